@@ -1,0 +1,26 @@
+/* kernels_cpu.h: the CPU backend's own kernels for the memory-bound case: Y = X W^T with few
+ * rows in X (decode: a handful of tokens per expert), reading FP32, BF16 or INT8 weights once
+ * and accumulating in FP32. eng_k_nt_plain is the loop they are tested against. */
+#ifndef MOESIM_ENG_KERNELS_CPU_H
+#define MOESIM_ENG_KERNELS_CPU_H
+
+#include "weights.h"
+
+/* y[m * ldy + n] = sum_k x[m * ldx + k] * w(row0 + n, k) for m < M, n < N, k < w->cols. */
+void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0,
+                    float *y, size_t ldy);
+
+/* The same sum, one multiply-add at a time. */
+void eng_k_nt_plain(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0,
+                    float *y, size_t ldy);
+
+/* Rows [row0, row0 + n) of w as FP32, into out[n][w->cols] (for BLAS at larger batches). */
+void eng_k_dequant(const eng_mat *w, int row0, int n, float *out);
+
+/* out[m][f] = silu(g[m][f]) * u[m][f]. */
+void eng_k_swiglu(int M, int n, const float *g, size_t ldg, const float *u, size_t ldu, float *out, size_t ldo);
+
+/* a[i] = b[i] + s * c[i], for the memory-bandwidth (triad) test. */
+void eng_k_triad(float *a, const float *b, const float *c, float s, size_t n);
+
+#endif

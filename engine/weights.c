@@ -1,0 +1,184 @@
+/* weights.c: drawing a layer's weights from a seed and storing them as FP32, BF16 or INT8.
+ * Each element is a hash of (seed, tensor, expert, index), so a rank can draw only its own
+ * experts and still hold exactly what a single rank would. */
+#include "weights.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { T_ROUTER = 1, T_W13, T_W2, T_S13, T_S2, T_INPUT };
+
+uint64_t eng_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+double eng_hash_unit(uint64_t key)
+{
+    return (double)(eng_mix(key) >> 11) * 0x1.0p-52 - 1.0;
+}
+
+static uint64_t tensor_key(uint64_t seed, int tensor, long expert)
+{
+    return eng_mix(eng_mix(seed) ^ ((uint64_t)tensor << 48) ^ (uint64_t)expert);
+}
+
+uint16_t eng_f32_to_bf16(float f)
+{
+    union { float f; uint32_t u; } v = { f };
+    if ((v.u & 0x7fffffffu) > 0x7f800000u)       /* NaN stays NaN */
+        return (uint16_t)((v.u >> 16) | 0x40);
+    v.u += 0x7fffu + ((v.u >> 16) & 1u);
+    return (uint16_t)(v.u >> 16);
+}
+
+size_t eng_dtype_bytes(eng_dtype d)
+{
+    return d == ENG_FP32 ? 4 : d == ENG_BF16 ? 2 : 1;
+}
+
+float eng_mat_get(const eng_mat *m, int r, int c)
+{
+    size_t i = (size_t)r * (size_t)m->cols + (size_t)c;
+    switch (m->dtype) {
+    case ENG_BF16: return eng_bf16_to_f32(((const uint16_t *)m->data)[i]);
+    case ENG_INT8: return (float)((const int8_t *)m->data)[i] * m->scale[r];
+    default:       return ((const float *)m->data)[i];
+    }
+}
+
+size_t eng_mat_bytes(const eng_mat *m)
+{
+    size_t n = (size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype);
+    return m->dtype == ENG_INT8 ? n + (size_t)m->rows * sizeof(float) : n;
+}
+
+size_t eng_expert_bytes(const eng_config *c)
+{
+    eng_mat a = { c->dtype, 2 * c->ffn, c->hidden, NULL, NULL };
+    eng_mat b = { c->dtype, c->hidden, c->ffn, NULL, NULL };
+    return eng_mat_bytes(&a) + eng_mat_bytes(&b);
+}
+
+/* Fill m with values uniform in [-1, 1) / sqrt(cols) (fan-in scaling keeps activations O(1)
+ * through the layer), rounded to the matrix's format. */
+static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, const char *what, sim_err *err)
+{
+    m->dtype = dt;
+    m->rows = rows;
+    m->cols = cols;
+    m->scale = NULL;
+    m->data = eng_alloc((size_t)rows * (size_t)cols * eng_dtype_bytes(dt), what, err);
+    if (!m->data)
+        return SIM_EFAIL;
+    if (dt == ENG_INT8 && !(m->scale = eng_alloc((size_t)rows * sizeof(float), what, err)))
+        return SIM_EFAIL;
+    const double amp = 1.0 / sqrt((double)cols);
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        size_t base = (size_t)r * (size_t)cols;
+        if (dt == ENG_FP32) {
+            float *d = (float *)m->data + base;
+            for (int c = 0; c < cols; c++)
+                d[c] = (float)(amp * eng_hash_unit(key + base + (size_t)c));
+        } else if (dt == ENG_BF16) {
+            uint16_t *d = (uint16_t *)m->data + base;
+            for (int c = 0; c < cols; c++)
+                d[c] = eng_f32_to_bf16((float)(amp * eng_hash_unit(key + base + (size_t)c)));
+        } else {
+            /* symmetric per-row quantization: the row's largest magnitude maps to 127 */
+            int8_t *d = (int8_t *)m->data + base;
+            double mx = 0;
+            for (int c = 0; c < cols; c++)
+                mx = fmax(mx, fabs(amp * eng_hash_unit(key + base + (size_t)c)));
+            float s = mx > 0 ? (float)(mx / 127.0) : 1.0f;
+            m->scale[r] = s;
+            for (int c = 0; c < cols; c++) {
+                long q = lrint(amp * eng_hash_unit(key + base + (size_t)c) / s);
+                d[c] = (int8_t)(q > 127 ? 127 : q < -127 ? -127 : q);
+            }
+        }
+    }
+    return SIM_OK;
+}
+
+static void mat_free(eng_mat *m)
+{
+    free(m->data);
+    free(m->scale);
+    m->data = NULL;
+    m->scale = NULL;
+}
+
+int eng_weights_init(eng_weights *w, const eng_config *c, int ep, int rank, uint64_t seed, sim_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->cfg = *c;
+    w->ep = ep;
+    w->rank = rank;
+    w->n_local = c->experts / ep;
+    w->e0 = rank * w->n_local;
+    const int d = c->hidden, f = c->ffn, s = c->shared * c->shared_ffn;
+    int rc = SIM_OK;
+    w->router = eng_alloc((size_t)c->experts * (size_t)d * sizeof(float), "router weights", err);
+    w->w13 = eng_alloc((size_t)w->n_local * sizeof(eng_mat), "expert table", err);
+    w->w2 = eng_alloc((size_t)w->n_local * sizeof(eng_mat), "expert table", err);
+    if (!w->router || !w->w13 || !w->w2) {
+        eng_weights_free(w);
+        return SIM_EFAIL;
+    }
+    memset(w->w13, 0, (size_t)w->n_local * sizeof(eng_mat));
+    memset(w->w2, 0, (size_t)w->n_local * sizeof(eng_mat));
+    uint64_t rk = tensor_key(seed, T_ROUTER, 0);
+    const double ramp = 1.0 / sqrt((double)d);
+    #pragma omp parallel for schedule(static)
+    for (int e = 0; e < c->experts; e++)
+        for (int j = 0; j < d; j++) {
+            size_t i = (size_t)e * (size_t)d + (size_t)j;
+            w->router[i] = (float)(ramp * eng_hash_unit(rk + i));
+        }
+    for (int le = 0; le < w->n_local && rc == SIM_OK; le++) {
+        long e = w->e0 + le;
+        rc = mat_init(&w->w13[le], c->dtype, 2 * f, d, tensor_key(seed, T_W13, e), "expert gate/up weights", err);
+        if (rc == SIM_OK)
+            rc = mat_init(&w->w2[le], c->dtype, d, f, tensor_key(seed, T_W2, e), "expert down weights", err);
+    }
+    if (rc == SIM_OK && s > 0) {
+        rc = mat_init(&w->s13, c->dtype, 2 * s, d, tensor_key(seed, T_S13, 0), "shared gate/up weights", err);
+        if (rc == SIM_OK)
+            rc = mat_init(&w->s2, c->dtype, d, s, tensor_key(seed, T_S2, 0), "shared down weights", err);
+    }
+    if (rc != SIM_OK)
+        eng_weights_free(w);
+    return rc;
+}
+
+void eng_weights_free(eng_weights *w)
+{
+    if (w->w13)
+        for (int i = 0; i < w->n_local; i++)
+            mat_free(&w->w13[i]);
+    if (w->w2)
+        for (int i = 0; i < w->n_local; i++)
+            mat_free(&w->w2[i]);
+    mat_free(&w->s13);
+    mat_free(&w->s2);
+    free(w->router);
+    free(w->w13);
+    free(w->w2);
+    w->router = NULL;
+    w->w13 = w->w2 = NULL;
+}
+
+void eng_fill_input(float *x, int tokens, int hidden, uint64_t seed, long t0)
+{
+    uint64_t key = tensor_key(seed, T_INPUT, 0);
+    for (int t = 0; t < tokens; t++)
+        for (int j = 0; j < hidden; j++)
+            x[(size_t)t * (size_t)hidden + (size_t)j] =
+                (float)eng_hash_unit(key + (uint64_t)(t0 + t) * (uint64_t)hidden + (uint64_t)j);
+}

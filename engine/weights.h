@@ -1,0 +1,48 @@
+/* weights.h: how a layer's weights are stored, shared by the reference and every backend.
+ * Matrices are row-major [out][in] (the reduction runs along a row), drawn from a seed. */
+#ifndef MOESIM_ENG_WEIGHTS_H
+#define MOESIM_ENG_WEIGHTS_H
+
+#include "engine.h"
+
+typedef struct eng_mat {
+    eng_dtype dtype;
+    int rows, cols;
+    void *data;          /* float, uint16_t (bf16 bits) or int8_t */
+    float *scale;        /* INT8: one per row; NULL otherwise */
+} eng_mat;
+
+typedef struct eng_weights {
+    eng_config cfg;
+    int ep, rank;
+    int e0, n_local;     /* experts [e0, e0 + n_local) are held here */
+    float *router;       /* [E][hidden], FP32 */
+    eng_mat *w13;        /* per local expert: [2 ffn][hidden], gate rows then up rows */
+    eng_mat *w2;         /* per local expert: [hidden][ffn] */
+    eng_mat s13, s2;     /* shared experts as one FFN: [2 S][hidden], [hidden][S]; S = shared * shared_ffn */
+} eng_weights;
+
+/* Draw the weights of experts [e0, e0 + E/ep) for `rank`, and the router and shared experts. */
+int eng_weights_init(eng_weights *w, const eng_config *c, int ep, int rank, uint64_t seed, sim_err *err);
+void eng_weights_free(eng_weights *w);
+
+/* Element (r, c) as a float: the definition of each storage format. */
+static inline float eng_bf16_to_f32(uint16_t h)
+{
+    union { uint32_t u; float f; } v = { (uint32_t)h << 16 };
+    return v.f;
+}
+float eng_mat_get(const eng_mat *m, int r, int c);
+/* Bytes the matrix occupies (INT8 scales included). */
+size_t eng_mat_bytes(const eng_mat *m);
+/* Bytes of one routed expert (both matrices). */
+size_t eng_expert_bytes(const eng_config *c);
+
+/* Round-to-nearest-even FP32 -> BF16. */
+uint16_t eng_f32_to_bf16(float f);
+
+/* A double in [-1, 1) from a 64-bit key (splitmix64). */
+double eng_hash_unit(uint64_t key);
+uint64_t eng_mix(uint64_t x);
+
+#endif

@@ -1,0 +1,433 @@
+/* report.c: JSON results, the text report and the table/CSV printers. */
+#include "report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void num(cJSON *o, const char *k, double v)
+{
+    cJSON_AddNumberToObject(o, k, isfinite(v) ? v : 0);
+}
+
+cJSON *sim_report_step(const sim_step_result *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    num(o, "step_s", s->time_s);
+    num(o, "stage_s", s->stage_time_s);
+    num(o, "compute_s", s->compute_s);
+    num(o, "memory_s", s->memory_s);
+    num(o, "communication_s", s->comm_s);
+    num(o, "overhead_s", s->overhead_s);
+    num(o, "communication_total_s", s->comm_total_s);
+    cJSON_AddStringToObject(o, "bound", sim_bound_name(s->bound));
+    cJSON *k = cJSON_AddObjectToObject(o, "by_kind_s");
+    for (int i = 0; i < LK_COUNT; i++)
+        if (s->by_kind_s[i] > 0)
+            num(k, sim_layer_kind_name((sim_layer_kind)i), s->by_kind_s[i]);
+    num(o, "flops_per_gpu", s->flops);
+    num(o, "bytes_per_gpu", s->bytes);
+    num(o, "comm_bytes_per_gpu", s->comm_bytes);
+    if (s->slow_tier_bytes > 0)
+        num(o, "spilled_weight_bytes_read", s->slow_tier_bytes);
+    if (s->experts_touched_per_rank > 0) {
+        cJSON *moe = cJSON_AddObjectToObject(o, "moe");
+        num(moe, "experts_touched_busiest_rank", s->experts_touched_per_rank);
+        num(moe, "tokens_per_expert", s->tokens_per_expert);
+        num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
+        num(moe, "imbalance", s->imbalance);
+    }
+    cJSON_AddStringToObject(o, "expert_compute_type", sim_dtype_name(s->expert_dtype));
+    cJSON_AddStringToObject(o, "dense_compute_type", sim_dtype_name(s->dense_dtype));
+    return o;
+}
+
+cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    num(o, "capacity_bytes", m->capacity_bytes);
+    num(o, "usable_bytes", m->usable_bytes);
+    num(o, "weights_bytes", m->weight_bytes);
+    num(o, "expert_weights_bytes", m->expert_weight_bytes);
+    num(o, "other_weights_bytes", m->other_weight_bytes);
+    num(o, "workspace_bytes", m->workspace_bytes);
+    num(o, "kv_bytes_per_token", m->kv_bytes_per_token);
+    num(o, "kv_bytes_per_sequence", m->kv_bytes_per_seq);
+    num(o, "kv_budget_bytes", m->kv_budget_bytes);
+    num(o, "max_sequences_per_rank", (double)m->max_seqs);
+    num(o, "used_bytes", m->total_bytes);
+    if (m->tiers_used > 1) {
+        cJSON *t = cJSON_AddArrayToObject(o, "spill");
+        for (int i = 0; i < m->tiers_used; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "tier", d->hw->tiers[i].name);
+            num(e, "expert_share", m->expert_frac[i]);
+            num(e, "other_share", m->other_frac[i]);
+            cJSON_AddItemToArray(t, e);
+        }
+    }
+    return o;
+}
+
+cJSON *sim_report_deploy(const sim_deploy *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", d->model->name);
+    cJSON_AddStringToObject(o, "hw", d->hw->name);
+    num(o, "gpus", d->gpus);
+    num(o, "tp", d->tp);
+    num(o, "ep", d->ep);
+    num(o, "pp", d->pp);
+    num(o, "dp", d->dp);
+    cJSON_AddStringToObject(o, "precision", sim_wformat_name(d->expert_fmt));
+    cJSON_AddStringToObject(o, "dense_precision", sim_wformat_name(d->dense_fmt));
+    cJSON_AddStringToObject(o, "kv_precision", sim_wformat_name(d->kv_fmt));
+    cJSON_AddStringToObject(o, "transport", sim_a2a_name(d->transport));
+    cJSON_AddStringToObject(o, "overlap", sim_overlap_name(d->overlap));
+    num(o, "skew", d->skew);
+    num(o, "redundant_experts", d->redundant_experts);
+    num(o, "max_batched_tokens", d->max_batched_tokens);
+    cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
+    if (d->hw->eff.efficiency_from[0])
+        cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
+    return o;
+}
+
+/* Provenance line: which efficiencies the numbers rest on. */
+static void add_provenance(cJSON *o, const sim_deploy *d)
+{
+    char buf[256];
+    if (d->hw->eff.efficiency_from[0])
+        snprintf(buf, sizeof buf, "%s efficiencies transferred from %s", d->hw->eff.provenance,
+                 d->hw->eff.efficiency_from);
+    else
+        snprintf(buf, sizeof buf, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+    cJSON_AddStringToObject(o, "efficiency_basis", buf);
+    cJSON_AddStringToObject(o, "model_file", d->model->path);
+    cJSON_AddStringToObject(o, "hw_file", d->hw->path);
+}
+
+cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", d->model->name);
+    cJSON_AddStringToObject(j, "hw", d->hw->name);
+    num(j, "gpus", r->gpus);
+    num(j, "isl", o->isl);
+    num(j, "osl", o->osl);
+    num(j, "concurrency", o->concurrency);
+    cJSON_AddBoolToObject(j, "fits", r->fits);
+    if (!r->fits)
+        cJSON_AddStringToObject(j, "reason", r->reason);
+    cJSON_AddBoolToObject(j, "batch_clipped", r->clipped);
+    if (r->clipped)
+        cJSON_AddStringToObject(j, "clip_reason", r->clip_note);
+    num(j, "concurrency_served", r->concurrency_served);
+    num(j, "batch_per_rank", r->batch_per_rank);
+    num(j, "memory_per_gpu_bytes", r->mem.total_bytes);
+    num(j, "ttft_s", r->ttft_s);
+    num(j, "tpot_s", r->tpot_s);
+    num(j, "e2e_latency_s", r->e2e_s);
+    num(j, "output_tokens_per_s", r->output_tps);
+    num(j, "input_tokens_per_s", r->input_tps);
+    num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
+    num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    cJSON_AddStringToObject(j, "cost_mode", r->cost_mode ? r->cost_mode : "rent");
+    num(j, "usd_per_hour", r->usd_per_hour);
+    num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
+    num(j, "usd_per_mtok_input", r->usd_per_mtok_input);
+    num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
+    num(j, "joules_per_output_token", r->joules_per_output_token);
+    num(j, "joules_per_input_token", r->joules_per_input_token);
+    cJSON_AddStringToObject(j, "bound", r->fits ? sim_bound_name(r->bound) : "does not fit");
+    num(j, "prefill_share", r->prefill_share);
+    if (o->prefill)
+        cJSON_AddBoolToObject(j, "prefill_limited", r->prefill_limited);
+
+    cJSON *dep = sim_report_deploy(d);
+    cJSON_AddItemToObject(j, "deployment", dep);
+    if (o->prefill)
+        cJSON_AddItemToObject(j, "prefill_deployment", sim_report_deploy(o->prefill));
+    cJSON_AddItemToObject(j, "memory", sim_report_memory(d, &r->mem));
+    cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
+    if (r->fits) {
+        cJSON_AddItemToObject(b, "decode", sim_report_step(&r->decode));
+        cJSON_AddItemToObject(b, "prefill", sim_report_step(&r->first));
+        if (o->prefill)
+            cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(&r->prefill_pool));
+        num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
+    }
+    add_provenance(j, d);
+    return j;
+}
+
+cJSON *sim_report_phase(const sim_deploy *d, const char *phase, double batch, double ctx,
+                        const sim_step_result *s, const sim_memfit *m)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", d->model->name);
+    cJSON_AddStringToObject(j, "hw", d->hw->name);
+    num(j, "gpus", d->gpus);
+    cJSON_AddStringToObject(j, "phase", phase);
+    num(j, "batch", batch);
+    num(j, "context", ctx);
+    cJSON_AddBoolToObject(j, "fits", m->fits && m->max_seqs >= batch * d->pp);
+    if (!m->fits)
+        cJSON_AddStringToObject(j, "reason", m->reason);
+    else if (m->max_seqs < batch * d->pp) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "the KV cache holds %ld sequences of %.0f tokens per rank; asked %.0f", m->max_seqs,
+                 ctx, batch * d->pp);
+        cJSON_AddStringToObject(j, "reason", buf);
+    }
+    num(j, "memory_per_gpu_bytes", m->total_bytes);
+    num(j, "step_s", s->time_s);
+    double tokens = strcmp(phase, "prefill") == 0 ? batch * ctx : batch;
+    num(j, "tokens_per_s_per_gpu", s->time_s > 0 ? tokens * d->dp / s->stage_time_s / d->gpus : 0);
+    cJSON_AddStringToObject(j, "bound", sim_bound_name(s->bound));
+    cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
+    cJSON_AddItemToObject(j, "memory", sim_report_memory(d, m));
+    cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
+    cJSON_AddItemToObject(b, phase, sim_report_step(s));
+    add_provenance(j, d);
+    return j;
+}
+
+void sim_format_number(char *buf, size_t cap, double v)
+{
+    double a = fabs(v);
+    if (v == 0)
+        snprintf(buf, cap, "0");
+    else if (a >= 1e15 || a < 1e-4)
+        snprintf(buf, cap, "%.3e", v);
+    else if (a >= 1000)
+        snprintf(buf, cap, "%.0f", v);
+    else
+        snprintf(buf, cap, "%.4g", v);
+}
+
+static double get(const cJSON *o, const char *k)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(it) ? it->valuedouble : 0;
+}
+
+static const char *gets(const cJSON *o, const char *k)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+static void print_step(FILE *f, const char *title, const cJSON *s)
+{
+    if (!s)
+        return;
+    fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
+            title, get(s, "step_s") * 1e3, get(s, "compute_s") * 1e3, get(s, "memory_s") * 1e3,
+            get(s, "communication_s") * 1e3, get(s, "overhead_s") * 1e3, gets(s, "bound"));
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, "by_kind_s");
+    const cJSON *it;
+    double stage = get(s, "stage_s");
+    cJSON_ArrayForEach(it, k) fprintf(f, "           %-22s %9.3f ms  %5.1f%%\n", it->string,
+                                      it->valuedouble * 1e3, stage > 0 ? 100 * it->valuedouble / stage : 0);
+    const cJSON *moe = cJSON_GetObjectItemCaseSensitive(s, "moe");
+    if (moe)
+        fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, imbalance %.2fx\n",
+                get(moe, "experts_touched_busiest_rank"), get(moe, "tokens_per_expert"), get(moe, "imbalance"));
+}
+
+void sim_report_print(FILE *f, const cJSON *r)
+{
+    const cJSON *dep = cJSON_GetObjectItemCaseSensitive(r, "deployment");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(r, "memory");
+    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", gets(r, "model"),
+            get(r, "gpus"), gets(r, "hw"), get(dep, "tp"), get(dep, "ep"), get(dep, "pp"), get(dep, "dp"),
+            gets(dep, "precision"), gets(dep, "dense_precision"), gets(dep, "kv_precision"));
+    bool fits = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "fits"));
+    fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
+            get(r, "memory_per_gpu_bytes") / 1e9, get(mem, "capacity_bytes") / 1e9, get(mem, "weights_bytes") / 1e9,
+            get(mem, "kv_bytes_per_sequence") / 1e9, get(mem, "workspace_bytes") / 1e9);
+    if (!fits) {
+        fprintf(f, "DOES NOT FIT: %s\n", gets(r, "reason"));
+        return;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "batch_clipped")))
+        fprintf(f, "batch clipped: %s\n", gets(r, "clip_reason"));
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "breakdown");
+    if (cJSON_GetObjectItemCaseSensitive(r, "phase")) {
+        fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", gets(r, "phase"),
+                get(r, "batch"), get(r, "context"), get(r, "step_s") * 1e3, get(r, "tokens_per_s_per_gpu"));
+    } else {
+        fprintf(f, "isl %g, osl %g, concurrency %g (served %g)\n", get(r, "isl"), get(r, "osl"),
+                get(r, "concurrency"), get(r, "concurrency_served"));
+        fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", get(r, "ttft_s"), get(r, "tpot_s") * 1e3,
+                get(r, "output_tokens_per_s_per_user"));
+        fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", get(r, "output_tokens_per_s_per_gpu"),
+                get(r, "input_tokens_per_s_per_gpu"));
+        fprintf(f, "cost (%s, $%.2f/h): $%.3f per M output tokens, $%.3f per M input tokens; %.3f J per output token\n",
+                gets(r, "cost_mode"), get(r, "usd_per_hour"), get(r, "usd_per_mtok_output"),
+                get(r, "usd_per_mtok_input"), get(r, "joules_per_output_token"));
+    }
+    fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, b) if (cJSON_IsObject(it)) print_step(f, it->string, it);
+    fprintf(f, "basis: %s\n", gets(r, "efficiency_basis"));
+}
+
+/* --- tables --- */
+
+static int collect_columns(const cJSON *rows, const char *const *columns, int ncolumns, const char **out, int cap)
+{
+    if (columns) {
+        int n = ncolumns < cap ? ncolumns : cap;
+        for (int i = 0; i < n; i++)
+            out[i] = columns[i];
+        return n;
+    }
+    /* the union of keys, in order of first appearance */
+    int n = 0;
+    const cJSON *row, *it;
+    cJSON_ArrayForEach(row, rows) cJSON_ArrayForEach(it, row)
+    {
+        if (cJSON_IsObject(it) || cJSON_IsArray(it))
+            continue;
+        bool seen = false;
+        for (int i = 0; i < n && !seen; i++)
+            seen = strcmp(out[i], it->string) == 0;
+        if (!seen && n < cap)
+            out[n++] = it->string;
+    }
+    return n;
+}
+
+static void cell(char *buf, size_t cap, const cJSON *row, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, key);
+    if (cJSON_IsNumber(it))
+        sim_format_number(buf, cap, it->valuedouble);
+    else if (cJSON_IsString(it))
+        snprintf(buf, cap, "%s", it->valuestring);
+    else if (cJSON_IsBool(it))
+        snprintf(buf, cap, "%s", cJSON_IsTrue(it) ? "true" : "false");
+    else
+        snprintf(buf, cap, "%s", "");
+}
+
+#define MAX_COLS 64
+
+void sim_table_print(FILE *f, const cJSON *rows, const char *const *columns, int ncolumns)
+{
+    const char *cols[MAX_COLS];
+    int nc = collect_columns(rows, columns, ncolumns, cols, MAX_COLS);
+    int width[MAX_COLS];
+    char buf[256];
+    for (int c = 0; c < nc; c++)
+        width[c] = (int)strlen(cols[c]);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) for (int c = 0; c < nc; c++)
+    {
+        cell(buf, sizeof buf, row, cols[c]);
+        int w = (int)strlen(buf);
+        if (w > width[c])
+            width[c] = w;
+    }
+    for (int c = 0; c < nc; c++)
+        fprintf(f, "%s%-*s", c ? "  " : "", width[c], cols[c]);
+    fputc('\n', f);
+    for (int c = 0; c < nc; c++) {
+        fprintf(f, "%s", c ? "  " : "");
+        for (int i = 0; i < width[c]; i++)
+            fputc('-', f);
+    }
+    fputc('\n', f);
+    cJSON_ArrayForEach(row, rows)
+    {
+        for (int c = 0; c < nc; c++) {
+            cell(buf, sizeof buf, row, cols[c]);
+            const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, cols[c]);
+            /* numbers right-aligned, text left-aligned */
+            if (cJSON_IsNumber(it))
+                fprintf(f, "%s%*s", c ? "  " : "", width[c], buf);
+            else
+                fprintf(f, "%s%-*s", c ? "  " : "", width[c], buf);
+        }
+        fputc('\n', f);
+    }
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_put(sbuf *s, const char *t, size_t n)
+{
+    if (s->oom)
+        return;
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = (s->cap + n + 1) * 2;
+        char *p = realloc(s->p, cap);
+        if (!p) {
+            s->oom = true;
+            return;
+        }
+        s->p = p;
+        s->cap = cap;
+    }
+    memcpy(s->p + s->len, t, n);
+    s->len += n;
+    s->p[s->len] = '\0';
+}
+
+static void sb_field(sbuf *s, const char *t)
+{
+    if (!strpbrk(t, ",\"\n\r")) {
+        sb_put(s, t, strlen(t));
+        return;
+    }
+    sb_put(s, "\"", 1);
+    for (const char *q = t; *q; q++) {
+        if (*q == '"')
+            sb_put(s, "\"", 1);
+        sb_put(s, q, 1);
+    }
+    sb_put(s, "\"", 1);
+}
+
+char *sim_table_csv(const cJSON *rows, const char *const *columns, int ncolumns)
+{
+    const char *cols[MAX_COLS];
+    int nc = collect_columns(rows, columns, ncolumns, cols, MAX_COLS);
+    sbuf s = { 0 };
+    char buf[256];
+    for (int c = 0; c < nc; c++) {
+        if (c)
+            sb_put(&s, ",", 1);
+        sb_field(&s, cols[c]);
+    }
+    sb_put(&s, "\n", 1);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        for (int c = 0; c < nc; c++) {
+            if (c)
+                sb_put(&s, ",", 1);
+            const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, cols[c]);
+            if (cJSON_IsNumber(it))
+                snprintf(buf, sizeof buf, "%.10g", it->valuedouble); /* full precision in files */
+            else
+                cell(buf, sizeof buf, row, cols[c]);
+            sb_field(&s, buf);
+        }
+        sb_put(&s, "\n", 1);
+    }
+    if (s.oom) {
+        free(s.p);
+        return NULL;
+    }
+    if (!s.p)
+        sb_put(&s, "", 0);
+    return s.p;
+}

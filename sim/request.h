@@ -1,0 +1,58 @@
+/* request.h: one evaluation request with every option the command line and Lua accept.
+ * The option table is shared: `--kv-precision fp8` on the command line and
+ * `kv_precision = "fp8"` in Lua set the same field, and unknown names are rejected with
+ * the list of known ones. sim_request_run loads the model and hardware, builds the
+ * deployment, evaluates and returns the result as JSON (report.h). */
+#ifndef MOESIM_REQUEST_H
+#define MOESIM_REQUEST_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "err.h"
+
+typedef struct sim_request {
+    char model[512], hw[512];
+    int gpus, tp, ep, pp, dp;                 /* 0 = derive (see request.c) */
+    char precision[16], dense_precision[16], kv_precision[16], dispatch_precision[16];
+    double isl, osl, concurrency;
+    char phase[16];                           /* "" = serving; "prefill" or "decode" */
+    double batch, context;
+    char transport[16], overlap[16];
+    double skew;                              /* < 0 = default */
+    int redundant_experts;
+    bool eplb, offload, owned;
+    int max_batched_tokens;
+    double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
+    int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;
+    int seed;
+} sim_request;
+
+void sim_request_defaults(sim_request *r);
+
+typedef enum { OPT_STR, OPT_INT, OPT_NUM, OPT_BOOL } sim_opt_type;
+
+typedef struct sim_opt_spec {
+    const char *name;          /* Lua field name; the command line uses --name with '_' as '-' */
+    sim_opt_type type;
+    const char *help;
+} sim_opt_spec;
+
+/* The option table, terminated by a NULL name. */
+const sim_opt_spec *sim_request_options(void);
+const sim_opt_spec *sim_request_find(const char *name);
+
+/* Set one option from text (command line). `name` uses '_' (callers map '-'). */
+int sim_request_set_text(sim_request *r, const char *name, const char *value, sim_err *err);
+/* Set from typed values (Lua). */
+int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err);
+int sim_request_set_str(sim_request *r, const char *name, const char *v, sim_err *err);
+int sim_request_set_bool(sim_request *r, const char *name, bool v, sim_err *err);
+
+/* Evaluate. On success *result is the JSON report (caller frees). */
+int sim_request_run(const sim_request *r, cJSON **result, sim_err *err);
+
+/* Comma-separated list of option names (for messages). */
+void sim_request_option_list(char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,17 @@
+# Simulator tests: cmocka unit tests (tests/unit/test_*.c, one program each) and command-line
+# tests (tests/cli/*.sh, run against $(BIN)/moesim). Other parts add their own in their fragments.
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SIM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: check-unit check-cli
+check-unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; MOESIM_HOME=$(CURDIR) $$t; done
+
+check-cli: $(BIN)/moesim
+	@set -e; for t in $(sort $(wildcard tests/cli/*.sh)); do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) bash $$t; done
+
+CHECKS += check-unit check-cli

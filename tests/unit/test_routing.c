@@ -1,0 +1,389 @@
+/* test_routing.c: checks sim/routing.c against hand computations, closed forms and the
+ * properties the step model relies on (max >= mean, skew raises the busiest rank, EPLB
+ * replicas lower it), plus determinism, the cache and input validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../sim/routing.h"
+
+/* DeepSeek-V3's routed-expert shape: 256 experts, top-8. */
+static sim_routing_query dsv3(long tokens, int ep, double skew)
+{
+    return (sim_routing_query){.experts = 256, .top_k = 8, .tokens = tokens, .ep = ep,
+                               .ranks_per_node = ep < 8 ? ep : 8, .skew = skew, .seed = 7};
+}
+
+static sim_routing_stats get(const sim_routing_query *q)
+{
+    sim_routing_stats s;
+    sim_err err = {0};
+    int rc = sim_routing_stats_get(q, &s, &err);
+    if (rc)
+        fail_msg("unexpected error: %s", err.msg);
+    return s;
+}
+
+static void assert_close(double got, double want, double rel, const char *what)
+{
+    if (!(fabs(got - want) <= rel * fabs(want)))
+        fail_msg("%s: got %.6g, want %.6g within %.2g%%", what, got, want, rel * 100);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    sim_routing_set_exact_limit(0);
+    sim_routing_cache_clear();
+    return 0;
+}
+
+/* ------------------------------------------------------------------ hand computations */
+
+static void test_distinct_by_hand(void **state)
+{
+    (void)state;
+    /* One token picks 2 distinct experts: exactly 2 are touched. */
+    assert_close(sim_routing_distinct_uniform(8, 2, 1), 2, 1e-12, "E=8 k=2 T=1");
+    /* 256 (1 - (1 - 8/256)^16) = 256 (1 - (31/32)^16): 16 ln(31/32) = -0.507979, so
+     * (31/32)^16 = 0.601714 and the count is 256 x 0.398286 = 101.962. */
+    double by_hand = 256 * (1 - pow(31.0 / 32.0, 16));
+    assert_close(sim_routing_distinct_uniform(256, 8, 16), by_hand, 1e-12, "E=256 k=8 T=16");
+    assert_true(by_hand > 101.962 && by_hand < 101.963);
+    assert_true(sim_routing_distinct_uniform(256, 8, 0) == 0);
+    assert_close(sim_routing_distinct_uniform(64, 64, 3), 64, 1e-12, "k=E");
+
+    sim_routing_query q = dsv3(16, 8, 0);
+    sim_routing_stats s = get(&q);
+    assert_close(s.distinct_experts, by_hand, 1e-12, "stats distinct, uniform");
+    assert_close(s.distinct_experts_uniform, by_hand, 1e-12, "stats distinct_uniform");
+    assert_close(s.mean_experts_per_rank, by_hand / 8, 1e-12, "mean experts per rank");
+}
+
+static void test_zero_tokens(void **state)
+{
+    (void)state;
+    sim_routing_query q = dsv3(0, 8, 1.0);
+    sim_routing_stats s = get(&q);
+    assert_true(s.distinct_experts == 0 && s.distinct_experts_uniform == 0);
+    assert_true(s.max_tokens_per_rank == 0 && s.mean_tokens_per_rank == 0);
+    assert_true(s.max_experts_per_rank == 0 && s.max_tokens_per_expert == 0);
+    assert_true(s.max_token_copies_per_rank == 0 && s.mean_dest_ranks_per_token == 0);
+    assert_int_equal(s.trials, 0);
+}
+
+static void test_all_experts(void **state)
+{
+    (void)state;
+    /* k = E: every token reaches every expert on every rank. */
+    sim_routing_query q = {.experts = 16, .top_k = 16, .tokens = 10, .ep = 4,
+                           .ranks_per_node = 2, .skew = 0.7, .seed = 1};
+    sim_routing_stats s = get(&q);
+    assert_true(s.distinct_experts == 16);
+    assert_true(s.mean_tokens_per_rank == 40 && s.max_tokens_per_rank == 40);
+    assert_true(s.max_experts_per_rank == 4 && s.max_tokens_per_expert == 10);
+    assert_true(s.max_token_copies_per_rank == 10);
+    assert_true(s.mean_dest_ranks_per_token == 4 && s.mean_dest_nodes_per_token == 2);
+}
+
+/* Destination ranks: ep (1 - C(E - E/ep, k) / C(E, k)). For E=8, k=2, ep=4 (2 experts per
+ * rank): C(6,2)/C(8,2) = 15/28, so 4 (13/28) = 1.857142... */
+static void test_dest_ranks_by_hand(void **state)
+{
+    (void)state;
+    sim_routing_query q = {.experts = 8, .top_k = 2, .tokens = 5, .ep = 4,
+                           .ranks_per_node = 2, .seed = 1};
+    sim_routing_stats s = get(&q);
+    assert_close(s.mean_dest_ranks_per_token, 4.0 * 13.0 / 28.0, 1e-12, "dest ranks");
+    /* Nodes of 4 experts: 1 - C(4,2)/C(8,2) = 1 - 6/28, times 2 nodes. */
+    assert_close(s.mean_dest_nodes_per_token, 2.0 * 22.0 / 28.0, 1e-12, "dest nodes");
+}
+
+/* ------------------------------------------------------------------ Monte Carlo vs closed forms */
+
+static void test_mc_matches_closed_form(void **state)
+{
+    (void)state;
+    static const long tokens[] = {4, 16, 64, 256};
+    for (size_t i = 0; i < sizeof tokens / sizeof *tokens; i++) {
+        long T = tokens[i];
+        double want = sim_routing_distinct_uniform(256, 8, (double)T);
+        char what[64];
+        /* With one rank, max experts per rank is the Monte Carlo count of distinct experts
+         * (uniform sampler: partial Fisher-Yates). */
+        sim_routing_query q = dsv3(T, 1, 0);
+        snprintf(what, sizeof what, "uniform sampler, T=%ld", T);
+        assert_close(get(&q).max_experts_per_rank, want, 0.01, what);
+        /* A vanishing skew takes the alias sampler with rejection, and no closed form. */
+        q = dsv3(T, 8, 1e-12);
+        sim_routing_stats s = get(&q);
+        snprintf(what, sizeof what, "alias sampler, T=%ld", T);
+        assert_close(s.distinct_experts, want, 0.01, what);
+        assert_close(s.mean_dest_ranks_per_token, 8 * (1 - 0.3381), 0.01, "dest ranks, ep=8");
+    }
+    /* k > E/4 takes Gumbel-top-k. */
+    sim_routing_query q = {.experts = 16, .top_k = 6, .tokens = 3, .ep = 4, .ranks_per_node = 4,
+                           .skew = 1e-12, .seed = 3};
+    assert_close(get(&q).distinct_experts, sim_routing_distinct_uniform(16, 6, 3), 0.01,
+                 "gumbel sampler");
+}
+
+/* Inclusion probability of the hottest expert when k=2 of E: p0 + sum_j p_j p0 / (1 - p_j)
+ * (picked first, or second after some j). With EPLB the hottest expert keeps its place,
+ * and at large T its count is T times that probability. */
+static double incl_hottest_k2(int E, double skew)
+{
+    double p[64], sum = 0, pi;
+    for (int j = 0; j < E; j++)
+        sum += p[j] = pow(j + 1.0, -skew);
+    for (int j = 0; j < E; j++)
+        p[j] /= sum;
+    pi = p[0];
+    for (int j = 1; j < E; j++)
+        pi += p[j] * p[0] / (1 - p[j]);
+    return pi;
+}
+
+static void test_skewed_samplers_exact(void **state)
+{
+    (void)state;
+    /* E=8, k=2: alias + rejection.  E=4, k=2: Gumbel-top-k. */
+    static const int experts[] = {8, 4};
+    for (size_t i = 0; i < 2; i++) {
+        int E = experts[i];
+        sim_routing_query q = {.experts = E, .top_k = 2, .tokens = 4000, .ep = E,
+                               .ranks_per_node = 1, .skew = 1.2, .eplb = true, .seed = 5};
+        sim_routing_stats s = get(&q);
+        assert_close(s.max_tokens_per_expert, 4000 * incl_hottest_k2(E, 1.2), 0.01,
+                     E == 8 ? "rejection sampler" : "gumbel sampler");
+    }
+}
+
+/* ------------------------------------------------------------------ properties */
+
+static void test_mean_tokens_and_max_ge_mean(void **state)
+{
+    (void)state;
+    static const long tokens[] = {1, 32, 256, 2048};
+    static const int eps[] = {1, 8, 64};
+    static const double skews[] = {0, SIM_ROUTING_DEFAULT_SKEW, 1.5};
+    for (size_t t = 0; t < 4; t++)
+        for (size_t e = 0; e < 3; e++)
+            for (size_t k = 0; k < 3; k++) {
+                sim_routing_query q = dsv3(tokens[t], eps[e], skews[k]);
+                sim_routing_stats s = get(&q);
+                assert_true(s.mean_tokens_per_rank == (double)tokens[t] * 8 / eps[e]);
+                assert_true(s.max_tokens_per_rank >= s.mean_tokens_per_rank);
+                assert_true(s.max_experts_per_rank >= s.mean_experts_per_rank - 1e-9);
+                assert_true(s.max_experts_per_rank <= 256.0 / eps[e]);
+                assert_true(s.distinct_experts <= 256 && s.distinct_experts >= 8 - 1e-9);
+                assert_true(s.max_tokens_per_expert <= tokens[t]);
+                assert_true(s.max_token_copies_per_rank <= tokens[t]);
+                assert_true(s.mean_dest_ranks_per_token >= 1 &&
+                            s.mean_dest_ranks_per_token <= (eps[e] < 8 ? eps[e] : 8));
+                assert_true(s.trials > 0);
+                if (eps[e] == 1) /* one rank holds every assignment */
+                    assert_true(s.max_tokens_per_rank == (double)tokens[t] * 8);
+            }
+}
+
+static void test_skew_raises_max(void **state)
+{
+    (void)state;
+    static const int eps[] = {8, 64};
+    for (size_t e = 0; e < 2; e++) {
+        sim_routing_query q = dsv3(2048, eps[e], 0);
+        double uniform = get(&q).max_tokens_per_rank;
+        q.skew = SIM_ROUTING_DEFAULT_SKEW;
+        double dflt = get(&q).max_tokens_per_rank;
+        q.skew = 1.2;
+        double heavy = get(&q).max_tokens_per_rank;
+        assert_true(dflt > uniform * 1.02);
+        assert_true(heavy > dflt * 1.02);
+        /* Skew concentrates routing: fewer distinct experts. */
+        q = dsv3(64, eps[e], 1.2);
+        assert_true(get(&q).distinct_experts < sim_routing_distinct_uniform(256, 8, 64));
+    }
+}
+
+static void test_eplb_redundant_lowers_max(void **state)
+{
+    (void)state;
+    static const int eps[] = {8, 32};
+    for (size_t e = 0; e < 2; e++) {
+        sim_routing_query q = dsv3(4096, eps[e], 1.0);
+        double contiguous = get(&q).max_tokens_per_rank;
+        q.eplb = true;
+        double placed = get(&q).max_tokens_per_rank;
+        q.redundant = 32;
+        double replicated = get(&q).max_tokens_per_rank;
+        assert_true(placed < contiguous);
+        assert_true(replicated < placed * 0.98);
+        assert_true(replicated >= q.tokens * 8.0 / eps[e]);
+    }
+}
+
+/* The multinomial path must agree with routing token by token at a mid-size T. With EPLB
+ * the placement is fixed, so the only noise is routing noise: tight tolerance. Without it
+ * the hot experts move every trial, so several seeds are averaged. */
+static void test_multinomial_matches_exact(void **state)
+{
+    (void)state;
+    static const int eps[] = {8, 64};
+    for (size_t e = 0; e < 2; e++) {
+        sim_routing_query q = dsv3(4096, eps[e], 0.8);
+        q.eplb = true;
+        q.redundant = eps[e];
+        sim_routing_set_exact_limit(1L << 30);
+        sim_routing_stats ex = get(&q);
+        sim_routing_set_exact_limit(1000);
+        sim_routing_stats mn = get(&q);
+        assert_close(mn.max_tokens_per_rank, ex.max_tokens_per_rank, 0.02, "max tokens/rank");
+        assert_close(mn.max_tokens_per_expert, ex.max_tokens_per_expert, 0.03, "max tokens/expert");
+        assert_close(mn.max_experts_per_rank, ex.max_experts_per_rank, 0.02, "max experts/rank");
+        /* Reach probabilities treat expert inclusions as independent: about 3% low on the
+         * rank holding replicas of the hottest experts (see reach_probs). */
+        assert_close(mn.max_token_copies_per_rank, ex.max_token_copies_per_rank, 0.04, "copies/rank");
+        assert_close(mn.mean_dest_ranks_per_token, ex.mean_dest_ranks_per_token, 0.02, "dest ranks");
+        assert_close(mn.mean_dest_nodes_per_token, ex.mean_dest_nodes_per_token, 0.02, "dest nodes");
+        assert_close(mn.distinct_experts, ex.distinct_experts, 0.01, "distinct");
+
+        double sum_ex = 0, sum_mn = 0;
+        for (unsigned long seed = 1; seed <= 6; seed++) {
+            q = dsv3(4096, eps[e], 0.8);
+            q.seed = seed;
+            sim_routing_set_exact_limit(1L << 30);
+            sum_ex += get(&q).max_tokens_per_rank;
+            sim_routing_set_exact_limit(1000);
+            sum_mn += get(&q).max_tokens_per_rank;
+        }
+        assert_close(sum_mn, sum_ex, 0.05, "max tokens/rank, contiguous");
+    }
+    sim_routing_set_exact_limit(0);
+}
+
+/* ------------------------------------------------------------------ determinism and cache */
+
+static void test_deterministic(void **state)
+{
+    (void)state;
+    sim_routing_query q = dsv3(256, 64, 1.0);
+    sim_routing_stats a = get(&q);
+    sim_routing_cache_clear();
+    sim_routing_stats b = get(&q);
+    assert_memory_equal(&a, &b, sizeof a);
+    q.seed = 8;
+    sim_routing_stats c = get(&q);
+    assert_true(c.max_tokens_per_rank != a.max_tokens_per_rank ||
+                c.max_experts_per_rank != a.max_experts_per_rank);
+}
+
+static void test_cache_counts(void **state)
+{
+    (void)state;
+    long entries, hits, misses;
+    sim_routing_query q = dsv3(32, 8, 0.5);
+    sim_routing_stats first = get(&q);
+    sim_routing_cache_info(&entries, &hits, &misses);
+    assert_true(entries == 1 && hits == 0 && misses == 1);
+    for (int i = 0; i < 5; i++) {
+        sim_routing_stats again = get(&q);
+        assert_memory_equal(&first, &again, sizeof first);
+    }
+    q.tokens = 33; /* any field is part of the key */
+    get(&q);
+    q.tokens = 32;
+    q.ranks_per_node = 4;
+    get(&q);
+    sim_routing_cache_info(&entries, &hits, &misses);
+    assert_true(entries == 3 && hits == 5 && misses == 3);
+    /* Far more distinct queries than the cache holds: memory stays bounded. */
+    for (long t = 1; t <= 5000; t++) {
+        sim_routing_query u = dsv3(t % 7 + 1, 8, 0);
+        u.seed = (unsigned long)t;
+        get(&u);
+    }
+    sim_routing_cache_info(&entries, NULL, NULL);
+    assert_true(entries > 0 && entries <= 4096);
+    sim_routing_cache_clear();
+    sim_routing_cache_info(&entries, &hits, &misses);
+    assert_true(entries == 0 && hits == 0 && misses == 0);
+}
+
+/* ------------------------------------------------------------------ validation */
+
+static void expect_error(sim_routing_query q, const char *field_text)
+{
+    sim_routing_stats s;
+    sim_err err = {0};
+    int rc = sim_routing_stats_get(&q, &s, &err);
+    assert_int_equal(rc, SIM_EINPUT);
+    assert_int_equal(err.code, SIM_EINPUT);
+    if (!strstr(err.msg, field_text))
+        fail_msg("message \"%s\" does not contain \"%s\"", err.msg, field_text);
+}
+
+static void test_bad_queries(void **state)
+{
+    (void)state;
+    sim_routing_query q = {.experts = 8, .top_k = 9, .tokens = 1, .ep = 1, .ranks_per_node = 1};
+    expect_error(q, "routing: top_k (9) must be <= experts (8)");
+    q = dsv3(1, 3, 0);
+    expect_error(q, "ep (3) must divide experts (256)");
+    q = dsv3(1, 8, 0);
+    q.ranks_per_node = 3;
+    expect_error(q, "ranks_per_node (3) must divide ep (8)");
+    q = dsv3(-1, 8, 0);
+    expect_error(q, "tokens (-1) must be >= 0");
+    q = dsv3(1, 8, -0.5);
+    expect_error(q, "skew");
+    q = dsv3(1, 8, NAN);
+    expect_error(q, "skew");
+    q = dsv3(1, 8, 0);
+    q.eplb = true;
+    q.redundant = -8;
+    expect_error(q, "redundant (-8) must be >= 0");
+    q.redundant = 12;
+    expect_error(q, "redundant (12) must be a multiple of ep (8)");
+    q.eplb = false;
+    q.redundant = 8;
+    expect_error(q, "redundant (8) needs eplb");
+    q = dsv3(1, 8, 0);
+    q.experts = 0;
+    expect_error(q, "experts (0)");
+    q = dsv3(1, 8, 0);
+    q.top_k = 0;
+    expect_error(q, "top_k (0)");
+    q = dsv3(1, 0, 0);
+    expect_error(q, "ep (0)");
+    long entries;
+    sim_routing_cache_info(&entries, NULL, NULL);
+    assert_int_equal(entries, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_distinct_by_hand, setup),
+        cmocka_unit_test_setup(test_zero_tokens, setup),
+        cmocka_unit_test_setup(test_all_experts, setup),
+        cmocka_unit_test_setup(test_dest_ranks_by_hand, setup),
+        cmocka_unit_test_setup(test_mc_matches_closed_form, setup),
+        cmocka_unit_test_setup(test_skewed_samplers_exact, setup),
+        cmocka_unit_test_setup(test_mean_tokens_and_max_ge_mean, setup),
+        cmocka_unit_test_setup(test_skew_raises_max, setup),
+        cmocka_unit_test_setup(test_eplb_redundant_lowers_max, setup),
+        cmocka_unit_test_setup(test_multinomial_matches_exact, setup),
+        cmocka_unit_test_setup(test_deterministic, setup),
+        cmocka_unit_test_setup(test_cache_counts, setup),
+        cmocka_unit_test_setup(test_bad_queries, setup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
