@@ -30,6 +30,12 @@ static eng_check_case mk(const char *label, int T, int d, int f, int E, int k, i
     return c;
 }
 
+/* A uniform integer in [lo, hi] from a counter. */
+static int rnd(uint64_t *r, int lo, int hi)
+{
+    return lo + (int)(eng_mix((*r)++) % (uint64_t)(hi - lo + 1));
+}
+
 int eng_check_cases(eng_check_case *out, int max, int ep, int n_random, uint64_t seed)
 {
     int n = 0;
@@ -53,18 +59,16 @@ int eng_check_cases(eng_check_case *out, int max, int ep, int n_random, uint64_t
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < max; i++)
         out[n++] = fixed[i];
     uint64_t r = seed * 0x9e3779b97f4a7c15ull + 12345;
-#define RND(lo, hi) ((int)((lo) + (long)(eng_mix(r++) % (uint64_t)((hi) - (lo) + 1))))
     for (int i = 0; i < n_random && n < max; i++) {
-        int E = ep * RND(1, 6);
-        int k = RND(1, 4) == 1 ? E : RND(1, E < 6 ? E : 6);
-        int sh = RND(0, 2);
+        int E = ep * rnd(&r, 1, 12);
+        int k = rnd(&r, 1, 4) == 1 ? E : rnd(&r, 1, E < 6 ? E : 6);
+        int sh = rnd(&r, 0, 2);
         char label[48];
         snprintf(label, sizeof label, "random %d", i + 1);
-        out[n++] = mk(label, RND(1, 3) == 1 ? RND(64, 200) : RND(1, 40), RND(1, 160), RND(1, 96), E, k, sh,
-                      sh ? RND(1, 64) : 0, RND(0, 1) ? ENG_SIGMOID : ENG_SOFTMAX, (eng_dtype)(i % ENG_DTYPE_COUNT),
+        out[n++] = mk(label, rnd(&r, 1, 3) == 1 ? rnd(&r, 64, 200) : rnd(&r, 1, 40), rnd(&r, 1, 160), rnd(&r, 1, 96), E, k, sh,
+                      sh ? rnd(&r, 1, 64) : 0, rnd(&r, 0, 1) ? ENG_SIGMOID : ENG_SOFTMAX, (eng_dtype)(i % ENG_DTYPE_COUNT),
                       ROUTE_ROUTER, seed + 100 + (uint64_t)i);
     }
-#undef RND
     return n;
 }
 

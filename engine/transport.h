@@ -30,6 +30,7 @@ struct eng_transport {
     const eng_transport_ops *ops;
     const char *name;        /* "local", "mpi" */
     int rank, size;
+    int broken;              /* a collective failed: the ranks may be out of step */
     void *impl;
 };
 

@@ -10,8 +10,10 @@ typedef struct mpi_impl {
     int *scount, *sdispl, *rcount, *rdispl;   /* per-peer int arrays for MPI_Alltoallv */
 } mpi_impl;
 
-static int mpi_fail(sim_err *err, int rc, const char *call)
+static int mpi_fail(eng_transport *t, sim_err *err, int rc, const char *call)
 {
+    if (t)
+        t->broken = 1;
     char msg[MPI_MAX_ERROR_STRING];
     int len = 0;
     if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
@@ -22,11 +24,10 @@ static int mpi_fail(sim_err *err, int rc, const char *call)
 
 static int mpi_exchange(eng_transport *t, const void *send, void *recv, size_t bytes, sim_err *err)
 {
-    (void)t;
-    if (bytes > INT_MAX)
+    if (bytes > INT_MAX && (t->broken = 1))
         return sim_fail(err, SIM_EFAIL, "MPI_Alltoall: %zu bytes per rank exceeds MPI's int count", bytes);
     int rc = MPI_Alltoall(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? SIM_OK : mpi_fail(err, rc, "MPI_Alltoall (counts exchange)");
+    return rc == MPI_SUCCESS ? SIM_OK : mpi_fail(t, err, rc, "MPI_Alltoall (counts exchange)");
 }
 
 /* Byte counts travel as ints: a block over 2 GiB is refused with a message, not truncated. */
@@ -51,19 +52,22 @@ static int mpi_alltoallv(eng_transport *t, const void *send, const size_t *send_
     int rc = to_displs(send_bytes, t->size, m->scount, m->sdispl, "to", err);
     if (rc == SIM_OK)
         rc = to_displs(recv_bytes, t->size, m->rcount, m->rdispl, "from", err);
-    if (rc != SIM_OK)
+    if (rc != SIM_OK) {
+        t->broken = 1;    /* the other ranks may be inside the collective already */
         return rc;
+    }
     rc = MPI_Alltoallv(send, m->scount, m->sdispl, MPI_BYTE, recv, m->rcount, m->rdispl, MPI_BYTE,
                        MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? SIM_OK : mpi_fail(err, rc, "MPI_Alltoallv");
+    return rc == MPI_SUCCESS ? SIM_OK : mpi_fail(t, err, rc, "MPI_Alltoallv");
 }
 
 static int mpi_agree(eng_transport *t, int status)
 {
-    (void)t;
     int all = status;
-    if (MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+    if (MPI_Allreduce(&status, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        t->broken = 1;
         return status ? status : SIM_EFAIL;
+    }
     return all;
 }
 
@@ -71,7 +75,7 @@ static int mpi_max(eng_transport *t, double *v, int n, sim_err *err)
 {
     (void)t;
     int rc = MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    return rc == MPI_SUCCESS ? SIM_OK : mpi_fail(err, rc, "MPI_Allreduce (max)");
+    return rc == MPI_SUCCESS ? SIM_OK : mpi_fail(t, err, rc, "MPI_Allreduce (max)");
 }
 
 static void mpi_destroy(eng_transport *t)
@@ -95,12 +99,12 @@ int eng_transport_mpi(eng_transport **out, sim_err *err)
 {
     int rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     if (rc != MPI_SUCCESS)
-        return mpi_fail(err, rc, "MPI_Comm_set_errhandler");
+        return mpi_fail(NULL, err, rc, "MPI_Comm_set_errhandler");
     int rank, size;
     if ((rc = MPI_Comm_rank(MPI_COMM_WORLD, &rank)) != MPI_SUCCESS)
-        return mpi_fail(err, rc, "MPI_Comm_rank");
+        return mpi_fail(NULL, err, rc, "MPI_Comm_rank");
     if ((rc = MPI_Comm_size(MPI_COMM_WORLD, &size)) != MPI_SUCCESS)
-        return mpi_fail(err, rc, "MPI_Comm_size");
+        return mpi_fail(NULL, err, rc, "MPI_Comm_size");
     eng_transport *t = calloc(1, sizeof *t);
     mpi_impl *m = calloc(1, sizeof *m);
     if (m) {

@@ -77,6 +77,11 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
         return sim_fail(err, SIM_EINPUT,
                         "parallelism: tp x dp x pp must equal gpus (%d x %d x %d = %d, gpus = %d)",
                         d->tp, d->dp, d->pp, d->tp * d->dp * d->pp, d->gpus);
+    int domain = d->hw->scale_up.domain_size > 1 && d->hw->scale_up.bandwidth_Bps > 0 ? d->hw->scale_up.domain_size : 1;
+    if (d->gpus > domain && !(d->hw->scale_out.bandwidth_Bps > 0))
+        return sim_fail(err, SIM_EINPUT,
+                        "parallelism: %s has no network between %s (at most %d device%s per deployment, got gpus = %d)",
+                        d->hw->name, domain > 1 ? "nodes" : "devices", domain, domain > 1 ? "s" : "", d->gpus);
     if (m->attn.heads % d->tp != 0)
         return sim_fail(err, SIM_EINPUT, "parallelism: tp (%d) must divide the attention heads of %s (%d)",
                         d->tp, m->name, m->attn.heads);
@@ -92,9 +97,13 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
             return sim_fail(err, SIM_EINPUT, "parallelism: ep must be 1 for %s, a dense model (got %d)", m->name,
                             d->ep);
     } else {
-        if (m->ffn.experts % d->ep != 0)
-            return sim_fail(err, SIM_EINPUT, "parallelism: ep (%d) must divide the routed experts of %s (%d)",
-                            d->ep, m->name, m->ffn.experts);
+        if (d->redundant_experts < 0)
+            return sim_fail(err, SIM_EINPUT, "redundant_experts must be >= 0 (got %d)", d->redundant_experts);
+        if ((m->ffn.experts + d->redundant_experts) % d->ep != 0)
+            return sim_fail(err, SIM_EINPUT,
+                            "parallelism: ep (%d) must divide the expert slots of %s (%d routed + %d redundant = %d)",
+                            d->ep, m->name, m->ffn.experts, d->redundant_experts,
+                            m->ffn.experts + d->redundant_experts);
         if ((d->tp * d->dp) % d->ep != 0)
             return sim_fail(err, SIM_EINPUT,
                             "parallelism: ep (%d) must divide the devices of a pipeline stage (tp x dp = %d)", d->ep,
@@ -105,9 +114,6 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
                             "parallelism: expert tensor-parallel degree tp x dp / ep = %d must divide the expert "
                             "FFN width of %s (%d)",
                             moe_tp, m->name, m->ffn.expert_intermediate);
-        if (d->redundant_experts < 0 || d->redundant_experts % d->ep != 0)
-            return sim_fail(err, SIM_EINPUT, "redundant_experts (%d) must be a non-negative multiple of ep (%d)",
-                            d->redundant_experts, d->ep);
     }
     if (d->skew < 0)
         return sim_fail(err, SIM_EINPUT, "skew must be >= 0 (got %g)", d->skew);

@@ -128,51 +128,52 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     r->batch_per_rank = b;
     r->concurrency_served = b * d->dp * d->pp;
 
-    double lambda = b / o->osl; /* new prompts per step per rank */
-    double room = d->max_batched_tokens - b;
-    double pre_max = fmin(o->isl * sim_poisson_expected_max(lambda, d->dp), room);
-    double pre_mean = fmin(o->isl * lambda, room);
-    r->prefill_tokens_per_step = pre_max;
+    /* A request holds its slot for nc prefill chunks, then osl decode steps. In steady
+     * state a rank therefore has mu = b nc / (nc + osl) chunks in flight per step and
+     * b osl / (nc + osl) sequences decoding. */
+    double room = fmax(d->max_batched_tokens - b, 1);
+    double chunk = fmin(o->isl, room);
+    double nc = ceil(o->isl / chunk);
+    double cycle = nc + o->osl;
+    double mu = b * nc / cycle;
+    double decoding = b * o->osl / cycle;
+    /* With attention data-parallel every MoE layer waits for the slowest rank, so a step
+     * is "mixed" when any rank carries a chunk; the busiest rank carries the expected
+     * maximum of the ranks' (Poisson) chunk counts. */
+    double p_mixed = mu >= 1 ? 1 : 1 - pow(1 - mu, d->dp);
+    double chunks_busiest = fmax(1, sim_poisson_expected_max(mu, d->dp) / fmax(p_mixed, 1e-12));
+    double pre_busiest = fmin(chunk * chunks_busiest, room);
+    r->prefill_tokens_per_step = p_mixed * pre_busiest;
 
-    sim_step_shape mixed = {
-        .decode_seqs = b,
+    sim_step_shape pure = {
+        .decode_seqs = decoding,
         .decode_ctx = o->isl + o->osl / 2,
-        .prefill_tokens = pre_max,
-        .prefill_ctx = o->isl / 2,
-        .prefill_seqs = lambda,
-        .group_tokens = d->dp * (b + pre_mean),
+        .group_tokens = d->dp * decoding,
     };
-    int rc = sim_step_eval(d, &r->mem, &mixed, &r->decode, err);
+    sim_step_shape mixed = pure;
+    mixed.prefill_tokens = pre_busiest;
+    mixed.prefill_ctx = o->isl / 2;
+    mixed.prefill_seqs = chunks_busiest / nc;
+    mixed.group_tokens = d->dp * (decoding + fmax(mu, p_mixed / d->dp) * chunk);
+    sim_step_result pure_step;
+    int rc = sim_step_eval(d, &r->mem, &pure, &pure_step, err);
     if (rc)
         return rc;
-    sim_step_shape only = mixed;
-    only.prefill_tokens = only.prefill_seqs = 0;
-    only.group_tokens = d->dp * b;
-    sim_step_result decode_only;
-    if ((rc = sim_step_eval(d, &r->mem, &only, &decode_only, err)))
+    if ((rc = sim_step_eval(d, &r->mem, &mixed, &r->first, err)))
         return rc;
-    r->prefill_share = r->decode.stage_time_s > 0
-                           ? fmax(0, 1 - decode_only.stage_time_s / r->decode.stage_time_s)
-                           : 0;
+    r->decode = p_mixed > 0.5 ? r->first : pure_step;
 
-    /* The new prompt rides in chunks of what the iteration has room for. */
-    double chunk = fmin(o->isl, fmax(room, 1));
-    double chunks = ceil(o->isl / chunk);
-    sim_step_shape first = {
-        .decode_seqs = b,
-        .decode_ctx = o->isl + o->osl / 2,
-        .prefill_tokens = chunk,
-        .prefill_ctx = o->isl / 2,
-        .prefill_seqs = 1,
-        .group_tokens = d->dp * (b + pre_mean) + chunk,
-    };
-    if ((rc = sim_step_eval(d, &r->mem, &first, &r->first, err)))
-        return rc;
+    double t_mean = p_mixed * r->first.stage_time_s + (1 - p_mixed) * pure_step.stage_time_s;
+    /* TPOT as one user sees it: only the other requests' chunks slow its steps. */
+    double mu_others = (b - 1) * nc / cycle;
+    double p_others = 1 - (mu_others >= 1 ? 0 : 1 - mu_others) * pow(mu >= 1 ? 0 : 1 - mu, d->dp - 1);
+    double t_user = p_others * r->first.stage_time_s + (1 - p_others) * pure_step.stage_time_s;
+    r->prefill_share = t_mean > 0 ? p_mixed * (r->first.stage_time_s - pure_step.stage_time_s) / t_mean : 0;
 
-    r->tpot_s = r->decode.time_s;
-    /* a request waits on average half an iteration for the next one to start */
-    r->ttft_s = 0.5 * r->decode.stage_time_s + chunks * r->first.time_s;
-    r->output_tps = d->dp * b / r->decode.stage_time_s;
+    r->tpot_s = t_user * d->pp;
+    /* a new request waits on average half an iteration, then rides nc mixed steps */
+    r->ttft_s = 0.5 * t_mean * d->pp + nc * r->first.time_s;
+    r->output_tps = d->dp * decoding / t_mean;
     r->input_tps = r->output_tps * o->isl / o->osl;
     return SIM_OK;
 }

@@ -2,7 +2,7 @@
  * DeepSeek-V3 shape (E=256, k=8) at decode and prefill token counts, uniform and skewed, at
  * ep=8 and ep=64; then the rate of cached lookups. The simulator asks this module once per
  * (layer shape, batch) in a sweep, so a miss must stay well under a second and a hit must be
- * negligible. Build: gcc -O2 -std=c11 -D_GNU_SOURCE -Isim sim/err.c sim/routing.c
+ * negligible. Build: gcc -O2 -std=c11 -D_GNU_SOURCE sim/err.c sim/routing.c
  * tests/bench/bench_routing.c -lgsl -lgslcblas -lm */
 #include <stdio.h>
 #include <time.h>

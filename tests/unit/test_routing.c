@@ -336,7 +336,7 @@ static void test_bad_queries(void **state)
     sim_routing_query q = {.experts = 8, .top_k = 9, .tokens = 1, .ep = 1, .ranks_per_node = 1};
     expect_error(q, "routing: top_k (9) must be <= experts (8)");
     q = dsv3(1, 3, 0);
-    expect_error(q, "ep (3) must divide experts (256)");
+    expect_error(q, "ep (3) must divide the expert slots (256 experts + 0 redundant)");
     q = dsv3(1, 8, 0);
     q.ranks_per_node = 3;
     expect_error(q, "ranks_per_node (3) must divide ep (8)");
@@ -351,10 +351,18 @@ static void test_bad_queries(void **state)
     q.redundant = -8;
     expect_error(q, "redundant (-8) must be >= 0");
     q.redundant = 12;
-    expect_error(q, "redundant (12) must be a multiple of ep (8)");
+    expect_error(q, "ep (8) must divide the expert slots (256 experts + 12 redundant)");
     q.eplb = false;
     q.redundant = 8;
     expect_error(q, "redundant (8) needs eplb");
+    /* EP72 works once redundant slots make 288 = 72 x 4 (GB200 NVL72 deployments). */
+    q = dsv3(512, 72, 0.7);
+    q.eplb = true;
+    q.redundant = 32;
+    sim_routing_stats ok;
+    sim_err e2 = { 0 };
+    assert_int_equal(sim_routing_stats_get(&q, &ok, &e2), SIM_OK);
+    assert_true(ok.max_tokens_per_rank >= ok.mean_tokens_per_rank);
     q = dsv3(1, 8, 0);
     q.experts = 0;
     expect_error(q, "experts (0)");

@@ -1,0 +1,45 @@
+# The MoE engine: libmoe-engine.a (CPU backend, reference, MPI transport) and the moe-engine
+# command; its tests (tests/engine) and its bench. Engine objects build with MPI's headers and
+# OpenMP; the kernels may contract multiply-adds into FMAs (-std=c11 would forbid it).
+ENG_SRC := $(filter-out engine/main.c,$(wildcard engine/*.c))
+ENG_OBJ := $(ENG_SRC:%.c=$(BUILD)/%.o)
+ENG_LIB := $(BUILD)/libmoe-engine.a
+ENG_LIBS := $(ENG_LIB) $(SIM_LIB)
+ENG_LDLIBS := -fopenmp $(MPI_LIBS) $(LDLIBS)
+
+$(ENG_OBJ) $(BUILD)/engine/main.o $(BUILD)/tests/engine/%.o: CFLAGS += $(MPI_CFLAGS) -fopenmp
+$(BUILD)/engine/kernels_cpu.o: CFLAGS += -ffp-contract=fast
+
+$(ENG_LIB): $(ENG_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BIN)/moe-engine: $(BUILD)/engine/main.o $(ENG_LIBS)
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ENG_LDLIBS)
+
+$(BUILD)/tests/engine/test_engine: $(BUILD)/tests/engine/test_engine.o $(ENG_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ENG_LDLIBS)
+
+PROGRAMS += $(BIN)/moe-engine
+
+# Unit tests, then the command line (bad input, JSON), then expert parallelism under mpirun.
+# OMP_NUM_THREADS=2: the CI machine has two cores; more threads would only oversubscribe.
+.PHONY: check-engine bench-engine
+check-engine: $(BIN)/moe-engine $(BUILD)/tests/engine/test_engine
+	@echo "== $(BUILD)/tests/engine/test_engine"
+	@OMP_NUM_THREADS=2 MOESIM_HOME=$(CURDIR) $(BUILD)/tests/engine/test_engine
+	@set -e; for t in tests/engine/*.sh; do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) SAN=$(SAN) bash $$t; done
+
+CHECKS += check-engine
+
+# `make bench`: one MoE layer of Qwen3-30B-A3B (all 128 experts, as shipped) in BF16 and FP32,
+# decode and prefill batch sizes, with the primitives the speed checks compare against.
+ENG_BENCH_TOKENS ?= 1,4,16,1024
+bench-engine: $(BIN)/moe-engine
+	@mkdir -p out
+	$(BIN)/moe-engine bench --backend cpu --model qwen3-30b-a3b --dtype bf16 --tokens $(ENG_BENCH_TOKENS) --reps 5 --json out/bench-engine-bf16.json
+	$(BIN)/moe-engine bench --backend cpu --model qwen3-30b-a3b --dtype fp32 --tokens $(ENG_BENCH_TOKENS) --reps 5 --json out/bench-engine-fp32.json
+
+BENCHES += bench-engine

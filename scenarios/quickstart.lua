@@ -1,0 +1,56 @@
+-- quickstart.lua: three MoE models on five kinds of hardware, from a Raspberry Pi to a
+-- GB200 NVL72 rack, in one table. Run with `make run` or `bin/moesim run scenarios/quickstart.lua`.
+--
+-- Each row serves requests of 1,024 prompt and 256 output tokens. Edge devices serve one
+-- user with 4-bit weights, as llama.cpp users run them. Data-centre GPUs serve 32 users
+-- per GPU at the precision their tensor cores run fastest, in instances as large as the
+-- model needs: one GPU for the small models; for DeepSeek-V3 one 8-GPU H200 node
+-- (attention data-parallel, experts split 8 ways) or the whole 72-GPU NVLink domain of an
+-- NVL72 rack (256 experts + 32 redundant = 4 slots per GPU).
+
+local systems = {
+  { hw = "rpi5",        precision = "int4" },
+  { hw = "laptop-ddr5", precision = "int4" },
+  { hw = "m4-max",      precision = "int4" },
+  { hw = "h200",        precision = "fp8",   per_gpu = 32 },
+  { hw = "gb200-nvl72", precision = "nvfp4", per_gpu = 32 },
+}
+
+-- instance size on data-centre systems, per model
+local instance = {
+  ["qwen3-30b-a3b"] = { h200 = { gpus = 1 }, ["gb200-nvl72"] = { gpus = 1 } },
+  ["gpt-oss-120b"]  = { h200 = { gpus = 1 }, ["gb200-nvl72"] = { gpus = 1 } },
+  ["deepseek-v3"]   = { h200 = { gpus = 8, dp = 8, tp = 1, ep = 8 },
+                        ["gb200-nvl72"] = { gpus = 72, dp = 72, tp = 1, ep = 72, redundant_experts = 32 } },
+}
+
+local rows = {}
+for _, model in ipairs { "qwen3-30b-a3b", "gpt-oss-120b", "deepseek-v3" } do
+  for _, s in ipairs(systems) do
+    local opts = { model = model, hw = s.hw, precision = s.precision, isl = 1024, osl = 256, concurrency = 1 }
+    local inst = instance[model][s.hw]
+    if inst then
+      for k, v in pairs(inst) do opts[k] = v end
+      opts.concurrency = s.per_gpu * inst.gpus
+    end
+    local r = moesim.eval(opts)
+    rows[#rows + 1] = {
+      model = model,
+      hw = s.hw,
+      gpus = r.gpus,
+      precision = s.precision,
+      users = r.concurrency_served,
+      fits = r.fits,
+      tok_s_user = r.output_tokens_per_s_per_user,
+      tok_s_gpu = r.output_tokens_per_s_per_gpu,
+      ttft_s = r.ttft_s,
+      usd_per_mtok_out = r.usd_per_mtok_output,
+      cost = r.cost_mode,
+      bound = r.bound,
+    }
+  end
+end
+
+moesim.print(rows)
+moesim.write_csv("quickstart.csv", rows)
+print(("\nwrote %s/quickstart.csv; `moesim eval --model M --hw H ...` breaks any row down"):format(moesim.out_dir))
