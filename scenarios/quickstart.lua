@@ -51,6 +51,8 @@ for _, model in ipairs { "qwen3-30b-a3b", "gpt-oss-120b", "deepseek-v3" } do
   end
 end
 
-moesim.print(rows)
-moesim.write_csv("quickstart.csv", rows)
+local columns = { "model", "hw", "gpus", "precision", "users", "fits", "tok_s_user", "tok_s_gpu",
+                  "ttft_s", "usd_per_mtok_out", "cost", "bound" }
+moesim.print(rows, columns)
+moesim.write_csv("quickstart.csv", rows, columns)
 print(("\nwrote %s/quickstart.csv; `moesim eval --model M --hw H ...` breaks any row down"):format(moesim.out_dir))

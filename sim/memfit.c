@@ -142,7 +142,9 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
 
     double w0 = out->expert_weight_bytes * out->expert_frac[0] + out->other_weight_bytes * out->other_frac[0];
     out->kv_budget_bytes = out->usable_bytes - out->workspace_bytes - w0;
-    out->max_seqs = out->kv_bytes_per_seq > 0 ? (long)floor(out->kv_budget_bytes / out->kv_bytes_per_seq) : 0;
+    /* the tolerance keeps the sequence the spill reserved room for from rounding away */
+    out->max_seqs =
+        out->kv_bytes_per_seq > 0 ? (long)floor(out->kv_budget_bytes / out->kv_bytes_per_seq * (1 + 1e-9)) : 0;
     if (out->max_seqs < 0)
         out->max_seqs = 0;
     double seqs_held = seqs < out->max_seqs ? seqs : out->max_seqs;

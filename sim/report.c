@@ -133,7 +133,7 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
     num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
     num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
-    cJSON_AddStringToObject(j, "cost_mode", r->cost_mode ? r->cost_mode : "rent");
+    cJSON_AddStringToObject(j, "cost_mode", r->fits && r->cost_mode ? r->cost_mode : "n/a");
     num(j, "usd_per_hour", r->usd_per_hour);
     num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
     num(j, "usd_per_mtok_input", r->usd_per_mtok_input);
@@ -285,7 +285,7 @@ static int collect_columns(const cJSON *rows, const char *const *columns, int nc
             out[i] = columns[i];
         return n;
     }
-    /* the union of keys, in order of first appearance */
+    /* the union of keys, sorted: rows built in Lua have no key order of their own */
     int n = 0;
     const cJSON *row, *it;
     cJSON_ArrayForEach(row, rows) cJSON_ArrayForEach(it, row)
@@ -298,6 +298,12 @@ static int collect_columns(const cJSON *rows, const char *const *columns, int nc
         if (!seen && n < cap)
             out[n++] = it->string;
     }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(out[j - 1], out[j]) > 0; j--) {
+            const char *t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
     return n;
 }
 
@@ -333,7 +339,7 @@ void sim_table_print(FILE *f, const cJSON *rows, const char *const *columns, int
             width[c] = w;
     }
     for (int c = 0; c < nc; c++)
-        fprintf(f, "%s%-*s", c ? "  " : "", width[c], cols[c]);
+        fprintf(f, "%s%-*s", c ? "  " : "", c == nc - 1 ? 0 : width[c], cols[c]);
     fputc('\n', f);
     for (int c = 0; c < nc; c++) {
         fprintf(f, "%s", c ? "  " : "");
@@ -349,6 +355,8 @@ void sim_table_print(FILE *f, const cJSON *rows, const char *const *columns, int
             /* numbers right-aligned, text left-aligned */
             if (cJSON_IsNumber(it))
                 fprintf(f, "%s%*s", c ? "  " : "", width[c], buf);
+            else if (c == nc - 1) /* no trailing blanks */
+                fprintf(f, "%s%s", c ? "  " : "", buf);
             else
                 fprintf(f, "%s%-*s", c ? "  " : "", width[c], buf);
         }

@@ -297,9 +297,10 @@ static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *
     return sim_deploy_check(d, err);
 }
 
-int sim_request_run(const sim_request *r, cJSON **result, sim_err *err)
+int sim_request_deploy(const sim_request *r, sim_deploy *d, sim_deploy *pre, bool *has_prefill, sim_serve_opts *o,
+                       sim_err *err)
 {
-    *result = NULL;
+    *has_prefill = false;
     if (!r->model[0])
         return sim_fail(err, SIM_EINPUT, "option 'model' is required (a shipped name or a path to a model card)");
     if (!r->hw[0])
@@ -310,10 +311,42 @@ int sim_request_run(const sim_request *r, cJSON **result, sim_err *err)
     const sim_hw *hw = load_hw(r->hw, err);
     if (!hw)
         return err->code;
-    sim_deploy d;
-    int rc = build_deploy(r, m, hw, &d, err);
+    int rc = build_deploy(r, m, hw, d, err);
     if (rc)
         return rc;
+    sim_serve_defaults(o);
+    o->isl = r->isl;
+    o->osl = r->osl;
+    o->concurrency = r->concurrency;
+    o->cost.usd_per_gpu_hour = r->usd_per_gpu_hour;
+    o->cost.owned = r->owned;
+    o->cost.usd_per_kwh = r->usd_per_kwh;
+    o->cost.pue = r->pue;
+    o->cost.lifetime_years = r->lifetime_years;
+    if (r->prefill_gpus || r->prefill_tp || r->prefill_dp || r->prefill_ep || r->prefill_pp) {
+        *pre = *d;
+        if ((rc = resolve_split(m, r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp, pre,
+                                "prefill pool: ", err)))
+            return rc;
+        if ((rc = sim_deploy_check(pre, err)))
+            return sim_wrap(err, "prefill pool");
+        *has_prefill = true;
+        o->prefill = pre;
+    }
+    return SIM_OK;
+}
+
+int sim_request_run(const sim_request *r, cJSON **result, sim_err *err)
+{
+    *result = NULL;
+    sim_deploy d, pre;
+    sim_serve_opts o;
+    bool has_prefill;
+    int rc = sim_request_deploy(r, &d, &pre, &has_prefill, &o, err);
+    if (rc)
+        return rc;
+    if (has_prefill)
+        o.prefill = &pre;
 
     if (r->phase[0]) {
         bool prefill = strcasecmp(r->phase, "prefill") == 0;
@@ -325,27 +358,6 @@ int sim_request_run(const sim_request *r, cJSON **result, sim_err *err)
             return rc;
         *result = sim_report_phase(&d, prefill ? "prefill" : "decode", r->batch, r->context, &s, &mem);
         return *result ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory building the report");
-    }
-
-    sim_serve_opts o;
-    sim_serve_defaults(&o);
-    o.isl = r->isl;
-    o.osl = r->osl;
-    o.concurrency = r->concurrency;
-    o.cost.usd_per_gpu_hour = r->usd_per_gpu_hour;
-    o.cost.owned = r->owned;
-    o.cost.usd_per_kwh = r->usd_per_kwh;
-    o.cost.pue = r->pue;
-    o.cost.lifetime_years = r->lifetime_years;
-    sim_deploy pre;
-    if (r->prefill_gpus || r->prefill_tp || r->prefill_dp || r->prefill_ep || r->prefill_pp) {
-        pre = d;
-        if ((rc = resolve_split(m, r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp, &pre,
-                                "prefill pool: ", err)))
-            return rc;
-        if ((rc = sim_deploy_check(&pre, err)))
-            return sim_wrap(err, "prefill pool");
-        o.prefill = &pre;
     }
     sim_eval ev;
     if ((rc = sim_serve_eval(&d, &o, &ev, err)))

@@ -145,16 +145,17 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     double pre_busiest = fmin(chunk * chunks_busiest, room);
     r->prefill_tokens_per_step = p_mixed * pre_busiest;
 
+    /* a step a user decodes in carries at least that user */
     sim_step_shape pure = {
-        .decode_seqs = decoding,
+        .decode_seqs = fmax(1, decoding),
         .decode_ctx = o->isl + o->osl / 2,
-        .group_tokens = d->dp * decoding,
+        .group_tokens = d->dp * fmax(1, decoding),
     };
     sim_step_shape mixed = pure;
     mixed.prefill_tokens = pre_busiest;
     mixed.prefill_ctx = o->isl / 2;
     mixed.prefill_seqs = chunks_busiest / nc;
-    mixed.group_tokens = d->dp * (decoding + fmax(mu, p_mixed / d->dp) * chunk);
+    mixed.group_tokens = d->dp * (fmax(1, decoding) + fmax(mu, p_mixed / d->dp) * chunk);
     sim_step_result pure_step;
     int rc = sim_step_eval(d, &r->mem, &pure, &pure_step, err);
     if (rc)

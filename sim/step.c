@@ -570,3 +570,59 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     out->bound = (sim_bound)best;
     return SIM_OK;
 }
+
+double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k, double weight_bytes_per_elem,
+                     bool grouped, double *t_compute, double *t_memory)
+{
+    double peak = hw->peak_flops[t];
+    sim_curve c = gemm_curve(hw, t, grouped);
+    double eta_c = sim_curve_at(c, m);
+    double flops = 2 * m * n * k;
+    double tc = peak > 0 && eta_c > 0 ? flops / (peak * eta_c) : INFINITY;
+    double bytes = n * k * weight_bytes_per_elem + m * (n + k) * 2;
+    double tm = bytes / (hw->tiers[0].bandwidth_Bps * sim_curve_at(hw->eff.memory, bytes));
+    if (t_compute)
+        *t_compute = tc;
+    if (t_memory)
+        *t_memory = tm;
+    return (tc > tm ? tc : tm) + hw->eff.kernel_overhead_s;
+}
+
+int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens, sim_step_result *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!sim_model_is_moe(d->model))
+        return sim_fail(err, SIM_EINPUT, "%s has no MoE layer", d->model->name);
+    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == ACT_SWIGLU ? 3 : 2 };
+    sim_model_params(d->model, &c.pc);
+    resolve_types(&c);
+    if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
+        return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s weights", d->hw->name,
+                        sim_wformat_name(d->expert_fmt));
+    /* tokens spread over the attention ranks of the group */
+    sim_step_shape s = { .prefill_tokens = tokens / d->dp, .group_tokens = tokens };
+    acc work = { 0 }, comm = { 0 };
+    int rc = moe_ops(&work, &comm, &c, &s, tokens, out, err);
+    if (rc)
+        return rc;
+    acc_scale_add(&work, &comm, 1);
+    out->compute_s = work.compute;
+    out->memory_s = work.memory;
+    out->comm_s = work.comm;
+    out->comm_total_s = work.comm;
+    out->overhead_s = work.overhead;
+    memcpy(out->by_kind_s, work.kind, sizeof out->by_kind_s);
+    out->stage_time_s = out->time_s = acc_time(&work);
+    out->flops = work.flops;
+    out->bytes = work.bytes;
+    out->comm_bytes = work.comm_bytes;
+    out->expert_dtype = c.dt_expert;
+    out->dense_dtype = c.dt_dense;
+    double parts[4] = { out->compute_s, out->memory_s, out->comm_s, out->overhead_s };
+    int best = 0;
+    for (int i = 1; i < 4; i++)
+        if (parts[i] > parts[best])
+            best = i;
+    out->bound = (sim_bound)best;
+    return SIM_OK;
+}

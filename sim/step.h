@@ -63,4 +63,16 @@ typedef struct sim_step_result {
 int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
                   sim_err *err);
 
+/* One GEMM of m rows, n x k weights (dense or grouped expert GEMM), as the step model costs
+ * it: max(2mnk / (P * eta(m)), bytes / (BW * eta_m(bytes))) + one kernel's fixed cost,
+ * bytes = weights (n k weight_bytes_per_elem) + activations in and out (BF16).
+ * *t_compute and *t_memory (may be NULL) receive the two sides. */
+double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k, double weight_bytes_per_elem,
+                     bool grouped, double *t_compute, double *t_memory);
+
+/* The MoE block of ONE layer (router, routed experts on the busiest rank, shared experts,
+ * expert-parallel exchange) for `tokens` tokens entering it across the EP group: what the
+ * bundled engine times, so calibration can compare prediction and measurement. */
+int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens, sim_step_result *out, sim_err *err);
+
 #endif

@@ -15,3 +15,8 @@ check-cli: $(BIN)/moesim
 	@set -e; for t in $(sort $(wildcard tests/cli/*.sh)); do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) bash $$t; done
 
 CHECKS += check-unit check-cli
+
+# Regenerate the golden outputs after an intended change to the model or the data.
+.PHONY: golden
+golden: $(BIN)/moesim
+	$(BIN)/moesim run scenarios/quickstart.lua --out out/golden | sed "s|out/golden|OUT|" > tests/golden/quickstart.txt

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# test_cli.sh: the moesim command as a user meets it: listings, eval (the acceptance cases
+# of the simulator issue), bad input (exit status 2 and a message naming the problem), the
+# Lua sandbox, and the quickstart's golden output.
+set -euo pipefail
+BIN=${BIN:-bin}
+M="$BIN/moesim"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_fail STATUS PATTERN -- command...: exit status and a stderr message matching PATTERN
+expect_fail() {
+  local want=$1 pattern=$2; shift 3
+  local status=0
+  "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
+  if [ "$status" -ne "$want" ]; then bad "$* exited $status, expected $want: $(cat "$tmp/err")"; return; fi
+  if ! grep -qE -- "$pattern" "$tmp/err"; then bad "$*: stderr lacks /$pattern/: $(cat "$tmp/err")"; return; fi
+  ok
+}
+
+# --- listings
+n=$("$M" models --json | jq length)
+[ "$n" -eq 14 ] && ok || bad "models --json lists $n models, expected 14"
+"$M" models | grep -q "deepseek-v3" && ok || bad "models table lacks deepseek-v3"
+n=$("$M" hw --json | jq length)
+[ "$n" -eq 13 ] && ok || bad "hw --json lists $n hwmodels, expected 13"
+"$M" hw --json | jq -e 'map(select(.name == "gb200-nvl72"))[0].scale_up_domain == 72' >/dev/null && ok || bad "NVL72 domain"
+
+# --- the acceptance cases
+j=$("$M" eval --model deepseek-v3 --hw h200 --gpus 8 --ep 8 --dp 8 --precision fp8 \
+      --isl 1024 --osl 1024 --concurrency 256 --json)
+for field in fits memory_per_gpu_bytes ttft_s tpot_s output_tokens_per_s_per_gpu input_tokens_per_s_per_gpu \
+             output_tokens_per_s_per_user usd_per_mtok_output usd_per_mtok_input joules_per_output_token bound \
+             breakdown; do
+  echo "$j" | jq -e "has(\"$field\")" >/dev/null && ok || bad "eval JSON lacks $field"
+done
+echo "$j" | jq -e '.fits == true and .tpot_s > 0 and .output_tokens_per_s_per_gpu > 0' >/dev/null && ok \
+  || bad "deepseek-v3 on 8xH200 fp8 should fit"
+echo "$j" | jq -e '.breakdown.decode | has("compute_s") and has("memory_s") and has("communication_s") and has("overhead_s") and (.by_kind_s | has("experts"))' >/dev/null \
+  && ok || bad "breakdown lacks parts or per-kind times"
+j=$("$M" eval --model deepseek-v3 --hw h100-sxm --gpus 8 --ep 8 --dp 8 --precision bf16 \
+      --isl 1024 --osl 1024 --concurrency 256 --json)
+echo "$j" | jq -e '.fits == false and (.reason | test("weights need"))' >/dev/null && ok \
+  || bad "deepseek-v3 on 8xH100 bf16 should not fit, with a reason"
+# alias and paths
+"$M" eval --model deepseek-r1 --hw h200 --gpus 8 --dp 8 --tp 1 --json | jq -e '.model == "deepseek-v3"' >/dev/null \
+  && ok || bad "alias deepseek-r1"
+"$M" eval --model scenarios/models/mixtral-8x7b.json --hw hwmodels/h100-sxm.json --json | jq -e '.model == "mixtral-8x7b"' >/dev/null \
+  && ok || bad "paths for --model and --hw"
+# one phase
+"$M" eval --model mixtral-8x7b --hw h100-sxm --phase decode --batch 8 --context 2048 --json \
+  | jq -e '.phase == "decode" and .step_s > 0' >/dev/null && ok || bad "--phase decode"
+
+# --- bad input: exit 2, a message naming the problem
+expect_fail 2 "unknown model 'deepseek-v4'; did you mean: .*deepseek-v3" -- "$M" eval --model deepseek-v4 --hw h200
+expect_fail 2 "unknown hardware 'h201'; did you mean: .*h200" -- "$M" eval --model deepseek-v3 --hw h201
+printf '{\n  "schema": "moesim-model/1",\n  "name": "broken",\n  "hidden": 4096,,\n}\n' >"$tmp/broken.json"
+expect_fail 2 "broken.json:4:[0-9]+: malformed JSON" -- "$M" eval --model "$tmp/broken.json" --hw h200
+expect_fail 2 "ep \(3\) must divide the expert slots" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --gpus 3 --tp 1 --dp 3 --ep 3
+expect_fail 2 "tp \(3\) must divide the attention heads" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --gpus 3 --tp 3 --ep 1
+expect_fail 2 "tp x dp x pp must equal gpus" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --gpus 8 --tp 2 --dp 2
+expect_fail 2 "unknown option '--tensor-parallel'" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --tensor-parallel 8
+expect_fail 2 "option 'gpus' must be an integer" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --gpus eight
+expect_fail 2 "unknown precision 'fp6'" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp6
+expect_fail 2 "concurrency must be >= 1" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --concurrency 0
+expect_fail 2 "unknown command" -- "$M" frobnicate
+
+# --- scenarios: errors name the line; the sandbox holds
+printf 'local r = moesim.eval { model = "mixtral-8x7b", hw = "h100-sxm", tp = "two" }\n' >"$tmp/bad.lua"
+expect_fail 2 "bad.lua:1: .*option 'tp' must be an integer" -- "$M" run "$tmp/bad.lua" --out "$tmp/o1"
+printf 'io.open("/tmp/x", "w")\n' >"$tmp/io.lua"
+expect_fail 2 "io" -- "$M" run "$tmp/io.lua" --out "$tmp/o2"
+printf 'os.execute("true")\n' >"$tmp/os.lua"
+expect_fail 2 "execute" -- "$M" run "$tmp/os.lua" --out "$tmp/o3"
+printf 'moesim.write_csv("../escape.csv", {{a=1}})\n' >"$tmp/esc.lua"
+expect_fail 2 "inside the output folder" -- "$M" run "$tmp/esc.lua" --out "$tmp/o4"
+[ ! -e "$tmp/escape.csv" ] && ok || bad "write_csv escaped the output folder"
+
+# --- the quickstart: runs, writes its CSV, and prints what the golden file holds
+"$M" run scenarios/quickstart.lua --out "$tmp/qs" >"$tmp/qs.txt"
+[ -s "$tmp/qs/quickstart.csv" ] && ok || bad "quickstart.csv not written"
+[ "$(wc -l <"$tmp/qs/quickstart.csv")" -eq 16 ] && ok || bad "quickstart.csv should have 15 rows and a header"
+sed "s|$tmp/qs|OUT|" "$tmp/qs.txt" >"$tmp/qs.norm"
+if diff -u tests/golden/quickstart.txt "$tmp/qs.norm" >"$tmp/diff"; then ok; else
+  bad "quickstart output differs from tests/golden/quickstart.txt (if the change is intended: make golden)"
+  head -40 "$tmp/diff" >&2
+fi
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

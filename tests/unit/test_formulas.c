@@ -1,0 +1,315 @@
+/* test_formulas.c: each formula of the step, memory, communication, serving and cost
+ * models checked against a computation written out by hand. A synthetic device with round
+ * numbers keeps the arithmetic readable; shipped cards and hwmodels check the plumbing. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../sim/comm.h"
+#include "../../sim/cost.h"
+#include "../../sim/deploy.h"
+#include "../../sim/memfit.h"
+#include "../../sim/registry.h"
+#include "../../sim/serving.h"
+#include "../../sim/step.h"
+
+#define assert_close(a, b, rel)                                                                              \
+    do {                                                                                                     \
+        double _a = (a), _b = (b);                                                                           \
+        if (!(fabs(_a - _b) <= (rel) * fabs(_b)))                                                            \
+            fail_msg("%s = %.9g, expected %.9g (rel tol %g)", #a, _a, _b, (double)(rel));                    \
+    } while (0)
+
+/* 1 PFLOP/s BF16, 1 TB/s memory, flat memory efficiency 0.8, 5 us per kernel. */
+static sim_hw synthetic(void)
+{
+    sim_hw hw;
+    memset(&hw, 0, sizeof hw);
+    strcpy(hw.name, "synthetic");
+    hw.cls = HW_GPU;
+    hw.peak_flops[DT_BF16] = 1e15;
+    hw.n_tiers = 1;
+    hw.tiers[0].capacity_bytes = 100e9;
+    hw.tiers[0].bandwidth_Bps = 1e12;
+    hw.eff.gemm[DT_BF16] = (sim_curve){ .max = 0.5, .half = 100 };
+    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50 };
+    hw.eff.memory = (sim_curve){ .max = 0.8, .half = 0 };
+    hw.eff.kernel_overhead_s = 5e-6;
+    hw.scale_up = (sim_link){ .domain_size = 8, .bandwidth_Bps = 450e9, .latency_s = 3e-6 };
+    hw.scale_out = (sim_link){ .bandwidth_Bps = 50e9, .latency_s = 10e-6 };
+    hw.eff.link_scale_up = 0.8;
+    hw.eff.link_scale_out = 0.9;
+    return hw;
+}
+
+static void test_gemm_op(void **state)
+{
+    (void)state;
+    sim_hw hw = synthetic();
+    double tc, tm;
+    /* m=1000 rows, 2000x3000 BF16 weights.
+     * eta = 0.5 * 1000 / (1000 + 100) = 0.454545...
+     * FLOPs = 2 * 1000 * 2000 * 3000 = 1.2e10  ->  t_c = 1.2e10 / (1e15 * 0.4545) = 2.64e-5 s
+     * bytes = 2000*3000*2 (weights) + 1000*(2000+3000)*2 (activations) = 1.2e7 + 1e7 = 2.2e7
+     *   -> t_m = 2.2e7 / (1e12 * 0.8) = 2.75e-5 s
+     * t = max(t_c, t_m) + 5e-6 = 3.25e-5 s (memory-bound) */
+    double t = sim_gemm_time(&hw, DT_BF16, 1000, 2000, 3000, 2.0, false, &tc, &tm);
+    assert_close(tc, 1.2e10 / (1e15 * 0.5 * 1000 / 1100), 1e-12);
+    assert_close(tm, 2.2e7 / 0.8e12, 1e-12);
+    assert_close(t, 2.75e-5 + 5e-6, 1e-12);
+    /* grouped curve: 16 tokens per expert, eta = 0.4 * 16 / 66 */
+    sim_gemm_time(&hw, DT_BF16, 16, 2048, 7168, 1.0, true, &tc, NULL);
+    assert_close(tc, 2.0 * 16 * 2048 * 7168 / (1e15 * 0.4 * 16 / 66), 1e-12);
+}
+
+static void test_ring_allreduce(void **state)
+{
+    (void)state;
+    sim_hw hw = synthetic();
+    /* 8 devices inside the scale-up domain, 1 MB buffer:
+     * 2(n-1) = 14 latency steps of 3 us = 42 us; each device moves 2*7/8 * 1e6 = 1.75e6 bytes
+     * at 450e9 * 0.8 = 3.6e11 B/s = 4.8611e-6 s. */
+    assert_close(sim_comm_allreduce_bytes(8, 1e6), 1.75e6, 1e-12);
+    assert_close(sim_comm_allreduce_s(&hw, 8, 1e6), 42e-6 + 1.75e6 / 3.6e11, 1e-12);
+    /* 16 devices leave the domain: the NIC, 50e9 * 0.9 */
+    assert_close(sim_comm_allreduce_s(&hw, 16, 1e6), 30 * 10e-6 + 2.0 * 15 / 16 * 1e6 / 45e9, 1e-12);
+    assert_true(sim_comm_allreduce_s(&hw, 1, 1e6) == 0);
+}
+
+static void test_alltoall_bytes(void **state)
+{
+    (void)state;
+    /* DeepEP low-latency dispatch at EP8: 128 tokens, top-8, one copy per remote expert
+     * = 8 * (1 - 1/8) = 7 copies of 7168 FP8 bytes: 128 * 7 * 7168 = 6,422,528 bytes. */
+    assert_close(sim_comm_a2a_bytes(128, 8 * (1 - 1.0 / 8), 7168, 1.0), 6422528.0, 1e-12);
+    /* combine returns the same copies in BF16: twice the bytes */
+    assert_close(sim_comm_a2a_bytes(128, 7, 7168, 2.0), 2 * 6422528.0, 1e-12);
+}
+
+static void load(sim_model *m, sim_hw *hw, const char *model, const char *hwname)
+{
+    sim_err err = { 0 };
+    if (sim_registry_model(model, m, &err) || sim_registry_hw(hwname, hw, &err))
+        fail_msg("%s", err.msg);
+}
+
+static void test_memory_fit_deepseek_h200(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "deepseek-v3", "h200");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.gpus = 8, d.tp = 1, d.dp = 8, d.ep = 8;
+    sim_deploy_set_precision(&d, WF_FP8);
+    sim_err err = { 0 };
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_OK);
+    sim_memfit f;
+    sim_memfit_eval(&d, 2048, 32, &f);
+    /* Experts per GPU: 256 / 8 = 32 routed + 1 shared per MoE layer, 58 MoE layers, each
+     * expert 3 * 7168 * 2048 = 44,040,192 parameters at 1 + 4/16384 bytes (FP8 + FP32 scale
+     * per 128x128 block). */
+    double expert = 3.0 * 7168 * 2048;
+    assert_close(f.expert_weight_bytes, (32 + 1) * 58 * expert * (1 + 4.0 / 16384), 1e-9);
+    /* MLA KV: 61 layers x (512 + 64) latent elements x 2 bytes (BF16) = 70,272 bytes per token */
+    assert_close(f.kv_bytes_per_token, 61 * 576 * 2.0, 1e-12);
+    assert_close(f.kv_bytes_per_seq, 61 * 576 * 2.0 * 2048, 1e-12);
+    assert_true(f.fits);
+    /* usable = 141 GB * 0.9 */
+    assert_close(f.usable_bytes, 141e9 * 0.9, 1e-12);
+    assert_close(f.kv_budget_bytes, f.usable_bytes - f.workspace_bytes - f.weight_bytes, 1e-9);
+
+    /* The same on 8 x H100 in BF16: twice the bytes per expert, and 80 GB devices: no fit. */
+    static sim_hw h100;
+    load(&m, &h100, "deepseek-v3", "h100-sxm");
+    d.hw = &h100;
+    sim_deploy_set_precision(&d, WF_BF16);
+    sim_memfit_eval(&d, 2048, 32, &f);
+    assert_false(f.fits);
+    assert_non_null(strstr(f.reason, "weights need"));
+}
+
+static void test_gqa_tp_kv_split(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "llama3.1-70b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.gpus = d.tp = 4;
+    sim_memfit f;
+    sim_memfit_eval(&d, 1000, 1, &f);
+    /* 80 layers x 2 (K,V) x 8 KV heads x 128 x 2 bytes = 327,680 bytes per token, split over
+     * TP 4 (2 KV heads each): 81,920 */
+    assert_close(f.kv_bytes_per_token, 80 * 2 * 8 * 128 * 2.0 / 4, 1e-12);
+    /* TP 16 > 8 KV heads: each device keeps one head (replicated): 80 x 2 x 128 x 2 */
+    d.gpus = d.tp = 16;
+    sim_memfit_eval(&d, 1000, 1, &f);
+    assert_close(f.kv_bytes_per_token, 80 * 2 * 1 * 128 * 2.0, 1e-12);
+}
+
+static void test_spill_to_slower_tier(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "rpi5");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, WF_INT4);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1280, 1, &f);
+    /* 30.5B parameters at ~0.52 bytes do not fit in 16 GB x 0.9: experts spill to the
+     * NVMe tier the Pi's hwmodel allows (llama.cpp mmap), and the step reads them there. */
+    assert_true(f.fits);
+    assert_true(f.tiers_used == 2);
+    assert_true(f.expert_frac[1] > 0 && f.expert_frac[1] < 1);
+    assert_close(f.expert_frac[0] + f.expert_frac[1], 1.0, 1e-9);
+    sim_step_result s;
+    sim_step_shape shape = { .decode_seqs = 1, .decode_ctx = 1280 };
+    sim_err err = { 0 };
+    assert_int_equal(sim_step_eval(&d, &f, &shape, &s, &err), SIM_OK);
+    assert_true(s.slow_tier_bytes > 0);
+}
+
+static void test_decode_roofline_bound(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "llama3.1-8b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_step_result s;
+    sim_memfit f;
+    sim_err err = { 0 };
+    assert_int_equal(sim_phase_eval(&d, false, 1, 1024, &s, &f, &err), SIM_OK);
+    /* Batch-1 decode reads every weight once: 8.03e9 parameters x 2 bytes at 3.35 TB/s is
+     * 4.8 ms at full bandwidth. The step can be no faster, and with the memory efficiency,
+     * kernel and step fixed costs it stays within 1.6x of it. */
+    sim_param_counts pc;
+    sim_model_params(&m, &pc);
+    double floor_s = pc.total * 2 / 3.35e12;
+    assert_true(s.time_s > floor_s);
+    assert_true(s.time_s < 1.6 * floor_s);
+    assert_int_equal(s.bound, BOUND_MEMORY);
+}
+
+static void test_parallelism_errors(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "deepseek-v3", "h200");
+    sim_deploy d;
+    sim_err err = { 0 };
+    sim_deploy_defaults(&d, &m, &hw);
+    d.gpus = 8, d.tp = 2, d.dp = 2, d.ep = 4;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "tp x dp x pp must equal gpus"));
+    d.gpus = 6, d.tp = 1, d.dp = 6, d.ep = 6;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "ep (6) must divide the expert slots"));
+    d.gpus = 3, d.tp = 3, d.dp = 1, d.ep = 1;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "tp (3) must divide the attention heads"));
+    /* EP72 works with 32 redundant slots: 288 = 72 x 4 */
+    static sim_hw nvl;
+    load(&m, &nvl, "deepseek-v3", "gb200-nvl72");
+    sim_deploy_defaults(&d, &m, &nvl);
+    d.gpus = 72, d.tp = 1, d.dp = 72, d.ep = 72, d.redundant_experts = 32, d.eplb = true;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_OK);
+    /* a laptop has no network: two of them cannot form one deployment */
+    static sim_hw lap;
+    load(&m, &lap, "qwen3-30b-a3b", "laptop-ddr5");
+    sim_deploy_defaults(&d, &m, &lap);
+    d.gpus = 2, d.tp = 2, d.ep = 2;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "no network"));
+}
+
+static void test_cost(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "deepseek-v3", "h200");
+    sim_cost_opts o;
+    sim_cost_defaults(&o);
+    const char *mode;
+    /* rent: 8 GPUs x the hwmodel's $/GPU-hour */
+    assert_close(sim_cost_usd_per_hour(&hw, 8, &o, &mode), 8 * hw.usd_per_hour, 1e-12);
+    assert_string_equal(mode, "rent");
+    /* $ per million tokens: $11.28/h at 1000 tokens/s = 11.28 / 3.6e6 * 1e6 = 3.1333 */
+    assert_close(sim_cost_usd_per_mtok(11.28, 1000), 11.28 / 3.6, 1e-12);
+    /* owned: purchase over lifetime hours + (device + host) kW x PUE 1.3 x $0.10/kWh */
+    o.owned = true;
+    double expect = 8 * (hw.purchase_usd / (hw.lifetime_years * 8760) +
+                         (hw.power_w + hw.host_power_w) / 1000 * 1.3 * 0.10);
+    assert_close(sim_cost_usd_per_hour(&hw, 8, &o, &mode), expect, 1e-12);
+    assert_string_equal(mode, "own");
+}
+
+static void test_poisson_max(void **state)
+{
+    (void)state;
+    assert_close(sim_poisson_expected_max(2.5, 1), 2.5, 1e-12);
+    assert_true(sim_poisson_expected_max(0, 8) == 0);
+    /* lambda = 0.01 over 8 ranks: P(X >= 1) = 1 - e^-0.01 = 0.00995017; the max is >= 1
+     * with probability 1 - (1 - 0.00995017)^8 = 0.0769; >= 2 adds 1 - F(1)^8 where
+     * F(1) = e^-0.01 (1 + 0.01) = 0.99995033: 3.97e-4; >= 3 adds 1 - F(2)^8 with
+     * F(2) = F(1) + e^-0.01 0.01^2 / 2: 1.3e-6. Sum 0.077282. */
+    double p1 = 1 - exp(-0.01), F1 = exp(-0.01) * 1.01, F2 = F1 + exp(-0.01) * 0.0001 / 2;
+    double expect = (1 - pow(1 - p1, 8)) + (1 - pow(F1, 8)) + (1 - pow(F2, 8));
+    assert_close(sim_poisson_expected_max(0.01, 8), expect, 1e-5);
+}
+
+static void test_single_user_tpot_is_decode_step(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_serve_opts o;
+    sim_serve_defaults(&o);
+    o.isl = 1000, o.osl = 200, o.concurrency = 1;
+    sim_eval ev;
+    sim_err err = { 0 };
+    assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_OK);
+    /* One user: no other request's prompt rides along, so TPOT is a batch-1 decode step at
+     * the mean context isl + osl/2 = 1100. */
+    sim_step_result s;
+    sim_memfit f;
+    assert_int_equal(sim_phase_eval(&d, false, 1, 1100, &s, &f, &err), SIM_OK);
+    assert_close(ev.tpot_s, s.time_s, 1e-9);
+    /* Throughput over a request's life: osl tokens in (one prefill chunk + osl decode steps) */
+    assert_close(ev.output_tps, 200 / (ev.first.stage_time_s + 200 * s.stage_time_s), 1e-9);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_op),
+        cmocka_unit_test(test_ring_allreduce),
+        cmocka_unit_test(test_alltoall_bytes),
+        cmocka_unit_test(test_memory_fit_deepseek_h200),
+        cmocka_unit_test(test_gqa_tp_kv_split),
+        cmocka_unit_test(test_spill_to_slower_tier),
+        cmocka_unit_test(test_decode_roofline_bound),
+        cmocka_unit_test(test_parallelism_errors),
+        cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_poisson_max),
+        cmocka_unit_test(test_single_user_tpot_is_decode_step),
+    };
+    return cmocka_run_group_tests_name("formulas", tests, NULL, NULL);
+}
