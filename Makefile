@@ -53,6 +53,7 @@ include sim/sim.mk
 -include engine/engine.mk
 -include calibrate/calibrate.mk
 include tests/tests.mk
+include tests/bench/bench.mk
 
 build: $(PROGRAMS)
 

@@ -116,6 +116,7 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     num(j, "isl", o->isl);
     num(j, "osl", o->osl);
     num(j, "concurrency", o->concurrency);
+    num(j, "replicas", o->replicas > 0 ? o->replicas : 1);
     cJSON_AddBoolToObject(j, "fits", r->fits);
     if (!r->fits)
         cJSON_AddStringToObject(j, "reason", r->reason);
@@ -153,10 +154,12 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
     if (r->fits) {
         cJSON_AddItemToObject(b, "decode", sim_report_step(&r->decode));
-        cJSON_AddItemToObject(b, "prefill", sim_report_step(&r->first));
+        /* aggregated: the step that carries a prompt chunk alongside the decodes */
+        cJSON_AddItemToObject(b, o->prefill ? "prefill" : "decode_with_prefill_chunk", sim_report_step(&r->first));
         if (o->prefill)
             cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(&r->prefill_pool));
         num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
+        num(b, "mixed_step_share", r->mixed_share);
     }
     add_provenance(j, d);
     return j;

@@ -32,6 +32,7 @@ static const opt_entry options[] = {
     I(ep, "expert parallel degree (default tp x dp when it divides the experts, else 1)"),
     I(pp, "pipeline stages (default 1)"),
     I(dp, "attention data-parallel degree (default 1)"),
+    I(replicas, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
     S(precision, "weight precision: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 (default: the model's native)"),
     S(dense_precision, "precision of attention/dense weights (default: follows --precision)"),
     S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
@@ -318,6 +319,7 @@ int sim_request_deploy(const sim_request *r, sim_deploy *d, sim_deploy *pre, boo
     o->isl = r->isl;
     o->osl = r->osl;
     o->concurrency = r->concurrency;
+    o->replicas = r->replicas ? r->replicas : 1;
     o->cost.usd_per_gpu_hour = r->usd_per_gpu_hour;
     o->cost.owned = r->owned;
     o->cost.usd_per_kwh = r->usd_per_kwh;

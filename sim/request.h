@@ -14,6 +14,7 @@
 typedef struct sim_request {
     char model[512], hw[512];
     int gpus, tp, ep, pp, dp;                 /* 0 = derive (see request.c) */
+    int replicas;                             /* independent instances (0 = 1) */
     char precision[16], dense_precision[16], kv_precision[16], dispatch_precision[16];
     double isl, osl, concurrency;
     char phase[16];                           /* "" = serving; "prefill" or "decode" */

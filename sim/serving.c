@@ -19,6 +19,7 @@ void sim_serve_defaults(sim_serve_opts *o)
     o->isl = 1024;
     o->osl = 1024;
     o->concurrency = 1;
+    o->replicas = 1;
     sim_cost_defaults(&o->cost);
 }
 
@@ -162,7 +163,8 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
         return rc;
     if ((rc = sim_step_eval(d, &r->mem, &mixed, &r->first, err)))
         return rc;
-    r->decode = p_mixed > 0.5 ? r->first : pure_step;
+    r->decode = pure_step;
+    r->mixed_share = p_mixed;
 
     double t_mean = p_mixed * r->first.stage_time_s + (1 - p_mixed) * pure_step.stage_time_s;
     /* TPOT as one user sees it: only the other requests' chunks slow its steps. */
@@ -231,7 +233,34 @@ static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const si
     return SIM_OK;
 }
 
+static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err);
+
+/* Replicas are independent instances: each takes an equal share of the requests, and the
+ * deployment's totals (devices, tokens/s, cost per hour) are the instance's times R;
+ * per-device, per-user and per-token figures are the instance's own. */
 int sim_serve_eval(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
+{
+    int R = o->replicas > 0 ? o->replicas : 1;
+    if (o->replicas < 0)
+        return sim_fail(err, SIM_EINPUT, "replicas must be >= 1 (got %d)", o->replicas);
+    if (!(o->concurrency >= R))
+        return sim_fail(err, SIM_EINPUT, "concurrency (%g) must be at least one request per replica (%d)",
+                        o->concurrency, R);
+    sim_serve_opts one = *o;
+    one.concurrency = o->concurrency / R;
+    int rc = eval_instance(d, &one, out, err);
+    if (rc || R == 1)
+        return rc;
+    out->concurrency = o->concurrency;
+    out->concurrency_served *= R;
+    out->gpus *= R;
+    out->output_tps *= R;
+    out->input_tps *= R;
+    out->usd_per_hour *= R;
+    return SIM_OK;
+}
+
+static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
     if (!(o->isl >= 1) || !(o->osl >= 1))

@@ -16,6 +16,7 @@
 typedef struct sim_serve_opts {
     double isl, osl;              /* prompt and output tokens per request */
     double concurrency;           /* requests in flight over the whole deployment */
+    int replicas;                 /* independent copies of the instance sharing the load (>= 1) */
     const sim_deploy *prefill;    /* NULL = aggregated; else the prefill pool (same model) */
     sim_cost_opts cost;
 } sim_serve_opts;
@@ -28,14 +29,15 @@ typedef struct sim_eval {
     double concurrency, concurrency_served;
     double batch_per_rank;         /* decoding sequences per attention rank per micro-batch */
     double prefill_tokens_per_step;/* prompt tokens mixed into a decode step, busiest rank */
+    double mixed_share;            /* share of steps that carry a prompt chunk on the busiest rank */
     int gpus;                      /* all devices, both pools when disaggregated */
     double ttft_s, tpot_s, e2e_s;
     double output_tps, input_tps;  /* whole deployment */
     double output_tps_per_gpu, input_tps_per_gpu, output_tps_per_user;
     double prefill_share;          /* share of device time spent on prefill */
     bool prefill_limited;          /* disaggregated: the prefill pool caps throughput */
-    sim_step_result decode;        /* the steady-state step */
-    sim_step_result first;         /* the step (or chunk) that carries a new prompt */
+    sim_step_result decode;        /* a decode step with no prompt chunk in it */
+    sim_step_result first;         /* a step that carries a prompt chunk (aggregated: with the decodes) */
     sim_step_result prefill_pool;  /* disaggregated: one full prefill iteration */
     sim_memfit mem;                /* decode (or aggregated) devices */
     sim_memfit prefill_mem;

@@ -1,0 +1,13 @@
+# Benchmarks of the simulator: programs in tests/bench/bench_*.c, linked against libmoesim.
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(SIM_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: bench-sim
+bench-sim: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; MOESIM_HOME=$(CURDIR) taskset -c 0 $$b; done
+
+BENCHES += bench-sim
