@@ -273,6 +273,9 @@ void sim_report_print(FILE *f, const cJSON *r)
                 get(r, "usd_per_mtok_input"), get(r, "joules_per_output_token"));
     }
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
+    if (cJSON_GetObjectItemCaseSensitive(b, "mixed_step_share"))
+        fprintf(f, "  %.0f%% of steps carry a prompt chunk (%.0f prompt tokens on the busiest rank per step, averaged)\n",
+                100 * get(b, "mixed_step_share"), get(b, "prefill_tokens_per_decode_step"));
     const cJSON *it;
     cJSON_ArrayForEach(it, b) if (cJSON_IsObject(it)) print_step(f, it->string, it);
     fprintf(f, "basis: %s\n", gets(r, "efficiency_basis"));
