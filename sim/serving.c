@@ -173,6 +173,21 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     double t_user = p_others * r->first.stage_time_s + (1 - p_others) * pure_step.stage_time_s;
     r->prefill_share = t_mean > 0 ? p_mixed * (r->first.stage_time_s - pure_step.stage_time_s) / t_mean : 0;
 
+    /* What limits the deployment: the time-weighted parts of pure and mixed steps. */
+    const sim_step_result *st[2] = { &pure_step, &r->first };
+    double w[2] = { 1 - p_mixed, p_mixed }, parts[4] = { 0 };
+    for (int i = 0; i < 2; i++) {
+        parts[0] += w[i] * st[i]->compute_s;
+        parts[1] += w[i] * st[i]->memory_s;
+        parts[2] += w[i] * st[i]->comm_s;
+        parts[3] += w[i] * st[i]->overhead_s;
+    }
+    int best = 0;
+    for (int i = 1; i < 4; i++)
+        if (parts[i] > parts[best])
+            best = i;
+    r->bound = (sim_bound)best;
+
     r->tpot_s = t_user * d->pp;
     /* a new request waits on average half an iteration, then rides nc mixed steps */
     r->ttft_s = 0.5 * t_mean * d->pp + nc * r->first.time_s;
@@ -230,6 +245,7 @@ static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const si
     }
     r->input_tps = r->output_tps * o->isl / o->osl;
     r->prefill_share = 0;
+    r->bound = r->decode.bound;
     return SIM_OK;
 }
 
@@ -241,6 +257,8 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
 int sim_serve_eval(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
 {
     int R = o->replicas > 0 ? o->replicas : 1;
+    if (!(o->concurrency >= 1))
+        return sim_fail(err, SIM_EINPUT, "concurrency must be >= 1 (got %g)", o->concurrency);
     if (o->replicas < 0)
         return sim_fail(err, SIM_EINPUT, "replicas must be >= 1 (got %d)", o->replicas);
     if (!(o->concurrency >= R))
@@ -302,7 +320,6 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
     out->output_tps_per_gpu = out->output_tps / out->gpus;
     out->input_tps_per_gpu = out->input_tps / out->gpus;
     out->output_tps_per_user = out->tpot_s > 0 ? 1 / out->tpot_s : 0;
-    out->bound = out->decode.bound;
     set_cost(d, o->prefill, o, out);
     return SIM_OK;
 }

@@ -355,14 +355,6 @@ static void test_bad_queries(void **state)
     q.eplb = false;
     q.redundant = 8;
     expect_error(q, "redundant (8) needs eplb");
-    /* EP72 works once redundant slots make 288 = 72 x 4 (GB200 NVL72 deployments). */
-    q = dsv3(512, 72, 0.7);
-    q.eplb = true;
-    q.redundant = 32;
-    sim_routing_stats ok;
-    sim_err e2 = { 0 };
-    assert_int_equal(sim_routing_stats_get(&q, &ok, &e2), SIM_OK);
-    assert_true(ok.max_tokens_per_rank >= ok.mean_tokens_per_rank);
     q = dsv3(1, 8, 0);
     q.experts = 0;
     expect_error(q, "experts (0)");
@@ -374,6 +366,22 @@ static void test_bad_queries(void **state)
     long entries;
     sim_routing_cache_info(&entries, NULL, NULL);
     assert_int_equal(entries, 0);
+}
+
+/* EP72 works once redundant slots make 288 = 72 x 4 (GB200 NVL72 deployments), although
+ * 72 divides neither the 256 experts nor the 32 replicas alone. */
+static void test_slots_divide_ep(void **state)
+{
+    (void)state;
+    sim_routing_query q = dsv3(512, 72, 0.7);
+    q.eplb = true;
+    q.redundant = 32;
+    sim_routing_stats ok;
+    sim_err err = { 0 };
+    if (sim_routing_stats_get(&q, &ok, &err) != SIM_OK)
+        fail_msg("EP72 with 32 redundant slots: %s", err.msg);
+    assert_true(ok.max_tokens_per_rank >= ok.mean_tokens_per_rank);
+    assert_true(fabs(ok.mean_tokens_per_rank - 512.0 * 8 / 72) < 1e-9);
 }
 
 int main(void)
@@ -392,6 +400,7 @@ int main(void)
         cmocka_unit_test_setup(test_deterministic, setup),
         cmocka_unit_test_setup(test_cache_counts, setup),
         cmocka_unit_test_setup(test_bad_queries, setup),
+        cmocka_unit_test_setup(test_slots_divide_ep, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
