@@ -5,7 +5,9 @@ ENG_SRC := $(filter-out engine/main.c,$(wildcard engine/*.c))
 ENG_OBJ := $(ENG_SRC:%.c=$(BUILD)/%.o)
 ENG_LIB := $(BUILD)/libmoe-engine.a
 ENG_LIBS := $(ENG_LIB) $(SIM_LIB)
-ENG_LDLIBS := -fopenmp $(MPI_LIBS) $(LDLIBS)
+# OpenBLAS goes first: GSL's pkg-config line brings -lgslcblas, whose slow reference
+# cblas_sgemm would otherwise be the one the dynamic linker binds.
+ENG_LDLIBS := -fopenmp $(MPI_LIBS) $(shell pkg-config --libs openblas 2>/dev/null) $(LDLIBS)
 
 $(ENG_OBJ) $(BUILD)/engine/main.o $(BUILD)/tests/engine/%.o: CFLAGS += $(MPI_CFLAGS) -fopenmp
 $(BUILD)/engine/kernels_cpu.o: CFLAGS += -ffp-contract=fast

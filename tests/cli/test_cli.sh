@@ -80,6 +80,41 @@ printf 'moesim.write_csv("../escape.csv", {{a=1}})\n' >"$tmp/esc.lua"
 expect_fail 2 "inside the output folder" -- "$M" run "$tmp/esc.lua" --out "$tmp/o4"
 [ ! -e "$tmp/escape.csv" ] && ok || bad "write_csv escaped the output folder"
 
+# --- sweeps and plots from Lua
+cat >"$tmp/sweep.lua" <<'LUA'
+local rows = moesim.sweep { base = { model = "qwen3-30b-a3b", hw = "h100-sxm", precision = "fp8" },
+                            vary = { concurrency = { 1, 8, 64 }, isl = { 512, 2048 } } }
+assert(#rows == 6, "6 points expected, got " .. #rows)
+for _, r in ipairs(rows) do assert(r.concurrency and r.isl and r.tpot_s > 0) end
+-- more users, more throughput per GPU, slower for each user
+assert(rows[1].concurrency == 1 and rows[5].concurrency == 64 and rows[1].isl == rows[5].isl)
+assert(rows[5].output_tokens_per_s_per_gpu > rows[1].output_tokens_per_s_per_gpu)
+assert(rows[5].tpot_s > rows[1].tpot_s)
+moesim.plot { rows = rows, x = "output_tokens_per_s_per_user", y = "output_tokens_per_s_per_gpu",
+              by = "isl", file = "sweep.png" }
+moesim.plot { rows = rows, x = "output_tokens_per_s_per_user", y = "tpot_s", file = "sweep.svg" }
+print("ok")
+LUA
+"$M" run "$tmp/sweep.lua" --out "$tmp/sw" | grep -q '^ok$' && ok || bad "moesim.sweep scenario"
+[ -s "$tmp/sw/sweep.png" ] && head -c 8 "$tmp/sw/sweep.png" | grep -q PNG && ok || bad "plot did not write a PNG"
+grep -q "<svg" "$tmp/sw/sweep.svg" && ok || bad "plot did not write an SVG"
+printf 'moesim.plot { rows = {{a=1,b=2}}, x = "a", y = "b", file = "x.gif" }\n' >"$tmp/plot.lua"
+expect_fail 2 "must end in .png or .svg" -- "$M" run "$tmp/plot.lua" --out "$tmp/o5"
+
+# --- disaggregated prefill and decode pools
+j=$("$M" eval --model deepseek-v3 --hw h200 --gpus 8 --tp 1 --dp 8 --ep 8 --precision fp8 --concurrency 512 \
+      --isl 4096 --osl 512 --prefill-gpus 8 --prefill-dp 8 --prefill-tp 1 --prefill-ep 8 --json)
+echo "$j" | jq -e '.gpus == 16 and .fits and .ttft_s > 0 and .usd_per_mtok_input > 0 and has("prefill_limited") and (.breakdown | has("prefill_pool_iteration"))' >/dev/null \
+  && ok || bad "disaggregated pools"
+# a one-GPU prefill pool cannot hold DeepSeek-V3: the reason names the pool
+"$M" eval --model deepseek-v3 --hw h200 --gpus 8 --tp 1 --dp 8 --ep 8 --precision fp8 --prefill-gpus 1 --json \
+  | jq -e '.fits == false and (.reason | startswith("prefill pool"))' >/dev/null && ok || bad "prefill pool fit"
+# replicas scale totals, not per-GPU figures
+a=$("$M" eval --model mixtral-8x7b --hw h200 --precision fp8 --concurrency 64 --json)
+b=$("$M" eval --model mixtral-8x7b --hw h200 --precision fp8 --concurrency 256 --replicas 4 --json)
+jq -n --argjson a "$a" --argjson b "$b" -e '($b.gpus == 4) and (($b.output_tokens_per_s / $a.output_tokens_per_s - 4) | fabs < 1e-9) and (($b.output_tokens_per_s_per_gpu - $a.output_tokens_per_s_per_gpu) | fabs < 1e-9)' >/dev/null \
+  && ok || bad "replicas"
+
 # --- the quickstart: runs, writes its CSV, and prints what the golden file holds
 "$M" run scenarios/quickstart.lua --out "$tmp/qs" >"$tmp/qs.txt"
 [ -s "$tmp/qs/quickstart.csv" ] && ok || bad "quickstart.csv not written"
