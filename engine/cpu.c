@@ -15,6 +15,11 @@
  * Measured on the bench shapes: see engine/README.md. */
 #define SMALL_M 8
 
+/* Loops with less work than this (elements touched) run on the calling thread: waking the
+ * team costs more than it saves, and on a busy machine a parallel region can wait a whole
+ * scheduler tick for a descheduled thread. */
+#define SMALL_WORK (1L << 16)
+
 typedef struct buf {
     void *p;
     size_t cap;
@@ -179,13 +184,13 @@ static void route(cpu_layer *L, const float *x, int T, int *ids, float *wts)
     const eng_mat R = { ENG_FP32, E, d, L->w.router, NULL };
     const int tb = 16;
     const long ntb = (T + tb - 1) / tb;
-    #pragma omp parallel for schedule(dynamic, 1)
+    #pragma omp parallel for schedule(dynamic, 1) if (ntb > 1)
     for (long b = 0; b < ntb; b++) {
         int t0 = (int)b * tb, m = T - t0 < tb ? T - t0 : tb;
         float *deq = L->scratch[omp_get_thread_num()].p;
         gemm_nt(m, E, x + (size_t)t0 * d, d, &R, 0, p + (size_t)t0 * E, E, deq);
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)T * E > SMALL_WORK)
     for (int t = 0; t < T; t++) {
         float *pt = p + (size_t)t * E;
         if (L->c.scoring == ENG_SIGMOID) {
@@ -289,7 +294,7 @@ static int cpu_forward(void *impl, const float *x, int T, float *y, const eng_ro
         off[e] = off[e - 1];
     off[0] = 0;
     float *xs = L->xs.p;
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)rows * d > SMALL_WORK)
     for (long i = 0; i < (long)rows; i++)
         memcpy(xs + (size_t)slot[i] * d, x + (size_t)(i / k) * d, row);
     double t2 = eng_now();
@@ -385,7 +390,7 @@ static int cpu_forward(void *impl, const float *x, int T, float *y, const eng_ro
             return sim_wrap(err, "combine");
         yb = L->yb.p;
     }
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) if ((long)rows * d > SMALL_WORK)
     for (int t = 0; t < T; t++) {
         float *yt = y + (size_t)t * d;
         if (S == 0)

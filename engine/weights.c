@@ -127,12 +127,15 @@ int eng_weights_init(eng_weights *w, const eng_config *c, int ep, int rank, uint
     w->router = eng_alloc((size_t)c->experts * (size_t)d * sizeof(float), "router weights", err);
     w->w13 = eng_alloc((size_t)w->n_local * sizeof(eng_mat), "expert table", err);
     w->w2 = eng_alloc((size_t)w->n_local * sizeof(eng_mat), "expert table", err);
+    /* empty tables first, so that freeing after a failure frees only what was allocated */
+    if (w->w13)
+        memset(w->w13, 0, (size_t)w->n_local * sizeof(eng_mat));
+    if (w->w2)
+        memset(w->w2, 0, (size_t)w->n_local * sizeof(eng_mat));
     if (!w->router || !w->w13 || !w->w2) {
         eng_weights_free(w);
         return SIM_EFAIL;
     }
-    memset(w->w13, 0, (size_t)w->n_local * sizeof(eng_mat));
-    memset(w->w2, 0, (size_t)w->n_local * sizeof(eng_mat));
     uint64_t rk = tensor_key(seed, T_ROUTER, 0);
     const double ramp = 1.0 / sqrt((double)d);
     #pragma omp parallel for schedule(static)

@@ -7,6 +7,8 @@ int cmd_run(int argc, char **argv);       /* lua_api.c */
 int cmd_eval(int argc, char **argv);      /* main.c */
 int cmd_models(int argc, char **argv);    /* main.c */
 int cmd_hw(int argc, char **argv);        /* main.c */
+int cmd_serve(int argc, char **argv);     /* cmd_serve.c */
+int cmd_search(int argc, char **argv);    /* cmd_serve.c */
 
 /* Print "moesim: <msg>" to stderr and return the exit status for code. */
 int cmd_fail(int code, const char *msg);

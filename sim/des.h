@@ -95,4 +95,13 @@ cJSON *sim_des_records_rows(const sim_des_result *r);
  * `points` per metric), for plotting. */
 cJSON *sim_des_cdf_rows(const sim_des_result *r, int points);
 
+/* From the shared option table (request.h) to a simulation, for `moesim serve` and
+ * moesim.serve{} alike (implemented in des.c): builds the deployment and the
+ * workload, runs, and returns the JSON report; `res` (may be NULL) receives the raw result,
+ * to be freed by the caller. `progress` prints progress on stderr for long runs. */
+struct sim_request;
+int sim_des_request_workload(const struct sim_request *r, int max_context, sim_workload *w, sim_err *err);
+int sim_des_request_run(const struct sim_request *r, bool keep_records, bool progress, cJSON **report,
+                        sim_des_result *res, sim_err *err);
+
 #endif

@@ -157,6 +157,7 @@ static void usage(FILE *f)
                "  moesim eval --model M --hw H ...    one configuration, broken down (--help for options)\n"
                "  moesim models [--json]              shipped model cards with parameter counts\n"
                "  moesim hw [--json]                  shipped hardware models\n"
+               "  moesim serve --model M --hw H --rate R ...  simulate requests: TTFT/TPOT percentiles, goodput\n"
                "  moesim version\n",
             MOESIM_VERSION);
 }
@@ -171,6 +172,7 @@ static const command commands[] = {
     { "eval", cmd_eval },
     { "models", cmd_models },
     { "hw", cmd_hw },
+    { "serve", cmd_serve },
 };
 
 int main(int argc, char **argv)

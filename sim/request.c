@@ -61,6 +61,22 @@ static const opt_entry options[] = {
     I(prefill_pp, "disaggregated: prefill pool pp"),
     I(prefill_dp, "disaggregated: prefill pool dp"),
     I(seed, "Monte Carlo seed for routing statistics"),
+    N(rate, "serve: requests per second (Poisson or gamma arrivals)"),
+    I(requests, "serve: requests to simulate (default 1000; with a trace, at most this many, 0 = all)"),
+    S(arrival, "serve: poisson, gamma or trace (default poisson, or trace when --trace is given)"),
+    N(burstiness, "serve: gamma shape of the gaps between arrivals (1 = Poisson, < 1 burstier)"),
+    S(trace, "serve: CSV trace, lines of arrival_s,input_tokens,output_tokens"),
+    S(isl_dist, "serve: prompt length law around --isl: fixed uniform exponential lognormal"),
+    S(osl_dist, "serve: output length law around --osl: fixed uniform exponential lognormal"),
+    N(len_cv, "serve: coefficient of variation of uniform and lognormal lengths (default 0.5)"),
+    N(prefix_hit, "serve: share of prompt tokens found in the prefix cache, [0, 1)"),
+    I(spec_tokens, "serve: speculative decoding / MTP draft tokens per step (0 = off)"),
+    N(spec_accept, "serve: mean tokens accepted per step per sequence, 1 .. spec_tokens + 1"),
+    I(max_num_seqs, "serve: running sequences per attention rank (0 = KV and token cap only)"),
+    I(block_size, "serve: KV cache block size in tokens (default 16)"),
+    I(cuda_graph_max, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
+    N(slo_ttft_s, "serve/search: SLO on time to first token, seconds (0 = none)"),
+    N(slo_tpot_s, "serve/search: SLO on time per output token, seconds (0 = none)"),
     { { NULL, OPT_STR, NULL }, 0, 0 },
 };
 
@@ -106,6 +122,12 @@ void sim_request_defaults(sim_request *r)
     r->usd_per_gpu_hour = -1;
     r->usd_per_kwh = 0.10;
     r->seed = 20250101;
+    r->requests = 1000;
+    r->burstiness = 1;
+    r->len_cv = 0.5;
+    r->spec_accept = 1;
+    r->block_size = 16;
+    r->cuda_graph_max = 512;
 }
 
 static int unknown_option(const char *name, sim_err *err)

@@ -27,6 +27,19 @@ typedef struct sim_request {
     double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
     int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;
     int seed;
+    /* serving simulation (moesim serve, moesim search; see des.h) */
+    double rate;                              /* requests per second (Poisson or gamma arrivals) */
+    int requests;                             /* requests to simulate (trace: at most this many; 0 = all) */
+    char arrival[16];                         /* poisson, gamma or trace ("" = trace when one is named, else poisson) */
+    double burstiness;                        /* gamma shape: 1 = Poisson, < 1 burstier */
+    char trace[512];                          /* CSV: arrival_s,input_tokens,output_tokens */
+    char isl_dist[16], osl_dist[16];          /* fixed uniform exponential lognormal */
+    double len_cv;                            /* spread of uniform / log-normal lengths */
+    double prefix_hit;                        /* share of prompt tokens served from the prefix cache */
+    int spec_tokens;                          /* speculative decoding: draft tokens per step */
+    double spec_accept;                       /* tokens produced per step per sequence (>= 1) */
+    int max_num_seqs, block_size, cuda_graph_max;
+    double slo_ttft_s, slo_tpot_s;            /* per-request SLO for goodput and search (0 = none) */
 } sim_request;
 
 void sim_request_defaults(sim_request *r);

@@ -182,11 +182,7 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
         parts[2] += w[i] * st[i]->comm_s;
         parts[3] += w[i] * st[i]->overhead_s;
     }
-    int best = 0;
-    for (int i = 1; i < 4; i++)
-        if (parts[i] > parts[best])
-            best = i;
-    r->bound = (sim_bound)best;
+    r->bound = sim_bound_of(parts[0], parts[1], parts[2], parts[3]);
 
     r->tpot_s = t_user * d->pp;
     /* a new request waits on average half an iteration, then rides nc mixed steps */

@@ -24,6 +24,16 @@ const char *sim_layer_kind_name(sim_layer_kind k)
     return kind_names[k];
 }
 
+sim_bound sim_bound_of(double compute, double memory, double comm, double overhead)
+{
+    double parts[4] = { compute, memory, comm, overhead };
+    int best = 0;
+    for (int i = 1; i < 4; i++)
+        if (parts[i] > parts[best])
+            best = i;
+    return (sim_bound)best;
+}
+
 const char *sim_bound_name(sim_bound b)
 {
     static const char *const names[] = { "compute", "memory", "communication", "overhead" };
@@ -562,12 +572,7 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     out->comm_bytes = stage.comm_bytes;
     out->slow_tier_bytes = stage.slow_bytes;
 
-    double parts[4] = { out->compute_s, out->memory_s, out->comm_s, out->overhead_s };
-    int best = 0;
-    for (int i = 1; i < 4; i++)
-        if (parts[i] > parts[best])
-            best = i;
-    out->bound = (sim_bound)best;
+    out->bound = sim_bound_of(out->compute_s, out->memory_s, out->comm_s, out->overhead_s);
     return SIM_OK;
 }
 
@@ -618,11 +623,6 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     out->comm_bytes = work.comm_bytes;
     out->expert_dtype = c.dt_expert;
     out->dense_dtype = c.dt_dense;
-    double parts[4] = { out->compute_s, out->memory_s, out->comm_s, out->overhead_s };
-    int best = 0;
-    for (int i = 1; i < 4; i++)
-        if (parts[i] > parts[best])
-            best = i;
-    out->bound = (sim_bound)best;
+    out->bound = sim_bound_of(out->compute_s, out->memory_s, out->comm_s, out->overhead_s);
     return SIM_OK;
 }

@@ -30,6 +30,8 @@ const char *sim_layer_kind_name(sim_layer_kind k);
 
 typedef enum { BOUND_COMPUTE, BOUND_MEMORY, BOUND_COMM, BOUND_OVERHEAD } sim_bound;
 const char *sim_bound_name(sim_bound b);
+/* The part that took the most time. */
+sim_bound sim_bound_of(double compute, double memory, double comm, double overhead);
 
 /* What one step carries, per attention rank (one device group of tp devices). */
 typedef struct sim_step_shape {

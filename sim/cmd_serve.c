@@ -1,0 +1,302 @@
+/* cmd_serve.c: `moesim serve` (discrete-event serving simulation, des.h) and `moesim search`
+ * (configuration search, search.h): arguments in, table / JSON / CSV / plots out.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "des.h"
+#include "jsonfile.h"
+#include "plot.h"
+#include "report.h"
+#include "request.h"
+#include "serving.h"
+
+/* ------------------------------------------------------------------ argument parsing */
+
+typedef struct extra_flag {
+    const char *name;    /* "--json" */
+    const char **value;  /* NULL: a switch */
+    bool *on;
+} extra_flag;
+
+/* Parse --option value pairs into r, and the command's own flags. Returns 0, 1 for --help,
+ * or an exit status >= 2 after printing the error. */
+static int parse_args(const char *cmd, int argc, char **argv, sim_request *r, const extra_flag *x, int nx)
+{
+    sim_err err = { 0 };
+    char msg[1200];
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return 1;
+        bool matched = false;
+        for (int k = 0; k < nx && !matched; k++) {
+            if (strcmp(a, x[k].name) != 0)
+                continue;
+            matched = true;
+            if (x[k].value) {
+                if (i + 1 >= argc) {
+                    snprintf(msg, sizeof msg, "%s: option '%s' needs a value", cmd, a);
+                    return cmd_fail(SIM_EINPUT, msg);
+                }
+                *x[k].value = argv[++i];
+            }
+            if (x[k].on)
+                *x[k].on = true;
+        }
+        if (matched)
+            continue;
+        if (strncmp(a, "--", 2) != 0) {
+            snprintf(msg, sizeof msg, "%s: expected --option, got '%s' (see moesim %s --help)", cmd, a, cmd);
+            return cmd_fail(SIM_EINPUT, msg);
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%s", a + 2);
+        for (char *p = name; *p; p++)
+            if (*p == '-')
+                *p = '_';
+        const sim_opt_spec *spec = sim_request_find(name);
+        if (!spec) {
+            snprintf(msg, sizeof msg, "%s: unknown option '%s' (see moesim %s --help)", cmd, a, cmd);
+            return cmd_fail(SIM_EINPUT, msg);
+        }
+        const char *value = NULL;
+        bool takes = spec->type != OPT_BOOL ||
+                     (i + 1 < argc && (strcmp(argv[i + 1], "true") == 0 || strcmp(argv[i + 1], "false") == 0));
+        if (takes) {
+            if (i + 1 >= argc) {
+                snprintf(msg, sizeof msg, "%s: option '%s' needs a value", cmd, a);
+                return cmd_fail(SIM_EINPUT, msg);
+            }
+            value = argv[++i];
+        }
+        if (sim_request_set_text(r, name, value, &err)) {
+            snprintf(msg, sizeof msg, "%s: %s", cmd, err.msg);
+            return cmd_fail(err.code, msg);
+        }
+    }
+    return 0;
+}
+
+static void option_help(FILE *f)
+{
+    for (const sim_opt_spec *o = sim_request_options(); o->name; o++) {
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", o->name);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_')
+                *p = '-';
+        fprintf(f, "  %-24s %s\n", flag, o->help);
+    }
+}
+
+/* ------------------------------------------------------------------ output */
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(it) ? it->valuedouble : 0;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+static void print_pct_row(FILE *f, const cJSON *j, const char *label, const char *key, double scale)
+{
+    static const char *const tag[] = { "mean", "p50", "p90", "p99", "max" };
+    fprintf(f, "  %-10s", label);
+    for (int i = 0; i < 5; i++) {
+        char k[64], v[32];
+        snprintf(k, sizeof k, "%s_%s_s", key, tag[i]);
+        sim_format_number(v, sizeof v, jnum(j, k) * scale);
+        fprintf(f, " %10s", v);
+    }
+    fputc('\n', f);
+}
+
+static void print_serve(FILE *f, const cJSON *j)
+{
+    const char *pre = jstr(j, "prefill_pool");
+    if (pre[0])
+        fprintf(f, "%s: prefill pool %s; decode pool %s\n", jstr(j, "model"), pre, jstr(j, "decode_pool"));
+    else
+        fprintf(f, "%s on %s\n", jstr(j, "model"), jstr(j, "deployment"));
+    fprintf(f, "%s arrivals, %.0f requests at %.4g req/s offered, simulated %.4g s\n", jstr(j, "arrival"),
+            jnum(j, "requests"), jnum(j, "offered_rate_rps"), jnum(j, "duration_s"));
+    fprintf(f, "  %-10s %10s %10s %10s %10s %10s\n", "latency", "mean", "p50", "p90", "p99", "max");
+    print_pct_row(f, j, "TTFT s", "ttft", 1);
+    print_pct_row(f, j, "TPOT ms", "tpot", 1e3);
+    print_pct_row(f, j, "E2E s", "e2e", 1);
+    print_pct_row(f, j, "queue s", "queue", 1);
+    fprintf(f, "throughput: %.1f output tok/s (%.1f per GPU), %.1f input tok/s; %.1f tok/s per user\n",
+            jnum(j, "output_tokens_per_s"), jnum(j, "output_tokens_per_s_per_gpu"), jnum(j, "input_tokens_per_s"),
+            jnum(j, "output_tokens_per_s_per_user"));
+    if (jnum(j, "slo_ttft_s") > 0 || jnum(j, "slo_tpot_s") > 0)
+        fprintf(f, "goodput: %.4g req/s, %.1f output tok/s; %.1f%% of requests meet TTFT <= %g s and TPOT <= %g s\n",
+                jnum(j, "goodput_requests_per_s"), jnum(j, "goodput_tokens_per_s"), 100 * jnum(j, "slo_attainment"),
+                jnum(j, "slo_ttft_s"), jnum(j, "slo_tpot_s"));
+    fprintf(f, "utilization %.1f%%", 100 * jnum(j, "utilization"));
+    if (pre[0])
+        fprintf(f, " (prefill pool %.1f%%)", 100 * jnum(j, "prefill_utilization"));
+    fprintf(f, ", mean decode batch %.1f per rank, waiting %.2f mean / %.0f max, KV peak %.1f%% of %.0f blocks per "
+               "rank, %.0f preemptions\n",
+            jnum(j, "mean_batch_per_rank"), jnum(j, "mean_waiting"), jnum(j, "max_waiting"),
+            100 * jnum(j, "kv_peak_share"), jnum(j, "kv_blocks_per_rank"), jnum(j, "preemptions"));
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "little");
+    fprintf(f, "Little's law: L = %.4g in system, lambda x W = %.4g x %.4g s = %.4g\n", jnum(l, "L"),
+            jnum(l, "lambda"), jnum(l, "W_s"), jnum(l, "lambda") * jnum(l, "W_s"));
+    fprintf(f, "cost (%s, $%.2f/h): $%.4g per M output tokens, $%.4g per M tokens blended\n", jstr(j, "cost_mode"),
+            jnum(j, "usd_per_hour"), jnum(j, "usd_per_mtok_output"), jnum(j, "usd_per_mtok_blended"));
+    fprintf(f, "step model: %.0f calls for %.0f iterations (shapes memoized)\n", jnum(j, "step_model_calls"),
+            jnum(j, "iterations"));
+    if (jnum(j, "lengths_clipped") > 0)
+        fprintf(f, "note: %.0f drawn lengths were clipped to 16x the mean or the model's context\n",
+                jnum(j, "lengths_clipped"));
+    fprintf(f, "%s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "sustainable"))
+                           ? "the offered rate is sustainable"
+                           : jstr(j, "note"));
+}
+
+/* Scalar fields of an object as one CSV row with a header. */
+static int write_summary_csv(const char *path, const cJSON *j, sim_err *err)
+{
+    cJSON *rows = cJSON_CreateArray(), *row = cJSON_CreateObject();
+    const char *cols[64];
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        if (cJSON_IsObject(it) || cJSON_IsArray(it) || n == 64)
+            continue;
+        cJSON_AddItemToObject(row, it->string, cJSON_Duplicate(it, false));
+        cols[n++] = it->string;
+    }
+    cJSON_AddItemToArray(rows, row);
+    char *csv = sim_table_csv(rows, cols, n);
+    cJSON_Delete(rows);
+    if (!csv)
+        return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
+    int rc = jf_write_atomic(path, csv, err);
+    free(csv);
+    return rc;
+}
+
+static int write_rows_csv(const char *path, const cJSON *rows, sim_err *err)
+{
+    char *csv = sim_table_csv(rows, NULL, 0);
+    if (!csv)
+        return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
+    int rc = jf_write_atomic(path, csv, err);
+    free(csv);
+    return rc;
+}
+
+/* Per-request records at full precision (the table writer keeps 4 digits). */
+static int write_records_csv(const char *path, const sim_des_result *r, sim_err *err)
+{
+    size_t cap = 96 * (size_t)r->requests + 128, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
+    len += (size_t)snprintf(buf, cap, "request,arrival_s,isl,osl,ttft_s,tpot_s,e2e_s,preemptions,rank\n");
+    for (long i = 0; i < r->requests && len < cap; i++) {
+        const sim_des_record *q = &r->records[i];
+        len += (size_t)snprintf(buf + len, cap - len, "%ld,%.9g,%d,%d,%.6g,%.6g,%.6g,%d,%d\n", i + 1, q->arrival_s,
+                                q->isl, q->osl, q->ttft_s, q->tpot_s, q->e2e_s, q->preemptions, q->rank);
+    }
+    int rc = len < cap ? jf_write_atomic(path, buf, err) : sim_fail(err, SIM_EFAIL, "%s: record buffer overflow", path);
+    free(buf);
+    return rc;
+}
+
+static int plot_cdf(const char *path, const sim_des_result *r, sim_err *err)
+{
+    cJSON *rows = sim_des_cdf_rows(r, 200);
+    if (!rows)
+        return sim_fail(err, SIM_EFAIL, "out of memory building the CDF");
+    /* TTFT (seconds) and TPOT (milliseconds) are orders of magnitude apart: log x. */
+    sim_plot_opts po = { .x = "latency_s", .y = "share", .by = "metric", .file = path,
+                         .title = "Latency CDF (share of requests at or below a latency)",
+                         .xlabel = "latency (s, log scale)", .ylabel = "share of requests (CDF, 0-1)",
+                         .logx = true, .lines = true };
+    int rc = sim_plot(rows, &po, err);
+    cJSON_Delete(rows);
+    return rc;
+}
+
+static void serve_usage(FILE *f)
+{
+    fprintf(f, "usage: moesim serve --model M --hw H [split options] --rate R [--requests N] [options]\n"
+               "       moesim serve --model M --hw H ... --trace FILE.csv\n"
+               "Simulates requests arriving at a deployment, one engine iteration at a time, and reports\n"
+               "TTFT / TPOT / end-to-end percentiles, throughput, goodput under an SLO and utilization.\n"
+               "output:\n"
+               "  --json                   the full result (with the timeline) as JSON on stdout\n"
+               "  --csv FILE               the summary as one CSV row\n"
+               "  --requests-csv FILE      one CSV row per request\n"
+               "  --timeline-csv FILE      requests in system, waiting, running, busy share, KV use over time\n"
+               "  --plot FILE.png|.svg     latency CDFs (TTFT, TPOT, end-to-end)\n"
+               "options (also fields of moesim.serve{} in Lua):\n");
+    option_help(f);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    sim_request r;
+    sim_request_defaults(&r);
+    const char *csv = NULL, *req_csv = NULL, *tl_csv = NULL, *plot = NULL;
+    bool json = false;
+    const extra_flag x[] = {
+        { "--json", NULL, &json },         { "--csv", &csv, NULL },          { "--requests-csv", &req_csv, NULL },
+        { "--timeline-csv", &tl_csv, NULL }, { "--plot", &plot, NULL },
+    };
+    int rc = parse_args("serve", argc, argv, &r, x, (int)(sizeof x / sizeof x[0]));
+    if (rc == 1) {
+        serve_usage(stdout);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    sim_err err = { 0 };
+    cJSON *rep = NULL;
+    sim_des_result res;
+    bool keep = req_csv || plot;
+    if (sim_des_request_run(&r, keep, true, &rep, &res, &err)) {
+        char msg[1100];
+        snprintf(msg, sizeof msg, "serve: %s", err.msg);
+        return cmd_fail(err.code, msg);
+    }
+    rc = 0;
+    if (csv && write_summary_csv(csv, rep, &err))
+        rc = 1;
+    if (!rc && req_csv && write_records_csv(req_csv, &res, &err))
+        rc = 1;
+    if (!rc && tl_csv && write_rows_csv(tl_csv, cJSON_GetObjectItemCaseSensitive(rep, "timeline"), &err))
+        rc = 1;
+    if (!rc && plot && plot_cdf(plot, &res, &err))
+        rc = 1;
+    if (json) {
+        char *text = cJSON_Print(rep);
+        if (text)
+            puts(text);
+        free(text);
+    } else {
+        print_serve(stdout, rep);
+    }
+    cJSON_Delete(rep);
+    sim_des_result_free(&res);
+    if (rc) {
+        char msg[1100];
+        snprintf(msg, sizeof msg, "serve: %s", err.msg);
+        return cmd_fail(err.code, msg);
+    }
+    return 0;
+}

@@ -1,0 +1,82 @@
+# cli.sh: moe-engine on one rank: `check` passes, bad input gets a message naming it and a
+# non-zero exit (never a crash), and --json files are written whole or not at all.
+set -u
+BIN=${BIN:-bin}
+eng="$BIN/moe-engine"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0
+
+# expect STATUS PATTERN -- ARGS...: exit status and a stderr line matching PATTERN
+expect() {
+  local want=$1 pat=$2; shift 3
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/err"; then
+    echo "FAIL: $* -> exit $got (want $want), stderr:"; sed 's/^/    /' "$tmp/err"; fails=$((fails + 1))
+  else
+    echo "ok: $(grep -m 1 -- "$pat" "$tmp/err" | head -c 120)"
+  fi
+}
+
+small=(--hidden 40 --ffn 24 --experts 8 --top-k 2 --tokens 1,3 --reps 2 --warmup 1)
+
+"$eng" check --cases 16 >"$tmp/check" 2>&1 || { cat "$tmp/check"; echo "FAIL: moe-engine check"; fails=$((fails + 1)); }
+tail -n 1 "$tmp/check"
+
+expect 2 "top_k = 9 exceeds experts = 8" -- "$eng" bench --hidden 40 --ffn 24 --experts 8 --top-k 9 --dtype fp32 --tokens 1
+expect 2 "hidden = 0" -- "$eng" bench --hidden 0 --ffn 24 --experts 8 --top-k 2 --dtype fp32 --tokens 1
+expect 2 "ffn = 0" -- "$eng" bench --hidden 8 --ffn 0 --experts 8 --top-k 2 --dtype bf16 --tokens 1
+expect 2 "experts = 0" -- "$eng" bench --hidden 8 --ffn 8 --experts 0 --top-k 0 --dtype bf16 --tokens 1
+expect 2 "weights need" -- "$eng" bench --hidden 100000 --ffn 100000 --experts 1000 --top-k 2 --dtype fp32 --tokens 1
+expect 2 "model llama3.1-8b is dense" -- "$eng" bench --model llama3.1-8b --dtype bf16 --tokens 1
+expect 2 "no-such-model" -- "$eng" bench --model no-such-model --dtype bf16 --tokens 1
+expect 2 "dtype fp64" -- "$eng" bench "${small[@]}" --dtype fp64
+expect 2 "dtype: missing" -- "$eng" bench "${small[@]}"
+expect 2 "tokens 1,x" -- "$eng" bench --hidden 8 --ffn 8 --experts 2 --top-k 1 --dtype fp32 --tokens 1,x
+expect 2 "unknown option '--bogus'" -- "$eng" bench "${small[@]}" --dtype fp32 --bogus
+expect 2 "unknown command 'fly'" -- "$eng" fly
+expect 2 "backend cuda" -- "$eng" bench "${small[@]}" --dtype fp32 --backend cuda
+# a failed allocation anywhere (each of the first 60, through setup and two forwards) is
+# named and exits 1; none crashes or leaks (the sanitizer build runs this too)
+bad=0
+for n in $(seq 1 60); do
+  MOE_ENGINE_FAIL_ALLOC=$n "$eng" bench "${small[@]}" --shared 1 --dtype int8 --no-primitives >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  if [ $rc -ne 1 ] || ! grep -q "out of memory allocating" "$tmp/err"; then
+    echo "FAIL: allocation $n failing -> exit $rc"; cat "$tmp/err"; bad=$((bad + 1))
+  fi
+done
+[ $bad -eq 0 ] && echo "ok: allocations 1..60 failing one at a time: each named, exit 1"
+fails=$((fails + bad))
+expect 1 "out of memory allocating" -- env MOE_ENGINE_FAIL_ALLOC=5 "$eng" check --cases 0
+
+# --json: a directory that does not exist fails with the path named and leaves nothing
+expect 1 "$tmp/none/b.json" -- "$eng" bench "${small[@]}" --dtype int8 --no-primitives --json "$tmp/none/b.json"
+[ -z "$(ls -A "$tmp/none" 2>/dev/null)" ] || { echo "FAIL: partial JSON left behind"; fails=$((fails + 1)); }
+# a file that exists is replaced whole, never left half-written
+echo '{"old": true}' >"$tmp/b.json"
+if "$eng" bench "${small[@]}" --dtype bf16 --no-primitives --json "$tmp/b.json" >"$tmp/out" 2>"$tmp/err" &&
+   jq -e '.backend == "cpu" and .dtype == "bf16" and (.device.cpu | length > 0) and .device.cores >= 1
+          and (.moesim_version | length > 0) and (.date | test("^[0-9]{4}-")) and (.command | test("moe-engine bench"))
+          and (.results | length == 2) and .results[0].kind == "moe_layer" and .results[0].tokens == 1
+          and .results[1].tokens == 3 and .results[0].stages.experts.median_s > 0
+          and .results[0].total.p10_s <= .results[0].total.p90_s and .results[0].expert_bytes > 0
+          and .results[0].experts_touched == 2 and .results[0].ep == 1 and .results[0].gbs > 0' "$tmp/b.json" >/dev/null &&
+   [ "$(ls "$tmp" | grep -c tmp)" -eq 0 ]; then
+  echo "ok: --json written whole, fields present"
+else
+  echo "FAIL: bench --json"; cat "$tmp/err"; fails=$((fails + 1))
+fi
+# primitives (triad, GEMM sweep, OpenBLAS on the expert shapes) and the speed-check lines
+if "$eng" bench --hidden 64 --ffn 32 --experts 4 --top-k 2 --dtype fp32 --tokens 1,1024 --reps 2 --warmup 1 \
+     --json "$tmp/p.json" >"$tmp/out" 2>"$tmp/err" &&
+   jq -e '([.results[] | .kind] | index("triad")) != null and ([.results[] | select(.kind == "gemm" and .variant == "experts")] | length) == 1
+          and ([.results[] | select(.kind == "gemm" and .variant == "single")] | length) == 18' "$tmp/p.json" >/dev/null &&
+   grep -q "decode      1 tokens: experts read" "$tmp/out" && grep -q "prefill  1024 tokens" "$tmp/out"; then
+  echo "ok: primitives and speed checks"
+else
+  echo "FAIL: bench primitives"; cat "$tmp/out" "$tmp/err"; fails=$((fails + 1))
+fi
+
+[ "$fails" -eq 0 ] || { echo "cli.sh: $fails failure(s)"; exit 1; }

@@ -1,0 +1,193 @@
+/* test_engine.c: the engine's unit tests: each CPU kernel against its plain loop, the
+ * reference against a layer worked out by hand, the CPU backend against the reference on the
+ * edge cases and random shapes, and the messages bad configs get. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/backend.h"
+#include "../../engine/check.h"
+#include "../../engine/kernels_cpu.h"
+#include "../../engine/reference.h"
+
+/* Every format, and shapes around the vector width (16) and the 4-row, 4-token tiles. */
+static void test_kernels_match_plain_loops(void **state)
+{
+    (void)state;
+    const int Ks[] = { 1, 3, 15, 16, 17, 31, 33, 100 }, Ms[] = { 1, 2, 3, 4, 5, 7, 8 }, Ns[] = { 1, 3, 4, 5, 9 };
+    for (int dt = 0; dt < ENG_DTYPE_COUNT; dt++)
+        for (size_t a = 0; a < sizeof Ks / sizeof Ks[0]; a++)
+            for (size_t b = 0; b < sizeof Ms / sizeof Ms[0]; b++)
+                for (size_t c = 0; c < sizeof Ns / sizeof Ns[0]; c++) {
+                    const int K = Ks[a], M = Ms[b], N = Ns[c], row0 = 2;
+                    eng_config cfg = { K, (N + row0 + 1) / 2, 1, 1, 0, 0, ENG_SOFTMAX, (eng_dtype)dt };
+                    eng_weights w;
+                    sim_err err = { 0, "" };
+                    assert_int_equal(eng_weights_init(&w, &cfg, 1, 0, 7 + a + b + c, &err), SIM_OK);
+                    float x[8 * 100], y1[8 * 16], y2[8 * 16];
+                    eng_fill_input(x, M, K, 3, 0);
+                    eng_k_nt_small(M, N, x, K, &w.w13[0], row0, y1, 16);
+                    eng_k_nt_plain(M, N, x, K, &w.w13[0], row0, y2, 16);
+                    for (int m = 0; m < M; m++)
+                        for (int n = 0; n < N; n++)
+                            assert_true(fabsf(y1[m * 16 + n] - y2[m * 16 + n]) <= 1e-5f * (1 + fabsf(y2[m * 16 + n])));
+                    eng_weights_free(&w);
+                }
+}
+
+static void test_bf16_rounding(void **state)
+{
+    (void)state;
+    assert_int_equal(eng_f32_to_bf16(1.0f), 0x3f80);
+    /* halfway cases round to even */
+    union { uint32_t u; float f; } v = { 0x3f808000u };
+    assert_int_equal(eng_f32_to_bf16(v.f), 0x3f80);
+    v.u = 0x3f818000u;
+    assert_int_equal(eng_f32_to_bf16(v.f), 0x3f82);
+    assert_true(eng_bf16_to_f32(0xc000) == -2.0f);
+}
+
+/* Two experts, hidden 2, one FFN column: the layer worked out by hand. */
+static void test_reference_by_hand(void **state)
+{
+    (void)state;
+    eng_config c = { 2, 1, 2, 1, 0, 0, ENG_SOFTMAX, ENG_FP32 };
+    eng_weights w;
+    sim_err err = { 0, "" };
+    assert_int_equal(eng_weights_init(&w, &c, 1, 0, 1, &err), SIM_OK);
+    const float router[4] = { 1, 0, 0, 1 };          /* logit e = x[e] */
+    memcpy(w.router, router, sizeof router);
+    float *g0 = w.w13[0].data, *d0 = w.w2[0].data, *g1 = w.w13[1].data, *d1 = w.w2[1].data;
+    g0[0] = 1, g0[1] = 0, g0[2] = 0, g0[3] = 1;      /* gate = x0, up = x1 */
+    d0[0] = 1, d0[1] = 2;                            /* y = h, 2h */
+    g1[0] = 0, g1[1] = 1, g1[2] = 1, g1[3] = 0;
+    d1[0] = -1, d1[1] = 0;
+    const float x[2] = { 2.0f, 0.5f };               /* expert 0 wins: 2 > 0.5 */
+    float y[2];
+    assert_int_equal(eng_ref_forward(&w, x, 1, NULL, NULL, y, &err), SIM_OK);
+    double h = 2.0 / (1.0 + exp(-2.0)) * 0.5;        /* silu(2) * 0.5, weight 1 after renormalizing */
+    assert_true(fabs(y[0] - h) < 1e-6 && fabs(y[1] - 2 * h) < 1e-6);
+    /* sigmoid scoring, top-2 = both experts, weights proportional to the sigmoids */
+    c.scoring = ENG_SIGMOID;
+    w.cfg.scoring = ENG_SIGMOID;
+    w.cfg.top_k = 2;
+    assert_int_equal(eng_ref_forward(&w, x, 1, NULL, NULL, y, &err), SIM_OK);
+    double s0 = 1 / (1 + exp(-2.0)), s1 = 1 / (1 + exp(-0.5)), w0 = s0 / (s0 + s1), w1 = s1 / (s0 + s1);
+    double h1 = 0.5 / (1.0 + exp(-0.5)) * 2.0;       /* gate = x1, up = x0 */
+    assert_true(fabs(y[0] - (w0 * h - w1 * h1)) < 1e-6);
+    assert_true(fabs(y[1] - w0 * 2 * h) < 1e-6);
+    eng_weights_free(&w);
+}
+
+static void test_backend_matches_reference(void **state)
+{
+    (void)state;
+    eng_check_case cases[64];
+    int n = eng_check_cases(cases, 64, 1, 12, 42);
+    for (int i = 0; i < n; i++) {
+        eng_check_result r;
+        sim_err err = { 0, "" };
+        assert_int_equal(eng_check_run(&cases[i], ENG_BACKEND_CPU, NULL, &r, &err), SIM_OK);
+        if (!r.ok)
+            print_error("case %s: err %g, tol %g, routing bad %d\n", cases[i].label, r.err_ref, r.tol, r.route_bad);
+        assert_true(r.ok);
+    }
+}
+
+static void expect_config_error(eng_config c, int ep, const char *needle)
+{
+    sim_err err = { 0, "" };
+    assert_int_equal(eng_config_check(&c, ep, &err), SIM_EINPUT);
+    if (!strstr(err.msg, needle))
+        print_error("message '%s' lacks '%s'\n", err.msg, needle);
+    assert_non_null(strstr(err.msg, needle));
+}
+
+static void test_bad_configs_are_named(void **state)
+{
+    (void)state;
+    const eng_config ok = { 64, 32, 8, 2, 0, 0, ENG_SOFTMAX, ENG_BF16 };
+    eng_config c = ok;
+    c.top_k = 9;
+    expect_config_error(c, 1, "top_k = 9 exceeds experts = 8");
+    c = ok, c.hidden = 0;
+    expect_config_error(c, 1, "hidden = 0");
+    c = ok, c.ffn = -1;
+    expect_config_error(c, 1, "ffn = -1");
+    c = ok, c.experts = 0, c.top_k = 0;
+    expect_config_error(c, 1, "experts = 0");
+    c = ok, c.shared = 1, c.shared_ffn = 0;
+    expect_config_error(c, 1, "shared_ffn");
+    expect_config_error(ok, 3, "ep = 3 does not divide experts = 8");
+    c = ok, c.hidden = 1 << 20, c.ffn = 1 << 20, c.experts = 1 << 10;
+    expect_config_error(c, 1, "weights need");
+    sim_err err = { 0, "" };
+    assert_int_equal(eng_config_check(&ok, 4, &err), SIM_OK);
+}
+
+static void test_dense_model_is_refused(void **state)
+{
+    (void)state;
+    eng_config c;
+    sim_err err = { 0, "" };
+    assert_int_equal(eng_config_from_model(&c, "llama3.1-8b", ENG_FP32, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "llama3.1-8b"));
+    assert_non_null(strstr(err.msg, "dense"));
+    assert_int_equal(eng_config_from_model(&c, "qwen3-30b-a3b", ENG_BF16, &err), SIM_OK);
+    assert_int_equal(c.hidden, 2048);
+    assert_int_equal(c.ffn, 768);
+    assert_int_equal(c.experts, 128);
+    assert_int_equal(c.top_k, 8);
+    assert_int_equal(eng_config_from_model(&c, "deepseek-v3", ENG_BF16, &err), SIM_OK);
+    assert_int_equal(c.scoring, ENG_SIGMOID);
+    assert_int_equal(c.shared, 1);
+    assert_int_equal(c.shared_ffn, 2048);
+}
+
+static void test_forced_routing_is_checked(void **state)
+{
+    (void)state;
+    eng_config c = { 16, 8, 4, 2, 0, 0, ENG_SOFTMAX, ENG_FP32 };
+    eng_layer *l;
+    sim_err err = { 0, "" };
+    assert_int_equal(eng_layer_create(&l, &c, ENG_BACKEND_CPU, NULL, 5, &err), SIM_OK);
+    float x[2 * 16], y[2 * 16];
+    eng_fill_input(x, 2, 16, 1, 0);
+    int ids[4] = { 0, 1, 3, 3 };
+    float wts[4] = { 0.5f, 0.5f, 0.5f, 0.5f };
+    eng_routing r = { 2, 2, ids, wts };
+    assert_int_equal(eng_forward(l, x, 2, y, &r, NULL, NULL, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "token 1 picks expert 3 twice"));
+    ids[3] = 4;
+    assert_int_equal(eng_forward(l, x, 2, y, &r, NULL, NULL, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "expert 4 outside 0..3"));
+    ids[3] = 2;
+    assert_int_equal(eng_forward(l, x, 2, y, &r, NULL, NULL, &err), SIM_OK);
+    /* zero tokens is a valid call (a rank may hold no tokens) */
+    assert_int_equal(eng_forward(l, x, 0, y, NULL, NULL, NULL, &err), SIM_OK);
+    eng_layer_destroy(l);
+    eng_backend b;
+    assert_int_equal(eng_backend_parse("cuda", &b), 0);
+    assert_int_equal(eng_layer_create(&l, &c, b, NULL, 5, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "backend cuda"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kernels_match_plain_loops),
+        cmocka_unit_test(test_bf16_rounding),
+        cmocka_unit_test(test_reference_by_hand),
+        cmocka_unit_test(test_backend_matches_reference),
+        cmocka_unit_test(test_bad_configs_are_named),
+        cmocka_unit_test(test_dense_model_is_refused),
+        cmocka_unit_test(test_forced_routing_is_checked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
