@@ -21,7 +21,9 @@ endif
 
 CC      ?= gcc
 OPT     ?= -O2
-PKGS    := lua5.4 libcjson gsl openblas cmocka
+# openblas before gsl: GSL's pkg-config adds its reference -lgslcblas, and the first library
+# on the line wins the cblas_* symbols.
+PKGS    := lua5.4 libcjson openblas gsl cmocka
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
@@ -51,6 +53,7 @@ deps:
 
 include sim/sim.mk
 -include engine/engine.mk
+-include engine/cuda/cuda.mk
 -include calibrate/calibrate.mk
 include tests/tests.mk
 include tests/bench/bench.mk

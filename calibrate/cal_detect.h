@@ -5,6 +5,7 @@
 #define MOESIM_CAL_DETECT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "../sim/err.h"
 #include "../sim/precision.h"

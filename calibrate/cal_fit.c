@@ -213,73 +213,114 @@ typedef struct problem {
     cal_set *s;
     int *idx;                /* fitted points */
     int n;
+    int freep[CAL_MAX_PARAMS];   /* parameters the solver moves; the others stay at their priors */
+    int nfree;
+    double *r;               /* scratch residuals [n] */
     int failed;              /* a prediction failed: stop */
     sim_err err;
 } problem;
 
-static int residuals(const gsl_vector *x, void *params, gsl_vector *fv)
+/* The hwmodel at transformed values u[0..np) (every parameter, free or not). */
+static void load_u(problem *pb, const double *u)
 {
-    problem *pb = params;
     cal_fit *f = pb->f;
     for (int j = 0; j < f->np; j++)
-        set_value(&pb->hw, &f->p[j], cal_param_physical(f->p[j].kind, gsl_vector_get(x, (size_t)j)));
+        set_value(&pb->hw, &f->p[j], cal_param_physical(f->p[j].kind, u[j]));
     apply_ties(f, &pb->hw);
+}
+
+/* log(pred / meas) for every fitted point into r[0..n). */
+static int data_residuals(problem *pb, const double *u, double *r)
+{
+    load_u(pb, u);
     for (int i = 0; i < pb->n; i++) {
         const cal_point *p = &pb->s->p[pb->idx[i]];
         double t = 0;
         if (cal_predict(&pb->hw, p, &t, &pb->err) != SIM_OK) {
             pb->failed = 1;
-            return GSL_EBADFUNC;
+            return -1;
         }
-        gsl_vector_set(fv, (size_t)i, log(t / p->measured_s));
+        r[i] = log(t / p->measured_s);
     }
-    for (int j = 0; j < f->np; j++)
-        gsl_vector_set(fv, (size_t)(pb->n + j),
-                       f->prior_weight * (gsl_vector_get(x, (size_t)j) -
-                                          cal_param_unconstrained(f->p[j].kind, f->p[j].prior)));
+    return 0;
+}
+
+static void full_u(const problem *pb, const gsl_vector *x, double *u)
+{
+    for (int j = 0; j < pb->f->np; j++)
+        u[j] = cal_param_unconstrained(pb->f->p[j].kind, pb->f->p[j].prior);
+    for (int q = 0; q < pb->nfree; q++)
+        u[pb->freep[q]] = gsl_vector_get(x, (size_t)q);
+}
+
+static int residuals(const gsl_vector *x, void *params, gsl_vector *fv)
+{
+    problem *pb = params;
+    double u[CAL_MAX_PARAMS];
+    full_u(pb, x, u);
+    /* GSL hands in views with a stride (columns of the Jacobian): fill through the API */
+    if (data_residuals(pb, u, pb->r) != 0)
+        return GSL_EBADFUNC;
+    for (int i = 0; i < pb->n; i++)
+        gsl_vector_set(fv, (size_t)i, pb->r[i]);
+    for (int q = 0; q < pb->nfree; q++) {
+        const cal_param *c = &pb->f->p[pb->freep[q]];
+        gsl_vector_set(fv, (size_t)(pb->n + q),
+                       pb->f->prior_weight * (gsl_vector_get(x, (size_t)q) - cal_param_unconstrained(c->kind, c->prior)));
+    }
     return GSL_SUCCESS;
 }
 
-static double cost_at(problem *pb, const gsl_vector *x, gsl_vector *fv)
+/* rms over the fitted points of d log(pred) / d u_j at u (forward difference). */
+static double sensitivity(problem *pb, double *u, int j, double *r0, double *r1)
 {
-    if (residuals(x, pb, fv) != GSL_SUCCESS)
-        return INFINITY;
-    double c;
-    gsl_blas_ddot(fv, fv, &c);
-    return c;
+    const double h = 1e-3;
+    double keep = u[j];
+    if (data_residuals(pb, u, r0) != 0)
+        return 0;
+    u[j] = keep + h;
+    int bad = data_residuals(pb, u, r1);
+    u[j] = keep;
+    if (bad)
+        return 0;
+    double ss = 0;
+    for (int i = 0; i < pb->n; i++)
+        ss += (r1[i] - r0[i]) * (r1[i] - r0[i]) / (h * h);
+    return pb->n ? sqrt(ss / pb->n) : 0;
 }
 
-/* One trust-region solve from x0; x0 receives the solution. Returns the cost. */
-static double solve_from(problem *pb, gsl_vector *x0, int *iters, int *info, gsl_matrix *covar, gsl_matrix *jac)
+typedef struct solution {
+    double cost;
+    int iters, info;
+} solution;
+
+/* One trust-region solve from x (the free parameters); x receives the solution. */
+static solution solve_from(problem *pb, gsl_vector *x, gsl_matrix *covar)
 {
-    size_t n = (size_t)(pb->n + pb->f->np), p = (size_t)pb->f->np;
+    solution so = { INFINITY, 0, 0 };
+    size_t n = (size_t)(pb->n + pb->nfree), p = (size_t)pb->nfree;
     gsl_multifit_nlinear_parameters prm = gsl_multifit_nlinear_default_parameters();
     prm.trs = gsl_multifit_nlinear_trs_lm;
     prm.scale = gsl_multifit_nlinear_scale_more;
     gsl_multifit_nlinear_workspace *w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &prm, n, p);
     if (!w)
-        return INFINITY;
+        return so;
     gsl_multifit_nlinear_fdf fdf = { .f = residuals, .df = NULL, .fvv = NULL, .n = n, .p = p, .params = pb };
-    double cost = INFINITY;
-    if (gsl_multifit_nlinear_init(x0, &fdf, w) == GSL_SUCCESS) {
-        int st = gsl_multifit_nlinear_driver(300, 1e-10, 1e-10, 1e-12, NULL, NULL, info, w);
+    if (gsl_multifit_nlinear_init(x, &fdf, w) == GSL_SUCCESS) {
+        int info = 0;
+        int st = gsl_multifit_nlinear_driver(300, 1e-10, 1e-10, 1e-12, NULL, NULL, &info, w);
         if (!pb->failed && (st == GSL_SUCCESS || st == GSL_EMAXITER || st == GSL_ENOPROG)) {
-            gsl_vector_memcpy(x0, gsl_multifit_nlinear_position(w));
+            gsl_vector_memcpy(x, gsl_multifit_nlinear_position(w));
             gsl_vector *fv = gsl_multifit_nlinear_residual(w);
-            gsl_blas_ddot(fv, fv, &cost);
-            *iters = (int)gsl_multifit_nlinear_niter(w);
-            if (st == GSL_EMAXITER)
-                *info = -1;
-            else if (st == GSL_ENOPROG)
-                *info = -2;
+            gsl_blas_ddot(fv, fv, &so.cost);
+            so.iters = (int)gsl_multifit_nlinear_niter(w);
+            so.info = st == GSL_EMAXITER ? -1 : st == GSL_ENOPROG ? -2 : info;
             if (covar)
                 gsl_multifit_nlinear_covar(gsl_multifit_nlinear_jac(w), 0.0, covar);
-            if (jac)
-                gsl_matrix_memcpy(jac, gsl_multifit_nlinear_jac(w));
         }
     }
     gsl_multifit_nlinear_free(w);
-    return cost;
+    return so;
 }
 
 static const char *stop_word(int info)
@@ -288,8 +329,30 @@ static const char *stop_word(int info)
     case 1: return "converged (step size)";
     case 2: return "converged (gradient)";
     case -1: return "stopped at the iteration limit";
-    case -2: return "stopped: no further progress";
+    case -2: return "stopped: no further progress possible";
     default: return "converged";
+    }
+}
+
+/* A parameter whose prior moves the fitted predictions by less than this per unit (a factor
+ * e, or a logit step) is not measured by these points: it is held at its prior, so that it
+ * cannot soak up what other terms leave unexplained (a per-kernel overhead of milliseconds
+ * standing in for a slow kernel). */
+#define GATE 0.05
+
+/* Probes: 0 = the priors; 1 = compute 10x slower (every GEMM max / 10); 2 = memory 10x slower. */
+#define N_PROBES 3
+
+static void probe_u(const cal_fit *f, int probe, double half_scale, double *u)
+{
+    for (int j = 0; j < f->np; j++) {
+        const cal_param *c = &f->p[j];
+        double v = c->prior;
+        if ((probe == 1 && (c->kind == CP_GROUPED_MAX || c->kind == CP_GEMM_MAX)) || (probe == 2 && c->kind == CP_MEM_MAX))
+            v /= 10;
+        if (c->kind == CP_GROUPED_HALF || c->kind == CP_GEMM_HALF)
+            v = (v > 1 ? v : 1) * half_scale;
+        u[j] = cal_param_unconstrained(c->kind, v);
     }
 }
 
@@ -297,75 +360,96 @@ int cal_fit_run(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
 {
     problem pb = { .f = f, .hw = *hw, .s = s };
     pb.idx = calloc((size_t)s->n + 1, sizeof *pb.idx);
-    if (!pb.idx)
+    double *r0 = calloc((size_t)s->n + 1, sizeof *r0), *r1 = calloc((size_t)s->n + 1, sizeof *r1);
+    if (!pb.idx || !r0 || !r1) {
+        free(pb.idx), free(r0), free(r1);
         return sim_fail(err, SIM_EFAIL, "out of memory");
+    }
     for (int i = 0; i < s->n; i++)
         if (s->p[i].fitted && (s->p[i].kind == CAL_LAYER || s->p[i].kind == CAL_GEMM))
             pb.idx[pb.n++] = i;
-    const size_t p = (size_t)f->np, n = (size_t)(pb.n + f->np);
-    gsl_vector *x = gsl_vector_alloc(p), *best = gsl_vector_alloc(p), *fv = gsl_vector_alloc(n);
-    gsl_matrix *covar = gsl_matrix_alloc(p, p), *jac = gsl_matrix_alloc(n, p);
-    int rc = x && best && fv && covar && jac ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory for the fit");
+    double *scratch = calloc((size_t)s->n + 1, sizeof *scratch);
+    if (!scratch) {
+        free(pb.idx), free(r0), free(r1);
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    }
+    pb.r = scratch;
+
+    /* Which parameters the points can see, judged at the probes: a parameter on the side of a
+     * max() the priors leave idle (compute, when the priors make every point memory-bound)
+     * becomes visible at the probe that slows the other side. */
+    double u[CAL_MAX_PARAMS];
+    for (int j = 0; j < f->np; j++) {
+        f->p[j].free = false;
+        for (int pr = 0; pr < 2 * N_PROBES && !f->p[j].free; pr++) {
+            probe_u(f, pr % N_PROBES, pr < N_PROBES ? 1 : 10, u); /* half-points as given, then x10 */
+            f->p[j].free = sensitivity(&pb, u, j, r0, r1) >= GATE;
+        }
+        if (f->p[j].free)
+            pb.freep[pb.nfree++] = j;
+    }
+    int rc = SIM_OK;
+    if (pb.failed) {
+        *err = pb.err;
+        rc = pb.err.code;
+    }
+    const size_t p = (size_t)(pb.nfree ? pb.nfree : 1);
+    gsl_vector *x = gsl_vector_alloc(p), *best = gsl_vector_alloc(p);
+    gsl_matrix *covar = gsl_matrix_alloc(p, p);
+    if (rc == SIM_OK && (!x || !best || !covar))
+        rc = sim_fail(err, SIM_EFAIL, "out of memory for the fit");
     gsl_error_handler_t *old = gsl_set_error_handler_off();
 
-    /* Starts: the priors; then every curve's half-point scaled by 1/10 and by 10, since the
-     * max() of compute and memory time makes the cost surface have more than one valley. */
-    double best_cost = INFINITY;
-    int best_iters = 0, best_info = 0;
-    static const double half_scale[] = { 1, 0.1, 10 };
-    for (size_t st = 0; rc == SIM_OK && st < sizeof half_scale / sizeof half_scale[0]; st++) {
-        for (int j = 0; j < f->np; j++) {
-            double v = f->p[j].prior;
-            if (f->p[j].kind == CP_GROUPED_HALF || f->p[j].kind == CP_GEMM_HALF)
-                v = (v > 1 ? v : 1) * half_scale[st];
-            gsl_vector_set(x, (size_t)j, cal_param_unconstrained(f->p[j].kind, v));
-        }
-        int iters = 0, info = 0;
-        double c = solve_from(&pb, x, &iters, &info, NULL, NULL);
+    /* Starts: each probe; then the priors with every curve's half-point scaled by 1/10 and by
+     * 10, since the max() of compute and memory time gives the cost surface several valleys. */
+    solution bs = { INFINITY, 0, 0 };
+    static const struct { int probe; double half; } starts[] = { { 0, 1 }, { 1, 1 }, { 2, 1 }, { 0, 0.1 }, { 0, 10 } };
+    for (size_t st = 0; rc == SIM_OK && pb.nfree > 0 && st < sizeof starts / sizeof starts[0]; st++) {
+        probe_u(f, starts[st].probe, starts[st].half, u);
+        for (int q = 0; q < pb.nfree; q++)
+            gsl_vector_set(x, (size_t)q, u[pb.freep[q]]);
+        solution so = solve_from(&pb, x, NULL);
         if (pb.failed) {
             *err = pb.err;
             rc = pb.err.code;
-            break;
-        }
-        if (c < best_cost) {
-            best_cost = c;
+        } else if (so.cost < bs.cost) {
+            bs = so;
             gsl_vector_memcpy(best, x);
-            best_iters = iters;
-            best_info = info;
         }
     }
-    if (rc == SIM_OK && !isfinite(best_cost))
+    if (rc == SIM_OK && pb.nfree > 0 && !isfinite(bs.cost))
         rc = sim_fail(err, SIM_EFAIL, "calibration: the fit did not converge from any start");
     if (rc == SIM_OK) {
-        /* polish from the best start, keeping its covariance and Jacobian */
-        int iters = 0, info = best_info;
-        gsl_vector_memcpy(x, best);
-        double c = solve_from(&pb, x, &iters, &info, covar, jac);
-        if (!isfinite(c) || c > best_cost) {
+        gsl_matrix_set_identity(covar);
+        if (pb.nfree > 0) {
+            /* once more from the best start, for its covariance */
             gsl_vector_memcpy(x, best);
-            cost_at(&pb, x, fv);
+            solution so = solve_from(&pb, x, covar);
+            if (!(so.cost <= bs.cost))
+                gsl_vector_memcpy(x, best);
+            f->iterations = bs.iters;
+            f->status = stop_word(bs.info);
+        } else {
+            f->status = "nothing to fit: no parameter is visible in these points";
         }
-        f->iterations = best_iters + iters;
-        f->status = stop_word(info);
-        /* spread: covariance scaled by the residual variance of the data part */
-        cost_at(&pb, x, fv);
+        full_u(&pb, x, u);
+        data_residuals(&pb, u, r0);
         double ss = 0;
         for (int i = 0; i < pb.n; i++)
-            ss += gsl_vector_get(fv, (size_t)i) * gsl_vector_get(fv, (size_t)i);
+            ss += r0[i] * r0[i];
         f->rms_log_fit = pb.n ? sqrt(ss / pb.n) : 0;
-        double s2 = pb.n > f->np ? ss / (pb.n - f->np) : ss;
-        if (s2 < 1e-6)
-            s2 = 1e-6;
-        for (int j = 0; j < f->np; j++) {
-            double u = gsl_vector_get(x, (size_t)j), sd = sqrt(fabs(gsl_matrix_get(covar, (size_t)j, (size_t)j)) * s2);
-            cal_param *q = &f->p[j];
-            q->value = cal_param_physical(q->kind, u);
-            q->lo = cal_param_physical(q->kind, u - sd);
-            q->hi = cal_param_physical(q->kind, u + sd);
-            double col = 0;
-            for (int i = 0; i < pb.n; i++)
-                col += gsl_matrix_get(jac, (size_t)i, (size_t)j) * gsl_matrix_get(jac, (size_t)i, (size_t)j);
-            q->sensitivity = pb.n ? sqrt(col / pb.n) : 0;
+        double s2 = pb.n > pb.nfree ? ss / (pb.n - pb.nfree) : ss;
+        s2 = s2 > 1e-6 ? s2 : 1e-6;
+        for (int j = 0, q = 0; j < f->np; j++) {
+            cal_param *c = &f->p[j];
+            c->value = c->lo = c->hi = cal_param_physical(c->kind, u[j]);
+            c->sensitivity = sensitivity(&pb, u, j, r0, r1);
+            if (c->free) {
+                double sd = sqrt(fabs(gsl_matrix_get(covar, (size_t)q, (size_t)q)) * s2);
+                c->lo = cal_param_physical(c->kind, u[j] - sd);
+                c->hi = cal_param_physical(c->kind, u[j] + sd);
+                q++;
+            }
         }
         cal_fit_apply(f, hw);
         for (int i = 0; rc == SIM_OK && i < s->n; i++)
@@ -375,10 +459,8 @@ int cal_fit_run(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
     gsl_set_error_handler(old);
     gsl_vector_free(x);
     gsl_vector_free(best);
-    gsl_vector_free(fv);
     gsl_matrix_free(covar);
-    gsl_matrix_free(jac);
-    free(pb.idx);
+    free(pb.idx), free(r0), free(r1), free(scratch);
     return rc;
 }
 

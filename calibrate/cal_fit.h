@@ -7,6 +7,7 @@
 #define MOESIM_CAL_FIT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "../sim/hw.h"
 #include "cal_points.h"
@@ -27,6 +28,7 @@ typedef struct cal_param {
     double prior;            /* physical value the fit starts from and is gently held to */
     double value;            /* fitted, physical */
     double lo, hi;           /* one standard deviation either side, physical */
+    bool free;               /* moved by the fit; false = the points cannot see it, held at the prior */
     double sensitivity;      /* rms change of log(predicted time) over the fitted points per unit of
                                 the transformed parameter: near 0 = the data do not pin it down */
 } cal_param;
@@ -66,8 +68,10 @@ void cal_fit_apply(const cal_fit *f, sim_hw *hw);
 int cal_predict(const sim_hw *hw, const cal_point *p, double *seconds, sim_err *err);
 
 /* Fit: minimise sum over fitted points of log(pred/meas)^2 plus prior_weight^2 (u - u_prior)^2
- * (trust region, finite-difference Jacobian, a few starts). Then predict every layer and GEMM
- * point (predicted_s) with the fitted hardware model, written into *hw. */
+ * (trust region, finite-difference Jacobian, a few starts) over the parameters the points can
+ * see (at the priors, a unit change moves the predictions by 5% rms or more); the others stay
+ * at their priors. Then predict every layer and GEMM point (predicted_s) with the fitted
+ * hardware model, written into *hw. */
 int cal_fit_run(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err);
 
 /* Alpha-beta of the all-to-all points: t = alpha + bytes / beta. Returns SIM_OK with *n = 0

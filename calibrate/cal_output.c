@@ -99,7 +99,8 @@ void cal_report_print(FILE *f, const cal_set *s, const cal_fit *fit, const cal_e
         fprintf(f, "  %-24s %10.4g  (%.3g-%.3g; prior %.4g)%s\n", cal_param_name(p, name, sizeof name),
                 param_display(p, p->value), param_display(p, p->lo), param_display(p, p->hi),
                 param_display(p, p->prior),
-                p->sensitivity < CONSTRAINED ? "  not constrained by these measurements: stays near the prior" : "");
+                !p->free ? "  held at the prior: these measurements cannot see it"
+                : p->sensitivity < CONSTRAINED ? "  weakly constrained by these measurements" : "");
     }
     for (int t = 0; t < DT_COUNT; t++)
         if (fit->tied[t])
@@ -220,13 +221,13 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
     return e;
 }
 
-static cJSON *point_json(const cal_set *s, const cal_point *p)
+static cJSON *point_json(const cal_point *p)
 {
     static const char *const kinds[] = { "moe_layer", "gemm", "triad", "alltoall" };
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "kind", kinds[p->kind]);
     cJSON_AddStringToObject(o, "shape", p->shape);
-    cJSON_AddStringToObject(o, "file", s->files[p->file].path);
+    cJSON_AddNumberToObject(o, "bench", p->file); /* index into provenance.bench_commands */
     if (p->kind == CAL_LAYER || p->kind == CAL_GEMM)
         cJSON_AddStringToObject(o, "dtype", sim_wformat_name(p->fmt));
     if (p->kind == CAL_LAYER) {
@@ -293,7 +294,8 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
         cJSON_AddNumberToObject(o, "sigma_lo", r4(param_display(p, p->lo)));
         cJSON_AddNumberToObject(o, "sigma_hi", r4(param_display(p, p->hi)));
         cJSON_AddNumberToObject(o, "prior", r4(param_display(p, p->prior)));
-        cJSON_AddBoolToObject(o, "constrained", p->sensitivity >= CONSTRAINED);
+        cJSON_AddBoolToObject(o, "fitted", p->free);
+        cJSON_AddBoolToObject(o, "constrained", p->free && p->sensitivity >= CONSTRAINED);
         cJSON_AddItemToArray(ps, o);
     }
     cJSON_AddNumberToObject(f, "fitted_layer_points", e->n_fit);
@@ -321,7 +323,7 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
     }
     cJSON *ms = cJSON_AddArrayToObject(c, "measurements");
     for (int i = 0; i < s->n; i++)
-        cJSON_AddItemToArray(ms, point_json(s, &s->p[i]));
+        cJSON_AddItemToArray(ms, point_json(&s->p[i]));
     return c;
 }
 
@@ -355,6 +357,7 @@ int cal_write_hwmodel(const char *out, const sim_hw *fitted, const cal_set *s, c
         return err->code;
     set_str(root, "name", m->name);
     set_str(root, "display_name", m->display_name);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "released"); /* the base's release year is not this host's */
     if (m->replace_peaks) {
         cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "compute");
         set_str(c, "source", m->peak_source);

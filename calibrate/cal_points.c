@@ -163,11 +163,13 @@ static int parse_file_header(const cJSON *root, cal_file *f, sim_wformat *fmt, c
     if ((rc = jf_int_opt(dev, "cores", &f->cores, file, "device", err)) ||
         (rc = jf_int_opt(dev, "threads", &f->threads, file, "device", err)))
         return rc;
+    char dv[sizeof f->device];
     if (f->gpu[0])
-        snprintf(f->device, sizeof f->device, "%s, %d rank(s)", f->gpu, f->ranks);
+        snprintf(dv, sizeof dv, "%s, %d rank(s)", f->gpu, f->ranks);
     else
-        snprintf(f->device, sizeof f->device, "%s, %d cores, %d threads, %d rank(s)", f->cpu[0] ? f->cpu : "unknown CPU",
-                 f->cores, f->threads, f->ranks);
+        snprintf(dv, sizeof dv, "%s, %d cores, %d threads, %d rank(s)", f->cpu[0] ? f->cpu : "unknown CPU", f->cores,
+                 f->threads, f->ranks);
+    memcpy(f->device, dv, sizeof dv);
     return SIM_OK;
 }
 
@@ -201,7 +203,8 @@ int cal_set_load(cal_set *s, const char *file, sim_err *err)
     }
     int first = s->n, i = 0;
     const cJSON *r;
-    cJSON_ArrayForEach(r, rc == SIM_OK ? results : NULL)
+    const cJSON *list = rc == SIM_OK ? results : NULL;
+    cJSON_ArrayForEach(r, list)
     {
         char path[48], kind[32];
         snprintf(path, sizeof path, "results[%d]", i);
@@ -267,14 +270,16 @@ int cal_set_load_list(cal_set *s, const char *list, sim_err *err)
     for (char *f = strtok_r(copy, ",", &save); f && rc == SIM_OK; f = strtok_r(NULL, ",", &save))
         rc = cal_set_load(s, f, err);
     free(copy);
+    if (rc == SIM_OK && s->nfiles == 0)
+        rc = sim_fail(err, SIM_EINPUT, "--from: no file given");
+    bool layer = false;
+    for (int i = 0; i < s->n && !layer; i++)
+        layer = s->p[i].kind == CAL_LAYER;
+    if (rc == SIM_OK && !layer)
+        rc = sim_fail(err, SIM_EINPUT, "%s: no moe_layer measurement (expected results of kind 'moe_layer')", list);
     if (rc)
-        return rc;
-    if (s->nfiles == 0)
-        return sim_fail(err, SIM_EINPUT, "--from: no file given");
-    for (int i = 0; i < s->n; i++)
-        if (s->p[i].kind == CAL_LAYER)
-            return SIM_OK;
-    return sim_fail(err, SIM_EINPUT, "%s: no moe_layer measurement (expected results of kind 'moe_layer')", list);
+        cal_set_free(s); /* all the files or none */
+    return rc;
 }
 
 static bool same_shape(const cal_point *a, const cal_point *b)

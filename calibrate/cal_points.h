@@ -60,7 +60,8 @@ void cal_set_free(cal_set *s);
  * of kinds this reader does not know are skipped, so a newer engine's files still load. */
 int cal_set_load(cal_set *s, const char *file, sim_err *err);
 
-/* Load a comma-separated list of files; then fail unless there is at least one MoE layer. */
+/* Load a comma-separated list of files; then fail unless there is at least one MoE layer.
+ * On failure the set is left empty. */
 int cal_set_load_list(cal_set *s, const char *list, sim_err *err);
 
 /* Mark the points the fit leaves out: of each layer shape (and weight format), every third

@@ -159,6 +159,20 @@ static void version(char *out, size_t cap)
     pclose(p);
 }
 
+/* 1-minute load average at the start: other work on the machine makes every figure slower,
+ * and calibration should know. -1 where /proc/loadavg is absent. */
+static double load_avg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
 /* --- primitives --- */
 
 /* STREAM triad over three arrays far larger than the caches; bytes counted as 3 per element
@@ -468,6 +482,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         return rc;
 
     char cpu[256], ver[128], date[32], *command = NULL;
+    const double start_load = load_avg();
     cpu_model(cpu, sizeof cpu);
     version(ver, sizeof ver);
     time_t now = time(NULL);
@@ -487,6 +502,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         cJSON_AddNumberToObject(dev, "cores", (double)sysconf(_SC_NPROCESSORS_ONLN));
         cJSON_AddNumberToObject(dev, "threads", omp_get_max_threads());
         cJSON_AddNumberToObject(dev, "ranks", cx->size);
+        cJSON_AddNumberToObject(dev, "load_avg", start_load);
         cJSON_AddStringToObject(root, "backend", eng_backend_name(o.lo.backend));
         cJSON_AddStringToObject(root, "dtype", eng_dtype_name(c.dtype));
         cJSON_AddStringToObject(root, "date", date);
@@ -608,7 +624,8 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
     if (rc == SIM_OK && prims && cx->rank == 0) {
         /* triad at its best run, as STREAM reports it: the bandwidth the memory can give */
         double tgbs = triad_bytes / triad.min * 1e-9;
-        printf("speed checks (%s, %s, %d threads)\n", cpu, eng_dtype_name(c.dtype), omp_get_max_threads());
+        printf("speed checks (%s, %s, %d threads; load average %.2f at start)\n", cpu, eng_dtype_name(c.dtype),
+               omp_get_max_threads(), start_load);
         printf("  triad: %.1f GB/s (best of %ld; median %.1f)\n", tgbs, o.reps, triad_bytes / triad.median * 1e-9);
         for (int i = 0; i < o.ntok; i++) {
             const layer_result *r = &lr[i];

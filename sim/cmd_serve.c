@@ -14,6 +14,7 @@
 #include "plot.h"
 #include "report.h"
 #include "request.h"
+#include "search.h"
 #include "serving.h"
 
 /* ------------------------------------------------------------------ argument parsing */
@@ -298,5 +299,176 @@ int cmd_serve(int argc, char **argv)
         snprintf(msg, sizeof msg, "serve: %s", err.msg);
         return cmd_fail(err.code, msg);
     }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ moesim search */
+
+static void search_usage(FILE *f)
+{
+    fprintf(f, "usage: moesim search --model M --hw H[,H2...] [--max-gpus N] [options]\n"
+               "  frontier (default): the Pareto frontier of output tokens/s per GPU against tokens/s per user,\n"
+               "      one per hardware, over splits (TP x EP x PP x DP), precisions, token caps, concurrency\n"
+               "  --goal cheapest --rate R --slo-ttft-s T --slo-tpot-s P: the cheapest configuration whose\n"
+               "      steady state meets the SLO at R requests/s, confirmed at p99 by simulating requests\n"
+               "search space:\n"
+               "  --hw LIST                hardware to compare, comma-separated\n"
+               "  --max-gpus N, --min-gpus N  device counts tried: powers of two in range and N (default 1..8)\n"
+               "  --precision LIST         weight formats, comma-separated (default: the model's native)\n"
+               "  --max-batched-tokens LIST   per-iteration token caps\n"
+               "  --concurrency-per-gpu LIST  frontier points (default 1,2,4,...,256)\n"
+               "  --disagg                 also split the budget into prefill and decode pools\n"
+               "  --limit N                refuse spaces of more evaluations (default 20000) unless --force\n"
+               "  --confirm N              cheapest: candidates simulated, cheapest first (default 3)\n"
+               "output: --json, --csv FILE, --plot FILE.png|.svg (frontier), --cost-plot FILE.png|.svg\n"
+               "other options as in moesim serve (isl, osl, kv-precision, usd-per-gpu-hour, requests, ...):\n");
+    option_help(f);
+}
+
+static void progress_search(void *ctx, double share)
+{
+    (void)ctx;
+    static int last = -1;
+    int pct = (int)(share * 100);
+    if (pct / 10 == last / 10 && last >= 0)
+        return;
+    last = pct;
+    fprintf(stderr, "moesim search: %d%% of the space evaluated\n", pct);
+}
+
+static int search_plot(const char *path, const cJSON *rows, bool cost, const sim_request *r, sim_err *err)
+{
+    char title[256];
+    snprintf(title, sizeof title, "%s, isl %g / osl %g: %s", r->model, r->isl, r->osl,
+             cost ? "cost against interactivity (Pareto configurations)" : "throughput against interactivity (Pareto)");
+    sim_plot_opts po = { .x = "output_tokens_per_s_per_user", .y = cost ? "usd_per_mtok_output" : "output_tokens_per_s_per_gpu",
+                         .by = "hw", .file = path, .title = title,
+                         .xlabel = "interactivity (output tokens/s per user)",
+                         .ylabel = cost ? "US$ per million output tokens (log scale)" : "output tokens/s per GPU",
+                         .logy = cost, .lines = true };
+    return sim_plot(rows, &po, err);
+}
+
+static int search_fail(int code, const char *msg)
+{
+    char m[1200];
+    snprintf(m, sizeof m, "search: %s", msg);
+    return cmd_fail(code, m);
+}
+
+static void print_search(FILE *f, const cJSON *j, bool frontier)
+{
+    static const char *const cols[] = { "hw", "gpus", "split", "precision", "max_batched_tokens", "concurrency",
+                                        "output_tokens_per_s_per_user", "output_tokens_per_s_per_gpu",
+                                        "usd_per_mtok_output", "ttft_s", "tpot_s" };
+    fprintf(f, "%.0f configurations evaluated (%.0f splits rejected by the deployment checks, %.0f do not fit in memory)\n",
+            jnum(j, "configurations"), jnum(j, "skipped_invalid"), jnum(j, "skipped_no_fit"));
+    if (frontier) {
+        const cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "frontier");
+        fprintf(f, "%.0f points; Pareto frontier (%d points):\n", jnum(j, "points"), cJSON_GetArraySize(rows));
+        sim_table_print(f, rows, cols, 11);
+        return;
+    }
+    fprintf(f, "%.0f meet the SLO in steady state at %g req/s\n%s\n", jnum(j, "steady_state_feasible"),
+            jnum(j, "rate"), jstr(j, "message"));
+    fprintf(f, "cheapest candidates (steady state at the concurrency that carries the rate):\n");
+    sim_table_print(f, cJSON_GetObjectItemCaseSensitive(j, "ranked"), cols, 11);
+}
+
+/* --hw, --precision and --max-batched-tokens take lists here; the first value also goes
+ * into the request so it loads. */
+static int search_lists(sim_request *r, sim_search_opts *o, const char *hw, const char *prec, const char *mbt,
+                        const char *conc, sim_err *err)
+{
+    int rc = SIM_OK;
+    if (hw && !(rc = sim_search_parse_list(hw, "hw", o, err)))
+        snprintf(r->hw, sizeof r->hw, "%s", o->hw[0]);
+    if (!rc && prec && !(rc = sim_search_parse_list(prec, "precisions", o, err)))
+        snprintf(r->precision, sizeof r->precision, "%s", o->precisions[0]);
+    if (!rc && mbt && !(rc = sim_search_parse_list(mbt, "mbt", o, err)))
+        r->max_batched_tokens = o->mbt[0];
+    if (!rc && conc)
+        rc = sim_search_parse_list(conc, "concurrency_per_gpu", o, err);
+    return rc;
+}
+
+static int int_arg(const char *v, const char *name, long lo, long hi, long *out, sim_err *err)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*v == '\0' || *end || x < lo || x > hi)
+        return sim_fail(err, SIM_EINPUT, "option '%s' must be an integer in [%ld, %ld] (got '%s')", name, lo, hi, v);
+    *out = x;
+    return SIM_OK;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    sim_request r;
+    sim_request_defaults(&r);
+    sim_search_opts o;
+    sim_search_defaults(&o);
+    const char *hw = NULL, *prec = NULL, *mbt = NULL, *conc = NULL, *goal = NULL, *maxg = NULL, *ming = NULL;
+    const char *limit = NULL, *nconfirm = NULL, *csv = NULL, *plot = NULL, *cplot = NULL;
+    bool json = false;
+    const extra_flag x[] = {
+        { "--hw", &hw, NULL },           { "--precision", &prec, NULL },  { "--max-batched-tokens", &mbt, NULL },
+        { "--concurrency-per-gpu", &conc, NULL }, { "--goal", &goal, NULL }, { "--max-gpus", &maxg, NULL },
+        { "--min-gpus", &ming, NULL },   { "--limit", &limit, NULL },     { "--confirm", &nconfirm, NULL },
+        { "--disagg", NULL, &o.disagg }, { "--force", NULL, &o.force },   { "--json", NULL, &json },
+        { "--csv", &csv, NULL },         { "--plot", &plot, NULL },       { "--cost-plot", &cplot, NULL },
+    };
+    int rc = parse_args("search", argc, argv, &r, x, (int)(sizeof x / sizeof x[0]));
+    if (rc == 1) {
+        search_usage(stdout);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    sim_err err = { 0 };
+    long v;
+    if ((maxg && int_arg(maxg, "max-gpus", 1, 4096, &v, &err)) || (maxg && (o.max_gpus = (int)v, 0)) ||
+        (ming && int_arg(ming, "min-gpus", 1, 4096, &v, &err)) || (ming && (o.min_gpus = (int)v, 0)) ||
+        (limit && int_arg(limit, "limit", 1, 100000000, &v, &err)) || (limit && (o.limit = v, 0)) ||
+        (nconfirm && int_arg(nconfirm, "confirm", 0, 100, &v, &err)) || (nconfirm && (o.confirm = (int)v, 0)) ||
+        search_lists(&r, &o, hw, prec, mbt, conc, &err))
+        return search_fail(err.code, err.msg);
+    bool frontier;
+    if (!goal)
+        frontier = !(r.rate > 0 && (r.slo_ttft_s > 0 || r.slo_tpot_s > 0));
+    else if (strcmp(goal, "frontier") == 0 || strcmp(goal, "cheapest") == 0)
+        frontier = strcmp(goal, "frontier") == 0;
+    else
+        return search_fail(SIM_EINPUT, "option '--goal' must be frontier or cheapest");
+    if (!json)
+        o.progress = progress_search;
+    cJSON *res = NULL;
+    rc = frontier ? sim_search_frontier(&r, &o, &res, &err) : sim_search_cheapest(&r, &o, &res, &err);
+    if (rc)
+        return search_fail(err.code, err.msg);
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(res, frontier ? "frontier" : "ranked");
+    int out = 0;
+    if (csv && write_rows_csv(csv, rows, &err))
+        out = 1;
+    if (!out && plot && cJSON_GetArraySize(rows) > 0 && search_plot(plot, rows, false, &r, &err))
+        out = 1;
+    if (!out && cplot && cJSON_GetArraySize(rows) > 0 && search_plot(cplot, rows, true, &r, &err))
+        out = 1;
+    if (json) {
+        char *text = cJSON_Print(res);
+        if (text)
+            puts(text);
+        free(text);
+    } else {
+        print_search(stdout, res, frontier);
+    }
+    bool met = frontier || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "met"));
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", jstr(res, "message"));
+    cJSON_Delete(res);
+    if (out)
+        return search_fail(err.code, err.msg);
+    if (!met)
+        return search_fail(SIM_EINPUT, msg);
     return 0;
 }

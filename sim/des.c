@@ -252,7 +252,7 @@ typedef struct des {
     sim_des_window win[128];
     double win_w;
     /* sustainability: requests in system over 64 windows of the arrival span */
-    double span_area[64], span_w;
+    double span_area[64], span_wait[64], span_w;
 } des;
 
 static long blocks_for(long tokens, int b)
@@ -394,6 +394,7 @@ static void span_add(des *s, double t0, double t1)
             return;
         double e = fmin(t1, (i + 1) * s->span_w);
         s->span_area[i] += s->in_system * (e - t0);
+        s->span_wait[i] += s->waiting * (e - t0);
         t0 = e;
     }
 }
@@ -790,13 +791,16 @@ static int pool_init(des *s, pool *p, const sim_deploy *d, int role, double ctx,
 {
     p->d = d;
     p->role = role;
-    sim_memfit_eval(d, ctx, 1, &p->mem);
+    /* Place the weights as if KV needed almost nothing, so they stay in the fastest tier,
+     * and give what is left to KV blocks; lengths are checked against it afterwards. */
+    sim_memfit_eval(d, 1, 1, &p->mem);
     if (!p->mem.fits)
         return sim_fail(err, SIM_EINPUT, "%sdoes not fit: %s", role == ROLE_PREFILL ? "prefill pool " : "",
                         p->mem.reason);
     /* Bytes per cached token at the workload's mean context (sliding-window layers hold
-     * fewer, so the per-sequence figure is the honest one). */
-    double per_tok = p->mem.kv_bytes_per_seq / ctx;
+     * fewer tokens than a full layer, so the mean context matters). */
+    const sim_model *m = d->model;
+    double per_tok = p->mem.kv_bytes_per_token * sim_model_kv_elems(m, ctx) / (ctx * sim_model_kv_elems_per_token(m));
     p->blocks = per_tok > 0 ? (long)floor(p->mem.kv_budget_bytes / (per_tok * s->o->block_tokens)) : 0;
     p->watermark = p->blocks / 100; /* vLLM keeps 1% of blocks free when admitting */
     p->budget = (long)d->max_batched_tokens * d->pp;
@@ -1014,32 +1018,48 @@ static int latency_stats(const des *s, sim_des_result *r, sim_err *err)
     return SIM_OK;
 }
 
-/* Requests in the system over the second half of the arrival span: a least-squares slope. */
+/* Least-squares slope of the window means of `area` over windows [i0, 64), and their mean. */
+static double slope_of(const des *s, const double *area, int i0, double *mean)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int n = 64 - i0;
+    for (int i = i0; i < 64; i++) {
+        double x = (i + 0.5) * s->span_w, y = area[i] / s->span_w;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
+    }
+    *mean = sy / n;
+    return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+}
+
+/* A rate is not sustainable when the backlog grows over the second half of the arrivals:
+ * growth both absolute (over 5 requests across the stretch) and large next to the level
+ * (a stable queue's slope is noise around zero). Two witnesses: requests waiting for
+ * admission, and requests in the system once the filling-up transient (two median
+ * end-to-end latencies from the start) is over. */
 static void sustainability(const des *s, sim_des_result *r)
 {
     r->sustainable = true;
     r->served_rps = r->completed / r->duration_s;
     if (s->span_w <= 0)
         return;
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int n = 32;
-    for (int i = 32; i < 64; i++) {
-        double x = (i + 0.5) * s->span_w, y = s->span_area[i] / s->span_w;
-        sx += x;
-        sy += y;
-        sxx += x * x;
-        sxy += x * y;
+    double mean, slope = slope_of(s, s->span_wait, 32, &mean), len = 32 * s->span_w;
+    bool grows = slope * len > fmax(5, 0.25 * mean);
+    int i0 = (int)fmax(32, ceil(2 * r->e2e.p50 / s->span_w));
+    if (!grows && i0 <= 56) {
+        slope = slope_of(s, s->span_area, i0, &mean);
+        len = (64 - i0) * s->span_w;
+        grows = slope * len > fmax(5, 0.25 * mean);
     }
-    double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
-    double mean = sy / n, half = 32 * s->span_w;
     r->queue_growth_rps = slope;
-    /* Growth that is both absolute (over 5 requests across the half span) and large next to
-     * the level itself; a stable queue's slope is noise around zero. */
-    if (slope * half > fmax(5, 0.25 * mean)) {
+    if (grows) {
         r->sustainable = false;
         snprintf(r->note, sizeof r->note,
-                 "not sustainable: requests in the system grew by %.3g per second over the second half of the "
-                 "arrivals (offered %.3g req/s, served %.3g req/s on average until the queue drained); the queue grows without bound at this rate",
+                 "not sustainable: the backlog grew by %.3g requests per second over the second half of the "
+                 "arrivals (offered %.3g req/s, served %.3g req/s on average until the queue drained); the queue "
+                 "grows without bound at this rate",
                  slope, r->offered_rate, r->served_rps);
     }
 }

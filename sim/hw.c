@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jsonfile.h"
+#include "registry.h"
 
 #define SCHEMA_ID "moesim-hwmodel/1"
 
@@ -513,6 +514,79 @@ static int parse_link_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_er
     return SIM_OK;
 }
 
+/* Keys of an efficiency block that carry figures; a block with efficiency_from and none of
+ * these takes its figures from the named hwmodel. */
+static const char *const eff_figures[] = {"gemm",           "grouped_gemm",       "memory",           "attention_decode",
+                                          "attention_prefill", "dequant_gelem_s", "kernel_overhead_us",
+                                          "step_overhead_us", NULL};
+
+#define MAX_TRANSFER_DEPTH 4
+
+/* efficiency_from: "NAME" (shipped), "calibrated/NAME", or a path, tried as given and then
+ * beside the file naming it. */
+static int load_transfer_source(const char *from, const char *file, sim_hw *src, sim_err *err)
+{
+    static int depth; /* the loader is not re-entered from other threads (see routing.h) */
+    if (depth >= MAX_TRANSFER_DEPTH)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'efficiency.efficiency_from' ('%s') starts a chain of more than %d "
+                        "transfers (a cycle?)", file, from, MAX_TRANSFER_DEPTH);
+    char beside[600] = "";
+    const char *slash = strrchr(file, '/');
+    FILE *probe = NULL;
+    if (slash && from[0] != '/' && (strchr(from, '/') || strstr(from, ".json")) &&
+        snprintf(beside, sizeof beside, "%.*s/%s", (int)(slash - file), file, from) < (int)sizeof beside &&
+        !(probe = fopen(from, "r")) && (probe = fopen(beside, "r"))) {
+        fclose(probe);
+        from = beside;
+    } else if (probe) {
+        fclose(probe);
+    }
+    depth++;
+    sim_err inner = {0, ""};
+    int rc = sim_registry_hw(from, src, &inner);
+    depth--;
+    if (rc)
+        return sim_fail(err, rc, "%s: field 'efficiency.efficiency_from': %s", file, inner.msg);
+    return SIM_OK;
+}
+
+/* Take the efficiencies of another hwmodel of the same family (class and backend: the
+ * kernels' efficiencies and fixed costs are those of one kind of device and software).
+ * The file's own `source` says why; `link` may be given, since links belong to the device. */
+static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "efficiency_from", "link", NULL};
+    int rc;
+    if ((rc = check_keys(e, keys, file, "efficiency", err)))
+        return rc;
+    char from[64];
+    if ((rc = jf_str(e, "efficiency_from", from, sizeof from, file, "efficiency", err)))
+        return rc;
+    sim_hw src;
+    if ((rc = load_transfer_source(from, file, &src, err)))
+        return rc;
+    if (src.cls != hw->cls || strcmp(src.backend, hw->backend) != 0)
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field 'efficiency.efficiency_from' names %s, a %s model with backend %s; %s is %s with "
+                        "backend %s (efficiencies transfer only within one class and backend)",
+                        file, from, sim_hw_class_name(src.cls), src.backend, hw->name, sim_hw_class_name(hw->cls),
+                        hw->backend);
+    hw->eff = src.eff;
+    snprintf(hw->eff.efficiency_from, sizeof hw->eff.efficiency_from, "%s", from);
+    const char *why = cJSON_GetObjectItemCaseSensitive(e, "source")->valuestring;
+    if (snprintf(hw->eff.source, sizeof hw->eff.source, "%s", why) >= (int)sizeof hw->eff.source)
+        memcpy(hw->eff.source + sizeof hw->eff.source - 4, "...", 4);
+    if (cJSON_GetObjectItemCaseSensitive(e, "link") && (rc = parse_link_eff(e, hw, file, err)))
+        return rc;
+    if ((hw->scale_up.domain_size > 1 && hw->eff.link_scale_up <= 0) ||
+        (hw->scale_out.bandwidth_Bps > 0 && hw->eff.link_scale_out <= 0))
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field 'efficiency.link' is missing (%s has no share for this device's links: give "
+                        "{\"scale_up\": ..., \"scale_out\": ...})",
+                        file, from);
+    return SIM_OK;
+}
+
 static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
     static const char *const keys[] = {"provenance",         "source",           "efficiency_from",  "gemm",
@@ -526,6 +600,13 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, sim
     int rc, prov = 0;
     if ((rc = check_keys(e, keys, file, "efficiency", err)) || (rc = need_source(e, file, "efficiency", err)))
         return rc;
+    /* efficiency_from alone: take the figures from that hwmodel; with figures beside it, it
+     * only records where they were copied from */
+    bool figures = false;
+    for (const char *const *k = eff_figures; *k && !figures; k++)
+        figures = cJSON_GetObjectItemCaseSensitive(e, *k) != NULL;
+    if (!figures && cJSON_GetObjectItemCaseSensitive(e, "efficiency_from"))
+        return transfer_efficiency(e, hw, file, err);
     if ((rc = get_enum(e, "provenance", provenances, 2, &prov, file, "efficiency", err)))
         return rc;
     snprintf(hw->eff.provenance, sizeof hw->eff.provenance, "%s", provenances[prov]);
@@ -549,12 +630,36 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, sim
     return SIM_OK;
 }
 
+/* What calibration recorded (moesim calibrate): where the file came from, the fit and the raw
+ * measurements. Kept in the file for readers; the simulator uses none of it, so only its
+ * shape is checked. */
+static int parse_calibration(const cJSON *root, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "provenance", "fit", "measurements", NULL};
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+    if (!c)
+        return SIM_OK;
+    if (!cJSON_IsObject(c))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'calibration' must be an object", file);
+    int rc;
+    if ((rc = check_keys(c, keys, file, "calibration", err)) || (rc = need_source(c, file, "calibration", err)))
+        return rc;
+    if (!jf_obj(c, "provenance", file, "calibration", err) || !jf_obj(c, "fit", file, "calibration", err))
+        return err->code;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "measurements");
+    if (!cJSON_IsArray(m))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'calibration.measurements' %s (expected an array)", file,
+                        m ? "must be an array" : "is missing");
+    return SIM_OK;
+}
+
 /* ---- public -------------------------------------------------------------------------- */
 
 static int parse_root(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"schema", "name",   "display_name", "class", "backend",    "released",
-                                       "compute", "memory", "interconnect", "power", "price", "efficiency", NULL};
+    static const char *const keys[] = {"schema",  "name",   "display_name", "class", "backend",    "released",
+                                       "compute", "memory", "interconnect", "power", "price", "efficiency",
+                                       "calibration", NULL};
     if (!cJSON_IsObject(root))
         return sim_fail(err, SIM_EINPUT, "%s: the top level must be an object (a hardware model, schema %s)", file,
                         SCHEMA_ID);
@@ -562,7 +667,8 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, sim_err *
     if ((rc = check_keys(root, keys, file, "", err)) || (rc = parse_header(root, hw, file, err)) ||
         (rc = parse_compute(root, hw, file, err)) || (rc = parse_memory(root, hw, file, err)) ||
         (rc = parse_interconnect(root, hw, file, err)) || (rc = parse_power(root, hw, file, err)) ||
-        (rc = parse_price(root, hw, file, err)) || (rc = parse_efficiency(root, hw, file, err)))
+        (rc = parse_price(root, hw, file, err)) || (rc = parse_efficiency(root, hw, file, err)) ||
+        (rc = parse_calibration(root, file, err)))
         return rc;
     return SIM_OK;
 }

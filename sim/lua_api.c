@@ -17,11 +17,13 @@
 
 #include "catalog.h"
 #include "commands.h"
+#include "des.h"
 #include "jsonfile.h"
 #include "plot.h"
 #include "registry.h"
 #include "report.h"
 #include "request.h"
+#include "search.h"
 
 static char out_dir[PATH_MAX] = "out";
 
@@ -451,6 +453,131 @@ static int l_plot(lua_State *L)
     return 1;
 }
 
+/* moesim.serve{...}: the discrete-event simulation (des.h) with the options of `moesim
+ * serve`; returns its JSON report as a table, plus `cdf`: latency CDF rows {metric,
+ * latency_s, share} ready for moesim.plot. */
+static int l_serve(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    sim_request r;
+    sim_request_defaults(&r);
+    fill_request(L, 1, &r);
+    cJSON *rep = NULL;
+    sim_des_result res;
+    sim_err err = { 0 };
+    if (sim_des_request_run(&r, true, false, &rep, &res, &err))
+        return luaL_error(L, "serve: %s", err.msg);
+    cJSON_AddItemToObject(rep, "cdf", sim_des_cdf_rows(&res, 50));
+    sim_des_result_free(&res);
+    push_json(L, rep);
+    cJSON_Delete(rep);
+    return 1;
+}
+
+/* A search list field: a Lua list of strings, numbers or named tables, joined with commas. */
+static void search_list(lua_State *L, int idx, const char *key, const char *what, sim_search_opts *o)
+{
+    lua_getfield(L, idx, key);
+    int t = lua_gettop(L);
+    if (lua_isnil(L, t)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (!lua_istable(L, t))
+        luaL_error(L, "search: field '%s' must be a list", key);
+    char text[2048] = "";
+    size_t used = 0;
+    for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, t); i++) {
+        lua_rawgeti(L, t, i);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "name");
+            lua_remove(L, -2);
+        }
+        if (!lua_isstring(L, -1))
+            luaL_error(L, "search: field '%s' must list strings or numbers", key);
+        if (used < sizeof text)
+            used += (size_t)snprintf(text + used, sizeof text - used, "%s%s", i > 1 ? "," : "", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    sim_err err = { 0 };
+    if (used >= sizeof text)
+        luaL_error(L, "search: field '%s' is too long", key);
+    if (sim_search_parse_list(text, what, o, &err))
+        luaL_error(L, "search: %s", err.msg);
+}
+
+static lua_Integer int_field(lua_State *L, int idx, const char *k, lua_Integer dflt)
+{
+    lua_getfield(L, idx, k);
+    lua_Integer v = lua_isnil(L, -1) ? dflt : lua_tointeger(L, -1);
+    if (!lua_isnil(L, -1) && !lua_isinteger(L, -1))
+        luaL_error(L, "search: field '%s' must be an integer", k);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* moesim.search{ model = ..., hw = {"h100-sxm", "h200"}, max_gpus = 8, goal = "frontier" or
+ * "cheapest", precisions = {...}, max_batched_tokens = {...}, concurrency_per_gpu = {...},
+ * disagg, force, limit, confirm, and any eval/serve option }: the search of search.h. */
+static int l_search(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    static const char *const own[] = { "goal", "max_gpus", "min_gpus", "precisions", "max_batched_tokens",
+                                       "concurrency_per_gpu", "disagg", "force", "limit", "confirm", "hw", NULL };
+    sim_search_opts o;
+    sim_search_defaults(&o);
+    lua_getfield(L, 1, "hw");
+    bool hw_list = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
+    lua_pop(L, 1);
+    if (hw_list)
+        search_list(L, 1, "hw", "hw", &o);
+    search_list(L, 1, "precisions", "precisions", &o);
+    search_list(L, 1, "max_batched_tokens", "mbt", &o);
+    search_list(L, 1, "concurrency_per_gpu", "concurrency_per_gpu", &o);
+    o.max_gpus = (int)int_field(L, 1, "max_gpus", 8);
+    o.min_gpus = (int)int_field(L, 1, "min_gpus", 1);
+    o.limit = (long)int_field(L, 1, "limit", 20000);
+    o.confirm = (int)int_field(L, 1, "confirm", 3);
+    const char *goal = opt_field(L, 1, "goal");
+    o.disagg = bool_field(L, 1, "disagg", false);
+    o.force = bool_field(L, 1, "force", false);
+    /* the rest are request options */
+    lua_newtable(L);
+    int rest = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        bool skip = false;
+        for (int i = 0; own[i] && !skip; i++)
+            skip = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), own[i]) == 0 &&
+                   (strcmp(own[i], "hw") != 0 || hw_list);
+        if (skip) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, rest);
+    }
+    sim_request r;
+    sim_request_defaults(&r);
+    fill_request(L, rest, &r);
+    if (hw_list)
+        snprintf(r.hw, sizeof r.hw, "%s", o.hw[0]);
+    if (o.nprec)
+        snprintf(r.precision, sizeof r.precision, "%s", o.precisions[0]);
+    bool frontier = goal ? strcmp(goal, "frontier") == 0 : !(r.rate > 0 && (r.slo_ttft_s > 0 || r.slo_tpot_s > 0));
+    if (goal && !frontier && strcmp(goal, "cheapest") != 0)
+        return luaL_error(L, "search: goal must be 'frontier' or 'cheapest' (got '%s')", goal);
+    cJSON *res = NULL;
+    sim_err err = { 0 };
+    if (frontier ? sim_search_frontier(&r, &o, &res, &err) : sim_search_cheapest(&r, &o, &res, &err))
+        return luaL_error(L, "search: %s", err.msg);
+    push_json(L, res);
+    cJSON_Delete(res);
+    return 1;
+}
+
 static const luaL_Reg moesim_fns[] = {
     { "eval", l_eval },
     { "sweep", l_sweep },
@@ -462,6 +589,8 @@ static const luaL_Reg moesim_fns[] = {
     { "write_csv", l_write_csv },
     { "write_json", l_write_json },
     { "plot", l_plot },
+    { "serve", l_serve },
+    { "search", l_search },
     { NULL, NULL },
 };
 

@@ -158,6 +158,8 @@ static void usage(FILE *f)
                "  moesim models [--json]              shipped model cards with parameter counts\n"
                "  moesim hw [--json]                  shipped hardware models\n"
                "  moesim serve --model M --hw H --rate R ...  simulate requests: TTFT/TPOT percentiles, goodput\n"
+               "  moesim search --model M --hw H,H2 ...  Pareto frontier, or the cheapest config meeting an SLO\n"
+               "  moesim calibrate [--quick] [--backend cpu|cuda] ...  measure here, fit, write hwmodels/calibrated/NAME.json\n"
                "  moesim version\n",
             MOESIM_VERSION);
 }
@@ -173,6 +175,8 @@ static const command commands[] = {
     { "models", cmd_models },
     { "hw", cmd_hw },
     { "serve", cmd_serve },
+    { "search", cmd_search },
+    { "calibrate", cmd_calibrate },
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_serve.sh: `moesim serve` and `moesim search` as a user meets them: the report, JSON,
+# CSV, the latency-CDF and frontier plots, moesim.serve{} / moesim.search{} in Lua, and bad
+# input (exit status 2 with a message naming the problem: malformed traces with line and
+# column, non-positive rates and lengths, an SLO nothing meets, a search space too large).
+set -euo pipefail
+BIN=${BIN:-bin}
+M="$BIN/moesim"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_fail STATUS PATTERN -- command...: exit status and a stderr message matching PATTERN
+expect_fail() {
+  local want=$1 pattern=$2; shift 3
+  local status=0
+  "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
+  if [ "$status" -ne "$want" ]; then bad "$* exited $status, expected $want: $(cat "$tmp/err")"; return; fi
+  if ! grep -qE -- "$pattern" "$tmp/err"; then bad "$*: stderr lacks /$pattern/: $(cat "$tmp/err")"; return; fi
+  ok
+}
+
+Q=(--model qwen3-30b-a3b --hw h100-sxm --precision fp8)
+
+# --- serve: report, JSON, files
+"$M" serve "${Q[@]}" --rate 5 --requests 300 --isl 512 --osl 64 --slo-ttft-s 0.5 --slo-tpot-s 0.02 >"$tmp/rep"
+grep -q "TTFT s" "$tmp/rep" && grep -q "goodput" "$tmp/rep" && grep -q "sustainable" "$tmp/rep" && ok ||
+  bad "serve report lacks TTFT / goodput / sustainability: $(cat "$tmp/rep")"
+"$M" serve "${Q[@]}" --rate 5 --requests 300 --isl 512 --osl 64 --json \
+  --csv "$tmp/sum.csv" --requests-csv "$tmp/req.csv" --timeline-csv "$tmp/tl.csv" --plot "$tmp/cdf.png" >"$tmp/j"
+[ "$(jq .completed "$tmp/j")" = 300 ] && ok || bad "serve --json: completed != 300"
+jq -e '.sustainable == true and .ttft_p99_s > 0 and .tpot_p50_s > 0 and (.timeline | length) > 10' "$tmp/j" >/dev/null &&
+  ok || bad "serve --json lacks fields"
+jq -e '(.little.rel_error) < 1e-9' "$tmp/j" >/dev/null && ok || bad "Little's law off in the JSON"
+[ "$(wc -l <"$tmp/req.csv")" -eq 301 ] && ok || bad "requests CSV: $(wc -l <"$tmp/req.csv") lines, expected 301"
+head -1 "$tmp/sum.csv" | grep -q "ttft_p99_s" && ok || bad "summary CSV header lacks ttft_p99_s"
+head -1 "$tmp/tl.csv" | grep -q "in_system" && ok || bad "timeline CSV header lacks in_system"
+[ -s "$tmp/cdf.png" ] && [ "$(head -c 4 "$tmp/cdf.png" | tail -c 3)" = PNG ] && ok || bad "CDF plot is not a PNG"
+
+# a trace, with a header and a comment
+printf 'arrival_s,input_tokens,output_tokens\n# warm-up\n0,100,10\n0.5,2000,50\n1.0,300,20\n' >"$tmp/t.csv"
+"$M" serve "${Q[@]}" --trace "$tmp/t.csv" --json >"$tmp/tj"
+[ "$(jq -r .arrival "$tmp/tj")" = trace ] && [ "$(jq .completed "$tmp/tj")" = 3 ] && ok || bad "trace replay"
+
+# saturation: the report says the rate is not sustainable
+"$M" serve "${Q[@]}" --rate 3000 --requests 2000 --isl 1024 --osl 128 >"$tmp/sat"
+grep -q "not sustainable" "$tmp/sat" && ok || bad "saturating rate not flagged: $(tail -2 "$tmp/sat")"
+
+# --- serve: bad input
+printf '0,100,10\n0.5,1x0,20\n' >"$tmp/bad.csv"
+expect_fail 2 "bad.csv:2:5: input_tokens must be a number" -- "$M" serve "${Q[@]}" --trace "$tmp/bad.csv"
+printf '0,100,10\n0.5,100\n' >"$tmp/short.csv"
+expect_fail 2 "short.csv:2:1: expected 3 columns" -- "$M" serve "${Q[@]}" --trace "$tmp/short.csv"
+printf '1,100,10\n0.5,100,10\n' >"$tmp/order.csv"
+expect_fail 2 "order.csv:2:1: arrival times must not decrease" -- "$M" serve "${Q[@]}" --trace "$tmp/order.csv"
+expect_fail 2 "rate' must be a positive" -- "$M" serve "${Q[@]}" --rate 0
+expect_fail 2 "rate' must be a positive" -- "$M" serve "${Q[@]}" --rate -2
+expect_fail 2 "isl and osl must be >= 1" -- "$M" serve "${Q[@]}" --rate 1 --osl 0
+expect_fail 2 "requests' must be >= 1" -- "$M" serve "${Q[@]}" --rate 1 --requests -5
+expect_fail 2 "needs .* tokens of KV cache" -- "$M" serve "${Q[@]}" --rate 1 --requests 2 --isl 20000000
+expect_fail 2 "spec_accept" -- "$M" serve "${Q[@]}" --rate 1 --spec-tokens 1 --spec-accept 4
+expect_fail 2 "unknown option '--bogus'" -- "$M" serve "${Q[@]}" --bogus 1
+expect_fail 2 "no such file|No such file" -- "$M" serve "${Q[@]}" --trace "$tmp/missing.csv"
+
+# --- search: frontier, plots, cheapest, refusals
+"$M" search --model mixtral-8x7b --hw h100-sxm,h200 --max-gpus 8 --precision fp8 --isl 512 --osl 128 \
+  --json --csv "$tmp/front.csv" --plot "$tmp/front.png" --cost-plot "$tmp/cost.svg" >"$tmp/fj" 2>/dev/null
+jq -e '(.frontier | length) > 4 and ([.frontier[].hw] | unique | length) == 2' "$tmp/fj" >/dev/null && ok ||
+  bad "frontier: expected points for both hardware"
+jq -e '[.frontier[] | select(.hw == "h200") | .output_tokens_per_s_per_gpu] as $y |
+       ($y | length) < 2 or ([range(1; $y | length) | select($y[.] > $y[. - 1])] | length) == 0' "$tmp/fj" >/dev/null &&
+  ok || bad "frontier: tokens/s per GPU must fall as interactivity rises"
+[ -s "$tmp/front.png" ] && grep -q "<svg" "$tmp/cost.svg" && ok || bad "frontier plots not written"
+"$M" search --model mixtral-8x7b --hw h100-sxm --max-gpus 8 --precision fp8 --isl 512 --osl 128 \
+  --rate 10 --slo-ttft-s 1 --slo-tpot-s 0.05 --requests 300 --json >"$tmp/cj" 2>/dev/null
+jq -e '.met == true and .best.simulated.meets_slo == true' "$tmp/cj" >/dev/null && ok || bad "cheapest: no config met"
+expect_fail 2 "no configuration meets the SLO.*closest: " -- "$M" search --model mixtral-8x7b --hw h100-sxm \
+  --max-gpus 2 --precision fp8 --rate 10 --slo-tpot-s 0.0001 --requests 200
+grep -q "closest" "$tmp/out" && ok || bad "unmet SLO: stdout does not show the closest configuration"
+expect_fail 2 "space holds [0-9]+ evaluations.*above the limit of 20000" -- "$M" search --model deepseek-v3 \
+  --hw h100-sxm,h200,b200 --max-gpus 64 --precision fp8,nvfp4 --max-batched-tokens 2048,4096,8192
+expect_fail 2 "above the limit of 10" -- "$M" search --model mixtral-8x7b --hw h100-sxm --max-gpus 8 --limit 10
+expect_fail 2 "unknown hw|did you mean|h100" -- "$M" search --model mixtral-8x7b --hw h100-sxmm
+expect_fail 2 "max-batched-tokens' values must be positive integers|values must be positive integers" -- \
+  "$M" search --model mixtral-8x7b --hw h100-sxm --max-batched-tokens 4096,abc
+expect_fail 2 "goal' must be frontier or cheapest" -- "$M" search --model mixtral-8x7b --hw h100-sxm --goal best
+
+# --- Lua
+cat >"$tmp/s.lua" <<'LUA'
+local r = moesim.serve { model = "qwen3-30b-a3b", hw = "h100-sxm", precision = "fp8", rate = 4,
+                         requests = 200, isl = 256, osl = 32 }
+assert(r.completed == 200 and r.sustainable and #r.cdf > 0, "serve result")
+moesim.plot { rows = r.cdf, x = "latency_s", y = "share", by = "metric", file = "cdf.png", logx = true }
+local f = moesim.search { model = "mixtral-8x7b", hw = { "h100-sxm", "h200" }, max_gpus = 4,
+                          precisions = { "fp8" }, isl = 256, osl = 64 }
+assert(#f.frontier > 0, "frontier")
+local ok, err = pcall(moesim.serve, { model = "qwen3-30b-a3b", hw = "h100-sxm", rate = -1 })
+assert(not ok and err:find("rate"), "bad rate must raise")
+print("lua ok")
+LUA
+"$M" run "$tmp/s.lua" --out "$tmp/lua" 2>"$tmp/lerr" | grep -q "lua ok" && [ -s "$tmp/lua/cdf.png" ] && ok ||
+  bad "Lua serve/search: $(cat "$tmp/lerr")"
+
+echo "test_serve.sh: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
