@@ -1390,6 +1390,28 @@ static void progress_stderr(void *ctx, double share)
     fprintf(stderr, "moesim serve: %d%% of requests done\n", pct);
 }
 
+/* Replicas: one instance is simulated with its share of the requests (a trace is dealt
+ * round-robin); deployment-wide figures scale by R, per-GPU and per-request ones do not. */
+static void thin_trace(sim_workload *w, int R)
+{
+    long k = 0;
+    for (long i = 0; i < w->n; i += R)
+        w->r[k++] = w->r[i];
+    w->n = k;
+}
+
+static void scale_replicas(sim_des_result *r, int R)
+{
+    r->gpus *= R;
+    r->input_tps *= R;
+    r->output_tps *= R;
+    r->goodput_rps *= R;
+    r->goodput_tps *= R;
+    r->served_rps *= R;
+    r->usd_per_hour *= R;
+    r->offered_rate *= R;
+}
+
 int sim_des_request_run(const sim_request *r, bool keep_records, bool progress, cJSON **report,
                         sim_des_result *res, sim_err *err)
 {
@@ -1400,9 +1422,17 @@ int sim_des_request_run(const sim_request *r, bool keep_records, bool progress, 
     int rc = sim_request_deploy(r, &d, &pre, &has_prefill, &so, err);
     if (rc)
         return rc;
+    int R = so.replicas > 0 ? so.replicas : 1;
+    sim_request one = *r;
+    if (R > 1 && !r->trace[0]) { /* a Poisson stream split at random over R replicas: R Poisson streams */
+        one.rate = r->rate / R;
+        one.requests = (r->requests + R - 1) / R;
+    }
     sim_workload w;
-    if ((rc = sim_des_request_workload(r, d.model->max_context > 0 ? d.model->max_context : 1 << 20, &w, err)))
+    if ((rc = sim_des_request_workload(&one, d.model->max_context > 0 ? d.model->max_context : 1 << 20, &w, err)))
         return rc;
+    if (R > 1 && r->trace[0])
+        thin_trace(&w, R);
     sim_des_opts o;
     sim_des_defaults(&o);
     o.prefill = has_prefill ? &pre : NULL;
@@ -1421,7 +1451,10 @@ int sim_des_request_run(const sim_request *r, bool keep_records, bool progress, 
     sim_des_result local, *out = res ? res : &local;
     rc = sim_des_run(&d, &o, &w, out, err);
     if (!rc) {
+        scale_replicas(out, R);
         *report = sim_des_report(&d, &o, &w, out);
+        if (*report)
+            cJSON_AddNumberToObject(*report, "replicas", R);
         if (*report && w.clipped)
             cJSON_AddNumberToObject(*report, "lengths_clipped", (double)w.clipped);
         if (!*report)
