@@ -207,6 +207,12 @@ static int run(int argc, char **argv, const opts *o, sim_err *err)
         hw.eff.memory.max = MEM_PRIOR_OF_TRIAD;
     }
 
+    /* a busy machine makes every timing slower by an amount the model cannot know */
+    for (int i = 0; i < set.nfiles; i++)
+        if (set.files[i].load_avg > 0.5 * (set.files[i].cores > 0 ? set.files[i].cores : 1))
+            fprintf(stderr, "calibrate: note: %s was measured with load average %.1f on %d cores: other work shared "
+                            "the machine, and its timings (and the errors below) carry that\n",
+                    set.files[i].path, set.files[i].load_avg, set.files[i].cores);
     cal_set_hold_out(&set);
     cal_fit fit;
     if ((rc = cal_fit_setup(&fit, &hw, &set, err)) == SIM_OK) {

@@ -160,6 +160,9 @@ static int parse_file_header(const cJSON *root, cal_file *f, sim_wformat *fmt, c
         (rc = pos_int(dev, "ranks", false, &f->ranks, file, "device", err)))
         return rc;
     f->cores = f->threads = 0;
+    f->load_avg = -1;
+    if ((rc = jf_num_opt(dev, "load_avg", &f->load_avg, file, "device", err)))
+        return rc;
     if ((rc = jf_int_opt(dev, "cores", &f->cores, file, "device", err)) ||
         (rc = jf_int_opt(dev, "threads", &f->threads, file, "device", err)))
         return rc;

@@ -38,6 +38,7 @@ typedef struct cal_file {
     char cpu[128];
     char gpu[128];           /* device.gpu, when a GPU backend wrote the file */
     int cores, threads, ranks;
+    double load_avg;         /* device.load_avg when the engine recorded it, else -1 */
     char date[32];
     char command[1024];
     char version[64];        /* moesim_version the engine recorded (git describe) */

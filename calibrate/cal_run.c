@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -111,6 +112,18 @@ static void last_line(const char *path, char *out, size_t cap)
     fclose(f);
 }
 
+/* The engine now running: an interrupt or a kill of moesim reaches it too, so an interrupted
+ * calibration leaves no engine behind (and, having written nothing yet, no file). */
+static volatile pid_t running_child;
+
+static void forward_and_die(int sig)
+{
+    if (running_child > 0)
+        kill(running_child, sig);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 /* Run argv with stdout and stderr to files; returns the exit status, or -1 if it could not start. */
 static int spawn_wait(char **argv, const char *out_path, const char *err_path, bool search)
 {
@@ -124,10 +137,19 @@ static int spawn_wait(char **argv, const char *out_path, const char *err_path, b
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         return -1;
+    running_child = pid;
+    void (*old_int)(int) = signal(SIGINT, forward_and_die), (*old_term)(int) = signal(SIGTERM, forward_and_die);
     int status;
     while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
+        if (errno != EINTR) {
+            status = -1;
+            break;
+        }
+    running_child = 0;
+    signal(SIGINT, old_int);
+    signal(SIGTERM, old_term);
+    if (status == -1)
+        return -1;
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);

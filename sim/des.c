@@ -1018,6 +1018,15 @@ static int latency_stats(const des *s, sim_des_result *r, sim_err *err)
     return SIM_OK;
 }
 
+static void note_unsustainable(sim_des_result *r)
+{
+    snprintf(r->note, sizeof r->note,
+             "not sustainable: the backlog grew by %.3g requests per second over the second half of the arrivals "
+             "(offered %.3g req/s, served %.3g req/s on average until the queue drained); the queue grows without "
+             "bound at this rate",
+             r->queue_growth_rps, r->offered_rate, r->served_rps);
+}
+
 /* Least-squares slope of the window means of `area` over windows [i0, 64), and their mean. */
 static double slope_of(const des *s, const double *area, int i0, double *mean)
 {
@@ -1056,11 +1065,7 @@ static void sustainability(const des *s, sim_des_result *r)
     r->queue_growth_rps = slope;
     if (grows) {
         r->sustainable = false;
-        snprintf(r->note, sizeof r->note,
-                 "not sustainable: the backlog grew by %.3g requests per second over the second half of the "
-                 "arrivals (offered %.3g req/s, served %.3g req/s on average until the queue drained); the queue "
-                 "grows without bound at this rate",
-                 slope, r->offered_rate, r->served_rps);
+        note_unsustainable(r);
     }
 }
 
@@ -1410,6 +1415,9 @@ static void scale_replicas(sim_des_result *r, int R)
     r->served_rps *= R;
     r->usd_per_hour *= R;
     r->offered_rate *= R;
+    r->queue_growth_rps *= R;
+    if (!r->sustainable)
+        note_unsustainable(r);
 }
 
 int sim_des_request_run(const sim_request *r, bool keep_records, bool progress, cJSON **report,

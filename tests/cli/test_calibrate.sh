@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# test_calibrate.sh: `moesim calibrate` as a user meets it: the quick plan end to end (the
+# engine really runs; in the sanitizer build the committed measurements in calibrate/fixtures
+# are fitted with --from instead, to keep CI time modest), the file loads back into eval and a
+# scenario, efficiency_from transfer says so, bad measurement files name file and field, and an
+# interrupted or failed run leaves an earlier file untouched.
+set -euo pipefail
+BIN=${BIN:-bin}
+HOME_DIR=${MOESIM_HOME:-.}
+M="$BIN/moesim"
+tmp=$(mktemp -d)
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_fail STATUS PATTERN -- command...: exit status and a stderr message matching PATTERN
+expect_fail() {
+  local want=$1 pattern=$2; shift 3
+  local status=0
+  "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
+  if [ "$status" -ne "$want" ]; then bad "$* exited $status, expected $want: $(cat "$tmp/err")"; return; fi
+  if ! grep -qE -- "$pattern" "$tmp/err"; then bad "$*: stderr lacks /$pattern/: $(cat "$tmp/err")"; return; fi
+  ok
+}
+
+fix="$HOME_DIR/calibrate/fixtures"
+from="$fix/qwen3-30b-a3b-bf16.json,$fix/deepseek-v2-lite-bf16.json"
+cal="$tmp/cal.json"
+
+"$M" calibrate --help | grep -q -- "--quick" && ok || bad "calibrate --help"
+expect_fail 2 "unknown argument '--fast'" -- "$M" calibrate --fast
+expect_fail 2 "expected cpu or cuda" -- "$M" calibrate --backend tpu
+
+# --- end to end: measure (plain build) or fit the committed measurements (sanitizer build)
+case "$BIN" in
+  *san*) args=(--from "$from") ;;
+  *) args=(--quick) ;;
+esac
+start=$(date +%s)
+if "$M" calibrate "${args[@]}" --out "$cal" >"$tmp/report" 2>"$tmp/progress"; then ok; else
+  bad "calibrate ${args[*]}: $(cat "$tmp/progress")"; fi
+echo "   calibrate ${args[*]}: $(( $(date +%s) - start )) s; $(grep 'held-out MAPE' "$tmp/report" || true)"
+grep -qE "^qwen3-30b-a3b +bf16 +1 " "$tmp/report" && ok || bad "report lacks the qwen3 1-token row"
+grep -q "held out" "$tmp/report" && grep -q "fitted" "$tmp/report" && ok || bad "report lacks held-out/fitted roles"
+grep -qE "held-out MAPE [0-9.]+% over [0-9]+ MoE layer points; worst: " "$tmp/report" && ok || bad "report lacks MAPE and worst point"
+[ "${args[0]}" = --from ] || grep -q "calibrate: \[2/2\] done" "$tmp/progress" && ok || bad "no progress on stderr"
+jq -e '.efficiency.provenance == "calibrated" and (.calibration.fit.mape_held_out_pct | type == "number")
+       and (.calibration.measurements | length > 10) and (.calibration.provenance.command | test("calibrate"))
+       and (.efficiency.grouped_gemm.bf16.max > 0 and .efficiency.grouped_gemm.bf16.max <= 1)' "$cal" >/dev/null \
+  && ok || bad "calibrated file lacks provenance, fit or measurements"
+ls "$tmp" | grep -q "cal.json.tmp" && bad "temporary file left beside $cal" || ok
+
+# --- it loads back: eval and a scenario
+j=$("$M" eval --hw "$cal" --model qwen3-30b-a3b --precision bf16 --isl 256 --osl 64 --concurrency 1 --json)
+echo "$j" | jq -e '(.efficiency_basis | test("^calibrated efficiencies of ")) and .tpot_s > 0' >/dev/null \
+  && ok || bad "eval --hw calibrated file: $(echo "$j" | jq -c '{efficiency_basis, tpot_s}')"
+cat >"$tmp/s.lua" <<EOF
+local r = moesim.eval { model = "qwen3-30b-a3b", hw = "$cal", precision = "bf16", isl = 256, osl = 64, concurrency = 1 }
+moesim.print({ { hw = r.hw, basis = r.efficiency_basis, tpot_s = r.tpot_s } })
+EOF
+"$M" run "$tmp/s.lua" --out "$tmp/run" | grep -q "calibrated efficiencies" && ok || bad "scenario with hw = calibrated file"
+
+# --- transfer: a hwmodel for hardware not present takes the calibrated efficiencies
+jq --arg f "$cal" '.name = "laptop-x" | .efficiency = {source: "Zen 4 laptop: the engine kernels measured on this host", efficiency_from: $f}' \
+  "$HOME_DIR/hwmodels/laptop-ddr5.json" >"$tmp/laptop-x.json"
+j=$("$M" eval --hw "$tmp/laptop-x.json" --model qwen3-30b-a3b --precision bf16 --json)
+echo "$j" | jq -e --arg f "$cal" '.deployment.efficiency_from == $f and .deployment.efficiency == "calibrated" and (.efficiency_basis | test("transferred from"))' >/dev/null \
+  && ok || bad "efficiency_from: $(echo "$j" | jq -c '{deployment, efficiency_basis}')"
+"$M" eval --hw "$tmp/laptop-x.json" --model qwen3-30b-a3b --precision bf16 | grep -q "^basis: calibrated efficiencies transferred from" \
+  && ok || bad "efficiency_from not in the table"
+jq --arg f "$cal" '.efficiency = {source: "x", efficiency_from: $f}' "$HOME_DIR/hwmodels/h200.json" >"$tmp/h200-x.json"
+expect_fail 2 "efficiency_from.*transfer only within one class and backend" -- "$M" eval --hw "$tmp/h200-x.json" --model qwen3-30b-a3b
+
+# --- bad measurement files: exit 2, file and field named; the earlier file is untouched
+cp "$cal" "$tmp/before.json"
+head -c 700 "$fix/deepseek-v2-lite-bf16.json" >"$tmp/partial.json"
+expect_fail 2 "partial.json:[0-9]+:[0-9]+: malformed JSON" -- "$M" calibrate --from "$tmp/partial.json" --out "$cal"
+jq 'del(.results[1].total.median_s)' "$fix/deepseek-v2-lite-bf16.json" >"$tmp/nofield.json"
+expect_fail 2 "nofield.json: field 'results\[1\]\.total\.median_s' is missing" -- "$M" calibrate --from "$tmp/nofield.json" --out "$cal"
+jq '.results[0].experts_touched = "six"' "$fix/deepseek-v2-lite-bf16.json" >"$tmp/typo.json"
+expect_fail 2 "typo.json: field 'results\[0\]\.experts_touched' must be a number" -- "$M" calibrate --from "$tmp/typo.json" --out "$cal"
+expect_fail 2 "missing.json: cannot open" -- "$M" calibrate --from "$tmp/missing.json" --out "$cal"
+cmp -s "$cal" "$tmp/before.json" && ok || bad "a failed calibration changed $cal"
+
+# --- a write that cannot happen fails cleanly (read-only folder; root ignores modes, so not as root)
+if [ "$(id -u)" != 0 ]; then
+  mkdir "$tmp/ro" && cp "$cal" "$tmp/ro/cal.json" && chmod 555 "$tmp/ro"
+  expect_fail 1 "cannot create" -- "$M" calibrate --from "$from" --out "$tmp/ro/cal.json"
+  cmp -s "$tmp/ro/cal.json" "$tmp/before.json" && ok || bad "read-only folder: earlier file changed"
+fi
+# --- an interrupted run (killed while the engine measures) leaves the earlier file untouched
+if [ "${args[0]}" = --quick ]; then
+  "$M" calibrate --quick --out "$cal" >/dev/null 2>&1 &
+  pid=$!
+  sleep 3
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null && bad "killed calibration exited 0" || ok
+  cmp -s "$cal" "$tmp/before.json" && ok || bad "interrupted calibration changed $cal"
+  ls "$tmp" | grep -q "cal.json.tmp" && bad "interrupted calibration left a temporary file" || ok
+fi
+
+# --- CUDA where there is none (or an engine built without it): a clear error
+# (exit 1 without a device; 2 when the engine refuses the backend it was built without)
+status=0
+"$M" calibrate --backend cuda --quick --out "$tmp/gpu.json" >"$tmp/out" 2>"$tmp/err" || status=$?
+[ "$status" -ne 0 ] && grep -qE "no CUDA device|not built into this moe-engine" "$tmp/err" && ok \
+  || bad "--backend cuda: exit $status, $(cat "$tmp/err")"
+[ ! -e "$tmp/gpu.json" ] && ok || bad "--backend cuda without a GPU wrote a file"
+
+echo "test_calibrate.sh: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
