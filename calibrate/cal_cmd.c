@@ -109,7 +109,7 @@ static int measure(const opts *o, char *dir, size_t dcap, bool *temp, char *file
     const cal_step *plan = cal_plan(o->quick, &n);
     fprintf(stderr, "calibrate: %s plan, engine JSON into %s:\n", o->quick ? "quick" : "full", dir);
     cal_plan_describe(plan, n, o->backend, stderr);
-    return cal_run_plan(plan, n, o->backend, dir, files, fcap, err);
+    return cal_run_plan(plan, n, o->backend, dir, *temp, files, fcap, err);
 }
 
 /* Was this file measured on this host? (CPU model and core count agree) */

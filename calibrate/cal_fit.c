@@ -356,7 +356,7 @@ static void probe_u(const cal_fit *f, int probe, double half_scale, double *u)
     }
 }
 
-int cal_fit_run(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
+static int fit_once(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
 {
     problem pb = { .f = f, .hw = *hw, .s = s };
     pb.idx = calloc((size_t)s->n + 1, sizeof *pb.idx);
@@ -461,6 +461,60 @@ int cal_fit_run(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
     gsl_vector_free(best);
     gsl_matrix_free(covar);
     free(pb.idx), free(r0), free(r1), free(scratch);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* A fitted point this far from the fit, in robust standard deviations (1.4826 x the median
+ * absolute log error), and at least 50% off, is an outlier: a stall from other work on the
+ * machine (a 32 ms GEMM among 3 ms ones), not a property of the hardware. */
+#define OUTLIER_SIGMAS 4.0
+#define OUTLIER_MIN_LOG 0.405 /* log(1.5) */
+
+int cal_fit_run(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
+{
+    const sim_hw start = *hw;
+    int rc = fit_once(f, hw, s, err);
+    if (rc)
+        return rc;
+    double *r = calloc((size_t)s->n + 1, sizeof *r);
+    if (!r)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    int n = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->p[i].fitted && (s->p[i].kind == CAL_LAYER || s->p[i].kind == CAL_GEMM))
+            r[n++] = fabs(log(s->p[i].predicted_s / s->p[i].measured_s));
+    qsort(r, (size_t)n, sizeof *r, cmp_double);
+    double mad = n ? r[n / 2] : 0, limit = fmax(OUTLIER_SIGMAS * 1.4826 * mad, OUTLIER_MIN_LOG);
+    free(r);
+    int dropped = 0;
+    for (int i = 0; i < s->n && n > 4; i++) {
+        cal_point *p = &s->p[i];
+        if (p->fitted && (p->kind == CAL_LAYER || p->kind == CAL_GEMM) &&
+            fabs(log(p->predicted_s / p->measured_s)) > limit) {
+            p->fitted = false;
+            p->outlier = true;
+            dropped++;
+        }
+    }
+    if (!dropped)
+        return SIM_OK;
+    /* once more without them, from the same start */
+    cal_fit again = *f;
+    for (int j = 0; j < again.np; j++)
+        again.p[j].value = again.p[j].prior;
+    again.n_fitted -= dropped;
+    *hw = start;
+    rc = fit_once(&again, hw, s, err);
+    if (rc == SIM_OK) {
+        *f = again;
+        f->outliers = dropped;
+    }
     return rc;
 }
 

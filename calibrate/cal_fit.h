@@ -43,6 +43,7 @@ typedef struct cal_fit {
                                 same kernels as the routed ones */
     double prior_weight;     /* weight of (u - u_prior) against the log-ratio residuals */
     int n_fitted;            /* measured points the fit used */
+    int outliers;            /* fitted points dropped as outliers before the final fit */
     int iterations;
     const char *status;      /* GSL's word for how it stopped */
     double rms_log_fit;      /* rms of log(predicted / measured) over the fitted points */
@@ -70,8 +71,9 @@ int cal_predict(const sim_hw *hw, const cal_point *p, double *seconds, sim_err *
 /* Fit: minimise sum over fitted points of log(pred/meas)^2 plus prior_weight^2 (u - u_prior)^2
  * (trust region, finite-difference Jacobian, a few starts) over the parameters the points can
  * see (at the priors, a unit change moves the predictions by 5% rms or more); the others stay
- * at their priors. Then predict every layer and GEMM point (predicted_s) with the fitted
- * hardware model, written into *hw. */
+ * at their priors. A fitted point far off the first fit (4 robust sigmas, and 50%) is marked
+ * an outlier and the fit is run again without it. Then predict every layer and GEMM point
+ * (predicted_s) with the fitted hardware model, written into *hw. */
 int cal_fit_run(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err);
 
 /* Alpha-beta of the all-to-all points: t = alpha + bytes / beta. Returns SIM_OK with *n = 0

@@ -14,7 +14,7 @@
 
 static const char *role(const cal_point *p)
 {
-    return p->held_out ? "held out" : p->fitted ? "fitted" : "not fitted";
+    return p->held_out ? "held out" : p->fitted ? "fitted" : p->outlier ? "outlier, not fitted" : "not fitted";
 }
 
 static double err_pct(const cal_point *p)
@@ -90,8 +90,9 @@ void cal_report_print(FILE *f, const cal_set *s, const cal_fit *fit, const cal_e
     } else {
         fprintf(f, "no point held out: no prediction error to report\n");
     }
-    fprintf(f, "fitted MoE layer points: MAPE %.1f%% over %d; fit rms log error %.3f over %d points (%s, %d iterations)\n",
-            e->mape_fit, e->n_fit, fit->rms_log_fit, fit->n_fitted, fit->status ? fit->status : "?", fit->iterations);
+    fprintf(f, "fitted MoE layer points: MAPE %.1f%% over %d; fit rms log error %.3f over %d points (%s, %d iterations)%s\n",
+            e->mape_fit, e->n_fit, fit->rms_log_fit, fit->n_fitted, fit->status ? fit->status : "?", fit->iterations,
+            fit->outliers ? "; outliers left out, listed above" : "");
     fprintf(f, "fitted efficiencies (1-sigma range; prior from %s):\n", m->base_name);
     for (int j = 0; j < fit->np; j++) {
         const cal_param *p = &fit->p[j];
@@ -282,6 +283,7 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
     cJSON_AddStringToObject(f, "status", fit->status ? fit->status : "");
     cJSON_AddNumberToObject(f, "iterations", fit->iterations);
     cJSON_AddNumberToObject(f, "fitted_points", fit->n_fitted);
+    cJSON_AddNumberToObject(f, "outliers", fit->outliers);
     cJSON_AddNumberToObject(f, "rms_log_error", r4(fit->rms_log_fit));
     cJSON_AddNumberToObject(f, "prior_weight", fit->prior_weight);
     cJSON *ps = cJSON_AddArrayToObject(f, "parameters");

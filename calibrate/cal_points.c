@@ -307,7 +307,7 @@ void cal_set_hold_out(cal_set *s)
     }
     for (int i = 0; i < s->n; i++) {
         cal_point *p = &s->p[i];
-        p->held_out = p->fitted = false;
+        p->held_out = p->fitted = p->outlier = false;
         if (p->kind == CAL_GEMM)
             p->fitted = p->m >= GEMM_MIN_FIT_M;
         if (p->kind != CAL_LAYER || p->ep != 1)

@@ -26,6 +26,7 @@ typedef struct cal_point {
     double touched;          /* layer: distinct experts the engine's router touched */
     bool held_out;           /* layer: compared with the prediction, not fitted */
     bool fitted;             /* a residual of the fit */
+    bool outlier;            /* was to be fitted, but lay too far off the first fit (cal_fit.h) */
     double predicted_s;      /* filled by the fit */
 } cal_point;
 

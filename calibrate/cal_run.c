@@ -115,11 +115,21 @@ static void last_line(const char *path, char *out, size_t cap)
 /* The engine now running: an interrupt or a kill of moesim reaches it too, so an interrupted
  * calibration leaves no engine behind (and, having written nothing yet, no file). */
 static volatile pid_t running_child;
+/* A temporary measurement folder and the files a plan may write there, removed on a signal
+ * (unlink and rmdir are async-signal-safe; the paths are built before any engine starts). */
+#define MAX_STEPS 16
+static char cleanup_dir[512], cleanup_files[3 * MAX_STEPS][600];
 
 static void forward_and_die(int sig)
 {
     if (running_child > 0)
         kill(running_child, sig);
+    if (cleanup_dir[0]) {
+        for (int i = 0; i < 3 * MAX_STEPS; i++)
+            if (cleanup_files[i][0])
+                unlink(cleanup_files[i]);
+        rmdir(cleanup_dir);
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -162,13 +172,24 @@ static double now_s(void)
     return ts.tv_sec + 1e-9 * ts.tv_nsec;
 }
 
-int cal_run_plan(const cal_step *plan, int n, const char *backend, const char *dir, char *files, size_t cap,
-                 sim_err *err)
+int cal_run_plan(const cal_step *plan, int n, const char *backend, const char *dir, bool temporary, char *files,
+                 size_t cap, sim_err *err)
 {
     char engine[PATH_MAX];
     int rc = cal_engine_path(engine, sizeof engine, err);
     if (rc)
         return rc;
+    if (n > MAX_STEPS)
+        return sim_fail(err, SIM_EFAIL, "plan of %d steps: at most %d", n, MAX_STEPS);
+    memset(cleanup_files, 0, sizeof cleanup_files);
+    cleanup_dir[0] = '\0';
+    if (temporary) {
+        snprintf(cleanup_dir, sizeof cleanup_dir, "%s", dir);
+        for (int i = 0; i < n; i++)
+            for (int e = 0; e < 3; e++)
+                snprintf(cleanup_files[3 * i + e], sizeof cleanup_files[0], "%s/step%d-bench.%s", dir, i + 1,
+                         e == 0 ? "json" : e == 1 ? "txt" : "err");
+    }
     files[0] = '\0';
     double t_all = now_s();
     for (int i = 0; i < n; i++) {

@@ -30,8 +30,9 @@ int cal_engine_path(char *out, size_t cap, sim_err *err);
 
 /* Run every step with `backend` into folder `dir`, appending each JSON written to `files`
  * (comma-separated, capacity cap). A step under mpirun that cannot start is skipped with a
- * note; any other failure stops with the engine's own last message. */
-int cal_run_plan(const cal_step *plan, int n, const char *backend, const char *dir, char *files, size_t cap,
-                 sim_err *err);
+ * note; any other failure stops with the engine's own last message. SIGINT and SIGTERM reach
+ * the running engine too; a `temporary` folder is then removed. */
+int cal_run_plan(const cal_step *plan, int n, const char *backend, const char *dir, bool temporary, char *files,
+                 size_t cap, sim_err *err);
 
 #endif

@@ -3,6 +3,7 @@
 #include "backend.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 struct eng_layer {
@@ -11,7 +12,11 @@ struct eng_layer {
     const eng_backend_ops *ops;
     void *impl;
     eng_transport *own_tr;   /* created here when the caller gave none */
+    const eng_backend_extra *extra;
 };
+
+eng_backend_create_fn eng_cuda_create_hook;
+int eng_fp8_weights;
 
 double eng_now(void)
 {
@@ -56,8 +61,14 @@ int eng_layer_create(eng_layer **out, const eng_config *c, eng_backend backend, 
     if (rc == SIM_OK) {
         l->cfg = *c;
         l->backend = backend;
-        if (backend == ENG_BACKEND_CPU)
+        if (backend == ENG_BACKEND_CPU && eng_fp8_weights)
+            rc = sim_fail(err, SIM_EINPUT, "--fp8: FP8 expert weights need --backend cuda");
+        else if (backend == ENG_BACKEND_CPU && !strcmp(tr->name, "nccl"))
+            rc = sim_fail(err, SIM_EINPUT, "--transport nccl moves GPU memory: use it with --backend cuda");
+        else if (backend == ENG_BACKEND_CPU)
             rc = eng_cpu_create(&l->impl, &l->ops, c, tr, seed, err);
+        else if (backend == ENG_BACKEND_CUDA && eng_cuda_create_hook)
+            rc = eng_cuda_create_hook(&l->impl, &l->ops, &l->extra, c, tr, seed, err);
         else
             rc = sim_fail(err, SIM_EINPUT, "backend %s: not built into this moe-engine (available: cpu)",
                           eng_backend_name(backend));
@@ -87,6 +98,16 @@ void eng_layer_destroy(eng_layer *l)
 const eng_config *eng_layer_config(const eng_layer *l)
 {
     return &l->cfg;
+}
+
+const eng_backend_extra *eng_layer_extra(const eng_layer *l)
+{
+    return l->extra;
+}
+
+void *eng_layer_impl(const eng_layer *l)
+{
+    return l->impl;
 }
 
 const eng_weights *eng_layer_weights(const eng_layer *l)

@@ -6,7 +6,8 @@
 -- per GPU at the precision their tensor cores run fastest, in instances as large as the
 -- model needs: one GPU for the small models; for DeepSeek-V3 one 8-GPU H200 node
 -- (attention data-parallel, experts split 8 ways) or the whole 72-GPU NVLink domain of an
--- NVL72 rack (256 experts + 32 redundant = 4 slots per GPU).
+-- NVL72 rack (256 experts + 32 redundant = 4 slots per GPU). Hardware you calibrated
+-- (hwmodels/calibrated/) gets rows of its own, marked calibrated/NAME.
 
 local systems = {
   { hw = "rpi5",        precision = "int4" },
@@ -23,6 +24,11 @@ local instance = {
   ["deepseek-v3"]   = { h200 = { gpus = 8, dp = 8, tp = 1, ep = 8 },
                         ["gb200-nvl72"] = { gpus = 72, dp = 72, tp = 1, ep = 72, redundant_experts = 32 } },
 }
+
+-- Hardware calibrated on this machine (`moesim calibrate`) joins as one more edge device.
+for _, h in ipairs(moesim.hardware_list()) do
+  if h.name:find("^calibrated/") then systems[#systems + 1] = { hw = h.name, precision = "int4" } end
+end
 
 local rows = {}
 for _, model in ipairs { "qwen3-30b-a3b", "gpt-oss-120b", "deepseek-v3" } do

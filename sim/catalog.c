@@ -67,18 +67,26 @@ int sim_catalog_models(cJSON **rows, sim_err *err)
     return SIM_OK;
 }
 
+/* Shipped hwmodels, then calibrated ones (named "calibrated/NAME", as --hw takes them). */
 int sim_catalog_hw(cJSON **rows, sim_err *err)
 {
     static char names[MAX_SHIPPED][64];
-    int n = sim_registry_list_hw(names, MAX_SHIPPED);
+    int shipped = sim_registry_list_hw(names, MAX_SHIPPED);
+    if (shipped > MAX_SHIPPED)
+        shipped = MAX_SHIPPED;
+    int n = shipped + sim_registry_list_calibrated(names + shipped, MAX_SHIPPED - shipped);
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n && i < MAX_SHIPPED; i++) {
+        if (!names[i][0])
+            continue;
         sim_hw h;
         if (sim_registry_hw(names[i], &h, err)) {
             cJSON_Delete(arr);
             return err->code;
         }
-        cJSON_AddItemToArray(arr, sim_catalog_hw_row(&h));
+        cJSON *row = sim_catalog_hw_row(&h);
+        cJSON_ReplaceItemInObject(row, "name", cJSON_CreateString(names[i]));
+        cJSON_AddItemToArray(arr, row);
     }
     *rows = arr;
     return SIM_OK;

@@ -66,6 +66,20 @@ int sim_registry_list_hw(char names[][64], int cap)
     return list_dir(dir, names, cap);
 }
 
+int sim_registry_list_calibrated(char names[][64], int cap)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/hwmodels/calibrated", sim_home());
+    int n = list_dir(dir, names, cap);
+    for (int i = 0; i < n && i < cap; i++) {
+        char base[64];
+        snprintf(base, sizeof base, "%s", names[i]);
+        if (snprintf(names[i], 64, "calibrated/%s", base) >= 64)
+            names[i][0] = '\0'; /* a name too long to address; skipped by callers */
+    }
+    return n;
+}
+
 int sim_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

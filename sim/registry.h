@@ -22,6 +22,8 @@ int sim_registry_hw(const char *name_or_path, sim_hw *out, sim_err *err);
  * (each up to 64 chars). */
 int sim_registry_list_models(char names[][64], int cap);
 int sim_registry_list_hw(char names[][64], int cap);
+/* Calibrated hwmodels (hwmodels/calibrated/NAME.json), named "calibrated/NAME". */
+int sim_registry_list_calibrated(char names[][64], int cap);
 
 /* Levenshtein distance, for suggestions. */
 int sim_edit_distance(const char *a, const char *b);
