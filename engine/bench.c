@@ -373,8 +373,11 @@ static int bench_layer(eng_ctx *cx, eng_layer *l, const bench_opts *o, long T, l
     if (rc == SIM_OK)
         eng_fill_input(x, (int)T, d, (uint64_t)o->seed ^ 0xbe7c4, (long)cx->rank * T);
     eng_routing rout = { (int)T, k, ids, wts };
+    const eng_backend_extra *ex = eng_layer_extra(l);
     for (long r = -o->warmup; r < reps && rc == SIM_OK; r++) {
         eng_timing t;
+        if (ex)   /* a GPU's L2 holds a decode step's weights: every timed run starts cold */
+            ex->flush(eng_layer_impl(l));
         rc = eng_forward(l, x, (int)T, y, NULL, &rout, &t, err);
         /* the slowest rank sets the step time, stage by stage */
         double v[ENG_STAGES + 1];
@@ -406,7 +409,7 @@ static int bench_layer(eng_ctx *cx, eng_layer *l, const bench_opts *o, long T, l
         res->touched = touched;
         res->expert_flops = 2.0 * Tg * k * 3.0 * d * c->ffn;
         res->flops = res->expert_flops + 2.0 * Tg * d * E + 2.0 * Tg * 3.0 * d * S;
-        res->expert_bytes = touched * (double)eng_expert_bytes(c);
+        res->expert_bytes = touched * (ex ? ex->expert_bytes(eng_layer_impl(l)) : (double)eng_expert_bytes(c));
         const eng_weights *w = eng_layer_weights(l);
         double shared_bytes = S > 0 ? (double)(eng_mat_bytes(&w->s13) + eng_mat_bytes(&w->s2)) : 0;
         res->bytes = res->expert_bytes + ep * (shared_bytes + (double)E * d * sizeof(float)) + 2.0 * Tg * d * sizeof(float);
@@ -480,6 +483,13 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
             c.hidden, c.ffn, c.experts, c.top_k, eng_dtype_name(c.dtype), cx->size);
     if ((rc = eng_layer_create(&l, &c, o.lo.backend, cx->tr, (uint64_t)o.seed, err)) != SIM_OK)
         return rc;
+    const eng_backend_extra *ex = eng_layer_extra(l);
+    void *impl = eng_layer_impl(l);
+    eng_gpu_info gpu;
+    memset(&gpu, 0, sizeof gpu);
+    if (ex)
+        ex->info(impl, &gpu);
+    const char *dtname = ex && ex->precision(impl) ? ex->precision(impl) : eng_dtype_name(c.dtype);
 
     char cpu[256], ver[128], date[32], *command = NULL;
     const double start_load = load_avg();
@@ -503,8 +513,21 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         cJSON_AddNumberToObject(dev, "threads", omp_get_max_threads());
         cJSON_AddNumberToObject(dev, "ranks", cx->size);
         cJSON_AddNumberToObject(dev, "load_avg", start_load);
+        if (ex) {
+            cJSON_AddStringToObject(dev, "gpu", gpu.name);
+            char cc[32];
+            snprintf(cc, sizeof cc, "%d.%d", gpu.cc_major, gpu.cc_minor);
+            cJSON_AddStringToObject(dev, "gpu_cc", cc);
+            cJSON_AddNumberToObject(dev, "gpu_sms", gpu.sms);
+            cJSON_AddNumberToObject(dev, "gpu_mem_gib", gpu.mem_gib);
+            cJSON_AddNumberToObject(dev, "gpu_l2_mib", gpu.l2_mib);
+            cJSON_AddNumberToObject(dev, "cuda_driver", gpu.driver);
+            cJSON_AddNumberToObject(dev, "cuda_runtime", gpu.runtime);
+            cJSON_AddStringToObject(dev, "cuda_targets", gpu.targets);
+            cJSON_AddStringToObject(dev, "transport", cx->tr->name);
+        }
         cJSON_AddStringToObject(root, "backend", eng_backend_name(o.lo.backend));
-        cJSON_AddStringToObject(root, "dtype", eng_dtype_name(c.dtype));
+        cJSON_AddStringToObject(root, "dtype", dtname);
         cJSON_AddStringToObject(root, "date", date);
         cJSON_AddStringToObject(root, "command", command);
         cJSON_AddStringToObject(root, "moesim_version", ver);
@@ -528,7 +551,18 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
     const int prims = o.primitives && cx->size == 1;
     stat3 triad = { 0, 0, 0, 0 };
     double triad_bytes = 0;
-    if (rc == SIM_OK && prims) {
+    if (rc == SIM_OK && prims && ex) {
+        /* the GPU's yardstick: a read-only 16-byte-load stream (kernels.cu), L2 flushed */
+        eng_say(cx, "moe-engine bench: GPU memory read bandwidth\n");
+        double *tv = malloc(sizeof(double) * (size_t)o.reps);
+        if (!tv)
+            rc = sim_fail(err, SIM_EFAIL, "out of memory for bandwidth timings");
+        else if ((rc = ex->membw(impl, o.reps, tv, &triad_bytes, err)) == SIM_OK) {
+            triad = stats(tv, (int)o.reps);
+            cJSON_AddItemToArray(results, prim_json("membw", triad, 0, triad_bytes));
+        }
+        free(tv);
+    } else if (rc == SIM_OK && prims) {
         eng_say(cx, "moe-engine bench: triad memory bandwidth\n");
         if ((rc = bench_triad(o.reps, &triad, &triad_bytes, err)) == SIM_OK)
             cJSON_AddItemToArray(results, prim_json("triad", triad, 2.0 * triad_bytes / 12.0, triad_bytes));
@@ -540,7 +574,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         rc = sim_fail(err, SIM_EFAIL, "out of memory for bench results");
     if (rc == SIM_OK && cx->rank == 0) {
         printf("moe_layer %s %s: hidden %d, ffn %d, %d experts, top-%d, shared %dx%d, %s, %d rank(s) x %d threads\n",
-               eng_backend_name(o.lo.backend), eng_dtype_name(c.dtype), c.hidden, c.ffn, c.experts, c.top_k,
+               eng_backend_name(o.lo.backend), dtname, c.hidden, c.ffn, c.experts, c.top_k,
                c.shared, c.shared_ffn, c.scoring == ENG_SIGMOID ? "sigmoid" : "softmax", cx->size,
                omp_get_max_threads());
         printf("  %6s %9s %21s", "tokens", "total ms", "(p10-p90)");
@@ -560,7 +594,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
             }
         }
         /* OpenBLAS on the same expert shapes, for the prefill check */
-        if (rc == SIM_OK && prims && o.tokens[i] >= 256) {
+        if (rc == SIM_OK && prims && !ex && o.tokens[i] >= 256) {
             eng_say(cx, "moe-engine bench: OpenBLAS on the same expert GEMMs (%ld tokens)\n", o.tokens[i]);
             rc = bench_experts_blas(l, lr[i].cnt, o.reps, o.warmup, &blas[i], err);
             if (rc == SIM_OK) {
@@ -577,7 +611,34 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         }
     }
 
-    if (rc == SIM_OK && prims) {
+    if (rc == SIM_OK && prims && ex) {
+        /* cuBLAS BF16 on the layer's two expert shapes, M from 1 to 16384 */
+        eng_say(cx, "moe-engine bench: GEMM sweep (cuBLAS, BF16)\n");
+        printf("gemm (cuBLAS, BF16 in, FP32 accumulation, %s)\n  %6s %6s %6s %9s %9s %9s\n", gpu.name, "M", "N", "K", "ms",
+               "TFLOP/s", "GB/s");
+        double *tv = malloc(sizeof(double) * (size_t)o.reps);
+        if (!tv)
+            rc = sim_fail(err, SIM_EFAIL, "out of memory for GEMM timings");
+        const int shp[2][2] = { { 2 * c.ffn, c.hidden }, { c.hidden, c.ffn } };
+        for (int sidx = 0; sidx < 2 && rc == SIM_OK; sidx++)
+            for (int m = 1; m <= 16384 && rc == SIM_OK; m *= 2) {
+                const int N = shp[sidx][0], K = shp[sidx][1];
+                if ((rc = ex->gemm(impl, m, N, K, o.reps, tv, err)) != SIM_OK)
+                    break;
+                stat3 st = stats(tv, (int)o.reps);
+                double fl = 2.0 * m * N * K, by = 2.0 * ((double)N * K + (double)m * K) + 4.0 * m * N;
+                cJSON *g = prim_json("gemm", st, fl, by);
+                cJSON_AddStringToObject(g, "variant", "single");
+                cJSON_AddStringToObject(g, "library", "cublas-bf16");
+                cJSON_AddNumberToObject(g, "m", m);
+                cJSON_AddNumberToObject(g, "n", N);
+                cJSON_AddNumberToObject(g, "k", K);
+                cJSON_AddItemToArray(results, g);
+                printf("  %6d %6d %6d %9.4f %9.1f %9.1f\n", m, N, K, st.median * 1e3, fl / st.median * 1e-12,
+                       by / st.median * 1e-9);
+            }
+        free(tv);
+    } else if (rc == SIM_OK && prims) {
         eng_say(cx, "moe-engine bench: GEMM sweep (OpenBLAS, FP32)\n");
         printf("gemm (OpenBLAS sgemm, FP32, %d threads)\n  %6s %6s %6s %9s %9s %9s\n", omp_get_max_threads(),
                "M", "N", "K", "ms", "GFLOP/s", "GB/s");
@@ -621,7 +682,26 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
     }
 
     /* the two speed checks: printed, not asserted */
-    if (rc == SIM_OK && prims && cx->rank == 0) {
+    if (rc == SIM_OK && prims && ex && cx->rank == 0) {
+        /* GPU: decode (<= 64 tokens) reads the touched experts at >= 80% of the read bandwidth
+         * measured above (best run); prefill (>= 4096 tokens) at >= 600 TFLOP/s in BF16 */
+        double bw = triad_bytes / triad.min * 1e-9;
+        printf("speed checks (%s, %s, %s)\n", gpu.name, dtname, cx->tr->name);
+        printf("  memory read: %.1f GB/s (best of %ld; median %.1f)\n", bw, o.reps, triad_bytes / triad.median * 1e-9);
+        for (int i = 0; i < o.ntok; i++) {
+            const layer_result *r = &lr[i];
+            if (r->tokens <= 64) {
+                double g = r->expert_bytes / r->stage[3].median * 1e-9;
+                printf("  decode  %5ld tokens: experts read %.1f GB/s = %3.0f%% of memory read (target >= 80%%): %s\n",
+                       r->tokens, g, 100 * g / bw, g >= 0.8 * bw ? "met" : "NOT met");
+            }
+            if (r->tokens >= 4096) {
+                double t = r->expert_flops / r->stage[3].median * 1e-12;
+                printf("  prefill %5ld tokens: experts %.1f TFLOP/s (target >= 600 in bf16): %s\n", r->tokens, t,
+                       c.dtype == ENG_BF16 && !ex->precision(impl) ? (t >= 600 ? "met" : "NOT met") : "not a bf16 run");
+            }
+        }
+    } else if (rc == SIM_OK && prims && cx->rank == 0) {
         /* triad at its best run, as STREAM reports it: the bandwidth the memory can give */
         double tgbs = triad_bytes / triad.min * 1e-9;
         printf("speed checks (%s, %s, %d threads; load average %.2f at start)\n", cpu, eng_dtype_name(c.dtype),

@@ -1,7 +1,12 @@
 /* main.c: the moe-engine command. Starts MPI only when launched by mpirun (so a plain run
  * needs no MPI runtime), runs `bench` or `check`, and turns every failure into a message
  * and an exit status: 2 for bad input, 1 for anything else. */
+#include "backend.h"
 #include "cli.h"
+#include "cuda/transport_host.h"
+#ifdef MOESIM_CUDA
+#include "cuda/cuda_api.h"
+#endif
 
 #include <errno.h>
 #include <limits.h>
@@ -16,7 +21,10 @@ static const char usage[] =
     "                        [--shared S] [--shared-ffn F] [--scoring softmax|sigmoid])\n"
     "                        --dtype fp32|bf16|int8 --tokens 1,2,4,... [--reps N] [--warmup N]\n"
     "                        [--seed S] [--json FILE] [--no-primitives]\n"
-    "       moe-engine check [--backend cpu] [--cases N] [--seed S]\n"
+    "       moe-engine check [--backend cpu|cuda] [--cases N] [--seed S]\n"
+    "       moe-engine backends\n"
+    "Global options: --transport mpi|host|nccl (how ranks exchange rows under mpirun; default\n"
+    "mpi, nccl with --backend cuda), --fp8 (CUDA: FP8 E4M3 expert weights; bench: --dtype fp8).\n"
     "Run under mpirun for expert parallelism (each rank holds E/ranks experts).\n"
     "See engine/README.md.\n";
 
@@ -72,9 +80,14 @@ int eng_layer_opt(eng_layer_opts *o, int argc, char **argv, int *i, sim_err *err
             return -sim_fail(err, SIM_EINPUT, "%s: missing value", a);
         if (!strcmp(a, "--model"))
             o->model = v;
-        else if (!strcmp(a, "--dtype")) {
+        else if (!strcmp(a, "--dtype") && !strcmp(v, "fp8")) {
+            /* FP8 is a storage the CUDA backend quantizes to from the weights drawn in BF16 */
+            o->dtype = ENG_BF16;
+            o->dtype_set = 1;
+            eng_fp8_weights = 1;
+        } else if (!strcmp(a, "--dtype")) {
             if (eng_dtype_parse(v, &o->dtype) != 0)
-                return -sim_fail(err, SIM_EINPUT, "--dtype %s: expected fp32, bf16 or int8", v);
+                return -sim_fail(err, SIM_EINPUT, "--dtype %s: expected fp32, bf16, int8 (or fp8 with --backend cuda)", v);
             o->dtype_set = 1;
         } else if (!strcmp(a, "--backend")) {
             if (eng_backend_parse(v, &o->backend) != 0)
@@ -107,6 +120,70 @@ int eng_layer_opts_config(const eng_layer_opts *o, eng_config *c, sim_err *err)
     return SIM_OK;
 }
 
+/* `moe-engine backends`: what this binary was built with and what hardware it sees. */
+static int cmd_backends(void)
+{
+    printf("cpu: built (OpenMP, OpenBLAS)\n");
+#ifdef MOESIM_CUDA
+    char line[2048];
+    eng_cuda_describe(line, sizeof line);
+    printf("cuda: %s\n", line);
+#else
+    printf("cuda: not built (no nvcc when this moe-engine was built)\n");
+#endif
+    printf("transports: local mpi host%s\n",
+#ifdef MOESIM_NCCL
+           " nccl"
+#else
+           ""
+#endif
+    );
+    return SIM_OK;
+}
+
+/* Global options, taken out of argv before the subcommand parses the rest: --transport NAME
+ * and --fp8. With no --transport, --backend cuda under mpirun gets NCCL. */
+static int global_opts(int *argc, char **argv, const char **transport, sim_err *err)
+{
+    int j = 1, cuda = 0;
+    for (int i = 1; i < *argc; i++) {
+        if (!strcmp(argv[i], "--transport")) {
+            if (i + 1 >= *argc)
+                return sim_fail(err, SIM_EINPUT, "--transport: missing value (mpi, host or nccl)");
+            *transport = argv[++i];
+            if (strcmp(*transport, "mpi") && strcmp(*transport, "host") && strcmp(*transport, "nccl"))
+                return sim_fail(err, SIM_EINPUT, "--transport %s: expected mpi, host or nccl", *transport);
+            continue;
+        }
+        if (!strcmp(argv[i], "--fp8")) {
+            eng_fp8_weights = 1;
+            continue;
+        }
+        if (!strcmp(argv[i], "--backend") && i + 1 < *argc && !strcmp(argv[i + 1], "cuda"))
+            cuda = 1;
+        argv[j++] = argv[i];
+    }
+    *argc = j;
+    argv[j] = NULL;
+    if (!*transport)
+        *transport = cuda ? "nccl" : "mpi";
+    return SIM_OK;
+}
+
+static int make_transport(const char *name, eng_transport **out, sim_err *err)
+{
+    if (!strcmp(name, "host"))
+        return eng_transport_host(out, err);
+    if (!strcmp(name, "nccl")) {
+#ifdef MOESIM_NCCL
+        return eng_transport_nccl(out, err);
+#else
+        return sim_fail(err, SIM_EINPUT, "--transport nccl: this moe-engine was built without CUDA/NCCL");
+#endif
+    }
+    return eng_transport_mpi(out, err);
+}
+
 /* Launched by mpirun (OpenMPI or a PMI-based launcher)? Then MPI, else one rank without it. */
 static int under_mpirun(void)
 {
@@ -119,15 +196,26 @@ int main(int argc, char **argv)
         fputs(usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    eng_ctx cx = { NULL, 0, 1, argc, argv };
     sim_err err = { 0, "" };
-    int rc, mpi = under_mpirun();
+#ifdef MOESIM_CUDA
+    eng_cuda_register();
+#endif
+    if (!strcmp(argv[1], "backends"))
+        return cmd_backends();
+    const char *transport = NULL;
+    int rc = global_opts(&argc, argv, &transport, &err);
+    if (rc != SIM_OK) {
+        fprintf(stderr, "moe-engine: %s\n", err.msg);
+        return 2;
+    }
+    eng_ctx cx = { NULL, 0, 1, argc, argv };
+    int mpi = under_mpirun();
     if (mpi) {
         if ((rc = MPI_Init(&argc, &argv)) != MPI_SUCCESS) {
             fprintf(stderr, "moe-engine: MPI_Init failed (MPI error %d)\n", rc);
             return 1;
         }
-        rc = eng_transport_mpi(&cx.tr, &err);
+        rc = make_transport(transport, &cx.tr, &err);
     } else {
         rc = eng_transport_local(&cx.tr, &err);
     }

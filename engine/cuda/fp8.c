@@ -1,5 +1,5 @@
 /* fp8.c: FP8 E4M3 (1 sign, 4 exponent bits with bias 7, 3 mantissa bits; no infinities, one
- * NaN pattern per sign) by its definition; encoding searches the 127 finite magnitudes. */
+ * NaN pattern per sign) by its definition; tests/gpu/test_fp8.c holds encoding to brute force. */
 #include "fp8.h"
 
 #include <math.h>
@@ -13,26 +13,25 @@ float eng_fp8_decode(uint8_t code)
     return s ? -v : v;
 }
 
+/* Round |v| on the grid of its binade (8 steps per power of two; subnormals below 2^-6 step
+ * by 2^-9): rintf rounds ties to even, and an even quotient is an even mantissa, so this is
+ * round-to-nearest-even. The code is then read off the rounded value. */
 uint8_t eng_fp8_encode(float v)
 {
     if (isnan(v))
         return 0x7f;
     const uint8_t sign = signbit(v) ? 0x80 : 0;
-    float a = fabsf(v);
-    /* magnitudes increase with the code from 0x00 to 0x7e (448): binary search the bracket */
-    int lo = 0, hi = 0x7e;
+    const float a = fabsf(v);
     if (a >= 448.0f)
         return sign | 0x7e;
-    while (hi - lo > 1) {
-        int mid = (lo + hi) / 2;
-        if (eng_fp8_decode((uint8_t)mid) <= a)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    float dl = a - eng_fp8_decode((uint8_t)lo), dh = eng_fp8_decode((uint8_t)hi) - a;
-    int c = dl < dh ? lo : dh < dl ? hi : (lo & 1 ? hi : lo);
-    return (uint8_t)(sign | c);
+    int ex;
+    frexpf(a, &ex);                                  /* a = f 2^ex, 0.5 <= f < 1 */
+    const float step = a < 0.015625f ? ldexpf(1.0f, -9) : ldexpf(1.0f, ex - 4);
+    const float r = fminf(rintf(a / step) * step, 448.0f);
+    if (r < 0.015625f)
+        return sign | (uint8_t)lrintf(r / ldexpf(1.0f, -9));   /* subnormal: code = m */
+    const float f = frexpf(r, &ex);                  /* r = f 2^ex: exponent field ex - 1 + 7 */
+    return sign | (uint8_t)(((ex + 6) << 3) | (int)lrintf((f * 2.0f - 1.0f) * 8.0f));
 }
 
 float eng_fp8_row_scale(const float *row, int n)
