@@ -1,5 +1,5 @@
 # Simulator tests: cmocka unit tests (tests/unit/test_*.c, one program each) and command-line
-# tests (tests/cli/*.sh, run against $(BIN)/moesim). Other parts add their own in their fragments.
+# tests (tests/cli/test_*.sh, run against $(BIN)/moesim). Other parts add their own in their fragments.
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -12,7 +12,7 @@ check-unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; MOESIM_HOME=$(CURDIR) $$t; done
 
 check-cli: $(BIN)/moesim
-	@set -e; for t in $(sort $(wildcard tests/cli/*.sh)); do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) bash $$t; done
+	@set -e; for t in $(sort $(wildcard tests/cli/test_*.sh)); do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) bash $$t; done
 
 CHECKS += check-unit check-cli
 

@@ -5,24 +5,8 @@
 # scenario, efficiency_from transfer says so, bad measurement files name file and field, and an
 # interrupted or failed run leaves an earlier file untouched.
 set -euo pipefail
-BIN=${BIN:-bin}
 HOME_DIR=${MOESIM_HOME:-.}
-M="$BIN/moesim"
-tmp=$(mktemp -d)
-trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail STATUS PATTERN -- command...: exit status and a stderr message matching PATTERN
-expect_fail() {
-  local want=$1 pattern=$2; shift 3
-  local status=0
-  "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
-  if [ "$status" -ne "$want" ]; then bad "$* exited $status, expected $want: $(cat "$tmp/err")"; return; fi
-  if ! grep -qE -- "$pattern" "$tmp/err"; then bad "$*: stderr lacks /$pattern/: $(cat "$tmp/err")"; return; fi
-  ok
-}
+. "$(dirname "$0")/lib.sh"
 
 fix="$HOME_DIR/calibrate/fixtures"
 from="$fix/qwen3-30b-a3b-bf16.json,$fix/deepseek-v2-lite-bf16.json"

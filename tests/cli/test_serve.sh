@@ -4,24 +4,7 @@
 # input (exit status 2 with a message naming the problem: malformed traces with line and
 # column, non-positive rates and lengths, an SLO nothing meets, a search space too large).
 set -euo pipefail
-BIN=${BIN:-bin}
-M="$BIN/moesim"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail STATUS PATTERN -- command...: exit status and a stderr message matching PATTERN
-expect_fail() {
-  local want=$1 pattern=$2; shift 3
-  local status=0
-  "$@" >"$tmp/out" 2>"$tmp/err" || status=$?
-  if [ "$status" -ne "$want" ]; then bad "$* exited $status, expected $want: $(cat "$tmp/err")"; return; fi
-  if ! grep -qE -- "$pattern" "$tmp/err"; then bad "$*: stderr lacks /$pattern/: $(cat "$tmp/err")"; return; fi
-  ok
-}
+. "$(dirname "$0")/lib.sh"
 
 Q=(--model qwen3-30b-a3b --hw h100-sxm --precision fp8)
 
