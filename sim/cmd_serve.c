@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "cli_args.h"
 #include "commands.h"
 #include "des.h"
 #include "jsonfile.h"
@@ -16,85 +17,6 @@
 #include "request.h"
 #include "search.h"
 #include "serving.h"
-
-/* ------------------------------------------------------------------ argument parsing */
-
-typedef struct extra_flag {
-    const char *name;    /* "--json" */
-    const char **value;  /* NULL: a switch */
-    bool *on;
-} extra_flag;
-
-/* Parse --option value pairs into r, and the command's own flags. Returns 0, 1 for --help,
- * or an exit status >= 2 after printing the error. */
-static int parse_args(const char *cmd, int argc, char **argv, sim_request *r, const extra_flag *x, int nx)
-{
-    sim_err err = { 0 };
-    char msg[1200];
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return 1;
-        bool matched = false;
-        for (int k = 0; k < nx && !matched; k++) {
-            if (strcmp(a, x[k].name) != 0)
-                continue;
-            matched = true;
-            if (x[k].value) {
-                if (i + 1 >= argc) {
-                    snprintf(msg, sizeof msg, "%s: option '%s' needs a value", cmd, a);
-                    return cmd_fail(SIM_EINPUT, msg);
-                }
-                *x[k].value = argv[++i];
-            }
-            if (x[k].on)
-                *x[k].on = true;
-        }
-        if (matched)
-            continue;
-        if (strncmp(a, "--", 2) != 0) {
-            snprintf(msg, sizeof msg, "%s: expected --option, got '%s' (see moesim %s --help)", cmd, a, cmd);
-            return cmd_fail(SIM_EINPUT, msg);
-        }
-        char name[64];
-        snprintf(name, sizeof name, "%s", a + 2);
-        for (char *p = name; *p; p++)
-            if (*p == '-')
-                *p = '_';
-        const sim_opt_spec *spec = sim_request_find(name);
-        if (!spec) {
-            snprintf(msg, sizeof msg, "%s: unknown option '%s' (see moesim %s --help)", cmd, a, cmd);
-            return cmd_fail(SIM_EINPUT, msg);
-        }
-        const char *value = NULL;
-        bool takes = spec->type != OPT_BOOL ||
-                     (i + 1 < argc && (strcmp(argv[i + 1], "true") == 0 || strcmp(argv[i + 1], "false") == 0));
-        if (takes) {
-            if (i + 1 >= argc) {
-                snprintf(msg, sizeof msg, "%s: option '%s' needs a value", cmd, a);
-                return cmd_fail(SIM_EINPUT, msg);
-            }
-            value = argv[++i];
-        }
-        if (sim_request_set_text(r, name, value, &err)) {
-            snprintf(msg, sizeof msg, "%s: %s", cmd, err.msg);
-            return cmd_fail(err.code, msg);
-        }
-    }
-    return 0;
-}
-
-static void option_help(FILE *f)
-{
-    for (const sim_opt_spec *o = sim_request_options(); o->name; o++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s", o->name);
-        for (char *p = flag + 2; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        fprintf(f, "  %-24s %s\n", flag, o->help);
-    }
-}
 
 /* ------------------------------------------------------------------ output */
 
@@ -246,7 +168,7 @@ static void serve_usage(FILE *f)
                "  --timeline-csv FILE      requests in system, waiting, running, busy share, KV use over time\n"
                "  --plot FILE.png|.svg     latency CDFs (TTFT, TPOT, end-to-end)\n"
                "options (also fields of moesim.serve{} in Lua):\n");
-    option_help(f);
+    sim_cli_option_help(f);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -255,11 +177,11 @@ int cmd_serve(int argc, char **argv)
     sim_request_defaults(&r);
     const char *csv = NULL, *req_csv = NULL, *tl_csv = NULL, *plot = NULL;
     bool json = false;
-    const extra_flag x[] = {
+    const sim_cli_flag x[] = {
         { "--json", NULL, &json },         { "--csv", &csv, NULL },          { "--requests-csv", &req_csv, NULL },
         { "--timeline-csv", &tl_csv, NULL }, { "--plot", &plot, NULL },
     };
-    int rc = parse_args("serve", argc, argv, &r, x, (int)(sizeof x / sizeof x[0]));
+    int rc = sim_cli_parse("serve", argc, argv, &r, x, (int)(sizeof x / sizeof x[0]));
     if (rc == 1) {
         serve_usage(stdout);
         return 0;
@@ -322,7 +244,7 @@ static void search_usage(FILE *f)
                "  --confirm N              cheapest: candidates simulated, cheapest first (default 3)\n"
                "output: --json, --csv FILE, --plot FILE.png|.svg (frontier), --cost-plot FILE.png|.svg\n"
                "other options as in moesim serve (isl, osl, kv-precision, usd-per-gpu-hour, requests, ...):\n");
-    option_help(f);
+    sim_cli_option_help(f);
 }
 
 static void progress_search(void *ctx, double share)
@@ -411,14 +333,14 @@ int cmd_search(int argc, char **argv)
     const char *hw = NULL, *prec = NULL, *mbt = NULL, *conc = NULL, *goal = NULL, *maxg = NULL, *ming = NULL;
     const char *limit = NULL, *nconfirm = NULL, *csv = NULL, *plot = NULL, *cplot = NULL;
     bool json = false;
-    const extra_flag x[] = {
+    const sim_cli_flag x[] = {
         { "--hw", &hw, NULL },           { "--precision", &prec, NULL },  { "--max-batched-tokens", &mbt, NULL },
         { "--concurrency-per-gpu", &conc, NULL }, { "--goal", &goal, NULL }, { "--max-gpus", &maxg, NULL },
         { "--min-gpus", &ming, NULL },   { "--limit", &limit, NULL },     { "--confirm", &nconfirm, NULL },
         { "--disagg", NULL, &o.disagg }, { "--force", NULL, &o.force },   { "--json", NULL, &json },
         { "--csv", &csv, NULL },         { "--plot", &plot, NULL },       { "--cost-plot", &cplot, NULL },
     };
-    int rc = parse_args("search", argc, argv, &r, x, (int)(sizeof x / sizeof x[0]));
+    int rc = sim_cli_parse("search", argc, argv, &r, x, (int)(sizeof x / sizeof x[0]));
     if (rc == 1) {
         search_usage(stdout);
         return 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "cli_args.h"
 #include "commands.h"
 #include "report.h"
 #include "request.h"
@@ -25,61 +26,23 @@ static void eval_usage(FILE *f)
                "  serving:  --isl N --osl N --concurrency C\n"
                "  one step: --phase prefill|decode --batch B --context L\n"
                "options (each also a field of moesim.eval{} in Lua, with '_' for '-'):\n");
-    for (const sim_opt_spec *o = sim_request_options(); o->name; o++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s", o->name);
-        for (char *p = flag + 2; *p; p++)
-            if (*p == '_')
-                *p = '-';
-        fprintf(f, "  %-24s %s\n", flag, o->help);
-    }
+    sim_cli_option_help(f);
 }
 
 int cmd_eval(int argc, char **argv)
 {
     sim_request r;
     sim_request_defaults(&r);
-    sim_err err = { 0 };
     bool json = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
-            json = true;
-            continue;
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            eval_usage(stdout);
-            return 0;
-        }
-        if (strncmp(a, "--", 2) != 0)
-            return cmd_fail(SIM_EINPUT, "eval: expected --option, got a bare argument (see moesim eval --help)");
-        char name[64];
-        snprintf(name, sizeof name, "%s", a + 2);
-        for (char *p = name; *p; p++)
-            if (*p == '-')
-                *p = '_';
-        const sim_opt_spec *spec = sim_request_find(name);
-        if (!spec) {
-            char list[1024], msg[1200];
-            sim_request_option_list(list, sizeof list);
-            snprintf(msg, sizeof msg, "eval: unknown option '%s' (see moesim eval --help)", a);
-            return cmd_fail(SIM_EINPUT, msg);
-        }
-        const char *value = NULL;
-        bool takes_value = spec->type != OPT_BOOL;
-        if (!takes_value && i + 1 < argc && (strcmp(argv[i + 1], "true") == 0 || strcmp(argv[i + 1], "false") == 0))
-            takes_value = true;
-        if (takes_value) {
-            if (i + 1 >= argc) {
-                char msg[128];
-                snprintf(msg, sizeof msg, "eval: option '%s' needs a value", a);
-                return cmd_fail(SIM_EINPUT, msg);
-            }
-            value = argv[++i];
-        }
-        if (sim_request_set_text(&r, name, value, &err))
-            return cmd_fail(err.code, err.msg);
+    const sim_cli_flag flags[] = { { "--json", NULL, &json } };
+    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 1);
+    if (rc == 1) {
+        eval_usage(stdout);
+        return 0;
     }
+    if (rc)
+        return rc;
+    sim_err err = { 0 };
     cJSON *result = NULL;
     if (sim_request_run(&r, &result, &err))
         return cmd_fail(err.code, err.msg);
