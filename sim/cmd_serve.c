@@ -13,6 +13,7 @@
 #include "des.h"
 #include "jsonfile.h"
 #include "plot.h"
+#include "progress.h"
 #include "report.h"
 #include "request.h"
 #include "search.h"
@@ -20,17 +21,6 @@
 
 /* ------------------------------------------------------------------ output */
 
-static double jnum(const cJSON *o, const char *k)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(it) ? it->valuedouble : 0;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(it) ? it->valuestring : "";
-}
 
 static void print_pct_row(FILE *f, const cJSON *j, const char *label, const char *key, double scale)
 {
@@ -39,7 +29,7 @@ static void print_pct_row(FILE *f, const cJSON *j, const char *label, const char
     for (int i = 0; i < 5; i++) {
         char k[64], v[32];
         snprintf(k, sizeof k, "%s_%s_s", key, tag[i]);
-        sim_format_number(v, sizeof v, jnum(j, k) * scale);
+        sim_format_number(v, sizeof v, jf_get_num(j, k) * scale);
         fprintf(f, " %10s", v);
     }
     fputc('\n', f);
@@ -47,45 +37,45 @@ static void print_pct_row(FILE *f, const cJSON *j, const char *label, const char
 
 static void print_serve(FILE *f, const cJSON *j)
 {
-    const char *pre = jstr(j, "prefill_pool");
+    const char *pre = jf_get_str(j, "prefill_pool");
     if (pre[0])
-        fprintf(f, "%s: prefill pool %s; decode pool %s\n", jstr(j, "model"), pre, jstr(j, "decode_pool"));
+        fprintf(f, "%s: prefill pool %s; decode pool %s\n", jf_get_str(j, "model"), pre, jf_get_str(j, "decode_pool"));
     else
-        fprintf(f, "%s on %s\n", jstr(j, "model"), jstr(j, "deployment"));
-    fprintf(f, "%s arrivals, %.0f requests at %.4g req/s offered, simulated %.4g s\n", jstr(j, "arrival"),
-            jnum(j, "requests"), jnum(j, "offered_rate_rps"), jnum(j, "duration_s"));
+        fprintf(f, "%s on %s\n", jf_get_str(j, "model"), jf_get_str(j, "deployment"));
+    fprintf(f, "%s arrivals, %.0f requests at %.4g req/s offered, simulated %.4g s\n", jf_get_str(j, "arrival"),
+            jf_get_num(j, "requests"), jf_get_num(j, "offered_rate_rps"), jf_get_num(j, "duration_s"));
     fprintf(f, "  %-10s %10s %10s %10s %10s %10s\n", "latency", "mean", "p50", "p90", "p99", "max");
     print_pct_row(f, j, "TTFT s", "ttft", 1);
     print_pct_row(f, j, "TPOT ms", "tpot", 1e3);
     print_pct_row(f, j, "E2E s", "e2e", 1);
     print_pct_row(f, j, "queue s", "queue", 1);
     fprintf(f, "throughput: %.1f output tok/s (%.1f per GPU), %.1f input tok/s; %.1f tok/s per user\n",
-            jnum(j, "output_tokens_per_s"), jnum(j, "output_tokens_per_s_per_gpu"), jnum(j, "input_tokens_per_s"),
-            jnum(j, "output_tokens_per_s_per_user"));
-    if (jnum(j, "slo_ttft_s") > 0 || jnum(j, "slo_tpot_s") > 0)
+            jf_get_num(j, "output_tokens_per_s"), jf_get_num(j, "output_tokens_per_s_per_gpu"), jf_get_num(j, "input_tokens_per_s"),
+            jf_get_num(j, "output_tokens_per_s_per_user"));
+    if (jf_get_num(j, "slo_ttft_s") > 0 || jf_get_num(j, "slo_tpot_s") > 0)
         fprintf(f, "goodput: %.4g req/s, %.1f output tok/s; %.1f%% of requests meet TTFT <= %g s and TPOT <= %g s\n",
-                jnum(j, "goodput_requests_per_s"), jnum(j, "goodput_tokens_per_s"), 100 * jnum(j, "slo_attainment"),
-                jnum(j, "slo_ttft_s"), jnum(j, "slo_tpot_s"));
-    fprintf(f, "utilization %.1f%%", 100 * jnum(j, "utilization"));
+                jf_get_num(j, "goodput_requests_per_s"), jf_get_num(j, "goodput_tokens_per_s"), 100 * jf_get_num(j, "slo_attainment"),
+                jf_get_num(j, "slo_ttft_s"), jf_get_num(j, "slo_tpot_s"));
+    fprintf(f, "utilization %.1f%%", 100 * jf_get_num(j, "utilization"));
     if (pre[0])
-        fprintf(f, " (prefill pool %.1f%%)", 100 * jnum(j, "prefill_utilization"));
+        fprintf(f, " (prefill pool %.1f%%)", 100 * jf_get_num(j, "prefill_utilization"));
     fprintf(f, ", mean decode batch %.1f per rank, waiting %.2f mean / %.0f max, KV peak %.1f%% of %.0f blocks per "
                "rank, %.0f preemptions\n",
-            jnum(j, "mean_batch_per_rank"), jnum(j, "mean_waiting"), jnum(j, "max_waiting"),
-            100 * jnum(j, "kv_peak_share"), jnum(j, "kv_blocks_per_rank"), jnum(j, "preemptions"));
+            jf_get_num(j, "mean_batch_per_rank"), jf_get_num(j, "mean_waiting"), jf_get_num(j, "max_waiting"),
+            100 * jf_get_num(j, "kv_peak_share"), jf_get_num(j, "kv_blocks_per_rank"), jf_get_num(j, "preemptions"));
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "little");
-    fprintf(f, "Little's law: L = %.4g in system, lambda x W = %.4g x %.4g s = %.4g\n", jnum(l, "L"),
-            jnum(l, "lambda"), jnum(l, "W_s"), jnum(l, "lambda") * jnum(l, "W_s"));
-    fprintf(f, "cost (%s, $%.2f/h): $%.4g per M output tokens, $%.4g per M tokens blended\n", jstr(j, "cost_mode"),
-            jnum(j, "usd_per_hour"), jnum(j, "usd_per_mtok_output"), jnum(j, "usd_per_mtok_blended"));
-    fprintf(f, "step model: %.0f calls for %.0f iterations (shapes memoized)\n", jnum(j, "step_model_calls"),
-            jnum(j, "iterations"));
-    if (jnum(j, "lengths_clipped") > 0)
+    fprintf(f, "Little's law: L = %.4g in system, lambda x W = %.4g x %.4g s = %.4g\n", jf_get_num(l, "L"),
+            jf_get_num(l, "lambda"), jf_get_num(l, "W_s"), jf_get_num(l, "lambda") * jf_get_num(l, "W_s"));
+    fprintf(f, "cost (%s, $%.2f/h): $%.4g per M output tokens, $%.4g per M tokens blended\n", jf_get_str(j, "cost_mode"),
+            jf_get_num(j, "usd_per_hour"), jf_get_num(j, "usd_per_mtok_output"), jf_get_num(j, "usd_per_mtok_blended"));
+    fprintf(f, "step model: %.0f calls for %.0f iterations (shapes memoized)\n", jf_get_num(j, "step_model_calls"),
+            jf_get_num(j, "iterations"));
+    if (jf_get_num(j, "lengths_clipped") > 0)
         fprintf(f, "note: %.0f drawn lengths were clipped to 16x the mean or the model's context\n",
-                jnum(j, "lengths_clipped"));
+                jf_get_num(j, "lengths_clipped"));
     fprintf(f, "%s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "sustainable"))
                            ? "the offered rate is sustainable"
-                           : jstr(j, "note"));
+                           : jf_get_str(j, "note"));
 }
 
 /* Scalar fields of an object as one CSV row with a header. */
@@ -247,16 +237,6 @@ static void search_usage(FILE *f)
     sim_cli_option_help(f);
 }
 
-static void progress_search(void *ctx, double share)
-{
-    (void)ctx;
-    static int last = -1;
-    int pct = (int)(share * 100);
-    if (pct / 10 == last / 10 && last >= 0)
-        return;
-    last = pct;
-    fprintf(stderr, "moesim search: %d%% of the space evaluated\n", pct);
-}
 
 static int search_plot(const char *path, const cJSON *rows, bool cost, const sim_request *r, sim_err *err)
 {
@@ -284,15 +264,15 @@ static void print_search(FILE *f, const cJSON *j, bool frontier)
                                         "output_tokens_per_s_per_user", "output_tokens_per_s_per_gpu",
                                         "usd_per_mtok_output", "ttft_s", "tpot_s" };
     fprintf(f, "%.0f configurations evaluated (%.0f splits rejected by the deployment checks, %.0f do not fit in memory)\n",
-            jnum(j, "configurations"), jnum(j, "skipped_invalid"), jnum(j, "skipped_no_fit"));
+            jf_get_num(j, "configurations"), jf_get_num(j, "skipped_invalid"), jf_get_num(j, "skipped_no_fit"));
     if (frontier) {
         const cJSON *rows = cJSON_GetObjectItemCaseSensitive(j, "frontier");
-        fprintf(f, "%.0f points; Pareto frontier (%d points):\n", jnum(j, "points"), cJSON_GetArraySize(rows));
+        fprintf(f, "%.0f points; Pareto frontier (%d points):\n", jf_get_num(j, "points"), cJSON_GetArraySize(rows));
         sim_table_print(f, rows, cols, 11);
         return;
     }
-    fprintf(f, "%.0f meet the SLO in steady state at %g req/s\n%s\n", jnum(j, "steady_state_feasible"),
-            jnum(j, "rate"), jstr(j, "message"));
+    fprintf(f, "%.0f meet the SLO in steady state at %g req/s\n%s\n", jf_get_num(j, "steady_state_feasible"),
+            jf_get_num(j, "rate"), jf_get_str(j, "message"));
     fprintf(f, "cheapest candidates (steady state at the concurrency that carries the rate):\n");
     sim_table_print(f, cJSON_GetObjectItemCaseSensitive(j, "ranked"), cols, 11);
 }
@@ -362,8 +342,11 @@ int cmd_search(int argc, char **argv)
         frontier = strcmp(goal, "frontier") == 0;
     else
         return search_fail(SIM_EINPUT, "option '--goal' must be frontier or cheapest");
-    if (!json)
-        o.progress = progress_search;
+    sim_progress progress = { "moesim search: %d%% of the space evaluated", -1 };
+    if (!json) {
+        o.progress = sim_progress_tenths;
+        o.progress_ctx = &progress;
+    }
     cJSON *res = NULL;
     rc = frontier ? sim_search_frontier(&r, &o, &res, &err) : sim_search_cheapest(&r, &o, &res, &err);
     if (rc)
@@ -386,7 +369,7 @@ int cmd_search(int argc, char **argv)
     }
     bool met = frontier || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "met"));
     char msg[1024];
-    snprintf(msg, sizeof msg, "%s", jstr(res, "message"));
+    snprintf(msg, sizeof msg, "%s", jf_get_str(res, "message"));
     cJSON_Delete(res);
     if (out)
         return search_fail(err.code, err.msg);

@@ -25,7 +25,9 @@
 
 #include <gsl/gsl_statistics_double.h>
 
+#include "jsonfile.h"
 #include "memfit.h"
+#include "progress.h"
 #include "report.h"
 #include "request.h"
 #include "step.h"
@@ -1179,10 +1181,6 @@ void sim_des_result_free(sim_des_result *r)
 
 /* ------------------------------------------------------------------ JSON */
 
-static void num(cJSON *o, const char *k, double v)
-{
-    cJSON_AddNumberToObject(o, k, isfinite(v) ? v : 0);
-}
 
 static void pct(cJSON *o, const char *name, const sim_des_pct *p)
 {
@@ -1191,7 +1189,7 @@ static void pct(cJSON *o, const char *name, const sim_des_pct *p)
     const double v[] = { p->mean, p->p50, p->p90, p->p99, p->max };
     for (int i = 0; i < 5; i++) {
         snprintf(k, sizeof k, "%s_%s_s", name, tag[i]);
-        num(o, k, v[i]);
+        jf_add_num(o, k, v[i]);
     }
 }
 
@@ -1215,62 +1213,62 @@ cJSON *sim_des_report(const sim_deploy *d, const sim_des_opts *o, const sim_work
         split_text(buf, sizeof buf, o->prefill);
         cJSON_AddStringToObject(j, "prefill_pool", buf);
     }
-    num(j, "gpus", r->gpus);
+    jf_add_num(j, "gpus", r->gpus);
     cJSON_AddStringToObject(j, "arrival", w->source);
-    num(j, "requests", r->requests);
-    num(j, "completed", r->completed);
-    num(j, "offered_rate_rps", r->offered_rate);
-    num(j, "duration_s", r->duration_s);
+    jf_add_num(j, "requests", r->requests);
+    jf_add_num(j, "completed", r->completed);
+    jf_add_num(j, "offered_rate_rps", r->offered_rate);
+    jf_add_num(j, "duration_s", r->duration_s);
     pct(j, "ttft", &r->ttft);
     pct(j, "tpot", &r->tpot);
     pct(j, "e2e", &r->e2e);
     pct(j, "queue", &r->queue);
-    num(j, "input_tokens_per_s", r->input_tps);
-    num(j, "output_tokens_per_s", r->output_tps);
-    num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
-    num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
-    num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
-    num(j, "slo_ttft_s", o->slo_ttft_s);
-    num(j, "slo_tpot_s", o->slo_tpot_s);
-    num(j, "slo_attainment", r->slo_attainment);
-    num(j, "goodput_requests_per_s", r->goodput_rps);
-    num(j, "goodput_tokens_per_s", r->goodput_tps);
-    num(j, "utilization", r->utilization);
+    jf_add_num(j, "input_tokens_per_s", r->input_tps);
+    jf_add_num(j, "output_tokens_per_s", r->output_tps);
+    jf_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    jf_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
+    jf_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    jf_add_num(j, "slo_ttft_s", o->slo_ttft_s);
+    jf_add_num(j, "slo_tpot_s", o->slo_tpot_s);
+    jf_add_num(j, "slo_attainment", r->slo_attainment);
+    jf_add_num(j, "goodput_requests_per_s", r->goodput_rps);
+    jf_add_num(j, "goodput_tokens_per_s", r->goodput_tps);
+    jf_add_num(j, "utilization", r->utilization);
     if (o->prefill)
-        num(j, "prefill_utilization", r->prefill_utilization);
-    num(j, "mean_batch_per_rank", r->mean_batch);
-    num(j, "mean_in_system", r->mean_in_system);
-    num(j, "mean_waiting", r->mean_waiting);
-    num(j, "max_waiting", r->max_waiting);
-    num(j, "kv_blocks_per_rank", (double)r->kv_blocks_per_rank);
-    num(j, "kv_peak_share", r->kv_peak_share);
-    num(j, "preemptions", r->preemptions);
-    num(j, "iterations", r->iterations);
+        jf_add_num(j, "prefill_utilization", r->prefill_utilization);
+    jf_add_num(j, "mean_batch_per_rank", r->mean_batch);
+    jf_add_num(j, "mean_in_system", r->mean_in_system);
+    jf_add_num(j, "mean_waiting", r->mean_waiting);
+    jf_add_num(j, "max_waiting", r->max_waiting);
+    jf_add_num(j, "kv_blocks_per_rank", (double)r->kv_blocks_per_rank);
+    jf_add_num(j, "kv_peak_share", r->kv_peak_share);
+    jf_add_num(j, "preemptions", r->preemptions);
+    jf_add_num(j, "iterations", r->iterations);
     cJSON_AddBoolToObject(j, "sustainable", r->sustainable);
-    num(j, "queue_growth_per_s", r->queue_growth_rps);
-    num(j, "served_requests_per_s", r->served_rps);
+    jf_add_num(j, "queue_growth_per_s", r->queue_growth_rps);
+    jf_add_num(j, "served_requests_per_s", r->served_rps);
     cJSON_AddStringToObject(j, "note", r->note);
     cJSON *l = cJSON_AddObjectToObject(j, "little");
-    num(l, "L", r->little_L);
-    num(l, "lambda", r->little_lambda);
-    num(l, "W_s", r->little_W);
-    num(l, "rel_error", r->little_L > 0 ? fabs(r->little_L - r->little_lambda * r->little_W) / r->little_L : 0);
-    num(j, "usd_per_hour", r->usd_per_hour);
-    num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
-    num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
+    jf_add_num(l, "L", r->little_L);
+    jf_add_num(l, "lambda", r->little_lambda);
+    jf_add_num(l, "W_s", r->little_W);
+    jf_add_num(l, "rel_error", r->little_L > 0 ? fabs(r->little_L - r->little_lambda * r->little_W) / r->little_L : 0);
+    jf_add_num(j, "usd_per_hour", r->usd_per_hour);
+    jf_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
+    jf_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
     cJSON_AddStringToObject(j, "cost_mode", r->cost_mode ? r->cost_mode : "rent");
-    num(j, "step_model_calls", r->step_evals);
-    num(j, "step_memo_hits", r->step_cache_hits);
+    jf_add_num(j, "step_model_calls", r->step_evals);
+    jf_add_num(j, "step_memo_hits", r->step_cache_hits);
     cJSON *tl = cJSON_AddArrayToObject(j, "timeline");
     for (int i = 0; tl && i < r->nwindows; i++) {
         const sim_des_window *w0 = &r->windows[i];
         cJSON *row = cJSON_CreateObject();
-        num(row, "t_s", w0->t0);
-        num(row, "in_system", w0->in_system);
-        num(row, "waiting", w0->waiting);
-        num(row, "running", w0->running);
-        num(row, "busy", w0->busy);
-        num(row, "kv_used", w0->kv_used);
+        jf_add_num(row, "t_s", w0->t0);
+        jf_add_num(row, "in_system", w0->in_system);
+        jf_add_num(row, "waiting", w0->waiting);
+        jf_add_num(row, "running", w0->running);
+        jf_add_num(row, "busy", w0->busy);
+        jf_add_num(row, "kv_used", w0->kv_used);
         cJSON_AddItemToArray(tl, row);
     }
     return j;
@@ -1282,15 +1280,15 @@ cJSON *sim_des_records_rows(const sim_des_result *r)
     for (long i = 0; rows && r->records && i < r->requests; i++) {
         const sim_des_record *q = &r->records[i];
         cJSON *row = cJSON_CreateObject();
-        num(row, "request", i + 1);
-        num(row, "arrival_s", q->arrival_s);
-        num(row, "isl", q->isl);
-        num(row, "osl", q->osl);
-        num(row, "ttft_s", q->ttft_s);
-        num(row, "tpot_s", q->tpot_s);
-        num(row, "e2e_s", q->e2e_s);
-        num(row, "preemptions", q->preemptions);
-        num(row, "rank", q->rank);
+        jf_add_num(row, "request", i + 1);
+        jf_add_num(row, "arrival_s", q->arrival_s);
+        jf_add_num(row, "isl", q->isl);
+        jf_add_num(row, "osl", q->osl);
+        jf_add_num(row, "ttft_s", q->ttft_s);
+        jf_add_num(row, "tpot_s", q->tpot_s);
+        jf_add_num(row, "e2e_s", q->e2e_s);
+        jf_add_num(row, "preemptions", q->preemptions);
+        jf_add_num(row, "rank", q->rank);
         cJSON_AddItemToArray(rows, row);
     }
     return rows;
@@ -1321,8 +1319,8 @@ cJSON *sim_des_cdf_rows(const sim_des_result *r, int points)
             double share = (double)i / (points - 1);
             cJSON *row = cJSON_CreateObject();
             cJSON_AddStringToObject(row, "metric", names[m]);
-            num(row, "latency_s", gsl_stats_quantile_from_sorted_data(v, 1, (size_t)k, share));
-            num(row, "share", share);
+            jf_add_num(row, "latency_s", gsl_stats_quantile_from_sorted_data(v, 1, (size_t)k, share));
+            jf_add_num(row, "share", share);
             cJSON_AddItemToArray(rows, row);
         }
     }
@@ -1384,16 +1382,6 @@ int sim_des_request_workload(const sim_request *r, int max_context, sim_workload
     return sim_workload_generate(&o, w, err);
 }
 
-static void progress_stderr(void *ctx, double share)
-{
-    (void)ctx;
-    static int last = -1;
-    int pct = (int)(share * 100);
-    if (pct / 10 == last / 10 && last >= 0)
-        return;
-    last = pct;
-    fprintf(stderr, "moesim serve: %d%% of requests done\n", pct);
-}
 
 /* Replicas: one instance is simulated with its share of the requests (a trace is dealt
  * round-robin); deployment-wide figures scale by R, per-GPU and per-request ones do not. */
@@ -1454,8 +1442,11 @@ int sim_des_request_run(const sim_request *r, bool keep_records, bool progress, 
     o.slo_tpot_s = r->slo_tpot_s;
     o.keep_records = keep_records;
     o.cost = so.cost;
-    if (progress && w.n >= 200000)
-        o.progress = progress_stderr;
+    sim_progress shown = { "moesim serve: %d%% of requests done", -1 };
+    if (progress && w.n >= 200000) {
+        o.progress = sim_progress_tenths;
+        o.progress_ctx = &shown;
+    }
     sim_des_result local, *out = res ? res : &local;
     rc = sim_des_run(&d, &o, &w, out, err);
     if (!rc) {

@@ -183,6 +183,23 @@ const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const c
     return it;
 }
 
+void jf_add_num(cJSON *obj, const char *key, double v)
+{
+    cJSON_AddNumberToObject(obj, key, isfinite(v) ? v : 0);
+}
+
+double jf_get_num(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(it) ? it->valuedouble : 0;
+}
+
+const char *jf_get_str(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(it) ? it->valuestring : "";
+}
+
 int jf_write_atomic(const char *path, const char *text, sim_err *err)
 {
     char tmp[PATH_MAX];

@@ -28,6 +28,12 @@ int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, 
 /* An object field that must exist. */
 const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err);
 
+/* Building and reading results: a non-finite number is written as 0 (JSON has no NaN);
+ * a missing or mistyped field reads as 0 or "". */
+void jf_add_num(cJSON *obj, const char *key, double v);
+double jf_get_num(const cJSON *obj, const char *key);
+const char *jf_get_str(const cJSON *obj, const char *key);
+
 /* Write `text` to `path` atomically (PATH.tmp.PID, fsync, rename). */
 int jf_write_atomic(const char *path, const char *text, sim_err *err);
 

@@ -1,41 +1,39 @@
 /* report.c: JSON results, the text report and the table/CSV printers. */
 #include "report.h"
 
+#include "jsonfile.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void num(cJSON *o, const char *k, double v)
-{
-    cJSON_AddNumberToObject(o, k, isfinite(v) ? v : 0);
-}
 
 cJSON *sim_report_step(const sim_step_result *s)
 {
     cJSON *o = cJSON_CreateObject();
-    num(o, "step_s", s->time_s);
-    num(o, "stage_s", s->stage_time_s);
-    num(o, "compute_s", s->compute_s);
-    num(o, "memory_s", s->memory_s);
-    num(o, "communication_s", s->comm_s);
-    num(o, "overhead_s", s->overhead_s);
-    num(o, "communication_total_s", s->comm_total_s);
+    jf_add_num(o, "step_s", s->time_s);
+    jf_add_num(o, "stage_s", s->stage_time_s);
+    jf_add_num(o, "compute_s", s->compute_s);
+    jf_add_num(o, "memory_s", s->memory_s);
+    jf_add_num(o, "communication_s", s->comm_s);
+    jf_add_num(o, "overhead_s", s->overhead_s);
+    jf_add_num(o, "communication_total_s", s->comm_total_s);
     cJSON_AddStringToObject(o, "bound", sim_bound_name(s->bound));
     cJSON *k = cJSON_AddObjectToObject(o, "by_kind_s");
     for (int i = 0; i < LK_COUNT; i++)
         if (s->by_kind_s[i] > 0)
-            num(k, sim_layer_kind_name((sim_layer_kind)i), s->by_kind_s[i]);
-    num(o, "flops_per_gpu", s->flops);
-    num(o, "bytes_per_gpu", s->bytes);
-    num(o, "comm_bytes_per_gpu", s->comm_bytes);
+            jf_add_num(k, sim_layer_kind_name((sim_layer_kind)i), s->by_kind_s[i]);
+    jf_add_num(o, "flops_per_gpu", s->flops);
+    jf_add_num(o, "bytes_per_gpu", s->bytes);
+    jf_add_num(o, "comm_bytes_per_gpu", s->comm_bytes);
     if (s->slow_tier_bytes > 0)
-        num(o, "spilled_weight_bytes_read", s->slow_tier_bytes);
+        jf_add_num(o, "spilled_weight_bytes_read", s->slow_tier_bytes);
     if (s->experts_touched_per_rank > 0) {
         cJSON *moe = cJSON_AddObjectToObject(o, "moe");
-        num(moe, "experts_touched_busiest_rank", s->experts_touched_per_rank);
-        num(moe, "tokens_per_expert", s->tokens_per_expert);
-        num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
-        num(moe, "imbalance", s->imbalance);
+        jf_add_num(moe, "experts_touched_busiest_rank", s->experts_touched_per_rank);
+        jf_add_num(moe, "tokens_per_expert", s->tokens_per_expert);
+        jf_add_num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
+        jf_add_num(moe, "imbalance", s->imbalance);
     }
     cJSON_AddStringToObject(o, "expert_compute_type", sim_dtype_name(s->expert_dtype));
     cJSON_AddStringToObject(o, "dense_compute_type", sim_dtype_name(s->dense_dtype));
@@ -45,24 +43,24 @@ cJSON *sim_report_step(const sim_step_result *s)
 cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m)
 {
     cJSON *o = cJSON_CreateObject();
-    num(o, "capacity_bytes", m->capacity_bytes);
-    num(o, "usable_bytes", m->usable_bytes);
-    num(o, "weights_bytes", m->weight_bytes);
-    num(o, "expert_weights_bytes", m->expert_weight_bytes);
-    num(o, "other_weights_bytes", m->other_weight_bytes);
-    num(o, "workspace_bytes", m->workspace_bytes);
-    num(o, "kv_bytes_per_token", m->kv_bytes_per_token);
-    num(o, "kv_bytes_per_sequence", m->kv_bytes_per_seq);
-    num(o, "kv_budget_bytes", m->kv_budget_bytes);
-    num(o, "max_sequences_per_rank", (double)m->max_seqs);
-    num(o, "used_bytes", m->total_bytes);
+    jf_add_num(o, "capacity_bytes", m->capacity_bytes);
+    jf_add_num(o, "usable_bytes", m->usable_bytes);
+    jf_add_num(o, "weights_bytes", m->weight_bytes);
+    jf_add_num(o, "expert_weights_bytes", m->expert_weight_bytes);
+    jf_add_num(o, "other_weights_bytes", m->other_weight_bytes);
+    jf_add_num(o, "workspace_bytes", m->workspace_bytes);
+    jf_add_num(o, "kv_bytes_per_token", m->kv_bytes_per_token);
+    jf_add_num(o, "kv_bytes_per_sequence", m->kv_bytes_per_seq);
+    jf_add_num(o, "kv_budget_bytes", m->kv_budget_bytes);
+    jf_add_num(o, "max_sequences_per_rank", (double)m->max_seqs);
+    jf_add_num(o, "used_bytes", m->total_bytes);
     if (m->tiers_used > 1) {
         cJSON *t = cJSON_AddArrayToObject(o, "spill");
         for (int i = 0; i < m->tiers_used; i++) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "tier", d->hw->tiers[i].name);
-            num(e, "expert_share", m->expert_frac[i]);
-            num(e, "other_share", m->other_frac[i]);
+            jf_add_num(e, "expert_share", m->expert_frac[i]);
+            jf_add_num(e, "other_share", m->other_frac[i]);
             cJSON_AddItemToArray(t, e);
         }
     }
@@ -74,19 +72,19 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", d->model->name);
     cJSON_AddStringToObject(o, "hw", d->hw->name);
-    num(o, "gpus", d->gpus);
-    num(o, "tp", d->tp);
-    num(o, "ep", d->ep);
-    num(o, "pp", d->pp);
-    num(o, "dp", d->dp);
+    jf_add_num(o, "gpus", d->gpus);
+    jf_add_num(o, "tp", d->tp);
+    jf_add_num(o, "ep", d->ep);
+    jf_add_num(o, "pp", d->pp);
+    jf_add_num(o, "dp", d->dp);
     cJSON_AddStringToObject(o, "precision", sim_wformat_name(d->expert_fmt));
     cJSON_AddStringToObject(o, "dense_precision", sim_wformat_name(d->dense_fmt));
     cJSON_AddStringToObject(o, "kv_precision", sim_wformat_name(d->kv_fmt));
     cJSON_AddStringToObject(o, "transport", sim_a2a_name(d->transport));
     cJSON_AddStringToObject(o, "overlap", sim_overlap_name(d->overlap));
-    num(o, "skew", d->skew);
-    num(o, "redundant_experts", d->redundant_experts);
-    num(o, "max_batched_tokens", d->max_batched_tokens);
+    jf_add_num(o, "skew", d->skew);
+    jf_add_num(o, "redundant_experts", d->redundant_experts);
+    jf_add_num(o, "max_batched_tokens", d->max_batched_tokens);
     cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
     if (d->hw->eff.efficiency_from[0])
         cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
@@ -112,37 +110,37 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", d->model->name);
     cJSON_AddStringToObject(j, "hw", d->hw->name);
-    num(j, "gpus", r->gpus);
-    num(j, "isl", o->isl);
-    num(j, "osl", o->osl);
-    num(j, "concurrency", o->concurrency);
-    num(j, "replicas", o->replicas > 0 ? o->replicas : 1);
+    jf_add_num(j, "gpus", r->gpus);
+    jf_add_num(j, "isl", o->isl);
+    jf_add_num(j, "osl", o->osl);
+    jf_add_num(j, "concurrency", o->concurrency);
+    jf_add_num(j, "replicas", o->replicas > 0 ? o->replicas : 1);
     cJSON_AddBoolToObject(j, "fits", r->fits);
     if (!r->fits)
         cJSON_AddStringToObject(j, "reason", r->reason);
     cJSON_AddBoolToObject(j, "batch_clipped", r->clipped);
     if (r->clipped)
         cJSON_AddStringToObject(j, "clip_reason", r->clip_note);
-    num(j, "concurrency_served", r->concurrency_served);
-    num(j, "batch_per_rank", r->batch_per_rank);
-    num(j, "memory_per_gpu_bytes", r->mem.total_bytes);
-    num(j, "ttft_s", r->ttft_s);
-    num(j, "tpot_s", r->tpot_s);
-    num(j, "e2e_latency_s", r->e2e_s);
-    num(j, "output_tokens_per_s", r->output_tps);
-    num(j, "input_tokens_per_s", r->input_tps);
-    num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
-    num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
-    num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    jf_add_num(j, "concurrency_served", r->concurrency_served);
+    jf_add_num(j, "batch_per_rank", r->batch_per_rank);
+    jf_add_num(j, "memory_per_gpu_bytes", r->mem.total_bytes);
+    jf_add_num(j, "ttft_s", r->ttft_s);
+    jf_add_num(j, "tpot_s", r->tpot_s);
+    jf_add_num(j, "e2e_latency_s", r->e2e_s);
+    jf_add_num(j, "output_tokens_per_s", r->output_tps);
+    jf_add_num(j, "input_tokens_per_s", r->input_tps);
+    jf_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    jf_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
+    jf_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
     cJSON_AddStringToObject(j, "cost_mode", r->fits && r->cost_mode ? r->cost_mode : "n/a");
-    num(j, "usd_per_hour", r->usd_per_hour);
-    num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
-    num(j, "usd_per_mtok_input", r->usd_per_mtok_input);
-    num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
-    num(j, "joules_per_output_token", r->joules_per_output_token);
-    num(j, "joules_per_input_token", r->joules_per_input_token);
+    jf_add_num(j, "usd_per_hour", r->usd_per_hour);
+    jf_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
+    jf_add_num(j, "usd_per_mtok_input", r->usd_per_mtok_input);
+    jf_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
+    jf_add_num(j, "joules_per_output_token", r->joules_per_output_token);
+    jf_add_num(j, "joules_per_input_token", r->joules_per_input_token);
     cJSON_AddStringToObject(j, "bound", r->fits ? sim_bound_name(r->bound) : "does not fit");
-    num(j, "prefill_share", r->prefill_share);
+    jf_add_num(j, "prefill_share", r->prefill_share);
     if (o->prefill)
         cJSON_AddBoolToObject(j, "prefill_limited", r->prefill_limited);
 
@@ -158,8 +156,8 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
         cJSON_AddItemToObject(b, o->prefill ? "prefill" : "decode_with_prefill_chunk", sim_report_step(&r->first));
         if (o->prefill)
             cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(&r->prefill_pool));
-        num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
-        num(b, "mixed_step_share", r->mixed_share);
+        jf_add_num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
+        jf_add_num(b, "mixed_step_share", r->mixed_share);
     }
     add_provenance(j, d);
     return j;
@@ -171,10 +169,10 @@ cJSON *sim_report_phase(const sim_deploy *d, const char *phase, double batch, do
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", d->model->name);
     cJSON_AddStringToObject(j, "hw", d->hw->name);
-    num(j, "gpus", d->gpus);
+    jf_add_num(j, "gpus", d->gpus);
     cJSON_AddStringToObject(j, "phase", phase);
-    num(j, "batch", batch);
-    num(j, "context", ctx);
+    jf_add_num(j, "batch", batch);
+    jf_add_num(j, "context", ctx);
     cJSON_AddBoolToObject(j, "fits", m->fits && m->max_seqs >= batch * d->pp);
     if (!m->fits)
         cJSON_AddStringToObject(j, "reason", m->reason);
@@ -184,10 +182,10 @@ cJSON *sim_report_phase(const sim_deploy *d, const char *phase, double batch, do
                  ctx, batch * d->pp);
         cJSON_AddStringToObject(j, "reason", buf);
     }
-    num(j, "memory_per_gpu_bytes", m->total_bytes);
-    num(j, "step_s", s->time_s);
+    jf_add_num(j, "memory_per_gpu_bytes", m->total_bytes);
+    jf_add_num(j, "step_s", s->time_s);
     double tokens = strcmp(phase, "prefill") == 0 ? batch * ctx : batch;
-    num(j, "tokens_per_s_per_gpu", s->time_s > 0 ? tokens * d->dp / s->stage_time_s / d->gpus : 0);
+    jf_add_num(j, "tokens_per_s_per_gpu", s->time_s > 0 ? tokens * d->dp / s->stage_time_s / d->gpus : 0);
     cJSON_AddStringToObject(j, "bound", sim_bound_name(s->bound));
     cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
     cJSON_AddItemToObject(j, "memory", sim_report_memory(d, m));
@@ -210,75 +208,64 @@ void sim_format_number(char *buf, size_t cap, double v)
         snprintf(buf, cap, "%.4g", v);
 }
 
-static double get(const cJSON *o, const char *k)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(it) ? it->valuedouble : 0;
-}
-
-static const char *gets(const cJSON *o, const char *k)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(it) ? it->valuestring : "";
-}
 
 static void print_step(FILE *f, const char *title, const cJSON *s)
 {
     if (!s)
         return;
     fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
-            title, get(s, "step_s") * 1e3, get(s, "compute_s") * 1e3, get(s, "memory_s") * 1e3,
-            get(s, "communication_s") * 1e3, get(s, "overhead_s") * 1e3, gets(s, "bound"));
+            title, jf_get_num(s, "step_s") * 1e3, jf_get_num(s, "compute_s") * 1e3, jf_get_num(s, "memory_s") * 1e3,
+            jf_get_num(s, "communication_s") * 1e3, jf_get_num(s, "overhead_s") * 1e3, jf_get_str(s, "bound"));
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, "by_kind_s");
     const cJSON *it;
-    double stage = get(s, "stage_s");
+    double stage = jf_get_num(s, "stage_s");
     cJSON_ArrayForEach(it, k) fprintf(f, "           %-22s %9.3f ms  %5.1f%%\n", it->string,
                                       it->valuedouble * 1e3, stage > 0 ? 100 * it->valuedouble / stage : 0);
     const cJSON *moe = cJSON_GetObjectItemCaseSensitive(s, "moe");
     if (moe)
         fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, imbalance %.2fx\n",
-                get(moe, "experts_touched_busiest_rank"), get(moe, "tokens_per_expert"), get(moe, "imbalance"));
+                jf_get_num(moe, "experts_touched_busiest_rank"), jf_get_num(moe, "tokens_per_expert"), jf_get_num(moe, "imbalance"));
 }
 
 void sim_report_print(FILE *f, const cJSON *r)
 {
     const cJSON *dep = cJSON_GetObjectItemCaseSensitive(r, "deployment");
     const cJSON *mem = cJSON_GetObjectItemCaseSensitive(r, "memory");
-    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", gets(r, "model"),
-            get(r, "gpus"), gets(r, "hw"), get(dep, "tp"), get(dep, "ep"), get(dep, "pp"), get(dep, "dp"),
-            gets(dep, "precision"), gets(dep, "dense_precision"), gets(dep, "kv_precision"));
+    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", jf_get_str(r, "model"),
+            jf_get_num(r, "gpus"), jf_get_str(r, "hw"), jf_get_num(dep, "tp"), jf_get_num(dep, "ep"), jf_get_num(dep, "pp"), jf_get_num(dep, "dp"),
+            jf_get_str(dep, "precision"), jf_get_str(dep, "dense_precision"), jf_get_str(dep, "kv_precision"));
     bool fits = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "fits"));
     fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
-            get(r, "memory_per_gpu_bytes") / 1e9, get(mem, "capacity_bytes") / 1e9, get(mem, "weights_bytes") / 1e9,
-            get(mem, "kv_bytes_per_sequence") / 1e9, get(mem, "workspace_bytes") / 1e9);
+            jf_get_num(r, "memory_per_gpu_bytes") / 1e9, jf_get_num(mem, "capacity_bytes") / 1e9, jf_get_num(mem, "weights_bytes") / 1e9,
+            jf_get_num(mem, "kv_bytes_per_sequence") / 1e9, jf_get_num(mem, "workspace_bytes") / 1e9);
     if (!fits) {
-        fprintf(f, "DOES NOT FIT: %s\n", gets(r, "reason"));
+        fprintf(f, "DOES NOT FIT: %s\n", jf_get_str(r, "reason"));
         return;
     }
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "batch_clipped")))
-        fprintf(f, "batch clipped: %s\n", gets(r, "clip_reason"));
+        fprintf(f, "batch clipped: %s\n", jf_get_str(r, "clip_reason"));
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "breakdown");
     if (cJSON_GetObjectItemCaseSensitive(r, "phase")) {
-        fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", gets(r, "phase"),
-                get(r, "batch"), get(r, "context"), get(r, "step_s") * 1e3, get(r, "tokens_per_s_per_gpu"));
+        fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", jf_get_str(r, "phase"),
+                jf_get_num(r, "batch"), jf_get_num(r, "context"), jf_get_num(r, "step_s") * 1e3, jf_get_num(r, "tokens_per_s_per_gpu"));
     } else {
-        fprintf(f, "isl %g, osl %g, concurrency %g (served %g)\n", get(r, "isl"), get(r, "osl"),
-                get(r, "concurrency"), get(r, "concurrency_served"));
-        fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", get(r, "ttft_s"), get(r, "tpot_s") * 1e3,
-                get(r, "output_tokens_per_s_per_user"));
-        fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", get(r, "output_tokens_per_s_per_gpu"),
-                get(r, "input_tokens_per_s_per_gpu"));
+        fprintf(f, "isl %g, osl %g, concurrency %g (served %g)\n", jf_get_num(r, "isl"), jf_get_num(r, "osl"),
+                jf_get_num(r, "concurrency"), jf_get_num(r, "concurrency_served"));
+        fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", jf_get_num(r, "ttft_s"), jf_get_num(r, "tpot_s") * 1e3,
+                jf_get_num(r, "output_tokens_per_s_per_user"));
+        fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", jf_get_num(r, "output_tokens_per_s_per_gpu"),
+                jf_get_num(r, "input_tokens_per_s_per_gpu"));
         fprintf(f, "cost (%s, $%.2f/h): $%.3f per M output tokens, $%.3f per M input tokens; %.3f J per output token\n",
-                gets(r, "cost_mode"), get(r, "usd_per_hour"), get(r, "usd_per_mtok_output"),
-                get(r, "usd_per_mtok_input"), get(r, "joules_per_output_token"));
+                jf_get_str(r, "cost_mode"), jf_get_num(r, "usd_per_hour"), jf_get_num(r, "usd_per_mtok_output"),
+                jf_get_num(r, "usd_per_mtok_input"), jf_get_num(r, "joules_per_output_token"));
     }
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
     if (cJSON_GetObjectItemCaseSensitive(b, "mixed_step_share"))
         fprintf(f, "  %.0f%% of steps carry a prompt chunk (%.0f prompt tokens on the busiest rank per step, averaged)\n",
-                100 * get(b, "mixed_step_share"), get(b, "prefill_tokens_per_decode_step"));
+                100 * jf_get_num(b, "mixed_step_share"), jf_get_num(b, "prefill_tokens_per_decode_step"));
     const cJSON *it;
     cJSON_ArrayForEach(it, b) if (cJSON_IsObject(it)) print_step(f, it->string, it);
-    fprintf(f, "basis: %s\n", gets(r, "efficiency_basis"));
+    fprintf(f, "basis: %s\n", jf_get_str(r, "efficiency_basis"));
 }
 
 /* --- tables --- */
