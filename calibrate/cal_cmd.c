@@ -214,6 +214,9 @@ static int run(int argc, char **argv, const opts *o, sim_err *err)
                             "the machine, and its timings (and the errors below) carry that\n",
                     set.files[i].path, set.files[i].load_avg, set.files[i].cores);
     cal_set_hold_out(&set);
+    /* the engine's kernel switch (bench kernel_switch): the grouped-GEMM curves get a second
+     * regime at or below it, fitted apart */
+    cal_hw_set_kernel_switch(&hw, &set, cal_set_kernel_switch(&set));
     cal_fit fit;
     if ((rc = cal_fit_setup(&fit, &hw, &set, err)) == SIM_OK) {
         fprintf(stderr, "calibrate: fitting %d parameters to %d points\n", fit.np, fit.n_fitted);

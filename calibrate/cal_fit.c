@@ -27,7 +27,7 @@
 
 static bool is_max(cal_param_kind k)
 {
-    return k == CP_GROUPED_MAX || k == CP_GEMM_MAX || k == CP_MEM_MAX;
+    return k == CP_GROUPED_MAX || k == CP_SMALL_MAX || k == CP_GEMM_MAX || k == CP_MEM_MAX;
 }
 
 double cal_param_physical(cal_param_kind k, double u)
@@ -56,6 +56,8 @@ const char *cal_param_name(const cal_param *p, char *buf, size_t cap)
     switch (p->kind) {
     case CP_GROUPED_MAX: snprintf(buf, cap, "grouped_gemm.%s.max", dt); break;
     case CP_GROUPED_HALF: snprintf(buf, cap, "grouped_gemm.%s.half", dt); break;
+    case CP_SMALL_MAX: snprintf(buf, cap, "grouped_gemm.%s.small.max", dt); break;
+    case CP_SMALL_HALF: snprintf(buf, cap, "grouped_gemm.%s.small.half", dt); break;
     case CP_GEMM_MAX: snprintf(buf, cap, "gemm.%s.max", dt); break;
     case CP_GEMM_HALF: snprintf(buf, cap, "gemm.%s.half", dt); break;
     case CP_MEM_MAX: snprintf(buf, cap, "memory.max"); break;
@@ -163,8 +165,13 @@ int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "calibration: no measured point to fit (every point is held out)");
     for (int t = 0; t < DT_COUNT; t++) {
         if (layer_dt[t]) {
-            add_param(f, CP_GROUPED_MAX, (sim_dtype)t, hw->eff.grouped_gemm[t].max);
-            add_param(f, CP_GROUPED_HALF, (sim_dtype)t, hw->eff.grouped_gemm[t].half);
+            const sim_curve *c = &hw->eff.grouped_gemm[t];
+            add_param(f, CP_GROUPED_MAX, (sim_dtype)t, c->max);
+            add_param(f, CP_GROUPED_HALF, (sim_dtype)t, c->half);
+            if (c->small_rows > 0) {
+                add_param(f, CP_SMALL_MAX, (sim_dtype)t, c->small_max);
+                add_param(f, CP_SMALL_HALF, (sim_dtype)t, c->small_half);
+            }
         }
         if (gemm_dt[t]) {
             add_param(f, CP_GEMM_MAX, (sim_dtype)t, hw->eff.gemm[t].max);
@@ -173,6 +180,12 @@ int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err)
         f->tied[t] = layer_dt[t] && !gemm_dt[t];
     }
     add_param(f, CP_MEM_MAX, DT_FP32, hw->eff.memory.max);
+    /* A STREAM triad measures what memory delivers; the layer points cannot tell a slower
+     * memory from a slower streaming kernel (small-rows compute), so with a triad at hand the
+     * memory ceiling stays where the triad put it and the kernels take the rest. */
+    for (int i = 0; i < s->n; i++)
+        if (s->p[i].kind == CAL_TRIAD)
+            f->p[f->np - 1].held_by = "the triad";
     add_param(f, CP_MEM_HALF, DT_FP32, hw->eff.memory.half);
     add_param(f, CP_KERNEL, DT_FP32, hw->eff.kernel_overhead_s);
     return SIM_OK;
@@ -183,11 +196,30 @@ static void set_value(sim_hw *hw, const cal_param *p, double v)
     switch (p->kind) {
     case CP_GROUPED_MAX: hw->eff.grouped_gemm[p->dt].max = v; break;
     case CP_GROUPED_HALF: hw->eff.grouped_gemm[p->dt].half = v; break;
+    case CP_SMALL_MAX: hw->eff.grouped_gemm[p->dt].small_max = v; break;
+    case CP_SMALL_HALF: hw->eff.grouped_gemm[p->dt].small_half = v; break;
     case CP_GEMM_MAX: hw->eff.gemm[p->dt].max = v; break;
     case CP_GEMM_HALF: hw->eff.gemm[p->dt].half = v; break;
     case CP_MEM_MAX: hw->eff.memory.max = v; break;
     case CP_MEM_HALF: hw->eff.memory.half = v; break;
     case CP_KERNEL: hw->eff.kernel_overhead_s = v; break;
+    }
+}
+
+void cal_hw_set_kernel_switch(sim_hw *hw, const cal_set *s, int rows)
+{
+    if (rows <= 0)
+        return;
+    for (int i = 0; i < s->n; i++) {
+        sim_dtype dt;
+        if (s->p[i].kind != CAL_LAYER || compute_type(hw, s->p[i].fmt, &dt) != 0)
+            continue;
+        sim_curve *c = &hw->eff.grouped_gemm[dt];
+        if (c->small_rows <= 0) {
+            c->small_max = c->max;
+            c->small_half = c->half;
+        }
+        c->small_rows = rows;
     }
 }
 
@@ -348,9 +380,10 @@ static void probe_u(const cal_fit *f, int probe, double half_scale, double *u)
     for (int j = 0; j < f->np; j++) {
         const cal_param *c = &f->p[j];
         double v = c->prior;
-        if ((probe == 1 && (c->kind == CP_GROUPED_MAX || c->kind == CP_GEMM_MAX)) || (probe == 2 && c->kind == CP_MEM_MAX))
+        if ((probe == 1 && (c->kind == CP_GROUPED_MAX || c->kind == CP_SMALL_MAX || c->kind == CP_GEMM_MAX)) ||
+            (probe == 2 && c->kind == CP_MEM_MAX))
             v /= 10;
-        if (c->kind == CP_GROUPED_HALF || c->kind == CP_GEMM_HALF)
+        if (c->kind == CP_GROUPED_HALF || c->kind == CP_SMALL_HALF || c->kind == CP_GEMM_HALF)
             v = (v > 1 ? v : 1) * half_scale;
         u[j] = cal_param_unconstrained(c->kind, v);
     }
@@ -381,7 +414,7 @@ static int fit_once(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
     double u[CAL_MAX_PARAMS];
     for (int j = 0; j < f->np; j++) {
         f->p[j].free = false;
-        for (int pr = 0; pr < 2 * N_PROBES && !f->p[j].free; pr++) {
+        for (int pr = 0; pr < 2 * N_PROBES && !f->p[j].free && !f->p[j].held_by; pr++) {
             probe_u(f, pr % N_PROBES, pr < N_PROBES ? 1 : 10, u); /* half-points as given, then x10 */
             f->p[j].free = sensitivity(&pb, u, j, r0, r1) >= GATE;
         }

@@ -15,6 +15,8 @@
 typedef enum {
     CP_GROUPED_MAX,   /* efficiency.grouped_gemm.<dt>.max */
     CP_GROUPED_HALF,  /* efficiency.grouped_gemm.<dt>.half, tokens per expert */
+    CP_SMALL_MAX,     /* efficiency.grouped_gemm.<dt>.small.max: the kernel at or below the switch */
+    CP_SMALL_HALF,    /* efficiency.grouped_gemm.<dt>.small.half */
     CP_GEMM_MAX,      /* efficiency.gemm.<dt>.max */
     CP_GEMM_HALF,     /* efficiency.gemm.<dt>.half, rows */
     CP_MEM_MAX,       /* efficiency.memory.max */
@@ -28,7 +30,9 @@ typedef struct cal_param {
     double prior;            /* physical value the fit starts from and is gently held to */
     double value;            /* fitted, physical */
     double lo, hi;           /* one standard deviation either side, physical */
-    bool free;               /* moved by the fit; false = the points cannot see it, held at the prior */
+    bool free;               /* moved by the fit; false = held at the prior (see held_by) */
+    const char *held_by;     /* NULL, or what measured this parameter directly, so that the fit must not
+                                move it (memory.max: the triad); then it is held whatever its sensitivity */
     double sensitivity;      /* rms change of log(predicted time) over the fitted points per unit of
                                 the transformed parameter: near 0 = the data do not pin it down */
 } cal_param;
@@ -58,9 +62,15 @@ double cal_param_unconstrained(cal_param_kind k, double x);
 
 /* Choose what to fit from the points on hardware `hw` (its peaks and bandwidth are the
  * basis; its efficiencies are the priors): a grouped-GEMM curve per compute type the layers
- * ran in, a dense curve per type of fitted GEMM points, memory (max, half) and the per-kernel
- * overhead. Fails if there is nothing to fit. */
+ * ran in (and its small-rows regime where the curve has a kernel switch: see
+ * cal_hw_set_kernel_switch), a dense curve per type of fitted GEMM points, memory (max, half)
+ * and the per-kernel overhead. Fails if there is nothing to fit. */
 int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err);
+
+/* Give hw's grouped-GEMM curves of the types the layers in s ran in a kernel switch at `rows`
+ * rows per expert (the engine's, from cal_set_kernel_switch). A curve with no small regime yet
+ * starts it at the curve's own values, so the prior is the one-kernel curve. */
+void cal_hw_set_kernel_switch(sim_hw *hw, const cal_set *s, int rows);
 
 /* Write the fit's values (value, not prior) into hw's efficiencies, ties included. */
 void cal_fit_apply(const cal_fit *f, sim_hw *hw);

@@ -97,11 +97,12 @@ void cal_report_print(FILE *f, const cal_set *s, const cal_fit *fit, const cal_e
     for (int j = 0; j < fit->np; j++) {
         const cal_param *p = &fit->p[j];
         char name[64];
-        fprintf(f, "  %-24s %10.4g  (%.3g-%.3g; prior %.4g)%s\n", cal_param_name(p, name, sizeof name),
+        fprintf(f, "  %-24s %10.4g  (%.3g-%.3g; prior %.4g)%s%s\n", cal_param_name(p, name, sizeof name),
                 param_display(p, p->value), param_display(p, p->lo), param_display(p, p->hi),
                 param_display(p, p->prior),
-                !p->free ? "  held at the prior: these measurements cannot see it"
-                : p->sensitivity < CONSTRAINED ? "  weakly constrained by these measurements" : "");
+                p->held_by ? "  held: measured by " : !p->free ? "  held at the prior: these measurements cannot see it"
+                : p->sensitivity < CONSTRAINED ? "  weakly constrained by these measurements" : "",
+                p->held_by ? p->held_by : "");
     }
     for (int t = 0; t < DT_COUNT; t++)
         if (fit->tied[t])
@@ -154,6 +155,12 @@ static cJSON *curve_json(sim_curve c)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "max", r4(c.max));
     cJSON_AddNumberToObject(o, "half", r4(c.half));
+    if (c.small_rows > 0) {
+        cJSON *small = cJSON_AddObjectToObject(o, "small");
+        cJSON_AddNumberToObject(small, "rows", c.small_rows);
+        cJSON_AddNumberToObject(small, "max", r4(c.small_max));
+        cJSON_AddNumberToObject(small, "half", r4(c.small_half));
+    }
     return o;
 }
 
@@ -172,7 +179,8 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
     char src[1400], fitted[400] = "", tied[200] = "";
     for (int j = 0; j < fit->np; j++) {
         char name[64];
-        if (fit->p[j].kind == CP_GROUPED_HALF || fit->p[j].kind == CP_GEMM_HALF || fit->p[j].kind == CP_MEM_HALF)
+        if (fit->p[j].kind == CP_GROUPED_HALF || fit->p[j].kind == CP_SMALL_HALF || fit->p[j].kind == CP_GEMM_HALF ||
+            fit->p[j].kind == CP_MEM_HALF)
             continue; /* named with its max */
         cal_param_name(&fit->p[j], name, sizeof name);
         char *dot = strrchr(name, '.');
@@ -184,15 +192,21 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
         if (fit->tied[t])
             snprintf(tied + strlen(tied), sizeof tied - strlen(tied), "%sgemm.%s = grouped_gemm.%s", tied[0] ? ", " : "",
                      sim_dtype_name((sim_dtype)t), sim_dtype_name((sim_dtype)t));
+    char regime[200] = "";
+    for (int t = 0; t < DT_COUNT && !regime[0]; t++)
+        if (find_param(fit, CP_SMALL_MAX, (sim_dtype)t))
+            snprintf(regime, sizeof regime,
+                     "grouped_gemm.<type>.small is the engine's kernel for experts with at most %d rows, fitted apart "
+                     "from the larger ones (its bench kernel_switch). ",
+                     hw->eff.grouped_gemm[t].small_rows);
     snprintf(src, sizeof src,
              "Fitted by moesim calibrate (%s, %s) to %d points measured with moe-engine on %s: %s, by GSL "
              "multifit_nlinear (trust region, residuals log(predicted/measured) of the simulator's own layer and GEMM "
-             "times). %s%srelative to this file's compute peaks and tier-0 bandwidth. attention_decode.mem_max = "
+             "times). %s%s%srelative to this file's compute peaks and tier-0 bandwidth. attention_decode.mem_max = "
              "memory.max. Not measured, kept from base %s: attention compute, half_tokens, dequant, step overhead, "
              "links. Types not listed fall back to the nearest listed one.",
-             m->plan, m->date, fit->n_fitted, m->device, fitted, tied, tied[0] ? " (the engine runs shared experts "
-                                                                               "with the routed experts' kernels); "
-                                                                             : "",
+             m->plan, m->date, fit->n_fitted, m->device, fitted, regime, tied,
+             tied[0] ? " (the engine runs shared experts with the routed experts' kernels); " : "",
              m->base_name);
     cJSON_AddStringToObject(e, "source", src);
     cJSON *g = cJSON_AddObjectToObject(e, "gemm"), *gg = cJSON_AddObjectToObject(e, "grouped_gemm");
@@ -246,9 +260,11 @@ static cJSON *point_json(const cal_point *p)
         }
         cJSON_AddNumberToObject(o, "bytes", p->bytes);
     }
-    cJSON_AddNumberToObject(o, "median_s", r4(p->measured_s));
+    cJSON_AddNumberToObject(o, "min_s", r4(p->measured_s));
+    cJSON_AddNumberToObject(o, "median_s", r4(p->median_s));
     cJSON_AddNumberToObject(o, "p10_s", r4(p->p10_s));
     cJSON_AddNumberToObject(o, "p90_s", r4(p->p90_s));
+    cJSON_AddNumberToObject(o, "rounds", p->rounds);
     if (p->predicted_s > 0) {
         cJSON_AddNumberToObject(o, "predicted_s", r4(p->predicted_s));
         cJSON_AddNumberToObject(o, "error_pct", r4(err_pct(p)));
@@ -297,6 +313,8 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
         cJSON_AddNumberToObject(o, "sigma_hi", r4(param_display(p, p->hi)));
         cJSON_AddNumberToObject(o, "prior", r4(param_display(p, p->prior)));
         cJSON_AddBoolToObject(o, "fitted", p->free);
+        if (p->held_by)
+            cJSON_AddStringToObject(o, "measured_by", p->held_by);
         cJSON_AddBoolToObject(o, "constrained", p->free && p->sensitivity >= CONSTRAINED);
         cJSON_AddItemToArray(ps, o);
     }

@@ -71,10 +71,15 @@ static int timing(const cJSON *r, cal_point *p, const char *file, const char *pa
         return err->code;
     char sub[96];
     snprintf(sub, sizeof sub, "%s.total", path);
-    int rc = pos_num(t, "median_s", false, &p->measured_s, file, sub, err);
-    if (rc)
+    int rc;
+    if ((rc = pos_num(t, "median_s", false, &p->median_s, file, sub, err)) ||
+        (rc = pos_num(t, "min_s", false, &p->measured_s, file, sub, err)))
         return rc;
-    p->p10_s = p->p90_s = p->measured_s;
+    if (p->measured_s > p->median_s)
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s.min_s' is %g, above median_s %g (expected the fastest run)", file,
+                        sub, p->measured_s, p->median_s);
+    p->rounds = 1;
+    p->p10_s = p->p90_s = p->median_s;
     if ((rc = jf_num_opt(t, "p10_s", &p->p10_s, file, sub, err)) || (rc = jf_num_opt(t, "p90_s", &p->p90_s, file, sub, err)))
         return rc;
     return SIM_OK;
@@ -166,6 +171,18 @@ static int parse_file_header(const cJSON *root, cal_file *f, sim_wformat *fmt, c
     if ((rc = jf_int_opt(dev, "cores", &f->cores, file, "device", err)) ||
         (rc = jf_int_opt(dev, "threads", &f->threads, file, "device", err)))
         return rc;
+    const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "kernel_switch");
+    if (sw) {
+        if (!cJSON_IsObject(sw))
+            return sim_fail(err, SIM_EINPUT, "%s: field 'kernel_switch' must be an object {\"rows\": ..., \"per\": ...}",
+                            file);
+        if ((rc = pos_int(sw, "rows", false, &f->switch_rows, file, "kernel_switch", err)) ||
+            (rc = jf_str(sw, "per", f->switch_per, sizeof f->switch_per, file, "kernel_switch", err)))
+            return rc;
+        if (strcmp(f->switch_per, "expert") != 0 && strcmp(f->switch_per, "layer") != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: field 'kernel_switch.per' is '%s' (expected expert or layer)", file,
+                            f->switch_per);
+    }
     char dv[sizeof f->device];
     if (f->gpu[0])
         snprintf(dv, sizeof dv, "%s, %d rank(s)", f->gpu, f->ranks);
@@ -282,7 +299,51 @@ int cal_set_load_list(cal_set *s, const char *list, sim_err *err)
         rc = sim_fail(err, SIM_EINPUT, "%s: no moe_layer measurement (expected results of kind 'moe_layer')", list);
     if (rc)
         cal_set_free(s); /* all the files or none */
+    else
+        cal_set_merge_rounds(s);
     return rc;
+}
+
+/* The same measurement: kind, shape, weight format, size and ranks. */
+static bool same_point(const cal_point *a, const cal_point *b)
+{
+    return a->kind == b->kind && strcmp(a->shape, b->shape) == 0 && a->fmt == b->fmt && a->tokens == b->tokens &&
+           a->ep == b->ep && a->m == b->m && a->n == b->n && a->k == b->k && a->bytes == b->bytes;
+}
+
+void cal_set_merge_rounds(cal_set *s)
+{
+    int kept = 0;
+    for (int i = 0; i < s->n; i++) {
+        int j = 0;
+        while (j < kept && !same_point(&s->p[j], &s->p[i]))
+            j++;
+        if (j == kept) {
+            s->p[kept++] = s->p[i];
+            continue;
+        }
+        int rounds = s->p[j].rounds + s->p[i].rounds;
+        if (s->p[i].measured_s < s->p[j].measured_s)
+            s->p[j] = s->p[i]; /* keeps the first appearance's place in the order */
+        s->p[j].rounds = rounds;
+    }
+    s->n = kept;
+}
+
+int cal_set_kernel_switch(const cal_set *s)
+{
+    int rows = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (s->p[i].kind != CAL_LAYER)
+            continue;
+        const cal_file *f = &s->files[s->p[i].file];
+        if (f->switch_rows <= 0 || strcmp(f->switch_per, "expert") != 0)
+            return 0;
+        if (rows && rows != f->switch_rows)
+            return 0; /* files from different engines: no one switch to fit */
+        rows = f->switch_rows;
+    }
+    return rows;
 }
 
 static bool same_shape(const cal_point *a, const cal_point *b)

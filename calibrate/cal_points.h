@@ -21,8 +21,11 @@ typedef struct cal_point {
     int m, n, k;             /* single GEMM: C[m][n] = A[m][k] B[n][k]^T */
     double tokens;           /* layer: tokens per rank; GEMM: m; all-to-all: tokens per rank */
     double bytes;            /* triad: bytes counted by the engine; all-to-all: bytes leaving a rank */
-    double measured_s;       /* median over repetitions */
-    double p10_s, p90_s;
+    double measured_s;       /* the fastest run over repetitions and rounds: other work on the machine
+                                only ever adds time, so the minimum is the estimate of the layer's own
+                                (STREAM reports its best run for the same reason) */
+    double median_s, p10_s, p90_s;   /* of the round that gave measured_s */
+    int rounds;              /* bench files that measured this point (cal_set_merge_rounds) */
     double touched;          /* layer: distinct experts the engine's router touched */
     bool held_out;           /* layer: compared with the prediction, not fitted */
     bool fitted;             /* a residual of the fit */
@@ -43,6 +46,9 @@ typedef struct cal_file {
     char date[32];
     char command[1024];
     char version[64];        /* moesim_version the engine recorded (git describe) */
+    int switch_rows;         /* kernel_switch.rows: the backend changes GEMM kernels above this many
+                                rows (0: the file does not say) */
+    char switch_per[16];     /* kernel_switch.per: "expert" (each expert chooses) or "layer" */
 } cal_file;
 
 #define CAL_MAX_FILES 16
@@ -65,6 +71,17 @@ int cal_set_load(cal_set *s, const char *file, sim_err *err);
 /* Load a comma-separated list of files; then fail unless there is at least one MoE layer.
  * On failure the set is left empty. */
 int cal_set_load_list(cal_set *s, const char *list, sim_err *err);
+
+/* Points measured in several bench files (the plan measures every layer shape in two rounds,
+ * in opposite order, so that a slow spell of the machine does not fall on one shape only)
+ * become one point: the faster measurement, with `rounds` counting them. File order of first
+ * appearance is kept. Called by cal_set_load_list. */
+void cal_set_merge_rounds(cal_set *s);
+
+/* The kernel switch the layers were measured under, in rows per expert: the files' common
+ * kernel_switch.rows when each expert chooses its kernel (the CPU engine), else 0 (no file
+ * says, or the backend chooses for the whole layer, which the step model does not split). */
+int cal_set_kernel_switch(const cal_set *s);
 
 /* Mark the points the fit leaves out: of each layer shape (and weight format), every third
  * token count in increasing order (the 3rd, 6th, ...); and, when there are two shapes or more,

@@ -12,6 +12,14 @@ typedef struct eng_backend_ops {
     void (*destroy)(void *impl);
 } eng_backend_ops;
 
+/* Kernel switches, for calibration (the bench JSON's `kernel_switch`): the CPU backend runs
+ * each expert's GEMMs of at most ENG_CPU_SMALL_ROWS rows through its streaming kernel, and
+ * larger ones through BLAS, expert by expert; the CUDA backend runs the whole layer on its
+ * memory-bound kernel while no expert can have more than ENG_CUDA_SMALL_ROWS rows (tokens on
+ * one rank; the largest local count with EP), else on cuBLAS. */
+#define ENG_CPU_SMALL_ROWS 8
+#define ENG_CUDA_SMALL_ROWS 64
+
 /* The CPU backend: weights for tr's rank drawn from seed; tr is borrowed. */
 int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c, eng_transport *tr,
                    uint64_t seed, sim_err *err);

@@ -528,6 +528,9 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         }
         cJSON_AddStringToObject(root, "backend", eng_backend_name(o.lo.backend));
         cJSON_AddStringToObject(root, "dtype", dtname);
+        cJSON *sw = cJSON_AddObjectToObject(root, "kernel_switch");
+        cJSON_AddNumberToObject(sw, "rows", ex ? ENG_CUDA_SMALL_ROWS : ENG_CPU_SMALL_ROWS);
+        cJSON_AddStringToObject(sw, "per", ex ? "layer" : "expert");
         cJSON_AddStringToObject(root, "date", date);
         cJSON_AddStringToObject(root, "command", command);
         cJSON_AddStringToObject(root, "moesim_version", ver);

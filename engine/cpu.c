@@ -13,7 +13,7 @@
 /* Up to this many rows per expert the weights are streamed once through eng_k_nt_small
  * (memory-bound: BLAS would pack, i.e. copy, the weights first); above it, OpenBLAS sgemm.
  * Measured on the bench shapes: see engine/README.md. */
-#define SMALL_M 8
+#define SMALL_M ENG_CPU_SMALL_ROWS
 
 /* Loops with less work than this (elements touched) run on the calling thread: waking the
  * team costs more than it saves, and on a busy machine a parallel region can wait a whole

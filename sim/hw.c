@@ -3,6 +3,7 @@
  * errors that name the file, the field path and what was expected. */
 #include "hw.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -376,15 +377,45 @@ static const int curve_fallback[DT_COUNT][DT_COUNT] = {
     [DT_FP32] = {DT_TF32, DT_BF16, DT_FP16, DT_FP8, DT_INT8, DT_FP4, -1},
 };
 
+/* The optional second kernel regime of a GEMM curve (hw.h): "small": {"rows": 8, "max", "half"}. */
+static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"rows", "max", "half", NULL};
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "small");
+    if (!s)
+        return SIM_OK;
+    char where[128];
+    join(where, sizeof where, path, "small");
+    if (!cJSON_IsObject(s))
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field '%s' must be an object {\"rows\": ..., \"max\": ..., \"half\": ...}", file, where);
+    double rows = 0;
+    int rc;
+    if ((rc = check_keys(s, keys, file, where, err)) ||
+        (rc = get_num(s, "rows", true, R_POSITIVE, &rows, file, where, err)) ||
+        (rc = get_num(s, "max", true, R_FRACTION, &c->small_max, file, where, err)) ||
+        (rc = get_num(s, "half", true, R_NONNEG, &c->small_half, file, where, err)))
+        return rc;
+    if (rows != floor(rows) || rows > 1e6) {
+        char f[160];
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' is %g (expected a whole number of rows, 1 to 1000000)", file,
+                        join(f, sizeof f, where, "rows"), rows);
+    }
+    c->small_rows = (int)rows;
+    return SIM_OK;
+}
+
 static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"max", "half", NULL};
+    static const char *const keys[] = {"max", "half", "small", NULL};
     if (!cJSON_IsObject(o))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object {\"max\": ..., \"half\": ...}", file, path);
     int rc;
+    *c = (sim_curve){0};
     if ((rc = check_keys(o, keys, file, path, err)) ||
         (rc = get_num(o, "max", true, R_FRACTION, &c->max, file, path, err)) ||
-        (rc = get_num(o, "half", true, R_NONNEG, &c->half, file, path, err)))
+        (rc = get_num(o, "half", true, R_NONNEG, &c->half, file, path, err)) ||
+        (rc = parse_small_regime(o, path, c, file, err)))
         return rc;
     return SIM_OK;
 }

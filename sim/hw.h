@@ -14,19 +14,35 @@
 
 typedef enum { HW_GPU, HW_CPU, HW_APPLE_GPU } sim_hw_class;
 
-/* A saturating efficiency curve: eta(x) = max * x / (x + half). half = 0 means flat. */
+/* A saturating efficiency curve: eta(x) = max * x / (x + half). half = 0 means flat.
+ *
+ * GEMM curves may carry a second kernel regime: many backends run GEMMs of at most
+ * `small_rows` rows (tokens, or tokens per expert) through a different kernel than larger
+ * ones (a streaming GEMV-style kernel that reads the weights once, against a tiled GEMM that
+ * packs or widens them first: llama.cpp's MMVQ up to 8 rows, this project's CPU engine up to
+ * 8). Such a kernel switch is a step that one saturating curve cannot follow, so rows <=
+ * small_rows use (small_max, small_half). small_rows = 0: one kernel for every size. */
 typedef struct sim_curve {
     double max;
     double half;
+    int small_rows;
+    double small_max, small_half;
 } sim_curve;
+
+static inline double sim_curve_saturating(double max, double half, double x)
+{
+    if (half <= 0)
+        return max;
+    if (x <= 0)
+        return 0;
+    return max * x / (x + half);
+}
 
 static inline double sim_curve_at(sim_curve c, double x)
 {
-    if (c.half <= 0)
-        return c.max;
-    if (x <= 0)
-        return 0;
-    return c.max * x / (x + c.half);
+    if (c.small_rows > 0 && x <= c.small_rows)
+        return sim_curve_saturating(c.small_max, c.small_half, x);
+    return sim_curve_saturating(c.max, c.half, x);
 }
 
 typedef struct sim_mem_tier {

@@ -58,6 +58,7 @@ enum sampler { SAMPLE_ALL, SAMPLE_UNIFORM, SAMPLE_REJECT, SAMPLE_GUMBEL };
  * expert to its first slot, and a slot to the rank that holds it. */
 typedef struct layout {
     int E, k, ep, rpn, nodes, slots;
+    int small_rows;     /* split the busiest rank's experts at this many rows (0 = no split) */
     long T;
     double *pop;        /* pop[j], sums to 1 */
     double *incl;       /* incl[j]: P(a token picks j), Rosén's approximation (multinomial path) */
@@ -93,6 +94,7 @@ typedef struct work {
 typedef struct trial {
     double distinct, mean_exp_rank, dest_ranks, dest_nodes;
     double max_tok_rank, max_exp_rank, max_tok_expert, max_copies;
+    double small_exp_share, small_tok_share; /* on the rank with the most assignments */
 } trial;
 
 enum { N_MAX = 4 };
@@ -125,6 +127,8 @@ static int validate(const sim_routing_query *q, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "routing: skew (%g) must be finite and >= 0", q->skew);
     if (q->redundant < 0)
         return sim_fail(err, SIM_EINPUT, "routing: redundant (%d) must be >= 0", q->redundant);
+    if (q->small_rows < 0)
+        return sim_fail(err, SIM_EINPUT, "routing: small_rows (%d) must be >= 0", q->small_rows);
     if (q->redundant > 0 && !q->eplb)
         return sim_fail(err, SIM_EINPUT,
                         "routing: redundant (%d) needs eplb: replicas are placed by EPLB",
@@ -321,6 +325,7 @@ static int layout_init(layout *L, const sim_routing_query *q, sim_err *err)
     L->nodes = q->ep / q->ranks_per_node;
     L->T = q->tokens;
     L->slots = q->experts + q->redundant;
+    L->small_rows = q->small_rows;
     L->pop = malloc((size_t)L->E * sizeof *L->pop);
     L->incl = malloc((size_t)L->E * sizeof *L->incl);
     L->first_slot = malloc((size_t)L->E * sizeof *L->first_slot);
@@ -652,9 +657,12 @@ static void trial_summarize(const layout *L, work *w, trial *o)
     for (int e = 0; e < L->E; e++)
         distinct += w->cnt_expert[e] > 0;
     long max_tok = 0, max_exp = 0, max_cp = 0, sum_exp = 0;
+    int busiest = 0;
     for (int rk = 0; rk < L->ep; rk++) {
-        if (w->rank_tok[rk] > max_tok)
+        if (w->rank_tok[rk] > max_tok) {
             max_tok = w->rank_tok[rk];
+            busiest = rk;
+        }
         if (w->rank_exp[rk] > max_exp)
             max_exp = w->rank_exp[rk];
         if (w->copies[rk] > max_cp)
@@ -669,20 +677,34 @@ static void trial_summarize(const layout *L, work *w, trial *o)
     o->max_exp_rank = (double)max_exp;
     o->max_tok_expert = (double)max_slot;
     o->max_copies = (double)max_cp;
+    o->small_exp_share = o->small_tok_share = 0;
+    if (L->small_rows > 0 && max_tok > 0) {
+        long small_exp = 0, small_tok = 0;
+        for (int s = 0; s < L->slots; s++) {
+            long c = w->cnt_slot[s];
+            if (L->slot_rank[s] == busiest && c > 0 && c <= L->small_rows) {
+                small_exp++;
+                small_tok += c;
+            }
+        }
+        o->small_exp_share = (double)small_exp / (double)w->rank_exp[busiest];
+        o->small_tok_share = (double)small_tok / (double)max_tok;
+    }
 }
 
 /* ---------------------------------------------------------------- the Monte Carlo loop */
 
 typedef struct accum {
-    double sum[8], sq[N_MAX];
+    double sum[10], sq[N_MAX];
     int n;
 } accum;
 
 static void accum_add(accum *a, const trial *t)
 {
-    const double v[8] = {t->max_tok_rank, t->max_exp_rank, t->max_tok_expert, t->max_copies,
-                         t->distinct, t->mean_exp_rank, t->dest_ranks, t->dest_nodes};
-    for (int i = 0; i < 8; i++)
+    const double v[10] = {t->max_tok_rank, t->max_exp_rank, t->max_tok_expert, t->max_copies,
+                          t->distinct, t->mean_exp_rank, t->dest_ranks, t->dest_nodes,
+                          t->small_exp_share, t->small_tok_share};
+    for (int i = 0; i < 10; i++)
         a->sum[i] += v[i];
     for (int i = 0; i < N_MAX; i++)
         a->sq[i] += v[i] * v[i];
@@ -749,6 +771,8 @@ static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, sim_e
     out->mean_experts_per_rank = a.sum[5] / a.n;
     out->mean_dest_ranks_per_token = a.sum[6] / a.n;
     out->mean_dest_nodes_per_token = a.sum[7] / a.n;
+    out->small_expert_share = a.sum[8] / a.n;
+    out->small_token_share = a.sum[9] / a.n;
     out->trials = a.n;
 
     gsl_rng_free(r);
@@ -768,6 +792,8 @@ static void all_experts(const sim_routing_query *q, sim_routing_stats *out)
     out->mean_dest_ranks_per_token = q->ep;
     out->mean_dest_nodes_per_token = (double)q->ep / q->ranks_per_node;
     out->max_token_copies_per_rank = T;
+    /* every expert gets all T tokens: all small or none */
+    out->small_expert_share = out->small_token_share = q->small_rows > 0 && T <= q->small_rows ? 1 : 0;
     out->trials = 0;
 }
 
@@ -842,6 +868,7 @@ static uint64_t query_hash(const sim_routing_query *q)
     h = fnv(h, &q->redundant, sizeof q->redundant);
     h = fnv(h, &eplb, sizeof eplb);
     h = fnv(h, &q->seed, sizeof q->seed);
+    h = fnv(h, &q->small_rows, sizeof q->small_rows);
     return h;
 }
 
@@ -849,7 +876,8 @@ static bool query_equal(const sim_routing_query *a, const sim_routing_query *b)
 {
     return a->experts == b->experts && a->top_k == b->top_k && a->tokens == b->tokens &&
            a->ep == b->ep && a->ranks_per_node == b->ranks_per_node && a->skew == b->skew &&
-           a->redundant == b->redundant && a->eplb == b->eplb && a->seed == b->seed;
+           a->redundant == b->redundant && a->eplb == b->eplb && a->seed == b->seed &&
+           a->small_rows == b->small_rows;
 }
 
 static cache_entry *cache_find(const sim_routing_query *q, uint64_t h)

@@ -43,6 +43,8 @@ typedef struct sim_routing_query {
     int redundant;          /* redundant expert slots (EPLB replicas of the hottest experts) */
     bool eplb;              /* place experts by expected load (EPLB); else contiguous, popularity random */
     unsigned long seed;     /* Monte Carlo seed; results are deterministic for a given seed */
+    int small_rows;         /* > 0: also split the busiest rank's experts at this many rows (the
+                               kernel switch of hw.h's sim_curve); 0 = no split */
 } sim_routing_query;
 
 typedef struct sim_routing_stats {
@@ -57,6 +59,9 @@ typedef struct sim_routing_stats {
     double mean_dest_ranks_per_token; /* E[distinct ranks a token's k experts live on] */
     double mean_dest_nodes_per_token; /* E[distinct nodes a token's k experts live on] */
     double max_token_copies_per_rank; /* E[max over ranks of distinct tokens received] (one copy per rank) */
+    double small_expert_share;        /* small_rows > 0: of the experts touched on the rank with the most
+                                         assignments, the share with 1..small_rows tokens (mean over trials) */
+    double small_token_share;         /* ... and the share of that rank's assignments they hold */
     int trials;                       /* Monte Carlo trials behind the figures (0 = closed form) */
 } sim_routing_stats;
 

@@ -144,6 +144,26 @@ static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
     return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
 }
 
+/* Efficiency of the busiest rank's grouped expert GEMMs: `assign` token rows over `touched`
+ * experts. With one kernel regime the mean rows per expert is exact, since an expert's time
+ * 2W(m + half)/(peak max) is linear in its rows m. With a kernel switch (sim_curve.small_rows)
+ * the experts at or below it and those above run different kernels, so the two groups are
+ * costed apart, each at its own mean rows (routing gives the split). */
+static double grouped_eta(sim_curve c, double assign, double touched, const sim_routing_stats *rs)
+{
+    double m = touched > 0 ? assign / touched : 0;
+    if (c.small_rows <= 0 || assign <= 0 || touched <= 0)
+        return sim_curve_at(c, m);
+    double n_small = rs->small_expert_share * touched, a_small = rs->small_token_share * assign;
+    double n_big = touched - n_small, a_big = assign - a_small;
+    double rows_over_eta = 0; /* sum over groups of rows / eta: proportional to time */
+    if (n_small > 0 && a_small > 0)
+        rows_over_eta += a_small / sim_curve_saturating(c.small_max, c.small_half, a_small / n_small);
+    if (n_big > 0 && a_big > 0)
+        rows_over_eta += a_big / sim_curve_saturating(c.max, c.half, a_big / n_big);
+    return rows_over_eta > 0 ? assign / rows_over_eta : sim_curve_at(c, m);
+}
+
 /* Attention (projections and core) of one layer for shape s; `local` = sliding-window layer. */
 static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool local)
 {
@@ -329,6 +349,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .redundant = d->redundant_experts,
         .eplb = d->eplb,
         .seed = d->seed,
+        .small_rows = gemm_curve(hw, c->dt_expert, true).small_rows,
     };
     int node = hw->scale_up.domain_size;
     if (node > 1 && d->ep % node == 0)
@@ -363,7 +384,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .kind = LK_EXPERTS,
         .flops = 2 * per_expert * assign,
         .peak = c->peak_expert,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, true), m_per_expert),
+        .eta_c = grouped_eta(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs),
         .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
         .weight_bytes = touched * per_expert * sim_wformat_bytes(d->expert_fmt),
         .frac = c->fit->expert_frac,

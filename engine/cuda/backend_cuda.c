@@ -23,7 +23,7 @@
  * grid walks the active experts from device memory: no host sync, as decode needs. Above it,
  * cuBLAS tensor-core GEMMs, which need the per-expert counts on the host (one sync). With one
  * rank no expert can get more rows than there are tokens, so the choice is made from T alone. */
-#define SMALL_ROWS 64
+#define SMALL_ROWS ENG_CUDA_SMALL_ROWS
 
 typedef struct dbuf {
     void *p;

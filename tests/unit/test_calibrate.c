@@ -86,10 +86,10 @@ static void add_gemm(cal_set *s, int m, int n, int k)
 /* The truth: an H100 whose efficiencies differ from the shipped priors the fit starts from. */
 static void truth_efficiencies(sim_hw *hw)
 {
-    hw->eff.grouped_gemm[DT_BF16] = (sim_curve){ 0.45, 40 };
+    hw->eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.45, .half = 40 };
     hw->eff.gemm[DT_BF16] = hw->eff.grouped_gemm[DT_BF16]; /* the tie the fit assumes */
-    hw->eff.gemm[DT_FP32] = (sim_curve){ 0.6, 24 };
-    hw->eff.memory = (sim_curve){ 0.7, 2e6 };
+    hw->eff.gemm[DT_FP32] = (sim_curve){ .max = 0.6, .half = 24 };
+    hw->eff.memory = (sim_curve){ .max = 0.7, .half = 2e6 };
     hw->eff.kernel_overhead_s = 3.5e-6;
 }
 
@@ -173,7 +173,7 @@ static void unseen_parameters_stay_at_prior(void **state)
     (void)state;
     sim_hw truth = load_hw("laptop-ddr5"), hw = load_hw("laptop-ddr5");
     /* Mixtral-8x7B's experts: 2 x 352 MB read at batch 1, milliseconds against 5 us kernels */
-    truth.eff.grouped_gemm[DT_BF16] = (sim_curve){ 0.1, 4 };
+    truth.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.1, .half = 4 };
     truth.eff.gemm[DT_BF16] = truth.eff.grouped_gemm[DT_BF16];
     cal_set s = { 0 };
     s.cap = 16;
@@ -197,17 +197,115 @@ static void unseen_parameters_stay_at_prior(void **state)
     free(s.p);
 }
 
+/* The engine's kernel switch (8 rows per expert on the CPU): measurements made with two
+ * regimes, fitted with the switch in place, give back both curves, and predict a held-out
+ * shape with shared experts (a dense FFN on the same kernels) as well as the noise allows. */
+static void fit_recovers_kernel_switch(void **state)
+{
+    (void)state;
+    sim_hw truth = load_hw("laptop-ddr5");
+    /* the two-core EPYC VM the quick plan was measured on: peaks and triad bandwidth as
+     * calibrate derives them (calibrate/README.md), so the small-rows kernel is compute-bound
+     * as it was there */
+    truth.peak_flops[DT_FP32] = 166e9;
+    truth.peak_flops[DT_BF16] = 333e9;
+    truth.tiers[0].bandwidth_Bps = 22e9;
+    sim_hw hw = truth;
+    truth.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.42, .half = 39, .small_rows = 8, .small_max = 0.28,
+                                                   .small_half = 4.4 };
+    truth.eff.gemm[DT_BF16] = truth.eff.grouped_gemm[DT_BF16];
+    cal_set s = { 0 };
+    s.cap = 64;
+    s.p = calloc((size_t)s.cap, sizeof *s.p);
+    s.nfiles = 1;
+    /* the full plan's token counts, and counts in between (1.5x), on both sides of the switch */
+    for (double t = 1; t <= 512; t *= 2) {
+        add_layer(&s, "qwen3-30b-a3b", 2048, 768, 128, 8, 0, 0, t);
+        add_layer(&s, "qwen3-30b-a3b", 2048, 768, 128, 8, 0, 0, 1.5 * t);
+    }
+    for (double t = 1; t <= 256; t *= 4)
+        add_layer(&s, "deepseek-v2-lite", 2048, 1408, 64, 6, 2, 1408, t);
+    /* the triad measured the memory (its bandwidth is the hwmodel's): memory.max is held */
+    cal_point *triad = &s.p[s.n++];
+    triad->kind = CAL_TRIAD;
+    triad->bytes = 1e9;
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 20261122);
+    sim_err err = { 0 };
+    for (int i = 0; i < s.n - 1; i++) {
+        double t;
+        if (cal_predict(&truth, &s.p[i], &t, &err))
+            fail_msg("%s", err.msg);
+        s.p[i].measured_s = t * exp(gsl_ran_gaussian(rng, 0.01));
+    }
+    triad->measured_s = 1e9 / truth.tiers[0].bandwidth_Bps;
+    gsl_rng_free(rng);
+    cal_set_hold_out(&s);
+    cal_hw_set_kernel_switch(&hw, &s, 8);
+    assert_int_equal(hw.eff.grouped_gemm[DT_BF16].small_rows, 8);
+    cal_fit fit;
+    assert_int_equal(cal_fit_setup(&fit, &hw, &s, &err), SIM_OK);
+    assert_int_equal(cal_fit_run(&fit, &hw, &s, &err), SIM_OK);
+    for (int j = 0; j < fit.np; j++)
+        if (fit.p[j].kind == CP_MEM_MAX)
+            assert_true(fit.p[j].held_by && !fit.p[j].free && fit.p[j].value == fit.p[j].prior);
+    assert_within(hw.eff.grouped_gemm[DT_BF16].small_max, 0.28, 0.08, "grouped_gemm.bf16.small.max");
+    assert_within(hw.eff.grouped_gemm[DT_BF16].small_half, 4.4, 0.2, "grouped_gemm.bf16.small.half");
+    assert_within(hw.eff.grouped_gemm[DT_BF16].max, 0.42, 0.1, "grouped_gemm.bf16.max");
+    assert_within(hw.eff.grouped_gemm[DT_BF16].half, 39, 0.25, "grouped_gemm.bf16.half");
+    assert_int_equal(hw.eff.gemm[DT_BF16].small_rows, 8); /* the tie carries the switch */
+    double mape = 0;
+    int held = 0;
+    for (int i = 0; i < s.n; i++)
+        if (s.p[i].held_out) {
+            mape += fabs(s.p[i].predicted_s / s.p[i].measured_s - 1);
+            held++;
+        }
+    assert_true(held >= 8);
+    assert_true(mape / held < 0.02);
+    free(s.p);
+}
+
+/* Two rounds of the same plan become one point per measurement: the faster, counted twice. */
+static void rounds_merge(void **state)
+{
+    (void)state;
+    cal_set s = { 0 };
+    s.cap = 8;
+    s.p = calloc((size_t)s.cap, sizeof *s.p);
+    add_layer(&s, "a", 64, 32, 8, 2, 0, 0, 4);
+    add_layer(&s, "b", 64, 32, 8, 2, 0, 0, 4);
+    add_layer(&s, "b", 64, 32, 8, 2, 0, 0, 4);
+    add_layer(&s, "a", 64, 32, 8, 2, 0, 0, 4);
+    add_layer(&s, "a", 64, 32, 8, 2, 0, 0, 8);
+    const double t[] = { 3e-3, 5e-3, 4e-3, 2e-3, 6e-3 };
+    for (int i = 0; i < s.n; i++) {
+        s.p[i].measured_s = t[i];
+        s.p[i].rounds = 1;
+        s.p[i].file = i;
+    }
+    cal_set_merge_rounds(&s);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.p[0].shape, "a"); /* order of first appearance */
+    assert_true(s.p[0].measured_s == 2e-3 && s.p[0].rounds == 2 && s.p[0].file == 3);
+    assert_string_equal(s.p[1].shape, "b");
+    assert_true(s.p[1].measured_s == 4e-3 && s.p[1].rounds == 2);
+    assert_true(s.p[2].tokens == 8 && s.p[2].rounds == 1);
+    free(s.p);
+}
+
 /* ---- bench files --------------------------------------------------------------------- */
 
 static const char *const good_file =
     "{\"device\": {\"cpu\": \"Test CPU\", \"cores\": 2, \"threads\": 2, \"ranks\": 1},\n"
     " \"backend\": \"cpu\", \"dtype\": \"bf16\", \"date\": \"2025-01-01T00:00:00Z\", \"command\": \"moe-engine bench\",\n"
+    " %s"
     " \"moesim_version\": \"test\", \"config\": {\"model\": \"m\"},\n"
     " \"results\": [\n"
-    "  {\"kind\": \"triad\", \"total\": {\"median_s\": 0.1}, \"bytes\": 1e9},\n"
+    "  {\"kind\": \"triad\", \"total\": {\"median_s\": 0.1, \"min_s\": 0.1}, \"bytes\": 1e9},\n"
     "  {\"kind\": \"moe_layer\", \"tokens\": %s, \"hidden\": 64, \"ffn\": 32, \"experts\": 8, \"top_k\": 2, \"shared\": 0,\n"
     "   \"shared_ffn\": 0, \"ep\": 1, \"experts_touched\": 2, \"total\": {%s}},\n"
-    "  {\"kind\": \"gemm\", \"variant\": \"single\", \"m\": 16, \"n\": 64, \"k\": 64, \"total\": {\"median_s\": 1e-5}},\n"
+    "  {\"kind\": \"gemm\", \"variant\": \"single\", \"m\": 16, \"n\": 64, \"k\": 64, \"total\": {\"median_s\": 1e-5, \"min_s\": 1e-5}},\n"
     "  {\"kind\": \"gemm\", \"variant\": \"experts\", \"total\": {\"median_s\": 1e-5}},\n"
     "  {\"kind\": \"something_new\"}\n"
     " ]}\n";
@@ -234,16 +332,23 @@ static int tmp_teardown(void **state)
     return 0;
 }
 
-static void write_file(const char *path, const char *tokens, const char *total, bool truncate)
+#define GOOD_SWITCH "\"kernel_switch\": {\"rows\": 8, \"per\": \"expert\"},"
+
+static void write_file_sw(const char *path, const char *sw, const char *tokens, const char *total, bool truncate)
 {
     char text[4096];
-    snprintf(text, sizeof text, good_file, tokens, total);
+    snprintf(text, sizeof text, good_file, sw, tokens, total);
     if (truncate)
         text[strlen(text) / 2] = '\0';
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
+}
+
+static void write_file(const char *path, const char *tokens, const char *total, bool truncate)
+{
+    write_file_sw(path, GOOD_SWITCH, tokens, total, truncate);
 }
 
 static void expect_error(const char *path, const char *want1, const char *want2)
@@ -262,7 +367,7 @@ static void expect_error(const char *path, const char *want1, const char *want2)
 static void bench_file_loads(void **state)
 {
     tmp_state *t = *state;
-    write_file(t->path, "4", "\"median_s\": 0.002, \"p10_s\": 0.0019, \"p90_s\": 0.0021", false);
+    write_file(t->path, "4", "\"median_s\": 0.002, \"p10_s\": 0.0019, \"p90_s\": 0.0021, \"min_s\": 0.0018", false);
     cal_set s = { 0 };
     sim_err err = { 0 };
     assert_int_equal(cal_set_load_list(&s, t->path, &err), SIM_OK);
@@ -270,7 +375,10 @@ static void bench_file_loads(void **state)
     assert_int_equal(s.p[1].kind, CAL_LAYER);
     assert_string_equal(s.p[1].shape, "m");
     assert_true(s.p[1].fmt == WF_BF16);
-    assert_true(s.p[1].measured_s == 0.002);
+    assert_true(s.p[1].measured_s == 0.0018); /* the fastest run */
+    assert_true(s.p[1].median_s == 0.002);
+    assert_int_equal(s.p[1].rounds, 1);
+    assert_int_equal(cal_set_kernel_switch(&s), 8);
     assert_true(fabs(cal_set_triad_Bps(&s) - 1e10) < 1);
     assert_string_equal(s.files[0].cpu, "Test CPU");
     cal_set_free(&s);
@@ -287,12 +395,24 @@ static void bad_bench_files_name_file_and_field(void **state)
     expect_error(t->path, "results[1].tokens", NULL);
     write_file(t->path, "\"four\"", "\"median_s\": 0.002", false);
     expect_error(t->path, "results[1].tokens", "integer");
-    write_file(t->path, "4", "\"median_s\": 0", false);
+    write_file(t->path, "4", "\"median_s\": 0, \"min_s\": 0", false);
     expect_error(t->path, "results[1].total.median_s", "> 0");
+    write_file(t->path, "4", "\"median_s\": 0.002", false);
+    expect_error(t->path, "results[1].total.min_s", "missing");
+    write_file(t->path, "4", "\"median_s\": 0.002, \"min_s\": 0.003", false);
+    expect_error(t->path, "results[1].total.min_s", "above median_s");
+    write_file_sw(t->path, "\"kernel_switch\": {\"rows\": 8, \"per\": \"token\"},", "4",
+                  "\"median_s\": 0.002, \"min_s\": 0.002", false);
+    expect_error(t->path, "kernel_switch.per", "expected expert or layer");
+    write_file_sw(t->path, "\"kernel_switch\": {\"rows\": 0, \"per\": \"expert\"},", "4",
+                  "\"median_s\": 0.002, \"min_s\": 0.002", false);
+    expect_error(t->path, "kernel_switch.rows", NULL);
+    write_file_sw(t->path, "\"kernel_switch\": 8,", "4", "\"median_s\": 0.002, \"min_s\": 0.002", false);
+    expect_error(t->path, "kernel_switch", "must be an object");
     /* a file with no layer measurement is not enough to calibrate */
     FILE *f = fopen(t->path, "w");
     fputs("{\"device\": {\"ranks\": 1}, \"backend\": \"cpu\", \"dtype\": \"fp32\", \"date\": \"d\", \"results\": "
-          "[{\"kind\": \"triad\", \"total\": {\"median_s\": 0.1}, \"bytes\": 1e9}]}",
+          "[{\"kind\": \"triad\", \"total\": {\"median_s\": 0.1, \"min_s\": 0.1}, \"bytes\": 1e9}]}",
           f);
     fclose(f);
     expect_error(t->path, "no moe_layer measurement", NULL);
@@ -331,6 +451,8 @@ int main(void)
         cmocka_unit_test(transforms_keep_values_physical),
         cmocka_unit_test(fit_recovers_known_parameters),
         cmocka_unit_test(unseen_parameters_stay_at_prior),
+        cmocka_unit_test(fit_recovers_kernel_switch),
+        cmocka_unit_test(rounds_merge),
         cmocka_unit_test_setup_teardown(bench_file_loads, tmp_setup, tmp_teardown),
         cmocka_unit_test_setup_teardown(bad_bench_files_name_file_and_field, tmp_setup, tmp_teardown),
         cmocka_unit_test(hold_out_rule),

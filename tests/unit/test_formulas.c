@@ -16,6 +16,7 @@
 #include "../../sim/deploy.h"
 #include "../../sim/memfit.h"
 #include "../../sim/registry.h"
+#include "../../sim/routing.h"
 #include "../../sim/serving.h"
 #include "../../sim/step.h"
 
@@ -66,6 +67,72 @@ static void test_gemm_op(void **state)
     /* grouped curve: 16 tokens per expert, eta = 0.4 * 16 / 66 */
     sim_gemm_time(&hw, DT_BF16, 16, 2048, 7168, 1.0, true, &tc, NULL);
     assert_close(tc, 2.0 * 16 * 2048 * 7168 / (1e15 * 0.4 * 16 / 66), 1e-12);
+}
+
+/* One MoE layer of E experts of hidden x ffn (SwiGLU), top-k, on the synthetic device at
+ * 1 TFLOP/s (so expert GEMMs are compute-bound), its grouped curve with a kernel switch at 8
+ * rows: (max 0.1, half 2) up to 8 rows per expert, (0.4, 50) above. Returns the routed
+ * experts' time of the layer at T tokens. */
+static double switch_layer_experts_s(int E, int k, double T, sim_routing_stats *rs)
+{
+    sim_hw hw = synthetic();
+    hw.peak_flops[DT_BF16] = 1e12;
+    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50, .small_rows = 8, .small_max = 0.1,
+                                                .small_half = 2 };
+    static sim_model m;
+    memset(&m, 0, sizeof m);
+    strcpy(m.name, "switch");
+    m.hidden = 1024, m.layers = 1, m.vocab = 1, m.max_context = 1;
+    m.attn.kind = ATTN_GQA, m.attn.heads = m.attn.kv_heads = 1, m.attn.head_dim = 1024;
+    m.ffn.activation = ACT_SWIGLU, m.ffn.moe_layers = 1, m.ffn.experts = E, m.ffn.top_k = k;
+    m.ffn.expert_intermediate = 512, m.ffn.scoring = SCORE_SOFTMAX;
+    m.native_experts = m.native_dense = WF_BF16;
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = WF_BF16;
+    d.skew = 0;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_result r;
+    sim_err err = { 0 };
+    if (sim_moe_layer_eval(&d, &fit, T, &r, &err))
+        fail_msg("%s", err.msg);
+    sim_routing_query q = { .experts = E, .top_k = k, .tokens = (long)T, .ep = 1, .ranks_per_node = 1,
+                            .seed = d.seed, .small_rows = 8 };
+    if (rs && sim_routing_stats_get(&q, rs, &err))
+        fail_msg("%s", err.msg);
+    return r.by_kind_s[LK_EXPERTS];
+}
+
+static void test_kernel_switch(void **state)
+{
+    (void)state;
+    /* Every token to every expert (k = E = 4): each expert gets exactly T rows.
+     * One expert row: 2 * 3 * 1024 * 512 FLOPs = 3145728; 4 experts, T rows each.
+     * T = 8 (at the switch): eta = 0.1 * 8 / (8 + 2) = 0.08
+     *   t = 4 * 8 * 3145728 / (1e12 * 0.08) = 1.2582912e-3 s, + 3 kernels x 5 us
+     * T = 9 (above): eta = 0.4 * 9 / (9 + 50) = 0.061017
+     *   t = 4 * 9 * 3145728 / (1e12 * 0.4 * 9 / 59) = 1.85598e-3 s, + 15 us */
+    const double row = 2.0 * 3 * 1024 * 512;
+    assert_close(switch_layer_experts_s(4, 4, 8, NULL), 4 * 8 * row / (1e12 * 0.1 * 8 / 10) + 15e-6, 1e-9);
+    assert_close(switch_layer_experts_s(4, 4, 9, NULL), 4 * 9 * row / (1e12 * 0.4 * 9 / 59) + 15e-6, 1e-9);
+
+    /* A real split: 64 experts, top-8, 64 tokens (8 rows per expert on average). The experts
+     * at or below 8 rows and those above are costed apart, each group at its own mean rows:
+     *   t = row / peak * [A_s / eta_s(A_s / n_s) + A_b / eta_b(A_b / n_b)] */
+    sim_routing_stats rs;
+    double got = switch_layer_experts_s(64, 8, 64, &rs);
+    assert_true(rs.small_expert_share > 0.2 && rs.small_expert_share < 0.9);
+    double A = rs.max_tokens_per_rank, n = rs.max_experts_per_rank;
+    double As = rs.small_token_share * A, ns = rs.small_expert_share * n, Ab = A - As, nb = n - ns;
+    double eta_s = 0.1 * (As / ns) / (As / ns + 2), eta_b = 0.4 * (Ab / nb) / (Ab / nb + 50);
+    assert_close(got, row / 1e12 * (As / eta_s + Ab / eta_b) + 15e-6, 1e-9);
+    /* and it is not what the mean rows per expert on either curve would give */
+    double one_small = row * A / (1e12 * 0.1 * (A / n) / (A / n + 2)) + 15e-6;
+    double one_big = row * A / (1e12 * 0.4 * (A / n) / (A / n + 50)) + 15e-6;
+    assert_true(fabs(got - one_small) > 0.05 * got && fabs(got - one_big) > 0.05 * got);
 }
 
 static void test_ring_allreduce(void **state)
@@ -308,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_decode_roofline_bound),
         cmocka_unit_test(test_parallelism_errors),
         cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_kernel_switch),
         cmocka_unit_test(test_poisson_max),
         cmocka_unit_test(test_single_user_tpot_is_decode_step),
     };

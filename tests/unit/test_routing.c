@@ -330,6 +330,46 @@ static void expect_error(sim_routing_query q, const char *field_text)
         fail_msg("message \"%s\" does not contain \"%s\"", err.msg, field_text);
 }
 
+/* The split at a kernel switch (small_rows): with one rank and uniform routing every expert's
+ * count is Binomial(T, k/E), so the share of touched experts with 1..R tokens is
+ * P(1 <= X <= R) / P(X >= 1) and their share of the assignments sum_{j<=R} j P(j) / (T k/E). */
+static void test_small_rows_split(void **state)
+{
+    (void)state;
+    const int E = 128, k = 8, R = 8;
+    const long Ts[] = { 16, 128, 192, 256 };
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+        long T = Ts[i];
+        double p = (double)k / E, p_small = 0, rows_small = 0, pj = pow(1 - p, (double)T); /* P(X = 0) */
+        double p_touched = 1 - pj;
+        for (int j = 1; j <= R; j++) {
+            pj *= (double)(T - j + 1) / j * p / (1 - p); /* P(X = j) from P(X = j - 1) */
+            p_small += pj;
+            rows_small += j * pj;
+        }
+        sim_routing_query q = { .experts = E, .top_k = k, .tokens = T, .ep = 1, .ranks_per_node = 1, .seed = 7,
+                                .small_rows = R };
+        sim_routing_stats s = get(&q);
+        /* shares in [0, 1]: an absolute tolerance, since at T = 256 (16 rows per expert on
+         * average) the share is a few percent and Monte Carlo noise is relative to the count */
+        if (fabs(s.small_expert_share - p_small / p_touched) > 0.02 || fabs(s.small_token_share - rows_small / (T * p)) > 0.02)
+            fail_msg("T=%ld: shares %.4f, %.4f; by hand %.4f, %.4f", T, s.small_expert_share, s.small_token_share,
+                     p_small / p_touched, rows_small / (T * p));
+    }
+    /* no split asked: zero shares, and the other figures as before */
+    sim_routing_query q = { .experts = E, .top_k = k, .tokens = 128, .ep = 1, .ranks_per_node = 1, .seed = 7 };
+    sim_routing_stats s = get(&q);
+    assert_true(s.small_expert_share == 0 && s.small_token_share == 0);
+    q.small_rows = R;
+    sim_routing_stats t = get(&q);
+    assert_close(t.max_tokens_per_expert, s.max_tokens_per_expert, 1e-12, "same draws with and without the split");
+    /* every expert gets every token: all at or below the switch, or none */
+    sim_routing_query all = { .experts = 4, .top_k = 4, .tokens = 8, .ep = 1, .ranks_per_node = 1, .small_rows = 8 };
+    assert_true(get(&all).small_expert_share == 1 && get(&all).small_token_share == 1);
+    all.tokens = 9;
+    assert_true(get(&all).small_expert_share == 0 && get(&all).small_token_share == 0);
+}
+
 static void test_bad_queries(void **state)
 {
     (void)state;
@@ -355,6 +395,9 @@ static void test_bad_queries(void **state)
     q.eplb = false;
     q.redundant = 8;
     expect_error(q, "redundant (8) needs eplb");
+    q = dsv3(1, 8, 0);
+    q.small_rows = -1;
+    expect_error(q, "small_rows (-1) must be >= 0");
     q = dsv3(1, 8, 0);
     q.experts = 0;
     expect_error(q, "experts (0)");
@@ -399,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup(test_multinomial_matches_exact, setup),
         cmocka_unit_test_setup(test_deterministic, setup),
         cmocka_unit_test_setup(test_cache_counts, setup),
+        cmocka_unit_test_setup(test_small_rows_split, setup),
         cmocka_unit_test_setup(test_bad_queries, setup),
         cmocka_unit_test_setup(test_slots_divide_ep, setup),
     };
