@@ -38,6 +38,9 @@ typedef struct sim_deploy {
     bool offload;                   /* let weights spill to every slower tier, not only the default ones */
     int max_batched_tokens;         /* per-iteration token cap per attention rank (chunked prefill) */
     unsigned long seed;
+    double observed_experts;        /* > 0: distinct experts a measured step touched on the busiest rank
+                                       (calibration compares against one forward whose routing it knows);
+                                       0 = the routing model's expectation */
 } sim_deploy;
 
 /* Defaults: 1 device, no parallelism, the model's native precisions (dense part of a

@@ -378,7 +378,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     /* routed experts on the busiest rank */
     double per_expert = (double)c->nmat * h * m->ffn.expert_intermediate / moe_tp;
     double assign = rs.max_tokens_per_rank;
-    double touched = rs.max_experts_per_rank;
+    double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
     double m_per_expert = touched > 0 ? assign / touched : 0;
     op ex = {
         .kind = LK_EXPERTS,

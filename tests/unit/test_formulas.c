@@ -73,12 +73,9 @@ static void test_gemm_op(void **state)
  * 1 TFLOP/s (so expert GEMMs are compute-bound), its grouped curve with a kernel switch at 8
  * rows: (max 0.1, half 2) up to 8 rows per expert, (0.4, 50) above. Returns the routed
  * experts' time of the layer at T tokens. */
-static double switch_layer_experts_s(int E, int k, double T, sim_routing_stats *rs)
+static double layer_experts_s(const sim_hw *hwp, int E, int k, double T, double observed, sim_routing_stats *rs)
 {
-    sim_hw hw = synthetic();
-    hw.peak_flops[DT_BF16] = 1e12;
-    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50, .small_rows = 8, .small_max = 0.1,
-                                                .small_half = 2 };
+    sim_hw hw = *hwp;
     static sim_model m;
     memset(&m, 0, sizeof m);
     strcpy(m.name, "switch");
@@ -91,6 +88,7 @@ static double switch_layer_experts_s(int E, int k, double T, sim_routing_stats *
     sim_deploy_defaults(&d, &m, &hw);
     d.expert_fmt = d.dense_fmt = WF_BF16;
     d.skew = 0;
+    d.observed_experts = observed;
     sim_memfit fit;
     memset(&fit, 0, sizeof fit);
     fit.fits = true;
@@ -104,6 +102,29 @@ static double switch_layer_experts_s(int E, int k, double T, sim_routing_stats *
     if (rs && sim_routing_stats_get(&q, rs, &err))
         fail_msg("%s", err.msg);
     return r.by_kind_s[LK_EXPERTS];
+}
+
+static double switch_layer_experts_s(int E, int k, double T, sim_routing_stats *rs)
+{
+    sim_hw hw = synthetic();
+    hw.peak_flops[DT_BF16] = 1e12;
+    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50, .small_rows = 8, .small_max = 0.1,
+                                                .small_half = 2 };
+    return layer_experts_s(&hw, E, k, T, 0, rs);
+}
+
+/* A measured step's routing (calibration): the experts it touched replace the expectation.
+ * Memory-bound on the synthetic device: each touched expert reads 3 * 1024 * 512 * 2 bytes at
+ * 0.8 TB/s, so 32 against 16 observed experts differ by 16 * 3145728 / 0.8e12 s. */
+static void test_observed_experts(void **state)
+{
+    (void)state;
+    sim_hw hw = synthetic();
+    double t32 = layer_experts_s(&hw, 64, 8, 4, 32, NULL), t16 = layer_experts_s(&hw, 64, 8, 4, 16, NULL);
+    assert_close(t32 - t16, 16 * 3145728.0 / 0.8e12, 1e-9);
+    /* 0: the routing model's expectation, 64 (1 - (1 - 8/64)^4) = 26.47 experts */
+    double te = layer_experts_s(&hw, 64, 8, 4, 0, NULL);
+    assert_close(te - t16, (sim_routing_distinct_uniform(64, 8, 4) - 16) * 3145728.0 / 0.8e12, 1e-6);
 }
 
 static void test_kernel_switch(void **state)
@@ -376,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_parallelism_errors),
         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_kernel_switch),
+        cmocka_unit_test(test_observed_experts),
         cmocka_unit_test(test_poisson_max),
         cmocka_unit_test(test_single_user_tpot_is_decode_step),
     };
