@@ -22,12 +22,17 @@ typedef enum {
     CP_MEM_MAX,       /* efficiency.memory.max */
     CP_MEM_HALF,      /* efficiency.memory.half, bytes */
     CP_KERNEL,        /* efficiency.kernel_overhead, seconds */
+    CP_GROUP,         /* efficiency.grouped_gemm.<dt>.overhead: seconds per expert FFN */
+    CP_SMALL_GROUP,   /* efficiency.grouped_gemm.<dt>.small.overhead */
 } cal_param_kind;
 
 typedef struct cal_param {
     cal_param_kind kind;
     sim_dtype dt;            /* for the curves */
-    double prior;            /* physical value the fit starts from and is gently held to */
+    double prior;            /* physical value the fit is gently held to (and starts from) */
+    double start;            /* physical value the fit starts from: the prior, or for a parameter the
+                                base has no figure for (no_prior) one the points would show */
+    bool no_prior;           /* the base gives 0 ("none"): no pull toward it */
     double value;            /* fitted, physical */
     double lo, hi;           /* one standard deviation either side, physical */
     bool free;               /* moved by the fit; false = held at the prior (see held_by) */

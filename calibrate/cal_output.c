@@ -59,7 +59,7 @@ static double r4(double x)
 
 static double param_display(const cal_param *p, double v)
 {
-    return p->kind == CP_MEM_HALF ? v / 1e6 : p->kind == CP_KERNEL ? v * 1e6 : v;
+    return p->kind == CP_MEM_HALF ? v / 1e6 : p->kind == CP_KERNEL || p->kind == CP_GROUP || p->kind == CP_SMALL_GROUP ? v * 1e6 : v;
 }
 
 /* Sensitivity below this: changing the parameter by a factor e moves the fitted predictions
@@ -155,11 +155,15 @@ static cJSON *curve_json(sim_curve c)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "max", r4(c.max));
     cJSON_AddNumberToObject(o, "half", r4(c.half));
+    if (c.group_s > 1e-8) /* below 10 ns: none (a held "no prior" sits at the transform's floor) */
+        cJSON_AddNumberToObject(o, "overhead_us", r4(c.group_s * 1e6));
     if (c.small_rows > 0) {
         cJSON *small = cJSON_AddObjectToObject(o, "small");
         cJSON_AddNumberToObject(small, "rows", c.small_rows);
         cJSON_AddNumberToObject(small, "max", r4(c.small_max));
         cJSON_AddNumberToObject(small, "half", r4(c.small_half));
+        if (c.small_group_s > 1e-8)
+            cJSON_AddNumberToObject(small, "overhead_us", r4(c.small_group_s * 1e6));
     }
     return o;
 }
@@ -180,7 +184,7 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
     for (int j = 0; j < fit->np; j++) {
         char name[64];
         if (fit->p[j].kind == CP_GROUPED_HALF || fit->p[j].kind == CP_SMALL_HALF || fit->p[j].kind == CP_GEMM_HALF ||
-            fit->p[j].kind == CP_MEM_HALF)
+            fit->p[j].kind == CP_MEM_HALF || fit->p[j].kind == CP_GROUP || fit->p[j].kind == CP_SMALL_GROUP)
             continue; /* named with its max */
         cal_param_name(&fit->p[j], name, sizeof name);
         char *dot = strrchr(name, '.');

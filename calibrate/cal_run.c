@@ -16,22 +16,26 @@
 
 extern char **environ;
 
-/* Quick: two real MoE layers in BF16 (the native precision of both), decode to prefill
+/* Quick: three real MoE layers in BF16 (the native precision of each), decode to prefill
  * sizes on both sides of the engine's kernel switch (8 rows per expert: Qwen3 reaches 16 rows
  * per expert at 256 tokens and 32 at 512); the triad and the GEMM sweep ride on the first.
- * Qwen3-30B-A3B: 128 experts of 2048 x 768, top-8, no shared expert. DeepSeek-V2-Lite: 64
- * experts of 2048 x 1408, top-6, and 2 shared experts; as the last shape it is held out whole,
- * so its error is a prediction for a shape the fit never saw.
+ * Qwen3-30B-A3B: 128 experts of 2048 x 768, top-8. gpt-oss-20b: 32 experts of 2880 x 2880,
+ * top-4, five times the weights per expert, so the fit sees what is fixed per expert and what
+ * grows with its size. DeepSeek-V2-Lite: 64 experts of 2048 x 1408, top-6, and 2 shared
+ * experts; as the last shape it is held out whole, so its error is a prediction for a shape
+ * the fit never saw.
  *
  * Every layer is measured in two rounds, the second in the opposite order, and each point
  * keeps its faster round (cal_set_merge_rounds): on a shared machine a slow spell then has to
- * last over both rounds to bias a point, and cannot fall on one shape only. About a minute on
- * two cores. */
+ * last over both rounds to bias a point, and cannot fall on one shape only. About 80 s on two
+ * cores. */
 static const cal_step quick_plan[] = {
     { "qwen3-30b-a3b MoE layer, bf16, with triad and GEMM sweep", "qwen3-30b-a3b", NULL, "bf16",
       "1,2,4,8,16,32,64,128,256,512", 3, true, 1 },
+    { "gpt-oss-20b MoE layer, bf16", "gpt-oss-20b", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
     { "deepseek-v2-lite MoE layer, bf16", "deepseek-v2-lite", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
     { "deepseek-v2-lite MoE layer, bf16 (round 2)", "deepseek-v2-lite", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
+    { "gpt-oss-20b MoE layer, bf16 (round 2)", "gpt-oss-20b", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
     { "qwen3-30b-a3b MoE layer, bf16 (round 2)", "qwen3-30b-a3b", NULL, "bf16", "1,2,4,8,16,32,64,128,256,512", 3,
       false, 1 },
 };

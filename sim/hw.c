@@ -380,7 +380,7 @@ static const int curve_fallback[DT_COUNT][DT_COUNT] = {
 /* The optional second kernel regime of a GEMM curve (hw.h): "small": {"rows": 8, "max", "half"}. */
 static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"rows", "max", "half", NULL};
+    static const char *const keys[] = {"rows", "max", "half", "overhead_us", NULL};
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "small");
     if (!s)
         return SIM_OK;
@@ -394,8 +394,10 @@ static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, co
     if ((rc = check_keys(s, keys, file, where, err)) ||
         (rc = get_num(s, "rows", true, R_POSITIVE, &rows, file, where, err)) ||
         (rc = get_num(s, "max", true, R_FRACTION, &c->small_max, file, where, err)) ||
-        (rc = get_num(s, "half", true, R_NONNEG, &c->small_half, file, where, err)))
+        (rc = get_num(s, "half", true, R_NONNEG, &c->small_half, file, where, err)) ||
+        (rc = get_num(s, "overhead_us", false, R_NONNEG, &c->small_group_s, file, where, err)))
         return rc;
+    c->small_group_s *= 1e-6;
     if (rows != floor(rows) || rows > 1e6) {
         char f[160];
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' is %g (expected a whole number of rows, 1 to 1000000)", file,
@@ -407,7 +409,7 @@ static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, co
 
 static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"max", "half", "small", NULL};
+    static const char *const keys[] = {"max", "half", "overhead_us", "small", NULL};
     if (!cJSON_IsObject(o))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object {\"max\": ..., \"half\": ...}", file, path);
     int rc;
@@ -415,8 +417,10 @@ static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const cha
     if ((rc = check_keys(o, keys, file, path, err)) ||
         (rc = get_num(o, "max", true, R_FRACTION, &c->max, file, path, err)) ||
         (rc = get_num(o, "half", true, R_NONNEG, &c->half, file, path, err)) ||
+        (rc = get_num(o, "overhead_us", false, R_NONNEG, &c->group_s, file, path, err)) ||
         (rc = parse_small_regime(o, path, c, file, err)))
         return rc;
+    c->group_s *= 1e-6;
     return SIM_OK;
 }
 

@@ -25,8 +25,11 @@ typedef enum { HW_GPU, HW_CPU, HW_APPLE_GPU } sim_hw_class;
 typedef struct sim_curve {
     double max;
     double half;
+    double group_s;              /* GEMM curves: fixed time per FFN the kernel runs (each expert
+                                    touched, a shared or dense FFN): task setup, the ramp of each
+                                    weight stream, a widening copy's start. 0 = none */
     int small_rows;
-    double small_max, small_half;
+    double small_max, small_half, small_group_s;
 } sim_curve;
 
 static inline double sim_curve_saturating(double max, double half, double x)
@@ -36,6 +39,12 @@ static inline double sim_curve_saturating(double max, double half, double x)
     if (x <= 0)
         return 0;
     return max * x / (x + half);
+}
+
+/* The fixed time per FFN in the regime of x rows. */
+static inline double sim_curve_group_s(sim_curve c, double x)
+{
+    return c.small_rows > 0 && x <= c.small_rows ? c.small_group_s : c.group_s;
 }
 
 static inline double sim_curve_at(sim_curve c, double x)

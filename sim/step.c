@@ -80,6 +80,7 @@ typedef struct op {
     double dequant_elems;    /* packed weight elements to unpack */
     sim_wformat fmt;
     int kernels;
+    double groups_s;         /* fixed time of the FFNs run (sim_curve.group_s) */
 } op;
 
 static void add_op(acc *a, const sim_deploy *d, const op *o)
@@ -109,7 +110,7 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
             }
         }
     }
-    double t_o = o->kernels * hw->eff.kernel_overhead_s;
+    double t_o = o->kernels * hw->eff.kernel_overhead_s + o->groups_s;
     double t = (t_c > t_m ? t_c : t_m);
     if (t_c > t_m)
         a->compute += t_c;
@@ -149,13 +150,15 @@ static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
  * 2W(m + half)/(peak max) is linear in its rows m. With a kernel switch (sim_curve.small_rows)
  * the experts at or below it and those above run different kernels, so the two groups are
  * costed apart, each at its own mean rows (routing gives the split). */
-static double grouped_eta(sim_curve c, double assign, double touched, const sim_routing_stats *rs)
+static double grouped_eta(sim_curve c, double assign, double touched, const sim_routing_stats *rs, double *groups_s)
 {
     double m = touched > 0 ? assign / touched : 0;
+    *groups_s = touched * sim_curve_group_s(c, m);
     if (c.small_rows <= 0 || assign <= 0 || touched <= 0)
         return sim_curve_at(c, m);
     double n_small = rs->small_expert_share * touched, a_small = rs->small_token_share * assign;
     double n_big = touched - n_small, a_big = assign - a_small;
+    *groups_s = n_small * c.small_group_s + n_big * c.group_s;
     double rows_over_eta = 0; /* sum over groups of rows / eta: proportional to time */
     if (n_small > 0 && a_small > 0)
         rows_over_eta += a_small / sim_curve_saturating(c.small_max, c.small_half, a_small / n_small);
@@ -254,6 +257,7 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? params : 0,
         .fmt = d->dense_fmt,
         .kernels = 4,
+        .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->dt_dense, false), T),
     };
     add_op(a, d, &o);
 }
@@ -379,12 +383,13 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     double per_expert = (double)c->nmat * h * m->ffn.expert_intermediate / moe_tp;
     double assign = rs.max_tokens_per_rank;
     double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
-    double m_per_expert = touched > 0 ? assign / touched : 0;
+    double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
+    double eta_ex = grouped_eta(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs, &groups_s);
     op ex = {
         .kind = LK_EXPERTS,
         .flops = 2 * per_expert * assign,
         .peak = c->peak_expert,
-        .eta_c = grouped_eta(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs),
+        .eta_c = eta_ex,
         .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
         .weight_bytes = touched * per_expert * sim_wformat_bytes(d->expert_fmt),
         .frac = c->fit->expert_frac,
@@ -392,6 +397,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .dequant_elems = sim_wformat_is_packed(d->expert_fmt) ? touched * per_expert : 0,
         .fmt = d->expert_fmt,
         .kernels = 3,
+        .groups_s = groups_s,
     };
     add_op(a, d, &ex);
 
@@ -409,6 +415,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
             .dequant_elems = sim_wformat_is_packed(d->expert_fmt) ? sp : 0,
             .fmt = d->expert_fmt,
             .kernels = 3,
+            .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
         };
         add_op(a, d, &sh);
     }

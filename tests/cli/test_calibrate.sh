@@ -9,7 +9,7 @@ HOME_DIR=${MOESIM_HOME:-.}
 . "$(dirname "$0")/lib.sh"
 
 fix="$HOME_DIR/calibrate/fixtures"
-from="$fix/1-qwen3-30b-a3b-bf16.json,$fix/2-deepseek-v2-lite-bf16.json,$fix/3-deepseek-v2-lite-bf16-round2.json,$fix/4-qwen3-30b-a3b-bf16-round2.json"
+from=$(ls "$fix"/[1-6]-*.json | sort | paste -sd, -)
 cal="$tmp/cal.json"
 
 "$M" calibrate --help | grep -q -- "--quick" && ok || bad "calibrate --help"
@@ -28,11 +28,11 @@ echo "   calibrate ${args[*]}: $(( $(date +%s) - start )) s; $(grep 'held-out MA
 grep -qE "^qwen3-30b-a3b +bf16 +1 " "$tmp/report" && ok || bad "report lacks the qwen3 1-token row"
 grep -q "held out" "$tmp/report" && grep -q "fitted" "$tmp/report" && ok || bad "report lacks held-out/fitted roles"
 grep -qE "held-out MAPE [0-9.]+% over [0-9]+ MoE layer points; worst: " "$tmp/report" && ok || bad "report lacks MAPE and worst point"
-[ "${args[0]}" = --from ] || grep -q "calibrate: \[4/4\] done" "$tmp/progress" && ok || bad "no progress on stderr"
+[ "${args[0]}" = --from ] || grep -q "calibrate: \[6/6\] done" "$tmp/progress" && ok || bad "no progress on stderr"
 jq -e '.efficiency.provenance == "calibrated" and (.calibration.fit.mape_held_out_pct | type == "number")
        and (.calibration.measurements | length > 10) and (.calibration.provenance.command | test("calibrate"))
        and (.efficiency.grouped_gemm.bf16.max > 0 and .efficiency.grouped_gemm.bf16.max <= 1)
-       and .efficiency.grouped_gemm.bf16.small.rows == 8
+       and .efficiency.grouped_gemm.bf16.small.rows == 8 and .efficiency.grouped_gemm.bf16.small.overhead_us > 0
        and ([.calibration.measurements[] | select(.kind == "moe_layer") | .rounds] | min == 2)' "$cal" >/dev/null \
   && ok || bad "calibrated file lacks provenance, fit, measurements, the kernel switch or the rounds"
 grep -q "grouped_gemm.bf16.small.max" "$tmp/report" && grep -q "memory.max.*held: measured by the triad" "$tmp/report" \
@@ -62,11 +62,11 @@ expect_fail 2 "efficiency_from.*transfer only within one class and backend" -- "
 
 # --- bad measurement files: exit 2, file and field named; the earlier file is untouched
 cp "$cal" "$tmp/before.json"
-head -c 700 "$fix/2-deepseek-v2-lite-bf16.json" >"$tmp/partial.json"
+head -c 700 "$fix/3-deepseek-v2-lite-bf16.json" >"$tmp/partial.json"
 expect_fail 2 "partial.json:[0-9]+:[0-9]+: malformed JSON" -- "$M" calibrate --from "$tmp/partial.json" --out "$cal"
-jq 'del(.results[1].total.median_s)' "$fix/2-deepseek-v2-lite-bf16.json" >"$tmp/nofield.json"
+jq 'del(.results[1].total.median_s)' "$fix/3-deepseek-v2-lite-bf16.json" >"$tmp/nofield.json"
 expect_fail 2 "nofield.json: field 'results\[1\]\.total\.median_s' is missing" -- "$M" calibrate --from "$tmp/nofield.json" --out "$cal"
-jq '.results[0].experts_touched = "six"' "$fix/2-deepseek-v2-lite-bf16.json" >"$tmp/typo.json"
+jq '.results[0].experts_touched = "six"' "$fix/3-deepseek-v2-lite-bf16.json" >"$tmp/typo.json"
 expect_fail 2 "typo.json: field 'results\[0\]\.experts_touched' must be a number" -- "$M" calibrate --from "$tmp/typo.json" --out "$cal"
 expect_fail 2 "missing.json: cannot open" -- "$M" calibrate --from "$tmp/missing.json" --out "$cal"
 cmp -s "$cal" "$tmp/before.json" && ok || bad "a failed calibration changed $cal"

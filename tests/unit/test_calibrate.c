@@ -211,8 +211,8 @@ static void fit_recovers_kernel_switch(void **state)
     truth.peak_flops[DT_BF16] = 333e9;
     truth.tiers[0].bandwidth_Bps = 22e9;
     sim_hw hw = truth;
-    truth.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.42, .half = 39, .small_rows = 8, .small_max = 0.28,
-                                                   .small_half = 4.4 };
+    truth.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.42, .half = 39, .group_s = 1.3e-3, .small_rows = 8,
+                                                   .small_max = 0.28, .small_half = 4.4, .small_group_s = 90e-6 };
     truth.eff.gemm[DT_BF16] = truth.eff.grouped_gemm[DT_BF16];
     cal_set s = { 0 };
     s.cap = 64;
@@ -223,6 +223,9 @@ static void fit_recovers_kernel_switch(void **state)
         add_layer(&s, "qwen3-30b-a3b", 2048, 768, 128, 8, 0, 0, t);
         add_layer(&s, "qwen3-30b-a3b", 2048, 768, 128, 8, 0, 0, 1.5 * t);
     }
+    /* a second expert size, five times Qwen3's, shows the fixed cost per expert FFN */
+    for (double t = 1; t <= 256; t *= 4)
+        add_layer(&s, "gpt-oss-20b", 2880, 2880, 32, 4, 0, 0, t);
     for (double t = 1; t <= 256; t *= 4)
         add_layer(&s, "deepseek-v2-lite", 2048, 1408, 64, 6, 2, 1408, t);
     /* the triad measured the memory (its bandwidth is the hwmodel's): memory.max is held */
@@ -253,6 +256,8 @@ static void fit_recovers_kernel_switch(void **state)
     assert_within(hw.eff.grouped_gemm[DT_BF16].small_half, 4.4, 0.2, "grouped_gemm.bf16.small.half");
     assert_within(hw.eff.grouped_gemm[DT_BF16].max, 0.42, 0.1, "grouped_gemm.bf16.max");
     assert_within(hw.eff.grouped_gemm[DT_BF16].half, 39, 0.25, "grouped_gemm.bf16.half");
+    assert_within(hw.eff.grouped_gemm[DT_BF16].small_group_s, 90e-6, 0.25, "grouped_gemm.bf16.small.overhead");
+    assert_within(hw.eff.grouped_gemm[DT_BF16].group_s, 1.3e-3, 0.25, "grouped_gemm.bf16.overhead");
     assert_int_equal(hw.eff.gemm[DT_BF16].small_rows, 8); /* the tie carries the switch */
     double mape = 0;
     int held = 0;

@@ -108,8 +108,8 @@ static double switch_layer_experts_s(int E, int k, double T, sim_routing_stats *
 {
     sim_hw hw = synthetic();
     hw.peak_flops[DT_BF16] = 1e12;
-    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50, .small_rows = 8, .small_max = 0.1,
-                                                .small_half = 2 };
+    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50, .group_s = 100e-6, .small_rows = 8,
+                                                .small_max = 0.1, .small_half = 2, .small_group_s = 20e-6 };
     return layer_experts_s(&hw, E, k, T, 0, rs);
 }
 
@@ -133,12 +133,12 @@ static void test_kernel_switch(void **state)
     /* Every token to every expert (k = E = 4): each expert gets exactly T rows.
      * One expert row: 2 * 3 * 1024 * 512 FLOPs = 3145728; 4 experts, T rows each.
      * T = 8 (at the switch): eta = 0.1 * 8 / (8 + 2) = 0.08
-     *   t = 4 * 8 * 3145728 / (1e12 * 0.08) = 1.2582912e-3 s, + 3 kernels x 5 us
+     *   t = 4 * 8 * 3145728 / (1e12 * 0.08) = 1.2582912e-3 s, + 3 kernels x 5 us + 4 FFNs x 20 us
      * T = 9 (above): eta = 0.4 * 9 / (9 + 50) = 0.061017
-     *   t = 4 * 9 * 3145728 / (1e12 * 0.4 * 9 / 59) = 1.85598e-3 s, + 15 us */
+     *   t = 4 * 9 * 3145728 / (1e12 * 0.4 * 9 / 59) = 1.85598e-3 s, + 15 us + 4 FFNs x 100 us */
     const double row = 2.0 * 3 * 1024 * 512;
-    assert_close(switch_layer_experts_s(4, 4, 8, NULL), 4 * 8 * row / (1e12 * 0.1 * 8 / 10) + 15e-6, 1e-9);
-    assert_close(switch_layer_experts_s(4, 4, 9, NULL), 4 * 9 * row / (1e12 * 0.4 * 9 / 59) + 15e-6, 1e-9);
+    assert_close(switch_layer_experts_s(4, 4, 8, NULL), 4 * 8 * row / (1e12 * 0.1 * 8 / 10) + 15e-6 + 80e-6, 1e-9);
+    assert_close(switch_layer_experts_s(4, 4, 9, NULL), 4 * 9 * row / (1e12 * 0.4 * 9 / 59) + 15e-6 + 400e-6, 1e-9);
 
     /* A real split: 64 experts, top-8, 64 tokens (8 rows per expert on average). The experts
      * at or below 8 rows and those above are costed apart, each group at its own mean rows:
@@ -149,10 +149,10 @@ static void test_kernel_switch(void **state)
     double A = rs.max_tokens_per_rank, n = rs.max_experts_per_rank;
     double As = rs.small_token_share * A, ns = rs.small_expert_share * n, Ab = A - As, nb = n - ns;
     double eta_s = 0.1 * (As / ns) / (As / ns + 2), eta_b = 0.4 * (Ab / nb) / (Ab / nb + 50);
-    assert_close(got, row / 1e12 * (As / eta_s + Ab / eta_b) + 15e-6, 1e-9);
+    assert_close(got, row / 1e12 * (As / eta_s + Ab / eta_b) + 15e-6 + ns * 20e-6 + nb * 100e-6, 1e-9);
     /* and it is not what the mean rows per expert on either curve would give */
-    double one_small = row * A / (1e12 * 0.1 * (A / n) / (A / n + 2)) + 15e-6;
-    double one_big = row * A / (1e12 * 0.4 * (A / n) / (A / n + 50)) + 15e-6;
+    double one_small = row * A / (1e12 * 0.1 * (A / n) / (A / n + 2)) + 15e-6 + n * 20e-6;
+    double one_big = row * A / (1e12 * 0.4 * (A / n) / (A / n + 50)) + 15e-6 + n * 100e-6;
     assert_true(fabs(got - one_small) > 0.05 * got && fabs(got - one_big) > 0.05 * got);
 }
 

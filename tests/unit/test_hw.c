@@ -378,6 +378,52 @@ static void bad_values_are_rejected(void **state)
     assert_msg_has(&err, "twice");
 }
 
+/* A GEMM curve with a second kernel regime and fixed costs per FFN (SCHEMA.md, "small"). */
+static void kernel_regimes_load_and_bad_ones_are_named(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *from = "{\"bf16\": {\"max\": 0.5, \"half\": 32}}";
+    assert_int_equal(load_variant(t, "", GEMM_OK, from,
+                                  "{\"bf16\": {\"max\": 0.5, \"half\": 32, \"overhead_us\": 1200, "
+                                  "\"small\": {\"rows\": 8, \"max\": 0.2, \"half\": 1, \"overhead_us\": 90}}}",
+                                  &hw, &err),
+                     SIM_OK);
+    sim_curve c = hw.eff.grouped_gemm[DT_BF16];
+    assert_int_equal(c.small_rows, 8);
+    assert_close(c.small_max, 0.2);
+    assert_close(c.group_s, 1200e-6);
+    assert_close(c.small_group_s, 90e-6);
+    assert_close(sim_curve_at(c, 8), 0.2 * 8 / 9.0);    /* at the switch: the small kernel */
+    assert_close(sim_curve_at(c, 9), 0.5 * 9 / 41.0);   /* above it: the curve's own */
+    assert_close(sim_curve_group_s(c, 8), 90e-6);
+    assert_close(sim_curve_group_s(c, 9), 1200e-6);
+    assert_int_equal(hw.eff.grouped_gemm[DT_FP8].small_rows, 8); /* the fallback copies the regime */
+    assert_int_equal(hw.eff.gemm[DT_BF16].small_rows, 0);         /* a curve without one has none */
+    assert_int_equal(load_variant(t, "", GEMM_OK, from,
+                                  "{\"bf16\": {\"max\": 0.5, \"half\": 32, \"small\": {\"rows\": 8.5, \"max\": 0.2, "
+                                  "\"half\": 1}}}",
+                                  &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.grouped_gemm.bf16.small.rows");
+    assert_msg_has(&err, "whole number");
+    assert_int_equal(load_variant(t, "", GEMM_OK, from,
+                                  "{\"bf16\": {\"max\": 0.5, \"half\": 32, \"small\": {\"rows\": 8, \"max\": 0.2}}}",
+                                  &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.grouped_gemm.bf16.small");
+    assert_msg_has(&err, "half");
+    assert_int_equal(load_variant(t, "", GEMM_OK, from,
+                                  "{\"bf16\": {\"max\": 0.5, \"half\": 32, \"overhead_us\": -1}}", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.grouped_gemm.bf16.overhead_us");
+    assert_int_equal(load_variant(t, "", GEMM_OK, from, "{\"bf16\": {\"max\": 0.5, \"half\": 32, \"small\": 8}}",
+                                  &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "must be an object");
+}
+
 static void missing_file_is_named(void **state)
 {
     (void)state;
@@ -403,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_source_is_named, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(efficiency_above_one_is_rejected, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_values_are_rejected, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(kernel_regimes_load_and_bad_ones_are_named, setup_tmp, teardown_tmp),
         cmocka_unit_test(missing_file_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
