@@ -149,9 +149,8 @@ static void add_param(cal_fit *f, cal_param_kind k, sim_dtype dt, double prior)
     p->prior = p->value = p->start = cal_param_physical(k, cal_param_unconstrained(k, prior));
 }
 
-/* A fixed cost per expert FFN, per kernel regime. Measured alone here (hidden 2048, one token,
- * 384 to 2816 columns), an expert took 0.15 ms + 0.044 ms per MB of weights: small experts
- * cost more per byte than large ones, which a curve in rows per expert cannot say. Shipped
+/* A fixed cost per expert FFN, per kernel regime: small experts cost more per byte than large
+ * ones (scripts/expert_fixed_cost.sh), which a curve in rows per expert cannot say. Shipped
  * priors have none (0); the fit then starts from a tenth of a per-expert time measured in
  * that regime (the smallest for the small regime, the largest for the other), which the
  * points show when two expert sizes are fitted, and is not pulled back toward 0. */

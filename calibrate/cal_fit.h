@@ -66,10 +66,11 @@ double cal_param_physical(cal_param_kind k, double u);
 double cal_param_unconstrained(cal_param_kind k, double x);
 
 /* Choose what to fit from the points on hardware `hw` (its peaks and bandwidth are the
- * basis; its efficiencies are the priors): a grouped-GEMM curve per compute type the layers
- * ran in (and its small-rows regime where the curve has a kernel switch: see
- * cal_hw_set_kernel_switch), a dense curve per type of fitted GEMM points, memory (max, half)
- * and the per-kernel overhead. Fails if there is nothing to fit. */
+ * basis; its efficiencies are the priors): a grouped-GEMM curve with its fixed cost per
+ * expert per compute type the layers ran in (and its small-rows regime where the curve has a
+ * kernel switch: see cal_hw_set_kernel_switch), a dense curve per type of fitted GEMM points,
+ * memory (max, half; max held where a triad measured it) and the per-kernel overhead. Fails
+ * if there is nothing to fit. */
 int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err);
 
 /* Give hw's grouped-GEMM curves of the types the layers in s ran in a kernel switch at `rows`
