@@ -145,12 +145,12 @@ static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
     return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
 }
 
-/* Efficiency of the busiest rank's grouped expert GEMMs: `assign` token rows over `touched`
- * experts. With one kernel regime the mean rows per expert is exact, since an expert's time
+/* Efficiency of the busiest rank's grouped expert GEMMs (`assign` token rows over `touched`
+ * experts), and in *groups_s their fixed cost per expert FFN (sim_curve.group_s). With one kernel regime the mean rows per expert is exact, since an expert's time
  * 2W(m + half)/(peak max) is linear in its rows m. With a kernel switch (sim_curve.small_rows)
  * the experts at or below it and those above run different kernels, so the two groups are
  * costed apart, each at its own mean rows (routing gives the split). */
-static double grouped_eta(sim_curve c, double assign, double touched, const sim_routing_stats *rs, double *groups_s)
+static double grouped_gemm_cost(sim_curve c, double assign, double touched, const sim_routing_stats *rs, double *groups_s)
 {
     double m = touched > 0 ? assign / touched : 0;
     *groups_s = touched * sim_curve_group_s(c, m);
@@ -384,7 +384,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     double assign = rs.max_tokens_per_rank;
     double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
     double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
-    double eta_ex = grouped_eta(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs, &groups_s);
+    double eta_ex = grouped_gemm_cost(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs, &groups_s);
     op ex = {
         .kind = LK_EXPERTS,
         .flops = 2 * per_expert * assign,
