@@ -4,7 +4,7 @@
 #   make test   unit + integration tests, then the same tests built with address,undefined sanitizers
 #   make bench  prints measured speed figures (simulator and engine)
 #
-# Each part keeps its own rules in a fragment (sim/sim.mk, engine/engine.mk, ...). A fragment
+# Each part keeps its own rules in a fragment (sim/sim.mk, cli/cli.mk, engine/engine.mk, ...). A fragment
 # adds its programs to PROGRAMS, its test runners to CHECKS and its benchmarks to BENCHES.
 # SAN=1 builds into build/san with sanitizers; the default build goes to build/rel and bin/.
 
@@ -31,7 +31,7 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
 
 # -Wno-format-truncation: error messages live in fixed buffers and may be cut short on
 # purpose; paths are length-checked where they are built.
-CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -MMD -MP \
+CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wno-format-truncation -D_GNU_SOURCE -MMD -MP -Isim -I. \
            -DMOESIM_SOURCE_DIR='"$(CURDIR)"' $(SANFLAGS) $(PKG_CFLAGS)
 LDFLAGS := $(SANFLAGS)
 LDLIBS  := $(PKG_LIBS) -lm -lpthread
@@ -55,6 +55,7 @@ include sim/sim.mk
 -include engine/engine.mk
 -include engine/cuda/cuda.mk
 -include calibrate/calibrate.mk
+include cli/cli.mk
 include tests/tests.mk
 include tests/bench/bench.mk
 

@@ -12,8 +12,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "../sim/hw.h"
-#include "../sim/registry.h"
+#include "model/hw.h"
+#include "model/registry.h"
 
 static void trim(char *s)
 {

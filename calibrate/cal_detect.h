@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../sim/err.h"
-#include "../sim/precision.h"
+#include "base/err.h"
+#include "model/precision.h"
 
 typedef struct cal_host {
     char cpu[128];              /* "AMD EPYC" */

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../sim/deploy.h"
-#include "../sim/memfit.h"
-#include "../sim/step.h"
+#include "deploy/deploy.h"
+#include "deploy/memfit.h"
+#include "step/step.h"
 
 /* Floors for log transforms of values a prior may set to 0 (a flat curve, no overhead). */
 #define HALF_FLOOR 1e-2     /* rows */

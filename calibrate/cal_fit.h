@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../sim/hw.h"
+#include "model/hw.h"
 #include "cal_points.h"
 
 typedef enum {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sim/jsonfile.h"
-#include "../sim/routing.h"
+#include "base/jsonfile.h"
+#include "step/routing.h"
 
 static const char *role(const cal_point *p)
 {

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
-#include "../sim/hw.h"
+#include "model/hw.h"
 #include "cal_fit.h"
 #include "cal_points.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../sim/jsonfile.h"
+#include "base/jsonfile.h"
 
 /* Below this many rows the engine never calls BLAS (engine/cpu.c streams up to 8 rows
  * through its own kernel), so OpenBLAS's packing cost at those sizes says nothing about

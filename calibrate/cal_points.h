@@ -6,8 +6,8 @@
 
 #include <stdbool.h>
 
-#include "../sim/err.h"
-#include "../sim/precision.h"
+#include "base/err.h"
+#include "model/precision.h"
 
 typedef enum { CAL_LAYER, CAL_GEMM, CAL_TRIAD, CAL_ALLTOALL } cal_kind;
 

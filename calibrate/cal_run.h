@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "../sim/err.h"
+#include "base/err.h"
 
 typedef struct cal_step {
     const char *what;        /* progress label */

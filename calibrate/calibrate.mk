@@ -1,7 +1,7 @@
-# Calibration (calibrate/): libcalibrate.a, linked into moesim (the `calibrate` command) and
-# into its unit test; the command-line test runs through `make check-cli` (tests/cli/*.sh).
-# The simulator library is named again after libcalibrate.a: calibration calls into it, and a
-# static library only resolves what comes after it on the link line.
+# Calibration (calibrate/): libcalibrate.a, linked into moesim (the `calibrate` command lives in
+# cli/cmd_calibrate.c) and into its unit test; the command-line test runs through `make
+# check-cli` (tests/cli/*.sh). Calibration uses the core (libmoesim.a) and the front ends use
+# calibration, so the link order is front, calibrate, core.
 CAL_SRC := $(wildcard calibrate/*.c)
 CAL_OBJ := $(CAL_SRC:%.c=$(BUILD)/%.o)
 CAL_LIB := $(BUILD)/libcalibrate.a
@@ -9,9 +9,6 @@ CAL_LIB := $(BUILD)/libcalibrate.a
 $(CAL_LIB): $(CAL_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
-
-$(BIN)/moesim: $(CAL_LIB)
-$(BIN)/moesim: LDLIBS := $(SIM_LIB) $(LDLIBS)
 
 $(BUILD)/tests/test_calibrate: $(CAL_LIB)
 $(BUILD)/tests/test_calibrate: LDLIBS := $(CAL_LIB) $(SIM_LIB) $(LDLIBS)

@@ -5,8 +5,8 @@
 #include "backend.h"
 #include "cli.h"
 #include "kernels_cpu.h"
-#include "../sim/jsonfile.h"
-#include "../sim/registry.h"
+#include "base/jsonfile.h"
+#include "model/registry.h"
 
 #include <cblas.h>
 #include <math.h>

@@ -2,7 +2,7 @@
  * allocation function. */
 #include "engine.h"
 #include "weights.h"
-#include "../sim/registry.h"
+#include "model/registry.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sim/err.h"
+#include "base/err.h"
 #include "transport.h"
 
 typedef enum { ENG_FP32, ENG_BF16, ENG_INT8, ENG_DTYPE_COUNT } eng_dtype;

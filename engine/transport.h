@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "../sim/err.h"
+#include "base/err.h"
 
 typedef struct eng_transport eng_transport;
 

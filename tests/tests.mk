@@ -3,7 +3,7 @@
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(SIM_LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FRONT_LIB) $(SIM_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -14,7 +14,7 @@ check-unit: $(UNIT_BIN)
 check-cli: $(BIN)/moesim
 	@set -e; for t in $(sort $(wildcard tests/cli/test_*.sh)); do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) bash $$t; done
 
-CHECKS += check-unit check-cli
+CHECKS += check-layers check-unit check-cli
 
 # Regenerate the golden outputs after an intended change to the model or the data.
 .PHONY: golden

@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../../sim/des.h"
-#include "../../sim/request.h"
-#include "../../sim/routing.h"
-#include "../../sim/serving.h"
+#include "serve/des.h"
+#include "cli/request.h"
+#include "step/routing.h"
+#include "serve/serving.h"
 
 /* CPU time of this process: the figure is about one core, whatever else shares the machine. */
 static double now(void)

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "../../sim/routing.h"
+#include "step/routing.h"
 
 static double now(void)
 {

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../../sim/registry.h"
-#include "../../sim/routing.h"
-#include "../../sim/step.h"
+#include "model/registry.h"
+#include "step/routing.h"
+#include "step/step.h"
 
 static double now(void)
 {

@@ -18,8 +18,8 @@
 
 #include "../../calibrate/cal_fit.h"
 #include "../../calibrate/cal_points.h"
-#include "../../sim/registry.h"
-#include "../../sim/routing.h"
+#include "model/registry.h"
+#include "step/routing.h"
 
 static void assert_within(double got, double want, double rel, const char *what)
 {

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../sim/des.h"
-#include "../../sim/request.h"
-#include "../../sim/serving.h"
-#include "../../sim/step.h"
-#include "../../sim/trace.h"
+#include "serve/des.h"
+#include "cli/request.h"
+#include "serve/serving.h"
+#include "step/step.h"
+#include "serve/trace.h"
 
 static void assert_close(double got, double want, double rel, const char *what)
 {

@@ -11,14 +11,14 @@
 
 #include <cmocka.h>
 
-#include "../../sim/comm.h"
-#include "../../sim/cost.h"
-#include "../../sim/deploy.h"
-#include "../../sim/memfit.h"
-#include "../../sim/registry.h"
-#include "../../sim/routing.h"
-#include "../../sim/serving.h"
-#include "../../sim/step.h"
+#include "step/comm.h"
+#include "deploy/cost.h"
+#include "deploy/deploy.h"
+#include "deploy/memfit.h"
+#include "model/registry.h"
+#include "step/routing.h"
+#include "serve/serving.h"
+#include "step/step.h"
 
 #define assert_close(a, b, rel)                                                                              \
     do {                                                                                                     \

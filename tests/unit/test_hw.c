@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../sim/hw.h"
-#include "../../sim/jsonfile.h"
+#include "model/hw.h"
+#include "base/jsonfile.h"
 
 #ifndef MOESIM_SOURCE_DIR
 #define MOESIM_SOURCE_DIR "."

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../sim/jsonfile.h"
-#include "../../sim/model.h"
+#include "base/jsonfile.h"
+#include "model/model.h"
 
 #ifndef MOESIM_SOURCE_DIR
 #define MOESIM_SOURCE_DIR "."

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../sim/routing.h"
+#include "step/routing.h"
 
 /* DeepSeek-V3's routed-expert shape: 256 experts, top-8. */
 static sim_routing_query dsv3(long tokens, int ep, double skew)

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "../../sim/search.h"
+#include "search/search.h"
 
 static sim_request base(void)
 {

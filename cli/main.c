@@ -1,0 +1,161 @@
+/* main.c: the `moesim` command: dispatch to subcommands, and the small ones (eval,
+ * models, hw) that only turn arguments into a request and print the result. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/catalog.h"
+#include "cli/cli_args.h"
+#include "cli/commands.h"
+#include "report/report.h"
+#include "cli/request.h"
+
+#ifndef MOESIM_VERSION
+#define MOESIM_VERSION "0.1.0"
+#endif
+
+int cmd_fail(int code, const char *msg)
+{
+    fprintf(stderr, "moesim: %s\n", msg);
+    return code == SIM_EINPUT ? 2 : 1;
+}
+
+static void eval_usage(FILE *f)
+{
+    fprintf(f, "usage: moesim eval --model M --hw H [options] [--json]\n"
+               "  serving:  --isl N --osl N --concurrency C\n"
+               "  one step: --phase prefill|decode --batch B --context L\n"
+               "options (each also a field of moesim.eval{} in Lua, with '_' for '-'):\n");
+    sim_cli_option_help(f);
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    sim_request r;
+    sim_request_defaults(&r);
+    bool json = false;
+    const sim_cli_flag flags[] = { { "--json", NULL, &json } };
+    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 1);
+    if (rc == 1) {
+        eval_usage(stdout);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    sim_err err = { 0 };
+    cJSON *result = NULL;
+    if (sim_request_run(&r, &result, &err))
+        return cmd_fail(err.code, err.msg);
+    if (json) {
+        char *text = cJSON_Print(result);
+        if (!text) {
+            cJSON_Delete(result);
+            return cmd_fail(SIM_EFAIL, "out of memory printing JSON");
+        }
+        puts(text);
+        free(text);
+    } else {
+        sim_report_print(stdout, result);
+    }
+    cJSON_Delete(result);
+    return 0;
+}
+
+static int print_rows(cJSON *rows, bool json, const char *const *cols, int ncols)
+{
+    if (json) {
+        char *text = cJSON_Print(rows);
+        if (!text)
+            return cmd_fail(SIM_EFAIL, "out of memory printing JSON");
+        puts(text);
+        free(text);
+    } else {
+        sim_table_print(stdout, rows, cols, ncols);
+    }
+    return 0;
+}
+
+static int list_command(int argc, char **argv, bool models)
+{
+    bool json = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = true;
+        else {
+            char msg[256];
+            snprintf(msg, sizeof msg, "%s: unknown argument '%s' (only --json)", models ? "models" : "hw", argv[i]);
+            return cmd_fail(SIM_EINPUT, msg);
+        }
+    }
+    sim_err err = { 0 };
+    cJSON *rows = NULL;
+    if ((models ? sim_catalog_models(&rows, &err) : sim_catalog_hw(&rows, &err)))
+        return cmd_fail(err.code, err.msg);
+    static const char *const model_cols[] = { "name",    "total_params_b", "active_params_b", "layers",
+                                              "attention", "experts", "top_k", "shared_experts",
+                                              "kv_kib_per_token_bf16", "native_precision" };
+    static const char *const hw_cols[] = { "name", "class", "bf16_tflops", "fp8_tflops", "fp4_tflops",
+                                           "memory_gb", "memory_gbs", "scale_up_domain", "usd_per_hour",
+                                           "watts", "efficiency" };
+    int rc = models ? print_rows(rows, json, model_cols, 10) : print_rows(rows, json, hw_cols, 11);
+    cJSON_Delete(rows);
+    return rc;
+}
+
+int cmd_models(int argc, char **argv)
+{
+    return list_command(argc, argv, true);
+}
+
+int cmd_hw(int argc, char **argv)
+{
+    return list_command(argc, argv, false);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "moesim %s: what a Mixture-of-Experts model costs and how fast it runs on given hardware\n\n"
+               "usage:\n"
+               "  moesim run FILE.lua [--out DIR]     run a what-if scenario (results into DIR, default out/)\n"
+               "  moesim eval --model M --hw H ...    one configuration, broken down (--help for options)\n"
+               "  moesim models [--json]              shipped model cards with parameter counts\n"
+               "  moesim hw [--json]                  shipped hardware models\n"
+               "  moesim serve --model M --hw H --rate R ...  simulate requests: TTFT/TPOT percentiles, goodput\n"
+               "  moesim search --model M --hw H,H2 ...  Pareto frontier, or the cheapest config meeting an SLO\n"
+               "  moesim calibrate [--quick] [--backend cpu|cuda] ...  measure here, fit, write hwmodels/calibrated/NAME.json\n"
+               "  moesim version\n",
+            MOESIM_VERSION);
+}
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int, char **);
+} command;
+
+static const command commands[] = {
+    { "run", cmd_run },
+    { "eval", cmd_eval },
+    { "models", cmd_models },
+    { "hw", cmd_hw },
+    { "serve", cmd_serve },
+    { "search", cmd_search },
+    { "calibrate", cmd_calibrate },
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("moesim %s\n", MOESIM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "moesim: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,391 @@
+/* request.c: the shared option table and one evaluation from request to JSON. */
+#include "cli/request.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "model/registry.h"
+#include "report/report.h"
+#include "step/routing.h"
+#include "serve/serving.h"
+
+typedef struct opt_entry {
+    sim_opt_spec spec;
+    size_t offset;
+    size_t size; /* string capacity */
+} opt_entry;
+
+#define S(name, help) { { #name, OPT_STR, help }, offsetof(sim_request, name), sizeof(((sim_request *)0)->name) }
+#define I(name, help) { { #name, OPT_INT, help }, offsetof(sim_request, name), 0 }
+#define N(name, help) { { #name, OPT_NUM, help }, offsetof(sim_request, name), 0 }
+#define B(name, help) { { #name, OPT_BOOL, help }, offsetof(sim_request, name), 0 }
+
+static const opt_entry options[] = {
+    S(model, "model card: shipped name or path to JSON"),
+    S(hw, "hardware model: shipped name or path to JSON"),
+    I(gpus, "devices in the deployment (default tp x dp x pp)"),
+    I(tp, "tensor parallel degree of attention (default gpus / (dp x pp))"),
+    I(ep, "expert parallel degree (default tp x dp when it divides the experts, else 1)"),
+    I(pp, "pipeline stages (default 1)"),
+    I(dp, "attention data-parallel degree (default 1)"),
+    I(replicas, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
+    S(precision, "weight precision: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 (default: the model's native)"),
+    S(dense_precision, "precision of attention/dense weights (default: follows --precision)"),
+    S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
+    S(dispatch_precision, "expert-parallel dispatch payload (default fp8)"),
+    N(isl, "prompt tokens per request (default 1024)"),
+    N(osl, "output tokens per request (default 1024)"),
+    N(concurrency, "requests in flight over the deployment (default 1)"),
+    S(phase, "evaluate one phase alone: prefill or decode (with batch, context)"),
+    N(batch, "phase: sequences per attention rank"),
+    N(context, "phase: context length (decode) or prompt length (prefill)"),
+    S(transport, "all-to-all transport: auto per-expert per-node nvlink"),
+    S(overlap, "communication overlap: none or two-batch"),
+    N(skew, "expert popularity exponent (0 = uniform)"),
+    I(redundant_experts, "EPLB redundant expert slots over the EP group"),
+    B(eplb, "place experts by expected load"),
+    B(offload, "let weights spill to every slower memory tier"),
+    I(max_batched_tokens, "token cap per iteration per attention rank (default 8192)"),
+    N(usd_per_gpu_hour, "rent per device-hour (default: the hwmodel's)"),
+    B(owned, "cost as owned hardware: purchase over lifetime + energy"),
+    N(usd_per_kwh, "energy price for owned hardware (default 0.10)"),
+    N(pue, "power usage effectiveness (default 1.3 for data-centre GPUs, else 1.0)"),
+    N(lifetime_years, "depreciation period for owned hardware (default: the hwmodel's)"),
+    I(prefill_gpus, "disaggregated: devices of the prefill pool (0 = aggregated)"),
+    I(prefill_tp, "disaggregated: prefill pool tp"),
+    I(prefill_ep, "disaggregated: prefill pool ep"),
+    I(prefill_pp, "disaggregated: prefill pool pp"),
+    I(prefill_dp, "disaggregated: prefill pool dp"),
+    I(seed, "Monte Carlo seed for routing statistics"),
+    N(rate, "serve: requests per second (Poisson or gamma arrivals)"),
+    I(requests, "serve: requests to simulate (default 1000; with a trace, at most this many, 0 = all)"),
+    S(arrival, "serve: poisson, gamma or trace (default poisson, or trace when --trace is given)"),
+    N(burstiness, "serve: gamma shape of the gaps between arrivals (1 = Poisson, < 1 burstier)"),
+    S(trace, "serve: CSV trace, lines of arrival_s,input_tokens,output_tokens"),
+    S(isl_dist, "serve: prompt length law around --isl: fixed uniform exponential lognormal"),
+    S(osl_dist, "serve: output length law around --osl: fixed uniform exponential lognormal"),
+    N(len_cv, "serve: coefficient of variation of uniform and lognormal lengths (default 0.5)"),
+    N(prefix_hit, "serve: share of prompt tokens found in the prefix cache, [0, 1)"),
+    I(spec_tokens, "serve: speculative decoding / MTP draft tokens per step (0 = off)"),
+    N(spec_accept, "serve: mean tokens accepted per step per sequence, 1 .. spec_tokens + 1"),
+    I(max_num_seqs, "serve: running sequences per attention rank (0 = KV and token cap only)"),
+    I(block_size, "serve: KV cache block size in tokens (default 16)"),
+    I(cuda_graph_max, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
+    N(slo_ttft_s, "serve/search: SLO on time to first token, seconds (0 = none)"),
+    N(slo_tpot_s, "serve/search: SLO on time per output token, seconds (0 = none)"),
+    { { NULL, OPT_STR, NULL }, 0, 0 },
+};
+
+static sim_opt_spec specs[sizeof options / sizeof options[0]];
+
+const sim_opt_spec *sim_request_options(void)
+{
+    if (!specs[0].name)
+        for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
+            specs[i] = options[i].spec;
+    return specs;
+}
+
+static const opt_entry *find(const char *name)
+{
+    for (const opt_entry *e = options; e->spec.name; e++)
+        if (strcmp(e->spec.name, name) == 0)
+            return e;
+    return NULL;
+}
+
+const sim_opt_spec *sim_request_find(const char *name)
+{
+    const opt_entry *e = find(name);
+    return e ? &e->spec : NULL;
+}
+
+void sim_request_option_list(char *buf, size_t cap)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const opt_entry *e = options; e->spec.name && used < cap; e++)
+        used += snprintf(buf + used, cap - used, "%s%s", e == options ? "" : ", ", e->spec.name);
+}
+
+void sim_request_defaults(sim_request *r)
+{
+    memset(r, 0, sizeof *r);
+    r->isl = 1024;
+    r->osl = 1024;
+    r->concurrency = 1;
+    r->skew = -1;
+    r->usd_per_gpu_hour = -1;
+    r->usd_per_kwh = 0.10;
+    r->seed = 20250101;
+    r->requests = 1000;
+    r->burstiness = 1;
+    r->len_cv = 0.5;
+    r->spec_accept = 1;
+    r->block_size = 16;
+    r->cuda_graph_max = 512;
+}
+
+static int unknown_option(const char *name, sim_err *err)
+{
+    char list[1024];
+    sim_request_option_list(list, sizeof list);
+    return sim_fail(err, SIM_EINPUT, "unknown option '%s' (known: %s)", name, list);
+}
+
+static const char *type_name(sim_opt_type t)
+{
+    static const char *const n[] = { "a string", "an integer", "a number", "true or false" };
+    return n[t];
+}
+
+int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err)
+{
+    const opt_entry *e = find(name);
+    if (!e)
+        return unknown_option(name, err);
+    char *base = (char *)r + e->offset;
+    if (e->spec.type == OPT_INT) {
+        if (!isfinite(v) || v != floor(v) || fabs(v) > 1e9)
+            return sim_fail(err, SIM_EINPUT, "option '%s' must be an integer (got %g)", name, v);
+        *(int *)base = (int)v;
+    } else if (e->spec.type == OPT_NUM) {
+        if (!isfinite(v))
+            return sim_fail(err, SIM_EINPUT, "option '%s' must be a finite number", name);
+        *(double *)base = v;
+    } else {
+        return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got a number)", name, type_name(e->spec.type));
+    }
+    return SIM_OK;
+}
+
+int sim_request_set_str(sim_request *r, const char *name, const char *v, sim_err *err)
+{
+    const opt_entry *e = find(name);
+    if (!e)
+        return unknown_option(name, err);
+    if (e->spec.type != OPT_STR)
+        return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got \"%s\")", name, type_name(e->spec.type), v);
+    if (strlen(v) >= e->size)
+        return sim_fail(err, SIM_EINPUT, "option '%s' is too long (at most %zu characters)", name, e->size - 1);
+    strcpy((char *)r + e->offset, v);
+    return SIM_OK;
+}
+
+int sim_request_set_bool(sim_request *r, const char *name, bool v, sim_err *err)
+{
+    const opt_entry *e = find(name);
+    if (!e)
+        return unknown_option(name, err);
+    if (e->spec.type != OPT_BOOL)
+        return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got a boolean)", name, type_name(e->spec.type));
+    *(bool *)((char *)r + e->offset) = v;
+    return SIM_OK;
+}
+
+int sim_request_set_text(sim_request *r, const char *name, const char *value, sim_err *err)
+{
+    const opt_entry *e = find(name);
+    if (!e)
+        return unknown_option(name, err);
+    switch (e->spec.type) {
+    case OPT_STR:
+        return sim_request_set_str(r, name, value, err);
+    case OPT_BOOL:
+        if (!value || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
+            return sim_request_set_bool(r, name, true, err);
+        if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)
+            return sim_request_set_bool(r, name, false, err);
+        return sim_fail(err, SIM_EINPUT, "option '%s' must be true or false (got '%s')", name, value);
+    default: {
+        char *end = NULL;
+        double v = value ? strtod(value, &end) : 0;
+        if (!value || end == value || *end != '\0')
+            return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got '%s')", name, type_name(e->spec.type),
+                            value ? value : "nothing");
+        return sim_request_set_num(r, name, v, err);
+    }
+    }
+}
+
+/* --- evaluation --- */
+
+/* Loaded cards and hwmodels are cached by the name they were asked by: a scenario that
+ * sweeps asks for the same few again and again. */
+#define CACHE_SLOTS 16
+static struct {
+    char key[512];
+    sim_model m;
+} model_cache[CACHE_SLOTS];
+static struct {
+    char key[512];
+    sim_hw h;
+} hw_cache[CACHE_SLOTS];
+static int model_next, hw_next;
+
+static const sim_model *load_model(const char *name, sim_err *err)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (model_cache[i].key[0] && strcmp(model_cache[i].key, name) == 0)
+            return &model_cache[i].m;
+    int slot = model_next++ % CACHE_SLOTS;
+    model_cache[slot].key[0] = '\0';
+    if (sim_registry_model(name, &model_cache[slot].m, err))
+        return NULL;
+    snprintf(model_cache[slot].key, sizeof model_cache[slot].key, "%s", name);
+    return &model_cache[slot].m;
+}
+
+static const sim_hw *load_hw(const char *name, sim_err *err)
+{
+    for (int i = 0; i < CACHE_SLOTS; i++)
+        if (hw_cache[i].key[0] && strcmp(hw_cache[i].key, name) == 0)
+            return &hw_cache[i].h;
+    int slot = hw_next++ % CACHE_SLOTS;
+    hw_cache[slot].key[0] = '\0';
+    if (sim_registry_hw(name, &hw_cache[slot].h, err))
+        return NULL;
+    snprintf(hw_cache[slot].key, sizeof hw_cache[slot].key, "%s", name);
+    return &hw_cache[slot].h;
+}
+
+static int parse_fmt(const char *v, const char *opt, sim_wformat *out, sim_err *err)
+{
+    if (sim_wformat_parse(v, out) != 0)
+        return sim_fail(err, SIM_EINPUT, "option '%s': unknown precision '%s' (one of %s)", opt, v,
+                        sim_wformat_names());
+    return SIM_OK;
+}
+
+/* Fill unset parallel degrees: dp and pp default to 1, tp to what is left of gpus,
+ * ep to the whole stage when it divides the experts. */
+static int resolve_split(const sim_model *m, int gpus, int tp, int ep, int pp, int dp, sim_deploy *d,
+                         const char *pool, sim_err *err)
+{
+    if (gpus < 0 || tp < 0 || ep < 0 || pp < 0 || dp < 0)
+        return sim_fail(err, SIM_EINPUT, "%sparallel degrees and gpus must be positive", pool);
+    d->pp = pp ? pp : 1;
+    d->dp = dp ? dp : 1;
+    if (!gpus)
+        gpus = (tp ? tp : 1) * d->dp * d->pp;
+    d->gpus = gpus;
+    d->tp = tp ? tp : gpus / (d->dp * d->pp);
+    if (d->tp < 1)
+        d->tp = 1;
+    if (ep)
+        d->ep = ep;
+    else if (sim_model_is_moe(m) && m->ffn.experts % (d->tp * d->dp) == 0)
+        d->ep = d->tp * d->dp;
+    else
+        d->ep = 1;
+    return SIM_OK;
+}
+
+static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d, sim_err *err)
+{
+    sim_deploy_defaults(d, m, hw);
+    int rc = resolve_split(m, r->gpus, r->tp, r->ep, r->pp, r->dp, d, "", err);
+    if (rc)
+        return rc;
+    sim_wformat f;
+    if (r->precision[0]) {
+        if ((rc = parse_fmt(r->precision, "precision", &f, err)))
+            return rc;
+        sim_deploy_set_precision(d, f);
+    }
+    if (r->dense_precision[0] && (rc = parse_fmt(r->dense_precision, "dense_precision", &d->dense_fmt, err)))
+        return rc;
+    if (r->kv_precision[0] && (rc = parse_fmt(r->kv_precision, "kv_precision", &d->kv_fmt, err)))
+        return rc;
+    if (r->dispatch_precision[0] &&
+        (rc = parse_fmt(r->dispatch_precision, "dispatch_precision", &d->dispatch_fmt, err)))
+        return rc;
+    if (r->transport[0] && sim_a2a_parse(r->transport, &d->transport) != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'transport': unknown '%s' (one of auto, per-expert, per-node, nvlink)",
+                        r->transport);
+    if (r->overlap[0] && sim_overlap_parse(r->overlap, &d->overlap) != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'overlap': unknown '%s' (one of none, two-batch)", r->overlap);
+    if (r->skew >= 0)
+        d->skew = r->skew;
+    d->redundant_experts = r->redundant_experts;
+    d->eplb = r->eplb || r->redundant_experts > 0;
+    d->offload = r->offload;
+    if (r->max_batched_tokens)
+        d->max_batched_tokens = r->max_batched_tokens;
+    d->seed = (unsigned long)r->seed;
+    return sim_deploy_check(d, err);
+}
+
+int sim_request_deploy(const sim_request *r, sim_deploy *d, sim_deploy *pre, bool *has_prefill, sim_serve_opts *o,
+                       sim_err *err)
+{
+    *has_prefill = false;
+    if (!r->model[0])
+        return sim_fail(err, SIM_EINPUT, "option 'model' is required (a shipped name or a path to a model card)");
+    if (!r->hw[0])
+        return sim_fail(err, SIM_EINPUT, "option 'hw' is required (a shipped name or a path to a hwmodel)");
+    const sim_model *m = load_model(r->model, err);
+    if (!m)
+        return err->code;
+    const sim_hw *hw = load_hw(r->hw, err);
+    if (!hw)
+        return err->code;
+    int rc = build_deploy(r, m, hw, d, err);
+    if (rc)
+        return rc;
+    sim_serve_defaults(o);
+    o->isl = r->isl;
+    o->osl = r->osl;
+    o->concurrency = r->concurrency;
+    o->replicas = r->replicas ? r->replicas : 1;
+    o->cost.usd_per_gpu_hour = r->usd_per_gpu_hour;
+    o->cost.owned = r->owned;
+    o->cost.usd_per_kwh = r->usd_per_kwh;
+    o->cost.pue = r->pue;
+    o->cost.lifetime_years = r->lifetime_years;
+    if (r->prefill_gpus || r->prefill_tp || r->prefill_dp || r->prefill_ep || r->prefill_pp) {
+        *pre = *d;
+        if ((rc = resolve_split(m, r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp, pre,
+                                "prefill pool: ", err)))
+            return rc;
+        if ((rc = sim_deploy_check(pre, err)))
+            return sim_wrap(err, "prefill pool");
+        *has_prefill = true;
+        o->prefill = pre;
+    }
+    return SIM_OK;
+}
+
+int sim_request_run(const sim_request *r, cJSON **result, sim_err *err)
+{
+    *result = NULL;
+    sim_deploy d, pre;
+    sim_serve_opts o;
+    bool has_prefill;
+    int rc = sim_request_deploy(r, &d, &pre, &has_prefill, &o, err);
+    if (rc)
+        return rc;
+    if (has_prefill)
+        o.prefill = &pre;
+
+    if (r->phase[0]) {
+        bool prefill = strcasecmp(r->phase, "prefill") == 0;
+        if (!prefill && strcasecmp(r->phase, "decode") != 0)
+            return sim_fail(err, SIM_EINPUT, "option 'phase' must be prefill or decode (got '%s')", r->phase);
+        sim_step_result s;
+        sim_memfit mem;
+        if ((rc = sim_phase_eval(&d, prefill, r->batch, r->context, &s, &mem, err)))
+            return rc;
+        *result = sim_report_phase(&d, prefill ? "prefill" : "decode", r->batch, r->context, &s, &mem);
+        return *result ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory building the report");
+    }
+    sim_eval ev;
+    if ((rc = sim_serve_eval(&d, &o, &ev, err)))
+        return rc;
+    *result = sim_report_eval(&d, &o, &ev);
+    return *result ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory building the report");
+}

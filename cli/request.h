@@ -1,0 +1,80 @@
+/* request.h: one evaluation request with every option the command line and Lua accept.
+ * The option table is shared: `--kv-precision fp8` on the command line and
+ * `kv_precision = "fp8"` in Lua set the same field, and unknown names are rejected with
+ * the list of known ones. sim_request_run loads the model and hardware, builds the
+ * deployment, evaluates and returns the result as JSON (report.h). */
+#ifndef MOESIM_REQUEST_H
+#define MOESIM_REQUEST_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "base/err.h"
+
+typedef struct sim_request {
+    char model[512], hw[512];
+    int gpus, tp, ep, pp, dp;                 /* 0 = derive (see request.c) */
+    int replicas;                             /* independent instances (0 = 1) */
+    char precision[16], dense_precision[16], kv_precision[16], dispatch_precision[16];
+    double isl, osl, concurrency;
+    char phase[16];                           /* "" = serving; "prefill" or "decode" */
+    double batch, context;
+    char transport[16], overlap[16];
+    double skew;                              /* < 0 = default */
+    int redundant_experts;
+    bool eplb, offload, owned;
+    int max_batched_tokens;
+    double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
+    int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;
+    int seed;
+    /* serving simulation (moesim serve, moesim search; see des.h) */
+    double rate;                              /* requests per second (Poisson or gamma arrivals) */
+    int requests;                             /* requests to simulate (trace: at most this many; 0 = all) */
+    char arrival[16];                         /* poisson, gamma or trace ("" = trace when one is named, else poisson) */
+    double burstiness;                        /* gamma shape: 1 = Poisson, < 1 burstier */
+    char trace[512];                          /* CSV: arrival_s,input_tokens,output_tokens */
+    char isl_dist[16], osl_dist[16];          /* fixed uniform exponential lognormal */
+    double len_cv;                            /* spread of uniform / log-normal lengths */
+    double prefix_hit;                        /* share of prompt tokens served from the prefix cache */
+    int spec_tokens;                          /* speculative decoding: draft tokens per step */
+    double spec_accept;                       /* tokens produced per step per sequence (>= 1) */
+    int max_num_seqs, block_size, cuda_graph_max;
+    double slo_ttft_s, slo_tpot_s;            /* per-request SLO for goodput and search (0 = none) */
+} sim_request;
+
+void sim_request_defaults(sim_request *r);
+
+typedef enum { OPT_STR, OPT_INT, OPT_NUM, OPT_BOOL } sim_opt_type;
+
+typedef struct sim_opt_spec {
+    const char *name;          /* Lua field name; the command line uses --name with '_' as '-' */
+    sim_opt_type type;
+    const char *help;
+} sim_opt_spec;
+
+/* The option table, terminated by a NULL name. */
+const sim_opt_spec *sim_request_options(void);
+const sim_opt_spec *sim_request_find(const char *name);
+
+/* Set one option from text (command line). `name` uses '_' (callers map '-'). */
+int sim_request_set_text(sim_request *r, const char *name, const char *value, sim_err *err);
+/* Set from typed values (Lua). */
+int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err);
+int sim_request_set_str(sim_request *r, const char *name, const char *v, sim_err *err);
+int sim_request_set_bool(sim_request *r, const char *name, bool v, sim_err *err);
+
+/* Build the deployment a request describes (model and hardware loaded through a small
+ * cache that lives as long as the process). When the request names a prefill pool,
+ * *prefill is filled and *has_prefill set. Also fills serving options from the request. */
+struct sim_deploy;
+struct sim_serve_opts;
+int sim_request_deploy(const sim_request *r, struct sim_deploy *d, struct sim_deploy *prefill, bool *has_prefill,
+                       struct sim_serve_opts *serve, sim_err *err);
+
+/* Evaluate. On success *result is the JSON report (caller frees). */
+int sim_request_run(const sim_request *r, cJSON **result, sim_err *err);
+
+/* Comma-separated list of option names (for messages). */
+void sim_request_option_list(char *buf, size_t cap);
+
+#endif

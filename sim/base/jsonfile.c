@@ -1,0 +1,253 @@
+/* jsonfile.c: JSON loading with file:line:column errors, typed field access, atomic writes. */
+#include "base/jsonfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *read_whole_file(const char *path, sim_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        sim_fail(err, SIM_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (len + 1 < cap)
+            break;
+        char *bigger = realloc(buf, cap * 2);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    int read_failed = ferror(f);
+    fclose(f);
+    if (!buf) {
+        sim_fail(err, SIM_EFAIL, "%s: out of memory reading the file", path);
+        return NULL;
+    }
+    if (read_failed) {
+        free(buf);
+        sim_fail(err, SIM_EFAIL, "%s: read error", path);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+cJSON *jf_parse(const char *text, const char *name, sim_err *err)
+{
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithOpts(text, &end, 1);
+    if (json)
+        return json;
+    /* cJSON reports where it stopped; turn that into a line and a column. */
+    int line = 1, col = 1;
+    const char *stop = end ? end : text;
+    for (const char *p = text; *p && p < stop; p++) {
+        if (*p == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    char near[24] = "";
+    if (*stop) {
+        snprintf(near, sizeof near, "%.16s", stop);
+        for (char *q = near; *q; q++)
+            if (*q == '\n' || *q == '\r')
+                *q = ' ';
+    }
+    sim_fail(err, SIM_EINPUT, "%s:%d:%d: malformed JSON%s%s%s", name, line, col,
+             *near ? " near '" : " (unexpected end of input)", near, *near ? "'" : "");
+    return NULL;
+}
+
+cJSON *jf_load(const char *path, sim_err *err)
+{
+    char *text = read_whole_file(path, err);
+    if (!text)
+        return NULL;
+    cJSON *json = jf_parse(text, path, err);
+    free(text);
+    return json;
+}
+
+static int missing(const char *file, const char *path, const char *key, const char *want, sim_err *err)
+{
+    return sim_fail(err, SIM_EINPUT, "%s: field '%s%s%s' is missing (expected %s)", file,
+                    path && *path ? path : "", path && *path ? "." : "", key, want);
+}
+
+static int mistyped(const char *file, const char *path, const char *key, const char *want, sim_err *err)
+{
+    return sim_fail(err, SIM_EINPUT, "%s: field '%s%s%s' must be %s", file,
+                    path && *path ? path : "", path && *path ? "." : "", key, want);
+}
+
+int jf_num_opt(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it || cJSON_IsNull(it))
+        return SIM_OK;
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+        return mistyped(file, path, key, "a number", err);
+    *out = it->valuedouble;
+    return SIM_OK;
+}
+
+int jf_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+        return missing(file, path, key, "a number", err);
+    return jf_num_opt(obj, key, out, file, path, err);
+}
+
+int jf_int_opt(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it || cJSON_IsNull(it))
+        return SIM_OK;
+    double v = it->valuedouble;
+    if (!cJSON_IsNumber(it) || v != floor(v) || v < INT_MIN || v > INT_MAX)
+        return mistyped(file, path, key, "an integer", err);
+    *out = (int)v;
+    return SIM_OK;
+}
+
+int jf_int(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+        return missing(file, path, key, "an integer", err);
+    return jf_int_opt(obj, key, out, file, path, err);
+}
+
+int jf_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path,
+               sim_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it || cJSON_IsNull(it))
+        return SIM_OK;
+    if (!cJSON_IsString(it))
+        return mistyped(file, path, key, "a string", err);
+    if (strlen(it->valuestring) >= cap)
+        return mistyped(file, path, key, "a shorter string", err);
+    strcpy(out, it->valuestring);
+    return SIM_OK;
+}
+
+int jf_str(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path,
+           sim_err *err)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+        return missing(file, path, key, "a string", err);
+    return jf_str_opt(obj, key, out, cap, file, path, err);
+}
+
+int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, const char *path, sim_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it || cJSON_IsNull(it))
+        return SIM_OK;
+    if (!cJSON_IsBool(it))
+        return mistyped(file, path, key, "true or false", err);
+    *out = cJSON_IsTrue(it);
+    return SIM_OK;
+}
+
+const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!it) {
+        missing(file, path, key, "an object", err);
+        return NULL;
+    }
+    if (!cJSON_IsObject(it)) {
+        mistyped(file, path, key, "an object", err);
+        return NULL;
+    }
+    return it;
+}
+
+void jf_add_num(cJSON *obj, const char *key, double v)
+{
+    cJSON_AddNumberToObject(obj, key, isfinite(v) ? v : 0);
+}
+
+double jf_get_num(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(it) ? it->valuedouble : 0;
+}
+
+const char *jf_get_str(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(it) ? it->valuestring : "";
+}
+
+int jf_write_atomic(const char *path, const char *text, sim_err *err)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return sim_fail(err, SIM_EINPUT, "%s: path too long", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0)
+        return sim_fail(err, SIM_EFAIL, "%s: cannot create: %s", tmp, strerror(errno));
+    size_t len = strlen(text), done = 0;
+    while (done < len) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return sim_fail(err, SIM_EFAIL, "%s: write failed: %s", path, strerror(e));
+        }
+        done += (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sim_fail(err, SIM_EFAIL, "%s: write failed: %s", path, strerror(e));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sim_fail(err, SIM_EFAIL, "%s: cannot rename into place: %s", path, strerror(e));
+    }
+    return SIM_OK;
+}
+
+int jf_save(const char *path, const cJSON *json, sim_err *err)
+{
+    char *text = cJSON_Print(json);
+    if (!text)
+        return sim_fail(err, SIM_EFAIL, "%s: out of memory formatting JSON", path);
+    size_t n = strlen(text);
+    char *with_nl = realloc(text, n + 2);
+    if (!with_nl) {
+        free(text);
+        return sim_fail(err, SIM_EFAIL, "%s: out of memory formatting JSON", path);
+    }
+    with_nl[n] = '\n';
+    with_nl[n + 1] = '\0';
+    int rc = jf_write_atomic(path, with_nl, err);
+    free(with_nl);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* jsonfile.h: reading JSON files (cJSON) with errors a user can act on: a parse error names
+ * the file, line and column; a missing or mistyped field names the file and the field path.
+ * Writing goes through a temporary file and a rename, so a file is written whole or not at all. */
+#ifndef MOESIM_JSONFILE_H
+#define MOESIM_JSONFILE_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "base/err.h"
+
+/* Parse a whole file. On failure returns NULL and err says "FILE:LINE:COL: ...". */
+cJSON *jf_load(const char *path, sim_err *err);
+
+/* Parse a string; `name` is used in messages in place of a file name. */
+cJSON *jf_parse(const char *text, const char *name, sim_err *err);
+
+/* Field access for loaders. `file` and `path` ("attention.heads") only label messages.
+ * jf_num/jf_int/jf_str fail when the field is missing; the _opt forms keep *out at its
+ * default when it is missing, and fail only when it is present with the wrong type. */
+int jf_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
+int jf_num_opt(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
+int jf_int(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err);
+int jf_int_opt(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err);
+int jf_str(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
+int jf_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
+int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, const char *path, sim_err *err);
+/* An object field that must exist. */
+const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err);
+
+/* Building and reading results: a non-finite number is written as 0 (JSON has no NaN);
+ * a missing or mistyped field reads as 0 or "". */
+void jf_add_num(cJSON *obj, const char *key, double v);
+double jf_get_num(const cJSON *obj, const char *key);
+const char *jf_get_str(const cJSON *obj, const char *key);
+
+/* Write `text` to `path` atomically (PATH.tmp.PID, fsync, rename). */
+int jf_write_atomic(const char *path, const char *text, sim_err *err);
+
+/* Print `json` (formatted) and write it atomically. */
+int jf_save(const char *path, const cJSON *json, sim_err *err);
+
+#endif

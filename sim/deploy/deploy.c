@@ -1,0 +1,156 @@
+/* deploy.c: deployment defaults, precision rules and the checks that a split can work. */
+#include "deploy/deploy.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "step/routing.h"
+
+void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
+{
+    memset(d, 0, sizeof *d);
+    d->model = m;
+    d->hw = hw;
+    d->gpus = d->tp = d->ep = d->pp = d->dp = 1;
+    d->expert_fmt = m->native_experts;
+    d->dense_fmt = m->native_dense;
+    d->kv_fmt = WF_BF16;
+    d->dispatch_fmt = WF_FP8;
+    d->transport = A2A_AUTO;
+    d->overlap = OVERLAP_NONE;
+    d->skew = SIM_ROUTING_DEFAULT_SKEW;
+    d->redundant_experts = 0;
+    d->eplb = false;
+    d->offload = false;
+    /* vLLM and SGLang default to 8192 batched tokens per iteration for chunked prefill. */
+    d->max_batched_tokens = 8192;
+    d->seed = 20250101;
+}
+
+static bool is_4bit(sim_wformat f)
+{
+    return sim_wformat_bits(f) <= 4;
+}
+
+void sim_deploy_set_precision(sim_deploy *d, sim_wformat p)
+{
+    d->expert_fmt = p;
+    if (!is_4bit(p))
+        d->dense_fmt = p;
+    else if (!is_4bit(d->model->native_dense))
+        d->dense_fmt = d->model->native_dense;
+    else
+        d->dense_fmt = WF_BF16;
+}
+
+int sim_deploy_moe_tp(const sim_deploy *d)
+{
+    return d->ep > 0 ? d->tp * d->dp / d->ep : 1;
+}
+
+int sim_deploy_layers_per_stage(const sim_deploy *d)
+{
+    return (d->model->layers + d->pp - 1) / d->pp;
+}
+
+bool sim_deploy_in_scale_up(const sim_deploy *d, int n)
+{
+    return n <= 1 || n <= d->hw->scale_up.domain_size;
+}
+
+static int check_positive(int v, const char *name, sim_err *err)
+{
+    if (v < 1)
+        return sim_fail(err, SIM_EINPUT, "%s must be a positive integer (got %d)", name, v);
+    return SIM_OK;
+}
+
+int sim_deploy_check(const sim_deploy *d, sim_err *err)
+{
+    const sim_model *m = d->model;
+    int rc;
+    if ((rc = check_positive(d->gpus, "gpus", err)) || (rc = check_positive(d->tp, "tp", err)) ||
+        (rc = check_positive(d->ep, "ep", err)) || (rc = check_positive(d->pp, "pp", err)) ||
+        (rc = check_positive(d->dp, "dp", err)))
+        return rc;
+    if (d->tp * d->dp * d->pp != d->gpus)
+        return sim_fail(err, SIM_EINPUT,
+                        "parallelism: tp x dp x pp must equal gpus (%d x %d x %d = %d, gpus = %d)",
+                        d->tp, d->dp, d->pp, d->tp * d->dp * d->pp, d->gpus);
+    int domain = d->hw->scale_up.domain_size > 1 && d->hw->scale_up.bandwidth_Bps > 0 ? d->hw->scale_up.domain_size : 1;
+    if (d->gpus > domain && !(d->hw->scale_out.bandwidth_Bps > 0))
+        return sim_fail(err, SIM_EINPUT,
+                        "parallelism: %s has no network between %s (at most %d device%s per deployment, got gpus = %d)",
+                        d->hw->name, domain > 1 ? "nodes" : "devices", domain, domain > 1 ? "s" : "", d->gpus);
+    if (m->attn.heads % d->tp != 0)
+        return sim_fail(err, SIM_EINPUT, "parallelism: tp (%d) must divide the attention heads of %s (%d)",
+                        d->tp, m->name, m->attn.heads);
+    if (m->attn.kind == ATTN_GQA && m->attn.kv_heads % d->tp != 0 && d->tp % m->attn.kv_heads != 0)
+        return sim_fail(err, SIM_EINPUT,
+                        "parallelism: tp (%d) must divide the KV heads of %s (%d) or be a multiple of them",
+                        d->tp, m->name, m->attn.kv_heads);
+    if (d->pp > m->layers)
+        return sim_fail(err, SIM_EINPUT, "parallelism: pp (%d) exceeds the layers of %s (%d)", d->pp, m->name,
+                        m->layers);
+    if (!sim_model_is_moe(m)) {
+        if (d->ep != 1)
+            return sim_fail(err, SIM_EINPUT, "parallelism: ep must be 1 for %s, a dense model (got %d)", m->name,
+                            d->ep);
+    } else {
+        if (d->redundant_experts < 0)
+            return sim_fail(err, SIM_EINPUT, "redundant_experts must be >= 0 (got %d)", d->redundant_experts);
+        if ((m->ffn.experts + d->redundant_experts) % d->ep != 0)
+            return sim_fail(err, SIM_EINPUT,
+                            "parallelism: ep (%d) must divide the expert slots of %s (%d routed + %d redundant = %d)",
+                            d->ep, m->name, m->ffn.experts, d->redundant_experts,
+                            m->ffn.experts + d->redundant_experts);
+        if ((d->tp * d->dp) % d->ep != 0)
+            return sim_fail(err, SIM_EINPUT,
+                            "parallelism: ep (%d) must divide the devices of a pipeline stage (tp x dp = %d)", d->ep,
+                            d->tp * d->dp);
+        int moe_tp = sim_deploy_moe_tp(d);
+        if (m->ffn.expert_intermediate % moe_tp != 0)
+            return sim_fail(err, SIM_EINPUT,
+                            "parallelism: expert tensor-parallel degree tp x dp / ep = %d must divide the expert "
+                            "FFN width of %s (%d)",
+                            moe_tp, m->name, m->ffn.expert_intermediate);
+    }
+    if (d->skew < 0)
+        return sim_fail(err, SIM_EINPUT, "skew must be >= 0 (got %g)", d->skew);
+    if (d->max_batched_tokens < 1)
+        return sim_fail(err, SIM_EINPUT, "max_batched_tokens must be >= 1 (got %d)", d->max_batched_tokens);
+    return SIM_OK;
+}
+
+static const char *const a2a_names[] = { "auto", "per-expert", "per-node", "nvlink" };
+static const char *const overlap_names[] = { "none", "two-batch" };
+
+const char *sim_a2a_name(sim_a2a_transport t)
+{
+    return a2a_names[t];
+}
+
+int sim_a2a_parse(const char *s, sim_a2a_transport *out)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(s, a2a_names[i]) == 0) {
+            *out = (sim_a2a_transport)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *sim_overlap_name(sim_overlap o)
+{
+    return overlap_names[o];
+}
+
+int sim_overlap_parse(const char *s, sim_overlap *out)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcasecmp(s, overlap_names[i]) == 0) {
+            *out = (sim_overlap)i;
+            return 0;
+        }
+    return -1;
+}

@@ -1,0 +1,179 @@
+/* memfit.c: per-device memory: weights by stage and expert shard, KV cache, workspace,
+ * and the spill of weights to slower memory tiers. */
+#include "deploy/memfit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define GB 1e9
+
+double sim_memfit_usable_fraction(const sim_hw *hw)
+{
+    switch (hw->cls) {
+    case HW_GPU:
+        /* vLLM's default gpu_memory_utilization is 0.9: the rest is CUDA context, NCCL
+         * buffers, CUDA graphs and allocator slack. */
+        return 0.90;
+    case HW_APPLE_GPU:
+        /* Metal's recommendedMaxWorkingSetSize caps GPU-resident memory at about 75% of
+         * unified memory on large-memory Macs (llama.cpp reports it at start-up). */
+        return 0.75;
+    case HW_CPU:
+    default:
+        /* The OS, page cache for everything else, and the inference process itself. */
+        return 0.90;
+    }
+}
+
+/* Weights one device holds, split into routed/shared experts and everything else. */
+static void weights_per_device(const sim_deploy *d, double *experts, double *other)
+{
+    const sim_model *m = d->model;
+    sim_param_counts pc;
+    sim_model_params(m, &pc);
+    int lps = sim_deploy_layers_per_stage(d);
+    int moe_stage = (m->ffn.moe_layers + d->pp - 1) / d->pp;
+    if (moe_stage > lps)
+        moe_stage = lps;
+    int dense_stage = lps - moe_stage;
+    if (dense_stage > m->ffn.dense_layers)
+        dense_stage = m->ffn.dense_layers;
+    double eb = sim_wformat_bytes(d->expert_fmt), db = sim_wformat_bytes(d->dense_fmt);
+
+    double e = 0;
+    if (sim_model_is_moe(m)) {
+        double slots = (double)(m->ffn.experts + d->redundant_experts) / d->ep;
+        e = moe_stage * (slots * pc.expert_each / sim_deploy_moe_tp(d) + pc.shared_per_layer / d->tp) * eb;
+    }
+    double o = lps * pc.attn_per_layer / d->tp * db + dense_stage * pc.dense_ffn_per_layer / d->tp * db +
+               moe_stage * pc.router_per_layer * 2.0 + pc.norms / d->pp * 2.0;
+    /* Embedding and LM head stay BF16; with pipeline stages the last one holds the head. */
+    o += (d->pp == 1 ? pc.embedding + pc.lm_head : pc.lm_head) / d->tp * 2.0;
+    *experts = e;
+    *other = o;
+}
+
+/* Bytes of activations and buffers for one iteration of max_batched_tokens tokens. */
+static double workspace(const sim_deploy *d)
+{
+    const sim_model *m = d->model;
+    double t = d->max_batched_tokens, h = m->hidden;
+    /* residual stream, normed input and attention output in BF16 */
+    double bytes = 3 * t * h * 2;
+    if (sim_model_is_moe(m)) {
+        int k = m->ffn.top_k;
+        double inter = (double)m->ffn.expert_intermediate / sim_deploy_moe_tp(d);
+        /* dispatched copies (k per token), gate/up output (2 x inter) and activation (inter) */
+        bytes += t * k * (h * 2 + 3 * inter * 2) / d->ep * (d->ep > 1 ? 2 : 1);
+    } else if (m->ffn.dense_layers > 0) {
+        bytes += t * 3.0 * m->ffn.dense_intermediate / d->tp * 2;
+    }
+    /* logits for one row per sequence of a full batch, FP32 */
+    bytes += 256.0 * m->vocab / d->tp * 4;
+    return bytes;
+}
+
+static double kv_share(const sim_deploy *d)
+{
+    const sim_model *m = d->model;
+    if (m->attn.kind == ATTN_MLA)
+        return 1.0; /* the latent is shared by all heads: every TP rank keeps all of it */
+    int kvh = m->attn.kv_heads, per = kvh / d->tp;
+    if (per < 1)
+        per = 1; /* KV heads are replicated when TP exceeds them */
+    return (double)per / kvh;
+}
+
+/* Place `bytes` into tiers from `first`, honouring spill permissions. Returns bytes left. */
+static double place(const sim_deploy *d, double bytes, double *free_b, double *frac, int first)
+{
+    double placed_total = bytes;
+    for (int i = first; i < d->hw->n_tiers && bytes > 0; i++) {
+        if (i > 0 && !(d->offload || d->hw->tiers[i].spill_default))
+            continue;
+        double take = bytes < free_b[i] ? bytes : free_b[i];
+        if (take <= 0)
+            continue;
+        free_b[i] -= take;
+        bytes -= take;
+        frac[i] += placed_total > 0 ? take / placed_total : 0;
+    }
+    return bytes;
+}
+
+void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *out)
+{
+    const sim_hw *hw = d->hw;
+    const sim_model *m = d->model;
+    memset(out, 0, sizeof *out);
+    int lps = sim_deploy_layers_per_stage(d);
+    double stage_share = (double)lps / m->layers;
+
+    weights_per_device(d, &out->expert_weight_bytes, &out->other_weight_bytes);
+    out->weight_bytes = out->expert_weight_bytes + out->other_weight_bytes;
+    out->workspace_bytes = workspace(d);
+    double kvb = sim_wformat_bytes(d->kv_fmt) * kv_share(d) * stage_share;
+    out->kv_bytes_per_token = sim_model_kv_elems_per_token(m) * kvb;
+    out->kv_bytes_per_seq = sim_model_kv_elems(m, ctx) * kvb;
+    out->capacity_bytes = hw->tiers[0].capacity_bytes;
+    out->usable_bytes = out->capacity_bytes * sim_memfit_usable_fraction(hw);
+
+    /* Keep room in tier 0 for the KV of the wanted batch (at least one sequence) before
+     * any weight is allowed to spill. */
+    double want = seqs < 1 ? 1 : seqs;
+    double free_b[SIM_MAX_TIERS];
+    for (int i = 0; i < hw->n_tiers; i++)
+        free_b[i] = i == 0 ? out->usable_bytes - out->workspace_bytes : hw->tiers[i].capacity_bytes;
+    double kv_keep = out->kv_bytes_per_seq * want;
+    if (free_b[0] - kv_keep < out->weight_bytes) {
+        /* Weights would have to move out: keep KV for one sequence only, maximising what stays fast. */
+        kv_keep = out->kv_bytes_per_seq;
+    }
+    free_b[0] -= kv_keep;
+    if (free_b[0] < 0)
+        free_b[0] = 0;
+
+    double left_e = place(d, out->expert_weight_bytes, free_b, out->expert_frac, 0);
+    double left_o = place(d, out->other_weight_bytes, free_b, out->other_frac, 0);
+    for (int i = 0; i < hw->n_tiers; i++)
+        if (out->expert_frac[i] > 0 || out->other_frac[i] > 0)
+            out->tiers_used = i + 1;
+
+    double w0 = out->expert_weight_bytes * out->expert_frac[0] + out->other_weight_bytes * out->other_frac[0];
+    out->kv_budget_bytes = out->usable_bytes - out->workspace_bytes - w0;
+    /* the tolerance keeps the sequence the spill reserved room for from rounding away */
+    out->max_seqs =
+        out->kv_bytes_per_seq > 0 ? (long)floor(out->kv_budget_bytes / out->kv_bytes_per_seq * (1 + 1e-9)) : 0;
+    if (out->max_seqs < 0)
+        out->max_seqs = 0;
+    double seqs_held = seqs < out->max_seqs ? seqs : out->max_seqs;
+    out->total_bytes = w0 + out->workspace_bytes + seqs_held * out->kv_bytes_per_seq;
+
+    out->fits = true;
+    if (left_e + left_o > 0) {
+        out->fits = false;
+        int allowed = 1;
+        double cap = out->usable_bytes;
+        for (int i = 1; i < hw->n_tiers; i++)
+            if (d->offload || hw->tiers[i].spill_default) {
+                allowed++;
+                cap += hw->tiers[i].capacity_bytes;
+            }
+        snprintf(out->reason, sizeof out->reason,
+                 "weights need %.1f GB per device (%s at %s, split tp=%d ep=%d pp=%d) but %s holds %.1f GB "
+                 "(%.0f%% of %.1f GB usable, %.1f GB workspace)%s",
+                 out->weight_bytes / GB, m->name, sim_wformat_name(d->expert_fmt), d->tp, d->ep, d->pp,
+                 allowed > 1 ? "memory with its allowed spill tiers" : hw->tiers[0].name,
+                 (allowed > 1 ? cap : out->usable_bytes) / GB, sim_memfit_usable_fraction(hw) * 100,
+                 out->capacity_bytes / GB, out->workspace_bytes / GB,
+                 hw->n_tiers > 1 && !d->offload ? "; more devices, a smaller precision or --offload could help" : "");
+    } else if (out->max_seqs < 1) {
+        out->fits = false;
+        snprintf(out->reason, sizeof out->reason,
+                 "the KV cache of one %.0f-token sequence needs %.2f GB per device, but only %.2f GB of %s is left "
+                 "after %.1f GB of weights and %.1f GB workspace",
+                 ctx, out->kv_bytes_per_seq / GB, out->kv_budget_bytes / GB, hw->tiers[0].name, w0 / GB,
+                 out->workspace_bytes / GB);
+    }
+}

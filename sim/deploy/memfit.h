@@ -1,0 +1,40 @@
+/* memfit.h: what one device of a deployment must hold (weights of its stage and experts,
+ * KV cache, workspace) and where it goes: the device's own memory first; weights that do
+ * not fit spill, experts first, to slower tiers the hwmodel allows (or all, with offload)
+ * and pay those tiers' bandwidth in the step model; otherwise the deployment does not fit,
+ * and `reason` says why in numbers. */
+#ifndef MOESIM_MEMFIT_H
+#define MOESIM_MEMFIT_H
+
+#include <stdbool.h>
+
+#include "deploy/deploy.h"
+
+typedef struct sim_memfit {
+    bool fits;
+    char reason[512];
+    double capacity_bytes;            /* tier 0 per device */
+    double usable_bytes;              /* after the runtime's reserve */
+    double expert_weight_bytes;       /* per device, heaviest pipeline stage */
+    double other_weight_bytes;        /* attention, dense FFN, router, norms, embeddings/LM head */
+    double weight_bytes;
+    double workspace_bytes;           /* activations and buffers for one full iteration */
+    double kv_bytes_per_token;        /* per device, every layer of its stage, full attention */
+    double kv_bytes_per_seq;          /* per device, one sequence at the evaluated context */
+    double kv_budget_bytes;           /* tier-0 bytes left for KV */
+    long max_seqs;                    /* sequences whose KV fits per device group (attention rank) */
+    double total_bytes;               /* tier-0 bytes used at the evaluated batch */
+    double expert_frac[SIM_MAX_TIERS];/* share of expert weights held in each tier */
+    double other_frac[SIM_MAX_TIERS];
+    int tiers_used;
+} sim_memfit;
+
+/* Share of tier-0 memory a serving runtime can use, by device class (why: see memfit.c). */
+double sim_memfit_usable_fraction(const sim_hw *hw);
+
+/* Evaluate for sequences of `ctx` tokens, `seqs` of them per attention rank (per
+ * pipeline stage's micro-batches together). Always fills `out`; returns SIM_OK even when
+ * it does not fit (out->fits says so). */
+void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *out);
+
+#endif

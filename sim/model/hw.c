@@ -1,0 +1,736 @@
+/* hw.c: loading a hardware model (hwmodels/NAME.json, schema moesim-hwmodel/1) into SI units,
+ * filling efficiency curves for data types a file leaves out, and validating every field with
+ * errors that name the file, the field path and what was expected. */
+#include "model/hw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/jsonfile.h"
+#include "model/registry.h"
+
+#define SCHEMA_ID "moesim-hwmodel/1"
+
+/* Unit factors: files use the units spec sheets use. */
+#define TFLOPS 1e12
+#define GB 1e9
+#define GBPS 1e9
+#define MB 1e6
+#define US 1e-6
+#define GELEM 1e9
+
+static const char *const class_names[] = {[HW_GPU] = "gpu", [HW_CPU] = "cpu", [HW_APPLE_GPU] = "apple-gpu"};
+static const char *const backend_names[] = {"cuda-graph", "cuda-eager", "rocm-graph", "cpu", "apple-metal"};
+
+const char *sim_hw_class_name(sim_hw_class c)
+{
+    return (int)c >= 0 && c <= HW_APPLE_GPU ? class_names[c] : "?";
+}
+
+/* ---- field helpers ------------------------------------------------------------------- */
+
+/* "path.key", or "key" at the top level. */
+static const char *join(char *buf, size_t cap, const char *path, const char *key)
+{
+    snprintf(buf, cap, "%s%s%s", path && *path ? path : "", path && *path ? "." : "", key);
+    return buf;
+}
+
+/* Rejects any member of `obj` not in `allowed` (NULL-terminated), and duplicated members,
+ * which cJSON would otherwise resolve silently to the first. */
+static int check_keys(const cJSON *obj, const char *const *allowed, const char *file, const char *path,
+                      sim_err *err)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool known = false;
+        for (const char *const *a = allowed; *a && !known; a++)
+            known = strcmp(it->string, *a) == 0;
+        char where[256];
+        join(where, sizeof where, path, it->string);
+        if (!known) {
+            char list[512] = "";
+            for (const char *const *a = allowed; *a; a++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
+            return sim_fail(err, SIM_EINPUT, "%s: unknown field '%s' (expected one of: %s)", file, where, list);
+        }
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return sim_fail(err, SIM_EINPUT, "%s: field '%s' appears twice", file, where);
+    }
+    return SIM_OK;
+}
+
+/* Every object holding numbers names where they come from. */
+static int need_source(const cJSON *obj, const char *file, const char *path, sim_err *err)
+{
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(obj, "source");
+    char where[256];
+    join(where, sizeof where, path, "source");
+    if (!s)
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field '%s' is missing (expected a string naming where these figures come from)",
+                        file, where);
+    if (!cJSON_IsString(s) || !s->valuestring[0])
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field '%s' must be a non-empty string naming where these figures come from", file,
+                        where);
+    return SIM_OK;
+}
+
+typedef enum { R_POSITIVE, R_NONNEG, R_FRACTION } num_range;
+
+static const char *range_text(num_range r)
+{
+    switch (r) {
+    case R_POSITIVE:
+        return "a number > 0";
+    case R_NONNEG:
+        return "a number >= 0";
+    case R_FRACTION:
+    default:
+        return "an efficiency in (0, 1]";
+    }
+}
+
+/* A number in range. When `required` is false and the field is absent, *out keeps its value. */
+static int get_num(const cJSON *obj, const char *key, bool required, num_range r, double *out, const char *file,
+                   const char *path, sim_err *err)
+{
+    double v = *out;
+    int rc = required ? jf_num(obj, key, &v, file, path, err) : jf_num_opt(obj, key, &v, file, path, err);
+    if (rc)
+        return rc;
+    if (!required && !cJSON_GetObjectItemCaseSensitive(obj, key))
+        return SIM_OK;
+    bool ok = r == R_POSITIVE ? v > 0 : r == R_NONNEG ? v >= 0 : v > 0 && v <= 1;
+    if (!ok) {
+        char where[256];
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' is %g (expected %s)", file,
+                        join(where, sizeof where, path, key), v, range_text(r));
+    }
+    *out = v;
+    return SIM_OK;
+}
+
+/* A string that must be one of the n_names `names`; *index gets its position. */
+static int get_enum(const cJSON *obj, const char *key, const char *const *names, int n_names, int *index,
+                    const char *file, const char *path, sim_err *err)
+{
+    char s[64], where[256];
+    int rc = jf_str(obj, key, s, sizeof s, file, path, err);
+    if (rc)
+        return rc;
+    char list[256] = "";
+    for (int i = 0; i < n_names; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *index = i;
+            return SIM_OK;
+        }
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    }
+    return sim_fail(err, SIM_EINPUT, "%s: field '%s' is '%s' (expected one of: %s)", file,
+                    join(where, sizeof where, path, key), s, list);
+}
+
+/* Strict, lower-case match of a data type name as the schema spells it. */
+static int dtype_from_key(const char *key, sim_dtype *out)
+{
+    for (int t = 0; t < DT_COUNT; t++)
+        if (strcmp(key, sim_dtype_name((sim_dtype)t)) == 0) {
+            *out = (sim_dtype)t;
+            return 0;
+        }
+    return -1;
+}
+
+static int wformat_from_key(const char *key, sim_wformat *out)
+{
+    for (int f = 0; f < WF_COUNT; f++)
+        if (strcmp(key, sim_wformat_name((sim_wformat)f)) == 0) {
+            *out = (sim_wformat)f;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *dtype_list(void)
+{
+    static char list[128];
+    if (!list[0])
+        for (int t = 0; t < DT_COUNT; t++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", t ? ", " : "",
+                     sim_dtype_name((sim_dtype)t));
+    return list;
+}
+
+/* ---- top level ----------------------------------------------------------------------- */
+
+static int parse_header(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    char schema[64];
+    int rc = jf_str(root, "schema", schema, sizeof schema, file, "", err);
+    if (rc)
+        return rc;
+    if (strcmp(schema, SCHEMA_ID) != 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'schema' is '%s' (expected '%s')", file, schema, SCHEMA_ID);
+    if ((rc = jf_str(root, "name", hw->name, sizeof hw->name, file, "", err)) ||
+        (rc = jf_str(root, "display_name", hw->display_name, sizeof hw->display_name, file, "", err)))
+        return rc;
+    if (!hw->name[0])
+        return sim_fail(err, SIM_EINPUT, "%s: field 'name' is empty (expected the model's short name)", file);
+    char released[32] = "";
+    if ((rc = jf_str_opt(root, "released", released, sizeof released, file, "", err)))
+        return rc;
+    int cls = 0, backend = 0;
+    if ((rc = get_enum(root, "class", class_names, 3, &cls, file, "", err)) ||
+        (rc = get_enum(root, "backend", backend_names, 5, &backend, file, "", err)))
+        return rc;
+    hw->cls = (sim_hw_class)cls;
+    snprintf(hw->backend, sizeof hw->backend, "%s", backend_names[backend]);
+    return SIM_OK;
+}
+
+static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "tflops", NULL};
+    const cJSON *c = jf_obj(root, "compute", file, "", err);
+    if (!c)
+        return err->code;
+    int rc;
+    if ((rc = check_keys(c, keys, file, "compute", err)) || (rc = need_source(c, file, "compute", err)))
+        return rc;
+    const cJSON *t = jf_obj(c, "tflops", file, "compute", err);
+    if (!t)
+        return err->code;
+    int n = 0;
+    for (const cJSON *it = t->child; it; it = it->next) {
+        sim_dtype dt;
+        if (dtype_from_key(it->string, &dt) != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: unknown field 'compute.tflops.%s' (expected one of: %s)", file,
+                            it->string, dtype_list());
+        double v = 0;
+        if ((rc = get_num(t, it->string, true, R_POSITIVE, &v, file, "compute.tflops", err)))
+            return rc;
+        if (hw->peak_flops[dt] > 0)
+            return sim_fail(err, SIM_EINPUT, "%s: field 'compute.tflops.%s' appears twice", file, it->string);
+        hw->peak_flops[dt] = v * TFLOPS;
+        n++;
+    }
+    if (n == 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'compute.tflops' is empty (expected at least one of: %s)", file,
+                        dtype_list());
+    return SIM_OK;
+}
+
+static int parse_tier(const cJSON *t, int i, sim_mem_tier *tier, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"name", "capacity_gb", "bandwidth_gbs", "spill", "source", NULL};
+    char path[64];
+    snprintf(path, sizeof path, "memory.tiers[%d]", i);
+    if (!cJSON_IsObject(t))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object", file, path);
+    int rc;
+    double cap = 0, bw = 0;
+    if ((rc = check_keys(t, keys, file, path, err)) ||
+        (rc = jf_str(t, "name", tier->name, sizeof tier->name, file, path, err)) ||
+        (rc = get_num(t, "capacity_gb", true, R_POSITIVE, &cap, file, path, err)) ||
+        (rc = get_num(t, "bandwidth_gbs", true, R_POSITIVE, &bw, file, path, err)) ||
+        (rc = jf_bool_opt(t, "spill", &tier->spill_default, file, path, err)))
+        return rc;
+    /* A per-tier source is optional, but when given it must say something. */
+    if (cJSON_GetObjectItemCaseSensitive(t, "source") && (rc = need_source(t, file, path, err)))
+        return rc;
+    tier->capacity_bytes = cap * GB;
+    tier->bandwidth_Bps = bw * GBPS;
+    return SIM_OK;
+}
+
+static int parse_memory(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "tiers", NULL};
+    const cJSON *m = jf_obj(root, "memory", file, "", err);
+    if (!m)
+        return err->code;
+    int rc;
+    if ((rc = check_keys(m, keys, file, "memory", err)) || (rc = need_source(m, file, "memory", err)))
+        return rc;
+    const cJSON *tiers = cJSON_GetObjectItemCaseSensitive(m, "tiers");
+    if (!cJSON_IsArray(tiers))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'memory.tiers' %s (expected an array of 1 to %d tiers)", file,
+                        tiers ? "must be an array" : "is missing", SIM_MAX_TIERS);
+    int n = cJSON_GetArraySize(tiers);
+    if (n < 1 || n > SIM_MAX_TIERS)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'memory.tiers' has %d tiers (expected 1 to %d)", file, n,
+                        SIM_MAX_TIERS);
+    for (int i = 0; i < n; i++)
+        if ((rc = parse_tier(cJSON_GetArrayItem(tiers, i), i, &hw->tiers[i], file, err)))
+            return rc;
+    hw->n_tiers = n;
+    return SIM_OK;
+}
+
+/* A link. For scale-up, domain_size 1 means no device-to-device link: bandwidth and latency
+ * may then be left out. Scale-out has no domain (any number of nodes): domain_size stays 0. */
+static int parse_link(const cJSON *ic, const char *key, bool scale_up, sim_link *l, const char *file,
+                      sim_err *err)
+{
+    static const char *const up_keys[] = {"name", "domain_size", "bandwidth_gbs", "latency_us", NULL};
+    static const char *const out_keys[] = {"name", "bandwidth_gbs", "latency_us", NULL};
+    char path[64];
+    snprintf(path, sizeof path, "interconnect.%s", key);
+    const cJSON *o = jf_obj(ic, key, file, "interconnect", err);
+    if (!o)
+        return err->code;
+    int rc;
+    if ((rc = check_keys(o, scale_up ? up_keys : out_keys, file, path, err)) ||
+        (rc = jf_str(o, "name", l->name, sizeof l->name, file, path, err)))
+        return rc;
+    bool linked = true;
+    if (scale_up) {
+        if ((rc = jf_int(o, "domain_size", &l->domain_size, file, path, err)))
+            return rc;
+        if (l->domain_size < 1)
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s.domain_size' is %d (expected an integer >= 1)", file,
+                            path, l->domain_size);
+        linked = l->domain_size > 1;
+    }
+    double bw = 0, lat = 0;
+    if ((rc = get_num(o, "bandwidth_gbs", linked, R_POSITIVE, &bw, file, path, err)) ||
+        (rc = get_num(o, "latency_us", linked, R_NONNEG, &lat, file, path, err)))
+        return rc;
+    l->bandwidth_Bps = bw * GBPS;
+    l->latency_s = lat * US;
+    return SIM_OK;
+}
+
+static int parse_interconnect(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "devices_per_node", "scale_up", "scale_out", NULL};
+    const cJSON *ic = jf_obj(root, "interconnect", file, "", err);
+    if (!ic)
+        return err->code;
+    int rc;
+    if ((rc = check_keys(ic, keys, file, "interconnect", err)) || (rc = need_source(ic, file, "interconnect", err)) ||
+        (rc = jf_int(ic, "devices_per_node", &hw->devices_per_node, file, "interconnect", err)))
+        return rc;
+    if (hw->devices_per_node < 1)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'interconnect.devices_per_node' is %d (expected an integer >= 1)",
+                        file, hw->devices_per_node);
+    if ((rc = parse_link(ic, "scale_up", true, &hw->scale_up, file, err)))
+        return rc;
+    /* No scale-out object: a single box with no network (a laptop, a Pi). */
+    snprintf(hw->scale_out.name, sizeof hw->scale_out.name, "none");
+    if (cJSON_GetObjectItemCaseSensitive(ic, "scale_out"))
+        return parse_link(ic, "scale_out", false, &hw->scale_out, file, err);
+    return SIM_OK;
+}
+
+static int parse_power(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "device_w", "host_w", NULL};
+    const cJSON *p = jf_obj(root, "power", file, "", err);
+    if (!p)
+        return err->code;
+    int rc;
+    if ((rc = check_keys(p, keys, file, "power", err)) || (rc = need_source(p, file, "power", err)) ||
+        (rc = get_num(p, "device_w", true, R_POSITIVE, &hw->power_w, file, "power", err)) ||
+        (rc = get_num(p, "host_w", true, R_NONNEG, &hw->host_power_w, file, "power", err)))
+        return rc;
+    return SIM_OK;
+}
+
+/* usd_per_hour 0 = not rented anywhere; purchase_usd 0 = no purchase price known. One of the
+ * two must be known, or no cost can be computed. */
+static int parse_price(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "usd_per_hour", "purchase_usd", "lifetime_years", NULL};
+    const cJSON *p = jf_obj(root, "price", file, "", err);
+    if (!p)
+        return err->code;
+    int rc;
+    if ((rc = check_keys(p, keys, file, "price", err)) || (rc = need_source(p, file, "price", err)) ||
+        (rc = get_num(p, "usd_per_hour", true, R_NONNEG, &hw->usd_per_hour, file, "price", err)) ||
+        (rc = get_num(p, "purchase_usd", true, R_NONNEG, &hw->purchase_usd, file, "price", err)) ||
+        (rc = get_num(p, "lifetime_years", true, R_POSITIVE, &hw->lifetime_years, file, "price", err)))
+        return rc;
+    if (hw->usd_per_hour <= 0 && hw->purchase_usd <= 0)
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: fields 'price.usd_per_hour' and 'price.purchase_usd' are both 0 (expected at least one "
+                        "price)",
+                        file);
+    return SIM_OK;
+}
+
+/* ---- efficiency ---------------------------------------------------------------------- */
+
+/* When a file has no curve for a type, the nearest type that has one stands in: narrower
+ * types fall back to the next wider float type first (their kernels are the closest), wider
+ * ones to the next type of similar width. -1 terminated; the type itself is not listed. */
+static const int curve_fallback[DT_COUNT][DT_COUNT] = {
+    [DT_FP4] = {DT_FP8, DT_INT8, DT_BF16, DT_FP16, DT_TF32, DT_FP32, -1},
+    [DT_FP8] = {DT_BF16, DT_FP16, DT_INT8, DT_TF32, DT_FP32, DT_FP4, -1},
+    [DT_INT8] = {DT_FP8, DT_BF16, DT_FP16, DT_TF32, DT_FP32, DT_FP4, -1},
+    [DT_BF16] = {DT_FP16, DT_TF32, DT_FP32, DT_FP8, DT_INT8, DT_FP4, -1},
+    [DT_FP16] = {DT_BF16, DT_TF32, DT_FP32, DT_FP8, DT_INT8, DT_FP4, -1},
+    [DT_TF32] = {DT_FP32, DT_BF16, DT_FP16, DT_FP8, DT_INT8, DT_FP4, -1},
+    [DT_FP32] = {DT_TF32, DT_BF16, DT_FP16, DT_FP8, DT_INT8, DT_FP4, -1},
+};
+
+/* The optional second kernel regime of a GEMM curve (hw.h): "small": {"rows": 8, "max", "half"}. */
+static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"rows", "max", "half", "overhead_us", NULL};
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "small");
+    if (!s)
+        return SIM_OK;
+    char where[128];
+    join(where, sizeof where, path, "small");
+    if (!cJSON_IsObject(s))
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field '%s' must be an object {\"rows\": ..., \"max\": ..., \"half\": ...}", file, where);
+    double rows = 0;
+    int rc;
+    if ((rc = check_keys(s, keys, file, where, err)) ||
+        (rc = get_num(s, "rows", true, R_POSITIVE, &rows, file, where, err)) ||
+        (rc = get_num(s, "max", true, R_FRACTION, &c->small_max, file, where, err)) ||
+        (rc = get_num(s, "half", true, R_NONNEG, &c->small_half, file, where, err)) ||
+        (rc = get_num(s, "overhead_us", false, R_NONNEG, &c->small_group_s, file, where, err)))
+        return rc;
+    c->small_group_s *= 1e-6;
+    if (rows != floor(rows) || rows > 1e6) {
+        char f[160];
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' is %g (expected a whole number of rows, 1 to 1000000)", file,
+                        join(f, sizeof f, where, "rows"), rows);
+    }
+    c->small_rows = (int)rows;
+    return SIM_OK;
+}
+
+static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"max", "half", "overhead_us", "small", NULL};
+    if (!cJSON_IsObject(o))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object {\"max\": ..., \"half\": ...}", file, path);
+    int rc;
+    *c = (sim_curve){0};
+    if ((rc = check_keys(o, keys, file, path, err)) ||
+        (rc = get_num(o, "max", true, R_FRACTION, &c->max, file, path, err)) ||
+        (rc = get_num(o, "half", true, R_NONNEG, &c->half, file, path, err)) ||
+        (rc = get_num(o, "overhead_us", false, R_NONNEG, &c->group_s, file, path, err)) ||
+        (rc = parse_small_regime(o, path, c, file, err)))
+        return rc;
+    c->group_s *= 1e-6;
+    return SIM_OK;
+}
+
+/* A table of curves by data type ("gemm", "grouped_gemm"), then the fallback fill. */
+static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, const char *file, sim_err *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "efficiency.%s", key);
+    const cJSON *t = jf_obj(eff, key, file, "efficiency", err);
+    if (!t)
+        return err->code;
+    bool have[DT_COUNT] = {false};
+    int n = 0, rc;
+    for (const cJSON *it = t->child; it; it = it->next) {
+        sim_dtype dt;
+        if (dtype_from_key(it->string, &dt) != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: unknown field '%s.%s' (expected one of: %s)", file, path,
+                            it->string, dtype_list());
+        if (have[dt])
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s.%s' appears twice", file, path, it->string);
+        char sub[96];
+        if ((rc = parse_curve(it, join(sub, sizeof sub, path, it->string), &curves[dt], file, err)))
+            return rc;
+        have[dt] = true;
+        n++;
+    }
+    if (n == 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' is empty (expected a curve for at least one of: %s)", file,
+                        path, dtype_list());
+    for (int dt = 0; dt < DT_COUNT; dt++)
+        for (const int *f = curve_fallback[dt]; !have[dt] && *f >= 0; f++)
+            if (have[*f]) {
+                curves[dt] = curves[*f];
+                break;
+            }
+    return SIM_OK;
+}
+
+static int parse_memory_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"max", "half_mb", NULL};
+    const char *path = "efficiency.memory";
+    const cJSON *m = jf_obj(eff, "memory", file, "efficiency", err);
+    if (!m)
+        return err->code;
+    double half_mb = 0;
+    int rc;
+    if ((rc = check_keys(m, keys, file, path, err)) ||
+        (rc = get_num(m, "max", true, R_FRACTION, &hw->eff.memory.max, file, path, err)) ||
+        (rc = get_num(m, "half_mb", true, R_NONNEG, &half_mb, file, path, err)))
+        return rc;
+    hw->eff.memory.half = half_mb * MB;
+    return SIM_OK;
+}
+
+static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const dkeys[] = {"mem_max", "half_tokens", "compute", NULL};
+    static const char *const pkeys[] = {"compute", NULL};
+    const char *dpath = "efficiency.attention_decode", *ppath = "efficiency.attention_prefill";
+    const cJSON *d = jf_obj(eff, "attention_decode", file, "efficiency", err);
+    if (!d)
+        return err->code;
+    int rc;
+    if ((rc = check_keys(d, dkeys, file, dpath, err)) ||
+        (rc = get_num(d, "mem_max", true, R_FRACTION, &hw->eff.attn_decode_mem.max, file, dpath, err)) ||
+        (rc = get_num(d, "half_tokens", true, R_NONNEG, &hw->eff.attn_decode_mem.half, file, dpath, err)) ||
+        (rc = get_num(d, "compute", true, R_FRACTION, &hw->eff.attn_decode_compute, file, dpath, err)))
+        return rc;
+    const cJSON *p = jf_obj(eff, "attention_prefill", file, "efficiency", err);
+    if (!p)
+        return err->code;
+    if ((rc = check_keys(p, pkeys, file, ppath, err)) ||
+        (rc = get_num(p, "compute", true, R_FRACTION, &hw->eff.attn_prefill_compute, file, ppath, err)))
+        return rc;
+    return SIM_OK;
+}
+
+/* Unpacking rates by storage format; absent or 0 = fused into the matrix kernel, free. */
+static int parse_dequant(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
+{
+    const char *path = "efficiency.dequant_gelem_s";
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(eff, "dequant_gelem_s");
+    if (!d)
+        return SIM_OK;
+    if (!cJSON_IsObject(d))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object of rates by format", file, path);
+    int rc;
+    bool have[WF_COUNT] = {false};
+    for (const cJSON *it = d->child; it; it = it->next) {
+        sim_wformat f;
+        if (wformat_from_key(it->string, &f) != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: unknown field '%s.%s' (expected one of: %s)", file, path,
+                            it->string, sim_wformat_names());
+        if (have[f])
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s.%s' appears twice", file, path, it->string);
+        have[f] = true;
+        double v = 0;
+        if ((rc = get_num(d, it->string, true, R_NONNEG, &v, file, path, err)))
+            return rc;
+        hw->eff.dequant_elems_per_s[f] = v * GELEM;
+    }
+    return SIM_OK;
+}
+
+/* Link shares: required for each link the device has, optional otherwise. */
+static int parse_link_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"scale_up", "scale_out", NULL};
+    const char *path = "efficiency.link";
+    bool need_up = hw->scale_up.domain_size > 1, need_out = hw->scale_out.bandwidth_Bps > 0;
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(eff, "link");
+    if (!l) {
+        if (need_up || need_out)
+            return sim_fail(err, SIM_EINPUT,
+                            "%s: field '%s' is missing (expected achieved shares of the device's links)", file, path);
+        return SIM_OK;
+    }
+    if (!cJSON_IsObject(l))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object", file, path);
+    int rc;
+    if ((rc = check_keys(l, keys, file, path, err)) ||
+        (rc = get_num(l, "scale_up", need_up, R_FRACTION, &hw->eff.link_scale_up, file, path, err)) ||
+        (rc = get_num(l, "scale_out", need_out, R_FRACTION, &hw->eff.link_scale_out, file, path, err)))
+        return rc;
+    return SIM_OK;
+}
+
+/* Keys of an efficiency block that carry figures; a block with efficiency_from and none of
+ * these takes its figures from the named hwmodel. */
+static const char *const eff_figures[] = {"gemm",           "grouped_gemm",       "memory",           "attention_decode",
+                                          "attention_prefill", "dequant_gelem_s", "kernel_overhead_us",
+                                          "step_overhead_us", NULL};
+
+#define MAX_TRANSFER_DEPTH 4
+
+/* efficiency_from: "NAME" (shipped), "calibrated/NAME", or a path, tried as given and then
+ * beside the file naming it. */
+static int load_transfer_source(const char *from, const char *file, sim_hw *src, sim_err *err)
+{
+    static int depth; /* the loader is not re-entered from other threads (see routing.h) */
+    if (depth >= MAX_TRANSFER_DEPTH)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'efficiency.efficiency_from' ('%s') starts a chain of more than %d "
+                        "transfers (a cycle?)", file, from, MAX_TRANSFER_DEPTH);
+    char beside[600] = "";
+    const char *slash = strrchr(file, '/');
+    FILE *probe = NULL;
+    if (slash && from[0] != '/' && (strchr(from, '/') || strstr(from, ".json")) &&
+        snprintf(beside, sizeof beside, "%.*s/%s", (int)(slash - file), file, from) < (int)sizeof beside &&
+        !(probe = fopen(from, "r")) && (probe = fopen(beside, "r"))) {
+        fclose(probe);
+        from = beside;
+    } else if (probe) {
+        fclose(probe);
+    }
+    depth++;
+    sim_err inner = {0, ""};
+    int rc = sim_registry_hw(from, src, &inner);
+    depth--;
+    if (rc)
+        return sim_fail(err, rc, "%s: field 'efficiency.efficiency_from': %s", file, inner.msg);
+    return SIM_OK;
+}
+
+/* Take the efficiencies of another hwmodel of the same family (class and backend: the
+ * kernels' efficiencies and fixed costs are those of one kind of device and software).
+ * The file's own `source` says why; `link` may be given, since links belong to the device. */
+static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "efficiency_from", "link", NULL};
+    int rc;
+    if ((rc = check_keys(e, keys, file, "efficiency", err)))
+        return rc;
+    char from[64];
+    if ((rc = jf_str(e, "efficiency_from", from, sizeof from, file, "efficiency", err)))
+        return rc;
+    sim_hw src;
+    if ((rc = load_transfer_source(from, file, &src, err)))
+        return rc;
+    if (src.cls != hw->cls || strcmp(src.backend, hw->backend) != 0)
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field 'efficiency.efficiency_from' names %s, a %s model with backend %s; %s is %s with "
+                        "backend %s (efficiencies transfer only within one class and backend)",
+                        file, from, sim_hw_class_name(src.cls), src.backend, hw->name, sim_hw_class_name(hw->cls),
+                        hw->backend);
+    hw->eff = src.eff;
+    snprintf(hw->eff.efficiency_from, sizeof hw->eff.efficiency_from, "%s", from);
+    const char *why = cJSON_GetObjectItemCaseSensitive(e, "source")->valuestring;
+    if (snprintf(hw->eff.source, sizeof hw->eff.source, "%s", why) >= (int)sizeof hw->eff.source)
+        memcpy(hw->eff.source + sizeof hw->eff.source - 4, "...", 4);
+    if (cJSON_GetObjectItemCaseSensitive(e, "link") && (rc = parse_link_eff(e, hw, file, err)))
+        return rc;
+    if ((hw->scale_up.domain_size > 1 && hw->eff.link_scale_up <= 0) ||
+        (hw->scale_out.bandwidth_Bps > 0 && hw->eff.link_scale_out <= 0))
+        return sim_fail(err, SIM_EINPUT,
+                        "%s: field 'efficiency.link' is missing (%s has no share for this device's links: give "
+                        "{\"scale_up\": ..., \"scale_out\": ...})",
+                        file, from);
+    return SIM_OK;
+}
+
+static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"provenance",         "source",           "efficiency_from",  "gemm",
+                                       "grouped_gemm",       "memory",           "attention_decode", "attention_prefill",
+                                       "dequant_gelem_s",    "kernel_overhead_us", "step_overhead_us", "link",
+                                       NULL};
+    static const char *const provenances[] = {"prior", "calibrated"};
+    const cJSON *e = jf_obj(root, "efficiency", file, "", err);
+    if (!e)
+        return err->code;
+    int rc, prov = 0;
+    if ((rc = check_keys(e, keys, file, "efficiency", err)) || (rc = need_source(e, file, "efficiency", err)))
+        return rc;
+    /* efficiency_from alone: take the figures from that hwmodel; with figures beside it, it
+     * only records where they were copied from */
+    bool figures = false;
+    for (const char *const *k = eff_figures; *k && !figures; k++)
+        figures = cJSON_GetObjectItemCaseSensitive(e, *k) != NULL;
+    if (!figures && cJSON_GetObjectItemCaseSensitive(e, "efficiency_from"))
+        return transfer_efficiency(e, hw, file, err);
+    if ((rc = get_enum(e, "provenance", provenances, 2, &prov, file, "efficiency", err)))
+        return rc;
+    snprintf(hw->eff.provenance, sizeof hw->eff.provenance, "%s", provenances[prov]);
+    /* Kept for display; a source longer than the buffer is cut, marked with "...". */
+    const char *src = cJSON_GetObjectItemCaseSensitive(e, "source")->valuestring;
+    if (snprintf(hw->eff.source, sizeof hw->eff.source, "%s", src) >= (int)sizeof hw->eff.source)
+        memcpy(hw->eff.source + sizeof hw->eff.source - 4, "...", 4);
+    double k_us = 0, s_us = 0;
+    if ((rc = jf_str_opt(e, "efficiency_from", hw->eff.efficiency_from, sizeof hw->eff.efficiency_from, file,
+                         "efficiency", err)) ||
+        (rc = parse_curves(e, "gemm", hw->eff.gemm, file, err)) ||
+        (rc = parse_curves(e, "grouped_gemm", hw->eff.grouped_gemm, file, err)) ||
+        (rc = parse_memory_eff(e, hw, file, err)) || (rc = parse_attention(e, hw, file, err)) ||
+        (rc = parse_dequant(e, hw, file, err)) ||
+        (rc = get_num(e, "kernel_overhead_us", true, R_NONNEG, &k_us, file, "efficiency", err)) ||
+        (rc = get_num(e, "step_overhead_us", true, R_NONNEG, &s_us, file, "efficiency", err)) ||
+        (rc = parse_link_eff(e, hw, file, err)))
+        return rc;
+    hw->eff.kernel_overhead_s = k_us * US;
+    hw->eff.step_overhead_s = s_us * US;
+    return SIM_OK;
+}
+
+/* What calibration recorded (moesim calibrate): where the file came from, the fit and the raw
+ * measurements. Kept in the file for readers; the simulator uses none of it, so only its
+ * shape is checked. */
+static int parse_calibration(const cJSON *root, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "provenance", "fit", "measurements", NULL};
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "calibration");
+    if (!c)
+        return SIM_OK;
+    if (!cJSON_IsObject(c))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'calibration' must be an object", file);
+    int rc;
+    if ((rc = check_keys(c, keys, file, "calibration", err)) || (rc = need_source(c, file, "calibration", err)))
+        return rc;
+    if (!jf_obj(c, "provenance", file, "calibration", err) || !jf_obj(c, "fit", file, "calibration", err))
+        return err->code;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "measurements");
+    if (!cJSON_IsArray(m))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'calibration.measurements' %s (expected an array)", file,
+                        m ? "must be an array" : "is missing");
+    return SIM_OK;
+}
+
+/* ---- public -------------------------------------------------------------------------- */
+
+static int parse_root(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"schema",  "name",   "display_name", "class", "backend",    "released",
+                                       "compute", "memory", "interconnect", "power", "price", "efficiency",
+                                       "calibration", NULL};
+    if (!cJSON_IsObject(root))
+        return sim_fail(err, SIM_EINPUT, "%s: the top level must be an object (a hardware model, schema %s)", file,
+                        SCHEMA_ID);
+    int rc;
+    if ((rc = check_keys(root, keys, file, "", err)) || (rc = parse_header(root, hw, file, err)) ||
+        (rc = parse_compute(root, hw, file, err)) || (rc = parse_memory(root, hw, file, err)) ||
+        (rc = parse_interconnect(root, hw, file, err)) || (rc = parse_power(root, hw, file, err)) ||
+        (rc = parse_price(root, hw, file, err)) || (rc = parse_efficiency(root, hw, file, err)) ||
+        (rc = parse_calibration(root, file, err)))
+        return rc;
+    return SIM_OK;
+}
+
+int sim_hw_load(sim_hw *hw, const char *file, sim_err *err)
+{
+    sim_err scratch;
+    if (!err)
+        err = &scratch; /* the parsers read err->code back */
+    memset(hw, 0, sizeof *hw);
+    if (snprintf(hw->path, sizeof hw->path, "%s", file) >= (int)sizeof hw->path)
+        return sim_fail(err, SIM_EINPUT, "%s: path too long (at most %zu characters)", file, sizeof hw->path - 1);
+    cJSON *root = jf_load(file, err);
+    if (!root)
+        return err->code;
+    int rc = parse_root(root, hw, file, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+double sim_hw_peak_for(const sim_hw *hw, const int *chain, sim_dtype *used)
+{
+    for (const int *t = chain; t && *t >= 0; t++)
+        if (*t < DT_COUNT && hw->peak_flops[*t] > 0) {
+            if (used)
+                *used = (sim_dtype)*t;
+            return hw->peak_flops[*t];
+        }
+    return 0;
+}

@@ -1,0 +1,116 @@
+/* hw.h: a hardware model: one device's peaks, memory tiers, links, power and price, and the
+ * efficiency curves the step model applies (spec-sheet priors, or fitted by calibration).
+ * Files are hwmodels/NAME.json (schema: hwmodels/SCHEMA.md); calibration writes
+ * hwmodels/calibrated/NAME.json in the same schema. */
+#ifndef MOESIM_HW_H
+#define MOESIM_HW_H
+
+#include <stdbool.h>
+
+#include "base/err.h"
+#include "model/precision.h"
+
+#define SIM_MAX_TIERS 4
+
+typedef enum { HW_GPU, HW_CPU, HW_APPLE_GPU } sim_hw_class;
+
+/* A saturating efficiency curve: eta(x) = max * x / (x + half). half = 0 means flat.
+ *
+ * GEMM curves may carry a second kernel regime: many backends run GEMMs of at most
+ * `small_rows` rows (tokens, or tokens per expert) through a different kernel than larger
+ * ones (a streaming GEMV-style kernel that reads the weights once, against a tiled GEMM that
+ * packs or widens them first: llama.cpp's MMVQ up to 8 rows, this project's CPU engine up to
+ * 8). Such a kernel switch is a step that one saturating curve cannot follow, so rows <=
+ * small_rows use (small_max, small_half). small_rows = 0: one kernel for every size. */
+typedef struct sim_curve {
+    double max;
+    double half;
+    double group_s;              /* GEMM curves: fixed time per FFN the kernel runs (each expert
+                                    touched, a shared or dense FFN): task setup, the ramp of each
+                                    weight stream, a widening copy's start. 0 = none */
+    int small_rows;
+    double small_max, small_half, small_group_s;
+} sim_curve;
+
+static inline double sim_curve_saturating(double max, double half, double x)
+{
+    if (half <= 0)
+        return max;
+    if (x <= 0)
+        return 0;
+    return max * x / (x + half);
+}
+
+/* The fixed time per FFN in the regime of x rows. */
+static inline double sim_curve_group_s(sim_curve c, double x)
+{
+    return c.small_rows > 0 && x <= c.small_rows ? c.small_group_s : c.group_s;
+}
+
+static inline double sim_curve_at(sim_curve c, double x)
+{
+    if (c.small_rows > 0 && x <= c.small_rows)
+        return sim_curve_saturating(c.small_max, c.small_half, x);
+    return sim_curve_saturating(c.max, c.half, x);
+}
+
+typedef struct sim_mem_tier {
+    char name[48];
+    double capacity_bytes;       /* per device */
+    double bandwidth_Bps;        /* per device, read */
+    bool spill_default;          /* weights may spill here without --offload */
+} sim_mem_tier;
+
+typedef struct sim_link {
+    char name[48];
+    int domain_size;             /* devices reachable over this link (scale-up); 0 = none */
+    double bandwidth_Bps;        /* per device, one direction */
+    double latency_s;            /* alpha per message / collective step */
+} sim_link;
+
+typedef struct sim_hw {
+    char name[64];
+    char display_name[128];
+    char path[512];
+    sim_hw_class cls;
+    char backend[32];            /* fixed-cost class: cuda-graph, cuda-eager, cpu, apple-metal, rocm-graph */
+
+    double peak_flops[DT_COUNT]; /* FLOP/s, 0 = not supported */
+    int n_tiers;
+    sim_mem_tier tiers[SIM_MAX_TIERS];   /* tier 0 is the device's own memory */
+    sim_link scale_up;           /* NVLink, xGMI, PCIe between devices of one node or rack */
+    sim_link scale_out;          /* NIC per device */
+    int devices_per_node;
+
+    double power_w;              /* per device, at load */
+    double host_power_w;         /* per device share of host, switches, NICs */
+    double usd_per_hour;         /* rent per device-hour */
+    double purchase_usd;         /* per device, all-in share */
+    double lifetime_years;
+
+    struct {
+        char provenance[32];     /* "prior" or "calibrated" */
+        char source[512];
+        char efficiency_from[64];/* hwmodel these efficiencies were transferred from, or "" */
+        sim_curve gemm[DT_COUNT];          /* dense GEMM eta vs M (tokens) */
+        sim_curve grouped_gemm[DT_COUNT];  /* expert GEMM eta vs tokens per expert */
+        sim_curve memory;                  /* eta vs bytes moved by one kernel */
+        sim_curve attn_decode_mem;         /* decode attention: eta vs batch*context tokens */
+        double attn_decode_compute;        /* compute eta of decode attention (MLA is compute-heavy) */
+        double attn_prefill_compute;       /* flash-attention prefill compute eta */
+        double dequant_elems_per_s[WF_COUNT]; /* unpacking rate for packed formats; 0 = free */
+        double kernel_overhead_s;          /* fixed cost per kernel launch / op dispatch */
+        double step_overhead_s;            /* fixed cost per engine step (scheduler, sampling) */
+        double link_scale_up, link_scale_out; /* achieved share of link bandwidth */
+    } eff;
+} sim_hw;
+
+int sim_hw_load(sim_hw *hw, const char *file, sim_err *err);
+
+/* Peak FLOP/s for the first type in `chain` (a -1 terminated list) this device supports;
+ * *used gets that type. Returns 0 if none is supported. */
+double sim_hw_peak_for(const sim_hw *hw, const int *chain, sim_dtype *used);
+
+const char *sim_hw_class_name(sim_hw_class c);
+
+#endif

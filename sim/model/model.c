@@ -1,0 +1,497 @@
+/* model.c: loading and validating model cards (scenarios/models/SCHEMA.md), and the figures that
+ * follow from a card: parameter counts, KV-cache elements per token. */
+#include "model/model.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/jsonfile.h"
+
+#define MODEL_SCHEMA "moesim-model/1"
+
+/* ---------------------------------------------------------------- loading helpers */
+
+/* Where a field lives, for messages: the file and the object's path ("" at the top). */
+typedef struct {
+    const char *file;
+    const char *section;
+    sim_err *err;
+} card_ctx;
+
+static const char *field_path(const card_ctx *c, const char *key, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s%s%s", c->section, *c->section ? "." : "", key);
+    return buf;
+}
+
+/* Every key of `obj` must be in `known` (NULL-terminated) and appear once: a misspelt field
+ * would otherwise be ignored and its default used without anyone noticing. */
+static int reject_unknown_fields(const cJSON *obj, const char *const *known, const card_ctx *c)
+{
+    char path[160];
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool found = false;
+        for (const char *const *k = known; *k && !found; k++)
+            found = strcmp(it->string, *k) == 0;
+        if (!found) {
+            char list[512] = "";
+            for (const char *const *k = known; *k; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k == known ? "" : ", ", *k);
+            return sim_fail(c->err, SIM_EINPUT, "%s: unknown field '%s' (known fields here: %s)", c->file,
+                            field_path(c, it->string, path, sizeof path), list);
+        }
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return sim_fail(c->err, SIM_EINPUT, "%s: field '%s' appears more than once", c->file,
+                                field_path(c, it->string, path, sizeof path));
+    }
+    return SIM_OK;
+}
+
+static int check_at_least(const char *key, int value, int min, const card_ctx *c)
+{
+    char path[160];
+    if (value < min)
+        return sim_fail(c->err, SIM_EINPUT, "%s: field '%s' must be >= %d (got %d)", c->file,
+                        field_path(c, key, path, sizeof path), min, value);
+    return SIM_OK;
+}
+
+/* A required integer no smaller than `min`. */
+static int need_int(const cJSON *obj, const char *key, int min, int *out, const card_ctx *c)
+{
+    int rc = jf_int(obj, key, out, c->file, c->section, c->err);
+    return rc ? rc : check_at_least(key, *out, min, c);
+}
+
+/* An optional integer no smaller than `min`; *out keeps its default when the field is absent. */
+static int opt_int(const cJSON *obj, const char *key, int min, int *out, const card_ctx *c)
+{
+    int rc = jf_int_opt(obj, key, out, c->file, c->section, c->err);
+    return rc ? rc : check_at_least(key, *out, min, c);
+}
+
+static int need_bool(const cJSON *obj, const char *key, bool *out, const card_ctx *c)
+{
+    char path[160];
+    if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+        return sim_fail(c->err, SIM_EINPUT, "%s: field '%s' is missing (expected true or false)", c->file,
+                        field_path(c, key, path, sizeof path));
+    return jf_bool_opt(obj, key, out, c->file, c->section, c->err);
+}
+
+static int need_positive_num(const cJSON *obj, const char *key, double *out, const card_ctx *c)
+{
+    char path[160];
+    int rc = jf_num(obj, key, out, c->file, c->section, c->err);
+    if (rc == SIM_OK && !(*out > 0))
+        rc = sim_fail(c->err, SIM_EINPUT, "%s: field '%s' must be > 0 (got %g)", c->file,
+                      field_path(c, key, path, sizeof path), *out);
+    return rc;
+}
+
+/* A required string that must be one of `choices` (NULL-terminated); *out is its index. */
+static int need_choice(const cJSON *obj, const char *key, const char *const *choices, int *out, const card_ctx *c)
+{
+    char value[32], path[160];
+    int rc = jf_str(obj, key, value, sizeof value, c->file, c->section, c->err);
+    if (rc)
+        return rc;
+    for (int i = 0; choices[i]; i++) {
+        if (strcmp(value, choices[i]) == 0) {
+            *out = i;
+            return SIM_OK;
+        }
+    }
+    char list[128] = "";
+    for (int i = 0; choices[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", choices[i]);
+    return sim_fail(c->err, SIM_EINPUT, "%s: field '%s' must be one of %s (got '%s')", c->file,
+                    field_path(c, key, path, sizeof path), list, value);
+}
+
+static int need_wformat(const cJSON *obj, const char *key, sim_wformat *out, const card_ctx *c)
+{
+    char value[32], path[160];
+    int rc = jf_str(obj, key, value, sizeof value, c->file, c->section, c->err);
+    if (rc)
+        return rc;
+    if (sim_wformat_parse(value, out) != 0)
+        return sim_fail(c->err, SIM_EINPUT, "%s: field '%s' must be one of %s (got '%s')", c->file,
+                        field_path(c, key, path, sizeof path), sim_wformat_names(), value);
+    return SIM_OK;
+}
+
+static int need_nonempty_str(const cJSON *obj, const char *key, char *out, size_t cap, const card_ctx *c)
+{
+    char path[160];
+    int rc = jf_str(obj, key, out, cap, c->file, c->section, c->err);
+    if (rc == SIM_OK && !*out)
+        rc = sim_fail(c->err, SIM_EINPUT, "%s: field '%s' must not be empty", c->file,
+                      field_path(c, key, path, sizeof path));
+    return rc;
+}
+
+/* An object field, checked for unknown keys; NULL (with err set) when missing or malformed. */
+static const cJSON *need_section(const cJSON *root, const char *key, const char *const *known, card_ctx *c)
+{
+    const cJSON *obj = jf_obj(root, key, c->file, "", c->err);
+    c->section = key;
+    if (obj && reject_unknown_fields(obj, known, c) != SIM_OK)
+        return NULL;
+    return obj;
+}
+
+/* A cross-field rule broken: "FILE: field 'F' <why>". */
+__attribute__((format(printf, 3, 4))) static int fail_constraint(const card_ctx *c, const char *field,
+                                                                 const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    return sim_fail(c->err, SIM_EINPUT, "%s: field '%s' %s", c->file, field, why);
+}
+
+/* ---------------------------------------------------------------- sections */
+
+static const char *const top_fields[] = {
+    "schema", "name", "display_name", "aliases", "source", "notes", "hidden", "layers", "vocab",
+    "tied_embeddings", "max_context", "attention", "ffn", "mtp_layers", "native_precision", "published", NULL,
+};
+static const char *const attention_fields[] = {
+    "kind", "heads", "kv_heads", "head_dim", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+    "qk_rope_head_dim", "v_head_dim", "local_window", "local_layers", "bias", NULL,
+};
+static const char *const mla_only_fields[] = {
+    "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", NULL,
+};
+static const char *const ffn_fields[] = {
+    "activation", "dense_layers", "dense_intermediate", "moe_layers", "experts", "top_k",
+    "expert_intermediate", "shared_experts", "shared_intermediate", "scoring", "expert_bias", NULL,
+};
+static const char *const precision_fields[] = {"experts", "dense", NULL};
+static const char *const published_fields[] = {
+    "total_params", "active_params", "active_excludes_embedding", "source", NULL,
+};
+
+static const char *const attn_kinds[] = {"gqa", "mla", NULL};        /* order of sim_attn_kind */
+static const char *const activations[] = {"swiglu", "relu2", NULL};  /* order of sim_ffn_act */
+static const char *const scorings[] = {"softmax", "sigmoid", NULL};  /* order of sim_scoring */
+
+static int load_aliases(const cJSON *root, card_ctx *c)
+{
+    const cJSON *aliases = cJSON_GetObjectItemCaseSensitive(root, "aliases");
+    if (!aliases)
+        return SIM_OK;
+    if (!cJSON_IsArray(aliases))
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'aliases' must be an array of names", c->file);
+    int i = 0;
+    for (const cJSON *a = aliases->child; a; a = a->next, i++)
+        if (!cJSON_IsString(a) || !*a->valuestring)
+            return sim_fail(c->err, SIM_EINPUT, "%s: field 'aliases[%d]' must be a non-empty string", c->file, i);
+    return SIM_OK;
+}
+
+static int load_identity(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    char schema[32];
+    const cJSON *notes = cJSON_GetObjectItemCaseSensitive(root, "notes");
+    int rc;
+    c->section = "";
+    if ((rc = jf_str(root, "schema", schema, sizeof schema, c->file, "", c->err)))
+        return rc;
+    if (strcmp(schema, MODEL_SCHEMA) != 0)
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'schema' must be \"%s\" (got \"%s\")", c->file,
+                        MODEL_SCHEMA, schema);
+    if ((rc = need_nonempty_str(root, "name", m->name, sizeof m->name, c)) ||
+        (rc = jf_str_opt(root, "display_name", m->display_name, sizeof m->display_name, c->file, "", c->err)) ||
+        (rc = need_nonempty_str(root, "source", m->source, sizeof m->source, c)) ||
+        (rc = load_aliases(root, c)))
+        return rc;
+    if (notes && !cJSON_IsString(notes))
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'notes' must be a string", c->file);
+    if (!*m->display_name)
+        snprintf(m->display_name, sizeof m->display_name, "%s", m->name);
+    return SIM_OK;
+}
+
+static int load_shape(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    int rc;
+    c->section = "";
+    if ((rc = need_int(root, "hidden", 1, &m->hidden, c)) || (rc = need_int(root, "layers", 1, &m->layers, c)) ||
+        (rc = need_int(root, "vocab", 1, &m->vocab, c)) ||
+        (rc = need_bool(root, "tied_embeddings", &m->tied_embeddings, c)) ||
+        (rc = need_int(root, "max_context", 1, &m->max_context, c)) ||
+        (rc = need_int(root, "mtp_layers", 0, &m->mtp_layers, c)))
+        return rc;
+    return SIM_OK;
+}
+
+static int check_attention(const sim_model *m, const cJSON *attn, const card_ctx *c)
+{
+    if (m->attn.kind == ATTN_GQA) {
+        for (const char *const *k = mla_only_fields; *k; k++)
+            if (cJSON_GetObjectItemCaseSensitive(attn, *k))
+                return sim_fail(c->err, SIM_EINPUT, "%s: field 'attention.%s' applies only to attention.kind 'mla'",
+                                c->file, *k);
+        if (m->attn.kv_heads > m->attn.heads || m->attn.heads % m->attn.kv_heads != 0)
+            return fail_constraint(c, "attention.kv_heads", "must divide attention.heads (got %d KV heads for %d heads)",
+                                   m->attn.kv_heads, m->attn.heads);
+    } else {
+        if (m->attn.kv_heads != m->attn.heads)
+            return fail_constraint(c, "attention.kv_heads", "must equal attention.heads for mla (got %d, heads %d)",
+                                   m->attn.kv_heads, m->attn.heads);
+        if (m->attn.head_dim != m->attn.v_head_dim)
+            return fail_constraint(c, "attention.head_dim", "must equal attention.v_head_dim for mla (got %d vs %d)",
+                                   m->attn.head_dim, m->attn.v_head_dim);
+    }
+    if (m->attn.local_layers > m->layers)
+        return fail_constraint(c, "attention.local_layers", "must be <= layers (got %d > %d)", m->attn.local_layers,
+                               m->layers);
+    if ((m->attn.local_layers > 0) != (m->attn.local_window > 0))
+        return sim_fail(c->err, SIM_EINPUT,
+                        "%s: fields 'attention.local_window' and 'attention.local_layers' must both be 0 or both "
+                        "be > 0 (got %d and %d)", c->file, m->attn.local_window, m->attn.local_layers);
+    return SIM_OK;
+}
+
+static int load_attention(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    const cJSON *a = need_section(root, "attention", attention_fields, c);
+    int kind, rc;
+    if (!a)
+        return c->err->code;
+    if ((rc = need_choice(a, "kind", attn_kinds, &kind, c)))
+        return rc;
+    m->attn.kind = (sim_attn_kind)kind;
+    if ((rc = need_int(a, "heads", 1, &m->attn.heads, c)) || (rc = need_int(a, "kv_heads", 1, &m->attn.kv_heads, c)) ||
+        (rc = need_int(a, "head_dim", 1, &m->attn.head_dim, c)) ||
+        (rc = opt_int(a, "local_window", 0, &m->attn.local_window, c)) ||
+        (rc = opt_int(a, "local_layers", 0, &m->attn.local_layers, c)) ||
+        (rc = jf_bool_opt(a, "bias", &m->attn.bias, c->file, c->section, c->err)))
+        return rc;
+    if (m->attn.kind == ATTN_MLA &&
+        ((rc = need_int(a, "q_lora_rank", 0, &m->attn.q_lora_rank, c)) ||
+         (rc = need_int(a, "kv_lora_rank", 1, &m->attn.kv_lora_rank, c)) ||
+         (rc = need_int(a, "qk_nope_head_dim", 1, &m->attn.qk_nope_head_dim, c)) ||
+         (rc = need_int(a, "qk_rope_head_dim", 1, &m->attn.qk_rope_head_dim, c)) ||
+         (rc = need_int(a, "v_head_dim", 1, &m->attn.v_head_dim, c))))
+        return rc;
+    return check_attention(m, a, c);
+}
+
+/* MoE fields must all be set when there are MoE layers and all be 0 when there are none, so a
+ * dense card cannot carry half an MoE description. */
+static int check_ffn(const sim_model *m, const card_ctx *c)
+{
+    if (m->ffn.dense_layers + m->ffn.moe_layers != m->layers)
+        return sim_fail(c->err, SIM_EINPUT,
+                        "%s: fields 'ffn.dense_layers' + 'ffn.moe_layers' must equal layers (got %d + %d != %d)",
+                        c->file, m->ffn.dense_layers, m->ffn.moe_layers, m->layers);
+    if (m->ffn.dense_layers > 0 && m->ffn.dense_intermediate < 1)
+        return fail_constraint(c, "ffn.dense_intermediate", "must be > 0 when ffn.dense_layers > 0 (got %d, %d dense layers)",
+                               m->ffn.dense_intermediate, m->ffn.dense_layers);
+    if (m->ffn.moe_layers == 0) {
+        if (m->ffn.experts || m->ffn.top_k || m->ffn.expert_intermediate || m->ffn.shared_experts)
+            return sim_fail(c->err, SIM_EINPUT,
+                            "%s: fields 'ffn.experts', 'ffn.top_k', 'ffn.expert_intermediate' and "
+                            "'ffn.shared_experts' must be 0 when ffn.moe_layers is 0 (got %d, %d, %d, %d)",
+                            c->file, m->ffn.experts, m->ffn.top_k, m->ffn.expert_intermediate,
+                            m->ffn.shared_experts);
+        return SIM_OK;
+    }
+    if (m->ffn.experts < 1)
+        return fail_constraint(c, "ffn.experts", "must be > 0 when ffn.moe_layers > 0 (got %d, %d MoE layers)",
+                               m->ffn.experts, m->ffn.moe_layers);
+    if (m->ffn.top_k < 1)
+        return fail_constraint(c, "ffn.top_k", "must be > 0 when ffn.moe_layers > 0 (got %d, %d MoE layers)", m->ffn.top_k,
+                               m->ffn.moe_layers);
+    if (m->ffn.top_k > m->ffn.experts)
+        return fail_constraint(c, "ffn.top_k", "must be <= ffn.experts (got %d > %d)", m->ffn.top_k, m->ffn.experts);
+    if (m->ffn.expert_intermediate < 1)
+        return fail_constraint(c, "ffn.expert_intermediate", "must be > 0 when ffn.moe_layers > 0 (got %d, %d MoE layers)",
+                               m->ffn.expert_intermediate, m->ffn.moe_layers);
+    if (m->ffn.shared_experts > 0 && m->ffn.shared_intermediate < 1)
+        return fail_constraint(c, "ffn.shared_intermediate", "must be > 0 when ffn.shared_experts > 0 (got %d, %d shared)",
+                               m->ffn.shared_intermediate, m->ffn.shared_experts);
+    return SIM_OK;
+}
+
+static int load_ffn(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    const cJSON *f = need_section(root, "ffn", ffn_fields, c);
+    int activation, scoring, rc;
+    if (!f)
+        return c->err->code;
+    if ((rc = need_choice(f, "activation", activations, &activation, c)) ||
+        (rc = need_int(f, "dense_layers", 0, &m->ffn.dense_layers, c)) ||
+        (rc = need_int(f, "dense_intermediate", 0, &m->ffn.dense_intermediate, c)) ||
+        (rc = need_int(f, "moe_layers", 0, &m->ffn.moe_layers, c)) ||
+        (rc = need_int(f, "experts", 0, &m->ffn.experts, c)) || (rc = need_int(f, "top_k", 0, &m->ffn.top_k, c)) ||
+        (rc = need_int(f, "expert_intermediate", 0, &m->ffn.expert_intermediate, c)) ||
+        (rc = need_int(f, "shared_experts", 0, &m->ffn.shared_experts, c)) ||
+        (rc = need_int(f, "shared_intermediate", 0, &m->ffn.shared_intermediate, c)) ||
+        (rc = need_choice(f, "scoring", scorings, &scoring, c)) ||
+        (rc = jf_bool_opt(f, "expert_bias", &m->ffn.expert_bias, c->file, c->section, c->err)))
+        return rc;
+    m->ffn.activation = (sim_ffn_act)activation;
+    m->ffn.scoring = (sim_scoring)scoring;
+    return check_ffn(m, c);
+}
+
+static int load_precision(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    const cJSON *p = need_section(root, "native_precision", precision_fields, c);
+    int rc;
+    if (!p)
+        return c->err->code;
+    if ((rc = need_wformat(p, "experts", &m->native_experts, c)) || (rc = need_wformat(p, "dense", &m->native_dense, c)))
+        return rc;
+    return SIM_OK;
+}
+
+static int load_published(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    const cJSON *p = need_section(root, "published", published_fields, c);
+    int rc;
+    if (!p)
+        return c->err->code;
+    if ((rc = need_positive_num(p, "total_params", &m->published.total_params, c)) ||
+        (rc = need_positive_num(p, "active_params", &m->published.active_params, c)) ||
+        (rc = jf_bool_opt(p, "active_excludes_embedding", &m->published.active_excludes_embedding, c->file,
+                          c->section, c->err)) ||
+        (rc = need_nonempty_str(p, "source", m->published.source, sizeof m->published.source, c)))
+        return rc;
+    if (m->published.active_params > m->published.total_params)
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'published.active_params' must be <= published.total_params "
+                        "(got %g > %g)", c->file, m->published.active_params, m->published.total_params);
+    return SIM_OK;
+}
+
+static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    if (!cJSON_IsObject(root))
+        return sim_fail(c->err, SIM_EINPUT, "%s: a model card must be a JSON object", c->file);
+    c->section = "";
+    int rc;
+    if ((rc = reject_unknown_fields(root, top_fields, c)) || (rc = load_identity(m, root, c)) ||
+        (rc = load_shape(m, root, c)) || (rc = load_attention(m, root, c)) || (rc = load_ffn(m, root, c)) ||
+        (rc = load_precision(m, root, c)) || (rc = load_published(m, root, c)))
+        return rc;
+    return SIM_OK;
+}
+
+int sim_model_load(sim_model *m, const char *file, sim_err *err)
+{
+    sim_err scratch = {0};
+    if (!err)
+        err = &scratch;
+    if (strlen(file) >= sizeof m->path)
+        return sim_fail(err, SIM_EINPUT, "%s: path too long", file);
+    cJSON *root = jf_load(file, err);
+    if (!root)
+        return err->code;
+    /* Fill a fresh card and hand it over only when every check passed. */
+    sim_model card;
+    memset(&card, 0, sizeof card);
+    snprintf(card.path, sizeof card.path, "%s", file);
+    card_ctx c = {.file = file, .section = "", .err = err};
+    int rc = load_card(&card, root, &c);
+    cJSON_Delete(root);
+    if (rc == SIM_OK)
+        *m = card;
+    return rc;
+}
+
+/* ---------------------------------------------------------------- derived figures */
+
+static double attention_params_per_layer(const sim_model *m)
+{
+    const double h = m->hidden, nq = m->attn.heads;
+    if (m->attn.kind == ATTN_GQA) {
+        const double nkv = m->attn.kv_heads, d = m->attn.head_dim;
+        double p = h * nq * d + 2 * h * nkv * d + nq * d * h;
+        if (m->attn.bias)
+            p += nq * d + 2 * nkv * d + h;
+        return p;
+    }
+    const double ql = m->attn.q_lora_rank, kvl = m->attn.kv_lora_rank;
+    const double qk = m->attn.qk_nope_head_dim + m->attn.qk_rope_head_dim, v = m->attn.v_head_dim;
+    /* Queries go through a low-rank latent (with its RMSNorm) unless q_lora_rank is 0. */
+    double queries = ql > 0 ? h * ql + ql + ql * nq * qk : h * nq * qk;
+    double kv_down = h * (kvl + m->attn.qk_rope_head_dim) + kvl; /* latent + shared rope key, latent norm */
+    double kv_up = kvl * nq * (m->attn.qk_nope_head_dim + v);
+    double output = nq * v * h;
+    return queries + kv_down + kv_up + output;
+}
+
+/* One FFN of width `width`: SwiGLU has gate, up and down matrices, ReLU² up and down. Biases
+ * (gpt-oss experts) follow the same matrices: one per output element. */
+static double ffn_params(const sim_model *m, double width, bool with_bias)
+{
+    const double h = m->hidden;
+    bool gated = m->ffn.activation == ACT_SWIGLU;
+    double p = (gated ? 3.0 : 2.0) * h * width;
+    if (with_bias)
+        p += (gated ? 2.0 : 1.0) * width + h;
+    return p;
+}
+
+void sim_model_params(const sim_model *m, sim_param_counts *out)
+{
+    const double h = m->hidden, layers = m->layers, vocab = m->vocab;
+    const double moe_layers = m->ffn.moe_layers;
+    memset(out, 0, sizeof *out);
+
+    out->attn_per_layer = attention_params_per_layer(m);
+    out->dense_ffn_per_layer = m->ffn.dense_layers > 0 ? ffn_params(m, m->ffn.dense_intermediate, false) : 0;
+    out->expert_each = m->ffn.moe_layers > 0 ? ffn_params(m, m->ffn.expert_intermediate, m->ffn.expert_bias) : 0;
+    out->shared_per_layer = m->ffn.shared_experts * ffn_params(m, m->ffn.shared_intermediate, false);
+    out->router_per_layer = m->ffn.moe_layers > 0 ? h * m->ffn.experts : 0;
+
+    out->embedding = vocab * h;
+    out->lm_head = m->tied_embeddings ? 0 : vocab * h;
+    out->attention = layers * out->attn_per_layer;
+    out->dense_ffn = m->ffn.dense_layers * out->dense_ffn_per_layer;
+    out->routed_experts = moe_layers * m->ffn.experts * out->expert_each;
+    out->shared_experts = moe_layers * out->shared_per_layer;
+    out->router = moe_layers * out->router_per_layer;
+    out->norms = layers * 2 * h + h; /* pre-attention and pre-FFN RMSNorm per layer, and the final one */
+
+    double always_on = out->embedding + out->lm_head + out->attention + out->dense_ffn + out->shared_experts +
+                       out->router + out->norms;
+    out->total = always_on + out->routed_experts;
+    out->active = always_on + moe_layers * m->ffn.top_k * out->expert_each;
+    /* With tied embeddings the same matrix is the LM head, which every token does use. */
+    bool drop_input_embedding = m->published.active_excludes_embedding && !m->tied_embeddings;
+    out->active_comparable = out->active - (drop_input_embedding ? out->embedding : 0);
+}
+
+double sim_model_kv_elems_per_token_layer(const sim_model *m)
+{
+    if (m->attn.kind == ATTN_MLA)
+        return (double)m->attn.kv_lora_rank + m->attn.qk_rope_head_dim; /* one shared latent, no per-head K/V */
+    return 2.0 * m->attn.kv_heads * m->attn.head_dim;
+}
+
+double sim_model_kv_elems_per_token(const sim_model *m)
+{
+    return m->layers * sim_model_kv_elems_per_token_layer(m);
+}
+
+double sim_model_kv_elems(const sim_model *m, double ctx)
+{
+    double full_layers = m->layers - m->attn.local_layers;
+    double local_span = ctx < m->attn.local_window ? ctx : m->attn.local_window;
+    return sim_model_kv_elems_per_token_layer(m) * (full_layers * ctx + m->attn.local_layers * local_span);
+}
+
+bool sim_model_is_moe(const sim_model *m)
+{
+    return m->ffn.moe_layers > 0 && m->ffn.experts > 0;
+}

@@ -1,0 +1,87 @@
+/* model.h: a Mixture-of-Experts (or dense) model card and what follows from it: parameter
+ * counts, KV-cache bytes per token, FLOPs per token. Cards are JSON files in
+ * scenarios/models/ (schema: scenarios/models/SCHEMA.md). */
+#ifndef MOESIM_MODEL_H
+#define MOESIM_MODEL_H
+
+#include <stdbool.h>
+
+#include "base/err.h"
+#include "model/precision.h"
+
+typedef enum { ATTN_GQA, ATTN_MLA } sim_attn_kind;
+typedef enum { ACT_SWIGLU, ACT_RELU2 } sim_ffn_act;
+typedef enum { SCORE_SOFTMAX, SCORE_SIGMOID } sim_scoring;
+
+typedef struct sim_model {
+    char name[64];
+    char display_name[128];
+    char path[512];                /* file it was loaded from */
+    char source[1024];
+
+    int hidden;
+    int layers;                    /* decoder layers (MTP layers not included) */
+    int vocab;
+    bool tied_embeddings;
+    int max_context;
+
+    struct {
+        sim_attn_kind kind;
+        int heads, kv_heads, head_dim;          /* GQA (head_dim may exceed hidden/heads) */
+        int q_lora_rank, kv_lora_rank;          /* MLA; q_lora_rank 0 = queries not compressed */
+        int qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+        int local_window;                       /* sliding-window / chunked-local span, tokens */
+        int local_layers;                       /* how many layers use it (0 = none) */
+        bool bias;                              /* q/k/v/o biases */
+    } attn;
+
+    struct {
+        sim_ffn_act activation;
+        int dense_layers, dense_intermediate;
+        int moe_layers, experts, top_k, expert_intermediate;
+        int shared_experts, shared_intermediate;
+        sim_scoring scoring;
+        bool expert_bias;                       /* gpt-oss experts carry biases */
+    } ffn;
+
+    int mtp_layers;
+    sim_wformat native_experts, native_dense;
+
+    struct {
+        double total_params, active_params;
+        bool active_excludes_embedding;         /* the owner's active count leaves out the input embedding */
+        char source[512];
+    } published;
+} sim_model;
+
+/* Load and validate the card at path `file` (sim/registry.c turns shipped names into paths). */
+int sim_model_load(sim_model *m, const char *file, sim_err *err);
+
+/* --- derived figures (all exact arithmetic from the card) --- */
+typedef struct sim_param_counts {
+    double embedding, lm_head;
+    double attention;            /* all layers */
+    double dense_ffn;            /* all dense-FFN layers */
+    double routed_experts;       /* all experts, all MoE layers */
+    double shared_experts;
+    double router;
+    double norms;
+    double total;
+    double active;               /* per token: k routed experts, shared, attention, dense, embeddings */
+    double active_comparable;    /* active, counted the way the owner publishes it */
+    /* per layer */
+    double attn_per_layer, expert_each, shared_per_layer, dense_ffn_per_layer, router_per_layer;
+} sim_param_counts;
+
+void sim_model_params(const sim_model *m, sim_param_counts *out);
+
+/* KV-cache elements per token for one layer, and for the whole model at context `ctx`
+ * (sliding-window layers hold at most local_window tokens). */
+double sim_model_kv_elems_per_token_layer(const sim_model *m);
+double sim_model_kv_elems(const sim_model *m, double ctx);
+/* Elements per token summed over all attention layers, as if every layer were full. */
+double sim_model_kv_elems_per_token(const sim_model *m);
+
+bool sim_model_is_moe(const sim_model *m);
+
+#endif

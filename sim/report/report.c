@@ -1,0 +1,434 @@
+/* report.c: JSON results, the text report and the table/CSV printers. */
+#include "report/report.h"
+
+#include "base/jsonfile.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+
+cJSON *sim_report_step(const sim_step_result *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    jf_add_num(o, "step_s", s->time_s);
+    jf_add_num(o, "stage_s", s->stage_time_s);
+    jf_add_num(o, "compute_s", s->compute_s);
+    jf_add_num(o, "memory_s", s->memory_s);
+    jf_add_num(o, "communication_s", s->comm_s);
+    jf_add_num(o, "overhead_s", s->overhead_s);
+    jf_add_num(o, "communication_total_s", s->comm_total_s);
+    cJSON_AddStringToObject(o, "bound", sim_bound_name(s->bound));
+    cJSON *k = cJSON_AddObjectToObject(o, "by_kind_s");
+    for (int i = 0; i < LK_COUNT; i++)
+        if (s->by_kind_s[i] > 0)
+            jf_add_num(k, sim_layer_kind_name((sim_layer_kind)i), s->by_kind_s[i]);
+    jf_add_num(o, "flops_per_gpu", s->flops);
+    jf_add_num(o, "bytes_per_gpu", s->bytes);
+    jf_add_num(o, "comm_bytes_per_gpu", s->comm_bytes);
+    if (s->slow_tier_bytes > 0)
+        jf_add_num(o, "spilled_weight_bytes_read", s->slow_tier_bytes);
+    if (s->experts_touched_per_rank > 0) {
+        cJSON *moe = cJSON_AddObjectToObject(o, "moe");
+        jf_add_num(moe, "experts_touched_busiest_rank", s->experts_touched_per_rank);
+        jf_add_num(moe, "tokens_per_expert", s->tokens_per_expert);
+        jf_add_num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
+        jf_add_num(moe, "imbalance", s->imbalance);
+    }
+    cJSON_AddStringToObject(o, "expert_compute_type", sim_dtype_name(s->expert_dtype));
+    cJSON_AddStringToObject(o, "dense_compute_type", sim_dtype_name(s->dense_dtype));
+    return o;
+}
+
+cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    jf_add_num(o, "capacity_bytes", m->capacity_bytes);
+    jf_add_num(o, "usable_bytes", m->usable_bytes);
+    jf_add_num(o, "weights_bytes", m->weight_bytes);
+    jf_add_num(o, "expert_weights_bytes", m->expert_weight_bytes);
+    jf_add_num(o, "other_weights_bytes", m->other_weight_bytes);
+    jf_add_num(o, "workspace_bytes", m->workspace_bytes);
+    jf_add_num(o, "kv_bytes_per_token", m->kv_bytes_per_token);
+    jf_add_num(o, "kv_bytes_per_sequence", m->kv_bytes_per_seq);
+    jf_add_num(o, "kv_budget_bytes", m->kv_budget_bytes);
+    jf_add_num(o, "max_sequences_per_rank", (double)m->max_seqs);
+    jf_add_num(o, "used_bytes", m->total_bytes);
+    if (m->tiers_used > 1) {
+        cJSON *t = cJSON_AddArrayToObject(o, "spill");
+        for (int i = 0; i < m->tiers_used; i++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "tier", d->hw->tiers[i].name);
+            jf_add_num(e, "expert_share", m->expert_frac[i]);
+            jf_add_num(e, "other_share", m->other_frac[i]);
+            cJSON_AddItemToArray(t, e);
+        }
+    }
+    return o;
+}
+
+cJSON *sim_report_deploy(const sim_deploy *d)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", d->model->name);
+    cJSON_AddStringToObject(o, "hw", d->hw->name);
+    jf_add_num(o, "gpus", d->gpus);
+    jf_add_num(o, "tp", d->tp);
+    jf_add_num(o, "ep", d->ep);
+    jf_add_num(o, "pp", d->pp);
+    jf_add_num(o, "dp", d->dp);
+    cJSON_AddStringToObject(o, "precision", sim_wformat_name(d->expert_fmt));
+    cJSON_AddStringToObject(o, "dense_precision", sim_wformat_name(d->dense_fmt));
+    cJSON_AddStringToObject(o, "kv_precision", sim_wformat_name(d->kv_fmt));
+    cJSON_AddStringToObject(o, "transport", sim_a2a_name(d->transport));
+    cJSON_AddStringToObject(o, "overlap", sim_overlap_name(d->overlap));
+    jf_add_num(o, "skew", d->skew);
+    jf_add_num(o, "redundant_experts", d->redundant_experts);
+    jf_add_num(o, "max_batched_tokens", d->max_batched_tokens);
+    cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
+    if (d->hw->eff.efficiency_from[0])
+        cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
+    return o;
+}
+
+/* Provenance line: which efficiencies the numbers rest on. */
+static void add_provenance(cJSON *o, const sim_deploy *d)
+{
+    char buf[256];
+    if (d->hw->eff.efficiency_from[0])
+        snprintf(buf, sizeof buf, "%s efficiencies transferred from %s", d->hw->eff.provenance,
+                 d->hw->eff.efficiency_from);
+    else
+        snprintf(buf, sizeof buf, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+    cJSON_AddStringToObject(o, "efficiency_basis", buf);
+    cJSON_AddStringToObject(o, "model_file", d->model->path);
+    cJSON_AddStringToObject(o, "hw_file", d->hw->path);
+}
+
+cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", d->model->name);
+    cJSON_AddStringToObject(j, "hw", d->hw->name);
+    jf_add_num(j, "gpus", r->gpus);
+    jf_add_num(j, "isl", o->isl);
+    jf_add_num(j, "osl", o->osl);
+    jf_add_num(j, "concurrency", o->concurrency);
+    jf_add_num(j, "replicas", o->replicas > 0 ? o->replicas : 1);
+    cJSON_AddBoolToObject(j, "fits", r->fits);
+    if (!r->fits)
+        cJSON_AddStringToObject(j, "reason", r->reason);
+    cJSON_AddBoolToObject(j, "batch_clipped", r->clipped);
+    if (r->clipped)
+        cJSON_AddStringToObject(j, "clip_reason", r->clip_note);
+    jf_add_num(j, "concurrency_served", r->concurrency_served);
+    jf_add_num(j, "batch_per_rank", r->batch_per_rank);
+    jf_add_num(j, "memory_per_gpu_bytes", r->mem.total_bytes);
+    jf_add_num(j, "ttft_s", r->ttft_s);
+    jf_add_num(j, "tpot_s", r->tpot_s);
+    jf_add_num(j, "e2e_latency_s", r->e2e_s);
+    jf_add_num(j, "output_tokens_per_s", r->output_tps);
+    jf_add_num(j, "input_tokens_per_s", r->input_tps);
+    jf_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    jf_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
+    jf_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    cJSON_AddStringToObject(j, "cost_mode", r->fits && r->cost_mode ? r->cost_mode : "n/a");
+    jf_add_num(j, "usd_per_hour", r->usd_per_hour);
+    jf_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
+    jf_add_num(j, "usd_per_mtok_input", r->usd_per_mtok_input);
+    jf_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
+    jf_add_num(j, "joules_per_output_token", r->joules_per_output_token);
+    jf_add_num(j, "joules_per_input_token", r->joules_per_input_token);
+    cJSON_AddStringToObject(j, "bound", r->fits ? sim_bound_name(r->bound) : "does not fit");
+    jf_add_num(j, "prefill_share", r->prefill_share);
+    if (o->prefill)
+        cJSON_AddBoolToObject(j, "prefill_limited", r->prefill_limited);
+
+    cJSON *dep = sim_report_deploy(d);
+    cJSON_AddItemToObject(j, "deployment", dep);
+    if (o->prefill)
+        cJSON_AddItemToObject(j, "prefill_deployment", sim_report_deploy(o->prefill));
+    cJSON_AddItemToObject(j, "memory", sim_report_memory(d, &r->mem));
+    cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
+    if (r->fits) {
+        cJSON_AddItemToObject(b, "decode", sim_report_step(&r->decode));
+        /* aggregated: the step that carries a prompt chunk alongside the decodes */
+        cJSON_AddItemToObject(b, o->prefill ? "prefill" : "decode_with_prefill_chunk", sim_report_step(&r->first));
+        if (o->prefill)
+            cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(&r->prefill_pool));
+        jf_add_num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
+        jf_add_num(b, "mixed_step_share", r->mixed_share);
+    }
+    add_provenance(j, d);
+    return j;
+}
+
+cJSON *sim_report_phase(const sim_deploy *d, const char *phase, double batch, double ctx,
+                        const sim_step_result *s, const sim_memfit *m)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", d->model->name);
+    cJSON_AddStringToObject(j, "hw", d->hw->name);
+    jf_add_num(j, "gpus", d->gpus);
+    cJSON_AddStringToObject(j, "phase", phase);
+    jf_add_num(j, "batch", batch);
+    jf_add_num(j, "context", ctx);
+    cJSON_AddBoolToObject(j, "fits", m->fits && m->max_seqs >= batch * d->pp);
+    if (!m->fits)
+        cJSON_AddStringToObject(j, "reason", m->reason);
+    else if (m->max_seqs < batch * d->pp) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "the KV cache holds %ld sequences of %.0f tokens per rank; asked %.0f", m->max_seqs,
+                 ctx, batch * d->pp);
+        cJSON_AddStringToObject(j, "reason", buf);
+    }
+    jf_add_num(j, "memory_per_gpu_bytes", m->total_bytes);
+    jf_add_num(j, "step_s", s->time_s);
+    double tokens = strcmp(phase, "prefill") == 0 ? batch * ctx : batch;
+    jf_add_num(j, "tokens_per_s_per_gpu", s->time_s > 0 ? tokens * d->dp / s->stage_time_s / d->gpus : 0);
+    cJSON_AddStringToObject(j, "bound", sim_bound_name(s->bound));
+    cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
+    cJSON_AddItemToObject(j, "memory", sim_report_memory(d, m));
+    cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
+    cJSON_AddItemToObject(b, phase, sim_report_step(s));
+    add_provenance(j, d);
+    return j;
+}
+
+void sim_format_number(char *buf, size_t cap, double v)
+{
+    double a = fabs(v);
+    if (v == 0)
+        snprintf(buf, cap, "0");
+    else if (a >= 1e15 || a < 1e-4)
+        snprintf(buf, cap, "%.3e", v);
+    else if (a >= 1000)
+        snprintf(buf, cap, "%.0f", v);
+    else
+        snprintf(buf, cap, "%.4g", v);
+}
+
+
+static void print_step(FILE *f, const char *title, const cJSON *s)
+{
+    if (!s)
+        return;
+    fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
+            title, jf_get_num(s, "step_s") * 1e3, jf_get_num(s, "compute_s") * 1e3, jf_get_num(s, "memory_s") * 1e3,
+            jf_get_num(s, "communication_s") * 1e3, jf_get_num(s, "overhead_s") * 1e3, jf_get_str(s, "bound"));
+    const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, "by_kind_s");
+    const cJSON *it;
+    double stage = jf_get_num(s, "stage_s");
+    cJSON_ArrayForEach(it, k) fprintf(f, "           %-22s %9.3f ms  %5.1f%%\n", it->string,
+                                      it->valuedouble * 1e3, stage > 0 ? 100 * it->valuedouble / stage : 0);
+    const cJSON *moe = cJSON_GetObjectItemCaseSensitive(s, "moe");
+    if (moe)
+        fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, imbalance %.2fx\n",
+                jf_get_num(moe, "experts_touched_busiest_rank"), jf_get_num(moe, "tokens_per_expert"), jf_get_num(moe, "imbalance"));
+}
+
+void sim_report_print(FILE *f, const cJSON *r)
+{
+    const cJSON *dep = cJSON_GetObjectItemCaseSensitive(r, "deployment");
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(r, "memory");
+    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", jf_get_str(r, "model"),
+            jf_get_num(r, "gpus"), jf_get_str(r, "hw"), jf_get_num(dep, "tp"), jf_get_num(dep, "ep"), jf_get_num(dep, "pp"), jf_get_num(dep, "dp"),
+            jf_get_str(dep, "precision"), jf_get_str(dep, "dense_precision"), jf_get_str(dep, "kv_precision"));
+    bool fits = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "fits"));
+    fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
+            jf_get_num(r, "memory_per_gpu_bytes") / 1e9, jf_get_num(mem, "capacity_bytes") / 1e9, jf_get_num(mem, "weights_bytes") / 1e9,
+            jf_get_num(mem, "kv_bytes_per_sequence") / 1e9, jf_get_num(mem, "workspace_bytes") / 1e9);
+    if (!fits) {
+        fprintf(f, "DOES NOT FIT: %s\n", jf_get_str(r, "reason"));
+        return;
+    }
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "batch_clipped")))
+        fprintf(f, "batch clipped: %s\n", jf_get_str(r, "clip_reason"));
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "breakdown");
+    if (cJSON_GetObjectItemCaseSensitive(r, "phase")) {
+        fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", jf_get_str(r, "phase"),
+                jf_get_num(r, "batch"), jf_get_num(r, "context"), jf_get_num(r, "step_s") * 1e3, jf_get_num(r, "tokens_per_s_per_gpu"));
+    } else {
+        fprintf(f, "isl %g, osl %g, concurrency %g (served %g)\n", jf_get_num(r, "isl"), jf_get_num(r, "osl"),
+                jf_get_num(r, "concurrency"), jf_get_num(r, "concurrency_served"));
+        fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", jf_get_num(r, "ttft_s"), jf_get_num(r, "tpot_s") * 1e3,
+                jf_get_num(r, "output_tokens_per_s_per_user"));
+        fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", jf_get_num(r, "output_tokens_per_s_per_gpu"),
+                jf_get_num(r, "input_tokens_per_s_per_gpu"));
+        fprintf(f, "cost (%s, $%.2f/h): $%.3f per M output tokens, $%.3f per M input tokens; %.3f J per output token\n",
+                jf_get_str(r, "cost_mode"), jf_get_num(r, "usd_per_hour"), jf_get_num(r, "usd_per_mtok_output"),
+                jf_get_num(r, "usd_per_mtok_input"), jf_get_num(r, "joules_per_output_token"));
+    }
+    fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
+    if (cJSON_GetObjectItemCaseSensitive(b, "mixed_step_share"))
+        fprintf(f, "  %.0f%% of steps carry a prompt chunk (%.0f prompt tokens on the busiest rank per step, averaged)\n",
+                100 * jf_get_num(b, "mixed_step_share"), jf_get_num(b, "prefill_tokens_per_decode_step"));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, b) if (cJSON_IsObject(it)) print_step(f, it->string, it);
+    fprintf(f, "basis: %s\n", jf_get_str(r, "efficiency_basis"));
+}
+
+/* --- tables --- */
+
+static int collect_columns(const cJSON *rows, const char *const *columns, int ncolumns, const char **out, int cap)
+{
+    if (columns) {
+        int n = ncolumns < cap ? ncolumns : cap;
+        for (int i = 0; i < n; i++)
+            out[i] = columns[i];
+        return n;
+    }
+    /* the union of keys, sorted: rows built in Lua have no key order of their own */
+    int n = 0;
+    const cJSON *row, *it;
+    cJSON_ArrayForEach(row, rows) cJSON_ArrayForEach(it, row)
+    {
+        if (cJSON_IsObject(it) || cJSON_IsArray(it))
+            continue;
+        bool seen = false;
+        for (int i = 0; i < n && !seen; i++)
+            seen = strcmp(out[i], it->string) == 0;
+        if (!seen && n < cap)
+            out[n++] = it->string;
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(out[j - 1], out[j]) > 0; j--) {
+            const char *t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+static void cell(char *buf, size_t cap, const cJSON *row, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, key);
+    if (cJSON_IsNumber(it))
+        sim_format_number(buf, cap, it->valuedouble);
+    else if (cJSON_IsString(it))
+        snprintf(buf, cap, "%s", it->valuestring);
+    else if (cJSON_IsBool(it))
+        snprintf(buf, cap, "%s", cJSON_IsTrue(it) ? "true" : "false");
+    else
+        snprintf(buf, cap, "%s", "");
+}
+
+#define MAX_COLS 64
+
+void sim_table_print(FILE *f, const cJSON *rows, const char *const *columns, int ncolumns)
+{
+    const char *cols[MAX_COLS];
+    int nc = collect_columns(rows, columns, ncolumns, cols, MAX_COLS);
+    int width[MAX_COLS];
+    char buf[256];
+    for (int c = 0; c < nc; c++)
+        width[c] = (int)strlen(cols[c]);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) for (int c = 0; c < nc; c++)
+    {
+        cell(buf, sizeof buf, row, cols[c]);
+        int w = (int)strlen(buf);
+        if (w > width[c])
+            width[c] = w;
+    }
+    for (int c = 0; c < nc; c++)
+        fprintf(f, "%s%-*s", c ? "  " : "", c == nc - 1 ? 0 : width[c], cols[c]);
+    fputc('\n', f);
+    for (int c = 0; c < nc; c++) {
+        fprintf(f, "%s", c ? "  " : "");
+        for (int i = 0; i < width[c]; i++)
+            fputc('-', f);
+    }
+    fputc('\n', f);
+    cJSON_ArrayForEach(row, rows)
+    {
+        for (int c = 0; c < nc; c++) {
+            cell(buf, sizeof buf, row, cols[c]);
+            const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, cols[c]);
+            /* numbers right-aligned, text left-aligned */
+            if (cJSON_IsNumber(it))
+                fprintf(f, "%s%*s", c ? "  " : "", width[c], buf);
+            else if (c == nc - 1) /* no trailing blanks */
+                fprintf(f, "%s%s", c ? "  " : "", buf);
+            else
+                fprintf(f, "%s%-*s", c ? "  " : "", width[c], buf);
+        }
+        fputc('\n', f);
+    }
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} sbuf;
+
+static void sb_put(sbuf *s, const char *t, size_t n)
+{
+    if (s->oom)
+        return;
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = (s->cap + n + 1) * 2;
+        char *p = realloc(s->p, cap);
+        if (!p) {
+            s->oom = true;
+            return;
+        }
+        s->p = p;
+        s->cap = cap;
+    }
+    memcpy(s->p + s->len, t, n);
+    s->len += n;
+    s->p[s->len] = '\0';
+}
+
+static void sb_field(sbuf *s, const char *t)
+{
+    if (!strpbrk(t, ",\"\n\r")) {
+        sb_put(s, t, strlen(t));
+        return;
+    }
+    sb_put(s, "\"", 1);
+    for (const char *q = t; *q; q++) {
+        if (*q == '"')
+            sb_put(s, "\"", 1);
+        sb_put(s, q, 1);
+    }
+    sb_put(s, "\"", 1);
+}
+
+char *sim_table_csv(const cJSON *rows, const char *const *columns, int ncolumns)
+{
+    const char *cols[MAX_COLS];
+    int nc = collect_columns(rows, columns, ncolumns, cols, MAX_COLS);
+    sbuf s = { 0 };
+    char buf[256];
+    for (int c = 0; c < nc; c++) {
+        if (c)
+            sb_put(&s, ",", 1);
+        sb_field(&s, cols[c]);
+    }
+    sb_put(&s, "\n", 1);
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        for (int c = 0; c < nc; c++) {
+            if (c)
+                sb_put(&s, ",", 1);
+            const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, cols[c]);
+            if (cJSON_IsNumber(it))
+                snprintf(buf, sizeof buf, "%.10g", it->valuedouble); /* full precision in files */
+            else
+                cell(buf, sizeof buf, row, cols[c]);
+            sb_field(&s, buf);
+        }
+        sb_put(&s, "\n", 1);
+    }
+    if (s.oom) {
+        free(s.p);
+        return NULL;
+    }
+    if (!s.p)
+        sb_put(&s, "", 0);
+    return s.p;
+}

@@ -1,0 +1,107 @@
+/* des.h: request-level discrete-event simulation of one serving deployment. Requests
+ * (trace.h) arrive, wait, are admitted by a continuous-batching scheduler (token budget per
+ * iteration, chunked prefill mixed into decode steps, KV blocks, preemption), and every
+ * engine iteration lasts what the step model (step.h) says for the shape it carries. It
+ * reports TTFT/TPOT/end-to-end percentiles, throughput, goodput under an SLO, utilization
+ * and queue length over time, and whether the offered rate is sustainable. */
+#ifndef MOESIM_DES_H
+#define MOESIM_DES_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "deploy/cost.h"
+#include "deploy/deploy.h"
+#include "serve/trace.h"
+
+typedef struct sim_des_opts {
+    const sim_deploy *prefill;  /* NULL = aggregated; else the prefill pool (KV moves to the decode pool) */
+    int block_tokens;           /* KV block size in tokens (16, as vLLM) */
+    int max_num_seqs;           /* running sequences per attention rank; 0 = only KV and the token cap limit */
+    int graph_max;              /* largest captured decode batch per rank; 0 = no CUDA-graph padding */
+    double prefix_hit;          /* share of prompt tokens found in the prefix cache, [0, 1) */
+    int spec_tokens;            /* draft tokens per decode step (0 = no speculative decoding) */
+    double spec_accept;         /* mean tokens a decode step produces per sequence, in [1, spec_tokens + 1] */
+    double slo_ttft_s, slo_tpot_s; /* per-request SLO for goodput (0 = no bound) */
+    bool keep_records;          /* fill result.records (per-request CSV, latency CDFs) */
+    void (*progress)(void *ctx, double done_share);  /* called now and then; may be NULL */
+    void *progress_ctx;
+    sim_cost_opts cost;
+} sim_des_opts;
+
+typedef struct sim_des_pct {
+    double mean, p50, p90, p99, max;
+} sim_des_pct;
+
+/* One window of the timeline: time averages over [t0, t1). */
+typedef struct sim_des_window {
+    double t0, t1;
+    double in_system, waiting, running, busy, kv_used;  /* busy and kv_used are shares (decode pool) */
+} sim_des_window;
+
+typedef struct sim_des_record {
+    double arrival_s, ttft_s, tpot_s, e2e_s;
+    int isl, osl, preemptions;
+    int rank;
+} sim_des_record;
+
+typedef struct sim_des_result {
+    long requests, completed, preemptions, iterations;
+    int gpus;
+    double first_arrival_s, last_arrival_s, end_s, duration_s;  /* duration: first arrival to last completion */
+    double offered_rate;                  /* requests / arrival span */
+    sim_des_pct ttft, tpot, e2e, queue;   /* queue: arrival until first scheduled */
+    double input_tps, output_tps, output_tps_per_gpu, input_tps_per_gpu;
+    double output_tps_per_user;           /* 1 / mean TPOT */
+    double goodput_rps, goodput_tps, slo_attainment;  /* requests meeting both SLO bounds */
+    double utilization, prefill_utilization;  /* share of time an iteration runs (decode or only pool; prefill pool) */
+    double mean_batch;                    /* decoding sequences per rank per iteration, mean over iterations */
+    double mean_in_system, mean_waiting, max_waiting;
+    double kv_peak_share;                 /* most KV blocks in use on one rank / its blocks */
+    long kv_blocks_per_rank;
+    bool sustainable;
+    double queue_growth_rps;              /* slope of requests in system over the second half of arrivals */
+    double served_rps;                    /* completions / duration */
+    char note[384];                       /* why the rate is not sustainable, or "" */
+    /* Little's law on the simulated trace: L = time-average in system, lambda = requests /
+     * duration, W = mean time in system */
+    double little_L, little_lambda, little_W;
+    double usd_per_hour, usd_per_mtok_output, usd_per_mtok_blended;
+    const char *cost_mode;
+    long step_evals, step_cache_hits;     /* step-model calls and memo hits */
+    int nwindows;
+    sim_des_window *windows;
+    sim_des_record *records;              /* opts.keep_records: one per request, in arrival order */
+} sim_des_result;
+
+void sim_des_defaults(sim_des_opts *o);
+
+/* Simulate workload `w` on deployment `d` (the decode pool when o->prefill is set) until
+ * every request has finished. Fails with SIM_EINPUT on bad options, a deployment that does
+ * not fit, or a request longer than a rank's KV cache. Free the result with
+ * sim_des_result_free. */
+int sim_des_run(const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, sim_des_result *out,
+                sim_err *err);
+void sim_des_result_free(sim_des_result *r);
+
+/* The result as JSON (summary, percentiles, timeline); what `moesim serve --json` prints and
+ * what moesim.serve{} returns. */
+cJSON *sim_des_report(const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, const sim_des_result *r);
+
+/* Per-request records as rows (arrival_s, ttft_s, tpot_s, e2e_s, isl, osl, ...). */
+cJSON *sim_des_records_rows(const sim_des_result *r);
+
+/* Latency CDF rows {metric, latency_s, share} for TTFT, TPOT and end-to-end (at most
+ * `points` per metric), for plotting. */
+cJSON *sim_des_cdf_rows(const sim_des_result *r, int points);
+
+/* From the shared option table (request.h) to a simulation, for `moesim serve` and
+ * moesim.serve{} alike (implemented in des.c): builds the deployment and the
+ * workload, runs, and returns the JSON report; `res` (may be NULL) receives the raw result,
+ * to be freed by the caller. `progress` prints progress on stderr for long runs. */
+struct sim_request;
+int sim_des_request_workload(const struct sim_request *r, int max_context, sim_workload *w, sim_err *err);
+int sim_des_request_run(const struct sim_request *r, bool keep_records, bool progress, cJSON **report,
+                        sim_des_result *res, sim_err *err);
+
+#endif

@@ -1,0 +1,321 @@
+/* serving.c: steady-state serving built from step times.
+ *
+ * Aggregated serving with chunked prefill: every running sequence needs isl prompt tokens
+ * per osl output tokens, so a decode step of b sequences also carries b*isl/osl prompt
+ * tokens on average. New prompts reach each attention rank as a Poisson stream of
+ * b/osl per step; with attention data-parallel the step waits for the rank that drew the
+ * most, so attention is costed at the expected maximum over ranks while the MoE layers
+ * see the group's mean. Per-iteration token caps and KV capacity clip the batch, and the
+ * result says so. */
+#include "serve/serving.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void sim_serve_defaults(sim_serve_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->isl = 1024;
+    o->osl = 1024;
+    o->concurrency = 1;
+    o->replicas = 1;
+    sim_cost_defaults(&o->cost);
+}
+
+double sim_poisson_expected_max(double lambda, int n)
+{
+    if (lambda <= 0 || n < 1)
+        return 0;
+    if (n == 1)
+        return lambda;
+    /* E[max] = sum_{k>=0} (1 - F(k)^n), F the Poisson CDF. */
+    double p = exp(-lambda), F = p, sum = 0;
+    for (int k = 0; k < 10000; k++) {
+        double term = 1 - pow(F, n);
+        sum += term;
+        if (term < 1e-12 && k > lambda)
+            break;
+        p *= lambda / (k + 1);
+        F += p;
+        if (F > 1)
+            F = 1;
+    }
+    return sum;
+}
+
+int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,
+                   sim_memfit *mem, sim_err *err)
+{
+    if (batch <= 0 || ctx <= 0)
+        return sim_fail(err, SIM_EINPUT, "--batch and --context must be positive (got %g and %g)", batch, ctx);
+    int rc = sim_deploy_check(d, err);
+    if (rc)
+        return rc;
+    sim_memfit_eval(d, ctx, batch * d->pp, mem);
+    sim_step_shape s = { 0 };
+    if (prefill) {
+        s.prefill_tokens = batch * ctx;
+        s.prefill_ctx = ctx / 2;
+        s.prefill_seqs = batch;
+    } else {
+        s.decode_seqs = batch;
+        s.decode_ctx = ctx;
+    }
+    return sim_step_eval(d, mem, &s, step, err);
+}
+
+static void set_cost(const sim_deploy *d, const sim_deploy *pool, const sim_serve_opts *o, sim_eval *r)
+{
+    const char *mode = "rent";
+    double usd = sim_cost_usd_per_hour(d->hw, d->gpus, &o->cost, &mode);
+    double watts = sim_cost_watts(d->hw, d->gpus);
+    double usd_pre = 0, watts_pre = 0;
+    if (pool) {
+        usd_pre = sim_cost_usd_per_hour(pool->hw, pool->gpus, &o->cost, &mode);
+        watts_pre = sim_cost_watts(pool->hw, pool->gpus);
+    }
+    r->cost_mode = mode;
+    r->usd_per_hour = usd + usd_pre;
+    /* Device time splits between prompt and output tokens by the share each takes:
+     * the prefill pool's cost goes to input tokens; in aggregated serving, the part of
+     * each step that prompt tokens add. */
+    double in_usd = pool ? usd_pre : usd * r->prefill_share;
+    double out_usd = pool ? usd : usd * (1 - r->prefill_share);
+    double in_w = pool ? watts_pre : watts * r->prefill_share;
+    double out_w = pool ? watts : watts * (1 - r->prefill_share);
+    r->usd_per_mtok_output = sim_cost_usd_per_mtok(out_usd, r->output_tps);
+    r->usd_per_mtok_input = sim_cost_usd_per_mtok(in_usd, r->input_tps);
+    r->usd_per_mtok_blended = sim_cost_usd_per_mtok(r->usd_per_hour, r->output_tps + r->input_tps);
+    r->joules_per_output_token = r->output_tps > 0 ? out_w / r->output_tps : 0;
+    r->joules_per_input_token = r->input_tps > 0 ? in_w / r->input_tps : 0;
+}
+
+/* Clip the per-rank batch to KV capacity and the per-iteration token cap. */
+static double clip_batch(const sim_deploy *d, const sim_serve_opts *o, double b, bool mixes_prefill, sim_eval *r)
+{
+    double per_group = b * d->pp; /* all micro-batches' KV sits on the same devices */
+    if (r->mem.max_seqs < per_group) {
+        double nb = (double)r->mem.max_seqs / d->pp;
+        snprintf(r->clip_note, sizeof r->clip_note,
+                 "KV cache holds %ld sequences of %.0f tokens per attention rank (%.1f GB free for KV); asked %.0f",
+                 r->mem.max_seqs, o->isl + o->osl, r->mem.kv_budget_bytes / 1e9, per_group);
+        r->clipped = true;
+        b = nb;
+    }
+    /* A step carries at most max_batched_tokens tokens; decode tokens and the prompt
+     * tokens that keep the batch fed (isl/osl per sequence) must share them. */
+    double per_seq = mixes_prefill ? 1 + o->isl / o->osl : 1;
+    double cap = d->max_batched_tokens / per_seq;
+    if (b > cap) {
+        snprintf(r->clip_note, sizeof r->clip_note,
+                 "max_batched_tokens %d per iteration carries at most %.0f sequences per rank (1 decode + %.2f prompt "
+                 "tokens per step each)",
+                 d->max_batched_tokens, floor(cap), per_seq - 1);
+        r->clipped = true;
+        b = floor(cap);
+    }
+    return b;
+}
+
+static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eval *r, sim_err *err)
+{
+    double b = clip_batch(d, o, o->concurrency / (d->dp * d->pp), true, r);
+    if (b < 1e-9) {
+        r->fits = false;
+        snprintf(r->reason, sizeof r->reason, "%s", r->clip_note);
+        return SIM_OK;
+    }
+    r->batch_per_rank = b;
+    r->concurrency_served = b * d->dp * d->pp;
+
+    /* A request holds its slot for nc prefill chunks, then osl decode steps. In steady
+     * state a rank therefore has mu = b nc / (nc + osl) chunks in flight per step and
+     * b osl / (nc + osl) sequences decoding. */
+    double room = fmax(d->max_batched_tokens - b, 1);
+    double chunk = fmin(o->isl, room);
+    double nc = ceil(o->isl / chunk);
+    double cycle = nc + o->osl;
+    double mu = b * nc / cycle;
+    double decoding = b * o->osl / cycle;
+    /* With attention data-parallel every MoE layer waits for the slowest rank, so a step
+     * is "mixed" when any rank carries a chunk; the busiest rank carries the expected
+     * maximum of the ranks' (Poisson) chunk counts. */
+    double p_mixed = mu >= 1 ? 1 : 1 - pow(1 - mu, d->dp);
+    double chunks_busiest = fmax(1, sim_poisson_expected_max(mu, d->dp) / fmax(p_mixed, 1e-12));
+    double pre_busiest = fmin(chunk * chunks_busiest, room);
+    r->prefill_tokens_per_step = p_mixed * pre_busiest;
+
+    /* a step a user decodes in carries at least that user */
+    sim_step_shape pure = {
+        .decode_seqs = fmax(1, decoding),
+        .decode_ctx = o->isl + o->osl / 2,
+        .group_tokens = d->dp * fmax(1, decoding),
+    };
+    sim_step_shape mixed = pure;
+    mixed.prefill_tokens = pre_busiest;
+    mixed.prefill_ctx = o->isl / 2;
+    mixed.prefill_seqs = chunks_busiest / nc;
+    mixed.group_tokens = d->dp * (fmax(1, decoding) + fmax(mu, p_mixed / d->dp) * chunk);
+    sim_step_result pure_step;
+    int rc = sim_step_eval(d, &r->mem, &pure, &pure_step, err);
+    if (rc)
+        return rc;
+    if ((rc = sim_step_eval(d, &r->mem, &mixed, &r->first, err)))
+        return rc;
+    r->decode = pure_step;
+    r->mixed_share = p_mixed;
+
+    double t_mean = p_mixed * r->first.stage_time_s + (1 - p_mixed) * pure_step.stage_time_s;
+    /* TPOT as one user sees it: only the other requests' chunks slow its steps. */
+    double mu_others = (b - 1) * nc / cycle;
+    double p_others = 1 - (mu_others >= 1 ? 0 : 1 - mu_others) * pow(mu >= 1 ? 0 : 1 - mu, d->dp - 1);
+    double t_user = p_others * r->first.stage_time_s + (1 - p_others) * pure_step.stage_time_s;
+    r->prefill_share = t_mean > 0 ? p_mixed * (r->first.stage_time_s - pure_step.stage_time_s) / t_mean : 0;
+
+    /* What limits the deployment: the time-weighted parts of pure and mixed steps. */
+    const sim_step_result *st[2] = { &pure_step, &r->first };
+    double w[2] = { 1 - p_mixed, p_mixed }, parts[4] = { 0 };
+    for (int i = 0; i < 2; i++) {
+        parts[0] += w[i] * st[i]->compute_s;
+        parts[1] += w[i] * st[i]->memory_s;
+        parts[2] += w[i] * st[i]->comm_s;
+        parts[3] += w[i] * st[i]->overhead_s;
+    }
+    r->bound = sim_bound_of(parts[0], parts[1], parts[2], parts[3]);
+
+    r->tpot_s = t_user * d->pp;
+    /* a new request waits on average half an iteration, then rides nc mixed steps */
+    r->ttft_s = 0.5 * t_mean * d->pp + nc * r->first.time_s;
+    r->output_tps = d->dp * decoding / t_mean;
+    r->input_tps = r->output_tps * o->isl / o->osl;
+    return SIM_OK;
+}
+
+static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const sim_serve_opts *o, sim_eval *r,
+                              sim_err *err)
+{
+    double b = clip_batch(d, o, o->concurrency / (d->dp * d->pp), false, r);
+    if (b < 1e-9) {
+        r->fits = false;
+        snprintf(r->reason, sizeof r->reason, "decode pool: %s", r->clip_note);
+        return SIM_OK;
+    }
+    r->batch_per_rank = b;
+    r->concurrency_served = b * d->dp * d->pp;
+    sim_step_shape dec = { .decode_seqs = b, .decode_ctx = o->isl + o->osl / 2, .group_tokens = d->dp * b };
+    int rc = sim_step_eval(d, &r->mem, &dec, &r->decode, err);
+    if (rc)
+        return rc;
+
+    /* Prefill pool: full iterations of max_batched_tokens prompt tokens per rank. */
+    double chunk = fmin(p->max_batched_tokens, fmax(o->isl, 1));
+    double prompts = fmax(1, floor(p->max_batched_tokens / o->isl));
+    sim_step_shape full = {
+        .prefill_tokens = o->isl >= p->max_batched_tokens ? chunk : prompts * o->isl,
+        .prefill_ctx = o->isl / 2,
+        .prefill_seqs = o->isl >= p->max_batched_tokens ? 0 : prompts,
+    };
+    if ((rc = sim_step_eval(p, &r->prefill_mem, &full, &r->prefill_pool, err)))
+        return rc;
+    double prefill_capacity = p->dp * full.prefill_tokens / r->prefill_pool.stage_time_s; /* tokens/s */
+
+    sim_step_shape one = { .prefill_tokens = fmin(o->isl, p->max_batched_tokens), .prefill_ctx = o->isl / 2,
+                           .prefill_seqs = 1 };
+    if ((rc = sim_step_eval(p, &r->prefill_mem, &one, &r->first, err)))
+        return rc;
+    double chunks = ceil(o->isl / fmin(o->isl, p->max_batched_tokens));
+
+    /* KV of one prompt moves from the prefill pool to the decode pool over the NIC. */
+    double kv_bytes = r->prefill_mem.kv_bytes_per_seq * p->tp * p->pp;
+    double kv_s = kv_bytes / (d->hw->scale_out.bandwidth_Bps * d->hw->eff.link_scale_out) +
+                  d->hw->scale_out.latency_s;
+
+    r->tpot_s = r->decode.time_s;
+    r->ttft_s = chunks * r->first.time_s + kv_s + 0.5 * r->decode.stage_time_s;
+    r->output_tps = d->dp * b / r->decode.stage_time_s;
+    double need = r->output_tps * o->isl / o->osl;
+    if (need > prefill_capacity) {
+        r->prefill_limited = true;
+        r->output_tps = prefill_capacity * o->osl / o->isl;
+    }
+    r->input_tps = r->output_tps * o->isl / o->osl;
+    r->prefill_share = 0;
+    r->bound = r->decode.bound;
+    return SIM_OK;
+}
+
+static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err);
+
+/* Replicas are independent instances: each takes an equal share of the requests, and the
+ * deployment's totals (devices, tokens/s, cost per hour) are the instance's times R;
+ * per-device, per-user and per-token figures are the instance's own. */
+int sim_serve_eval(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
+{
+    int R = o->replicas > 0 ? o->replicas : 1;
+    if (!(o->concurrency >= 1))
+        return sim_fail(err, SIM_EINPUT, "concurrency must be >= 1 (got %g)", o->concurrency);
+    if (o->replicas < 0)
+        return sim_fail(err, SIM_EINPUT, "replicas must be >= 1 (got %d)", o->replicas);
+    if (!(o->concurrency >= R))
+        return sim_fail(err, SIM_EINPUT, "concurrency (%g) must be at least one request per replica (%d)",
+                        o->concurrency, R);
+    sim_serve_opts one = *o;
+    one.concurrency = o->concurrency / R;
+    int rc = eval_instance(d, &one, out, err);
+    if (rc || R == 1)
+        return rc;
+    out->concurrency = o->concurrency;
+    out->concurrency_served *= R;
+    out->gpus *= R;
+    out->output_tps *= R;
+    out->input_tps *= R;
+    out->usd_per_hour *= R;
+    return SIM_OK;
+}
+
+static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!(o->isl >= 1) || !(o->osl >= 1))
+        return sim_fail(err, SIM_EINPUT, "isl and osl must be >= 1 (got %g and %g)", o->isl, o->osl);
+    if (!(o->concurrency >= 1))
+        return sim_fail(err, SIM_EINPUT, "concurrency must be >= 1 (got %g)", o->concurrency);
+    int rc = sim_deploy_check(d, err);
+    if (rc)
+        return rc;
+    if (o->prefill) {
+        if (o->prefill->model != d->model)
+            return sim_fail(err, SIM_EINPUT, "prefill pool must serve the same model as the decode pool");
+        if ((rc = sim_deploy_check(o->prefill, err)))
+            return sim_wrap(err, "prefill pool");
+    }
+    out->concurrency = o->concurrency;
+    out->gpus = d->gpus + (o->prefill ? o->prefill->gpus : 0);
+    out->fits = true;
+
+    sim_memfit_eval(d, o->isl + o->osl, o->concurrency / d->dp, &out->mem);
+    if (o->prefill) {
+        sim_memfit_eval(o->prefill, o->isl, 1, &out->prefill_mem);
+        if (!out->prefill_mem.fits) {
+            out->fits = false;
+            snprintf(out->reason, sizeof out->reason, "prefill pool: %s", out->prefill_mem.reason);
+        }
+    }
+    if (!out->mem.fits) {
+        out->fits = false;
+        snprintf(out->reason, sizeof out->reason, "%s", out->mem.reason);
+    }
+    if (!out->fits)
+        return SIM_OK;
+
+    rc = o->prefill ? eval_disaggregated(d, o->prefill, o, out, err) : eval_aggregated(d, o, out, err);
+    if (rc || !out->fits)
+        return rc;
+    out->e2e_s = out->ttft_s + (o->osl - 1) * out->tpot_s;
+    out->output_tps_per_gpu = out->output_tps / out->gpus;
+    out->input_tps_per_gpu = out->input_tps / out->gpus;
+    out->output_tps_per_user = out->tpot_s > 0 ? 1 / out->tpot_s : 0;
+    set_cost(d, o->prefill, o, out);
+    return SIM_OK;
+}

@@ -1,0 +1,65 @@
+/* serving.h: steady-state serving. For C concurrent requests of isl prompt and osl output
+ * tokens: the decode step (with chunked prefill mixed in when prefill and decode share the
+ * devices), TTFT, TPOT, tokens/s per device and per user, memory fit with the batch
+ * clipped to what the KV cache holds, and cost. Prefill and decode can also run in
+ * separate pools (disaggregated), each with its own split. */
+#ifndef MOESIM_SERVING_H
+#define MOESIM_SERVING_H
+
+#include <stdbool.h>
+
+#include "deploy/cost.h"
+#include "deploy/deploy.h"
+#include "deploy/memfit.h"
+#include "step/step.h"
+
+typedef struct sim_serve_opts {
+    double isl, osl;              /* prompt and output tokens per request */
+    double concurrency;           /* requests in flight over the whole deployment */
+    int replicas;                 /* independent copies of the instance sharing the load (>= 1) */
+    const sim_deploy *prefill;    /* NULL = aggregated; else the prefill pool (same model) */
+    sim_cost_opts cost;
+} sim_serve_opts;
+
+typedef struct sim_eval {
+    bool fits;
+    char reason[512];
+    bool clipped;                  /* the batch is smaller than asked */
+    char clip_note[256];
+    double concurrency, concurrency_served;
+    double batch_per_rank;         /* decoding sequences per attention rank per micro-batch */
+    double prefill_tokens_per_step;/* prompt tokens mixed into a decode step, busiest rank */
+    double mixed_share;            /* share of steps that carry a prompt chunk on the busiest rank */
+    int gpus;                      /* all devices, both pools when disaggregated */
+    double ttft_s, tpot_s, e2e_s;
+    double output_tps, input_tps;  /* whole deployment */
+    double output_tps_per_gpu, input_tps_per_gpu, output_tps_per_user;
+    double prefill_share;          /* share of device time spent on prefill */
+    bool prefill_limited;          /* disaggregated: the prefill pool caps throughput */
+    sim_step_result decode;        /* a decode step with no prompt chunk in it */
+    sim_step_result first;         /* a step that carries a prompt chunk (aggregated: with the decodes) */
+    sim_step_result prefill_pool;  /* disaggregated: one full prefill iteration */
+    sim_memfit mem;                /* decode (or aggregated) devices */
+    sim_memfit prefill_mem;
+    double usd_per_hour, usd_per_mtok_output, usd_per_mtok_input, usd_per_mtok_blended;
+    double joules_per_output_token, joules_per_input_token;
+    const char *cost_mode;
+    sim_bound bound;
+} sim_eval;
+
+void sim_serve_defaults(sim_serve_opts *o);
+
+/* Evaluate. Returns SIM_EINPUT for impossible input (a split that cannot work, lengths
+ * or concurrency not positive); a deployment that does not fit returns SIM_OK with
+ * out->fits false and the reason. */
+int sim_serve_eval(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err);
+
+/* One phase alone, as `moesim eval --phase`: a decode step of `batch` sequences at
+ * context `ctx`, or a prefill of `batch` prompts of `ctx` tokens, per attention rank. */
+int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,
+                   sim_memfit *mem, sim_err *err);
+
+/* E[max of n independent Poisson(lambda)] (attention-DP: the busiest rank's new prompts). */
+double sim_poisson_expected_max(double lambda, int n);
+
+#endif

@@ -1,0 +1,958 @@
+/* routing.c: MoE routing statistics for one step (see routing.h).
+ *
+ * A query is answered in three layers:
+ *   1. closed forms for the uniform means (distinct experts, experts per rank, destination
+ *      ranks and nodes per token), exact when skew is 0 and no expert is replicated;
+ *   2. seeded Monte Carlo for everything else, above all the maxima over ranks and experts,
+ *      which have no closed form even under uniform routing;
+ *   3. a cache keyed on the whole query, so a sweep that repeats a query pays nothing.
+ *
+ * The Monte Carlo draws T tokens per trial, each choosing k distinct experts with
+ * probabilities p (successive sampling without replacement, i.e. Plackett-Luce). Three exact
+ * samplers cover the shapes: partial Fisher-Yates when p is uniform, Walker-alias draws with
+ * repeats rejected when k is small against E, Gumbel-top-k otherwise. When one trial would
+ * need more work than the per-query budget allows for the minimum number of trials (2^16
+ * draws, e.g. T > 8192 at k = 8), per-expert counts come from one multinomial draw instead
+ * (approximation described at trial_counts; within 2% of token-by-token routing on the maxima
+ * at T = 4096, tested).
+ *
+ * Placement: without EPLB expert e sits on rank e / (E/ep) and the popularity ranking is a
+ * fresh random permutation per trial (nobody chose where the hot experts sit). With EPLB the
+ * `redundant` hottest experts get one extra replica each and slots are packed greedily by
+ * expected load (place_eplb); a token routed to a replicated expert uses either replica.
+ *
+ * Trials run until the standard error of every maximum is below 1% of its value, within
+ * [MIN_TRIALS, MAX_TRIALS] and a work budget that keeps a cache miss near 50 ms on one core. */
+#include "step/routing.h"
+
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* GSL's documented switch for inlining gsl_rng_uniform and friends: the draw loop calls
+ * them hundreds of thousands of times per query. */
+#define HAVE_INLINE 1
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#define MIN_TRIALS 16
+#define MAX_TRIALS 1024
+#define TARGET_REL_SE 0.01
+/* Work units one query may spend: a unit is one random draw with its bookkeeping, 20-35 ns
+ * on a 2020s core, so a cache miss stays under ~40 ms. A token costs k units (uniform), its
+ * expected number of alias draws (rejection) or E (Gumbel-top-k). */
+#define WORK_BUDGET (1L << 20)
+#define MAX_TOKENS 2147483647L
+
+/* A trial whose work exceeds this takes the multinomial path; MIN_TRIALS exact trials
+ * then fit in WORK_BUDGET. Tests lower it to compare both paths on one query. */
+static long exact_limit = WORK_BUDGET / MIN_TRIALS;
+
+enum sampler { SAMPLE_ALL, SAMPLE_UNIFORM, SAMPLE_REJECT, SAMPLE_GUMBEL };
+
+/* Where experts live and how popular they are; fixed for a query. Popularity index j (0 =
+ * hottest) is mapped to a logical expert by perm[] (redrawn each trial without EPLB), an
+ * expert to its first slot, and a slot to the rank that holds it. */
+typedef struct layout {
+    int E, k, ep, rpn, nodes, slots;
+    int small_rows;     /* split the busiest rank's experts at this many rows (0 = no split) */
+    long T;
+    double *pop;        /* pop[j], sums to 1 */
+    double *incl;       /* incl[j]: P(a token picks j), Rosén's approximation (multinomial path) */
+    int *first_slot;    /* first_slot[e]; replicas of e occupy consecutive slot ids */
+    int *nrep;          /* replicas of logical expert e: 1, or 2 for EPLB's redundant ones */
+    int *slot_rank;     /* rank holding slot s */
+    int *slot_expert;   /* logical expert in slot s */
+    bool permute;       /* hot experts land anywhere: shuffle perm[] every trial */
+    enum sampler how;
+    double token_work;  /* work units per token for the chosen sampler */
+    gsl_ran_discrete_t *alias;
+} layout;
+
+/* Per-trial scratch and counters. */
+typedef struct work {
+    int *perm, *pidx;           /* popularity index -> expert and back */
+    int *pick, *fy;             /* a token's choices; Fisher-Yates deck */
+    long *seen;                 /* stamp per popularity index (rejection sampler) */
+    double *key;                /* Gumbel keys */
+    int *keyidx;
+    long *cnt_slot, *cnt_expert, *rank_tok, *rank_exp, *copies;
+    long *stamp_rank, *stamp_node;
+    unsigned int *mult;         /* multinomial output */
+    double *mult_p;
+    double *miss_rank, *reach_rank, *reach_node;
+    int *m_rank;
+    bool reach_done;
+    long tick;                  /* token stamp, never reset so no clearing is needed */
+    double dest_ranks, dest_nodes;
+} work;
+
+/* One trial's figures. */
+typedef struct trial {
+    double distinct, mean_exp_rank, dest_ranks, dest_nodes;
+    double max_tok_rank, max_exp_rank, max_tok_expert, max_copies;
+    double small_exp_share, small_tok_share; /* on the rank with the most assignments */
+} trial;
+
+enum { N_MAX = 4 };
+
+/* ---------------------------------------------------------------- validation */
+
+static int validate(const sim_routing_query *q, sim_err *err)
+{
+    if (q->experts < 1)
+        return sim_fail(err, SIM_EINPUT, "routing: experts (%d) must be >= 1", q->experts);
+    if (q->top_k < 1)
+        return sim_fail(err, SIM_EINPUT, "routing: top_k (%d) must be >= 1", q->top_k);
+    if (q->top_k > q->experts)
+        return sim_fail(err, SIM_EINPUT, "routing: top_k (%d) must be <= experts (%d)",
+                        q->top_k, q->experts);
+    if (q->ep < 1)
+        return sim_fail(err, SIM_EINPUT, "routing: ep (%d) must be >= 1", q->ep);
+    if (q->ranks_per_node < 1)
+        return sim_fail(err, SIM_EINPUT, "routing: ranks_per_node (%d) must be >= 1",
+                        q->ranks_per_node);
+    if (q->ep % q->ranks_per_node != 0)
+        return sim_fail(err, SIM_EINPUT, "routing: ranks_per_node (%d) must divide ep (%d)",
+                        q->ranks_per_node, q->ep);
+    if (q->tokens < 0)
+        return sim_fail(err, SIM_EINPUT, "routing: tokens (%ld) must be >= 0", q->tokens);
+    if (q->tokens > MAX_TOKENS)
+        return sim_fail(err, SIM_EINPUT, "routing: tokens (%ld) must be <= %ld",
+                        q->tokens, MAX_TOKENS);
+    if (!(q->skew >= 0) || !isfinite(q->skew))
+        return sim_fail(err, SIM_EINPUT, "routing: skew (%g) must be finite and >= 0", q->skew);
+    if (q->redundant < 0)
+        return sim_fail(err, SIM_EINPUT, "routing: redundant (%d) must be >= 0", q->redundant);
+    if (q->small_rows < 0)
+        return sim_fail(err, SIM_EINPUT, "routing: small_rows (%d) must be >= 0", q->small_rows);
+    if (q->redundant > 0 && !q->eplb)
+        return sim_fail(err, SIM_EINPUT,
+                        "routing: redundant (%d) needs eplb: replicas are placed by EPLB",
+                        q->redundant);
+    if (q->redundant > q->experts)
+        return sim_fail(err, SIM_EINPUT,
+                        "routing: redundant (%d) must be <= experts (%d): one extra replica per hot expert",
+                        q->redundant, q->experts);
+    /* Every rank holds as many slots: EP72 serves 256 experts with 32 redundant ones. */
+    if ((q->experts + q->redundant) % q->ep != 0)
+        return sim_fail(err, SIM_EINPUT,
+                        "routing: ep (%d) must divide the expert slots (%d experts + %d redundant)",
+                        q->ep, q->experts, q->redundant);
+    return SIM_OK;
+}
+
+/* ---------------------------------------------------------------- closed forms */
+
+double sim_routing_distinct_uniform(int experts, int top_k, double tokens)
+{
+    if (experts <= 0 || tokens <= 0)
+        return 0;
+    if (top_k >= experts)
+        return experts;
+    /* Each token picks k distinct of E uniformly, so an expert escapes one token with
+     * probability 1 - k/E and all T tokens independently. log1p keeps small k/E exact. */
+    return experts * -expm1(tokens * log1p(-(double)top_k / experts));
+}
+
+/* C(E - m, k) / C(E, k): probability that k distinct uniform experts all miss a set of m. */
+static double miss_all_uniform(int E, int k, int m)
+{
+    if (m + k > E)
+        return 0;
+    double r = 1;
+    for (int j = 0; j < k; j++)
+        r *= (double)(E - m - j) / (E - j);
+    return r;
+}
+
+/* Expected distinct groups (ranks or nodes, each of E/groups experts) a token reaches. */
+static double dest_groups_uniform(int E, int k, int groups)
+{
+    return groups * (1 - miss_all_uniform(E, k, E / groups));
+}
+
+/* ---------------------------------------------------------------- layout */
+
+static void layout_free(layout *L)
+{
+    free(L->pop);
+    free(L->incl);
+    free(L->first_slot);
+    free(L->nrep);
+    free(L->slot_rank);
+    free(L->slot_expert);
+    if (L->alias)
+        gsl_ran_discrete_free(L->alias);
+    memset(L, 0, sizeof *L);
+}
+
+/* Rosén's approximation to the inclusion probabilities of successive sampling:
+ * incl_j = 1 - exp(-lambda p_j) with lambda set so that they sum to k. Exact for uniform p;
+ * used only to give the multinomial path the right per-expert means. */
+static void inclusion_probs(layout *L)
+{
+    if (L->k >= L->E) {
+        for (int j = 0; j < L->E; j++)
+            L->incl[j] = 1;
+        return;
+    }
+    double lo = 0, hi = 1;
+    for (;;) {
+        double s = 0;
+        for (int j = 0; j < L->E; j++)
+            s += -expm1(-hi * L->pop[j]);
+        if (s >= L->k || hi > 1e300)
+            break;
+        hi *= 2;
+    }
+    for (int it = 0; it < 200 && hi - lo > 1e-12 * hi; it++) {
+        double mid = 0.5 * (lo + hi), s = 0;
+        for (int j = 0; j < L->E; j++)
+            s += -expm1(-mid * L->pop[j]);
+        if (s < L->k)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    for (int j = 0; j < L->E; j++)
+        L->incl[j] = -expm1(-hi * L->pop[j]);
+}
+
+/* Exact rejection needs about sum_j 1/(1 - mass of the j hottest) draws per token at worst;
+ * past E draws Gumbel-top-k (E keys per token) is cheaper. Sets L->token_work. */
+static enum sampler choose_sampler(layout *L, double skew)
+{
+    L->token_work = L->k;
+    if (L->k == L->E)
+        return SAMPLE_ALL;
+    if (skew == 0)
+        return SAMPLE_UNIFORM;
+    L->token_work = L->E;
+    if (4 * L->k > L->E)
+        return SAMPLE_GUMBEL;
+    double mass = 0, draws = 0;
+    for (int j = 0; j < L->k; j++) {
+        draws += 1 / fmax(1 - mass, 1e-300);
+        mass += L->pop[j];
+    }
+    if (draws > L->E)
+        return SAMPLE_GUMBEL;
+    L->token_work = draws;
+    return SAMPLE_REJECT;
+}
+
+/* EPLB placement by expected load: the `redundant` hottest experts get a second replica
+ * (half the load each), then slots go, largest load first, to the least-loaded rank that has
+ * a free slot, avoiding a rank that already holds the other replica when possible. An
+ * expert's expected load is T incl_e, not T k p_e: a token takes an expert at most once, so
+ * the hottest experts saturate (with skew 1 over 256 experts, k p_0 = 1.3 > 1), and EPLB,
+ * which measures loads, sees the saturated figure. */
+static void place_eplb(layout *L, int redundant)
+{
+    int S = L->slots, per = S / L->ep;
+    double *load = calloc((size_t)L->ep, sizeof *load);
+    int *used = calloc((size_t)L->ep, sizeof *used);
+    /* Slots in expert order are by load descending except that a replica carries half its
+     * expert's load: sort explicitly. */
+    int *order = malloc((size_t)S * sizeof *order);
+    double *sload = malloc((size_t)S * sizeof *sload);
+    int s = 0;
+    for (int e = 0; e < L->E; e++) {
+        L->nrep[e] = e < redundant ? 2 : 1;
+        L->first_slot[e] = s;
+        for (int r = 0; r < L->nrep[e]; r++, s++) {
+            L->slot_expert[s] = e;
+            sload[s] = L->incl[e] / L->nrep[e];
+            order[s] = s;
+        }
+    }
+    /* Insertion sort, stable, descending by load: S is a few hundred. */
+    for (int i = 1; i < S; i++) {
+        int v = order[i], j = i;
+        while (j > 0 && sload[order[j - 1]] < sload[v]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    for (int i = 0; i < S; i++) {
+        int sl = order[i], e = L->slot_expert[sl], best = -1, best_twin = -1;
+        for (int r = 0; r < L->ep; r++) {
+            if (used[r] >= per)
+                continue;
+            bool twin = false;
+            for (int t = L->first_slot[e]; t < L->first_slot[e] + L->nrep[e]; t++)
+                twin |= t != sl && L->slot_rank[t] == r;
+            if (!twin && (best < 0 || load[r] < load[best]))
+                best = r;
+            if (best_twin < 0 || load[r] < load[best_twin])
+                best_twin = r;
+        }
+        int r = best >= 0 ? best : best_twin;
+        L->slot_rank[sl] = r;
+        load[r] += sload[sl];
+        used[r]++;
+    }
+    free(load);
+    free(used);
+    free(order);
+    free(sload);
+}
+
+/* Contiguous placement: expert e on rank e / (E/ep), one slot each. */
+static void place_contiguous(layout *L)
+{
+    int per = L->E / L->ep;
+    for (int e = 0; e < L->E; e++) {
+        L->nrep[e] = 1;
+        L->first_slot[e] = e;
+        L->slot_expert[e] = e;
+        L->slot_rank[e] = e / per;
+    }
+}
+
+static int layout_init(layout *L, const sim_routing_query *q, sim_err *err)
+{
+    memset(L, 0, sizeof *L);
+    L->E = q->experts;
+    L->k = q->top_k;
+    L->ep = q->ep;
+    L->rpn = q->ranks_per_node;
+    L->nodes = q->ep / q->ranks_per_node;
+    L->T = q->tokens;
+    L->slots = q->experts + q->redundant;
+    L->small_rows = q->small_rows;
+    L->pop = malloc((size_t)L->E * sizeof *L->pop);
+    L->incl = malloc((size_t)L->E * sizeof *L->incl);
+    L->first_slot = malloc((size_t)L->E * sizeof *L->first_slot);
+    L->nrep = malloc((size_t)L->E * sizeof *L->nrep);
+    L->slot_rank = malloc((size_t)L->slots * sizeof *L->slot_rank);
+    L->slot_expert = malloc((size_t)L->slots * sizeof *L->slot_expert);
+    if (!L->pop || !L->incl || !L->first_slot || !L->nrep || !L->slot_rank || !L->slot_expert) {
+        layout_free(L);
+        return sim_fail(err, SIM_EFAIL, "routing: out of memory");
+    }
+    double sum = 0;
+    for (int j = 0; j < L->E; j++)
+        sum += L->pop[j] = pow(j + 1.0, -q->skew);
+    for (int j = 0; j < L->E; j++)
+        L->pop[j] /= sum;
+    inclusion_probs(L);
+    if (q->eplb)
+        place_eplb(L, q->redundant);
+    else
+        place_contiguous(L);
+    /* Without EPLB nobody chose where the hot experts sit; with uniform popularity it
+     * does not matter where they sit. */
+    L->permute = !q->eplb && q->skew > 0;
+    L->how = choose_sampler(L, q->skew);
+    if (L->how == SAMPLE_REJECT) {
+        L->alias = gsl_ran_discrete_preproc((size_t)L->E, L->pop);
+        if (!L->alias) {
+            layout_free(L);
+            return sim_fail(err, SIM_EFAIL, "routing: cannot build alias table");
+        }
+    }
+    return SIM_OK;
+}
+
+/* ---------------------------------------------------------------- work space */
+
+static void work_free(work *w)
+{
+    free(w->perm);
+    free(w->pidx);
+    free(w->pick);
+    free(w->fy);
+    free(w->seen);
+    free(w->key);
+    free(w->keyidx);
+    free(w->cnt_slot);
+    free(w->cnt_expert);
+    free(w->rank_tok);
+    free(w->rank_exp);
+    free(w->copies);
+    free(w->stamp_rank);
+    free(w->stamp_node);
+    free(w->mult);
+    free(w->mult_p);
+    free(w->miss_rank);
+    free(w->reach_rank);
+    free(w->reach_node);
+    free(w->m_rank);
+    memset(w, 0, sizeof *w);
+}
+
+static int work_init(work *w, const layout *L, sim_err *err)
+{
+    size_t E = (size_t)L->E, S = (size_t)L->slots, R = (size_t)L->ep, N = (size_t)L->nodes;
+    memset(w, 0, sizeof *w);
+    w->perm = malloc(E * sizeof *w->perm);
+    w->pidx = malloc(E * sizeof *w->pidx);
+    w->pick = malloc(E * sizeof *w->pick);
+    w->fy = malloc(E * sizeof *w->fy);
+    w->seen = calloc(E, sizeof *w->seen);
+    w->key = malloc(E * sizeof *w->key);
+    w->keyidx = malloc(E * sizeof *w->keyidx);
+    w->cnt_slot = malloc(S * sizeof *w->cnt_slot);
+    w->cnt_expert = malloc(E * sizeof *w->cnt_expert);
+    w->rank_tok = malloc(R * sizeof *w->rank_tok);
+    w->rank_exp = malloc(R * sizeof *w->rank_exp);
+    w->copies = malloc(R * sizeof *w->copies);
+    w->stamp_rank = calloc(R, sizeof *w->stamp_rank);
+    w->stamp_node = calloc(N, sizeof *w->stamp_node);
+    w->mult = malloc(E * sizeof *w->mult);
+    w->mult_p = malloc(E * sizeof *w->mult_p);
+    w->miss_rank = malloc(R * sizeof *w->miss_rank);
+    w->reach_rank = malloc(R * sizeof *w->reach_rank);
+    w->reach_node = malloc(N * sizeof *w->reach_node);
+    w->m_rank = malloc(R * sizeof *w->m_rank);
+    if (!w->perm || !w->pidx || !w->pick || !w->fy || !w->seen || !w->key || !w->keyidx ||
+        !w->cnt_slot || !w->cnt_expert || !w->rank_tok || !w->rank_exp || !w->copies ||
+        !w->stamp_rank || !w->stamp_node || !w->mult || !w->mult_p || !w->miss_rank ||
+        !w->reach_rank || !w->reach_node || !w->m_rank) {
+        work_free(w);
+        return sim_fail(err, SIM_EFAIL, "routing: out of memory");
+    }
+    for (int j = 0; j < L->E; j++)
+        w->perm[j] = w->pidx[j] = w->fy[j] = j;
+    return SIM_OK;
+}
+
+/* ---------------------------------------------------------------- one token's k experts */
+
+/* Partial Fisher-Yates: the first k cards of a uniformly shuffled deck. The deck need not be
+ * restored: any permutation of it shuffles just as well. */
+static void pick_uniform(const layout *L, work *w, gsl_rng *r)
+{
+    for (int i = 0; i < L->k; i++) {
+        int j = i + (int)gsl_rng_uniform_int(r, (unsigned long)(L->E - i));
+        int t = w->fy[i];
+        w->fy[i] = w->fy[j];
+        w->fy[j] = t;
+        w->pick[i] = w->fy[i];
+    }
+}
+
+/* Successive draws from the alias table, repeats rejected: exactly sampling without
+ * replacement, since a rejected draw leaves the remaining experts' relative odds unchanged. */
+static void pick_reject(const layout *L, work *w, gsl_rng *r)
+{
+    long stamp = w->tick;
+    for (int i = 0; i < L->k;) {
+        int j = (int)gsl_ran_discrete(r, L->alias);
+        if (w->seen[j] == stamp)
+            continue;
+        w->seen[j] = stamp;
+        w->pick[i++] = j;
+    }
+}
+
+/* Move the k largest keys to the front of keyidx (Hoare selection, expected O(E)). */
+static void select_top(const double *key, int *idx, int n, int k)
+{
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = key[idx[lo + (hi - lo) / 2]];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (key[idx[i]] > pivot)
+                i++;
+            while (key[idx[j]] < pivot)
+                j--;
+            if (i <= j) {
+                int t = idx[i];
+                idx[i++] = idx[j];
+                idx[j--] = t;
+            }
+        }
+        if (k - 1 <= j)
+            hi = j;
+        else if (k - 1 >= i)
+            lo = i;
+        else
+            break;
+    }
+}
+
+/* Gumbel-top-k: the k largest of log p_j + Gumbel noise are distributed exactly as k
+ * successive draws without replacement. */
+static void pick_gumbel(const layout *L, work *w, gsl_rng *r)
+{
+    for (int j = 0; j < L->E; j++) {
+        w->key[j] = log(L->pop[j]) - log(-log(gsl_rng_uniform_pos(r)));
+        w->keyidx[j] = j;
+    }
+    select_top(w->key, w->keyidx, L->E, L->k);
+    memcpy(w->pick, w->keyidx, (size_t)L->k * sizeof *w->pick);
+}
+
+static void pick_token(const layout *L, work *w, gsl_rng *r)
+{
+    switch (L->how) {
+    case SAMPLE_ALL:
+        for (int j = 0; j < L->k; j++)
+            w->pick[j] = j;
+        break;
+    case SAMPLE_UNIFORM:
+        pick_uniform(L, w, r);
+        break;
+    case SAMPLE_REJECT:
+        pick_reject(L, w, r);
+        break;
+    case SAMPLE_GUMBEL:
+        pick_gumbel(L, w, r);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- one trial */
+
+static void trial_reset(const layout *L, work *w, gsl_rng *r)
+{
+    memset(w->cnt_slot, 0, (size_t)L->slots * sizeof *w->cnt_slot);
+    memset(w->cnt_expert, 0, (size_t)L->E * sizeof *w->cnt_expert);
+    memset(w->copies, 0, (size_t)L->ep * sizeof *w->copies);
+    w->dest_ranks = w->dest_nodes = 0;
+    if (L->permute) {
+        gsl_ran_shuffle(r, w->perm, (size_t)L->E, sizeof *w->perm);
+        for (int j = 0; j < L->E; j++)
+            w->pidx[w->perm[j]] = j;
+    }
+}
+
+/* The slot a token's assignment to expert e lands in: one of its replicas at random. */
+static int slot_for(const layout *L, int e, gsl_rng *r)
+{
+    int s = L->first_slot[e];
+    return L->nrep[e] > 1 ? s + (int)gsl_rng_uniform_int(r, (unsigned long)L->nrep[e]) : s;
+}
+
+/* Exact trial: route every token. */
+static void trial_exact(const layout *L, work *w, gsl_rng *r)
+{
+    long dest_r = 0, dest_n = 0;
+    for (long t = 0; t < L->T; t++) {
+        long stamp = ++w->tick;
+        pick_token(L, w, r);
+        for (int i = 0; i < L->k; i++) {
+            int e = w->perm[w->pick[i]];
+            int s = slot_for(L, e, r), rk = L->slot_rank[s], nd = rk / L->rpn;
+            w->cnt_slot[s]++;
+            w->cnt_expert[e]++;
+            if (w->stamp_rank[rk] != stamp) {
+                w->stamp_rank[rk] = stamp;
+                w->copies[rk]++;
+                dest_r++;
+            }
+            if (w->stamp_node[nd] != stamp) {
+                w->stamp_node[nd] = stamp;
+                dest_n++;
+            }
+        }
+    }
+    w->dest_ranks = L->T ? (double)dest_r / L->T : 0;
+    w->dest_nodes = L->T ? (double)dest_n / L->T : 0;
+}
+
+/* Probability that a token reaches each rank and each node (reach_rank, reach_node).
+ * Inclusions of different experts are treated as independent, which overstates the miss
+ * probability since a token's k picks exclude each other; the factor corr, the exact uniform
+ * miss probability over its independent approximation for a group of m slots, puts that back
+ * (exact when p is uniform and nothing is replicated). */
+static void reach_probs(const layout *L, work *w)
+{
+    for (int rk = 0; rk < L->ep; rk++) {
+        w->miss_rank[rk] = 1;
+        w->m_rank[rk] = 0;
+    }
+    for (int s = 0; s < L->slots; s++) {
+        int rk = L->slot_rank[s], e = L->slot_expert[s];
+        w->miss_rank[rk] *= 1 - L->incl[w->pidx[e]] / L->nrep[e];
+        w->m_rank[rk]++;
+    }
+    double q = 1 - (double)L->k / L->E;
+    for (int nd = 0; nd < L->nodes; nd++) {
+        double miss = 1;
+        int m = 0;
+        for (int rk = nd * L->rpn; rk < (nd + 1) * L->rpn; rk++) {
+            miss *= w->miss_rank[rk];
+            m += w->m_rank[rk];
+        }
+        double indep = pow(q, m);
+        w->reach_node[nd] = 1 - fmin(1, indep > 0 ? miss * miss_all_uniform(L->E, L->k, m) / indep : 0);
+    }
+    for (int rk = 0; rk < L->ep; rk++) {
+        double indep = pow(q, w->m_rank[rk]);
+        double miss = w->miss_rank[rk];
+        w->reach_rank[rk] = 1 - fmin(1, indep > 0 ? miss * miss_all_uniform(L->E, L->k, w->m_rank[rk]) / indep : 0);
+    }
+}
+
+/* Multinomial trial for large T k (above exact_limit work). Per-expert counts are one
+ * multinomial of T k draws over probabilities incl_j / k, where incl_j is the probability
+ * that a token picks expert j (Rosén's approximation for sampling without replacement).
+ * Means per expert are right; the variance is T incl (1 - incl/k) instead of the exact
+ * T incl (1 - incl), slightly larger for the hottest experts, negligible at these T.
+ * Replicated experts split their count binomially. Per-token figures (destination ranks,
+ * copies per rank) come from the reach probabilities of reach_probs: the mean is
+ * the sum of reach probabilities, copies per rank are Binomial(T, reach). */
+static void trial_counts(const layout *L, work *w, gsl_rng *r)
+{
+    for (int j = 0; j < L->E; j++)
+        w->mult_p[j] = L->incl[j];
+    long left = L->T * L->k;
+    while (left > 0) {
+        unsigned int n = (unsigned int)(left < (1L << 30) ? left : (1L << 30));
+        gsl_ran_multinomial(r, (size_t)L->E, n, w->mult_p, w->mult);
+        for (int j = 0; j < L->E; j++)
+            w->cnt_expert[w->perm[j]] += w->mult[j];
+        left -= n;
+    }
+    for (int e = 0; e < L->E; e++) {
+        long c = w->cnt_expert[e];
+        int s = L->first_slot[e];
+        if (L->nrep[e] == 1) {
+            w->cnt_slot[s] = c;
+        } else {
+            long a = (long)gsl_ran_binomial(r, 0.5, (unsigned int)c);
+            w->cnt_slot[s] = a;
+            w->cnt_slot[s + 1] = c - a;
+        }
+    }
+    /* Placement is fixed with EPLB, so its reach probabilities are computed once. */
+    if (L->permute || !w->reach_done) {
+        reach_probs(L, w);
+        w->reach_done = true;
+    }
+    double dr = 0, dn = 0;
+    for (int rk = 0; rk < L->ep; rk++) {
+        w->copies[rk] = (long)gsl_ran_binomial(r, w->reach_rank[rk], (unsigned int)L->T);
+        dr += w->reach_rank[rk];
+    }
+    for (int nd = 0; nd < L->nodes; nd++)
+        dn += w->reach_node[nd];
+    w->dest_ranks = dr;
+    w->dest_nodes = dn;
+}
+
+/* Reduce the counters of a trial to its figures. */
+static void trial_summarize(const layout *L, work *w, trial *o)
+{
+    memset(w->rank_tok, 0, (size_t)L->ep * sizeof *w->rank_tok);
+    memset(w->rank_exp, 0, (size_t)L->ep * sizeof *w->rank_exp);
+    long max_slot = 0, distinct = 0;
+    for (int s = 0; s < L->slots; s++) {
+        long c = w->cnt_slot[s];
+        int rk = L->slot_rank[s];
+        w->rank_tok[rk] += c;
+        w->rank_exp[rk] += c > 0;
+        if (c > max_slot)
+            max_slot = c;
+    }
+    for (int e = 0; e < L->E; e++)
+        distinct += w->cnt_expert[e] > 0;
+    long max_tok = 0, max_exp = 0, max_cp = 0, sum_exp = 0;
+    int busiest = 0;
+    for (int rk = 0; rk < L->ep; rk++) {
+        if (w->rank_tok[rk] > max_tok) {
+            max_tok = w->rank_tok[rk];
+            busiest = rk;
+        }
+        if (w->rank_exp[rk] > max_exp)
+            max_exp = w->rank_exp[rk];
+        if (w->copies[rk] > max_cp)
+            max_cp = w->copies[rk];
+        sum_exp += w->rank_exp[rk];
+    }
+    o->distinct = (double)distinct;
+    o->mean_exp_rank = (double)sum_exp / L->ep;
+    o->dest_ranks = w->dest_ranks;
+    o->dest_nodes = w->dest_nodes;
+    o->max_tok_rank = (double)max_tok;
+    o->max_exp_rank = (double)max_exp;
+    o->max_tok_expert = (double)max_slot;
+    o->max_copies = (double)max_cp;
+    o->small_exp_share = o->small_tok_share = 0;
+    if (L->small_rows > 0 && max_tok > 0) {
+        long small_exp = 0, small_tok = 0;
+        for (int s = 0; s < L->slots; s++) {
+            long c = w->cnt_slot[s];
+            if (L->slot_rank[s] == busiest && c > 0 && c <= L->small_rows) {
+                small_exp++;
+                small_tok += c;
+            }
+        }
+        o->small_exp_share = (double)small_exp / (double)w->rank_exp[busiest];
+        o->small_tok_share = (double)small_tok / (double)max_tok;
+    }
+}
+
+/* ---------------------------------------------------------------- the Monte Carlo loop */
+
+typedef struct accum {
+    double sum[10], sq[N_MAX];
+    int n;
+} accum;
+
+static void accum_add(accum *a, const trial *t)
+{
+    const double v[10] = {t->max_tok_rank, t->max_exp_rank, t->max_tok_expert, t->max_copies,
+                          t->distinct, t->mean_exp_rank, t->dest_ranks, t->dest_nodes,
+                          t->small_exp_share, t->small_tok_share};
+    for (int i = 0; i < 10; i++)
+        a->sum[i] += v[i];
+    for (int i = 0; i < N_MAX; i++)
+        a->sq[i] += v[i] * v[i];
+    a->n++;
+}
+
+/* True once every maximum's standard error is below TARGET_REL_SE of its mean. */
+static bool accum_precise(const accum *a)
+{
+    for (int i = 0; i < N_MAX; i++) {
+        double m = a->sum[i] / a->n;
+        double var = fmax(0, a->sq[i] / a->n - m * m) * a->n / (a->n - 1);
+        if (m > 0 && sqrt(var / a->n) > TARGET_REL_SE * m)
+            return false;
+    }
+    return true;
+}
+
+static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+{
+    layout L;
+    work w;
+    if (layout_init(&L, q, err))
+        return err ? err->code : SIM_EFAIL;
+    if (work_init(&w, &L, err)) {
+        layout_free(&L);
+        return err ? err->code : SIM_EFAIL;
+    }
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!r) {
+        work_free(&w);
+        layout_free(&L);
+        return sim_fail(err, SIM_EFAIL, "routing: cannot allocate the random generator");
+    }
+    gsl_rng_set(r, q->seed);
+
+    long trial_work = (long)ceil((double)L.T * L.token_work);
+    bool exact = trial_work <= exact_limit;
+    if (!exact)
+        trial_work = 2L * L.E + L.slots + L.ep;
+    if (trial_work < 1)
+        trial_work = 1;
+
+    accum a = {0};
+    long spent = 0;
+    trial t;
+    while (a.n < MAX_TRIALS) {
+        if (a.n >= MIN_TRIALS && (accum_precise(&a) || spent + trial_work > WORK_BUDGET))
+            break;
+        trial_reset(&L, &w, r);
+        if (exact)
+            trial_exact(&L, &w, r);
+        else
+            trial_counts(&L, &w, r);
+        trial_summarize(&L, &w, &t);
+        accum_add(&a, &t);
+        spent += trial_work;
+    }
+    out->max_tokens_per_rank = a.sum[0] / a.n;
+    out->max_experts_per_rank = a.sum[1] / a.n;
+    out->max_tokens_per_expert = a.sum[2] / a.n;
+    out->max_token_copies_per_rank = a.sum[3] / a.n;
+    out->distinct_experts = a.sum[4] / a.n;
+    out->mean_experts_per_rank = a.sum[5] / a.n;
+    out->mean_dest_ranks_per_token = a.sum[6] / a.n;
+    out->mean_dest_nodes_per_token = a.sum[7] / a.n;
+    out->small_expert_share = a.sum[8] / a.n;
+    out->small_token_share = a.sum[9] / a.n;
+    out->trials = a.n;
+
+    gsl_rng_free(r);
+    work_free(&w);
+    layout_free(&L);
+    return SIM_OK;
+}
+
+/* Every token reaches every expert: nothing is random (unless replicas split the load). */
+static void all_experts(const sim_routing_query *q, sim_routing_stats *out)
+{
+    double T = (double)q->tokens, E = q->experts;
+    out->distinct_experts = E;
+    out->mean_tokens_per_rank = out->max_tokens_per_rank = T * E / q->ep;
+    out->mean_experts_per_rank = out->max_experts_per_rank = E / q->ep;
+    out->max_tokens_per_expert = T;
+    out->mean_dest_ranks_per_token = q->ep;
+    out->mean_dest_nodes_per_token = (double)q->ep / q->ranks_per_node;
+    out->max_token_copies_per_rank = T;
+    /* every expert gets all T tokens: all small or none */
+    out->small_expert_share = out->small_token_share = q->small_rows > 0 && T <= q->small_rows ? 1 : 0;
+    out->trials = 0;
+}
+
+static int compute(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int E = q->experts, k = q->top_k;
+    double T = (double)q->tokens;
+    out->distinct_experts_uniform = sim_routing_distinct_uniform(E, k, T);
+    if (q->tokens == 0)
+        return SIM_OK;
+    if (k == E && q->redundant == 0) {
+        all_experts(q, out);
+        out->distinct_experts_uniform = E;
+        return SIM_OK;
+    }
+    int rc = monte_carlo(q, out, err);
+    if (rc)
+        return rc;
+    /* The mean over ranks of assignments is T k / ep whatever the routing. */
+    out->mean_tokens_per_rank = T * k / q->ep;
+    if (q->skew == 0 && q->redundant == 0) {
+        out->distinct_experts = out->distinct_experts_uniform;
+        out->mean_experts_per_rank = out->distinct_experts_uniform / q->ep;
+        out->mean_dest_ranks_per_token = dest_groups_uniform(E, k, q->ep);
+        out->mean_dest_nodes_per_token = dest_groups_uniform(E, k, q->ep / q->ranks_per_node);
+        /* The maximum is sampled but the mean is exact: keep max >= mean where sampling
+         * noise would break it (ep = 1, or every rank saturated). */
+        if (out->max_experts_per_rank < out->mean_experts_per_rank)
+            out->max_experts_per_rank = out->mean_experts_per_rank;
+    }
+    return SIM_OK;
+}
+
+/* ---------------------------------------------------------------- cache */
+
+/* Open addressing, linear probing. When half full it is emptied: sweeps revisit a working
+ * set far smaller than CACHE_MAX, and clearing keeps memory bounded without bookkeeping. */
+#define CACHE_SLOTS 8192
+#define CACHE_MAX (CACHE_SLOTS / 2)
+
+typedef struct cache_entry {
+    bool used;
+    uint64_t hash;
+    sim_routing_query key;
+    sim_routing_stats stats;
+} cache_entry;
+
+static cache_entry *cache;
+static long cache_entries, cache_hits, cache_misses;
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Hash field by field: the struct's padding bytes are not part of the query. */
+static uint64_t query_hash(const sim_routing_query *q)
+{
+    uint64_t h = 14695981039346656037ULL;
+    double skew = q->skew == 0 ? 0 : q->skew; /* -0 and 0 are one query */
+    unsigned char eplb = q->eplb;
+    h = fnv(h, &q->experts, sizeof q->experts);
+    h = fnv(h, &q->top_k, sizeof q->top_k);
+    h = fnv(h, &q->tokens, sizeof q->tokens);
+    h = fnv(h, &q->ep, sizeof q->ep);
+    h = fnv(h, &q->ranks_per_node, sizeof q->ranks_per_node);
+    h = fnv(h, &skew, sizeof skew);
+    h = fnv(h, &q->redundant, sizeof q->redundant);
+    h = fnv(h, &eplb, sizeof eplb);
+    h = fnv(h, &q->seed, sizeof q->seed);
+    h = fnv(h, &q->small_rows, sizeof q->small_rows);
+    return h;
+}
+
+static bool query_equal(const sim_routing_query *a, const sim_routing_query *b)
+{
+    return a->experts == b->experts && a->top_k == b->top_k && a->tokens == b->tokens &&
+           a->ep == b->ep && a->ranks_per_node == b->ranks_per_node && a->skew == b->skew &&
+           a->redundant == b->redundant && a->eplb == b->eplb && a->seed == b->seed &&
+           a->small_rows == b->small_rows;
+}
+
+static cache_entry *cache_find(const sim_routing_query *q, uint64_t h)
+{
+    if (!cache)
+        return NULL;
+    for (size_t i = h % CACHE_SLOTS;; i = (i + 1) % CACHE_SLOTS) {
+        cache_entry *c = &cache[i];
+        if (!c->used)
+            return NULL;
+        if (c->hash == h && query_equal(&c->key, q))
+            return c;
+    }
+}
+
+static void cache_store(const sim_routing_query *q, uint64_t h, const sim_routing_stats *s)
+{
+    if (!cache && !(cache = calloc(CACHE_SLOTS, sizeof *cache)))
+        return; /* no cache is only slower */
+    if (cache_entries >= CACHE_MAX) {
+        memset(cache, 0, CACHE_SLOTS * sizeof *cache);
+        cache_entries = 0;
+    }
+    size_t i = h % CACHE_SLOTS;
+    while (cache[i].used)
+        i = (i + 1) % CACHE_SLOTS;
+    cache[i] = (cache_entry){.used = true, .hash = h, .key = *q, .stats = *s};
+    cache_entries++;
+}
+
+void sim_routing_cache_clear(void)
+{
+    free(cache);
+    cache = NULL;
+    cache_entries = cache_hits = cache_misses = 0;
+}
+
+void sim_routing_cache_info(long *entries, long *hits, long *misses)
+{
+    if (entries)
+        *entries = cache_entries;
+    if (hits)
+        *hits = cache_hits;
+    if (misses)
+        *misses = cache_misses;
+}
+
+void sim_routing_set_exact_limit(long work)
+{
+    exact_limit = work > 0 ? work : WORK_BUDGET / MIN_TRIALS;
+    sim_routing_cache_clear();
+}
+
+/* ---------------------------------------------------------------- entry point */
+
+int sim_routing_stats_get(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+{
+    if (!q || !out)
+        return sim_fail(err, SIM_EINPUT, "routing: query and result must not be NULL");
+    int rc = validate(q, err);
+    if (rc)
+        return rc;
+    uint64_t h = query_hash(q);
+    const cache_entry *c = cache_find(q, h);
+    if (c) {
+        cache_hits++;
+        *out = c->stats;
+        return SIM_OK;
+    }
+    cache_misses++;
+    sim_routing_stats s;
+    rc = compute(q, &s, err);
+    if (rc)
+        return rc;
+    cache_store(q, h, &s);
+    *out = s;
+    return SIM_OK;
+}

@@ -1,0 +1,656 @@
+/* step.c: one engine step, operation by operation, on the slowest device.
+ *
+ * Every operation is costed the same way: compute time at the peak of the data type the
+ * device really has times an efficiency that depends on the operation's shape (tokens in
+ * the GEMM, tokens per expert, batch x context for decode attention); memory time at the
+ * bandwidth of the tier the bytes live in times an efficiency that depends on how many
+ * bytes the kernel moves; the larger of the two, plus a fixed cost per kernel for the
+ * backend. Layers of one kind are identical, so each kind is costed once and multiplied. */
+#include "step/step.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "step/comm.h"
+#include "step/routing.h"
+
+static const char *const kind_names[LK_COUNT] = {
+    "attention_projections", "attention_core", "dense_ffn", "router", "experts", "shared_experts",
+    "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead",
+};
+
+const char *sim_layer_kind_name(sim_layer_kind k)
+{
+    return kind_names[k];
+}
+
+sim_bound sim_bound_of(double compute, double memory, double comm, double overhead)
+{
+    double parts[4] = { compute, memory, comm, overhead };
+    int best = 0;
+    for (int i = 1; i < 4; i++)
+        if (parts[i] > parts[best])
+            best = i;
+    return (sim_bound)best;
+}
+
+const char *sim_bound_name(sim_bound b)
+{
+    static const char *const names[] = { "compute", "memory", "communication", "overhead" };
+    return names[b];
+}
+
+/* Accumulated cost of a set of operations. */
+typedef struct acc {
+    double kind[LK_COUNT];
+    double compute, memory, overhead, comm;
+    double flops, bytes, comm_bytes, slow_bytes;
+} acc;
+
+static void acc_scale_add(acc *dst, const acc *src, double times)
+{
+    for (int i = 0; i < LK_COUNT; i++)
+        dst->kind[i] += src->kind[i] * times;
+    dst->compute += src->compute * times;
+    dst->memory += src->memory * times;
+    dst->overhead += src->overhead * times;
+    dst->comm += src->comm * times;
+    dst->flops += src->flops * times;
+    dst->bytes += src->bytes * times;
+    dst->comm_bytes += src->comm_bytes * times;
+    dst->slow_bytes += src->slow_bytes * times;
+}
+
+static double acc_time(const acc *a)
+{
+    return a->compute + a->memory + a->overhead + a->comm;
+}
+
+/* One compute/memory operation. */
+typedef struct op {
+    sim_layer_kind kind;
+    double flops;
+    double peak;             /* FLOP/s of the compute type used */
+    double eta_c;            /* compute efficiency at this shape */
+    double act_bytes;        /* activations, KV: always in tier 0 */
+    double weight_bytes;     /* weights: split over tiers by `frac` */
+    const double *frac;      /* share of these weights per tier (memfit) */
+    sim_curve mem_curve;     /* tier-0 efficiency against bytes */
+    double mem_x;            /* x for mem_curve (bytes, or tokens for decode attention) */
+    double dequant_elems;    /* packed weight elements to unpack */
+    sim_wformat fmt;
+    int kernels;
+    double groups_s;         /* fixed time of the FFNs run (sim_curve.group_s) */
+} op;
+
+static void add_op(acc *a, const sim_deploy *d, const op *o)
+{
+    const sim_hw *hw = d->hw;
+    double t_c = 0;
+    if (o->flops > 0) {
+        double eta = o->eta_c > 1e-6 ? o->eta_c : 1e-6;
+        t_c = o->flops / (o->peak * eta);
+    }
+    if (o->dequant_elems > 0 && hw->eff.dequant_elems_per_s[o->fmt] > 0)
+        t_c += o->dequant_elems / hw->eff.dequant_elems_per_s[o->fmt];
+
+    double fast_w = o->frac ? o->weight_bytes * o->frac[0] : o->weight_bytes;
+    double fast = o->act_bytes + fast_w;
+    double t_m = 0;
+    if (fast > 0) {
+        double eta = sim_curve_at(o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
+        t_m = fast / (hw->tiers[0].bandwidth_Bps * (eta > 1e-6 ? eta : 1e-6));
+    }
+    if (o->frac) {
+        for (int i = 1; i < hw->n_tiers; i++) {
+            double b = o->weight_bytes * o->frac[i];
+            if (b > 0) {
+                t_m += b / (hw->tiers[i].bandwidth_Bps * hw->eff.memory.max);
+                a->slow_bytes += b;
+            }
+        }
+    }
+    double t_o = o->kernels * hw->eff.kernel_overhead_s + o->groups_s;
+    double t = (t_c > t_m ? t_c : t_m);
+    if (t_c > t_m)
+        a->compute += t_c;
+    else
+        a->memory += t_m;
+    a->overhead += t_o;
+    a->kind[o->kind] += t + t_o;
+    a->flops += o->flops;
+    a->bytes += o->act_bytes + o->weight_bytes;
+}
+
+static void add_comm(acc *a, sim_layer_kind kind, double seconds, double bytes)
+{
+    a->comm += seconds;
+    a->kind[kind] += seconds;
+    a->comm_bytes += bytes;
+}
+
+/* Everything the per-layer costing needs, resolved once per step. */
+typedef struct ctx {
+    const sim_deploy *d;
+    const sim_memfit *fit;
+    const sim_model *m;
+    double peak_dense, peak_expert, peak_attn;
+    sim_dtype dt_dense, dt_expert, dt_attn;
+    int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
+    sim_param_counts pc;
+} ctx;
+
+static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
+{
+    return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
+}
+
+/* Efficiency of the busiest rank's grouped expert GEMMs (`assign` token rows over `touched`
+ * experts), and in *groups_s their fixed cost per expert FFN (sim_curve.group_s). With one kernel regime the mean rows per expert is exact, since an expert's time
+ * 2W(m + half)/(peak max) is linear in its rows m. With a kernel switch (sim_curve.small_rows)
+ * the experts at or below it and those above run different kernels, so the two groups are
+ * costed apart, each at its own mean rows (routing gives the split). */
+static double grouped_gemm_cost(sim_curve c, double assign, double touched, const sim_routing_stats *rs, double *groups_s)
+{
+    double m = touched > 0 ? assign / touched : 0;
+    *groups_s = touched * sim_curve_group_s(c, m);
+    if (c.small_rows <= 0 || assign <= 0 || touched <= 0)
+        return sim_curve_at(c, m);
+    double n_small = rs->small_expert_share * touched, a_small = rs->small_token_share * assign;
+    double n_big = touched - n_small, a_big = assign - a_small;
+    *groups_s = n_small * c.small_group_s + n_big * c.group_s;
+    double rows_over_eta = 0; /* sum over groups of rows / eta: proportional to time */
+    if (n_small > 0 && a_small > 0)
+        rows_over_eta += a_small / sim_curve_saturating(c.small_max, c.small_half, a_small / n_small);
+    if (n_big > 0 && a_big > 0)
+        rows_over_eta += a_big / sim_curve_saturating(c.max, c.half, a_big / n_big);
+    return rows_over_eta > 0 ? assign / rows_over_eta : sim_curve_at(c, m);
+}
+
+/* Attention (projections and core) of one layer for shape s; `local` = sliding-window layer. */
+static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool local)
+{
+    const sim_deploy *d = c->d;
+    const sim_model *m = c->m;
+    const sim_hw *hw = d->hw;
+    double T = s->decode_seqs + s->prefill_tokens;
+    double h = m->hidden, nq = (double)m->attn.heads / d->tp;
+    double kvb = sim_wformat_bytes(d->kv_fmt), db = sim_wformat_bytes(d->dense_fmt);
+    double win = local && m->attn.local_window > 0 ? m->attn.local_window : INFINITY;
+    double Ld = fmin(s->decode_ctx, win), Lp = fmin(s->prefill_ctx, win);
+    double proj_params, proj_flops_tok, core_dec_flops, kv_row, core_pre_flops;
+    int kernels;
+
+    if (m->attn.kind == ATTN_GQA) {
+        double hd = m->attn.head_dim;
+        double kvh = (double)m->attn.kv_heads / d->tp;
+        if (kvh < 1)
+            kvh = 1;
+        proj_params = h * nq * hd * 2 + 2 * h * kvh * hd;
+        proj_flops_tok = 2 * proj_params;
+        core_dec_flops = 4 * nq * hd * Ld;            /* QK^T and PV per sequence */
+        kv_row = 2 * kvh * hd * kvb;                  /* K and V of one context token */
+        core_pre_flops = 4 * nq * hd * Lp;            /* per prompt token */
+        kernels = 6;
+    } else {
+        double qr = m->attn.q_lora_rank, kvr = m->attn.kv_lora_rank;
+        double dn = m->attn.qk_nope_head_dim, dr = m->attn.qk_rope_head_dim, dv = m->attn.v_head_dim;
+        double q = qr > 0 ? h * qr + qr * nq * (dn + dr) : h * nq * (dn + dr);
+        double kv_down = h * (kvr + dr);
+        double kv_up = kvr * nq * (dn + dv);
+        double o = nq * dv * h;
+        proj_params = q + kv_down + kv_up + o;
+        /* Decode runs the absorbed form: W_UK and W_UV fold into the query and output, so
+         * per token the up-projection costs nq*kvr*(dn+dv) MACs whatever the context. */
+        proj_flops_tok = 2 * (q + kv_down + o) + 2 * kv_up;
+        core_dec_flops = 2 * nq * Ld * ((kvr + dr) + kvr); /* scores over the latent, then values */
+        kv_row = (kvr + dr) * kvb;                           /* one latent row per token, shared by all heads */
+        core_pre_flops = 2 * nq * Lp * (dn + dr + dv);       /* prefill: plain MHA after up-projection */
+        kernels = 10;
+    }
+
+    op proj = {
+        .kind = LK_ATTN_PROJ,
+        .flops = proj_flops_tok * T,
+        .peak = c->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(hw, c->dt_dense, false), T),
+        .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
+        .weight_bytes = proj_params * db,
+        .frac = c->fit->other_frac,
+        .mem_curve = hw->eff.memory,
+        .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? proj_params : 0,
+        .fmt = d->dense_fmt,
+        .kernels = kernels - 1,
+    };
+    add_op(a, d, &proj);
+
+    double bL = s->decode_seqs * Ld;
+    op core = {
+        .kind = LK_ATTN_CORE,
+        .flops = core_dec_flops * s->decode_seqs + core_pre_flops * s->prefill_tokens,
+        .peak = c->peak_attn,
+        .eta_c = s->prefill_tokens > 0 && s->decode_seqs == 0 ? hw->eff.attn_prefill_compute
+                                                               : hw->eff.attn_decode_compute,
+        /* decode reads each sequence's context once; prefill writes its rows and reads the prior context */
+        .act_bytes = kv_row * (Ld * s->decode_seqs + (s->prefill_tokens > 0 ? s->prefill_tokens + Lp : 0)) +
+                     T * h * 2 * 2,
+        .mem_curve = hw->eff.attn_decode_mem,
+        .mem_x = bL + s->prefill_tokens * Lp,
+        .kernels = 1,
+    };
+    add_op(a, d, &core);
+}
+
+static void dense_ffn_ops(acc *a, const ctx *c, double T)
+{
+    const sim_deploy *d = c->d;
+    double params = (double)c->nmat * c->m->hidden * c->m->ffn.dense_intermediate / d->tp;
+    op o = {
+        .kind = LK_DENSE_FFN,
+        .flops = 2 * params * T,
+        .peak = c->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_dense, false), T),
+        .act_bytes = T * (2.0 * c->m->hidden + 2.0 * c->m->ffn.dense_intermediate / d->tp) * 2,
+        .weight_bytes = params * sim_wformat_bytes(d->dense_fmt),
+        .frac = c->fit->other_frac,
+        .mem_curve = d->hw->eff.memory,
+        .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? params : 0,
+        .fmt = d->dense_fmt,
+        .kernels = 4,
+        .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->dt_dense, false), T),
+    };
+    add_op(a, d, &o);
+}
+
+/* Ring all-reduce over the tensor-parallel group. */
+static void tp_allreduce(acc *a, const ctx *c, double T, double fraction)
+{
+    const sim_deploy *d = c->d;
+    if (d->tp <= 1 || T <= 0)
+        return;
+    double bytes = T * c->m->hidden * 2;
+    add_comm(a, LK_TP_COMM, sim_comm_allreduce_s(d->hw, d->tp, bytes) * fraction,
+             sim_comm_allreduce_bytes(d->tp, bytes) * fraction);
+}
+
+/* Expert-parallel dispatch and combine for one MoE layer. */
+static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_stats *rs, bool prefill)
+{
+    const sim_deploy *d = c->d;
+    const sim_hw *hw = d->hw;
+    int ep = d->ep, k = c->m->ffn.top_k;
+    if (ep <= 1 || T_src <= 0)
+        return;
+    double h = c->m->hidden;
+    double disp_b = sim_wformat_bytes(d->dispatch_fmt), comb_b = 2.0;
+    int node = hw->scale_up.domain_size > 1 ? hw->scale_up.domain_size : 1;
+    bool inside = ep <= node;
+    sim_a2a_transport tr = d->transport;
+    if (tr == A2A_AUTO)
+        tr = inside ? A2A_NVLINK : (prefill ? A2A_PER_NODE : A2A_PER_EXPERT);
+    if (tr == A2A_NVLINK && !inside)
+        tr = A2A_PER_NODE; /* one-sided NVLink cannot reach past the scale-up domain */
+
+    /* Remote copies per source token, and the busiest receiver's tokens, by transport. */
+    double remote_ranks = rs->mean_dest_ranks_per_token * (1.0 - 1.0 / ep);
+    double t_disp = 0, t_comb = 0, bytes = 0;
+    if (tr == A2A_PER_EXPERT) {
+        double copies = k * (1.0 - 1.0 / ep);
+        double recv = rs->max_tokens_per_rank;
+        double eta;
+        const sim_link *l = sim_comm_tier(hw, ep, &eta);
+        double send_d = sim_comm_a2a_bytes(T_src, copies, h, disp_b), recv_d = recv * h * disp_b;
+        double send_c = sim_comm_a2a_bytes(T_src, copies, h, comb_b), recv_c = recv * h * comb_b;
+        t_disp = sim_comm_p2p_s(l, eta, fmax(send_d, recv_d));
+        t_comb = sim_comm_p2p_s(l, eta, fmax(send_c, recv_c));
+        bytes = send_d + send_c;
+    } else if (tr == A2A_NVLINK) {
+        double eta;
+        const sim_link *l = sim_comm_tier(hw, ep, &eta);
+        double recv = rs->max_token_copies_per_rank;
+        double send_d = sim_comm_a2a_bytes(T_src, remote_ranks, h, disp_b), recv_d = recv * h * disp_b;
+        double send_c = sim_comm_a2a_bytes(T_src, remote_ranks, h, comb_b), recv_c = recv * h * comb_b;
+        t_disp = sim_comm_p2p_s(l, eta, fmax(send_d, recv_d));
+        t_comb = sim_comm_p2p_s(l, eta, fmax(send_c, recv_c));
+        bytes = send_d + send_c;
+    } else { /* per node: one copy per remote node over the NIC, then NVLink forwarding */
+        int nodes = (ep + node - 1) / node;
+        double remote_nodes = rs->mean_dest_nodes_per_token * (nodes > 1 ? 1.0 - 1.0 / nodes : 0.0);
+        double nic_d = sim_comm_a2a_bytes(T_src, remote_nodes, h, disp_b);
+        double nic_c = sim_comm_a2a_bytes(T_src, remote_nodes, h, comb_b);
+        double fwd_d = sim_comm_a2a_bytes(T_src, remote_ranks, h, disp_b);
+        double fwd_c = sim_comm_a2a_bytes(T_src, remote_ranks, h, comb_b);
+        double eta_o = hw->eff.link_scale_out, eta_u = hw->eff.link_scale_up;
+        /* the two tiers work as a pipeline: the slower one sets the pace */
+        t_disp = fmax(sim_comm_p2p_s(&hw->scale_out, eta_o, nic_d),
+                      node > 1 ? sim_comm_p2p_s(&hw->scale_up, eta_u, fwd_d) : 0);
+        t_comb = fmax(sim_comm_p2p_s(&hw->scale_out, eta_o, nic_c),
+                      node > 1 ? sim_comm_p2p_s(&hw->scale_up, eta_u, fwd_c) : 0);
+        bytes = nic_d + nic_c;
+    }
+    add_comm(a, LK_EP_COMM, t_disp + t_comb, bytes);
+}
+
+/* The MoE block of one layer: router, routed experts on the busiest rank, shared experts,
+ * and the communication that moves tokens to the experts and back. */
+static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, double T_group,
+                   sim_step_result *facts, sim_err *err)
+{
+    const sim_deploy *d = c->d;
+    const sim_model *m = c->m;
+    const sim_hw *hw = d->hw;
+    double T = s->decode_seqs + s->prefill_tokens;
+    double h = m->hidden, E = m->ffn.experts;
+    int moe_tp = sim_deploy_moe_tp(d);
+
+    sim_routing_query q = {
+        .experts = m->ffn.experts,
+        .top_k = m->ffn.top_k,
+        .tokens = (long)llround(T_group),
+        .ep = d->ep,
+        .ranks_per_node = 1,
+        .skew = d->skew,
+        .redundant = d->redundant_experts,
+        .eplb = d->eplb,
+        .seed = d->seed,
+        .small_rows = gemm_curve(hw, c->dt_expert, true).small_rows,
+    };
+    int node = hw->scale_up.domain_size;
+    if (node > 1 && d->ep % node == 0)
+        q.ranks_per_node = node;
+    else if (node > 1 && node % d->ep == 0)
+        q.ranks_per_node = d->ep;
+    sim_routing_stats rs;
+    int rc = sim_routing_stats_get(&q, &rs, err);
+    if (rc)
+        return rc;
+
+    /* router: gate GEMM, top-k, permutation. Tiny FLOPs; launch-bound at small batch. */
+    op router = {
+        .kind = LK_ROUTER,
+        .flops = 2 * T * h * E,
+        .peak = c->peak_attn,
+        .eta_c = sim_curve_at(gemm_curve(hw, c->dt_attn, false), T),
+        .act_bytes = T * h * 2 + T * m->ffn.top_k * (h * 2 * 2), /* read tokens; gather and scatter the copies */
+        .weight_bytes = h * E * 2,
+        .frac = c->fit->other_frac,
+        .mem_curve = hw->eff.memory,
+        .kernels = 5, /* norm, gate GEMM, top-k, permute, combine */
+    };
+    add_op(a, d, &router);
+
+    /* routed experts on the busiest rank */
+    double per_expert = (double)c->nmat * h * m->ffn.expert_intermediate / moe_tp;
+    double assign = rs.max_tokens_per_rank;
+    double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
+    double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
+    double eta_ex = grouped_gemm_cost(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs, &groups_s);
+    op ex = {
+        .kind = LK_EXPERTS,
+        .flops = 2 * per_expert * assign,
+        .peak = c->peak_expert,
+        .eta_c = eta_ex,
+        .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
+        .weight_bytes = touched * per_expert * sim_wformat_bytes(d->expert_fmt),
+        .frac = c->fit->expert_frac,
+        .mem_curve = hw->eff.memory,
+        .dequant_elems = sim_wformat_is_packed(d->expert_fmt) ? touched * per_expert : 0,
+        .fmt = d->expert_fmt,
+        .kernels = 3,
+        .groups_s = groups_s,
+    };
+    add_op(a, d, &ex);
+
+    if (m->ffn.shared_experts > 0) {
+        double sp = (double)c->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
+        op sh = {
+            .kind = LK_SHARED,
+            .flops = 2 * sp * T,
+            .peak = c->peak_expert,
+            .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, false), T),
+            .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
+            .weight_bytes = sp * sim_wformat_bytes(d->expert_fmt),
+            .frac = c->fit->expert_frac,
+            .mem_curve = hw->eff.memory,
+            .dequant_elems = sim_wformat_is_packed(d->expert_fmt) ? sp : 0,
+            .fmt = d->expert_fmt,
+            .kernels = 3,
+            .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
+        };
+        add_op(a, d, &sh);
+    }
+
+    /* Communication. Source tokens per device: the group's tokens spread over its devices. */
+    double T_src = T_group / (d->tp * d->dp);
+    bool prefill = s->prefill_tokens > s->decode_seqs;
+    if (d->ep > 1) {
+        ep_alltoall(comm, c, T_src, &rs, prefill);
+        if (d->tp > 1) /* tokens split for dispatch are gathered back across the TP group */
+            tp_allreduce(comm, c, T, 0.5);
+        if (moe_tp > 1) {
+            double bytes = assign / m->ffn.top_k * h * 2;
+            add_comm(comm, LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
+        }
+    } else if (moe_tp > 1) {
+        /* experts split across tp*dp devices: every device needs every token of the group */
+        double bytes = T_group * h * 2;
+        add_comm(comm, LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
+    }
+
+    facts->tokens_per_expert = m_per_expert;
+    facts->experts_touched_per_rank = touched;
+    facts->max_tokens_per_rank = assign;
+    facts->imbalance = rs.mean_tokens_per_rank > 0 ? assign / rs.mean_tokens_per_rank : 1;
+    return SIM_OK;
+}
+
+static sim_step_shape scale_shape(const sim_step_shape *s, double f)
+{
+    sim_step_shape r = *s;
+    r.decode_seqs *= f;
+    r.prefill_tokens *= f;
+    r.prefill_seqs *= f;
+    r.group_tokens *= f;
+    return r;
+}
+
+/* Cost of one layer of each kind (attention always; FFN dense or MoE). Communication
+ * that two-batch overlap can hide (EP) is kept apart in `hideable`. */
+static int layer_costs(const ctx *c, const sim_step_shape *s, bool moe, double local_share, acc *work,
+                       acc *hideable, sim_step_result *facts, sim_err *err)
+{
+    memset(work, 0, sizeof *work);
+    memset(hideable, 0, sizeof *hideable);
+    double T = s->decode_seqs + s->prefill_tokens;
+    acc full = { 0 }, local = { 0 };
+    attention_ops(&full, c, s, false);
+    if (local_share > 0) {
+        attention_ops(&local, c, s, true);
+        acc_scale_add(work, &local, local_share);
+    }
+    acc_scale_add(work, &full, 1 - local_share);
+    tp_allreduce(work, c, T, 1.0);
+    if (moe) {
+        double group = s->group_tokens > 0 ? s->group_tokens : T * c->d->dp;
+        int rc = moe_ops(work, hideable, c, s, group, facts, err);
+        if (rc)
+            return rc;
+    } else {
+        dense_ffn_ops(work, c, T);
+        tp_allreduce(work, c, T, 1.0);
+    }
+    return SIM_OK;
+}
+
+/* The layer under the overlap scheme: none, or two micro-batches whose EP communication
+ * hides behind the other's compute, each costed at half the tokens. */
+static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double local_share, acc *out,
+                      sim_step_result *facts, sim_err *err)
+{
+    acc work, comm;
+    memset(out, 0, sizeof *out);
+    if (c->d->overlap == OVERLAP_NONE || !moe || c->d->ep <= 1) {
+        int rc = layer_costs(c, s, moe, local_share, &work, &comm, facts, err);
+        if (rc)
+            return rc;
+        acc_scale_add(out, &work, 1);
+        acc_scale_add(out, &comm, 1);
+        return SIM_OK;
+    }
+    sim_step_shape half = scale_shape(s, 0.5);
+    int rc = layer_costs(c, &half, moe, local_share, &work, &comm, facts, err);
+    if (rc)
+        return rc;
+    double tw = acc_time(&work), tc = acc_time(&comm);
+    acc_scale_add(out, &work, 2);
+    /* Only the part of the communication longer than the other micro-batch's work shows. */
+    double exposed = tc > tw ? 2 * (tc - tw) : 0;
+    for (int i = 0; i < LK_COUNT; i++)
+        out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
+    out->comm += exposed;
+    out->comm_bytes += 2 * comm.comm_bytes;
+    facts->comm_total_s += 2 * tc;
+    return SIM_OK;
+}
+
+static void resolve_types(ctx *c)
+{
+    const sim_deploy *d = c->d;
+    c->peak_dense = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->dense_fmt), &c->dt_dense);
+    c->peak_expert = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->expert_fmt), &c->dt_expert);
+    c->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(WF_BF16), &c->dt_attn);
+}
+
+int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
+                  sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (s->decode_seqs < 0 || s->prefill_tokens < 0 || s->decode_ctx < 0 || s->prefill_ctx < 0)
+        return sim_fail(err, SIM_EINPUT, "step: token counts and contexts must be >= 0");
+    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == ACT_SWIGLU ? 3 : 2 };
+    sim_model_params(d->model, &c.pc);
+    resolve_types(&c);
+    if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
+        return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s / %s weights", d->hw->name,
+                        sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt));
+    out->expert_dtype = c.dt_expert;
+    out->dense_dtype = c.dt_dense;
+
+    const sim_model *m = d->model;
+    int lps = sim_deploy_layers_per_stage(d);
+    int moe_stage = (m->ffn.moe_layers + d->pp - 1) / d->pp;
+    if (moe_stage > lps)
+        moe_stage = lps;
+    int dense_stage = lps - moe_stage;
+    double local_share = m->layers > 0 ? (double)m->attn.local_layers / m->layers : 0;
+
+    acc stage = { 0 }, layer;
+    int rc;
+    if (moe_stage > 0) {
+        if ((rc = layer_time(&c, s, true, local_share, &layer, out, err)))
+            return rc;
+        acc_scale_add(&stage, &layer, moe_stage);
+    }
+    if (dense_stage > 0) {
+        if ((rc = layer_time(&c, s, false, local_share, &layer, out, err)))
+            return rc;
+        acc_scale_add(&stage, &layer, dense_stage);
+    }
+    out->comm_total_s *= moe_stage;
+
+    /* LM head: one logits row per decoding sequence and per prompt that completes. */
+    double rows = s->decode_seqs + s->prefill_seqs;
+    if (rows > 0) {
+        double params = (double)m->hidden * m->vocab / d->tp;
+        op head = {
+            .kind = LK_LM_HEAD,
+            .flops = 2 * params * rows,
+            .peak = c.peak_attn,
+            .eta_c = sim_curve_at(gemm_curve(d->hw, c.dt_attn, false), rows),
+            .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
+            .weight_bytes = params * 2,
+            .frac = fit->other_frac,
+            .mem_curve = d->hw->eff.memory,
+            .kernels = 3, /* final norm, GEMM, sampling */
+        };
+        add_op(&stage, d, &head);
+    }
+    if (d->pp > 1) {
+        double T = s->decode_seqs + s->prefill_tokens, eta;
+        const sim_link *l = sim_comm_tier(d->hw, d->gpus, &eta);
+        double bytes = T * m->hidden * 2;
+        add_comm(&stage, LK_PP_COMM, sim_comm_p2p_s(l, eta, bytes), bytes);
+    }
+    stage.overhead += d->hw->eff.step_overhead_s;
+    stage.kind[LK_STEP] += d->hw->eff.step_overhead_s;
+
+    out->compute_s = stage.compute;
+    out->memory_s = stage.memory;
+    out->comm_s = stage.comm;
+    out->overhead_s = stage.overhead;
+    if (d->overlap == OVERLAP_NONE || d->ep <= 1)
+        out->comm_total_s = stage.comm;
+    else
+        out->comm_total_s += stage.comm - stage.kind[LK_EP_COMM];
+    memcpy(out->by_kind_s, stage.kind, sizeof out->by_kind_s);
+    out->stage_time_s = acc_time(&stage);
+    out->time_s = out->stage_time_s * d->pp;
+    out->flops = stage.flops;
+    out->bytes = stage.bytes;
+    out->comm_bytes = stage.comm_bytes;
+    out->slow_tier_bytes = stage.slow_bytes;
+
+    out->bound = sim_bound_of(out->compute_s, out->memory_s, out->comm_s, out->overhead_s);
+    return SIM_OK;
+}
+
+double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k, double weight_bytes_per_elem,
+                     bool grouped, double *t_compute, double *t_memory)
+{
+    double peak = hw->peak_flops[t];
+    sim_curve c = gemm_curve(hw, t, grouped);
+    double eta_c = sim_curve_at(c, m);
+    double flops = 2 * m * n * k;
+    double tc = peak > 0 && eta_c > 0 ? flops / (peak * eta_c) : INFINITY;
+    double bytes = n * k * weight_bytes_per_elem + m * (n + k) * 2;
+    double tm = bytes / (hw->tiers[0].bandwidth_Bps * sim_curve_at(hw->eff.memory, bytes));
+    if (t_compute)
+        *t_compute = tc;
+    if (t_memory)
+        *t_memory = tm;
+    return (tc > tm ? tc : tm) + hw->eff.kernel_overhead_s;
+}
+
+int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens, sim_step_result *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!sim_model_is_moe(d->model))
+        return sim_fail(err, SIM_EINPUT, "%s has no MoE layer", d->model->name);
+    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == ACT_SWIGLU ? 3 : 2 };
+    sim_model_params(d->model, &c.pc);
+    resolve_types(&c);
+    if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
+        return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s weights", d->hw->name,
+                        sim_wformat_name(d->expert_fmt));
+    /* tokens spread over the attention ranks of the group */
+    sim_step_shape s = { .prefill_tokens = tokens / d->dp, .group_tokens = tokens };
+    acc work = { 0 }, comm = { 0 };
+    int rc = moe_ops(&work, &comm, &c, &s, tokens, out, err);
+    if (rc)
+        return rc;
+    acc_scale_add(&work, &comm, 1);
+    out->compute_s = work.compute;
+    out->memory_s = work.memory;
+    out->comm_s = work.comm;
+    out->comm_total_s = work.comm;
+    out->overhead_s = work.overhead;
+    memcpy(out->by_kind_s, work.kind, sizeof out->by_kind_s);
+    out->stage_time_s = out->time_s = acc_time(&work);
+    out->flops = work.flops;
+    out->bytes = work.bytes;
+    out->comm_bytes = work.comm_bytes;
+    out->expert_dtype = c.dt_expert;
+    out->dense_dtype = c.dt_dense;
+    out->bound = sim_bound_of(out->compute_s, out->memory_s, out->comm_s, out->overhead_s);
+    return SIM_OK;
+}

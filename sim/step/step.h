@@ -1,0 +1,80 @@
+/* step.h: the time of one engine step on the slowest device of a deployment. A step
+ * carries decode tokens (one per running sequence) and prefill tokens (chunked prompts);
+ * each layer is a list of operations with FLOPs, bytes and communication, costed as
+ *   t_op = max(F / (P_dtype * eta_c(shape)), B / (BW * eta_m(bytes))) + kernels * t_kernel
+ * with the efficiency curves of the hwmodel, plus alpha-beta communication, and the MoE
+ * routing statistics of routing.h for the busiest expert-parallel rank. */
+#ifndef MOESIM_STEP_H
+#define MOESIM_STEP_H
+
+#include "deploy/deploy.h"
+#include "deploy/memfit.h"
+
+/* Layer kinds of the breakdown. */
+typedef enum {
+    LK_ATTN_PROJ,      /* QKV / MLA projections and output projection */
+    LK_ATTN_CORE,      /* attention over the KV cache (flash / MLA absorbed kernel) */
+    LK_DENSE_FFN,
+    LK_ROUTER,         /* gate GEMM, top-k, permutation */
+    LK_EXPERTS,        /* routed expert GEMMs */
+    LK_SHARED,         /* shared experts */
+    LK_LM_HEAD,
+    LK_TP_COMM,        /* tensor-parallel all-reduce */
+    LK_EP_COMM,        /* expert-parallel dispatch + combine */
+    LK_PP_COMM,        /* pipeline sends */
+    LK_STEP,           /* per-step fixed cost (scheduler, sampling) */
+    LK_COUNT
+} sim_layer_kind;
+
+const char *sim_layer_kind_name(sim_layer_kind k);
+
+typedef enum { BOUND_COMPUTE, BOUND_MEMORY, BOUND_COMM, BOUND_OVERHEAD } sim_bound;
+const char *sim_bound_name(sim_bound b);
+/* The part that took the most time. */
+sim_bound sim_bound_of(double compute, double memory, double comm, double overhead);
+
+/* What one step carries, per attention rank (one device group of tp devices). */
+typedef struct sim_step_shape {
+    double decode_seqs;      /* running sequences, one token each */
+    double decode_ctx;       /* mean context of those sequences */
+    double prefill_tokens;   /* prompt tokens in this step */
+    double prefill_ctx;      /* mean number of keys each prompt token attends to */
+    double prefill_seqs;     /* prompts those tokens belong to (one logits row each when they finish) */
+    double group_tokens;     /* tokens entering each MoE layer across the whole EP group (all attention ranks); 0 = dp x this rank's */
+} sim_step_shape;
+
+typedef struct sim_step_result {
+    double time_s;                      /* one pass through every stage's layers (= pp x stage time) */
+    double stage_time_s;                /* the heaviest stage */
+    double compute_s, memory_s, comm_s, overhead_s;   /* parts of stage_time_s */
+    double comm_total_s;                /* communication before overlap hid any of it */
+    double by_kind_s[LK_COUNT];         /* stage time by layer kind (exposed time) */
+    double flops, bytes, comm_bytes;    /* per device, per stage */
+    double slow_tier_bytes;             /* weight bytes read from spill tiers */
+    sim_bound bound;
+    /* MoE facts for the busiest rank */
+    double tokens_per_expert;           /* mean tokens per touched expert on the busiest rank */
+    double experts_touched_per_rank;
+    double max_tokens_per_rank;
+    double imbalance;                   /* busiest rank / mean */
+    sim_dtype expert_dtype, dense_dtype;/* compute types used */
+} sim_step_result;
+
+/* Time one step. `fit` gives the weight placement (memfit); it must come from the same
+ * deployment. Fails only on bad input (routing statistics that cannot be formed). */
+int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
+                  sim_err *err);
+
+/* One GEMM of m rows, n x k weights (dense or grouped expert GEMM), as the step model costs
+ * it: max(2mnk / (P * eta(m)), bytes / (BW * eta_m(bytes))) + one kernel's fixed cost,
+ * bytes = weights (n k weight_bytes_per_elem) + activations in and out (BF16).
+ * *t_compute and *t_memory (may be NULL) receive the two sides. */
+double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k, double weight_bytes_per_elem,
+                     bool grouped, double *t_compute, double *t_memory);
+
+/* The MoE block of ONE layer (router, routed experts on the busiest rank, shared experts,
+ * expert-parallel exchange) for `tokens` tokens entering it across the EP group: what the
+ * bundled engine times, so calibration can compare prediction and measurement. */
+int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens, sim_step_result *out, sim_err *err);
+
+#endif
