@@ -2,7 +2,7 @@
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(SIM_LIB)
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(FRONT_LIB) $(SIM_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
