@@ -182,7 +182,11 @@ int cmd_serve(int argc, char **argv)
     cJSON *rep = NULL;
     sim_des_result res;
     bool keep = req_csv || plot;
-    if (sim_des_request_run(&r, keep, true, &rep, &res, &err)) {
+    sim_session *session = sim_session_alloc();
+    if (!session)
+        return cmd_fail(SIM_EFAIL, "serve: out of memory");
+    if (sim_des_request_run(session, &r, keep, true, &rep, &res, &err)) {
+        sim_session_free(session);
         char msg[1100];
         snprintf(msg, sizeof msg, "serve: %s", err.msg);
         return cmd_fail(err.code, msg);
@@ -206,6 +210,7 @@ int cmd_serve(int argc, char **argv)
     }
     cJSON_Delete(rep);
     sim_des_result_free(&res);
+    sim_session_free(session);
     if (rc) {
         char msg[1100];
         snprintf(msg, sizeof msg, "serve: %s", err.msg);
@@ -348,7 +353,11 @@ int cmd_search(int argc, char **argv)
         o.progress_ctx = &progress;
     }
     cJSON *res = NULL;
-    rc = frontier ? sim_search_frontier(&r, &o, &res, &err) : sim_search_cheapest(&r, &o, &res, &err);
+    sim_session *session = sim_session_alloc();
+    if (!session)
+        return search_fail(SIM_EFAIL, "out of memory");
+    rc = frontier ? sim_search_frontier(session, &r, &o, &res, &err) : sim_search_cheapest(session, &r, &o, &res, &err);
+    sim_session_free(session);
     if (rc)
         return search_fail(err.code, err.msg);
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(res, frontier ? "frontier" : "ranked");

@@ -44,7 +44,12 @@ int cmd_eval(int argc, char **argv)
         return rc;
     sim_err err = { 0 };
     cJSON *result = NULL;
-    if (sim_request_run(&r, &result, &err))
+    sim_session *session = sim_session_alloc();
+    if (!session)
+        return cmd_fail(SIM_EFAIL, "out of memory");
+    rc = sim_request_run(session, &r, &result, &err);
+    sim_session_free(session);
+    if (rc)
         return cmd_fail(err.code, err.msg);
     if (json) {
         char *text = cJSON_Print(result);

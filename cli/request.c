@@ -214,45 +214,6 @@ int sim_request_set_text(sim_request *r, const char *name, const char *value, si
 
 /* --- evaluation --- */
 
-/* Loaded cards and hwmodels are cached by the name they were asked by: a scenario that
- * sweeps asks for the same few again and again. */
-#define CACHE_SLOTS 16
-static struct {
-    char key[512];
-    sim_model m;
-} model_cache[CACHE_SLOTS];
-static struct {
-    char key[512];
-    sim_hw h;
-} hw_cache[CACHE_SLOTS];
-static int model_next, hw_next;
-
-static const sim_model *load_model(const char *name, sim_err *err)
-{
-    for (int i = 0; i < CACHE_SLOTS; i++)
-        if (model_cache[i].key[0] && strcmp(model_cache[i].key, name) == 0)
-            return &model_cache[i].m;
-    int slot = model_next++ % CACHE_SLOTS;
-    model_cache[slot].key[0] = '\0';
-    if (sim_registry_model(name, &model_cache[slot].m, err))
-        return NULL;
-    snprintf(model_cache[slot].key, sizeof model_cache[slot].key, "%s", name);
-    return &model_cache[slot].m;
-}
-
-static const sim_hw *load_hw(const char *name, sim_err *err)
-{
-    for (int i = 0; i < CACHE_SLOTS; i++)
-        if (hw_cache[i].key[0] && strcmp(hw_cache[i].key, name) == 0)
-            return &hw_cache[i].h;
-    int slot = hw_next++ % CACHE_SLOTS;
-    hw_cache[slot].key[0] = '\0';
-    if (sim_registry_hw(name, &hw_cache[slot].h, err))
-        return NULL;
-    snprintf(hw_cache[slot].key, sizeof hw_cache[slot].key, "%s", name);
-    return &hw_cache[slot].h;
-}
-
 static int parse_fmt(const char *v, const char *opt, sim_wformat *out, sim_err *err)
 {
     if (sim_wformat_parse(v, out) != 0)
@@ -261,34 +222,11 @@ static int parse_fmt(const char *v, const char *opt, sim_wformat *out, sim_err *
     return SIM_OK;
 }
 
-/* Fill unset parallel degrees: dp and pp default to 1, tp to what is left of gpus,
- * ep to the whole stage when it divides the experts. */
-static int resolve_split(const sim_model *m, int gpus, int tp, int ep, int pp, int dp, sim_deploy *d,
-                         const char *pool, sim_err *err)
-{
-    if (gpus < 0 || tp < 0 || ep < 0 || pp < 0 || dp < 0)
-        return sim_fail(err, SIM_EINPUT, "%sparallel degrees and gpus must be positive", pool);
-    d->pp = pp ? pp : 1;
-    d->dp = dp ? dp : 1;
-    if (!gpus)
-        gpus = (tp ? tp : 1) * d->dp * d->pp;
-    d->gpus = gpus;
-    d->tp = tp ? tp : gpus / (d->dp * d->pp);
-    if (d->tp < 1)
-        d->tp = 1;
-    if (ep)
-        d->ep = ep;
-    else if (sim_model_is_moe(m) && m->ffn.experts % (d->tp * d->dp) == 0)
-        d->ep = d->tp * d->dp;
-    else
-        d->ep = 1;
-    return SIM_OK;
-}
-
 static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d, sim_err *err)
 {
     sim_deploy_defaults(d, m, hw);
-    int rc = resolve_split(m, r->gpus, r->tp, r->ep, r->pp, r->dp, d, "", err);
+    const sim_split_req split = { r->gpus, r->tp, r->ep, r->pp, r->dp };
+    int rc = sim_deploy_split(d, &split, "", err);
     if (rc)
         return rc;
     sim_wformat f;
@@ -311,8 +249,7 @@ static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *
         return sim_fail(err, SIM_EINPUT, "option 'overlap': unknown '%s' (one of none, two-batch)", r->overlap);
     if (r->skew >= 0)
         d->skew = r->skew;
-    d->redundant_experts = r->redundant_experts;
-    d->eplb = r->eplb || r->redundant_experts > 0;
+    sim_deploy_set_redundant(d, r->redundant_experts, r->eplb);
     d->offload = r->offload;
     if (r->max_batched_tokens)
         d->max_batched_tokens = r->max_batched_tokens;
@@ -320,7 +257,7 @@ static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *
     return sim_deploy_check(d, err);
 }
 
-int sim_request_deploy(const sim_request *r, sim_deploy *d, sim_deploy *pre, bool *has_prefill, sim_serve_opts *o,
+int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d, sim_deploy *pre, bool *has_prefill, sim_serve_opts *o,
                        sim_err *err)
 {
     *has_prefill = false;
@@ -328,10 +265,10 @@ int sim_request_deploy(const sim_request *r, sim_deploy *d, sim_deploy *pre, boo
         return sim_fail(err, SIM_EINPUT, "option 'model' is required (a shipped name or a path to a model card)");
     if (!r->hw[0])
         return sim_fail(err, SIM_EINPUT, "option 'hw' is required (a shipped name or a path to a hwmodel)");
-    const sim_model *m = load_model(r->model, err);
+    const sim_model *m = sim_session_model(session, r->model, err);
     if (!m)
         return err->code;
-    const sim_hw *hw = load_hw(r->hw, err);
+    const sim_hw *hw = sim_session_hw(session, r->hw, err);
     if (!hw)
         return err->code;
     int rc = build_deploy(r, m, hw, d, err);
@@ -349,8 +286,8 @@ int sim_request_deploy(const sim_request *r, sim_deploy *d, sim_deploy *pre, boo
     o->cost.lifetime_years = r->lifetime_years;
     if (r->prefill_gpus || r->prefill_tp || r->prefill_dp || r->prefill_ep || r->prefill_pp) {
         *pre = *d;
-        if ((rc = resolve_split(m, r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp, pre,
-                                "prefill pool: ", err)))
+        const sim_split_req psplit = { r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp };
+        if ((rc = sim_deploy_split(pre, &psplit, "prefill pool: ", err)))
             return rc;
         if ((rc = sim_deploy_check(pre, err)))
             return sim_wrap(err, "prefill pool");
@@ -360,13 +297,13 @@ int sim_request_deploy(const sim_request *r, sim_deploy *d, sim_deploy *pre, boo
     return SIM_OK;
 }
 
-int sim_request_run(const sim_request *r, cJSON **result, sim_err *err)
+int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, sim_err *err)
 {
     *result = NULL;
     sim_deploy d, pre;
     sim_serve_opts o;
     bool has_prefill;
-    int rc = sim_request_deploy(r, &d, &pre, &has_prefill, &o, err);
+    int rc = sim_request_deploy(session, r, &d, &pre, &has_prefill, &o, err);
     if (rc)
         return rc;
     if (has_prefill)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "cli/session.h"
 
 typedef struct sim_request {
     char model[512], hw[512];
@@ -63,16 +64,16 @@ int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err
 int sim_request_set_str(sim_request *r, const char *name, const char *v, sim_err *err);
 int sim_request_set_bool(sim_request *r, const char *name, bool v, sim_err *err);
 
-/* Build the deployment a request describes (model and hardware loaded through a small
- * cache that lives as long as the process). When the request names a prefill pool,
+/* Build the deployment a request describes, with the model and hardware loaded through
+ * `session` (the deployment points into it and is valid while the session lives). When the request names a prefill pool,
  * *prefill is filled and *has_prefill set. Also fills serving options from the request. */
 struct sim_deploy;
 struct sim_serve_opts;
-int sim_request_deploy(const sim_request *r, struct sim_deploy *d, struct sim_deploy *prefill, bool *has_prefill,
+int sim_request_deploy(sim_session *session, const sim_request *r, struct sim_deploy *d, struct sim_deploy *prefill, bool *has_prefill,
                        struct sim_serve_opts *serve, sim_err *err);
 
 /* Evaluate. On success *result is the JSON report (caller frees). */
-int sim_request_run(const sim_request *r, cJSON **result, sim_err *err);
+int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, sim_err *err);
 
 /* Comma-separated list of option names (for messages). */
 void sim_request_option_list(char *buf, size_t cap);

@@ -29,6 +29,10 @@ static char out_dir[PATH_MAX] = "out";
 
 /* --- JSON <-> Lua --- */
 
+/* The cards the running scenario has loaded (session.h): from the start of cmd_run to
+ * lua_close, so every deployment a binding builds stays valid while the scenario runs. */
+static sim_session *lua_session;
+
 static void push_json(lua_State *L, const cJSON *j)
 {
     if (cJSON_IsNumber(j)) {
@@ -176,7 +180,7 @@ static int l_eval(lua_State *L)
     fill_request(L, 1, &r);
     cJSON *res = NULL;
     sim_err err = { 0 };
-    if (sim_request_run(&r, &res, &err))
+    if (sim_request_run(lua_session, &r, &res, &err))
         return luaL_error(L, "eval: %s", err.msg);
     push_json(L, res);
     cJSON_Delete(res);
@@ -465,7 +469,7 @@ static int l_serve(lua_State *L)
     cJSON *rep = NULL;
     sim_des_result res;
     sim_err err = { 0 };
-    if (sim_des_request_run(&r, true, false, &rep, &res, &err))
+    if (sim_des_request_run(lua_session, &r, true, false, &rep, &res, &err))
         return luaL_error(L, "serve: %s", err.msg);
     cJSON_AddItemToObject(rep, "cdf", sim_des_cdf_rows(&res, 50));
     sim_des_result_free(&res);
@@ -571,7 +575,7 @@ static int l_search(lua_State *L)
         return luaL_error(L, "search: goal must be 'frontier' or 'cheapest' (got '%s')", goal);
     cJSON *res = NULL;
     sim_err err = { 0 };
-    if (frontier ? sim_search_frontier(&r, &o, &res, &err) : sim_search_cheapest(&r, &o, &res, &err))
+    if (frontier ? sim_search_frontier(lua_session, &r, &o, &res, &err) : sim_search_cheapest(lua_session, &r, &o, &res, &err))
         return luaL_error(L, "search: %s", err.msg);
     push_json(L, res);
     cJSON_Delete(res);
@@ -697,8 +701,14 @@ int cmd_run(int argc, char **argv)
         return cmd_fail(SIM_EFAIL, msg);
     }
     lua_State *L = luaL_newstate();
-    if (!L)
+    lua_session = sim_session_alloc();
+    if (!L || !lua_session) {
+        if (L)
+            lua_close(L);
+        sim_session_free(lua_session);
+        lua_session = NULL;
         return cmd_fail(SIM_EFAIL, "run: cannot create a Lua state (out of memory)");
+    }
     sandbox(L, script);
     lua_pushcfunction(L, traceback);
     int rc = luaL_loadfile(L, script);
@@ -711,5 +721,7 @@ int cmd_run(int argc, char **argv)
         status = 2;
     }
     lua_close(L);
+    sim_session_free(lua_session);
+    lua_session = NULL;
     return status;
 }

@@ -1,6 +1,7 @@
 /* deploy.c: deployment defaults, precision rules and the checks that a split can work. */
 #include "deploy/deploy.h"
 
+#include <limits.h>
 #include <string.h>
 #include <strings.h>
 
@@ -153,4 +154,38 @@ int sim_overlap_parse(const char *s, sim_overlap *out)
             return 0;
         }
     return -1;
+}
+
+int sim_deploy_split(sim_deploy *d, const sim_split_req *q, const char *pool, sim_err *err)
+{
+    if (q->gpus < 0 || q->tp < 0 || q->ep < 0 || q->pp < 0 || q->dp < 0)
+        return sim_fail(err, SIM_EINPUT, "%sparallel degrees and gpus must be positive", pool);
+    long long pp = q->pp ? q->pp : 1, dp = q->dp ? q->dp : 1, tp = q->tp ? q->tp : 1;
+    /* Degrees are ints of at most 1e9 each; their products are formed in 64 bits and must
+     * fit an int again, or the split names no real machine. */
+    if (dp * pp > INT_MAX || (!q->gpus && tp * dp * pp > INT_MAX))
+        return sim_fail(err, SIM_EINPUT, "%sparallel degrees too large: tp x dp x pp must be at most %d devices",
+                        pool, INT_MAX);
+    long long gpus = q->gpus ? q->gpus : tp * dp * pp;
+    d->pp = (int)pp;
+    d->dp = (int)dp;
+    d->gpus = (int)gpus;
+    d->tp = q->tp ? q->tp : (int)(gpus / (dp * pp));
+    if (d->tp < 1)
+        d->tp = 1;
+    const sim_model *m = d->model;
+    long long stage = (long long)d->tp * d->dp;
+    if (q->ep)
+        d->ep = q->ep;
+    else if (sim_model_is_moe(m) && stage <= INT_MAX && m->ffn.experts % stage == 0)
+        d->ep = (int)stage;
+    else
+        d->ep = 1;
+    return SIM_OK;
+}
+
+void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb)
+{
+    d->redundant_experts = redundant_experts;
+    d->eplb = eplb || redundant_experts > 0;
 }

@@ -53,6 +53,21 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw);
  * attention in 8/16 bits). */
 void sim_deploy_set_precision(sim_deploy *d, sim_wformat p);
 
+/* A split as a user asks for it: each degree > 0 is taken as given, 0 is derived. */
+typedef struct sim_split_req {
+    int gpus, tp, ep, pp, dp;
+} sim_split_req;
+
+/* The default split rules, in one place for every front end and the search: dp and pp
+ * default to 1; gpus to tp x dp x pp; tp to what is left of gpus; ep to the whole stage
+ * (tp x dp) when that divides the routed experts, else 1. Products are checked in 64 bits.
+ * Fills d->gpus, tp, ep, pp, dp; `pool` prefixes messages ("prefill pool: " or ""). Does not
+ * run sim_deploy_check. */
+int sim_deploy_split(sim_deploy *d, const sim_split_req *req, const char *pool, sim_err *err);
+
+/* Redundant expert slots (EPLB replicas); any imply EPLB placement. */
+void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb);
+
 /* Check the split: tp*dp*pp == gpus, TP divides the heads, EP divides the experts and the
  * devices of a stage, PP no more than the layers... Fails with SIM_EINPUT naming it. */
 int sim_deploy_check(const sim_deploy *d, sim_err *err);

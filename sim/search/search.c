@@ -79,6 +79,7 @@ int sim_search_parse_list(const char *text, const char *what, sim_search_opts *o
 typedef int (*visit_fn)(void *ctx, const sim_request *r);
 
 typedef struct walk {
+    sim_session *session;
     const sim_request *base;
     const sim_search_opts *o;
     visit_fn fn;
@@ -87,18 +88,18 @@ typedef struct walk {
 } walk;
 
 /* Valid when the request builds a deployment that passes its checks. */
-static bool valid(const sim_request *r)
+static bool valid(sim_session *session, const sim_request *r)
 {
     sim_deploy d, pre;
     sim_serve_opts so;
     bool hp;
     sim_err err = { 0 };
-    return sim_request_deploy(r, &d, &pre, &hp, &so, &err) == SIM_OK;
+    return sim_request_deploy(session, r, &d, &pre, &hp, &so, &err) == SIM_OK;
 }
 
 static int visit(walk *w, const sim_request *r)
 {
-    if (!valid(r)) {
+    if (!valid(w->session, r)) {
         w->invalid++;
         return SIM_OK;
     }
@@ -190,31 +191,22 @@ static int check_opts(const sim_search_opts *o, sim_err *err)
     return SIM_OK;
 }
 
-int sim_search_size(const sim_request *base, const sim_search_opts *o, bool frontier, long *evals, long *configs,
+int sim_search_size(sim_session *session, const sim_request *base, const sim_search_opts *o, bool frontier, long *evals, long *configs,
                     sim_err *err)
 {
     int rc = check_opts(o, err);
     if (rc)
         return rc;
     /* the model and every hardware must load: their errors name the closest shipped names */
-    sim_model *m = malloc(sizeof *m);
-    sim_hw *h = malloc(sizeof *h);
-    if (!m || !h) {
-        free(m);
-        free(h);
-        return sim_fail(err, SIM_EFAIL, "out of memory");
-    }
     if (!base->model[0] || !base->hw[0])
         rc = sim_fail(err, SIM_EINPUT, "options 'model' and 'hw' are required");
     else
-        rc = sim_registry_model(base->model, m, err);
+        rc = sim_session_model(session, base->model, err) ? SIM_OK : err->code;
     for (int i = 0; !rc && i < (o->nhw ? o->nhw : 1); i++)
-        rc = sim_registry_hw(o->nhw ? o->hw[i] : base->hw, h, err);
-    free(m);
-    free(h);
+        rc = sim_session_hw(session, o->nhw ? o->hw[i] : base->hw, err) ? SIM_OK : err->code;
     if (rc)
         return rc;
-    walk w = { .base = base, .o = o };
+    walk w = { .session = session, .base = base, .o = o };
     if ((rc = enumerate(&w)))
         return rc;
     *configs = w.configs;
@@ -223,10 +215,10 @@ int sim_search_size(const sim_request *base, const sim_search_opts *o, bool fron
 }
 
 /* Refuse a space above the limit unless forced, with its size in the message. */
-static int size_gate(const sim_request *base, const sim_search_opts *o, bool frontier, long *size, sim_err *err)
+static int size_gate(sim_session *session, const sim_request *base, const sim_search_opts *o, bool frontier, long *size, sim_err *err)
 {
     long configs;
-    int rc = sim_search_size(base, o, frontier, size, &configs, err);
+    int rc = sim_search_size(session, base, o, frontier, size, &configs, err);
     if (rc)
         return rc;
     if (configs == 0)
@@ -296,6 +288,7 @@ typedef struct point {
 } point;
 
 typedef struct frontier_ctx {
+    sim_session *session;
     const sim_search_opts *o;
     point *pts;
     long n, cap, done, size, no_fit;
@@ -316,7 +309,7 @@ static int frontier_visit(void *vctx, const sim_request *r)
     sim_deploy d, pre;
     sim_serve_opts so;
     bool hp;
-    int rc = sim_request_deploy(r, &d, &pre, &hp, &so, c->err);
+    int rc = sim_request_deploy(c->session, r, &d, &pre, &hp, &so, c->err);
     if (rc)
         return rc;
     so.prefill = hp ? &pre : NULL;
@@ -384,17 +377,17 @@ static cJSON *pareto(point *pts, long n)
     return out;
 }
 
-int sim_search_frontier(const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err)
+int sim_search_frontier(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err)
 {
     *result = NULL;
     if (o->nconc < 1)
         return sim_fail(err, SIM_EINPUT, "the frontier needs at least one concurrency point");
     long size;
-    int rc = size_gate(base, o, true, &size, err);
+    int rc = size_gate(session, base, o, true, &size, err);
     if (rc)
         return rc;
-    frontier_ctx c = { .o = o, .size = size, .err = err };
-    walk w = { .base = base, .o = o, .fn = frontier_visit, .ctx = &c };
+    frontier_ctx c = { .session = session, .o = o, .size = size, .err = err };
+    walk w = { .session = session, .base = base, .o = o, .fn = frontier_visit, .ctx = &c };
     rc = enumerate(&w);
     if (!rc) {
         cJSON *j = cJSON_CreateObject();
@@ -422,6 +415,7 @@ typedef struct cand {
 } cand;
 
 typedef struct cheap_ctx {
+    sim_session *session;
     const sim_request *base;
     const sim_search_opts *o;
     cand *c;
@@ -482,7 +476,7 @@ static int cheap_visit(void *vctx, const sim_request *r)
     sim_deploy d, pre;
     sim_serve_opts so;
     bool hp;
-    int rc = sim_request_deploy(r, &d, &pre, &hp, &so, c->err);
+    int rc = sim_request_deploy(c->session, r, &d, &pre, &hp, &so, c->err);
     if (rc)
         return rc;
     so.prefill = hp ? &pre : NULL;
@@ -537,7 +531,7 @@ static int confirm(const cheap_ctx *c, cand *k, bool *met, double *score, sim_er
 {
     cJSON *rep = NULL;
     sim_des_result res;
-    int rc = sim_des_request_run(&k->r, false, false, &rep, &res, err);
+    int rc = sim_des_request_run(c->session, &k->r, false, false, &rep, &res, err);
     if (rc)
         return rc;
     *score = slo_score(c->base, res.ttft.p99, res.tpot.p99);
@@ -631,7 +625,7 @@ static int cheapest_pick(cheap_ctx *c, cJSON *j, sim_err *err)
     return SIM_OK;
 }
 
-int sim_search_cheapest(const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err)
+int sim_search_cheapest(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err)
 {
     *result = NULL;
     if (!(base->rate > 0))
@@ -644,11 +638,11 @@ int sim_search_cheapest(const sim_request *base, const sim_search_opts *o, cJSON
     if (base->trace[0])
         return sim_fail(err, SIM_EINPUT, "use rate with isl/osl (a trace is for moesim serve)");
     long size;
-    int rc = size_gate(base, o, false, &size, err);
+    int rc = size_gate(session, base, o, false, &size, err);
     if (rc)
         return rc;
-    cheap_ctx c = { .base = base, .o = o, .size = size, .err = err };
-    walk w = { .base = base, .o = o, .fn = cheap_visit, .ctx = &c };
+    cheap_ctx c = { .session = session, .base = base, .o = o, .size = size, .err = err };
+    walk w = { .session = session, .base = base, .o = o, .fn = cheap_visit, .ctx = &c };
     cJSON *j = NULL;
     if (!(rc = enumerate(&w))) {
         j = cJSON_CreateObject();

@@ -39,17 +39,17 @@ int sim_search_parse_list(const char *text, const char *what, sim_search_opts *o
 
 /* How many evaluations a search would make: configurations that pass the split checks,
  * times concurrency points for the frontier. Also counts the configurations. */
-int sim_search_size(const sim_request *base, const sim_search_opts *o, bool frontier, long *evals, long *configs,
+int sim_search_size(sim_session *session, const sim_request *base, const sim_search_opts *o, bool frontier, long *evals, long *configs,
                     sim_err *err);
 
 /* Frontier: { space_size, evaluated, skipped_invalid, skipped_no_fit, points, frontier = [rows] }; each
  * row names hw, split, precision, token cap, concurrency, tokens/s per user and per GPU,
  * $/M output tokens, TTFT, TPOT. Fails with SIM_EINPUT when the space exceeds the limit. */
-int sim_search_frontier(const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err);
+int sim_search_frontier(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err);
 
 /* Cheapest configuration meeting base->slo_ttft_s / slo_tpot_s (p99 in the DES) at
  * base->rate requests per second. result.met says whether one did; when none does,
  * result.message says so and result.closest is the configuration nearest to the SLO. */
-int sim_search_cheapest(const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err);
+int sim_search_cheapest(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err);
 
 #endif

@@ -1408,14 +1408,14 @@ static void scale_replicas(sim_des_result *r, int R)
         note_unsustainable(r);
 }
 
-int sim_des_request_run(const sim_request *r, bool keep_records, bool progress, cJSON **report,
+int sim_des_request_run(sim_session *session, const sim_request *r, bool keep_records, bool progress, cJSON **report,
                         sim_des_result *res, sim_err *err)
 {
     *report = NULL;
     sim_deploy d, pre;
     sim_serve_opts so;
     bool has_prefill;
-    int rc = sim_request_deploy(r, &d, &pre, &has_prefill, &so, err);
+    int rc = sim_request_deploy(session, r, &d, &pre, &has_prefill, &so, err);
     if (rc)
         return rc;
     int R = so.replicas > 0 ? so.replicas : 1;

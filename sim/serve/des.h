@@ -101,7 +101,8 @@ cJSON *sim_des_cdf_rows(const sim_des_result *r, int points);
  * to be freed by the caller. `progress` prints progress on stderr for long runs. */
 struct sim_request;
 int sim_des_request_workload(const struct sim_request *r, int max_context, sim_workload *w, sim_err *err);
-int sim_des_request_run(const struct sim_request *r, bool keep_records, bool progress, cJSON **report,
+struct sim_session;
+int sim_des_request_run(struct sim_session *session, const struct sim_request *r, bool keep_records, bool progress, cJSON **report,
                         sim_des_result *res, sim_err *err);
 
 #endif

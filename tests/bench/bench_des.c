@@ -14,6 +14,15 @@
 #include "step/routing.h"
 #include "serve/serving.h"
 
+/* One session for the whole program: the cards it loads live until exit. */
+static sim_session *test_session(void)
+{
+    static sim_session *s;
+    if (!s)
+        s = sim_session_alloc();
+    return s;
+}
+
 /* CPU time of this process: the figure is about one core, whatever else shares the machine. */
 static double now(void)
 {
@@ -40,7 +49,7 @@ static int run(long requests, double rate)
     double t0 = now();
     cJSON *rep = NULL;
     sim_des_result res;
-    if (sim_des_request_run(&r, false, false, &rep, &res, &err))
+    if (sim_des_request_run(test_session(), &r, false, false, &rep, &res, &err))
         goto fail;
     double s = now() - t0;
     printf("%9ld requests  %6.1f req/s offered  %8.2f s CPU  %10.0f simulated requests/s  %7ld iterations  "

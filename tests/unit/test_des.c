@@ -21,6 +21,15 @@
 #include "step/step.h"
 #include "serve/trace.h"
 
+/* One session for the whole program: the cards it loads live until exit. */
+static sim_session *test_session(void)
+{
+    static sim_session *s;
+    if (!s)
+        s = sim_session_alloc();
+    return s;
+}
+
 static void assert_close(double got, double want, double rel, const char *what)
 {
     if (!(fabs(got - want) <= rel * fabs(want)))
@@ -47,7 +56,7 @@ static cJSON *run(const sim_request *r, sim_des_result *res)
 {
     cJSON *rep = NULL;
     sim_err err = { 0 };
-    if (sim_des_request_run(r, true, false, &rep, res, &err))
+    if (sim_des_request_run(test_session(), r, true, false, &rep, res, &err))
         fail_msg("unexpected error: %s", err.msg);
     return rep;
 }
@@ -56,7 +65,7 @@ static int run_err(const sim_request *r, sim_err *err)
 {
     cJSON *rep = NULL;
     sim_des_result res;
-    int rc = sim_des_request_run(r, false, false, &rep, &res, err);
+    int rc = sim_des_request_run(test_session(), r, false, false, &rep, &res, err);
     if (rc == 0) {
         cJSON_Delete(rep);
         sim_des_result_free(&res);
@@ -70,7 +79,7 @@ static double step_time(const sim_request *r, sim_step_shape s)
     sim_serve_opts so;
     bool hp;
     sim_err err = { 0 };
-    assert_int_equal(sim_request_deploy(r, &d, &pre, &hp, &so, &err), 0);
+    assert_int_equal(sim_request_deploy(test_session(), r, &d, &pre, &hp, &so, &err), 0);
     sim_memfit mem;
     sim_memfit_eval(&d, r->isl + r->osl, 1, &mem);
     sim_step_result st;

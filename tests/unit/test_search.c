@@ -15,6 +15,15 @@
 
 #include "search/search.h"
 
+/* One session for the whole program: the cards it loads live until exit. */
+static sim_session *test_session(void)
+{
+    static sim_session *s;
+    if (!s)
+        s = sim_session_alloc();
+    return s;
+}
+
 static sim_request base(void)
 {
     sim_request r;
@@ -50,17 +59,17 @@ static void test_size_and_limit(void **state)
     sim_search_opts o = small();
     long evals, configs;
     sim_err err = { 0 };
-    assert_int_equal(sim_search_size(&r, &o, true, &evals, &configs, &err), 0);
+    assert_int_equal(sim_search_size(test_session(), &r, &o, true, &evals, &configs, &err), 0);
     /* 1 GPU: one split; 2 GPUs: tp2 (ep 1, 2), pp2 (ep 1), dp2 (ep 1, 2) = 5; 6 configurations */
     assert_int_equal(configs, 6);
     assert_int_equal(evals, 6 * o.nconc);
     o.limit = 10;
     cJSON *res = NULL;
-    assert_int_equal(sim_search_frontier(&r, &o, &res, &err), SIM_EINPUT);
+    assert_int_equal(sim_search_frontier(test_session(), &r, &o, &res, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "space holds 54 evaluations (6 configurations x concurrency points)"));
     assert_non_null(strstr(err.msg, "limit of 10"));
     o.force = true;
-    assert_int_equal(sim_search_frontier(&r, &o, &res, &err), 0);
+    assert_int_equal(sim_search_frontier(test_session(), &r, &o, &res, &err), 0);
     cJSON_Delete(res);
 }
 
@@ -72,7 +81,7 @@ static void test_frontier_is_pareto(void **state)
     sim_err err = { 0 };
     assert_int_equal(sim_search_parse_list("h100-sxm,h200", "hw", &o, &err), 0);
     cJSON *res = NULL;
-    assert_int_equal(sim_search_frontier(&r, &o, &res, &err), 0);
+    assert_int_equal(sim_search_frontier(test_session(), &r, &o, &res, &err), 0);
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(res, "frontier");
     assert_true(cJSON_GetArraySize(f) >= 4);
     assert_true(num(res, "points") >= cJSON_GetArraySize(f));
@@ -105,7 +114,7 @@ static void test_cheapest(void **state)
     sim_search_opts o = small();
     sim_err err = { 0 };
     cJSON *res = NULL;
-    assert_int_equal(sim_search_cheapest(&r, &o, &res, &err), 0);
+    assert_int_equal(sim_search_cheapest(test_session(), &r, &o, &res, &err), 0);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "met")));
     const cJSON *best = cJSON_GetObjectItemCaseSensitive(res, "best");
     const cJSON *sim = cJSON_GetObjectItemCaseSensitive(best, "simulated");
@@ -117,7 +126,7 @@ static void test_cheapest(void **state)
     cJSON_Delete(res);
 
     r.slo_tpot_s = 1e-5; /* no hardware decodes a token in 10 us */
-    assert_int_equal(sim_search_cheapest(&r, &o, &res, &err), 0);
+    assert_int_equal(sim_search_cheapest(test_session(), &r, &o, &res, &err), 0);
     assert_false(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "met")));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(res, "closest"));
     assert_non_null(strstr(cJSON_GetObjectItemCaseSensitive(res, "message")->valuestring,
@@ -125,11 +134,11 @@ static void test_cheapest(void **state)
     cJSON_Delete(res);
 
     r.rate = 0;
-    assert_int_equal(sim_search_cheapest(&r, &o, &res, &err), SIM_EINPUT);
+    assert_int_equal(sim_search_cheapest(test_session(), &r, &o, &res, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "positive rate"));
     r.rate = 1;
     r.slo_ttft_s = r.slo_tpot_s = 0;
-    assert_int_equal(sim_search_cheapest(&r, &o, &res, &err), SIM_EINPUT);
+    assert_int_equal(sim_search_cheapest(test_session(), &r, &o, &res, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "slo_ttft_s"));
 }
 
@@ -149,10 +158,10 @@ static void test_lists(void **state)
     o.max_gpus = 0;
     sim_request r = base();
     long e, c;
-    assert_int_equal(sim_search_size(&r, &o, true, &e, &c, &err), SIM_EINPUT);
+    assert_int_equal(sim_search_size(test_session(), &r, &o, true, &e, &c, &err), SIM_EINPUT);
     sim_search_defaults(&o);
     sim_request_set_text(&r, "model", "mixtrall-8x7b", &err);
-    assert_int_equal(sim_search_size(&r, &o, true, &e, &c, &err), SIM_EINPUT);
+    assert_int_equal(sim_search_size(test_session(), &r, &o, true, &e, &c, &err), SIM_EINPUT);
 }
 
 int main(void)
