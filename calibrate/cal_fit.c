@@ -16,6 +16,7 @@
 #include "deploy/deploy.h"
 #include "deploy/memfit.h"
 #include "step/step.h"
+#include "step/routing.h"
 
 /* Floors for log transforms of values a prior may set to 0 (a flat curve, no overhead). */
 #define HALF_FLOOR 1e-2     /* rows */
@@ -102,7 +103,7 @@ static void layer_model(const cal_point *p, sim_model *m)
     m->native_experts = m->native_dense = p->fmt;
 }
 
-int cal_predict(const sim_hw *hw, const cal_point *p, double *seconds, sim_err *err)
+int cal_predict(const sim_hw *hw, const cal_point *p, sim_routing_cache *routing, double *seconds, sim_err *err)
 {
     sim_dtype dt;
     if (compute_type(hw, p->fmt, &dt) != 0)
@@ -117,6 +118,7 @@ int cal_predict(const sim_hw *hw, const cal_point *p, double *seconds, sim_err *
     layer_model(p, &m);
     sim_deploy d;
     sim_deploy_defaults(&d, &m, hw);
+    d.routing_cache = routing;
     d.expert_fmt = d.dense_fmt = p->fmt;
     d.skew = 0; /* the engine routes random activations through random router weights: uniform */
     /* The forward measured touched these experts; the expectation E(1-(1-k/E)^T) can be 10% off
@@ -280,6 +282,7 @@ typedef struct problem {
     cal_set *s;
     int *idx;                /* fitted points */
     int n;
+    sim_routing_cache *routing; /* the fit's memo: the routing of a point does not depend on the parameters */
     int freep[CAL_MAX_PARAMS];   /* parameters the solver moves; the others stay at their priors */
     int nfree;
     double *r;               /* scratch residuals [n] */
@@ -303,7 +306,7 @@ static int data_residuals(problem *pb, const double *u, double *r)
     for (int i = 0; i < pb->n; i++) {
         const cal_point *p = &pb->s->p[pb->idx[i]];
         double t = 0;
-        if (cal_predict(&pb->hw, p, &t, &pb->err) != SIM_OK) {
+        if (cal_predict(&pb->hw, p, pb->routing, &t, &pb->err) != SIM_OK) {
             pb->failed = 1;
             return -1;
         }
@@ -442,6 +445,7 @@ static int fit_once(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
         return sim_fail(err, SIM_EFAIL, "out of memory");
     }
     pb.r = scratch;
+    pb.routing = sim_routing_cache_alloc(); /* NULL only costs speed */
 
     /* Which parameters the points can see, judged at the probes: a parameter on the side of a
      * max() the priors leave idle (compute, when the priors make every point memory-bound)
@@ -522,13 +526,14 @@ static int fit_once(cal_fit *f, sim_hw *hw, cal_set *s, sim_err *err)
         cal_fit_apply(f, hw);
         for (int i = 0; rc == SIM_OK && i < s->n; i++)
             if (s->p[i].kind == CAL_LAYER || s->p[i].kind == CAL_GEMM)
-                rc = cal_predict(hw, &s->p[i], &s->p[i].predicted_s, err);
+                rc = cal_predict(hw, &s->p[i], pb.routing, &s->p[i].predicted_s, err);
     }
     gsl_set_error_handler(old);
     gsl_vector_free(x);
     gsl_vector_free(best);
     gsl_matrix_free(covar);
     free(pb.idx), free(r0), free(r1), free(scratch);
+    sim_routing_cache_free(pb.routing);
     return rc;
 }
 

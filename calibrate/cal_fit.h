@@ -81,8 +81,11 @@ void cal_hw_set_kernel_switch(sim_hw *hw, const cal_set *s, int rows);
 /* Write the fit's values (value, not prior) into hw's efficiencies, ties included. */
 void cal_fit_apply(const cal_fit *f, sim_hw *hw);
 
-/* The simulator's time for one layer or GEMM point on hw. */
-int cal_predict(const sim_hw *hw, const cal_point *p, double *seconds, sim_err *err);
+/* The simulator's time for one layer or GEMM point on hw. `routing` (may be NULL) memoizes the
+ * routing statistics across calls; it is the caller's (step/routing.h). */
+struct sim_routing_cache;
+int cal_predict(const sim_hw *hw, const cal_point *p, struct sim_routing_cache *routing, double *seconds,
+                sim_err *err);
 
 /* Fit: minimise sum over fitted points of log(pred/meas)^2 plus prior_weight^2 (u - u_prior)^2
  * (trust region, finite-difference Jacobian, a few starts) over the parameters the points can

@@ -274,6 +274,7 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
     int rc = build_deploy(r, m, hw, d, err);
     if (rc)
         return rc;
+    d->routing_cache = sim_session_routing(session);
     sim_serve_defaults(o);
     o->isl = r->isl;
     o->osl = r->osl;

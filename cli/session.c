@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/registry.h"
+#include "step/routing.h"
 
 typedef struct model_entry {
     struct model_entry *next;
@@ -24,11 +25,20 @@ struct sim_session {
     model_entry *models;
     hw_entry *hws;
     long loads;
+    sim_routing_cache *routing;
 };
 
 sim_session *sim_session_alloc(void)
 {
-    return calloc(1, sizeof(sim_session));
+    sim_session *s = calloc(1, sizeof(sim_session));
+    if (s)
+        s->routing = sim_routing_cache_alloc(); /* NULL only costs speed */
+    return s;
+}
+
+sim_routing_cache *sim_session_routing(sim_session *s)
+{
+    return s->routing;
 }
 
 void sim_session_free(sim_session *s)
@@ -45,6 +55,7 @@ void sim_session_free(sim_session *s)
         free(e->key);
         free(e);
     }
+    sim_routing_cache_free(s->routing);
     free(s);
 }
 

@@ -25,6 +25,11 @@ void sim_session_free(sim_session *s);
 const sim_model *sim_session_model(sim_session *s, const char *name_or_path, sim_err *err);
 const sim_hw *sim_session_hw(sim_session *s, const char *name_or_path, sim_err *err);
 
+/* The session's memo of routing statistics (step/routing.h), for the deployments it builds;
+ * NULL when it could not be allocated (then nothing is memoized, only slower). Owned by the
+ * session. */
+struct sim_routing_cache *sim_session_routing(sim_session *s);
+
 /* Files the session has actually read (cache misses), for tests. */
 long sim_session_loads(const sim_session *s);
 

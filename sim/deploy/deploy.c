@@ -5,7 +5,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "step/routing.h"
 
 void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
 {
@@ -19,7 +18,7 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     d->dispatch_fmt = WF_FP8;
     d->transport = A2A_AUTO;
     d->overlap = OVERLAP_NONE;
-    d->skew = SIM_ROUTING_DEFAULT_SKEW;
+    d->skew = SIM_DEPLOY_DEFAULT_SKEW;
     d->redundant_experts = 0;
     d->eplb = false;
     d->offload = false;

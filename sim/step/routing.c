@@ -48,8 +48,9 @@
 #define MAX_TOKENS 2147483647L
 
 /* A trial whose work exceeds this takes the multinomial path; MIN_TRIALS exact trials
- * then fit in WORK_BUDGET. Tests lower it to compare both paths on one query. */
-static long exact_limit = WORK_BUDGET / MIN_TRIALS;
+ * then fit in WORK_BUDGET. Tests lower it (query.exact_work_limit) to compare both paths on
+ * one query. */
+#define DEFAULT_EXACT_LIMIT (WORK_BUDGET / MIN_TRIALS)
 
 enum sampler { SAMPLE_ALL, SAMPLE_UNIFORM, SAMPLE_REJECT, SAMPLE_GUMBEL };
 
@@ -742,6 +743,7 @@ static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, sim_e
     gsl_rng_set(r, q->seed);
 
     long trial_work = (long)ceil((double)L.T * L.token_work);
+    long exact_limit = q->exact_work_limit > 0 ? q->exact_work_limit : DEFAULT_EXACT_LIMIT;
     bool exact = trial_work <= exact_limit;
     if (!exact)
         trial_work = 2L * L.E + L.slots + L.ep;
@@ -842,8 +844,38 @@ typedef struct cache_entry {
     sim_routing_stats stats;
 } cache_entry;
 
-static cache_entry *cache;
-static long cache_entries, cache_hits, cache_misses;
+struct sim_routing_cache {
+    cache_entry *slots; /* CACHE_SLOTS entries, allocated with the cache */
+    long entries, hits, misses;
+};
+
+sim_routing_cache *sim_routing_cache_alloc(void)
+{
+    sim_routing_cache *c = calloc(1, sizeof *c);
+    if (c && !(c->slots = calloc(CACHE_SLOTS, sizeof *c->slots))) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sim_routing_cache_free(sim_routing_cache *c)
+{
+    if (!c)
+        return;
+    free(c->slots);
+    free(c);
+}
+
+void sim_routing_cache_info(const sim_routing_cache *c, long *entries, long *hits, long *misses)
+{
+    if (entries)
+        *entries = c ? c->entries : 0;
+    if (hits)
+        *hits = c ? c->hits : 0;
+    if (misses)
+        *misses = c ? c->misses : 0;
+}
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -869,6 +901,7 @@ static uint64_t query_hash(const sim_routing_query *q)
     h = fnv(h, &eplb, sizeof eplb);
     h = fnv(h, &q->seed, sizeof q->seed);
     h = fnv(h, &q->small_rows, sizeof q->small_rows);
+    h = fnv(h, &q->exact_work_limit, sizeof q->exact_work_limit);
     return h;
 }
 
@@ -877,82 +910,58 @@ static bool query_equal(const sim_routing_query *a, const sim_routing_query *b)
     return a->experts == b->experts && a->top_k == b->top_k && a->tokens == b->tokens &&
            a->ep == b->ep && a->ranks_per_node == b->ranks_per_node && a->skew == b->skew &&
            a->redundant == b->redundant && a->eplb == b->eplb && a->seed == b->seed &&
-           a->small_rows == b->small_rows;
+           a->small_rows == b->small_rows && a->exact_work_limit == b->exact_work_limit;
 }
 
-static cache_entry *cache_find(const sim_routing_query *q, uint64_t h)
+static cache_entry *cache_find(sim_routing_cache *c, const sim_routing_query *q, uint64_t h)
 {
-    if (!cache)
-        return NULL;
     for (size_t i = h % CACHE_SLOTS;; i = (i + 1) % CACHE_SLOTS) {
-        cache_entry *c = &cache[i];
-        if (!c->used)
+        cache_entry *e = &c->slots[i];
+        if (!e->used)
             return NULL;
-        if (c->hash == h && query_equal(&c->key, q))
-            return c;
+        if (e->hash == h && query_equal(&e->key, q))
+            return e;
     }
 }
 
-static void cache_store(const sim_routing_query *q, uint64_t h, const sim_routing_stats *s)
+static void cache_store(sim_routing_cache *c, const sim_routing_query *q, uint64_t h, const sim_routing_stats *s)
 {
-    if (!cache && !(cache = calloc(CACHE_SLOTS, sizeof *cache)))
-        return; /* no cache is only slower */
-    if (cache_entries >= CACHE_MAX) {
-        memset(cache, 0, CACHE_SLOTS * sizeof *cache);
-        cache_entries = 0;
+    if (c->entries >= CACHE_MAX) {
+        memset(c->slots, 0, CACHE_SLOTS * sizeof *c->slots);
+        c->entries = 0;
     }
     size_t i = h % CACHE_SLOTS;
-    while (cache[i].used)
+    while (c->slots[i].used)
         i = (i + 1) % CACHE_SLOTS;
-    cache[i] = (cache_entry){.used = true, .hash = h, .key = *q, .stats = *s};
-    cache_entries++;
-}
-
-void sim_routing_cache_clear(void)
-{
-    free(cache);
-    cache = NULL;
-    cache_entries = cache_hits = cache_misses = 0;
-}
-
-void sim_routing_cache_info(long *entries, long *hits, long *misses)
-{
-    if (entries)
-        *entries = cache_entries;
-    if (hits)
-        *hits = cache_hits;
-    if (misses)
-        *misses = cache_misses;
-}
-
-void sim_routing_set_exact_limit(long work)
-{
-    exact_limit = work > 0 ? work : WORK_BUDGET / MIN_TRIALS;
-    sim_routing_cache_clear();
+    c->slots[i] = (cache_entry){.used = true, .hash = h, .key = *q, .stats = *s};
+    c->entries++;
 }
 
 /* ---------------------------------------------------------------- entry point */
 
-int sim_routing_stats_get(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+int sim_routing_stats_get(sim_routing_cache *cache, const sim_routing_query *q, sim_routing_stats *out,
+                          sim_err *err)
 {
     if (!q || !out)
         return sim_fail(err, SIM_EINPUT, "routing: query and result must not be NULL");
     int rc = validate(q, err);
     if (rc)
         return rc;
+    if (!cache)
+        return compute(q, out, err);
     uint64_t h = query_hash(q);
-    const cache_entry *c = cache_find(q, h);
+    const cache_entry *c = cache_find(cache, q, h);
     if (c) {
-        cache_hits++;
+        cache->hits++;
         *out = c->stats;
         return SIM_OK;
     }
-    cache_misses++;
+    cache->misses++;
     sim_routing_stats s;
     rc = compute(q, &s, err);
     if (rc)
         return rc;
-    cache_store(q, h, &s);
+    cache_store(cache, q, h, &s);
     *out = s;
     return SIM_OK;
 }

@@ -2,11 +2,10 @@
  * experts, how many distinct experts are touched (whose weights must be read), and how
  * many tokens land on the busiest expert and the busiest expert-parallel rank (the slowest
  * rank sets the step time). Uniform routing has closed forms; skewed routing (expert
- * popularity p_i ∝ (i+1)^-skew) is estimated by seeded Monte Carlo with GSL's generators
- * and cached, so a sweep that asks the same question again pays nothing.
- *
- * The cache and the test hook below are process-wide state without locks: call this module
- * from one thread at a time. */
+ * popularity p_i ∝ (i+1)^-skew) is estimated by seeded Monte Carlo with GSL's generators.
+ * Results are memoized in a caller-owned sim_routing_cache, so a sweep that asks the same
+ * question again pays nothing; the module itself holds no state. A cache is not shared
+ * between threads. */
 #ifndef MOESIM_ROUTING_H
 #define MOESIM_ROUTING_H
 
@@ -14,24 +13,6 @@
 
 #include "base/err.h"
 
-/* Default popularity exponent (p_i ∝ (i+1)^-skew over the E routed experts) when a model card
- * or scenario gives none.
- * Source: ai-dynamo/aiconfigurator, collector/helper.py (_generate_power_law_distribution,
- * sample_power_law) and its power-law document: each expert's token count is drawn i.i.d.
- * from a truncated power-law *density* x^-alpha on [1, 0.8 T] (T k > E), scaled to T k, and
- * the busiest EP rank is benchmarked. alpha = 1.01 is their estimate for DeepSeek-V3/R1 (1.2
- * for Qwen3-235B) on CNN-DailyMail/OpenOrca, found by matching observed latency, not by
- * recording routing. That alpha is not a rank exponent: with alpha ~ 1 the loads are
- * log-uniform on [1, 0.8 T], so their max/mean grows like ln T. Mapping it by the quantity
- * that sets step time, E[max rank load]/mean, for E=256, k=8 with hot experts placed at random
- * (this module without EPLB): the matching Zipf exponent is 0.49/0.43 at T=64 (ep 8/32),
- * 0.69/0.60 at T=512, 0.73/0.67 at T=2048, 0.82/0.72 at T=8192. No single exponent
- * reproduces it at every T; 0.7 is the match at the batch sizes that dominate serving time
- * (T of 512-8192 tokens per step across the EP group), where aiconfigurator's alpha=1.01 gives
- * max/mean rank load 1.39-1.51 at ep 8 and 2.2-2.7 at ep 32. No published per-batch routing
- * trace of DeepSeek-V3 with a max/mean figure was found (DeepEP PR #393 shows such traces,
- * fitted by a log-normal, as plots only). Scenarios with a measured skew should set it. */
-#define SIM_ROUTING_DEFAULT_SKEW 0.7
 
 typedef struct sim_routing_query {
     int experts;            /* E, routed experts per layer */
@@ -45,6 +26,8 @@ typedef struct sim_routing_query {
     unsigned long seed;     /* Monte Carlo seed; results are deterministic for a given seed */
     int small_rows;         /* > 0: also split the busiest rank's experts at this many rows (the
                                kernel switch of hw.h's sim_curve); 0 = no split */
+    long exact_work_limit;  /* tests: route tokens one by one while a trial needs at most this many
+                               draws (T k), else use the multinomial approximation; 0 = default */
 } sim_routing_query;
 
 typedef struct sim_routing_stats {
@@ -65,20 +48,24 @@ typedef struct sim_routing_stats {
     int trials;                       /* Monte Carlo trials behind the figures (0 = closed form) */
 } sim_routing_stats;
 
-/* Fill `out` for query `q`. Fails (SIM_EINPUT) on an impossible query: k > E, E % ep != 0,
- * tokens < 0, skew < 0, ranks_per_node not dividing ep... */
-int sim_routing_stats_get(const sim_routing_query *q, sim_routing_stats *out, sim_err *err);
+/* A memo of answered queries. Bounded: when half of its 8192 slots are used it is emptied
+ * (sweeps revisit a working set far smaller than that). */
+typedef struct sim_routing_cache sim_routing_cache;
+
+/* A new, empty cache, or NULL when out of memory (then pass NULL below: no memo, only
+ * slower). The caller frees it with sim_routing_cache_free. */
+sim_routing_cache *sim_routing_cache_alloc(void);
+void sim_routing_cache_free(sim_routing_cache *c); /* NULL is allowed */
+/* Entries held, and lookups that hit or missed since the cache was made (bench, tests). */
+void sim_routing_cache_info(const sim_routing_cache *c, long *entries, long *hits, long *misses);
+
+/* Fill `out` for query `q`, through `cache` when it is not NULL. Fails (SIM_EINPUT) on an
+ * impossible query: k > E, E % ep != 0, tokens < 0, skew < 0, ranks_per_node not dividing ep... */
+int sim_routing_stats_get(sim_routing_cache *cache, const sim_routing_query *q, sim_routing_stats *out,
+                          sim_err *err);
 
 /* The closed form E(1 - (1 - k/E)^T) of distinct experts under uniform routing. */
 double sim_routing_distinct_uniform(int experts, int top_k, double tokens);
 
-/* Drop every cached result (tests; memory). */
-void sim_routing_cache_clear(void);
-/* Number of cached queries, and how many lookups hit the cache (bench, tests). */
-void sim_routing_cache_info(long *entries, long *hits, long *misses);
-
-/* Tests only: route tokens one by one while a trial needs at most `work` draws (T k), else
- * use the multinomial approximation; work <= 0 restores the default. Clears the cache. */
-void sim_routing_set_exact_limit(long work);
 
 #endif

@@ -361,7 +361,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     else if (node > 1 && node % d->ep == 0)
         q.ranks_per_node = d->ep;
     sim_routing_stats rs;
-    int rc = sim_routing_stats_get(&q, &rs, err);
+    int rc = sim_routing_stats_get(d->routing_cache, &q, &rs, err);
     if (rc)
         return rc;
 

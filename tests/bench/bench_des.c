@@ -57,7 +57,7 @@ static int run(long requests, double rate)
            requests, rate, s, requests / s, res.iterations, res.step_evals, res.ttft.p99, res.tpot.p99 * 1e3,
            res.sustainable ? "sustainable" : "NOT sustainable");
     long entries, hits, misses;
-    sim_routing_cache_info(&entries, &hits, &misses);
+    sim_routing_cache_info(sim_session_routing(test_session()), &entries, &hits, &misses);
     printf("           routing statistics: %ld cached queries, %ld misses so far\n", entries, misses);
     cJSON_Delete(rep);
     sim_des_result_free(&res);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "deploy/deploy.h"
 #include "step/routing.h"
 
 static double now(void)
@@ -23,9 +24,8 @@ static int time_miss(long tokens, int ep, double skew)
                            .ranks_per_node = ep < 8 ? ep : 8, .skew = skew, .seed = 1};
     sim_routing_stats s;
     sim_err err = {0};
-    sim_routing_cache_clear();
     double t0 = now();
-    if (sim_routing_stats_get(&q, &s, &err)) {
+    if (sim_routing_stats_get(NULL, &q, &s, &err)) { /* no memo: a miss */
         fprintf(stderr, "bench_routing: %s\n", err.msg);
         return 1;
     }
@@ -43,24 +43,28 @@ static int time_hits(void)
     sim_routing_query q[N];
     sim_routing_stats s;
     sim_err err = {0};
-    sim_routing_cache_clear();
+    sim_routing_cache *cache = sim_routing_cache_alloc();
+    if (!cache)
+        return 1;
     for (int i = 0; i < N; i++) {
         q[i] = (sim_routing_query){.experts = 256, .top_k = 8, .tokens = 1 + i, .ep = 8,
-                                   .ranks_per_node = 8, .skew = SIM_ROUTING_DEFAULT_SKEW, .seed = 1};
-        if (sim_routing_stats_get(&q[i], &s, &err)) {
+                                   .ranks_per_node = 8, .skew = SIM_DEPLOY_DEFAULT_SKEW, .seed = 1};
+        if (sim_routing_stats_get(cache, &q[i], &s, &err)) {
             fprintf(stderr, "bench_routing: %s\n", err.msg);
+            sim_routing_cache_free(cache);
             return 1;
         }
     }
     double t0 = now(), sink = 0;
     for (int r = 0; r < ROUNDS; r++)
         for (int i = 0; i < N; i++) {
-            sim_routing_stats_get(&q[i], &s, &err);
+            sim_routing_stats_get(cache, &q[i], &s, &err);
             sink += s.max_tokens_per_rank;
         }
     double dt = now() - t0;
     long entries, hits, misses;
-    sim_routing_cache_info(&entries, &hits, &misses);
+    sim_routing_cache_info(cache, &entries, &hits, &misses);
+    sim_routing_cache_free(cache);
     printf("cached lookups: %.1f M/s (%.0f ns each; %ld entries, %ld hits, %ld misses; checksum %.0f)\n",
            (double)N * ROUNDS / dt / 1e6, dt / ((double)N * ROUNDS) * 1e9, entries, hits, misses, sink);
     return 0;
@@ -70,7 +74,7 @@ int main(void)
 {
     static const long tokens[] = {1, 64, 2048, 16384};
     static const int eps[] = {8, 64};
-    static const double skews[] = {0, SIM_ROUTING_DEFAULT_SKEW};
+    static const double skews[] = {0, SIM_DEPLOY_DEFAULT_SKEW};
     printf("routing cache-miss time, E=256 k=8 (max/mean = max_tokens_per_rank / mean)\n");
     printf("%6s %4s %5s %9s %7s %12s %8s %8s\n", "T", "ep", "skew", "miss_ms", "trials",
            "distinct", "max/mean", "maxexp");

@@ -124,7 +124,7 @@ static void fit_recovers_known_parameters(void **state)
     sim_err err = { 0 };
     for (int i = 0; i < s.n; i++) {
         double t;
-        if (cal_predict(&truth, &s.p[i], &t, &err))
+        if (cal_predict(&truth, &s.p[i], NULL, &t, &err))
             fail_msg("%s", err.msg);
         s.p[i].measured_s = t * exp(gsl_ran_gaussian(rng, 0.01));
     }
@@ -183,7 +183,7 @@ static void unseen_parameters_stay_at_prior(void **state)
         add_layer(&s, "mixtral-8x7b", 4096, 14336, 8, 2, 0, 0, t);
     sim_err err = { 0 };
     for (int i = 0; i < s.n; i++)
-        assert_int_equal(cal_predict(&truth, &s.p[i], &s.p[i].measured_s, &err), SIM_OK);
+        assert_int_equal(cal_predict(&truth, &s.p[i], NULL, &s.p[i].measured_s, &err), SIM_OK);
     cal_set_hold_out(&s);
     cal_fit fit;
     assert_int_equal(cal_fit_setup(&fit, &hw, &s, &err), SIM_OK);
@@ -237,7 +237,7 @@ static void fit_recovers_kernel_switch(void **state)
     sim_err err = { 0 };
     for (int i = 0; i < s.n - 1; i++) {
         double t;
-        if (cal_predict(&truth, &s.p[i], &t, &err))
+        if (cal_predict(&truth, &s.p[i], NULL, &t, &err))
             fail_msg("%s", err.msg);
         s.p[i].measured_s = t * exp(gsl_ran_gaussian(rng, 0.01));
     }

@@ -99,7 +99,7 @@ static double layer_experts_s(const sim_hw *hwp, int E, int k, double T, double 
         fail_msg("%s", err.msg);
     sim_routing_query q = { .experts = E, .top_k = k, .tokens = (long)T, .ep = 1, .ranks_per_node = 1,
                             .seed = d.seed, .small_rows = 8 };
-    if (rs && sim_routing_stats_get(&q, rs, &err))
+    if (rs && sim_routing_stats_get(NULL, &q, rs, &err))
         fail_msg("%s", err.msg);
     return r.by_kind_s[LK_EXPERTS];
 }

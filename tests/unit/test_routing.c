@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "deploy/deploy.h"
 #include "step/routing.h"
 
 /* DeepSeek-V3's routed-expert shape: 256 experts, top-8. */
@@ -21,11 +22,21 @@ static sim_routing_query dsv3(long tokens, int ep, double skew)
                                .ranks_per_node = ep < 8 ? ep : 8, .skew = skew, .seed = 7};
 }
 
+/* The memo the tests look up through; renewed before each test and by cache_reset(). */
+static sim_routing_cache *cache;
+
+static void cache_reset(void)
+{
+    sim_routing_cache_free(cache);
+    cache = sim_routing_cache_alloc();
+    assert_non_null(cache);
+}
+
 static sim_routing_stats get(const sim_routing_query *q)
 {
     sim_routing_stats s;
     sim_err err = {0};
-    int rc = sim_routing_stats_get(q, &s, &err);
+    int rc = sim_routing_stats_get(cache, q, &s, &err);
     if (rc)
         fail_msg("unexpected error: %s", err.msg);
     return s;
@@ -40,8 +51,7 @@ static void assert_close(double got, double want, double rel, const char *what)
 static int setup(void **state)
 {
     (void)state;
-    sim_routing_set_exact_limit(0);
-    sim_routing_cache_clear();
+    cache_reset();
     return 0;
 }
 
@@ -173,7 +183,7 @@ static void test_mean_tokens_and_max_ge_mean(void **state)
     (void)state;
     static const long tokens[] = {1, 32, 256, 2048};
     static const int eps[] = {1, 8, 64};
-    static const double skews[] = {0, SIM_ROUTING_DEFAULT_SKEW, 1.5};
+    static const double skews[] = {0, SIM_DEPLOY_DEFAULT_SKEW, 1.5};
     for (size_t t = 0; t < 4; t++)
         for (size_t e = 0; e < 3; e++)
             for (size_t k = 0; k < 3; k++) {
@@ -201,7 +211,7 @@ static void test_skew_raises_max(void **state)
     for (size_t e = 0; e < 2; e++) {
         sim_routing_query q = dsv3(2048, eps[e], 0);
         double uniform = get(&q).max_tokens_per_rank;
-        q.skew = SIM_ROUTING_DEFAULT_SKEW;
+        q.skew = SIM_DEPLOY_DEFAULT_SKEW;
         double dflt = get(&q).max_tokens_per_rank;
         q.skew = 1.2;
         double heavy = get(&q).max_tokens_per_rank;
@@ -241,9 +251,9 @@ static void test_multinomial_matches_exact(void **state)
         sim_routing_query q = dsv3(4096, eps[e], 0.8);
         q.eplb = true;
         q.redundant = eps[e];
-        sim_routing_set_exact_limit(1L << 30);
+        q.exact_work_limit = 1L << 30;
         sim_routing_stats ex = get(&q);
-        sim_routing_set_exact_limit(1000);
+        q.exact_work_limit = 1000;
         sim_routing_stats mn = get(&q);
         assert_close(mn.max_tokens_per_rank, ex.max_tokens_per_rank, 0.02, "max tokens/rank");
         assert_close(mn.max_tokens_per_expert, ex.max_tokens_per_expert, 0.03, "max tokens/expert");
@@ -259,14 +269,13 @@ static void test_multinomial_matches_exact(void **state)
         for (unsigned long seed = 1; seed <= 6; seed++) {
             q = dsv3(4096, eps[e], 0.8);
             q.seed = seed;
-            sim_routing_set_exact_limit(1L << 30);
+            q.exact_work_limit = 1L << 30;
             sum_ex += get(&q).max_tokens_per_rank;
-            sim_routing_set_exact_limit(1000);
+            q.exact_work_limit = 1000;
             sum_mn += get(&q).max_tokens_per_rank;
         }
         assert_close(sum_mn, sum_ex, 0.05, "max tokens/rank, contiguous");
     }
-    sim_routing_set_exact_limit(0);
 }
 
 /* ------------------------------------------------------------------ determinism and cache */
@@ -276,8 +285,12 @@ static void test_deterministic(void **state)
     (void)state;
     sim_routing_query q = dsv3(256, 64, 1.0);
     sim_routing_stats a = get(&q);
-    sim_routing_cache_clear();
+    cache_reset();
     sim_routing_stats b = get(&q);
+    sim_routing_stats c0;
+    sim_err err = {0};
+    assert_int_equal(sim_routing_stats_get(NULL, &q, &c0, &err), SIM_OK); /* no memo: the same answer */
+    assert_memory_equal(&a, &c0, sizeof a);
     assert_memory_equal(&a, &b, sizeof a);
     q.seed = 8;
     sim_routing_stats c = get(&q);
@@ -291,7 +304,7 @@ static void test_cache_counts(void **state)
     long entries, hits, misses;
     sim_routing_query q = dsv3(32, 8, 0.5);
     sim_routing_stats first = get(&q);
-    sim_routing_cache_info(&entries, &hits, &misses);
+    sim_routing_cache_info(cache, &entries, &hits, &misses);
     assert_true(entries == 1 && hits == 0 && misses == 1);
     for (int i = 0; i < 5; i++) {
         sim_routing_stats again = get(&q);
@@ -302,7 +315,7 @@ static void test_cache_counts(void **state)
     q.tokens = 32;
     q.ranks_per_node = 4;
     get(&q);
-    sim_routing_cache_info(&entries, &hits, &misses);
+    sim_routing_cache_info(cache, &entries, &hits, &misses);
     assert_true(entries == 3 && hits == 5 && misses == 3);
     /* Far more distinct queries than the cache holds: memory stays bounded. */
     for (long t = 1; t <= 5000; t++) {
@@ -310,10 +323,10 @@ static void test_cache_counts(void **state)
         u.seed = (unsigned long)t;
         get(&u);
     }
-    sim_routing_cache_info(&entries, NULL, NULL);
+    sim_routing_cache_info(cache, &entries, NULL, NULL);
     assert_true(entries > 0 && entries <= 4096);
-    sim_routing_cache_clear();
-    sim_routing_cache_info(&entries, &hits, &misses);
+    cache_reset();
+    sim_routing_cache_info(cache, &entries, &hits, &misses);
     assert_true(entries == 0 && hits == 0 && misses == 0);
 }
 
@@ -323,7 +336,7 @@ static void expect_error(sim_routing_query q, const char *field_text)
 {
     sim_routing_stats s;
     sim_err err = {0};
-    int rc = sim_routing_stats_get(&q, &s, &err);
+    int rc = sim_routing_stats_get(cache, &q, &s, &err);
     assert_int_equal(rc, SIM_EINPUT);
     assert_int_equal(err.code, SIM_EINPUT);
     if (!strstr(err.msg, field_text))
@@ -407,7 +420,7 @@ static void test_bad_queries(void **state)
     q = dsv3(1, 0, 0);
     expect_error(q, "ep (0)");
     long entries;
-    sim_routing_cache_info(&entries, NULL, NULL);
+    sim_routing_cache_info(cache, &entries, NULL, NULL);
     assert_int_equal(entries, 0);
 }
 
@@ -421,7 +434,7 @@ static void test_slots_divide_ep(void **state)
     q.redundant = 32;
     sim_routing_stats ok;
     sim_err err = { 0 };
-    if (sim_routing_stats_get(&q, &ok, &err) != SIM_OK)
+    if (sim_routing_stats_get(cache, &q, &ok, &err) != SIM_OK)
         fail_msg("EP72 with 32 redundant slots: %s", err.msg);
     assert_true(ok.max_tokens_per_rank >= ok.mean_tokens_per_rank);
     assert_true(fabs(ok.mean_tokens_per_rank - 512.0 * 8 / 72) < 1e-9);
