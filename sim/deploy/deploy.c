@@ -73,10 +73,12 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
         (rc = check_positive(d->ep, "ep", err)) || (rc = check_positive(d->pp, "pp", err)) ||
         (rc = check_positive(d->dp, "dp", err)))
         return rc;
-    if (d->tp * d->dp * d->pp != d->gpus)
+    /* In 64 bits: three degrees of up to 1e9 each must not wrap into a plausible product. */
+    long long devices = (long long)d->tp * d->dp * d->pp;
+    if (devices != d->gpus)
         return sim_fail(err, SIM_EINPUT,
-                        "parallelism: tp x dp x pp must equal gpus (%d x %d x %d = %d, gpus = %d)",
-                        d->tp, d->dp, d->pp, d->tp * d->dp * d->pp, d->gpus);
+                        "parallelism: tp x dp x pp must equal gpus (%d x %d x %d = %lld, gpus = %d)",
+                        d->tp, d->dp, d->pp, devices, d->gpus);
     int domain = d->hw->scale_up.domain_size > 1 && d->hw->scale_up.bandwidth_Bps > 0 ? d->hw->scale_up.domain_size : 1;
     if (d->gpus > domain && !(d->hw->scale_out.bandwidth_Bps > 0))
         return sim_fail(err, SIM_EINPUT,

@@ -309,6 +309,19 @@ static void test_parallelism_errors(void **state)
     d.gpus = 3, d.tp = 3, d.dp = 1, d.ep = 1;
     assert_int_equal(sim_deploy_check(&d, &err), SIM_EINPUT);
     assert_non_null(strstr(err.msg, "tp (3) must divide the attention heads"));
+    /* degrees whose int product wraps (65536 x 65536 = 2^32 -> 0) are refused, not divided by
+     * (issue 12: this was a SIGFPE) */
+    d.gpus = 8, d.tp = 65536, d.dp = 65536, d.pp = 1, d.ep = 1;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "65536 x 65536 x 1 = 4294967296, gpus = 8"));
+    sim_deploy_defaults(&d, &m, &hw);
+    const sim_split_req huge = { .tp = 65536, .dp = 65536 };
+    assert_int_equal(sim_deploy_split(&d, &huge, "", &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "parallel degrees too large"));
+    const sim_split_req derived = { .gpus = 8, .dp = 8 }; /* tp from gpus, ep over the stage */
+    assert_int_equal(sim_deploy_split(&d, &derived, "", &err), SIM_OK);
+    assert_true(d.gpus == 8 && d.tp == 1 && d.dp == 8 && d.pp == 1 && d.ep == 8);
+    sim_deploy_defaults(&d, &m, &hw);
     /* EP72 works with 32 redundant slots: 288 = 72 x 4 */
     static sim_hw nvl;
     load(&m, &nvl, "deepseek-v3", "gb200-nvl72");
