@@ -252,7 +252,7 @@ static enum sampler choose_sampler(layout *L, double skew)
  * expert's expected load is T incl_e, not T k p_e: a token takes an expert at most once, so
  * the hottest experts saturate (with skew 1 over 256 experts, k p_0 = 1.3 > 1), and EPLB,
  * which measures loads, sees the saturated figure. */
-static void place_eplb(layout *L, int redundant)
+static int place_eplb(layout *L, int redundant)
 {
     int S = L->slots, per = S / L->ep;
     double *load = calloc((size_t)L->ep, sizeof *load);
@@ -261,6 +261,14 @@ static void place_eplb(layout *L, int redundant)
      * expert's load: sort explicitly. */
     int *order = malloc((size_t)S * sizeof *order);
     double *sload = malloc((size_t)S * sizeof *sload);
+    if (!load || !used || !order || !sload) {
+        free(load), free(used), free(order), free(sload);
+        return -1;
+    }
+    /* No slot has a rank until it is placed: the twin test below must not read a rank a
+     * replica has not been given yet. */
+    for (int t = 0; t < S; t++)
+        L->slot_rank[t] = -1;
     int s = 0;
     for (int e = 0; e < L->E; e++) {
         L->nrep[e] = e < redundant ? 2 : 1;
@@ -302,6 +310,7 @@ static void place_eplb(layout *L, int redundant)
     free(used);
     free(order);
     free(sload);
+    return 0;
 }
 
 /* Contiguous placement: expert e on rank e / (E/ep), one slot each. */
@@ -343,9 +352,12 @@ static int layout_init(layout *L, const sim_routing_query *q, sim_err *err)
     for (int j = 0; j < L->E; j++)
         L->pop[j] /= sum;
     inclusion_probs(L);
-    if (q->eplb)
-        place_eplb(L, q->redundant);
-    else
+    if (q->eplb) {
+        if (place_eplb(L, q->redundant) != 0) {
+            layout_free(L);
+            return sim_fail(err, SIM_EFAIL, "routing: out of memory");
+        }
+    } else
         place_contiguous(L);
     /* Without EPLB nobody chose where the hot experts sit; with uniform popularity it
      * does not matter where they sit. */
