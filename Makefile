@@ -1,7 +1,9 @@
 # moesim: top-level build.
 #   make        builds everything this machine can build (installs missing Debian packages as root)
 #   make run    builds, then runs scenarios/quickstart.lua
-#   make test   unit + integration tests, then the same tests built with address,undefined sanitizers
+#   make test   unit + integration tests, then the same tests built with address,undefined sanitizers,
+#               then a short libFuzzer pass per input parser (tests/fuzz)
+#   make fuzz   each libFuzzer target for FUZZ_SECONDS (default 300)
 #   make bench  prints measured speed figures (simulator and engine)
 #
 # Each part keeps its own rules in a fragment (sim/sim.mk, cli/cli.mk, engine/engine.mk, ...). A fragment
@@ -9,7 +11,15 @@
 # SAN=1 builds into build/san with sanitizers; the default build goes to build/rel and bin/.
 
 SAN ?= 0
-ifeq ($(SAN),1)
+FUZZ ?= 0
+ifeq ($(FUZZ),1)
+# libFuzzer targets (tests/fuzz/fuzz.mk): everything compiled by clang with coverage hooks
+BUILD    := build/fuzz
+BIN      := build/fuzz/bin
+CC       := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+            -Wno-unknown-warning-option
+else ifeq ($(SAN),1)
 BUILD    := build/san
 BIN      := build/san/bin
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -58,6 +68,7 @@ include sim/sim.mk
 include cli/cli.mk
 include tests/tests.mk
 include tests/bench/bench.mk
+include tests/fuzz/fuzz.mk
 
 build: $(PROGRAMS)
 
@@ -68,7 +79,8 @@ run: all
 test: deps
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory SAN=1 OPT=-O1 check
-	@echo "make test: all checks passed (plain and sanitizer builds)"
+	@$(MAKE) --no-print-directory check-fuzz
+	@echo "make test: all checks passed (plain and sanitizer builds, $(CHECK_FUZZ_SECONDS) s of fuzzing per target)"
 
 check: $(PROGRAMS) $(CHECKS)
 

@@ -14,12 +14,6 @@
 #define MOESIM_VERSION "0.1.0"
 #endif
 
-int cmd_fail(int code, const char *msg)
-{
-    fprintf(stderr, "moesim: %s\n", msg);
-    return code == SIM_EINPUT ? 2 : 1;
-}
-
 static void eval_usage(FILE *f)
 {
     fprintf(f, "usage: moesim eval --model M --hw H [options] [--json]\n"

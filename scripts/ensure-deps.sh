@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(build-essential pkg-config liblua5.4-dev libcjson-dev libgsl-dev libopenblas-dev
-          libopenmpi-dev openmpi-bin libcmocka-dev gnuplot-nox jq)
+          libopenmpi-dev openmpi-bin libcmocka-dev gnuplot-nox jq valgrind
+          clang libclang-rt-dev)  # clang + its libFuzzer runtime: tests/fuzz
 
 missing=()
 for p in "${packages[@]}"; do
