@@ -16,68 +16,75 @@
 typedef struct opt_entry {
     sim_opt_spec spec;
     size_t offset;
-    size_t size; /* string capacity */
+    size_t size;   /* string capacity */
+    double lo, hi; /* numbers: the values a user may give (defaults are set directly) */
 } opt_entry;
 
-#define S(name, help) { { #name, OPT_STR, help }, offsetof(sim_request, name), sizeof(((sim_request *)0)->name) }
-#define I(name, help) { { #name, OPT_INT, help }, offsetof(sim_request, name), 0 }
-#define N(name, help) { { #name, OPT_NUM, help }, offsetof(sim_request, name), 0 }
-#define B(name, help) { { #name, OPT_BOOL, help }, offsetof(sim_request, name), 0 }
+/* Number ranges. They are the bounds of physics and of the models, not of taste: a value
+ * outside one cannot describe a deployment (a negative price, a 1e12-token prompt, a
+ * probability of 2), and letting it through gives an inf or a silent default. 0 means
+ * "derive" or "none" where the help says so. */
+#define DEVICES 1048576.0   /* 2^20 devices: beyond every machine built */
+#define TOKENS 1e8          /* tokens in one request: beyond every context window shipped */
+#define S(name, help) { { #name, OPT_STR, help }, offsetof(sim_request, name), sizeof(((sim_request *)0)->name), 0, 0 }
+#define I(name, lo, hi, help) { { #name, OPT_INT, help }, offsetof(sim_request, name), 0, lo, hi }
+#define N(name, lo, hi, help) { { #name, OPT_NUM, help }, offsetof(sim_request, name), 0, lo, hi }
+#define B(name, help) { { #name, OPT_BOOL, help }, offsetof(sim_request, name), 0, 0, 0 }
 
 static const opt_entry options[] = {
     S(model, "model card: shipped name or path to JSON"),
     S(hw, "hardware model: shipped name or path to JSON"),
-    I(gpus, "devices in the deployment (default tp x dp x pp)"),
-    I(tp, "tensor parallel degree of attention (default gpus / (dp x pp))"),
-    I(ep, "expert parallel degree (default tp x dp when it divides the experts, else 1)"),
-    I(pp, "pipeline stages (default 1)"),
-    I(dp, "attention data-parallel degree (default 1)"),
-    I(replicas, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
+    I(gpus, 0, DEVICES, "devices in the deployment (default tp x dp x pp)"),
+    I(tp, 0, DEVICES, "tensor parallel degree of attention (default gpus / (dp x pp))"),
+    I(ep, 0, DEVICES, "expert parallel degree (default tp x dp when it divides the experts, else 1)"),
+    I(pp, 0, DEVICES, "pipeline stages (default 1)"),
+    I(dp, 0, DEVICES, "attention data-parallel degree (default 1)"),
+    I(replicas, 0, DEVICES, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
     S(precision, "weight precision: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 (default: the model's native)"),
     S(dense_precision, "precision of attention/dense weights (default: follows --precision)"),
     S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
     S(dispatch_precision, "expert-parallel dispatch payload (default fp8)"),
-    N(isl, "prompt tokens per request (default 1024)"),
-    N(osl, "output tokens per request (default 1024)"),
-    N(concurrency, "requests in flight over the deployment (default 1)"),
+    N(isl, -INFINITY, TOKENS, "prompt tokens per request (default 1024)"),
+    N(osl, -INFINITY, TOKENS, "output tokens per request (default 1024)"),
+    N(concurrency, -INFINITY, 1e9, "requests in flight over the deployment (default 1)"),
     S(phase, "evaluate one phase alone: prefill or decode (with batch, context)"),
-    N(batch, "phase: sequences per attention rank"),
-    N(context, "phase: context length (decode) or prompt length (prefill)"),
+    N(batch, 0, 1e9, "phase: sequences per attention rank"),
+    N(context, 0, TOKENS, "phase: context length (decode) or prompt length (prefill)"),
     S(transport, "all-to-all transport: auto per-expert per-node nvlink"),
     S(overlap, "communication overlap: none or two-batch"),
-    N(skew, "expert popularity exponent (0 = uniform)"),
-    I(redundant_experts, "EPLB redundant expert slots over the EP group"),
+    N(skew, 0, 10, "expert popularity exponent (0 = uniform)"),
+    I(redundant_experts, 0, DEVICES, "EPLB redundant expert slots over the EP group"),
     B(eplb, "place experts by expected load"),
     B(offload, "let weights spill to every slower memory tier"),
-    I(max_batched_tokens, "token cap per iteration per attention rank (default 8192)"),
-    N(usd_per_gpu_hour, "rent per device-hour (default: the hwmodel's)"),
+    I(max_batched_tokens, 0, 1e9, "token cap per iteration per attention rank (default 8192)"),
+    N(usd_per_gpu_hour, 0, 1e6, "rent per device-hour (default: the hwmodel's)"),
     B(owned, "cost as owned hardware: purchase over lifetime + energy"),
-    N(usd_per_kwh, "energy price for owned hardware (default 0.10)"),
-    N(pue, "power usage effectiveness (default 1.3 for data-centre GPUs, else 1.0)"),
-    N(lifetime_years, "depreciation period for owned hardware (default: the hwmodel's)"),
-    I(prefill_gpus, "disaggregated: devices of the prefill pool (0 = aggregated)"),
-    I(prefill_tp, "disaggregated: prefill pool tp"),
-    I(prefill_ep, "disaggregated: prefill pool ep"),
-    I(prefill_pp, "disaggregated: prefill pool pp"),
-    I(prefill_dp, "disaggregated: prefill pool dp"),
-    I(seed, "Monte Carlo seed for routing statistics"),
-    N(rate, "serve: requests per second (Poisson or gamma arrivals)"),
-    I(requests, "serve: requests to simulate (default 1000; with a trace, at most this many, 0 = all)"),
+    N(usd_per_kwh, 0, 1e3, "energy price for owned hardware (default 0.10)"),
+    N(pue, 0, 5, "power usage effectiveness (default 1.3 for data-centre GPUs, else 1.0)"),
+    N(lifetime_years, 0, 100, "depreciation period for owned hardware (default: the hwmodel's)"),
+    I(prefill_gpus, 0, DEVICES, "disaggregated: devices of the prefill pool (0 = aggregated)"),
+    I(prefill_tp, 0, DEVICES, "disaggregated: prefill pool tp"),
+    I(prefill_ep, 0, DEVICES, "disaggregated: prefill pool ep"),
+    I(prefill_pp, 0, DEVICES, "disaggregated: prefill pool pp"),
+    I(prefill_dp, 0, DEVICES, "disaggregated: prefill pool dp"),
+    I(seed, 0, 2147483647.0, "Monte Carlo seed for routing statistics"),
+    N(rate, -INFINITY, 1e9, "serve: requests per second (Poisson or gamma arrivals)"),
+    I(requests, -INFINITY, 1e8, "serve: requests to simulate (default 1000; with a trace, at most this many, 0 = all)"),
     S(arrival, "serve: poisson, gamma or trace (default poisson, or trace when --trace is given)"),
-    N(burstiness, "serve: gamma shape of the gaps between arrivals (1 = Poisson, < 1 burstier)"),
+    N(burstiness, 1e-3, 1e3, "serve: gamma shape of the gaps between arrivals (1 = Poisson, < 1 burstier)"),
     S(trace, "serve: CSV trace, lines of arrival_s,input_tokens,output_tokens"),
     S(isl_dist, "serve: prompt length law around --isl: fixed uniform exponential lognormal"),
     S(osl_dist, "serve: output length law around --osl: fixed uniform exponential lognormal"),
-    N(len_cv, "serve: coefficient of variation of uniform and lognormal lengths (default 0.5)"),
-    N(prefix_hit, "serve: share of prompt tokens found in the prefix cache, [0, 1)"),
-    I(spec_tokens, "serve: speculative decoding / MTP draft tokens per step (0 = off)"),
-    N(spec_accept, "serve: mean tokens accepted per step per sequence, 1 .. spec_tokens + 1"),
-    I(max_num_seqs, "serve: running sequences per attention rank (0 = KV and token cap only)"),
-    I(block_size, "serve: KV cache block size in tokens (default 16)"),
-    I(cuda_graph_max, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
-    N(slo_ttft_s, "serve/search: SLO on time to first token, seconds (0 = none)"),
-    N(slo_tpot_s, "serve/search: SLO on time per output token, seconds (0 = none)"),
-    { { NULL, OPT_STR, NULL }, 0, 0 },
+    N(len_cv, 0, 10, "serve: coefficient of variation of uniform and lognormal lengths (default 0.5)"),
+    N(prefix_hit, 0, 0.999999, "serve: share of prompt tokens found in the prefix cache, [0, 1)"),
+    I(spec_tokens, 0, 64, "serve: speculative decoding / MTP draft tokens per step (0 = off)"),
+    N(spec_accept, 1, 65, "serve: mean tokens accepted per step per sequence, 1 .. spec_tokens + 1"),
+    I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only)"),
+    I(block_size, 1, 1e6, "serve: KV cache block size in tokens (default 16)"),
+    I(cuda_graph_max, 0, 1e7, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
+    N(slo_ttft_s, 0, 1e6, "serve/search: SLO on time to first token, seconds (0 = none)"),
+    N(slo_tpot_s, 0, 1e6, "serve/search: SLO on time per output token, seconds (0 = none)"),
+    { { NULL, OPT_STR, NULL }, 0, 0, 0, 0 },
 };
 
 static sim_opt_spec specs[sizeof options / sizeof options[0]];
@@ -143,6 +150,15 @@ static const char *type_name(sim_opt_type t)
     return n[t];
 }
 
+static int in_range(const opt_entry *e, double v, sim_err *err)
+{
+    if (v < e->lo)
+        return sim_fail(err, SIM_EINPUT, "option '%s' must be >= %g (got %g)", e->spec.name, e->lo, v);
+    if (v > e->hi)
+        return sim_fail(err, SIM_EINPUT, "option '%s' must be <= %g (got %g)", e->spec.name, e->hi, v);
+    return SIM_OK;
+}
+
 int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err)
 {
     const opt_entry *e = find(name);
@@ -152,10 +168,14 @@ int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err
     if (e->spec.type == OPT_INT) {
         if (!isfinite(v) || v != floor(v) || fabs(v) > 1e9)
             return sim_fail(err, SIM_EINPUT, "option '%s' must be an integer (got %g)", name, v);
+        if (in_range(e, v, err))
+            return err->code;
         *(int *)base = (int)v;
     } else if (e->spec.type == OPT_NUM) {
         if (!isfinite(v))
             return sim_fail(err, SIM_EINPUT, "option '%s' must be a finite number", name);
+        if (in_range(e, v, err))
+            return err->code;
         *(double *)base = v;
     } else {
         return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got a number)", name, type_name(e->spec.type));

@@ -1,5 +1,6 @@
 /* jsonfile.c: JSON loading with file:line:column errors, typed field access, atomic writes. */
 #include "base/jsonfile.h"
+#include "base/readfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,44 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char *read_whole_file(const char *path, sim_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        sim_fail(err, SIM_EINPUT, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (len + 1 < cap)
-            break;
-        char *bigger = realloc(buf, cap * 2);
-        if (!bigger) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = bigger;
-        cap *= 2;
-    }
-    int read_failed = ferror(f);
-    fclose(f);
-    if (!buf) {
-        sim_fail(err, SIM_EFAIL, "%s: out of memory reading the file", path);
-        return NULL;
-    }
-    if (read_failed) {
-        free(buf);
-        sim_fail(err, SIM_EFAIL, "%s: read error", path);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
 
 cJSON *jf_parse(const char *text, const char *name, sim_err *err)
 {
@@ -79,7 +42,7 @@ cJSON *jf_parse(const char *text, const char *name, sim_err *err)
 
 cJSON *jf_load(const char *path, sim_err *err)
 {
-    char *text = read_whole_file(path, err);
+    char *text = sim_read_file(path, SIM_MAX_JSON_BYTES, "JSON input", NULL, err);
     if (!text)
         return NULL;
     cJSON *json = jf_parse(text, path, err);

@@ -130,6 +130,11 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
         /* Weights would have to move out: keep KV for one sequence only, maximising what stays fast. */
         kv_keep = out->kv_bytes_per_seq;
     }
+    /* Not even one sequence fits in what tier 0 has beside the workspace: then weights are
+     * placed as if there were no KV, and the reason below names the KV, which is what does
+     * not fit (reserving it first would push every weight out and blame the weights). */
+    if (kv_keep > free_b[0])
+        kv_keep = 0;
     free_b[0] -= kv_keep;
     if (free_b[0] < 0)
         free_b[0] = 0;

@@ -80,13 +80,19 @@ static int need_source(const cJSON *obj, const char *file, const char *path, sim
 
 typedef enum { R_POSITIVE, R_NONNEG, R_FRACTION } num_range;
 
+/* Every figure of a hwmodel (TFLOP/s, GB, GB/s, us, W, US$, token and row counts) lies
+ * between these for any device that exists or is planned; a value outside gives infinities
+ * and zeros downstream (a TTFT of 1e300 s), so it is refused with the field named. */
+#define PHYS_MIN_POSITIVE 1e-6
+#define PHYS_MAX 1e9
+
 static const char *range_text(num_range r)
 {
     switch (r) {
     case R_POSITIVE:
-        return "a number > 0";
+        return "a number in [1e-06, 1e+09]";
     case R_NONNEG:
-        return "a number >= 0";
+        return "a number in [0, 1e+09]";
     case R_FRACTION:
     default:
         return "an efficiency in (0, 1]";
@@ -103,7 +109,9 @@ static int get_num(const cJSON *obj, const char *key, bool required, num_range r
         return rc;
     if (!required && !cJSON_GetObjectItemCaseSensitive(obj, key))
         return SIM_OK;
-    bool ok = r == R_POSITIVE ? v > 0 : r == R_NONNEG ? v >= 0 : v > 0 && v <= 1;
+    bool ok = r == R_POSITIVE ? v >= PHYS_MIN_POSITIVE && v <= PHYS_MAX
+            : r == R_NONNEG   ? v >= 0 && v <= PHYS_MAX
+                              : v > 0 && v <= 1;
     if (!ok) {
         char where[256];
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' is %g (expected %s)", file,

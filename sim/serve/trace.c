@@ -1,6 +1,7 @@
 /* trace.c: request streams for the discrete-event simulator: seeded draws (GSL) and CSV
  * traces. A trace error says where it is, as a compiler would: "FILE:LINE:COL: what". */
 #include "serve/trace.h"
+#include "base/readfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -264,33 +265,10 @@ int sim_workload_parse(const char *text, const char *name, long limit, sim_workl
 int sim_workload_load(const char *path, long limit, sim_workload *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sim_fail(err, SIM_EINPUT, "trace %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += got;
-        if (cap - len - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    bool failed = ferror(f);
-    fclose(f);
+    size_t len;
+    char *buf = sim_read_file(path, SIM_MAX_TRACE_BYTES, "trace", &len, err);
     if (!buf)
-        return sim_fail(err, SIM_EFAIL, "trace %s: out of memory", path);
-    if (failed) {
-        free(buf);
-        return sim_fail(err, SIM_EINPUT, "trace %s: read error", path);
-    }
-    buf[len] = '\0';
+        return sim_wrap(err, "trace");
     if (memchr(buf, '\0', len)) {
         free(buf);
         return sim_fail(err, SIM_EINPUT, "trace %s: not a text file (NUL byte)", path);

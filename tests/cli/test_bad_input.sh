@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# test_bad_input.sh: the bad-input catalogue. Each class of bad input (malformed, wrong type,
+# missing, null, NaN/Inf, negative, zero, huge, unknown name, impossible parallelism,
+# oversized, unreadable path) fed into each input (model card, hwmodel, trace, eval, serve and
+# search options) must exit 2 with a message naming the field, and never crash, hang or print
+# a result. One table row per case: class | pattern the message must match | command.
+set -euo pipefail
+HOME_DIR=${MOESIM_HOME:-.}
+. "$(dirname "$0")/lib.sh"
+
+card="$HOME_DIR/scenarios/models/mixtral-8x7b.json"
+hwm="$HOME_DIR/hwmodels/h200.json"
+mk_card() { jq "$1" "$card" >"$tmp/$2.json"; }
+mk_hw() { jq "$1" "$hwm" >"$tmp/$2.json"; }
+
+# --- files made for the table
+printf '{ "name": "broken",\n  "layers": 4,\n  "attention": {\n' >"$tmp/m_malformed.json"
+mk_card '.attention.heads = "eight"' m_type
+mk_card 'del(.layers)' m_missing
+mk_card '.attention.heads = null' m_null
+mk_card '.layers = -4' m_negative
+mk_card '.ffn.experts = 0' m_zero
+mk_card '.layers = 1e12' m_huge
+mk_card '.wings = 2' m_unknown
+cp "$hwm" "$tmp/h_malformed.json" && printf '{{' >>"$tmp/h_malformed.json"
+mk_hw '.memory.tiers[0].bandwidth_gbs = "fast"' h_type
+mk_hw 'del(.memory)' h_missing
+mk_hw '.memory.tiers[0].bandwidth_gbs = null' h_null
+mk_hw '.compute.tflops.bf16 = -1' h_negative
+mk_hw '.compute.tflops.bf16 = 0' h_zero
+mk_hw '.memory.tiers[0].bandwidth_gbs = 1e-300' h_tiny
+mk_hw '.memory.tiers[0].capacity_gb = 1e300' h_huge
+printf '0,1024,256\nx,y\n' >"$tmp/t_malformed.csv"
+printf '0,1024,256\n1,many,5\n' >"$tmp/t_type.csv"
+printf 'arrival_s,input_tokens,output_tokens\n' >"$tmp/t_empty.csv"
+printf '0,1024,256\n-1,5,5\n' >"$tmp/t_negative.csv"
+printf '0,1024,256\n1,0,5\n' >"$tmp/t_zero.csv"
+printf '0,1024,256\n1,1e12,5\n' >"$tmp/t_huge.csv"
+printf '0,1024,256\n1,nan,5\n' >"$tmp/t_nan.csv"
+mkdir -p "$tmp/unreadable"
+
+E=(eval --model mixtral-8x7b --hw h200)
+S=(serve --model mixtral-8x7b --hw h200 --rate 1 --requests 20)
+T=(serve --model mixtral-8x7b --hw h200 --requests 20)
+cases=(
+  # class        | message pattern                                          | arguments (one per line after the first two fields, split on '|')
+  "malformed     |m_malformed.json:[0-9]+:[0-9]+: malformed JSON            |eval --model $tmp/m_malformed.json --hw h200"
+  "wrong type    |field 'attention.heads' must be an integer               |eval --model $tmp/m_type.json --hw h200"
+  "missing       |field 'layers' is missing                                 |eval --model $tmp/m_missing.json --hw h200"
+  "null          |field 'attention.heads'                                   |eval --model $tmp/m_null.json --hw h200"
+  "negative      |field 'layers'                                            |eval --model $tmp/m_negative.json --hw h200"
+  "zero          |experts                                                   |eval --model $tmp/m_zero.json --hw h200"
+  "huge          |field 'layers' must be an integer                         |eval --model $tmp/m_huge.json --hw h200"
+  "unknown field |unknown field 'wings'                                     |eval --model $tmp/m_unknown.json --hw h200"
+  "unknown name  |unknown model 'mixtral-9x7b'; did you mean                |eval --model mixtral-9x7b --hw h200"
+  "oversized     |/dev/zero: larger than 64 MiB                             |eval --model /dev/zero --hw h200"
+  "unreadable    |nonexistent.json: cannot open                             |eval --model $tmp/nonexistent.json --hw h200"
+  "unreadable    |unreadable: is a folder, not a file                      |eval --model $tmp/unreadable --hw h200"
+  "malformed     |h_malformed.json:[0-9]+:[0-9]+:                           |eval --model mixtral-8x7b --hw $tmp/h_malformed.json"
+  "wrong type    |field 'memory.tiers\[0\].bandwidth_gbs' must be a number  |eval --model mixtral-8x7b --hw $tmp/h_type.json"
+  "missing       |memory                                                    |eval --model mixtral-8x7b --hw $tmp/h_missing.json"
+  "null          |field 'memory.tiers\[0\].bandwidth_gbs'                   |eval --model mixtral-8x7b --hw $tmp/h_null.json"
+  "negative      |field 'compute.tflops.bf16' is -1                         |eval --model mixtral-8x7b --hw $tmp/h_negative.json"
+  "zero          |field 'compute.tflops.bf16' is 0                          |eval --model mixtral-8x7b --hw $tmp/h_zero.json"
+  "tiny          |field 'memory.tiers\[0\].bandwidth_gbs' is 1e-300         |eval --model mixtral-8x7b --hw $tmp/h_tiny.json"
+  "huge          |field 'memory.tiers\[0\].capacity_gb' is 1e\+300          |eval --model mixtral-8x7b --hw $tmp/h_huge.json"
+  "unknown name  |unknown hardware 'h201'; did you mean                     |eval --model mixtral-8x7b --hw h201"
+  "oversized     |/dev/zero: larger than 64 MiB                             |eval --model mixtral-8x7b --hw /dev/zero"
+  "wrong type    |option 'gpus' must be an integer                          |${E[*]} --gpus eight"
+  "NaN           |option 'isl' must be a finite number                      |${E[*]} --isl nan"
+  "Inf           |option 'osl' must be a finite number                      |${E[*]} --osl inf"
+  "negative      |option 'usd_per_gpu_hour' must be >= 0                    |${E[*]} --usd-per-gpu-hour -5"
+  "negative      |option 'usd_per_kwh' must be >= 0                         |${E[*]} --owned --usd-per-kwh -1"
+  "negative      |option 'skew' must be >= 0                                |${E[*]} --skew -1"
+  "negative      |parallel degrees and gpus must be positive|option 'tp' must be >= 0 |${E[*]} --tp -2"
+  "zero          |concurrency must be >= 1                                  |${E[*]} --concurrency 0"
+  "zero          |isl and osl must be >= 1                                  |${E[*]} --isl 0"
+  "huge          |option 'isl' must be <= 1e\+08                            |${E[*]} --isl 1e12"
+  "huge          |option 'pue' must be <= 5                                 |${E[*]} --pue 50"
+  "huge          |option 'concurrency' must be <= 1e\+09                    |${E[*]} --concurrency 1e12"
+  "impossible    |tp \(3\) must divide the attention heads                  |${E[*]} --tp 3"
+  "impossible    |65536 x 65536 x 1 = 4294967296|parallel degrees too large |${E[*]} --tp 65536 --dp 65536"
+  "impossible    |ep \(3\) must divide the expert slots                     |${E[*]} --gpus 3 --dp 3 --ep 3"
+  "unknown name  |unknown precision 'fp6'                                   |${E[*]} --precision fp6"
+  "unknown name  |unknown option '--tensor-parallel'                        |${E[*]} --tensor-parallel 8"
+  "unknown name  |option 'phase' must be prefill or decode                  |${E[*]} --phase both --batch 1 --context 10"
+  "malformed     |t_malformed.csv:2:1: expected 3 columns                   |${T[*]} --trace $tmp/t_malformed.csv"
+  "wrong type    |t_type.csv:2:3: input_tokens                              |${T[*]} --trace $tmp/t_type.csv"
+  "missing       |t_empty.csv: the trace holds no requests                  |${T[*]} --trace $tmp/t_empty.csv"
+  "negative      |t_negative.csv:2:1: arrival_s must be >= 0                |${T[*]} --trace $tmp/t_negative.csv"
+  "zero          |t_zero.csv:2:3: input_tokens must be a whole number       |${T[*]} --trace $tmp/t_zero.csv"
+  "huge          |t_huge.csv:2:3: input_tokens                              |${T[*]} --trace $tmp/t_huge.csv"
+  "NaN           |t_nan.csv:2:3: input_tokens                               |${T[*]} --trace $tmp/t_nan.csv"
+  "oversized     |/dev/zero: larger than 256 MiB                            |${T[*]} --trace /dev/zero"
+  "unreadable    |nonexistent.csv: cannot open                              |${T[*]} --trace $tmp/nonexistent.csv"
+  "NaN           |option 'rate' must be a finite number                     |${S[*]} --rate nan"
+  "negative      |option 'rate' must be a positive number                   |serve --model mixtral-8x7b --hw h200 --rate -2"
+  "zero          |option 'rate' must be a positive number                   |serve --model mixtral-8x7b --hw h200 --rate 0"
+  "huge          |option 'rate' must be <= 1e\+09                           |serve --model mixtral-8x7b --hw h200 --rate 1e20"
+  "negative      |option 'requests' must be >= 1                            |${S[*]} --requests -5"
+  "huge          |option 'prefix_hit' must be <= 0.999999                   |${S[*]} --prefix-hit 1"
+  "zero          |option 'spec_accept' must be >= 1                         |${S[*]} --spec-accept 0"
+  "zero          |max-gpus' must be an integer in \[1, 4096\]               |search --model mixtral-8x7b --hw h200 --max-gpus 0"
+  "unknown name  |unknown hardware 'h201'                                   |search --model mixtral-8x7b --hw h200,h201 --max-gpus 2"
+)
+for row in "${cases[@]}"; do
+  IFS='|' read -r class pattern args <<<"$row"
+  # a pattern may hold one alternative after a second '|': take the last field as the arguments
+  if [[ "$args" == *"|"* ]]; then pattern="$pattern|${args%|*}"; args=${args##*|}; fi
+  pattern=$(echo "$pattern" | sed 's/ *$//'); class=$(echo "$class" | sed 's/ *$//')
+  read -r -a argv <<<"$args"
+  status=0
+  timeout 60 "$M" "${argv[@]}" >"$tmp/out" 2>"$tmp/err" || status=$?
+  if [ "$status" -ne 2 ]; then bad "[$class] moesim $args: exit $status, expected 2: $(head -c 300 "$tmp/err")"; continue; fi
+  if ! grep -qE -- "$pattern" "$tmp/err"; then bad "[$class] moesim $args: message lacks /$pattern/: $(head -c 300 "$tmp/err")"; continue; fi
+  if [ -s "$tmp/out" ]; then bad "[$class] moesim $args: printed a result on stdout despite failing"; continue; fi
+  ok
+done
+echo "test_bad_input.sh: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
