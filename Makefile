@@ -50,11 +50,16 @@ LDLIBS  := $(PKG_LIBS) -lm -lpthread
 NVCC    ?= $(firstword $(wildcard /usr/local/cuda/bin/nvcc) $(shell command -v nvcc 2>/dev/null))
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 
+# Every suite runs through tests/suite.sh, which appends its tally to $(RESULTS).
+VARIANT  := $(notdir $(BUILD))
+RESULTS  := $(BUILD)/test-results.txt
+SUITE    := bash tests/suite.sh $(RESULTS)
+
 PROGRAMS :=
 CHECKS   :=
 BENCHES  :=
 
-.PHONY: all deps build run test check bench clean
+.PHONY: all deps build run test check check-suites bench clean
 all: deps
 	@$(MAKE) --no-print-directory build
 
@@ -75,14 +80,25 @@ build: $(PROGRAMS)
 run: all
 	$(BIN)/moesim run scenarios/quickstart.lua --out out/quickstart
 
-# `make test`: the plain build, then the sanitizer build, each running every check.
+# `make test`: the plain build, then the sanitizer build, each running every suite, then the
+# short fuzzing pass. Every suite runs even when one fails (tests/suite.sh records its tally);
+# the last line is the total, `N passed, N failed`, and the exit status is non-zero when
+# anything failed or did not build.
+RESULTS_ALL := build/rel/test-results.txt build/san/test-results.txt build/fuzz/test-results.txt
 test: deps
-	@$(MAKE) --no-print-directory check
-	@$(MAKE) --no-print-directory SAN=1 OPT=-O1 check
-	@$(MAKE) --no-print-directory check-fuzz
-	@echo "make test: all checks passed (plain and sanitizer builds, $(CHECK_FUZZ_SECONDS) s of fuzzing per target)"
+	@mkdir -p build/rel build/san build/fuzz && rm -f $(RESULTS_ALL)
+	@$(MAKE) --no-print-directory -k check-suites || echo "rel/build 0 1" >>build/rel/test-results.txt
+	@$(MAKE) --no-print-directory -k SAN=1 OPT=-O1 check-suites || echo "san/build 0 1" >>build/san/test-results.txt
+	@$(MAKE) --no-print-directory -k check-fuzz || echo "fuzz/build 0 1" >>build/fuzz/test-results.txt
+	@bash tests/summary.sh $(RESULTS_ALL)
 
-check: $(PROGRAMS) $(CHECKS)
+# `make check`: one build's suites with their tally (SAN=1 for the sanitizer build).
+check:
+	@mkdir -p $(BUILD) && rm -f $(RESULTS)
+	@$(MAKE) --no-print-directory -k check-suites || echo "$(VARIANT)/build 0 1" >>$(RESULTS)
+	@bash tests/summary.sh $(RESULTS)
+
+check-suites: $(PROGRAMS) $(CHECKS)
 
 bench: deps
 	@$(MAKE) --no-print-directory build

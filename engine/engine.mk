@@ -30,9 +30,9 @@ PROGRAMS += $(BIN)/moe-engine
 # OMP_NUM_THREADS=2: the CI machine has two cores; more threads would only oversubscribe.
 .PHONY: check-engine bench-engine
 check-engine: $(BIN)/moe-engine $(BUILD)/tests/engine/test_engine
-	@echo "== $(BUILD)/tests/engine/test_engine"
-	@OMP_NUM_THREADS=2 MOESIM_HOME=$(CURDIR) $(BUILD)/tests/engine/test_engine
-	@set -e; for t in tests/engine/*.sh; do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) SAN=$(SAN) bash $$t; done
+	@OMP_NUM_THREADS=2 MOESIM_HOME=$(CURDIR) $(SUITE) $(VARIANT)/engine/test_engine -- $(BUILD)/tests/engine/test_engine
+	@for t in tests/engine/*.sh; do \
+	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) SAN=$(SAN) $(SUITE) $(VARIANT)/engine/$$(basename $$t .sh) -- bash $$t; done
 
 CHECKS += check-engine
 

@@ -9,10 +9,11 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FRONT_LIB) $(SIM_LIB)
 
 .PHONY: check-unit check-cli
 check-unit: $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; MOESIM_HOME=$(CURDIR) $$t; done
+	@for t in $(UNIT_BIN); do MOESIM_HOME=$(CURDIR) $(SUITE) $(VARIANT)/unit/$$(basename $$t) -- $$t; done
 
 check-cli: $(BIN)/moesim
-	@set -e; for t in $(sort $(wildcard tests/cli/test_*.sh)); do echo "== $$t"; MOESIM_HOME=$(CURDIR) BIN=$(BIN) bash $$t; done
+	@for t in $(sort $(wildcard tests/cli/test_*.sh)); do \
+	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) $(SUITE) $(VARIANT)/cli/$$(basename $$t .sh) -- bash $$t; done
 
 CHECKS += check-layers check-unit check-cli
 

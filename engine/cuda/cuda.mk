@@ -66,7 +66,8 @@ $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.o $(ENG_LIBS)
 
 .PHONY: check-gpu
 check-gpu: $(BIN)/moe-engine $(GPU_TEST_BIN)
-	@set -e; for t in tests/gpu/host_transport.sh tests/gpu/cuda.sh; do echo "== $$t"; \
-	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) BUILD=$(BUILD) SAN=$(SAN) CUDA_BUILT=$(CUDA_BUILT) bash $$t; done
+	@for t in tests/gpu/host_transport.sh tests/gpu/cuda.sh; do \
+	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) BUILD=$(BUILD) SAN=$(SAN) CUDA_BUILT=$(CUDA_BUILT) \
+	  $(SUITE) $(VARIANT)/gpu/$$(basename $$t .sh) -- bash $$t; done
 
 CHECKS += check-gpu
