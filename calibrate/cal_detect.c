@@ -139,6 +139,15 @@ void cal_detect_host(cal_host *h)
         h->fp32_lanes = 4; /* SSE2 or NEON (asimd): 128-bit */
     h->has_bf16_dot = has_flag(h->flags, "avx512_bf16") || has_flag(h->flags, "amx_bf16") || has_flag(h->flags, "bf16");
     h->has_int8_dot = has_flag(h->flags, "avx512_vnni") || has_flag(h->flags, "avx_vnni") || has_flag(h->flags, "asimddp");
+    /* MOESIM_GENERIC: the engine runs its plain x86-64 kernels (engine/kernels_cpu.h), so the
+     * peaks are those of 128-bit vectors without dot-product instructions. */
+    const char *generic = getenv("MOESIM_GENERIC");
+    if (generic && *generic && strcmp(generic, "0") != 0) {
+        h->fp32_lanes = 4;
+        h->has_bf16_dot = h->has_int8_dot = false;
+        snprintf(h->flags + strlen(h->flags), sizeof h->flags - strlen(h->flags), "%sMOESIM_GENERIC",
+                 h->flags[0] ? " " : "");
+    }
 }
 
 void cal_cpu_peaks(const cal_host *h, double peak[DT_COUNT], char *source, size_t cap)

@@ -1,15 +1,15 @@
 /* kernels_cpu.c: small-batch Y = X W^T over FP32/BF16/INT8 weights, written once with GCC
- * vector types and compiled for AVX-512, AVX2 and plain x86-64 (target_clones picks one at
- * load time), so one binary runs anywhere and uses the widest vectors the CPU has. */
+ * vector types and compiled for AVX-512 (x86-64-v4), AVX2 (x86-64-v3) and plain x86-64; each
+ * call runs the widest the CPU has, or plain x86-64 when MOESIM_GENERIC is set, so one binary
+ * runs anywhere and the tests can cover the generic path on any machine. */
 #include "kernels_cpu.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && !defined(__clang__)
-#define ENG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define ENG_CLONES
+#define ENG_X86_LEVELS 1
 #endif
 
 /* The helpers below pass 64-byte vectors by value; they are always inlined into the clones,
@@ -118,20 +118,72 @@ INLINE void nt_body(eng_dtype dt, int M, int N, const float *x, size_t ldx, cons
     }
 }
 
-ENG_CLONES static void nt_f32(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
+int eng_k_isa_level(void)
 {
-    nt_body(ENG_FP32, M, N, x, ldx, w, row0, y, ldy);
+    const char *generic = getenv("MOESIM_GENERIC");
+    if (generic && *generic && strcmp(generic, "0") != 0)
+        return 1;
+#ifdef ENG_X86_LEVELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return 4;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2"))
+        return 3;
+#endif
+    return 1;
 }
 
-ENG_CLONES static void nt_bf16(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
+const char *eng_k_isa_name(void)
 {
-    nt_body(ENG_BF16, M, N, x, ldx, w, row0, y, ldy);
+#ifdef ENG_X86_LEVELS
+    static const char *const names[] = { "", "x86-64", "", "x86-64-v3", "x86-64-v4" };
+    return names[eng_k_isa_level()];
+#else
+    return "baseline";
+#endif
 }
 
-ENG_CLONES static void nt_i8(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
-{
-    nt_body(ENG_INT8, M, N, x, ldx, w, row0, y, ldy);
-}
+/* One kernel in three builds and the call that picks one. BODY is an always-inline function
+ * taking ARGS; LINKAGE is `static` or empty. */
+#ifdef ENG_X86_LEVELS
+#define ENG_KERNEL(LINKAGE, NAME, BODY, PARAMS, ARGS)                        \
+    __attribute__((target("arch=x86-64-v4"))) static void NAME##_v4 PARAMS \
+    {                                                                        \
+        BODY ARGS;                                                           \
+    }                                                                        \
+    __attribute__((target("arch=x86-64-v3"))) static void NAME##_v3 PARAMS \
+    {                                                                        \
+        BODY ARGS;                                                           \
+    }                                                                        \
+    static void NAME##_v1 PARAMS                                             \
+    {                                                                        \
+        BODY ARGS;                                                           \
+    }                                                                        \
+    LINKAGE void NAME PARAMS                                                 \
+    {                                                                        \
+        switch (eng_k_isa_level()) {                                         \
+        case 4: NAME##_v4 ARGS; break;                                       \
+        case 3: NAME##_v3 ARGS; break;                                       \
+        default: NAME##_v1 ARGS; break;                                      \
+        }                                                                    \
+    }
+#else
+#define ENG_KERNEL(LINKAGE, NAME, BODY, PARAMS, ARGS) \
+    LINKAGE void NAME PARAMS                           \
+    {                                                  \
+        BODY ARGS;                                     \
+    }
+#endif
+
+#define NT_PARAMS (int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
+#define NT_ARGS (M, N, x, ldx, w, row0, y, ldy)
+INLINE void nt_f32_body NT_PARAMS { nt_body(ENG_FP32, M, N, x, ldx, w, row0, y, ldy); }
+INLINE void nt_bf16_body NT_PARAMS { nt_body(ENG_BF16, M, N, x, ldx, w, row0, y, ldy); }
+INLINE void nt_i8_body NT_PARAMS { nt_body(ENG_INT8, M, N, x, ldx, w, row0, y, ldy); }
+ENG_KERNEL(static, nt_f32, nt_f32_body, NT_PARAMS, NT_ARGS)
+ENG_KERNEL(static, nt_bf16, nt_bf16_body, NT_PARAMS, NT_ARGS)
+ENG_KERNEL(static, nt_i8, nt_i8_body, NT_PARAMS, NT_ARGS)
 
 void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
 {
@@ -155,7 +207,7 @@ void eng_k_nt_plain(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
         }
 }
 
-ENG_CLONES void eng_k_dequant(const eng_mat *w, int row0, int n, float *out)
+INLINE void dequant_body(const eng_mat *w, int row0, int n, float *out)
 {
     const size_t K = (size_t)w->cols;
     for (int r = 0; r < n; r++) {
@@ -176,7 +228,7 @@ ENG_CLONES void eng_k_dequant(const eng_mat *w, int row0, int n, float *out)
     }
 }
 
-ENG_CLONES void eng_k_swiglu(int M, int n, const float *g, size_t ldg, const float *u, size_t ldu, float *out, size_t ldo)
+INLINE void swiglu_body(int M, int n, const float *g, size_t ldg, const float *u, size_t ldu, float *out, size_t ldo)
 {
     for (int m = 0; m < M; m++)
         for (int f = 0; f < n; f++) {
@@ -185,8 +237,14 @@ ENG_CLONES void eng_k_swiglu(int M, int n, const float *g, size_t ldg, const flo
         }
 }
 
-ENG_CLONES void eng_k_triad(float *a, const float *b, const float *c, float s, size_t n)
+INLINE void triad_body(float *a, const float *b, const float *c, float s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         a[i] = b[i] + s * c[i];
 }
+
+ENG_KERNEL(, eng_k_dequant, dequant_body, (const eng_mat *w, int row0, int n, float *out), (w, row0, n, out))
+ENG_KERNEL(, eng_k_swiglu, swiglu_body,
+           (int M, int n, const float *g, size_t ldg, const float *u, size_t ldu, float *out, size_t ldo),
+           (M, n, g, ldg, u, ldu, out, ldo))
+ENG_KERNEL(, eng_k_triad, triad_body, (float *a, const float *b, const float *c, float s, size_t n), (a, b, c, s, n))

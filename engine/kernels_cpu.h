@@ -20,6 +20,12 @@ void eng_k_dequant(const eng_mat *w, int row0, int n, float *out);
 /* out[m][f] = silu(g[m][f]) * u[m][f]. */
 void eng_k_swiglu(int M, int n, const float *g, size_t ldg, const float *u, size_t ldu, float *out, size_t ldo);
 
+/* The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2) or
+ * 1 (plain x86-64, or the baseline of another architecture). MOESIM_GENERIC=1 in the
+ * environment forces 1, so the generic path is tested on any machine. */
+int eng_k_isa_level(void);
+const char *eng_k_isa_name(void); /* "x86-64-v4", "x86-64-v3", "x86-64" or "baseline" */
+
 /* a[i] = b[i] + s * c[i], for the memory-bandwidth (triad) test. */
 void eng_k_triad(float *a, const float *b, const float *c, float s, size_t n);
 

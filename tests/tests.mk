@@ -15,7 +15,17 @@ check-cli: $(BIN)/moesim
 	@for t in $(sort $(wildcard tests/cli/test_*.sh)); do \
 	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) $(SUITE) $(VARIANT)/cli/$$(basename $$t .sh) -- bash $$t; done
 
-CHECKS += check-layers check-unit check-cli
+# The generic-path switch (engine/kernels_cpu.h): the engine and calibration once more with the
+# plain x86-64 kernels, so that path is covered whatever this CPU has (plain build only: the
+# sanitizer build fits committed measurements and runs no kernel choice).
+.PHONY: check-generic
+check-generic: $(BIN)/moesim $(BIN)/moe-engine $(BUILD)/tests/engine/test_engine
+ifneq ($(SAN),1)
+	@MOESIM_GENERIC=1 OMP_NUM_THREADS=2 MOESIM_HOME=$(CURDIR) $(SUITE) $(VARIANT)/generic/test_engine -- $(BUILD)/tests/engine/test_engine
+	@MOESIM_GENERIC=1 MOESIM_HOME=$(CURDIR) BIN=$(BIN) $(SUITE) $(VARIANT)/generic/test_calibrate -- bash tests/cli/test_calibrate.sh
+endif
+
+CHECKS += check-layers check-unit check-cli check-generic
 
 # Regenerate the golden outputs after an intended change to the model or the data.
 .PHONY: golden
