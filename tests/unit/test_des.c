@@ -169,6 +169,22 @@ static void test_saturation_not_sustainable(void **state)
     sim_des_result_free(&res);
 }
 
+/* Issue 12: at an absurd rate the arrival span is so short that the sustainability
+ * windows' index overflowed a long and the simulator wrote out of bounds (and never
+ * ended). It now runs to the end and calls the rate what it is. */
+static void test_absurd_rate(void **state)
+{
+    (void)state;
+    sim_request r = base(1e22, 100, 256, 16);
+    sim_des_result res;
+    cJSON *rep = run(&r, &res);
+    assert_int_equal(res.completed, 100);
+    assert_false(res.sustainable);
+    assert_true(res.offered_rate > 1e20);
+    cJSON_Delete(rep);
+    sim_des_result_free(&res);
+}
+
 /* Long sequences on a device with little room for KV: the scheduler preempts and every
  * request still finishes; the peak stays within the blocks. */
 static void test_kv_pressure_preempts(void **state)
@@ -363,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_low_load_attention_dp),
         cmocka_unit_test(test_littles_law),
         cmocka_unit_test(test_saturation_not_sustainable),
+        cmocka_unit_test(test_absurd_rate),
         cmocka_unit_test(test_kv_pressure_preempts),
         cmocka_unit_test(test_disaggregated),
         cmocka_unit_test(test_spec_and_prefix),
