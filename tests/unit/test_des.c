@@ -17,6 +17,7 @@
 
 #include "serve/des.h"
 #include "cli/request.h"
+#include "cli/serve_request.h"
 #include "serve/serving.h"
 #include "step/step.h"
 #include "serve/trace.h"
@@ -56,7 +57,7 @@ static cJSON *run(const sim_request *r, sim_des_result *res)
 {
     cJSON *rep = NULL;
     sim_err err = { 0 };
-    if (sim_des_request_run(test_session(), r, true, false, &rep, res, &err))
+    if (cli_serve_request_run(test_session(), r, true, false, &rep, res, &err))
         fail_msg("unexpected error: %s", err.msg);
     return rep;
 }
@@ -65,7 +66,7 @@ static int run_err(const sim_request *r, sim_err *err)
 {
     cJSON *rep = NULL;
     sim_des_result res;
-    int rc = sim_des_request_run(test_session(), r, false, false, &rep, &res, err);
+    int rc = cli_serve_request_run(test_session(), r, false, false, &rep, &res, err);
     if (rc == 0) {
         cJSON_Delete(rep);
         sim_des_result_free(&res);
