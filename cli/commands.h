@@ -8,7 +8,7 @@ int cmd_eval(int argc, char **argv);      /* main.c */
 int cmd_models(int argc, char **argv);    /* main.c */
 int cmd_hw(int argc, char **argv);        /* main.c */
 int cmd_serve(int argc, char **argv);     /* cmd_serve.c */
-int cmd_search(int argc, char **argv);    /* cmd_serve.c */
+int cmd_search(int argc, char **argv);    /* cmd_search.c */
 int cmd_calibrate(int argc, char **argv); /* calibrate/cal_cmd.c */
 
 /* Print "moesim: <msg>" to stderr and return the exit status for code. */

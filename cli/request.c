@@ -242,13 +242,11 @@ static int parse_fmt(const char *v, const char *opt, sim_wformat *out, sim_err *
     return SIM_OK;
 }
 
-static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d, sim_err *err)
+int sim_request_deploy_options(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d,
+                               sim_err *err)
 {
     sim_deploy_defaults(d, m, hw);
-    const sim_split_req split = { r->gpus, r->tp, r->ep, r->pp, r->dp };
-    int rc = sim_deploy_split(d, &split, "", err);
-    if (rc)
-        return rc;
+    int rc;
     sim_wformat f;
     if (r->precision[0]) {
         if ((rc = parse_fmt(r->precision, "precision", &f, err)))
@@ -274,7 +272,33 @@ static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *
     if (r->max_batched_tokens)
         d->max_batched_tokens = r->max_batched_tokens;
     d->seed = (unsigned long)r->seed;
+    return SIM_OK;
+}
+
+/* The split only sets gpus, tp, ep, pp and dp, so options and split may come in any order. */
+static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d, sim_err *err)
+{
+    int rc = sim_request_deploy_options(r, m, hw, d, err);
+    if (rc)
+        return rc;
+    const sim_split_req split = { r->gpus, r->tp, r->ep, r->pp, r->dp };
+    if ((rc = sim_deploy_split(d, &split, "", err)))
+        return rc;
     return sim_deploy_check(d, err);
+}
+
+void sim_request_serve_opts(const sim_request *r, sim_serve_opts *o)
+{
+    sim_serve_defaults(o);
+    o->isl = r->isl;
+    o->osl = r->osl;
+    o->concurrency = r->concurrency;
+    o->replicas = r->replicas ? r->replicas : 1;
+    o->cost.usd_per_gpu_hour = r->usd_per_gpu_hour;
+    o->cost.owned = r->owned;
+    o->cost.usd_per_kwh = r->usd_per_kwh;
+    o->cost.pue = r->pue;
+    o->cost.lifetime_years = r->lifetime_years;
 }
 
 int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d, sim_deploy *pre, bool *has_prefill, sim_serve_opts *o,
@@ -295,16 +319,7 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
     if (rc)
         return rc;
     d->routing_cache = sim_session_routing(session);
-    sim_serve_defaults(o);
-    o->isl = r->isl;
-    o->osl = r->osl;
-    o->concurrency = r->concurrency;
-    o->replicas = r->replicas ? r->replicas : 1;
-    o->cost.usd_per_gpu_hour = r->usd_per_gpu_hour;
-    o->cost.owned = r->owned;
-    o->cost.usd_per_kwh = r->usd_per_kwh;
-    o->cost.pue = r->pue;
-    o->cost.lifetime_years = r->lifetime_years;
+    sim_request_serve_opts(r, o);
     if (r->prefill_gpus || r->prefill_tp || r->prefill_dp || r->prefill_ep || r->prefill_pp) {
         *pre = *d;
         const sim_split_req psplit = { r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp };

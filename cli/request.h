@@ -72,10 +72,24 @@ struct sim_serve_opts;
 int sim_request_deploy(sim_session *session, const sim_request *r, struct sim_deploy *d, struct sim_deploy *prefill, bool *has_prefill,
                        struct sim_serve_opts *serve, sim_err *err);
 
+/* The deployment options a request sets (precisions, transport, overlap, skew, redundant
+ * experts, EPLB, offload, token cap, seed) on sim_deploy_defaults(m, hw), without the split
+ * and without sim_deploy_check: what sim_request_deploy starts from, and the template of a
+ * search. Fails with SIM_EINPUT naming the option. */
+int sim_request_deploy_options(const sim_request *r, const sim_model *m, const sim_hw *hw, struct sim_deploy *d,
+                               sim_err *err);
+/* The serving options a request sets (isl, osl, concurrency, replicas, cost); no prefill pool. */
+void sim_request_serve_opts(const sim_request *r, struct sim_serve_opts *o);
+
 /* Evaluate. On success *result is the JSON report (caller frees). */
 int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, sim_err *err);
 
 /* Comma-separated list of option names (for messages). */
 void sim_request_option_list(char *buf, size_t cap);
+
+/* The serve and search entry points of the front end, reachable from this header until
+ * lua/lua_api.c includes them itself (issue 11). */
+#include "cli/serve_request.h"
+#include "cli/search_request.h"
 
 #endif

@@ -1,9 +1,11 @@
-/* search.c: configuration search. The space is enumerated twice: once to count it (so a
- * search too large is refused before any work, with its size), once to evaluate. Splits
- * must pass sim_deploy_check; configurations whose weights do not fit are skipped and
- * counted. The steady-state model (serving.h) evaluates every point; for "cheapest that
- * meets the SLO" it ranks candidates by cost and the discrete-event simulator (des.h)
- * confirms the best few at p99, because the steady state knows means, not tails. */
+/* search.c: configuration search. The space is enumerated once: each candidate deployment
+ * is built and checked exactly once (sim_deploy_split, sim_deploy_check), counted, and kept
+ * for the evaluation, so a search too large is refused with its size before any
+ * evaluation. Configurations whose weights do not fit are skipped and counted. The
+ * steady-state model (serving.h) evaluates every point; for "cheapest that meets the SLO"
+ * it ranks candidates by cost and the discrete-event simulator (des.h) confirms the best
+ * few at p99 on the candidate's own deployment, because the steady state knows means, not
+ * tails. */
 #include "search/search.h"
 
 #include <math.h>
@@ -11,156 +13,173 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/des.h"
-#include "model/registry.h"
-#include "serve/serving.h"
-
-void sim_search_defaults(sim_search_opts *o)
+void sim_search_space_defaults(sim_search_space *s)
 {
-    memset(o, 0, sizeof *o);
-    o->min_gpus = 1;
-    o->max_gpus = 8;
+    memset(s, 0, sizeof *s);
+    s->min_gpus = 1;
+    s->max_gpus = 8;
     static const double conc[] = { 1, 2, 4, 8, 16, 32, 64, 128, 256 };
-    o->nconc = (int)(sizeof conc / sizeof conc[0]);
-    memcpy(o->conc_per_gpu, conc, sizeof conc);
-    o->limit = 20000;
-    o->confirm = 3;
+    s->nconc = (int)(sizeof conc / sizeof conc[0]);
+    memcpy(s->conc_per_gpu, conc, sizeof conc);
+    s->limit = 20000;
+    s->confirm = 3;
+    sim_serve_defaults(&s->serve);
+    sim_des_defaults(&s->des);
 }
 
-int sim_search_parse_list(const char *text, const char *what, sim_search_opts *o, sim_err *err)
+void sim_search_result_free(sim_search_result *r)
 {
-    bool hw = strcmp(what, "hw") == 0, prec = strcmp(what, "precisions") == 0;
-    bool mbt = strcmp(what, "mbt") == 0, conc = strcmp(what, "concurrency_per_gpu") == 0;
-    if (!hw && !prec && !mbt && !conc)
-        return sim_fail(err, SIM_EINPUT, "no list named '%s'", what);
-    int n = 0;
-    const char *p = text;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 0 || len > 63)
-            return sim_fail(err, SIM_EINPUT, "'%s' must be a comma-separated list of values (got '%s')", what,
-                            text);
-        if (n == SIM_SEARCH_MAX_LIST)
-            return sim_fail(err, SIM_EINPUT, "at most %d values in '%s'", SIM_SEARCH_MAX_LIST, what);
-        char item[64];
-        memcpy(item, p, len);
-        item[len] = '\0';
-        if (hw) {
-            snprintf(o->hw[n], sizeof o->hw[n], "%s", item);
-        } else if (prec) {
-            if (len >= sizeof o->precisions[n])
-                return sim_fail(err, SIM_EINPUT, "unknown precision '%s'", item);
-            snprintf(o->precisions[n], sizeof o->precisions[n], "%s", item);
-        } else {
-            char *end;
-            double v = strtod(item, &end);
-            if (*end || !(v > 0) || (mbt && (v != floor(v) || v > 1e7)) || !isfinite(v))
-                return sim_fail(err, SIM_EINPUT, "'%s' values must be positive %s (got '%s')", what,
-                                mbt ? "integers" : "numbers", item);
-            if (mbt)
-                o->mbt[n] = (int)v;
-            else
-                o->conc_per_gpu[n] = v;
-        }
-        n++;
-        p += len + (e ? 1 : 0);
-        if (e && !*p)
-            return sim_fail(err, SIM_EINPUT, "'%s' ends with a comma", what);
-    }
-    if (n == 0)
-        return sim_fail(err, SIM_EINPUT, "'%s' is empty", what);
-    *(hw ? &o->nhw : prec ? &o->nprec : mbt ? &o->nmbt : &o->nconc) = n;
-    return SIM_OK;
+    free(r->rows);
+    free(r->confirmed);
+    r->rows = NULL;
+    r->confirmed = NULL;
+    r->nrows = r->nconfirmed = 0;
 }
 
 /* ------------------------------------------------------------------ enumeration */
 
-typedef int (*visit_fn)(void *ctx, const sim_request *r);
+/* A configuration that passed the checks: its deployment (and prefill pool), built once. */
+typedef struct cand {
+    sim_deploy d, pre;
+    bool has_prefill;
+    int hw;            /* group for the frontier: the first listed hardware that is the same */
+} cand;
 
 typedef struct walk {
-    sim_session *session;
-    const sim_request *base;
-    const sim_search_opts *o;
-    visit_fn fn;
-    void *ctx;
-    long configs, invalid;
+    const sim_search_space *s;
+    bool frontier, store;
+    cand *c;
+    long n, cap;
+    long configs, invalid, deploys;
+    sim_err *err;
 } walk;
 
-/* Valid when the request builds a deployment that passes its checks. */
-static bool valid(sim_session *session, const sim_request *r)
+static long evals_per_config(const sim_search_space *s, bool frontier)
 {
-    sim_deploy d, pre;
-    sim_serve_opts so;
-    bool hp;
-    sim_err err = { 0 };
-    return sim_request_deploy(session, r, &d, &pre, &hp, &so, &err) == SIM_OK;
+    return frontier ? (s->nconc ? s->nconc : 1) : 1;
 }
 
-static int visit(walk *w, const sim_request *r)
+/* Keep a candidate for the evaluation. Past the limit (without force) the space is only
+ * counted: it will be refused, and a huge space must not be held in memory. */
+static int keep(walk *w, const sim_deploy *d, const sim_deploy *pre, bool hp, int hw)
 {
-    if (!valid(w->session, r)) {
-        w->invalid++;
+    w->configs++;
+    if (!w->store)
+        return SIM_OK;
+    if (!w->s->force && w->configs * evals_per_config(w->s, w->frontier) > w->s->limit) {
+        w->store = false;
+        free(w->c);
+        w->c = NULL;
+        w->n = w->cap = 0;
         return SIM_OK;
     }
-    w->configs++;
-    return w->fn ? w->fn(w->ctx, r) : SIM_OK;
+    if (w->n == w->cap) {
+        long cap = w->cap ? w->cap * 2 : 256;
+        cand *c = realloc(w->c, (size_t)cap * sizeof *c);
+        if (!c)
+            return sim_fail(w->err, SIM_EFAIL, "out of memory");
+        w->c = c;
+        w->cap = cap;
+    }
+    cand *k = &w->c[w->n++];
+    k->d = *d;
+    k->has_prefill = hp;
+    if (hp)
+        k->pre = *pre;
+    k->hw = hw;
+    return SIM_OK;
 }
 
 /* The prefill pool of P devices: tensor parallel inside a node (up to 8), the rest
- * attention-DP, experts over all of it. */
-static int visit_pools(walk *w, sim_request *r)
+ * attention-DP, experts over all of it; the rest of it as the decode pool. */
+static int prefill_pool(const sim_deploy *d, int p, sim_deploy *pre)
 {
-    int rc = visit(w, r);
-    if (rc || !w->o->disagg)
+    sim_err ignored = { 0 };
+    *pre = *d;
+    int tp = p < 8 ? p : 8;
+    const sim_split_req split = { p, tp, p, 1, p / tp };
+    if (sim_deploy_split(pre, &split, "prefill pool: ", &ignored))
+        return -1;
+    return sim_deploy_check(pre, &ignored) ? -1 : 0;
+}
+
+/* One split at one precision and token cap: aggregated, then (disagg) with prefill pools of
+ * 1, 2, 4, ... devices within the budget. */
+static int visit_split(walk *w, sim_deploy *d, const sim_split_req *split, int hw)
+{
+    const sim_search_space *s = w->s;
+    sim_err ignored = { 0 };
+    w->deploys++;
+    bool ok = sim_deploy_split(d, split, "", &ignored) == SIM_OK && sim_deploy_check(d, &ignored) == SIM_OK;
+    int rc = SIM_OK;
+    if (!ok)
+        w->invalid++;
+    else if ((rc = keep(w, d, NULL, false, hw)))
         return rc;
-    for (int p = 1; r->gpus + p <= w->o->max_gpus; p *= 2) {
-        sim_request q = *r;
-        q.prefill_gpus = p;
-        q.prefill_tp = p < 8 ? p : 8;
-        q.prefill_dp = p / q.prefill_tp;
-        q.prefill_pp = 1;
-        q.prefill_ep = p;
-        if ((rc = visit(w, &q)))
+    if (!s->disagg)
+        return SIM_OK;
+    for (int p = 1; split->gpus + p <= s->max_gpus; p *= 2) {
+        sim_deploy pre;
+        w->deploys++;
+        if (!ok || prefill_pool(d, p, &pre)) {
+            w->invalid++;
+            continue;
+        }
+        if ((rc = keep(w, d, &pre, true, hw)))
             return rc;
     }
     return SIM_OK;
 }
 
-static int walk_split(walk *w, sim_request *r, int gpus, int tp, int pp, int ep)
+/* The template on hardware h with precision a and token cap b (indices into the lists). */
+static void candidate_base(const sim_search_space *s, int h, int a, int b, sim_deploy *d)
 {
-    const sim_search_opts *o = w->o;
-    r->gpus = gpus;
-    r->tp = tp;
-    r->pp = pp;
-    r->dp = gpus / (tp * pp);
-    r->ep = ep;
-    int np = o->nprec ? o->nprec : 1, nm = o->nmbt ? o->nmbt : 1;
+    *d = s->tmpl;
+    d->model = s->model;
+    d->hw = s->hw[h];
+    if (s->nprec) {
+        sim_wformat dense = d->dense_fmt;
+        sim_deploy_set_precision(d, s->precisions[a]);
+        if (s->dense_fixed)
+            d->dense_fmt = dense;
+    }
+    if (s->nmbt)
+        d->max_batched_tokens = s->mbt[b];
+}
+
+static int walk_split(walk *w, int h, int hw, int gpus, int tp, int pp, int ep)
+{
+    const sim_search_space *s = w->s;
+    const sim_split_req split = { gpus, tp, ep, pp, gpus / (tp * pp) };
+    int np = s->nprec ? s->nprec : 1, nm = s->nmbt ? s->nmbt : 1;
     for (int a = 0; a < np; a++)
         for (int b = 0; b < nm; b++) {
-            if (o->nprec)
-                snprintf(r->precision, sizeof r->precision, "%s", o->precisions[a]);
-            if (o->nmbt)
-                r->max_batched_tokens = o->mbt[b];
-            int rc = visit_pools(w, r);
+            sim_deploy d;
+            candidate_base(s, h, a, b, &d);
+            int rc = visit_split(w, &d, &split, hw);
             if (rc)
                 return rc;
         }
     return SIM_OK;
 }
 
+/* The same hardware listed twice forms one group, as one name did before. */
+static int hw_group(const sim_search_space *s, int h)
+{
+    for (int i = 0; i < h; i++)
+        if (s->hw[i] == s->hw[h])
+            return i;
+    return h;
+}
+
 static int enumerate(walk *w)
 {
-    const sim_search_opts *o = w->o;
-    int nhw = o->nhw ? o->nhw : 1;
-    for (int h = 0; h < nhw; h++) {
-        sim_request r = *w->base;
-        r.prefill_gpus = r.prefill_tp = r.prefill_ep = r.prefill_pp = r.prefill_dp = 0;
-        if (o->nhw)
-            snprintf(r.hw, sizeof r.hw, "%s", o->hw[h]);
+    const sim_search_space *s = w->s;
+    for (int h = 0; h < s->nhw; h++) {
+        int hw = hw_group(s, h);
         /* powers of two from min_gpus, and the budget itself */
-        for (int g = 1; g <= o->max_gpus; g = g * 2 > o->max_gpus && g != o->max_gpus ? o->max_gpus : g * 2) {
-            if (g >= o->min_gpus)
+        for (int g = 1; g <= s->max_gpus; g = g * 2 > s->max_gpus && g != s->max_gpus ? s->max_gpus : g * 2) {
+            if (g >= s->min_gpus)
                 for (int tp = 1; tp <= g; tp *= 2)
                     for (int pp = 1; tp * pp <= g; pp *= 2) {
                         if (g % (tp * pp))
@@ -169,114 +188,119 @@ static int enumerate(walk *w)
                         for (int ep = 1; ep <= tp * dp; ep *= 2) {
                             if ((tp * dp) % ep)
                                 continue;
-                            int rc = walk_split(w, &r, g, tp, pp, ep);
+                            int rc = walk_split(w, h, hw, g, tp, pp, ep);
                             if (rc)
                                 return rc;
                         }
                     }
-            if (g == o->max_gpus)
+            if (g == s->max_gpus)
                 break;
         }
     }
     return SIM_OK;
 }
 
-static int check_opts(const sim_search_opts *o, sim_err *err)
+static int check_space(const sim_search_space *s, sim_err *err)
 {
-    if (o->min_gpus < 1 || o->max_gpus < o->min_gpus || o->max_gpus > 4096)
-        return sim_fail(err, SIM_EINPUT, "need 1 <= min_gpus <= max_gpus <= 4096 (got %d and %d)", o->min_gpus,
-                        o->max_gpus);
-    if (o->limit < 1)
-        return sim_fail(err, SIM_EINPUT, "limit must be >= 1 (got %ld)", o->limit);
+    if (s->min_gpus < 1 || s->max_gpus < s->min_gpus || s->max_gpus > 4096)
+        return sim_fail(err, SIM_EINPUT, "need 1 <= min_gpus <= max_gpus <= 4096 (got %d and %d)", s->min_gpus,
+                        s->max_gpus);
+    if (s->limit < 1)
+        return sim_fail(err, SIM_EINPUT, "limit must be >= 1 (got %ld)", s->limit);
+    if (!s->model || s->nhw < 1)
+        return sim_fail(err, SIM_EINPUT, "a search needs a model and at least one hardware");
+    for (int i = 0; i < s->nhw; i++)
+        if (!s->hw[i])
+            return sim_fail(err, SIM_EINPUT, "hardware %d of the search is missing", i + 1);
     return SIM_OK;
 }
 
-int sim_search_size(sim_session *session, const sim_request *base, const sim_search_opts *o, bool frontier, long *evals, long *configs,
-                    sim_err *err)
+int sim_search_count(const sim_search_space *s, bool frontier, long *evals, long *configs, sim_err *err)
 {
-    int rc = check_opts(o, err);
+    int rc = check_space(s, err);
     if (rc)
         return rc;
-    /* the model and every hardware must load: their errors name the closest shipped names */
-    if (!base->model[0] || !base->hw[0])
-        rc = sim_fail(err, SIM_EINPUT, "options 'model' and 'hw' are required");
-    else
-        rc = sim_session_model(session, base->model, err) ? SIM_OK : err->code;
-    for (int i = 0; !rc && i < (o->nhw ? o->nhw : 1); i++)
-        rc = sim_session_hw(session, o->nhw ? o->hw[i] : base->hw, err) ? SIM_OK : err->code;
-    if (rc)
-        return rc;
-    walk w = { .session = session, .base = base, .o = o };
+    walk w = { .s = s, .frontier = frontier, .store = false, .err = err };
     if ((rc = enumerate(&w)))
         return rc;
     *configs = w.configs;
-    *evals = w.configs * (frontier ? (o->nconc ? o->nconc : 1) : 1);
+    *evals = w.configs * evals_per_config(s, frontier);
     return SIM_OK;
 }
 
-/* Refuse a space above the limit unless forced, with its size in the message. */
-static int size_gate(sim_session *session, const sim_request *base, const sim_search_opts *o, bool frontier, long *size, sim_err *err)
+/* Enumerate and keep the candidates; refuse a space above the limit unless forced, with
+ * its size in the message. The caller frees w->c. */
+static int gather(const sim_search_space *s, bool frontier, walk *w, sim_search_result *out, sim_err *err)
 {
-    long configs;
-    int rc = sim_search_size(session, base, o, frontier, size, &configs, err);
+    *w = (walk){ .s = s, .frontier = frontier, .store = true, .err = err };
+    int rc = check_space(s, err);
     if (rc)
         return rc;
-    if (configs == 0)
+    if ((rc = enumerate(w)))
+        return rc;
+    long size = w->configs * evals_per_config(s, frontier);
+    out->frontier = frontier;
+    out->space_size = size;
+    out->configs = w->configs;
+    out->invalid = w->invalid;
+    out->deploys = w->deploys;
+    out->best = out->closest = -1;
+    if (w->configs == 0)
         return sim_fail(err, SIM_EINPUT, "no split of 1..%d devices passes the deployment checks for %s",
-                        o->max_gpus, base->model);
-    if (*size > o->limit && !o->force)
+                        s->max_gpus, s->model->name);
+    if (size > s->limit && !s->force)
         return sim_fail(err, SIM_EINPUT,
                         "the space holds %ld evaluations (%ld configurations%s), above the limit of %ld; "
                         "narrow it (fewer devices, precisions, token caps or concurrency points) or pass force",
-                        *size, configs, frontier ? " x concurrency points" : "", o->limit);
+                        size, w->configs, frontier ? " x concurrency points" : "", s->limit);
     return SIM_OK;
 }
 
 /* ------------------------------------------------------------------ rows */
 
-static void split_label(const sim_request *r, const sim_deploy *d, const sim_deploy *pre, bool hp, char *buf,
-                        size_t cap)
+static void split_label(const cand *k, char *buf, size_t cap)
 {
+    const sim_deploy *d = &k->d, *pre = &k->pre;
     int n = snprintf(buf, cap, "tp%d ep%d pp%d dp%d", d->tp, d->ep, d->pp, d->dp);
-    if (hp && n > 0 && (size_t)n < cap)
+    if (k->has_prefill && n > 0 && (size_t)n < cap)
         snprintf(buf + n, cap - (size_t)n, " + prefill %d gpus (tp%d ep%d dp%d)", pre->gpus, pre->tp, pre->ep,
                  pre->dp);
-    (void)r;
 }
 
-static cJSON *config_row(const sim_request *r, const sim_deploy *d, const sim_deploy *pre, bool hp)
+static sim_search_row config_row(const cand *k, const sim_eval *ev)
 {
-    cJSON *row = cJSON_CreateObject();
-    char split[160];
-    split_label(r, d, pre, hp, split, sizeof split);
-    cJSON_AddStringToObject(row, "hw", d->hw->name);
-    cJSON_AddNumberToObject(row, "gpus", d->gpus + (hp ? pre->gpus : 0));
-    cJSON_AddStringToObject(row, "split", split);
-    cJSON_AddNumberToObject(row, "tp", d->tp);
-    cJSON_AddNumberToObject(row, "ep", d->ep);
-    cJSON_AddNumberToObject(row, "pp", d->pp);
-    cJSON_AddNumberToObject(row, "dp", d->dp);
-    cJSON_AddNumberToObject(row, "prefill_gpus", hp ? pre->gpus : 0);
-    cJSON_AddStringToObject(row, "precision", sim_wformat_name(d->expert_fmt));
-    cJSON_AddNumberToObject(row, "max_batched_tokens", d->max_batched_tokens);
+    const sim_deploy *d = &k->d;
+    sim_search_row row = {
+        .hw = d->hw,
+        .gpus = d->gpus + (k->has_prefill ? k->pre.gpus : 0),
+        .tp = d->tp, .ep = d->ep, .pp = d->pp, .dp = d->dp,
+        .prefill_gpus = k->has_prefill ? k->pre.gpus : 0,
+        .precision = d->expert_fmt,
+        .max_batched_tokens = d->max_batched_tokens,
+        .concurrency = ev->concurrency_served,
+        .output_tps_per_user = ev->output_tps_per_user,
+        .output_tps_per_gpu = ev->output_tps_per_gpu,
+        .usd_per_mtok_output = ev->usd_per_mtok_output,
+        .usd_per_hour = ev->usd_per_hour,
+        .ttft_s = ev->ttft_s,
+        .tpot_s = ev->tpot_s,
+    };
+    split_label(k, row.split, sizeof row.split);
     return row;
 }
 
-static void eval_fields(cJSON *row, const sim_eval *ev)
+static void tick(const sim_search_space *s, long done, long size)
 {
-    cJSON_AddNumberToObject(row, "concurrency", ev->concurrency_served);
-    cJSON_AddNumberToObject(row, "output_tokens_per_s_per_user", ev->output_tps_per_user);
-    cJSON_AddNumberToObject(row, "output_tokens_per_s_per_gpu", ev->output_tps_per_gpu);
-    cJSON_AddNumberToObject(row, "usd_per_mtok_output", ev->usd_per_mtok_output);
-    cJSON_AddNumberToObject(row, "usd_per_hour", ev->usd_per_hour);
-    cJSON_AddNumberToObject(row, "ttft_s", ev->ttft_s);
-    cJSON_AddNumberToObject(row, "tpot_s", ev->tpot_s);
+    if (s->progress && size > 0 && done % 256 == 0)
+        s->progress(s->progress_ctx, (double)done / size);
 }
 
-static void tick(const sim_search_opts *o, long done, long size)
+/* The serving options of a candidate: the space's, with its prefill pool. */
+static sim_serve_opts serve_opts(const sim_search_space *s, const cand *k)
 {
-    if (o->progress && size > 0 && done % 256 == 0)
-        o->progress(o->progress_ctx, (double)done / size);
+    sim_serve_opts so = s->serve;
+    so.prefill = k->has_prefill ? &k->pre : NULL;
+    return so;
 }
 
 /* ------------------------------------------------------------------ frontier */
@@ -284,45 +308,31 @@ static void tick(const sim_search_opts *o, long done, long size)
 typedef struct point {
     double x, y; /* tokens/s per user, per GPU */
     int hw;
-    cJSON *row;
+    sim_search_row row;
 } point;
 
 typedef struct frontier_ctx {
-    sim_session *session;
-    const sim_search_opts *o;
+    const sim_search_space *s;
     point *pts;
     long n, cap, done, size, no_fit;
     sim_err *err;
 } frontier_ctx;
 
-static int hw_index(const sim_search_opts *o, const char *name)
+static int frontier_visit(frontier_ctx *c, const cand *k)
 {
-    for (int i = 0; i < o->nhw; i++)
-        if (strcmp(o->hw[i], name) == 0)
-            return i;
-    return 0;
-}
-
-static int frontier_visit(void *vctx, const sim_request *r)
-{
-    frontier_ctx *c = vctx;
-    sim_deploy d, pre;
-    sim_serve_opts so;
-    bool hp;
-    int rc = sim_request_deploy(c->session, r, &d, &pre, &hp, &so, c->err);
-    if (rc)
-        return rc;
-    so.prefill = hp ? &pre : NULL;
-    int total = d.gpus + (hp ? pre.gpus : 0);
-    for (int i = 0; i < c->o->nconc; i++) {
-        tick(c->o, ++c->done, c->size);
-        so.concurrency = fmax(1, round(c->o->conc_per_gpu[i] * total));
+    const sim_search_space *s = c->s;
+    sim_serve_opts so = serve_opts(s, k);
+    int total = k->d.gpus + (k->has_prefill ? k->pre.gpus : 0);
+    for (int i = 0; i < s->nconc; i++) {
+        tick(s, ++c->done, c->size);
+        so.concurrency = fmax(1, round(s->conc_per_gpu[i] * total));
         sim_eval ev;
-        if ((rc = sim_serve_eval(&d, &so, &ev, c->err)))
+        int rc = sim_serve_eval(&k->d, &so, &ev, c->err);
+        if (rc)
             return rc;
         if (!ev.fits) {
             c->no_fit++;
-            c->done += c->o->nconc - 1 - i;
+            c->done += s->nconc - 1 - i;
             return SIM_OK;
         }
         if (c->n == c->cap) {
@@ -333,11 +343,7 @@ static int frontier_visit(void *vctx, const sim_request *r)
             c->pts = p;
             c->cap = cap;
         }
-        cJSON *row = config_row(r, &d, &pre, hp);
-        if (!row)
-            return sim_fail(c->err, SIM_EFAIL, "out of memory");
-        eval_fields(row, &ev);
-        c->pts[c->n++] = (point){ ev.output_tps_per_user, ev.output_tps_per_gpu, hw_index(c->o, r->hw), row };
+        c->pts[c->n++] = (point){ ev.output_tps_per_user, ev.output_tps_per_gpu, k->hw, config_row(k, &ev) };
     }
     return SIM_OK;
 }
@@ -355,15 +361,19 @@ static int by_hw_then_x_desc(const void *a, const void *b)
 /* Per hardware, walk from the most interactive point down, keeping each point that
  * delivers more tokens/s per GPU than every more interactive one. Rows are appended in
  * increasing interactivity so a plotted line reads left to right. */
-static cJSON *pareto(point *pts, long n)
+static int pareto(point *pts, long n, sim_search_result *out, sim_err *err)
 {
     qsort(pts, (size_t)n, sizeof *pts, by_hw_then_x_desc);
-    cJSON *out = cJSON_CreateArray();
+    out->rows = malloc((size_t)(n > 0 ? n : 1) * sizeof *out->rows);
+    long *keep = malloc((size_t)(n > 0 ? n : 1) * sizeof *keep);
+    if (!out->rows || !keep) {
+        free(keep);
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    }
     for (long s = 0; s < n;) {
-        long e = s;
+        long e = s, nk = 0;
         while (e < n && pts[e].hw == pts[s].hw)
             e++;
-        long keep[e - s], nk = 0;
         double best = -1;
         for (long i = s; i < e; i++)
             if (pts[i].y > best) {
@@ -371,71 +381,78 @@ static cJSON *pareto(point *pts, long n)
                 keep[nk++] = i;
             }
         while (nk > 0)
-            cJSON_AddItemToArray(out, cJSON_Duplicate(pts[keep[--nk]].row, true));
+            out->rows[out->nrows++] = pts[keep[--nk]].row;
         s = e;
     }
-    return out;
+    free(keep);
+    return SIM_OK;
 }
 
-int sim_search_frontier(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err)
+int sim_search_run_frontier(const sim_search_space *s, sim_search_result *out, sim_err *err)
 {
-    *result = NULL;
-    if (o->nconc < 1)
+    memset(out, 0, sizeof *out);
+    out->best = out->closest = -1;
+    if (s->nconc < 1)
         return sim_fail(err, SIM_EINPUT, "the frontier needs at least one concurrency point");
-    long size;
-    int rc = size_gate(session, base, o, true, &size, err);
-    if (rc)
-        return rc;
-    frontier_ctx c = { .session = session, .o = o, .size = size, .err = err };
-    walk w = { .session = session, .base = base, .o = o, .fn = frontier_visit, .ctx = &c };
-    rc = enumerate(&w);
+    walk w;
+    int rc = gather(s, true, &w, out, err);
+    frontier_ctx c = { .s = s, .size = out->space_size, .err = err };
+    for (long i = 0; !rc && i < w.n; i++)
+        rc = frontier_visit(&c, &w.c[i]);
     if (!rc) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "space_size", (double)size);
-        cJSON_AddNumberToObject(j, "configurations", (double)w.configs);
-        cJSON_AddNumberToObject(j, "skipped_invalid", (double)w.invalid);
-        cJSON_AddNumberToObject(j, "skipped_no_fit", (double)c.no_fit);
-        cJSON_AddNumberToObject(j, "points", (double)c.n);
-        cJSON_AddItemToObject(j, "frontier", pareto(c.pts, c.n));
-        *result = j;
+        out->no_fit = c.no_fit;
+        out->points = c.n;
+        rc = pareto(c.pts, c.n, out, err);
     }
-    for (long i = 0; i < c.n; i++)
-        cJSON_Delete(c.pts[i].row);
     free(c.pts);
+    free(w.c);
+    if (rc)
+        sim_search_result_free(out);
     return rc;
 }
 
 /* ------------------------------------------------------------------ cheapest meeting an SLO */
 
-typedef struct cand {
-    sim_request r;
+typedef struct item {
+    sim_search_row row;
     double usd_per_hour, score, conc;
     bool feasible;
-    cJSON *row;
-} cand;
+    const cand *k;
+} item;
 
 typedef struct cheap_ctx {
-    sim_session *session;
-    const sim_request *base;
-    const sim_search_opts *o;
-    cand *c;
+    const sim_search_space *s;
+    item *c;
     long n, cap, done, size, no_fit;
+    sim_workload wl;       /* the confirm step's requests, drawn at the first confirm */
+    bool have_wl;
     sim_err *err;
 } cheap_ctx;
 
-/* How far a steady-state point is from the SLO: the worst of the ratios to the bounds (<= 1 meets it). */
-static double slo_score(const sim_request *b, double ttft, double tpot)
+int sim_search_check_goal(double rate, double slo_ttft_s, double slo_tpot_s, sim_err *err)
 {
-    double s = 0;
-    if (b->slo_ttft_s > 0)
-        s = fmax(s, ttft / b->slo_ttft_s);
-    if (b->slo_tpot_s > 0)
-        s = fmax(s, tpot / b->slo_tpot_s);
-    return s;
+    if (!(rate > 0))
+        return sim_fail(err, SIM_EINPUT, "the cheapest configuration needs a positive rate (got %g)", rate);
+    if (!(slo_ttft_s > 0) && !(slo_tpot_s > 0))
+        return sim_fail(err, SIM_EINPUT, "the cheapest configuration needs slo_ttft_s and/or slo_tpot_s");
+    if (slo_ttft_s < 0 || slo_tpot_s < 0)
+        return sim_fail(err, SIM_EINPUT, "SLO bounds must be positive seconds");
+    return SIM_OK;
+}
+
+/* How far a point is from the SLO: the worst of the ratios to the bounds (<= 1 meets it). */
+static double slo_score(const sim_search_space *s, double ttft, double tpot)
+{
+    double v = 0;
+    if (s->slo_ttft_s > 0)
+        v = fmax(v, ttft / s->slo_ttft_s);
+    if (s->slo_tpot_s > 0)
+        v = fmax(v, tpot / s->slo_tpot_s);
+    return v;
 }
 
 /* The smallest concurrency whose steady-state request throughput reaches the rate:
- * doubling, then bisection. Returns false when the configuration cannot reach it. */
+ * doubling, then bisection. *reached is false when the configuration cannot reach it. */
 static int reach_rate(const sim_deploy *d, sim_serve_opts *so, double rate, sim_eval *ev, bool *reached,
                       sim_err *err)
 {
@@ -469,20 +486,15 @@ static int reach_rate(const sim_deploy *d, sim_serve_opts *so, double rate, sim_
     return sim_serve_eval(d, so, ev, err);
 }
 
-static int cheap_visit(void *vctx, const sim_request *r)
+static int cheap_visit(cheap_ctx *c, const cand *k)
 {
-    cheap_ctx *c = vctx;
-    tick(c->o, ++c->done, c->size);
-    sim_deploy d, pre;
-    sim_serve_opts so;
-    bool hp;
-    int rc = sim_request_deploy(c->session, r, &d, &pre, &hp, &so, c->err);
-    if (rc)
-        return rc;
-    so.prefill = hp ? &pre : NULL;
+    const sim_search_space *s = c->s;
+    tick(s, ++c->done, c->size);
+    sim_serve_opts so = serve_opts(s, k);
     sim_eval ev;
     bool reached;
-    if ((rc = reach_rate(&d, &so, c->base->rate, &ev, &reached, c->err)))
+    int rc = reach_rate(&k->d, &so, s->rate, &ev, &reached, c->err);
+    if (rc)
         return rc;
     if (!ev.fits) {
         c->no_fit++;
@@ -490,35 +502,32 @@ static int cheap_visit(void *vctx, const sim_request *r)
     }
     if (c->n == c->cap) {
         long cap = c->cap ? c->cap * 2 : 256;
-        cand *p = realloc(c->c, (size_t)cap * sizeof *p);
+        item *p = realloc(c->c, (size_t)cap * sizeof *p);
         if (!p)
             return sim_fail(c->err, SIM_EFAIL, "out of memory");
         c->c = p;
         c->cap = cap;
     }
     double rps = ev.output_tps / so.osl;
-    double score = slo_score(c->base, ev.ttft_s, ev.tpot_s);
+    double score = slo_score(s, ev.ttft_s, ev.tpot_s);
     if (!reached) /* short of the rate: as far from the goal as the shortfall */
-        score = fmax(score, 1) * c->base->rate / fmax(rps, 1e-12);
-    cand *k = &c->c[c->n++];
-    k->r = *r;
-    k->r.concurrency = so.concurrency;
-    k->usd_per_hour = ev.usd_per_hour;
-    k->score = score;
-    k->conc = so.concurrency;
-    k->feasible = reached && score <= 1;
-    k->row = config_row(r, &d, &pre, hp);
-    if (!k->row)
-        return sim_fail(c->err, SIM_EFAIL, "out of memory");
-    eval_fields(k->row, &ev);
-    cJSON_AddNumberToObject(k->row, "requests_per_s", rps);
-    cJSON_AddNumberToObject(k->row, "slo_score", score);
+        score = fmax(score, 1) * s->rate / fmax(rps, 1e-12);
+    item *it = &c->c[c->n++];
+    it->row = config_row(k, &ev);
+    it->row.ranked = true;
+    it->row.requests_per_s = rps;
+    it->row.slo_score = score;
+    it->usd_per_hour = ev.usd_per_hour;
+    it->score = score;
+    it->conc = so.concurrency;
+    it->feasible = reached && score <= 1;
+    it->k = k;
     return SIM_OK;
 }
 
 static int by_cost(const void *a, const void *b)
 {
-    const cand *p = a, *q = b;
+    const item *p = a, *q = b;
     if (p->feasible != q->feasible)
         return p->feasible ? -1 : 1;
     if (p->feasible && p->usd_per_hour != q->usd_per_hour)
@@ -526,68 +535,79 @@ static int by_cost(const void *a, const void *b)
     return (p->score > q->score) - (p->score < q->score);
 }
 
-/* Simulate a candidate at the rate; adds the DES figures to its row. */
-static int confirm(const cheap_ctx *c, cand *k, bool *met, double *score, sim_err *err)
+/* Simulate a candidate at the rate on its own deployment; fills its row's DES figures. */
+static int confirm(cheap_ctx *c, item *it, bool *met, double *score, sim_err *err)
 {
-    cJSON *rep = NULL;
+    const sim_search_space *s = c->s;
+    int rc;
+    if (!c->have_wl) {
+        if ((rc = sim_workload_generate(&s->workload, &c->wl, err)))
+            return rc;
+        c->have_wl = true;
+    }
+    sim_des_opts o = s->des;
+    o.prefill = it->k->has_prefill ? &it->k->pre : NULL;
+    o.keep_records = false;
+    o.progress = NULL;
     sim_des_result res;
-    int rc = sim_des_request_run(c->session, &k->r, false, false, &rep, &res, err);
-    if (rc)
+    if ((rc = sim_des_run(&it->k->d, &o, &c->wl, &res, err)))
         return rc;
-    *score = slo_score(c->base, res.ttft.p99, res.tpot.p99);
+    sim_des_scale_replicas(&res, s->serve.replicas);
+    *score = slo_score(s, res.ttft.p99, res.tpot.p99);
     *met = res.sustainable && *score <= 1;
-    cJSON *des = cJSON_AddObjectToObject(k->row, "simulated");
-    cJSON_AddNumberToObject(des, "ttft_p99_s", res.ttft.p99);
-    cJSON_AddNumberToObject(des, "tpot_p99_s", res.tpot.p99);
-    cJSON_AddNumberToObject(des, "slo_attainment", res.slo_attainment);
-    cJSON_AddBoolToObject(des, "sustainable", res.sustainable);
-    cJSON_AddNumberToObject(des, "output_tokens_per_s_per_gpu", res.output_tps_per_gpu);
-    cJSON_AddNumberToObject(des, "requests", res.requests);
-    cJSON_AddBoolToObject(des, "meets_slo", *met);
-    cJSON_Delete(rep);
+    it->row.simulated = true;
+    it->row.sim = (sim_search_sim){ .ttft_p99_s = res.ttft.p99, .tpot_p99_s = res.tpot.p99,
+                                    .slo_attainment = res.slo_attainment,
+                                    .output_tps_per_gpu = res.output_tps_per_gpu, .requests = res.requests,
+                                    .sustainable = res.sustainable, .meets_slo = *met };
     sim_des_result_free(&res);
     return SIM_OK;
 }
 
-static void describe(char *buf, size_t cap, const cJSON *row)
+static void describe(char *buf, size_t cap, const sim_search_row *row)
 {
-    const cJSON *des = cJSON_GetObjectItemCaseSensitive(row, "simulated");
-    snprintf(buf, cap, "%s x%g %s %s, %s", cJSON_GetObjectItemCaseSensitive(row, "hw")->valuestring,
-             cJSON_GetObjectItemCaseSensitive(row, "gpus")->valuedouble,
-             cJSON_GetObjectItemCaseSensitive(row, "split")->valuestring,
-             cJSON_GetObjectItemCaseSensitive(row, "precision")->valuestring,
-             des ? "simulated p99" : "steady state");
+    snprintf(buf, cap, "%s x%g %s %s, %s", row->hw->name, (double)row->gpus, row->split,
+             sim_wformat_name(row->precision), row->simulated ? "simulated p99" : "steady state");
     size_t n = strlen(buf);
-    const cJSON *src = des ? des : row;
-    const char *tk = des ? "ttft_p99_s" : "ttft_s", *pk = des ? "tpot_p99_s" : "tpot_s";
-    snprintf(buf + n, cap - n, " TTFT %.3g s, TPOT %.3g ms", cJSON_GetObjectItemCaseSensitive(src, tk)->valuedouble,
-             1e3 * cJSON_GetObjectItemCaseSensitive(src, pk)->valuedouble);
+    double ttft = row->simulated ? row->sim.ttft_p99_s : row->ttft_s;
+    double tpot = row->simulated ? row->sim.tpot_p99_s : row->tpot_s;
+    snprintf(buf + n, cap - n, " TTFT %.3g s, TPOT %.3g ms", ttft, 1e3 * tpot);
 }
 
-static int cheapest_pick(cheap_ctx *c, cJSON *j, sim_err *err)
+static int add_confirmed(sim_search_result *out, long i, sim_err *err)
 {
+    long *p = realloc(out->confirmed, (size_t)(out->nconfirmed + 1) * sizeof *p);
+    if (!p)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    out->confirmed = p;
+    out->confirmed[out->nconfirmed++] = i;
+    return SIM_OK;
+}
+
+/* Rank by cost, simulate the cheapest feasible candidates until one meets the SLO; else
+ * name the closest. */
+static int cheapest_pick(cheap_ctx *c, sim_search_result *out, sim_err *err)
+{
+    const sim_search_space *s = c->s;
     qsort(c->c, (size_t)c->n, sizeof *c->c, by_cost);
     long nfeas = 0;
     while (nfeas < c->n && c->c[nfeas].feasible)
         nfeas++;
-    cJSON_AddNumberToObject(j, "steady_state_feasible", (double)nfeas);
-    cJSON *tried = cJSON_AddArrayToObject(j, "confirmed");
+    out->feasible = nfeas;
     long best_closest = -1;
     double closest_score = INFINITY;
-    for (long i = 0; i < nfeas && i < c->o->confirm; i++) {
+    int rc;
+    for (long i = 0; i < nfeas && i < s->confirm; i++) {
         bool met;
         double score;
-        int rc = confirm(c, &c->c[i], &met, &score, err);
-        if (rc)
+        if ((rc = confirm(c, &c->c[i], &met, &score, err)) || (rc = add_confirmed(out, i, err)))
             return rc;
-        cJSON_AddItemToArray(tried, cJSON_Duplicate(c->c[i].row, true));
         if (met) {
-            cJSON_AddBoolToObject(j, "met", true);
-            cJSON_AddItemToObject(j, "best", cJSON_Duplicate(c->c[i].row, true));
-            char d[384], msg[512];
-            describe(d, sizeof d, c->c[i].row);
-            snprintf(msg, sizeof msg, "cheapest meeting the SLO: %s", d);
-            cJSON_AddStringToObject(j, "message", msg);
+            char d[384];
+            describe(d, sizeof d, &c->c[i].row);
+            out->met = true;
+            out->best = i;
+            snprintf(out->message, sizeof out->message, "cheapest meeting the SLO: %s", d);
             return SIM_OK;
         }
         if (score < closest_score) {
@@ -604,67 +624,56 @@ static int cheapest_pick(cheap_ctx *c, cJSON *j, sim_err *err)
                 k = i;
         bool met;
         double score;
-        int rc = confirm(c, &c->c[k], &met, &score, err);
-        if (rc)
+        if ((rc = confirm(c, &c->c[k], &met, &score, err)))
             return rc;
         best_closest = k;
     }
-    cJSON_AddBoolToObject(j, "met", false);
-    char msg[768];
+    out->met = false;
     if (best_closest >= 0) {
         char d[384];
-        describe(d, sizeof d, c->c[best_closest].row);
-        cJSON_AddItemToObject(j, "closest", cJSON_Duplicate(c->c[best_closest].row, true));
-        snprintf(msg, sizeof msg,
+        describe(d, sizeof d, &c->c[best_closest].row);
+        out->closest = best_closest;
+        snprintf(out->message, sizeof out->message,
                  "no configuration meets the SLO (TTFT <= %g s, TPOT <= %g s at p99) at %g requests/s; closest: %s",
-                 c->base->slo_ttft_s, c->base->slo_tpot_s, c->base->rate, d);
+                 s->slo_ttft_s, s->slo_tpot_s, s->rate, d);
     } else {
-        snprintf(msg, sizeof msg, "no configuration fits in memory, so none meets the SLO");
+        snprintf(out->message, sizeof out->message, "no configuration fits in memory, so none meets the SLO");
     }
-    cJSON_AddStringToObject(j, "message", msg);
     return SIM_OK;
 }
 
-int sim_search_cheapest(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err)
+int sim_search_run_cheapest(const sim_search_space *s, sim_search_result *out, sim_err *err)
 {
-    *result = NULL;
-    if (!(base->rate > 0))
-        return sim_fail(err, SIM_EINPUT, "the cheapest configuration needs a positive rate (got %g)",
-                        base->rate);
-    if (!(base->slo_ttft_s > 0) && !(base->slo_tpot_s > 0))
-        return sim_fail(err, SIM_EINPUT, "the cheapest configuration needs slo_ttft_s and/or slo_tpot_s");
-    if (base->slo_ttft_s < 0 || base->slo_tpot_s < 0)
-        return sim_fail(err, SIM_EINPUT, "SLO bounds must be positive seconds");
-    if (base->trace[0])
-        return sim_fail(err, SIM_EINPUT, "use rate with isl/osl (a trace is for moesim serve)");
-    long size;
-    int rc = size_gate(session, base, o, false, &size, err);
+    memset(out, 0, sizeof *out);
+    out->best = out->closest = -1;
+    int rc = sim_search_check_goal(s->rate, s->slo_ttft_s, s->slo_tpot_s, err);
     if (rc)
         return rc;
-    cheap_ctx c = { .session = session, .base = base, .o = o, .size = size, .err = err };
-    walk w = { .session = session, .base = base, .o = o, .fn = cheap_visit, .ctx = &c };
-    cJSON *j = NULL;
-    if (!(rc = enumerate(&w))) {
-        j = cJSON_CreateObject();
-        cJSON_AddNumberToObject(j, "space_size", (double)size);
-        cJSON_AddNumberToObject(j, "configurations", (double)w.configs);
-        cJSON_AddNumberToObject(j, "skipped_invalid", (double)w.invalid);
-        cJSON_AddNumberToObject(j, "skipped_no_fit", (double)c.no_fit);
-        cJSON_AddNumberToObject(j, "rate", base->rate);
-        cJSON_AddNumberToObject(j, "slo_ttft_s", base->slo_ttft_s);
-        cJSON_AddNumberToObject(j, "slo_tpot_s", base->slo_tpot_s);
-        rc = cheapest_pick(&c, j, err);
-        cJSON *ranked = cJSON_AddArrayToObject(j, "ranked");
-        for (long i = 0; !rc && i < c.n && i < 10; i++)
-            cJSON_AddItemToArray(ranked, cJSON_Duplicate(c.c[i].row, true));
+    walk w;
+    rc = gather(s, false, &w, out, err);
+    cheap_ctx c = { .s = s, .size = out->space_size, .err = err };
+    for (long i = 0; !rc && i < w.n; i++)
+        rc = cheap_visit(&c, &w.c[i]);
+    if (!rc) {
+        out->no_fit = c.no_fit;
+        out->rate = s->rate;
+        out->slo_ttft_s = s->slo_ttft_s;
+        out->slo_tpot_s = s->slo_tpot_s;
+        rc = cheapest_pick(&c, out, err);
     }
-    for (long i = 0; i < c.n; i++)
-        cJSON_Delete(c.c[i].row);
+    if (!rc) {
+        out->rows = malloc((size_t)(c.n > 0 ? c.n : 1) * sizeof *out->rows);
+        if (!out->rows)
+            rc = sim_fail(err, SIM_EFAIL, "out of memory");
+        for (long i = 0; !rc && i < c.n; i++)
+            out->rows[i] = c.c[i].row;
+        out->nrows = rc ? 0 : c.n;
+    }
+    if (c.have_wl)
+        sim_workload_free(&c.wl);
     free(c.c);
-    if (rc) {
-        cJSON_Delete(j);
-        return rc;
-    }
-    *result = j;
-    return SIM_OK;
+    free(w.c);
+    if (rc)
+        sim_search_result_free(out);
+    return rc;
 }

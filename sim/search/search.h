@@ -2,54 +2,114 @@
  * attention-DP), precision, the per-iteration token cap, concurrency, and prefill/decode
  * pool sizes. Two questions: the Pareto frontier of tokens/s per GPU against tokens/s per
  * user (one per hardware), and the cheapest configuration that meets a latency SLO at a
- * request rate (steady-state model to rank, discrete-event simulation to confirm). */
+ * request rate (steady-state model to rank, discrete-event simulation to confirm).
+ * The space comes in as a struct (loaded model and hardware, typed precisions, a template
+ * deployment); results come back as structs (report/search_report.h prints them). */
 #ifndef MOESIM_SEARCH_H
 #define MOESIM_SEARCH_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 
 #include "base/err.h"
-#include "cli/request.h"
+#include "deploy/deploy.h"
+#include "serve/des.h"
+#include "serve/serving.h"
+#include "serve/trace.h"
 
 #define SIM_SEARCH_MAX_LIST 32
 
-typedef struct sim_search_opts {
-    char hw[SIM_SEARCH_MAX_LIST][64];           /* hardware to compare; none = the request's hw */
+/* What to search. The pointers are borrowed and must outlive the search. */
+typedef struct sim_search_space {
+    const sim_model *model;
+    const sim_hw *hw[SIM_SEARCH_MAX_LIST];      /* hardware to compare, at least one */
     int nhw;
-    int min_gpus, max_gpus;                     /* device counts tried: powers of two in range, and max_gpus */
-    char precisions[SIM_SEARCH_MAX_LIST][16];   /* weight formats; none = the request's (or the model's native) */
+    sim_wformat precisions[SIM_SEARCH_MAX_LIST];/* weight formats; none = the template's */
     int nprec;
-    int mbt[SIM_SEARCH_MAX_LIST];               /* max_batched_tokens values; none = the request's */
+    int mbt[SIM_SEARCH_MAX_LIST];               /* max_batched_tokens values; none = the template's */
     int nmbt;
     double conc_per_gpu[SIM_SEARCH_MAX_LIST];   /* frontier: requests in flight per device */
     int nconc;
+    int min_gpus, max_gpus;                     /* device counts tried: powers of two in range, and max_gpus */
     bool disagg;                                /* also split the budget into prefill and decode pools */
     long limit;                                 /* refuse a larger space unless force (default 20,000) */
     bool force;
     int confirm;                                /* cheapest: candidates the DES checks, best first (default 3) */
+    /* Every candidate starts from this deployment (formats, transport, overlap, skew,
+     * redundant experts, EPLB, offload, token cap, seed); its hw and split are replaced. */
+    sim_deploy tmpl;
+    bool dense_fixed;                           /* tmpl.dense_fmt was asked for: a searched precision keeps it */
+    sim_serve_opts serve;                       /* isl, osl, replicas, cost; concurrency and prefill per point */
+    /* cheapest */
+    double rate, slo_ttft_s, slo_tpot_s;        /* requests/s; p99 bounds (0 = none) */
+    sim_des_opts des;                           /* the DES confirm step; prefill set per candidate */
+    sim_wl_opts workload;                       /* the confirm step's draws: one replica's share */
     void (*progress)(void *ctx, double share);
     void *progress_ctx;
-} sim_search_opts;
+} sim_search_space;
 
-void sim_search_defaults(sim_search_opts *o);
+/* Defaults: 1..8 devices, concurrency 1, 2, 4, ... 256 per device, limit 20,000, confirm
+ * 3; no model or hardware (the caller sets them and the template). */
+void sim_search_space_defaults(sim_search_space *s);
 
-/* Parse a comma-separated list ("fp8,nvfp4", "4096,8192") into an options field. */
-int sim_search_parse_list(const char *text, const char *what, sim_search_opts *o, sim_err *err);
+/* The simulated check of a candidate (p99 at the rate). */
+typedef struct sim_search_sim {
+    double ttft_p99_s, tpot_p99_s, slo_attainment, output_tps_per_gpu;
+    long requests;
+    bool sustainable, meets_slo;
+} sim_search_sim;
+
+/* One evaluated configuration. */
+typedef struct sim_search_row {
+    const sim_hw *hw;
+    int gpus;                                   /* both pools when disaggregated */
+    char split[160];                            /* "tp2 ep2 pp1 dp1[ + prefill 2 gpus (tp2 ep2 dp1)]" */
+    int tp, ep, pp, dp, prefill_gpus;           /* prefill_gpus 0 = aggregated */
+    sim_wformat precision;
+    int max_batched_tokens;
+    double concurrency;                         /* requests in flight served */
+    double output_tps_per_user, output_tps_per_gpu, usd_per_mtok_output, usd_per_hour, ttft_s, tpot_s;
+    bool ranked;                                /* cheapest: requests_per_s and slo_score are set */
+    double requests_per_s, slo_score;           /* slo_score: worst ratio to the SLO bounds (<= 1 meets) */
+    bool simulated;                             /* sim is set */
+    sim_search_sim sim;
+} sim_search_row;
+
+typedef struct sim_search_result {
+    bool frontier;                              /* which question: frontier or cheapest */
+    long space_size;                            /* evaluations (frontier: configurations x concurrency points) */
+    long configs, invalid, no_fit;              /* passed the split checks / rejected / did not fit in memory */
+    long deploys;                               /* candidate deployments built: one per configuration checked */
+    long points;                                /* frontier: points evaluated that fit */
+    sim_search_row *rows;                       /* frontier: the Pareto rows, per hardware in rising
+                                                   interactivity; cheapest: every candidate, best first */
+    long nrows;
+    /* cheapest */
+    double rate, slo_ttft_s, slo_tpot_s;
+    long feasible;                              /* meet the SLO in steady state */
+    long *confirmed, nconfirmed;                /* rows simulated, in order (indices into rows) */
+    bool met;
+    long best, closest;                         /* index into rows, or -1 */
+    char message[768];
+} sim_search_result;
 
 /* How many evaluations a search would make: configurations that pass the split checks,
  * times concurrency points for the frontier. Also counts the configurations. */
-int sim_search_size(sim_session *session, const sim_request *base, const sim_search_opts *o, bool frontier, long *evals, long *configs,
-                    sim_err *err);
+int sim_search_count(const sim_search_space *s, bool frontier, long *evals, long *configs, sim_err *err);
 
-/* Frontier: { space_size, evaluated, skipped_invalid, skipped_no_fit, points, frontier = [rows] }; each
- * row names hw, split, precision, token cap, concurrency, tokens/s per user and per GPU,
- * $/M output tokens, TTFT, TPOT. Fails with SIM_EINPUT when the space exceeds the limit. */
-int sim_search_frontier(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err);
+/* The frontier. Fails with SIM_EINPUT when the space exceeds the limit (unless force) or no
+ * split passes the checks. The caller frees the result with sim_search_result_free. */
+int sim_search_run_frontier(const sim_search_space *s, sim_search_result *out, sim_err *err);
 
-/* Cheapest configuration meeting base->slo_ttft_s / slo_tpot_s (p99 in the DES) at
- * base->rate requests per second. result.met says whether one did; when none does,
- * result.message says so and result.closest is the configuration nearest to the SLO. */
-int sim_search_cheapest(sim_session *session, const sim_request *base, const sim_search_opts *o, cJSON **result, sim_err *err);
+/* The cheapest configuration meeting s->slo_ttft_s / slo_tpot_s (p99 in the DES) at s->rate
+ * requests per second. out->met says whether one did; when none does, out->message says so
+ * and out->closest is the configuration nearest to the SLO. The caller frees the result
+ * with sim_search_result_free. */
+int sim_search_run_cheapest(const sim_search_space *s, sim_search_result *out, sim_err *err);
+
+/* The checks on the cheapest question's goal (a positive rate, at least one positive SLO
+ * bound), for front ends that want them before building the rest. */
+int sim_search_check_goal(double rate, double slo_ttft_s, double slo_tpot_s, sim_err *err);
+
+void sim_search_result_free(sim_search_result *r);
 
 #endif

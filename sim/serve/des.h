@@ -3,11 +3,11 @@
  * iteration, chunked prefill mixed into decode steps, KV blocks, preemption), and every
  * engine iteration lasts what the step model (step.h) says for the shape it carries. It
  * reports TTFT/TPOT/end-to-end percentiles, throughput, goodput under an SLO, utilization
- * and queue length over time, and whether the offered rate is sustainable. */
+ * and queue length over time, and whether the offered rate is sustainable. The result is a
+ * struct; report/serve_report.h turns it into text and JSON. */
 #ifndef MOESIM_DES_H
 #define MOESIM_DES_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 
 #include "deploy/cost.h"
@@ -84,25 +84,10 @@ int sim_des_run(const sim_deploy *d, const sim_des_opts *o, const sim_workload *
                 sim_err *err);
 void sim_des_result_free(sim_des_result *r);
 
-/* The result as JSON (summary, percentiles, timeline); what `moesim serve --json` prints and
- * what moesim.serve{} returns. */
-cJSON *sim_des_report(const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, const sim_des_result *r);
-
-/* Per-request records as rows (arrival_s, ttft_s, tpot_s, e2e_s, isl, osl, ...). */
-cJSON *sim_des_records_rows(const sim_des_result *r);
-
-/* Latency CDF rows {metric, latency_s, share} for TTFT, TPOT and end-to-end (at most
- * `points` per metric), for plotting. */
-cJSON *sim_des_cdf_rows(const sim_des_result *r, int points);
-
-/* From the shared option table (request.h) to a simulation, for `moesim serve` and
- * moesim.serve{} alike (implemented in des.c): builds the deployment and the
- * workload, runs, and returns the JSON report; `res` (may be NULL) receives the raw result,
- * to be freed by the caller. `progress` prints progress on stderr for long runs. */
-struct sim_request;
-int sim_des_request_workload(const struct sim_request *r, int max_context, sim_workload *w, sim_err *err);
-struct sim_session;
-int sim_des_request_run(struct sim_session *session, const struct sim_request *r, bool keep_records, bool progress, cJSON **report,
-                        sim_des_result *res, sim_err *err);
+/* Replicas: R independent copies of the simulated instance share the requests (each
+ * instance was simulated with its share). Deployment-wide figures (gpus, tokens/s, goodput,
+ * cost per hour, offered and served rates, queue growth) scale by R; per-GPU and
+ * per-request ones do not. R <= 1 changes nothing. */
+void sim_des_scale_replicas(sim_des_result *r, int replicas);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "serve/des.h"
 #include "cli/request.h"
+#include "cli/serve_request.h"
 #include "step/routing.h"
 #include "serve/serving.h"
 
@@ -49,7 +50,7 @@ static int run(long requests, double rate)
     double t0 = now();
     cJSON *rep = NULL;
     sim_des_result res;
-    if (sim_des_request_run(test_session(), &r, false, false, &rep, &res, &err))
+    if (cli_serve_request_run(test_session(), &r, false, false, &rep, &res, &err))
         goto fail;
     double s = now() - t0;
     printf("%9ld requests  %6.1f req/s offered  %8.2f s CPU  %10.0f simulated requests/s  %7ld iterations  "

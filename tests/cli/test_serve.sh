@@ -32,6 +32,11 @@ printf 'arrival_s,input_tokens,output_tokens\n# warm-up\n0,100,10\n0.5,2000,50\n
 "$M" serve "${Q[@]}" --rate 3000 --requests 2000 --isl 1024 --osl 128 >"$tmp/sat"
 grep -q "not sustainable" "$tmp/sat" && ok || bad "saturating rate not flagged: $(tail -2 "$tmp/sat")"
 
+# issue 12: an absurd rate overflowed the sustainability windows' index (out-of-bounds
+# writes, a run that never ended); it must finish, flagged not sustainable
+timeout 60 "$M" serve --model deepseek-v3 --hw h200 --gpus 8 --dp 8 --rate 1e20 >"$tmp/huge" 2>&1 &&
+  grep -q "not sustainable" "$tmp/huge" && ok || bad "serve --rate 1e20: $(tail -2 "$tmp/huge")"
+
 # --- serve: bad input
 printf '0,100,10\n0.5,1x0,20\n' >"$tmp/bad.csv"
 expect_fail 2 "bad.csv:2:5: input_tokens must be a number" -- "$M" serve "${Q[@]}" --trace "$tmp/bad.csv"

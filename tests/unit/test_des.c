@@ -17,6 +17,7 @@
 
 #include "serve/des.h"
 #include "cli/request.h"
+#include "cli/serve_request.h"
 #include "serve/serving.h"
 #include "step/step.h"
 #include "serve/trace.h"
@@ -56,7 +57,7 @@ static cJSON *run(const sim_request *r, sim_des_result *res)
 {
     cJSON *rep = NULL;
     sim_err err = { 0 };
-    if (sim_des_request_run(test_session(), r, true, false, &rep, res, &err))
+    if (cli_serve_request_run(test_session(), r, true, false, &rep, res, &err))
         fail_msg("unexpected error: %s", err.msg);
     return rep;
 }
@@ -65,7 +66,7 @@ static int run_err(const sim_request *r, sim_err *err)
 {
     cJSON *rep = NULL;
     sim_des_result res;
-    int rc = sim_des_request_run(test_session(), r, false, false, &rep, &res, err);
+    int rc = cli_serve_request_run(test_session(), r, false, false, &rep, &res, err);
     if (rc == 0) {
         cJSON_Delete(rep);
         sim_des_result_free(&res);
@@ -166,6 +167,22 @@ static void test_saturation_not_sustainable(void **state)
     cJSON *rep2 = run(&ok, &res);
     assert_true(res.sustainable);
     cJSON_Delete(rep2);
+    sim_des_result_free(&res);
+}
+
+/* Issue 12: at an absurd rate the arrival span is so short that the sustainability
+ * windows' index overflowed a long and the simulator wrote out of bounds (and never
+ * ended). It now runs to the end and calls the rate what it is. */
+static void test_absurd_rate(void **state)
+{
+    (void)state;
+    sim_request r = base(1e22, 100, 256, 16);
+    sim_des_result res;
+    cJSON *rep = run(&r, &res);
+    assert_int_equal(res.completed, 100);
+    assert_false(res.sustainable);
+    assert_true(res.offered_rate > 1e20);
+    cJSON_Delete(rep);
     sim_des_result_free(&res);
 }
 
@@ -363,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_low_load_attention_dp),
         cmocka_unit_test(test_littles_law),
         cmocka_unit_test(test_saturation_not_sustainable),
+        cmocka_unit_test(test_absurd_rate),
         cmocka_unit_test(test_kv_pressure_preempts),
         cmocka_unit_test(test_disaggregated),
         cmocka_unit_test(test_spec_and_prefix),

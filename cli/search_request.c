@@ -1,0 +1,184 @@
+/* search_request.c: the search's front-end half: list options parsed, cards loaded
+ * through the session, the request turned into a search space (template deployment,
+ * serving, simulation and workload options), and the result handed to the report layer. */
+#include "cli/search_request.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/serve_request.h"
+#include "report/search_report.h"
+
+void cli_search_defaults(cli_search_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    sim_search_space s;
+    sim_search_space_defaults(&s);
+    o->min_gpus = s.min_gpus;
+    o->max_gpus = s.max_gpus;
+    o->nconc = s.nconc;
+    memcpy(o->conc_per_gpu, s.conc_per_gpu, sizeof o->conc_per_gpu);
+    o->limit = s.limit;
+    o->confirm = s.confirm;
+}
+
+int cli_search_parse_list(const char *text, const char *what, cli_search_opts *o, sim_err *err)
+{
+    bool hw = strcmp(what, "hw") == 0, prec = strcmp(what, "precisions") == 0;
+    bool mbt = strcmp(what, "mbt") == 0, conc = strcmp(what, "concurrency_per_gpu") == 0;
+    if (!hw && !prec && !mbt && !conc)
+        return sim_fail(err, SIM_EINPUT, "no list named '%s'", what);
+    int n = 0;
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 0 || len > 63)
+            return sim_fail(err, SIM_EINPUT, "'%s' must be a comma-separated list of values (got '%s')", what,
+                            text);
+        if (n == SIM_SEARCH_MAX_LIST)
+            return sim_fail(err, SIM_EINPUT, "at most %d values in '%s'", SIM_SEARCH_MAX_LIST, what);
+        char item[64];
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (hw) {
+            snprintf(o->hw[n], sizeof o->hw[n], "%s", item);
+        } else if (prec) {
+            if (len >= sizeof o->precisions[n])
+                return sim_fail(err, SIM_EINPUT, "unknown precision '%s'", item);
+            snprintf(o->precisions[n], sizeof o->precisions[n], "%s", item);
+        } else {
+            char *end;
+            double v = strtod(item, &end);
+            if (*end || !(v > 0) || (mbt && (v != floor(v) || v > 1e7)) || !isfinite(v))
+                return sim_fail(err, SIM_EINPUT, "'%s' values must be positive %s (got '%s')", what,
+                                mbt ? "integers" : "numbers", item);
+            if (mbt)
+                o->mbt[n] = (int)v;
+            else
+                o->conc_per_gpu[n] = v;
+        }
+        n++;
+        p += len + (e ? 1 : 0);
+        if (e && !*p)
+            return sim_fail(err, SIM_EINPUT, "'%s' ends with a comma", what);
+    }
+    if (n == 0)
+        return sim_fail(err, SIM_EINPUT, "'%s' is empty", what);
+    *(hw ? &o->nhw : prec ? &o->nprec : mbt ? &o->nmbt : &o->nconc) = n;
+    return SIM_OK;
+}
+
+static int load_cards(sim_session *session, const sim_request *r, const cli_search_opts *o, sim_search_space *s,
+                      sim_err *err)
+{
+    /* the model and every hardware must load: their errors name the closest shipped names */
+    if (!r->model[0] || !r->hw[0])
+        return sim_fail(err, SIM_EINPUT, "options 'model' and 'hw' are required");
+    if (!(s->model = sim_session_model(session, r->model, err)))
+        return err->code;
+    s->nhw = o->nhw ? o->nhw : 1;
+    for (int i = 0; i < s->nhw; i++)
+        if (!(s->hw[i] = sim_session_hw(session, o->nhw ? o->hw[i] : r->hw, err)))
+            return err->code;
+    return SIM_OK;
+}
+
+static int parse_precisions(const cli_search_opts *o, sim_search_space *s, sim_err *err)
+{
+    for (int i = 0; i < o->nprec; i++)
+        if (sim_wformat_parse(o->precisions[i], &s->precisions[i]) != 0)
+            return sim_fail(err, SIM_EINPUT, "option 'precision': unknown precision '%s' (one of %s)",
+                            o->precisions[i], sim_wformat_names());
+    s->nprec = o->nprec;
+    return SIM_OK;
+}
+
+/* The confirm step's draws: the request's rate and requests, each replica taking its share
+ * (a Poisson stream split at random over R replicas: R Poisson streams). */
+static int confirm_workload(const sim_request *r, sim_search_space *s, sim_err *err)
+{
+    int R = s->serve.replicas > 0 ? s->serve.replicas : 1;
+    sim_request one = *r;
+    if (R > 1) {
+        one.rate = r->rate / R;
+        one.requests = (r->requests + R - 1) / R;
+    }
+    int max_context = s->model->max_context > 0 ? s->model->max_context : 1 << 20;
+    return cli_serve_wl_opts(&one, max_context, &s->workload, err);
+}
+
+int cli_search_space(sim_session *session, const sim_request *r, const cli_search_opts *o, bool frontier,
+                     sim_search_space *s, sim_err *err)
+{
+    sim_search_space_defaults(s);
+    int rc;
+    if (!frontier && (rc = sim_search_check_goal(r->rate, r->slo_ttft_s, r->slo_tpot_s, err)))
+        return rc;
+    if (!frontier && r->trace[0])
+        return sim_fail(err, SIM_EINPUT, "use rate with isl/osl (a trace is for moesim serve)");
+    if ((rc = load_cards(session, r, o, s, err)) || (rc = parse_precisions(o, s, err)))
+        return rc;
+    if ((rc = sim_request_deploy_options(r, s->model, s->hw[0], &s->tmpl, err)))
+        return rc;
+    s->tmpl.routing_cache = sim_session_routing(session); /* every candidate shares the session's memo */
+    s->dense_fixed = r->dense_precision[0] != '\0';
+    memcpy(s->mbt, o->mbt, sizeof s->mbt);
+    s->nmbt = o->nmbt;
+    memcpy(s->conc_per_gpu, o->conc_per_gpu, sizeof s->conc_per_gpu);
+    s->nconc = o->nconc;
+    s->min_gpus = o->min_gpus;
+    s->max_gpus = o->max_gpus;
+    s->disagg = o->disagg;
+    s->limit = o->limit;
+    s->force = o->force;
+    s->confirm = o->confirm;
+    s->progress = o->progress;
+    s->progress_ctx = o->progress_ctx;
+    sim_request_serve_opts(r, &s->serve);
+    cli_serve_des_opts(r, &s->serve, &s->des);
+    s->rate = r->rate;
+    s->slo_ttft_s = r->slo_ttft_s;
+    s->slo_tpot_s = r->slo_tpot_s;
+    return frontier ? SIM_OK : confirm_workload(r, s, err);
+}
+
+int cli_search_run(sim_session *session, const sim_request *r, const cli_search_opts *o, bool frontier,
+                   sim_search_result *res, sim_err *err)
+{
+    memset(res, 0, sizeof *res);
+    sim_search_space *s = malloc(sizeof *s);
+    if (!s)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    int rc = cli_search_space(session, r, o, frontier, s, err);
+    if (!rc)
+        rc = frontier ? sim_search_run_frontier(s, res, err) : sim_search_run_cheapest(s, res, err);
+    free(s);
+    return rc;
+}
+
+static int search_json(sim_session *session, const sim_request *r, const cli_search_opts *o, bool frontier,
+                       cJSON **result, sim_err *err)
+{
+    *result = NULL;
+    sim_search_result res;
+    int rc = cli_search_run(session, r, o, frontier, &res, err);
+    if (!rc && !(*result = sim_search_report_json(&res)))
+        rc = sim_fail(err, SIM_EFAIL, "out of memory building the report");
+    sim_search_result_free(&res);
+    return rc;
+}
+
+int cli_search_frontier(sim_session *session, const sim_request *r, const cli_search_opts *o, cJSON **result,
+                        sim_err *err)
+{
+    return search_json(session, r, o, true, result, err);
+}
+
+int cli_search_cheapest(sim_session *session, const sim_request *r, const cli_search_opts *o, cJSON **result,
+                        sim_err *err)
+{
+    return search_json(session, r, o, false, result, err);
+}

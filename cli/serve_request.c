@@ -1,0 +1,184 @@
+/* serve_request.c: the option table (request.h) to a discrete-event simulation and back:
+ * the deployment, the workload, the simulator's options and replicas from a request; the
+ * progress line is the front end's (the core only calls back). */
+#include "cli/serve_request.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/progress.h"
+
+static int length_law(const char *name, const char *opt, double mean, double cv, int max, sim_len_dist *out,
+                      sim_err *err)
+{
+    out->kind = SIM_LEN_FIXED;
+    if (name[0] && sim_len_kind_parse(name, &out->kind))
+        return sim_fail(err, SIM_EINPUT, "option '%s': unknown length law '%s' (one of fixed, uniform, exponential, "
+                                         "lognormal)", opt, name);
+    out->mean = mean;
+    out->cv = cv;
+    out->max = max;
+    return SIM_OK;
+}
+
+/* The checks every workload passes, trace or not. */
+static int check_arrival(const sim_request *r, sim_err *err)
+{
+    if (r->arrival[0] && strcasecmp(r->arrival, "trace") && strcasecmp(r->arrival, "poisson") &&
+        strcasecmp(r->arrival, "gamma"))
+        return sim_fail(err, SIM_EINPUT, "option 'arrival' must be poisson, gamma or trace (got '%s')", r->arrival);
+    if (r->requests < 0)
+        return sim_fail(err, SIM_EINPUT, "option 'requests' must be >= 1 (got %d)", r->requests);
+    return SIM_OK;
+}
+
+static bool is_trace(const sim_request *r)
+{
+    return r->trace[0] || strcasecmp(r->arrival, "trace") == 0;
+}
+
+int cli_serve_wl_opts(const sim_request *r, int max_context, sim_wl_opts *o, sim_err *err)
+{
+    int rc = check_arrival(r, err);
+    if (rc)
+        return rc;
+    if (is_trace(r))
+        return sim_fail(err, SIM_EINPUT, r->trace[0] ? "a trace replays its own arrivals; use rate with isl/osl here"
+                                                     : "arrival 'trace' needs the option 'trace' (a CSV file)");
+    bool gamma = strcasecmp(r->arrival, "gamma") == 0;
+    if (!gamma && r->burstiness != 1)
+        return sim_fail(err, SIM_EINPUT, "option 'burstiness' needs arrival 'gamma' (Poisson arrivals have none)");
+    if (!(r->rate > 0))
+        return sim_fail(err, SIM_EINPUT, "option 'rate' must be a positive number of requests per second (got %g)",
+                        r->rate);
+    if (!(r->isl >= 1) || !(r->osl >= 1))
+        return sim_fail(err, SIM_EINPUT, "isl and osl must be >= 1 token (got %g and %g)", r->isl, r->osl);
+    /* Draws stay under 16x the mean and within the model's context. */
+    int cap_i = (int)fmin(fmax(r->isl, fmin(16 * r->isl, max_context)), 1e8);
+    int cap_o = (int)fmin(fmax(r->osl, fmin(16 * r->osl, max_context)), 1e8);
+    *o = (sim_wl_opts){ .requests = r->requests, .rate = r->rate, .burstiness = r->burstiness,
+                        .seed = (unsigned long)r->seed };
+    if ((rc = length_law(r->isl_dist, "isl_dist", r->isl, r->len_cv, cap_i, &o->isl, err)) ||
+        (rc = length_law(r->osl_dist, "osl_dist", r->osl, r->len_cv, cap_o, &o->osl, err)))
+        return rc;
+    return SIM_OK;
+}
+
+int cli_serve_workload(const sim_request *r, int max_context, sim_workload *w, sim_err *err)
+{
+    int rc = check_arrival(r, err);
+    if (rc)
+        return rc;
+    if (is_trace(r)) {
+        if (!r->trace[0])
+            return sim_fail(err, SIM_EINPUT, "arrival 'trace' needs the option 'trace' (a CSV file)");
+        if (r->arrival[0] && strcasecmp(r->arrival, "trace"))
+            return sim_fail(err, SIM_EINPUT, "option 'trace' replays its own arrival times; drop arrival '%s'",
+                            r->arrival);
+        if (r->rate != 0)
+            return sim_fail(err, SIM_EINPUT, "option 'rate' does not apply to a trace (its arrival times are used)");
+        return sim_workload_load(r->trace, r->requests, w, err);
+    }
+    sim_wl_opts o;
+    if ((rc = cli_serve_wl_opts(r, max_context, &o, err)))
+        return rc;
+    return sim_workload_generate(&o, w, err);
+}
+
+void cli_serve_des_opts(const sim_request *r, const sim_serve_opts *so, sim_des_opts *o)
+{
+    sim_des_defaults(o);
+    o->block_tokens = r->block_size;
+    o->max_num_seqs = r->max_num_seqs;
+    o->graph_max = r->cuda_graph_max;
+    o->prefix_hit = r->prefix_hit;
+    o->spec_tokens = r->spec_tokens;
+    o->spec_accept = r->spec_accept;
+    o->slo_ttft_s = r->slo_ttft_s;
+    o->slo_tpot_s = r->slo_tpot_s;
+    o->cost = so->cost;
+}
+
+/* Replicas: one instance is simulated with its share of the requests; a trace is dealt
+ * round-robin. */
+static void thin_trace(sim_workload *w, int R)
+{
+    long k = 0;
+    for (long i = 0; i < w->n; i += R)
+        w->r[k++] = w->r[i];
+    w->n = k;
+}
+
+int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_records, bool progress,
+                       cli_serve_run *run, sim_err *err)
+{
+    memset(run, 0, sizeof *run);
+    sim_serve_opts so;
+    int rc = sim_request_deploy(session, r, &run->deploy, &run->prefill, &run->has_prefill, &so, err);
+    if (rc)
+        return rc;
+    int R = so.replicas > 0 ? so.replicas : 1;
+    run->replicas = R;
+    sim_request one = *r;
+    if (R > 1 && !r->trace[0]) { /* a Poisson stream split at random over R replicas: R Poisson streams */
+        one.rate = r->rate / R;
+        one.requests = (r->requests + R - 1) / R;
+    }
+    const sim_model *m = run->deploy.model;
+    if ((rc = cli_serve_workload(&one, m->max_context > 0 ? m->max_context : 1 << 20, &run->workload, err)))
+        return rc;
+    if (R > 1 && r->trace[0])
+        thin_trace(&run->workload, R);
+    cli_serve_des_opts(r, &so, &run->opts);
+    run->opts.prefill = run->has_prefill ? &run->prefill : NULL;
+    run->opts.keep_records = keep_records;
+    sim_progress shown = { "moesim serve: %d%% of requests done", -1 };
+    if (progress && run->workload.n >= 200000) {
+        run->opts.progress = sim_progress_tenths;
+        run->opts.progress_ctx = &shown;
+    }
+    rc = sim_des_run(&run->deploy, &run->opts, &run->workload, &run->result, err);
+    run->opts.progress = NULL; /* `shown` ends here */
+    run->opts.progress_ctx = NULL;
+    if (rc)
+        return rc;
+    sim_des_scale_replicas(&run->result, R);
+    return SIM_OK;
+}
+
+void cli_serve_run_free(cli_serve_run *run)
+{
+    sim_des_result_free(&run->result);
+    sim_workload_free(&run->workload);
+}
+
+sim_serve_view cli_serve_view(const cli_serve_run *run)
+{
+    return (sim_serve_view){ &run->deploy, &run->opts, &run->workload, &run->result, run->replicas };
+}
+
+int cli_serve_request_run(sim_session *session, const sim_request *r, bool keep_records, bool progress,
+                          cJSON **report, sim_des_result *res, sim_err *err)
+{
+    *report = NULL;
+    if (res)
+        memset(res, 0, sizeof *res);
+    cli_serve_run *run = malloc(sizeof *run);
+    if (!run)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    int rc = cli_serve_simulate(session, r, keep_records, progress, run, err);
+    if (!rc) {
+        sim_serve_view v = cli_serve_view(run);
+        if (!(*report = sim_serve_report_json(&v)))
+            rc = sim_fail(err, SIM_EFAIL, "out of memory building the report");
+    }
+    if (!rc && res) { /* the caller takes the result */
+        *res = run->result;
+        memset(&run->result, 0, sizeof run->result);
+    }
+    cli_serve_run_free(run);
+    free(run);
+    return rc;
+}

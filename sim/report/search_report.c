@@ -1,0 +1,129 @@
+/* search_report.c: search results as JSON (the keys `moesim search --json` and
+ * moesim.search{} have always had), the text report, and the frontier/cost plots. */
+#include "report/search_report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "report/plot.h"
+#include "report/report.h"
+
+static cJSON *row_json(const sim_search_row *r)
+{
+    cJSON *row = cJSON_CreateObject();
+    if (!row)
+        return NULL;
+    cJSON_AddStringToObject(row, "hw", r->hw->name);
+    cJSON_AddNumberToObject(row, "gpus", r->gpus);
+    cJSON_AddStringToObject(row, "split", r->split);
+    cJSON_AddNumberToObject(row, "tp", r->tp);
+    cJSON_AddNumberToObject(row, "ep", r->ep);
+    cJSON_AddNumberToObject(row, "pp", r->pp);
+    cJSON_AddNumberToObject(row, "dp", r->dp);
+    cJSON_AddNumberToObject(row, "prefill_gpus", r->prefill_gpus);
+    cJSON_AddStringToObject(row, "precision", sim_wformat_name(r->precision));
+    cJSON_AddNumberToObject(row, "max_batched_tokens", r->max_batched_tokens);
+    cJSON_AddNumberToObject(row, "concurrency", r->concurrency);
+    cJSON_AddNumberToObject(row, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    cJSON_AddNumberToObject(row, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    cJSON_AddNumberToObject(row, "usd_per_mtok_output", r->usd_per_mtok_output);
+    cJSON_AddNumberToObject(row, "usd_per_hour", r->usd_per_hour);
+    cJSON_AddNumberToObject(row, "ttft_s", r->ttft_s);
+    cJSON_AddNumberToObject(row, "tpot_s", r->tpot_s);
+    if (r->ranked) {
+        cJSON_AddNumberToObject(row, "requests_per_s", r->requests_per_s);
+        cJSON_AddNumberToObject(row, "slo_score", r->slo_score);
+    }
+    if (r->simulated) {
+        const sim_search_sim *s = &r->sim;
+        cJSON *des = cJSON_AddObjectToObject(row, "simulated");
+        cJSON_AddNumberToObject(des, "ttft_p99_s", s->ttft_p99_s);
+        cJSON_AddNumberToObject(des, "tpot_p99_s", s->tpot_p99_s);
+        cJSON_AddNumberToObject(des, "slo_attainment", s->slo_attainment);
+        cJSON_AddBoolToObject(des, "sustainable", s->sustainable);
+        cJSON_AddNumberToObject(des, "output_tokens_per_s_per_gpu", s->output_tps_per_gpu);
+        cJSON_AddNumberToObject(des, "requests", (double)s->requests);
+        cJSON_AddBoolToObject(des, "meets_slo", s->meets_slo);
+    }
+    return row;
+}
+
+/* Rows [0, n) of r as an array, or the rows named by idx when idx is not NULL. */
+static cJSON *rows_json(const sim_search_result *r, const long *idx, long n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (long i = 0; a && i < n; i++)
+        cJSON_AddItemToArray(a, row_json(&r->rows[idx ? idx[i] : i]));
+    return a;
+}
+
+static long ranked_rows(const sim_search_result *r)
+{
+    return r->nrows < 10 ? r->nrows : 10;
+}
+
+cJSON *sim_search_report_rows(const sim_search_result *r)
+{
+    return rows_json(r, NULL, r->frontier ? r->nrows : ranked_rows(r));
+}
+
+cJSON *sim_search_report_json(const sim_search_result *r)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    cJSON_AddNumberToObject(j, "space_size", (double)r->space_size);
+    cJSON_AddNumberToObject(j, "configurations", (double)r->configs);
+    cJSON_AddNumberToObject(j, "skipped_invalid", (double)r->invalid);
+    cJSON_AddNumberToObject(j, "skipped_no_fit", (double)r->no_fit);
+    if (r->frontier) {
+        cJSON_AddNumberToObject(j, "points", (double)r->points);
+        cJSON_AddItemToObject(j, "frontier", rows_json(r, NULL, r->nrows));
+        return j;
+    }
+    cJSON_AddNumberToObject(j, "rate", r->rate);
+    cJSON_AddNumberToObject(j, "slo_ttft_s", r->slo_ttft_s);
+    cJSON_AddNumberToObject(j, "slo_tpot_s", r->slo_tpot_s);
+    cJSON_AddNumberToObject(j, "steady_state_feasible", (double)r->feasible);
+    cJSON_AddItemToObject(j, "confirmed", rows_json(r, r->confirmed, r->nconfirmed));
+    cJSON_AddBoolToObject(j, "met", r->met);
+    if (r->met && r->best >= 0)
+        cJSON_AddItemToObject(j, "best", row_json(&r->rows[r->best]));
+    else if (!r->met && r->closest >= 0)
+        cJSON_AddItemToObject(j, "closest", row_json(&r->rows[r->closest]));
+    cJSON_AddStringToObject(j, "message", r->message);
+    cJSON_AddItemToObject(j, "ranked", rows_json(r, NULL, ranked_rows(r)));
+    return j;
+}
+
+void sim_search_report_print(FILE *f, const sim_search_result *r)
+{
+    static const char *const cols[] = { "hw", "gpus", "split", "precision", "max_batched_tokens", "concurrency",
+                                        "output_tokens_per_s_per_user", "output_tokens_per_s_per_gpu",
+                                        "usd_per_mtok_output", "ttft_s", "tpot_s" };
+    fprintf(f, "%.0f configurations evaluated (%.0f splits rejected by the deployment checks, %.0f do not fit in memory)\n",
+            (double)r->configs, (double)r->invalid, (double)r->no_fit);
+    cJSON *rows = sim_search_report_rows(r);
+    if (r->frontier) {
+        fprintf(f, "%.0f points; Pareto frontier (%d points):\n", (double)r->points, cJSON_GetArraySize(rows));
+    } else {
+        fprintf(f, "%.0f meet the SLO in steady state at %g req/s\n%s\n", (double)r->feasible, r->rate, r->message);
+        fprintf(f, "cheapest candidates (steady state at the concurrency that carries the rate):\n");
+    }
+    sim_table_print(f, rows, cols, 11);
+    cJSON_Delete(rows);
+}
+
+int sim_search_report_plot(const char *path, const cJSON *rows, bool cost, const char *model, double isl,
+                           double osl, sim_err *err)
+{
+    char title[256];
+    snprintf(title, sizeof title, "%s, isl %g / osl %g: %s", model, isl, osl,
+             cost ? "cost against interactivity (Pareto configurations)" : "throughput against interactivity (Pareto)");
+    sim_plot_opts po = { .x = "output_tokens_per_s_per_user", .y = cost ? "usd_per_mtok_output" : "output_tokens_per_s_per_gpu",
+                         .by = "hw", .file = path, .title = title,
+                         .xlabel = "interactivity (output tokens/s per user)",
+                         .ylabel = cost ? "US$ per million output tokens (log scale)" : "output tokens/s per GPU",
+                         .logy = cost, .lines = true };
+    return sim_plot(rows, &po, err);
+}

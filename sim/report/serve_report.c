@@ -1,0 +1,310 @@
+/* serve_report.c: the discrete-event simulation's result as JSON, text, CSV and a
+ * latency-CDF plot. The JSON keys are the public names of the figures (moesim serve --json,
+ * moesim.serve{}); the text report shows the same numbers. */
+#include "report/serve_report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_statistics_double.h>
+
+#include "base/jsonfile.h"
+#include "report/plot.h"
+#include "report/report.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* ------------------------------------------------------------------ JSON */
+static void pct(cJSON *o, const char *name, const sim_des_pct *p)
+{
+    char k[64];
+    static const char *const tag[] = { "mean", "p50", "p90", "p99", "max" };
+    const double v[] = { p->mean, p->p50, p->p90, p->p99, p->max };
+    for (int i = 0; i < 5; i++) {
+        snprintf(k, sizeof k, "%s_%s_s", name, tag[i]);
+        jf_add_num(o, k, v[i]);
+    }
+}
+
+static void split_text(char *buf, size_t cap, const sim_deploy *d)
+{
+    snprintf(buf, cap, "%d x %s, tp %d ep %d pp %d dp %d, %s", d->gpus, d->hw->name, d->tp, d->ep, d->pp, d->dp,
+             sim_wformat_name(d->expert_fmt));
+}
+
+cJSON *sim_serve_report_json(const sim_serve_view *v)
+{
+    const sim_deploy *d = v->deploy;
+    const sim_des_opts *o = v->opts;
+    const sim_workload *w = v->workload;
+    const sim_des_result *r = v->result;
+    cJSON *j = cJSON_CreateObject();
+    if (!j)
+        return NULL;
+    char buf[256];
+    cJSON_AddStringToObject(j, "model", d->model->name);
+    cJSON_AddStringToObject(j, "hw", d->hw->name);
+    split_text(buf, sizeof buf, d);
+    cJSON_AddStringToObject(j, o->prefill ? "decode_pool" : "deployment", buf);
+    if (o->prefill) {
+        split_text(buf, sizeof buf, o->prefill);
+        cJSON_AddStringToObject(j, "prefill_pool", buf);
+    }
+    jf_add_num(j, "gpus", r->gpus);
+    cJSON_AddStringToObject(j, "arrival", w->source);
+    jf_add_num(j, "requests", r->requests);
+    jf_add_num(j, "completed", r->completed);
+    jf_add_num(j, "offered_rate_rps", r->offered_rate);
+    jf_add_num(j, "duration_s", r->duration_s);
+    pct(j, "ttft", &r->ttft);
+    pct(j, "tpot", &r->tpot);
+    pct(j, "e2e", &r->e2e);
+    pct(j, "queue", &r->queue);
+    jf_add_num(j, "input_tokens_per_s", r->input_tps);
+    jf_add_num(j, "output_tokens_per_s", r->output_tps);
+    jf_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    jf_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
+    jf_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    jf_add_num(j, "slo_ttft_s", o->slo_ttft_s);
+    jf_add_num(j, "slo_tpot_s", o->slo_tpot_s);
+    jf_add_num(j, "slo_attainment", r->slo_attainment);
+    jf_add_num(j, "goodput_requests_per_s", r->goodput_rps);
+    jf_add_num(j, "goodput_tokens_per_s", r->goodput_tps);
+    jf_add_num(j, "utilization", r->utilization);
+    if (o->prefill)
+        jf_add_num(j, "prefill_utilization", r->prefill_utilization);
+    jf_add_num(j, "mean_batch_per_rank", r->mean_batch);
+    jf_add_num(j, "mean_in_system", r->mean_in_system);
+    jf_add_num(j, "mean_waiting", r->mean_waiting);
+    jf_add_num(j, "max_waiting", r->max_waiting);
+    jf_add_num(j, "kv_blocks_per_rank", (double)r->kv_blocks_per_rank);
+    jf_add_num(j, "kv_peak_share", r->kv_peak_share);
+    jf_add_num(j, "preemptions", r->preemptions);
+    jf_add_num(j, "iterations", r->iterations);
+    cJSON_AddBoolToObject(j, "sustainable", r->sustainable);
+    jf_add_num(j, "queue_growth_per_s", r->queue_growth_rps);
+    jf_add_num(j, "served_requests_per_s", r->served_rps);
+    cJSON_AddStringToObject(j, "note", r->note);
+    cJSON *l = cJSON_AddObjectToObject(j, "little");
+    jf_add_num(l, "L", r->little_L);
+    jf_add_num(l, "lambda", r->little_lambda);
+    jf_add_num(l, "W_s", r->little_W);
+    jf_add_num(l, "rel_error", r->little_L > 0 ? fabs(r->little_L - r->little_lambda * r->little_W) / r->little_L : 0);
+    jf_add_num(j, "usd_per_hour", r->usd_per_hour);
+    jf_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
+    jf_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
+    cJSON_AddStringToObject(j, "cost_mode", r->cost_mode ? r->cost_mode : "rent");
+    jf_add_num(j, "step_model_calls", r->step_evals);
+    jf_add_num(j, "step_memo_hits", r->step_cache_hits);
+    cJSON *tl = cJSON_AddArrayToObject(j, "timeline");
+    for (int i = 0; tl && i < r->nwindows; i++) {
+        const sim_des_window *w0 = &r->windows[i];
+        cJSON *row = cJSON_CreateObject();
+        jf_add_num(row, "t_s", w0->t0);
+        jf_add_num(row, "in_system", w0->in_system);
+        jf_add_num(row, "waiting", w0->waiting);
+        jf_add_num(row, "running", w0->running);
+        jf_add_num(row, "busy", w0->busy);
+        jf_add_num(row, "kv_used", w0->kv_used);
+        cJSON_AddItemToArray(tl, row);
+    }
+    cJSON_AddNumberToObject(j, "replicas", v->replicas);
+    if (w->clipped)
+        cJSON_AddNumberToObject(j, "lengths_clipped", (double)w->clipped);
+    return j;
+}
+
+cJSON *sim_serve_report_records(const sim_des_result *r)
+{
+    cJSON *rows = cJSON_CreateArray();
+    for (long i = 0; rows && r->records && i < r->requests; i++) {
+        const sim_des_record *q = &r->records[i];
+        cJSON *row = cJSON_CreateObject();
+        jf_add_num(row, "request", i + 1);
+        jf_add_num(row, "arrival_s", q->arrival_s);
+        jf_add_num(row, "isl", q->isl);
+        jf_add_num(row, "osl", q->osl);
+        jf_add_num(row, "ttft_s", q->ttft_s);
+        jf_add_num(row, "tpot_s", q->tpot_s);
+        jf_add_num(row, "e2e_s", q->e2e_s);
+        jf_add_num(row, "preemptions", q->preemptions);
+        jf_add_num(row, "rank", q->rank);
+        cJSON_AddItemToArray(rows, row);
+    }
+    return rows;
+}
+
+cJSON *sim_serve_report_cdf(const sim_des_result *r, int points)
+{
+    cJSON *rows = cJSON_CreateArray();
+    if (!rows || !r->records || r->requests < 1 || points < 2)
+        return rows;
+    long n = r->requests;
+    double *v = malloc((size_t)n * sizeof *v);
+    if (!v)
+        return rows;
+    static const char *const names[] = { "TTFT", "TPOT", "end-to-end" };
+    for (int m = 0; m < 3; m++) {
+        long k = 0;
+        for (long i = 0; i < n; i++) {
+            const sim_des_record *q = &r->records[i];
+            if (m == 1 && q->osl <= 1)
+                continue;
+            v[k++] = m == 0 ? q->ttft_s : m == 1 ? q->tpot_s : q->e2e_s;
+        }
+        if (k == 0)
+            continue;
+        qsort(v, (size_t)k, sizeof *v, cmp_double);
+        for (int i = 0; i < points; i++) {
+            double share = (double)i / (points - 1);
+            cJSON *row = cJSON_CreateObject();
+            cJSON_AddStringToObject(row, "metric", names[m]);
+            jf_add_num(row, "latency_s", gsl_stats_quantile_from_sorted_data(v, 1, (size_t)k, share));
+            jf_add_num(row, "share", share);
+            cJSON_AddItemToArray(rows, row);
+        }
+    }
+    free(v);
+    return rows;
+}
+
+/* ------------------------------------------------------------------ text */
+
+/* The JSON report writes a non-finite number as 0; the text shows the same. */
+static double fin(double v)
+{
+    return isfinite(v) ? v : 0;
+}
+
+static void print_pct_row(FILE *f, const char *label, const sim_des_pct *p, double scale)
+{
+    const double v[] = { p->mean, p->p50, p->p90, p->p99, p->max };
+    fprintf(f, "  %-10s", label);
+    for (int i = 0; i < 5; i++) {
+        char s[32];
+        sim_format_number(s, sizeof s, fin(v[i]) * scale);
+        fprintf(f, " %10s", s);
+    }
+    fputc('\n', f);
+}
+
+void sim_serve_report_print(FILE *f, const sim_serve_view *v)
+{
+    const sim_deploy *d = v->deploy;
+    const sim_des_opts *o = v->opts;
+    const sim_des_result *r = v->result;
+    char dep[256], pre[256];
+    split_text(dep, sizeof dep, d);
+    if (o->prefill) {
+        split_text(pre, sizeof pre, o->prefill);
+        fprintf(f, "%s: prefill pool %s; decode pool %s\n", d->model->name, pre, dep);
+    } else {
+        fprintf(f, "%s on %s\n", d->model->name, dep);
+    }
+    fprintf(f, "%s arrivals, %.0f requests at %.4g req/s offered, simulated %.4g s\n", v->workload->source,
+            (double)r->requests, fin(r->offered_rate), fin(r->duration_s));
+    fprintf(f, "  %-10s %10s %10s %10s %10s %10s\n", "latency", "mean", "p50", "p90", "p99", "max");
+    print_pct_row(f, "TTFT s", &r->ttft, 1);
+    print_pct_row(f, "TPOT ms", &r->tpot, 1e3);
+    print_pct_row(f, "E2E s", &r->e2e, 1);
+    print_pct_row(f, "queue s", &r->queue, 1);
+    fprintf(f, "throughput: %.1f output tok/s (%.1f per GPU), %.1f input tok/s; %.1f tok/s per user\n",
+            fin(r->output_tps), fin(r->output_tps_per_gpu), fin(r->input_tps), fin(r->output_tps_per_user));
+    if (fin(o->slo_ttft_s) > 0 || fin(o->slo_tpot_s) > 0)
+        fprintf(f, "goodput: %.4g req/s, %.1f output tok/s; %.1f%% of requests meet TTFT <= %g s and TPOT <= %g s\n",
+                fin(r->goodput_rps), fin(r->goodput_tps), 100 * fin(r->slo_attainment), fin(o->slo_ttft_s),
+                fin(o->slo_tpot_s));
+    fprintf(f, "utilization %.1f%%", 100 * fin(r->utilization));
+    if (o->prefill)
+        fprintf(f, " (prefill pool %.1f%%)", 100 * fin(r->prefill_utilization));
+    fprintf(f, ", mean decode batch %.1f per rank, waiting %.2f mean / %.0f max, KV peak %.1f%% of %.0f blocks per "
+               "rank, %.0f preemptions\n",
+            fin(r->mean_batch), fin(r->mean_waiting), fin(r->max_waiting), 100 * fin(r->kv_peak_share),
+            (double)r->kv_blocks_per_rank, (double)r->preemptions);
+    fprintf(f, "Little's law: L = %.4g in system, lambda x W = %.4g x %.4g s = %.4g\n", fin(r->little_L),
+            fin(r->little_lambda), fin(r->little_W), fin(r->little_lambda) * fin(r->little_W));
+    fprintf(f, "cost (%s, $%.2f/h): $%.4g per M output tokens, $%.4g per M tokens blended\n",
+            r->cost_mode ? r->cost_mode : "rent", fin(r->usd_per_hour), fin(r->usd_per_mtok_output),
+            fin(r->usd_per_mtok_blended));
+    fprintf(f, "step model: %.0f calls for %.0f iterations (shapes memoized)\n", (double)r->step_evals,
+            (double)r->iterations);
+    if (v->workload->clipped > 0)
+        fprintf(f, "note: %.0f drawn lengths were clipped to 16x the mean or the model's context\n",
+                (double)v->workload->clipped);
+    fprintf(f, "%s\n", r->sustainable ? "the offered rate is sustainable" : r->note);
+}
+
+/* ------------------------------------------------------------------ files */
+
+/* Scalar fields of an object as one CSV row with a header. */
+int sim_serve_report_summary_csv(const char *path, const cJSON *j, sim_err *err)
+{
+    cJSON *rows = cJSON_CreateArray(), *row = cJSON_CreateObject();
+    const char *cols[64];
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        if (cJSON_IsObject(it) || cJSON_IsArray(it) || n == 64)
+            continue;
+        cJSON_AddItemToObject(row, it->string, cJSON_Duplicate(it, false));
+        cols[n++] = it->string;
+    }
+    cJSON_AddItemToArray(rows, row);
+    char *csv = sim_table_csv(rows, cols, n);
+    cJSON_Delete(rows);
+    if (!csv)
+        return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
+    int rc = jf_write_atomic(path, csv, err);
+    free(csv);
+    return rc;
+}
+
+int sim_serve_report_rows_csv(const char *path, const cJSON *rows, sim_err *err)
+{
+    char *csv = sim_table_csv(rows, NULL, 0);
+    if (!csv)
+        return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
+    int rc = jf_write_atomic(path, csv, err);
+    free(csv);
+    return rc;
+}
+
+/* Per-request records at full precision (the table writer keeps 4 digits). */
+int sim_serve_report_records_csv(const char *path, const sim_des_result *r, sim_err *err)
+{
+    size_t cap = 96 * (size_t)r->requests + 128, len = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
+    len += (size_t)snprintf(buf, cap, "request,arrival_s,isl,osl,ttft_s,tpot_s,e2e_s,preemptions,rank\n");
+    for (long i = 0; i < r->requests && len < cap; i++) {
+        const sim_des_record *q = &r->records[i];
+        len += (size_t)snprintf(buf + len, cap - len, "%ld,%.9g,%d,%d,%.6g,%.6g,%.6g,%d,%d\n", i + 1, q->arrival_s,
+                                q->isl, q->osl, q->ttft_s, q->tpot_s, q->e2e_s, q->preemptions, q->rank);
+    }
+    int rc = len < cap ? jf_write_atomic(path, buf, err) : sim_fail(err, SIM_EFAIL, "%s: record buffer overflow", path);
+    free(buf);
+    return rc;
+}
+
+int sim_serve_report_cdf_plot(const char *path, const sim_des_result *r, sim_err *err)
+{
+    cJSON *rows = sim_serve_report_cdf(r, 200);
+    if (!rows)
+        return sim_fail(err, SIM_EFAIL, "out of memory building the CDF");
+    /* TTFT (seconds) and TPOT (milliseconds) are orders of magnitude apart: log x. */
+    sim_plot_opts po = { .x = "latency_s", .y = "share", .by = "metric", .file = path,
+                         .title = "Latency CDF (share of requests at or below a latency)",
+                         .xlabel = "latency (s, log scale)", .ylabel = "share of requests (CDF, 0-1)",
+                         .logx = true, .lines = true };
+    int rc = sim_plot(rows, &po, err);
+    cJSON_Delete(rows);
+    return rc;
+}

@@ -1,0 +1,226 @@
+/* des_internal.h: the state the discrete-event serving simulator's parts share (des.c: setup
+ * and the event loop; des_memo.c: step-time memo; des_sched.c: the continuous-batching
+ * scheduler; des_stats.c: statistics over time and the results). Private to sim/serve. */
+#ifndef MOESIM_DES_INTERNAL_H
+#define MOESIM_DES_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "deploy/memfit.h"
+#include "serve/des.h"
+#include "step/step.h"
+
+/* ------------------------------------------------------------------ step-time memo */
+
+enum { KEY_DIMS = 7 };
+
+typedef struct memo_ent {
+    int32_t k[KEY_DIMS];
+    bool used;
+    double v;
+} memo_ent;
+
+typedef struct memo {
+    memo_ent *e;
+    size_t cap, n;
+    long evals, hits;
+    const sim_deploy *d;
+    const sim_memfit *fit;
+} memo;
+
+/* The step time (kind 0) or the draft cost of one speculative token (kind 1) of shape s,
+ * memoized on a quantized grid (des_memo.c). */
+int des_memo_time(memo *m, const sim_step_shape *s, int kind, double *out, sim_err *err);
+
+/* ------------------------------------------------------------------ state */
+
+enum { ST_WAIT, ST_RUN, ST_XFER, ST_DONE };
+enum { ROLE_BOTH, ROLE_PREFILL, ROLE_DECODE };
+
+typedef struct dreq {
+    /* fields the scheduler touches every iteration first, so they share a cache line */
+    int target;        /* prompt tokens to compute before the next token (isl, or isl + produced after preemption) */
+    int done;          /* prompt tokens whose KV exists */
+    int gen;           /* output tokens produced */
+    int osl;
+    int kv;            /* tokens held in the KV cache */
+    int blocks;
+    int sched;         /* tokens scheduled in the running iteration */
+    float credit;      /* speculative decoding: fractional tokens carried to the next step */
+    uint8_t state, sdec, preempts;
+    int isl, cached;
+    int rank, prank;   /* rank in its current pool; prefill-pool rank (disaggregated) */
+    double arrival, first, finish, sched_at;   /* first: first token; sched_at: first admitted (-1 = not yet) */
+} dreq;
+
+typedef struct ring {
+    int *v;
+    long head, len, cap;
+} ring;
+
+typedef struct rank {
+    int *run;
+    int nrun, cap;
+    ring wait;
+    long free_blocks;
+    int load;            /* requests assigned here: waiting and running */
+    double link_free;    /* prefill pool: when its NIC can start the next KV transfer */
+    sim_step_shape shape;/* this iteration, whole rank (all micro-batches) */
+    double spec_dec;     /* decoding sequences that also draft this iteration */
+} rank;
+
+typedef struct pool {
+    const sim_deploy *d;
+    sim_memfit mem;
+    int role, nranks;
+    rank *rk;
+    long blocks, watermark, budget, used_blocks;
+    bool busy;
+    double t_start, t_end, busy_s;
+    long iterations;
+    double dec_sum;      /* decoding sequences per rank, summed over iterations */
+    long active;
+    memo memo;
+} pool;
+
+typedef struct xfer {
+    double t;
+    int id;
+} xfer;
+
+typedef struct des {
+    const sim_des_opts *o;
+    const sim_workload *w;
+    dreq *q;
+    pool pools[2];       /* [0]: aggregated or decode pool; [1]: prefill pool */
+    int npools;
+    xfer *heap;
+    long nheap, capheap;
+    double now, kv_xfer_bytes_per_token, xfer_bw, xfer_lat;
+    long in_system, waiting, running, completed, preemptions;
+    double area_sys, area_wait, area_run, max_waiting, kv_peak;
+    /* timeline: integrals over windows of width win_w, merged pairwise when they overflow */
+    sim_des_window win[128];
+    double win_w;
+    /* sustainability: requests in system over 64 windows of the arrival span */
+    double span_area[64], span_wait[64], span_w;
+} des;
+
+/* ------------------------------------------------------------------ queues (hot: inline) */
+
+static inline long blocks_for(long tokens, int b)
+{
+    return (tokens + b - 1) / b;
+}
+
+static inline int ring_grow(ring *r)
+{
+    long cap = r->cap ? r->cap * 2 : 64;
+    int *v = malloc((size_t)cap * sizeof *v);
+    if (!v)
+        return -1;
+    for (long i = 0; i < r->len; i++)
+        v[i] = r->v[(r->head + i) % r->cap];
+    free(r->v);
+    r->v = v;
+    r->cap = cap;
+    r->head = 0;
+    return 0;
+}
+
+static inline int ring_push(ring *r, int id, bool front)
+{
+    if (r->len == r->cap && ring_grow(r))
+        return -1;
+    if (front) {
+        r->head = (r->head + r->cap - 1) % r->cap;
+        r->v[r->head] = id;
+    } else {
+        r->v[(r->head + r->len) % r->cap] = id;
+    }
+    r->len++;
+    return 0;
+}
+
+static inline int ring_pop(ring *r)
+{
+    int id = r->v[r->head];
+    r->head = (r->head + 1) % r->cap;
+    r->len--;
+    return id;
+}
+
+static inline int run_push(rank *r, int id)
+{
+    if (r->nrun == r->cap) {
+        int cap = r->cap ? r->cap * 2 : 64;
+        int *v = realloc(r->run, (size_t)cap * sizeof *v);
+        if (!v)
+            return -1;
+        r->run = v;
+        r->cap = cap;
+    }
+    r->run[r->nrun++] = id;
+    return 0;
+}
+
+static inline int heap_push(des *s, double t, int id)
+{
+    if (s->nheap == s->capheap) {
+        long cap = s->capheap ? s->capheap * 2 : 256;
+        xfer *h = realloc(s->heap, (size_t)cap * sizeof *h);
+        if (!h)
+            return -1;
+        s->heap = h;
+        s->capheap = cap;
+    }
+    long i = s->nheap++;
+    while (i > 0 && s->heap[(i - 1) / 2].t > t) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = (xfer){ t, id };
+    return 0;
+}
+
+static inline xfer heap_pop(des *s)
+{
+    xfer top = s->heap[0], last = s->heap[--s->nheap];
+    long i = 0;
+    for (;;) {
+        long c = 2 * i + 1;
+        if (c >= s->nheap)
+            break;
+        if (c + 1 < s->nheap && s->heap[c + 1].t < s->heap[c].t)
+            c++;
+        if (s->heap[c].t >= last.t)
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->nheap > 0)
+        s->heap[i] = last;
+    return top;
+}
+
+/* ------------------------------------------------------------------ scheduler (des_sched.c) */
+
+/* Start an iteration of pool p at the current time if any rank has work. */
+int des_pool_start(des *s, pool *p, sim_err *err);
+/* Put request id in the waiting queue of the least-loaded rank of pool p. */
+int des_enqueue(des *s, pool *p, int id);
+/* The iteration of pool p ended: apply its effects. -1 on allocation failure. */
+int des_pool_finish(des *s, pool *p);
+/* A KV transfer between pools landed. -1 on allocation failure. */
+int des_transfer_done(des *s, int id);
+
+/* ------------------------------------------------------------------ statistics (des_stats.c) */
+
+/* Move the clock to t, integrating the counts that held since the last event. */
+void des_advance(des *s, double t);
+/* Fill the result from a finished simulation of deployment d. */
+int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err);
+
+#endif

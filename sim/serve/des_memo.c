@@ -1,0 +1,134 @@
+/* des_memo.c: the step-time memo of the discrete-event simulator. Step times are memoized
+ * by a quantized shape (see qidx), so a million requests cost a few hundred step-model
+ * calls. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "serve/des_internal.h"
+
+/* Shapes are quantized before they reach the step model: values up to 64 to a quarter
+ * (batch counts stay exact; pipeline micro-batches may be fractional), larger ones to a
+ * geometric grid: token and sequence counts with 24 points per doubling (neighbours 2.9%
+ * apart, so a value moves at most 1.5%), contexts with 12 (at most 3%: they only set the
+ * attention-core share of a step, so the step time moves far less). The step model is
+ * evaluated at the grid value itself, not at the first value that fell in the bucket, so
+ * results do not depend on the order shapes appear in. The MoE routing statistics behind a
+ * step are a Monte Carlo per token count (milliseconds each); the grid bounds how many
+ * distinct counts a run asks for. */
+enum { Q_COUNT = 24, Q_CTX = 12, Q_GROUP = 8 };
+
+static int32_t qidx(double x, int per_doubling)
+{
+    if (x <= 64)
+        return (int32_t)lround(x * 4);
+    return 256 + (int32_t)lround(per_doubling * log2(x / 64));
+}
+
+static double qval(int32_t i, int per_doubling)
+{
+    return i <= 256 ? i / 4.0 : 64 * exp2((i - 256) / (double)per_doubling);
+}
+
+
+
+static uint64_t key_hash(const int32_t *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < KEY_DIMS; i++) {
+        h ^= (uint32_t)k[i];
+        h *= 1099511628211ull;
+    }
+    return h ^ (h >> 29);
+}
+
+static int memo_grow(memo *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 1024;
+    memo_ent *e = calloc(cap, sizeof *e);
+    if (!e)
+        return -1;
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->e[i].used)
+            continue;
+        size_t j = key_hash(m->e[i].k) & (cap - 1);
+        while (e[j].used)
+            j = (j + 1) & (cap - 1);
+        e[j] = m->e[i];
+    }
+    free(m->e);
+    m->e = e;
+    m->cap = cap;
+    return 0;
+}
+
+/* kind 0: the time of a step of shape s (one micro-batch), pp stages included.
+ * kind 1: the draft cost of one speculative token for the decode part of s: one extra
+ * decoder layer (an MTP module is one) plus the LM head. */
+static double draft_token_time(const sim_deploy *d, const sim_step_result *r)
+{
+    double head = r->by_kind_s[LK_LM_HEAD];
+    return (r->stage_time_s - head) / sim_deploy_layers_per_stage(d) + head;
+}
+
+/* The memoized value for a key of grid indices. */
+static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
+{
+    if (m->n * 2 >= m->cap && memo_grow(m))
+        return sim_fail(err, SIM_EFAIL, "out of memory for the step-time memo");
+    size_t j = key_hash(k) & (m->cap - 1);
+    while (m->e[j].used) {
+        if (memcmp(m->e[j].k, k, sizeof m->e[j].k) == 0) {
+            m->hits++;
+            *out = m->e[j].v;
+            return SIM_OK;
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    sim_step_shape q = {
+        .decode_seqs = qval(k[0], Q_COUNT),
+        .decode_ctx = qval(k[1], Q_CTX),
+        .prefill_tokens = qval(k[2], Q_COUNT),
+        .prefill_ctx = qval(k[3], Q_CTX),
+        .prefill_seqs = qval(k[4], Q_COUNT),
+        .group_tokens = qval(k[5], Q_GROUP),
+    };
+    sim_step_result r;
+    int rc = sim_step_eval(m->d, m->fit, &q, &r, err);
+    if (rc)
+        return rc;
+    m->evals++;
+    double v = k[6] == 0 ? r.time_s : draft_token_time(m->d, &r);
+    memcpy(m->e[j].k, k, sizeof m->e[j].k);
+    m->e[j].used = true;
+    m->e[j].v = v;
+    m->n++;
+    *out = v;
+    return SIM_OK;
+}
+
+/* The group's MoE token count sets most of a step's time and each new count costs a routing
+ * Monte Carlo, so it takes a coarser grid (8 points per doubling) and the time is
+ * interpolated linearly in tokens between the two grid points around it. */
+int des_memo_time(memo *m, const sim_step_shape *s, int kind, double *out, sim_err *err)
+{
+    int32_t k[KEY_DIMS] = { qidx(s->decode_seqs, Q_COUNT),    qidx(s->decode_ctx, Q_CTX),
+                            qidx(s->prefill_tokens, Q_COUNT), qidx(s->prefill_ctx, Q_CTX),
+                            qidx(s->prefill_seqs, Q_COUNT),   0, kind };
+    double g = s->group_tokens;
+    if (g <= 64) {
+        k[5] = qidx(g, Q_GROUP);
+        return memo_lookup(m, k, out, err);
+    }
+    int32_t lo = 256 + (int32_t)floor(Q_GROUP * log2(g / 64));
+    double glo = qval(lo, Q_GROUP), ghi = qval(lo + 1, Q_GROUP), tlo, thi;
+    k[5] = lo;
+    int rc = memo_lookup(m, k, &tlo, err);
+    if (rc)
+        return rc;
+    k[5] = lo + 1;
+    if ((rc = memo_lookup(m, k, &thi, err)))
+        return rc;
+    *out = tlo + (thi - tlo) * (g - glo) / (ghi - glo);
+    return SIM_OK;
+}

@@ -1,0 +1,358 @@
+/* des_sched.c: the continuous-batching scheduler of the discrete-event simulator, in the
+ * manner of vLLM's: per attention rank a token budget per iteration, running sequences
+ * first (decode tokens, next prompt chunks), then admissions first come first served while
+ * KV blocks last; preemption by recompute; the iteration's time from the step-time memo;
+ * KV transfers from a prefill pool to a decode pool. */
+#include <math.h>
+#include <string.h>
+
+#include "serve/des_internal.h"
+
+static void free_blocks(pool *p, rank *r, dreq *q)
+{
+    r->free_blocks += q->blocks;
+    p->used_blocks -= q->blocks;
+    q->blocks = 0;
+}
+
+static void take_blocks(pool *p, rank *r, dreq *q, long n)
+{
+    if (n <= 0)
+        return;
+    r->free_blocks -= n;
+    p->used_blocks += n;
+    q->blocks += (int)n;
+}
+
+/* Preempt the last running sequence of rank r (recompute policy): its KV is dropped and it
+ * goes back to the head of the queue to recompute its prompt and what it had produced. */
+static int preempt_last(des *s, pool *p, rank *r)
+{
+    int id = r->run[--r->nrun];
+    dreq *q = &s->q[id];
+    free_blocks(p, r, q);
+    q->sched = 0;
+    q->state = ST_WAIT;
+    q->target = q->isl + q->gen;
+    q->done = q->kv = q->cached < q->isl ? q->cached : 0;
+    q->preempts++;
+    s->preemptions++;
+    s->running--;
+    s->waiting++;
+    return ring_push(&r->wait, id, true);
+}
+
+/* Blocks for the i-th running sequence, preempting from the tail. Returns 1 when granted,
+ * 0 when the sequence itself had to be preempted, -1 on allocation failure. */
+static int reserve(des *s, pool *p, rank *r, int i, long n)
+{
+    while (r->free_blocks < n) {
+        bool self = r->nrun - 1 <= i;
+        if (preempt_last(s, p, r))
+            return -1;
+        if (self)
+            return 0;
+    }
+    return 1;
+}
+
+/* Add a scheduled piece of work to the rank's shape. */
+static void shape_add(rank *r, const dreq *q, int tokens, bool decode, int spec)
+{
+    sim_step_shape *sh = &r->shape;
+    if (decode) {
+        sh->decode_seqs += 1;
+        sh->decode_ctx += q->kv + 1; /* summed here; divided into a mean in rank_shape */
+        r->spec_dec += spec > 0;
+        return;
+    }
+    sh->prefill_tokens += tokens;
+    sh->prefill_ctx += tokens * (q->done + tokens / 2.0);
+    if (q->done + tokens >= q->target)
+        sh->prefill_seqs += 1;
+}
+
+/* Admit the request at the head of rank r's queue if its first piece of work fits the
+ * budget and the KV blocks (keeping the watermark free). Returns 1 admitted, 0 not, -1 on
+ * allocation failure. */
+static int admit_head(des *s, pool *p, rank *r, long *budget)
+{
+    const sim_des_opts *o = s->o;
+    int k = o->spec_tokens, id = r->wait.v[r->wait.head];
+    dreq *q = &s->q[id];
+    bool decode = q->done >= q->target;
+    int tokens = decode ? 1 + k : (int)fmin(q->target - q->done, *budget);
+    if (tokens <= 0 || tokens > *budget)
+        return 0;
+    long need = blocks_for((decode ? q->kv : q->done) + tokens, o->block_tokens) - q->blocks;
+    if (r->free_blocks - need < p->watermark)
+        return 0;
+    ring_pop(&r->wait);
+    if (run_push(r, id))
+        return -1;
+    q->state = ST_RUN;
+    s->waiting--;
+    s->running++;
+    if (q->sched_at < 0)
+        q->sched_at = s->now;
+    take_blocks(p, r, q, need);
+    q->sched = tokens;
+    q->sdec = decode;
+    *budget -= tokens;
+    shape_add(r, q, tokens, decode, k);
+    return 1;
+}
+
+/* Plan one iteration of rank r: running sequences first, then admissions. */
+static int rank_schedule(des *s, pool *p, rank *r)
+{
+    const sim_des_opts *o = s->o;
+    int B = o->block_tokens, k = o->spec_tokens;
+    long budget = p->budget;
+    memset(&r->shape, 0, sizeof r->shape);
+    r->spec_dec = 0;
+    for (int i = 0; i < r->nrun; i++) {
+        dreq *q = &s->q[r->run[i]];
+        bool decode = q->done >= q->target;
+        int tokens = decode ? 1 + k : (int)fmin(q->target - q->done, budget);
+        if (tokens <= 0 || tokens > budget)
+            continue;
+        long end = (decode ? q->kv : q->done) + tokens;
+        if (end > (long)q->blocks * B) { /* crosses into a new block (one step in B for a decode) */
+            long need = blocks_for(end, B) - q->blocks;
+            int got = reserve(s, p, r, i, need);
+            if (got < 0)
+                return -1;
+            if (got == 0)
+                break; /* it preempted itself: nothing after it is left */
+            take_blocks(p, r, q, need);
+        }
+        q->sched = tokens;
+        q->sdec = decode;
+        budget -= tokens;
+        shape_add(r, q, tokens, decode, k);
+    }
+    while (r->wait.len > 0 && budget > 0 && (o->max_num_seqs <= 0 || r->nrun < o->max_num_seqs)) {
+        int rc = admit_head(s, p, r, &budget);
+        if (rc <= 0)
+            return rc;
+    }
+    double used = (double)(p->blocks - r->free_blocks) / p->blocks;
+    if (used > s->kv_peak)
+        s->kv_peak = used;
+    return 0;
+}
+
+/* CUDA-graph batch sizes as vLLM captures them: 1, 2, 4, then multiples of 8. */
+static double graph_pad(double n, int gmax)
+{
+    if (gmax <= 0 || n <= 0 || n > gmax)
+        return n;
+    if (n <= 2)
+        return n;
+    if (n <= 4)
+        return 4;
+    return fmin(ceil(n / 8) * 8, gmax);
+}
+
+/* The shape one micro-batch of rank r presents to the step model: decode batch padded to a
+ * captured graph size when the rank only decodes, draft tokens verified as extra prompt-like
+ * tokens against the sequence's context, everything divided over pp micro-batches. */
+static sim_step_shape rank_shape(const des *s, const pool *p, const rank *r)
+{
+    const sim_step_shape *a = &r->shape;
+    sim_step_shape sh = { 0 };
+    double dec = a->decode_seqs, ctx = dec > 0 ? a->decode_ctx / dec : 0;
+    double padded = a->prefill_tokens > 0 ? dec : graph_pad(dec, s->o->graph_max);
+    double verify = r->spec_dec * s->o->spec_tokens;
+    sh.decode_seqs = padded;
+    sh.decode_ctx = padded > 0 ? ctx * dec / padded : 0; /* padded rows read no KV */
+    sh.prefill_tokens = a->prefill_tokens + verify;
+    sh.prefill_ctx = sh.prefill_tokens > 0 ? (a->prefill_ctx + verify * ctx) / sh.prefill_tokens : 0;
+    sh.prefill_seqs = a->prefill_seqs + verify;
+    double pp = p->d->pp;
+    sh.decode_seqs /= pp;
+    sh.prefill_tokens /= pp;
+    sh.prefill_seqs /= pp;
+    return sh;
+}
+
+/* Start an iteration of pool p at the current time if any rank has work. */
+int des_pool_start(des *s, pool *p, sim_err *err)
+{
+    if (p->busy || p->active == 0)
+        return SIM_OK;
+    bool any = false;
+    for (int i = 0; i < p->nranks; i++) {
+        if (rank_schedule(s, p, &p->rk[i]))
+            return sim_fail(err, SIM_EFAIL, "out of memory in the scheduler");
+        any |= p->rk[i].shape.decode_seqs + p->rk[i].shape.prefill_tokens > 0;
+    }
+    if (!any)
+        return SIM_OK;
+    sim_step_shape sh[p->nranks > 0 ? p->nranks : 1];
+    double group = 0;
+    for (int i = 0; i < p->nranks; i++) {
+        sh[i] = rank_shape(s, p, &p->rk[i]);
+        group += sh[i].decode_seqs + sh[i].prefill_tokens;
+    }
+    /* Ranks step together: the iteration lasts as long as the slowest rank's step with the
+     * whole group's tokens in the MoE layers. */
+    double t = 0;
+    for (int i = 0; i < p->nranks; i++) {
+        rank *r = &p->rk[i];
+        if (r->shape.decode_seqs + r->shape.prefill_tokens <= 0)
+            continue;
+        sh[i].group_tokens = group;
+        double ti;
+        int rc = des_memo_time(&p->memo, &sh[i], 0, &ti, err);
+        if (rc)
+            return rc;
+        if (r->spec_dec > 0) {
+            sim_step_shape ds = { .decode_seqs = sh[i].decode_seqs, .decode_ctx = sh[i].decode_ctx,
+                                  .group_tokens = group };
+            double td;
+            if ((rc = des_memo_time(&p->memo, &ds, 1, &td, err)))
+                return rc;
+            ti += s->o->spec_tokens * td * p->d->pp;
+        }
+        if (ti > t)
+            t = ti;
+        p->dec_sum += r->shape.decode_seqs;
+    }
+    p->busy = true;
+    p->t_start = s->now;
+    p->t_end = s->now + t;
+    p->iterations++;
+    return SIM_OK;
+}
+
+static int least_loaded(const pool *p)
+{
+    int best = 0;
+    for (int i = 1; i < p->nranks; i++)
+        if (p->rk[i].load < p->rk[best].load)
+            best = i;
+    return best;
+}
+
+/* Put request id in the waiting queue of the least-loaded rank of pool p. */
+int des_enqueue(des *s, pool *p, int id)
+{
+    dreq *q = &s->q[id];
+    int ri = least_loaded(p);
+    q->rank = ri;
+    q->state = ST_WAIT;
+    p->rk[ri].load++;
+    p->active++;
+    s->waiting++;
+    return ring_push(&p->rk[ri].wait, id, false);
+}
+
+static void leave_pool(pool *p, rank *r)
+{
+    r->load--;
+    p->active--;
+}
+
+static void finish(des *s, dreq *q)
+{
+    q->finish = s->now;
+    q->state = ST_DONE;
+    s->completed++;
+    s->in_system--;
+}
+
+/* KV of a finished prompt leaves the prefill rank over its NICs; transfers from one rank
+ * queue behind each other. */
+static int start_transfer(des *s, pool *pp, dreq *q, int id)
+{
+    rank *r = &pp->rk[q->rank];
+    double start = fmax(s->now, r->link_free);
+    double t = start + s->xfer_lat + q->isl * s->kv_xfer_bytes_per_token / s->xfer_bw;
+    r->link_free = t;
+    q->prank = q->rank;
+    q->state = ST_XFER;
+    return heap_push(s, t, id);
+}
+
+/* Apply the effects of the iteration that just ended on rank r. */
+static int rank_finish(des *s, pool *p, rank *r)
+{
+    const sim_des_opts *o = s->o;
+    int kept = 0;
+    for (int i = 0; i < r->nrun; i++) {
+        int id = r->run[i];
+        dreq *q = &s->q[id];
+        bool gone = false;
+        if (q->sched > 0) {
+            if (q->sdec) {
+                int made = 1;
+                if (o->spec_tokens > 0) {
+                    q->credit += (float)o->spec_accept;
+                    made = (int)q->credit;
+                    q->credit -= (float)made;
+                }
+                if (made > q->osl - q->gen)
+                    made = q->osl - q->gen;
+                q->gen += made;
+                q->kv += made;
+            } else {
+                q->done += q->sched;
+                q->kv = q->done;
+                if (q->done >= q->target) { /* the last chunk of a prompt yields a token */
+                    q->gen++;
+                    if (q->first < 0 && p->role != ROLE_PREFILL)
+                        q->first = s->now;
+                    if (p->role == ROLE_PREFILL) {
+                        leave_pool(p, r);
+                        s->running--;
+                        if (start_transfer(s, p, q, id))
+                            return -1;
+                        gone = true;
+                    }
+                }
+            }
+            q->sched = 0;
+            if (!gone && q->gen >= q->osl) {
+                free_blocks(p, r, q);
+                leave_pool(p, r);
+                s->running--;
+                finish(s, q);
+                gone = true;
+            }
+        }
+        if (!gone)
+            r->run[kept++] = id;
+    }
+    r->nrun = kept;
+    return 0;
+}
+
+int des_pool_finish(des *s, pool *p)
+{
+    p->busy = false;
+    p->busy_s += p->t_end - p->t_start;
+    for (int i = 0; i < p->nranks; i++)
+        if (rank_finish(s, p, &p->rk[i]))
+            return -1;
+    return 0;
+}
+
+/* A transfer landed: the prefill rank frees the blocks, the first token reaches the user
+ * and the sequence queues for the decode pool. */
+int des_transfer_done(des *s, int id)
+{
+    dreq *q = &s->q[id];
+    pool *pp = &s->pools[1], *dp = &s->pools[0];
+    free_blocks(pp, &pp->rk[q->prank], q);
+    if (q->first < 0)
+        q->first = s->now;
+    if (q->gen >= q->osl) {
+        finish(s, q);
+        return 0;
+    }
+    q->done = q->target = q->isl;
+    q->kv = q->isl;
+    return des_enqueue(s, dp, id);
+}
