@@ -37,7 +37,8 @@ static void print_pct_row(FILE *f, const cJSON *j, const char *label, const char
 
 static void print_serve(FILE *f, const cJSON *j)
 {
-    const char *pre = jf_get_str(j, "prefill_pool");
+    const cJSON *pool = cJSON_GetObjectItemCaseSensitive(j, "prefill_pool"); /* only when disaggregated */
+    const char *pre = cJSON_IsString(pool) ? pool->valuestring : "";
     if (pre[0])
         fprintf(f, "%s: prefill pool %s; decode pool %s\n", jf_get_str(j, "model"), pre, jf_get_str(j, "decode_pool"));
     else
@@ -70,7 +71,7 @@ static void print_serve(FILE *f, const cJSON *j)
             jf_get_num(j, "usd_per_hour"), jf_get_num(j, "usd_per_mtok_output"), jf_get_num(j, "usd_per_mtok_blended"));
     fprintf(f, "step model: %.0f calls for %.0f iterations (shapes memoized)\n", jf_get_num(j, "step_model_calls"),
             jf_get_num(j, "iterations"));
-    if (jf_get_num(j, "lengths_clipped") > 0)
+    if (cJSON_GetObjectItemCaseSensitive(j, "lengths_clipped") && jf_get_num(j, "lengths_clipped") > 0)
         fprintf(f, "note: %.0f drawn lengths were clipped to 16x the mean or the model's context\n",
                 jf_get_num(j, "lengths_clipped"));
     fprintf(f, "%s\n", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "sustainable"))
@@ -378,7 +379,7 @@ int cmd_search(int argc, char **argv)
     }
     bool met = frontier || cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "met"));
     char msg[1024];
-    snprintf(msg, sizeof msg, "%s", jf_get_str(res, "message"));
+    snprintf(msg, sizeof msg, "%s", met ? "" : jf_get_str(res, "message"));
     cJSON_Delete(res);
     if (out)
         return search_fail(err.code, err.msg);

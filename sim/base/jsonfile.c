@@ -185,19 +185,35 @@ const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const c
 
 void jf_add_num(cJSON *obj, const char *key, double v)
 {
-    cJSON_AddNumberToObject(obj, key, isfinite(v) ? v : 0);
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, key, v);
+    else
+        cJSON_AddNullToObject(obj, key);
+}
+
+static _Noreturn void bad_field(const char *key, const char *want, const cJSON *it)
+{
+    fprintf(stderr, "moesim: internal error: result field '%s' is %s (expected %s)\n", key,
+            it ? "of the wrong type" : "missing", want);
+    abort();
 }
 
 double jf_get_num(const cJSON *obj, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(it) ? it->valuedouble : 0;
+    if (cJSON_IsNull(it))
+        return NAN;
+    if (!cJSON_IsNumber(it))
+        bad_field(key, "a number", it);
+    return it->valuedouble;
 }
 
 const char *jf_get_str(const cJSON *obj, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(it) ? it->valuestring : "";
+    if (!cJSON_IsString(it))
+        bad_field(key, "a string", it);
+    return it->valuestring;
 }
 
 int jf_write_atomic(const char *path, const char *text, sim_err *err)

@@ -28,9 +28,16 @@ int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, 
 /* An object field that must exist. */
 const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err);
 
-/* Building and reading results: a non-finite number is written as 0 (JSON has no NaN);
- * a missing or mistyped field reads as 0 or "". */
+/* Building results. A figure that cannot be computed (not finite) is written as JSON null,
+ * never as a number: a reader must not mistake it for a measured 0. Say why in the object
+ * (a "reason" string) where the builder knows. */
 void jf_add_num(cJSON *obj, const char *key, double v);
+
+/* Reading back a result object that a builder above wrote, where the field is required.
+ * A missing or mistyped field is a programming error (the printer and the builder disagree
+ * on a name): it is reported on stderr, naming the field, and the process aborts, rather
+ * than reading as 0. A null number (a figure that could not be computed) reads as NaN.
+ * Optional fields are looked up with cJSON_GetObjectItemCaseSensitive. */
 double jf_get_num(const cJSON *obj, const char *key);
 const char *jf_get_str(const cJSON *obj, const char *key);
 
