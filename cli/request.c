@@ -79,14 +79,9 @@ static const opt_entry options[] = {
     { { NULL, OPT_STR, NULL }, 0, 0 },
 };
 
-static sim_opt_spec specs[sizeof options / sizeof options[0]];
-
-const sim_opt_spec *sim_request_options(void)
+const sim_opt_spec *sim_request_option(size_t i)
 {
-    if (!specs[0].name)
-        for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-            specs[i] = options[i].spec;
-    return specs;
+    return i + 1 < sizeof options / sizeof options[0] ? &options[i].spec : NULL;
 }
 
 static const opt_entry *find(const char *name)

@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "base/err.h"
@@ -56,8 +57,8 @@ typedef struct sim_opt_spec {
     const char *help;
 } sim_opt_spec;
 
-/* The option table, terminated by a NULL name. */
-const sim_opt_spec *sim_request_options(void);
+/* The i-th option of the table (from 0), or NULL past the last. */
+const sim_opt_spec *sim_request_option(size_t i);
 const sim_opt_spec *sim_request_find(const char *name);
 
 /* Set one option from text (command line). `name` uses '_' (callers map '-'). */
