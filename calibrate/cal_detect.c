@@ -234,7 +234,9 @@ static int shared_words(const char *a, const char *b)
 
 int cal_pick_base(const cal_host *h, bool gpu, char *name, size_t cap, char *why, size_t wcap, sim_err *err)
 {
-    static char names[256][64];
+    char(*names)[64] = malloc(256 * sizeof *names);
+    if (!names)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
     int n = sim_registry_list_hw(names, 256);
     n = n > 256 ? 256 : n;
     double peaks[DT_COUNT];
@@ -273,6 +275,7 @@ int cal_pick_base(const cal_host *h, bool gpu, char *name, size_t cap, char *why
                          x86 ? "x86" : "Arm", hw.peak_flops[DT_FP32] / 1e12, peaks[DT_FP32] / 1e12);
         }
     }
+    free(names);
     if (!name[0])
         return sim_fail(err, SIM_EINPUT, "no shipped %s hwmodel to start from (give --base HWMODEL)", gpu ? "GPU" : "CPU");
     return SIM_OK;

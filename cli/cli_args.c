@@ -69,7 +69,8 @@ int sim_cli_parse(const char *cmd, int argc, char **argv, sim_request *r, const 
 
 void sim_cli_option_help(FILE *f)
 {
-    for (const sim_opt_spec *o = sim_request_options(); o->name; o++) {
+    const sim_opt_spec *o;
+    for (size_t i = 0; (o = sim_request_option(i)); i++) {
         char flag[64];
         snprintf(flag, sizeof flag, "--%s", o->name);
         for (char *p = flag + 2; *p; p++)

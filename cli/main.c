@@ -23,6 +23,18 @@ static void eval_usage(FILE *f)
     sim_cli_option_help(f);
 }
 
+/* Print a report object and free it; NULL means building it ran out of memory. */
+static int print_json(cJSON *j)
+{
+    char *text = j ? cJSON_Print(j) : NULL;
+    cJSON_Delete(j);
+    if (!text)
+        return cmd_fail(SIM_EFAIL, "out of memory printing JSON");
+    puts(text);
+    free(text);
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     sim_request r;
@@ -37,27 +49,24 @@ int cmd_eval(int argc, char **argv)
     if (rc)
         return rc;
     sim_err err = { 0 };
-    cJSON *result = NULL;
     sim_session *session = sim_session_alloc();
-    if (!session)
+    sim_request_result *res = malloc(sizeof *res);
+    if (!session || !res) {
+        sim_session_free(session);
+        free(res);
         return cmd_fail(SIM_EFAIL, "out of memory");
-    rc = sim_request_run(session, &r, &result, &err);
-    sim_session_free(session);
-    if (rc)
-        return cmd_fail(err.code, err.msg);
-    if (json) {
-        char *text = cJSON_Print(result);
-        if (!text) {
-            cJSON_Delete(result);
-            return cmd_fail(SIM_EFAIL, "out of memory printing JSON");
-        }
-        puts(text);
-        free(text);
-    } else {
-        sim_report_print(stdout, result);
     }
-    cJSON_Delete(result);
-    return 0;
+    /* the result points into the session: print before freeing it */
+    rc = sim_request_eval(session, &r, res, &err);
+    if (rc)
+        rc = cmd_fail(err.code, err.msg);
+    else if (json)
+        rc = print_json(sim_request_result_json(res));
+    else
+        sim_request_result_print(stdout, res);
+    free(res);
+    sim_session_free(session);
+    return rc;
 }
 
 static int print_rows(cJSON *rows, bool json, const char *const *cols, int ncols)

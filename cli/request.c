@@ -11,7 +11,6 @@
 #include "model/registry.h"
 #include "report/report.h"
 #include "step/routing.h"
-#include "serve/serving.h"
 
 typedef struct opt_entry {
     sim_opt_spec spec;
@@ -87,14 +86,9 @@ static const opt_entry options[] = {
     { { NULL, OPT_STR, NULL }, 0, 0, 0, 0 },
 };
 
-static sim_opt_spec specs[sizeof options / sizeof options[0]];
-
-const sim_opt_spec *sim_request_options(void)
+const sim_opt_spec *sim_request_option(size_t i)
 {
-    if (!specs[0].name)
-        for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-            specs[i] = options[i].spec;
-    return specs;
+    return i + 1 < sizeof options / sizeof options[0] ? &options[i].spec : NULL;
 }
 
 static const opt_entry *find(const char *name)
@@ -333,32 +327,59 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
     return SIM_OK;
 }
 
+static int parse_phase(const char *phase, bool *prefill, sim_err *err)
+{
+    *prefill = strcasecmp(phase, "prefill") == 0;
+    if (!*prefill && strcasecmp(phase, "decode") != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'phase' must be prefill or decode (got '%s')", phase);
+    return SIM_OK;
+}
+
+int sim_request_eval(sim_session *session, const sim_request *r, sim_request_result *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = sim_request_deploy(session, r, &out->deploy, &out->prefill, &out->has_prefill, &out->serve, err);
+    if (rc)
+        return rc;
+    out->serve.prefill = out->has_prefill ? &out->prefill : NULL;
+    if (r->phase[0]) {
+        bool prefill;
+        if ((rc = parse_phase(r->phase, &prefill, err)))
+            return rc;
+        out->is_phase = true;
+        return sim_phase_run(&out->deploy, prefill, r->batch, r->context, &out->phase, err);
+    }
+    return sim_serve_eval(&out->deploy, &out->serve, &out->eval, err);
+}
+
+cJSON *sim_request_result_json(const sim_request_result *res)
+{
+    if (res->is_phase)
+        return sim_report_phase(&res->deploy, &res->phase);
+    return sim_report_eval(&res->deploy, &res->serve, &res->eval);
+}
+
+void sim_request_result_print(FILE *f, const sim_request_result *res)
+{
+    if (res->is_phase)
+        sim_report_print_phase(f, &res->deploy, &res->phase);
+    else
+        sim_report_print_eval(f, &res->deploy, &res->serve, &res->eval);
+}
+
 int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, sim_err *err)
 {
     *result = NULL;
-    sim_deploy d, pre;
-    sim_serve_opts o;
-    bool has_prefill;
-    int rc = sim_request_deploy(session, r, &d, &pre, &has_prefill, &o, err);
-    if (rc)
-        return rc;
-    if (has_prefill)
-        o.prefill = &pre;
-
-    if (r->phase[0]) {
-        bool prefill = strcasecmp(r->phase, "prefill") == 0;
-        if (!prefill && strcasecmp(r->phase, "decode") != 0)
-            return sim_fail(err, SIM_EINPUT, "option 'phase' must be prefill or decode (got '%s')", r->phase);
-        sim_step_result s;
-        sim_memfit mem;
-        if ((rc = sim_phase_eval(&d, prefill, r->batch, r->context, &s, &mem, err)))
-            return rc;
-        *result = sim_report_phase(&d, prefill ? "prefill" : "decode", r->batch, r->context, &s, &mem);
-        return *result ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory building the report");
+    /* large (three step results and two memory fits): off the stack of a Lua call */
+    sim_request_result *res = malloc(sizeof *res);
+    if (!res)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    int rc = sim_request_eval(session, r, res, err);
+    if (rc == SIM_OK) {
+        *result = sim_request_result_json(res);
+        if (!*result)
+            rc = sim_fail(err, SIM_EFAIL, "out of memory building the report");
     }
-    sim_eval ev;
-    if ((rc = sim_serve_eval(&d, &o, &ev, err)))
-        return rc;
-    *result = sim_report_eval(&d, &o, &ev);
-    return *result ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory building the report");
+    free(res);
+    return rc;
 }

@@ -1,16 +1,20 @@
 /* request.h: one evaluation request with every option the command line and Lua accept.
  * The option table is shared: `--kv-precision fp8` on the command line and
  * `kv_precision = "fp8"` in Lua set the same field, and unknown names are rejected with
- * the list of known ones. sim_request_run loads the model and hardware, builds the
- * deployment, evaluates and returns the result as JSON (report.h). */
+ * the list of known ones. sim_request_eval loads the model and hardware, builds the
+ * deployment and evaluates it into result structs; sim_request_run also turns them into
+ * the JSON of the report layer (report.h). */
 #ifndef MOESIM_REQUEST_H
 #define MOESIM_REQUEST_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "base/err.h"
 #include "cli/session.h"
+#include "serve/serving.h"
 
 typedef struct sim_request {
     char model[512], hw[512];
@@ -53,8 +57,8 @@ typedef struct sim_opt_spec {
     const char *help;
 } sim_opt_spec;
 
-/* The option table, terminated by a NULL name. */
-const sim_opt_spec *sim_request_options(void);
+/* The i-th option of the table (from 0), or NULL past the last. */
+const sim_opt_spec *sim_request_option(size_t i);
 const sim_opt_spec *sim_request_find(const char *name);
 
 /* Set one option from text (command line). `name` uses '_' (callers map '-'). */
@@ -81,7 +85,31 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
 /* The serving options a request sets (isl, osl, concurrency, replicas, cost); no prefill pool. */
 void sim_request_serve_opts(const sim_request *r, struct sim_serve_opts *o);
 
-/* Evaluate. On success *result is the JSON report (caller frees). */
+
+/* What one request evaluates to: the deployment(s) it describes and either a serving
+ * evaluation or one phase. `serve.prefill` points at `prefill` inside the struct, and the
+ * deployments point into the session: keep the struct in place (do not copy it) and use it
+ * while the session lives. */
+typedef struct sim_request_result {
+    sim_deploy deploy;
+    sim_deploy prefill;            /* valid when has_prefill */
+    bool has_prefill;
+    sim_serve_opts serve;
+    bool is_phase;                 /* --phase given: `phase` holds the result, else `eval` */
+    sim_phase_result phase;
+    sim_eval eval;
+} sim_request_result;
+
+/* Build the deployment and evaluate it (sim_serve_eval, or sim_phase_run for a phase). */
+int sim_request_eval(sim_session *session, const sim_request *r, sim_request_result *out, sim_err *err);
+
+/* The report of a result: JSON (the caller frees it with cJSON_Delete; NULL when out of
+ * memory) or text. */
+cJSON *sim_request_result_json(const sim_request_result *res);
+void sim_request_result_print(FILE *f, const sim_request_result *res);
+
+/* Evaluate and build the JSON report in one call (what Lua's moesim.eval{} returns). On
+ * success *result is the report; the caller frees it with cJSON_Delete. */
 int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, sim_err *err);
 
 /* Comma-separated list of option names (for messages). */

@@ -1,5 +1,6 @@
 /* cli.h: the parts of `moe-engine` its subcommands share: the rank context (MPI or one rank),
- * option parsing helpers, and the two subcommands. */
+ * option parsing helpers (engine/cli.c), and the two subcommands (bench.c, cmd_check.c) that
+ * main.c dispatches to. Calls go one way: main.c -> subcommands -> cli.c. */
 #ifndef MOESIM_ENG_CLI_H
 #define MOESIM_ENG_CLI_H
 

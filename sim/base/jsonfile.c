@@ -73,10 +73,23 @@ int jf_num_opt(const cJSON *obj, const char *key, double *out, const char *file,
     return SIM_OK;
 }
 
+/* A required field that is present but null: an error of its own, never "absent". */
+static int required_null(const cJSON *obj, const char *key, const char *file, const char *path, const char *want,
+                         sim_err *err)
+{
+    if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(obj, key)))
+        return SIM_OK;
+    char w[64];
+    snprintf(w, sizeof w, "%s (got null)", want);
+    return mistyped(file, path, key, w, err);
+}
+
 int jf_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err)
 {
     if (!cJSON_GetObjectItemCaseSensitive(obj, key))
         return missing(file, path, key, "a number", err);
+    if (required_null(obj, key, file, path, "a number", err))
+        return err->code;
     return jf_num_opt(obj, key, out, file, path, err);
 }
 
@@ -96,6 +109,8 @@ int jf_int(const cJSON *obj, const char *key, int *out, const char *file, const 
 {
     if (!cJSON_GetObjectItemCaseSensitive(obj, key))
         return missing(file, path, key, "an integer", err);
+    if (required_null(obj, key, file, path, "an integer", err))
+        return err->code;
     return jf_int_opt(obj, key, out, file, path, err);
 }
 
@@ -118,6 +133,8 @@ int jf_str(const cJSON *obj, const char *key, char *out, size_t cap, const char 
 {
     if (!cJSON_GetObjectItemCaseSensitive(obj, key))
         return missing(file, path, key, "a string", err);
+    if (required_null(obj, key, file, path, "a string", err))
+        return err->code;
     return jf_str_opt(obj, key, out, cap, file, path, err);
 }
 
@@ -148,19 +165,10 @@ const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const c
 
 void jf_add_num(cJSON *obj, const char *key, double v)
 {
-    cJSON_AddNumberToObject(obj, key, isfinite(v) ? v : 0);
-}
-
-double jf_get_num(const cJSON *obj, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(it) ? it->valuedouble : 0;
-}
-
-const char *jf_get_str(const cJSON *obj, const char *key)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(it) ? it->valuestring : "";
+    if (isfinite(v))
+        cJSON_AddNumberToObject(obj, key, v);
+    else
+        cJSON_AddNullToObject(obj, key);
 }
 
 int jf_write_atomic(const char *path, const char *text, sim_err *err)

@@ -16,7 +16,7 @@ cJSON *jf_load(const char *path, sim_err *err);
 cJSON *jf_parse(const char *text, const char *name, sim_err *err);
 
 /* Field access for loaders. `file` and `path` ("attention.heads") only label messages.
- * jf_num/jf_int/jf_str fail when the field is missing; the _opt forms keep *out at its
+ * jf_num/jf_int/jf_str fail when the field is missing or null; the _opt forms keep *out at its
  * default when it is missing, and fail only when it is present with the wrong type. */
 int jf_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
 int jf_num_opt(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
@@ -28,11 +28,11 @@ int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, 
 /* An object field that must exist. */
 const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err);
 
-/* Building and reading results: a non-finite number is written as 0 (JSON has no NaN);
- * a missing or mistyped field reads as 0 or "". */
+/* Building results. A figure that cannot be computed (not finite) is written as JSON null,
+ * never as a number: a reader must not mistake it for a measured 0. Say why in the object
+ * (a "reason" string) where the builder knows. */
 void jf_add_num(cJSON *obj, const char *key, double v);
-double jf_get_num(const cJSON *obj, const char *key);
-const char *jf_get_str(const cJSON *obj, const char *key);
+
 
 /* Write `text` to `path` atomically (PATH.tmp.PID, fsync, rename). */
 int jf_write_atomic(const char *path, const char *text, sim_err *err);

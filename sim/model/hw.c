@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "base/jsonfile.h"
-#include "model/registry.h"
 
 #define SCHEMA_ID "moesim-hwmodel/1"
 
@@ -162,14 +161,13 @@ static int wformat_from_key(const char *key, sim_wformat *out)
     return -1;
 }
 
-static const char *dtype_list(void)
+/* "fp32, bf16, ..." into the caller's buffer, for messages; returns buf. */
+static const char *dtype_list(char *buf, size_t cap)
 {
-    static char list[128];
-    if (!list[0])
-        for (int t = 0; t < DT_COUNT; t++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", t ? ", " : "",
-                     sim_dtype_name((sim_dtype)t));
-    return list;
+    buf[0] = '\0';
+    for (int t = 0; t < DT_COUNT; t++)
+        snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", t ? ", " : "", sim_dtype_name((sim_dtype)t));
+    return buf;
 }
 
 /* ---- top level ----------------------------------------------------------------------- */
@@ -211,12 +209,13 @@ static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_er
     const cJSON *t = jf_obj(c, "tflops", file, "compute", err);
     if (!t)
         return err->code;
+    char types[128];
     int n = 0;
     for (const cJSON *it = t->child; it; it = it->next) {
         sim_dtype dt;
         if (dtype_from_key(it->string, &dt) != 0)
             return sim_fail(err, SIM_EINPUT, "%s: unknown field 'compute.tflops.%s' (expected one of: %s)", file,
-                            it->string, dtype_list());
+                            it->string, dtype_list(types, sizeof types));
         double v = 0;
         if ((rc = get_num(t, it->string, true, R_POSITIVE, &v, file, "compute.tflops", err)))
             return rc;
@@ -227,7 +226,7 @@ static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_er
     }
     if (n == 0)
         return sim_fail(err, SIM_EINPUT, "%s: field 'compute.tflops' is empty (expected at least one of: %s)", file,
-                        dtype_list());
+                        dtype_list(types, sizeof types));
     return SIM_OK;
 }
 
@@ -441,12 +440,13 @@ static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, co
     if (!t)
         return err->code;
     bool have[DT_COUNT] = {false};
+    char types[128];
     int n = 0, rc;
     for (const cJSON *it = t->child; it; it = it->next) {
         sim_dtype dt;
         if (dtype_from_key(it->string, &dt) != 0)
             return sim_fail(err, SIM_EINPUT, "%s: unknown field '%s.%s' (expected one of: %s)", file, path,
-                            it->string, dtype_list());
+                            it->string, dtype_list(types, sizeof types));
         if (have[dt])
             return sim_fail(err, SIM_EINPUT, "%s: field '%s.%s' appears twice", file, path, it->string);
         char sub[96];
@@ -457,7 +457,7 @@ static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, co
     }
     if (n == 0)
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' is empty (expected a curve for at least one of: %s)", file,
-                        path, dtype_list());
+                        path, dtype_list(types, sizeof types));
     for (int dt = 0; dt < DT_COUNT; dt++)
         for (const int *f = curve_fallback[dt]; !have[dt] && *f >= 0; f++)
             if (have[*f]) {
@@ -563,16 +563,14 @@ static const char *const eff_figures[] = {"gemm",           "grouped_gemm",     
                                           "attention_prefill", "dequant_gelem_s", "kernel_overhead_us",
                                           "step_overhead_us", NULL};
 
-#define MAX_TRANSFER_DEPTH 4
-
 /* efficiency_from: "NAME" (shipped), "calibrated/NAME", or a path, tried as given and then
  * beside the file naming it. */
-static int load_transfer_source(const char *from, const char *file, sim_hw *src, sim_err *err)
+static int load_transfer_source(const char *from, const char *file, const sim_hw_resolver *resolver, sim_hw *src,
+                                sim_err *err)
 {
-    static int depth; /* the loader is not re-entered from other threads (see routing.h) */
-    if (depth >= MAX_TRANSFER_DEPTH)
-        return sim_fail(err, SIM_EINPUT, "%s: field 'efficiency.efficiency_from' ('%s') starts a chain of more than %d "
-                        "transfers (a cycle?)", file, from, MAX_TRANSFER_DEPTH);
+    if (!resolver)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'efficiency.efficiency_from' ('%s') names another hwmodel; load "
+                        "this file through the registry, which finds it", file, from);
     char beside[600] = "";
     const char *slash = strrchr(file, '/');
     FILE *probe = NULL;
@@ -584,10 +582,8 @@ static int load_transfer_source(const char *from, const char *file, sim_hw *src,
     } else if (probe) {
         fclose(probe);
     }
-    depth++;
     sim_err inner = {0, ""};
-    int rc = sim_registry_hw(from, src, &inner);
-    depth--;
+    int rc = resolver->load(resolver->ctx, from, src, &inner);
     if (rc)
         return sim_fail(err, rc, "%s: field 'efficiency.efficiency_from': %s", file, inner.msg);
     return SIM_OK;
@@ -596,7 +592,8 @@ static int load_transfer_source(const char *from, const char *file, sim_hw *src,
 /* Take the efficiencies of another hwmodel of the same family (class and backend: the
  * kernels' efficiencies and fixed costs are those of one kind of device and software).
  * The file's own `source` says why; `link` may be given, since links belong to the device. */
-static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, sim_err *err)
+static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, const sim_hw_resolver *resolver,
+                               sim_err *err)
 {
     static const char *const keys[] = {"source", "efficiency_from", "link", NULL};
     int rc;
@@ -606,7 +603,7 @@ static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, sim
     if ((rc = jf_str(e, "efficiency_from", from, sizeof from, file, "efficiency", err)))
         return rc;
     sim_hw src;
-    if ((rc = load_transfer_source(from, file, &src, err)))
+    if ((rc = load_transfer_source(from, file, resolver, &src, err)))
         return rc;
     if (src.cls != hw->cls || strcmp(src.backend, hw->backend) != 0)
         return sim_fail(err, SIM_EINPUT,
@@ -630,7 +627,8 @@ static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, sim
     return SIM_OK;
 }
 
-static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, const sim_hw_resolver *resolver,
+                            sim_err *err)
 {
     static const char *const keys[] = {"provenance",         "source",           "efficiency_from",  "gemm",
                                        "grouped_gemm",       "memory",           "attention_decode", "attention_prefill",
@@ -649,7 +647,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, sim
     for (const char *const *k = eff_figures; *k && !figures; k++)
         figures = cJSON_GetObjectItemCaseSensitive(e, *k) != NULL;
     if (!figures && cJSON_GetObjectItemCaseSensitive(e, "efficiency_from"))
-        return transfer_efficiency(e, hw, file, err);
+        return transfer_efficiency(e, hw, file, resolver, err);
     if ((rc = get_enum(e, "provenance", provenances, 2, &prov, file, "efficiency", err)))
         return rc;
     snprintf(hw->eff.provenance, sizeof hw->eff.provenance, "%s", provenances[prov]);
@@ -698,7 +696,8 @@ static int parse_calibration(const cJSON *root, const char *file, sim_err *err)
 
 /* ---- public -------------------------------------------------------------------------- */
 
-static int parse_root(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim_hw_resolver *resolver,
+                      sim_err *err)
 {
     static const char *const keys[] = {"schema",  "name",   "display_name", "class", "backend",    "released",
                                        "compute", "memory", "interconnect", "power", "price", "efficiency",
@@ -710,13 +709,18 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, sim_err *
     if ((rc = check_keys(root, keys, file, "", err)) || (rc = parse_header(root, hw, file, err)) ||
         (rc = parse_compute(root, hw, file, err)) || (rc = parse_memory(root, hw, file, err)) ||
         (rc = parse_interconnect(root, hw, file, err)) || (rc = parse_power(root, hw, file, err)) ||
-        (rc = parse_price(root, hw, file, err)) || (rc = parse_efficiency(root, hw, file, err)) ||
+        (rc = parse_price(root, hw, file, err)) || (rc = parse_efficiency(root, hw, file, resolver, err)) ||
         (rc = parse_calibration(root, file, err)))
         return rc;
     return SIM_OK;
 }
 
 int sim_hw_load(sim_hw *hw, const char *file, sim_err *err)
+{
+    return sim_hw_load_with(hw, file, NULL, err);
+}
+
+int sim_hw_load_with(sim_hw *hw, const char *file, const sim_hw_resolver *resolver, sim_err *err)
 {
     sim_err scratch;
     if (!err)
@@ -727,7 +731,7 @@ int sim_hw_load(sim_hw *hw, const char *file, sim_err *err)
     cJSON *root = jf_load(file, err);
     if (!root)
         return err->code;
-    int rc = parse_root(root, hw, file, err);
+    int rc = parse_root(root, hw, file, resolver, err);
     cJSON_Delete(root);
     return rc;
 }

@@ -105,7 +105,19 @@ typedef struct sim_hw {
     } eff;
 } sim_hw;
 
-int sim_hw_load(sim_hw *hw, const char *file, sim_err *err);
+/* Loads the hwmodel that a file's `efficiency.efficiency_from` names ("NAME", "calibrated/NAME"
+ * or a path): the registry provides it (sim_registry_hw), so this module does not depend on
+ * where hwmodels live. */
+typedef struct sim_hw_resolver {
+    int (*load)(void *ctx, const char *name_or_path, sim_hw *out, sim_err *err);
+    void *ctx;
+} sim_hw_resolver;
+
+/* Load and check a hwmodel file. A file that takes its efficiencies from another hwmodel
+ * (efficiency_from alone) loads it through `resolver`; with a NULL resolver such a file is
+ * an error (load it with sim_registry_hw). */
+int sim_hw_load_with(sim_hw *hw, const char *file, const sim_hw_resolver *resolver, sim_err *err);
+int sim_hw_load(sim_hw *hw, const char *file, sim_err *err); /* no resolver */
 
 /* Peak FLOP/s for the first type in `chain` (a -1 terminated list) this device supports;
  * *used gets that type. Returns 0 if none is supported. */

@@ -171,28 +171,62 @@ int sim_registry_model(const char *name, sim_model *out, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "model name '%.64s...' is too long", name);
     if (file_exists(path))
         return sim_model_load(out, path, err);
-    static char names[MAX_LISTED][64];
+    char(*names)[64] = malloc(MAX_LISTED * sizeof *names);
+    if (!names)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
     int n = sim_registry_list_models(names, MAX_LISTED);
     if (n > MAX_LISTED)
         n = MAX_LISTED;
-    if (find_alias(dir, name, names, n, path, sizeof path))
-        return sim_model_load(out, path, err);
-    return unknown_name("model", name, names, n, "moesim models", err);
+    int rc = find_alias(dir, name, names, n, path, sizeof path) ? sim_model_load(out, path, err)
+                                                                 : unknown_name("model", name, names, n, "moesim models", err);
+    free(names);
+    return rc;
+}
+
+/* A hwmodel may take its efficiencies from another (efficiency_from), which may do the same:
+ * the chain is followed this deep, which also stops a cycle. */
+#define MAX_TRANSFER_DEPTH 4
+
+static int load_hw(const char *name, sim_hw *out, int depth, sim_err *err);
+
+/* The resolver hw.c calls for efficiency_from: ctx is the depth of the file naming it. */
+static int resolve_transfer(void *ctx, const char *name, sim_hw *out, sim_err *err)
+{
+    int depth = *(const int *)ctx + 1;
+    if (depth > MAX_TRANSFER_DEPTH)
+        return sim_fail(err, SIM_EINPUT, "'%s' starts a chain of more than %d transfers (a cycle?)", name,
+                        MAX_TRANSFER_DEPTH);
+    return load_hw(name, out, depth, err);
+}
+
+static int load_file(const char *path, sim_hw *out, int depth, sim_err *err)
+{
+    const sim_hw_resolver resolver = { resolve_transfer, &depth };
+    return sim_hw_load_with(out, path, &resolver, err);
+}
+
+static int load_hw(const char *name, sim_hw *out, int depth, sim_err *err)
+{
+    char path[PATH_MAX];
+    if (file_exists(name))
+        return load_file(name, out, depth, err);
+    /* "calibrated/NAME" finds hwmodels/calibrated/NAME.json */
+    if (snprintf(path, sizeof path, "%s/hwmodels/%s.json", sim_home(), name) < (int)sizeof path && file_exists(path))
+        return load_file(path, out, depth, err);
+    if (looks_like_path(name))
+        return load_file(name, out, depth, err); /* reports that it cannot be opened */
+    char(*names)[64] = malloc(MAX_LISTED * sizeof *names);
+    if (!names)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    int n = sim_registry_list_hw(names, MAX_LISTED);
+    if (n > MAX_LISTED)
+        n = MAX_LISTED;
+    int rc = unknown_name("hardware", name, names, n, "moesim hw", err);
+    free(names);
+    return rc;
 }
 
 int sim_registry_hw(const char *name, sim_hw *out, sim_err *err)
 {
-    char path[PATH_MAX];
-    if (file_exists(name))
-        return sim_hw_load(out, name, err);
-    /* "calibrated/NAME" finds hwmodels/calibrated/NAME.json */
-    if (snprintf(path, sizeof path, "%s/hwmodels/%s.json", sim_home(), name) < (int)sizeof path && file_exists(path))
-        return sim_hw_load(out, path, err);
-    if (looks_like_path(name))
-        return sim_hw_load(out, name, err); /* reports that it cannot be opened */
-    static char names[MAX_LISTED][64];
-    int n = sim_registry_list_hw(names, MAX_LISTED);
-    if (n > MAX_LISTED)
-        n = MAX_LISTED;
-    return unknown_name("hardware", name, names, n, "moesim hw", err);
+    return load_hw(name, out, 0, err);
 }

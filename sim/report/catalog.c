@@ -3,6 +3,8 @@
 
 #include "model/registry.h"
 
+#include <stdlib.h>
+
 cJSON *sim_catalog_model_row(const sim_model *m)
 {
     sim_param_counts pc;
@@ -50,9 +52,11 @@ cJSON *sim_catalog_hw_row(const sim_hw *h)
 
 #define MAX_SHIPPED 256
 
-int sim_catalog_models(cJSON **rows, sim_err *err)
+/* The names of shipped cards (the caller's buffer of MAX_SHIPPED). */
+typedef char catalog_names[MAX_SHIPPED][64];
+
+static int models_into(catalog_names names, cJSON **rows, sim_err *err)
 {
-    static char names[MAX_SHIPPED][64];
     int n = sim_registry_list_models(names, MAX_SHIPPED);
     cJSON *arr = cJSON_CreateArray();
     for (int i = 0; i < n && i < MAX_SHIPPED; i++) {
@@ -68,9 +72,8 @@ int sim_catalog_models(cJSON **rows, sim_err *err)
 }
 
 /* Shipped hwmodels, then calibrated ones (named "calibrated/NAME", as --hw takes them). */
-int sim_catalog_hw(cJSON **rows, sim_err *err)
+static int hw_into(catalog_names names, cJSON **rows, sim_err *err)
 {
-    static char names[MAX_SHIPPED][64];
     int shipped = sim_registry_list_hw(names, MAX_SHIPPED);
     if (shipped > MAX_SHIPPED)
         shipped = MAX_SHIPPED;
@@ -90,4 +93,25 @@ int sim_catalog_hw(cJSON **rows, sim_err *err)
     }
     *rows = arr;
     return SIM_OK;
+}
+
+/* The name buffer (16 KiB) lives on the heap for the call. */
+static int with_names(int (*fill)(catalog_names, cJSON **, sim_err *), cJSON **rows, sim_err *err)
+{
+    catalog_names *names = calloc(1, sizeof *names);
+    if (!names)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    int rc = fill(*names, rows, err);
+    free(names);
+    return rc;
+}
+
+int sim_catalog_models(cJSON **rows, sim_err *err)
+{
+    return with_names(models_into, rows, err);
+}
+
+int sim_catalog_hw(cJSON **rows, sim_err *err)
+{
+    return with_names(hw_into, rows, err);
 }

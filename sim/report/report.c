@@ -92,17 +92,33 @@ cJSON *sim_report_deploy(const sim_deploy *d)
 }
 
 /* Provenance line: which efficiencies the numbers rest on. */
+static void efficiency_basis(const sim_deploy *d, char *buf, size_t cap)
+{
+    if (d->hw->eff.efficiency_from[0])
+        snprintf(buf, cap, "%s efficiencies transferred from %s", d->hw->eff.provenance, d->hw->eff.efficiency_from);
+    else
+        snprintf(buf, cap, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+}
+
 static void add_provenance(cJSON *o, const sim_deploy *d)
 {
     char buf[256];
-    if (d->hw->eff.efficiency_from[0])
-        snprintf(buf, sizeof buf, "%s efficiencies transferred from %s", d->hw->eff.provenance,
-                 d->hw->eff.efficiency_from);
-    else
-        snprintf(buf, sizeof buf, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+    efficiency_basis(d, buf, sizeof buf);
     cJSON_AddStringToObject(o, "efficiency_basis", buf);
     cJSON_AddStringToObject(o, "model_file", d->model->path);
     cJSON_AddStringToObject(o, "hw_file", d->hw->path);
+}
+
+/* The key a step of an eval result goes under in "breakdown" (and its title in the text). */
+static const char *first_step_name(const sim_serve_opts *o)
+{
+    /* aggregated: the step that carries a prompt chunk alongside the decodes */
+    return o->prefill ? "prefill" : "decode_with_prefill_chunk";
+}
+
+static const char *phase_name(const sim_phase_result *p)
+{
+    return p->prefill ? "prefill" : "decode";
 }
 
 cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)
@@ -152,8 +168,7 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
     if (r->fits) {
         cJSON_AddItemToObject(b, "decode", sim_report_step(&r->decode));
-        /* aggregated: the step that carries a prompt chunk alongside the decodes */
-        cJSON_AddItemToObject(b, o->prefill ? "prefill" : "decode_with_prefill_chunk", sim_report_step(&r->first));
+        cJSON_AddItemToObject(b, first_step_name(o), sim_report_step(&r->first));
         if (o->prefill)
             cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(&r->prefill_pool));
         jf_add_num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
@@ -163,34 +178,26 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     return j;
 }
 
-cJSON *sim_report_phase(const sim_deploy *d, const char *phase, double batch, double ctx,
-                        const sim_step_result *s, const sim_memfit *m)
+cJSON *sim_report_phase(const sim_deploy *d, const sim_phase_result *p)
 {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", d->model->name);
     cJSON_AddStringToObject(j, "hw", d->hw->name);
     jf_add_num(j, "gpus", d->gpus);
-    cJSON_AddStringToObject(j, "phase", phase);
-    jf_add_num(j, "batch", batch);
-    jf_add_num(j, "context", ctx);
-    cJSON_AddBoolToObject(j, "fits", m->fits && m->max_seqs >= batch * d->pp);
-    if (!m->fits)
-        cJSON_AddStringToObject(j, "reason", m->reason);
-    else if (m->max_seqs < batch * d->pp) {
-        char buf[256];
-        snprintf(buf, sizeof buf, "the KV cache holds %ld sequences of %.0f tokens per rank; asked %.0f", m->max_seqs,
-                 ctx, batch * d->pp);
-        cJSON_AddStringToObject(j, "reason", buf);
-    }
-    jf_add_num(j, "memory_per_gpu_bytes", m->total_bytes);
-    jf_add_num(j, "step_s", s->time_s);
-    double tokens = strcmp(phase, "prefill") == 0 ? batch * ctx : batch;
-    jf_add_num(j, "tokens_per_s_per_gpu", s->time_s > 0 ? tokens * d->dp / s->stage_time_s / d->gpus : 0);
-    cJSON_AddStringToObject(j, "bound", sim_bound_name(s->bound));
+    cJSON_AddStringToObject(j, "phase", phase_name(p));
+    jf_add_num(j, "batch", p->batch);
+    jf_add_num(j, "context", p->context);
+    cJSON_AddBoolToObject(j, "fits", p->fits);
+    if (!p->fits)
+        cJSON_AddStringToObject(j, "reason", p->reason);
+    jf_add_num(j, "memory_per_gpu_bytes", p->mem.total_bytes);
+    jf_add_num(j, "step_s", p->step.time_s);
+    jf_add_num(j, "tokens_per_s_per_gpu", p->tokens_per_s_per_gpu);
+    cJSON_AddStringToObject(j, "bound", sim_bound_name(p->step.bound));
     cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
-    cJSON_AddItemToObject(j, "memory", sim_report_memory(d, m));
+    cJSON_AddItemToObject(j, "memory", sim_report_memory(d, &p->mem));
     cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
-    cJSON_AddItemToObject(b, phase, sim_report_step(s));
+    cJSON_AddItemToObject(b, phase_name(p), sim_report_step(&p->step));
     add_provenance(j, d);
     return j;
 }
@@ -209,63 +216,79 @@ void sim_format_number(char *buf, size_t cap, double v)
 }
 
 
-static void print_step(FILE *f, const char *title, const cJSON *s)
+/* --- the text report: from the result structs, the same figures the JSON carries --- */
+
+static void print_step(FILE *f, const char *title, const sim_step_result *s)
 {
-    if (!s)
-        return;
     fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
-            title, jf_get_num(s, "step_s") * 1e3, jf_get_num(s, "compute_s") * 1e3, jf_get_num(s, "memory_s") * 1e3,
-            jf_get_num(s, "communication_s") * 1e3, jf_get_num(s, "overhead_s") * 1e3, jf_get_str(s, "bound"));
-    const cJSON *k = cJSON_GetObjectItemCaseSensitive(s, "by_kind_s");
-    const cJSON *it;
-    double stage = jf_get_num(s, "stage_s");
-    cJSON_ArrayForEach(it, k) fprintf(f, "           %-22s %9.3f ms  %5.1f%%\n", it->string,
-                                      it->valuedouble * 1e3, stage > 0 ? 100 * it->valuedouble / stage : 0);
-    const cJSON *moe = cJSON_GetObjectItemCaseSensitive(s, "moe");
-    if (moe)
+            title, s->time_s * 1e3, s->compute_s * 1e3, s->memory_s * 1e3, s->comm_s * 1e3, s->overhead_s * 1e3,
+            sim_bound_name(s->bound));
+    for (int i = 0; i < LK_COUNT; i++)
+        if (s->by_kind_s[i] > 0)
+            fprintf(f, "           %-22s %9.3f ms  %5.1f%%\n", sim_layer_kind_name((sim_layer_kind)i),
+                    s->by_kind_s[i] * 1e3, 100 * sim_step_kind_share(s, (sim_layer_kind)i));
+    if (s->experts_touched_per_rank > 0)
         fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, imbalance %.2fx\n",
-                jf_get_num(moe, "experts_touched_busiest_rank"), jf_get_num(moe, "tokens_per_expert"), jf_get_num(moe, "imbalance"));
+                s->experts_touched_per_rank, s->tokens_per_expert, s->imbalance);
 }
 
-void sim_report_print(FILE *f, const cJSON *r)
+/* The first two lines: the deployment and its memory. */
+static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfit *m)
 {
-    const cJSON *dep = cJSON_GetObjectItemCaseSensitive(r, "deployment");
-    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(r, "memory");
-    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", jf_get_str(r, "model"),
-            jf_get_num(r, "gpus"), jf_get_str(r, "hw"), jf_get_num(dep, "tp"), jf_get_num(dep, "ep"), jf_get_num(dep, "pp"), jf_get_num(dep, "dp"),
-            jf_get_str(dep, "precision"), jf_get_str(dep, "dense_precision"), jf_get_str(dep, "kv_precision"));
-    bool fits = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "fits"));
+    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", d->model->name,
+            (double)gpus, d->hw->name, (double)d->tp, (double)d->ep, (double)d->pp, (double)d->dp,
+            sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt), sim_wformat_name(d->kv_fmt));
     fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
-            jf_get_num(r, "memory_per_gpu_bytes") / 1e9, jf_get_num(mem, "capacity_bytes") / 1e9, jf_get_num(mem, "weights_bytes") / 1e9,
-            jf_get_num(mem, "kv_bytes_per_sequence") / 1e9, jf_get_num(mem, "workspace_bytes") / 1e9);
-    if (!fits) {
-        fprintf(f, "DOES NOT FIT: %s\n", jf_get_str(r, "reason"));
+            m->total_bytes / 1e9, m->capacity_bytes / 1e9, m->weight_bytes / 1e9, m->kv_bytes_per_seq / 1e9,
+            m->workspace_bytes / 1e9);
+}
+
+static void print_basis(FILE *f, const sim_deploy *d)
+{
+    char buf[256];
+    efficiency_basis(d, buf, sizeof buf);
+    fprintf(f, "basis: %s\n", buf);
+}
+
+void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)
+{
+    print_header(f, d, r->gpus, &r->mem);
+    if (!r->fits) {
+        fprintf(f, "DOES NOT FIT: %s\n", r->reason);
         return;
     }
-    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "batch_clipped")))
-        fprintf(f, "batch clipped: %s\n", jf_get_str(r, "clip_reason"));
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(r, "breakdown");
-    if (cJSON_GetObjectItemCaseSensitive(r, "phase")) {
-        fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", jf_get_str(r, "phase"),
-                jf_get_num(r, "batch"), jf_get_num(r, "context"), jf_get_num(r, "step_s") * 1e3, jf_get_num(r, "tokens_per_s_per_gpu"));
-    } else {
-        fprintf(f, "isl %g, osl %g, concurrency %g (served %g)\n", jf_get_num(r, "isl"), jf_get_num(r, "osl"),
-                jf_get_num(r, "concurrency"), jf_get_num(r, "concurrency_served"));
-        fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", jf_get_num(r, "ttft_s"), jf_get_num(r, "tpot_s") * 1e3,
-                jf_get_num(r, "output_tokens_per_s_per_user"));
-        fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", jf_get_num(r, "output_tokens_per_s_per_gpu"),
-                jf_get_num(r, "input_tokens_per_s_per_gpu"));
-        fprintf(f, "cost (%s, $%.2f/h): $%.3f per M output tokens, $%.3f per M input tokens; %.3f J per output token\n",
-                jf_get_str(r, "cost_mode"), jf_get_num(r, "usd_per_hour"), jf_get_num(r, "usd_per_mtok_output"),
-                jf_get_num(r, "usd_per_mtok_input"), jf_get_num(r, "joules_per_output_token"));
-    }
+    if (r->clipped)
+        fprintf(f, "batch clipped: %s\n", r->clip_note);
+    fprintf(f, "isl %g, osl %g, concurrency %g (served %g)\n", o->isl, o->osl, o->concurrency, r->concurrency_served);
+    fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", r->ttft_s, r->tpot_s * 1e3,
+            r->output_tps_per_user);
+    fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", r->output_tps_per_gpu,
+            r->input_tps_per_gpu);
+    fprintf(f, "cost (%s, $%.2f/h): $%.3f per M output tokens, $%.3f per M input tokens; %.3f J per output token\n",
+            r->cost_mode ? r->cost_mode : "n/a", r->usd_per_hour, r->usd_per_mtok_output, r->usd_per_mtok_input,
+            r->joules_per_output_token);
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
-    if (cJSON_GetObjectItemCaseSensitive(b, "mixed_step_share"))
-        fprintf(f, "  %.0f%% of steps carry a prompt chunk (%.0f prompt tokens on the busiest rank per step, averaged)\n",
-                100 * jf_get_num(b, "mixed_step_share"), jf_get_num(b, "prefill_tokens_per_decode_step"));
-    const cJSON *it;
-    cJSON_ArrayForEach(it, b) if (cJSON_IsObject(it)) print_step(f, it->string, it);
-    fprintf(f, "basis: %s\n", jf_get_str(r, "efficiency_basis"));
+    fprintf(f, "  %.0f%% of steps carry a prompt chunk (%.0f prompt tokens on the busiest rank per step, averaged)\n",
+            100 * r->mixed_share, r->prefill_tokens_per_step);
+    print_step(f, "decode", &r->decode);
+    print_step(f, first_step_name(o), &r->first);
+    if (o->prefill)
+        print_step(f, "prefill_pool_iteration", &r->prefill_pool);
+    print_basis(f, d);
+}
+
+void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result *p)
+{
+    print_header(f, d, d->gpus, &p->mem);
+    if (!p->fits) {
+        fprintf(f, "DOES NOT FIT: %s\n", p->reason);
+        return;
+    }
+    fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", phase_name(p), p->batch,
+            p->context, p->step.time_s * 1e3, p->tokens_per_s_per_gpu);
+    fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
+    print_step(f, phase_name(p), &p->step);
+    print_basis(f, d);
 }
 
 /* --- tables --- */

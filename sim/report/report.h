@@ -1,6 +1,7 @@
-/* report.h: results as JSON (cJSON). The same object is what `moesim eval --json` prints,
- * what Lua scenarios receive as a table, and what the text report and the table printer
- * read, so a field has one name everywhere. */
+/* report.h: the report layer: result structs as JSON (cJSON) and as text. The JSON object
+ * is what `moesim eval --json` prints and what Lua scenarios receive as a table; the text
+ * report prints the same structs, so both show the same figures. Tables and CSV print
+ * arrays of flat objects (rows built in Lua or by the table builders). */
 #ifndef MOESIM_REPORT_H
 #define MOESIM_REPORT_H
 
@@ -13,11 +14,14 @@ cJSON *sim_report_step(const sim_step_result *s);
 cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m);
 cJSON *sim_report_deploy(const sim_deploy *d);
 cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r);
-cJSON *sim_report_phase(const sim_deploy *d, const char *phase, double batch, double ctx,
-                        const sim_step_result *s, const sim_memfit *m);
+cJSON *sim_report_phase(const sim_deploy *d, const sim_phase_result *p);
+/* The JSON builders return a new object the caller frees with cJSON_Delete (NULL when out
+ * of memory). */
 
-/* Human-readable report of an eval or phase object. */
-void sim_report_print(FILE *f, const cJSON *result);
+/* Human-readable report of a serving evaluation (sim_serve_eval) or of one phase
+ * (sim_phase_run), the text of `moesim eval`. */
+void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r);
+void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result *p);
 
 /* An aligned table of an array of flat objects. `columns` (NULL = the keys of the first
  * row, in order) picks and orders columns. Numbers print with 4 significant digits. */

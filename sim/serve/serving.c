@@ -65,6 +65,34 @@ int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, 
     return sim_step_eval(d, mem, &s, step, err);
 }
 
+int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, sim_phase_result *out,
+                  sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->prefill = prefill;
+    out->batch = batch;
+    out->context = ctx;
+    int rc = sim_phase_eval(d, prefill, batch, ctx, &out->step, &out->mem, err);
+    if (rc)
+        return rc;
+    /* all micro-batches' KV sits on the same devices */
+    double seqs = batch * d->pp;
+    out->fits = out->mem.fits && out->mem.max_seqs >= seqs;
+    if (!out->mem.fits)
+        snprintf(out->reason, sizeof out->reason, "%s", out->mem.reason);
+    else if (out->mem.max_seqs < seqs)
+        snprintf(out->reason, sizeof out->reason, "the KV cache holds %ld sequences of %.0f tokens per rank; asked %.0f",
+                 out->mem.max_seqs, ctx, seqs);
+    double tokens = prefill ? batch * ctx : batch;
+    out->tokens_per_s_per_gpu = out->step.time_s > 0 ? tokens * d->dp / out->step.stage_time_s / d->gpus : 0;
+    return SIM_OK;
+}
+
+double sim_step_kind_share(const sim_step_result *s, sim_layer_kind k)
+{
+    return s->stage_time_s > 0 ? s->by_kind_s[k] / s->stage_time_s : 0;
+}
+
 static void set_cost(const sim_deploy *d, const sim_deploy *pool, const sim_serve_opts *o, sim_eval *r)
 {
     const char *mode = "rent";

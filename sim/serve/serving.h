@@ -59,6 +59,27 @@ int sim_serve_eval(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, 
 int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,
                    sim_memfit *mem, sim_err *err);
 
+/* One phase alone with every figure `moesim eval --phase` shows: the step, the memory fit
+ * for `batch` x pp sequences of `context` tokens per rank, whether that fits (and why not)
+ * and the phase's tokens/s per device. */
+typedef struct sim_phase_result {
+    bool prefill;                  /* the phase: prefill or decode */
+    double batch, context;         /* as asked: per attention rank */
+    bool fits;                     /* the weights fit and the KV cache holds batch x pp sequences */
+    char reason[512];              /* why not, when !fits */
+    sim_step_result step;
+    sim_memfit mem;
+    double tokens_per_s_per_gpu;   /* prompt tokens (prefill) or output tokens (decode) */
+} sim_phase_result;
+
+/* sim_phase_eval, then the fit and the derived figures. Errors as sim_phase_eval. */
+int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, sim_phase_result *out,
+                  sim_err *err);
+
+/* The share of a step's stage time that layers of kind `k` take (0 when the stage took
+ * no time), for breakdowns. */
+double sim_step_kind_share(const sim_step_result *s, sim_layer_kind k);
+
 /* E[max of n independent Poisson(lambda)] (attention-DP: the busiest rank's new prompts). */
 double sim_poisson_expected_max(double lambda, int n);
 
