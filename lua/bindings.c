@@ -320,6 +320,7 @@ static cJSON *rows_arg(lua_State *L, int idx, const char *fn, lconv_box **box)
 
 static int l_print(lua_State *L)
 {
+    lua_settop(L, 2); /* the boxes pushed below must not pass for arguments */
     lconv_box *box;
     cJSON *rows = rows_arg(L, 1, "print", &box);
     const char *cols[64];
@@ -355,6 +356,7 @@ static int write_out(lua_State *L, const char *name, const char *data, size_t le
 
 static int l_write_csv(lua_State *L)
 {
+    lua_settop(L, 3);
     const char *name = out_name(L, 1, "write_csv");
     lconv_box *rbox;
     cJSON *rows = rows_arg(L, 2, "write_csv", &rbox);
@@ -373,8 +375,9 @@ static int l_write_csv(lua_State *L)
 
 static int l_write_json(lua_State *L)
 {
-    const char *name = out_name(L, 1, "write_json");
     luaL_checkany(L, 2);
+    lua_settop(L, 2);
+    const char *name = out_name(L, 1, "write_json");
     lconv_box *jbox;
     cJSON *j = lconv_to_json(L, 2, "write_json", "value", &jbox);
     lconv_box *tbox = lconv_box_push(L, free, 0);

@@ -65,9 +65,9 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         a->instr_tripped = true;
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     }
-    luaL_error(L, "scenario stopped after %lld Lua instructions, its limit (a runaway loop? "
+    luaL_error(L, "scenario stopped after %I Lua instructions, its limit (a runaway loop? "
                   "`moesim run FILE --allow-slow` lifts the limit, --max-instructions N sets it)",
-               a->max_instr);
+               (lua_Integer)a->max_instr);
 }
 
 static int panic(lua_State *L)
