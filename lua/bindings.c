@@ -414,6 +414,12 @@ static int plot_into(lbind_ctx *c, const char *name, const cJSON *rows, sim_plot
     snprintf(file, sizeof file, "%s/chart%s", dir, ends_with(name, ".svg") ? ".svg" : ".png");
     o->file = file;
     int rc = sim_plot(rows, o, err);
+    char *at = rc ? strstr(err->msg, file) : NULL;
+    if (at) { /* name the file the scenario asked for, not the temporary one */
+        char rest[sizeof err->msg];
+        snprintf(rest, sizeof rest, "%s", at + strlen(file));
+        snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "%s/%s%s", c->out_dir, name, rest);
+    }
     if (!rc)
         rc = lout_copy(c->out_fd, name, file, err);
     unlink(file);

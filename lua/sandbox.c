@@ -111,7 +111,8 @@ lsb_stop lsb_stopped(lua_State *L, int status, const char *msg)
     const lsb_acct *a = acct_of(L);
     if (a->instr_tripped)
         return LSB_STOPPED_INSTRUCTIONS;
-    if (a->refused && (status == LUA_ERRMEM || (msg && strstr(msg, "not enough memory"))))
+    /* LUA_ERRERR: the message handler itself ran out of memory */
+    if (a->refused && (status == LUA_ERRMEM || status == LUA_ERRERR || (msg && strstr(msg, "not enough memory"))))
         return LSB_STOPPED_MEMORY;
     return LSB_NOT_STOPPED;
 }
