@@ -7,7 +7,7 @@ FRONT_LIB := $(BUILD)/libmoesim-front.a
 
 $(FRONT_LIB): $(FRONT_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@; $(AR) rcs $@ $^
 
 $(BIN)/moesim: $(BUILD)/cli/main.o $(FRONT_LIB) $(CAL_LIB) $(SIM_LIB)
 	@mkdir -p $(BIN)

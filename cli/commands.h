@@ -3,7 +3,7 @@
 #ifndef MOESIM_COMMANDS_H
 #define MOESIM_COMMANDS_H
 
-int cmd_run(int argc, char **argv);       /* lua_api.c */
+int cmd_run(int argc, char **argv);       /* lua/run.c */
 int cmd_eval(int argc, char **argv);      /* main.c */
 int cmd_models(int argc, char **argv);    /* main.c */
 int cmd_hw(int argc, char **argv);        /* main.c */

@@ -125,6 +125,7 @@ static void usage(FILE *f)
     fprintf(f, "moesim %s: what a Mixture-of-Experts model costs and how fast it runs on given hardware\n\n"
                "usage:\n"
                "  moesim run FILE.lua [--out DIR]     run a what-if scenario (results into DIR, default out/)\n"
+               "      [--allow-slow] [--max-instructions N] [--max-memory MB]  lift or set the scenario's limits\n"
                "  moesim eval --model M --hw H ...    one configuration, broken down (--help for options)\n"
                "  moesim models [--json]              shipped model cards with parameter counts\n"
                "  moesim hw [--json]                  shipped hardware models\n"
