@@ -115,9 +115,4 @@ int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, 
 /* Comma-separated list of option names (for messages). */
 void sim_request_option_list(char *buf, size_t cap);
 
-/* The serve and search entry points of the front end, reachable from this header until
- * lua/lua_api.c includes them itself (issue 11). */
-#include "cli/serve_request.h"
-#include "cli/search_request.h"
-
 #endif

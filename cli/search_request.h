@@ -55,25 +55,4 @@ int cli_search_frontier(sim_session *session, const sim_request *r, const cli_se
 int cli_search_cheapest(sim_session *session, const sim_request *r, const cli_search_opts *o, cJSON **result,
                         sim_err *err);
 
-/* Former names, kept until lua/lua_api.c calls the cli_ names (issue 11). */
-typedef cli_search_opts sim_search_opts;
-static inline void sim_search_defaults(sim_search_opts *o)
-{
-    cli_search_defaults(o);
-}
-static inline int sim_search_parse_list(const char *text, const char *what, sim_search_opts *o, sim_err *err)
-{
-    return cli_search_parse_list(text, what, o, err);
-}
-static inline int sim_search_frontier(sim_session *session, const sim_request *r, const sim_search_opts *o,
-                                      cJSON **result, sim_err *err)
-{
-    return cli_search_frontier(session, r, o, result, err);
-}
-static inline int sim_search_cheapest(sim_session *session, const sim_request *r, const sim_search_opts *o,
-                                      cJSON **result, sim_err *err)
-{
-    return cli_search_cheapest(session, r, o, result, err);
-}
-
 #endif

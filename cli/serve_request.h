@@ -54,15 +54,4 @@ sim_serve_view cli_serve_view(const cli_serve_run *run);
 int cli_serve_request_run(sim_session *session, const sim_request *r, bool keep_records, bool progress,
                           cJSON **report, sim_des_result *res, sim_err *err);
 
-/* Former names, kept until lua/lua_api.c calls the cli_ / report names (issue 11). */
-static inline int sim_des_request_run(sim_session *session, const sim_request *r, bool keep_records, bool progress,
-                                      cJSON **report, sim_des_result *res, sim_err *err)
-{
-    return cli_serve_request_run(session, r, keep_records, progress, report, res, err);
-}
-static inline cJSON *sim_des_cdf_rows(const sim_des_result *r, int points)
-{
-    return sim_serve_report_cdf(r, points);
-}
-
 #endif

@@ -20,8 +20,9 @@
 #include "report/catalog.h"
 #include "report/plot.h"
 #include "report/report.h"
-#include "search/search.h"
-#include "serve/des.h"
+#include "cli/search_request.h"
+#include "cli/serve_request.h"
+#include "report/serve_report.h"
 
 /* --- the per-state context --- */
 
@@ -484,11 +485,11 @@ static int l_serve(lua_State *L)
     sim_des_result *res = res_box->p;
     cJSON *rep = NULL;
     sim_err err = { 0 };
-    int rc = sim_des_request_run(ctx(L)->session, &r, true, false, &rep, res, &err);
+    int rc = cli_serve_request_run(ctx(L)->session, &r, true, false, &rep, res, &err);
     rep_box->p = rep;
     if (rc)
         return raise_err(L, "serve", &err);
-    cJSON *cdf = sim_des_cdf_rows(res, 50);
+    cJSON *cdf = sim_serve_report_cdf(res, 50);
     lconv_box_release(res_box);
     if (!cdf || !cJSON_AddItemToObject(rep, "cdf", cdf)) {
         cJSON_Delete(cdf);
@@ -500,7 +501,7 @@ static int l_serve(lua_State *L)
 }
 
 /* A search list field: a Lua list of strings, numbers or named tables, joined with commas. */
-static void search_list(lua_State *L, int idx, const char *key, const char *what, sim_search_opts *o)
+static void search_list(lua_State *L, int idx, const char *key, const char *what, cli_search_opts *o)
 {
     lua_getfield(L, idx, key);
     int t = lua_gettop(L);
@@ -528,7 +529,7 @@ static void search_list(lua_State *L, int idx, const char *key, const char *what
     sim_err err = { 0 };
     if (used >= sizeof text)
         luaL_error(L, "search: field '%s' is too long", key);
-    if (sim_search_parse_list(text, what, o, &err))
+    if (cli_search_parse_list(text, what, o, &err))
         raise_err(L, "search", &err);
 }
 
@@ -551,8 +552,8 @@ static int l_search(lua_State *L)
     lua_settop(L, 1);
     static const char *const own[] = { "goal", "max_gpus", "min_gpus", "precisions", "max_batched_tokens",
                                        "concurrency_per_gpu", "disagg", "force", "limit", "confirm", "hw", NULL };
-    sim_search_opts o;
-    sim_search_defaults(&o);
+    cli_search_opts o;
+    cli_search_defaults(&o);
     lua_getfield(L, 1, "hw");
     bool hw_list = lua_istable(L, -1) && lua_rawlen(L, -1) > 0;
     lua_pop(L, 1);
@@ -599,7 +600,7 @@ static int l_search(lua_State *L)
     lconv_box *box = lconv_box_json(L);
     cJSON *res = NULL;
     sim_err err = { 0 };
-    int rc = frontier ? sim_search_frontier(session, &r, &o, &res, &err) : sim_search_cheapest(session, &r, &o, &res, &err);
+    int rc = frontier ? cli_search_frontier(session, &r, &o, &res, &err) : cli_search_cheapest(session, &r, &o, &res, &err);
     box->p = res;
     if (rc)
         return raise_err(L, "search", &err);
