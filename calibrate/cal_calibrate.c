@@ -69,7 +69,7 @@ static int load_base(const cal_options *o, cal_result *r, sim_err *err)
     }
     if ((rc = sim_registry_hw(base_name, &r->base, err)))
         return rc;
-    if (r->gpu ? r->base.cls == HW_CPU : r->base.cls != HW_CPU)
+    if (r->gpu ? r->base.cls == SIM_HW_CPU : r->base.cls != SIM_HW_CPU)
         return sim_fail(err, SIM_EINPUT, "--base %s is a %s model; --backend %s calibrates a %s", r->base.name,
                         sim_hw_class_name(r->base.cls), o->backend, r->gpu ? "GPU" : "CPU");
     return SIM_OK;
@@ -119,14 +119,14 @@ static void prepare_hw(cal_result *r)
     if (r->here) {
         cal_cpu_peaks(&r->host, r->peaks, r->peak_source, sizeof r->peak_source);
     } else {
-        for (int t = 0; t < DT_COUNT; t++)
+        for (int t = 0; t < SIM_DT_COUNT; t++)
             r->peaks[t] = base->peak_flops[t];
         snprintf(r->peak_source, sizeof r->peak_source,
                  "Peaks of base %s: the measurements (%s) were not taken on this host, whose clock and vector "
                  "units moesim calibrate reads; the fitted efficiencies are relative to these peaks.",
                  base->name, f0->device);
     }
-    for (int t = 0; t < DT_COUNT; t++)
+    for (int t = 0; t < SIM_DT_COUNT; t++)
         r->hw.peak_flops[t] = r->peaks[t];
     if (triad > 0) {
         /* the engine counts 12 bytes per element; plain stores also read the destination

@@ -36,7 +36,7 @@ typedef struct cal_result {
     cal_set set;              /* the measurements, with predictions after the fit */
     cal_fit fit;
     cal_errors errors;
-    double peaks[DT_COUNT];   /* when replace */
+    double peaks[SIM_DT_COUNT];   /* when replace */
     char peak_source[2048], tier0_source[512];
     int ab_points;            /* all-to-all alpha-beta fit */
     double alpha_s, beta_Bps, ab_rms;

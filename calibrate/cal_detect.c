@@ -150,13 +150,13 @@ void cal_detect_host(cal_host *h)
     }
 }
 
-void cal_cpu_peaks(const cal_host *h, double peak[DT_COUNT], char *source, size_t cap)
+void cal_cpu_peaks(const cal_host *h, double peak[SIM_DT_COUNT], char *source, size_t cap)
 {
-    for (int t = 0; t < DT_COUNT; t++)
+    for (int t = 0; t < SIM_DT_COUNT; t++)
         peak[t] = 0;
     int per_cycle = h->fma_pipes * h->fp32_lanes * 2;
     double fp32 = h->cores * h->ghz * 1e9 * per_cycle;
-    peak[DT_FP32] = fp32;
+    peak[SIM_DT_FP32] = fp32;
     int n = snprintf(source, cap,
                      "Derived by moesim calibrate from the host: FP32 %.4g TFLOP/s = %d cores x %.3f GHz (%s) x %d "
                      "FLOP/cycle (%d FMA pipes x %d FP32 lanes x 2; flags: %s%s)",
@@ -167,16 +167,16 @@ void cal_cpu_peaks(const cal_host *h, double peak[DT_COUNT], char *source, size_
                          ? "; AMD family < 26 runs AVX-512 on 256-bit datapaths"
                          : "");
     if (h->has_bf16_dot) {
-        peak[DT_BF16] = 2 * fp32;
+        peak[SIM_DT_BF16] = 2 * fp32;
         n += snprintf(source + n, (size_t)n < cap ? cap - (size_t)n : 0,
                       "; BF16 %.4g = 2 x FP32 (a BF16 dot-product instruction sums pairs of products into each FP32 lane)",
-                      peak[DT_BF16] / 1e12);
+                      peak[SIM_DT_BF16] / 1e12);
     }
     if (h->has_int8_dot) {
-        peak[DT_INT8] = 4 * fp32;
+        peak[SIM_DT_INT8] = 4 * fp32;
         n += snprintf(source + n, (size_t)n < cap ? cap - (size_t)n : 0,
                       "; INT8 %.4g TOP/s = 4 x FP32 (an INT8 dot-product instruction sums 4 products into each 32-bit lane)",
-                      peak[DT_INT8] / 1e12);
+                      peak[SIM_DT_INT8] / 1e12);
     }
     snprintf(source + n, (size_t)n < cap ? cap - (size_t)n : 0,
              ". Peaks are of the hardware; the fitted efficiencies say what share of them the engine reaches.");
@@ -239,7 +239,7 @@ int cal_pick_base(const cal_host *h, bool gpu, char *name, size_t cap, char *why
         return sim_fail(err, SIM_EFAIL, "out of memory");
     int n = sim_registry_list_hw(names, 256);
     n = n > 256 ? 256 : n;
-    double peaks[DT_COUNT];
+    double peaks[SIM_DT_COUNT];
     char src[1024];
     cal_cpu_peaks(h, peaks, src, sizeof src);
     bool x86 = strstr(h->arch, "86") != NULL;
@@ -252,17 +252,17 @@ int cal_pick_base(const cal_host *h, bool gpu, char *name, size_t cap, char *why
             continue;
         double score;
         if (gpu) {
-            if (hw.cls != HW_GPU)
+            if (hw.cls != SIM_HW_GPU)
                 continue;
             /* most shared words first, then the nearest memory size */
             score = -10.0 * shared_words(h->gpu, hw.display_name) +
                     fabs(log((h->gpu_mem_bytes > 0 ? h->gpu_mem_bytes : 1) / hw.tiers[0].capacity_bytes));
         } else {
-            if (hw.cls != HW_CPU)
+            if (hw.cls != SIM_HW_CPU)
                 continue;
             bool hw_x86 = strcasestr(hw.display_name, "x86") || strcasestr(hw.display_name, "zen") ||
                           strcasestr(hw.display_name, "intel") || strcasestr(hw.display_name, "epyc");
-            score = (hw_x86 == x86 ? 0 : 10) + fabs(log(peaks[DT_FP32] / hw.peak_flops[DT_FP32]));
+            score = (hw_x86 == x86 ? 0 : 10) + fabs(log(peaks[SIM_DT_FP32] / hw.peak_flops[SIM_DT_FP32]));
         }
         if (score < best) {
             best = score;
@@ -272,7 +272,7 @@ int cal_pick_base(const cal_host *h, bool gpu, char *name, size_t cap, char *why
                          shared_words(h->gpu, hw.display_name), hw.display_name);
             else
                 snprintf(why, wcap, "closest shipped CPU model: %s instruction set, FP32 peak %.3g vs %.3g TFLOP/s here",
-                         x86 ? "x86" : "Arm", hw.peak_flops[DT_FP32] / 1e12, peaks[DT_FP32] / 1e12);
+                         x86 ? "x86" : "Arm", hw.peak_flops[SIM_DT_FP32] / 1e12, peaks[SIM_DT_FP32] / 1e12);
         }
     }
     free(names);

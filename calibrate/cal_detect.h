@@ -33,7 +33,7 @@ typedef struct cal_host {
 void cal_detect_host(cal_host *h);
 
 /* Peak FLOP/s per data type (0 = no such instruction) and the arithmetic behind them. */
-void cal_cpu_peaks(const cal_host *h, double peak[DT_COUNT], char *source, size_t cap);
+void cal_cpu_peaks(const cal_host *h, double peak[SIM_DT_COUNT], char *source, size_t cap);
 
 /* Ask nvidia-smi for the first GPU. Fails (SIM_EFAIL) naming why when there is none. */
 int cal_detect_gpu(cal_host *h, sim_err *err);

@@ -89,17 +89,17 @@ static void layer_model(const cal_point *p, sim_model *m)
     m->layers = 1;
     m->vocab = 1;
     m->max_context = 1;
-    m->attn.kind = ATTN_GQA;
+    m->attn.kind = SIM_ATTN_GQA;
     m->attn.heads = m->attn.kv_heads = 1;
     m->attn.head_dim = p->hidden;
-    m->ffn.activation = ACT_SWIGLU;
+    m->ffn.activation = SIM_ACT_SWIGLU;
     m->ffn.moe_layers = 1;
     m->ffn.experts = p->experts;
     m->ffn.top_k = p->top_k;
     m->ffn.expert_intermediate = p->ffn;
     m->ffn.shared_experts = p->shared;
     m->ffn.shared_intermediate = p->shared_ffn;
-    m->ffn.scoring = SCORE_SOFTMAX;
+    m->ffn.scoring = SIM_SCORE_SOFTMAX;
     m->native_experts = m->native_dense = p->fmt;
 }
 
@@ -178,7 +178,7 @@ int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err)
 {
     memset(f, 0, sizeof *f);
     f->prior_weight = PRIOR_WEIGHT;
-    bool layer_dt[DT_COUNT] = { false }, gemm_dt[DT_COUNT] = { false };
+    bool layer_dt[SIM_DT_COUNT] = { false }, gemm_dt[SIM_DT_COUNT] = { false };
     for (int i = 0; i < s->n; i++) {
         const cal_point *p = &s->p[i];
         if (!p->fitted && !p->held_out)
@@ -195,7 +195,7 @@ int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err)
     }
     if (f->n_fitted == 0)
         return sim_fail(err, SIM_EINPUT, "calibration: no measured point to fit (every point is held out)");
-    for (int t = 0; t < DT_COUNT; t++) {
+    for (int t = 0; t < SIM_DT_COUNT; t++) {
         if (layer_dt[t]) {
             const sim_curve *c = &hw->eff.grouped_gemm[t];
             add_param(f, CP_GROUPED_MAX, (sim_dtype)t, c->max);
@@ -213,15 +213,15 @@ int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err)
         }
         f->tied[t] = layer_dt[t] && !gemm_dt[t];
     }
-    add_param(f, CP_MEM_MAX, DT_FP32, hw->eff.memory.max);
+    add_param(f, CP_MEM_MAX, SIM_DT_FP32, hw->eff.memory.max);
     /* A STREAM triad measures what memory delivers; the layer points cannot tell a slower
      * memory from a slower streaming kernel (small-rows compute), so with a triad at hand the
      * memory ceiling stays where the triad put it and the kernels take the rest. */
     for (int i = 0; i < s->n; i++)
         if (s->p[i].kind == CAL_TRIAD)
             f->p[f->np - 1].held_by = "the triad";
-    add_param(f, CP_MEM_HALF, DT_FP32, hw->eff.memory.half);
-    add_param(f, CP_KERNEL, DT_FP32, hw->eff.kernel_overhead_s);
+    add_param(f, CP_MEM_HALF, SIM_DT_FP32, hw->eff.memory.half);
+    add_param(f, CP_KERNEL, SIM_DT_FP32, hw->eff.kernel_overhead_s);
     return SIM_OK;
 }
 
@@ -262,7 +262,7 @@ void cal_hw_set_kernel_switch(sim_hw *hw, const cal_set *s, int rows)
 
 static void apply_ties(const cal_fit *f, sim_hw *hw)
 {
-    for (int t = 0; t < DT_COUNT; t++)
+    for (int t = 0; t < SIM_DT_COUNT; t++)
         if (f->tied[t])
             hw->eff.gemm[t] = hw->eff.grouped_gemm[t];
 }

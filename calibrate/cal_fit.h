@@ -47,7 +47,7 @@ typedef struct cal_param {
 typedef struct cal_fit {
     cal_param p[CAL_MAX_PARAMS];
     int np;
-    bool tied[DT_COUNT];     /* gemm.<dt> follows grouped_gemm.<dt>: no dense GEMM of that type was
+    bool tied[SIM_DT_COUNT];     /* gemm.<dt> follows grouped_gemm.<dt>: no dense GEMM of that type was
                                 measured, and the engine runs dense FFNs (shared experts) with the
                                 same kernels as the routed ones */
     double prior_weight;     /* weight of (u - u_prior) against the log-ratio residuals */

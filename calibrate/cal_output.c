@@ -104,7 +104,7 @@ void cal_report_print(FILE *f, const cal_set *s, const cal_fit *fit, const cal_e
                 : p->sensitivity < CONSTRAINED ? "  weakly constrained by these measurements" : "",
                 p->held_by ? p->held_by : "");
     }
-    for (int t = 0; t < DT_COUNT; t++)
+    for (int t = 0; t < SIM_DT_COUNT; t++)
         if (fit->tied[t])
             fprintf(f, "  gemm.%s follows grouped_gemm.%s (no dense %s GEMM measured; the engine runs shared experts "
                        "with the routed experts' kernels)\n",
@@ -192,12 +192,12 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
             *dot = '\0';
         snprintf(fitted + strlen(fitted), sizeof fitted - strlen(fitted), "%s%s", fitted[0] ? ", " : "", name);
     }
-    for (int t = 0; t < DT_COUNT; t++)
+    for (int t = 0; t < SIM_DT_COUNT; t++)
         if (fit->tied[t])
             snprintf(tied + strlen(tied), sizeof tied - strlen(tied), "%sgemm.%s = grouped_gemm.%s", tied[0] ? ", " : "",
                      sim_dtype_name((sim_dtype)t), sim_dtype_name((sim_dtype)t));
     char regime[200] = "";
-    for (int t = 0; t < DT_COUNT && !regime[0]; t++)
+    for (int t = 0; t < SIM_DT_COUNT && !regime[0]; t++)
         if (find_param(fit, CP_SMALL_MAX, (sim_dtype)t))
             snprintf(regime, sizeof regime,
                      "grouped_gemm.<type>.small is the engine's kernel for experts with at most %d rows, fitted apart "
@@ -214,7 +214,7 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
              m->base_name);
     cJSON_AddStringToObject(e, "source", src);
     cJSON *g = cJSON_AddObjectToObject(e, "gemm"), *gg = cJSON_AddObjectToObject(e, "grouped_gemm");
-    for (int t = 0; t < DT_COUNT; t++) {
+    for (int t = 0; t < SIM_DT_COUNT; t++) {
         if (find_param(fit, CP_GEMM_MAX, (sim_dtype)t) || fit->tied[t])
             cJSON_AddItemToObject(g, sim_dtype_name((sim_dtype)t), curve_json(hw->eff.gemm[t]));
         if (find_param(fit, CP_GROUPED_MAX, (sim_dtype)t))
@@ -376,7 +376,7 @@ static int check_loads(const char *text, const char *out, sim_err *err)
 int cal_write_hwmodel(const char *out, const sim_hw *fitted, const cal_set *s, const cal_fit *fit,
                       const cal_errors *e, const cal_meta *m, sim_err *err)
 {
-    cJSON *root = jf_load(m->base_path, err);
+    cJSON *root = sim_json_load(m->base_path, err);
     if (!root)
         return err->code;
     set_str(root, "name", m->name);
@@ -386,7 +386,7 @@ int cal_write_hwmodel(const char *out, const sim_hw *fitted, const cal_set *s, c
         cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "compute");
         set_str(c, "source", m->peak_source);
         cJSON *t = cJSON_CreateObject();
-        for (int d = 0; d < DT_COUNT; d++)
+        for (int d = 0; d < SIM_DT_COUNT; d++)
             if (m->peaks[d] > 0)
                 cJSON_AddNumberToObject(t, sim_dtype_name((sim_dtype)d), r4(m->peaks[d] / 1e12));
         set_item(c, "tflops", t);
@@ -424,7 +424,7 @@ int cal_write_hwmodel(const char *out, const sim_hw *fitted, const cal_set *s, c
     nl[n + 1] = '\0';
     int rc = check_loads(nl, out, err);
     if (rc == SIM_OK)
-        rc = jf_write_atomic(out, nl, err);
+        rc = sim_json_write_atomic(out, nl, err);
     free(nl);
     return rc;
 }

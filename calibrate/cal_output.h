@@ -30,7 +30,7 @@ typedef struct cal_meta {
     const char *date, *version;
     const char *device, *driver;     /* detected device, driver (GPU) */
     bool replace_peaks;              /* CPU: peaks and tier-0 bandwidth from this host */
-    const double *peaks;             /* [DT_COUNT], when replace_peaks */
+    const double *peaks;             /* [SIM_DT_COUNT], when replace_peaks */
     const char *peak_source;
     double mem_bytes;                /* tier-0 capacity, when replace_peaks and known */
     double tier0_Bps;                /* tier-0 bandwidth (triad-derived), when replace_peaks */

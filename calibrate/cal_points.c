@@ -42,7 +42,7 @@ static cal_point *push(cal_set *s, sim_err *err)
 static int pos_num(const cJSON *obj, const char *key, bool zero_ok, double *out, const char *file, const char *path,
                    sim_err *err)
 {
-    int rc = jf_num(obj, key, out, file, path, err);
+    int rc = sim_json_num(obj, key, out, file, path, err);
     if (rc)
         return rc;
     if (zero_ok ? *out < 0 : *out <= 0)
@@ -54,7 +54,7 @@ static int pos_num(const cJSON *obj, const char *key, bool zero_ok, double *out,
 static int pos_int(const cJSON *obj, const char *key, bool zero_ok, int *out, const char *file, const char *path,
                    sim_err *err)
 {
-    int rc = jf_int(obj, key, out, file, path, err);
+    int rc = sim_json_int(obj, key, out, file, path, err);
     if (rc)
         return rc;
     if (zero_ok ? *out < 0 : *out <= 0)
@@ -66,7 +66,7 @@ static int pos_int(const cJSON *obj, const char *key, bool zero_ok, int *out, co
 /* total: {median_s, p10_s, p90_s}; the median is required, the spread optional. */
 static int timing(const cJSON *r, cal_point *p, const char *file, const char *path, sim_err *err)
 {
-    const cJSON *t = jf_obj(r, "total", file, path, err);
+    const cJSON *t = sim_json_obj(r, "total", file, path, err);
     if (!t)
         return err->code;
     char sub[96];
@@ -80,7 +80,7 @@ static int timing(const cJSON *r, cal_point *p, const char *file, const char *pa
                         sub, p->measured_s, p->median_s);
     p->rounds = 1;
     p->p10_s = p->p90_s = p->median_s;
-    if ((rc = jf_num_opt(t, "p10_s", &p->p10_s, file, sub, err)) || (rc = jf_num_opt(t, "p90_s", &p->p90_s, file, sub, err)))
+    if ((rc = sim_json_num_opt(t, "p10_s", &p->p10_s, file, sub, err)) || (rc = sim_json_num_opt(t, "p90_s", &p->p90_s, file, sub, err)))
         return rc;
     return SIM_OK;
 }
@@ -119,7 +119,7 @@ static int parse_layer(const cJSON *r, cal_point *p, const char *model, sim_wfor
 static int parse_gemm(const cJSON *r, cal_point *p, bool *skip, const char *file, const char *path, sim_err *err)
 {
     char variant[32] = "single";
-    int rc = jf_str_opt(r, "variant", variant, sizeof variant, file, path, err);
+    int rc = sim_json_str_opt(r, "variant", variant, sizeof variant, file, path, err);
     if (rc)
         return rc;
     /* "experts" is OpenBLAS over a layer's whole expert set, a baseline for the engine's own
@@ -129,7 +129,7 @@ static int parse_gemm(const cJSON *r, cal_point *p, bool *skip, const char *file
         return SIM_OK;
     }
     p->kind = CAL_GEMM;
-    p->fmt = WF_FP32; /* the sweep is OpenBLAS sgemm */
+    p->fmt = SIM_WF_FP32; /* the sweep is OpenBLAS sgemm */
     if ((rc = pos_int(r, "m", false, &p->m, file, path, err)) || (rc = pos_int(r, "n", false, &p->n, file, path, err)) ||
         (rc = pos_int(r, "k", false, &p->k, file, path, err)) || (rc = timing(r, p, file, path, err)))
         return rc;
@@ -141,35 +141,35 @@ static int parse_gemm(const cJSON *r, cal_point *p, bool *skip, const char *file
 static int parse_file_header(const cJSON *root, cal_file *f, sim_wformat *fmt, const char *file, sim_err *err)
 {
     int rc;
-    if ((rc = jf_str(root, "backend", f->backend, sizeof f->backend, file, "", err)) ||
-        (rc = jf_str(root, "dtype", f->dtype, sizeof f->dtype, file, "", err)) ||
-        (rc = jf_str(root, "date", f->date, sizeof f->date, file, "", err)) ||
-        (rc = jf_str_opt(root, "command", f->command, sizeof f->command, file, "", err)) ||
-        (rc = jf_str_opt(root, "moesim_version", f->version, sizeof f->version, file, "", err)))
+    if ((rc = sim_json_str(root, "backend", f->backend, sizeof f->backend, file, "", err)) ||
+        (rc = sim_json_str(root, "dtype", f->dtype, sizeof f->dtype, file, "", err)) ||
+        (rc = sim_json_str(root, "date", f->date, sizeof f->date, file, "", err)) ||
+        (rc = sim_json_str_opt(root, "command", f->command, sizeof f->command, file, "", err)) ||
+        (rc = sim_json_str_opt(root, "moesim_version", f->version, sizeof f->version, file, "", err)))
         return rc;
     if (strcmp(f->backend, "cpu") != 0 && strcmp(f->backend, "cuda") != 0)
         return sim_fail(err, SIM_EINPUT, "%s: field 'backend' is '%s' (expected cpu or cuda)", file, f->backend);
     if (strcmp(f->dtype, "fp32") == 0)
-        *fmt = WF_FP32;
+        *fmt = SIM_WF_FP32;
     else if (strcmp(f->dtype, "bf16") == 0)
-        *fmt = WF_BF16;
+        *fmt = SIM_WF_BF16;
     else if (strcmp(f->dtype, "int8") == 0)
-        *fmt = WF_INT8;
+        *fmt = SIM_WF_INT8;
     else
         return sim_fail(err, SIM_EINPUT, "%s: field 'dtype' is '%s' (expected fp32, bf16 or int8)", file, f->dtype);
-    const cJSON *dev = jf_obj(root, "device", file, "", err);
+    const cJSON *dev = sim_json_obj(root, "device", file, "", err);
     if (!dev)
         return err->code;
-    if ((rc = jf_str_opt(dev, "cpu", f->cpu, sizeof f->cpu, file, "device", err)) ||
-        (rc = jf_str_opt(dev, "gpu", f->gpu, sizeof f->gpu, file, "device", err)) ||
+    if ((rc = sim_json_str_opt(dev, "cpu", f->cpu, sizeof f->cpu, file, "device", err)) ||
+        (rc = sim_json_str_opt(dev, "gpu", f->gpu, sizeof f->gpu, file, "device", err)) ||
         (rc = pos_int(dev, "ranks", false, &f->ranks, file, "device", err)))
         return rc;
     f->cores = f->threads = 0;
     f->load_avg = -1;
-    if ((rc = jf_num_opt(dev, "load_avg", &f->load_avg, file, "device", err)))
+    if ((rc = sim_json_num_opt(dev, "load_avg", &f->load_avg, file, "device", err)))
         return rc;
-    if ((rc = jf_int_opt(dev, "cores", &f->cores, file, "device", err)) ||
-        (rc = jf_int_opt(dev, "threads", &f->threads, file, "device", err)))
+    if ((rc = sim_json_int_opt(dev, "cores", &f->cores, file, "device", err)) ||
+        (rc = sim_json_int_opt(dev, "threads", &f->threads, file, "device", err)))
         return rc;
     const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, "kernel_switch");
     if (sw) {
@@ -177,7 +177,7 @@ static int parse_file_header(const cJSON *root, cal_file *f, sim_wformat *fmt, c
             return sim_fail(err, SIM_EINPUT, "%s: field 'kernel_switch' must be an object {\"rows\": ..., \"per\": ...}",
                             file);
         if ((rc = pos_int(sw, "rows", false, &f->switch_rows, file, "kernel_switch", err)) ||
-            (rc = jf_str(sw, "per", f->switch_per, sizeof f->switch_per, file, "kernel_switch", err)))
+            (rc = sim_json_str(sw, "per", f->switch_per, sizeof f->switch_per, file, "kernel_switch", err)))
             return rc;
         if (strcmp(f->switch_per, "expert") != 0 && strcmp(f->switch_per, "layer") != 0)
             return sim_fail(err, SIM_EINPUT, "%s: field 'kernel_switch.per' is '%s' (expected expert or layer)", file,
@@ -197,14 +197,14 @@ int cal_set_load(cal_set *s, const char *file, sim_err *err)
 {
     if (s->nfiles == CAL_MAX_FILES)
         return sim_fail(err, SIM_EINPUT, "%s: at most %d measurement files", file, CAL_MAX_FILES);
-    cJSON *root = jf_load(file, err);
+    cJSON *root = sim_json_load(file, err);
     if (!root)
         return err->code;
     int rc = SIM_OK;
     cal_file *f = &s->files[s->nfiles];
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", file);
-    sim_wformat fmt = WF_FP32;
+    sim_wformat fmt = SIM_WF_FP32;
     char model[64] = "";
     const cJSON *results = NULL;
     if (!cJSON_IsObject(root))
@@ -213,7 +213,7 @@ int cal_set_load(cal_set *s, const char *file, sim_err *err)
         rc = parse_file_header(root, f, &fmt, file, err);
     const cJSON *cfg = rc == SIM_OK ? cJSON_GetObjectItemCaseSensitive(root, "config") : NULL;
     if (rc == SIM_OK && cfg)
-        rc = cJSON_IsObject(cfg) ? jf_str_opt(cfg, "model", model, sizeof model, file, "config", err)
+        rc = cJSON_IsObject(cfg) ? sim_json_str_opt(cfg, "model", model, sizeof model, file, "config", err)
                                  : sim_fail(err, SIM_EINPUT, "%s: field 'config' must be an object", file);
     if (rc == SIM_OK) {
         results = cJSON_GetObjectItemCaseSensitive(root, "results");
@@ -232,7 +232,7 @@ int cal_set_load(cal_set *s, const char *file, sim_err *err)
             rc = sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object", file, path);
             break;
         }
-        if ((rc = jf_str(r, "kind", kind, sizeof kind, file, path, err)))
+        if ((rc = sim_json_str(r, "kind", kind, sizeof kind, file, path, err)))
             break;
         cal_point *p = push(s, err);
         if (!p) {

@@ -50,7 +50,7 @@ int sim_cli_parse(const char *cmd, int argc, char **argv, sim_request *r, const 
             return cmd_fail(SIM_EINPUT, msg);
         }
         const char *value = NULL;
-        bool takes = spec->type != OPT_BOOL ||
+        bool takes = spec->type != SIM_OPT_BOOL ||
                      (i + 1 < argc && (strcmp(argv[i + 1], "true") == 0 || strcmp(argv[i + 1], "false") == 0));
         if (takes) {
             if (i + 1 >= argc) {

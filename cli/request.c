@@ -25,10 +25,10 @@ typedef struct opt_entry {
  * "derive" or "none" where the help says so. */
 #define DEVICES 1048576.0   /* 2^20 devices: beyond every machine built */
 #define TOKENS 1e8          /* tokens in one request: beyond every context window shipped */
-#define S(name, help) { { #name, OPT_STR, help }, offsetof(sim_request, name), sizeof(((sim_request *)0)->name), 0, 0 }
-#define I(name, lo, hi, help) { { #name, OPT_INT, help }, offsetof(sim_request, name), 0, lo, hi }
-#define N(name, lo, hi, help) { { #name, OPT_NUM, help }, offsetof(sim_request, name), 0, lo, hi }
-#define B(name, help) { { #name, OPT_BOOL, help }, offsetof(sim_request, name), 0, 0, 0 }
+#define S(name, help) { { #name, SIM_OPT_STR, help }, offsetof(sim_request, name), sizeof(((sim_request *)0)->name), 0, 0 }
+#define I(name, lo, hi, help) { { #name, SIM_OPT_INT, help }, offsetof(sim_request, name), 0, lo, hi }
+#define N(name, lo, hi, help) { { #name, SIM_OPT_NUM, help }, offsetof(sim_request, name), 0, lo, hi }
+#define B(name, help) { { #name, SIM_OPT_BOOL, help }, offsetof(sim_request, name), 0, 0, 0 }
 
 static const opt_entry options[] = {
     S(model, "model card: shipped name or path to JSON"),
@@ -83,7 +83,7 @@ static const opt_entry options[] = {
     I(cuda_graph_max, 0, 1e7, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
     N(slo_ttft_s, 0, 1e6, "serve/search: SLO on time to first token, seconds (0 = none)"),
     N(slo_tpot_s, 0, 1e6, "serve/search: SLO on time per output token, seconds (0 = none)"),
-    { { NULL, OPT_STR, NULL }, 0, 0, 0, 0 },
+    { { NULL, SIM_OPT_STR, NULL }, 0, 0, 0, 0 },
 };
 
 const sim_opt_spec *sim_request_option(size_t i)
@@ -159,13 +159,13 @@ int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err
     if (!e)
         return unknown_option(name, err);
     char *base = (char *)r + e->offset;
-    if (e->spec.type == OPT_INT) {
+    if (e->spec.type == SIM_OPT_INT) {
         if (!isfinite(v) || v != floor(v) || fabs(v) > 1e9)
             return sim_fail(err, SIM_EINPUT, "option '%s' must be an integer (got %g)", name, v);
         if (in_range(e, v, err))
             return err->code;
         *(int *)base = (int)v;
-    } else if (e->spec.type == OPT_NUM) {
+    } else if (e->spec.type == SIM_OPT_NUM) {
         if (!isfinite(v))
             return sim_fail(err, SIM_EINPUT, "option '%s' must be a finite number", name);
         if (in_range(e, v, err))
@@ -182,7 +182,7 @@ int sim_request_set_str(sim_request *r, const char *name, const char *v, sim_err
     const opt_entry *e = find(name);
     if (!e)
         return unknown_option(name, err);
-    if (e->spec.type != OPT_STR)
+    if (e->spec.type != SIM_OPT_STR)
         return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got \"%s\")", name, type_name(e->spec.type), v);
     if (strlen(v) >= e->size)
         return sim_fail(err, SIM_EINPUT, "option '%s' is too long (at most %zu characters)", name, e->size - 1);
@@ -195,7 +195,7 @@ int sim_request_set_bool(sim_request *r, const char *name, bool v, sim_err *err)
     const opt_entry *e = find(name);
     if (!e)
         return unknown_option(name, err);
-    if (e->spec.type != OPT_BOOL)
+    if (e->spec.type != SIM_OPT_BOOL)
         return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got a boolean)", name, type_name(e->spec.type));
     *(bool *)((char *)r + e->offset) = v;
     return SIM_OK;
@@ -207,9 +207,9 @@ int sim_request_set_text(sim_request *r, const char *name, const char *value, si
     if (!e)
         return unknown_option(name, err);
     switch (e->spec.type) {
-    case OPT_STR:
+    case SIM_OPT_STR:
         return sim_request_set_str(r, name, value, err);
-    case OPT_BOOL:
+    case SIM_OPT_BOOL:
         if (!value || strcmp(value, "true") == 0 || strcmp(value, "1") == 0)
             return sim_request_set_bool(r, name, true, err);
         if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0)

@@ -49,7 +49,7 @@ typedef struct sim_request {
 
 void sim_request_defaults(sim_request *r);
 
-typedef enum { OPT_STR, OPT_INT, OPT_NUM, OPT_BOOL } sim_opt_type;
+typedef enum { SIM_OPT_STR, SIM_OPT_INT, SIM_OPT_NUM, SIM_OPT_BOOL } sim_opt_type;
 
 typedef struct sim_opt_spec {
     const char *name;          /* Lua field name; the command line uses --name with '_' as '-' */

@@ -725,7 +725,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         }
     }
     if (rc == SIM_OK && o.json && cx->rank == 0) {
-        rc = jf_save(o.json, root, err);
+        rc = sim_json_save(o.json, root, err);
         if (rc == SIM_OK)
             eng_say(cx, "moe-engine bench: wrote %s\n", o.json);
     }

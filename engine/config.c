@@ -116,7 +116,7 @@ int eng_config_from_model(eng_config *c, const char *name, eng_dtype dtype, sim_
     c->top_k = m.ffn.top_k;
     c->shared = m.ffn.shared_experts;
     c->shared_ffn = m.ffn.shared_experts > 0 ? m.ffn.shared_intermediate : 0;
-    c->scoring = m.ffn.scoring == SCORE_SIGMOID ? ENG_SIGMOID : ENG_SOFTMAX;
+    c->scoring = m.ffn.scoring == SIM_SCORE_SIGMOID ? ENG_SIGMOID : ENG_SOFTMAX;
     c->dtype = dtype;
     return SIM_OK;
 }

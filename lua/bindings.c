@@ -382,7 +382,7 @@ static int l_write_json(lua_State *L)
     lconv_box *jbox;
     cJSON *j = lconv_to_json(L, 2, "write_json", "value", &jbox);
     lconv_box *tbox = lconv_box_push(L, free, 0);
-    char *text = cJSON_Print(j); /* formatted, plus a newline: as jf_save writes */
+    char *text = cJSON_Print(j); /* formatted, plus a newline: as sim_json_save writes */
     tbox->p = text;
     lconv_box_release(jbox);
     size_t n = text ? strlen(text) : 0;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-cJSON *jf_parse(const char *text, const char *name, sim_err *err)
+cJSON *sim_json_parse(const char *text, const char *name, sim_err *err)
 {
     const char *end = NULL;
     cJSON *json = cJSON_ParseWithOpts(text, &end, 1);
@@ -40,12 +40,12 @@ cJSON *jf_parse(const char *text, const char *name, sim_err *err)
     return NULL;
 }
 
-cJSON *jf_load(const char *path, sim_err *err)
+cJSON *sim_json_load(const char *path, sim_err *err)
 {
     char *text = sim_read_file(path, SIM_MAX_JSON_BYTES, "JSON input", NULL, err);
     if (!text)
         return NULL;
-    cJSON *json = jf_parse(text, path, err);
+    cJSON *json = sim_json_parse(text, path, err);
     free(text);
     return json;
 }
@@ -62,7 +62,7 @@ static int mistyped(const char *file, const char *path, const char *key, const c
                     path && *path ? path : "", path && *path ? "." : "", key, want);
 }
 
-int jf_num_opt(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err)
+int sim_json_num_opt(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it || cJSON_IsNull(it))
@@ -84,16 +84,16 @@ static int required_null(const cJSON *obj, const char *key, const char *file, co
     return mistyped(file, path, key, w, err);
 }
 
-int jf_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err)
+int sim_json_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err)
 {
     if (!cJSON_GetObjectItemCaseSensitive(obj, key))
         return missing(file, path, key, "a number", err);
     if (required_null(obj, key, file, path, "a number", err))
         return err->code;
-    return jf_num_opt(obj, key, out, file, path, err);
+    return sim_json_num_opt(obj, key, out, file, path, err);
 }
 
-int jf_int_opt(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err)
+int sim_json_int_opt(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it || cJSON_IsNull(it))
@@ -105,16 +105,16 @@ int jf_int_opt(const cJSON *obj, const char *key, int *out, const char *file, co
     return SIM_OK;
 }
 
-int jf_int(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err)
+int sim_json_int(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err)
 {
     if (!cJSON_GetObjectItemCaseSensitive(obj, key))
         return missing(file, path, key, "an integer", err);
     if (required_null(obj, key, file, path, "an integer", err))
         return err->code;
-    return jf_int_opt(obj, key, out, file, path, err);
+    return sim_json_int_opt(obj, key, out, file, path, err);
 }
 
-int jf_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path,
+int sim_json_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path,
                sim_err *err)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -128,17 +128,17 @@ int jf_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const c
     return SIM_OK;
 }
 
-int jf_str(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path,
+int sim_json_str(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path,
            sim_err *err)
 {
     if (!cJSON_GetObjectItemCaseSensitive(obj, key))
         return missing(file, path, key, "a string", err);
     if (required_null(obj, key, file, path, "a string", err))
         return err->code;
-    return jf_str_opt(obj, key, out, cap, file, path, err);
+    return sim_json_str_opt(obj, key, out, cap, file, path, err);
 }
 
-int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, const char *path, sim_err *err)
+int sim_json_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, const char *path, sim_err *err)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it || cJSON_IsNull(it))
@@ -149,7 +149,7 @@ int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, 
     return SIM_OK;
 }
 
-const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err)
+const cJSON *sim_json_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!it) {
@@ -163,7 +163,7 @@ const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const c
     return it;
 }
 
-void jf_add_num(cJSON *obj, const char *key, double v)
+void sim_json_add_num(cJSON *obj, const char *key, double v)
 {
     if (isfinite(v))
         cJSON_AddNumberToObject(obj, key, v);
@@ -171,7 +171,7 @@ void jf_add_num(cJSON *obj, const char *key, double v)
         cJSON_AddNullToObject(obj, key);
 }
 
-int jf_write_atomic(const char *path, const char *text, sim_err *err)
+int sim_json_write_atomic(const char *path, const char *text, sim_err *err)
 {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
@@ -205,7 +205,7 @@ int jf_write_atomic(const char *path, const char *text, sim_err *err)
     return SIM_OK;
 }
 
-int jf_save(const char *path, const cJSON *json, sim_err *err)
+int sim_json_save(const char *path, const cJSON *json, sim_err *err)
 {
     char *text = cJSON_Print(json);
     if (!text)
@@ -218,7 +218,7 @@ int jf_save(const char *path, const cJSON *json, sim_err *err)
     }
     with_nl[n] = '\n';
     with_nl[n + 1] = '\0';
-    int rc = jf_write_atomic(path, with_nl, err);
+    int rc = sim_json_write_atomic(path, with_nl, err);
     free(with_nl);
     return rc;
 }

@@ -10,34 +10,34 @@
 #include "base/err.h"
 
 /* Parse a whole file. On failure returns NULL and err says "FILE:LINE:COL: ...". */
-cJSON *jf_load(const char *path, sim_err *err);
+cJSON *sim_json_load(const char *path, sim_err *err);
 
 /* Parse a string; `name` is used in messages in place of a file name. */
-cJSON *jf_parse(const char *text, const char *name, sim_err *err);
+cJSON *sim_json_parse(const char *text, const char *name, sim_err *err);
 
 /* Field access for loaders. `file` and `path` ("attention.heads") only label messages.
- * jf_num/jf_int/jf_str fail when the field is missing or null; the _opt forms keep *out at its
+ * sim_json_num/sim_json_int/sim_json_str fail when the field is missing or null; the _opt forms keep *out at its
  * default when it is missing, and fail only when it is present with the wrong type. */
-int jf_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
-int jf_num_opt(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
-int jf_int(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err);
-int jf_int_opt(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err);
-int jf_str(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
-int jf_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
-int jf_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, const char *path, sim_err *err);
+int sim_json_num(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
+int sim_json_num_opt(const cJSON *obj, const char *key, double *out, const char *file, const char *path, sim_err *err);
+int sim_json_int(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err);
+int sim_json_int_opt(const cJSON *obj, const char *key, int *out, const char *file, const char *path, sim_err *err);
+int sim_json_str(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
+int sim_json_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
+int sim_json_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, const char *path, sim_err *err);
 /* An object field that must exist. */
-const cJSON *jf_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err);
+const cJSON *sim_json_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err);
 
 /* Building results. A figure that cannot be computed (not finite) is written as JSON null,
  * never as a number: a reader must not mistake it for a measured 0. Say why in the object
  * (a "reason" string) where the builder knows. */
-void jf_add_num(cJSON *obj, const char *key, double v);
+void sim_json_add_num(cJSON *obj, const char *key, double v);
 
 
 /* Write `text` to `path` atomically (PATH.tmp.PID, fsync, rename). */
-int jf_write_atomic(const char *path, const char *text, sim_err *err);
+int sim_json_write_atomic(const char *path, const char *text, sim_err *err);
 
 /* Print `json` (formatted) and write it atomically. */
-int jf_save(const char *path, const cJSON *json, sim_err *err);
+int sim_json_save(const char *path, const cJSON *json, sim_err *err);
 
 #endif

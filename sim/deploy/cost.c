@@ -24,7 +24,7 @@ static double pue_for(const sim_hw *hw, const sim_cost_opts *o)
     /* Data-centre accelerators pay cooling and distribution: Uptime Institute's surveys put
      * the average PUE near 1.5, new AI halls near 1.2-1.3; take 1.3. A laptop, a Pi or a
      * desktop card sits in a room that is not cooled for it: 1.0. */
-    return hw->cls == HW_GPU && hw->devices_per_node > 1 ? 1.3 : 1.0;
+    return hw->cls == SIM_HW_GPU && hw->devices_per_node > 1 ? 1.3 : 1.0;
 }
 
 double sim_cost_usd_per_hour(const sim_hw *hw, int gpus, const sim_cost_opts *o, const char **mode)

@@ -14,10 +14,10 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     d->gpus = d->tp = d->ep = d->pp = d->dp = 1;
     d->expert_fmt = m->native_experts;
     d->dense_fmt = m->native_dense;
-    d->kv_fmt = WF_BF16;
-    d->dispatch_fmt = WF_FP8;
-    d->transport = A2A_AUTO;
-    d->overlap = OVERLAP_NONE;
+    d->kv_fmt = SIM_WF_BF16;
+    d->dispatch_fmt = SIM_WF_FP8;
+    d->transport = SIM_A2A_AUTO;
+    d->overlap = SIM_OVERLAP_NONE;
     d->skew = SIM_DEPLOY_DEFAULT_SKEW;
     d->redundant_experts = 0;
     d->eplb = false;
@@ -40,7 +40,7 @@ void sim_deploy_set_precision(sim_deploy *d, sim_wformat p)
     else if (!is_4bit(d->model->native_dense))
         d->dense_fmt = d->model->native_dense;
     else
-        d->dense_fmt = WF_BF16;
+        d->dense_fmt = SIM_WF_BF16;
 }
 
 int sim_deploy_moe_tp(const sim_deploy *d)
@@ -87,7 +87,7 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
     if (m->attn.heads % d->tp != 0)
         return sim_fail(err, SIM_EINPUT, "parallelism: tp (%d) must divide the attention heads of %s (%d)",
                         d->tp, m->name, m->attn.heads);
-    if (m->attn.kind == ATTN_GQA && m->attn.kv_heads % d->tp != 0 && d->tp % m->attn.kv_heads != 0)
+    if (m->attn.kind == SIM_ATTN_GQA && m->attn.kv_heads % d->tp != 0 && d->tp % m->attn.kv_heads != 0)
         return sim_fail(err, SIM_EINPUT,
                         "parallelism: tp (%d) must divide the KV heads of %s (%d) or be a multiple of them",
                         d->tp, m->name, m->attn.kv_heads);

@@ -32,13 +32,13 @@
 #define SIM_DEPLOY_DEFAULT_SKEW 0.7
 
 typedef enum {
-    A2A_AUTO,          /* NVLink one-sided inside a scale-up domain; else per-expert (decode), per-node (prefill) */
-    A2A_PER_EXPERT,    /* one copy per destination expert over RDMA (low-latency decode kernels) */
-    A2A_PER_NODE,      /* one copy per destination node over the NIC, forwarded over NVLink (prefill kernels) */
-    A2A_NVLINK,        /* one-sided NVLink writes inside a scale-up domain, one copy per destination rank */
+    SIM_A2A_AUTO,          /* NVLink one-sided inside a scale-up domain; else per-expert (decode), per-node (prefill) */
+    SIM_A2A_PER_EXPERT,    /* one copy per destination expert over RDMA (low-latency decode kernels) */
+    SIM_A2A_PER_NODE,      /* one copy per destination node over the NIC, forwarded over NVLink (prefill kernels) */
+    SIM_A2A_NVLINK,        /* one-sided NVLink writes inside a scale-up domain, one copy per destination rank */
 } sim_a2a_transport;
 
-typedef enum { OVERLAP_NONE, OVERLAP_TWO_BATCH } sim_overlap;
+typedef enum { SIM_OVERLAP_NONE, SIM_OVERLAP_TWO_BATCH } sim_overlap;
 
 typedef struct sim_deploy {
     const sim_model *model;

@@ -11,15 +11,15 @@
 double sim_memfit_usable_fraction(const sim_hw *hw)
 {
     switch (hw->cls) {
-    case HW_GPU:
+    case SIM_HW_GPU:
         /* vLLM's default gpu_memory_utilization is 0.9: the rest is CUDA context, NCCL
          * buffers, CUDA graphs and allocator slack. */
         return 0.90;
-    case HW_APPLE_GPU:
+    case SIM_HW_APPLE_GPU:
         /* Metal's recommendedMaxWorkingSetSize caps GPU-resident memory at about 75% of
          * unified memory on large-memory Macs (llama.cpp reports it at start-up). */
         return 0.75;
-    case HW_CPU:
+    case SIM_HW_CPU:
     default:
         /* The OS, page cache for everything else, and the inference process itself. */
         return 0.90;
@@ -77,7 +77,7 @@ static double workspace(const sim_deploy *d)
 static double kv_share(const sim_deploy *d)
 {
     const sim_model *m = d->model;
-    if (m->attn.kind == ATTN_MLA)
+    if (m->attn.kind == SIM_ATTN_MLA)
         return 1.0; /* the latent is shared by all heads: every TP rank keeps all of it */
     int kvh = m->attn.kv_heads, per = kvh / d->tp;
     if (per < 1)

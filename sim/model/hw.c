@@ -19,12 +19,12 @@
 #define US 1e-6
 #define GELEM 1e9
 
-static const char *const class_names[] = {[HW_GPU] = "gpu", [HW_CPU] = "cpu", [HW_APPLE_GPU] = "apple-gpu"};
+static const char *const class_names[] = {[SIM_HW_GPU] = "gpu", [SIM_HW_CPU] = "cpu", [SIM_HW_APPLE_GPU] = "apple-gpu"};
 static const char *const backend_names[] = {"cuda-graph", "cuda-eager", "rocm-graph", "cpu", "apple-metal"};
 
 const char *sim_hw_class_name(sim_hw_class c)
 {
-    return (int)c >= 0 && c <= HW_APPLE_GPU ? class_names[c] : "?";
+    return (int)c >= 0 && c <= SIM_HW_APPLE_GPU ? class_names[c] : "?";
 }
 
 /* ---- field helpers ------------------------------------------------------------------- */
@@ -103,7 +103,7 @@ static int get_num(const cJSON *obj, const char *key, bool required, num_range r
                    const char *path, sim_err *err)
 {
     double v = *out;
-    int rc = required ? jf_num(obj, key, &v, file, path, err) : jf_num_opt(obj, key, &v, file, path, err);
+    int rc = required ? sim_json_num(obj, key, &v, file, path, err) : sim_json_num_opt(obj, key, &v, file, path, err);
     if (rc)
         return rc;
     if (!required && !cJSON_GetObjectItemCaseSensitive(obj, key))
@@ -125,7 +125,7 @@ static int get_enum(const cJSON *obj, const char *key, const char *const *names,
                     const char *file, const char *path, sim_err *err)
 {
     char s[64], where[256];
-    int rc = jf_str(obj, key, s, sizeof s, file, path, err);
+    int rc = sim_json_str(obj, key, s, sizeof s, file, path, err);
     if (rc)
         return rc;
     char list[256] = "";
@@ -143,7 +143,7 @@ static int get_enum(const cJSON *obj, const char *key, const char *const *names,
 /* Strict, lower-case match of a data type name as the schema spells it. */
 static int dtype_from_key(const char *key, sim_dtype *out)
 {
-    for (int t = 0; t < DT_COUNT; t++)
+    for (int t = 0; t < SIM_DT_COUNT; t++)
         if (strcmp(key, sim_dtype_name((sim_dtype)t)) == 0) {
             *out = (sim_dtype)t;
             return 0;
@@ -153,7 +153,7 @@ static int dtype_from_key(const char *key, sim_dtype *out)
 
 static int wformat_from_key(const char *key, sim_wformat *out)
 {
-    for (int f = 0; f < WF_COUNT; f++)
+    for (int f = 0; f < SIM_WF_COUNT; f++)
         if (strcmp(key, sim_wformat_name((sim_wformat)f)) == 0) {
             *out = (sim_wformat)f;
             return 0;
@@ -165,7 +165,7 @@ static int wformat_from_key(const char *key, sim_wformat *out)
 static const char *dtype_list(char *buf, size_t cap)
 {
     buf[0] = '\0';
-    for (int t = 0; t < DT_COUNT; t++)
+    for (int t = 0; t < SIM_DT_COUNT; t++)
         snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", t ? ", " : "", sim_dtype_name((sim_dtype)t));
     return buf;
 }
@@ -175,18 +175,18 @@ static const char *dtype_list(char *buf, size_t cap)
 static int parse_header(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
     char schema[64];
-    int rc = jf_str(root, "schema", schema, sizeof schema, file, "", err);
+    int rc = sim_json_str(root, "schema", schema, sizeof schema, file, "", err);
     if (rc)
         return rc;
     if (strcmp(schema, SCHEMA_ID) != 0)
         return sim_fail(err, SIM_EINPUT, "%s: field 'schema' is '%s' (expected '%s')", file, schema, SCHEMA_ID);
-    if ((rc = jf_str(root, "name", hw->name, sizeof hw->name, file, "", err)) ||
-        (rc = jf_str(root, "display_name", hw->display_name, sizeof hw->display_name, file, "", err)))
+    if ((rc = sim_json_str(root, "name", hw->name, sizeof hw->name, file, "", err)) ||
+        (rc = sim_json_str(root, "display_name", hw->display_name, sizeof hw->display_name, file, "", err)))
         return rc;
     if (!hw->name[0])
         return sim_fail(err, SIM_EINPUT, "%s: field 'name' is empty (expected the model's short name)", file);
     char released[32] = "";
-    if ((rc = jf_str_opt(root, "released", released, sizeof released, file, "", err)))
+    if ((rc = sim_json_str_opt(root, "released", released, sizeof released, file, "", err)))
         return rc;
     int cls = 0, backend = 0;
     if ((rc = get_enum(root, "class", class_names, 3, &cls, file, "", err)) ||
@@ -200,13 +200,13 @@ static int parse_header(const cJSON *root, sim_hw *hw, const char *file, sim_err
 static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
     static const char *const keys[] = {"source", "tflops", NULL};
-    const cJSON *c = jf_obj(root, "compute", file, "", err);
+    const cJSON *c = sim_json_obj(root, "compute", file, "", err);
     if (!c)
         return err->code;
     int rc;
     if ((rc = check_keys(c, keys, file, "compute", err)) || (rc = need_source(c, file, "compute", err)))
         return rc;
-    const cJSON *t = jf_obj(c, "tflops", file, "compute", err);
+    const cJSON *t = sim_json_obj(c, "tflops", file, "compute", err);
     if (!t)
         return err->code;
     char types[128];
@@ -240,10 +240,10 @@ static int parse_tier(const cJSON *t, int i, sim_mem_tier *tier, const char *fil
     int rc;
     double cap = 0, bw = 0;
     if ((rc = check_keys(t, keys, file, path, err)) ||
-        (rc = jf_str(t, "name", tier->name, sizeof tier->name, file, path, err)) ||
+        (rc = sim_json_str(t, "name", tier->name, sizeof tier->name, file, path, err)) ||
         (rc = get_num(t, "capacity_gb", true, R_POSITIVE, &cap, file, path, err)) ||
         (rc = get_num(t, "bandwidth_gbs", true, R_POSITIVE, &bw, file, path, err)) ||
-        (rc = jf_bool_opt(t, "spill", &tier->spill_default, file, path, err)))
+        (rc = sim_json_bool_opt(t, "spill", &tier->spill_default, file, path, err)))
         return rc;
     /* A per-tier source is optional, but when given it must say something. */
     if (cJSON_GetObjectItemCaseSensitive(t, "source") && (rc = need_source(t, file, path, err)))
@@ -256,7 +256,7 @@ static int parse_tier(const cJSON *t, int i, sim_mem_tier *tier, const char *fil
 static int parse_memory(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
     static const char *const keys[] = {"source", "tiers", NULL};
-    const cJSON *m = jf_obj(root, "memory", file, "", err);
+    const cJSON *m = sim_json_obj(root, "memory", file, "", err);
     if (!m)
         return err->code;
     int rc;
@@ -286,16 +286,16 @@ static int parse_link(const cJSON *ic, const char *key, bool scale_up, sim_link 
     static const char *const out_keys[] = {"name", "bandwidth_gbs", "latency_us", NULL};
     char path[64];
     snprintf(path, sizeof path, "interconnect.%s", key);
-    const cJSON *o = jf_obj(ic, key, file, "interconnect", err);
+    const cJSON *o = sim_json_obj(ic, key, file, "interconnect", err);
     if (!o)
         return err->code;
     int rc;
     if ((rc = check_keys(o, scale_up ? up_keys : out_keys, file, path, err)) ||
-        (rc = jf_str(o, "name", l->name, sizeof l->name, file, path, err)))
+        (rc = sim_json_str(o, "name", l->name, sizeof l->name, file, path, err)))
         return rc;
     bool linked = true;
     if (scale_up) {
-        if ((rc = jf_int(o, "domain_size", &l->domain_size, file, path, err)))
+        if ((rc = sim_json_int(o, "domain_size", &l->domain_size, file, path, err)))
             return rc;
         if (l->domain_size < 1)
             return sim_fail(err, SIM_EINPUT, "%s: field '%s.domain_size' is %d (expected an integer >= 1)", file,
@@ -314,12 +314,12 @@ static int parse_link(const cJSON *ic, const char *key, bool scale_up, sim_link 
 static int parse_interconnect(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
     static const char *const keys[] = {"source", "devices_per_node", "scale_up", "scale_out", NULL};
-    const cJSON *ic = jf_obj(root, "interconnect", file, "", err);
+    const cJSON *ic = sim_json_obj(root, "interconnect", file, "", err);
     if (!ic)
         return err->code;
     int rc;
     if ((rc = check_keys(ic, keys, file, "interconnect", err)) || (rc = need_source(ic, file, "interconnect", err)) ||
-        (rc = jf_int(ic, "devices_per_node", &hw->devices_per_node, file, "interconnect", err)))
+        (rc = sim_json_int(ic, "devices_per_node", &hw->devices_per_node, file, "interconnect", err)))
         return rc;
     if (hw->devices_per_node < 1)
         return sim_fail(err, SIM_EINPUT, "%s: field 'interconnect.devices_per_node' is %d (expected an integer >= 1)",
@@ -336,7 +336,7 @@ static int parse_interconnect(const cJSON *root, sim_hw *hw, const char *file, s
 static int parse_power(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
     static const char *const keys[] = {"source", "device_w", "host_w", NULL};
-    const cJSON *p = jf_obj(root, "power", file, "", err);
+    const cJSON *p = sim_json_obj(root, "power", file, "", err);
     if (!p)
         return err->code;
     int rc;
@@ -352,7 +352,7 @@ static int parse_power(const cJSON *root, sim_hw *hw, const char *file, sim_err 
 static int parse_price(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
     static const char *const keys[] = {"source", "usd_per_hour", "purchase_usd", "lifetime_years", NULL};
-    const cJSON *p = jf_obj(root, "price", file, "", err);
+    const cJSON *p = sim_json_obj(root, "price", file, "", err);
     if (!p)
         return err->code;
     int rc;
@@ -374,14 +374,14 @@ static int parse_price(const cJSON *root, sim_hw *hw, const char *file, sim_err 
 /* When a file has no curve for a type, the nearest type that has one stands in: narrower
  * types fall back to the next wider float type first (their kernels are the closest), wider
  * ones to the next type of similar width. -1 terminated; the type itself is not listed. */
-static const int curve_fallback[DT_COUNT][DT_COUNT] = {
-    [DT_FP4] = {DT_FP8, DT_INT8, DT_BF16, DT_FP16, DT_TF32, DT_FP32, -1},
-    [DT_FP8] = {DT_BF16, DT_FP16, DT_INT8, DT_TF32, DT_FP32, DT_FP4, -1},
-    [DT_INT8] = {DT_FP8, DT_BF16, DT_FP16, DT_TF32, DT_FP32, DT_FP4, -1},
-    [DT_BF16] = {DT_FP16, DT_TF32, DT_FP32, DT_FP8, DT_INT8, DT_FP4, -1},
-    [DT_FP16] = {DT_BF16, DT_TF32, DT_FP32, DT_FP8, DT_INT8, DT_FP4, -1},
-    [DT_TF32] = {DT_FP32, DT_BF16, DT_FP16, DT_FP8, DT_INT8, DT_FP4, -1},
-    [DT_FP32] = {DT_TF32, DT_BF16, DT_FP16, DT_FP8, DT_INT8, DT_FP4, -1},
+static const int curve_fallback[SIM_DT_COUNT][SIM_DT_COUNT] = {
+    [SIM_DT_FP4] = {SIM_DT_FP8, SIM_DT_INT8, SIM_DT_BF16, SIM_DT_FP16, SIM_DT_TF32, SIM_DT_FP32, -1},
+    [SIM_DT_FP8] = {SIM_DT_BF16, SIM_DT_FP16, SIM_DT_INT8, SIM_DT_TF32, SIM_DT_FP32, SIM_DT_FP4, -1},
+    [SIM_DT_INT8] = {SIM_DT_FP8, SIM_DT_BF16, SIM_DT_FP16, SIM_DT_TF32, SIM_DT_FP32, SIM_DT_FP4, -1},
+    [SIM_DT_BF16] = {SIM_DT_FP16, SIM_DT_TF32, SIM_DT_FP32, SIM_DT_FP8, SIM_DT_INT8, SIM_DT_FP4, -1},
+    [SIM_DT_FP16] = {SIM_DT_BF16, SIM_DT_TF32, SIM_DT_FP32, SIM_DT_FP8, SIM_DT_INT8, SIM_DT_FP4, -1},
+    [SIM_DT_TF32] = {SIM_DT_FP32, SIM_DT_BF16, SIM_DT_FP16, SIM_DT_FP8, SIM_DT_INT8, SIM_DT_FP4, -1},
+    [SIM_DT_FP32] = {SIM_DT_TF32, SIM_DT_BF16, SIM_DT_FP16, SIM_DT_FP8, SIM_DT_INT8, SIM_DT_FP4, -1},
 };
 
 /* The optional second kernel regime of a GEMM curve (hw.h): "small": {"rows": 8, "max", "half"}. */
@@ -436,10 +436,10 @@ static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, co
 {
     char path[64];
     snprintf(path, sizeof path, "efficiency.%s", key);
-    const cJSON *t = jf_obj(eff, key, file, "efficiency", err);
+    const cJSON *t = sim_json_obj(eff, key, file, "efficiency", err);
     if (!t)
         return err->code;
-    bool have[DT_COUNT] = {false};
+    bool have[SIM_DT_COUNT] = {false};
     char types[128];
     int n = 0, rc;
     for (const cJSON *it = t->child; it; it = it->next) {
@@ -458,7 +458,7 @@ static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, co
     if (n == 0)
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' is empty (expected a curve for at least one of: %s)", file,
                         path, dtype_list(types, sizeof types));
-    for (int dt = 0; dt < DT_COUNT; dt++)
+    for (int dt = 0; dt < SIM_DT_COUNT; dt++)
         for (const int *f = curve_fallback[dt]; !have[dt] && *f >= 0; f++)
             if (have[*f]) {
                 curves[dt] = curves[*f];
@@ -471,7 +471,7 @@ static int parse_memory_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_
 {
     static const char *const keys[] = {"max", "half_mb", NULL};
     const char *path = "efficiency.memory";
-    const cJSON *m = jf_obj(eff, "memory", file, "efficiency", err);
+    const cJSON *m = sim_json_obj(eff, "memory", file, "efficiency", err);
     if (!m)
         return err->code;
     double half_mb = 0;
@@ -489,7 +489,7 @@ static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_e
     static const char *const dkeys[] = {"mem_max", "half_tokens", "compute", NULL};
     static const char *const pkeys[] = {"compute", NULL};
     const char *dpath = "efficiency.attention_decode", *ppath = "efficiency.attention_prefill";
-    const cJSON *d = jf_obj(eff, "attention_decode", file, "efficiency", err);
+    const cJSON *d = sim_json_obj(eff, "attention_decode", file, "efficiency", err);
     if (!d)
         return err->code;
     int rc;
@@ -498,7 +498,7 @@ static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_e
         (rc = get_num(d, "half_tokens", true, R_NONNEG, &hw->eff.attn_decode_mem.half, file, dpath, err)) ||
         (rc = get_num(d, "compute", true, R_FRACTION, &hw->eff.attn_decode_compute, file, dpath, err)))
         return rc;
-    const cJSON *p = jf_obj(eff, "attention_prefill", file, "efficiency", err);
+    const cJSON *p = sim_json_obj(eff, "attention_prefill", file, "efficiency", err);
     if (!p)
         return err->code;
     if ((rc = check_keys(p, pkeys, file, ppath, err)) ||
@@ -517,7 +517,7 @@ static int parse_dequant(const cJSON *eff, sim_hw *hw, const char *file, sim_err
     if (!cJSON_IsObject(d))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object of rates by format", file, path);
     int rc;
-    bool have[WF_COUNT] = {false};
+    bool have[SIM_WF_COUNT] = {false};
     for (const cJSON *it = d->child; it; it = it->next) {
         sim_wformat f;
         if (wformat_from_key(it->string, &f) != 0)
@@ -600,7 +600,7 @@ static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, con
     if ((rc = check_keys(e, keys, file, "efficiency", err)))
         return rc;
     char from[64];
-    if ((rc = jf_str(e, "efficiency_from", from, sizeof from, file, "efficiency", err)))
+    if ((rc = sim_json_str(e, "efficiency_from", from, sizeof from, file, "efficiency", err)))
         return rc;
     sim_hw src;
     if ((rc = load_transfer_source(from, file, resolver, &src, err)))
@@ -635,7 +635,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
                                        "dequant_gelem_s",    "kernel_overhead_us", "step_overhead_us", "link",
                                        NULL};
     static const char *const provenances[] = {"prior", "calibrated"};
-    const cJSON *e = jf_obj(root, "efficiency", file, "", err);
+    const cJSON *e = sim_json_obj(root, "efficiency", file, "", err);
     if (!e)
         return err->code;
     int rc, prov = 0;
@@ -656,7 +656,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
     if (snprintf(hw->eff.source, sizeof hw->eff.source, "%s", src) >= (int)sizeof hw->eff.source)
         memcpy(hw->eff.source + sizeof hw->eff.source - 4, "...", 4);
     double k_us = 0, s_us = 0;
-    if ((rc = jf_str_opt(e, "efficiency_from", hw->eff.efficiency_from, sizeof hw->eff.efficiency_from, file,
+    if ((rc = sim_json_str_opt(e, "efficiency_from", hw->eff.efficiency_from, sizeof hw->eff.efficiency_from, file,
                          "efficiency", err)) ||
         (rc = parse_curves(e, "gemm", hw->eff.gemm, file, err)) ||
         (rc = parse_curves(e, "grouped_gemm", hw->eff.grouped_gemm, file, err)) ||
@@ -685,7 +685,7 @@ static int parse_calibration(const cJSON *root, const char *file, sim_err *err)
     int rc;
     if ((rc = check_keys(c, keys, file, "calibration", err)) || (rc = need_source(c, file, "calibration", err)))
         return rc;
-    if (!jf_obj(c, "provenance", file, "calibration", err) || !jf_obj(c, "fit", file, "calibration", err))
+    if (!sim_json_obj(c, "provenance", file, "calibration", err) || !sim_json_obj(c, "fit", file, "calibration", err))
         return err->code;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "measurements");
     if (!cJSON_IsArray(m))
@@ -728,7 +728,7 @@ int sim_hw_load_with(sim_hw *hw, const char *file, const sim_hw_resolver *resolv
     memset(hw, 0, sizeof *hw);
     if (snprintf(hw->path, sizeof hw->path, "%s", file) >= (int)sizeof hw->path)
         return sim_fail(err, SIM_EINPUT, "%s: path too long (at most %zu characters)", file, sizeof hw->path - 1);
-    cJSON *root = jf_load(file, err);
+    cJSON *root = sim_json_load(file, err);
     if (!root)
         return err->code;
     int rc = parse_root(root, hw, file, resolver, err);
@@ -739,7 +739,7 @@ int sim_hw_load_with(sim_hw *hw, const char *file, const sim_hw_resolver *resolv
 double sim_hw_peak_for(const sim_hw *hw, const int *chain, sim_dtype *used)
 {
     for (const int *t = chain; t && *t >= 0; t++)
-        if (*t < DT_COUNT && hw->peak_flops[*t] > 0) {
+        if (*t < SIM_DT_COUNT && hw->peak_flops[*t] > 0) {
             if (used)
                 *used = (sim_dtype)*t;
             return hw->peak_flops[*t];

@@ -12,7 +12,7 @@
 
 #define SIM_MAX_TIERS 4
 
-typedef enum { HW_GPU, HW_CPU, HW_APPLE_GPU } sim_hw_class;
+typedef enum { SIM_HW_GPU, SIM_HW_CPU, SIM_HW_APPLE_GPU } sim_hw_class;
 
 /* A saturating efficiency curve: eta(x) = max * x / (x + half). half = 0 means flat.
  *
@@ -75,7 +75,7 @@ typedef struct sim_hw {
     sim_hw_class cls;
     char backend[32];            /* fixed-cost class: cuda-graph, cuda-eager, cpu, apple-metal, rocm-graph */
 
-    double peak_flops[DT_COUNT]; /* FLOP/s, 0 = not supported */
+    double peak_flops[SIM_DT_COUNT]; /* FLOP/s, 0 = not supported */
     int n_tiers;
     sim_mem_tier tiers[SIM_MAX_TIERS];   /* tier 0 is the device's own memory */
     sim_link scale_up;           /* NVLink, xGMI, PCIe between devices of one node or rack */
@@ -92,13 +92,13 @@ typedef struct sim_hw {
         char provenance[32];     /* "prior" or "calibrated" */
         char source[512];
         char efficiency_from[64];/* hwmodel these efficiencies were transferred from, or "" */
-        sim_curve gemm[DT_COUNT];          /* dense GEMM eta vs M (tokens) */
-        sim_curve grouped_gemm[DT_COUNT];  /* expert GEMM eta vs tokens per expert */
+        sim_curve gemm[SIM_DT_COUNT];          /* dense GEMM eta vs M (tokens) */
+        sim_curve grouped_gemm[SIM_DT_COUNT];  /* expert GEMM eta vs tokens per expert */
         sim_curve memory;                  /* eta vs bytes moved by one kernel */
         sim_curve attn_decode_mem;         /* decode attention: eta vs batch*context tokens */
         double attn_decode_compute;        /* compute eta of decode attention (MLA is compute-heavy) */
         double attn_prefill_compute;       /* flash-attention prefill compute eta */
-        double dequant_elems_per_s[WF_COUNT]; /* unpacking rate for packed formats; 0 = free */
+        double dequant_elems_per_s[SIM_WF_COUNT]; /* unpacking rate for packed formats; 0 = free */
         double kernel_overhead_s;          /* fixed cost per kernel launch / op dispatch */
         double step_overhead_s;            /* fixed cost per engine step (scheduler, sampling) */
         double link_scale_up, link_scale_out; /* achieved share of link bandwidth */

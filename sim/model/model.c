@@ -62,14 +62,14 @@ static int check_at_least(const char *key, int value, int min, const card_ctx *c
 /* A required integer no smaller than `min`. */
 static int need_int(const cJSON *obj, const char *key, int min, int *out, const card_ctx *c)
 {
-    int rc = jf_int(obj, key, out, c->file, c->section, c->err);
+    int rc = sim_json_int(obj, key, out, c->file, c->section, c->err);
     return rc ? rc : check_at_least(key, *out, min, c);
 }
 
 /* An optional integer no smaller than `min`; *out keeps its default when the field is absent. */
 static int opt_int(const cJSON *obj, const char *key, int min, int *out, const card_ctx *c)
 {
-    int rc = jf_int_opt(obj, key, out, c->file, c->section, c->err);
+    int rc = sim_json_int_opt(obj, key, out, c->file, c->section, c->err);
     return rc ? rc : check_at_least(key, *out, min, c);
 }
 
@@ -79,13 +79,13 @@ static int need_bool(const cJSON *obj, const char *key, bool *out, const card_ct
     if (!cJSON_GetObjectItemCaseSensitive(obj, key))
         return sim_fail(c->err, SIM_EINPUT, "%s: field '%s' is missing (expected true or false)", c->file,
                         field_path(c, key, path, sizeof path));
-    return jf_bool_opt(obj, key, out, c->file, c->section, c->err);
+    return sim_json_bool_opt(obj, key, out, c->file, c->section, c->err);
 }
 
 static int need_positive_num(const cJSON *obj, const char *key, double *out, const card_ctx *c)
 {
     char path[160];
-    int rc = jf_num(obj, key, out, c->file, c->section, c->err);
+    int rc = sim_json_num(obj, key, out, c->file, c->section, c->err);
     if (rc == SIM_OK && !(*out > 0))
         rc = sim_fail(c->err, SIM_EINPUT, "%s: field '%s' must be > 0 (got %g)", c->file,
                       field_path(c, key, path, sizeof path), *out);
@@ -96,7 +96,7 @@ static int need_positive_num(const cJSON *obj, const char *key, double *out, con
 static int need_choice(const cJSON *obj, const char *key, const char *const *choices, int *out, const card_ctx *c)
 {
     char value[32], path[160];
-    int rc = jf_str(obj, key, value, sizeof value, c->file, c->section, c->err);
+    int rc = sim_json_str(obj, key, value, sizeof value, c->file, c->section, c->err);
     if (rc)
         return rc;
     for (int i = 0; choices[i]; i++) {
@@ -115,7 +115,7 @@ static int need_choice(const cJSON *obj, const char *key, const char *const *cho
 static int need_wformat(const cJSON *obj, const char *key, sim_wformat *out, const card_ctx *c)
 {
     char value[32], path[160];
-    int rc = jf_str(obj, key, value, sizeof value, c->file, c->section, c->err);
+    int rc = sim_json_str(obj, key, value, sizeof value, c->file, c->section, c->err);
     if (rc)
         return rc;
     if (sim_wformat_parse(value, out) != 0)
@@ -127,7 +127,7 @@ static int need_wformat(const cJSON *obj, const char *key, sim_wformat *out, con
 static int need_nonempty_str(const cJSON *obj, const char *key, char *out, size_t cap, const card_ctx *c)
 {
     char path[160];
-    int rc = jf_str(obj, key, out, cap, c->file, c->section, c->err);
+    int rc = sim_json_str(obj, key, out, cap, c->file, c->section, c->err);
     if (rc == SIM_OK && !*out)
         rc = sim_fail(c->err, SIM_EINPUT, "%s: field '%s' must not be empty", c->file,
                       field_path(c, key, path, sizeof path));
@@ -137,7 +137,7 @@ static int need_nonempty_str(const cJSON *obj, const char *key, char *out, size_
 /* An object field, checked for unknown keys; NULL (with err set) when missing or malformed. */
 static const cJSON *need_section(const cJSON *root, const char *key, const char *const *known, card_ctx *c)
 {
-    const cJSON *obj = jf_obj(root, key, c->file, "", c->err);
+    const cJSON *obj = sim_json_obj(root, key, c->file, "", c->err);
     c->section = key;
     if (obj && reject_unknown_fields(obj, known, c) != SIM_OK)
         return NULL;
@@ -202,13 +202,13 @@ static int load_identity(sim_model *m, const cJSON *root, card_ctx *c)
     const cJSON *notes = cJSON_GetObjectItemCaseSensitive(root, "notes");
     int rc;
     c->section = "";
-    if ((rc = jf_str(root, "schema", schema, sizeof schema, c->file, "", c->err)))
+    if ((rc = sim_json_str(root, "schema", schema, sizeof schema, c->file, "", c->err)))
         return rc;
     if (strcmp(schema, MODEL_SCHEMA) != 0)
         return sim_fail(c->err, SIM_EINPUT, "%s: field 'schema' must be \"%s\" (got \"%s\")", c->file,
                         MODEL_SCHEMA, schema);
     if ((rc = need_nonempty_str(root, "name", m->name, sizeof m->name, c)) ||
-        (rc = jf_str_opt(root, "display_name", m->display_name, sizeof m->display_name, c->file, "", c->err)) ||
+        (rc = sim_json_str_opt(root, "display_name", m->display_name, sizeof m->display_name, c->file, "", c->err)) ||
         (rc = need_nonempty_str(root, "source", m->source, sizeof m->source, c)) ||
         (rc = load_aliases(root, c)))
         return rc;
@@ -234,7 +234,7 @@ static int load_shape(sim_model *m, const cJSON *root, card_ctx *c)
 
 static int check_attention(const sim_model *m, const cJSON *attn, const card_ctx *c)
 {
-    if (m->attn.kind == ATTN_GQA) {
+    if (m->attn.kind == SIM_ATTN_GQA) {
         for (const char *const *k = mla_only_fields; *k; k++)
             if (cJSON_GetObjectItemCaseSensitive(attn, *k))
                 return sim_fail(c->err, SIM_EINPUT, "%s: field 'attention.%s' applies only to attention.kind 'mla'",
@@ -273,9 +273,9 @@ static int load_attention(sim_model *m, const cJSON *root, card_ctx *c)
         (rc = need_int(a, "head_dim", 1, &m->attn.head_dim, c)) ||
         (rc = opt_int(a, "local_window", 0, &m->attn.local_window, c)) ||
         (rc = opt_int(a, "local_layers", 0, &m->attn.local_layers, c)) ||
-        (rc = jf_bool_opt(a, "bias", &m->attn.bias, c->file, c->section, c->err)))
+        (rc = sim_json_bool_opt(a, "bias", &m->attn.bias, c->file, c->section, c->err)))
         return rc;
-    if (m->attn.kind == ATTN_MLA &&
+    if (m->attn.kind == SIM_ATTN_MLA &&
         ((rc = need_int(a, "q_lora_rank", 0, &m->attn.q_lora_rank, c)) ||
          (rc = need_int(a, "kv_lora_rank", 1, &m->attn.kv_lora_rank, c)) ||
          (rc = need_int(a, "qk_nope_head_dim", 1, &m->attn.qk_nope_head_dim, c)) ||
@@ -337,7 +337,7 @@ static int load_ffn(sim_model *m, const cJSON *root, card_ctx *c)
         (rc = need_int(f, "shared_experts", 0, &m->ffn.shared_experts, c)) ||
         (rc = need_int(f, "shared_intermediate", 0, &m->ffn.shared_intermediate, c)) ||
         (rc = need_choice(f, "scoring", scorings, &scoring, c)) ||
-        (rc = jf_bool_opt(f, "expert_bias", &m->ffn.expert_bias, c->file, c->section, c->err)))
+        (rc = sim_json_bool_opt(f, "expert_bias", &m->ffn.expert_bias, c->file, c->section, c->err)))
         return rc;
     m->ffn.activation = (sim_ffn_act)activation;
     m->ffn.scoring = (sim_scoring)scoring;
@@ -363,7 +363,7 @@ static int load_published(sim_model *m, const cJSON *root, card_ctx *c)
         return c->err->code;
     if ((rc = need_positive_num(p, "total_params", &m->published.total_params, c)) ||
         (rc = need_positive_num(p, "active_params", &m->published.active_params, c)) ||
-        (rc = jf_bool_opt(p, "active_excludes_embedding", &m->published.active_excludes_embedding, c->file,
+        (rc = sim_json_bool_opt(p, "active_excludes_embedding", &m->published.active_excludes_embedding, c->file,
                           c->section, c->err)) ||
         (rc = need_nonempty_str(p, "source", m->published.source, sizeof m->published.source, c)))
         return rc;
@@ -393,7 +393,7 @@ int sim_model_load(sim_model *m, const char *file, sim_err *err)
         err = &scratch;
     if (strlen(file) >= sizeof m->path)
         return sim_fail(err, SIM_EINPUT, "%s: path too long", file);
-    cJSON *root = jf_load(file, err);
+    cJSON *root = sim_json_load(file, err);
     if (!root)
         return err->code;
     /* Fill a fresh card and hand it over only when every check passed. */
@@ -413,7 +413,7 @@ int sim_model_load(sim_model *m, const char *file, sim_err *err)
 static double attention_params_per_layer(const sim_model *m)
 {
     const double h = m->hidden, nq = m->attn.heads;
-    if (m->attn.kind == ATTN_GQA) {
+    if (m->attn.kind == SIM_ATTN_GQA) {
         const double nkv = m->attn.kv_heads, d = m->attn.head_dim;
         double p = h * nq * d + 2 * h * nkv * d + nq * d * h;
         if (m->attn.bias)
@@ -435,7 +435,7 @@ static double attention_params_per_layer(const sim_model *m)
 static double ffn_params(const sim_model *m, double width, bool with_bias)
 {
     const double h = m->hidden;
-    bool gated = m->ffn.activation == ACT_SWIGLU;
+    bool gated = m->ffn.activation == SIM_ACT_SWIGLU;
     double p = (gated ? 3.0 : 2.0) * h * width;
     if (with_bias)
         p += (gated ? 2.0 : 1.0) * width + h;
@@ -474,7 +474,7 @@ void sim_model_params(const sim_model *m, sim_param_counts *out)
 
 double sim_model_kv_elems_per_token_layer(const sim_model *m)
 {
-    if (m->attn.kind == ATTN_MLA)
+    if (m->attn.kind == SIM_ATTN_MLA)
         return (double)m->attn.kv_lora_rank + m->attn.qk_rope_head_dim; /* one shared latent, no per-head K/V */
     return 2.0 * m->attn.kv_heads * m->attn.head_dim;
 }

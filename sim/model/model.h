@@ -9,9 +9,9 @@
 #include "base/err.h"
 #include "model/precision.h"
 
-typedef enum { ATTN_GQA, ATTN_MLA } sim_attn_kind;
-typedef enum { ACT_SWIGLU, ACT_RELU2 } sim_ffn_act;
-typedef enum { SCORE_SOFTMAX, SCORE_SIGMOID } sim_scoring;
+typedef enum { SIM_ATTN_GQA, SIM_ATTN_MLA } sim_attn_kind;
+typedef enum { SIM_ACT_SWIGLU, SIM_ACT_RELU2 } sim_ffn_act;
+typedef enum { SIM_SCORE_SOFTMAX, SIM_SCORE_SIGMOID } sim_scoring;
 
 typedef struct sim_model {
     char name[64];

@@ -8,12 +8,12 @@
 
 /* Compute data types: the peaks a hwmodel lists (compute.tflops.<name>). */
 typedef enum {
-    DT_FP32, DT_TF32, DT_BF16, DT_FP16, DT_FP8, DT_INT8, DT_FP4, DT_COUNT
+    SIM_DT_FP32, SIM_DT_TF32, SIM_DT_BF16, SIM_DT_FP16, SIM_DT_FP8, SIM_DT_INT8, SIM_DT_FP4, SIM_DT_COUNT
 } sim_dtype;
 
 /* Storage formats for weights and the KV cache. */
 typedef enum {
-    WF_FP32, WF_BF16, WF_FP8, WF_INT8, WF_NVFP4, WF_MXFP4, WF_INT4, WF_COUNT
+    SIM_WF_FP32, SIM_WF_BF16, SIM_WF_FP8, SIM_WF_INT8, SIM_WF_NVFP4, SIM_WF_MXFP4, SIM_WF_INT4, SIM_WF_COUNT
 } sim_wformat;
 
 const char *sim_dtype_name(sim_dtype t);

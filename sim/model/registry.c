@@ -147,7 +147,7 @@ static bool find_alias(const char *dir, const char *name, char names[][64], int 
     for (int i = 0; i < n; i++) {
         snprintf(path, cap, "%s/%s.json", dir, names[i]);
         sim_err ignore;
-        cJSON *j = jf_load(path, &ignore);
+        cJSON *j = sim_json_load(path, &ignore);
         if (!j)
             continue;
         const cJSON *aliases = cJSON_GetObjectItemCaseSensitive(j, "aliases");

@@ -18,7 +18,7 @@ cJSON *sim_catalog_model_row(const sim_model *m)
     cJSON_AddNumberToObject(o, "published_active_b", m->published.active_params / 1e9);
     cJSON_AddNumberToObject(o, "layers", m->layers);
     cJSON_AddNumberToObject(o, "hidden", m->hidden);
-    cJSON_AddStringToObject(o, "attention", m->attn.kind == ATTN_MLA ? "mla" : "gqa");
+    cJSON_AddStringToObject(o, "attention", m->attn.kind == SIM_ATTN_MLA ? "mla" : "gqa");
     cJSON_AddNumberToObject(o, "experts", m->ffn.experts);
     cJSON_AddNumberToObject(o, "top_k", m->ffn.top_k);
     cJSON_AddNumberToObject(o, "shared_experts", m->ffn.shared_experts);
@@ -34,10 +34,10 @@ cJSON *sim_catalog_hw_row(const sim_hw *h)
     cJSON_AddStringToObject(o, "name", h->name);
     cJSON_AddStringToObject(o, "display_name", h->display_name);
     cJSON_AddStringToObject(o, "class", sim_hw_class_name(h->cls));
-    cJSON_AddNumberToObject(o, "bf16_tflops", h->peak_flops[DT_BF16] / 1e12);
-    cJSON_AddNumberToObject(o, "fp8_tflops", h->peak_flops[DT_FP8] / 1e12);
-    cJSON_AddNumberToObject(o, "fp4_tflops", h->peak_flops[DT_FP4] / 1e12);
-    cJSON_AddNumberToObject(o, "fp32_tflops", h->peak_flops[DT_FP32] / 1e12);
+    cJSON_AddNumberToObject(o, "bf16_tflops", h->peak_flops[SIM_DT_BF16] / 1e12);
+    cJSON_AddNumberToObject(o, "fp8_tflops", h->peak_flops[SIM_DT_FP8] / 1e12);
+    cJSON_AddNumberToObject(o, "fp4_tflops", h->peak_flops[SIM_DT_FP4] / 1e12);
+    cJSON_AddNumberToObject(o, "fp32_tflops", h->peak_flops[SIM_DT_FP32] / 1e12);
     cJSON_AddNumberToObject(o, "memory_gb", h->tiers[0].capacity_bytes / 1e9);
     cJSON_AddNumberToObject(o, "memory_gbs", h->tiers[0].bandwidth_Bps / 1e9);
     cJSON_AddNumberToObject(o, "scale_up_domain", h->scale_up.domain_size);

@@ -11,29 +11,29 @@
 cJSON *sim_report_step(const sim_step_result *s)
 {
     cJSON *o = cJSON_CreateObject();
-    jf_add_num(o, "step_s", s->time_s);
-    jf_add_num(o, "stage_s", s->stage_time_s);
-    jf_add_num(o, "compute_s", s->compute_s);
-    jf_add_num(o, "memory_s", s->memory_s);
-    jf_add_num(o, "communication_s", s->comm_s);
-    jf_add_num(o, "overhead_s", s->overhead_s);
-    jf_add_num(o, "communication_total_s", s->comm_total_s);
+    sim_json_add_num(o, "step_s", s->time_s);
+    sim_json_add_num(o, "stage_s", s->stage_time_s);
+    sim_json_add_num(o, "compute_s", s->compute_s);
+    sim_json_add_num(o, "memory_s", s->memory_s);
+    sim_json_add_num(o, "communication_s", s->comm_s);
+    sim_json_add_num(o, "overhead_s", s->overhead_s);
+    sim_json_add_num(o, "communication_total_s", s->comm_total_s);
     cJSON_AddStringToObject(o, "bound", sim_bound_name(s->bound));
     cJSON *k = cJSON_AddObjectToObject(o, "by_kind_s");
-    for (int i = 0; i < LK_COUNT; i++)
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         if (s->by_kind_s[i] > 0)
-            jf_add_num(k, sim_layer_kind_name((sim_layer_kind)i), s->by_kind_s[i]);
-    jf_add_num(o, "flops_per_gpu", s->flops);
-    jf_add_num(o, "bytes_per_gpu", s->bytes);
-    jf_add_num(o, "comm_bytes_per_gpu", s->comm_bytes);
+            sim_json_add_num(k, sim_layer_kind_name((sim_layer_kind)i), s->by_kind_s[i]);
+    sim_json_add_num(o, "flops_per_gpu", s->flops);
+    sim_json_add_num(o, "bytes_per_gpu", s->bytes);
+    sim_json_add_num(o, "comm_bytes_per_gpu", s->comm_bytes);
     if (s->slow_tier_bytes > 0)
-        jf_add_num(o, "spilled_weight_bytes_read", s->slow_tier_bytes);
+        sim_json_add_num(o, "spilled_weight_bytes_read", s->slow_tier_bytes);
     if (s->experts_touched_per_rank > 0) {
         cJSON *moe = cJSON_AddObjectToObject(o, "moe");
-        jf_add_num(moe, "experts_touched_busiest_rank", s->experts_touched_per_rank);
-        jf_add_num(moe, "tokens_per_expert", s->tokens_per_expert);
-        jf_add_num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
-        jf_add_num(moe, "imbalance", s->imbalance);
+        sim_json_add_num(moe, "experts_touched_busiest_rank", s->experts_touched_per_rank);
+        sim_json_add_num(moe, "tokens_per_expert", s->tokens_per_expert);
+        sim_json_add_num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
+        sim_json_add_num(moe, "imbalance", s->imbalance);
     }
     cJSON_AddStringToObject(o, "expert_compute_type", sim_dtype_name(s->expert_dtype));
     cJSON_AddStringToObject(o, "dense_compute_type", sim_dtype_name(s->dense_dtype));
@@ -43,24 +43,24 @@ cJSON *sim_report_step(const sim_step_result *s)
 cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m)
 {
     cJSON *o = cJSON_CreateObject();
-    jf_add_num(o, "capacity_bytes", m->capacity_bytes);
-    jf_add_num(o, "usable_bytes", m->usable_bytes);
-    jf_add_num(o, "weights_bytes", m->weight_bytes);
-    jf_add_num(o, "expert_weights_bytes", m->expert_weight_bytes);
-    jf_add_num(o, "other_weights_bytes", m->other_weight_bytes);
-    jf_add_num(o, "workspace_bytes", m->workspace_bytes);
-    jf_add_num(o, "kv_bytes_per_token", m->kv_bytes_per_token);
-    jf_add_num(o, "kv_bytes_per_sequence", m->kv_bytes_per_seq);
-    jf_add_num(o, "kv_budget_bytes", m->kv_budget_bytes);
-    jf_add_num(o, "max_sequences_per_rank", (double)m->max_seqs);
-    jf_add_num(o, "used_bytes", m->total_bytes);
+    sim_json_add_num(o, "capacity_bytes", m->capacity_bytes);
+    sim_json_add_num(o, "usable_bytes", m->usable_bytes);
+    sim_json_add_num(o, "weights_bytes", m->weight_bytes);
+    sim_json_add_num(o, "expert_weights_bytes", m->expert_weight_bytes);
+    sim_json_add_num(o, "other_weights_bytes", m->other_weight_bytes);
+    sim_json_add_num(o, "workspace_bytes", m->workspace_bytes);
+    sim_json_add_num(o, "kv_bytes_per_token", m->kv_bytes_per_token);
+    sim_json_add_num(o, "kv_bytes_per_sequence", m->kv_bytes_per_seq);
+    sim_json_add_num(o, "kv_budget_bytes", m->kv_budget_bytes);
+    sim_json_add_num(o, "max_sequences_per_rank", (double)m->max_seqs);
+    sim_json_add_num(o, "used_bytes", m->total_bytes);
     if (m->tiers_used > 1) {
         cJSON *t = cJSON_AddArrayToObject(o, "spill");
         for (int i = 0; i < m->tiers_used; i++) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "tier", d->hw->tiers[i].name);
-            jf_add_num(e, "expert_share", m->expert_frac[i]);
-            jf_add_num(e, "other_share", m->other_frac[i]);
+            sim_json_add_num(e, "expert_share", m->expert_frac[i]);
+            sim_json_add_num(e, "other_share", m->other_frac[i]);
             cJSON_AddItemToArray(t, e);
         }
     }
@@ -72,19 +72,19 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", d->model->name);
     cJSON_AddStringToObject(o, "hw", d->hw->name);
-    jf_add_num(o, "gpus", d->gpus);
-    jf_add_num(o, "tp", d->tp);
-    jf_add_num(o, "ep", d->ep);
-    jf_add_num(o, "pp", d->pp);
-    jf_add_num(o, "dp", d->dp);
+    sim_json_add_num(o, "gpus", d->gpus);
+    sim_json_add_num(o, "tp", d->tp);
+    sim_json_add_num(o, "ep", d->ep);
+    sim_json_add_num(o, "pp", d->pp);
+    sim_json_add_num(o, "dp", d->dp);
     cJSON_AddStringToObject(o, "precision", sim_wformat_name(d->expert_fmt));
     cJSON_AddStringToObject(o, "dense_precision", sim_wformat_name(d->dense_fmt));
     cJSON_AddStringToObject(o, "kv_precision", sim_wformat_name(d->kv_fmt));
     cJSON_AddStringToObject(o, "transport", sim_a2a_name(d->transport));
     cJSON_AddStringToObject(o, "overlap", sim_overlap_name(d->overlap));
-    jf_add_num(o, "skew", d->skew);
-    jf_add_num(o, "redundant_experts", d->redundant_experts);
-    jf_add_num(o, "max_batched_tokens", d->max_batched_tokens);
+    sim_json_add_num(o, "skew", d->skew);
+    sim_json_add_num(o, "redundant_experts", d->redundant_experts);
+    sim_json_add_num(o, "max_batched_tokens", d->max_batched_tokens);
     cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
     if (d->hw->eff.efficiency_from[0])
         cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
@@ -126,37 +126,37 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", d->model->name);
     cJSON_AddStringToObject(j, "hw", d->hw->name);
-    jf_add_num(j, "gpus", r->gpus);
-    jf_add_num(j, "isl", o->isl);
-    jf_add_num(j, "osl", o->osl);
-    jf_add_num(j, "concurrency", o->concurrency);
-    jf_add_num(j, "replicas", o->replicas > 0 ? o->replicas : 1);
+    sim_json_add_num(j, "gpus", r->gpus);
+    sim_json_add_num(j, "isl", o->isl);
+    sim_json_add_num(j, "osl", o->osl);
+    sim_json_add_num(j, "concurrency", o->concurrency);
+    sim_json_add_num(j, "replicas", o->replicas > 0 ? o->replicas : 1);
     cJSON_AddBoolToObject(j, "fits", r->fits);
     if (!r->fits)
         cJSON_AddStringToObject(j, "reason", r->reason);
     cJSON_AddBoolToObject(j, "batch_clipped", r->clipped);
     if (r->clipped)
         cJSON_AddStringToObject(j, "clip_reason", r->clip_note);
-    jf_add_num(j, "concurrency_served", r->concurrency_served);
-    jf_add_num(j, "batch_per_rank", r->batch_per_rank);
-    jf_add_num(j, "memory_per_gpu_bytes", r->mem.total_bytes);
-    jf_add_num(j, "ttft_s", r->ttft_s);
-    jf_add_num(j, "tpot_s", r->tpot_s);
-    jf_add_num(j, "e2e_latency_s", r->e2e_s);
-    jf_add_num(j, "output_tokens_per_s", r->output_tps);
-    jf_add_num(j, "input_tokens_per_s", r->input_tps);
-    jf_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
-    jf_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
-    jf_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    sim_json_add_num(j, "concurrency_served", r->concurrency_served);
+    sim_json_add_num(j, "batch_per_rank", r->batch_per_rank);
+    sim_json_add_num(j, "memory_per_gpu_bytes", r->mem.total_bytes);
+    sim_json_add_num(j, "ttft_s", r->ttft_s);
+    sim_json_add_num(j, "tpot_s", r->tpot_s);
+    sim_json_add_num(j, "e2e_latency_s", r->e2e_s);
+    sim_json_add_num(j, "output_tokens_per_s", r->output_tps);
+    sim_json_add_num(j, "input_tokens_per_s", r->input_tps);
+    sim_json_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    sim_json_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
+    sim_json_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
     cJSON_AddStringToObject(j, "cost_mode", r->fits && r->cost_mode ? r->cost_mode : "n/a");
-    jf_add_num(j, "usd_per_hour", r->usd_per_hour);
-    jf_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
-    jf_add_num(j, "usd_per_mtok_input", r->usd_per_mtok_input);
-    jf_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
-    jf_add_num(j, "joules_per_output_token", r->joules_per_output_token);
-    jf_add_num(j, "joules_per_input_token", r->joules_per_input_token);
+    sim_json_add_num(j, "usd_per_hour", r->usd_per_hour);
+    sim_json_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
+    sim_json_add_num(j, "usd_per_mtok_input", r->usd_per_mtok_input);
+    sim_json_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
+    sim_json_add_num(j, "joules_per_output_token", r->joules_per_output_token);
+    sim_json_add_num(j, "joules_per_input_token", r->joules_per_input_token);
     cJSON_AddStringToObject(j, "bound", r->fits ? sim_bound_name(r->bound) : "does not fit");
-    jf_add_num(j, "prefill_share", r->prefill_share);
+    sim_json_add_num(j, "prefill_share", r->prefill_share);
     if (o->prefill)
         cJSON_AddBoolToObject(j, "prefill_limited", r->prefill_limited);
 
@@ -171,8 +171,8 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
         cJSON_AddItemToObject(b, first_step_name(o), sim_report_step(&r->first));
         if (o->prefill)
             cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(&r->prefill_pool));
-        jf_add_num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
-        jf_add_num(b, "mixed_step_share", r->mixed_share);
+        sim_json_add_num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
+        sim_json_add_num(b, "mixed_step_share", r->mixed_share);
     }
     add_provenance(j, d);
     return j;
@@ -183,16 +183,16 @@ cJSON *sim_report_phase(const sim_deploy *d, const sim_phase_result *p)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", d->model->name);
     cJSON_AddStringToObject(j, "hw", d->hw->name);
-    jf_add_num(j, "gpus", d->gpus);
+    sim_json_add_num(j, "gpus", d->gpus);
     cJSON_AddStringToObject(j, "phase", phase_name(p));
-    jf_add_num(j, "batch", p->batch);
-    jf_add_num(j, "context", p->context);
+    sim_json_add_num(j, "batch", p->batch);
+    sim_json_add_num(j, "context", p->context);
     cJSON_AddBoolToObject(j, "fits", p->fits);
     if (!p->fits)
         cJSON_AddStringToObject(j, "reason", p->reason);
-    jf_add_num(j, "memory_per_gpu_bytes", p->mem.total_bytes);
-    jf_add_num(j, "step_s", p->step.time_s);
-    jf_add_num(j, "tokens_per_s_per_gpu", p->tokens_per_s_per_gpu);
+    sim_json_add_num(j, "memory_per_gpu_bytes", p->mem.total_bytes);
+    sim_json_add_num(j, "step_s", p->step.time_s);
+    sim_json_add_num(j, "tokens_per_s_per_gpu", p->tokens_per_s_per_gpu);
     cJSON_AddStringToObject(j, "bound", sim_bound_name(p->step.bound));
     cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
     cJSON_AddItemToObject(j, "memory", sim_report_memory(d, &p->mem));
@@ -223,7 +223,7 @@ static void print_step(FILE *f, const char *title, const sim_step_result *s)
     fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
             title, s->time_s * 1e3, s->compute_s * 1e3, s->memory_s * 1e3, s->comm_s * 1e3, s->overhead_s * 1e3,
             sim_bound_name(s->bound));
-    for (int i = 0; i < LK_COUNT; i++)
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         if (s->by_kind_s[i] > 0)
             fprintf(f, "           %-22s %9.3f ms  %5.1f%%\n", sim_layer_kind_name((sim_layer_kind)i),
                     s->by_kind_s[i] * 1e3, 100 * sim_step_kind_share(s, (sim_layer_kind)i));

@@ -28,7 +28,7 @@ static void pct(cJSON *o, const char *name, const sim_des_pct *p)
     const double v[] = { p->mean, p->p50, p->p90, p->p99, p->max };
     for (int i = 0; i < 5; i++) {
         snprintf(k, sizeof k, "%s_%s_s", name, tag[i]);
-        jf_add_num(o, k, v[i]);
+        sim_json_add_num(o, k, v[i]);
     }
 }
 
@@ -56,62 +56,62 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
         split_text(buf, sizeof buf, o->prefill);
         cJSON_AddStringToObject(j, "prefill_pool", buf);
     }
-    jf_add_num(j, "gpus", r->gpus);
+    sim_json_add_num(j, "gpus", r->gpus);
     cJSON_AddStringToObject(j, "arrival", w->source);
-    jf_add_num(j, "requests", r->requests);
-    jf_add_num(j, "completed", r->completed);
-    jf_add_num(j, "offered_rate_rps", r->offered_rate);
-    jf_add_num(j, "duration_s", r->duration_s);
+    sim_json_add_num(j, "requests", r->requests);
+    sim_json_add_num(j, "completed", r->completed);
+    sim_json_add_num(j, "offered_rate_rps", r->offered_rate);
+    sim_json_add_num(j, "duration_s", r->duration_s);
     pct(j, "ttft", &r->ttft);
     pct(j, "tpot", &r->tpot);
     pct(j, "e2e", &r->e2e);
     pct(j, "queue", &r->queue);
-    jf_add_num(j, "input_tokens_per_s", r->input_tps);
-    jf_add_num(j, "output_tokens_per_s", r->output_tps);
-    jf_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
-    jf_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
-    jf_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
-    jf_add_num(j, "slo_ttft_s", o->slo_ttft_s);
-    jf_add_num(j, "slo_tpot_s", o->slo_tpot_s);
-    jf_add_num(j, "slo_attainment", r->slo_attainment);
-    jf_add_num(j, "goodput_requests_per_s", r->goodput_rps);
-    jf_add_num(j, "goodput_tokens_per_s", r->goodput_tps);
-    jf_add_num(j, "utilization", r->utilization);
+    sim_json_add_num(j, "input_tokens_per_s", r->input_tps);
+    sim_json_add_num(j, "output_tokens_per_s", r->output_tps);
+    sim_json_add_num(j, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
+    sim_json_add_num(j, "input_tokens_per_s_per_gpu", r->input_tps_per_gpu);
+    sim_json_add_num(j, "output_tokens_per_s_per_user", r->output_tps_per_user);
+    sim_json_add_num(j, "slo_ttft_s", o->slo_ttft_s);
+    sim_json_add_num(j, "slo_tpot_s", o->slo_tpot_s);
+    sim_json_add_num(j, "slo_attainment", r->slo_attainment);
+    sim_json_add_num(j, "goodput_requests_per_s", r->goodput_rps);
+    sim_json_add_num(j, "goodput_tokens_per_s", r->goodput_tps);
+    sim_json_add_num(j, "utilization", r->utilization);
     if (o->prefill)
-        jf_add_num(j, "prefill_utilization", r->prefill_utilization);
-    jf_add_num(j, "mean_batch_per_rank", r->mean_batch);
-    jf_add_num(j, "mean_in_system", r->mean_in_system);
-    jf_add_num(j, "mean_waiting", r->mean_waiting);
-    jf_add_num(j, "max_waiting", r->max_waiting);
-    jf_add_num(j, "kv_blocks_per_rank", (double)r->kv_blocks_per_rank);
-    jf_add_num(j, "kv_peak_share", r->kv_peak_share);
-    jf_add_num(j, "preemptions", r->preemptions);
-    jf_add_num(j, "iterations", r->iterations);
+        sim_json_add_num(j, "prefill_utilization", r->prefill_utilization);
+    sim_json_add_num(j, "mean_batch_per_rank", r->mean_batch);
+    sim_json_add_num(j, "mean_in_system", r->mean_in_system);
+    sim_json_add_num(j, "mean_waiting", r->mean_waiting);
+    sim_json_add_num(j, "max_waiting", r->max_waiting);
+    sim_json_add_num(j, "kv_blocks_per_rank", (double)r->kv_blocks_per_rank);
+    sim_json_add_num(j, "kv_peak_share", r->kv_peak_share);
+    sim_json_add_num(j, "preemptions", r->preemptions);
+    sim_json_add_num(j, "iterations", r->iterations);
     cJSON_AddBoolToObject(j, "sustainable", r->sustainable);
-    jf_add_num(j, "queue_growth_per_s", r->queue_growth_rps);
-    jf_add_num(j, "served_requests_per_s", r->served_rps);
+    sim_json_add_num(j, "queue_growth_per_s", r->queue_growth_rps);
+    sim_json_add_num(j, "served_requests_per_s", r->served_rps);
     cJSON_AddStringToObject(j, "note", r->note);
     cJSON *l = cJSON_AddObjectToObject(j, "little");
-    jf_add_num(l, "L", r->little_L);
-    jf_add_num(l, "lambda", r->little_lambda);
-    jf_add_num(l, "W_s", r->little_W);
-    jf_add_num(l, "rel_error", r->little_L > 0 ? fabs(r->little_L - r->little_lambda * r->little_W) / r->little_L : 0);
-    jf_add_num(j, "usd_per_hour", r->usd_per_hour);
-    jf_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
-    jf_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
+    sim_json_add_num(l, "L", r->little_L);
+    sim_json_add_num(l, "lambda", r->little_lambda);
+    sim_json_add_num(l, "W_s", r->little_W);
+    sim_json_add_num(l, "rel_error", r->little_L > 0 ? fabs(r->little_L - r->little_lambda * r->little_W) / r->little_L : 0);
+    sim_json_add_num(j, "usd_per_hour", r->usd_per_hour);
+    sim_json_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
+    sim_json_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
     cJSON_AddStringToObject(j, "cost_mode", r->cost_mode ? r->cost_mode : "rent");
-    jf_add_num(j, "step_model_calls", r->step_evals);
-    jf_add_num(j, "step_memo_hits", r->step_cache_hits);
+    sim_json_add_num(j, "step_model_calls", r->step_evals);
+    sim_json_add_num(j, "step_memo_hits", r->step_cache_hits);
     cJSON *tl = cJSON_AddArrayToObject(j, "timeline");
     for (int i = 0; tl && i < r->nwindows; i++) {
         const sim_des_window *w0 = &r->windows[i];
         cJSON *row = cJSON_CreateObject();
-        jf_add_num(row, "t_s", w0->t0);
-        jf_add_num(row, "in_system", w0->in_system);
-        jf_add_num(row, "waiting", w0->waiting);
-        jf_add_num(row, "running", w0->running);
-        jf_add_num(row, "busy", w0->busy);
-        jf_add_num(row, "kv_used", w0->kv_used);
+        sim_json_add_num(row, "t_s", w0->t0);
+        sim_json_add_num(row, "in_system", w0->in_system);
+        sim_json_add_num(row, "waiting", w0->waiting);
+        sim_json_add_num(row, "running", w0->running);
+        sim_json_add_num(row, "busy", w0->busy);
+        sim_json_add_num(row, "kv_used", w0->kv_used);
         cJSON_AddItemToArray(tl, row);
     }
     cJSON_AddNumberToObject(j, "replicas", v->replicas);
@@ -126,15 +126,15 @@ cJSON *sim_serve_report_records(const sim_des_result *r)
     for (long i = 0; rows && r->records && i < r->requests; i++) {
         const sim_des_record *q = &r->records[i];
         cJSON *row = cJSON_CreateObject();
-        jf_add_num(row, "request", i + 1);
-        jf_add_num(row, "arrival_s", q->arrival_s);
-        jf_add_num(row, "isl", q->isl);
-        jf_add_num(row, "osl", q->osl);
-        jf_add_num(row, "ttft_s", q->ttft_s);
-        jf_add_num(row, "tpot_s", q->tpot_s);
-        jf_add_num(row, "e2e_s", q->e2e_s);
-        jf_add_num(row, "preemptions", q->preemptions);
-        jf_add_num(row, "rank", q->rank);
+        sim_json_add_num(row, "request", i + 1);
+        sim_json_add_num(row, "arrival_s", q->arrival_s);
+        sim_json_add_num(row, "isl", q->isl);
+        sim_json_add_num(row, "osl", q->osl);
+        sim_json_add_num(row, "ttft_s", q->ttft_s);
+        sim_json_add_num(row, "tpot_s", q->tpot_s);
+        sim_json_add_num(row, "e2e_s", q->e2e_s);
+        sim_json_add_num(row, "preemptions", q->preemptions);
+        sim_json_add_num(row, "rank", q->rank);
         cJSON_AddItemToArray(rows, row);
     }
     return rows;
@@ -165,8 +165,8 @@ cJSON *sim_serve_report_cdf(const sim_des_result *r, int points)
             double share = (double)i / (points - 1);
             cJSON *row = cJSON_CreateObject();
             cJSON_AddStringToObject(row, "metric", names[m]);
-            jf_add_num(row, "latency_s", gsl_stats_quantile_from_sorted_data(v, 1, (size_t)k, share));
-            jf_add_num(row, "share", share);
+            sim_json_add_num(row, "latency_s", gsl_stats_quantile_from_sorted_data(v, 1, (size_t)k, share));
+            sim_json_add_num(row, "share", share);
             cJSON_AddItemToArray(rows, row);
         }
     }
@@ -261,7 +261,7 @@ int sim_serve_report_summary_csv(const char *path, const cJSON *j, sim_err *err)
     cJSON_Delete(rows);
     if (!csv)
         return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
-    int rc = jf_write_atomic(path, csv, err);
+    int rc = sim_json_write_atomic(path, csv, err);
     free(csv);
     return rc;
 }
@@ -271,7 +271,7 @@ int sim_serve_report_rows_csv(const char *path, const cJSON *rows, sim_err *err)
     char *csv = sim_table_csv(rows, NULL, 0);
     if (!csv)
         return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
-    int rc = jf_write_atomic(path, csv, err);
+    int rc = sim_json_write_atomic(path, csv, err);
     free(csv);
     return rc;
 }
@@ -289,7 +289,7 @@ int sim_serve_report_records_csv(const char *path, const sim_des_result *r, sim_
         len += (size_t)snprintf(buf + len, cap - len, "%ld,%.9g,%d,%d,%.6g,%.6g,%.6g,%d,%d\n", i + 1, q->arrival_s,
                                 q->isl, q->osl, q->ttft_s, q->tpot_s, q->e2e_s, q->preemptions, q->rank);
     }
-    int rc = len < cap ? jf_write_atomic(path, buf, err) : sim_fail(err, SIM_EFAIL, "%s: record buffer overflow", path);
+    int rc = len < cap ? sim_json_write_atomic(path, buf, err) : sim_fail(err, SIM_EFAIL, "%s: record buffer overflow", path);
     free(buf);
     return rc;
 }

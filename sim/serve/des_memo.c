@@ -67,7 +67,7 @@ static int memo_grow(memo *m)
  * decoder layer (an MTP module is one) plus the LM head. */
 static double draft_token_time(const sim_deploy *d, const sim_step_result *r)
 {
-    double head = r->by_kind_s[LK_LM_HEAD];
+    double head = r->by_kind_s[SIM_LK_LM_HEAD];
     return (r->stage_time_s - head) / sim_deploy_layers_per_stage(d) + head;
 }
 

@@ -14,7 +14,7 @@
 #include "step/comm.h"
 #include "step/routing.h"
 
-static const char *const kind_names[LK_COUNT] = {
+static const char *const kind_names[SIM_LK_COUNT] = {
     "attention_projections", "attention_core", "dense_ffn", "router", "experts", "shared_experts",
     "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead",
 };
@@ -42,14 +42,14 @@ const char *sim_bound_name(sim_bound b)
 
 /* Accumulated cost of a set of operations. */
 typedef struct acc {
-    double kind[LK_COUNT];
+    double kind[SIM_LK_COUNT];
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;
 } acc;
 
 static void acc_scale_add(acc *dst, const acc *src, double times)
 {
-    for (int i = 0; i < LK_COUNT; i++)
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         dst->kind[i] += src->kind[i] * times;
     dst->compute += src->compute * times;
     dst->memory += src->memory * times;
@@ -181,7 +181,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     double proj_params, proj_flops_tok, core_dec_flops, kv_row, core_pre_flops;
     int kernels;
 
-    if (m->attn.kind == ATTN_GQA) {
+    if (m->attn.kind == SIM_ATTN_GQA) {
         double hd = m->attn.head_dim;
         double kvh = (double)m->attn.kv_heads / d->tp;
         if (kvh < 1)
@@ -210,7 +210,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     }
 
     op proj = {
-        .kind = LK_ATTN_PROJ,
+        .kind = SIM_LK_ATTN_PROJ,
         .flops = proj_flops_tok * T,
         .peak = c->peak_dense,
         .eta_c = sim_curve_at(gemm_curve(hw, c->dt_dense, false), T),
@@ -226,7 +226,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
 
     double bL = s->decode_seqs * Ld;
     op core = {
-        .kind = LK_ATTN_CORE,
+        .kind = SIM_LK_ATTN_CORE,
         .flops = core_dec_flops * s->decode_seqs + core_pre_flops * s->prefill_tokens,
         .peak = c->peak_attn,
         .eta_c = s->prefill_tokens > 0 && s->decode_seqs == 0 ? hw->eff.attn_prefill_compute
@@ -246,7 +246,7 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
     const sim_deploy *d = c->d;
     double params = (double)c->nmat * c->m->hidden * c->m->ffn.dense_intermediate / d->tp;
     op o = {
-        .kind = LK_DENSE_FFN,
+        .kind = SIM_LK_DENSE_FFN,
         .flops = 2 * params * T,
         .peak = c->peak_dense,
         .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_dense, false), T),
@@ -269,7 +269,7 @@ static void tp_allreduce(acc *a, const ctx *c, double T, double fraction)
     if (d->tp <= 1 || T <= 0)
         return;
     double bytes = T * c->m->hidden * 2;
-    add_comm(a, LK_TP_COMM, sim_comm_allreduce_s(d->hw, d->tp, bytes) * fraction,
+    add_comm(a, SIM_LK_TP_COMM, sim_comm_allreduce_s(d->hw, d->tp, bytes) * fraction,
              sim_comm_allreduce_bytes(d->tp, bytes) * fraction);
 }
 
@@ -286,15 +286,15 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
     int node = hw->scale_up.domain_size > 1 ? hw->scale_up.domain_size : 1;
     bool inside = ep <= node;
     sim_a2a_transport tr = d->transport;
-    if (tr == A2A_AUTO)
-        tr = inside ? A2A_NVLINK : (prefill ? A2A_PER_NODE : A2A_PER_EXPERT);
-    if (tr == A2A_NVLINK && !inside)
-        tr = A2A_PER_NODE; /* one-sided NVLink cannot reach past the scale-up domain */
+    if (tr == SIM_A2A_AUTO)
+        tr = inside ? SIM_A2A_NVLINK : (prefill ? SIM_A2A_PER_NODE : SIM_A2A_PER_EXPERT);
+    if (tr == SIM_A2A_NVLINK && !inside)
+        tr = SIM_A2A_PER_NODE; /* one-sided NVLink cannot reach past the scale-up domain */
 
     /* Remote copies per source token, and the busiest receiver's tokens, by transport. */
     double remote_ranks = rs->mean_dest_ranks_per_token * (1.0 - 1.0 / ep);
     double t_disp = 0, t_comb = 0, bytes = 0;
-    if (tr == A2A_PER_EXPERT) {
+    if (tr == SIM_A2A_PER_EXPERT) {
         double copies = k * (1.0 - 1.0 / ep);
         double recv = rs->max_tokens_per_rank;
         double eta;
@@ -304,7 +304,7 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
         t_disp = sim_comm_p2p_s(l, eta, fmax(send_d, recv_d));
         t_comb = sim_comm_p2p_s(l, eta, fmax(send_c, recv_c));
         bytes = send_d + send_c;
-    } else if (tr == A2A_NVLINK) {
+    } else if (tr == SIM_A2A_NVLINK) {
         double eta;
         const sim_link *l = sim_comm_tier(hw, ep, &eta);
         double recv = rs->max_token_copies_per_rank;
@@ -328,7 +328,7 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
                       node > 1 ? sim_comm_p2p_s(&hw->scale_up, eta_u, fwd_c) : 0);
         bytes = nic_d + nic_c;
     }
-    add_comm(a, LK_EP_COMM, t_disp + t_comb, bytes);
+    add_comm(a, SIM_LK_EP_COMM, t_disp + t_comb, bytes);
 }
 
 /* The MoE block of one layer: router, routed experts on the busiest rank, shared experts,
@@ -367,7 +367,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
 
     /* router: gate GEMM, top-k, permutation. Tiny FLOPs; launch-bound at small batch. */
     op router = {
-        .kind = LK_ROUTER,
+        .kind = SIM_LK_ROUTER,
         .flops = 2 * T * h * E,
         .peak = c->peak_attn,
         .eta_c = sim_curve_at(gemm_curve(hw, c->dt_attn, false), T),
@@ -386,7 +386,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
     double eta_ex = grouped_gemm_cost(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs, &groups_s);
     op ex = {
-        .kind = LK_EXPERTS,
+        .kind = SIM_LK_EXPERTS,
         .flops = 2 * per_expert * assign,
         .peak = c->peak_expert,
         .eta_c = eta_ex,
@@ -404,7 +404,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     if (m->ffn.shared_experts > 0) {
         double sp = (double)c->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
         op sh = {
-            .kind = LK_SHARED,
+            .kind = SIM_LK_SHARED,
             .flops = 2 * sp * T,
             .peak = c->peak_expert,
             .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, false), T),
@@ -429,12 +429,12 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
             tp_allreduce(comm, c, T, 0.5);
         if (moe_tp > 1) {
             double bytes = assign / m->ffn.top_k * h * 2;
-            add_comm(comm, LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
+            add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
         }
     } else if (moe_tp > 1) {
         /* experts split across tp*dp devices: every device needs every token of the group */
         double bytes = T_group * h * 2;
-        add_comm(comm, LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
+        add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
     }
 
     facts->tokens_per_expert = m_per_expert;
@@ -489,7 +489,7 @@ static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double lo
 {
     acc work, comm;
     memset(out, 0, sizeof *out);
-    if (c->d->overlap == OVERLAP_NONE || !moe || c->d->ep <= 1) {
+    if (c->d->overlap == SIM_OVERLAP_NONE || !moe || c->d->ep <= 1) {
         int rc = layer_costs(c, s, moe, local_share, &work, &comm, facts, err);
         if (rc)
             return rc;
@@ -505,7 +505,7 @@ static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double lo
     acc_scale_add(out, &work, 2);
     /* Only the part of the communication longer than the other micro-batch's work shows. */
     double exposed = tc > tw ? 2 * (tc - tw) : 0;
-    for (int i = 0; i < LK_COUNT; i++)
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
     out->comm += exposed;
     out->comm_bytes += 2 * comm.comm_bytes;
@@ -518,7 +518,7 @@ static void resolve_types(ctx *c)
     const sim_deploy *d = c->d;
     c->peak_dense = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->dense_fmt), &c->dt_dense);
     c->peak_expert = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->expert_fmt), &c->dt_expert);
-    c->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(WF_BF16), &c->dt_attn);
+    c->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &c->dt_attn);
 }
 
 int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
@@ -527,7 +527,7 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     memset(out, 0, sizeof *out);
     if (s->decode_seqs < 0 || s->prefill_tokens < 0 || s->decode_ctx < 0 || s->prefill_ctx < 0)
         return sim_fail(err, SIM_EINPUT, "step: token counts and contexts must be >= 0");
-    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == ACT_SWIGLU ? 3 : 2 };
+    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2 };
     sim_model_params(d->model, &c.pc);
     resolve_types(&c);
     if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
@@ -563,7 +563,7 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     if (rows > 0) {
         double params = (double)m->hidden * m->vocab / d->tp;
         op head = {
-            .kind = LK_LM_HEAD,
+            .kind = SIM_LK_LM_HEAD,
             .flops = 2 * params * rows,
             .peak = c.peak_attn,
             .eta_c = sim_curve_at(gemm_curve(d->hw, c.dt_attn, false), rows),
@@ -579,19 +579,19 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
         double T = s->decode_seqs + s->prefill_tokens, eta;
         const sim_link *l = sim_comm_tier(d->hw, d->gpus, &eta);
         double bytes = T * m->hidden * 2;
-        add_comm(&stage, LK_PP_COMM, sim_comm_p2p_s(l, eta, bytes), bytes);
+        add_comm(&stage, SIM_LK_PP_COMM, sim_comm_p2p_s(l, eta, bytes), bytes);
     }
     stage.overhead += d->hw->eff.step_overhead_s;
-    stage.kind[LK_STEP] += d->hw->eff.step_overhead_s;
+    stage.kind[SIM_LK_STEP] += d->hw->eff.step_overhead_s;
 
     out->compute_s = stage.compute;
     out->memory_s = stage.memory;
     out->comm_s = stage.comm;
     out->overhead_s = stage.overhead;
-    if (d->overlap == OVERLAP_NONE || d->ep <= 1)
+    if (d->overlap == SIM_OVERLAP_NONE || d->ep <= 1)
         out->comm_total_s = stage.comm;
     else
-        out->comm_total_s += stage.comm - stage.kind[LK_EP_COMM];
+        out->comm_total_s += stage.comm - stage.kind[SIM_LK_EP_COMM];
     memcpy(out->by_kind_s, stage.kind, sizeof out->by_kind_s);
     out->stage_time_s = acc_time(&stage);
     out->time_s = out->stage_time_s * d->pp;
@@ -626,7 +626,7 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     memset(out, 0, sizeof *out);
     if (!sim_model_is_moe(d->model))
         return sim_fail(err, SIM_EINPUT, "%s has no MoE layer", d->model->name);
-    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == ACT_SWIGLU ? 3 : 2 };
+    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2 };
     sim_model_params(d->model, &c.pc);
     resolve_types(&c);
     if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)

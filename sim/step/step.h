@@ -12,23 +12,23 @@
 
 /* Layer kinds of the breakdown. */
 typedef enum {
-    LK_ATTN_PROJ,      /* QKV / MLA projections and output projection */
-    LK_ATTN_CORE,      /* attention over the KV cache (flash / MLA absorbed kernel) */
-    LK_DENSE_FFN,
-    LK_ROUTER,         /* gate GEMM, top-k, permutation */
-    LK_EXPERTS,        /* routed expert GEMMs */
-    LK_SHARED,         /* shared experts */
-    LK_LM_HEAD,
-    LK_TP_COMM,        /* tensor-parallel all-reduce */
-    LK_EP_COMM,        /* expert-parallel dispatch + combine */
-    LK_PP_COMM,        /* pipeline sends */
-    LK_STEP,           /* per-step fixed cost (scheduler, sampling) */
-    LK_COUNT
+    SIM_LK_ATTN_PROJ,      /* QKV / MLA projections and output projection */
+    SIM_LK_ATTN_CORE,      /* attention over the KV cache (flash / MLA absorbed kernel) */
+    SIM_LK_DENSE_FFN,
+    SIM_LK_ROUTER,         /* gate GEMM, top-k, permutation */
+    SIM_LK_EXPERTS,        /* routed expert GEMMs */
+    SIM_LK_SHARED,         /* shared experts */
+    SIM_LK_LM_HEAD,
+    SIM_LK_TP_COMM,        /* tensor-parallel all-reduce */
+    SIM_LK_EP_COMM,        /* expert-parallel dispatch + combine */
+    SIM_LK_PP_COMM,        /* pipeline sends */
+    SIM_LK_STEP,           /* per-step fixed cost (scheduler, sampling) */
+    SIM_LK_COUNT
 } sim_layer_kind;
 
 const char *sim_layer_kind_name(sim_layer_kind k);
 
-typedef enum { BOUND_COMPUTE, BOUND_MEMORY, BOUND_COMM, BOUND_OVERHEAD } sim_bound;
+typedef enum { SIM_BOUND_COMPUTE, SIM_BOUND_MEMORY, SIM_BOUND_COMM, SIM_BOUND_OVERHEAD } sim_bound;
 const char *sim_bound_name(sim_bound b);
 /* The part that took the most time. */
 sim_bound sim_bound_of(double compute, double memory, double comm, double overhead);
@@ -48,7 +48,7 @@ typedef struct sim_step_result {
     double stage_time_s;                /* the heaviest stage */
     double compute_s, memory_s, comm_s, overhead_s;   /* parts of stage_time_s */
     double comm_total_s;                /* communication before overlap hid any of it */
-    double by_kind_s[LK_COUNT];         /* stage time by layer kind (exposed time) */
+    double by_kind_s[SIM_LK_COUNT];         /* stage time by layer kind (exposed time) */
     double flops, bytes, comm_bytes;    /* per device, per stage */
     double slow_tier_bytes;             /* weight bytes read from spill tiers */
     sim_bound bound;

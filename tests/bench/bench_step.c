@@ -29,7 +29,7 @@ int main(void)
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
     d.gpus = 8, d.tp = 1, d.dp = 8, d.ep = 8;
-    sim_deploy_set_precision(&d, WF_FP8);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
     sim_memfit fit;
     sim_memfit_eval(&d, 2048, 64, &fit);
 

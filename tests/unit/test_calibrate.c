@@ -66,7 +66,7 @@ static void add_layer(cal_set *s, const char *shape, int h, int f, int e, int k,
     memset(p, 0, sizeof *p);
     p->kind = CAL_LAYER;
     snprintf(p->shape, sizeof p->shape, "%s", shape);
-    p->fmt = WF_BF16;
+    p->fmt = SIM_WF_BF16;
     p->hidden = h, p->ffn = f, p->experts = e, p->top_k = k, p->shared = sh, p->shared_ffn = shf, p->ep = 1;
     p->tokens = tokens;
     p->touched = sim_routing_distinct_uniform(e, k, tokens);
@@ -78,7 +78,7 @@ static void add_gemm(cal_set *s, int m, int n, int k)
     memset(p, 0, sizeof *p);
     p->kind = CAL_GEMM;
     snprintf(p->shape, sizeof p->shape, "gemm %dx%d", n, k);
-    p->fmt = WF_FP32;
+    p->fmt = SIM_WF_FP32;
     p->m = m, p->n = n, p->k = k;
     p->tokens = m;
 }
@@ -86,9 +86,9 @@ static void add_gemm(cal_set *s, int m, int n, int k)
 /* The truth: an H100 whose efficiencies differ from the shipped priors the fit starts from. */
 static void truth_efficiencies(sim_hw *hw)
 {
-    hw->eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.45, .half = 40 };
-    hw->eff.gemm[DT_BF16] = hw->eff.grouped_gemm[DT_BF16]; /* the tie the fit assumes */
-    hw->eff.gemm[DT_FP32] = (sim_curve){ .max = 0.6, .half = 24 };
+    hw->eff.grouped_gemm[SIM_DT_BF16] = (sim_curve){ .max = 0.45, .half = 40 };
+    hw->eff.gemm[SIM_DT_BF16] = hw->eff.grouped_gemm[SIM_DT_BF16]; /* the tie the fit assumes */
+    hw->eff.gemm[SIM_DT_FP32] = (sim_curve){ .max = 0.6, .half = 24 };
     hw->eff.memory = (sim_curve){ .max = 0.7, .half = 2e6 };
     hw->eff.kernel_overhead_s = 3.5e-6;
 }
@@ -139,8 +139,8 @@ static void fit_recovers_known_parameters(void **state)
     cal_fit fit;
     sim_hw hw = start;
     assert_int_equal(cal_fit_setup(&fit, &hw, &s, &err), SIM_OK);
-    assert_true(fit.tied[DT_BF16]);
-    assert_false(fit.tied[DT_FP32]);
+    assert_true(fit.tied[SIM_DT_BF16]);
+    assert_false(fit.tied[SIM_DT_FP32]);
     assert_int_equal(cal_fit_run(&fit, &hw, &s, &err), SIM_OK);
     for (int j = 0; j < fit.np; j++) {
         char name[64];
@@ -148,15 +148,15 @@ static void fit_recovers_known_parameters(void **state)
         if (!fit.p[j].free)
             fail_msg("%s was held at its prior: the synthetic plan should make every parameter visible", name);
     }
-    assert_within(hw.eff.grouped_gemm[DT_BF16].max, 0.45, 0.05, "grouped_gemm.bf16.max");
-    assert_within(hw.eff.grouped_gemm[DT_BF16].half, 40, 0.15, "grouped_gemm.bf16.half");
-    assert_within(hw.eff.gemm[DT_FP32].max, 0.6, 0.05, "gemm.fp32.max");
-    assert_within(hw.eff.gemm[DT_FP32].half, 24, 0.15, "gemm.fp32.half");
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].max, 0.45, 0.05, "grouped_gemm.bf16.max");
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].half, 40, 0.15, "grouped_gemm.bf16.half");
+    assert_within(hw.eff.gemm[SIM_DT_FP32].max, 0.6, 0.05, "gemm.fp32.max");
+    assert_within(hw.eff.gemm[SIM_DT_FP32].half, 24, 0.15, "gemm.fp32.half");
     assert_within(hw.eff.memory.max, 0.7, 0.05, "memory.max");
     assert_within(hw.eff.memory.half, 2e6, 0.25, "memory.half");
     assert_within(hw.eff.kernel_overhead_s, 3.5e-6, 0.15, "kernel_overhead");
     /* the tie holds in the fitted model, and the fit is as good as the noise */
-    assert_true(hw.eff.gemm[DT_BF16].max == hw.eff.grouped_gemm[DT_BF16].max);
+    assert_true(hw.eff.gemm[SIM_DT_BF16].max == hw.eff.grouped_gemm[SIM_DT_BF16].max);
     assert_true(fit.rms_log_fit < 0.015);
     /* held-out predictions: within a few percent of the (noisy) measurements */
     double mape = 0;
@@ -173,8 +173,8 @@ static void unseen_parameters_stay_at_prior(void **state)
     (void)state;
     sim_hw truth = load_hw("laptop-ddr5"), hw = load_hw("laptop-ddr5");
     /* Mixtral-8x7B's experts: 2 x 352 MB read at batch 1, milliseconds against 5 us kernels */
-    truth.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.1, .half = 4 };
-    truth.eff.gemm[DT_BF16] = truth.eff.grouped_gemm[DT_BF16];
+    truth.eff.grouped_gemm[SIM_DT_BF16] = (sim_curve){ .max = 0.1, .half = 4 };
+    truth.eff.gemm[SIM_DT_BF16] = truth.eff.grouped_gemm[SIM_DT_BF16];
     cal_set s = { 0 };
     s.cap = 16;
     s.p = calloc((size_t)s.cap, sizeof *s.p);
@@ -207,13 +207,13 @@ static void fit_recovers_kernel_switch(void **state)
     /* the two-core EPYC VM the quick plan was measured on: peaks and triad bandwidth as
      * calibrate derives them (calibrate/README.md), so the small-rows kernel is compute-bound
      * as it was there */
-    truth.peak_flops[DT_FP32] = 166e9;
-    truth.peak_flops[DT_BF16] = 333e9;
+    truth.peak_flops[SIM_DT_FP32] = 166e9;
+    truth.peak_flops[SIM_DT_BF16] = 333e9;
     truth.tiers[0].bandwidth_Bps = 22e9;
     sim_hw hw = truth;
-    truth.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.42, .half = 39, .group_s = 1.3e-3, .small_rows = 8,
+    truth.eff.grouped_gemm[SIM_DT_BF16] = (sim_curve){ .max = 0.42, .half = 39, .group_s = 1.3e-3, .small_rows = 8,
                                                    .small_max = 0.28, .small_half = 4.4, .small_group_s = 90e-6 };
-    truth.eff.gemm[DT_BF16] = truth.eff.grouped_gemm[DT_BF16];
+    truth.eff.gemm[SIM_DT_BF16] = truth.eff.grouped_gemm[SIM_DT_BF16];
     cal_set s = { 0 };
     s.cap = 64;
     s.p = calloc((size_t)s.cap, sizeof *s.p);
@@ -245,20 +245,20 @@ static void fit_recovers_kernel_switch(void **state)
     gsl_rng_free(rng);
     cal_set_hold_out(&s);
     cal_hw_set_kernel_switch(&hw, &s, 8);
-    assert_int_equal(hw.eff.grouped_gemm[DT_BF16].small_rows, 8);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_BF16].small_rows, 8);
     cal_fit fit;
     assert_int_equal(cal_fit_setup(&fit, &hw, &s, &err), SIM_OK);
     assert_int_equal(cal_fit_run(&fit, &hw, &s, &err), SIM_OK);
     for (int j = 0; j < fit.np; j++)
         if (fit.p[j].kind == CP_MEM_MAX)
             assert_true(fit.p[j].held_by && !fit.p[j].free && fit.p[j].value == fit.p[j].prior);
-    assert_within(hw.eff.grouped_gemm[DT_BF16].small_max, 0.28, 0.08, "grouped_gemm.bf16.small.max");
-    assert_within(hw.eff.grouped_gemm[DT_BF16].small_half, 4.4, 0.2, "grouped_gemm.bf16.small.half");
-    assert_within(hw.eff.grouped_gemm[DT_BF16].max, 0.42, 0.1, "grouped_gemm.bf16.max");
-    assert_within(hw.eff.grouped_gemm[DT_BF16].half, 39, 0.25, "grouped_gemm.bf16.half");
-    assert_within(hw.eff.grouped_gemm[DT_BF16].small_group_s, 90e-6, 0.25, "grouped_gemm.bf16.small.overhead");
-    assert_within(hw.eff.grouped_gemm[DT_BF16].group_s, 1.3e-3, 0.25, "grouped_gemm.bf16.overhead");
-    assert_int_equal(hw.eff.gemm[DT_BF16].small_rows, 8); /* the tie carries the switch */
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].small_max, 0.28, 0.08, "grouped_gemm.bf16.small.max");
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].small_half, 4.4, 0.2, "grouped_gemm.bf16.small.half");
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].max, 0.42, 0.1, "grouped_gemm.bf16.max");
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].half, 39, 0.25, "grouped_gemm.bf16.half");
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].small_group_s, 90e-6, 0.25, "grouped_gemm.bf16.small.overhead");
+    assert_within(hw.eff.grouped_gemm[SIM_DT_BF16].group_s, 1.3e-3, 0.25, "grouped_gemm.bf16.overhead");
+    assert_int_equal(hw.eff.gemm[SIM_DT_BF16].small_rows, 8); /* the tie carries the switch */
     double mape = 0;
     int held = 0;
     for (int i = 0; i < s.n; i++)
@@ -379,7 +379,7 @@ static void bench_file_loads(void **state)
     assert_int_equal(s.n, 3); /* triad, layer, one single GEMM; the rest skipped */
     assert_int_equal(s.p[1].kind, CAL_LAYER);
     assert_string_equal(s.p[1].shape, "m");
-    assert_true(s.p[1].fmt == WF_BF16);
+    assert_true(s.p[1].fmt == SIM_WF_BF16);
     assert_true(s.p[1].measured_s == 0.0018); /* the fastest run */
     assert_true(s.p[1].median_s == 0.002);
     assert_int_equal(s.p[1].rounds, 1);

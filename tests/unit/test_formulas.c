@@ -33,13 +33,13 @@ static sim_hw synthetic(void)
     sim_hw hw;
     memset(&hw, 0, sizeof hw);
     strcpy(hw.name, "synthetic");
-    hw.cls = HW_GPU;
-    hw.peak_flops[DT_BF16] = 1e15;
+    hw.cls = SIM_HW_GPU;
+    hw.peak_flops[SIM_DT_BF16] = 1e15;
     hw.n_tiers = 1;
     hw.tiers[0].capacity_bytes = 100e9;
     hw.tiers[0].bandwidth_Bps = 1e12;
-    hw.eff.gemm[DT_BF16] = (sim_curve){ .max = 0.5, .half = 100 };
-    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50 };
+    hw.eff.gemm[SIM_DT_BF16] = (sim_curve){ .max = 0.5, .half = 100 };
+    hw.eff.grouped_gemm[SIM_DT_BF16] = (sim_curve){ .max = 0.4, .half = 50 };
     hw.eff.memory = (sim_curve){ .max = 0.8, .half = 0 };
     hw.eff.kernel_overhead_s = 5e-6;
     hw.scale_up = (sim_link){ .domain_size = 8, .bandwidth_Bps = 450e9, .latency_s = 3e-6 };
@@ -60,12 +60,12 @@ static void test_gemm_op(void **state)
      * bytes = 2000*3000*2 (weights) + 1000*(2000+3000)*2 (activations) = 1.2e7 + 1e7 = 2.2e7
      *   -> t_m = 2.2e7 / (1e12 * 0.8) = 2.75e-5 s
      * t = max(t_c, t_m) + 5e-6 = 3.25e-5 s (memory-bound) */
-    double t = sim_gemm_time(&hw, DT_BF16, 1000, 2000, 3000, 2.0, false, &tc, &tm);
+    double t = sim_gemm_time(&hw, SIM_DT_BF16, 1000, 2000, 3000, 2.0, false, &tc, &tm);
     assert_close(tc, 1.2e10 / (1e15 * 0.5 * 1000 / 1100), 1e-12);
     assert_close(tm, 2.2e7 / 0.8e12, 1e-12);
     assert_close(t, 2.75e-5 + 5e-6, 1e-12);
     /* grouped curve: 16 tokens per expert, eta = 0.4 * 16 / 66 */
-    sim_gemm_time(&hw, DT_BF16, 16, 2048, 7168, 1.0, true, &tc, NULL);
+    sim_gemm_time(&hw, SIM_DT_BF16, 16, 2048, 7168, 1.0, true, &tc, NULL);
     assert_close(tc, 2.0 * 16 * 2048 * 7168 / (1e15 * 0.4 * 16 / 66), 1e-12);
 }
 
@@ -80,13 +80,13 @@ static double layer_experts_s(const sim_hw *hwp, int E, int k, double T, double 
     memset(&m, 0, sizeof m);
     strcpy(m.name, "switch");
     m.hidden = 1024, m.layers = 1, m.vocab = 1, m.max_context = 1;
-    m.attn.kind = ATTN_GQA, m.attn.heads = m.attn.kv_heads = 1, m.attn.head_dim = 1024;
-    m.ffn.activation = ACT_SWIGLU, m.ffn.moe_layers = 1, m.ffn.experts = E, m.ffn.top_k = k;
-    m.ffn.expert_intermediate = 512, m.ffn.scoring = SCORE_SOFTMAX;
-    m.native_experts = m.native_dense = WF_BF16;
+    m.attn.kind = SIM_ATTN_GQA, m.attn.heads = m.attn.kv_heads = 1, m.attn.head_dim = 1024;
+    m.ffn.activation = SIM_ACT_SWIGLU, m.ffn.moe_layers = 1, m.ffn.experts = E, m.ffn.top_k = k;
+    m.ffn.expert_intermediate = 512, m.ffn.scoring = SIM_SCORE_SOFTMAX;
+    m.native_experts = m.native_dense = SIM_WF_BF16;
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    d.expert_fmt = d.dense_fmt = WF_BF16;
+    d.expert_fmt = d.dense_fmt = SIM_WF_BF16;
     d.skew = 0;
     d.observed_experts = observed;
     sim_memfit fit;
@@ -101,14 +101,14 @@ static double layer_experts_s(const sim_hw *hwp, int E, int k, double T, double 
                             .seed = d.seed, .small_rows = 8 };
     if (rs && sim_routing_stats_get(NULL, &q, rs, &err))
         fail_msg("%s", err.msg);
-    return r.by_kind_s[LK_EXPERTS];
+    return r.by_kind_s[SIM_LK_EXPERTS];
 }
 
 static double switch_layer_experts_s(int E, int k, double T, sim_routing_stats *rs)
 {
     sim_hw hw = synthetic();
-    hw.peak_flops[DT_BF16] = 1e12;
-    hw.eff.grouped_gemm[DT_BF16] = (sim_curve){ .max = 0.4, .half = 50, .group_s = 100e-6, .small_rows = 8,
+    hw.peak_flops[SIM_DT_BF16] = 1e12;
+    hw.eff.grouped_gemm[SIM_DT_BF16] = (sim_curve){ .max = 0.4, .half = 50, .group_s = 100e-6, .small_rows = 8,
                                                 .small_max = 0.1, .small_half = 2, .small_group_s = 20e-6 };
     return layer_experts_s(&hw, E, k, T, 0, rs);
 }
@@ -196,7 +196,7 @@ static void test_memory_fit_deepseek_h200(void **state)
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
     d.gpus = 8, d.tp = 1, d.dp = 8, d.ep = 8;
-    sim_deploy_set_precision(&d, WF_FP8);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
     sim_err err = { 0 };
     assert_int_equal(sim_deploy_check(&d, &err), SIM_OK);
     sim_memfit f;
@@ -218,7 +218,7 @@ static void test_memory_fit_deepseek_h200(void **state)
     static sim_hw h100;
     load(&m, &h100, "deepseek-v3", "h100-sxm");
     d.hw = &h100;
-    sim_deploy_set_precision(&d, WF_BF16);
+    sim_deploy_set_precision(&d, SIM_WF_BF16);
     sim_memfit_eval(&d, 2048, 32, &f);
     assert_false(f.fits);
     assert_non_null(strstr(f.reason, "weights need"));
@@ -252,7 +252,7 @@ static void test_spill_to_slower_tier(void **state)
     load(&m, &hw, "qwen3-30b-a3b", "rpi5");
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    sim_deploy_set_precision(&d, WF_INT4);
+    sim_deploy_set_precision(&d, SIM_WF_INT4);
     sim_memfit f;
     sim_memfit_eval(&d, 1280, 1, &f);
     /* 30.5B parameters at ~0.52 bytes do not fit in 16 GB x 0.9: experts spill to the
@@ -288,7 +288,7 @@ static void test_decode_roofline_bound(void **state)
     double floor_s = pc.total * 2 / 3.35e12;
     assert_true(s.time_s > floor_s);
     assert_true(s.time_s < 1.6 * floor_s);
-    assert_int_equal(s.bound, BOUND_MEMORY);
+    assert_int_equal(s.bound, SIM_BOUND_MEMORY);
 }
 
 static void test_parallelism_errors(void **state)

@@ -58,7 +58,7 @@ static void every_shipped_model_loads(void **state)
         assert_true(hw.eff.memory.max > 0 && hw.eff.memory.max <= 1);
         assert_string_equal(hw.eff.provenance, "prior");
         /* Every data type got a curve, directly or by fallback. */
-        for (int t = 0; t < DT_COUNT; t++) {
+        for (int t = 0; t < SIM_DT_COUNT; t++) {
             assert_true(hw.eff.gemm[t].max > 0);
             assert_true(hw.eff.grouped_gemm[t].max > 0);
         }
@@ -94,11 +94,11 @@ static void h100_figures(void **state)
     (void)state;
     sim_hw hw;
     load_named("h100-sxm", &hw);
-    assert_int_equal(hw.cls, HW_GPU);
+    assert_int_equal(hw.cls, SIM_HW_GPU);
     assert_string_equal(hw.backend, "cuda-graph");
-    assert_close(hw.peak_flops[DT_BF16], 989e12);
-    assert_close(hw.peak_flops[DT_FP8], 1979e12);
-    assert_true(hw.peak_flops[DT_FP4] == 0);
+    assert_close(hw.peak_flops[SIM_DT_BF16], 989e12);
+    assert_close(hw.peak_flops[SIM_DT_FP8], 1979e12);
+    assert_true(hw.peak_flops[SIM_DT_FP4] == 0);
     assert_close(hw.tiers[0].bandwidth_Bps, 3.35e12);
     assert_close(hw.tiers[0].capacity_bytes, 80e9);
     assert_false(hw.tiers[0].spill_default);
@@ -109,7 +109,7 @@ static void h100_figures(void **state)
     /* half_mb 3.35 MB: Little's law, 3.35 TB/s x 1 us. */
     assert_close(hw.eff.memory.half, 3.35e6);
     /* DC GPUs fuse unpacking into the GEMM. */
-    for (int f = 0; f < WF_COUNT; f++)
+    for (int f = 0; f < SIM_WF_COUNT; f++)
         assert_true(hw.eff.dequant_elems_per_s[f] == 0);
     assert_close(hw.power_w + hw.host_power_w, 10200.0 / 8);
 }
@@ -123,7 +123,7 @@ static void gb200_rack_is_one_domain(void **state)
     assert_int_equal(hw.devices_per_node, 72);
     assert_int_equal(hw.n_tiers, 2);
     assert_non_null(strstr(hw.tiers[1].name, "Grace"));
-    assert_close(hw.peak_flops[DT_FP4], 10000e12);
+    assert_close(hw.peak_flops[SIM_DT_FP4], 10000e12);
 }
 
 static void rpi5_peak_by_hand(void **state)
@@ -131,17 +131,17 @@ static void rpi5_peak_by_hand(void **state)
     (void)state;
     sim_hw hw;
     load_named("rpi5", &hw);
-    assert_int_equal(hw.cls, HW_CPU);
+    assert_int_equal(hw.cls, SIM_HW_CPU);
     /* 4 cores x 2.4 GHz x 16 FLOP/cycle. */
-    assert_close(hw.peak_flops[DT_FP32], 4 * 2.4e9 * 16);
-    assert_true(hw.peak_flops[DT_BF16] == 0); /* Cortex-A76 has no BF16 */
+    assert_close(hw.peak_flops[SIM_DT_FP32], 4 * 2.4e9 * 16);
+    assert_true(hw.peak_flops[SIM_DT_BF16] == 0); /* Cortex-A76 has no BF16 */
     assert_close(hw.tiers[0].capacity_bytes, 16e9);
     assert_int_equal(hw.scale_up.domain_size, 1);
     assert_true(hw.scale_out.bandwidth_Bps == 0);
     /* The SSD tier takes weights by default (llama.cpp mmap). */
     assert_int_equal(hw.n_tiers, 2);
     assert_true(hw.tiers[1].spill_default);
-    assert_true(hw.eff.dequant_elems_per_s[WF_INT4] > 0);
+    assert_true(hw.eff.dequant_elems_per_s[SIM_WF_INT4] > 0);
 }
 
 static void h200_fp4_falls_back_to_fp8(void **state)
@@ -149,28 +149,28 @@ static void h200_fp4_falls_back_to_fp8(void **state)
     (void)state;
     sim_hw hw;
     load_named("h200", &hw);
-    sim_dtype used = DT_COUNT;
-    double p = sim_hw_peak_for(&hw, sim_wformat_compute_chain(WF_NVFP4), &used);
-    assert_int_equal(used, DT_FP8);
+    sim_dtype used = SIM_DT_COUNT;
+    double p = sim_hw_peak_for(&hw, sim_wformat_compute_chain(SIM_WF_NVFP4), &used);
+    assert_int_equal(used, SIM_DT_FP8);
     assert_close(p, 1979e12);
     /* B200 has FP4 itself. */
     load_named("b200", &hw);
-    p = sim_hw_peak_for(&hw, sim_wformat_compute_chain(WF_NVFP4), &used);
-    assert_int_equal(used, DT_FP4);
+    p = sim_hw_peak_for(&hw, sim_wformat_compute_chain(SIM_WF_NVFP4), &used);
+    assert_int_equal(used, SIM_DT_FP4);
     assert_close(p, 9000e12);
     /* No type in the chain: 0, and *used untouched. */
     static const int none[] = {-1};
-    used = DT_BF16;
+    used = SIM_DT_BF16;
     assert_true(sim_hw_peak_for(&hw, none, &used) == 0);
-    assert_int_equal(used, DT_BF16);
+    assert_int_equal(used, SIM_DT_BF16);
 }
 
 static void class_names(void **state)
 {
     (void)state;
-    assert_string_equal(sim_hw_class_name(HW_GPU), "gpu");
-    assert_string_equal(sim_hw_class_name(HW_CPU), "cpu");
-    assert_string_equal(sim_hw_class_name(HW_APPLE_GPU), "apple-gpu");
+    assert_string_equal(sim_hw_class_name(SIM_HW_GPU), "gpu");
+    assert_string_equal(sim_hw_class_name(SIM_HW_CPU), "cpu");
+    assert_string_equal(sim_hw_class_name(SIM_HW_APPLE_GPU), "apple-gpu");
 }
 
 /* ---- synthetic files ----------------------------------------------------------------- */
@@ -255,20 +255,20 @@ static void base_model_loads_and_fills_curves(void **state)
     sim_hw hw;
     sim_err err;
     assert_int_equal(load_variant(t, "", GEMM_OK, NULL, NULL, &hw, &err), SIM_OK);
-    assert_close(hw.peak_flops[DT_BF16], 100e12);
+    assert_close(hw.peak_flops[SIM_DT_BF16], 100e12);
     assert_close(hw.tiers[0].capacity_bytes, 10e9);
     assert_close(hw.eff.memory.half, 1e6);
     /* Only bf16 given: every other type takes its curve. */
-    assert_close(hw.eff.gemm[DT_FP4].max, 0.8);
-    assert_close(hw.eff.gemm[DT_FP32].half, 64);
+    assert_close(hw.eff.gemm[SIM_DT_FP4].max, 0.8);
+    assert_close(hw.eff.gemm[SIM_DT_FP32].half, 64);
     assert_true(hw.eff.link_scale_up == 0);
     /* fp8 given too: fp4 takes fp8's curve, not bf16's. */
     assert_int_equal(load_variant(t, "", "{\"bf16\": {\"max\": 0.8, \"half\": 64}, \"fp8\": {\"max\": 0.6, \"half\": 128}}",
                                   NULL, NULL, &hw, &err),
                      SIM_OK);
-    assert_close(hw.eff.gemm[DT_FP4].max, 0.6);
-    assert_close(hw.eff.gemm[DT_INT8].half, 128);
-    assert_close(hw.eff.gemm[DT_FP16].max, 0.8);
+    assert_close(hw.eff.gemm[SIM_DT_FP4].max, 0.6);
+    assert_close(hw.eff.gemm[SIM_DT_INT8].half, 128);
+    assert_close(hw.eff.gemm[SIM_DT_FP16].max, 0.8);
     /* efficiency_from is kept as is. */
     assert_int_equal(load_variant(t, "", GEMM_OK, "\"prior\",", "\"calibrated\", \"efficiency_from\": \"h100-sxm\",",
                                   &hw, &err),
@@ -390,7 +390,7 @@ static void kernel_regimes_load_and_bad_ones_are_named(void **state)
                                   "\"small\": {\"rows\": 8, \"max\": 0.2, \"half\": 1, \"overhead_us\": 90}}}",
                                   &hw, &err),
                      SIM_OK);
-    sim_curve c = hw.eff.grouped_gemm[DT_BF16];
+    sim_curve c = hw.eff.grouped_gemm[SIM_DT_BF16];
     assert_int_equal(c.small_rows, 8);
     assert_close(c.small_max, 0.2);
     assert_close(c.group_s, 1200e-6);
@@ -399,8 +399,8 @@ static void kernel_regimes_load_and_bad_ones_are_named(void **state)
     assert_close(sim_curve_at(c, 9), 0.5 * 9 / 41.0);   /* above it: the curve's own */
     assert_close(sim_curve_group_s(c, 8), 90e-6);
     assert_close(sim_curve_group_s(c, 9), 1200e-6);
-    assert_int_equal(hw.eff.grouped_gemm[DT_FP8].small_rows, 8); /* the fallback copies the regime */
-    assert_int_equal(hw.eff.gemm[DT_BF16].small_rows, 0);         /* a curve without one has none */
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_FP8].small_rows, 8); /* the fallback copies the regime */
+    assert_int_equal(hw.eff.gemm[SIM_DT_BF16].small_rows, 0);         /* a curve without one has none */
     assert_int_equal(load_variant(t, "", GEMM_OK, from,
                                   "{\"bf16\": {\"max\": 0.5, \"half\": 32, \"small\": {\"rows\": 8.5, \"max\": 0.2, "
                                   "\"half\": 1}}}",

@@ -230,10 +230,10 @@ static void test_moe_and_dense(void **state)
     assert_true(p.routed_experts == 0 && p.router == 0);
     load_shipped("llama4-maverick", &m);
     assert_true(sim_model_is_moe(&m));
-    assert_int_equal(m.native_experts, WF_BF16);
+    assert_int_equal(m.native_experts, SIM_WF_BF16);
     load_shipped("gpt-oss-120b", &m);
-    assert_int_equal(m.native_experts, WF_MXFP4);
-    assert_int_equal(m.native_dense, WF_BF16);
+    assert_int_equal(m.native_experts, SIM_WF_MXFP4);
+    assert_int_equal(m.native_dense, SIM_WF_BF16);
 }
 
 /* ---------------------------------------------------------------- (c) bad input */
@@ -281,7 +281,7 @@ static cJSON *shipped_json(const char *name)
     char path[1024];
     sim_err err = {0};
     card_path(name, path, sizeof path);
-    cJSON *json = jf_load(path, &err);
+    cJSON *json = sim_json_load(path, &err);
     if (!json)
         fail_msg("%s", err.msg);
     return json;
@@ -292,7 +292,7 @@ static void expect_refused(scratch *s, cJSON *json, const char *const *needles)
 {
     sim_err err = {0};
     sim_model m;
-    assert_int_equal(jf_save(s->path, json, &err), SIM_OK);
+    assert_int_equal(sim_json_save(s->path, json, &err), SIM_OK);
     cJSON_Delete(json);
     int rc = sim_model_load(&m, s->path, &err);
     if (rc != SIM_EINPUT)
@@ -397,34 +397,34 @@ static void test_missing_file(void **state)
 static void test_precision_bytes_and_names(void **state)
 {
     (void)state;
-    assert_true(sim_wformat_bytes(WF_BF16) == 2);
-    assert_true(sim_wformat_bytes(WF_FP8) == 1 + 4.0 / (128 * 128));
-    assert_true(sim_wformat_bytes(WF_MXFP4) == 0.5 + 1.0 / 32);
-    assert_true(sim_wformat_bytes(WF_NVFP4) == 0.5 + 1.0 / 16);
-    assert_true(sim_wformat_bytes(WF_INT4) == 0.5 + 2.0 / 128 + 0.5 / 128);
-    assert_int_equal(sim_wformat_bits(WF_NVFP4), 4);
-    assert_true(sim_wformat_is_packed(WF_INT4));
-    assert_false(sim_wformat_is_packed(WF_FP8));
+    assert_true(sim_wformat_bytes(SIM_WF_BF16) == 2);
+    assert_true(sim_wformat_bytes(SIM_WF_FP8) == 1 + 4.0 / (128 * 128));
+    assert_true(sim_wformat_bytes(SIM_WF_MXFP4) == 0.5 + 1.0 / 32);
+    assert_true(sim_wformat_bytes(SIM_WF_NVFP4) == 0.5 + 1.0 / 16);
+    assert_true(sim_wformat_bytes(SIM_WF_INT4) == 0.5 + 2.0 / 128 + 0.5 / 128);
+    assert_int_equal(sim_wformat_bits(SIM_WF_NVFP4), 4);
+    assert_true(sim_wformat_is_packed(SIM_WF_INT4));
+    assert_false(sim_wformat_is_packed(SIM_WF_FP8));
 
     sim_wformat f;
     sim_dtype t;
     assert_int_equal(sim_wformat_parse("NVFP4", &f), 0);
-    assert_int_equal(f, WF_NVFP4);
+    assert_int_equal(f, SIM_WF_NVFP4);
     assert_int_equal(sim_wformat_parse("fp16", &f), -1);
     assert_int_equal(sim_dtype_parse("Tf32", &t), 0);
-    assert_int_equal(t, DT_TF32);
-    for (int i = 0; i < WF_COUNT; i++) {
+    assert_int_equal(t, SIM_DT_TF32);
+    for (int i = 0; i < SIM_WF_COUNT; i++) {
         assert_int_equal(sim_wformat_parse(sim_wformat_name(i), &f), 0);
         assert_int_equal(f, i);
         assert_non_null(strstr(sim_wformat_names(), sim_wformat_name(i)));
     }
 
     /* NVFP4 runs in FP4 where the device has it, then falls back through FP8 to 16-bit */
-    const int *chain = sim_wformat_compute_chain(WF_NVFP4);
-    const int expected[] = {DT_FP4, DT_FP8, DT_BF16, DT_FP16, DT_FP32, -1};
+    const int *chain = sim_wformat_compute_chain(SIM_WF_NVFP4);
+    const int expected[] = {SIM_DT_FP4, SIM_DT_FP8, SIM_DT_BF16, SIM_DT_FP16, SIM_DT_FP32, -1};
     for (int i = 0; expected[i] != -1 || chain[i] != -1; i++)
         assert_int_equal(chain[i], expected[i]);
-    assert_int_equal(sim_wformat_compute_chain(WF_INT4)[0], DT_BF16); /* W4A16 */
+    assert_int_equal(sim_wformat_compute_chain(SIM_WF_INT4)[0], SIM_DT_BF16); /* W4A16 */
 }
 
 #define CARD_TEST(name) {"card " name, test_shipped_card, NULL, NULL, (void *)name}

@@ -41,7 +41,7 @@ static sim_search_space small(void)
     assert_non_null(s.hw[0]);
     s.nhw = 1;
     sim_deploy_defaults(&s.tmpl, s.model, s.hw[0]);
-    sim_deploy_set_precision(&s.tmpl, WF_FP8);
+    sim_deploy_set_precision(&s.tmpl, SIM_WF_FP8);
     s.serve.isl = 512;
     s.serve.osl = 128;
     s.max_gpus = 2;
@@ -92,8 +92,8 @@ static void test_deploys_once(void **state)
     sim_err err = { 0 };
     s.hw[1] = sim_session_hw(test_session(), "h200", &err);
     s.nhw = 2;
-    s.precisions[0] = WF_FP8;
-    s.precisions[1] = WF_NVFP4;
+    s.precisions[0] = SIM_WF_FP8;
+    s.precisions[1] = SIM_WF_NVFP4;
     s.nprec = 2;
     s.mbt[0] = 4096;
     s.mbt[1] = 8192;

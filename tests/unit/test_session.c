@@ -32,14 +32,14 @@ static void write_copies(char *dir, char paths[][PATH_MAX])
     char src[PATH_MAX];
     snprintf(src, sizeof src, "%s/scenarios/models/deepseek-v2-lite.json", sim_home());
     sim_err err = { 0 };
-    cJSON *card = jf_load(src, &err);
+    cJSON *card = sim_json_load(src, &err);
     assert_non_null(card);
     for (int i = 0; i < OTHER_CARDS; i++) {
         char name[64];
         snprintf(name, sizeof name, "session-copy-%02d", i);
         cJSON_ReplaceItemInObjectCaseSensitive(card, "name", cJSON_CreateString(name));
         snprintf(paths[i], PATH_MAX, "%s/%s.json", dir, name);
-        assert_int_equal(jf_save(paths[i], card, &err), SIM_OK);
+        assert_int_equal(sim_json_save(paths[i], card, &err), SIM_OK);
     }
     cJSON_Delete(card);
 }
