@@ -8,7 +8,7 @@ CAL_LIB := $(BUILD)/libcalibrate.a
 
 $(CAL_LIB): $(CAL_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@; $(AR) rcs $@ $^
 
 $(BUILD)/tests/test_calibrate: $(CAL_LIB)
 $(BUILD)/tests/test_calibrate: LDLIBS := $(CAL_LIB) $(SIM_LIB) $(LDLIBS)

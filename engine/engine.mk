@@ -14,7 +14,7 @@ $(BUILD)/engine/kernels_cpu.o: CFLAGS += -ffp-contract=fast
 
 $(ENG_LIB): $(ENG_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@; $(AR) rcs $@ $^
 
 $(BIN)/moe-engine: $(BUILD)/engine/main.o $(ENG_LIBS)
 	@mkdir -p $(BIN)

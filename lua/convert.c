@@ -158,7 +158,10 @@ static void table_to_json(lua_State *L, const conv *c, int idx, const char *path
     if (!lua_checkstack(L, 4))
         luaL_error(L, "%s: table nested too deeply at '%s'", c->fn, path);
     lua_Integer n = seq_len(L, idx);
-    if (n > 0 || lua_rawlen(L, idx) > 0) {
+    if (n == 0 && lua_rawlen(L, idx) > 0) /* writing it as either would drop part of it */
+        luaL_error(L, "%s: the table at '%s' is neither a list (1..n, no holes) nor a record of named fields; JSON, CSV and plots take one or "
+                   "the other", c->fn, path);
+    if (n > 0) {
         cJSON *arr = attach(L, c, parent, key, cJSON_CreateArray());
         for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, idx); i++) {
             lua_rawgeti(L, idx, i);

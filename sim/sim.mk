@@ -9,7 +9,7 @@ SIM_LIB := $(BUILD)/libmoesim.a
 
 $(SIM_LIB): $(SIM_OBJ)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@; $(AR) rcs $@ $^
 
 # The layering rule, checked on the include graph (tests/check_layers.sh).
 .PHONY: check-layers

@@ -306,7 +306,8 @@ static int collect_columns(const cJSON *rows, const char *const *columns, int nc
     const cJSON *row, *it;
     cJSON_ArrayForEach(row, rows) cJSON_ArrayForEach(it, row)
     {
-        if (cJSON_IsObject(it) || cJSON_IsArray(it))
+        /* a row that is a list, not a record, has no column names: it gives none */
+        if (!cJSON_IsObject(row) || !it->string || cJSON_IsObject(it) || cJSON_IsArray(it))
             continue;
         bool seen = false;
         for (int i = 0; i < n && !seen; i++)
@@ -325,6 +326,10 @@ static int collect_columns(const cJSON *rows, const char *const *columns, int nc
 
 static void cell(char *buf, size_t cap, const cJSON *row, const char *key)
 {
+    if (!cJSON_IsObject(row)) {
+        snprintf(buf, cap, "%s", "");
+        return;
+    }
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, key);
     if (cJSON_IsNumber(it))
         sim_format_number(buf, cap, it->valuedouble);

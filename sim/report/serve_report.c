@@ -50,9 +50,13 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
     char buf[256];
     cJSON_AddStringToObject(j, "model", d->model->name);
     cJSON_AddStringToObject(j, "hw", d->hw->name);
+    /* "deployment" is the same object as in `moesim eval --json` (the decode pool when
+     * disaggregated); the split as text is "split", or "decode_pool"/"prefill_pool". */
+    cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
     split_text(buf, sizeof buf, d);
-    cJSON_AddStringToObject(j, o->prefill ? "decode_pool" : "deployment", buf);
+    cJSON_AddStringToObject(j, o->prefill ? "decode_pool" : "split", buf);
     if (o->prefill) {
+        cJSON_AddItemToObject(j, "prefill_deployment", sim_report_deploy(o->prefill));
         split_text(buf, sizeof buf, o->prefill);
         cJSON_AddStringToObject(j, "prefill_pool", buf);
     }

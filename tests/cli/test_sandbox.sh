@@ -161,5 +161,11 @@ else
   echo "sandbox: valgrind not installed; leak checks skipped"
 fi
 
+# a row that is neither a list nor a record (found by fuzz_lua): named, never silently dropped
+scenario mixed_row 'moesim.print({ { 2, ok = true } })'
+expect_fail 2 "print: the table at 'rows\[1\]' is neither a list" -- "$M" run "$tmp/mixed_row.lua" --out "$tmp/o"
+scenario mixed_json 'moesim.write_json("m.json", { a = { 1, 2, x = 3 } })'
+expect_fail 2 "write_json: the table at '.*a' is neither a list" -- "$M" run "$tmp/mixed_json.lua" --out "$tmp/o"
+
 echo "sandbox: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

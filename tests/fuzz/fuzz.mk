@@ -4,7 +4,7 @@
 # and the kept crash reproducers, then CHECK_FUZZ_SECONDS (default 30) of new inputs.
 # Seeds: the shipped files of each kind, and tests/fuzz/corpus/<target>; a crash found is kept
 # as a file in tests/fuzz/regressions/<target>/ so every later run replays it.
-FUZZ_TARGETS := model hw calibration trace cli eval
+FUZZ_TARGETS := model hw calibration trace cli eval lua
 # Seeds and flags per target: tests/fuzz/run.sh.
 FUZZ_SECONDS ?= 300
 CHECK_FUZZ_SECONDS ?= 30
