@@ -1,6 +1,7 @@
 /* jsonfile.c: JSON loading with file:line:column errors, typed field access, atomic writes. */
 #include "base/jsonfile.h"
 #include "base/readfile.h"
+#include "base/tmpfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -176,9 +177,12 @@ int sim_json_write_atomic(const char *path, const char *text, sim_err *err)
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return sim_fail(err, SIM_EINPUT, "%s: path too long", path);
+    sim_tmp_remember(tmp); /* an interrupt from here on removes it */
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0)
+    if (fd < 0) {
+        sim_tmp_forget(tmp);
         return sim_fail(err, SIM_EFAIL, "%s: cannot create: %s", tmp, strerror(errno));
+    }
     size_t len = strlen(text), done = 0;
     while (done < len) {
         ssize_t n = write(fd, text + done, len - done);
@@ -188,6 +192,7 @@ int sim_json_write_atomic(const char *path, const char *text, sim_err *err)
             int e = errno;
             close(fd);
             unlink(tmp);
+            sim_tmp_forget(tmp);
             return sim_fail(err, SIM_EFAIL, "%s: write failed: %s", path, strerror(e));
         }
         done += (size_t)n;
@@ -195,13 +200,16 @@ int sim_json_write_atomic(const char *path, const char *text, sim_err *err)
     if (fsync(fd) != 0 || close(fd) != 0) {
         int e = errno;
         unlink(tmp);
+        sim_tmp_forget(tmp);
         return sim_fail(err, SIM_EFAIL, "%s: write failed: %s", path, strerror(e));
     }
     if (rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
+        sim_tmp_forget(tmp);
         return sim_fail(err, SIM_EFAIL, "%s: cannot rename into place: %s", path, strerror(e));
     }
+    sim_tmp_forget(tmp);
     return SIM_OK;
 }
 

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/tmpfile.h"
+
 /* Units for the column names results use. */
 static const struct {
     const char *suffix, *unit;
@@ -76,6 +78,8 @@ static void series_value(const cJSON *row, const char *by, char *buf, size_t cap
         snprintf(buf, cap, "%s", by ? "(none)" : "");
 }
 
+static int finish(const char *tmp, const sim_plot_opts *o, int points, int status, sim_err *err);
+
 int sim_plot(const cJSON *rows, const sim_plot_opts *o, sim_err *err)
 {
     if (!o->x || !o->y || !o->file)
@@ -106,9 +110,12 @@ int sim_plot(const cJSON *rows, const sim_plot_opts *o, sim_err *err)
 
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%s", o->file, (long)getpid(), svg ? "svg" : "png");
+    sim_tmp_remember(tmp); /* gnuplot takes a while: an interrupt must not leave the file */
     FILE *g = popen("gnuplot 1>&2", "w");
-    if (!g)
+    if (!g) {
+        sim_tmp_forget(tmp);
         return sim_fail(err, SIM_EFAIL, "plot: cannot start gnuplot: %s", strerror(errno));
+    }
     char xl[256], yl[256];
     sim_plot_label(o->x, xl, sizeof xl);
     sim_plot_label(o->y, yl, sizeof yl);
@@ -149,6 +156,14 @@ int sim_plot(const cJSON *rows, const sim_plot_opts *o, sim_err *err)
         fprintf(g, "e\n");
     }
     int status = pclose(g);
+    int rc = finish(tmp, o, points, status, err);
+    sim_tmp_forget(tmp);
+    return rc;
+}
+
+/* After gnuplot: keep the image (rename into place) or remove it, and say why. */
+static int finish(const char *tmp, const sim_plot_opts *o, int points, int status, sim_err *err)
+{
     if (points == 0) {
         unlink(tmp);
         return sim_fail(err, SIM_EINPUT, "plot: no row has numbers in both '%s' and '%s'", o->x, o->y);

@@ -121,6 +121,8 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
     cJSON_AddNumberToObject(j, "replicas", v->replicas);
     if (w->clipped)
         cJSON_AddNumberToObject(j, "lengths_clipped", (double)w->clipped);
+    if (w->rows_left)
+        cJSON_AddNumberToObject(j, "trace_requests_not_simulated", (double)w->rows_left);
     return j;
 }
 
@@ -238,6 +240,9 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
             fin(r->usd_per_mtok_blended));
     fprintf(f, "step model: %.0f calls for %.0f iterations (shapes memoized)\n", (double)r->step_evals,
             (double)r->iterations);
+    if (v->workload->rows_left > 0)
+        fprintf(f, "note: the trace holds %ld more requests than the %ld simulated (--requests caps them; 0 = all)\n",
+                v->workload->rows_left, (long)v->workload->n);
     if (v->workload->clipped > 0)
         fprintf(f, "note: %.0f drawn lengths were clipped to 16x the mean or the model's context\n",
                 (double)v->workload->clipped);

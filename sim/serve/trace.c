@@ -255,6 +255,17 @@ int sim_workload_parse(const char *text, const char *name, long limit, sim_workl
         }
         out->n++;
     }
+    /* Stopped at the limit: count what was left, so the cut is said, never silent. */
+    for (; *p; line++) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        size_t s = 0;
+        while (s < len && isspace((unsigned char)p[s]))
+            s++;
+        if (s < len && p[s] != '#')
+            out->rows_left++;
+        p = nl ? nl + 1 : p + len;
+    }
     if (out->n == 0)
         return sim_fail(err, SIM_EINPUT, "%s: the trace holds no requests (lines of arrival_s,input_tokens,output_tokens)",
                         name);

@@ -18,6 +18,7 @@ typedef struct sim_workload {
     sim_wl_req *r;
     char source[64];          /* "poisson", "gamma" or "trace" */
     long clipped;             /* draws cut to max_len */
+    long rows_left;           /* a trace longer than the request limit: data lines not read (reported) */
 } sim_workload;
 
 typedef enum { SIM_LEN_FIXED, SIM_LEN_UNIFORM, SIM_LEN_EXPONENTIAL, SIM_LEN_LOGNORMAL } sim_len_kind;

@@ -40,6 +40,13 @@ timeout 60 "$M" serve --model deepseek-v3 --hw h200 --gpus 8 --dp 8 --rate 1e9 >
   grep -q "not sustainable" "$tmp/huge" && ok || bad "serve --rate 1e9: $(tail -2 "$tmp/huge")"
 expect_fail 2 "option 'rate' must be <= 1e\+09" -- timeout 60 "$M" serve --model deepseek-v3 --hw h200 --gpus 8 --dp 8 --rate 1e20
 
+# a trace longer than --requests is cut, and the output says so (issue 12: it was silent)
+{ echo "arrival_s,input_tokens,output_tokens"; for i in $(seq 1 30); do echo "$i,100,10"; done; } >"$tmp/long.csv"
+"$M" serve "${Q[@]}" --trace "$tmp/long.csv" --requests 20 | grep -q "the trace holds 10 more requests than the 20 simulated" \
+  && ok || bad "a cut trace is not reported"
+[ "$("$M" serve "${Q[@]}" --trace "$tmp/long.csv" --requests 20 --json | jq .trace_requests_not_simulated)" = 10 ] \
+  && ok || bad "trace_requests_not_simulated missing from the JSON"
+
 # --- serve: bad input
 printf '0,100,10\n0.5,1x0,20\n' >"$tmp/bad.csv"
 expect_fail 2 "bad.csv:2:5: input_tokens must be a number" -- "$M" serve "${Q[@]}" --trace "$tmp/bad.csv"
