@@ -176,18 +176,21 @@ static void describe(const cal_options *o, cal_result *r)
     const cal_file *f0 = &r->set.files[0];
     const cal_host *host = &r->host;
     bool gpu = r->gpu;
+    /* who was measured: this host, or the one the --from files name (only its CPU and cores) */
+    cal_host who = *host;
+    if (!r->here && !gpu && f0->cpu[0]) {
+        snprintf(who.cpu, sizeof who.cpu, "%s", f0->cpu);
+        who.cores = f0->cores;
+        who.family = who.model_id = 0;
+        who.mem_bytes = 0;
+    }
+    if (f0->gpu[0])
+        snprintf(who.gpu, sizeof who.gpu, "%s", f0->gpu);
+    cal_host_identity(&who, gpu || f0->gpu[0], r->identity, sizeof r->identity);
     if (o->name)
         snprintf(r->name, sizeof r->name, "%s", o->name);
-    else {
-        cal_host who = *host;
-        if (!r->here && !gpu && f0->cpu[0]) {
-            snprintf(who.cpu, sizeof who.cpu, "%s", f0->cpu);
-            who.cores = f0->cores;
-        }
-        if (f0->gpu[0])
-            snprintf(who.gpu, sizeof who.gpu, "%s", f0->gpu);
+    else
         cal_default_name(&who, gpu || f0->gpu[0], r->name, sizeof r->name);
-    }
     if (gpu || f0->gpu[0])
         snprintf(r->display_name, sizeof r->display_name, "%s (calibrated)", f0->gpu[0] ? f0->gpu : host->gpu);
     else if (r->here && host->mem_bytes > 0)
@@ -232,6 +235,6 @@ void cal_result_meta(const cal_result *r, const char *command, const char *date,
         .replace_peaks = r->replace, .peaks = r->peaks, .peak_source = r->peak_source,
         .mem_bytes = r->here ? r->host.mem_bytes : 0, .tier0_Bps = r->hw.tiers[0].bandwidth_Bps,
         .tier0_source = r->tier0_source, .ab_points = r->ab_points, .alpha_s = r->alpha_s, .beta_Bps = r->beta_Bps,
-        .ab_rms = r->ab_rms,
+        .ab_rms = r->ab_rms, .identity = r->identity,
     };
 }

@@ -41,6 +41,7 @@ typedef struct cal_result {
     int ab_points;            /* all-to-all alpha-beta fit */
     double alpha_s, beta_Bps, ab_rms;
     char name[96], display_name[256], device[512], plan[64];
+    char identity[256];       /* the hardware measured (cal_host_identity), recorded in the file */
 } cal_result;
 
 /* Calibrate. On success the caller frees *r with cal_result_free (also after a failure:

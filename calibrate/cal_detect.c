@@ -62,6 +62,8 @@ static void read_cpuinfo(cal_host *h)
             snprintf(h->vendor, sizeof h->vendor, "%s", val);
         else if (!h->family && !strcmp(key, "cpu family"))
             h->family = atoi(val);
+        else if (!h->model_id && !strcmp(key, "model"))
+            h->model_id = atoi(val);
         else if (!mhz && !strcmp(key, "cpu MHz"))
             mhz = atof(val);
         else if (!bogo && !strcasecmp(key, "bogomips"))
@@ -283,14 +285,20 @@ int cal_pick_base(const cal_host *h, bool gpu, char *name, size_t cap, char *why
 
 void cal_default_name(const cal_host *h, bool gpu, char *out, size_t cap)
 {
-    char raw[160];
-    if (gpu)
+    char raw[200];
+    if (gpu) {
         snprintf(raw, sizeof raw, "%s", h->gpu);
-    else
-        snprintf(raw, sizeof raw, "%s %dc", h->cpu, h->cores);
+    } else {
+        int n = snprintf(raw, sizeof raw, "%s", h->cpu);
+        if (h->family > 0)
+            n += snprintf(raw + n, sizeof raw - (size_t)n, " f%dm%d", h->family, h->model_id);
+        n += snprintf(raw + n, sizeof raw - (size_t)n, " %dc", h->cores);
+        if (h->mem_bytes > 0)
+            snprintf(raw + n, sizeof raw - (size_t)n, " %.0fgb", h->mem_bytes / 1e9);
+    }
     size_t j = 0;
     bool dash = false;
-    for (const char *p = raw; *p && j + 1 < cap && j < 60; p++) {
+    for (const char *p = raw; *p && j + 1 < cap && j < 80; p++) {
         if (isalnum((unsigned char)*p)) {
             if (dash && j)
                 out[j++] = '-';
@@ -303,4 +311,19 @@ void cal_default_name(const cal_host *h, bool gpu, char *out, size_t cap)
     out[j] = '\0';
     if (!j)
         snprintf(out, cap, "host");
+}
+
+void cal_host_identity(const cal_host *h, bool gpu, char *out, size_t cap)
+{
+    if (gpu) {
+        snprintf(out, cap, "%s; %.0f GB; %d GPU(s)", h->gpu[0] ? h->gpu : "unknown GPU", h->gpu_mem_bytes / 1e9,
+                 h->gpu_count);
+        return;
+    }
+    int n = snprintf(out, cap, "%s", h->cpu);
+    if (h->family > 0)
+        n += snprintf(out + n, (size_t)n < cap ? cap - (size_t)n : 0, "; family %d model %d", h->family, h->model_id);
+    n += snprintf(out + n, (size_t)n < cap ? cap - (size_t)n : 0, "; %d logical CPUs", h->cores);
+    if (h->mem_bytes > 0)
+        snprintf(out + n, (size_t)n < cap ? cap - (size_t)n : 0, "; %.0f GB", h->mem_bytes / 1e9);
 }

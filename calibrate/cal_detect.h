@@ -15,6 +15,8 @@ typedef struct cal_host {
     char arch[32];              /* uname -m */
     char vendor[32];
     int family;                 /* x86 CPU family (AMD: 25 = Zen 3/4, 26 = Zen 5) */
+    int model_id;               /* x86 CPU model number within the family (0 = unknown); tells
+                                   generations apart where a VM hides the model name */
     int cores;                  /* online logical CPUs */
     double ghz;
     char ghz_from[96];          /* where the clock came from */
@@ -43,7 +45,13 @@ int cal_detect_gpu(cal_host *h, sim_err *err);
  * whose display name shares most words with the GPU's name. `why` says how it was chosen. */
 int cal_pick_base(const cal_host *h, bool gpu, char *name, size_t cap, char *why, size_t wcap, sim_err *err);
 
-/* A file name for this hardware: "amd-epyc-2c" (CPU model and cores), or the GPU's name. */
+/* A file name for this hardware: "amd-epyc-f25m17-2c-24gb" (CPU model string, family and
+ * model numbers where known, logical CPUs, memory), or the GPU's name; two machines that
+ * differ in any of these get different names. */
 void cal_default_name(const cal_host *h, bool gpu, char *out, size_t cap);
+
+/* The identity a calibrated file records and is compared against before it is replaced:
+ * "AMD EPYC; family 25 model 17; 2 logical CPUs; 24 GB" (or the GPU and its memory). */
+void cal_host_identity(const cal_host *h, bool gpu, char *out, size_t cap);
 
 #endif

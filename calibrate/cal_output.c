@@ -97,9 +97,14 @@ void cal_report_print(FILE *f, const cal_set *s, const cal_fit *fit, const cal_e
     for (int j = 0; j < fit->np; j++) {
         const cal_param *p = &fit->p[j];
         char name[64];
-        fprintf(f, "  %-24s %10.4g  (%.3g-%.3g; prior %.4g)%s%s\n", cal_param_name(p, name, sizeof name),
-                param_display(p, p->value), param_display(p, p->lo), param_display(p, p->hi),
-                param_display(p, p->prior),
+        double lo = param_display(p, p->lo), hi = param_display(p, p->hi);
+        char range[64]; /* a 1-sigma range the data cannot bound is said so, never printed as NaN */
+        if (isfinite(lo) && isfinite(hi))
+            snprintf(range, sizeof range, "%.3g-%.3g", lo, hi);
+        else
+            snprintf(range, sizeof range, "range not constrained");
+        fprintf(f, "  %-24s %10.4g  (%s; prior %.4g)%s%s\n", cal_param_name(p, name, sizeof name),
+                param_display(p, p->value), range, param_display(p, p->prior),
                 p->held_by ? "  held: measured by " : !p->free ? "  held at the prior: these measurements cannot see it"
                 : p->sensitivity < CONSTRAINED ? "  weakly constrained by these measurements" : "",
                 p->held_by ? p->held_by : "");
@@ -284,6 +289,7 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
                                          "step model (calibrate/README.md)");
     cJSON *pv = cJSON_AddObjectToObject(c, "provenance");
     cJSON_AddStringToObject(pv, "device", m->device);
+    cJSON_AddStringToObject(pv, "host", m->identity ? m->identity : "");
     cJSON_AddStringToObject(pv, "driver", m->driver ? m->driver : "");
     cJSON_AddStringToObject(pv, "backend", m->backend);
     cJSON_AddStringToObject(pv, "date", m->date);
@@ -313,8 +319,8 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", cal_param_name(p, name, sizeof name));
         cJSON_AddNumberToObject(o, "value", r4(param_display(p, p->value)));
-        cJSON_AddNumberToObject(o, "sigma_lo", r4(param_display(p, p->lo)));
-        cJSON_AddNumberToObject(o, "sigma_hi", r4(param_display(p, p->hi)));
+        sim_json_add_num(o, "sigma_lo", r4(param_display(p, p->lo))); /* null when not constrained */
+        sim_json_add_num(o, "sigma_hi", r4(param_display(p, p->hi)));
         cJSON_AddNumberToObject(o, "prior", r4(param_display(p, p->prior)));
         cJSON_AddBoolToObject(o, "fitted", p->free);
         if (p->held_by)

@@ -29,6 +29,7 @@ typedef struct cal_meta {
     const char *command;             /* the moesim command line */
     const char *date, *version;
     const char *device, *driver;     /* detected device, driver (GPU) */
+    const char *identity;            /* the hardware measured (cal_host_identity) */
     bool replace_peaks;              /* CPU: peaks and tier-0 bandwidth from this host */
     const double *peaks;             /* [SIM_DT_COUNT], when replace_peaks */
     const char *peak_source;

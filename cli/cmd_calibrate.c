@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base/jsonfile.h"
 #include "cli/commands.h"
 #include "model/registry.h"
 #include "calibrate/cal_calibrate.h"
@@ -23,6 +24,7 @@ static void usage(FILE *f)
                "  --base H      hwmodel to start from (default: the shipped one closest to this hardware)\n"
                "  --out FILE    where to write (default hwmodels/calibrated/NAME.json)\n"
                "  --name NAME   the calibrated hwmodel's name (default: from the hardware)\n"
+               "  --force       replace an existing file calibrated on other hardware (or a shipped one)\n"
                "  --bench-dir D keep the engine's JSON files in D (default: a temporary folder, removed)\n"
                "  --from FILES  fit these moe-engine bench files instead of measuring\n"
                "See calibrate/README.md.\n");
@@ -30,7 +32,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *backend, *base, *out, *name, *bench_dir, *from;
-    bool quick;
+    bool quick, force;
 } opts;
 
 static int parse(int argc, char **argv, opts *o, sim_err *err)
@@ -44,6 +46,8 @@ static int parse(int argc, char **argv, opts *o, sim_err *err)
                          : !strcmp(a, "--bench-dir") ? &o->bench_dir : !strcmp(a, "--from") ? &o->from : NULL;
         if (!strcmp(a, "--quick")) {
             o->quick = true;
+        } else if (!strcmp(a, "--force")) {
+            o->force = true;
         } else if (dst) {
             if (i + 1 >= argc || !argv[i + 1][0])
                 return sim_fail(err, SIM_EINPUT, "calibrate: option '%s' needs a value", a);
@@ -82,6 +86,28 @@ static void output_path(const opts *o, const char *name, char *out, size_t cap)
     snprintf(out, cap, "%s/%s.json", d, name);
 }
 
+/* A calibration replaces an existing file only when that file records the same hardware:
+ * two machines whose names collide (or a shipped file) are never overwritten silently. */
+static int may_replace(const char *out, const char *identity, sim_err *err)
+{
+    struct stat st;
+    if (stat(out, &st) != 0)
+        return SIM_OK;
+    sim_err ignore = { 0 };
+    cJSON *old = sim_json_load(out, &ignore);
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(old, "calibration"), "provenance");
+    const cJSON *host = cJSON_GetObjectItemCaseSensitive(pv, "host");
+    bool same = cJSON_IsString(host) && strcmp(host->valuestring, identity) == 0;
+    int rc = same ? SIM_OK
+                  : sim_fail(err, SIM_EINPUT,
+                             "calibrate: %s exists and records %s%s%s, not this hardware (%s); choose --name or "
+                             "--out, or pass --force to replace it",
+                             out, cJSON_IsString(host) ? "'" : "", cJSON_IsString(host) ? host->valuestring : "no hardware",
+                             cJSON_IsString(host) ? "'" : "", identity);
+    cJSON_Delete(old);
+    return rc;
+}
+
 static int run(int argc, char **argv, const opts *o, sim_err *err)
 {
     const cal_options co = { .backend = o->backend, .base = o->base, .bench_dir = o->bench_dir, .from = o->from,
@@ -97,6 +123,11 @@ static int run(int argc, char **argv, const opts *o, sim_err *err)
     }
     char out[PATH_MAX], command[2048], date[32];
     output_path(o, r->name, out, sizeof out);
+    if (!o->force && (rc = may_replace(out, r->identity, err))) {
+        cal_result_free(r);
+        free(r);
+        return rc;
+    }
     join_args(argc, argv, command, sizeof command);
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));

@@ -108,5 +108,17 @@ status=0
   || bad "--backend cuda: exit $status, $(cat "$tmp/err")"
 [ ! -e "$tmp/gpu.json" ] && ok || bad "--backend cuda without a GPU wrote a file"
 
+# --- names that do not collide (issue 13): the file records the hardware measured; a file that
+# records other hardware (or none, as a shipped one) is replaced only with --force
+grep -qi "nan" "$tmp/report" && bad "the report prints NaN: $(grep -i nan "$tmp/report" | head -2)" || ok
+jq -e '.calibration.provenance.host | type == "string" and length > 0' "$cal" >/dev/null && ok \
+  || bad "calibrated file lacks calibration.provenance.host"
+jq '.calibration.provenance.host = "Some Other CPU; 64 logical CPUs; 512 GB"' "$cal" >"$tmp/other.json"
+cp "$tmp/other.json" "$tmp/other-before.json"
+expect_fail 2 "other.json exists and records 'Some Other CPU.*--force" -- "$M" calibrate --from "$from" --out "$tmp/other.json"
+cmp -s "$tmp/other.json" "$tmp/other-before.json" && ok || bad "a file of other hardware was replaced without --force"
+"$M" calibrate --from "$from" --out "$tmp/other.json" --force >/dev/null 2>&1 && ! cmp -s "$tmp/other.json" "$tmp/other-before.json" \
+  && ok || bad "--force did not replace the file"
+
 echo "test_calibrate.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
