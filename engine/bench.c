@@ -471,7 +471,9 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
 {
     bench_opts o;
     eng_config c;
-    int rc = parse(cx, &o, err);
+    int rc = eng_same_args(cx, err);
+    if (rc == SIM_OK)
+        rc = parse(cx, &o, err);
     if (rc == SIM_OK)
         rc = eng_layer_opts_config(&o.lo, &c, err);
     if (rc != SIM_OK)
@@ -513,6 +515,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         cJSON_AddNumberToObject(dev, "threads", omp_get_max_threads());
         cJSON_AddNumberToObject(dev, "ranks", cx->size);
         cJSON_AddNumberToObject(dev, "load_avg", start_load);
+        cJSON_AddStringToObject(dev, "cpu_kernels", eng_k_isa_name()); /* MOESIM_GENERIC=1: "x86-64" */
         if (ex) {
             cJSON_AddStringToObject(dev, "gpu", gpu.name);
             char cc[32];

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,5 +101,27 @@ int eng_layer_opts_config(const eng_layer_opts *o, eng_config *c, sim_err *err)
     *c = (eng_config){ (int)o->hidden, (int)o->ffn, (int)o->experts, (int)o->top_k, (int)o->shared,
                        (int)(o->shared_ffn >= 0 ? o->shared_ffn : o->shared > 0 ? o->ffn : 0),
                        o->scoring, o->dtype };
+    return SIM_OK;
+}
+
+int eng_same_args(const eng_ctx *cx, sim_err *err)
+{
+    if (cx->size <= 1)
+        return SIM_OK;
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a over the arguments and their boundaries */
+    for (int i = 0; i < cx->argc; i++)
+        for (const unsigned char *p = (const unsigned char *)cx->argv[i];; p++) {
+            h = (h ^ *p) * 1099511628211ULL;
+            if (!*p)
+                break;
+        }
+    double mine = (double)(h >> 12); /* 52 bits: exact in a double */
+    double v[2] = { mine, -mine };
+    int rc = cx->tr->ops->max(cx->tr, v, 2, err);
+    if (rc != SIM_OK)
+        return rc;
+    if (v[0] != mine || -v[1] != mine)
+        return sim_fail(err, SIM_EINPUT, "rank %d: the ranks were started with different arguments; every rank "
+                        "must run the same moe-engine command (same --tokens, sizes and options)", cx->rank);
     return SIM_OK;
 }

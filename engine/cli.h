@@ -16,6 +16,11 @@ typedef struct eng_ctx {
 /* Print on rank 0 only (progress to stderr, results to stdout). */
 void eng_say(const eng_ctx *cx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Every rank must run the same command: ranks given different options (--tokens, sizes)
+ * would wait forever in different collectives. The first collective of each command compares
+ * a hash of the arguments; a difference fails on every rank with SIM_EINPUT. */
+int eng_same_args(const eng_ctx *cx, sim_err *err);
+
 /* Parse an int option value: "--name" must be followed by an integer in [lo, hi]. */
 int eng_opt_int(const char *name, const char *val, long lo, long hi, long *out, sim_err *err);
 

@@ -11,6 +11,8 @@ int eng_cmd_check(eng_ctx *cx, sim_err *err)
 {
     eng_backend backend = ENG_BACKEND_CPU;
     long n_random = 24, seed = 1;
+    if (eng_same_args(cx, err) != SIM_OK)
+        return err->code;
     for (int i = 2; i < cx->argc; i++) {
         const char *a = cx->argv[i], *v = i + 1 < cx->argc ? cx->argv[i + 1] : NULL;
         int rc = SIM_OK;

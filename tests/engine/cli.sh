@@ -29,6 +29,11 @@ expect 2 "hidden = 0" -- "$eng" bench --hidden 0 --ffn 24 --experts 8 --top-k 2 
 expect 2 "ffn = 0" -- "$eng" bench --hidden 8 --ffn 0 --experts 8 --top-k 2 --dtype bf16 --tokens 1
 expect 2 "experts = 0" -- "$eng" bench --hidden 8 --ffn 8 --experts 0 --top-k 0 --dtype bf16 --tokens 1
 expect 2 "weights need" -- "$eng" bench --hidden 100000 --ffn 100000 --experts 1000 --top-k 2 --dtype fp32 --tokens 1
+# weights that fit in memory but leave nothing for the rest are refused too (issue 12: sizes
+# up to the whole memory were accepted and ended in the out-of-memory killer)
+mem_kb=$(awk '/MemTotal/ {print $2}' /proc/meminfo)
+ffn=$(awk -v kb="$mem_kb" 'BEGIN { printf "%d", kb * 1024 * 0.9 / (3 * 4096 * 4 * 8) }') # 90% of memory, fp32
+expect 2 "above 3/4 of this machine" -- "$eng" bench --hidden 4096 --ffn "$ffn" --experts 8 --top-k 2 --dtype fp32 --tokens 1
 expect 2 "model llama3.1-8b is dense" -- "$eng" bench --model llama3.1-8b --dtype bf16 --tokens 1
 expect 2 "no-such-model" -- "$eng" bench --model no-such-model --dtype bf16 --tokens 1
 expect 2 "dtype fp64" -- "$eng" bench "${small[@]}" --dtype fp64

@@ -58,4 +58,16 @@ for n in 10 25 30 36 45 50; do
   fi
 done
 
+# ranks started with different options (issue 12: different --tokens deadlocked in the
+# exchange): every rank refuses, naming the cause, instead of waiting forever
+for cmd in "bench --hidden 64 --ffn 32 --experts 8 --top-k 2 --dtype fp32 --reps 2 --no-primitives --tokens" "check --cases"; do
+  timeout 120 "${mpi[@]}" -np 1 "$eng" $cmd 4 : -np 1 "$eng" $cmd 8 >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q "started with different arguments" "$tmp/err"; then
+    echo "ok: ${cmd%% *} with different arguments per rank is refused (exit $rc)"
+  else
+    echo "FAIL: ${cmd%% *} with different arguments per rank -> exit $rc"; cat "$tmp/err"; fails=$((fails + 1))
+  fi
+done
+
 [ "$fails" -eq 0 ] || { echo "mpi.sh: $fails failure(s)"; exit 1; }
