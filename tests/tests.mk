@@ -1,11 +1,15 @@
-# Simulator tests: cmocka unit tests (tests/unit/test_*.c, one program each) and command-line
+# Simulator tests: cmocka unit tests (tests/unit/<layer>/test_*.c, one program each) and command-line
 # tests (tests/cli/test_*.sh, run against $(BIN)/moesim). Other parts add their own in their fragments.
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# tests/unit mirrors the code's folders: tests/unit/<layer>/test_<module>.c tests that layer.
+UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+UNIT_BIN := $(foreach s,$(UNIT_SRC),$(BUILD)/tests/$(notdir $(s:.c=)))
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(FRONT_LIB) $(SIM_LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+define unit_rule
+$(BUILD)/tests/$(notdir $(1:.c=)): $(BUILD)/$(1:.c=.o) $(FRONT_LIB) $(SIM_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(UNIT_SRC),$(eval $(call unit_rule,$(s))))
 
 .PHONY: check-unit check-cli
 check-unit: $(UNIT_BIN)

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../calibrate/cal_fit.h"
-#include "../../calibrate/cal_points.h"
+#include "calibrate/cal_fit.h"
+#include "calibrate/cal_points.h"
 #include "model/registry.h"
 #include "step/routing.h"
 
