@@ -40,7 +40,7 @@ static const opt_entry options[] = {
     I(dp, 0, DEVICES, "attention data-parallel degree (default 1)"),
     I(replicas, 0, DEVICES, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
     S(precision, "weight precision: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 (default: the model's native)"),
-    S(dense_precision, "precision of attention/dense weights (default: follows --precision)"),
+    S(dense_precision, "precision of attention/dense weights (default: follows --precision; 'native': as the model's checkpoint ships them)"),
     S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
     S(dispatch_precision, "expert-parallel dispatch payload (default fp8)"),
     N(isl, -INFINITY, TOKENS, "prompt tokens per request (default 1024)"),
@@ -247,7 +247,9 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
             return rc;
         sim_deploy_set_precision(d, f);
     }
-    if (r->dense_precision[0] && (rc = parse_fmt(r->dense_precision, "dense_precision", &d->dense_fmt, err)))
+    if (strcasecmp(r->dense_precision, "native") == 0)
+        d->dense_fmt = m->native_dense;
+    else if (r->dense_precision[0] && (rc = parse_fmt(r->dense_precision, "dense_precision", &d->dense_fmt, err)))
         return rc;
     if (r->kv_precision[0] && (rc = parse_fmt(r->kv_precision, "kv_precision", &d->kv_fmt, err)))
         return rc;

@@ -8,7 +8,8 @@
 
 local systems = {
   { name = "8x H200",     hw = "h200",        gpus = 8,  ep = 8,  redundant = 0,  precision = "fp8" },
-  { name = "GB200 NVL72", hw = "gb200-nvl72", gpus = 72, ep = 72, redundant = 32, precision = "nvfp4" },
+  -- NVFP4 experts; attention and dense layers in the checkpoint's FP8 (dense_precision "native")
+  { name = "GB200 NVL72", hw = "gb200-nvl72", gpus = 72, ep = 72, redundant = 32, precision = "nvfp4", dense = "native" },
 }
 local per_gpu = { 1, 2, 4, 8, 16, 32, 64, 128, 256 }
 
@@ -17,7 +18,7 @@ for _, s in ipairs(systems) do
   for _, c in ipairs(per_gpu) do
     local r = moesim.eval {
       model = "deepseek-r1", hw = s.hw, gpus = s.gpus, tp = 1, dp = s.gpus, ep = s.ep,
-      redundant_experts = s.redundant, precision = s.precision, kv_precision = "fp8",
+      redundant_experts = s.redundant, precision = s.precision, dense_precision = s.dense, kv_precision = "fp8",
       isl = 1024, osl = 1024, concurrency = c * s.gpus,
     }
     if r.fits then

@@ -14,7 +14,8 @@ local systems = {
   { hw = "laptop-ddr5", precision = "int4" },
   { hw = "m4-max",      precision = "int4" },
   { hw = "h200",        precision = "fp8",   per_gpu = 32 },
-  { hw = "gb200-nvl72", precision = "nvfp4", per_gpu = 32 },
+  -- NVFP4 experts; attention and dense layers as each checkpoint ships them (FP8 or BF16)
+  { hw = "gb200-nvl72", precision = "nvfp4", dense = "native", per_gpu = 32 },
 }
 
 -- instance size on data-centre systems, per model
@@ -33,7 +34,8 @@ end
 local rows = {}
 for _, model in ipairs { "qwen3-30b-a3b", "gpt-oss-120b", "deepseek-v3" } do
   for _, s in ipairs(systems) do
-    local opts = { model = model, hw = s.hw, precision = s.precision, isl = 1024, osl = 256, concurrency = 1 }
+    local opts = { model = model, hw = s.hw, precision = s.precision, dense_precision = s.dense, isl = 1024,
+                   osl = 256, concurrency = 1 }
     local inst = instance[model][s.hw]
     if inst then
       for k, v in pairs(inst) do opts[k] = v end

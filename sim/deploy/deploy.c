@@ -34,13 +34,18 @@ static bool is_4bit(sim_wformat f)
 
 void sim_deploy_set_precision(sim_deploy *d, sim_wformat p)
 {
+    /* --precision means every weight: a dense model quantizes whole, and an MoE model's
+     * attention and dense layers follow its experts; --dense-precision overrides after. */
     d->expert_fmt = p;
-    if (!is_4bit(p))
-        d->dense_fmt = p;
-    else if (!is_4bit(d->model->native_dense))
-        d->dense_fmt = d->model->native_dense;
-    else
-        d->dense_fmt = SIM_WF_BF16;
+    d->dense_fmt = p;
+}
+
+sim_wformat sim_deploy_head_fmt(const sim_deploy *d)
+{
+    /* Serving stacks keep the embeddings and LM head in BF16 at 8-bit and wider formats (vLLM
+     * and TensorRT-LLM FP8 exclude lm_head); llama.cpp's sub-8-bit mixes keep output.weight at
+     * 6-8 bits (Q6_K or Q8_0 in llama_tensor_get_type, src/llama-quant.cpp): INT8 here. */
+    return is_4bit(d->dense_fmt) ? SIM_WF_INT8 : SIM_WF_BF16;
 }
 
 int sim_deploy_moe_tp(const sim_deploy *d)

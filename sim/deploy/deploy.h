@@ -70,10 +70,14 @@ typedef struct sim_deploy {
  * overlap, default skew, 8192 batched tokens. */
 void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw);
 
-/* Set the weight precision the way `--precision P` does: experts in P; dense weights in P
- * when P is 8 or 16 bits, else the model's native dense format (a "4-bit" checkpoint keeps
- * attention in 8/16 bits). */
+/* Set the weight precision the way `--precision P` does: every weight in P, experts and
+ * dense alike (a dense model quantizes whole); `--dense-precision` overrides the dense part
+ * afterwards. */
 void sim_deploy_set_precision(sim_deploy *d, sim_wformat p);
+
+/* The format of the embeddings and LM head: BF16 beside 8-bit and wider dense weights,
+ * INT8 beside sub-8-bit ones (see deploy.c for the sources). */
+sim_wformat sim_deploy_head_fmt(const sim_deploy *d);
 
 /* A split as a user asks for it: each degree > 0 is taken as given, 0 is derived. */
 typedef struct sim_split_req {

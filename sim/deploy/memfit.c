@@ -48,8 +48,8 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *oth
     }
     double o = lps * pc.attn_per_layer / d->tp * db + dense_stage * pc.dense_ffn_per_layer / d->tp * db +
                moe_stage * pc.router_per_layer * 2.0 + pc.norms / d->pp * 2.0;
-    /* Embedding and LM head stay BF16; with pipeline stages the last one holds the head. */
-    o += (d->pp == 1 ? pc.embedding + pc.lm_head : pc.lm_head) / d->tp * 2.0;
+    /* Embedding and LM head (sim_deploy_head_fmt); with pipeline stages the last one holds the head. */
+    o += (d->pp == 1 ? pc.embedding + pc.lm_head : pc.lm_head) / d->tp * sim_wformat_bytes(sim_deploy_head_fmt(d));
     *experts = e;
     *other = o;
 }
@@ -139,8 +139,11 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     if (free_b[0] < 0)
         free_b[0] = 0;
 
-    double left_e = place(d, out->expert_weight_bytes, free_b, out->expert_frac, 0);
+    /* Hot weights first: what every token reads (attention, dense layers, router, norms,
+     * embeddings and head) takes the fast tier before the routed experts, each of which only
+     * some tokens read; experts spill first (llama.cpp's -ot exps=CPU, ktransformers). */
     double left_o = place(d, out->other_weight_bytes, free_b, out->other_frac, 0);
+    double left_e = place(d, out->expert_weight_bytes, free_b, out->expert_frac, 0);
     for (int i = 0; i < hw->n_tiers; i++)
         if (out->expert_frac[i] > 0 || out->other_frac[i] > 0)
             out->tiers_used = i + 1;

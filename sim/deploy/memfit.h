@@ -1,7 +1,8 @@
 /* memfit.h: what one device of a deployment must hold (weights of its stage and experts,
  * KV cache, workspace) and where it goes: the device's own memory first; weights that do
- * not fit spill, experts first, to slower tiers the hwmodel allows (or all, with offload)
- * and pay those tiers' bandwidth in the step model; otherwise the deployment does not fit,
+ * not fit spill to slower tiers the hwmodel allows (or all, with offload), routed experts
+ * first (what every token reads is placed in the fast tier before them), and pay those
+ * tiers' bandwidth in the step model; otherwise the deployment does not fit,
  * and `reason` says why in numbers. */
 #ifndef MOESIM_MEMFIT_H
 #define MOESIM_MEMFIT_H

@@ -337,8 +337,8 @@ static void cell(char *buf, size_t cap, const cJSON *row, const char *key)
         snprintf(buf, cap, "%s", it->valuestring);
     else if (cJSON_IsBool(it))
         snprintf(buf, cap, "%s", cJSON_IsTrue(it) ? "true" : "false");
-    else
-        snprintf(buf, cap, "%s", "");
+    else /* absent or null: a figure this row does not have (e.g. not computed), never 0 */
+        snprintf(buf, cap, "%s", "-");
 }
 
 #define MAX_COLS 64

@@ -302,6 +302,20 @@ int sim_serve_eval(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, 
     return SIM_OK;
 }
 
+/* A deployment that does not fit serves nobody: its latencies, rates, costs and energy do
+ * not exist. They are NaN (JSON null, "-" in tables), never 0, which would read as "free"
+ * or "instant"; `reason` says why. */
+static void not_computed(sim_eval *out)
+{
+    out->ttft_s = out->tpot_s = out->e2e_s = NAN;
+    out->output_tps = out->input_tps = NAN;
+    out->output_tps_per_gpu = out->input_tps_per_gpu = out->output_tps_per_user = NAN;
+    out->usd_per_hour = out->usd_per_mtok_output = out->usd_per_mtok_input = out->usd_per_mtok_blended = NAN;
+    out->joules_per_output_token = out->joules_per_input_token = NAN;
+    out->prefill_share = NAN;
+    out->concurrency_served = 0; /* this one is known: none */
+}
+
 static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -334,12 +348,18 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
         out->fits = false;
         snprintf(out->reason, sizeof out->reason, "%s", out->mem.reason);
     }
-    if (!out->fits)
+    if (!out->fits) {
+        not_computed(out);
         return SIM_OK;
+    }
 
     rc = o->prefill ? eval_disaggregated(d, o->prefill, o, out, err) : eval_aggregated(d, o, out, err);
-    if (rc || !out->fits)
+    if (rc)
         return rc;
+    if (!out->fits) {
+        not_computed(out);
+        return SIM_OK;
+    }
     out->e2e_s = out->ttft_s + (o->osl - 1) * out->tpot_s;
     out->output_tps_per_gpu = out->output_tps / out->gpus;
     out->input_tps_per_gpu = out->input_tps / out->gpus;

@@ -568,7 +568,7 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
             .peak = c.peak_attn,
             .eta_c = sim_curve_at(gemm_curve(d->hw, c.dt_attn, false), rows),
             .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
-            .weight_bytes = params * 2,
+            .weight_bytes = params * sim_wformat_bytes(sim_deploy_head_fmt(d)),
             .frac = fit->other_frac,
             .mem_curve = d->hw->eff.memory,
             .kernels = 3, /* final norm, GEMM, sampling */

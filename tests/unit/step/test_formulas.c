@@ -337,6 +337,63 @@ static void test_parallelism_errors(void **state)
     assert_non_null(strstr(err.msg, "no network"));
 }
 
+/* --precision means every weight (issue 14): experts and dense weights alike, and a dense
+ * model quantizes whole; the head follows at INT8 beside 4-bit weights. */
+static void test_precision_means_every_weight(void **state)
+{
+    (void)state;
+    static sim_model m, dense;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "laptop-ddr5");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_INT4);
+    assert_int_equal(d.expert_fmt, SIM_WF_INT4);
+    assert_int_equal(d.dense_fmt, SIM_WF_INT4);
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_INT8);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
+    assert_int_equal(d.dense_fmt, SIM_WF_FP8);
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_BF16); /* serving stacks keep lm_head in BF16 */
+
+    /* Llama 3.1 70B at int4: 70.6e9 weights; everything but the embeddings and head (2 x 128256
+     * x 8192 = 2.10e9, INT8) at int4's bytes per weight */
+    sim_hw mac;
+    load(&dense, &mac, "llama3.1-70b", "m4-max");
+    sim_deploy_defaults(&d, &dense, &mac);
+    sim_deploy_set_precision(&d, SIM_WF_INT4);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1024, 1, &f);
+    sim_param_counts pc;
+    sim_model_params(&dense, &pc);
+    double head = (pc.embedding + pc.lm_head) * sim_wformat_bytes(SIM_WF_INT8);
+    double body = (pc.total - pc.embedding - pc.lm_head - pc.norms) * sim_wformat_bytes(SIM_WF_INT4);
+    assert_close(f.weight_bytes, head + body + pc.norms * 2.0, 0.01);
+    assert_true(f.weight_bytes < 45e9); /* not the 141 GB of BF16 dense weights */
+}
+
+/* Hot weights first (issue 14): when weights exceed the fast tier, what every token reads
+ * stays there and the routed experts spill. */
+static void test_hot_weights_stay_in_fast_memory(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw pi;
+    load(&m, &pi, "qwen3-30b-a3b", "rpi5");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &pi);
+    sim_deploy_set_precision(&d, SIM_WF_INT4);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1280, 1, &f);
+    assert_true(f.fits);
+    assert_true(f.weight_bytes > f.usable_bytes); /* it does not all fit in RAM */
+    assert_close(f.other_frac[0], 1.0, 1e-12);    /* attention, router, head: all in RAM */
+    assert_true(f.expert_frac[0] > 0.5 && f.expert_frac[0] < 1.0);
+    assert_close(f.expert_frac[0] + f.expert_frac[1], 1.0, 1e-9);
+    /* the RAM the experts got is what the rest left: usable - workspace - KV - other */
+    double ram_for_experts = f.usable_bytes - f.workspace_bytes - f.kv_bytes_per_seq - f.other_weight_bytes;
+    assert_close(f.expert_frac[0] * f.expert_weight_bytes, ram_for_experts, 1e-6);
+}
+
 static void test_cost(void **state)
 {
     (void)state;
@@ -408,6 +465,8 @@ int main(void)
         cmocka_unit_test(test_spill_to_slower_tier),
         cmocka_unit_test(test_decode_roofline_bound),
         cmocka_unit_test(test_parallelism_errors),
+        cmocka_unit_test(test_precision_means_every_weight),
+        cmocka_unit_test(test_hot_weights_stay_in_fast_memory),
         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_kernel_switch),
         cmocka_unit_test(test_observed_experts),
