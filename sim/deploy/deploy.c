@@ -195,3 +195,15 @@ void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb)
     d->redundant_experts = redundant_experts;
     d->eplb = eplb || redundant_experts > 0;
 }
+
+int sim_deploy_check_pools(const sim_deploy *d, const sim_deploy *prefill, sim_err *err)
+{
+    int rc = sim_deploy_check(d, err);
+    if (rc || !prefill)
+        return rc;
+    if (prefill->model != d->model)
+        return sim_fail(err, SIM_EINPUT, "prefill pool must serve the same model as the decode pool");
+    if ((rc = sim_deploy_check(prefill, err)))
+        return sim_wrap(err, "prefill pool");
+    return SIM_OK;
+}

@@ -98,6 +98,10 @@ void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb);
  * devices of a stage, PP no more than the layers... Fails with SIM_EINPUT naming it. */
 int sim_deploy_check(const sim_deploy *d, sim_err *err);
 
+/* Check a deployment and, when `prefill` is not NULL, its prefill pool: both splits, and the
+ * same model in both (the decode pool receives the prefill pool's KV cache). */
+int sim_deploy_check_pools(const sim_deploy *d, const sim_deploy *prefill, sim_err *err);
+
 /* Derived shapes of a checked deployment. */
 int sim_deploy_moe_tp(const sim_deploy *d);          /* tp*dp/ep: each expert's FFN split this many ways */
 int sim_deploy_layers_per_stage(const sim_deploy *d); /* ceil(layers / pp): the heaviest stage */

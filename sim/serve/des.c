@@ -223,14 +223,8 @@ int sim_des_run(const sim_deploy *d, const sim_des_opts *o, const sim_workload *
     if (!w || w->n < 1)
         return sim_fail(err, SIM_EINPUT, "serve: no requests to simulate");
     int rc = check_opts(o, err);
-    if (rc || (rc = sim_deploy_check(d, err)))
+    if (rc || (rc = sim_deploy_check_pools(d, o->prefill, err)))
         return rc;
-    if (o->prefill) {
-        if (o->prefill->model != d->model)
-            return sim_fail(err, SIM_EINPUT, "prefill pool must serve the same model as the decode pool");
-        if ((rc = sim_deploy_check(o->prefill, err)))
-            return sim_wrap(err, "prefill pool");
-    }
     des *s = malloc(sizeof *s);
     if (!s)
         return sim_fail(err, SIM_EFAIL, "out of memory");

@@ -323,15 +323,9 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
         return sim_fail(err, SIM_EINPUT, "isl and osl must be >= 1 (got %g and %g)", o->isl, o->osl);
     if (!(o->concurrency >= 1))
         return sim_fail(err, SIM_EINPUT, "concurrency must be >= 1 (got %g)", o->concurrency);
-    int rc = sim_deploy_check(d, err);
+    int rc = sim_deploy_check_pools(d, o->prefill, err);
     if (rc)
         return rc;
-    if (o->prefill) {
-        if (o->prefill->model != d->model)
-            return sim_fail(err, SIM_EINPUT, "prefill pool must serve the same model as the decode pool");
-        if ((rc = sim_deploy_check(o->prefill, err)))
-            return sim_wrap(err, "prefill pool");
-    }
     out->concurrency = o->concurrency;
     out->gpus = d->gpus + (o->prefill ? o->prefill->gpus : 0);
     out->fits = true;

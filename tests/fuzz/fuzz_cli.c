@@ -1,11 +1,13 @@
 /* fuzz_cli.c: libFuzzer target for the command-line options of eval, serve and search
- * (cli/cli_args.c, cli/request.c) and the deployment they describe (sim/deploy): the input is
- * a list of NUL- or newline-separated arguments. Parsing, the split rules, the deployment
+ * (cli/cli_args.c, cli/request.c: the option table all three share; cli/search_request.c:
+ * search's comma-separated lists) and the deployment they describe (sim/deploy): the input
+ * is a list of NUL- or newline-separated arguments. Parsing, the split rules, the deployment
  * checks and the memory fit must hold on any values, extreme numbers included. */
 #include <math.h>
 
 #include "cli/cli_args.h"
 #include "cli/request.h"
+#include "cli/search_request.h"
 #include "cli/session.h"
 #include "deploy/memfit.h"
 #include "fuzz_file.h"
@@ -20,12 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     char *text = fuzz_text(data, size);
     char *argv[MAX_ARGS];
-    int argc = 0;
-    for (char *p = text, *end = text + size; p < end && argc < MAX_ARGS;) {
-        argv[argc++] = p;
-        while (p < end && *p && *p != '\n')
-            p++;
-        *p++ = '\0';
+    int argc = fuzz_args(text, size, argv, MAX_ARGS);
+    /* every argument also as each of search's lists: hardware, precisions, token caps, concurrency */
+    static const char *const lists[] = { "hw", "precisions", "mbt", "concurrency_per_gpu" };
+    for (int i = 0; i < argc; i++) {
+        cli_search_opts so;
+        cli_search_defaults(&so);
+        sim_err lerr = { 0 };
+        if (cli_search_parse_list(argv[i], lists[i % 4], &so, &lerr) != SIM_OK && !lerr.msg[0])
+            abort();
     }
     sim_request r;
     sim_request_defaults(&r);

@@ -25,13 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     char *text = fuzz_text(data, size);
     char *argv[MAX_ARGS];
-    int argc = 0;
-    for (char *p = text, *end = text + size; p < end && argc < MAX_ARGS;) {
-        argv[argc++] = p;
-        while (p < end && *p && *p != '\n')
-            p++;
-        *p++ = '\0';
-    }
+    int argc = fuzz_args(text, size, argv, MAX_ARGS);
     sim_request r;
     sim_request_defaults(&r);
     sim_deploy d, pre;

@@ -42,4 +42,18 @@ static inline char *fuzz_text(const uint8_t *data, size_t size)
     return t;
 }
 
+/* Split a NUL-terminated copy of the input into at most `max` arguments at NUL or newline
+ * bytes (the command line fuzz targets); returns the count. The caller frees `text`. */
+static inline int fuzz_args(char *text, size_t size, char **argv, int max)
+{
+    int argc = 0;
+    for (char *p = text, *end = text + size; p < end && argc < max;) {
+        argv[argc++] = p;
+        while (p < end && *p && *p != '\n')
+            p++;
+        *p++ = '\0';
+    }
+    return argc;
+}
+
 #endif
