@@ -115,7 +115,8 @@ fi
   && ok || bad "--precision nvfp4 left the dense weights in another format"
 [ "$("$M" eval --model deepseek-v3 --hw b200 --gpus 8 --dp 8 --precision nvfp4 --dense-precision native --json | jq -r .deployment.dense_precision)" = fp8 ] \
   && ok || bad "--dense-precision native is not the card's native dense format"
-"$M" eval --help | grep -q -- "--dense-precision.*follows --precision" && ok || bad "help does not say dense follows --precision"
+"$M" eval --help >"$tmp/help" # whole, then searched: grep -q on a pipe may end it early (SIGPIPE under pipefail)
+grep -q -- "--dense-precision.*follows --precision" "$tmp/help" && ok || bad "help does not say dense follows --precision"
 # a dense model at int4 reads int4 weights: Llama 3.1 70B on an M4 Max about 8 tok/s, not 0.1
 tps=$("$M" eval --model llama3.1-70b --hw m4-max --precision int4 --json | jq .output_tokens_per_s_per_user)
 awk -v t="$tps" 'BEGIN { exit !(t > 4 && t < 16) }' && ok || bad "llama3.1-70b int4 on m4-max: $tps tok/s per user"
