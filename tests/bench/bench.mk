@@ -11,3 +11,10 @@ bench-sim: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; MOESIM_HOME=$(CURDIR) taskset -c 0 $$b; done
 
 BENCHES += bench-sim
+
+# The calibration's accuracy and time goals over three quick runs (tests/bench/calibrate_accuracy.sh).
+.PHONY: bench-calibrate
+bench-calibrate: $(BIN)/moesim $(BIN)/moe-engine
+	@BIN=$(BIN) MOESIM_HOME=$(CURDIR) bash tests/bench/calibrate_accuracy.sh
+
+BENCHES += bench-calibrate
