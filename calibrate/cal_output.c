@@ -218,12 +218,20 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
              tied[0] ? " (the engine runs shared experts with the routed experts' kernels); " : "",
              m->base_name);
     cJSON_AddStringToObject(e, "source", src);
+    /* Every compute type the device has: the measured ones as fitted, the others as the base's
+     * priors marked "measured": false, so that no type inherits another's fit (the loader fills
+     * an unlisted type from the nearest listed one). */
     cJSON *g = cJSON_AddObjectToObject(e, "gemm"), *gg = cJSON_AddObjectToObject(e, "grouped_gemm");
     for (int t = 0; t < SIM_DT_COUNT; t++) {
-        if (find_param(fit, CP_GEMM_MAX, (sim_dtype)t) || fit->tied[t])
-            cJSON_AddItemToObject(g, sim_dtype_name((sim_dtype)t), curve_json(hw->eff.gemm[t]));
-        if (find_param(fit, CP_GROUPED_MAX, (sim_dtype)t))
-            cJSON_AddItemToObject(gg, sim_dtype_name((sim_dtype)t), curve_json(hw->eff.grouped_gemm[t]));
+        bool gemm_fit = find_param(fit, CP_GEMM_MAX, (sim_dtype)t) || fit->tied[t];
+        bool grouped_fit = find_param(fit, CP_GROUPED_MAX, (sim_dtype)t) != NULL;
+        if (!gemm_fit && !grouped_fit && !(hw->peak_flops[t] > 0))
+            continue;
+        cJSON *gc = curve_json(hw->eff.gemm[t]), *ggc = curve_json(hw->eff.grouped_gemm[t]);
+        cJSON_AddBoolToObject(gc, "measured", gemm_fit);
+        cJSON_AddBoolToObject(ggc, "measured", grouped_fit);
+        cJSON_AddItemToObject(g, sim_dtype_name((sim_dtype)t), gc);
+        cJSON_AddItemToObject(gg, sim_dtype_name((sim_dtype)t), ggc);
     }
     cJSON *mem = cJSON_AddObjectToObject(e, "memory");
     cJSON_AddNumberToObject(mem, "max", r4(hw->eff.memory.max));

@@ -416,7 +416,7 @@ static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, co
 
 static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"max", "half", "overhead_us", "small", NULL};
+    static const char *const keys[] = {"max", "half", "overhead_us", "small", "measured", NULL};
     if (!cJSON_IsObject(o))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object {\"max\": ..., \"half\": ...}", file, path);
     int rc;
@@ -426,6 +426,12 @@ static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const cha
         (rc = get_num(o, "half", true, R_NONNEG, &c->half, file, path, err)) ||
         (rc = get_num(o, "overhead_us", false, R_NONNEG, &c->group_s, file, path, err)) ||
         (rc = parse_small_regime(o, path, c, file, err)))
+        return rc;
+    /* "measured" is written by calibration; a calibrated file from before it listed only the
+     * types it measured, so a listed curve without the field counts as measured there (the
+     * caller clears it for prior files). */
+    c->measured = true;
+    if ((rc = sim_json_bool_opt(o, "measured", &c->measured, file, path, err)))
         return rc;
     c->group_s *= 1e-6;
     return SIM_OK;
@@ -462,6 +468,7 @@ static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, co
         for (const int *f = curve_fallback[dt]; !have[dt] && *f >= 0; f++)
             if (have[*f]) {
                 curves[dt] = curves[*f];
+                curves[dt].measured = false; /* another type's curve: nothing measured this one */
                 break;
             }
     return SIM_OK;
@@ -668,6 +675,9 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
         return rc;
     hw->eff.kernel_overhead_s = k_us * US;
     hw->eff.step_overhead_s = s_us * US;
+    if (strcmp(hw->eff.provenance, "calibrated") != 0) /* a prior file measured nothing */
+        for (int t = 0; t < SIM_DT_COUNT; t++)
+            hw->eff.gemm[t].measured = hw->eff.grouped_gemm[t].measured = false;
     return SIM_OK;
 }
 

@@ -30,6 +30,9 @@ typedef struct sim_curve {
                                     weight stream, a widening copy's start. 0 = none */
     int small_rows;
     double small_max, small_half, small_group_s;
+    bool measured;               /* a calibrated file measured this curve on its hardware; false:
+                                    a prior (a shipped file, a type calibration did not measure,
+                                    or a fallback filled from another type) */
 } sim_curve;
 
 static inline double sim_curve_saturating(double max, double half, double x)

@@ -94,10 +94,18 @@ cJSON *sim_report_deploy(const sim_deploy *d)
 /* Provenance line: which efficiencies the numbers rest on. */
 static void efficiency_basis(const sim_deploy *d, char *buf, size_t cap)
 {
+    int n;
     if (d->hw->eff.efficiency_from[0])
-        snprintf(buf, cap, "%s efficiencies transferred from %s", d->hw->eff.provenance, d->hw->eff.efficiency_from);
+        n = snprintf(buf, cap, "%s efficiencies transferred from %s", d->hw->eff.provenance, d->hw->eff.efficiency_from);
     else
-        snprintf(buf, cap, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+        n = snprintf(buf, cap, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+    /* A calibrated file measures some compute types: say when these experts run on another. */
+    sim_dtype dt;
+    if (strcmp(d->hw->eff.provenance, "calibrated") == 0 && n > 0 && (size_t)n < cap &&
+        sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->expert_fmt), &dt) > 0 &&
+        !d->hw->eff.grouped_gemm[dt].measured)
+        snprintf(buf + n, cap - (size_t)n, "; %s experts run %s kernels this calibration did not measure (their curve is a prior or another type's)",
+                 sim_wformat_name(d->expert_fmt), sim_dtype_name(dt));
 }
 
 static void add_provenance(cJSON *o, const sim_deploy *d)
