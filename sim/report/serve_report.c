@@ -99,7 +99,7 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
     sim_json_add_num(l, "L", r->little_L);
     sim_json_add_num(l, "lambda", r->little_lambda);
     sim_json_add_num(l, "W_s", r->little_W);
-    sim_json_add_num(l, "rel_error", r->little_L > 0 ? fabs(r->little_L - r->little_lambda * r->little_W) / r->little_L : 0);
+    sim_json_add_num(l, "rel_error", r->little_rel_error); /* null when L is 0 */
     sim_json_add_num(j, "usd_per_hour", r->usd_per_hour);
     sim_json_add_num(j, "usd_per_mtok_output", r->usd_per_mtok_output);
     sim_json_add_num(j, "usd_per_mtok_blended", r->usd_per_mtok_blended);
@@ -182,10 +182,20 @@ cJSON *sim_serve_report_cdf(const sim_des_result *r, int points)
 
 /* ------------------------------------------------------------------ text */
 
-/* The JSON report writes a non-finite number as 0; the text shows the same. */
-static double fin(double v)
+/* A figure as text, or "-" when it could not be computed (never 0, as JSON writes null).
+ * Each call takes the next of the caller's buffers, so one printf can hold several. */
+typedef struct numtext {
+    char s[8][32];
+    int next;
+} numtext;
+
+static const char *nt(numtext *b, const char *fmt, double v)
 {
-    return isfinite(v) ? v : 0;
+    char *out = b->s[b->next++ % 8];
+    if (!isfinite(v))
+        return "-";
+    snprintf(out, sizeof b->s[0], fmt, v);
+    return out;
 }
 
 static void print_pct_row(FILE *f, const char *label, const sim_des_pct *p, double scale)
@@ -193,8 +203,9 @@ static void print_pct_row(FILE *f, const char *label, const sim_des_pct *p, doub
     const double v[] = { p->mean, p->p50, p->p90, p->p99, p->max };
     fprintf(f, "  %-10s", label);
     for (int i = 0; i < 5; i++) {
-        char s[32];
-        sim_format_number(s, sizeof s, fin(v[i]) * scale);
+        char s[32] = "-";
+        if (isfinite(v[i]))
+            sim_format_number(s, sizeof s, v[i] * scale);
         fprintf(f, " %10s", s);
     }
     fputc('\n', f);
@@ -205,6 +216,7 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
     const sim_deploy *d = v->deploy;
     const sim_des_opts *o = v->opts;
     const sim_des_result *r = v->result;
+    numtext b = { .next = 0 };
     char dep[256], pre[256];
     split_text(dep, sizeof dep, d);
     if (o->prefill) {
@@ -213,31 +225,32 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
     } else {
         fprintf(f, "%s on %s\n", d->model->name, dep);
     }
-    fprintf(f, "%s arrivals, %.0f requests at %.4g req/s offered, simulated %.4g s\n", v->workload->source,
-            (double)r->requests, fin(r->offered_rate), fin(r->duration_s));
+    fprintf(f, "%s arrivals, %.0f requests at %s req/s offered, simulated %s s\n", v->workload->source,
+            (double)r->requests, nt(&b, "%.4g", r->offered_rate), nt(&b, "%.4g", r->duration_s));
     fprintf(f, "  %-10s %10s %10s %10s %10s %10s\n", "latency", "mean", "p50", "p90", "p99", "max");
     print_pct_row(f, "TTFT s", &r->ttft, 1);
     print_pct_row(f, "TPOT ms", &r->tpot, 1e3);
     print_pct_row(f, "E2E s", &r->e2e, 1);
     print_pct_row(f, "queue s", &r->queue, 1);
-    fprintf(f, "throughput: %.1f output tok/s (%.1f per GPU), %.1f input tok/s; %.1f tok/s per user\n",
-            fin(r->output_tps), fin(r->output_tps_per_gpu), fin(r->input_tps), fin(r->output_tps_per_user));
-    if (fin(o->slo_ttft_s) > 0 || fin(o->slo_tpot_s) > 0)
-        fprintf(f, "goodput: %.4g req/s, %.1f output tok/s; %.1f%% of requests meet TTFT <= %g s and TPOT <= %g s\n",
-                fin(r->goodput_rps), fin(r->goodput_tps), 100 * fin(r->slo_attainment), fin(o->slo_ttft_s),
-                fin(o->slo_tpot_s));
-    fprintf(f, "utilization %.1f%%", 100 * fin(r->utilization));
+    fprintf(f, "throughput: %s output tok/s (%s per GPU), %s input tok/s; %s tok/s per user\n",
+            nt(&b, "%.1f", r->output_tps), nt(&b, "%.1f", r->output_tps_per_gpu), nt(&b, "%.1f", r->input_tps),
+            nt(&b, "%.1f", r->output_tps_per_user));
+    if (o->slo_ttft_s > 0 || o->slo_tpot_s > 0)
+        fprintf(f, "goodput: %s req/s, %s output tok/s; %s%% of requests meet TTFT <= %g s and TPOT <= %g s\n",
+                nt(&b, "%.4g", r->goodput_rps), nt(&b, "%.1f", r->goodput_tps), nt(&b, "%.1f", 100 * r->slo_attainment),
+                o->slo_ttft_s, o->slo_tpot_s);
+    fprintf(f, "utilization %s%%", nt(&b, "%.1f", 100 * r->utilization));
     if (o->prefill)
-        fprintf(f, " (prefill pool %.1f%%)", 100 * fin(r->prefill_utilization));
-    fprintf(f, ", mean decode batch %.1f per rank, waiting %.2f mean / %.0f max, KV peak %.1f%% of %.0f blocks per "
+        fprintf(f, " (prefill pool %s%%)", nt(&b, "%.1f", 100 * r->prefill_utilization));
+    fprintf(f, ", mean decode batch %s per rank, waiting %s mean / %s max, KV peak %s%% of %.0f blocks per "
                "rank, %.0f preemptions\n",
-            fin(r->mean_batch), fin(r->mean_waiting), fin(r->max_waiting), 100 * fin(r->kv_peak_share),
-            (double)r->kv_blocks_per_rank, (double)r->preemptions);
-    fprintf(f, "Little's law: L = %.4g in system, lambda x W = %.4g x %.4g s = %.4g\n", fin(r->little_L),
-            fin(r->little_lambda), fin(r->little_W), fin(r->little_lambda) * fin(r->little_W));
-    fprintf(f, "cost (%s, $%.2f/h): $%.4g per M output tokens, $%.4g per M tokens blended\n",
-            r->cost_mode ? r->cost_mode : "rent", fin(r->usd_per_hour), fin(r->usd_per_mtok_output),
-            fin(r->usd_per_mtok_blended));
+            nt(&b, "%.1f", r->mean_batch), nt(&b, "%.2f", r->mean_waiting), nt(&b, "%.0f", r->max_waiting),
+            nt(&b, "%.1f", 100 * r->kv_peak_share), (double)r->kv_blocks_per_rank, (double)r->preemptions);
+    fprintf(f, "Little's law: L = %s in system, lambda x W = %s x %s s = %s\n", nt(&b, "%.4g", r->little_L),
+            nt(&b, "%.4g", r->little_lambda), nt(&b, "%.4g", r->little_W), nt(&b, "%.4g", r->little_lambda_W));
+    fprintf(f, "cost (%s, $%s/h): $%s per M output tokens, $%s per M tokens blended\n",
+            r->cost_mode ? r->cost_mode : "rent", nt(&b, "%.2f", r->usd_per_hour), nt(&b, "%.4g", r->usd_per_mtok_output),
+            nt(&b, "%.4g", r->usd_per_mtok_blended));
     fprintf(f, "step model: %.0f calls for %.0f iterations (shapes memoized)\n", (double)r->step_evals,
             (double)r->iterations);
     if (v->workload->rows_left > 0)

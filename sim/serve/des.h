@@ -66,6 +66,8 @@ typedef struct sim_des_result {
     /* Little's law on the simulated trace: L = time-average in system, lambda = requests /
      * duration, W = mean time in system */
     double little_L, little_lambda, little_W;
+    double little_lambda_W;               /* lambda x W, to set beside L */
+    double little_rel_error;              /* |L - lambda W| / L; NaN when L is 0 */
     double usd_per_hour, usd_per_mtok_output, usd_per_mtok_blended;
     const char *cost_mode;
     long step_evals, step_cache_hits;     /* step-model calls and memo hits */

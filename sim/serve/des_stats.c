@@ -246,6 +246,8 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
     r->kv_blocks_per_rank = p0->blocks;
     r->little_L = s->area_sys / r->duration_s;
     r->little_lambda = w->n / r->duration_s;
+    r->little_lambda_W = r->little_lambda * r->little_W;
+    r->little_rel_error = r->little_L > 0 ? fabs(r->little_L - r->little_lambda_W) / r->little_L : NAN;
     sustainability(s, r);
     timeline(s, r);
     r->cost_mode = "rent";
