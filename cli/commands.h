@@ -9,7 +9,8 @@ int cmd_models(int argc, char **argv);    /* main.c */
 int cmd_hw(int argc, char **argv);        /* main.c */
 int cmd_serve(int argc, char **argv);     /* cmd_serve.c */
 int cmd_search(int argc, char **argv);    /* cmd_search.c */
-int cmd_calibrate(int argc, char **argv); /* calibrate/cal_cmd.c */
+int cmd_calibrate(int argc, char **argv); /* cmd_calibrate.c */
+int cmd_import_hf(int argc, char **argv); /* cmd_import.c */
 
 /* Print "moesim: <msg>" to stderr and return the exit status for code. */
 int cmd_fail(int code, const char *msg);

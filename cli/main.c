@@ -132,6 +132,7 @@ static void usage(FILE *f)
                "  moesim serve --model M --hw H --rate R ...  simulate requests: TTFT/TPOT percentiles, goodput\n"
                "  moesim search --model M --hw H,H2 ...  Pareto frontier, or the cheapest config meeting an SLO\n"
                "  moesim calibrate [--quick] [--backend cpu|cuda] ...  measure here, fit, write hwmodels/calibrated/NAME.json\n"
+               "  moesim import-hf CONFIG.json [--name N] [--out FILE]  a Hugging Face config.json as a model card\n"
                "  moesim version\n",
             MOESIM_VERSION);
 }
@@ -149,6 +150,7 @@ static const command commands[] = {
     { "serve", cmd_serve },
     { "search", cmd_search },
     { "calibrate", cmd_calibrate },
+    { "import-hf", cmd_import_hf },
 };
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* model.c: loading and validating model cards (scenarios/models/SCHEMA.md), and the figures that
  * follow from a card: parameter counts, KV-cache elements per token. */
 #include "model/model.h"
+#include "model/hf_import.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -377,6 +378,9 @@ static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
 {
     if (!cJSON_IsObject(root))
         return sim_fail(c->err, SIM_EINPUT, "%s: a model card must be a JSON object", c->file);
+    if (sim_hf_is_config(root))
+        return sim_fail(c->err, SIM_EINPUT, "%s is a Hugging Face config.json, not a moesim model card: convert it "
+                        "with `moesim import-hf %s --out CARD.json`", c->file, c->file);
     c->section = "";
     int rc;
     if ((rc = reject_unknown_fields(root, top_fields, c)) || (rc = load_identity(m, root, c)) ||

@@ -125,5 +125,22 @@ awk -v t="$tps" 'BEGIN { exit !(t > 4 && t < 16) }' && ok || bad "llama3.1-70b i
   .output_tokens_per_s_per_gpu == null and .usd_per_mtok_output == null and (.reason | length > 0)' >/dev/null \
   && ok || bad "a non-fitting eval reports numbers instead of null"
 
+# a Hugging Face config.json: import-hf makes a card that loads and evaluates (issue 17); given
+# as --model it is named as what it is
+mkdir -p "$tmp/Mixtral-8x7B-v0.1"
+cat >"$tmp/Mixtral-8x7B-v0.1/config.json" <<'JSON'
+{"architectures":["MixtralForCausalLM"],"model_type":"mixtral","hidden_size":4096,"num_hidden_layers":32,
+ "num_attention_heads":32,"num_key_value_heads":8,"intermediate_size":14336,"num_local_experts":8,
+ "num_experts_per_tok":2,"vocab_size":32000,"tie_word_embeddings":false,"max_position_embeddings":32768}
+JSON
+"$M" import-hf "$tmp/Mixtral-8x7B-v0.1/config.json" --out "$tmp/mx.json" 2>/dev/null && ok || bad "import-hf failed"
+jq -e '.name == "mixtral-8x7b-v0.1" and .ffn.experts == 8 and (.published.source | test("derive"))' "$tmp/mx.json" >/dev/null \
+  && ok || bad "import-hf card: $(jq -c '{name, experts: .ffn.experts}' "$tmp/mx.json" 2>&1)"
+"$M" eval --model "$tmp/mx.json" --hw h200 --json | jq -e '.fits and .tpot_s > 0' >/dev/null && ok || bad "imported card does not evaluate"
+expect_fail 2 "is a Hugging Face config.json, not a moesim model card: convert it with .moesim import-hf" -- \
+  "$M" eval --model "$tmp/Mixtral-8x7B-v0.1/config.json" --hw h200
+echo '{"model_type":"llama","num_hidden_layers":2}' >"$tmp/cfg.json"
+expect_fail 2 "cfg.json: field 'hidden_size' is missing" -- "$M" import-hf "$tmp/cfg.json" --name x
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -6,7 +6,7 @@
 set -euo pipefail
 t=$1 seconds=$2
 case $t in
-  model) seeds="scenarios/models" ;;
+  model) seeds="scenarios/models tests/fuzz/corpus/model" ;;
   hw) seeds="hwmodels hwmodels/calibrated" ;;
   calibration) seeds="calibrate/fixtures" ;;
   trace) seeds="tests/fuzz/corpus/trace" ;;

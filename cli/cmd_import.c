@@ -1,0 +1,126 @@
+/* cmd_import.c: `moesim import-hf CONFIG.json [--name NAME] [--out FILE]`: a Hugging Face
+ * config.json as a moesim model card (sim/model/hf_import.h). The card is loaded back through
+ * the same checks as any card before it is printed or written (whole or not at all), and its
+ * published counts are moesim's derivation, said so in the card. */
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/jsonfile.h"
+#include "cli/commands.h"
+#include "model/hf_import.h"
+#include "model/model.h"
+
+#define IMPORT_USAGE "usage: moesim import-hf CONFIG.json [--name NAME] [--out FILE]"
+
+/* The default name: the config's folder ("Qwen3-30B-A3B/config.json" -> "qwen3-30b-a3b"). */
+static int name_from_path(const char *path, char *out, size_t cap)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+    size_t j = 0;
+    for (const char *p = base; *p && j + 1 < cap; p++)
+        out[j++] = (char)(isalnum((unsigned char)*p) || *p == '.' || *p == '_' ? tolower((unsigned char)*p) : '-');
+    out[j] = '\0';
+    return j > 0 && strcmp(out, ".") != 0 ? 0 : -1;
+}
+
+/* Write the card to a temporary file and load it as a card: the checks every card passes. */
+static int check_card(const cJSON *card, sim_model *m, sim_err *err)
+{
+    char tmp[] = "/tmp/moesim-import-XXXXXX.json";
+    int fd = mkstemps(tmp, 5);
+    if (fd < 0)
+        return sim_fail(err, SIM_EFAIL, "import-hf: cannot create a temporary file");
+    close(fd);
+    int rc = sim_json_save(tmp, card, err);
+    if (rc == SIM_OK && (rc = sim_model_load(m, tmp, err)) != SIM_OK)
+        sim_wrap(err, "import-hf: the converted card does not load");
+    unlink(tmp);
+    return rc;
+}
+
+static int import_hf(const char *config, const char *name_opt, const char *out, sim_err *err)
+{
+    char name[128];
+    if (name_opt)
+        snprintf(name, sizeof name, "%s", name_opt);
+    else if (name_from_path(config, name, sizeof name) != 0)
+        return sim_fail(err, SIM_EINPUT, "import-hf: no name for %s: pass --name NAME", config);
+    cJSON *json = sim_json_load(config, err);
+    if (!json)
+        return err->code;
+    if (!sim_hf_is_config(json)) {
+        cJSON_Delete(json);
+        return sim_fail(err, SIM_EINPUT, "import-hf: %s has no model_type or architectures: not a Hugging Face "
+                                         "config.json", config);
+    }
+    cJSON *card = sim_hf_to_card(json, name, config, err);
+    cJSON_Delete(json);
+    if (!card)
+        return err->code;
+    sim_model m;
+    int rc = check_card(card, &m, err);
+    if (rc == SIM_OK) {
+        sim_param_counts pc;
+        sim_model_params(&m, &pc);
+        sim_hf_set_published(card, pc.total, pc.active);
+        rc = check_card(card, &m, err);
+    }
+    if (rc == SIM_OK) {
+        if (out) {
+            rc = sim_json_save(out, card, err);
+            if (rc == SIM_OK)
+                fprintf(stderr, "import-hf: wrote %s (%s: %.4g B total, %.4g B active, derived)\n  use it: moesim eval "
+                                "--model %s --hw h200 ...\n", out, name, m.published.total_params / 1e9,
+                        m.published.active_params / 1e9, out);
+        } else {
+            char *text = cJSON_Print(card);
+            if (text)
+                puts(text);
+            else
+                rc = sim_fail(err, SIM_EFAIL, "import-hf: out of memory printing the card");
+            free(text);
+        }
+    }
+    cJSON_Delete(card);
+    return rc;
+}
+
+int cmd_import_hf(int argc, char **argv)
+{
+    const char *config = NULL, *name = NULL, *out = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("%s\n  Converts a Hugging Face config.json into a moesim model card (scenarios/models/SCHEMA.md):\n"
+                   "  printed, or written to FILE. Its published total/active counts are moesim's own.\n",
+                   IMPORT_USAGE);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--name") && i + 1 < argc)
+            name = argv[++i];
+        else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+            out = argv[++i];
+        else if (argv[i][0] != '-' && !config)
+            config = argv[i];
+        else {
+            char msg[512];
+            snprintf(msg, sizeof msg, "import-hf: unexpected argument '%s' (%s)", argv[i], IMPORT_USAGE);
+            return cmd_fail(SIM_EINPUT, msg);
+        }
+    }
+    if (!config)
+        return cmd_fail(SIM_EINPUT, "import-hf: which config.json? (" IMPORT_USAGE ")");
+    sim_err err = { 0 };
+    if (import_hf(config, name, out, &err))
+        return cmd_fail(err.code, err.msg);
+    return 0;
+}

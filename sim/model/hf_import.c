@@ -1,0 +1,279 @@
+/* hf_import.c: config.json fields to card fields (see hf_import.h). Field names follow the
+ * transformers configuration classes: LlamaConfig, MixtralConfig, Qwen2MoeConfig,
+ * Qwen3MoeConfig, DeepseekV2Config/DeepseekV3Config, GptOssConfig. */
+#include "model/hf_import.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+int sim_hf_is_config(const cJSON *json)
+{
+    return cJSON_IsObject(json) && !cJSON_GetObjectItemCaseSensitive(json, "schema") &&
+           (cJSON_GetObjectItemCaseSensitive(json, "model_type") ||
+            cJSON_GetObjectItemCaseSensitive(json, "architectures"));
+}
+
+/* A whole number field: 1 and *out set when present; 0 when absent or null; -1 (and err)
+ * when present with another type. */
+static int get_int(const cJSON *c, const char *key, long *out, const char *file, sim_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
+    if (!it || cJSON_IsNull(it))
+        return 0;
+    if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || fabs(it->valuedouble) > 1e12) {
+        sim_fail(err, SIM_EINPUT, "%s: field '%s' must be a whole number", file, key);
+        return -1;
+    }
+    *out = (long)it->valuedouble;
+    return 1;
+}
+
+static const char *get_str(const cJSON *c, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+static int need_int(const cJSON *c, const char *key, long *out, const char *file, sim_err *err)
+{
+    int got = get_int(c, key, out, file, err);
+    if (got < 0)
+        return err->code;
+    if (got == 0 || *out < 1)
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' is %s (expected a whole number >= 1)", file, key,
+                        got == 0 ? "missing" : "below 1");
+    return SIM_OK;
+}
+
+/* The first of several names a field goes by, or `dflt` (with *found 0). */
+static int first_int(const cJSON *c, const char *const *keys, long dflt, long *out, int *found, const char *file,
+                     sim_err *err)
+{
+    *out = dflt;
+    *found = 0;
+    for (; *keys; keys++) {
+        int got = get_int(c, *keys, out, file, err);
+        if (got < 0)
+            return err->code;
+        if (got > 0) {
+            *found = 1;
+            return SIM_OK;
+        }
+    }
+    return SIM_OK;
+}
+
+static void note(char *notes, size_t cap, const char *text)
+{
+    size_t n = strlen(notes);
+    snprintf(notes + n, cap - n, "%s%s", n ? " " : "", text);
+}
+
+/* Which layers are MoE: DeepSeek's first_k_dense_replace, Qwen's mlp_only_layers and
+ * decoder_sparse_step; every layer otherwise. */
+static int count_moe_layers(const cJSON *c, long layers, long *moe, const char *file, sim_err *err)
+{
+    long first_dense = 0, step = 1;
+    if (get_int(c, "first_k_dense_replace", &first_dense, file, err) < 0 ||
+        get_int(c, "decoder_sparse_step", &step, file, err) < 0)
+        return err->code;
+    if (step < 1)
+        step = 1;
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(c, "mlp_only_layers");
+    *moe = 0;
+    for (long i = 0; i < layers; i++) {
+        bool dense = i < first_dense || (i + 1) % step != 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, only) dense |= cJSON_IsNumber(it) && (long)it->valuedouble == i;
+        *moe += !dense;
+    }
+    return SIM_OK;
+}
+
+/* Sliding-window layers: gpt-oss lists them in layer_types; a config with a window and no
+ * such list (and use_sliding_window not false) has it on every layer. */
+static void local_window(const cJSON *c, long layers, long *window, long *local, sim_err *err)
+{
+    *window = *local = 0;
+    if (get_int(c, "sliding_window", window, "", err) <= 0 || *window <= 0) {
+        *window = 0;
+        return;
+    }
+    const cJSON *use = cJSON_GetObjectItemCaseSensitive(c, "use_sliding_window");
+    if (cJSON_IsFalse(use)) {
+        *window = 0;
+        return;
+    }
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c, "layer_types"), *it;
+    if (cJSON_IsArray(types)) {
+        cJSON_ArrayForEach(it, types) *local += cJSON_IsString(it) && strstr(it->valuestring, "sliding") != NULL;
+    } else {
+        *local = layers;
+    }
+    if (*local == 0)
+        *window = 0;
+}
+
+/* The checkpoint's formats, from quantization_config (fp8 block scales, MXFP4 experts). */
+static void native_precision(const cJSON *c, const char **experts, const char **dense, char *notes, size_t cap)
+{
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(c, "quantization_config");
+    const char *method = get_str(q, "quant_method");
+    *experts = *dense = "bf16";
+    if (method && strcmp(method, "fp8") == 0) {
+        *experts = *dense = "fp8";
+        note(notes, cap, "Native precision fp8 from quantization_config.quant_method.");
+    } else if (method && strcmp(method, "mxfp4") == 0) {
+        *experts = "mxfp4";
+        note(notes, cap, "Native precision: MXFP4 experts (quantization_config.quant_method mxfp4), the rest BF16.");
+    } else if (method) {
+        note(notes, cap, "quantization_config.quant_method is not one moesim maps; native precision set to bf16.");
+    }
+}
+
+cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_err *err)
+{
+    if (!cJSON_IsObject(c)) {
+        sim_fail(err, SIM_EINPUT, "%s: a config.json must be a JSON object", path);
+        return NULL;
+    }
+    long hidden, layers, vocab, heads;
+    if (need_int(c, "hidden_size", &hidden, path, err) || need_int(c, "num_hidden_layers", &layers, path, err) ||
+        need_int(c, "vocab_size", &vocab, path, err) || need_int(c, "num_attention_heads", &heads, path, err))
+        return NULL;
+    char notes[2048] = "";
+    long max_ctx = 0, kv_heads, head_dim, kv_lora = 0, q_lora = 0, nope = 0, rope = 0, v_dim = 0;
+    int found;
+    static const char *const kv_keys[] = { "num_key_value_heads", NULL };
+    static const char *const hd_keys[] = { "head_dim", NULL };
+    if (get_int(c, "max_position_embeddings", &max_ctx, path, err) < 0 ||
+        first_int(c, kv_keys, heads, &kv_heads, &found, path, err) ||
+        first_int(c, hd_keys, hidden / heads, &head_dim, &found, path, err))
+        return NULL;
+    if (!found)
+        note(notes, sizeof notes, "head_dim = hidden / heads (derived).");
+    bool mla = get_int(c, "kv_lora_rank", &kv_lora, path, err) > 0 && kv_lora > 0;
+    if (mla && (get_int(c, "q_lora_rank", &q_lora, path, err) < 0 ||
+                need_int(c, "qk_nope_head_dim", &nope, path, err) || need_int(c, "qk_rope_head_dim", &rope, path, err) ||
+                need_int(c, "v_head_dim", &v_dim, path, err)))
+        return NULL;
+    long window, local;
+    local_window(c, layers, &window, &local, err);
+
+    /* experts: DeepSeek n_routed_experts, Qwen num_experts, Mixtral/gpt-oss num_local_experts */
+    static const char *const e_keys[] = { "n_routed_experts", "num_experts", "num_local_experts", NULL };
+    static const char *const k_keys[] = { "num_experts_per_tok", "experts_per_token", NULL };
+    long experts, top_k, inter = 0, moe_inter = 0, shared = 0, shared_inter = 0, moe_layers = 0, mtp = 0;
+    if (first_int(c, e_keys, 0, &experts, &found, path, err) || first_int(c, k_keys, 0, &top_k, &found, path, err) ||
+        get_int(c, "intermediate_size", &inter, path, err) < 0 ||
+        get_int(c, "moe_intermediate_size", &moe_inter, path, err) < 0 ||
+        get_int(c, "n_shared_experts", &shared, path, err) < 0 ||
+        get_int(c, "shared_expert_intermediate_size", &shared_inter, path, err) < 0 ||
+        get_int(c, "num_nextn_predict_layers", &mtp, path, err) < 0)
+        return NULL;
+    if (experts > 0) {
+        if (top_k < 1 || top_k > experts) {
+            sim_fail(err, SIM_EINPUT, "%s: num_experts_per_tok (%ld) must be 1 to the %ld experts", path, top_k, experts);
+            return NULL;
+        }
+        if (count_moe_layers(c, layers, &moe_layers, path, err))
+            return NULL;
+        if (moe_inter == 0) /* Mixtral, gpt-oss: intermediate_size is the expert's width */
+            moe_inter = inter;
+        if (shared > 0)                  /* DeepSeek: each shared expert as wide as a routed one */
+            shared_inter = moe_inter;
+        else if (shared_inter > 0)       /* Qwen2-MoE: one shared expert of its own width */
+            shared = 1;
+        if (moe_inter < 1) {
+            sim_fail(err, SIM_EINPUT, "%s: no expert width (moe_intermediate_size or intermediate_size)", path);
+            return NULL;
+        }
+    }
+    long dense_layers = layers - moe_layers;
+    if (dense_layers > 0 && inter < 1) {
+        sim_fail(err, SIM_EINPUT, "%s: field 'intermediate_size' is missing (the dense layers' width)", path);
+        return NULL;
+    }
+    const char *act = get_str(c, "hidden_act");
+    bool relu2 = act && strcmp(act, "relu2") == 0;
+    const char *scoring = get_str(c, "scoring_func");
+    const char *model_type = get_str(c, "model_type");
+    bool gpt_oss = model_type && strcmp(model_type, "gpt_oss") == 0;
+    const cJSON *bias = cJSON_GetObjectItemCaseSensitive(c, "attention_bias");
+    const cJSON *tied = cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings");
+    const char *np_experts, *np_dense;
+    native_precision(c, &np_experts, &np_dense, notes, sizeof notes);
+    if (max_ctx <= 0) {
+        max_ctx = 0;
+        note(notes, sizeof notes, "No max_position_embeddings in the config: max_context 0 (no limit checked).");
+    }
+    if (gpt_oss)
+        note(notes, sizeof notes, "gpt-oss experts carry biases (expert_bias true).");
+
+    cJSON *card = cJSON_CreateObject();
+    cJSON_AddStringToObject(card, "schema", "moesim-model/1");
+    cJSON_AddStringToObject(card, "name", name);
+    const char *orig = get_str(c, "_name_or_path");
+    cJSON_AddStringToObject(card, "display_name", orig && *orig ? orig : name);
+    char src[1024];
+    snprintf(src, sizeof src, "Hugging Face config.json %s (model_type %s), converted by moesim import-hf", path,
+             model_type ? model_type : "not given");
+    cJSON_AddStringToObject(card, "source", src);
+    cJSON_AddNumberToObject(card, "hidden", (double)hidden);
+    cJSON_AddNumberToObject(card, "layers", (double)layers);
+    cJSON_AddNumberToObject(card, "vocab", (double)vocab);
+    cJSON_AddBoolToObject(card, "tied_embeddings", cJSON_IsTrue(tied));
+    cJSON_AddNumberToObject(card, "max_context", (double)max_ctx);
+    cJSON *a = cJSON_AddObjectToObject(card, "attention");
+    cJSON_AddStringToObject(a, "kind", mla ? "mla" : "gqa");
+    cJSON_AddNumberToObject(a, "heads", (double)heads);
+    cJSON_AddNumberToObject(a, "kv_heads", (double)(mla ? heads : kv_heads));
+    cJSON_AddNumberToObject(a, "head_dim", (double)(mla ? v_dim : head_dim));
+    if (mla) {
+        cJSON_AddNumberToObject(a, "q_lora_rank", (double)q_lora);
+        cJSON_AddNumberToObject(a, "kv_lora_rank", (double)kv_lora);
+        cJSON_AddNumberToObject(a, "qk_nope_head_dim", (double)nope);
+        cJSON_AddNumberToObject(a, "qk_rope_head_dim", (double)rope);
+        cJSON_AddNumberToObject(a, "v_head_dim", (double)v_dim);
+    }
+    cJSON_AddNumberToObject(a, "local_window", (double)window);
+    cJSON_AddNumberToObject(a, "local_layers", (double)local);
+    cJSON_AddBoolToObject(a, "bias", cJSON_IsTrue(bias));
+    cJSON *f = cJSON_AddObjectToObject(card, "ffn");
+    cJSON_AddStringToObject(f, "activation", relu2 ? "relu2" : "swiglu");
+    cJSON_AddNumberToObject(f, "dense_layers", (double)dense_layers);
+    cJSON_AddNumberToObject(f, "dense_intermediate", (double)(dense_layers > 0 ? inter : 0));
+    cJSON_AddNumberToObject(f, "moe_layers", (double)moe_layers);
+    cJSON_AddNumberToObject(f, "experts", (double)experts);
+    cJSON_AddNumberToObject(f, "top_k", (double)(experts > 0 ? top_k : 0));
+    cJSON_AddNumberToObject(f, "expert_intermediate", (double)(experts > 0 ? moe_inter : 0));
+    cJSON_AddNumberToObject(f, "shared_experts", (double)(experts > 0 ? shared : 0));
+    cJSON_AddNumberToObject(f, "shared_intermediate", (double)(experts > 0 && shared > 0 ? shared_inter : 0));
+    cJSON_AddStringToObject(f, "scoring", scoring && strcmp(scoring, "sigmoid") == 0 ? "sigmoid" : "softmax");
+    cJSON_AddBoolToObject(f, "expert_bias", gpt_oss);
+    cJSON_AddNumberToObject(card, "mtp_layers", (double)mtp);
+    cJSON *p = cJSON_AddObjectToObject(card, "native_precision");
+    cJSON_AddStringToObject(p, "experts", experts > 0 ? np_experts : np_dense);
+    cJSON_AddStringToObject(p, "dense", np_dense);
+    cJSON *pub = cJSON_AddObjectToObject(card, "published");
+    cJSON_AddNumberToObject(pub, "total_params", 1);
+    cJSON_AddNumberToObject(pub, "active_params", 1);
+    cJSON_AddStringToObject(pub, "source", "placeholder");
+    note(notes, sizeof notes,
+         "Check before use: fields a config does not state (QK-norm, per-layer patterns beyond those read) are "
+         "not modelled; the published total/active figures are moesim's own derivation, not the owner's.");
+    cJSON_AddStringToObject(card, "notes", notes);
+    return card;
+}
+
+void sim_hf_set_published(cJSON *card, double total, double active)
+{
+    cJSON *pub = cJSON_GetObjectItemCaseSensitive(card, "published");
+    cJSON_ReplaceItemInObjectCaseSensitive(pub, "total_params", cJSON_CreateNumber(total));
+    cJSON_ReplaceItemInObjectCaseSensitive(pub, "active_params", cJSON_CreateNumber(active));
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        pub, "source", cJSON_CreateString("not published in config.json: the counts moesim derives from this card "
+                                          "(replace them with the owner's figures where known)"));
+}

@@ -1,0 +1,28 @@
+/* hf_import.h: a Hugging Face `config.json` turned into a moesim model card
+ * (scenarios/models/SCHEMA.md), for the architectures whose fields the card describes:
+ * dense Llama-style models, Mixtral, Qwen2/Qwen3-MoE, DeepSeek-V2/V3 (MLA, shared experts,
+ * dense first layers, MTP), gpt-oss. Every figure comes from a config field; where the config
+ * is silent the card says what was assumed, in `notes`. The owner's published total and
+ * active counts are not in a config: the card carries the counts moesim derives, and says so. */
+#ifndef MOESIM_HF_IMPORT_H
+#define MOESIM_HF_IMPORT_H
+
+#include <cjson/cJSON.h>
+
+#include "base/err.h"
+
+/* Whether a JSON object looks like a Hugging Face config rather than a card (it has
+ * `model_type` or `architectures` and no `schema`). */
+int sim_hf_is_config(const cJSON *json);
+
+/* The card for `config` (read from `config_path`, named in `source`), named `name`. On
+ * success returns a new object the caller frees with cJSON_Delete; its `published` figures
+ * are placeholders until sim_hf_set_published fills them. NULL on failure (SIM_EINPUT naming
+ * the config field that is missing or not usable). */
+cJSON *sim_hf_to_card(const cJSON *config, const char *name, const char *config_path, sim_err *err);
+
+/* Set the card's `published` block to counts derived by moesim (total and active weights),
+ * with a source saying they are derived, not the owner's. */
+void sim_hf_set_published(cJSON *card, double total_params, double active_params);
+
+#endif

@@ -1,0 +1,130 @@
+/* test_hf_import.c: a Hugging Face config.json converted by sim/model/hf_import.c gives the
+ * same model as the shipped card made by hand from the same config (issue 17): the same
+ * derived total and active weights, the same shape. The configs are the fields of the
+ * published config.json files the shipped cards cite. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/jsonfile.h"
+#include "model/hf_import.h"
+#include "model/model.h"
+#include "model/registry.h"
+
+static const char *const qwen3 =
+    "{\"architectures\":[\"Qwen3MoeForCausalLM\"],\"model_type\":\"qwen3_moe\",\"hidden_size\":2048,"
+    "\"num_hidden_layers\":48,\"num_attention_heads\":32,\"num_key_value_heads\":4,\"head_dim\":128,"
+    "\"intermediate_size\":6144,\"moe_intermediate_size\":768,\"num_experts\":128,\"num_experts_per_tok\":8,"
+    "\"decoder_sparse_step\":1,\"mlp_only_layers\":[],\"vocab_size\":151936,\"tie_word_embeddings\":false,"
+    "\"max_position_embeddings\":40960,\"hidden_act\":\"silu\",\"sliding_window\":null,\"use_sliding_window\":false}";
+static const char *const deepseek_v3 =
+    "{\"architectures\":[\"DeepseekV3ForCausalLM\"],\"model_type\":\"deepseek_v3\",\"hidden_size\":7168,"
+    "\"num_hidden_layers\":61,\"num_attention_heads\":128,\"num_key_value_heads\":128,\"q_lora_rank\":1536,"
+    "\"kv_lora_rank\":512,\"qk_nope_head_dim\":128,\"qk_rope_head_dim\":64,\"v_head_dim\":128,"
+    "\"intermediate_size\":18432,\"moe_intermediate_size\":2048,\"n_routed_experts\":256,\"n_shared_experts\":1,"
+    "\"num_experts_per_tok\":8,\"first_k_dense_replace\":3,\"scoring_func\":\"sigmoid\",\"num_nextn_predict_layers\":1,"
+    "\"vocab_size\":129280,\"tie_word_embeddings\":false,\"max_position_embeddings\":163840,"
+    "\"quantization_config\":{\"quant_method\":\"fp8\",\"weight_block_size\":[128,128]}}";
+static const char *const mixtral =
+    "{\"architectures\":[\"MixtralForCausalLM\"],\"model_type\":\"mixtral\",\"hidden_size\":4096,"
+    "\"num_hidden_layers\":32,\"num_attention_heads\":32,\"num_key_value_heads\":8,\"intermediate_size\":14336,"
+    "\"num_local_experts\":8,\"num_experts_per_tok\":2,\"vocab_size\":32000,\"tie_word_embeddings\":false,"
+    "\"max_position_embeddings\":32768,\"sliding_window\":null}";
+
+/* Convert, load the card through the ordinary checks, and return the model. */
+static void convert(const char *config, const char *name, sim_model *m)
+{
+    sim_err err = { 0 };
+    cJSON *c = sim_json_parse(config, "config.json", &err);
+    assert_non_null(c);
+    cJSON *card = sim_hf_to_card(c, name, "config.json", &err);
+    cJSON_Delete(c);
+    if (!card)
+        fail_msg("%s", err.msg);
+    char path[] = "/tmp/moesim-hf-XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(sim_json_save(path, card, &err), SIM_OK);
+    cJSON_Delete(card);
+    if (sim_model_load(m, path, &err) != SIM_OK)
+        fail_msg("converted card does not load: %s", err.msg);
+    unlink(path);
+}
+
+static void same_as_shipped(const char *config, const char *shipped)
+{
+    static sim_model got, want;
+    convert(config, shipped, &got);
+    sim_err err = { 0 };
+    assert_int_equal(sim_registry_model(shipped, &want, &err), SIM_OK);
+    sim_param_counts pg, pw;
+    sim_model_params(&got, &pg);
+    sim_model_params(&want, &pw);
+    if (fabs(pg.total - pw.total) > 1e-9 * pw.total || fabs(pg.active - pw.active) > 1e-9 * pw.active)
+        fail_msg("%s: converted %.6g total / %.6g active, shipped %.6g / %.6g", shipped, pg.total, pg.active, pw.total,
+                 pw.active);
+    assert_int_equal(got.layers, want.layers);
+    assert_int_equal(got.attn.kind, want.attn.kind);
+    assert_int_equal(got.ffn.experts, want.ffn.experts);
+    assert_int_equal(got.ffn.dense_layers, want.ffn.dense_layers);
+    assert_int_equal(got.ffn.shared_experts, want.ffn.shared_experts);
+    assert_int_equal(got.ffn.scoring, want.ffn.scoring);
+    assert_int_equal(got.native_experts, want.native_experts);
+    assert_int_equal(got.max_context, want.max_context);
+}
+
+static void qwen3_moe(void **state)
+{
+    (void)state;
+    same_as_shipped(qwen3, "qwen3-30b-a3b");
+}
+
+static void deepseek_mla_shared_dense_mtp(void **state)
+{
+    (void)state;
+    same_as_shipped(deepseek_v3, "deepseek-v3");
+}
+
+static void mixtral_local_experts(void **state)
+{
+    (void)state;
+    same_as_shipped(mixtral, "mixtral-8x7b");
+}
+
+static void bad_configs_named(void **state)
+{
+    (void)state;
+    sim_err err = { 0 };
+    cJSON *c = sim_json_parse("{\"model_type\":\"llama\",\"num_hidden_layers\":2}", "cfg.json", &err);
+    assert_null(sim_hf_to_card(c, "x", "cfg.json", &err));
+    assert_non_null(strstr(err.msg, "cfg.json: field 'hidden_size' is missing"));
+    cJSON_Delete(c);
+    c = sim_json_parse("{\"model_type\":\"mixtral\",\"hidden_size\":64,\"num_hidden_layers\":2,\"vocab_size\":10,"
+                       "\"num_attention_heads\":4,\"num_local_experts\":8,\"num_experts_per_tok\":9}",
+                       "cfg.json", &err);
+    assert_null(sim_hf_to_card(c, "x", "cfg.json", &err));
+    assert_non_null(strstr(err.msg, "num_experts_per_tok (9)"));
+    assert_true(sim_hf_is_config(c));
+    cJSON_Delete(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(qwen3_moe),
+        cmocka_unit_test(deepseek_mla_shared_dense_mtp),
+        cmocka_unit_test(mixtral_local_experts),
+        cmocka_unit_test(bad_configs_named),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
