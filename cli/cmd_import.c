@@ -68,13 +68,7 @@ static int import_hf(const char *config, const char *name_opt, const char *out, 
     if (!card)
         return err->code;
     sim_model m;
-    int rc = check_card(card, &m, err);
-    if (rc == SIM_OK) {
-        sim_param_counts pc;
-        sim_model_params(&m, &pc);
-        sim_hf_set_published(card, pc.total, pc.active);
-        rc = check_card(card, &m, err);
-    }
+    int rc = check_card(card, &m, err); /* as a file, the way eval --model will read it */
     if (rc == SIM_OK) {
         if (out) {
             rc = sim_json_save(out, card, err);

@@ -3,6 +3,8 @@
  * Qwen3MoeConfig, DeepseekV2Config/DeepseekV3Config, GptOssConfig. */
 #include "model/hf_import.h"
 
+#include "model/model.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -133,6 +135,27 @@ static void native_precision(const cJSON *c, const char **experts, const char **
     }
 }
 
+/* The owner's total and active counts are not in a config: derive them from the card, which
+ * is checked on the way as every card is. The card's shape is complete and valid without
+ * them, so the counts go in once the rest has passed (a card needs positive figures there,
+ * hence the unit counts during the check, replaced before anyone sees the card). */
+static int add_derived_counts(cJSON *card, const char *path, sim_err *err)
+{
+    cJSON *pub = cJSON_AddObjectToObject(card, "published");
+    cJSON_AddNumberToObject(pub, "total_params", 1);
+    cJSON_AddNumberToObject(pub, "active_params", 1);
+    cJSON_AddStringToObject(pub, "source", "not published in config.json: the counts moesim derives from this card "
+                                           "(replace them with the owner's figures where known)");
+    sim_model m;
+    if (sim_model_from_json(&m, card, path, err) != SIM_OK)
+        return sim_wrap(err, "the card converted from it does not pass the card checks");
+    sim_param_counts pc;
+    sim_model_params(&m, &pc);
+    cJSON_ReplaceItemInObjectCaseSensitive(pub, "total_params", cJSON_CreateNumber(pc.total));
+    cJSON_ReplaceItemInObjectCaseSensitive(pub, "active_params", cJSON_CreateNumber(pc.active));
+    return SIM_OK;
+}
+
 cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_err *err)
 {
     if (!cJSON_IsObject(c)) {
@@ -257,23 +280,13 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     cJSON *p = cJSON_AddObjectToObject(card, "native_precision");
     cJSON_AddStringToObject(p, "experts", experts > 0 ? np_experts : np_dense);
     cJSON_AddStringToObject(p, "dense", np_dense);
-    cJSON *pub = cJSON_AddObjectToObject(card, "published");
-    cJSON_AddNumberToObject(pub, "total_params", 1);
-    cJSON_AddNumberToObject(pub, "active_params", 1);
-    cJSON_AddStringToObject(pub, "source", "placeholder");
     note(notes, sizeof notes,
          "Check before use: fields a config does not state (QK-norm, per-layer patterns beyond those read) are "
          "not modelled; the published total/active figures are moesim's own derivation, not the owner's.");
     cJSON_AddStringToObject(card, "notes", notes);
+    if (add_derived_counts(card, path, err) != SIM_OK) {
+        cJSON_Delete(card);
+        return NULL;
+    }
     return card;
-}
-
-void sim_hf_set_published(cJSON *card, double total, double active)
-{
-    cJSON *pub = cJSON_GetObjectItemCaseSensitive(card, "published");
-    cJSON_ReplaceItemInObjectCaseSensitive(pub, "total_params", cJSON_CreateNumber(total));
-    cJSON_ReplaceItemInObjectCaseSensitive(pub, "active_params", cJSON_CreateNumber(active));
-    cJSON_ReplaceItemInObjectCaseSensitive(
-        pub, "source", cJSON_CreateString("not published in config.json: the counts moesim derives from this card "
-                                          "(replace them with the owner's figures where known)"));
 }

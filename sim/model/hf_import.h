@@ -15,14 +15,11 @@
  * `model_type` or `architectures` and no `schema`). */
 int sim_hf_is_config(const cJSON *json);
 
-/* The card for `config` (read from `config_path`, named in `source`), named `name`. On
- * success returns a new object the caller frees with cJSON_Delete; its `published` figures
- * are placeholders until sim_hf_set_published fills them. NULL on failure (SIM_EINPUT naming
- * the config field that is missing or not usable). */
+/* The card for `config` (read from `config_path`, named in `source`), named `name`, checked
+ * as every card is (sim_model_from_json); its `published` total and active counts are the ones
+ * moesim derives, and its source says so. On success returns a new object the caller frees
+ * with cJSON_Delete. NULL on failure (SIM_EINPUT naming the config field that is missing or
+ * not usable, or the card check that failed). */
 cJSON *sim_hf_to_card(const cJSON *config, const char *name, const char *config_path, sim_err *err);
-
-/* Set the card's `published` block to counts derived by moesim (total and active weights),
- * with a source saying they are derived, not the owner's. */
-void sim_hf_set_published(cJSON *card, double total_params, double active_params);
 
 #endif

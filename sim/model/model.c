@@ -400,13 +400,22 @@ int sim_model_load(sim_model *m, const char *file, sim_err *err)
     cJSON *root = sim_json_load(file, err);
     if (!root)
         return err->code;
+    int rc = sim_model_from_json(m, root, file, err);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int sim_model_from_json(sim_model *m, const cJSON *root, const char *file, sim_err *err)
+{
+    sim_err scratch = {0};
+    if (!err)
+        err = &scratch;
     /* Fill a fresh card and hand it over only when every check passed. */
     sim_model card;
     memset(&card, 0, sizeof card);
     snprintf(card.path, sizeof card.path, "%s", file);
     card_ctx c = {.file = file, .section = "", .err = err};
     int rc = load_card(&card, root, &c);
-    cJSON_Delete(root);
     if (rc == SIM_OK)
         *m = card;
     return rc;

@@ -56,6 +56,9 @@ typedef struct sim_model {
 
 /* Load and validate the card at path `file` (sim/registry.c turns shipped names into paths). */
 int sim_model_load(sim_model *m, const char *file, sim_err *err);
+/* The same checks on a card already parsed; `file` names it in messages and becomes m->path. */
+struct cJSON;
+int sim_model_from_json(sim_model *m, const struct cJSON *root, const char *file, sim_err *err);
 
 /* --- derived figures (all exact arithmetic from the card) --- */
 typedef struct sim_param_counts {
