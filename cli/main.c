@@ -101,11 +101,11 @@ static int list_command(int argc, char **argv, bool models)
         return cmd_fail(err.code, err.msg);
     static const char *const model_cols[] = { "name",    "total_params_b", "active_params_b", "layers",
                                               "attention", "experts", "top_k", "shared_experts",
-                                              "kv_kib_per_token_bf16", "native_precision" };
+                                              "kv_kib_per_token_bf16", "native_precision", "aliases" };
     static const char *const hw_cols[] = { "name", "class", "bf16_tflops", "fp8_tflops", "fp4_tflops",
                                            "memory_gb", "memory_gbs", "scale_up_domain", "usd_per_hour",
                                            "watts", "efficiency" };
-    int rc = models ? print_rows(rows, json, model_cols, 10) : print_rows(rows, json, hw_cols, 11);
+    int rc = models ? print_rows(rows, json, model_cols, 11) : print_rows(rows, json, hw_cols, 11);
     cJSON_Delete(rows);
     return rc;
 }

@@ -183,7 +183,7 @@ static const char *const attn_kinds[] = {"gqa", "mla", NULL};        /* order of
 static const char *const activations[] = {"swiglu", "relu2", NULL};  /* order of sim_ffn_act */
 static const char *const scorings[] = {"softmax", "sigmoid", NULL};  /* order of sim_scoring */
 
-static int load_aliases(const cJSON *root, card_ctx *c)
+static int load_aliases(sim_model *m, const cJSON *root, card_ctx *c)
 {
     const cJSON *aliases = cJSON_GetObjectItemCaseSensitive(root, "aliases");
     if (!aliases)
@@ -191,9 +191,15 @@ static int load_aliases(const cJSON *root, card_ctx *c)
     if (!cJSON_IsArray(aliases))
         return sim_fail(c->err, SIM_EINPUT, "%s: field 'aliases' must be an array of names", c->file);
     int i = 0;
-    for (const cJSON *a = aliases->child; a; a = a->next, i++)
+    for (const cJSON *a = aliases->child; a; a = a->next, i++) {
         if (!cJSON_IsString(a) || !*a->valuestring)
             return sim_fail(c->err, SIM_EINPUT, "%s: field 'aliases[%d]' must be a non-empty string", c->file, i);
+        size_t n = strlen(m->aliases);
+        if (n + strlen(a->valuestring) + 3 > sizeof m->aliases)
+            return sim_fail(c->err, SIM_EINPUT, "%s: field 'aliases' is too long (at most %zu characters in all)",
+                            c->file, sizeof m->aliases - 1);
+        snprintf(m->aliases + n, sizeof m->aliases - n, "%s%s", n ? ", " : "", a->valuestring);
+    }
     return SIM_OK;
 }
 
@@ -211,7 +217,7 @@ static int load_identity(sim_model *m, const cJSON *root, card_ctx *c)
     if ((rc = need_nonempty_str(root, "name", m->name, sizeof m->name, c)) ||
         (rc = sim_json_str_opt(root, "display_name", m->display_name, sizeof m->display_name, c->file, "", c->err)) ||
         (rc = need_nonempty_str(root, "source", m->source, sizeof m->source, c)) ||
-        (rc = load_aliases(root, c)))
+        (rc = load_aliases(m, root, c)))
         return rc;
     if (notes && !cJSON_IsString(notes))
         return sim_fail(c->err, SIM_EINPUT, "%s: field 'notes' must be a string", c->file);

@@ -16,6 +16,7 @@ typedef enum { SIM_SCORE_SOFTMAX, SIM_SCORE_SIGMOID } sim_scoring;
 typedef struct sim_model {
     char name[64];
     char display_name[128];
+    char aliases[128];           /* other names the registry finds it by, comma-separated ("" = none) */
     char path[512];                /* file it was loaded from */
     char source[1024];
 

@@ -12,6 +12,7 @@ cJSON *sim_catalog_model_row(const sim_model *m)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "name", m->name);
     cJSON_AddStringToObject(o, "display_name", m->display_name);
+    cJSON_AddStringToObject(o, "aliases", m->aliases);
     cJSON_AddNumberToObject(o, "total_params_b", pc.total / 1e9);
     cJSON_AddNumberToObject(o, "active_params_b", pc.active / 1e9);
     cJSON_AddNumberToObject(o, "published_total_b", m->published.total_params / 1e9);

@@ -142,5 +142,9 @@ expect_fail 2 "is a Hugging Face config.json, not a moesim model card: convert i
 echo '{"model_type":"llama","num_hidden_layers":2}' >"$tmp/cfg.json"
 expect_fail 2 "cfg.json: field 'hidden_size' is missing" -- "$M" import-hf "$tmp/cfg.json" --name x
 
+# aliases are listed, so the names that work can be seen (issue 17: deepseek-r1 was hidden)
+"$M" models >"$tmp/models"
+grep -qE "^deepseek-v3 .* deepseek-r1 *$" "$tmp/models" && ok || bad "moesim models hides the deepseek-r1 alias"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
