@@ -19,6 +19,8 @@ static void eval_usage(FILE *f)
     fprintf(f, "usage: moesim eval --model M --hw H [options] [--json]\n"
                "  serving:  --isl N --osl N --concurrency C\n"
                "  one step: --phase prefill|decode --batch B --context L\n"
+               "  llama-bench rows: --llama-bench [--pp N] [--tg N]  (one sequence: ppN prompt, tgN generation;\n"
+               "            defaults pp512, tg128; a markdown table, or rows with --json)\n"
                "options (each also a field of moesim.eval{} in Lua, with '_' for '-'):\n");
     sim_cli_option_help(f);
 }
@@ -35,19 +37,55 @@ static int print_json(cJSON *j)
     return 0;
 }
 
+/* --llama-bench: llama-bench's pp and tg tests for the deployment a request describes. */
+static int llama_bench(const sim_request *r, const char *pp_text, const char *tg_text, bool json)
+{
+    long pp = 512, tg = 128;
+    sim_err err = { 0 };
+    char *end;
+    if (pp_text && ((pp = strtol(pp_text, &end, 10)) < 1 || *end || pp > 10000000))
+        return cmd_fail(SIM_EINPUT, "eval: --pp must be a whole number of prompt tokens, 1 to 10000000");
+    if (tg_text && ((tg = strtol(tg_text, &end, 10)) < 1 || *end || tg > 10000000))
+        return cmd_fail(SIM_EINPUT, "eval: --tg must be a whole number of generated tokens, 1 to 10000000");
+    sim_session *session = sim_session_alloc();
+    if (!session)
+        return cmd_fail(SIM_EFAIL, "out of memory");
+    sim_deploy d, pre;
+    sim_serve_opts so;
+    bool has_prefill;
+    sim_local_bench b;
+    int rc = sim_request_deploy(session, r, &d, &pre, &has_prefill, &so, &err);
+    if (rc == SIM_OK)
+        rc = sim_local_bench_run(&d, (int)pp, (int)tg, &b, &err);
+    if (rc)
+        rc = cmd_fail(err.code, err.msg);
+    else if (json)
+        rc = print_json(sim_report_llama_bench(&d, &b));
+    else
+        sim_report_print_llama_bench(stdout, &d, &b);
+    sim_session_free(session); /* the deployment points into it: last */
+    return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     sim_request r;
     sim_request_defaults(&r);
-    bool json = false;
-    const sim_cli_flag flags[] = { { "--json", NULL, &json } };
-    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 1);
+    bool json = false, bench = false;
+    const char *pp = NULL, *tg = NULL;
+    const sim_cli_flag flags[] = { { "--json", NULL, &json }, { "--llama-bench", NULL, &bench },
+                                   { "--pp", &pp, NULL }, { "--tg", &tg, NULL } };
+    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 4);
     if (rc == 1) {
         eval_usage(stdout);
         return 0;
     }
     if (rc)
         return rc;
+    if (bench)
+        return llama_bench(&r, pp, tg, json);
+    if (pp || tg)
+        return cmd_fail(SIM_EINPUT, "eval: --pp and --tg go with --llama-bench");
     sim_err err = { 0 };
     sim_session *session = sim_session_alloc();
     sim_request_result *res = malloc(sizeof *res);

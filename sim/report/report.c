@@ -468,3 +468,65 @@ char *sim_table_csv(const cJSON *rows, const char *const *columns, int ncolumns)
         sb_put(&s, "", 0);
     return s.p;
 }
+
+/* ------------------------------------------------------------------ llama-bench rows */
+
+static void bench_model_label(const sim_deploy *d, char *buf, size_t cap)
+{
+    if (d->expert_fmt == d->dense_fmt)
+        snprintf(buf, cap, "%s %s", d->model->name, sim_wformat_name(d->expert_fmt));
+    else
+        snprintf(buf, cap, "%s %s/%s", d->model->name, sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt));
+}
+
+void sim_report_print_llama_bench(FILE *f, const sim_deploy *d, const sim_local_bench *b)
+{
+    char model[160], backend[96], t[2][32];
+    bench_model_label(d, model, sizeof model);
+    if (d->gpus > 1)
+        snprintf(backend, sizeof backend, "%d x %s", d->gpus, d->hw->name);
+    else
+        snprintf(backend, sizeof backend, "%s", d->hw->name);
+    for (int i = 0; i < 2; i++) {
+        double v = i ? b->tg_tps : b->pp_tps;
+        if (isfinite(v))
+            snprintf(t[i], sizeof t[i], "%.2f", v);
+        else
+            snprintf(t[i], sizeof t[i], "-");
+    }
+    fprintf(f, "| model | size | params | backend | test | t/s |\n");
+    fprintf(f, "| --- | ---: | ---: | --- | ---: | ---: |\n");
+    fprintf(f, "| %s | %.2f GiB | %.2f B | %s | pp%d | %s |\n", model, b->weight_bytes / 1073741824.0, b->params / 1e9,
+            backend, b->pp, t[0]);
+    fprintf(f, "| %s | %.2f GiB | %.2f B | %s | tg%d | %s |\n", model, b->weight_bytes / 1073741824.0, b->params / 1e9,
+            backend, b->tg, t[1]);
+    if (!b->fits)
+        fprintf(f, "\nDOES NOT FIT: %s\n", b->reason);
+    fprintf(f, "\n(moesim predictions, one sequence, as llama-bench runs its tests; basis: ");
+    char basis[512];
+    efficiency_basis(d, basis, sizeof basis);
+    fprintf(f, "%s)\n", basis);
+}
+
+cJSON *sim_report_llama_bench(const sim_deploy *d, const sim_local_bench *b)
+{
+    cJSON *rows = cJSON_CreateArray();
+    char model[160], test[32];
+    bench_model_label(d, model, sizeof model);
+    for (int i = 0; i < 2; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "model", model);
+        sim_json_add_num(r, "size_gib", b->weight_bytes / 1073741824.0);
+        sim_json_add_num(r, "params_b", b->params / 1e9);
+        cJSON_AddStringToObject(r, "backend", d->hw->name);
+        sim_json_add_num(r, "gpus", d->gpus);
+        snprintf(test, sizeof test, "%s%d", i ? "tg" : "pp", i ? b->tg : b->pp);
+        cJSON_AddStringToObject(r, "test", test);
+        sim_json_add_num(r, "t_s", i ? b->tg_tps : b->pp_tps);
+        cJSON_AddBoolToObject(r, "fits", b->fits);
+        if (!b->fits)
+            cJSON_AddStringToObject(r, "reason", b->reason);
+        cJSON_AddItemToArray(rows, r);
+    }
+    return rows;
+}

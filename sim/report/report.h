@@ -33,4 +33,10 @@ char *sim_table_csv(const cJSON *rows, const char *const *columns, int ncolumns)
 /* Format a number for a table: 4 significant digits, no exponent for ordinary magnitudes. */
 void sim_format_number(char *buf, size_t cap, double v);
 
+/* llama-bench-shaped rows (model, size, params, backend, test, t/s) of a local benchmark:
+ * a markdown table like llama-bench's, or JSON rows. */
+struct sim_local_bench;
+void sim_report_print_llama_bench(FILE *f, const sim_deploy *d, const struct sim_local_bench *b);
+cJSON *sim_report_llama_bench(const sim_deploy *d, const struct sim_local_bench *b);
+
 #endif

@@ -88,6 +88,30 @@ int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, s
     return SIM_OK;
 }
 
+int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->pp = pp;
+    out->tg = tg;
+    if (pp < 1 || tg < 1 || pp > 1e7 || tg > 1e7)
+        return sim_fail(err, SIM_EINPUT, "llama-bench tests: pp and tg must be 1 to 10,000,000 tokens (got %d, %d)",
+                        pp, tg);
+    sim_phase_result pre, dec;
+    int rc = sim_phase_run(d, true, 1, pp, &pre, err);
+    if (rc || (rc = sim_phase_run(d, false, 1, (tg + 1) / 2.0, &dec, err)))
+        return rc;
+    sim_param_counts pc;
+    sim_model_params(d->model, &pc);
+    out->params = pc.total;
+    out->weight_bytes = pre.mem.weight_bytes * d->gpus;
+    out->fits = pre.fits && dec.fits;
+    snprintf(out->reason, sizeof out->reason, "%s", !pre.fits ? pre.reason : dec.reason);
+    /* one sequence: tokens/s of the deployment = per device x devices / attention ranks in use */
+    out->pp_tps = out->fits ? pre.tokens_per_s_per_gpu * d->gpus / d->dp : NAN;
+    out->tg_tps = out->fits ? dec.tokens_per_s_per_gpu * d->gpus / d->dp : NAN;
+    return SIM_OK;
+}
+
 double sim_step_kind_share(const sim_step_result *s, sim_layer_kind k)
 {
     return s->stage_time_s > 0 ? s->by_kind_s[k] / s->stage_time_s : 0;

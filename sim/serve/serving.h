@@ -76,6 +76,22 @@ typedef struct sim_phase_result {
 int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, sim_phase_result *out,
                   sim_err *err);
 
+/* llama-bench's two tests for one user (one sequence): ppN, a prompt of N tokens in one
+ * pass, and tgN, N tokens generated one at a time from an empty context (llama-bench's
+ * defaults: pp512, tg128). Rates are of the whole deployment, as llama-bench prints them. */
+typedef struct sim_local_bench {
+    int pp, tg;                    /* the test sizes */
+    double pp_tps, tg_tps;         /* tokens/s; NaN when the deployment does not fit */
+    bool fits;
+    char reason[512];
+    double weight_bytes;           /* all devices' weights (llama-bench's "size") */
+    double params;                 /* total weights of the model (its "params") */
+} sim_local_bench;
+
+/* pp: one prefill pass of `pp` tokens; tg: the mean of `tg` decode steps whose context grows
+ * from 1 to tg, taken at the midpoint (the step time is linear in context over that range). */
+int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *out, sim_err *err);
+
 /* The share of a step's stage time that layers of kind `k` take (0 when the stage took
  * no time), for breakdowns. */
 double sim_step_kind_share(const sim_step_result *s, sim_layer_kind k);

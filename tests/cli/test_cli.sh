@@ -146,5 +146,15 @@ expect_fail 2 "cfg.json: field 'hidden_size' is missing" -- "$M" import-hf "$tmp
 "$M" models >"$tmp/models"
 grep -qE "^deepseek-v3 .* deepseek-r1 *$" "$tmp/models" && ok || bad "moesim models hides the deepseek-r1 alias"
 
+# llama-bench-shaped rows (issue 14): pp512 and tg128 for one sequence, beside llama-bench's
+"$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench >"$tmp/lb"
+grep -qE '^\| mixtral-8x7b int4 \| [0-9.]+ GiB \| 46.70 B \| m4-max \| pp512 \| [0-9.]+ \|$' "$tmp/lb" &&
+  grep -qE '\| tg128 \| [0-9.]+ \|$' "$tmp/lb" && ok || bad "llama-bench rows: $(cat "$tmp/lb")"
+"$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench --pp 256 --tg 64 --json |
+  jq -e '[.[].test] == ["pp256", "tg64"] and all(.[]; .t_s > 0)' >/dev/null && ok || bad "llama-bench JSON rows"
+"$M" eval --model deepseek-v3 --hw rpi5 --precision int4 --llama-bench | grep -q "| pp512 | - |" && ok \
+  || bad "llama-bench on a deployment that does not fit prints a number"
+expect_fail 2 "--pp must be a whole number" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --pp 0
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
