@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "base/jsonfile.h"
 #include "cli/commands.h"
@@ -33,21 +32,6 @@ static int name_from_path(const char *path, char *out, size_t cap)
     return j > 0 && strcmp(out, ".") != 0 ? 0 : -1;
 }
 
-/* Write the card to a temporary file and load it as a card: the checks every card passes. */
-static int check_card(const cJSON *card, sim_model *m, sim_err *err)
-{
-    char tmp[] = "/tmp/moesim-import-XXXXXX.json";
-    int fd = mkstemps(tmp, 5);
-    if (fd < 0)
-        return sim_fail(err, SIM_EFAIL, "import-hf: cannot create a temporary file");
-    close(fd);
-    int rc = sim_json_save(tmp, card, err);
-    if (rc == SIM_OK && (rc = sim_model_load(m, tmp, err)) != SIM_OK)
-        sim_wrap(err, "import-hf: the converted card does not load");
-    unlink(tmp);
-    return rc;
-}
-
 static int import_hf(const char *config, const char *name_opt, const char *out, sim_err *err)
 {
     char name[128];
@@ -67,8 +51,9 @@ static int import_hf(const char *config, const char *name_opt, const char *out, 
     cJSON_Delete(json);
     if (!card)
         return err->code;
+    /* sim_hf_to_card has run the card checks; this reads back the counts it derived */
     sim_model m;
-    int rc = check_card(card, &m, err); /* as a file, the way eval --model will read it */
+    int rc = sim_model_from_json(&m, card, config, err);
     if (rc == SIM_OK) {
         if (out) {
             rc = sim_json_save(out, card, err);

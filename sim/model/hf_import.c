@@ -96,17 +96,20 @@ static int count_moe_layers(const cJSON *c, long layers, long *moe, const char *
 
 /* Sliding-window layers: gpt-oss lists them in layer_types; a config with a window and no
  * such list (and use_sliding_window not false) has it on every layer. */
-static void local_window(const cJSON *c, long layers, long *window, long *local, sim_err *err)
+static int local_window(const cJSON *c, long layers, long *window, long *local, const char *file, sim_err *err)
 {
     *window = *local = 0;
-    if (get_int(c, "sliding_window", window, "", err) <= 0 || *window <= 0) {
+    int got = get_int(c, "sliding_window", window, file, err);
+    if (got < 0)
+        return err->code;
+    if (got == 0 || *window <= 0) {
         *window = 0;
-        return;
+        return SIM_OK;
     }
     const cJSON *use = cJSON_GetObjectItemCaseSensitive(c, "use_sliding_window");
     if (cJSON_IsFalse(use)) {
         *window = 0;
-        return;
+        return SIM_OK;
     }
     const cJSON *types = cJSON_GetObjectItemCaseSensitive(c, "layer_types"), *it;
     if (cJSON_IsArray(types)) {
@@ -116,6 +119,7 @@ static void local_window(const cJSON *c, long layers, long *window, long *local,
     }
     if (*local == 0)
         *window = 0;
+    return SIM_OK;
 }
 
 /* The checkpoint's formats, from quantization_config (fp8 block scales, MXFP4 experts). */
@@ -183,7 +187,8 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
                 need_int(c, "v_head_dim", &v_dim, path, err)))
         return NULL;
     long window, local;
-    local_window(c, layers, &window, &local, err);
+    if (local_window(c, layers, &window, &local, path, err))
+        return NULL;
 
     /* experts: DeepSeek n_routed_experts, Qwen num_experts, Mixtral/gpt-oss num_local_experts */
     static const char *const e_keys[] = { "n_routed_experts", "num_experts", "num_local_experts", NULL };
