@@ -69,6 +69,9 @@ static int load_base(const cal_options *o, cal_result *r, sim_err *err)
     }
     if ((rc = sim_registry_hw(base_name, &r->base, err)))
         return rc;
+    /* The fit measures this machine's curves; a published kernel table of the base device would
+     * stand in for them inside the fit, so it is set aside. */
+    memset(&r->base.kernels, 0, sizeof r->base.kernels);
     if (r->gpu ? r->base.cls == SIM_HW_CPU : r->base.cls != SIM_HW_CPU)
         return sim_fail(err, SIM_EINPUT, "--base %s is a %s model; --backend %s calibrates a %s", r->base.name,
                         sim_hw_class_name(r->base.cls), o->backend, r->gpu ? "GPU" : "CPU");

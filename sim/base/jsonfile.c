@@ -230,3 +230,28 @@ int sim_json_save(const char *path, const cJSON *json, sim_err *err)
     free(with_nl);
     return rc;
 }
+
+/* Rejects any member of `obj` not in `allowed` (NULL-terminated), and duplicated members,
+ * which cJSON would otherwise resolve silently to the first. */
+int sim_json_check_keys(const cJSON *obj, const char *const *allowed, const char *file, const char *path,
+                      sim_err *err)
+{
+    for (const cJSON *it = obj->child; it; it = it->next) {
+        bool known = false;
+        for (const char *const *a = allowed; *a && !known; a++)
+            known = strcmp(it->string, *a) == 0;
+        char where[256];
+        snprintf(where, sizeof where, "%s%s%s", path && *path ? path : "", path && *path ? "." : "", it->string);
+        if (!known) {
+            char list[512] = "";
+            for (const char *const *a = allowed; *a; a++)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
+            return sim_fail(err, SIM_EINPUT, "%s: unknown field '%s' (expected one of: %s)", file, where, list);
+        }
+        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
+            if (strcmp(prev->string, it->string) == 0)
+                return sim_fail(err, SIM_EINPUT, "%s: field '%s' appears twice", file, where);
+    }
+    return SIM_OK;
+}
+

@@ -25,6 +25,10 @@ int sim_json_int_opt(const cJSON *obj, const char *key, int *out, const char *fi
 int sim_json_str(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
 int sim_json_str_opt(const cJSON *obj, const char *key, char *out, size_t cap, const char *file, const char *path, sim_err *err);
 int sim_json_bool_opt(const cJSON *obj, const char *key, bool *out, const char *file, const char *path, sim_err *err);
+/* Rejects any member of `obj` not in `allowed` (NULL-terminated), naming the file, the field
+ * path and the allowed names, and any member that appears twice (cJSON would keep the first). */
+int sim_json_check_keys(const cJSON *obj, const char *const *allowed, const char *file, const char *path,
+                        sim_err *err);
 /* An object field that must exist. */
 const cJSON *sim_json_obj(const cJSON *obj, const char *key, const char *file, const char *path, sim_err *err);
 

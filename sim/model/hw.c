@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/jsonfile.h"
 
@@ -34,30 +35,6 @@ static const char *join(char *buf, size_t cap, const char *path, const char *key
 {
     snprintf(buf, cap, "%s%s%s", path && *path ? path : "", path && *path ? "." : "", key);
     return buf;
-}
-
-/* Rejects any member of `obj` not in `allowed` (NULL-terminated), and duplicated members,
- * which cJSON would otherwise resolve silently to the first. */
-static int check_keys(const cJSON *obj, const char *const *allowed, const char *file, const char *path,
-                      sim_err *err)
-{
-    for (const cJSON *it = obj->child; it; it = it->next) {
-        bool known = false;
-        for (const char *const *a = allowed; *a && !known; a++)
-            known = strcmp(it->string, *a) == 0;
-        char where[256];
-        join(where, sizeof where, path, it->string);
-        if (!known) {
-            char list[512] = "";
-            for (const char *const *a = allowed; *a; a++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", a == allowed ? "" : ", ", *a);
-            return sim_fail(err, SIM_EINPUT, "%s: unknown field '%s' (expected one of: %s)", file, where, list);
-        }
-        for (const cJSON *prev = obj->child; prev != it; prev = prev->next)
-            if (strcmp(prev->string, it->string) == 0)
-                return sim_fail(err, SIM_EINPUT, "%s: field '%s' appears twice", file, where);
-    }
-    return SIM_OK;
 }
 
 /* Every object holding numbers names where they come from. */
@@ -204,7 +181,7 @@ static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_er
     if (!c)
         return err->code;
     int rc;
-    if ((rc = check_keys(c, keys, file, "compute", err)) || (rc = need_source(c, file, "compute", err)))
+    if ((rc = sim_json_check_keys(c, keys, file, "compute", err)) || (rc = need_source(c, file, "compute", err)))
         return rc;
     const cJSON *t = sim_json_obj(c, "tflops", file, "compute", err);
     if (!t)
@@ -239,7 +216,7 @@ static int parse_tier(const cJSON *t, int i, sim_mem_tier *tier, const char *fil
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object", file, path);
     int rc;
     double cap = 0, bw = 0;
-    if ((rc = check_keys(t, keys, file, path, err)) ||
+    if ((rc = sim_json_check_keys(t, keys, file, path, err)) ||
         (rc = sim_json_str(t, "name", tier->name, sizeof tier->name, file, path, err)) ||
         (rc = get_num(t, "capacity_gb", true, R_POSITIVE, &cap, file, path, err)) ||
         (rc = get_num(t, "bandwidth_gbs", true, R_POSITIVE, &bw, file, path, err)) ||
@@ -260,7 +237,7 @@ static int parse_memory(const cJSON *root, sim_hw *hw, const char *file, sim_err
     if (!m)
         return err->code;
     int rc;
-    if ((rc = check_keys(m, keys, file, "memory", err)) || (rc = need_source(m, file, "memory", err)))
+    if ((rc = sim_json_check_keys(m, keys, file, "memory", err)) || (rc = need_source(m, file, "memory", err)))
         return rc;
     const cJSON *tiers = cJSON_GetObjectItemCaseSensitive(m, "tiers");
     if (!cJSON_IsArray(tiers))
@@ -290,7 +267,7 @@ static int parse_link(const cJSON *ic, const char *key, bool scale_up, sim_link 
     if (!o)
         return err->code;
     int rc;
-    if ((rc = check_keys(o, scale_up ? up_keys : out_keys, file, path, err)) ||
+    if ((rc = sim_json_check_keys(o, scale_up ? up_keys : out_keys, file, path, err)) ||
         (rc = sim_json_str(o, "name", l->name, sizeof l->name, file, path, err)))
         return rc;
     bool linked = true;
@@ -318,7 +295,7 @@ static int parse_interconnect(const cJSON *root, sim_hw *hw, const char *file, s
     if (!ic)
         return err->code;
     int rc;
-    if ((rc = check_keys(ic, keys, file, "interconnect", err)) || (rc = need_source(ic, file, "interconnect", err)) ||
+    if ((rc = sim_json_check_keys(ic, keys, file, "interconnect", err)) || (rc = need_source(ic, file, "interconnect", err)) ||
         (rc = sim_json_int(ic, "devices_per_node", &hw->devices_per_node, file, "interconnect", err)))
         return rc;
     if (hw->devices_per_node < 1)
@@ -340,7 +317,7 @@ static int parse_power(const cJSON *root, sim_hw *hw, const char *file, sim_err 
     if (!p)
         return err->code;
     int rc;
-    if ((rc = check_keys(p, keys, file, "power", err)) || (rc = need_source(p, file, "power", err)) ||
+    if ((rc = sim_json_check_keys(p, keys, file, "power", err)) || (rc = need_source(p, file, "power", err)) ||
         (rc = get_num(p, "device_w", true, R_POSITIVE, &hw->power_w, file, "power", err)) ||
         (rc = get_num(p, "host_w", true, R_NONNEG, &hw->host_power_w, file, "power", err)))
         return rc;
@@ -356,7 +333,7 @@ static int parse_price(const cJSON *root, sim_hw *hw, const char *file, sim_err 
     if (!p)
         return err->code;
     int rc;
-    if ((rc = check_keys(p, keys, file, "price", err)) || (rc = need_source(p, file, "price", err)) ||
+    if ((rc = sim_json_check_keys(p, keys, file, "price", err)) || (rc = need_source(p, file, "price", err)) ||
         (rc = get_num(p, "usd_per_hour", true, R_NONNEG, &hw->usd_per_hour, file, "price", err)) ||
         (rc = get_num(p, "purchase_usd", true, R_NONNEG, &hw->purchase_usd, file, "price", err)) ||
         (rc = get_num(p, "lifetime_years", true, R_POSITIVE, &hw->lifetime_years, file, "price", err)))
@@ -398,7 +375,7 @@ static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, co
                         "%s: field '%s' must be an object {\"rows\": ..., \"max\": ..., \"half\": ...}", file, where);
     double rows = 0;
     int rc;
-    if ((rc = check_keys(s, keys, file, where, err)) ||
+    if ((rc = sim_json_check_keys(s, keys, file, where, err)) ||
         (rc = get_num(s, "rows", true, R_POSITIVE, &rows, file, where, err)) ||
         (rc = get_num(s, "max", true, R_FRACTION, &c->small_max, file, where, err)) ||
         (rc = get_num(s, "half", true, R_NONNEG, &c->small_half, file, where, err)) ||
@@ -421,7 +398,7 @@ static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const cha
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object {\"max\": ..., \"half\": ...}", file, path);
     int rc;
     *c = (sim_curve){0};
-    if ((rc = check_keys(o, keys, file, path, err)) ||
+    if ((rc = sim_json_check_keys(o, keys, file, path, err)) ||
         (rc = get_num(o, "max", true, R_FRACTION, &c->max, file, path, err)) ||
         (rc = get_num(o, "half", true, R_NONNEG, &c->half, file, path, err)) ||
         (rc = get_num(o, "overhead_us", false, R_NONNEG, &c->group_s, file, path, err)) ||
@@ -483,7 +460,7 @@ static int parse_memory_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_
         return err->code;
     double half_mb = 0;
     int rc;
-    if ((rc = check_keys(m, keys, file, path, err)) ||
+    if ((rc = sim_json_check_keys(m, keys, file, path, err)) ||
         (rc = get_num(m, "max", true, R_FRACTION, &hw->eff.memory.max, file, path, err)) ||
         (rc = get_num(m, "half_mb", true, R_NONNEG, &half_mb, file, path, err)))
         return rc;
@@ -500,7 +477,7 @@ static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_e
     if (!d)
         return err->code;
     int rc;
-    if ((rc = check_keys(d, dkeys, file, dpath, err)) ||
+    if ((rc = sim_json_check_keys(d, dkeys, file, dpath, err)) ||
         (rc = get_num(d, "mem_max", true, R_FRACTION, &hw->eff.attn_decode_mem.max, file, dpath, err)) ||
         (rc = get_num(d, "half_tokens", true, R_NONNEG, &hw->eff.attn_decode_mem.half, file, dpath, err)) ||
         (rc = get_num(d, "compute", true, R_FRACTION, &hw->eff.attn_decode_compute, file, dpath, err)))
@@ -508,7 +485,7 @@ static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_e
     const cJSON *p = sim_json_obj(eff, "attention_prefill", file, "efficiency", err);
     if (!p)
         return err->code;
-    if ((rc = check_keys(p, pkeys, file, ppath, err)) ||
+    if ((rc = sim_json_check_keys(p, pkeys, file, ppath, err)) ||
         (rc = get_num(p, "compute", true, R_FRACTION, &hw->eff.attn_prefill_compute, file, ppath, err)))
         return rc;
     return SIM_OK;
@@ -557,7 +534,7 @@ static int parse_link_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_er
     if (!cJSON_IsObject(l))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object", file, path);
     int rc;
-    if ((rc = check_keys(l, keys, file, path, err)) ||
+    if ((rc = sim_json_check_keys(l, keys, file, path, err)) ||
         (rc = get_num(l, "scale_up", need_up, R_FRACTION, &hw->eff.link_scale_up, file, path, err)) ||
         (rc = get_num(l, "scale_out", need_out, R_FRACTION, &hw->eff.link_scale_out, file, path, err)))
         return rc;
@@ -604,7 +581,7 @@ static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, con
 {
     static const char *const keys[] = {"source", "efficiency_from", "link", NULL};
     int rc;
-    if ((rc = check_keys(e, keys, file, "efficiency", err)))
+    if ((rc = sim_json_check_keys(e, keys, file, "efficiency", err)))
         return rc;
     char from[64];
     if ((rc = sim_json_str(e, "efficiency_from", from, sizeof from, file, "efficiency", err)))
@@ -646,7 +623,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
     if (!e)
         return err->code;
     int rc, prov = 0;
-    if ((rc = check_keys(e, keys, file, "efficiency", err)) || (rc = need_source(e, file, "efficiency", err)))
+    if ((rc = sim_json_check_keys(e, keys, file, "efficiency", err)) || (rc = need_source(e, file, "efficiency", err)))
         return rc;
     /* efficiency_from alone: take the figures from that hwmodel; with figures beside it, it
      * only records where they were copied from */
@@ -693,7 +670,7 @@ static int parse_calibration(const cJSON *root, const char *file, sim_err *err)
     if (!cJSON_IsObject(c))
         return sim_fail(err, SIM_EINPUT, "%s: field 'calibration' must be an object", file);
     int rc;
-    if ((rc = check_keys(c, keys, file, "calibration", err)) || (rc = need_source(c, file, "calibration", err)))
+    if ((rc = sim_json_check_keys(c, keys, file, "calibration", err)) || (rc = need_source(c, file, "calibration", err)))
         return rc;
     if (!sim_json_obj(c, "provenance", file, "calibration", err) || !sim_json_obj(c, "fit", file, "calibration", err))
         return err->code;
@@ -716,13 +693,30 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim
         return sim_fail(err, SIM_EINPUT, "%s: the top level must be an object (a hardware model, schema %s)", file,
                         SCHEMA_ID);
     int rc;
-    if ((rc = check_keys(root, keys, file, "", err)) || (rc = parse_header(root, hw, file, err)) ||
+    if ((rc = sim_json_check_keys(root, keys, file, "", err)) || (rc = parse_header(root, hw, file, err)) ||
         (rc = parse_compute(root, hw, file, err)) || (rc = parse_memory(root, hw, file, err)) ||
         (rc = parse_interconnect(root, hw, file, err)) || (rc = parse_power(root, hw, file, err)) ||
         (rc = parse_price(root, hw, file, err)) || (rc = parse_efficiency(root, hw, file, resolver, err)) ||
         (rc = parse_calibration(root, file, err)))
         return rc;
     return SIM_OK;
+}
+
+/* The kernel table of a prior hwmodel: DIR/kernels/NAME.json beside FILE, if there is one. */
+static int load_kernel_table(sim_hw *hw, const char *file, sim_err *err)
+{
+    if (strcmp(hw->eff.provenance, "calibrated") == 0)
+        return SIM_OK;
+    const char *slash = strrchr(file, '/');
+    int dir_len = slash ? (int)(slash - file) + 1 : 0;
+    char path[sizeof hw->path + 80];
+    snprintf(path, sizeof path, "%.*skernels/%s.json", dir_len, file, hw->name);
+    if (access(path, F_OK) != 0)
+        return SIM_OK;
+    sim_kernel_peaks pk = {.mem_Bps = hw->tiers[0].bandwidth_Bps, .scale_up_Bps = hw->scale_up.bandwidth_Bps,
+                           .scale_out_Bps = hw->scale_out.bandwidth_Bps};
+    memcpy(pk.flops, hw->peak_flops, sizeof pk.flops);
+    return sim_kernel_table_load(&hw->kernels, path, hw->name, &pk, err);
 }
 
 int sim_hw_load(sim_hw *hw, const char *file, sim_err *err)
@@ -743,6 +737,8 @@ int sim_hw_load_with(sim_hw *hw, const char *file, const sim_hw_resolver *resolv
         return err->code;
     int rc = parse_root(root, hw, file, resolver, err);
     cJSON_Delete(root);
+    if (rc == SIM_OK)
+        rc = load_kernel_table(hw, file, err);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "model/kernels.h"
 #include "model/precision.h"
 
 #define SIM_MAX_TIERS 4
@@ -106,6 +107,10 @@ typedef struct sim_hw {
         double step_overhead_s;            /* fixed cost per engine step (scheduler, sampling) */
         double link_scale_up, link_scale_out; /* achieved share of link bandwidth */
     } eff;
+    /* Published kernel measurements for this device (hwmodels/kernels/NAME.json beside a prior
+     * hwmodel; path "" = none). The step model uses a row where it covers a shape, the curves
+     * above elsewhere. A calibrated hwmodel measured this machine, so it takes no published table. */
+    sim_kernel_table kernels;
 } sim_hw;
 
 /* Loads the hwmodel that a file's `efficiency.efficiency_from` names ("NAME", "calibrated/NAME"

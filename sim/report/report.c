@@ -4,9 +4,23 @@
 #include "base/jsonfile.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+
+/* "measured: KEY", "measured (held beyond its rows): KEY", "partly measured: KEY", "prior",
+ * "calibrated". */
+static const char *basis_text(const sim_step_result *s, int kind, char *buf, size_t cap)
+{
+    sim_basis b = s->basis[kind];
+    if (b == SIM_BASIS_MEASURED || b == SIM_BASIS_MIXED)
+        snprintf(buf, cap, "%s%s: %s", sim_basis_name(b), s->basis_held[kind] ? " (held beyond its rows)" : "",
+                 s->basis_source[kind]);
+    else
+        snprintf(buf, cap, "%s", sim_basis_name(b));
+    return buf;
+}
 
 cJSON *sim_report_step(const sim_step_result *s)
 {
@@ -23,6 +37,12 @@ cJSON *sim_report_step(const sim_step_result *s)
     for (int i = 0; i < SIM_LK_COUNT; i++)
         if (s->by_kind_s[i] > 0)
             sim_json_add_num(k, sim_layer_kind_name((sim_layer_kind)i), s->by_kind_s[i]);
+    cJSON *basis = cJSON_AddObjectToObject(o, "basis");
+    for (int i = 0; i < SIM_LK_COUNT; i++) {
+        char buf[128];
+        if (s->by_kind_s[i] > 0 && s->basis[i] != SIM_BASIS_NONE)
+            cJSON_AddStringToObject(basis, sim_layer_kind_name((sim_layer_kind)i), basis_text(s, i, buf, sizeof buf));
+    }
     sim_json_add_num(o, "flops_per_gpu", s->flops);
     sim_json_add_num(o, "bytes_per_gpu", s->bytes);
     sim_json_add_num(o, "comm_bytes_per_gpu", s->comm_bytes);
@@ -115,6 +135,19 @@ static void add_provenance(cJSON *o, const sim_deploy *d)
     cJSON_AddStringToObject(o, "efficiency_basis", buf);
     cJSON_AddStringToObject(o, "model_file", d->model->path);
     cJSON_AddStringToObject(o, "hw_file", d->hw->path);
+    const sim_kernel_table *kt = &d->hw->kernels;
+    if (kt->path[0]) {
+        cJSON *t = cJSON_AddObjectToObject(o, "kernel_table");
+        cJSON_AddStringToObject(t, "file", kt->path);
+        cJSON *src = cJSON_AddObjectToObject(t, "sources");
+        for (int i = 0; i < kt->n_sources; i++) {
+            cJSON *e = cJSON_AddObjectToObject(src, kt->sources[i].key);
+            cJSON_AddStringToObject(e, "title", kt->sources[i].title);
+            cJSON_AddStringToObject(e, "url", kt->sources[i].url);
+            cJSON_AddStringToObject(e, "date", kt->sources[i].date);
+            cJSON_AddStringToObject(e, "library", kt->sources[i].library);
+        }
+    }
 }
 
 /* The key a step of an eval result goes under in "breakdown" (and its title in the text). */
@@ -231,10 +264,13 @@ static void print_step(FILE *f, const char *title, const sim_step_result *s)
     fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
             title, s->time_s * 1e3, s->compute_s * 1e3, s->memory_s * 1e3, s->comm_s * 1e3, s->overhead_s * 1e3,
             sim_bound_name(s->bound));
-    for (int i = 0; i < SIM_LK_COUNT; i++)
+    for (int i = 0; i < SIM_LK_COUNT; i++) {
+        char buf[128];
         if (s->by_kind_s[i] > 0)
-            fprintf(f, "           %-22s %9.3f ms  %5.1f%%\n", sim_layer_kind_name((sim_layer_kind)i),
-                    s->by_kind_s[i] * 1e3, 100 * sim_step_kind_share(s, (sim_layer_kind)i));
+            fprintf(f, "           %-22s %9.3f ms  %5.1f%%%s%s\n", sim_layer_kind_name((sim_layer_kind)i),
+                    s->by_kind_s[i] * 1e3, 100 * sim_step_kind_share(s, (sim_layer_kind)i),
+                    s->basis[i] == SIM_BASIS_NONE ? "" : "  ", s->basis[i] == SIM_BASIS_NONE ? "" : basis_text(s, i, buf, sizeof buf));
+    }
     if (s->experts_touched_per_rank > 0)
         fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, imbalance %.2fx\n",
                 s->experts_touched_per_rank, s->tokens_per_expert, s->imbalance);
@@ -256,6 +292,13 @@ static void print_basis(FILE *f, const sim_deploy *d)
     char buf[256];
     efficiency_basis(d, buf, sizeof buf);
     fprintf(f, "basis: %s\n", buf);
+    const sim_kernel_table *kt = &d->hw->kernels;
+    if (kt->path[0]) {
+        fprintf(f, "kernel table: %s (%d published measurements); sources:\n", kt->path, kt->n_rows);
+        for (int i = 0; i < kt->n_sources; i++)
+            fprintf(f, "  %s: %s, %s (%s, %s)\n", kt->sources[i].key, kt->sources[i].title, kt->sources[i].url,
+                    kt->sources[i].library, kt->sources[i].date);
+    }
 }
 
 void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)

@@ -9,6 +9,7 @@
 #include "step/step.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "step/comm.h"
@@ -34,17 +35,27 @@ sim_bound sim_bound_of(double compute, double memory, double comm, double overhe
     return (sim_bound)best;
 }
 
+const char *sim_basis_name(sim_basis b)
+{
+    static const char *const names[] = { "none", "prior", "calibrated", "measured", "partly measured" };
+    return (int)b >= 0 && b <= SIM_BASIS_MIXED ? names[b] : "?";
+}
+
 const char *sim_bound_name(sim_bound b)
 {
     static const char *const names[] = { "compute", "memory", "communication", "overhead" };
     return names[b];
 }
 
-/* Accumulated cost of a set of operations. */
+/* Accumulated cost of a set of operations. Per layer kind it also counts the operations
+ * costed from a kernel-table row and from the curves, and the last row's source. */
 typedef struct acc {
     double kind[SIM_LK_COUNT];
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;
+    int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
+    int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
+    bool held[SIM_LK_COUNT];
 } acc;
 
 static void acc_scale_add(acc *dst, const acc *src, double times)
@@ -59,6 +70,16 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
     dst->bytes += src->bytes * times;
     dst->comm_bytes += src->comm_bytes * times;
     dst->slow_bytes += src->slow_bytes * times;
+    if (times <= 0)
+        return;
+    for (int i = 0; i < SIM_LK_COUNT; i++) {
+        if (src->measured[i] > 0) {
+            dst->source[i] = src->source[i];
+            dst->held[i] = dst->held[i] || src->held[i];
+        }
+        dst->measured[i] += src->measured[i];
+        dst->curves[i] += src->curves[i];
+    }
 }
 
 static double acc_time(const acc *a)
@@ -81,14 +102,17 @@ typedef struct op {
     sim_wformat fmt;
     int kernels;
     double groups_s;         /* fixed time of the FFNs run (sim_curve.group_s) */
+    sim_kernel_hit hit;      /* hit.share > 0: a kernel-table row covers this shape, and the
+                                op takes max(F/P, B/W) / share in place of the curves */
 } op;
 
 static void add_op(acc *a, const sim_deploy *d, const op *o)
 {
     const sim_hw *hw = d->hw;
+    bool measured = o->hit.share > 0;
     double t_c = 0;
     if (o->flops > 0) {
-        double eta = o->eta_c > 1e-6 ? o->eta_c : 1e-6;
+        double eta = measured ? o->hit.share : o->eta_c > 1e-6 ? o->eta_c : 1e-6;
         t_c = o->flops / (o->peak * eta);
     }
     if (o->dequant_elems > 0 && hw->eff.dequant_elems_per_s[o->fmt] > 0)
@@ -98,7 +122,7 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
     double fast = o->act_bytes + fast_w;
     double t_m = 0;
     if (fast > 0) {
-        double eta = sim_curve_at(o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
+        double eta = measured ? o->hit.share : sim_curve_at(o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
         t_m = fast / (hw->tiers[0].bandwidth_Bps * (eta > 1e-6 ? eta : 1e-6));
     }
     if (o->frac) {
@@ -110,7 +134,15 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
             }
         }
     }
-    double t_o = o->kernels * hw->eff.kernel_overhead_s + o->groups_s;
+    /* a measured kernel's time already holds its per-group setup */
+    double t_o = o->kernels * hw->eff.kernel_overhead_s + (measured ? 0 : o->groups_s);
+    if (measured) {
+        a->measured[o->kind]++;
+        a->source[o->kind] = o->hit.source;
+        a->held[o->kind] = a->held[o->kind] || o->hit.held;
+    } else {
+        a->curves[o->kind]++;
+    }
     double t = (t_c > t_m ? t_c : t_m);
     if (t_c > t_m)
         a->compute += t_c;
@@ -145,6 +177,43 @@ static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
     return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
 }
 
+/* The kernel-table share of an FFN's GEMMs at m rows (per expert when grouped): the up
+ * projection (nmat-1 matrices of inter x h, run as one GEMM) and the down projection
+ * (h x inter), combined by their FLOPs. A zero share (hit->share = 0): no row covers both. */
+static sim_kernel_hit ffn_measured(const sim_hw *hw, sim_dtype t, bool grouped, double m, double h, double inter,
+                                   int nmat)
+{
+    sim_kernel_hit up, down, none = { 0 };
+    sim_kernel_query q = { .op = grouped ? SIM_KOP_GROUPED_GEMM : SIM_KOP_GEMM, .dtype = t, .x = m,
+                           .family = (nmat - 1) * inter * h };
+    if (!sim_kernel_lookup(&hw->kernels, &q, &up))
+        return none;
+    q.family = h * inter;
+    if (!sim_kernel_lookup(&hw->kernels, &q, &down))
+        return none;
+    double f_up = nmat - 1.0, f_down = 1.0; /* FLOPs in proportion to matrices */
+    sim_kernel_hit r = up;
+    r.share = (f_up + f_down) / (f_up / up.share + f_down / down.share);
+    r.held = up.held || down.held;
+    return r;
+}
+
+/* The kernel-table share of one GEMM of m rows against an n x k weight. */
+static sim_kernel_hit gemm_measured(const sim_hw *hw, sim_dtype t, double m, double n, double k)
+{
+    sim_kernel_hit hit = { 0 };
+    sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k };
+    if (!sim_kernel_lookup(&hw->kernels, &q, &hit))
+        hit.share = 0;
+    return hit;
+}
+
+/* The compute type attention runs its KV reads in: the KV format's, FP8 or BF16. */
+static sim_dtype kv_dtype(sim_wformat kv)
+{
+    return kv == SIM_WF_FP8 ? SIM_DT_FP8 : kv == SIM_WF_FP32 ? SIM_DT_FP32 : SIM_DT_BF16;
+}
+
 /* Efficiency of the busiest rank's grouped expert GEMMs (`assign` token rows over `touched`
  * experts), and in *groups_s their fixed cost per expert FFN (sim_curve.group_s). With one kernel regime the mean rows per expert is exact, since an expert's time
  * 2W(m + half)/(peak max) is linear in its rows m. With a kernel switch (sim_curve.small_rows)
@@ -165,6 +234,36 @@ static double grouped_gemm_cost(sim_curve c, double assign, double touched, cons
     if (n_big > 0 && a_big > 0)
         rows_over_eta += a_big / sim_curve_saturating(c.max, c.half, a_big / n_big);
     return rows_over_eta > 0 ? assign / rows_over_eta : sim_curve_at(c, m);
+}
+
+/* The kernel-table share of the attention core: decode-only steps by batch x context at the
+ * op's FLOPs per KV byte, prefill-only steps by keys per query at the head size. A step that
+ * mixes the two keeps the curves. */
+static sim_kernel_hit attention_measured(const ctx *c, const sim_step_shape *s, const op *core, double kv_row, double Lp)
+{
+    const sim_model *m = c->m;
+    sim_kernel_hit hit = { 0 };
+    sim_kernel_query q = { 0 };
+    if (s->prefill_tokens == 0 && s->decode_seqs > 0) {
+        double kv_bytes = core->mem_x * kv_row;
+        q.op = SIM_KOP_ATTN_DECODE;
+        q.dtype = kv_dtype(c->d->kv_fmt);
+        q.variant = m->attn.kind == SIM_ATTN_MLA ? SIM_KATTN_MLA
+                  : m->attn.kv_heads < m->attn.heads ? SIM_KATTN_GQA : SIM_KATTN_MHA;
+        q.x = core->mem_x;
+        q.family = kv_bytes > 0 ? core->flops / kv_bytes : 0;
+    } else if (s->decode_seqs == 0 && s->prefill_tokens > 0) {
+        q.op = SIM_KOP_ATTN_PREFILL;
+        q.dtype = c->dt_attn;
+        q.variant = m->attn.kind == SIM_ATTN_GQA && m->attn.kv_heads < m->attn.heads ? SIM_KATTN_GQA : SIM_KATTN_MHA;
+        q.x = Lp;
+        q.family = m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.qk_nope_head_dim + m->attn.qk_rope_head_dim;
+    } else {
+        return hit;
+    }
+    if (!sim_kernel_lookup(&c->d->hw->kernels, &q, &hit))
+        hit.share = 0;
+    return hit;
 }
 
 /* Attention (projections and core) of one layer for shape s; `local` = sliding-window layer. */
@@ -221,6 +320,8 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? proj_params : 0,
         .fmt = d->dense_fmt,
         .kernels = kernels - 1,
+        /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
+        .hit = gemm_measured(hw, c->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
     };
     add_op(a, d, &proj);
 
@@ -238,6 +339,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .mem_x = bL + s->prefill_tokens * Lp,
         .kernels = 1,
     };
+    core.hit = attention_measured(c, s, &core, kv_row, Lp);
     add_op(a, d, &core);
 }
 
@@ -258,6 +360,8 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .fmt = d->dense_fmt,
         .kernels = 4,
         .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->dt_dense, false), T),
+        .hit = ffn_measured(d->hw, c->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
+                            c->nmat),
     };
     add_op(a, d, &o);
 }
@@ -398,6 +502,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .fmt = d->expert_fmt,
         .kernels = 3,
         .groups_s = groups_s,
+        .hit = ffn_measured(hw, c->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->nmat),
     };
     add_op(a, d, &ex);
 
@@ -416,6 +521,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
             .fmt = d->expert_fmt,
             .kernels = 3,
             .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
+            .hit = ffn_measured(hw, c->dt_expert, false, T, h,
+                                (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->nmat),
         };
         add_op(a, d, &sh);
     }
@@ -513,6 +620,23 @@ static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double lo
     return SIM_OK;
 }
 
+/* Each kind's basis from the counts of its operations. Communication and fixed costs rest on
+ * the hwmodel's link shares and overheads (the table's collectives are not read yet). */
+static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
+{
+    sim_basis curves = strcmp(hw->eff.provenance, "calibrated") == 0 ? SIM_BASIS_CALIBRATED : SIM_BASIS_PRIOR;
+    for (int i = 0; i < SIM_LK_COUNT; i++) {
+        out->basis[i] = a->measured[i] > 0 ? (a->curves[i] > 0 ? SIM_BASIS_MIXED : SIM_BASIS_MEASURED)
+                      : a->curves[i] > 0 || a->kind[i] > 0 ? curves
+                                                           : SIM_BASIS_NONE;
+        out->basis_source[i][0] = '\0';
+        out->basis_held[i] = a->held[i];
+        int src = a->source[i];
+        if (a->measured[i] > 0 && src >= 0 && src < hw->kernels.n_sources)
+            snprintf(out->basis_source[i], sizeof out->basis_source[i], "%s", hw->kernels.sources[src].key);
+    }
+}
+
 static void resolve_types(ctx *c)
 {
     const sim_deploy *d = c->d;
@@ -572,6 +696,7 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
             .frac = fit->other_frac,
             .mem_curve = d->hw->eff.memory,
             .kernels = 3, /* final norm, GEMM, sampling */
+            .hit = gemm_measured(d->hw, c.dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
         };
         add_op(&stage, d, &head);
     }
@@ -593,6 +718,7 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     else
         out->comm_total_s += stage.comm - stage.kind[SIM_LK_EP_COMM];
     memcpy(out->by_kind_s, stage.kind, sizeof out->by_kind_s);
+    set_basis(out, &stage, d->hw);
     out->stage_time_s = acc_time(&stage);
     out->time_s = out->stage_time_s * d->pp;
     out->flops = stage.flops;
@@ -609,11 +735,15 @@ double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k
 {
     double peak = hw->peak_flops[t];
     sim_curve c = gemm_curve(hw, t, grouped);
-    double eta_c = sim_curve_at(c, m);
+    sim_kernel_hit hit = { 0 };
+    sim_kernel_query q = { .op = grouped ? SIM_KOP_GROUPED_GEMM : SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k };
+    bool measured = sim_kernel_lookup(&hw->kernels, &q, &hit);
+    double eta_c = measured ? hit.share : sim_curve_at(c, m);
     double flops = 2 * m * n * k;
     double tc = peak > 0 && eta_c > 0 ? flops / (peak * eta_c) : INFINITY;
     double bytes = n * k * weight_bytes_per_elem + m * (n + k) * 2;
-    double tm = bytes / (hw->tiers[0].bandwidth_Bps * sim_curve_at(hw->eff.memory, bytes));
+    double eta_m = measured ? hit.share : sim_curve_at(hw->eff.memory, bytes);
+    double tm = bytes / (hw->tiers[0].bandwidth_Bps * eta_m);
     if (t_compute)
         *t_compute = tc;
     if (t_memory)
@@ -645,6 +775,7 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     out->comm_total_s = work.comm;
     out->overhead_s = work.overhead;
     memcpy(out->by_kind_s, work.kind, sizeof out->by_kind_s);
+    set_basis(out, &work, d->hw);
     out->stage_time_s = out->time_s = acc_time(&work);
     out->flops = work.flops;
     out->bytes = work.bytes;

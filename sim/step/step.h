@@ -28,6 +28,9 @@ typedef enum {
 
 const char *sim_layer_kind_name(sim_layer_kind k);
 
+typedef enum { SIM_BASIS_NONE, SIM_BASIS_PRIOR, SIM_BASIS_CALIBRATED, SIM_BASIS_MEASURED, SIM_BASIS_MIXED } sim_basis;
+const char *sim_basis_name(sim_basis b);
+
 typedef enum { SIM_BOUND_COMPUTE, SIM_BOUND_MEMORY, SIM_BOUND_COMM, SIM_BOUND_OVERHEAD } sim_bound;
 const char *sim_bound_name(sim_bound b);
 /* The part that took the most time. */
@@ -57,6 +60,12 @@ typedef struct sim_step_result {
     double experts_touched_per_rank;
     double max_tokens_per_rank;
     double imbalance;                   /* busiest rank / mean */
+    /* What each layer kind's time rests on: a published kernel measurement (the key of its
+     * source in the device's kernel table), the hwmodel's curves (prior or calibrated), or a
+     * mix of the two across that kind's operations. */
+    sim_basis basis[SIM_LK_COUNT];
+    char basis_source[SIM_LK_COUNT][48];
+    bool basis_held[SIM_LK_COUNT];      /* a measured share held beyond its rows (kernels.h) */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */
 } sim_step_result;
 

@@ -7,7 +7,7 @@ set -euo pipefail
 t=$1 seconds=$2
 case $t in
   model) seeds="scenarios/models tests/fuzz/corpus/model" ;;
-  hw) seeds="hwmodels hwmodels/calibrated" ;;
+  hw) seeds="hwmodels hwmodels/calibrated hwmodels/kernels tests/unit/model/fixtures/kernels" ;;
   calibration) seeds="calibrate/fixtures" ;;
   trace) seeds="tests/fuzz/corpus/trace" ;;
   cli | eval) seeds="tests/fuzz/corpus/cli" ;;

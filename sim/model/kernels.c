@@ -1,0 +1,517 @@
+/* kernels.c: loading a kernel table (hwmodels/kernels/DEVICE.json) into roofline shares, and
+ * the lookup that interpolates them in log-shape. See kernels.h for the share and
+ * hwmodels/kernels/SCHEMA.md for the file. */
+#include "model/kernels.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/jsonfile.h"
+
+#define SCHEMA_ID "moesim-kernels/1"
+
+/* Beyond a series' first or last point a measured share stands for shapes within this factor. */
+#define EDGE_FACTOR 1.25
+
+static const char *const op_names[SIM_KOP_COUNT] = {"gemm",        "grouped_gemm", "attn_decode",
+                                                    "attn_prefill", "all_to_all",   "all_reduce"};
+
+const char *sim_kernel_op_name(sim_kernel_op op)
+{
+    return (int)op >= 0 && op < SIM_KOP_COUNT ? op_names[op] : "?";
+}
+
+/* Bytes of one element of a compute type as a kernel streams it (FP4 without its scales). */
+static double dtype_bytes(sim_dtype t)
+{
+    switch (t) {
+    case SIM_DT_FP32:
+    case SIM_DT_TF32:
+        return 4;
+    case SIM_DT_BF16:
+    case SIM_DT_FP16:
+        return 2;
+    case SIM_DT_FP8:
+    case SIM_DT_INT8:
+        return 1;
+    case SIM_DT_FP4:
+    default:
+        return 0.5;
+    }
+}
+
+/* ---- row fields ------------------------------------------------------------------------ */
+
+typedef struct row_ctx {
+    const cJSON *o;
+    const char *file;
+    char path[48];            /* "rows[12]" */
+} row_ctx;
+
+static int bad(const row_ctx *r, const char *field, const char *expected, sim_err *err)
+{
+    return sim_fail(err, SIM_EINPUT, "%s: %s.%s: %s", r->file, r->path, field, expected);
+}
+
+/* A positive finite number (required, or left at *out when absent and optional). */
+static int num(const row_ctx *r, const char *key, bool required, double *out, sim_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->o, key);
+    if (!v) {
+        if (required)
+            return bad(r, key, "is missing (expected a positive number)", err);
+        return SIM_OK;
+    }
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble <= 0 || v->valuedouble > 1e15)
+        return bad(r, key, "must be a positive number (at most 1e15)", err);
+    *out = v->valuedouble;
+    return SIM_OK;
+}
+
+static int str(const row_ctx *r, const char *key, bool required, char *out, size_t cap, sim_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r->o, key);
+    if (!v) {
+        if (required)
+            return bad(r, key, "is missing (expected a string)", err);
+        return SIM_OK;
+    }
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return bad(r, key, "must be a non-empty string", err);
+    snprintf(out, cap, "%s", v->valuestring);
+    return SIM_OK;
+}
+
+/* A string field that must be one of `names` (n of them); *index gets its position. */
+static int choice(const row_ctx *r, const char *key, const char *const *names, int n, int *index, sim_err *err)
+{
+    char s[32] = "", expected[200];
+    int len = snprintf(expected, sizeof expected, "must be one of:");
+    for (int i = 0; i < n; i++)
+        len += snprintf(expected + len, sizeof expected - (size_t)len, " %s", names[i]);
+    int rc = str(r, key, true, s, sizeof s, err);
+    if (rc)
+        return rc;
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *index = i;
+            return SIM_OK;
+        }
+    return bad(r, key, expected, err);
+}
+
+static int dtype_field(const row_ctx *r, bool required, sim_dtype *out, sim_err *err)
+{
+    const char *names[SIM_DT_COUNT];
+    for (int t = 0; t < SIM_DT_COUNT; t++)
+        names[t] = sim_dtype_name((sim_dtype)t);
+    int i = (int)SIM_DT_BF16;
+    if (!required && !cJSON_GetObjectItemCaseSensitive(r->o, "dtype")) {
+        *out = SIM_DT_BF16;
+        return SIM_OK;
+    }
+    int rc = choice(r, "dtype", names, SIM_DT_COUNT, &i, err);
+    *out = (sim_dtype)i;
+    return rc;
+}
+
+/* ---- rows by operation ---------------------------------------------------------------- */
+
+/* The achieved FLOP/s and B/s of a row from what it publishes (tflops, gbps or both) and the
+ * FLOPs and bytes of its shape; the share against the device's peaks. */
+static int fill_share(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks *pk, sim_err *err)
+{
+    double tflops = NAN, gbps = NAN;
+    int rc;
+    if ((rc = num(r, "tflops", false, &tflops, err)) || (rc = num(r, "gbps", false, &gbps, err)))
+        return rc;
+    if (isnan(tflops) && isnan(gbps))
+        return bad(r, "tflops", "is missing (a row needs 'tflops' or 'gbps')", err);
+    double peak = pk->flops[row->dtype];
+    if (peak <= 0)
+        return bad(r, "dtype", "names a type this device has no peak for (its hwmodel lists none)", err);
+    double t = !isnan(tflops) ? row->flops / (tflops * 1e12) : row->bytes / (gbps * 1e9);
+    double fps = !isnan(tflops) ? tflops * 1e12 : row->flops / t;
+    double bps = !isnan(gbps) ? gbps * 1e9 : row->bytes / t;
+    if (fps > peak * 1.0001) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%.4g TFLOP/s exceeds the device's %s peak of %.4g TFLOP/s", fps / 1e12,
+                 sim_dtype_name(row->dtype), peak / 1e12);
+        return bad(r, isnan(tflops) ? "gbps" : "tflops", msg, err);
+    }
+    if (bps > pk->mem_Bps * 1.0001) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%.4g GB/s exceeds the device's memory bandwidth of %.4g GB/s", bps / 1e9,
+                 pk->mem_Bps / 1e9);
+        return bad(r, isnan(gbps) ? "tflops" : "gbps", msg, err);
+    }
+    double cs = fps / peak, ms = bps / pk->mem_Bps;
+    row->share = cs > ms ? cs : ms;
+    row->memory_bound = ms > cs;
+    return SIM_OK;
+}
+
+static int gemm_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks *pk, sim_err *err)
+{
+    static const char *const keys[] = {"op", "dtype", "format", "layout", "groups", "m", "n", "k", "tflops", "gbps",
+                                       "library_kernel", "source", "note", NULL};
+    double m = 0, n = 0, k = 0, groups = 1;
+    int rc;
+    if ((rc = sim_json_check_keys(r->o, keys, r->file, r->path, err)) || (rc = dtype_field(r, true, &row->dtype, err)) ||
+        (rc = num(r, "m", true, &m, err)) || (rc = num(r, "n", true, &n, err)) || (rc = num(r, "k", true, &k, err)) ||
+        (rc = num(r, "groups", row->op == SIM_KOP_GROUPED_GEMM, &groups, err)))
+        return rc;
+    double a = dtype_bytes(row->dtype);
+    row->x = m;
+    row->family = n * k;
+    row->flops = 2 * groups * m * n * k;
+    row->bytes = groups * (m * k * a + n * k * a + m * n * 2.0); /* inputs and weights in the type, BF16 out */
+    return fill_share(r, row, pk, err);
+}
+
+static int attn_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks *pk, sim_err *err)
+{
+    static const char *const keys[] = {"op", "kind", "dtype", "batch", "context", "seqlen", "heads", "kv_heads",
+                                       "head_dim", "head_dim_v", "q_len", "causal", "tflops", "gbps",
+                                       "library_kernel", "source", "note", NULL};
+    static const char *const kinds[] = {"mha", "gqa", "mla"};
+    bool decode = row->op == SIM_KOP_ATTN_DECODE;
+    int kind = 0, rc;
+    double batch = 0, ctx = 0, heads = 0, kvh = 0, hd = 0, hdv = 0, q_len = 1;
+    if ((rc = sim_json_check_keys(r->o, keys, r->file, r->path, err)) ||
+        (rc = choice(r, "kind", kinds, 3, &kind, err)) || (rc = dtype_field(r, true, &row->dtype, err)) ||
+        (rc = num(r, "batch", true, &batch, err)) || (rc = num(r, decode ? "context" : "seqlen", true, &ctx, err)) ||
+        (rc = num(r, "heads", true, &heads, err)) || (rc = num(r, "head_dim", true, &hd, err)) ||
+        (rc = num(r, "kv_heads", false, &kvh, err)) || (rc = num(r, "head_dim_v", false, &hdv, err)) ||
+        (rc = num(r, "q_len", false, &q_len, err)))
+        return rc;
+    if (cJSON_GetObjectItemCaseSensitive(r->o, decode ? "seqlen" : "context"))
+        return bad(r, decode ? "seqlen" : "context",
+                   decode ? "belongs to attn_prefill (decode rows give 'context')"
+                          : "belongs to attn_decode (prefill rows give 'seqlen')", err);
+    bool causal = true;
+    const cJSON *cv = cJSON_GetObjectItemCaseSensitive(r->o, "causal");
+    if (cv && !cJSON_IsBool(cv))
+        return bad(r, "causal", "must be true or false", err);
+    if (cv)
+        causal = cJSON_IsTrue(cv);
+    row->variant = kind;
+    if (kvh <= 0)
+        kvh = kind == SIM_KATTN_MLA ? 1 : heads;
+    if (hdv <= 0)
+        hdv = hd;
+    double kvb = dtype_bytes(row->dtype);
+    if (decode) {
+        /* MLA: one latent row of head_dim per token shared by all heads (values are its first
+         * head_dim_v); GQA/MHA: K and V rows per KV head. */
+        double kv_row = kind == SIM_KATTN_MLA ? hd * kvb : kvh * (hd + hdv) * kvb;
+        row->bytes = batch * ctx * kv_row;
+        row->flops = 2 * batch * q_len * heads * ctx * (hd + hdv);
+        row->x = batch * ctx;
+        row->family = row->flops / row->bytes;
+    } else {
+        double keys_per_query = causal ? ctx / 2 : ctx;
+        row->flops = 2 * batch * ctx * heads * keys_per_query * (hd + hdv);
+        row->bytes = batch * ctx * (heads * (hd + hdv) + kvh * (hd + hdv)) * 2.0;
+        row->x = keys_per_query;
+        row->family = hd;
+        if (cJSON_GetObjectItemCaseSensitive(r->o, "gbps"))
+            return bad(r, "gbps", "prefill attention rows give 'tflops'", err);
+    }
+    return fill_share(r, row, pk, err);
+}
+
+static int a2a_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks *pk, sim_err *err)
+{
+    static const char *const keys[] = {"op", "phase", "mode", "transport", "ep", "tokens", "hidden", "top_k",
+                                       "dtype", "gbps", "latency_us", "library_kernel", "source", "note", NULL};
+    static const char *const phases[] = {"dispatch", "combine"};
+    static const char *const modes[] = {"normal", "low_latency"};
+    static const char *const links[] = {"nvlink", "rdma", "xgmi", "pcie"};
+    int phase = 0, mode = 0, link = 0, rc;
+    double ep = 0, tokens = 0, hidden = 0, top_k = 0, gbps = NAN, lat = NAN;
+    if ((rc = sim_json_check_keys(r->o, keys, r->file, r->path, err)) ||
+        (rc = choice(r, "phase", phases, 2, &phase, err)) || (rc = choice(r, "mode", modes, 2, &mode, err)) ||
+        (rc = choice(r, "transport", links, 4, &link, err)) || (rc = num(r, "ep", true, &ep, err)) ||
+        (rc = num(r, "tokens", true, &tokens, err)) || (rc = num(r, "hidden", true, &hidden, err)) ||
+        (rc = num(r, "top_k", true, &top_k, err)) || (rc = dtype_field(r, false, &row->dtype, err)) ||
+        (rc = num(r, "gbps", false, &gbps, err)) || (rc = num(r, "latency_us", false, &lat, err)))
+        return rc;
+    if (isnan(gbps) && isnan(lat))
+        return bad(r, "gbps", "is missing (an all_to_all row needs 'gbps' or 'latency_us')", err);
+    row->variant = phase * 2 + mode;
+    row->link = (sim_kernel_link)link;
+    row->x = tokens;
+    row->family = ep;
+    double bw = link == SIM_KLINK_RDMA ? pk->scale_out_Bps : pk->scale_up_Bps;
+    row->share = NAN; /* a latency-only row carries no bandwidth share */
+    if (!isnan(gbps)) {
+        if (bw <= 0 || gbps * 1e9 > bw * 1.0001) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "%.4g GB/s exceeds the device's %s bandwidth of %.4g GB/s per direction", gbps,
+                     link == SIM_KLINK_RDMA ? "scale-out" : "scale-up", bw / 1e9);
+            return bad(r, "gbps", msg, err);
+        }
+        row->share = gbps * 1e9 / bw;
+    }
+    return SIM_OK;
+}
+
+static int allreduce_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks *pk, sim_err *err)
+{
+    static const char *const keys[] = {"op", "transport", "ranks", "bytes", "busbw_gbps", "algbw_gbps",
+                                       "library_kernel", "source", "note", NULL};
+    static const char *const links[] = {"nvlink", "rdma", "xgmi", "pcie"};
+    int link = 0, rc;
+    double ranks = 0, bytes = 0, busbw = 0, algbw = 0;
+    if ((rc = sim_json_check_keys(r->o, keys, r->file, r->path, err)) ||
+        (rc = choice(r, "transport", links, 4, &link, err)) || (rc = num(r, "ranks", true, &ranks, err)) ||
+        (rc = num(r, "bytes", true, &bytes, err)) || (rc = num(r, "busbw_gbps", true, &busbw, err)) ||
+        (rc = num(r, "algbw_gbps", false, &algbw, err)))
+        return rc;
+    row->dtype = SIM_DT_BF16;
+    row->link = (sim_kernel_link)link;
+    row->x = bytes;
+    row->family = ranks;
+    double bw = link == SIM_KLINK_RDMA ? pk->scale_out_Bps : pk->scale_up_Bps;
+    if (bw <= 0 || busbw * 1e9 > bw * 1.0001) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%.4g GB/s exceeds the device's link bandwidth of %.4g GB/s per direction", busbw,
+                 bw / 1e9);
+        return bad(r, "busbw_gbps", msg, err);
+    }
+    row->share = busbw * 1e9 / bw;
+    return SIM_OK;
+}
+
+/* ---- the file ------------------------------------------------------------------------- */
+
+static int parse_sources(const cJSON *root, sim_kernel_table *t, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"title", "url", "date", "library", "note", NULL};
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "sources");
+    if (!cJSON_IsObject(s) || !s->child)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'sources' %s (expected an object of named sources)", file,
+                        s ? "must be a non-empty object" : "is missing");
+    for (const cJSON *it = s->child; it; it = it->next) {
+        if (t->n_sources >= SIM_KT_MAX_SOURCES)
+            return sim_fail(err, SIM_EINPUT, "%s: more than %d sources", file, SIM_KT_MAX_SOURCES);
+        sim_kernel_source *src = &t->sources[t->n_sources];
+        row_ctx r = {.o = it, .file = file};
+        snprintf(r.path, sizeof r.path, "sources.%.30s", it->string);
+        if (!cJSON_IsObject(it))
+            return bad(&r, "title", "the source must be an object", err);
+        if (strlen(it->string) >= sizeof src->key)
+            return bad(&r, "title", "the source's key is too long (at most 47 characters)", err);
+        snprintf(src->key, sizeof src->key, "%s", it->string);
+        int rc;
+        if ((rc = sim_json_check_keys(it, keys, file, r.path, err)) ||
+            (rc = str(&r, "title", true, src->title, sizeof src->title, err)) ||
+            (rc = str(&r, "url", true, src->url, sizeof src->url, err)) ||
+            (rc = str(&r, "date", true, src->date, sizeof src->date, err)) ||
+            (rc = str(&r, "library", true, src->library, sizeof src->library, err)))
+            return rc;
+        const cJSON *note = cJSON_GetObjectItemCaseSensitive(it, "note");
+        if (note && !cJSON_IsString(note))
+            return bad(&r, "note", "must be a string", err);
+        t->n_sources++;
+    }
+    return SIM_OK;
+}
+
+static int parse_row(const cJSON *o, int i, sim_kernel_table *t, const char *file, const sim_kernel_peaks *pk,
+                     sim_err *err)
+{
+    row_ctx r = {.o = o, .file = file};
+    snprintf(r.path, sizeof r.path, "rows[%d]", i);
+    if (!cJSON_IsObject(o))
+        return sim_fail(err, SIM_EINPUT, "%s: %s must be an object", file, r.path);
+    sim_kernel_row *row = &t->rows[t->n_rows];
+    memset(row, 0, sizeof *row);
+    row->index = i;
+    int op = 0, rc;
+    char key[48] = "";
+    if ((rc = choice(&r, "op", op_names, SIM_KOP_COUNT, &op, err)) || (rc = str(&r, "source", true, key, sizeof key, err)))
+        return rc;
+    row->source = -1;
+    for (int s = 0; s < t->n_sources; s++)
+        if (strcmp(t->sources[s].key, key) == 0)
+            row->source = s;
+    if (row->source < 0)
+        return bad(&r, "source", "names no key of 'sources'", err);
+    const cJSON *note = cJSON_GetObjectItemCaseSensitive(o, "note");
+    if (note && !cJSON_IsString(note))
+        return bad(&r, "note", "must be a string", err);
+    row->op = (sim_kernel_op)op;
+    switch (row->op) {
+    case SIM_KOP_GEMM:
+    case SIM_KOP_GROUPED_GEMM:
+        rc = gemm_row(&r, row, pk, err);
+        break;
+    case SIM_KOP_ATTN_DECODE:
+    case SIM_KOP_ATTN_PREFILL:
+        rc = attn_row(&r, row, pk, err);
+        break;
+    case SIM_KOP_ALL_TO_ALL:
+        rc = a2a_row(&r, row, pk, err);
+        break;
+    default:
+        rc = allreduce_row(&r, row, pk, err);
+        break;
+    }
+    if (rc == SIM_OK)
+        t->n_rows++;
+    return rc;
+}
+
+static int parse_table(const cJSON *root, sim_kernel_table *t, const char *file, const char *device,
+                       const sim_kernel_peaks *pk, sim_err *err)
+{
+    static const char *const keys[] = {"schema", "device", "sources", "rows", "note", NULL};
+    if (!cJSON_IsObject(root))
+        return sim_fail(err, SIM_EINPUT, "%s: the top level must be an object (a kernel table, schema %s)", file,
+                        SCHEMA_ID);
+    int rc;
+    char schema[32] = "";
+    if ((rc = sim_json_check_keys(root, keys, file, "", err)) ||
+        (rc = sim_json_str(root, "schema", schema, sizeof schema, file, "", err)) ||
+        (rc = sim_json_str(root, "device", t->device, sizeof t->device, file, "", err)))
+        return rc;
+    if (strcmp(schema, SCHEMA_ID) != 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'schema' is '%s' (expected '%s')", file, schema, SCHEMA_ID);
+    if (device && strcmp(t->device, device) != 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'device' is '%s' (expected '%s', the hwmodel it measures)", file,
+                        t->device, device);
+    if ((rc = parse_sources(root, t, file, err)))
+        return rc;
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(root, "rows");
+    if (!cJSON_IsArray(rows))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'rows' %s (expected an array of measurements)", file,
+                        rows ? "must be an array" : "is missing");
+    int i = 0;
+    for (const cJSON *o = rows->child; o; o = o->next, i++) {
+        if (t->n_rows >= SIM_KT_MAX_ROWS)
+            return sim_fail(err, SIM_EINPUT, "%s: more than %d rows", file, SIM_KT_MAX_ROWS);
+        if ((rc = parse_row(o, i, t, file, pk, err)))
+            return rc;
+    }
+    return SIM_OK;
+}
+
+int sim_kernel_table_load(sim_kernel_table *t, const char *file, const char *device, const sim_kernel_peaks *peaks,
+                          sim_err *err)
+{
+    memset(t, 0, sizeof *t);
+    cJSON *root = sim_json_load(file, err);
+    if (!root)
+        return err->code;
+    int rc = parse_table(root, t, file, device, peaks, err);
+    cJSON_Delete(root);
+    if (rc) {
+        memset(t, 0, sizeof *t);
+        return rc;
+    }
+    snprintf(t->path, sizeof t->path, "%s", file);
+    return SIM_OK;
+}
+
+/* ---- lookup ---------------------------------------------------------------------------- */
+
+static bool same(double a, double b)
+{
+    return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
+}
+
+static bool matches(const sim_kernel_row *r, const sim_kernel_query *q)
+{
+    if (r->op != q->op || !isfinite(r->share))
+        return false;
+    switch (q->op) {
+    case SIM_KOP_GEMM:
+    case SIM_KOP_GROUPED_GEMM:
+        return r->dtype == q->dtype;
+    case SIM_KOP_ATTN_DECODE:
+    case SIM_KOP_ATTN_PREFILL:
+        return r->dtype == q->dtype && r->variant == q->variant;
+    case SIM_KOP_ALL_TO_ALL:
+        return r->variant == q->variant && r->link == q->link;
+    default:
+        return r->link == q->link;
+    }
+}
+
+/* The share of one series (the rows of `family`) at x, if the series covers x. */
+static bool series_at(const sim_kernel_table *t, const sim_kernel_query *q, double family, sim_kernel_hit *hit)
+{
+    const sim_kernel_row *lo = NULL, *hi = NULL, *first = NULL, *last = NULL;
+    for (int i = 0; i < t->n_rows; i++) {
+        const sim_kernel_row *r = &t->rows[i];
+        if (!matches(r, q) || !same(r->family, family))
+            continue;
+        if (!first || r->x < first->x)
+            first = r;
+        if (!last || r->x > last->x)
+            last = r;
+        if (r->x <= q->x && (!lo || r->x > lo->x))
+            lo = r;
+        if (r->x >= q->x && (!hi || r->x < hi->x))
+            hi = r;
+    }
+    if (!first)
+        return false;
+    hit->held = false;
+    if (lo && hi) {
+        hit->source = lo->source;
+        if (same(lo->x, hi->x) || same(lo->x, q->x)) {
+            hit->share = lo->share;
+            return true;
+        }
+        double w = log(q->x / lo->x) / log(hi->x / lo->x);
+        hit->share = lo->share + w * (hi->share - lo->share);
+        if (w > 0.5)
+            hit->source = hi->source;
+        return true;
+    }
+    const sim_kernel_row *edge = lo ? last : first;
+    bool below = !lo;
+    bool near = below ? q->x * EDGE_FACTOR >= edge->x : q->x <= edge->x * EDGE_FACTOR;
+    /* A memory-bound kernel's bandwidth share does not rise as its rows fall (the weights it
+     * streams stay the same), and a compute-bound one's does not fall as they grow. */
+    bool held = below ? edge->memory_bound : !edge->memory_bound;
+    if (q->op == SIM_KOP_ALL_TO_ALL || q->op == SIM_KOP_ALL_REDUCE)
+        held = false;
+    if (!near && !held)
+        return false;
+    hit->share = edge->share;
+    hit->source = edge->source;
+    hit->held = !near;
+    return true;
+}
+
+bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    if (!t || t->n_rows == 0 || !(q->x > 0))
+        return false;
+    bool found = false;
+    double best = INFINITY;
+    for (int i = 0; i < t->n_rows; i++) {
+        const sim_kernel_row *r = &t->rows[i];
+        if (!matches(r, q))
+            continue;
+        bool seen = false; /* each family once: the first row of it */
+        for (int j = 0; j < i && !seen; j++)
+            seen = matches(&t->rows[j], q) && same(t->rows[j].family, r->family);
+        if (seen)
+            continue;
+        double dist = q->family > 0 ? fabs(log(r->family / q->family)) : 0;
+        sim_kernel_hit h;
+        if (dist < best && series_at(t, q, r->family, &h)) {
+            best = dist;
+            *hit = h;
+            found = true;
+        }
+    }
+    return found;
+}

@@ -1,0 +1,106 @@
+/* kernels.h: a device's kernel table: what a GEMM, a grouped expert GEMM, an attention kernel
+ * or a collective achieved at a stated shape, as a library or paper published it
+ * (hwmodels/kernels/DEVICE.json, schema hwmodels/kernels/SCHEMA.md), and the lookup the step
+ * model uses in place of its prior curves where a row covers the shape.
+ *
+ * Every row becomes one number, its share of the roofline: for a kernel that did F FLOPs and
+ * moved B bytes in t seconds on a device of peak P and bandwidth W,
+ *     share = max(F/t / P, B/t / W) = max(F/P, B/W) / t,
+ * so a step model that costs the same shape as max(F/P, B/W) / share gives back t exactly,
+ * whether the kernel was compute- or memory-bound. Between measured points of one weight
+ * shape the share is interpolated linearly in log rows (monotone between points, exact at
+ * them). For collectives the share is of the link's bandwidth. */
+#ifndef MOESIM_KERNELS_H
+#define MOESIM_KERNELS_H
+
+#include <stdbool.h>
+
+#include "base/err.h"
+#include "model/precision.h"
+
+#define SIM_KT_MAX_ROWS 256
+#define SIM_KT_MAX_SOURCES 48
+
+typedef enum {
+    SIM_KOP_GEMM, SIM_KOP_GROUPED_GEMM, SIM_KOP_ATTN_DECODE, SIM_KOP_ATTN_PREFILL, SIM_KOP_ALL_TO_ALL,
+    SIM_KOP_ALL_REDUCE, SIM_KOP_COUNT
+} sim_kernel_op;
+
+typedef enum { SIM_KATTN_MHA, SIM_KATTN_GQA, SIM_KATTN_MLA } sim_kernel_attn;
+typedef enum { SIM_KLINK_NVLINK, SIM_KLINK_RDMA, SIM_KLINK_XGMI, SIM_KLINK_PCIE } sim_kernel_link;
+
+typedef struct sim_kernel_source {
+    char key[48];
+    char title[200];
+    char url[300];
+    char date[16];
+    char library[120];
+} sim_kernel_source;
+
+/* One published measurement, with the shape it was taken at reduced to the coordinates the
+ * lookup uses. */
+typedef struct sim_kernel_row {
+    sim_kernel_op op;
+    sim_dtype dtype;          /* GEMM and attention: the compute / KV type; collectives: as sent */
+    int variant;              /* attention: sim_kernel_attn; all_to_all: phase*2 + mode (0 normal, 1 low latency) */
+    sim_kernel_link link;     /* collectives */
+    double x;                 /* interpolation coordinate: GEMM rows (per expert when grouped); decode
+                                 attention batch x context; prefill attention keys per query; all_to_all
+                                 tokens per rank; all_reduce bytes */
+    double family;            /* what selects the nearest measured series: GEMM n x k; attention FLOPs per
+                                 KV byte (heads per KV head); all_to_all EP size; all_reduce ranks */
+    double flops, bytes;      /* of one call, derived from the shape (GEMM, attention) */
+    double share;             /* of the roofline (GEMM, attention) or of the link bandwidth (collectives) */
+    bool memory_bound;        /* B/W > F/P at this row: the share is a bandwidth share */
+    int source;               /* index into sim_kernel_table.sources */
+    int index;                /* position in the file's `rows`, for messages */
+} sim_kernel_row;
+
+/* The peaks a table is judged against: a row's share needs the device's peak for its type
+ * and its bandwidths. */
+typedef struct sim_kernel_peaks {
+    double flops[SIM_DT_COUNT];   /* FLOP/s, 0 = type not supported */
+    double mem_Bps;               /* tier-0 bandwidth */
+    double scale_up_Bps, scale_out_Bps;
+} sim_kernel_peaks;
+
+typedef struct sim_kernel_table {
+    char path[512];           /* "" = no table */
+    char device[64];
+    int n_rows, n_sources;
+    sim_kernel_row rows[SIM_KT_MAX_ROWS];
+    sim_kernel_source sources[SIM_KT_MAX_SOURCES];
+} sim_kernel_table;
+
+/* Load and check a table for `device` against its peaks. A row whose figure exceeds the
+ * device's peak, names an unknown source or field, or lacks a required field is refused
+ * (SIM_EINPUT) with the file, the row's index and the field named. */
+int sim_kernel_table_load(sim_kernel_table *t, const char *file, const char *device, const sim_kernel_peaks *peaks,
+                          sim_err *err);
+
+/* The answer of a lookup: the measured share and the source it rests on. */
+typedef struct sim_kernel_hit {
+    double share;
+    int source;               /* index into the table's sources */
+    bool held;                /* outside the measured rows, the nearest row's share was held (a
+                                 memory-bound share below its rows, a compute-bound one above) */
+} sim_kernel_hit;
+
+/* The query: op, type, variant and link as in a row; x and family as in sim_kernel_row.
+ * Returns true and fills *hit when a series of rows covers x: between its first and last
+ * point, within 25% beyond either end, below a memory-bound first point, or above a
+ * compute-bound last point. Among covering series the one nearest in log family wins.
+ * False: no row covers the shape (the caller uses its prior). */
+typedef struct sim_kernel_query {
+    sim_kernel_op op;
+    sim_dtype dtype;
+    int variant;
+    sim_kernel_link link;
+    double x, family;
+} sim_kernel_query;
+
+bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit);
+
+const char *sim_kernel_op_name(sim_kernel_op op);
+
+#endif

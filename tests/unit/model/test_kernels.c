@@ -1,0 +1,353 @@
+/* test_kernels.c: kernel tables (sim/model/kernels.c): every shipped table loads against its
+ * hwmodel and each row answers its own shape with its own share; a row's published time comes
+ * back from the step model's GEMM costing; interpolation is exact at rows and monotone between
+ * them; shares are held only where the physics allows; a device with no table costs on its
+ * curves; malformed rows are refused with the file, row and field named. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model/hw.h"
+#include "model/kernels.h"
+#include "step/step.h"
+
+#ifndef MOESIM_SOURCE_DIR
+#define MOESIM_SOURCE_DIR "."
+#endif
+
+static const char *home(void)
+{
+    const char *h = getenv("MOESIM_HOME");
+    return h && *h ? h : MOESIM_SOURCE_DIR;
+}
+
+/* |got - want| <= tol, with both figures in the message */
+#define assert_double_equal(got, want, tol) assert_near_(got, want, tol, __LINE__)
+static void assert_near_(double got, double want, double tol, int line)
+{
+    if (!(fabs(got - want) <= tol))
+        fail_msg("line %d: got %.12g, want %.12g (tolerance %g)", line, got, want, tol);
+}
+
+static sim_hw hw;              /* big (it holds a table): kept off the stack */
+static sim_kernel_table table;
+
+static void load_hw(const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/hwmodels/%s.json", home(), name);
+    sim_err err = {0};
+    if (sim_hw_load(&hw, path, &err))
+        fail_msg("%s: %s", name, err.msg);
+}
+
+static sim_kernel_peaks peaks_of(const sim_hw *h)
+{
+    sim_kernel_peaks pk = {.mem_Bps = h->tiers[0].bandwidth_Bps, .scale_up_Bps = h->scale_up.bandwidth_Bps,
+                           .scale_out_Bps = h->scale_out.bandwidth_Bps};
+    memcpy(pk.flops, h->peak_flops, sizeof pk.flops);
+    return pk;
+}
+
+/* The H800 hwmodel with the test fixture as its table. */
+static void load_fixture(void)
+{
+    load_hw("h800");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/unit/model/fixtures/kernels/h800.json", home());
+    sim_kernel_peaks pk = peaks_of(&hw);
+    sim_err err = {0};
+    if (sim_kernel_table_load(&hw.kernels, path, "h800", &pk, &err))
+        fail_msg("%s", err.msg);
+}
+
+static sim_kernel_query query_of(const sim_kernel_row *r)
+{
+    return (sim_kernel_query){.op = r->op, .dtype = r->dtype, .variant = r->variant, .link = r->link, .x = r->x,
+                              .family = r->family};
+}
+
+static void every_row_answers_its_own_shape(const sim_kernel_table *t)
+{
+    for (int i = 0; i < t->n_rows; i++) {
+        const sim_kernel_row *r = &t->rows[i];
+        if (!isfinite(r->share))
+            continue; /* a latency-only collective */
+        sim_kernel_query q = query_of(r);
+        sim_kernel_hit hit;
+        if (!sim_kernel_lookup(t, &q, &hit))
+            fail_msg("%s row %d (%s) does not answer its own shape", t->path, r->index, sim_kernel_op_name(r->op));
+        /* rows of one series at the same x may differ (two libraries): the lookup gives one of them */
+        bool some = false;
+        for (int j = 0; j < t->n_rows; j++)
+            some = some || (t->rows[j].op == r->op && fabs(t->rows[j].x - r->x) <= 1e-9 * r->x &&
+                             fabs(t->rows[j].share - hit.share) <= 1e-12);
+        assert_true(some);
+        assert_true(hit.share > 0 && hit.share <= 1.0001);
+    }
+}
+
+static void shipped_tables_load(void **state)
+{
+    (void)state;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/hwmodels/kernels", home());
+    DIR *d = opendir(dir);
+    if (!d)
+        skip(); /* no tables shipped yet */
+    int loaded = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
+            continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(n - 5), e->d_name);
+        load_hw(name); /* loads the table beside it, checking every row against the device */
+        if (hw.kernels.n_rows == 0)
+            fail_msg("%s: the table loaded no rows", name);
+        every_row_answers_its_own_shape(&hw.kernels);
+        loaded++;
+    }
+    closedir(d);
+    if (loaded == 0)
+        skip(); /* no table shipped yet */
+}
+
+static void fixture_rows_reproduce_their_figures(void **state)
+{
+    (void)state;
+    load_fixture();
+    assert_int_equal(hw.kernels.n_rows, 7);
+    assert_int_equal(hw.kernels.n_sources, 2);
+    every_row_answers_its_own_shape(&hw.kernels);
+
+    /* Contiguous 4 x 8192 rows, 4096 x 7168, 1297 TFLOP/s: compute-bound, so the share is
+     * 1297 / 1979 and the GEMM time of one group is 2 m n k / 1297 TFLOP/s. */
+    const sim_kernel_row *r = &hw.kernels.rows[0];
+    assert_false(r->memory_bound);
+    assert_double_equal(r->share, 1297.0 / 1979.0, 1e-12);
+    double tc, tm;
+    double t = sim_gemm_time(&hw, SIM_DT_FP8, 8192, 4096, 7168, 1.0, true, &tc, &tm);
+    double published = 2.0 * 8192 * 4096 * 7168 / 1297e12;
+    assert_double_equal(tc, published, published * 1e-9);
+    assert_double_equal(t, published + hw.eff.kernel_overhead_s, published * 1e-9);
+
+    /* Masked 4 x 256 rows: 932 TFLOP/s and 2064 GB/s; 2064 / 3350 of the bandwidth is the larger share. */
+    r = &hw.kernels.rows[2];
+    assert_true(r->memory_bound);
+    assert_double_equal(r->share, 2064.0 / 3350.0, 1e-12);
+
+    /* Dense M=64 at 2668 GB/s: memory-bound; its time for the step model's own byte count is
+     * those bytes at 2668 GB/s (the fixture's bytes and the step's differ only in activations). */
+    t = sim_gemm_time(&hw, SIM_DT_FP8, 64, 7168, 16384, 1.0, false, &tc, &tm);
+    double bytes = 7168.0 * 16384 + 64.0 * (7168 + 16384) * 2;
+    assert_double_equal(tm, bytes / 2668e9, bytes / 2668e9 * 1e-9);
+    assert_true(tm > tc);
+}
+
+static void interpolation_is_exact_at_rows_and_monotone_between(void **state)
+{
+    (void)state;
+    load_fixture();
+    /* dense fp8 series at n x k = 7168 x 16384: m = 64 (memory-bound share 0.796) and m = 4096 */
+    sim_kernel_query q = {.op = SIM_KOP_GEMM, .dtype = SIM_DT_FP8, .family = 7168.0 * 16384};
+    sim_kernel_hit lo, hi, h;
+    q.x = 64;
+    assert_true(sim_kernel_lookup(&hw.kernels, &q, &lo));
+    q.x = 4096;
+    assert_true(sim_kernel_lookup(&hw.kernels, &q, &hi));
+    assert_double_equal(hi.share, 1200.0 / 1979.0, 1e-12);
+    double prev = lo.share;
+    bool rising = hi.share > lo.share;
+    for (double m = 64; m <= 4096; m *= 1.07) {
+        q.x = m;
+        assert_true(sim_kernel_lookup(&hw.kernels, &q, &h));
+        assert_true(rising ? h.share >= prev - 1e-12 : h.share <= prev + 1e-12);
+        assert_true(h.share >= fmin(lo.share, hi.share) - 1e-12 && h.share <= fmax(lo.share, hi.share) + 1e-12);
+        assert_false(h.held);
+        prev = h.share;
+    }
+    /* halfway in log m is the mean of the two shares */
+    q.x = sqrt(64.0 * 4096.0);
+    assert_true(sim_kernel_lookup(&hw.kernels, &q, &h));
+    assert_double_equal(h.share, 0.5 * (lo.share + hi.share), 1e-12);
+}
+
+static void shares_are_held_only_where_physics_allows(void **state)
+{
+    (void)state;
+    load_fixture();
+    sim_kernel_query q = {.op = SIM_KOP_GEMM, .dtype = SIM_DT_FP8, .family = 7168.0 * 16384};
+    sim_kernel_hit h;
+    /* below a memory-bound first row: its bandwidth share is held */
+    q.x = 4;
+    assert_true(sim_kernel_lookup(&hw.kernels, &q, &h));
+    assert_true(h.held);
+    assert_double_equal(h.share, hw.kernels.rows[3].share, 1e-12);
+    /* above a compute-bound last row: held too */
+    q.x = 65536;
+    assert_true(sim_kernel_lookup(&hw.kernels, &q, &h));
+    assert_true(h.held);
+    /* within 25% beyond an edge: covered, not held */
+    q.x = 4096 * 1.2;
+    assert_true(sim_kernel_lookup(&hw.kernels, &q, &h));
+    assert_false(h.held);
+    /* grouped fp8 at 4096 x 7168: the masked row (256 rows) and the contiguous one (8192 rows)
+     * are one series, so 2048 rows interpolates between them */
+    sim_kernel_query g = {.op = SIM_KOP_GROUPED_GEMM, .dtype = SIM_DT_FP8, .family = 4096.0 * 7168, .x = 2048};
+    assert_true(sim_kernel_lookup(&hw.kernels, &g, &h));
+    assert_false(h.held);
+    assert_true(h.share > fmin(hw.kernels.rows[0].share, hw.kernels.rows[2].share) &&
+                h.share < fmax(hw.kernels.rows[0].share, hw.kernels.rows[2].share));
+    /* the down projection's series (one compute-bound row at 4096 rows of 7168 x 2048): far
+     * below it nothing of that family covers, so the nearest covering family answers */
+    g.family = 7168.0 * 2048;
+    g.x = 8;
+    assert_true(sim_kernel_lookup(&hw.kernels, &g, &h));
+    assert_true(h.held);
+    assert_double_equal(h.share, hw.kernels.rows[2].share, 1e-12); /* the masked row, held below */
+    /* a type with no rows, or an op with none, is not covered */
+    sim_kernel_query none = {.op = SIM_KOP_GEMM, .dtype = SIM_DT_BF16, .family = 1e7, .x = 64};
+    assert_false(sim_kernel_lookup(&hw.kernels, &none, &h));
+    none.op = SIM_KOP_ATTN_PREFILL;
+    assert_false(sim_kernel_lookup(&hw.kernels, &none, &h));
+}
+
+static void a_device_without_a_table_uses_its_curves(void **state)
+{
+    (void)state;
+    load_hw("rpi5");
+    assert_string_equal(hw.kernels.path, "");
+    assert_int_equal(hw.kernels.n_rows, 0);
+    double tc;
+    sim_gemm_time(&hw, SIM_DT_FP32, 128, 1024, 1024, 4.0, false, &tc, NULL);
+    double eta = sim_curve_at(hw.eff.gemm[SIM_DT_FP32], 128);
+    assert_double_equal(tc, 2.0 * 128 * 1024 * 1024 / (hw.peak_flops[SIM_DT_FP32] * eta), 1e-15);
+}
+
+/* ---- bad tables ---------------------------------------------------------------------- */
+
+static char tmp_path[256];
+
+static int setup_tmp(void **state)
+{
+    (void)state;
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/moesim_test_kernels_%d.json", (int)getpid());
+    return 0;
+}
+
+static int teardown_tmp(void **state)
+{
+    (void)state;
+    unlink(tmp_path);
+    return 0;
+}
+
+/* Load `rows` (the text of the rows array) in a table with one source `s`; expect a refusal
+ * whose message holds each of the NULL-terminated `needles`. */
+static void expect_refused(const char *rows, ...)
+{
+    FILE *f = fopen(tmp_path, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"schema\": \"moesim-kernels/1\", \"device\": \"h800\", \"sources\": {\"s\": {\"title\": \"t\", "
+            "\"url\": \"u\", \"date\": \"2025\", \"library\": \"l\"}}, \"rows\": [%s]}",
+            rows);
+    fclose(f);
+    load_hw("h800");
+    sim_kernel_peaks pk = peaks_of(&hw);
+    sim_err err = {0};
+    int rc = sim_kernel_table_load(&table, tmp_path, "h800", &pk, &err);
+    if (rc != SIM_EINPUT)
+        fail_msg("accepted: %s", rows);
+    assert_non_null(strstr(err.msg, tmp_path));
+    va_list ap;
+    va_start(ap, rows);
+    for (const char *n = va_arg(ap, const char *); n; n = va_arg(ap, const char *))
+        if (!strstr(err.msg, n))
+            fail_msg("message '%s' lacks '%s'", err.msg, n);
+    va_end(ap);
+    assert_int_equal(table.n_rows, 0); /* nothing half-loaded */
+}
+
+#define GOOD_GEMM "{\"op\": \"gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, \"tflops\": 100, \"source\": \"s\"}"
+
+static void malformed_rows_are_named(void **state)
+{
+    (void)state;
+    expect_refused(GOOD_GEMM ", {\"op\": \"gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, "
+                   "\"tflops\": 100, \"source\": \"s\", \"speed\": 3}",
+                   "rows[1]", "speed", NULL);
+    expect_refused("{\"op\": \"gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, \"tflops\": 100}",
+                   "rows[0].source", "missing", NULL);
+    expect_refused("{\"op\": \"gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, \"tflops\": 100, "
+                   "\"source\": \"nowhere\"}",
+                   "rows[0].source", "sources", NULL);
+    expect_refused("{\"op\": \"gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, \"tflops\": 2500, "
+                   "\"source\": \"s\"}",
+                   "rows[0].tflops", "exceeds", "peak", NULL);
+    expect_refused("{\"op\": \"gemm\", \"dtype\": \"fp4\", \"m\": 64, \"n\": 4096, \"k\": 4096, \"tflops\": 100, "
+                   "\"source\": \"s\"}",
+                   "rows[0].dtype", "no peak", NULL);
+    expect_refused("{\"op\": \"gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, \"source\": \"s\"}",
+                   "rows[0].tflops", "gbps", NULL);
+    expect_refused("{\"op\": \"gemm\", \"dtype\": \"fp8\", \"m\": -1, \"n\": 4096, \"k\": 4096, \"tflops\": 10, "
+                   "\"source\": \"s\"}",
+                   "rows[0].m", "positive", NULL);
+    expect_refused("{\"op\": \"conv\", \"source\": \"s\"}", "rows[0].op", "grouped_gemm", NULL);
+    expect_refused("{\"op\": \"grouped_gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, "
+                   "\"tflops\": 10, \"source\": \"s\"}",
+                   "rows[0].groups", NULL);
+    expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"normal\", \"transport\": \"nvlink\", "
+                   "\"ep\": 8, \"tokens\": 4096, \"hidden\": 7168, \"top_k\": 8, \"gbps\": 900, \"source\": \"s\"}",
+                   "rows[0].gbps", "exceeds", NULL);
+    expect_refused("{\"op\": \"attn_decode\", \"kind\": \"mla\", \"dtype\": \"bf16\", \"batch\": 64, \"seqlen\": 4096, "
+                   "\"heads\": 128, \"head_dim\": 576, \"tflops\": 100, \"source\": \"s\"}",
+                   "rows[0].context", NULL);
+}
+
+static void bad_headers_are_named(void **state)
+{
+    (void)state;
+    FILE *f = fopen(tmp_path, "w");
+    assert_non_null(f);
+    fputs("{\"schema\": \"moesim-kernels/1\", \"device\": \"h100-sxm\", \"sources\": {\"s\": {\"title\": \"t\", "
+          "\"url\": \"u\", \"date\": \"2025\", \"library\": \"l\"}}, \"rows\": []}",
+          f);
+    fclose(f);
+    load_hw("h800");
+    sim_kernel_peaks pk = peaks_of(&hw);
+    sim_err err = {0};
+    assert_int_equal(sim_kernel_table_load(&table, tmp_path, "h800", &pk, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "device"));
+    f = fopen(tmp_path, "w");
+    fputs("{\"schema\": \"moesim-kernels/1\", \"device\": \"h800\", \"sources\": {\"s\": {\"title\": \"t\", "
+          "\"url\": \"u\", \"library\": \"l\"}}, \"rows\": []}",
+          f);
+    fclose(f);
+    assert_int_equal(sim_kernel_table_load(&table, tmp_path, "h800", &pk, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "sources.s.date"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(shipped_tables_load),
+        cmocka_unit_test(fixture_rows_reproduce_their_figures),
+        cmocka_unit_test(interpolation_is_exact_at_rows_and_monotone_between),
+        cmocka_unit_test(shares_are_held_only_where_physics_allows),
+        cmocka_unit_test(a_device_without_a_table_uses_its_curves),
+        cmocka_unit_test_setup_teardown(malformed_rows_are_named, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(bad_headers_are_named, setup_tmp, teardown_tmp),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
