@@ -17,6 +17,7 @@
 
 #include "model/hw.h"
 #include "model/kernels.h"
+#include "model/registry.h"
 #include "step/step.h"
 
 #ifndef MOESIM_SOURCE_DIR
@@ -234,6 +235,40 @@ static void a_device_without_a_table_uses_its_curves(void **state)
     assert_double_equal(tc, 2.0 * 128 * 1024 * 1024 / (hw.peak_flops[SIM_DT_FP32] * eta), 1e-15);
 }
 
+/* The step model names a measured basis where the table covers the shape, and the curves
+ * elsewhere: DeepSeek-V3's expert GEMMs in FP8 on the fixture's H800 rest on DeepGEMM. */
+static void the_step_names_its_basis(void **state)
+{
+    (void)state;
+    load_fixture();
+    static sim_model m;
+    sim_err err = {0};
+    if (sim_registry_model("deepseek-v3", &m, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_result r;
+    if (sim_moe_layer_eval(&d, &fit, 2048, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_EXPERTS], SIM_BASIS_MEASURED);
+    assert_string_equal(r.basis_source[SIM_LK_EXPERTS], "deepgemm-readme");
+    assert_true(r.basis_held[SIM_LK_EXPERTS]); /* 64 rows per expert: below the masked row's 256, memory-bound */
+    assert_int_equal(r.basis[SIM_LK_ROUTER], SIM_BASIS_PRIOR);
+
+    /* the same layer without the table: the curves, and another time */
+    double measured = r.by_kind_s[SIM_LK_EXPERTS];
+    memset(&hw.kernels, 0, sizeof hw.kernels);
+    if (sim_moe_layer_eval(&d, &fit, 2048, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_EXPERTS], SIM_BASIS_PRIOR);
+    assert_true(fabs(r.by_kind_s[SIM_LK_EXPERTS] - measured) > 1e-3 * measured);
+}
+
 /* ---- bad tables ---------------------------------------------------------------------- */
 
 static char tmp_path[256];
@@ -346,6 +381,7 @@ int main(void)
         cmocka_unit_test(interpolation_is_exact_at_rows_and_monotone_between),
         cmocka_unit_test(shares_are_held_only_where_physics_allows),
         cmocka_unit_test(a_device_without_a_table_uses_its_curves),
+        cmocka_unit_test(the_step_names_its_basis),
         cmocka_unit_test_setup_teardown(malformed_rows_are_named, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_headers_are_named, setup_tmp, teardown_tmp),
     };
