@@ -161,6 +161,18 @@ static void add_comm(acc *a, sim_layer_kind kind, double seconds, double bytes)
     a->comm_bytes += bytes;
 }
 
+/* Record what a communication's link share rested on: a kernel-table row, or the hwmodel's. */
+static void note_comm_basis(acc *a, sim_layer_kind kind, const sim_kernel_hit *hit)
+{
+    if (hit && hit->share > 0) {
+        a->measured[kind]++;
+        a->source[kind] = hit->source;
+        a->held[kind] = a->held[kind] || hit->held;
+    } else {
+        a->curves[kind]++;
+    }
+}
+
 /* Everything the per-layer costing needs, resolved once per step. */
 typedef struct ctx {
     const sim_deploy *d;
@@ -395,6 +407,23 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
     if (tr == SIM_A2A_NVLINK && !inside)
         tr = SIM_A2A_PER_NODE; /* one-sided NVLink cannot reach past the scale-up domain */
 
+    /* Published dispatch and combine bandwidth (DeepEP and the like) for this link, kernel
+     * mode (low-latency kernels for decode, normal ones for prefill), EP size and tokens per
+     * rank replace the hwmodel's link share where a row covers the shape. */
+    bool over_nics = !inside;
+    sim_kernel_link kl = over_nics ? SIM_KLINK_RDMA
+                       : strstr(hw->scale_up.name, "xGMI") ? SIM_KLINK_XGMI
+                       : strstr(hw->scale_up.name, "PCIe") ? SIM_KLINK_PCIE
+                                                          : SIM_KLINK_NVLINK;
+    sim_kernel_hit hd = { 0 }, hc = { 0 };
+    sim_kernel_query kq = { .op = SIM_KOP_ALL_TO_ALL, .link = kl, .x = T_src, .family = ep,
+                            .variant = 0 * 2 + (prefill ? 0 : 1) };
+    if (!sim_kernel_lookup(&hw->kernels, &kq, &hd))
+        hd.share = 0;
+    kq.variant = 1 * 2 + (prefill ? 0 : 1);
+    if (!sim_kernel_lookup(&hw->kernels, &kq, &hc))
+        hc.share = 0;
+
     /* Remote copies per source token, and the busiest receiver's tokens, by transport. */
     double remote_ranks = rs->mean_dest_ranks_per_token * (1.0 - 1.0 / ep);
     double t_disp = 0, t_comb = 0, bytes = 0;
@@ -405,8 +434,8 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
         const sim_link *l = sim_comm_tier(hw, ep, &eta);
         double send_d = sim_comm_a2a_bytes(T_src, copies, h, disp_b), recv_d = recv * h * disp_b;
         double send_c = sim_comm_a2a_bytes(T_src, copies, h, comb_b), recv_c = recv * h * comb_b;
-        t_disp = sim_comm_p2p_s(l, eta, fmax(send_d, recv_d));
-        t_comb = sim_comm_p2p_s(l, eta, fmax(send_c, recv_c));
+        t_disp = sim_comm_p2p_s(l, hd.share > 0 ? hd.share : eta, fmax(send_d, recv_d));
+        t_comb = sim_comm_p2p_s(l, hc.share > 0 ? hc.share : eta, fmax(send_c, recv_c));
         bytes = send_d + send_c;
     } else if (tr == SIM_A2A_NVLINK) {
         double eta;
@@ -414,8 +443,8 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
         double recv = rs->max_token_copies_per_rank;
         double send_d = sim_comm_a2a_bytes(T_src, remote_ranks, h, disp_b), recv_d = recv * h * disp_b;
         double send_c = sim_comm_a2a_bytes(T_src, remote_ranks, h, comb_b), recv_c = recv * h * comb_b;
-        t_disp = sim_comm_p2p_s(l, eta, fmax(send_d, recv_d));
-        t_comb = sim_comm_p2p_s(l, eta, fmax(send_c, recv_c));
+        t_disp = sim_comm_p2p_s(l, hd.share > 0 ? hd.share : eta, fmax(send_d, recv_d));
+        t_comb = sim_comm_p2p_s(l, hc.share > 0 ? hc.share : eta, fmax(send_c, recv_c));
         bytes = send_d + send_c;
     } else { /* per node: one copy per remote node over the NIC, then NVLink forwarding */
         int nodes = (ep + node - 1) / node;
@@ -425,14 +454,18 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
         double fwd_d = sim_comm_a2a_bytes(T_src, remote_ranks, h, disp_b);
         double fwd_c = sim_comm_a2a_bytes(T_src, remote_ranks, h, comb_b);
         double eta_o = hw->eff.link_scale_out, eta_u = hw->eff.link_scale_up;
-        /* the two tiers work as a pipeline: the slower one sets the pace */
-        t_disp = fmax(sim_comm_p2p_s(&hw->scale_out, eta_o, nic_d),
+        /* the two tiers work as a pipeline: the slower one sets the pace; a published RDMA
+         * figure gives the NIC's share */
+        t_disp = fmax(sim_comm_p2p_s(&hw->scale_out, hd.share > 0 && over_nics ? hd.share : eta_o, nic_d),
                       node > 1 ? sim_comm_p2p_s(&hw->scale_up, eta_u, fwd_d) : 0);
-        t_comb = fmax(sim_comm_p2p_s(&hw->scale_out, eta_o, nic_c),
+        t_comb = fmax(sim_comm_p2p_s(&hw->scale_out, hc.share > 0 && over_nics ? hc.share : eta_o, nic_c),
                       node > 1 ? sim_comm_p2p_s(&hw->scale_up, eta_u, fwd_c) : 0);
         bytes = nic_d + nic_c;
     }
     add_comm(a, SIM_LK_EP_COMM, t_disp + t_comb, bytes);
+    note_comm_basis(a, SIM_LK_EP_COMM, hd.share > 0 && hc.share > 0 ? &hd : NULL);
+    if ((hd.share > 0) != (hc.share > 0)) /* one phase measured, the other on the prior */
+        note_comm_basis(a, SIM_LK_EP_COMM, hd.share > 0 ? &hd : &hc);
 }
 
 /* The MoE block of one layer: router, routed experts on the busiest rank, shared experts,
@@ -616,6 +649,12 @@ static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double lo
         out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
     out->comm += exposed;
     out->comm_bytes += 2 * comm.comm_bytes;
+    acc basis_only = { 0 }; /* the exchange's basis, with none of its time */
+    memcpy(basis_only.measured, comm.measured, sizeof basis_only.measured);
+    memcpy(basis_only.curves, comm.curves, sizeof basis_only.curves);
+    memcpy(basis_only.source, comm.source, sizeof basis_only.source);
+    memcpy(basis_only.held, comm.held, sizeof basis_only.held);
+    acc_scale_add(out, &basis_only, 1);
     facts->comm_total_s += 2 * tc;
     return SIM_OK;
 }

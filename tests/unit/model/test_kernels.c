@@ -260,6 +260,15 @@ static void the_step_names_its_basis(void **state)
     assert_true(r.basis_held[SIM_LK_EXPERTS]); /* 64 rows per expert: below the masked row's 256, memory-bound */
     assert_int_equal(r.basis[SIM_LK_ROUTER], SIM_BASIS_PRIOR);
 
+    /* EP8 prefill over NVLink at 4096 tokens per rank: the fixture has DeepEP's normal-mode
+     * dispatch row but no combine row, so the exchange is partly measured */
+    sim_deploy ep8 = d;
+    ep8.ep = 8, ep8.dp = 8, ep8.gpus = 8;
+    if (sim_moe_layer_eval(&ep8, &fit, 8 * 4096, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_EP_COMM], SIM_BASIS_MIXED);
+    assert_string_equal(r.basis_source[SIM_LK_EP_COMM], "deepgemm-readme");
+
     /* the same layer without the table: the curves, and another time */
     double measured = r.by_kind_s[SIM_LK_EXPERTS];
     memset(&hw.kernels, 0, sizeof hw.kernels);
