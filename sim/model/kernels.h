@@ -89,7 +89,8 @@ typedef struct sim_kernel_hit {
 /* The query: op, type, variant and link as in a row; x and family as in sim_kernel_row.
  * Returns true and fills *hit when a series of rows covers x: between its first and last
  * point, within 25% beyond either end, below a memory-bound first point, or above a
- * compute-bound last point. Among covering series the one nearest in log family wins.
+ * compute-bound last point. Among covering series whose family is within a factor of 2 of
+ * the query's, the nearest in log family wins.
  * False: no row covers the shape (the caller uses its prior). */
 typedef struct sim_kernel_query {
     sim_kernel_op op;

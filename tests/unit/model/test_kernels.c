@@ -92,7 +92,8 @@ static void every_row_answers_its_own_shape(const sim_kernel_table *t)
             some = some || (t->rows[j].op == r->op && fabs(t->rows[j].x - r->x) <= 1e-9 * r->x &&
                              fabs(t->rows[j].share - hit.share) <= 1e-12);
         assert_true(some);
-        assert_true(hit.share > 0 && hit.share <= 1.0001);
+        /* at most the peak; an NVLS all-reduce may reach twice the link (kernels.c) */
+        assert_true(hit.share > 0 && hit.share <= (r->op == SIM_KOP_ALL_REDUCE ? 2.0001 : 1.0001));
     }
 }
 
