@@ -174,7 +174,7 @@ static const char *const ffn_fields[] = {
     "activation", "dense_layers", "dense_intermediate", "moe_layers", "experts", "top_k",
     "expert_intermediate", "shared_experts", "shared_intermediate", "scoring", "expert_bias", NULL,
 };
-static const char *const precision_fields[] = {"experts", "dense", NULL};
+static const char *const precision_fields[] = {"experts", "dense", "head", "source", NULL};
 static const char *const published_fields[] = {
     "total_params", "active_params", "active_excludes_embedding", "source", NULL,
 };
@@ -357,7 +357,9 @@ static int load_precision(sim_model *m, const cJSON *root, card_ctx *c)
     int rc;
     if (!p)
         return c->err->code;
-    if ((rc = need_wformat(p, "experts", &m->native_experts, c)) || (rc = need_wformat(p, "dense", &m->native_dense, c)))
+    if ((rc = need_wformat(p, "experts", &m->native_experts, c)) || (rc = need_wformat(p, "dense", &m->native_dense, c)) ||
+        (rc = need_wformat(p, "head", &m->native_head, c)) ||
+        (rc = need_nonempty_str(p, "source", m->native_source, sizeof m->native_source, c)))
         return rc;
     return SIM_OK;
 }

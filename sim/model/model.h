@@ -46,7 +46,11 @@ typedef struct sim_model {
     } ffn;
 
     int mtp_layers;
-    sim_wformat native_experts, native_dense;
+    /* What the published checkpoint holds, tensor class by tensor class: routed and shared
+     * experts; attention and dense FFN; embeddings and LM head. A deployment given no
+     * precision runs these (sim/deploy). */
+    sim_wformat native_experts, native_dense, native_head;
+    char native_source[512];       /* where the checkpoint's formats are stated */
 
     struct {
         double total_params, active_params;

@@ -372,6 +372,15 @@ static void test_inconsistent_cards(void **state)
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(card, "native_precision"), "experts", cJSON_CreateString("fp6"));
     expect_refused(*state, card, (const char *const[]){"'native_precision.experts' must be one of", NULL});
 
+    /* native precision is per tensor class, with its source: neither may be left out */
+    card = shipped_json("deepseek-v3");
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(card, "native_precision"), "head");
+    expect_refused(*state, card, (const char *const[]){"native_precision.head", "missing", NULL});
+
+    card = shipped_json("deepseek-v3");
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(card, "native_precision"), "source");
+    expect_refused(*state, card, (const char *const[]){"native_precision.source", "missing", NULL});
+
     card = shipped_json("llama3.1-8b");
     cJSON_ReplaceItemInObject(card, "hidden", cJSON_CreateNumber(0));
     expect_refused(*state, card, (const char *const[]){"'hidden' must be >= 1 (got 0)", NULL});
