@@ -55,6 +55,7 @@ typedef struct sim_model {
     struct {
         double total_params, active_params;
         bool active_excludes_embedding;         /* the owner's active count leaves out the input embedding */
+        bool active_excludes_head;              /* ... and the LM head ("non-embedding" active weights) */
         char source[512];
     } published;
 } sim_model;
