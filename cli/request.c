@@ -39,7 +39,7 @@ static const opt_entry options[] = {
     I(pp, 0, DEVICES, "pipeline stages (default 1)"),
     I(dp, 0, DEVICES, "attention data-parallel degree (default 1)"),
     I(replicas, 0, DEVICES, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
-    S(precision, "weight precision: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 (default: the model's native)"),
+    S(precision, "weight precision, every weight: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 (default: what the model's checkpoint holds, tensor class by tensor class)"),
     S(dense_precision, "precision of attention/dense weights (default: follows --precision; 'native': as the model's checkpoint ships them)"),
     S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
     S(dispatch_precision, "expert-parallel dispatch payload (default fp8)"),
@@ -247,10 +247,13 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
             return rc;
         sim_deploy_set_precision(d, f);
     }
-    if (strcasecmp(r->dense_precision, "native") == 0)
-        d->dense_fmt = m->native_dense;
-    else if (r->dense_precision[0] && (rc = parse_fmt(r->dense_precision, "dense_precision", &d->dense_fmt, err)))
-        return rc;
+    if (strcasecmp(r->dense_precision, "native") == 0) {
+        sim_deploy_set_native_dense(d);
+    } else if (r->dense_precision[0]) {
+        if ((rc = parse_fmt(r->dense_precision, "dense_precision", &f, err)))
+            return rc;
+        sim_deploy_set_dense_precision(d, f);
+    }
     if (r->kv_precision[0] && (rc = parse_fmt(r->kv_precision, "kv_precision", &d->kv_fmt, err)))
         return rc;
     if (r->dispatch_precision[0] &&

@@ -14,6 +14,7 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     d->gpus = d->tp = d->ep = d->pp = d->dp = 1;
     d->expert_fmt = m->native_experts;
     d->dense_fmt = m->native_dense;
+    d->head_native = true;
     d->kv_fmt = SIM_WF_BF16;
     d->dispatch_fmt = SIM_WF_FP8;
     d->transport = SIM_A2A_AUTO;
@@ -38,10 +39,27 @@ void sim_deploy_set_precision(sim_deploy *d, sim_wformat p)
      * attention and dense layers follow its experts; --dense-precision overrides after. */
     d->expert_fmt = p;
     d->dense_fmt = p;
+    d->head_native = false;
+}
+
+void sim_deploy_set_dense_precision(sim_deploy *d, sim_wformat p)
+{
+    d->dense_fmt = p;
+    d->head_native = false;
+}
+
+void sim_deploy_set_native_dense(sim_deploy *d)
+{
+    d->dense_fmt = d->model->native_dense;
+    d->head_native = true;
 }
 
 sim_wformat sim_deploy_head_fmt(const sim_deploy *d)
 {
+    /* Unquantized by request, the head is what the checkpoint ships (the model card's
+     * native_precision.head, with its source). */
+    if (d->head_native)
+        return d->model->native_head;
     /* Serving stacks keep the embeddings and LM head in BF16 at 8-bit and wider formats (vLLM
      * and TensorRT-LLM FP8 exclude lm_head); llama.cpp's sub-8-bit mixes keep output.weight at
      * 6-8 bits (Q6_K or Q8_0 in llama_tensor_get_type, src/llama-quant.cpp): INT8 here. */

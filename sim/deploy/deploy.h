@@ -46,7 +46,9 @@ typedef struct sim_deploy {
     int gpus;                       /* devices in this deployment (one serving instance) */
     int tp, ep, pp, dp;             /* tp * dp * pp == gpus; experts split over ep of the tp*dp devices of a stage */
     sim_wformat expert_fmt;         /* routed + shared expert weights */
-    sim_wformat dense_fmt;          /* attention, dense FFN (LM head and embeddings stay BF16) */
+    sim_wformat dense_fmt;          /* attention, dense FFN */
+    bool head_native;               /* embeddings and LM head as the checkpoint holds them (no precision
+                                       asked for); false: they follow dense_fmt (sim_deploy_head_fmt) */
     sim_wformat kv_fmt;             /* KV cache */
     sim_wformat dispatch_fmt;       /* EP dispatch payload (combine is BF16) */
     sim_a2a_transport transport;
@@ -65,9 +67,9 @@ typedef struct sim_deploy {
                                        every step recomputes them */
 } sim_deploy;
 
-/* Defaults: 1 device, no parallelism, the model's native precisions (dense part of a
- * 4-bit model stays at its native 8/16 bits), BF16 KV, FP8 dispatch, auto transport, no
- * overlap, default skew, 8192 batched tokens. */
+/* Defaults: 1 device, no parallelism, the model's native precisions tensor class by tensor
+ * class (experts, dense, embeddings/LM head: what the published checkpoint holds), BF16 KV,
+ * FP8 dispatch, auto transport, no overlap, default skew, 8192 batched tokens. */
 void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw);
 
 /* Set the weight precision the way `--precision P` does: every weight in P, experts and
@@ -75,8 +77,14 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw);
  * afterwards. */
 void sim_deploy_set_precision(sim_deploy *d, sim_wformat p);
 
-/* The format of the embeddings and LM head: BF16 beside 8-bit and wider dense weights,
- * INT8 beside sub-8-bit ones (see deploy.c for the sources). */
+/* `--dense-precision P`: attention and dense weights in P (the head follows them), and
+ * `--dense-precision native`: attention, dense weights and head as the checkpoint holds them. */
+void sim_deploy_set_dense_precision(sim_deploy *d, sim_wformat p);
+void sim_deploy_set_native_dense(sim_deploy *d);
+
+/* The format of the embeddings and LM head: the checkpoint's while no precision was asked for
+ * (or the dense part was asked to stay native); otherwise BF16 beside 8-bit and wider dense
+ * weights, INT8 beside sub-8-bit ones (see deploy.c for the sources). */
 sim_wformat sim_deploy_head_fmt(const sim_deploy *d);
 
 /* A split as a user asks for it: each degree > 0 is taken as given, 0 is derived. */

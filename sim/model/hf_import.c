@@ -1,6 +1,7 @@
 /* hf_import.c: config.json fields to card fields (see hf_import.h). Field names follow the
  * transformers configuration classes: LlamaConfig, MixtralConfig, Qwen2MoeConfig,
- * Qwen3MoeConfig, DeepseekV2Config/DeepseekV3Config, GptOssConfig. */
+ * Qwen3MoeConfig, DeepseekV2Config/DeepseekV3Config, GptOssConfig, Glm4MoeConfig; quantization_config
+ * of fp8, mxfp4 and compressed-tensors checkpoints. */
 #include "model/hf_import.h"
 
 #include "model/model.h"
@@ -122,19 +123,74 @@ static int local_window(const cJSON *c, long layers, long *window, long *local, 
     return SIM_OK;
 }
 
-/* The checkpoint's formats, from quantization_config (fp8 block scales, MXFP4 experts). */
-static void native_precision(const cJSON *c, const char **experts, const char **dense, char *notes, size_t cap)
+/* The checkpoint's formats, tensor class by tensor class. */
+typedef struct {
+    const char *experts, *dense, *head;
+    char source[512];
+} hf_precision;
+
+/* Whether the compressed-tensors `ignore` list keeps modules whose name contains `part`
+ * unquantized (entries are names or "re:" patterns). */
+static bool ignores(const cJSON *q, const char *part)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(q, "ignore")) if (cJSON_IsString(it) &&
+                                                                               strstr(it->valuestring, part)) return true;
+    return false;
+}
+
+/* compressed-tensors (llm-compressor's format): one weight scheme per config group. Weight-only
+ * INT4 with attention, shared experts and dense MLPs ignored is the Kimi K2 Thinking layout;
+ * FP8 block scales with only embeddings, head, router and two latent projections ignored is
+ * Mistral Large 3's. Anything else is named and left at BF16. */
+static void compressed_tensors(const cJSON *q, hf_precision *p)
+{
+    const cJSON *group = cJSON_GetObjectItemCaseSensitive(q, "config_groups");
+    const cJSON *w = group && group->child ? cJSON_GetObjectItemCaseSensitive(group->child, "weights") : NULL;
+    const cJSON *bits = cJSON_GetObjectItemCaseSensitive(w, "num_bits");
+    const char *type = get_str(w, "type");
+    bool lm_head_kept = ignores(q, "lm_head");
+    if (cJSON_IsNumber(bits) && bits->valuedouble == 4 && type && strcmp(type, "int") == 0 && ignores(q, "self_attn")) {
+        p->experts = "int4";
+        p->head = "bf16";
+        snprintf(p->source, sizeof p->source,
+                 "config.json quantization_config: compressed-tensors, weight-only INT4 (group_size %g) on the routed "
+                 "experts; attention%s and LM head ignored (BF16).",
+                 cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "group_size")),
+                 ignores(q, "shared_experts") ? ", shared experts, dense MLPs" : "");
+    } else if (cJSON_IsNumber(bits) && bits->valuedouble == 8 && type && strcmp(type, "float") == 0) {
+        p->experts = p->dense = "fp8";
+        p->head = lm_head_kept ? "bf16" : "fp8";
+        snprintf(p->source, sizeof p->source,
+                 "config.json quantization_config: compressed-tensors, FP8 weights%s.",
+                 lm_head_kept ? "; LM head and embeddings in the ignore list (BF16)" : "");
+    } else {
+        snprintf(p->source, sizeof p->source,
+                 "config.json quantization_config: a compressed-tensors scheme moesim does not map; BF16 assumed.");
+    }
+}
+
+static void native_precision(const cJSON *c, hf_precision *p, char *notes, size_t cap)
 {
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(c, "quantization_config");
     const char *method = get_str(q, "quant_method");
-    *experts = *dense = "bf16";
+    p->experts = p->dense = p->head = "bf16";
+    snprintf(p->source, sizeof p->source, "config.json has no quantization_config: BF16 throughout.");
     if (method && strcmp(method, "fp8") == 0) {
-        *experts = *dense = "fp8";
-        note(notes, cap, "Native precision fp8 from quantization_config.quant_method.");
+        /* DeepSeek-V3's format: block-scaled FP8 GEMM weights; embeddings and LM head stay BF16. */
+        p->experts = p->dense = "fp8";
+        snprintf(p->source, sizeof p->source,
+                 "config.json quantization_config.quant_method fp8 (block-scaled GEMM weights; embeddings and LM "
+                 "head are not FP8 in this format).");
     } else if (method && strcmp(method, "mxfp4") == 0) {
-        *experts = "mxfp4";
-        note(notes, cap, "Native precision: MXFP4 experts (quantization_config.quant_method mxfp4), the rest BF16.");
+        p->experts = "mxfp4";
+        snprintf(p->source, sizeof p->source,
+                 "config.json quantization_config.quant_method mxfp4: MXFP4 experts; modules_to_not_convert BF16.");
+    } else if (method && strcmp(method, "compressed-tensors") == 0) {
+        compressed_tensors(q, p);
     } else if (method) {
+        snprintf(p->source, sizeof p->source,
+                 "config.json quantization_config.quant_method %.64s is not one moesim maps; BF16 assumed.", method);
         note(notes, cap, "quantization_config.quant_method is not one moesim maps; native precision set to bf16.");
     }
 }
@@ -228,17 +284,27 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     bool relu2 = act && strcmp(act, "relu2") == 0;
     const char *scoring = get_str(c, "scoring_func");
     const char *model_type = get_str(c, "model_type");
+    /* GLM-4.5's config names no scoring function: transformers' Glm4MoeTopkRouter scores with a
+     * sigmoid (plus e_score_correction_bias), as DeepSeek-V3 does. */
+    bool glm4_moe = model_type && strcmp(model_type, "glm4_moe") == 0;
+    if (!scoring && glm4_moe)
+        scoring = "sigmoid";
     bool gpt_oss = model_type && strcmp(model_type, "gpt_oss") == 0;
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(c, "attention_bias");
     const cJSON *tied = cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings");
-    const char *np_experts, *np_dense;
-    native_precision(c, &np_experts, &np_dense, notes, sizeof notes);
+    hf_precision np;
+    native_precision(c, &np, notes, sizeof notes);
     if (max_ctx <= 0) {
         max_ctx = 0;
         note(notes, sizeof notes, "No max_position_embeddings in the config: max_context 0 (no limit checked).");
     }
     if (gpt_oss)
         note(notes, sizeof notes, "gpt-oss experts carry biases (expert_bias true).");
+    if (glm4_moe)
+        note(notes, sizeof notes,
+             "glm4_moe: sigmoid scoring (transformers Glm4MoeTopkRouter); attention_bias puts biases on q/k/v only, "
+             "the card's bias also counts an o_proj bias (hidden per layer); partial_rotary_factor and QK-norm "
+             "weights are not modelled.");
 
     cJSON *card = cJSON_CreateObject();
     cJSON_AddStringToObject(card, "schema", "moesim-model/1");
@@ -283,8 +349,10 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     cJSON_AddBoolToObject(f, "expert_bias", gpt_oss);
     cJSON_AddNumberToObject(card, "mtp_layers", (double)mtp);
     cJSON *p = cJSON_AddObjectToObject(card, "native_precision");
-    cJSON_AddStringToObject(p, "experts", experts > 0 ? np_experts : np_dense);
-    cJSON_AddStringToObject(p, "dense", np_dense);
+    cJSON_AddStringToObject(p, "experts", experts > 0 ? np.experts : np.dense);
+    cJSON_AddStringToObject(p, "dense", np.dense);
+    cJSON_AddStringToObject(p, "head", np.head);
+    cJSON_AddStringToObject(p, "source", np.source);
     note(notes, sizeof notes,
          "Check before use: fields a config does not state (QK-norm, per-layer patterns beyond those read) are "
          "not modelled; the published total/active figures are moesim's own derivation, not the owner's.");

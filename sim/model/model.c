@@ -174,9 +174,9 @@ static const char *const ffn_fields[] = {
     "activation", "dense_layers", "dense_intermediate", "moe_layers", "experts", "top_k",
     "expert_intermediate", "shared_experts", "shared_intermediate", "scoring", "expert_bias", NULL,
 };
-static const char *const precision_fields[] = {"experts", "dense", NULL};
+static const char *const precision_fields[] = {"experts", "dense", "head", "source", NULL};
 static const char *const published_fields[] = {
-    "total_params", "active_params", "active_excludes_embedding", "source", NULL,
+    "total_params", "active_params", "active_excludes_embedding", "active_excludes_head", "source", NULL,
 };
 
 static const char *const attn_kinds[] = {"gqa", "mla", NULL};        /* order of sim_attn_kind */
@@ -357,7 +357,9 @@ static int load_precision(sim_model *m, const cJSON *root, card_ctx *c)
     int rc;
     if (!p)
         return c->err->code;
-    if ((rc = need_wformat(p, "experts", &m->native_experts, c)) || (rc = need_wformat(p, "dense", &m->native_dense, c)))
+    if ((rc = need_wformat(p, "experts", &m->native_experts, c)) || (rc = need_wformat(p, "dense", &m->native_dense, c)) ||
+        (rc = need_wformat(p, "head", &m->native_head, c)) ||
+        (rc = need_nonempty_str(p, "source", m->native_source, sizeof m->native_source, c)))
         return rc;
     return SIM_OK;
 }
@@ -372,6 +374,8 @@ static int load_published(sim_model *m, const cJSON *root, card_ctx *c)
         (rc = need_positive_num(p, "active_params", &m->published.active_params, c)) ||
         (rc = sim_json_bool_opt(p, "active_excludes_embedding", &m->published.active_excludes_embedding, c->file,
                           c->section, c->err)) ||
+        (rc = sim_json_bool_opt(p, "active_excludes_head", &m->published.active_excludes_head, c->file, c->section,
+                                c->err)) ||
         (rc = need_nonempty_str(p, "source", m->published.source, sizeof m->published.source, c)))
         return rc;
     if (m->published.active_params > m->published.total_params)
@@ -489,6 +493,9 @@ void sim_model_params(const sim_model *m, sim_param_counts *out)
     /* With tied embeddings the same matrix is the LM head, which every token does use. */
     bool drop_input_embedding = m->published.active_excludes_embedding && !m->tied_embeddings;
     out->active_comparable = out->active - (drop_input_embedding ? out->embedding : 0);
+    /* Owners who count "non-embedding" active weights leave the LM head out too (GLM-4.5). */
+    if (m->published.active_excludes_head)
+        out->active_comparable -= m->tied_embeddings ? (drop_input_embedding ? 0 : out->embedding) : out->lm_head;
 }
 
 double sim_model_kv_elems_per_token_layer(const sim_model *m)

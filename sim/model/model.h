@@ -46,11 +46,16 @@ typedef struct sim_model {
     } ffn;
 
     int mtp_layers;
-    sim_wformat native_experts, native_dense;
+    /* What the published checkpoint holds, tensor class by tensor class: routed and shared
+     * experts; attention and dense FFN; embeddings and LM head. A deployment given no
+     * precision runs these (sim/deploy). */
+    sim_wformat native_experts, native_dense, native_head;
+    char native_source[512];       /* where the checkpoint's formats are stated */
 
     struct {
         double total_params, active_params;
         bool active_excludes_embedding;         /* the owner's active count leaves out the input embedding */
+        bool active_excludes_head;              /* ... and the LM head ("non-embedding" active weights) */
         char source[512];
     } published;
 } sim_model;

@@ -140,8 +140,10 @@ static void candidate_base(const sim_search_space *s, int h, int a, int b, sim_d
     if (s->nprec) {
         sim_wformat dense = d->dense_fmt;
         sim_deploy_set_precision(d, s->precisions[a]);
-        if (s->dense_fixed)
+        if (s->dense_fixed) { /* the dense part (and the head beside it) as the template asked */
             d->dense_fmt = dense;
+            d->head_native = s->tmpl.head_native;
+        }
     }
     if (s->nmbt)
         d->max_batched_tokens = s->mbt[b];

@@ -7,7 +7,7 @@ set -euo pipefail
 
 # --- listings
 n=$("$M" models --json | jq length)
-[ "$n" -eq 14 ] && ok || bad "models --json lists $n models, expected 14"
+[ "$n" -eq 19 ] && ok || bad "models --json lists $n models, expected 19"
 "$M" models | grep -q "deepseek-v3" && ok || bad "models table lacks deepseek-v3"
 n=$("$M" hw --json | jq '[.[] | select(.name | startswith("calibrated/") | not)] | length')
 [ "$n" -eq 13 ] && ok || bad "hw --json lists $n shipped hwmodels, expected 13"
@@ -30,8 +30,8 @@ j=$("$M" eval --model deepseek-v3 --hw h100-sxm --gpus 8 --ep 8 --dp 8 --precisi
 echo "$j" | jq -e '.fits == false and (.reason | test("weights need"))' >/dev/null && ok \
   || bad "deepseek-v3 on 8xH100 bf16 should not fit, with a reason"
 # alias and paths
-"$M" eval --model deepseek-r1 --hw h200 --gpus 8 --dp 8 --tp 1 --json | jq -e '.model == "deepseek-v3"' >/dev/null \
-  && ok || bad "alias deepseek-r1"
+"$M" eval --model deepseek-r1-zero --hw h200 --gpus 8 --dp 8 --tp 1 --json | jq -e '.model == "deepseek-r1"' >/dev/null \
+  && ok || bad "alias deepseek-r1-zero"
 "$M" eval --model scenarios/models/mixtral-8x7b.json --hw hwmodels/h100-sxm.json --json | jq -e '.model == "mixtral-8x7b"' >/dev/null \
   && ok || bad "paths for --model and --hw"
 # one phase
@@ -144,7 +144,7 @@ expect_fail 2 "cfg.json: field 'hidden_size' is missing" -- "$M" import-hf "$tmp
 
 # aliases are listed, so the names that work can be seen (issue 17: deepseek-r1 was hidden)
 "$M" models >"$tmp/models"
-grep -qE "^deepseek-v3 .* deepseek-r1 *$" "$tmp/models" && ok || bad "moesim models hides the deepseek-r1 alias"
+grep -qE "^deepseek-r1 .* deepseek-r1-zero *$" "$tmp/models" && ok || bad "moesim models hides the deepseek-r1-zero alias"
 
 # llama-bench-shaped rows (issue 14): pp512 and tg128 for one sequence, beside llama-bench's
 "$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench >"$tmp/lb"

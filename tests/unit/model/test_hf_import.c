@@ -40,6 +40,30 @@ static const char *const mixtral =
     "\"num_local_experts\":8,\"num_experts_per_tok\":2,\"vocab_size\":32000,\"tie_word_embeddings\":false,"
     "\"max_position_embeddings\":32768,\"sliding_window\":null}";
 
+/* zai-org/GLM-4.5-Air's Glm4MoeConfig (no scoring_func: glm4_moe routes with a sigmoid) */
+static const char *const glm45_air =
+    "{\"architectures\":[\"Glm4MoeForCausalLM\"],\"model_type\":\"glm4_moe\",\"attention_bias\":true,\"attention_dro"
+    "pout\":0.0,\"first_k_dense_replace\":1,\"head_dim\":128,\"hidden_act\":\"silu\",\"hidden_size\":4096,\"initializ"
+    "er_range\":0.02,\"intermediate_size\":10944,\"max_position_embeddings\":131072,\"moe_intermediate_size\":14"
+    "08,\"n_group\":1,\"n_routed_experts\":128,\"n_shared_experts\":1,\"norm_topk_prob\":true,\"num_attention_head"
+    "s\":96,\"num_experts_per_tok\":8,\"num_hidden_layers\":46,\"num_key_value_heads\":8,\"num_nextn_predict_laye"
+    "rs\":1,\"partial_rotary_factor\":0.5,\"rms_norm_eps\":1e-05,\"rope_scaling\":null,\"rope_theta\":1000000,\"rou"
+    "ted_scaling_factor\":1.0,\"tie_word_embeddings\":false,\"topk_group\":1,\"torch_dtype\":\"bfloat16\",\"use_cac"
+    "he\":true,\"use_qk_norm\":false,\"vocab_size\":151552}";
+/* Kimi K2 Thinking: K2's architecture with compressed-tensors INT4 (group 32) routed experts */
+static const char *const kimi_k2_thinking =
+    "{\"architectures\":[\"DeepseekV3ForCausalLM\"],\"model_type\":\"kimi_k2\",\"num_hidden_layers\":61,\"hidden_siz"
+    "e\":7168,\"num_attention_heads\":64,\"num_key_value_heads\":64,\"intermediate_size\":18432,\"vocab_size\":163"
+    "840,\"max_position_embeddings\":262144,\"n_routed_experts\":384,\"n_shared_experts\":1,\"num_experts_per_to"
+    "k\":8,\"moe_intermediate_size\":2048,\"moe_layer_freq\":1,\"first_k_dense_replace\":1,\"kv_lora_rank\":512,\"q"
+    "_lora_rank\":1536,\"qk_nope_head_dim\":128,\"qk_rope_head_dim\":64,\"v_head_dim\":128,\"routed_scaling_facto"
+    "r\":2.827,\"scoring_func\":\"sigmoid\",\"num_nextn_predict_layers\":0,\"torch_dtype\":\"bfloat16\",\"tie_word_em"
+    "beddings\":false,\"quantization_config\":{\"config_groups\":{\"group_0\":{\"input_activations\":null,\"output_"
+    "activations\":null,\"targets\":[\"Linear\"],\"weights\":{\"dynamic\":false,\"group_size\":32,\"num_bits\":4,\"stra"
+    "tegy\":\"group\",\"symmetric\":true,\"type\":\"int\"}}},\"format\":\"pack-quantized\",\"ignore\":[\"lm_head\",\"re:.*s"
+    "elf_attn.*\",\"re:.*shared_experts.*\",\"re:.*mlp\\\\.(gate|up|gate_up|down)_proj.*\"],\"quant_method\":\"comp"
+    "ressed-tensors\"}}";
+
 /* Convert, load the card through the ordinary checks, and return the model. */
 static void convert(const char *config, const char *name, sim_model *m)
 {
@@ -101,6 +125,25 @@ static void mixtral_local_experts(void **state)
     same_as_shipped(mixtral, "mixtral-8x7b");
 }
 
+static void glm4_moe_sigmoid(void **state)
+{
+    (void)state;
+    same_as_shipped(glm45_air, "glm-4.5-air");
+}
+
+/* The INT4 experts of a compressed-tensors checkpoint; attention and head stay BF16. */
+static void compressed_tensors_int4_experts(void **state)
+{
+    (void)state;
+    same_as_shipped(kimi_k2_thinking, "kimi-k2-thinking");
+    static sim_model m;
+    convert(kimi_k2_thinking, "kimi-k2-thinking", &m);
+    assert_int_equal(m.native_experts, SIM_WF_INT4);
+    assert_int_equal(m.native_dense, SIM_WF_BF16);
+    assert_int_equal(m.native_head, SIM_WF_BF16);
+    assert_non_null(strstr(m.native_source, "group_size 32"));
+}
+
 static void bad_configs_named(void **state)
 {
     (void)state;
@@ -124,6 +167,8 @@ int main(void)
         cmocka_unit_test(qwen3_moe),
         cmocka_unit_test(deepseek_mla_shared_dense_mtp),
         cmocka_unit_test(mixtral_local_experts),
+        cmocka_unit_test(glm4_moe_sigmoid),
+        cmocka_unit_test(compressed_tensors_int4_experts),
         cmocka_unit_test(bad_configs_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -51,6 +51,8 @@ static const char *const shipped_cards[] = {
     "mixtral-8x7b", "mixtral-8x22b", "deepseek-v3", "deepseek-v2-lite", "qwen3-30b-a3b",
     "qwen3-235b-a22b", "gpt-oss-20b", "gpt-oss-120b", "kimi-k2", "llama4-maverick", "dbrx",
     "llama3.1-8b", "llama3.1-70b", "llama3.1-405b",
+    /* issue 17: each within 3% of its owner's total and active figures */
+    "deepseek-r1", "kimi-k2-thinking", "mistral-large-3", "glm-4.5", "glm-4.5-air",
 };
 #define N_SHIPPED (sizeof shipped_cards / sizeof shipped_cards[0])
 
@@ -372,6 +374,15 @@ static void test_inconsistent_cards(void **state)
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(card, "native_precision"), "experts", cJSON_CreateString("fp6"));
     expect_refused(*state, card, (const char *const[]){"'native_precision.experts' must be one of", NULL});
 
+    /* native precision is per tensor class, with its source: neither may be left out */
+    card = shipped_json("deepseek-v3");
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(card, "native_precision"), "head");
+    expect_refused(*state, card, (const char *const[]){"native_precision.head", "missing", NULL});
+
+    card = shipped_json("deepseek-v3");
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(card, "native_precision"), "source");
+    expect_refused(*state, card, (const char *const[]){"native_precision.source", "missing", NULL});
+
     card = shipped_json("llama3.1-8b");
     cJSON_ReplaceItemInObject(card, "hidden", cJSON_CreateNumber(0));
     expect_refused(*state, card, (const char *const[]){"'hidden' must be >= 1 (got 0)", NULL});
@@ -446,6 +457,11 @@ int main(void)
         CARD_TEST("llama3.1-8b"),
         CARD_TEST("llama3.1-70b"),
         CARD_TEST("llama3.1-405b"),
+        CARD_TEST("deepseek-r1"),
+        CARD_TEST("kimi-k2-thinking"),
+        CARD_TEST("mistral-large-3"),
+        CARD_TEST("glm-4.5"),
+        CARD_TEST("glm-4.5-air"),
         cmocka_unit_test(test_every_card_in_directory),
         cmocka_unit_test(test_mixtral_kv_per_token),
         cmocka_unit_test(test_deepseek_v3_kv_per_token),

@@ -371,6 +371,35 @@ static void test_precision_means_every_weight(void **state)
     assert_true(f.weight_bytes < 45e9); /* not the 141 GB of BF16 dense weights */
 }
 
+/* With no precision asked for, a deployment runs what the checkpoint holds, tensor class by
+ * tensor class (issue 17): gpt-oss's MXFP4 experts beside BF16 attention and head; a card's
+ * head format is used as it stands until a precision is asked for, and again with
+ * --dense-precision native. */
+static void test_default_precision_is_the_checkpoints(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "gpt-oss-120b", "h200");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    assert_int_equal(d.expert_fmt, SIM_WF_MXFP4);
+    assert_int_equal(d.dense_fmt, SIM_WF_BF16);
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_BF16);
+
+    m.native_head = SIM_WF_FP8; /* a checkpoint whose head is FP8: the default follows the card */
+    sim_deploy_defaults(&d, &m, &hw);
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_FP8);
+    sim_deploy_set_precision(&d, SIM_WF_INT4); /* every weight: the head by the serving rule */
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_INT8);
+    sim_deploy_set_native_dense(&d);
+    assert_int_equal(d.expert_fmt, SIM_WF_INT4);
+    assert_int_equal(d.dense_fmt, SIM_WF_BF16);
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_FP8);
+    sim_deploy_set_dense_precision(&d, SIM_WF_FP8);
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_BF16);
+}
+
 /* Hot weights first (issue 14): when weights exceed the fast tier, what every token reads
  * stays there and the routed experts spill. */
 static void test_hot_weights_stay_in_fast_memory(void **state)
@@ -466,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_decode_roofline_bound),
         cmocka_unit_test(test_parallelism_errors),
         cmocka_unit_test(test_precision_means_every_weight),
+        cmocka_unit_test(test_default_precision_is_the_checkpoints),
         cmocka_unit_test(test_hot_weights_stay_in_fast_memory),
         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_kernel_switch),
