@@ -14,7 +14,11 @@ cJSON *sim_catalog_model_row(const sim_model *m)
     cJSON_AddStringToObject(o, "display_name", m->display_name);
     cJSON_AddStringToObject(o, "aliases", m->aliases);
     cJSON_AddNumberToObject(o, "total_params_b", pc.total / 1e9);
-    cJSON_AddNumberToObject(o, "active_params_b", pc.active / 1e9);
+    /* active weights per token counted the way the model's owner publishes them (some leave
+     * out the embedding, some the LM head too), so the column compares with their figure;
+     * the count with both is beside it */
+    cJSON_AddNumberToObject(o, "active_params_b", pc.active_comparable / 1e9);
+    cJSON_AddNumberToObject(o, "active_params_with_embeddings_b", pc.active / 1e9);
     cJSON_AddNumberToObject(o, "published_total_b", m->published.total_params / 1e9);
     cJSON_AddNumberToObject(o, "published_active_b", m->published.active_params / 1e9);
     cJSON_AddNumberToObject(o, "layers", m->layers);
