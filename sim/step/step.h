@@ -57,6 +57,8 @@ typedef struct sim_step_result {
     double experts_touched_per_rank;
     double max_tokens_per_rank;
     double imbalance;                   /* busiest rank / mean */
+    double imbalance_unbalanced;        /* the same without EPLB placement and redundant slots (= imbalance
+                                           without EPLB; NAN when no placement exists without the slots) */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */
 } sim_step_result;
 
