@@ -51,7 +51,8 @@ static const opt_entry options[] = {
     N(context, 0, TOKENS, "phase: context length (decode) or prompt length (prefill)"),
     S(transport, "all-to-all transport: auto per-expert per-node nvlink"),
     S(overlap, "communication overlap: none or two-batch"),
-    N(skew, 0, 10, "expert popularity exponent (0 = uniform)"),
+    N(skew, 0, 10, "expert popularity exponent p_i ~ (i+1)^-skew (0 = uniform; default: the model card's law, else 0.7)"),
+    N(expert_imbalance, 1, 1e6, "expected tokens of the busiest expert over the idlest, as published (1 = uniform; instead of skew)"),
     I(redundant_experts, 0, DEVICES, "EPLB redundant expert slots over the EP group"),
     B(eplb, "place experts by expected load"),
     B(offload, "let weights spill to every slower memory tier"),
@@ -120,6 +121,7 @@ void sim_request_defaults(sim_request *r)
     r->osl = 1024;
     r->concurrency = 1;
     r->skew = -1;
+    r->expert_imbalance = 0;
     r->usd_per_gpu_hour = -1;
     r->usd_per_kwh = 0.10;
     r->seed = 20250101;
@@ -264,8 +266,13 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
                         r->transport);
     if (r->overlap[0] && sim_overlap_parse(r->overlap, &d->overlap) != 0)
         return sim_fail(err, SIM_EINPUT, "option 'overlap': unknown '%s' (one of none, two-batch)", r->overlap);
-    if (r->skew >= 0)
-        d->skew = r->skew;
+    if (r->skew >= 0 && r->expert_imbalance > 0)
+        return sim_fail(err, SIM_EINPUT, "options 'skew' and 'expert_imbalance' both given: give one (expert_imbalance "
+                        "is the busiest over the idlest expert's tokens, skew the popularity exponent it sets)");
+    if (r->skew >= 0 && (rc = sim_deploy_set_skew(d, r->skew, err)))
+        return sim_wrap(err, "option 'skew'");
+    if (r->expert_imbalance > 0 && (rc = sim_deploy_set_imbalance(d, r->expert_imbalance, err)))
+        return sim_wrap(err, "option 'expert_imbalance'");
     sim_deploy_set_redundant(d, r->redundant_experts, r->eplb);
     d->offload = r->offload;
     if (r->max_batched_tokens)

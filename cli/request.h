@@ -25,7 +25,8 @@ typedef struct sim_request {
     char phase[16];                           /* "" = serving; "prefill" or "decode" */
     double batch, context;
     char transport[16], overlap[16];
-    double skew;                              /* < 0 = default */
+    double skew;                              /* < 0 = default (the card's law, else the fallback) */
+    double expert_imbalance;                  /* busiest/idlest expert tokens; 0 = not given */
     int redundant_experts;
     bool eplb, offload, owned;
     int max_batched_tokens;

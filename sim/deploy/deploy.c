@@ -2,8 +2,65 @@
 #include "deploy/deploy.h"
 
 #include <limits.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
+
+#include "step/routing.h"
+
+/* The card's law, when it gives one; the fallback exponent otherwise. A card's imbalance was
+ * checked at load (>= 1, and 1 when k = E), so solving it cannot fail but for memory. */
+static void default_imbalance(sim_deploy *d, const sim_model *m)
+{
+    d->skew = SIM_DEPLOY_DEFAULT_SKEW;
+    d->expert_imbalance = 0;
+    d->imbalance_basis = SIM_IMBALANCE_FALLBACK;
+    double skew;
+    if (m->routing.imbalance >= 1 &&
+        sim_routing_skew_for_ratio(m->ffn.experts, m->ffn.top_k, m->routing.imbalance, &skew, NULL) == SIM_OK) {
+        d->skew = skew;
+        d->expert_imbalance = m->routing.imbalance;
+        d->imbalance_basis = SIM_IMBALANCE_CARD;
+    } else if (m->routing.skew >= 0) {
+        d->skew = m->routing.skew;
+        d->imbalance_basis = SIM_IMBALANCE_CARD;
+    }
+}
+
+int sim_deploy_set_skew(sim_deploy *d, double skew, sim_err *err)
+{
+    if (!(skew >= 0) || !isfinite(skew))
+        return sim_fail(err, SIM_EINPUT, "skew must be a finite number >= 0 (got %g)", skew);
+    d->skew = skew;
+    d->expert_imbalance = 0;
+    d->imbalance_basis = SIM_IMBALANCE_OPTION;
+    return SIM_OK;
+}
+
+int sim_deploy_set_imbalance(sim_deploy *d, double ratio, sim_err *err)
+{
+    if (!(ratio >= 1) || !isfinite(ratio))
+        return sim_fail(err, SIM_EINPUT,
+                        "expert imbalance must be a finite busiest/idlest expert token ratio >= 1 (got %g; 1 = uniform)",
+                        ratio);
+    double skew = d->skew;
+    /* A dense model has no experts to imbalance: the ratio is kept but moves nothing. */
+    if (sim_model_is_moe(d->model)) {
+        int rc = sim_routing_skew_for_ratio(d->model->ffn.experts, d->model->ffn.top_k, ratio, &skew, err);
+        if (rc)
+            return rc;
+    }
+    d->skew = skew;
+    d->expert_imbalance = ratio;
+    d->imbalance_basis = SIM_IMBALANCE_OPTION;
+    return SIM_OK;
+}
+
+const char *sim_imbalance_basis_name(sim_imbalance_basis b)
+{
+    static const char *const names[] = {"fallback", "card", "option"};
+    return names[b];
+}
 
 
 void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
@@ -19,7 +76,7 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     d->dispatch_fmt = SIM_WF_FP8;
     d->transport = SIM_A2A_AUTO;
     d->overlap = SIM_OVERLAP_NONE;
-    d->skew = SIM_DEPLOY_DEFAULT_SKEW;
+    default_imbalance(d, m);
     d->redundant_experts = 0;
     d->eplb = false;
     d->offload = false;

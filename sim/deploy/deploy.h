@@ -12,8 +12,10 @@
 #include "model/model.h"
 #include "model/precision.h"
 
-/* Default popularity exponent (p_i ∝ (i+1)^-skew over the E routed experts) when a model card
- * or scenario gives none.
+/* The fallback popularity exponent (p_i ∝ (i+1)^-skew over the E routed experts), used when
+ * neither the option (--skew, --expert-imbalance) nor the model card's routing section gives
+ * the law (precedence: option > card > this fallback; SCHEMA.md "routing" lists which cards
+ * carry a measured figure).
  * Source: ai-dynamo/aiconfigurator, collector/helper.py (_generate_power_law_distribution,
  * sample_power_law) and its power-law document: each expert's token count is drawn i.i.d.
  * from a truncated power-law *density* x^-alpha on [1, 0.8 T] (T k > E), scaled to T k, and
@@ -28,7 +30,11 @@
  * (T of 512-8192 tokens per step across the EP group), where aiconfigurator's alpha=1.01 gives
  * max/mean rank load 1.39-1.51 at ep 8 and 2.2-2.7 at ep 32. No published per-batch routing
  * trace of DeepSeek-V3 with a max/mean figure was found (DeepEP PR #393 shows such traces,
- * fitted by a log-normal, as plots only). Scenarios with a measured skew should set it. */
+ * fitted by a log-normal, as plots only). Scenarios with a measured skew should set it.
+ * For comparison, the one published per-step figure found since (TensorRT-LLM tech blog 4,
+ * DeepSeek-R1 at EP32 without EPLB: busiest rank 2.56x the mean, the deepseek-v3 card's
+ * source) needs skew 0.83 at that batch; the fallback stays at 0.7 rather than take one
+ * model's measurement for all. */
 #define SIM_DEPLOY_DEFAULT_SKEW 0.7
 
 typedef enum {
@@ -39,6 +45,13 @@ typedef enum {
 } sim_a2a_transport;
 
 typedef enum { SIM_OVERLAP_NONE, SIM_OVERLAP_TWO_BATCH } sim_overlap;
+
+/* Where the deployment's imbalance law came from (precedence: option > card > fallback). */
+typedef enum {
+    SIM_IMBALANCE_FALLBACK,   /* SIM_DEPLOY_DEFAULT_SKEW: no option, the card gives no figure */
+    SIM_IMBALANCE_CARD,       /* the model card's routing section (model->routing.source) */
+    SIM_IMBALANCE_OPTION,     /* --skew / --expert-imbalance (or the Lua fields) */
+} sim_imbalance_basis;
 
 typedef struct sim_deploy {
     const sim_model *model;
@@ -54,6 +67,9 @@ typedef struct sim_deploy {
     sim_a2a_transport transport;
     sim_overlap overlap;
     double skew;                    /* expert-popularity exponent (routing.h) */
+    double expert_imbalance;        /* > 0: the law was given as this busiest/idlest expert token ratio
+                                       (skew solved from it); 0: given as a skew */
+    sim_imbalance_basis imbalance_basis;
     int redundant_experts;          /* EPLB replicas, total over the EP group */
     bool eplb;
     bool offload;                   /* let weights spill to every slower tier, not only the default ones */
@@ -69,7 +85,8 @@ typedef struct sim_deploy {
 
 /* Defaults: 1 device, no parallelism, the model's native precisions tensor class by tensor
  * class (experts, dense, embeddings/LM head: what the published checkpoint holds), BF16 KV,
- * FP8 dispatch, auto transport, no overlap, default skew, 8192 batched tokens. */
+ * FP8 dispatch, auto transport, no overlap, the card's imbalance law (else the fallback skew),
+ * 8192 batched tokens. */
 void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw);
 
 /* Set the weight precision the way `--precision P` does: every weight in P, experts and
@@ -98,6 +115,13 @@ typedef struct sim_split_req {
  * Fills d->gpus, tp, ep, pp, dp; `pool` prefixes messages ("prefill pool: " or ""). Does not
  * run sim_deploy_check. */
 int sim_deploy_split(sim_deploy *d, const sim_split_req *req, const char *pool, sim_err *err);
+
+/* The imbalance law from an option: a popularity exponent (>= 0), or the expected busiest over
+ * idlest expert tokens (>= 1, solved for the exponent with routing.h's law). Fails (SIM_EINPUT)
+ * on a value the law cannot take; the deployment is unchanged then. */
+int sim_deploy_set_skew(sim_deploy *d, double skew, sim_err *err);
+int sim_deploy_set_imbalance(sim_deploy *d, double ratio, sim_err *err);
+const char *sim_imbalance_basis_name(sim_imbalance_basis b);
 
 /* Redundant expert slots (EPLB replicas); any imply EPLB placement. */
 void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb);

@@ -4,6 +4,7 @@
 #include "model/hf_import.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -161,7 +162,8 @@ __attribute__((format(printf, 3, 4))) static int fail_constraint(const card_ctx 
 
 static const char *const top_fields[] = {
     "schema", "name", "display_name", "aliases", "source", "notes", "hidden", "layers", "vocab",
-    "tied_embeddings", "max_context", "attention", "ffn", "mtp_layers", "native_precision", "published", NULL,
+    "tied_embeddings", "max_context", "attention", "ffn", "mtp_layers", "native_precision", "published", "routing",
+    NULL,
 };
 static const char *const attention_fields[] = {
     "kind", "heads", "kv_heads", "head_dim", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
@@ -175,6 +177,7 @@ static const char *const ffn_fields[] = {
     "expert_intermediate", "shared_experts", "shared_intermediate", "scoring", "expert_bias", NULL,
 };
 static const char *const precision_fields[] = {"experts", "dense", "head", "source", NULL};
+static const char *const routing_fields[] = {"imbalance", "skew", "source", "notes", NULL};
 static const char *const published_fields[] = {
     "total_params", "active_params", "active_excludes_embedding", "active_excludes_head", "source", NULL,
 };
@@ -384,6 +387,54 @@ static int load_published(sim_model *m, const cJSON *root, card_ctx *c)
     return SIM_OK;
 }
 
+/* The routing section: the law in the terms it is published in (imbalance, the busiest over
+ * the idlest expert's tokens) or as a popularity exponent, always with its source; a section
+ * with a source alone says that none is published and the fallback applies. Optional: a card
+ * without it gets the fallback too. */
+static int load_routing(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    m->routing.skew = -1;
+    if (!cJSON_GetObjectItemCaseSensitive(root, "routing"))
+        return SIM_OK;
+    const cJSON *r = need_section(root, "routing", routing_fields, c);
+    if (!r)
+        return c->err->code;
+    const cJSON *notes = cJSON_GetObjectItemCaseSensitive(r, "notes");
+    bool has_r = cJSON_GetObjectItemCaseSensitive(r, "imbalance") != NULL;
+    bool has_s = cJSON_GetObjectItemCaseSensitive(r, "skew") != NULL;
+    int rc;
+    m->routing.given = true;
+    if ((rc = need_nonempty_str(r, "source", m->routing.source, sizeof m->routing.source, c)))
+        return rc;
+    if (notes && !cJSON_IsString(notes))
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'routing.notes' must be a string", c->file);
+    if (has_r && has_s)
+        return sim_fail(c->err, SIM_EINPUT, "%s: fields 'routing.imbalance' and 'routing.skew' are both set: give "
+                        "one (imbalance: the busiest over the idlest expert's tokens; skew: the popularity exponent)",
+                        c->file);
+    if ((has_r || has_s) && !sim_model_is_moe(m))
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'routing.%s' applies only to MoE cards (ffn.moe_layers is 0)",
+                        c->file, has_r ? "imbalance" : "skew");
+    if (has_r) {
+        if ((rc = sim_json_num(r, "imbalance", &m->routing.imbalance, c->file, c->section, c->err)))
+            return rc;
+        if (!(m->routing.imbalance >= 1) || !isfinite(m->routing.imbalance))
+            return fail_constraint(c, "routing.imbalance", "must be a finite ratio >= 1 (the busiest over the idlest "
+                                   "expert's tokens; 1 = uniform; got %g)", m->routing.imbalance);
+        if (m->ffn.top_k >= m->ffn.experts && m->routing.imbalance != 1)
+            return fail_constraint(c, "routing.imbalance", "must be 1: every token reaches all %d experts (top_k %d)",
+                                   m->ffn.experts, m->ffn.top_k);
+    }
+    if (has_s) {
+        if ((rc = sim_json_num(r, "skew", &m->routing.skew, c->file, c->section, c->err)))
+            return rc;
+        if (!(m->routing.skew >= 0 && m->routing.skew <= 10))
+            return fail_constraint(c, "routing.skew", "must be in [0, 10] (the popularity exponent; 0 = uniform; got %g)",
+                                   m->routing.skew);
+    }
+    return SIM_OK;
+}
+
 static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
 {
     if (!cJSON_IsObject(root))
@@ -395,7 +446,7 @@ static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
     int rc;
     if ((rc = reject_unknown_fields(root, top_fields, c)) || (rc = load_identity(m, root, c)) ||
         (rc = load_shape(m, root, c)) || (rc = load_attention(m, root, c)) || (rc = load_ffn(m, root, c)) ||
-        (rc = load_precision(m, root, c)) || (rc = load_published(m, root, c)))
+        (rc = load_precision(m, root, c)) || (rc = load_published(m, root, c)) || (rc = load_routing(m, root, c)))
         return rc;
     return SIM_OK;
 }

@@ -52,6 +52,15 @@ typedef struct sim_model {
     sim_wformat native_experts, native_dense, native_head;
     char native_source[512];       /* where the checkpoint's formats are stated */
 
+    /* The expert-imbalance law from measured routing (SCHEMA.md, "routing"): at most one of
+     * imbalance and skew; neither = none published, the fallback applies (deploy.h). */
+    struct {
+        bool given;                             /* the card has a routing section */
+        double imbalance;                       /* expected busiest/idlest expert tokens (0 = not given) */
+        double skew;                            /* popularity exponent (< 0 = not given) */
+        char source[1024];                      /* where the figure comes from, or why there is none */
+    } routing;
+
     struct {
         double total_params, active_params;
         bool active_excludes_embedding;         /* the owner's active count leaves out the input embedding */

@@ -2,6 +2,7 @@
 #include "report/report.h"
 
 #include "base/jsonfile.h"
+#include "step/routing.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -54,6 +55,14 @@ cJSON *sim_report_step(const sim_step_result *s)
         sim_json_add_num(moe, "tokens_per_expert", s->tokens_per_expert);
         sim_json_add_num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
         sim_json_add_num(moe, "imbalance", s->imbalance);
+        sim_json_add_num(moe, "busiest_over_mean_rank", s->imbalance);
+        /* Only EPLB makes the two differ: what its placement and redundant slots took away. */
+        if (s->imbalance_unbalanced != s->imbalance) {
+            sim_json_add_num(moe, "busiest_over_mean_rank_without_eplb", s->imbalance_unbalanced);
+            if (!isfinite(s->imbalance_unbalanced))
+                cJSON_AddStringToObject(moe, "without_eplb_reason",
+                                        "the experts divide over the EP ranks only with the redundant slots");
+        }
     }
     cJSON_AddStringToObject(o, "expert_compute_type", sim_dtype_name(s->expert_dtype));
     cJSON_AddStringToObject(o, "dense_compute_type", sim_dtype_name(s->dense_dtype));
@@ -87,6 +96,25 @@ cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m)
     return o;
 }
 
+/* The imbalance law of a deployment: how it was given, the expected busiest/idlest expert
+ * tokens it means, and where it comes from. */
+static cJSON *routing_law(const sim_deploy *d)
+{
+    const sim_model *m = d->model;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "law", "zipf popularity p_i ~ (i+1)^-skew, top-k without replacement");
+    cJSON_AddStringToObject(o, "given_as", d->expert_imbalance > 0 ? "expert_imbalance" : "skew");
+    sim_json_add_num(o, "skew", d->skew);
+    sim_json_add_num(o, "busiest_over_idlest_expert", sim_routing_expert_ratio(m->ffn.experts, m->ffn.top_k, d->skew));
+    cJSON_AddStringToObject(o, "basis", sim_imbalance_basis_name(d->imbalance_basis));
+    if (d->imbalance_basis != SIM_IMBALANCE_OPTION && m->routing.given)
+        cJSON_AddStringToObject(o, "source", m->routing.source);
+    else if (d->imbalance_basis == SIM_IMBALANCE_FALLBACK)
+        cJSON_AddStringToObject(o, "source", "fallback exponent 0.7 (sim/deploy/deploy.h: matched to aiconfigurator's "
+                                             "latency-fitted load model); the model card gives no routing section");
+    return o;
+}
+
 cJSON *sim_report_deploy(const sim_deploy *d)
 {
     cJSON *o = cJSON_CreateObject();
@@ -103,7 +131,10 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     cJSON_AddStringToObject(o, "transport", sim_a2a_name(d->transport));
     cJSON_AddStringToObject(o, "overlap", sim_overlap_name(d->overlap));
     sim_json_add_num(o, "skew", d->skew);
+    if (sim_model_is_moe(d->model))
+        cJSON_AddItemToObject(o, "routing", routing_law(d));
     sim_json_add_num(o, "redundant_experts", d->redundant_experts);
+    cJSON_AddBoolToObject(o, "eplb", d->eplb);
     sim_json_add_num(o, "max_batched_tokens", d->max_batched_tokens);
     cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
     if (d->hw->eff.efficiency_from[0])
@@ -271,9 +302,42 @@ static void print_step(FILE *f, const char *title, const sim_step_result *s)
                     s->by_kind_s[i] * 1e3, 100 * sim_step_kind_share(s, (sim_layer_kind)i),
                     s->basis[i] == SIM_BASIS_NONE ? "" : "  ", s->basis[i] == SIM_BASIS_NONE ? "" : basis_text(s, i, buf, sizeof buf));
     }
-    if (s->experts_touched_per_rank > 0)
-        fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, imbalance %.2fx\n",
+    if (s->experts_touched_per_rank > 0) {
+        fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, %.2fx the mean rank's tokens",
                 s->experts_touched_per_rank, s->tokens_per_expert, s->imbalance);
+        if (!isfinite(s->imbalance_unbalanced))
+            fprintf(f, " (EPLB; no placement without its redundant slots to compare)");
+        else if (s->imbalance_unbalanced != s->imbalance)
+            fprintf(f, " (EPLB; %.2fx without it)", s->imbalance_unbalanced);
+        fprintf(f, "\n");
+    }
+}
+
+/* The imbalance law: the ratio as published, the exponent it sets, and its basis. */
+static void print_routing(FILE *f, const sim_deploy *d)
+{
+    const sim_model *m = d->model;
+    if (!sim_model_is_moe(m))
+        return;
+    const char *how = d->imbalance_basis == SIM_IMBALANCE_FALLBACK ? ": the fallback, no measured law for this model"
+                      : d->imbalance_basis == SIM_IMBALANCE_CARD
+                          ? (d->expert_imbalance > 0 ? " solved from the model card's imbalance" : " from the model card")
+                          : (d->expert_imbalance > 0 ? " solved from option expert_imbalance" : " from option skew");
+    fprintf(f, "routing: busiest/idlest expert %.3fx expected tokens (skew %.4g%s",
+            sim_routing_expert_ratio(m->ffn.experts, m->ffn.top_k, d->skew), d->skew, how);
+    if (d->redundant_experts > 0 || d->eplb)
+        fprintf(f, "; EPLB placement, %d redundant experts", d->redundant_experts);
+    fprintf(f, ")\n");
+    if (d->imbalance_basis != SIM_IMBALANCE_OPTION && m->routing.given) {
+        /* the first sentence on screen (sources run to several); the whole text is in the card */
+        const char *s = m->routing.source, *end = strstr(s, ": ");
+        const char *dot = strstr(s, ". ");
+        if (!end || (dot && dot < end))
+            end = dot;
+        int n = end && end - s < 200 ? (int)(end - s) : (int)strlen(s);
+        fprintf(f, "routing source: %.*s%s (whole source: %s)\n", n > 200 ? 200 : n, s, n < (int)strlen(s) ? " ..." : "",
+                m->path);
+    }
 }
 
 /* The first two lines: the deployment and its memory. */
@@ -285,6 +349,7 @@ static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfi
     fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
             m->total_bytes / 1e9, m->capacity_bytes / 1e9, m->weight_bytes / 1e9, m->kv_bytes_per_seq / 1e9,
             m->workspace_bytes / 1e9);
+    print_routing(f, d);
 }
 
 static void print_basis(FILE *f, const sim_deploy *d)

@@ -18,7 +18,8 @@
  *
  * Placement: without EPLB expert e sits on rank e / (E/ep) and the popularity ranking is a
  * fresh random permutation per trial (nobody chose where the hot experts sit). With EPLB the
- * `redundant` hottest experts get one extra replica each and slots are packed greedily by
+ * `redundant` extra slots replicate the experts with the most load per replica (DeepSeek's EPLB
+ * rule, so the hottest may get several) and slots are packed greedily by
  * expected load (place_eplb); a token routed to a replicated expert uses either replica.
  *
  * Trials run until the standard error of every maximum is below 1% of its value, within
@@ -64,7 +65,7 @@ typedef struct layout {
     double *pop;        /* pop[j], sums to 1 */
     double *incl;       /* incl[j]: P(a token picks j), Rosén's approximation (multinomial path) */
     int *first_slot;    /* first_slot[e]; replicas of e occupy consecutive slot ids */
-    int *nrep;          /* replicas of logical expert e: 1, or 2 for EPLB's redundant ones */
+    int *nrep;          /* replicas of logical expert e: 1, more for the ones EPLB replicated */
     int *slot_rank;     /* rank holding slot s */
     int *slot_expert;   /* logical expert in slot s */
     bool permute;       /* hot experts land anywhere: shuffle perm[] every trial */
@@ -96,6 +97,7 @@ typedef struct trial {
     double distinct, mean_exp_rank, dest_ranks, dest_nodes;
     double max_tok_rank, max_exp_rank, max_tok_expert, max_copies;
     double small_exp_share, small_tok_share; /* on the rank with the most assignments */
+    double hot_tokens, cold_tokens;          /* tokens of the most and the least popular expert */
 } trial;
 
 enum { N_MAX = 4 };
@@ -136,7 +138,7 @@ static int validate(const sim_routing_query *q, sim_err *err)
                         q->redundant);
     if (q->redundant > q->experts)
         return sim_fail(err, SIM_EINPUT,
-                        "routing: redundant (%d) must be <= experts (%d): one extra replica per hot expert",
+                        "routing: redundant (%d) must be <= experts (%d): at most one redundant slot per expert",
                         q->redundant, q->experts);
     /* Every rank holds as many slots: EP72 serves 256 experts with 32 redundant ones. */
     if ((q->experts + q->redundant) % q->ep != 0)
@@ -193,34 +195,170 @@ static void layout_free(layout *L)
 
 /* Rosén's approximation to the inclusion probabilities of successive sampling:
  * incl_j = 1 - exp(-lambda p_j) with lambda set so that they sum to k. Exact for uniform p;
- * used only to give the multinomial path the right per-expert means. */
-static void inclusion_probs(layout *L)
+ * gives the multinomial path its per-expert means and EPLB its expected loads (the imbalance
+ * law's ratio uses the exact race_inclusion below: Rosén's is 4% off for Mixtral's top-2 of 8). */
+static void rosen_inclusion(const double *pop, int E, int k, double *incl)
 {
-    if (L->k >= L->E) {
-        for (int j = 0; j < L->E; j++)
-            L->incl[j] = 1;
+    if (k >= E) {
+        for (int j = 0; j < E; j++)
+            incl[j] = 1;
         return;
     }
     double lo = 0, hi = 1;
     for (;;) {
         double s = 0;
-        for (int j = 0; j < L->E; j++)
-            s += -expm1(-hi * L->pop[j]);
-        if (s >= L->k || hi > 1e300)
+        for (int j = 0; j < E; j++)
+            s += -expm1(-hi * pop[j]);
+        if (s >= k || hi > 1e300)
             break;
         hi *= 2;
     }
     for (int it = 0; it < 200 && hi - lo > 1e-12 * hi; it++) {
         double mid = 0.5 * (lo + hi), s = 0;
-        for (int j = 0; j < L->E; j++)
-            s += -expm1(-mid * L->pop[j]);
-        if (s < L->k)
+        for (int j = 0; j < E; j++)
+            s += -expm1(-mid * pop[j]);
+        if (s < k)
             lo = mid;
         else
             hi = mid;
     }
-    for (int j = 0; j < L->E; j++)
-        L->incl[j] = -expm1(-hi * L->pop[j]);
+    for (int j = 0; j < E; j++)
+        incl[j] = -expm1(-hi * pop[j]);
+}
+
+static void inclusion_probs(layout *L)
+{
+    rosen_inclusion(L->pop, L->E, L->k, L->incl);
+}
+
+/* Zipf popularity p_j ∝ (j+1)^-skew over E experts, summing to 1. */
+static void zipf_popularity(int E, double skew, double *pop)
+{
+    double sum = 0;
+    for (int j = 0; j < E; j++)
+        sum += pop[j] = pow(j + 1.0, -skew);
+    for (int j = 0; j < E; j++)
+        pop[j] /= sum;
+}
+
+/* ---------------------------------------------------------------- the imbalance law */
+
+/* Largest exponent the inversion tries: past it the coldest expert's popularity leaves the
+ * range of a double for the largest expert counts shipped, and the ratio is beyond any
+ * published one by orders of magnitude. */
+#define MAX_LAW_SKEW 100.0
+
+/* The exact probability that a token picks expert j among its k under successive sampling
+ * (Plackett-Luce, what the Monte Carlo draws): as an exponential race, each expert fires at
+ * an Exp(p_i) time and the first k to fire are picked, so
+ *   incl_j = integral over t of p_j e^(-p_j t) P(at most k-1 others fired by t) dt,
+ * the probability a Poisson-binomial count over the others (each fired with 1 - e^(-p_i t))
+ * by dynamic programming. Integrated by Simpson's rule in x = ln t over the span where
+ * p_j t e^(-p_j t) is above 1e-11 of its peak; the integrand is smooth on the scale of 1 in x,
+ * and 20 points per unit keep the rule's error below 1e-9. dp holds k doubles. */
+static double race_inclusion(const double *pop, int E, int k, int j, double *dp)
+{
+    const int n = 640;
+    double pj = pop[j], x0 = -log(pj) - 28, x1 = -log(pj) + 4, h = (x1 - x0) / n, sum = 0;
+    for (int m = 0; m <= n; m++) {
+        double t = exp(x0 + m * h);
+        for (int c = 0; c < k; c++)
+            dp[c] = c == 0;
+        for (int i = 0; i < E; i++) {
+            if (i == j)
+                continue;
+            double q = -expm1(-pop[i] * t);
+            for (int c = k - 1; c > 0; c--)
+                dp[c] = dp[c] * (1 - q) + dp[c - 1] * q;
+            dp[0] *= 1 - q;
+        }
+        double f = 0;
+        for (int c = 0; c < k; c++)
+            f += dp[c];
+        double g = pj * t * exp(-pj * t) * f;
+        sum += g * (m == 0 || m == n ? 1 : m % 2 ? 4 : 2);
+    }
+    return sum * h / 3;
+}
+
+/* incl_0 / incl_{E-1} without the checks; NAN when out of memory. */
+static double expert_ratio(int E, int k, double skew)
+{
+    if (E <= 1 || k >= E || skew == 0)
+        return 1;
+    double *buf = malloc(((size_t)E + (size_t)k) * sizeof *buf);
+    if (!buf)
+        return NAN;
+    double *pop = buf, *dp = buf + E;
+    zipf_popularity(E, skew, pop);
+    double cold = race_inclusion(pop, E, k, E - 1, dp);
+    double r = cold > 0 ? race_inclusion(pop, E, k, 0, dp) / cold : INFINITY;
+    free(buf);
+    return r;
+}
+
+double sim_routing_expert_ratio(int experts, int top_k, double skew)
+{
+    if (experts < 1 || top_k < 1 || !(skew >= 0) || !isfinite(skew))
+        return NAN;
+    return expert_ratio(experts, top_k, skew);
+}
+
+int sim_routing_skew_for_ratio(int experts, int top_k, double ratio, double *skew, sim_err *err)
+{
+    if (!(ratio >= 1) || !isfinite(ratio))
+        return sim_fail(err, SIM_EINPUT,
+                        "expert imbalance must be a finite busiest/idlest ratio >= 1 (got %g; 1 = uniform)", ratio);
+    if (experts < 1 || top_k < 1 || top_k > experts)
+        return sim_fail(err, SIM_EINPUT, "expert imbalance: needs 1 <= top_k (%d) <= experts (%d)", top_k, experts);
+    *skew = 0;
+    if (ratio == 1)
+        return SIM_OK;
+    if (top_k >= experts || experts == 1)
+        return sim_fail(err, SIM_EINPUT,
+                        "expert imbalance %g cannot be: every token reaches all %d experts (top_k %d), so every "
+                        "expert gets every token (the ratio is 1)", ratio, experts, top_k);
+    /* The ratio grows with the exponent (the hottest gain, the coldest lose): bracket, then
+     * regula falsi (Illinois) on ln ratio, which is close to linear in the exponent. */
+    double lo = 0, hi = 1, target = log(ratio), rhi;
+    while ((rhi = expert_ratio(experts, top_k, hi)) < ratio) {
+        if (isnan(rhi))
+            return sim_fail(err, SIM_EFAIL, "expert imbalance: out of memory");
+        if (hi >= MAX_LAW_SKEW)
+            return sim_fail(err, SIM_EINPUT,
+                            "expert imbalance %g is beyond the law: exponent %g gives %g over %d experts (top_k %d)",
+                            ratio, MAX_LAW_SKEW, rhi, experts, top_k);
+        lo = hi;
+        hi = fmin(2 * hi, MAX_LAW_SKEW);
+    }
+    double flo = log(expert_ratio(experts, top_k, lo)) - target, fhi = log(rhi) - target, mid = hi;
+    int side = 0;
+    for (int it = 0; it < 200 && hi - lo > 1e-13 * hi; it++) {
+        mid = (lo * fhi - hi * flo) / (fhi - flo);
+        if (!(mid > lo && mid < hi))
+            mid = 0.5 * (lo + hi);
+        double r = expert_ratio(experts, top_k, mid);
+        if (isnan(r))
+            return sim_fail(err, SIM_EFAIL, "expert imbalance: out of memory");
+        double fm = log(r) - target;
+        if (fm == 0)
+            break;
+        if (fm < 0) {
+            lo = mid, flo = fm;
+            if (side == -1)
+                fhi /= 2;
+            side = -1;
+        } else {
+            hi = mid, fhi = fm;
+            if (side == 1)
+                flo /= 2;
+            side = 1;
+        }
+        if (fabs(fm) < 1e-14)
+            break;
+    }
+    *skew = mid;
+    return SIM_OK;
 }
 
 /* Exact rejection needs about sum_j 1/(1 - mass of the j hottest) draws per token at worst;
@@ -246,9 +384,12 @@ static enum sampler choose_sampler(layout *L, double skew)
     return SAMPLE_REJECT;
 }
 
-/* EPLB placement by expected load: the `redundant` hottest experts get a second replica
- * (half the load each), then slots go, largest load first, to the least-loaded rank that has
- * a free slot, avoiding a rank that already holds the other replica when possible. An
+/* EPLB placement by expected load, as deepseek-ai/EPLB (eplb.py) does it: each redundant slot
+ * goes in turn to the expert with the largest load per replica (replicate_experts), so a very
+ * hot expert may get several replicas and a mild one none; a token to a replicated expert goes
+ * to one replica at random (load / replicas each). Then slots go, largest load first, to the
+ * least-loaded rank that has a free slot (balanced_packing), avoiding a rank that already
+ * holds another replica of the same expert when possible. An
  * expert's expected load is T incl_e, not T k p_e: a token takes an expert at most once, so
  * the hottest experts saturate (with skew 1 over 256 experts, k p_0 = 1.3 > 1), and EPLB,
  * which measures loads, sees the saturated figure. */
@@ -269,9 +410,17 @@ static int place_eplb(layout *L, int redundant)
      * replica has not been given yet. */
     for (int t = 0; t < S; t++)
         L->slot_rank[t] = -1;
+    for (int e = 0; e < L->E; e++)
+        L->nrep[e] = 1;
+    for (int i = 0; i < redundant; i++) {
+        int best = 0;
+        for (int e = 1; e < L->E; e++)
+            if (L->incl[e] / L->nrep[e] > L->incl[best] / L->nrep[best])
+                best = e;
+        L->nrep[best]++;
+    }
     int s = 0;
     for (int e = 0; e < L->E; e++) {
-        L->nrep[e] = e < redundant ? 2 : 1;
         L->first_slot[e] = s;
         for (int r = 0; r < L->nrep[e]; r++, s++) {
             L->slot_expert[s] = e;
@@ -346,11 +495,7 @@ static int layout_init(layout *L, const sim_routing_query *q, sim_err *err)
         layout_free(L);
         return sim_fail(err, SIM_EFAIL, "routing: out of memory");
     }
-    double sum = 0;
-    for (int j = 0; j < L->E; j++)
-        sum += L->pop[j] = pow(j + 1.0, -q->skew);
-    for (int j = 0; j < L->E; j++)
-        L->pop[j] /= sum;
+    zipf_popularity(L->E, q->skew, L->pop);
     inclusion_probs(L);
     if (q->eplb) {
         if (place_eplb(L, q->redundant) != 0) {
@@ -611,7 +756,7 @@ static void reach_probs(const layout *L, work *w)
  * that a token picks expert j (Rosén's approximation for sampling without replacement).
  * Means per expert are right; the variance is T incl (1 - incl/k) instead of the exact
  * T incl (1 - incl), slightly larger for the hottest experts, negligible at these T.
- * Replicated experts split their count binomially. Per-token figures (destination ranks,
+ * Replicated experts split their count uniformly over their replicas. Per-token figures (destination ranks,
  * copies per rank) come from the reach probabilities of reach_probs: the mean is
  * the sum of reach probabilities, copies per rank are Binomial(T, reach). */
 static void trial_counts(const layout *L, work *w, gsl_rng *r)
@@ -628,14 +773,15 @@ static void trial_counts(const layout *L, work *w, gsl_rng *r)
     }
     for (int e = 0; e < L->E; e++) {
         long c = w->cnt_expert[e];
-        int s = L->first_slot[e];
-        if (L->nrep[e] == 1) {
-            w->cnt_slot[s] = c;
-        } else {
-            long a = (long)gsl_ran_binomial(r, 0.5, (unsigned int)c);
-            w->cnt_slot[s] = a;
-            w->cnt_slot[s + 1] = c - a;
+        int s = L->first_slot[e], n = L->nrep[e];
+        /* Each assignment picks one of the n replicas at random: a uniform multinomial split,
+         * drawn as successive binomials. */
+        for (int i = 0; i < n - 1; i++) {
+            long a = (long)gsl_ran_binomial(r, 1.0 / (n - i), (unsigned int)c);
+            w->cnt_slot[s + i] = a;
+            c -= a;
         }
+        w->cnt_slot[s + n - 1] = c;
     }
     /* Placement is fixed with EPLB, so its reach probabilities are computed once. */
     if (L->permute || !w->reach_done) {
@@ -690,6 +836,8 @@ static void trial_summarize(const layout *L, work *w, trial *o)
     o->max_exp_rank = (double)max_exp;
     o->max_tok_expert = (double)max_slot;
     o->max_copies = (double)max_cp;
+    o->hot_tokens = (double)w->cnt_expert[w->perm[0]];
+    o->cold_tokens = (double)w->cnt_expert[w->perm[L->E - 1]];
     o->small_exp_share = o->small_tok_share = 0;
     if (L->small_rows > 0 && max_tok > 0) {
         long small_exp = 0, small_tok = 0;
@@ -707,17 +855,19 @@ static void trial_summarize(const layout *L, work *w, trial *o)
 
 /* ---------------------------------------------------------------- the Monte Carlo loop */
 
+enum { N_SUM = 12 };
+
 typedef struct accum {
-    double sum[10], sq[N_MAX];
+    double sum[N_SUM], sq[N_MAX];
     int n;
 } accum;
 
 static void accum_add(accum *a, const trial *t)
 {
-    const double v[10] = {t->max_tok_rank, t->max_exp_rank, t->max_tok_expert, t->max_copies,
-                          t->distinct, t->mean_exp_rank, t->dest_ranks, t->dest_nodes,
-                          t->small_exp_share, t->small_tok_share};
-    for (int i = 0; i < 10; i++)
+    const double v[N_SUM] = {t->max_tok_rank, t->max_exp_rank, t->max_tok_expert, t->max_copies,
+                             t->distinct, t->mean_exp_rank, t->dest_ranks, t->dest_nodes,
+                             t->small_exp_share, t->small_tok_share, t->hot_tokens, t->cold_tokens};
+    for (int i = 0; i < N_SUM; i++)
         a->sum[i] += v[i];
     for (int i = 0; i < N_MAX; i++)
         a->sq[i] += v[i] * v[i];
@@ -787,6 +937,7 @@ static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, sim_e
     out->mean_dest_nodes_per_token = a.sum[7] / a.n;
     out->small_expert_share = a.sum[8] / a.n;
     out->small_token_share = a.sum[9] / a.n;
+    out->hot_cold_tokens = a.sum[11] > 0 ? a.sum[10] / a.sum[11] : 0;
     out->trials = a.n;
 
     gsl_rng_free(r);
@@ -808,6 +959,8 @@ static void all_experts(const sim_routing_query *q, sim_routing_stats *out)
     out->max_token_copies_per_rank = T;
     /* every expert gets all T tokens: all small or none */
     out->small_expert_share = out->small_token_share = q->small_rows > 0 && T <= q->small_rows ? 1 : 0;
+    out->max_tokens_per_rank_unbalanced = out->max_tokens_per_rank;
+    out->hot_cold_tokens = 1;
     out->trials = 0;
 }
 
@@ -827,6 +980,22 @@ static int compute(const sim_routing_query *q, sim_routing_stats *out, sim_err *
     int rc = monte_carlo(q, out, err);
     if (rc)
         return rc;
+    out->max_tokens_per_rank_unbalanced = out->max_tokens_per_rank;
+    if (q->eplb && q->experts % q->ep != 0) {
+        /* Only the redundant slots make the experts divide over the ranks (EP72 serves 256
+         * experts in 288 slots): there is no placement without them to compare with. */
+        out->max_tokens_per_rank_unbalanced = NAN;
+    } else if (q->eplb) {
+        /* What EPLB took away: the same tokens and law with nobody placing the experts. */
+        sim_routing_query plain = *q;
+        plain.eplb = false;
+        plain.redundant = 0;
+        plain.small_rows = 0;
+        sim_routing_stats u;
+        if ((rc = monte_carlo(&plain, &u, err)))
+            return rc;
+        out->max_tokens_per_rank_unbalanced = u.max_tokens_per_rank;
+    }
     /* The mean over ranks of assignments is T k / ep whatever the routing. */
     out->mean_tokens_per_rank = T * k / q->ep;
     if (q->skew == 0 && q->redundant == 0) {

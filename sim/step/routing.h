@@ -45,6 +45,14 @@ typedef struct sim_routing_stats {
     double small_expert_share;        /* small_rows > 0: of the experts touched on the rank with the most
                                          assignments, the share with 1..small_rows tokens (mean over trials) */
     double small_token_share;         /* ... and the share of that rank's assignments they hold */
+    double max_tokens_per_rank_unbalanced; /* eplb: E[max rank load] of the same routing with the experts
+                                         contiguous, hot ones wherever they fall, no replicas (what EPLB
+                                         and the redundant slots took away); else = max_tokens_per_rank;
+                                         NAN when the experts divide over the ranks only with the
+                                         redundant slots (no placement without them exists) */
+    double hot_cold_tokens;           /* tokens the hottest expert got over those the coldest got, summed
+                                         over the trials (an estimate of sim_routing_expert_ratio; 0 when
+                                         the coldest got none) */
     int trials;                       /* Monte Carlo trials behind the figures (0 = closed form) */
 } sim_routing_stats;
 
@@ -63,6 +71,20 @@ void sim_routing_cache_info(const sim_routing_cache *c, long *entries, long *hit
  * impossible query: k > E, E % ep != 0, tokens < 0, skew < 0, ranks_per_node not dividing ep... */
 int sim_routing_stats_get(sim_routing_cache *cache, const sim_routing_query *q, sim_routing_stats *out,
                           sim_err *err);
+
+/* The imbalance law in the terms it is published in: the expected tokens of the busiest expert
+ * over those of the idlest, incl_0 / incl_{E-1}, where incl_j is the probability that a token
+ * picks the j-th most popular expert among its k, exact for the successive sampling the Monte
+ * Carlo draws (routing.c, race_inclusion; tested against token-by-token routing). Costs a few
+ * milliseconds at E = 256: not for inner loops.
+ * With k = 1 this is the popularity ratio E^skew; with k > 1 a token takes an expert at most
+ * once, so the hottest saturate and the ratio is below E^skew. 1 when skew is 0 or k >= E. */
+double sim_routing_expert_ratio(int experts, int top_k, double skew);
+
+/* The popularity exponent whose expert ratio (above) is `ratio` (>= 1), to 1e-12 relative.
+ * Fails (SIM_EINPUT) on a ratio below 1 or not finite, and on a ratio above 1 when every token
+ * reaches every expert (k >= E), which no skew can give. */
+int sim_routing_skew_for_ratio(int experts, int top_k, double ratio, double *skew, sim_err *err);
 
 /* The closed form E(1 - (1 - k/E)^T) of distinct experts under uniform routing. */
 double sim_routing_distinct_uniform(int experts, int top_k, double tokens);

@@ -581,6 +581,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     facts->experts_touched_per_rank = touched;
     facts->max_tokens_per_rank = assign;
     facts->imbalance = rs.mean_tokens_per_rank > 0 ? assign / rs.mean_tokens_per_rank : 1;
+    facts->imbalance_unbalanced = rs.mean_tokens_per_rank > 0 ? rs.max_tokens_per_rank_unbalanced / rs.mean_tokens_per_rank : 1;
     return SIM_OK;
 }
 

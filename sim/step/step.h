@@ -66,6 +66,8 @@ typedef struct sim_step_result {
     sim_basis basis[SIM_LK_COUNT];
     char basis_source[SIM_LK_COUNT][48];
     bool basis_held[SIM_LK_COUNT];      /* a measured share held beyond its rows (kernels.h) */
+    double imbalance_unbalanced;        /* the same without EPLB placement and redundant slots (= imbalance
+                                           without EPLB; NAN when no placement exists without the slots) */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */
 } sim_step_result;
 

@@ -22,6 +22,9 @@ mk_card '.layers = -4' m_negative
 mk_card '.ffn.experts = 0' m_zero
 mk_card '.layers = 1e12' m_huge
 mk_card '.wings = 2' m_unknown
+mk_card '.ffn.top_k = 8 | del(.routing)' m_topall
+mk_card '.routing.imbalance = 0.7' m_imbalance
+mk_card '.routing.skew = 0.5' m_both
 cp "$hwm" "$tmp/h_malformed.json" && printf '{{' >>"$tmp/h_malformed.json"
 mk_hw '.memory.tiers[0].bandwidth_gbs = "fast"' h_type
 mk_hw 'del(.memory)' h_missing
@@ -72,6 +75,14 @@ cases=(
   "negative      |option 'usd_per_gpu_hour' must be >= 0                    |${E[*]} --usd-per-gpu-hour -5"
   "negative      |option 'usd_per_kwh' must be >= 0                         |${E[*]} --owned --usd-per-kwh -1"
   "negative      |option 'skew' must be >= 0                                |${E[*]} --skew -1"
+  "below range   |option 'expert_imbalance' must be >= 1 \(got 0.5\)        |${E[*]} --expert-imbalance 0.5"
+  "zero          |option 'expert_imbalance' must be >= 1                    |${E[*]} --expert-imbalance 0"
+  "NaN           |option 'expert_imbalance' must be a finite number         |${E[*]} --expert-imbalance nan"
+  "Inf           |option 'expert_imbalance' must be a finite number         |${E[*]} --expert-imbalance inf"
+  "conflicting   |options 'skew' and 'expert_imbalance' both given          |${E[*]} --skew 0.5 --expert-imbalance 1.5"
+  "impossible    |cannot be: every token reaches all 8 experts              |eval --model $tmp/m_topall.json --hw h200 --expert-imbalance 2"
+  "out of range  |field 'routing.imbalance' must be a finite ratio >= 1     |eval --model $tmp/m_imbalance.json --hw h200"
+  "conflicting   |'routing.imbalance' and 'routing.skew' are both set       |eval --model $tmp/m_both.json --hw h200"
   "negative      |parallel degrees and gpus must be positive|option 'tp' must be >= 0 |${E[*]} --tp -2"
   "zero          |concurrency must be >= 1                                  |${E[*]} --concurrency 0"
   "zero          |isl and osl must be >= 1                                  |${E[*]} --isl 0"

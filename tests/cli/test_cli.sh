@@ -146,6 +146,28 @@ expect_fail 2 "cfg.json: field 'hidden_size' is missing" -- "$M" import-hf "$tmp
 "$M" models >"$tmp/models"
 grep -qE "^deepseek-r1 .* deepseek-r1-zero *$" "$tmp/models" && ok || bad "moesim models hides the deepseek-r1-zero alias"
 
+# expert imbalance (issue 15): Mixtral's card law is NVIDIA's measured 40-60% (busiest over
+# idlest expert), the option gives it exactly, the basis and the busiest/mean rank are printed
+j=$("$M" eval --model mixtral-8x7b --hw h100-sxm --gpus 8 --ep 8 --concurrency 64 --json)
+echo "$j" | jq -e '.deployment.routing | .busiest_over_idlest_expert >= 1.4 and .busiest_over_idlest_expert <= 1.6
+  and .basis == "card" and (.source | test("40-60%"))' >/dev/null && ok || bad "Mixtral default imbalance: $(echo "$j" | jq -c .deployment.routing)"
+echo "$j" | jq -e '.breakdown.decode.moe.busiest_over_mean_rank >= 1' >/dev/null && ok || bad "busiest/mean rank missing"
+"$M" eval --model mixtral-8x7b --hw h100-sxm --gpus 8 --ep 8 --expert-imbalance 1.5 >"$tmp/imb"
+grep -q "^routing: busiest/idlest expert 1.500x expected tokens (skew 0.2141 solved from option expert_imbalance)" "$tmp/imb" \
+  && grep -q "x the mean rank's tokens" "$tmp/imb" && ok || bad "--expert-imbalance 1.5: $(grep routing "$tmp/imb")"
+"$M" eval --model mixtral-8x7b --hw h100-sxm --gpus 8 --ep 8 --expert-imbalance 1 --json |
+  jq -e '.deployment.routing | .busiest_over_idlest_expert == 1 and .skew == 0 and .basis == "option"' >/dev/null \
+  && ok || bad "--expert-imbalance 1 is uniform"
+"$M" eval --model qwen3-30b-a3b --hw h200 --json | jq -e '.deployment.routing | .basis == "fallback" and .skew == 0.7
+  and (.source | test("No published measurement"))' >/dev/null && ok || bad "qwen3 falls back, saying why"
+# DeepSeek-V3 EP32 with EPLB and 32 redundant slots: the busiest rank near the mean, and the
+# breakdown says what EPLB took away (TensorRT-LLM tech blog 4 measures 1.109x; without EPLB 2.564x)
+"$M" eval --model deepseek-v3 --hw gb200-nvl72 --gpus 32 --tp 1 --dp 32 --ep 32 --eplb --redundant-experts 32 \
+  --phase decode --batch 128 --context 2048 --json >"$tmp/eplb.json"
+jq -e '.breakdown.decode.moe | .busiest_over_mean_rank < 1.3 and .busiest_over_mean_rank_without_eplb > 2' "$tmp/eplb.json" \
+  >/dev/null && ok || bad "EPLB at EP32: $(jq -c .breakdown.decode.moe "$tmp/eplb.json")"
+expect_fail 2 "option 'expert_imbalance' must be >= 1" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --expert-imbalance 0.9
+
 # llama-bench-shaped rows (issue 14): pp512 and tg128 for one sequence, beside llama-bench's
 "$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench >"$tmp/lb"
 grep -qE '^\| mixtral-8x7b int4 \| [0-9.]+ GiB \| 46.70 B \| m4-max \| pp512 \| [0-9.]+ \|$' "$tmp/lb" &&

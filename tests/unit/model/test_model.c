@@ -392,6 +392,49 @@ static void test_inconsistent_cards(void **state)
     expect_refused(*state, card, (const char *const[]){"'layers' must be an integer", NULL});
 }
 
+/* The routing section: one law with its source; the shipped cards' values load as written. */
+static void test_routing_section(void **state)
+{
+    sim_model m;
+    load_shipped("mixtral-8x7b", &m);
+    assert_true(m.routing.given);
+    assert_true(m.routing.imbalance == 1.5);
+    assert_true(m.routing.skew < 0);
+    load_shipped("deepseek-v3", &m);
+    assert_true(m.routing.skew == 0.69);
+    assert_true(m.routing.imbalance == 0);
+    load_shipped("qwen3-30b-a3b", &m); /* none published: a source, no figure */
+    assert_true(m.routing.given && m.routing.imbalance == 0 && m.routing.skew < 0);
+    load_shipped("llama3.1-8b", &m);
+    assert_false(m.routing.given);
+
+    cJSON *card = shipped_json("mixtral-8x7b");
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(card, "routing"), "skew", 0.5);
+    expect_refused(*state, card, (const char *const[]){"'routing.imbalance' and 'routing.skew' are both set", NULL});
+
+    card = shipped_json("mixtral-8x7b");
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(card, "routing"), "imbalance", cJSON_CreateNumber(0.9));
+    expect_refused(*state, card, (const char *const[]){"'routing.imbalance' must be a finite ratio >= 1", "got 0.9", NULL});
+
+    card = shipped_json("mixtral-8x7b");
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(card, "routing"), "source");
+    expect_refused(*state, card, (const char *const[]){"'routing.source' is missing", NULL});
+
+    card = shipped_json("mixtral-8x7b");
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(card, "routing"), "imbalanse", 2);
+    expect_refused(*state, card, (const char *const[]){"unknown field 'routing.imbalanse'", NULL});
+
+    card = shipped_json("llama3.1-8b");
+    cJSON *r = cJSON_AddObjectToObject(card, "routing");
+    cJSON_AddNumberToObject(r, "imbalance", 1.5);
+    cJSON_AddStringToObject(r, "source", "a test");
+    expect_refused(*state, card, (const char *const[]){"'routing.imbalance' applies only to MoE cards", NULL});
+
+    card = shipped_json("mixtral-8x7b"); /* every token reaching every expert has no imbalance */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(card, "ffn"), "top_k", cJSON_CreateNumber(8));
+    expect_refused(*state, card, (const char *const[]){"'routing.imbalance' must be 1", NULL});
+}
+
 static void test_missing_file(void **state)
 {
     scratch *s = *state;
@@ -475,6 +518,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_top_k_above_experts, make_scratch, remove_scratch),
         cmocka_unit_test_setup_teardown(test_missing_field_is_named, make_scratch, remove_scratch),
         cmocka_unit_test_setup_teardown(test_inconsistent_cards, make_scratch, remove_scratch),
+        cmocka_unit_test_setup_teardown(test_routing_section, make_scratch, remove_scratch),
         cmocka_unit_test_setup_teardown(test_missing_file, make_scratch, remove_scratch),
         cmocka_unit_test(test_precision_bytes_and_names),
     };

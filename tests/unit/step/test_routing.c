@@ -243,6 +243,115 @@ static void test_eplb_redundant_lowers_max(void **state)
 /* The multinomial path must agree with routing token by token at a mid-size T. With EPLB
  * the placement is fixed, so the only noise is routing noise: tight tolerance. Without it
  * the hot experts move every trial, so several seeds are averaged. */
+/* The imbalance law: a busiest/idlest token ratio and the exponent it sets round-trip, k = 1
+ * is the popularity ratio E^skew exactly, and impossible ratios are refused. */
+static void test_ratio_skew_round_trip(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = {{8, 2}, {16, 4}, {64, 6}, {128, 1}, {256, 8}, {384, 8}};
+    static const double ratios[] = {1.0, 1.01, 1.5, 4.29, 35.5, 1000};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (size_t j = 0; j < sizeof ratios / sizeof ratios[0]; j++) {
+            double skew = -1;
+            sim_err err = {0};
+            int E = shapes[i][0], k = shapes[i][1];
+            if (sim_routing_skew_for_ratio(E, k, ratios[j], &skew, &err))
+                fail_msg("E %d k %d ratio %g: %s", E, k, ratios[j], err.msg);
+            double back = sim_routing_expert_ratio(E, k, skew);
+            if (fabs(back / ratios[j] - 1) > 1e-9)
+                fail_msg("E %d k %d: ratio %g -> skew %g -> ratio %.12g", E, k, ratios[j], skew, back);
+            /* and the other way, from the exponent */
+            double again;
+            assert_int_equal(sim_routing_skew_for_ratio(E, k, back, &again, NULL), SIM_OK);
+            assert_true(fabs(again - skew) <= 1e-9 * fmax(1, skew));
+        }
+    /* One pick per token: the token ratio is the popularity ratio, E^skew. */
+    assert_true(fabs(sim_routing_expert_ratio(8, 1, 0.7) / pow(8, 0.7) - 1) < 1e-9);
+    /* With k > 1 the hottest saturate: below E^skew (Mixtral at the old default: 3.37, not 4.29). */
+    assert_true(sim_routing_expert_ratio(8, 2, 0.7) < pow(8, 0.7));
+    assert_true(sim_routing_expert_ratio(8, 2, 0) == 1);
+    sim_err err = {0};
+    double skew;
+    assert_int_equal(sim_routing_skew_for_ratio(8, 2, 0.99, &skew, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, ">= 1"));
+    assert_int_equal(sim_routing_skew_for_ratio(8, 2, NAN, &skew, &err), SIM_EINPUT);
+    assert_int_equal(sim_routing_skew_for_ratio(8, 2, INFINITY, &skew, &err), SIM_EINPUT);
+    assert_int_equal(sim_routing_skew_for_ratio(8, 8, 1.5, &skew, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "every expert gets every token"));
+    assert_int_equal(sim_routing_skew_for_ratio(8, 8, 1, &skew, &err), SIM_OK);
+    assert_true(skew == 0);
+}
+
+/* The law's ratio (Rosén's inclusion probabilities) against token-by-token routing: the
+ * hottest expert's tokens over the coldest's, summed over the Monte Carlo's trials. */
+static void test_ratio_matches_routing(void **state)
+{
+    (void)state;
+    double skew;
+    assert_int_equal(sim_routing_skew_for_ratio(8, 2, 1.5, &skew, NULL), SIM_OK);
+    sim_routing_query mixtral = {.experts = 8, .top_k = 2, .tokens = 8192, .ep = 8, .ranks_per_node = 8,
+                                 .skew = skew, .seed = 11, .exact_work_limit = 1L << 30};
+    assert_close(get(&mixtral).hot_cold_tokens, 1.5, 0.01, "Mixtral busiest/idlest expert");
+    sim_routing_query q = dsv3(2048, 32, 0.69);
+    q.exact_work_limit = 1L << 30;
+    assert_close(get(&q).hot_cold_tokens, sim_routing_expert_ratio(256, 8, 0.69), 0.03,
+                 "DeepSeek-V3 busiest/idlest expert");
+}
+
+/* EPLB against its published effect. Source: NVIDIA TensorRT-LLM tech blog 4, "Scaling Expert
+ * Parallelism in TensorRT-LLM (Part 1)", Table 1: DeepSeek-R1, 1024 routed tokens per rank
+ * per step (4096 tokens, top-8, EP32). Without EPLB the busiest rank carries 2.564x the mean
+ * (the deepseek-v3 card's skew 0.69 is fitted to that: checked here within the Monte Carlo's
+ * noise); with EPLB and 32 redundant slots it carries 1.109x (EP32, 9 slots per rank) and
+ * 1.115x (EP36, 8 slots per rank). Those two are not fitted: the mechanism (DeepSeek's EPLB
+ * rule, replicas to the most loaded per replica, greedy packing) must land near them. It
+ * lands a little low (about 1.07x): the placement here knows the expected loads exactly, the
+ * deployed one works from past iterations and every layer has its own hot experts. */
+static void test_eplb_matches_published(void **state)
+{
+    (void)state;
+    double plain = 0;
+    for (unsigned long seed = 1; seed <= 8; seed++) {
+        sim_routing_query q = dsv3(4096, 32, 0.69);
+        q.seed = seed;
+        sim_routing_stats s = get(&q);
+        plain += s.max_tokens_per_rank / s.mean_tokens_per_rank / 8;
+    }
+    assert_close(plain, 2.564, 0.08, "busiest/mean rank without EPLB (fitted)");
+    static const struct { int ep; double published; } eplb[] = {{32, 1.109}, {36, 1.115}};
+    for (size_t i = 0; i < 2; i++) {
+        sim_routing_query q = dsv3(4096, eplb[i].ep, 0.69);
+        q.ranks_per_node = 4;
+        q.eplb = true;
+        q.redundant = 32;
+        sim_routing_stats s = get(&q);
+        double ratio = s.max_tokens_per_rank / s.mean_tokens_per_rank;
+        printf("  EPLB EP%d + 32 redundant: busiest/mean %.3f (published %.3f)\n", eplb[i].ep, ratio,
+               eplb[i].published);
+        assert_close(ratio, eplb[i].published, 0.06, "busiest/mean rank with EPLB");
+        if (eplb[i].ep == 32)
+            assert_true(s.max_tokens_per_rank_unbalanced / s.mean_tokens_per_rank > 2.0);
+        else /* 256 experts do not divide over 36 ranks without the redundant slots */
+            assert_true(isnan(s.max_tokens_per_rank_unbalanced));
+    }
+}
+
+/* DeepSeek's EPLB rule gives a very hot expert several replicas: 64 experts, top-2, skew 1.5,
+ * the hottest is picked by about 2 tokens in 3 and the next by about 1 in 4, so 8 redundant
+ * slots give the hottest three replicas and its busiest slot falls to well under half its
+ * load (one extra replica per hot expert, the rule before, stops at half). */
+static void test_eplb_replicates_hottest_repeatedly(void **state)
+{
+    (void)state;
+    sim_routing_query q = {.experts = 64, .top_k = 2, .tokens = 4096, .ep = 8, .ranks_per_node = 8,
+                           .skew = 1.5, .eplb = true, .seed = 3};
+    double one = get(&q).max_tokens_per_expert;
+    q.redundant = 8;
+    double replicated = get(&q).max_tokens_per_expert;
+    if (!(replicated < one / 2.5))
+        fail_msg("busiest slot %g tokens with 8 redundant slots, %g without", replicated, one);
+}
+
 static void test_multinomial_matches_exact(void **state)
 {
     (void)state;
@@ -452,6 +561,10 @@ int main(void)
         cmocka_unit_test_setup(test_mean_tokens_and_max_ge_mean, setup),
         cmocka_unit_test_setup(test_skew_raises_max, setup),
         cmocka_unit_test_setup(test_eplb_redundant_lowers_max, setup),
+        cmocka_unit_test_setup(test_ratio_skew_round_trip, setup),
+        cmocka_unit_test_setup(test_ratio_matches_routing, setup),
+        cmocka_unit_test_setup(test_eplb_matches_published, setup),
+        cmocka_unit_test_setup(test_eplb_replicates_hottest_repeatedly, setup),
         cmocka_unit_test_setup(test_multinomial_matches_exact, setup),
         cmocka_unit_test_setup(test_deterministic, setup),
         cmocka_unit_test_setup(test_cache_counts, setup),
