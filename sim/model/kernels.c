@@ -166,7 +166,8 @@ static int gemm_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peak
     int rc;
     if ((rc = sim_json_check_keys(r->o, keys, r->file, r->path, err)) || (rc = dtype_field(r, true, &row->dtype, err)) ||
         (rc = num(r, "m", true, &m, err)) || (rc = num(r, "n", true, &n, err)) || (rc = num(r, "k", true, &k, err)) ||
-        (rc = num(r, "groups", row->op == SIM_KOP_GROUPED_GEMM, &groups, err)))
+        (rc = num(r, "groups", row->op == SIM_KOP_GROUPED_GEMM, &groups, err)) ||
+        (rc = str(r, "format", false, row->format, sizeof row->format, err)))
         return rc;
     double a = dtype_bytes(row->dtype);
     row->x = m;
@@ -454,13 +455,35 @@ static bool matches(const sim_kernel_row *r, const sim_kernel_query *q)
     }
 }
 
-/* The share of one series (the rows of `family`) at x, if the series covers x. */
-static bool series_at(const sim_kernel_table *t, const sim_kernel_query *q, double family, sim_kernel_hit *hit)
+/* Rows of one series: one family, one source, one stated format (one library's kernel). */
+static bool same_series(const sim_kernel_row *a, const sim_kernel_row *b)
+{
+    return same(a->family, b->family) && a->source == b->source && strcmp(a->format, b->format) == 0;
+}
+
+/* The mean share of the series' rows at exactly x (two shapes can meet at one coordinate:
+ * batch 16 x context 16384 and batch 64 x 4096 are both 262,144 KV rows). */
+static double share_at(const sim_kernel_table *t, const sim_kernel_query *q, const sim_kernel_row *s, double x)
+{
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < t->n_rows; i++) {
+        const sim_kernel_row *r = &t->rows[i];
+        if (matches(r, q) && same_series(r, s) && same(r->x, x)) {
+            sum += r->share;
+            n++;
+        }
+    }
+    return n ? sum / n : NAN;
+}
+
+/* The share of the series of row `s` at x, if the series covers x. */
+static bool series_at(const sim_kernel_table *t, const sim_kernel_query *q, const sim_kernel_row *s, sim_kernel_hit *hit)
 {
     const sim_kernel_row *lo = NULL, *hi = NULL, *first = NULL, *last = NULL;
     for (int i = 0; i < t->n_rows; i++) {
         const sim_kernel_row *r = &t->rows[i];
-        if (!matches(r, q) || !same(r->family, family))
+        if (!matches(r, q) || !same_series(r, s))
             continue;
         if (!first || r->x < first->x)
             first = r;
@@ -474,16 +497,15 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_query *q, doub
     if (!first)
         return false;
     hit->held = false;
+    hit->source = s->source; /* one series, one source */
     if (lo && hi) {
-        hit->source = lo->source;
+        double s_lo = share_at(t, q, s, lo->x), s_hi = share_at(t, q, s, hi->x);
         if (same(lo->x, hi->x) || same(lo->x, q->x)) {
-            hit->share = lo->share;
+            hit->share = s_lo;
             return true;
         }
         double w = log(q->x / lo->x) / log(hi->x / lo->x);
-        hit->share = lo->share + w * (hi->share - lo->share);
-        if (w > 0.5)
-            hit->source = hi->source;
+        hit->share = s_lo + w * (s_hi - s_lo);
         return true;
     }
     const sim_kernel_row *edge = lo ? last : first;
@@ -496,8 +518,7 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_query *q, doub
         held = false;
     if (!near && !held)
         return false;
-    hit->share = edge->share;
-    hit->source = edge->source;
+    hit->share = share_at(t, q, s, edge->x);
     hit->held = !near;
     return true;
 }
@@ -512,15 +533,17 @@ bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim
         const sim_kernel_row *r = &t->rows[i];
         if (!matches(r, q))
             continue;
-        bool seen = false; /* each family once: the first row of it */
+        bool seen = false; /* each series once: at its first row */
         for (int j = 0; j < i && !seen; j++)
-            seen = matches(&t->rows[j], q) && same(t->rows[j].family, r->family);
+            seen = matches(&t->rows[j], q) && same_series(&t->rows[j], r);
         if (seen)
             continue;
         double dist = q->family > 0 ? fabs(log(r->family / q->family)) : 0;
         sim_kernel_hit h;
-        if (dist <= log(FAMILY_FACTOR) + 1e-12 && dist < best && series_at(t, q, r->family, &h)) {
-            best = dist;
+        if (dist > log(FAMILY_FACTOR) + 1e-12 || dist > best + 1e-12 || !series_at(t, q, r, &h))
+            continue;
+        if (dist < best - 1e-12 || !found || h.share > hit->share) {
+            best = dist < best ? dist : best;
             *hit = h;
             found = true;
         }

@@ -53,6 +53,7 @@ typedef struct sim_kernel_row {
     double share;             /* of the roofline (GEMM, attention) or of the link bandwidth (collectives) */
     bool memory_bound;        /* B/W > F/P at this row: the share is a bandwidth share */
     int source;               /* index into sim_kernel_table.sources */
+    char format[24];          /* GEMMs: the weight format as stated ("fp8-block128", "fp8-tensor", ...), or "" */
     int index;                /* position in the file's `rows`, for messages */
 } sim_kernel_row;
 
@@ -89,8 +90,10 @@ typedef struct sim_kernel_hit {
 /* The query: op, type, variant and link as in a row; x and family as in sim_kernel_row.
  * Returns true and fills *hit when a series of rows covers x: between its first and last
  * point, within 25% beyond either end, below a memory-bound first point, or above a
- * compute-bound last point. Among covering series whose family is within a factor of 2 of
- * the query's, the nearest in log family wins.
+ * compute-bound last point. A series is the rows of one family from one source in one
+ * stated format (one library's kernel). Among covering series whose family is within a
+ * factor of 2 of the query's, the nearest in log family wins; between series of the same
+ * family, the fastest (a stack is taken to run the best kernel published for the shape).
  * False: no row covers the shape (the caller uses its prior). */
 typedef struct sim_kernel_query {
     sim_kernel_op op;
