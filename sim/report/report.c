@@ -352,17 +352,29 @@ static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfi
     print_routing(f, d);
 }
 
-static void print_basis(FILE *f, const sim_deploy *d)
+/* The basis line, and the kernel-table sources the printed steps rest on (only those: a
+ * table has several, a breakdown uses a few). */
+static void print_basis(FILE *f, const sim_deploy *d, const sim_step_result *const *steps, int n_steps)
 {
     char buf[256];
     efficiency_basis(d, buf, sizeof buf);
     fprintf(f, "basis: %s\n", buf);
     const sim_kernel_table *kt = &d->hw->kernels;
-    if (kt->path[0]) {
-        fprintf(f, "kernel table: %s (%d published measurements); sources:\n", kt->path, kt->n_rows);
-        for (int i = 0; i < kt->n_sources; i++)
-            fprintf(f, "  %s: %s, %s (%s, %s)\n", kt->sources[i].key, kt->sources[i].title, kt->sources[i].url,
-                    kt->sources[i].library, kt->sources[i].date);
+    if (!kt->path[0])
+        return;
+    bool header = false;
+    for (int i = 0; i < kt->n_sources; i++) {
+        bool used = false;
+        for (int s = 0; s < n_steps && !used; s++)
+            for (int k = 0; k < SIM_LK_COUNT && !used; k++)
+                used = steps[s]->by_kind_s[k] > 0 && strcmp(steps[s]->basis_source[k], kt->sources[i].key) == 0;
+        if (!used)
+            continue;
+        if (!header)
+            fprintf(f, "measured kernels (%s):\n", kt->path);
+        header = true;
+        fprintf(f, "  %s: %s (%s, %s) %s\n", kt->sources[i].key, kt->sources[i].title, kt->sources[i].library,
+                kt->sources[i].date, kt->sources[i].url);
     }
 }
 
@@ -390,7 +402,8 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
     print_step(f, first_step_name(o), &r->first);
     if (o->prefill)
         print_step(f, "prefill_pool_iteration", &r->prefill_pool);
-    print_basis(f, d);
+    const sim_step_result *steps[] = {&r->decode, &r->first, &r->prefill_pool};
+    print_basis(f, d, steps, o->prefill ? 3 : 2);
 }
 
 void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result *p)
@@ -404,7 +417,8 @@ void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result
             p->context, p->step.time_s * 1e3, p->tokens_per_s_per_gpu);
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
     print_step(f, phase_name(p), &p->step);
-    print_basis(f, d);
+    const sim_step_result *steps[] = {&p->step};
+    print_basis(f, d, steps, 1);
 }
 
 /* --- tables --- */
