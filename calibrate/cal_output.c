@@ -1,4 +1,5 @@
-/* cal_output.c: the calibration report (a table on stdout) and the calibrated hwmodel file.
+/* cal_output.c: the calibration report (a table on stdout), the calibrated hwmodel file, and
+ * the kernel table beside it (calibrated/kernels/NAME.json, the format published tables use).
  * The file is the base hwmodel with what this run measured put in place, every replaced
  * figure's source saying so, and a `calibration` object holding provenance, the fit and the
  * raw measurements, so a later run (or a reader) can see what the numbers rest on. */
@@ -9,7 +10,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "base/jsonfile.h"
+#include "model/kernels.h"
 #include "step/routing.h"
 
 static const char *role(const cal_point *p)
@@ -387,6 +393,116 @@ static int check_loads(const char *text, const char *out, sim_err *err)
     return rc;
 }
 
+/* The kernel table of this run: its GEMM points as `gemm` rows (the fastest run of each, the
+ * same estimate the fit uses), in the format of the published tables (hwmodels/kernels/
+ * SCHEMA.md). A point above the fitted peak (a clock above the one the peak was derived
+ * from) is left out, and the table's note counts it. NULL when the run measured no GEMM. */
+static cJSON *kernel_table_json(const sim_hw *fitted, const cal_set *s, const cal_meta *m, const char *out)
+{
+    cJSON *rows = cJSON_CreateArray();
+    int kept = 0, above = 0;
+    for (int i = 0; i < s->n; i++) {
+        const cal_point *p = &s->p[i];
+        if (p->kind != CAL_GEMM || !(p->measured_s > 0))
+            continue;
+        double tflops = 2.0 * p->m * p->n * p->k / p->measured_s / 1e12;
+        if (tflops * 1e12 > fitted->peak_flops[SIM_DT_FP32]) {
+            above++;
+            continue;
+        }
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "op", "gemm");
+        cJSON_AddStringToObject(r, "dtype", "fp32");
+        cJSON_AddNumberToObject(r, "m", p->m);
+        cJSON_AddNumberToObject(r, "n", p->n);
+        cJSON_AddNumberToObject(r, "k", p->k);
+        cJSON_AddNumberToObject(r, "tflops", r4(tflops));
+        cJSON_AddStringToObject(r, "source", "moesim-calibrate");
+        char note[160];
+        snprintf(note, sizeof note, "fastest of %d round(s): %.6g s (median %.6g s)", p->rounds, p->measured_s,
+                 p->median_s);
+        cJSON_AddStringToObject(r, "note", note);
+        cJSON_AddItemToArray(rows, r);
+        kept++;
+    }
+    if (kept == 0) {
+        cJSON_Delete(rows);
+        return NULL;
+    }
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "schema", "moesim-kernels/1");
+    cJSON_AddStringToObject(t, "device", m->name);
+    char note[256];
+    snprintf(note, sizeof note, "Written by moesim calibrate beside %s; %d GEMM point(s) left out for lying above "
+             "the fitted FP32 peak.", out, above);
+    cJSON_AddStringToObject(t, "note", note);
+    cJSON *src = cJSON_AddObjectToObject(cJSON_AddObjectToObject(t, "sources"), "moesim-calibrate");
+    char title[200];
+    snprintf(title, sizeof title, "moesim calibrate on %s", m->device && *m->device ? m->device : m->name);
+    cJSON_AddStringToObject(src, "title", title);
+    cJSON_AddStringToObject(src, "url", out);
+    cJSON_AddStringToObject(src, "date", m->date && *m->date ? m->date : "unknown");
+    char lib[120];
+    snprintf(lib, sizeof lib, "moe-engine bench %s", m->version && *m->version ? m->version : "");
+    cJSON_AddStringToObject(src, "library", lib);
+    cJSON_AddStringToObject(src, "note", m->command ? m->command : "");
+    cJSON_AddItemToObject(t, "rows", rows);
+    return t;
+}
+
+/* DIR/kernels/NAME.json for the hwmodel at `out` (DIR/NAME.json); the folder is made. */
+static int kernel_table_path(const char *out, const char *name, char *path, size_t cap, sim_err *err)
+{
+    const char *slash = strrchr(out, '/');
+    int dir_len = slash ? (int)(slash - out) + 1 : 0;
+    char dir[1024];
+    if (snprintf(dir, sizeof dir, "%.*skernels", dir_len, out) >= (int)sizeof dir ||
+        snprintf(path, cap, "%s/%s.json", dir, name) >= (int)cap)
+        return sim_fail(err, SIM_EINPUT, "%s: path too long for its kernel table", out);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return sim_fail(err, SIM_EFAIL, "%s: cannot create the folder: %s", dir, strerror(errno));
+    return SIM_OK;
+}
+
+/* Write this run's kernel table, checked by loading it against the fitted peaks; with no
+ * GEMM measured, remove a table an earlier run left (it would describe another run). */
+static int write_kernel_table(const char *out, const sim_hw *fitted, const cal_set *s, const cal_meta *m,
+                              sim_err *err)
+{
+    char path[1100];
+    int rc = kernel_table_path(out, m->name, path, sizeof path, err);
+    if (rc)
+        return rc;
+    cJSON *t = kernel_table_json(fitted, s, m, out);
+    if (!t) {
+        unlink(path);
+        return SIM_OK;
+    }
+    char *text = cJSON_Print(t);
+    cJSON_Delete(t);
+    if (!text)
+        return sim_fail(err, SIM_EFAIL, "%s: out of memory formatting JSON", path);
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.check", path);
+    rc = sim_json_write_atomic(tmp, text, err);
+    if (rc == SIM_OK) {
+        static sim_kernel_table check; /* big: kept off the stack */
+        sim_kernel_peaks pk = {.mem_Bps = fitted->tiers[0].bandwidth_Bps, .scale_up_Bps = fitted->scale_up.bandwidth_Bps,
+                               .scale_out_Bps = fitted->scale_out.bandwidth_Bps};
+        memcpy(pk.flops, fitted->peak_flops, sizeof pk.flops);
+        rc = sim_kernel_table_load(&check, tmp, m->name, &pk, err);
+        if (rc)
+            sim_wrap(err, "calibrated kernel table for %s does not load back", out);
+        unlink(tmp);
+    }
+    if (rc == SIM_OK)
+        rc = sim_json_write_atomic(path, text, err);
+    free(text);
+    if (rc)
+        unlink(path); /* a table from an earlier run would describe another run */
+    return rc;
+}
+
 int cal_write_hwmodel(const char *out, const sim_hw *fitted, const cal_set *s, const cal_fit *fit,
                       const cal_errors *e, const cal_meta *m, sim_err *err)
 {
@@ -440,5 +556,7 @@ int cal_write_hwmodel(const char *out, const sim_hw *fitted, const cal_set *s, c
     if (rc == SIM_OK)
         rc = sim_json_write_atomic(out, nl, err);
     free(nl);
+    if (rc == SIM_OK)
+        rc = write_kernel_table(out, fitted, s, m, err);
     return rc;
 }

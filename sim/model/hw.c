@@ -702,10 +702,15 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim
     return SIM_OK;
 }
 
-/* The kernel table of a prior hwmodel: DIR/kernels/NAME.json beside FILE, if there is one. */
+/* The kernel table beside FILE, DIR/kernels/NAME.json, if there is one: the published table
+ * beside a shipped hwmodel (hwmodels/kernels/), or the one calibration wrote beside a
+ * calibrated one (hwmodels/calibrated/kernels/). A calibrated hwmodel measured this machine:
+ * it never takes the published table, so a calibrated table overrides a published one. A
+ * hwmodel whose efficiencies were copied from a calibrated one reads neither. */
 static int load_kernel_table(sim_hw *hw, const char *file, sim_err *err)
 {
-    if (strcmp(hw->eff.provenance, "calibrated") == 0)
+    bool calibrated = strcmp(hw->eff.provenance, "calibrated") == 0;
+    if (calibrated && hw->eff.efficiency_from[0])
         return SIM_OK;
     const char *slash = strrchr(file, '/');
     int dir_len = slash ? (int)(slash - file) + 1 : 0;

@@ -51,6 +51,25 @@ grep -q "grouped_gemm.$dt.small.max" "$tmp/report" && grep -q "memory.max.*held:
   && ok || bad "report lacks the small-rows regime or the triad-held memory.max"
 ls "$tmp" | grep -q "cal.json.tmp" && bad "temporary file left beside $cal" || ok
 
+# --- the kernel table beside the calibrated file, in the published tables' format: its GEMM
+# points as rows, each the fastest run's TFLOP/s; it loads with the hwmodel; a calibrated
+# table overrides a published one for the same device (published tables are read only
+# beside a prior hwmodel)
+name=$(jq -r .name "$cal")
+kt="$tmp/kernels/$name.json"
+[ -f "$kt" ] && [ "$(jq -r .schema "$kt")" = "moesim-kernels/1" ] && ok || bad "no kernel table beside $cal"
+[ "$(jq '[.rows[] | select(.op == "gemm" and .source == "moesim-calibrate")] | length' "$kt")" -gt 0 ] && ok ||
+  bad "kernel table has no GEMM rows"
+# one row against the measurement it came from: tflops = 2 m n k / min_s
+jq -e --slurpfile c "$cal" '.rows[0] as $r | [$c[0].calibration.measurements[] | select(.kind == "gemm" and .m == $r.m
+  and .n == $r.n and .k == $r.k)] | map(2 * .m * .n * .k / .min_s / 1e12) | min as $t |
+  (($t - $r.tflops) | fabs) <= 1e-3 * $t' "$kt" >/dev/null && ok || bad "kernel row does not reproduce its measurement"
+mkdir -p "$tmp/hw/calibrated/kernels" "$tmp/hw/kernels"
+cp "$cal" "$tmp/hw/calibrated/$name.json" && cp "$kt" "$tmp/hw/calibrated/kernels/$name.json"
+jq '.sources["moesim-calibrate"].title = "a published table"' "$kt" >"$tmp/hw/kernels/$name.json"
+file=$("$M" eval --hw "$tmp/hw/calibrated/$name.json" --model qwen3-30b-a3b --isl 256 --osl 64 --json | jq -r .kernel_table.file)
+[ "$file" = "$tmp/hw/calibrated/kernels/$name.json" ] && ok || bad "calibrated hwmodel read kernel table '$file'"
+
 # --- every precision the CPU engine runs is measured and fitted apart (issue 13): the quick
 # plan measures bf16, int8 and fp32 layers; a type not measured (the committed fixtures are
 # bf16 only) keeps the base's prior, is marked so, and the eval says it. Compute types follow
