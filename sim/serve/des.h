@@ -3,8 +3,10 @@
  * iteration, chunked prefill mixed into decode steps, KV blocks, preemption), and every
  * engine iteration lasts what the step model (step.h) says for the shape it carries. It
  * reports TTFT/TPOT/end-to-end percentiles, throughput, goodput under an SLO, utilization
- * and queue length over time, and whether the offered rate is sustainable. The result is a
- * struct; report/serve_report.h turns it into text and JSON. */
+ * and queue length over time, measured over a window that leaves out the warm-up and the
+ * cool-down, and whether the offered rate is sustainable (judged on the trend of the
+ * number in system over that window; undetermined when the run is too short). The result
+ * is a struct; report/serve_report.h turns it into text and JSON. */
 #ifndef MOESIM_DES_H
 #define MOESIM_DES_H
 

@@ -1,6 +1,8 @@
 /* des_stats.c: what the discrete-event simulator measures: time integrals (timeline
- * windows, the arrival span for sustainability), latency percentiles, goodput under an
- * SLO, Little's law, cost, and the result struct built from a finished run. */
+ * windows; bins of the arrival span), the measured window (warm-up and cool-down left
+ * out), latency percentiles, goodput under an SLO, the sustainability verdict on the
+ * trend of the number in system, Little's law, cost, and the result struct built from a
+ * finished run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,8 @@
 /* test_des.c: checks sim/des.c and sim/trace.c: at low load the simulated TTFT and TPOT
  * are the step model's own prefill and decode step times; Little's law holds on the
- * simulated trace; a saturating rate is reported as not sustainable; KV pressure preempts
+ * simulated trace; a saturating rate is not sustainable at any length, a comfortable one is
+ * at the default (sized) length, and SLO attainment holds still across run lengths once
+ * the warm-up is left out (issue 15); KV pressure preempts
  * and still finishes every request; disaggregated pools, speculative decoding and the
  * prefix cache move latencies the right way; traces and options fail with messages that
  * say where. Small models and few requests keep it fast under sanitizers. */
