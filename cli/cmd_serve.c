@@ -22,7 +22,9 @@ static void serve_usage(FILE *f)
     fprintf(f, "usage: moesim serve --model M --hw H [split options] --rate R [--requests N] [options]\n"
                "       moesim serve --model M --hw H ... --trace FILE.csv\n"
                "Simulates requests arriving at a deployment, one engine iteration at a time, and reports\n"
-               "TTFT / TPOT / end-to-end percentiles, throughput, goodput under an SLO and utilization.\n"
+               "TTFT / TPOT / end-to-end percentiles, throughput, goodput under an SLO and utilization,\n"
+               "measured after the warm-up and before the cool-down, and whether the rate is sustainable.\n"
+               "Without --requests the run is sized from the rate and the predicted latency.\n"
                "output:\n"
                "  --json                   the full result (with the timeline) as JSON on stdout\n"
                "  --csv FILE               the summary as one CSV row\n"
@@ -69,6 +71,9 @@ int cmd_serve(int argc, char **argv)
         sim_session_free(session);
         return serve_fail(err.code, err.msg);
     }
+    /* A run too short for a steady state keeps the count asked for, and says so. */
+    if (!run->result.steady_state)
+        fprintf(stderr, "moesim serve: warning: no steady state: %s\n", run->result.steady_note);
     if (csv && sim_serve_report_summary_csv(csv, rep, &err))
         rc = 1;
     if (!rc && req_csv && sim_serve_report_records_csv(req_csv, &run->result, &err))

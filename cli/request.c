@@ -69,7 +69,7 @@ static const opt_entry options[] = {
     I(prefill_dp, 0, DEVICES, "disaggregated: prefill pool dp"),
     I(seed, 0, 2147483647.0, "Monte Carlo seed for routing statistics"),
     N(rate, -INFINITY, 1e9, "serve: requests per second (Poisson or gamma arrivals)"),
-    I(requests, -INFINITY, 1e8, "serve: requests to simulate (default 1000; with a trace, at most this many, 0 = all)"),
+    I(requests, -INFINITY, 1e8, "serve: requests to simulate (default 0: sized from the rate and the predicted latency; with a trace, at most this many, 0 = all)"),
     S(arrival, "serve: poisson, gamma or trace (default poisson, or trace when --trace is given)"),
     N(burstiness, 1e-3, 1e3, "serve: gamma shape of the gaps between arrivals (1 = Poisson, < 1 burstier)"),
     S(trace, "serve: CSV trace, lines of arrival_s,input_tokens,output_tokens"),
@@ -125,7 +125,7 @@ void sim_request_defaults(sim_request *r)
     r->usd_per_gpu_hour = -1;
     r->usd_per_kwh = 0.10;
     r->seed = 20250101;
-    r->requests = 1000;
+    r->requests = 0; /* serve: sized from the rate (cli/serve_request.c); search confirms with 1000 */
     r->burstiness = 1;
     r->len_cv = 0.5;
     r->spec_accept = 1;

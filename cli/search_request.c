@@ -102,9 +102,11 @@ static int confirm_workload(const sim_request *r, sim_search_space *s, sim_err *
 {
     int R = s->serve.replicas > 0 ? s->serve.replicas : 1;
     sim_request one = *r;
+    if (one.requests == 0) /* unset: serve sizes its own run; the confirmation keeps its 1000 */
+        one.requests = 1000;
     if (R > 1) {
         one.rate = r->rate / R;
-        one.requests = (r->requests + R - 1) / R;
+        one.requests = (one.requests + R - 1) / R;
     }
     int max_context = s->model->max_context > 0 ? s->model->max_context : 1 << 20;
     return cli_serve_wl_opts(&one, max_context, &s->workload, err);

@@ -111,6 +111,41 @@ static void thin_trace(sim_workload *w, int R)
     w->n = k;
 }
 
+/* Run sizing (issue 15): with no --requests, one instance's arrivals span SIZE_SERVICE_TIMES
+ * times the longer of the predicted end-to-end latency and the backlog's relaxation time
+ * (sim_rate_point: near the largest rate the queue wanders far longer than a request
+ * lasts), so that after the warm-up (at most half the span, at least two service times)
+ * and the cool-down (one) the measured window spans well over 10 service times
+ * (des_stats.c's steady-state test), with at least SIZE_MIN requests (percentiles need a
+ * few hundred in the window). SIZE_MAX keeps a run near a second (the simulation costs
+ * about 5 us a request, README "Benchmarks"); a run that hits it says so. */
+enum { SIZE_SERVICE_TIMES = 40, SIZE_MIN = 2000, SIZE_MAX = 200000 };
+
+/* The steady-state model at the workload's mean lengths and one instance's rate. A
+ * deployment the model cannot judge leaves *p with NaN figures. */
+static int predict(const cli_serve_run *run, const sim_serve_opts *so, double isl, double osl, double rate,
+                   sim_rate_point *p, sim_err *err)
+{
+    sim_serve_opts o = *so;
+    o.isl = isl;
+    o.osl = osl;
+    o.replicas = 1;
+    o.prefill = run->has_prefill ? &run->prefill : NULL;
+    return sim_serve_at_rate(&run->deploy, &o, rate, p, err);
+}
+
+/* How many requests one instance simulates when none was asked. */
+static void size_run(cli_serve_run *run, double rate, const sim_rate_point *p, int *requests)
+{
+    run->sized = true;
+    run->predicted_e2e_s = p->e2e_s;
+    run->predicted_relax_s = p->relax_s;
+    double scale = p->reached ? fmax(p->e2e_s, p->relax_s) : p->e2e_s; /* out of reach: the run shows growth */
+    double n = isfinite(scale) ? ceil(rate * SIZE_SERVICE_TIMES * scale) : SIZE_MAX;
+    *requests = (int)fmin(SIZE_MAX, fmax(SIZE_MIN, n));
+    run->sized_capped = n > SIZE_MAX;
+}
+
 int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_records, bool progress,
                        cli_serve_run *run, sim_err *err)
 {
@@ -126,12 +161,29 @@ int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_rec
         one.rate = r->rate / R;
         one.requests = (r->requests + R - 1) / R;
     }
+    sim_rate_point p;
+    sim_err ignored = { 0 }; /* a prediction that fails only leaves the run unsized or unjudged */
+    if (!is_trace(r) && r->requests == 0 && r->rate > 0 && r->rate <= 1e9 && r->isl >= 1 && r->osl >= 1) {
+        if (predict(run, &so, r->isl, r->osl, one.rate, &p, &ignored))
+            p.e2e_s = NAN;
+        size_run(run, one.rate, &p, &one.requests);
+    }
     const sim_model *m = run->deploy.model;
     if ((rc = cli_serve_workload(&one, m->max_context > 0 ? m->max_context : 1 << 20, &run->workload, err)))
         return rc;
     if (R > 1 && r->trace[0])
         thin_trace(&run->workload, R);
     cli_serve_des_opts(r, &so, &run->opts);
+    /* The simulator judges runs too short to show a trend against the largest rate the
+     * steady-state model predicts at the workload's own mean lengths. */
+    const sim_workload *w = &run->workload;
+    double isl = 0, osl = 0, span = w->r[w->n - 1].arrival_s - w->r[0].arrival_s;
+    for (long i = 0; i < w->n; i++) {
+        isl += w->r[i].isl;
+        osl += w->r[i].osl;
+    }
+    if (span > 0 && predict(run, &so, isl / w->n, osl / w->n, (w->n - 1) / span, &p, &ignored) == SIM_OK)
+        run->opts.predicted_capacity_rps = isfinite(p.capacity_rps) ? p.capacity_rps : 0;
     run->opts.prefill = run->has_prefill ? &run->prefill : NULL;
     run->opts.keep_records = keep_records;
     sim_progress shown = { "moesim serve: %d%% of requests done", -1 };
@@ -156,7 +208,9 @@ void cli_serve_run_free(cli_serve_run *run)
 
 sim_serve_view cli_serve_view(const cli_serve_run *run)
 {
-    return (sim_serve_view){ &run->deploy, &run->opts, &run->workload, &run->result, run->replicas };
+    return (sim_serve_view){ &run->deploy, &run->opts,   &run->workload,      &run->result,
+                             run->replicas, run->sized, run->sized_capped, run->predicted_e2e_s,
+                             run->predicted_relax_s };
 }
 
 int cli_serve_request_run(sim_session *session, const sim_request *r, bool keep_records, bool progress,

@@ -36,6 +36,10 @@ typedef struct cli_serve_run {
     sim_workload workload;      /* one replica's share of the requests */
     sim_des_result result;      /* scaled to the replicas */
     int replicas;
+    bool sized;                 /* no request count was given: sized from the rate */
+    bool sized_capped;          /* ... and the size hit its cap */
+    double predicted_e2e_s;     /* the steady-state model's end-to-end latency it was sized from */
+    double predicted_relax_s;   /* ... and the backlog's relaxation time (sim_rate_point) */
 } cli_serve_run;
 
 /* Build, simulate, scale to the replicas. `progress` prints "moesim serve: N% of requests

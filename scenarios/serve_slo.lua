@@ -8,7 +8,7 @@
 local base = {
   model = "mixtral-8x7b", hw = "h100-sxm", gpus = 8, dp = 8, ep = 8, precision = "fp8",
   isl = 1024, osl = 256, isl_dist = "lognormal", osl_dist = "lognormal",
-  requests = 4000, slo_ttft_s = 1.0, slo_tpot_s = 0.05,
+  slo_ttft_s = 1.0, slo_tpot_s = 0.05, -- no requests: each run is sized from its rate (a steady state)
 }
 
 local rows, cdf = {}, {}
@@ -23,13 +23,13 @@ for _, rate in ipairs { 2, 5, 10, 20, 40, 80, 160 } do
     tpot_p50_ms = r.tpot_p50_s * 1e3, tpot_p99_ms = r.tpot_p99_s * 1e3,
     output_tokens_per_s_per_gpu = r.output_tokens_per_s_per_gpu,
     goodput_rps = r.goodput_requests_per_s, slo_attainment = r.slo_attainment,
-    utilization = r.utilization, sustainable = r.sustainable,
+    utilization = r.utilization, sustainability = r.sustainability, requests = r.requests,
   }
   if rate == 20 then cdf = r.cdf end
 end
 
 local cols = { "rate_rps", "ttft_p50_s", "ttft_p99_s", "tpot_p50_ms", "tpot_p99_ms",
-               "output_tokens_per_s_per_gpu", "goodput_rps", "slo_attainment", "utilization", "sustainable" }
+               "output_tokens_per_s_per_gpu", "goodput_rps", "slo_attainment", "utilization", "sustainability", "requests" }
 moesim.print(rows, cols)
 moesim.write_csv("serve_slo.csv", rows, cols)
 moesim.plot { rows = rows, x = "rate_rps", y = "ttft_p99_s", file = "ttft_p99.png",

@@ -32,6 +32,11 @@ static void pct(cJSON *o, const char *name, const sim_des_pct *p)
     }
 }
 
+static const char *verdict_name(sim_des_verdict v)
+{
+    return v == SIM_DES_SUSTAINABLE ? "sustainable" : v == SIM_DES_NOT_SUSTAINABLE ? "not sustainable" : "undetermined";
+}
+
 static void split_text(char *buf, size_t cap, const sim_deploy *d)
 {
     snprintf(buf, cap, "%d x %s, tp %d ep %d pp %d dp %d, %s", d->gpus, d->hw->name, d->tp, d->ep, d->pp, d->dp,
@@ -66,6 +71,20 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
     sim_json_add_num(j, "completed", r->completed);
     sim_json_add_num(j, "offered_rate_rps", r->offered_rate);
     sim_json_add_num(j, "duration_s", r->duration_s);
+    cJSON_AddBoolToObject(j, "requests_sized", v->sized);
+    sim_json_add_num(j, "requests_sized_from_e2e_s", v->sized ? v->predicted_e2e_s : NAN);
+    sim_json_add_num(j, "requests_sized_from_relax_s", v->sized ? v->predicted_relax_s : NAN);
+    /* the measured window: every latency, rate and utilization below is over it */
+    cJSON_AddBoolToObject(j, "window_whole_run", r->whole_run);
+    sim_json_add_num(j, "window_start_s", r->window_t0_s);
+    sim_json_add_num(j, "window_end_s", r->window_t1_s);
+    sim_json_add_num(j, "warmup_s", r->whole_run ? NAN : r->warmup_s);
+    sim_json_add_num(j, "cooldown_s", r->whole_run ? NAN : r->cooldown_s);
+    sim_json_add_num(j, "window_requests", r->window_requests);
+    sim_json_add_num(j, "service_time_s", r->service_s);
+    sim_json_add_num(j, "window_service_times", r->window_service_times);
+    cJSON_AddBoolToObject(j, "steady_state", r->steady_state);
+    cJSON_AddStringToObject(j, "steady_state_note", r->steady_note);
     pct(j, "ttft", &r->ttft);
     pct(j, "tpot", &r->tpot);
     pct(j, "e2e", &r->e2e);
@@ -91,9 +110,17 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
     sim_json_add_num(j, "kv_peak_share", r->kv_peak_share);
     sim_json_add_num(j, "preemptions", r->preemptions);
     sim_json_add_num(j, "iterations", r->iterations);
-    cJSON_AddBoolToObject(j, "sustainable", r->sustainable);
+    /* sustainable: true, false, or null when the run is too short to tell (the note says why) */
+    if (r->verdict == SIM_DES_UNDETERMINED)
+        cJSON_AddNullToObject(j, "sustainable");
+    else
+        cJSON_AddBoolToObject(j, "sustainable", r->sustainable);
+    cJSON_AddStringToObject(j, "sustainability", verdict_name(r->verdict));
+    sim_json_add_num(j, "queue_growth", r->queue_growth);
+    sim_json_add_num(j, "queue_growth_se", r->queue_growth_se);
     sim_json_add_num(j, "queue_growth_per_s", r->queue_growth_rps);
     sim_json_add_num(j, "served_requests_per_s", r->served_rps);
+    sim_json_add_num(j, "predicted_capacity_rps", r->capacity_rps);
     cJSON_AddStringToObject(j, "note", r->note);
     cJSON *l = cJSON_AddObjectToObject(j, "little");
     sim_json_add_num(l, "L", r->little_L);
@@ -141,6 +168,7 @@ cJSON *sim_serve_report_records(const sim_des_result *r)
         sim_json_add_num(row, "e2e_s", q->e2e_s);
         sim_json_add_num(row, "preemptions", q->preemptions);
         sim_json_add_num(row, "rank", q->rank);
+        cJSON_AddBoolToObject(row, "measured", q->measured);
         cJSON_AddItemToArray(rows, row);
     }
     return rows;
@@ -160,7 +188,7 @@ cJSON *sim_serve_report_cdf(const sim_des_result *r, int points)
         long k = 0;
         for (long i = 0; i < n; i++) {
             const sim_des_record *q = &r->records[i];
-            if (m == 1 && q->osl <= 1)
+            if (!q->measured || (m == 1 && q->osl <= 1))
                 continue;
             v[k++] = m == 0 ? q->ttft_s : m == 1 ? q->tpot_s : q->e2e_s;
         }
@@ -227,6 +255,19 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
     }
     fprintf(f, "%s arrivals, %.0f requests at %s req/s offered, simulated %s s\n", v->workload->source,
             (double)r->requests, nt(&b, "%.4g", r->offered_rate), nt(&b, "%.4g", r->duration_s));
+    if (v->sized)
+        fprintf(f, "run sized from the rate (no --requests): arrivals over %s s, predicted end-to-end latency %s s, "
+                   "backlog relaxation %s s%s\n",
+                nt(&b, "%.4g", r->last_arrival_s - r->first_arrival_s), nt(&b, "%.4g", v->predicted_e2e_s),
+                nt(&b, "%.4g", v->predicted_relax_s), v->sized_capped ? " (the size hit its cap)" : "");
+    if (r->whole_run)
+        fprintf(f, "measured: the whole run, ramp and drain included (%.0f requests)\n", (double)r->window_requests);
+    else
+        fprintf(f, "measured window: arrivals %s-%s s, %.0f requests (warm-up %s s and cool-down %s s left out), %s "
+                   "service times of %s s\n",
+                nt(&b, "%.4g", r->window_t0_s), nt(&b, "%.4g", r->window_t1_s), (double)r->window_requests,
+                nt(&b, "%.3g", r->warmup_s), nt(&b, "%.3g", r->cooldown_s), nt(&b, "%.1f", r->window_service_times),
+                nt(&b, "%.3g", r->service_s));
     fprintf(f, "  %-10s %10s %10s %10s %10s %10s\n", "latency", "mean", "p50", "p90", "p99", "max");
     print_pct_row(f, "TTFT s", &r->ttft, 1);
     print_pct_row(f, "TPOT ms", &r->tpot, 1e3);
@@ -259,7 +300,7 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
     if (v->workload->clipped > 0)
         fprintf(f, "note: %.0f drawn lengths were clipped to 16x the mean or the model's context\n",
                 (double)v->workload->clipped);
-    fprintf(f, "%s\n", r->sustainable ? "the offered rate is sustainable" : r->note);
+    fprintf(f, "%s\n", r->note);
 }
 
 /* ------------------------------------------------------------------ files */
@@ -301,15 +342,16 @@ int sim_serve_report_rows_csv(const char *path, const cJSON *rows, sim_err *err)
 /* Per-request records at full precision (the table writer keeps 4 digits). */
 int sim_serve_report_records_csv(const char *path, const sim_des_result *r, sim_err *err)
 {
-    size_t cap = 96 * (size_t)r->requests + 128, len = 0;
+    size_t cap = 112 * (size_t)r->requests + 128, len = 0;
     char *buf = malloc(cap);
     if (!buf)
         return sim_fail(err, SIM_EFAIL, "out of memory writing %s", path);
-    len += (size_t)snprintf(buf, cap, "request,arrival_s,isl,osl,ttft_s,tpot_s,e2e_s,preemptions,rank\n");
+    len += (size_t)snprintf(buf, cap, "request,arrival_s,isl,osl,ttft_s,tpot_s,e2e_s,preemptions,rank,measured\n");
     for (long i = 0; i < r->requests && len < cap; i++) {
         const sim_des_record *q = &r->records[i];
-        len += (size_t)snprintf(buf + len, cap - len, "%ld,%.9g,%d,%d,%.6g,%.6g,%.6g,%d,%d\n", i + 1, q->arrival_s,
-                                q->isl, q->osl, q->ttft_s, q->tpot_s, q->e2e_s, q->preemptions, q->rank);
+        len += (size_t)snprintf(buf + len, cap - len, "%ld,%.9g,%d,%d,%.6g,%.6g,%.6g,%d,%d,%d\n", i + 1,
+                                q->arrival_s, q->isl, q->osl, q->ttft_s, q->tpot_s, q->e2e_s, q->preemptions, q->rank,
+                                q->measured ? 1 : 0);
     }
     int rc = len < cap ? sim_json_write_atomic(path, buf, err) : sim_fail(err, SIM_EFAIL, "%s: record buffer overflow", path);
     free(buf);

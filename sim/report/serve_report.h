@@ -18,6 +18,10 @@ typedef struct sim_serve_view {
     const sim_workload *workload;   /* its source ("poisson", "gamma", "trace") and clipped draws */
     const sim_des_result *result;   /* already scaled to the replicas (sim_des_scale_replicas) */
     int replicas;
+    bool sized;                     /* the request count was sized from the rate (none was given) */
+    bool sized_capped;              /* ... and hit the cap */
+    double predicted_e2e_s;         /* the steady-state end-to-end latency it was sized from */
+    double predicted_relax_s;       /* ... and the backlog's relaxation time */
 } sim_serve_view;
 
 /* The result as JSON (summary, percentiles, timeline, replicas, lengths_clipped when any);

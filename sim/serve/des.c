@@ -152,7 +152,8 @@ static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const si
     }
     double span = w->r[w->n - 1].arrival_s;
     s->win_w = fmax(span, 1e-3) / 64;
-    s->span_w = span / 64;
+    s->a0 = w->r[0].arrival_s;
+    s->bin_w = (span - s->a0) / NBIN;
     return SIM_OK;
 }
 

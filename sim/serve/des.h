@@ -3,8 +3,10 @@
  * iteration, chunked prefill mixed into decode steps, KV blocks, preemption), and every
  * engine iteration lasts what the step model (step.h) says for the shape it carries. It
  * reports TTFT/TPOT/end-to-end percentiles, throughput, goodput under an SLO, utilization
- * and queue length over time, and whether the offered rate is sustainable. The result is a
- * struct; report/serve_report.h turns it into text and JSON. */
+ * and queue length over time, measured over a window that leaves out the warm-up and the
+ * cool-down, and whether the offered rate is sustainable (judged on the trend of the
+ * number in system over that window; undetermined when the run is too short). The result
+ * is a struct; report/serve_report.h turns it into text and JSON. */
 #ifndef MOESIM_DES_H
 #define MOESIM_DES_H
 
@@ -24,6 +26,8 @@ typedef struct sim_des_opts {
     double spec_accept;         /* mean tokens a decode step produces per sequence, in [1, spec_tokens + 1] */
     double slo_ttft_s, slo_tpot_s; /* per-request SLO for goodput (0 = no bound) */
     bool keep_records;          /* fill result.records (per-request CSV, latency CDFs) */
+    double predicted_capacity_rps; /* the steady-state model's largest request rate for this instance
+                                    * (sim_serve_at_rate; 0 = unknown): judges runs too short to show a trend */
     void (*progress)(void *ctx, double done_share);  /* called now and then; may be NULL */
     void *progress_ctx;
     sim_cost_opts cost;
@@ -43,13 +47,18 @@ typedef struct sim_des_record {
     double arrival_s, ttft_s, tpot_s, e2e_s;
     int isl, osl, preemptions;
     int rank;
+    bool measured;              /* arrived inside the measured window */
 } sim_des_record;
+
+/* Whether the offered rate is sustainable, judged on the trend of the number of requests
+ * in the system over the measured window (des_stats.c). */
+typedef enum { SIM_DES_SUSTAINABLE, SIM_DES_NOT_SUSTAINABLE, SIM_DES_UNDETERMINED } sim_des_verdict;
 
 typedef struct sim_des_result {
     long requests, completed, preemptions, iterations;
     int gpus;
     double first_arrival_s, last_arrival_s, end_s, duration_s;  /* duration: first arrival to last completion */
-    double offered_rate;                  /* requests / arrival span */
+    double offered_rate;                  /* (requests - 1) / arrival span */
     sim_des_pct ttft, tpot, e2e, queue;   /* queue: arrival until first scheduled */
     double input_tps, output_tps, output_tps_per_gpu, input_tps_per_gpu;
     double output_tps_per_user;           /* 1 / mean TPOT */
@@ -59,10 +68,25 @@ typedef struct sim_des_result {
     double mean_in_system, mean_waiting, max_waiting;
     double kv_peak_share;                 /* most KV blocks in use on one rank / its blocks */
     long kv_blocks_per_rank;
-    bool sustainable;
-    double queue_growth_rps;              /* slope of requests in system over the second half of arrivals */
-    double served_rps;                    /* completions / duration */
-    char note[384];                       /* why the rate is not sustainable, or "" */
+    /* The measured window: latency, throughput, goodput, utilization and queue figures are
+     * over requests arriving in [window_t0_s, window_t1_s) and tokens produced in it, with the
+     * warm-up after the first arrival and the cool-down before the last one left out. When the
+     * arrivals span too few service times (a burst) the window is the whole run instead. */
+    double window_t0_s, window_t1_s, warmup_s, cooldown_s;
+    long window_requests;
+    bool whole_run;                       /* the window is the whole run, ramp and drain included */
+    double service_s;                     /* median admission-to-last-token time of the window's requests */
+    double window_service_times;          /* window length / service_s */
+    bool steady_state;                    /* the window spans >= 10 service times and >= 200 requests */
+    char steady_note[256];                /* why not, or "" */
+    sim_des_verdict verdict;
+    bool sustainable;                     /* verdict == SIM_DES_SUSTAINABLE */
+    double queue_growth;                  /* requests in system, change over the window (least squares) */
+    double queue_growth_se;               /* its standard error (batch means) */
+    double queue_growth_rps;              /* queue_growth / window length */
+    double served_rps;                    /* completions in the window / its length */
+    double capacity_rps;                  /* opts.predicted_capacity_rps (NaN = unknown) */
+    char note[512];                       /* the verdict and its reason */
     /* Little's law on the simulated trace: L = time-average in system, lambda = requests /
      * duration, W = mean time in system */
     double little_L, little_lambda, little_W;

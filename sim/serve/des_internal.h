@@ -90,6 +90,15 @@ typedef struct xfer {
     int id;
 } xfer;
 
+/* One bin of the arrival span: time integrals of the counts, and what happened in it. */
+enum { NBIN = 512 };
+typedef struct span_bin {
+    double sys, wait;           /* integrals of requests in system and waiting (request-seconds) */
+    double busy, busy_pre;      /* seconds the (decode or only) pool and the prefill pool ran */
+    double out_tok, in_tok;     /* output tokens produced; prompt tokens of requests given their first token */
+    long done;                  /* completions */
+} span_bin;
+
 typedef struct des {
     const sim_des_opts *o;
     const sim_workload *w;
@@ -104,8 +113,10 @@ typedef struct des {
     /* timeline: integrals over windows of width win_w, merged pairwise when they overflow */
     sim_des_window win[128];
     double win_w;
-    /* sustainability: requests in system over 64 windows of the arrival span */
-    double span_area[64], span_wait[64], span_w;
+    /* the arrival span [a0, a1] in NBIN bins: what the measured window and the
+     * sustainability judgement are made of (des_stats.c); the drain after a1 is not binned */
+    span_bin bin[NBIN];
+    double a0, bin_w;
 } des;
 
 /* ------------------------------------------------------------------ queues (hot: inline) */
@@ -220,6 +231,9 @@ int des_transfer_done(des *s, int id);
 
 /* Move the clock to t, integrating the counts that held since the last event. */
 void des_advance(des *s, double t);
+/* Tokens produced at the current time: `out` output tokens, `in` prompt tokens whose
+ * request just got its first token; `done` completions. */
+void des_count(des *s, double out, double in, long done);
 /* Fill the result from a finished simulation of deployment d. */
 int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err);
 

@@ -260,6 +260,7 @@ static void finish(des *s, dreq *q)
     q->finish = s->now;
     q->state = ST_DONE;
     s->completed++;
+    des_count(s, 0, 0, 1);
     s->in_system--;
 }
 
@@ -297,13 +298,17 @@ static int rank_finish(des *s, pool *p, rank *r)
                     made = q->osl - q->gen;
                 q->gen += made;
                 q->kv += made;
+                des_count(s, made, 0, 0);
             } else {
                 q->done += q->sched;
                 q->kv = q->done;
                 if (q->done >= q->target) { /* the last chunk of a prompt yields a token */
                     q->gen++;
-                    if (q->first < 0 && p->role != ROLE_PREFILL)
+                    des_count(s, 1, 0, 0);
+                    if (q->first < 0 && p->role != ROLE_PREFILL) {
                         q->first = s->now;
+                        des_count(s, 0, q->isl, 0);
+                    }
                     if (p->role == ROLE_PREFILL) {
                         leave_pool(p, r);
                         s->running--;
@@ -346,8 +351,10 @@ int des_transfer_done(des *s, int id)
     dreq *q = &s->q[id];
     pool *pp = &s->pools[1], *dp = &s->pools[0];
     free_blocks(pp, &pp->rk[q->prank], q);
-    if (q->first < 0)
+    if (q->first < 0) {
         q->first = s->now;
+        des_count(s, 0, q->isl, 0);
+    }
     if (q->gen >= q->osl) {
         finish(s, q);
         return 0;

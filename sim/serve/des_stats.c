@@ -1,6 +1,8 @@
 /* des_stats.c: what the discrete-event simulator measures: time integrals (timeline
- * windows, the arrival span for sustainability), latency percentiles, goodput under an
- * SLO, Little's law, cost, and the result struct built from a finished run. */
+ * windows; bins of the arrival span), the measured window (warm-up and cool-down left
+ * out), latency percentiles, goodput under an SLO, the sustainability verdict on the
+ * trend of the number in system, Little's law, cost, and the result struct built from a
+ * finished run. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,24 +44,46 @@ static void win_add(des *s, double t0, double t1)
     }
 }
 
-static void span_add(des *s, double t0, double t1)
+/* Integrate the counts over the bins of the arrival span that [t0, t1) covers. */
+static void bin_add(des *s, double t0, double t1)
 {
-    while (s->span_w > 0 && t0 < t1) {
-        /* Compare in floating point first: at an absurd rate the span is so short that
-         * t0 / span_w overflows a long (issue 12: that wrote out of bounds). */
-        double x = t0 / s->span_w;
-        if (!(x < 64))
+    if (!(s->bin_w > 0))
+        return;
+    t0 = fmax(t0, s->a0);
+    while (t0 < t1) {
+        /* Compare in floating point first: at an absurd rate the span is so short that the
+         * index overflows a long (issue 12: that wrote out of bounds). */
+        double x = (t0 - s->a0) / s->bin_w;
+        if (!(x < NBIN))
             return;
         long i = (long)x;
-        if ((i + 1) * s->span_w <= t0)
+        if (s->a0 + (i + 1) * s->bin_w <= t0)
             i++;
-        if (i >= 64)
+        if (i >= NBIN)
             return;
-        double e = fmin(t1, (i + 1) * s->span_w);
-        s->span_area[i] += s->in_system * (e - t0);
-        s->span_wait[i] += s->waiting * (e - t0);
+        double e = fmin(t1, s->a0 + (i + 1) * s->bin_w), dt = e - t0;
+        if (!(dt > 0))
+            return;
+        span_bin *b = &s->bin[i];
+        b->sys += s->in_system * dt;
+        b->wait += s->waiting * dt;
+        b->busy += s->pools[0].busy ? dt : 0;
+        b->busy_pre += s->npools == 2 && s->pools[1].busy ? dt : 0;
         t0 = e;
     }
+}
+
+void des_count(des *s, double out, double in, long done)
+{
+    if (!(s->bin_w > 0))
+        return;
+    double x = (s->now - s->a0) / s->bin_w;
+    if (!(x >= 0 && x < NBIN))
+        return; /* the drain after the last arrival is no part of any window */
+    span_bin *b = &s->bin[(long)x];
+    b->out_tok += out;
+    b->in_tok += in;
+    b->done += done;
 }
 
 /* Move the clock to t, integrating the counts that held since the last event. */
@@ -72,7 +96,7 @@ void des_advance(des *s, double t)
     s->area_wait += s->waiting * dt;
     s->area_run += s->running * dt;
     win_add(s, s->now, t);
-    span_add(s, s->now, t);
+    bin_add(s, s->now, t);
     s->now = t;
 }
 
@@ -109,92 +133,255 @@ static bool meets_slo(const sim_des_opts *o, const dreq *q)
            (o->slo_tpot_s <= 0 || q->osl <= 1 || tpot_of(q) <= o->slo_tpot_s);
 }
 
-static int latency_stats(const des *s, sim_des_result *r, sim_err *err)
+static double service_of(const dreq *q)
+{
+    return q->finish - q->sched_at;
+}
+
+static bool in_window(const sim_des_result *r, const dreq *q)
+{
+    return r->whole_run || (q->arrival >= r->window_t0_s && q->arrival < r->window_t1_s);
+}
+
+/* Median admission-to-last-token time of the requests arriving in [t0, t1) (all when
+ * whole): the time a request holds its place in the batch, the system's time scale. Unlike
+ * the end-to-end latency it does not grow with a backlog. */
+static int median_service(const des *s, double t0, double t1, bool whole, double *out, sim_err *err)
+{
+    double *v = malloc((size_t)s->w->n * sizeof *v);
+    if (!v)
+        return sim_fail(err, SIM_EFAIL, "out of memory for statistics");
+    long n = 0;
+    for (long i = 0; i < s->w->n; i++)
+        if (whole || (s->q[i].arrival >= t0 && s->q[i].arrival < t1))
+            v[n++] = service_of(&s->q[i]);
+    *out = n > 0 ? percentiles(v, n).p50 : NAN;
+    free(v);
+    return SIM_OK;
+}
+
+/* The warm-up end by the marginal standard error rule (MSER; White, "An effective truncation
+ * heuristic for bias reduction in simulation output", Simulation 69(6), 1997): over the bins'
+ * mean number in system Y, the truncation d in [0, n/2] that minimises
+ * sum_{i>=d} (Y_i - mean_d)^2 / (n - d)^2, i.e. the one that leaves the most precise mean. */
+static int mser_bins(const des *s)
+{
+    double sy = 0, syy = 0, best = INFINITY;
+    double suf[NBIN + 1], suf2[NBIN + 1];
+    suf[NBIN] = suf2[NBIN] = 0;
+    for (int i = NBIN - 1; i >= 0; i--) {
+        double y = s->bin[i].sys / s->bin_w;
+        suf[i] = suf[i + 1] + y;
+        suf2[i] = suf2[i + 1] + y * y;
+    }
+    int d_best = 0;
+    for (int d = 0; d <= NBIN / 2; d++) {
+        double m = NBIN - d;
+        sy = suf[d];
+        syy = suf2[d];
+        double v = (syy - sy * sy / m) / (m * m);
+        if (v < best) {
+            best = v;
+            d_best = d;
+        }
+    }
+    return d_best;
+}
+
+/* The measured window, in bins [*i0, *i1) of the arrival span: the warm-up is the MSER
+ * truncation but at least two service times (the batch fills over about one), at most half
+ * the span; the cool-down is one service time (the last arrivals finish in a draining,
+ * lighter batch), at most a quarter. When the arrivals span fewer than four service times
+ * (a burst, or a run too short) no window is left: the whole run is measured. */
+static int choose_window(const des *s, sim_des_result *r, int *i0, int *i1, sim_err *err)
+{
+    double span = r->last_arrival_s - r->first_arrival_s, tau;
+    int rc = median_service(s, 0, 0, true, &tau, err);
+    if (rc)
+        return rc;
+    *i0 = 0;
+    *i1 = NBIN;
+    if (!(s->bin_w > 0) || !(span >= 4 * tau)) {
+        r->whole_run = true;
+        r->window_t0_s = r->first_arrival_s;
+        r->window_t1_s = r->end_s;
+        return SIM_OK;
+    }
+    double warm = fmin(fmax(mser_bins(s) * s->bin_w, 2 * tau), 0.5 * span);
+    double cool = fmin(tau, 0.25 * span);
+    *i0 = (int)fmin(NBIN / 2, ceil(warm / s->bin_w));
+    *i1 = NBIN - (int)fmin(NBIN / 4, ceil(cool / s->bin_w));
+    r->window_t0_s = s->a0 + *i0 * s->bin_w;
+    r->window_t1_s = s->a0 + *i1 * s->bin_w;
+    r->warmup_s = r->window_t0_s - r->first_arrival_s;
+    r->cooldown_s = r->last_arrival_s - r->window_t1_s;
+    return SIM_OK;
+}
+
+/* Latency percentiles, goodput and SLO attainment over the window's requests. */
+static int latency_stats(const des *s, sim_des_result *r, double len, sim_err *err)
 {
     long n = s->w->n;
     double *a = malloc((size_t)n * 4 * sizeof *a);
     if (!a)
         return sim_fail(err, SIM_EFAIL, "out of memory for statistics");
     double *ttft = a, *tpot = a + n, *e2e = a + 2 * n, *queue = a + 3 * n;
-    long nt = 0, good = 0;
-    double good_tok = 0, in_tok = 0, out_tok = 0;
+    long m = 0, nt = 0, good = 0;
+    double good_tok = 0, w_sum = 0;
     for (long i = 0; i < n; i++) {
         const dreq *q = &s->q[i];
-        ttft[i] = q->first - q->arrival;
-        e2e[i] = q->finish - q->arrival;
-        queue[i] = q->sched_at - q->arrival;
+        w_sum += q->finish - q->arrival;
+        if (!in_window(r, q))
+            continue;
+        ttft[m] = q->first - q->arrival;
+        e2e[m] = q->finish - q->arrival;
+        queue[m] = q->sched_at - q->arrival;
+        m++;
         if (q->osl > 1)
             tpot[nt++] = tpot_of(q);
-        in_tok += q->isl;
-        out_tok += q->osl;
         if (meets_slo(s->o, q)) {
             good++;
             good_tok += q->osl;
         }
     }
-    r->little_W = gsl_stats_mean(e2e, 1, (size_t)n);
-    r->ttft = percentiles(ttft, n);
+    r->little_W = w_sum / n; /* Little's law is over the whole run, which starts and ends empty */
+    r->window_requests = m;
+    r->ttft = percentiles(ttft, m);
     r->tpot = percentiles(tpot, nt);
-    r->e2e = percentiles(e2e, n);
-    r->queue = percentiles(queue, n);
+    r->e2e = percentiles(e2e, m);
+    r->queue = percentiles(queue, m);
     free(a);
-    r->input_tps = in_tok / r->duration_s;
-    r->output_tps = out_tok / r->duration_s;
-    r->goodput_rps = good / r->duration_s;
-    r->goodput_tps = good_tok / r->duration_s;
-    r->slo_attainment = (double)good / n;
+    r->goodput_rps = good / len;
+    r->goodput_tps = good_tok / len;
+    r->slo_attainment = m > 0 ? (double)good / m : NAN;
     return SIM_OK;
 }
 
-static void note_unsustainable(sim_des_result *r)
+/* Least-squares change of a binned count over bins [i0, i1), from K batch means, with its
+ * standard error (the batch means are nearly independent once a batch spans a service
+ * time, which a steady-state window of 10 service times in 10 batches gives). */
+enum { TREND_BATCHES = 10 };
+static void trend(const des *s, int i0, int i1, bool waiting, double *growth, double *se, double *mean)
 {
-    snprintf(r->note, sizeof r->note,
-             "not sustainable: the backlog grew by %.3g requests per second over the second half of the arrivals "
-             "(offered %.3g req/s, served %.3g req/s on average until the queue drained); the queue grows without "
-             "bound at this rate",
-             r->queue_growth_rps, r->offered_rate, r->served_rps);
+    double x[TREND_BATCHES], y[TREND_BATCHES], mx = 0, my = 0;
+    int nb = i1 - i0;
+    for (int j = 0; j < TREND_BATCHES; j++) {
+        int b0 = i0 + j * nb / TREND_BATCHES, b1 = i0 + (j + 1) * nb / TREND_BATCHES;
+        double area = 0;
+        for (int i = b0; i < b1; i++)
+            area += waiting ? s->bin[i].wait : s->bin[i].sys;
+        x[j] = (b0 + b1) / 2.0 * s->bin_w;
+        y[j] = area / ((b1 - b0) * s->bin_w);
+        mx += x[j] / TREND_BATCHES;
+        my += y[j] / TREND_BATCHES;
+    }
+    double sxx = 0, sxy = 0, rss = 0;
+    for (int j = 0; j < TREND_BATCHES; j++) {
+        sxx += (x[j] - mx) * (x[j] - mx);
+        sxy += (x[j] - mx) * (y[j] - my);
+    }
+    double b = sxy / sxx;
+    for (int j = 0; j < TREND_BATCHES; j++) {
+        double e = y[j] - (my + b * (x[j] - mx));
+        rss += e * e;
+    }
+    double len = nb * s->bin_w;
+    *growth = b * len;
+    *se = sqrt(rss / (TREND_BATCHES - 2) / sxx) * len;
+    *mean = my;
 }
 
-/* Least-squares slope of the window means of `area` over windows [i0, 64), and their mean. */
-static double slope_of(const des *s, const double *area, int i0, double *mean)
+/* Rising over bins [i0, i1): the growth is significant (over 3 standard errors: one-sided
+ * p < 0.01 with 8 degrees of freedom) and material (over 5 requests and a quarter of the
+ * mean level per the window's length; `share` is the stretch's share of the window). A
+ * stable queue wanders with the arrivals' own noise and stays well under that. */
+static bool rising(const des *s, int i0, int i1, bool waiting, double share, double *growth, double *se)
 {
-    double sx = 0, sy = 0, sxx = 0, sxy = 0;
-    int n = 64 - i0;
-    for (int i = i0; i < 64; i++) {
-        double x = (i + 0.5) * s->span_w, y = area[i] / s->span_w;
-        sx += x;
-        sy += y;
-        sxx += x * x;
-        sxy += x * y;
-    }
-    *mean = sy / n;
-    return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+    double mean;
+    trend(s, i0, i1, waiting, growth, se, &mean);
+    return *growth > 3 * *se && *growth > share * fmax(5, 0.25 * mean);
 }
 
-/* A rate is not sustainable when the backlog grows over the second half of the arrivals:
- * growth both absolute (over 5 requests across the stretch) and large next to the level
- * (a stable queue's slope is noise around zero). Two witnesses: requests waiting for
- * admission, and requests in the system once the filling-up transient (two median
- * end-to-end latencies from the start) is over. */
-static void sustainability(const des *s, sim_des_result *r)
+/* The number in system (or waiting) rises over the whole window and still over its second
+ * half: a backlog that grows without bound does both, while a near-critical queue that is
+ * still relaxing towards its level (batches that keep growing slowly) flattens out. */
+static bool grows(const des *s, int i0, int i1, bool waiting, double *growth, double *se)
 {
-    r->sustainable = true;
-    r->served_rps = r->completed / r->duration_s;
-    if (s->span_w <= 0)
-        return;
-    double mean, slope = slope_of(s, s->span_wait, 32, &mean), len = 32 * s->span_w;
-    bool grows = slope * len > fmax(5, 0.25 * mean);
-    int i0 = (int)fmax(32, ceil(2 * r->e2e.p50 / s->span_w));
-    if (!grows && i0 <= 56) {
-        slope = slope_of(s, s->span_area, i0, &mean);
-        len = (64 - i0) * s->span_w;
-        grows = slope * len > fmax(5, 0.25 * mean);
+    double g2, se2;
+    bool whole = rising(s, i0, i1, waiting, 1, growth, se);
+    return whole && rising(s, (i0 + i1) / 2, i1, waiting, 0.5, &g2, &se2);
+}
+
+/* The verdict and its reason, from the result's figures (again after replica scaling). */
+static void des_note(sim_des_result *r)
+{
+    char cap[128] = "";
+    if (r->capacity_rps > 0)
+        snprintf(cap, sizeof cap, "; the steady-state model's largest rate is %.4g req/s", r->capacity_rps);
+    if (r->verdict == SIM_DES_SUSTAINABLE)
+        snprintf(r->note, sizeof r->note,
+                 "sustainable: the number in system stayed level over the measured window (%+.3g +- %.2g requests "
+                 "over %.4g s, %.1f service times)",
+                 r->queue_growth, r->queue_growth_se, r->window_t1_s - r->window_t0_s, r->window_service_times);
+    else if (r->verdict == SIM_DES_NOT_SUSTAINABLE && !r->whole_run)
+        snprintf(r->note, sizeof r->note,
+                 "not sustainable: the number in system grew by %.4g +- %.2g requests over the measured window of %.4g "
+                 "s (offered %.4g req/s, served %.4g req/s)%s; the queue grows without bound at this rate",
+                 r->queue_growth, r->queue_growth_se, r->window_t1_s - r->window_t0_s, r->offered_rate,
+                 r->served_rps, cap);
+    else if (r->verdict == SIM_DES_NOT_SUSTAINABLE)
+        snprintf(r->note, sizeof r->note,
+                 "not sustainable: the offered %.4g req/s is above the steady-state model's largest rate, %.4g req/s; "
+                 "the queue grows without bound at this rate",
+                 r->offered_rate, r->capacity_rps);
+    else
+        snprintf(r->note, sizeof r->note, "sustainability undetermined: %s%s", r->steady_note, cap);
+}
+
+/* Sustainable when the number in system (and the number waiting) stays level over a
+ * steady-state window; not sustainable when it rises there, or when it rises over a short
+ * window at a rate above what the steady-state model says the deployment can serve;
+ * otherwise undetermined (the run is too short to tell). */
+static void judge(const des *s, sim_des_result *r, int i0, int i1)
+{
+    double len = r->window_t1_s - r->window_t0_s;
+    r->window_service_times = len / r->service_s;
+    r->capacity_rps = s->o->predicted_capacity_rps > 0 ? s->o->predicted_capacity_rps : NAN;
+    bool over = r->capacity_rps > 0 && r->offered_rate > 1.05 * r->capacity_rps; /* 5%: the two models' spread */
+    r->steady_state = !r->whole_run && r->window_service_times >= 10 && r->window_requests >= 200;
+    if (r->whole_run)
+        snprintf(r->steady_note, sizeof r->steady_note,
+                 "the arrivals span %.4g s, under four service times (%.4g s): there is no steady state to measure, "
+                 "so the figures are over the whole run, ramp and drain included",
+                 r->last_arrival_s - r->first_arrival_s, r->service_s);
+    else if (!r->steady_state)
+        snprintf(r->steady_note, sizeof r->steady_note,
+                 "the measured window spans %.1f service times (%.4g s each) and %ld requests; a steady state needs "
+                 "at least 10 and 200 (give more requests, or leave --requests out to size the run from the rate)",
+                 r->window_service_times, r->service_s, r->window_requests);
+    bool up = false;
+    r->queue_growth = r->queue_growth_se = r->queue_growth_rps = NAN;
+    if (!r->whole_run) {
+        double g, se, gw, sew;
+        up = grows(s, i0, i1, false, &g, &se);
+        up = grows(s, i0, i1, true, &gw, &sew) || up;
+        r->queue_growth = g;
+        r->queue_growth_se = se;
+        r->queue_growth_rps = g / len;
     }
-    r->queue_growth_rps = slope;
-    if (grows) {
-        r->sustainable = false;
-        note_unsustainable(r);
-    }
+    if (up && (r->steady_state || over))
+        r->verdict = SIM_DES_NOT_SUSTAINABLE;
+    else if (r->whole_run && over)
+        r->verdict = SIM_DES_NOT_SUSTAINABLE;
+    else if (!up && r->steady_state)
+        r->verdict = SIM_DES_SUSTAINABLE;
+    else
+        r->verdict = SIM_DES_UNDETERMINED;
+    if (r->verdict == SIM_DES_UNDETERMINED && up)
+        snprintf(r->steady_note + strlen(r->steady_note), sizeof r->steady_note - strlen(r->steady_note),
+                 "; the number in system was still rising");
+    r->sustainable = r->verdict == SIM_DES_SUSTAINABLE;
+    des_note(r);
 }
 
 static void timeline(const des *s, sim_des_result *r)
@@ -230,17 +417,48 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
     double span = r->last_arrival_s - r->first_arrival_s;
     r->offered_rate = span > 0 ? (w->n - 1) / span : 0;
     r->iterations = p0->iterations + (s->npools == 2 ? p1->iterations : 0);
-    int rc = latency_stats(s, r, err);
-    if (rc)
+    int i0, i1;
+    int rc = choose_window(s, r, &i0, &i1, err);
+    double len = r->window_t1_s - r->window_t0_s;
+    if (rc || (rc = latency_stats(s, r, fmax(len, 1e-12), err)) ||
+        (rc = median_service(s, r->window_t0_s, r->window_t1_s, r->whole_run, &r->service_s, err)))
         return rc;
+    if (r->whole_run) {
+        double in_tok = 0, out_tok = 0;
+        for (long i = 0; i < w->n; i++) {
+            in_tok += s->q[i].isl;
+            out_tok += s->q[i].osl;
+        }
+        r->input_tps = in_tok / r->duration_s;
+        r->output_tps = out_tok / r->duration_s;
+        r->utilization = p0->busy_s / r->duration_s;
+        r->prefill_utilization = s->npools == 2 ? p1->busy_s / r->duration_s : r->utilization;
+        r->mean_in_system = s->area_sys / r->duration_s;
+        r->mean_waiting = s->area_wait / r->duration_s;
+        r->served_rps = s->completed / r->duration_s;
+    } else { /* tokens produced and time integrated inside the window */
+        span_bin t = { 0 };
+        for (int i = i0; i < i1; i++) {
+            t.sys += s->bin[i].sys;
+            t.wait += s->bin[i].wait;
+            t.busy += s->bin[i].busy;
+            t.busy_pre += s->bin[i].busy_pre;
+            t.out_tok += s->bin[i].out_tok;
+            t.in_tok += s->bin[i].in_tok;
+            t.done += s->bin[i].done;
+        }
+        r->input_tps = t.in_tok / len;
+        r->output_tps = t.out_tok / len;
+        r->utilization = t.busy / len;
+        r->prefill_utilization = s->npools == 2 ? t.busy_pre / len : r->utilization;
+        r->mean_in_system = t.sys / len;
+        r->mean_waiting = t.wait / len;
+        r->served_rps = t.done / len;
+    }
     r->output_tps_per_gpu = r->output_tps / r->gpus;
     r->input_tps_per_gpu = r->input_tps / r->gpus;
     r->output_tps_per_user = r->tpot.mean > 0 ? 1 / r->tpot.mean : 0;
-    r->utilization = p0->busy_s / r->duration_s;
-    r->prefill_utilization = s->npools == 2 ? p1->busy_s / r->duration_s : r->utilization;
     r->mean_batch = p0->iterations ? p0->dec_sum / (p0->iterations * (double)p0->nranks) : 0;
-    r->mean_in_system = s->area_sys / r->duration_s;
-    r->mean_waiting = s->area_wait / r->duration_s;
     r->max_waiting = s->max_waiting;
     r->kv_peak_share = s->kv_peak;
     r->kv_blocks_per_rank = p0->blocks;
@@ -248,7 +466,7 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
     r->little_lambda = w->n / r->duration_s;
     r->little_lambda_W = r->little_lambda * r->little_W;
     r->little_rel_error = r->little_L > 0 ? fabs(r->little_L - r->little_lambda_W) / r->little_L : NAN;
-    sustainability(s, r);
+    judge(s, r, i0, i1);
     timeline(s, r);
     r->cost_mode = "rent";
     r->usd_per_hour = sim_cost_usd_per_hour(d->hw, d->gpus, &o->cost, &r->cost_mode);
@@ -264,8 +482,9 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
             return sim_fail(err, SIM_EFAIL, "out of memory for request records");
         for (long i = 0; i < w->n; i++) {
             const dreq *q = &s->q[i];
-            r->records[i] = (sim_des_record){ q->arrival,     q->first - q->arrival, tpot_of(q), q->finish - q->arrival,
-                                              q->isl,         q->osl,                q->preempts, q->rank };
+            r->records[i] = (sim_des_record){ q->arrival, q->first - q->arrival, tpot_of(q), q->finish - q->arrival,
+                                              q->isl,     q->osl,                q->preempts, q->rank,
+                                              in_window(r, q) };
         }
     }
     return SIM_OK;
@@ -282,8 +501,10 @@ void sim_des_scale_replicas(sim_des_result *r, int replicas)
     r->served_rps *= R;
     r->usd_per_hour *= R;
     r->offered_rate *= R;
+    r->queue_growth *= R;
+    r->queue_growth_se *= R;
     r->queue_growth_rps *= R;
-    if (!r->sustainable)
-        note_unsustainable(r);
+    r->capacity_rps *= R;
+    des_note(r);
 }
 

@@ -385,3 +385,71 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
     set_cost(d, o->prefill, o, out);
     return SIM_OK;
 }
+
+/* The steady state at a request rate: the smallest concurrency whose request throughput
+ * reaches the rate (doubling, then bisection, as search's candidates are ranked), or the
+ * largest batch the deployment holds when it cannot reach it. */
+int sim_serve_at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->capacity_rps = out->e2e_s = out->relax_s = NAN;
+    if (!(rate > 0))
+        return sim_fail(err, SIM_EINPUT, "rate must be positive (got %g)", rate);
+    sim_serve_opts so = *o;
+    so.replicas = 1;
+    sim_eval ev;
+    double lo = 0, hi = 1;
+    int rc;
+    for (;; hi *= 2) {
+        so.concurrency = hi;
+        if ((rc = sim_serve_eval(d, &so, &ev, err)))
+            return rc;
+        if (!ev.fits)
+            return SIM_OK; /* nothing is known */
+        double rps = ev.output_tps / so.osl;
+        out->capacity_rps = fmax(out->capacity_rps >= 0 ? out->capacity_rps : 0, rps);
+        out->e2e_s = ev.e2e_s;
+        if (rps >= rate)
+            break;
+        if (ev.clipped || hi > 1e6) /* the batch cannot grow further: the rate is out of reach */
+            return SIM_OK;
+        lo = hi;
+    }
+    out->reached = true;
+    for (int i = 0; i < 8 && hi - lo > 1; i++) {
+        so.concurrency = floor((lo + hi) / 2);
+        if ((rc = sim_serve_eval(d, &so, &ev, err)))
+            return rc;
+        if (ev.fits && ev.output_tps / so.osl >= rate) {
+            hi = so.concurrency;
+            out->e2e_s = ev.e2e_s;
+        } else {
+            lo = so.concurrency;
+        }
+    }
+    out->concurrency = hi;
+    /* The backlog's relaxation time: in the fluid picture dC/dt = rate - X(C), so a
+     * displacement of the concurrency C decays as exp(-X'(C) t). At light load X' is about
+     * 1 / e2e; near the largest rate throughput hardly grows with the batch and the queue
+     * wanders for a long time (a run must span several of these to average it). */
+    double c0 = so.concurrency = hi;
+    if ((rc = sim_serve_eval(d, &so, &ev, err)))
+        return rc;
+    double x0 = ev.output_tps / so.osl;
+    so.concurrency = ceil(1.25 * c0);
+    if ((rc = sim_serve_eval(d, &so, &ev, err)))
+        return rc;
+    double slope = ev.fits && !ev.clipped ? (ev.output_tps / so.osl - x0) / (so.concurrency - c0) : 0;
+    out->relax_s = slope > 0 ? fmax(out->e2e_s, 1 / slope) : INFINITY;
+    /* The largest throughput: at the largest batch the KV cache holds (clipped). */
+    for (so.concurrency = fmax(hi, 1);; so.concurrency *= 2) {
+        if ((rc = sim_serve_eval(d, &so, &ev, err)))
+            return rc;
+        if (!ev.fits)
+            break;
+        out->capacity_rps = fmax(out->capacity_rps, ev.output_tps / so.osl);
+        if (ev.clipped || so.concurrency > 1e6)
+            break;
+    }
+    return SIM_OK;
+}

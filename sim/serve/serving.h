@@ -54,6 +54,23 @@ void sim_serve_defaults(sim_serve_opts *o);
  * out->fits false and the reason. */
 int sim_serve_eval(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err);
 
+/* The steady state at a request rate (one instance, mean lengths o->isl/o->osl): whether the
+ * rate is reachable, the concurrency that serves it, the end-to-end latency there, and the
+ * largest request rate the deployment reaches (at the largest batch its KV cache holds).
+ * When the rate is out of reach, e2e_s is the one at that largest batch. Figures
+ * that cannot be computed (the deployment does not fit) are NaN. `moesim serve` sizes its
+ * run and judges short runs with it. */
+typedef struct sim_rate_point {
+    bool reached;
+    double concurrency;
+    double e2e_s;                  /* the steady state has no queue: admission to last token */
+    double relax_s;                /* how long a displaced backlog takes to settle (1 / dX/dC, at least e2e_s;
+                                    * infinite where X no longer grows; NaN when the rate is out of reach) */
+    double capacity_rps;
+} sim_rate_point;
+
+int sim_serve_at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err);
+
 /* One phase alone, as `moesim eval --phase`: a decode step of `batch` sequences at
  * context `ctx`, or a prefill of `batch` prompts of `ctx` tokens, per attention rank. */
 int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,

@@ -23,6 +23,21 @@ head -1 "$tmp/sum.csv" | grep -q "ttft_p99_s" && ok || bad "summary CSV header l
 head -1 "$tmp/tl.csv" | grep -q "in_system" && ok || bad "timeline CSV header lacks in_system"
 [ -s "$tmp/cdf.png" ] && [ "$(head -c 4 "$tmp/cdf.png" | tail -c 3)" = PNG ] && ok || bad "CDF plot is not a PNG"
 
+# issue 15: without --requests the run is sized from the rate and reaches a steady state
+# (the JSON says so); an explicit count that is too short is kept, warned about on stderr,
+# and never called sustainable
+"$M" serve "${Q[@]}" --rate 5 --isl 512 --osl 64 --json >"$tmp/dj" 2>"$tmp/derr"
+jq -e '.requests_sized == true and .requests >= 2000 and .steady_state == true and .sustainable == true and
+       .warmup_s > 0 and .cooldown_s > 0 and .window_requests > 1000' "$tmp/dj" >/dev/null && [ ! -s "$tmp/derr" ] &&
+  ok || bad "default serve run: $(jq -c '{requests, steady_state, sustainability, note}' "$tmp/dj") $(cat "$tmp/derr")"
+"$M" serve "${Q[@]}" --rate 5 --isl 512 --osl 64 >"$tmp/drep"
+grep -q "run sized from the rate" "$tmp/drep" && grep -q "measured window: arrivals" "$tmp/drep" && ok ||
+  bad "default serve report lacks the size and the window: $(head -5 "$tmp/drep")"
+"$M" serve "${Q[@]}" --rate 5 --requests 50 --isl 512 --osl 64 --json >"$tmp/sj" 2>"$tmp/serr"
+jq -e '.requests == 50 and .requests_sized == false and .steady_state == false and .sustainable == null and
+       .sustainability == "undetermined"' "$tmp/sj" >/dev/null && grep -q "warning: no steady state" "$tmp/serr" &&
+  ok || bad "a short serve run: $(jq -c '{requests, steady_state, sustainable}' "$tmp/sj") $(cat "$tmp/serr")"
+
 # a trace, with a header and a comment
 printf 'arrival_s,input_tokens,output_tokens\n# warm-up\n0,100,10\n0.5,2000,50\n1.0,300,20\n' >"$tmp/t.csv"
 "$M" serve "${Q[@]}" --trace "$tmp/t.csv" --json >"$tmp/tj"
@@ -89,8 +104,13 @@ expect_fail 2 "goal' must be frontier or cheapest" -- "$M" search --model mixtra
 # --- Lua
 cat >"$tmp/s.lua" <<'LUA'
 local r = moesim.serve { model = "qwen3-30b-a3b", hw = "h100-sxm", precision = "fp8", rate = 4,
-                         requests = 200, isl = 256, osl = 32 }
-assert(r.completed == 200 and r.sustainable and #r.cdf > 0, "serve result")
+                         isl = 256, osl = 32 }
+assert(r.requests_sized and r.completed == r.requests and r.steady_state and r.sustainable == true and #r.cdf > 0,
+       "serve result (a run sized from the rate)")
+local short = moesim.serve { model = "qwen3-30b-a3b", hw = "h100-sxm", precision = "fp8", rate = 4,
+                             requests = 20, isl = 256, osl = 32 }
+assert(short.completed == 20 and short.sustainable == nil and short.sustainability == "undetermined",
+       "20 requests cannot show a steady state")
 moesim.plot { rows = r.cdf, x = "latency_s", y = "share", by = "metric", file = "cdf.png", logx = true }
 local f = moesim.search { model = "mixtral-8x7b", hw = { "h100-sxm", "h200" }, max_gpus = 4,
                           precisions = { "fp8" }, isl = 256, osl = 64 }
