@@ -299,6 +299,8 @@ static int allreduce_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel
     return SIM_OK;
 }
 
+static void build_series(sim_kernel_table *t);
+
 /* ---- the file ------------------------------------------------------------------------- */
 
 static int parse_sources(const cJSON *root, sim_kernel_table *t, const char *file, sim_err *err)
@@ -426,6 +428,7 @@ int sim_kernel_table_load(sim_kernel_table *t, const char *file, const char *dev
         memset(t, 0, sizeof *t);
         return rc;
     }
+    build_series(t);
     snprintf(t->path, sizeof t->path, "%s", file);
     return SIM_OK;
 }
@@ -437,6 +440,7 @@ static bool same(double a, double b)
     return fabs(a - b) <= 1e-9 * fmax(fabs(a), fabs(b));
 }
 
+/* Whether a row (or series, by its first row) answers a query's operation and kind. */
 static bool matches(const sim_kernel_row *r, const sim_kernel_query *q)
 {
     if (r->op != q->op || !isfinite(r->share))
@@ -455,95 +459,121 @@ static bool matches(const sim_kernel_row *r, const sim_kernel_query *q)
     }
 }
 
-/* Rows of one series: one family, one source, one stated format (one library's kernel). */
+/* Rows of one series: one operation and kind, one family, one source, one stated format. */
 static bool same_series(const sim_kernel_row *a, const sim_kernel_row *b)
 {
-    return same(a->family, b->family) && a->source == b->source && strcmp(a->format, b->format) == 0;
+    return a->op == b->op && a->dtype == b->dtype && a->variant == b->variant && a->link == b->link &&
+           same(a->family, b->family) && a->source == b->source && strcmp(a->format, b->format) == 0;
 }
 
-/* The mean share of the series' rows at exactly x (two shapes can meet at one coordinate:
- * batch 16 x context 16384 and batch 64 x 4096 are both 262,144 KV rows). */
-static double share_at(const sim_kernel_table *t, const sim_kernel_query *q, const sim_kernel_row *s, double x)
+/* The points of the series that starts at row i: each distinct x of its rows, smallest first,
+ * with the mean share of the rows at that x (two shapes can meet at one coordinate: batch 16
+ * x context 16384 and batch 64 x 4096 are both 262,144 KV rows). */
+static void add_points(sim_kernel_table *t, int i, bool *done, int *points, sim_kernel_series *s)
 {
-    double sum = 0;
-    int n = 0;
-    for (int i = 0; i < t->n_rows; i++) {
-        const sim_kernel_row *r = &t->rows[i];
-        if (matches(r, q) && same_series(r, s) && same(r->x, x)) {
-            sum += r->share;
-            n++;
+    const sim_kernel_row *r = &t->rows[i];
+    for (;;) { /* the smallest x of the series not yet taken */
+        int lo = -1;
+        for (int j = i; j < t->n_rows; j++)
+            if (!done[j] && isfinite(t->rows[j].share) && same_series(&t->rows[j], r) &&
+                (lo < 0 || t->rows[j].x < t->rows[lo].x))
+                lo = j;
+        if (lo < 0)
+            break;
+        double x = t->rows[lo].x, sum = 0;
+        int n = 0, mem = 0;
+        for (int j = i; j < t->n_rows; j++)
+            if (!done[j] && isfinite(t->rows[j].share) && same_series(&t->rows[j], r) && same(t->rows[j].x, x)) {
+                sum += t->rows[j].share;
+                mem += t->rows[j].memory_bound;
+                n++;
+                done[j] = true;
+            }
+        t->point_x[*points] = x;
+        t->point_share[*points] = sum / n;
+        t->point_memory_bound[*points] = 2 * mem > n;
+        (*points)++;
+        s->n++;
+    }
+}
+
+static void build_series(sim_kernel_table *t)
+{
+    bool done[SIM_KT_MAX_ROWS] = { false };
+    int points = 0;
+    t->n_series = 0;
+    for (int op = 0; op < SIM_KOP_COUNT; op++) {
+        t->op_first[op] = t->n_series;
+        for (int i = 0; i < t->n_rows; i++) {
+            const sim_kernel_row *r = &t->rows[i];
+            if (done[i] || !isfinite(r->share) || (int)r->op != op)
+                continue;
+            sim_kernel_series *s = &t->series[t->n_series++];
+            s->row = i;
+            s->first = points;
+            s->n = 0;
+            s->log_family = log(r->family);
+            add_points(t, i, done, &points, s);
         }
+        t->op_series[op] = t->n_series - t->op_first[op];
     }
-    return n ? sum / n : NAN;
 }
 
-/* The share of the series of row `s` at x, if the series covers x. */
-static bool series_at(const sim_kernel_table *t, const sim_kernel_query *q, const sim_kernel_row *s, sim_kernel_hit *hit)
+/* The share of series `s` at x, if it covers x. */
+static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, const sim_kernel_query *q,
+                      sim_kernel_hit *hit)
 {
-    const sim_kernel_row *lo = NULL, *hi = NULL, *first = NULL, *last = NULL;
-    for (int i = 0; i < t->n_rows; i++) {
-        const sim_kernel_row *r = &t->rows[i];
-        if (!matches(r, q) || !same_series(r, s))
-            continue;
-        if (!first || r->x < first->x)
-            first = r;
-        if (!last || r->x > last->x)
-            last = r;
-        if (r->x <= q->x && (!lo || r->x > lo->x))
-            lo = r;
-        if (r->x >= q->x && (!hi || r->x < hi->x))
-            hi = r;
-    }
-    if (!first)
-        return false;
+    const double *x = t->point_x + s->first, *sh = t->point_share + s->first;
+    const bool *mb = t->point_memory_bound + s->first;
+    int n = s->n;
+    hit->source = t->rows[s->row].source; /* one series, one source */
     hit->held = false;
-    hit->source = s->source; /* one series, one source */
-    if (lo && hi) {
-        double s_lo = share_at(t, q, s, lo->x), s_hi = share_at(t, q, s, hi->x);
-        if (same(lo->x, hi->x) || same(lo->x, q->x)) {
-            hit->share = s_lo;
-            return true;
-        }
-        double w = log(q->x / lo->x) / log(hi->x / lo->x);
-        hit->share = s_lo + w * (s_hi - s_lo);
+    int hi = 0;
+    while (hi < n && x[hi] < q->x && !same(x[hi], q->x))
+        hi++;
+    if (hi < n && same(x[hi], q->x)) {
+        hit->share = sh[hi];
         return true;
     }
-    const sim_kernel_row *edge = lo ? last : first;
-    bool below = !lo;
-    bool near = below ? q->x * EDGE_FACTOR >= edge->x : q->x <= edge->x * EDGE_FACTOR;
+    if (hi > 0 && hi < n) { /* between two points: linear in log x */
+        double w = log(q->x / x[hi - 1]) / log(x[hi] / x[hi - 1]);
+        hit->share = sh[hi - 1] + w * (sh[hi] - sh[hi - 1]);
+        return true;
+    }
+    bool below = hi == 0;
+    int edge = below ? 0 : n - 1;
+    bool near = below ? q->x * EDGE_FACTOR >= x[edge] : q->x <= x[edge] * EDGE_FACTOR;
     /* A memory-bound kernel's bandwidth share does not rise as its rows fall (the weights it
      * streams stay the same), and a compute-bound one's does not fall as they grow. */
-    bool held = below ? edge->memory_bound : !edge->memory_bound;
+    bool held = below ? mb[edge] : !mb[edge];
     if (q->op == SIM_KOP_ALL_TO_ALL || q->op == SIM_KOP_ALL_REDUCE)
         held = false;
     if (!near && !held)
         return false;
-    hit->share = share_at(t, q, s, edge->x);
+    hit->share = sh[edge];
     hit->held = !near;
     return true;
 }
 
 bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit)
 {
-    if (!t || t->n_rows == 0 || !(q->x > 0))
+    if (!t || t->n_series == 0 || !(q->x > 0))
+        return false;
+    if ((int)q->op < 0 || q->op >= SIM_KOP_COUNT)
         return false;
     bool found = false;
-    double best = INFINITY;
-    for (int i = 0; i < t->n_rows; i++) {
-        const sim_kernel_row *r = &t->rows[i];
+    double best = INFINITY, max_dist = log(FAMILY_FACTOR) + 1e-12, log_q = q->family > 0 ? log(q->family) : 0;
+    for (int i = t->op_first[q->op]; i < t->op_first[q->op] + t->op_series[q->op]; i++) {
+        const sim_kernel_series *s = &t->series[i];
+        const sim_kernel_row *r = &t->rows[s->row];
         if (!matches(r, q))
             continue;
-        bool seen = false; /* each series once: at its first row */
-        for (int j = 0; j < i && !seen; j++)
-            seen = matches(&t->rows[j], q) && same_series(&t->rows[j], r);
-        if (seen)
-            continue;
-        double dist = q->family > 0 ? fabs(log(r->family / q->family)) : 0;
+        double dist = q->family > 0 ? fabs(s->log_family - log_q) : 0;
         sim_kernel_hit h;
-        if (dist > log(FAMILY_FACTOR) + 1e-12 || dist > best + 1e-12 || !series_at(t, q, r, &h))
+        if (dist > max_dist || dist > best + 1e-12 || !series_at(t, s, q, &h))
             continue;
-        if (dist < best - 1e-12 || !found || h.share > hit->share) {
-            best = dist < best ? dist : best;
+        if (!found || dist < best - 1e-12 || h.share > hit->share) {
+            best = fmin(best, dist);
             *hit = h;
             found = true;
         }

@@ -65,12 +65,27 @@ typedef struct sim_kernel_peaks {
     double scale_up_Bps, scale_out_Bps;
 } sim_kernel_peaks;
 
+/* One series: the rows of one family from one source in one stated format (one library's
+ * kernel), reduced at load to its distinct coordinates in increasing x, each with the mean
+ * share of the rows there. Built once by sim_kernel_table_load, so a lookup walks series,
+ * not rows. */
+typedef struct sim_kernel_series {
+    int row;                    /* index of its first row (op, type, variant, link, family, source,
+                                   format); an index, not a pointer, so a table copies by value */
+    int first, n;               /* its points: point_x/share/memory_bound[first .. first+n) */
+    double log_family;
+} sim_kernel_series;
+
 typedef struct sim_kernel_table {
     char path[512];           /* "" = no table */
     char device[64];
-    int n_rows, n_sources;
+    int n_rows, n_sources, n_series;
     sim_kernel_row rows[SIM_KT_MAX_ROWS];
     sim_kernel_source sources[SIM_KT_MAX_SOURCES];
+    sim_kernel_series series[SIM_KT_MAX_ROWS];   /* grouped by operation: */
+    int op_first[SIM_KOP_COUNT], op_series[SIM_KOP_COUNT]; /* series[op_first[op] .. + op_series[op]) */
+    double point_x[SIM_KT_MAX_ROWS], point_share[SIM_KT_MAX_ROWS];
+    bool point_memory_bound[SIM_KT_MAX_ROWS];
 } sim_kernel_table;
 
 /* Load and check a table for `device` against its peaks. A row whose figure exceeds the
