@@ -16,6 +16,11 @@ double sim_comm_p2p_s(const sim_link *l, double eta, double bytes);
  * device moves 2(n-1)/n of the buffer. 0 when n == 1. */
 double sim_comm_allreduce_bytes(int n, double bytes);
 double sim_comm_allreduce_s(const sim_hw *hw, int n, double bytes);
+/* The same, from the device's kernel table where a measured all-reduce (nccl-tests bus
+ * bandwidth at a message size and rank count) covers the message: the buffer's 2(n-1)/n
+ * at the measured bus bandwidth, whose message-size dependence already holds the latency.
+ * `hit` (may be NULL) gets the row's share, 0 when the alpha-beta prior was used. */
+double sim_comm_allreduce_hit_s(const sim_hw *hw, int n, double bytes, sim_kernel_hit *hit);
 
 /* Expert-parallel dispatch/combine bytes per device, by transport (see deploy.h).
  * src_tokens: tokens this device sends; copies: average remote copies per token for the

@@ -385,8 +385,10 @@ static void tp_allreduce(acc *a, const ctx *c, double T, double fraction)
     if (d->tp <= 1 || T <= 0)
         return;
     double bytes = T * c->m->hidden * 2;
-    add_comm(a, SIM_LK_TP_COMM, sim_comm_allreduce_s(d->hw, d->tp, bytes) * fraction,
+    sim_kernel_hit hit;
+    add_comm(a, SIM_LK_TP_COMM, sim_comm_allreduce_hit_s(d->hw, d->tp, bytes, &hit) * fraction,
              sim_comm_allreduce_bytes(d->tp, bytes) * fraction);
+    note_comm_basis(a, SIM_LK_TP_COMM, &hit);
 }
 
 /* Expert-parallel dispatch and combine for one MoE layer. */
@@ -569,12 +571,18 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
             tp_allreduce(comm, c, T, 0.5);
         if (moe_tp > 1) {
             double bytes = assign / m->ffn.top_k * h * 2;
-            add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
+            sim_kernel_hit hit;
+            add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_hit_s(hw, moe_tp, bytes, &hit),
+                     sim_comm_allreduce_bytes(moe_tp, bytes));
+            note_comm_basis(comm, SIM_LK_TP_COMM, &hit);
         }
     } else if (moe_tp > 1) {
         /* experts split across tp*dp devices: every device needs every token of the group */
         double bytes = T_group * h * 2;
-        add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_s(hw, moe_tp, bytes), sim_comm_allreduce_bytes(moe_tp, bytes));
+        sim_kernel_hit hit;
+        add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_hit_s(hw, moe_tp, bytes, &hit),
+                 sim_comm_allreduce_bytes(moe_tp, bytes));
+        note_comm_basis(comm, SIM_LK_TP_COMM, &hit);
     }
 
     facts->tokens_per_expert = m_per_expert;
@@ -660,8 +668,8 @@ static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double lo
     return SIM_OK;
 }
 
-/* Each kind's basis from the counts of its operations. Communication and fixed costs rest on
- * the hwmodel's link shares and overheads (the table's collectives are not read yet). */
+/* Each kind's basis from the counts of its operations. Communication with no measured row
+ * and fixed costs rest on the hwmodel's link shares and overheads. */
 static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
 {
     sim_basis curves = strcmp(hw->eff.provenance, "calibrated") == 0 ? SIM_BASIS_CALIBRATED : SIM_BASIS_PRIOR;

@@ -18,6 +18,7 @@
 #include "model/hw.h"
 #include "model/kernels.h"
 #include "model/registry.h"
+#include "step/comm.h"
 #include "step/step.h"
 
 #ifndef MOESIM_SOURCE_DIR
@@ -143,7 +144,7 @@ static void fixture_rows_reproduce_their_figures(void **state)
 {
     (void)state;
     load_fixture();
-    assert_int_equal(hw.kernels.n_rows, 7);
+    assert_int_equal(hw.kernels.n_rows, 8);
     assert_int_equal(hw.kernels.n_sources, 2);
     every_row_answers_its_own_shape(&hw.kernels);
 
@@ -284,6 +285,15 @@ static void the_step_names_its_basis(void **state)
         fail_msg("%s", err.msg);
     assert_int_equal(r.basis[SIM_LK_EP_COMM], SIM_BASIS_MIXED);
     assert_string_equal(r.basis_source[SIM_LK_EP_COMM], "deepgemm-readme");
+
+    /* a TP all-reduce of the fixture's 8 MiB over 8 ranks takes the buffer's 2(n-1)/n at the
+     * measured 150 GB/s bus bandwidth; 1 MiB, far below the row, stays on the prior */
+    sim_kernel_hit ar;
+    double t_ar = sim_comm_allreduce_hit_s(&hw, 8, 8388608, &ar);
+    assert_double_equal(t_ar, 2.0 * 7 / 8 * 8388608 / 150e9, 1e-15);
+    assert_true(ar.share > 0);
+    assert_double_equal(sim_comm_allreduce_hit_s(&hw, 8, 1048576, &ar), sim_comm_allreduce_s(&hw, 8, 1048576), 1e-15);
+    assert_true(ar.share == 0);
 
     /* the same layer without the table: the curves, and another time */
     double measured = r.by_kind_s[SIM_LK_EXPERTS];
