@@ -313,13 +313,15 @@ void sim_request_serve_opts(const sim_request *r, sim_serve_opts *o)
 int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_opts *o, sim_err *err)
 {
     int k = r->spec_tokens;
+    /* given: set through the option table, or to anything but the default in the struct */
+    bool given = r->spec_accept_given || r->spec_accept != 1;
     o->spec_tokens = k;
     o->prefix_hit = r->prefix_hit;
     o->spec_accept = 1;
     o->spec_source = NULL;
     if (!(r->prefix_hit >= 0 && r->prefix_hit < 1))
         return sim_fail(err, SIM_EINPUT, "option 'prefix_hit' must be in [0, 1) (got %g)", r->prefix_hit);
-    if (r->spec_accept_given && !(r->spec_accept >= 1 && r->spec_accept <= k + 1))
+    if (given && !(r->spec_accept >= 1 && r->spec_accept <= k + 1))
         return sim_fail(err, SIM_EINPUT, "option 'spec_accept' (accepted tokens per step per sequence) must be in "
                         "[1, spec_tokens + 1 = %d] (got %g)", k + 1, r->spec_accept);
     if (k == 0)
@@ -327,7 +329,7 @@ int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_op
     if (m->mtp_layers < 1)
         return sim_fail(err, SIM_EINPUT, "option 'spec_tokens': %s has no MTP module to draft with (mtp_layers 0); "
                         "draft-model speculative decoding is not modelled", m->name);
-    if (r->spec_accept_given) {
+    if (given) {
         o->spec_accept = r->spec_accept;
         o->spec_source = "option spec_accept";
     } else if (m->spec.n >= k) {
@@ -360,8 +362,6 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
         return rc;
     d->routing_cache = sim_session_routing(session);
     sim_request_serve_opts(r, o);
-    if ((rc = sim_request_spec_opts(r, m, o, err)))
-        return rc;
     if (r->prefill_gpus || r->prefill_tp || r->prefill_dp || r->prefill_ep || r->prefill_pp) {
         *pre = *d;
         const sim_split_req psplit = { r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp };
@@ -387,7 +387,7 @@ int sim_request_eval(sim_session *session, const sim_request *r, sim_request_res
 {
     memset(out, 0, sizeof *out);
     int rc = sim_request_deploy(session, r, &out->deploy, &out->prefill, &out->has_prefill, &out->serve, err);
-    if (rc)
+    if (rc || (rc = sim_request_spec_opts(r, out->deploy.model, &out->serve, err)))
         return rc;
     out->serve.prefill = out->has_prefill ? &out->prefill : NULL;
     if (r->phase[0]) {

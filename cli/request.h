@@ -86,7 +86,8 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
                                sim_err *err);
 /* The serving options a request sets (isl, osl, concurrency, replicas, cost); no prefill pool. */
 void sim_request_serve_opts(const sim_request *r, struct sim_serve_opts *o);
-/* Speculative decoding and prefix caching for model m: spec_tokens, prefix_hit, and the
+/* Speculative decoding and prefix caching for model m, as eval and search model them (serve's
+ * simulation reads the request itself): spec_tokens, prefix_hit, and the
  * accepted tokens per step (spec_accept when given, else the card's published figure for
  * that many draft tokens). Fails with SIM_EINPUT naming the option: an acceptance outside
  * [1, spec_tokens + 1], none given and none published, or a model without an MTP module. */
