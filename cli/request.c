@@ -76,9 +76,10 @@ static const opt_entry options[] = {
     S(isl_dist, "serve: prompt length law around --isl: fixed uniform exponential lognormal"),
     S(osl_dist, "serve: output length law around --osl: fixed uniform exponential lognormal"),
     N(len_cv, 0, 10, "serve: coefficient of variation of uniform and lognormal lengths (default 0.5)"),
-    N(prefix_hit, 0, 0.999999, "serve: share of prompt tokens found in the prefix cache, [0, 1)"),
-    I(spec_tokens, 0, 64, "serve: speculative decoding / MTP draft tokens per step (0 = off)"),
-    N(spec_accept, 1, 65, "serve: mean tokens accepted per step per sequence, 1 .. spec_tokens + 1"),
+    N(prefix_hit, 0, 0.999999, "share of prompt tokens found in the prefix cache, [0, 1): computed no more, still attended to"),
+    I(spec_tokens, 0, 16, "speculative decoding: MTP draft tokens per decode step (0 = off)"),
+    N(spec_accept, 1, 17, "speculative decoding: mean tokens a decode step produces per sequence, 1 .. spec_tokens + 1 "
+      "(eval/search default: the model card's published figure; serve: 1)"),
     I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only)"),
     I(block_size, 1, 1e6, "serve: KV cache block size in tokens (default 16)"),
     I(cuda_graph_max, 0, 1e7, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
@@ -173,6 +174,8 @@ int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err
         if (in_range(e, v, err))
             return err->code;
         *(double *)base = v;
+        if (e->offset == offsetof(sim_request, spec_accept))
+            r->spec_accept_given = true; /* the card's figure applies only when none is given */
     } else {
         return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got a number)", name, type_name(e->spec.type));
     }
@@ -307,6 +310,39 @@ void sim_request_serve_opts(const sim_request *r, sim_serve_opts *o)
     o->cost.lifetime_years = r->lifetime_years;
 }
 
+int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_opts *o, sim_err *err)
+{
+    int k = r->spec_tokens;
+    /* given: set through the option table, or to anything but the default in the struct */
+    bool given = r->spec_accept_given || r->spec_accept != 1;
+    o->spec_tokens = k;
+    o->prefix_hit = r->prefix_hit;
+    o->spec_accept = 1;
+    o->spec_source = NULL;
+    if (!(r->prefix_hit >= 0 && r->prefix_hit < 1))
+        return sim_fail(err, SIM_EINPUT, "option 'prefix_hit' must be in [0, 1) (got %g)", r->prefix_hit);
+    if (given && !(r->spec_accept >= 1 && r->spec_accept <= k + 1))
+        return sim_fail(err, SIM_EINPUT, "option 'spec_accept' (accepted tokens per step per sequence) must be in "
+                        "[1, spec_tokens + 1 = %d] (got %g)", k + 1, r->spec_accept);
+    if (k == 0)
+        return SIM_OK;
+    if (m->mtp_layers < 1)
+        return sim_fail(err, SIM_EINPUT, "option 'spec_tokens': %s has no MTP module to draft with (mtp_layers 0); "
+                        "draft-model speculative decoding is not modelled", m->name);
+    if (given) {
+        o->spec_accept = r->spec_accept;
+        o->spec_source = "option spec_accept";
+    } else if (m->spec.n >= k) {
+        o->spec_accept = m->spec.accepted[k - 1];
+        o->spec_source = m->spec.source;
+    } else {
+        return sim_fail(err, SIM_EINPUT, "option 'spec_accept' is required with spec_tokens %d: the card of %s "
+                        "publishes %s (give the mean tokens a decode step produces per sequence, 1 to %d)", k, m->name,
+                        m->spec.n ? "acceptance for fewer draft tokens only" : "no MTP acceptance", k + 1);
+    }
+    return SIM_OK;
+}
+
 int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d, sim_deploy *pre, bool *has_prefill, sim_serve_opts *o,
                        sim_err *err)
 {
@@ -351,7 +387,7 @@ int sim_request_eval(sim_session *session, const sim_request *r, sim_request_res
 {
     memset(out, 0, sizeof *out);
     int rc = sim_request_deploy(session, r, &out->deploy, &out->prefill, &out->has_prefill, &out->serve, err);
-    if (rc)
+    if (rc || (rc = sim_request_spec_opts(r, out->deploy.model, &out->serve, err)))
         return rc;
     out->serve.prefill = out->has_prefill ? &out->prefill : NULL;
     if (r->phase[0]) {

@@ -44,6 +44,7 @@ typedef struct sim_request {
     double prefix_hit;                        /* share of prompt tokens served from the prefix cache */
     int spec_tokens;                          /* speculative decoding: draft tokens per step */
     double spec_accept;                       /* tokens produced per step per sequence (>= 1) */
+    bool spec_accept_given;                   /* spec_accept was set (else eval/search take the card's figure) */
     int max_num_seqs, block_size, cuda_graph_max;
     double slo_ttft_s, slo_tpot_s;            /* per-request SLO for goodput and search (0 = none) */
 } sim_request;
@@ -85,6 +86,12 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
                                sim_err *err);
 /* The serving options a request sets (isl, osl, concurrency, replicas, cost); no prefill pool. */
 void sim_request_serve_opts(const sim_request *r, struct sim_serve_opts *o);
+/* Speculative decoding and prefix caching for model m, as eval and search model them (serve's
+ * simulation reads the request itself): spec_tokens, prefix_hit, and the
+ * accepted tokens per step (spec_accept when given, else the card's published figure for
+ * that many draft tokens). Fails with SIM_EINPUT naming the option: an acceptance outside
+ * [1, spec_tokens + 1], none given and none published, or a model without an MTP module. */
+int sim_request_spec_opts(const sim_request *r, const sim_model *m, struct sim_serve_opts *o, sim_err *err);
 
 
 /* What one request evaluates to: the deployment(s) it describes and either a serving

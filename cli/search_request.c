@@ -140,7 +140,11 @@ int cli_search_space(sim_session *session, const sim_request *r, const cli_searc
     s->progress = o->progress;
     s->progress_ctx = o->progress_ctx;
     sim_request_serve_opts(r, &s->serve);
+    if ((rc = sim_request_spec_opts(r, s->model, &s->serve, err)))
+        return rc;
     cli_serve_des_opts(r, &s->serve, &s->des);
+    /* the simulation that confirms a candidate produces as many tokens per step as the steady state */
+    s->des.spec_accept = s->serve.spec_accept;
     s->rate = r->rate;
     s->slo_ttft_s = r->slo_ttft_s;
     s->slo_tpot_s = r->slo_tpot_s;

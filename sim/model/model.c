@@ -163,7 +163,7 @@ __attribute__((format(printf, 3, 4))) static int fail_constraint(const card_ctx 
 static const char *const top_fields[] = {
     "schema", "name", "display_name", "aliases", "source", "notes", "hidden", "layers", "vocab",
     "tied_embeddings", "max_context", "attention", "ffn", "mtp_layers", "native_precision", "published", "routing",
-    NULL,
+    "speculative", NULL,
 };
 static const char *const attention_fields[] = {
     "kind", "heads", "kv_heads", "head_dim", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
@@ -178,6 +178,7 @@ static const char *const ffn_fields[] = {
 };
 static const char *const precision_fields[] = {"experts", "dense", "head", "source", NULL};
 static const char *const routing_fields[] = {"imbalance", "skew", "source", "notes", NULL};
+static const char *const speculative_fields[] = {"accepted_tokens", "source", "notes", NULL};
 static const char *const published_fields[] = {
     "total_params", "active_params", "active_excludes_embedding", "active_excludes_head", "source", NULL,
 };
@@ -435,6 +436,44 @@ static int load_routing(sim_model *m, const cJSON *root, card_ctx *c)
     return SIM_OK;
 }
 
+/* The speculative section: the published MTP acceptance, as mean tokens a decode step
+ * produces per sequence for 1, 2, ... draft tokens, with its source. Optional; only a card
+ * with an MTP module may carry it. */
+static int load_speculative(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(root, "speculative"))
+        return SIM_OK;
+    const cJSON *sp = need_section(root, "speculative", speculative_fields, c);
+    if (!sp)
+        return c->err->code;
+    int rc;
+    if ((rc = need_nonempty_str(sp, "source", m->spec.source, sizeof m->spec.source, c)))
+        return rc;
+    const cJSON *notes = cJSON_GetObjectItemCaseSensitive(sp, "notes");
+    if (notes && !cJSON_IsString(notes))
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'speculative.notes' must be a string", c->file);
+    if (m->mtp_layers < 1)
+        return fail_constraint(c, "speculative", "applies only to cards with an MTP module (mtp_layers is 0)");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(sp, "accepted_tokens");
+    int n = cJSON_IsArray(acc) ? cJSON_GetArraySize(acc) : 0;
+    if (n < 1 || n > (int)(sizeof m->spec.accepted / sizeof m->spec.accepted[0]))
+        return fail_constraint(c, "speculative.accepted_tokens", "must be an array of 1 to 16 numbers (mean tokens "
+                               "a step produces per sequence with 1, 2, ... draft tokens)");
+    for (int i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetArrayItem(acc, i);
+        double x = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+        if (!(x >= 1 && x <= i + 2)) {
+            char field[64];
+            snprintf(field, sizeof field, "speculative.accepted_tokens[%d]", i);
+            return fail_constraint(c, field, "must be a number in [1, %d] (tokens per step with %d draft token%s)",
+                                   i + 2, i + 1, i ? "s" : "");
+        }
+        m->spec.accepted[i] = x;
+    }
+    m->spec.n = n;
+    return SIM_OK;
+}
+
 static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
 {
     if (!cJSON_IsObject(root))
@@ -446,7 +485,8 @@ static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
     int rc;
     if ((rc = reject_unknown_fields(root, top_fields, c)) || (rc = load_identity(m, root, c)) ||
         (rc = load_shape(m, root, c)) || (rc = load_attention(m, root, c)) || (rc = load_ffn(m, root, c)) ||
-        (rc = load_precision(m, root, c)) || (rc = load_published(m, root, c)) || (rc = load_routing(m, root, c)))
+        (rc = load_precision(m, root, c)) || (rc = load_published(m, root, c)) || (rc = load_routing(m, root, c)) ||
+        (rc = load_speculative(m, root, c)))
         return rc;
     return SIM_OK;
 }

@@ -61,6 +61,15 @@ typedef struct sim_model {
         char source[1024];                      /* where the figure comes from, or why there is none */
     } routing;
 
+    /* Published MTP acceptance (SCHEMA.md, "speculative"): accepted[i] is the mean number of
+     * tokens a decode step produces per sequence with i + 1 draft tokens (1 .. i + 2);
+     * n = 0: none published, so a user must give it. */
+    struct {
+        int n;
+        double accepted[16];
+        char source[1024];
+    } spec;
+
     struct {
         double total_params, active_params;
         bool active_excludes_embedding;         /* the owner's active count leaves out the input embedding */

@@ -193,6 +193,37 @@ static const char *phase_name(const sim_phase_result *p)
     return p->prefill ? "prefill" : "decode";
 }
 
+/* Speculative decoding: the draft, the verify step and the tokens a step produces. */
+static cJSON *speculative_json(const sim_serve_opts *o, const sim_eval *r)
+{
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "method", "mtp");
+    sim_json_add_num(s, "draft_tokens", r->spec_tokens);
+    sim_json_add_num(s, "verify_tokens_per_sequence", r->spec_tokens + 1);
+    sim_json_add_num(s, "accepted_tokens_per_step", r->spec_accept);
+    if (o->spec_source)
+        cJSON_AddStringToObject(s, "acceptance_source", o->spec_source);
+    if (r->fits) {
+        double draft = r->decode.by_kind_s[SIM_LK_DRAFT];
+        sim_json_add_num(s, "draft_s", draft * r->decode.time_s / fmax(r->decode.stage_time_s, 1e-30));
+        sim_json_add_num(s, "verify_s", (r->decode.stage_time_s - draft) * r->decode.time_s /
+                                            fmax(r->decode.stage_time_s, 1e-30));
+        sim_json_add_num(s, "decode_steps_per_s_per_user", r->decode_steps_per_s);
+    }
+    cJSON_AddStringToObject(s, "note", "TPOT and tokens/s count accepted tokens: a decode step's time over the tokens it produces");
+    return s;
+}
+
+/* The first sentence of a source (they run to several); the card holds the rest. */
+static int first_sentence(const char *s)
+{
+    const char *end = strstr(s, ": "), *dot = strstr(s, ". ");
+    if (!end || (dot && dot < end))
+        end = dot;
+    int n = end ? (int)(end - s) : (int)strlen(s);
+    return n > 200 ? 200 : n;
+}
+
 cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)
 {
     cJSON *j = cJSON_CreateObject();
@@ -231,6 +262,10 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     sim_json_add_num(j, "prefill_share", r->prefill_share);
     if (o->prefill)
         cJSON_AddBoolToObject(j, "prefill_limited", r->prefill_limited);
+    sim_json_add_num(j, "prefix_hit", o->prefix_hit);
+    sim_json_add_num(j, "prompt_tokens_computed", r->prompt_computed);
+    if (r->spec_tokens > 0)
+        cJSON_AddItemToObject(j, "speculative", speculative_json(o, r));
 
     cJSON *dep = sim_report_deploy(d);
     cJSON_AddItemToObject(j, "deployment", dep);
@@ -388,6 +423,20 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
     if (r->clipped)
         fprintf(f, "batch clipped: %s\n", r->clip_note);
     fprintf(f, "isl %g, osl %g, concurrency %g (served %g)\n", o->isl, o->osl, o->concurrency, r->concurrency_served);
+    if (o->prefix_hit > 0)
+        fprintf(f, "prefix cache: %.0f%% of each prompt hit; %.0f of %g prompt tokens computed, all %g attended to\n",
+                100 * o->prefix_hit, r->prompt_computed, o->isl, o->isl);
+    if (r->spec_tokens > 0) {
+        double draft = r->decode.by_kind_s[SIM_LK_DRAFT] * d->pp;
+        fprintf(f, "speculative decoding (MTP): %d draft token%s, %d verified per sequence, %.4g accepted tokens per step; "
+                "a decode step: verify %.3f ms + draft %.3f ms; TPOT per accepted token\n",
+                r->spec_tokens, r->spec_tokens > 1 ? "s" : "", r->spec_tokens + 1, r->spec_accept,
+                (r->decode.time_s - draft) * 1e3, draft * 1e3);
+        if (o->spec_source) {
+            int n = first_sentence(o->spec_source);
+            fprintf(f, "acceptance source: %.*s%s\n", n, o->spec_source, n < (int)strlen(o->spec_source) ? " ..." : "");
+        }
+    }
     fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", r->ttft_s, r->tpot_s * 1e3,
             r->output_tps_per_user);
     fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", r->output_tps_per_gpu,

@@ -20,6 +20,7 @@ void sim_serve_defaults(sim_serve_opts *o)
     o->osl = 1024;
     o->concurrency = 1;
     o->replicas = 1;
+    o->spec_accept = 1;
     sim_cost_defaults(&o->cost);
 }
 
@@ -155,15 +156,17 @@ static double clip_batch(const sim_deploy *d, const sim_serve_opts *o, double b,
         r->clipped = true;
         b = nb;
     }
-    /* A step carries at most max_batched_tokens tokens; decode tokens and the prompt
-     * tokens that keep the batch fed (isl/osl per sequence) must share them. */
-    double per_seq = mixes_prefill ? 1 + o->isl / o->osl : 1;
+    /* A step carries at most max_batched_tokens tokens; decode tokens (1, or 1 + draft
+     * tokens while verifying) and the prompt tokens that keep the batch fed (the computed
+     * prompt per decode step of a request) must share them. */
+    double q = 1 + o->spec_tokens;
+    double per_seq = mixes_prefill ? q + r->prompt_computed * r->spec_accept / o->osl : q;
     double cap = d->max_batched_tokens / per_seq;
     if (b > cap) {
         snprintf(r->clip_note, sizeof r->clip_note,
-                 "max_batched_tokens %d per iteration carries at most %.0f sequences per rank (1 decode + %.2f prompt "
+                 "max_batched_tokens %d per iteration carries at most %.0f sequences per rank (%.0f decode + %.2f prompt "
                  "tokens per step each)",
-                 d->max_batched_tokens, floor(cap), per_seq - 1);
+                 d->max_batched_tokens, floor(cap), q, per_seq - q);
         r->clipped = true;
         b = floor(cap);
     }
@@ -181,15 +184,19 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     r->batch_per_rank = b;
     r->concurrency_served = b * d->dp * d->pp;
 
-    /* A request holds its slot for nc prefill chunks, then osl decode steps. In steady
-     * state a rank therefore has mu = b nc / (nc + osl) chunks in flight per step and
-     * b osl / (nc + osl) sequences decoding. */
-    double room = fmax(d->max_batched_tokens - b, 1);
-    double chunk = fmin(o->isl, room);
-    double nc = ceil(o->isl / chunk);
-    double cycle = nc + o->osl;
+    /* A request holds its slot for nc prefill chunks, then osl/a decode steps (a tokens
+     * per step: 1, or the accepted tokens with speculative decoding). In steady state a
+     * rank therefore has mu = b nc / (nc + osl/a) chunks in flight per step and
+     * b (osl/a) / (nc + osl/a) sequences decoding. Only the prompt past the prefix-cache
+     * hit is computed. */
+    double a = r->spec_accept, q = 1 + o->spec_tokens, pc = r->prompt_computed;
+    double steps = o->osl / a;
+    double room = fmax(d->max_batched_tokens - b * q, 1);
+    double chunk = fmin(pc, room);
+    double nc = ceil(pc / chunk);
+    double cycle = nc + steps;
     double mu = b * nc / cycle;
-    double decoding = b * o->osl / cycle;
+    double decoding = b * steps / cycle;
     /* With attention data-parallel every MoE layer waits for the slowest rank, so a step
      * is "mixed" when any rank carries a chunk; the busiest rank carries the expected
      * maximum of the ranks' (Poisson) chunk counts. */
@@ -202,13 +209,16 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     sim_step_shape pure = {
         .decode_seqs = fmax(1, decoding),
         .decode_ctx = o->isl + o->osl / 2,
-        .group_tokens = d->dp * fmax(1, decoding),
+        .group_tokens = d->dp * fmax(1, decoding) * q,
+        .decode_q = q,
+        .draft_tokens = o->spec_tokens,
     };
     sim_step_shape mixed = pure;
     mixed.prefill_tokens = pre_busiest;
-    mixed.prefill_ctx = o->isl / 2;
+    /* a computed prompt token attends to the cached prefix and, on average, half the rest */
+    mixed.prefill_ctx = (o->isl - pc) + pc / 2;
     mixed.prefill_seqs = chunks_busiest / nc;
-    mixed.group_tokens = d->dp * (fmax(1, decoding) + fmax(mu, p_mixed / d->dp) * chunk);
+    mixed.group_tokens = d->dp * (fmax(1, decoding) * q + fmax(mu, p_mixed / d->dp) * chunk);
     sim_step_result pure_step;
     int rc = sim_step_eval(d, &r->mem, &pure, &pure_step, err);
     if (rc)
@@ -236,10 +246,12 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     }
     r->bound = sim_bound_of(parts[0], parts[1], parts[2], parts[3]);
 
-    r->tpot_s = t_user * d->pp;
+    /* time per output token: a step's time over the tokens it produces */
+    r->decode_steps_per_s = 1 / (t_user * d->pp);
+    r->tpot_s = t_user * d->pp / a;
     /* a new request waits on average half an iteration, then rides nc mixed steps */
     r->ttft_s = 0.5 * t_mean * d->pp + nc * r->first.time_s;
-    r->output_tps = d->dp * decoding / t_mean;
+    r->output_tps = d->dp * decoding * a / t_mean;
     r->input_tps = r->output_tps * o->isl / o->osl;
     return SIM_OK;
 }
@@ -255,41 +267,46 @@ static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const si
     }
     r->batch_per_rank = b;
     r->concurrency_served = b * d->dp * d->pp;
-    sim_step_shape dec = { .decode_seqs = b, .decode_ctx = o->isl + o->osl / 2, .group_tokens = d->dp * b };
+    double a = r->spec_accept, q = 1 + o->spec_tokens, pc = r->prompt_computed;
+    sim_step_shape dec = { .decode_seqs = b, .decode_ctx = o->isl + o->osl / 2, .group_tokens = d->dp * b * q,
+                           .decode_q = q, .draft_tokens = o->spec_tokens };
     int rc = sim_step_eval(d, &r->mem, &dec, &r->decode, err);
     if (rc)
         return rc;
 
-    /* Prefill pool: full iterations of max_batched_tokens prompt tokens per rank. */
-    double chunk = fmin(p->max_batched_tokens, fmax(o->isl, 1));
-    double prompts = fmax(1, floor(p->max_batched_tokens / o->isl));
+    /* Prefill pool: full iterations of max_batched_tokens computed prompt tokens per rank
+     * (the prefix-cache hit is read, not computed). */
+    double chunk = fmin(p->max_batched_tokens, fmax(pc, 1));
+    double prompts = fmax(1, floor(p->max_batched_tokens / pc));
+    double pctx = (o->isl - pc) + pc / 2;
     sim_step_shape full = {
-        .prefill_tokens = o->isl >= p->max_batched_tokens ? chunk : prompts * o->isl,
-        .prefill_ctx = o->isl / 2,
-        .prefill_seqs = o->isl >= p->max_batched_tokens ? 0 : prompts,
+        .prefill_tokens = pc >= p->max_batched_tokens ? chunk : prompts * pc,
+        .prefill_ctx = pctx,
+        .prefill_seqs = pc >= p->max_batched_tokens ? 0 : prompts,
     };
     if ((rc = sim_step_eval(p, &r->prefill_mem, &full, &r->prefill_pool, err)))
         return rc;
     double prefill_capacity = p->dp * full.prefill_tokens / r->prefill_pool.stage_time_s; /* tokens/s */
 
-    sim_step_shape one = { .prefill_tokens = fmin(o->isl, p->max_batched_tokens), .prefill_ctx = o->isl / 2,
+    sim_step_shape one = { .prefill_tokens = fmin(pc, p->max_batched_tokens), .prefill_ctx = pctx,
                            .prefill_seqs = 1 };
     if ((rc = sim_step_eval(p, &r->prefill_mem, &one, &r->first, err)))
         return rc;
-    double chunks = ceil(o->isl / fmin(o->isl, p->max_batched_tokens));
+    double chunks = ceil(pc / fmin(pc, p->max_batched_tokens));
 
     /* KV of one prompt moves from the prefill pool to the decode pool over the NIC. */
     double kv_bytes = r->prefill_mem.kv_bytes_per_seq * p->tp * p->pp;
     double kv_s = kv_bytes / (d->hw->scale_out.bandwidth_Bps * d->hw->eff.link_scale_out) +
                   d->hw->scale_out.latency_s;
 
-    r->tpot_s = r->decode.time_s;
+    r->decode_steps_per_s = 1 / r->decode.time_s;
+    r->tpot_s = r->decode.time_s / a;
     r->ttft_s = chunks * r->first.time_s + kv_s + 0.5 * r->decode.stage_time_s;
-    r->output_tps = d->dp * b / r->decode.stage_time_s;
-    double need = r->output_tps * o->isl / o->osl;
+    r->output_tps = d->dp * b * a / r->decode.stage_time_s;
+    double need = r->output_tps * pc / o->osl;
     if (need > prefill_capacity) {
         r->prefill_limited = true;
-        r->output_tps = prefill_capacity * o->osl / o->isl;
+        r->output_tps = prefill_capacity * o->osl / pc;
     }
     r->input_tps = r->output_tps * o->isl / o->osl;
     r->prefill_share = 0;
@@ -340,6 +357,25 @@ static void not_computed(sim_eval *out)
     out->concurrency_served = 0; /* this one is known: none */
 }
 
+/* Speculative decoding and the prefix cache: bounds, and a module to draft with. */
+static int check_spec(const sim_deploy *d, const sim_serve_opts *o, sim_err *err)
+{
+    if (!(o->prefix_hit >= 0 && o->prefix_hit < 1))
+        return sim_fail(err, SIM_EINPUT, "prefix_hit must be in [0, 1) (got %g)", o->prefix_hit);
+    if (o->spec_tokens == 0)
+        return SIM_OK;
+    if (o->spec_tokens < 0 || o->spec_tokens > 16)
+        return sim_fail(err, SIM_EINPUT, "spec_tokens must be in [0, 16] (got %d)", o->spec_tokens);
+    if (!(o->spec_accept >= 1 && o->spec_accept <= o->spec_tokens + 1))
+        return sim_fail(err, SIM_EINPUT,
+                        "spec_accept (accepted tokens per step per sequence) must be in [1, spec_tokens + 1 = %d] (got %g)",
+                        o->spec_tokens + 1, o->spec_accept);
+    if (d->model->mtp_layers < 1)
+        return sim_fail(err, SIM_EINPUT, "spec_tokens: %s has no MTP module to draft with (mtp_layers 0); draft-model "
+                        "speculative decoding is not modelled", d->model->name);
+    return SIM_OK;
+}
+
 static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -348,13 +384,18 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
     if (!(o->concurrency >= 1))
         return sim_fail(err, SIM_EINPUT, "concurrency must be >= 1 (got %g)", o->concurrency);
     int rc = sim_deploy_check_pools(d, o->prefill, err);
-    if (rc)
+    if (rc || (rc = check_spec(d, o, err)))
         return rc;
+    out->spec_tokens = o->spec_tokens;
+    out->spec_accept = o->spec_tokens > 0 ? o->spec_accept : 1;
+    /* at least one prompt token is computed: the one whose logits give the first output token */
+    out->prompt_computed = fmax(1, ceil(o->isl * (1 - o->prefix_hit)));
     out->concurrency = o->concurrency;
     out->gpus = d->gpus + (o->prefill ? o->prefill->gpus : 0);
     out->fits = true;
 
-    sim_memfit_eval(d, o->isl + o->osl, o->concurrency / d->dp, &out->mem);
+    /* a verifying sequence writes its draft tokens' KV rows before it knows which stay */
+    sim_memfit_eval(d, o->isl + o->osl + o->spec_tokens, o->concurrency / d->dp, &out->mem);
     if (o->prefill) {
         sim_memfit_eval(o->prefill, o->isl, 1, &out->prefill_mem);
         if (!out->prefill_mem.fits) {

@@ -19,6 +19,15 @@ typedef struct sim_serve_opts {
     int replicas;                 /* independent copies of the instance sharing the load (>= 1) */
     const sim_deploy *prefill;    /* NULL = aggregated; else the prefill pool (same model) */
     sim_cost_opts cost;
+    /* Speculative decoding with the model's MTP module: each decode step drafts spec_tokens
+     * tokens per sequence, verifies them with spec_tokens + 1 query tokens, and produces
+     * spec_accept tokens on average (1 <= spec_accept <= spec_tokens + 1). 0 = off. */
+    int spec_tokens;
+    double spec_accept;
+    const char *spec_source;      /* where spec_accept comes from (the card's source, or the option) */
+    /* Share of each prompt already in the prefix cache, [0, 1): only the rest is computed,
+     * while attention still reads the whole prompt. */
+    double prefix_hit;
 } sim_serve_opts;
 
 typedef struct sim_eval {
@@ -29,6 +38,10 @@ typedef struct sim_eval {
     double concurrency, concurrency_served;
     double batch_per_rank;         /* decoding sequences per attention rank per micro-batch */
     double prefill_tokens_per_step;/* prompt tokens mixed into a decode step, busiest rank */
+    double prompt_computed;        /* prompt tokens computed per request (isl less the prefix-cache hit) */
+    int spec_tokens;               /* draft tokens per decode step (0 = no speculative decoding) */
+    double spec_accept;            /* tokens a decode step produces per sequence (1 without) */
+    double decode_steps_per_s;     /* decode steps per second one user sees (tokens/s per user = this x spec_accept) */
     double mixed_share;            /* share of steps that carry a prompt chunk on the busiest rank */
     int gpus;                      /* all devices, both pools when disaggregated */
     double ttft_s, tpot_s, e2e_s;

@@ -17,12 +17,24 @@
 
 static const char *const kind_names[SIM_LK_COUNT] = {
     "attention_projections", "attention_core", "dense_ffn", "router", "experts", "shared_experts",
-    "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead",
+    "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead", "mtp_draft",
 };
 
 const char *sim_layer_kind_name(sim_layer_kind k)
 {
     return kind_names[k];
+}
+
+/* Query tokens per decoding sequence: 1, or 1 + draft tokens while verifying. */
+static double decode_q(const sim_step_shape *s)
+{
+    return s->decode_q > 1 ? s->decode_q : 1;
+}
+
+/* Rows every GEMM of the step sees: each decoding sequence's query tokens and the prompt tokens. */
+static double step_tokens(const sim_step_shape *s)
+{
+    return s->decode_seqs * decode_q(s) + s->prefill_tokens;
 }
 
 sim_bound sim_bound_of(double compute, double memory, double comm, double overhead)
@@ -284,7 +296,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     const sim_deploy *d = c->d;
     const sim_model *m = c->m;
     const sim_hw *hw = d->hw;
-    double T = s->decode_seqs + s->prefill_tokens;
+    double T = step_tokens(s);
     double h = m->hidden, nq = (double)m->attn.heads / d->tp;
     double kvb = sim_wformat_bytes(d->kv_fmt), db = sim_wformat_bytes(d->dense_fmt);
     double win = local && m->attn.local_window > 0 ? m->attn.local_window : INFINITY;
@@ -340,7 +352,8 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     double bL = s->decode_seqs * Ld;
     op core = {
         .kind = SIM_LK_ATTN_CORE,
-        .flops = core_dec_flops * s->decode_seqs + core_pre_flops * s->prefill_tokens,
+        /* a verifying sequence's decode_q queries each score the context; its KV is read once */
+        .flops = core_dec_flops * s->decode_seqs * decode_q(s) + core_pre_flops * s->prefill_tokens,
         .peak = c->peak_attn,
         .eta_c = s->prefill_tokens > 0 && s->decode_seqs == 0 ? hw->eff.attn_prefill_compute
                                                                : hw->eff.attn_decode_compute,
@@ -478,7 +491,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     const sim_deploy *d = c->d;
     const sim_model *m = c->m;
     const sim_hw *hw = d->hw;
-    double T = s->decode_seqs + s->prefill_tokens;
+    double T = step_tokens(s);
     double h = m->hidden, E = m->ffn.experts;
     int moe_tp = sim_deploy_moe_tp(d);
 
@@ -564,7 +577,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
 
     /* Communication. Source tokens per device: the group's tokens spread over its devices. */
     double T_src = T_group / (d->tp * d->dp);
-    bool prefill = s->prefill_tokens > s->decode_seqs;
+    bool prefill = s->prefill_tokens > s->decode_seqs * decode_q(s);
     if (d->ep > 1) {
         ep_alltoall(comm, c, T_src, &rs, prefill);
         if (d->tp > 1) /* tokens split for dispatch are gathered back across the TP group */
@@ -610,7 +623,7 @@ static int layer_costs(const ctx *c, const sim_step_shape *s, bool moe, double l
 {
     memset(work, 0, sizeof *work);
     memset(hideable, 0, sizeof *hideable);
-    double T = s->decode_seqs + s->prefill_tokens;
+    double T = step_tokens(s);
     acc full = { 0 }, local = { 0 };
     attention_ops(&full, c, s, false);
     if (local_share > 0) {
@@ -665,6 +678,87 @@ static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double lo
     memcpy(basis_only.held, comm.held, sizeof basis_only.held);
     acc_scale_add(out, &basis_only, 1);
     facts->comm_total_s += 2 * tc;
+    return SIM_OK;
+}
+
+/* The LM head for `rows` logits rows, booked under `kind`. */
+static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
+{
+    const sim_deploy *d = c->d;
+    const sim_model *m = c->m;
+    double params = (double)m->hidden * m->vocab / d->tp;
+    op head = {
+        .kind = kind,
+        .flops = 2 * params * rows,
+        .peak = c->peak_attn,
+        .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_attn, false), rows),
+        .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
+        .weight_bytes = params * sim_wformat_bytes(sim_deploy_head_fmt(d)),
+        .frac = c->fit->other_frac,
+        .mem_curve = d->hw->eff.memory,
+        .kernels = 3, /* final norm, GEMM, sampling */
+        .hit = gemm_measured(d->hw, c->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
+    };
+    add_op(a, d, &head);
+}
+
+/* One pass of the MTP module, proposing one draft token for every decoding sequence: the
+ * projection of [normed embedding; normed hidden state] (2h -> h), one decoder layer of the
+ * model's own kind (DeepSeek-V3's MTP module is a MoE layer) and the shared LM head, at one
+ * row per sequence against the sequence's context (DeepSeek-V3 technical report, section
+ * 2.2, arXiv:2412.19437). TensorRT-LLM runs the module once per draft token ("autoregressive
+ * MTP layers", tech blog 1), so k draft tokens cost k passes. The pass is booked whole under
+ * SIM_LK_DRAFT, at the deployment's precisions (a checkpoint may keep the module in BF16). */
+static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share, acc *out, sim_err *err)
+{
+    const sim_deploy *d = c->d;
+    const sim_model *m = c->m;
+    memset(out, 0, sizeof *out);
+    double rows = s->decode_seqs, T = step_tokens(s);
+    sim_step_shape one = {
+        .decode_seqs = rows,
+        .decode_ctx = s->decode_ctx,
+        /* the group's decode rows, one per sequence */
+        .group_tokens = s->group_tokens > 0 && T > 0 ? s->group_tokens * rows / T : 0,
+    };
+    sim_step_result scratch; /* the main step's MoE facts stay the verify step's */
+    memset(&scratch, 0, sizeof scratch);
+    acc pass = { 0 }, layer;
+    int rc = layer_time(c, &one, sim_model_is_moe(m), local_share, &layer, &scratch, err);
+    if (rc)
+        return rc;
+    acc_scale_add(&pass, &layer, 1);
+    double h = m->hidden, pp = 2 * h * h / d->tp;
+    op proj = {
+        .kind = SIM_LK_ATTN_PROJ,
+        .flops = 2 * pp * rows,
+        .peak = c->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_dense, false), rows),
+        .act_bytes = rows * h * 2 * 3,
+        .weight_bytes = pp * sim_wformat_bytes(d->dense_fmt),
+        .frac = c->fit->other_frac,
+        .mem_curve = d->hw->eff.memory,
+        .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? pp : 0,
+        .fmt = d->dense_fmt,
+        .kernels = 3, /* two norms, the projection */
+        .hit = gemm_measured(d->hw, c->dt_dense, rows, h / d->tp, 2 * h),
+    };
+    add_op(&pass, d, &proj);
+    lm_head_op(&pass, c, rows, SIM_LK_LM_HEAD);
+    /* every kind of the pass under one: the breakdown shows the draft's cost beside the verify step's */
+    *out = pass;
+    memset(out->kind, 0, sizeof out->kind);
+    memset(out->measured, 0, sizeof out->measured);
+    memset(out->curves, 0, sizeof out->curves);
+    memset(out->held, 0, sizeof out->held);
+    out->kind[SIM_LK_DRAFT] = acc_time(&pass);
+    for (int i = 0; i < SIM_LK_COUNT; i++) {
+        out->measured[SIM_LK_DRAFT] += pass.measured[i];
+        out->curves[SIM_LK_DRAFT] += pass.curves[i];
+        out->held[SIM_LK_DRAFT] = out->held[SIM_LK_DRAFT] || pass.held[i];
+        if (pass.measured[i] > 0)
+            out->source[SIM_LK_DRAFT] = pass.source[i];
+    }
     return SIM_OK;
 }
 
@@ -730,26 +824,19 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     }
     out->comm_total_s *= moe_stage;
 
-    /* LM head: one logits row per decoding sequence and per prompt that completes. */
-    double rows = s->decode_seqs + s->prefill_seqs;
-    if (rows > 0) {
-        double params = (double)m->hidden * m->vocab / d->tp;
-        op head = {
-            .kind = SIM_LK_LM_HEAD,
-            .flops = 2 * params * rows,
-            .peak = c.peak_attn,
-            .eta_c = sim_curve_at(gemm_curve(d->hw, c.dt_attn, false), rows),
-            .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
-            .weight_bytes = params * sim_wformat_bytes(sim_deploy_head_fmt(d)),
-            .frac = fit->other_frac,
-            .mem_curve = d->hw->eff.memory,
-            .kernels = 3, /* final norm, GEMM, sampling */
-            .hit = gemm_measured(d->hw, c.dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
-        };
-        add_op(&stage, d, &head);
+    /* LM head: one logits row per query token of a decoding sequence (a verifying sequence
+     * checks each of its draft tokens) and per prompt that completes. */
+    double rows = s->decode_seqs * decode_q(s) + s->prefill_seqs;
+    if (rows > 0)
+        lm_head_op(&stage, &c, rows, SIM_LK_LM_HEAD);
+    if (s->draft_tokens > 0 && s->decode_seqs > 0) {
+        acc pass;
+        if ((rc = draft_pass(&c, s, local_share, &pass, err)))
+            return rc;
+        acc_scale_add(&stage, &pass, s->draft_tokens);
     }
     if (d->pp > 1) {
-        double T = s->decode_seqs + s->prefill_tokens, eta;
+        double T = step_tokens(s), eta;
         const sim_link *l = sim_comm_tier(d->hw, d->gpus, &eta);
         double bytes = T * m->hidden * 2;
         add_comm(&stage, SIM_LK_PP_COMM, sim_comm_p2p_s(l, eta, bytes), bytes);

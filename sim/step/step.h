@@ -23,6 +23,7 @@ typedef enum {
     SIM_LK_EP_COMM,        /* expert-parallel dispatch + combine */
     SIM_LK_PP_COMM,        /* pipeline sends */
     SIM_LK_STEP,           /* per-step fixed cost (scheduler, sampling) */
+    SIM_LK_DRAFT,          /* speculative decoding: the MTP module's passes that propose draft tokens */
     SIM_LK_COUNT
 } sim_layer_kind;
 
@@ -44,6 +45,14 @@ typedef struct sim_step_shape {
     double prefill_ctx;      /* mean number of keys each prompt token attends to */
     double prefill_seqs;     /* prompts those tokens belong to (one logits row each when they finish) */
     double group_tokens;     /* tokens entering each MoE layer across the whole EP group (all attention ranks); 0 = dp x this rank's */
+    /* Speculative decoding (MTP). Verification: each decoding sequence carries decode_q
+     * query tokens (1 + draft tokens; 0 means 1), so every GEMM, the all-to-all and the LM
+     * head see decode_seqs x decode_q rows while attention reads each sequence's context once
+     * (a query of decode_q tokens against it). Drafting: draft_tokens passes of the MTP
+     * module per step (one decoder layer, its 2h -> h projection and the LM head, one row
+     * per decoding sequence), costed as the kind SIM_LK_DRAFT. */
+    double decode_q;
+    double draft_tokens;
 } sim_step_shape;
 
 typedef struct sim_step_result {

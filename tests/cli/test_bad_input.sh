@@ -25,6 +25,8 @@ mk_card '.wings = 2' m_unknown
 mk_card '.ffn.top_k = 8 | del(.routing)' m_topall
 mk_card '.routing.imbalance = 0.7' m_imbalance
 mk_card '.routing.skew = 0.5' m_both
+mk_card '.speculative = {"accepted_tokens": [1.9], "source": "a test"}' m_spec_nomtp
+jq '.speculative.accepted_tokens[1] = 3.5' "$HOME_DIR/scenarios/models/deepseek-r1.json" >"$tmp/m_spec_range.json"
 cp "$hwm" "$tmp/h_malformed.json" && printf '{{' >>"$tmp/h_malformed.json"
 mk_hw '.memory.tiers[0].bandwidth_gbs = "fast"' h_type
 mk_hw 'del(.memory)' h_missing
@@ -43,6 +45,7 @@ printf '0,1024,256\n1,nan,5\n' >"$tmp/t_nan.csv"
 mkdir -p "$tmp/unreadable"
 
 E=(eval --model mixtral-8x7b --hw h200)
+R=(eval --model deepseek-r1 --hw b200 --gpus 8)
 S=(serve --model mixtral-8x7b --hw h200 --rate 1 --requests 20)
 T=(serve --model mixtral-8x7b --hw h200 --requests 20)
 cases=(
@@ -111,6 +114,18 @@ cases=(
   "negative      |option 'requests' must be >= 1                            |${S[*]} --requests -5"
   "huge          |option 'prefix_hit' must be <= 0.999999                   |${S[*]} --prefix-hit 1"
   "zero          |option 'spec_accept' must be >= 1                         |${S[*]} --spec-accept 0"
+  "out of range  |option 'spec_accept' \(accepted tokens per step per sequence\) must be in \[1, spec_tokens \+ 1 = 4\] \(got 4.5\) |${R[*]} --spec-tokens 3 --spec-accept 4.5"
+  "out of range  |option 'spec_accept' .*must be in \[1, spec_tokens \+ 1 = 1\] |${R[*]} --spec-accept 2"
+  "out of range  |option 'spec_accept' must be >= 1 \(got 0.5\)             |${R[*]} --spec-tokens 1 --spec-accept 0.5"
+  "out of range  |option 'spec_accept' .*must be in \[1, spec_tokens \+ 1 = 2\] |search --model deepseek-r1 --hw b200 --min-gpus 8 --max-gpus 8 --spec-tokens 1 --spec-accept 2.5"
+  "out of range  |option 'prefix_hit' must be <= 0.999999 \(got 1\)         |${R[*]} --prefix-hit 1"
+  "negative      |option 'prefix_hit' must be >= 0                          |${R[*]} --prefix-hit -0.2"
+  "out of range  |option 'prefix_hit' must be <= 0.999999                   |search --model deepseek-r1 --hw b200 --min-gpus 8 --max-gpus 8 --prefix-hit 1.5"
+  "missing       |option 'spec_accept' is required with spec_tokens 2: the card of deepseek-v3 |eval --model deepseek-v3 --hw b200 --gpus 8 --spec-tokens 2"
+  "impossible    |option 'spec_tokens': mixtral-8x7b has no MTP module      |${E[*]} --spec-tokens 1 --spec-accept 1.5"
+  "huge          |option 'spec_tokens' must be <= 16                        |${R[*]} --spec-tokens 17"
+  "impossible    |field 'speculative' applies only to cards with an MTP module |eval --model $tmp/m_spec_nomtp.json --hw h200"
+  "out of range  |field 'speculative.accepted_tokens\[1\]' must be a number in \[1, 3\] |eval --model $tmp/m_spec_range.json --hw b200 --gpus 8"
   "zero          |max-gpus' must be an integer in \[1, 4096\]               |search --model mixtral-8x7b --hw h200 --max-gpus 0"
   "unknown name  |unknown hardware 'h201'                                   |search --model mixtral-8x7b --hw h200,h201 --max-gpus 2"
 )

@@ -435,6 +435,42 @@ static void test_routing_section(void **state)
     expect_refused(*state, card, (const char *const[]){"'routing.imbalance' must be 1", NULL});
 }
 
+/* The speculative section: published MTP acceptance per draft depth, each within [1, depth + 1]
+ * tokens per step, only on cards with an MTP module. */
+static void test_speculative_section(void **state)
+{
+    sim_model m;
+    load_shipped("deepseek-r1", &m);
+    assert_int_equal(m.spec.n, 5);
+    assert_true(m.spec.accepted[0] == 1.92 && m.spec.accepted[2] == 2.82);
+    load_shipped("deepseek-v3", &m);
+    assert_int_equal(m.spec.n, 1);
+    load_shipped("kimi-k2", &m);
+    assert_int_equal(m.spec.n, 0);
+
+    cJSON *card = shipped_json("deepseek-r1");
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItem(cJSON_GetObjectItem(card, "speculative"), "accepted_tokens"), 1,
+                             cJSON_CreateNumber(3.5));
+    expect_refused(*state, card, (const char *const[]){"'speculative.accepted_tokens[1]' must be a number in [1, 3]", NULL});
+
+    card = shipped_json("deepseek-r1");
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItem(cJSON_GetObjectItem(card, "speculative"), "accepted_tokens"), 0,
+                             cJSON_CreateNumber(0.9));
+    expect_refused(*state, card, (const char *const[]){"'speculative.accepted_tokens[0]'", NULL});
+
+    card = shipped_json("deepseek-r1");
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(card, "speculative"), "source");
+    expect_refused(*state, card, (const char *const[]){"'speculative.source' is missing", NULL});
+
+    card = shipped_json("deepseek-r1");
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(card, "speculative"), "accepted_tokens", cJSON_CreateArray());
+    expect_refused(*state, card, (const char *const[]){"'speculative.accepted_tokens' must be an array of 1 to 16", NULL});
+
+    card = shipped_json("deepseek-r1");
+    cJSON_ReplaceItemInObject(card, "mtp_layers", cJSON_CreateNumber(0));
+    expect_refused(*state, card, (const char *const[]){"'speculative' applies only to cards with an MTP module", NULL});
+}
+
 static void test_missing_file(void **state)
 {
     scratch *s = *state;
@@ -519,6 +555,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_field_is_named, make_scratch, remove_scratch),
         cmocka_unit_test_setup_teardown(test_inconsistent_cards, make_scratch, remove_scratch),
         cmocka_unit_test_setup_teardown(test_routing_section, make_scratch, remove_scratch),
+        cmocka_unit_test_setup_teardown(test_speculative_section, make_scratch, remove_scratch),
         cmocka_unit_test_setup_teardown(test_missing_file, make_scratch, remove_scratch),
         cmocka_unit_test(test_precision_bytes_and_names),
     };

@@ -483,6 +483,130 @@ static void test_single_user_tpot_is_decode_step(void **state)
     assert_close(ev.output_tps, 200 / (ev.first.stage_time_s + 200 * s.stage_time_s), 1e-9);
 }
 
+/* Verifying k draft tokens: a sequence carries k+1 query tokens. Against k+1 sequences of
+ * one token each at the same context, every GEMM, the routing and the LM head see the same
+ * rows (same FLOPs), while attention reads one context instead of k+1. */
+static void test_verify_reads_context_once(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_memfit f;
+    sim_memfit_eval(&d, 2000, 4, &f);
+    sim_err err = { 0 };
+    sim_step_shape four = { .decode_seqs = 4, .decode_ctx = 2000, .group_tokens = 4 };
+    sim_step_shape verify = { .decode_seqs = 1, .decode_ctx = 2000, .decode_q = 4, .group_tokens = 4 };
+    sim_step_result a, b;
+    assert_int_equal(sim_step_eval(&d, &f, &four, &a, &err), SIM_OK);
+    assert_int_equal(sim_step_eval(&d, &f, &verify, &b, &err), SIM_OK);
+    assert_close(b.flops, a.flops, 1e-12);
+    /* KV bytes of one context: GQA K and V rows, 2 x 4 KV heads x 128 x 2 bytes = 2048 bytes
+     * per token per layer, 48 layers, 2000 tokens; four sequences read three more. */
+    assert_close(a.bytes - b.bytes, 3 * 2000.0 * 2048 * 48, 1e-9);
+    assert_true(b.time_s < a.time_s);
+    assert_true(b.by_kind_s[SIM_LK_DRAFT] == 0);
+}
+
+/* Drafting: each draft token is one pass of the MTP module (one decoder layer, its 2h -> h
+ * projection, the LM head) at one row per sequence, booked under mtp_draft and added whole. */
+static void test_draft_cost(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_memfit f;
+    sim_memfit_eval(&d, 2000, 1, &f);
+    sim_err err = { 0 };
+    sim_step_shape plain = { .decode_seqs = 1, .decode_ctx = 2000, .group_tokens = 1 };
+    sim_step_shape verify = { .decode_seqs = 1, .decode_ctx = 2000, .decode_q = 4, .group_tokens = 4 };
+    sim_step_shape spec = verify;
+    spec.draft_tokens = 3;
+    sim_step_result p, v, s;
+    assert_int_equal(sim_step_eval(&d, &f, &plain, &p, &err), SIM_OK);
+    assert_int_equal(sim_step_eval(&d, &f, &verify, &v, &err), SIM_OK);
+    assert_int_equal(sim_step_eval(&d, &f, &spec, &s, &err), SIM_OK);
+    double draft = s.by_kind_s[SIM_LK_DRAFT];
+    assert_close(s.stage_time_s - v.stage_time_s, draft, 1e-9);
+    /* one pass >= one of the 48 (identical, MoE) layers of a batch-1 step plus its LM head;
+     * the projection (2 x 2048 x 2048 BF16 = 16.8 MB) adds at most 16.8 MB at a third of
+     * 3.35 TB/s and its three kernels */
+    double layer = (p.stage_time_s - p.by_kind_s[SIM_LK_LM_HEAD] - p.by_kind_s[SIM_LK_STEP]) / 48;
+    double pass_lo = layer + p.by_kind_s[SIM_LK_LM_HEAD];
+    double proj_hi = 2.0 * 2048 * 2048 * 2 / (3.35e12 / 3) + 3 * hw.eff.kernel_overhead_s;
+    assert_true(draft >= 3 * pass_lo * (1 - 1e-9));
+    assert_true(draft <= 3 * (pass_lo + proj_hi));
+}
+
+/* Speculative decoding in the steady state: one user's TPOT is a verify-and-draft step over
+ * the tokens it produces; throughput counts accepted tokens; the bounds are refused. */
+static void test_spec_tpot_per_accepted_token(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
+    m.mtp_layers = 1; /* the card has none; the test gives it one */
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_serve_opts o;
+    sim_serve_defaults(&o);
+    o.isl = 1000, o.osl = 200, o.concurrency = 1;
+    o.spec_tokens = 3, o.spec_accept = 2.5;
+    sim_eval ev;
+    sim_err err = { 0 };
+    assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_OK);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1203, 1, &f);
+    sim_step_shape sh = { .decode_seqs = 1, .decode_ctx = 1100, .decode_q = 4, .draft_tokens = 3, .group_tokens = 4 };
+    sim_step_result s;
+    assert_int_equal(sim_step_eval(&d, &f, &sh, &s, &err), SIM_OK);
+    assert_close(ev.tpot_s, s.time_s / 2.5, 1e-9);
+    assert_close(ev.decode.time_s, s.time_s, 1e-9);
+    /* a request: one prefill chunk, then 200 / 2.5 = 80 decode steps */
+    assert_close(ev.output_tps, 200 / (ev.first.stage_time_s + 80 * s.stage_time_s), 1e-9);
+    o.spec_accept = 4.01;
+    assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_EINPUT);
+    o.spec_accept = 0.99;
+    assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_EINPUT);
+    o.spec_accept = 2.5;
+    m.mtp_layers = 0; /* nothing to draft with */
+    assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_EINPUT);
+}
+
+/* Prefix cache: only (1 - hit) of the prompt is computed, the decode steps are unchanged
+ * (their context is the whole prompt), so TTFT falls and TPOT stays. */
+static void test_prefix_hit(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_serve_opts o;
+    sim_serve_defaults(&o);
+    o.isl = 1000, o.osl = 200, o.concurrency = 1;
+    sim_eval cold, warm;
+    sim_err err = { 0 };
+    assert_int_equal(sim_serve_eval(&d, &o, &cold, &err), SIM_OK);
+    o.prefix_hit = 0.75;
+    assert_int_equal(sim_serve_eval(&d, &o, &warm, &err), SIM_OK);
+    assert_close(warm.prompt_computed, 250, 1e-12);
+    assert_close(cold.prompt_computed, 1000, 1e-12);
+    assert_close(warm.decode.time_s, cold.decode.time_s, 1e-12);
+    assert_true(warm.ttft_s < cold.ttft_s);
+    assert_true(warm.first.flops < cold.first.flops);
+    assert_close(warm.input_tps / warm.output_tps, 1000.0 / 200, 1e-12); /* every prompt token is served */
+    o.prefix_hit = 1;
+    assert_int_equal(sim_serve_eval(&d, &o, &warm, &err), SIM_EINPUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -502,6 +626,10 @@ int main(void)
         cmocka_unit_test(test_observed_experts),
         cmocka_unit_test(test_poisson_max),
         cmocka_unit_test(test_single_user_tpot_is_decode_step),
+        cmocka_unit_test(test_verify_reads_context_once),
+        cmocka_unit_test(test_draft_cost),
+        cmocka_unit_test(test_spec_tpot_per_accepted_token),
+        cmocka_unit_test(test_prefix_hit),
     };
     return cmocka_run_group_tests_name("formulas", tests, NULL, NULL);
 }
