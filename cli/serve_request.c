@@ -93,9 +93,9 @@ void cli_serve_des_opts(const sim_request *r, const sim_serve_opts *so, sim_des_
     o->block_tokens = r->block_size;
     o->max_num_seqs = r->max_num_seqs;
     o->graph_max = r->cuda_graph_max;
-    o->prefix_hit = r->prefix_hit;
-    o->spec_tokens = r->spec_tokens;
-    o->spec_accept = r->spec_accept;
+    o->prefix_hit = so->prefix_hit;
+    o->spec_tokens = so->spec_tokens;
+    o->spec_accept = so->spec_accept;
     o->slo_ttft_s = r->slo_ttft_s;
     o->slo_tpot_s = r->slo_tpot_s;
     o->cost = so->cost;
@@ -152,7 +152,9 @@ int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_rec
     memset(run, 0, sizeof *run);
     sim_serve_opts so;
     int rc = sim_request_deploy(session, r, &run->deploy, &run->prefill, &run->has_prefill, &so, err);
-    if (rc)
+    /* speculative decoding and prefix hits as eval and search read them: the accepted tokens
+     * per step from the option, else the card's published figure, else an error */
+    if (rc || (rc = sim_request_spec_opts(r, run->deploy.model, &so, err)))
         return rc;
     int R = so.replicas > 0 ? so.replicas : 1;
     run->replicas = R;

@@ -340,6 +340,18 @@ static void test_spec_and_prefix(void **state)
 {
     (void)state;
     sim_request r = base(0.05, 4, 2048, 64);
+    sim_err err = { 0 };
+    /* speculative decoding drafts with the model's MTP module: a model without one is refused,
+     * as in eval and search */
+    r.spec_tokens = 2;
+    r.spec_accept = 2;
+    assert_int_equal(run_err(&r, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "spec_tokens"));
+    /* GLM-4.5-Air has one MTP layer; FP8 on one H200 */
+    assert_int_equal(sim_request_set_text(&r, "model", "glm-4.5-air", &err), 0);
+    assert_int_equal(sim_request_set_text(&r, "hw", "h200", &err), 0);
+    r.spec_tokens = 0;
+    r.spec_accept = 1;
     sim_des_result plain, spec, cached;
     cJSON *a = run(&r, &plain);
     r.spec_tokens = 2;
