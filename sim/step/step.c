@@ -862,6 +862,13 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     out->slow_tier_bytes = stage.slow_bytes;
 
     out->bound = sim_bound_of(out->compute_s, out->memory_s, out->comm_s, out->overhead_s);
+    /* Under two-batch overlap only the exchange's excess over the other micro-batch's work
+     * shows as communication; when the whole exchange outlasts the work, it sets the pace
+     * (faster compute or memory would not shorten the step), so the step is
+     * communication-bound whatever part of it is exposed. */
+    if (d->overlap != SIM_OVERLAP_NONE && d->ep > 1 && out->comm_s > 0 &&
+        out->comm_total_s >= out->compute_s + out->memory_s)
+        out->bound = SIM_BOUND_COMM;
     return SIM_OK;
 }
 
