@@ -382,9 +382,86 @@ static int parse_row(const cJSON *o, int i, sim_kernel_table *t, const char *fil
 }
 
 static int parse_table(const cJSON *root, sim_kernel_table *t, const char *file, const char *device,
-                       const sim_kernel_peaks *pk, sim_err *err)
+                       const sim_kernel_peaks *pk, bool nested, sim_err *err);
+
+/* The rows of another device's table for the operations listed, when the two are one die
+ * (an H800 is an H100 with its NVLink and FP64 cut): `include: [{device, ops, why}]`. The
+ * rows are judged against this device's peaks; their sources are named DEVICE/KEY and say
+ * where they were measured. An included table's own includes are not followed. */
+static int parse_includes(const cJSON *root, sim_kernel_table *t, const char *file, const sim_kernel_peaks *pk,
+                          sim_err *err)
 {
-    static const char *const keys[] = {"schema", "device", "sources", "rows", "note", NULL};
+    static const char *const keys[] = {"device", "ops", "why", NULL};
+    const cJSON *inc = cJSON_GetObjectItemCaseSensitive(root, "include");
+    if (!inc)
+        return SIM_OK;
+    if (!cJSON_IsArray(inc))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'include' must be an array of {device, ops, why}", file);
+    int i = 0;
+    for (const cJSON *e = inc->child; e; e = e->next, i++) {
+        char path[48], dev[64] = "", why[8] = "";
+        snprintf(path, sizeof path, "include[%d]", i);
+        row_ctx r = {.o = e, .file = file};
+        snprintf(r.path, sizeof r.path, "%s", path);
+        int rc;
+        if (!cJSON_IsObject(e))
+            return sim_fail(err, SIM_EINPUT, "%s: %s must be an object {device, ops, why}", file, path);
+        if ((rc = sim_json_check_keys(e, keys, file, path, err)) || (rc = str(&r, "device", true, dev, sizeof dev, err)) ||
+            (rc = str(&r, "why", true, why, sizeof why, err)))
+            return rc;
+        const cJSON *ops = cJSON_GetObjectItemCaseSensitive(e, "ops");
+        bool want[SIM_KOP_COUNT] = { false };
+        if (!cJSON_IsArray(ops) || !ops->child)
+            return bad(&r, "ops", "must be a non-empty array of operation names", err);
+        for (const cJSON *o = ops->child; o; o = o->next) {
+            int k = -1;
+            for (int j = 0; j < SIM_KOP_COUNT; j++)
+                if (cJSON_IsString(o) && strcmp(o->valuestring, op_names[j]) == 0)
+                    k = j;
+            if (k < 0)
+                return bad(&r, "ops", "names an unknown operation (gemm, grouped_gemm, attn_decode, attn_prefill, "
+                                      "all_to_all, all_reduce)", err);
+            want[k] = true;
+        }
+        const char *slash = strrchr(file, '/');
+        char other[600];
+        snprintf(other, sizeof other, "%.*s%s.json", slash ? (int)(slash - file) + 1 : 0, file, dev);
+        static sim_kernel_table inc_table; /* big: kept off the stack; nested includes are not followed */
+        memset(&inc_table, 0, sizeof inc_table);
+        cJSON *oroot = sim_json_load(other, err);
+        if (!oroot)
+            return sim_wrap(err, "%s: %s.device '%s'", file, path, dev);
+        rc = parse_table(oroot, &inc_table, other, dev, pk, true, err);
+        cJSON_Delete(oroot);
+        if (rc)
+            return rc;
+        int base = t->n_sources;
+        for (int s = 0; s < inc_table.n_sources; s++) {
+            if (t->n_sources >= SIM_KT_MAX_SOURCES)
+                return sim_fail(err, SIM_EINPUT, "%s: more than %d sources with its includes", file, SIM_KT_MAX_SOURCES);
+            sim_kernel_source *d = &t->sources[t->n_sources++];
+            *d = inc_table.sources[s];
+            snprintf(d->key, sizeof d->key, "%.20s/%.26s", dev, inc_table.sources[s].key);
+            size_t n = strlen(d->title);
+            snprintf(d->title + n, sizeof d->title - n, " (measured on %s)", dev);
+        }
+        for (int j = 0; j < inc_table.n_rows; j++) {
+            if (!want[inc_table.rows[j].op])
+                continue;
+            if (t->n_rows >= SIM_KT_MAX_ROWS)
+                return sim_fail(err, SIM_EINPUT, "%s: more than %d rows with its includes", file, SIM_KT_MAX_ROWS);
+            t->rows[t->n_rows] = inc_table.rows[j];
+            t->rows[t->n_rows].source += base;
+            t->n_rows++;
+        }
+    }
+    return SIM_OK;
+}
+
+static int parse_table(const cJSON *root, sim_kernel_table *t, const char *file, const char *device,
+                       const sim_kernel_peaks *pk, bool nested, sim_err *err)
+{
+    static const char *const keys[] = {"schema", "device", "sources", "rows", "include", "note", NULL};
     if (!cJSON_IsObject(root))
         return sim_fail(err, SIM_EINPUT, "%s: the top level must be an object (a kernel table, schema %s)", file,
                         SCHEMA_ID);
@@ -412,7 +489,7 @@ static int parse_table(const cJSON *root, sim_kernel_table *t, const char *file,
         if ((rc = parse_row(o, i, t, file, pk, err)))
             return rc;
     }
-    return SIM_OK;
+    return nested ? SIM_OK : parse_includes(root, t, file, pk, err);
 }
 
 int sim_kernel_table_load(sim_kernel_table *t, const char *file, const char *device, const sim_kernel_peaks *peaks,
@@ -422,7 +499,7 @@ int sim_kernel_table_load(sim_kernel_table *t, const char *file, const char *dev
     cJSON *root = sim_json_load(file, err);
     if (!root)
         return err->code;
-    int rc = parse_table(root, t, file, device, peaks, err);
+    int rc = parse_table(root, t, file, device, peaks, false, err);
     cJSON_Delete(root);
     if (rc) {
         memset(t, 0, sizeof *t);
