@@ -399,7 +399,9 @@ double sim_engine_mem_fraction(const sim_deploy *d)
     case SIM_ENGINE_SGLANG: {
         /* mem_fraction_static by TP size: 0.79 at >= 16, 0.81 at >= 8, 0.85 at >= 4, 0.87 at >= 2,
          * else 0.88 (server_args.py, ServerArgs.__post_init__, v0.4). */
-        int tp = d->tp;
+        /* SGLang's tp_size counts every rank of the model: with DP attention (moesim's dp) the
+         * attention ranks of a stage are tp x dp of it */
+        int tp = d->tp * d->dp;
         return tp >= 16 ? 0.79 : tp >= 8 ? 0.81 : tp >= 4 ? 0.85 : tp >= 2 ? 0.87 : 0.88;
     }
     case SIM_ENGINE_VLLM:

@@ -523,15 +523,24 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_query *q, cons
     return true;
 }
 
-bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit)
+static bool preferred(const sim_kernel_table *t, const sim_kernel_row *r, const char *const *prefer)
 {
-    if (!t || t->n_rows == 0 || !(q->x > 0))
-        return false;
+    const char *lib = t->sources[r->source].library;
+    for (const char *const *p = prefer; *p; p++)
+        if (strncmp(lib, *p, strlen(*p)) == 0)
+            return true;
+    return false;
+}
+
+/* One pass over the series; `prefer` non-NULL: only those of the preferred libraries. */
+static bool lookup_among(const sim_kernel_table *t, const sim_kernel_query *q, const char *const *prefer,
+                         sim_kernel_hit *hit)
+{
     bool found = false;
     double best = INFINITY;
     for (int i = 0; i < t->n_rows; i++) {
         const sim_kernel_row *r = &t->rows[i];
-        if (!matches(r, q))
+        if (!matches(r, q) || (prefer && !preferred(t, r, prefer)))
             continue;
         bool seen = false; /* each series once: at its first row */
         for (int j = 0; j < i && !seen; j++)
@@ -549,4 +558,13 @@ bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim
         }
     }
     return found;
+}
+
+bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    if (!t || t->n_rows == 0 || !(q->x > 0))
+        return false;
+    if (q->prefer && lookup_among(t, q, q->prefer, hit))
+        return true;
+    return lookup_among(t, q, NULL, hit);
 }

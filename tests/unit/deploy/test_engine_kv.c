@@ -145,6 +145,9 @@ static void test_engine_rules(void **state)
     d.kv_fmt = SIM_WF_BF16;
     sim_deploy_set_engine(&d, SIM_ENGINE_SGLANG);
     assert_true(sim_engine_mem_fraction(&d) == 0.81);
+    d.gpus = 16, d.tp = 1, d.dp = 16, d.ep = 16; /* DP attention: SGLang's tp_size is 16 */
+    assert_true(sim_engine_mem_fraction(&d) == 0.79);
+    d.gpus = d.tp = 8, d.dp = 1, d.ep = 1;
     sim_memfit fs;
     eval(&d, 4096, &fs);
     assert_true(fabs(fs.kv_budget_bytes - (79.22 * GIB * 0.81 - fs.weight_bytes)) < 1);
@@ -211,6 +214,43 @@ static void test_engine_names_and_defaults(void **state)
     assert_non_null(strstr(err.msg, "engine"));
 }
 
+/* --engine's kernel preference: where series of the preferred library cover a shape they answer,
+ * else the fastest of all as without an engine. Checked over every GEMM row of the H100 table,
+ * which holds TensorRT-LLM (aiconfigurator) and torch (mamf-finder) GEMM series. */
+static void test_kernel_preference(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "llama3.1-8b", "h100-sxm");
+    const sim_kernel_table *t = &hw.kernels;
+    static const char *const none[] = { "no such library", NULL };
+    const char *const *trt = sim_engine_kernel_libraries(SIM_ENGINE_TRTLLM);
+    int moved = 0, checked = 0;
+    for (int i = 0; i < t->n_rows; i++) {
+        const sim_kernel_row *r = &t->rows[i];
+        if (r->op != SIM_KOP_GEMM)
+            continue;
+        sim_kernel_query q = { .op = r->op, .dtype = r->dtype, .variant = r->variant, .link = r->link, .x = r->x,
+                               .family = r->family };
+        sim_kernel_hit all, p, n;
+        assert_true(sim_kernel_lookup(t, &q, &all));
+        q.prefer = none;
+        assert_true(sim_kernel_lookup(t, &q, &n));
+        assert_true(n.share == all.share && n.source == all.source); /* nothing preferred covers: as before */
+        q.prefer = trt;
+        assert_true(sim_kernel_lookup(t, &q, &p));
+        bool trt_row = strncmp(t->sources[r->source].library, "TensorRT-LLM", 12) == 0;
+        if (trt_row)
+            assert_int_equal(strncmp(t->sources[p.source].library, "TensorRT-LLM", 12), 0);
+        if (p.source != all.source)
+            moved++;
+        checked++;
+    }
+    print_message("GEMM rows checked %d, answered by another source under trtllm: %d\n", checked, moved);
+    assert_true(checked > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +259,7 @@ int main(void)
         cmocka_unit_test(test_vllm_llama3_8b_80g_8k),
         cmocka_unit_test(test_engine_rules),
         cmocka_unit_test(test_engine_names_and_defaults),
+        cmocka_unit_test(test_kernel_preference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
