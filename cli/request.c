@@ -56,7 +56,9 @@ static const opt_entry options[] = {
     I(redundant_experts, 0, DEVICES, "EPLB redundant expert slots over the EP group"),
     B(eplb, "place experts by expected load"),
     B(offload, "let weights spill to every slower memory tier"),
-    I(max_batched_tokens, 0, 1e9, "token cap per iteration per attention rank (default 8192)"),
+    I(max_batched_tokens, 0, 1e9, "token cap per iteration per attention rank (default 8192, or the engine's)"),
+    S(engine, "serving engine whose KV accounting, token cap and kernels to follow: vllm sglang trtllm (default: none, moesim's generic 0.9 of capacity)"),
+    N(mem_fraction, 0, 1, "the engine's memory fraction: vLLM gpu_memory_utilization, SGLang mem_fraction_static, TensorRT-LLM free_gpu_memory_fraction (default: the engine's)"),
     N(usd_per_gpu_hour, 0, 1e6, "rent per device-hour (default: the hwmodel's)"),
     B(owned, "cost as owned hardware: purchase over lifetime + energy"),
     N(usd_per_kwh, 0, 1e3, "energy price for owned hardware (default 0.10)"),
@@ -247,6 +249,14 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
     sim_deploy_defaults(d, m, hw);
     int rc;
     sim_wformat f;
+    if (r->engine[0]) {
+        sim_engine e;
+        if (sim_engine_parse(r->engine, &e) != 0)
+            return sim_fail(err, SIM_EINPUT, "option 'engine': unknown '%s' (one of vllm, sglang, trtllm)", r->engine);
+        /* first: its token-cap default yields to --max-batched-tokens below */
+        sim_deploy_set_engine(d, e);
+    }
+    d->mem_fraction = r->mem_fraction;
     if (r->precision[0]) {
         if ((rc = parse_fmt(r->precision, "precision", &f, err)))
             return rc;

@@ -30,6 +30,8 @@ typedef struct sim_request {
     int redundant_experts;
     bool eplb, offload, owned;
     int max_batched_tokens;
+    char engine[16];                          /* "" = moesim's generic accounting; vllm, sglang, trtllm */
+    double mem_fraction;                      /* 0 = the engine's default */
     double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
     int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;
     int seed;

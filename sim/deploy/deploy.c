@@ -201,6 +201,15 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "skew must be >= 0 (got %g)", d->skew);
     if (d->max_batched_tokens < 1)
         return sim_fail(err, SIM_EINPUT, "max_batched_tokens must be >= 1 (got %d)", d->max_batched_tokens);
+    if (d->engine != SIM_ENGINE_NONE && d->hw->cls != SIM_HW_GPU)
+        return sim_fail(err, SIM_EINPUT,
+                        "engine: %s's memory accounting is for GPUs; %s is not one (leave --engine out for it)",
+                        sim_engine_name(d->engine), d->hw->name);
+    if (d->mem_fraction < 0 || d->mem_fraction > 1)
+        return sim_fail(err, SIM_EINPUT, "mem_fraction must be in (0, 1] (got %g; 0 = the engine's default)",
+                        d->mem_fraction);
+    if (d->mem_fraction > 0 && d->engine == SIM_ENGINE_NONE)
+        return sim_fail(err, SIM_EINPUT, "mem_fraction is the fraction of an engine: give --engine vllm, sglang or trtllm");
     return SIM_OK;
 }
 
@@ -281,4 +290,145 @@ int sim_deploy_check_pools(const sim_deploy *d, const sim_deploy *prefill, sim_e
     if ((rc = sim_deploy_check(prefill, err)))
         return sim_wrap(err, "prefill pool");
     return SIM_OK;
+}
+
+/* --- serving engines --- */
+
+static const char *const engine_names[] = { "none", "vllm", "sglang", "trtllm" };
+
+const char *sim_engine_name(sim_engine e)
+{
+    return engine_names[e];
+}
+
+int sim_engine_parse(const char *s, sim_engine *out)
+{
+    for (int i = 1; i < SIM_ENGINE_COUNT; i++)
+        if (strcasecmp(s, engine_names[i]) == 0) {
+            *out = (sim_engine)i;
+            return 0;
+        }
+    return -1;
+}
+
+#define GIB 1073741824.0
+
+/* The device's total as the engine sees it: the driver's figure when the hwmodel has it. */
+static double device_total(const sim_hw *hw)
+{
+    return hw->tiers[0].reported_bytes > 0 ? hw->tiers[0].reported_bytes : hw->tiers[0].capacity_bytes;
+}
+
+/* vLLM picks its larger scheduler defaults on devices of at least 70 GiB that are not A100s
+ * (vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults: "if device_memory >= 70 * GiB_bytes
+ * and 'a100' not in device_name"). */
+static bool vllm_large(const sim_hw *hw)
+{
+    bool a100 = false;
+    for (const char *p = hw->name; *p && !a100; p++)
+        a100 = strncasecmp(p, "a100", 4) == 0;
+    return device_total(hw) >= 70 * GIB && !a100;
+}
+
+/* SGLang's small-GPU rule: gpu_mem < 25,000 MB (get_nvgpu_memory_capacity, in MiB as nvidia-smi
+ * reports it). */
+static bool sglang_small(const sim_hw *hw)
+{
+    return device_total(hw) / 1048576.0 < 25000;
+}
+
+void sim_deploy_set_engine(sim_deploy *d, sim_engine e)
+{
+    d->engine = e;
+    switch (e) {
+    case SIM_ENGINE_VLLM:
+        /* `vllm serve` (OPENAI_API_SERVER usage context): 8192 batched tokens on large devices,
+         * 2048 otherwise (EngineArgs.get_batch_defaults, as above). */
+        d->max_batched_tokens = vllm_large(d->hw) ? 8192 : 2048;
+        break;
+    case SIM_ENGINE_SGLANG:
+        /* chunked_prefill_size: 2048 below 25,000 MB, else 8192 (python/sglang/srt/server_args.py,
+         * ServerArgs.__post_init__, v0.4). */
+        d->max_batched_tokens = sglang_small(d->hw) ? 2048 : 8192;
+        break;
+    case SIM_ENGINE_TRTLLM:
+        /* max_num_tokens default 8192 (tensorrt_llm/llmapi/llm_args.py, BaseLlmArgs). */
+        d->max_batched_tokens = 8192;
+        break;
+    default:
+        break;
+    }
+}
+
+int sim_engine_default_max_seqs(sim_engine e, const sim_hw *hw)
+{
+    switch (e) {
+    case SIM_ENGINE_VLLM:
+        /* max_num_seqs: 1024 on large devices, 256 otherwise (get_batch_defaults). */
+        return vllm_large(hw) ? 1024 : 256;
+    case SIM_ENGINE_TRTLLM:
+        /* max_batch_size default 2048 (llm_args.py, BaseLlmArgs). */
+        return 2048;
+    default:
+        /* SGLang's max_running_requests defaults to what the KV pool holds. */
+        return 0;
+    }
+}
+
+int sim_engine_default_cuda_graph_max(sim_engine e, const sim_hw *hw)
+{
+    switch (e) {
+    case SIM_ENGINE_VLLM: {
+        /* max_cudagraph_capture_size = min(2 * max_num_seqs, 512) (vllm/config/compilation.py). */
+        int s = 2 * sim_engine_default_max_seqs(e, hw);
+        return s < 512 ? s : 512;
+    }
+    case SIM_ENGINE_SGLANG:
+        /* cuda_graph_max_bs: 8 below 25,000 MB, else 160 (server_args.py, v0.4). */
+        return sglang_small(hw) ? 8 : 160;
+    default:
+        return 0; /* TensorRT-LLM's default capture list was not sourced: no padding modelled */
+    }
+}
+
+double sim_engine_mem_fraction(const sim_deploy *d)
+{
+    if (d->mem_fraction > 0)
+        return d->mem_fraction;
+    switch (d->engine) {
+    case SIM_ENGINE_SGLANG: {
+        /* mem_fraction_static by TP size: 0.79 at >= 16, 0.81 at >= 8, 0.85 at >= 4, 0.87 at >= 2,
+         * else 0.88 (server_args.py, ServerArgs.__post_init__, v0.4). */
+        /* SGLang's tp_size counts every rank of the model: with DP attention (moesim's dp) the
+         * attention ranks of a stage are tp x dp of it */
+        int tp = d->tp * d->dp;
+        return tp >= 16 ? 0.79 : tp >= 8 ? 0.81 : tp >= 4 ? 0.85 : tp >= 2 ? 0.87 : 0.88;
+    }
+    case SIM_ENGINE_VLLM:
+        /* gpu_memory_utilization default 0.9 (vllm/config/cache.py, CacheConfig). */
+    case SIM_ENGINE_TRTLLM:
+        /* KvCacheConfig.free_gpu_memory_fraction default 0.9 (llm_args.py). */
+    default:
+        return 0.9;
+    }
+}
+
+const char *const *sim_engine_kernel_libraries(sim_engine e)
+{
+    /* What each engine runs: TensorRT-LLM its own kernels; SGLang DeepGEMM, DeepEP, FlashMLA and
+     * FlashInfer (and rows measured in SGLang); vLLM its own kernels and the same libraries it
+     * integrates (DeepGEMM, DeepEP all-to-all backends, FlashMLA and FlashInfer attention). */
+    static const char *const trtllm[] = { "TensorRT-LLM", NULL };
+    static const char *const sglang[] = { "SGLang", "DeepGEMM", "DeepEP", "FlashMLA", "FlashInfer", NULL };
+    static const char *const vllm[] = { "vLLM", "DeepGEMM", "DeepEP", "FlashMLA", "FlashInfer", NULL };
+    switch (e) {
+    case SIM_ENGINE_TRTLLM:
+        return trtllm;
+    case SIM_ENGINE_SGLANG:
+        return sglang;
+    case SIM_ENGINE_VLLM:
+        return vllm;
+    default:
+        return NULL;
+    }
 }

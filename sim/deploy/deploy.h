@@ -46,6 +46,10 @@ typedef enum {
 
 typedef enum { SIM_OVERLAP_NONE, SIM_OVERLAP_TWO_BATCH } sim_overlap;
 
+/* The serving engine whose memory accounting and scheduler defaults the deployment follows
+ * (--engine). NONE keeps moesim's generic accounting (a 0.9 runtime share of capacity_gb). */
+typedef enum { SIM_ENGINE_NONE, SIM_ENGINE_VLLM, SIM_ENGINE_SGLANG, SIM_ENGINE_TRTLLM, SIM_ENGINE_COUNT } sim_engine;
+
 /* Where the deployment's imbalance law came from (precedence: option > card > fallback). */
 typedef enum {
     SIM_IMBALANCE_FALLBACK,   /* SIM_DEPLOY_DEFAULT_SKEW: no option, the card gives no figure */
@@ -74,6 +78,10 @@ typedef struct sim_deploy {
     bool eplb;
     bool offload;                   /* let weights spill to every slower tier, not only the default ones */
     int max_batched_tokens;         /* per-iteration token cap per attention rank (chunked prefill) */
+    sim_engine engine;              /* whose memory accounting (memfit.c) and kernel preference */
+    double mem_fraction;            /* > 0: the engine's memory fraction as given (vLLM gpu_memory_utilization,
+                                       SGLang mem_fraction_static, TensorRT-LLM free_gpu_memory_fraction);
+                                       0 = the engine's default (sim_engine_mem_fraction) */
     unsigned long seed;
     double observed_experts;        /* > 0: distinct experts a measured step touched on the busiest rank
                                        (calibration compares against one forward whose routing it knows);
@@ -140,6 +148,23 @@ int sim_deploy_layers_per_stage(const sim_deploy *d); /* ceil(layers / pp): the 
 /* Devices one stage spans, and whether a group of n consecutive devices stays inside one
  * scale-up domain. */
 bool sim_deploy_in_scale_up(const sim_deploy *d, int n);
+
+/* --engine: set the engine and its scheduler default for the per-iteration token cap
+ * (vLLM max_num_batched_tokens, SGLang chunked_prefill_size, TensorRT-LLM max_num_tokens) on
+ * this hardware; options given afterwards override it. Sources in deploy.c. */
+void sim_deploy_set_engine(sim_deploy *d, sim_engine e);
+/* The engine's default decode-batch limits on this hardware: running sequences per rank
+ * (0 = none: KV capacity alone) and the largest CUDA-graph batch (0 = not known). */
+int sim_engine_default_max_seqs(sim_engine e, const sim_hw *hw);
+int sim_engine_default_cuda_graph_max(sim_engine e, const sim_hw *hw);
+/* The memory fraction in force: d->mem_fraction, else the engine's default (which for SGLang
+ * depends on TP). */
+double sim_engine_mem_fraction(const sim_deploy *d);
+/* Library names (prefixes of a kernel source's `library`) whose kernels the engine runs,
+ * NULL-terminated; NULL for SIM_ENGINE_NONE (the fastest published kernel answers). */
+const char *const *sim_engine_kernel_libraries(sim_engine e);
+const char *sim_engine_name(sim_engine e);
+int sim_engine_parse(const char *s, sim_engine *out);
 
 const char *sim_a2a_name(sim_a2a_transport t);
 int sim_a2a_parse(const char *s, sim_a2a_transport *out);

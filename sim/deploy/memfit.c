@@ -69,8 +69,10 @@ static double workspace(const sim_deploy *d)
     } else if (m->ffn.dense_layers > 0) {
         bytes += t * 3.0 * m->ffn.dense_intermediate / d->tp * 2;
     }
-    /* logits for one row per sequence of a full batch, FP32 */
-    bytes += 256.0 * m->vocab / d->tp * 4;
+    /* logits for one row per sequence of a full batch, FP32; vLLM's profile run samples
+     * max_num_seqs rows (gpu_model_runner._dummy_sampler_run), its default per device class */
+    double rows = d->engine == SIM_ENGINE_VLLM ? sim_engine_default_max_seqs(d->engine, d->hw) : 256.0;
+    bytes += rows * m->vocab / d->tp * 4;
     return bytes;
 }
 
@@ -83,6 +85,44 @@ static double kv_share(const sim_deploy *d)
     if (per < 1)
         per = 1; /* KV heads are replicated when TP exceeds them */
     return (double)per / kvh;
+}
+
+/* The engine's accounting of tier 0 (sources in deploy.c for the fractions):
+ *  vLLM (v1/worker/gpu_worker.py, determine_available_memory): KV = total x
+ *    gpu_memory_utilization - weights - the profile run's peak activations - non-torch memory;
+ *  SGLang (srt/model_executor/model_runner.py, profile_max_num_token): KV = free memory after
+ *    loading the weights - total x (1 - mem_fraction_static), i.e. total x fraction - weights;
+ *    activations and CUDA graphs live in the remainder;
+ *  TensorRT-LLM (KvCacheConfig.free_gpu_memory_fraction): KV = fraction x the memory free after
+ *    the weights and a profiling forward (activations).
+ * Non-torch memory (NCCL buffers, cuBLAS workspaces; vLLM logs 0.01-3.6 GiB) and the CUDA
+ * context are not modelled: they are not derivable from the model's shapes. *usable is what
+ * weights, workspace (*ws_in) and KV share; the TensorRT-LLM fraction applies after. */
+static void engine_share(const sim_deploy *d, double ws, double *total, double *usable, double *ws_in, double *frac)
+{
+    const sim_hw *hw = d->hw;
+    *total = hw->tiers[0].reported_bytes > 0 ? hw->tiers[0].reported_bytes : hw->tiers[0].capacity_bytes;
+    *frac = sim_engine_mem_fraction(d);
+    *ws_in = ws;
+    switch (d->engine) {
+    case SIM_ENGINE_SGLANG:
+        *usable = *total * *frac;
+        *ws_in = 0;
+        break;
+    case SIM_ENGINE_TRTLLM:
+        *usable = *total;
+        break;
+    default:
+        *usable = *total * *frac;
+        break;
+    }
+}
+
+/* KV block (page) size in tokens: vLLM CacheConfig.block_size 16 on CUDA; SGLang page_size 1;
+ * TensorRT-LLM tokens_per_block 32 (llm_args.py). */
+static int engine_block(sim_engine e)
+{
+    return e == SIM_ENGINE_SGLANG ? 1 : e == SIM_ENGINE_TRTLLM ? 32 : 16;
 }
 
 /* Place `bytes` into tiers from `first`, honouring spill permissions. Returns bytes left. */
@@ -117,14 +157,19 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     out->kv_bytes_per_token = sim_model_kv_elems_per_token(m) * kvb;
     out->kv_bytes_per_seq = sim_model_kv_elems(m, ctx) * kvb;
     out->capacity_bytes = hw->tiers[0].capacity_bytes;
-    out->usable_bytes = out->capacity_bytes * sim_memfit_usable_fraction(hw);
+    out->mem_fraction = sim_memfit_usable_fraction(hw);
+    out->usable_bytes = out->capacity_bytes * out->mem_fraction;
+    double ws_in = out->workspace_bytes; /* workspace inside the usable share */
+    if (d->engine != SIM_ENGINE_NONE)
+        engine_share(d, out->workspace_bytes, &out->device_total_bytes, &out->usable_bytes, &ws_in,
+                     &out->mem_fraction);
 
     /* Keep room in tier 0 for the KV of the wanted batch (at least one sequence) before
      * any weight is allowed to spill. */
     double want = seqs < 1 ? 1 : seqs;
     double free_b[SIM_MAX_TIERS];
     for (int i = 0; i < hw->n_tiers; i++)
-        free_b[i] = i == 0 ? out->usable_bytes - out->workspace_bytes : hw->tiers[i].capacity_bytes;
+        free_b[i] = i == 0 ? out->usable_bytes - ws_in : hw->tiers[i].capacity_bytes;
     double kv_keep = out->kv_bytes_per_seq * want;
     if (free_b[0] - kv_keep < out->weight_bytes) {
         /* Weights would have to move out: keep KV for one sequence only, maximising what stays fast. */
@@ -149,10 +194,20 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
             out->tiers_used = i + 1;
 
     double w0 = out->expert_weight_bytes * out->expert_frac[0] + out->other_weight_bytes * out->other_frac[0];
-    out->kv_budget_bytes = out->usable_bytes - out->workspace_bytes - w0;
+    out->kv_budget_bytes = out->usable_bytes - ws_in - w0;
+    if (d->engine == SIM_ENGINE_TRTLLM)
+        out->kv_budget_bytes = out->mem_fraction * (out->usable_bytes - ws_in - w0);
     /* the tolerance keeps the sequence the spill reserved room for from rounding away */
     out->max_seqs =
         out->kv_bytes_per_seq > 0 ? (long)floor(out->kv_budget_bytes / out->kv_bytes_per_seq * (1 + 1e-9)) : 0;
+    if (d->engine != SIM_ENGINE_NONE && out->kv_bytes_per_token > 0 && out->kv_budget_bytes > 0) {
+        /* The engine's pool is whole blocks; a sequence of ctx tokens holds ceil(ctx / block). */
+        int blk = out->kv_block_tokens = engine_block(d->engine);
+        double blocks = floor(out->kv_budget_bytes / (out->kv_bytes_per_token * blk));
+        out->kv_tokens = blocks * blk;
+        out->max_concurrency = ctx > 0 ? out->kv_tokens / ctx : 0;
+        out->max_seqs = ctx > 0 ? (long)floor(blocks / ceil(ctx / blk)) : 0;
+    }
     if (out->max_seqs < 0)
         out->max_seqs = 0;
     double seqs_held = seqs < out->max_seqs ? seqs : out->max_seqs;
@@ -173,7 +228,7 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
                  "(%.0f%% of %.1f GB usable, %.1f GB workspace)%s",
                  out->weight_bytes / GB, m->name, sim_wformat_name(d->expert_fmt), d->tp, d->ep, d->pp,
                  allowed > 1 ? "memory with its allowed spill tiers" : hw->tiers[0].name,
-                 (allowed > 1 ? cap : out->usable_bytes) / GB, sim_memfit_usable_fraction(hw) * 100,
+                 (allowed > 1 ? cap : out->usable_bytes) / GB, out->mem_fraction * 100,
                  out->capacity_bytes / GB, out->workspace_bytes / GB,
                  hw->n_tiers > 1 && !d->offload ? "; more devices, a smaller precision or --offload could help" : "");
     } else if (out->max_seqs < 1) {

@@ -16,6 +16,7 @@ typedef struct sim_memfit {
     char reason[512];
     double capacity_bytes;            /* tier 0 per device */
     double usable_bytes;              /* after the runtime's reserve */
+    double mem_fraction;              /* the share of memory the runtime or engine takes */
     double expert_weight_bytes;       /* per device, heaviest pipeline stage */
     double other_weight_bytes;        /* attention, dense FFN, router, norms, embeddings/LM head */
     double weight_bytes;
@@ -25,6 +26,13 @@ typedef struct sim_memfit {
     double kv_budget_bytes;           /* tier-0 bytes left for KV */
     long max_seqs;                    /* sequences whose KV fits per device group (attention rank) */
     double total_bytes;               /* tier-0 bytes used at the evaluated batch */
+    /* With an engine (d->engine): its KV pool in tokens per device (whole blocks), and the
+     * concurrency it prints for requests of the evaluated length (vLLM's "Maximum concurrency
+     * for N tokens per request": pool tokens / N). 0 without an engine. */
+    double device_total_bytes;        /* the total the engine takes its fraction of */
+    int kv_block_tokens;              /* the engine's KV block (page) size */
+    double kv_tokens;
+    double max_concurrency;
     double expert_frac[SIM_MAX_TIERS];/* share of expert weights held in each tier */
     double other_frac[SIM_MAX_TIERS];
     int tiers_used;

@@ -209,24 +209,28 @@ static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_er
 
 static int parse_tier(const cJSON *t, int i, sim_mem_tier *tier, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"name", "capacity_gb", "bandwidth_gbs", "spill", "source", NULL};
+    static const char *const keys[] = {"name", "capacity_gb", "bandwidth_gbs", "spill", "reported_gib", "source",
+                                       NULL};
     char path[64];
     snprintf(path, sizeof path, "memory.tiers[%d]", i);
     if (!cJSON_IsObject(t))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object", file, path);
     int rc;
-    double cap = 0, bw = 0;
+    double cap = 0, bw = 0, rep = 0;
     if ((rc = sim_json_check_keys(t, keys, file, path, err)) ||
         (rc = sim_json_str(t, "name", tier->name, sizeof tier->name, file, path, err)) ||
         (rc = get_num(t, "capacity_gb", true, R_POSITIVE, &cap, file, path, err)) ||
         (rc = get_num(t, "bandwidth_gbs", true, R_POSITIVE, &bw, file, path, err)) ||
-        (rc = sim_json_bool_opt(t, "spill", &tier->spill_default, file, path, err)))
+        (rc = sim_json_bool_opt(t, "spill", &tier->spill_default, file, path, err)) ||
+        (rc = get_num(t, "reported_gib", false, R_POSITIVE, &rep, file, path, err)))
         return rc;
     /* A per-tier source is optional, but when given it must say something. */
     if (cJSON_GetObjectItemCaseSensitive(t, "source") && (rc = need_source(t, file, path, err)))
         return rc;
     tier->capacity_bytes = cap * GB;
     tier->bandwidth_Bps = bw * GBPS;
+    /* the driver's total, in GiB as engines print it (vLLM's total_gpu_memory) */
+    tier->reported_bytes = rep * 1073741824.0;
     return SIM_OK;
 }
 

@@ -63,6 +63,9 @@ typedef struct sim_mem_tier {
     double capacity_bytes;       /* per device */
     double bandwidth_Bps;        /* per device, read */
     bool spill_default;          /* weights may spill here without --offload */
+    double reported_bytes;       /* > 0: the total the device driver reports (cudaMemGetInfo), which
+                                    serving engines take their memory fractions of; 0 = not given,
+                                    capacity_bytes stands in */
 } sim_mem_tier;
 
 typedef struct sim_link {

@@ -632,7 +632,18 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
     return true;
 }
 
-bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit)
+static bool preferred(const sim_kernel_table *t, const sim_kernel_row *r, const char *const *prefer)
+{
+    const char *lib = t->sources[r->source].library;
+    for (const char *const *p = prefer; *p; p++)
+        if (strncmp(lib, *p, strlen(*p)) == 0)
+            return true;
+    return false;
+}
+
+/* One pass over the series; `prefer` non-NULL: only those of the preferred libraries. */
+static bool lookup_among(const sim_kernel_table *t, const sim_kernel_query *q, const char *const *prefer,
+                         sim_kernel_hit *hit)
 {
     if (!t || t->n_series == 0 || !(q->x > 0))
         return false;
@@ -643,7 +654,7 @@ bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim
     for (int i = t->op_first[q->op]; i < t->op_first[q->op] + t->op_series[q->op]; i++) {
         const sim_kernel_series *s = &t->series[i];
         const sim_kernel_row *r = &t->rows[s->row];
-        if (!matches(r, q))
+        if (!matches(r, q) || (prefer && !preferred(t, r, prefer)))
             continue;
         double dist = q->family > 0 ? fabs(s->log_family - log_q) : 0;
         sim_kernel_hit h;
@@ -656,4 +667,13 @@ bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim
         }
     }
     return found;
+}
+
+bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    if (!t || t->n_rows == 0 || !(q->x > 0))
+        return false;
+    if (q->prefer && lookup_among(t, q, q->prefer, hit))
+        return true;
+    return lookup_among(t, q, NULL, hit);
 }

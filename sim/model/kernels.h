@@ -109,6 +109,7 @@ typedef struct sim_kernel_hit {
  * stated format (one library's kernel). Among covering series whose family is within a
  * factor of 2 of the query's, the nearest in log family wins; between series of the same
  * family, the fastest (a stack is taken to run the best kernel published for the shape).
+ * With q->prefer, the preferred libraries' series are tried first (same rules among them).
  * False: no row covers the shape (the caller uses its prior). */
 typedef struct sim_kernel_query {
     sim_kernel_op op;
@@ -116,6 +117,10 @@ typedef struct sim_kernel_query {
     int variant;
     sim_kernel_link link;
     double x, family;
+    const char *const *prefer;   /* NULL-terminated library-name prefixes (the deployment's engine,
+                                    --engine): when series from sources whose `library` starts with
+                                    one of them cover the shape, only they answer; else, or when
+                                    NULL, every series does */
 } sim_kernel_query;
 
 bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit);

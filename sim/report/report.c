@@ -83,6 +83,18 @@ cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m)
     sim_json_add_num(o, "kv_budget_bytes", m->kv_budget_bytes);
     sim_json_add_num(o, "max_sequences_per_rank", (double)m->max_seqs);
     sim_json_add_num(o, "used_bytes", m->total_bytes);
+    if (d->engine != SIM_ENGINE_NONE) {
+        /* only with --engine: the default report stays as it was */
+        cJSON *e = cJSON_AddObjectToObject(o, "engine");
+        cJSON_AddStringToObject(e, "name", sim_engine_name(d->engine));
+        sim_json_add_num(e, "mem_fraction", m->mem_fraction);
+        cJSON_AddStringToObject(e, "mem_fraction_basis", d->mem_fraction > 0 ? "option" : "engine default");
+        sim_json_add_num(e, "device_total_bytes", m->device_total_bytes);
+        sim_json_add_num(e, "kv_block_tokens", m->kv_block_tokens);
+        sim_json_add_num(e, "kv_pool_tokens", m->kv_tokens);
+        sim_json_add_num(e, "max_concurrency", m->max_concurrency);
+        sim_json_add_num(e, "max_batched_tokens", d->max_batched_tokens);
+    }
     if (m->tiers_used > 1) {
         cJSON *t = cJSON_AddArrayToObject(o, "spill");
         for (int i = 0; i < m->tiers_used; i++) {
@@ -384,6 +396,15 @@ static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfi
     fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
             m->total_bytes / 1e9, m->capacity_bytes / 1e9, m->weight_bytes / 1e9, m->kv_bytes_per_seq / 1e9,
             m->workspace_bytes / 1e9);
+    if (d->engine != SIM_ENGINE_NONE)
+        fprintf(f,
+                "engine %s: %.2f of %.2f GiB (%s), KV pool %.2f GiB = %.0f tokens per GPU in %d-token blocks; "
+                "maximum concurrency for %.0f tokens per request: %.2fx (%ld sequences per attention rank); "
+                "token cap %d per iteration\n",
+                sim_engine_name(d->engine), m->mem_fraction, m->device_total_bytes / 1073741824.0,
+                d->mem_fraction > 0 ? "as given" : "the engine's default", m->kv_budget_bytes / 1073741824.0,
+                m->kv_tokens, m->kv_block_tokens, m->max_concurrency > 0 ? m->kv_tokens / m->max_concurrency : 0,
+                m->max_concurrency, m->max_seqs, d->max_batched_tokens);
     print_routing(f, d);
 }
 

@@ -204,12 +204,13 @@ static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
 /* The kernel-table share of an FFN's GEMMs at m rows (per expert when grouped): the up
  * projection (nmat-1 matrices of inter x h, run as one GEMM) and the down projection
  * (h x inter), combined by their FLOPs. A zero share (hit->share = 0): no row covers both. */
-static sim_kernel_hit ffn_measured(const sim_hw *hw, sim_dtype t, bool grouped, double m, double h, double inter,
+static sim_kernel_hit ffn_measured(const sim_deploy *d, sim_dtype t, bool grouped, double m, double h, double inter,
                                    int nmat)
 {
+    const sim_hw *hw = d->hw;
     sim_kernel_hit up, down, none = { 0 };
     sim_kernel_query q = { .op = grouped ? SIM_KOP_GROUPED_GEMM : SIM_KOP_GEMM, .dtype = t, .x = m,
-                           .family = (nmat - 1) * inter * h };
+                           .family = (nmat - 1) * inter * h, .prefer = sim_engine_kernel_libraries(d->engine) };
     if (!sim_kernel_lookup(&hw->kernels, &q, &up))
         return none;
     q.family = h * inter;
@@ -223,11 +224,12 @@ static sim_kernel_hit ffn_measured(const sim_hw *hw, sim_dtype t, bool grouped, 
 }
 
 /* The kernel-table share of one GEMM of m rows against an n x k weight. */
-static sim_kernel_hit gemm_measured(const sim_hw *hw, sim_dtype t, double m, double n, double k)
+static sim_kernel_hit gemm_measured(const sim_deploy *d, sim_dtype t, double m, double n, double k)
 {
     sim_kernel_hit hit = { 0 };
-    sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k };
-    if (!sim_kernel_lookup(&hw->kernels, &q, &hit))
+    sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k,
+                           .prefer = sim_engine_kernel_libraries(d->engine) };
+    if (!sim_kernel_lookup(&d->hw->kernels, &q, &hit))
         hit.share = 0;
     return hit;
 }
@@ -267,7 +269,7 @@ static sim_kernel_hit attention_measured(const ctx *c, const sim_step_shape *s, 
 {
     const sim_model *m = c->m;
     sim_kernel_hit hit = { 0 };
-    sim_kernel_query q = { 0 };
+    sim_kernel_query q = { .prefer = sim_engine_kernel_libraries(c->d->engine) };
     if (s->prefill_tokens == 0 && s->decode_seqs > 0) {
         double kv_bytes = core->mem_x * kv_row;
         q.op = SIM_KOP_ATTN_DECODE;
@@ -345,7 +347,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .fmt = d->dense_fmt,
         .kernels = kernels - 1,
         /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
-        .hit = gemm_measured(hw, c->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
+        .hit = gemm_measured(c->d, c->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
     };
     add_op(a, d, &proj);
 
@@ -385,7 +387,7 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .fmt = d->dense_fmt,
         .kernels = 4,
         .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->dt_dense, false), T),
-        .hit = ffn_measured(d->hw, c->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
+        .hit = ffn_measured(d, c->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
                             c->nmat),
     };
     add_op(a, d, &o);
@@ -432,7 +434,7 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
                                                           : SIM_KLINK_NVLINK;
     sim_kernel_hit hd = { 0 }, hc = { 0 };
     sim_kernel_query kq = { .op = SIM_KOP_ALL_TO_ALL, .link = kl, .x = T_src, .family = ep,
-                            .variant = 0 * 2 + (prefill ? 0 : 1) };
+                            .variant = 0 * 2 + (prefill ? 0 : 1), .prefer = sim_engine_kernel_libraries(d->engine) };
     if (!sim_kernel_lookup(&hw->kernels, &kq, &hd))
         hd.share = 0;
     kq.variant = 1 * 2 + (prefill ? 0 : 1);
@@ -550,7 +552,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .fmt = d->expert_fmt,
         .kernels = 3,
         .groups_s = groups_s,
-        .hit = ffn_measured(hw, c->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->nmat),
+        .hit = ffn_measured(c->d, c->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->nmat),
     };
     add_op(a, d, &ex);
 
@@ -569,7 +571,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
             .fmt = d->expert_fmt,
             .kernels = 3,
             .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
-            .hit = ffn_measured(hw, c->dt_expert, false, T, h,
+            .hit = ffn_measured(c->d, c->dt_expert, false, T, h,
                                 (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->nmat),
         };
         add_op(a, d, &sh);
@@ -697,7 +699,7 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
         .frac = c->fit->other_frac,
         .mem_curve = d->hw->eff.memory,
         .kernels = 3, /* final norm, GEMM, sampling */
-        .hit = gemm_measured(d->hw, c->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
+        .hit = gemm_measured(d, c->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
     };
     add_op(a, d, &head);
 }
@@ -741,7 +743,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? pp : 0,
         .fmt = d->dense_fmt,
         .kernels = 3, /* two norms, the projection */
-        .hit = gemm_measured(d->hw, c->dt_dense, rows, h / d->tp, 2 * h),
+        .hit = gemm_measured(d, c->dt_dense, rows, h / d->tp, 2 * h),
     };
     add_op(&pass, d, &proj);
     lm_head_op(&pass, c, rows, SIM_LK_LM_HEAD);

@@ -29,6 +29,22 @@ j=$("$M" eval --model deepseek-v3 --hw h100-sxm --gpus 8 --ep 8 --dp 8 --precisi
       --isl 1024 --osl 1024 --concurrency 256 --json)
 echo "$j" | jq -e '.fits == false and (.reason | test("weights need"))' >/dev/null && ok \
   || bad "deepseek-v3 on 8xH100 bf16 should not fit, with a reason"
+# --engine: KV capacity as vLLM allocates it (vllm-project/vllm#19996 printed 3.13x for Llama 3.1 8B
+# on one H100 at 131,072 tokens; the unit test test_engine_kv holds the published cases), and
+# nothing of it in the report without --engine
+j=$("$M" eval --model llama3.1-8b --hw h100-sxm --isl 131000 --osl 72 --engine vllm --json)
+echo "$j" | jq -e '.memory.engine.name == "vllm" and .memory.engine.kv_block_tokens == 16 and
+  (.memory.engine.max_concurrency > 3.13 * 0.9) and (.memory.engine.max_concurrency < 3.13 * 1.1) and
+  .memory.max_sequences_per_rank == 3 and .memory.engine.max_batched_tokens == 8192' >/dev/null \
+  && ok || bad "--engine vllm: memory.engine for llama3.1-8b on H100 at 131072 tokens"
+"$M" eval --model llama3.1-8b --hw h100-sxm --isl 131000 --osl 72 --json | jq -e '.memory | has("engine") | not' >/dev/null \
+  && ok || bad "without --engine the memory report has no engine"
+"$M" eval --model llama3.1-8b --hw h100-sxm --engine sglang --gpus 2 --tp 2 --json \
+  | jq -e '.memory.engine.mem_fraction == 0.87 and .memory.engine.kv_block_tokens == 1' >/dev/null \
+  && ok || bad "--engine sglang: mem_fraction_static 0.87 at TP 2"
+"$M" eval --model llama3.1-8b --hw h100-sxm --engine trtllm --mem-fraction 0.5 --json \
+  | jq -e '.memory.engine.mem_fraction == 0.5 and .memory.engine.mem_fraction_basis == "option"' >/dev/null \
+  && ok || bad "--engine trtllm --mem-fraction 0.5"
 # alias and paths
 "$M" eval --model deepseek-r1-zero --hw h200 --gpus 8 --dp 8 --tp 1 --json | jq -e '.model == "deepseek-r1"' >/dev/null \
   && ok || bad "alias deepseek-r1-zero"
