@@ -39,7 +39,7 @@ static const opt_entry options[] = {
     I(pp, 0, DEVICES, "pipeline stages (default 1)"),
     I(dp, 0, DEVICES, "attention data-parallel degree (default 1)"),
     I(replicas, 0, DEVICES, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
-    S(precision, "weight precision, every weight: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 (default: what the model's checkpoint holds, tensor class by tensor class)"),
+    S(precision, "weight precision, every weight: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4, or a GGUF file type as llama-quantize makes it (q2_k q3_k_s q3_k_m q4_0 q4_k_s q4_k_m q5_k_m q6_k q8_0 iq2_xxs iq3_xxs iq4_xs mxfp4_moe ...: its per-tensor recipe) (default: what the model's checkpoint holds, tensor class by tensor class)"),
     S(dense_precision, "precision of attention/dense weights (default: follows --precision; 'native': as the model's checkpoint ships them)"),
     S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
     S(dispatch_precision, "expert-parallel dispatch payload (default fp8)"),
@@ -243,6 +243,19 @@ static int parse_fmt(const char *v, const char *opt, sim_wformat *out, sim_err *
     return SIM_OK;
 }
 
+/* One storage type (KV cache, dispatch payload): a GGUF file type is a recipe over weight
+ * tensors, not a type anything else can be stored in. */
+static int parse_storage_fmt(const char *v, const char *opt, sim_wformat *out, sim_err *err)
+{
+    int rc = parse_fmt(v, opt, out, err);
+    if (rc == SIM_OK && sim_wformat_is_recipe(*out))
+        return sim_fail(err, SIM_EINPUT,
+                        "option '%s': '%s' is a GGUF file recipe for weights, not a storage type "
+                        "(one of %s, excluding the _s/_m/_l files and mxfp4_moe)",
+                        opt, v, sim_wformat_names());
+    return rc;
+}
+
 int sim_request_deploy_options(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d,
                                sim_err *err)
 {
@@ -269,10 +282,10 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
             return rc;
         sim_deploy_set_dense_precision(d, f);
     }
-    if (r->kv_precision[0] && (rc = parse_fmt(r->kv_precision, "kv_precision", &d->kv_fmt, err)))
+    if (r->kv_precision[0] && (rc = parse_storage_fmt(r->kv_precision, "kv_precision", &d->kv_fmt, err)))
         return rc;
     if (r->dispatch_precision[0] &&
-        (rc = parse_fmt(r->dispatch_precision, "dispatch_precision", &d->dispatch_fmt, err)))
+        (rc = parse_storage_fmt(r->dispatch_precision, "dispatch_precision", &d->dispatch_fmt, err)))
         return rc;
     if (r->transport[0] && sim_a2a_parse(r->transport, &d->transport) != 0)
         return sim_fail(err, SIM_EINPUT, "option 'transport': unknown '%s' (one of auto, per-expert, per-node, nvlink)",

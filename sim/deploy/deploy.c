@@ -117,10 +117,50 @@ sim_wformat sim_deploy_head_fmt(const sim_deploy *d)
      * native_precision.head, with its source). */
     if (d->head_native)
         return d->model->native_head;
+    if (sim_wformat_is_gguf(d->dense_fmt)) { /* the recipe's output.weight (token_embd when tied) */
+        sim_wmix w[SIM_WCLASS_COUNT];
+        sim_gguf_mix(d->model, d->dense_fmt, w);
+        return sim_wmix_main(&w[d->model->tied_embeddings ? SIM_WCLASS_EMBED : SIM_WCLASS_HEAD], SIM_WF_Q8_0);
+    }
     /* Serving stacks keep the embeddings and LM head in BF16 at 8-bit and wider formats (vLLM
      * and TensorRT-LLM FP8 exclude lm_head); llama.cpp's sub-8-bit mixes keep output.weight at
      * 6-8 bits (Q6_K or Q8_0 in llama_tensor_get_type, src/llama-quant.cpp): INT8 here. */
     return is_4bit(d->dense_fmt) ? SIM_WF_INT8 : SIM_WF_BF16;
+}
+
+void sim_deploy_weight_mix(const sim_deploy *d, sim_wmix out[SIM_WCLASS_COUNT])
+{
+    const sim_model *m = d->model;
+    sim_param_counts pc;
+    sim_model_params(m, &pc);
+    sim_wmix g[SIM_WCLASS_COUNT];
+    if (sim_wformat_is_gguf(d->expert_fmt)) {
+        sim_gguf_mix(m, d->expert_fmt, g);
+        out[SIM_WCLASS_EXPERTS] = g[SIM_WCLASS_EXPERTS];
+        out[SIM_WCLASS_SHARED] = g[SIM_WCLASS_SHARED];
+    } else {
+        sim_wmix_single(&out[SIM_WCLASS_EXPERTS], d->expert_fmt, pc.routed_experts);
+        sim_wmix_single(&out[SIM_WCLASS_SHARED], d->expert_fmt, pc.shared_experts);
+    }
+    bool gguf_dense = sim_wformat_is_gguf(d->dense_fmt);
+    if (gguf_dense) {
+        sim_gguf_mix(m, d->dense_fmt, g);
+        out[SIM_WCLASS_ATTN] = g[SIM_WCLASS_ATTN];
+        out[SIM_WCLASS_DENSE_FFN] = g[SIM_WCLASS_DENSE_FFN];
+    } else {
+        sim_wmix_single(&out[SIM_WCLASS_ATTN], d->dense_fmt, pc.attention);
+        sim_wmix_single(&out[SIM_WCLASS_DENSE_FFN], d->dense_fmt, pc.dense_ffn);
+    }
+    if (gguf_dense && !d->head_native) {
+        out[SIM_WCLASS_EMBED] = g[SIM_WCLASS_EMBED];
+        out[SIM_WCLASS_HEAD] = g[SIM_WCLASS_HEAD];
+    } else {
+        sim_wformat h = sim_deploy_head_fmt(d);
+        sim_wmix_single(&out[SIM_WCLASS_EMBED], h, pc.embedding);
+        sim_wmix_single(&out[SIM_WCLASS_HEAD], h, pc.lm_head);
+    }
+    if (m->tied_embeddings)
+        out[SIM_WCLASS_HEAD] = out[SIM_WCLASS_EMBED];
 }
 
 int sim_deploy_moe_tp(const sim_deploy *d)

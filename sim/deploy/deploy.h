@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "base/err.h"
+#include "model/gguf.h"
 #include "model/hw.h"
 #include "model/model.h"
 #include "model/precision.h"
@@ -109,8 +110,17 @@ void sim_deploy_set_native_dense(sim_deploy *d);
 
 /* The format of the embeddings and LM head: the checkpoint's while no precision was asked for
  * (or the dense part was asked to stay native); otherwise BF16 beside 8-bit and wider dense
- * weights, INT8 beside sub-8-bit ones (see deploy.c for the sources). */
+ * weights, INT8 beside sub-8-bit ones (see deploy.c for the sources); beside a GGUF file type,
+ * the type its recipe gives the output tensor (Q6_K for the K-quants). */
 sim_wformat sim_deploy_head_fmt(const sim_deploy *d);
+
+/* The stored types of every weight class (matrix elements by type, whole model, before any
+ * split). A GGUF precision is its llama-quantize recipe over this model (sim/model/gguf.h): the
+ * experts follow expert_fmt's recipe, attention and dense FFN dense_fmt's, and the embedding and
+ * head dense_fmt's as well unless they stay native. Other formats hold one type per class, as
+ * expert_fmt, dense_fmt and sim_deploy_head_fmt say. A tied head is the embedding's matrix: the
+ * HEAD class then repeats EMBED's mix. */
+void sim_deploy_weight_mix(const sim_deploy *d, sim_wmix out[SIM_WCLASS_COUNT]);
 
 /* A split as a user asks for it: each degree > 0 is taken as given, 0 is derived. */
 typedef struct sim_split_req {

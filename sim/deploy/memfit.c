@@ -39,17 +39,25 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *oth
     int dense_stage = lps - moe_stage;
     if (dense_stage > m->ffn.dense_layers)
         dense_stage = m->ffn.dense_layers;
-    double eb = sim_wformat_bytes(d->expert_fmt), db = sim_wformat_bytes(d->dense_fmt);
+    /* bytes per weight of each class: one format, or a GGUF recipe's mix (sim_deploy_weight_mix) */
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(d, w);
+    double eb = sim_wmix_bytes(&w[SIM_WCLASS_EXPERTS], d->expert_fmt);
+    double sb = sim_wmix_bytes(&w[SIM_WCLASS_SHARED], d->expert_fmt);
+    double ab = sim_wmix_bytes(&w[SIM_WCLASS_ATTN], d->dense_fmt);
+    double db = sim_wmix_bytes(&w[SIM_WCLASS_DENSE_FFN], d->dense_fmt);
+    sim_wformat hf = sim_deploy_head_fmt(d);
 
     double e = 0;
     if (sim_model_is_moe(m)) {
         double slots = (double)(m->ffn.experts + d->redundant_experts) / d->ep;
-        e = moe_stage * (slots * pc.expert_each / sim_deploy_moe_tp(d) + pc.shared_per_layer / d->tp) * eb;
+        e = moe_stage * (slots * pc.expert_each / sim_deploy_moe_tp(d) * eb + pc.shared_per_layer / d->tp * sb);
     }
-    double o = lps * pc.attn_per_layer / d->tp * db + dense_stage * pc.dense_ffn_per_layer / d->tp * db +
+    double o = lps * pc.attn_per_layer / d->tp * ab + dense_stage * pc.dense_ffn_per_layer / d->tp * db +
                moe_stage * pc.router_per_layer * 2.0 + pc.norms / d->pp * 2.0;
-    /* Embedding and LM head (sim_deploy_head_fmt); with pipeline stages the last one holds the head. */
-    o += (d->pp == 1 ? pc.embedding + pc.lm_head : pc.lm_head) / d->tp * sim_wformat_bytes(sim_deploy_head_fmt(d));
+    /* Embedding and LM head; with pipeline stages the last one holds the head. */
+    o += ((d->pp == 1 ? pc.embedding * sim_wmix_bytes(&w[SIM_WCLASS_EMBED], hf) : 0) +
+          pc.lm_head * sim_wmix_bytes(&w[SIM_WCLASS_HEAD], hf)) / d->tp;
     *experts = e;
     *other = o;
 }

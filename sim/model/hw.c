@@ -496,6 +496,21 @@ static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_e
 }
 
 /* Unpacking rates by storage format; absent or 0 = fused into the matrix kernel, free. */
+/* A GGUF tensor type the file does not list unpacks at the file's int4 rate (sub-8-bit types)
+ * or int8 rate (Q8_0): on every llama.cpp backend the K-quant, legacy and IQ kernels unpack a
+ * block to 8-bit integers or halves in registers before the dot product, the same work the int4
+ * figure prices (mask, shift, scale per element). Per-type rates (IQ grids cost table lookups,
+ * Q3_K/Q6_K split bit planes) are not sourced yet; a file may give them by type name. */
+static void gguf_dequant_defaults(sim_hw *hw, const bool have[SIM_WF_COUNT])
+{
+    for (int f = 0; f < SIM_WF_COUNT; f++) {
+        if (have[f] || !sim_wformat_is_gguf((sim_wformat)f) || sim_wformat_is_recipe((sim_wformat)f))
+            continue;
+        int from = sim_wformat_bits((sim_wformat)f) >= 8 ? SIM_WF_INT8 : SIM_WF_INT4;
+        hw->eff.dequant_elems_per_s[f] = hw->eff.dequant_elems_per_s[from];
+    }
+}
+
 static int parse_dequant(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
 {
     const char *path = "efficiency.dequant_gelem_s";
@@ -508,9 +523,11 @@ static int parse_dequant(const cJSON *eff, sim_hw *hw, const char *file, sim_err
     bool have[SIM_WF_COUNT] = {false};
     for (const cJSON *it = d->child; it; it = it->next) {
         sim_wformat f;
-        if (wformat_from_key(it->string, &f) != 0)
-            return sim_fail(err, SIM_EINPUT, "%s: unknown field '%s.%s' (expected one of: %s)", file, path,
-                            it->string, sim_wformat_names());
+        if (wformat_from_key(it->string, &f) != 0 || sim_wformat_is_recipe(f))
+            return sim_fail(err, SIM_EINPUT,
+                            "%s: unknown field '%s.%s' (expected a storage format: %s; GGUF file types such "
+                            "as q4_k_m are recipes, give their tensor types: q4_k, q6_k, ...)",
+                            file, path, it->string, sim_wformat_names());
         if (have[f])
             return sim_fail(err, SIM_EINPUT, "%s: field '%s.%s' appears twice", file, path, it->string);
         have[f] = true;
@@ -519,6 +536,7 @@ static int parse_dequant(const cJSON *eff, sim_hw *hw, const char *file, sim_err
             return rc;
         hw->eff.dequant_elems_per_s[f] = v * GELEM;
     }
+    gguf_dequant_defaults(hw, have);
     return SIM_OK;
 }
 

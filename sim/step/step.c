@@ -110,8 +110,7 @@ typedef struct op {
     const double *frac;      /* share of these weights per tier (memfit) */
     sim_curve mem_curve;     /* tier-0 efficiency against bytes */
     double mem_x;            /* x for mem_curve (bytes, or tokens for decode attention) */
-    double dequant_elems;    /* packed weight elements to unpack */
-    sim_wformat fmt;
+    double dequant_s;        /* unpacking packed weights before the math (dequant_time) */
     int kernels;
     double groups_s;         /* fixed time of the FFNs run (sim_curve.group_s) */
     sim_kernel_hit hit;      /* hit.share > 0: a kernel-table row covers this shape, and the
@@ -127,8 +126,7 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
         double eta = measured ? o->hit.share : o->eta_c > 1e-6 ? o->eta_c : 1e-6;
         t_c = o->flops / (o->peak * eta);
     }
-    if (o->dequant_elems > 0 && hw->eff.dequant_elems_per_s[o->fmt] > 0)
-        t_c += o->dequant_elems / hw->eff.dequant_elems_per_s[o->fmt];
+    t_c += o->dequant_s;
 
     double fast_w = o->frac ? o->weight_bytes * o->frac[0] : o->weight_bytes;
     double fast = o->act_bytes + fast_w;
@@ -194,7 +192,38 @@ typedef struct ctx {
     sim_dtype dt_dense, dt_expert, dt_attn;
     int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
     sim_param_counts pc;
+    sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
 } ctx;
+
+/* Bytes per weight of class k. */
+static double class_bytes(const ctx *c, sim_wclass k)
+{
+    sim_wformat empty = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->d->expert_fmt : c->d->dense_fmt;
+    return sim_wmix_bytes(&c->w[k], empty);
+}
+
+/* Seconds to unpack `elems` weights of class k: each packed type's share at the device's rate
+ * for that type (0 = fused into the math, free). A mix of GGUF types pays each its own rate.
+ * A GGUF type computed in INT8 pays nothing here: llama.cpp's integer kernels unpack each block
+ * inside the dot product (CPU ggml_vec_dot_<type>_q8_K, CUDA MMVQ/MMQ), so the unpacking is part
+ * of the INT8 GEMM efficiency a hwmodel measures with llama.cpp (rpi5's INT8 curve is M6's
+ * llama.cpp prefill); the rates price the widening to 16-bit where there is no INT8 path. */
+static double dequant_time(const ctx *c, sim_wclass k, double elems)
+{
+    const sim_wmix *w = &c->w[k];
+    const sim_hw *hw = c->d->hw;
+    if (!(elems > 0) || !(w->total > 0))
+        return 0;
+    sim_dtype dt = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->dt_expert : c->dt_dense;
+    double s = 0;
+    for (int f = 0; f < SIM_WF_COUNT; f++) {
+        double rate = hw->eff.dequant_elems_per_s[f];
+        bool in_dot = dt == SIM_DT_INT8 && sim_wformat_is_gguf((sim_wformat)f);
+        if (w->elems[f] > 0 && rate > 0 && sim_wformat_is_packed((sim_wformat)f) && !in_dot)
+            s += elems * (w->elems[f] / w->total) / rate;
+    }
+    return s;
+}
 
 static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
 {
@@ -300,7 +329,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     const sim_hw *hw = d->hw;
     double T = step_tokens(s);
     double h = m->hidden, nq = (double)m->attn.heads / d->tp;
-    double kvb = sim_wformat_bytes(d->kv_fmt), db = sim_wformat_bytes(d->dense_fmt);
+    double kvb = sim_wformat_bytes(d->kv_fmt), db = class_bytes(c, SIM_WCLASS_ATTN);
     double win = local && m->attn.local_window > 0 ? m->attn.local_window : INFINITY;
     double Ld = fmin(s->decode_ctx, win), Lp = fmin(s->prefill_ctx, win);
     double proj_params, proj_flops_tok, core_dec_flops, kv_row, core_pre_flops;
@@ -343,8 +372,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
         .mem_curve = hw->eff.memory,
-        .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? proj_params : 0,
-        .fmt = d->dense_fmt,
+        .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, proj_params),
         .kernels = kernels - 1,
         /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
         .hit = gemm_measured(c->d, c->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
@@ -380,11 +408,10 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .peak = c->peak_dense,
         .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_dense, false), T),
         .act_bytes = T * (2.0 * c->m->hidden + 2.0 * c->m->ffn.dense_intermediate / d->tp) * 2,
-        .weight_bytes = params * sim_wformat_bytes(d->dense_fmt),
+        .weight_bytes = params * class_bytes(c, SIM_WCLASS_DENSE_FFN),
         .frac = c->fit->other_frac,
         .mem_curve = d->hw->eff.memory,
-        .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? params : 0,
-        .fmt = d->dense_fmt,
+        .dequant_s = dequant_time(c, SIM_WCLASS_DENSE_FFN, params),
         .kernels = 4,
         .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->dt_dense, false), T),
         .hit = ffn_measured(d, c->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
@@ -545,11 +572,10 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .peak = c->peak_expert,
         .eta_c = eta_ex,
         .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
-        .weight_bytes = touched * per_expert * sim_wformat_bytes(d->expert_fmt),
+        .weight_bytes = touched * per_expert * class_bytes(c, SIM_WCLASS_EXPERTS),
         .frac = c->fit->expert_frac,
         .mem_curve = hw->eff.memory,
-        .dequant_elems = sim_wformat_is_packed(d->expert_fmt) ? touched * per_expert : 0,
-        .fmt = d->expert_fmt,
+        .dequant_s = dequant_time(c, SIM_WCLASS_EXPERTS, touched * per_expert),
         .kernels = 3,
         .groups_s = groups_s,
         .hit = ffn_measured(c->d, c->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->nmat),
@@ -564,11 +590,10 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
             .peak = c->peak_expert,
             .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, false), T),
             .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
-            .weight_bytes = sp * sim_wformat_bytes(d->expert_fmt),
+            .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
             .frac = c->fit->expert_frac,
             .mem_curve = hw->eff.memory,
-            .dequant_elems = sim_wformat_is_packed(d->expert_fmt) ? sp : 0,
-            .fmt = d->expert_fmt,
+            .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
             .kernels = 3,
             .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
             .hit = ffn_measured(c->d, c->dt_expert, false, T, h,
@@ -695,7 +720,7 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
         .peak = c->peak_attn,
         .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_attn, false), rows),
         .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
-        .weight_bytes = params * sim_wformat_bytes(sim_deploy_head_fmt(d)),
+        .weight_bytes = params * sim_wmix_bytes(&c->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d)),
         .frac = c->fit->other_frac,
         .mem_curve = d->hw->eff.memory,
         .kernels = 3, /* final norm, GEMM, sampling */
@@ -737,11 +762,10 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         .peak = c->peak_dense,
         .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_dense, false), rows),
         .act_bytes = rows * h * 2 * 3,
-        .weight_bytes = pp * sim_wformat_bytes(d->dense_fmt),
+        .weight_bytes = pp * class_bytes(c, SIM_WCLASS_ATTN),
         .frac = c->fit->other_frac,
         .mem_curve = d->hw->eff.memory,
-        .dequant_elems = sim_wformat_is_packed(d->dense_fmt) ? pp : 0,
-        .fmt = d->dense_fmt,
+        .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, pp),
         .kernels = 3, /* two norms, the projection */
         .hit = gemm_measured(d, c->dt_dense, rows, h / d->tp, 2 * h),
     };
@@ -784,6 +808,7 @@ static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
 static void resolve_types(ctx *c)
 {
     const sim_deploy *d = c->d;
+    sim_deploy_weight_mix(d, c->w);
     c->peak_dense = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->dense_fmt), &c->dt_dense);
     c->peak_expert = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->expert_fmt), &c->dt_expert);
     c->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &c->dt_attn);

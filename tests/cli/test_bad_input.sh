@@ -35,6 +35,7 @@ mk_hw '.compute.tflops.bf16 = -1' h_negative
 mk_hw '.compute.tflops.bf16 = 0' h_zero
 mk_hw '.memory.tiers[0].bandwidth_gbs = 1e-300' h_tiny
 mk_hw '.memory.tiers[0].capacity_gb = 1e300' h_huge
+mk_hw '.efficiency.dequant_gelem_s = {"q4_k_m": 5}' h_recipe
 printf '0,1024,256\nx,y\n' >"$tmp/t_malformed.csv"
 printf '0,1024,256\n1,many,5\n' >"$tmp/t_type.csv"
 printf 'arrival_s,input_tokens,output_tokens\n' >"$tmp/t_empty.csv"
@@ -101,6 +102,11 @@ cases=(
   "negative      |option 'mem_fraction' must be >= 0                        |${E[*]} --engine vllm --mem-fraction -0.1"
   "impossible    |mem_fraction is the fraction of an engine                 |${E[*]} --mem-fraction 0.8"
   "impossible    |engine: vllm's memory accounting is for GPUs              |eval --model mixtral-8x7b --hw m4-max --engine vllm"
+  "unknown name  |unknown precision 'q9_k'.*q3_k_s.*q4_k_m.*iq4_xs           |${E[*]} --precision q9_k"
+  "unknown name  |unknown precision 'q4_k_x'.*mxfp4_moe                      |${E[*]} --dense-precision q4_k_x"
+  "unknown name  |'kv_precision': 'q4_k_m' is a GGUF file recipe              |${E[*]} --kv-precision q4_k_m"
+  "unknown name  |'dispatch_precision': 'q3_k_s' is a GGUF file recipe        |${E[*]} --dispatch-precision q3_k_s"
+  "unknown name  |h_recipe.json: unknown field 'efficiency.dequant_gelem_s.q4_k_m'|eval --model mixtral-8x7b --hw $tmp/h_recipe.json"
   "unknown name  |unknown option '--tensor-parallel'                        |${E[*]} --tensor-parallel 8"
   "unknown name  |option 'phase' must be prefill or decode                  |${E[*]} --phase both --batch 1 --context 10"
   "malformed     |t_malformed.csv:2:1: expected 3 columns                   |${T[*]} --trace $tmp/t_malformed.csv"

@@ -1,0 +1,155 @@
+/* test_gguf.c: GGUF weight formats (issue 14): bits per weight from llama.cpp's block layouts,
+ * the llama-quantize recipes checked against the sizes of published files, and a deployment
+ * at a GGUF file type costed on the bytes that file holds. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "deploy/deploy.h"
+#include "deploy/memfit.h"
+#include "model/gguf.h"
+#include "model/registry.h"
+#include "serve/serving.h"
+#include "step/step.h"
+
+#define GIB 1073741824.0
+
+static void load_model(sim_model *m, const char *name)
+{
+    sim_err err = {0};
+    if (sim_registry_model(name, m, &err))
+        fail_msg("%s", err.msg);
+}
+
+/* Bits per weight = 8 x block bytes / block elements, as the comments beside the block structs
+ * of ggml/src/ggml-common.h state them. */
+static void test_bits_per_weight(void **state)
+{
+    (void)state;
+    static const struct { sim_wformat f; double bpw; int block; } t[] = {
+        {SIM_WF_Q4_0, 4.5, 32},     {SIM_WF_Q8_0, 8.5, 32},      {SIM_WF_Q2_K, 2.625, 256},
+        {SIM_WF_Q3_K, 3.4375, 256}, {SIM_WF_Q4_K, 4.5, 256},     {SIM_WF_Q5_K, 5.5, 256},
+        {SIM_WF_Q6_K, 6.5625, 256}, {SIM_WF_IQ2_XXS, 2.0625, 256}, {SIM_WF_IQ3_XXS, 3.0625, 256},
+        {SIM_WF_IQ4_XS, 4.25, 256}, {SIM_WF_IQ3_S, 3.4375, 256}, {SIM_WF_MXFP4, 4.25, 1},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        assert_true(fabs(sim_wformat_bytes(t[i].f) * 8 - t[i].bpw) < 1e-12);
+        assert_int_equal(sim_wformat_block(t[i].f), t[i].block);
+    }
+    /* GGUF's MXFP4 block (e8m0 + 16 bytes per 32) is the mxfp4 format moesim already had */
+    assert_true(sim_wformat_bytes(SIM_WF_MXFP4_MOE) == sim_wformat_bytes(SIM_WF_MXFP4));
+    sim_wformat f;
+    assert_int_equal(sim_wformat_parse("Q4_K_M", &f), 0);
+    assert_int_equal(f, SIM_WF_Q4_K_M);
+    assert_true(sim_wformat_is_recipe(f));
+    assert_false(sim_wformat_is_recipe(SIM_WF_Q4_K));
+    assert_false(sim_wformat_is_gguf(SIM_WF_INT4));
+    assert_int_equal(sim_gguf_ftype(SIM_WF_Q4_K), SIM_WF_Q4_K_M); /* llama-quantize's alias */
+    assert_int_equal(sim_wformat_compute_chain(SIM_WF_Q3_K_S)[0], SIM_DT_INT8);
+}
+
+/* Published file sizes (llama-bench's "size" column: tensor data, GiB) derived from the card and
+ * the recipe within 2%. */
+static void test_published_file_sizes(void **state)
+{
+    (void)state;
+    static const struct { const char *card; sim_wformat f; double gib; } t[] = {
+        /* llama-bench "llama 8B Q4_K - Medium 4.58 GiB 8.03 B" and "llama 70B Q4_K - Medium 39.59 GiB
+         * 70.55 B" (many ggml-org/llama.cpp issue reports, e.g. the SYCL and CUDA benchmark threads) */
+        {"llama3.1-8b", SIM_WF_Q4_K_M, 4.58},
+        {"llama3.1-70b", SIM_WF_Q4_K_M, 39.59},
+        /* "qwen3moe 30B.A3B Q4_K - Medium 17.28 GiB 30.53 B" (llama-bench, ggml-org/llama.cpp reports) */
+        {"qwen3-30b-a3b", SIM_WF_Q4_K_M, 17.28},
+        /* measurements.md M7: DeepSeek-V2-Lite Q4_K_M 9.78 GiB (ikawrakow/ik_llama.cpp PR 232) */
+        {"deepseek-v2-lite", SIM_WF_Q4_K_M, 9.78},
+        /* "gpt-oss 120B MXFP4 MoE 59.02 GiB 116.83 B" (ggml-org/llama.cpp PR 19922) */
+        {"gpt-oss-120b", SIM_WF_MXFP4_MOE, 59.02},
+        /* "llama 7B mostly Q8_0 46.22 GiB" for Mixtral-8x7B Instruct (ggml-org/llama.cpp PR 4406) */
+        {"mixtral-8x7b", SIM_WF_Q8_0, 46.22},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        static sim_model m;
+        load_model(&m, t[i].card);
+        double gib = sim_gguf_file_bytes(&m, t[i].f) / GIB;
+        if (!(fabs(gib / t[i].gib - 1) <= 0.02))
+            fail_msg("%s %s: %.3f GiB, published %.2f GiB", t[i].card, sim_wformat_name(t[i].f), gib, t[i].gib);
+    }
+}
+
+/* The recipe's choices, tensor class by tensor class (llama_tensor_get_type_impl). */
+static void test_recipe_classes(void **state)
+{
+    (void)state;
+    static sim_model m;
+    sim_wmix w[SIM_WCLASS_COUNT];
+    load_model(&m, "llama3.1-8b");
+    sim_gguf_mix(&m, SIM_WF_Q4_K_M, w);
+    /* output.weight at Q6_K, token_embd stays Q4_K */
+    assert_true(w[SIM_WCLASS_HEAD].elems[SIM_WF_Q6_K] == w[SIM_WCLASS_HEAD].total);
+    assert_true(w[SIM_WCLASS_EMBED].elems[SIM_WF_Q4_K] == w[SIM_WCLASS_EMBED].total);
+    /* ffn_down at Q6_K on the use_more_bits layers: 32 layers -> 0-3, 28-31 and every third
+     * between (6, 9, ..., 27): 4 + 4 + 8 = 16 of 32, i.e. half the down matrices, a sixth of the FFN */
+    assert_true(fabs(w[SIM_WCLASS_DENSE_FFN].elems[SIM_WF_Q6_K] / w[SIM_WCLASS_DENSE_FFN].total - 16.0 / 32 / 3) < 1e-12);
+    /* Q3_K_S moves nothing but the output */
+    sim_gguf_mix(&m, SIM_WF_Q3_K_S, w);
+    assert_true(w[SIM_WCLASS_ATTN].elems[SIM_WF_Q3_K] == w[SIM_WCLASS_ATTN].total);
+    assert_true(w[SIM_WCLASS_HEAD].elems[SIM_WF_Q6_K] == w[SIM_WCLASS_HEAD].total);
+    /* Mixtral's 8 experts: attn_v and attn_k at Q8_0 in every K-quant file */
+    load_model(&m, "mixtral-8x7b");
+    sim_gguf_mix(&m, SIM_WF_Q4_K_M, w);
+    assert_true(w[SIM_WCLASS_ATTN].elems[SIM_WF_Q8_0] > 0);
+    /* DeepSeek-V2-Lite's experts are 1408 wide, not a multiple of 256: ffn_down_exps falls back
+     * from Q4_K to Q5_0 (and from Q6_K to Q8_0) */
+    load_model(&m, "deepseek-v2-lite");
+    sim_gguf_mix(&m, SIM_WF_Q4_K_M, w);
+    assert_true(w[SIM_WCLASS_EXPERTS].elems[SIM_WF_Q5_0] > 0 && w[SIM_WCLASS_EXPERTS].elems[SIM_WF_Q8_0] > 0);
+    assert_true(w[SIM_WCLASS_EXPERTS].elems[SIM_WF_Q6_K] == 0);
+}
+
+/* A dense model at --precision q4_k_m holds its file's bytes and decodes memory-bound on them. */
+static void test_dense_q4_k_m_is_memory_bound(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    sim_err err = {0};
+    load_model(&m, "llama3.1-8b");
+    if (sim_registry_hw("h100-sxm", &hw, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_Q4_K_M);
+    assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_Q6_K);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1024, 1, &f);
+    double file = sim_gguf_file_bytes(&m, SIM_WF_Q4_K_M);
+    assert_true(fabs(f.weight_bytes / file - 1) < 0.01);
+    sim_step_result s;
+    assert_int_equal(sim_phase_eval(&d, false, 1, 1024, &s, &f, &err), SIM_OK);
+    /* every weight read once: the memory part no faster than the file at full bandwidth and
+     * within 1.6x of it; the fixed costs (kernels, step) come on top */
+    double floor_s = file / 3.35e12;
+    if (!(s.memory_s > floor_s && s.memory_s < 1.6 * floor_s && s.compute_s < s.memory_s))
+        fail_msg("memory %.3g s, compute %.3g s, file at full bandwidth %.3g s", s.memory_s, s.compute_s, floor_s);
+    assert_int_equal(s.bound, SIM_BOUND_MEMORY);
+    /* --dense-precision still overrides the dense part */
+    sim_deploy_set_dense_precision(&d, SIM_WF_BF16);
+    sim_memfit_eval(&d, 1024, 1, &f);
+    assert_true(f.weight_bytes > 2.5 * file);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bits_per_weight),
+        cmocka_unit_test(test_published_file_sizes),
+        cmocka_unit_test(test_recipe_classes),
+        cmocka_unit_test(test_dense_q4_k_m_is_memory_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
