@@ -14,6 +14,7 @@
 typedef enum {
     SIM_LK_ATTN_PROJ,      /* QKV / MLA projections and output projection */
     SIM_LK_ATTN_CORE,      /* attention over the KV cache (flash / MLA absorbed kernel) */
+    SIM_LK_SSM,            /* state-space / linear-attention mixer: projections, convolution, scan */
     SIM_LK_DENSE_FFN,
     SIM_LK_ROUTER,         /* gate GEMM, top-k, permutation */
     SIM_LK_EXPERTS,        /* routed expert GEMMs */
