@@ -388,7 +388,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
  *  state, adds dt x B^T and reads y = S C: 5 H P N; GDN (fused_recurrent_gated_delta_rule)
  *  decays S, reads S k, adds the rank-1 correction and reads S q: 7 H P N.
  *  The causal convolution adds 2 conv_dim W per token in both. */
-static double ssm_scan_flops(const sim_model *m, double H, double G, bool prefill)
+double sim_step_ssm_scan_flops(const sim_model *m, double H, double G, bool prefill)
 {
     const double P = m->hybrid.head_dim, N = m->hybrid.state, Q = m->hybrid.chunk;
     if (!prefill)
@@ -449,8 +449,8 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
                         T * (conv_dim + 3 * d_in) * 2;                     /* x, B, C (q, k, v), z in; y out */
     op core = {
         .kind = SIM_LK_SSM,
-        .flops = dec_tok * (ssm_scan_flops(m, H, G, false) + conv_f) +
-                 s->prefill_tokens * (ssm_scan_flops(m, H, G, true) + conv_f),
+        .flops = dec_tok * (sim_step_ssm_scan_flops(m, H, G, false) + conv_f) +
+                 s->prefill_tokens * (sim_step_ssm_scan_flops(m, H, G, true) + conv_f),
         .peak = c->peak_attn,
         /* the chunked scan is a sequence of small batched matmuls, as flash attention's prefill */
         .eta_c = prefill_only ? hw->eff.attn_prefill_compute : hw->eff.attn_decode_compute,

@@ -98,4 +98,9 @@ double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k
  * bundled engine times, so calibration can compare prediction and measurement. */
 int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens, sim_step_result *out, sim_err *err);
 
+/* FLOPs per token of one state-space / linear-attention layer's scan on a device holding
+ * `heads` heads and `groups` groups: the recurrent step (decode) or the chunked scan
+ * (prefill), without the convolution. The formulas and their sources are in step.c. */
+double sim_step_ssm_scan_flops(const sim_model *m, double heads, double groups, bool prefill);
+
 #endif
