@@ -211,6 +211,10 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
         return sim_fail(err, SIM_EINPUT,
                         "parallelism: tp (%d) must divide the KV heads of %s (%d) or be a multiple of them",
                         d->tp, m->name, m->attn.kv_heads);
+    if (m->hybrid.on && (m->hybrid.heads % d->tp != 0 || (m->hybrid.groups % d->tp != 0 && d->tp % m->hybrid.groups != 0)))
+        return sim_fail(err, SIM_EINPUT,
+                        "parallelism: tp (%d) must divide the state-space heads of %s (%d) and divide its groups (%d) "
+                        "or be a multiple of them", d->tp, m->name, m->hybrid.heads, m->hybrid.groups);
     if (d->pp > m->layers)
         return sim_fail(err, SIM_EINPUT, "parallelism: pp (%d) exceeds the layers of %s (%d)", d->pp, m->name,
                         m->layers);

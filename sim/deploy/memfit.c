@@ -47,14 +47,25 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *oth
     double ab = sim_wmix_bytes(&w[SIM_WCLASS_ATTN], d->dense_fmt);
     double db = sim_wmix_bytes(&w[SIM_WCLASS_DENSE_FFN], d->dense_fmt);
     sim_wformat hf = sim_deploy_head_fmt(d);
+    double attn_n = lps, ssm_n = 0, moe_n = moe_stage, dense_n = dense_stage;
+    if (m->hybrid.on) { /* the stage's share of each kind of layer, as step.c's hybrid_stage costs them */
+        double f = (double)lps / m->layers;
+        attn_n = m->hybrid.attn_layers * f;
+        ssm_n = m->hybrid.ssm_layers * f;
+        moe_n = m->ffn.moe_layers * f;
+        dense_n = m->ffn.dense_layers * f;
+    }
 
     double e = 0;
     if (sim_model_is_moe(m)) {
         double slots = (double)(m->ffn.experts + d->redundant_experts) / d->ep;
-        e = moe_stage * (slots * pc.expert_each / sim_deploy_moe_tp(d) * eb + pc.shared_per_layer / d->tp * sb);
+        e = moe_n * (slots * pc.expert_each / sim_deploy_moe_tp(d) * eb + pc.shared_per_layer / d->tp * sb);
     }
-    double o = lps * pc.attn_per_layer / d->tp * ab + dense_stage * pc.dense_ffn_per_layer / d->tp * db +
-               moe_stage * pc.router_per_layer * 2.0 + pc.norms / d->pp * 2.0;
+    /* state-space mixers' projections take the attention class's bytes (a GGUF recipe has no
+     * class of its own for them) */
+    double o = attn_n * pc.attn_per_layer / d->tp * ab + ssm_n * pc.ssm_per_layer / d->tp * ab +
+               dense_n * pc.dense_ffn_per_layer / d->tp * db + moe_n * pc.router_per_layer * 2.0 +
+               pc.norms / d->pp * 2.0;
     /* Embedding and LM head; with pipeline stages the last one holds the head. */
     o += ((d->pp == 1 ? pc.embedding * sim_wmix_bytes(&w[SIM_WCLASS_EMBED], hf) : 0) +
           pc.lm_head * sim_wmix_bytes(&w[SIM_WCLASS_HEAD], hf)) / d->tp;
@@ -133,6 +144,20 @@ static int engine_block(sim_engine e)
     return e == SIM_ENGINE_SGLANG ? 1 : e == SIM_ENGINE_TRTLLM ? 32 : 16;
 }
 
+/* Hybrid models: the constant recurrent state one sequence holds on one device, in place of
+ * KV in the state-space / linear-attention layers: the scan state (hybrid.state_format) and
+ * the convolution's last inputs (BF16), over the stage's share of those layers, heads split
+ * over TP (sim_model_ssm_state_elems). */
+static double state_bytes_per_seq(const sim_deploy *d, double stage_share)
+{
+    const sim_model *m = d->model;
+    if (!m->hybrid.on)
+        return 0;
+    double per_layer = sim_model_ssm_state_elems(m) * sim_wformat_bytes(m->hybrid.state_format) +
+                       sim_model_ssm_conv_elems(m) * 2.0;
+    return m->hybrid.ssm_layers * stage_share * per_layer / d->tp;
+}
+
 /* Place `bytes` into tiers from `first`, honouring spill permissions. Returns bytes left. */
 static double place(const sim_deploy *d, double bytes, double *free_b, double *frac, int first)
 {
@@ -164,6 +189,8 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     double kvb = sim_wformat_bytes(d->kv_fmt) * kv_share(d) * stage_share;
     out->kv_bytes_per_token = sim_model_kv_elems_per_token(m) * kvb;
     out->kv_bytes_per_seq = sim_model_kv_elems(m, ctx) * kvb;
+    out->state_bytes_per_seq = state_bytes_per_seq(d, stage_share);
+    out->kv_bytes_per_seq += out->state_bytes_per_seq; /* a sequence's cache: its KV and its state */
     out->capacity_bytes = hw->tiers[0].capacity_bytes;
     out->mem_fraction = sim_memfit_usable_fraction(hw);
     out->usable_bytes = out->capacity_bytes * out->mem_fraction;
@@ -215,6 +242,15 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
         out->kv_tokens = blocks * blk;
         out->max_concurrency = ctx > 0 ? out->kv_tokens / ctx : 0;
         out->max_seqs = ctx > 0 ? (long)floor(blocks / ceil(ctx / blk)) : 0;
+        if (out->state_bytes_per_seq > 0 && ctx > 0) {
+            /* a hybrid model's sequence also holds its constant state beside its KV blocks
+             * (the engines keep it in a pool of per-request slots): both come out of one budget */
+            double per_seq = out->state_bytes_per_seq + ceil(ctx / blk) * blk * out->kv_bytes_per_token;
+            out->max_seqs = (long)floor(out->kv_budget_bytes / per_seq);
+            out->kv_tokens = floor((out->kv_budget_bytes - out->max_seqs * out->state_bytes_per_seq) /
+                                   (out->kv_bytes_per_token * blk)) * blk;
+            out->max_concurrency = (double)out->max_seqs;
+        }
     }
     if (out->max_seqs < 0)
         out->max_seqs = 0;

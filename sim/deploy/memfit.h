@@ -22,7 +22,8 @@ typedef struct sim_memfit {
     double weight_bytes;
     double workspace_bytes;           /* activations and buffers for one full iteration */
     double kv_bytes_per_token;        /* per device, every layer of its stage, full attention */
-    double kv_bytes_per_seq;          /* per device, one sequence at the evaluated context */
+    double kv_bytes_per_seq;          /* per device, one sequence at the evaluated context (with its state) */
+    double state_bytes_per_seq;       /* of which the recurrent state of the stage's state-space layers */
     double kv_budget_bytes;           /* tier-0 bytes left for KV */
     long max_seqs;                    /* sequences whose KV fits per device group (attention rank) */
     double total_bytes;               /* tier-0 bytes used at the evaluated batch */

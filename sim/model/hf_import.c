@@ -1,7 +1,8 @@
 /* hf_import.c: config.json fields to card fields (see hf_import.h). Field names follow the
  * transformers configuration classes: LlamaConfig, MixtralConfig, Qwen2MoeConfig,
- * Qwen3MoeConfig, DeepseekV2Config/DeepseekV3Config, GptOssConfig, Glm4MoeConfig; quantization_config
- * of fp8, mxfp4 and compressed-tensors checkpoints. */
+ * Qwen3MoeConfig, DeepseekV2Config/DeepseekV3Config, GptOssConfig, Glm4MoeConfig, and the hybrids
+ * NemotronHConfig (Mamba-2) and Qwen3NextConfig (Gated DeltaNet); quantization_config of fp8,
+ * mxfp4 and compressed-tensors checkpoints. */
 #include "model/hf_import.h"
 
 #include "model/model.h"
@@ -121,6 +122,148 @@ static int local_window(const cJSON *c, long layers, long *window, long *local, 
     if (*local == 0)
         *window = 0;
     return SIM_OK;
+}
+
+/* A hybrid config's layer pattern and mixer (SCHEMA.md, "hybrid"). */
+typedef struct {
+    bool on, output_gate;
+    char mixers[SIM_MAX_PATTERN + 1], ffns[SIM_MAX_PATTERN + 1];
+    const char *kind, *state_format;
+    long heads, head_dim, state, groups, conv, chunk, moe, dense;
+    bool conv_bias;
+    long shared_inter;                        /* Nemotron-H: moe_shared_expert_intermediate_size */
+} hf_hybrid;
+
+static int need_pattern_len(long layers, const char *file, sim_err *err)
+{
+    if (layers > SIM_MAX_PATTERN)
+        return sim_fail(err, SIM_EINPUT, "%s: num_hidden_layers %ld is above the %d a hybrid card holds", file, layers,
+                        SIM_MAX_PATTERN);
+    return SIM_OK;
+}
+
+/* Nemotron-H (transformers NemotronHConfig): hybrid_override_pattern, one block per character,
+ * M Mamba-2, * attention, E MoE, - MLP; the Mamba-2 mixer from mamba_num_heads, mamba_head_dim,
+ * ssm_state_size, n_groups, conv_kernel, chunk_size, use_conv_bias. */
+static int nemotron_h(const cJSON *c, long layers, hf_hybrid *h, char *notes, size_t cap, const char *file,
+                      sim_err *err)
+{
+    const char *pat = get_str(c, "hybrid_override_pattern");
+    if (!pat)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'hybrid_override_pattern' is missing (the nemotron_h layer pattern)",
+                        file);
+    if ((long)strlen(pat) != layers)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'hybrid_override_pattern' has %zu characters for %ld layers", file,
+                        strlen(pat), layers);
+    if (need_pattern_len(layers, file, err))
+        return err->code;
+    for (long i = 0; i < layers; i++) {
+        char ch = pat[i];
+        if (!strchr("M*E-", ch))
+            return sim_fail(err, SIM_EINPUT, "%s: field 'hybrid_override_pattern' has '%c' at layer %ld (expected M, "
+                            "*, E or -)", file, ch, i);
+        h->mixers[i] = ch == 'M' ? 'S' : ch == '*' ? 'A' : '-';
+        h->ffns[i] = ch == 'E' ? 'E' : ch == '-' ? 'D' : '-';
+        h->moe += ch == 'E';
+        h->dense += ch == '-';
+    }
+    h->mixers[layers] = h->ffns[layers] = '\0';
+    h->kind = "mamba2";
+    h->chunk = 256; /* transformers NemotronHConfig default chunk_size */
+    if (need_int(c, "mamba_num_heads", &h->heads, file, err) || need_int(c, "mamba_head_dim", &h->head_dim, file, err) ||
+        need_int(c, "ssm_state_size", &h->state, file, err) || need_int(c, "n_groups", &h->groups, file, err) ||
+        need_int(c, "conv_kernel", &h->conv, file, err) || get_int(c, "chunk_size", &h->chunk, file, err) < 0 ||
+        get_int(c, "moe_shared_expert_intermediate_size", &h->shared_inter, file, err) < 0)
+        return err->code;
+    const cJSON *cb = cJSON_GetObjectItemCaseSensitive(c, "use_conv_bias");
+    h->conv_bias = !cJSON_IsFalse(cb); /* NemotronHConfig default use_conv_bias True */
+    const char *sd = get_str(c, "mamba_ssm_cache_dtype");
+    h->state_format = sd && strcmp(sd, "float32") == 0 ? "fp32" : "bf16";
+    note(notes, cap, sd ? "hybrid.state_format from mamba_ssm_cache_dtype."
+                        : "No mamba_ssm_cache_dtype: the state is assumed kept in BF16 (vLLM's 'auto', the model dtype).");
+    return SIM_OK;
+}
+
+/* Qwen3-Next (transformers Qwen3NextConfig): layer_types, or full attention every
+ * full_attention_interval-th layer; Gated DeltaNet from linear_num_value_heads,
+ * linear_value_head_dim, linear_key_head_dim, linear_num_key_heads, linear_conv_kernel_dim; its
+ * convolution has no bias, its attention an output gate (Qwen3NextGatedDeltaNet, Qwen3NextAttention). */
+static int qwen3_next(const cJSON *c, long layers, long moe_layers, hf_hybrid *h, char *notes, size_t cap,
+                      const char *file, sim_err *err)
+{
+    if (need_pattern_len(layers, file, err))
+        return err->code;
+    long interval = 4; /* Qwen3NextConfig default full_attention_interval */
+    if (get_int(c, "full_attention_interval", &interval, file, err) < 0)
+        return err->code;
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(c, "layer_types");
+    if (types && (!cJSON_IsArray(types) || cJSON_GetArraySize(types) != layers))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'layer_types' must list one type per layer (%ld)", file, layers);
+    for (long i = 0; i < layers; i++) {
+        bool full;
+        if (types) {
+            const cJSON *t = cJSON_GetArrayItem(types, (int)i);
+            if (!cJSON_IsString(t) || (strcmp(t->valuestring, "full_attention") && strcmp(t->valuestring, "linear_attention")))
+                return sim_fail(err, SIM_EINPUT, "%s: field 'layer_types[%ld]' must be \"full_attention\" or "
+                                "\"linear_attention\"", file, i);
+            full = strcmp(t->valuestring, "full_attention") == 0;
+        } else {
+            full = interval > 0 && (i + 1) % interval == 0;
+        }
+        h->mixers[i] = full ? 'A' : 'S';
+    }
+    h->mixers[layers] = '\0';
+    /* every layer has an FFN: MoE where count_moe_layers puts one (decoder_sparse_step,
+     * mlp_only_layers), dense otherwise; the pattern's E/D follow the same rule */
+    long first_dense = 0, step = 1;
+    if (get_int(c, "decoder_sparse_step", &step, file, err) < 0)
+        return err->code;
+    if (step < 1)
+        step = 1;
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(c, "mlp_only_layers"), *it;
+    for (long i = 0; i < layers; i++) {
+        bool dense = moe_layers == 0 || i < first_dense || (i + 1) % step != 0;
+        cJSON_ArrayForEach(it, only) dense |= cJSON_IsNumber(it) && (long)it->valuedouble == i;
+        h->ffns[i] = dense ? 'D' : 'E';
+        h->moe += !dense;
+        h->dense += dense;
+    }
+    h->ffns[layers] = '\0';
+    h->kind = "gated_deltanet";
+    if (need_int(c, "linear_num_value_heads", &h->heads, file, err) ||
+        need_int(c, "linear_value_head_dim", &h->head_dim, file, err) ||
+        need_int(c, "linear_key_head_dim", &h->state, file, err) ||
+        need_int(c, "linear_num_key_heads", &h->groups, file, err) ||
+        need_int(c, "linear_conv_kernel_dim", &h->conv, file, err))
+        return err->code;
+    h->conv_bias = false;
+    h->chunk = 64; /* fla-org chunk_gated_delta_rule's chunk, the kernel transformers and vLLM call */
+    h->state_format = "bf16";
+    h->output_gate = true;
+    note(notes, cap, "Qwen3-Next: gated attention (output_gate); the Gated DeltaNet's chunk 64 is fla's "
+                     "chunk_gated_delta_rule's; its state is assumed kept in BF16 (vLLM's 'auto', the model dtype).");
+    return SIM_OK;
+}
+
+static void add_hybrid(cJSON *card, const hf_hybrid *h, const char *model_type)
+{
+    cJSON *o = cJSON_AddObjectToObject(card, "hybrid");
+    cJSON_AddStringToObject(o, "mixers", h->mixers);
+    cJSON_AddStringToObject(o, "ffns", h->ffns);
+    cJSON *s = cJSON_AddObjectToObject(o, "ssm");
+    cJSON_AddStringToObject(s, "kind", h->kind);
+    cJSON_AddNumberToObject(s, "heads", (double)h->heads);
+    cJSON_AddNumberToObject(s, "head_dim", (double)h->head_dim);
+    cJSON_AddNumberToObject(s, "state", (double)h->state);
+    cJSON_AddNumberToObject(s, "groups", (double)h->groups);
+    cJSON_AddNumberToObject(s, "conv_width", (double)h->conv);
+    cJSON_AddNumberToObject(s, "chunk", (double)h->chunk);
+    cJSON_AddBoolToObject(s, "conv_bias", h->conv_bias);
+    cJSON_AddStringToObject(o, "state_format", h->state_format);
+    char src[256];
+    snprintf(src, sizeof src, "the config's %s layer pattern and mixer fields, converted by moesim import-hf",
+             model_type);
+    cJSON_AddStringToObject(o, "source", src);
 }
 
 /* The checkpoint's formats, tensor class by tensor class. */
@@ -275,12 +418,30 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
             return NULL;
         }
     }
-    long dense_layers = layers - moe_layers;
+    hf_hybrid hyb;
+    memset(&hyb, 0, sizeof hyb);
+    const char *mt = get_str(c, "model_type");
+    if (mt && strcmp(mt, "nemotron_h") == 0) {
+        if (nemotron_h(c, layers, &hyb, notes, sizeof notes, path, err))
+            return NULL;
+        hyb.on = true;
+        if (hyb.shared_inter > 0) /* one shared expert of its own width, not the routed one's */
+            shared_inter = hyb.shared_inter;
+    } else if (mt && strcmp(mt, "qwen3_next") == 0) {
+        if (qwen3_next(c, layers, experts > 0 ? moe_layers : 0, &hyb, notes, sizeof notes, path, err))
+            return NULL;
+        hyb.on = true;
+    }
+    if (hyb.on)
+        moe_layers = experts > 0 ? hyb.moe : 0;
+    long dense_layers = hyb.on ? hyb.dense + (experts > 0 ? 0 : hyb.moe) : layers - moe_layers;
     if (dense_layers > 0 && inter < 1) {
         sim_fail(err, SIM_EINPUT, "%s: field 'intermediate_size' is missing (the dense layers' width)", path);
         return NULL;
     }
-    const char *act = get_str(c, "hidden_act");
+    const char *act = get_str(c, "mlp_hidden_act"); /* Nemotron-H names its FFN activation apart */
+    if (!act)
+        act = get_str(c, "hidden_act");
     bool relu2 = act && strcmp(act, "relu2") == 0;
     const char *scoring = get_str(c, "scoring_func");
     const char *model_type = get_str(c, "model_type");
@@ -288,6 +449,9 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
      * sigmoid (plus e_score_correction_bias), as DeepSeek-V3 does. */
     bool glm4_moe = model_type && strcmp(model_type, "glm4_moe") == 0;
     if (!scoring && glm4_moe)
+        scoring = "sigmoid";
+    /* Nemotron-H's router scores with a sigmoid (NemotronHTopkRouter, as DeepSeek-V3's) */
+    if (!scoring && model_type && strcmp(model_type, "nemotron_h") == 0)
         scoring = "sigmoid";
     bool gpt_oss = model_type && strcmp(model_type, "gpt_oss") == 0;
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(c, "attention_bias");
@@ -335,6 +499,8 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     cJSON_AddNumberToObject(a, "local_window", (double)window);
     cJSON_AddNumberToObject(a, "local_layers", (double)local);
     cJSON_AddBoolToObject(a, "bias", cJSON_IsTrue(bias));
+    if (hyb.output_gate)
+        cJSON_AddBoolToObject(a, "output_gate", true);
     cJSON *f = cJSON_AddObjectToObject(card, "ffn");
     cJSON_AddStringToObject(f, "activation", relu2 ? "relu2" : "swiglu");
     cJSON_AddNumberToObject(f, "dense_layers", (double)dense_layers);
@@ -348,6 +514,8 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     cJSON_AddStringToObject(f, "scoring", scoring && strcmp(scoring, "sigmoid") == 0 ? "sigmoid" : "softmax");
     cJSON_AddBoolToObject(f, "expert_bias", gpt_oss);
     cJSON_AddNumberToObject(card, "mtp_layers", (double)mtp);
+    if (hyb.on)
+        add_hybrid(card, &hyb, model_type);
     cJSON *p = cJSON_AddObjectToObject(card, "native_precision");
     cJSON_AddStringToObject(p, "experts", experts > 0 ? np.experts : np.dense);
     cJSON_AddStringToObject(p, "dense", np.dense);

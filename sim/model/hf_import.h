@@ -1,7 +1,8 @@
 /* hf_import.h: a Hugging Face `config.json` turned into a moesim model card
  * (scenarios/models/SCHEMA.md), for the architectures whose fields the card describes:
  * dense Llama-style models, Mixtral, Qwen2/Qwen3-MoE, DeepSeek-V2/V3 (MLA, shared experts,
- * dense first layers, MTP), gpt-oss. Every figure comes from a config field; where the config
+ * dense first layers, MTP), gpt-oss, and the hybrids Nemotron-H (Mamba-2) and Qwen3-Next (Gated
+ * DeltaNet), with their layer pattern. Every figure comes from a config field; where the config
  * is silent the card says what was assumed, in `notes`. The owner's published total and
  * active counts are not in a config: the card carries the counts moesim derives, and says so. */
 #ifndef MOESIM_HF_IMPORT_H

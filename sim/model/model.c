@@ -163,12 +163,17 @@ __attribute__((format(printf, 3, 4))) static int fail_constraint(const card_ctx 
 static const char *const top_fields[] = {
     "schema", "name", "display_name", "aliases", "source", "notes", "hidden", "layers", "vocab",
     "tied_embeddings", "max_context", "attention", "ffn", "mtp_layers", "native_precision", "published", "routing",
-    "speculative", NULL,
+    "speculative", "hybrid", NULL,
 };
 static const char *const attention_fields[] = {
     "kind", "heads", "kv_heads", "head_dim", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
-    "qk_rope_head_dim", "v_head_dim", "local_window", "local_layers", "bias", NULL,
+    "qk_rope_head_dim", "v_head_dim", "local_window", "local_layers", "bias", "output_gate", NULL,
 };
+static const char *const hybrid_fields[] = {"mixers", "ffns", "ssm", "state_format", "source", "notes", NULL};
+static const char *const ssm_fields[] = {
+    "kind", "heads", "head_dim", "state", "groups", "conv_width", "chunk", "conv_bias", NULL,
+};
+static const char *const ssm_kinds[] = {"mamba2", "gated_deltanet", NULL}; /* order of sim_ssm_kind */
 static const char *const mla_only_fields[] = {
     "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", NULL,
 };
@@ -180,7 +185,8 @@ static const char *const precision_fields[] = {"experts", "dense", "head", "sour
 static const char *const routing_fields[] = {"imbalance", "skew", "source", "notes", NULL};
 static const char *const speculative_fields[] = {"accepted_tokens", "source", "notes", NULL};
 static const char *const published_fields[] = {
-    "total_params", "active_params", "active_excludes_embedding", "active_excludes_head", "source", NULL,
+    "total_params", "active_params", "active_excludes_embedding", "active_excludes_head", "active_rounded_to", "source",
+    NULL,
 };
 
 static const char *const attn_kinds[] = {"gqa", "mla", NULL};        /* order of sim_attn_kind */
@@ -261,9 +267,9 @@ static int check_attention(const sim_model *m, const cJSON *attn, const card_ctx
             return fail_constraint(c, "attention.head_dim", "must equal attention.v_head_dim for mla (got %d vs %d)",
                                    m->attn.head_dim, m->attn.v_head_dim);
     }
-    if (m->attn.local_layers > m->layers)
-        return fail_constraint(c, "attention.local_layers", "must be <= layers (got %d > %d)", m->attn.local_layers,
-                               m->layers);
+    if (m->attn.local_layers > m->hybrid.attn_layers)
+        return fail_constraint(c, "attention.local_layers", "must be <= the attention layers (got %d > %d)",
+                               m->attn.local_layers, m->hybrid.attn_layers);
     if ((m->attn.local_layers > 0) != (m->attn.local_window > 0))
         return sim_fail(c->err, SIM_EINPUT,
                         "%s: fields 'attention.local_window' and 'attention.local_layers' must both be 0 or both "
@@ -284,8 +290,11 @@ static int load_attention(sim_model *m, const cJSON *root, card_ctx *c)
         (rc = need_int(a, "head_dim", 1, &m->attn.head_dim, c)) ||
         (rc = opt_int(a, "local_window", 0, &m->attn.local_window, c)) ||
         (rc = opt_int(a, "local_layers", 0, &m->attn.local_layers, c)) ||
-        (rc = sim_json_bool_opt(a, "bias", &m->attn.bias, c->file, c->section, c->err)))
+        (rc = sim_json_bool_opt(a, "bias", &m->attn.bias, c->file, c->section, c->err)) ||
+        (rc = sim_json_bool_opt(a, "output_gate", &m->attn.output_gate, c->file, c->section, c->err)))
         return rc;
+    if (m->attn.output_gate && m->attn.kind != SIM_ATTN_GQA)
+        return fail_constraint(c, "attention.output_gate", "applies only to attention.kind 'gqa'");
     if (m->attn.kind == SIM_ATTN_MLA &&
         ((rc = need_int(a, "q_lora_rank", 0, &m->attn.q_lora_rank, c)) ||
          (rc = need_int(a, "kv_lora_rank", 1, &m->attn.kv_lora_rank, c)) ||
@@ -300,7 +309,16 @@ static int load_attention(sim_model *m, const cJSON *root, card_ctx *c)
  * dense card cannot carry half an MoE description. */
 static int check_ffn(const sim_model *m, const card_ctx *c)
 {
-    if (m->ffn.dense_layers + m->ffn.moe_layers != m->layers)
+    if (m->hybrid.on && (m->ffn.moe_layers != m->hybrid.combo[SIM_MIX_ATTN][SIM_FFN_MOE] +
+                                                  m->hybrid.combo[SIM_MIX_SSM][SIM_FFN_MOE] +
+                                                  m->hybrid.combo[SIM_MIX_NONE][SIM_FFN_MOE] ||
+                         m->ffn.dense_layers != m->hybrid.combo[SIM_MIX_ATTN][SIM_FFN_DENSE] +
+                                                    m->hybrid.combo[SIM_MIX_SSM][SIM_FFN_DENSE] +
+                                                    m->hybrid.combo[SIM_MIX_NONE][SIM_FFN_DENSE]))
+        return sim_fail(c->err, SIM_EINPUT,
+                        "%s: fields 'ffn.moe_layers' and 'ffn.dense_layers' must count the E and D layers of "
+                        "hybrid.ffns (got %d and %d)", c->file, m->ffn.moe_layers, m->ffn.dense_layers);
+    if (!m->hybrid.on && m->ffn.dense_layers + m->ffn.moe_layers != m->layers)
         return sim_fail(c->err, SIM_EINPUT,
                         "%s: fields 'ffn.dense_layers' + 'ffn.moe_layers' must equal layers (got %d + %d != %d)",
                         c->file, m->ffn.dense_layers, m->ffn.moe_layers, m->layers);
@@ -355,6 +373,105 @@ static int load_ffn(sim_model *m, const cJSON *root, card_ctx *c)
     return check_ffn(m, c);
 }
 
+/* A plain card: every layer is attention followed by its FFN (the split comes from the ffn
+ * section, checked later). */
+static void plain_pattern(sim_model *m)
+{
+    m->hybrid.attn_layers = m->layers;
+    m->hybrid.ssm_layers = 0;
+}
+
+/* One pattern string: `layers` characters, each from `allowed`. */
+static int load_pattern(const cJSON *h, const char *key, const char *allowed, const char *meaning, char *out,
+                        const sim_model *m, const card_ctx *c)
+{
+    char path[160];
+    int rc = sim_json_str(h, key, out, SIM_MAX_PATTERN + 1, c->file, c->section, c->err);
+    if (rc)
+        return rc;
+    field_path(c, key, path, sizeof path);
+    if ((int)strlen(out) != m->layers)
+        return fail_constraint(c, path, "must have one character per layer (%d; got %zu)", m->layers, strlen(out));
+    size_t bad = strspn(out, allowed);
+    if (out[bad])
+        return fail_constraint(c, path, "has '%c' at layer %zu: each character must be one of %s", out[bad], bad,
+                               meaning);
+    return SIM_OK;
+}
+
+/* The ssm subsection: the mixer's dimensions, as the published config names them. */
+static int load_ssm(sim_model *m, const cJSON *h, card_ctx *c)
+{
+    const cJSON *o = sim_json_obj(h, "ssm", c->file, "hybrid", c->err);
+    int kind, rc;
+    if (!o)
+        return c->err->code;
+    c->section = "hybrid.ssm";
+    if ((rc = reject_unknown_fields(o, ssm_fields, c)) || (rc = need_choice(o, "kind", ssm_kinds, &kind, c)) ||
+        (rc = need_int(o, "heads", 1, &m->hybrid.heads, c)) || (rc = need_int(o, "head_dim", 1, &m->hybrid.head_dim, c)) ||
+        (rc = need_int(o, "state", 1, &m->hybrid.state, c)) || (rc = need_int(o, "groups", 1, &m->hybrid.groups, c)) ||
+        (rc = need_int(o, "conv_width", 1, &m->hybrid.conv_width, c)) ||
+        (rc = need_int(o, "chunk", 1, &m->hybrid.chunk, c)) || (rc = need_bool(o, "conv_bias", &m->hybrid.conv_bias, c)))
+        return rc;
+    m->hybrid.kind = (sim_ssm_kind)kind;
+    if (m->hybrid.heads % m->hybrid.groups != 0)
+        return fail_constraint(c, "hybrid.ssm.groups", "must divide hybrid.ssm.heads (got %d groups for %d heads)",
+                               m->hybrid.groups, m->hybrid.heads);
+    return SIM_OK;
+}
+
+/* The hybrid section: which layers mix tokens with attention and which with the state-space /
+ * linear-attention mixer, which FFN each has, and the mixer's dimensions. Optional: a card
+ * without it is a plain transformer. */
+static int load_hybrid(sim_model *m, const cJSON *root, card_ctx *c)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(root, "hybrid")) {
+        plain_pattern(m);
+        return SIM_OK;
+    }
+    const cJSON *h = need_section(root, "hybrid", hybrid_fields, c);
+    if (!h)
+        return c->err->code;
+    const cJSON *notes = cJSON_GetObjectItemCaseSensitive(h, "notes");
+    int rc;
+    if (notes && !cJSON_IsString(notes))
+        return sim_fail(c->err, SIM_EINPUT, "%s: field 'hybrid.notes' must be a string", c->file);
+    if (m->layers > SIM_MAX_PATTERN)
+        return fail_constraint(c, "layers", "must be <= %d for a hybrid card (got %d)", SIM_MAX_PATTERN, m->layers);
+    if ((rc = load_pattern(h, "mixers", "AS-", "A (attention), S (the hybrid.ssm mixer), - (none)", m->hybrid.mixers,
+                           m, c)) ||
+        (rc = load_pattern(h, "ffns", "ED-", "E (MoE), D (dense FFN), - (none)", m->hybrid.ffns, m, c)) ||
+        (rc = need_wformat(h, "state_format", &m->hybrid.state_format, c)) ||
+        (rc = need_nonempty_str(h, "source", m->hybrid.source, sizeof m->hybrid.source, c)) ||
+        (rc = load_ssm(m, h, c)))
+        return rc;
+    m->hybrid.on = true;
+    for (int i = 0; i < m->layers; i++) {
+        char mc = m->hybrid.mixers[i], fc = m->hybrid.ffns[i];
+        sim_mixer mx = mc == 'A' ? SIM_MIX_ATTN : mc == 'S' ? SIM_MIX_SSM : SIM_MIX_NONE;
+        sim_ffn_slot fs = fc == 'E' ? SIM_FFN_MOE : fc == 'D' ? SIM_FFN_DENSE : SIM_FFN_NONE;
+        if (mx == SIM_MIX_NONE && fs == SIM_FFN_NONE)
+            return fail_constraint(c, "hybrid.mixers", "and hybrid.ffns are both '-' at layer %d: a layer must hold a "
+                                   "mixer or an FFN", i);
+        m->hybrid.combo[mx][fs]++;
+        m->hybrid.attn_layers += mx == SIM_MIX_ATTN;
+        m->hybrid.ssm_layers += mx == SIM_MIX_SSM;
+    }
+    if (m->hybrid.ssm_layers < 1)
+        return fail_constraint(c, "hybrid.mixers", "has no S layer: a card without state-space / linear-attention "
+                               "layers needs no hybrid section");
+    return SIM_OK;
+}
+
+/* After the ffn section: a plain card's layers, all under attention. */
+static void plain_combos(sim_model *m)
+{
+    if (m->hybrid.on)
+        return;
+    m->hybrid.combo[SIM_MIX_ATTN][SIM_FFN_MOE] = m->ffn.moe_layers;
+    m->hybrid.combo[SIM_MIX_ATTN][SIM_FFN_DENSE] = m->ffn.dense_layers;
+}
+
 static int load_precision(sim_model *m, const cJSON *root, card_ctx *c)
 {
     const cJSON *p = need_section(root, "native_precision", precision_fields, c);
@@ -382,6 +499,11 @@ static int load_published(sim_model *m, const cJSON *root, card_ctx *c)
                                 c->err)) ||
         (rc = need_nonempty_str(p, "source", m->published.source, sizeof m->published.source, c)))
         return rc;
+    if ((rc = sim_json_num_opt(p, "active_rounded_to", &m->published.active_rounded_to, c->file, c->section, c->err)))
+        return rc;
+    if (!(m->published.active_rounded_to >= 0 && m->published.active_rounded_to <= m->published.active_params))
+        return fail_constraint(c, "published.active_rounded_to", "must be between 0 and published.active_params (the "
+                               "step the owner rounds the active figure to; got %g)", m->published.active_rounded_to);
     if (m->published.active_params > m->published.total_params)
         return sim_fail(c->err, SIM_EINPUT, "%s: field 'published.active_params' must be <= published.total_params "
                         "(got %g > %g)", c->file, m->published.active_params, m->published.total_params);
@@ -484,10 +606,12 @@ static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
     c->section = "";
     int rc;
     if ((rc = reject_unknown_fields(root, top_fields, c)) || (rc = load_identity(m, root, c)) ||
-        (rc = load_shape(m, root, c)) || (rc = load_attention(m, root, c)) || (rc = load_ffn(m, root, c)) ||
+        (rc = load_shape(m, root, c)) || (rc = load_hybrid(m, root, c)) || (rc = load_attention(m, root, c)) ||
+        (rc = load_ffn(m, root, c)) ||
         (rc = load_precision(m, root, c)) || (rc = load_published(m, root, c)) || (rc = load_routing(m, root, c)) ||
         (rc = load_speculative(m, root, c)))
         return rc;
+    plain_combos(m);
     return SIM_OK;
 }
 
@@ -530,6 +654,8 @@ static double attention_params_per_layer(const sim_model *m)
     if (m->attn.kind == SIM_ATTN_GQA) {
         const double nkv = m->attn.kv_heads, d = m->attn.head_dim;
         double p = h * nq * d + 2 * h * nkv * d + nq * d * h;
+        if (m->attn.output_gate)
+            p += h * nq * d; /* the gate half of the query projection (Qwen3-Next q_proj: 2 x nq x d outputs) */
         if (m->attn.bias)
             p += nq * d + 2 * nkv * d + h;
         return p;
@@ -542,6 +668,35 @@ static double attention_params_per_layer(const sim_model *m)
     double kv_up = kvl * nq * (m->attn.qk_nope_head_dim + v);
     double output = nq * v * h;
     return queries + kv_down + kv_up + output;
+}
+
+double sim_model_ssm_conv_dim(const sim_model *m)
+{
+    return (double)m->hybrid.heads * m->hybrid.head_dim + 2.0 * m->hybrid.groups * m->hybrid.state;
+}
+
+/* One state-space / linear-attention mixer. With d_in = H*P (heads x head_dim), g = G*N
+ * (groups x state) and conv_dim = d_in + 2g:
+ *   input projection h x (2 d_in + 2g + r H): x and the gate z (d_in each), B and C (Mamba-2)
+ *     or k and q (GDN) (g each), and r per-head scalars: Mamba-2's dt (r = 1; HF
+ *     NemotronHMamba2Mixer in_proj: intermediate + conv_dim + heads), GDN's beta and alpha
+ *     (r = 2; HF Qwen3NextGatedDeltaNet in_proj_qkvz + in_proj_ba);
+ *   depthwise convolution conv_dim x conv_width (+ conv_dim biases when conv_bias);
+ *   per-head vectors: Mamba-2 A_log, D, dt_bias (3H); GDN A_log, dt_bias (2H);
+ *   gated RMSNorm: Mamba-2 over d_in, GDN over one head (P, shared by the heads);
+ *   output projection d_in x h. */
+static double ssm_params_per_layer(const sim_model *m)
+{
+    if (!m->hybrid.on)
+        return 0;
+    const double h = m->hidden, H = m->hybrid.heads, P = m->hybrid.head_dim;
+    const double d_in = H * P, g = (double)m->hybrid.groups * m->hybrid.state, conv_dim = sim_model_ssm_conv_dim(m);
+    bool mamba = m->hybrid.kind == SIM_SSM_MAMBA2;
+    double in_proj = h * (2 * d_in + 2 * g + (mamba ? 1 : 2) * H);
+    double conv = conv_dim * m->hybrid.conv_width + (m->hybrid.conv_bias ? conv_dim : 0);
+    double per_head = (mamba ? 3 : 2) * H;
+    double norm = mamba ? d_in : P;
+    return in_proj + conv + per_head + norm + d_in * h;
 }
 
 /* One FFN of width `width`: SwiGLU has gate, up and down matrices, ReLU² up and down. Biases
@@ -558,11 +713,12 @@ static double ffn_params(const sim_model *m, double width, bool with_bias)
 
 void sim_model_params(const sim_model *m, sim_param_counts *out)
 {
-    const double h = m->hidden, layers = m->layers, vocab = m->vocab;
+    const double h = m->hidden, vocab = m->vocab;
     const double moe_layers = m->ffn.moe_layers;
     memset(out, 0, sizeof *out);
 
     out->attn_per_layer = attention_params_per_layer(m);
+    out->ssm_per_layer = ssm_params_per_layer(m);
     out->dense_ffn_per_layer = m->ffn.dense_layers > 0 ? ffn_params(m, m->ffn.dense_intermediate, false) : 0;
     out->expert_each = m->ffn.moe_layers > 0 ? ffn_params(m, m->ffn.expert_intermediate, m->ffn.expert_bias) : 0;
     out->shared_per_layer = m->ffn.shared_experts * ffn_params(m, m->ffn.shared_intermediate, false);
@@ -570,15 +726,19 @@ void sim_model_params(const sim_model *m, sim_param_counts *out)
 
     out->embedding = vocab * h;
     out->lm_head = m->tied_embeddings ? 0 : vocab * h;
-    out->attention = layers * out->attn_per_layer;
+    out->attention = m->hybrid.attn_layers * out->attn_per_layer;
+    out->ssm = m->hybrid.ssm_layers * out->ssm_per_layer;
     out->dense_ffn = m->ffn.dense_layers * out->dense_ffn_per_layer;
     out->routed_experts = moe_layers * m->ffn.experts * out->expert_each;
     out->shared_experts = moe_layers * out->shared_per_layer;
     out->router = moe_layers * out->router_per_layer;
-    out->norms = layers * 2 * h + h; /* pre-attention and pre-FFN RMSNorm per layer, and the final one */
+    /* one RMSNorm before each mixer and each FFN (two per plain layer, one per Nemotron-H
+     * block), and the final one */
+    double sublayers = m->hybrid.attn_layers + m->hybrid.ssm_layers + m->ffn.dense_layers + m->ffn.moe_layers;
+    out->norms = sublayers * h + h;
 
-    double always_on = out->embedding + out->lm_head + out->attention + out->dense_ffn + out->shared_experts +
-                       out->router + out->norms;
+    double always_on = out->embedding + out->lm_head + out->attention + out->ssm + out->dense_ffn +
+                       out->shared_experts + out->router + out->norms;
     out->total = always_on + out->routed_experts;
     out->active = always_on + moe_layers * m->ffn.top_k * out->expert_each;
     /* With tied embeddings the same matrix is the LM head, which every token does use. */
@@ -598,14 +758,24 @@ double sim_model_kv_elems_per_token_layer(const sim_model *m)
 
 double sim_model_kv_elems_per_token(const sim_model *m)
 {
-    return m->layers * sim_model_kv_elems_per_token_layer(m);
+    return m->hybrid.attn_layers * sim_model_kv_elems_per_token_layer(m);
 }
 
 double sim_model_kv_elems(const sim_model *m, double ctx)
 {
-    double full_layers = m->layers - m->attn.local_layers;
+    double full_layers = m->hybrid.attn_layers - m->attn.local_layers;
     double local_span = ctx < m->attn.local_window ? ctx : m->attn.local_window;
     return sim_model_kv_elems_per_token_layer(m) * (full_layers * ctx + m->attn.local_layers * local_span);
+}
+
+double sim_model_ssm_state_elems(const sim_model *m)
+{
+    return m->hybrid.on ? (double)m->hybrid.heads * m->hybrid.head_dim * m->hybrid.state : 0;
+}
+
+double sim_model_ssm_conv_elems(const sim_model *m)
+{
+    return m->hybrid.on ? sim_model_ssm_conv_dim(m) * (m->hybrid.conv_width - 1) : 0;
 }
 
 bool sim_model_is_moe(const sim_model *m)

@@ -12,6 +12,14 @@
 typedef enum { SIM_ATTN_GQA, SIM_ATTN_MLA } sim_attn_kind;
 typedef enum { SIM_ACT_SWIGLU, SIM_ACT_RELU2 } sim_ffn_act;
 typedef enum { SIM_SCORE_SOFTMAX, SIM_SCORE_SIGMOID } sim_scoring;
+/* Hybrid models (SCHEMA.md, "hybrid"): what mixes tokens in a layer, and what FFN follows.
+ * A layer of a plain card is (attention, MoE or dense); a Nemotron-H block holds one of the
+ * two (a mixer or an FFN); a Qwen3-Next layer is (linear attention or attention, MoE). */
+typedef enum { SIM_MIX_ATTN, SIM_MIX_SSM, SIM_MIX_NONE, SIM_MIX_COUNT } sim_mixer;
+typedef enum { SIM_FFN_MOE, SIM_FFN_DENSE, SIM_FFN_NONE, SIM_FFN_COUNT } sim_ffn_slot;
+/* The state-space / linear-attention mixer: Mamba-2 (SSD) or Gated DeltaNet. */
+typedef enum { SIM_SSM_MAMBA2, SIM_SSM_GDN } sim_ssm_kind;
+#define SIM_MAX_PATTERN 512
 
 typedef struct sim_model {
     char name[64];
@@ -34,7 +42,30 @@ typedef struct sim_model {
         int local_window;                       /* sliding-window / chunked-local span, tokens */
         int local_layers;                       /* how many layers use it (0 = none) */
         bool bias;                              /* q/k/v/o biases */
+        bool output_gate;                       /* gated attention: the query projection also yields a
+                                                   per-head output gate (Qwen3-Next), nq*d more outputs */
     } attn;
+
+    /* Layer pattern and the state-space / linear-attention mixer. On a card without a
+     * "hybrid" section every layer is (attention, its FFN): attn_layers = layers, combo holds
+     * the MoE and dense layers under attention, ssm_layers = 0. */
+    struct {
+        bool on;                                /* the card has a hybrid section */
+        char mixers[SIM_MAX_PATTERN + 1];       /* per layer: A attention, S the mixer below, - none */
+        char ffns[SIM_MAX_PATTERN + 1];         /* per layer: E MoE, D dense, - none */
+        int attn_layers, ssm_layers;
+        int combo[SIM_MIX_COUNT][SIM_FFN_COUNT];/* layers by (mixer, FFN) */
+        sim_ssm_kind kind;
+        int heads;                              /* Mamba-2 heads / GDN value heads */
+        int head_dim;                           /* P: Mamba-2 head dim / GDN value head dim */
+        int state;                              /* N: Mamba-2 state size / GDN key head dim */
+        int groups;                             /* G: Mamba-2 B/C groups / GDN key heads */
+        int conv_width;                         /* causal depthwise convolution, taps */
+        int chunk;                              /* chunk length of the prefill scan */
+        bool conv_bias;
+        sim_wformat state_format;               /* what the serving engine keeps the recurrent state in */
+        char source[1024];
+    } hybrid;
 
     struct {
         sim_ffn_act activation;
@@ -74,6 +105,8 @@ typedef struct sim_model {
         double total_params, active_params;
         bool active_excludes_embedding;         /* the owner's active count leaves out the input embedding */
         bool active_excludes_head;              /* ... and the LM head ("non-embedding" active weights) */
+        double active_rounded_to;               /* the owner gives the active figure only to this step
+                                                   ("3B": 1e9); 0 = to its stated digits */
         char source[512];
     } published;
 } sim_model;
@@ -87,7 +120,8 @@ int sim_model_from_json(sim_model *m, const struct cJSON *root, const char *file
 /* --- derived figures (all exact arithmetic from the card) --- */
 typedef struct sim_param_counts {
     double embedding, lm_head;
-    double attention;            /* all layers */
+    double attention;            /* all attention layers */
+    double ssm;                  /* all state-space / linear-attention mixers */
     double dense_ffn;            /* all dense-FFN layers */
     double routed_experts;       /* all experts, all MoE layers */
     double shared_experts;
@@ -98,6 +132,7 @@ typedef struct sim_param_counts {
     double active_comparable;    /* active, counted the way the owner publishes it */
     /* per layer */
     double attn_per_layer, expert_each, shared_per_layer, dense_ffn_per_layer, router_per_layer;
+    double ssm_per_layer;
 } sim_param_counts;
 
 void sim_model_params(const sim_model *m, sim_param_counts *out);
@@ -108,6 +143,15 @@ double sim_model_kv_elems_per_token_layer(const sim_model *m);
 double sim_model_kv_elems(const sim_model *m, double ctx);
 /* Elements per token summed over all attention layers, as if every layer were full. */
 double sim_model_kv_elems_per_token(const sim_model *m);
+
+/* The recurrent state of ONE state-space / linear-attention layer for one sequence, whatever
+ * its context: the scan state heads x head_dim x state (kept in hybrid.state_format), and the
+ * convolution's last conv_width - 1 inputs of (heads x head_dim + 2 x groups x state)
+ * channels (kept in the activations' BF16). Elements of each; 0 on a card without one. */
+double sim_model_ssm_state_elems(const sim_model *m);
+double sim_model_ssm_conv_elems(const sim_model *m);
+/* Channels the convolution runs over: heads x head_dim + 2 x groups x state. */
+double sim_model_ssm_conv_dim(const sim_model *m);
 
 bool sim_model_is_moe(const sim_model *m);
 

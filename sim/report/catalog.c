@@ -3,6 +3,7 @@
 
 #include "model/registry.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 cJSON *sim_catalog_model_row(const sim_model *m)
@@ -23,7 +24,11 @@ cJSON *sim_catalog_model_row(const sim_model *m)
     cJSON_AddNumberToObject(o, "published_active_b", m->published.active_params / 1e9);
     cJSON_AddNumberToObject(o, "layers", m->layers);
     cJSON_AddNumberToObject(o, "hidden", m->hidden);
-    cJSON_AddStringToObject(o, "attention", m->attn.kind == SIM_ATTN_MLA ? "mla" : "gqa");
+    /* hybrids name their state-space / linear-attention mixer beside the attention kind */
+    const char *attn = m->attn.kind == SIM_ATTN_MLA ? "mla" : "gqa";
+    char mix[32];
+    snprintf(mix, sizeof mix, "%s+%s", attn, m->hybrid.kind == SIM_SSM_MAMBA2 ? "mamba2" : "gdn");
+    cJSON_AddStringToObject(o, "attention", m->hybrid.on ? mix : attn);
     cJSON_AddNumberToObject(o, "experts", m->ffn.experts);
     cJSON_AddNumberToObject(o, "top_k", m->ffn.top_k);
     cJSON_AddNumberToObject(o, "shared_experts", m->ffn.shared_experts);

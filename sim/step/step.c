@@ -16,7 +16,7 @@
 #include "step/routing.h"
 
 static const char *const kind_names[SIM_LK_COUNT] = {
-    "attention_projections", "attention_core", "dense_ffn", "router", "experts", "shared_experts",
+    "attention_projections", "attention_core", "ssm_mixer", "dense_ffn", "router", "experts", "shared_experts",
     "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead", "mtp_draft",
 };
 
@@ -341,6 +341,8 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         if (kvh < 1)
             kvh = 1;
         proj_params = h * nq * hd * 2 + 2 * h * kvh * hd;
+        if (m->attn.output_gate)
+            proj_params += h * nq * hd; /* the gate half of the query projection */
         proj_flops_tok = 2 * proj_params;
         core_dec_flops = 4 * nq * hd * Ld;            /* QK^T and PV per sequence */
         kv_row = 2 * kvh * hd * kvb;                  /* K and V of one context token */
@@ -395,6 +397,97 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .kernels = 1,
     };
     core.hit = attention_measured(c, s, &core, kv_row, Lp);
+    add_op(a, d, &core);
+}
+
+/* FLOPs per token of the state-space / linear-attention scan, by the published chunked
+ * algorithms, per layer and per device (H heads and G groups on it), with P = head_dim,
+ * N = state, Q = chunk:
+ *  Mamba-2 SSD (Dao & Gu, arXiv 2405.21060, section 6; ssd_minimal / mamba_chunk_scan_combined),
+ *  per chunk: C B^T per group (2 Q^2 N), its masked product with X per head (2 Q^2 P), the
+ *  chunk's state B^T X per head (2 Q N P), the state passed on between chunks (N P per head),
+ *  and the state's output C S per head (2 Q N P). Per token:
+ *      F_ssd = 2 Q (G N + H P) + 4 H N P + H N P / Q
+ *  Gated DeltaNet, chunkwise (Yang et al., arXiv 2412.06464, section 3.3, the WY form of
+ *  fla-org chunk_gated_delta_rule), per chunk and value head: K K^T (2 Q^2 N), the triangular
+ *  solve (Q^3 / 3), W = T K and U = T V (2 Q^2 N + 2 Q^2 P), U - W S (2 Q N P), the
+ *  output Q S (2 Q N P) plus the masked Q K^T (2 Q^2 N) times the new values (2 Q^2 P), and
+ *  the state update K^T V (2 Q N P). Per token:
+ *      F_gdn = H (6 N P + Q (6 N + 4 P) + Q^2 / 3)
+ *  Decode is the recurrent step, per token: Mamba-2 (selective_state_update) decays the
+ *  state, adds dt x B^T and reads y = S C: 5 H P N; GDN (fused_recurrent_gated_delta_rule)
+ *  decays S, reads S k, adds the rank-1 correction and reads S q: 7 H P N.
+ *  The causal convolution adds 2 conv_dim W per token in both. */
+double sim_step_ssm_scan_flops(const sim_model *m, double H, double G, bool prefill)
+{
+    const double P = m->hybrid.head_dim, N = m->hybrid.state, Q = m->hybrid.chunk;
+    if (!prefill)
+        return (m->hybrid.kind == SIM_SSM_MAMBA2 ? 5.0 : 7.0) * H * P * N;
+    if (m->hybrid.kind == SIM_SSM_MAMBA2)
+        return 2 * Q * (G * N + H * P) + 4 * H * N * P + H * N * P / Q;
+    return H * (6 * N * P + Q * (6 * N + 4 * P) + Q * Q / 3);
+}
+
+/* Heads and groups of the mixer on one device: heads split over TP, groups too while they
+ * last (replicated when TP exceeds them, as KV heads are). */
+static void ssm_split(const ctx *c, double *H, double *G)
+{
+    int tp = c->d->tp;
+    *H = (double)c->m->hybrid.heads / tp;
+    *G = c->m->hybrid.groups >= tp ? (double)c->m->hybrid.groups / tp : 1;
+}
+
+/* One state-space / linear-attention mixer for shape s (kind SIM_LK_SSM): the input and
+ * output projections as GEMMs of the dense weights, then the convolution and scan. Decode
+ * reads and writes each sequence's constant state (the scan state in hybrid.state_format, the
+ * convolution's last W - 1 inputs in BF16) whatever its context; a verifying sequence's
+ * query tokens run through it one after the other. Prefill runs the chunked scan over the
+ * prompt tokens and writes each prompt's final state. */
+static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
+{
+    const sim_deploy *d = c->d;
+    const sim_model *m = c->m;
+    const sim_hw *hw = d->hw;
+    double T = step_tokens(s), h = m->hidden, H, G;
+    ssm_split(c, &H, &G);
+    const double P = m->hybrid.head_dim, N = m->hybrid.state, W = m->hybrid.conv_width;
+    double d_in = H * P, g = G * N, conv_dim = d_in + 2 * g;
+    double r = m->hybrid.kind == SIM_SSM_MAMBA2 ? 1 : 2;     /* per-head scalars from the input projection */
+    double in_out = h * (2 * d_in + 2 * g + r * H);
+    double proj_params = in_out + d_in * h;
+    double db = class_bytes(c, SIM_WCLASS_ATTN); /* a GGUF recipe has no class of its own for these */
+    op proj = {
+        .kind = SIM_LK_SSM,
+        .flops = 2 * proj_params * T,
+        .peak = c->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(hw, c->dt_dense, false), T),
+        .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
+        .weight_bytes = proj_params * db,
+        .frac = c->fit->other_frac,
+        .mem_curve = hw->eff.memory,
+        .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, proj_params),
+        .kernels = 3, /* norm, input projection, output projection */
+        .hit = gemm_measured(d, c->dt_dense, T, 2 * d_in + 2 * g + r * H, h),
+    };
+    add_op(a, d, &proj);
+
+    double state_b = H * P * N * sim_wformat_bytes(m->hybrid.state_format) + conv_dim * (W - 1) * 2.0;
+    double dec_tok = s->decode_seqs * decode_q(s), conv_f = 2 * conv_dim * W;
+    bool prefill_only = s->prefill_tokens > 0 && s->decode_seqs == 0;
+    double core_bytes = state_b * (2 * s->decode_seqs + s->prefill_seqs) + /* decode: read + write; prefill: write */
+                        T * (conv_dim + 3 * d_in) * 2;                     /* x, B, C (q, k, v), z in; y out */
+    op core = {
+        .kind = SIM_LK_SSM,
+        .flops = dec_tok * (sim_step_ssm_scan_flops(m, H, G, false) + conv_f) +
+                 s->prefill_tokens * (sim_step_ssm_scan_flops(m, H, G, true) + conv_f),
+        .peak = c->peak_attn,
+        /* the chunked scan is a sequence of small batched matmuls, as flash attention's prefill */
+        .eta_c = prefill_only ? hw->eff.attn_prefill_compute : hw->eff.attn_decode_compute,
+        .act_bytes = core_bytes,
+        .mem_curve = hw->eff.memory,
+        /* conv, scan, gated norm; mamba_chunk_scan_combined launches five kernels for the scan */
+        .kernels = s->prefill_tokens > 0 ? 7 : 3,
+    };
     add_op(a, d, &core);
 }
 
@@ -643,28 +736,34 @@ static sim_step_shape scale_shape(const sim_step_shape *s, double f)
     return r;
 }
 
-/* Cost of one layer of each kind (attention always; FFN dense or MoE). Communication
- * that two-batch overlap can hide (EP) is kept apart in `hideable`. */
-static int layer_costs(const ctx *c, const sim_step_shape *s, bool moe, double local_share, acc *work,
-                       acc *hideable, sim_step_result *facts, sim_err *err)
+/* Cost of one layer of a kind: its mixer (attention, the state-space / linear-attention
+ * mixer, or none) and its FFN (MoE, dense, or none), each followed by its TP all-reduce.
+ * Communication that two-batch overlap can hide (EP) is kept apart in `hideable`. */
+static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
+                       acc *work, acc *hideable, sim_step_result *facts, sim_err *err)
 {
     memset(work, 0, sizeof *work);
     memset(hideable, 0, sizeof *hideable);
     double T = step_tokens(s);
-    acc full = { 0 }, local = { 0 };
-    attention_ops(&full, c, s, false);
-    if (local_share > 0) {
-        attention_ops(&local, c, s, true);
-        acc_scale_add(work, &local, local_share);
+    if (mixer == SIM_MIX_ATTN) {
+        acc full = { 0 }, local = { 0 };
+        attention_ops(&full, c, s, false);
+        if (local_share > 0) {
+            attention_ops(&local, c, s, true);
+            acc_scale_add(work, &local, local_share);
+        }
+        acc_scale_add(work, &full, 1 - local_share);
+        tp_allreduce(work, c, T, 1.0);
+    } else if (mixer == SIM_MIX_SSM) {
+        ssm_ops(work, c, s);
+        tp_allreduce(work, c, T, 1.0);
     }
-    acc_scale_add(work, &full, 1 - local_share);
-    tp_allreduce(work, c, T, 1.0);
-    if (moe) {
+    if (ffn == SIM_FFN_MOE) {
         double group = s->group_tokens > 0 ? s->group_tokens : T * c->d->dp;
         int rc = moe_ops(work, hideable, c, s, group, facts, err);
         if (rc)
             return rc;
-    } else {
+    } else if (ffn == SIM_FFN_DENSE) {
         dense_ffn_ops(work, c, T);
         tp_allreduce(work, c, T, 1.0);
     }
@@ -673,13 +772,14 @@ static int layer_costs(const ctx *c, const sim_step_shape *s, bool moe, double l
 
 /* The layer under the overlap scheme: none, or two micro-batches whose EP communication
  * hides behind the other's compute, each costed at half the tokens. */
-static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double local_share, acc *out,
-                      sim_step_result *facts, sim_err *err)
+static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
+                      acc *out, sim_step_result *facts, sim_err *err)
 {
     acc work, comm;
+    bool moe = ffn == SIM_FFN_MOE;
     memset(out, 0, sizeof *out);
     if (c->d->overlap == SIM_OVERLAP_NONE || !moe || c->d->ep <= 1) {
-        int rc = layer_costs(c, s, moe, local_share, &work, &comm, facts, err);
+        int rc = layer_costs(c, s, mixer, ffn, local_share, &work, &comm, facts, err);
         if (rc)
             return rc;
         acc_scale_add(out, &work, 1);
@@ -687,7 +787,7 @@ static int layer_time(const ctx *c, const sim_step_shape *s, bool moe, double lo
         return SIM_OK;
     }
     sim_step_shape half = scale_shape(s, 0.5);
-    int rc = layer_costs(c, &half, moe, local_share, &work, &comm, facts, err);
+    int rc = layer_costs(c, &half, mixer, ffn, local_share, &work, &comm, facts, err);
     if (rc)
         return rc;
     double tw = acc_time(&work), tc = acc_time(&comm);
@@ -751,7 +851,9 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     sim_step_result scratch; /* the main step's MoE facts stay the verify step's */
     memset(&scratch, 0, sizeof scratch);
     acc pass = { 0 }, layer;
-    int rc = layer_time(c, &one, sim_model_is_moe(m), local_share, &layer, &scratch, err);
+    /* the MTP layer is a full transformer layer (attention and the model's FFN) on hybrids too */
+    int rc = layer_time(c, &one, SIM_MIX_ATTN, sim_model_is_moe(m) ? SIM_FFN_MOE : SIM_FFN_DENSE, local_share, &layer,
+                        &scratch, err);
     if (rc)
         return rc;
     acc_scale_add(&pass, &layer, 1);
@@ -784,6 +886,30 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         out->held[SIM_LK_DRAFT] = out->held[SIM_LK_DRAFT] || pass.held[i];
         if (pass.measured[i] > 0)
             out->source[SIM_LK_DRAFT] = pass.source[i];
+    }
+    return SIM_OK;
+}
+
+/* A hybrid model's stage: each (mixer, FFN) kind of layer costed once and multiplied by its
+ * layers on the stage. A stage of lps layers holds the model's mix in proportion (the
+ * pattern interleaves the kinds, so stages differ by at most a layer of each). */
+static int hybrid_stage(const ctx *c, const sim_step_shape *s, int lps, double local_share, acc *stage,
+                        sim_step_result *facts, sim_err *err)
+{
+    double per_layer = (double)lps / c->m->layers;
+    for (int mx = 0; mx < SIM_MIX_COUNT; mx++) {
+        for (int f = 0; f < SIM_FFN_COUNT; f++) {
+            double n = c->m->hybrid.combo[mx][f] * per_layer;
+            if (n <= 0)
+                continue;
+            acc layer;
+            double before = facts->comm_total_s;
+            int rc = layer_time(c, s, (sim_mixer)mx, (sim_ffn_slot)f, local_share, &layer, facts, err);
+            if (rc)
+                return rc;
+            acc_scale_add(stage, &layer, n);
+            facts->comm_total_s = before + (facts->comm_total_s - before) * n;
+        }
     }
     return SIM_OK;
 }
@@ -835,21 +961,27 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     if (moe_stage > lps)
         moe_stage = lps;
     int dense_stage = lps - moe_stage;
-    double local_share = m->layers > 0 ? (double)m->attn.local_layers / m->layers : 0;
+    /* the share of the attention layers with a local window (all layers on a plain card) */
+    double local_share = m->hybrid.attn_layers > 0 ? (double)m->attn.local_layers / m->hybrid.attn_layers : 0;
 
     acc stage = { 0 }, layer;
     int rc;
-    if (moe_stage > 0) {
-        if ((rc = layer_time(&c, s, true, local_share, &layer, out, err)))
+    if (m->hybrid.on) {
+        if ((rc = hybrid_stage(&c, s, lps, local_share, &stage, out, err)))
             return rc;
-        acc_scale_add(&stage, &layer, moe_stage);
+    } else {
+        if (moe_stage > 0) {
+            if ((rc = layer_time(&c, s, SIM_MIX_ATTN, SIM_FFN_MOE, local_share, &layer, out, err)))
+                return rc;
+            acc_scale_add(&stage, &layer, moe_stage);
+        }
+        if (dense_stage > 0) {
+            if ((rc = layer_time(&c, s, SIM_MIX_ATTN, SIM_FFN_DENSE, local_share, &layer, out, err)))
+                return rc;
+            acc_scale_add(&stage, &layer, dense_stage);
+        }
+        out->comm_total_s *= moe_stage;
     }
-    if (dense_stage > 0) {
-        if ((rc = layer_time(&c, s, false, local_share, &layer, out, err)))
-            return rc;
-        acc_scale_add(&stage, &layer, dense_stage);
-    }
-    out->comm_total_s *= moe_stage;
 
     /* LM head: one logits row per query token of a decoding sequence (a verifying sequence
      * checks each of its draft tokens) and per prompt that completes. */

@@ -14,6 +14,7 @@
 typedef enum {
     SIM_LK_ATTN_PROJ,      /* QKV / MLA projections and output projection */
     SIM_LK_ATTN_CORE,      /* attention over the KV cache (flash / MLA absorbed kernel) */
+    SIM_LK_SSM,            /* state-space / linear-attention mixer: projections, convolution, scan */
     SIM_LK_DENSE_FFN,
     SIM_LK_ROUTER,         /* gate GEMM, top-k, permutation */
     SIM_LK_EXPERTS,        /* routed expert GEMMs */
@@ -96,5 +97,10 @@ double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k
  * expert-parallel exchange) for `tokens` tokens entering it across the EP group: what the
  * bundled engine times, so calibration can compare prediction and measurement. */
 int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens, sim_step_result *out, sim_err *err);
+
+/* FLOPs per token of one state-space / linear-attention layer's scan on a device holding
+ * `heads` heads and `groups` groups: the recurrent step (decode) or the chunked scan
+ * (prefill), without the convolution. The formulas and their sources are in step.c. */
+double sim_step_ssm_scan_flops(const sim_model *m, double heads, double groups, bool prefill);
 
 #endif

@@ -27,6 +27,10 @@ mk_card '.routing.imbalance = 0.7' m_imbalance
 mk_card '.routing.skew = 0.5' m_both
 mk_card '.speculative = {"accepted_tokens": [1.9], "source": "a test"}' m_spec_nomtp
 jq '.speculative.accepted_tokens[1] = 3.5' "$HOME_DIR/scenarios/models/deepseek-r1.json" >"$tmp/m_spec_range.json"
+nano="$HOME_DIR/scenarios/models/nemotron-3-nano.json"
+jq '.hybrid.mixers = "SA"' "$nano" >"$tmp/m_hybrid_short.json"
+jq '.hybrid.ssm.heads = "64"' "$nano" >"$tmp/m_hybrid_type.json"
+jq '.hybrid.ssm.chunk = 0' "$nano" >"$tmp/m_hybrid_zero.json"
 cp "$hwm" "$tmp/h_malformed.json" && printf '{{' >>"$tmp/h_malformed.json"
 mk_hw '.memory.tiers[0].bandwidth_gbs = "fast"' h_type
 mk_hw 'del(.memory)' h_missing
@@ -137,6 +141,9 @@ cases=(
   "huge          |option 'spec_tokens' must be <= 16                        |${R[*]} --spec-tokens 17"
   "impossible    |field 'speculative' applies only to cards with an MTP module |eval --model $tmp/m_spec_nomtp.json --hw h200"
   "out of range  |field 'speculative.accepted_tokens\[1\]' must be a number in \[1, 3\] |eval --model $tmp/m_spec_range.json --hw b200 --gpus 8"
+  "impossible    |field 'hybrid.mixers' must have one character per layer \(52; got 2\) |eval --model $tmp/m_hybrid_short.json --hw rtx4090"
+  "wrong type    |hybrid.ssm.heads                               |eval --model $tmp/m_hybrid_type.json --hw rtx4090"
+  "zero          |field 'hybrid.ssm.chunk' must be >= 1 \(got 0\)  |eval --model $tmp/m_hybrid_zero.json --hw rtx4090"
   "zero          |max-gpus' must be an integer in \[1, 4096\]               |search --model mixtral-8x7b --hw h200 --max-gpus 0"
   "unknown name  |unknown hardware 'h201'                                   |search --model mixtral-8x7b --hw h200,h201 --max-gpus 2"
 )

@@ -7,7 +7,7 @@ set -euo pipefail
 
 # --- listings
 n=$("$M" models --json | jq length)
-[ "$n" -eq 19 ] && ok || bad "models --json lists $n models, expected 19"
+[ "$n" -eq 21 ] && ok || bad "models --json lists $n models, expected 21"
 "$M" models | grep -q "deepseek-v3" && ok || bad "models table lacks deepseek-v3"
 n=$("$M" hw --json | jq '[.[] | select(.name | startswith("calibrated/") | not)] | length')
 [ "$n" -eq 13 ] && ok || bad "hw --json lists $n shipped hwmodels, expected 13"

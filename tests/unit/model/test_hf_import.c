@@ -64,6 +64,29 @@ static const char *const kimi_k2_thinking =
     "elf_attn.*\",\"re:.*shared_experts.*\",\"re:.*mlp\\\\.(gate|up|gate_up|down)_proj.*\"],\"quant_method\":\"comp"
     "ressed-tensors\"}}";
 
+/* nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16 config.json (the fields the card reads, as released). */
+static const char *const nemotron_nano =
+    "{\"architectures\":[\"NemotronHForCausalLM\"],\"attention_bias\":false,\"chunk_size\":128,\"conv_kernel\":4,\""
+    "expand\":2,\"head_dim\":128,\"hidden_size\":2688,\"hybrid_override_pattern\":\"MEMEM*EMEMEM*EMEMEM*EMEMEM*EMEM"
+    "EM*EMEMEMEM*EMEMEMEME\",\"intermediate_size\":1856,\"mamba_head_dim\":64,\"mamba_hidden_act\":\"silu\",\"mamba"
+    "_num_heads\":64,\"mamba_proj_bias\":false,\"mamba_ssm_cache_dtype\":\"float32\",\"max_position_embeddings\":26"
+    "2144,\"mlp_bias\":false,\"mlp_hidden_act\":\"relu2\",\"model_type\":\"nemotron_h\",\"moe_intermediate_size\":1"
+    "856,\"moe_shared_expert_intermediate_size\":3712,\"n_group\":1,\"n_groups\":8,\"n_routed_experts\":128,\"n_sha"
+    "red_experts\":1,\"norm_topk_prob\":true,\"num_attention_heads\":32,\"num_experts_per_tok\":6,\"num_hidden_laye"
+    "rs\":52,\"num_key_value_heads\":2,\"routed_scaling_factor\":2.5,\"ssm_state_size\":128,\"tie_word_embeddings\""
+    ":false,\"torch_dtype\":\"bfloat16\",\"use_conv_bias\":true,\"vocab_size\":131072}";
+
+/* Qwen/Qwen3-Next-80B-A3B-Instruct config.json (as released, without layer_types: the interval rules). */
+static const char *const qwen3_next =
+    "{\"architectures\":[\"Qwen3NextForCausalLM\"],\"attention_bias\":false,\"decoder_sparse_step\":1,\"dtype\":\"b"
+    "float16\",\"full_attention_interval\":4,\"head_dim\":256,\"hidden_act\":\"silu\",\"hidden_size\":2048,\"interm"
+    "ediate_size\":5120,\"linear_conv_kernel_dim\":4,\"linear_key_head_dim\":128,\"linear_num_key_heads\":16,\"line"
+    "ar_num_value_heads\":32,\"linear_value_head_dim\":128,\"max_position_embeddings\":262144,\"mlp_only_layers\":["
+    "],\"model_type\":\"qwen3_next\",\"moe_intermediate_size\":512,\"norm_topk_prob\":true,\"num_attention_heads\":"
+    "16,\"num_experts\":512,\"num_experts_per_tok\":10,\"num_hidden_layers\":48,\"num_key_value_heads\":2,\"partial"
+    "_rotary_factor\":0.25,\"rms_norm_eps\":1e-06,\"rope_theta\":5000000,\"shared_expert_intermediate_size\":512,\""
+    "tie_word_embeddings\":false,\"vocab_size\":151936}";
+
 /* Convert, load the card through the ordinary checks, and return the model. */
 static void convert(const char *config, const char *name, sim_model *m)
 {
@@ -144,6 +167,49 @@ static void compressed_tensors_int4_experts(void **state)
     assert_non_null(strstr(m.native_source, "group_size 32"));
 }
 
+/* Hybrids: the Nemotron-H pattern and Mamba-2 mixer, the Qwen3-Next interval and Gated DeltaNet
+ * come out as the shipped cards describe them. */
+static void hybrids(void **state)
+{
+    (void)state;
+    same_as_shipped(nemotron_nano, "nemotron-3-nano");
+    same_as_shipped(qwen3_next, "qwen3-next-80b-a3b");
+    static sim_model got, want;
+    sim_err err = { 0 };
+    const char *const names[] = { "nemotron-3-nano", "qwen3-next-80b-a3b" };
+    const char *const configs[] = { nemotron_nano, qwen3_next };
+    for (int i = 0; i < 2; i++) {
+        convert(configs[i], names[i], &got);
+        assert_int_equal(sim_registry_model(names[i], &want, &err), SIM_OK);
+        assert_string_equal(got.hybrid.mixers, want.hybrid.mixers);
+        assert_string_equal(got.hybrid.ffns, want.hybrid.ffns);
+        assert_int_equal(got.hybrid.kind, want.hybrid.kind);
+        assert_int_equal(got.hybrid.heads, want.hybrid.heads);
+        assert_int_equal(got.hybrid.head_dim, want.hybrid.head_dim);
+        assert_int_equal(got.hybrid.state, want.hybrid.state);
+        assert_int_equal(got.hybrid.groups, want.hybrid.groups);
+        assert_int_equal(got.hybrid.conv_width, want.hybrid.conv_width);
+        assert_int_equal(got.hybrid.chunk, want.hybrid.chunk);
+        assert_int_equal(got.hybrid.conv_bias, want.hybrid.conv_bias);
+        assert_int_equal(got.hybrid.state_format, want.hybrid.state_format);
+        assert_int_equal(got.attn.output_gate, want.attn.output_gate);
+        assert_int_equal(got.ffn.activation, want.ffn.activation);
+        assert_int_equal(got.ffn.shared_intermediate, want.ffn.shared_intermediate);
+    }
+
+    /* a pattern of the wrong length is named */
+    cJSON *c = sim_json_parse(nemotron_nano, "cfg.json", &err);
+    cJSON_ReplaceItemInObject(c, "hybrid_override_pattern", cJSON_CreateString("M*E"));
+    assert_null(sim_hf_to_card(c, "x", "cfg.json", &err));
+    assert_non_null(strstr(err.msg, "cfg.json: field 'hybrid_override_pattern' has 3 characters for 52 layers"));
+    cJSON_Delete(c);
+    c = sim_json_parse(qwen3_next, "cfg.json", &err);
+    cJSON_DeleteItemFromObject(c, "linear_num_value_heads");
+    assert_null(sim_hf_to_card(c, "x", "cfg.json", &err));
+    assert_non_null(strstr(err.msg, "field 'linear_num_value_heads' is missing"));
+    cJSON_Delete(c);
+}
+
 static void bad_configs_named(void **state)
 {
     (void)state;
@@ -169,6 +235,7 @@ int main(void)
         cmocka_unit_test(mixtral_local_experts),
         cmocka_unit_test(glm4_moe_sigmoid),
         cmocka_unit_test(compressed_tensors_int4_experts),
+        cmocka_unit_test(hybrids),
         cmocka_unit_test(bad_configs_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

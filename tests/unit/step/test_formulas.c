@@ -607,6 +607,107 @@ static void test_prefix_hit(void **state)
     assert_int_equal(sim_serve_eval(&d, &o, &warm, &err), SIM_EINPUT);
 }
 
+/* Issue 17: a hybrid model's decode step at context 128 and at 128k differs only by its
+ * attention layers' KV reads. Nemotron 3 Nano: 6 attention layers of 2 KV heads x 128, BF16
+ * KV (1024 bytes per token per layer); 23 Mamba-2 layers whose state does not grow. */
+static void test_hybrid_decode_grows_only_by_attention(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "nemotron-3-nano", "h200");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_memfit f;
+    sim_memfit_eval(&d, 131072, 4, &f);
+    sim_err err = { 0 };
+    sim_step_shape s_short = { .decode_seqs = 4, .decode_ctx = 128, .group_tokens = 4 };
+    sim_step_shape s_long = { .decode_seqs = 4, .decode_ctx = 131072, .group_tokens = 4 };
+    sim_step_result a, b;
+    assert_int_equal(sim_step_eval(&d, &f, &s_short, &a, &err), SIM_OK);
+    assert_int_equal(sim_step_eval(&d, &f, &s_long, &b, &err), SIM_OK);
+    double dL = 131072 - 128;
+    assert_close(b.bytes - a.bytes, 6 * 1024.0 * dL * 4, 1e-9);
+    /* QK^T and PV: 4 x 32 heads x 128 per key, 6 layers, 4 sequences */
+    assert_close(b.flops - a.flops, 4.0 * 32 * 128 * dL * 6 * 4, 1e-9);
+    for (int k = 0; k < SIM_LK_COUNT; k++)
+        if (k != SIM_LK_ATTN_CORE && a.by_kind_s[k] != b.by_kind_s[k])
+            fail_msg("%s moved with the context: %g -> %g s", sim_layer_kind_name((sim_layer_kind)k), a.by_kind_s[k],
+                     b.by_kind_s[k]);
+    assert_true(a.by_kind_s[SIM_LK_SSM] > 0);
+    assert_true(b.by_kind_s[SIM_LK_ATTN_CORE] > a.by_kind_s[SIM_LK_ATTN_CORE]);
+
+    /* the same for Qwen3-Next: 12 gated-attention layers of 2 KV heads x 256 (2048 bytes) */
+    load(&m, &hw, "qwen3-next-80b-a3b", "h200");
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_memfit_eval(&d, 131072, 4, &f);
+    assert_int_equal(sim_step_eval(&d, &f, &s_short, &a, &err), SIM_OK);
+    assert_int_equal(sim_step_eval(&d, &f, &s_long, &b, &err), SIM_OK);
+    assert_close(b.bytes - a.bytes, 12 * 2048.0 * dL * 4, 1e-9);
+    for (int k = 0; k < SIM_LK_COUNT; k++)
+        if (k != SIM_LK_ATTN_CORE)
+            assert_true(a.by_kind_s[k] == b.by_kind_s[k]);
+}
+
+/* The scan FLOPs per token by hand (formulas in step.c, ssm FLOPs).
+ * Nemotron 3 Nano, Mamba-2 SSD: H 64, P 64, N 128, G 8, chunk Q 128:
+ *   prefill 2 Q (G N + H P) + 4 H N P + H N P / Q = 2*128*(1024 + 4096) + 4*524288 + 524288/128
+ *         = 1310720 + 2097152 + 4096 = 3411968;  decode 5 H P N = 2621440.
+ * Qwen3-Next, Gated DeltaNet: H 32 value heads, P 128, N 128, chunk 64:
+ *   prefill H (6 N P + Q (6 N + 4 P) + Q^2 / 3) = 32 (98304 + 64*1280 + 4096/3);
+ *   decode 7 H P N = 3670016. */
+static void test_ssm_scan_flops(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "nemotron-3-nano", "h200");
+    assert_close(sim_step_ssm_scan_flops(&m, 64, 8, true), 3411968.0, 1e-15);
+    assert_close(sim_step_ssm_scan_flops(&m, 64, 8, false), 2621440.0, 1e-15);
+    load(&m, &hw, "qwen3-next-80b-a3b", "h200");
+    assert_close(sim_step_ssm_scan_flops(&m, 32, 16, true), 32 * (98304 + 81920 + 4096.0 / 3), 1e-15);
+    assert_close(sim_step_ssm_scan_flops(&m, 32, 16, false), 3670016.0, 1e-15);
+
+    /* a prefill-only step: the 23 Mamba layers add (scan + convolution 2 x 6144 x 4) per token
+     * to what the 1024 tokens cost; checked against a step with the scan's chunk doubled, which
+     * changes only the 2 Q (G N + H P) + H N P / Q terms */
+    load(&m, &hw, "nemotron-3-nano", "h200");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1024, 1, &f);
+    sim_err err = { 0 };
+    sim_step_shape p = { .prefill_tokens = 1024, .prefill_ctx = 512, .prefill_seqs = 1, .group_tokens = 1024 };
+    sim_step_result a, b;
+    assert_int_equal(sim_step_eval(&d, &f, &p, &a, &err), SIM_OK);
+    m.hybrid.chunk = 256;
+    assert_int_equal(sim_step_eval(&d, &f, &p, &b, &err), SIM_OK);
+    double per_tok = 2.0 * 128 * (1024 + 4096) + 524288.0 / 256 - 524288.0 / 128;
+    assert_close(b.flops - a.flops, 23 * 1024 * per_tok, 1e-9);
+}
+
+/* Memory holds each sequence's state in place of KV in the Mamba layers: 23 layers x (64 x
+ * 64 x 128 FP32 scan state + 3 x 6144 BF16 convolution inputs) = 23 x 2134016 bytes, and
+ * KV only in the 6 attention layers; TP 2 halves both (heads split). */
+static void test_hybrid_state_per_sequence(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "nemotron-3-nano", "h200");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1000, 1, &f);
+    double state_b = 23 * (524288.0 * 4 + 18432.0 * 2);
+    assert_close(f.state_bytes_per_seq, state_b, 1e-12);
+    assert_close(f.kv_bytes_per_seq, state_b + 6 * 512.0 * 2 * 1000, 1e-12);
+    assert_close(f.kv_bytes_per_token, 6 * 512.0 * 2, 1e-12);
+    d.tp = d.gpus = 2;
+    sim_memfit_eval(&d, 1000, 1, &f);
+    assert_close(f.state_bytes_per_seq, state_b / 2, 1e-12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -630,6 +731,9 @@ int main(void)
         cmocka_unit_test(test_draft_cost),
         cmocka_unit_test(test_spec_tpot_per_accepted_token),
         cmocka_unit_test(test_prefix_hit),
+        cmocka_unit_test(test_hybrid_decode_grows_only_by_attention),
+        cmocka_unit_test(test_ssm_scan_flops),
+        cmocka_unit_test(test_hybrid_state_per_sequence),
     };
     return cmocka_run_group_tests_name("formulas", tests, NULL, NULL);
 }
