@@ -1,5 +1,6 @@
-/* cmd_import.c: `moesim import-hf CONFIG.json [--name NAME] [--out FILE]`: a Hugging Face
- * config.json as a moesim model card (sim/model/hf_import.h). The card is loaded back through
+/* cmd_import.c: `moesim models import CONFIG.json [--name NAME] [--out FILE]
+ * [--safetensors-index FILE]` (also `moesim import-hf`): a Hugging Face config.json as a
+ * moesim model card (sim/model/hf_import.h). The card is loaded back through
  * the same checks as any card before it is printed or written (whole or not at all), and its
  * published counts are moesim's derivation, said so in the card. */
 #include <ctype.h>
@@ -13,7 +14,13 @@
 #include "model/hf_import.h"
 #include "model/model.h"
 
-#define IMPORT_USAGE "usage: moesim import-hf CONFIG.json [--name NAME] [--out FILE]"
+#define IMPORT_USAGE                                                                                            \
+    "usage: moesim models import CONFIG.json [--name NAME] [--out FILE] [--safetensors-index FILE]"
+
+/* Weights a checkpoint may hold beyond the card's count before the two are called
+ * inconsistent: DeepSeek-V3's checkpoint carries its MTP module (about 2% of the weights) and
+ * every checkpoint its block scales; a converter that mapped a field wrongly is off by far more. */
+#define INDEX_TOLERANCE 0.10
 
 /* The default name: the config's folder ("Qwen3-30B-A3B/config.json" -> "qwen3-30b-a3b"). */
 static int name_from_path(const char *path, char *out, size_t cap)
@@ -32,7 +39,38 @@ static int name_from_path(const char *path, char *out, size_t cap)
     return j > 0 && strcmp(out, ".") != 0 ? 0 : -1;
 }
 
-static int import_hf(const char *config, const char *name_opt, const char *out, sim_err *err)
+/* The checkpoint's size (model.safetensors.index.json, metadata.total_size) against the
+ * card's weights stored as the card says the checkpoint holds them (native precisions, class
+ * by class). Prints both; a difference beyond INDEX_TOLERANCE is an error naming both. */
+static int check_index(const sim_model *m, const char *index, sim_err *err)
+{
+    cJSON *j = sim_json_load(index, err);
+    if (!j)
+        return err->code;
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(j, "metadata");
+    const cJSON *size = meta ? cJSON_GetObjectItemCaseSensitive(meta, "total_size") : NULL;
+    double bytes = cJSON_IsNumber(size) ? size->valuedouble : -1;
+    cJSON_Delete(j);
+    if (!(bytes > 0))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'metadata.total_size' is missing or not a positive number "
+                                         "(expected a safetensors index)", index);
+    sim_param_counts pc;
+    sim_model_params(m, &pc);
+    double derived = (pc.routed_experts + pc.shared_experts) * sim_wformat_bytes(m->native_experts) +
+                     (pc.attention + pc.ssm + pc.dense_ffn) * sim_wformat_bytes(m->native_dense) +
+                     (pc.embedding + pc.lm_head) * sim_wformat_bytes(m->native_head) + (pc.router + pc.norms) * 2.0;
+    double diff = (bytes - derived) / derived;
+    fprintf(stderr, "import: checkpoint %.4g GB (%s), card %.4g GB at its native precisions (%+.1f%%)\n", bytes / 1e9,
+            index, derived / 1e9, 100 * diff);
+    if (diff > INDEX_TOLERANCE || diff < -INDEX_TOLERANCE)
+        return sim_fail(err, SIM_EINPUT, "import: the checkpoint (%s) holds %.4g GB but the card's weights come to "
+                        "%.4g GB (%+.1f%%, more than %.0f%%): a field was likely mapped wrongly, or the card's "
+                        "native precision is not the checkpoint's", index, bytes / 1e9, derived / 1e9, 100 * diff,
+                        100 * INDEX_TOLERANCE);
+    return SIM_OK;
+}
+
+static int import_hf(const char *config, const char *name_opt, const char *out, const char *index, sim_err *err)
 {
     char name[128];
     if (name_opt)
@@ -54,6 +92,8 @@ static int import_hf(const char *config, const char *name_opt, const char *out, 
     /* sim_hf_to_card has run the card checks; this reads back the counts it derived */
     sim_model m;
     int rc = sim_model_from_json(&m, card, config, err);
+    if (rc == SIM_OK && index)
+        rc = check_index(&m, index, err);
     if (rc == SIM_OK) {
         if (out) {
             rc = sim_json_save(out, card, err);
@@ -76,7 +116,7 @@ static int import_hf(const char *config, const char *name_opt, const char *out, 
 
 int cmd_import_hf(int argc, char **argv)
 {
-    const char *config = NULL, *name = NULL, *out = NULL;
+    const char *config = NULL, *name = NULL, *out = NULL, *index = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("%s\n  Converts a Hugging Face config.json into a moesim model card (scenarios/models/SCHEMA.md):\n"
@@ -88,6 +128,8 @@ int cmd_import_hf(int argc, char **argv)
             name = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc)
             out = argv[++i];
+        else if (!strcmp(argv[i], "--safetensors-index") && i + 1 < argc)
+            index = argv[++i];
         else if (argv[i][0] != '-' && !config)
             config = argv[i];
         else {
@@ -99,7 +141,7 @@ int cmd_import_hf(int argc, char **argv)
     if (!config)
         return cmd_fail(SIM_EINPUT, "import-hf: which config.json? (" IMPORT_USAGE ")");
     sim_err err = { 0 };
-    if (import_hf(config, name, out, &err))
+    if (import_hf(config, name, out, index, &err))
         return cmd_fail(err.code, err.msg);
     return 0;
 }

@@ -150,6 +150,8 @@ static int list_command(int argc, char **argv, bool models)
 
 int cmd_models(int argc, char **argv)
 {
+    if (argc > 0 && strcmp(argv[0], "import") == 0)
+        return cmd_import_hf(argc - 1, argv + 1);
     return list_command(argc, argv, true);
 }
 
@@ -170,7 +172,8 @@ static void usage(FILE *f)
                "  moesim serve --model M --hw H --rate R ...  simulate requests: TTFT/TPOT percentiles, goodput\n"
                "  moesim search --model M --hw H,H2 ...  Pareto frontier, or the cheapest config meeting an SLO\n"
                "  moesim calibrate [--quick] [--backend cpu|cuda] ...  measure here, fit, write hwmodels/calibrated/NAME.json\n"
-               "  moesim import-hf CONFIG.json [--name N] [--out FILE]  a Hugging Face config.json as a model card\n"
+               "  moesim models import CONFIG.json [--name N] [--out FILE] [--safetensors-index FILE]\n"
+               "                                      a Hugging Face config.json as a model card (also: import-hf)\n"
                "  moesim version\n",
             MOESIM_VERSION);
 }

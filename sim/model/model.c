@@ -602,7 +602,7 @@ static int load_card(sim_model *m, const cJSON *root, card_ctx *c)
         return sim_fail(c->err, SIM_EINPUT, "%s: a model card must be a JSON object", c->file);
     if (sim_hf_is_config(root))
         return sim_fail(c->err, SIM_EINPUT, "%s is a Hugging Face config.json, not a moesim model card: convert it "
-                        "with `moesim import-hf %s --out CARD.json`", c->file, c->file);
+                        "with `moesim models import %s --out CARD.json`", c->file, c->file);
     c->section = "";
     int rc;
     if ((rc = reject_unknown_fields(root, top_fields, c)) || (rc = load_identity(m, root, c)) ||

@@ -153,8 +153,18 @@ JSON
 jq -e '.name == "mixtral-8x7b-v0.1" and .ffn.experts == 8 and (.published.source | test("derive"))' "$tmp/mx.json" >/dev/null \
   && ok || bad "import-hf card: $(jq -c '{name, experts: .ffn.experts}' "$tmp/mx.json" 2>&1)"
 "$M" eval --model "$tmp/mx.json" --hw h200 --json | jq -e '.fits and .tpot_s > 0' >/dev/null && ok || bad "imported card does not evaluate"
-expect_fail 2 "is a Hugging Face config.json, not a moesim model card: convert it with .moesim import-hf" -- \
+expect_fail 2 "is a Hugging Face config.json, not a moesim model card: convert it with .moesim models import" -- \
   "$M" eval --model "$tmp/Mixtral-8x7B-v0.1/config.json" --hw h200
+# `moesim models import` is the same command; --safetensors-index checks the card's weights
+# against the checkpoint's size (bf16 Mixtral: 46.7 G weights x 2 bytes = 93.4 GB)
+"$M" models import "$tmp/Mixtral-8x7B-v0.1/config.json" --out "$tmp/mx2.json" 2>/dev/null && cmp -s "$tmp/mx.json" "$tmp/mx2.json" \
+  && ok || bad "models import differs from import-hf"
+echo '{"metadata": {"total_size": 93405585408}, "weight_map": {}}' >"$tmp/index.json"
+"$M" models import "$tmp/Mixtral-8x7B-v0.1/config.json" --safetensors-index "$tmp/index.json" >/dev/null 2>"$tmp/err" \
+  && grep -q "checkpoint 93.41 GB" "$tmp/err" && ok || bad "safetensors index check: $(cat "$tmp/err")"
+echo '{"metadata": {"total_size": 40000000000}, "weight_map": {}}' >"$tmp/index.json"
+expect_fail 2 "index.json\) holds 40 GB but the card's weights come to 93.41 GB" -- \
+  "$M" models import "$tmp/Mixtral-8x7B-v0.1/config.json" --safetensors-index "$tmp/index.json"
 echo '{"model_type":"llama","num_hidden_layers":2}' >"$tmp/cfg.json"
 expect_fail 2 "cfg.json: field 'hidden_size' is missing" -- "$M" import-hf "$tmp/cfg.json" --name x
 
