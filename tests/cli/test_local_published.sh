@@ -49,6 +49,13 @@ if ! awk -F'\t' 'NR == FNR { want[$1] = $2; next }
      tests/golden/local_published.tsv "$tmp/errors.tsv" >&2; then
   fail=$((fail + 1))
 fi
+# moesim.published reads a bare name under tests/published only, and says what it expected
+printf 'moesim.published("../../hwmodels/rpi5")\n' >"$tmp/bad.lua"
+if "$BIN/moesim" run "$tmp/bad.lua" --out "$tmp/bad" >"$tmp/bad.txt" 2>&1 \
+   || ! grep -q "not a file name under tests/published" "$tmp/bad.txt"; then
+  echo "FAIL: moesim.published accepted a path, or did not say what it expected: $(cat "$tmp/bad.txt")" >&2
+  fail=$((fail + 1))
+fi
 n=$(jq '.cases | length' "$out")
 echo "local published: $n cases, median |error| $(jq '.median_abs_error_pct | round' "$out")%, $fail failed checks"
 [ "$fail" -eq 0 ]
