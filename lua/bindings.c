@@ -23,6 +23,8 @@
 #include "cli/search_request.h"
 #include "cli/serve_request.h"
 #include "report/serve_report.h"
+#include "base/jsonfile.h"
+#include "serve/serving.h"
 
 /* --- the per-state context --- */
 
@@ -240,6 +242,73 @@ static int push_owned_json(lua_State *L, lconv_box *box, cJSON *j, const char *f
     lconv_push_json(L, j);
     lconv_box_release(box);
     return 1;
+}
+
+/* moesim.llama_bench{ eval options..., pp = 512, tg = 128 } -> the two llama-bench rows
+ * (pp and tg) for the deployment the options describe, as `moesim eval --llama-bench --json`
+ * prints them: one sequence, tokens/s, null with a reason when the weights do not fit. */
+static int l_llama_bench(lua_State *L)
+{
+    check_table(L, 1, "llama_bench");
+    lua_Integer pp = 512, tg = 128;
+    lua_getfield(L, 1, "pp");
+    if (!lua_isnil(L, -1))
+        pp = luaL_checkinteger(L, -1);
+    lua_getfield(L, 1, "tg");
+    if (!lua_isnil(L, -1))
+        tg = luaL_checkinteger(L, -1);
+    lua_pop(L, 2);
+    if (pp < 1 || tg < 1 || pp > 10000000 || tg > 10000000)
+        return luaL_error(L, "llama_bench: fields 'pp' and 'tg' must be whole numbers of tokens, 1 to 10000000");
+    /* the eval options without pp and tg (which are llama-bench's, not the request's) */
+    lua_newtable(L);
+    int opts = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (lua_type(L, -2) == LUA_TSTRING && (!strcmp(lua_tostring(L, -2), "pp") || !strcmp(lua_tostring(L, -2), "tg"))) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, opts);
+    }
+    sim_request r;
+    sim_request_defaults(&r);
+    fill_request(L, opts, &r, "llama_bench");
+    sim_session *session = ctx(L)->session; /* the scenario's: the deployment points into it */
+    sim_deploy d, pre;
+    sim_serve_opts so;
+    bool has_prefill;
+    sim_local_bench b;
+    sim_err err = { 0 };
+    int rc = sim_request_deploy(session, &r, &d, &pre, &has_prefill, &so, &err);
+    if (rc == SIM_OK)
+        rc = sim_local_bench_run(&d, (int)pp, (int)tg, &b, &err);
+    if (rc)
+        return raise_err(L, "llama_bench", &err);
+    lconv_box *box = lconv_box_json(L);
+    return push_owned_json(L, box, sim_report_llama_bench(&d, &b), "llama_bench");
+}
+
+/* moesim.published(name) -> tests/published/NAME.json under MOESIM_HOME, as a table: the
+ * gathered public measurements a scenario checks itself against (tests/published/README.md).
+ * The name is a bare file name (letters, digits, '_' and '-'): nothing else is readable. */
+static int l_published(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+        return luaL_error(L, "published: '%s' is not a file name under tests/published (expected letters, "
+                             "digits, '_' or '-', e.g. \"local\")", name);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/tests/published/%s.json", sim_home(), name);
+    sim_err err = { 0 };
+    lconv_box *box = lconv_box_json(L);
+    cJSON *j = sim_json_load(path, &err);
+    if (!j)
+        return raise_err(L, "published", &err);
+    return push_owned_json(L, box, j, "published");
 }
 
 static int l_model(lua_State *L)
@@ -622,6 +691,8 @@ static const luaL_Reg moesim_fns[] = {
     { "plot", l_plot },
     { "serve", l_serve },
     { "search", l_search },
+    { "llama_bench", l_llama_bench },
+    { "published", l_published },
     { NULL, NULL },
 };
 

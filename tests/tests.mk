@@ -37,3 +37,5 @@ golden: $(BIN)/moesim
 	$(BIN)/moesim run scenarios/quickstart.lua --out out/golden | sed "s|out/golden|OUT|" | grep -v ' calibrated/' | tr -s ' ' | sed 's/-\{2,\}/--/g' > tests/golden/quickstart.txt
 	$(BIN)/moesim run scenarios/published.lua --out out/golden-published >/dev/null
 	jq -r '.cases[] | [.id, (.error_pct * 10 | round / 10)] | @tsv' out/golden-published/published.json > tests/golden/published.tsv
+	$(BIN)/moesim run scenarios/local_published.lua --out out/golden-local-published >/dev/null
+	jq -r '.cases[] | [.id, (.error_pct * 10 | round / 10)] | @tsv' out/golden-local-published/local_published.json > tests/golden/local_published.tsv

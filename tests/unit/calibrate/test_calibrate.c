@@ -210,6 +210,14 @@ static void fit_recovers_kernel_switch(void **state)
     truth.peak_flops[SIM_DT_FP32] = 166e9;
     truth.peak_flops[SIM_DT_BF16] = 333e9;
     truth.tiers[0].bandwidth_Bps = 22e9;
+    /* the fit starts from the priors this test was written against (laptop-ddr5's before its
+     * priors were re-derived from dense rows, issue 14): a fixed start, so a change to the
+     * shipped priors does not move what the fit is asked to recover */
+    for (int c = 0; c < 2; c++) {
+        sim_curve *k = c ? &truth.eff.gemm[SIM_DT_BF16] : &truth.eff.grouped_gemm[SIM_DT_BF16];
+        k->max = 0.38;
+    }
+    truth.eff.memory.max = 0.71;
     sim_hw hw = truth;
     truth.eff.grouped_gemm[SIM_DT_BF16] = (sim_curve){ .max = 0.42, .half = 39, .group_s = 1.3e-3, .small_rows = 8,
                                                    .small_max = 0.28, .small_half = 4.4, .small_group_s = 90e-6 };

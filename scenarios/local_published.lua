@@ -1,0 +1,44 @@
+-- local_published.lua: moesim against the published record of MoE models run the way people
+-- run them at home (llama.cpp / ik_llama.cpp llama-bench; tests/published/local.json, each row
+-- with its source, device, build and GGUF format). Every MoE row is run with llama-bench's
+-- one-sequence tests (moesim.llama_bench) on the row's hwmodel and format, with the shipped
+-- priors and no calibration. The device priors were set from the file's dense-model and
+-- kernel-level rows only; a MoE row that fed a prior would be marked "fed" (there are none).
+-- tests/cli/test_local_published.sh checks the bound and the recorded errors.
+--
+--   bin/moesim run scenarios/local_published.lua --out out/local_published
+
+local record = moesim.published("local")
+local rows, fed_any = {}, false
+for _, c in ipairs(record.rows) do
+  if c.kind == "moe" and c.hw ~= nil and c.card ~= nil and c.format ~= nil then
+    local kind, n = c.test:match("^(%a%a)(%d+)$")
+    assert(kind == "pp" or kind == "tg", "local.json row " .. c.id .. ": test must be ppN or tgN")
+    -- llama-bench runs a tg test after an empty prompt and a pp test alone: only the asked one matters
+    local bench = moesim.llama_bench{ model = c.card, hw = c.hw, precision = c.format,
+                                      pp = kind == "pp" and tonumber(n) or 512,
+                                      tg = kind == "tg" and tonumber(n) or 128 }
+    local sim = bench[kind == "pp" and 1 or 2].t_s
+    local fed = #c.fed > 0
+    fed_any = fed_any or fed
+    rows[#rows + 1] = {
+      id = c.id, hw = c.hw, format = c.format, test = c.test, moesim = sim, published = c.tok_s,
+      error_pct = sim and (sim - c.tok_s) / c.tok_s * 100 or nil,
+      size_gib = bench[1].size_gib, published_gib = c.file_gib,
+      fed = fed and "FED A PRIOR" or "", source = c.source,
+    }
+  end
+end
+
+moesim.print(rows, { "id", "hw", "moesim", "published", "error_pct", "size_gib", "published_gib", "fed" })
+local abs = {}
+for _, r in ipairs(rows) do
+  if r.fed == "" and r.error_pct then abs[#abs + 1] = math.abs(r.error_pct) end
+end
+table.sort(abs)
+local n = #abs
+local median = n % 2 == 1 and abs[(n + 1) // 2] or (abs[n // 2] + abs[n // 2 + 1]) / 2
+print(("\nmedian absolute error %.0f%%, worst %.0f%%, over %d local MoE cases that fed no prior (shipped priors; no calibration)")
+      :format(median, abs[n], n))
+if fed_any then print("rows marked FED A PRIOR are excluded from the median") end
+moesim.write_json("local_published.json", { cases = rows, median_abs_error_pct = median, worst_abs_error_pct = abs[n] })
