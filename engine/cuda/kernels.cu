@@ -1,6 +1,7 @@
 // kernels.cu: the CUDA backend's kernels: router top-k, the permutation (counts, scan,
 // scatter, gather) kept on the device, the memory-bound expert kernel, SwiGLU, combine.
 #include "kernels.h"
+#include "topk_rule.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -222,48 +223,40 @@ extern "C" int ek_ffn_small(const ek_ffn *a, int grid, void *stream)
 // --- router top-k ---
 //
 // One warp per token. Softmax and sigmoid are monotone in the logit, so the top-k is taken on
-// the logits directly and only the k chosen are exponentiated: renormalized softmax weights
-// are exp(l_j - l_max) / sum over the chosen. A chosen logit is overwritten with -inf so the
-// next pass skips it; a warp-wide argmax keeps ties on the lower id, as the reference does.
+// the logits directly and only the k chosen are exponentiated. The rule (order, ties, experts
+// already taken, weights) is topk_rule.h's, which tests/gpu/test_topk.c checks on the host,
+// including tokens with fewer than k finite logits. The logits are only read.
 
-__global__ void k_topk(float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts)
+__global__ void k_topk(const float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts)
 {
     const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (t >= T)
         return;
-    float *l = logits + (size_t)t * E;
+    const float *l = logits + (size_t)t * E;
+    int *id = ids + (size_t)t * k;
     for (int j = 0; j < k; j++) {
-        float bv = -INFINITY;
-        int bi = 0x7fffffff;
-        for (int e = lane; e < E; e += 32) {
-            const float v = l[e];
-            if (v != -INFINITY && (v > bv || bi == 0x7fffffff))
-                bv = v, bi = e;
-        }
+        float bv = 0.f;
+        int bi = -1;
+        for (int e = lane; e < E; e += 32)
+            if (!ek_topk_taken(id, j, e) && ek_topk_better(l[e], e, bv, bi))
+                bv = l[e], bi = e;
         for (int o = 16; o > 0; o >>= 1) {
             const float ov = __shfl_xor_sync(FULL, bv, o);
             const int oi = __shfl_xor_sync(FULL, bi, o);
-            if (oi != 0x7fffffff && (bi == 0x7fffffff || ov > bv || (ov == bv && oi < bi)))
+            if (oi >= 0 && ek_topk_better(ov, oi, bv, bi))
                 bv = ov, bi = oi;
         }
         if (lane == 0) {
-            ids[(size_t)t * k + j] = bi;
+            id[j] = bi;                  // k <= E: some expert is always left, bi >= 0
             wts[(size_t)t * k + j] = bv;
         }
-        if ((bi & 31) == lane)
-            l[bi] = -INFINITY;
-        __syncwarp();
+        __syncwarp();                    // orders lane 0's id[j] before the next pass reads it
     }
-    if (lane == 0) {
-        float *w = wts + (size_t)t * k, sum = 0.f, top = w[0];
-        for (int j = 0; j < k; j++)
-            sum += (w[j] = sigmoid ? 1.f / (1.f + expf(-w[j])) : expf(w[j] - top));
-        for (int j = 0; j < k; j++)
-            w[j] /= sum;
-    }
+    if (lane == 0)
+        ek_topk_weights(wts + (size_t)t * k, k, sigmoid);
 }
 
-extern "C" int ek_topk(float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream)
+extern "C" int ek_topk(const float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream)
 {
     if (T <= 0)
         return 0;

@@ -36,9 +36,11 @@ typedef struct ek_ffn {
 /* grid: blocks of the persistent grid (a few per multiprocessor). */
 int ek_ffn_small(const ek_ffn *a, int grid, void *stream);
 
-/* Router scoring and top-k, one warp per token: logits[T][E] (overwritten), ids/wts[T][k].
- * Ties go to the lower expert id, as in the reference; weights renormalized over the k. */
-int ek_topk(float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream);
+/* Router scoring and top-k, one warp per token: logits[T][E] (read only), ids/wts[T][k].
+ * The rule is topk_rule.h's: ties go to the lower expert id, as in the reference, NaN ranks
+ * last, every id is in range and distinct even with fewer than k finite logits; weights
+ * renormalized over the k. */
+int ek_topk(const float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream);
 
 /* cnt[e] = rows routed to expert e (cnt zeroed here); n = T * k ids. */
 int ek_count(const int *ids, long n, int E, int *cnt, void *stream);

@@ -3,6 +3,7 @@
  * without one it prints "SKIP: no CUDA device" and exits 0. */
 #include "../../engine/cuda/fp8.h"
 #include "../../engine/cuda/kernels_ref.h"
+#include "../../engine/cuda/topk_rule.h"
 #include "../../engine/weights.h"
 
 #include <cuda_runtime_api.h>
@@ -206,6 +207,42 @@ static void test_swiglu_and_widen(void)
     printf("ok: SwiGLU, FP8 -> BF16 widening\n");
 }
 
+/* top-k on the tokens the host rule (topk_rule.h) was fixed for: tied scores, fewer than k
+ * finite logits, all -inf, NaN; the GPU must pick exactly what ek_topk_row picks */
+static void test_topk_edges(void)
+{
+    const int T = 6, E = 40, k = 8;
+    float l[6 * 40], w[6 * 8], wg[6 * 8];
+    int ids[6 * 8], ig[6 * 8];
+    for (int t = 0; t < T; t++)
+        for (int e = 0; e < E; e++) {
+            float v = floorf(2 * unit((uint64_t)(t * E + e) * 3));            /* tied: few values */
+            if (t == 1 && e != 3 && e != 37)
+                v = -INFINITY;                                               /* two finite, k = 8 */
+            if (t == 2)
+                v = -INFINITY;                                               /* none finite */
+            if (t == 3 && e % 5 == 0)
+                v = NAN;
+            if (t == 4 && e % 7 == 0)
+                v = INFINITY;
+            l[t * E + e] = v;
+        }
+    for (int sig = 0; sig < 2; sig++) {
+        for (int t = 0; t < T; t++)
+            ek_topk_row(l + t * E, E, k, sig, ids + t * k, w + t * k);
+        float *dl = up(l, sizeof l);
+        int *di = up(NULL, sizeof ids);
+        float *dw = up(NULL, sizeof w);
+        CK(ek_topk(dl, T, E, k, sig, di, dw, NULL));
+        down(ig, di, sizeof ig);
+        down(wg, dw, sizeof wg);
+        expect(!memcmp(ig, ids, sizeof ids), "top-k ids on tied / non-finite logits differ from topk_rule.h");
+        expect(rel_err(wg, w, (size_t)(T * k)) < 1e-5, "top-k weights on tied / non-finite logits differ");
+        cudaFree(dl), cudaFree(di), cudaFree(dw);
+    }
+    printf("ok: top-k on tied scores, fewer than k finite logits, NaN and +inf\n");
+}
+
 int main(void)
 {
     int n = 0;
@@ -216,6 +253,7 @@ int main(void)
     }
     test_ffn();
     test_router_and_permutation();
+    test_topk_edges();
     test_swiglu_and_widen();
     if (fails)
         fprintf(stderr, "test_kernels: %d failure(s)\n", fails);
