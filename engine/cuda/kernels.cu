@@ -396,12 +396,13 @@ extern "C" int ek_combine(const float *ye, int d, const int *slot, const float *
     return launched();
 }
 
-__global__ void k_swiglu(const float *gu, long rows, int F, float *h, __nv_bfloat16 *hb)
+template <typename GU>
+__global__ void k_swiglu(const GU *gu, long rows, int F, float *h, __nv_bfloat16 *hb)
 {
     const long n = rows * F;
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
         const long r = i / F, f = i % F;
-        const float v = silu(gu[r * 2 * F + f]) * gu[r * 2 * F + F + f];
+        const float v = silu((float)gu[r * 2 * F + f]) * (float)gu[r * 2 * F + F + f];
         if (hb)
             hb[i] = __float2bfloat16_rn(v);
         else
@@ -414,8 +415,32 @@ extern "C" int ek_swiglu(const float *gu, long rows, int F, void *h, int h_bf16,
     const long n = rows * F;
     if (n <= 0)
         return 0;
-    k_swiglu<<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>(
+    k_swiglu<float><<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>(
         gu, rows, F, h_bf16 ? NULL : (float *)h, h_bf16 ? (__nv_bfloat16 *)h : NULL);
+    return launched();
+}
+
+extern "C" int ek_swiglu_bf16(const uint16_t *gu, long rows, int F, uint16_t *h, void *stream)
+{
+    const long n = rows * F;
+    if (n <= 0)
+        return 0;
+    k_swiglu<__nv_bfloat16><<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>(
+        (const __nv_bfloat16 *)gu, rows, F, NULL, (__nv_bfloat16 *)h);
+    return launched();
+}
+
+__global__ void k_to_f32(const __nv_bfloat16 *x, long n, float *o)
+{
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
+        o[i] = __bfloat162float(x[i]);
+}
+
+extern "C" int ek_bf16_to_f32(const uint16_t *x, long n, float *out, void *stream)
+{
+    if (n <= 0)
+        return 0;
+    k_to_f32<<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>((const __nv_bfloat16 *)x, n, out);
     return launched();
 }
 
@@ -486,5 +511,42 @@ extern "C" int ek_read(const void *buf, size_t bytes, float *sink, int grid, voi
     if (bytes < 16 || grid <= 0)
         return 0;
     k_read<<<grid, 512, 0, S(stream)>>>((const uint4 *)buf, bytes / 16, sink);
+    return launched();
+}
+
+// Seeded random fill for the yardsticks (no cuRAND: a splitmix64 hash of seed and index, so a
+// run is repeatable). Tensor cores switch fewer bits on all-zero operands: a GEMM of zeros
+// runs 10-15% faster than one of random values on Hopper (issue 19), so every timed operand
+// holds random values. kind 0: random 32-bit words; kind 1: BF16 uniform in [-1, 1).
+__device__ __forceinline__ uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+__global__ void k_fill(uint32_t *w, size_t n, int kind, uint64_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const uint64_t h = mix64(seed ^ mix64(i));
+        if (kind == 0) {
+            w[i] = (uint32_t)h;
+        } else {
+            // two BF16 values per word: 24 random bits each, scaled to [-1, 1)
+            const float a = (float)(h & 0xffffff) * (2.0f / 16777216.0f) - 1.0f;
+            const float b = (float)((h >> 32) & 0xffffff) * (2.0f / 16777216.0f) - 1.0f;
+            const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+            w[i] = *(const uint32_t *)&v;
+        }
+    }
+}
+
+extern "C" int ek_fill_random(void *buf, size_t bytes, int kind, uint64_t seed, void *stream)
+{
+    const size_t n = bytes / 4;
+    if (n == 0)
+        return 0;
+    k_fill<<<blocks((long)(n < ((size_t)1 << 22) ? n : ((size_t)1 << 22)), 256), 256, 0, S(stream)>>>((uint32_t *)buf, n, kind, seed);
     return launched();
 }
