@@ -673,6 +673,8 @@ static int cu_forward_body(cu_layer *L, const float *x, int T, float *y, const e
     return SIM_OK;
 }
 
+static int cu_host_copy(void *ctx, void *dst, const void *src, size_t bytes, int to_host, sim_err *err);
+
 static int cu_forward(void *impl, const float *x, int T, float *y, const eng_routing *force, eng_routing *rout,
                       eng_timing *tm, sim_err *err)
 {
@@ -681,6 +683,14 @@ static int cu_forward(void *impl, const float *x, int T, float *y, const eng_rou
     cudaError_t e = cudaSetDevice(L->dev);
     if (e != cudaSuccess)
         return cu_fail(err, e, "cudaSetDevice(%d)", L->dev);
+    /* the transport is shared by every layer of the rank: it moves this layer's buffers on
+     * this layer's stream (it kept the last-created layer's before, for all layers) */
+    if (!strcmp(L->tr->name, "host"))
+        eng_transport_host_set_copy(L->tr, cu_host_copy, L);
+#ifdef MOESIM_NCCL
+    if (!strcmp(L->tr->name, "nccl"))
+        eng_transport_nccl_set_stream(L->tr, L->st);
+#endif
     int rc = cu_forward_body(L, x, T, y, force, rout, err);
     if (rc != SIM_OK)
         return rc;
@@ -943,12 +953,6 @@ static int cu_create(void **impl, const eng_backend_ops **ops, const eng_backend
         rc = upload(L, &L->w.s13, 1, &L->s13, &L->ssc13, "shared gate/up weights", err);
     if (rc == SIM_OK && c->shared > 0)
         rc = upload(L, &L->w.s2, 1, &L->s2, &L->ssc2, "shared down weights", err);
-    if (rc == SIM_OK && !strcmp(tr->name, "host"))
-        eng_transport_host_set_copy(tr, cu_host_copy, L);
-#ifdef MOESIM_NCCL
-    if (rc == SIM_OK && !strcmp(tr->name, "nccl"))
-        eng_transport_nccl_set_stream(tr, L->st);
-#endif
     if (rc != SIM_OK) {
         cu_destroy(L);
         return rc;
