@@ -4,7 +4,8 @@
 # CUDA_ARCHS="90a" build writing "-gencode=arch=compute_,code=compute_".
 set -u
 # run from `make check-gpu SAN=1` the parent's variables would reach the inner make: drop them
-unset MAKEFLAGS MFLAGS MAKELEVEL
+# (make also exports its command-line variables, e.g. CUDA_ARCHS, into the environment)
+unset MAKEFLAGS MFLAGS MAKELEVEL CUDA_ARCHS NVCC CUDA_HOME NVCCFLAGS
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0
