@@ -73,7 +73,7 @@ $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.o $(ENG_LIBS)
 
 .PHONY: check-gpu
 check-gpu: $(BIN)/moe-engine $(GPU_TEST_BIN)
-	@for t in tests/gpu/host_transport.sh tests/gpu/cuda_mk.sh tests/gpu/topk.sh tests/gpu/cuda.sh; do \
+	@for t in tests/gpu/host_transport.sh tests/gpu/cuda_mk.sh tests/gpu/topk.sh tests/gpu/device_run_check.sh tests/gpu/cuda.sh; do \
 	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) BUILD=$(BUILD) SAN=$(SAN) CUDA_BUILT=$(CUDA_BUILT) \
 	  $(SUITE) $(VARIANT)/gpu/$$(basename $$t .sh) -- bash $$t; done
 
