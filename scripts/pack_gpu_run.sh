@@ -54,6 +54,9 @@ for p in "${progs[@]}"; do
   done < <(ldd "$p" | awk '$2 == "=>" { print $1, "=>", $3 } $1 ~ /^\// { n = $1; sub(/.*\//, "", n); print n, "=>", $1 }')
 done
 
+# debug sections off the copies (built with -g): the pack must fit in a device run's 64 MiB
+command -v strip >/dev/null && strip --strip-debug "$dir"/bin/* "$dir"/lib/* 2>/dev/null
+
 # --- manifest ---
 {
   echo "# gpu-run manifest: written by scripts/pack_gpu_run.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ)"
