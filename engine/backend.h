@@ -34,7 +34,7 @@ typedef struct eng_gpu_info {
 } eng_gpu_info;
 
 typedef struct eng_backend_extra {
-    void (*flush)(void *impl);                       /* evict the L2 before a timed forward */
+    int (*flush)(void *impl, sim_err *err);          /* evict the L2 before a timed forward */
     double (*expert_bytes)(const void *impl);        /* one routed expert as stored on the device */
     const char *(*precision)(const void *impl);      /* "fp8" when weights were quantized, else NULL */
     void (*info)(const void *impl, eng_gpu_info *out);
@@ -43,6 +43,9 @@ typedef struct eng_backend_extra {
     /* cuBLAS BF16 GEMM C[M][N] = A[M][K] B[N][K]^T, FP32 accumulation, B cycling through enough
      * distinct matrices to stream from HBM; times[reps] seconds */
     int (*gemm)(void *impl, int M, int N, int K, long reps, double *times, sim_err *err);
+    /* how the routed experts ran in the last forward ("cublas-grouped-bf16", "small-kernel",
+     * ...; BENCH_JSON.md, expert_path); NULL when no expert had rows */
+    const char *(*expert_path)(const void *impl);
 } eng_backend_extra;
 
 /* A backend built into this binary besides the CPU one (engine/cuda registers itself here when

@@ -350,6 +350,7 @@ typedef struct layer_result {
     stat3 stage[ENG_STAGES], total;
     double touched, flops, bytes, expert_flops, expert_bytes;
     int64_t *cnt;                 /* [E] rows per expert in the last forward (this rank's tokens) */
+    char path[48];                /* GPU: the expert path of the last timed forward ("" none/CPU) */
 } layer_result;
 
 static int bench_layer(eng_ctx *cx, eng_layer *l, const bench_opts *o, long T, layer_result *res, sim_err *err)
@@ -377,8 +378,13 @@ static int bench_layer(eng_ctx *cx, eng_layer *l, const bench_opts *o, long T, l
     for (long r = -o->warmup; r < reps && rc == SIM_OK; r++) {
         eng_timing t;
         if (ex)   /* a GPU's L2 holds a decode step's weights: every timed run starts cold */
-            ex->flush(eng_layer_impl(l));
-        rc = eng_forward(l, x, (int)T, y, NULL, &rout, &t, err);
+            rc = ex->flush(eng_layer_impl(l), err);
+        if (rc == SIM_OK)
+            rc = eng_forward(l, x, (int)T, y, NULL, &rout, &t, err);
+        if (rc == SIM_OK && ex && ex->expert_path) {
+            const char *pn = ex->expert_path(eng_layer_impl(l));
+            snprintf(res->path, sizeof res->path, "%s", pn ? pn : "");
+        }
         /* the slowest rank sets the step time, stage by stage */
         double v[ENG_STAGES + 1];
         for (int s = 0; s < ENG_STAGES; s++)
@@ -443,6 +449,8 @@ static cJSON *layer_json(const eng_config *c, int ep, const layer_result *r)
     cJSON_AddNumberToObject(o, "expert_bytes", r->expert_bytes);
     cJSON_AddNumberToObject(o, "expert_gflops", r->expert_flops / r->stage[3].median * 1e-9);
     cJSON_AddNumberToObject(o, "expert_gbs", r->expert_bytes / r->stage[3].median * 1e-9);
+    if (r->path[0])
+        cJSON_AddStringToObject(o, "expert_path", r->path);
     return o;
 }
 

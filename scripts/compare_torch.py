@@ -104,7 +104,8 @@ def time_torch(torch, fn, x, reps, warmup, flush):
 def moesim(model, tokens, reps, warmup):
     with tempfile.TemporaryDirectory() as tmp:
         js = os.path.join(tmp, "b.json")
-        cmd = [os.path.join(ROOT, "bin", "moe-engine"), "bench", "--backend", "cuda", "--model", model, "--dtype", "bf16",
+        eng = os.environ.get("MOESIM_ENGINE") or os.path.join(ROOT, "bin", "moe-engine")  # tests/gpu/device_run.sh
+        cmd = [eng, "bench", "--backend", "cuda", "--model", model, "--dtype", "bf16",
                "--tokens", ",".join(map(str, tokens)), "--reps", str(reps), "--warmup", str(warmup),
                "--no-primitives", "--json", js]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)

@@ -32,11 +32,25 @@ typedef struct dbuf {
 
 enum { EV_START, EV_ROUTER, EV_PERMUTE, EV_DISPATCH, EV_EXPERTS, EV_SHARED, EV_COMBINE, EV_N };
 
+/* The expert FFN path of the last forward, for the bench JSON's expert_path. */
+enum { GP_NONE, GP_SMALL, GP_GROUPED, GP_PER_EXPERT, GP_WIDENED };
+static const char *gp_name(int p, int f32)
+{
+    switch (p) {
+    case GP_SMALL: return "small-kernel";
+    case GP_GROUPED: return f32 ? "cublas-grouped-fp32" : "cublas-grouped-bf16";
+    case GP_PER_EXPERT: return f32 ? "cublas-per-expert-fp32" : "cublas-per-expert-bf16";
+    case GP_WIDENED: return "cublas-per-expert-widened-bf16";
+    default: return NULL;
+    }
+}
+
 typedef struct cu_layer {
     eng_config c;
     eng_transport *tr;
     eng_weights w;                /* host copy (for FP8: the dequantized values) */
     int el, dev, nsm, grid, fp8, no_grouped;
+    int path;                     /* GP_*: how the routed experts ran in the last forward */
     ek_wtype wt;
     size_t esz;                   /* bytes per stored weight */
     cudaStream_t st;
@@ -45,7 +59,7 @@ typedef struct cu_layer {
     void *w13, *w2, *s13, *s2;    /* device weights: local experts back to back; shared */
     float *sc13, *sc2, *ssc13, *ssc2, *router;
     dbuf x, y, logits, ids, wts, cnt, off, cur, slot, xs, xr, xe, gu, h, ye, yr, yb;
-    dbuf lcnt, loff, act, nact, seg, xb, wb, ptrs, flush, bw, sink;
+    dbuf lcnt, loff, act, nact, seg, xb, wb, ptrs, flush, bw, sink, cb16;
     int *hcnt, *hrcnt, *hseg, *lc, *lo;   /* host: counts sent and received, segments, local counts/offsets */
     size_t *sb, *rb;
     int hcap, nseg;
@@ -97,10 +111,11 @@ static int dgrow(dbuf *b, size_t bytes, const char *what, sim_err *err)
 {
     if (bytes <= b->cap && b->p)
         return SIM_OK;
-    if (b->p)
-        cudaFree(b->p);
+    cudaError_t e = b->p ? cudaFree(b->p) : cudaSuccess;
     b->p = NULL;
     b->cap = 0;
+    if (e != cudaSuccess)   /* a failed free is a sticky error from earlier work: say so here */
+        return cu_fail(err, e, "cudaFree (%s, before growing it to %zu bytes)", what, bytes);
     if (dalloc(&b->p, bytes, what, err) != SIM_OK)
         return SIM_EFAIL;
     b->cap = bytes;
@@ -277,67 +292,88 @@ static int ffn_small(cu_layer *L, const ffn_dev *f, const float *x, const int *o
 }
 
 /* C[M][N] = A[M][K] B[N][K]^T for each listed group, row-major, through cuBLAS's column-major
- * view (C^T = B A^T). One grouped call when the library takes it; otherwise one call each. */
+ * view (C^T = B A^T). One grouped call when the library takes it; otherwise one call each.
+ *
+ * Types: cublasGemmGroupedBatchedEx under CUBLAS_COMPUTE_32F takes only matching A/B/C types
+ * (BF16->BF16, F16->F16, F32->F32; cuBLAS documentation, cublasGemmGroupedBatchedEx). BF16
+ * inputs with FP32 outputs, as this backend first asked, returned NOT_SUPPORTED on the first
+ * call and every prefill ran per expert. So the grouped call writes BF16 (FP32 accumulation,
+ * one rounding at the end, as torch's BF16 grouped_mm returns) into C16, and the caller widens
+ * or consumes it; the per-expert fallback, which cublasGemmEx runs with FP32 output, writes
+ * C directly. *grouped says which ran. */
 typedef struct gemm_set {
     int n;
     int *M;                       /* [n] */
     const void **A, **B;
-    void **C;
+    void **C, **C16;              /* FP32 outputs (per-expert path); BF16 outputs (grouped, BF16) */
     int N, K;
 } gemm_set;
 
-static int gemm_groups(cu_layer *L, gemm_set *g, cudaDataType_t ab, sim_err *err)
+static int gemm_grouped(cu_layer *L, gemm_set *g, cudaDataType_t ab, cublasStatus_t *s, sim_err *err)
 {
+    const int G = g->n;
+    cublasOperation_t *ta = malloc(sizeof *ta * G), *tb = malloc(sizeof *tb * G);
+    int *m = malloc(sizeof(int) * G), *nn = malloc(sizeof(int) * G), *k = malloc(sizeof(int) * G);
+    int *lda = malloc(sizeof(int) * G), *ldb = malloc(sizeof(int) * G), *ldc = malloc(sizeof(int) * G);
+    int *gs = malloc(sizeof(int) * G);
+    float *al = malloc(sizeof(float) * G), *be = malloc(sizeof(float) * G);
+    const void **hp = malloc(sizeof(void *) * 3 * G);
+    int rc = ta && tb && m && nn && k && lda && ldb && ldc && gs && al && be && hp ? SIM_OK
+             : sim_fail(err, SIM_EFAIL, "out of memory for %d grouped GEMMs", G);
+    if (rc == SIM_OK)
+        rc = dgrow(&L->ptrs, sizeof(void *) * 3 * G, "grouped GEMM pointers", err);
+    if (rc == SIM_OK) {
+        for (int i = 0; i < G; i++) {
+            ta[i] = CUBLAS_OP_T, tb[i] = CUBLAS_OP_N;
+            m[i] = g->N, nn[i] = g->M[i], k[i] = g->K;
+            lda[i] = ldb[i] = g->K, ldc[i] = g->N, gs[i] = 1, al[i] = 1.0f, be[i] = 0.0f;
+            hp[i] = g->B[i], hp[G + i] = g->A[i], hp[2 * G + i] = ab == CUDA_R_32F ? g->C[i] : g->C16[i];
+        }
+        /* pageable source: the copy has left hp when the call returns, so hp may be freed */
+        cudaError_t e = cudaMemcpyAsync(L->ptrs.p, hp, sizeof(void *) * 3 * G, cudaMemcpyHostToDevice, L->st);
+        if (e != cudaSuccess)
+            rc = cu_fail(err, e, "cudaMemcpyAsync (grouped GEMM pointers, %d groups)", G);
+    }
+    if (rc == SIM_OK) {
+        const void *const *dA = (const void *const *)L->ptrs.p;
+        if (ab == CUDA_R_32F)
+            *s = cublasSgemmGroupedBatched(L->cb, ta, tb, m, nn, k, al, (const float *const *)dA, lda,
+                                           (const float *const *)(dA + G), ldb, be, (float *const *)(dA + 2 * G),
+                                           ldc, G, gs);
+        else
+            *s = cublasGemmGroupedBatchedEx(L->cb, ta, tb, m, nn, k, al, dA, ab, lda, dA + G, ab, ldb, be,
+                                            (void *const *)(dA + 2 * G), ab, ldc, G, gs, CUBLAS_COMPUTE_32F);
+    }
+    free(ta), free(tb), free(m), free(nn), free(k), free(lda), free(ldb), free(ldc), free(gs), free(al), free(be);
+    free(hp);
+    return rc;
+}
+
+static int gemm_groups(cu_layer *L, gemm_set *g, cudaDataType_t ab, int *grouped, sim_err *err)
+{
+    *grouped = 0;
     if (g->n == 0)
         return SIM_OK;
     const float one = 1.0f, zero = 0.0f;
-    cublasStatus_t s = CUBLAS_STATUS_NOT_SUPPORTED;
-    if (!L->no_grouped) {
-        const int G = g->n;
-        cublasOperation_t *ta = malloc(sizeof *ta * G), *tb = malloc(sizeof *tb * G);
-        int *m = malloc(sizeof(int) * G), *nn = malloc(sizeof(int) * G), *k = malloc(sizeof(int) * G);
-        int *lda = malloc(sizeof(int) * G), *ldb = malloc(sizeof(int) * G), *ldc = malloc(sizeof(int) * G);
-        int *gs = malloc(sizeof(int) * G);
-        float *al = malloc(sizeof(float) * G), *be = malloc(sizeof(float) * G);
-        const void **hp = malloc(sizeof(void *) * 3 * G);
-        int rc = ta && tb && m && nn && k && lda && ldb && ldc && gs && al && be && hp ? SIM_OK
-                 : sim_fail(err, SIM_EFAIL, "out of memory for %d grouped GEMMs", G);
-        if (rc == SIM_OK)
-            rc = dgrow(&L->ptrs, sizeof(void *) * 3 * G, "grouped GEMM pointers", err);
-        if (rc == SIM_OK) {
-            for (int i = 0; i < G; i++) {
-                ta[i] = CUBLAS_OP_T, tb[i] = CUBLAS_OP_N;
-                m[i] = g->N, nn[i] = g->M[i], k[i] = g->K;
-                lda[i] = ldb[i] = g->K, ldc[i] = g->N, gs[i] = 1, al[i] = 1.0f, be[i] = 0.0f;
-                hp[i] = g->B[i], hp[G + i] = g->A[i], hp[2 * G + i] = g->C[i];
-            }
-            cudaError_t e = cudaMemcpyAsync(L->ptrs.p, hp, sizeof(void *) * 3 * G, cudaMemcpyHostToDevice, L->st);
-            if (e != cudaSuccess)
-                rc = cu_fail(err, e, "cudaMemcpyAsync (grouped GEMM pointers, %d groups)", G);
-        }
-        if (rc == SIM_OK) {
-            const void *const *dA = (const void *const *)L->ptrs.p;
-            if (ab == CUDA_R_32F)
-                s = cublasSgemmGroupedBatched(L->cb, ta, tb, m, nn, k, al, (const float *const *)dA, lda,
-                                              (const float *const *)(dA + G), ldb, be, (float *const *)(dA + 2 * G),
-                                              ldc, G, gs);
-            else
-                s = cublasGemmGroupedBatchedEx(L->cb, ta, tb, m, nn, k, al, dA, ab, lda, dA + G, ab, ldb, be,
-                                               (void *const *)(dA + 2 * G), CUDA_R_32F, ldc, G, gs, CUBLAS_COMPUTE_32F);
-        }
-        free(ta), free(tb), free(m), free(nn), free(k), free(lda), free(ldb), free(ldc), free(gs), free(al), free(be);
-        free(hp);
+    if (!L->no_grouped && (ab == CUDA_R_32F || g->C16)) {
+        cublasStatus_t s = CUBLAS_STATUS_NOT_SUPPORTED;
+        int rc = gemm_grouped(L, g, ab, &s, err);
         if (rc != SIM_OK)
             return rc;
-        if (s == CUBLAS_STATUS_SUCCESS)
+        if (s == CUBLAS_STATUS_SUCCESS) {
+            *grouped = 1;
             return SIM_OK;
-        if (s != CUBLAS_STATUS_NOT_SUPPORTED && s != CUBLAS_STATUS_INVALID_VALUE)
-            return cb_fail(err, s, "grouped GEMM", g->M[0], g->N, g->K);
-        L->no_grouped = 1;   /* this library or type pair has no grouped GEMM: loop from now on */
+        }
+        /* only "this library cannot": any other status is an error, not a reason to go slow */
+        if (s != CUBLAS_STATUS_NOT_SUPPORTED)
+            return cb_fail(err, s, ab == CUDA_R_32F ? "cublasSgemmGroupedBatched" : "cublasGemmGroupedBatchedEx (BF16)",
+                           g->M[0], g->N, g->K);
+        L->no_grouped = 1;   /* this library or GPU has no grouped GEMM for the type: loop from now on */
     }
     for (int i = 0; i < g->n; i++) {
-        s = cublasGemmEx(L->cb, CUBLAS_OP_T, CUBLAS_OP_N, g->N, g->M[i], g->K, &one, g->B[i], ab, g->K, g->A[i], ab,
-                         g->K, &zero, g->C[i], CUDA_R_32F, g->N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+        cublasStatus_t s = cublasGemmEx(L->cb, CUBLAS_OP_T, CUBLAS_OP_N, g->N, g->M[i], g->K, &one, g->B[i], ab, g->K,
+                                        g->A[i], ab, g->K, &zero, g->C[i], CUDA_R_32F, g->N, CUBLAS_COMPUTE_32F,
+                                        CUBLAS_GEMM_DEFAULT);
         if (s != CUBLAS_STATUS_SUCCESS)
             return cb_fail(err, s, "cublasGemmEx (expert GEMM)", g->M[i], g->N, g->K);
     }
@@ -353,16 +389,20 @@ static int size_large(cu_layer *L, long rows, int W, sim_err *err)
         dgrow(&L->h, ab * (size_t)rows * W + 16, "expert hidden rows", err) ||
         (!f32 && dgrow(&L->xb, 2 * (size_t)rows * d + 16, "BF16 expert inputs", err)) ||
         (!direct && dgrow(&L->wb, 2 * wmax, "widened expert weights", err)) ||
+        (!f32 && dgrow(&L->cb16, 2 * (size_t)rows * (size_t)(2 * W > d ? 2 * W : d) + 16, "BF16 GEMM outputs", err)) ||
         dgrow(&L->ptrs, sizeof(void *) * 3 * (size_t)(L->c.experts + 1), "grouped GEMM pointers", err))
         return SIM_EFAIL;
     return SIM_OK;
 }
 
 /* Large batches: n FFNs (experts) with hcnt[i] rows from hoff[i], on the tensor cores (BF16
- * in, FP32 accumulation) or in FP32 for FP32 weights. INT8/FP8 experts are widened to BF16 one
- * at a time into a scratch buffer first (exact for FP8: power-of-two scales). */
+ * in, FP32 accumulation) or in FP32 for FP32 weights. BF16 weights: one grouped GEMM per
+ * projection with BF16 outputs (gemm_groups), SwiGLU read from them, the down projection
+ * widened to FP32 for the combine. INT8/FP8 experts are widened to BF16 one at a time into a
+ * scratch buffer and multiplied one GEMM each (exact for FP8: power-of-two scales; not native
+ * FP8, issue 19 item 4). *path: the path that ran (gp_name). */
 static int ffn_large(cu_layer *L, const ffn_dev *f, int n, const float *x, const int *hcnt, const int *hoff,
-                     float *y, sim_err *err)
+                     float *y, int *path, sim_err *err)
 {
     const int d = L->c.hidden, W = f->width;
     const long rows = hoff[n];
@@ -374,50 +414,59 @@ static int ffn_large(cu_layer *L, const ffn_dev *f, int n, const float *x, const
         return SIM_EFAIL;
     const void *xin = x;
     if (!f32) {
-        CK(ek_to_bf16(x, rows * d, L->xb.p, L->st), "BF16 conversion of %ld rows x %d", rows, d);
+        CK(ek_to_bf16(x, rows * d, L->xb.p, L->st), "the BF16 conversion kernel (%ld rows x %d)", rows, d);
         xin = L->xb.p;
     }
     int *M = malloc(sizeof(int) * n);
     const void **A = malloc(sizeof(void *) * n), **B = malloc(sizeof(void *) * n);
-    void **C = malloc(sizeof(void *) * n);
-    int rc = M && A && B && C ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory for %d GEMM descriptors", n);
+    void **C = malloc(sizeof(void *) * n), **C16 = malloc(sizeof(void *) * n);
+    int rc = M && A && B && C && C16 ? SIM_OK : sim_fail(err, SIM_EFAIL, "out of memory for %d GEMM descriptors", n);
     const cudaDataType_t t = f32 ? CUDA_R_32F : CUDA_R_16BF;
+    uint16_t *o16 = L->cb16.p;
+    *path = direct ? GP_GROUPED : GP_WIDENED;
     for (int phase = 0; phase < 2 && rc == SIM_OK; phase++) {
         /* phase 0: gu = x W13^T (2W wide); phase 1: y = h W2^T (d wide) */
         const int N = phase ? d : 2 * W, K = phase ? W : d;
         const void *wbase = phase ? f->w2 : f->w13;
         const float *sc = phase ? f->sc2 : f->sc13;
-        gemm_set g = { 0, M, A, B, C, N, K };
+        float *out = phase ? y : (float *)L->gu.p;
+        gemm_set g = { 0, M, A, B, C, direct && !f32 ? C16 : NULL, N, K };
+        int grouped = 0;
         for (int i = 0; i < n && rc == SIM_OK; i++) {
             if (!hcnt[i])
                 continue;
             const void *wi = (const char *)wbase + (size_t)i * N * K * L->esz;
+            const void *ai = phase ? (const char *)L->h.p + ab * (size_t)hoff[i] * W : (const char *)xin + ab * (size_t)hoff[i] * d;
             if (!direct) {
                 /* one expert at a time through the scratch: each GEMM right after its widening */
-                CK(ek_widen_bf16(L->wt, wi, sc + (size_t)i * N, N, K, L->wb.p, L->st), "widening expert %d (%d x %d)", i, N, K);
-                gemm_set one = { 1, M, A, B, C, N, K };
-                M[0] = hcnt[i];
-                A[0] = phase ? (const char *)L->h.p + ab * (size_t)hoff[i] * W : (const char *)xin + ab * (size_t)hoff[i] * d;
-                B[0] = L->wb.p;
-                C[0] = phase ? (void *)(y + (size_t)hoff[i] * d) : (void *)((float *)L->gu.p + (size_t)hoff[i] * 2 * W);
-                rc = gemm_groups(L, &one, t, err);
+                CK(ek_widen_bf16(L->wt, wi, sc + (size_t)i * N, N, K, L->wb.p, L->st), "the widening kernel (expert %d, %d x %d)", i, N, K);
+                gemm_set one = { 1, M, A, B, C, NULL, N, K };
+                M[0] = hcnt[i], A[0] = ai, B[0] = L->wb.p, C[0] = out + (size_t)hoff[i] * N;
+                rc = gemm_groups(L, &one, t, &grouped, err);
                 continue;
             }
-            M[g.n] = hcnt[i];
-            A[g.n] = phase ? (const char *)L->h.p + ab * (size_t)hoff[i] * W : (const char *)xin + ab * (size_t)hoff[i] * d;
-            B[g.n] = wi;
-            C[g.n] = phase ? (void *)(y + (size_t)hoff[i] * d) : (void *)((float *)L->gu.p + (size_t)hoff[i] * 2 * W);
+            M[g.n] = hcnt[i], A[g.n] = ai, B[g.n] = wi, C[g.n] = out + (size_t)hoff[i] * N;
+            C16[g.n] = o16 + (size_t)hoff[i] * N;
             g.n++;
         }
-        if (rc == SIM_OK && direct)
-            rc = gemm_groups(L, &g, t, err);
+        if (rc == SIM_OK && direct) {
+            rc = gemm_groups(L, &g, t, &grouped, err);
+            if (rc == SIM_OK && !grouped)
+                *path = GP_PER_EXPERT;
+        }
+        /* BF16 outputs of the grouped call: SwiGLU reads them; the down projection is widened */
+        const int b16 = rc == SIM_OK && direct && !f32 && grouped;
         if (rc == SIM_OK && phase == 0) {
-            cudaError_t e = ek_swiglu(L->gu.p, rows, W, L->h.p, !f32, L->st);
+            cudaError_t e = b16 ? ek_swiglu_bf16(o16, rows, W, L->h.p, L->st) : ek_swiglu(L->gu.p, rows, W, L->h.p, !f32, L->st);
             if (e != cudaSuccess)
                 rc = cu_fail(err, e, "the SwiGLU kernel (%ld rows x %d)", rows, W);
+        } else if (b16) {
+            cudaError_t e = ek_bf16_to_f32(o16, rows * d, y, L->st);
+            if (e != cudaSuccess)
+                rc = cu_fail(err, e, "the BF16 widening kernel (%ld rows x %d)", rows, d);
         }
     }
-    free(M), free(A), free(B), free(C);
+    free(M), free(A), free(B), free(C), free(C16);
     return rc;
 }
 
@@ -570,10 +619,12 @@ static int cu_forward_body(cu_layer *L, const float *x, int T, float *y, const e
     CK(cudaEventRecord(L->ev[EV_DISPATCH], L->st), "cudaEventRecord");
 
     /* experts: tokens of all ranks, this rank's experts */
+    L->path = GP_NONE;
     if (recv_rows > 0) {
         ffn_dev f = { L->w13, L->w2, L->sc13, L->sc2, F };
+        L->path = GP_SMALL;
         rc = small ? ffn_small(L, &f, xe, loff_dev, L->act.p, L->nact.p, 0, L->h.p, L->ye.p, err)
-                   : ffn_large(L, &f, el, xe, L->lc, L->lo, L->ye.p, err);
+                   : ffn_large(L, &f, el, xe, L->lc, L->lo, L->ye.p, &L->path, err);
         if (rc != SIM_OK)
             return rc;
     }
@@ -585,8 +636,8 @@ static int cu_forward_body(cu_layer *L, const float *x, int T, float *y, const e
         if (T <= SMALL_ROWS) {
             rc = ffn_small(L, &f, L->x.p, NULL, NULL, NULL, T, L->h.p, L->y.p, err);
         } else {
-            int c1 = T, o2[2] = { 0, T };
-            rc = ffn_large(L, &f, 1, L->x.p, &c1, o2, L->y.p, err);
+            int c1 = T, o2[2] = { 0, T }, sp = GP_NONE;
+            rc = ffn_large(L, &f, 1, L->x.p, &c1, o2, L->y.p, &sp, err);
         }
         if (rc != SIM_OK)
             return rc;
@@ -622,6 +673,8 @@ static int cu_forward_body(cu_layer *L, const float *x, int T, float *y, const e
     return SIM_OK;
 }
 
+static int cu_host_copy(void *ctx, void *dst, const void *src, size_t bytes, int to_host, sim_err *err);
+
 static int cu_forward(void *impl, const float *x, int T, float *y, const eng_routing *force, eng_routing *rout,
                       eng_timing *tm, sim_err *err)
 {
@@ -630,6 +683,14 @@ static int cu_forward(void *impl, const float *x, int T, float *y, const eng_rou
     cudaError_t e = cudaSetDevice(L->dev);
     if (e != cudaSuccess)
         return cu_fail(err, e, "cudaSetDevice(%d)", L->dev);
+    /* the transport is shared by every layer of the rank: it moves this layer's buffers on
+     * this layer's stream (it kept the last-created layer's before, for all layers) */
+    if (!strcmp(L->tr->name, "host"))
+        eng_transport_host_set_copy(L->tr, cu_host_copy, L);
+#ifdef MOESIM_NCCL
+    if (!strcmp(L->tr->name, "nccl"))
+        eng_transport_nccl_set_stream(L->tr, L->st);
+#endif
     int rc = cu_forward_body(L, x, T, y, force, rout, err);
     if (rc != SIM_OK)
         return rc;
@@ -652,6 +713,7 @@ static const eng_weights *cu_weights(const void *impl)
     return &((const cu_layer *)impl)->w;
 }
 
+/* Teardown is best effort: the results are out, and a destroy hook has no error to return. */
 static void cu_destroy(void *impl)
 {
     cu_layer *L = impl;
@@ -660,7 +722,7 @@ static void cu_destroy(void *impl)
     cudaSetDevice(L->dev);
     dbuf *all[] = { &L->x, &L->y, &L->logits, &L->ids, &L->wts, &L->cnt, &L->off, &L->cur, &L->slot, &L->xs, &L->xr,
                     &L->xe, &L->gu, &L->h, &L->ye, &L->yr, &L->yb, &L->lcnt, &L->loff, &L->act, &L->nact, &L->seg,
-                    &L->xb, &L->wb, &L->ptrs, &L->flush, &L->bw, &L->sink };
+                    &L->xb, &L->wb, &L->ptrs, &L->flush, &L->bw, &L->sink, &L->cb16 };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (all[i]->p)
             cudaFree(all[i]->p);
@@ -684,11 +746,23 @@ static const eng_backend_ops cu_ops = { cu_forward, cu_weights, cu_destroy };
 
 /* --- bench extras --- */
 
-static void cu_flush(void *impl)
+/* Evicts the L2 by reading a buffer twice its size. A memset (as before) left the L2 full of
+ * dirty lines whose write-back then competed with the timed kernel's reads; reading leaves
+ * clean lines, and the buffer's own first write was flushed by the warm-up runs. */
+static int cu_flush(void *impl, sim_err *err)
 {
     cu_layer *L = impl;
-    if (L->flush.p)
-        cudaMemsetAsync(L->flush.p, 0, L->flush.cap, L->st);
+    if (!L->flush.p)
+        return SIM_OK;
+    CK(ek_read(L->flush.p, L->flush.cap / 16 * 16, L->sink.p, L->nsm * 4, L->st), "the L2 flush read kernel (%zu bytes)",
+       L->flush.cap);
+    return SIM_OK;
+}
+
+static const char *cu_expert_path(const void *impl)
+{
+    const cu_layer *L = impl;
+    return gp_name(L->path, L->wt == EK_F32);
 }
 
 static double cu_expert_bytes(const void *impl)
@@ -730,11 +804,12 @@ static int cu_membw(void *impl, long reps, double *times, double *bytes, sim_err
     size_t n = (size_t)1 << 30;
     if (n > fr / 4)
         n = fr / 4 / 16 * 16;
-    if (dgrow(&L->bw, n, "bandwidth test buffer", err) || dgrow(&L->sink, 64, "bandwidth sink", err))
+    if (dgrow(&L->bw, n, "bandwidth test buffer", err))
         return SIM_EFAIL;
-    CK(cudaMemsetAsync(L->bw.p, 1, n, L->st), "cudaMemsetAsync (%zu bytes)", n);
+    CK(ek_fill_random(L->bw.p, n, 0, 0x6277ull, L->st), "the random fill kernel (%zu bytes)", n);
     for (long r = -2; r < reps; r++) {
-        cu_flush(L);
+        if (cu_flush(L, err) != SIM_OK)
+            return SIM_EFAIL;
         CK(cudaEventRecord(L->ev[0], L->st), "cudaEventRecord");
         CK(ek_read(L->bw.p, n, L->sink.p, L->nsm * 4, L->st), "the read kernel (%zu bytes)", n);
         CK(cudaEventRecord(L->ev[1], L->st), "cudaEventRecord");
@@ -748,6 +823,23 @@ static int cu_membw(void *impl, long reps, double *times, double *bytes, sim_err
     return SIM_OK;
 }
 
+/* One timed cuBLAS GEMM; CK-style checks on every call, the call named. */
+static int gemm_once(cu_layer *L, int M, int N, int K, const void *w, const void *a, void *c, float *ms, sim_err *err)
+{
+    const float one = 1.0f, zero = 0.0f;
+    CK(cudaEventRecord(L->ev[0], L->st), "cudaEventRecord (GEMM sweep start)");
+    cublasStatus_t s = cublasGemmEx(L->cb, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, w, CUDA_R_16BF, K, a, CUDA_R_16BF, K,
+                                    &zero, c, CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    if (s != CUBLAS_STATUS_SUCCESS)
+        return cb_fail(err, s, "cublasGemmEx (GEMM sweep)", M, N, K);
+    CK(cudaEventRecord(L->ev[1], L->st), "cudaEventRecord (GEMM sweep end)");
+    CK(cudaEventSynchronize(L->ev[1]), "cudaEventSynchronize (GEMM sweep, M %d, N %d, K %d)", M, N, K);
+    CK(cudaEventElapsedTime(ms, L->ev[0], L->ev[1]), "cudaEventElapsedTime (GEMM sweep)");
+    return SIM_OK;
+}
+
+/* BF16 GEMM yardstick on random operands (kernels.cu, ek_fill_random: zeros run faster), the
+ * weights cycling through a pool of at least 256 MiB so that they stream from HBM. */
 static int cu_gemm(void *impl, int M, int N, int K, long reps, double *times, sim_err *err)
 {
     cu_layer *L = impl;
@@ -760,28 +852,16 @@ static int cu_gemm(void *impl, int M, int N, int K, long reps, double *times, si
         rc = dalloc(&w, wb * pool, "GEMM weight pool", err);
     if (rc == SIM_OK)
         rc = dalloc(&c, 4 * (size_t)M * N, "GEMM output", err);
-    if (rc == SIM_OK) {
-        cudaMemsetAsync(a, 0, 2 * (size_t)M * K, L->st);
-        cudaMemsetAsync(w, 0, wb * pool, L->st);
-    }
-    const float one = 1.0f, zero = 0.0f;
+    cudaError_t e = cudaSuccess;
+    if (rc == SIM_OK && (e = ek_fill_random(a, 2 * (size_t)M * K, 1, 0xa11ull + (uint64_t)M, L->st)) != cudaSuccess)
+        rc = cu_fail(err, e, "the random fill kernel (GEMM input, %d x %d)", M, K);
+    if (rc == SIM_OK && (e = ek_fill_random(w, wb * pool, 1, 0x3e1ull + (uint64_t)N * 7 + K, L->st)) != cudaSuccess)
+        rc = cu_fail(err, e, "the random fill kernel (GEMM weights, %d x %d x %d)", pool, N, K);
     for (long r = -pool; rc == SIM_OK && r < reps; r++) {
         const void *wi = (const char *)w + wb * (size_t)((r + pool) % pool);
-        cudaEventRecord(L->ev[0], L->st);
-        cublasStatus_t s = cublasGemmEx(L->cb, CUBLAS_OP_T, CUBLAS_OP_N, N, M, K, &one, wi, CUDA_R_16BF, K, a, CUDA_R_16BF,
-                                        K, &zero, c, CUDA_R_32F, N, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        if (s != CUBLAS_STATUS_SUCCESS) {
-            rc = cb_fail(err, s, "cublasGemmEx (GEMM sweep)", M, N, K);
-            break;
-        }
-        cudaEventRecord(L->ev[1], L->st);
-        cudaError_t e = cudaEventSynchronize(L->ev[1]);
         float ms = 0;
-        if (e == cudaSuccess)
-            e = cudaEventElapsedTime(&ms, L->ev[0], L->ev[1]);
-        if (e != cudaSuccess)
-            rc = cu_fail(err, e, "the GEMM sweep (M %d, N %d, K %d)", M, N, K);
-        else if (r >= 0)
+        rc = gemm_once(L, M, N, K, wi, a, c, &ms, err);
+        if (rc == SIM_OK && r >= 0)
             times[r] = ms * 1e-3;
     }
     if (a)
@@ -793,7 +873,8 @@ static int cu_gemm(void *impl, int M, int N, int K, long reps, double *times, si
     return rc;
 }
 
-static const eng_backend_extra cu_extra = { cu_flush, cu_expert_bytes, cu_precision, cu_info, cu_membw, cu_gemm };
+static const eng_backend_extra cu_extra = { cu_flush, cu_expert_bytes, cu_precision, cu_info, cu_membw, cu_gemm,
+                                             cu_expert_path };
 
 /* The host transport stages device buffers through host memory on the layer's stream. */
 static int cu_host_copy(void *ctx, void *dst, const void *src, size_t bytes, int to_host, sim_err *err)
@@ -848,9 +929,13 @@ static int cu_create(void **impl, const eng_backend_ops **ops, const eng_backend
             L->cb = s == CUBLAS_STATUS_SUCCESS ? L->cb : NULL;
             rc = sim_fail(err, SIM_EFAIL, "cublasCreate on device %d: %s", dev, cublasGetStatusString(s));
         }
-        /* the L2 flush buffer: twice the L2, written between timed runs */
+        /* the L2 flush buffer: twice the L2, read between timed runs (random contents, written once) */
         if (rc == SIM_OK)
             rc = dgrow(&L->flush, 2 * (size_t)(p.l2CacheSize > 0 ? p.l2CacheSize : (1 << 20)), "L2 flush buffer", err);
+        if (rc == SIM_OK)
+            rc = dgrow(&L->sink, 64, "read kernel sink", err);
+        if (rc == SIM_OK && (e = ek_fill_random(L->flush.p, L->flush.cap, 0, 0xf1u, L->st)) != cudaSuccess)
+            rc = cu_fail(err, e, "the random fill kernel (L2 flush buffer, %zu bytes)", L->flush.cap);
     }
     if (rc == SIM_OK)
         rc = eng_weights_init(&L->w, c, tr->size, tr->rank, seed, err);
@@ -868,12 +953,6 @@ static int cu_create(void **impl, const eng_backend_ops **ops, const eng_backend
         rc = upload(L, &L->w.s13, 1, &L->s13, &L->ssc13, "shared gate/up weights", err);
     if (rc == SIM_OK && c->shared > 0)
         rc = upload(L, &L->w.s2, 1, &L->s2, &L->ssc2, "shared down weights", err);
-    if (rc == SIM_OK && !strcmp(tr->name, "host"))
-        eng_transport_host_set_copy(tr, cu_host_copy, L);
-#ifdef MOESIM_NCCL
-    if (rc == SIM_OK && !strcmp(tr->name, "nccl"))
-        eng_transport_nccl_set_stream(tr, L->st);
-#endif
     if (rc != SIM_OK) {
         cu_destroy(L);
         return rc;

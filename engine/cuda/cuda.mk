@@ -24,9 +24,16 @@ ifeq ($(CUDA_BUILT),1)
 # Targets: Ampere (sm_80, also runs on sm_86/87 desktop and Jetson parts), Ada (sm_89),
 # Hopper (sm_90a), Blackwell (sm_100, sm_120) where this nvcc knows them, and PTX of the newest
 # for GPUs after it. Override with CUDA_ARCHS="90a" for a quick build on one machine.
+# The PTX is the newest arch listed with any "a" dropped: arch-specific (sm_90a) code runs only
+# on that exact chip, so its PTX is written for the family (compute_90), which later GPUs JIT.
+# (Taking the newest arch without an "a" left the PTX arch empty for CUDA_ARCHS="90a".)
+# tests/gpu/cuda_mk.sh checks the expansion with `make -n`, without running nvcc.
 CUDA_KNOWN := $(shell $(NVCC) --list-gpu-arch 2>/dev/null)
 CUDA_ARCHS ?= 80 89 90a $(filter 100 120,$(patsubst compute_%,%,$(CUDA_KNOWN)))
-CUDA_PTX   := $(lastword $(filter-out %a,$(CUDA_ARCHS)))
+CUDA_PTX   := $(patsubst %a,%,$(lastword $(CUDA_ARCHS)))
+ifeq ($(strip $(CUDA_PTX)),)
+$(error CUDA_ARCHS is empty: give at least one arch, e.g. CUDA_ARCHS="90a")
+endif
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCHS),-gencode=arch=compute_$(a),code=sm_$(a)) \
                 -gencode=arch=compute_$(CUDA_PTX),code=compute_$(CUDA_PTX)
 CUDA_TARGETS := $(foreach a,$(CUDA_ARCHS),sm_$(a)) compute_$(CUDA_PTX)
@@ -56,8 +63,8 @@ ENG_LDLIBS += -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcublasLt -lc
 GPU_TEST_BIN := $(BUILD)/tests/gpu/test_kernels
 endif
 
-# Test programs: the host transport and the FP8 codec always; the kernels where CUDA is built.
-GPU_TEST_BIN += $(BUILD)/tests/gpu/test_transport_host $(BUILD)/tests/gpu/test_fp8
+# Test programs: the host transport, the FP8 codec and the top-k rule always; the kernels where CUDA is built.
+GPU_TEST_BIN += $(BUILD)/tests/gpu/test_transport_host $(BUILD)/tests/gpu/test_fp8 $(BUILD)/tests/gpu/test_topk
 .PRECIOUS: $(BUILD)/tests/gpu/%.o
 $(BUILD)/tests/gpu/%.o: CFLAGS += $(MPI_CFLAGS)
 $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.o $(ENG_LIBS)
@@ -66,7 +73,7 @@ $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.o $(ENG_LIBS)
 
 .PHONY: check-gpu
 check-gpu: $(BIN)/moe-engine $(GPU_TEST_BIN)
-	@for t in tests/gpu/host_transport.sh tests/gpu/cuda.sh; do \
+	@for t in tests/gpu/host_transport.sh tests/gpu/cuda_mk.sh tests/gpu/topk.sh tests/gpu/device_run_check.sh tests/gpu/cuda.sh; do \
 	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) BUILD=$(BUILD) SAN=$(SAN) CUDA_BUILT=$(CUDA_BUILT) \
 	  $(SUITE) $(VARIANT)/gpu/$$(basename $$t .sh) -- bash $$t; done
 

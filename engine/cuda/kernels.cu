@@ -1,6 +1,7 @@
 // kernels.cu: the CUDA backend's kernels: router top-k, the permutation (counts, scan,
 // scatter, gather) kept on the device, the memory-bound expert kernel, SwiGLU, combine.
 #include "kernels.h"
+#include "topk_rule.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -222,48 +223,40 @@ extern "C" int ek_ffn_small(const ek_ffn *a, int grid, void *stream)
 // --- router top-k ---
 //
 // One warp per token. Softmax and sigmoid are monotone in the logit, so the top-k is taken on
-// the logits directly and only the k chosen are exponentiated: renormalized softmax weights
-// are exp(l_j - l_max) / sum over the chosen. A chosen logit is overwritten with -inf so the
-// next pass skips it; a warp-wide argmax keeps ties on the lower id, as the reference does.
+// the logits directly and only the k chosen are exponentiated. The rule (order, ties, experts
+// already taken, weights) is topk_rule.h's, which tests/gpu/test_topk.c checks on the host,
+// including tokens with fewer than k finite logits. The logits are only read.
 
-__global__ void k_topk(float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts)
+__global__ void k_topk(const float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts)
 {
     const int t = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (t >= T)
         return;
-    float *l = logits + (size_t)t * E;
+    const float *l = logits + (size_t)t * E;
+    int *id = ids + (size_t)t * k;
     for (int j = 0; j < k; j++) {
-        float bv = -INFINITY;
-        int bi = 0x7fffffff;
-        for (int e = lane; e < E; e += 32) {
-            const float v = l[e];
-            if (v != -INFINITY && (v > bv || bi == 0x7fffffff))
-                bv = v, bi = e;
-        }
+        float bv = 0.f;
+        int bi = -1;
+        for (int e = lane; e < E; e += 32)
+            if (!ek_topk_taken(id, j, e) && ek_topk_better(l[e], e, bv, bi))
+                bv = l[e], bi = e;
         for (int o = 16; o > 0; o >>= 1) {
             const float ov = __shfl_xor_sync(FULL, bv, o);
             const int oi = __shfl_xor_sync(FULL, bi, o);
-            if (oi != 0x7fffffff && (bi == 0x7fffffff || ov > bv || (ov == bv && oi < bi)))
+            if (oi >= 0 && ek_topk_better(ov, oi, bv, bi))
                 bv = ov, bi = oi;
         }
         if (lane == 0) {
-            ids[(size_t)t * k + j] = bi;
+            id[j] = bi;                  // k <= E: some expert is always left, bi >= 0
             wts[(size_t)t * k + j] = bv;
         }
-        if ((bi & 31) == lane)
-            l[bi] = -INFINITY;
-        __syncwarp();
+        __syncwarp();                    // orders lane 0's id[j] before the next pass reads it
     }
-    if (lane == 0) {
-        float *w = wts + (size_t)t * k, sum = 0.f, top = w[0];
-        for (int j = 0; j < k; j++)
-            sum += (w[j] = sigmoid ? 1.f / (1.f + expf(-w[j])) : expf(w[j] - top));
-        for (int j = 0; j < k; j++)
-            w[j] /= sum;
-    }
+    if (lane == 0)
+        ek_topk_weights(wts + (size_t)t * k, k, sigmoid);
 }
 
-extern "C" int ek_topk(float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream)
+extern "C" int ek_topk(const float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream)
 {
     if (T <= 0)
         return 0;
@@ -403,12 +396,13 @@ extern "C" int ek_combine(const float *ye, int d, const int *slot, const float *
     return launched();
 }
 
-__global__ void k_swiglu(const float *gu, long rows, int F, float *h, __nv_bfloat16 *hb)
+template <typename GU>
+__global__ void k_swiglu(const GU *gu, long rows, int F, float *h, __nv_bfloat16 *hb)
 {
     const long n = rows * F;
     for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x) {
         const long r = i / F, f = i % F;
-        const float v = silu(gu[r * 2 * F + f]) * gu[r * 2 * F + F + f];
+        const float v = silu((float)gu[r * 2 * F + f]) * (float)gu[r * 2 * F + F + f];
         if (hb)
             hb[i] = __float2bfloat16_rn(v);
         else
@@ -421,8 +415,32 @@ extern "C" int ek_swiglu(const float *gu, long rows, int F, void *h, int h_bf16,
     const long n = rows * F;
     if (n <= 0)
         return 0;
-    k_swiglu<<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>(
+    k_swiglu<float><<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>(
         gu, rows, F, h_bf16 ? NULL : (float *)h, h_bf16 ? (__nv_bfloat16 *)h : NULL);
+    return launched();
+}
+
+extern "C" int ek_swiglu_bf16(const uint16_t *gu, long rows, int F, uint16_t *h, void *stream)
+{
+    const long n = rows * F;
+    if (n <= 0)
+        return 0;
+    k_swiglu<__nv_bfloat16><<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>(
+        (const __nv_bfloat16 *)gu, rows, F, NULL, (__nv_bfloat16 *)h);
+    return launched();
+}
+
+__global__ void k_to_f32(const __nv_bfloat16 *x, long n, float *o)
+{
+    for (long i = blockIdx.x * (long)blockDim.x + threadIdx.x; i < n; i += (long)gridDim.x * blockDim.x)
+        o[i] = __bfloat162float(x[i]);
+}
+
+extern "C" int ek_bf16_to_f32(const uint16_t *x, long n, float *out, void *stream)
+{
+    if (n <= 0)
+        return 0;
+    k_to_f32<<<blocks(n < (1L << 22) ? n : (1L << 22), 256), 256, 0, S(stream)>>>((const __nv_bfloat16 *)x, n, out);
     return launched();
 }
 
@@ -493,5 +511,42 @@ extern "C" int ek_read(const void *buf, size_t bytes, float *sink, int grid, voi
     if (bytes < 16 || grid <= 0)
         return 0;
     k_read<<<grid, 512, 0, S(stream)>>>((const uint4 *)buf, bytes / 16, sink);
+    return launched();
+}
+
+// Seeded random fill for the yardsticks (no cuRAND: a splitmix64 hash of seed and index, so a
+// run is repeatable). Tensor cores switch fewer bits on all-zero operands: a GEMM of zeros
+// runs 10-15% faster than one of random values on Hopper (issue 19), so every timed operand
+// holds random values. kind 0: random 32-bit words; kind 1: BF16 uniform in [-1, 1).
+__device__ __forceinline__ uint64_t mix64(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+__global__ void k_fill(uint32_t *w, size_t n, int kind, uint64_t seed)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const uint64_t h = mix64(seed ^ mix64(i));
+        if (kind == 0) {
+            w[i] = (uint32_t)h;
+        } else {
+            // two BF16 values per word: 24 random bits each, scaled to [-1, 1)
+            const float a = (float)(h & 0xffffff) * (2.0f / 16777216.0f) - 1.0f;
+            const float b = (float)((h >> 32) & 0xffffff) * (2.0f / 16777216.0f) - 1.0f;
+            const __nv_bfloat162 v = __floats2bfloat162_rn(a, b);
+            w[i] = *(const uint32_t *)&v;
+        }
+    }
+}
+
+extern "C" int ek_fill_random(void *buf, size_t bytes, int kind, uint64_t seed, void *stream)
+{
+    const size_t n = bytes / 4;
+    if (n == 0)
+        return 0;
+    k_fill<<<blocks((long)(n < ((size_t)1 << 22) ? n : ((size_t)1 << 22)), 256), 256, 0, S(stream)>>>((uint32_t *)buf, n, kind, seed);
     return launched();
 }

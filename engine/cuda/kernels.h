@@ -36,9 +36,11 @@ typedef struct ek_ffn {
 /* grid: blocks of the persistent grid (a few per multiprocessor). */
 int ek_ffn_small(const ek_ffn *a, int grid, void *stream);
 
-/* Router scoring and top-k, one warp per token: logits[T][E] (overwritten), ids/wts[T][k].
- * Ties go to the lower expert id, as in the reference; weights renormalized over the k. */
-int ek_topk(float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream);
+/* Router scoring and top-k, one warp per token: logits[T][E] (read only), ids/wts[T][k].
+ * The rule is topk_rule.h's: ties go to the lower expert id, as in the reference, NaN ranks
+ * last, every id is in range and distinct even with fewer than k finite logits; weights
+ * renormalized over the k. */
+int ek_topk(const float *logits, int T, int E, int k, int sigmoid, int *ids, float *wts, void *stream);
 
 /* cnt[e] = rows routed to expert e (cnt zeroed here); n = T * k ids. */
 int ek_count(const int *ids, long n, int E, int *cnt, void *stream);
@@ -55,12 +57,20 @@ int ek_combine(const float *ye, int d, const int *slot, const float *wts, int T,
                int accumulate, void *stream);
 /* h[r][f] = silu(gu[r][f]) * gu[r][F + f]; h FP32 or BF16 (h_bf16). */
 int ek_swiglu(const float *gu, long rows, int F, void *h, int h_bf16, void *stream);
+/* The same from BF16 gate/up rows (the grouped GEMM's BF16 output) into BF16 h. */
+int ek_swiglu_bf16(const uint16_t *gu, long rows, int F, uint16_t *h, void *stream);
+/* FP32 copy of n BF16 values (exact). */
+int ek_bf16_to_f32(const uint16_t *x, long n, float *out, void *stream);
 /* BF16 (round to nearest even) copy of n floats. */
 int ek_to_bf16(const float *x, long n, uint16_t *out, void *stream);
 /* rows x K weights of any type, times their row scales, as BF16 (for the tensor-core path). */
 int ek_widen_bf16(ek_wtype wt, const void *w, const float *scale, int rows, int K, uint16_t *out,
                   void *stream);
-/* Reads bytes (a multiple of 16) with 16-byte loads: the memory-bandwidth yardstick. */
+/* Fills bytes (whole 32-bit words) with values from a hash of seed and index: kind 0 random
+ * words, kind 1 BF16 uniform in [-1, 1). The yardsticks' operands, never zeros. */
+int ek_fill_random(void *buf, size_t bytes, int kind, uint64_t seed, void *stream);
+/* Reads bytes (a multiple of 16) with 16-byte loads: the memory-bandwidth yardstick, and the
+ * L2 flush (reading a buffer twice the L2 evicts it without leaving dirty lines behind). */
 int ek_read(const void *buf, size_t bytes, float *sink, int grid, void *stream);
 
 #ifdef __cplusplus

@@ -1,24 +1,74 @@
 /* transport_nccl.c: expert-parallel exchange of device buffers over NCCL (grouped send/recv),
  * bootstrapped and agreed over MPI. Built only where the CUDA toolkit and NCCL are present. */
 #include "cuda_api.h"
+#include "../backend.h"
 #include "../engine.h"
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct nccl_impl {
     eng_transport *mpi;
     ncclComm_t comm;
-    cudaStream_t stream;
+    cudaStream_t stream;          /* the stream of the layer running now (set per forward) */
+    double timeout_s;
 } nccl_impl;
+
+/* Why abort, and why the transport waits for its own exchange: a rank whose send/recv fails
+ * returns an error, while its peers sit in a kernel waiting for data that never comes; a
+ * plain cudaStreamSynchronize there hangs for ever. So the failing rank aborts its
+ * communicator (ncclCommAbort: its connections close, which peers see as an asynchronous
+ * error), and every rank waits for the exchange by polling the stream and
+ * ncclCommGetAsyncError, aborting on an error or after MOESIM_NCCL_TIMEOUT_S seconds. */
+static void nccl_abort(nccl_impl *n)
+{
+    if (n && n->comm) {
+        ncclCommAbort(n->comm);
+        n->comm = NULL;
+    }
+}
 
 static int nccl_fail(eng_transport *t, ncclResult_t r, const char *call, size_t bytes, sim_err *err)
 {
-    if (t)
+    if (t) {
         t->broken = 1;
-    return sim_fail(err, SIM_EFAIL, "%s (%zu bytes) failed: %s (NCCL error %d)", call, bytes, ncclGetErrorString(r), (int)r);
+        nccl_abort(t->impl);
+    }
+    return sim_fail(err, SIM_EFAIL, "%s (%zu bytes) failed: %s (NCCL error %d)%s", call, bytes, ncclGetErrorString(r),
+                    (int)r, t ? "; communicator aborted" : "");
+}
+
+static int nccl_wait(eng_transport *t, size_t total, sim_err *err)
+{
+    nccl_impl *n = t->impl;
+    const double t0 = eng_now();
+    const struct timespec nap = { 0, 20000 };   /* 20 us: far below an exchange's own time */
+    for (;;) {
+        cudaError_t ce = cudaStreamQuery(n->stream);
+        if (ce == cudaSuccess)
+            return SIM_OK;
+        if (ce != cudaErrorNotReady) {
+            t->broken = 1;
+            nccl_abort(n);
+            return sim_fail(err, SIM_EFAIL, "cudaStreamQuery (all-to-all, %zu bytes): %s; communicator aborted", total,
+                            cudaGetErrorString(ce));
+        }
+        ncclResult_t ar = ncclSuccess, r = ncclCommGetAsyncError(n->comm, &ar);
+        if (r != ncclSuccess)
+            return nccl_fail(t, r, "ncclCommGetAsyncError", total, err);
+        if (ar != ncclSuccess && ar != ncclInProgress)
+            return nccl_fail(t, ar, "the all-to-all (asynchronous NCCL error, a peer failed?)", total, err);
+        if (eng_now() - t0 > n->timeout_s) {
+            t->broken = 1;
+            nccl_abort(n);
+            return sim_fail(err, SIM_EFAIL, "the all-to-all (%zu bytes) did not finish within %.0f s (a peer failed or "
+                            "hangs; MOESIM_NCCL_TIMEOUT_S sets the limit); communicator aborted", total, n->timeout_s);
+        }
+        nanosleep(&nap, NULL);
+    }
 }
 
 static int nccl_exchange(eng_transport *t, const void *send, void *recv, size_t bytes, sim_err *err)
@@ -36,6 +86,10 @@ static int nccl_alltoallv(eng_transport *t, const void *send, const size_t *send
 {
     nccl_impl *n = t->impl;
     size_t so = 0, ro = 0, total = 0;
+    if (!n->comm)
+        return sim_fail(err, SIM_EFAIL, "NCCL alltoallv: the communicator was aborted after an earlier failure");
+    if (!n->stream)
+        return sim_fail(err, SIM_EFAIL, "NCCL alltoallv: no stream set (eng_transport_nccl_set_stream)");
     for (int p = 0; p < t->rank; p++)
         so += send_bytes[p], ro += recv_bytes[p];
     if (send_bytes[t->rank] != recv_bytes[t->rank])
@@ -64,7 +118,9 @@ static int nccl_alltoallv(eng_transport *t, const void *send, const size_t *send
     ncclResult_t r2 = ncclGroupEnd();
     if (r != ncclSuccess)
         return nccl_fail(t, r, "ncclSend/ncclRecv", total, err);
-    return r2 == ncclSuccess ? SIM_OK : nccl_fail(t, r2, "ncclGroupEnd (all-to-all)", total, err);
+    if (r2 != ncclSuccess)
+        return nccl_fail(t, r2, "ncclGroupEnd (all-to-all)", total, err);
+    return nccl_wait(t, total, err);
 }
 
 static int nccl_agree(eng_transport *t, int status)
@@ -113,6 +169,8 @@ int eng_transport_nccl(eng_transport **out, sim_err *err)
         return sim_fail(err, SIM_EFAIL, "out of memory allocating the NCCL transport");
     }
     n->mpi = mpi;
+    const char *to = getenv("MOESIM_NCCL_TIMEOUT_S");
+    n->timeout_s = to && atof(to) > 0 ? atof(to) : 300;   /* a generous bound: a layer's exchange takes ms */
     t->ops = &nccl_ops;
     t->name = "nccl";
     t->rank = mpi->rank;

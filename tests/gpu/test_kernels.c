@@ -3,6 +3,7 @@
  * without one it prints "SKIP: no CUDA device" and exits 0. */
 #include "../../engine/cuda/fp8.h"
 #include "../../engine/cuda/kernels_ref.h"
+#include "../../engine/cuda/topk_rule.h"
 #include "../../engine/weights.h"
 
 #include <cuda_runtime_api.h>
@@ -206,6 +207,86 @@ static void test_swiglu_and_widen(void)
     printf("ok: SwiGLU, FP8 -> BF16 widening\n");
 }
 
+/* the grouped GEMM's BF16 outputs: SwiGLU straight from BF16 gate/up rows, BF16 -> FP32
+ * widening (exact); and the yardsticks' random fill (no zeros, values in [-1, 1), repeatable) */
+static void test_bf16_paths_and_fill(void)
+{
+    const long rows = 21;
+    const int F = 13;
+    uint16_t gu16[21 * 26], h16[21 * 13];
+    float gu[21 * 26], hr[21 * 13], h[21 * 13], back[21 * 26];
+    for (long i = 0; i < rows * 2 * F; i++) {
+        gu16[i] = eng_f32_to_bf16(4 * unit((uint64_t)i * 11));
+        gu[i] = eng_bf16_to_f32(gu16[i]);
+    }
+    ekr_swiglu(gu, rows, F, hr);
+    void *dg = up(gu16, sizeof gu16), *dh = up(NULL, sizeof h16), *db = up(NULL, sizeof back);
+    CK(ek_swiglu_bf16(dg, rows, F, dh, NULL));
+    CK(ek_bf16_to_f32(dg, rows * 2 * F, db, NULL));
+    down(h16, dh, sizeof h16);
+    down(back, db, sizeof back);
+    for (long i = 0; i < rows * F; i++)
+        h[i] = eng_bf16_to_f32(h16[i]);
+    expect(rel_err(h, hr, (size_t)(rows * F)) < 8e-3, "SwiGLU from BF16 rows differs from the reference (beyond BF16 rounding)");
+    expect(!memcmp(back, gu, sizeof gu), "BF16 -> FP32 widening is not exact");
+    const size_t n = 4096;
+    uint16_t *r1 = malloc(2 * n), *r2 = malloc(2 * n);
+    void *dr = up(NULL, 2 * n);
+    CK(ek_fill_random(dr, 2 * n, 1, 42, NULL));
+    down(r1, dr, 2 * n);
+    CK(ek_fill_random(dr, 2 * n, 1, 42, NULL));
+    down(r2, dr, 2 * n);
+    int zeros = 0, inrange = 1;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float v = eng_bf16_to_f32(r1[i]);
+        zeros += v == 0;
+        inrange &= v >= -1 && v <= 1;
+        mean += v / n;
+    }
+    expect(!memcmp(r1, r2, 2 * n), "random fill is not repeatable for one seed");
+    expect(zeros < 8 && inrange && fabs(mean) < 0.05, "random BF16 fill: zeros, out of [-1, 1] or biased");
+    cudaFree(dg), cudaFree(dh), cudaFree(db), cudaFree(dr);
+    free(r1), free(r2);
+    printf("ok: SwiGLU from BF16 rows, BF16 -> FP32, random fill\n");
+}
+
+/* top-k on the tokens the host rule (topk_rule.h) was fixed for: tied scores, fewer than k
+ * finite logits, all -inf, NaN; the GPU must pick exactly what ek_topk_row picks */
+static void test_topk_edges(void)
+{
+    const int T = 6, E = 40, k = 8;
+    float l[6 * 40], w[6 * 8], wg[6 * 8];
+    int ids[6 * 8], ig[6 * 8];
+    for (int t = 0; t < T; t++)
+        for (int e = 0; e < E; e++) {
+            float v = floorf(2 * unit((uint64_t)(t * E + e) * 3));            /* tied: few values */
+            if (t == 1 && e != 3 && e != 37)
+                v = -INFINITY;                                               /* two finite, k = 8 */
+            if (t == 2)
+                v = -INFINITY;                                               /* none finite */
+            if (t == 3 && e % 5 == 0)
+                v = NAN;
+            if (t == 4 && e % 7 == 0)
+                v = INFINITY;
+            l[t * E + e] = v;
+        }
+    for (int sig = 0; sig < 2; sig++) {
+        for (int t = 0; t < T; t++)
+            ek_topk_row(l + t * E, E, k, sig, ids + t * k, w + t * k);
+        float *dl = up(l, sizeof l);
+        int *di = up(NULL, sizeof ids);
+        float *dw = up(NULL, sizeof w);
+        CK(ek_topk(dl, T, E, k, sig, di, dw, NULL));
+        down(ig, di, sizeof ig);
+        down(wg, dw, sizeof wg);
+        expect(!memcmp(ig, ids, sizeof ids), "top-k ids on tied / non-finite logits differ from topk_rule.h");
+        expect(rel_err(wg, w, (size_t)(T * k)) < 1e-5, "top-k weights on tied / non-finite logits differ");
+        cudaFree(dl), cudaFree(di), cudaFree(dw);
+    }
+    printf("ok: top-k on tied scores, fewer than k finite logits, NaN and +inf\n");
+}
+
 int main(void)
 {
     int n = 0;
@@ -216,7 +297,9 @@ int main(void)
     }
     test_ffn();
     test_router_and_permutation();
+    test_topk_edges();
     test_swiglu_and_widen();
+    test_bf16_paths_and_fill();
     if (fails)
         fprintf(stderr, "test_kernels: %d failure(s)\n", fails);
     return fails != 0;
