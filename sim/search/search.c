@@ -255,8 +255,11 @@ static int gather(const sim_search_space *s, bool frontier, walk *w, sim_search_
     out->deploys = w->deploys;
     out->best = out->closest = -1;
     if (w->configs == 0)
-        return sim_fail(err, SIM_EINPUT, "no split of 1..%d devices passes the deployment checks for %s",
-                        s->max_gpus, s->model->name);
+        return sim_fail(err, SIM_EINPUT, "no split of 1..%d devices passes the deployment checks for %s%s",
+                        s->max_gpus, s->model->name,
+                        w->unsupported ? " (the precisions asked for include formats the hardware does not support: "
+                                         "hwmodel 'formats'; --emulate to run them anyway)"
+                                       : "");
     if (size > s->limit && !s->force)
         return sim_fail(err, SIM_EINPUT,
                         "the space holds %ld evaluations (%ld configurations%s), above the limit of %ld; "
