@@ -56,6 +56,7 @@ static const opt_entry options[] = {
     I(redundant_experts, 0, DEVICES, "EPLB redundant expert slots over the EP group"),
     B(eplb, "place experts by expected load"),
     B(offload, "let weights spill to every slower memory tier"),
+    B(emulate, "run a weight or KV format the hardware does not support (hwmodel 'formats') on a fallback compute type; the output says emulated"),
     I(max_batched_tokens, 0, 1e9, "token cap per iteration per attention rank (default 8192, or the engine's)"),
     S(engine, "serving engine whose KV accounting, token cap and kernels to follow: vllm sglang trtllm (default: none, moesim's generic 0.9 of capacity)"),
     N(mem_fraction, 0, 1, "the engine's memory fraction: vLLM gpu_memory_utilization, SGLang mem_fraction_static, TensorRT-LLM free_gpu_memory_fraction (default: the engine's)"),
@@ -301,6 +302,7 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
         return sim_wrap(err, "option 'expert_imbalance'");
     sim_deploy_set_redundant(d, r->redundant_experts, r->eplb);
     d->offload = r->offload;
+    d->emulate = r->emulate;
     if (r->max_batched_tokens)
         d->max_batched_tokens = r->max_batched_tokens;
     d->seed = (unsigned long)r->seed;

@@ -28,7 +28,7 @@ typedef struct sim_request {
     double skew;                              /* < 0 = default (the card's law, else the fallback) */
     double expert_imbalance;                  /* busiest/idlest expert tokens; 0 = not given */
     int redundant_experts;
-    bool eplb, offload, owned;
+    bool eplb, offload, owned, emulate;
     int max_batched_tokens;
     char engine[16];                          /* "" = moesim's generic accounting; vllm, sglang, trtllm */
     double mem_fraction;                      /* 0 = the engine's default */

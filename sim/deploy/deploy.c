@@ -3,6 +3,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -185,6 +186,72 @@ static int check_positive(int v, const char *name, sim_err *err)
     return SIM_OK;
 }
 
+int sim_deploy_formats(const sim_deploy *d, sim_deploy_fmt_use out[4])
+{
+    /* Attention and dense layers follow dense_fmt; a dense model's FFN is its experts' format. */
+    const sim_deploy_fmt_use all[4] = {
+        {"experts", d->expert_fmt, SIM_FMT_NATIVE},
+        {"dense layers", d->dense_fmt, SIM_FMT_NATIVE},
+        {"embeddings and LM head", sim_deploy_head_fmt(d), SIM_FMT_NATIVE},
+        {"KV cache", d->kv_fmt, SIM_FMT_NATIVE},
+    };
+    for (int i = 0; i < 4; i++) {
+        out[i] = all[i];
+        out[i].support = sim_hw_format_support(d->hw, all[i].fmt);
+    }
+    return 4;
+}
+
+bool sim_deploy_formats_supported(const sim_deploy *d)
+{
+    sim_deploy_fmt_use u[4];
+    int n = sim_deploy_formats(d, u);
+    for (int i = 0; i < n; i++)
+        if (u[i].support == SIM_FMT_UNSUPPORTED)
+            return false;
+    return true;
+}
+
+void sim_deploy_emulated(const sim_deploy *d, char *out, int cap)
+{
+    sim_deploy_fmt_use u[4];
+    int n = sim_deploy_formats(d, u), len = 0;
+    out[0] = 0;
+    if (!d->emulate)
+        return;
+    for (int i = 0; i < n && len < cap; i++) {
+        if (u[i].support != SIM_FMT_UNSUPPORTED)
+            continue;
+        sim_dtype dt = SIM_DT_FP32;
+        double peak = sim_hw_format_peak(d->hw, u[i].fmt, &dt);
+        len += snprintf(out + len, (size_t)(cap - len), "%s%s %s %s%s", len ? "; " : "", sim_wformat_name(u[i].fmt),
+                        u[i].what, i == 3 ? "stored as if supported" : "computed as ",
+                        i == 3 ? "" : peak > 0 ? sim_dtype_name(dt) : "(no compute type)");
+    }
+}
+
+/* Each stored format must be one the device runs (natively or weight-only through a shipped
+ * kernel), unless the deployment asks to emulate it. */
+static int check_formats(const sim_deploy *d, sim_err *err)
+{
+    sim_deploy_fmt_use u[4];
+    int n = sim_deploy_formats(d, u);
+    for (int i = 0; i < n; i++) {
+        if (u[i].support != SIM_FMT_UNSUPPORTED || d->emulate)
+            continue;
+        char native[160], wonly[160];
+        sim_hw_format_list(d->hw, SIM_FMT_NATIVE, native, sizeof native);
+        sim_hw_format_list(d->hw, SIM_FMT_WEIGHT_ONLY, wonly, sizeof wonly);
+        return sim_fail(err, SIM_EINPUT,
+                        "precision: %s (%s) does not support %s (%s): it runs natively %s; weight-only %s "
+                        "(hwmodel 'formats'). Choose one of those, or give --emulate (Lua: emulate = true) to run "
+                        "%s anyway on a fallback compute type, marked emulated",
+                        d->hw->name, d->hw->display_name, sim_wformat_name(u[i].fmt), u[i].what, native, wonly,
+                        sim_wformat_name(u[i].fmt));
+    }
+    return SIM_OK;
+}
+
 int sim_deploy_check(const sim_deploy *d, sim_err *err)
 {
     const sim_model *m = d->model;
@@ -254,7 +321,7 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
                         d->mem_fraction);
     if (d->mem_fraction > 0 && d->engine == SIM_ENGINE_NONE)
         return sim_fail(err, SIM_EINPUT, "mem_fraction is the fraction of an engine: give --engine vllm, sglang or trtllm");
-    return SIM_OK;
+    return check_formats(d, err);
 }
 
 static const char *const a2a_names[] = { "auto", "per-expert", "per-node", "nvlink" };

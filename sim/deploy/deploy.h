@@ -78,6 +78,9 @@ typedef struct sim_deploy {
     int redundant_experts;          /* EPLB replicas, total over the EP group */
     bool eplb;
     bool offload;                   /* let weights spill to every slower tier, not only the default ones */
+    bool emulate;                   /* --emulate: run formats the hwmodel does not support on the fallback
+                                       compute type of their chain (sim_deploy_emulated says which), instead
+                                       of refusing them */
     int max_batched_tokens;         /* per-iteration token cap per attention rank (chunked prefill) */
     sim_engine engine;              /* whose memory accounting (memfit.c) and kernel preference */
     double mem_fraction;            /* > 0: the engine's memory fraction as given (vLLM gpu_memory_utilization,
@@ -147,6 +150,21 @@ void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb);
 /* Check the split: tp*dp*pp == gpus, TP divides the heads, EP divides the experts and the
  * devices of a stage, PP no more than the layers... Fails with SIM_EINPUT naming it. */
 int sim_deploy_check(const sim_deploy *d, sim_err *err);
+
+/* The formats a deployment stores on its device, one by one, and whether the device runs them
+ * (hwmodel `formats`): sim_deploy_check refuses an unsupported one unless d->emulate. */
+typedef struct sim_deploy_fmt_use {
+    const char *what;               /* "experts", "dense layers", "embeddings and LM head", "KV cache" */
+    sim_wformat fmt;
+    sim_fmt_support support;
+} sim_deploy_fmt_use;
+int sim_deploy_formats(const sim_deploy *d, sim_deploy_fmt_use out[4]);   /* returns the count */
+/* True when the device runs every format the deployment stores (emulate aside). */
+bool sim_deploy_formats_supported(const sim_deploy *d);
+
+/* With --emulate: a description of what was emulated and assumed ("nvfp4 experts computed as fp8;
+ * ..."), written to out; "" when every format is supported (or not emulating). */
+void sim_deploy_emulated(const sim_deploy *d, char *out, int cap);
 
 /* Check a deployment and, when `prefill` is not NULL, its prefill pool: both splits, and the
  * same model in both (the decode pool receives the prefill pool's KV cache). */

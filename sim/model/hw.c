@@ -703,6 +703,93 @@ static int parse_calibration(const cJSON *root, const char *file, sim_err *err)
     return SIM_OK;
 }
 
+/* ---- formats --------------------------------------------------------------------------- */
+
+/* One list of `formats` (native or weight_only): storage format names, or "gguf" for every
+ * llama.cpp GGUF type and file type at once (they run on the same llama.cpp backends). */
+static int parse_format_list(const cJSON *f, const char *key, sim_fmt_support s, sim_hw *hw, const char *file,
+                             sim_err *err)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(f, key);
+    if (!a)
+        return SIM_OK;
+    if (!cJSON_IsArray(a))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'formats.%s' must be an array of format names", file, key);
+    for (const cJSON *it = a->child; it; it = it->next) {
+        if (!cJSON_IsString(it))
+            return sim_fail(err, SIM_EINPUT, "%s: field 'formats.%s' must hold format names (strings)", file, key);
+        bool gguf = strcmp(it->valuestring, "gguf") == 0;
+        sim_wformat one = SIM_WF_FP32;
+        if (!gguf && (sim_wformat_parse(it->valuestring, &one) != 0 || sim_wformat_is_gguf(one)))
+            return sim_fail(err, SIM_EINPUT,
+                            "%s: field 'formats.%s' has unknown format '%s' (expected fp32 bf16 fp8 int8 nvfp4 mxfp4 "
+                            "int4, or gguf for every GGUF type)",
+                            file, key, it->valuestring);
+        for (int w = 0; w < SIM_WF_COUNT; w++) {
+            if (gguf ? !sim_wformat_is_gguf((sim_wformat)w) : w != (int)one)
+                continue;
+            if (hw->formats.support[w] != SIM_FMT_UNSUPPORTED)
+                return sim_fail(err, SIM_EINPUT, "%s: field 'formats': '%s' is listed twice", file, it->valuestring);
+            hw->formats.support[w] = (unsigned char)s;
+        }
+    }
+    return SIM_OK;
+}
+
+static int parse_formats(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "native", "weight_only", NULL};
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "formats");
+    if (!f)
+        return SIM_OK;
+    if (!cJSON_IsObject(f))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'formats' must be an object", file);
+    int rc;
+    if ((rc = sim_json_check_keys(f, keys, file, "formats", err)) || (rc = need_source(f, file, "formats", err)) ||
+        (rc = parse_format_list(f, "native", SIM_FMT_NATIVE, hw, file, err)) ||
+        (rc = parse_format_list(f, "weight_only", SIM_FMT_WEIGHT_ONLY, hw, file, err)))
+        return rc;
+    hw->formats.stated = true;
+    return SIM_OK;
+}
+
+sim_fmt_support sim_hw_format_support(const sim_hw *hw, sim_wformat f)
+{
+    if (!hw->formats.stated)
+        return SIM_FMT_NATIVE;
+    return (unsigned)f < SIM_WF_COUNT ? (sim_fmt_support)hw->formats.support[f] : SIM_FMT_UNSUPPORTED;
+}
+
+const char *sim_fmt_support_name(sim_fmt_support s)
+{
+    return s == SIM_FMT_NATIVE ? "native" : s == SIM_FMT_WEIGHT_ONLY ? "weight-only" : "unsupported";
+}
+
+void sim_hw_format_list(const sim_hw *hw, sim_fmt_support s, char *out, int cap)
+{
+    int n = 0;
+    bool gguf_done = false;
+    out[0] = 0;
+    for (int w = 0; w < SIM_WF_COUNT && n < cap; w++) {
+        if (sim_hw_format_support(hw, (sim_wformat)w) != s || (sim_wformat_is_gguf((sim_wformat)w) && gguf_done))
+            continue;
+        const char *name = sim_wformat_is_gguf((sim_wformat)w) ? "gguf" : sim_wformat_name((sim_wformat)w);
+        gguf_done |= sim_wformat_is_gguf((sim_wformat)w);
+        n += snprintf(out + n, (size_t)(cap - n), "%s%s", n ? " " : "", name);
+    }
+    if (!out[0])
+        snprintf(out, (size_t)cap, "none");
+}
+
+double sim_hw_format_peak(const sim_hw *hw, sim_wformat f, sim_dtype *used)
+{
+    const int *chain = sim_wformat_compute_chain(f);
+    if (sim_hw_format_support(hw, f) != SIM_FMT_WEIGHT_ONLY || sim_wformat_is_gguf(f))
+        return sim_hw_peak_for(hw, chain, used);
+    static const int wide[] = {SIM_DT_BF16, SIM_DT_FP16, SIM_DT_FP32, -1};
+    return sim_hw_peak_for(hw, wide, used);
+}
+
 /* ---- public -------------------------------------------------------------------------- */
 
 static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim_hw_resolver *resolver,
@@ -710,7 +797,7 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim
 {
     static const char *const keys[] = {"schema",  "name",   "display_name", "class", "backend",    "released",
                                        "compute", "memory", "interconnect", "power", "price", "efficiency",
-                                       "calibration", NULL};
+                                       "formats", "calibration", NULL};
     if (!cJSON_IsObject(root))
         return sim_fail(err, SIM_EINPUT, "%s: the top level must be an object (a hardware model, schema %s)", file,
                         SCHEMA_ID);
@@ -718,7 +805,8 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim
     if ((rc = sim_json_check_keys(root, keys, file, "", err)) || (rc = parse_header(root, hw, file, err)) ||
         (rc = parse_compute(root, hw, file, err)) || (rc = parse_memory(root, hw, file, err)) ||
         (rc = parse_interconnect(root, hw, file, err)) || (rc = parse_power(root, hw, file, err)) ||
-        (rc = parse_price(root, hw, file, err)) || (rc = parse_efficiency(root, hw, file, resolver, err)) ||
+        (rc = parse_price(root, hw, file, err)) || (rc = parse_formats(root, hw, file, err)) ||
+        (rc = parse_efficiency(root, hw, file, resolver, err)) ||
         (rc = parse_calibration(root, file, err)))
         return rc;
     return SIM_OK;

@@ -15,6 +15,13 @@
 
 typedef enum { SIM_HW_GPU, SIM_HW_CPU, SIM_HW_APPLE_GPU } sim_hw_class;
 
+/* How a device runs a storage format (weights or KV cache), as its hwmodel's `formats` states:
+ * NATIVE: its matrix units take the format (FP8 tensor cores on Hopper, FP4 on Blackwell);
+ * WEIGHT_ONLY: a shipped kernel stores the format and widens it to a type the device computes in
+ * (Marlin W4A16 on Ampere/Hopper, llama.cpp's GGUF types); UNSUPPORTED: no shipped kernel runs it,
+ * so a deployment in it is refused unless emulated (sim_deploy.emulate). */
+typedef enum { SIM_FMT_UNSUPPORTED = 0, SIM_FMT_NATIVE, SIM_FMT_WEIGHT_ONLY } sim_fmt_support;
+
 /* A saturating efficiency curve: eta(x) = max * x / (x + half). half = 0 means flat.
  *
  * GEMM curves may carry a second kernel regime: many backends run GEMMs of at most
@@ -95,6 +102,14 @@ typedef struct sim_hw {
     double purchase_usd;         /* per device, all-in share */
     double lifetime_years;
 
+    /* `formats`: which storage formats run here and how. stated false = the file has no
+     * `formats` object: nothing is checked (every shipped hwmodel states it; a unit test holds
+     * that). */
+    struct {
+        bool stated;
+        unsigned char support[SIM_WF_COUNT];   /* sim_fmt_support */
+    } formats;
+
     struct {
         char provenance[32];     /* "prior" or "calibrated" */
         char source[512];
@@ -135,5 +150,17 @@ int sim_hw_load(sim_hw *hw, const char *file, sim_err *err); /* no resolver */
 double sim_hw_peak_for(const sim_hw *hw, const int *chain, sim_dtype *used);
 
 const char *sim_hw_class_name(sim_hw_class c);
+
+/* How this device runs format f (always SIM_FMT_NATIVE when the file states no formats). */
+sim_fmt_support sim_hw_format_support(const sim_hw *hw, sim_wformat f);
+const char *sim_fmt_support_name(sim_fmt_support s);   /* "native", "weight-only", "unsupported" */
+/* The formats this device runs with support s, space-separated, GGUF types as one "gguf" entry. */
+void sim_hw_format_list(const sim_hw *hw, sim_fmt_support s, char *out, int cap);
+
+/* Peak FLOP/s at which this device computes on weights in format f, *used the type: the first
+ * type of f's compute chain it has; where f is weight-only here (a W4A16/W8A16 kernel widens
+ * it: Marlin, Triton MXFP4), the first 16-bit-or-wider type, since the kernel's activations
+ * stay 16-bit. GGUF types keep their chain (llama.cpp's integer dot products). */
+double sim_hw_format_peak(const sim_hw *hw, sim_wformat f, sim_dtype *used);
 
 #endif

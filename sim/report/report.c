@@ -151,7 +151,29 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
     if (d->hw->eff.efficiency_from[0])
         cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
+    /* How the device runs each stored format (hwmodel `formats`). */
+    sim_deploy_fmt_use u[4];
+    int nu = sim_deploy_formats(d, u);
+    cJSON *fs = cJSON_AddObjectToObject(o, "format_support");
+    for (int i = 0; i < nu; i++) {
+        char key[96];
+        snprintf(key, sizeof key, "%s %s", sim_wformat_name(u[i].fmt), u[i].what);
+        cJSON_AddStringToObject(fs, key, u[i].support == SIM_FMT_UNSUPPORTED && d->emulate ? "emulated"
+                                                                                            : sim_fmt_support_name(u[i].support));
+    }
+    char emu[256];
+    sim_deploy_emulated(d, emu, sizeof emu);
+    if (emu[0])
+        cJSON_AddStringToObject(o, "emulated", emu);
     return o;
+}
+
+void sim_report_emulated_line(FILE *f, const sim_deploy *d)
+{
+    char emu[256];
+    sim_deploy_emulated(d, emu, sizeof emu);
+    if (emu[0])
+        fprintf(f, "EMULATED (--emulate): %s does not support these formats; assumed: %s\n", d->hw->name, emu);
 }
 
 /* Provenance line: which efficiencies the numbers rest on. */
@@ -165,7 +187,7 @@ static void efficiency_basis(const sim_deploy *d, char *buf, size_t cap)
     /* A calibrated file measures some compute types: say when these experts run on another. */
     sim_dtype dt;
     if (strcmp(d->hw->eff.provenance, "calibrated") == 0 && n > 0 && (size_t)n < cap &&
-        sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->expert_fmt), &dt) > 0 &&
+        sim_hw_format_peak(d->hw, d->expert_fmt, &dt) > 0 &&
         !d->hw->eff.grouped_gemm[dt].measured)
         snprintf(buf + n, cap - (size_t)n, "; %s experts run %s kernels this calibration did not measure (their curve is a prior or another type's)",
                  sim_wformat_name(d->expert_fmt), sim_dtype_name(dt));
@@ -393,6 +415,7 @@ static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfi
     fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", d->model->name,
             (double)gpus, d->hw->name, (double)d->tp, (double)d->ep, (double)d->pp, (double)d->dp,
             sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt), sim_wformat_name(d->kv_fmt));
+    sim_report_emulated_line(f, d);
     fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
             m->total_bytes / 1e9, m->capacity_bytes / 1e9, m->weight_bytes / 1e9, m->kv_bytes_per_seq / 1e9,
             m->workspace_bytes / 1e9);

@@ -13,6 +13,9 @@
 cJSON *sim_report_step(const sim_step_result *s);
 cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m);
 cJSON *sim_report_deploy(const sim_deploy *d);
+/* One line, "EMULATED (--emulate): ...", when the deployment runs formats its device does not
+ * support (sim_deploy_emulated); nothing otherwise. */
+void sim_report_emulated_line(FILE *f, const sim_deploy *d);
 cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r);
 cJSON *sim_report_phase(const sim_deploy *d, const sim_phase_result *p);
 /* The JSON builders return a new object the caller frees with cJSON_Delete (NULL when out

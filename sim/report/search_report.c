@@ -21,7 +21,14 @@ static cJSON *row_json(const sim_search_row *r)
     cJSON_AddNumberToObject(row, "pp", r->pp);
     cJSON_AddNumberToObject(row, "dp", r->dp);
     cJSON_AddNumberToObject(row, "prefill_gpus", r->prefill_gpus);
-    cJSON_AddStringToObject(row, "precision", sim_wformat_name(r->precision));
+    if (r->emulated) {
+        char name[48];
+        snprintf(name, sizeof name, "%s (emulated)", sim_wformat_name(r->precision));
+        cJSON_AddStringToObject(row, "precision", name);
+        cJSON_AddBoolToObject(row, "emulated", true);
+    } else {
+        cJSON_AddStringToObject(row, "precision", sim_wformat_name(r->precision));
+    }
     cJSON_AddNumberToObject(row, "max_batched_tokens", r->max_batched_tokens);
     cJSON_AddNumberToObject(row, "concurrency", r->concurrency);
     cJSON_AddNumberToObject(row, "output_tokens_per_s_per_user", r->output_tps_per_user);
@@ -76,6 +83,7 @@ cJSON *sim_search_report_json(const sim_search_result *r)
     cJSON_AddNumberToObject(j, "configurations", (double)r->configs);
     cJSON_AddNumberToObject(j, "skipped_invalid", (double)r->invalid);
     cJSON_AddNumberToObject(j, "skipped_no_fit", (double)r->no_fit);
+    cJSON_AddNumberToObject(j, "skipped_unsupported", (double)r->unsupported);
     if (r->frontier) {
         cJSON_AddNumberToObject(j, "points", (double)r->points);
         cJSON_AddItemToObject(j, "frontier", rows_json(r, NULL, r->nrows));
@@ -103,6 +111,10 @@ void sim_search_report_print(FILE *f, const sim_search_result *r)
                                         "usd_per_mtok_output", "ttft_s", "tpot_s" };
     fprintf(f, "%.0f configurations evaluated (%.0f splits rejected by the deployment checks, %.0f do not fit in memory)\n",
             (double)r->configs, (double)r->invalid, (double)r->no_fit);
+    if (r->unsupported > 0)
+        fprintf(f, "%.0f candidates skipped: a weight or KV format the hardware does not support (hwmodel 'formats'; "
+                   "--emulate to include them)\n",
+                (double)r->unsupported);
     cJSON *rows = sim_search_report_rows(r);
     if (r->frontier) {
         fprintf(f, "%.0f points; Pareto frontier (%d points):\n", (double)r->points, cJSON_GetArraySize(rows));

@@ -253,6 +253,9 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
     } else {
         fprintf(f, "%s on %s\n", d->model->name, dep);
     }
+    sim_report_emulated_line(f, d);
+    if (o->prefill)
+        sim_report_emulated_line(f, o->prefill);
     fprintf(f, "%s arrivals, %.0f requests at %s req/s offered, simulated %s s\n", v->workload->source,
             (double)r->requests, nt(&b, "%.4g", r->offered_rate), nt(&b, "%.4g", r->duration_s));
     if (v->sized)

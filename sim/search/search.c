@@ -50,7 +50,7 @@ typedef struct walk {
     bool frontier, store;
     cand *c;
     long n, cap;
-    long configs, invalid, deploys;
+    long configs, invalid, deploys, unsupported;
     sim_err *err;
 } walk;
 
@@ -109,6 +109,12 @@ static int visit_split(walk *w, sim_deploy *d, const sim_split_req *split, int h
 {
     const sim_search_space *s = w->s;
     sim_err ignored = { 0 };
+    /* Never propose a format the hardware does not run (the check would refuse it anyway;
+     * counted apart so the report can say why). */
+    if (!sim_deploy_formats_supported(d) && !d->emulate) {
+        w->unsupported++;
+        return SIM_OK;
+    }
     w->deploys++;
     bool ok = sim_deploy_split(d, split, "", &ignored) == SIM_OK && sim_deploy_check(d, &ignored) == SIM_OK;
     int rc = SIM_OK;
@@ -245,11 +251,15 @@ static int gather(const sim_search_space *s, bool frontier, walk *w, sim_search_
     out->space_size = size;
     out->configs = w->configs;
     out->invalid = w->invalid;
+    out->unsupported = w->unsupported;
     out->deploys = w->deploys;
     out->best = out->closest = -1;
     if (w->configs == 0)
-        return sim_fail(err, SIM_EINPUT, "no split of 1..%d devices passes the deployment checks for %s",
-                        s->max_gpus, s->model->name);
+        return sim_fail(err, SIM_EINPUT, "no split of 1..%d devices passes the deployment checks for %s%s",
+                        s->max_gpus, s->model->name,
+                        w->unsupported ? " (the precisions asked for include formats the hardware does not support: "
+                                         "hwmodel 'formats'; --emulate to run them anyway)"
+                                       : "");
     if (size > s->limit && !s->force)
         return sim_fail(err, SIM_EINPUT,
                         "the space holds %ld evaluations (%ld configurations%s), above the limit of %ld; "
@@ -278,6 +288,7 @@ static sim_search_row config_row(const cand *k, const sim_eval *ev)
         .tp = d->tp, .ep = d->ep, .pp = d->pp, .dp = d->dp,
         .prefill_gpus = k->has_prefill ? k->pre.gpus : 0,
         .precision = d->expert_fmt,
+        .emulated = !sim_deploy_formats_supported(d) || (k->has_prefill && !sim_deploy_formats_supported(&k->pre)),
         .max_batched_tokens = d->max_batched_tokens,
         .concurrency = ev->concurrency_served,
         .output_tps_per_user = ev->output_tps_per_user,

@@ -65,6 +65,7 @@ typedef struct sim_search_row {
     char split[160];                            /* "tp2 ep2 pp1 dp1[ + prefill 2 gpus (tp2 ep2 dp1)]" */
     int tp, ep, pp, dp, prefill_gpus;           /* prefill_gpus 0 = aggregated */
     sim_wformat precision;
+    bool emulated;                              /* --emulate: a format here is one the hardware does not support */
     int max_batched_tokens;
     double concurrency;                         /* requests in flight served */
     double output_tps_per_user, output_tps_per_gpu, usd_per_mtok_output, usd_per_hour, ttft_s, tpot_s;
@@ -78,6 +79,8 @@ typedef struct sim_search_result {
     bool frontier;                              /* which question: frontier or cheapest */
     long space_size;                            /* evaluations (frontier: configurations x concurrency points) */
     long configs, invalid, no_fit;              /* passed the split checks / rejected / did not fit in memory */
+    long unsupported;                           /* candidates skipped: a format the hardware does not support
+                                                   (hwmodel `formats`; searched only with emulate) */
     long deploys;                               /* candidate deployments built: one per configuration checked */
     long points;                                /* frontier: points evaluated that fit */
     sim_search_row *rows;                       /* frontier: the Pareto rows, per hardware in rising

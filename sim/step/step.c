@@ -935,8 +935,9 @@ static void resolve_types(ctx *c)
 {
     const sim_deploy *d = c->d;
     sim_deploy_weight_mix(d, c->w);
-    c->peak_dense = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->dense_fmt), &c->dt_dense);
-    c->peak_expert = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(d->expert_fmt), &c->dt_expert);
+    /* The type each GEMM computes in: weight-only formats widen to 16-bit (hw.h). */
+    c->peak_dense = sim_hw_format_peak(d->hw, d->dense_fmt, &c->dt_dense);
+    c->peak_expert = sim_hw_format_peak(d->hw, d->expert_fmt, &c->dt_expert);
     c->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &c->dt_attn);
 }
 

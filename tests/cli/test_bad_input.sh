@@ -40,6 +40,9 @@ mk_hw '.compute.tflops.bf16 = 0' h_zero
 mk_hw '.memory.tiers[0].bandwidth_gbs = 1e-300' h_tiny
 mk_hw '.memory.tiers[0].capacity_gb = 1e300' h_huge
 mk_hw '.efficiency.dequant_gelem_s = {"q4_k_m": 5}' h_recipe
+mk_hw '.formats.native += ["fp6"]' h_fmt_unknown
+mk_hw 'del(.formats.source)' h_fmt_nosource
+mk_hw '.formats.weight_only += ["fp8"]' h_fmt_twice
 printf '0,1024,256\nx,y\n' >"$tmp/t_malformed.csv"
 printf '0,1024,256\n1,many,5\n' >"$tmp/t_type.csv"
 printf 'arrival_s,input_tokens,output_tokens\n' >"$tmp/t_empty.csv"
@@ -111,6 +114,13 @@ cases=(
   "unknown name  |'kv_precision': 'q4_k_m' is a GGUF file recipe              |${E[*]} --kv-precision q4_k_m"
   "unknown name  |'dispatch_precision': 'q3_k_s' is a GGUF file recipe        |${E[*]} --dispatch-precision q3_k_s"
   "unknown name  |h_recipe.json: unknown field 'efficiency.dequant_gelem_s.q4_k_m'|eval --model mixtral-8x7b --hw $tmp/h_recipe.json"
+  "unknown name  |h_fmt_unknown.json: field 'formats.native' has unknown format 'fp6'|eval --model mixtral-8x7b --hw $tmp/h_fmt_unknown.json"
+  "missing       |h_fmt_nosource.json.*formats.*source                        |eval --model mixtral-8x7b --hw $tmp/h_fmt_nosource.json"
+  "impossible    |h_fmt_twice.json: field 'formats': 'fp8' is listed twice    |eval --model mixtral-8x7b --hw $tmp/h_fmt_twice.json"
+  "unsupported   |mi300x .*does not support nvfp4 \(experts\).*weight-only mxfp4 gguf.*--emulate|eval --model mixtral-8x7b --hw mi300x --precision nvfp4"
+  "unsupported   |laptop-ddr5 .*does not support fp8 \(KV cache\)           |eval --model mixtral-8x7b --hw laptop-ddr5 --precision int4 --kv-precision fp8"
+  "unsupported   |does not support nvfp4                                      |serve --model mixtral-8x7b --hw mi300x --precision nvfp4 --rate 1 --requests 20"
+  "unsupported   |formats the hardware does not support.*--emulate            |search --model mixtral-8x7b --hw mi300x --max-gpus 2 --precision nvfp4"
   "unknown name  |unknown option '--tensor-parallel'                        |${E[*]} --tensor-parallel 8"
   "unknown name  |option 'phase' must be prefill or decode                  |${E[*]} --phase both --batch 1 --context 10"
   "malformed     |t_malformed.csv:2:1: expected 3 columns                   |${T[*]} --trace $tmp/t_malformed.csv"

@@ -204,5 +204,21 @@ grep -qE '^\| mixtral-8x7b int4 \| [0-9.]+ GiB \| 46.70 B \| m4-max \| pp512 \| 
   || bad "llama-bench on a deployment that does not fit prints a number"
 expect_fail 2 "--pp must be a whole number" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --pp 0
 
+# Formats a device does not support (hwmodel 'formats', issue 18): refused, or run with --emulate
+# and said so in the text and the JSON; a weight-only format (NVFP4 on Hopper: Marlin W4A16)
+# runs without it and computes at 16 bits.
+expect_fail 2 "mi300x .*does not support nvfp4" -- "$M" eval --model mixtral-8x7b --hw mi300x --precision nvfp4
+"$M" eval --model mixtral-8x7b --hw mi300x --precision nvfp4 --emulate | grep -q "^EMULATED (--emulate): mi300x .*nvfp4 experts computed as fp8" \
+  && ok || bad "--emulate text does not say EMULATED with the assumed compute type"
+"$M" eval --model mixtral-8x7b --hw mi300x --precision nvfp4 --emulate --json \
+  | jq -e '.deployment.emulated == "nvfp4 experts computed as fp8; nvfp4 dense layers computed as fp8" and .deployment.format_support["nvfp4 experts"] == "emulated"' >/dev/null \
+  && ok || bad "--emulate JSON lacks deployment.emulated"
+"$M" eval --model mixtral-8x7b --hw h200 --precision nvfp4 --json \
+  | jq -e '.deployment.format_support["nvfp4 experts"] == "weight-only" and (.deployment.emulated == null)' >/dev/null \
+  && ok || bad "nvfp4 on h200 should run weight-only, not emulated"
+"$M" search --model mixtral-8x7b --hw mi300x,h200 --max-gpus 1 --precision nvfp4,fp8 --json \
+  | jq -e '.skipped_unsupported == 1 and ([.frontier[] | select(.hw == "mi300x" and .precision == "nvfp4")] | length == 0)' >/dev/null \
+  && ok || bad "search proposed nvfp4 on mi300x or did not count it skipped"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
