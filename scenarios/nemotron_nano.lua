@@ -8,35 +8,27 @@
 -- found in the sources searched for this change.
 --
 -- What the simulator says, per device of 24 GB or less and per format people run: the BF16
--- checkpoint, NVIDIA's FP8 and NVFP4 checkpoints, and the GGUF files (Q8_0, Q4_K_M) where
--- moesim knows GGUF formats, else INT8 / INT4 weights in their place (the row says which).
+-- checkpoint, NVIDIA's FP8 and NVFP4 checkpoints, and the GGUF files (Q8_0, Q4_K_M), where
+-- the device runs them (the hwmodel's `formats`).
 -- One user, 1,024 prompt and 256 output tokens; then the formats that fit at 1K, at a 128K
 -- prompt: the model's 23 Mamba-2 layers hold a constant 49 MB of state per sequence, and only
 -- its 6 attention layers grow their KV (6 KB per token in BF16), so context costs little.
 
 local devices = { "rtx4090", "m4-max", "laptop-ddr5", "rpi5" }
 
--- each format, and what stands in for it where GGUF formats are not known to this build
-local formats = {
-  { name = "bf16" },
-  { name = "fp8" },
-  { name = "nvfp4" },
-  { name = "q8_0", fallback = "int8" },
-  { name = "q4_k_m", fallback = "int4" },
-}
+-- each format; a device that does not run one (FP8 and NVFP4 on CPUs and Apple GPUs: the
+-- hwmodel's `formats`) gets a row saying so, not a number
+local formats = { "bf16", "fp8", "nvfp4", "q8_0", "q4_k_m" }
 
 local function eval(hw, fmt, isl)
-  local opts = { model = "nemotron-3-nano", hw = hw, precision = fmt.name, isl = isl, osl = 256, concurrency = 1 }
-  local ok, r = pcall(moesim.eval, opts)
-  local used = fmt.name
-  if not ok and fmt.fallback then
-    opts.precision = fmt.fallback
-    used = fmt.fallback .. " (for " .. fmt.name .. ")"
-    r = moesim.eval(opts)
+  local ok, r = pcall(moesim.eval, { model = "nemotron-3-nano", hw = hw, precision = fmt, isl = isl, osl = 256,
+                                     concurrency = 1 })
+  if not ok and tostring(r):find("does not support", 1, true) then
+    return { fits = false, reason = "not supported on " .. hw .. " (its formats)" }
   elseif not ok then
     error(r)
   end
-  return r, used
+  return r
 end
 
 -- share of the weights held in the device's own memory (the rest spilled to host RAM or SSD)
@@ -46,11 +38,11 @@ local function fast_share(mem)
   return (t0.expert_share * mem.expert_weights_bytes + t0.other_share * mem.other_weights_bytes) / mem.weights_bytes
 end
 
-local function row(hw, r, used, isl)
+local function row(hw, r, fmt, isl)
   local mem = r.memory or {}
   return {
     hw = hw,
-    format = used,
+    format = fmt,
     prompt = isl,
     fits = r.fits,
     weights_gb = mem.weights_bytes and mem.weights_bytes / 1e9,
@@ -66,15 +58,15 @@ end
 local rows, fit_1k = {}, {}
 for _, hw in ipairs(devices) do
   for _, fmt in ipairs(formats) do
-    local r, used = eval(hw, fmt, 1024)
-    rows[#rows + 1] = row(hw, r, used, 1024)
+    local r = eval(hw, fmt, 1024)
+    rows[#rows + 1] = row(hw, r, fmt, 1024)
     if r.fits then fit_1k[#fit_1k + 1] = { hw = hw, fmt = fmt } end
   end
 end
 -- the same formats with a 128K prompt, where they fit at 1K
 for _, f in ipairs(fit_1k) do
-  local r, used = eval(f.hw, f.fmt, 131072)
-  rows[#rows + 1] = row(f.hw, r, used, 131072)
+  local r = eval(f.hw, f.fmt, 131072)
+  rows[#rows + 1] = row(f.hw, r, f.fmt, 131072)
 end
 
 local columns = { "hw", "format", "prompt", "fits", "weights_gb", "in_device", "state_kv_gb", "used_gb", "tok_s_user",
