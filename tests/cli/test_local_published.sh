@@ -64,6 +64,20 @@ if "$BIN/moesim" run "$tmp/bad.lua" --out "$tmp/bad" >"$tmp/bad.txt" 2>&1 \
   echo "FAIL: moesim.published accepted a path, or did not say what it expected: $(cat "$tmp/bad.txt")" >&2
   fail=$((fail + 1))
 fi
+# scenarios/local.lua (issue 14 item 8): every local device has rows, the Pi question is answered
+# in so many words, and the Pi's Qwen3-30B-A3B Q3_K_S row is resident with a generation rate
+"$BIN/moesim" run scenarios/local.lua --out "$tmp/local" >"$tmp/local.txt"
+for hw in rpi5 laptop-ddr5 ryzen-7950x m2-max m4-max m2-ultra rtx4090; do
+  if ! awk -F, -v hw="$hw" 'NR > 1 && $1 == hw { found = 1 } END { exit !found }' "$tmp/local/local.csv"; then
+    echo "FAIL: scenarios/local.lua has no row for $hw" >&2
+    fail=$((fail + 1))
+  fi
+done
+if ! grep -q "^Qwen3-30B-A3B on a Pi 5 16 GB: yes, with a Q3_K_S file" "$tmp/local.txt" \
+   || ! awk -F, 'NR > 1 && $1 == "rpi5" && $2 == "qwen3-30b-a3b" && $3 == "q3_k_s" && $5 == "resident" && $6 > 0 { ok = 1 } END { exit !ok }' "$tmp/local/local.csv"; then
+  echo "FAIL: scenarios/local.lua does not answer the Pi question with a resident Q3_K_S row: $(grep Pi "$tmp/local.txt")" >&2
+  fail=$((fail + 1))
+fi
 n=$(jq '.cases | length' "$out")
 echo "local published: $n cases, median |error| $(jq '.median_abs_error_pct | round' "$out")%, $fail failed checks"
 [ "$fail" -eq 0 ]
