@@ -2,17 +2,26 @@
 -- GB200 NVL72 rack, in one table. Run with `make run` or `bin/moesim run scenarios/quickstart.lua`.
 --
 -- Each row serves requests of 1,024 prompt and 256 output tokens. Edge devices serve one
--- user with 4-bit weights, as llama.cpp users run them. Data-centre GPUs serve 32 users
+-- user in the GGUF files llama.cpp users run there (below). Data-centre GPUs serve 32 users
 -- per GPU at the precision their tensor cores run fastest, in instances as large as the
 -- model needs: one GPU for the small models; for DeepSeek-V3 one 8-GPU H200 node
 -- (attention data-parallel, experts split 8 ways) or the whole 72-GPU NVLink domain of an
 -- NVL72 rack (256 experts + 32 redundant = 4 slots per GPU). Hardware you calibrated
 -- (hwmodels/calibrated/) gets rows of its own, marked calibrated/NAME.
 
+-- The GGUF file each edge device runs, per model, as people run them there:
+-- - Qwen3-30B-A3B: Q4_K_M, the common 4-bit file, where it fits (laptop, M4 Max); on the 16 GB
+--   Pi 5 a Q3_K_S file, the one the published Pi result used (tests/published/local.json M6):
+--   Q4_K_M (17 GiB) would not stay resident and would page from the SSD (scenarios/local.lua).
+-- - gpt-oss-120b: MXFP4_MOE, the format OpenAI ships the experts in and the GGUFs keep.
+-- - DeepSeek-V3: a 2-bit-class file (IQ2_XXS), the smallest that people try on big-memory
+--   desktops; it pages from the SSD on every edge device here.
+local edge = { ["qwen3-30b-a3b"] = "q4_k_m", ["gpt-oss-120b"] = "mxfp4_moe", ["deepseek-v3"] = "iq2_xxs" }
+local pi = { ["qwen3-30b-a3b"] = "q3_k_s", ["gpt-oss-120b"] = "mxfp4_moe", ["deepseek-v3"] = "iq2_xxs" }
 local systems = {
-  { hw = "rpi5",        precision = "int4" },
-  { hw = "laptop-ddr5", precision = "int4" },
-  { hw = "m4-max",      precision = "int4" },
+  { hw = "rpi5",        precision = pi },
+  { hw = "laptop-ddr5", precision = edge },
+  { hw = "m4-max",      precision = edge },
   { hw = "h200",        precision = "fp8",   per_gpu = 32 },
   -- NVFP4 experts; attention and dense layers as each checkpoint ships them (FP8 or BF16)
   { hw = "gb200-nvl72", precision = "nvfp4", dense = "native", per_gpu = 32 },
@@ -28,13 +37,14 @@ local instance = {
 
 -- Hardware calibrated on this machine (`moesim calibrate`) joins as one more edge device.
 for _, h in ipairs(moesim.hardware_list()) do
-  if h.name:find("^calibrated/") then systems[#systems + 1] = { hw = h.name, precision = "int4" } end
+  if h.name:find("^calibrated/") then systems[#systems + 1] = { hw = h.name, precision = edge } end
 end
 
 local rows = {}
 for _, model in ipairs { "qwen3-30b-a3b", "gpt-oss-120b", "deepseek-v3" } do
   for _, s in ipairs(systems) do
-    local opts = { model = model, hw = s.hw, precision = s.precision, dense_precision = s.dense, isl = 1024,
+    local precision = type(s.precision) == "table" and s.precision[model] or s.precision
+    local opts = { model = model, hw = s.hw, precision = precision, dense_precision = s.dense, isl = 1024,
                    osl = 256, concurrency = 1 }
     local inst = instance[model][s.hw]
     if inst then
@@ -46,7 +56,7 @@ for _, model in ipairs { "qwen3-30b-a3b", "gpt-oss-120b", "deepseek-v3" } do
       model = model,
       hw = s.hw,
       gpus = r.gpus,
-      precision = s.precision,
+      precision = precision,
       users = r.concurrency_served,
       fits = r.fits,
       tok_s_user = r.output_tokens_per_s_per_user,
