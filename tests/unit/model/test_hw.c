@@ -21,7 +21,7 @@
 #endif
 
 static const char *const shipped[] = {"rpi5",  "laptop-ddr5", "m4-max", "rtx4090",     "l40s",        "a100-sxm", "h100-sxm",
-                                      "h800", "h200",        "b200",   "gb200-nvl72", "gb300-nvl72", "mi300x", "m2-max", "ryzen-7950x"};
+                                      "h800", "h200",        "b200",   "gb200-nvl72", "gb300-nvl72", "mi300x", "m2-max", "ryzen-7950x", "m2-ultra"};
 #define N_SHIPPED (sizeof shipped / sizeof shipped[0])
 
 static const char *home(void)
