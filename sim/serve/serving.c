@@ -218,7 +218,12 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     /* a computed prompt token attends to the cached prefix and, on average, half the rest */
     mixed.prefill_ctx = (o->isl - pc) + pc / 2;
     mixed.prefill_seqs = chunks_busiest / nc;
-    mixed.group_tokens = d->dp * (fmax(1, decoding) * q + fmax(mu, p_mixed / d->dp) * chunk);
+    /* the tokens entering each MoE layer in a mixed step: every rank's decodes, and the chunks
+     * the group carries given that at least one rank carries one (dp mu / p_mixed of them in
+     * expectation, at least the busiest rank's). Not the chunks of an average step: with one
+     * user a step either carries the whole chunk or none */
+    double chunks_given_mixed = p_mixed > 0 ? d->dp * mu / p_mixed : 1;
+    mixed.group_tokens = d->dp * fmax(1, decoding) * q + fmax(pre_busiest, chunks_given_mixed * chunk);
     sim_step_result pure_step;
     int rc = sim_step_eval(d, &r->mem, &pure, &pure_step, err);
     if (rc)

@@ -483,6 +483,32 @@ static void test_single_user_tpot_is_decode_step(void **state)
     assert_close(ev.output_tps, 200 / (ev.first.stage_time_s + 200 * s.stage_time_s), 1e-9);
 }
 
+/* One user's prompt: a step that carries the chunk routes the chunk's tokens to the experts,
+ * not the chunk averaged over the request's life (it read 31 s for a 1,024-token prompt on a
+ * Pi where a prefill of that prompt takes ~79 s). The mixed step's experts cost what the
+ * prefill phase's do (within 5%), and TTFT is that prefill plus the wait for an iteration. */
+static void test_single_user_ttft_is_the_prefill(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_serve_opts o;
+    sim_serve_defaults(&o);
+    o.isl = 1024, o.osl = 256, o.concurrency = 1;
+    sim_eval ev;
+    sim_err err = { 0 };
+    assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_OK);
+    sim_step_result s;
+    sim_memfit f;
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1024, &s, &f, &err), SIM_OK);
+    assert_close(ev.first.by_kind_s[SIM_LK_EXPERTS], s.by_kind_s[SIM_LK_EXPERTS], 0.05);
+    /* TTFT adds the wait for an iteration to start and the decoding sequence beside the chunk */
+    assert_true(ev.ttft_s >= s.time_s && ev.ttft_s <= 1.25 * s.time_s);
+}
+
 /* Verifying k draft tokens: a sequence carries k+1 query tokens. Against k+1 sequences of
  * one token each at the same context, every GEMM, the routing and the LM head see the same
  * rows (same FLOPs), while attention reads one context instead of k+1. */
@@ -727,6 +753,7 @@ int main(void)
         cmocka_unit_test(test_observed_experts),
         cmocka_unit_test(test_poisson_max),
         cmocka_unit_test(test_single_user_tpot_is_decode_step),
+        cmocka_unit_test(test_single_user_ttft_is_the_prefill),
         cmocka_unit_test(test_verify_reads_context_once),
         cmocka_unit_test(test_draft_cost),
         cmocka_unit_test(test_spec_tpot_per_accepted_token),
