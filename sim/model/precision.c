@@ -51,13 +51,13 @@ typedef struct {
  *  mxfp4 E8M0 (one byte) scale per 32 elements, as OCP MX and gpt-oss ship;
  *  int4  FP16 scale plus a 4-bit zero point per group of 128 (GPTQ/AWQ style). */
 static const wformat_info wformats[SIM_WF_COUNT] = {
-    [SIM_WF_FP32] = {"fp32", 32, 4.0, false, chain_fp32},
-    [SIM_WF_BF16] = {"bf16", 16, 2.0, false, chain_bf16},
-    [SIM_WF_FP8] = {"fp8", 8, 1.0 + 4.0 / (128.0 * 128.0), false, chain_fp8},
-    [SIM_WF_INT8] = {"int8", 8, 1.0 + 2.0 / 128.0, false, chain_int8},
-    [SIM_WF_NVFP4] = {"nvfp4", 4, 0.5 + 1.0 / 16.0, true, chain_fp4},
-    [SIM_WF_MXFP4] = {"mxfp4", 4, 0.5 + 1.0 / 32.0, true, chain_fp4},
-    [SIM_WF_INT4] = {"int4", 4, 0.5 + 2.0 / 128.0 + 0.5 / 128.0, true, chain_int4},
+    [SIM_WF_FP32] = {"fp32", 32, 4.0, false, chain_fp32, false, false, 1},
+    [SIM_WF_BF16] = {"bf16", 16, 2.0, false, chain_bf16, false, false, 1},
+    [SIM_WF_FP8] = {"fp8", 8, 1.0 + 4.0 / (128.0 * 128.0), false, chain_fp8, false, false, 1},
+    [SIM_WF_INT8] = {"int8", 8, 1.0 + 2.0 / 128.0, false, chain_int8, false, false, 1},
+    [SIM_WF_NVFP4] = {"nvfp4", 4, 0.5 + 1.0 / 16.0, true, chain_fp4, false, false, 1},
+    [SIM_WF_MXFP4] = {"mxfp4", 4, 0.5 + 1.0 / 32.0, true, chain_fp4, false, false, 1},
+    [SIM_WF_INT4] = {"int4", 4, 0.5 + 2.0 / 128.0 + 0.5 / 128.0, true, chain_int4, false, false, 1},
     /* legacy 32-element blocks */
     [SIM_WF_Q4_0] = GGUF_TYPE("q4_0", 4, 2 + 16, 32, true),          /* block_q4_0: d, qs[16]: 4.5 bpw */
     [SIM_WF_Q4_1] = GGUF_TYPE("q4_1", 4, 2 + 2 + 16, 32, true),      /* block_q4_1: d, m, qs[16]: 5.0 */
