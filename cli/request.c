@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "model/registry.h"
+#include "report/bill_report.h"
 #include "report/report.h"
 #include "step/routing.h"
 
@@ -88,6 +89,14 @@ static const opt_entry options[] = {
     I(cuda_graph_max, 0, 1e7, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
     N(slo_ttft_s, 0, 1e6, "serve/search: SLO on time to first token, seconds (0 = none)"),
     N(slo_tpot_s, 0, 1e6, "serve/search: SLO on time per output token, seconds (0 = none)"),
+    S(price, "price kind of every cost: on-demand spot reserved-1y reserved-3y (prices/devices.json, dated and "
+      "sourced; KIND:PROVIDER picks a provider), tco (the hwmodel's price), own (purchase over lifetime + energy) "
+      "(default: the hwmodel's price, printed as 'rent')"),
+    N(requests_per_day, 0, 1e12, "traffic: requests per day; sizes replicas for the peak and prints the monthly bill "
+      "beside the hosted APIs that offer the model"),
+    N(requests_per_hour, 0, 1e11, "traffic: requests per hour (instead of requests_per_day)"),
+    N(peak_factor, 1, 1e4, "traffic: the peak rate over the day's mean (default 2, an assumption: no sourced "
+      "diurnal profile)"),
     { { NULL, SIM_OPT_STR, NULL }, 0, 0, 0, 0 },
 };
 
@@ -335,6 +344,84 @@ void sim_request_serve_opts(const sim_request *r, sim_serve_opts *o)
     o->cost.lifetime_years = r->lifetime_years;
 }
 
+int sim_request_traffic(const sim_request *r, sim_traffic *t, sim_err *err)
+{
+    memset(t, 0, sizeof *t);
+    if (r->requests_per_day > 0 && r->requests_per_hour > 0)
+        return sim_fail(err, SIM_EINPUT, "options 'requests_per_day' and 'requests_per_hour' both given: give one");
+    t->requests_per_day = r->requests_per_day > 0 ? r->requests_per_day : 24 * r->requests_per_hour;
+    t->peak_factor = r->peak_factor;
+    if (r->peak_factor > 0 && !(t->requests_per_day > 0))
+        return sim_fail(err, SIM_EINPUT, "option 'peak_factor' goes with 'requests_per_day' or 'requests_per_hour'");
+    t->slo_ttft_s = r->slo_ttft_s;
+    t->slo_tpot_s = r->slo_tpot_s;
+    return SIM_OK;
+}
+
+static const char *kind_static(const char *k)
+{
+    static const char *const kinds[] = { "on-demand", "spot", "reserved-1y", "reserved-3y", "tco", "own" };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i], k) == 0)
+            return kinds[i];
+    return NULL;
+}
+
+int sim_request_price(sim_session *session, const sim_request *r, const sim_hw *const *hw, int nhw,
+                      sim_cost_opts *c, sim_err *err)
+{
+    if (!r->price[0])
+        return SIM_OK;
+    char kind[64];
+    snprintf(kind, sizeof kind, "%s", r->price);
+    char *colon = strchr(kind, ':');
+    const char *provider = colon ? colon + 1 : "";
+    if (colon)
+        *colon = '\0';
+    const char *k = kind_static(kind);
+    if (!k)
+        return sim_fail(err, SIM_EINPUT, "option 'price': unknown kind '%s' (one of %s)", kind, sim_price_kinds());
+    if (r->usd_per_gpu_hour >= 0 || (r->owned && strcmp(k, "own") != 0))
+        return sim_fail(err, SIM_EINPUT, "option 'price' (%s) and option '%s' both set the price: give one", k,
+                        r->usd_per_gpu_hour >= 0 ? "usd_per_gpu_hour" : "owned");
+    if (provider[0] && (!strcmp(k, "tco") || !strcmp(k, "own")))
+        return sim_fail(err, SIM_EINPUT, "option 'price': %s comes from the hwmodel and has no provider (got '%s')", k,
+                        r->price);
+    if (nhw > SIM_COST_MAX_RATES)
+        return sim_fail(err, SIM_EINPUT, "option 'price': at most %d devices", SIM_COST_MAX_RATES);
+    c->kind = k;
+    c->nrates = 0;
+    for (int i = 0; i < nhw; i++) {
+        if (!strcmp(k, "tco") && !(hw[i]->usd_per_hour > 0))
+            return sim_fail(err, SIM_EINPUT, "option 'price': %s has no rent price in its hwmodel (%s); try own",
+                            hw[i]->name, hw[i]->price_source);
+        if (!strcmp(k, "own") && !(hw[i]->purchase_usd > 0))
+            return sim_fail(err, SIM_EINPUT, "option 'price': %s has no purchase price in its hwmodel (%s)",
+                            hw[i]->name, hw[i]->price_source);
+    }
+    if (!strcmp(k, "own")) {
+        c->owned = true;
+        return SIM_OK;
+    }
+    if (!strcmp(k, "tco"))
+        return SIM_OK;
+    const sim_prices *p = sim_session_prices(session, err);
+    if (!p)
+        return err->code;
+    for (int i = 0; i < nhw; i++) {
+        const sim_price_row *row = sim_prices_find(p, hw[i]->name, k, provider);
+        if (!row) {
+            char have[1024];
+            sim_prices_list_for(p, hw[i]->name, have, sizeof have);
+            return sim_fail(err, SIM_EINPUT, "option 'price': no %s%s%s price for %s in prices/devices.json (it has: %s; "
+                            "tco and own come from the hwmodel)", k, provider[0] ? ":" : "", provider, hw[i]->name,
+                            have);
+        }
+        c->rates[c->nrates++] = (sim_cost_rate){ hw[i], row };
+    }
+    return SIM_OK;
+}
+
 int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_opts *o, sim_err *err)
 {
     int k = r->spec_tokens;
@@ -387,6 +474,9 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
         return rc;
     d->routing_cache = sim_session_routing(session);
     sim_request_serve_opts(r, o);
+    const sim_hw *hws[1] = { hw };
+    if ((rc = sim_request_price(session, r, hws, 1, &o->cost, err)))
+        return rc;
     if (r->prefill_gpus || r->prefill_tp || r->prefill_dp || r->prefill_ep || r->prefill_pp) {
         *pre = *d;
         const sim_split_req psplit = { r->prefill_gpus, r->prefill_tp, r->prefill_ep, r->prefill_pp, r->prefill_dp };
@@ -419,8 +509,22 @@ int sim_request_eval(sim_session *session, const sim_request *r, sim_request_res
         bool prefill;
         if ((rc = parse_phase(r->phase, &prefill, err)))
             return rc;
+        if (r->requests_per_day > 0 || r->requests_per_hour > 0)
+            return sim_fail(err, SIM_EINPUT, "option 'requests_per_day' goes with serving, not with 'phase'");
         out->is_phase = true;
         return sim_phase_run(&out->deploy, prefill, r->batch, r->context, &out->phase, err);
+    }
+    sim_traffic t;
+    if ((rc = sim_request_traffic(r, &t, err)))
+        return rc;
+    if (t.requests_per_day > 0) {
+        if (r->replicas || r->concurrency != 1)
+            return sim_fail(err, SIM_EINPUT, "options 'replicas' and 'concurrency' are sized from 'requests_per_day': "
+                            "give the traffic or the operating point, not both");
+        if (!(out->prices = sim_session_prices(session, err)))
+            return err->code;
+        out->has_bill = true;
+        return sim_serve_size_for_traffic(&out->deploy, &out->serve, &t, &out->eval, &out->bill, err);
     }
     return sim_serve_eval(&out->deploy, &out->serve, &out->eval, err);
 }
@@ -429,15 +533,26 @@ cJSON *sim_request_result_json(const sim_request_result *res)
 {
     if (res->is_phase)
         return sim_report_phase(&res->deploy, &res->phase);
-    return sim_report_eval(&res->deploy, &res->serve, &res->eval);
+    cJSON *j = sim_report_eval(&res->deploy, &res->serve, &res->eval);
+    cJSON *price = j ? sim_report_price(res->deploy.hw, &res->serve.cost) : NULL;
+    if (price)
+        cJSON_AddItemToObject(j, "price", price);
+    if (j && res->has_bill && res->eval.fits)
+        cJSON_AddItemToObject(j, "bill", sim_report_bill(&res->bill, res->deploy.model->name, res->serve.isl,
+                                                         res->serve.osl, res->prices));
+    return j;
 }
 
 void sim_request_result_print(FILE *f, const sim_request_result *res)
 {
-    if (res->is_phase)
+    if (res->is_phase) {
         sim_report_print_phase(f, &res->deploy, &res->phase);
-    else
-        sim_report_print_eval(f, &res->deploy, &res->serve, &res->eval);
+        return;
+    }
+    sim_report_print_eval(f, &res->deploy, &res->serve, &res->eval);
+    sim_report_print_price(f, res->deploy.hw, &res->serve.cost);
+    if (res->has_bill && res->eval.fits)
+        sim_report_print_bill(f, &res->bill, res->deploy.model->name, res->serve.isl, res->serve.osl, res->prices);
 }
 
 int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, sim_err *err)

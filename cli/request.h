@@ -49,6 +49,10 @@ typedef struct sim_request {
     bool spec_accept_given;                   /* spec_accept was set (else eval/search take the card's figure) */
     int max_num_seqs, block_size, cuda_graph_max;
     double slo_ttft_s, slo_tpot_s;            /* per-request SLO for goodput and search (0 = none) */
+    /* prices and traffic (prices/SCHEMA.md, serving.h sim_traffic) */
+    char price[64];                           /* KIND[:PROVIDER]; "" = the hwmodel's rent price ("rent") */
+    double requests_per_day, requests_per_hour;/* 0 = no traffic given (no bill) */
+    double peak_factor;                       /* 0 = SIM_DEFAULT_PEAK_FACTOR (an assumption) */
 } sim_request;
 
 void sim_request_defaults(sim_request *r);
@@ -88,6 +92,17 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
                                sim_err *err);
 /* The serving options a request sets (isl, osl, concurrency, replicas, cost); no prefill pool. */
 void sim_request_serve_opts(const sim_request *r, struct sim_serve_opts *o);
+/* --price KIND[:PROVIDER] for the devices `hw` (all of them must have a price of that
+ * kind): sets c->kind and the per-device rows. No --price: nothing changes. Fails with
+ * SIM_EINPUT naming option 'price': an unknown kind, a device without that kind (the kinds it
+ * has are listed), or a conflict with usd_per_gpu_hour / owned. */
+int sim_request_price(sim_session *session, const sim_request *r, const sim_hw *const *hw, int nhw,
+                      sim_cost_opts *c, sim_err *err);
+
+/* The traffic a request states, requests per day (from per hour when that is given); 0 when
+ * none. Fails naming the options when both are given. */
+int sim_request_traffic(const sim_request *r, sim_traffic *t, sim_err *err);
+
 /* Speculative decoding and prefix caching for model m, as eval and search model them (serve's
  * simulation reads the request itself): spec_tokens, prefix_hit, and the
  * accepted tokens per step (spec_accept when given, else the card's published figure for
@@ -108,6 +123,9 @@ typedef struct sim_request_result {
     bool is_phase;                 /* --phase given: `phase` holds the result, else `eval` */
     sim_phase_result phase;
     sim_eval eval;
+    bool has_bill;                 /* requests_per_day/hour given: the deployment was sized for it */
+    sim_bill bill;
+    const sim_prices *prices;      /* the session's, for the hosted-API rows (NULL when not loaded) */
 } sim_request_result;
 
 /* Build the deployment and evaluate it (sim_serve_eval, or sim_phase_run for a phase). */

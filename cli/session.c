@@ -26,6 +26,8 @@ struct sim_session {
     hw_entry *hws;
     long loads;
     sim_routing_cache *routing;
+    sim_prices prices;             /* loaded on first use */
+    bool have_prices;
 };
 
 sim_session *sim_session_alloc(void)
@@ -56,6 +58,7 @@ void sim_session_free(sim_session *s)
         free(e);
     }
     sim_routing_cache_free(s->routing);
+    sim_prices_free(&s->prices);
     free(s);
 }
 
@@ -110,4 +113,15 @@ const sim_hw *sim_session_hw(sim_session *s, const char *name, sim_err *err)
 long sim_session_loads(const sim_session *s)
 {
     return s->loads;
+}
+
+const sim_prices *sim_session_prices(sim_session *s, sim_err *err)
+{
+    if (!s->have_prices) {
+        if (sim_prices_load_home(&s->prices, err))
+            return NULL;
+        s->have_prices = true;
+        s->loads++;
+    }
+    return &s->prices;
 }

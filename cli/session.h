@@ -10,6 +10,7 @@
 #include "base/err.h"
 #include "model/hw.h"
 #include "model/model.h"
+#include "model/prices.h"
 
 typedef struct sim_session sim_session;
 
@@ -29,6 +30,10 @@ const sim_hw *sim_session_hw(sim_session *s, const char *name_or_path, sim_err *
  * NULL when it could not be allocated (then nothing is memoized, only slower). Owned by the
  * session. */
 struct sim_routing_cache *sim_session_routing(sim_session *s);
+
+/* The shipped price tables ($MOESIM_HOME/prices), loaded on first use and owned by the
+ * session. NULL on failure, with err filled (the file and field). */
+const sim_prices *sim_session_prices(sim_session *s, sim_err *err);
 
 /* Files the session has actually read (cache misses), for tests. */
 long sim_session_loads(const sim_session *s);

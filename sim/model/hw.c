@@ -340,7 +340,8 @@ static int parse_price(const cJSON *root, sim_hw *hw, const char *file, sim_err 
     if ((rc = sim_json_check_keys(p, keys, file, "price", err)) || (rc = need_source(p, file, "price", err)) ||
         (rc = get_num(p, "usd_per_hour", true, R_NONNEG, &hw->usd_per_hour, file, "price", err)) ||
         (rc = get_num(p, "purchase_usd", true, R_NONNEG, &hw->purchase_usd, file, "price", err)) ||
-        (rc = get_num(p, "lifetime_years", true, R_POSITIVE, &hw->lifetime_years, file, "price", err)))
+        (rc = get_num(p, "lifetime_years", true, R_POSITIVE, &hw->lifetime_years, file, "price", err)) ||
+        (rc = sim_json_str(p, "source", hw->price_source, sizeof hw->price_source, file, "price", err)))
         return rc;
     if (hw->usd_per_hour <= 0 && hw->purchase_usd <= 0)
         return sim_fail(err, SIM_EINPUT,

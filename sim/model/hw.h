@@ -101,6 +101,7 @@ typedef struct sim_hw {
     double usd_per_hour;         /* rent per device-hour */
     double purchase_usd;         /* per device, all-in share */
     double lifetime_years;
+    char price_source[1024];      /* price.source: what usd_per_hour and purchase_usd are */
 
     /* `formats`: which storage formats run here and how. stated false = the file has no
      * `formats` object: nothing is checked (every shipped hwmodel states it; a unit test holds

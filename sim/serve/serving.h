@@ -84,6 +84,22 @@ typedef struct sim_rate_point {
 
 int sim_serve_at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err);
 
+/* A daily traffic in the user's terms. The peak factor is the peak hour's rate over the
+ * day's mean (<= 0: SIM_DEFAULT_PEAK_FACTOR, an assumption: no sourced diurnal profile of
+ * LLM traffic is in the reference). SLO bounds apply to the steady state at the peak (0 = none). */
+typedef struct sim_traffic {
+    double requests_per_day, peak_factor;
+    double slo_ttft_s, slo_tpot_s;
+} sim_traffic;
+
+/* Size replicas of deployment d for the peak rate: the fewest replicas whose steady state
+ * (sim_serve_at_rate, one replica's share of the peak) reaches the rate and meets the SLO,
+ * then evaluate them there (*ev: o->replicas and o->concurrency are set to that point) and
+ * fill the bill: every replica is paid all month. When d does not fit, ev->fits is false and
+ * the bill is empty. */
+int sim_serve_size_for_traffic(const sim_deploy *d, sim_serve_opts *o, const sim_traffic *t, sim_eval *ev,
+                               sim_bill *b, sim_err *err);
+
 /* One phase alone, as `moesim eval --phase`: a decode step of `batch` sequences at
  * context `ctx`, or a prefill of `batch` prompts of `ctx` tokens, per attention rank. */
 int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,
