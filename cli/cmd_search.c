@@ -101,7 +101,7 @@ int cmd_search(int argc, char **argv)
         return search_fail(err.code, err.msg);
     bool frontier;
     if (!goal)
-        frontier = !(r.rate > 0 && (r.slo_ttft_s > 0 || r.slo_tpot_s > 0));
+        frontier = !(cli_search_has_rate(&r) && (r.slo_ttft_s > 0 || r.slo_tpot_s > 0));
     else if (strcmp(goal, "frontier") == 0 || strcmp(goal, "cheapest") == 0)
         frontier = strcmp(goal, "frontier") == 0;
     else
@@ -133,6 +133,8 @@ int cmd_search(int argc, char **argv)
     cJSON_Delete(rows);
     if (json) {
         cJSON *j = sim_search_report_json(&res);
+        if (!out && j && cli_search_extras(session, &r, &o, j, NULL, &err))
+            out = 1;
         char *text = j ? cJSON_Print(j) : NULL;
         if (text)
             puts(text);
@@ -140,6 +142,8 @@ int cmd_search(int argc, char **argv)
         cJSON_Delete(j);
     } else {
         sim_search_report_print(stdout, &res);
+        if (!out && cli_search_extras(session, &r, &o, NULL, stdout, &err))
+            out = 1;
     }
     bool met = frontier || res.met;
     char msg[1024];

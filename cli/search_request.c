@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/serve_request.h"
+#include "report/bill_report.h"
 #include "report/search_report.h"
 
 void cli_search_defaults(cli_search_opts *o)
@@ -112,11 +113,41 @@ static int confirm_workload(const sim_request *r, sim_search_space *s, sim_err *
     return cli_serve_wl_opts(&one, max_context, &s->workload, err);
 }
 
-int cli_search_space(sim_session *session, const sim_request *r, const cli_search_opts *o, bool frontier,
+bool cli_search_has_rate(const sim_request *r)
+{
+    return r->rate > 0 || r->requests_per_day > 0 || r->requests_per_hour > 0;
+}
+
+/* A daily traffic becomes the rate the search must carry: its peak. */
+static int traffic_rate(const sim_request *in, sim_request *r, double *rpd, double *peak, sim_err *err)
+{
+    *r = *in;
+    *rpd = *peak = 0;
+    sim_traffic t;
+    int rc = sim_request_traffic(in, &t, err);
+    if (rc || !(t.requests_per_day > 0))
+        return rc;
+    if (in->rate > 0)
+        return sim_fail(err, SIM_EINPUT, "options 'rate' and 'requests_per_day' both given: give one (the search "
+                        "carries the traffic's peak, requests_per_day / 86400 x peak_factor)");
+    *rpd = t.requests_per_day;
+    *peak = t.peak_factor > 0 ? t.peak_factor : SIM_DEFAULT_PEAK_FACTOR;
+    r->rate = *rpd / 86400.0 * *peak;
+    return SIM_OK;
+}
+
+int cli_search_space(sim_session *session, const sim_request *in, const cli_search_opts *o, bool frontier,
                      sim_search_space *s, sim_err *err)
 {
     sim_search_space_defaults(s);
-    int rc;
+    sim_request req;
+    const sim_request *r = &req;
+    int rc = traffic_rate(in, &req, &s->requests_per_day, &s->peak_factor, err);
+    if (rc)
+        return rc;
+    if (frontier && s->requests_per_day > 0)
+        return sim_fail(err, SIM_EINPUT, "option 'requests_per_day' goes with the cheapest configuration "
+                        "(give slo_ttft_s and/or slo_tpot_s), not with the frontier");
     if (!frontier && (rc = sim_search_check_goal(r->rate, r->slo_ttft_s, r->slo_tpot_s, err)))
         return rc;
     if (!frontier && r->trace[0])
@@ -140,6 +171,8 @@ int cli_search_space(sim_session *session, const sim_request *r, const cli_searc
     s->progress = o->progress;
     s->progress_ctx = o->progress_ctx;
     sim_request_serve_opts(r, &s->serve);
+    if ((rc = sim_request_price(session, r, s->hw, s->nhw, &s->serve.cost, err)))
+        return rc;
     if ((rc = sim_request_spec_opts(r, s->model, &s->serve, err)))
         return rc;
     cli_serve_des_opts(r, &s->serve, &s->des);
@@ -165,6 +198,44 @@ int cli_search_run(sim_session *session, const sim_request *r, const cli_search_
     return rc;
 }
 
+int cli_search_extras(sim_session *session, const sim_request *r, const cli_search_opts *o, cJSON *j, FILE *f,
+                      sim_err *err)
+{
+    cJSON *prices = j && r->price[0] ? cJSON_AddArrayToObject(j, "prices") : NULL;
+    for (int i = 0; r->price[0] && i < (o->nhw ? o->nhw : 1); i++) {
+        const sim_hw *hw = sim_session_hw(session, o->nhw ? o->hw[i] : r->hw, err);
+        if (!hw)
+            return err->code;
+        sim_cost_opts c;
+        sim_cost_defaults(&c);
+        int rc = sim_request_price(session, r, &hw, 1, &c, err);
+        if (rc)
+            return rc;
+        if (f) {
+            fprintf(f, "%s ", hw->name);
+            sim_report_print_price(f, hw, &c);
+        }
+        cJSON *p = prices ? sim_report_price(hw, &c) : NULL;
+        if (p) {
+            cJSON_AddStringToObject(p, "hw", hw->name);
+            cJSON_AddItemToArray(prices, p);
+        }
+    }
+    sim_traffic t;
+    int rc = sim_request_traffic(r, &t, err);
+    if (rc || !(t.requests_per_day > 0))
+        return rc;
+    const sim_model *m = sim_session_model(session, r->model, err);
+    const sim_prices *p = m ? sim_session_prices(session, err) : NULL;
+    if (!p)
+        return err->code;
+    if (j)
+        cJSON_AddItemToObject(j, "hosted_api", sim_report_api_rows(p, m->name, t.requests_per_day, r->isl, r->osl));
+    if (f)
+        sim_report_print_api(f, p, m->name, t.requests_per_day, r->isl, r->osl);
+    return SIM_OK;
+}
+
 static int search_json(sim_session *session, const sim_request *r, const cli_search_opts *o, bool frontier,
                        cJSON **result, sim_err *err)
 {
@@ -173,6 +244,8 @@ static int search_json(sim_session *session, const sim_request *r, const cli_sea
     int rc = cli_search_run(session, r, o, frontier, &res, err);
     if (!rc && !(*result = sim_search_report_json(&res)))
         rc = sim_fail(err, SIM_EFAIL, "out of memory building the report");
+    if (!rc)
+        rc = cli_search_extras(session, r, o, *result, NULL, err);
     sim_search_result_free(&res);
     return rc;
 }

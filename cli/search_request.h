@@ -55,4 +55,13 @@ int cli_search_frontier(sim_session *session, const sim_request *r, const cli_se
 int cli_search_cheapest(sim_session *session, const sim_request *r, const cli_search_opts *o, cJSON **result,
                         sim_err *err);
 
+/* The request asks for a rate to carry: rate, requests_per_day or requests_per_hour. */
+bool cli_search_has_rate(const sim_request *r);
+
+/* What a search's costs rest on: the price of each hardware when --price is given, and with
+ * a daily traffic the hosted APIs that offer the model priced for it; added to `j` (keys
+ * "prices", "hosted_api") when not NULL and printed to `f` when not NULL. */
+int cli_search_extras(sim_session *session, const sim_request *r, const cli_search_opts *o, cJSON *j, FILE *f,
+                      sim_err *err);
+
 #endif

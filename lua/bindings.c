@@ -662,7 +662,7 @@ static int l_search(lua_State *L)
         snprintf(r.hw, sizeof r.hw, "%s", o.hw[0]);
     if (o.nprec)
         snprintf(r.precision, sizeof r.precision, "%s", o.precisions[0]);
-    bool frontier = goal ? strcmp(goal, "frontier") == 0 : !(r.rate > 0 && (r.slo_ttft_s > 0 || r.slo_tpot_s > 0));
+    bool frontier = goal ? strcmp(goal, "frontier") == 0 : !(cli_search_has_rate(&r) && (r.slo_ttft_s > 0 || r.slo_tpot_s > 0));
     if (goal && !frontier && strcmp(goal, "cheapest") != 0)
         return luaL_error(L, "search: goal must be 'frontier' or 'cheapest' (got '%s')", goal);
     sim_session *session = ctx(L)->session;

@@ -78,23 +78,7 @@ cJSON *sim_report_bill(const sim_bill *b, const char *model, double isl, double 
     sim_json_add_num(j, "usd_per_mtok_output_at_load", b->usd_per_mtok_output);
     sim_json_add_num(j, "kwh_per_month", b->kwh_per_month);
     cJSON_AddStringToObject(j, "note", b->note);
-    cJSON *apis = cJSON_AddArrayToObject(j, "hosted_api");
-    for (int i = 0; prices && apis && i < prices->napi; i++) {
-        const sim_api_price *a = &prices->api[i];
-        if (strcmp(a->model, model) != 0)
-            continue;
-        cJSON *o = cJSON_CreateObject();
-        if (!o)
-            break;
-        cJSON_AddStringToObject(o, "provider", a->provider);
-        cJSON_AddStringToObject(o, "api_model", a->api_model);
-        sim_json_add_num(o, "usd_per_mtok_input", a->usd_per_mtok_input);
-        sim_json_add_num(o, "usd_per_mtok_output", a->usd_per_mtok_output);
-        sim_json_add_num(o, "usd_per_month", sim_report_api_month(a, b, isl, osl));
-        cJSON_AddStringToObject(o, "date", a->date);
-        cJSON_AddStringToObject(o, "source", a->source);
-        cJSON_AddItemToArray(apis, o);
-    }
+    cJSON_AddItemToObject(j, "hosted_api", sim_report_api_rows(prices, model, b->requests_per_day, isl, osl));
     return j;
 }
 
@@ -111,6 +95,36 @@ void sim_report_print_bill(FILE *f, const sim_bill *b, const char *model, double
                "(rated power x PUE: an upper bound)\n",
             b->usd_per_hour, b->usd_per_day, b->usd_per_month, b->usd_per_mtok_input, b->usd_per_mtok_output,
             b->kwh_per_month);
+    sim_report_print_api(f, prices, model, b->requests_per_day, isl, osl);
+}
+
+cJSON *sim_report_api_rows(const sim_prices *prices, const char *model, double requests_per_day, double isl, double osl)
+{
+    cJSON *apis = cJSON_CreateArray();
+    sim_bill b = { .requests_per_day = requests_per_day, .mean_rps = requests_per_day / 86400.0 };
+    for (int i = 0; prices && apis && i < prices->napi; i++) {
+        const sim_api_price *a = &prices->api[i];
+        if (strcmp(a->model, model) != 0)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        if (!o)
+            break;
+        cJSON_AddStringToObject(o, "provider", a->provider);
+        cJSON_AddStringToObject(o, "api_model", a->api_model);
+        sim_json_add_num(o, "usd_per_mtok_input", a->usd_per_mtok_input);
+        sim_json_add_num(o, "usd_per_mtok_output", a->usd_per_mtok_output);
+        sim_json_add_num(o, "usd_per_month", sim_report_api_month(a, &b, isl, osl));
+        cJSON_AddStringToObject(o, "date", a->date);
+        cJSON_AddStringToObject(o, "source", a->source);
+        cJSON_AddItemToArray(apis, o);
+    }
+    return apis;
+}
+
+void sim_report_print_api(FILE *f, const sim_prices *prices, const char *model, double requests_per_day, double isl,
+                          double osl)
+{
+    sim_bill b = { .requests_per_day = requests_per_day, .mean_rps = requests_per_day / 86400.0 };
     bool any = false;
     for (int i = 0; prices && i < prices->napi; i++) {
         const sim_api_price *a = &prices->api[i];
@@ -120,7 +134,7 @@ void sim_report_print_bill(FILE *f, const sim_bill *b, const char *model, double
             fprintf(f, "hosted API for the same traffic (list prices, cache-miss input, no batch discount):\n");
         any = true;
         fprintf(f, "  %s %s: $%.2f in / $%.2f out per M tokens -> $%.0f/month (%s; %s)\n", a->provider, a->api_model,
-                a->usd_per_mtok_input, a->usd_per_mtok_output, sim_report_api_month(a, b, isl, osl), a->date,
+                a->usd_per_mtok_input, a->usd_per_mtok_output, sim_report_api_month(a, &b, isl, osl), a->date,
                 a->source);
     }
     if (!any)

@@ -2,9 +2,11 @@
  * moesim.search{} have always had), the text report, and the frontier/cost plots. */
 #include "report/search_report.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "base/jsonfile.h"
 #include "report/plot.h"
 #include "report/report.h"
 
@@ -35,6 +37,9 @@ static cJSON *row_json(const sim_search_row *r)
     cJSON_AddNumberToObject(row, "output_tokens_per_s_per_gpu", r->output_tps_per_gpu);
     cJSON_AddNumberToObject(row, "usd_per_mtok_output", r->usd_per_mtok_output);
     cJSON_AddNumberToObject(row, "usd_per_hour", r->usd_per_hour);
+    sim_json_add_num(row, "usd_per_month", r->usd_per_month);
+    if (isfinite(r->usd_per_mtok_at_load))
+        sim_json_add_num(row, "usd_per_mtok_output_at_load", r->usd_per_mtok_at_load);
     cJSON_AddNumberToObject(row, "ttft_s", r->ttft_s);
     cJSON_AddNumberToObject(row, "tpot_s", r->tpot_s);
     if (r->ranked) {
@@ -92,6 +97,10 @@ cJSON *sim_search_report_json(const sim_search_result *r)
     cJSON_AddNumberToObject(j, "rate", r->rate);
     cJSON_AddNumberToObject(j, "slo_ttft_s", r->slo_ttft_s);
     cJSON_AddNumberToObject(j, "slo_tpot_s", r->slo_tpot_s);
+    if (r->requests_per_day > 0) {
+        sim_json_add_num(j, "requests_per_day", r->requests_per_day);
+        sim_json_add_num(j, "peak_factor", r->peak_factor);
+    }
     cJSON_AddNumberToObject(j, "steady_state_feasible", (double)r->feasible);
     cJSON_AddItemToObject(j, "confirmed", rows_json(r, r->confirmed, r->nconfirmed));
     cJSON_AddBoolToObject(j, "met", r->met);
@@ -108,7 +117,10 @@ void sim_search_report_print(FILE *f, const sim_search_result *r)
 {
     static const char *const cols[] = { "hw", "gpus", "split", "precision", "max_batched_tokens", "concurrency",
                                         "output_tokens_per_s_per_user", "output_tokens_per_s_per_gpu",
-                                        "usd_per_mtok_output", "ttft_s", "tpot_s" };
+                                        "usd_per_mtok_output", "ttft_s", "tpot_s", "usd_per_month" };
+    static const char *const traffic_cols[] = { "hw", "gpus", "split", "precision", "concurrency", "ttft_s", "tpot_s",
+                                                "usd_per_month", "usd_per_mtok_output_at_load" };
+    bool traffic = !r->frontier && r->requests_per_day > 0;
     fprintf(f, "%.0f configurations evaluated (%.0f splits rejected by the deployment checks, %.0f do not fit in memory)\n",
             (double)r->configs, (double)r->invalid, (double)r->no_fit);
     if (r->unsupported > 0)
@@ -119,10 +131,17 @@ void sim_search_report_print(FILE *f, const sim_search_result *r)
     if (r->frontier) {
         fprintf(f, "%.0f points; Pareto frontier (%d points):\n", (double)r->points, cJSON_GetArraySize(rows));
     } else {
+        if (traffic)
+            fprintf(f, "traffic %g requests/day: the peak %g req/s (mean x %g) must be carried; every configuration is "
+                       "paid all month, so they rank by $/month\n", r->requests_per_day, r->rate, r->peak_factor);
         fprintf(f, "%.0f meet the SLO in steady state at %g req/s\n%s\n", (double)r->feasible, r->rate, r->message);
-        fprintf(f, "cheapest candidates (steady state at the concurrency that carries the rate):\n");
+        fprintf(f, "cheapest candidates (steady state at the concurrency that carries the rate%s):\n",
+                traffic ? "; usd_per_mtok_output_at_load = the month's bill over the month's output tokens" : "");
     }
-    sim_table_print(f, rows, cols, 11);
+    if (traffic)
+        sim_table_print(f, rows, traffic_cols, 9);
+    else
+        sim_table_print(f, rows, cols, 12);
     cJSON_Delete(rows);
 }
 

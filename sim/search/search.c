@@ -295,6 +295,8 @@ static sim_search_row config_row(const cand *k, const sim_eval *ev)
         .output_tps_per_gpu = ev->output_tps_per_gpu,
         .usd_per_mtok_output = ev->usd_per_mtok_output,
         .usd_per_hour = ev->usd_per_hour,
+        .usd_per_month = ev->usd_per_hour * SIM_HOURS_PER_MONTH,
+        .usd_per_mtok_at_load = NAN,
         .ttft_s = ev->ttft_s,
         .tpot_s = ev->tpot_s,
     };
@@ -530,6 +532,8 @@ static int cheap_visit(cheap_ctx *c, const cand *k)
     it->row.ranked = true;
     it->row.requests_per_s = rps;
     it->row.slo_score = score;
+    if (s->requests_per_day > 0) /* what the traffic pays per M output tokens, idle time included */
+        it->row.usd_per_mtok_at_load = it->row.usd_per_month / (s->requests_per_day * SIM_HOURS_PER_MONTH / 24 * so.osl / 1e6);
     it->usd_per_hour = ev.usd_per_hour;
     it->score = score;
     it->conc = so.concurrency;
@@ -672,6 +676,8 @@ int sim_search_run_cheapest(const sim_search_space *s, sim_search_result *out, s
         out->rate = s->rate;
         out->slo_ttft_s = s->slo_ttft_s;
         out->slo_tpot_s = s->slo_tpot_s;
+        out->requests_per_day = s->requests_per_day;
+        out->peak_factor = s->peak_factor;
         rc = cheapest_pick(&c, out, err);
     }
     if (!rc) {

@@ -41,6 +41,9 @@ typedef struct sim_search_space {
     sim_serve_opts serve;                       /* isl, osl, replicas, cost; concurrency and prefill per point */
     /* cheapest */
     double rate, slo_ttft_s, slo_tpot_s;        /* requests/s; p99 bounds (0 = none) */
+    /* The daily traffic the rate is the peak of (0 = a rate was given): rows then carry what
+     * the user pays for it, a month of the deployment over the month's tokens. */
+    double requests_per_day, peak_factor;
     sim_des_opts des;                           /* the DES confirm step; prefill set per candidate */
     sim_wl_opts workload;                       /* the confirm step's draws: one replica's share */
     void (*progress)(void *ctx, double share);
@@ -69,6 +72,9 @@ typedef struct sim_search_row {
     int max_batched_tokens;
     double concurrency;                         /* requests in flight served */
     double output_tps_per_user, output_tps_per_gpu, usd_per_mtok_output, usd_per_hour, ttft_s, tpot_s;
+    double usd_per_month;                       /* usd_per_hour x 730: paid idle or not */
+    double usd_per_mtok_at_load;                /* cheapest with a daily traffic: the month's bill over the month's
+                                                   output tokens (NaN without one) */
     bool ranked;                                /* cheapest: requests_per_s and slo_score are set */
     double requests_per_s, slo_score;           /* slo_score: worst ratio to the SLO bounds (<= 1 meets) */
     bool simulated;                             /* sim is set */
@@ -88,6 +94,7 @@ typedef struct sim_search_result {
     long nrows;
     /* cheapest */
     double rate, slo_ttft_s, slo_tpot_s;
+    double requests_per_day, peak_factor;       /* as in the space (0 = a rate was given) */
     long feasible;                              /* meet the SLO in steady state */
     long *confirmed, nconfirmed;                /* rows simulated, in order (indices into rows) */
     bool met;
