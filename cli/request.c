@@ -537,9 +537,14 @@ cJSON *sim_request_result_json(const sim_request_result *res)
     cJSON *price = j ? sim_report_price(res->deploy.hw, &res->serve.cost) : NULL;
     if (price)
         cJSON_AddItemToObject(j, "price", price);
-    if (j && res->has_bill && res->eval.fits)
+    if (j && res->has_bill && res->eval.fits) {
         cJSON_AddItemToObject(j, "bill", sim_report_bill(&res->bill, res->deploy.model->name, res->serve.isl,
                                                          res->serve.osl, res->prices));
+    } else if (j && res->has_bill) { /* no figure, and why */
+        cJSON *b = cJSON_AddObjectToObject(j, "bill");
+        cJSON_AddNullToObject(b, "usd_per_month");
+        cJSON_AddStringToObject(b, "reason", "not computed: the deployment does not fit (see reason)");
+    }
     return j;
 }
 
@@ -553,6 +558,8 @@ void sim_request_result_print(FILE *f, const sim_request_result *res)
     sim_report_print_price(f, res->deploy.hw, &res->serve.cost);
     if (res->has_bill && res->eval.fits)
         sim_report_print_bill(f, &res->bill, res->deploy.model->name, res->serve.isl, res->serve.osl, res->prices);
+    else if (res->has_bill)
+        fprintf(f, "bill: not computed: the deployment does not fit\n");
 }
 
 int sim_request_run(sim_session *session, const sim_request *r, cJSON **result, sim_err *err)

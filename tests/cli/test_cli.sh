@@ -220,5 +220,42 @@ expect_fail 2 "mi300x .*does not support nvfp4" -- "$M" eval --model mixtral-8x7
   | jq -e '.skipped_unsupported == 1 and ([.frontier[] | select(.hw == "mi300x" and .precision == "nvfp4")] | length == 0)' >/dev/null \
   && ok || bad "search proposed nvfp4 on mi300x or did not count it skipped"
 
+# Traffic to a monthly bill (issue 18 items 1, 2, 4): 100 / 1,000 / 10,000 requests a day give
+# different answers with $/month: the self-hosted bill is the deployment's, paid idle or not,
+# so its price per token falls tenfold with each tier while the hosted API's bill rises tenfold.
+for n in 100 1000 10000; do
+  "$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --isl 2000 --osl 500 --slo-ttft-s 2 --slo-tpot-s 0.05 \
+    --requests-per-day $n --price spot:vast --json >"$tmp/bill$n"
+done
+jq -s -e '
+  all(.[]; .bill.usd_per_month > 0 and .bill.replicas >= 1 and .bill.meets_slo and .price.kind == "spot"
+      and .price.provider == "vast" and (.price.date | length > 0) and (.price.source | length > 0))
+  and (.[0].bill.usd_per_month == .[2].bill.usd_per_month)
+  and ((.[0].bill.usd_per_mtok_output_at_load / .[2].bill.usd_per_mtok_output_at_load - 100) | fabs < 1)
+  and ((.[2].bill.hosted_api[0].usd_per_month / .[0].bill.hosted_api[0].usd_per_month - 100) | fabs < 1e-6)
+  and (.[0].bill.usd_per_month > .[0].bill.hosted_api[0].usd_per_month)
+  and (.[1].bill.peak_factor == 2 and .[1].bill.peak_factor_assumed)
+  and ((.[0].bill.usd_per_month - 1.49 * 730) | fabs < 0.01)' "$tmp/bill100" "$tmp/bill1000" "$tmp/bill10000" >/dev/null \
+  && ok || bad "bills for 100 / 1,000 / 10,000 requests a day: $(jq -c .bill "$tmp/bill100")"
+# enough traffic needs more replicas, each paid: 2,000,000 a day on one H100
+"$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --isl 2000 --osl 500 --requests-per-day 2000000 \
+  --peak-factor 3 --price on-demand --json | jq -e '.bill.replicas > 1 and .bill.peak_factor_assumed == false
+  and (.bill.usd_per_month - .bill.replicas * 2.23 * 730 | fabs < 0.01) and .price.provider == "coreweave"' >/dev/null \
+  && ok || bad "a large traffic is not sized over replicas"
+"$M" eval --model mixtral-8x7b --hw h100-sxm --requests-per-day 1000 --price tco | grep -q "^price: tco, the hwmodel's \$1.31" \
+  && ok || bad "--price tco does not name the hwmodel's price"
+"$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --requests-per-day 1000 | grep -q "^hosted API for the same traffic" \
+  && ok || bad "the bill does not print the hosted API beside it"
+"$M" eval --model mixtral-8x7b --hw h100-sxm --requests-per-day 1000 --json | jq -e '.bill.usd_per_month == null
+  and (.bill.reason | test("does not fit"))' >/dev/null && ok || bad "a bill that cannot be computed is not null with a reason"
+# search ranks by what the traffic pays and prints $/month
+"$M" search --model mixtral-8x7b --hw h100-sxm,h200 --max-gpus 2 --precision fp8 --isl 2000 --osl 500 \
+  --slo-tpot-s 0.05 --requests-per-day 1000 --price on-demand --confirm 1 --json >"$tmp/sbill"
+jq -e '.requests_per_day == 1000 and (.rate - 1000 / 86400 * 2 | fabs < 1e-9)
+  and ([.ranked[].usd_per_month] as $m | $m == ($m | sort))
+  and all(.ranked[]; .usd_per_mtok_output_at_load > 0)
+  and (.prices | length == 2) and (.hosted_api | length >= 1)' "$tmp/sbill" >/dev/null \
+  && ok || bad "search with a daily traffic: $(head -c 400 "$tmp/sbill")"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
