@@ -96,6 +96,23 @@ void sim_report_print_bill(FILE *f, const sim_bill *b, const char *model, double
             b->usd_per_hour, b->usd_per_day, b->usd_per_month, b->usd_per_mtok_input, b->usd_per_mtok_output,
             b->kwh_per_month);
     sim_report_print_api(f, prices, model, b->requests_per_day, isl, osl);
+    /* the answer in one line: which is cheaper here, and the traffic where they cross (the
+     * self-hosted bill is flat until the replicas fill, the API's grows with the requests) */
+    for (int i = 0; prices && i < prices->napi; i++) {
+        const sim_api_price *a = &prices->api[i];
+        if (strcmp(a->model, model) != 0)
+            continue;
+        double api = sim_report_api_month(a, b, isl, osl);
+        double per_req = (isl * a->usd_per_mtok_input + osl * a->usd_per_mtok_output) / 1e6;
+        double cross = b->usd_per_month / (per_req * SIM_HOURS_PER_MONTH / 24);
+        fprintf(f, "verdict at %g requests/day: %s ($%.0f/month against $%.0f); the API's bill reaches this "
+                   "deployment's at about %.3g requests/day%s\n",
+                b->requests_per_day, api < b->usd_per_month ? "the hosted API is cheaper" : "self-hosting is cheaper",
+                fmin(api, b->usd_per_month), fmax(api, b->usd_per_month), cross,
+                cross * b->peak_factor / 86400 > b->capacity_rps ? " (more than these replicas carry at the peak: "
+                                                                  "more replicas, a larger bill)" : "");
+        break;
+    }
 }
 
 cJSON *sim_report_api_rows(const sim_prices *prices, const char *model, double requests_per_day, double isl, double osl)
@@ -114,6 +131,7 @@ cJSON *sim_report_api_rows(const sim_prices *prices, const char *model, double r
         sim_json_add_num(o, "usd_per_mtok_input", a->usd_per_mtok_input);
         sim_json_add_num(o, "usd_per_mtok_output", a->usd_per_mtok_output);
         sim_json_add_num(o, "usd_per_month", sim_report_api_month(a, &b, isl, osl));
+        sim_json_add_num(o, "usd_per_request", (isl * a->usd_per_mtok_input + osl * a->usd_per_mtok_output) / 1e6);
         cJSON_AddStringToObject(o, "date", a->date);
         cJSON_AddStringToObject(o, "source", a->source);
         cJSON_AddItemToArray(apis, o);
