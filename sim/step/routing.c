@@ -1136,12 +1136,17 @@ static void interpolate(const sim_routing_query *q, const sim_routing_stats *a, 
 
 /* One file per law, $MOESIM_CACHE_DIR (empty: no files), else $XDG_CACHE_HOME/moesim, else
  * ~/.cache/moesim: routing-v<code version>-<law hash>.grid. Layout (native byte order, checked):
- * "MOESIMRG", u32 version, u32 0x01020304, u32 fields, u32 nodes, i64 key[10], u32 count,
+ * "MOESIMRG", u32 version, u32 0x01020304, u32 fields, u32 nodes, i64 key[11] (the law and the
+ * build), u32 count,
  * count x (u32 node, f64 figures[fields]), u64 FNV-1a of all bytes before it. A file that is
  * short, of another version or law, or fails its checksum is ignored (and replaced on the next
  * write); files are written to a temporary name and renamed, so a reader never sees half of
  * one. Deleting them only costs the Monte Carlo again. */
-enum { KEY_WORDS = 10, FILE_MAX = 1 << 16 };
+enum { KEY_WORDS = 11, FILE_MAX = 1 << 16 };
+/* When this file was compiled, part of every file's key: a rebuild (a changed Monte Carlo
+ * without a new GRID_CODE_VERSION, above all while developing) never reads figures of
+ * another build. Costs the first use of each law once per build. */
+static const char build_stamp[] = __DATE__ " " __TIME__;
 static const char grid_magic[8] = {'M', 'O', 'E', 'S', 'I', 'M', 'R', 'G'};
 
 static bool cache_dir(char *buf, size_t n)
@@ -1169,22 +1174,23 @@ static bool grid_path(const grid *g, char *buf, size_t n)
     return w > 0 && (size_t)w < n;
 }
 
-static void law_key(const sim_routing_query *q, int64_t key[KEY_WORDS])
-{
-    double skew = q->skew == 0 ? 0 : q->skew;
-    int64_t skew_bits;
-    memcpy(&skew_bits, &skew, sizeof skew_bits);
-    int64_t k[KEY_WORDS] = {q->experts, q->top_k, q->ep, q->ranks_per_node, skew_bits,
-                            q->redundant, q->eplb, (int64_t)q->seed, q->small_rows, q->exact_work_limit};
-    memcpy(key, k, sizeof k);
-}
-
 static uint64_t fnv1a(const unsigned char *p, size_t n)
 {
     uint64_t h = 14695981039346656037ULL;
     for (size_t i = 0; i < n; i++)
         h = (h ^ p[i]) * 1099511628211ULL;
     return h;
+}
+
+static void law_key(const sim_routing_query *q, int64_t key[KEY_WORDS])
+{
+    double skew = q->skew == 0 ? 0 : q->skew;
+    int64_t skew_bits;
+    memcpy(&skew_bits, &skew, sizeof skew_bits);
+    int64_t k[KEY_WORDS] = {q->experts, q->top_k, q->ep, q->ranks_per_node, skew_bits,
+                            q->redundant, q->eplb, (int64_t)q->seed, q->small_rows, q->exact_work_limit,
+                            (int64_t)fnv1a((const unsigned char *)build_stamp, sizeof build_stamp - 1)};
+    memcpy(key, k, sizeof k);
 }
 
 typedef struct buf {
