@@ -29,9 +29,13 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* GSL's documented switch for inlining gsl_rng_uniform and friends: the draw loop calls
  * them hundreds of thousands of times per query. */
@@ -964,12 +968,34 @@ static void all_experts(const sim_routing_query *q, sim_routing_stats *out)
     out->trials = 0;
 }
 
-static int compute(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+/* The figures with closed forms at q's token count: the uniform distinct experts, the mean rank
+ * load, and with uniform routing and no replicas the means the Monte Carlo would only estimate.
+ * Applied after the Monte Carlo and again after interpolating between grid nodes. */
+static void closed_forms(const sim_routing_query *q, sim_routing_stats *out)
 {
-    memset(out, 0, sizeof *out);
     int E = q->experts, k = q->top_k;
     double T = (double)q->tokens;
     out->distinct_experts_uniform = sim_routing_distinct_uniform(E, k, T);
+    /* The mean over ranks of assignments is T k / ep whatever the routing. */
+    out->mean_tokens_per_rank = T * k / q->ep;
+    if (q->skew == 0 && q->redundant == 0) {
+        out->distinct_experts = out->distinct_experts_uniform;
+        out->mean_experts_per_rank = out->distinct_experts_uniform / q->ep;
+        out->mean_dest_ranks_per_token = dest_groups_uniform(E, k, q->ep);
+        out->mean_dest_nodes_per_token = dest_groups_uniform(E, k, q->ep / q->ranks_per_node);
+        /* The maximum is sampled but the mean is exact: keep max >= mean where sampling
+         * noise would break it (ep = 1, or every rank saturated). */
+        if (out->max_experts_per_rank < out->mean_experts_per_rank)
+            out->max_experts_per_rank = out->mean_experts_per_rank;
+    }
+}
+
+/* The figures at exactly q's token count: closed forms where they exist, else the Monte Carlo. */
+static int compute_at(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int E = q->experts, k = q->top_k;
+    out->distinct_experts_uniform = sim_routing_distinct_uniform(E, k, (double)q->tokens);
     if (q->tokens == 0)
         return SIM_OK;
     if (k == E && q->redundant == 0) {
@@ -996,19 +1022,321 @@ static int compute(const sim_routing_query *q, sim_routing_stats *out, sim_err *
             return rc;
         out->max_tokens_per_rank_unbalanced = u.max_tokens_per_rank;
     }
-    /* The mean over ranks of assignments is T k / ep whatever the routing. */
-    out->mean_tokens_per_rank = T * k / q->ep;
-    if (q->skew == 0 && q->redundant == 0) {
-        out->distinct_experts = out->distinct_experts_uniform;
-        out->mean_experts_per_rank = out->distinct_experts_uniform / q->ep;
-        out->mean_dest_ranks_per_token = dest_groups_uniform(E, k, q->ep);
-        out->mean_dest_nodes_per_token = dest_groups_uniform(E, k, q->ep / q->ranks_per_node);
-        /* The maximum is sampled but the mean is exact: keep max >= mean where sampling
-         * noise would break it (ep = 1, or every rank saturated). */
-        if (out->max_experts_per_rank < out->mean_experts_per_rank)
-            out->max_experts_per_rank = out->mean_experts_per_rank;
-    }
+    closed_forms(q, out);
     return SIM_OK;
+}
+
+/* ---------------------------------------------------------------- the token grid */
+
+/* A law is a query less its token count. Its figures are smooth in T: every one is an
+ * expectation (of a maximum, a count or a share) over a sum of T independent tokens, so
+ * between nodes close together in log T it is interpolated, and the Monte Carlo runs only
+ * at the nodes, once per law, cached in memory and on disk. Nodes: every T from 1 to
+ * GRID_DENSE (where small counts are discrete and the Monte Carlo is cheap), then
+ * GRID_PER_OCTAVE per doubling up to MAX_TOKENS. A query on a node gets that node's Monte
+ * Carlo unchanged (the same figures as before the grid existed); between nodes each figure is
+ * interpolated linearly in (log T, log figure), exact for a power law, which the maxima
+ * approach (max ~ mean + c sqrt(mean)), and linearly in log T where a figure is 0 at a node.
+ * Log-log interpolation keeps the bounds every node satisfies and that are themselves power
+ * laws in T (mean <= max <= T k, copies <= T, experts <= slots per rank). The error against
+ * the Monte Carlo at the query's own T is measured by test_grid_matches_monte_carlo and
+ * bench_routing (README, "Speed"). */
+#define GRID_DENSE 16
+#define GRID_PER_OCTAVE 4
+/* 16 dense nodes, then 16 * 2^(i/4) for i = 1..108 (16 * 2^27 = 2^31 > MAX_TOKENS, capped). */
+#define GRID_NODES (GRID_DENSE + 27 * GRID_PER_OCTAVE)
+/* Bump when the Monte Carlo, the samplers, EPLB placement, the nodes or the file layout change:
+ * it names the cache files, so figures of an older code are never read back. */
+#define GRID_CODE_VERSION 1
+#define MAX_GRIDS 64
+
+static long node_tokens(int j)
+{
+    if (j < GRID_DENSE)
+        return j + 1;
+    double t = GRID_DENSE * exp2((double)(j - GRID_DENSE + 1) / GRID_PER_OCTAVE);
+    return t >= (double)MAX_TOKENS ? MAX_TOKENS : (long)llround(t);
+}
+
+/* The largest node at or below T (T >= 1). */
+static int node_below(long T)
+{
+    if (T <= GRID_DENSE)
+        return (int)T - 1;
+    int j = GRID_DENSE - 1 + (int)floor(GRID_PER_OCTAVE * log2((double)T / GRID_DENSE));
+    if (j > GRID_NODES - 1)
+        j = GRID_NODES - 1;
+    while (j + 1 < GRID_NODES && node_tokens(j + 1) <= T)
+        j++;
+    while (node_tokens(j) > T)
+        j--;
+    return j;
+}
+
+typedef struct grid {
+    sim_routing_query law; /* tokens 0, direct false */
+    uint64_t hash;
+    bool have[GRID_NODES];
+    sim_routing_stats node[GRID_NODES];
+} grid;
+
+/* The figures of sim_routing_stats that are interpolated and stored, all doubles. */
+static const size_t stat_fields[] = {
+    offsetof(sim_routing_stats, distinct_experts), offsetof(sim_routing_stats, distinct_experts_uniform),
+    offsetof(sim_routing_stats, mean_tokens_per_rank), offsetof(sim_routing_stats, max_tokens_per_rank),
+    offsetof(sim_routing_stats, mean_experts_per_rank), offsetof(sim_routing_stats, max_experts_per_rank),
+    offsetof(sim_routing_stats, max_tokens_per_expert), offsetof(sim_routing_stats, mean_dest_ranks_per_token),
+    offsetof(sim_routing_stats, mean_dest_nodes_per_token), offsetof(sim_routing_stats, max_token_copies_per_rank),
+    offsetof(sim_routing_stats, small_expert_share), offsetof(sim_routing_stats, small_token_share),
+    offsetof(sim_routing_stats, max_tokens_per_rank_unbalanced), offsetof(sim_routing_stats, hot_cold_tokens),
+};
+enum { N_FIELDS = sizeof stat_fields / sizeof *stat_fields };
+
+static double *field(sim_routing_stats *s, int i)
+{
+    return (double *)((char *)s + stat_fields[i]);
+}
+
+/* Node j of g, computed by the Monte Carlo unless held; *fresh counts the nodes computed. */
+static int grid_node(grid *g, int j, long *fresh, sim_err *err)
+{
+    if (g->have[j])
+        return SIM_OK;
+    sim_routing_query q = g->law;
+    q.tokens = node_tokens(j);
+    int rc = compute_at(&q, &g->node[j], err);
+    if (rc)
+        return rc;
+    g->have[j] = true;
+    (*fresh)++;
+    return SIM_OK;
+}
+
+/* Figures at q->tokens between nodes a (at Ta) and b (at Tb). */
+static void interpolate(const sim_routing_query *q, const sim_routing_stats *a, long Ta, const sim_routing_stats *b,
+                        long Tb, sim_routing_stats *out)
+{
+    double x = log((double)q->tokens / Ta) / log((double)Tb / Ta);
+    *out = *a;
+    for (int i = 0; i < N_FIELDS; i++) {
+        double fa = *field((sim_routing_stats *)a, i), fb = *field((sim_routing_stats *)b, i);
+        double *f = field(out, i);
+        if (isnan(fa) || isnan(fb))
+            *f = NAN;
+        else if (fa > 0 && fb > 0)
+            *f = exp(log(fa) + x * (log(fb) - log(fa)));
+        else
+            *f = fa + x * (fb - fa);
+    }
+    out->trials = a->trials < b->trials ? a->trials : b->trials;
+    closed_forms(q, out);
+}
+
+/* ---------------------------------------------------------------- the grid on disk */
+
+/* One file per law, $MOESIM_CACHE_DIR (empty: no files), else $XDG_CACHE_HOME/moesim, else
+ * ~/.cache/moesim: routing-v<code version>-<law hash>.grid. Layout (native byte order, checked):
+ * "MOESIMRG", u32 version, u32 0x01020304, u32 fields, u32 nodes, i64 key[11] (the law and the
+ * build), u32 count,
+ * count x (u32 node, f64 figures[fields]), u64 FNV-1a of all bytes before it. A file that is
+ * short, of another version or law, or fails its checksum is ignored (and replaced on the next
+ * write); files are written to a temporary name and renamed, so a reader never sees half of
+ * one. Deleting them only costs the Monte Carlo again. */
+enum { KEY_WORDS = 11, FILE_MAX = 1 << 16 };
+/* When this file was compiled, part of every file's key: a rebuild (a changed Monte Carlo
+ * without a new GRID_CODE_VERSION, above all while developing) never reads figures of
+ * another build. Costs the first use of each law once per build. */
+static const char build_stamp[] = __DATE__ " " __TIME__;
+static const char grid_magic[8] = {'M', 'O', 'E', 'S', 'I', 'M', 'R', 'G'};
+
+static bool cache_dir(char *buf, size_t n)
+{
+    const char *d = getenv("MOESIM_CACHE_DIR");
+    if (d) {
+        snprintf(buf, n, "%s", d);
+        return *d != 0;
+    }
+    if ((d = getenv("XDG_CACHE_HOME")) && d[0] == '/') /* the XDG spec ignores a relative path */
+        snprintf(buf, n, "%s/moesim", d);
+    else if ((d = getenv("HOME")) && *d)
+        snprintf(buf, n, "%s/.cache/moesim", d);
+    else
+        return false;
+    return true;
+}
+
+static bool grid_path(const grid *g, char *buf, size_t n)
+{
+    char dir[4096];
+    if (!cache_dir(dir, sizeof dir))
+        return false;
+    int w = snprintf(buf, n, "%s/routing-v%d-%016llx.grid", dir, GRID_CODE_VERSION, (unsigned long long)g->hash);
+    return w > 0 && (size_t)w < n;
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void law_key(const sim_routing_query *q, int64_t key[KEY_WORDS])
+{
+    double skew = q->skew == 0 ? 0 : q->skew;
+    int64_t skew_bits;
+    memcpy(&skew_bits, &skew, sizeof skew_bits);
+    int64_t k[KEY_WORDS] = {q->experts, q->top_k, q->ep, q->ranks_per_node, skew_bits,
+                            q->redundant, q->eplb, (int64_t)q->seed, q->small_rows, q->exact_work_limit,
+                            (int64_t)fnv1a((const unsigned char *)build_stamp, sizeof build_stamp - 1)};
+    memcpy(key, k, sizeof k);
+}
+
+typedef struct buf {
+    unsigned char *p;
+    size_t n, at;
+} buf;
+
+static void put(buf *b, const void *v, size_t n)
+{
+    if (b->at + n <= b->n)
+        memcpy(b->p + b->at, v, n);
+    b->at += n;
+}
+
+static bool take(buf *b, void *v, size_t n)
+{
+    if (b->at + n > b->n)
+        return false;
+    memcpy(v, b->p + b->at, n);
+    b->at += n;
+    return true;
+}
+
+static void put_u32(buf *b, uint32_t v)
+{
+    put(b, &v, sizeof v);
+}
+
+static bool take_u32(buf *b, uint32_t *v)
+{
+    return take(b, v, sizeof *v);
+}
+
+/* Merge the nodes of g's file into g (nodes g already holds are kept); *loaded counts them. */
+static void grid_load(grid *g, long *loaded)
+{
+    char path[4200];
+    if (!grid_path(g, path, sizeof path))
+        return;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    static const size_t cap = FILE_MAX;
+    unsigned char *data = malloc(cap);
+    size_t n = data ? fread(data, 1, cap, f) : 0;
+    fclose(f);
+    uint64_t sum;
+    if (!data || n < sizeof sum || n == cap || (memcpy(&sum, data + n - sizeof sum, sizeof sum), sum != fnv1a(data, n - sizeof sum))) {
+        free(data);
+        return;
+    }
+    buf b = {data, n - sizeof sum, 0};
+    char magic[8];
+    uint32_t version, endian, fields, nodes, count;
+    int64_t key[KEY_WORDS], want[KEY_WORDS];
+    law_key(&g->law, want);
+    if (!take(&b, magic, sizeof magic) || memcmp(magic, grid_magic, sizeof magic) || !take_u32(&b, &version) ||
+        version != GRID_CODE_VERSION || !take_u32(&b, &endian) || endian != 0x01020304u || !take_u32(&b, &fields) ||
+        fields != N_FIELDS || !take_u32(&b, &nodes) || nodes != GRID_NODES || !take(&b, key, sizeof key) ||
+        memcmp(key, want, sizeof key) || !take_u32(&b, &count) || count > GRID_NODES) {
+        free(data);
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t j;
+        double v[N_FIELDS + 1];
+        if (!take_u32(&b, &j) || !take(&b, v, sizeof v) || j >= GRID_NODES)
+            break;
+        bool ok = v[N_FIELDS] >= 0 && v[N_FIELDS] <= INT_MAX;
+        for (int k = 0; k < N_FIELDS; k++) /* only the unbalanced load may be NAN (routing.h) */
+            ok &= isfinite(v[k]) || (stat_fields[k] == offsetof(sim_routing_stats, max_tokens_per_rank_unbalanced) && isnan(v[k]));
+        if (!ok)
+            break;
+        if (g->have[j])
+            continue;
+        sim_routing_stats s = {0};
+        for (int k = 0; k < N_FIELDS; k++)
+            *field(&s, k) = v[k];
+        s.trials = (int)v[N_FIELDS];
+        g->node[j] = s;
+        g->have[j] = true;
+        (*loaded)++;
+    }
+    free(data);
+}
+
+/* mkdir -p; true when the directory exists at the end. */
+static bool make_dirs(const char *dir)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *c = p + 1; *c; c++)
+        if (*c == '/') {
+            *c = 0;
+            mkdir(p, 0755);
+            *c = '/';
+        }
+    struct stat st;
+    return mkdir(p, 0755) == 0 || (stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+}
+
+/* Write every node g holds (after merging what another run wrote meanwhile), atomically.
+ * Failures are silent: the file is only a cache. */
+static void grid_save(grid *g, long *loaded)
+{
+    char path[4200], dir[4096], tmp[4300];
+    if (!grid_path(g, path, sizeof path) || !cache_dir(dir, sizeof dir) || !make_dirs(dir))
+        return;
+    grid_load(g, loaded);
+    unsigned char *data = malloc(FILE_MAX);
+    if (!data)
+        return;
+    buf b = {data, FILE_MAX, 0};
+    int64_t key[KEY_WORDS];
+    law_key(&g->law, key);
+    uint32_t count = 0;
+    for (int j = 0; j < GRID_NODES; j++)
+        count += g->have[j];
+    put(&b, grid_magic, sizeof grid_magic);
+    put_u32(&b, GRID_CODE_VERSION);
+    put_u32(&b, 0x01020304u);
+    put_u32(&b, N_FIELDS);
+    put_u32(&b, GRID_NODES);
+    put(&b, key, sizeof key);
+    put_u32(&b, count);
+    for (int j = 0; j < GRID_NODES; j++) {
+        if (!g->have[j])
+            continue;
+        double v[N_FIELDS + 1];
+        for (int k = 0; k < N_FIELDS; k++)
+            v[k] = *field(&g->node[j], k);
+        v[N_FIELDS] = g->node[j].trials;
+        put_u32(&b, (uint32_t)j);
+        put(&b, v, sizeof v);
+    }
+    uint64_t sum = fnv1a(data, b.at < b.n ? b.at : b.n);
+    put(&b, &sum, sizeof sum);
+    snprintf(tmp, sizeof tmp, "%s.XXXXXX", path);
+    int fd = b.at <= b.n ? mkstemp(tmp) : -1;
+    if (fd >= 0) {
+        bool ok = write(fd, data, b.at) == (ssize_t)b.at;
+        ok &= close(fd) == 0;
+        if (!ok || rename(tmp, path) != 0)
+            unlink(tmp);
+    }
+    free(data);
 }
 
 /* ---------------------------------------------------------------- cache */
@@ -1028,6 +1356,9 @@ typedef struct cache_entry {
 struct sim_routing_cache {
     cache_entry *slots; /* CACHE_SLOTS entries, allocated with the cache */
     long entries, hits, misses;
+    grid *grids[MAX_GRIDS]; /* the laws met so far, allocated on first use */
+    int ngrids;
+    long computed, loaded;  /* grid nodes from the Monte Carlo and from files */
 };
 
 sim_routing_cache *sim_routing_cache_alloc(void)
@@ -1044,6 +1375,8 @@ void sim_routing_cache_free(sim_routing_cache *c)
 {
     if (!c)
         return;
+    for (int i = 0; i < c->ngrids; i++)
+        free(c->grids[i]);
     free(c->slots);
     free(c);
 }
@@ -1056,6 +1389,16 @@ void sim_routing_cache_info(const sim_routing_cache *c, long *entries, long *hit
         *hits = c ? c->hits : 0;
     if (misses)
         *misses = c ? c->misses : 0;
+}
+
+void sim_routing_grid_info(const sim_routing_cache *c, long *grids, long *computed, long *loaded)
+{
+    if (grids)
+        *grids = c ? c->ngrids : 0;
+    if (computed)
+        *computed = c ? c->computed : 0;
+    if (loaded)
+        *loaded = c ? c->loaded : 0;
 }
 
 /* One 64-bit word into the hash: murmur3's finalizer over h ^ v (a few cycles a field;
@@ -1084,6 +1427,7 @@ static uint64_t query_hash(const sim_routing_query *q)
     h = mix(h, (uint64_t)q->seed);
     h = mix(h, (uint64_t)(uint32_t)q->small_rows);
     h = mix(h, (uint64_t)q->exact_work_limit);
+    h = mix(h, (uint64_t)q->direct);
     return h;
 }
 
@@ -1092,7 +1436,8 @@ static bool query_equal(const sim_routing_query *a, const sim_routing_query *b)
     return a->experts == b->experts && a->top_k == b->top_k && a->tokens == b->tokens &&
            a->ep == b->ep && a->ranks_per_node == b->ranks_per_node && a->skew == b->skew &&
            a->redundant == b->redundant && a->eplb == b->eplb && a->seed == b->seed &&
-           a->small_rows == b->small_rows && a->exact_work_limit == b->exact_work_limit;
+           a->small_rows == b->small_rows && a->exact_work_limit == b->exact_work_limit &&
+           a->direct == b->direct;
 }
 
 static cache_entry *cache_find(sim_routing_cache *c, const sim_routing_query *q, uint64_t h)
@@ -1119,6 +1464,72 @@ static void cache_store(sim_routing_cache *c, const sim_routing_query *q, uint64
     c->entries++;
 }
 
+/* The grid of q's law in c, read from its file when first met; NULL when out of memory. When
+ * MAX_GRIDS laws are held they are all dropped (their nodes are on disk). */
+static grid *grid_for(sim_routing_cache *c, const sim_routing_query *q)
+{
+    sim_routing_query law = *q;
+    law.tokens = 0;
+    law.direct = false;
+    uint64_t h = query_hash(&law);
+    for (int i = 0; i < c->ngrids; i++)
+        if (c->grids[i]->hash == h && query_equal(&c->grids[i]->law, &law))
+            return c->grids[i];
+    if (c->ngrids == MAX_GRIDS) {
+        for (int i = 0; i < c->ngrids; i++)
+            free(c->grids[i]);
+        c->ngrids = 0;
+    }
+    grid *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->law = law;
+    g->hash = h;
+    grid_load(g, &c->loaded);
+    c->grids[c->ngrids++] = g;
+    return g;
+}
+
+/* The figures for q: on a grid node, that node's Monte Carlo; between two, interpolated. Without
+ * a cache the two nodes are computed for this query alone (the same figures, only slower). */
+static int answer(sim_routing_cache *c, const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+{
+    if (q->direct || q->tokens == 0 || (q->top_k == q->experts && q->redundant == 0))
+        return compute_at(q, out, err);
+    grid *g = c ? grid_for(c, q) : NULL, *own = NULL;
+    if (!g) {
+        if (!(g = own = calloc(1, sizeof *g)))
+            return sim_fail(err, SIM_EFAIL, "routing: out of memory");
+        g->law = *q;
+        g->law.tokens = 0;
+        g->law.direct = false;
+    }
+    long fresh = 0;
+    int j = node_below(q->tokens), rc = SIM_OK;
+    /* The dense nodes are filled together: small batches come in every count, and each of
+     * these Monte Carlos is cheap (few tokens). */
+    for (int i = 0; i < GRID_DENSE && j < GRID_DENSE && !rc; i++)
+        rc = grid_node(g, i, &fresh, err);
+    if (!rc)
+        rc = grid_node(g, j, &fresh, err);
+    bool on_node = node_tokens(j) == q->tokens;
+    if (!rc && !on_node)
+        rc = grid_node(g, j + 1, &fresh, err);
+    if (!rc) {
+        if (on_node)
+            *out = g->node[j];
+        else
+            interpolate(q, &g->node[j], node_tokens(j), &g->node[j + 1], node_tokens(j + 1), out);
+    }
+    if (c && !own) {
+        c->computed += fresh;
+        if (fresh > 0 && !rc)
+            grid_save(g, &c->loaded);
+    }
+    free(own);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- entry point */
 
 int sim_routing_stats_get(sim_routing_cache *cache, const sim_routing_query *q, sim_routing_stats *out,
@@ -1130,7 +1541,7 @@ int sim_routing_stats_get(sim_routing_cache *cache, const sim_routing_query *q, 
     if (rc)
         return rc;
     if (!cache)
-        return compute(q, out, err);
+        return answer(NULL, q, out, err);
     uint64_t h = query_hash(q);
     const cache_entry *c = cache_find(cache, q, h);
     if (c) {
@@ -1140,7 +1551,7 @@ int sim_routing_stats_get(sim_routing_cache *cache, const sim_routing_query *q, 
     }
     cache->misses++;
     sim_routing_stats s;
-    rc = compute(q, &s, err);
+    rc = answer(cache, q, &s, err);
     if (rc)
         return rc;
     cache_store(cache, q, h, &s);

@@ -3,8 +3,11 @@
  * many tokens land on the busiest expert and the busiest expert-parallel rank (the slowest
  * rank sets the step time). Uniform routing has closed forms; skewed routing (expert
  * popularity p_i ∝ (i+1)^-skew) is estimated by seeded Monte Carlo with GSL's generators.
- * Results are memoized in a caller-owned sim_routing_cache, so a sweep that asks the same
- * question again pays nothing; the module itself holds no state. A cache is not shared
+ * The Monte Carlo runs at a log grid of token counts per law and figures between nodes are
+ * interpolated, so a token count never seen costs an interpolation once the law's nodes are
+ * known. Results and grids are memoized in a caller-owned sim_routing_cache (grids also in
+ * files under the user's cache directory), so a sweep that asks the same question again pays
+ * nothing; the module itself holds no state. A cache is not shared
  * between threads. */
 #ifndef MOESIM_ROUTING_H
 #define MOESIM_ROUTING_H
@@ -28,6 +31,8 @@ typedef struct sim_routing_query {
                                kernel switch of hw.h's sim_curve); 0 = no split */
     long exact_work_limit;  /* tests: route tokens one by one while a trial needs at most this many
                                draws (T k), else use the multinomial approximation; 0 = default */
+    bool direct;            /* tests, bench: the Monte Carlo at exactly this token count, not the
+                               token grid (see sim_routing_stats_get) */
 } sim_routing_query;
 
 typedef struct sim_routing_stats {
@@ -67,8 +72,18 @@ void sim_routing_cache_free(sim_routing_cache *c); /* NULL is allowed */
 /* Entries held, and lookups that hit or missed since the cache was made (bench, tests). */
 void sim_routing_cache_info(const sim_routing_cache *c, long *entries, long *hits, long *misses);
 
-/* Fill `out` for query `q`, through `cache` when it is not NULL. Fails (SIM_EINPUT) on an
- * impossible query: k > E, E % ep != 0, tokens < 0, skew < 0, ranks_per_node not dividing ep... */
+/* Laws (queries less their token count) held in the cache, their grid nodes computed by the
+ * Monte Carlo and those read from cache files since the cache was made (bench, tests). */
+void sim_routing_grid_info(const sim_routing_cache *c, long *grids, long *computed, long *loaded);
+
+/* Fill `out` for query `q`, through `cache` when it is not NULL. The Monte Carlo runs at a grid
+ * of token counts per law (every count to 16, then 4 per doubling) and figures between two
+ * nodes are interpolated in log T (routing.c, "the token grid"); the answer depends only on the
+ * query, not on the cache or the order of queries. With a cache the nodes are kept, and also
+ * written to a file per law under $MOESIM_CACHE_DIR (set but empty: no files), else
+ * $XDG_CACHE_HOME/moesim, else ~/.cache/moesim; the files are safe to delete. Fails
+ * (SIM_EINPUT) on an impossible query: k > E, E % ep != 0, tokens < 0, skew < 0,
+ * ranks_per_node not dividing ep... */
 int sim_routing_stats_get(sim_routing_cache *cache, const sim_routing_query *q, sim_routing_stats *out,
                           sim_err *err);
 

@@ -1,9 +1,17 @@
-/* bench_step.c: how fast the step model answers, on one core, for a 61-layer MoE model
- * (DeepSeek-V3 on 8 x H200, expert-parallel). A sweep asks the same routing questions again
- * and again, so the figure that matters is with the routing cache warm; the cold figure
- * (every batch size new) is printed beside it. Goal: >= 200,000 evaluations per second. */
+/* bench_step.c: how fast the step model answers, on one core, for MoE models: DeepSeek-V3 on
+ * 8 x H200 (EP8) and on a GB200 NVL72 (EP72, 32 redundant experts with EPLB), Mixtral 8x7B on
+ * 8 x H200 (EP8). Three figures per deployment:
+ *   - first use: a sweep over decode batches of 1..320 sequences per rank with nothing on disk,
+ *     so the routing grid's nodes are computed by the Monte Carlo (step/routing.c, "the token
+ *     grid") and written to the cache file;
+ *   - never-seen shapes: token counts in that range not asked before (the group's tokens not a
+ *     multiple of the ranks), in a new process's memo (the grid read back from its cache file,
+ *     which is timed) and then in a warm one; goal <= 20 us each;
+ *   - repeated shapes: a sweep over shapes already asked (DeepSeek-V3 EP8), goal >= 200,000/s.
+ * The routing cache files go to a fresh temporary directory, removed at the end. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "model/registry.h"
@@ -17,54 +25,154 @@ static double now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-int main(void)
+enum { SHAPES = 64, BATCHES = 320 };
+
+/* Decode shapes of 1 + 5i sequences per rank (i < SHAPES). Set 0: the group's tokens are dp
+ * times that, as every rank decodes as many; set s > 0: s more tokens in the group, counts no
+ * other set asks for (s < dp). */
+static void shapes_set(sim_step_shape *sh, int set, int dp)
 {
-    static sim_model m;
-    static sim_hw hw;
+    for (int i = 0; i < SHAPES; i++) {
+        double seqs = 1 + 5 * i;
+        sh[i] = (sim_step_shape){ .decode_seqs = seqs, .decode_ctx = 2048, .group_tokens = dp * seqs + set };
+    }
+}
+
+/* Seconds per evaluation over n shapes; < 0 on error. */
+static double time_n(sim_deploy *d, const sim_memfit *fit, const sim_step_shape *sh, int n, double *sink)
+{
     sim_err err = { 0 };
-    if (sim_registry_model("deepseek-v3", &m, &err) || sim_registry_hw("h200", &hw, &err)) {
+    sim_step_result r;
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        if (sim_step_eval(d, fit, &sh[i], &r, &err)) {
+            fprintf(stderr, "bench_step: %s\n", err.msg);
+            return -1;
+        }
+        *sink += r.time_s;
+    }
+    return (now() - t0) / n;
+}
+
+static double time_set(sim_deploy *d, const sim_memfit *fit, const sim_step_shape *sh, double *sink)
+{
+    return time_n(d, fit, sh, SHAPES, sink);
+}
+
+typedef struct setup {
+    const char *label, *model, *hw;
+    int gpus, ep, redundant;
+} setup;
+
+static int load(const setup *s, sim_model *m, sim_hw *hw, sim_deploy *d, sim_memfit *fit)
+{
+    sim_err err = { 0 };
+    if (sim_registry_model(s->model, m, &err) || sim_registry_hw(s->hw, hw, &err)) {
         fprintf(stderr, "bench_step: %s\n", err.msg);
         return 1;
     }
+    sim_deploy_defaults(d, m, hw);
+    d->gpus = s->gpus, d->tp = 1, d->dp = s->gpus, d->ep = s->ep;
+    if (s->redundant > 0)
+        sim_deploy_set_redundant(d, s->redundant, true);
+    sim_deploy_set_precision(d, SIM_WF_FP8);
+    if (sim_deploy_check(d, &err)) {
+        fprintf(stderr, "bench_step: %s: %s\n", s->label, err.msg);
+        return 1;
+    }
+    sim_memfit_eval(d, 2048, 64, fit);
+    return 0;
+}
+
+/* The three never-seen figures for one deployment; returns 0 when all ran. */
+static int never_seen(const setup *s, double *sink)
+{
+    static sim_model m;
+    static sim_hw hw;
     sim_deploy d;
-    sim_deploy_defaults(&d, &m, &hw);
-    d.gpus = 8, d.tp = 1, d.dp = 8, d.ep = 8;
-    sim_deploy_set_precision(&d, SIM_WF_FP8);
     sim_memfit fit;
-    sim_memfit_eval(&d, 2048, 64, &fit);
-
-    enum { SHAPES = 64 };
-    sim_step_shape shapes[SHAPES];
-    for (int i = 0; i < SHAPES; i++)
-        shapes[i] = (sim_step_shape){ .decode_seqs = 1 + 4 * i, .decode_ctx = 2048, .group_tokens = 8 * (1 + 4 * i) };
-
-    /* cold: every shape's routing statistics computed once, into a fresh memo */
+    if (load(s, &m, &hw, &d, &fit))
+        return 1;
+    /* first use: a sweep over every batch of 1..BATCHES sequences per rank */
+    sim_step_shape a[BATCHES], b[SHAPES], c[SHAPES];
+    for (int i = 0; i < BATCHES; i++)
+        a[i] = (sim_step_shape){ .decode_seqs = 1 + i, .decode_ctx = 2048, .group_tokens = s->gpus * (1.0 + i) };
+    shapes_set(b, 1, s->gpus), shapes_set(c, 2, s->gpus);
     d.routing_cache = sim_routing_cache_alloc();
-    double t0 = now();
-    sim_step_result r;
-    for (int i = 0; i < SHAPES; i++)
-        if (sim_step_eval(&d, &fit, &shapes[i], &r, &err)) {
-            fprintf(stderr, "bench_step: %s\n", err.msg);
-            return 1;
-        }
-    double cold = now() - t0;
+    double first = time_n(&d, &fit, a, BATCHES, sink);
+    long grids, computed;
+    sim_routing_grid_info(d.routing_cache, &grids, &computed, NULL);
+    sim_routing_cache_free(d.routing_cache);
+    d.routing_cache = sim_routing_cache_alloc(); /* a new process: the grid comes from its file */
+    double from_file = time_set(&d, &fit, b, sink);
+    long loaded;
+    sim_routing_grid_info(d.routing_cache, NULL, NULL, &loaded);
+    double warm = time_set(&d, &fit, c, sink);
+    sim_routing_cache_free(d.routing_cache);
+    if (first < 0 || from_file < 0 || warm < 0)
+        return 1;
+    printf("%-34s first use %7.3f ms/eval (%ld grid nodes computed); never-seen shapes: %5.1f us/eval with the "
+           "grid read from its file (%ld nodes), %5.1f us/eval warm (goal <= 20 us: %s)\n",
+           s->label, first * 1e3, computed, from_file * 1e6, loaded, warm * 1e6,
+           from_file <= 20e-6 && warm <= 20e-6 ? "met" : "MISSED");
+    return 0;
+}
 
-    /* warm: a sweep over the same shapes */
+/* Repeated shapes: a sweep over shapes whose routing is memoized. */
+static int repeated(const setup *s, double *sink)
+{
+    static sim_model m;
+    static sim_hw hw;
+    sim_deploy d;
+    sim_memfit fit;
+    if (load(s, &m, &hw, &d, &fit))
+        return 1;
+    sim_step_shape sh[SHAPES];
+    shapes_set(sh, 0, s->gpus);
+    d.routing_cache = sim_routing_cache_alloc();
+    if (time_set(&d, &fit, sh, sink) < 0)
+        return 1;
+    sim_err err = { 0 };
+    sim_step_result r;
     long n = 0;
-    double sink = 0;
-    t0 = now();
-    double elapsed;
+    double t0 = now(), elapsed;
     do {
         for (int i = 0; i < SHAPES; i++, n++) {
-            sim_step_eval(&d, &fit, &shapes[i], &r, &err);
-            sink += r.time_s;
+            sim_step_eval(&d, &fit, &sh[i], &r, &err);
+            *sink += r.time_s;
         }
         elapsed = now() - t0;
     } while (elapsed < 2.0);
-    double rate = n / elapsed;
-    printf("step model, deepseek-v3 (61 layers) on 8 x h200, EP8: %.0f evaluations/s warm (goal >= 200000: %s), "
-           "%.2f ms per evaluation cold (new routing statistics)  [checksum %.3g]\n",
-           rate, rate >= 200000 ? "met" : "MISSED", cold / SHAPES * 1e3, sink);
     sim_routing_cache_free(d.routing_cache);
+    double rate = n / elapsed;
+    printf("%-34s repeated shapes: %.0f evaluations/s (goal >= 200000: %s)\n", s->label, rate,
+           rate >= 200000 ? "met" : "MISSED");
     return 0;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/moesim-bench-step-XXXXXX";
+    if (!mkdtemp(dir) || setenv("MOESIM_CACHE_DIR", dir, 1)) {
+        fprintf(stderr, "bench_step: cannot make a temporary cache directory\n");
+        return 1;
+    }
+    static const setup setups[] = {
+        { "deepseek-v3 on 8 x h200, EP8", "deepseek-v3", "h200", 8, 8, 0 },
+        { "deepseek-v3 on gb200-nvl72, EP72", "deepseek-v3", "gb200-nvl72", 72, 72, 32 },
+        { "mixtral-8x7b on 8 x h200, EP8", "mixtral-8x7b", "h200", 8, 8, 0 },
+    };
+    double sink = 0;
+    int rc = 0;
+    printf("step model, 64 decode shapes per figure, one core\n");
+    for (size_t i = 0; i < sizeof setups / sizeof *setups && !rc; i++)
+        rc = never_seen(&setups[i], &sink);
+    if (!rc)
+        rc = repeated(&setups[0], &sink);
+    printf("[checksum %.6g]\n", sink);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_step: could not remove %s\n", dir);
+    return rc;
 }

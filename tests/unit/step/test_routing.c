@@ -10,7 +10,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "deploy/deploy.h"
 #include "step/routing.h"
@@ -51,6 +53,8 @@ static void assert_close(double got, double want, double rel, const char *what)
 static int setup(void **state)
 {
     (void)state;
+    /* no cache files unless a test asks for them: the answers must not depend on them */
+    setenv("MOESIM_CACHE_DIR", "", 1);
     cache_reset();
     return 0;
 }
@@ -430,6 +434,7 @@ static void test_cache_counts(void **state)
     for (long t = 1; t <= 5000; t++) {
         sim_routing_query u = dsv3(t % 7 + 1, 8, 0);
         u.seed = (unsigned long)t;
+        u.direct = true; /* 5000 laws: one Monte Carlo each, not a grid each */
         get(&u);
     }
     sim_routing_cache_info(cache, &entries, NULL, NULL);
@@ -437,6 +442,165 @@ static void test_cache_counts(void **state)
     cache_reset();
     sim_routing_cache_info(cache, &entries, &hits, &misses);
     assert_true(entries == 0 && hits == 0 && misses == 0);
+}
+
+
+/* ------------------------------------------------------------------ the token grid */
+
+static sim_routing_stats get_direct(sim_routing_query q)
+{
+    q.direct = true;
+    sim_routing_stats s;
+    sim_err err = {0};
+    if (sim_routing_stats_get(NULL, &q, &s, &err))
+        fail_msg("unexpected error: %s", err.msg);
+    return s;
+}
+
+/* On a node (every T to 16, then 16 * 2^(i/4)) the grid answers with the Monte Carlo at that
+ * very T: the figures from before the grid existed. */
+static void test_grid_nodes_are_monte_carlo(void **state)
+{
+    (void)state;
+    static const long nodes[] = {1, 5, 16, 19, 32, 64, 1024};
+    for (size_t i = 0; i < sizeof nodes / sizeof *nodes; i++) {
+        sim_routing_query q = dsv3(nodes[i], 8, 0.7);
+        q.small_rows = 16;
+        sim_routing_stats g = get(&q), mc = get_direct(q);
+        assert_memory_equal(&g, &mc, sizeof g);
+    }
+}
+
+/* Between nodes, every figure the step reads lies within the Monte Carlo's own reach of the
+ * Monte Carlo at that T: the means within 1%, the maxima within 3%, the shares within 2
+ * points, or within twice the distance between two seeds of the Monte Carlo where that is
+ * larger (the grid's nodes are Monte Carlos with their own noise, independent of the one at T,
+ * and the maxima's is ~1% standard error each). bench_routing prints the errors over a fine sweep. Laws: DeepSeek-V3 EP8 uniform and
+ * skewed, EP72 with EPLB and 32 redundant experts, Mixtral-like E=8 k=2. Also a figure between
+ * two nodes lies between their values (monotone figures stay monotone). */
+static void test_grid_matches_monte_carlo(void **state)
+{
+    (void)state;
+    sim_routing_query laws[4] = {dsv3(0, 8, 0), dsv3(0, 8, 0.69), dsv3(0, 72, 0.69), dsv3(0, 8, 0.2)};
+    laws[2].ranks_per_node = 72, laws[2].redundant = 32, laws[2].eplb = true;
+    laws[3].experts = 8, laws[3].top_k = 2;
+    for (int l = 0; l < 4; l++)
+        laws[l].small_rows = 16;
+    static const long between[] = {7, 40, 300, 2500}; /* none is a node above 16 */
+    for (int l = 0; l < 4; l++)
+        for (size_t i = 0; i < sizeof between / sizeof *between; i++) {
+            sim_routing_query q = laws[l];
+            q.tokens = between[i];
+            sim_routing_stats g = get(&q), mc = get_direct(q);
+            q.seed += 1000;
+            sim_routing_stats mc2 = get_direct(q);
+            const double gf[] = {g.max_tokens_per_rank, g.max_experts_per_rank, g.max_token_copies_per_rank,
+                                 g.mean_dest_ranks_per_token, g.mean_dest_nodes_per_token, g.distinct_experts};
+            const double mf[] = {mc.max_tokens_per_rank, mc.max_experts_per_rank, mc.max_token_copies_per_rank,
+                                 mc.mean_dest_ranks_per_token, mc.mean_dest_nodes_per_token, mc.distinct_experts};
+            const double sf[] = {mc2.max_tokens_per_rank, mc2.max_experts_per_rank, mc2.max_token_copies_per_rank,
+                                 mc2.mean_dest_ranks_per_token, mc2.mean_dest_nodes_per_token, mc2.distinct_experts};
+            for (size_t f = 0; f < sizeof gf / sizeof *gf; f++) {
+                /* the maxima (f < 3) carry ~1% standard error in each of the two Monte
+                 * Carlos compared: 3% is two standard errors of their difference */
+                double tol = fmax(f < 3 ? 0.03 : 0.01, 2 * fabs(sf[f] - mf[f]) / mf[f]);
+                if (!(fabs(gf[f] - mf[f]) <= tol * mf[f]))
+                    fail_msg("law %d T %ld figure %zu: grid %.6g, Monte Carlo %.6g (tolerance %.2f%%)", l, q.tokens, f,
+                             gf[f], mf[f], tol * 100);
+            }
+            double tol_s = fmax(0.02, 2 * fabs(mc2.small_expert_share - mc.small_expert_share));
+            assert_true(fabs(g.small_expert_share - mc.small_expert_share) <= tol_s);
+            tol_s = fmax(0.02, 2 * fabs(mc2.small_token_share - mc.small_token_share));
+            assert_true(fabs(g.small_token_share - mc.small_token_share) <= tol_s);
+            assert_true(g.max_tokens_per_rank >= g.mean_tokens_per_rank);
+            assert_close(g.mean_tokens_per_rank, (double)q.tokens * q.top_k / q.ep, 1e-12, "mean tokens per rank");
+        }
+    /* With one rank nothing is random about the load: T k assignments and T copies. Log-log
+     * interpolation reproduces these power laws exactly; linear interpolation in T, or the
+     * wrong nodes, would not. */
+    sim_routing_query one = dsv3(0, 1, 0.69);
+    sim_routing_query q;
+    for (one.tokens = 17; one.tokens < 3000; one.tokens = one.tokens * 3 / 2 + 1) {
+        sim_routing_stats g = get(&one);
+        assert_close(g.max_tokens_per_rank, 8.0 * one.tokens, 1e-9, "one rank: max tokens");
+        assert_close(g.max_token_copies_per_rank, (double)one.tokens, 1e-9, "one rank: copies");
+    }
+    /* between the nodes 27 and 32 the busiest rank's load lies between theirs */
+    q = laws[1];
+    q.tokens = 27;
+    double lo = get(&q).max_tokens_per_rank;
+    q.tokens = 32;
+    double hi = get(&q).max_tokens_per_rank;
+    for (q.tokens = 28; q.tokens < 32; q.tokens++) {
+        double v = get(&q).max_tokens_per_rank;
+        assert_true(v > lo && v < hi);
+    }
+}
+
+/* The grid's file: a second cache reads the nodes back (no Monte Carlo) and answers the same;
+ * a corrupt or truncated file is ignored and rewritten; no directory at all only costs time. */
+static void test_grid_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moesim-test-routing-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(setenv("MOESIM_CACHE_DIR", dir, 1), 0);
+    sim_routing_query q = dsv3(300, 8, 0.69);
+    sim_routing_stats first = get(&q);
+    long grids, computed, loaded;
+    sim_routing_grid_info(cache, &grids, &computed, &loaded);
+    assert_true(grids == 1 && computed == 2 && loaded == 0);
+
+    cache_reset(); /* a new process */
+    sim_routing_stats again = get(&q);
+    assert_memory_equal(&first, &again, sizeof first);
+    sim_routing_grid_info(cache, &grids, &computed, &loaded);
+    assert_true(computed == 0 && loaded == 2);
+
+    /* the file: one per law, named routing-v<version>-<hash>.grid */
+    char cmd[512], path[400] = "";
+    snprintf(cmd, sizeof cmd, "ls %s/routing-v*.grid", dir);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(ls);
+    assert_non_null(fgets(path, sizeof path, ls));
+    pclose(ls);
+    path[strcspn(path, "\n")] = 0;
+    /* corrupt: flip a byte of a figure; truncate: half the file. Both are ignored. */
+    for (int how = 0; how < 2; how++) {
+        FILE *f = fopen(path, "r+b");
+        assert_non_null(f);
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        if (how == 0) {
+            fseek(f, n - 20, SEEK_SET);
+            int ch = fgetc(f);
+            fseek(f, n - 20, SEEK_SET);
+            fputc(ch ^ 0x55, f);
+            fclose(f);
+        } else {
+            fclose(f);
+            assert_int_equal(truncate(path, n / 2), 0);
+        }
+        cache_reset();
+        again = get(&q);
+        assert_memory_equal(&first, &again, sizeof first);
+        sim_routing_grid_info(cache, NULL, &computed, &loaded);
+        assert_true(computed == 2 && loaded == 0);
+    }
+    /* a directory that cannot be made: nothing written, the same answer */
+    snprintf(cmd, sizeof cmd, "%s/file", dir);
+    FILE *f = fopen(cmd, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s/file/sub", dir);
+    assert_int_equal(setenv("MOESIM_CACHE_DIR", cmd, 1), 0);
+    cache_reset();
+    again = get(&q);
+    assert_memory_equal(&first, &again, sizeof first);
+
+    assert_int_equal(setenv("MOESIM_CACHE_DIR", "", 1), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 /* ------------------------------------------------------------------ validation */
@@ -569,6 +733,9 @@ int main(void)
         cmocka_unit_test_setup(test_deterministic, setup),
         cmocka_unit_test_setup(test_cache_counts, setup),
         cmocka_unit_test_setup(test_small_rows_split, setup),
+        cmocka_unit_test_setup(test_grid_nodes_are_monte_carlo, setup),
+        cmocka_unit_test_setup(test_grid_matches_monte_carlo, setup),
+        cmocka_unit_test_setup(test_grid_file, setup),
         cmocka_unit_test_setup(test_bad_queries, setup),
         cmocka_unit_test_setup(test_slots_divide_ep, setup),
     };
