@@ -7,6 +7,10 @@
 # exits 0. A suite that exits non-zero always counts at least one failure. Exits 0.
 results=$1 name=$2
 shift 3
+# The routing statistics' grid files (sim/step/routing.c) go beside the results, not into the
+# user's cache: a test run neither reads nor leaves files elsewhere (results never depend on
+# them; they only save recomputation between the suite's processes).
+export MOESIM_CACHE_DIR="${MOESIM_CACHE_DIR:-$(dirname "$results")/routing-cache}"
 log=$(mktemp)
 echo "== $name"
 set +e
