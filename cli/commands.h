@@ -9,6 +9,7 @@ int cmd_models(int argc, char **argv);    /* main.c */
 int cmd_hw(int argc, char **argv);        /* main.c */
 int cmd_serve(int argc, char **argv);     /* cmd_serve.c */
 int cmd_search(int argc, char **argv);    /* cmd_search.c */
+int cmd_compare(int argc, char **argv);   /* cmd_compare.c */
 int cmd_calibrate(int argc, char **argv); /* cmd_calibrate.c */
 int cmd_import_hf(int argc, char **argv); /* cmd_import.c */
 

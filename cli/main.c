@@ -171,6 +171,7 @@ static void usage(FILE *f)
                "  moesim hw [--json]                  shipped hardware models\n"
                "  moesim serve --model M --hw H --rate R ...  simulate requests: TTFT/TPOT percentiles, goodput\n"
                "  moesim search --model M --hw H,H2 ...  Pareto frontier, or the cheapest config meeting an SLO\n"
+               "  moesim compare --model M --hw A,B ...  two systems' frontiers and their ratios at matched tok/s/user\n"
                "  moesim calibrate [--quick] [--backend cpu|cuda] ...  measure here, fit, write hwmodels/calibrated/NAME.json\n"
                "  moesim models import CONFIG.json [--name N] [--out FILE] [--safetensors-index FILE]\n"
                "                                      a Hugging Face config.json as a model card (also: import-hf)\n"
@@ -190,6 +191,7 @@ static const command commands[] = {
     { "hw", cmd_hw },
     { "serve", cmd_serve },
     { "search", cmd_search },
+    { "compare", cmd_compare },
     { "calibrate", cmd_calibrate },
     { "import-hf", cmd_import_hf },
 };

@@ -4,6 +4,8 @@
  * (convert.h) before anything that can raise, so an error never leaks it. */
 #include "lua/bindings.h"
 
+#include <math.h>
+
 #include <lauxlib.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -20,6 +22,7 @@
 #include "report/catalog.h"
 #include "report/plot.h"
 #include "report/report.h"
+#include "cli/compare_request.h"
 #include "cli/search_request.h"
 #include "cli/serve_request.h"
 #include "report/serve_report.h"
@@ -155,9 +158,54 @@ static int l_eval(lua_State *L)
     return 1;
 }
 
-/* moesim.sweep{ base = {...}, vary = { name = {values}, ... } } -> list of results, each
- * with the varied values copied in. Dimensions combine as a cartesian product, in the
- * order of the keys sorted by name so the output order is stable. */
+/* A protected evaluation for sweep's skip: the options table at 1, the result pushed. */
+static int eval_protected(lua_State *L)
+{
+    eval_push(L, 1, "sweep");
+    return 1;
+}
+
+/* sweep's tie = { dp = "ep", ... }: each tied option takes the value of the one it names
+ * (after the varied values are set), so dp = ep sweeps the diagonal. */
+static void apply_ties(lua_State *L, int tie, int opts)
+{
+    if (tie == 0)
+        return;
+    lua_pushnil(L);
+    while (lua_next(L, tie)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "sweep: field 'tie' must map option names to option names (dp = \"ep\")");
+        lua_getfield(L, opts, lua_tostring(L, -1));
+        lua_setfield(L, opts, lua_tostring(L, -3));
+        lua_pop(L, 1);
+    }
+}
+
+/* Evaluate one point: raising on error, or (skip) as { skipped = true, reason = "..." }. */
+static void sweep_point(lua_State *L, int opts, bool skip)
+{
+    if (!skip) {
+        eval_push(L, opts, "sweep");
+        return;
+    }
+    lua_pushcfunction(L, eval_protected);
+    lua_pushvalue(L, opts);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK)
+        return;
+    const char *msg = lua_tostring(L, -1);
+    lua_createtable(L, 0, 2);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "skipped");
+    lua_pushstring(L, msg ? msg : "(error without a message)");
+    lua_setfield(L, -2, "reason");
+    lua_remove(L, -2); /* the message */
+}
+
+/* moesim.sweep{ base = {...}, vary = { name = {values}, ... }, tie = { dp = "ep" },
+ * skip_invalid = true } -> list of results, each with the varied (and tied) values copied
+ * in. Dimensions combine as a cartesian product, in the order of the keys sorted by name so
+ * the output order is stable. With skip_invalid, a point whose options are refused is a row
+ * { skipped = true, reason = "..." } instead of an error that ends the sweep. */
 static int l_sweep(lua_State *L)
 {
     check_table(L, 1, "sweep");
@@ -187,6 +235,11 @@ static int l_sweep(lua_State *L)
             keys[j] = keys[j - 1];
             keys[j - 1] = t;
         }
+    lua_getfield(L, 1, "tie");
+    int tie = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    if (!tie && !lua_isnil(L, -1))
+        return luaL_error(L, "sweep: field 'tie' must be a table of option = \"other option\"");
+    bool skip = bool_field(L, 1, "skip_invalid", false);
     lua_Integer total = 1;
     for (int i = 0; i < nk; i++) {
         lua_getfield(L, vary, keys[i]);
@@ -215,8 +268,17 @@ static int l_sweep(lua_State *L)
             lua_pop(L, 1);
             rest /= lens[i];
         }
-        eval_push(L, opts, "sweep");
+        apply_ties(L, tie, opts);
+        sweep_point(L, opts, skip);
         int res = lua_gettop(L);
+        if (tie) { /* the tied values too */
+            lua_pushnil(L);
+            while (lua_next(L, tie)) {
+                lua_pop(L, 1);
+                lua_getfield(L, opts, lua_tostring(L, -1));
+                lua_setfield(L, res, lua_tostring(L, -2));
+            }
+        }
         for (int i = 0; i < nk; i++) { /* the varied values, as given */
             lua_getfield(L, opts, keys[i]);
             if (lua_istable(L, -1)) {
@@ -227,6 +289,179 @@ static int l_sweep(lua_State *L)
         }
         lua_rawseti(L, out, p + 1);
         lua_pop(L, 1); /* opts */
+    }
+    return 1;
+}
+
+/* --- frontiers and ratios of rows --- */
+
+typedef struct xy {
+    double x, y;
+    int group, idx;     /* group: order of first appearance of `by`; idx: 1-based row */
+} xy;
+
+/* The numbers x and y of every row of the list at idx (rows without both are left out). */
+static int read_xy(lua_State *L, int idx, const char *x, const char *y, const char *by, xy *out, const char *fn)
+{
+    int n = 0, ng = 0;
+    lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
+    lua_newtable(L); /* group name -> number */
+    int groups = lua_gettop(L);
+    for (lua_Integer i = 1; i <= len; i++) {
+        lua_rawgeti(L, idx, i);
+        if (!lua_istable(L, -1))
+            luaL_error(L, "%s: row %d is not a table", fn, (int)i);
+        lua_getfield(L, -1, x);
+        lua_getfield(L, -2, y);
+        int g = 0;
+        if (by) {
+            lua_getfield(L, -3, by);
+            const char *v = luaL_tolstring(L, -1, NULL);
+            lua_getfield(L, groups, v);
+            if (lua_isnil(L, -1)) {
+                lua_pushinteger(L, ng);
+                lua_setfield(L, groups, v);
+                g = ng++;
+            } else {
+                g = (int)lua_tointeger(L, -1);
+            }
+            lua_pop(L, 3);
+        }
+        if (lua_type(L, -2) == LUA_TNUMBER && lua_type(L, -1) == LUA_TNUMBER) {
+            double xv = lua_tonumber(L, -2), yv = lua_tonumber(L, -1);
+            if (isfinite(xv) && isfinite(yv))
+                out[n++] = (xy){ xv, yv, g, (int)i };
+        }
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+    return n;
+}
+
+static int by_group_x_desc(const void *a, const void *b)
+{
+    const xy *p = a, *q = b;
+    if (p->group != q->group)
+        return p->group - q->group;
+    if (p->x != q->x)
+        return p->x < q->x ? 1 : -1;
+    return (p->y < q->y) - (p->y > q->y);
+}
+
+static xy *rows_xy(lua_State *L, int idx, const char *x, const char *y, const char *by, int *n, const char *fn)
+{
+    if (!lua_istable(L, idx))
+        luaL_error(L, "%s: a list of rows expected", fn);
+    size_t len = lua_rawlen(L, idx);
+    xy *p = lua_newuserdatauv(L, (len ? len : 1) * sizeof *p, 0); /* freed by the collector */
+    *n = read_xy(L, lua_absindex(L, idx), x, y, by, p, fn);
+    return p;
+}
+
+/* moesim.pareto{ rows = rows, x = "tps_user", y = "tps_gpu", by = "system" } -> the rows on
+ * the Pareto frontier (no other row of the group has both a higher x and a higher y), per
+ * group in rising x. */
+static int l_pareto(lua_State *L)
+{
+    check_table(L, 1, "pareto");
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "rows");
+    const char *x = str_field(L, 1, "x"), *y = str_field(L, 1, "y"), *by = str_field(L, 1, "by");
+    if (!x || !y)
+        return luaL_error(L, "pareto: fields 'x' and 'y' (column names) are required");
+    int n;
+    xy *p = rows_xy(L, 2, x, y, by, &n, "pareto");
+    qsort(p, (size_t)n, sizeof *p, by_group_x_desc);
+    lua_newtable(L);
+    int out = lua_gettop(L), k = 0;
+    for (int s = 0; s < n;) {
+        int e = s, nk = 0;
+        while (e < n && p[e].group == p[s].group)
+            e++;
+        double best = -INFINITY;
+        for (int i = s; i < e; i++)
+            if (p[i].y > best) {
+                best = p[i].y;
+                p[s + nk++] = p[i];
+            }
+        for (int i = s + nk - 1; i >= s; i--) {
+            lua_rawgeti(L, 2, p[i].idx);
+            lua_rawseti(L, out, ++k);
+        }
+        s = e;
+    }
+    return 1;
+}
+
+/* y on the rising-x list p at level v, log-log between neighbours; below the first point the
+ * first point's y (it delivers at least v); NaN above the last. */
+static double frontier_at(const xy *p, int n, double v)
+{
+    if (n < 1 || !(v > 0) || v > p[n - 1].x * (1 + 1e-9))
+        return NAN;
+    int i = 0;
+    while (i < n && p[i].x < v)
+        i++;
+    if (i == 0 || p[i].x == v || !(p[i - 1].x > 0) || !(p[i - 1].y > 0) || !(p[i].y > 0))
+        return p[i].y;
+    double f = (log(v) - log(p[i - 1].x)) / (log(p[i].x) - log(p[i - 1].x));
+    return exp(log(p[i - 1].y) + f * (log(p[i].y) - log(p[i - 1].y)));
+}
+
+static int by_x_asc(const void *a, const void *b)
+{
+    const xy *p = a, *q = b;
+    return (p->x > q->x) - (p->x < q->x);
+}
+
+/* moesim.ratio{ a = rows, b = rows, x = "tps_user", y = "tps_gpu", at = {levels} } -> rows
+ * { <x> = level, a = ..., b = ..., ratio = b / a } at each level both reach (default: a's x
+ * values), each side interpolated log-log on its own rows (give frontiers: moesim.pareto). */
+static int l_ratio(lua_State *L)
+{
+    check_table(L, 1, "ratio");
+    lua_settop(L, 1);
+    lua_getfield(L, 1, "a");
+    lua_getfield(L, 1, "b");
+    lua_getfield(L, 1, "at");
+    const char *x = str_field(L, 1, "x"), *y = str_field(L, 1, "y");
+    if (!x || !y)
+        return luaL_error(L, "ratio: fields 'x' and 'y' (column names) are required");
+    int na, nb;
+    xy *a = rows_xy(L, 2, x, y, NULL, &na, "ratio");
+    xy *b = rows_xy(L, 3, x, y, NULL, &nb, "ratio");
+    qsort(a, (size_t)na, sizeof *a, by_x_asc);
+    qsort(b, (size_t)nb, sizeof *b, by_x_asc);
+    bool at = lua_istable(L, 4);
+    if (!at && !lua_isnil(L, 4))
+        return luaL_error(L, "ratio: field 'at' must be a list of levels");
+    int nl = at ? (int)lua_rawlen(L, 4) : na;
+    lua_newtable(L);
+    int out = lua_gettop(L), k = 0;
+    for (int i = 0; i < nl; i++) {
+        double v;
+        if (at) {
+            lua_rawgeti(L, 4, i + 1);
+            if (lua_type(L, -1) != LUA_TNUMBER)
+                return luaL_error(L, "ratio: 'at' must hold numbers");
+            v = lua_tonumber(L, -1);
+            lua_pop(L, 1);
+        } else {
+            v = a[i].x;
+        }
+        double ya = frontier_at(a, na, v), yb = frontier_at(b, nb, v);
+        if (!isfinite(ya) || !isfinite(yb) || ya == 0)
+            continue;
+        lua_createtable(L, 0, 4);
+        lua_pushnumber(L, v);
+        lua_setfield(L, -2, x);
+        lua_pushnumber(L, ya);
+        lua_setfield(L, -2, "a");
+        lua_pushnumber(L, yb);
+        lua_setfield(L, -2, "b");
+        lua_pushnumber(L, yb / ya);
+        lua_setfield(L, -2, "ratio");
+        lua_rawseti(L, out, ++k);
     }
     return 1;
 }
@@ -520,6 +755,7 @@ static int l_plot(lua_State *L)
         .logx = bool_field(L, 1, "logx", false),
         .logy = bool_field(L, 1, "logy", false),
         .lines = bool_field(L, 1, "lines", true),
+        .label = str_field(L, 1, "label"),
     };
     lconv_box *box;
     cJSON *rows = rows_arg(L, 2, "plot", &box);
@@ -678,6 +914,108 @@ static int l_search(lua_State *L)
     return 1;
 }
 
+/* A list field of strings or numbers joined with commas ("fp8,nvfp4"), for the parsers the
+ * command line uses; a string is taken as it is. Left on the stack. */
+static const char *joined_field(lua_State *L, int idx, const char *k, const char *fn)
+{
+    lua_getfield(L, idx, k);
+    if (lua_isnil(L, -1) || lua_type(L, -1) == LUA_TSTRING)
+        return lua_tostring(L, -1);
+    if (!lua_istable(L, -1))
+        luaL_error(L, "%s: field '%s' must be a list or a comma-separated string", fn, k);
+    int list = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, list);
+    lua_pushliteral(L, "");
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (i > 1) {
+            lua_pushliteral(L, ",");
+            lua_concat(L, 2);
+        }
+        lua_rawgeti(L, list, i);
+        if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+            luaL_error(L, "%s: field '%s' must hold names or numbers", fn, k);
+        lua_concat(L, 2);
+    }
+    return lua_tostring(L, -1);
+}
+
+/* moesim.compare{ model = ..., hw = {"HGX H200=h200:8", "gb200-nvl72"}, precisions = {...},
+ * mtp = {0, 1, 2, 3}, claim = 10, disagg = true, concurrency_per_gpu = {...}, limit, force,
+ * and any eval/serve option }: `moesim compare` (search/compare.h) as a table: systems (with
+ * their definitions and frontiers, a layout per point), levels (ratios B / A at matched
+ * tokens/s per user, the layout per side) and answer. */
+static int l_compare(lua_State *L)
+{
+    check_table(L, 1, "compare");
+    lua_settop(L, 1);
+    static const char *const own[] = { "hw", "precisions", "mtp", "claim", "disagg", "concurrency_per_gpu",
+                                       "max_batched_tokens", "limit", "force", NULL };
+    cli_compare_opts o;
+    cli_compare_defaults(&o);
+    sim_err err = { 0 };
+    const char *hw = joined_field(L, 1, "hw", "compare");
+    if (!hw)
+        return luaL_error(L, "compare: field 'hw' must name two systems ({\"h200\", \"gb200-nvl72\"})");
+    if (cli_compare_parse_systems(hw, &o, &err))
+        return raise_err(L, "compare", &err);
+    const char *prec = joined_field(L, 1, "precisions", "compare");
+    if (cli_search_parse_list(prec ? prec : "fp8,nvfp4", "precisions", &o.search, &err))
+        return raise_err(L, "compare", &err);
+    const char *mtp = joined_field(L, 1, "mtp", "compare");
+    if (mtp && cli_compare_parse_mtp(mtp, &o, &err))
+        return raise_err(L, "compare", &err);
+    const char *conc = joined_field(L, 1, "concurrency_per_gpu", "compare");
+    if (conc && cli_search_parse_list(conc, "concurrency_per_gpu", &o.search, &err))
+        return raise_err(L, "compare", &err);
+    const char *mbt = joined_field(L, 1, "max_batched_tokens", "compare");
+    if (mbt && cli_search_parse_list(mbt, "mbt", &o.search, &err))
+        return raise_err(L, "compare", &err);
+    lua_getfield(L, 1, "claim");
+    if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "compare: field 'claim' must be a positive number");
+    if (!lua_isnil(L, -1))
+        o.claim = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    o.search.disagg = bool_field(L, 1, "disagg", true);
+    o.search.force = bool_field(L, 1, "force", false);
+    lua_getfield(L, 1, "limit");
+    if (lua_isinteger(L, -1))
+        o.search.limit = (long)lua_tointeger(L, -1);
+    else if (!lua_isnil(L, -1))
+        return luaL_error(L, "compare: field 'limit' must be an integer");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    int rest = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        bool skip = false;
+        for (int i = 0; own[i] && !skip; i++)
+            skip = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), own[i]) == 0;
+        if (skip) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, rest);
+    }
+    sim_request r;
+    sim_request_defaults(&r);
+    fill_request(L, rest, &r, "compare");
+    snprintf(r.precision, sizeof r.precision, "%s", o.search.precisions[0]);
+    if (mbt)
+        r.max_batched_tokens = o.search.mbt[0];
+    lconv_box *box = lconv_box_json(L);
+    cJSON *res = NULL;
+    int rc = cli_compare_json(ctx(L)->session, &r, &o, &res, &err);
+    box->p = res;
+    if (rc)
+        return raise_err(L, "compare", &err);
+    lconv_push_json(L, res);
+    lconv_box_release(box);
+    return 1;
+}
+
 static const luaL_Reg moesim_fns[] = {
     { "eval", l_eval },
     { "sweep", l_sweep },
@@ -691,6 +1029,9 @@ static const luaL_Reg moesim_fns[] = {
     { "plot", l_plot },
     { "serve", l_serve },
     { "search", l_search },
+    { "compare", l_compare },
+    { "pareto", l_pareto },
+    { "ratio", l_ratio },
     { "llama_bench", l_llama_bench },
     { "published", l_published },
     { NULL, NULL },

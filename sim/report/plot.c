@@ -80,6 +80,68 @@ static void series_value(const cJSON *row, const char *by, char *buf, size_t cap
 
 static int finish(const char *tmp, const sim_plot_opts *o, int points, int status, sim_err *err);
 
+/* Series styles: 10 colours that stay apart for colour-blind readers (Okabe-Ito's 8 and two
+ * darker tones) and 8 filled/open markers; series s takes colour s % 10 and marker
+ * (s + s / 10) % 8, so the first 32 series (the most a plot takes) never repeat a pair. */
+static const char *const colours[] = { "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
+                                       "#56B4E9", "#000000", "#F0E442", "#882255", "#117733" };
+static const int markers[] = { 7, 5, 9, 13, 11, 4, 6, 8 };
+
+static void series_style(FILE *g, int s)
+{
+    fprintf(g, "lw 2 lc rgb '%s' pt %d ps 1.3", colours[s % 10], markers[(s + s / 10) % 8]);
+}
+
+/* A point's label text: the label column's string or number, quotes and newlines dropped
+ * (gnuplot reads it as one quoted field). */
+static void label_value(const cJSON *row, const char *col, char *buf, size_t cap)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(row, col);
+    if (cJSON_IsString(it))
+        snprintf(buf, cap, "%s", it->valuestring);
+    else if (cJSON_IsNumber(it))
+        snprintf(buf, cap, "%g", it->valuedouble);
+    else
+        buf[0] = '\0';
+    for (char *p = buf; *p; p++)
+        if (*p == '"' || *p == '\n' || *p == '\\')
+            *p = ' ';
+}
+
+static bool plottable(const sim_plot_opts *o, const cJSON *x, const cJSON *y)
+{
+    return cJSON_IsNumber(x) && cJSON_IsNumber(y) && isfinite(x->valuedouble) && isfinite(y->valuedouble) &&
+           (!o->logx || x->valuedouble > 0) && (!o->logy || y->valuedouble > 0);
+}
+
+/* One series' data block: "x y" lines, with the label as a third quoted field when asked. */
+static int series_data(FILE *g, const cJSON *rows, const sim_plot_opts *o, const char *series)
+{
+    int points = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows)
+    {
+        char v[128];
+        series_value(row, o->by, v, sizeof v);
+        if (strcmp(v, series) != 0)
+            continue;
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(row, o->x);
+        const cJSON *y = cJSON_GetObjectItemCaseSensitive(row, o->y);
+        if (!plottable(o, x, y))
+            continue;
+        fprintf(g, "%.10g %.10g", x->valuedouble, y->valuedouble);
+        if (o->label) {
+            char l[256];
+            label_value(row, o->label, l, sizeof l);
+            fprintf(g, " \"%s\"", l);
+        }
+        fprintf(g, "\n");
+        points++;
+    }
+    fprintf(g, "e\n");
+    return points;
+}
+
 int sim_plot(const cJSON *rows, const sim_plot_opts *o, sim_err *err)
 {
     if (!o->x || !o->y || !o->file)
@@ -119,7 +181,8 @@ int sim_plot(const cJSON *rows, const sim_plot_opts *o, sim_err *err)
     char xl[256], yl[256];
     sim_plot_label(o->x, xl, sizeof xl);
     sim_plot_label(o->y, yl, sizeof yl);
-    fprintf(g, "set terminal %s size 1000,640 %s\n", svg ? "svg" : "png", svg ? "dynamic" : "");
+    /* noenhanced: names like tps_user or gb200-nvl72 print as written, not with subscripts */
+    fprintf(g, "set terminal %s size 1000,640 %s noenhanced\n", svg ? "svg" : "png", svg ? "dynamic" : "");
     fprintf(g, "set output ");
     put_quoted(g, tmp);
     fprintf(g, "\nset grid\nset key outside right top\nset xlabel ");
@@ -133,27 +196,21 @@ int sim_plot(const cJSON *rows, const sim_plot_opts *o, sim_err *err)
     fprintf(g, "\n%s%s", o->logx ? "set logscale x\n" : "", o->logy ? "set logscale y\n" : "");
     fprintf(g, "plot ");
     for (int s = 0; s < ns; s++) {
-        fprintf(g, "%s'-' using 1:2 with %s lw 2 pt 7 title ", s ? ", " : "", o->lines ? "linespoints" : "points");
+        fprintf(g, "%s'-' using 1:2 with %s ", s ? ", " : "", o->lines ? "linespoints" : "points");
+        series_style(g, s);
+        fprintf(g, " title ");
         put_quoted(g, o->by ? series[s] : o->y);
+        if (o->label) { /* the same points again, as small labels beside each marker */
+            fprintf(g, ", '-' using 1:2:3 with labels font ',7' offset char 0.6,0.6 left rotate by 20 tc rgb '%s' "
+                       "notitle", colours[s % 10]);
+        }
     }
     fprintf(g, "\n");
     int points = 0;
     for (int s = 0; s < ns; s++) {
-        cJSON_ArrayForEach(row, rows)
-        {
-            char v[128];
-            series_value(row, o->by, v, sizeof v);
-            if (strcmp(v, series[s]) != 0)
-                continue;
-            const cJSON *x = cJSON_GetObjectItemCaseSensitive(row, o->x);
-            const cJSON *y = cJSON_GetObjectItemCaseSensitive(row, o->y);
-            if (cJSON_IsNumber(x) && cJSON_IsNumber(y) && isfinite(x->valuedouble) && isfinite(y->valuedouble) &&
-                (!o->logx || x->valuedouble > 0) && (!o->logy || y->valuedouble > 0)) {
-                fprintf(g, "%.10g %.10g\n", x->valuedouble, y->valuedouble);
-                points++;
-            }
-        }
-        fprintf(g, "e\n");
+        points += series_data(g, rows, o, series[s]);
+        if (o->label)
+            series_data(g, rows, o, series[s]);
     }
     int status = pclose(g);
     int rc = finish(tmp, o, points, status, err);

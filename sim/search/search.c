@@ -120,12 +120,14 @@ static int visit_split(walk *w, sim_deploy *d, const sim_split_req *split, int h
     int rc = SIM_OK;
     if (!ok)
         w->invalid++;
-    else if ((rc = keep(w, d, NULL, false, hw)))
+    else if ((s->system_gpus <= 0 || s->system_gpus % split->gpus == 0) && (rc = keep(w, d, NULL, false, hw)))
         return rc;
     if (!s->disagg)
         return SIM_OK;
     for (int p = 1; split->gpus + p <= s->max_gpus; p *= 2) {
         sim_deploy pre;
+        if (s->system_gpus > 0 && s->system_gpus % (split->gpus + p))
+            continue; /* the two pools together must tile the system */
         w->deploys++;
         if (!ok || prefill_pool(d, p, &pre)) {
             w->invalid++;
@@ -155,6 +157,16 @@ static void candidate_base(const sim_search_space *s, int h, int a, int b, sim_d
         d->max_batched_tokens = s->mbt[b];
 }
 
+/* The fewest redundant experts, at least the template's, that make ep divide the expert
+ * slots (a 72-way EP over 256 experts needs 32: 288 = 72 x 4). */
+static int redundant_for(const sim_search_space *s, int ep)
+{
+    int r = s->tmpl.redundant_experts, n = s->model->ffn.experts;
+    while (n > 0 && ep > 0 && (n + r) % ep != 0)
+        r++;
+    return r;
+}
+
 static int walk_split(walk *w, int h, int hw, int gpus, int tp, int pp, int ep)
 {
     const sim_search_space *s = w->s;
@@ -164,6 +176,8 @@ static int walk_split(walk *w, int h, int hw, int gpus, int tp, int pp, int ep)
         for (int b = 0; b < nm; b++) {
             sim_deploy d;
             candidate_base(s, h, a, b, &d);
+            if (s->system_gpus > 0 && ep > 1 && redundant_for(s, ep) != d.redundant_experts)
+                sim_deploy_set_redundant(&d, redundant_for(s, ep), d.eplb);
             int rc = visit_split(w, &d, &split, hw);
             if (rc)
                 return rc;
@@ -180,6 +194,14 @@ static int hw_group(const sim_search_space *s, int h)
     return h;
 }
 
+/* Expert-parallel degrees: powers of two; for a system, also every rank of the stage. */
+static int next_ep(const sim_search_space *s, int ep, int stage)
+{
+    if (s->system_gpus > 0 && ep < stage && ep * 2 > stage)
+        return stage;
+    return ep * 2;
+}
+
 static int enumerate(walk *w)
 {
     const sim_search_space *s = w->s;
@@ -189,11 +211,11 @@ static int enumerate(walk *w)
         for (int g = 1; g <= s->max_gpus; g = g * 2 > s->max_gpus && g != s->max_gpus ? s->max_gpus : g * 2) {
             if (g >= s->min_gpus)
                 for (int tp = 1; tp <= g; tp *= 2)
-                    for (int pp = 1; tp * pp <= g; pp *= 2) {
+                    for (int pp = 1; tp * pp <= g && (s->max_pp <= 0 || pp <= s->max_pp); pp *= 2) {
                         if (g % (tp * pp))
                             continue;
                         int dp = g / (tp * pp);
-                        for (int ep = 1; ep <= tp * dp; ep *= 2) {
+                        for (int ep = 1; ep <= tp * dp; ep = next_ep(s, ep, tp * dp)) {
                             if ((tp * dp) % ep)
                                 continue;
                             int rc = walk_split(w, h, hw, g, tp, pp, ep);
@@ -210,6 +232,9 @@ static int enumerate(walk *w)
 
 static int check_space(const sim_search_space *s, sim_err *err)
 {
+    if (s->system_gpus < 0 || s->system_gpus > 4096 || (s->system_gpus > 0 && s->max_gpus != s->system_gpus))
+        return sim_fail(err, SIM_EINPUT, "a system's devices must be in [1, 4096] and equal max_gpus (got %d and %d)",
+                        s->system_gpus, s->max_gpus);
     if (s->min_gpus < 1 || s->max_gpus < s->min_gpus || s->max_gpus > 4096)
         return sim_fail(err, SIM_EINPUT, "need 1 <= min_gpus <= max_gpus <= 4096 (got %d and %d)", s->min_gpus,
                         s->max_gpus);
@@ -274,6 +299,8 @@ static void split_label(const cand *k, char *buf, size_t cap)
 {
     const sim_deploy *d = &k->d, *pre = &k->pre;
     int n = snprintf(buf, cap, "tp%d ep%d pp%d dp%d", d->tp, d->ep, d->pp, d->dp);
+    if (d->redundant_experts > 0 && n > 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, " +%d redundant experts", d->redundant_experts);
     if (k->has_prefill && n > 0 && (size_t)n < cap)
         snprintf(buf + n, cap - (size_t)n, " + prefill %d gpus (tp%d ep%d dp%d)", pre->gpus, pre->tp, pre->ep,
                  pre->dp);
@@ -286,6 +313,7 @@ static sim_search_row config_row(const cand *k, const sim_eval *ev)
         .hw = d->hw,
         .gpus = d->gpus + (k->has_prefill ? k->pre.gpus : 0),
         .tp = d->tp, .ep = d->ep, .pp = d->pp, .dp = d->dp,
+        .redundant_experts = d->redundant_experts,
         .prefill_gpus = k->has_prefill ? k->pre.gpus : 0,
         .precision = d->expert_fmt,
         .emulated = !sim_deploy_formats_supported(d) || (k->has_prefill && !sim_deploy_formats_supported(&k->pre)),
@@ -299,6 +327,9 @@ static sim_search_row config_row(const cand *k, const sim_eval *ev)
         .usd_per_mtok_at_load = NAN,
         .ttft_s = ev->ttft_s,
         .tpot_s = ev->tpot_s,
+        .joules_per_output_token = ev->joules_per_output_token,
+        .spec_tokens = ev->spec_tokens,
+        .spec_accept = ev->spec_accept,
     };
     split_label(k, row.split, sizeof row.split);
     return row;

@@ -30,6 +30,13 @@ typedef struct sim_search_space {
     double conc_per_gpu[SIM_SEARCH_MAX_LIST];   /* frontier: requests in flight per device */
     int nconc;
     int min_gpus, max_gpus;                     /* device counts tried: powers of two in range, and max_gpus */
+    /* > 0: the devices of one system (moesim compare: "HGX H200" = 8, "GB200 NVL72" = 72).
+     * An instance then spans g devices with g dividing it (the system runs system_gpus / g
+     * copies), both pools together when disaggregated; max_gpus is taken as system_gpus; and
+     * expert parallelism is also tried over every rank of the stage (tp x dp, a power of two
+     * or not) with the fewest redundant experts that make the expert slots divide. */
+    int system_gpus;
+    int max_pp;                                 /* > 0: pipeline degrees above it are not tried */
     bool disagg;                                /* also split the budget into prefill and decode pools */
     long limit;                                 /* refuse a larger space unless force (default 20,000) */
     bool force;
@@ -67,6 +74,7 @@ typedef struct sim_search_row {
     int gpus;                                   /* both pools when disaggregated */
     char split[160];                            /* "tp2 ep2 pp1 dp1[ + prefill 2 gpus (tp2 ep2 dp1)]" */
     int tp, ep, pp, dp, prefill_gpus;           /* prefill_gpus 0 = aggregated */
+    int redundant_experts;                      /* expert slots beyond the routed experts (EPLB) */
     sim_wformat precision;
     bool emulated;                              /* --emulate: a format here is one the hardware does not support */
     int max_batched_tokens;
@@ -75,6 +83,9 @@ typedef struct sim_search_row {
     double usd_per_month;                       /* usd_per_hour x 730: paid idle or not */
     double usd_per_mtok_at_load;                /* cheapest with a daily traffic: the month's bill over the month's
                                                    output tokens (NaN without one) */
+    double joules_per_output_token;             /* NaN when the hwmodel states no power */
+    int spec_tokens;                            /* MTP draft tokens per decode step (0 = off) */
+    double spec_accept;                         /* tokens a decode step produces per sequence (1 without) */
     bool ranked;                                /* cheapest: requests_per_s and slo_score are set */
     double requests_per_s, slo_score;           /* slo_score: worst ratio to the SLO bounds (<= 1 meets) */
     bool simulated;                             /* sim is set */

@@ -256,6 +256,42 @@ jq -e '.requests_per_day == 1000 and (.rate - 1000 / 86400 * 2 | fabs < 1e-9)
   and all(.ranked[]; .usd_per_mtok_output_at_load > 0)
   and (.prices | length == 2) and (.hosted_api | length >= 1)' "$tmp/sbill" >/dev/null \
   && ok || bad "search with a daily traffic: $(head -c 400 "$tmp/sbill")"
+# --- moesim compare: two systems, their frontiers with a layout per point, ratios at matched
+# interactivity, an answer written from the numbers (MTP off and aggregated only, to stay quick)
+"$M" compare --model deepseek-r1 --hw "HGX H200=h200:8,gb200-nvl72" --mtp 0 --no-disagg --isl 1024 --osl 1024 \
+  --json >"$tmp/cmp.json" && ok || bad "compare failed"
+jq -e '.systems[0].name == "HGX H200" and .systems[0].gpus == 8 and .systems[1].gpus == 72
+       and (.systems[0].definition | test("h200 x 8 = 8 x NVIDIA H200.*domain of 8"))
+       and (.systems[1].definition | test("gb200-nvl72 x 72 = 72 x .*domain of 72"))' "$tmp/cmp.json" >/dev/null \
+  && ok || bad "compare: system definitions (name, gpus, devices and domain) missing"
+jq -e '[.systems[].frontier[] | select((.layout | test("^tp[0-9]+ ep[0-9]+ dp[0-9]+")) | not)] | length == 0' \
+  "$tmp/cmp.json" >/dev/null && ok || bad "compare: a frontier point without its layout"
+# a 72-GPU instance needs EP over every rank, which takes redundant experts (256 + 32 = 288 = 72 x 4)
+jq -e '[.systems[1].frontier[] | select(.instance_gpus == 72)] | all(.redundant_experts == 0 or ((256 + .redundant_experts) % .ep == 0))' \
+  "$tmp/cmp.json" >/dev/null && ok || bad "compare: redundant experts do not make the expert slots divide"
+jq -e '[.systems[].frontier[] | .instance_gpus as $g | select(($g | . as $x | 8 % $x != 0) and ($g | . as $x | 72 % $x != 0))] | length == 0' \
+  "$tmp/cmp.json" >/dev/null && ok || bad "compare: an instance that does not divide its system"
+jq -e '[.levels[] | select(.ratio_tps_gpu != null)] | length >= 3 and
+       all(.ratio_tps_gpu > 0 and (.b_tps_gpu / .a_tps_gpu - .ratio_tps_gpu | fabs) < 1e-9 * .ratio_tps_gpu
+           and (.a_layout | test("^tp")) and (.b_layout | test("^tp")))' "$tmp/cmp.json" >/dev/null \
+  && ok || bad "compare: level ratios are not B / A or lack layouts"
+jq -e '[.levels[] | select(.ratio_tps_gpu == null)] | all(.a_layout == "out of reach" or .b_layout == "out of reach")' \
+  "$tmp/cmp.json" >/dev/null && ok || bad "compare: a level without a ratio is not marked out of reach"
+# the answer quotes the table: its best ratio is the table's
+best=$(jq -r '[.levels[].ratio_tps_gpu | select(. != null)] | max | . * 100 | round / 100' "$tmp/cmp.json")
+jq -r .answer "$tmp/cmp.json" | grep -qE "(at most|best, at|to) $(printf '%.2g' "$best")x" \
+  && ok || bad "compare: the answer does not quote the best ratio ($best): $(jq -r .answer "$tmp/cmp.json")"
+"$M" compare --model deepseek-r1 --hw h200,gb200-nvl72 --mtp 0 --no-disagg --isl 1024 --osl 1024 >"$tmp/cmp.txt" \
+  && grep -q "^  h200 x 8: h200 x 8 = 8 x " "$tmp/cmp.txt" && grep -q "^answer: gb200-nvl72 x 72 " "$tmp/cmp.txt" \
+  && grep -q "a_layout" "$tmp/cmp.txt" && ok || bad "compare text: definitions, level table or answer missing"
+# a claim met everywhere: said so, from the numbers
+"$M" compare --model deepseek-r1 --hw h200,gb200-nvl72 --mtp 0 --no-disagg --claim 1 --json \
+  | jq -r .answer | grep -q "1x or more the output tokens/s per GPU of h200 x 8 at every matched" \
+  && ok || bad "compare --claim 1: the answer does not say the claim holds everywhere"
+# MTP: the card's depths are searched and named per point
+"$M" compare --model deepseek-r1 --hw h200,b200 --mtp 0,2 --no-disagg --json \
+  | jq -e '[.systems[].frontier[].spec_tokens] | any(. == 2)' >/dev/null \
+  && ok || bad "compare --mtp 0,2: no frontier point uses MTP 2"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
