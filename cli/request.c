@@ -61,6 +61,10 @@ static const opt_entry options[] = {
     I(max_batched_tokens, 0, 1e9, "token cap per iteration per attention rank (default 8192, or the engine's)"),
     S(engine, "serving engine whose KV accounting, token cap and kernels to follow: vllm sglang trtllm (default: none, moesim's generic 0.9 of capacity)"),
     N(mem_fraction, 0, 1, "the engine's memory fraction: vLLM gpu_memory_utilization, SGLang mem_fraction_static, TensorRT-LLM free_gpu_memory_fraction (default: the engine's)"),
+    S(experts_on, "where routed experts run beside a GPU: gpu (default) or cpu: every MoE layer's routed experts in host DRAM, computed by --host-cpu (llama.cpp -ot exps=CPU, ktransformers)"),
+    I(cpu_moe_layers, 0, 1e6, "routed experts of the first N MoE layers in host DRAM, computed by --host-cpu (llama.cpp --n-cpu-moe N; 0 = none)"),
+    S(host_cpu, "the GPU's host CPU, a hwmodel of class cpu (e.g. ryzen-7950x), for --experts-on cpu / --cpu-moe-layers: its compute per data type and DRAM; required with them"),
+    S(cpu_moe_runtime, "schedule of CPU experts: llamacpp (default: GPU and CPU take turns; >= 32 tokens copy the experts to the GPU) or ktransformers (CPU experts overlap the GPU's shared experts)"),
     N(usd_per_gpu_hour, 0, 1e6, "rent per device-hour (default: the hwmodel's)"),
     B(owned, "cost as owned hardware: purchase over lifetime + energy"),
     N(usd_per_kwh, 0, 1e3, "energy price for owned hardware (default 0.10)"),
@@ -266,6 +270,30 @@ static int parse_storage_fmt(const char *v, const char *opt, sim_wformat *out, s
     return rc;
 }
 
+/* --experts-on, --cpu-moe-layers, --cpu-moe-runtime (the host CPU itself is loaded by
+ * sim_request_deploy, which holds the session). */
+static int cpu_moe_options(const sim_request *r, const sim_model *m, sim_deploy *d, sim_err *err)
+{
+    bool all = false;
+    if (r->experts_on[0]) {
+        if (strcasecmp(r->experts_on, "cpu") == 0)
+            all = true;
+        else if (strcasecmp(r->experts_on, "gpu") != 0)
+            return sim_fail(err, SIM_EINPUT, "option 'experts_on': unknown '%s' (one of gpu, cpu)", r->experts_on);
+    }
+    if (r->experts_on[0] && r->cpu_moe_layers > 0)
+        return sim_fail(err, SIM_EINPUT, "options 'experts_on' and 'cpu_moe_layers' both given: give one (experts_on cpu "
+                        "puts every MoE layer's experts on the CPU, cpu_moe_layers N the first N)");
+    d->cpu_moe_layers = all ? (m->ffn.moe_layers > 0 ? m->ffn.moe_layers : 1) : r->cpu_moe_layers;
+    if (r->cpu_moe_runtime[0] && sim_cpu_moe_runtime_parse(r->cpu_moe_runtime, &d->cpu_moe_runtime) != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'cpu_moe_runtime': unknown '%s' (one of llamacpp, ktransformers)",
+                        r->cpu_moe_runtime);
+    if (r->cpu_moe_runtime[0] && d->cpu_moe_layers <= 0)
+        return sim_fail(err, SIM_EINPUT, "option 'cpu_moe_runtime' needs experts on the CPU: give --experts-on cpu or "
+                        "--cpu-moe-layers N");
+    return SIM_OK;
+}
+
 int sim_request_deploy_options(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d,
                                sim_err *err)
 {
@@ -312,6 +340,8 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
     sim_deploy_set_redundant(d, r->redundant_experts, r->eplb);
     d->offload = r->offload;
     d->emulate = r->emulate;
+    if ((rc = cpu_moe_options(r, m, d, err)))
+        return rc;
     if (r->max_batched_tokens)
         d->max_batched_tokens = r->max_batched_tokens;
     d->seed = (unsigned long)r->seed;
@@ -319,11 +349,13 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
 }
 
 /* The split only sets gpus, tp, ep, pp and dp, so options and split may come in any order. */
-static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d, sim_err *err)
+static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, const sim_hw *host, sim_deploy *d,
+                        sim_err *err)
 {
     int rc = sim_request_deploy_options(r, m, hw, d, err);
     if (rc)
         return rc;
+    d->host_cpu = host;
     const sim_split_req split = { r->gpus, r->tp, r->ep, r->pp, r->dp };
     if ((rc = sim_deploy_split(d, &split, "", err)))
         return rc;
@@ -469,7 +501,10 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
     const sim_hw *hw = sim_session_hw(session, r->hw, err);
     if (!hw)
         return err->code;
-    int rc = build_deploy(r, m, hw, d, err);
+    const sim_hw *host = NULL;
+    if (r->host_cpu[0] && !(host = sim_session_hw(session, r->host_cpu, err)))
+        return sim_wrap(err, "option 'host_cpu'");
+    int rc = build_deploy(r, m, hw, host, d, err);
     if (rc)
         return rc;
     d->routing_cache = sim_session_routing(session);

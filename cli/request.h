@@ -31,6 +31,10 @@ typedef struct sim_request {
     bool eplb, offload, owned, emulate;
     int max_batched_tokens;
     char engine[16];                          /* "" = moesim's generic accounting; vllm, sglang, trtllm */
+    char experts_on[8];                       /* "" or "gpu"; "cpu": routed experts of every MoE layer on host_cpu */
+    int cpu_moe_layers;                       /* routed experts of the first N MoE layers on host_cpu (0 = none) */
+    char host_cpu[512];                       /* the GPU's host CPU hwmodel ("" = none) */
+    char cpu_moe_runtime[16];                 /* llamacpp (default) or ktransformers */
     double mem_fraction;                      /* 0 = the engine's default */
     double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
     int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;

@@ -252,6 +252,46 @@ static int check_formats(const sim_deploy *d, sim_err *err)
     return SIM_OK;
 }
 
+/* Routed experts on the host CPU: one GPU (the split llama.cpp and ktransformers run on a
+ * desktop or workstation), a GPU hwmodel whose tier 1 is its host DRAM over PCIe (the
+ * activations cross it each layer), a CPU hwmodel for the host, and an expert format the
+ * host's CPU runs. */
+static int check_cpu_moe(const sim_deploy *d, sim_err *err)
+{
+    const sim_model *m = d->model;
+    if (d->cpu_moe_layers <= 0 && !d->host_cpu)
+        return SIM_OK;
+    if (d->cpu_moe_layers < 0)
+        return sim_fail(err, SIM_EINPUT, "cpu_moe_layers must be >= 0 (got %d)", d->cpu_moe_layers);
+    if (d->cpu_moe_layers > 0 && !sim_model_is_moe(m))
+        return sim_fail(err, SIM_EINPUT, "experts on the CPU: %s is a dense model, it has no routed experts", m->name);
+    if (d->cpu_moe_layers > 0 && !d->host_cpu)
+        return sim_fail(err, SIM_EINPUT,
+                        "experts on the CPU: name the host CPU that computes them with --host-cpu NAME (a hwmodel of "
+                        "class cpu, e.g. ryzen-7950x or laptop-ddr5); moesim has no sourced default host for %s",
+                        d->hw->name);
+    if (d->host_cpu->cls != SIM_HW_CPU)
+        return sim_fail(err, SIM_EINPUT, "--host-cpu %s: a host CPU must be a hwmodel of class cpu (it is %s)",
+                        d->host_cpu->name, sim_hw_class_name(d->host_cpu->cls));
+    if (d->hw->cls != SIM_HW_GPU || d->hw->n_tiers < 2)
+        return sim_fail(err, SIM_EINPUT,
+                        "--host-cpu: %s is not a GPU with a host DRAM tier over PCIe (tier 1); the CPU beside a GPU "
+                        "needs one (a CPU or unified-memory device computes its experts itself)", d->hw->name);
+    if (d->gpus != 1)
+        return sim_fail(err, SIM_EINPUT,
+                        "experts on the CPU are modelled beside one GPU (llama.cpp --n-cpu-moe, ktransformers on one "
+                        "card); got gpus = %d", d->gpus);
+    if (d->cpu_moe_layers > 0 && !d->emulate &&
+        sim_hw_format_support(d->host_cpu, d->expert_fmt) == SIM_FMT_UNSUPPORTED) {
+        char list[256];
+        sim_hw_format_list(d->host_cpu, SIM_FMT_NATIVE, list, sizeof list);
+        return sim_fail(err, SIM_EINPUT,
+                        "experts on the CPU: the host CPU %s does not run %s experts (native: %s); pick another "
+                        "--precision or --emulate", d->host_cpu->name, sim_wformat_name(d->expert_fmt), list);
+    }
+    return SIM_OK;
+}
+
 int sim_deploy_check(const sim_deploy *d, sim_err *err)
 {
     const sim_model *m = d->model;
@@ -321,7 +361,33 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
                         d->mem_fraction);
     if (d->mem_fraction > 0 && d->engine == SIM_ENGINE_NONE)
         return sim_fail(err, SIM_EINPUT, "mem_fraction is the fraction of an engine: give --engine vllm, sglang or trtllm");
+    if ((rc = check_cpu_moe(d, err)))
+        return rc;
     return check_formats(d, err);
+}
+
+int sim_deploy_cpu_moe_layers(const sim_deploy *d)
+{
+    if (d->cpu_moe_layers <= 0 || !sim_model_is_moe(d->model))
+        return 0;
+    return d->cpu_moe_layers < d->model->ffn.moe_layers ? d->cpu_moe_layers : d->model->ffn.moe_layers;
+}
+
+static const char *const cpu_moe_names[] = { "llamacpp", "ktransformers" };
+
+const char *sim_cpu_moe_runtime_name(sim_cpu_moe_runtime r)
+{
+    return cpu_moe_names[r];
+}
+
+int sim_cpu_moe_runtime_parse(const char *s, sim_cpu_moe_runtime *out)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcasecmp(s, cpu_moe_names[i]) == 0) {
+            *out = (sim_cpu_moe_runtime)i;
+            return 0;
+        }
+    return -1;
 }
 
 static const char *const a2a_names[] = { "auto", "per-expert", "per-node", "nvlink" };

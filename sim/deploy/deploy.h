@@ -47,6 +47,14 @@ typedef enum {
 
 typedef enum { SIM_OVERLAP_NONE, SIM_OVERLAP_TWO_BATCH } sim_overlap;
 
+/* Routed experts computed on the host CPU beside one GPU (--experts-on cpu, --cpu-moe-layers):
+ * whose schedule the layer follows (step.c cpu_experts_ops states each runtime's source).
+ * LLAMACPP: llama.cpp's -ot exps=CPU / --n-cpu-moe N: the GPU and the CPU take turns (graph
+ *   splits run one after the other), and a batch of >= 32 tokens copies the layer's expert
+ *   tensors to the GPU and computes them there;
+ * KTRANSFORMERS: the CPU computes the routed experts while the GPU computes the shared experts. */
+typedef enum { SIM_CPU_MOE_LLAMACPP, SIM_CPU_MOE_KTRANSFORMERS } sim_cpu_moe_runtime;
+
 /* The serving engine whose memory accounting and scheduler defaults the deployment follows
  * (--engine). NONE keeps moesim's generic accounting (a 0.9 runtime share of capacity_gb). */
 typedef enum { SIM_ENGINE_NONE, SIM_ENGINE_VLLM, SIM_ENGINE_SGLANG, SIM_ENGINE_TRTLLM, SIM_ENGINE_COUNT } sim_engine;
@@ -90,6 +98,12 @@ typedef struct sim_deploy {
     double observed_experts;        /* > 0: distinct experts a measured step touched on the busiest rank
                                        (calibration compares against one forward whose routing it knows);
                                        0 = the routing model's expectation */
+    const sim_hw *host_cpu;         /* --host-cpu: the CPU hwmodel (class cpu) of the GPU's host that computes
+                                       the routed experts of the first cpu_moe_layers MoE layers; NULL = none */
+    int cpu_moe_layers;             /* MoE layers whose routed experts live in host DRAM and run on host_cpu
+                                       (the first ones, as llama.cpp's --n-cpu-moe counts); 0 = none;
+                                       more than the model's MoE layers = all (--experts-on cpu) */
+    sim_cpu_moe_runtime cpu_moe_runtime;
     struct sim_routing_cache *routing_cache; /* memo of routing statistics (step/routing.h), owned by
                                        whoever built the deployment (a session, a fit); NULL = none,
                                        every step recomputes them */
@@ -193,6 +207,12 @@ double sim_engine_mem_fraction(const sim_deploy *d);
 const char *const *sim_engine_kernel_libraries(sim_engine e);
 const char *sim_engine_name(sim_engine e);
 int sim_engine_parse(const char *s, sim_engine *out);
+
+/* MoE layers of the deployment whose routed experts the host CPU computes (0 when none;
+ * d->cpu_moe_layers clamped to the model's MoE layers). */
+int sim_deploy_cpu_moe_layers(const sim_deploy *d);
+const char *sim_cpu_moe_runtime_name(sim_cpu_moe_runtime r);
+int sim_cpu_moe_runtime_parse(const char *s, sim_cpu_moe_runtime *out);
 
 const char *sim_a2a_name(sim_a2a_transport t);
 int sim_a2a_parse(const char *s, sim_a2a_transport *out);

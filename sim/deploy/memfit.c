@@ -26,6 +26,50 @@ double sim_memfit_usable_fraction(const sim_hw *hw)
     }
 }
 
+/* Routed expert bytes of the MoE layers whose experts live in host DRAM and run on the host
+ * CPU (--experts-on cpu, --cpu-moe-layers): they leave the GPU's weights. The check allows this
+ * with one GPU only (no EP or TP split of the experts). */
+static double host_expert_bytes(const sim_deploy *d)
+{
+    int n = sim_deploy_cpu_moe_layers(d);
+    if (n <= 0)
+        return 0;
+    sim_param_counts pc;
+    sim_model_params(d->model, &pc);
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(d, w);
+    double eb = sim_wmix_bytes(&w[SIM_WCLASS_EXPERTS], d->expert_fmt);
+    return (double)n * (d->model->ffn.experts + d->redundant_experts) * pc.expert_each * eb;
+}
+
+/* The host side of the CPU-expert split: the experts take the host CPU's DRAM (tier 0 of its
+ * hwmodel, at the CPU class's usable share), and the GPU's host tier (tier 1, the same DRAM
+ * seen over PCIe) has that much less room for spilled weights. Fails with the tier short and
+ * by how much. */
+static void host_experts_fit(const sim_deploy *d, sim_memfit *out, double *free_b)
+{
+    out->host_expert_bytes = host_expert_bytes(d);
+    if (out->host_expert_bytes <= 0 || !d->host_cpu)
+        return;
+    const sim_hw *h = d->host_cpu;
+    out->host_usable_bytes = h->tiers[0].capacity_bytes * sim_memfit_usable_fraction(h);
+    if (d->hw->n_tiers > 1) {
+        free_b[1] -= out->host_expert_bytes;
+        if (free_b[1] < 0)
+            free_b[1] = 0;
+    }
+    if (out->host_expert_bytes > out->host_usable_bytes) {
+        out->fits = false;
+        snprintf(out->reason, sizeof out->reason,
+                 "the routed experts of %d MoE layers on the host CPU need %.1f GB of host DRAM, but %s's %s holds "
+                 "%.1f GB usable (%.0f%% of %.1f GB): host DRAM is short by %.1f GB; fewer --cpu-moe-layers, a "
+                 "smaller precision or a host with more memory could help",
+                 sim_deploy_cpu_moe_layers(d), out->host_expert_bytes / GB, h->name, h->tiers[0].name,
+                 out->host_usable_bytes / GB, sim_memfit_usable_fraction(h) * 100, h->tiers[0].capacity_bytes / GB,
+                 (out->host_expert_bytes - out->host_usable_bytes) / GB);
+    }
+}
+
 /* Weights one device holds, split into routed/shared experts and everything else. */
 static void weights_per_device(const sim_deploy *d, double *experts, double *other)
 {
@@ -69,7 +113,7 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *oth
     /* Embedding and LM head; with pipeline stages the last one holds the head. */
     o += ((d->pp == 1 ? pc.embedding * sim_wmix_bytes(&w[SIM_WCLASS_EMBED], hf) : 0) +
           pc.lm_head * sim_wmix_bytes(&w[SIM_WCLASS_HEAD], hf)) / d->tp;
-    *experts = e;
+    *experts = e - host_expert_bytes(d);
     *other = o;
 }
 
@@ -175,6 +219,21 @@ static double place(const sim_deploy *d, double bytes, double *free_b, double *f
     return bytes;
 }
 
+/* The GPU side of the CPU-expert split does not hold what stays on it: which tier, by how much. */
+static void gpu_short_reason(const sim_deploy *d, sim_memfit *out, double left)
+{
+    const sim_hw *hw = d->hw;
+    out->fits = false;
+    snprintf(out->reason, sizeof out->reason,
+             "with the routed experts of %d MoE layers on the host CPU, %s still needs %.1f GB of weights on the GPU; "
+             "%s holds %.1f GB usable (%.0f%% of %.1f GB, %.1f GB workspace)%s: short by %.1f GB; more "
+             "--cpu-moe-layers or a smaller precision could help",
+             sim_deploy_cpu_moe_layers(d), d->model->name, out->weight_bytes / GB, hw->tiers[0].name,
+             out->usable_bytes / GB, out->mem_fraction * 100, out->capacity_bytes / GB, out->workspace_bytes / GB,
+             hw->n_tiers > 1 && (d->offload || hw->tiers[1].spill_default) ? " and its spill tiers the rest" : "",
+             left / GB);
+}
+
 void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *out)
 {
     const sim_hw *hw = d->hw;
@@ -218,6 +277,8 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     free_b[0] -= kv_keep;
     if (free_b[0] < 0)
         free_b[0] = 0;
+    host_experts_fit(d, out, free_b);
+    bool host_short = out->host_expert_bytes > 0 && out->host_expert_bytes > out->host_usable_bytes;
 
     /* Hot weights first: what every token reads (attention, dense layers, router, norms,
      * embeddings and head) takes the fast tier before the routed experts, each of which only
@@ -257,8 +318,12 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     double seqs_held = seqs < out->max_seqs ? seqs : out->max_seqs;
     out->total_bytes = w0 + out->workspace_bytes + seqs_held * out->kv_bytes_per_seq;
 
-    out->fits = true;
-    if (left_e + left_o > 0) {
+    out->fits = !host_short;
+    if (host_short) {
+        /* the reason host_experts_fit wrote */
+    } else if (left_e + left_o > 0 && out->host_expert_bytes > 0) {
+        gpu_short_reason(d, out, left_e + left_o);
+    } else if (left_e + left_o > 0) {
         out->fits = false;
         int allowed = 1;
         double cap = out->usable_bytes;

@@ -37,6 +37,11 @@ typedef struct sim_memfit {
     double expert_frac[SIM_MAX_TIERS];/* share of expert weights held in each tier */
     double other_frac[SIM_MAX_TIERS];
     int tiers_used;
+    /* Routed experts on the host CPU (d->cpu_moe_layers): their bytes, out of the GPU's
+     * weights above and held in the host CPU's DRAM (its tier 0), and what that DRAM offers
+     * (capacity x the CPU class's usable share). 0 when none. */
+    double host_expert_bytes;
+    double host_usable_bytes;
 } sim_memfit;
 
 /* Share of tier-0 memory a serving runtime can use, by device class (why: see memfit.c). */

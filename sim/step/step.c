@@ -17,7 +17,7 @@
 
 static const char *const kind_names[SIM_LK_COUNT] = {
     "attention_projections", "attention_core", "ssm_mixer", "dense_ffn", "router", "experts", "shared_experts",
-    "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead", "mtp_draft",
+    "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead", "mtp_draft", "cpu_experts", "pcie_transfer",
 };
 
 const char *sim_layer_kind_name(sim_layer_kind k)
@@ -193,6 +193,9 @@ typedef struct ctx {
     int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
     sim_param_counts pc;
     sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
+    bool cpu_experts;        /* this layer's routed experts run on d->host_cpu (cpu_experts_ops) */
+    double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
+    sim_dtype dt_host;
 } ctx;
 
 /* Bytes per weight of class k. */
@@ -208,13 +211,11 @@ static double class_bytes(const ctx *c, sim_wclass k)
  * inside the dot product (CPU ggml_vec_dot_<type>_q8_K, CUDA MMVQ/MMQ), so the unpacking is part
  * of the INT8 GEMM efficiency a hwmodel measures with llama.cpp (rpi5's INT8 curve is M6's
  * llama.cpp prefill); the rates price the widening to 16-bit where there is no INT8 path. */
-static double dequant_time(const ctx *c, sim_wclass k, double elems)
+static double dequant_time_on(const ctx *c, const sim_hw *hw, sim_dtype dt, sim_wclass k, double elems)
 {
     const sim_wmix *w = &c->w[k];
-    const sim_hw *hw = c->d->hw;
     if (!(elems > 0) || !(w->total > 0))
         return 0;
-    sim_dtype dt = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->dt_expert : c->dt_dense;
     double s = 0;
     for (int f = 0; f < SIM_WF_COUNT; f++) {
         double rate = hw->eff.dequant_elems_per_s[f];
@@ -223,6 +224,12 @@ static double dequant_time(const ctx *c, sim_wclass k, double elems)
             s += elems * (w->elems[f] / w->total) / rate;
     }
     return s;
+}
+
+static double dequant_time(const ctx *c, sim_wclass k, double elems)
+{
+    sim_dtype dt = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->dt_expert : c->dt_dense;
+    return dequant_time_on(c, c->d->hw, dt, k, elems);
 }
 
 static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
@@ -605,6 +612,117 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
         note_comm_basis(a, SIM_LK_EP_COMM, hd.share > 0 ? &hd : &hc);
 }
 
+/* The shared experts of one layer for T tokens (every token runs them). */
+static void shared_ops(acc *a, const ctx *c, double T)
+{
+    const sim_deploy *d = c->d;
+    const sim_model *m = c->m;
+    const sim_hw *hw = d->hw;
+    double h = m->hidden;
+    if (m->ffn.shared_experts > 0) {
+        double sp = (double)c->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
+        op sh = {
+            .kind = SIM_LK_SHARED,
+            .flops = 2 * sp * T,
+            .peak = c->peak_expert,
+            .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, false), T),
+            .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
+            .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
+            .frac = c->fit->expert_frac,
+            .mem_curve = hw->eff.memory,
+            .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
+            .kernels = 3,
+            .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
+            .hit = ffn_measured(c->d, c->dt_expert, false, T, h,
+                                (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->nmat),
+        };
+        add_op(a, d, &sh);
+    }
+}
+
+/* Book `t` seconds of a CPU-side part (compute- or memory-bound by the larger of t_c, t_m,
+ * with t_o of fixed cost) under `kind`, scaled by `shown` (the share not hidden by overlap). */
+static void book_host_part(acc *a, sim_layer_kind kind, double t_c, double t_m, double t_o, double shown)
+{
+    double t = t_c > t_m ? t_c : t_m;
+    if (t_c > t_m)
+        a->compute += t * shown;
+    else
+        a->memory += t * shown;
+    a->overhead += t_o * shown;
+    a->kind[kind] += (t + t_o) * shown;
+    a->curves[kind]++;
+}
+
+/* Routed experts of one layer on the host CPU beside the GPU (--experts-on cpu, --cpu-moe-layers):
+ * the GPU has run attention and the router and runs the shared experts; the step's T tokens cross
+ * PCIe to the CPU and back (T x hidden x 2 bytes each way, BF16/F32 activations rounded to 2 bytes,
+ * at the GPU's host tier (tier 1) bandwidth x its memory efficiency; each copy one more GPU
+ * operation, so the GPU's fixed cost per kernel); the CPU computes the touched experts, reading
+ * their weights from its DRAM: max(FLOPs / (the host's peak for the expert format x its grouped
+ * GEMM curve), bytes / (host DRAM bandwidth x its memory curve)) + its dequantization and fixed
+ * costs (3 ops: gate/up, activation, down).
+ *
+ * Runtimes:
+ * - llama.cpp (-ot exps=CPU, --n-cpu-moe): ggml_backend_sched splits the graph by backend and
+ *   runs the splits one after the other, copying a split's inputs to its backend first
+ *   (ggml-backend.c, ggml_backend_sched_compute_splits), so the GPU and the CPU take turns:
+ *   the parts add. A batch of >= 32 tokens is instead offloaded: ggml-cuda's offload_op
+ *   (min_batch_size 32, MUL_MAT_ID's batch = ne[2], the tokens) has the scheduler copy the
+ *   layer's whole expert tensors (all E experts) to the GPU over PCIe and run the grouped GEMM
+ *   there (`gpu_ex`, its weights then in GPU memory).
+ * - ktransformers: routed experts on the CPU (its AMX / AVX-512 kernels), shared experts on the
+ *   GPU, launched asynchronously (the decode step is one CUDA graph) so the CPU's experts and
+ *   the PCIe copies run while the GPU computes the shared experts (KTransformers, SOSP'25,
+ *   "asynchronous CPU-GPU task scheduling"; madsys.cs.tsinghua.edu.cn): only the part of the
+ *   CPU path longer than `t_shared` shows. Its Expert Deferral (overlap with the next layer's
+ *   attention, an option that changes the outputs) and its GPU prefill of long prompts are not
+ *   modelled. */
+static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_stats *rs, const op *gpu_ex,
+                            double assign, double touched, double t_shared)
+{
+    const sim_deploy *d = c->d;
+    const sim_model *m = c->m;
+    const sim_hw *gpu = d->hw, *cpu = d->host_cpu;
+    double h = m->hidden, inter = m->ffn.expert_intermediate;
+    double per_expert = (double)c->nmat * h * inter, wb = class_bytes(c, SIM_WCLASS_EXPERTS);
+    double pcie_Bps = gpu->tiers[1].bandwidth_Bps * gpu->eff.memory.max;
+
+    if (d->cpu_moe_runtime == SIM_CPU_MOE_LLAMACPP && T >= 32) {
+        double bytes = m->ffn.experts * per_expert * wb;
+        add_comm(a, SIM_LK_PCIE, bytes / pcie_Bps + gpu->eff.kernel_overhead_s, bytes);
+        note_comm_basis(a, SIM_LK_PCIE, NULL);
+        op ex = *gpu_ex;
+        ex.frac = NULL; /* copied into GPU memory for the op */
+        add_op(a, d, &ex);
+        return;
+    }
+    double act = T * h * 2;
+    double t_pcie = 2 * act / pcie_Bps + 2 * gpu->eff.kernel_overhead_s;
+
+    sim_curve gc = gemm_curve(cpu, c->dt_host, true);
+    double groups_s = 0, eta = grouped_gemm_cost(gc, assign, touched, rs, &groups_s);
+    double flops = 2 * per_expert * assign;
+    double t_c = flops / (c->peak_host * (eta > 1e-6 ? eta : 1e-6)) +
+                 dequant_time_on(c, cpu, c->dt_host, SIM_WCLASS_EXPERTS, touched * per_expert);
+    double bytes = touched * per_expert * wb + assign * (2 * h + 3.0 * inter) * 2;
+    double eta_m = sim_curve_at(cpu->eff.memory, bytes);
+    double t_m = bytes / (cpu->tiers[0].bandwidth_Bps * (eta_m > 1e-6 ? eta_m : 1e-6));
+    double t_o = 3 * cpu->eff.kernel_overhead_s + groups_s;
+    double t_cpu = (t_c > t_m ? t_c : t_m) + t_o;
+
+    double shown = 1; /* llama.cpp: the GPU waits for the CPU */
+    if (d->cpu_moe_runtime == SIM_CPU_MOE_KTRANSFORMERS) {
+        double path = t_pcie + t_cpu;
+        shown = path > t_shared && path > 0 ? (path - t_shared) / path : 0;
+    }
+    book_host_part(a, SIM_LK_CPU_EXPERTS, t_c, t_m, t_o, shown);
+    a->flops += flops;
+    a->bytes += bytes;
+    add_comm(a, SIM_LK_PCIE, t_pcie * shown, 2 * act);
+    note_comm_basis(a, SIM_LK_PCIE, NULL);
+}
+
 /* The MoE block of one layer: router, routed experts on the busiest rank, shared experts,
  * and the communication that moves tokens to the experts and back. */
 static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, double T_group,
@@ -627,7 +745,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .redundant = d->redundant_experts,
         .eplb = d->eplb,
         .seed = d->seed,
-        .small_rows = gemm_curve(hw, c->dt_expert, true).small_rows,
+        .small_rows = c->cpu_experts ? gemm_curve(d->host_cpu, c->dt_host, true).small_rows
+                                     : gemm_curve(hw, c->dt_expert, true).small_rows,
     };
     int node = hw->scale_up.domain_size;
     if (node > 1 && d->ep % node == 0)
@@ -673,26 +792,15 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .groups_s = groups_s,
         .hit = ffn_measured(c->d, c->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->nmat),
     };
-    add_op(a, d, &ex);
-
-    if (m->ffn.shared_experts > 0) {
-        double sp = (double)c->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
-        op sh = {
-            .kind = SIM_LK_SHARED,
-            .flops = 2 * sp * T,
-            .peak = c->peak_expert,
-            .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, false), T),
-            .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
-            .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
-            .frac = c->fit->expert_frac,
-            .mem_curve = hw->eff.memory,
-            .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
-            .kernels = 3,
-            .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
-            .hit = ffn_measured(c->d, c->dt_expert, false, T, h,
-                                (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->nmat),
-        };
-        add_op(a, d, &sh);
+    if (c->cpu_experts) {
+        /* the shared experts stay on the GPU; the CPU experts' schedule against them is the runtime's */
+        acc sh = { 0 };
+        shared_ops(&sh, c, T);
+        cpu_experts_ops(a, c, T, &rs, &ex, assign, touched, acc_time(&sh));
+        acc_scale_add(a, &sh, 1);
+    } else {
+        add_op(a, d, &ex);
+        shared_ops(a, c, T);
     }
 
     /* Communication. Source tokens per device: the group's tokens spread over its devices. */
@@ -890,10 +998,35 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     return SIM_OK;
 }
 
+/* `n` MoE layers of one mixer kind added to `stage`: those whose routed experts the host CPU
+ * computes (the first cpu_moe_layers of the model's MoE layers, their share of n) costed apart
+ * from the rest. */
+static int moe_layers_time(ctx *c, const sim_step_shape *s, sim_mixer mixer, double local_share, double n,
+                           acc *stage, sim_step_result *facts, sim_err *err)
+{
+    double cpu_n = c->m->ffn.moe_layers > 0 ? n * sim_deploy_cpu_moe_layers(c->d) / c->m->ffn.moe_layers : 0;
+    acc layer;
+    int rc;
+    if (n - cpu_n > 0) {
+        if ((rc = layer_time(c, s, mixer, SIM_FFN_MOE, local_share, &layer, facts, err)))
+            return rc;
+        acc_scale_add(stage, &layer, n - cpu_n);
+    }
+    if (cpu_n > 0) {
+        c->cpu_experts = true;
+        rc = layer_time(c, s, mixer, SIM_FFN_MOE, local_share, &layer, facts, err);
+        c->cpu_experts = false;
+        if (rc)
+            return rc;
+        acc_scale_add(stage, &layer, cpu_n);
+    }
+    return SIM_OK;
+}
+
 /* A hybrid model's stage: each (mixer, FFN) kind of layer costed once and multiplied by its
  * layers on the stage. A stage of lps layers holds the model's mix in proportion (the
  * pattern interleaves the kinds, so stages differ by at most a layer of each). */
-static int hybrid_stage(const ctx *c, const sim_step_shape *s, int lps, double local_share, acc *stage,
+static int hybrid_stage(ctx *c, const sim_step_shape *s, int lps, double local_share, acc *stage,
                         sim_step_result *facts, sim_err *err)
 {
     double per_layer = (double)lps / c->m->layers;
@@ -904,10 +1037,16 @@ static int hybrid_stage(const ctx *c, const sim_step_shape *s, int lps, double l
                 continue;
             acc layer;
             double before = facts->comm_total_s;
-            int rc = layer_time(c, s, (sim_mixer)mx, (sim_ffn_slot)f, local_share, &layer, facts, err);
+            int rc;
+            if (f == SIM_FFN_MOE) {
+                rc = moe_layers_time(c, s, (sim_mixer)mx, local_share, n, stage, facts, err);
+            } else {
+                rc = layer_time(c, s, (sim_mixer)mx, (sim_ffn_slot)f, local_share, &layer, facts, err);
+                if (!rc)
+                    acc_scale_add(stage, &layer, n);
+            }
             if (rc)
                 return rc;
-            acc_scale_add(stage, &layer, n);
             facts->comm_total_s = before + (facts->comm_total_s - before) * n;
         }
     }
@@ -939,6 +1078,10 @@ static void resolve_types(ctx *c)
     c->peak_dense = sim_hw_format_peak(d->hw, d->dense_fmt, &c->dt_dense);
     c->peak_expert = sim_hw_format_peak(d->hw, d->expert_fmt, &c->dt_expert);
     c->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &c->dt_attn);
+    /* the host CPU computes routed experts in the expert format's type there (AVX2 / AVX-512
+     * VNNI / BF16 / AMX peaks: the host hwmodel's compute table) */
+    if (d->host_cpu)
+        c->peak_host = sim_hw_format_peak(d->host_cpu, d->expert_fmt, &c->dt_host);
 }
 
 int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
@@ -971,11 +1114,8 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
         if ((rc = hybrid_stage(&c, s, lps, local_share, &stage, out, err)))
             return rc;
     } else {
-        if (moe_stage > 0) {
-            if ((rc = layer_time(&c, s, SIM_MIX_ATTN, SIM_FFN_MOE, local_share, &layer, out, err)))
-                return rc;
-            acc_scale_add(&stage, &layer, moe_stage);
-        }
+        if (moe_stage > 0 && (rc = moe_layers_time(&c, s, SIM_MIX_ATTN, local_share, moe_stage, &stage, out, err)))
+            return rc;
         if (dense_stage > 0) {
             if ((rc = layer_time(&c, s, SIM_MIX_ATTN, SIM_FFN_DENSE, local_share, &layer, out, err)))
                 return rc;

@@ -25,6 +25,9 @@ typedef enum {
     SIM_LK_PP_COMM,        /* pipeline sends */
     SIM_LK_STEP,           /* per-step fixed cost (scheduler, sampling) */
     SIM_LK_DRAFT,          /* speculative decoding: the MTP module's passes that propose draft tokens */
+    SIM_LK_CPU_EXPERTS,    /* routed experts computed on the host CPU from its DRAM (--experts-on cpu) */
+    SIM_LK_PCIE,           /* host <-> GPU over PCIe for CPU experts: activations each way, or (llama.cpp, >= 32
+                              tokens) the layer's expert weights copied to the GPU */
     SIM_LK_COUNT
 } sim_layer_kind;
 
