@@ -70,8 +70,9 @@ static void host_experts_fit(const sim_deploy *d, sim_memfit *out, double *free_
     }
 }
 
-/* Weights one device holds, split into routed/shared experts and everything else. */
-static void weights_per_device(const sim_deploy *d, double *experts, double *other)
+/* Weights one device holds, split into routed/shared experts (and the shared ones of them)
+ * and everything else. */
+static void weights_per_device(const sim_deploy *d, double *experts, double *shared, double *other)
 {
     const sim_model *m = d->model;
     sim_param_counts pc;
@@ -100,10 +101,11 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *oth
         dense_n = m->ffn.dense_layers * f;
     }
 
-    double e = 0;
+    double e = 0, sh = 0;
     if (sim_model_is_moe(m)) {
         double slots = (double)(m->ffn.experts + d->redundant_experts) / d->ep;
-        e = moe_n * (slots * pc.expert_each / sim_deploy_moe_tp(d) * eb + pc.shared_per_layer / d->tp * sb);
+        sh = moe_n * pc.shared_per_layer / d->tp * sb;
+        e = moe_n * slots * pc.expert_each / sim_deploy_moe_tp(d) * eb + sh;
     }
     /* state-space mixers' projections take the attention class's bytes (a GGUF recipe has no
      * class of its own for them) */
@@ -114,6 +116,7 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *oth
     o += ((d->pp == 1 ? pc.embedding * sim_wmix_bytes(&w[SIM_WCLASS_EMBED], hf) : 0) +
           pc.lm_head * sim_wmix_bytes(&w[SIM_WCLASS_HEAD], hf)) / d->tp;
     *experts = e - host_expert_bytes(d);
+    *shared = sh;
     *other = o;
 }
 
@@ -234,6 +237,32 @@ static void gpu_short_reason(const sim_deploy *d, sim_memfit *out, double left)
              left / GB);
 }
 
+/* How the routed experts that left tier 0 are read. All of them in one page-cache tier (an
+ * mmap'd file: llama.cpp's default), with every other weight resident: the OS keeps what it
+ * last used, and step.c reads misses of an LRU cache of `resident_experts` slots per layer
+ * (sim_routing_pagecache_get). Otherwise (a static placement: llama.cpp's -ot / --n-cpu-moe
+ * put whole per-layer expert tensors in a tier) the spilled share is read in proportion. */
+static void spill_kind(const sim_deploy *d, sim_memfit *out)
+{
+    const sim_model *m = d->model;
+    out->paged_tier = -1;
+    out->expert_slots = sim_model_is_moe(m) ? (double)(m->ffn.experts + d->redundant_experts) / d->ep : 0;
+    out->resident_experts = out->routed_frac[0] * out->expert_slots;
+    /* one device holding every expert: the routing law is then the cache's request law (a
+     * rank of a wider EP group sees only its slots' share; not modelled, read in proportion);
+     * experts on the host CPU (--experts-on cpu) are a static split, not a page cache */
+    if (d->ep != 1 || d->redundant_experts > 0 || out->host_expert_bytes > 0 || out->expert_slots <= 0 ||
+        out->routed_frac[0] >= 1 - 1e-12 || out->other_frac[0] < 1 - 1e-12 ||
+        (out->shared_weight_bytes > 0 && out->shared_frac[0] < 1 - 1e-12))
+        return;
+    for (int i = 1; i < d->hw->n_tiers; i++)
+        if (out->routed_frac[i] > 0) {
+            if (!d->hw->tiers[i].page_cache || out->routed_frac[0] + out->routed_frac[i] < 1 - 1e-9)
+                return;
+            out->paged_tier = i;
+        }
+}
+
 void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *out)
 {
     const sim_hw *hw = d->hw;
@@ -242,7 +271,7 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     int lps = sim_deploy_layers_per_stage(d);
     double stage_share = (double)lps / m->layers;
 
-    weights_per_device(d, &out->expert_weight_bytes, &out->other_weight_bytes);
+    weights_per_device(d, &out->expert_weight_bytes, &out->shared_weight_bytes, &out->other_weight_bytes);
     out->weight_bytes = out->expert_weight_bytes + out->other_weight_bytes;
     out->workspace_bytes = workspace(d);
     double kvb = sim_wformat_bytes(d->kv_fmt) * kv_share(d) * stage_share;
@@ -281,13 +310,22 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     bool host_short = out->host_expert_bytes > 0 && out->host_expert_bytes > out->host_usable_bytes;
 
     /* Hot weights first: what every token reads (attention, dense layers, router, norms,
-     * embeddings and head) takes the fast tier before the routed experts, each of which only
-     * some tokens read; experts spill first (llama.cpp's -ot exps=CPU, ktransformers). */
+     * embeddings and head, shared experts) takes the fast tier before the routed experts,
+     * each of which only some tokens read; experts spill first (llama.cpp's -ot exps=CPU,
+     * ktransformers). */
     double left_o = place(d, out->other_weight_bytes, free_b, out->other_frac, 0);
-    double left_e = place(d, out->expert_weight_bytes, free_b, out->expert_frac, 0);
-    for (int i = 0; i < hw->n_tiers; i++)
+    double left_e = place(d, out->shared_weight_bytes, free_b, out->shared_frac, 0);
+    double routed = out->expert_weight_bytes - out->shared_weight_bytes;
+    left_e += place(d, routed, free_b, out->routed_frac, 0);
+    for (int i = 0; i < hw->n_tiers; i++) {
+        out->expert_frac[i] = out->expert_weight_bytes > 0
+                                  ? (out->shared_frac[i] * out->shared_weight_bytes + out->routed_frac[i] * routed) /
+                                        out->expert_weight_bytes
+                                  : 0;
         if (out->expert_frac[i] > 0 || out->other_frac[i] > 0)
             out->tiers_used = i + 1;
+    }
+    spill_kind(d, out);
 
     double w0 = out->expert_weight_bytes * out->expert_frac[0] + out->other_weight_bytes * out->other_frac[0];
     out->kv_budget_bytes = out->usable_bytes - ws_in - w0;

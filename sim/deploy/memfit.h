@@ -34,7 +34,7 @@ typedef struct sim_memfit {
     int kv_block_tokens;              /* the engine's KV block (page) size */
     double kv_tokens;
     double max_concurrency;
-    double expert_frac[SIM_MAX_TIERS];/* share of expert weights held in each tier */
+    double expert_frac[SIM_MAX_TIERS];/* share of expert weights (routed and shared) held in each tier */
     double other_frac[SIM_MAX_TIERS];
     int tiers_used;
     /* Routed experts on the host CPU (d->cpu_moe_layers): their bytes, out of the GPU's
@@ -42,6 +42,16 @@ typedef struct sim_memfit {
      * (capacity x the CPU class's usable share). 0 when none. */
     double host_expert_bytes;
     double host_usable_bytes;
+    /* The expert weights by kind: shared experts, which every token reads, are placed with the
+     * other hot weights before the routed ones. */
+    double shared_weight_bytes;       /* of expert_weight_bytes */
+    double shared_frac[SIM_MAX_TIERS];
+    double routed_frac[SIM_MAX_TIERS];
+    double expert_slots;              /* routed expert slots per MoE layer on this device */
+    double resident_experts;          /* ... of which held in tier 0 (routed_frac[0] x slots) */
+    int paged_tier;                   /* > 0: the routed experts not in tier 0 all lie in this tier, a
+                                         page-cache tier (sim_mem_tier.page_cache): they are read on
+                                         misses (step.c); -1: none, spilled bytes are read in proportion */
 } sim_memfit;
 
 /* Share of tier-0 memory a serving runtime can use, by device class (why: see memfit.c). */

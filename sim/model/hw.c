@@ -209,8 +209,8 @@ static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_er
 
 static int parse_tier(const cJSON *t, int i, sim_mem_tier *tier, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"name", "capacity_gb", "bandwidth_gbs", "spill", "reported_gib", "source",
-                                       NULL};
+    static const char *const keys[] = {"name", "capacity_gb", "bandwidth_gbs", "spill", "page_cache", "reported_gib",
+                                       "source", NULL};
     char path[64];
     snprintf(path, sizeof path, "memory.tiers[%d]", i);
     if (!cJSON_IsObject(t))
@@ -222,6 +222,7 @@ static int parse_tier(const cJSON *t, int i, sim_mem_tier *tier, const char *fil
         (rc = get_num(t, "capacity_gb", true, R_POSITIVE, &cap, file, path, err)) ||
         (rc = get_num(t, "bandwidth_gbs", true, R_POSITIVE, &bw, file, path, err)) ||
         (rc = sim_json_bool_opt(t, "spill", &tier->spill_default, file, path, err)) ||
+        (rc = sim_json_bool_opt(t, "page_cache", &tier->page_cache, file, path, err)) ||
         (rc = get_num(t, "reported_gib", false, R_POSITIVE, &rep, file, path, err)))
         return rc;
     /* A per-tier source is optional, but when given it must say something. */

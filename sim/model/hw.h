@@ -70,6 +70,10 @@ typedef struct sim_mem_tier {
     double capacity_bytes;       /* per device */
     double bandwidth_Bps;        /* per device, read */
     bool spill_default;          /* weights may spill here without --offload */
+    bool page_cache;             /* weights here are a memory-mapped file read through the OS page
+                                    cache (llama.cpp's default mmap): what memory does not hold is
+                                    faulted in on a miss, least recently used pages evicted; false: a
+                                    static placement, read from here every time it is needed */
     double reported_bytes;       /* > 0: the total the device driver reports (cudaMemGetInfo), which
                                     serving engines take their memory fractions of; 0 = not given,
                                     capacity_bytes stands in */

@@ -23,7 +23,34 @@ static const char *basis_text(const sim_step_result *s, int kind, char *buf, siz
     return buf;
 }
 
-cJSON *sim_report_step(const sim_step_result *s)
+/* Weights read from each memory tier (per step and per token) and, behind a page cache, the
+ * routed experts' resident share and hit rate: only when weights live in more than one tier. */
+static void add_tiers_json(cJSON *o, const sim_hw *hw, const sim_step_result *s)
+{
+    if (!(s->slow_tier_bytes > 0) && s->page_tier <= 0)
+        return;
+    cJSON *t = cJSON_AddArrayToObject(o, "weights_read_by_tier");
+    for (int i = 0; i < hw->n_tiers; i++) {
+        if (i > 0 && !(s->tier_weight_bytes[i] > 0) && i != s->page_tier)
+            continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "tier", hw->tiers[i].name);
+        sim_json_add_num(e, "bytes_per_step", s->tier_weight_bytes[i]);
+        if (s->tokens > 0)
+            sim_json_add_num(e, "bytes_per_token", s->tier_weight_bytes[i] / s->tokens);
+        cJSON_AddItemToArray(t, e);
+    }
+    if (s->page_tier > 0) {
+        cJSON *p = cJSON_AddObjectToObject(o, "page_cache");
+        cJSON_AddStringToObject(p, "tier", hw->tiers[s->page_tier].name);
+        cJSON_AddStringToObject(p, "model", "LRU (the OS page cache of an mmap'd file), Che's approximation");
+        sim_json_add_num(p, "routed_experts_resident_share", s->resident_share);
+        sim_json_add_num(p, "hit_rate", s->page_hit_rate);
+        sim_json_add_num(p, "hit_rate_if_hottest_pinned", s->pinned_hit_rate);
+    }
+}
+
+cJSON *sim_report_step(const sim_hw *hw, const sim_step_result *s)
 {
     cJSON *o = cJSON_CreateObject();
     sim_json_add_num(o, "step_s", s->time_s);
@@ -49,6 +76,7 @@ cJSON *sim_report_step(const sim_step_result *s)
     sim_json_add_num(o, "comm_bytes_per_gpu", s->comm_bytes);
     if (s->slow_tier_bytes > 0)
         sim_json_add_num(o, "spilled_weight_bytes_read", s->slow_tier_bytes);
+    add_tiers_json(o, hw, s);
     if (s->experts_touched_per_rank > 0) {
         cJSON *moe = cJSON_AddObjectToObject(o, "moe");
         sim_json_add_num(moe, "experts_touched_busiest_rank", s->experts_touched_per_rank);
@@ -308,10 +336,10 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     cJSON_AddItemToObject(j, "memory", sim_report_memory(d, &r->mem));
     cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
     if (r->fits) {
-        cJSON_AddItemToObject(b, "decode", sim_report_step(&r->decode));
-        cJSON_AddItemToObject(b, first_step_name(o), sim_report_step(&r->first));
+        cJSON_AddItemToObject(b, "decode", sim_report_step(d->hw, &r->decode));
+        cJSON_AddItemToObject(b, first_step_name(o), sim_report_step(d->hw, &r->first));
         if (o->prefill)
-            cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(&r->prefill_pool));
+            cJSON_AddItemToObject(b, "prefill_pool_iteration", sim_report_step(o->prefill->hw, &r->prefill_pool));
         sim_json_add_num(b, "prefill_tokens_per_decode_step", r->prefill_tokens_per_step);
         sim_json_add_num(b, "mixed_step_share", r->mixed_share);
     }
@@ -338,7 +366,7 @@ cJSON *sim_report_phase(const sim_deploy *d, const sim_phase_result *p)
     cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
     cJSON_AddItemToObject(j, "memory", sim_report_memory(d, &p->mem));
     cJSON *b = cJSON_AddObjectToObject(j, "breakdown");
-    cJSON_AddItemToObject(b, phase_name(p), sim_report_step(&p->step));
+    cJSON_AddItemToObject(b, phase_name(p), sim_report_step(d->hw, &p->step));
     add_provenance(j, d);
     return j;
 }
@@ -359,7 +387,25 @@ void sim_format_number(char *buf, size_t cap, double v)
 
 /* --- the text report: from the result structs, the same figures the JSON carries --- */
 
-static void print_step(FILE *f, const char *title, const sim_step_result *s)
+/* Text twin of add_tiers_json. */
+static void print_tiers(FILE *f, const sim_hw *hw, const sim_step_result *s)
+{
+    if (!(s->slow_tier_bytes > 0) && s->page_tier <= 0)
+        return;
+    fprintf(f, "           weights read per token:");
+    for (int i = 0; i < hw->n_tiers; i++)
+        if (i == 0 || s->tier_weight_bytes[i] > 0 || i == s->page_tier)
+            fprintf(f, "%s %.3f GB from %s", i ? "," : "", s->tokens > 0 ? s->tier_weight_bytes[i] / s->tokens / 1e9 : 0,
+                    hw->tiers[i].name);
+    fprintf(f, " (%.0f tokens per step)\n", s->tokens);
+    if (s->page_tier > 0)
+        fprintf(f,
+                "           page cache (mmap, LRU; Che's approximation): %.1f%% of routed experts resident, "
+                "hit rate %.1f%% (%.1f%% were the hottest pinned)\n",
+                100 * s->resident_share, 100 * s->page_hit_rate, 100 * s->pinned_hit_rate);
+}
+
+static void print_step(FILE *f, const sim_hw *hw, const char *title, const sim_step_result *s)
 {
     fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
             title, s->time_s * 1e3, s->compute_s * 1e3, s->memory_s * 1e3, s->comm_s * 1e3, s->overhead_s * 1e3,
@@ -380,6 +426,7 @@ static void print_step(FILE *f, const char *title, const sim_step_result *s)
             fprintf(f, " (EPLB; %.2fx without it)", s->imbalance_unbalanced);
         fprintf(f, "\n");
     }
+    print_tiers(f, hw, s);
 }
 
 /* The imbalance law: the ratio as published, the exponent it sets, and its basis. */
@@ -491,10 +538,10 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
     fprintf(f, "  %.0f%% of steps carry a prompt chunk (%.0f prompt tokens on the busiest rank per step, averaged)\n",
             100 * r->mixed_share, r->prefill_tokens_per_step);
-    print_step(f, "decode", &r->decode);
-    print_step(f, first_step_name(o), &r->first);
+    print_step(f, d->hw, "decode", &r->decode);
+    print_step(f, d->hw, first_step_name(o), &r->first);
     if (o->prefill)
-        print_step(f, "prefill_pool_iteration", &r->prefill_pool);
+        print_step(f, o->prefill->hw, "prefill_pool_iteration", &r->prefill_pool);
     const sim_step_result *steps[] = {&r->decode, &r->first, &r->prefill_pool};
     print_basis(f, d, steps, o->prefill ? 3 : 2);
 }
@@ -509,7 +556,7 @@ void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result
     fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", phase_name(p), p->batch,
             p->context, p->step.time_s * 1e3, p->tokens_per_s_per_gpu);
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
-    print_step(f, phase_name(p), &p->step);
+    print_step(f, d->hw, phase_name(p), &p->step);
     const sim_step_result *steps[] = {&p->step};
     print_basis(f, d, steps, 1);
 }

@@ -10,7 +10,7 @@
 
 #include "serve/serving.h"
 
-cJSON *sim_report_step(const sim_step_result *s);
+cJSON *sim_report_step(const sim_hw *hw, const sim_step_result *s);
 cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m);
 cJSON *sim_report_deploy(const sim_deploy *d);
 /* One line, "EMULATED (--emulate): ...", when the deployment runs formats its device does not

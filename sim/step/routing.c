@@ -308,6 +308,87 @@ double sim_routing_expert_ratio(int experts, int top_k, double skew)
     return expert_ratio(experts, top_k, skew);
 }
 
+/* ---------------------------------------------------------------- the page cache */
+
+double sim_che_time(const double *rate, int n, double capacity)
+{
+    int live = 0;
+    for (int i = 0; i < n; i++)
+        live += rate[i] > 0;
+    if (capacity <= 0)
+        return 0;
+    if (capacity >= live)
+        return INFINITY;
+    /* sum_i (1 - exp(-rate_i t)) rises from 0 to `live` in t: bracket, then bisect */
+    double lo = 0, hi = 1;
+    for (;;) {
+        double s = 0;
+        for (int i = 0; i < n; i++)
+            s += -expm1(-rate[i] * hi);
+        if (s >= capacity || hi > 1e300)
+            break;
+        lo = hi;
+        hi *= 2;
+    }
+    for (int it = 0; it < 200 && hi - lo > 1e-13 * hi; it++) {
+        double mid = 0.5 * (lo + hi), s = 0;
+        for (int i = 0; i < n; i++)
+            s += -expm1(-rate[i] * mid);
+        if (s < capacity)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* Why an LRU model, and why Che's: llama.cpp maps the GGUF file (llama_model_default_params:
+ * use_mmap = true; src/llama-mmap.cpp mmap(PROT_READ, MAP_SHARED)), so weights that do not fit
+ * in RAM are faulted in from the file on first touch and kept in the OS page cache, whose
+ * reclaim evicts the least recently used file pages (Linux: the active/inactive LRU lists of
+ * mm/vmscan.c; a two-list approximation of LRU). Each token touches the k experts it picks
+ * in every MoE layer; what every token reads (attention, norms, router, shared experts, head)
+ * is touched once per token and stays resident whenever the cache holds more than one
+ * token's reads, so the routed experts are what the cache decides. All layers follow one
+ * law, so a cache over all layers solves the same T_C equation as one layer's share of it:
+ * the figures are per layer. */
+int sim_routing_pagecache_get(int experts, int top_k, double skew, double resident, double tokens,
+                              sim_routing_pagecache *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (experts < 1 || top_k < 1 || top_k > experts)
+        return sim_fail(err, SIM_EINPUT, "page cache: top_k (%d) must be within 1..experts (%d)", top_k, experts);
+    if (!(skew >= 0) || !isfinite(skew))
+        return sim_fail(err, SIM_EINPUT, "page cache: skew (%g) must be finite and >= 0", skew);
+    if (!(tokens >= 1))
+        return sim_fail(err, SIM_EINPUT, "page cache: tokens (%g) must be >= 1", tokens);
+    int E = experts, k = top_k;
+    double *buf = malloc(2 * (size_t)E * sizeof *buf);
+    if (!buf)
+        return sim_fail(err, SIM_EFAIL, "page cache: out of memory for %d experts", E);
+    double *pop = buf, *incl = buf + E;
+    zipf_popularity(E, skew, pop);
+    rosen_inclusion(pop, E, k, incl);
+    out->resident = resident < 0 ? 0 : resident > E ? E : resident;
+    out->t_c = sim_che_time(incl, E, out->resident);
+    double hits = 0, pinned = 0, whole = floor(out->resident);
+    for (int i = 0; i < E; i++) {
+        double hit = isinf(out->t_c) ? 1 : -expm1(-incl[i] * out->t_c);
+        double touch = -expm1(tokens * log1p(-fmin(incl[i], 1.0)));
+        if (incl[i] >= 1)
+            touch = 1;
+        hits += incl[i] * hit;
+        /* experts are pinned whole: the hottest floor(R), and a share of the next */
+        pinned += incl[i] * (i < whole ? 1 : i == whole ? out->resident - whole : 0);
+        out->touched_per_step += touch;
+        out->misses_per_step += touch * (1 - hit);
+    }
+    out->hit_rate = hits / k;
+    out->pinned_hit_rate = pinned / k;
+    free(buf);
+    return SIM_OK;
+}
+
 int sim_routing_skew_for_ratio(int experts, int top_k, double ratio, double *skew, sim_err *err)
 {
     if (!(ratio >= 1) || !isfinite(ratio))

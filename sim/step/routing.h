@@ -104,5 +104,34 @@ int sim_routing_skew_for_ratio(int experts, int top_k, double ratio, double *ske
 /* The closed form E(1 - (1 - k/E)^T) of distinct experts under uniform routing. */
 double sim_routing_distinct_uniform(int experts, int top_k, double tokens);
 
+/* Che's approximation to an LRU cache (Che, Tung, Wang, IEEE JSAC 20(7), 2002; shown
+ * asymptotically exact for large caches by Fricker, Robert, Roberts, ITC 2012): items
+ * requested as independent Poisson streams of rates rate[i] (here: per token), a cache of
+ * `capacity` items (0 < capacity < n) behaves as if each item stayed for the characteristic
+ * time T_C after its last request, T_C solving sum_i (1 - exp(-rate[i] T_C)) = capacity;
+ * item i's hit probability is 1 - exp(-rate[i] T_C). Returns T_C (0 when capacity <= 0,
+ * INFINITY when capacity >= the items with a positive rate). */
+double sim_che_time(const double *rate, int n, double capacity);
+
+/* An mmap'd file's routed experts under the OS page cache (LRU-like), per MoE layer: of E
+ * experts, `resident` fit in memory; the rest are read from the backing tier on a miss. */
+typedef struct sim_routing_pagecache {
+    double resident;            /* expert slots per layer the cache holds (as given, clamped to [0, E]) */
+    double t_c;                 /* Che's characteristic time, in tokens */
+    double hit_rate;            /* of the experts a token picks, the expected share found resident */
+    double pinned_hit_rate;     /* the same if the `resident` hottest experts were pinned instead
+                                   (a static placement): their share of the picks */
+    double touched_per_step;    /* expected distinct experts a step of `tokens` tokens reads */
+    double misses_per_step;     /* ... of which expected misses: experts read from the backing tier */
+} sim_routing_pagecache;
+
+/* The page cache under the routing law the Monte Carlo draws (p_i ∝ (i+1)^-skew, top-k
+ * without replacement): request rates per token are the inclusion probabilities (Rosén's,
+ * routing.c), hits by Che's approximation; a step of `tokens` tokens touches expert i with
+ * probability 1 - (1 - incl_i)^tokens and misses it with that times exp(-incl_i T_C).
+ * Fails (SIM_EINPUT) on E < 1, k outside 1..E, skew < 0, tokens < 1. */
+int sim_routing_pagecache_get(int experts, int top_k, double skew, double resident, double tokens,
+                              sim_routing_pagecache *out, sim_err *err);
+
 
 #endif

@@ -65,6 +65,7 @@ typedef struct acc {
     double kind[SIM_LK_COUNT];
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;
+    double tier_bytes[SIM_MAX_TIERS];   /* weight bytes per memory tier */
     int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
     int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
     bool held[SIM_LK_COUNT];
@@ -82,6 +83,8 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
     dst->bytes += src->bytes * times;
     dst->comm_bytes += src->comm_bytes * times;
     dst->slow_bytes += src->slow_bytes * times;
+    for (int i = 0; i < SIM_MAX_TIERS; i++)
+        dst->tier_bytes[i] += src->tier_bytes[i] * times;
     if (times <= 0)
         return;
     for (int i = 0; i < SIM_LK_COUNT; i++) {
@@ -130,6 +133,7 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
 
     double fast_w = o->frac ? o->weight_bytes * o->frac[0] : o->weight_bytes;
     double fast = o->act_bytes + fast_w;
+    a->tier_bytes[0] += fast_w;
     double t_m = 0;
     if (fast > 0) {
         double eta = measured ? o->hit.share : sim_curve_at(o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
@@ -141,6 +145,7 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
             if (b > 0) {
                 t_m += b / (hw->tiers[i].bandwidth_Bps * hw->eff.memory.max);
                 a->slow_bytes += b;
+                a->tier_bytes[i] += b;
             }
         }
     }
@@ -612,6 +617,16 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
         note_comm_basis(a, SIM_LK_EP_COMM, hd.share > 0 ? &hd : &hc);
 }
 
+/* memfit's share per tier for one kind of expert weight; a placement built by hand (tests,
+ * calibration) that sets only the combined expert_frac falls back to it. */
+static const double *kind_frac(const double *kind, const double *all)
+{
+    for (int i = 0; i < SIM_MAX_TIERS; i++)
+        if (kind[i] > 0)
+            return kind;
+    return all;
+}
+
 /* The shared experts of one layer for T tokens (every token runs them). */
 static void shared_ops(acc *a, const ctx *c, double T)
 {
@@ -628,7 +643,7 @@ static void shared_ops(acc *a, const ctx *c, double T)
             .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, false), T),
             .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
             .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
-            .frac = c->fit->expert_frac,
+            .frac = kind_frac(c->fit->shared_frac, c->fit->expert_frac),
             .mem_curve = hw->eff.memory,
             .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
             .kernels = 3,
@@ -725,6 +740,37 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
 
 /* The MoE block of one layer: router, routed experts on the busiest rank, shared experts,
  * and the communication that moves tokens to the experts and back. */
+/* Where the routed experts a step reads come from. Behind a page cache (memfit's paged_tier:
+ * an mmap'd file, the routed experts that do not fit in memory in a page-cache tier), the
+ * share read from that tier is the expected misses of an LRU cache of the resident slots
+ * under the routing law, over the experts the step touches (sim_routing_pagecache_get, Che's
+ * approximation); the popular experts mostly hit. Otherwise (a static placement) the spilled
+ * share of the bytes is read from each tier in proportion. */
+static int expert_tiers(const ctx *c, double T_group, double frac[SIM_MAX_TIERS], sim_step_result *facts,
+                        sim_err *err)
+{
+    const sim_memfit *fit = c->fit;
+    const double *f = kind_frac(fit->routed_frac, fit->expert_frac);
+    memcpy(frac, f, SIM_MAX_TIERS * sizeof *frac);
+    if (fit->paged_tier <= 0)
+        return SIM_OK;
+    const sim_model *m = c->m;
+    sim_routing_pagecache pc;
+    int rc = sim_routing_pagecache_get(m->ffn.experts, m->ffn.top_k, c->d->skew, fit->resident_experts,
+                                       T_group < 1 ? 1 : T_group, &pc, err);
+    if (rc)
+        return rc;
+    double miss = pc.touched_per_step > 0 ? pc.misses_per_step / pc.touched_per_step : 0;
+    memset(frac, 0, SIM_MAX_TIERS * sizeof *frac);
+    frac[0] = 1 - miss;
+    frac[fit->paged_tier] = miss;
+    facts->page_tier = fit->paged_tier;
+    facts->resident_share = fit->expert_slots > 0 ? fit->resident_experts / fit->expert_slots : 0;
+    facts->page_hit_rate = pc.hit_rate;
+    facts->pinned_hit_rate = pc.pinned_hit_rate;
+    return SIM_OK;
+}
+
 static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, double T_group,
                    sim_step_result *facts, sim_err *err)
 {
@@ -778,6 +824,9 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
     double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
     double eta_ex = grouped_gemm_cost(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs, &groups_s);
+    double ex_frac[SIM_MAX_TIERS];
+    if ((rc = expert_tiers(c, T_group, ex_frac, facts, err)))
+        return rc;
     op ex = {
         .kind = SIM_LK_EXPERTS,
         .flops = 2 * per_expert * assign,
@@ -785,7 +834,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .eta_c = eta_ex,
         .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
         .weight_bytes = touched * per_expert * class_bytes(c, SIM_WCLASS_EXPERTS),
-        .frac = c->fit->expert_frac,
+        .frac = ex_frac,
         .mem_curve = hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_EXPERTS, touched * per_expert),
         .kernels = 3,
@@ -1160,6 +1209,8 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     out->bytes = stage.bytes;
     out->comm_bytes = stage.comm_bytes;
     out->slow_tier_bytes = stage.slow_bytes;
+    memcpy(out->tier_weight_bytes, stage.tier_bytes, sizeof out->tier_weight_bytes);
+    out->tokens = step_tokens(s);
 
     out->bound = sim_bound_of(out->compute_s, out->memory_s, out->comm_s, out->overhead_s);
     /* Under two-batch overlap only the exchange's excess over the other micro-batch's work

@@ -67,6 +67,13 @@ typedef struct sim_step_result {
     double by_kind_s[SIM_LK_COUNT];         /* stage time by layer kind (exposed time) */
     double flops, bytes, comm_bytes;    /* per device, per stage */
     double slow_tier_bytes;             /* weight bytes read from spill tiers */
+    double tier_weight_bytes[SIM_MAX_TIERS]; /* weight bytes read from each memory tier (per device, stage) */
+    double tokens;                      /* tokens the step carries on the attention rank (per-token figures) */
+    /* Routed experts behind a page cache (memfit's paged_tier > 0), per MoE layer; page_tier 0 = none */
+    int page_tier;
+    double resident_share;              /* routed expert slots held in memory / slots */
+    double page_hit_rate;               /* share of a token's expert picks found in memory (LRU, Che) */
+    double pinned_hit_rate;             /* ... were the hottest experts pinned instead (static placement) */
     sim_bound bound;
     /* MoE facts for the busiest rank */
     double tokens_per_expert;           /* mean tokens per touched expert on the busiest rank */
