@@ -423,6 +423,45 @@ static void test_hot_weights_stay_in_fast_memory(void **state)
     assert_close(f.expert_frac[0] * f.expert_weight_bytes, ram_for_experts, 1e-6);
 }
 
+/* The page cache (issue 14): the Pi's SSD holds an mmap'd file (page_cache), so the routed
+ * experts that do not fit are read on misses of an LRU cache of the resident slots, which
+ * under a skewed law hit more than the resident share; as a static placement (page_cache
+ * false) the spilled share is read in proportion, as before. */
+static void test_paged_experts(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw pi;
+    load(&m, &pi, "qwen3-30b-a3b", "rpi5");
+    assert_true(pi.tiers[1].page_cache);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &pi);
+    sim_deploy_set_precision(&d, SIM_WF_INT4);
+    sim_memfit f;
+    sim_memfit_eval(&d, 1280, 1, &f);
+    assert_int_equal(f.paged_tier, 1);
+    assert_close(f.resident_experts, f.routed_frac[0] * m.ffn.experts, 1e-9);
+    sim_step_shape sh = {.decode_seqs = 1, .decode_ctx = 1024};
+    sim_step_result s;
+    sim_err err;
+    assert_int_equal(sim_step_eval(&d, &f, &sh, &s, &err), SIM_OK);
+    assert_int_equal(s.page_tier, 1);
+    assert_close(s.resident_share, f.routed_frac[0], 1e-9);
+    assert_true(s.page_hit_rate > s.resident_share && s.page_hit_rate < s.pinned_hit_rate);
+    assert_close(s.tier_weight_bytes[1], s.slow_tier_bytes, 1e-6);
+    assert_close(s.tokens, 1, 1e-12);
+
+    pi.tiers[1].page_cache = false;
+    sim_memfit g;
+    sim_memfit_eval(&d, 1280, 1, &g);
+    assert_int_equal(g.paged_tier, -1);
+    sim_step_result t;
+    assert_int_equal(sim_step_eval(&d, &g, &sh, &t, &err), SIM_OK);
+    assert_int_equal(t.page_tier, 0);
+    /* proportional reading takes more from the SSD than the page cache's misses */
+    assert_true(t.slow_tier_bytes > s.slow_tier_bytes);
+}
+
 static void test_cost(void **state)
 {
     (void)state;
@@ -748,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_precision_means_every_weight),
         cmocka_unit_test(test_default_precision_is_the_checkpoints),
         cmocka_unit_test(test_hot_weights_stay_in_fast_memory),
+        cmocka_unit_test(test_paged_experts),
         cmocka_unit_test(test_cost),
         cmocka_unit_test(test_kernel_switch),
         cmocka_unit_test(test_observed_experts),

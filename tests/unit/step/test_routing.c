@@ -713,6 +713,82 @@ static void test_slots_divide_ep(void **state)
     assert_true(fabs(ok.mean_tokens_per_rank - 512.0 * 8 / 72) < 1e-9);
 }
 
+
+/* |got - want| <= tol (an absolute bound: the page-cache figures reach 0) */
+#define assert_near(got, want, tol) assert_true(fabs((got) - (want)) <= (tol))
+
+/* Che's approximation (routing.h). Uniform requests: an LRU cache of R of n items hits R/n
+ * exactly, and Che gives 1 - exp(-q T_C) = R/n from sum_i (1 - exp(-q T_C)) = R. */
+static void test_che_uniform(void **state)
+{
+    (void)state;
+    double q[8] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+    double t = sim_che_time(q, 8, 3);
+    assert_near(t, -log(1 - 3.0 / 8) / 0.5, 1e-9);
+    assert_near(-expm1(-0.5 * t), 3.0 / 8, 1e-9);
+    assert_true(sim_che_time(q, 8, 0) == 0);
+    assert_true(isinf(sim_che_time(q, 8, 8)));
+}
+
+/* Against the exact LRU hit rate under independent requests (King 1971: the cache's ordered
+ * contents (a, b) have stationary probability p_a p_b / (1 - p_a)), n = 4, R = 2,
+ * p = (0.4, 0.3, 0.2, 0.1), by hand: hit = sum over ordered pairs of p_a p_b (p_a + p_b) / (1 - p_a)
+ *   = 0.58056 (a simulation of 10^6 requests gives 0.5802). Che: T_C = 2.99389, hit =
+ * sum p_i (1 - exp(-p_i T_C)) = 0.57301, within 0.008 of exact (Che is asymptotically exact in
+ * the cache size, Fricker et al. 2012; at R = 2 it is a little low). */
+static void test_che_against_exact_lru(void **state)
+{
+    (void)state;
+    double p[4] = {0.4, 0.3, 0.2, 0.1};
+    double exact = 0;
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++)
+            if (a != b)
+                exact += p[a] * p[b] / (1 - p[a]) * (p[a] + p[b]);
+    assert_near(exact, 0.580555556, 1e-8);
+    double t = sim_che_time(p, 4, 2), che = 0, held = 0;
+    for (int i = 0; i < 4; i++) {
+        che += p[i] * -expm1(-p[i] * t);
+        held += -expm1(-p[i] * t);
+    }
+    assert_near(held, 2, 1e-9);
+    assert_near(t, 2.99389119, 1e-6);
+    assert_near(che, 0.57300933, 1e-6);
+    assert_true(fabs(che - exact) < 0.01);
+}
+
+/* The page cache under the routing law: uniform routing hits R/E (8 experts, top-2, 4
+ * resident: incl = 1/4, hit 1/2, one token misses k (1 - hit) = 1 expert); a skewed law hits
+ * more than the resident share and less than pinning the hottest (the best static choice
+ * under independent requests); none resident misses all, all resident none. */
+static void test_pagecache_law(void **state)
+{
+    (void)state;
+    sim_routing_pagecache pc;
+    sim_err err;
+    assert_int_equal(sim_routing_pagecache_get(8, 2, 0, 4, 1, &pc, &err), SIM_OK);
+    assert_near(pc.hit_rate, 0.5, 1e-9);
+    assert_near(pc.pinned_hit_rate, 0.5, 1e-9);
+    assert_near(pc.touched_per_step, 2, 1e-9);
+    assert_near(pc.misses_per_step, 1, 1e-9);
+    /* two tokens: 8 (1 - (3/4)^2) = 3.5 experts touched, half of them missed */
+    assert_int_equal(sim_routing_pagecache_get(8, 2, 0, 4, 2, &pc, &err), SIM_OK);
+    assert_near(pc.touched_per_step, 3.5, 1e-9);
+    assert_near(pc.misses_per_step, 1.75, 1e-9);
+
+    assert_int_equal(sim_routing_pagecache_get(256, 8, 0.69, 64, 1, &pc, &err), SIM_OK);
+    assert_true(pc.hit_rate > 64.0 / 256 + 0.05);
+    assert_true(pc.hit_rate < pc.pinned_hit_rate);
+    assert_near(pc.misses_per_step, 8 * (1 - pc.hit_rate), 1e-9);
+    assert_int_equal(sim_routing_pagecache_get(256, 8, 0.69, 0, 1, &pc, &err), SIM_OK);
+    assert_near(pc.hit_rate, 0, 1e-12);
+    assert_int_equal(sim_routing_pagecache_get(256, 8, 0.69, 256, 1, &pc, &err), SIM_OK);
+    assert_near(pc.hit_rate, 1, 1e-12);
+    assert_near(pc.misses_per_step, 0, 1e-12);
+    assert_int_equal(sim_routing_pagecache_get(8, 9, 0, 4, 1, &pc, &err), SIM_EINPUT);
+    assert_int_equal(sim_routing_pagecache_get(8, 2, -1, 4, 1, &pc, &err), SIM_EINPUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -738,6 +814,9 @@ int main(void)
         cmocka_unit_test_setup(test_grid_file, setup),
         cmocka_unit_test_setup(test_bad_queries, setup),
         cmocka_unit_test_setup(test_slots_divide_ep, setup),
+        cmocka_unit_test(test_che_uniform),
+        cmocka_unit_test(test_che_against_exact_lru),
+        cmocka_unit_test(test_pagecache_law),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
