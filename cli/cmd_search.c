@@ -27,6 +27,8 @@ static void search_usage(FILE *f)
                "  --max-batched-tokens LIST   per-iteration token caps\n"
                "  --concurrency-per-gpu LIST  frontier points (default 1,2,4,...,256)\n"
                "  --disagg                 also split the budget into prefill and decode pools\n"
+               "  --xpyd                   with --disagg: also x prefill beside y decode instances (x:1 or 1:y, powers of\n"
+               "                           two up to 8) within the GPU budget\n"
                "  --limit N                refuse spaces of more evaluations (default 20000) unless --force\n"
                "  --confirm N              cheapest: candidates simulated, cheapest first (default 3)\n"
                "output: --json, --csv FILE, --plot FILE.png|.svg (frontier), --cost-plot FILE.png|.svg\n"
@@ -82,6 +84,7 @@ int cmd_search(int argc, char **argv)
         { "--concurrency-per-gpu", &conc, NULL }, { "--goal", &goal, NULL }, { "--max-gpus", &maxg, NULL },
         { "--min-gpus", &ming, NULL },   { "--limit", &limit, NULL },     { "--confirm", &nconfirm, NULL },
         { "--disagg", NULL, &o.disagg }, { "--force", NULL, &o.force },   { "--json", NULL, &json },
+        { "--xpyd", NULL, &o.xpyd },
         { "--csv", &csv, NULL },         { "--plot", &plot, NULL },       { "--cost-plot", &cplot, NULL },
     };
     int rc = sim_cli_parse("search", argc, argv, &r, x, (int)(sizeof x / sizeof x[0]));

@@ -75,6 +75,8 @@ static const opt_entry options[] = {
     I(prefill_ep, 0, DEVICES, "disaggregated: prefill pool ep"),
     I(prefill_pp, 0, DEVICES, "disaggregated: prefill pool pp"),
     I(prefill_dp, 0, DEVICES, "disaggregated: prefill pool dp"),
+    I(prefill_instances, 1, DEVICES, "xPyD: prefill instances of the prefill layout in one serving instance (default 1)"),
+    I(decode_instances, 1, DEVICES, "xPyD: decode instances of the decode layout (gpus, tp, ...) in one serving instance (default 1)"),
     I(seed, 0, 2147483647.0, "Monte Carlo seed for routing statistics"),
     N(rate, -INFINITY, 1e9, "serve: requests per second (Poisson or gamma arrivals)"),
     I(requests, -INFINITY, 1e8, "serve: requests to simulate (default 0: sized from the rate and the predicted latency; with a trace, at most this many, 0 = all)"),
@@ -521,7 +523,12 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
             return sim_wrap(err, "prefill pool");
         *has_prefill = true;
         o->prefill = pre;
+    } else if (r->prefill_instances > 1 || r->decode_instances > 1) {
+        return sim_fail(err, SIM_EINPUT, "options 'prefill_instances' and 'decode_instances' need a prefill pool "
+                        "('prefill_gpus' or a prefill split); aggregated serving has one kind of instance (use 'replicas')");
     }
+    o->prefill_instances = r->prefill_instances;
+    o->decode_instances = r->decode_instances;
     return SIM_OK;
 }
 

@@ -38,6 +38,7 @@ typedef struct sim_request {
     double mem_fraction;                      /* 0 = the engine's default */
     double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
     int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;
+    int prefill_instances, decode_instances;  /* xPyD (0 = 1) */
     int seed;
     /* serving simulation (moesim serve, moesim search; see des.h) */
     double rate;                              /* requests per second (Poisson or gamma arrivals) */

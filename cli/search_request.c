@@ -164,7 +164,8 @@ int cli_search_space(sim_session *session, const sim_request *in, const cli_sear
     s->nconc = o->nconc;
     s->min_gpus = o->min_gpus;
     s->max_gpus = o->max_gpus;
-    s->disagg = o->disagg;
+    s->disagg = o->disagg || o->xpyd;
+    s->xpyd = o->xpyd;
     s->limit = o->limit;
     s->force = o->force;
     s->confirm = o->confirm;

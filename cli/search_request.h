@@ -25,6 +25,7 @@ typedef struct cli_search_opts {
     double conc_per_gpu[SIM_SEARCH_MAX_LIST];   /* frontier: requests in flight per device */
     int nconc;
     bool disagg;                                /* also split the budget into prefill and decode pools */
+    bool xpyd;                                  /* and propose x prefill : y decode instances (implies disagg) */
     long limit;                                 /* refuse a larger space unless force (default 20,000) */
     bool force;
     int confirm;                                /* cheapest: candidates the DES checks, best first (default 3) */

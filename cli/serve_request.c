@@ -187,6 +187,8 @@ int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_rec
     if (span > 0 && predict(run, &so, isl / w->n, osl / w->n, (w->n - 1) / span, &p, &ignored) == SIM_OK)
         run->opts.predicted_capacity_rps = isfinite(p.capacity_rps) ? p.capacity_rps : 0;
     run->opts.prefill = run->has_prefill ? &run->prefill : NULL;
+    run->opts.prefill_instances = so.prefill_instances;
+    run->opts.decode_instances = so.decode_instances;
     run->opts.keep_records = keep_records;
     sim_progress shown = { "moesim serve: %d%% of requests done", -1 };
     if (progress && run->workload.n >= 200000) {

@@ -856,7 +856,7 @@ static int l_search(lua_State *L)
     check_table(L, 1, "search");
     lua_settop(L, 1);
     static const char *const own[] = { "goal", "max_gpus", "min_gpus", "precisions", "max_batched_tokens",
-                                       "concurrency_per_gpu", "disagg", "force", "limit", "confirm", "hw", NULL };
+                                       "concurrency_per_gpu", "disagg", "xpyd", "force", "limit", "confirm", "hw", NULL };
     cli_search_opts o;
     cli_search_defaults(&o);
     lua_getfield(L, 1, "hw");
@@ -872,6 +872,7 @@ static int l_search(lua_State *L)
     o.limit = (long)int_field(L, 1, "limit", 20000);
     o.confirm = (int)int_field(L, 1, "confirm", 3);
     o.disagg = bool_field(L, 1, "disagg", false);
+    o.xpyd = bool_field(L, 1, "xpyd", false);
     o.force = bool_field(L, 1, "force", false);
     const char *goal = str_field(L, 1, "goal"); /* stays on the stack (index 2) */
     /* the rest are request options */

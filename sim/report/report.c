@@ -322,8 +322,18 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     sim_json_add_num(j, "joules_per_input_token", r->joules_per_input_token);
     cJSON_AddStringToObject(j, "bound", r->fits ? sim_bound_name(r->bound) : "does not fit");
     sim_json_add_num(j, "prefill_share", r->prefill_share);
-    if (o->prefill)
+    if (o->prefill) {
         cJSON_AddBoolToObject(j, "prefill_limited", r->prefill_limited);
+        cJSON *x = cJSON_AddObjectToObject(j, "disaggregated");
+        sim_json_add_num(x, "prefill_instances", r->prefill_instances);
+        sim_json_add_num(x, "decode_instances", r->decode_instances);
+        cJSON_AddStringToObject(x, "limited_by", !r->fits ? "n/a" : r->prefill_limited ? "prefill" : "decode");
+        sim_json_add_num(x, "prefill_utilization", r->prefill_utilization);
+        sim_json_add_num(x, "decode_utilization", r->decode_utilization);
+        sim_json_add_num(x, "kv_bytes_per_request", r->kv_bytes_per_request);
+        sim_json_add_num(x, "kv_transfer_s", r->kv_transfer_s);
+        cJSON_AddStringToObject(x, "kv_link", r->kv_link ? r->kv_link : "n/a");
+    }
     sim_json_add_num(j, "prefix_hit", o->prefix_hit);
     sim_json_add_num(j, "prompt_tokens_computed", r->prompt_computed);
     if (r->spec_tokens > 0)
@@ -528,6 +538,11 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
             fprintf(f, "acceptance source: %.*s%s\n", n, o->spec_source, n < (int)strlen(o->spec_source) ? " ..." : "");
         }
     }
+    if (o->prefill)
+        fprintf(f, "disaggregated %dP%dD: %s-limited (prefill busy %.0f%%, decode %.0f%%); KV %.1f MB per request over "
+                "the %s link, %.2f ms\n", r->prefill_instances, r->decode_instances,
+                r->prefill_limited ? "prefill" : "decode", 100 * r->prefill_utilization, 100 * r->decode_utilization,
+                r->kv_bytes_per_request / 1e6, r->kv_link, r->kv_transfer_s * 1e3);
     fprintf(f, "TTFT %.3f s   TPOT %.2f ms   %.1f tok/s per user\n", r->ttft_s, r->tpot_s * 1e3,
             r->output_tps_per_user);
     fprintf(f, "throughput per GPU: %.1f output tok/s, %.1f input tok/s\n", r->output_tps_per_gpu,

@@ -23,6 +23,10 @@ static cJSON *row_json(const sim_search_row *r)
     cJSON_AddNumberToObject(row, "pp", r->pp);
     cJSON_AddNumberToObject(row, "dp", r->dp);
     cJSON_AddNumberToObject(row, "prefill_gpus", r->prefill_gpus);
+    if (r->prefill_instances * r->decode_instances > 1) {
+        cJSON_AddNumberToObject(row, "prefill_instances", r->prefill_instances);
+        cJSON_AddNumberToObject(row, "decode_instances", r->decode_instances);
+    }
     if (r->emulated) {
         char name[48];
         snprintf(name, sizeof name, "%s (emulated)", sim_wformat_name(r->precision));

@@ -64,6 +64,8 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
         cJSON_AddItemToObject(j, "prefill_deployment", sim_report_deploy(o->prefill));
         split_text(buf, sizeof buf, o->prefill);
         cJSON_AddStringToObject(j, "prefill_pool", buf);
+        sim_json_add_num(j, "prefill_instances", o->prefill_instances > 0 ? o->prefill_instances : 1);
+        sim_json_add_num(j, "decode_instances", o->decode_instances > 0 ? o->decode_instances : 1);
     }
     sim_json_add_num(j, "gpus", r->gpus);
     cJSON_AddStringToObject(j, "arrival", w->source);
@@ -249,7 +251,9 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
     split_text(dep, sizeof dep, d);
     if (o->prefill) {
         split_text(pre, sizeof pre, o->prefill);
-        fprintf(f, "%s: prefill pool %s; decode pool %s\n", d->model->name, pre, dep);
+        fprintf(f, "%s: %d x prefill %s; %d x decode %s\n", d->model->name,
+                o->prefill_instances > 0 ? o->prefill_instances : 1, pre, o->decode_instances > 0 ? o->decode_instances : 1,
+                dep);
     } else {
         fprintf(f, "%s on %s\n", d->model->name, dep);
     }

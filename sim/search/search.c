@@ -42,6 +42,7 @@ void sim_search_result_free(sim_search_result *r)
 typedef struct cand {
     sim_deploy d, pre;
     bool has_prefill;
+    int xp, yd;        /* disaggregated: prefill and decode instances (xPyD), 1 and 1 for one of each */
     int hw;            /* group for the frontier: the first listed hardware that is the same */
 } cand;
 
@@ -61,7 +62,7 @@ static long evals_per_config(const sim_search_space *s, bool frontier)
 
 /* Keep a candidate for the evaluation. Past the limit (without force) the space is only
  * counted: it will be refused, and a huge space must not be held in memory. */
-static int keep(walk *w, const sim_deploy *d, const sim_deploy *pre, bool hp, int hw)
+static int keep(walk *w, const sim_deploy *d, const sim_deploy *pre, bool hp, int xp, int yd, int hw)
 {
     w->configs++;
     if (!w->store)
@@ -84,6 +85,8 @@ static int keep(walk *w, const sim_deploy *d, const sim_deploy *pre, bool hp, in
     cand *k = &w->c[w->n++];
     k->d = *d;
     k->has_prefill = hp;
+    k->xp = xp;
+    k->yd = yd;
     if (hp)
         k->pre = *pre;
     k->hw = hw;
@@ -120,21 +123,36 @@ static int visit_split(walk *w, sim_deploy *d, const sim_split_req *split, int h
     int rc = SIM_OK;
     if (!ok)
         w->invalid++;
-    else if ((s->system_gpus <= 0 || s->system_gpus % split->gpus == 0) && (rc = keep(w, d, NULL, false, hw)))
+    else if ((s->system_gpus <= 0 || s->system_gpus % split->gpus == 0) && (rc = keep(w, d, NULL, false, 1, 1, hw)))
         return rc;
     if (!s->disagg)
         return SIM_OK;
     for (int p = 1; split->gpus + p <= s->max_gpus; p *= 2) {
         sim_deploy pre;
-        if (s->system_gpus > 0 && s->system_gpus % (split->gpus + p))
-            continue; /* the two pools together must tile the system */
-        w->deploys++;
-        if (!ok || prefill_pool(d, p, &pre)) {
-            w->invalid++;
-            continue;
-        }
-        if ((rc = keep(w, d, &pre, true, hw)))
-            return rc;
+        bool built = false, pre_ok = false;
+        /* xPyD ratios: x prefill instances of p devices beside y decode instances of this
+         * split, within the budget: x:1 and 1:y for x, y powers of two (a common factor is
+         * what replicas multiply; powers of two keep the space the size of the splits');
+         * 1P1D is the pair of pools as before */
+        for (int x = 1; x <= SIM_SEARCH_MAX_INSTANCES; x *= 2)
+            for (int y = 1; y <= SIM_SEARCH_MAX_INSTANCES; y *= 2) {
+                int total = x * p + y * split->gpus;
+                if (total > s->max_gpus || (x > 1 && y > 1) || (!s->xpyd && x * y != 1))
+                    continue;
+                if (s->system_gpus > 0 && s->system_gpus % total)
+                    continue; /* the instances together must tile the system */
+                w->deploys++;
+                if (!built) {
+                    pre_ok = ok && !prefill_pool(d, p, &pre);
+                    built = true;
+                }
+                if (!pre_ok) {
+                    w->invalid++;
+                    continue;
+                }
+                if ((rc = keep(w, d, &pre, true, x, y, hw)))
+                    return rc;
+            }
     }
     return SIM_OK;
 }
@@ -301,9 +319,18 @@ static void split_label(const cand *k, char *buf, size_t cap)
     int n = snprintf(buf, cap, "tp%d ep%d pp%d dp%d", d->tp, d->ep, d->pp, d->dp);
     if (d->redundant_experts > 0 && n > 0 && (size_t)n < cap)
         n += snprintf(buf + n, cap - (size_t)n, " +%d redundant experts", d->redundant_experts);
-    if (k->has_prefill && n > 0 && (size_t)n < cap)
+    if (k->has_prefill && n > 0 && (size_t)n < cap && k->xp * k->yd == 1)
         snprintf(buf + n, cap - (size_t)n, " + prefill %d gpus (tp%d ep%d dp%d)", pre->gpus, pre->tp, pre->ep,
                  pre->dp);
+    else if (k->has_prefill && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " %dP%dD: prefill %d gpus (tp%d ep%d dp%d) each", k->xp, k->yd,
+                 pre->gpus, pre->tp, pre->ep, pre->dp);
+}
+
+/* Every device of a candidate: all its instances. */
+static int cand_gpus(const cand *k)
+{
+    return k->has_prefill ? k->yd * k->d.gpus + k->xp * k->pre.gpus : k->d.gpus;
 }
 
 static sim_search_row config_row(const cand *k, const sim_eval *ev)
@@ -311,10 +338,12 @@ static sim_search_row config_row(const cand *k, const sim_eval *ev)
     const sim_deploy *d = &k->d;
     sim_search_row row = {
         .hw = d->hw,
-        .gpus = d->gpus + (k->has_prefill ? k->pre.gpus : 0),
+        .gpus = cand_gpus(k),
+        .prefill_instances = k->has_prefill ? k->xp : 0,
+        .decode_instances = k->has_prefill ? k->yd : 0,
         .tp = d->tp, .ep = d->ep, .pp = d->pp, .dp = d->dp,
         .redundant_experts = d->redundant_experts,
-        .prefill_gpus = k->has_prefill ? k->pre.gpus : 0,
+        .prefill_gpus = k->has_prefill ? k->xp * k->pre.gpus : 0,
         .precision = d->expert_fmt,
         .emulated = !sim_deploy_formats_supported(d) || (k->has_prefill && !sim_deploy_formats_supported(&k->pre)),
         .max_batched_tokens = d->max_batched_tokens,
@@ -346,6 +375,8 @@ static sim_serve_opts serve_opts(const sim_search_space *s, const cand *k)
 {
     sim_serve_opts so = s->serve;
     so.prefill = k->has_prefill ? &k->pre : NULL;
+    so.prefill_instances = k->has_prefill ? k->xp : 0;
+    so.decode_instances = k->has_prefill ? k->yd : 0;
     return so;
 }
 
@@ -368,7 +399,7 @@ static int frontier_visit(frontier_ctx *c, const cand *k)
 {
     const sim_search_space *s = c->s;
     sim_serve_opts so = serve_opts(s, k);
-    int total = k->d.gpus + (k->has_prefill ? k->pre.gpus : 0);
+    int total = cand_gpus(k);
     for (int i = 0; i < s->nconc; i++) {
         tick(s, ++c->done, c->size);
         so.concurrency = fmax(1, round(s->conc_per_gpu[i] * total));
@@ -595,6 +626,8 @@ static int confirm(cheap_ctx *c, item *it, bool *met, double *score, sim_err *er
     }
     sim_des_opts o = s->des;
     o.prefill = it->k->has_prefill ? &it->k->pre : NULL;
+    o.prefill_instances = it->k->has_prefill ? it->k->xp : 0;
+    o.decode_instances = it->k->has_prefill ? it->k->yd : 0;
     o.keep_records = false;
     o.progress = NULL;
     sim_des_result res;

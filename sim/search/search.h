@@ -19,6 +19,9 @@
 #define SIM_SEARCH_MAX_LIST 32
 
 /* What to search. The pointers are borrowed and must outlive the search. */
+/* The most instances of one side an xPyD candidate proposes (search's space stays enumerable). */
+enum { SIM_SEARCH_MAX_INSTANCES = 8 };
+
 typedef struct sim_search_space {
     const sim_model *model;
     const sim_hw *hw[SIM_SEARCH_MAX_LIST];      /* hardware to compare, at least one */
@@ -38,6 +41,8 @@ typedef struct sim_search_space {
     int system_gpus;
     int max_pp;                                 /* > 0: pipeline degrees above it are not tried */
     bool disagg;                                /* also split the budget into prefill and decode pools */
+    bool xpyd;                                  /* with disagg: also x prefill beside y decode instances, x:1 or 1:y,
+                                                 * powers of two up to SIM_SEARCH_MAX_INSTANCES */
     long limit;                                 /* refuse a larger space unless force (default 20,000) */
     bool force;
     int confirm;                                /* cheapest: candidates the DES checks, best first (default 3) */
@@ -73,7 +78,8 @@ typedef struct sim_search_row {
     const sim_hw *hw;
     int gpus;                                   /* both pools when disaggregated */
     char split[160];                            /* "tp2 ep2 pp1 dp1[ + prefill 2 gpus (tp2 ep2 dp1)]" */
-    int tp, ep, pp, dp, prefill_gpus;           /* prefill_gpus 0 = aggregated */
+    int tp, ep, pp, dp, prefill_gpus;           /* prefill_gpus 0 = aggregated; else all prefill instances' */
+    int prefill_instances, decode_instances;    /* xPyD (0 and 0 when aggregated) */
     int redundant_experts;                      /* expert slots beyond the routed experts (EPLB) */
     sim_wformat precision;
     bool emulated;                              /* --emulate: a format here is one the hardware does not support */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "serve/des_internal.h"
+#include "serve/serving.h"
 
 void sim_des_defaults(sim_des_opts *o)
 {
@@ -80,6 +81,7 @@ static int pool_init(des *s, pool *p, const sim_deploy *d, int role, double ctx,
         p->rk[i].free_blocks = p->blocks;
     p->memo.d = d;
     p->memo.fit = &p->mem;
+    p->mm = &p->memo;
     return SIM_OK;
 }
 
@@ -98,7 +100,7 @@ static int check_lengths(des *s, sim_err *err)
                 return sim_fail(err, SIM_EINPUT,
                                 "request %ld (isl %d, osl %d) needs %ld tokens of KV cache but one attention rank of "
                                 "the %s holds %ld (%ld blocks of %d); shorten it or add memory per rank",
-                                i + 1, r->isl, r->osl, tokens, pi == 1 ? "prefill pool" : "deployment",
+                                i + 1, r->isl, r->osl, tokens, prefill_only ? "prefill pool" : "deployment",
                                 (p->blocks - p->watermark) * B, p->blocks, B);
         }
     }
@@ -115,25 +117,35 @@ static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const si
         mean_ctx += w->r[i].isl + w->r[i].osl;
     mean_ctx = fmax(1, mean_ctx / w->n);
     int rc;
-    s->npools = o->prefill ? 2 : 1;
-    if ((rc = pool_init(s, &s->pools[0], d, o->prefill ? ROLE_DECODE : ROLE_BOTH, mean_ctx, err)))
-        return rc;
+    int X = o->prefill ? (o->prefill_instances > 0 ? o->prefill_instances : 1) : 0;
+    int Y = o->prefill && o->decode_instances > 0 ? o->decode_instances : 1;
+    s->ndec = Y;
+    s->npools = Y + X;
+    s->pools = calloc((size_t)s->npools, sizeof *s->pools);
+    if (!s->pools)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    for (int i = 0; i < Y; i++) {
+        if ((rc = pool_init(s, &s->pools[i], d, o->prefill ? ROLE_DECODE : ROLE_BOTH, mean_ctx, err)))
+            return rc;
+        s->pools[i].mm = &s->pools[0].memo;
+    }
     if (o->prefill) {
         double mean_isl = 0;
         for (long i = 0; i < w->n; i++)
             mean_isl += w->r[i].isl;
-        if ((rc = pool_init(s, &s->pools[1], o->prefill, ROLE_PREFILL, fmax(1, mean_isl / w->n), err)))
-            return rc;
-        /* The whole sequence's KV (every layer, unsplit) moves over the NICs of the ranks'
-         * devices in parallel: the smaller side's device count. */
+        for (int i = Y; i < Y + X; i++) {
+            if ((rc = pool_init(s, &s->pools[i], o->prefill, ROLE_PREFILL, fmax(1, mean_isl / w->n), err)))
+                return rc;
+            s->pools[i].mm = &s->pools[Y].memo;
+        }
+        /* The whole sequence's KV (every layer, unsplit) moves over the link between the
+         * instances (sim_kv_link: NVLink inside one scale-up domain, else the NICs), over the
+         * smaller side's devices in parallel. */
         const sim_deploy *p = o->prefill;
-        s->kv_xfer_bytes_per_token = sim_model_kv_elems(d->model, mean_isl / w->n) / fmax(1, mean_isl / w->n) *
-                                     sim_wformat_bytes(d->kv_fmt);
-        int nics = p->tp * p->pp < d->tp * d->pp ? p->tp * p->pp : d->tp * d->pp;
-        s->xfer_bw = d->hw->scale_out.bandwidth_Bps * d->hw->eff.link_scale_out * nics;
-        s->xfer_lat = d->hw->scale_out.latency_s;
-        if (!(s->xfer_bw > 0))
-            return sim_fail(err, SIM_EINPUT, "%s has no scale-out link to move KV between pools", d->hw->name);
+        s->kv_xfer_bytes_per_token = sim_kv_bytes_per_seq(d, mean_isl / w->n) / fmax(1, mean_isl / w->n);
+        const char *link;
+        if (!sim_kv_link(d, p, X * p->gpus + Y * d->gpus, &s->xfer_bw, &s->xfer_lat, &link))
+            return sim_fail(err, SIM_EINPUT, "%s has no %s link to move KV between pools", d->hw->name, link);
     }
     if ((rc = check_lengths(s, err)))
         return rc;
@@ -159,7 +171,7 @@ static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const si
 
 static void des_free(des *s)
 {
-    for (int pi = 0; pi < 2; pi++) {
+    for (int pi = 0; s->pools && pi < s->npools; pi++) {
         pool *p = &s->pools[pi];
         for (int i = 0; p->rk && i < p->nranks; i++) {
             free(p->rk[i].run);
@@ -168,6 +180,7 @@ static void des_free(des *s)
         free(p->rk);
         free(p->memo.e);
     }
+    free(s->pools);
     free(s->heap);
     free(s->q);
 }
@@ -178,7 +191,6 @@ static int des_loop(des *s, sim_err *err)
 {
     const sim_workload *w = s->w;
     long next = 0, events = 0;
-    pool *entry = &s->pools[s->npools == 2 ? 1 : 0];
     while (s->completed < w->n) {
         double ta = next < w->n ? w->r[next].arrival_s : INFINITY;
         double tx = s->nheap ? s->heap[0].t : INFINITY;
@@ -202,7 +214,7 @@ static int des_loop(des *s, sim_err *err)
         } else {
             des_advance(s, ta);
             s->in_system++;
-            rc = des_enqueue(s, entry, (int)next++);
+            rc = des_enqueue(s, des_entry_pool(s), (int)next++);
         }
         if (rc)
             return sim_fail(err, SIM_EFAIL, "out of memory in the simulation");

@@ -18,6 +18,9 @@
 
 typedef struct sim_des_opts {
     const sim_deploy *prefill;  /* NULL = aggregated; else the prefill pool (KV moves to the decode pool) */
+    int prefill_instances, decode_instances; /* xPyD: copies of *prefill and of the decode deployment (0 = 1);
+                                              * arrivals go to the least-loaded prefill instance, finished
+                                              * prompts to the least-loaded decode instance */
     int block_tokens;           /* KV block size in tokens (16, as vLLM) */
     int max_num_seqs;           /* running sequences per attention rank; 0 = only KV and the token cap limit */
     int graph_max;              /* largest captured decode batch per rank; 0 = no CUDA-graph padding */

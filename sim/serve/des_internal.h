@@ -52,6 +52,7 @@ typedef struct dreq {
     uint8_t state, sdec, preempts;
     int isl, cached;
     int rank, prank;   /* rank in its current pool; prefill-pool rank (disaggregated) */
+    int ppool;         /* disaggregated: index in des.pools of the prefill instance that computed the prompt */
     double arrival, first, finish, sched_at;   /* first: first token; sched_at: first admitted (-1 = not yet) */
 } dreq;
 
@@ -83,6 +84,7 @@ typedef struct pool {
     double dec_sum;      /* decoding sequences per rank, summed over iterations */
     long active;
     memo memo;
+    memo *mm;            /* the memo used: identical instances (xPyD) share their role's first one */
 } pool;
 
 typedef struct xfer {
@@ -103,8 +105,10 @@ typedef struct des {
     const sim_des_opts *o;
     const sim_workload *w;
     dreq *q;
-    pool pools[2];       /* [0]: aggregated or decode pool; [1]: prefill pool */
-    int npools;
+    /* aggregated: pools[0]; disaggregated (xPyD): pools[0 .. ndec-1] are the decode
+     * instances, pools[ndec .. npools-1] the prefill instances */
+    pool *pools;
+    int npools, ndec;
     xfer *heap;
     long nheap, capheap;
     double now, kv_xfer_bytes_per_token, xfer_bw, xfer_lat;
@@ -220,6 +224,8 @@ static inline xfer heap_pop(des *s)
 
 /* Start an iteration of pool p at the current time if any rank has work. */
 int des_pool_start(des *s, pool *p, sim_err *err);
+/* The pool an arrival enters: the only one, or the least-loaded prefill instance. */
+pool *des_entry_pool(des *s);
 /* Put request id in the waiting queue of the least-loaded rank of pool p. */
 int des_enqueue(des *s, pool *p, int id);
 /* The iteration of pool p ended: apply its effects. -1 on allocation failure. */

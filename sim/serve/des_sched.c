@@ -205,14 +205,14 @@ int des_pool_start(des *s, pool *p, sim_err *err)
             continue;
         sh[i].group_tokens = group;
         double ti;
-        int rc = des_memo_time(&p->memo, &sh[i], 0, &ti, err);
+        int rc = des_memo_time(p->mm, &sh[i], 0, &ti, err);
         if (rc)
             return rc;
         if (r->spec_dec > 0) {
             sim_step_shape ds = { .decode_seqs = sh[i].decode_seqs, .decode_ctx = sh[i].decode_ctx,
                                   .group_tokens = group };
             double td;
-            if ((rc = des_memo_time(&p->memo, &ds, 1, &td, err)))
+            if ((rc = des_memo_time(p->mm, &ds, 1, &td, err)))
                 return rc;
             ti += s->o->spec_tokens * td * p->d->pp;
         }
@@ -234,6 +234,21 @@ static int least_loaded(const pool *p)
         if (p->rk[i].load < p->rk[best].load)
             best = i;
     return best;
+}
+
+/* The least-loaded of pools [lo, hi): fewest requests assigned (waiting, running) per rank. */
+static pool *least_loaded_pool(des *s, int lo, int hi)
+{
+    pool *best = &s->pools[lo];
+    for (int i = lo + 1; i < hi; i++)
+        if (s->pools[i].active * best->nranks < best->active * s->pools[i].nranks)
+            best = &s->pools[i];
+    return best;
+}
+
+pool *des_entry_pool(des *s)
+{
+    return s->npools > s->ndec ? least_loaded_pool(s, s->ndec, s->npools) : &s->pools[0];
 }
 
 /* Put request id in the waiting queue of the least-loaded rank of pool p. */
@@ -273,6 +288,7 @@ static int start_transfer(des *s, pool *pp, dreq *q, int id)
     double t = start + s->xfer_lat + q->isl * s->kv_xfer_bytes_per_token / s->xfer_bw;
     r->link_free = t;
     q->prank = q->rank;
+    q->ppool = (int)(pp - s->pools);
     q->state = ST_XFER;
     return heap_push(s, t, id);
 }
@@ -349,7 +365,7 @@ int des_pool_finish(des *s, pool *p)
 int des_transfer_done(des *s, int id)
 {
     dreq *q = &s->q[id];
-    pool *pp = &s->pools[1], *dp = &s->pools[0];
+    pool *pp = &s->pools[q->ppool], *dp = least_loaded_pool(s, 0, s->ndec);
     free_blocks(pp, &pp->rk[q->prank], q);
     if (q->first < 0) {
         q->first = s->now;

@@ -14,8 +14,17 @@
 
 static void win_add(des *s, double t0, double t1)
 {
-    pool *p = &s->pools[0];
-    double kv = p->used_blocks / (double)(p->blocks * p->nranks);
+    /* KV in use over the decode (or only) instances */
+    double used = 0, all = 0;
+    for (int i = 0; i < s->ndec; i++) {
+        used += s->pools[i].used_blocks;
+        all += (double)s->pools[i].blocks * s->pools[i].nranks;
+    }
+    double kv = used / all;
+    int nb = 0;
+    for (int i = 0; i < s->ndec; i++)
+        nb += s->pools[i].busy;
+    double busy = (double)nb / s->ndec;
     while (t0 < t1) {
         long i = (long)(t0 / s->win_w);
         if ((i + 1) * s->win_w <= t0) /* t0 on a boundary that the division rounded down */
@@ -38,7 +47,7 @@ static void win_add(des *s, double t0, double t1)
         w->in_system += s->in_system * dt;
         w->waiting += s->waiting * dt;
         w->running += s->running * dt;
-        w->busy += (p->busy ? 1 : 0) * dt;
+        w->busy += busy * dt;
         w->kv_used += kv * dt;
         t0 = e;
     }
@@ -67,8 +76,13 @@ static void bin_add(des *s, double t0, double t1)
         span_bin *b = &s->bin[i];
         b->sys += s->in_system * dt;
         b->wait += s->waiting * dt;
-        b->busy += s->pools[0].busy ? dt : 0;
-        b->busy_pre += s->npools == 2 && s->pools[1].busy ? dt : 0;
+        /* busy: the share of the decode (or only) instances running, of the prefill ones */
+        int nb = 0, nbp = 0;
+        for (int k = 0; k < s->npools; k++)
+            if (s->pools[k].busy)
+                *(k < s->ndec ? &nb : &nbp) += 1;
+        b->busy += dt * nb / s->ndec;
+        b->busy_pre += s->npools > s->ndec ? dt * nbp / (s->npools - s->ndec) : 0;
         t0 = e;
     }
 }
@@ -405,18 +419,34 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
 {
     const sim_workload *w = s->w;
     const sim_des_opts *o = s->o;
-    pool *p0 = &s->pools[0], *p1 = &s->pools[1];
+    pool *p0 = &s->pools[0];
+    int npre = s->npools - s->ndec;
+    double busy_dec = 0, busy_pre = 0, dec_sum = 0;
+    long it_dec = 0;
+    r->iterations = r->step_evals = r->step_cache_hits = 0;
+    for (int i = 0; i < s->npools; i++) {
+        const pool *p = &s->pools[i];
+        r->iterations += p->iterations;
+        r->step_evals += p->memo.evals;
+        r->step_cache_hits += p->memo.hits;
+        if (i < s->ndec) {
+            busy_dec += p->busy_s / s->ndec;
+            dec_sum += p->dec_sum;
+            it_dec += p->iterations;
+        } else {
+            busy_pre += p->busy_s / npre;
+        }
+    }
     r->requests = w->n;
     r->completed = s->completed;
     r->preemptions = s->preemptions;
-    r->gpus = d->gpus + (o->prefill ? o->prefill->gpus : 0);
+    r->gpus = s->ndec * d->gpus + (o->prefill ? npre * o->prefill->gpus : 0);
     r->first_arrival_s = w->r[0].arrival_s;
     r->last_arrival_s = w->r[w->n - 1].arrival_s;
     r->end_s = s->now;
     r->duration_s = fmax(s->now - r->first_arrival_s, 1e-12);
     double span = r->last_arrival_s - r->first_arrival_s;
     r->offered_rate = span > 0 ? (w->n - 1) / span : 0;
-    r->iterations = p0->iterations + (s->npools == 2 ? p1->iterations : 0);
     int i0, i1;
     int rc = choose_window(s, r, &i0, &i1, err);
     double len = r->window_t1_s - r->window_t0_s;
@@ -431,8 +461,8 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
         }
         r->input_tps = in_tok / r->duration_s;
         r->output_tps = out_tok / r->duration_s;
-        r->utilization = p0->busy_s / r->duration_s;
-        r->prefill_utilization = s->npools == 2 ? p1->busy_s / r->duration_s : r->utilization;
+        r->utilization = busy_dec / r->duration_s;
+        r->prefill_utilization = npre ? busy_pre / r->duration_s : r->utilization;
         r->mean_in_system = s->area_sys / r->duration_s;
         r->mean_waiting = s->area_wait / r->duration_s;
         r->served_rps = s->completed / r->duration_s;
@@ -450,7 +480,7 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
         r->input_tps = t.in_tok / len;
         r->output_tps = t.out_tok / len;
         r->utilization = t.busy / len;
-        r->prefill_utilization = s->npools == 2 ? t.busy_pre / len : r->utilization;
+        r->prefill_utilization = npre ? t.busy_pre / len : r->utilization;
         r->mean_in_system = t.sys / len;
         r->mean_waiting = t.wait / len;
         r->served_rps = t.done / len;
@@ -458,7 +488,7 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
     r->output_tps_per_gpu = r->output_tps / r->gpus;
     r->input_tps_per_gpu = r->input_tps / r->gpus;
     r->output_tps_per_user = r->tpot.mean > 0 ? 1 / r->tpot.mean : 0;
-    r->mean_batch = p0->iterations ? p0->dec_sum / (p0->iterations * (double)p0->nranks) : 0;
+    r->mean_batch = it_dec ? dec_sum / (it_dec * (double)p0->nranks) : 0;
     r->max_waiting = s->max_waiting;
     r->kv_peak_share = s->kv_peak;
     r->kv_blocks_per_rank = p0->blocks;
@@ -469,13 +499,11 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
     judge(s, r, i0, i1);
     timeline(s, r);
     r->cost_mode = "rent";
-    r->usd_per_hour = sim_cost_usd_per_hour(d->hw, d->gpus, &o->cost, &r->cost_mode);
+    r->usd_per_hour = sim_cost_usd_per_hour(d->hw, s->ndec * d->gpus, &o->cost, &r->cost_mode);
     if (o->prefill)
-        r->usd_per_hour += sim_cost_usd_per_hour(o->prefill->hw, o->prefill->gpus, &o->cost, &r->cost_mode);
+        r->usd_per_hour += sim_cost_usd_per_hour(o->prefill->hw, npre * o->prefill->gpus, &o->cost, &r->cost_mode);
     r->usd_per_mtok_output = sim_cost_usd_per_mtok(r->usd_per_hour, r->output_tps);
     r->usd_per_mtok_blended = sim_cost_usd_per_mtok(r->usd_per_hour, r->output_tps + r->input_tps);
-    r->step_evals = p0->memo.evals + p1->memo.evals;
-    r->step_cache_hits = p0->memo.hits + p1->memo.hits;
     if (o->keep_records) {
         r->records = malloc((size_t)w->n * sizeof *r->records);
         if (!r->records)

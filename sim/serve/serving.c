@@ -121,12 +121,14 @@ double sim_step_kind_share(const sim_step_result *s, sim_layer_kind k)
 static void set_cost(const sim_deploy *d, const sim_deploy *pool, const sim_serve_opts *o, sim_eval *r)
 {
     const char *mode = "rent";
-    double usd = sim_cost_usd_per_hour(d->hw, d->gpus, &o->cost, &mode);
-    double watts = sim_cost_watts(d->hw, d->gpus);
+    int X = pool && o->prefill_instances > 0 ? o->prefill_instances : 1;
+    int Y = pool && o->decode_instances > 0 ? o->decode_instances : 1;
+    double usd = sim_cost_usd_per_hour(d->hw, Y * d->gpus, &o->cost, &mode);
+    double watts = sim_cost_watts(d->hw, Y * d->gpus);
     double usd_pre = 0, watts_pre = 0;
     if (pool) {
-        usd_pre = sim_cost_usd_per_hour(pool->hw, pool->gpus, &o->cost, &mode);
-        watts_pre = sim_cost_watts(pool->hw, pool->gpus);
+        usd_pre = sim_cost_usd_per_hour(pool->hw, X * pool->gpus, &o->cost, &mode);
+        watts_pre = sim_cost_watts(pool->hw, X * pool->gpus);
     }
     r->cost_mode = mode;
     r->usd_per_hour = usd + usd_pre;
@@ -264,14 +266,16 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
 static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const sim_serve_opts *o, sim_eval *r,
                               sim_err *err)
 {
-    double b = clip_batch(d, o, o->concurrency / (d->dp * d->pp), false, r);
+    /* requests spread evenly over the decode instances: b is one instance's batch per rank */
+    int ninst = o->decode_instances > 0 ? o->decode_instances : 1;
+    double b = clip_batch(d, o, o->concurrency / (ninst * d->dp * d->pp), false, r);
     if (b < 1e-9) {
         r->fits = false;
         snprintf(r->reason, sizeof r->reason, "decode pool: %s", r->clip_note);
         return SIM_OK;
     }
     r->batch_per_rank = b;
-    r->concurrency_served = b * d->dp * d->pp;
+    r->concurrency_served = b * d->dp * d->pp * ninst;
     double a = r->spec_accept, q = 1 + o->spec_tokens, pc = r->prompt_computed;
     sim_step_shape dec = { .decode_seqs = b, .decode_ctx = o->isl + o->osl / 2, .group_tokens = d->dp * b * q,
                            .decode_q = q, .draft_tokens = o->spec_tokens };
@@ -299,19 +303,34 @@ static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const si
         return rc;
     double chunks = ceil(pc / fmin(pc, p->max_batched_tokens));
 
-    /* KV of one prompt moves from the prefill pool to the decode pool over the NIC. */
-    double kv_bytes = r->prefill_mem.kv_bytes_per_seq * p->tp * p->pp;
-    double kv_s = kv_bytes / (d->hw->scale_out.bandwidth_Bps * d->hw->eff.link_scale_out) +
-                  d->hw->scale_out.latency_s;
+    /* KV of one prompt moves from a prefill instance to a decode instance over the link
+     * between them. */
+    int X = o->prefill_instances > 0 ? o->prefill_instances : 1, Y = o->decode_instances > 0 ? o->decode_instances : 1;
+    double bw, lat;
+    int group = X * p->gpus + Y * d->gpus;
+    if (!sim_kv_link(d, p, group, &bw, &lat, &r->kv_link))
+        return sim_fail(err, SIM_EINPUT, "%s has no %s link to move KV between the prefill and decode instances",
+                        d->hw->name, r->kv_link);
+    r->kv_bytes_per_request = sim_kv_bytes_per_seq(d, o->isl);
+    r->kv_transfer_s = r->kv_bytes_per_request / bw + lat;
 
     r->decode_steps_per_s = 1 / r->decode.time_s;
     r->tpot_s = r->decode.time_s / a;
-    r->ttft_s = chunks * r->first.time_s + kv_s + 0.5 * r->decode.stage_time_s;
-    r->output_tps = d->dp * b * a / r->decode.stage_time_s;
-    double need = r->output_tps * pc / o->osl;
+    r->ttft_s = chunks * r->first.time_s + r->kv_transfer_s + 0.5 * r->decode.stage_time_s;
+    /* Balance the rates: Y decode instances produce what their batches allow; X prefill
+     * instances must compute the prompts of the requests that finish at that rate. The side
+     * that cannot keep up sets the throughput; the other runs part of the time. */
+    double decode_capacity = Y * d->dp * b * a / r->decode.stage_time_s; /* output tokens/s */
+    prefill_capacity *= X;
+    double need = decode_capacity * pc / o->osl;
+    r->output_tps = decode_capacity;
+    r->prefill_utilization = need / prefill_capacity;
+    r->decode_utilization = 1;
     if (need > prefill_capacity) {
         r->prefill_limited = true;
         r->output_tps = prefill_capacity * o->osl / pc;
+        r->prefill_utilization = 1;
+        r->decode_utilization = prefill_capacity / need;
     }
     r->input_tps = r->output_tps * o->isl / o->osl;
     r->prefill_share = 0;
@@ -381,6 +400,34 @@ static int check_spec(const sim_deploy *d, const sim_serve_opts *o, sim_err *err
     return SIM_OK;
 }
 
+/* xPyD counts: positive, and only beside a prefill pool. */
+static int check_instances(const sim_serve_opts *o, sim_err *err)
+{
+    if (o->prefill_instances < 0 || o->decode_instances < 0)
+        return sim_fail(err, SIM_EINPUT, "prefill_instances and decode_instances must be >= 1 (got %d and %d)",
+                        o->prefill_instances, o->decode_instances);
+    if (!o->prefill && (o->prefill_instances > 1 || o->decode_instances > 1))
+        return sim_fail(err, SIM_EINPUT, "prefill_instances / decode_instances need a prefill pool (prefill_gpus or a "
+                        "prefill split): aggregated serving has one kind of instance (use replicas)");
+    return SIM_OK;
+}
+
+bool sim_kv_link(const sim_deploy *d, const sim_deploy *p, int devices, double *bw, double *lat, const char **name)
+{
+    bool up = p->hw == d->hw && d->hw->scale_up.bandwidth_Bps > 0 && devices <= d->hw->scale_up.domain_size;
+    const sim_link *l = up ? &d->hw->scale_up : &d->hw->scale_out;
+    int lanes = p->tp * p->pp < d->tp * d->pp ? p->tp * p->pp : d->tp * d->pp;
+    *bw = l->bandwidth_Bps * (up ? d->hw->eff.link_scale_up : d->hw->eff.link_scale_out) * lanes;
+    *lat = l->latency_s;
+    *name = up ? "scale-up" : "scale-out";
+    return *bw > 0;
+}
+
+double sim_kv_bytes_per_seq(const sim_deploy *d, double isl)
+{
+    return sim_model_kv_elems(d->model, isl) * sim_wformat_bytes(d->kv_fmt);
+}
+
 static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -396,11 +443,17 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
     /* at least one prompt token is computed: the one whose logits give the first output token */
     out->prompt_computed = fmax(1, ceil(o->isl * (1 - o->prefix_hit)));
     out->concurrency = o->concurrency;
-    out->gpus = d->gpus + (o->prefill ? o->prefill->gpus : 0);
+    if ((rc = check_instances(o, err)))
+        return rc;
+    int X = o->prefill_instances > 0 ? o->prefill_instances : 1, Y = o->decode_instances > 0 ? o->decode_instances : 1;
+    out->prefill_instances = o->prefill ? X : 0;
+    out->decode_instances = o->prefill ? Y : 0;
+    out->gpus = o->prefill ? Y * d->gpus + X * o->prefill->gpus : d->gpus;
+    out->prefill_utilization = out->decode_utilization = out->kv_bytes_per_request = out->kv_transfer_s = NAN;
     out->fits = true;
 
     /* a verifying sequence writes its draft tokens' KV rows before it knows which stay */
-    sim_memfit_eval(d, o->isl + o->osl + o->spec_tokens, o->concurrency / d->dp, &out->mem);
+    sim_memfit_eval(d, o->isl + o->osl + o->spec_tokens, o->concurrency / (o->prefill ? Y : 1) / d->dp, &out->mem);
     if (o->prefill) {
         sim_memfit_eval(o->prefill, o->isl, 1, &out->prefill_mem);
         if (!out->prefill_mem.fits) {

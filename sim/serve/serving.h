@@ -18,6 +18,10 @@ typedef struct sim_serve_opts {
     double concurrency;           /* requests in flight over the whole deployment */
     int replicas;                 /* independent copies of the instance sharing the load (>= 1) */
     const sim_deploy *prefill;    /* NULL = aggregated; else the prefill pool (same model) */
+    /* xPyD (disaggregated only): prefill_instances copies of *prefill beside decode_instances
+     * copies of the decode deployment, one serving instance (0 = 1). Requests spread evenly
+     * over the decode instances; the prefill instances together feed them. */
+    int prefill_instances, decode_instances;
     sim_cost_opts cost;
     /* Speculative decoding with the model's MTP module: each decode step drafts spec_tokens
      * tokens per sequence, verifies them with spec_tokens + 1 query tokens, and produces
@@ -49,6 +53,13 @@ typedef struct sim_eval {
     double output_tps_per_gpu, input_tps_per_gpu, output_tps_per_user;
     double prefill_share;          /* share of device time spent on prefill */
     bool prefill_limited;          /* disaggregated: the prefill pool caps throughput */
+    /* disaggregated (xPyD): the instances, each side's busy share at this point (the side that
+     * limits is at 1 when the rate is balanced against it), the KV that moves per request and
+     * the link it moves over */
+    int prefill_instances, decode_instances;
+    double prefill_utilization, decode_utilization;
+    double kv_bytes_per_request, kv_transfer_s;
+    const char *kv_link;           /* "scale-up" or "scale-out" */
     sim_step_result decode;        /* a decode step with no prompt chunk in it */
     sim_step_result first;         /* a step that carries a prompt chunk (aggregated: with the decodes) */
     sim_step_result prefill_pool;  /* disaggregated: one full prefill iteration */
@@ -141,6 +152,18 @@ int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *ou
 /* The share of a step's stage time that layers of kind `k` take (0 when the stage took
  * no time), for breakdowns. */
 double sim_step_kind_share(const sim_step_result *s, sim_layer_kind k);
+
+/* The link KV moves over from a prefill instance to a decode instance: the scale-up link
+ * (NVLink) when every instance of the xPyD group (`devices` in all) sits in one scale-up
+ * domain of the same device, else the NICs. The KV of one sequence is spread over the
+ * devices of each side and moves over their links in parallel, so the achieved bandwidth
+ * is one link's times the smaller side's device count (tp x pp). Fills *bw (B/s), *lat (s)
+ * and *name ("scale-up" / "scale-out"); returns false when that link has no bandwidth. */
+bool sim_kv_link(const sim_deploy *d, const sim_deploy *p, int devices, double *bw, double *lat, const char **name);
+
+/* Bytes of KV one sequence of `isl` prompt tokens carries from prefill to decode: every
+ * layer's cache, one copy (as the model holds it, unsplit), in the decode side's KV format. */
+double sim_kv_bytes_per_seq(const sim_deploy *d, double isl);
 
 /* E[max of n independent Poisson(lambda)] (attention-DP: the busiest rank's new prompts). */
 double sim_poisson_expected_max(double lambda, int n);

@@ -105,6 +105,28 @@ j=$("$M" eval --model deepseek-v3 --hw h200 --gpus 8 --tp 1 --dp 8 --ep 8 --prec
       --isl 4096 --osl 512 --prefill-gpus 8 --prefill-dp 8 --prefill-tp 1 --prefill-ep 8 --json)
 echo "$j" | jq -e '.gpus == 16 and .fits and .ttft_s > 0 and .usd_per_mtok_input > 0 and has("prefill_limited") and (.breakdown | has("prefill_pool_iteration"))' >/dev/null \
   && ok || bad "disaggregated pools"
+# xPyD: one prefill instance limits this 1P1D (4096-token prompts); a second one lifts the
+# output until decode limits; a second decode instance instead leaves the output where the
+# prefill side holds it and halves the decode side's busy share; the KV per request is
+# DeepSeek-V3's MLA cache of the prompt (61 layers x (512 + 64) elements x 2 bytes of BF16
+# x 4096 tokens); 16 H200s exceed the 8-GPU NVLink domain: NICs
+X="eval --model deepseek-v3 --hw h200 --gpus 8 --tp 1 --dp 8 --ep 8 --precision fp8 --isl 4096 --osl 512 --prefill-gpus 8 --prefill-dp 8 --prefill-tp 1 --prefill-ep 8 --json"
+a=$("$M" $X --concurrency 512)
+b=$("$M" $X --concurrency 512 --prefill-instances 2)
+c=$("$M" $X --concurrency 1024 --decode-instances 2)
+jq -n --argjson a "$a" --argjson b "$b" --argjson c "$c" -e '
+  ($a.disaggregated.limited_by == "prefill") and ($b.disaggregated.limited_by == "decode")
+  and ($b.gpus == 24) and ($c.gpus == 24) and ($b.output_tokens_per_s > 1.5 * $a.output_tokens_per_s)
+  and (($c.output_tokens_per_s / $a.output_tokens_per_s - 1) | fabs < 1e-9)
+  and (($c.disaggregated.decode_utilization / $a.disaggregated.decode_utilization - 0.5) | fabs < 1e-9)
+  and ($a.disaggregated.kv_bytes_per_request == 61 * 576 * 2 * 4096)
+  and ($a.disaggregated.kv_link == "scale-out") and ($b.disaggregated.prefill_instances == 2)' >/dev/null \
+  && ok || bad "xPyD eval"
+# four plus four H200s sit in one 8-GPU NVLink domain: the KV moves over NVLink, faster
+u=$("$M" eval --model qwen3-30b-a3b --hw h200 --gpus 4 --precision fp8 --isl 4096 --osl 256 --concurrency 64 --prefill-gpus 4 --json)
+v=$("$M" eval --model qwen3-30b-a3b --hw h200 --gpus 4 --precision fp8 --isl 4096 --osl 256 --concurrency 64 --prefill-gpus 4 --decode-instances 2 --json)
+jq -n --argjson u "$u" --argjson v "$v" -e '($u.disaggregated.kv_link == "scale-up") and ($v.disaggregated.kv_link == "scale-out")
+  and ($u.disaggregated.kv_transfer_s < $v.disaggregated.kv_transfer_s)' >/dev/null && ok || bad "xPyD KV link"
 # a one-GPU prefill pool cannot hold DeepSeek-V3: the reason names the pool
 "$M" eval --model deepseek-v3 --hw h200 --gpus 8 --tp 1 --dp 8 --ep 8 --precision fp8 --prefill-gpus 1 --json \
   | jq -e '.fits == false and (.reason | startswith("prefill pool"))' >/dev/null && ok || bad "prefill pool fit"

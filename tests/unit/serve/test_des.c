@@ -335,6 +335,35 @@ static void test_disaggregated(void **state)
     sim_des_result_free(&res);
 }
 
+/* xPyD: three prefill instances share the prompts (each busy about a third as long as one
+ * alone would be), two decode instances the decoding; every request ends and the devices
+ * and the bill count every instance. */
+static void test_xpyd(void **state)
+{
+    (void)state;
+    sim_request r = base(20, 400, 2048, 32);
+    r.prefill_gpus = 1;
+    sim_des_result one, many;
+    cJSON *a = run(&r, &one);
+    r.prefill_instances = 3;
+    r.decode_instances = 2;
+    cJSON *b = run(&r, &many);
+    assert_int_equal(many.completed, 400);
+    assert_int_equal(one.gpus, 2);
+    assert_int_equal(many.gpus, 5);
+    assert_close(many.usd_per_hour, 2.5 * one.usd_per_hour, 1e-9, "bill of 5 GPUs against 2");
+    assert_true(one.prefill_utilization > 0.3);
+    assert_true(many.prefill_utilization < 0.5 * one.prefill_utilization);
+    assert_true(many.prefill_utilization > 0.2 * one.prefill_utilization);
+    assert_true(many.ttft.p50 <= one.ttft.p50);
+    cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "prefill_instances");
+    assert_true(cJSON_IsNumber(n) && n->valuedouble == 3);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    sim_des_result_free(&one);
+    sim_des_result_free(&many);
+}
+
 /* Speculative decoding with 2 tokens per step lowers TPOT at low load; the prefix cache lowers TTFT. */
 static void test_spec_and_prefix(void **state)
 {
@@ -511,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_absurd_rate),
         cmocka_unit_test(test_kv_pressure_preempts),
         cmocka_unit_test(test_disaggregated),
+        cmocka_unit_test(test_xpyd),
         cmocka_unit_test(test_spec_and_prefix),
         cmocka_unit_test(test_deterministic_and_bursty),
         cmocka_unit_test(test_trace_parse),
