@@ -90,9 +90,11 @@ static const opt_entry options[] = {
     I(spec_tokens, 0, 16, "speculative decoding: MTP draft tokens per decode step (0 = off)"),
     N(spec_accept, 1, 17, "speculative decoding: mean tokens a decode step produces per sequence, 1 .. spec_tokens + 1 "
       "(eval/search default: the model card's published figure; serve: 1)"),
-    I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only)"),
-    I(block_size, 1, 1e6, "serve: KV cache block size in tokens (default 16)"),
-    I(cuda_graph_max, 0, 1e7, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512)"),
+    I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only; with --engine, "
+                            "the engine's default when not given)"),
+    I(block_size, 1, 1e6, "serve: KV cache block size in tokens (default 16, or the engine's with --engine)"),
+    I(cuda_graph_max, 0, 1e7, "serve: largest CUDA-graph decode batch; smaller ones pad up (0 = no padding; default 512, "
+                              "or the engine's with --engine)"),
     N(slo_ttft_s, 0, 1e6, "serve/search: SLO on time to first token, seconds (0 = none)"),
     N(slo_tpot_s, 0, 1e6, "serve/search: SLO on time per output token, seconds (0 = none)"),
     S(price, "price kind of every cost: on-demand spot reserved-1y reserved-3y (prices/devices.json, dated and "
@@ -186,6 +188,12 @@ int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err
         if (in_range(e, v, err))
             return err->code;
         *(int *)base = (int)v;
+        if (e->offset == offsetof(sim_request, max_num_seqs))
+            r->max_num_seqs_given = true;
+        if (e->offset == offsetof(sim_request, cuda_graph_max))
+            r->cuda_graph_max_given = true;
+        if (e->offset == offsetof(sim_request, block_size))
+            r->block_size_given = true;
     } else if (e->spec.type == SIM_OPT_NUM) {
         if (!isfinite(v))
             return sim_fail(err, SIM_EINPUT, "option '%s' must be a finite number", name);

@@ -52,6 +52,8 @@ typedef struct sim_request {
     int spec_tokens;                          /* speculative decoding: draft tokens per step */
     double spec_accept;                       /* tokens produced per step per sequence (>= 1) */
     bool spec_accept_given;                   /* spec_accept was set (else eval/search take the card's figure) */
+    bool max_num_seqs_given, cuda_graph_max_given, block_size_given; /* set by the user (else serve takes
+                                                                       --engine's defaults) */
     int max_num_seqs, block_size, cuda_graph_max;
     double slo_ttft_s, slo_tpot_s;            /* per-request SLO for goodput and search (0 = none) */
     /* prices and traffic (prices/SCHEMA.md, serving.h sim_traffic) */

@@ -176,6 +176,16 @@ int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_rec
     if (R > 1 && r->trace[0])
         thin_trace(&run->workload, R);
     cli_serve_des_opts(r, &so, &run->opts);
+    /* --engine: its scheduler's decode limits where the request sets none (sources in deploy.c) */
+    if (run->deploy.engine != SIM_ENGINE_NONE) {
+        if (!r->max_num_seqs_given)
+            run->opts.max_num_seqs = sim_engine_default_max_seqs(run->deploy.engine, run->deploy.hw);
+        if (!r->block_size_given)
+            run->opts.block_tokens = sim_engine_block(run->deploy.engine);
+        int g = sim_engine_default_cuda_graph_max(run->deploy.engine, run->deploy.hw);
+        if (!r->cuda_graph_max_given && g > 0)
+            run->opts.graph_max = g;
+    }
     /* The simulator judges runs too short to show a trend against the largest rate the
      * steady-state model predicts at the workload's own mean lengths. */
     const sim_workload *w = &run->workload;

@@ -609,3 +609,10 @@ const char *const *sim_engine_kernel_libraries(sim_engine e)
         return NULL;
     }
 }
+
+/* KV block (page) size in tokens: vLLM CacheConfig.block_size 16 on CUDA; SGLang page_size 1;
+ * TensorRT-LLM tokens_per_block 32 (llm_args.py). */
+int sim_engine_block(sim_engine e)
+{
+    return e == SIM_ENGINE_SGLANG ? 1 : e == SIM_ENGINE_TRTLLM ? 32 : 16;
+}

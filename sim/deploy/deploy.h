@@ -205,6 +205,8 @@ double sim_engine_mem_fraction(const sim_deploy *d);
 /* Library names (prefixes of a kernel source's `library`) whose kernels the engine runs,
  * NULL-terminated; NULL for SIM_ENGINE_NONE (the fastest published kernel answers). */
 const char *const *sim_engine_kernel_libraries(sim_engine e);
+/* The engine's KV block (page) size in tokens. */
+int sim_engine_block(sim_engine e);
 const char *sim_engine_name(sim_engine e);
 int sim_engine_parse(const char *s, sim_engine *out);
 

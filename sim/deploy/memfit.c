@@ -184,12 +184,6 @@ static void engine_share(const sim_deploy *d, double ws, double *total, double *
     }
 }
 
-/* KV block (page) size in tokens: vLLM CacheConfig.block_size 16 on CUDA; SGLang page_size 1;
- * TensorRT-LLM tokens_per_block 32 (llm_args.py). */
-static int engine_block(sim_engine e)
-{
-    return e == SIM_ENGINE_SGLANG ? 1 : e == SIM_ENGINE_TRTLLM ? 32 : 16;
-}
 
 /* Hybrid models: the constant recurrent state one sequence holds on one device, in place of
  * KV in the state-space / linear-attention layers: the scan state (hybrid.state_format) and
@@ -336,7 +330,7 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
         out->kv_bytes_per_seq > 0 ? (long)floor(out->kv_budget_bytes / out->kv_bytes_per_seq * (1 + 1e-9)) : 0;
     if (d->engine != SIM_ENGINE_NONE && out->kv_bytes_per_token > 0 && out->kv_budget_bytes > 0) {
         /* The engine's pool is whole blocks; a sequence of ctx tokens holds ceil(ctx / block). */
-        int blk = out->kv_block_tokens = engine_block(d->engine);
+        int blk = out->kv_block_tokens = sim_engine_block(d->engine);
         double blocks = floor(out->kv_budget_bytes / (out->kv_bytes_per_token * blk));
         out->kv_tokens = blocks * blk;
         out->max_concurrency = ctx > 0 ? out->kv_tokens / ctx : 0;

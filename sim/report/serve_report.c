@@ -58,6 +58,12 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
     /* "deployment" is the same object as in `moesim eval --json` (the decode pool when
      * disaggregated); the split as text is "split", or "decode_pool"/"prefill_pool". */
     cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
+    /* the scheduler's limits the run used (an engine's defaults with --engine) */
+    cJSON *sch = cJSON_AddObjectToObject(j, "scheduler");
+    sim_json_add_num(sch, "block_tokens", o->block_tokens);
+    sim_json_add_num(sch, "max_num_seqs", o->max_num_seqs);
+    sim_json_add_num(sch, "cuda_graph_max", o->graph_max);
+    sim_json_add_num(sch, "max_batched_tokens", d->max_batched_tokens);
     split_text(buf, sizeof buf, d);
     cJSON_AddStringToObject(j, o->prefill ? "decode_pool" : "split", buf);
     if (o->prefill) {

@@ -122,5 +122,14 @@ LUA
 "$M" run "$tmp/s.lua" --out "$tmp/lua" 2>"$tmp/lerr" | grep -q "lua ok" && [ -s "$tmp/lua/cdf.png" ] && ok ||
   bad "Lua serve/search: $(cat "$tmp/lerr")"
 
+# --engine brings its scheduler's limits (vLLM max_num_seqs 1024 and graphs to 512 on an H100,
+# SGLang page size 1 and graphs to 160, TensorRT-LLM 32-token blocks and batch 2048); an option
+# the user gives wins; without --engine the defaults stay
+sched() { "$M" serve --model qwen3-30b-a3b --hw h100-sxm --precision fp8 --rate 5 --requests 200 "$@" --json 2>/dev/null |
+          jq -c '[.scheduler.block_tokens, .scheduler.max_num_seqs, .scheduler.cuda_graph_max]'; }
+[ "$(sched --engine vllm)" = "[16,1024,512]" ] && [ "$(sched --engine sglang)" = "[1,0,160]" ] &&
+  [ "$(sched --engine trtllm)" = "[32,2048,512]" ] && [ "$(sched --engine vllm --max-num-seqs 64)" = "[16,64,512]" ] &&
+  [ "$(sched)" = "[16,0,512]" ] && ok || bad "serve --engine scheduler defaults: $(sched --engine vllm) $(sched --engine sglang)"
+
 echo "test_serve.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
