@@ -8,6 +8,9 @@
 # the driver's allocations read as leaks; the kernels would also be compiled a second time.
 # The SAN build still runs everything that needs no GPU (the host transport, the FP8 codec).
 
+# Link line of the host-only fake device test, taken before the CUDA libraries join ENG_LDLIBS.
+FAKECUDA_LDLIBS := $(ENG_LDLIBS)
+
 CUDA_ALWAYS_SRC := engine/cuda/transport_host.c engine/cuda/fp8.c engine/cuda/kernels_ref.c
 CUDA_ALWAYS_OBJ := $(CUDA_ALWAYS_SRC:%.c=$(BUILD)/%.o)
 $(CUDA_ALWAYS_OBJ): CFLAGS += $(MPI_CFLAGS)
@@ -71,9 +74,28 @@ $(BUILD)/tests/gpu/%: $(BUILD)/tests/gpu/%.o $(ENG_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ENG_LDLIBS)
 
+# The backend's host code on a fake device (tests/gpu/fake_cuda.c), built with or without
+# nvcc and in the SAN=1 build: backend_cuda.c compiled again against the fake's headers
+# (tests/gpu/fakecuda/, in place of the toolkit's), into objects of its own under
+# $(BUILD)/fakecuda so the real build's backend object is untouched. Not MOESIM_NCCL: the fake
+# has no NCCL. The test's objects come before the engine library, so the fake's definitions are
+# the ones linked even where the library holds the real backend and kernels.
+FAKECUDA_OBJ := $(BUILD)/fakecuda/backend_cuda.o $(BUILD)/fakecuda/fake_cuda.o
+$(BUILD)/fakecuda/backend_cuda.o: engine/cuda/backend_cuda.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fopenmp -Itests/gpu/fakecuda '-DMOESIM_CUDA_TARGETS="fake device"' -c $< -o $@
+$(BUILD)/fakecuda/fake_cuda.o: tests/gpu/fake_cuda.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/tests/gpu/test_fake_cuda: $(BUILD)/tests/gpu/test_fake_cuda.o $(FAKECUDA_OBJ) $(ENG_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FAKECUDA_LDLIBS)
+-include $(FAKECUDA_OBJ:.o=.d)
+GPU_TEST_BIN += $(BUILD)/tests/gpu/test_fake_cuda
+
 .PHONY: check-gpu
 check-gpu: $(BIN)/moe-engine $(GPU_TEST_BIN)
-	@for t in tests/gpu/host_transport.sh tests/gpu/cuda_mk.sh tests/gpu/topk.sh tests/gpu/device_run_check.sh tests/gpu/cuda.sh; do \
+	@for t in tests/gpu/host_transport.sh tests/gpu/cuda_mk.sh tests/gpu/topk.sh tests/gpu/device_run_check.sh tests/gpu/fake_cuda.sh tests/gpu/cuda.sh; do \
 	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) BUILD=$(BUILD) SAN=$(SAN) CUDA_BUILT=$(CUDA_BUILT) \
 	  $(SUITE) $(VARIANT)/gpu/$$(basename $$t .sh) -- bash $$t; done
 
