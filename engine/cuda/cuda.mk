@@ -6,7 +6,8 @@
 # Why the sanitizer build leaves CUDA out: AddressSanitizer reserves the address range the CUDA
 # driver maps its memory into (cudaGetDeviceCount then fails unless protect_shadow_gap=0), and
 # the driver's allocations read as leaks; the kernels would also be compiled a second time.
-# The SAN build still runs everything that needs no GPU (the host transport, the FP8 codec).
+# The SAN build still runs everything that needs no GPU (the host transport, the FP8 codec, and
+# the backend's host code on the fake device, tests/gpu/fake_cuda.c, built in every variant).
 
 # Link line of the host-only fake device test, taken before the CUDA libraries join ENG_LDLIBS.
 FAKECUDA_LDLIBS := $(ENG_LDLIBS)

@@ -1,7 +1,8 @@
 /* fake_cuda.c: a host-only fake of the CUDA runtime, the cuBLAS calls and the kernel wrappers
  * (engine/cuda/kernels.h) that engine/cuda/backend_cuda.c uses, so that its host code (launch
  * order, streams, buffer growth, error handling) runs in CI on a machine without a GPU or nvcc.
- * "Device" memory is host memory; every call runs at once on the CPU (a stream is a label);
+ * "Device" memory is host memory; every call runs at once on the CPU (a stream is a label),
+ * except that device-to-host async copies land only at the stream's synchronization;
  * GEMMs are plain loops with cuBLAS's column-major semantics; kernels run their CPU definitions
  * (kernels_ref.c) or a loop of the documented effect. Every call is logged with its stream, and
  * any call can be made to fail (fake_fail). Nothing here models GPU speed: the event times are
@@ -145,23 +146,64 @@ cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot)
     return cudaSuccess;
 }
 
+/* Device-to-host async copies land in host memory only when their stream is synchronized
+ * (the latest moment the runtime allows): the source is read at its place in the stream, the
+ * destination written at the sync, so host code that reads a result before synchronizing sees
+ * stale data and the test's outputs show it. */
+typedef struct pending {
+    void *dst, *data;
+    size_t bytes;
+    cudaStream_t s;
+} pending;
+static pending *g_pend;
+static int g_npend, g_pendcap;
+
+static void land(cudaStream_t s, int all)
+{
+    int k = 0;
+    for (int i = 0; i < g_npend; i++) {
+        if (all || g_pend[i].s == s) {
+            memcpy(g_pend[i].dst, g_pend[i].data, g_pend[i].bytes);
+            free(g_pend[i].data);
+        } else {
+            g_pend[k++] = g_pend[i];
+        }
+    }
+    g_npend = k;
+}
+
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind)
 {
     (void)kind;
     int st = hit("cudaMemcpy", NULL, bytes);
     if (st)
         return rt((cudaError_t)st);
+    land(NULL, 1);   /* the legacy stream waits for all blocking work; the fake for all of it */
     memmove(dst, src, bytes);
     return cudaSuccess;
 }
 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s)
 {
-    (void)kind;
     int st = hit("cudaMemcpyAsync", s, bytes);
     if (st)
         return rt((cudaError_t)st);
-    memmove(dst, src, bytes);
+    if (kind != cudaMemcpyDeviceToHost || !bytes) {
+        memmove(dst, src, bytes);   /* from pageable host memory the call returns once the source is read */
+        return cudaSuccess;
+    }
+    if (g_npend == g_pendcap) {
+        int cap = g_pendcap ? 2 * g_pendcap : 16;
+        pending *p = realloc(g_pend, sizeof *p * (size_t)cap);
+        if (!p)
+            return rt(cudaErrorMemoryAllocation);
+        g_pend = p, g_pendcap = cap;
+    }
+    void *data = malloc(bytes);
+    if (!data)
+        return rt(cudaErrorMemoryAllocation);
+    memcpy(data, src, bytes);
+    g_pend[g_npend++] = (pending){ dst, data, bytes, s };
     return cudaSuccess;
 }
 
@@ -249,12 +291,19 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned flags)
 cudaError_t cudaStreamDestroy(cudaStream_t s)
 {
     int st = hit("cudaStreamDestroy", s, 0);
+    land(s, 0);   /* the runtime finishes a destroyed stream's work */
     if (!st)
         free(s);
     return rt((cudaError_t)st);
 }
 
-cudaError_t cudaStreamSynchronize(cudaStream_t s) { return rt((cudaError_t)hit("cudaStreamSynchronize", s, 0)); }
+cudaError_t cudaStreamSynchronize(cudaStream_t s)
+{
+    int st = hit("cudaStreamSynchronize", s, 0);
+    if (!st)
+        land(s, 0);
+    return rt((cudaError_t)st);
+}
 
 cudaError_t cudaEventCreate(cudaEvent_t *e)
 {
@@ -285,6 +334,8 @@ cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 cudaError_t cudaEventSynchronize(cudaEvent_t e)
 {
     int st = hit("cudaEventSynchronize", NULL, 0);
+    if (!st)
+        land(NULL, 1);   /* an event waits for its stream's work up to it: here, everything */
     return rt(st ? (cudaError_t)st : e->recorded ? cudaSuccess : cudaErrorInvalidValue);
 }
 
