@@ -387,6 +387,77 @@ static void test_grouped_status(void)
     eng_layer_destroy(l);
 }
 
+/* INT8 weights: decode on the small kernel, prefill widened to BF16 one expert at a time. */
+static void test_int8(void)
+{
+    eng_config c = cfg(ENG_INT8);
+    eng_layer *l = mk(&c, ENG_BACKEND_CUDA);
+    run r = fwd(l, 4);
+    EXPECT(r.rc == SIM_OK && !strcmp(path_of(l), "small-kernel"), "INT8 decode: path %s (%s)", path_of(l), r.err.msg);
+    vs_cpu(l, &r, 1e-5, "INT8 decode");
+    run_free(&r);
+    fake_log_reset();
+    r = fwd(l, 100);
+    const int ne = distinct_experts(&r, c.top_k, c.experts);
+    EXPECT(r.rc == SIM_OK && !strcmp(path_of(l), "cublas-per-expert-widened-bf16"), "INT8 prefill: path %s (%s)",
+           path_of(l), r.err.msg);
+    /* each routed expert's two matrices and the shared expert's two, each widened before its GEMM */
+    EXPECT(fake_log_count("ek_widen_bf16") == 2 * ne + 2 && fake_log_count("cublasGemmEx") == 2 * ne + 2,
+           "INT8 prefill: %d widenings, %d GEMMs (want %d each)", fake_log_count("ek_widen_bf16"),
+           fake_log_count("cublasGemmEx"), 2 * ne + 2);
+    vs_cpu(l, &r, 3e-2, "INT8 prefill (BF16 activations)");
+    run_free(&r);
+    eng_layer_destroy(l);
+}
+
+/* The bench extras: L2 flush, the bandwidth and GEMM yardsticks run on the layer's stream, keep
+ * or free their buffers, and name the failing call; the GEMM sweep frees its buffers on error. */
+static void test_bench_extras(void)
+{
+    eng_config c = cfg(ENG_BF16);
+    eng_layer *l = mk(&c, ENG_BACKEND_CUDA);
+    const eng_backend_extra *ex = eng_layer_extra(l);
+    void *im = eng_layer_impl(l);
+    const void *st = NULL;
+    sim_err err = { 0 };
+    double t[2] = { -1, -1 }, bytes = 0;
+
+    fake_log_reset();
+    EXPECT(ex->flush(im, &err) == SIM_OK && fake_log_count("ek_read") == 1, "flush: %s", err.msg);
+    st = fake_log_at(0)->stream;
+    EXPECT(ex->membw(im, 2, t, &bytes, &err) == SIM_OK && bytes > 0 && t[0] >= 0 && t[1] >= 0, "membw: %s", err.msg);
+    EXPECT(off_stream(st) == 0, "the yardsticks left the layer's stream");
+    const int live = fake_live_allocs();
+    fake_log_reset();
+    EXPECT(ex->membw(im, 2, t, &bytes, &err) == SIM_OK && fake_log_count("cudaMalloc") == 0,
+           "second membw allocated %d buffers", fake_log_count("cudaMalloc"));
+
+    fake_log_reset();
+    EXPECT(ex->gemm(im, 64, 128, 64, 2, t, &err) == SIM_OK && fake_live_allocs() == live, "GEMM sweep: %s, %d buffers "
+           "left", err.msg, fake_live_allocs() - live);
+    /* 16 KiB of weights: the pool is capped at 64 matrices, one warm-up run each, then 2 timed */
+    EXPECT(fake_log_count("cublasGemmEx") == 66 && fake_log_count("ek_fill_random") == 2,
+           "GEMM sweep: %d GEMMs (want 66), %d random fills (want 2)", fake_log_count("cublasGemmEx"),
+           fake_log_count("ek_fill_random"));
+    fake_fail("cublasGemmEx", 3, S_INVALID, 0);
+    EXPECT(ex->gemm(im, 64, 128, 64, 2, t, &err) != SIM_OK && strstr(err.msg, "cublasGemmEx (GEMM sweep) (M 64, N 128, K 64)"),
+           "GEMM sweep failure: \"%s\"", err.msg);
+    EXPECT(fake_live_allocs() == live, "failed GEMM sweep left %d buffers", fake_live_allocs() - live);
+    fake_fail("cudaMalloc", 2, E_OOM, 0);
+    EXPECT(ex->gemm(im, 64, 128, 64, 2, t, &err) != SIM_OK && strstr(err.msg, "out of GPU memory allocating 1048576 bytes for GEMM weight pool"),
+           "GEMM sweep out of memory: \"%s\"", err.msg);
+    EXPECT(fake_live_allocs() == live, "GEMM sweep out of memory left %d buffers", fake_live_allocs() - live);
+    fake_fail("ek_read", 1, E_LAUNCH, 0);
+    EXPECT(ex->flush(im, &err) != SIM_OK && strstr(err.msg, "the L2 flush read kernel"), "flush failure: \"%s\"", err.msg);
+    fake_fail_clear();
+
+    eng_gpu_info gi;
+    ex->info(im, &gi);
+    EXPECT(!strcmp(gi.name, "fake device (host-only test)") && !strcmp(gi.targets, "fake device"),
+           "info: %s, %s", gi.name, gi.targets);
+    eng_layer_destroy(l);
+}
+
 int main(int argc, char **argv)
 {
     eng_cuda_register();
@@ -395,6 +466,8 @@ int main(int argc, char **argv)
     test_growth();
     test_errors();
     test_grouped_status();
+    test_int8();
+    test_bench_extras();
     EXPECT(fake_bad_frees() == 0, "%d frees of pointers never allocated", fake_bad_frees());
     if (fails)
         fprintf(stderr, "test_fake_cuda: %d failure(s)\n", fails);
