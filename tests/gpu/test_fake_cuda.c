@@ -5,11 +5,17 @@
  * buffer freed before the larger one is allocated, nothing leaked), and the error paths: out
  * of GPU memory, a failed free, a failed kernel launch, no device, and the grouped GEMM's
  * statuses (NOT_SUPPORTED falls back to one GEMM per expert and says so in expert_path;
- * INVALID_VALUE is an error). Usage: test_fake_cuda [--trace] (prints the decode sequence). */
+ * INVALID_VALUE is an error). With --ep under mpirun: expert parallelism over the host
+ * transport (counts exchanged, segments, regroup, staging on the layer's stream) against the CPU
+ * backend over MPI, and one rank's failure reported on every rank instead of a hang.
+ * Usage: test_fake_cuda [--trace] (prints the decode sequence) | mpirun -np N test_fake_cuda --ep */
 #include "fake_cuda.h"
 #include "../../engine/backend.h"
 #include "../../engine/cuda/cuda_api.h"
+#include "../../engine/cuda/transport_host.h"
 #include "../../engine/engine.h"
+
+#include <mpi.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -458,9 +464,86 @@ static void test_bench_extras(void)
     eng_layer_destroy(l);
 }
 
+/* Expert parallelism (under mpirun): the fake-device layer over the host transport against the
+ * CPU layer over MPI, each rank its own shard of tokens; then one rank out of memory. */
+static void test_ep(void)
+{
+    eng_transport *th = NULL, *tm = NULL;
+    sim_err err = { 0 };
+    if (eng_transport_host(&th, &err) != SIM_OK || eng_transport_mpi(&tm, &err) != SIM_OK) {
+        fprintf(stderr, "FAIL: transports: %s\n", err.msg);
+        fails++;
+        return;
+    }
+    const int rank = th->rank;
+    for (int dt = 0; dt < 2; dt++) {
+        eng_config c = cfg(dt ? ENG_BF16 : ENG_FP32);
+        eng_layer *g = NULL, *cpu = NULL;
+        if (eng_layer_create(&g, &c, ENG_BACKEND_CUDA, th, SEED, &err) != SIM_OK ||
+            eng_layer_create(&cpu, &c, ENG_BACKEND_CPU, tm, SEED, &err) != SIM_OK) {
+            EXPECT(0, "EP layers: %s", err.msg);
+            break;
+        }
+        static const int Ts[] = { 4, 200, 0, 100 };
+        for (int i = 0; i < 4; i++) {
+            const int T = Ts[i];
+            const size_t n = (size_t)T * c.hidden;
+            float *x = malloc(sizeof(float) * n + 4), *y = malloc(sizeof(float) * n + 4), *yc = malloc(sizeof(float) * n + 4);
+            eng_fill_input(x, T, c.hidden, SEED + 1, (long)rank * T);
+            const size_t staged = eng_transport_host_staged(th);
+            fake_log_reset();
+            int rc = eng_forward(g, x, T, y, NULL, NULL, NULL, &err);
+            EXPECT(rc == SIM_OK, "rank %d, %s, %d tokens: %s", rank, eng_dtype_name(c.dtype), T, err.msg);
+            EXPECT(T == 0 || eng_transport_host_staged(th) > staged, "rank %d, %d tokens: nothing staged through the "
+                   "host transport", rank, T);
+            /* 4 tokens: at most 8 rows per local expert (small kernel); 200: 800 rows over 8
+             * experts, more than 64 on some expert (cuBLAS); 100 may go either way */
+            const char *p = path_of(g);
+            EXPECT((T != 4 || !strcmp(p, "small-kernel")) &&
+                   (T != 200 || !strcmp(p, dt ? "cublas-grouped-bf16" : "cublas-grouped-fp32")),
+                   "rank %d, %d tokens: expert_path %s", rank, T, p);
+            rc = eng_forward(cpu, x, T, yc, NULL, NULL, NULL, &err);
+            const double e = rel_err(y, yc, (long)n), tol = dt ? 3e-2 : 1e-5;
+            EXPECT(rc == SIM_OK && e <= tol, "rank %d, %s, %d tokens: off the CPU backend over MPI by %.3g (tolerance %.3g)",
+                   rank, eng_dtype_name(c.dtype), T, e, tol);
+            free(x), free(y), free(yc);
+        }
+        /* rank 1 cannot grow its input buffer: every rank fails, rank 1 saying why */
+        const int T = 300;
+        float *x = malloc(sizeof(float) * (size_t)T * c.hidden), *y = malloc(sizeof(float) * (size_t)T * c.hidden);
+        eng_fill_input(x, T, c.hidden, SEED + 1, (long)rank * T);
+        if (rank == 1)
+            fake_fail("cudaMalloc", 1, E_OOM, 0);
+        int rc = eng_forward(g, x, T, y, NULL, NULL, NULL, &err);
+        EXPECT(rc != SIM_OK && strstr(err.msg, rank == 1 ? "out of GPU memory allocating" : "failed on another rank"),
+               "rank %d, one rank out of memory: rc %d, \"%s\"", rank, rc, err.msg);
+        rc = eng_forward(g, x, T, y, NULL, NULL, NULL, &err);
+        EXPECT(rc == SIM_OK, "rank %d, the forward after one rank's out-of-memory: %s", rank, err.msg);
+        free(x), free(y);
+        eng_layer_destroy(g);
+        eng_layer_destroy(cpu);
+    }
+    EXPECT(fake_live_allocs() == 0, "rank %d: %d device allocations left", rank, fake_live_allocs());
+    eng_transport_destroy(th);
+    eng_transport_destroy(tm);
+}
+
 int main(int argc, char **argv)
 {
     eng_cuda_register();
+    if (argc > 1 && !strcmp(argv[1], "--ep")) {
+        MPI_Init(&argc, &argv);
+        test_ep();
+        int all = 0;
+        MPI_Allreduce(&fails, &all, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        int rank = 0, size = 1;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        MPI_Comm_size(MPI_COMM_WORLD, &size);
+        if (rank == 0)
+            printf("test_fake_cuda --ep: %s (%d ranks)\n", all ? "FAILED" : "ok", size);
+        MPI_Finalize();
+        return fails ? 1 : 0;
+    }
     test_sequence(argc > 1 && !strcmp(argv[1], "--trace"));
     test_prefill_fp32();
     test_growth();
