@@ -95,7 +95,7 @@ $(BUILD)/tests/gpu/test_fake_cuda: $(BUILD)/tests/gpu/test_fake_cuda.o $(FAKECUD
 GPU_TEST_BIN += $(BUILD)/tests/gpu/test_fake_cuda
 
 .PHONY: check-gpu
-check-gpu: $(BIN)/moe-engine $(GPU_TEST_BIN)
+check-gpu: $(BIN)/moe-engine $(BIN)/moesim $(GPU_TEST_BIN)
 	@for t in tests/gpu/host_transport.sh tests/gpu/cuda_mk.sh tests/gpu/topk.sh tests/gpu/device_run_check.sh tests/gpu/fake_cuda.sh tests/gpu/cuda.sh; do \
 	  MOESIM_HOME=$(CURDIR) BIN=$(BIN) BUILD=$(BUILD) SAN=$(SAN) CUDA_BUILT=$(CUDA_BUILT) \
 	  $(SUITE) $(VARIANT)/gpu/$$(basename $$t .sh) -- bash $$t; done
