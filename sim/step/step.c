@@ -196,15 +196,25 @@ typedef struct ctx {
     double peak_dense, peak_expert, peak_attn;
     sim_dtype dt_dense, dt_expert, dt_attn;
     int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
-    sim_param_counts pc;
     sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
+    /* Per-class constants resolved once per evaluation rather than once per operation: bytes
+     * per weight (class_bytes), the LM head's, and the packed formats' unpacking terms on the
+     * device (dequant_time: share of the class's elements and the device's rate, in format order). */
+    double bytes_per[SIM_WCLASS_COUNT], head_bytes;
+    int n_deq[SIM_WCLASS_COUNT];
+    double deq_share[SIM_WCLASS_COUNT][SIM_WF_COUNT], deq_rate[SIM_WCLASS_COUNT][SIM_WF_COUNT];
     bool cpu_experts;        /* this layer's routed experts run on d->host_cpu (cpu_experts_ops) */
     double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
     sim_dtype dt_host;
 } ctx;
 
-/* Bytes per weight of class k. */
+/* Bytes per weight of class k (resolved in resolve_types). */
 static double class_bytes(const ctx *c, sim_wclass k)
+{
+    return c->bytes_per[k];
+}
+
+static double class_bytes_of(const ctx *c, sim_wclass k)
 {
     sim_wformat empty = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->d->expert_fmt : c->d->dense_fmt;
     return sim_wmix_bytes(&c->w[k], empty);
@@ -231,10 +241,40 @@ static double dequant_time_on(const ctx *c, const sim_hw *hw, sim_dtype dt, sim_
     return s;
 }
 
+static sim_dtype class_dtype(const ctx *c, sim_wclass k)
+{
+    return k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->dt_expert : c->dt_dense;
+}
+
+/* The terms dequant_time_on sums for class k on the deployment's device, kept in format order
+ * so that dequant_time adds the same products in the same order. */
+static void resolve_dequant(ctx *c, sim_wclass k)
+{
+    const sim_wmix *w = &c->w[k];
+    const sim_hw *hw = c->d->hw;
+    sim_dtype dt = class_dtype(c, k);
+    c->n_deq[k] = 0;
+    if (!(w->total > 0))
+        return;
+    for (int f = 0; f < SIM_WF_COUNT; f++) {
+        double rate = hw->eff.dequant_elems_per_s[f];
+        bool in_dot = dt == SIM_DT_INT8 && sim_wformat_is_gguf((sim_wformat)f);
+        if (w->elems[f] > 0 && rate > 0 && sim_wformat_is_packed((sim_wformat)f) && !in_dot) {
+            c->deq_share[k][c->n_deq[k]] = w->elems[f] / w->total;
+            c->deq_rate[k][c->n_deq[k]++] = rate;
+        }
+    }
+}
+
+/* dequant_time_on for the deployment's device and class k's compute type. */
 static double dequant_time(const ctx *c, sim_wclass k, double elems)
 {
-    sim_dtype dt = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->dt_expert : c->dt_dense;
-    return dequant_time_on(c, c->d->hw, dt, k, elems);
+    if (!(elems > 0))
+        return 0;
+    double s = 0;
+    for (int i = 0; i < c->n_deq[k]; i++)
+        s += elems * c->deq_share[k][i] / c->deq_rate[k][i];
+    return s;
 }
 
 static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
@@ -977,7 +1017,7 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
         .peak = c->peak_attn,
         .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_attn, false), rows),
         .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
-        .weight_bytes = params * sim_wmix_bytes(&c->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d)),
+        .weight_bytes = params * c->head_bytes,
         .frac = c->fit->other_frac,
         .mem_curve = d->hw->eff.memory,
         .kernels = 3, /* final norm, GEMM, sampling */
@@ -1111,12 +1151,16 @@ static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
         out->basis[i] = a->measured[i] > 0 ? (a->curves[i] > 0 ? SIM_BASIS_MIXED : SIM_BASIS_MEASURED)
                       : a->curves[i] > 0 || a->kind[i] > 0 ? curves
                                                            : SIM_BASIS_NONE;
-        out->basis_source[i][0] = '\0';
         out->basis_held[i] = a->held[i];
         int src = a->source[i];
-        if (a->measured[i] > 0 && src >= 0 && src < hw->kernels.n_sources)
-            snprintf(out->basis_source[i], sizeof out->basis_source[i], "%s", hw->kernels.sources[src].key);
+        out->basis_source[i] = a->measured[i] > 0 && src >= 0 && src < hw->kernels.n_sources ? src : -1;
     }
+}
+
+const char *sim_step_basis_key(const sim_step_result *r, const sim_hw *hw, sim_layer_kind kind)
+{
+    int src = (int)kind >= 0 && kind < SIM_LK_COUNT ? r->basis_source[kind] : -1;
+    return src >= 0 && src < hw->kernels.n_sources ? hw->kernels.sources[src].key : "";
 }
 
 static void resolve_types(ctx *c)
@@ -1131,6 +1175,11 @@ static void resolve_types(ctx *c)
      * VNNI / BF16 / AMX peaks: the host hwmodel's compute table) */
     if (d->host_cpu)
         c->peak_host = sim_hw_format_peak(d->host_cpu, d->expert_fmt, &c->dt_host);
+    for (int k = 0; k < SIM_WCLASS_COUNT; k++) {
+        c->bytes_per[k] = class_bytes_of(c, (sim_wclass)k);
+        resolve_dequant(c, (sim_wclass)k);
+    }
+    c->head_bytes = sim_wmix_bytes(&c->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d));
 }
 
 int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
@@ -1140,7 +1189,6 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     if (s->decode_seqs < 0 || s->prefill_tokens < 0 || s->decode_ctx < 0 || s->prefill_ctx < 0)
         return sim_fail(err, SIM_EINPUT, "step: token counts and contexts must be >= 0");
     ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2 };
-    sim_model_params(d->model, &c.pc);
     resolve_types(&c);
     if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
         return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s / %s weights", d->hw->name,
@@ -1250,7 +1298,6 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     if (!sim_model_is_moe(d->model))
         return sim_fail(err, SIM_EINPUT, "%s has no MoE layer", d->model->name);
     ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2 };
-    sim_model_params(d->model, &c.pc);
     resolve_types(&c);
     if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
         return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s weights", d->hw->name,

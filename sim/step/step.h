@@ -84,12 +84,16 @@ typedef struct sim_step_result {
      * source in the device's kernel table), the hwmodel's curves (prior or calibrated), or a
      * mix of the two across that kind's operations. */
     sim_basis basis[SIM_LK_COUNT];
-    char basis_source[SIM_LK_COUNT][48];
+    int basis_source[SIM_LK_COUNT];     /* index into hw->kernels.sources, -1 = none (an index, not the
+                                           key, so the hot path copies no strings: sim_step_basis_key) */
     bool basis_held[SIM_LK_COUNT];      /* a measured share held beyond its rows (kernels.h) */
     double imbalance_unbalanced;        /* the same without EPLB placement and redundant slots (= imbalance
                                            without EPLB; NAN when no placement exists without the slots) */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */
 } sim_step_result;
+
+/* The key of the kernel-table source kind `kind`'s basis rests on (basis_source), "" when none. */
+const char *sim_step_basis_key(const sim_step_result *r, const sim_hw *hw, sim_layer_kind kind);
 
 /* Time one step. `fit` gives the weight placement (memfit); it must come from the same
  * deployment. Fails only on bad input (routing statistics that cannot be formed). */

@@ -9,6 +9,7 @@
  *     which is timed) and then in a warm one; goal <= 20 us each;
  *   - repeated shapes: a sweep over shapes already asked (DeepSeek-V3 EP8), goal >= 200,000/s.
  * The routing cache files go to a fresh temporary directory, removed at the end. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +151,10 @@ static int repeated(const setup *s, double *sink)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* `bench_step repeated`: only the repeated-shapes figure (for profiling the warm path) */
+    bool only_repeated = argc > 1 && strcmp(argv[1], "repeated") == 0;
     char dir[] = "/tmp/moesim-bench-step-XXXXXX";
     if (!mkdtemp(dir) || setenv("MOESIM_CACHE_DIR", dir, 1)) {
         fprintf(stderr, "bench_step: cannot make a temporary cache directory\n");
@@ -165,7 +168,7 @@ int main(void)
     double sink = 0;
     int rc = 0;
     printf("step model, 64 decode shapes per figure, one core\n");
-    for (size_t i = 0; i < sizeof setups / sizeof *setups && !rc; i++)
+    for (size_t i = 0; i < sizeof setups / sizeof *setups && !rc && !only_repeated; i++)
         rc = never_seen(&setups[i], &sink);
     if (!rc)
         rc = repeated(&setups[0], &sink);
