@@ -100,6 +100,17 @@ const char *sim_step_basis_key(const sim_step_result *r, const sim_hw *hw, sim_l
 int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
                   sim_err *err);
 
+/* A plan: the deployment's constants (compute types and peaks, bytes per weight class, the
+ * unpacking terms) resolved once, and each kernel-table lookup's candidate series found on its
+ * first use, so a sweep over shapes pays for them once. sim_step_plan_eval gives exactly
+ * sim_step_eval's result. The plan keeps d and fit by address: they must outlive it and not
+ * change while it is used (make a new plan after changing either, the model or the hwmodel).
+ * NULL (with err set) when out of memory. One plan per thread. */
+typedef struct sim_step_plan sim_step_plan;
+sim_step_plan *sim_step_plan_new(const sim_deploy *d, const sim_memfit *fit, sim_err *err);
+int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_result *out, sim_err *err);
+void sim_step_plan_free(sim_step_plan *p);
+
 /* One GEMM of m rows, n x k weights (dense or grouped expert GEMM), as the step model costs
  * it: max(2mnk / (P * eta(m)), bytes / (BW * eta_m(bytes))) + one kernel's fixed cost,
  * bytes = weights (n k weight_bytes_per_elem) + activations in and out (BF16).

@@ -7,7 +7,9 @@
  *   - never-seen shapes: token counts in that range not asked before (the group's tokens not a
  *     multiple of the ranks), in a new process's memo (the grid read back from its cache file,
  *     which is timed) and then in a warm one; goal <= 20 us each;
- *   - repeated shapes: a sweep over shapes already asked (DeepSeek-V3 EP8), goal >= 200,000/s.
+ *   - repeated shapes: a sweep over shapes already asked (DeepSeek-V3 EP8), per CPU second, from
+ *     a plan made once (sim_step_plan_eval; goal >= 5 M/s, issue 20) and from scratch (sim_step_eval).
+ *   `bench_step repeated` prints only that figure.
  * The routing cache files go to a fresh temporary directory, removed at the end. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -119,7 +121,35 @@ static int never_seen(const setup *s, double *sink)
     return 0;
 }
 
-/* Repeated shapes: a sweep over shapes whose routing is memoized. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Evaluations per CPU second of a sweep over `sh` for 2 s, by sim_step_eval (plan NULL) or a plan. */
+static double rate_of(sim_deploy *d, const sim_memfit *fit, sim_step_plan *plan, const sim_step_shape *sh, double *sink)
+{
+    sim_err err = { 0 };
+    sim_step_result r;
+    long n = 0;
+    double t0 = now(), c0 = cpu_now();
+    do {
+        for (int i = 0; i < SHAPES; i++, n++) {
+            if (plan)
+                sim_step_plan_eval(plan, &sh[i], &r, &err);
+            else
+                sim_step_eval(d, fit, &sh[i], &r, &err);
+            *sink += r.time_s;
+        }
+    } while (now() - t0 < 2.0);
+    return n / (cpu_now() - c0);
+}
+
+/* Repeated shapes: a sweep over shapes whose routing is memoized, per CPU second, each
+ * evaluation from scratch (sim_step_eval) and from a plan made once for the deployment
+ * (sim_step_plan_eval, what a sweep uses; the goal is on it). */
 static int repeated(const setup *s, double *sink)
 {
     static sim_model m;
@@ -131,23 +161,19 @@ static int repeated(const setup *s, double *sink)
     sim_step_shape sh[SHAPES];
     shapes_set(sh, 0, s->gpus);
     d.routing_cache = sim_routing_cache_alloc();
-    if (time_set(&d, &fit, sh, sink) < 0)
-        return 1;
     sim_err err = { 0 };
-    sim_step_result r;
-    long n = 0;
-    double t0 = now(), elapsed;
-    do {
-        for (int i = 0; i < SHAPES; i++, n++) {
-            sim_step_eval(&d, &fit, &sh[i], &r, &err);
-            *sink += r.time_s;
-        }
-        elapsed = now() - t0;
-    } while (elapsed < 2.0);
+    sim_step_plan *plan = sim_step_plan_new(&d, &fit, &err);
+    if (!plan || time_set(&d, &fit, sh, sink) < 0) {
+        sim_routing_cache_free(d.routing_cache);
+        sim_step_plan_free(plan);
+        return 1;
+    }
+    double scratch = rate_of(&d, &fit, NULL, sh, sink), planned = rate_of(&d, &fit, plan, sh, sink);
+    sim_step_plan_free(plan);
     sim_routing_cache_free(d.routing_cache);
-    double rate = n / elapsed;
-    printf("%-34s repeated shapes: %.0f evaluations/s (goal >= 200000: %s)\n", s->label, rate,
-           rate >= 200000 ? "met" : "MISSED");
+    printf("%-34s repeated shapes: %.0f evaluations per CPU second from a plan (goal >= 5000000: %s), "
+           "%.0f/s each from scratch\n",
+           s->label, planned, planned >= 5e6 ? "met" : "MISSED", scratch);
     return 0;
 }
 
