@@ -567,6 +567,7 @@ static void add_points(sim_kernel_table *t, int i, bool *done, int *points, sim_
                 done[j] = true;
             }
         t->point_x[*points] = x;
+        t->point_log_step[*points] = s->n > 0 ? log(x / t->point_x[*points - 1]) : 0;
         t->point_share[*points] = sum / n;
         t->point_memory_bound[*points] = 2 * mem > n;
         (*points)++;
@@ -613,7 +614,7 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
         return true;
     }
     if (hi > 0 && hi < n) { /* between two points: linear in log x */
-        double w = log(q->x / x[hi - 1]) / log(x[hi] / x[hi - 1]);
+        double w = log(q->x / x[hi - 1]) / t->point_log_step[s->first + hi];
         hit->share = sh[hi - 1] + w * (sh[hi] - sh[hi - 1]);
         return true;
     }

@@ -85,6 +85,8 @@ typedef struct sim_kernel_table {
     sim_kernel_series series[SIM_KT_MAX_ROWS];   /* grouped by operation: */
     int op_first[SIM_KOP_COUNT], op_series[SIM_KOP_COUNT]; /* series[op_first[op] .. + op_series[op]) */
     double point_x[SIM_KT_MAX_ROWS], point_share[SIM_KT_MAX_ROWS];
+    double point_log_step[SIM_KT_MAX_ROWS]; /* log(x[i] / x[i-1]) within a series (0 at its first
+                                               point): the interpolation's divisor, found once */
     bool point_memory_bound[SIM_KT_MAX_ROWS];
 } sim_kernel_table;
 
