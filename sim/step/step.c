@@ -988,13 +988,15 @@ static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, s
     memset(work, 0, sizeof *work);
     memset(hideable, 0, sizeof *hideable);
     double T = step_tokens(s);
-    if (mixer == SIM_MIX_ATTN) {
+    if (mixer == SIM_MIX_ATTN && !(local_share > 0)) {
+        /* every layer global: booked straight into the zeroed `work`, as adding it x 1 would */
+        attention_ops(work, c, s, false);
+        tp_allreduce(work, c, T, 1.0);
+    } else if (mixer == SIM_MIX_ATTN) {
         acc full = { 0 }, local = { 0 };
         attention_ops(&full, c, s, false);
-        if (local_share > 0) {
-            attention_ops(&local, c, s, true);
-            acc_scale_add(work, &local, local_share);
-        }
+        attention_ops(&local, c, s, true);
+        acc_scale_add(work, &local, local_share);
         acc_scale_add(work, &full, 1 - local_share);
         tp_allreduce(work, c, T, 1.0);
     } else if (mixer == SIM_MIX_SSM) {
@@ -1020,15 +1022,15 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
 {
     acc work, comm;
     bool moe = ffn == SIM_FFN_MOE;
-    memset(out, 0, sizeof *out);
     if (c->d->overlap == SIM_OVERLAP_NONE || !moe || c->d->ep <= 1) {
-        int rc = layer_costs(c, s, mixer, ffn, local_share, &work, &comm, facts, err);
+        /* the work and then the communication: `out` starts as the work (0 + w x 1 = w) */
+        int rc = layer_costs(c, s, mixer, ffn, local_share, out, &comm, facts, err);
         if (rc)
             return rc;
-        acc_scale_add(out, &work, 1);
         acc_scale_add(out, &comm, 1);
         return SIM_OK;
     }
+    memset(out, 0, sizeof *out);
     sim_step_shape half = scale_shape(s, 0.5);
     int rc = layer_costs(c, &half, mixer, ffn, local_share, &work, &comm, facts, err);
     if (rc)
