@@ -9,6 +9,7 @@
 #include "step/step.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,10 +215,23 @@ typedef enum {
     KS_COUNT
 } kernel_site;
 
+/* Each site also keeps its last answers by x (direct-mapped on x's bits): a sweep that comes
+ * back to a shape asks the same x again. An entry counts only under the site's current query
+ * (its generation). */
+#define SITE_HITS 128
+typedef struct site_hit {
+    unsigned gen;            /* 0 = empty */
+    bool found;
+    double x;
+    sim_kernel_hit hit;
+} site_hit;
+
 typedef struct site_memo {
     bool valid;
+    unsigned gen;
     sim_kernel_query key;    /* x unused */
     sim_kernel_cands cands;
+    site_hit hits[SITE_HITS];
 } site_memo;
 
 struct sim_step_plan {
@@ -323,8 +337,26 @@ static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, s
         e->key = *q;
         sim_kernel_candidates(t, q, &e->cands);
         e->valid = true;
+        e->gen = e->gen + 1 ? e->gen + 1 : 1;
     }
-    return sim_kernel_lookup_cands(t, q, &e->cands, hit);
+    uint64_t bits;
+    memcpy(&bits, &q->x, sizeof bits);
+    bits ^= bits >> 33; /* murmur3's finalizer: whole numbers of rows differ only in high bits */
+    bits *= 0xff51afd7ed558ccdULL;
+    bits ^= bits >> 33;
+    bits *= 0xc4ceb9fe1a85ec53ULL;
+    bits ^= bits >> 33;
+    site_hit *h = &e->hits[bits % SITE_HITS];
+    if (h->gen == e->gen && h->x == q->x) {
+        if (h->found)
+            *hit = h->hit;
+        return h->found;
+    }
+    bool found = sim_kernel_lookup_cands(t, q, &e->cands, hit);
+    *h = (site_hit){ .gen = e->gen, .found = found, .x = q->x };
+    if (found)
+        h->hit = *hit;
+    return found;
 }
 
 /* The kernel-table share of an FFN's GEMMs at m rows (per expert when grouped): the up
