@@ -199,6 +199,7 @@ typedef struct consts {
     sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
     double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
     sim_dtype dt_host;
+    sim_kernel_link scale_up_link; /* the kernel tables' name for the scale-up link */
     /* bytes per weight (class_bytes), the LM head's, and the packed formats' unpacking terms on
      * the device (dequant_time: share of the class's elements and the device's rate, in format order) */
     double bytes_per[SIM_WCLASS_COUNT], head_bytes;
@@ -234,12 +235,24 @@ typedef struct site_memo {
     site_hit hits[SITE_HITS];
 } site_memo;
 
+/* The routing statistics a plan has asked for, by token count (direct-mapped): within a plan
+ * every other field of the routing query is the deployment's (model, EP, skew, slots, seed). */
+#define PLAN_ROUTES 128
+typedef struct route_memo {
+    bool used;
+    long tokens;
+    int small_rows;
+    sim_routing_stats stats;
+} route_memo;
+
 struct sim_step_plan {
     const sim_deploy *d;
     const sim_memfit *fit;
     consts k;
     site_memo site[KS_COUNT];
+    route_memo route[PLAN_ROUTES];
 };
+
 
 /* Everything the per-layer costing needs for one step. */
 typedef struct ctx {
@@ -250,6 +263,23 @@ typedef struct ctx {
     sim_step_plan *plan;     /* NULL: every kernel lookup from scratch */
     bool cpu_experts;        /* this layer's routed experts run on d->host_cpu (cpu_experts_ops) */
 } ctx;
+
+/* sim_routing_stats_get through the deployment's cache; with a plan, its memo first. */
+static int routing_get(const ctx *c, const sim_routing_query *q, sim_routing_stats *rs, sim_err *err)
+{
+    if (!c->plan)
+        return sim_routing_stats_get(c->d->routing_cache, q, rs, err);
+    uint64_t h = (uint64_t)q->tokens * 0x9e3779b97f4a7c15ULL ^ (uint64_t)q->small_rows;
+    route_memo *e = &c->plan->route[(h >> 32) % PLAN_ROUTES];
+    if (e->used && e->tokens == q->tokens && e->small_rows == q->small_rows) {
+        *rs = e->stats;
+        return SIM_OK;
+    }
+    int rc = sim_routing_stats_get(c->d->routing_cache, q, rs, err);
+    if (!rc)
+        *e = (route_memo){ .used = true, .tokens = q->tokens, .small_rows = q->small_rows, .stats = *rs };
+    return rc;
+}
 
 /* Bytes per weight of class k (resolved in resolve_types). */
 static double class_bytes(const ctx *c, sim_wclass k)
@@ -678,10 +708,7 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
      * mode (low-latency kernels for decode, normal ones for prefill), EP size and tokens per
      * rank replace the hwmodel's link share where a row covers the shape. */
     bool over_nics = !inside;
-    sim_kernel_link kl = over_nics ? SIM_KLINK_RDMA
-                       : strstr(hw->scale_up.name, "xGMI") ? SIM_KLINK_XGMI
-                       : strstr(hw->scale_up.name, "PCIe") ? SIM_KLINK_PCIE
-                                                          : SIM_KLINK_NVLINK;
+    sim_kernel_link kl = over_nics ? SIM_KLINK_RDMA : c->k->scale_up_link;
     sim_kernel_hit hd = { 0 }, hc = { 0 };
     sim_kernel_query kq = { .op = SIM_KOP_ALL_TO_ALL, .link = kl, .x = T_src, .family = ep,
                             .variant = 0 * 2 + (prefill ? 0 : 1), .prefer = sim_engine_kernel_libraries(d->engine) };
@@ -918,7 +945,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     else if (node > 1 && node % d->ep == 0)
         q.ranks_per_node = d->ep;
     sim_routing_stats rs;
-    int rc = sim_routing_stats_get(d->routing_cache, &q, &rs, err);
+    int rc = routing_get(c, &q, &rs, err);
     if (rc)
         return rc;
 
@@ -1263,6 +1290,8 @@ static void resolve_consts(const sim_deploy *d, consts *k)
         resolve_dequant(d, k, (sim_wclass)cl);
     }
     k->head_bytes = sim_wmix_bytes(&k->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d));
+    const char *up = d->hw->scale_up.name;
+    k->scale_up_link = strstr(up, "xGMI") ? SIM_KLINK_XGMI : strstr(up, "PCIe") ? SIM_KLINK_PCIE : SIM_KLINK_NVLINK;
 }
 
 static bool consts_usable(const consts *k)
