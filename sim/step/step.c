@@ -216,21 +216,21 @@ typedef enum {
     KS_COUNT
 } kernel_site;
 
-/* Each site also keeps its last answers by x (direct-mapped on x's bits): a sweep that comes
- * back to a shape asks the same x again. An entry counts only under the site's current query
- * (its generation). */
+/* Each site also keeps its last answers by x and family (direct-mapped on their bits): a sweep
+ * that comes back to a shape asks them again. An entry counts only under the site's current
+ * kind of query (its generation). */
 #define SITE_HITS 128
 typedef struct site_hit {
     unsigned gen;            /* 0 = empty */
     bool found;
-    double x;
+    double x, family;
     sim_kernel_hit hit;
 } site_hit;
 
 typedef struct site_memo {
-    bool valid;
-    unsigned gen;
-    sim_kernel_query key;    /* x unused */
+    bool valid, cands_valid;
+    unsigned gen;            /* moves when the query's kind (all but x and family) changes */
+    sim_kernel_query key;    /* x unused; family: the one `cands` were found for */
     sim_kernel_cands cands;
     site_hit hits[SITE_HITS];
 } site_memo;
@@ -350,40 +350,55 @@ static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
     return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
 }
 
-static bool same_query(const sim_kernel_query *a, const sim_kernel_query *b)
+/* Queries that differ at most in x and family: one site's candidates differ only by family. */
+static bool same_kind(const sim_kernel_query *a, const sim_kernel_query *b)
 {
     return a->op == b->op && a->dtype == b->dtype && a->variant == b->variant && a->link == b->link &&
-           a->family == b->family && a->prefer == b->prefer;
+           a->prefer == b->prefer;
 }
 
-/* sim_kernel_lookup on the device's table; with a plan, from the site's candidate series. */
+static uint64_t mix_bits(double x, double family)
+{
+    uint64_t a, b;
+    memcpy(&a, &x, sizeof a);
+    memcpy(&b, &family, sizeof b);
+    a ^= b * 0x9e3779b97f4a7c15ULL;
+    a ^= a >> 33; /* murmur3's finalizer: whole numbers of rows differ only in high bits */
+    a *= 0xff51afd7ed558ccdULL;
+    a ^= a >> 33;
+    a *= 0xc4ceb9fe1a85ec53ULL;
+    a ^= a >> 33;
+    return a;
+}
+
+/* sim_kernel_lookup on the device's table; with a plan, the site's answer for this x and family
+ * if it has one, else from the site's candidate series (found again when the family moved: the
+ * attention core's FLOPs per KV byte differ in the last bits from one batch to the next). */
 static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
 {
     const sim_kernel_table *t = &c->d->hw->kernels;
     if (!c->plan)
         return sim_kernel_lookup(t, q, hit);
     site_memo *e = &c->plan->site[site];
-    if (!e->valid || !same_query(&e->key, q)) {
+    if (!e->valid || !same_kind(&e->key, q)) {
         e->key = *q;
-        sim_kernel_candidates(t, q, &e->cands);
         e->valid = true;
+        e->cands_valid = false;
         e->gen = e->gen + 1 ? e->gen + 1 : 1;
     }
-    uint64_t bits;
-    memcpy(&bits, &q->x, sizeof bits);
-    bits ^= bits >> 33; /* murmur3's finalizer: whole numbers of rows differ only in high bits */
-    bits *= 0xff51afd7ed558ccdULL;
-    bits ^= bits >> 33;
-    bits *= 0xc4ceb9fe1a85ec53ULL;
-    bits ^= bits >> 33;
-    site_hit *h = &e->hits[bits % SITE_HITS];
-    if (h->gen == e->gen && h->x == q->x) {
+    site_hit *h = &e->hits[mix_bits(q->x, q->family) % SITE_HITS];
+    if (h->gen == e->gen && h->x == q->x && h->family == q->family) {
         if (h->found)
             *hit = h->hit;
         return h->found;
     }
+    if (!e->cands_valid || !(e->key.family == q->family)) {
+        e->key.family = q->family;
+        sim_kernel_candidates(t, q, &e->cands);
+        e->cands_valid = true;
+    }
     bool found = sim_kernel_lookup_cands(t, q, &e->cands, hit);
-    *h = (site_hit){ .gen = e->gen, .found = found, .x = q->x };
+    *h = (site_hit){ .gen = e->gen, .found = found, .x = q->x, .family = q->family };
     if (found)
         h->hit = *hit;
     return found;

@@ -9,7 +9,7 @@
  *     which is timed) and then in a warm one; goal <= 20 us each;
  *   - repeated shapes: a sweep over shapes already asked (DeepSeek-V3 EP8), per CPU second, from
  *     a plan made once (sim_step_plan_eval; goal >= 5 M/s, issue 20) and from scratch (sim_step_eval).
- *   `bench_step repeated` prints only that figure.
+ *   `bench_step repeated` prints only that figure (BENCH_PLAN_ONLY=1: only its plan half, for profiling).
  * The routing cache files go to a fresh temporary directory, removed at the end. */
 #include <stdbool.h>
 #include <stdio.h>
