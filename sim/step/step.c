@@ -9,6 +9,7 @@
 #include "step/step.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,21 +63,31 @@ const char *sim_bound_name(sim_bound b)
 }
 
 /* Accumulated cost of a set of operations. Per layer kind it also counts the operations
- * costed from a kernel-table row and from the curves, and the last row's source. */
+ * costed from a kernel-table row and from the curves, and the last row's source. A slim
+ * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the totals
+ * alone: the breakdown from `kind` on is neither zeroed nor written. */
 typedef struct acc {
-    double kind[SIM_LK_COUNT];
+    bool slim;
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;
     double tier_bytes[SIM_MAX_TIERS];   /* weight bytes per memory tier */
+    double kind[SIM_LK_COUNT];          /* the breakdown: */
     int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
     int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
     bool held[SIM_LK_COUNT];
 } acc;
 
+static void acc_zero(acc *a, bool slim)
+{
+    memset(a, 0, slim ? offsetof(acc, kind) : sizeof *a);
+    a->slim = slim;
+}
+
 static void acc_scale_add(acc *dst, const acc *src, double times)
 {
-    for (int i = 0; i < SIM_LK_COUNT; i++)
-        dst->kind[i] += src->kind[i] * times;
+    if (!dst->slim)
+        for (int i = 0; i < SIM_LK_COUNT; i++)
+            dst->kind[i] += src->kind[i] * times;
     dst->compute += src->compute * times;
     dst->memory += src->memory * times;
     dst->overhead += src->overhead * times;
@@ -87,7 +98,7 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
     dst->slow_bytes += src->slow_bytes * times;
     for (int i = 0; i < SIM_MAX_TIERS; i++)
         dst->tier_bytes[i] += src->tier_bytes[i] * times;
-    if (times <= 0)
+    if (times <= 0 || dst->slim)
         return;
     for (int i = 0; i < SIM_LK_COUNT; i++) {
         if (src->measured[i] > 0) {
@@ -153,7 +164,8 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
     }
     /* a measured kernel's time already holds its per-group setup */
     double t_o = o->kernels * hw->eff.kernel_overhead_s + (measured ? 0 : o->groups_s);
-    if (measured) {
+    if (a->slim) {
+    } else if (measured) {
         a->measured[o->kind]++;
         a->source[o->kind] = o->hit.source;
         a->held[o->kind] = a->held[o->kind] || o->hit.held;
@@ -166,7 +178,8 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
     else
         a->memory += t_m;
     a->overhead += t_o;
-    a->kind[o->kind] += t + t_o;
+    if (!a->slim)
+        a->kind[o->kind] += t + t_o;
     a->flops += o->flops;
     a->bytes += o->act_bytes + o->weight_bytes;
 }
@@ -174,13 +187,16 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
 static void add_comm(acc *a, sim_layer_kind kind, double seconds, double bytes)
 {
     a->comm += seconds;
-    a->kind[kind] += seconds;
+    if (!a->slim)
+        a->kind[kind] += seconds;
     a->comm_bytes += bytes;
 }
 
 /* Record what a communication's link share rested on: a kernel-table row, or the hwmodel's. */
 static void note_comm_basis(acc *a, sim_layer_kind kind, const sim_kernel_hit *hit)
 {
+    if (a->slim)
+        return;
     if (hit && hit->share > 0) {
         a->measured[kind]++;
         a->source[kind] = hit->source;
@@ -261,6 +277,7 @@ typedef struct ctx {
     const sim_model *m;
     const consts *k;
     sim_step_plan *plan;     /* NULL: every kernel lookup from scratch */
+    bool slim;               /* the step's time alone: slim accumulators (acc), no breakdown */
     bool cpu_experts;        /* this layer's routed experts run on d->host_cpu (cpu_experts_ops) */
 } ctx;
 
@@ -825,6 +842,8 @@ static void book_host_part(acc *a, sim_layer_kind kind, double t_c, double t_m, 
     else
         a->memory += t * shown;
     a->overhead += t_o * shown;
+    if (a->slim)
+        return;
     a->kind[kind] += (t + t_o) * shown;
     a->curves[kind]++;
 }
@@ -1003,7 +1022,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     };
     if (c->cpu_experts) {
         /* the shared experts stay on the GPU; the CPU experts' schedule against them is the runtime's */
-        acc sh = { 0 };
+        acc sh;
+        acc_zero(&sh, c->slim);
         shared_ops(&sh, c, T);
         cpu_experts_ops(a, c, T, &rs, &ex, assign, touched, acc_time(&sh));
         acc_scale_add(a, &sh, 1);
@@ -1059,15 +1079,17 @@ static sim_step_shape scale_shape(const sim_step_shape *s, double f)
 static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
                        acc *work, acc *hideable, sim_step_result *facts, sim_err *err)
 {
-    memset(work, 0, sizeof *work);
-    memset(hideable, 0, sizeof *hideable);
+    acc_zero(work, c->slim);
+    acc_zero(hideable, c->slim);
     double T = step_tokens(s);
     if (mixer == SIM_MIX_ATTN && !(local_share > 0)) {
         /* every layer global: booked straight into the zeroed `work`, as adding it x 1 would */
         attention_ops(work, c, s, false);
         tp_allreduce(work, c, T, 1.0);
     } else if (mixer == SIM_MIX_ATTN) {
-        acc full = { 0 }, local = { 0 };
+        acc full, local;
+        acc_zero(&full, c->slim);
+        acc_zero(&local, c->slim);
         attention_ops(&full, c, s, false);
         attention_ops(&local, c, s, true);
         acc_scale_add(work, &local, local_share);
@@ -1104,7 +1126,7 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
         acc_scale_add(out, &comm, 1);
         return SIM_OK;
     }
-    memset(out, 0, sizeof *out);
+    acc_zero(out, c->slim);
     sim_step_shape half = scale_shape(s, 0.5);
     int rc = layer_costs(c, &half, mixer, ffn, local_share, &work, &comm, facts, err);
     if (rc)
@@ -1113,17 +1135,20 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
     acc_scale_add(out, &work, 2);
     /* Only the part of the communication longer than the other micro-batch's work shows. */
     double exposed = tc > tw ? 2 * (tc - tw) : 0;
-    for (int i = 0; i < SIM_LK_COUNT; i++)
-        out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
     out->comm += exposed;
     out->comm_bytes += 2 * comm.comm_bytes;
-    acc basis_only = { 0 }; /* the exchange's basis, with none of its time */
+    facts->comm_total_s += 2 * tc;
+    if (c->slim) /* adding the basis adds +0 to every total */
+        return SIM_OK;
+    for (int i = 0; i < SIM_LK_COUNT; i++)
+        out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
+    acc basis_only;
+    acc_zero(&basis_only, false); /* the exchange's basis, with none of its time */
     memcpy(basis_only.measured, comm.measured, sizeof basis_only.measured);
     memcpy(basis_only.curves, comm.curves, sizeof basis_only.curves);
     memcpy(basis_only.source, comm.source, sizeof basis_only.source);
     memcpy(basis_only.held, comm.held, sizeof basis_only.held);
     acc_scale_add(out, &basis_only, 1);
-    facts->comm_total_s += 2 * tc;
     return SIM_OK;
 }
 
@@ -1159,7 +1184,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
 {
     const sim_deploy *d = c->d;
     const sim_model *m = c->m;
-    memset(out, 0, sizeof *out);
+    acc_zero(out, c->slim);
     double rows = s->decode_seqs, T = step_tokens(s);
     sim_step_shape one = {
         .decode_seqs = rows,
@@ -1169,7 +1194,8 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     };
     sim_step_result scratch; /* the main step's MoE facts stay the verify step's */
     memset(&scratch, 0, sizeof scratch);
-    acc pass = { 0 }, layer;
+    acc pass, layer;
+    acc_zero(&pass, c->slim);
     /* the MTP layer is a full transformer layer (attention and the model's FFN) on hybrids too */
     int rc = layer_time(c, &one, SIM_MIX_ATTN, sim_model_is_moe(m) ? SIM_FFN_MOE : SIM_FFN_DENSE, local_share, &layer,
                         &scratch, err);
@@ -1194,6 +1220,8 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     lm_head_op(&pass, c, rows, SIM_LK_LM_HEAD);
     /* every kind of the pass under one: the breakdown shows the draft's cost beside the verify step's */
     *out = pass;
+    if (c->slim)
+        return SIM_OK;
     memset(out->kind, 0, sizeof out->kind);
     memset(out->measured, 0, sizeof out->measured);
     memset(out->curves, 0, sizeof out->curves);
@@ -1374,6 +1402,22 @@ int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_resul
     return step_eval(&c, s, out, err);
 }
 
+int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s, sim_err *err)
+{
+    int rc = shape_check(s, err);
+    if (rc)
+        return rc;
+    if (!consts_usable(&p->k))
+        return no_compute_type(p->d, err);
+    ctx c = { .d = p->d, .fit = p->fit, .m = p->d->model, .k = &p->k, .plan = p, .slim = true };
+    sim_step_result r; /* the MoE facts land here; only the totals the time needs are read back */
+    r.comm_total_s = 0;
+    if ((rc = step_eval(&c, s, &r, err)))
+        return rc;
+    *time_s = r.time_s;
+    return SIM_OK;
+}
+
 /* One step for a context whose constants are resolved. */
 static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim_err *err)
 {
@@ -1391,7 +1435,8 @@ static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim
     /* the share of the attention layers with a local window (all layers on a plain card) */
     double local_share = m->hybrid.attn_layers > 0 ? (double)m->attn.local_layers / m->hybrid.attn_layers : 0;
 
-    acc stage = { 0 }, layer;
+    acc stage, layer;
+    acc_zero(&stage, c.slim);
     int rc;
     if (m->hybrid.on) {
         if ((rc = hybrid_stage(&c, s, lps, local_share, &stage, out, err)))
@@ -1425,6 +1470,11 @@ static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim
         add_comm(&stage, SIM_LK_PP_COMM, sim_comm_p2p_s(l, eta, bytes), bytes);
     }
     stage.overhead += d->hw->eff.step_overhead_s;
+    if (c.slim) {
+        out->stage_time_s = acc_time(&stage);
+        out->time_s = out->stage_time_s * d->pp;
+        return SIM_OK;
+    }
     stage.kind[SIM_LK_STEP] += d->hw->eff.step_overhead_s;
 
     out->compute_s = stage.compute;

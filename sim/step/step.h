@@ -110,6 +110,9 @@ typedef struct sim_step_plan sim_step_plan;
 sim_step_plan *sim_step_plan_new(const sim_deploy *d, const sim_memfit *fit, sim_err *err);
 int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_result *out, sim_err *err);
 void sim_step_plan_free(sim_step_plan *p);
+/* The step's time alone (sim_step_plan_eval's time_s, bit for bit) for sweeps that need no
+ * breakdown: slim accumulators, no basis, no per-kind times. */
+int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s, sim_err *err);
 
 /* One GEMM of m rows, n x k weights (dense or grouped expert GEMM), as the step model costs
  * it: max(2mnk / (P * eta(m)), bytes / (BW * eta_m(bytes))) + one kernel's fixed cost,

@@ -1,5 +1,6 @@
 /* test_plan.c: a step plan (sim_step_plan_eval: the deployment's constants resolved once, kernel
  * candidates, answers and routing statistics memoized) gives sim_step_eval's result bit for bit,
+ * and its slim path (sim_step_plan_time) the same time,
  * across deployments with measured kernel rows, overlap, TP, a hybrid model and a GGUF mix, and
  * when shapes that ask different kernel queries are interleaved and repeated (issue 20 item 3). */
 #include <setjmp.h>
@@ -82,8 +83,12 @@ static void check_setup(const setup *su)
             int ra = sim_step_eval(&d, &fit, s, &a, &err);
             int rb = sim_step_plan_eval(plan, s, &b, &err);
             assert_int_equal(ra, rb);
-            if (ra == 0)
+            double t = -1;
+            assert_int_equal(sim_step_plan_time(plan, s, &t, &err), ra);
+            if (ra == 0) {
                 same_result(&a, &b);
+                assert_memory_equal(&t, &a.time_s, sizeof t); /* the slim path's time, bit for bit */
+            }
         }
     sim_step_result r;
     sim_step_shape bad = { .decode_seqs = -1 };
