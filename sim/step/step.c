@@ -232,10 +232,10 @@ typedef enum {
     KS_COUNT
 } kernel_site;
 
-/* Each site also keeps its last answers by x and family (direct-mapped on their bits): a sweep
+/* Each site also keeps its last answers by x and family (two-way, hashed on their bits): a sweep
  * that comes back to a shape asks them again. An entry counts only under the site's current
  * kind of query (its generation). */
-#define SITE_HITS 128
+#define SITE_HITS 256
 typedef struct site_hit {
     unsigned gen;            /* 0 = empty */
     bool found;
@@ -403,12 +403,16 @@ static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, s
         e->cands_valid = false;
         e->gen = e->gen + 1 ? e->gen + 1 : 1;
     }
-    site_hit *h = &e->hits[mix_bits(q->x, q->family) % SITE_HITS];
-    if (h->gen == e->gen && h->x == q->x && h->family == q->family) {
-        if (h->found)
-            *hit = h->hit;
-        return h->found;
-    }
+    /* two ways, the slot and its neighbour; a new answer goes to the one another bit of the hash picks */
+    uint64_t mb = mix_bits(q->x, q->family);
+    site_hit *h = &e->hits[mb % SITE_HITS & ~(uint64_t)1];
+    for (int w = 0; w < 2; w++)
+        if (h[w].gen == e->gen && h[w].x == q->x && h[w].family == q->family) {
+            if (h[w].found)
+                *hit = h[w].hit;
+            return h[w].found;
+        }
+    h += (mb >> 40) & 1;
     if (!e->cands_valid || !(e->key.family == q->family)) {
         e->key.family = q->family;
         sim_kernel_candidates(t, q, &e->cands);
