@@ -253,7 +253,7 @@ typedef struct site_memo {
 
 /* The routing statistics a plan has asked for, by token count (direct-mapped): within a plan
  * every other field of the routing query is the deployment's (model, EP, skew, slots, seed). */
-#define PLAN_ROUTES 128
+#define PLAN_ROUTES 512
 typedef struct route_memo {
     bool used;
     long tokens;
