@@ -124,7 +124,7 @@ typedef struct op {
     double act_bytes;        /* activations, KV: always in tier 0 */
     double weight_bytes;     /* weights: split over tiers by `frac` */
     const double *frac;      /* share of these weights per tier (memfit) */
-    sim_curve mem_curve;     /* tier-0 efficiency against bytes */
+    const sim_curve *mem_curve; /* tier-0 efficiency against bytes (the hwmodel's; by address, not copied) */
     double mem_x;            /* x for mem_curve (bytes, or tokens for decode attention) */
     double dequant_s;        /* unpacking packed weights before the math (dequant_time) */
     int kernels;
@@ -149,7 +149,7 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
     a->tier_bytes[0] += fast_w;
     double t_m = 0;
     if (fast > 0) {
-        double eta = measured ? o->hit.share : sim_curve_at(o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
+        double eta = measured ? o->hit.share : sim_curve_at(*o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
         t_m = fast / (hw->tiers[0].bandwidth_Bps * (eta > 1e-6 ? eta : 1e-6));
     }
     if (o->frac) {
@@ -569,7 +569,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, proj_params),
         .kernels = kernels - 1,
         /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
@@ -588,7 +588,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         /* decode reads each sequence's context once; prefill writes its rows and reads the prior context */
         .act_bytes = kv_row * (Ld * s->decode_seqs + (s->prefill_tokens > 0 ? s->prefill_tokens + Lp : 0)) +
                      T * h * 2 * 2,
-        .mem_curve = hw->eff.attn_decode_mem,
+        .mem_curve = &hw->eff.attn_decode_mem,
         .mem_x = bL + s->prefill_tokens * Lp,
         .kernels = 1,
     };
@@ -660,7 +660,7 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, proj_params),
         .kernels = 3, /* norm, input projection, output projection */
         .hit = gemm_measured(c, KS_SSM_PROJ, c->k->dt_dense, T, 2 * d_in + 2 * g + r * H, h),
@@ -680,7 +680,7 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         /* the chunked scan is a sequence of small batched matmuls, as flash attention's prefill */
         .eta_c = prefill_only ? hw->eff.attn_prefill_compute : hw->eff.attn_decode_compute,
         .act_bytes = core_bytes,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         /* conv, scan, gated norm; mamba_chunk_scan_combined launches five kernels for the scan */
         .kernels = s->prefill_tokens > 0 ? 7 : 3,
     };
@@ -699,7 +699,7 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .act_bytes = T * (2.0 * c->m->hidden + 2.0 * c->m->ffn.dense_intermediate / d->tp) * 2,
         .weight_bytes = params * class_bytes(c, SIM_WCLASS_DENSE_FFN),
         .frac = c->fit->other_frac,
-        .mem_curve = d->hw->eff.memory,
+        .mem_curve = &d->hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_DENSE_FFN, params),
         .kernels = 4,
         .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->k->dt_dense, false), T),
@@ -825,7 +825,7 @@ static void shared_ops(acc *a, const ctx *c, double T)
             .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
             .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
             .frac = kind_frac(c->fit->shared_frac, c->fit->expert_frac),
-            .mem_curve = hw->eff.memory,
+            .mem_curve = &hw->eff.memory,
             .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
             .kernels = 3,
             .groups_s = sim_curve_group_s(gemm_curve(hw, c->k->dt_expert, false), T), /* one wider FFN */
@@ -996,7 +996,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .act_bytes = T * h * 2 + T * m->ffn.top_k * (h * 2 * 2), /* read tokens; gather and scatter the copies */
         .weight_bytes = h * E * 2,
         .frac = c->fit->other_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .kernels = 5, /* norm, gate GEMM, top-k, permute, combine */
     };
     add_op(a, d, &router);
@@ -1018,7 +1018,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
         .weight_bytes = touched * per_expert * class_bytes(c, SIM_WCLASS_EXPERTS),
         .frac = ex_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_EXPERTS, touched * per_expert),
         .kernels = 3,
         .groups_s = groups_s,
@@ -1170,7 +1170,7 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
         .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
         .weight_bytes = params * c->k->head_bytes,
         .frac = c->fit->other_frac,
-        .mem_curve = d->hw->eff.memory,
+        .mem_curve = &d->hw->eff.memory,
         .kernels = 3, /* final norm, GEMM, sampling */
         .hit = gemm_measured(c, KS_HEAD, c->k->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
     };
@@ -1215,7 +1215,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         .act_bytes = rows * h * 2 * 3,
         .weight_bytes = pp * class_bytes(c, SIM_WCLASS_ATTN),
         .frac = c->fit->other_frac,
-        .mem_curve = d->hw->eff.memory,
+        .mem_curve = &d->hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, pp),
         .kernels = 3, /* two norms, the projection */
         .hit = gemm_measured(c, KS_DRAFT_PROJ, c->k->dt_dense, rows, h / d->tp, 2 * h),
