@@ -7,6 +7,14 @@ SIM_SRC := $(foreach l,$(SIM_LAYERS),$(wildcard sim/$(l)/*.c))
 SIM_OBJ := $(SIM_SRC:%.c=$(BUILD)/%.o)
 SIM_LIB := $(BUILD)/libmoesim.a
 
+# The step model's hot path (a sweep evaluates it millions of times) at -O3 in the plain build:
+# portable (no -march), and the same arithmetic as -O2 (no fast-math; ISO C11 contracts no FMAs).
+# Sanitizer and fuzz builds keep their own OPT.
+ifeq ($(SAN)$(FUZZ),00)
+STEP_HOT := $(BUILD)/sim/step/step.o $(BUILD)/sim/step/routing.o $(BUILD)/sim/step/comm.o $(BUILD)/sim/model/kernels.o
+$(STEP_HOT): CFLAGS += -O3
+endif
+
 $(SIM_LIB): $(SIM_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@; $(AR) rcs $@ $^

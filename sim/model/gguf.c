@@ -20,7 +20,8 @@ double sim_wmix_bytes(const sim_wmix *w, sim_wformat empty)
         return sim_wformat_bytes(empty);
     double b = 0;
     for (int f = 0; f < SIM_WF_COUNT; f++)
-        b += w->elems[f] * sim_wformat_bytes((sim_wformat)f);
+        if (w->elems[f] != 0) /* an empty format adds +0: skipping it leaves the sum as it was */
+            b += w->elems[f] * sim_wformat_bytes((sim_wformat)f);
     return b / w->total;
 }
 

@@ -567,6 +567,7 @@ static void add_points(sim_kernel_table *t, int i, bool *done, int *points, sim_
                 done[j] = true;
             }
         t->point_x[*points] = x;
+        t->point_log_step[*points] = s->n > 0 ? log(x / t->point_x[*points - 1]) : 0;
         t->point_share[*points] = sum / n;
         t->point_memory_bound[*points] = 2 * mem > n;
         (*points)++;
@@ -613,7 +614,7 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
         return true;
     }
     if (hi > 0 && hi < n) { /* between two points: linear in log x */
-        double w = log(q->x / x[hi - 1]) / log(x[hi] / x[hi - 1]);
+        double w = log(q->x / x[hi - 1]) / t->point_log_step[s->first + hi];
         hit->share = sh[hi - 1] + w * (sh[hi] - sh[hi - 1]);
         return true;
     }
@@ -676,4 +677,69 @@ bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim
     if (q->prefer && lookup_among(t, q, q->prefer, hit))
         return true;
     return lookup_among(t, q, NULL, hit);
+}
+
+/* lookup_among's filter without x: the series it would try, in its order, with their distance. */
+static int candidates_among(const sim_kernel_table *t, const sim_kernel_query *q, const char *const *prefer,
+                            int *idx, double *dist, bool *overflow)
+{
+    int n = 0;
+    if (!t || t->n_series == 0 || (int)q->op < 0 || q->op >= SIM_KOP_COUNT)
+        return 0;
+    double max_dist = log(FAMILY_FACTOR) + 1e-12, log_q = q->family > 0 ? log(q->family) : 0;
+    for (int i = t->op_first[q->op]; i < t->op_first[q->op] + t->op_series[q->op]; i++) {
+        const sim_kernel_series *s = &t->series[i];
+        const sim_kernel_row *r = &t->rows[s->row];
+        if (!matches(r, q) || (prefer && !preferred(t, r, prefer)))
+            continue;
+        double d = q->family > 0 ? fabs(s->log_family - log_q) : 0;
+        if (d > max_dist)
+            continue;
+        if (n == SIM_KC_MAX) {
+            *overflow = true;
+            return n;
+        }
+        idx[n] = i;
+        dist[n++] = d;
+    }
+    return n;
+}
+
+void sim_kernel_candidates(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_cands *c)
+{
+    c->overflow = false;
+    c->n_pref = q->prefer ? candidates_among(t, q, q->prefer, c->idx, c->dist, &c->overflow) : 0;
+    c->n_all = candidates_among(t, q, NULL, c->idx + c->n_pref, c->dist + c->n_pref, &c->overflow);
+}
+
+/* lookup_among over candidates: the same tests in the same order, less the ones that do not
+ * depend on x. */
+static bool lookup_listed(const sim_kernel_table *t, const sim_kernel_query *q, const int *idx, const double *dist,
+                          int n, sim_kernel_hit *hit)
+{
+    bool found = false;
+    double best = INFINITY;
+    for (int j = 0; j < n; j++) {
+        sim_kernel_hit h;
+        if (dist[j] > best + 1e-12 || !series_at(t, &t->series[idx[j]], q, &h))
+            continue;
+        if (!found || dist[j] < best - 1e-12 || h.share > hit->share) {
+            best = fmin(best, dist[j]);
+            *hit = h;
+            found = true;
+        }
+    }
+    return found;
+}
+
+bool sim_kernel_lookup_cands(const sim_kernel_table *t, const sim_kernel_query *q, const sim_kernel_cands *c,
+                             sim_kernel_hit *hit)
+{
+    if (!t || t->n_rows == 0 || !(q->x > 0))
+        return false;
+    if (c->overflow)
+        return sim_kernel_lookup(t, q, hit);
+    if (q->prefer && lookup_listed(t, q, c->idx, c->dist, c->n_pref, hit))
+        return true;
+    return lookup_listed(t, q, c->idx + c->n_pref, c->dist + c->n_pref, c->n_all, hit);
 }

@@ -85,6 +85,8 @@ typedef struct sim_kernel_table {
     sim_kernel_series series[SIM_KT_MAX_ROWS];   /* grouped by operation: */
     int op_first[SIM_KOP_COUNT], op_series[SIM_KOP_COUNT]; /* series[op_first[op] .. + op_series[op]) */
     double point_x[SIM_KT_MAX_ROWS], point_share[SIM_KT_MAX_ROWS];
+    double point_log_step[SIM_KT_MAX_ROWS]; /* log(x[i] / x[i-1]) within a series (0 at its first
+                                               point): the interpolation's divisor, found once */
     bool point_memory_bound[SIM_KT_MAX_ROWS];
 } sim_kernel_table;
 
@@ -124,6 +126,23 @@ typedef struct sim_kernel_query {
 } sim_kernel_query;
 
 bool sim_kernel_lookup(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_hit *hit);
+
+/* The series a query could be answered from, whatever its x: those of its operation and kind
+ * (and, first, of its preferred libraries) whose family is within reach, in table order, with
+ * their distance in log family. A caller that asks the same query at many x (the step model,
+ * once per deployment) finds them once and then only interpolates in x. */
+#define SIM_KC_MAX 32
+typedef struct sim_kernel_cands {
+    bool overflow;              /* more than SIM_KC_MAX: sim_kernel_lookup_cands falls back to a full lookup */
+    int n_pref, n_all;          /* [0, n_pref): the preferred pass; [n_pref, n_pref + n_all): every series */
+    int idx[2 * SIM_KC_MAX];
+    double dist[2 * SIM_KC_MAX];
+} sim_kernel_cands;
+
+void sim_kernel_candidates(const sim_kernel_table *t, const sim_kernel_query *q, sim_kernel_cands *c);
+/* sim_kernel_lookup's answer, from candidates found for the same query (all but x equal). */
+bool sim_kernel_lookup_cands(const sim_kernel_table *t, const sim_kernel_query *q, const sim_kernel_cands *c,
+                             sim_kernel_hit *hit);
 
 const char *sim_kernel_op_name(sim_kernel_op op);
 

@@ -12,12 +12,12 @@
 
 /* "measured: KEY", "measured (held beyond its rows): KEY", "partly measured: KEY", "prior",
  * "calibrated". */
-static const char *basis_text(const sim_step_result *s, int kind, char *buf, size_t cap)
+static const char *basis_text(const sim_hw *hw, const sim_step_result *s, int kind, char *buf, size_t cap)
 {
     sim_basis b = s->basis[kind];
     if (b == SIM_BASIS_MEASURED || b == SIM_BASIS_MIXED)
         snprintf(buf, cap, "%s%s: %s", sim_basis_name(b), s->basis_held[kind] ? " (held beyond its rows)" : "",
-                 s->basis_source[kind]);
+                 sim_step_basis_key(s, hw, (sim_layer_kind)kind));
     else
         snprintf(buf, cap, "%s", sim_basis_name(b));
     return buf;
@@ -69,7 +69,7 @@ cJSON *sim_report_step(const sim_hw *hw, const sim_step_result *s)
     for (int i = 0; i < SIM_LK_COUNT; i++) {
         char buf[128];
         if (s->by_kind_s[i] > 0 && s->basis[i] != SIM_BASIS_NONE)
-            cJSON_AddStringToObject(basis, sim_layer_kind_name((sim_layer_kind)i), basis_text(s, i, buf, sizeof buf));
+            cJSON_AddStringToObject(basis, sim_layer_kind_name((sim_layer_kind)i), basis_text(hw, s, i, buf, sizeof buf));
     }
     sim_json_add_num(o, "flops_per_gpu", s->flops);
     sim_json_add_num(o, "bytes_per_gpu", s->bytes);
@@ -425,7 +425,7 @@ static void print_step(FILE *f, const sim_hw *hw, const char *title, const sim_s
         if (s->by_kind_s[i] > 0)
             fprintf(f, "           %-22s %9.3f ms  %5.1f%%%s%s\n", sim_layer_kind_name((sim_layer_kind)i),
                     s->by_kind_s[i] * 1e3, 100 * sim_step_kind_share(s, (sim_layer_kind)i),
-                    s->basis[i] == SIM_BASIS_NONE ? "" : "  ", s->basis[i] == SIM_BASIS_NONE ? "" : basis_text(s, i, buf, sizeof buf));
+                    s->basis[i] == SIM_BASIS_NONE ? "" : "  ", s->basis[i] == SIM_BASIS_NONE ? "" : basis_text(hw, s, i, buf, sizeof buf));
     }
     if (s->experts_touched_per_rank > 0) {
         fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, %.2fx the mean rank's tokens",
@@ -503,7 +503,8 @@ static void print_basis(FILE *f, const sim_deploy *d, const sim_step_result *con
         bool used = false;
         for (int s = 0; s < n_steps && !used; s++)
             for (int k = 0; k < SIM_LK_COUNT && !used; k++)
-                used = steps[s]->by_kind_s[k] > 0 && strcmp(steps[s]->basis_source[k], kt->sources[i].key) == 0;
+                used = steps[s]->by_kind_s[k] > 0 && steps[s]->basis_source[k] == i &&
+                       (steps[s]->basis[k] == SIM_BASIS_MEASURED || steps[s]->basis[k] == SIM_BASIS_MIXED);
         if (!used)
             continue;
         if (!header)

@@ -9,7 +9,10 @@
 #include "step/step.h"
 
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "step/comm.h"
@@ -60,21 +63,31 @@ const char *sim_bound_name(sim_bound b)
 }
 
 /* Accumulated cost of a set of operations. Per layer kind it also counts the operations
- * costed from a kernel-table row and from the curves, and the last row's source. */
+ * costed from a kernel-table row and from the curves, and the last row's source. A slim
+ * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the totals
+ * alone: the breakdown from `kind` on is neither zeroed nor written. */
 typedef struct acc {
-    double kind[SIM_LK_COUNT];
+    bool slim;
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;
     double tier_bytes[SIM_MAX_TIERS];   /* weight bytes per memory tier */
+    double kind[SIM_LK_COUNT];          /* the breakdown: */
     int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
     int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
     bool held[SIM_LK_COUNT];
 } acc;
 
+static void acc_zero(acc *a, bool slim)
+{
+    memset(a, 0, slim ? offsetof(acc, kind) : sizeof *a);
+    a->slim = slim;
+}
+
 static void acc_scale_add(acc *dst, const acc *src, double times)
 {
-    for (int i = 0; i < SIM_LK_COUNT; i++)
-        dst->kind[i] += src->kind[i] * times;
+    if (!dst->slim)
+        for (int i = 0; i < SIM_LK_COUNT; i++)
+            dst->kind[i] += src->kind[i] * times;
     dst->compute += src->compute * times;
     dst->memory += src->memory * times;
     dst->overhead += src->overhead * times;
@@ -85,7 +98,7 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
     dst->slow_bytes += src->slow_bytes * times;
     for (int i = 0; i < SIM_MAX_TIERS; i++)
         dst->tier_bytes[i] += src->tier_bytes[i] * times;
-    if (times <= 0)
+    if (times <= 0 || dst->slim)
         return;
     for (int i = 0; i < SIM_LK_COUNT; i++) {
         if (src->measured[i] > 0) {
@@ -111,7 +124,7 @@ typedef struct op {
     double act_bytes;        /* activations, KV: always in tier 0 */
     double weight_bytes;     /* weights: split over tiers by `frac` */
     const double *frac;      /* share of these weights per tier (memfit) */
-    sim_curve mem_curve;     /* tier-0 efficiency against bytes */
+    const sim_curve *mem_curve; /* tier-0 efficiency against bytes (the hwmodel's; by address, not copied) */
     double mem_x;            /* x for mem_curve (bytes, or tokens for decode attention) */
     double dequant_s;        /* unpacking packed weights before the math (dequant_time) */
     int kernels;
@@ -136,7 +149,7 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
     a->tier_bytes[0] += fast_w;
     double t_m = 0;
     if (fast > 0) {
-        double eta = measured ? o->hit.share : sim_curve_at(o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
+        double eta = measured ? o->hit.share : sim_curve_at(*o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
         t_m = fast / (hw->tiers[0].bandwidth_Bps * (eta > 1e-6 ? eta : 1e-6));
     }
     if (o->frac) {
@@ -151,7 +164,8 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
     }
     /* a measured kernel's time already holds its per-group setup */
     double t_o = o->kernels * hw->eff.kernel_overhead_s + (measured ? 0 : o->groups_s);
-    if (measured) {
+    if (a->slim) {
+    } else if (measured) {
         a->measured[o->kind]++;
         a->source[o->kind] = o->hit.source;
         a->held[o->kind] = a->held[o->kind] || o->hit.held;
@@ -164,7 +178,8 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
     else
         a->memory += t_m;
     a->overhead += t_o;
-    a->kind[o->kind] += t + t_o;
+    if (!a->slim)
+        a->kind[o->kind] += t + t_o;
     a->flops += o->flops;
     a->bytes += o->act_bytes + o->weight_bytes;
 }
@@ -172,13 +187,16 @@ static void add_op(acc *a, const sim_deploy *d, const op *o)
 static void add_comm(acc *a, sim_layer_kind kind, double seconds, double bytes)
 {
     a->comm += seconds;
-    a->kind[kind] += seconds;
+    if (!a->slim)
+        a->kind[kind] += seconds;
     a->comm_bytes += bytes;
 }
 
 /* Record what a communication's link share rested on: a kernel-table row, or the hwmodel's. */
 static void note_comm_basis(acc *a, sim_layer_kind kind, const sim_kernel_hit *hit)
 {
+    if (a->slim)
+        return;
     if (hit && hit->share > 0) {
         a->measured[kind]++;
         a->source[kind] = hit->source;
@@ -188,26 +206,108 @@ static void note_comm_basis(acc *a, sim_layer_kind kind, const sim_kernel_hit *h
     }
 }
 
-/* Everything the per-layer costing needs, resolved once per step. */
+/* The deployment's constants: everything the per-layer costing needs that does not depend on
+ * the shape, resolved once per evaluation (sim_step_eval) or once per plan (sim_step_plan_new). */
+typedef struct consts {
+    double peak_dense, peak_expert, peak_attn;
+    sim_dtype dt_dense, dt_expert, dt_attn;
+    int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
+    sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
+    double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
+    sim_dtype dt_host;
+    sim_kernel_link scale_up_link; /* the kernel tables' name for the scale-up link */
+    /* bytes per weight (class_bytes), the LM head's, and the packed formats' unpacking terms on
+     * the device (dequant_time: share of the class's elements and the device's rate, in format order) */
+    double bytes_per[SIM_WCLASS_COUNT], head_bytes;
+    int n_deq[SIM_WCLASS_COUNT];
+    double deq_share[SIM_WCLASS_COUNT][SIM_WF_COUNT], deq_rate[SIM_WCLASS_COUNT][SIM_WF_COUNT];
+} consts;
+
+/* The kernel-table lookups of one step, one slot per call site: a site asks the same query
+ * (all but x) from one step to the next, so its candidate series are found once and each step
+ * only interpolates in x (sim_kernel_candidates). */
+typedef enum {
+    KS_ATTN_PROJ, KS_SSM_PROJ, KS_ATTN_FULL, KS_ATTN_LOCAL, KS_DENSE_UP, KS_DENSE_DOWN, KS_SHARED_UP,
+    KS_SHARED_DOWN, KS_EXPERTS_UP, KS_EXPERTS_DOWN, KS_HEAD, KS_DRAFT_PROJ, KS_A2A_DISPATCH, KS_A2A_COMBINE,
+    KS_COUNT
+} kernel_site;
+
+/* Each site also keeps its last answers by x and family (two-way, hashed on their bits): a sweep
+ * that comes back to a shape asks them again. An entry counts only under the site's current
+ * kind of query (its generation). */
+#define SITE_HITS 256
+typedef struct site_hit {
+    unsigned gen;            /* 0 = empty */
+    bool found;
+    double x, family;
+    sim_kernel_hit hit;
+} site_hit;
+
+typedef struct site_memo {
+    bool valid, cands_valid;
+    unsigned gen;            /* moves when the query's kind (all but x and family) changes */
+    sim_kernel_query key;    /* x unused; family: the one `cands` were found for */
+    sim_kernel_cands cands;
+    site_hit hits[SITE_HITS];
+} site_memo;
+
+/* The routing statistics a plan has asked for, by token count (direct-mapped): within a plan
+ * every other field of the routing query is the deployment's (model, EP, skew, slots, seed). */
+#define PLAN_ROUTES 512
+typedef struct route_memo {
+    bool used;
+    long tokens;
+    int small_rows;
+    sim_routing_stats stats;
+} route_memo;
+
+struct sim_step_plan {
+    const sim_deploy *d;
+    const sim_memfit *fit;
+    consts k;
+    site_memo site[KS_COUNT];
+    route_memo route[PLAN_ROUTES];
+};
+
+
+/* Everything the per-layer costing needs for one step. */
 typedef struct ctx {
     const sim_deploy *d;
     const sim_memfit *fit;
     const sim_model *m;
-    double peak_dense, peak_expert, peak_attn;
-    sim_dtype dt_dense, dt_expert, dt_attn;
-    int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
-    sim_param_counts pc;
-    sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
+    const consts *k;
+    sim_step_plan *plan;     /* NULL: every kernel lookup from scratch */
+    bool slim;               /* the step's time alone: slim accumulators (acc), no breakdown */
     bool cpu_experts;        /* this layer's routed experts run on d->host_cpu (cpu_experts_ops) */
-    double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
-    sim_dtype dt_host;
 } ctx;
 
-/* Bytes per weight of class k. */
+/* sim_routing_stats_get through the deployment's cache; with a plan, its memo first. */
+static int routing_get(const ctx *c, const sim_routing_query *q, sim_routing_stats *rs, sim_err *err)
+{
+    if (!c->plan)
+        return sim_routing_stats_get(c->d->routing_cache, q, rs, err);
+    uint64_t h = (uint64_t)q->tokens * 0x9e3779b97f4a7c15ULL ^ (uint64_t)q->small_rows;
+    route_memo *e = &c->plan->route[(h >> 32) % PLAN_ROUTES];
+    if (e->used && e->tokens == q->tokens && e->small_rows == q->small_rows) {
+        *rs = e->stats;
+        return SIM_OK;
+    }
+    int rc = sim_routing_stats_get(c->d->routing_cache, q, rs, err);
+    if (!rc)
+        *e = (route_memo){ .used = true, .tokens = q->tokens, .small_rows = q->small_rows, .stats = *rs };
+    return rc;
+}
+
+/* Bytes per weight of class k (resolved in resolve_types). */
 static double class_bytes(const ctx *c, sim_wclass k)
 {
-    sim_wformat empty = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->d->expert_fmt : c->d->dense_fmt;
-    return sim_wmix_bytes(&c->w[k], empty);
+    return c->k->bytes_per[k];
+}
+
+static double class_bytes_of(const sim_deploy *d, const consts *k, sim_wclass cl)
+{
+    sim_wformat empty = cl == SIM_WCLASS_EXPERTS || cl == SIM_WCLASS_SHARED ? d->expert_fmt : d->dense_fmt;
+    return sim_wmix_bytes(&k->w[cl], empty);
 }
 
 /* Seconds to unpack `elems` weights of class k: each packed type's share at the device's rate
@@ -218,7 +318,7 @@ static double class_bytes(const ctx *c, sim_wclass k)
  * llama.cpp prefill); the rates price the widening to 16-bit where there is no INT8 path. */
 static double dequant_time_on(const ctx *c, const sim_hw *hw, sim_dtype dt, sim_wclass k, double elems)
 {
-    const sim_wmix *w = &c->w[k];
+    const sim_wmix *w = &c->k->w[k];
     if (!(elems > 0) || !(w->total > 0))
         return 0;
     double s = 0;
@@ -231,10 +331,35 @@ static double dequant_time_on(const ctx *c, const sim_hw *hw, sim_dtype dt, sim_
     return s;
 }
 
+/* The terms dequant_time_on sums for class cl on the deployment's device, kept in format order
+ * so that dequant_time adds the same products in the same order. */
+static void resolve_dequant(const sim_deploy *d, consts *k, sim_wclass cl)
+{
+    const sim_wmix *w = &k->w[cl];
+    const sim_hw *hw = d->hw;
+    sim_dtype dt = cl == SIM_WCLASS_EXPERTS || cl == SIM_WCLASS_SHARED ? k->dt_expert : k->dt_dense;
+    k->n_deq[cl] = 0;
+    if (!(w->total > 0))
+        return;
+    for (int f = 0; f < SIM_WF_COUNT; f++) {
+        double rate = hw->eff.dequant_elems_per_s[f];
+        bool in_dot = dt == SIM_DT_INT8 && sim_wformat_is_gguf((sim_wformat)f);
+        if (w->elems[f] > 0 && rate > 0 && sim_wformat_is_packed((sim_wformat)f) && !in_dot) {
+            k->deq_share[cl][k->n_deq[cl]] = w->elems[f] / w->total;
+            k->deq_rate[cl][k->n_deq[cl]++] = rate;
+        }
+    }
+}
+
+/* dequant_time_on for the deployment's device and class k's compute type. */
 static double dequant_time(const ctx *c, sim_wclass k, double elems)
 {
-    sim_dtype dt = k == SIM_WCLASS_EXPERTS || k == SIM_WCLASS_SHARED ? c->dt_expert : c->dt_dense;
-    return dequant_time_on(c, c->d->hw, dt, k, elems);
+    if (!(elems > 0))
+        return 0;
+    double s = 0;
+    for (int i = 0; i < c->k->n_deq[k]; i++)
+        s += elems * c->k->deq_share[k][i] / c->k->deq_rate[k][i];
+    return s;
 }
 
 static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
@@ -242,20 +367,78 @@ static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
     return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
 }
 
+/* Queries that differ at most in x and family: one site's candidates differ only by family. */
+static bool same_kind(const sim_kernel_query *a, const sim_kernel_query *b)
+{
+    return a->op == b->op && a->dtype == b->dtype && a->variant == b->variant && a->link == b->link &&
+           a->prefer == b->prefer;
+}
+
+static uint64_t mix_bits(double x, double family)
+{
+    uint64_t a, b;
+    memcpy(&a, &x, sizeof a);
+    memcpy(&b, &family, sizeof b);
+    a ^= b * 0x9e3779b97f4a7c15ULL;
+    a ^= a >> 33; /* murmur3's finalizer: whole numbers of rows differ only in high bits */
+    a *= 0xff51afd7ed558ccdULL;
+    a ^= a >> 33;
+    a *= 0xc4ceb9fe1a85ec53ULL;
+    a ^= a >> 33;
+    return a;
+}
+
+/* sim_kernel_lookup on the device's table; with a plan, the site's answer for this x and family
+ * if it has one, else from the site's candidate series (found again when the family moved: the
+ * attention core's FLOPs per KV byte differ in the last bits from one batch to the next). */
+static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    const sim_kernel_table *t = &c->d->hw->kernels;
+    if (!c->plan)
+        return sim_kernel_lookup(t, q, hit);
+    site_memo *e = &c->plan->site[site];
+    if (!e->valid || !same_kind(&e->key, q)) {
+        e->key = *q;
+        e->valid = true;
+        e->cands_valid = false;
+        e->gen = e->gen + 1 ? e->gen + 1 : 1;
+    }
+    /* two ways, the slot and its neighbour; a new answer goes to the one another bit of the hash picks */
+    uint64_t mb = mix_bits(q->x, q->family);
+    site_hit *h = &e->hits[mb % SITE_HITS & ~(uint64_t)1];
+    for (int w = 0; w < 2; w++)
+        if (h[w].gen == e->gen && h[w].x == q->x && h[w].family == q->family) {
+            if (h[w].found)
+                *hit = h[w].hit;
+            return h[w].found;
+        }
+    h += (mb >> 40) & 1;
+    if (!e->cands_valid || !(e->key.family == q->family)) {
+        e->key.family = q->family;
+        sim_kernel_candidates(t, q, &e->cands);
+        e->cands_valid = true;
+    }
+    bool found = sim_kernel_lookup_cands(t, q, &e->cands, hit);
+    *h = (site_hit){ .gen = e->gen, .found = found, .x = q->x, .family = q->family };
+    if (found)
+        h->hit = *hit;
+    return found;
+}
+
 /* The kernel-table share of an FFN's GEMMs at m rows (per expert when grouped): the up
  * projection (nmat-1 matrices of inter x h, run as one GEMM) and the down projection
  * (h x inter), combined by their FLOPs. A zero share (hit->share = 0): no row covers both. */
-static sim_kernel_hit ffn_measured(const sim_deploy *d, sim_dtype t, bool grouped, double m, double h, double inter,
-                                   int nmat)
+static sim_kernel_hit ffn_measured(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h,
+                                   double inter, int nmat)
 {
-    const sim_hw *hw = d->hw;
+    const sim_deploy *d = c->d;
     sim_kernel_hit up, down, none = { 0 };
     sim_kernel_query q = { .op = grouped ? SIM_KOP_GROUPED_GEMM : SIM_KOP_GEMM, .dtype = t, .x = m,
                            .family = (nmat - 1) * inter * h, .prefer = sim_engine_kernel_libraries(d->engine) };
-    if (!sim_kernel_lookup(&hw->kernels, &q, &up))
+    if (!klookup(c, up_site, &q, &up))
         return none;
     q.family = h * inter;
-    if (!sim_kernel_lookup(&hw->kernels, &q, &down))
+    if (!klookup(c, up_site + 1, &q, &down))
         return none;
     double f_up = nmat - 1.0, f_down = 1.0; /* FLOPs in proportion to matrices */
     sim_kernel_hit r = up;
@@ -265,12 +448,12 @@ static sim_kernel_hit ffn_measured(const sim_deploy *d, sim_dtype t, bool groupe
 }
 
 /* The kernel-table share of one GEMM of m rows against an n x k weight. */
-static sim_kernel_hit gemm_measured(const sim_deploy *d, sim_dtype t, double m, double n, double k)
+static sim_kernel_hit gemm_measured(const ctx *c, kernel_site site, sim_dtype t, double m, double n, double k)
 {
     sim_kernel_hit hit = { 0 };
     sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k,
-                           .prefer = sim_engine_kernel_libraries(d->engine) };
-    if (!sim_kernel_lookup(&d->hw->kernels, &q, &hit))
+                           .prefer = sim_engine_kernel_libraries(c->d->engine) };
+    if (!klookup(c, site, &q, &hit))
         hit.share = 0;
     return hit;
 }
@@ -306,7 +489,8 @@ static double grouped_gemm_cost(sim_curve c, double assign, double touched, cons
 /* The kernel-table share of the attention core: decode-only steps by batch x context at the
  * op's FLOPs per KV byte, prefill-only steps by keys per query at the head size. A step that
  * mixes the two keeps the curves. */
-static sim_kernel_hit attention_measured(const ctx *c, const sim_step_shape *s, const op *core, double kv_row, double Lp)
+static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const sim_step_shape *s, const op *core,
+                                         double kv_row, double Lp)
 {
     const sim_model *m = c->m;
     sim_kernel_hit hit = { 0 };
@@ -321,14 +505,14 @@ static sim_kernel_hit attention_measured(const ctx *c, const sim_step_shape *s, 
         q.family = kv_bytes > 0 ? core->flops / kv_bytes : 0;
     } else if (s->decode_seqs == 0 && s->prefill_tokens > 0) {
         q.op = SIM_KOP_ATTN_PREFILL;
-        q.dtype = c->dt_attn;
+        q.dtype = c->k->dt_attn;
         q.variant = m->attn.kind == SIM_ATTN_GQA && m->attn.kv_heads < m->attn.heads ? SIM_KATTN_GQA : SIM_KATTN_MHA;
         q.x = Lp;
         q.family = m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.qk_nope_head_dim + m->attn.qk_rope_head_dim;
     } else {
         return hit;
     }
-    if (!sim_kernel_lookup(&c->d->hw->kernels, &q, &hit))
+    if (!klookup(c, site, &q, &hit))
         hit.share = 0;
     return hit;
 }
@@ -380,16 +564,16 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     op proj = {
         .kind = SIM_LK_ATTN_PROJ,
         .flops = proj_flops_tok * T,
-        .peak = c->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->dt_dense, false), T),
+        .peak = c->k->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_dense, false), T),
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, proj_params),
         .kernels = kernels - 1,
         /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
-        .hit = gemm_measured(c->d, c->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
+        .hit = gemm_measured(c, KS_ATTN_PROJ, c->k->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
     };
     add_op(a, d, &proj);
 
@@ -398,17 +582,17 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .kind = SIM_LK_ATTN_CORE,
         /* a verifying sequence's decode_q queries each score the context; its KV is read once */
         .flops = core_dec_flops * s->decode_seqs * decode_q(s) + core_pre_flops * s->prefill_tokens,
-        .peak = c->peak_attn,
+        .peak = c->k->peak_attn,
         .eta_c = s->prefill_tokens > 0 && s->decode_seqs == 0 ? hw->eff.attn_prefill_compute
                                                                : hw->eff.attn_decode_compute,
         /* decode reads each sequence's context once; prefill writes its rows and reads the prior context */
         .act_bytes = kv_row * (Ld * s->decode_seqs + (s->prefill_tokens > 0 ? s->prefill_tokens + Lp : 0)) +
                      T * h * 2 * 2,
-        .mem_curve = hw->eff.attn_decode_mem,
+        .mem_curve = &hw->eff.attn_decode_mem,
         .mem_x = bL + s->prefill_tokens * Lp,
         .kernels = 1,
     };
-    core.hit = attention_measured(c, s, &core, kv_row, Lp);
+    core.hit = attention_measured(c, local ? KS_ATTN_LOCAL : KS_ATTN_FULL, s, &core, kv_row, Lp);
     add_op(a, d, &core);
 }
 
@@ -471,15 +655,15 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
     op proj = {
         .kind = SIM_LK_SSM,
         .flops = 2 * proj_params * T,
-        .peak = c->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->dt_dense, false), T),
+        .peak = c->k->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_dense, false), T),
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, proj_params),
         .kernels = 3, /* norm, input projection, output projection */
-        .hit = gemm_measured(d, c->dt_dense, T, 2 * d_in + 2 * g + r * H, h),
+        .hit = gemm_measured(c, KS_SSM_PROJ, c->k->dt_dense, T, 2 * d_in + 2 * g + r * H, h),
     };
     add_op(a, d, &proj);
 
@@ -492,11 +676,11 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         .kind = SIM_LK_SSM,
         .flops = dec_tok * (sim_step_ssm_scan_flops(m, H, G, false) + conv_f) +
                  s->prefill_tokens * (sim_step_ssm_scan_flops(m, H, G, true) + conv_f),
-        .peak = c->peak_attn,
+        .peak = c->k->peak_attn,
         /* the chunked scan is a sequence of small batched matmuls, as flash attention's prefill */
         .eta_c = prefill_only ? hw->eff.attn_prefill_compute : hw->eff.attn_decode_compute,
         .act_bytes = core_bytes,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         /* conv, scan, gated norm; mamba_chunk_scan_combined launches five kernels for the scan */
         .kernels = s->prefill_tokens > 0 ? 7 : 3,
     };
@@ -506,21 +690,21 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
 static void dense_ffn_ops(acc *a, const ctx *c, double T)
 {
     const sim_deploy *d = c->d;
-    double params = (double)c->nmat * c->m->hidden * c->m->ffn.dense_intermediate / d->tp;
+    double params = (double)c->k->nmat * c->m->hidden * c->m->ffn.dense_intermediate / d->tp;
     op o = {
         .kind = SIM_LK_DENSE_FFN,
         .flops = 2 * params * T,
-        .peak = c->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_dense, false), T),
+        .peak = c->k->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(d->hw, c->k->dt_dense, false), T),
         .act_bytes = T * (2.0 * c->m->hidden + 2.0 * c->m->ffn.dense_intermediate / d->tp) * 2,
         .weight_bytes = params * class_bytes(c, SIM_WCLASS_DENSE_FFN),
         .frac = c->fit->other_frac,
-        .mem_curve = d->hw->eff.memory,
+        .mem_curve = &d->hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_DENSE_FFN, params),
         .kernels = 4,
-        .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->dt_dense, false), T),
-        .hit = ffn_measured(d, c->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
-                            c->nmat),
+        .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->k->dt_dense, false), T),
+        .hit = ffn_measured(c, KS_DENSE_UP, c->k->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
+                            c->k->nmat),
     };
     add_op(a, d, &o);
 }
@@ -560,17 +744,14 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
      * mode (low-latency kernels for decode, normal ones for prefill), EP size and tokens per
      * rank replace the hwmodel's link share where a row covers the shape. */
     bool over_nics = !inside;
-    sim_kernel_link kl = over_nics ? SIM_KLINK_RDMA
-                       : strstr(hw->scale_up.name, "xGMI") ? SIM_KLINK_XGMI
-                       : strstr(hw->scale_up.name, "PCIe") ? SIM_KLINK_PCIE
-                                                          : SIM_KLINK_NVLINK;
+    sim_kernel_link kl = over_nics ? SIM_KLINK_RDMA : c->k->scale_up_link;
     sim_kernel_hit hd = { 0 }, hc = { 0 };
     sim_kernel_query kq = { .op = SIM_KOP_ALL_TO_ALL, .link = kl, .x = T_src, .family = ep,
                             .variant = 0 * 2 + (prefill ? 0 : 1), .prefer = sim_engine_kernel_libraries(d->engine) };
-    if (!sim_kernel_lookup(&hw->kernels, &kq, &hd))
+    if (!klookup(c, KS_A2A_DISPATCH, &kq, &hd))
         hd.share = 0;
     kq.variant = 1 * 2 + (prefill ? 0 : 1);
-    if (!sim_kernel_lookup(&hw->kernels, &kq, &hc))
+    if (!klookup(c, KS_A2A_COMBINE, &kq, &hc))
         hc.share = 0;
 
     /* Remote copies per source token, and the busiest receiver's tokens, by transport. */
@@ -635,21 +816,21 @@ static void shared_ops(acc *a, const ctx *c, double T)
     const sim_hw *hw = d->hw;
     double h = m->hidden;
     if (m->ffn.shared_experts > 0) {
-        double sp = (double)c->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
+        double sp = (double)c->k->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
         op sh = {
             .kind = SIM_LK_SHARED,
             .flops = 2 * sp * T,
-            .peak = c->peak_expert,
-            .eta_c = sim_curve_at(gemm_curve(hw, c->dt_expert, false), T),
+            .peak = c->k->peak_expert,
+            .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_expert, false), T),
             .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
             .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
             .frac = kind_frac(c->fit->shared_frac, c->fit->expert_frac),
-            .mem_curve = hw->eff.memory,
+            .mem_curve = &hw->eff.memory,
             .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
             .kernels = 3,
-            .groups_s = sim_curve_group_s(gemm_curve(hw, c->dt_expert, false), T), /* one wider FFN */
-            .hit = ffn_measured(c->d, c->dt_expert, false, T, h,
-                                (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->nmat),
+            .groups_s = sim_curve_group_s(gemm_curve(hw, c->k->dt_expert, false), T), /* one wider FFN */
+            .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_expert, false, T, h,
+                                (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->k->nmat),
         };
         add_op(a, d, &sh);
     }
@@ -665,6 +846,8 @@ static void book_host_part(acc *a, sim_layer_kind kind, double t_c, double t_m, 
     else
         a->memory += t * shown;
     a->overhead += t_o * shown;
+    if (a->slim)
+        return;
     a->kind[kind] += (t + t_o) * shown;
     a->curves[kind]++;
 }
@@ -700,7 +883,7 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     const sim_model *m = c->m;
     const sim_hw *gpu = d->hw, *cpu = d->host_cpu;
     double h = m->hidden, inter = m->ffn.expert_intermediate;
-    double per_expert = (double)c->nmat * h * inter, wb = class_bytes(c, SIM_WCLASS_EXPERTS);
+    double per_expert = (double)c->k->nmat * h * inter, wb = class_bytes(c, SIM_WCLASS_EXPERTS);
     double pcie_Bps = gpu->tiers[1].bandwidth_Bps * gpu->eff.memory.max;
 
     if (d->cpu_moe_runtime == SIM_CPU_MOE_LLAMACPP && T >= 32) {
@@ -715,11 +898,11 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     double act = T * h * 2;
     double t_pcie = 2 * act / pcie_Bps + 2 * gpu->eff.kernel_overhead_s;
 
-    sim_curve gc = gemm_curve(cpu, c->dt_host, true);
+    sim_curve gc = gemm_curve(cpu, c->k->dt_host, true);
     double groups_s = 0, eta = grouped_gemm_cost(gc, assign, touched, rs, &groups_s);
     double flops = 2 * per_expert * assign;
-    double t_c = flops / (c->peak_host * (eta > 1e-6 ? eta : 1e-6)) +
-                 dequant_time_on(c, cpu, c->dt_host, SIM_WCLASS_EXPERTS, touched * per_expert);
+    double t_c = flops / (c->k->peak_host * (eta > 1e-6 ? eta : 1e-6)) +
+                 dequant_time_on(c, cpu, c->k->dt_host, SIM_WCLASS_EXPERTS, touched * per_expert);
     double bytes = touched * per_expert * wb + assign * (2 * h + 3.0 * inter) * 2;
     double eta_m = sim_curve_at(cpu->eff.memory, bytes);
     double t_m = bytes / (cpu->tiers[0].bandwidth_Bps * (eta_m > 1e-6 ? eta_m : 1e-6));
@@ -791,8 +974,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .redundant = d->redundant_experts,
         .eplb = d->eplb,
         .seed = d->seed,
-        .small_rows = c->cpu_experts ? gemm_curve(d->host_cpu, c->dt_host, true).small_rows
-                                     : gemm_curve(hw, c->dt_expert, true).small_rows,
+        .small_rows = c->cpu_experts ? gemm_curve(d->host_cpu, c->k->dt_host, true).small_rows
+                                     : gemm_curve(hw, c->k->dt_expert, true).small_rows,
     };
     int node = hw->scale_up.domain_size;
     if (node > 1 && d->ep % node == 0)
@@ -800,7 +983,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     else if (node > 1 && node % d->ep == 0)
         q.ranks_per_node = d->ep;
     sim_routing_stats rs;
-    int rc = sim_routing_stats_get(d->routing_cache, &q, &rs, err);
+    int rc = routing_get(c, &q, &rs, err);
     if (rc)
         return rc;
 
@@ -808,42 +991,43 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     op router = {
         .kind = SIM_LK_ROUTER,
         .flops = 2 * T * h * E,
-        .peak = c->peak_attn,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->dt_attn, false), T),
+        .peak = c->k->peak_attn,
+        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_attn, false), T),
         .act_bytes = T * h * 2 + T * m->ffn.top_k * (h * 2 * 2), /* read tokens; gather and scatter the copies */
         .weight_bytes = h * E * 2,
         .frac = c->fit->other_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .kernels = 5, /* norm, gate GEMM, top-k, permute, combine */
     };
     add_op(a, d, &router);
 
     /* routed experts on the busiest rank */
-    double per_expert = (double)c->nmat * h * m->ffn.expert_intermediate / moe_tp;
+    double per_expert = (double)c->k->nmat * h * m->ffn.expert_intermediate / moe_tp;
     double assign = rs.max_tokens_per_rank;
     double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
     double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
-    double eta_ex = grouped_gemm_cost(gemm_curve(hw, c->dt_expert, true), assign, touched, &rs, &groups_s);
+    double eta_ex = grouped_gemm_cost(gemm_curve(hw, c->k->dt_expert, true), assign, touched, &rs, &groups_s);
     double ex_frac[SIM_MAX_TIERS];
     if ((rc = expert_tiers(c, T_group, ex_frac, facts, err)))
         return rc;
     op ex = {
         .kind = SIM_LK_EXPERTS,
         .flops = 2 * per_expert * assign,
-        .peak = c->peak_expert,
+        .peak = c->k->peak_expert,
         .eta_c = eta_ex,
         .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
         .weight_bytes = touched * per_expert * class_bytes(c, SIM_WCLASS_EXPERTS),
         .frac = ex_frac,
-        .mem_curve = hw->eff.memory,
+        .mem_curve = &hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_EXPERTS, touched * per_expert),
         .kernels = 3,
         .groups_s = groups_s,
-        .hit = ffn_measured(c->d, c->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->nmat),
+        .hit = ffn_measured(c, KS_EXPERTS_UP, c->k->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->k->nmat),
     };
     if (c->cpu_experts) {
         /* the shared experts stay on the GPU; the CPU experts' schedule against them is the runtime's */
-        acc sh = { 0 };
+        acc sh;
+        acc_zero(&sh, c->slim);
         shared_ops(&sh, c, T);
         cpu_experts_ops(a, c, T, &rs, &ex, assign, touched, acc_time(&sh));
         acc_scale_add(a, &sh, 1);
@@ -899,16 +1083,20 @@ static sim_step_shape scale_shape(const sim_step_shape *s, double f)
 static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
                        acc *work, acc *hideable, sim_step_result *facts, sim_err *err)
 {
-    memset(work, 0, sizeof *work);
-    memset(hideable, 0, sizeof *hideable);
+    acc_zero(work, c->slim);
+    acc_zero(hideable, c->slim);
     double T = step_tokens(s);
-    if (mixer == SIM_MIX_ATTN) {
-        acc full = { 0 }, local = { 0 };
+    if (mixer == SIM_MIX_ATTN && !(local_share > 0)) {
+        /* every layer global: booked straight into the zeroed `work`, as adding it x 1 would */
+        attention_ops(work, c, s, false);
+        tp_allreduce(work, c, T, 1.0);
+    } else if (mixer == SIM_MIX_ATTN) {
+        acc full, local;
+        acc_zero(&full, c->slim);
+        acc_zero(&local, c->slim);
         attention_ops(&full, c, s, false);
-        if (local_share > 0) {
-            attention_ops(&local, c, s, true);
-            acc_scale_add(work, &local, local_share);
-        }
+        attention_ops(&local, c, s, true);
+        acc_scale_add(work, &local, local_share);
         acc_scale_add(work, &full, 1 - local_share);
         tp_allreduce(work, c, T, 1.0);
     } else if (mixer == SIM_MIX_SSM) {
@@ -934,15 +1122,15 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
 {
     acc work, comm;
     bool moe = ffn == SIM_FFN_MOE;
-    memset(out, 0, sizeof *out);
     if (c->d->overlap == SIM_OVERLAP_NONE || !moe || c->d->ep <= 1) {
-        int rc = layer_costs(c, s, mixer, ffn, local_share, &work, &comm, facts, err);
+        /* the work and then the communication: `out` starts as the work (0 + w x 1 = w) */
+        int rc = layer_costs(c, s, mixer, ffn, local_share, out, &comm, facts, err);
         if (rc)
             return rc;
-        acc_scale_add(out, &work, 1);
         acc_scale_add(out, &comm, 1);
         return SIM_OK;
     }
+    acc_zero(out, c->slim);
     sim_step_shape half = scale_shape(s, 0.5);
     int rc = layer_costs(c, &half, mixer, ffn, local_share, &work, &comm, facts, err);
     if (rc)
@@ -951,17 +1139,20 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
     acc_scale_add(out, &work, 2);
     /* Only the part of the communication longer than the other micro-batch's work shows. */
     double exposed = tc > tw ? 2 * (tc - tw) : 0;
-    for (int i = 0; i < SIM_LK_COUNT; i++)
-        out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
     out->comm += exposed;
     out->comm_bytes += 2 * comm.comm_bytes;
-    acc basis_only = { 0 }; /* the exchange's basis, with none of its time */
+    facts->comm_total_s += 2 * tc;
+    if (c->slim) /* adding the basis adds +0 to every total */
+        return SIM_OK;
+    for (int i = 0; i < SIM_LK_COUNT; i++)
+        out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
+    acc basis_only;
+    acc_zero(&basis_only, false); /* the exchange's basis, with none of its time */
     memcpy(basis_only.measured, comm.measured, sizeof basis_only.measured);
     memcpy(basis_only.curves, comm.curves, sizeof basis_only.curves);
     memcpy(basis_only.source, comm.source, sizeof basis_only.source);
     memcpy(basis_only.held, comm.held, sizeof basis_only.held);
     acc_scale_add(out, &basis_only, 1);
-    facts->comm_total_s += 2 * tc;
     return SIM_OK;
 }
 
@@ -974,14 +1165,14 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
     op head = {
         .kind = kind,
         .flops = 2 * params * rows,
-        .peak = c->peak_attn,
-        .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_attn, false), rows),
+        .peak = c->k->peak_attn,
+        .eta_c = sim_curve_at(gemm_curve(d->hw, c->k->dt_attn, false), rows),
         .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
-        .weight_bytes = params * sim_wmix_bytes(&c->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d)),
+        .weight_bytes = params * c->k->head_bytes,
         .frac = c->fit->other_frac,
-        .mem_curve = d->hw->eff.memory,
+        .mem_curve = &d->hw->eff.memory,
         .kernels = 3, /* final norm, GEMM, sampling */
-        .hit = gemm_measured(d, c->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
+        .hit = gemm_measured(c, KS_HEAD, c->k->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
     };
     add_op(a, d, &head);
 }
@@ -997,7 +1188,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
 {
     const sim_deploy *d = c->d;
     const sim_model *m = c->m;
-    memset(out, 0, sizeof *out);
+    acc_zero(out, c->slim);
     double rows = s->decode_seqs, T = step_tokens(s);
     sim_step_shape one = {
         .decode_seqs = rows,
@@ -1007,7 +1198,8 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     };
     sim_step_result scratch; /* the main step's MoE facts stay the verify step's */
     memset(&scratch, 0, sizeof scratch);
-    acc pass = { 0 }, layer;
+    acc pass, layer;
+    acc_zero(&pass, c->slim);
     /* the MTP layer is a full transformer layer (attention and the model's FFN) on hybrids too */
     int rc = layer_time(c, &one, SIM_MIX_ATTN, sim_model_is_moe(m) ? SIM_FFN_MOE : SIM_FFN_DENSE, local_share, &layer,
                         &scratch, err);
@@ -1018,20 +1210,22 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     op proj = {
         .kind = SIM_LK_ATTN_PROJ,
         .flops = 2 * pp * rows,
-        .peak = c->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(d->hw, c->dt_dense, false), rows),
+        .peak = c->k->peak_dense,
+        .eta_c = sim_curve_at(gemm_curve(d->hw, c->k->dt_dense, false), rows),
         .act_bytes = rows * h * 2 * 3,
         .weight_bytes = pp * class_bytes(c, SIM_WCLASS_ATTN),
         .frac = c->fit->other_frac,
-        .mem_curve = d->hw->eff.memory,
+        .mem_curve = &d->hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, pp),
         .kernels = 3, /* two norms, the projection */
-        .hit = gemm_measured(d, c->dt_dense, rows, h / d->tp, 2 * h),
+        .hit = gemm_measured(c, KS_DRAFT_PROJ, c->k->dt_dense, rows, h / d->tp, 2 * h),
     };
     add_op(&pass, d, &proj);
     lm_head_op(&pass, c, rows, SIM_LK_LM_HEAD);
     /* every kind of the pass under one: the breakdown shows the draft's cost beside the verify step's */
     *out = pass;
+    if (c->slim)
+        return SIM_OK;
     memset(out->kind, 0, sizeof out->kind);
     memset(out->measured, 0, sizeof out->measured);
     memset(out->curves, 0, sizeof out->curves);
@@ -1111,42 +1305,130 @@ static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
         out->basis[i] = a->measured[i] > 0 ? (a->curves[i] > 0 ? SIM_BASIS_MIXED : SIM_BASIS_MEASURED)
                       : a->curves[i] > 0 || a->kind[i] > 0 ? curves
                                                            : SIM_BASIS_NONE;
-        out->basis_source[i][0] = '\0';
         out->basis_held[i] = a->held[i];
         int src = a->source[i];
-        if (a->measured[i] > 0 && src >= 0 && src < hw->kernels.n_sources)
-            snprintf(out->basis_source[i], sizeof out->basis_source[i], "%s", hw->kernels.sources[src].key);
+        out->basis_source[i] = a->measured[i] > 0 && src >= 0 && src < hw->kernels.n_sources ? src : -1;
     }
 }
 
-static void resolve_types(ctx *c)
+const char *sim_step_basis_key(const sim_step_result *r, const sim_hw *hw, sim_layer_kind kind)
 {
-    const sim_deploy *d = c->d;
-    sim_deploy_weight_mix(d, c->w);
+    int src = (int)kind >= 0 && kind < SIM_LK_COUNT ? r->basis_source[kind] : -1;
+    return src >= 0 && src < hw->kernels.n_sources ? hw->kernels.sources[src].key : "";
+}
+
+/* The deployment's constants (consts), every field set. */
+static void resolve_consts(const sim_deploy *d, consts *k)
+{
+    k->nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2;
+    sim_deploy_weight_mix(d, k->w);
     /* The type each GEMM computes in: weight-only formats widen to 16-bit (hw.h). */
-    c->peak_dense = sim_hw_format_peak(d->hw, d->dense_fmt, &c->dt_dense);
-    c->peak_expert = sim_hw_format_peak(d->hw, d->expert_fmt, &c->dt_expert);
-    c->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &c->dt_attn);
+    k->peak_dense = sim_hw_format_peak(d->hw, d->dense_fmt, &k->dt_dense);
+    k->peak_expert = sim_hw_format_peak(d->hw, d->expert_fmt, &k->dt_expert);
+    k->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &k->dt_attn);
     /* the host CPU computes routed experts in the expert format's type there (AVX2 / AVX-512
      * VNNI / BF16 / AMX peaks: the host hwmodel's compute table) */
+    k->peak_host = 0;
+    k->dt_host = (sim_dtype)0;
     if (d->host_cpu)
-        c->peak_host = sim_hw_format_peak(d->host_cpu, d->expert_fmt, &c->dt_host);
+        k->peak_host = sim_hw_format_peak(d->host_cpu, d->expert_fmt, &k->dt_host);
+    for (int cl = 0; cl < SIM_WCLASS_COUNT; cl++) {
+        k->bytes_per[cl] = class_bytes_of(d, k, (sim_wclass)cl);
+        resolve_dequant(d, k, (sim_wclass)cl);
+    }
+    k->head_bytes = sim_wmix_bytes(&k->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d));
+    const char *up = d->hw->scale_up.name;
+    k->scale_up_link = strstr(up, "xGMI") ? SIM_KLINK_XGMI : strstr(up, "PCIe") ? SIM_KLINK_PCIE : SIM_KLINK_NVLINK;
 }
+
+static bool consts_usable(const consts *k)
+{
+    return k->peak_dense > 0 && k->peak_expert > 0 && k->peak_attn > 0;
+}
+
+static int shape_check(const sim_step_shape *s, sim_err *err)
+{
+    if (s->decode_seqs < 0 || s->prefill_tokens < 0 || s->decode_ctx < 0 || s->prefill_ctx < 0)
+        return sim_fail(err, SIM_EINPUT, "step: token counts and contexts must be >= 0");
+    return SIM_OK;
+}
+
+static int no_compute_type(const sim_deploy *d, sim_err *err)
+{
+    return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s / %s weights", d->hw->name,
+                    sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt));
+}
+
+static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim_err *err);
 
 int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
                   sim_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (s->decode_seqs < 0 || s->prefill_tokens < 0 || s->decode_ctx < 0 || s->prefill_ctx < 0)
-        return sim_fail(err, SIM_EINPUT, "step: token counts and contexts must be >= 0");
-    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2 };
-    sim_model_params(d->model, &c.pc);
-    resolve_types(&c);
-    if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
-        return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s / %s weights", d->hw->name,
-                        sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt));
-    out->expert_dtype = c.dt_expert;
-    out->dense_dtype = c.dt_dense;
+    int rc = shape_check(s, err);
+    if (rc)
+        return rc;
+    consts k;
+    resolve_consts(d, &k);
+    if (!consts_usable(&k))
+        return no_compute_type(d, err);
+    ctx c = { .d = d, .fit = fit, .m = d->model, .k = &k };
+    return step_eval(&c, s, out, err);
+}
+
+sim_step_plan *sim_step_plan_new(const sim_deploy *d, const sim_memfit *fit, sim_err *err)
+{
+    sim_step_plan *p = calloc(1, sizeof *p);
+    if (!p) {
+        sim_fail(err, SIM_EFAIL, "step: out of memory for a plan");
+        return NULL;
+    }
+    p->d = d;
+    p->fit = fit;
+    resolve_consts(d, &p->k);
+    return p;
+}
+
+void sim_step_plan_free(sim_step_plan *p)
+{
+    free(p);
+}
+
+int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_result *out, sim_err *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = shape_check(s, err);
+    if (rc)
+        return rc;
+    if (!consts_usable(&p->k))
+        return no_compute_type(p->d, err);
+    ctx c = { .d = p->d, .fit = p->fit, .m = p->d->model, .k = &p->k, .plan = p };
+    return step_eval(&c, s, out, err);
+}
+
+int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s, sim_err *err)
+{
+    int rc = shape_check(s, err);
+    if (rc)
+        return rc;
+    if (!consts_usable(&p->k))
+        return no_compute_type(p->d, err);
+    ctx c = { .d = p->d, .fit = p->fit, .m = p->d->model, .k = &p->k, .plan = p, .slim = true };
+    sim_step_result r; /* the MoE facts land here; only the totals the time needs are read back */
+    r.comm_total_s = 0;
+    if ((rc = step_eval(&c, s, &r, err)))
+        return rc;
+    *time_s = r.time_s;
+    return SIM_OK;
+}
+
+/* One step for a context whose constants are resolved. */
+static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim_err *err)
+{
+    ctx c = *cp;
+    const sim_deploy *d = c.d;
+    out->expert_dtype = c.k->dt_expert;
+    out->dense_dtype = c.k->dt_dense;
 
     const sim_model *m = d->model;
     int lps = sim_deploy_layers_per_stage(d);
@@ -1157,7 +1439,8 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
     /* the share of the attention layers with a local window (all layers on a plain card) */
     double local_share = m->hybrid.attn_layers > 0 ? (double)m->attn.local_layers / m->hybrid.attn_layers : 0;
 
-    acc stage = { 0 }, layer;
+    acc stage, layer;
+    acc_zero(&stage, c.slim);
     int rc;
     if (m->hybrid.on) {
         if ((rc = hybrid_stage(&c, s, lps, local_share, &stage, out, err)))
@@ -1191,6 +1474,11 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
         add_comm(&stage, SIM_LK_PP_COMM, sim_comm_p2p_s(l, eta, bytes), bytes);
     }
     stage.overhead += d->hw->eff.step_overhead_s;
+    if (c.slim) {
+        out->stage_time_s = acc_time(&stage);
+        out->time_s = out->stage_time_s * d->pp;
+        return SIM_OK;
+    }
     stage.kind[SIM_LK_STEP] += d->hw->eff.step_overhead_s;
 
     out->compute_s = stage.compute;
@@ -1249,10 +1537,10 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     memset(out, 0, sizeof *out);
     if (!sim_model_is_moe(d->model))
         return sim_fail(err, SIM_EINPUT, "%s has no MoE layer", d->model->name);
-    ctx c = { .d = d, .fit = fit, .m = d->model, .nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2 };
-    sim_model_params(d->model, &c.pc);
-    resolve_types(&c);
-    if (c.peak_dense <= 0 || c.peak_expert <= 0 || c.peak_attn <= 0)
+    consts k;
+    resolve_consts(d, &k);
+    ctx c = { .d = d, .fit = fit, .m = d->model, .k = &k };
+    if (!consts_usable(&k))
         return sim_fail(err, SIM_EINPUT, "%s: no compute type usable for %s weights", d->hw->name,
                         sim_wformat_name(d->expert_fmt));
     /* tokens spread over the attention ranks of the group */
@@ -1273,8 +1561,8 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     out->flops = work.flops;
     out->bytes = work.bytes;
     out->comm_bytes = work.comm_bytes;
-    out->expert_dtype = c.dt_expert;
-    out->dense_dtype = c.dt_dense;
+    out->expert_dtype = k.dt_expert;
+    out->dense_dtype = k.dt_dense;
     out->bound = sim_bound_of(out->compute_s, out->memory_s, out->comm_s, out->overhead_s);
     return SIM_OK;
 }

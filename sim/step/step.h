@@ -84,17 +84,35 @@ typedef struct sim_step_result {
      * source in the device's kernel table), the hwmodel's curves (prior or calibrated), or a
      * mix of the two across that kind's operations. */
     sim_basis basis[SIM_LK_COUNT];
-    char basis_source[SIM_LK_COUNT][48];
+    int basis_source[SIM_LK_COUNT];     /* index into hw->kernels.sources, -1 = none (an index, not the
+                                           key, so the hot path copies no strings: sim_step_basis_key) */
     bool basis_held[SIM_LK_COUNT];      /* a measured share held beyond its rows (kernels.h) */
     double imbalance_unbalanced;        /* the same without EPLB placement and redundant slots (= imbalance
                                            without EPLB; NAN when no placement exists without the slots) */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */
 } sim_step_result;
 
+/* The key of the kernel-table source kind `kind`'s basis rests on (basis_source), "" when none. */
+const char *sim_step_basis_key(const sim_step_result *r, const sim_hw *hw, sim_layer_kind kind);
+
 /* Time one step. `fit` gives the weight placement (memfit); it must come from the same
  * deployment. Fails only on bad input (routing statistics that cannot be formed). */
 int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_shape *s, sim_step_result *out,
                   sim_err *err);
+
+/* A plan: the deployment's constants (compute types and peaks, bytes per weight class, the
+ * unpacking terms) resolved once, and each kernel-table lookup's candidate series found on its
+ * first use, so a sweep over shapes pays for them once. sim_step_plan_eval gives exactly
+ * sim_step_eval's result. The plan keeps d and fit by address: they must outlive it and not
+ * change while it is used (make a new plan after changing either, the model or the hwmodel).
+ * NULL (with err set) when out of memory. One plan per thread. */
+typedef struct sim_step_plan sim_step_plan;
+sim_step_plan *sim_step_plan_new(const sim_deploy *d, const sim_memfit *fit, sim_err *err);
+int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_result *out, sim_err *err);
+void sim_step_plan_free(sim_step_plan *p);
+/* The step's time alone (sim_step_plan_eval's time_s, bit for bit) for sweeps that need no
+ * breakdown: slim accumulators, no basis, no per-kind times. */
+int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s, sim_err *err);
 
 /* One GEMM of m rows, n x k weights (dense or grouped expert GEMM), as the step model costs
  * it: max(2mnk / (P * eta(m)), bytes / (BW * eta_m(bytes))) + one kernel's fixed cost,

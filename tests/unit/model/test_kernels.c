@@ -273,7 +273,7 @@ static void the_step_names_its_basis(void **state)
     if (sim_moe_layer_eval(&d, &fit, 2048, &r, &err))
         fail_msg("%s", err.msg);
     assert_int_equal(r.basis[SIM_LK_EXPERTS], SIM_BASIS_MEASURED);
-    assert_string_equal(r.basis_source[SIM_LK_EXPERTS], "deepgemm-readme");
+    assert_string_equal(sim_step_basis_key(&r, d.hw, SIM_LK_EXPERTS), "deepgemm-readme");
     assert_true(r.basis_held[SIM_LK_EXPERTS]); /* 64 rows per expert: below the masked row's 256, memory-bound */
     assert_int_equal(r.basis[SIM_LK_ROUTER], SIM_BASIS_PRIOR);
 
@@ -284,7 +284,7 @@ static void the_step_names_its_basis(void **state)
     if (sim_moe_layer_eval(&ep8, &fit, 8 * 4096, &r, &err))
         fail_msg("%s", err.msg);
     assert_int_equal(r.basis[SIM_LK_EP_COMM], SIM_BASIS_MIXED);
-    assert_string_equal(r.basis_source[SIM_LK_EP_COMM], "deepgemm-readme");
+    assert_string_equal(sim_step_basis_key(&r, ep8.hw, SIM_LK_EP_COMM), "deepgemm-readme");
 
     /* a TP all-reduce of the fixture's 8 MiB over 8 ranks takes the buffer's 2(n-1)/n at the
      * measured 150 GB/s bus bandwidth; 1 MiB, far below the row, stays on the prior */
