@@ -23,6 +23,10 @@ void sim_search_space_defaults(sim_search_space *s)
     memcpy(s->conc_per_gpu, conc, sizeof conc);
     s->limit = 20000;
     s->confirm = 3;
+    /* No pipeline splits unless a caller asks: the serving model keeps pp micro-batches in
+     * flight with no bubbles between stages, which would flatter them against TP/EP/DP
+     * (issue 18 item 4: propose pipeline parallelism only once bubbles are costed). */
+    s->max_pp = 1;
     sim_serve_defaults(&s->serve);
     sim_des_defaults(&s->des);
 }

@@ -39,7 +39,8 @@ typedef struct sim_search_space {
      * expert parallelism is also tried over every rank of the stage (tp x dp, a power of two
      * or not) with the fewest redundant experts that make the expert slots divide. */
     int system_gpus;
-    int max_pp;                                 /* > 0: pipeline degrees above it are not tried */
+    int max_pp;                                 /* > 0: pipeline degrees above it are not tried (default 1:
+                                                   bubbles are not costed, so no pipeline split is proposed) */
     bool disagg;                                /* also split the budget into prefill and decode pools */
     bool xpyd;                                  /* with disagg: also x prefill beside y decode instances, x:1 or 1:y,
                                                  * powers of two up to SIM_SEARCH_MAX_INSTANCES */

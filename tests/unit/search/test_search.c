@@ -69,8 +69,12 @@ static void test_size_and_limit(void **state)
     sim_search_space s = small();
     long evals, configs;
     sim_err err = { 0 };
+    /* by default no pipeline split: 1 GPU: one split; 2 GPUs: tp2 (ep 1, 2), dp2 (ep 1, 2) */
     assert_int_equal(sim_search_count(&s, true, &evals, &configs, &err), 0);
-    /* 1 GPU: one split; 2 GPUs: tp2 (ep 1, 2), pp2 (ep 1), dp2 (ep 1, 2) = 5; 6 configurations */
+    assert_int_equal(configs, 5);
+    /* with pipeline splits allowed: also pp2 (ep 1); 6 configurations */
+    s.max_pp = 0;
+    assert_int_equal(sim_search_count(&s, true, &evals, &configs, &err), 0);
     assert_int_equal(configs, 6);
     assert_int_equal(evals, 6 * s.nconc);
     s.limit = 10;
@@ -90,6 +94,7 @@ static void test_deploys_once(void **state)
 {
     (void)state;
     sim_search_space s = small();
+    s.max_pp = 0; /* pipeline splits too: a larger space */
     sim_err err = { 0 };
     s.hw[1] = sim_session_hw(test_session(), "h200", &err);
     s.nhw = 2;
@@ -133,6 +138,7 @@ static void test_frontier_is_pareto(void **state)
 {
     (void)state;
     sim_search_space s = small();
+    s.max_pp = 0; /* pipeline splits too: a larger space */
     sim_err err = { 0 };
     s.hw[1] = sim_session_hw(test_session(), "h200", &err);
     s.nhw = 2;
