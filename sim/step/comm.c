@@ -39,6 +39,11 @@ double sim_comm_a2a_bytes(double src_tokens, double copies, double hidden, doubl
     return src_tokens * copies * hidden * elem_bytes;
 }
 
+sim_kernel_link sim_comm_scale_up_kind(const sim_link *l)
+{
+    return strstr(l->name, "xGMI") ? SIM_KLINK_XGMI : strstr(l->name, "PCIe") ? SIM_KLINK_PCIE : SIM_KLINK_NVLINK;
+}
+
 double sim_comm_allreduce_hit_s(const sim_hw *hw, int n, double bytes, sim_kernel_hit *hit)
 {
     sim_kernel_hit h = { 0 };
@@ -48,10 +53,7 @@ double sim_comm_allreduce_hit_s(const sim_hw *hw, int n, double bytes, sim_kerne
         return 0;
     double eta;
     const sim_link *l = sim_comm_tier(hw, n, &eta);
-    sim_kernel_link kl = l != &hw->scale_up               ? SIM_KLINK_RDMA
-                       : strstr(l->name, "xGMI")           ? SIM_KLINK_XGMI
-                       : strstr(l->name, "PCIe")           ? SIM_KLINK_PCIE
-                                                           : SIM_KLINK_NVLINK;
+    sim_kernel_link kl = l != &hw->scale_up ? SIM_KLINK_RDMA : sim_comm_scale_up_kind(l);
     sim_kernel_query q = { .op = SIM_KOP_ALL_REDUCE, .link = kl, .x = bytes, .family = n };
     if (!sim_kernel_lookup(&hw->kernels, &q, &h) || !(h.share > 0))
         return sim_comm_allreduce_s(hw, n, bytes);

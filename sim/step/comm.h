@@ -9,6 +9,10 @@
 /* The tier a group of n devices uses (scale-up if it fits in a domain, else scale-out). */
 const sim_link *sim_comm_tier(const sim_hw *hw, int n, double *eta);
 
+/* What kind of link a scale-up link is, by its name (xGMI, PCIe, else NVLink): the kernel
+ * tables' transport of a collective on it. */
+sim_kernel_link sim_comm_scale_up_kind(const sim_link *l);
+
 /* Point-to-point transfer of `bytes`: alpha + bytes / (beta * eta). */
 double sim_comm_p2p_s(const sim_link *l, double eta, double bytes);
 

@@ -1337,8 +1337,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
         resolve_dequant(d, k, (sim_wclass)cl);
     }
     k->head_bytes = sim_wmix_bytes(&k->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d));
-    const char *up = d->hw->scale_up.name;
-    k->scale_up_link = strstr(up, "xGMI") ? SIM_KLINK_XGMI : strstr(up, "PCIe") ? SIM_KLINK_PCIE : SIM_KLINK_NVLINK;
+    k->scale_up_link = sim_comm_scale_up_kind(&d->hw->scale_up);
 }
 
 static bool consts_usable(const consts *k)
