@@ -851,6 +851,27 @@ static lua_Integer int_field(lua_State *L, int idx, const char *k, lua_Integer d
 /* moesim.search{ model = ..., hw = {"h100-sxm", "h200"}, max_gpus = 8, goal = "frontier" or
  * "cheapest", precisions = {...}, max_batched_tokens = {...}, concurrency_per_gpu = {...},
  * disagg, force, limit, confirm, and any eval/serve option }: the search of search.h. */
+/* Copy the fields of the table at index 1 into the table at `rest`, leaving out the names
+ * in `own` (NULL-terminated) that the caller reads itself; "hw" is left out only when
+ * `own_hw` (a list of hardware the caller handles, not one request field). */
+static void copy_request_fields(lua_State *L, const char *const *own, bool own_hw, int rest)
+{
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        bool skip = false;
+        for (int i = 0; own[i] && !skip; i++)
+            skip = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), own[i]) == 0 &&
+                   (strcmp(own[i], "hw") != 0 || own_hw);
+        if (skip) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_settable(L, rest);
+    }
+}
+
 static int l_search(lua_State *L)
 {
     check_table(L, 1, "search");
@@ -878,20 +899,7 @@ static int l_search(lua_State *L)
     /* the rest are request options */
     lua_newtable(L);
     int rest = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        bool skip = false;
-        for (int i = 0; own[i] && !skip; i++)
-            skip = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), own[i]) == 0 &&
-                   (strcmp(own[i], "hw") != 0 || hw_list);
-        if (skip) {
-            lua_pop(L, 1);
-            continue;
-        }
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_settable(L, rest);
-    }
+    copy_request_fields(L, own, hw_list, rest);
     sim_request r;
     sim_request_defaults(&r);
     fill_request(L, rest, &r, "search");
@@ -987,19 +995,7 @@ static int l_compare(lua_State *L)
     lua_pop(L, 1);
     lua_newtable(L);
     int rest = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        bool skip = false;
-        for (int i = 0; own[i] && !skip; i++)
-            skip = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), own[i]) == 0;
-        if (skip) {
-            lua_pop(L, 1);
-            continue;
-        }
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_settable(L, rest);
-    }
+    copy_request_fields(L, own, true, rest);
     sim_request r;
     sim_request_defaults(&r);
     fill_request(L, rest, &r, "compare");
