@@ -169,6 +169,15 @@ static int gemm_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peak
         (rc = num(r, "groups", row->op == SIM_KOP_GROUPED_GEMM, &groups, err)) ||
         (rc = str(r, "format", false, row->format, sizeof row->format, err)))
         return rc;
+    if (cJSON_GetObjectItemCaseSensitive(r->o, "layout")) {
+        static const char *const layouts[] = {"contiguous", "masked", "fused-moe"};
+        int layout = 0;
+        if ((rc = choice(r, "layout", layouts, 3, &layout, err)))
+            return rc;
+        if (layout == 2 && row->op != SIM_KOP_GROUPED_GEMM)
+            return bad(r, "layout", "fused-moe is a grouped_gemm layout (a whole MoE module)", err);
+        row->fused_moe = layout == 2;
+    }
     double a = dtype_bytes(row->dtype);
     row->x = m;
     row->family = n * k;
@@ -540,7 +549,8 @@ static bool matches(const sim_kernel_row *r, const sim_kernel_query *q)
 static bool same_series(const sim_kernel_row *a, const sim_kernel_row *b)
 {
     return a->op == b->op && a->dtype == b->dtype && a->variant == b->variant && a->link == b->link &&
-           same(a->family, b->family) && a->source == b->source && strcmp(a->format, b->format) == 0;
+           same(a->family, b->family) && a->source == b->source && strcmp(a->format, b->format) == 0 &&
+           a->fused_moe == b->fused_moe;
 }
 
 /* The points of the series that starts at row i: each distinct x of its rows, smallest first,
@@ -604,7 +614,8 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
     const double *x = t->point_x + s->first, *sh = t->point_share + s->first;
     const bool *mb = t->point_memory_bound + s->first;
     int n = s->n;
-    hit->source = t->rows[s->row].source; /* one series, one source */
+    hit->source = t->rows[s->row].source; /* one series, one source, one scope */
+    hit->fused_moe = t->rows[s->row].fused_moe;
     hit->held = false;
     int hi = 0;
     while (hi < n && x[hi] < q->x && !same(x[hi], q->x))

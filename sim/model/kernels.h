@@ -54,6 +54,8 @@ typedef struct sim_kernel_row {
     bool memory_bound;        /* B/W > F/P at this row: the share is a bandwidth share */
     int source;               /* index into sim_kernel_table.sources */
     char format[24];          /* GEMMs: the weight format as stated ("fp8-block128", "fp8-tensor", ...), or "" */
+    bool fused_moe;           /* grouped GEMMs of layout "fused-moe": the time is a whole MoE module's
+                                 (top-k selection, permutation, both GEMMs, activation, finalize) */
     int index;                /* position in the file's `rows`, for messages */
 } sim_kernel_row;
 
@@ -102,6 +104,8 @@ typedef struct sim_kernel_hit {
     int source;               /* index into the table's sources */
     bool held;                /* outside the measured rows, the nearest row's share was held (a
                                  memory-bound share below its rows, a compute-bound one above) */
+    bool fused_moe;           /* the series timed a whole MoE module (sim_kernel_row.fused_moe): the
+                                 caller must not cost the top-k, permutation and finalize again */
 } sim_kernel_hit;
 
 /* The query: op, type, variant and link as in a row; x and family as in sim_kernel_row.

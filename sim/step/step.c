@@ -444,6 +444,7 @@ static sim_kernel_hit ffn_measured(const ctx *c, kernel_site up_site, sim_dtype 
     sim_kernel_hit r = up;
     r.share = (f_up + f_down) / (f_up / up.share + f_down / down.share);
     r.held = up.held || down.held;
+    r.fused_moe = up.fused_moe && down.fused_moe;
     return r;
 }
 
@@ -987,20 +988,6 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     if (rc)
         return rc;
 
-    /* router: gate GEMM, top-k, permutation. Tiny FLOPs; launch-bound at small batch. */
-    op router = {
-        .kind = SIM_LK_ROUTER,
-        .flops = 2 * T * h * E,
-        .peak = c->k->peak_attn,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_attn, false), T),
-        .act_bytes = T * h * 2 + T * m->ffn.top_k * (h * 2 * 2), /* read tokens; gather and scatter the copies */
-        .weight_bytes = h * E * 2,
-        .frac = c->fit->other_frac,
-        .mem_curve = &hw->eff.memory,
-        .kernels = 5, /* norm, gate GEMM, top-k, permute, combine */
-    };
-    add_op(a, d, &router);
-
     /* routed experts on the busiest rank */
     double per_expert = (double)c->k->nmat * h * m->ffn.expert_intermediate / moe_tp;
     double assign = rs.max_tokens_per_rank;
@@ -1024,6 +1011,24 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .groups_s = groups_s,
         .hit = ffn_measured(c, KS_EXPERTS_UP, c->k->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->k->nmat),
     };
+    /* router: gate GEMM, top-k, permutation. Tiny FLOPs; launch-bound at small batch. Where the
+     * experts rest on a fused-MoE measurement, that module's time already holds the top-k, the
+     * permutation of the token copies and the finalize (combine), so only the gate GEMM is left
+     * here (hwmodels/kernels/README.md: aiconfigurator's moe_perf times the whole module). */
+    bool fused = !c->cpu_experts && ex.hit.share > 0 && ex.hit.fused_moe;
+    op router = {
+        .kind = SIM_LK_ROUTER,
+        .flops = 2 * T * h * E,
+        .peak = c->k->peak_attn,
+        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_attn, false), T),
+        .act_bytes = T * h * 2 + (fused ? 0 : T * m->ffn.top_k * (h * 2 * 2)), /* read tokens; gather and scatter the copies */
+        .weight_bytes = h * E * 2,
+        .frac = c->fit->other_frac,
+        .mem_curve = &hw->eff.memory,
+        .kernels = fused ? 2 : 5, /* norm, gate GEMM, top-k, permute, combine */
+    };
+    add_op(a, d, &router);
+
     if (c->cpu_experts) {
         /* the shared experts stay on the GPU; the CPU experts' schedule against them is the runtime's */
         acc sh;

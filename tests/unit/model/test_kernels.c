@@ -304,6 +304,46 @@ static void the_step_names_its_basis(void **state)
     assert_true(fabs(r.by_kind_s[SIM_LK_EXPERTS] - measured) > 1e-3 * measured);
 }
 
+/* aiconfigurator's fused-MoE rows time a whole MoE module (top-k, permutation, both GEMMs,
+ * activation, finalize): on that basis the router keeps only its norm and gate GEMM, so it
+ * must cost less than the same layer's router on the curves, where it pays the top-k, the
+ * permutation of top_k copies of every token and the combine itself. */
+static void a_fused_moe_row_holds_the_routing(void **state)
+{
+    (void)state;
+    load_hw("b200");
+    static sim_model m;
+    sim_err err = {0};
+    if (sim_registry_model("deepseek-v3", &m, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    d.ep = d.dp = d.gpus = 8;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_result r;
+    if (sim_moe_layer_eval(&d, &fit, 8 * 512, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_EXPERTS], SIM_BASIS_MEASURED);
+    assert_string_equal(sim_step_basis_key(&r, d.hw, SIM_LK_EXPERTS), "aic-moe");
+    double router_fused = r.by_kind_s[SIM_LK_ROUTER];
+
+    sim_kernel_query q = {.op = SIM_KOP_GROUPED_GEMM, .dtype = SIM_DT_FP8, .x = 16, .family = 2.0 * 2048 * 7168};
+    sim_kernel_hit hit;
+    assert_true(sim_kernel_lookup(&hw.kernels, &q, &hit));
+    assert_true(hit.fused_moe);
+
+    memset(&hw.kernels, 0, sizeof hw.kernels);
+    if (sim_moe_layer_eval(&d, &fit, 8 * 512, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_EXPERTS], SIM_BASIS_PRIOR);
+    /* 512 tokens x 8 copies x 7168 x 4 bytes = 117 MB more on the curves: far above the gate */
+    assert_true(r.by_kind_s[SIM_LK_ROUTER] > 2 * router_fused);
+}
+
 /* ---- bad tables ---------------------------------------------------------------------- */
 
 static char tmp_path[256];
@@ -374,6 +414,12 @@ static void malformed_rows_are_named(void **state)
                    "\"source\": \"s\"}",
                    "rows[0].m", "positive", NULL);
     expect_refused("{\"op\": \"conv\", \"source\": \"s\"}", "rows[0].op", "grouped_gemm", NULL);
+    expect_refused("{\"op\": \"gemm\", \"dtype\": \"fp8\", \"layout\": \"fused-moe\", \"m\": 64, \"n\": 4096, "
+                   "\"k\": 4096, \"tflops\": 100, \"source\": \"s\"}",
+                   "rows[0].layout", "grouped_gemm", NULL);
+    expect_refused("{\"op\": \"grouped_gemm\", \"dtype\": \"fp8\", \"layout\": \"ragged\", \"groups\": 4, "
+                   "\"m\": 64, \"n\": 4096, \"k\": 4096, \"tflops\": 100, \"source\": \"s\"}",
+                   "rows[0].layout", "fused-moe", NULL);
     expect_refused("{\"op\": \"grouped_gemm\", \"dtype\": \"fp8\", \"m\": 64, \"n\": 4096, \"k\": 4096, "
                    "\"tflops\": 10, \"source\": \"s\"}",
                    "rows[0].groups", NULL);
@@ -417,6 +463,7 @@ int main(void)
         cmocka_unit_test(shares_are_held_only_where_physics_allows),
         cmocka_unit_test(a_device_without_a_table_uses_its_curves),
         cmocka_unit_test(the_step_names_its_basis),
+        cmocka_unit_test(a_fused_moe_row_holds_the_routing),
         cmocka_unit_test_setup_teardown(malformed_rows_are_named, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_headers_are_named, setup_tmp, teardown_tmp),
     };
