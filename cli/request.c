@@ -87,7 +87,10 @@ static const opt_entry options[] = {
     S(osl_dist, "serve: output length law around --osl: fixed uniform exponential lognormal"),
     N(len_cv, 0, 10, "serve: coefficient of variation of uniform and lognormal lengths (default 0.5)"),
     N(prefix_hit, 0, 0.999999, "share of prompt tokens found in the prefix cache, [0, 1): computed no more, still attended to"),
-    I(spec_tokens, 0, 16, "speculative decoding: MTP draft tokens per decode step (0 = off)"),
+    I(spec_tokens, 0, 16, "speculative decoding: draft tokens per decode step, from the MTP module or --draft-model (0 = off)"),
+    S(draft_model, "speculative decoding with a separate draft model (a shipped name or a card path; same "
+      "vocabulary as the model): run on the target's tp devices, its weights and KV beside the target's; needs "
+      "spec_tokens and spec_accept"),
     N(spec_accept, 1, 17, "speculative decoding: mean tokens a decode step produces per sequence, 1 .. spec_tokens + 1 "
       "(eval/search default: the model card's published figure; serve: 1)"),
     I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only; with --engine, "
@@ -359,13 +362,14 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
 }
 
 /* The split only sets gpus, tp, ep, pp and dp, so options and split may come in any order. */
-static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, const sim_hw *host, sim_deploy *d,
-                        sim_err *err)
+static int build_deploy(const sim_request *r, const sim_model *m, const sim_hw *hw, const sim_hw *host,
+                        const sim_model *draft, sim_deploy *d, sim_err *err)
 {
     int rc = sim_request_deploy_options(r, m, hw, d, err);
     if (rc)
         return rc;
     d->host_cpu = host;
+    d->draft_model = draft;
     const sim_split_req split = { r->gpus, r->tp, r->ep, r->pp, r->dp };
     if ((rc = sim_deploy_split(d, &split, "", err)))
         return rc;
@@ -478,11 +482,25 @@ int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_op
     if (given && !(r->spec_accept >= 1 && r->spec_accept <= k + 1))
         return sim_fail(err, SIM_EINPUT, "option 'spec_accept' (accepted tokens per step per sequence) must be in "
                         "[1, spec_tokens + 1 = %d] (got %g)", k + 1, r->spec_accept);
-    if (k == 0)
+    if (k == 0) {
+        if (r->draft_model[0])
+            return sim_fail(err, SIM_EINPUT, "option 'draft_model' drafts spec_tokens tokens per step: give "
+                            "'spec_tokens' (1 to 16) and 'spec_accept'");
         return SIM_OK;
+    }
+    if (r->draft_model[0]) {
+        /* the card's acceptance is its MTP module's; a draft model's depends on the pair and the data */
+        if (!given)
+            return sim_fail(err, SIM_EINPUT, "option 'spec_accept' is required with 'draft_model': the acceptance of "
+                            "a draft model depends on the pair and the prompts (give the mean tokens a decode step "
+                            "produces per sequence, 1 to %d)", k + 1);
+        o->spec_accept = r->spec_accept;
+        o->spec_source = "option spec_accept";
+        return SIM_OK;
+    }
     if (m->mtp_layers < 1)
         return sim_fail(err, SIM_EINPUT, "option 'spec_tokens': %s has no MTP module to draft with (mtp_layers 0); "
-                        "draft-model speculative decoding is not modelled", m->name);
+                        "name a draft model with 'draft_model'", m->name);
     if (given) {
         o->spec_accept = r->spec_accept;
         o->spec_source = "option spec_accept";
@@ -514,7 +532,10 @@ int sim_request_deploy(sim_session *session, const sim_request *r, sim_deploy *d
     const sim_hw *host = NULL;
     if (r->host_cpu[0] && !(host = sim_session_hw(session, r->host_cpu, err)))
         return sim_wrap(err, "option 'host_cpu'");
-    int rc = build_deploy(r, m, hw, host, d, err);
+    const sim_model *draft = NULL;
+    if (r->draft_model[0] && !(draft = sim_session_model(session, r->draft_model, err)))
+        return sim_wrap(err, "option 'draft_model'");
+    int rc = build_deploy(r, m, hw, host, draft, d, err);
     if (rc)
         return rc;
     d->routing_cache = sim_session_routing(session);

@@ -157,6 +157,8 @@ int cli_search_space(sim_session *session, const sim_request *in, const cli_sear
     if ((rc = sim_request_deploy_options(r, s->model, s->hw[0], &s->tmpl, err)))
         return rc;
     s->tmpl.routing_cache = sim_session_routing(session); /* every candidate shares the session's memo */
+    if (r->draft_model[0] && !(s->tmpl.draft_model = sim_session_model(session, r->draft_model, err)))
+        return sim_wrap(err, "option 'draft_model'");
     s->dense_fixed = r->dense_precision[0] != '\0';
     memcpy(s->mbt, o->mbt, sizeof s->mbt);
     s->nmbt = o->nmbt;

@@ -292,6 +292,28 @@ static int check_cpu_moe(const sim_deploy *d, sim_err *err)
     return SIM_OK;
 }
 
+/* A draft model proposes tokens the target verifies: the two must share a vocabulary (one
+ * tokenizer), and the draft must be a model of its own that fits the target's split. */
+static int check_draft(const sim_deploy *d, sim_err *err)
+{
+    const sim_model *dm = d->draft_model;
+    if (!dm)
+        return SIM_OK;
+    if (dm->vocab != d->model->vocab)
+        return sim_fail(err, SIM_EINPUT,
+                        "draft_model: %s (vocabulary %d) cannot draft for %s (vocabulary %d): a draft model must "
+                        "share the target's tokenizer", dm->name, dm->vocab, d->model->name, d->model->vocab);
+    if (d->pp > 1)
+        return sim_fail(err, SIM_EINPUT, "draft_model: a draft model beside pipeline stages (pp %d) is not modelled",
+                        d->pp);
+    if (d->host_cpu)
+        return sim_fail(err, SIM_EINPUT, "draft_model: a draft model beside experts on the host CPU is not modelled");
+    sim_deploy dd;
+    sim_deploy_draft(d, &dd);
+    int rc = sim_deploy_check(&dd, err);
+    return rc ? sim_wrap(err, "draft_model %s", dm->name) : SIM_OK;
+}
+
 int sim_deploy_check(const sim_deploy *d, sim_err *err)
 {
     const sim_model *m = d->model;
@@ -363,7 +385,27 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "mem_fraction is the fraction of an engine: give --engine vllm, sglang or trtllm");
     if ((rc = check_cpu_moe(d, err)))
         return rc;
+    if ((rc = check_draft(d, err)))
+        return rc;
     return check_formats(d, err);
+}
+
+void sim_deploy_draft(const sim_deploy *d, sim_deploy *out)
+{
+    const sim_model *dm = d->draft_model;
+    sim_deploy_defaults(out, dm, d->hw);
+    out->gpus = out->tp = d->tp;
+    out->expert_fmt = sim_model_is_moe(dm) ? d->expert_fmt : d->dense_fmt;
+    out->dense_fmt = d->dense_fmt;
+    out->head_native = false;
+    out->kv_fmt = d->kv_fmt;
+    out->offload = d->offload;
+    out->emulate = d->emulate;
+    out->max_batched_tokens = d->max_batched_tokens;
+    out->engine = d->engine;
+    out->mem_fraction = d->mem_fraction;
+    out->seed = d->seed;
+    out->routing_cache = d->routing_cache;
 }
 
 int sim_deploy_cpu_moe_layers(const sim_deploy *d)

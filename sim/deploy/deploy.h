@@ -104,6 +104,10 @@ typedef struct sim_deploy {
                                        (the first ones, as llama.cpp's --n-cpu-moe counts); 0 = none;
                                        more than the model's MoE layers = all (--experts-on cpu) */
     sim_cpu_moe_runtime cpu_moe_runtime;
+    const sim_model *draft_model;   /* speculative decoding with a separate draft model (--draft-model):
+                                       borrowed (a session owns it); NULL = the model's own MTP module
+                                       drafts when speculative tokens are asked for. Its deployment is
+                                       sim_deploy_draft's; memfit adds its weights and KV */
     struct sim_routing_cache *routing_cache; /* memo of routing statistics (step/routing.h), owned by
                                        whoever built the deployment (a session, a fit); NULL = none,
                                        every step recomputes them */
@@ -160,6 +164,13 @@ const char *sim_imbalance_basis_name(sim_imbalance_basis b);
 
 /* Redundant expert slots (EPLB replicas); any imply EPLB placement. */
 void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb);
+
+/* The draft model's deployment beside d (d->draft_model must be set): one copy on each
+ * attention rank's tp devices, split tp ways like the target (vLLM's speculative_config
+ * draft_tensor_parallel_size defaults to the target's tensor-parallel size), no EP, PP or
+ * attention DP; its weights in the target's dense format (an MoE draft's experts in the
+ * target's expert format), its KV like the target's, the same engine and token cap. */
+void sim_deploy_draft(const sim_deploy *d, sim_deploy *out);
 
 /* Check the split: tp*dp*pp == gpus, TP divides the heads, EP divides the experts and the
  * devices of a stage, PP no more than the layers... Fails with SIM_EINPUT naming it. */

@@ -266,6 +266,15 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     double stage_share = (double)lps / m->layers;
 
     weights_per_device(d, &out->expert_weight_bytes, &out->shared_weight_bytes, &out->other_weight_bytes);
+    sim_deploy draft;
+    if (d->draft_model) {
+        /* a draft model's weights are read at every draft pass: hot, beside attention's */
+        sim_deploy_draft(d, &draft);
+        double de, dsh, dother;
+        weights_per_device(&draft, &de, &dsh, &dother);
+        out->draft_weight_bytes = de + dother;
+        out->other_weight_bytes += out->draft_weight_bytes;
+    }
     out->weight_bytes = out->expert_weight_bytes + out->other_weight_bytes;
     out->workspace_bytes = workspace(d);
     double kvb = sim_wformat_bytes(d->kv_fmt) * kv_share(d) * stage_share;
@@ -273,6 +282,11 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     out->kv_bytes_per_seq = sim_model_kv_elems(m, ctx) * kvb;
     out->state_bytes_per_seq = state_bytes_per_seq(d, stage_share);
     out->kv_bytes_per_seq += out->state_bytes_per_seq; /* a sequence's cache: its KV and its state */
+    if (d->draft_model) { /* the draft keeps its own cache of every sequence it drafts for */
+        double dkvb = sim_wformat_bytes(draft.kv_fmt) * kv_share(&draft);
+        out->kv_bytes_per_token += sim_model_kv_elems_per_token(draft.model) * dkvb;
+        out->kv_bytes_per_seq += sim_model_kv_elems(draft.model, ctx) * dkvb + state_bytes_per_seq(&draft, 1);
+    }
     out->capacity_bytes = hw->tiers[0].capacity_bytes;
     out->mem_fraction = sim_memfit_usable_fraction(hw);
     out->usable_bytes = out->capacity_bytes * out->mem_fraction;

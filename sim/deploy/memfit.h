@@ -20,8 +20,11 @@ typedef struct sim_memfit {
     double expert_weight_bytes;       /* per device, heaviest pipeline stage */
     double other_weight_bytes;        /* attention, dense FFN, router, norms, embeddings/LM head */
     double weight_bytes;
+    double draft_weight_bytes;        /* a draft model's weights (d->draft_model), in other_weight_bytes:
+                                         read every step, placed with the hot weights */
     double workspace_bytes;           /* activations and buffers for one full iteration */
-    double kv_bytes_per_token;        /* per device, every layer of its stage, full attention */
+    double kv_bytes_per_token;        /* per device, every layer of its stage, full attention (and the
+                                         draft model's, which keeps a KV cache of its own) */
     double kv_bytes_per_seq;          /* per device, one sequence at the evaluated context (with its state) */
     double state_bytes_per_seq;       /* of which the recurrent state of the stage's state-space layers */
     double kv_budget_bytes;           /* tier-0 bytes left for KV */

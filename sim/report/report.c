@@ -259,7 +259,9 @@ static const char *phase_name(const sim_phase_result *p)
 static cJSON *speculative_json(const sim_serve_opts *o, const sim_eval *r)
 {
     cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "method", "mtp");
+    cJSON_AddStringToObject(s, "method", r->draft_model ? "draft_model" : "mtp");
+    if (r->draft_model)
+        cJSON_AddStringToObject(s, "draft_model", r->draft_model);
     sim_json_add_num(s, "draft_tokens", r->spec_tokens);
     sim_json_add_num(s, "verify_tokens_per_sequence", r->spec_tokens + 1);
     sim_json_add_num(s, "accepted_tokens_per_step", r->spec_accept);
@@ -530,8 +532,9 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
                 100 * o->prefix_hit, r->prompt_computed, o->isl, o->isl);
     if (r->spec_tokens > 0) {
         double draft = r->decode.by_kind_s[SIM_LK_DRAFT] * d->pp;
-        fprintf(f, "speculative decoding (MTP): %d draft token%s, %d verified per sequence, %.4g accepted tokens per step; "
+        fprintf(f, "speculative decoding (%s%s): %d draft token%s, %d verified per sequence, %.4g accepted tokens per step; "
                 "a decode step: verify %.3f ms + draft %.3f ms; TPOT per accepted token\n",
+                r->draft_model ? "draft model " : "MTP", r->draft_model ? r->draft_model : "",
                 r->spec_tokens, r->spec_tokens > 1 ? "s" : "", r->spec_tokens + 1, r->spec_accept,
                 (r->decode.time_s - draft) * 1e3, draft * 1e3);
         if (o->spec_source) {

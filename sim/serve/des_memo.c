@@ -63,13 +63,9 @@ static int memo_grow(memo *m)
 }
 
 /* kind 0: the time of a step of shape s (one micro-batch), pp stages included.
- * kind 1: the draft cost of one speculative token for the decode part of s: one extra
- * decoder layer (an MTP module is one) plus the LM head. */
-static double draft_token_time(const sim_deploy *d, const sim_step_result *r)
-{
-    double head = r->by_kind_s[SIM_LK_LM_HEAD];
-    return (r->stage_time_s - head) / sim_deploy_layers_per_stage(d) + head;
-}
+ * kind 1: the draft cost of one speculative token for the decode part of s: the step model's
+ * own draft pass (the MTP module's layer, projection and LM head, or the draft model's decode
+ * step), as eval costs it, one pass per draft token. */
 
 /* The memoized value for a key of grid indices. */
 static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
@@ -92,13 +88,14 @@ static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
         .prefill_ctx = qval(k[3], Q_CTX),
         .prefill_seqs = qval(k[4], Q_COUNT),
         .group_tokens = qval(k[5], Q_GROUP),
+        .draft_tokens = k[6] == 0 ? 0 : 1,
     };
     sim_step_result r;
     int rc = sim_step_eval(m->d, m->fit, &q, &r, err);
     if (rc)
         return rc;
     m->evals++;
-    double v = k[6] == 0 ? r.time_s : draft_token_time(m->d, &r);
+    double v = k[6] == 0 ? r.time_s : r.by_kind_s[SIM_LK_DRAFT];
     memcpy(m->e[j].k, k, sizeof m->e[j].k);
     m->e[j].used = true;
     m->e[j].v = v;

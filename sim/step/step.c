@@ -1246,6 +1246,51 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     return SIM_OK;
 }
 
+/* One pass of a separate draft model (d->draft_model) proposing one token for every decoding
+ * sequence: a decode step of the draft's own deployment (sim_deploy_draft: the target's tp
+ * devices, its formats) at one row per sequence against the same context, booked whole under
+ * SIM_LK_DRAFT. Its weights sit with the target's hot weights (memfit), so the draft alone
+ * is placed as it would be first. The first pass of a step also takes the tokens accepted at
+ * the last verification into the draft's cache (vLLM's draft runner feeds them as a short
+ * prompt); that catch-up is folded into the pass, which for a small memory-bound draft reads
+ * its weights once either way. */
+static int draft_model_pass(const ctx *c, const sim_step_shape *s, acc *out, sim_err *err)
+{
+    sim_deploy dd;
+    sim_deploy_draft(c->d, &dd);
+    sim_memfit fit;
+    sim_memfit_eval(&dd, s->decode_ctx, s->decode_seqs, &fit);
+    sim_step_shape one = { .decode_seqs = s->decode_seqs, .decode_ctx = s->decode_ctx, .group_tokens = s->decode_seqs };
+    sim_step_result r;
+    if (sim_step_eval(&dd, &fit, &one, &r, err))
+        return sim_wrap(err, "draft model %s", dd.model->name);
+    acc_zero(out, c->slim);
+    out->compute = r.compute_s;
+    out->memory = r.memory_s;
+    out->comm = r.comm_s;
+    out->overhead = r.overhead_s;
+    out->flops = r.flops;
+    out->bytes = r.bytes;
+    out->comm_bytes = r.comm_bytes;
+    out->slow_bytes = r.slow_tier_bytes;
+    memcpy(out->tier_bytes, r.tier_weight_bytes, sizeof out->tier_bytes);
+    if (c->slim)
+        return SIM_OK;
+    out->kind[SIM_LK_DRAFT] = r.time_s;
+    for (int i = 0; i < SIM_LK_COUNT; i++) {
+        if (r.by_kind_s[i] <= 0)
+            continue;
+        if (r.basis[i] == SIM_BASIS_MEASURED || r.basis[i] == SIM_BASIS_MIXED) {
+            out->measured[SIM_LK_DRAFT]++;
+            out->source[SIM_LK_DRAFT] = r.basis_source[i];
+        }
+        if (r.basis[i] != SIM_BASIS_MEASURED)
+            out->curves[SIM_LK_DRAFT]++;
+        out->held[SIM_LK_DRAFT] = out->held[SIM_LK_DRAFT] || r.basis_held[i];
+    }
+    return SIM_OK;
+}
+
 /* `n` MoE layers of one mixer kind added to `stage`: those whose routed experts the host CPU
  * computes (the first cpu_moe_layers of the model's MoE layers, their share of n) costed apart
  * from the rest. */
@@ -1467,7 +1512,7 @@ static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim
         lm_head_op(&stage, &c, rows, SIM_LK_LM_HEAD);
     if (s->draft_tokens > 0 && s->decode_seqs > 0) {
         acc pass;
-        if ((rc = draft_pass(&c, s, local_share, &pass, err)))
+        if ((rc = c.d->draft_model ? draft_model_pass(&c, s, &pass, err) : draft_pass(&c, s, local_share, &pass, err)))
             return rc;
         acc_scale_add(&stage, &pass, s->draft_tokens);
     }

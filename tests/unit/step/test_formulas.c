@@ -644,6 +644,59 @@ static void test_spec_tpot_per_accepted_token(void **state)
     assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_EINPUT);
 }
 
+/* A separate draft model: a verify-and-draft step is the verify step plus k decode steps of
+ * the draft's own deployment (the target's tp devices) at one row per sequence; memory holds
+ * the draft's weights beside the target's and its KV beside the target's KV; a draft with
+ * another vocabulary (another tokenizer) is refused. */
+static void test_draft_model_step_and_memory(void **state)
+{
+    (void)state;
+    static sim_model m, dm, other;
+    static sim_hw hw;
+    load(&m, &hw, "llama3.1-70b", "h100-sxm");
+    sim_err err = { 0 };
+    if (sim_registry_model("llama3.1-8b", &dm, &err) || sim_registry_model("qwen3-30b-a3b", &other, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.gpus = d.tp = 4;
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
+    sim_memfit plain_fit, fit;
+    sim_memfit_eval(&d, 2048, 1, &plain_fit);
+    d.draft_model = &dm;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_OK);
+    sim_memfit_eval(&d, 2048, 1, &fit);
+
+    sim_deploy dd;
+    sim_deploy_draft(&d, &dd);
+    assert_int_equal(dd.tp, 4);
+    assert_int_equal(dd.gpus, 4);
+    assert_int_equal(dd.dense_fmt, SIM_WF_FP8);
+    sim_memfit dfit;
+    sim_memfit_eval(&dd, 2048, 1, &dfit);
+    assert_close(fit.draft_weight_bytes, dfit.weight_bytes, 1e-12);
+    assert_close(fit.weight_bytes, plain_fit.weight_bytes + dfit.weight_bytes, 1e-12);
+    assert_close(fit.kv_bytes_per_seq, plain_fit.kv_bytes_per_seq + dfit.kv_bytes_per_seq, 1e-12);
+    /* the 8B at FP8 over 4 devices: about 8.0e9 / 4 bytes */
+    assert_true(fit.draft_weight_bytes > 1.8e9 && fit.draft_weight_bytes < 2.3e9);
+
+    sim_step_shape verify = { .decode_seqs = 8, .decode_ctx = 2048, .decode_q = 4, .group_tokens = 32 };
+    sim_step_shape spec = verify;
+    spec.draft_tokens = 3;
+    sim_step_shape one = { .decode_seqs = 8, .decode_ctx = 2048, .group_tokens = 8 };
+    sim_step_result v, s, dstep;
+    assert_int_equal(sim_step_eval(&d, &fit, &verify, &v, &err), SIM_OK);
+    assert_int_equal(sim_step_eval(&d, &fit, &spec, &s, &err), SIM_OK);
+    assert_int_equal(sim_step_eval(&dd, &dfit, &one, &dstep, &err), SIM_OK);
+    assert_close(s.by_kind_s[SIM_LK_DRAFT], 3 * dstep.time_s, 1e-9);
+    assert_close(s.stage_time_s, v.stage_time_s + 3 * dstep.time_s, 1e-9);
+
+    d.draft_model = &other;
+    assert_int_equal(sim_deploy_check(&d, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "draft_model"));
+    assert_non_null(strstr(err.msg, "vocabulary"));
+}
+
 /* Prefix cache: only (1 - hit) of the prompt is computed, the decode steps are unchanged
  * (their context is the whole prompt), so TTFT falls and TPOT stays. */
 static void test_prefix_hit(void **state)
@@ -797,6 +850,7 @@ int main(void)
         cmocka_unit_test(test_verify_reads_context_once),
         cmocka_unit_test(test_draft_cost),
         cmocka_unit_test(test_spec_tpot_per_accepted_token),
+        cmocka_unit_test(test_draft_model_step_and_memory),
         cmocka_unit_test(test_prefix_hit),
         cmocka_unit_test(test_hybrid_decode_grows_only_by_attention),
         cmocka_unit_test(test_ssm_scan_flops),
