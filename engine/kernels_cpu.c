@@ -16,38 +16,7 @@
  * so the calling convention GCC warns about never exists. */
 #pragma GCC diagnostic ignored "-Wpsabi"
 
-#define VL 16
-typedef float v16f __attribute__((vector_size(64)));
-typedef uint32_t v16u __attribute__((vector_size(64)));
-typedef uint16_t v16h __attribute__((vector_size(32)));
-typedef int8_t v16b __attribute__((vector_size(16)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-
 #define INLINE static inline __attribute__((always_inline))
-
-INLINE v16f load_f32(const float *p)
-{
-    v16f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* 16 weights at p (element index) as FP32; dt is a constant after inlining, so the switch
- * disappears and each kernel below is specialised to one format. */
-INLINE v16f load_w(eng_dtype dt, const void *base, size_t i)
-{
-    if (dt == ENG_BF16) {
-        v16h h;
-        memcpy(&h, (const uint16_t *)base + i, sizeof h);
-        return (v16f)(__builtin_convertvector(h, v16u) << 16);
-    }
-    if (dt == ENG_INT8) {
-        v16b b;
-        memcpy(&b, (const int8_t *)base + i, sizeof b);
-        return __builtin_convertvector(__builtin_convertvector(b, v16i), v16f);
-    }
-    return load_f32((const float *)base + i);
-}
 
 INLINE float load_w1(eng_dtype dt, const void *base, size_t i)
 {
@@ -58,65 +27,77 @@ INLINE float load_w1(eng_dtype dt, const void *base, size_t i)
     return ((const float *)base)[i];
 }
 
-INLINE float hsum(v16f v)
+/* One vector of weights widened to FP32 by the instruction made for it: vpmovsxbd + vcvtdq2ps
+ * (INT8), vpmovzxwd + vpslld (BF16). Each is compiled for the level whose clones inline it. */
+#ifdef ENG_X86_LEVELS
+#include <immintrin.h>
+typedef float eng_v16f __attribute__((vector_size(64)));
+typedef float eng_v8f __attribute__((vector_size(32)));
+__attribute__((target("arch=x86-64-v4"))) INLINE eng_v16f widen_i8_16(const int8_t *p)
 {
-    float s = 0;
-    for (int i = 0; i < VL; i++)
-        s += v[i];
-    return s;
+    return (eng_v16f)_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
+__attribute__((target("arch=x86-64-v4"))) INLINE eng_v16f widen_bf16_16(const uint16_t *p)
+{
+    return (eng_v16f)_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16);
+}
+__attribute__((target("arch=x86-64-v3"))) INLINE eng_v8f widen_i8_8(const int8_t *p)
+{
+    return (eng_v8f)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+}
+__attribute__((target("arch=x86-64-v3"))) INLINE eng_v8f widen_bf16_8(const uint16_t *p)
+{
+    return (eng_v8f)_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16);
+}
+#endif
 
-/* A tile of 4 weight rows by MB tokens. Each weight vector is loaded once and used MB times;
- * rows past the end (nr < 4) repeat the last row and their sums are dropped, so there is one
- * code path for full and ragged tiles. INT8 sums are scaled once per row at the end. */
-INLINE void tile(eng_dtype dt, int MB, int nr, int K, const float *x, size_t ldx, const void *wd,
-                 const float *scale, size_t r0, float *y, size_t ldy)
-{
-    size_t row[4];
-    for (int r = 0; r < 4; r++)
-        row[r] = (r0 + (size_t)(r < nr ? r : nr - 1)) * (size_t)K;
-    v16f acc[4][4];
-    for (int m = 0; m < MB; m++)
-        for (int r = 0; r < 4; r++)
-            acc[m][r] = (v16f){ 0 };
-    int k = 0;
-    for (; k + VL <= K; k += VL) {
-        v16f w0 = load_w(dt, wd, row[0] + k), w1 = load_w(dt, wd, row[1] + k);
-        v16f w2 = load_w(dt, wd, row[2] + k), w3 = load_w(dt, wd, row[3] + k);
-        for (int m = 0; m < MB; m++) {
-            v16f xv = load_f32(x + m * ldx + k);
-            acc[m][0] += w0 * xv;
-            acc[m][1] += w1 * xv;
-            acc[m][2] += w2 * xv;
-            acc[m][3] += w3 * xv;
-        }
-    }
-    for (int m = 0; m < MB; m++)
-        for (int r = 0; r < nr; r++) {
-            float s = hsum(acc[m][r]);
-            for (int kk = k; kk < K; kk++)
-                s += load_w1(dt, wd, row[r] + kk) * x[m * ldx + kk];
-            y[m * ldy + r] = dt == ENG_INT8 ? s * scale[r0 + r] : s;
-        }
-}
-
-/* All tiles of an M x N block, tokens in groups of 4, 2, 1 (the group size is a constant in
- * each call so the compiler unrolls the token loop). */
-INLINE void nt_body(eng_dtype dt, int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0,
-                    float *y, size_t ldy)
-{
-    const int K = w->cols;
-    for (int n = 0; n < N; n += 4) {
-        int nr = N - n < 4 ? N - n : 4;
-        int m = 0;
-        for (; m + 4 <= M; m += 4)
-            tile(dt, 4, nr, K, x + m * ldx, ldx, w->data, w->scale, (size_t)row0 + n, y + m * ldy + n, ldy);
-        for (; m + 2 <= M; m += 2)
-            tile(dt, 2, nr, K, x + m * ldx, ldx, w->data, w->scale, (size_t)row0 + n, y + m * ldy + n, ldy);
-        for (; m < M; m++)
-            tile(dt, 1, nr, K, x + m * ldx, ldx, w->data, w->scale, (size_t)row0 + n, y + m * ldy + n, ldy);
-    }
-}
+/* The tile at three widths (kernels_cpu_tile.h says why these sizes). */
+#ifdef ENG_X86_LEVELS
+#define TGT16 __attribute__((target("arch=x86-64-v4")))
+#define TGT8 __attribute__((target("arch=x86-64-v3")))
+#else
+#define TGT16
+#define TGT8
+#endif
+#define VW 16
+#define MBMAX 4
+#define SFX(name) name##_16
+#define TGT TGT16
+#ifdef ENG_X86_LEVELS
+#define WIDEN_I8 widen_i8_16
+#define WIDEN_BF16 widen_bf16_16
+#endif
+#include "kernels_cpu_tile.h"
+#undef VW
+#undef MBMAX
+#undef SFX
+#undef WIDEN_I8
+#undef WIDEN_BF16
+#undef TGT
+#define VW 8
+#define MBMAX 2
+#define SFX(name) name##_8
+#define TGT TGT8
+#ifdef ENG_X86_LEVELS
+#define WIDEN_I8 widen_i8_8
+#define WIDEN_BF16 widen_bf16_8
+#endif
+#include "kernels_cpu_tile.h"
+#undef VW
+#undef MBMAX
+#undef SFX
+#undef WIDEN_I8
+#undef WIDEN_BF16
+#undef TGT
+#define VW 4
+#define MBMAX 2
+#define SFX(name) name##_4
+#define TGT
+#include "kernels_cpu_tile.h"
+#undef VW
+#undef MBMAX
+#undef SFX
+#undef TGT
 
 int eng_k_isa_level(void)
 {
@@ -144,21 +125,23 @@ const char *eng_k_isa_name(void)
 #endif
 }
 
-/* One kernel in three builds and the call that picks one. BODY is an always-inline function
- * taking ARGS; LINKAGE is `static` or empty. */
+/* One kernel in three builds and the call that picks one. BODY4, BODY3 and BODY1 are
+ * always-inline functions taking ARGS, the widest each level runs well (they may be the same
+ * function); LINKAGE is `static` or empty. Without the x86 levels (clang, other
+ * architectures) BODY1, the 128-bit one, is the only build. */
 #ifdef ENG_X86_LEVELS
-#define ENG_KERNEL(LINKAGE, NAME, BODY, PARAMS, ARGS)                        \
+#define ENG_KERNEL3(LINKAGE, NAME, BODY4, BODY3, BODY1, PARAMS, ARGS)         \
     __attribute__((target("arch=x86-64-v4"))) static void NAME##_v4 PARAMS \
     {                                                                        \
-        BODY ARGS;                                                           \
+        BODY4 ARGS;                                                          \
     }                                                                        \
     __attribute__((target("arch=x86-64-v3"))) static void NAME##_v3 PARAMS \
     {                                                                        \
-        BODY ARGS;                                                           \
+        BODY3 ARGS;                                                          \
     }                                                                        \
     static void NAME##_v1 PARAMS                                             \
     {                                                                        \
-        BODY ARGS;                                                           \
+        BODY1 ARGS;                                                          \
     }                                                                        \
     LINKAGE void NAME PARAMS                                                 \
     {                                                                        \
@@ -169,21 +152,24 @@ const char *eng_k_isa_name(void)
         }                                                                    \
     }
 #else
-#define ENG_KERNEL(LINKAGE, NAME, BODY, PARAMS, ARGS) \
-    LINKAGE void NAME PARAMS                           \
-    {                                                  \
-        BODY ARGS;                                     \
+#define ENG_KERNEL3(LINKAGE, NAME, BODY4, BODY3, BODY1, PARAMS, ARGS) \
+    LINKAGE void NAME PARAMS                                           \
+    {                                                                  \
+        BODY1 ARGS;                                                    \
     }
 #endif
+#define ENG_KERNEL(LINKAGE, NAME, BODY, PARAMS, ARGS) ENG_KERNEL3(LINKAGE, NAME, BODY, BODY, BODY, PARAMS, ARGS)
 
 #define NT_PARAMS (int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
 #define NT_ARGS (M, N, x, ldx, w, row0, y, ldy)
-INLINE void nt_f32_body NT_PARAMS { nt_body(ENG_FP32, M, N, x, ldx, w, row0, y, ldy); }
-INLINE void nt_bf16_body NT_PARAMS { nt_body(ENG_BF16, M, N, x, ldx, w, row0, y, ldy); }
-INLINE void nt_i8_body NT_PARAMS { nt_body(ENG_INT8, M, N, x, ldx, w, row0, y, ldy); }
-ENG_KERNEL(static, nt_f32, nt_f32_body, NT_PARAMS, NT_ARGS)
-ENG_KERNEL(static, nt_bf16, nt_bf16_body, NT_PARAMS, NT_ARGS)
-ENG_KERNEL(static, nt_i8, nt_i8_body, NT_PARAMS, NT_ARGS)
+#define NT_WIDTHS(T, DT)                                                                                     \
+    TGT16 INLINE void nt_##T##_16 NT_PARAMS { nt_body_16(DT, M, N, x, ldx, w, row0, y, ldy); }                \
+    TGT8 INLINE void nt_##T##_8 NT_PARAMS { nt_body_8(DT, M, N, x, ldx, w, row0, y, ldy); }                   \
+    INLINE void nt_##T##_4 NT_PARAMS { nt_body_4(DT, M, N, x, ldx, w, row0, y, ldy); }                        \
+    ENG_KERNEL3(static, nt_##T, nt_##T##_16, nt_##T##_8, nt_##T##_4, NT_PARAMS, NT_ARGS)
+NT_WIDTHS(f32, ENG_FP32)
+NT_WIDTHS(bf16, ENG_BF16)
+NT_WIDTHS(i8, ENG_INT8)
 
 void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
 {

@@ -16,11 +16,13 @@
 #include "../../engine/kernels_cpu.h"
 #include "../../engine/reference.h"
 
-/* Every format, and shapes around the vector width (16) and the 4-row, 4-token tiles. */
+/* Every format, and shapes around the vector widths (4, 8, 16), the one-token loop's two-step
+ * unroll (2 x width) and the 4-row tiles of 1, 2 and 4 tokens. The run covers the widest level
+ * this CPU has; the suite runs it again with MOESIM_GENERIC=1 for the 128-bit one. */
 static void test_kernels_match_plain_loops(void **state)
 {
     (void)state;
-    const int Ks[] = { 1, 3, 15, 16, 17, 31, 33, 100 }, Ms[] = { 1, 2, 3, 4, 5, 7, 8 }, Ns[] = { 1, 3, 4, 5, 9 };
+    const int Ks[] = { 1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 100 }, Ms[] = { 1, 2, 3, 4, 5, 7, 8 }, Ns[] = { 1, 3, 4, 5, 9 };
     for (int dt = 0; dt < ENG_DTYPE_COUNT; dt++)
         for (size_t a = 0; a < sizeof Ks / sizeof Ks[0]; a++)
             for (size_t b = 0; b < sizeof Ms / sizeof Ms[0]; b++)
