@@ -51,22 +51,17 @@ __attribute__((target("arch=x86-64-v3"))) INLINE eng_v8f widen_bf16_8(const uint
 }
 #endif
 
-/* The tile at three widths (kernels_cpu_tile.h says why these sizes). */
+/* The tile at three widths (kernels_cpu_tile.h says why these sizes); the 512- and 256-bit
+ * ones exist only where the x86 levels are built. */
 #ifdef ENG_X86_LEVELS
 #define TGT16 __attribute__((target("arch=x86-64-v4")))
 #define TGT8 __attribute__((target("arch=x86-64-v3")))
-#else
-#define TGT16
-#define TGT8
-#endif
 #define VW 16
 #define MBMAX 4
 #define SFX(name) name##_16
 #define TGT TGT16
-#ifdef ENG_X86_LEVELS
 #define WIDEN_I8 widen_i8_16
 #define WIDEN_BF16 widen_bf16_16
-#endif
 #include "kernels_cpu_tile.h"
 #undef VW
 #undef MBMAX
@@ -78,10 +73,8 @@ __attribute__((target("arch=x86-64-v3"))) INLINE eng_v8f widen_bf16_8(const uint
 #define MBMAX 2
 #define SFX(name) name##_8
 #define TGT TGT8
-#ifdef ENG_X86_LEVELS
 #define WIDEN_I8 widen_i8_8
 #define WIDEN_BF16 widen_bf16_8
-#endif
 #include "kernels_cpu_tile.h"
 #undef VW
 #undef MBMAX
@@ -89,6 +82,7 @@ __attribute__((target("arch=x86-64-v3"))) INLINE eng_v8f widen_bf16_8(const uint
 #undef WIDEN_I8
 #undef WIDEN_BF16
 #undef TGT
+#endif
 #define VW 4
 #define MBMAX 2
 #define SFX(name) name##_4
@@ -162,9 +156,15 @@ const char *eng_k_isa_name(void)
 
 #define NT_PARAMS (int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
 #define NT_ARGS (M, N, x, ldx, w, row0, y, ldy)
-#define NT_WIDTHS(T, DT)                                                                                     \
+#ifdef ENG_X86_LEVELS
+#define NT_WIDE(T, DT)                                                                                       \
     TGT16 INLINE void nt_##T##_16 NT_PARAMS { nt_body_16(DT, M, N, x, ldx, w, row0, y, ldy); }                \
-    TGT8 INLINE void nt_##T##_8 NT_PARAMS { nt_body_8(DT, M, N, x, ldx, w, row0, y, ldy); }                   \
+    TGT8 INLINE void nt_##T##_8 NT_PARAMS { nt_body_8(DT, M, N, x, ldx, w, row0, y, ldy); }
+#else
+#define NT_WIDE(T, DT)
+#endif
+#define NT_WIDTHS(T, DT)                                                                                     \
+    NT_WIDE(T, DT)                                                                                           \
     INLINE void nt_##T##_4 NT_PARAMS { nt_body_4(DT, M, N, x, ldx, w, row0, y, ldy); }                        \
     ENG_KERNEL3(static, nt_##T, nt_##T##_16, nt_##T##_8, nt_##T##_4, NT_PARAMS, NT_ARGS)
 NT_WIDTHS(f32, ENG_FP32)
