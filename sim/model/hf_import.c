@@ -332,13 +332,17 @@ static void compressed_tensors(const cJSON *q, hf_precision *p)
     const cJSON *bits = cJSON_GetObjectItemCaseSensitive(w, "num_bits");
     const char *type = get_str(w, "type");
     bool lm_head_kept = ignores(q, "lm_head");
+    const cJSON *gs = cJSON_GetObjectItemCaseSensitive(w, "group_size");
     if (cJSON_IsNumber(bits) && bits->valuedouble == 4 && type && strcmp(type, "int") == 0 && ignores(q, "self_attn")) {
-        p->experts = "int4";
+        /* symmetric groups of 32 with the model-dtype scale are int4_g32's layout (0.5625 B a
+         * weight); another grouping is priced as int4's (group 128, scale and zero point) */
+        bool g32 = cJSON_IsNumber(gs) && gs->valuedouble == 32 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "symmetric"));
+        p->experts = g32 ? "int4_g32" : "int4";
         p->head = "bf16";
         snprintf(p->source, sizeof p->source,
                  "config.json quantization_config: compressed-tensors, weight-only INT4 (group_size %g) on the routed "
                  "experts; attention%s and LM head ignored (BF16).",
-                 cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "group_size")),
+                 cJSON_GetNumberValue(gs),
                  ignores(q, "shared_experts") ? ", shared experts, dense MLPs" : "");
     } else if (cJSON_IsNumber(bits) && bits->valuedouble == 8 && type && strcmp(type, "float") == 0) {
         p->experts = p->dense = "fp8";
