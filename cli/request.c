@@ -40,7 +40,7 @@ static const opt_entry options[] = {
     I(pp, 0, DEVICES, "pipeline stages (default 1)"),
     I(dp, 0, DEVICES, "attention data-parallel degree (default 1)"),
     I(replicas, 0, DEVICES, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
-    S(precision, "weight precision, every weight: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4, or a GGUF file type as llama-quantize makes it (q2_k q3_k_s q3_k_m q4_0 q4_k_s q4_k_m q5_k_m q6_k q8_0 iq2_xxs iq3_xxs iq4_xs mxfp4_moe ...: its per-tensor recipe) (default: what the model's checkpoint holds, tensor class by tensor class)"),
+    S(precision, "weight precision, every weight: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 int4_g32, or a GGUF file type as llama-quantize makes it (q2_k q3_k_s q3_k_m q4_0 q4_k_s q4_k_m q5_k_m q6_k q8_0 iq2_xxs iq3_xxs iq4_xs mxfp4_moe ...: its per-tensor recipe) (default: what the model's checkpoint holds, tensor class by tensor class)"),
     S(dense_precision, "precision of attention/dense weights (default: follows --precision; 'native': as the model's checkpoint ships them)"),
     S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
     S(dispatch_precision, "expert-parallel dispatch payload (default fp8)"),

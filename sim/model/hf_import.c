@@ -80,15 +80,23 @@ static void note(char *notes, size_t cap, const char *text)
 static int count_moe_layers(const cJSON *c, long layers, long *moe, const char *file, sim_err *err)
 {
     long first_dense = 0, step = 1;
+    /* Llama 4 (Llama4TextConfig): MoE every interleave_moe_layer_step-th layer (its default
+     * moe_layers list, range(step - 1, layers, step)), which is the same rule */
     if (get_int(c, "first_k_dense_replace", &first_dense, file, err) < 0 ||
-        get_int(c, "decoder_sparse_step", &step, file, err) < 0)
+        get_int(c, "decoder_sparse_step", &step, file, err) < 0 ||
+        get_int(c, "interleave_moe_layer_step", &step, file, err) < 0)
         return err->code;
     if (step < 1)
         step = 1;
     const cJSON *only = cJSON_GetObjectItemCaseSensitive(c, "mlp_only_layers");
+    const cJSON *listed = cJSON_GetObjectItemCaseSensitive(c, "moe_layers"), *l;
     *moe = 0;
     for (long i = 0; i < layers; i++) {
         bool dense = i < first_dense || (i + 1) % step != 0;
+        if (cJSON_IsArray(listed)) { /* Llama 4's explicit list of MoE layers wins */
+            dense = true;
+            cJSON_ArrayForEach(l, listed) dense &= !(cJSON_IsNumber(l) && (long)l->valuedouble == i);
+        }
         const cJSON *it;
         cJSON_ArrayForEach(it, only) dense |= cJSON_IsNumber(it) && (long)it->valuedouble == i;
         *moe += !dense;
@@ -245,6 +253,37 @@ static int qwen3_next(const cJSON *c, long layers, long moe_layers, hf_hybrid *h
     return SIM_OK;
 }
 
+/* Llama 4 text model (transformers Llama4TextConfig / modeling_llama4): dense layers are
+ * intermediate_size_mlp wide, experts and the one always-on shared expert intermediate_size;
+ * the router scores with a sigmoid (Llama4Router); iRoPE: the layers with RoPE (no_rope_layers
+ * 1, by default all but every no_rope_layer_interval-th, interval 4) attend within chunks of
+ * attention_chunk_size tokens, the card's local window; the others are global NoPE layers. */
+static int llama4_text(const cJSON *c, long layers, long *dense_inter, long *window, long *local, char *notes,
+                       size_t cap, const char *file, sim_err *err)
+{
+    long interval = 4; /* Llama4TextConfig default no_rope_layer_interval */
+    if (need_int(c, "intermediate_size_mlp", dense_inter, file, err) ||
+        get_int(c, "no_rope_layer_interval", &interval, file, err) < 0)
+        return err->code;
+    *window = *local = 0;
+    if (get_int(c, "attention_chunk_size", window, file, err) < 0)
+        return err->code;
+    if (*window <= 0) {
+        *window = 0;
+        return SIM_OK;
+    }
+    const cJSON *nope = cJSON_GetObjectItemCaseSensitive(c, "no_rope_layers"), *it;
+    if (cJSON_IsArray(nope)) {
+        cJSON_ArrayForEach(it, nope) *local += cJSON_IsNumber(it) && it->valuedouble != 0;
+    } else {
+        for (long i = 0; i < layers; i++)
+            *local += interval < 1 || (i + 1) % interval != 0;
+    }
+    note(notes, cap, "llama4: attention_chunk_size as a local window on the RoPE layers (chunked attention holds "
+                     "at most a chunk); one shared expert of intermediate_size per MoE layer; sigmoid router.");
+    return SIM_OK;
+}
+
 static void add_hybrid(cJSON *card, const hf_hybrid *h, const char *model_type)
 {
     cJSON *o = cJSON_AddObjectToObject(card, "hybrid");
@@ -293,13 +332,17 @@ static void compressed_tensors(const cJSON *q, hf_precision *p)
     const cJSON *bits = cJSON_GetObjectItemCaseSensitive(w, "num_bits");
     const char *type = get_str(w, "type");
     bool lm_head_kept = ignores(q, "lm_head");
+    const cJSON *gs = cJSON_GetObjectItemCaseSensitive(w, "group_size");
     if (cJSON_IsNumber(bits) && bits->valuedouble == 4 && type && strcmp(type, "int") == 0 && ignores(q, "self_attn")) {
-        p->experts = "int4";
+        /* symmetric groups of 32 with the model-dtype scale are int4_g32's layout (0.5625 B a
+         * weight); another grouping is priced as int4's (group 128, scale and zero point) */
+        bool g32 = cJSON_IsNumber(gs) && gs->valuedouble == 32 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "symmetric"));
+        p->experts = g32 ? "int4_g32" : "int4";
         p->head = "bf16";
         snprintf(p->source, sizeof p->source,
                  "config.json quantization_config: compressed-tensors, weight-only INT4 (group_size %g) on the routed "
                  "experts; attention%s and LM head ignored (BF16).",
-                 cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(w, "group_size")),
+                 cJSON_GetNumberValue(gs),
                  ignores(q, "shared_experts") ? ", shared experts, dense MLPs" : "");
     } else if (cJSON_IsNumber(bits) && bits->valuedouble == 8 && type && strcmp(type, "float") == 0) {
         p->experts = p->dense = "fp8";
@@ -365,6 +408,11 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
         sim_fail(err, SIM_EINPUT, "%s: a config.json must be a JSON object", path);
         return NULL;
     }
+    /* A multimodal release (Llama 4's Llama4ForConditionalGeneration) nests its language
+     * model's fields in text_config: the card is that text model's. */
+    const cJSON *top = c, *text = cJSON_GetObjectItemCaseSensitive(c, "text_config");
+    if (!cJSON_GetObjectItemCaseSensitive(c, "hidden_size") && cJSON_IsObject(text))
+        c = text;
     long hidden, layers, vocab, heads;
     if (need_int(c, "hidden_size", &hidden, path, err) || need_int(c, "num_hidden_layers", &layers, path, err) ||
         need_int(c, "vocab_size", &vocab, path, err) || need_int(c, "num_attention_heads", &heads, path, err))
@@ -434,8 +482,18 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     }
     if (hyb.on)
         moe_layers = experts > 0 ? hyb.moe : 0;
+    long dense_inter = inter;
+    bool llama4 = mt && strcmp(mt, "llama4_text") == 0;
+    if (llama4) {
+        if (llama4_text(c, layers, &dense_inter, &window, &local, notes, sizeof notes, path, err))
+            return NULL;
+        if (experts > 0) { /* Llama4TextMoe.shared_expert: one Llama4TextMLP of intermediate_size */
+            shared = 1;
+            shared_inter = moe_inter;
+        }
+    }
     long dense_layers = hyb.on ? hyb.dense + (experts > 0 ? 0 : hyb.moe) : layers - moe_layers;
-    if (dense_layers > 0 && inter < 1) {
+    if (dense_layers > 0 && dense_inter < 1) {
         sim_fail(err, SIM_EINPUT, "%s: field 'intermediate_size' is missing (the dense layers' width)", path);
         return NULL;
     }
@@ -453,11 +511,14 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     /* Nemotron-H's router scores with a sigmoid (NemotronHTopkRouter, as DeepSeek-V3's) */
     if (!scoring && model_type && strcmp(model_type, "nemotron_h") == 0)
         scoring = "sigmoid";
+    if (!scoring && llama4) /* Llama4Router: sigmoid of the top-k logits */
+        scoring = "sigmoid";
     bool gpt_oss = model_type && strcmp(model_type, "gpt_oss") == 0;
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(c, "attention_bias");
     const cJSON *tied = cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings");
     hf_precision np;
-    native_precision(c, &np, notes, sizeof notes);
+    /* a multimodal release may state its quantization beside text_config, not in it */
+    native_precision(cJSON_GetObjectItemCaseSensitive(c, "quantization_config") ? c : top, &np, notes, sizeof notes);
     if (max_ctx <= 0) {
         max_ctx = 0;
         note(notes, sizeof notes, "No max_position_embeddings in the config: max_context 0 (no limit checked).");
@@ -504,7 +565,7 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     cJSON *f = cJSON_AddObjectToObject(card, "ffn");
     cJSON_AddStringToObject(f, "activation", relu2 ? "relu2" : "swiglu");
     cJSON_AddNumberToObject(f, "dense_layers", (double)dense_layers);
-    cJSON_AddNumberToObject(f, "dense_intermediate", (double)(dense_layers > 0 ? inter : 0));
+    cJSON_AddNumberToObject(f, "dense_intermediate", (double)(dense_layers > 0 ? dense_inter : 0));
     cJSON_AddNumberToObject(f, "moe_layers", (double)moe_layers);
     cJSON_AddNumberToObject(f, "experts", (double)experts);
     cJSON_AddNumberToObject(f, "top_k", (double)(experts > 0 ? top_k : 0));

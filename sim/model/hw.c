@@ -539,6 +539,10 @@ static int parse_dequant(const cJSON *eff, sim_hw *hw, const char *file, sim_err
         hw->eff.dequant_elems_per_s[f] = v * GELEM;
     }
     gguf_dequant_defaults(hw, have);
+    /* int4_g32 unpacks the same 4-bit integers as int4 (mask, shift, scale per element); only
+     * its scale is read every 32 elements instead of every 128 */
+    if (!have[SIM_WF_INT4_G32])
+        hw->eff.dequant_elems_per_s[SIM_WF_INT4_G32] = hw->eff.dequant_elems_per_s[SIM_WF_INT4];
     return SIM_OK;
 }
 
@@ -725,7 +729,7 @@ static int parse_format_list(const cJSON *f, const char *key, sim_fmt_support s,
         if (!gguf && (sim_wformat_parse(it->valuestring, &one) != 0 || sim_wformat_is_gguf(one)))
             return sim_fail(err, SIM_EINPUT,
                             "%s: field 'formats.%s' has unknown format '%s' (expected fp32 bf16 fp8 int8 nvfp4 mxfp4 "
-                            "int4, or gguf for every GGUF type)",
+                            "int4 int4_g32, or gguf for every GGUF type)",
                             file, key, it->valuestring);
         for (int w = 0; w < SIM_WF_COUNT; w++) {
             if (gguf ? !sim_wformat_is_gguf((sim_wformat)w) : w != (int)one)

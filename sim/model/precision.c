@@ -49,7 +49,15 @@ typedef struct {
  *        a per-channel scale would be smaller still, so this errs on the heavy side);
  *  nvfp4 FP8 (E4M3) scale per 16 elements (the per-tensor FP32 scale is negligible);
  *  mxfp4 E8M0 (one byte) scale per 32 elements, as OCP MX and gpt-oss ship;
- *  int4  FP16 scale plus a 4-bit zero point per group of 128 (GPTQ/AWQ style). */
+ *  int4  FP16 scale plus a 4-bit zero point per group of 128 (GPTQ/AWQ style);
+ *  int4_g32  symmetric 4-bit integers (no zero point) with a BF16 scale per group of 32 along
+ *        the input dimension: 4 + 16/32 = 4.5 bits, 0.5625 bytes a weight. This is the layout of
+ *        Kimi K2 Thinking's routed experts: config.json quantization_config compressed-tensors,
+ *        format pack-quantized, weights {num_bits 4, type int, strategy group, group_size 32,
+ *        symmetric true} (tests/unit/model/test_hf_import.c quotes the block), the per-group
+ *        weight_scale kept in the checkpoint's dtype (torch_dtype bfloat16); the same W4A16
+ *        kernels run it (vLLM's compressed-tensors WNA16 path and Marlin take group sizes 32, 64
+ *        and 128), so it shares int4's compute chain and unpacking work. */
 static const wformat_info wformats[SIM_WF_COUNT] = {
     [SIM_WF_FP32] = {"fp32", 32, 4.0, false, chain_fp32, false, false, 1},
     [SIM_WF_BF16] = {"bf16", 16, 2.0, false, chain_bf16, false, false, 1},
@@ -58,6 +66,7 @@ static const wformat_info wformats[SIM_WF_COUNT] = {
     [SIM_WF_NVFP4] = {"nvfp4", 4, 0.5 + 1.0 / 16.0, true, chain_fp4, false, false, 1},
     [SIM_WF_MXFP4] = {"mxfp4", 4, 0.5 + 1.0 / 32.0, true, chain_fp4, false, false, 1},
     [SIM_WF_INT4] = {"int4", 4, 0.5 + 2.0 / 128.0 + 0.5 / 128.0, true, chain_int4, false, false, 1},
+    [SIM_WF_INT4_G32] = {"int4_g32", 4, 0.5 + 2.0 / 32.0, true, chain_int4, false, false, 1},
     /* legacy 32-element blocks */
     [SIM_WF_Q4_0] = GGUF_TYPE("q4_0", 4, 2 + 16, 32, true),          /* block_q4_0: d, qs[16]: 4.5 bpw */
     [SIM_WF_Q4_1] = GGUF_TYPE("q4_1", 4, 2 + 2 + 16, 32, true),      /* block_q4_1: d, m, qs[16]: 5.0 */
@@ -135,7 +144,7 @@ int sim_wformat_parse(const char *name, sim_wformat *out)
 
 const char *sim_wformat_names(void)
 {
-    return "fp32, bf16, fp8, int8, nvfp4, mxfp4, int4; GGUF file types q2_k, q3_k_s, q3_k_m, q3_k_l, q4_0, q4_1, "
+    return "fp32, bf16, fp8, int8, nvfp4, mxfp4, int4, int4_g32; GGUF file types q2_k, q3_k_s, q3_k_m, q3_k_l, q4_0, q4_1, "
            "q4_k_s, q4_k_m, q5_0, q5_1, q5_k_s, q5_k_m, q6_k, q8_0, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, "
            "iq4_nl, iq4_xs, mxfp4_moe (q3_k, q4_k, q5_k: the _m files)";
 }

@@ -20,7 +20,7 @@ typedef enum {
  * is llama-quantize's alias for Q4_K_M. As a tensor type (bytes, dequantization rate) the same
  * name is the block layout alone. */
 typedef enum {
-    SIM_WF_FP32, SIM_WF_BF16, SIM_WF_FP8, SIM_WF_INT8, SIM_WF_NVFP4, SIM_WF_MXFP4, SIM_WF_INT4,
+    SIM_WF_FP32, SIM_WF_BF16, SIM_WF_FP8, SIM_WF_INT8, SIM_WF_NVFP4, SIM_WF_MXFP4, SIM_WF_INT4, SIM_WF_INT4_G32,
     /* GGUF tensor types */
     SIM_WF_Q4_0, SIM_WF_Q4_1, SIM_WF_Q5_0, SIM_WF_Q5_1, SIM_WF_Q8_0,
     SIM_WF_Q2_K, SIM_WF_Q3_K, SIM_WF_Q4_K, SIM_WF_Q5_K, SIM_WF_Q6_K,
@@ -40,7 +40,8 @@ int sim_wformat_parse(const char *name, sim_wformat *out);       /* 0 or -1 */
 const char *sim_wformat_names(void);
 
 /* Bytes per stored element, block scales included (NVFP4: FP8 scale per 16; MXFP4: E8M0
- * scale per 32; INT4: FP16 scale + 4-bit zero per group of 128; FP8: FP32 scale per
+ * scale per 32; INT4: FP16 scale + 4-bit zero per group of 128; INT4_G32: symmetric, BF16
+ * scale per 32 (Kimi K2 Thinking's compressed-tensors experts); FP8: FP32 scale per
  * 128x128 block, as DeepSeek-V3 ships; GGUF types: block bytes / block elements). A recipe-only
  * file type answers its default tensor type's bytes (Q4_K_M: Q4_K's); the real mix of a file
  * is sim/model/gguf.h's. */

@@ -187,6 +187,15 @@ echo '{"metadata": {"total_size": 93405585408}, "weight_map": {}}' >"$tmp/index.
 echo '{"metadata": {"total_size": 40000000000}, "weight_map": {}}' >"$tmp/index.json"
 expect_fail 2 "index.json\) holds 40 GB but the card's weights come to 93.41 GB" -- \
   "$M" models import "$tmp/Mixtral-8x7B-v0.1/config.json" --safetensors-index "$tmp/index.json"
+# every public config fixture imports through the command line to the shipped card's counts
+# (the field-by-field comparison is tests/unit/model/test_hf_roundtrip.c)
+for cfg in "${MOESIM_HOME:-.}"/tests/fixtures/hf/*.config.json; do
+  card=$(basename "$cfg" .config.json)
+  "$M" models import "$cfg" --name "$card" --out "$tmp/rt.json" 2>/dev/null \
+    && [ "$(jq -r .published.total_params "$tmp/rt.json")" = \
+         "$("$M" models --json | jq -r --arg n "$card" '.[] | select(.name == $n) | .total_params_b * 1e9 | round')" ] \
+    && ok || bad "models import $cfg: not the shipped $card's total"
+done
 echo '{"model_type":"llama","num_hidden_layers":2}' >"$tmp/cfg.json"
 expect_fail 2 "cfg.json: field 'hidden_size' is missing" -- "$M" import-hf "$tmp/cfg.json" --name x
 

@@ -161,7 +161,8 @@ static void compressed_tensors_int4_experts(void **state)
     same_as_shipped(kimi_k2_thinking, "kimi-k2-thinking");
     static sim_model m;
     convert(kimi_k2_thinking, "kimi-k2-thinking", &m);
-    assert_int_equal(m.native_experts, SIM_WF_INT4);
+    assert_int_equal(m.native_experts, SIM_WF_INT4_G32); /* symmetric, group 32: 0.5625 bytes a weight */
+    assert_true(fabs(sim_wformat_bytes(m.native_experts) - 0.5625) < 1e-12);
     assert_int_equal(m.native_dense, SIM_WF_BF16);
     assert_int_equal(m.native_head, SIM_WF_BF16);
     assert_non_null(strstr(m.native_source, "group_size 32"));

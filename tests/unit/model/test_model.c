@@ -623,6 +623,11 @@ static void test_precision_bytes_and_names(void **state)
     assert_true(sim_wformat_bytes(SIM_WF_MXFP4) == 0.5 + 1.0 / 32);
     assert_true(sim_wformat_bytes(SIM_WF_NVFP4) == 0.5 + 1.0 / 16);
     assert_true(sim_wformat_bytes(SIM_WF_INT4) == 0.5 + 2.0 / 128 + 0.5 / 128);
+    /* Kimi K2 Thinking's experts: 4 bits + a BF16 scale per 32 = 4.5 bits */
+    assert_true(sim_wformat_bytes(SIM_WF_INT4_G32) == 0.5625);
+    assert_int_equal(sim_wformat_bits(SIM_WF_INT4_G32), 4);
+    assert_true(sim_wformat_is_packed(SIM_WF_INT4_G32));
+    assert_false(sim_wformat_is_gguf(SIM_WF_INT4_G32));
     assert_int_equal(sim_wformat_bits(SIM_WF_NVFP4), 4);
     assert_true(sim_wformat_is_packed(SIM_WF_INT4));
     assert_false(sim_wformat_is_packed(SIM_WF_FP8));
@@ -646,6 +651,7 @@ static void test_precision_bytes_and_names(void **state)
     for (int i = 0; expected[i] != -1 || chain[i] != -1; i++)
         assert_int_equal(chain[i], expected[i]);
     assert_int_equal(sim_wformat_compute_chain(SIM_WF_INT4)[0], SIM_DT_BF16); /* W4A16 */
+    assert_ptr_equal(sim_wformat_compute_chain(SIM_WF_INT4_G32), sim_wformat_compute_chain(SIM_WF_INT4));
 }
 
 #define CARD_TEST(name) {"card " name, test_shipped_card, NULL, NULL, (void *)name}

@@ -70,6 +70,12 @@ static void test_every_shipped_hwmodel_states_formats(void **state)
             fail_msg("hwmodels/%s.json states no 'formats'", names[i]);
         /* fp32 runs everywhere; the table is not empty by accident */
         assert_int_equal(sim_hw_format_support(hw, SIM_WF_FP32), SIM_FMT_NATIVE);
+        /* int4_g32 runs on the W4A16 kernels int4 runs on, and unpacks at int4's rate */
+        if (sim_hw_format_support(hw, SIM_WF_INT4_G32) != sim_hw_format_support(hw, SIM_WF_INT4))
+            fail_msg("hwmodels/%s.json: int4_g32 is %s but int4 %s", names[i],
+                     sim_fmt_support_name(sim_hw_format_support(hw, SIM_WF_INT4_G32)),
+                     sim_fmt_support_name(sim_hw_format_support(hw, SIM_WF_INT4)));
+        assert_true(hw->eff.dequant_elems_per_s[SIM_WF_INT4_G32] == hw->eff.dequant_elems_per_s[SIM_WF_INT4]);
     }
 }
 
