@@ -278,6 +278,30 @@ jq -e '.requests_per_day == 1000 and (.rate - 1000 / 86400 * 2 | fabs < 1e-9)
   and all(.ranked[]; .usd_per_mtok_output_at_load > 0)
   and (.prices | length == 2) and (.hosted_api | length >= 1)' "$tmp/sbill" >/dev/null \
   && ok || bad "search with a daily traffic: $(head -c 400 "$tmp/sbill")"
+# search sizes each candidate for the traffic's peak: replicas = ceil(peak / what one replica
+# carries within the SLO in steady state), more when the simulated p99 needs them, ranked by
+# $/month; 100 / 1,000 / 10,000 a day give different answers and say why
+for n in 100 1000 10000; do
+  "$M" search --model qwen3-30b-a3b --hw m4-max --max-gpus 2 --isl 2000 --osl 500 --slo-ttft-s 3 --slo-tpot-s 0.1 \
+    --requests-per-day $n --confirm 1 --json >"$tmp/size$n" || bad "search --requests-per-day $n failed"
+  "$M" search --model qwen3-30b-a3b --hw m4-max --max-gpus 2 --isl 2000 --osl 500 --slo-ttft-s 3 --slo-tpot-s 0.1 \
+    --requests-per-day $n --confirm 1 | grep -q "^answer at $n requests/day: .* so ceil(" \
+    && ok || bad "search at $n requests/day does not explain its replicas"
+done
+jq -s -e '
+  all(.[]; .met and .best as $r | $r.replicas >= 1 and $r.total_gpus == $r.replicas * $r.gpus
+      and ($r.replicas >= (.rate / $r.requests_per_s_per_replica_at_slo | ceil))
+      and (($r.utilization - .requests_per_day / 86400 / ($r.replicas * $r.requests_per_s_per_replica_at_slo)) | fabs < 1e-9)
+      and (($r.usd_per_month - $r.usd_per_hour * 730) | fabs < 1e-6) and $r.simulated.meets_slo)
+  and all(.[]; [.ranked[] | select(.slo_score <= 1) | .usd_per_month] as $m | $m == ($m | sort))
+  and .[0].best.replicas == 1 and .[1].best.replicas == 1 and .[2].best.replicas >= 2
+  and ((.[1].best.utilization / .[0].best.utilization - 10) | fabs < 1e-6)
+  and ((.[2].best.usd_per_month - .[2].best.replicas * .[1].best.usd_per_month) | fabs < 1e-6)
+  and .[0].best.usd_per_mtok_output_at_load > .[1].best.usd_per_mtok_output_at_load' \
+  "$tmp/size100" "$tmp/size1000" "$tmp/size10000" >/dev/null \
+  && ok || bad "search replicas for 100 / 1,000 / 10,000 a day: $(jq -c '.best' "$tmp/size10000")"
+expect_fail 2 "option 'replicas' is sized from 'requests_per_day'" -- "$M" search --model mixtral-8x7b --hw h100-sxm \
+  --slo-tpot-s 0.05 --requests-per-day 1000 --replicas 2
 # --- moesim compare: two systems, their frontiers with a layout per point, ratios at matched
 # interactivity, an answer written from the numbers (MTP off and aggregated only, to stay quick)
 "$M" compare --model deepseek-r1 --hw "HGX H200=h200:8,gb200-nvl72" --mtp 0 --no-disagg --isl 1024 --osl 1024 \
