@@ -65,6 +65,11 @@ typedef struct sim_bill {
     double kwh_per_month;               /* at rated power x PUE all month (an upper bound: idle draws less) */
     bool meets_slo;                     /* the steady state at the peak meets the SLO given (true when none) */
     char note[256];
+    /* moesim serve: the bill from a discrete-event run at the peak (measured true); the
+     * figures the simulation measured there, all replicas together */
+    bool measured;
+    double busy_share;                  /* share of the time an iteration runs (decode pool) */
+    double served_rps, output_tps, input_tps;
 } sim_bill;
 
 #define SIM_HOURS_PER_MONTH 730.0

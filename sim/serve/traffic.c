@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "serve/des.h"
 #include "serve/serving.h"
 
 static bool meets(const sim_traffic *t, const sim_eval *ev)
@@ -70,5 +71,54 @@ int sim_serve_size_for_traffic(const sim_deploy *d, sim_serve_opts *o, const sim
              b->meets_slo ? "" : "; the SLO is not met even at one request in flight per replica");
     sim_cost_bill(b, ev->usd_per_hour, watts_of(d, o, R), sim_cost_pue(d->hw, &o->cost), o->isl, o->osl,
                   input_share(ev));
+    return SIM_OK;
+}
+
+int sim_des_bill(const sim_deploy *d, const sim_des_opts *o, const sim_des_result *res, int replicas,
+                 double requests_per_day, double peak_factor, bool peak_factor_assumed, sim_bill *b, sim_err *err)
+{
+    memset(b, 0, sizeof *b);
+    if (!(requests_per_day > 0) || !(res->served_rps > 0))
+        return sim_fail(err, SIM_EINPUT, "a bill needs a positive traffic and a run that served requests");
+    int R = replicas > 0 ? replicas : 1;
+    b->requests_per_day = requests_per_day;
+    b->peak_factor = peak_factor;
+    b->peak_factor_assumed = peak_factor_assumed;
+    b->mean_rps = requests_per_day / 86400.0;
+    b->peak_rps = b->mean_rps * peak_factor;
+    b->replicas = R;
+    b->capacity_rps = isfinite(res->capacity_rps) && res->capacity_rps > 0 ? res->capacity_rps : NAN;
+    b->measured = true;
+    b->busy_share = res->utilization;
+    b->served_rps = res->served_rps;
+    b->output_tps = res->output_tps;
+    b->input_tps = res->input_tps;
+    b->meets_slo = res->sustainable && (!(o->slo_ttft_s > 0) || res->ttft.p99 <= o->slo_ttft_s) &&
+                   (!(o->slo_tpot_s > 0) || res->tpot.p99 <= o->slo_tpot_s);
+    /* the prompt tokens' share of device time, as eval splits it, at the run's mean load */
+    sim_serve_opts so;
+    sim_serve_defaults(&so);
+    so.isl = res->input_tps / res->served_rps;
+    so.osl = res->output_tps / res->served_rps;
+    so.concurrency = fmax(1, res->mean_in_system / R);
+    so.cost = o->cost;
+    so.prefill = o->prefill;
+    so.prefill_instances = o->prefill_instances;
+    so.decode_instances = o->decode_instances;
+    so.spec_tokens = o->spec_tokens;
+    so.spec_accept = o->spec_accept;
+    so.prefix_hit = o->prefix_hit;
+    sim_eval ev;
+    int rc = sim_serve_eval(d, &so, &ev, err);
+    if (rc)
+        return rc;
+    int X = o->prefill && o->prefill_instances > 0 ? o->prefill_instances : 1;
+    int Y = o->prefill && o->decode_instances > 0 ? o->decode_instances : 1;
+    double watts = sim_cost_watts(d->hw, Y * d->gpus) + (o->prefill ? sim_cost_watts(o->prefill->hw, X * o->prefill->gpus) : 0);
+    snprintf(b->note, sizeof b->note, "%d replica%s at the peak: %.4g req/s offered (as drawn), %.4g served, busy %.3g%% "
+             "of the time%s", R, R == 1 ? "" : "s", res->offered_rate, b->served_rps, 100 * b->busy_share,
+             res->sustainable ? "" : "; NOT sustainable there: these replicas do not carry the traffic");
+    sim_cost_bill(b, res->usd_per_hour, watts * R, sim_cost_pue(d->hw, &o->cost), so.isl, so.osl,
+                  ev.fits ? input_share(&ev) : 0);
     return SIM_OK;
 }
