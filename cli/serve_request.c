@@ -260,8 +260,8 @@ int cli_serve_simulate(sim_session *session, const sim_request *req, bool keep_r
         run->isl = run->result.served_rps > 0 ? run->result.input_tps / run->result.served_rps : r->isl;
         run->osl = run->result.served_rps > 0 ? run->result.output_tps / run->result.served_rps : r->osl;
     }
-    return sim_des_bill(&run->deploy, &run->opts, &run->result, R, rpd, peak, traffic && !(t.peak_factor > 0),
-                        &run->bill, err);
+    const char *source = !traffic ? "a constant load at the simulated rate" : t.peak_factor > 0 ? t.peak_source : NULL;
+    return sim_des_bill(&run->deploy, &run->opts, &run->result, R, rpd, peak, source, &run->bill, err);
 }
 
 cJSON *cli_serve_report_json(const cli_serve_run *run)

@@ -64,7 +64,8 @@ cJSON *sim_report_bill(const sim_bill *b, const char *model, double isl, double 
         return NULL;
     sim_json_add_num(j, "requests_per_day", b->requests_per_day);
     sim_json_add_num(j, "peak_factor", b->peak_factor);
-    cJSON_AddBoolToObject(j, "peak_factor_assumed", b->peak_factor_assumed);
+    cJSON_AddBoolToObject(j, "peak_factor_default", b->peak_factor_default);
+    cJSON_AddStringToObject(j, "peak_factor_source", b->peak_source);
     sim_json_add_num(j, "mean_requests_per_s", b->mean_rps);
     sim_json_add_num(j, "peak_requests_per_s", b->peak_rps);
     sim_json_add_num(j, "replicas", b->replicas);
@@ -93,9 +94,9 @@ cJSON *sim_report_bill(const sim_bill *b, const char *model, double isl, double 
 void sim_report_print_bill(FILE *f, const sim_bill *b, const char *model, double isl, double osl,
                            const sim_prices *prices)
 {
-    fprintf(f, "traffic: %g requests/day = %.4g req/s mean, peak x%g%s = %.4g req/s\n", b->requests_per_day, b->mean_rps,
-            b->peak_factor, b->peak_factor_assumed ? " (assumed: no sourced diurnal profile; give --peak-factor)" : "",
-            b->peak_rps);
+    fprintf(f, "traffic: %g requests/day = %.4g req/s mean, peak x%.4g (%s%s) = %.4g req/s\n", b->requests_per_day,
+            b->mean_rps, b->peak_factor, b->peak_source,
+            b->peak_factor_default ? "; --peak-factor or --diurnal to change it" : "", b->peak_rps);
     fprintf(f, "%s: %s; utilization %.2g%% of what they carry at their largest batch (%.4g req/s)\n",
             b->measured ? "simulated" : "sized for the peak", b->note, 100 * b->utilization, b->capacity_rps);
     fprintf(f, "bill (every replica paid all month, idle or not): $%.2f/h, $%.0f/day, $%.0f/month; "

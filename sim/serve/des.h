@@ -125,8 +125,9 @@ void sim_des_scale_replicas(sim_des_result *r, int replicas);
  * per served request); utilization is the day's mean over what the replicas carry in steady
  * state (res->capacity_rps); the prompt tokens' share of the bill is the steady state's at the
  * run's mean concurrency; meets_slo: sustainable and p99 TTFT / TPOT within the bounds set.
+ * peak_source says where peak_factor comes from (NULL: the default, SIM_DEFAULT_PEAK_FACTOR).
  * res must be scaled to the replicas already. */
 int sim_des_bill(const sim_deploy *d, const sim_des_opts *o, const sim_des_result *res, int replicas,
-                 double requests_per_day, double peak_factor, bool peak_factor_assumed, sim_bill *b, sim_err *err);
+                 double requests_per_day, double peak_factor, const char *peak_source, sim_bill *b, sim_err *err);
 
 #endif

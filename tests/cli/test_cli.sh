@@ -256,12 +256,13 @@ jq -s -e '
   and ((.[0].bill.usd_per_mtok_output_at_load / .[2].bill.usd_per_mtok_output_at_load - 100) | fabs < 1)
   and ((.[2].bill.hosted_api[0].usd_per_month / .[0].bill.hosted_api[0].usd_per_month - 100) | fabs < 1e-6)
   and (.[0].bill.usd_per_month > .[0].bill.hosted_api[0].usd_per_month)
-  and (.[1].bill.peak_factor == 2 and .[1].bill.peak_factor_assumed)
+  and (.[1].bill.peak_factor == 2.236 and .[1].bill.peak_factor_default
+       and (.[1].bill.peak_factor_source | test("Azure LLM inference trace 2024")))
   and ((.[0].bill.usd_per_month - 1.49 * 730) | fabs < 0.01)' "$tmp/bill100" "$tmp/bill1000" "$tmp/bill10000" >/dev/null \
   && ok || bad "bills for 100 / 1,000 / 10,000 requests a day: $(jq -c .bill "$tmp/bill100")"
 # enough traffic needs more replicas, each paid: 2,000,000 a day on one H100
 "$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --isl 2000 --osl 500 --requests-per-day 2000000 \
-  --peak-factor 3 --price on-demand --json | jq -e '.bill.replicas > 1 and .bill.peak_factor_assumed == false
+  --peak-factor 3 --price on-demand --json | jq -e '.bill.replicas > 1 and .bill.peak_factor_default == false
   and (.bill.usd_per_month - .bill.replicas * 2.23 * 730 | fabs < 0.01) and .price.provider == "coreweave"' >/dev/null \
   && ok || bad "a large traffic is not sized over replicas"
 "$M" eval --model mixtral-8x7b --hw h100-sxm --requests-per-day 1000 --price tco | grep -q "^price: tco, the hwmodel's \$1.31" \
@@ -273,7 +274,7 @@ jq -s -e '
 # search ranks by what the traffic pays and prints $/month
 "$M" search --model mixtral-8x7b --hw h100-sxm,h200 --max-gpus 2 --precision fp8 --isl 2000 --osl 500 \
   --slo-tpot-s 0.05 --requests-per-day 1000 --price on-demand --confirm 1 --json >"$tmp/sbill"
-jq -e '.requests_per_day == 1000 and (.rate - 1000 / 86400 * 2 | fabs < 1e-9)
+jq -e '.requests_per_day == 1000 and (.rate - 1000 / 86400 * 2.236 | fabs < 1e-9)
   and ([.ranked[].usd_per_month] as $m | $m == ($m | sort))
   and all(.ranked[]; .usd_per_mtok_output_at_load > 0)
   and (.prices | length == 2) and (.hosted_api | length >= 1)' "$tmp/sbill" >/dev/null \
@@ -300,6 +301,13 @@ jq -s -e '
   and .[0].best.usd_per_mtok_output_at_load > .[1].best.usd_per_mtok_output_at_load' \
   "$tmp/size100" "$tmp/size1000" "$tmp/size10000" >/dev/null \
   && ok || bad "search replicas for 100 / 1,000 / 10,000 a day: $(jq -c '.best' "$tmp/size10000")"
+# --diurnal: a named profile or a file of 24 hourly rates sets the peak factor (peak hour / mean hour)
+"$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --requests-per-day 1000 --diurnal azure-conv-2024 --json \
+  | jq -e '(.bill.peak_factor - 1.337 | fabs) < 2e-3 and (.bill.peak_factor_source | test("conversation"))' >/dev/null \
+  && ok || bad "--diurnal azure-conv-2024 does not set the peak factor"
+seq 1 24 >"$tmp/day.txt"
+"$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --requests-per-day 1000 --diurnal "$tmp/day.txt" --json \
+  | jq -e '(.bill.peak_factor - 24 / 12.5 | fabs) < 1e-9' >/dev/null && ok || bad "--diurnal FILE: peak factor not 24 / 12.5"
 expect_fail 2 "option 'replicas' is sized from 'requests_per_day'" -- "$M" search --model mixtral-8x7b --hw h100-sxm \
   --slo-tpot-s 0.05 --requests-per-day 1000 --replicas 2
 # --- moesim compare: two systems, their frontiers with a layout per point, ratios at matched
