@@ -39,7 +39,15 @@ static void test_shipped_rows_are_dated_and_sourced(void **state)
     assert_string_equal(aws->provider, "aws");
     /* AWS p5.48xlarge: $98.32 per instance-hour over 8 GPUs */
     assert_true(fabs(aws->usd_per_gpu_hour - 98.32 / 8) < 0.01);
-    assert_null(sim_prices_find(&p, "h100-sxm", "reserved-3y", NULL));
+    /* the one 3-year commitment found with a date: GCP a3-highgpu-8g, $28,371.00 a month over 730 h and 8 GPUs */
+    const sim_price_row *r3 = sim_prices_find(&p, "h100-sxm", "reserved-3y", NULL);
+    assert_non_null(r3);
+    assert_string_equal(r3->provider, "gcp");
+    assert_true(fabs(r3->usd_per_gpu_hour - 28370.998 / 730 / 8) < 0.001);
+    assert_null(sim_prices_find(&p, "h200", "reserved-3y", NULL));
+    /* every device with a rent row: MI300X and A100 now have on-demand rows */
+    assert_non_null(sim_prices_find(&p, "mi300x", "on-demand", NULL));
+    assert_non_null(sim_prices_find(&p, "a100-sxm", "on-demand", NULL));
     assert_null(sim_prices_find(&p, "no-such-device", "on-demand", NULL));
     sim_prices_free(&p);
 }
