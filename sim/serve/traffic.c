@@ -120,7 +120,9 @@ int sim_des_bill(const sim_deploy *d, const sim_des_opts *o, const sim_des_resul
     double watts = sim_cost_watts(d->hw, Y * d->gpus) + (o->prefill ? sim_cost_watts(o->prefill->hw, X * o->prefill->gpus) : 0);
     snprintf(b->note, sizeof b->note, "%d replica%s at the peak: %.4g req/s offered (as drawn), %.4g served, busy %.3g%% "
              "of the time%s", R, R == 1 ? "" : "s", res->offered_rate, b->served_rps, 100 * b->busy_share,
-             res->sustainable ? "" : "; NOT sustainable there: these replicas do not carry the traffic");
+             res->verdict == SIM_DES_SUSTAINABLE ? ""
+             : res->verdict == SIM_DES_NOT_SUSTAINABLE ? "; NOT sustainable there: these replicas do not carry the traffic"
+                                                       : "; whether they carry it is undetermined (the run is too short)");
     sim_cost_bill(b, res->usd_per_hour, watts * R, sim_cost_pue(d->hw, &o->cost), so.isl, so.osl,
                   ev.fits ? input_share(&ev) : 0);
     return SIM_OK;
