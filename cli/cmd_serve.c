@@ -25,6 +25,10 @@ static void serve_usage(FILE *f)
                "TTFT / TPOT / end-to-end percentiles, throughput, goodput under an SLO and utilization,\n"
                "measured after the warm-up and before the cool-down, and whether the rate is sustainable.\n"
                "Without --requests the run is sized from the rate and the predicted latency.\n"
+               "With --requests-per-day N (or --requests-per-hour) instead of --rate, the run is the traffic's\n"
+               "peak (mean x --peak-factor) on the replicas the steady state sizes for it (or --replicas), and\n"
+               "the month's bill follows: $/h, $/day, $/month, $/M tokens at the traffic's load, kWh/month,\n"
+               "and the hosted APIs for the same traffic; with --price and a rate, the bill of that constant load.\n"
                "output:\n"
                "  --json                   the full result (with the timeline) as JSON on stdout\n"
                "  --csv FILE               the summary as one CSV row\n"
@@ -61,8 +65,7 @@ int cmd_serve(int argc, char **argv)
         return cmd_fail(SIM_EFAIL, "serve: out of memory");
     }
     rc = cli_serve_simulate(session, &r, req_csv || plot, true, run, &err);
-    sim_serve_view v = cli_serve_view(run);
-    cJSON *rep = rc ? NULL : sim_serve_report_json(&v);
+    cJSON *rep = rc ? NULL : cli_serve_report_json(run);
     if (!rc && !rep)
         rc = sim_fail(&err, SIM_EFAIL, "out of memory building the report");
     if (rc) {
@@ -88,7 +91,7 @@ int cmd_serve(int argc, char **argv)
             puts(text);
         free(text);
     } else {
-        sim_serve_report_print(stdout, &v);
+        cli_serve_report_print(stdout, run);
     }
     cJSON_Delete(rep);
     cli_serve_run_free(run);

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include "base/readfile.h"
 #include "model/registry.h"
 #include "report/bill_report.h"
 #include "report/report.h"
@@ -106,8 +108,11 @@ static const opt_entry options[] = {
     N(requests_per_day, 0, 1e12, "traffic: requests per day; sizes replicas for the peak and prints the monthly bill "
       "beside the hosted APIs that offer the model"),
     N(requests_per_hour, 0, 1e11, "traffic: requests per hour (instead of requests_per_day)"),
-    N(peak_factor, 1, 1e4, "traffic: the peak rate over the day's mean (default 2, an assumption: no sourced "
-      "diurnal profile)"),
+    N(peak_factor, 1, 1e4, "traffic: the peak hour's rate over the day's mean (default 2.236: the Azure LLM "
+      "inference trace 2024, coding service, weekdays; its conversation service peaks at 1.337)"),
+    S(diurnal, "traffic: the day's profile whose peak hour over its mean is the peak factor: azure-code-2024, "
+      "azure-conv-2024 (Azure LLM inference trace 2024, weekday means), flat, or a file of 24 hourly rates "
+      "(numbers separated by spaces, commas or new lines; '#' starts a comment)"),
     { { NULL, SIM_OPT_STR, NULL }, 0, 0, 0, 0 },
 };
 
@@ -390,6 +395,60 @@ void sim_request_serve_opts(const sim_request *r, sim_serve_opts *o)
     o->cost.lifetime_years = r->lifetime_years;
 }
 
+/* A file of 24 hourly rates: numbers separated by spaces, commas or new lines; '#' comments. */
+static int diurnal_file(const char *path, double rate[SIM_DIURNAL_HOURS], sim_err *err)
+{
+    size_t len;
+    sim_err e = { 0 };
+    char *text = sim_read_file(path, 1 << 20, "diurnal profile", &len, &e);
+    if (!text)
+        return sim_fail(err, e.code, "option 'diurnal': %s", e.msg);
+    int n = 0, rc = SIM_OK;
+    for (char *p = text; *p && !rc;) {
+        if (*p == '#') {
+            p += strcspn(p, "\n");
+            continue;
+        }
+        if (strchr(" \t\r\n,", *p)) {
+            p++;
+            continue;
+        }
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p)
+            rc = sim_fail(err, SIM_EINPUT, "option 'diurnal': %s: '%.20s' is not a number (expected 24 hourly rates)",
+                          path, p);
+        else if (n >= SIM_DIURNAL_HOURS)
+            rc = sim_fail(err, SIM_EINPUT, "option 'diurnal': %s: more than 24 hourly rates", path);
+        else
+            rate[n++] = v;
+        p = end > p ? end : p + 1;
+    }
+    free(text);
+    if (!rc && n != SIM_DIURNAL_HOURS)
+        rc = sim_fail(err, SIM_EINPUT, "option 'diurnal': %s: expected 24 hourly rates, one per hour of the day (got %d)",
+                      path, n);
+    return rc;
+}
+
+/* --diurnal NAME|FILE: the profile's peak hour over its mean becomes the peak factor. */
+static int diurnal_peak(const char *arg, sim_traffic *t, sim_err *err)
+{
+    double rate[SIM_DIURNAL_HOURS];
+    const char *source = NULL;
+    sim_err named = { 0 };
+    int rc = sim_diurnal_named(arg, rate, &source, &named);
+    if (rc && (strchr(arg, '/') || strchr(arg, '.') || access(arg, F_OK) == 0))
+        rc = diurnal_file(arg, rate, err);
+    else if (rc)
+        *err = named;
+    if (rc || (rc = sim_diurnal_peak_factor(rate, &t->peak_factor, err)))
+        return rc;
+    snprintf(t->peak_source, sizeof t->peak_source, "--diurnal %.60s: peak hour / mean hour%s%.100s", arg,
+             source ? " of the " : "", source ? source : "");
+    return SIM_OK;
+}
+
 int sim_request_traffic(const sim_request *r, sim_traffic *t, sim_err *err)
 {
     memset(t, 0, sizeof *t);
@@ -399,6 +458,18 @@ int sim_request_traffic(const sim_request *r, sim_traffic *t, sim_err *err)
     t->peak_factor = r->peak_factor;
     if (r->peak_factor > 0 && !(t->requests_per_day > 0))
         return sim_fail(err, SIM_EINPUT, "option 'peak_factor' goes with 'requests_per_day' or 'requests_per_hour'");
+    if (r->peak_factor > 0)
+        snprintf(t->peak_source, sizeof t->peak_source, "given: --peak-factor");
+    if (r->diurnal[0]) {
+        if (!(t->requests_per_day > 0))
+            return sim_fail(err, SIM_EINPUT, "option 'diurnal' goes with 'requests_per_day' or 'requests_per_hour'");
+        if (r->peak_factor > 0)
+            return sim_fail(err, SIM_EINPUT, "options 'peak_factor' and 'diurnal' both given: give one (the profile's "
+                            "peak hour over its mean is the peak factor)");
+        int rc = diurnal_peak(r->diurnal, t, err);
+        if (rc)
+            return rc;
+    }
     t->slo_ttft_s = r->slo_ttft_s;
     t->slo_tpot_s = r->slo_tpot_s;
     return SIM_OK;

@@ -60,7 +60,8 @@ typedef struct sim_request {
     /* prices and traffic (prices/SCHEMA.md, serving.h sim_traffic) */
     char price[64];                           /* KIND[:PROVIDER]; "" = the hwmodel's rent price ("rent") */
     double requests_per_day, requests_per_hour;/* 0 = no traffic given (no bill) */
-    double peak_factor;                       /* 0 = SIM_DEFAULT_PEAK_FACTOR (an assumption) */
+    double peak_factor;                       /* 0 = SIM_DEFAULT_PEAK_FACTOR (deploy/cost.h, sourced) */
+    char diurnal[512];                        /* a named profile or a file of 24 hourly rates: its peak factor */
 } sim_request;
 
 void sim_request_defaults(sim_request *r);

@@ -130,6 +130,9 @@ static int traffic_rate(const sim_request *in, sim_request *r, double *rpd, doub
     if (in->rate > 0)
         return sim_fail(err, SIM_EINPUT, "options 'rate' and 'requests_per_day' both given: give one (the search "
                         "carries the traffic's peak, requests_per_day / 86400 x peak_factor)");
+    if (in->replicas)
+        return sim_fail(err, SIM_EINPUT, "option 'replicas' is sized from 'requests_per_day' (replicas = ceil(peak / "
+                        "what one replica carries within the SLO)): give the traffic or the replicas, not both");
     *rpd = t.requests_per_day;
     *peak = t.peak_factor > 0 ? t.peak_factor : SIM_DEFAULT_PEAK_FACTOR;
     r->rate = *rpd / 86400.0 * *peak;

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "base/progress.h"
+#include "report/bill_report.h"
 
 static int length_law(const char *name, const char *opt, double mean, double cv, int max, sim_len_dist *out,
                       sim_err *err)
@@ -146,16 +147,55 @@ static void size_run(cli_serve_run *run, double rate, const sim_rate_point *p, i
     run->sized_capped = n > SIZE_MAX;
 }
 
-int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_records, bool progress,
+/* A daily traffic: the run simulates its peak (requests_per_day / 86400 x peak factor) on the
+ * replicas given, else on those the steady state sizes for it (as eval does). *rr gets the rate. */
+static int traffic_peak(const sim_request *r, const sim_traffic *t, cli_serve_run *run, sim_serve_opts *so,
+                        sim_request *rr, double *peak, sim_err *err)
+{
+    if (is_trace(r))
+        return sim_fail(err, SIM_EINPUT, "option 'requests_per_day' sets the arrivals; a trace has its own (give "
+                        "'price' alone to bill a trace at its own rate)");
+    if (r->rate > 0)
+        return sim_fail(err, SIM_EINPUT, "options 'rate' and 'requests_per_day' both given: give one (serve simulates "
+                        "the traffic's peak, requests_per_day / 86400 x peak_factor)");
+    *peak = t->peak_factor > 0 ? t->peak_factor : SIM_DEFAULT_PEAK_FACTOR;
+    rr->rate = t->requests_per_day / 86400.0 * *peak;
+    if (r->replicas)
+        return SIM_OK;
+    sim_serve_opts o = *so;
+    o.prefill = run->has_prefill ? &run->prefill : NULL;
+    sim_eval ev;
+    sim_bill b;
+    int rc = sim_serve_size_for_traffic(&run->deploy, &o, t, &ev, &b, err);
+    if (!rc && ev.fits)
+        so->replicas = b.replicas;
+    return rc;
+}
+
+int cli_serve_simulate(sim_session *session, const sim_request *req, bool keep_records, bool progress,
                        cli_serve_run *run, sim_err *err)
 {
     memset(run, 0, sizeof *run);
+    sim_request rr = *req; /* with a daily traffic: its peak as the rate */
+    const sim_request *r = &rr;
     sim_serve_opts so;
     int rc = sim_request_deploy(session, r, &run->deploy, &run->prefill, &run->has_prefill, &so, err);
     /* speculative decoding and prefix hits as eval and search read them: the accepted tokens
      * per step from the option, else the card's published figure, else an error */
     if (rc || (rc = sim_request_spec_opts(r, run->deploy.model, &so, err)))
         return rc;
+    sim_traffic t;
+    double peak = 1;
+    if ((rc = sim_request_traffic(r, &t, err)))
+        return rc;
+    if (t.requests_per_day > 0 && (rc = traffic_peak(req, &t, run, &so, &rr, &peak, err)))
+        return rc;
+    run->has_bill = t.requests_per_day > 0 || r->price[0];
+    if (run->has_bill && !(run->prices = sim_session_prices(session, err)))
+        return err->code;
+    run->model_name = run->deploy.model->name;
+    run->isl = r->isl;
+    run->osl = r->osl;
     int R = so.replicas > 0 ? so.replicas : 1;
     run->replicas = R;
     sim_request one = *r;
@@ -211,7 +251,39 @@ int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_rec
     if (rc)
         return rc;
     sim_des_scale_replicas(&run->result, R);
-    return SIM_OK;
+    if (!run->has_bill)
+        return SIM_OK;
+    /* without a daily traffic the run is a constant load at its own rate */
+    bool traffic = t.requests_per_day > 0;
+    double rpd = traffic ? t.requests_per_day : (r->rate > 0 ? r->rate : run->result.offered_rate) * 86400;
+    if (!traffic) { /* a trace: its mean lengths */
+        run->isl = run->result.served_rps > 0 ? run->result.input_tps / run->result.served_rps : r->isl;
+        run->osl = run->result.served_rps > 0 ? run->result.output_tps / run->result.served_rps : r->osl;
+    }
+    const char *source = !traffic ? "a constant load at the simulated rate" : t.peak_factor > 0 ? t.peak_source : NULL;
+    return sim_des_bill(&run->deploy, &run->opts, &run->result, R, rpd, peak, source, &run->bill, err);
+}
+
+cJSON *cli_serve_report_json(const cli_serve_run *run)
+{
+    sim_serve_view v = cli_serve_view(run);
+    cJSON *rep = sim_serve_report_json(&v);
+    cJSON *price = rep ? sim_report_price(run->deploy.hw, &run->opts.cost) : NULL;
+    if (price)
+        cJSON_AddItemToObject(rep, "price", price);
+    if (rep && run->has_bill)
+        cJSON_AddItemToObject(rep, "bill", sim_report_bill(&run->bill, run->model_name, run->isl, run->osl,
+                                                           run->prices));
+    return rep;
+}
+
+void cli_serve_report_print(FILE *f, const cli_serve_run *run)
+{
+    sim_serve_view v = cli_serve_view(run);
+    sim_serve_report_print(f, &v);
+    sim_report_print_price(f, run->deploy.hw, &run->opts.cost);
+    if (run->has_bill)
+        sim_report_print_bill(f, &run->bill, run->model_name, run->isl, run->osl, run->prices);
 }
 
 void cli_serve_run_free(cli_serve_run *run)
@@ -238,8 +310,7 @@ int cli_serve_request_run(sim_session *session, const sim_request *r, bool keep_
         return sim_fail(err, SIM_EFAIL, "out of memory");
     int rc = cli_serve_simulate(session, r, keep_records, progress, run, err);
     if (!rc) {
-        sim_serve_view v = cli_serve_view(run);
-        if (!(*report = sim_serve_report_json(&v)))
+        if (!(*report = cli_serve_report_json(run)))
             rc = sim_fail(err, SIM_EFAIL, "out of memory building the report");
     }
     if (!rc && res) { /* the caller takes the result */

@@ -40,6 +40,13 @@ typedef struct cli_serve_run {
     bool sized_capped;          /* ... and the size hit its cap */
     double predicted_e2e_s;     /* the steady-state model's end-to-end latency it was sized from */
     double predicted_relax_s;   /* ... and the backlog's relaxation time (sim_rate_point) */
+    /* A daily traffic (requests_per_day/hour: the run is its peak), or a rate with --price (a
+     * constant load): the month's bill from the run (sim_des_bill) and the hosted APIs */
+    bool has_bill;
+    sim_bill bill;
+    const sim_prices *prices;   /* the session's */
+    const char *model_name;
+    double isl, osl;            /* the request's mean lengths, for the hosted-API rows */
 } cli_serve_run;
 
 /* Build, simulate, scale to the replicas. `progress` prints "moesim serve: N% of requests
@@ -48,6 +55,11 @@ typedef struct cli_serve_run {
 int cli_serve_simulate(sim_session *session, const sim_request *r, bool keep_records, bool progress,
                        cli_serve_run *run, sim_err *err);
 void cli_serve_run_free(cli_serve_run *run);
+
+/* The report of a run: the simulation's JSON, with `price` (when --price was given) and
+ * `bill` (a traffic, or a rate with --price); and the same as text. */
+cJSON *cli_serve_report_json(const cli_serve_run *run);
+void cli_serve_report_print(FILE *f, const cli_serve_run *run);
 
 /* The run as the report layer takes it. */
 sim_serve_view cli_serve_view(const cli_serve_run *run);

@@ -5,8 +5,9 @@
 -- monthly bill at that traffic (every self-hosted replica is paid all month, idle or not),
 -- and whether the claimed range holds.
 -- Assumptions, stated because the guidance states none: 2,000 prompt and 500 output tokens
--- per request (the issue's procurement example); the peak is 2x the day's mean (moesim's
--- default peak factor, an assumption: no sourced diurnal profile); SLO TTFT <= 2 s and
+-- per request (the issue's procurement example); the peak hour is 2.236x the day's mean
+-- (moesim's default peak factor: the Azure LLM inference trace 2024, coding service,
+-- weekdays; deploy/cost.h); SLO TTFT <= 2 s and
 -- TPOT <= 50 ms (20 tok/s per user). Prices: prices/devices.json and prices/apis.json, each
 -- printed row with its date and source; prompt caching and batch discounts are not applied.
 -- Run: bin/moesim run scenarios/tiers.lua --out out/tiers

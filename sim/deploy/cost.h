@@ -55,7 +55,8 @@ double sim_cost_pue(const sim_hw *hw, const sim_cost_opts *o);
  * brings. A month is 730 hours (8,760 / 12). */
 typedef struct sim_bill {
     double requests_per_day, peak_factor;
-    bool peak_factor_assumed;           /* not given: the default 2 (an assumption, see cost.c) */
+    bool peak_factor_default;           /* not given: SIM_DEFAULT_PEAK_FACTOR */
+    char peak_source[200];              /* where the peak factor comes from, in words */
     double mean_rps, peak_rps;          /* requests/s: mean over the day, and at the peak */
     int replicas;                       /* instances sized for the peak */
     double capacity_rps;                /* what the replicas carry at the operating point */
@@ -65,10 +66,25 @@ typedef struct sim_bill {
     double kwh_per_month;               /* at rated power x PUE all month (an upper bound: idle draws less) */
     bool meets_slo;                     /* the steady state at the peak meets the SLO given (true when none) */
     char note[256];
+    /* moesim serve: the bill from a discrete-event run at the peak (measured true); the
+     * figures the simulation measured there, all replicas together */
+    bool measured;
+    double busy_share;                  /* share of the time an iteration runs (decode pool) */
+    double served_rps, output_tps, input_tps;
 } sim_bill;
 
 #define SIM_HOURS_PER_MONTH 730.0
-#define SIM_DEFAULT_PEAK_FACTOR 2.0
+/* The peak hour's request rate over the day's mean, by default: the Azure LLM inference trace
+ * 2024 (Azure/AzurePublicDataset, AzureLLMInferenceDataset2024.md: one week of production
+ * requests, May 2024; Stojkovic et al., DynamoLLM, HPCA 2025), coding service, weekdays:
+ * requests counted per hour, averaged per hour of day over the five weekdays (the profile
+ * "azure-code-2024" in serve/traffic.c), peak hour 2.236 x the mean hour. The conversation
+ * service of the same trace peaks at 1.337 x ("azure-conv-2024"); the default takes the burstier
+ * of the two, so that replicas sized for it are not short at the peak. Hourly bins: bursts
+ * within the hour are the serving simulation's (arrival gamma) business. */
+#define SIM_DEFAULT_PEAK_FACTOR 2.236
+#define SIM_DEFAULT_PEAK_SOURCE "default: Azure LLM inference trace 2024, coding service, weekday peak hour / day mean"
+
 
 /* Fill the money and energy of a bill from its traffic, the deployment's cost per hour and
  * watts (all replicas, before PUE), the PUE, the lengths and the share of device time prompt

@@ -64,7 +64,8 @@ cJSON *sim_report_bill(const sim_bill *b, const char *model, double isl, double 
         return NULL;
     sim_json_add_num(j, "requests_per_day", b->requests_per_day);
     sim_json_add_num(j, "peak_factor", b->peak_factor);
-    cJSON_AddBoolToObject(j, "peak_factor_assumed", b->peak_factor_assumed);
+    cJSON_AddBoolToObject(j, "peak_factor_default", b->peak_factor_default);
+    cJSON_AddStringToObject(j, "peak_factor_source", b->peak_source);
     sim_json_add_num(j, "mean_requests_per_s", b->mean_rps);
     sim_json_add_num(j, "peak_requests_per_s", b->peak_rps);
     sim_json_add_num(j, "replicas", b->replicas);
@@ -78,6 +79,14 @@ cJSON *sim_report_bill(const sim_bill *b, const char *model, double isl, double 
     sim_json_add_num(j, "usd_per_mtok_output_at_load", b->usd_per_mtok_output);
     sim_json_add_num(j, "kwh_per_month", b->kwh_per_month);
     cJSON_AddStringToObject(j, "note", b->note);
+    if (b->measured) { /* moesim serve: what the simulation measured at the peak */
+        cJSON *m = cJSON_AddObjectToObject(j, "simulated_at_peak");
+        sim_json_add_num(m, "peak_requests_per_s", b->peak_rps);
+        sim_json_add_num(m, "served_requests_per_s", b->served_rps);
+        sim_json_add_num(m, "busy_share", b->busy_share);
+        sim_json_add_num(m, "output_tokens_per_s", b->output_tps);
+        sim_json_add_num(m, "input_tokens_per_s", b->input_tps);
+    }
     cJSON_AddItemToObject(j, "hosted_api", sim_report_api_rows(prices, model, b->requests_per_day, isl, osl));
     return j;
 }
@@ -85,11 +94,11 @@ cJSON *sim_report_bill(const sim_bill *b, const char *model, double isl, double 
 void sim_report_print_bill(FILE *f, const sim_bill *b, const char *model, double isl, double osl,
                            const sim_prices *prices)
 {
-    fprintf(f, "traffic: %g requests/day = %.4g req/s mean, peak x%g%s = %.4g req/s\n", b->requests_per_day, b->mean_rps,
-            b->peak_factor, b->peak_factor_assumed ? " (assumed: no sourced diurnal profile; give --peak-factor)" : "",
-            b->peak_rps);
-    fprintf(f, "sized for the peak: %s; utilization %.2g%% of what they carry at their largest batch (%.4g req/s)\n",
-            b->note, 100 * b->utilization, b->capacity_rps);
+    fprintf(f, "traffic: %g requests/day = %.4g req/s mean, peak x%.4g (%s%s) = %.4g req/s\n", b->requests_per_day,
+            b->mean_rps, b->peak_factor, b->peak_source,
+            b->peak_factor_default ? "; --peak-factor or --diurnal to change it" : "", b->peak_rps);
+    fprintf(f, "%s: %s; utilization %.2g%% of what they carry at their largest batch (%.4g req/s)\n",
+            b->measured ? "simulated" : "sized for the peak", b->note, 100 * b->utilization, b->capacity_rps);
     fprintf(f, "bill (every replica paid all month, idle or not): $%.2f/h, $%.0f/day, $%.0f/month; "
                "at the actual load $%.3f per M input and $%.3f per M output tokens; %.0f kWh/month "
                "(rated power x PUE: an upper bound)\n",

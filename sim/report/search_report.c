@@ -44,6 +44,12 @@ static cJSON *row_json(const sim_search_row *r)
     sim_json_add_num(row, "usd_per_month", r->usd_per_month);
     if (isfinite(r->usd_per_mtok_at_load))
         sim_json_add_num(row, "usd_per_mtok_output_at_load", r->usd_per_mtok_at_load);
+    if (r->replicas > 0) { /* sized for a daily traffic: null capacity when no concurrency meets the SLO */
+        cJSON_AddNumberToObject(row, "replicas", r->replicas);
+        cJSON_AddNumberToObject(row, "total_gpus", (double)r->replicas * r->gpus);
+        sim_json_add_num(row, "requests_per_s_per_replica_at_slo", r->slo_rps);
+        sim_json_add_num(row, "utilization", r->utilization);
+    }
     cJSON_AddNumberToObject(row, "ttft_s", r->ttft_s);
     cJSON_AddNumberToObject(row, "tpot_s", r->tpot_s);
     if (r->ranked) {
@@ -117,13 +123,43 @@ cJSON *sim_search_report_json(const sim_search_result *r)
     return j;
 }
 
+/* The traffic answer in words: why this many replicas, how busy they are, what a month costs. */
+static void print_traffic_answer(FILE *f, const sim_search_result *r)
+{
+    long i = r->met ? r->best : r->closest;
+    if (i < 0)
+        return;
+    const sim_search_row *w = &r->rows[i];
+    if (!(w->slo_rps > 0)) {
+        fprintf(f, "answer: no concurrency of %s x%d meets the SLO even at one request in flight\n", w->hw->name,
+                w->gpus);
+        return;
+    }
+    double mean = r->requests_per_day / 86400;
+    int sized = (int)ceil(r->rate / w->slo_rps - 1e-9);
+    char added[160] = "";
+    if (w->replicas > sized)
+        snprintf(added, sizeof added, ", plus %d added until the simulated p99 met the SLO (the sizing uses "
+                 "steady-state means)", w->replicas - sized);
+    fprintf(f, "answer at %g requests/day: %d replica%s of %s x%d (%d GPU%s in all): one replica carries up to %.4g "
+               "req/s within the SLO, the peak is %.4g req/s, so ceil(%.4g / %.4g) = %d%s; over the day they are %.2g%% "
+               "utilized (mean %.4g req/s of %.4g); $%.0f/month, $%.3g per M output tokens at this load%s\n",
+            r->requests_per_day, w->replicas, w->replicas == 1 ? "" : "s", w->hw->name, w->gpus, w->replicas * w->gpus,
+            w->replicas * w->gpus == 1 ? "" : "s",
+            w->slo_rps, r->rate, r->rate, w->slo_rps, sized < 1 ? 1 : sized, added, 100 * w->utilization, mean, w->replicas * w->slo_rps,
+            w->usd_per_month, w->usd_per_mtok_at_load,
+            w->replicas == 1 && w->utilization < 0.1 ? " (one replica is the smallest deployment: at this traffic it "
+                                                       "idles most of the day, see the hosted API below)" : "");
+}
+
 void sim_search_report_print(FILE *f, const sim_search_result *r)
 {
     static const char *const cols[] = { "hw", "gpus", "split", "precision", "max_batched_tokens", "concurrency",
                                         "output_tokens_per_s_per_user", "output_tokens_per_s_per_gpu",
                                         "usd_per_mtok_output", "ttft_s", "tpot_s", "usd_per_month" };
-    static const char *const traffic_cols[] = { "hw", "gpus", "split", "precision", "concurrency", "ttft_s", "tpot_s",
-                                                "usd_per_month", "usd_per_mtok_output_at_load" };
+    static const char *const traffic_cols[] = { "hw", "gpus", "split", "precision", "replicas",
+                                                "requests_per_s_per_replica_at_slo", "utilization", "concurrency",
+                                                "ttft_s", "tpot_s", "usd_per_month", "usd_per_mtok_output_at_load" };
     bool traffic = !r->frontier && r->requests_per_day > 0;
     fprintf(f, "%.0f configurations evaluated (%.0f splits rejected by the deployment checks, %.0f do not fit in memory)\n",
             (double)r->configs, (double)r->invalid, (double)r->no_fit);
@@ -136,14 +172,19 @@ void sim_search_report_print(FILE *f, const sim_search_result *r)
         fprintf(f, "%.0f points; Pareto frontier (%d points):\n", (double)r->points, cJSON_GetArraySize(rows));
     } else {
         if (traffic)
-            fprintf(f, "traffic %g requests/day: the peak %g req/s (mean x %g) must be carried; every configuration is "
-                       "paid all month, so they rank by $/month\n", r->requests_per_day, r->rate, r->peak_factor);
-        fprintf(f, "%.0f meet the SLO in steady state at %g req/s\n%s\n", (double)r->feasible, r->rate, r->message);
+            fprintf(f, "traffic %g requests/day: the peak %.4g req/s (mean %.4g x %g) must be carried within the SLO; "
+                       "each configuration takes replicas = ceil(peak / what one replica carries within the SLO), "
+                       "every replica paid all month, so they rank by $/month\n",
+                    r->requests_per_day, r->rate, r->requests_per_day / 86400, r->peak_factor);
+        fprintf(f, "%.0f meet the SLO in steady state at %.4g req/s\n%s\n", (double)r->feasible, r->rate, r->message);
+        if (traffic)
+            print_traffic_answer(f, r);
         fprintf(f, "cheapest candidates (steady state at the concurrency that carries the rate%s):\n",
-                traffic ? "; usd_per_mtok_output_at_load = the month's bill over the month's output tokens" : "");
+                traffic ? "; utilization = the day's mean / what the replicas carry within the SLO; "
+                          "usd_per_mtok_output_at_load = the month's bill over the month's output tokens" : "");
     }
     if (traffic)
-        sim_table_print(f, rows, traffic_cols, 9);
+        sim_table_print(f, rows, traffic_cols, 12);
     else
         sim_table_print(f, rows, cols, 12);
     cJSON_Delete(rows);

@@ -499,6 +499,7 @@ typedef struct item {
     double usd_per_hour, score, conc;
     bool feasible;
     const cand *k;
+    long orig;             /* position before a re-sort (cheapest_pick) */
 } item;
 
 typedef struct cheap_ctx {
@@ -567,17 +568,120 @@ static int reach_rate(const sim_deploy *d, sim_serve_opts *so, double rate, sim_
     return sim_serve_eval(d, so, ev, err);
 }
 
+/* Whether a steady state meets the SLO bounds given (each bound that is set). */
+static bool meets_slo(const sim_search_space *s, const sim_eval *ev)
+{
+    return slo_score(s, ev->ttft_s, ev->tpot_s) <= 1;
+}
+
+/* The most requests/s one instance carries in steady state within the SLO: the largest
+ * concurrency that still meets it (doubling, then bisection; latency grows with the batch),
+ * and the request rate there. *rps is NaN when even one request in flight misses the SLO
+ * or the instance does not fit. */
+static int slo_capacity(const sim_search_space *s, const sim_deploy *d, sim_serve_opts *so, double *rps,
+                        sim_err *err)
+{
+    sim_eval ev;
+    double good = 0, bad = 0;
+    int rc;
+    *rps = NAN;
+    for (double cc = 1; cc <= 1 << 20; cc *= 2) {
+        so->concurrency = cc;
+        if ((rc = sim_serve_eval(d, so, &ev, err)))
+            return rc;
+        if (!ev.fits || !meets_slo(s, &ev)) {
+            bad = cc;
+            break;
+        }
+        good = cc;
+        *rps = ev.output_tps / so->osl;
+        if (ev.clipped) /* the batch cannot grow further */
+            return SIM_OK;
+    }
+    for (int i = 0; i < 10 && good > 0 && bad - good > 1; i++) {
+        double mid = floor((good + bad) / 2);
+        so->concurrency = mid;
+        if ((rc = sim_serve_eval(d, so, &ev, err)))
+            return rc;
+        if (ev.fits && meets_slo(s, &ev)) {
+            good = mid;
+            *rps = fmax(*rps, ev.output_tps / so->osl);
+        } else {
+            bad = mid;
+        }
+    }
+    return SIM_OK;
+}
+
+/* With a daily traffic: how many replicas of the candidate carry the peak within the SLO
+ * (ceil(peak / one replica's SLO capacity); one when none meets it, so that it ranks by its
+ * distance to the SLO), and the rate each replica takes. */
+static int size_replicas(const sim_search_space *s, const cand *k, sim_serve_opts *so, double *slo_rps, int *R,
+                         sim_err *err)
+{
+    int rc = slo_capacity(s, &k->d, so, slo_rps, err);
+    *R = 1;
+    if (!rc && *slo_rps > 0)
+        *R = (int)fmin(ceil(s->rate / *slo_rps * (1 - 1e-12)), 1 << 20);
+    if (*R < 1)
+        *R = 1;
+    return rc;
+}
+
+/* A candidate at R replicas (R = 1 without a traffic): the steady state at the concurrency
+ * that carries each replica's share of the rate, as a ranked item. *fits is false when the
+ * candidate does not fit (the item is then not filled). */
+static int place(const sim_search_space *s, const cand *k, int R, double slo_rps, item *it, bool *fits,
+                 sim_err *err)
+{
+    sim_serve_opts so = serve_opts(s, k);
+    sim_eval ev;
+    bool reached;
+    int rc = reach_rate(&k->d, &so, s->rate / R, &ev, &reached, err);
+    *fits = !rc && ev.fits;
+    if (rc || !ev.fits)
+        return rc;
+    double rps = R * ev.output_tps / so.osl;
+    double score = slo_score(s, ev.ttft_s, ev.tpot_s);
+    if (!reached) /* short of the rate: as far from the goal as the shortfall */
+        score = fmax(score, 1) * s->rate / fmax(rps, 1e-12);
+    memset(it, 0, sizeof *it);
+    it->row = config_row(k, &ev);
+    it->row.ranked = true;
+    it->row.requests_per_s = rps;
+    it->row.slo_score = score;
+    if (s->requests_per_day > 0) { /* every replica paid all month: what the traffic pays per M output tokens */
+        it->row.replicas = R;
+        it->row.slo_rps = slo_rps;
+        it->row.utilization = slo_rps > 0 ? s->requests_per_day / 86400.0 / (R * slo_rps) : NAN;
+        it->row.usd_per_hour = R * ev.usd_per_hour;
+        it->row.usd_per_month = it->row.usd_per_hour * SIM_HOURS_PER_MONTH;
+        it->row.usd_per_mtok_at_load = it->row.usd_per_month / (s->requests_per_day * SIM_HOURS_PER_MONTH / 24 * so.osl / 1e6);
+    }
+    it->usd_per_hour = it->row.usd_per_hour;
+    it->score = score;
+    it->conc = so.concurrency;
+    it->feasible = reached && score <= 1;
+    it->k = k;
+    return SIM_OK;
+}
+
 static int cheap_visit(cheap_ctx *c, const cand *k)
 {
     const sim_search_space *s = c->s;
     tick(s, ++c->done, c->size);
-    sim_serve_opts so = serve_opts(s, k);
-    sim_eval ev;
-    bool reached;
-    int rc = reach_rate(&k->d, &so, s->rate, &ev, &reached, c->err);
-    if (rc)
+    double slo_rps = NAN;
+    int R = 1, rc;
+    if (s->requests_per_day > 0) {
+        sim_serve_opts so = serve_opts(s, k);
+        if ((rc = size_replicas(s, k, &so, &slo_rps, &R, c->err)))
+            return rc;
+    }
+    item it;
+    bool fits;
+    if ((rc = place(s, k, R, slo_rps, &it, &fits, c->err)))
         return rc;
-    if (!ev.fits) {
+    if (!fits) {
         c->no_fit++;
         return SIM_OK;
     }
@@ -589,22 +693,7 @@ static int cheap_visit(cheap_ctx *c, const cand *k)
         c->c = p;
         c->cap = cap;
     }
-    double rps = ev.output_tps / so.osl;
-    double score = slo_score(s, ev.ttft_s, ev.tpot_s);
-    if (!reached) /* short of the rate: as far from the goal as the shortfall */
-        score = fmax(score, 1) * s->rate / fmax(rps, 1e-12);
-    item *it = &c->c[c->n++];
-    it->row = config_row(k, &ev);
-    it->row.ranked = true;
-    it->row.requests_per_s = rps;
-    it->row.slo_score = score;
-    if (s->requests_per_day > 0) /* what the traffic pays per M output tokens, idle time included */
-        it->row.usd_per_mtok_at_load = it->row.usd_per_month / (s->requests_per_day * SIM_HOURS_PER_MONTH / 24 * so.osl / 1e6);
-    it->usd_per_hour = ev.usd_per_hour;
-    it->score = score;
-    it->conc = so.concurrency;
-    it->feasible = reached && score <= 1;
-    it->k = k;
+    c->c[c->n++] = it;
     return SIM_OK;
 }
 
@@ -628,6 +717,17 @@ static int confirm(cheap_ctx *c, item *it, bool *met, double *score, sim_err *er
             return rc;
         c->have_wl = true;
     }
+    /* a candidate sized over replicas for a traffic: one replica takes its share of the peak */
+    int R = it->row.replicas > 0 ? it->row.replicas : s->serve.replicas;
+    sim_workload own = { 0 };
+    const sim_workload *wl = &c->wl;
+    if (it->row.replicas > 1) {
+        sim_wl_opts wo = s->workload;
+        wo.rate = s->rate / it->row.replicas;
+        if ((rc = sim_workload_generate(&wo, &own, err)))
+            return rc;
+        wl = &own;
+    }
     sim_des_opts o = s->des;
     o.prefill = it->k->has_prefill ? &it->k->pre : NULL;
     o.prefill_instances = it->k->has_prefill ? it->k->xp : 0;
@@ -635,9 +735,12 @@ static int confirm(cheap_ctx *c, item *it, bool *met, double *score, sim_err *er
     o.keep_records = false;
     o.progress = NULL;
     sim_des_result res;
-    if ((rc = sim_des_run(&it->k->d, &o, &c->wl, &res, err)))
+    rc = sim_des_run(&it->k->d, &o, wl, &res, err);
+    if (wl == &own)
+        sim_workload_free(&own);
+    if (rc)
         return rc;
-    sim_des_scale_replicas(&res, s->serve.replicas);
+    sim_des_scale_replicas(&res, R);
     *score = slo_score(s, res.ttft.p99, res.tpot.p99);
     *met = res.sustainable && *score <= 1;
     it->row.simulated = true;
@@ -651,9 +754,12 @@ static int confirm(cheap_ctx *c, item *it, bool *met, double *score, sim_err *er
 
 static void describe(char *buf, size_t cap, const sim_search_row *row)
 {
-    snprintf(buf, cap, "%s x%g %s %s, %s", row->hw->name, (double)row->gpus, row->split,
+    size_t n = 0;
+    if (row->replicas > 1)
+        n = (size_t)snprintf(buf, cap, "%d replicas of ", row->replicas);
+    snprintf(buf + n, cap - n, "%s x%g %s %s, %s", row->hw->name, (double)row->gpus, row->split,
              sim_wformat_name(row->precision), row->simulated ? "simulated p99" : "steady state");
-    size_t n = strlen(buf);
+    n = strlen(buf);
     double ttft = row->simulated ? row->sim.ttft_p99_s : row->ttft_s;
     double tpot = row->simulated ? row->sim.tpot_p99_s : row->tpot_s;
     snprintf(buf + n, cap - n, " TTFT %.3g s, TPOT %.3g ms", ttft, 1e3 * tpot);
@@ -669,17 +775,58 @@ static int add_confirmed(sim_search_result *out, long i, sim_err *err)
     return SIM_OK;
 }
 
-/* Rank by cost, simulate the cheapest feasible candidates until one meets the SLO; else
- * name the closest. */
+/* A candidate sized for a traffic is sized on steady-state means; its simulated p99 can miss
+ * the SLO (prefill stalls, bursts). It then takes one more replica at a time, at most
+ * SIM_SEARCH_BUMPS more (a bound that keeps the search quick), until the simulation meets it. */
+enum { SIM_SEARCH_BUMPS = 4 };
+
+static int bump(cheap_ctx *c, item *it, bool *met, double *score, sim_err *err)
+{
+    int rc = SIM_OK;
+    item was = *it;
+    double was_score = *score;
+    for (int b = 0; b < SIM_SEARCH_BUMPS && !*met && it->row.replicas > 0 && it->row.slo_rps > 0; b++) {
+        item t;
+        bool fits;
+        if ((rc = place(c->s, it->k, it->row.replicas + 1, it->row.slo_rps, &t, &fits, err)) || !fits)
+            break;
+        t.orig = it->orig;
+        *it = t;
+        if ((rc = confirm(c, it, met, score, err)))
+            break;
+    }
+    if (!rc && !*met) { /* more replicas did not help (the tails are not the queue's): keep the sizing */
+        *it = was;
+        *score = was_score;
+    }
+    return rc;
+}
+
+static void set_best(const sim_search_space *s, const item *it, long i, sim_search_result *out)
+{
+    char d[384];
+    describe(d, sizeof d, &it->row);
+    out->met = true;
+    out->best = i;
+    snprintf(out->message, sizeof out->message, "cheapest meeting the SLO: %s%s", d,
+             it->row.replicas > 0 && it->row.slo_rps > 0 && it->row.replicas > ceil(s->rate / it->row.slo_rps - 1e-9)
+                 ? " (replicas added until the simulated p99 met the SLO: the steady-state sizing uses means)" : "");
+}
+
+/* Rank by cost, simulate the cheapest feasible candidates until one meets the SLO (a traffic's
+ * candidate with more replicas when its tails need them, then against the cheaper ones left);
+ * else name the closest. */
 static int cheapest_pick(cheap_ctx *c, sim_search_result *out, sim_err *err)
 {
     const sim_search_space *s = c->s;
     qsort(c->c, (size_t)c->n, sizeof *c->c, by_cost);
+    for (long i = 0; i < c->n; i++)
+        c->c[i].orig = i;
     long nfeas = 0;
     while (nfeas < c->n && c->c[nfeas].feasible)
         nfeas++;
     out->feasible = nfeas;
-    long best_closest = -1;
+    long best_closest = -1, best = -1;
     double closest_score = INFINITY;
     int rc;
     for (long i = 0; i < nfeas && i < s->confirm; i++) {
@@ -687,18 +834,24 @@ static int cheapest_pick(cheap_ctx *c, sim_search_result *out, sim_err *err)
         double score;
         if ((rc = confirm(c, &c->c[i], &met, &score, err)) || (rc = add_confirmed(out, i, err)))
             return rc;
+        if (!met && s->requests_per_day > 0 && (rc = bump(c, &c->c[i], &met, &score, err)))
+            return rc;
         if (met) {
-            char d[384];
-            describe(d, sizeof d, &c->c[i].row);
-            out->met = true;
-            out->best = i;
-            snprintf(out->message, sizeof out->message, "cheapest meeting the SLO: %s", d);
-            return SIM_OK;
+            if (best < 0 || c->c[i].usd_per_hour < c->c[best].usd_per_hour)
+                best = i;
+            /* no candidate left is cheaper than the best met */
+            if (i + 1 >= nfeas || c->c[i + 1].usd_per_hour >= c->c[best].usd_per_hour)
+                break;
+            continue;
         }
         if (score < closest_score) {
             closest_score = score;
             best_closest = i;
         }
+    }
+    if (best >= 0) {
+        set_best(s, &c->c[best], best, out);
+        return SIM_OK;
     }
     /* Nothing met it: the closest is the best simulated candidate, else the steady-state
      * candidate with the smallest distance to the SLO (simulated now, to show its tails). */
@@ -727,6 +880,26 @@ static int cheapest_pick(cheap_ctx *c, sim_search_result *out, sim_err *err)
     return SIM_OK;
 }
 
+/* After replicas were added to a candidate the rows are no longer in order of cost: sort them
+ * again and carry the indices the result holds. */
+static int resort(cheap_ctx *c, sim_search_result *out, sim_err *err)
+{
+    long *inv = malloc((size_t)(c->n > 0 ? c->n : 1) * sizeof *inv);
+    if (!inv)
+        return sim_fail(err, SIM_EFAIL, "out of memory");
+    qsort(c->c, (size_t)c->n, sizeof *c->c, by_cost);
+    for (long j = 0; j < c->n; j++)
+        inv[c->c[j].orig] = j;
+    if (out->best >= 0)
+        out->best = inv[out->best];
+    if (out->closest >= 0)
+        out->closest = inv[out->closest];
+    for (long i = 0; i < out->nconfirmed; i++)
+        out->confirmed[i] = inv[out->confirmed[i]];
+    free(inv);
+    return SIM_OK;
+}
+
 int sim_search_run_cheapest(const sim_search_space *s, sim_search_result *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -748,6 +921,8 @@ int sim_search_run_cheapest(const sim_search_space *s, sim_search_result *out, s
         out->peak_factor = s->peak_factor;
         rc = cheapest_pick(&c, out, err);
     }
+    if (!rc && s->requests_per_day > 0)
+        rc = resort(&c, out, err);
     if (!rc) {
         out->rows = malloc((size_t)(c.n > 0 ? c.n : 1) * sizeof *out->rows);
         if (!out->rows)

@@ -90,6 +90,12 @@ typedef struct sim_search_row {
     double usd_per_month;                       /* usd_per_hour x 730: paid idle or not */
     double usd_per_mtok_at_load;                /* cheapest with a daily traffic: the month's bill over the month's
                                                    output tokens (NaN without one) */
+    /* Cheapest with a daily traffic: the candidate is sized for the peak. slo_rps is the most
+     * requests/s one replica carries in steady state within the SLO (NaN when none meets it),
+     * replicas = ceil(peak / slo_rps), utilization = the day's mean / (replicas x slo_rps);
+     * usd_per_hour and usd_per_month are then every replica's. Without a traffic: replicas 0. */
+    int replicas;
+    double slo_rps, utilization;
     double joules_per_output_token;             /* NaN when the hwmodel states no power */
     int spec_tokens;                            /* MTP draft tokens per decode step (0 = off) */
     double spec_accept;                         /* tokens a decode step produces per sequence (1 without) */

@@ -119,4 +119,15 @@ void sim_des_result_free(sim_des_result *r);
  * per-request ones do not. R <= 1 changes nothing. */
 void sim_des_scale_replicas(sim_des_result *r, int replicas);
 
+/* The monthly bill of a daily traffic from a run at its peak (`moesim serve
+ * --requests-per-day`, or a constant load: peak_factor 1): every replica paid all month; the
+ * month's tokens are the traffic's requests at the lengths the run drew (its measured tokens
+ * per served request); utilization is the day's mean over what the replicas carry in steady
+ * state (res->capacity_rps); the prompt tokens' share of the bill is the steady state's at the
+ * run's mean concurrency; meets_slo: sustainable and p99 TTFT / TPOT within the bounds set.
+ * peak_source says where peak_factor comes from (NULL: the default, SIM_DEFAULT_PEAK_FACTOR).
+ * res must be scaled to the replicas already. */
+int sim_des_bill(const sim_deploy *d, const sim_des_opts *o, const sim_des_result *res, int replicas,
+                 double requests_per_day, double peak_factor, const char *peak_source, sim_bill *b, sim_err *err);
+
 #endif

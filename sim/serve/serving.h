@@ -97,12 +97,23 @@ typedef struct sim_rate_point {
 int sim_serve_at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err);
 
 /* A daily traffic in the user's terms. The peak factor is the peak hour's rate over the
- * day's mean (<= 0: SIM_DEFAULT_PEAK_FACTOR, an assumption: no sourced diurnal profile of
- * LLM traffic is in the reference). SLO bounds apply to the steady state at the peak (0 = none). */
+ * day's mean (<= 0: SIM_DEFAULT_PEAK_FACTOR, sourced in deploy/cost.h), peak_source says where
+ * it came from ("" = the default). SLO bounds apply to the steady state at the peak (0 = none). */
 typedef struct sim_traffic {
     double requests_per_day, peak_factor;
+    char peak_source[200];
     double slo_ttft_s, slo_tpot_s;
 } sim_traffic;
+
+/* A day's traffic by hour: 24 relative request rates (any scale, at least one positive). The
+ * named profiles come from published production traces (serve/traffic.c, with their sources);
+ * SIM_DEFAULT_PEAK_FACTOR is the peak factor of "azure-code-2024". */
+enum { SIM_DIURNAL_HOURS = 24 };
+/* The named profile's 24 rates and its source; SIM_EINPUT naming the known names otherwise. */
+int sim_diurnal_named(const char *name, double rate[SIM_DIURNAL_HOURS], const char **source, sim_err *err);
+/* Its peak factor: the largest hour over the mean hour; SIM_EINPUT when a rate is negative or
+ * not finite, or none is positive. */
+int sim_diurnal_peak_factor(const double rate[SIM_DIURNAL_HOURS], double *peak_factor, sim_err *err);
 
 /* Size replicas of deployment d for the peak rate: the fewest replicas whose steady state
  * (sim_serve_at_rate, one replica's share of the peak) reaches the rate and meets the SLO,

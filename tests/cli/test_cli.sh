@@ -265,12 +265,13 @@ jq -s -e '
   and ((.[0].bill.usd_per_mtok_output_at_load / .[2].bill.usd_per_mtok_output_at_load - 100) | fabs < 1)
   and ((.[2].bill.hosted_api[0].usd_per_month / .[0].bill.hosted_api[0].usd_per_month - 100) | fabs < 1e-6)
   and (.[0].bill.usd_per_month > .[0].bill.hosted_api[0].usd_per_month)
-  and (.[1].bill.peak_factor == 2 and .[1].bill.peak_factor_assumed)
+  and (.[1].bill.peak_factor == 2.236 and .[1].bill.peak_factor_default
+       and (.[1].bill.peak_factor_source | test("Azure LLM inference trace 2024")))
   and ((.[0].bill.usd_per_month - 1.49 * 730) | fabs < 0.01)' "$tmp/bill100" "$tmp/bill1000" "$tmp/bill10000" >/dev/null \
   && ok || bad "bills for 100 / 1,000 / 10,000 requests a day: $(jq -c .bill "$tmp/bill100")"
 # enough traffic needs more replicas, each paid: 2,000,000 a day on one H100
 "$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --isl 2000 --osl 500 --requests-per-day 2000000 \
-  --peak-factor 3 --price on-demand --json | jq -e '.bill.replicas > 1 and .bill.peak_factor_assumed == false
+  --peak-factor 3 --price on-demand --json | jq -e '.bill.replicas > 1 and .bill.peak_factor_default == false
   and (.bill.usd_per_month - .bill.replicas * 2.23 * 730 | fabs < 0.01) and .price.provider == "coreweave"' >/dev/null \
   && ok || bad "a large traffic is not sized over replicas"
 "$M" eval --model mixtral-8x7b --hw h100-sxm --requests-per-day 1000 --price tco | grep -q "^price: tco, the hwmodel's \$1.31" \
@@ -282,11 +283,42 @@ jq -s -e '
 # search ranks by what the traffic pays and prints $/month
 "$M" search --model mixtral-8x7b --hw h100-sxm,h200 --max-gpus 2 --precision fp8 --isl 2000 --osl 500 \
   --slo-tpot-s 0.05 --requests-per-day 1000 --price on-demand --confirm 1 --json >"$tmp/sbill"
-jq -e '.requests_per_day == 1000 and (.rate - 1000 / 86400 * 2 | fabs < 1e-9)
+jq -e '.requests_per_day == 1000 and (.rate - 1000 / 86400 * 2.236 | fabs < 1e-9)
   and ([.ranked[].usd_per_month] as $m | $m == ($m | sort))
   and all(.ranked[]; .usd_per_mtok_output_at_load > 0)
   and (.prices | length == 2) and (.hosted_api | length >= 1)' "$tmp/sbill" >/dev/null \
   && ok || bad "search with a daily traffic: $(head -c 400 "$tmp/sbill")"
+# search sizes each candidate for the traffic's peak: replicas = ceil(peak / what one replica
+# carries within the SLO in steady state), more when the simulated p99 needs them, ranked by
+# $/month; 100 / 1,000 / 10,000 a day give different answers and say why
+for n in 100 1000 10000; do
+  "$M" search --model qwen3-30b-a3b --hw m4-max --max-gpus 2 --isl 2000 --osl 500 --slo-ttft-s 3 --slo-tpot-s 0.1 \
+    --requests-per-day $n --confirm 1 --json >"$tmp/size$n" || bad "search --requests-per-day $n failed"
+  "$M" search --model qwen3-30b-a3b --hw m4-max --max-gpus 2 --isl 2000 --osl 500 --slo-ttft-s 3 --slo-tpot-s 0.1 \
+    --requests-per-day $n --confirm 1 | grep -q "^answer at $n requests/day: .* so ceil(" \
+    && ok || bad "search at $n requests/day does not explain its replicas"
+done
+jq -s -e '
+  all(.[]; .met and .best as $r | $r.replicas >= 1 and $r.total_gpus == $r.replicas * $r.gpus
+      and ($r.replicas >= (.rate / $r.requests_per_s_per_replica_at_slo | ceil))
+      and (($r.utilization - .requests_per_day / 86400 / ($r.replicas * $r.requests_per_s_per_replica_at_slo)) | fabs < 1e-9)
+      and (($r.usd_per_month - $r.usd_per_hour * 730) | fabs < 1e-6) and $r.simulated.meets_slo)
+  and all(.[]; [.ranked[] | select(.slo_score <= 1) | .usd_per_month] as $m | $m == ($m | sort))
+  and .[0].best.replicas == 1 and .[1].best.replicas == 1 and .[2].best.replicas >= 2
+  and ((.[1].best.utilization / .[0].best.utilization - 10) | fabs < 1e-6)
+  and ((.[2].best.usd_per_month - .[2].best.replicas * .[1].best.usd_per_month) | fabs < 1e-6)
+  and .[0].best.usd_per_mtok_output_at_load > .[1].best.usd_per_mtok_output_at_load' \
+  "$tmp/size100" "$tmp/size1000" "$tmp/size10000" >/dev/null \
+  && ok || bad "search replicas for 100 / 1,000 / 10,000 a day: $(jq -c '.best' "$tmp/size10000")"
+# --diurnal: a named profile or a file of 24 hourly rates sets the peak factor (peak hour / mean hour)
+"$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --requests-per-day 1000 --diurnal azure-conv-2024 --json \
+  | jq -e '(.bill.peak_factor - 1.337 | fabs) < 2e-3 and (.bill.peak_factor_source | test("conversation"))' >/dev/null \
+  && ok || bad "--diurnal azure-conv-2024 does not set the peak factor"
+seq 1 24 >"$tmp/day.txt"
+"$M" eval --model mixtral-8x7b --hw h100-sxm --precision fp8 --requests-per-day 1000 --diurnal "$tmp/day.txt" --json \
+  | jq -e '(.bill.peak_factor - 24 / 12.5 | fabs) < 1e-9' >/dev/null && ok || bad "--diurnal FILE: peak factor not 24 / 12.5"
+expect_fail 2 "option 'replicas' is sized from 'requests_per_day'" -- "$M" search --model mixtral-8x7b --hw h100-sxm \
+  --slo-tpot-s 0.05 --requests-per-day 1000 --replicas 2
 # --- moesim compare: two systems, their frontiers with a layout per point, ratios at matched
 # interactivity, an answer written from the numbers (MTP off and aggregated only, to stay quick)
 "$M" compare --model deepseek-r1 --hw "HGX H200=h200:8,gb200-nvl72" --mtp 0 --no-disagg --isl 1024 --osl 1024 \

@@ -131,5 +131,48 @@ sched() { "$M" serve --model qwen3-30b-a3b --hw h100-sxm --precision fp8 --rate 
   [ "$(sched --engine trtllm)" = "[32,2048,512]" ] && [ "$(sched --engine vllm --max-num-seqs 64)" = "[16,64,512]" ] &&
   [ "$(sched)" = "[16,0,512]" ] && ok || bad "serve --engine scheduler defaults: $(sched --engine vllm) $(sched --engine sglang)"
 
+# --- serve prints the bill (issue 18 item 1): a daily traffic is simulated at its peak on the
+# replicas eval sizes for it, and billed as eval bills it, from the simulated throughput
+B=(--model mixtral-8x7b --hw h100-sxm --precision fp8 --isl 2000 --osl 500 --slo-ttft-s 2 --slo-tpot-s 0.05)
+"$M" serve "${B[@]}" --requests-per-day 10000 --price spot:vast --json >"$tmp/sb" 2>/dev/null
+"$M" eval "${B[@]}" --requests-per-day 10000 --price spot:vast --json >"$tmp/eb"
+jq -s -e '.[0].bill as $s | .[1].bill as $e |
+  $s.replicas == $e.replicas and $s.usd_per_month == $e.usd_per_month and $s.usd_per_day == $e.usd_per_day
+  and (($s.usd_per_month - $s.replicas * 1.49 * 730) | fabs < 0.01) and $s.kwh_per_month == $e.kwh_per_month
+  and (($s.usd_per_mtok_output_at_load / $e.usd_per_mtok_output_at_load - 1) | fabs < 0.05)
+  and (($s.utilization - $s.mean_requests_per_s / $s.capacity_requests_per_s) | fabs < 1e-12)
+  and $s.simulated_at_peak.served_requests_per_s > 0 and $s.simulated_at_peak.busy_share > 0
+  and (($s.peak_requests_per_s - 10000 / 86400 * $s.peak_factor) | fabs < 1e-9)
+  and ($s.hosted_api | length >= 1) and .[0].price.provider == "vast" and $s.meets_slo' "$tmp/sb" "$tmp/eb" >/dev/null \
+  && ok || bad "serve bill differs from eval's: $(jq -c .bill "$tmp/sb") vs $(jq -c .bill "$tmp/eb")"
+"$M" serve "${B[@]}" --requests-per-day 10000 --price spot:vast 2>/dev/null >"$tmp/sbt"
+grep -q "^bill (every replica paid all month" "$tmp/sbt" && grep -q "^simulated: 1 replica at the peak" "$tmp/sbt" \
+  && grep -q "^hosted API for the same traffic" "$tmp/sbt" && grep -q "^price: spot, vast" "$tmp/sbt" \
+  && ok || bad "serve text lacks the bill block: $(tail -8 "$tmp/sbt")"
+# a rate with --price: the bill of that constant load (peak factor 1), $/Mtok from the measured tokens
+"$M" serve "${B[@]}" --rate 0.5 --price on-demand --json 2>/dev/null | jq -e '.bill.requests_per_day == 43200
+  and .bill.peak_factor == 1 and .bill.replicas == 1 and (.bill.usd_per_month - 2.23 * 730 | fabs < 0.01)
+  and ((.bill.usd_per_mtok_output_at_load * .bill.simulated_at_peak.output_tokens_per_s * 3600 / 1e6
+        / (.bill.usd_per_hour * (.bill.mean_requests_per_s / .bill.simulated_at_peak.served_requests_per_s)) - 1
+        | fabs) < 0.05)' >/dev/null && ok || bad "serve --rate --price: no constant-load bill"
+# without --price no bill is printed at a plain rate
+"$M" serve "${B[@]}" --rate 0.5 --json 2>/dev/null | jq -e 'has("bill") | not' >/dev/null && ok || bad "bill without --price"
+expect_fail 2 "options 'rate' and 'requests_per_day' both given" -- "$M" serve "${B[@]}" --rate 1 --requests-per-day 100
+expect_fail 2 "option 'peak_factor' must be >= 1" -- "$M" serve "${B[@]}" --requests-per-day 100 --peak-factor 0.5
+expect_fail 2 "option 'requests_per_day' must be >= 0" -- "$M" serve "${B[@]}" --requests-per-day -3
+
+# the same in Lua: moesim.serve{} carries the bill, moesim.search{} the replicas
+cat >"$tmp/bill.lua" <<'LUA'
+local r = moesim.serve { model = "mixtral-8x7b", hw = "h100-sxm", precision = "fp8", isl = 2000, osl = 500,
+                         requests_per_day = 1000, price = "spot:vast" }
+assert(r.bill.replicas == 1 and math.abs(r.bill.usd_per_month - 1.49 * 730) < 0.01 and r.price.provider == "vast")
+local s = moesim.search { model = "qwen3-30b-a3b", hw = "m4-max", max_gpus = 2, isl = 2000, osl = 500,
+                          slo_ttft_s = 3, slo_tpot_s = 0.1, requests_per_day = 10000, confirm = 1 }
+assert(s.best.replicas >= 2 and s.best.utilization > 0 and s.best.total_gpus == s.best.replicas * s.best.gpus)
+print("lua bill ok")
+LUA
+"$M" run "$tmp/bill.lua" --out "$tmp/luabill" 2>"$tmp/lberr" | grep -q "lua bill ok" && ok \
+  || bad "Lua serve/search bill: $(cat "$tmp/lberr")"
+
 echo "test_serve.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -16,6 +16,7 @@
 
 #include "deploy/cost.h"
 #include "model/prices.h"
+#include "serve/serving.h"
 
 static void test_shipped_rows_are_dated_and_sourced(void **state)
 {
@@ -38,7 +39,15 @@ static void test_shipped_rows_are_dated_and_sourced(void **state)
     assert_string_equal(aws->provider, "aws");
     /* AWS p5.48xlarge: $98.32 per instance-hour over 8 GPUs */
     assert_true(fabs(aws->usd_per_gpu_hour - 98.32 / 8) < 0.01);
-    assert_null(sim_prices_find(&p, "h100-sxm", "reserved-3y", NULL));
+    /* the one 3-year commitment found with a date: GCP a3-highgpu-8g, $28,371.00 a month over 730 h and 8 GPUs */
+    const sim_price_row *r3 = sim_prices_find(&p, "h100-sxm", "reserved-3y", NULL);
+    assert_non_null(r3);
+    assert_string_equal(r3->provider, "gcp");
+    assert_true(fabs(r3->usd_per_gpu_hour - 28370.998 / 730 / 8) < 0.001);
+    assert_null(sim_prices_find(&p, "h200", "reserved-3y", NULL));
+    /* every device with a rent row: MI300X and A100 now have on-demand rows */
+    assert_non_null(sim_prices_find(&p, "mi300x", "on-demand", NULL));
+    assert_non_null(sim_prices_find(&p, "a100-sxm", "on-demand", NULL));
     assert_null(sim_prices_find(&p, "no-such-device", "on-demand", NULL));
     sim_prices_free(&p);
 }
@@ -111,12 +120,39 @@ static void test_bill_pays_idle_time(void **state)
     assert_true(fabs(c.usd_per_mtok_output * 10 - b.usd_per_mtok_output) < 1e-9);
 }
 
+/* The default peak factor is the named coding profile's, and a profile's peak factor is its
+ * peak hour over its mean hour; bad profiles are refused naming the option. */
+static void test_diurnal_peak_factor(void **state)
+{
+    (void)state;
+    double rate[SIM_DIURNAL_HOURS], pf;
+    sim_err err = { 0 };
+    assert_int_equal(sim_diurnal_named("azure-code-2024", rate, NULL, &err), SIM_OK);
+    assert_int_equal(sim_diurnal_peak_factor(rate, &pf, &err), SIM_OK);
+    assert_true(fabs(pf - SIM_DEFAULT_PEAK_FACTOR) < 2e-3);
+    assert_int_equal(sim_diurnal_named("azure-conv-2024", rate, NULL, &err), SIM_OK);
+    assert_int_equal(sim_diurnal_peak_factor(rate, &pf, &err), SIM_OK);
+    assert_true(fabs(pf - 1.337) < 2e-3);
+    for (int h = 0; h < SIM_DIURNAL_HOURS; h++) /* 12 busy hours at 3, 12 idle at 1: mean 2, peak 3 */
+        rate[h] = h < 12 ? 3 : 1;
+    assert_int_equal(sim_diurnal_peak_factor(rate, &pf, &err), SIM_OK);
+    assert_true(fabs(pf - 1.5) < 1e-12);
+    rate[5] = -1;
+    assert_int_equal(sim_diurnal_peak_factor(rate, &pf, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "diurnal"));
+    memset(rate, 0, sizeof rate);
+    assert_int_equal(sim_diurnal_peak_factor(rate, &pf, &err), SIM_EINPUT);
+    assert_int_equal(sim_diurnal_named("weekly", rate, NULL, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "azure-code-2024"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shipped_rows_are_dated_and_sourced),
         cmocka_unit_test(test_bad_rows_are_refused),
         cmocka_unit_test(test_bill_pays_idle_time),
+        cmocka_unit_test(test_diurnal_peak_factor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
