@@ -506,7 +506,10 @@ static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const s
     } else if (s->decode_seqs == 0 && s->prefill_tokens > 0) {
         q.op = SIM_KOP_ATTN_PREFILL;
         q.dtype = c->k->dt_attn;
-        q.variant = m->attn.kind == SIM_ATTN_GQA && m->attn.kv_heads < m->attn.heads ? SIM_KATTN_GQA : SIM_KATTN_MHA;
+        /* MLA prefills in its up-projected form (per-head K and V of dn+dr and dv); the
+         * libraries publish it as their MLA context kernel, so it reads the `mla` rows */
+        q.variant = m->attn.kind == SIM_ATTN_MLA ? SIM_KATTN_MLA
+                  : m->attn.kv_heads < m->attn.heads ? SIM_KATTN_GQA : SIM_KATTN_MHA;
         q.x = Lp;
         q.family = m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.qk_nope_head_dim + m->attn.qk_rope_head_dim;
     } else {
