@@ -348,6 +348,39 @@ static void mla_prefill_reads_the_mla_rows(void **state)
     assert_true(fabs(r.by_kind_s[SIM_LK_ATTN_CORE] - measured) > 1e-3 * measured);
 }
 
+/* Decode asks the low-latency all-to-all rows and, where none covers, the normal ones: the
+ * shipped GB200 table's TensorRT-LLM NVLink alltoall (one kernel for both phases, recorded as
+ * normal) answers a DeepSeek-V3 decode step at EP16, which no low-latency row reaches. */
+static void decode_falls_back_to_normal_a2a_rows(void **state)
+{
+    (void)state;
+    load_hw("gb200-nvl72");
+    static sim_model m;
+    sim_err err = {0};
+    if (sim_registry_model("deepseek-v3", &m, &err))
+        fail_msg("%s", err.msg);
+    sim_kernel_query ll = {.op = SIM_KOP_ALL_TO_ALL, .link = SIM_KLINK_NVLINK, .variant = 0 * 2 + 1, .x = 64, .family = 16};
+    sim_kernel_query normal = ll;
+    normal.variant = 0 * 2 + 0;
+    sim_kernel_hit h;
+    if (sim_kernel_lookup(&hw.kernels, &ll, &h) || !sim_kernel_lookup(&hw.kernels, &normal, &h))
+        skip(); /* the shipped table no longer has this shape */
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = SIM_WF_NVFP4;
+    d.ep = 16, d.dp = 16, d.gpus = 16;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_shape s = {.decode_seqs = 64, .decode_ctx = 2048};
+    sim_step_result r;
+    if (sim_step_eval(&d, &fit, &s, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_EP_COMM], SIM_BASIS_MEASURED);
+    assert_string_equal(sim_step_basis_key(&r, d.hw, SIM_LK_EP_COMM), hw.kernels.sources[h.source].key);
+}
+
 /* ---- bad tables ---------------------------------------------------------------------- */
 
 static char tmp_path[256];
@@ -457,6 +490,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shipped_tables_load),
         cmocka_unit_test(mla_prefill_reads_the_mla_rows),
+        cmocka_unit_test(decode_falls_back_to_normal_a2a_rows),
         cmocka_unit_test(fixture_rows_reproduce_their_figures),
         cmocka_unit_test(interpolation_is_exact_at_rows_and_monotone_between),
         cmocka_unit_test(shares_are_held_only_where_physics_allows),
