@@ -230,6 +230,7 @@ typedef enum {
     KS_ATTN_PROJ, KS_SSM_PROJ, KS_ATTN_FULL, KS_ATTN_LOCAL, KS_DENSE_UP, KS_DENSE_DOWN, KS_SHARED_UP,
     KS_SHARED_DOWN, KS_EXPERTS_UP, KS_EXPERTS_DOWN, KS_HEAD, KS_DRAFT_PROJ, KS_A2A_DISPATCH, KS_A2A_COMBINE,
     KS_A2A_DISPATCH_NORMAL, KS_A2A_COMBINE_NORMAL, /* decode's fallback to the normal kernels (a2a_measured) */
+    KS_ATTN_FULL_FP16, KS_ATTN_LOCAL_FP16,         /* BF16 attention's fallback to FP16 rows (attention_measured) */
     KS_COUNT
 } kernel_site;
 
@@ -516,8 +517,19 @@ static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const s
     } else {
         return hit;
     }
-    if (!klookup(c, site, &q, &hit))
+    if (klookup(c, site, &q, &hit))
+        return hit;
+    hit.share = 0;
+    /* FP16 and BF16 have the same width, and where the device's tensor peaks for them are
+     * equal (MI300X: 1307 TFLOP/s both) a kernel's FP16 figure is its BF16 one: AITER's MLA
+     * decode was published in FP16 only */
+    const double *pk = c->d->hw->peak_flops;
+    if (q.dtype == SIM_DT_BF16 && pk[SIM_DT_FP16] > 0 && pk[SIM_DT_FP16] == pk[SIM_DT_BF16]) {
+        q.dtype = SIM_DT_FP16;
+        if (klookup(c, site == KS_ATTN_FULL ? KS_ATTN_FULL_FP16 : KS_ATTN_LOCAL_FP16, &q, &hit))
+            return hit;
         hit.share = 0;
+    }
     return hit;
 }
 
