@@ -213,8 +213,8 @@ static int attn_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peak
     if (cv)
         causal = cJSON_IsTrue(cv);
     row->variant = kind;
-    if (kvh <= 0)
-        kvh = kind == SIM_KATTN_MLA ? 1 : heads;
+    if (kvh <= 0) /* MLA decodes on one shared latent row; it prefills up-projected, K and V per head */
+        kvh = kind == SIM_KATTN_MLA && decode ? 1 : heads;
     if (hdv <= 0)
         hdv = hd;
     double kvb = dtype_bytes(row->dtype);

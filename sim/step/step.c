@@ -229,6 +229,8 @@ typedef struct consts {
 typedef enum {
     KS_ATTN_PROJ, KS_SSM_PROJ, KS_ATTN_FULL, KS_ATTN_LOCAL, KS_DENSE_UP, KS_DENSE_DOWN, KS_SHARED_UP,
     KS_SHARED_DOWN, KS_EXPERTS_UP, KS_EXPERTS_DOWN, KS_HEAD, KS_DRAFT_PROJ, KS_A2A_DISPATCH, KS_A2A_COMBINE,
+    KS_A2A_DISPATCH_NORMAL, KS_A2A_COMBINE_NORMAL, /* decode's fallback to the normal kernels (a2a_measured) */
+    KS_ATTN_FULL_FP16, KS_ATTN_LOCAL_FP16,         /* BF16 attention's fallback to FP16 rows (attention_measured) */
     KS_COUNT
 } kernel_site;
 
@@ -507,14 +509,28 @@ static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const s
     } else if (s->decode_seqs == 0 && s->prefill_tokens > 0) {
         q.op = SIM_KOP_ATTN_PREFILL;
         q.dtype = c->k->dt_attn;
-        q.variant = m->attn.kind == SIM_ATTN_GQA && m->attn.kv_heads < m->attn.heads ? SIM_KATTN_GQA : SIM_KATTN_MHA;
+        /* MLA prefills in its up-projected form (per-head K and V of dn+dr and dv); the
+         * libraries publish it as their MLA context kernel, so it reads the `mla` rows */
+        q.variant = m->attn.kind == SIM_ATTN_MLA ? SIM_KATTN_MLA
+                  : m->attn.kv_heads < m->attn.heads ? SIM_KATTN_GQA : SIM_KATTN_MHA;
         q.x = Lp;
         q.family = m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.qk_nope_head_dim + m->attn.qk_rope_head_dim;
     } else {
         return hit;
     }
-    if (!klookup(c, site, &q, &hit))
+    if (klookup(c, site, &q, &hit))
+        return hit;
+    hit.share = 0;
+    /* FP16 and BF16 have the same width, and where the device's tensor peaks for them are
+     * equal (MI300X: 1307 TFLOP/s both) a kernel's FP16 figure is its BF16 one: AITER's MLA
+     * decode was published in FP16 only */
+    const double *pk = c->d->hw->peak_flops;
+    if (q.dtype == SIM_DT_BF16 && pk[SIM_DT_FP16] > 0 && pk[SIM_DT_FP16] == pk[SIM_DT_BF16]) {
+        q.dtype = SIM_DT_FP16;
+        if (klookup(c, site == KS_ATTN_FULL ? KS_ATTN_FULL_FP16 : KS_ATTN_LOCAL_FP16, &q, &hit))
+            return hit;
         hit.share = 0;
+    }
     return hit;
 }
 
@@ -723,6 +739,25 @@ static void tp_allreduce(acc *a, const ctx *c, double T, double fraction)
     note_comm_basis(a, SIM_LK_TP_COMM, &hit);
 }
 
+/* The published all-to-all row for one phase (0 dispatch, 1 combine) on the query's link, EP
+ * size and tokens per rank: the normal kernels for prefill, the low-latency ones for decode.
+ * Where no low-latency row covers a decode shape the normal rows answer: a library with one
+ * kernel for both phases (TensorRT-LLM's NVLink alltoall, MORI's intranode one) publishes it
+ * as normal and runs it in decode too. A zero share: no row covers the shape. */
+static sim_kernel_hit a2a_measured(const ctx *c, sim_kernel_query q, int phase, bool prefill)
+{
+    sim_kernel_hit hit = { 0 };
+    q.variant = phase * 2 + (prefill ? 0 : 1);
+    if (klookup(c, phase ? KS_A2A_COMBINE : KS_A2A_DISPATCH, &q, &hit))
+        return hit;
+    hit.share = 0;
+    q.variant = phase * 2;
+    if (!prefill && klookup(c, phase ? KS_A2A_COMBINE_NORMAL : KS_A2A_DISPATCH_NORMAL, &q, &hit))
+        return hit;
+    hit.share = 0;
+    return hit;
+}
+
 /* Expert-parallel dispatch and combine for one MoE layer. */
 static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_stats *rs, bool prefill)
 {
@@ -746,14 +781,9 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
      * rank replace the hwmodel's link share where a row covers the shape. */
     bool over_nics = !inside;
     sim_kernel_link kl = over_nics ? SIM_KLINK_RDMA : c->k->scale_up_link;
-    sim_kernel_hit hd = { 0 }, hc = { 0 };
     sim_kernel_query kq = { .op = SIM_KOP_ALL_TO_ALL, .link = kl, .x = T_src, .family = ep,
-                            .variant = 0 * 2 + (prefill ? 0 : 1), .prefer = sim_engine_kernel_libraries(d->engine) };
-    if (!klookup(c, KS_A2A_DISPATCH, &kq, &hd))
-        hd.share = 0;
-    kq.variant = 1 * 2 + (prefill ? 0 : 1);
-    if (!klookup(c, KS_A2A_COMBINE, &kq, &hc))
-        hc.share = 0;
+                            .prefer = sim_engine_kernel_libraries(d->engine) };
+    sim_kernel_hit hd = a2a_measured(c, kq, 0, prefill), hc = a2a_measured(c, kq, 1, prefill);
 
     /* Remote copies per source token, and the busiest receiver's tokens, by transport. */
     double remote_ranks = rs->mean_dest_ranks_per_token * (1.0 - 1.0 / ep);

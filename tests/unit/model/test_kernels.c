@@ -304,6 +304,119 @@ static void the_step_names_its_basis(void **state)
     assert_true(fabs(r.by_kind_s[SIM_LK_EXPERTS] - measured) > 1e-3 * measured);
 }
 
+/* MLA prefill reads the `mla` attn_prefill rows (the up-projected context kernel): DeepSeek-V3
+ * on the shipped B200 table at 4 prompts of 4096 tokens, whose 2048 keys per query is the
+ * x of its 4 x 4096 row, costs the attention core at that row's share. */
+static void mla_prefill_reads_the_mla_rows(void **state)
+{
+    (void)state;
+    load_hw("b200");
+    int row = -1;
+    for (int i = 0; i < hw.kernels.n_rows; i++)
+        if (hw.kernels.rows[i].op == SIM_KOP_ATTN_PREFILL && hw.kernels.rows[i].variant == SIM_KATTN_MLA &&
+            hw.kernels.rows[i].dtype == SIM_DT_BF16 && fabs(hw.kernels.rows[i].x - 2048) < 1e-9)
+            row = i;
+    if (row < 0)
+        skip(); /* the shipped table has no MLA context row at 2048 keys per query */
+    static sim_model m;
+    sim_err err = {0};
+    if (sim_registry_model("deepseek-v3", &m, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_shape s = {.prefill_tokens = 4 * 4096, .prefill_ctx = 2048, .prefill_seqs = 4};
+    sim_step_result r;
+    if (sim_step_eval(&d, &fit, &s, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_ATTN_CORE], SIM_BASIS_MEASURED);
+    const char *key = sim_step_basis_key(&r, d.hw, SIM_LK_ATTN_CORE);
+    assert_non_null(key);
+    assert_string_equal(hw.kernels.sources[hw.kernels.rows[row].source].key, key);
+    assert_false(r.basis_held[SIM_LK_ATTN_CORE]);
+
+    /* without the table the same step is on the prior, and takes another time */
+    double measured = r.by_kind_s[SIM_LK_ATTN_CORE];
+    memset(&hw.kernels, 0, sizeof hw.kernels);
+    if (sim_step_eval(&d, &fit, &s, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_ATTN_CORE], SIM_BASIS_PRIOR);
+    assert_true(fabs(r.by_kind_s[SIM_LK_ATTN_CORE] - measured) > 1e-3 * measured);
+}
+
+/* Decode asks the low-latency all-to-all rows and, where none covers, the normal ones: the
+ * shipped GB200 table's TensorRT-LLM NVLink alltoall (one kernel for both phases, recorded as
+ * normal) answers a DeepSeek-V3 decode step at EP16, which no low-latency row reaches. */
+static void decode_falls_back_to_normal_a2a_rows(void **state)
+{
+    (void)state;
+    load_hw("gb200-nvl72");
+    static sim_model m;
+    sim_err err = {0};
+    if (sim_registry_model("deepseek-v3", &m, &err))
+        fail_msg("%s", err.msg);
+    sim_kernel_query ll = {.op = SIM_KOP_ALL_TO_ALL, .link = SIM_KLINK_NVLINK, .variant = 0 * 2 + 1, .x = 64, .family = 16};
+    sim_kernel_query normal = ll;
+    normal.variant = 0 * 2 + 0;
+    sim_kernel_hit h;
+    if (sim_kernel_lookup(&hw.kernels, &ll, &h) || !sim_kernel_lookup(&hw.kernels, &normal, &h))
+        skip(); /* the shipped table no longer has this shape */
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = SIM_WF_NVFP4;
+    d.ep = 16, d.dp = 16, d.gpus = 16;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_shape s = {.decode_seqs = 64, .decode_ctx = 2048};
+    sim_step_result r;
+    if (sim_step_eval(&d, &fit, &s, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_EP_COMM], SIM_BASIS_MEASURED);
+    assert_string_equal(sim_step_basis_key(&r, d.hw, SIM_LK_EP_COMM), hw.kernels.sources[h.source].key);
+}
+
+/* BF16 attention reads FP16 rows where the device's peaks for the two are equal: MI300X's
+ * only MLA decode figures (AITER's assembly kernel) were published in FP16. */
+static void bf16_attention_reads_fp16_rows_at_equal_peaks(void **state)
+{
+    (void)state;
+    load_hw("mi300x");
+    assert_true(hw.peak_flops[SIM_DT_FP16] == hw.peak_flops[SIM_DT_BF16]);
+    int row = -1;
+    for (int i = 0; i < hw.kernels.n_rows; i++)
+        if (hw.kernels.rows[i].op == SIM_KOP_ATTN_DECODE && hw.kernels.rows[i].variant == SIM_KATTN_MLA &&
+            hw.kernels.rows[i].dtype == SIM_DT_FP16 && fabs(hw.kernels.rows[i].x - 64.0 * 4096) < 1e-6)
+            row = i;
+    if (row < 0)
+        skip(); /* the shipped table no longer has this shape */
+    static sim_model m;
+    sim_err err = {0};
+    if (sim_registry_model("deepseek-v3", &m, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    d.kv_fmt = SIM_WF_BF16;
+    d.ep = 8, d.dp = 8, d.gpus = 8;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_shape s = {.decode_seqs = 64, .decode_ctx = 4096};
+    sim_step_result r;
+    if (sim_step_eval(&d, &fit, &s, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.basis[SIM_LK_ATTN_CORE], SIM_BASIS_MEASURED);
+    assert_string_equal(sim_step_basis_key(&r, d.hw, SIM_LK_ATTN_CORE),
+                        hw.kernels.sources[hw.kernels.rows[row].source].key);
+}
+
 /* aiconfigurator's fused-MoE rows time a whole MoE module (top-k, permutation, both GEMMs,
  * activation, finalize): on that basis the router keeps only its norm and gate GEMM, so it
  * must cost less than the same layer's router on the curves, where it pays the top-k, the
@@ -458,6 +571,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shipped_tables_load),
+        cmocka_unit_test(mla_prefill_reads_the_mla_rows),
+        cmocka_unit_test(decode_falls_back_to_normal_a2a_rows),
+        cmocka_unit_test(bf16_attention_reads_fp16_rows_at_equal_peaks),
         cmocka_unit_test(fixture_rows_reproduce_their_figures),
         cmocka_unit_test(interpolation_is_exact_at_rows_and_monotone_between),
         cmocka_unit_test(shares_are_held_only_where_physics_allows),
