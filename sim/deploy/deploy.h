@@ -104,6 +104,10 @@ typedef struct sim_deploy {
                                        (the first ones, as llama.cpp's --n-cpu-moe counts); 0 = none;
                                        more than the model's MoE layers = all (--experts-on cpu) */
     sim_cpu_moe_runtime cpu_moe_runtime;
+    double gguf_file_bytes;         /* > 0: the GGUF file of format gguf_file_fmt is this size (a custom mix
+                                       such as ByteShape's): the routed experts take what the recipe's other
+                                       tensors leave (sim_gguf_fit_file); 0 = the llama-quantize recipe's size */
+    sim_wformat gguf_file_fmt;      /* the file type gguf_file_bytes describes: applies while expert_fmt is it */
     struct sim_routing_cache *routing_cache; /* memo of routing statistics (step/routing.h), owned by
                                        whoever built the deployment (a session, a fit); NULL = none,
                                        every step recomputes them */
@@ -185,6 +189,13 @@ void sim_deploy_emulated(const sim_deploy *d, char *out, int cap);
 int sim_deploy_check_pools(const sim_deploy *d, const sim_deploy *prefill, sim_err *err);
 
 /* Derived shapes of a checked deployment. */
+/* A stated GGUF file size (--gguf-file-gib, --gguf-bpw) for the deployment's expert format, set
+ * after the precisions: the routed experts absorb the difference from the recipe's size, every
+ * other tensor keeps the recipe's type. *expert_bpw gets the routed experts' bits per weight.
+ * Fails (SIM_EINPUT) when the format is not a GGUF type, the model has no routed experts, or the
+ * experts would be left fewer bits than any GGUF type holds (SIM_GGUF_MIN_BPW) or more than F32. */
+int sim_deploy_set_file_bytes(sim_deploy *d, double bytes, double *expert_bpw, sim_err *err);
+
 int sim_deploy_moe_tp(const sim_deploy *d);          /* tp*dp/ep: each expert's FFN split this many ways */
 int sim_deploy_layers_per_stage(const sim_deploy *d); /* ceil(layers / pp): the heaviest stage */
 /* Devices one stage spans, and whether a group of n consecutive devices stays inside one

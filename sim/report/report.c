@@ -167,6 +167,8 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     sim_json_add_num(o, "dp", d->dp);
     cJSON_AddStringToObject(o, "precision", sim_wformat_name(d->expert_fmt));
     cJSON_AddStringToObject(o, "dense_precision", sim_wformat_name(d->dense_fmt));
+    if (d->gguf_file_bytes > 0 && d->expert_fmt == d->gguf_file_fmt) /* a custom file, as stated */
+        sim_json_add_num(o, "gguf_file_gib", d->gguf_file_bytes / 1073741824.0);
     cJSON_AddStringToObject(o, "kv_precision", sim_wformat_name(d->kv_fmt));
     cJSON_AddStringToObject(o, "transport", sim_a2a_name(d->transport));
     cJSON_AddStringToObject(o, "overlap", sim_overlap_name(d->overlap));
@@ -751,10 +753,14 @@ char *sim_table_csv(const cJSON *rows, const char *const *columns, int ncolumns)
 
 static void bench_model_label(const sim_deploy *d, char *buf, size_t cap)
 {
+    char custom[48] = "";
+    if (d->gguf_file_bytes > 0 && d->expert_fmt == d->gguf_file_fmt)
+        snprintf(custom, sizeof custom, " (custom file)");
     if (d->expert_fmt == d->dense_fmt)
-        snprintf(buf, cap, "%s %s", d->model->name, sim_wformat_name(d->expert_fmt));
+        snprintf(buf, cap, "%s %s%s", d->model->name, sim_wformat_name(d->expert_fmt), custom);
     else
-        snprintf(buf, cap, "%s %s/%s", d->model->name, sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt));
+        snprintf(buf, cap, "%s %s/%s%s", d->model->name, sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt),
+                 custom);
 }
 
 void sim_report_print_llama_bench(FILE *f, const sim_deploy *d, const sim_local_bench *b)
