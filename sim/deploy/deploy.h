@@ -104,6 +104,8 @@ typedef struct sim_deploy {
                                        (the first ones, as llama.cpp's --n-cpu-moe counts); 0 = none;
                                        more than the model's MoE layers = all (--experts-on cpu) */
     sim_cpu_moe_runtime cpu_moe_runtime;
+    sim_runtime runtime;            /* the inference program (--runtime): picks the hwmodels' GEMM curves for it
+                                       (sim_hw_gemm_curve); default mainline llama.cpp */
     double gguf_file_bytes;         /* > 0: the GGUF file of format gguf_file_fmt is this size (a custom mix
                                        such as ByteShape's): the routed experts take what the recipe's other
                                        tensors leave (sim_gguf_fit_file); 0 = the llama-quantize recipe's size */

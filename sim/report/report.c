@@ -178,6 +178,7 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     sim_json_add_num(o, "redundant_experts", d->redundant_experts);
     cJSON_AddBoolToObject(o, "eplb", d->eplb);
     sim_json_add_num(o, "max_batched_tokens", d->max_batched_tokens);
+    cJSON_AddStringToObject(o, "runtime", sim_runtime_name(d->runtime));
     cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
     if (d->hw->eff.efficiency_from[0])
         cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
@@ -214,6 +215,11 @@ static void efficiency_basis(const sim_deploy *d, char *buf, size_t cap)
         n = snprintf(buf, cap, "%s efficiencies transferred from %s", d->hw->eff.provenance, d->hw->eff.efficiency_from);
     else
         n = snprintf(buf, cap, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+    /* A runtime with GEMM curves of its own on this device says so. */
+    if (d->runtime != SIM_RUNTIME_LLAMACPP && n > 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, d->hw->eff.runtime[d->runtime].set ? "; GEMM curves for %s"
+                                                                                   : "; no curves for %s here: base GEMM curves",
+                      sim_runtime_name(d->runtime));
     /* A calibrated file measures some compute types: say when these experts run on another. */
     sim_dtype dt;
     if (strcmp(d->hw->eff.provenance, "calibrated") == 0 && n > 0 && (size_t)n < cap &&

@@ -138,6 +138,7 @@ cases=(
   "impossible    |options 'gguf_file_gib' and 'gguf_bpw' both given         |eval --model qwen3-30b-a3b --hw rpi5 --precision q3_k_s --gguf-file-gib 9.58 --gguf-bpw 2.7"
   "negative      |option 'gguf_file_gib' must be >= 0                       |eval --model qwen3-30b-a3b --hw rpi5 --precision q3_k_s --gguf-file-gib -1"
   "huge          |option 'gguf_bpw' must be <= 32                           |eval --model qwen3-30b-a3b --hw rpi5 --precision q3_k_s --gguf-bpw 40"
+  "unknown name  |option 'runtime': unknown 'vllm'                          |eval --model qwen3-30b-a3b --hw ryzen-7950x --precision q4_k_m --runtime vllm"
   "negative      |option 'cpu_moe_layers' must be >= 0                      |eval --model qwen3-30b-a3b --hw rtx4090 --cpu-moe-layers -1 --host-cpu ryzen-7950x"
   "unsupported   |host CPU ryzen-7950x does not run fp8 experts             |eval --model deepseek-v3 --hw rtx4090 --experts-on cpu --host-cpu ryzen-7950x"
   "zero          |option 'prefill_instances' must be >= 1                    |${E[*]} --prefill-gpus 1 --prefill-instances 0"
