@@ -43,6 +43,8 @@ static const opt_entry options[] = {
     I(dp, 0, DEVICES, "attention data-parallel degree (default 1)"),
     I(replicas, 0, DEVICES, "independent copies of the instance sharing the requests (default 1; gpus is per copy)"),
     S(precision, "weight precision, every weight: fp32 bf16 fp8 int8 nvfp4 mxfp4 int4 int4_g32, or a GGUF file type as llama-quantize makes it (q2_k q3_k_s q3_k_m q4_0 q4_k_s q4_k_m q5_k_m q6_k q8_0 iq2_xxs iq3_xxs iq4_xs mxfp4_moe ...: its per-tensor recipe) (default: what the model's checkpoint holds, tensor class by tensor class)"),
+    N(gguf_file_gib, 0, 1e6, "the GGUF file's size in GiB as llama-bench prints it, for a custom mix named after a file type (e.g. ByteShape's Q3_K_S-2.70bpw, 9.58 GiB): the routed experts take the bytes the --precision recipe's other tensors leave (0 = the recipe's size)"),
+    N(gguf_bpw, 0, 32, "the GGUF file's bits per weight as llama.cpp prints it (file bytes x 8 / parameters), instead of gguf_file_gib"),
     S(dense_precision, "precision of attention/dense weights (default: follows --precision; 'native': as the model's checkpoint ships them)"),
     S(kv_precision, "KV cache precision: bf16 or fp8 (default bf16)"),
     S(dispatch_precision, "expert-parallel dispatch payload (default fp8)"),
@@ -67,6 +69,7 @@ static const opt_entry options[] = {
     I(cpu_moe_layers, 0, 1e6, "routed experts of the first N MoE layers in host DRAM, computed by --host-cpu (llama.cpp --n-cpu-moe N; 0 = none)"),
     S(host_cpu, "the GPU's host CPU, a hwmodel of class cpu (e.g. ryzen-7950x), for --experts-on cpu / --cpu-moe-layers: its compute per data type and DRAM; required with them"),
     S(cpu_moe_runtime, "schedule of CPU experts: llamacpp (default: GPU and CPU take turns; >= 32 tokens copy the experts to the GPU) or ktransformers (CPU experts overlap the GPU's shared experts)"),
+    S(runtime, "the inference program, whose kernels set the hwmodel's GEMM curves: llamacpp (default: mainline llama.cpp, what most people run) or ik_llamacpp (ikawrakow's fork: repacked CPU GEMMs, 2-3x mainline's prompt speed on a CPU; a hwmodel without curves for it keeps its base ones). Beside a GPU, --cpu-moe-runtime still picks the CPU experts' schedule"),
     N(usd_per_gpu_hour, 0, 1e6, "rent per device-hour (default: the hwmodel's)"),
     B(owned, "cost as owned hardware: purchase over lifetime + energy"),
     N(usd_per_kwh, 0, 1e3, "energy price for owned hardware (default 0.10)"),
@@ -288,6 +291,29 @@ static int parse_storage_fmt(const char *v, const char *opt, sim_wformat *out, s
     return rc;
 }
 
+/* --gguf-file-gib, --gguf-bpw: the file as measured (after the precisions, whose recipe it revises). */
+static int file_size_options(const sim_request *r, const sim_model *m, sim_deploy *d, sim_err *err)
+{
+    if (r->gguf_file_gib > 0 && r->gguf_bpw > 0)
+        return sim_fail(err, SIM_EINPUT, "options 'gguf_file_gib' and 'gguf_bpw' both given: give one (the file's size "
+                        "in GiB, or its bits per weight)");
+    const char *opt = r->gguf_file_gib > 0 ? "gguf_file_gib" : "gguf_bpw";
+    double bytes = r->gguf_file_gib * 1073741824.0;
+    if (r->gguf_bpw > 0) { /* llama.cpp's BPW: file bytes x 8 over every parameter */
+        sim_param_counts pc;
+        sim_model_params(m, &pc);
+        bytes = r->gguf_bpw * pc.total / 8.0;
+    }
+    if (!(bytes > 0))
+        return SIM_OK;
+    if (!r->precision[0])
+        return sim_fail(err, SIM_EINPUT, "option '%s' describes a GGUF file: give its file type as --precision "
+                        "(q3_k_s, q4_k_m, ...)", opt);
+    if (sim_deploy_set_file_bytes(d, bytes, NULL, err))
+        return sim_wrap(err, "option '%s'", opt);
+    return SIM_OK;
+}
+
 /* --experts-on, --cpu-moe-layers, --cpu-moe-runtime (the host CPU itself is loaded by
  * sim_request_deploy, which holds the session). */
 static int cpu_moe_options(const sim_request *r, const sim_model *m, sim_deploy *d, sim_err *err)
@@ -338,6 +364,8 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
             return rc;
         sim_deploy_set_dense_precision(d, f);
     }
+    if ((rc = file_size_options(r, m, d, err)))
+        return rc;
     if (r->kv_precision[0] && (rc = parse_storage_fmt(r->kv_precision, "kv_precision", &d->kv_fmt, err)))
         return rc;
     if (r->dispatch_precision[0] &&
@@ -360,6 +388,8 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
     d->emulate = r->emulate;
     if ((rc = cpu_moe_options(r, m, d, err)))
         return rc;
+    if (r->runtime[0] && sim_runtime_parse(r->runtime, &d->runtime) != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'runtime': unknown '%s' (one of llamacpp, ik_llamacpp)", r->runtime);
     if (r->max_batched_tokens)
         d->max_batched_tokens = r->max_batched_tokens;
     d->seed = (unsigned long)r->seed;

@@ -15,14 +15,18 @@ for _, c in ipairs(record.rows) do
     local kind, n = c.test:match("^(%a%a)(%d+)$")
     assert(kind == "pp" or kind == "tg", "local.json row " .. c.id .. ": test must be ppN or tgN")
     -- llama-bench runs a tg test after an empty prompt and a pp test alone: only the asked one matters
-    local bench = moesim.llama_bench{ model = c.card, hw = c.hw, precision = c.format,
+    -- a custom mix named after a file type (M6's ByteShape file) runs at its measured size, and
+    -- each row on its own runtime's GEMM curves (ik_llama.cpp's CPU kernels are not mainline's)
+    local runtime = c.runtime:match("^ik_llama") and "ik_llamacpp" or "llamacpp"
+    local bench = moesim.llama_bench{ model = c.card, hw = c.hw, precision = c.format, runtime = runtime,
+                                      gguf_file_gib = c.custom_file and c.file_gib or nil,
                                       pp = kind == "pp" and tonumber(n) or 512,
                                       tg = kind == "tg" and tonumber(n) or 128 }
     local sim = bench[kind == "pp" and 1 or 2].t_s
     local fed = #c.fed > 0
     fed_any = fed_any or fed
     rows[#rows + 1] = {
-      id = c.id, hw = c.hw, format = c.format, test = c.test, moesim = sim, published = c.tok_s,
+      id = c.id, hw = c.hw, runtime = runtime, format = c.format, test = c.test, moesim = sim, published = c.tok_s,
       error_pct = sim and (sim - c.tok_s) / c.tok_s * 100 or nil,
       size_gib = bench[1].size_gib, published_gib = c.file_gib,
       fed = fed and "FED A PRIOR" or "", source = c.source,
@@ -30,7 +34,7 @@ for _, c in ipairs(record.rows) do
   end
 end
 
-moesim.print(rows, { "id", "hw", "moesim", "published", "error_pct", "size_gib", "published_gib", "fed" })
+moesim.print(rows, { "id", "hw", "runtime", "moesim", "published", "error_pct", "size_gib", "published_gib", "fed" })
 local abs = {}
 for _, r in ipairs(rows) do
   if r.fed == "" and r.error_pct then abs[#abs + 1] = math.abs(r.error_pct) end

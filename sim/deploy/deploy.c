@@ -162,6 +162,39 @@ void sim_deploy_weight_mix(const sim_deploy *d, sim_wmix out[SIM_WCLASS_COUNT])
     }
     if (m->tied_embeddings)
         out[SIM_WCLASS_HEAD] = out[SIM_WCLASS_EMBED];
+    if (d->gguf_file_bytes > 0 && d->expert_fmt == d->gguf_file_fmt)
+        sim_gguf_fit_file(m, out, d->gguf_file_bytes);
+}
+
+int sim_deploy_set_file_bytes(sim_deploy *d, double bytes, double *expert_bpw, sim_err *err)
+{
+    const double GIB = 1073741824.0;
+    if (!sim_wformat_is_gguf(d->expert_fmt))
+        return sim_fail(err, SIM_EINPUT, "a GGUF file's size needs a GGUF file type as the precision (q3_k_s, "
+                        "q4_k_m, ...), not '%s'", sim_wformat_name(d->expert_fmt));
+    d->gguf_file_bytes = 0;
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(d, w);
+    double others = 0; /* the other matrices' bytes by the recipe, for the message */
+    for (int c = 0; c < SIM_WCLASS_COUNT; c++)
+        if (c != SIM_WCLASS_EXPERTS && !(c == SIM_WCLASS_HEAD && d->model->tied_embeddings))
+            others += w[c].total * sim_wmix_bytes(&w[c], SIM_WF_BF16);
+    double bpw = sim_gguf_fit_file(d->model, w, bytes);
+    if (bpw < 0 && !(w[SIM_WCLASS_EXPERTS].total > 0))
+        return sim_fail(err, SIM_EINPUT, "%s has no routed experts to take up a stated file size (moesim places "
+                        "the difference from the %s recipe in the routed experts)", d->model->name,
+                        sim_wformat_name(d->expert_fmt));
+    if (!(bpw >= SIM_GGUF_MIN_BPW) || bpw > 32)
+        return sim_fail(err, SIM_EINPUT, "a %.2f GiB file leaves %s's routed experts %.2f bits per weight beside the "
+                        "other tensors of the %s recipe (whose matrices alone take %.2f GiB); a GGUF tensor holds "
+                        "%.4g (IQ1_S) to 32 (F32)", bytes / GIB, d->model->name, bpw, sim_wformat_name(d->expert_fmt),
+                        others / GIB,
+                        SIM_GGUF_MIN_BPW);
+    d->gguf_file_bytes = bytes;
+    d->gguf_file_fmt = d->expert_fmt;
+    if (expert_bpw)
+        *expert_bpw = bpw;
+    return SIM_OK;
 }
 
 int sim_deploy_moe_tp(const sim_deploy *d)
@@ -403,6 +436,7 @@ void sim_deploy_draft(const sim_deploy *d, sim_deploy *out)
     out->emulate = d->emulate;
     out->max_batched_tokens = d->max_batched_tokens;
     out->engine = d->engine;
+    out->runtime = d->runtime;
     out->mem_fraction = d->mem_fraction;
     out->seed = d->seed;
     out->routing_cache = d->routing_cache;

@@ -108,6 +108,12 @@ typedef struct sim_deploy {
                                        borrowed (a session owns it); NULL = the model's own MTP module
                                        drafts when speculative tokens are asked for. Its deployment is
                                        sim_deploy_draft's; memfit adds its weights and KV */
+    sim_runtime runtime;            /* the inference program (--runtime): picks the hwmodels' GEMM curves for it
+                                       (sim_hw_gemm_curve); default mainline llama.cpp */
+    double gguf_file_bytes;         /* > 0: the GGUF file of format gguf_file_fmt is this size (a custom mix
+                                       such as ByteShape's): the routed experts take what the recipe's other
+                                       tensors leave (sim_gguf_fit_file); 0 = the llama-quantize recipe's size */
+    sim_wformat gguf_file_fmt;      /* the file type gguf_file_bytes describes: applies while expert_fmt is it */
     struct sim_routing_cache *routing_cache; /* memo of routing statistics (step/routing.h), owned by
                                        whoever built the deployment (a session, a fit); NULL = none,
                                        every step recomputes them */
@@ -196,6 +202,13 @@ void sim_deploy_emulated(const sim_deploy *d, char *out, int cap);
 int sim_deploy_check_pools(const sim_deploy *d, const sim_deploy *prefill, sim_err *err);
 
 /* Derived shapes of a checked deployment. */
+/* A stated GGUF file size (--gguf-file-gib, --gguf-bpw) for the deployment's expert format, set
+ * after the precisions: the routed experts absorb the difference from the recipe's size, every
+ * other tensor keeps the recipe's type. *expert_bpw gets the routed experts' bits per weight.
+ * Fails (SIM_EINPUT) when the format is not a GGUF type, the model has no routed experts, or the
+ * experts would be left fewer bits than any GGUF type holds (SIM_GGUF_MIN_BPW) or more than F32. */
+int sim_deploy_set_file_bytes(sim_deploy *d, double bytes, double *expert_bpw, sim_err *err);
+
 int sim_deploy_moe_tp(const sim_deploy *d);          /* tp*dp/ep: each expert's FFN split this many ways */
 int sim_deploy_layers_per_stage(const sim_deploy *d); /* ceil(layers / pp): the heaviest stage */
 /* Devices one stage spans, and whether a group of n consecutive devices stays inside one

@@ -107,11 +107,14 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *sha
         sh = moe_n * pc.shared_per_layer / d->tp * sb;
         e = moe_n * slots * pc.expert_each / sim_deploy_moe_tp(d) * eb + sh;
     }
+    /* router and norms: BF16, or F32 in a GGUF file (llama-quantize leaves 1-D tensors and
+     * ffn_gate_inp unquantized; the converter writes them F32: gguf.h sim_gguf_file_bytes) */
+    double vb = sim_wformat_is_gguf(d->dense_fmt) ? 4.0 : 2.0;
     /* state-space mixers' projections take the attention class's bytes (a GGUF recipe has no
      * class of its own for them) */
     double o = attn_n * pc.attn_per_layer / d->tp * ab + ssm_n * pc.ssm_per_layer / d->tp * ab +
-               dense_n * pc.dense_ffn_per_layer / d->tp * db + moe_n * pc.router_per_layer * 2.0 +
-               pc.norms / d->pp * 2.0;
+               dense_n * pc.dense_ffn_per_layer / d->tp * db + moe_n * pc.router_per_layer * vb +
+               pc.norms / d->pp * vb;
     /* Embedding and LM head; with pipeline stages the last one holds the head. */
     o += ((d->pp == 1 ? pc.embedding * sim_wmix_bytes(&w[SIM_WCLASS_EMBED], hf) : 0) +
           pc.lm_head * sim_wmix_bytes(&w[SIM_WCLASS_HEAD], hf)) / d->tp;

@@ -18,6 +18,8 @@ double sim_wmix_bytes(const sim_wmix *w, sim_wformat empty)
 {
     if (!(w->total > 0))
         return sim_wformat_bytes(empty);
+    if (w->bytes > 0)
+        return w->bytes / w->total;
     double b = 0;
     for (int f = 0; f < SIM_WF_COUNT; f++)
         if (w->elems[f] != 0) /* an empty format adds +0: skipping it leaves the sum as it was */
@@ -330,4 +332,24 @@ double sim_gguf_file_bytes(const sim_model *m, sim_wformat ftype)
         matrices += w[c].total;
     }
     return bytes + (pc.total - matrices) * 4.0;
+}
+
+double sim_gguf_fit_file(const sim_model *m, sim_wmix w[SIM_WCLASS_COUNT], double file_bytes)
+{
+    sim_wmix *e = &w[SIM_WCLASS_EXPERTS];
+    if (!(e->total > 0))
+        return -1;
+    sim_param_counts pc;
+    sim_model_params(m, &pc);
+    double others = 0, matrices = 0;
+    for (int c = 0; c < SIM_WCLASS_COUNT; c++) {
+        if (c == SIM_WCLASS_HEAD && m->tied_embeddings)
+            continue; /* the deployment's mix copies the embedding there: one matrix in the file */
+        matrices += w[c].total;
+        if (c != SIM_WCLASS_EXPERTS)
+            others += w[c].total * sim_wmix_bytes(&w[c], SIM_WF_BF16);
+    }
+    double left = file_bytes - others - (pc.total - matrices) * 4.0;
+    e->bytes = left > 0 ? left : 0;
+    return left * 8.0 / e->total;
 }

@@ -24,11 +24,15 @@ typedef enum {
 typedef struct sim_wmix {
     double elems[SIM_WF_COUNT];
     double total;
+    double bytes;   /* > 0: the class's stored bytes as a user stated them (a custom file's size,
+                       sim_gguf_fit_file), used instead of what its types add up to; the types still
+                       say how the class is unpacked and computed */
 } sim_wmix;
 
 /* One format for every element. */
 void sim_wmix_single(sim_wmix *w, sim_wformat f, double elems);
-/* Mean bytes per element; `empty` when the class holds nothing. */
+/* Mean bytes per element (the stated bytes over the elements when `bytes` is set); `empty`'s when
+ * the class holds nothing. */
 double sim_wmix_bytes(const sim_wmix *w, sim_wformat empty);
 /* The type holding the most elements (`empty` when none). */
 sim_wformat sim_wmix_main(const sim_wmix *w, sim_wformat empty);
@@ -49,5 +53,20 @@ void sim_gguf_mix(const sim_model *m, sim_wformat ftype, sim_wmix out[SIM_WCLASS
  * recipe, and every other parameter (norms, biases, the router) in F32 as the converter keeps
  * them. */
 double sim_gguf_file_bytes(const sim_model *m, sim_wformat ftype);
+
+/* The smallest bits per weight of any GGUF tensor type llama.cpp defines: IQ1_S, 50 bytes per
+ * 256 weights (block_iq1_s in ggml/src/ggml-common.h: QK_K/8 qs + QK_K/16 qh + a 2-byte scale).
+ * A stated file that leaves its routed experts fewer bits than this is not a GGUF file. */
+#define SIM_GGUF_MIN_BPW 1.5625
+
+/* A GGUF file whose size is known (llama-bench's "size", or bits per weight times the
+ * parameters) but whose per-tensor types are not: a custom mix such as ByteShape's ShapeLearn
+ * files, which pick a GGUF type per tensor. `w` holds the recipe's mix (sim_deploy_weight_mix);
+ * the routed experts absorb the difference between the recipe's file and `file_bytes`, and every
+ * other class keeps the recipe's types. Sets w[SIM_WCLASS_EXPERTS].bytes and returns the routed
+ * experts' bits per weight, or a negative number when the model has no routed experts; the caller
+ * judges the range (SIM_GGUF_MIN_BPW .. 32). The non-matrix parameters count as F32, as in
+ * sim_gguf_file_bytes. */
+double sim_gguf_fit_file(const sim_model *m, sim_wmix w[SIM_WCLASS_COUNT], double file_bytes);
 
 #endif

@@ -420,12 +420,15 @@ static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const cha
     return SIM_OK;
 }
 
-/* A table of curves by data type ("gemm", "grouped_gemm"), then the fallback fill. */
-static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, const char *file, sim_err *err)
+/* A table of curves by data type ("gemm", "grouped_gemm") inside the object at `where`; `have`
+ * (may be NULL) gets the types listed. Then the fallback fill, unless `have` is given (a
+ * runtime's table: an unlisted type keeps the base curve). */
+static int parse_curves_in(const cJSON *eff, const char *where, const char *key, sim_curve *curves, bool *have_out,
+                           const char *file, sim_err *err)
 {
-    char path[64];
-    snprintf(path, sizeof path, "efficiency.%s", key);
-    const cJSON *t = sim_json_obj(eff, key, file, "efficiency", err);
+    char path[128];
+    snprintf(path, sizeof path, "%s.%s", where, key);
+    const cJSON *t = sim_json_obj(eff, key, file, where, err);
     if (!t)
         return err->code;
     bool have[SIM_DT_COUNT] = {false};
@@ -447,6 +450,10 @@ static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, co
     if (n == 0)
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' is empty (expected a curve for at least one of: %s)", file,
                         path, dtype_list(types, sizeof types));
+    if (have_out) {
+        memcpy(have_out, have, sizeof have);
+        return SIM_OK;
+    }
     for (int dt = 0; dt < SIM_DT_COUNT; dt++)
         for (const int *f = curve_fallback[dt]; !have[dt] && *f >= 0; f++)
             if (have[*f]) {
@@ -454,6 +461,73 @@ static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, co
                 curves[dt].measured = false; /* another type's curve: nothing measured this one */
                 break;
             }
+    return SIM_OK;
+}
+
+static int parse_curves(const cJSON *eff, const char *key, sim_curve *curves, const char *file, sim_err *err)
+{
+    return parse_curves_in(eff, "efficiency", key, curves, NULL, file, err);
+}
+
+static const char *const runtime_names[SIM_RUNTIME_COUNT] = {"llamacpp", "ik_llamacpp"};
+
+const char *sim_runtime_name(sim_runtime r)
+{
+    return r >= 0 && r < SIM_RUNTIME_COUNT ? runtime_names[r] : "?";
+}
+
+int sim_runtime_parse(const char *s, sim_runtime *out)
+{
+    for (int r = 0; r < SIM_RUNTIME_COUNT; r++)
+        if (strcmp(s, runtime_names[r]) == 0) {
+            *out = (sim_runtime)r;
+            return 0;
+        }
+    return -1;
+}
+
+sim_curve sim_hw_gemm_curve(const sim_hw *hw, sim_runtime r, sim_dtype t, bool grouped)
+{
+    if (r > 0 && r < SIM_RUNTIME_COUNT && hw->eff.runtime[r].set && hw->eff.runtime[r].have[t])
+        return grouped ? hw->eff.runtime[r].grouped_gemm[t] : hw->eff.runtime[r].gemm[t];
+    return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
+}
+
+/* efficiency.runtimes: {"ik_llamacpp": {"source", "gemm", "grouped_gemm"}}. The base curves are
+ * mainline llama.cpp's (runtime "llamacpp"), so that name is not a key here. Both tables list
+ * the same types. */
+static int parse_runtimes(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "gemm", "grouped_gemm", NULL};
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(eff, "runtimes");
+    if (!rt)
+        return SIM_OK;
+    if (!cJSON_IsObject(rt))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'efficiency.runtimes' must be an object", file);
+    int rc;
+    for (const cJSON *it = rt->child; it; it = it->next) {
+        sim_runtime r;
+        if (sim_runtime_parse(it->string, &r) != 0 || r == SIM_RUNTIME_LLAMACPP)
+            return sim_fail(err, SIM_EINPUT, "%s: unknown field 'efficiency.runtimes.%s' (expected ik_llamacpp; the "
+                            "base curves are llamacpp's)", file, it->string);
+        char where[96];
+        snprintf(where, sizeof where, "efficiency.runtimes.%s", it->string);
+        if (!cJSON_IsObject(it))
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object", file, where);
+        bool have_g[SIM_DT_COUNT];
+        if ((rc = sim_json_check_keys(it, keys, file, where, err)) || (rc = need_source(it, file, where, err)) ||
+            (rc = parse_curves_in(it, where, "gemm", hw->eff.runtime[r].gemm, hw->eff.runtime[r].have, file, err)) ||
+            (rc = parse_curves_in(it, where, "grouped_gemm", hw->eff.runtime[r].grouped_gemm, have_g, file, err)))
+            return rc;
+        if (memcmp(have_g, hw->eff.runtime[r].have, sizeof have_g) != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: fields '%s.gemm' and '%s.grouped_gemm' must list the same types",
+                            file, where, where);
+        const char *src = cJSON_GetObjectItemCaseSensitive(it, "source")->valuestring;
+        if (snprintf(hw->eff.runtime[r].source, sizeof hw->eff.runtime[r].source, "%s", src) >=
+            (int)sizeof hw->eff.runtime[r].source)
+            memcpy(hw->eff.runtime[r].source + sizeof hw->eff.runtime[r].source - 4, "...", 4);
+        hw->eff.runtime[r].set = true;
+    }
     return SIM_OK;
 }
 
@@ -573,7 +647,7 @@ static int parse_link_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_er
  * these takes its figures from the named hwmodel. */
 static const char *const eff_figures[] = {"gemm",           "grouped_gemm",       "memory",           "attention_decode",
                                           "attention_prefill", "dequant_gelem_s", "kernel_overhead_us",
-                                          "step_overhead_us", NULL};
+                                          "step_overhead_us", "runtimes", NULL};
 
 /* efficiency_from: "NAME" (shipped), "calibrated/NAME", or a path, tried as given and then
  * beside the file naming it. */
@@ -645,7 +719,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
     static const char *const keys[] = {"provenance",         "source",           "efficiency_from",  "gemm",
                                        "grouped_gemm",       "memory",           "attention_decode", "attention_prefill",
                                        "dequant_gelem_s",    "kernel_overhead_us", "step_overhead_us", "link",
-                                       NULL};
+                                       "runtimes",           NULL};
     static const char *const provenances[] = {"prior", "calibrated"};
     const cJSON *e = sim_json_obj(root, "efficiency", file, "", err);
     if (!e)
@@ -676,7 +750,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
         (rc = parse_dequant(e, hw, file, err)) ||
         (rc = get_num(e, "kernel_overhead_us", true, R_NONNEG, &k_us, file, "efficiency", err)) ||
         (rc = get_num(e, "step_overhead_us", true, R_NONNEG, &s_us, file, "efficiency", err)) ||
-        (rc = parse_link_eff(e, hw, file, err)))
+        (rc = parse_link_eff(e, hw, file, err)) || (rc = parse_runtimes(e, hw, file, err)))
         return rc;
     hw->eff.kernel_overhead_s = k_us * US;
     hw->eff.step_overhead_s = s_us * US;

@@ -30,6 +30,14 @@ typedef enum { SIM_FMT_UNSUPPORTED = 0, SIM_FMT_NATIVE, SIM_FMT_WEIGHT_ONLY } si
  * packs or widens them first: llama.cpp's MMVQ up to 8 rows, this project's CPU engine up to
  * 8). Such a kernel switch is a step that one saturating curve cannot follow, so rows <=
  * small_rows use (small_max, small_half). small_rows = 0: one kernel for every size. */
+/* The inference program whose kernels a deployment runs (--runtime). LLAMACPP is mainline
+ * llama.cpp, what a hwmodel's base curves describe on the devices people own; IK_LLAMACPP is
+ * ikawrakow's fork, whose CPU matrix multiplications differ (ik_llama.cpp README, "Performance
+ * comparison to llama.cpp"). */
+typedef enum { SIM_RUNTIME_LLAMACPP, SIM_RUNTIME_IK_LLAMACPP, SIM_RUNTIME_COUNT } sim_runtime;
+const char *sim_runtime_name(sim_runtime r);                 /* "llamacpp", "ik_llamacpp" */
+int sim_runtime_parse(const char *s, sim_runtime *out);       /* 0, or -1 for an unknown name */
+
 typedef struct sim_curve {
     double max;
     double half;
@@ -129,6 +137,16 @@ typedef struct sim_hw {
         double kernel_overhead_s;          /* fixed cost per kernel launch / op dispatch */
         double step_overhead_s;            /* fixed cost per engine step (scheduler, sampling) */
         double link_scale_up, link_scale_out; /* achieved share of link bandwidth */
+        /* efficiency.runtimes: GEMM curves of a runtime whose kernels differ from those the
+         * curves above were derived with (a CPU file's base curves are mainline llama.cpp's;
+         * ik_llama.cpp's repacked CPU GEMMs run 2-3x faster). A data type the runtime does not
+         * list keeps the base curve. */
+        struct {
+            bool set;
+            char source[512];
+            bool have[SIM_DT_COUNT];
+            sim_curve gemm[SIM_DT_COUNT], grouped_gemm[SIM_DT_COUNT];
+        } runtime[SIM_RUNTIME_COUNT];
     } eff;
     /* Published kernel measurements for this device (hwmodels/kernels/NAME.json beside a prior
      * hwmodel; path "" = none). The step model uses a row where it covers a shape, the curves
@@ -155,6 +173,10 @@ int sim_hw_load(sim_hw *hw, const char *file, sim_err *err); /* no resolver */
 double sim_hw_peak_for(const sim_hw *hw, const int *chain, sim_dtype *used);
 
 const char *sim_hw_class_name(sim_hw_class c);
+
+/* The GEMM curve (grouped: expert GEMMs) of type t when runtime r runs on this device: the
+ * runtime's own curve where the file gives one (efficiency.runtimes), else the base curve. */
+sim_curve sim_hw_gemm_curve(const sim_hw *hw, sim_runtime r, sim_dtype t, bool grouped);
 
 /* How this device runs format f (always SIM_FMT_NATIVE when the file states no formats). */
 sim_fmt_support sim_hw_format_support(const sim_hw *hw, sim_wformat f);

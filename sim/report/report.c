@@ -167,6 +167,8 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     sim_json_add_num(o, "dp", d->dp);
     cJSON_AddStringToObject(o, "precision", sim_wformat_name(d->expert_fmt));
     cJSON_AddStringToObject(o, "dense_precision", sim_wformat_name(d->dense_fmt));
+    if (d->gguf_file_bytes > 0 && d->expert_fmt == d->gguf_file_fmt) /* a custom file, as stated */
+        sim_json_add_num(o, "gguf_file_gib", d->gguf_file_bytes / 1073741824.0);
     cJSON_AddStringToObject(o, "kv_precision", sim_wformat_name(d->kv_fmt));
     cJSON_AddStringToObject(o, "transport", sim_a2a_name(d->transport));
     cJSON_AddStringToObject(o, "overlap", sim_overlap_name(d->overlap));
@@ -176,6 +178,7 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     sim_json_add_num(o, "redundant_experts", d->redundant_experts);
     cJSON_AddBoolToObject(o, "eplb", d->eplb);
     sim_json_add_num(o, "max_batched_tokens", d->max_batched_tokens);
+    cJSON_AddStringToObject(o, "runtime", sim_runtime_name(d->runtime));
     cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
     if (d->hw->eff.efficiency_from[0])
         cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
@@ -212,6 +215,11 @@ static void efficiency_basis(const sim_deploy *d, char *buf, size_t cap)
         n = snprintf(buf, cap, "%s efficiencies transferred from %s", d->hw->eff.provenance, d->hw->eff.efficiency_from);
     else
         n = snprintf(buf, cap, "%s efficiencies of %s", d->hw->eff.provenance, d->hw->name);
+    /* A runtime with GEMM curves of its own on this device says so. */
+    if (d->runtime != SIM_RUNTIME_LLAMACPP && n > 0 && (size_t)n < cap)
+        n += snprintf(buf + n, cap - (size_t)n, d->hw->eff.runtime[d->runtime].set ? "; GEMM curves for %s"
+                                                                                   : "; no curves for %s here: base GEMM curves",
+                      sim_runtime_name(d->runtime));
     /* A calibrated file measures some compute types: say when these experts run on another. */
     sim_dtype dt;
     if (strcmp(d->hw->eff.provenance, "calibrated") == 0 && n > 0 && (size_t)n < cap &&
@@ -754,10 +762,14 @@ char *sim_table_csv(const cJSON *rows, const char *const *columns, int ncolumns)
 
 static void bench_model_label(const sim_deploy *d, char *buf, size_t cap)
 {
+    char custom[48] = "";
+    if (d->gguf_file_bytes > 0 && d->expert_fmt == d->gguf_file_fmt)
+        snprintf(custom, sizeof custom, " (custom file)");
     if (d->expert_fmt == d->dense_fmt)
-        snprintf(buf, cap, "%s %s", d->model->name, sim_wformat_name(d->expert_fmt));
+        snprintf(buf, cap, "%s %s%s", d->model->name, sim_wformat_name(d->expert_fmt), custom);
     else
-        snprintf(buf, cap, "%s %s/%s", d->model->name, sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt));
+        snprintf(buf, cap, "%s %s/%s%s", d->model->name, sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt),
+                 custom);
 }
 
 void sim_report_print_llama_bench(FILE *f, const sim_deploy *d, const sim_local_bench *b)

@@ -364,9 +364,10 @@ static double dequant_time(const ctx *c, sim_wclass k, double elems)
     return s;
 }
 
-static sim_curve gemm_curve(const sim_hw *hw, sim_dtype t, bool grouped)
+/* The curve of the deployment's runtime on device hw (the GPU, or the host CPU of CPU experts). */
+static sim_curve gemm_curve(const ctx *c, const sim_hw *hw, sim_dtype t, bool grouped)
 {
-    return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
+    return sim_hw_gemm_curve(hw, c->d->runtime, t, grouped);
 }
 
 /* Queries that differ at most in x and family: one site's candidates differ only by family. */
@@ -582,7 +583,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .kind = SIM_LK_ATTN_PROJ,
         .flops = proj_flops_tok * T,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_dense, false), T),
+        .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_dense, false), T),
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
@@ -673,7 +674,7 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         .kind = SIM_LK_SSM,
         .flops = 2 * proj_params * T,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_dense, false), T),
+        .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_dense, false), T),
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
@@ -712,14 +713,14 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .kind = SIM_LK_DENSE_FFN,
         .flops = 2 * params * T,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(d->hw, c->k->dt_dense, false), T),
+        .eta_c = sim_curve_at(gemm_curve(c, d->hw, c->k->dt_dense, false), T),
         .act_bytes = T * (2.0 * c->m->hidden + 2.0 * c->m->ffn.dense_intermediate / d->tp) * 2,
         .weight_bytes = params * class_bytes(c, SIM_WCLASS_DENSE_FFN),
         .frac = c->fit->other_frac,
         .mem_curve = &d->hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_DENSE_FFN, params),
         .kernels = 4,
-        .groups_s = sim_curve_group_s(gemm_curve(d->hw, c->k->dt_dense, false), T),
+        .groups_s = sim_curve_group_s(gemm_curve(c, d->hw, c->k->dt_dense, false), T),
         .hit = ffn_measured(c, KS_DENSE_UP, c->k->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
                             c->k->nmat),
     };
@@ -852,14 +853,14 @@ static void shared_ops(acc *a, const ctx *c, double T)
             .kind = SIM_LK_SHARED,
             .flops = 2 * sp * T,
             .peak = c->k->peak_expert,
-            .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_expert, false), T),
+            .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_expert, false), T),
             .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
             .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
             .frac = kind_frac(c->fit->shared_frac, c->fit->expert_frac),
             .mem_curve = &hw->eff.memory,
             .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
             .kernels = 3,
-            .groups_s = sim_curve_group_s(gemm_curve(hw, c->k->dt_expert, false), T), /* one wider FFN */
+            .groups_s = sim_curve_group_s(gemm_curve(c, hw, c->k->dt_expert, false), T), /* one wider FFN */
             .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_expert, false, T, h,
                                 (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->k->nmat),
         };
@@ -929,7 +930,7 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     double act = T * h * 2;
     double t_pcie = 2 * act / pcie_Bps + 2 * gpu->eff.kernel_overhead_s;
 
-    sim_curve gc = gemm_curve(cpu, c->k->dt_host, true);
+    sim_curve gc = gemm_curve(c, cpu, c->k->dt_host, true);
     double groups_s = 0, eta = grouped_gemm_cost(gc, assign, touched, rs, &groups_s);
     double flops = 2 * per_expert * assign;
     double t_c = flops / (c->k->peak_host * (eta > 1e-6 ? eta : 1e-6)) +
@@ -1005,8 +1006,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .redundant = d->redundant_experts,
         .eplb = d->eplb,
         .seed = d->seed,
-        .small_rows = c->cpu_experts ? gemm_curve(d->host_cpu, c->k->dt_host, true).small_rows
-                                     : gemm_curve(hw, c->k->dt_expert, true).small_rows,
+        .small_rows = c->cpu_experts ? gemm_curve(c, d->host_cpu, c->k->dt_host, true).small_rows
+                                     : gemm_curve(c, hw, c->k->dt_expert, true).small_rows,
     };
     int node = hw->scale_up.domain_size;
     if (node > 1 && d->ep % node == 0)
@@ -1023,7 +1024,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     double assign = rs.max_tokens_per_rank;
     double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
     double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
-    double eta_ex = grouped_gemm_cost(gemm_curve(hw, c->k->dt_expert, true), assign, touched, &rs, &groups_s);
+    double eta_ex = grouped_gemm_cost(gemm_curve(c, hw, c->k->dt_expert, true), assign, touched, &rs, &groups_s);
     double ex_frac[SIM_MAX_TIERS];
     if ((rc = expert_tiers(c, T_group, ex_frac, facts, err)))
         return rc;
@@ -1050,7 +1051,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .kind = SIM_LK_ROUTER,
         .flops = 2 * T * h * E,
         .peak = c->k->peak_attn,
-        .eta_c = sim_curve_at(gemm_curve(hw, c->k->dt_attn, false), T),
+        .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_attn, false), T),
         .act_bytes = T * h * 2 + (fused ? 0 : T * m->ffn.top_k * (h * 2 * 2)), /* read tokens; gather and scatter the copies */
         .weight_bytes = h * E * 2,
         .frac = c->fit->other_frac,
@@ -1201,7 +1202,7 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
         .kind = kind,
         .flops = 2 * params * rows,
         .peak = c->k->peak_attn,
-        .eta_c = sim_curve_at(gemm_curve(d->hw, c->k->dt_attn, false), rows),
+        .eta_c = sim_curve_at(gemm_curve(c, d->hw, c->k->dt_attn, false), rows),
         .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
         .weight_bytes = params * c->k->head_bytes,
         .frac = c->fit->other_frac,
@@ -1246,7 +1247,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         .kind = SIM_LK_ATTN_PROJ,
         .flops = 2 * pp * rows,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(d->hw, c->k->dt_dense, false), rows),
+        .eta_c = sim_curve_at(gemm_curve(c, d->hw, c->k->dt_dense, false), rows),
         .act_bytes = rows * h * 2 * 3,
         .weight_bytes = pp * class_bytes(c, SIM_WCLASS_ATTN),
         .frac = c->fit->other_frac,
@@ -1594,7 +1595,7 @@ double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k
                      bool grouped, double *t_compute, double *t_memory)
 {
     double peak = hw->peak_flops[t];
-    sim_curve c = gemm_curve(hw, t, grouped);
+    sim_curve c = sim_hw_gemm_curve(hw, SIM_RUNTIME_LLAMACPP, t, grouped); /* calibration: the base curves */
     sim_kernel_hit hit = { 0 };
     sim_kernel_query q = { .op = grouped ? SIM_KOP_GROUPED_GEMM : SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k };
     bool measured = sim_kernel_lookup(&hw->kernels, &q, &hit);

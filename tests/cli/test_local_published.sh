@@ -17,16 +17,12 @@ trap 'rm -rf "$tmp"' EXIT
 # 2023, the first Mixtral support): 4-9x slower than the expert GEMMs at the dense-derived Metal GEMM efficiency.
 # No dense or kernel-level source gives llama.cpp's Metal MUL_MAT_ID rate, so the prior keeps the
 # dense value rather than one fitted to these rows (README, "Local cases").
-# Mainline llama.cpp prompt processing on the 7950X (L2, L3; ik_llama.cpp issue 1075): 3-4x slower
-# than predicted. The 7950X GEMM prior comes from ik_llama.cpp's repacked Zen 4 kernels (D10), which
-# run 2-3x faster than mainline's on the CPU; no dense mainline row for this CPU was found to set a
-# mainline prior, and the prior is not refitted to these rows. Generation (memory-bound) agrees.
 # gpt-oss-20b prompt on the RTX 4090 (L4, llama.cpp pull 15631): 5x slower than predicted. The
 # rtx4090 GEMM prior comes from data-centre GEMM figures (MAMF, DeepGEMM), not from llama.cpp's
 # CUDA MMQ kernels, and moesim runs MXFP4 at the FP8 peak; no llama.cpp dense CUDA row fed it.
 KNOWN_OUT=("M5 q2_k pp512" "M5 q3_k_m pp512" "M5 q4_k_m pp512" "M5 q4_0 pp512"
            "M5 q5_k_m pp512" "M5 q5_0 pp512" "M5 q6_k pp512" "M5 q8_0 pp512"
-           "L2 pp512" "L3 pp512" "L4 pp4096")
+           "L4 pp4096")
 "$BIN/moesim" run scenarios/local_published.lua --out "$tmp" >"$tmp/table.txt"
 cat "$tmp/table.txt"
 out="$tmp/local_published.json"

@@ -437,6 +437,59 @@ static void missing_file_is_named(void **state)
     assert_msg_has(&err, "/nonexistent/moesim/x.json");
 }
 
+/* A CPU file's base GEMM curves are mainline llama.cpp's; ik_llama.cpp's listed types override
+ * them under that runtime, unlisted ones keep the base (ryzen-7950x: dense rows D15 and D10). */
+static void runtime_curves_pick_by_runtime(void **state)
+{
+    (void)state;
+    sim_hw hw;
+    load_named("ryzen-7950x", &hw);
+    assert_true(hw.eff.runtime[SIM_RUNTIME_IK_LLAMACPP].set);
+    sim_curve base = sim_hw_gemm_curve(&hw, SIM_RUNTIME_LLAMACPP, SIM_DT_INT8, false);
+    sim_curve ik = sim_hw_gemm_curve(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_DT_INT8, true);
+    assert_true(base.max < ik.max); /* ik_llama.cpp's repacked GEMMs are faster on this CPU */
+    assert_close(sim_hw_gemm_curve(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_DT_BF16, false).max, hw.eff.gemm[SIM_DT_BF16].max);
+    sim_runtime r;
+    assert_int_equal(sim_runtime_parse("ik_llamacpp", &r), 0);
+    assert_int_equal(r, SIM_RUNTIME_IK_LLAMACPP);
+    assert_int_equal(sim_runtime_parse("vllm", &r), -1);
+    /* a shipped GPU file has none: every runtime reads its base curves */
+    load_named("h100-sxm", &hw);
+    assert_close(sim_hw_gemm_curve(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_DT_BF16, true).max,
+                 hw.eff.grouped_gemm[SIM_DT_BF16].max);
+}
+
+static void bad_runtime_curves_are_named(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *at = "\"kernel_overhead_us\"";
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"runtimes\": {\"llamacpp\": {}}, \"kernel_overhead_us\"", &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.runtimes.llamacpp");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"runtimes\": {\"ik_llamacpp\": {\"source\": \"x\", \"gemm\": {\"int8\": {\"max\": 1.5, \"half\": 1}}, "
+                                  "\"grouped_gemm\": {\"int8\": {\"max\": 0.4, \"half\": 1}}}}, \"kernel_overhead_us\"", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.runtimes.ik_llamacpp.gemm.int8.max");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"runtimes\": {\"ik_llamacpp\": {\"source\": \"x\", \"gemm\": {\"int8\": {\"max\": 0.5, \"half\": 1}}, "
+                                  "\"grouped_gemm\": {\"bf16\": {\"max\": 0.4, \"half\": 1}}}}, \"kernel_overhead_us\"", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "must list the same types");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"runtimes\": {\"ik_llamacpp\": {\"gemm\": {\"int8\": {\"max\": 0.5, \"half\": 1}}, "
+                                  "\"grouped_gemm\": {\"int8\": {\"max\": 0.4, \"half\": 1}}}}, \"kernel_overhead_us\"", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "source");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"runtimes\": {\"ik_llamacpp\": {\"source\": \"x\", \"gemm\": {\"int8\": {\"max\": 0.5, \"half\": 1}}, "
+                                  "\"grouped_gemm\": {\"int8\": {\"max\": 0.4, \"half\": 1}}}}, \"kernel_overhead_us\"", &hw, &err),
+                     SIM_OK);
+    assert_close(sim_hw_gemm_curve(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_DT_INT8, true).max, 0.4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -455,6 +508,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_values_are_rejected, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(kernel_regimes_load_and_bad_ones_are_named, setup_tmp, teardown_tmp),
         cmocka_unit_test(missing_file_is_named),
+        cmocka_unit_test(runtime_curves_pick_by_runtime),
+        cmocka_unit_test_setup_teardown(bad_runtime_curves_are_named, setup_tmp, teardown_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,6 +111,51 @@ static void test_recipe_classes(void **state)
     assert_true(w[SIM_WCLASS_EXPERTS].elems[SIM_WF_Q6_K] == 0);
 }
 
+/* A custom file (ByteShape's Qwen3-30B-A3B "Q3_K_S-2.70bpw", 9.58 GiB, measurements.md M6): the
+ * deployment holds the stated bytes, the routed experts alone shrink, and a file too small for its
+ * other tensors is refused. */
+static void test_stated_file_size(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    sim_err err = {0};
+    load_model(&m, "qwen3-30b-a3b");
+    if (sim_registry_hw("rpi5", &hw, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_Q3_K_S);
+    sim_wmix before[SIM_WCLASS_COUNT], after[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(&d, before);
+    double bpw = 0;
+    assert_int_equal(sim_deploy_set_file_bytes(&d, 9.58 * GIB, &bpw, &err), SIM_OK);
+    sim_deploy_weight_mix(&d, after);
+    /* Q3_K is 3.4375 bits per weight; the experts of a 2.70-bit file get fewer */
+    assert_true(bpw > SIM_GGUF_MIN_BPW && bpw < 3.4375);
+    for (int c = 0; c < SIM_WCLASS_COUNT; c++)
+        if (c != SIM_WCLASS_EXPERTS)
+            assert_true(sim_wmix_bytes(&after[c], SIM_WF_BF16) == sim_wmix_bytes(&before[c], SIM_WF_BF16));
+    assert_true(sim_wmix_main(&after[SIM_WCLASS_EXPERTS], SIM_WF_BF16) == SIM_WF_Q3_K); /* still unpacked as Q3_K */
+    sim_memfit f;
+    sim_memfit_eval(&d, 1024, 1, &f);
+    if (!(fabs(f.weight_bytes / (9.58 * GIB) - 1) < 1e-3))
+        fail_msg("weights %.4f GiB, file 9.58 GiB", f.weight_bytes / GIB);
+    /* another precision (a search) runs its own recipe, not this file */
+    sim_deploy_set_precision(&d, SIM_WF_Q4_K_M);
+    sim_memfit_eval(&d, 1024, 1, &f);
+    assert_true(fabs(f.weight_bytes / sim_gguf_file_bytes(&m, SIM_WF_Q4_K_M) - 1) < 1e-3);
+    /* 2 GiB leaves the experts under IQ1_S; fp8 is no GGUF file; a dense model has no experts */
+    sim_deploy_set_precision(&d, SIM_WF_Q3_K_S);
+    assert_int_equal(sim_deploy_set_file_bytes(&d, 2 * GIB, NULL, &err), SIM_EINPUT);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
+    assert_int_equal(sim_deploy_set_file_bytes(&d, 9.58 * GIB, NULL, &err), SIM_EINPUT);
+    load_model(&m, "llama3.1-8b");
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_Q4_K_M);
+    assert_int_equal(sim_deploy_set_file_bytes(&d, 4 * GIB, NULL, &err), SIM_EINPUT);
+}
+
 /* A dense model at --precision q4_k_m holds its file's bytes and decodes memory-bound on them. */
 static void test_dense_q4_k_m_is_memory_bound(void **state)
 {
@@ -150,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_published_file_sizes),
         cmocka_unit_test(test_recipe_classes),
         cmocka_unit_test(test_dense_q4_k_m_is_memory_bound),
+        cmocka_unit_test(test_stated_file_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
