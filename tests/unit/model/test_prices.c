@@ -37,8 +37,12 @@ static void test_shipped_rows_are_dated_and_sourced(void **state)
     assert_non_null(first);
     assert_non_null(aws);
     assert_string_equal(aws->provider, "aws");
-    /* AWS p5.48xlarge: $98.32 per instance-hour over 8 GPUs */
-    assert_true(fabs(aws->usd_per_gpu_hour - 98.32 / 8) < 0.01);
+    /* AWS p5.48xlarge, the newest dated list price: $55.04 per instance-hour over 8 GPUs; the
+     * pre-cut $98.32 stays reachable under its date */
+    assert_true(fabs(aws->usd_per_gpu_hour - 55.04 / 8) < 0.01);
+    const sim_price_row *old = sim_prices_find(&p, "h100-sxm", "on-demand", "aws:2026-q1");
+    assert_non_null(old);
+    assert_true(fabs(old->usd_per_gpu_hour - 98.32 / 8) < 0.01);
     /* the one 3-year commitment found with a date: GCP a3-highgpu-8g, $28,371.00 a month over 730 h and 8 GPUs */
     const sim_price_row *r3 = sim_prices_find(&p, "h100-sxm", "reserved-3y", NULL);
     assert_non_null(r3);
