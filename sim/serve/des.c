@@ -179,6 +179,7 @@ static void des_free(des *s)
         }
         free(p->rk);
         free(p->memo.e);
+        sim_step_plan_free(p->memo.plan);
     }
     free(s->pools);
     free(s->heap);

@@ -28,6 +28,7 @@ typedef struct memo {
     long evals, hits;
     const sim_deploy *d;
     const sim_memfit *fit;
+    sim_step_plan *plan;     /* made at the first miss; freed with the pool */
 } memo;
 
 /* The step time (kind 0) or the draft cost of one speculative token (kind 1) of shape s,

@@ -71,6 +71,22 @@ static double draft_token_time(const sim_deploy *d, const sim_step_result *r)
     return (r->stage_time_s - head) / sim_deploy_layers_per_stage(d) + head;
 }
 
+/* The step model at a grid shape, through the memo's plan (made at the first miss: the
+ * deployment's constants once per pool, sim_step_plan_*; bit-identical to sim_step_eval).
+ * Kind 0 needs only the time (the slim accumulator); kind 1 the per-kind breakdown. */
+static int step_value(memo *m, const sim_step_shape *q, int kind, double *v, sim_err *err)
+{
+    if (!m->plan && !(m->plan = sim_step_plan_new(m->d, m->fit, err)))
+        return SIM_EFAIL;
+    if (kind == 0)
+        return sim_step_plan_time(m->plan, q, v, err);
+    sim_step_result r;
+    int rc = sim_step_plan_eval(m->plan, q, &r, err);
+    if (!rc)
+        *v = draft_token_time(m->d, &r);
+    return rc;
+}
+
 /* The memoized value for a key of grid indices. */
 static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
 {
@@ -93,12 +109,11 @@ static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
         .prefill_seqs = qval(k[4], Q_COUNT),
         .group_tokens = qval(k[5], Q_GROUP),
     };
-    sim_step_result r;
-    int rc = sim_step_eval(m->d, m->fit, &q, &r, err);
+    double v;
+    int rc = step_value(m, &q, k[6], &v, err);
     if (rc)
         return rc;
     m->evals++;
-    double v = k[6] == 0 ? r.time_s : draft_token_time(m->d, &r);
     memcpy(m->e[j].k, k, sizeof m->e[j].k);
     m->e[j].used = true;
     m->e[j].v = v;

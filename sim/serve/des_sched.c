@@ -298,6 +298,7 @@ static int rank_finish(des *s, pool *p, rank *r)
 {
     const sim_des_opts *o = s->o;
     int kept = 0;
+    long out = 0; /* output tokens this rank produced: counted once, not per sequence */
     for (int i = 0; i < r->nrun; i++) {
         int id = r->run[i];
         dreq *q = &s->q[id];
@@ -314,13 +315,13 @@ static int rank_finish(des *s, pool *p, rank *r)
                     made = q->osl - q->gen;
                 q->gen += made;
                 q->kv += made;
-                des_count(s, made, 0, 0);
+                out += made;
             } else {
                 q->done += q->sched;
                 q->kv = q->done;
                 if (q->done >= q->target) { /* the last chunk of a prompt yields a token */
                     q->gen++;
-                    des_count(s, 1, 0, 0);
+                    out++;
                     if (q->first < 0 && p->role != ROLE_PREFILL) {
                         q->first = s->now;
                         des_count(s, 0, q->isl, 0);
@@ -347,6 +348,7 @@ static int rank_finish(des *s, pool *p, rank *r)
             r->run[kept++] = id;
     }
     r->nrun = kept;
+    des_count(s, (double)out, 0, 0);
     return 0;
 }
 

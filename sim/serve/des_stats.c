@@ -122,17 +122,88 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Reorder v[lo, hi) so that v[k] holds the value a sort would put there, with nothing larger
+ * before it and nothing smaller after it (Hoare's FIND with a median-of-three pivot; a
+ * range that keeps failing to shrink is sorted instead, so the worst case stays n log n). */
+static void select_kth(double *v, long lo, long hi, long k)
+{
+    int rounds = 0;
+    while (hi - lo > 16) {
+        if (++rounds > 64) {
+            qsort(v + lo, (size_t)(hi - lo), sizeof *v, cmp_double);
+            return;
+        }
+        long m = lo + (hi - lo) / 2;
+        double a = v[lo], b = v[m], c = v[hi - 1];
+        double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+        long i = lo, j = hi - 1;
+        while (i <= j) {
+            while (v[i] < piv)
+                i++;
+            while (v[j] > piv)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        }
+        /* now v[lo..j] <= piv <= v[i..hi) and anything between equals piv */
+        if (k <= j)
+            hi = j + 1;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
+    qsort(v + lo, (size_t)(hi - lo), sizeof *v, cmp_double);
+}
+
+/* The smallest value of v[lo, hi). */
+static double min_of(const double *v, long lo, long hi)
+{
+    double m = v[lo];
+    for (long i = lo + 1; i < hi; i++)
+        if (v[i] < m)
+            m = v[i];
+    return m;
+}
+
+/* gsl_stats_quantile_from_sorted_data's answer for fraction f, without sorting: the two
+ * order statistics it interpolates between are selected (v[lo, n) is reordered; everything
+ * before lo is already no larger). Returns the index of the lower one, so the next, larger
+ * fraction can select in what lies above it. */
+static long quantile_sel(double *v, long n, long lo, double f, double *out)
+{
+    double index = f * (n - 1);
+    long lhs = (long)index;
+    double delta = index - lhs;
+    select_kth(v, lo, n, lhs);
+    if (lhs == n - 1)
+        *out = v[lhs];
+    else
+        *out = (1 - delta) * v[lhs] + delta * min_of(v, lhs + 1, n);
+    return lhs;
+}
+
+/* Mean, median, p90, p99 and maximum by selection (expected linear time; issue 20: full sorts
+ * were 10-13% of a million-request run). The quantiles are exactly those of the sorted data
+ * (gsl's interpolation); the mean sums in another order than a sort leaves, so it may differ
+ * from the sorted mean in the last bits. */
 static sim_des_pct percentiles(double *v, long n)
 {
     sim_des_pct p = { 0 };
     if (n <= 0)
         return p;
-    qsort(v, (size_t)n, sizeof *v, cmp_double); /* glibc's merge sort beats gsl_sort's heap sort here */
     p.mean = gsl_stats_mean(v, 1, (size_t)n);
-    p.p50 = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)n, 0.50);
-    p.p90 = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)n, 0.90);
-    p.p99 = gsl_stats_quantile_from_sorted_data(v, 1, (size_t)n, 0.99);
-    p.max = v[n - 1];
+    long at = quantile_sel(v, n, 0, 0.50, &p.p50);
+    at = quantile_sel(v, n, at, 0.90, &p.p90);
+    at = quantile_sel(v, n, at, 0.99, &p.p99);
+    double mx = v[at];
+    for (long i = at + 1; i < n; i++)
+        if (v[i] > mx)
+            mx = v[i];
+    p.max = mx;
     return p;
 }
 
