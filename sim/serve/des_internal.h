@@ -51,6 +51,8 @@ typedef struct dreq {
     int sched;         /* tokens scheduled in the running iteration */
     float credit;      /* speculative decoding: fractional tokens carried to the next step */
     uint8_t state, sdec, preempts;
+    uint8_t lazy;      /* a lazy decoder (see rank): gen, kv and blocks are as of rank clock `lz` */
+    int lz;
     int isl, cached;
     int rank, prank;   /* rank in its current pool; prefill-pool rank (disaggregated) */
     int ppool;         /* disaggregated: index in des.pools of the prefill instance that computed the prompt */
@@ -62,7 +64,26 @@ typedef struct ring {
     long head, len, cap;
 } ring;
 
+typedef struct lazy_fin {
+    int at, id;        /* the rank clock at which sequence id produces its last token */
+} lazy_fin;
+
+/* A rank's running sequences are in two parts, oldest admitted first: the lazy decoders, then
+ * run[]. A lazy decoder only decodes, one token a step, so its state follows from the rank's
+ * clock (decode steps the lazy part has taken) and is written back only when it finishes or
+ * when the rank needs every sequence one by one (then the lazy part is flushed into run[]).
+ * The scheduler keeps the aggregates a step needs: how many, their summed context, how many
+ * cross into a new KV block at each clock value (a count per position in the block), and a
+ * heap of when each finishes. An iteration then costs the same whatever the batch (issue 20). */
 typedef struct rank {
+    int *lzv;            /* lazy decoders in admission order; entries no longer lazy are dead */
+    int nlzv, caplzv, nlazy;
+    long lazy_kv;        /* summed KV tokens of the live lazy decoders, now */
+    int clock;
+    int *phase;          /* block_tokens counts: lazy decoders by (kv at joining - clock then) mod B */
+    lazy_fin *fin;       /* min-heap on `at` */
+    int nfin, capfin;
+    bool lazy_sched;     /* the running iteration steps the lazy decoders */
     int *run;
     int nrun, cap;
     ring wait;
@@ -104,6 +125,7 @@ typedef struct span_bin {
 
 typedef struct des {
     const sim_des_opts *o;
+    bool lazy;                  /* decoders may be lazy (no speculative decoding; not the reference walk) */
     const sim_workload *w;
     dreq *q;
     /* aggregated: pools[0]; disaggregated (xPyD): pools[0 .. ndec-1] are the decode
