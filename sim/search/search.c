@@ -399,10 +399,24 @@ typedef struct frontier_ctx {
     sim_err *err;
 } frontier_ctx;
 
+static int frontier_points(frontier_ctx *c, const cand *k, sim_serve_opts so);
+
+/* One plan per candidate deployment (and its prefill pool) for all its concurrency points. */
 static int frontier_visit(frontier_ctx *c, const cand *k)
 {
+    sim_serve_opts so = serve_opts(c->s, k);
+    sim_step_plan *made[2];
+    int rc = sim_serve_plans_new(&k->d, &so, made, c->err);
+    if (rc)
+        return rc;
+    rc = frontier_points(c, k, so);
+    sim_serve_plans_free(&so, made);
+    return rc;
+}
+
+static int frontier_points(frontier_ctx *c, const cand *k, sim_serve_opts so)
+{
     const sim_search_space *s = c->s;
-    sim_serve_opts so = serve_opts(s, k);
     int total = cand_gpus(k);
     for (int i = 0; i < s->nconc; i++) {
         tick(s, ++c->done, c->size);
@@ -574,7 +588,12 @@ static int cheap_visit(cheap_ctx *c, const cand *k)
     sim_serve_opts so = serve_opts(s, k);
     sim_eval ev;
     bool reached;
-    int rc = reach_rate(&k->d, &so, s->rate, &ev, &reached, c->err);
+    sim_step_plan *made[2]; /* one plan per candidate deployment for the ~10-20 evaluations */
+    int rc = sim_serve_plans_new(&k->d, &so, made, c->err);
+    if (rc)
+        return rc;
+    rc = reach_rate(&k->d, &so, s->rate, &ev, &reached, c->err);
+    sim_serve_plans_free(&so, made);
     if (rc)
         return rc;
     if (!ev.fits) {
