@@ -2,7 +2,9 @@
  * manner of vLLM's: per attention rank a token budget per iteration, running sequences
  * first (decode tokens, next prompt chunks), then admissions first come first served while
  * KV blocks last; preemption by recompute; the iteration's time from the step-time memo;
- * KV transfers from a prefill pool to a decode pool. */
+ * KV transfers from a prefill pool to a decode pool. The oldest decoding sequences of a rank
+ * are "lazy" (des_internal.h, rank): stepped as aggregates, written back when they finish or
+ * when the walk must decide sequence by sequence, with the same outcome to the last bit. */
 #include <math.h>
 #include <string.h>
 
