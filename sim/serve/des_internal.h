@@ -22,9 +22,14 @@ typedef struct memo_ent {
     double v;
 } memo_ent;
 
+enum { MEMO_FRONT = 256 };
+
 typedef struct memo {
     memo_ent *e;
     size_t cap, n;
+    /* the last keys asked, direct-mapped by hash: consecutive iterations ask the same few
+     * keys, and the table (hundreds of thousands of entries on long runs) is out of cache */
+    memo_ent front[MEMO_FRONT];
     long evals, hits;
     const sim_deploy *d;
     const sim_memfit *fit;

@@ -90,13 +90,21 @@ static int step_value(memo *m, const sim_step_shape *q, int kind, double *v, sim
 /* The memoized value for a key of grid indices. */
 static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
 {
+    uint64_t h = key_hash(k);
+    memo_ent *f = &m->front[(h >> 32) % MEMO_FRONT];
+    if (f->used && memcmp(f->k, k, sizeof f->k) == 0) {
+        m->hits++;
+        *out = f->v;
+        return SIM_OK;
+    }
     if (m->n * 2 >= m->cap && memo_grow(m))
         return sim_fail(err, SIM_EFAIL, "out of memory for the step-time memo");
-    size_t j = key_hash(k) & (m->cap - 1);
+    size_t j = h & (m->cap - 1);
     while (m->e[j].used) {
         if (memcmp(m->e[j].k, k, sizeof m->e[j].k) == 0) {
             m->hits++;
             *out = m->e[j].v;
+            *f = m->e[j];
             return SIM_OK;
         }
         j = (j + 1) & (m->cap - 1);
@@ -118,6 +126,7 @@ static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
     m->e[j].used = true;
     m->e[j].v = v;
     m->n++;
+    *f = m->e[j];
     *out = v;
     return SIM_OK;
 }

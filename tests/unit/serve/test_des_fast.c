@@ -2,8 +2,8 @@
  * place of walking every running sequence twice an iteration) against the reference walk
  * (sim_des_opts.reference_walk, the path before them), over several configurations: Mixtral
  * on H100s, DeepSeek-V3 with attention DP and EP, a small local device, MTP speculative
- * decoding, xPyD pools, prefix-cache hits, KV pressure with preemptions, and an overloaded
- * rate. The tolerance is zero: both paths make the same scheduling decisions in the same
+ * decoding, xPyD pools, prefix-cache hits, KV pressure with preemptions, pipeline stages with
+ * a sequence cap and other block and graph sizes, and an overloaded rate. The tolerance is zero: both paths make the same scheduling decisions in the same
  * order and sum the same integers, so every figure must be bit-identical (throughput, TTFT /
  * TPOT / end-to-end / queue percentiles, SLO attainment, goodput, iterations, preemptions,
  * utilization, KV peak, the verdict). */
@@ -180,6 +180,22 @@ static void test_kv_pressure(void **state)
     compare("Qwen3-30B-A3B FP8, L40S, KV pressure", &r, 2000, true);
 }
 
+/* Pipeline stages, a cap on running sequences, 32-token KV blocks and small CUDA graphs. */
+static void test_pp_caps(void **state)
+{
+    (void)state;
+    sim_request r = req("mixtral-8x7b", "h100-sxm", "fp8", 10, 1500, 1024, 256);
+    r.gpus = 2;
+    r.pp = 2;
+    r.max_num_seqs = 48;
+    r.max_num_seqs_given = true;
+    r.block_size = 32;
+    r.block_size_given = true;
+    r.cuda_graph_max = 64;
+    r.cuda_graph_max_given = true;
+    compare("Mixtral 8x7B FP8, 2x H100, PP2, 48 sequences, 32-token blocks", &r, 2000, false);
+}
+
 /* Far over capacity: a backlog, admissions every iteration, the KV cache full. */
 static void test_overload(void **state)
 {
@@ -193,7 +209,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixtral_h100), cmocka_unit_test(test_deepseek_ep), cmocka_unit_test(test_local_device),
         cmocka_unit_test(test_mtp),          cmocka_unit_test(test_xpyd),        cmocka_unit_test(test_prefix_hits),
-        cmocka_unit_test(test_kv_pressure),  cmocka_unit_test(test_overload),
+        cmocka_unit_test(test_kv_pressure),  cmocka_unit_test(test_pp_caps),      cmocka_unit_test(test_overload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
