@@ -30,6 +30,9 @@ typedef struct memo {
     /* the last keys asked, direct-mapped by hash: consecutive iterations ask the same few
      * keys, and the table (hundreds of thousands of entries on long runs) is out of cache */
     memo_ent front[MEMO_FRONT];
+    /* the last group token count (above 64) and its two grid points; 0 = none yet */
+    double gx, glo, ghi;
+    int32_t g_lo;
     long evals, hits;
     const sim_deploy *d;
     const sim_memfit *fit;
@@ -38,7 +41,18 @@ typedef struct memo {
 
 /* The step time (kind 0) or the draft cost of one speculative token (kind 1) of shape s,
  * memoized on a quantized grid (des_memo.c). */
-int des_memo_time(memo *m, const sim_step_shape *s, int kind, double *out, sim_err *err);
+/* One caller's last question and answer (a rank's step, or its draft cost): in a decode-only
+ * stretch a rank asks the same grid key for many iterations in a row. Zeroed = empty (a zero
+ * value quantizes to grid index 0, so the per-dimension cache starts consistent). */
+typedef struct memo_last {
+    double qx[5];        /* the last value of each quantized shape dimension, and its grid index */
+    int32_t qi[5];
+    int32_t k[KEY_DIMS];
+    double g, t;
+    bool valid;
+} memo_last;
+
+int des_memo_time(memo *m, memo_last *l, const sim_step_shape *s, int kind, double *out, sim_err *err);
 
 /* ------------------------------------------------------------------ state */
 
@@ -97,6 +111,7 @@ typedef struct rank {
     double link_free;    /* prefill pool: when its NIC can start the next KV transfer */
     sim_step_shape shape;/* this iteration, whole rank (all micro-batches) */
     double spec_dec;     /* decoding sequences that also draft this iteration */
+    memo_last mlast[2];  /* the step-time memo's last answer to this rank: step, draft cost */
 } rank;
 
 typedef struct pool {

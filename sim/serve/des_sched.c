@@ -367,14 +367,14 @@ int des_pool_start(des *s, pool *p, sim_err *err)
             continue;
         sh[i].group_tokens = group;
         double ti;
-        int rc = des_memo_time(p->mm, &sh[i], 0, &ti, err);
+        int rc = des_memo_time(p->mm, &r->mlast[0], &sh[i], 0, &ti, err);
         if (rc)
             return rc;
         if (r->spec_dec > 0) {
             sim_step_shape ds = { .decode_seqs = sh[i].decode_seqs, .decode_ctx = sh[i].decode_ctx,
                                   .group_tokens = group };
             double td;
-            if ((rc = des_memo_time(p->mm, &ds, 1, &td, err)))
+            if ((rc = des_memo_time(p->mm, &r->mlast[1], &ds, 1, &td, err)))
                 return rc;
             ti += s->o->spec_tokens * td * p->d->pp;
         }
@@ -456,11 +456,11 @@ static int start_transfer(des *s, pool *pp, dreq *q, int id)
 }
 
 /* Apply the effects of the iteration that just ended on rank r. */
-static int rank_finish(des *s, pool *p, rank *r)
+static int rank_finish(des *s, pool *p, rank *r, long *produced)
 {
     const sim_des_opts *o = s->o;
     int kept = 0;
-    long out = 0; /* output tokens this rank produced: counted once, not per sequence */
+    long out = 0; /* output tokens this rank produced: counted once per pool, not per sequence */
     if (r->lazy_sched) {
         r->lazy_sched = false;
         r->clock++;
@@ -524,7 +524,7 @@ static int rank_finish(des *s, pool *p, rank *r)
         }
     }
     r->nrun = kept;
-    des_count(s, (double)out, 0, 0);
+    *produced = out;
     return 0;
 }
 
@@ -532,9 +532,14 @@ int des_pool_finish(des *s, pool *p)
 {
     p->busy = false;
     p->busy_s += p->t_end - p->t_start;
-    for (int i = 0; i < p->nranks; i++)
-        if (rank_finish(s, p, &p->rk[i]))
+    long out = 0;
+    for (int i = 0; i < p->nranks; i++) {
+        long made;
+        if (rank_finish(s, p, &p->rk[i], &made))
             return -1;
+        out += made;
+    }
+    des_count(s, (double)out, 0, 0);
     return 0;
 }
 
