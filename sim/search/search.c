@@ -399,10 +399,24 @@ typedef struct frontier_ctx {
     sim_err *err;
 } frontier_ctx;
 
+static int frontier_points(frontier_ctx *c, const cand *k, sim_serve_opts so);
+
+/* One plan per candidate deployment (and its prefill pool) for all its concurrency points. */
 static int frontier_visit(frontier_ctx *c, const cand *k)
 {
+    sim_serve_opts so = serve_opts(c->s, k);
+    sim_step_plan *made[2];
+    int rc = sim_serve_plans_new(&k->d, &so, made, c->err);
+    if (rc)
+        return rc;
+    rc = frontier_points(c, k, so);
+    sim_serve_plans_free(&so, made);
+    return rc;
+}
+
+static int frontier_points(frontier_ctx *c, const cand *k, sim_serve_opts so)
+{
     const sim_search_space *s = c->s;
-    sim_serve_opts so = serve_opts(s, k);
     int total = cand_gpus(k);
     for (int i = 0; i < s->nconc; i++) {
         tick(s, ++c->done, c->size);
@@ -629,12 +643,13 @@ static int size_replicas(const sim_search_space *s, const cand *k, sim_serve_opt
 }
 
 /* A candidate at R replicas (R = 1 without a traffic): the steady state at the concurrency
- * that carries each replica's share of the rate, as a ranked item. *fits is false when the
+ * that carries each replica's share of the rate, as a ranked item (`base`: the serving options
+ * with the candidate's step plans, or NULL to make them plain). *fits is false when the
  * candidate does not fit (the item is then not filled). */
-static int place(const sim_search_space *s, const cand *k, int R, double slo_rps, item *it, bool *fits,
-                 sim_err *err)
+static int place(const sim_search_space *s, const cand *k, const sim_serve_opts *base, int R, double slo_rps,
+                 item *it, bool *fits, sim_err *err)
 {
-    sim_serve_opts so = serve_opts(s, k);
+    sim_serve_opts so = base ? *base : serve_opts(s, k); /* base: with the candidate's step plans */
     sim_eval ev;
     bool reached;
     int rc = reach_rate(&k->d, &so, s->rate / R, &ev, &reached, err);
@@ -670,16 +685,23 @@ static int cheap_visit(cheap_ctx *c, const cand *k)
 {
     const sim_search_space *s = c->s;
     tick(s, ++c->done, c->size);
+    sim_serve_opts so = serve_opts(s, k);
+    sim_step_plan *made[2]; /* one plan per candidate deployment for its ~10-20 evaluations */
+    int rc = sim_serve_plans_new(&k->d, &so, made, c->err);
+    if (rc)
+        return rc;
     double slo_rps = NAN;
-    int R = 1, rc;
+    int R = 1;
     if (s->requests_per_day > 0) {
-        sim_serve_opts so = serve_opts(s, k);
-        if ((rc = size_replicas(s, k, &so, &slo_rps, &R, c->err)))
-            return rc;
+        sim_serve_opts sized = so;
+        rc = size_replicas(s, k, &sized, &slo_rps, &R, c->err);
     }
     item it;
-    bool fits;
-    if ((rc = place(s, k, R, slo_rps, &it, &fits, c->err)))
+    bool fits = false;
+    if (!rc)
+        rc = place(s, k, &so, R, slo_rps, &it, &fits, c->err);
+    sim_serve_plans_free(&so, made);
+    if (rc)
         return rc;
     if (!fits) {
         c->no_fit++;
@@ -788,7 +810,7 @@ static int bump(cheap_ctx *c, item *it, bool *met, double *score, sim_err *err)
     for (int b = 0; b < SIM_SEARCH_BUMPS && !*met && it->row.replicas > 0 && it->row.slo_rps > 0; b++) {
         item t;
         bool fits;
-        if ((rc = place(c->s, it->k, it->row.replicas + 1, it->row.slo_rps, &t, &fits, err)) || !fits)
+        if ((rc = place(c->s, it->k, NULL, it->row.replicas + 1, it->row.slo_rps, &t, &fits, err)) || !fits)
             break;
         t.orig = it->orig;
         *it = t;

@@ -77,8 +77,11 @@ static int pool_init(des *s, pool *p, const sim_deploy *d, int role, double ctx,
     p->rk = calloc((size_t)p->nranks, sizeof *p->rk);
     if (!p->rk)
         return sim_fail(err, SIM_EFAIL, "out of memory");
-    for (int i = 0; i < p->nranks; i++)
+    for (int i = 0; i < p->nranks; i++) {
         p->rk[i].free_blocks = p->blocks;
+        if (!(p->rk[i].phase = calloc((size_t)s->o->block_tokens, sizeof *p->rk[i].phase)))
+            return sim_fail(err, SIM_EFAIL, "out of memory");
+    }
     p->memo.d = d;
     p->memo.fit = &p->mem;
     p->mm = &p->memo;
@@ -112,6 +115,7 @@ static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const si
     memset(s, 0, sizeof *s);
     s->o = o;
     s->w = w;
+    s->lazy = !o->reference_walk && o->spec_tokens == 0;
     double mean_ctx = 0;
     for (long i = 0; i < w->n; i++)
         mean_ctx += w->r[i].isl + w->r[i].osl;
@@ -176,9 +180,13 @@ static void des_free(des *s)
         for (int i = 0; p->rk && i < p->nranks; i++) {
             free(p->rk[i].run);
             free(p->rk[i].wait.v);
+            free(p->rk[i].lzv);
+            free(p->rk[i].phase);
+            free(p->rk[i].fin);
         }
         free(p->rk);
         free(p->memo.e);
+        sim_step_plan_free(p->memo.plan);
     }
     free(s->pools);
     free(s->heap);

@@ -31,6 +31,8 @@ typedef struct sim_des_opts {
     bool keep_records;          /* fill result.records (per-request CSV, latency CDFs) */
     double predicted_capacity_rps; /* the steady-state model's largest request rate for this instance
                                     * (sim_serve_at_rate; 0 = unknown): judges runs too short to show a trend */
+    bool reference_walk;        /* tests: walk every running sequence every iteration, as before issue 20's
+                                 * aggregates (tests/unit/serve/test_des_fast.c compares the two) */
     void (*progress)(void *ctx, double done_share);  /* called now and then; may be NULL */
     void *progress_ctx;
     sim_cost_opts cost;

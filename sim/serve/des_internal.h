@@ -22,17 +22,37 @@ typedef struct memo_ent {
     double v;
 } memo_ent;
 
+enum { MEMO_FRONT = 256 };
+
 typedef struct memo {
     memo_ent *e;
     size_t cap, n;
+    /* the last keys asked, direct-mapped by hash: consecutive iterations ask the same few
+     * keys, and the table (hundreds of thousands of entries on long runs) is out of cache */
+    memo_ent front[MEMO_FRONT];
+    /* the last group token count (above 64) and its two grid points; 0 = none yet */
+    double gx, glo, ghi;
+    int32_t g_lo;
     long evals, hits;
     const sim_deploy *d;
     const sim_memfit *fit;
+    sim_step_plan *plan;     /* made at the first miss; freed with the pool */
 } memo;
 
 /* The step time (kind 0) or the draft cost of one speculative token (kind 1) of shape s,
  * memoized on a quantized grid (des_memo.c). */
-int des_memo_time(memo *m, const sim_step_shape *s, int kind, double *out, sim_err *err);
+/* One caller's last question and answer (a rank's step, or its draft cost): in a decode-only
+ * stretch a rank asks the same grid key for many iterations in a row. Zeroed = empty (a zero
+ * value quantizes to grid index 0, so the per-dimension cache starts consistent). */
+typedef struct memo_last {
+    double qx[5];        /* the last value of each quantized shape dimension, and its grid index */
+    int32_t qi[5];
+    int32_t k[KEY_DIMS];
+    double g, t;
+    bool valid;
+} memo_last;
+
+int des_memo_time(memo *m, memo_last *l, const sim_step_shape *s, int kind, double *out, sim_err *err);
 
 /* ------------------------------------------------------------------ state */
 
@@ -50,6 +70,8 @@ typedef struct dreq {
     int sched;         /* tokens scheduled in the running iteration */
     float credit;      /* speculative decoding: fractional tokens carried to the next step */
     uint8_t state, sdec, preempts;
+    uint8_t lazy;      /* a lazy decoder (see rank): gen, kv and blocks are as of rank clock `lz` */
+    int lz;
     int isl, cached;
     int rank, prank;   /* rank in its current pool; prefill-pool rank (disaggregated) */
     int ppool;         /* disaggregated: index in des.pools of the prefill instance that computed the prompt */
@@ -61,7 +83,26 @@ typedef struct ring {
     long head, len, cap;
 } ring;
 
+typedef struct lazy_fin {
+    int at, id;        /* the rank clock at which sequence id produces its last token */
+} lazy_fin;
+
+/* A rank's running sequences are in two parts, oldest admitted first: the lazy decoders, then
+ * run[]. A lazy decoder only decodes, one token a step, so its state follows from the rank's
+ * clock (decode steps the lazy part has taken) and is written back only when it finishes or
+ * when the rank needs every sequence one by one (then the lazy part is flushed into run[]).
+ * The scheduler keeps the aggregates a step needs: how many, their summed context, how many
+ * cross into a new KV block at each clock value (a count per position in the block), and a
+ * heap of when each finishes. An iteration then costs the same whatever the batch (issue 20). */
 typedef struct rank {
+    int *lzv;            /* lazy decoders in admission order; entries no longer lazy are dead */
+    int nlzv, caplzv, nlazy;
+    long lazy_kv;        /* summed KV tokens of the live lazy decoders, now */
+    int clock;
+    int *phase;          /* block_tokens counts: lazy decoders by (kv at joining - clock then) mod B */
+    lazy_fin *fin;       /* min-heap on `at` */
+    int nfin, capfin;
+    bool lazy_sched;     /* the running iteration steps the lazy decoders */
     int *run;
     int nrun, cap;
     ring wait;
@@ -70,6 +111,7 @@ typedef struct rank {
     double link_free;    /* prefill pool: when its NIC can start the next KV transfer */
     sim_step_shape shape;/* this iteration, whole rank (all micro-batches) */
     double spec_dec;     /* decoding sequences that also draft this iteration */
+    memo_last mlast[2];  /* the step-time memo's last answer to this rank: step, draft cost */
 } rank;
 
 typedef struct pool {
@@ -103,6 +145,7 @@ typedef struct span_bin {
 
 typedef struct des {
     const sim_des_opts *o;
+    bool lazy;                  /* decoders may be lazy (no speculative decoding; not the reference walk) */
     const sim_workload *w;
     dreq *q;
     /* aggregated: pools[0]; disaggregated (xPyD): pools[0 .. ndec-1] are the decode

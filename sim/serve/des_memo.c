@@ -67,16 +67,40 @@ static int memo_grow(memo *m)
  * own draft pass (the MTP module's layer, projection and LM head, or the draft model's decode
  * step), as eval costs it, one pass per draft token. */
 
+/* The step model at a grid shape, through the memo's plan (made at the first miss: the
+ * deployment's constants once per pool, sim_step_plan_*; bit-identical to sim_step_eval).
+ * Kind 0 needs only the time (the slim accumulator); kind 1 the per-kind breakdown. */
+static int step_value(memo *m, const sim_step_shape *q, int kind, double *v, sim_err *err)
+{
+    if (!m->plan && !(m->plan = sim_step_plan_new(m->d, m->fit, err)))
+        return SIM_EFAIL;
+    if (kind == 0)
+        return sim_step_plan_time(m->plan, q, v, err);
+    sim_step_result r;
+    int rc = sim_step_plan_eval(m->plan, q, &r, err);
+    if (!rc)
+        *v = r.by_kind_s[SIM_LK_DRAFT];
+    return rc;
+}
+
 /* The memoized value for a key of grid indices. */
 static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
 {
+    uint64_t h = key_hash(k);
+    memo_ent *f = &m->front[(h >> 32) % MEMO_FRONT];
+    if (f->used && memcmp(f->k, k, sizeof f->k) == 0) {
+        m->hits++;
+        *out = f->v;
+        return SIM_OK;
+    }
     if (m->n * 2 >= m->cap && memo_grow(m))
         return sim_fail(err, SIM_EFAIL, "out of memory for the step-time memo");
-    size_t j = key_hash(k) & (m->cap - 1);
+    size_t j = h & (m->cap - 1);
     while (m->e[j].used) {
         if (memcmp(m->e[j].k, k, sizeof m->e[j].k) == 0) {
             m->hits++;
             *out = m->e[j].v;
+            *f = m->e[j];
             return SIM_OK;
         }
         j = (j + 1) & (m->cap - 1);
@@ -90,35 +114,38 @@ static int memo_lookup(memo *m, const int32_t *k, double *out, sim_err *err)
         .group_tokens = qval(k[5], Q_GROUP),
         .draft_tokens = k[6] == 0 ? 0 : 1,
     };
-    sim_step_result r;
-    int rc = sim_step_eval(m->d, m->fit, &q, &r, err);
+    double v;
+    int rc = step_value(m, &q, k[6], &v, err);
     if (rc)
         return rc;
     m->evals++;
-    double v = k[6] == 0 ? r.time_s : r.by_kind_s[SIM_LK_DRAFT];
     memcpy(m->e[j].k, k, sizeof m->e[j].k);
     m->e[j].used = true;
     m->e[j].v = v;
     m->n++;
+    *f = m->e[j];
     *out = v;
     return SIM_OK;
 }
 
-/* The group's MoE token count sets most of a step's time and each new count costs a routing
- * Monte Carlo, so it takes a coarser grid (8 points per doubling) and the time is
- * interpolated linearly in tokens between the two grid points around it. */
-int des_memo_time(memo *m, const sim_step_shape *s, int kind, double *out, sim_err *err)
+/* The time for grid key k (k[5] unset) at group token count g: the group's MoE token count
+ * sets most of a step's time and each new count costs routing statistics, so it takes a
+ * coarser grid (8 points per doubling) and the time is interpolated linearly in tokens
+ * between the two grid points around it. */
+static int memo_time(memo *m, int32_t *k, double g, double *out, sim_err *err)
 {
-    int32_t k[KEY_DIMS] = { qidx(s->decode_seqs, Q_COUNT),    qidx(s->decode_ctx, Q_CTX),
-                            qidx(s->prefill_tokens, Q_COUNT), qidx(s->prefill_ctx, Q_CTX),
-                            qidx(s->prefill_seqs, Q_COUNT),   0, kind };
-    double g = s->group_tokens;
     if (g <= 64) {
         k[5] = qidx(g, Q_GROUP);
         return memo_lookup(m, k, out, err);
     }
-    int32_t lo = 256 + (int32_t)floor(Q_GROUP * log2(g / 64));
-    double glo = qval(lo, Q_GROUP), ghi = qval(lo + 1, Q_GROUP), tlo, thi;
+    if (!(m->gx == g)) {
+        m->gx = g;
+        m->g_lo = 256 + (int32_t)floor(Q_GROUP * log2(g / 64));
+        m->glo = qval(m->g_lo, Q_GROUP);
+        m->ghi = qval(m->g_lo + 1, Q_GROUP);
+    }
+    int32_t lo = m->g_lo;
+    double glo = m->glo, ghi = m->ghi, tlo, thi;
     k[5] = lo;
     int rc = memo_lookup(m, k, &tlo, err);
     if (rc)
@@ -128,4 +155,37 @@ int des_memo_time(memo *m, const sim_step_shape *s, int kind, double *out, sim_e
         return rc;
     *out = tlo + (thi - tlo) * (g - glo) / (ghi - glo);
     return SIM_OK;
+}
+
+/* qidx through the caller's last answer for dimension i. */
+static int32_t qidx_at(memo_last *l, int i, double x, int per_doubling)
+{
+    if (!(l->qx[i] == x)) {
+        l->qx[i] = x;
+        l->qi[i] = qidx(x, per_doubling);
+    }
+    return l->qi[i];
+}
+
+int des_memo_time(memo *m, memo_last *l, const sim_step_shape *s, int kind, double *out, sim_err *err)
+{
+    int32_t k[KEY_DIMS] = { qidx_at(l, 0, s->decode_seqs, Q_COUNT),    qidx_at(l, 1, s->decode_ctx, Q_CTX),
+                            qidx_at(l, 2, s->prefill_tokens, Q_COUNT), qidx_at(l, 3, s->prefill_ctx, Q_CTX),
+                            qidx_at(l, 4, s->prefill_seqs, Q_COUNT),   0, kind };
+    double g = s->group_tokens;
+    if (l->valid && l->g == g && memcmp(l->k, k, sizeof k) == 0) {
+        m->hits += g <= 64 ? 1 : 2; /* the lookups this answer stands for */
+        *out = l->t;
+        return SIM_OK;
+    }
+    int32_t kk[KEY_DIMS];
+    memcpy(kk, k, sizeof k);
+    int rc = memo_time(m, kk, g, out, err);
+    if (!rc) {
+        memcpy(l->k, k, sizeof k);
+        l->g = g;
+        l->t = *out;
+        l->valid = true;
+    }
+    return rc;
 }

@@ -2,7 +2,9 @@
  * manner of vLLM's: per attention rank a token budget per iteration, running sequences
  * first (decode tokens, next prompt chunks), then admissions first come first served while
  * KV blocks last; preemption by recompute; the iteration's time from the step-time memo;
- * KV transfers from a prefill pool to a decode pool. */
+ * KV transfers from a prefill pool to a decode pool. The oldest decoding sequences of a rank
+ * are "lazy" (des_internal.h, rank): stepped as aggregates, written back when they finish or
+ * when the walk must decide sequence by sequence, with the same outcome to the last bit. */
 #include <math.h>
 #include <string.h>
 
@@ -22,6 +24,149 @@ static void take_blocks(pool *p, rank *r, dreq *q, long n)
     r->free_blocks -= n;
     p->used_blocks += n;
     q->blocks += (int)n;
+}
+
+/* ------------------------------------------------------------------ lazy decoders */
+
+static int mod_b(long x, int b)
+{
+    long m = x % b;
+    return (int)(m < 0 ? m + b : m);
+}
+
+static int fin_push(rank *r, int at, int id)
+{
+    if (r->nfin == r->capfin) {
+        int cap = r->capfin ? r->capfin * 2 : 64;
+        lazy_fin *v = realloc(r->fin, (size_t)cap * sizeof *v);
+        if (!v)
+            return -1;
+        r->fin = v;
+        r->capfin = cap;
+    }
+    int i = r->nfin++;
+    while (i > 0 && r->fin[(i - 1) / 2].at > at) {
+        r->fin[i] = r->fin[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    r->fin[i] = (lazy_fin){ at, id };
+    return 0;
+}
+
+static int fin_pop(rank *r)
+{
+    int id = r->fin[0].id;
+    lazy_fin last = r->fin[--r->nfin];
+    int i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= r->nfin)
+            break;
+        if (c + 1 < r->nfin && r->fin[c + 1].at < r->fin[c].at)
+            c++;
+        if (r->fin[c].at >= last.at)
+            break;
+        r->fin[i] = r->fin[c];
+        i = c;
+    }
+    if (r->nfin > 0)
+        r->fin[i] = last;
+    return id;
+}
+
+/* Decoding sequence id becomes lazy at the rank's clock: it must hold exactly the blocks its
+ * KV needs, so that it crosses into a new block whenever its KV fills one (kv = 0 mod B). */
+static bool lazy_eligible(const des *s, const dreq *q)
+{
+    return s->lazy && q->state == ST_RUN && q->done >= q->target && q->gen < q->osl &&
+           q->blocks == blocks_for(q->kv, s->o->block_tokens);
+}
+
+static int lazy_join(des *s, rank *r, int id)
+{
+    dreq *q = &s->q[id];
+    if (r->nlzv == r->caplzv) {
+        int cap = r->caplzv ? r->caplzv * 2 : 64;
+        int *v = realloc(r->lzv, (size_t)cap * sizeof *v);
+        if (!v)
+            return -1;
+        r->lzv = v;
+        r->caplzv = cap;
+    }
+    if (fin_push(r, r->clock + (q->osl - q->gen), id))
+        return -1;
+    r->lzv[r->nlzv++] = id;
+    q->lazy = 1;
+    q->lz = r->clock;
+    r->nlazy++;
+    r->lazy_kv += q->kv;
+    r->phase[mod_b((long)q->kv - r->clock, s->o->block_tokens)]++;
+    return 0;
+}
+
+/* Write the clock's decode steps into a lazy decoder and take it out of the aggregates. */
+static void lazy_leave(des *s, rank *r, dreq *q)
+{
+    int steps = r->clock - q->lz;
+    r->phase[mod_b((long)q->kv - q->lz, s->o->block_tokens)]--;
+    q->kv += steps;
+    q->gen += steps;
+    q->blocks = (int)blocks_for(q->kv, s->o->block_tokens);
+    q->lazy = 0;
+    r->nlazy--;
+    r->lazy_kv -= q->kv;
+}
+
+/* Every lazy decoder back into run[], ahead of the rest (they were admitted first). */
+static int lazy_flush(des *s, rank *r)
+{
+    if (r->nlzv == 0)
+        return 0;
+    int n = r->nlazy, total = n + r->nrun;
+    if (total > r->cap) {
+        int *v = realloc(r->run, (size_t)total * sizeof *v);
+        if (!v)
+            return -1;
+        r->run = v;
+        r->cap = total;
+    }
+    memmove(r->run + n, r->run, (size_t)r->nrun * sizeof *r->run);
+    int k = 0;
+    for (int i = 0; i < r->nlzv; i++) {
+        dreq *q = &s->q[r->lzv[i]];
+        if (!q->lazy)
+            continue;
+        lazy_leave(s, r, q);
+        r->run[k++] = r->lzv[i];
+    }
+    r->nrun = total;
+    r->nlzv = r->nfin = 0;
+    return 0;
+}
+
+/* Lazy decoders that produced their last token at this clock finish. */
+static void finish(des *s, dreq *q);
+static void leave_pool(pool *p, rank *r);
+static void free_blocks(pool *p, rank *r, dreq *q);
+
+static void lazy_finish(des *s, pool *p, rank *r)
+{
+    while (r->nfin > 0 && r->fin[0].at <= r->clock) {
+        dreq *q = &s->q[fin_pop(r)];
+        lazy_leave(s, r, q);
+        free_blocks(p, r, q);
+        leave_pool(p, r);
+        s->running--;
+        finish(s, q);
+    }
+    /* drop dead entries once they are most of the list, keeping the order */
+    if (r->nlzv > 64 && r->nlazy < r->nlzv / 2) {
+        int k = 0;
+        for (int i = 0; i < r->nlzv; i++)
+            if (s->q[r->lzv[i]].lazy)
+                r->lzv[k++] = r->lzv[i];
+        r->nlzv = k;
+    }
 }
 
 /* Preempt the last running sequence of rank r (recompute policy): its KV is dropped and it
@@ -111,6 +256,23 @@ static int rank_schedule(des *s, pool *p, rank *r)
     long budget = p->budget;
     memset(&r->shape, 0, sizeof r->shape);
     r->spec_dec = 0;
+    r->lazy_sched = false;
+    if (r->nlazy > 0) {
+        /* The lazy decoders come first: one token each, and a block for each whose KV fills
+         * one. When the budget or the free blocks do not cover them all the walk decides who
+         * goes (and who is preempted) one by one, so they are flushed into it. */
+        long cross = r->phase[mod_b(-(long)r->clock, B)];
+        if (r->nlazy <= budget && cross <= r->free_blocks) {
+            r->free_blocks -= cross;
+            p->used_blocks += cross;
+            budget -= r->nlazy;
+            r->shape.decode_seqs += r->nlazy;
+            r->shape.decode_ctx += (double)(r->lazy_kv + r->nlazy);
+            r->lazy_sched = true;
+        } else if (lazy_flush(s, r)) {
+            return -1;
+        }
+    }
     for (int i = 0; i < r->nrun; i++) {
         dreq *q = &s->q[r->run[i]];
         bool decode = q->done >= q->target;
@@ -132,7 +294,7 @@ static int rank_schedule(des *s, pool *p, rank *r)
         budget -= tokens;
         shape_add(r, q, tokens, decode, k);
     }
-    while (r->wait.len > 0 && budget > 0 && (o->max_num_seqs <= 0 || r->nrun < o->max_num_seqs)) {
+    while (r->wait.len > 0 && budget > 0 && (o->max_num_seqs <= 0 || r->nrun + r->nlazy < o->max_num_seqs)) {
         int rc = admit_head(s, p, r, &budget);
         if (rc <= 0)
             return rc;
@@ -205,14 +367,14 @@ int des_pool_start(des *s, pool *p, sim_err *err)
             continue;
         sh[i].group_tokens = group;
         double ti;
-        int rc = des_memo_time(p->mm, &sh[i], 0, &ti, err);
+        int rc = des_memo_time(p->mm, &r->mlast[0], &sh[i], 0, &ti, err);
         if (rc)
             return rc;
         if (r->spec_dec > 0) {
             sim_step_shape ds = { .decode_seqs = sh[i].decode_seqs, .decode_ctx = sh[i].decode_ctx,
                                   .group_tokens = group };
             double td;
-            if ((rc = des_memo_time(p->mm, &ds, 1, &td, err)))
+            if ((rc = des_memo_time(p->mm, &r->mlast[1], &ds, 1, &td, err)))
                 return rc;
             ti += s->o->spec_tokens * td * p->d->pp;
         }
@@ -294,10 +456,18 @@ static int start_transfer(des *s, pool *pp, dreq *q, int id)
 }
 
 /* Apply the effects of the iteration that just ended on rank r. */
-static int rank_finish(des *s, pool *p, rank *r)
+static int rank_finish(des *s, pool *p, rank *r, long *produced)
 {
     const sim_des_opts *o = s->o;
     int kept = 0;
+    long out = 0; /* output tokens this rank produced: counted once per pool, not per sequence */
+    if (r->lazy_sched) {
+        r->lazy_sched = false;
+        r->clock++;
+        r->lazy_kv += r->nlazy;
+        out += r->nlazy;
+        lazy_finish(s, p, r);
+    }
     for (int i = 0; i < r->nrun; i++) {
         int id = r->run[i];
         dreq *q = &s->q[id];
@@ -314,13 +484,13 @@ static int rank_finish(des *s, pool *p, rank *r)
                     made = q->osl - q->gen;
                 q->gen += made;
                 q->kv += made;
-                des_count(s, made, 0, 0);
+                out += made;
             } else {
                 q->done += q->sched;
                 q->kv = q->done;
                 if (q->done >= q->target) { /* the last chunk of a prompt yields a token */
                     q->gen++;
-                    des_count(s, 1, 0, 0);
+                    out++;
                     if (q->first < 0 && p->role != ROLE_PREFILL) {
                         q->first = s->now;
                         des_count(s, 0, q->isl, 0);
@@ -343,10 +513,18 @@ static int rank_finish(des *s, pool *p, rank *r)
                 gone = true;
             }
         }
-        if (!gone)
+        if (gone)
+            continue;
+        /* only a leading run of decoders joins the lazy part, which stays the oldest */
+        if (kept == 0 && lazy_eligible(s, q)) {
+            if (lazy_join(s, r, id))
+                return -1;
+        } else {
             r->run[kept++] = id;
+        }
     }
     r->nrun = kept;
+    *produced = out;
     return 0;
 }
 
@@ -354,9 +532,14 @@ int des_pool_finish(des *s, pool *p)
 {
     p->busy = false;
     p->busy_s += p->t_end - p->t_start;
-    for (int i = 0; i < p->nranks; i++)
-        if (rank_finish(s, p, &p->rk[i]))
+    long out = 0;
+    for (int i = 0; i < p->nranks; i++) {
+        long made;
+        if (rank_finish(s, p, &p->rk[i], &made))
             return -1;
+        out += made;
+    }
+    des_count(s, (double)out, 0, 0);
     return 0;
 }
 

@@ -118,6 +118,17 @@ double sim_step_kind_share(const sim_step_result *s, sim_layer_kind k)
     return s->stage_time_s > 0 ? s->by_kind_s[k] / s->stage_time_s : 0;
 }
 
+/* One step of deployment d at placement fit: through the caller's plan for d when it gave one
+ * (bit-identical, cheaper), else from scratch. */
+static int step_at(const sim_deploy *d, sim_step_plan *plan, const sim_memfit *fit, const sim_step_shape *s,
+                   sim_step_result *out, sim_err *err)
+{
+    if (!plan)
+        return sim_step_eval(d, fit, s, out, err);
+    sim_step_plan_set_fit(plan, fit);
+    return sim_step_plan_eval(plan, s, out, err);
+}
+
 static void set_cost(const sim_deploy *d, const sim_deploy *pool, const sim_serve_opts *o, sim_eval *r)
 {
     const char *mode = "rent";
@@ -227,10 +238,10 @@ static int eval_aggregated(const sim_deploy *d, const sim_serve_opts *o, sim_eva
     double chunks_given_mixed = p_mixed > 0 ? d->dp * mu / p_mixed : 1;
     mixed.group_tokens = d->dp * fmax(1, decoding) * q + fmax(pre_busiest, chunks_given_mixed * chunk);
     sim_step_result pure_step;
-    int rc = sim_step_eval(d, &r->mem, &pure, &pure_step, err);
+    int rc = step_at(d, o->plan, &r->mem, &pure, &pure_step, err);
     if (rc)
         return rc;
-    if ((rc = sim_step_eval(d, &r->mem, &mixed, &r->first, err)))
+    if ((rc = step_at(d, o->plan, &r->mem, &mixed, &r->first, err)))
         return rc;
     r->decode = pure_step;
     r->mixed_share = p_mixed;
@@ -279,7 +290,7 @@ static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const si
     double a = r->spec_accept, q = 1 + o->spec_tokens, pc = r->prompt_computed;
     sim_step_shape dec = { .decode_seqs = b, .decode_ctx = o->isl + o->osl / 2, .group_tokens = d->dp * b * q,
                            .decode_q = q, .draft_tokens = o->spec_tokens };
-    int rc = sim_step_eval(d, &r->mem, &dec, &r->decode, err);
+    int rc = step_at(d, o->plan, &r->mem, &dec, &r->decode, err);
     if (rc)
         return rc;
 
@@ -293,13 +304,13 @@ static int eval_disaggregated(const sim_deploy *d, const sim_deploy *p, const si
         .prefill_ctx = pctx,
         .prefill_seqs = pc >= p->max_batched_tokens ? 0 : prompts,
     };
-    if ((rc = sim_step_eval(p, &r->prefill_mem, &full, &r->prefill_pool, err)))
+    if ((rc = step_at(p, o->prefill_plan, &r->prefill_mem, &full, &r->prefill_pool, err)))
         return rc;
     double prefill_capacity = p->dp * full.prefill_tokens / r->prefill_pool.stage_time_s; /* tokens/s */
 
     sim_step_shape one = { .prefill_tokens = fmin(pc, p->max_batched_tokens), .prefill_ctx = pctx,
                            .prefill_seqs = 1 };
-    if ((rc = sim_step_eval(p, &r->prefill_mem, &one, &r->first, err)))
+    if ((rc = step_at(p, o->prefill_plan, &r->prefill_mem, &one, &r->first, err)))
         return rc;
     double chunks = ceil(pc / fmin(pc, p->max_batched_tokens));
 
@@ -489,7 +500,51 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
 /* The steady state at a request rate: the smallest concurrency whose request throughput
  * reaches the rate (doubling, then bisection, as search's candidates are ranked), or the
  * largest batch the deployment holds when it cannot reach it. */
+static int at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err);
+
+/* Plans for the deployment and its prefill pool where the caller gave none: `made` receives
+ * the ones to free (sim_serve_plans_free). */
+int sim_serve_plans_new(const sim_deploy *d, sim_serve_opts *o, sim_step_plan *made[2], sim_err *err)
+{
+    made[0] = made[1] = NULL;
+    if (!o->plan && !(o->plan = made[0] = sim_step_plan_new(d, NULL, err)))
+        return SIM_EFAIL;
+    if (o->prefill && !o->prefill_plan && !(o->prefill_plan = made[1] = sim_step_plan_new(o->prefill, NULL, err))) {
+        sim_serve_plans_free(o, made);
+        return SIM_EFAIL;
+    }
+    return SIM_OK;
+}
+
+void sim_serve_plans_free(sim_serve_opts *o, sim_step_plan *made[2])
+{
+    for (int i = 0; i < 2; i++) {
+        if (!made[i])
+            continue;
+        if (o->plan == made[i])
+            o->plan = NULL;
+        if (o->prefill_plan == made[i])
+            o->prefill_plan = NULL;
+        sim_step_plan_free(made[i]);
+        made[i] = NULL;
+    }
+}
+
+/* The ~20 steady-state evaluations below share one plan per deployment. */
 int sim_serve_at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err)
+{
+    sim_serve_opts so = *o;
+    sim_step_plan *made[2];
+    memset(out, 0, sizeof *out);
+    int rc = sim_serve_plans_new(d, &so, made, err);
+    if (rc)
+        return rc;
+    rc = at_rate(d, &so, rate, out, err);
+    sim_serve_plans_free(&so, made);
+    return rc;
+}
+
+static int at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
     out->capacity_rps = out->e2e_s = out->relax_s = NAN;

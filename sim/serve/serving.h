@@ -32,6 +32,11 @@ typedef struct sim_serve_opts {
     /* Share of each prompt already in the prefix cache, [0, 1): only the rest is computed,
      * while attention still reads the whole prompt. */
     double prefix_hit;
+    /* Optional step plans (step.h), one made with sim_step_plan_new for the deployment passed
+     * to sim_serve_eval and one for *prefill; NULL = every step from scratch. The results are
+     * bit-identical either way; a plan makes repeated evaluations of one deployment (search's
+     * candidates, sim_serve_at_rate) cheaper. The evaluation points each at its placement. */
+    sim_step_plan *plan, *prefill_plan;
 } sim_serve_opts;
 
 typedef struct sim_eval {
@@ -95,6 +100,12 @@ typedef struct sim_rate_point {
 } sim_rate_point;
 
 int sim_serve_at_rate(const sim_deploy *d, const sim_serve_opts *o, double rate, sim_rate_point *out, sim_err *err);
+
+/* Step plans for d and o->prefill where o has none (for a caller about to evaluate one
+ * deployment many times): made[] receives the ones made here, which sim_serve_plans_free
+ * frees and takes out of o again. SIM_EFAIL when out of memory. */
+int sim_serve_plans_new(const sim_deploy *d, sim_serve_opts *o, sim_step_plan *made[2], sim_err *err);
+void sim_serve_plans_free(sim_serve_opts *o, sim_step_plan *made[2]);
 
 /* A daily traffic in the user's terms. The peak factor is the peak hour's rate over the
  * day's mean (<= 0: SIM_DEFAULT_PEAK_FACTOR, sourced in deploy/cost.h), peak_source says where

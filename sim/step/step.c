@@ -1474,6 +1474,11 @@ void sim_step_plan_free(sim_step_plan *p)
     free(p);
 }
 
+void sim_step_plan_set_fit(sim_step_plan *p, const sim_memfit *fit)
+{
+    p->fit = fit;
+}
+
 int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_result *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);

@@ -113,6 +113,12 @@ void sim_step_plan_free(sim_step_plan *p);
 /* The step's time alone (sim_step_plan_eval's time_s, bit for bit) for sweeps that need no
  * breakdown: slim accumulators, no basis, no per-kind times. */
 int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s, sim_err *err);
+/* Point the plan at another weight placement of the same deployment. The plan derives nothing
+ * from the placement (its constants come from the deployment; kernel answers and routing
+ * statistics do not depend on where the weights sit; the placement is read at every
+ * evaluation), so a sweep whose placement moves with the batch (the steady-state serving
+ * model sizes KV, and so the tiers, by concurrency) keeps one plan per deployment. */
+void sim_step_plan_set_fit(sim_step_plan *p, const sim_memfit *fit);
 
 /* One GEMM of m rows, n x k weights (dense or grouped expert GEMM), as the step model costs
  * it: max(2mnk / (P * eta(m)), bytes / (BW * eta_m(bytes))) + one kernel's fixed cost,

@@ -10,6 +10,10 @@
  *   - repeated shapes: a sweep over shapes already asked (DeepSeek-V3 EP8), per CPU second, from
  *     a plan made once: its slim path (the time alone, sim_step_plan_time; goal >= 5 M/s, issue 20)
  *     and with the breakdown (sim_step_plan_eval), and from scratch (sim_step_eval).
+ *   Then the steady-state serving model (sim_serve_eval, what search ranks candidates with: two
+ *   steps with their breakdown per evaluation) over 64 concurrencies, per CPU second, with one
+ *   plan for the deployment (sim_serve_opts.plan, as search and sim_serve_at_rate use it) and
+ *   without (each step from scratch).
  *   `bench_step repeated` prints only that figure (BENCH_PLAN_ONLY=1: only its plan half, for profiling).
  * The routing cache files go to a fresh temporary directory, removed at the end. */
 #include <stdbool.h>
@@ -19,6 +23,7 @@
 #include <time.h>
 
 #include "model/registry.h"
+#include "serve/serving.h"
 #include "step/routing.h"
 #include "step/step.h"
 
@@ -152,6 +157,31 @@ static double rate_of(sim_deploy *d, const sim_memfit *fit, sim_step_plan *plan,
     return n / (cpu_now() - c0);
 }
 
+/* Steady-state serving evaluations per CPU second over 64 concurrencies for 2 s, with a plan
+ * for the deployment or without; < 0 on error. */
+static double serve_rate(sim_deploy *d, sim_step_plan *plan, double *sink)
+{
+    sim_serve_opts so;
+    sim_serve_defaults(&so);
+    so.osl = 256;
+    so.plan = plan;
+    sim_err err = { 0 };
+    sim_eval ev;
+    long n = 0;
+    double t0 = now(), c0 = cpu_now();
+    do {
+        for (int i = 0; i < SHAPES; i++, n++) {
+            so.concurrency = 8 * (1 + 5 * i);
+            if (sim_serve_eval(d, &so, &ev, &err)) {
+                fprintf(stderr, "bench_step: %s\n", err.msg);
+                return -1;
+            }
+            *sink += ev.tpot_s;
+        }
+    } while (now() - t0 < 2.0);
+    return n / (cpu_now() - c0);
+}
+
 /* Repeated shapes: a sweep over shapes whose routing is memoized, per CPU second, each
  * evaluation from scratch (sim_step_eval) and from a plan made once for the deployment
  * (sim_step_plan_eval, what a sweep uses; the goal is on it). */
@@ -175,11 +205,18 @@ static int repeated(const setup *s, double *sink)
     }
     double scratch = getenv("BENCH_PLAN_ONLY") ? 0 : rate_of(&d, &fit, NULL, false, sh, sink);
     double planned = rate_of(&d, &fit, plan, false, sh, sink), slim = rate_of(&d, &fit, plan, true, sh, sink);
+    double serve_plan = getenv("BENCH_PLAN_ONLY") ? 0 : serve_rate(&d, plan, sink);
+    double serve_scratch = getenv("BENCH_PLAN_ONLY") ? 0 : serve_rate(&d, NULL, sink);
     sim_step_plan_free(plan);
     sim_routing_cache_free(d.routing_cache);
     printf("%-34s repeated shapes, evaluations per CPU second: %.0f for the time alone (sim_step_plan_time; "
            "goal >= 5000000: %s), %.0f with the breakdown from a plan, %.0f each from scratch\n",
            s->label, slim, slim >= 5e6 ? "met" : "MISSED", planned, scratch);
+    if (serve_plan < 0 || serve_scratch < 0)
+        return 1;
+    printf("%-34s steady-state serving evaluations (sim_serve_eval) per CPU second: %.0f with a plan for the "
+           "deployment, %.0f without\n",
+           s->label, serve_plan, serve_scratch);
     return 0;
 }
 
