@@ -382,6 +382,47 @@ static void bad_values_are_rejected(void **state)
     assert_msg_has(&err, "twice");
 }
 
+/* `numa` (a multi-socket CPU) and `aliases`: loaded, and bad values refused naming the field. */
+static void numa_and_aliases_are_checked(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *numa = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 2, \"link_name\": \"UPI\", \"link_gbs\": 100},";
+    /* a GPU has no sockets */
+    assert_int_equal(load_variant(t, numa, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "'numa'");
+    assert_msg_has(&err, "class cpu");
+    /* a CPU has */
+    assert_int_equal(load_variant(t, numa, GEMM_OK, "\"class\": \"gpu\", \"backend\": \"cuda-graph\"",
+                                  "\"class\": \"cpu\", \"backend\": \"cpu\"", &hw, &err),
+                     SIM_OK);
+    assert_int_equal(hw.numa.sockets, 2);
+    assert_close(hw.numa.link_Bps, 100e9);
+    assert_string_equal(hw.numa.link_name, "UPI");
+    /* two sockets need their link */
+    const char *nolink = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 2},";
+    assert_int_equal(load_variant(t, nolink, GEMM_OK, "\"class\": \"gpu\", \"backend\": \"cuda-graph\"",
+                                  "\"class\": \"cpu\", \"backend\": \"cpu\"", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "numa.link_gbs");
+    const char *zero = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 0, \"link_gbs\": 1},";
+    assert_int_equal(load_variant(t, zero, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "numa.sockets");
+    const char *nosrc = "\n  \"numa\": {\"sockets\": 2, \"link_gbs\": 1},";
+    assert_int_equal(load_variant(t, nosrc, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "numa.source");
+    const char *odd = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 2, \"link_gbs\": 1, \"qpi\": 1},";
+    assert_int_equal(load_variant(t, odd, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "qpi");
+    /* aliases: names, nothing else */
+    assert_int_equal(load_variant(t, "\n  \"aliases\": [\"t2\"],", GEMM_OK, NULL, NULL, &hw, &err), SIM_OK);
+    assert_int_equal(load_variant(t, "\n  \"aliases\": [1],", GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "aliases");
+    assert_int_equal(load_variant(t, "\n  \"aliases\": \"t2\",", GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "aliases");
+}
+
 /* A GEMM curve with a second kernel regime and fixed costs per FFN (SCHEMA.md, "small"). */
 static void kernel_regimes_load_and_bad_ones_are_named(void **state)
 {
@@ -454,6 +495,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(efficiency_above_one_is_rejected, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_values_are_rejected, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(kernel_regimes_load_and_bad_ones_are_named, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(numa_and_aliases_are_checked, setup_tmp, teardown_tmp),
         cmocka_unit_test(missing_file_is_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
