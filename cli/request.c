@@ -65,6 +65,9 @@ static const opt_entry options[] = {
     I(cpu_moe_layers, 0, 1e6, "routed experts of the first N MoE layers in host DRAM, computed by --host-cpu (llama.cpp --n-cpu-moe N; 0 = none)"),
     S(host_cpu, "the GPU's host CPU, a hwmodel of class cpu (e.g. ryzen-7950x), for --experts-on cpu / --cpu-moe-layers: its compute per data type and DRAM; required with them"),
     S(cpu_moe_runtime, "schedule of CPU experts: llamacpp (default: GPU and CPU take turns; >= 32 tokens copy the experts to the GPU) or ktransformers (CPU experts overlap the GPU's shared experts)"),
+    S(numa, "a multi-socket CPU (hwmodel numa), the device or --host-cpu: interleave (weights spread over the sockets, "
+      "llama.cpp --numa distribute), duplicate (a copy per socket, ktransformers USE_NUMA=1) or single (one socket, "
+      "numactl --membind) (default: the runtime's: single for llama.cpp, duplicate for ktransformers)"),
     N(usd_per_gpu_hour, 0, 1e6, "rent per device-hour (default: the hwmodel's)"),
     B(owned, "cost as owned hardware: purchase over lifetime + energy"),
     N(usd_per_kwh, 0, 1e3, "energy price for owned hardware (default 0.10)"),
@@ -350,6 +353,8 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
     sim_deploy_set_redundant(d, r->redundant_experts, r->eplb);
     d->offload = r->offload;
     d->emulate = r->emulate;
+    if (r->numa[0] && sim_numa_parse(r->numa, &d->numa) != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'numa': unknown '%s' (one of interleave, duplicate, single)", r->numa);
     if ((rc = cpu_moe_options(r, m, d, err)))
         return rc;
     if (r->max_batched_tokens)

@@ -35,6 +35,7 @@ typedef struct sim_request {
     int cpu_moe_layers;                       /* routed experts of the first N MoE layers on host_cpu (0 = none) */
     char host_cpu[512];                       /* the GPU's host CPU hwmodel ("" = none) */
     char cpu_moe_runtime[16];                 /* llamacpp (default) or ktransformers */
+    char numa[16];                            /* "" = the runtime's default; interleave, duplicate, single */
     double mem_fraction;                      /* 0 = the engine's default */
     double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
     int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;
