@@ -239,7 +239,8 @@ typedef struct sim_numa_use {
     const char *runtime;            /* whose default: "llama.cpp" or "ktransformers" */
     const char *why;                /* the default's source, or "as given" */
     int sockets;
-    double bw_factor;               /* effective bandwidth for weight reads / tier 0's (all sockets) */
+    double bw_factor;               /* effective tier-0 read bandwidth (weights, and the KV beside them) /
+                                       tier 0's (all sockets) */
     bool link_bound;                /* INTERLEAVE: the cross-socket link, not the memory, sets bw_factor */
     double compute_factor;          /* share of the CPU's peaks and unpacking rate in use */
     double capacity_factor;         /* share of tier 0's capacity the runtime can use */

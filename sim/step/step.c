@@ -251,7 +251,8 @@ static void add_op(acc *a, const ctx *c, const op *o)
     double t_m = 0;
     if (fast > 0) {
         double eta = measured ? o->hit.share : sim_curve_at(*o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
-        /* a multi-socket CPU streams its weights at its NUMA mode's share of tier 0 (sim_deploy_numa) */
+        /* a multi-socket CPU reads tier 0 (weights, and the KV and activations beside them) at its
+         * NUMA mode's share of the machine's bandwidth (sim_deploy_numa) */
         t_m = fast / (hw->tiers[0].bandwidth_Bps * c->k->numa_bw * (eta > 1e-6 ? eta : 1e-6));
     }
     if (o->frac) {
