@@ -512,6 +512,10 @@ int cal_write_hwmodel(const char *out, const sim_hw *fitted, const cal_set *s, c
     set_str(root, "name", m->name);
     set_str(root, "display_name", m->display_name);
     cJSON_DeleteItemFromObjectCaseSensitive(root, "released"); /* the base's release year is not this host's */
+    /* nor are its other names (rpi5's rpi5-16gb) or its sockets: calibration measures this host's
+     * memory as one pool (its STREAM triad), so a base's `numa` would misstate it */
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "aliases");
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "numa");
     if (m->replace_peaks) {
         cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "compute");
         set_str(c, "source", m->peak_source);

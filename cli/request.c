@@ -70,6 +70,9 @@ static const opt_entry options[] = {
     S(host_cpu, "the GPU's host CPU, a hwmodel of class cpu (e.g. ryzen-7950x), for --experts-on cpu / --cpu-moe-layers: its compute per data type and DRAM; required with them"),
     S(cpu_moe_runtime, "schedule of CPU experts: llamacpp (default: GPU and CPU take turns; >= 32 tokens copy the experts to the GPU) or ktransformers (CPU experts overlap the GPU's shared experts)"),
     S(runtime, "the inference program, whose kernels set the hwmodel's GEMM curves: llamacpp (default: mainline llama.cpp, what most people run) or ik_llamacpp (ikawrakow's fork: repacked CPU GEMMs, 2-3x mainline's prompt speed on a CPU; a hwmodel without curves for it keeps its base ones). Beside a GPU, --cpu-moe-runtime still picks the CPU experts' schedule"),
+    S(numa, "a multi-socket CPU (hwmodel numa), the device or --host-cpu: interleave (weights spread over the sockets, "
+      "llama.cpp --numa distribute), duplicate (a copy per socket, ktransformers USE_NUMA=1) or single (one socket, "
+      "numactl --membind) (default: the runtime's: single for llama.cpp, duplicate for ktransformers)"),
     N(usd_per_gpu_hour, 0, 1e6, "rent per device-hour (default: the hwmodel's)"),
     B(owned, "cost as owned hardware: purchase over lifetime + energy"),
     N(usd_per_kwh, 0, 1e3, "energy price for owned hardware (default 0.10)"),
@@ -386,6 +389,8 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
     sim_deploy_set_redundant(d, r->redundant_experts, r->eplb);
     d->offload = r->offload;
     d->emulate = r->emulate;
+    if (r->numa[0] && sim_numa_parse(r->numa, &d->numa) != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'numa': unknown '%s' (one of interleave, duplicate, single)", r->numa);
     if ((rc = cpu_moe_options(r, m, d, err)))
         return rc;
     if (r->runtime[0] && sim_runtime_parse(r->runtime, &d->runtime) != 0)

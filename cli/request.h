@@ -37,6 +37,7 @@ typedef struct sim_request {
     char cpu_moe_runtime[16];                 /* llamacpp (default) or ktransformers */
     char runtime[16];                         /* "" = llamacpp (mainline); ik_llamacpp */
     double gguf_file_gib, gguf_bpw;           /* the GGUF file as measured (0 = the recipe's size) */
+    char numa[16];                            /* "" = the runtime's default; interleave, duplicate, single */
     double mem_fraction;                      /* 0 = the engine's default */
     double usd_per_gpu_hour, usd_per_kwh, pue, lifetime_years;
     int prefill_gpus, prefill_tp, prefill_ep, prefill_pp, prefill_dp;

@@ -13,7 +13,13 @@
 --
 --   bin/moesim run scenarios/local.lua --out out/local
 
-local devices = { "rpi5", "laptop-ddr5", "ryzen-7950x", "m2-max", "m4-max", "m2-ultra", "rtx4090" }
+-- rpi5 is the 16 GB board (also `rpi5-16gb`); xeon-8480-2s runs as llama.cpp runs it by default,
+-- on one socket (--numa; `moesim eval ... --numa duplicate` shows the two-socket figures).
+local devices = { "rpi5", "rpi5-8gb", "laptop-ddr5", "ryzen-7950x", "ryzen-9950x", "m1-max", "m2-max", "m3-max",
+                  "m4-max", "m2-ultra", "m3-ultra", "strix-halo", "dgx-spark", "jetson-agx-orin-64gb", "rtx3090",
+                  "rtx4090", "rtx5090", "xeon-8480-2s" }
+-- The 671B-1T models plausibly run only where a 4-bit file (~400-600 GB) sits in memory.
+local big_devices = { ["m3-ultra"] = true, ["xeon-8480-2s"] = true }
 
 -- Smallest first: the first format that does not fit resident is the one shown for paging.
 local k_quants = { "q3_k_s", "q4_k_m", "q5_k_m", "q8_0" }
@@ -27,6 +33,8 @@ local models = {
   { name = "glm-4.5-air",        formats = k_quants },
   { name = "gpt-oss-120b",       formats = { "mxfp4_moe" } },
   { name = "qwen3-235b-a22b",    formats = k_quants },
+  { name = "deepseek-v3",        formats = { "iq2_xxs", "q4_k_m" }, big = true },
+  { name = "kimi-k2",            formats = { "iq2_xxs", "q4_k_m" }, big = true },
 }
 
 -- How the weights sit, from the fit's tiers: the share of expert bytes beyond the first tier.
@@ -56,6 +64,7 @@ end
 local rows = {}
 for _, hw in ipairs(devices) do
   for _, m in ipairs(models) do
+    if m.big and not big_devices[hw] then goto next_model end
     local shown, fallback = 0, nil
     for _, fmt in ipairs(m.formats) do
       local r, resident = run(m.name, hw, fmt)
@@ -67,6 +76,7 @@ for _, hw in ipairs(devices) do
       end
     end
     if shown == 0 and fallback then rows[#rows + 1] = fallback end
+    ::next_model::
   end
 end
 
@@ -99,5 +109,8 @@ print("llama-bench rows within ~30%. CPU prompt rates follow ik_llama.cpp's Zen 
 print("laptop GEMM prior, row D10); mainline llama.cpp's CPU prompts run 3-4x slower (rows L2, L3). A")
 print("split on the RTX 4090 reads the host-RAM experts over PCIe; llama.cpp's --n-cpu-moe computes them")
 print("on the CPU instead, which is not modelled yet (issue 14 item 4).")
+print("Devices without a dense row of their own (rpi5-8gb, ryzen-9950x, m1-max, m3-max, m3-ultra, rtx3090,")
+print("rtx5090, dgx-spark, jetson-agx-orin-64gb, xeon-8480-2s) carry the priors of the closest shipped device")
+print("(each file's efficiency.source); xeon-8480-2s runs one socket, llama.cpp's default (--numa).")
 print(("\nwrote %s/local.csv; `moesim eval --model M --hw H --precision F --llama-bench` breaks any row down")
       :format(moesim.out_dir))

@@ -361,6 +361,11 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err)
         return sim_fail(err, SIM_EINPUT,
                         "parallelism: tp x dp x pp must equal gpus (%d x %d x %d = %lld, gpus = %d)",
                         d->tp, d->dp, d->pp, devices, d->gpus);
+    if (d->numa != SIM_NUMA_DEFAULT && d->hw->numa.sockets <= 1 && !(d->host_cpu && d->host_cpu->numa.sockets > 1))
+        return sim_fail(err, SIM_EINPUT,
+                        "option 'numa' (%s) needs a multi-socket CPU: %s%s%s has one socket (a hwmodel's numa.sockets); "
+                        "leave the option out", sim_numa_name(d->numa), d->hw->name, d->host_cpu ? " and its host " : "",
+                        d->host_cpu ? d->host_cpu->name : "");
     int domain = d->hw->scale_up.domain_size > 1 && d->hw->scale_up.bandwidth_Bps > 0 ? d->hw->scale_up.domain_size : 1;
     if (d->gpus > domain && !(d->hw->scale_out.bandwidth_Bps > 0))
         return sim_fail(err, SIM_EINPUT,
@@ -464,6 +469,91 @@ int sim_cpu_moe_runtime_parse(const char *s, sim_cpu_moe_runtime *out)
             return 0;
         }
     return -1;
+}
+
+static const char *const numa_names[] = { "default", "interleave", "duplicate", "single" };
+
+const char *sim_numa_name(sim_numa_mode m)
+{
+    return (unsigned)m < 4 ? numa_names[m] : "?";
+}
+
+int sim_numa_parse(const char *s, sim_numa_mode *out)
+{
+    for (int i = 1; i < 4; i++) /* "default" is not an option value: leave the option out */
+        if (strcasecmp(s, numa_names[i]) == 0) {
+            *out = (sim_numa_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* The runtime's NUMA default, and its source.
+ * llama.cpp: one socket. Its --numa distribute pins threads evenly over the nodes and lets the
+ *   mmap'd weights fault in where they are first touched (llama.cpp common/arg.cpp, --numa
+ *   TYPE: distribute | isolate | numactl), but on dual-socket boxes users report one socket is
+ *   faster: 2x Xeon 8480+ with an RTX 3090, Llama 4 Maverick: one socket 40 tok/s, --numa
+ *   distribute 27, numactl --membind=0 40 again; the maintainer: "the best one can do is to just
+ *   use one physical CPU" (ikawrakow/ik_llama.cpp discussion #396, a llama.cpp fork that kept
+ *   its NUMA code).
+ * ktransformers: weights duplicated per socket. Built with USE_NUMA=1 for dual-socket machines
+ *   it keeps a copy of the expert weights on each NUMA node (kvcache-ai/ktransformers
+ *   doc/en/DeepseekR1_V3_tutorial.md, "some explanations", as ik_llama.cpp discussion #201
+ *   quotes it: "KTransformers just duplicates matrices on each NUMA domain"). */
+static sim_numa_mode numa_default(const sim_deploy *d, const sim_hw *cpu, const char **runtime, const char **why)
+{
+    bool host = cpu == d->host_cpu && cpu != d->hw;
+    if (host && d->cpu_moe_runtime == SIM_CPU_MOE_KTRANSFORMERS) {
+        *runtime = "ktransformers";
+        *why = "ktransformers' USE_NUMA=1 build keeps a copy of the weights on each NUMA node "
+               "(kvcache-ai/ktransformers DeepseekR1_V3_tutorial.md)";
+        return SIM_NUMA_DUPLICATE;
+    }
+    *runtime = "llama.cpp";
+    *why = "on dual-socket boxes one socket beats --numa distribute (ikawrakow/ik_llama.cpp discussion #396: "
+           "40 vs 27 tok/s on 2x Xeon 8480+)";
+    return SIM_NUMA_SINGLE;
+}
+
+/* Each socket's threads read 1/S of a step's weight bytes B. Interleaved, (S-1)/S of that is on
+ * the other sockets, B/S^2 from each: every directed socket pair's link carries B/S^2 while each
+ * socket's memory serves B/S at BW/S. Time = max(B / BW, B / (S^2 L)), so the weights stream at
+ * min(BW, S^2 L) (two sockets: half the bytes cross, a quarter each way, 4 L). Local accesses and
+ * link transfers are taken to overlap (a bound: remote latency is not modelled). */
+void sim_deploy_numa(const sim_deploy *d, const sim_hw *cpu, sim_numa_use *out)
+{
+    memset(out, 0, sizeof *out);
+    out->sockets = 1;
+    out->bw_factor = out->compute_factor = out->capacity_factor = out->weight_copies = 1;
+    out->mode = SIM_NUMA_SINGLE;
+    out->runtime = "";
+    out->why = "";
+    if (!cpu || cpu->numa.sockets <= 1)
+        return;
+    double S = cpu->numa.sockets;
+    out->active = true;
+    out->sockets = cpu->numa.sockets;
+    const char *runtime = "", *why = "";
+    sim_numa_mode dflt = numa_default(d, cpu, &runtime, &why);
+    out->runtime = runtime;
+    out->defaulted = d->numa == SIM_NUMA_DEFAULT;
+    out->mode = out->defaulted ? dflt : d->numa;
+    out->why = out->defaulted ? why : "as given";
+    switch (out->mode) {
+    case SIM_NUMA_INTERLEAVE: {
+        double bw = cpu->tiers[0].bandwidth_Bps, link = S * S * cpu->numa.link_Bps;
+        out->link_bound = link < bw;
+        out->bw_factor = out->link_bound ? link / bw : 1;
+        break;
+    }
+    case SIM_NUMA_DUPLICATE:
+        out->weight_copies = S;
+        break;
+    case SIM_NUMA_SINGLE:
+    default:
+        out->bw_factor = out->compute_factor = out->capacity_factor = 1 / S;
+        break;
+    }
 }
 
 static const char *const a2a_names[] = { "auto", "per-expert", "per-node", "nvlink" };

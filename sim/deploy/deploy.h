@@ -55,6 +55,18 @@ typedef enum { SIM_OVERLAP_NONE, SIM_OVERLAP_TWO_BATCH } sim_overlap;
  * KTRANSFORMERS: the CPU computes the routed experts while the GPU computes the shared experts. */
 typedef enum { SIM_CPU_MOE_LLAMACPP, SIM_CPU_MOE_KTRANSFORMERS } sim_cpu_moe_runtime;
 
+/* How the runtime spreads a multi-socket CPU's work and weights over its sockets (--numa; the
+ * hwmodel's `numa` gives the sockets and their link). DEFAULT: the runtime's default
+ * (sim_deploy_numa says which and why).
+ * INTERLEAVE: every socket's cores compute, the weights' pages are spread over every socket's
+ *   memory (llama.cpp --numa distribute, numactl --interleave=all): a thread finds 1/sockets of
+ *   its weights local and reads the rest over the link;
+ * DUPLICATE: every socket holds its own copy of the weights and its cores read only that
+ *   (ktransformers' NUMA mode, llama.cpp's proposed mirror mode): memory for weights x sockets;
+ * SINGLE: one socket's cores and its own memory (llama.cpp --numa isolate / --numa numactl under
+ *   numactl --cpunodebind=0 --membind=0): one socket's bandwidth, compute and capacity. */
+typedef enum { SIM_NUMA_DEFAULT, SIM_NUMA_INTERLEAVE, SIM_NUMA_DUPLICATE, SIM_NUMA_SINGLE } sim_numa_mode;
+
 /* The serving engine whose memory accounting and scheduler defaults the deployment follows
  * (--engine). NONE keeps moesim's generic accounting (a 0.9 runtime share of capacity_gb). */
 typedef enum { SIM_ENGINE_NONE, SIM_ENGINE_VLLM, SIM_ENGINE_SGLANG, SIM_ENGINE_TRTLLM, SIM_ENGINE_COUNT } sim_engine;
@@ -114,6 +126,7 @@ typedef struct sim_deploy {
                                        such as ByteShape's): the routed experts take what the recipe's other
                                        tensors leave (sim_gguf_fit_file); 0 = the llama-quantize recipe's size */
     sim_wformat gguf_file_fmt;      /* the file type gguf_file_bytes describes: applies while expert_fmt is it */
+    sim_numa_mode numa;             /* --numa: on a multi-socket CPU (this device, or host_cpu) */
     struct sim_routing_cache *routing_cache; /* memo of routing statistics (step/routing.h), owned by
                                        whoever built the deployment (a session, a fit); NULL = none,
                                        every step recomputes them */
@@ -239,6 +252,27 @@ int sim_engine_parse(const char *s, sim_engine *out);
 int sim_deploy_cpu_moe_layers(const sim_deploy *d);
 const char *sim_cpu_moe_runtime_name(sim_cpu_moe_runtime r);
 int sim_cpu_moe_runtime_parse(const char *s, sim_cpu_moe_runtime *out);
+
+/* A multi-socket CPU as the deployment uses it: which mode, and what it does to the CPU's
+ * figures. Applies to `cpu` when it is the deployment's device (llama.cpp's CPU backend) or its
+ * host_cpu (the runtime of cpu_moe_runtime). active false: one socket, every factor 1. */
+typedef struct sim_numa_use {
+    bool active;
+    sim_numa_mode mode;             /* resolved: never DEFAULT */
+    bool defaulted;                 /* mode is the runtime's default (not given) */
+    const char *runtime;            /* whose default: "llama.cpp" or "ktransformers" */
+    const char *why;                /* the default's source, or "as given" */
+    int sockets;
+    double bw_factor;               /* effective tier-0 read bandwidth (weights, and the KV beside them) /
+                                       tier 0's (all sockets) */
+    bool link_bound;                /* INTERLEAVE: the cross-socket link, not the memory, sets bw_factor */
+    double compute_factor;          /* share of the CPU's peaks and unpacking rate in use */
+    double capacity_factor;         /* share of tier 0's capacity the runtime can use */
+    double weight_copies;           /* copies of the weights tier 0 holds */
+} sim_numa_use;
+void sim_deploy_numa(const sim_deploy *d, const sim_hw *cpu, sim_numa_use *out);
+const char *sim_numa_name(sim_numa_mode m);
+int sim_numa_parse(const char *s, sim_numa_mode *out);   /* interleave, duplicate, single */
 
 const char *sim_a2a_name(sim_a2a_transport t);
 int sim_a2a_parse(const char *s, sim_a2a_transport *out);

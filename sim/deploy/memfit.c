@@ -52,7 +52,11 @@ static void host_experts_fit(const sim_deploy *d, sim_memfit *out, double *free_
     if (out->host_expert_bytes <= 0 || !d->host_cpu)
         return;
     const sim_hw *h = d->host_cpu;
-    out->host_usable_bytes = h->tiers[0].capacity_bytes * sim_memfit_usable_fraction(h);
+    /* a multi-socket host: one socket's memory, or a copy of the experts on every socket */
+    sim_numa_use nu;
+    sim_deploy_numa(d, h, &nu);
+    out->host_expert_bytes *= nu.weight_copies;
+    out->host_usable_bytes = h->tiers[0].capacity_bytes * nu.capacity_factor * sim_memfit_usable_fraction(h);
     if (d->hw->n_tiers > 1) {
         free_b[1] -= out->host_expert_bytes;
         if (free_b[1] < 0)
@@ -61,11 +65,13 @@ static void host_experts_fit(const sim_deploy *d, sim_memfit *out, double *free_
     if (out->host_expert_bytes > out->host_usable_bytes) {
         out->fits = false;
         snprintf(out->reason, sizeof out->reason,
-                 "the routed experts of %d MoE layers on the host CPU need %.1f GB of host DRAM, but %s's %s holds "
-                 "%.1f GB usable (%.0f%% of %.1f GB): host DRAM is short by %.1f GB; fewer --cpu-moe-layers, a "
+                 "the routed experts of %d MoE layers on the host CPU need %.1f GB of host DRAM%s, but %s's %s holds "
+                 "%.1f GB usable (%.0f%% of %.1f GB%s): host DRAM is short by %.1f GB; fewer --cpu-moe-layers, a "
                  "smaller precision or a host with more memory could help",
-                 sim_deploy_cpu_moe_layers(d), out->host_expert_bytes / GB, h->name, h->tiers[0].name,
-                 out->host_usable_bytes / GB, sim_memfit_usable_fraction(h) * 100, h->tiers[0].capacity_bytes / GB,
+                 sim_deploy_cpu_moe_layers(d), out->host_expert_bytes / GB,
+                 nu.weight_copies > 1 ? " (a copy per socket, --numa duplicate)" : "", h->name, h->tiers[0].name,
+                 out->host_usable_bytes / GB, sim_memfit_usable_fraction(h) * 100,
+                 h->tiers[0].capacity_bytes * nu.capacity_factor / GB, nu.capacity_factor < 1 ? ", one socket's" : "",
                  (out->host_expert_bytes - out->host_usable_bytes) / GB);
     }
 }
@@ -290,7 +296,12 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
         out->kv_bytes_per_token += sim_model_kv_elems_per_token(draft.model) * dkvb;
         out->kv_bytes_per_seq += sim_model_kv_elems(draft.model, ctx) * dkvb + state_bytes_per_seq(&draft, 1);
     }
-    out->capacity_bytes = hw->tiers[0].capacity_bytes;
+    /* A multi-socket CPU (sim_deploy_numa): one socket reaches its own memory only; duplicated
+     * weights take tier 0 once per socket. */
+    sim_numa_use nu;
+    sim_deploy_numa(d, hw, &nu);
+    out->numa_copies = nu.weight_copies;
+    out->capacity_bytes = hw->tiers[0].capacity_bytes * nu.capacity_factor;
     out->mem_fraction = sim_memfit_usable_fraction(hw);
     out->usable_bytes = out->capacity_bytes * out->mem_fraction;
     double ws_in = out->workspace_bytes; /* workspace inside the usable share */
@@ -324,6 +335,7 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
      * embeddings and head, shared experts) takes the fast tier before the routed experts,
      * each of which only some tokens read; experts spill first (llama.cpp's -ot exps=CPU,
      * ktransformers). */
+    free_b[0] /= out->numa_copies; /* duplicated weights: each byte placed takes every socket's memory */
     double left_o = place(d, out->other_weight_bytes, free_b, out->other_frac, 0);
     double left_e = place(d, out->shared_weight_bytes, free_b, out->shared_frac, 0);
     double routed = out->expert_weight_bytes - out->shared_weight_bytes;
@@ -338,7 +350,8 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     }
     spill_kind(d, out);
 
-    double w0 = out->expert_weight_bytes * out->expert_frac[0] + out->other_weight_bytes * out->other_frac[0];
+    double w0 = (out->expert_weight_bytes * out->expert_frac[0] + out->other_weight_bytes * out->other_frac[0]) *
+                out->numa_copies;
     out->kv_budget_bytes = out->usable_bytes - ws_in - w0;
     if (d->engine == SIM_ENGINE_TRTLLM)
         out->kv_budget_bytes = out->mem_fraction * (out->usable_bytes - ws_in - w0);
@@ -382,9 +395,12 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
                 cap += hw->tiers[i].capacity_bytes;
             }
         snprintf(out->reason, sizeof out->reason,
-                 "weights need %.1f GB per device (%s at %s, split tp=%d ep=%d pp=%d) but %s holds %.1f GB "
+                 "weights need %.1f GB per device%s (%s at %s, split tp=%d ep=%d pp=%d) but %s holds %.1f GB "
                  "(%.0f%% of %.1f GB usable, %.1f GB workspace)%s",
-                 out->weight_bytes / GB, m->name, sim_wformat_name(d->expert_fmt), d->tp, d->ep, d->pp,
+                 out->weight_bytes * out->numa_copies / GB,
+                 out->numa_copies > 1 ? " (a copy per socket, --numa duplicate)"
+                 : nu.capacity_factor < 1 ? " (on one socket's memory, --numa single)" : "",
+                 m->name, sim_wformat_name(d->expert_fmt), d->tp, d->ep, d->pp,
                  allowed > 1 ? "memory with its allowed spill tiers" : hw->tiers[0].name,
                  (allowed > 1 ? cap : out->usable_bytes) / GB, out->mem_fraction * 100,
                  out->capacity_bytes / GB, out->workspace_bytes / GB,

@@ -14,7 +14,8 @@
 typedef struct sim_memfit {
     bool fits;
     char reason[512];
-    double capacity_bytes;            /* tier 0 per device */
+    double capacity_bytes;            /* tier 0 per device (one socket's, --numa single) */
+    double numa_copies;               /* copies of the tier-0 weights (sockets, --numa duplicate; else 1) */
     double usable_bytes;              /* after the runtime's reserve */
     double mem_fraction;              /* the share of memory the runtime or engine takes */
     double expert_weight_bytes;       /* per device, heaviest pipeline stage */

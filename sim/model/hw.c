@@ -329,6 +329,56 @@ static int parse_power(const cJSON *root, sim_hw *hw, const char *file, sim_err 
     return SIM_OK;
 }
 
+/* Other names the hwmodel answers to (the registry finds NAME.json by them; hw->name stays the
+ * file's): a list of strings, none empty. */
+static int check_aliases(const cJSON *root, const char *file, sim_err *err)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "aliases");
+    if (!a)
+        return SIM_OK;
+    if (!cJSON_IsArray(a))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'aliases' must be an array of names", file);
+    for (const cJSON *it = a->child; it; it = it->next)
+        if (!cJSON_IsString(it) || !it->valuestring[0])
+            return sim_fail(err, SIM_EINPUT, "%s: field 'aliases' must hold non-empty names (strings)", file);
+    return SIM_OK;
+}
+
+/* A multi-socket CPU: sockets and the link between two of them (hw.h). Absent = one socket.
+ * Only a CPU has sockets here: a GPU's host CPU is its own hwmodel (--host-cpu). */
+#define MAX_SOCKETS 8
+static int parse_numa(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
+{
+    static const char *const keys[] = {"source", "sockets", "link_name", "link_gbs", NULL};
+    hw->numa.sockets = 1;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "numa");
+    if (!n)
+        return SIM_OK;
+    if (!cJSON_IsObject(n))
+        return sim_fail(err, SIM_EINPUT, "%s: field 'numa' must be an object (sockets, link_name, link_gbs, source)",
+                        file);
+    int rc;
+    if ((rc = sim_json_check_keys(n, keys, file, "numa", err)) || (rc = need_source(n, file, "numa", err)) ||
+        (rc = sim_json_int(n, "sockets", &hw->numa.sockets, file, "numa", err)))
+        return rc;
+    if (hw->numa.sockets < 1 || hw->numa.sockets > MAX_SOCKETS)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'numa.sockets' is %d (expected an integer from 1 to %d)", file,
+                        hw->numa.sockets, MAX_SOCKETS);
+    if (hw->cls != SIM_HW_CPU)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'numa' is given for a %s model (expected only for class cpu: a GPU's "
+                        "host CPU is its own hwmodel)", file, sim_hw_class_name(hw->cls));
+    bool linked = hw->numa.sockets > 1;
+    double gbs = 0;
+    if ((rc = get_num(n, "link_gbs", linked, R_POSITIVE, &gbs, file, "numa", err)))
+        return rc;
+    hw->numa.link_Bps = gbs * GBPS;
+    snprintf(hw->numa.link_name, sizeof hw->numa.link_name, "none");
+    if (cJSON_GetObjectItemCaseSensitive(n, "link_name") &&
+        (rc = sim_json_str(n, "link_name", hw->numa.link_name, sizeof hw->numa.link_name, file, "numa", err)))
+        return rc;
+    return SIM_OK;
+}
+
 /* usd_per_hour 0 = not rented anywhere; purchase_usd 0 = no purchase price known. One of the
  * two must be known, or no cost can be computed. */
 static int parse_price(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
@@ -877,7 +927,7 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim
 {
     static const char *const keys[] = {"schema",  "name",   "display_name", "class", "backend",    "released",
                                        "compute", "memory", "interconnect", "power", "price", "efficiency",
-                                       "formats", "calibration", NULL};
+                                       "formats", "calibration", "numa", "aliases", NULL};
     if (!cJSON_IsObject(root))
         return sim_fail(err, SIM_EINPUT, "%s: the top level must be an object (a hardware model, schema %s)", file,
                         SCHEMA_ID);
@@ -886,6 +936,7 @@ static int parse_root(const cJSON *root, sim_hw *hw, const char *file, const sim
         (rc = parse_compute(root, hw, file, err)) || (rc = parse_memory(root, hw, file, err)) ||
         (rc = parse_interconnect(root, hw, file, err)) || (rc = parse_power(root, hw, file, err)) ||
         (rc = parse_price(root, hw, file, err)) || (rc = parse_formats(root, hw, file, err)) ||
+        (rc = parse_numa(root, hw, file, err)) || (rc = check_aliases(root, file, err)) ||
         (rc = parse_efficiency(root, hw, file, resolver, err)) ||
         (rc = parse_calibration(root, file, err)))
         return rc;

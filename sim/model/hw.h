@@ -108,6 +108,17 @@ typedef struct sim_hw {
     sim_link scale_out;          /* NIC per device */
     int devices_per_node;
 
+    /* `numa`: a multi-socket CPU (class cpu). Tier 0, compute.tflops and power are the whole
+     * machine's (every socket's together); each socket holds 1/sockets of them, its own memory
+     * channels, and reaches the others' memory over the cross-socket link (UPI, Infinity
+     * Fabric). How a runtime places the weights over the sockets is a deployment choice
+     * (sim_deploy.numa: interleaved, duplicated per socket, or one socket). sockets 1 = none. */
+    struct {
+        int sockets;
+        char link_name[48];
+        double link_Bps;         /* between two sockets, one direction, all their links together */
+    } numa;
+
     double power_w;              /* per device, at load */
     double host_power_w;         /* per device share of host, switches, NICs */
     double usd_per_hour;         /* rent per device-hour */

@@ -221,7 +221,11 @@ static int load_hw(const char *name, sim_hw *out, int depth, sim_err *err)
     int n = sim_registry_list_hw(names, MAX_LISTED);
     if (n > MAX_LISTED)
         n = MAX_LISTED;
-    int rc = unknown_name("hardware", name, names, n, "moesim hw", err);
+    /* a hwmodel that lists the name among its aliases (rpi5.json answers to rpi5-16gb) */
+    char dir[PATH_MAX - 128];
+    snprintf(dir, sizeof dir, "%s/hwmodels", sim_home());
+    int rc = find_alias(dir, name, names, n, path, sizeof path) ? load_file(path, out, depth, err)
+                                                                 : unknown_name("hardware", name, names, n, "moesim hw", err);
     free(names);
     return rc;
 }

@@ -155,6 +155,58 @@ static cJSON *routing_law(const sim_deploy *d)
     return o;
 }
 
+/* A multi-socket CPU's NUMA mode (sim_deploy_numa), for the device or its host CPU. */
+static void numa_json(cJSON *o, const sim_deploy *d, const sim_hw *cpu, const char *key)
+{
+    sim_numa_use nu;
+    sim_deploy_numa(d, cpu, &nu);
+    if (!nu.active)
+        return;
+    cJSON *n = cJSON_AddObjectToObject(o, key);
+    cJSON_AddStringToObject(n, "cpu", cpu->name);
+    sim_json_add_num(n, "sockets", nu.sockets);
+    cJSON_AddStringToObject(n, "mode", sim_numa_name(nu.mode));
+    cJSON_AddStringToObject(n, "basis", nu.defaulted ? "runtime default" : "option");
+    cJSON_AddStringToObject(n, "runtime", nu.runtime);
+    cJSON_AddStringToObject(n, "why", nu.why);
+    cJSON_AddStringToObject(n, "link", cpu->numa.link_name);
+    sim_json_add_num(n, "link_bytes_per_s", cpu->numa.link_Bps);
+    sim_json_add_num(n, "weight_bandwidth_bytes_per_s", cpu->tiers[0].bandwidth_Bps * nu.bw_factor);
+    cJSON_AddBoolToObject(n, "link_bound", nu.link_bound);
+    sim_json_add_num(n, "compute_share", nu.compute_factor);
+    sim_json_add_num(n, "capacity_bytes", cpu->tiers[0].capacity_bytes * nu.capacity_factor);
+    sim_json_add_num(n, "weight_copies", nu.weight_copies);
+}
+
+/* Text twin of numa_json: what the mode does to bandwidth, compute and memory. */
+static void print_numa(FILE *f, const sim_deploy *d, const sim_hw *cpu)
+{
+    sim_numa_use nu;
+    sim_deploy_numa(d, cpu, &nu);
+    if (!nu.active)
+        return;
+    double bw = cpu->tiers[0].bandwidth_Bps / 1e9, link = cpu->numa.link_Bps / 1e9, S = nu.sockets;
+    fprintf(f, "numa: %s, %d sockets, %s (%s%s%s): ", cpu->name, nu.sockets, sim_numa_name(nu.mode),
+            nu.defaulted ? nu.runtime : "as given", nu.defaulted ? "'s default: " : "", nu.defaulted ? nu.why : "");
+    switch (nu.mode) {
+    case SIM_NUMA_INTERLEAVE:
+        fprintf(f, "weights spread over the sockets, %.0f%% of each socket's reads cross %s (%.1f GB/s each way): "
+                   "weights stream at min(%.1f, %g^2 x %.1f) = %.1f GB/s%s\n",
+                100 * (S - 1) / S, cpu->numa.link_name, link, bw, S, link, bw * nu.bw_factor,
+                nu.link_bound ? ", bound by the link" : "");
+        break;
+    case SIM_NUMA_DUPLICATE:
+        fprintf(f, "a copy of the weights on each socket (memory for weights x %g), every read local: %.1f GB/s\n",
+                nu.weight_copies, bw * nu.bw_factor);
+        break;
+    default:
+        fprintf(f, "one socket's cores and memory: %.1f of %.1f GB/s, %.0f%% of the compute, %.0f of %.0f GB\n",
+                bw * nu.bw_factor, bw, 100 * nu.compute_factor, cpu->tiers[0].capacity_bytes * nu.capacity_factor / 1e9,
+                cpu->tiers[0].capacity_bytes / 1e9);
+        break;
+    }
+}
+
 cJSON *sim_report_deploy(const sim_deploy *d)
 {
     cJSON *o = cJSON_CreateObject();
@@ -196,6 +248,9 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     sim_deploy_emulated(d, emu, sizeof emu);
     if (emu[0])
         cJSON_AddStringToObject(o, "emulated", emu);
+    numa_json(o, d, d->hw, "numa");
+    if (d->host_cpu && d->host_cpu != d->hw)
+        numa_json(o, d, d->host_cpu, "host_numa");
     return o;
 }
 
@@ -483,6 +538,9 @@ static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfi
             (double)gpus, d->hw->name, (double)d->tp, (double)d->ep, (double)d->pp, (double)d->dp,
             sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt), sim_wformat_name(d->kv_fmt));
     sim_report_emulated_line(f, d);
+    print_numa(f, d, d->hw);
+    if (d->host_cpu && d->host_cpu != d->hw)
+        print_numa(f, d, d->host_cpu);
     fprintf(f, "memory per GPU: %.1f GB of %.1f GB (weights %.1f GB, KV %.3f GB per sequence, workspace %.1f GB)\n",
             m->total_bytes / 1e9, m->capacity_bytes / 1e9, m->weight_bytes / 1e9, m->kv_bytes_per_seq / 1e9,
             m->workspace_bytes / 1e9);

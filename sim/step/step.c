@@ -133,56 +133,6 @@ typedef struct op {
                                 op takes max(F/P, B/W) / share in place of the curves */
 } op;
 
-static void add_op(acc *a, const sim_deploy *d, const op *o)
-{
-    const sim_hw *hw = d->hw;
-    bool measured = o->hit.share > 0;
-    double t_c = 0;
-    if (o->flops > 0) {
-        double eta = measured ? o->hit.share : o->eta_c > 1e-6 ? o->eta_c : 1e-6;
-        t_c = o->flops / (o->peak * eta);
-    }
-    t_c += o->dequant_s;
-
-    double fast_w = o->frac ? o->weight_bytes * o->frac[0] : o->weight_bytes;
-    double fast = o->act_bytes + fast_w;
-    a->tier_bytes[0] += fast_w;
-    double t_m = 0;
-    if (fast > 0) {
-        double eta = measured ? o->hit.share : sim_curve_at(*o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
-        t_m = fast / (hw->tiers[0].bandwidth_Bps * (eta > 1e-6 ? eta : 1e-6));
-    }
-    if (o->frac) {
-        for (int i = 1; i < hw->n_tiers; i++) {
-            double b = o->weight_bytes * o->frac[i];
-            if (b > 0) {
-                t_m += b / (hw->tiers[i].bandwidth_Bps * hw->eff.memory.max);
-                a->slow_bytes += b;
-                a->tier_bytes[i] += b;
-            }
-        }
-    }
-    /* a measured kernel's time already holds its per-group setup */
-    double t_o = o->kernels * hw->eff.kernel_overhead_s + (measured ? 0 : o->groups_s);
-    if (a->slim) {
-    } else if (measured) {
-        a->measured[o->kind]++;
-        a->source[o->kind] = o->hit.source;
-        a->held[o->kind] = a->held[o->kind] || o->hit.held;
-    } else {
-        a->curves[o->kind]++;
-    }
-    double t = (t_c > t_m ? t_c : t_m);
-    if (t_c > t_m)
-        a->compute += t_c;
-    else
-        a->memory += t_m;
-    a->overhead += t_o;
-    if (!a->slim)
-        a->kind[o->kind] += t + t_o;
-    a->flops += o->flops;
-    a->bytes += o->act_bytes + o->weight_bytes;
-}
 
 static void add_comm(acc *a, sim_layer_kind kind, double seconds, double bytes)
 {
@@ -213,6 +163,8 @@ typedef struct consts {
     sim_dtype dt_dense, dt_expert, dt_attn;
     int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
     sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
+    double numa_bw, numa_compute;   /* the device's NUMA factors (sim_deploy_numa; 1 = one socket) */
+    double host_numa_bw, host_numa_compute; /* ... and the host CPU's */
     double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
     sim_dtype dt_host;
     sim_kernel_link scale_up_link; /* the kernel tables' name for the scale-up link */
@@ -283,6 +235,60 @@ typedef struct ctx {
     bool cpu_experts;        /* this layer's routed experts run on d->host_cpu (cpu_experts_ops) */
 } ctx;
 
+/* Cost one operation into a: max(compute, memory) plus its fixed costs. */
+static void add_op(acc *a, const ctx *c, const op *o)
+{
+    const sim_hw *hw = c->d->hw;
+    bool measured = o->hit.share > 0;
+    double t_c = 0;
+    if (o->flops > 0) {
+        double eta = measured ? o->hit.share : o->eta_c > 1e-6 ? o->eta_c : 1e-6;
+        t_c = o->flops / (o->peak * eta);
+    }
+    t_c += o->dequant_s;
+
+    double fast_w = o->frac ? o->weight_bytes * o->frac[0] : o->weight_bytes;
+    double fast = o->act_bytes + fast_w;
+    a->tier_bytes[0] += fast_w;
+    double t_m = 0;
+    if (fast > 0) {
+        double eta = measured ? o->hit.share : sim_curve_at(*o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
+        /* a multi-socket CPU reads tier 0 (weights, and the KV and activations beside them) at its
+         * NUMA mode's share of the machine's bandwidth (sim_deploy_numa) */
+        t_m = fast / (hw->tiers[0].bandwidth_Bps * c->k->numa_bw * (eta > 1e-6 ? eta : 1e-6));
+    }
+    if (o->frac) {
+        for (int i = 1; i < hw->n_tiers; i++) {
+            double b = o->weight_bytes * o->frac[i];
+            if (b > 0) {
+                t_m += b / (hw->tiers[i].bandwidth_Bps * hw->eff.memory.max);
+                a->slow_bytes += b;
+                a->tier_bytes[i] += b;
+            }
+        }
+    }
+    /* a measured kernel's time already holds its per-group setup */
+    double t_o = o->kernels * hw->eff.kernel_overhead_s + (measured ? 0 : o->groups_s);
+    if (a->slim) {
+    } else if (measured) {
+        a->measured[o->kind]++;
+        a->source[o->kind] = o->hit.source;
+        a->held[o->kind] = a->held[o->kind] || o->hit.held;
+    } else {
+        a->curves[o->kind]++;
+    }
+    double t = (t_c > t_m ? t_c : t_m);
+    if (t_c > t_m)
+        a->compute += t_c;
+    else
+        a->memory += t_m;
+    a->overhead += t_o;
+    if (!a->slim)
+        a->kind[o->kind] += t + t_o;
+    a->flops += o->flops;
+    a->bytes += o->act_bytes + o->weight_bytes;
+}
+
 /* sim_routing_stats_get through the deployment's cache; with a plan, its memo first. */
 static int routing_get(const ctx *c, const sim_routing_query *q, sim_routing_stats *rs, sim_err *err)
 {
@@ -348,7 +354,7 @@ static void resolve_dequant(const sim_deploy *d, consts *k, sim_wclass cl)
         bool in_dot = dt == SIM_DT_INT8 && sim_wformat_is_gguf((sim_wformat)f);
         if (w->elems[f] > 0 && rate > 0 && sim_wformat_is_packed((sim_wformat)f) && !in_dot) {
             k->deq_share[cl][k->n_deq[cl]] = w->elems[f] / w->total;
-            k->deq_rate[cl][k->n_deq[cl]++] = rate;
+            k->deq_rate[cl][k->n_deq[cl]++] = rate * k->numa_compute;
         }
     }
 }
@@ -593,7 +599,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
         .hit = gemm_measured(c, KS_ATTN_PROJ, c->k->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
     };
-    add_op(a, d, &proj);
+    add_op(a, c, &proj);
 
     double bL = s->decode_seqs * Ld;
     op core = {
@@ -611,7 +617,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .kernels = 1,
     };
     core.hit = attention_measured(c, local ? KS_ATTN_LOCAL : KS_ATTN_FULL, s, &core, kv_row, Lp);
-    add_op(a, d, &core);
+    add_op(a, c, &core);
 }
 
 /* FLOPs per token of the state-space / linear-attention scan, by the published chunked
@@ -683,7 +689,7 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         .kernels = 3, /* norm, input projection, output projection */
         .hit = gemm_measured(c, KS_SSM_PROJ, c->k->dt_dense, T, 2 * d_in + 2 * g + r * H, h),
     };
-    add_op(a, d, &proj);
+    add_op(a, c, &proj);
 
     double state_b = H * P * N * sim_wformat_bytes(m->hybrid.state_format) + conv_dim * (W - 1) * 2.0;
     double dec_tok = s->decode_seqs * decode_q(s), conv_f = 2 * conv_dim * W;
@@ -702,7 +708,7 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         /* conv, scan, gated norm; mamba_chunk_scan_combined launches five kernels for the scan */
         .kernels = s->prefill_tokens > 0 ? 7 : 3,
     };
-    add_op(a, d, &core);
+    add_op(a, c, &core);
 }
 
 static void dense_ffn_ops(acc *a, const ctx *c, double T)
@@ -724,7 +730,7 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .hit = ffn_measured(c, KS_DENSE_UP, c->k->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
                             c->k->nmat),
     };
-    add_op(a, d, &o);
+    add_op(a, c, &o);
 }
 
 /* Ring all-reduce over the tensor-parallel group. */
@@ -864,7 +870,7 @@ static void shared_ops(acc *a, const ctx *c, double T)
             .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_expert, false, T, h,
                                 (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->k->nmat),
         };
-        add_op(a, d, &sh);
+        add_op(a, c, &sh);
     }
 }
 
@@ -924,7 +930,7 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
         note_comm_basis(a, SIM_LK_PCIE, NULL);
         op ex = *gpu_ex;
         ex.frac = NULL; /* copied into GPU memory for the op */
-        add_op(a, d, &ex);
+        add_op(a, c, &ex);
         return;
     }
     double act = T * h * 2;
@@ -934,10 +940,11 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     double groups_s = 0, eta = grouped_gemm_cost(gc, assign, touched, rs, &groups_s);
     double flops = 2 * per_expert * assign;
     double t_c = flops / (c->k->peak_host * (eta > 1e-6 ? eta : 1e-6)) +
-                 dequant_time_on(c, cpu, c->k->dt_host, SIM_WCLASS_EXPERTS, touched * per_expert);
+                 dequant_time_on(c, cpu, c->k->dt_host, SIM_WCLASS_EXPERTS, touched * per_expert) /
+                     c->k->host_numa_compute;
     double bytes = touched * per_expert * wb + assign * (2 * h + 3.0 * inter) * 2;
     double eta_m = sim_curve_at(cpu->eff.memory, bytes);
-    double t_m = bytes / (cpu->tiers[0].bandwidth_Bps * (eta_m > 1e-6 ? eta_m : 1e-6));
+    double t_m = bytes / (cpu->tiers[0].bandwidth_Bps * c->k->host_numa_bw * (eta_m > 1e-6 ? eta_m : 1e-6));
     double t_o = 3 * cpu->eff.kernel_overhead_s + groups_s;
     double t_cpu = (t_c > t_m ? t_c : t_m) + t_o;
 
@@ -1058,7 +1065,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .mem_curve = &hw->eff.memory,
         .kernels = fused ? 2 : 5, /* norm, gate GEMM, top-k, permute, combine */
     };
-    add_op(a, d, &router);
+    add_op(a, c, &router);
 
     if (c->cpu_experts) {
         /* the shared experts stay on the GPU; the CPU experts' schedule against them is the runtime's */
@@ -1068,7 +1075,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         cpu_experts_ops(a, c, T, &rs, &ex, assign, touched, acc_time(&sh));
         acc_scale_add(a, &sh, 1);
     } else {
-        add_op(a, d, &ex);
+        add_op(a, c, &ex);
         shared_ops(a, c, T);
     }
 
@@ -1210,7 +1217,7 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
         .kernels = 3, /* final norm, GEMM, sampling */
         .hit = gemm_measured(c, KS_HEAD, c->k->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
     };
-    add_op(a, d, &head);
+    add_op(a, c, &head);
 }
 
 /* One pass of the MTP module, proposing one draft token for every decoding sequence: the
@@ -1256,7 +1263,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         .kernels = 3, /* two norms, the projection */
         .hit = gemm_measured(c, KS_DRAFT_PROJ, c->k->dt_dense, rows, h / d->tp, 2 * h),
     };
-    add_op(&pass, d, &proj);
+    add_op(&pass, c, &proj);
     lm_head_op(&pass, c, rows, SIM_LK_LM_HEAD);
     /* every kind of the pass under one: the breakdown shows the draft's cost beside the verify step's */
     *out = pass;
@@ -1404,15 +1411,23 @@ static void resolve_consts(const sim_deploy *d, consts *k)
     k->nmat = d->model->ffn.activation == SIM_ACT_SWIGLU ? 3 : 2;
     sim_deploy_weight_mix(d, k->w);
     /* The type each GEMM computes in: weight-only formats widen to 16-bit (hw.h). */
-    k->peak_dense = sim_hw_format_peak(d->hw, d->dense_fmt, &k->dt_dense);
-    k->peak_expert = sim_hw_format_peak(d->hw, d->expert_fmt, &k->dt_expert);
-    k->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &k->dt_attn);
+    /* a multi-socket CPU runs on its NUMA mode's share of cores and bandwidth (one socket: 1) */
+    sim_numa_use nu;
+    sim_deploy_numa(d, d->hw, &nu);
+    k->numa_bw = nu.bw_factor;
+    k->numa_compute = nu.compute_factor;
+    sim_deploy_numa(d, d->host_cpu, &nu);
+    k->host_numa_bw = nu.bw_factor;
+    k->host_numa_compute = nu.compute_factor;
+    k->peak_dense = sim_hw_format_peak(d->hw, d->dense_fmt, &k->dt_dense) * k->numa_compute;
+    k->peak_expert = sim_hw_format_peak(d->hw, d->expert_fmt, &k->dt_expert) * k->numa_compute;
+    k->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &k->dt_attn) * k->numa_compute;
     /* the host CPU computes routed experts in the expert format's type there (AVX2 / AVX-512
      * VNNI / BF16 / AMX peaks: the host hwmodel's compute table) */
     k->peak_host = 0;
     k->dt_host = (sim_dtype)0;
     if (d->host_cpu)
-        k->peak_host = sim_hw_format_peak(d->host_cpu, d->expert_fmt, &k->dt_host);
+        k->peak_host = sim_hw_format_peak(d->host_cpu, d->expert_fmt, &k->dt_host) * k->host_numa_compute;
     for (int cl = 0; cl < SIM_WCLASS_COUNT; cl++) {
         k->bytes_per[cl] = class_bytes_of(d, k, (sim_wclass)cl);
         resolve_dequant(d, k, (sim_wclass)cl);

@@ -43,6 +43,10 @@ mk_hw '.efficiency.dequant_gelem_s = {"q4_k_m": 5}' h_recipe
 mk_hw '.formats.native += ["fp6"]' h_fmt_unknown
 mk_hw 'del(.formats.source)' h_fmt_nosource
 mk_hw '.formats.weight_only += ["fp8"]' h_fmt_twice
+xeon="$HOME_DIR/hwmodels/xeon-8480-2s.json"
+jq '.numa.sockets = 0' "$xeon" >"$tmp/h_numa_zero.json"
+jq 'del(.numa.link_gbs)' "$xeon" >"$tmp/h_numa_nolink.json"
+mk_hw '.numa = {"source": "s", "sockets": 2, "link_gbs": 100}' h_numa_gpu
 printf '0,1024,256\nx,y\n' >"$tmp/t_malformed.csv"
 printf '0,1024,256\n1,many,5\n' >"$tmp/t_type.csv"
 printf 'arrival_s,input_tokens,output_tokens\n' >"$tmp/t_empty.csv"
@@ -139,6 +143,12 @@ cases=(
   "negative      |option 'gguf_file_gib' must be >= 0                       |eval --model qwen3-30b-a3b --hw rpi5 --precision q3_k_s --gguf-file-gib -1"
   "huge          |option 'gguf_bpw' must be <= 32                           |eval --model qwen3-30b-a3b --hw rpi5 --precision q3_k_s --gguf-bpw 40"
   "unknown name  |option 'runtime': unknown 'vllm'                          |eval --model qwen3-30b-a3b --hw ryzen-7950x --precision q4_k_m --runtime vllm"
+  "unknown name  |option 'numa': unknown 'mirror' \(one of interleave, duplicate, single\)|eval --model qwen3-30b-a3b --hw xeon-8480-2s --numa mirror"
+  "impossible    |option 'numa' \(duplicate\) needs a multi-socket CPU: ryzen-7950x|eval --model qwen3-30b-a3b --hw ryzen-7950x --numa duplicate"
+  "impossible    |option 'numa' \(single\) needs a multi-socket CPU: rtx4090 and its host ryzen-7950x|eval --model qwen3-30b-a3b --hw rtx4090 --experts-on cpu --host-cpu ryzen-7950x --numa single"
+  "zero          |field 'numa.sockets' is 0                                 |eval --model qwen3-30b-a3b --hw $tmp/h_numa_zero.json"
+  "missing       |field 'numa.link_gbs' is missing                          |eval --model qwen3-30b-a3b --hw $tmp/h_numa_nolink.json"
+  "impossible    |field 'numa' is given for a gpu model                     |eval --model qwen3-30b-a3b --hw $tmp/h_numa_gpu.json"
   "negative      |option 'cpu_moe_layers' must be >= 0                      |eval --model qwen3-30b-a3b --hw rtx4090 --cpu-moe-layers -1 --host-cpu ryzen-7950x"
   "unsupported   |host CPU ryzen-7950x does not run fp8 experts             |eval --model deepseek-v3 --hw rtx4090 --experts-on cpu --host-cpu ryzen-7950x"
   "zero          |option 'prefill_instances' must be >= 1                    |${E[*]} --prefill-gpus 1 --prefill-instances 0"

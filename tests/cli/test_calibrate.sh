@@ -115,6 +115,13 @@ expect_fail 2 "efficiency_from.*transfer only within one class and backend" -- "
 # --- bad measurement files: exit 2, file and field named; the earlier file is untouched
 cp "$cal" "$tmp/before.json"
 head -c 700 "$fix/3-deepseek-v2-lite-bf16.json" >"$tmp/partial.json"
+# a base's other names and sockets are not this host's: a file calibrated from the 2-socket Xeon
+# (numa) or from rpi5 by its alias carries neither
+for b in xeon-8480-2s rpi5-16gb; do
+  if "$M" calibrate --from "$from" --base "$b" --out "$tmp/base.json" >/dev/null 2>"$tmp/base.err" &&
+     [ "$(jq -c '[.numa, .aliases]' "$tmp/base.json")" = "[null,null]" ]; then ok; else
+    bad "calibrate --base $b kept the base's numa or aliases: $(cat "$tmp/base.err")"; fi
+done
 expect_fail 2 "partial.json:[0-9]+:[0-9]+: malformed JSON" -- "$M" calibrate --from "$tmp/partial.json" --out "$cal"
 jq 'del(.results[1].total.median_s)' "$fix/3-deepseek-v2-lite-bf16.json" >"$tmp/nofield.json"
 expect_fail 2 "nofield.json: field 'results\[1\]\.total\.median_s' is missing" -- "$M" calibrate --from "$tmp/nofield.json" --out "$cal"

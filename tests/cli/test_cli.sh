@@ -10,7 +10,7 @@ n=$("$M" models --json | jq length)
 [ "$n" -eq 21 ] && ok || bad "models --json lists $n models, expected 21"
 "$M" models | grep -q "deepseek-v3" && ok || bad "models table lacks deepseek-v3"
 n=$("$M" hw --json | jq '[.[] | select(.name | startswith("calibrated/") | not)] | length')
-[ "$n" -eq 16 ] && ok || bad "hw --json lists $n shipped hwmodels, expected 16"
+[ "$n" -eq 27 ] && ok || bad "hw --json lists $n shipped hwmodels, expected 27"
 "$M" hw --json | jq -e 'map(select(.name == "gb200-nvl72"))[0].scale_up_domain == 72' >/dev/null && ok || bad "NVL72 domain"
 
 # --- the acceptance cases

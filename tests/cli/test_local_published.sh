@@ -63,7 +63,8 @@ fi
 # scenarios/local.lua (issue 14 item 8): every local device has rows, the Pi question is answered
 # in so many words, and the Pi's Qwen3-30B-A3B Q3_K_S row is resident with a generation rate
 "$BIN/moesim" run scenarios/local.lua --out "$tmp/local" >"$tmp/local.txt"
-for hw in rpi5 laptop-ddr5 ryzen-7950x m2-max m4-max m2-ultra rtx4090; do
+for hw in rpi5 rpi5-8gb laptop-ddr5 ryzen-7950x ryzen-9950x m1-max m2-max m3-max m4-max m2-ultra m3-ultra strix-halo \
+          dgx-spark jetson-agx-orin-64gb rtx3090 rtx4090 rtx5090 xeon-8480-2s; do
   if ! awk -F, -v hw="$hw" 'NR > 1 && $1 == hw { found = 1 } END { exit !found }' "$tmp/local/local.csv"; then
     echo "FAIL: scenarios/local.lua has no row for $hw" >&2
     fail=$((fail + 1))

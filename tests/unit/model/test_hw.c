@@ -21,7 +21,10 @@
 #endif
 
 static const char *const shipped[] = {"rpi5",  "laptop-ddr5", "m4-max", "rtx4090",     "l40s",        "a100-sxm", "h100-sxm",
-                                      "h800", "h200",        "b200",   "gb200-nvl72", "gb300-nvl72", "mi300x", "m2-max", "ryzen-7950x", "m2-ultra"};
+                                      "h800", "h200",        "b200",   "gb200-nvl72", "gb300-nvl72", "mi300x", "m2-max", "ryzen-7950x", "m2-ultra",
+                                      /* issue 14 item 6: devices people own */
+                                      "rpi5-8gb", "ryzen-9950x", "m1-max", "m3-max", "m3-ultra", "rtx3090", "rtx5090",
+                                      "dgx-spark", "jetson-agx-orin-64gb", "strix-halo", "xeon-8480-2s"};
 #define N_SHIPPED (sizeof shipped / sizeof shipped[0])
 
 static const char *home(void)
@@ -146,6 +149,61 @@ static void rpi5_peak_by_hand(void **state)
     assert_int_equal(hw.n_tiers, 2);
     assert_true(hw.tiers[1].spill_default);
     assert_true(hw.eff.dequant_elems_per_s[SIM_WF_INT4] > 0);
+}
+
+/* The devices of issue 14 item 6: figures by hand from the sources their files name. */
+/* Through the registry, which follows efficiency_from. */
+static void reg_named(const char *name, sim_hw *hw)
+{
+    sim_err err = {0};
+    if (sim_registry_hw(name, hw, &err))
+        fail_msg("%s: %s", name, err.msg);
+}
+
+static void owned_devices_by_hand(void **state)
+{
+    (void)state;
+    sim_hw hw;
+    sim_err err = {0};
+    /* rpi5-16gb is the 16 GB board's alias: the same file, its own name kept */
+    if (sim_registry_hw("rpi5-16gb", &hw, &err))
+        fail_msg("rpi5-16gb: %s", err.msg);
+    assert_string_equal(hw.name, "rpi5");
+    assert_close(hw.tiers[0].capacity_bytes, 16e9);
+    /* the 8 GB board: same SoC and bus, half the memory, the 16 GB board's priors */
+    if (sim_registry_hw("rpi5-8gb", &hw, &err))
+        fail_msg("rpi5-8gb: %s", err.msg);
+    assert_close(hw.tiers[0].capacity_bytes, 8e9);
+    assert_close(hw.tiers[0].bandwidth_Bps, 17.07e9); /* 4267 MT/s x 4 B, rounded as rpi5.json does */
+    assert_string_equal(hw.eff.efficiency_from, "rpi5");
+    /* Zen 5 desktop: 16 cores x 4.3 GHz x 64 FLOP/cycle; DDR5-6000 x 2 channels x 8 B */
+    reg_named("ryzen-9950x", &hw);
+    assert_close(hw.peak_flops[SIM_DT_FP32], 4.403e12);
+    assert_close(hw.tiers[0].bandwidth_Bps, 96e9);
+    /* 2 x Xeon 8480+: 112 cores x 2.0 GHz x 1024 AMX BF16 FLOP/cycle; 2 x 8 x 8 B x 4800 MT/s */
+    reg_named("xeon-8480-2s", &hw);
+    assert_close(hw.peak_flops[SIM_DT_BF16], 229.4e12);
+    assert_close(hw.tiers[0].bandwidth_Bps, 614.4e9);
+    assert_int_equal(hw.numa.sockets, 2);
+    assert_close(hw.numa.link_Bps, 128e9);
+    /* a single-socket file has one socket */
+    reg_named("ryzen-7950x", &hw);
+    assert_int_equal(hw.numa.sockets, 1);
+    /* RTX 5090 and GB10 compute NVFP4 natively, the 3090 only widens it */
+    reg_named("rtx5090", &hw);
+    assert_int_equal(sim_hw_format_support(&hw, SIM_WF_NVFP4), SIM_FMT_NATIVE);
+    assert_close(hw.tiers[0].bandwidth_Bps, 1792e9);
+    reg_named("dgx-spark", &hw);
+    assert_int_equal(sim_hw_format_support(&hw, SIM_WF_NVFP4), SIM_FMT_NATIVE);
+    assert_close(hw.tiers[0].bandwidth_Bps, 273e9);
+    reg_named("rtx3090", &hw);
+    assert_int_equal(sim_hw_format_support(&hw, SIM_WF_NVFP4), SIM_FMT_WEIGHT_ONLY);
+    assert_int_equal(sim_hw_format_support(&hw, SIM_WF_FP8), SIM_FMT_WEIGHT_ONLY);
+    /* Apple: 819.2 GB/s on the M3 Ultra; Strix Halo 256-bit x 8000 MT/s */
+    reg_named("m3-ultra", &hw);
+    assert_close(hw.tiers[0].bandwidth_Bps, 819.2e9);
+    reg_named("strix-halo", &hw);
+    assert_close(hw.tiers[0].bandwidth_Bps, 32 * 8000e6);
 }
 
 static void h200_fp4_falls_back_to_fp8(void **state)
@@ -382,6 +440,47 @@ static void bad_values_are_rejected(void **state)
     assert_msg_has(&err, "twice");
 }
 
+/* `numa` (a multi-socket CPU) and `aliases`: loaded, and bad values refused naming the field. */
+static void numa_and_aliases_are_checked(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *numa = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 2, \"link_name\": \"UPI\", \"link_gbs\": 100},";
+    /* a GPU has no sockets */
+    assert_int_equal(load_variant(t, numa, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "'numa'");
+    assert_msg_has(&err, "class cpu");
+    /* a CPU has */
+    assert_int_equal(load_variant(t, numa, GEMM_OK, "\"class\": \"gpu\", \"backend\": \"cuda-graph\"",
+                                  "\"class\": \"cpu\", \"backend\": \"cpu\"", &hw, &err),
+                     SIM_OK);
+    assert_int_equal(hw.numa.sockets, 2);
+    assert_close(hw.numa.link_Bps, 100e9);
+    assert_string_equal(hw.numa.link_name, "UPI");
+    /* two sockets need their link */
+    const char *nolink = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 2},";
+    assert_int_equal(load_variant(t, nolink, GEMM_OK, "\"class\": \"gpu\", \"backend\": \"cuda-graph\"",
+                                  "\"class\": \"cpu\", \"backend\": \"cpu\"", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "numa.link_gbs");
+    const char *zero = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 0, \"link_gbs\": 1},";
+    assert_int_equal(load_variant(t, zero, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "numa.sockets");
+    const char *nosrc = "\n  \"numa\": {\"sockets\": 2, \"link_gbs\": 1},";
+    assert_int_equal(load_variant(t, nosrc, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "numa.source");
+    const char *odd = "\n  \"numa\": {\"source\": \"s\", \"sockets\": 2, \"link_gbs\": 1, \"qpi\": 1},";
+    assert_int_equal(load_variant(t, odd, GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "qpi");
+    /* aliases: names, nothing else */
+    assert_int_equal(load_variant(t, "\n  \"aliases\": [\"t2\"],", GEMM_OK, NULL, NULL, &hw, &err), SIM_OK);
+    assert_int_equal(load_variant(t, "\n  \"aliases\": [1],", GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "aliases");
+    assert_int_equal(load_variant(t, "\n  \"aliases\": \"t2\",", GEMM_OK, NULL, NULL, &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "aliases");
+}
+
 /* A GEMM curve with a second kernel regime and fixed costs per FFN (SCHEMA.md, "small"). */
 static void kernel_regimes_load_and_bad_ones_are_named(void **state)
 {
@@ -498,6 +597,7 @@ int main(void)
         cmocka_unit_test(h100_figures),
         cmocka_unit_test(gb200_rack_is_one_domain),
         cmocka_unit_test(rpi5_peak_by_hand),
+        cmocka_unit_test(owned_devices_by_hand),
         cmocka_unit_test(h200_fp4_falls_back_to_fp8),
         cmocka_unit_test(class_names),
         cmocka_unit_test_setup_teardown(base_model_loads_and_fills_curves, setup_tmp, teardown_tmp),
@@ -507,6 +607,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(efficiency_above_one_is_rejected, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_values_are_rejected, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(kernel_regimes_load_and_bad_ones_are_named, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(numa_and_aliases_are_checked, setup_tmp, teardown_tmp),
         cmocka_unit_test(missing_file_is_named),
         cmocka_unit_test(runtime_curves_pick_by_runtime),
         cmocka_unit_test_setup_teardown(bad_runtime_curves_are_named, setup_tmp, teardown_tmp),

@@ -89,6 +89,17 @@ static void test_pinned_facts(void **state)
     assert_int_equal(sim_hw_format_support(hw_named("a100-sxm"), SIM_WF_FP8), SIM_FMT_WEIGHT_ONLY);
     assert_int_equal(sim_hw_format_support(hw_named("laptop-ddr5"), SIM_WF_FP8), SIM_FMT_UNSUPPORTED);
     assert_int_equal(sim_hw_format_support(hw_named("m4-max"), SIM_WF_Q4_K_M), SIM_FMT_WEIGHT_ONLY);
+    /* devices people own (issue 14 item 6): Blackwell consumer parts take FP4 natively, Ampere
+     * ones only widen it; the Pi's A76 has no BF16 math; Sapphire Rapids' AMX takes BF16 and INT8 */
+    assert_int_equal(sim_hw_format_support(hw_named("rtx5090"), SIM_WF_NVFP4), SIM_FMT_NATIVE);
+    assert_int_equal(sim_hw_format_support(hw_named("dgx-spark"), SIM_WF_MXFP4), SIM_FMT_NATIVE);
+    assert_int_equal(sim_hw_format_support(hw_named("rtx3090"), SIM_WF_NVFP4), SIM_FMT_WEIGHT_ONLY);
+    assert_int_equal(sim_hw_format_support(hw_named("jetson-agx-orin-64gb"), SIM_WF_FP8), SIM_FMT_WEIGHT_ONLY);
+    assert_int_equal(sim_hw_format_support(hw_named("rpi5-8gb"), SIM_WF_BF16), SIM_FMT_WEIGHT_ONLY);
+    assert_int_equal(sim_hw_format_support(hw_named("xeon-8480-2s"), SIM_WF_BF16), SIM_FMT_NATIVE);
+    assert_int_equal(sim_hw_format_support(hw_named("xeon-8480-2s"), SIM_WF_INT8), SIM_FMT_NATIVE);
+    assert_int_equal(sim_hw_format_support(hw_named("xeon-8480-2s"), SIM_WF_FP8), SIM_FMT_UNSUPPORTED);
+    assert_int_equal(sim_hw_format_support(hw_named("m3-ultra"), SIM_WF_FP8), SIM_FMT_UNSUPPORTED);
     /* weight-only computes at 16 bits: NVFP4 on H100 is a W4A16 kernel, not FP8 math */
     sim_dtype dt = SIM_DT_FP32;
     assert_true(sim_hw_format_peak(hw_named("h100-sxm"), SIM_WF_NVFP4, &dt) > 0);
