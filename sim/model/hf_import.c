@@ -307,7 +307,7 @@ static void add_hybrid(cJSON *card, const hf_hybrid *h, const char *model_type)
 
 /* The checkpoint's formats, tensor class by tensor class. */
 typedef struct {
-    const char *experts, *dense, *head;
+    const char *experts, *shared, *dense, *head; /* shared NULL: the routed experts' format */
     char source[512];
 } hf_precision;
 
@@ -338,6 +338,8 @@ static void compressed_tensors(const cJSON *q, hf_precision *p)
          * weight); another grouping is priced as int4's (group 128, scale and zero point) */
         bool g32 = cJSON_IsNumber(gs) && gs->valuedouble == 32 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "symmetric"));
         p->experts = g32 ? "int4_g32" : "int4";
+        if (ignores(q, "shared_experts")) /* the shared expert stays in the model dtype */
+            p->shared = "bf16";
         p->head = "bf16";
         snprintf(p->source, sizeof p->source,
                  "config.json quantization_config: compressed-tensors, weight-only INT4 (group_size %g) on the routed "
@@ -361,6 +363,7 @@ static void native_precision(const cJSON *c, hf_precision *p, char *notes, size_
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(c, "quantization_config");
     const char *method = get_str(q, "quant_method");
     p->experts = p->dense = p->head = "bf16";
+    p->shared = NULL;
     snprintf(p->source, sizeof p->source, "config.json has no quantization_config: BF16 throughout.");
     if (method && strcmp(method, "fp8") == 0) {
         /* DeepSeek-V3's format: block-scaled FP8 GEMM weights; embeddings and LM head stay BF16. */
@@ -579,6 +582,8 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
         add_hybrid(card, &hyb, model_type);
     cJSON *p = cJSON_AddObjectToObject(card, "native_precision");
     cJSON_AddStringToObject(p, "experts", experts > 0 ? np.experts : np.dense);
+    if (experts > 0 && shared > 0 && np.shared && strcmp(np.shared, np.experts) != 0)
+        cJSON_AddStringToObject(p, "shared_experts", np.shared);
     cJSON_AddStringToObject(p, "dense", np.dense);
     cJSON_AddStringToObject(p, "head", np.head);
     cJSON_AddStringToObject(p, "source", np.source);
