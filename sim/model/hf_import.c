@@ -482,6 +482,15 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
         if (qwen3_next(c, layers, experts > 0 ? moe_layers : 0, &hyb, notes, sizeof notes, path, err))
             return NULL;
         hyb.on = true;
+        /* The released configs state no num_nextn_predict_layers, yet the checkpoints carry one
+         * MTP layer (mtp.layers.0.*, a full-attention MoE block): vLLM reads the field with a
+         * default of 1 (model_executor/models/qwen3_next_mtp.py, Qwen3NextMultiTokenPredictor,
+         * getattr(config, "num_nextn_predict_layers", 1)); so does the card. */
+        if (!cJSON_GetObjectItemCaseSensitive(c, "num_nextn_predict_layers")) {
+            mtp = 1;
+            note(notes, sizeof notes, "qwen3_next: no num_nextn_predict_layers in the config; mtp_layers 1, the one "
+                                      "MTP layer the checkpoint ships (vLLM's default for this model type).");
+        }
     }
     if (hyb.on)
         moe_layers = experts > 0 ? hyb.moe : 0;

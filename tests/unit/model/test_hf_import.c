@@ -198,7 +198,13 @@ static void hybrids(void **state)
         assert_int_equal(got.attn.output_gate, want.attn.output_gate);
         assert_int_equal(got.ffn.activation, want.ffn.activation);
         assert_int_equal(got.ffn.shared_intermediate, want.ffn.shared_intermediate);
+        assert_int_equal(got.mtp_layers, want.mtp_layers);
     }
+    /* Qwen3-Next's config states no num_nextn_predict_layers; its checkpoint ships one MTP
+     * layer, the default vLLM reads the field with */
+    convert(qwen3_next, "qwen3-next-80b-a3b", &got);
+    assert_int_equal(got.mtp_layers, 1);
+    assert_int_equal(got.spec.n, 0); /* no published acceptance: --spec-accept stays required */
 
     /* a pattern of the wrong length is named */
     cJSON *c = sim_json_parse(nemotron_nano, "cfg.json", &err);
