@@ -100,7 +100,7 @@ static void layer_model(const cal_point *p, sim_model *m)
     m->ffn.shared_experts = p->shared;
     m->ffn.shared_intermediate = p->shared_ffn;
     m->ffn.scoring = SIM_SCORE_SOFTMAX;
-    m->native_experts = m->native_dense = p->fmt;
+    m->native_experts = m->native_shared = m->native_dense = p->fmt;
 }
 
 int cal_predict(const sim_hw *hw, const cal_point *p, sim_routing_cache *routing, double *seconds, sim_err *err)
@@ -119,7 +119,7 @@ int cal_predict(const sim_hw *hw, const cal_point *p, sim_routing_cache *routing
     sim_deploy d;
     sim_deploy_defaults(&d, &m, hw);
     d.routing_cache = routing;
-    d.expert_fmt = d.dense_fmt = p->fmt;
+    d.expert_fmt = d.shared_fmt = d.dense_fmt = p->fmt;
     d.skew = 0; /* the engine routes random activations through random router weights: uniform */
     /* The forward measured touched these experts; the expectation E(1-(1-k/E)^T) can be 10% off
      * one draw at a few tokens (Qwen3 at 4 tokens: 32 against 29.1), which is the luck of that

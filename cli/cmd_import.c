@@ -56,7 +56,8 @@ static int check_index(const sim_model *m, const char *index, sim_err *err)
                                          "(expected a safetensors index)", index);
     sim_param_counts pc;
     sim_model_params(m, &pc);
-    double derived = (pc.routed_experts + pc.shared_experts) * sim_wformat_bytes(m->native_experts) +
+    double derived = pc.routed_experts * sim_wformat_bytes(m->native_experts) +
+                     pc.shared_experts * sim_wformat_bytes(m->native_shared) +
                      (pc.attention + pc.ssm + pc.dense_ffn) * sim_wformat_bytes(m->native_dense) +
                      (pc.embedding + pc.lm_head) * sim_wformat_bytes(m->native_head) + (pc.router + pc.norms) * 2.0;
     double diff = (bytes - derived) / derived;

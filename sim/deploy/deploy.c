@@ -71,6 +71,7 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     d->hw = hw;
     d->gpus = d->tp = d->ep = d->pp = d->dp = 1;
     d->expert_fmt = m->native_experts;
+    d->shared_fmt = m->native_shared;
     d->dense_fmt = m->native_dense;
     d->head_native = true;
     d->kv_fmt = SIM_WF_BF16;
@@ -96,6 +97,7 @@ void sim_deploy_set_precision(sim_deploy *d, sim_wformat p)
     /* --precision means every weight: a dense model quantizes whole, and an MoE model's
      * attention and dense layers follow its experts; --dense-precision overrides after. */
     d->expert_fmt = p;
+    d->shared_fmt = p;
     d->dense_fmt = p;
     d->head_native = false;
 }
@@ -138,10 +140,14 @@ void sim_deploy_weight_mix(const sim_deploy *d, sim_wmix out[SIM_WCLASS_COUNT])
     if (sim_wformat_is_gguf(d->expert_fmt)) {
         sim_gguf_mix(m, d->expert_fmt, g);
         out[SIM_WCLASS_EXPERTS] = g[SIM_WCLASS_EXPERTS];
-        out[SIM_WCLASS_SHARED] = g[SIM_WCLASS_SHARED];
     } else {
         sim_wmix_single(&out[SIM_WCLASS_EXPERTS], d->expert_fmt, pc.routed_experts);
-        sim_wmix_single(&out[SIM_WCLASS_SHARED], d->expert_fmt, pc.shared_experts);
+    }
+    if (sim_wformat_is_gguf(d->shared_fmt)) { /* the recipe's ffn_*_shexp types */
+        sim_gguf_mix(m, d->shared_fmt, g);
+        out[SIM_WCLASS_SHARED] = g[SIM_WCLASS_SHARED];
+    } else {
+        sim_wmix_single(&out[SIM_WCLASS_SHARED], d->shared_fmt, pc.shared_experts);
     }
     bool gguf_dense = sim_wformat_is_gguf(d->dense_fmt);
     if (gguf_dense) {
@@ -219,25 +225,26 @@ static int check_positive(int v, const char *name, sim_err *err)
     return SIM_OK;
 }
 
-int sim_deploy_formats(const sim_deploy *d, sim_deploy_fmt_use out[4])
+int sim_deploy_formats(const sim_deploy *d, sim_deploy_fmt_use out[SIM_DEPLOY_FMT_USES])
 {
-    /* Attention and dense layers follow dense_fmt; a dense model's FFN is its experts' format. */
-    const sim_deploy_fmt_use all[4] = {
-        {"experts", d->expert_fmt, SIM_FMT_NATIVE},
-        {"dense layers", d->dense_fmt, SIM_FMT_NATIVE},
-        {"embeddings and LM head", sim_deploy_head_fmt(d), SIM_FMT_NATIVE},
-        {"KV cache", d->kv_fmt, SIM_FMT_NATIVE},
-    };
-    for (int i = 0; i < 4; i++) {
-        out[i] = all[i];
-        out[i].support = sim_hw_format_support(d->hw, all[i].fmt);
-    }
-    return 4;
+    /* Attention and dense layers follow dense_fmt; a dense model's FFN is its experts' format.
+     * Shared experts kept in a format of their own (a checkpoint that quantizes only the routed
+     * ones) are a use of their own. */
+    int n = 0;
+    out[n++] = (sim_deploy_fmt_use){"experts", d->expert_fmt, SIM_FMT_NATIVE, false};
+    if (d->model->ffn.shared_experts > 0 && d->shared_fmt != d->expert_fmt)
+        out[n++] = (sim_deploy_fmt_use){"shared experts", d->shared_fmt, SIM_FMT_NATIVE, false};
+    out[n++] = (sim_deploy_fmt_use){"dense layers", d->dense_fmt, SIM_FMT_NATIVE, false};
+    out[n++] = (sim_deploy_fmt_use){"embeddings and LM head", sim_deploy_head_fmt(d), SIM_FMT_NATIVE, false};
+    out[n++] = (sim_deploy_fmt_use){"KV cache", d->kv_fmt, SIM_FMT_NATIVE, true};
+    for (int i = 0; i < n; i++)
+        out[i].support = sim_hw_format_support(d->hw, out[i].fmt);
+    return n;
 }
 
 bool sim_deploy_formats_supported(const sim_deploy *d)
 {
-    sim_deploy_fmt_use u[4];
+    sim_deploy_fmt_use u[SIM_DEPLOY_FMT_USES];
     int n = sim_deploy_formats(d, u);
     for (int i = 0; i < n; i++)
         if (u[i].support == SIM_FMT_UNSUPPORTED)
@@ -247,7 +254,7 @@ bool sim_deploy_formats_supported(const sim_deploy *d)
 
 void sim_deploy_emulated(const sim_deploy *d, char *out, int cap)
 {
-    sim_deploy_fmt_use u[4];
+    sim_deploy_fmt_use u[SIM_DEPLOY_FMT_USES];
     int n = sim_deploy_formats(d, u), len = 0;
     out[0] = 0;
     if (!d->emulate)
@@ -258,8 +265,8 @@ void sim_deploy_emulated(const sim_deploy *d, char *out, int cap)
         sim_dtype dt = SIM_DT_FP32;
         double peak = sim_hw_format_peak(d->hw, u[i].fmt, &dt);
         len += snprintf(out + len, (size_t)(cap - len), "%s%s %s %s%s", len ? "; " : "", sim_wformat_name(u[i].fmt),
-                        u[i].what, i == 3 ? "stored as if supported" : "computed as ",
-                        i == 3 ? "" : peak > 0 ? sim_dtype_name(dt) : "(no compute type)");
+                        u[i].what, u[i].stored_only ? "stored as if supported" : "computed as ",
+                        u[i].stored_only ? "" : peak > 0 ? sim_dtype_name(dt) : "(no compute type)");
     }
 }
 
@@ -267,7 +274,7 @@ void sim_deploy_emulated(const sim_deploy *d, char *out, int cap)
  * kernel), unless the deployment asks to emulate it. */
 static int check_formats(const sim_deploy *d, sim_err *err)
 {
-    sim_deploy_fmt_use u[4];
+    sim_deploy_fmt_use u[SIM_DEPLOY_FMT_USES];
     int n = sim_deploy_formats(d, u);
     for (int i = 0; i < n; i++) {
         if (u[i].support != SIM_FMT_UNSUPPORTED || d->emulate)
@@ -434,6 +441,8 @@ void sim_deploy_draft(const sim_deploy *d, sim_deploy *out)
     sim_deploy_defaults(out, dm, d->hw);
     out->gpus = out->tp = d->tp;
     out->expert_fmt = sim_model_is_moe(dm) ? d->expert_fmt : d->dense_fmt;
+    out->shared_fmt = out->expert_fmt;
+    out->shared_fmt = sim_model_is_moe(dm) ? d->shared_fmt : d->dense_fmt;
     out->dense_fmt = d->dense_fmt;
     out->head_native = false;
     out->kv_fmt = d->kv_fmt;

@@ -83,7 +83,9 @@ typedef struct sim_deploy {
     const sim_hw *hw;
     int gpus;                       /* devices in this deployment (one serving instance) */
     int tp, ep, pp, dp;             /* tp * dp * pp == gpus; experts split over ep of the tp*dp devices of a stage */
-    sim_wformat expert_fmt;         /* routed + shared expert weights */
+    sim_wformat expert_fmt;         /* routed expert weights */
+    sim_wformat shared_fmt;         /* shared expert weights: the card's native_precision.shared_experts by
+                                       default, expert_fmt's under --precision (sim_deploy_set_precision) */
     sim_wformat dense_fmt;          /* attention, dense FFN */
     bool head_native;               /* embeddings and LM head as the checkpoint holds them (no precision
                                        asked for); false: they follow dense_fmt (sim_deploy_head_fmt) */
@@ -138,9 +140,9 @@ typedef struct sim_deploy {
  * 8192 batched tokens. */
 void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw);
 
-/* Set the weight precision the way `--precision P` does: every weight in P, experts and
- * dense alike (a dense model quantizes whole); `--dense-precision` overrides the dense part
- * afterwards. */
+/* Set the weight precision the way `--precision P` does: every weight in P, routed and shared
+ * experts and dense alike (a dense model quantizes whole); `--dense-precision` overrides the
+ * dense part afterwards. */
 void sim_deploy_set_precision(sim_deploy *d, sim_wformat p);
 
 /* `--dense-precision P`: attention and dense weights in P (the head follows them), and
@@ -156,9 +158,9 @@ sim_wformat sim_deploy_head_fmt(const sim_deploy *d);
 
 /* The stored types of every weight class (matrix elements by type, whole model, before any
  * split). A GGUF precision is its llama-quantize recipe over this model (sim/model/gguf.h): the
- * experts follow expert_fmt's recipe, attention and dense FFN dense_fmt's, and the embedding and
- * head dense_fmt's as well unless they stay native. Other formats hold one type per class, as
- * expert_fmt, dense_fmt and sim_deploy_head_fmt say. A tied head is the embedding's matrix: the
+ * routed experts follow expert_fmt's recipe, the shared experts shared_fmt's, attention and dense
+ * FFN dense_fmt's, and the embedding and head dense_fmt's as well unless they stay native. Other
+ * formats hold one type per class, as expert_fmt, shared_fmt, dense_fmt and sim_deploy_head_fmt say. A tied head is the embedding's matrix: the
  * HEAD class then repeats EMBED's mix. */
 void sim_deploy_weight_mix(const sim_deploy *d, sim_wmix out[SIM_WCLASS_COUNT]);
 
@@ -198,11 +200,16 @@ int sim_deploy_check(const sim_deploy *d, sim_err *err);
 /* The formats a deployment stores on its device, one by one, and whether the device runs them
  * (hwmodel `formats`): sim_deploy_check refuses an unsupported one unless d->emulate. */
 typedef struct sim_deploy_fmt_use {
-    const char *what;               /* "experts", "dense layers", "embeddings and LM head", "KV cache" */
+    const char *what;               /* "experts", "shared experts", "dense layers", "embeddings and LM head",
+                                       "KV cache" */
     sim_wformat fmt;
     sim_fmt_support support;
+    bool stored_only;               /* the KV cache: stored, not a GEMM's weights */
 } sim_deploy_fmt_use;
-int sim_deploy_formats(const sim_deploy *d, sim_deploy_fmt_use out[4]);   /* returns the count */
+/* At most this many uses: the shared experts are listed only when their format differs from
+ * the routed experts'. */
+#define SIM_DEPLOY_FMT_USES 5
+int sim_deploy_formats(const sim_deploy *d, sim_deploy_fmt_use out[SIM_DEPLOY_FMT_USES]); /* returns the count */
 /* True when the device runs every format the deployment stores (emulate aside). */
 bool sim_deploy_formats_supported(const sim_deploy *d);
 

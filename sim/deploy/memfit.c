@@ -94,7 +94,7 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *sha
     sim_wmix w[SIM_WCLASS_COUNT];
     sim_deploy_weight_mix(d, w);
     double eb = sim_wmix_bytes(&w[SIM_WCLASS_EXPERTS], d->expert_fmt);
-    double sb = sim_wmix_bytes(&w[SIM_WCLASS_SHARED], d->expert_fmt);
+    double sb = sim_wmix_bytes(&w[SIM_WCLASS_SHARED], d->shared_fmt);
     double ab = sim_wmix_bytes(&w[SIM_WCLASS_ATTN], d->dense_fmt);
     double db = sim_wmix_bytes(&w[SIM_WCLASS_DENSE_FFN], d->dense_fmt);
     sim_wformat hf = sim_deploy_head_fmt(d);

@@ -307,7 +307,7 @@ static void add_hybrid(cJSON *card, const hf_hybrid *h, const char *model_type)
 
 /* The checkpoint's formats, tensor class by tensor class. */
 typedef struct {
-    const char *experts, *dense, *head;
+    const char *experts, *shared, *dense, *head; /* shared NULL: the routed experts' format */
     char source[512];
 } hf_precision;
 
@@ -338,6 +338,8 @@ static void compressed_tensors(const cJSON *q, hf_precision *p)
          * weight); another grouping is priced as int4's (group 128, scale and zero point) */
         bool g32 = cJSON_IsNumber(gs) && gs->valuedouble == 32 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(w, "symmetric"));
         p->experts = g32 ? "int4_g32" : "int4";
+        if (ignores(q, "shared_experts")) /* the shared expert stays in the model dtype */
+            p->shared = "bf16";
         p->head = "bf16";
         snprintf(p->source, sizeof p->source,
                  "config.json quantization_config: compressed-tensors, weight-only INT4 (group_size %g) on the routed "
@@ -361,6 +363,7 @@ static void native_precision(const cJSON *c, hf_precision *p, char *notes, size_
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(c, "quantization_config");
     const char *method = get_str(q, "quant_method");
     p->experts = p->dense = p->head = "bf16";
+    p->shared = NULL;
     snprintf(p->source, sizeof p->source, "config.json has no quantization_config: BF16 throughout.");
     if (method && strcmp(method, "fp8") == 0) {
         /* DeepSeek-V3's format: block-scaled FP8 GEMM weights; embeddings and LM head stay BF16. */
@@ -479,6 +482,15 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
         if (qwen3_next(c, layers, experts > 0 ? moe_layers : 0, &hyb, notes, sizeof notes, path, err))
             return NULL;
         hyb.on = true;
+        /* The released configs state no num_nextn_predict_layers, yet the checkpoints carry one
+         * MTP layer (mtp.layers.0.*, a full-attention MoE block): vLLM reads the field with a
+         * default of 1 (model_executor/models/qwen3_next_mtp.py, Qwen3NextMultiTokenPredictor,
+         * getattr(config, "num_nextn_predict_layers", 1)); so does the card. */
+        if (!cJSON_GetObjectItemCaseSensitive(c, "num_nextn_predict_layers")) {
+            mtp = 1;
+            note(notes, sizeof notes, "qwen3_next: no num_nextn_predict_layers in the config; mtp_layers 1, the one "
+                                      "MTP layer the checkpoint ships (vLLM's default for this model type).");
+        }
     }
     if (hyb.on)
         moe_layers = experts > 0 ? hyb.moe : 0;
@@ -579,6 +591,8 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
         add_hybrid(card, &hyb, model_type);
     cJSON *p = cJSON_AddObjectToObject(card, "native_precision");
     cJSON_AddStringToObject(p, "experts", experts > 0 ? np.experts : np.dense);
+    if (experts > 0 && shared > 0 && np.shared && strcmp(np.shared, np.experts) != 0)
+        cJSON_AddStringToObject(p, "shared_experts", np.shared);
     cJSON_AddStringToObject(p, "dense", np.dense);
     cJSON_AddStringToObject(p, "head", np.head);
     cJSON_AddStringToObject(p, "source", np.source);

@@ -181,7 +181,7 @@ static const char *const ffn_fields[] = {
     "activation", "dense_layers", "dense_intermediate", "moe_layers", "experts", "top_k",
     "expert_intermediate", "shared_experts", "shared_intermediate", "scoring", "expert_bias", NULL,
 };
-static const char *const precision_fields[] = {"experts", "dense", "head", "source", NULL};
+static const char *const precision_fields[] = {"experts", "shared_experts", "dense", "head", "source", NULL};
 static const char *const routing_fields[] = {"imbalance", "skew", "source", "notes", NULL};
 static const char *const speculative_fields[] = {"accepted_tokens", "source", "notes", NULL};
 static const char *const published_fields[] = {
@@ -482,6 +482,16 @@ static int load_precision(sim_model *m, const cJSON *root, card_ctx *c)
         (rc = need_wformat(p, "head", &m->native_head, c)) ||
         (rc = need_nonempty_str(p, "source", m->native_source, sizeof m->native_source, c)))
         return rc;
+    /* Optional: a checkpoint that quantizes only the routed experts keeps its shared experts
+     * wider (Kimi K2 Thinking: INT4 routed, BF16 shared); absent, they are the experts' format. */
+    m->native_shared = m->native_experts;
+    if (cJSON_GetObjectItemCaseSensitive(p, "shared_experts")) {
+        if ((rc = need_wformat(p, "shared_experts", &m->native_shared, c)))
+            return rc;
+        if (m->ffn.shared_experts < 1)
+            return fail_constraint(c, "native_precision.shared_experts", "applies only to cards with shared experts "
+                                   "(ffn.shared_experts is 0)");
+    }
     return SIM_OK;
 }
 

@@ -77,11 +77,12 @@ typedef struct sim_model {
     } ffn;
 
     int mtp_layers;
-    /* What the published checkpoint holds, tensor class by tensor class: routed and shared
-     * experts; attention and dense FFN; embeddings and LM head. A deployment given no
-     * precision runs these (sim/deploy). */
-    sim_wformat native_experts, native_dense, native_head;
-    char native_source[512];       /* where the checkpoint's formats are stated */
+    /* What the published checkpoint holds, tensor class by tensor class: routed experts; shared
+     * experts (native_precision.shared_experts, default the routed experts' format); attention
+     * and dense FFN; embeddings and LM head. A deployment given no precision runs these
+     * (sim/deploy). */
+    sim_wformat native_experts, native_shared, native_dense, native_head;
+    char native_source[1024];      /* where the checkpoint's formats are stated */
 
     /* The expert-imbalance law from measured routing (SCHEMA.md, "routing"): at most one of
      * imbalance and skew; neither = none published, the fallback applies (deploy.h). */

@@ -33,7 +33,15 @@ cJSON *sim_catalog_model_row(const sim_model *m)
     cJSON_AddNumberToObject(o, "top_k", m->ffn.top_k);
     cJSON_AddNumberToObject(o, "shared_experts", m->ffn.shared_experts);
     cJSON_AddNumberToObject(o, "kv_kib_per_token_bf16", sim_model_kv_elems_per_token(m) * 2 / 1024);
-    cJSON_AddStringToObject(o, "native_precision", sim_wformat_name(m->native_experts));
+    /* the experts' format, and the shared experts' beside it when the checkpoint keeps them
+     * in another (Kimi K2 Thinking: "int4_g32, shared bf16") */
+    char native[64];
+    if (m->ffn.shared_experts > 0 && m->native_shared != m->native_experts)
+        snprintf(native, sizeof native, "%s, shared %s", sim_wformat_name(m->native_experts),
+                 sim_wformat_name(m->native_shared));
+    else
+        snprintf(native, sizeof native, "%s", sim_wformat_name(m->native_experts));
+    cJSON_AddStringToObject(o, "native_precision", native);
     cJSON_AddStringToObject(o, "file", m->path);
     return o;
 }

@@ -219,6 +219,9 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     sim_json_add_num(o, "dp", d->dp);
     cJSON_AddStringToObject(o, "precision", sim_wformat_name(d->expert_fmt));
     cJSON_AddStringToObject(o, "dense_precision", sim_wformat_name(d->dense_fmt));
+    /* only when the shared experts stay in a format of their own (the checkpoint's) */
+    if (d->model->ffn.shared_experts > 0 && d->shared_fmt != d->expert_fmt)
+        cJSON_AddStringToObject(o, "shared_expert_precision", sim_wformat_name(d->shared_fmt));
     if (d->gguf_file_bytes > 0 && d->expert_fmt == d->gguf_file_fmt) /* a custom file, as stated */
         sim_json_add_num(o, "gguf_file_gib", d->gguf_file_bytes / 1073741824.0);
     cJSON_AddStringToObject(o, "kv_precision", sim_wformat_name(d->kv_fmt));
@@ -235,7 +238,7 @@ cJSON *sim_report_deploy(const sim_deploy *d)
     if (d->hw->eff.efficiency_from[0])
         cJSON_AddStringToObject(o, "efficiency_from", d->hw->eff.efficiency_from);
     /* How the device runs each stored format (hwmodel `formats`). */
-    sim_deploy_fmt_use u[4];
+    sim_deploy_fmt_use u[SIM_DEPLOY_FMT_USES];
     int nu = sim_deploy_formats(d, u);
     cJSON *fs = cJSON_AddObjectToObject(o, "format_support");
     for (int i = 0; i < nu; i++) {
@@ -534,9 +537,12 @@ static void print_routing(FILE *f, const sim_deploy *d)
 /* The first two lines: the deployment and its memory. */
 static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfit *m)
 {
-    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s, dense %s, KV %s)\n", d->model->name,
+    char shared[48] = ""; /* shared experts in a format of their own (the checkpoint's) */
+    if (d->model->ffn.shared_experts > 0 && d->shared_fmt != d->expert_fmt)
+        snprintf(shared, sizeof shared, ", shared experts %s", sim_wformat_name(d->shared_fmt));
+    fprintf(f, "%s on %g x %s  (tp %g, ep %g, pp %g, dp %g; weights %s%s, dense %s, KV %s)\n", d->model->name,
             (double)gpus, d->hw->name, (double)d->tp, (double)d->ep, (double)d->pp, (double)d->dp,
-            sim_wformat_name(d->expert_fmt), sim_wformat_name(d->dense_fmt), sim_wformat_name(d->kv_fmt));
+            sim_wformat_name(d->expert_fmt), shared, sim_wformat_name(d->dense_fmt), sim_wformat_name(d->kv_fmt));
     sim_report_emulated_line(f, d);
     print_numa(f, d, d->hw);
     if (d->host_cpu && d->host_cpu != d->hw)

@@ -159,8 +159,8 @@ static void note_comm_basis(acc *a, sim_layer_kind kind, const sim_kernel_hit *h
 /* The deployment's constants: everything the per-layer costing needs that does not depend on
  * the shape, resolved once per evaluation (sim_step_eval) or once per plan (sim_step_plan_new). */
 typedef struct consts {
-    double peak_dense, peak_expert, peak_attn;
-    sim_dtype dt_dense, dt_expert, dt_attn;
+    double peak_dense, peak_expert, peak_shared, peak_attn;
+    sim_dtype dt_dense, dt_expert, dt_shared, dt_attn;
     int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
     sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
     double numa_bw, numa_compute;   /* the device's NUMA factors (sim_deploy_numa; 1 = one socket) */
@@ -314,7 +314,8 @@ static double class_bytes(const ctx *c, sim_wclass k)
 
 static double class_bytes_of(const sim_deploy *d, const consts *k, sim_wclass cl)
 {
-    sim_wformat empty = cl == SIM_WCLASS_EXPERTS || cl == SIM_WCLASS_SHARED ? d->expert_fmt : d->dense_fmt;
+    sim_wformat empty = cl == SIM_WCLASS_EXPERTS ? d->expert_fmt : cl == SIM_WCLASS_SHARED ? d->shared_fmt
+                                                                                         : d->dense_fmt;
     return sim_wmix_bytes(&k->w[cl], empty);
 }
 
@@ -345,7 +346,7 @@ static void resolve_dequant(const sim_deploy *d, consts *k, sim_wclass cl)
 {
     const sim_wmix *w = &k->w[cl];
     const sim_hw *hw = d->hw;
-    sim_dtype dt = cl == SIM_WCLASS_EXPERTS || cl == SIM_WCLASS_SHARED ? k->dt_expert : k->dt_dense;
+    sim_dtype dt = cl == SIM_WCLASS_EXPERTS ? k->dt_expert : cl == SIM_WCLASS_SHARED ? k->dt_shared : k->dt_dense;
     k->n_deq[cl] = 0;
     if (!(w->total > 0))
         return;
@@ -858,16 +859,16 @@ static void shared_ops(acc *a, const ctx *c, double T)
         op sh = {
             .kind = SIM_LK_SHARED,
             .flops = 2 * sp * T,
-            .peak = c->k->peak_expert,
-            .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_expert, false), T),
+            .peak = c->k->peak_shared,
+            .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_shared, false), T),
             .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
             .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
             .frac = kind_frac(c->fit->shared_frac, c->fit->expert_frac),
             .mem_curve = &hw->eff.memory,
             .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
             .kernels = 3,
-            .groups_s = sim_curve_group_s(gemm_curve(c, hw, c->k->dt_expert, false), T), /* one wider FFN */
-            .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_expert, false, T, h,
+            .groups_s = sim_curve_group_s(gemm_curve(c, hw, c->k->dt_shared, false), T), /* one wider FFN */
+            .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_shared, false, T, h,
                                 (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->k->nmat),
         };
         add_op(a, c, &sh);
@@ -1421,6 +1422,9 @@ static void resolve_consts(const sim_deploy *d, consts *k)
     k->host_numa_compute = nu.compute_factor;
     k->peak_dense = sim_hw_format_peak(d->hw, d->dense_fmt, &k->dt_dense) * k->numa_compute;
     k->peak_expert = sim_hw_format_peak(d->hw, d->expert_fmt, &k->dt_expert) * k->numa_compute;
+    /* shared experts in their own format compute in its type (the same as the routed experts'
+     * unless the checkpoint keeps them wider) */
+    k->peak_shared = sim_hw_format_peak(d->hw, d->shared_fmt, &k->dt_shared) * k->numa_compute;
     k->peak_attn = sim_hw_peak_for(d->hw, sim_wformat_compute_chain(SIM_WF_BF16), &k->dt_attn) * k->numa_compute;
     /* the host CPU computes routed experts in the expert format's type there (AVX2 / AVX-512
      * VNNI / BF16 / AMX peaks: the host hwmodel's compute table) */
@@ -1438,7 +1442,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
 
 static bool consts_usable(const consts *k)
 {
-    return k->peak_dense > 0 && k->peak_expert > 0 && k->peak_attn > 0;
+    return k->peak_dense > 0 && k->peak_expert > 0 && k->peak_shared > 0 && k->peak_attn > 0;
 }
 
 static int shape_check(const sim_step_shape *s, sim_err *err)

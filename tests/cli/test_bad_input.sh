@@ -26,6 +26,8 @@ mk_card '.ffn.top_k = 8 | del(.routing)' m_topall
 mk_card '.routing.imbalance = 0.7' m_imbalance
 mk_card '.routing.skew = 0.5' m_both
 mk_card '.speculative = {"accepted_tokens": [1.9], "source": "a test"}' m_spec_nomtp
+mk_card '.native_precision.shared_experts = "bf16"' m_shared_noshared
+mk_card '.native_precision.shared_experts = "int3"' m_shared_fmt
 jq '.speculative.accepted_tokens[1] = 3.5' "$HOME_DIR/scenarios/models/deepseek-r1.json" >"$tmp/m_spec_range.json"
 nano="$HOME_DIR/scenarios/models/nemotron-3-nano.json"
 jq '.hybrid.mixers = "SA"' "$nano" >"$tmp/m_hybrid_short.json"
@@ -187,6 +189,8 @@ cases=(
   "missing       |option 'draft_model' drafts spec_tokens tokens per step   |eval --model llama3.1-70b --hw h100-sxm --gpus 4 --draft-model llama3.1-8b"
   "impossible    |draft_model: qwen3-30b-a3b \(vocabulary 151936\) cannot draft for llama3.1-70b |eval --model llama3.1-70b --hw h100-sxm --gpus 4 --draft-model qwen3-30b-a3b --spec-tokens 2 --spec-accept 2"
   "impossible    |field 'speculative' applies only to cards with an MTP module |eval --model $tmp/m_spec_nomtp.json --hw h200"
+  "impossible    |field 'native_precision.shared_experts' applies only to cards with shared experts |eval --model $tmp/m_shared_noshared.json --hw h200"
+  "wrong type    |field 'native_precision.shared_experts' must be one of |eval --model $tmp/m_shared_fmt.json --hw h200"
   "out of range  |field 'speculative.accepted_tokens\[1\]' must be a number in \[1, 3\] |eval --model $tmp/m_spec_range.json --hw b200 --gpus 8"
   "impossible    |field 'hybrid.mixers' must have one character per layer \(52; got 2\) |eval --model $tmp/m_hybrid_short.json --hw rtx4090"
   "wrong type    |hybrid.ssm.heads                               |eval --model $tmp/m_hybrid_type.json --hw rtx4090"

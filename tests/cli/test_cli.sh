@@ -9,6 +9,15 @@ set -euo pipefail
 n=$("$M" models --json | jq length)
 [ "$n" -eq 21 ] && ok || bad "models --json lists $n models, expected 21"
 "$M" models | grep -q "deepseek-v3" && ok || bad "models table lacks deepseek-v3"
+# a checkpoint that keeps its shared experts wider than the routed ones says so (issue 17)
+"$M" models --json | jq -e '.[] | select(.name == "kimi-k2-thinking") | .native_precision == "int4_g32, shared bf16"' \
+  >/dev/null && ok || bad "models: kimi-k2-thinking's native precision should name its BF16 shared expert"
+"$M" eval --model kimi-k2-thinking --hw h200 --gpus 8 --tp 8 --json \
+  | jq -e '.deployment.shared_expert_precision == "bf16" and .deployment.precision == "int4_g32"' >/dev/null \
+  && ok || bad "eval: kimi-k2-thinking's deployment should keep the shared expert in BF16"
+"$M" eval --model kimi-k2-thinking --hw h200 --gpus 8 --tp 8 --precision fp8 --json \
+  | jq -e '.deployment | has("shared_expert_precision") | not' >/dev/null \
+  && ok || bad "eval: --precision fp8 should put the shared expert in FP8 too"
 n=$("$M" hw --json | jq '[.[] | select(.name | startswith("calibrated/") | not)] | length')
 [ "$n" -eq 27 ] && ok || bad "hw --json lists $n shipped hwmodels, expected 27"
 "$M" hw --json | jq -e 'map(select(.name == "gb200-nvl72"))[0].scale_up_domain == 72' >/dev/null && ok || bad "NVL72 domain"

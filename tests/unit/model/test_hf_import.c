@@ -127,6 +127,7 @@ static void same_as_shipped(const char *config, const char *shipped)
     assert_int_equal(got.ffn.shared_experts, want.ffn.shared_experts);
     assert_int_equal(got.ffn.scoring, want.ffn.scoring);
     assert_int_equal(got.native_experts, want.native_experts);
+    assert_int_equal(got.native_shared, want.native_shared);
     assert_int_equal(got.max_context, want.max_context);
 }
 
@@ -162,6 +163,7 @@ static void compressed_tensors_int4_experts(void **state)
     static sim_model m;
     convert(kimi_k2_thinking, "kimi-k2-thinking", &m);
     assert_int_equal(m.native_experts, SIM_WF_INT4_G32); /* symmetric, group 32: 0.5625 bytes a weight */
+    assert_int_equal(m.native_shared, SIM_WF_BF16);      /* ignore: re:.*shared_experts.* */
     assert_true(fabs(sim_wformat_bytes(m.native_experts) - 0.5625) < 1e-12);
     assert_int_equal(m.native_dense, SIM_WF_BF16);
     assert_int_equal(m.native_head, SIM_WF_BF16);
@@ -196,7 +198,13 @@ static void hybrids(void **state)
         assert_int_equal(got.attn.output_gate, want.attn.output_gate);
         assert_int_equal(got.ffn.activation, want.ffn.activation);
         assert_int_equal(got.ffn.shared_intermediate, want.ffn.shared_intermediate);
+        assert_int_equal(got.mtp_layers, want.mtp_layers);
     }
+    /* Qwen3-Next's config states no num_nextn_predict_layers; its checkpoint ships one MTP
+     * layer, the default vLLM reads the field with */
+    convert(qwen3_next, "qwen3-next-80b-a3b", &got);
+    assert_int_equal(got.mtp_layers, 1);
+    assert_int_equal(got.spec.n, 0); /* no published acceptance: --spec-accept stays required */
 
     /* a pattern of the wrong length is named */
     cJSON *c = sim_json_parse(nemotron_nano, "cfg.json", &err);

@@ -119,6 +119,7 @@ static void compare(const char *card, const sim_model *g, const sim_model *w)
         cmp_fmt(card, "hybrid.state_format", g->hybrid.state_format, w->hybrid.state_format);
     }
     cmp_fmt(card, "native_precision.experts", g->native_experts, w->native_experts);
+    cmp_fmt(card, "native_precision.shared_experts", g->native_shared, w->native_shared);
     cmp_fmt(card, "native_precision.dense", g->native_dense, w->native_dense);
     cmp_fmt(card, "native_precision.head", g->native_head, w->native_head);
 }

@@ -264,7 +264,7 @@ static void the_step_names_its_basis(void **state)
         fail_msg("%s", err.msg);
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    d.expert_fmt = d.shared_fmt = d.dense_fmt = SIM_WF_FP8;
     sim_memfit fit;
     memset(&fit, 0, sizeof fit);
     fit.fits = true;
@@ -324,7 +324,7 @@ static void mla_prefill_reads_the_mla_rows(void **state)
         fail_msg("%s", err.msg);
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    d.expert_fmt = d.shared_fmt = d.dense_fmt = SIM_WF_FP8;
     sim_memfit fit;
     memset(&fit, 0, sizeof fit);
     fit.fits = true;
@@ -367,7 +367,7 @@ static void decode_falls_back_to_normal_a2a_rows(void **state)
         skip(); /* the shipped table no longer has this shape */
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    d.expert_fmt = d.dense_fmt = SIM_WF_NVFP4;
+    d.expert_fmt = d.shared_fmt = d.dense_fmt = SIM_WF_NVFP4;
     d.ep = 16, d.dp = 16, d.gpus = 16;
     sim_memfit fit;
     memset(&fit, 0, sizeof fit);
@@ -401,7 +401,7 @@ static void bf16_attention_reads_fp16_rows_at_equal_peaks(void **state)
         fail_msg("%s", err.msg);
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    d.expert_fmt = d.shared_fmt = d.dense_fmt = SIM_WF_FP8;
     d.kv_fmt = SIM_WF_BF16;
     d.ep = 8, d.dp = 8, d.gpus = 8;
     sim_memfit fit;
@@ -431,7 +431,7 @@ static void a_fused_moe_row_holds_the_routing(void **state)
         fail_msg("%s", err.msg);
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    d.expert_fmt = d.shared_fmt = d.dense_fmt = SIM_WF_FP8;
     d.ep = d.dp = d.gpus = 8;
     sim_memfit fit;
     memset(&fit, 0, sizeof fit);

@@ -244,6 +244,14 @@ static void test_moe_and_dense(void **state)
     load_shipped("gpt-oss-120b", &m);
     assert_int_equal(m.native_experts, SIM_WF_MXFP4);
     assert_int_equal(m.native_dense, SIM_WF_BF16);
+    /* shared experts default to the routed experts' format ... */
+    assert_int_equal(m.native_shared, SIM_WF_MXFP4);
+    load_shipped("deepseek-v3", &m);
+    assert_int_equal(m.native_shared, SIM_WF_FP8);
+    /* ... unless the checkpoint keeps them wider: Kimi K2 Thinking quantizes only the routed ones */
+    load_shipped("kimi-k2-thinking", &m);
+    assert_int_equal(m.native_experts, SIM_WF_INT4_G32);
+    assert_int_equal(m.native_shared, SIM_WF_BF16);
 }
 
 /* ---------------------------------------------------------------- (c) bad input */
@@ -381,6 +389,17 @@ static void test_inconsistent_cards(void **state)
     card = shipped_json("gpt-oss-20b");
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(card, "native_precision"), "experts", cJSON_CreateString("fp6"));
     expect_refused(*state, card, (const char *const[]){"'native_precision.experts' must be one of", NULL});
+
+    card = shipped_json("deepseek-v3");
+    cJSON_AddStringToObject(cJSON_GetObjectItem(card, "native_precision"), "shared_experts", "int3");
+    expect_refused(*state, card, (const char *const[]){"'native_precision.shared_experts' must be one of", NULL});
+
+    /* a shared-expert format on a card without shared experts is a mistake, not a no-op */
+    card = shipped_json("mixtral-8x7b");
+    cJSON_AddStringToObject(cJSON_GetObjectItem(card, "native_precision"), "shared_experts", "bf16");
+    expect_refused(*state, card,
+                   (const char *const[]){"'native_precision.shared_experts' applies only to cards with shared experts",
+                                         NULL});
 
     /* native precision is per tensor class, with its source: neither may be left out */
     card = shipped_json("deepseek-v3");

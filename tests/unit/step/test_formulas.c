@@ -83,10 +83,10 @@ static double layer_experts_s(const sim_hw *hwp, int E, int k, double T, double 
     m.attn.kind = SIM_ATTN_GQA, m.attn.heads = m.attn.kv_heads = 1, m.attn.head_dim = 1024;
     m.ffn.activation = SIM_ACT_SWIGLU, m.ffn.moe_layers = 1, m.ffn.experts = E, m.ffn.top_k = k;
     m.ffn.expert_intermediate = 512, m.ffn.scoring = SIM_SCORE_SOFTMAX;
-    m.native_experts = m.native_dense = SIM_WF_BF16;
+    m.native_experts = m.native_shared = m.native_dense = SIM_WF_BF16;
     sim_deploy d;
     sim_deploy_defaults(&d, &m, &hw);
-    d.expert_fmt = d.dense_fmt = SIM_WF_BF16;
+    d.expert_fmt = d.shared_fmt = d.dense_fmt = SIM_WF_BF16;
     d.skew = 0;
     d.observed_experts = observed;
     sim_memfit fit;
@@ -398,6 +398,64 @@ static void test_default_precision_is_the_checkpoints(void **state)
     assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_FP8);
     sim_deploy_set_dense_precision(&d, SIM_WF_FP8);
     assert_int_equal(sim_deploy_head_fmt(&d), SIM_WF_BF16);
+}
+
+/* Shared experts at their own precision (issue 17): Kimi K2 Thinking's checkpoint quantizes
+ * only the routed experts to INT4 (group 32), its shared expert stays BF16. By hand, on 8 x
+ * H200 at TP 8 (EP 1, so every expert is split 8 ways): the shared expert is 60 MoE layers x
+ * 3 x 7168 x 2048 = 2,642,411,520 weights, 660,602,880 bytes a GPU at BF16; the routed ones
+ * 60 x 384 x 44,040,192 = 1,014,686,023,680 weights, 126,835,752,960 a GPU at 0.5625 bytes =
+ * 71,345,111,040 bytes. Counted at int4_g32 (the card's one format before, and --precision
+ * int4_g32 now) the shared expert is 2,642,411,520 x 0.5625 / 8 = 185,794,560 bytes a GPU:
+ * 474,808,320 bytes (0.47 GB) a GPU, 3.80 GB in all, less. A decode step reads each weight
+ * once, so its bytes move by the same amount. */
+static void test_shared_experts_own_precision(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "kimi-k2-thinking", "h200");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.gpus = d.tp = 8;
+    d.ep = 1;
+    sim_err err = { 0 };
+    if (sim_deploy_check(&d, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(d.expert_fmt, SIM_WF_INT4_G32);
+    assert_int_equal(d.shared_fmt, SIM_WF_BF16);
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(&d, w);
+    assert_close(w[SIM_WCLASS_SHARED].total, 2642411520.0, 1e-12);
+    assert_close(w[SIM_WCLASS_SHARED].elems[SIM_WF_BF16], 2642411520.0, 1e-12);
+    assert_close(w[SIM_WCLASS_EXPERTS].elems[SIM_WF_INT4_G32], 1014686023680.0, 1e-12);
+
+    sim_memfit after, before;
+    sim_memfit_eval(&d, 1024, 1, &after);
+    assert_close(after.shared_weight_bytes, 660602880.0, 1e-12);
+    assert_close(after.expert_weight_bytes, 71345111040.0 + 660602880.0, 1e-12);
+
+    sim_deploy all4 = d; /* the shared expert counted in the routed experts' format */
+    all4.shared_fmt = all4.expert_fmt;
+    sim_memfit_eval(&all4, 1024, 1, &before);
+    assert_close(before.shared_weight_bytes, 185794560.0, 1e-12);
+    assert_close(after.weight_bytes - before.weight_bytes, 474808320.0, 1e-9);
+
+    /* --precision P is every weight: the shared expert follows it */
+    sim_deploy p = d;
+    sim_deploy_set_precision(&p, SIM_WF_INT4_G32);
+    assert_int_equal(p.shared_fmt, SIM_WF_INT4_G32);
+    sim_memfit fp;
+    sim_memfit_eval(&p, 1024, 1, &fp);
+    assert_close(fp.expert_weight_bytes, before.expert_weight_bytes, 1e-12);
+
+    /* the decode step reads the BF16 shared expert: its bytes grow by the same 474,808,320 */
+    sim_step_shape s = { .decode_seqs = 1, .decode_ctx = 1024 };
+    sim_step_result ra, rb;
+    if (sim_step_eval(&d, &after, &s, &ra, &err) || sim_step_eval(&all4, &before, &s, &rb, &err))
+        fail_msg("%s", err.msg);
+    assert_close(ra.bytes - rb.bytes, 474808320.0, 1e-6);
+    assert_true(ra.by_kind_s[SIM_LK_SHARED] > rb.by_kind_s[SIM_LK_SHARED]);
 }
 
 /* Hot weights first (issue 14): when weights exceed the fast tier, what every token reads
@@ -855,6 +913,7 @@ int main(void)
         cmocka_unit_test(test_hybrid_decode_grows_only_by_attention),
         cmocka_unit_test(test_ssm_scan_flops),
         cmocka_unit_test(test_hybrid_state_per_sequence),
+        cmocka_unit_test(test_shared_experts_own_precision),
     };
     return cmocka_run_group_tests_name("formulas", tests, NULL, NULL);
 }
