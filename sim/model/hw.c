@@ -630,8 +630,9 @@ static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_e
 /* A GGUF tensor type the file does not list unpacks at the file's int4 rate (sub-8-bit types)
  * or int8 rate (Q8_0): on every llama.cpp backend the K-quant, legacy and IQ kernels unpack a
  * block to 8-bit integers or halves in registers before the dot product, the same work the int4
- * figure prices (mask, shift, scale per element). Per-type rates (IQ grids cost table lookups,
- * Q3_K/Q6_K split bit planes) are not sourced yet; a file may give them by type name. */
+ * figure prices (mask, shift, scale per element). These rates price widening to 16 bits; where
+ * llama.cpp computes a GGUF type with integer dot products, its per-type cost at decode (IQ grid
+ * lookups, Q3_K/Q6_K bit planes) is the mat-vec share of efficiency.gguf_matvec instead. */
 static void gguf_dequant_defaults(sim_hw *hw, const bool have[SIM_WF_COUNT])
 {
     for (int f = 0; f < SIM_WF_COUNT; f++) {

@@ -325,7 +325,9 @@ static double class_bytes_of(const sim_deploy *d, const consts *k, sim_wclass cl
  * A GGUF type computed in INT8 pays nothing here: llama.cpp's integer kernels unpack each block
  * inside the dot product (CPU ggml_vec_dot_<type>_q8_K, CUDA MMVQ/MMQ), so the unpacking is part
  * of the INT8 GEMM efficiency a hwmodel measures with llama.cpp (rpi5's INT8 curve is M6's
- * llama.cpp prefill); the rates price the widening to 16-bit where there is no INT8 path. */
+ * llama.cpp prefill); the rates price the widening to 16-bit where there is no INT8 path. At one
+ * row a device's per-type mat-vec shares (efficiency.gguf_matvec, matvec_op) price each GGUF
+ * type's unpacking where the hwmodel gives them. */
 static double dequant_time_on(const ctx *c, const sim_hw *hw, sim_dtype dt, sim_wclass k, double elems)
 {
     const sim_wmix *w = &c->k->w[k];
