@@ -543,12 +543,65 @@ sim_curve sim_hw_gemm_curve(const sim_hw *hw, sim_runtime r, sim_dtype t, bool g
     return grouped ? hw->eff.grouped_gemm[t] : hw->eff.gemm[t];
 }
 
+/* gguf_matvec: {"source": "...", "<GGUF tensor type>": share of the INT8 peak, ...} under
+ * `where` (efficiency, or one of efficiency.runtimes). Keys are GGUF tensor types (q4_0, q4_k,
+ * iq2_xxs, ...), not file recipes (q4_k_m mixes types); each share in (0, 1]. */
+static int parse_matvec(const cJSON *parent, const char *where, double share[SIM_WF_COUNT], char *src, size_t cap,
+                        const char *file, sim_err *err)
+{
+    const cJSON *mv = cJSON_GetObjectItemCaseSensitive(parent, "gguf_matvec");
+    if (!mv)
+        return SIM_OK;
+    char path[128];
+    snprintf(path, sizeof path, "%s.gguf_matvec", where);
+    if (!cJSON_IsObject(mv))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object of shares by GGUF tensor type", file, path);
+    int rc;
+    if ((rc = need_source(mv, file, path, err)))
+        return rc;
+    int n = 0;
+    for (const cJSON *it = mv->child; it; it = it->next) {
+        if (strcmp(it->string, "source") == 0)
+            continue;
+        sim_wformat f;
+        if (wformat_from_key(it->string, &f) != 0 || !sim_wformat_is_gguf(f) || sim_wformat_is_recipe(f))
+            return sim_fail(err, SIM_EINPUT,
+                            "%s: unknown field '%s.%s' (expected a GGUF tensor type: q4_0, q4_1, q5_0, q5_1, q8_0, "
+                            "q2_k, q3_k, q4_k, q5_k, q6_k, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, iq4_nl, iq4_xs; "
+                            "file types such as q4_k_m are recipes of several)",
+                            file, path, it->string);
+        if ((rc = get_num(mv, it->string, true, R_FRACTION, &share[f], file, path, err)))
+            return rc;
+        n++;
+    }
+    if (n == 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' lists no GGUF tensor type", file, path);
+    const char *s = cJSON_GetObjectItemCaseSensitive(mv, "source")->valuestring;
+    if (snprintf(src, cap, "%s", s) >= (int)cap)
+        memcpy(src + cap - 4, "...", 4);
+    return SIM_OK;
+}
+
+double sim_hw_matvec_share(const sim_hw *hw, sim_runtime r, sim_wformat f, const char **source)
+{
+    if ((int)f < 0 || f >= SIM_WF_COUNT)
+        return 0;
+    if (r > 0 && r < SIM_RUNTIME_COUNT && hw->eff.runtime[r].matvec_share[f] > 0) {
+        if (source)
+            *source = hw->eff.runtime[r].matvec_source;
+        return hw->eff.runtime[r].matvec_share[f];
+    }
+    if (source)
+        *source = hw->eff.matvec_source;
+    return hw->eff.matvec_share[f];
+}
+
 /* efficiency.runtimes: {"ik_llamacpp": {"source", "gemm", "grouped_gemm"}}. The base curves are
  * mainline llama.cpp's (runtime "llamacpp"), so that name is not a key here. Both tables list
  * the same types. */
 static int parse_runtimes(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"source", "gemm", "grouped_gemm", NULL};
+    static const char *const keys[] = {"source", "gemm", "grouped_gemm", "gguf_matvec", NULL};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(eff, "runtimes");
     if (!rt)
         return SIM_OK;
@@ -567,7 +620,9 @@ static int parse_runtimes(const cJSON *eff, sim_hw *hw, const char *file, sim_er
         bool have_g[SIM_DT_COUNT];
         if ((rc = sim_json_check_keys(it, keys, file, where, err)) || (rc = need_source(it, file, where, err)) ||
             (rc = parse_curves_in(it, where, "gemm", hw->eff.runtime[r].gemm, hw->eff.runtime[r].have, file, err)) ||
-            (rc = parse_curves_in(it, where, "grouped_gemm", hw->eff.runtime[r].grouped_gemm, have_g, file, err)))
+            (rc = parse_curves_in(it, where, "grouped_gemm", hw->eff.runtime[r].grouped_gemm, have_g, file, err)) ||
+            (rc = parse_matvec(it, where, hw->eff.runtime[r].matvec_share, hw->eff.runtime[r].matvec_source,
+                               sizeof hw->eff.runtime[r].matvec_source, file, err)))
             return rc;
         if (memcmp(have_g, hw->eff.runtime[r].have, sizeof have_g) != 0)
             return sim_fail(err, SIM_EINPUT, "%s: fields '%s.gemm' and '%s.grouped_gemm' must list the same types",
@@ -625,8 +680,9 @@ static int parse_attention(const cJSON *eff, sim_hw *hw, const char *file, sim_e
 /* A GGUF tensor type the file does not list unpacks at the file's int4 rate (sub-8-bit types)
  * or int8 rate (Q8_0): on every llama.cpp backend the K-quant, legacy and IQ kernels unpack a
  * block to 8-bit integers or halves in registers before the dot product, the same work the int4
- * figure prices (mask, shift, scale per element). Per-type rates (IQ grids cost table lookups,
- * Q3_K/Q6_K split bit planes) are not sourced yet; a file may give them by type name. */
+ * figure prices (mask, shift, scale per element). These rates price widening to 16 bits; where
+ * llama.cpp computes a GGUF type with integer dot products, its per-type cost at decode (IQ grid
+ * lookups, Q3_K/Q6_K bit planes) is the mat-vec share of efficiency.gguf_matvec instead. */
 static void gguf_dequant_defaults(sim_hw *hw, const bool have[SIM_WF_COUNT])
 {
     for (int f = 0; f < SIM_WF_COUNT; f++) {
@@ -697,7 +753,7 @@ static int parse_link_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_er
  * these takes its figures from the named hwmodel. */
 static const char *const eff_figures[] = {"gemm",           "grouped_gemm",       "memory",           "attention_decode",
                                           "attention_prefill", "dequant_gelem_s", "kernel_overhead_us",
-                                          "step_overhead_us", "runtimes", NULL};
+                                          "step_overhead_us", "runtimes", "gguf_matvec", NULL};
 
 /* efficiency_from: "NAME" (shipped), "calibrated/NAME", or a path, tried as given and then
  * beside the file naming it. */
@@ -769,7 +825,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
     static const char *const keys[] = {"provenance",         "source",           "efficiency_from",  "gemm",
                                        "grouped_gemm",       "memory",           "attention_decode", "attention_prefill",
                                        "dequant_gelem_s",    "kernel_overhead_us", "step_overhead_us", "link",
-                                       "runtimes",           NULL};
+                                       "runtimes",           "gguf_matvec",      NULL};
     static const char *const provenances[] = {"prior", "calibrated"};
     const cJSON *e = sim_json_obj(root, "efficiency", file, "", err);
     if (!e)
@@ -800,7 +856,9 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
         (rc = parse_dequant(e, hw, file, err)) ||
         (rc = get_num(e, "kernel_overhead_us", true, R_NONNEG, &k_us, file, "efficiency", err)) ||
         (rc = get_num(e, "step_overhead_us", true, R_NONNEG, &s_us, file, "efficiency", err)) ||
-        (rc = parse_link_eff(e, hw, file, err)) || (rc = parse_runtimes(e, hw, file, err)))
+        (rc = parse_link_eff(e, hw, file, err)) || (rc = parse_runtimes(e, hw, file, err)) ||
+        (rc = parse_matvec(e, "efficiency", hw->eff.matvec_share, hw->eff.matvec_source, sizeof hw->eff.matvec_source,
+                           file, err)))
         return rc;
     hw->eff.kernel_overhead_s = k_us * US;
     hw->eff.step_overhead_s = s_us * US;

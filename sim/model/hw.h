@@ -145,6 +145,13 @@ typedef struct sim_hw {
         double attn_decode_compute;        /* compute eta of decode attention (MLA is compute-heavy) */
         double attn_prefill_compute;       /* flash-attention prefill compute eta */
         double dequant_elems_per_s[SIM_WF_COUNT]; /* unpacking rate for packed formats; 0 = free */
+        /* efficiency.gguf_matvec: the share of the INT8 peak that llama.cpp's mat-vec kernel for a
+         * GGUF tensor type reaches at one row (decode at batch 1: unpack + dot product, weights
+         * from cache), by type; 0 = no figure (the GEMM curve at one row stands in). It prices
+         * each type's unpacking work (K-quant bit planes, i-quant grid lookups) that one INT8
+         * curve cannot. */
+        double matvec_share[SIM_WF_COUNT];
+        char matvec_source[512];
         double kernel_overhead_s;          /* fixed cost per kernel launch / op dispatch */
         double step_overhead_s;            /* fixed cost per engine step (scheduler, sampling) */
         double link_scale_up, link_scale_out; /* achieved share of link bandwidth */
@@ -157,6 +164,8 @@ typedef struct sim_hw {
             char source[512];
             bool have[SIM_DT_COUNT];
             sim_curve gemm[SIM_DT_COUNT], grouped_gemm[SIM_DT_COUNT];
+            double matvec_share[SIM_WF_COUNT];  /* this runtime's gguf_matvec; 0 = the base figure */
+            char matvec_source[512];
         } runtime[SIM_RUNTIME_COUNT];
     } eff;
     /* Published kernel measurements for this device (hwmodels/kernels/NAME.json beside a prior
@@ -188,6 +197,11 @@ const char *sim_hw_class_name(sim_hw_class c);
 /* The GEMM curve (grouped: expert GEMMs) of type t when runtime r runs on this device: the
  * runtime's own curve where the file gives one (efficiency.runtimes), else the base curve. */
 sim_curve sim_hw_gemm_curve(const sim_hw *hw, sim_runtime r, sim_dtype t, bool grouped);
+
+/* The share of the INT8 peak runtime r's one-row mat-vec reaches on GGUF tensor type f here
+ * (efficiency.gguf_matvec; the runtime's own where it gives one, else the base figure); 0 = no
+ * figure. *source gets the `source` the figure comes from (NULL allowed). */
+double sim_hw_matvec_share(const sim_hw *hw, sim_runtime r, sim_wformat f, const char **source);
 
 /* How this device runs format f (always SIM_FMT_NATIVE when the file states no formats). */
 sim_fmt_support sim_hw_format_support(const sim_hw *hw, sim_wformat f);

@@ -20,6 +20,9 @@ static const char *basis_text(const sim_hw *hw, const sim_step_result *s, int ki
                  sim_step_basis_key(s, hw, (sim_layer_kind)kind));
     else
         snprintf(buf, cap, "%s", sim_basis_name(b));
+    size_t n = strlen(buf);
+    if (s->basis_matvec[kind] && n < cap)
+        snprintf(buf + n, cap - n, " (compute at its GGUF mat-vec shares per type)");
     return buf;
 }
 

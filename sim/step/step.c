@@ -75,6 +75,7 @@ typedef struct acc {
     int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
     int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
     bool held[SIM_LK_COUNT];
+    int matvec[SIM_LK_COUNT];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
 } acc;
 
 static void acc_zero(acc *a, bool slim)
@@ -107,6 +108,7 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
         }
         dst->measured[i] += src->measured[i];
         dst->curves[i] += src->curves[i];
+        dst->matvec[i] += src->matvec[i];
     }
 }
 
@@ -131,6 +133,7 @@ typedef struct op {
     double groups_s;         /* fixed time of the FFNs run (sim_curve.group_s) */
     sim_kernel_hit hit;      /* hit.share > 0: a kernel-table row covers this shape, and the
                                 op takes max(F/P, B/W) / share in place of the curves */
+    bool matvec;             /* peak x eta_c is the GGUF mat-vec rate (matvec_op) */
 } op;
 
 
@@ -173,6 +176,10 @@ typedef struct consts {
     double bytes_per[SIM_WCLASS_COUNT], head_bytes;
     int n_deq[SIM_WCLASS_COUNT];
     double deq_share[SIM_WCLASS_COUNT][SIM_WF_COUNT], deq_rate[SIM_WCLASS_COUNT][SIM_WF_COUNT];
+    /* FLOP/s of each class's weights in a one-row mat-vec on the device, from the per-type GGUF
+     * shares (resolve_matvec); 0 = no share applies, the curves cost it. mv_host_experts: the
+     * routed experts on the host CPU. */
+    double mv_rate[SIM_WCLASS_COUNT], mv_host_experts;
 } consts;
 
 /* The kernel-table lookups of one step, one slot per call site: a site asks the same query
@@ -276,6 +283,7 @@ static void add_op(acc *a, const ctx *c, const op *o)
         a->held[o->kind] = a->held[o->kind] || o->hit.held;
     } else {
         a->curves[o->kind]++;
+        a->matvec[o->kind] += o->matvec;
     }
     double t = (t_c > t_m ? t_c : t_m);
     if (t_c > t_m)
@@ -324,7 +332,9 @@ static double class_bytes_of(const sim_deploy *d, const consts *k, sim_wclass cl
  * A GGUF type computed in INT8 pays nothing here: llama.cpp's integer kernels unpack each block
  * inside the dot product (CPU ggml_vec_dot_<type>_q8_K, CUDA MMVQ/MMQ), so the unpacking is part
  * of the INT8 GEMM efficiency a hwmodel measures with llama.cpp (rpi5's INT8 curve is M6's
- * llama.cpp prefill); the rates price the widening to 16-bit where there is no INT8 path. */
+ * llama.cpp prefill); the rates price the widening to 16-bit where there is no INT8 path. At one
+ * row a device's per-type mat-vec shares (efficiency.gguf_matvec, matvec_op) price each GGUF
+ * type's unpacking where the hwmodel gives them. */
 static double dequant_time_on(const ctx *c, const sim_hw *hw, sim_dtype dt, sim_wclass k, double elems)
 {
     const sim_wmix *w = &c->k->w[k];
@@ -360,6 +370,22 @@ static void resolve_dequant(const sim_deploy *d, consts *k, sim_wclass cl)
     }
 }
 
+/* The unpacking of class k's packed types other than GGUF ones on device hw (the GGUF types'
+ * is inside a mat-vec share: matvec_op). */
+static double dequant_time_other(const ctx *c, const sim_hw *hw, sim_wclass k, double elems)
+{
+    const sim_wmix *w = &c->k->w[k];
+    if (!(elems > 0) || !(w->total > 0))
+        return 0;
+    double s = 0;
+    for (int f = 0; f < SIM_WF_COUNT; f++) {
+        double rate = hw->eff.dequant_elems_per_s[f];
+        if (w->elems[f] > 0 && rate > 0 && sim_wformat_is_packed((sim_wformat)f) && !sim_wformat_is_gguf((sim_wformat)f))
+            s += elems * (w->elems[f] / w->total) / rate;
+    }
+    return s;
+}
+
 /* dequant_time_on for the deployment's device and class k's compute type. */
 static double dequant_time(const ctx *c, sim_wclass k, double elems)
 {
@@ -369,6 +395,70 @@ static double dequant_time(const ctx *c, sim_wclass k, double elems)
     for (int i = 0; i < c->k->n_deq[k]; i++)
         s += elems * c->k->deq_share[k][i] / c->k->deq_rate[k][i];
     return s;
+}
+
+/* The rate (FLOP/s) at which device hw runs a one-row mat-vec over weight mix w, when its
+ * hwmodel gives GGUF mat-vec shares (efficiency.gguf_matvec, for runtime r) for a type of the
+ * mix: a type with a share runs at share x the INT8 peak (llama.cpp's GGUF dot products are
+ * integer: its kernels quantize the activations to 8 bits), any other at the class's own
+ * `peak` x `eta1` (its curve at one row); the mix takes each type's share of the elements, so
+ * the times add (a harmonic mean of the rates). 0 when no type of the mix has a share, or the
+ * device has no INT8 peak. The shares were taken at one row (test-backend-ops n = 1, or
+ * llama-bench tg at few threads): they answer decode at batch 1, not batched rows. */
+static double matvec_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, double peak, double eta1)
+{
+    double int8 = hw->peak_flops[SIM_DT_INT8];
+    if (!(w->total > 0) || !(int8 > 0))
+        return 0;
+    double inv = 0;
+    bool any = false;
+    for (int f = 0; f < SIM_WF_COUNT; f++) {
+        if (!(w->elems[f] > 0))
+            continue;
+        double share = sim_wformat_is_gguf((sim_wformat)f) ? sim_hw_matvec_share(hw, r, (sim_wformat)f, NULL) : 0;
+        double rate = share > 0 ? share * int8 : peak * eta1;
+        any = any || share > 0;
+        if (!(rate > 0))
+            return 0;
+        inv += (w->elems[f] / w->total) / rate;
+    }
+    return any && inv > 0 ? 1 / inv : 0;
+}
+
+static void resolve_matvec(const sim_deploy *d, consts *k)
+{
+    const sim_hw *hw = d->hw;
+    sim_runtime r = d->runtime;
+    for (int cl = 0; cl < SIM_WCLASS_COUNT; cl++) {
+        double peak = k->peak_dense;
+        sim_curve cv = sim_hw_gemm_curve(hw, r, k->dt_dense, false);
+        if (cl == SIM_WCLASS_EXPERTS || cl == SIM_WCLASS_SHARED) {
+            peak = k->peak_expert;
+            cv = sim_hw_gemm_curve(hw, r, k->dt_expert, cl == SIM_WCLASS_EXPERTS);
+        } else if (cl == SIM_WCLASS_HEAD) {
+            peak = k->peak_attn;
+            cv = sim_hw_gemm_curve(hw, r, k->dt_attn, false);
+        }
+        k->mv_rate[cl] = cl == SIM_WCLASS_EMBED ? 0 : matvec_rate(hw, r, &k->w[cl], peak, sim_curve_at(cv, 1));
+    }
+    k->mv_host_experts = 0;
+    if (d->host_cpu && k->peak_host > 0)
+        k->mv_host_experts = matvec_rate(d->host_cpu, r, &k->w[SIM_WCLASS_EXPERTS], k->peak_host,
+                                         sim_curve_at(sim_hw_gemm_curve(d->host_cpu, r, k->dt_host, true), 1));
+}
+
+/* An op of `rows` rows per weight (tokens, or tokens per expert) over class cl's weights: at
+ * one row, where the device has GGUF mat-vec shares for the class's types, its compute runs at
+ * that rate (peak = the rate, eta 1) and the types' unpacking is inside it (no dequant term). */
+static void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
+{
+    double rate = c->k->mv_rate[cl];
+    if (!(rate > 0) || !(rows > 0) || rows > 1 || o->hit.share > 0)
+        return;
+    o->peak = rate;
+    o->eta_c = 1;
+    o->dequant_s = dequant_time_other(c, c->d->hw, cl, elems);
+    o->matvec = true;
 }
 
 /* The curve of the deployment's runtime on device hw (the GPU, or the host CPU of CPU experts). */
@@ -600,6 +690,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
         .hit = gemm_measured(c, KS_ATTN_PROJ, c->k->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
     };
+    matvec_op(c, &proj, SIM_WCLASS_ATTN, T, proj_params);
     add_op(a, c, &proj);
 
     double bL = s->decode_seqs * Ld;
@@ -690,6 +781,7 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         .kernels = 3, /* norm, input projection, output projection */
         .hit = gemm_measured(c, KS_SSM_PROJ, c->k->dt_dense, T, 2 * d_in + 2 * g + r * H, h),
     };
+    matvec_op(c, &proj, SIM_WCLASS_ATTN, T, proj_params);
     add_op(a, c, &proj);
 
     double state_b = H * P * N * sim_wformat_bytes(m->hybrid.state_format) + conv_dim * (W - 1) * 2.0;
@@ -731,6 +823,7 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
         .hit = ffn_measured(c, KS_DENSE_UP, c->k->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
                             c->k->nmat),
     };
+    matvec_op(c, &o, SIM_WCLASS_DENSE_FFN, T, params);
     add_op(a, c, &o);
 }
 
@@ -871,6 +964,7 @@ static void shared_ops(acc *a, const ctx *c, double T)
             .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_shared, false, T, h,
                                 (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->k->nmat),
         };
+        matvec_op(c, &sh, SIM_WCLASS_SHARED, T, sp);
         add_op(a, c, &sh);
     }
 }
@@ -943,6 +1037,11 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     double t_c = flops / (c->k->peak_host * (eta > 1e-6 ? eta : 1e-6)) +
                  dequant_time_on(c, cpu, c->k->dt_host, SIM_WCLASS_EXPERTS, touched * per_expert) /
                      c->k->host_numa_compute;
+    /* one row per expert: the host's GGUF mat-vec shares, where its hwmodel gives them (matvec_op) */
+    bool mv = c->k->mv_host_experts > 0 && touched > 0 && assign <= touched;
+    if (mv)
+        t_c = flops / c->k->mv_host_experts +
+              dequant_time_other(c, cpu, SIM_WCLASS_EXPERTS, touched * per_expert) / c->k->host_numa_compute;
     double bytes = touched * per_expert * wb + assign * (2 * h + 3.0 * inter) * 2;
     double eta_m = sim_curve_at(cpu->eff.memory, bytes);
     double t_m = bytes / (cpu->tiers[0].bandwidth_Bps * c->k->host_numa_bw * (eta_m > 1e-6 ? eta_m : 1e-6));
@@ -955,6 +1054,8 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
         shown = path > t_shared && path > 0 ? (path - t_shared) / path : 0;
     }
     book_host_part(a, SIM_LK_CPU_EXPERTS, t_c, t_m, t_o, shown);
+    if (!a->slim)
+        a->matvec[SIM_LK_CPU_EXPERTS] += mv;
     a->flops += flops;
     a->bytes += bytes;
     add_comm(a, SIM_LK_PCIE, t_pcie * shown, 2 * act);
@@ -1050,6 +1151,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .groups_s = groups_s,
         .hit = ffn_measured(c, KS_EXPERTS_UP, c->k->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->k->nmat),
     };
+    matvec_op(c, &ex, SIM_WCLASS_EXPERTS, m_per_expert, touched * per_expert);
     /* router: gate GEMM, top-k, permutation. Tiny FLOPs; launch-bound at small batch. Where the
      * experts rest on a fused-MoE measurement, that module's time already holds the top-k, the
      * permutation of the token copies and the finalize (combine), so only the gate GEMM is left
@@ -1218,6 +1320,7 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
         .kernels = 3, /* final norm, GEMM, sampling */
         .hit = gemm_measured(c, KS_HEAD, c->k->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
     };
+    matvec_op(c, &head, SIM_WCLASS_HEAD, rows, params);
     add_op(a, c, &head);
 }
 
@@ -1264,6 +1367,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         .kernels = 3, /* two norms, the projection */
         .hit = gemm_measured(c, KS_DRAFT_PROJ, c->k->dt_dense, rows, h / d->tp, 2 * h),
     };
+    matvec_op(c, &proj, SIM_WCLASS_ATTN, rows, pp);
     add_op(&pass, c, &proj);
     lm_head_op(&pass, c, rows, SIM_LK_LM_HEAD);
     /* every kind of the pass under one: the breakdown shows the draft's cost beside the verify step's */
@@ -1395,6 +1499,7 @@ static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
                       : a->curves[i] > 0 || a->kind[i] > 0 ? curves
                                                            : SIM_BASIS_NONE;
         out->basis_held[i] = a->held[i];
+        out->basis_matvec[i] = a->matvec[i] > 0;
         int src = a->source[i];
         out->basis_source[i] = a->measured[i] > 0 && src >= 0 && src < hw->kernels.n_sources ? src : -1;
     }
@@ -1437,6 +1542,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
         resolve_dequant(d, k, (sim_wclass)cl);
     }
     k->head_bytes = sim_wmix_bytes(&k->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d));
+    resolve_matvec(d, k);
     k->scale_up_link = sim_comm_scale_up_kind(&d->hw->scale_up);
 }
 

@@ -87,6 +87,8 @@ typedef struct sim_step_result {
     int basis_source[SIM_LK_COUNT];     /* index into hw->kernels.sources, -1 = none (an index, not the
                                            key, so the hot path copies no strings: sim_step_basis_key) */
     bool basis_held[SIM_LK_COUNT];      /* a measured share held beyond its rows (kernels.h) */
+    bool basis_matvec[SIM_LK_COUNT];    /* some of its operations ran at the hwmodel's GGUF mat-vec shares
+                                           per tensor type (efficiency.gguf_matvec), not its GEMM curve */
     double imbalance_unbalanced;        /* the same without EPLB placement and redundant slots (= imbalance
                                            without EPLB; NAN when no placement exists without the slots) */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */

@@ -558,6 +558,66 @@ static void runtime_curves_pick_by_runtime(void **state)
                  hw.eff.grouped_gemm[SIM_DT_BF16].max);
 }
 
+/* efficiency.gguf_matvec: shares by GGUF tensor type, base and per runtime, loaded as given;
+ * a runtime without its own figure for a type reads the base one; a type no block lists has none. */
+static void gguf_matvec_shares_load(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *at = "\"kernel_overhead_us\"";
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"gguf_matvec\": {\"source\": \"s\", \"q4_k\": 0.125, \"iq3_s\": 0.05}, "
+                                  "\"runtimes\": {\"ik_llamacpp\": {\"source\": \"x\", \"gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 1}}, \"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 1}}, "
+                                  "\"gguf_matvec\": {\"source\": \"ik\", \"q4_k\": 0.25}}}, \"kernel_overhead_us\"",
+                                  &hw, &err),
+                     SIM_OK);
+    const char *src = NULL;
+    assert_close(sim_hw_matvec_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, &src), 0.125);
+    assert_string_equal(src, "s");
+    assert_close(sim_hw_matvec_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q4_K, &src), 0.25);
+    assert_string_equal(src, "ik");
+    assert_close(sim_hw_matvec_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_IQ3_S, NULL), 0.05);
+    assert_true(sim_hw_matvec_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q6_K, NULL) == 0);
+    /* the shipped Zen 4 files carry both; the Pi has no per-type source */
+    load_named("ryzen-7950x", &hw);
+    assert_true(sim_hw_matvec_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q3_K, NULL) > 0);
+    assert_true(sim_hw_matvec_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q3_K, NULL) >
+                sim_hw_matvec_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q3_K, NULL));
+    load_named("rpi5", &hw);
+    assert_true(sim_hw_matvec_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q3_K, NULL) == 0);
+}
+
+static void bad_gguf_matvec_is_named(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *at = "\"kernel_overhead_us\"";
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"gguf_matvec\": {\"source\": \"s\", \"q4_k_m\": 0.1}, \"kernel_overhead_us\"",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, t->path);
+    assert_msg_has(&err, "efficiency.gguf_matvec.q4_k_m");
+    assert_msg_has(&err, "recipes");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"gguf_matvec\": {\"source\": \"s\", \"bf16\": 0.1}, \"kernel_overhead_us\"",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.gguf_matvec.bf16");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"gguf_matvec\": {\"source\": \"s\", \"q4_0\": 1.5}, \"kernel_overhead_us\"",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.gguf_matvec.q4_0");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"gguf_matvec\": {\"q4_0\": 0.1}, \"kernel_overhead_us\"", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.gguf_matvec.source");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"gguf_matvec\": {\"source\": \"s\"}, \"kernel_overhead_us\"", &hw, &err),
+                     SIM_EINPUT);
+    assert_msg_has(&err, "lists no GGUF tensor type");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"runtimes\": {\"ik_llamacpp\": {\"source\": \"x\", \"gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 1}}, \"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 1}}, "
+                                  "\"gguf_matvec\": {\"source\": \"ik\", \"q4_k\": 0}}}, \"kernel_overhead_us\"",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.runtimes.ik_llamacpp.gguf_matvec.q4_k");
+}
+
 static void bad_runtime_curves_are_named(void **state)
 {
     tmpfile_state *t = *state;
@@ -611,6 +671,8 @@ int main(void)
         cmocka_unit_test(missing_file_is_named),
         cmocka_unit_test(runtime_curves_pick_by_runtime),
         cmocka_unit_test_setup_teardown(bad_runtime_curves_are_named, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(gguf_matvec_shares_load, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(bad_gguf_matvec_is_named, setup_tmp, teardown_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,67 @@ static void test_dense_q4_k_m_is_memory_bound(void **state)
     assert_true(f.weight_bytes > 2.5 * file);
 }
 
+/* Decode at batch 1 on a CPU whose hwmodel gives GGUF mat-vec shares (efficiency.gguf_matvec):
+ * each matrix's compute runs at share x the INT8 peak for its type, a type without a share at
+ * the INT8 curve's one-row point, and the class mix adds the times. Checked by hand on the
+ * Ryzen 9 7950X with its memory made fast enough that compute sets every operation. */
+static void test_gguf_matvec_by_hand(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    sim_err err = {0};
+    load_model(&m, "llama3.1-8b");
+    if (sim_registry_hw("ryzen-7950x", &hw, &err))
+        fail_msg("%s", err.msg);
+    hw.tiers[0].bandwidth_Bps = 1e16; /* compute-bound everywhere */
+    memset(hw.eff.matvec_share, 0, sizeof hw.eff.matvec_share);
+    hw.eff.matvec_share[SIM_WF_Q4_K] = 0.125;
+    hw.eff.matvec_share[SIM_WF_Q6_K] = 0.1;
+    const double int8 = 9.216e12, ovh = 5e-6; /* the file's INT8 peak and kernel overhead */
+    const double eta1 = 0.172 / 2;              /* its INT8 curve (max 0.172, half 1) at one row */
+    assert_true(fabs(hw.peak_flops[SIM_DT_INT8] - int8) < 1);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_Q4_K_S);
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(&d, w);
+    sim_memfit f;
+    sim_step_result s;
+    assert_int_equal(sim_phase_eval(&d, false, 1, 128, &s, &f, &err), SIM_OK);
+
+    /* LM head: Q6_K alone, 4096 x 128256 at 0.1 of the INT8 peak; 3 ops */
+    double head = 2.0 * 4096 * 128256 / (0.1 * int8) + 3 * ovh;
+    if (!(fabs(s.by_kind_s[SIM_LK_LM_HEAD] / head - 1) < 1e-9))
+        fail_msg("lm_head %.9g s, by hand %.9g s", s.by_kind_s[SIM_LK_LM_HEAD], head);
+    /* dense FFN: 3 x 4096 x 14336 per layer, 32 layers, 4 ops each; its mix of Q4_K (0.125) and
+     * Q5_K (no share: the curve's 0.086) adds each type's time */
+    const sim_wmix *ff = &w[SIM_WCLASS_DENSE_FFN];
+    double q5 = ff->elems[SIM_WF_Q5_K] / ff->total, q4 = ff->elems[SIM_WF_Q4_K] / ff->total;
+    assert_true(q5 > 0 && q4 > 0 && fabs(q4 + q5 - 1) < 1e-12); /* the recipe's ffn_down in the first layers */
+    double per_flop = q4 / (0.125 * int8) + q5 / (eta1 * int8);
+    double ffn = 32 * (2.0 * 3 * 4096 * 14336 * per_flop + 4 * ovh);
+    if (!(fabs(s.by_kind_s[SIM_LK_DENSE_FFN] / ffn - 1) < 1e-9))
+        fail_msg("dense_ffn %.9g s, by hand %.9g s", s.by_kind_s[SIM_LK_DENSE_FFN], ffn);
+    assert_true(s.basis_matvec[SIM_LK_DENSE_FFN] && s.basis_matvec[SIM_LK_LM_HEAD]);
+    assert_false(s.basis_matvec[SIM_LK_ATTN_CORE]);
+
+    /* two rows: outside the measured shape, the curve (no share) */
+    assert_int_equal(sim_phase_eval(&d, false, 2, 128, &s, &f, &err), SIM_OK);
+    assert_false(s.basis_matvec[SIM_LK_DENSE_FFN]);
+    double curve = 32 * (2.0 * 3 * 4096 * 14336 * 2 / (0.172 * 2 / 3 * int8) + 4 * ovh);
+    if (!(fabs(s.by_kind_s[SIM_LK_DENSE_FFN] / curve - 1) < 1e-9))
+        fail_msg("dense_ffn at 2 rows %.9g s, by the curve %.9g s", s.by_kind_s[SIM_LK_DENSE_FFN], curve);
+
+    /* a file whose types have no share runs as before: Q8_0 at the curve's one-row point */
+    sim_deploy_set_precision(&d, SIM_WF_Q8_0);
+    assert_int_equal(sim_phase_eval(&d, false, 1, 128, &s, &f, &err), SIM_OK);
+    assert_false(s.basis_matvec[SIM_LK_DENSE_FFN]);
+    ffn = 32 * (2.0 * 3 * 4096 * 14336 / (eta1 * int8) + 4 * ovh);
+    if (!(fabs(s.by_kind_s[SIM_LK_DENSE_FFN] / ffn - 1) < 1e-9))
+        fail_msg("q8_0 dense_ffn %.9g s, by the curve %.9g s", s.by_kind_s[SIM_LK_DENSE_FFN], ffn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +257,7 @@ int main(void)
         cmocka_unit_test(test_recipe_classes),
         cmocka_unit_test(test_dense_q4_k_m_is_memory_bound),
         cmocka_unit_test(test_stated_file_size),
+        cmocka_unit_test(test_gguf_matvec_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
