@@ -754,8 +754,12 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
     /* A memory-bound kernel's bandwidth share does not rise as its rows fall (the weights it
      * streams stay the same), and a compute-bound one's does not fall as they grow. */
     bool held = below ? mb[edge] : !mb[edge];
+    /* A collective's share of its link rises with the message toward the link's rate
+     * (alpha + bytes / beta: the fixed part weighs less as the bytes grow), so above its
+     * largest measured message the share there is a lower bound and is held; below its
+     * smallest it would be an overestimate and is not. */
     if (q->op == SIM_KOP_ALL_TO_ALL || q->op == SIM_KOP_ALL_REDUCE)
-        held = false;
+        held = !below;
     if (!near && !held)
         return false;
     hit->share = sh[edge];

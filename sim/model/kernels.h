@@ -118,7 +118,8 @@ typedef struct sim_kernel_hit {
     double share;
     int source;               /* index into the table's sources */
     bool held;                /* outside the measured rows, the nearest row's share was held (a
-                                 memory-bound share below its rows, a compute-bound one above) */
+                                 memory-bound share below its rows, a compute-bound one or a
+                                 collective's above) */
     bool fused_moe;           /* the series timed a whole MoE module (sim_kernel_row.fused_moe): the
                                  caller must not cost the top-k, permutation and finalize again */
     sim_kernel_count count;   /* all_to_all: the bytes the share is of (sim_kernel_row.count) */
@@ -140,7 +141,7 @@ double sim_kernel_deepep_nodes(int experts, int top_k, int nodes, int topk_group
 /* The query: op, type, variant and link as in a row; x and family as in sim_kernel_row.
  * Returns true and fills *hit when a series of rows covers x: between its first and last
  * point, within 25% beyond either end, below a memory-bound first point, or above a
- * compute-bound last point. A series is the rows of one family from one source in one
+ * compute-bound last point or a collective's last point (its share only rises with the message). A series is the rows of one family from one source in one
  * stated format (one library's kernel). Among covering series whose family is within a
  * factor of 2 of the query's, the nearest in log family wins; between series of the same
  * family, the fastest (a stack is taken to run the best kernel published for the shape).

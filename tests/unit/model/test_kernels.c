@@ -236,6 +236,20 @@ static void shares_are_held_only_where_physics_allows(void **state)
     assert_true(sim_kernel_lookup(&hw.kernels, &g, &h));
     assert_true(h.held);
     assert_double_equal(h.share, hw.kernels.rows[2].share, 1e-12); /* the masked row, held below */
+    /* a collective: above its largest message its share is held (a lower bound: the fixed
+     * cost weighs less as the message grows), below its smallest it is not */
+    const sim_kernel_row *a2a = NULL;
+    for (int i = 0; i < hw.kernels.n_rows; i++)
+        if (hw.kernels.rows[i].op == SIM_KOP_ALL_TO_ALL)
+            a2a = &hw.kernels.rows[i];
+    assert_non_null(a2a);
+    sim_kernel_query c = query_of(a2a);
+    c.x = a2a->x * 4;
+    assert_true(sim_kernel_lookup(&hw.kernels, &c, &h));
+    assert_true(h.held);
+    assert_double_equal(h.share, a2a->share, 1e-12);
+    c.x = a2a->x / 4;
+    assert_false(sim_kernel_lookup(&hw.kernels, &c, &h));
     /* a type with no rows, or an op with none, is not covered */
     sim_kernel_query none = {.op = SIM_KOP_GEMM, .dtype = SIM_DT_BF16, .family = 1e7, .x = 64};
     assert_false(sim_kernel_lookup(&hw.kernels, &none, &h));
