@@ -9,7 +9,8 @@
  * so a step model that costs the same shape as max(F/P, B/W) / share gives back t exactly,
  * whether the kernel was compute- or memory-bound. Between measured points of one weight
  * shape the share is interpolated linearly in log rows (monotone between points, exact at
- * them). For collectives the share is of the link's bandwidth. */
+ * them). For collectives the share is of the link's bandwidth, in the bytes the row counts
+ * (sim_kernel_count: the link's own, or DeepEP's over the NIC, which may exceed 1). */
 #ifndef MOESIM_KERNELS_H
 #define MOESIM_KERNELS_H
 
