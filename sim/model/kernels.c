@@ -238,14 +238,101 @@ static int attn_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peak
     return fill_share(r, row, pk, err);
 }
 
+double sim_kernel_deepep_bytes(sim_kernel_count count, double tokens, double copies, double hidden, sim_dtype dt)
+{
+    double per = dt == SIM_DT_FP8 ? hidden + hidden / 128 * 4 : hidden * dtype_bytes(dt);
+    if (dt == SIM_DT_FP8 && count == SIM_KCOUNT_DEEPEP_SELECTIONS)
+        per += 16; /* num_fp8_bytes = hidden + hidden / 128 * 4 + 16 */
+    return tokens * copies * per;
+}
+
+double sim_kernel_deepep_nodes(int experts, int top_k, int nodes, int topk_groups)
+{
+    if (nodes < 1 || experts < nodes || top_k < 1 || top_k > experts)
+        return NAN;
+    /* p[d]: probability that the first i uniform picks (without replacement) touched d nodes;
+     * pick i+1 opens a new node with probability (experts - d m) / (experts - i). */
+    enum { MAX_TOPK = 64 };
+    double m = (double)experts / nodes, p[MAX_TOPK + 1] = { 0 };
+    if (top_k > MAX_TOPK)
+        return NAN;
+    p[0] = 1;
+    for (int i = 0; i < top_k; i++)
+        for (int d = i + 1 < nodes ? i + 1 : nodes; d >= 0; d--) { /* downwards: p[d - 1] is still pick i's */
+            double stay = d * m - i > 0 ? p[d] * (d * m - i) / (experts - i) : 0;
+            double open = d > 0 ? p[d - 1] * (experts - (d - 1) * m) / (experts - i) : 0;
+            p[d] = stay + open;
+        }
+    double e = 0;
+    for (int d = 1; d <= nodes && d <= top_k; d++)
+        e += p[d] * (d < topk_groups ? d : topk_groups);
+    return e;
+}
+
+/* An RDMA row read by DeepEP's byte count (`byte_count: "deepep"`): the published time of one
+ * call at the row's shape, and its share as DeepEP's bytes over that time against the NIC. The
+ * normal kernels publish GB/s: time = DeepEP's bytes / GB/s. The low-latency kernels publish
+ * a latency (the time itself) and GB/s derived from it; the two must agree within the
+ * rounding and the test's 10 masked selections (3%). */
+static int deepep_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks *pk, double gbps, double lat,
+                      double ep, double tokens, double hidden, double top_k, sim_err *err)
+{
+    int rc;
+    if (row->dtype != SIM_DT_FP8 && row->dtype != SIM_DT_BF16)
+        return bad(r, "dtype", "must be fp8 or bf16 for byte_count 'deepep' (the types its tests count)", err);
+    double bytes;
+    if (row->variant % 2 == 0) { /* normal: a token once per node it reaches, its own included */
+        double rpn = 0, experts = 0, groups = 0;
+        if ((rc = num(r, "ranks_per_node", true, &rpn, err)) || (rc = num(r, "experts", true, &experts, err)) ||
+            (rc = num(r, "topk_groups", true, &groups, err)))
+            return rc;
+        double nodes = ep / rpn;
+        if (nodes != floor(nodes) || nodes < 2)
+            return bad(r, "ranks_per_node", "must divide 'ep' into 2 or more nodes (an internode row)", err);
+        if (fmod(experts, nodes) != 0 || top_k > experts)
+            return bad(r, "experts", "must divide evenly over the nodes and be at least 'top_k'", err);
+        if (isnan(gbps))
+            return bad(r, "gbps", "is missing (DeepEP's normal kernels publish GB/s in its byte count)", err);
+        double copies = sim_kernel_deepep_nodes((int)experts, (int)top_k, (int)nodes, (int)groups);
+        row->count = SIM_KCOUNT_DEEPEP_NODES;
+        bytes = sim_kernel_deepep_bytes(row->count, tokens, copies, hidden, row->dtype);
+        row->time_s = bytes / (gbps * 1e9);
+    } else { /* low latency: a token once per selected expert */
+        if (isnan(lat))
+            return bad(r, "latency_us", "is missing (DeepEP's low-latency kernels publish the latency)", err);
+        row->count = SIM_KCOUNT_DEEPEP_SELECTIONS;
+        bytes = sim_kernel_deepep_bytes(row->count, tokens, top_k, hidden, row->dtype);
+        row->time_s = lat * 1e-6;
+        if (!isnan(gbps) && fabs(bytes / row->time_s / (gbps * 1e9) - 1) > 0.03) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "%.4g GB/s disagrees with DeepEP's bytes over 'latency_us' (%.4g GB/s) by more than 3%%",
+                     gbps, bytes / row->time_s / 1e9);
+            return bad(r, "gbps", msg, err);
+        }
+    }
+    double bw = pk->scale_out_Bps, bps = bytes / row->time_s;
+    /* DeepEP's bytes include copies that stay on the node (NVLink) and, in low-latency mode,
+     * on the rank; what leaves the GPU goes through NVLink or the NIC. */
+    if (bw <= 0 || bps > (bw + pk->scale_up_Bps) * 1.0001) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%.4g GB/s (DeepEP's count) exceeds the device's scale-up and scale-out bandwidth together",
+                 bps / 1e9);
+        return bad(r, isnan(gbps) ? "latency_us" : "gbps", msg, err);
+    }
+    row->share = bps / bw;
+    return SIM_OK;
+}
+
 static int a2a_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks *pk, sim_err *err)
 {
     static const char *const keys[] = {"op", "phase", "mode", "transport", "ep", "tokens", "hidden", "top_k",
-                                       "dtype", "gbps", "latency_us", "library_kernel", "source", "note", NULL};
+                                       "dtype", "gbps", "latency_us", "byte_count", "ranks_per_node", "experts",
+                                       "topk_groups", "library_kernel", "source", "note", NULL};
     static const char *const phases[] = {"dispatch", "combine"};
     static const char *const modes[] = {"normal", "low_latency"};
     static const char *const links[] = {"nvlink", "rdma", "xgmi", "pcie"};
-    int phase = 0, mode = 0, link = 0, rc;
+    static const char *const counts[] = {"link", "deepep"};
+    int phase = 0, mode = 0, link = 0, count = 0, rc;
     double ep = 0, tokens = 0, hidden = 0, top_k = 0, gbps = NAN, lat = NAN;
     if ((rc = sim_json_check_keys(r->o, keys, r->file, r->path, err)) ||
         (rc = choice(r, "phase", phases, 2, &phase, err)) || (rc = choice(r, "mode", modes, 2, &mode, err)) ||
@@ -254,23 +341,32 @@ static int a2a_row(const row_ctx *r, sim_kernel_row *row, const sim_kernel_peaks
         (rc = num(r, "top_k", true, &top_k, err)) || (rc = dtype_field(r, false, &row->dtype, err)) ||
         (rc = num(r, "gbps", false, &gbps, err)) || (rc = num(r, "latency_us", false, &lat, err)))
         return rc;
+    if (cJSON_GetObjectItemCaseSensitive(r->o, "byte_count") &&
+        (rc = choice(r, "byte_count", counts, 2, &count, err)))
+        return rc;
     if (isnan(gbps) && isnan(lat))
         return bad(r, "gbps", "is missing (an all_to_all row needs 'gbps' or 'latency_us')", err);
     row->variant = phase * 2 + mode;
     row->link = (sim_kernel_link)link;
     row->x = tokens;
     row->family = ep;
-    double bw = pk->scale_up_Bps;
     row->share = NAN; /* a latency-only row carries no bandwidth share */
+    if (count == 1) {
+        if (link != SIM_KLINK_RDMA)
+            return bad(r, "byte_count", "'deepep' is read for transport 'rdma' only (internode kernels)", err);
+        return deepep_row(r, row, pk, gbps, lat, ep, tokens, hidden, top_k, err);
+    }
     /* Over RDMA the libraries count bytes per destination with the local node included
      * (DeepEP's tests count a token once per node it reaches, its own among them; MORI the
-     * same way), so their GB/s can exceed the NIC: 58 GB/s at EP32 on a 50 GB/s CX7. Those
-     * rows are kept as published but not read until the step model counts bytes their way. */
+     * same way), so their GB/s can exceed the NIC: 58 GB/s at EP32 on a 50 GB/s CX7. A row
+     * is read over RDMA only with the byte count named (`byte_count: "deepep"`); others are
+     * kept as published but not read. */
+    double bw = pk->scale_up_Bps;
     if (!isnan(gbps) && link != SIM_KLINK_RDMA) {
         if (bw <= 0 || gbps * 1e9 > bw * 1.0001) {
             char msg[160];
             snprintf(msg, sizeof msg, "%.4g GB/s exceeds the device's %s bandwidth of %.4g GB/s per direction", gbps,
-                     link == SIM_KLINK_RDMA ? "scale-out" : "scale-up", bw / 1e9);
+                     "scale-up", bw / 1e9);
             return bad(r, "gbps", msg, err);
         }
         row->share = gbps * 1e9 / bw;
@@ -400,7 +496,8 @@ static int parse_table(const cJSON *root, sim_kernel_table *t, const char *file,
 static int parse_includes(const cJSON *root, sim_kernel_table *t, const char *file, const sim_kernel_peaks *pk,
                           sim_err *err)
 {
-    static const char *const keys[] = {"device", "ops", "why", NULL};
+    static const char *const keys[] = {"device", "ops", "transports", "why", NULL};
+    static const char *const links[] = {"nvlink", "rdma", "xgmi", "pcie"};
     const cJSON *inc = cJSON_GetObjectItemCaseSensitive(root, "include");
     if (!inc)
         return SIM_OK;
@@ -432,6 +529,25 @@ static int parse_includes(const cJSON *root, sim_kernel_table *t, const char *fi
                                       "all_to_all, all_reduce)", err);
             want[k] = true;
         }
+        /* transports: the collectives only over these links (two devices may share a NIC and
+         * not a scale-up link: the H100 takes the H800's RDMA rows, not its cut NVLink's);
+         * absent = every link */
+        bool link_ok[4] = { true, true, true, true };
+        const cJSON *trs = cJSON_GetObjectItemCaseSensitive(e, "transports");
+        if (trs) {
+            if (!cJSON_IsArray(trs) || !trs->child)
+                return bad(&r, "transports", "must be a non-empty array of nvlink, rdma, xgmi, pcie", err);
+            memset(link_ok, 0, sizeof link_ok);
+            for (const cJSON *o = trs->child; o; o = o->next) {
+                int k = -1;
+                for (int j = 0; j < 4; j++)
+                    if (cJSON_IsString(o) && strcmp(o->valuestring, links[j]) == 0)
+                        k = j;
+                if (k < 0)
+                    return bad(&r, "transports", "names an unknown transport (nvlink, rdma, xgmi, pcie)", err);
+                link_ok[k] = true;
+            }
+        }
         const char *slash = strrchr(file, '/');
         char other[600];
         snprintf(other, sizeof other, "%.*s%s.json", slash ? (int)(slash - file) + 1 : 0, file, dev);
@@ -455,7 +571,9 @@ static int parse_includes(const cJSON *root, sim_kernel_table *t, const char *fi
             snprintf(d->title + n, sizeof d->title - n, " (measured on %s)", dev);
         }
         for (int j = 0; j < inc_table.n_rows; j++) {
-            if (!want[inc_table.rows[j].op])
+            const sim_kernel_row *ir = &inc_table.rows[j];
+            bool collective = ir->op == SIM_KOP_ALL_TO_ALL || ir->op == SIM_KOP_ALL_REDUCE;
+            if (!want[ir->op] || (collective && !link_ok[ir->link]))
                 continue;
             if (t->n_rows >= SIM_KT_MAX_ROWS)
                 return sim_fail(err, SIM_EINPUT, "%s: more than %d rows with its includes", file, SIM_KT_MAX_ROWS);
@@ -550,7 +668,7 @@ static bool same_series(const sim_kernel_row *a, const sim_kernel_row *b)
 {
     return a->op == b->op && a->dtype == b->dtype && a->variant == b->variant && a->link == b->link &&
            same(a->family, b->family) && a->source == b->source && strcmp(a->format, b->format) == 0 &&
-           a->fused_moe == b->fused_moe;
+           a->fused_moe == b->fused_moe && a->count == b->count;
 }
 
 /* The points of the series that starts at row i: each distinct x of its rows, smallest first,
@@ -616,6 +734,7 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
     int n = s->n;
     hit->source = t->rows[s->row].source; /* one series, one source, one scope */
     hit->fused_moe = t->rows[s->row].fused_moe;
+    hit->count = t->rows[s->row].count;
     hit->held = false;
     int hi = 0;
     while (hi < n && x[hi] < q->x && !same(x[hi], q->x))
@@ -635,8 +754,12 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
     /* A memory-bound kernel's bandwidth share does not rise as its rows fall (the weights it
      * streams stay the same), and a compute-bound one's does not fall as they grow. */
     bool held = below ? mb[edge] : !mb[edge];
+    /* A collective's share of its link rises with the message toward the link's rate
+     * (alpha + bytes / beta: the fixed part weighs less as the bytes grow), so above its
+     * largest measured message the share there is a lower bound and is held; below its
+     * smallest it would be an overestimate and is not. */
     if (q->op == SIM_KOP_ALL_TO_ALL || q->op == SIM_KOP_ALL_REDUCE)
-        held = false;
+        held = !below;
     if (!near && !held)
         return false;
     hit->share = sh[edge];

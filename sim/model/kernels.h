@@ -9,7 +9,8 @@
  * so a step model that costs the same shape as max(F/P, B/W) / share gives back t exactly,
  * whether the kernel was compute- or memory-bound. Between measured points of one weight
  * shape the share is interpolated linearly in log rows (monotone between points, exact at
- * them). For collectives the share is of the link's bandwidth. */
+ * them). For collectives the share is of the link's bandwidth, in the bytes the row counts
+ * (sim_kernel_count: the link's own, or DeepEP's over the NIC, which may exceed 1). */
 #ifndef MOESIM_KERNELS_H
 #define MOESIM_KERNELS_H
 
@@ -28,6 +29,17 @@ typedef enum {
 
 typedef enum { SIM_KATTN_MHA, SIM_KATTN_GQA, SIM_KATTN_MLA } sim_kernel_attn;
 typedef enum { SIM_KLINK_NVLINK, SIM_KLINK_RDMA, SIM_KLINK_XGMI, SIM_KLINK_PCIE } sim_kernel_link;
+
+/* Which bytes an all_to_all row's bandwidth counts, and so which bytes the step model must
+ * divide by it to get the measured time back (SCHEMA.md, `byte_count`):
+ *   LINK: the bytes that cross the link (the step model's own count for its transport);
+ *   DEEPEP_NODES: DeepEP's normal internode kernels (tests/test_internode.py): a token once
+ *     per node its experts live on, its own node included, payload FP8 hidden x (1 + 4/128)
+ *     (the per-128 scales) or BF16 hidden x 2;
+ *   DEEPEP_SELECTIONS: DeepEP's low-latency kernels (tests/test_low_latency.py): a token once
+ *     per selected expert, local ones included, payload FP8 hidden + hidden/128 x 4 + 16 or
+ *     BF16 hidden x 2. */
+typedef enum { SIM_KCOUNT_LINK, SIM_KCOUNT_DEEPEP_NODES, SIM_KCOUNT_DEEPEP_SELECTIONS } sim_kernel_count;
 
 typedef struct sim_kernel_source {
     char key[48];
@@ -56,6 +68,10 @@ typedef struct sim_kernel_row {
     char format[24];          /* GEMMs: the weight format as stated ("fp8-block128", "fp8-tensor", ...), or "" */
     bool fused_moe;           /* grouped GEMMs of layout "fused-moe": the time is a whole MoE module's
                                  (top-k selection, permutation, both GEMMs, activation, finalize) */
+    sim_kernel_count count;   /* all_to_all: the bytes its share is of (LINK: the link's bytes; DEEPEP_*:
+                                 DeepEP's count, share = those bytes / time / scale-out bandwidth) */
+    double time_s;            /* all_to_all rows read by DeepEP's count: the published time of one call
+                                 (the latency, or DeepEP's bytes / its GB/s), for tests and messages */
     int index;                /* position in the file's `rows`, for messages */
 } sim_kernel_row;
 
@@ -103,15 +119,30 @@ typedef struct sim_kernel_hit {
     double share;
     int source;               /* index into the table's sources */
     bool held;                /* outside the measured rows, the nearest row's share was held (a
-                                 memory-bound share below its rows, a compute-bound one above) */
+                                 memory-bound share below its rows, a compute-bound one or a
+                                 collective's above) */
     bool fused_moe;           /* the series timed a whole MoE module (sim_kernel_row.fused_moe): the
                                  caller must not cost the top-k, permutation and finalize again */
+    sim_kernel_count count;   /* all_to_all: the bytes the share is of (sim_kernel_row.count) */
 } sim_kernel_hit;
+
+/* DeepEP's byte count of one dispatch or combine call per rank (tests/test_internode.py,
+ * tests/test_low_latency.py): `copies` token copies (distinct nodes per token, own node
+ * included, for DEEPEP_NODES; selected experts for DEEPEP_SELECTIONS) of `hidden` elements
+ * sent as `dt` (FP8 with its per-128 scales; the low-latency FP8 message adds 16 bytes). */
+double sim_kernel_deepep_bytes(sim_kernel_count count, double tokens, double copies, double hidden, sim_dtype dt);
+
+/* The expected distinct nodes a token reaches in DeepEP's internode test: scores random,
+ * the top `topk_groups` of `nodes` node groups by their best expert, then the top `top_k`
+ * of those groups' experts (`experts` spread evenly over the nodes). The first pick of a
+ * group is always a pick, so the count is min(topk_groups, D) with D the distinct nodes of
+ * top_k experts drawn uniformly without replacement: its expectation in closed form. */
+double sim_kernel_deepep_nodes(int experts, int top_k, int nodes, int topk_groups);
 
 /* The query: op, type, variant and link as in a row; x and family as in sim_kernel_row.
  * Returns true and fills *hit when a series of rows covers x: between its first and last
  * point, within 25% beyond either end, below a memory-bound first point, or above a
- * compute-bound last point. A series is the rows of one family from one source in one
+ * compute-bound last point or a collective's last point (its share only rises with the message). A series is the rows of one family from one source in one
  * stated format (one library's kernel). Among covering series whose family is within a
  * factor of 2 of the query's, the nearest in log family wins; between series of the same
  * family, the fastest (a stack is taken to run the best kernel published for the shape).

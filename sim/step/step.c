@@ -859,6 +859,36 @@ static sim_kernel_hit a2a_measured(const ctx *c, sim_kernel_query q, int phase, 
     return hit;
 }
 
+/* Bytes of one phase as DeepEP counts them (kernels.h, sim_kernel_count): the FP8 and BF16
+ * payloads as its tests count them, another dispatch payload at its own bytes per element. */
+static double deepep_bytes(sim_kernel_count count, double tokens, double copies, double h, sim_wformat f, bool combine)
+{
+    if (combine || f == SIM_WF_BF16)
+        return sim_kernel_deepep_bytes(count, tokens, copies, h, SIM_DT_BF16);
+    if (f == SIM_WF_FP8)
+        return sim_kernel_deepep_bytes(count, tokens, copies, h, SIM_DT_FP8);
+    return tokens * copies * h * sim_wformat_bytes(f);
+}
+
+/* One phase on a DeepEP internode row: DeepEP's bytes for this step's routing over the row's
+ * bandwidth in the same count (share x NIC), so at the row's shape the time is the published
+ * one. The row times the whole kernel (NVLink forwarding, the NIC, its latency): no tier of the
+ * prior is added. Normal kernels: a token once per node its experts live on, its own included
+ * (rs->mean_dest_nodes_per_token), per sender, as the per-node prior counts the NIC. Low
+ * latency: a token once per selected expert, and the busiest receiver's selections where they
+ * are more, as the per-expert prior. */
+static double deepep_phase_s(const ctx *c, const sim_kernel_hit *hit, const sim_routing_stats *rs, double T_src,
+                             bool combine)
+{
+    const sim_deploy *d = c->d;
+    double h = c->m->hidden, bw = d->hw->scale_out.bandwidth_Bps * hit->share;
+    if (hit->count == SIM_KCOUNT_DEEPEP_NODES)
+        return deepep_bytes(hit->count, T_src, rs->mean_dest_nodes_per_token, h, d->dispatch_fmt, combine) / bw;
+    double send = deepep_bytes(hit->count, T_src, c->m->ffn.top_k, h, d->dispatch_fmt, combine);
+    double recv = deepep_bytes(hit->count, rs->max_tokens_per_rank, 1, h, d->dispatch_fmt, combine);
+    return fmax(send, recv) / bw;
+}
+
 /* Expert-parallel dispatch and combine for one MoE layer. */
 static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_stats *rs, bool prefill)
 {
@@ -924,6 +954,12 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
                       node > 1 ? sim_comm_p2p_s(&hw->scale_up, eta_u, fwd_c) : 0);
         bytes = nic_d + nic_c;
     }
+    /* DeepEP's internode rows count their bytes their own way (kernels.h): its time replaces
+     * the transport's for the phase it covers. */
+    if (over_nics && hd.share > 0 && hd.count != SIM_KCOUNT_LINK)
+        t_disp = deepep_phase_s(c, &hd, rs, T_src, false);
+    if (over_nics && hc.share > 0 && hc.count != SIM_KCOUNT_LINK)
+        t_comb = deepep_phase_s(c, &hc, rs, T_src, true);
     add_comm(a, SIM_LK_EP_COMM, t_disp + t_comb, bytes);
     note_comm_basis(a, SIM_LK_EP_COMM, hd.share > 0 && hc.share > 0 ? &hd : NULL);
     if ((hd.share > 0) != (hc.share > 0)) /* one phase measured, the other on the prior */

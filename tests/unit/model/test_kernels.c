@@ -109,7 +109,10 @@ static void every_row_answers_its_own_shape(const sim_kernel_table *t)
                                (t->rows[j].source != r->source || strcmp(t->rows[j].format, r->format) != 0));
         if (alone)
             assert_double_equal(hit.share, own, 1e-12);
-        assert_true(hit.share > 0 && hit.share <= (r->op == SIM_KOP_ALL_REDUCE ? 2.0001 : 1.0001));
+        /* a share of the link, except NCCL's bus bandwidth (up to twice it with SHARP) and
+         * DeepEP's count (copies that stay on the node count too: SIM_KCOUNT_DEEPEP_*) */
+        double cap = r->op == SIM_KOP_ALL_REDUCE ? 2.0001 : r->count != SIM_KCOUNT_LINK ? INFINITY : 1.0001;
+        assert_true(hit.share > 0 && hit.share <= cap);
     }
 }
 
@@ -233,6 +236,20 @@ static void shares_are_held_only_where_physics_allows(void **state)
     assert_true(sim_kernel_lookup(&hw.kernels, &g, &h));
     assert_true(h.held);
     assert_double_equal(h.share, hw.kernels.rows[2].share, 1e-12); /* the masked row, held below */
+    /* a collective: above its largest message its share is held (a lower bound: the fixed
+     * cost weighs less as the message grows), below its smallest it is not */
+    const sim_kernel_row *a2a = NULL;
+    for (int i = 0; i < hw.kernels.n_rows; i++)
+        if (hw.kernels.rows[i].op == SIM_KOP_ALL_TO_ALL)
+            a2a = &hw.kernels.rows[i];
+    assert_non_null(a2a);
+    sim_kernel_query c = query_of(a2a);
+    c.x = a2a->x * 4;
+    assert_true(sim_kernel_lookup(&hw.kernels, &c, &h));
+    assert_true(h.held);
+    assert_double_equal(h.share, a2a->share, 1e-12);
+    c.x = a2a->x / 4;
+    assert_false(sim_kernel_lookup(&hw.kernels, &c, &h));
     /* a type with no rows, or an op with none, is not covered */
     sim_kernel_query none = {.op = SIM_KOP_GEMM, .dtype = SIM_DT_BF16, .family = 1e7, .x = 64};
     assert_false(sim_kernel_lookup(&hw.kernels, &none, &h));
@@ -475,6 +492,126 @@ static int teardown_tmp(void **state)
     return 0;
 }
 
+/* C(n, k) as a double (n up to a few hundred, k small) */
+static double choose(double n, double k)
+{
+    return k < 0 || k > n ? 0 : exp(lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1));
+}
+
+/* Expected distinct nodes of DeepEP's internode test, by inclusion-exclusion (independent of
+ * the loader's recurrence): P(D = d) = C(n, d) sum_j (-1)^j C(d, j) C((d - j) m, k) / C(E, k),
+ * and the test's group limit takes min(g, D). */
+static double nodes_by_inclusion_exclusion(int E, int k, int n, int g)
+{
+    double m = (double)E / n, e = 0;
+    for (int d = 1; d <= n; d++) {
+        double onto = 0;
+        for (int j = 0; j <= d; j++)
+            onto += (j % 2 ? -1 : 1) * choose(d, j) * choose((d - j) * m, k);
+        e += (d < g ? d : g) * choose(n, d) * onto / choose(E, k);
+    }
+    return e;
+}
+
+/* DeepEP's internode rows (the shipped H800 table, read by DeepEP's byte count): at each
+ * row's shape, DeepEP's bytes over the row's share of the NIC give back the published time:
+ * the latency of a low-latency row, DeepEP's bytes / GB/s of a normal one. */
+static void deepep_rdma_rows_give_back_their_published_time(void **state)
+{
+    (void)state;
+    /* the node count against an independent formula; EP16 and EP32 pick among all nodes (the
+     * uniform closed form), EP64 among the best 4 of 8 */
+    for (int n = 2; n <= 8; n *= 2) /* the rows span 2-8 nodes (the alternating sum loses digits beyond) */
+        assert_double_equal(sim_kernel_deepep_nodes(256, 8, n, n < 4 ? n : 4), nodes_by_inclusion_exclusion(256, 8, n, n < 4 ? n : 4),
+                            1e-9);
+    assert_double_equal(sim_kernel_deepep_nodes(256, 8, 2, 2), 2 * (1 - choose(128, 8) / choose(256, 8)), 1e-12);
+    assert_double_equal(sim_kernel_deepep_nodes(256, 8, 4, 4), 4 * (1 - choose(192, 8) / choose(256, 8)), 1e-12);
+    assert_true(sim_kernel_deepep_nodes(256, 8, 8, 4) < 4 && sim_kernel_deepep_nodes(256, 8, 8, 4) > 3.9);
+
+    load_hw("h800");
+    const sim_kernel_table *t = &hw.kernels;
+    double bw = hw.scale_out.bandwidth_Bps;
+    int normal = 0, low_latency = 0;
+    for (int i = 0; i < t->n_rows; i++) {
+        const sim_kernel_row *r = &t->rows[i];
+        if (r->op != SIM_KOP_ALL_TO_ALL || r->link != SIM_KLINK_RDMA || r->count == SIM_KCOUNT_LINK)
+            continue;
+        bool fp8 = r->dtype == SIM_DT_FP8;
+        double h = 7168, per, want;
+        sim_kernel_hit hit;
+        sim_kernel_query q = query_of(r);
+        assert_true(sim_kernel_lookup(t, &q, &hit));
+        assert_int_equal(hit.count, r->count);
+        if (r->count == SIM_KCOUNT_DEEPEP_NODES) { /* 4096 tokens, 8 ranks per node, top-4 node groups */
+            int nodes = (int)r->family / 8;
+            per = fp8 ? h * (1 + 4.0 / 128) : 2 * h;
+            double bytes = 4096 * nodes_by_inclusion_exclusion(256, 8, nodes, nodes < 4 ? nodes : 4) * per;
+            double gbps = (int)r->family == 16 ? 43 : (int)r->family == 32 ? (fp8 ? 58 : 57) : (fp8 ? 51 : 50);
+            want = bytes / (gbps * 1e9);
+            assert_double_equal(bytes / (hit.share * bw), want, 1e-9 * want);
+            normal++;
+        } else { /* 128 tokens x top-8 selections */
+            per = fp8 ? h + h / 128 * 4 + 16 : 2 * h;
+            double bytes = 128 * 8 * per;
+            want = r->time_s;
+            assert_double_equal(bytes / (hit.share * bw), want, 1e-9 * want);
+            /* the published latencies, dispatch and combine, by EP */
+            static const int eps[] = {16, 32, 64, 128, 256};
+            static const double lat_d[] = {118, 155, 173, 192, 194}, lat_c[] = {195, 273, 314, 369, 360};
+            bool found = false;
+            for (int e = 0; e < 5; e++)
+                if ((int)r->family == eps[e]) {
+                    assert_double_equal(want, (fp8 ? lat_d[e] : lat_c[e]) * 1e-6, 1e-15);
+                    found = true;
+                }
+            assert_true(found);
+            low_latency++;
+        }
+        assert_double_equal(r->time_s, want, 1e-9 * want);
+    }
+    assert_int_equal(normal, 6);      /* EP16, 32, 64 x dispatch, combine */
+    assert_int_equal(low_latency, 10); /* EP16 ... 256 x both (EP8 is one node: NVLink, not read) */
+
+    /* the step model at a row's shape: DeepSeek-V3 (hidden 7168, top-8 of 256) at EP32 on
+     * H800s, 4096 tokens per rank, uniform routing (so a token reaches the nodes DeepEP's
+     * test routes it to: all 4 node groups allowed), prefill (the normal kernels): the
+     * exchange takes the published dispatch time plus the published combine time */
+    static sim_model m;
+    sim_err err = {0};
+    if (sim_registry_model("deepseek-v3", &m, &err))
+        fail_msg("%s", err.msg);
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    d.expert_fmt = d.dense_fmt = SIM_WF_FP8;
+    d.dispatch_fmt = SIM_WF_FP8;
+    d.ep = 32, d.dp = 32, d.gpus = 32, d.tp = 1;
+    d.skew = 0, d.redundant_experts = 0, d.eplb = false;
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    sim_step_result res;
+    if (sim_moe_layer_eval(&d, &fit, 32 * 4096, &res, &err))
+        fail_msg("%s", err.msg);
+    double nodes = 4 * (1 - choose(192, 8) / choose(256, 8));
+    double published = 4096 * nodes * 7168 * (1 + 4.0 / 128) / 58e9 + 4096 * nodes * 7168 * 2 / 57e9;
+    assert_double_equal(res.by_kind_s[SIM_LK_EP_COMM], published, 1e-9 * published);
+    assert_int_equal(res.basis[SIM_LK_EP_COMM], SIM_BASIS_MEASURED);
+    assert_string_equal(sim_step_basis_key(&res, d.hw, SIM_LK_EP_COMM), "deepep-v1");
+
+    /* the H100 takes the H800's RDMA rows (same NIC), not its NVLink ones */
+    load_hw("h100-sxm");
+    bool rdma = false, h800_nvlink = false;
+    for (int i = 0; i < hw.kernels.n_rows; i++) {
+        const sim_kernel_row *r = &hw.kernels.rows[i];
+        bool from_h800 = strncmp(hw.kernels.sources[r->source].key, "h800/", 5) == 0;
+        rdma = rdma || (r->op == SIM_KOP_ALL_TO_ALL && from_h800 && r->link == SIM_KLINK_RDMA);
+        h800_nvlink = h800_nvlink || (r->op == SIM_KOP_ALL_TO_ALL && from_h800 && r->link != SIM_KLINK_RDMA);
+    }
+    assert_true(rdma);
+    assert_false(h800_nvlink);
+}
+
 /* Load `rows` (the text of the rows array) in a table with one source `s`; expect a refusal
  * whose message holds each of the NULL-terminated `needles`. */
 static void expect_refused(const char *rows, ...)
@@ -539,6 +676,32 @@ static void malformed_rows_are_named(void **state)
     expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"normal\", \"transport\": \"nvlink\", "
                    "\"ep\": 8, \"tokens\": 4096, \"hidden\": 7168, \"top_k\": 8, \"gbps\": 900, \"source\": \"s\"}",
                    "rows[0].gbps", "exceeds", NULL);
+    /* DeepEP's count: over RDMA only, its fields required, latency and GB/s consistent */
+    expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"normal\", \"transport\": \"nvlink\", "
+                   "\"ep\": 8, \"tokens\": 4096, \"hidden\": 7168, \"top_k\": 8, \"gbps\": 150, \"byte_count\": \"deepep\", "
+                   "\"source\": \"s\"}",
+                   "rows[0].byte_count", "rdma", NULL);
+    expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"normal\", \"transport\": \"rdma\", "
+                   "\"ep\": 32, \"tokens\": 4096, \"hidden\": 7168, \"top_k\": 8, \"dtype\": \"fp8\", \"gbps\": 58, "
+                   "\"byte_count\": \"deepep\", \"experts\": 256, \"topk_groups\": 4, \"source\": \"s\"}",
+                   "rows[0].ranks_per_node", "missing", NULL);
+    expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"normal\", \"transport\": \"rdma\", "
+                   "\"ep\": 32, \"tokens\": 4096, \"hidden\": 7168, \"top_k\": 8, \"dtype\": \"fp8\", \"gbps\": 58, "
+                   "\"byte_count\": \"deepep\", \"ranks_per_node\": 32, \"experts\": 256, \"topk_groups\": 4, "
+                   "\"source\": \"s\"}",
+                   "rows[0].ranks_per_node", "2 or more nodes", NULL);
+    expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"low_latency\", \"transport\": \"rdma\", "
+                   "\"ep\": 64, \"tokens\": 128, \"hidden\": 7168, \"top_k\": 8, \"dtype\": \"fp8\", \"gbps\": 43, "
+                   "\"byte_count\": \"deepep\", \"source\": \"s\"}",
+                   "rows[0].latency_us", "missing", NULL);
+    expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"low_latency\", \"transport\": \"rdma\", "
+                   "\"ep\": 64, \"tokens\": 128, \"hidden\": 7168, \"top_k\": 8, \"dtype\": \"fp8\", \"gbps\": 60, "
+                   "\"latency_us\": 173, \"byte_count\": \"deepep\", \"source\": \"s\"}",
+                   "rows[0].gbps", "disagrees", NULL);
+    expect_refused("{\"op\": \"all_to_all\", \"phase\": \"dispatch\", \"mode\": \"low_latency\", \"transport\": \"rdma\", "
+                   "\"ep\": 64, \"tokens\": 128, \"hidden\": 7168, \"top_k\": 8, \"dtype\": \"fp8\", "
+                   "\"latency_us\": 173, \"byte_count\": \"mori\", \"source\": \"s\"}",
+                   "rows[0].byte_count", "deepep", NULL);
     expect_refused("{\"op\": \"attn_decode\", \"kind\": \"mla\", \"dtype\": \"bf16\", \"batch\": 64, \"seqlen\": 4096, "
                    "\"heads\": 128, \"head_dim\": 576, \"tflops\": 100, \"source\": \"s\"}",
                    "rows[0].context", NULL);
@@ -573,6 +736,7 @@ int main(void)
         cmocka_unit_test(shipped_tables_load),
         cmocka_unit_test(mla_prefill_reads_the_mla_rows),
         cmocka_unit_test(decode_falls_back_to_normal_a2a_rows),
+        cmocka_unit_test(deepep_rdma_rows_give_back_their_published_time),
         cmocka_unit_test(bf16_attention_reads_fp16_rows_at_equal_peaks),
         cmocka_unit_test(fixture_rows_reproduce_their_figures),
         cmocka_unit_test(interpolation_is_exact_at_rows_and_monotone_between),
