@@ -781,6 +781,26 @@ static int load_transfer_source(const char *from, const char *file, const sim_hw
     return SIM_OK;
 }
 
+/* A GEMM curve's half-point (the rows at which it reaches half its top efficiency) sits where
+ * the kernel stops streaming its weights at the memory's pace and starts to fill the ALUs: for
+ * one kernel it moves with the device's balance, peak FLOP/s over memory bytes/s (the
+ * roofline's ridge point). A curve taken from another device of the family keeps its
+ * kernel's shape, so its half-points scale by (P/B here) / (P/B there), type by type; without
+ * this a device with less compute per byte (an RTX 3090 on the 4090's curves) would be
+ * costed compute-bound at one token, where every GPU streams weights. */
+static void scale_curve_halves(sim_curve *c, const sim_hw *hw, const sim_hw *src)
+{
+    double bw = hw->tiers[0].bandwidth_Bps, sbw = src->tiers[0].bandwidth_Bps;
+    for (int t = 0; t < SIM_DT_COUNT; t++) {
+        double p = hw->peak_flops[t], sp = src->peak_flops[t];
+        if (!(p > 0 && sp > 0 && bw > 0 && sbw > 0))
+            continue;
+        double r = (p / bw) / (sp / sbw);
+        c[t].half *= r;
+        c[t].small_half *= r;
+    }
+}
+
 /* Take the efficiencies of another hwmodel of the same family (class and backend: the
  * kernels' efficiencies and fixed costs are those of one kind of device and software).
  * The file's own `source` says why; `link` may be given, since links belong to the device. */
@@ -804,6 +824,12 @@ static int transfer_efficiency(const cJSON *e, sim_hw *hw, const char *file, con
                         file, from, sim_hw_class_name(src.cls), src.backend, hw->name, sim_hw_class_name(hw->cls),
                         hw->backend);
     hw->eff = src.eff;
+    scale_curve_halves(hw->eff.gemm, hw, &src);
+    scale_curve_halves(hw->eff.grouped_gemm, hw, &src);
+    for (int r = 0; r < SIM_RUNTIME_COUNT; r++) {
+        scale_curve_halves(hw->eff.runtime[r].gemm, hw, &src);
+        scale_curve_halves(hw->eff.runtime[r].grouped_gemm, hw, &src);
+    }
     snprintf(hw->eff.efficiency_from, sizeof hw->eff.efficiency_from, "%s", from);
     const char *why = cJSON_GetObjectItemCaseSensitive(e, "source")->valuestring;
     if (snprintf(hw->eff.source, sizeof hw->eff.source, "%s", why) >= (int)sizeof hw->eff.source)
