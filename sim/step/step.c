@@ -188,6 +188,7 @@ typedef struct consts {
     int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
     sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
     double numa_bw, numa_compute;   /* the device's NUMA factors (sim_deploy_numa; 1 = one socket) */
+    double bw_tier0;                /* tier 0's bandwidth x numa_bw, the product add_op divides by */
     double host_numa_bw, host_numa_compute; /* ... and the host CPU's */
     double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
     sim_dtype dt_host;
@@ -362,7 +363,7 @@ static void add_op(acc *a, const ctx *c, const op *o)
         double eta = measured ? o->hit.share : sim_curve_at(*o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
         /* a multi-socket CPU reads tier 0 (weights, and the KV and activations beside them) at its
          * NUMA mode's share of the machine's bandwidth (sim_deploy_numa) */
-        t_m = fast / (hw->tiers[0].bandwidth_Bps * c->k->numa_bw * (eta > 1e-6 ? eta : 1e-6));
+        t_m = fast / (c->k->bw_tier0 * (eta > 1e-6 ? eta : 1e-6));
     }
     if (o->frac) {
         for (int i = 1; i < hw->n_tiers; i++) {
@@ -1872,6 +1873,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
     sim_numa_use nu;
     sim_deploy_numa(d, d->hw, &nu);
     k->numa_bw = nu.bw_factor;
+    k->bw_tier0 = d->hw->tiers[0].bandwidth_Bps * k->numa_bw; /* (bw x numa) x eta, as before */
     k->numa_compute = nu.compute_factor;
     sim_deploy_numa(d, d->host_cpu, &nu);
     k->host_numa_bw = nu.bw_factor;
