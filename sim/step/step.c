@@ -64,12 +64,12 @@ const char *sim_bound_name(sim_bound b)
 
 /* Accumulated cost of a set of operations. Per layer kind it also counts the operations
  * costed from a kernel-table row and from the curves, and the last row's source. A slim
- * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the totals
- * alone: the breakdown from `kind` on is neither zeroed nor written. */
+ * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the four
+ * times alone: the tallies from `flops` on are neither zeroed nor written. */
 typedef struct acc {
     bool slim;
     double compute, memory, overhead, comm;
-    double flops, bytes, comm_bytes, slow_bytes;
+    double flops, bytes, comm_bytes, slow_bytes;   /* not in a slim accumulator: */
     double tier_bytes[SIM_MAX_TIERS];   /* weight bytes per memory tier */
     double kind[SIM_LK_COUNT];          /* the breakdown: */
     int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
@@ -80,26 +80,43 @@ typedef struct acc {
 
 static void acc_zero(acc *a, bool slim)
 {
-    memset(a, 0, slim ? offsetof(acc, kind) : sizeof *a);
-    a->slim = slim;
+    if (slim) {
+        a->slim = true;
+        a->compute = a->memory = a->overhead = a->comm = 0;
+    } else {
+        memset(a, 0, sizeof *a);
+    }
+}
+
+/* The part of an accumulator a slim one has (acc_zero writes no more). */
+static void acc_copy(acc *dst, const acc *src)
+{
+    if (src->slim) {
+        dst->slim = true;
+        dst->compute = src->compute, dst->memory = src->memory;
+        dst->overhead = src->overhead, dst->comm = src->comm;
+    } else {
+        *dst = *src;
+    }
 }
 
 static void acc_scale_add(acc *dst, const acc *src, double times)
 {
-    if (!dst->slim)
-        for (int i = 0; i < SIM_LK_COUNT; i++)
-            dst->kind[i] += src->kind[i] * times;
     dst->compute += src->compute * times;
     dst->memory += src->memory * times;
     dst->overhead += src->overhead * times;
     dst->comm += src->comm * times;
+    if (dst->slim)
+        return;
+    for (int i = 0; i < SIM_LK_COUNT; i++)
+        dst->kind[i] += src->kind[i] * times;
     dst->flops += src->flops * times;
     dst->bytes += src->bytes * times;
     dst->comm_bytes += src->comm_bytes * times;
     dst->slow_bytes += src->slow_bytes * times;
     for (int i = 0; i < SIM_MAX_TIERS; i++)
         dst->tier_bytes[i] += src->tier_bytes[i] * times;
-    if (times <= 0 || dst->slim)
+    if (times <= 0)
         return;
     for (int i = 0; i < SIM_LK_COUNT; i++) {
         if (src->measured[i] > 0) {
@@ -122,7 +139,10 @@ typedef struct op {
     sim_layer_kind kind;
     double flops;
     double peak;             /* FLOP/s of the compute type used */
-    double eta_c;            /* compute efficiency at this shape */
+    double eta_c;            /* compute efficiency at this shape, or: */
+    const sim_curve *c_curve;/* non-NULL: eta_c is this curve at c_x, evaluated only when no kernel-table row
+                                answers (a measured op never reads it) */
+    double c_x;
     double act_bytes;        /* activations, KV: always in tier 0 */
     double weight_bytes;     /* weights: split over tiers by `frac` */
     const double *frac;      /* share of these weights per tier (memfit) */
@@ -140,8 +160,9 @@ typedef struct op {
 static void add_comm(acc *a, sim_layer_kind kind, double seconds, double bytes)
 {
     a->comm += seconds;
-    if (!a->slim)
-        a->kind[kind] += seconds;
+    if (a->slim)
+        return;
+    a->kind[kind] += seconds;
     a->comm_bytes += bytes;
 }
 
@@ -167,6 +188,7 @@ typedef struct consts {
     int nmat;                /* matrices per FFN: 3 for SwiGLU, 2 for ReLU^2 */
     sim_wmix w[SIM_WCLASS_COUNT]; /* stored types per weight class (sim_deploy_weight_mix) */
     double numa_bw, numa_compute;   /* the device's NUMA factors (sim_deploy_numa; 1 = one socket) */
+    double bw_tier0;                /* tier 0's bandwidth x numa_bw, the product add_op divides by */
     double host_numa_bw, host_numa_compute; /* ... and the host CPU's */
     double peak_host;        /* the host CPU's FLOP/s for the expert format, and its type */
     sim_dtype dt_host;
@@ -180,6 +202,31 @@ typedef struct consts {
      * shares (resolve_matvec); 0 = no share applies, the curves cost it. mv_host_experts: the
      * routed experts on the host CPU. */
     double mv_rate[SIM_WCLASS_COUNT], mv_host_experts;
+    /* the runtime's GEMM curves for each compute type above (sim_hw_gemm_curve): dense GEMMs in
+     * the dense, expert and attention types, grouped expert GEMMs on the device and on the host */
+    sim_curve gemm_dense, gemm_expert, gemm_shared, gemm_attn, grouped_expert, grouped_host;
+    const char *const *prefer;   /* the engine's kernel libraries (sim_engine_kernel_libraries) */
+    double kv_bytes;             /* bytes per KV element */
+    int moe_tp;                  /* sim_deploy_moe_tp */
+    int ranks_per_node;          /* the routing query's EP ranks per scale-up node */
+    /* Each operation's terms that do not depend on the shape, by the same expressions the
+     * operations used (so the same values), found once per deployment: */
+    struct {
+        double nq, kvh;          /* query heads and (GQA) KV heads per device */
+        double proj_params, proj_flops_tok, kv_row, proj_n, proj_weight_bytes, proj_dequant_s;
+        int kernels;
+    } attn;
+    struct {                     /* an FFN: dense, shared experts, one routed expert */
+        double params;           /* matrices x hidden x width per device */
+        double inter;            /* width per device */
+        double act;              /* activation bytes per row / 2 */
+        double weight_bytes, dequant_s; /* dense and shared; the routed experts' scale with those touched */
+    } dense, shared, expert;
+    struct {
+        double params, n, act, weight_bytes;
+    } head;
+    double a2a_disp_bytes;       /* bytes per dispatched element (the dispatch format's) */
+    double a2a_remote;           /* 1 - 1/ep: the share of a token's destinations on other ranks */
 } consts;
 
 /* The kernel-table lookups of one step, one slot per call site: a site asks the same query
@@ -190,6 +237,7 @@ typedef enum {
     KS_SHARED_DOWN, KS_EXPERTS_UP, KS_EXPERTS_DOWN, KS_HEAD, KS_DRAFT_PROJ, KS_A2A_DISPATCH, KS_A2A_COMBINE,
     KS_A2A_DISPATCH_NORMAL, KS_A2A_COMBINE_NORMAL, /* decode's fallback to the normal kernels (a2a_measured) */
     KS_ATTN_FULL_FP16, KS_ATTN_LOCAL_FP16,         /* BF16 attention's fallback to FP16 rows (attention_measured) */
+    KS_TP_ALLREDUCE, KS_MOE_ALLREDUCE,             /* all-reduce over the TP group, over the experts' TP group */
     KS_COUNT
 } kernel_site;
 
@@ -222,14 +270,62 @@ typedef struct route_memo {
     sim_routing_stats stats;
 } route_memo;
 
+/* The kernel-table answers one step asked for, in the order it asked, kept by the step's shape:
+ * within a plan a step's queries follow from its shape alone (the deployment and placement are
+ * the plan's), so a shape seen before replays its answers in order instead of probing each
+ * site's memo (one hash of the shape a step, against one per lookup). Each replayed answer is
+ * checked against the query (site, x and family); a step that asks something else leaves the
+ * tape and looks up as before, and the tape is recorded again on the shape's next step. */
+#define TAPE_HITS 64         /* lookups a step may record (DeepSeek-V3 decode: 11; with MTP: ~20) */
+typedef struct tape_hit {
+    double x, family;
+    sim_kernel_hit hit;      /* the whole answer (share, source, held, fused_moe, the all-to-all's
+                                byte count...): every field the lookup gives is replayed */
+    unsigned char site;
+    bool found;
+} tape_hit;
+
+typedef struct shape_tape {
+    bool used;               /* the slot holds `key` (open addressing: never emptied alone) */
+    bool valid;              /* its answers are complete (else: record them on the next step) */
+    int n;
+    sim_step_shape key;
+    tape_hit hits[TAPE_HITS];
+} shape_tape;
+
+/* Shapes kept; the table is emptied when half of its slots are used (a sweep comes back to a
+ * working set smaller than that, as the routing cache's). */
+#define PLAN_TAPES 256
+
+typedef enum { TAPE_OFF, TAPE_RECORD, TAPE_REPLAY } tape_mode;
+
+/* A step's place on its shape's tape. */
+typedef struct tape_cursor {
+    shape_tape *t;
+    tape_mode mode;
+    int i;                   /* next answer to replay or record */
+} tape_cursor;
+
 struct sim_step_plan {
     const sim_deploy *d;
     const sim_memfit *fit;
     consts k;
     site_memo site[KS_COUNT];
     route_memo route[PLAN_ROUTES];
+    int tapes_used;
+    shape_tape tape[PLAN_TAPES];
 };
 
+
+/* A layer's mixer (attention or state-space, with its TP all-reduce) as costed last in this step,
+ * by shape: the MoE and the dense layers of a step (and its CPU-expert layers) run the same
+ * mixer on the same shape, so the second is a copy of the first (the same operations in the
+ * same order: the same figures). One slot per mixer kind. */
+typedef struct mixer_memo {
+    bool valid;
+    sim_step_shape s;
+    acc a;
+} mixer_memo;
 
 /* Everything the per-layer costing needs for one step. */
 typedef struct ctx {
@@ -238,6 +334,8 @@ typedef struct ctx {
     const sim_model *m;
     const consts *k;
     sim_step_plan *plan;     /* NULL: every kernel lookup from scratch */
+    tape_cursor *tape;       /* with a plan: this step's shape tape */
+    mixer_memo *mixers;      /* [SIM_MIX_COUNT], this step's (NULL: none) */
     bool slim;               /* the step's time alone: slim accumulators (acc), no breakdown */
     bool cpu_experts;        /* this layer's routed experts run on d->host_cpu (cpu_experts_ops) */
 } ctx;
@@ -249,35 +347,44 @@ static void add_op(acc *a, const ctx *c, const op *o)
     bool measured = o->hit.share > 0;
     double t_c = 0;
     if (o->flops > 0) {
-        double eta = measured ? o->hit.share : o->eta_c > 1e-6 ? o->eta_c : 1e-6;
+        double eta = o->hit.share;
+        if (!measured) {
+            eta = o->c_curve ? sim_curve_at(*o->c_curve, o->c_x) : o->eta_c;
+            eta = eta > 1e-6 ? eta : 1e-6;
+        }
         t_c = o->flops / (o->peak * eta);
     }
     t_c += o->dequant_s;
 
     double fast_w = o->frac ? o->weight_bytes * o->frac[0] : o->weight_bytes;
     double fast = o->act_bytes + fast_w;
-    a->tier_bytes[0] += fast_w;
     double t_m = 0;
     if (fast > 0) {
         double eta = measured ? o->hit.share : sim_curve_at(*o->mem_curve, o->mem_x > 0 ? o->mem_x : fast);
         /* a multi-socket CPU reads tier 0 (weights, and the KV and activations beside them) at its
          * NUMA mode's share of the machine's bandwidth (sim_deploy_numa) */
-        t_m = fast / (hw->tiers[0].bandwidth_Bps * c->k->numa_bw * (eta > 1e-6 ? eta : 1e-6));
+        t_m = fast / (c->k->bw_tier0 * (eta > 1e-6 ? eta : 1e-6));
     }
     if (o->frac) {
         for (int i = 1; i < hw->n_tiers; i++) {
             double b = o->weight_bytes * o->frac[i];
-            if (b > 0) {
+            if (b > 0)
                 t_m += b / (hw->tiers[i].bandwidth_Bps * hw->eff.memory.max);
-                a->slow_bytes += b;
-                a->tier_bytes[i] += b;
-            }
         }
     }
     /* a measured kernel's time already holds its per-group setup */
     double t_o = o->kernels * hw->eff.kernel_overhead_s + (measured ? 0 : o->groups_s);
-    if (a->slim) {
-    } else if (measured) {
+    /* the larger side, without a branch (which side wins moves with the shape); adding +0 to
+     * the other leaves it as it was */
+    bool compute_bound = t_c > t_m;
+    double t = compute_bound ? t_c : t_m;
+    a->compute += compute_bound ? t_c : 0.0;
+    a->memory += compute_bound ? 0.0 : t_m;
+    a->overhead += t_o;
+    if (a->slim)
+        return;
+    a->kind[o->kind] += t + t_o;
+    if (measured) {
         a->measured[o->kind]++;
         a->source[o->kind] = o->hit.source;
         a->held[o->kind] = a->held[o->kind] || o->hit.held;
@@ -285,14 +392,16 @@ static void add_op(acc *a, const ctx *c, const op *o)
         a->curves[o->kind]++;
         a->matvec[o->kind] += o->matvec;
     }
-    double t = (t_c > t_m ? t_c : t_m);
-    if (t_c > t_m)
-        a->compute += t_c;
-    else
-        a->memory += t_m;
-    a->overhead += t_o;
-    if (!a->slim)
-        a->kind[o->kind] += t + t_o;
+    a->tier_bytes[0] += fast_w;
+    if (o->frac) {
+        for (int i = 1; i < hw->n_tiers; i++) {
+            double b = o->weight_bytes * o->frac[i];
+            if (b > 0) {
+                a->slow_bytes += b;
+                a->tier_bytes[i] += b;
+            }
+        }
+    }
     a->flops += o->flops;
     a->bytes += o->act_bytes + o->weight_bytes;
 }
@@ -386,14 +495,14 @@ static double dequant_time_other(const ctx *c, const sim_hw *hw, sim_wclass k, d
     return s;
 }
 
-/* dequant_time_on for the deployment's device and class k's compute type. */
-static double dequant_time(const ctx *c, sim_wclass k, double elems)
+/* dequant_time_on for the deployment's device and class cl's compute type. */
+static double dequant_time_k(const consts *k, sim_wclass cl, double elems)
 {
     if (!(elems > 0))
         return 0;
     double s = 0;
-    for (int i = 0; i < c->k->n_deq[k]; i++)
-        s += elems * c->k->deq_share[k][i] / c->k->deq_rate[k][i];
+    for (int i = 0; i < k->n_deq[cl]; i++)
+        s += elems * k->deq_share[cl][i] / k->deq_rate[cl][i];
     return s;
 }
 
@@ -457,14 +566,14 @@ static void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double el
         return;
     o->peak = rate;
     o->eta_c = 1;
+    o->c_curve = NULL; /* the rate is the op's, whatever its curve */
     o->dequant_s = dequant_time_other(c, c->d->hw, cl, elems);
     o->matvec = true;
 }
 
-/* The curve of the deployment's runtime on device hw (the GPU, or the host CPU of CPU experts). */
-static sim_curve gemm_curve(const ctx *c, const sim_hw *hw, sim_dtype t, bool grouped)
+static double dequant_time(const ctx *c, sim_wclass k, double elems)
 {
-    return sim_hw_gemm_curve(hw, c->d->runtime, t, grouped);
+    return dequant_time_k(c->k, k, elems);
 }
 
 /* Queries that differ at most in x and family: one site's candidates differ only by family. */
@@ -491,11 +600,9 @@ static uint64_t mix_bits(double x, double family)
 /* sim_kernel_lookup on the device's table; with a plan, the site's answer for this x and family
  * if it has one, else from the site's candidate series (found again when the family moved: the
  * attention core's FLOPs per KV byte differ in the last bits from one batch to the next). */
-static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+static bool site_lookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
 {
     const sim_kernel_table *t = &c->d->hw->kernels;
-    if (!c->plan)
-        return sim_kernel_lookup(t, q, hit);
     site_memo *e = &c->plan->site[site];
     if (!e->valid || !same_kind(&e->key, q)) {
         e->key = *q;
@@ -525,27 +632,150 @@ static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, s
     return found;
 }
 
+/* The next answer on the step's tape, when the tape replays and it is this query's (site, x,
+ * family): true with *found and *hit (when found) set. Any other query leaves the tape. */
+static bool tape_replay(const ctx *c, int site, double x, double family, bool *found, sim_kernel_hit *hit)
+{
+    tape_cursor *tc = c->tape;
+    if (tc->mode != TAPE_REPLAY)
+        return false;
+    const tape_hit *e = &tc->t->hits[tc->i];
+    if (tc->i < tc->t->n && e->site == site && e->x == x && e->family == family) {
+        tc->i++;
+        *found = e->found;
+        if (e->found)
+            *hit = e->hit;
+        return true;
+    }
+    tc->t->valid = false; /* another query than recorded: off the tape, recorded again next time */
+    tc->mode = TAPE_OFF;
+    return false;
+}
+
+/* Put an answer on the step's tape when it records. */
+static void tape_record(const ctx *c, int site, double x, double family, bool found, const sim_kernel_hit *hit)
+{
+    tape_cursor *tc = c->tape;
+    if (tc->mode != TAPE_RECORD)
+        return;
+    if (tc->i >= TAPE_HITS) {
+        tc->mode = TAPE_OFF; /* more lookups than a tape holds: this shape is not taped */
+        return;
+    }
+    tape_hit *e = &tc->t->hits[tc->i++];
+    *e = (tape_hit){ .x = x, .family = family, .site = (unsigned char)site, .found = found };
+    if (found)
+        e->hit = *hit;
+}
+
+/* sim_kernel_lookup on the device's table; with a plan, the next answer on the step's tape when
+ * it is this query's, else the site's memo (and the answer recorded when the tape records). */
+static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    if (!c->plan)
+        return sim_kernel_lookup(&c->d->hw->kernels, q, hit);
+    bool found;
+    if (tape_replay(c, site, q->x, q->family, &found, hit))
+        return found;
+    found = site_lookup(c, site, q, hit);
+    tape_record(c, site, q->x, q->family, found, hit);
+    return found;
+}
+
+/* klookup without the tape (a caller that tapes a combination of answers as one). */
+static bool klookup_untaped(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    return c->plan ? site_lookup(c, site, q, hit) : sim_kernel_lookup(&c->d->hw->kernels, q, hit);
+}
+
+static uint64_t shape_hash(const sim_step_shape *s)
+{
+    const double *v = &s->decode_seqs;
+    uint64_t h = 0;
+    for (size_t i = 0; i < sizeof *s / sizeof(double); i++)
+        h = h * 0x100000001b3ULL ^ mix_bits(v[i], 0);
+    return h;
+}
+
+/* Find the shape's tape (replay it when complete) or start recording one. */
+static void tape_begin(sim_step_plan *p, const sim_step_shape *s, tape_cursor *tc)
+{
+    unsigned i = (unsigned)(shape_hash(s) % PLAN_TAPES);
+    for (int probes = 0; probes < PLAN_TAPES; probes++, i = (i + 1) % PLAN_TAPES) {
+        shape_tape *t = &p->tape[i];
+        if (t->used && memcmp(&t->key, s, sizeof *s) == 0) {
+            *tc = (tape_cursor){ .t = t, .mode = t->valid ? TAPE_REPLAY : TAPE_RECORD };
+            return;
+        }
+        if (!t->used)
+            break;
+    }
+    if (p->tapes_used >= PLAN_TAPES / 2 || p->tape[i].used) { /* full: start again (keys are never removed one by one) */
+        for (int j = 0; j < PLAN_TAPES; j++)
+            p->tape[j].used = false;
+        p->tapes_used = 0;
+        i = (unsigned)(shape_hash(s) % PLAN_TAPES);
+    }
+    shape_tape *t = &p->tape[i];
+    t->used = true;
+    t->valid = false;
+    t->key = *s;
+    p->tapes_used++;
+    *tc = (tape_cursor){ .t = t, .mode = TAPE_RECORD };
+}
+
+/* A step ended (rc its result): a complete recording becomes the shape's tape; a replay that
+ * did not use every answer recorded is recorded again. */
+static void tape_end(tape_cursor *tc, int rc)
+{
+    if (tc->mode == TAPE_RECORD && rc == SIM_OK) {
+        tc->t->n = tc->i;
+        tc->t->valid = true;
+    } else if (tc->mode == TAPE_REPLAY && tc->i != tc->t->n) {
+        tc->t->valid = false;
+    }
+}
+
 /* The kernel-table share of an FFN's GEMMs at m rows (per expert when grouped): the up
  * projection (nmat-1 matrices of inter x h, run as one GEMM) and the down projection
- * (h x inter), combined by their FLOPs. A zero share (hit->share = 0): no row covers both. */
+ * (h x inter), combined by their FLOPs. A zero share (hit->share = 0): no row covers both.
+ * With a plan the combined answer is one entry of the step's tape (at the up site, x and the
+ * up projection's family: the down one follows from them within a deployment). */
+static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h, double inter,
+                         int nmat, sim_kernel_hit *r);
+
 static sim_kernel_hit ffn_measured(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h,
                                    double inter, int nmat)
 {
-    const sim_deploy *d = c->d;
-    sim_kernel_hit up, down, none = { 0 };
-    sim_kernel_query q = { .op = grouped ? SIM_KOP_GROUPED_GEMM : SIM_KOP_GEMM, .dtype = t, .x = m,
-                           .family = (nmat - 1) * inter * h, .prefer = sim_engine_kernel_libraries(d->engine) };
-    if (!klookup(c, up_site, &q, &up))
-        return none;
-    q.family = h * inter;
-    if (!klookup(c, up_site + 1, &q, &down))
-        return none;
-    double f_up = nmat - 1.0, f_down = 1.0; /* FLOPs in proportion to matrices */
-    sim_kernel_hit r = up;
-    r.share = (f_up + f_down) / (f_up / up.share + f_down / down.share);
-    r.held = up.held || down.held;
-    r.fused_moe = up.fused_moe && down.fused_moe;
+    sim_kernel_hit r = { 0 };
+    double fam_up = (nmat - 1) * inter * h;
+    bool found;
+    if (c->plan && tape_replay(c, up_site, m, fam_up, &found, &r))
+        return r; /* a zero share when not found */
+    found = ffn_combined(c, up_site, t, grouped, m, h, inter, nmat, &r);
+    if (c->plan)
+        tape_record(c, up_site, m, fam_up, found, &r);
     return r;
+}
+
+/* ffn_measured's two lookups and their combination; false (and *r untouched) when no row covers both. */
+static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h, double inter,
+                         int nmat, sim_kernel_hit *r)
+{
+    sim_kernel_hit up, down;
+    sim_kernel_query q = { .op = grouped ? SIM_KOP_GROUPED_GEMM : SIM_KOP_GEMM, .dtype = t, .x = m,
+                           .family = (nmat - 1) * inter * h, .prefer = c->k->prefer };
+    if (!klookup_untaped(c, up_site, &q, &up))
+        return false;
+    q.family = h * inter;
+    if (!klookup_untaped(c, up_site + 1, &q, &down))
+        return false;
+    double f_up = nmat - 1.0, f_down = 1.0; /* FLOPs in proportion to matrices */
+    *r = up;
+    r->share = (f_up + f_down) / (f_up / up.share + f_down / down.share);
+    r->held = up.held || down.held;
+    r->fused_moe = up.fused_moe && down.fused_moe;
+    return true;
 }
 
 /* The kernel-table share of one GEMM of m rows against an n x k weight. */
@@ -553,7 +783,7 @@ static sim_kernel_hit gemm_measured(const ctx *c, kernel_site site, sim_dtype t,
 {
     sim_kernel_hit hit = { 0 };
     sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k,
-                           .prefer = sim_engine_kernel_libraries(c->d->engine) };
+                           .prefer = c->k->prefer };
     if (!klookup(c, site, &q, &hit))
         hit.share = 0;
     return hit;
@@ -595,7 +825,7 @@ static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const s
 {
     const sim_model *m = c->m;
     sim_kernel_hit hit = { 0 };
-    sim_kernel_query q = { .prefer = sim_engine_kernel_libraries(c->d->engine) };
+    sim_kernel_query q = { .prefer = c->k->prefer };
     if (s->prefill_tokens == 0 && s->decode_seqs > 0) {
         double kv_bytes = core->mem_x * kv_row;
         q.op = SIM_KOP_ATTN_DECODE;
@@ -639,58 +869,37 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     const sim_model *m = c->m;
     const sim_hw *hw = d->hw;
     double T = step_tokens(s);
-    double h = m->hidden, nq = (double)m->attn.heads / d->tp;
-    double kvb = sim_wformat_bytes(d->kv_fmt), db = class_bytes(c, SIM_WCLASS_ATTN);
+    double h = m->hidden, nq = c->k->attn.nq;
     double win = local && m->attn.local_window > 0 ? m->attn.local_window : INFINITY;
     double Ld = fmin(s->decode_ctx, win), Lp = fmin(s->prefill_ctx, win);
-    double proj_params, proj_flops_tok, core_dec_flops, kv_row, core_pre_flops;
-    int kernels;
-
+    double core_dec_flops, core_pre_flops, kv_row = c->k->attn.kv_row;
     if (m->attn.kind == SIM_ATTN_GQA) {
         double hd = m->attn.head_dim;
-        double kvh = (double)m->attn.kv_heads / d->tp;
-        if (kvh < 1)
-            kvh = 1;
-        proj_params = h * nq * hd * 2 + 2 * h * kvh * hd;
-        if (m->attn.output_gate)
-            proj_params += h * nq * hd; /* the gate half of the query projection */
-        proj_flops_tok = 2 * proj_params;
         core_dec_flops = 4 * nq * hd * Ld;            /* QK^T and PV per sequence */
-        kv_row = 2 * kvh * hd * kvb;                  /* K and V of one context token */
         core_pre_flops = 4 * nq * hd * Lp;            /* per prompt token */
-        kernels = 6;
     } else {
-        double qr = m->attn.q_lora_rank, kvr = m->attn.kv_lora_rank;
+        double kvr = m->attn.kv_lora_rank;
         double dn = m->attn.qk_nope_head_dim, dr = m->attn.qk_rope_head_dim, dv = m->attn.v_head_dim;
-        double q = qr > 0 ? h * qr + qr * nq * (dn + dr) : h * nq * (dn + dr);
-        double kv_down = h * (kvr + dr);
-        double kv_up = kvr * nq * (dn + dv);
-        double o = nq * dv * h;
-        proj_params = q + kv_down + kv_up + o;
-        /* Decode runs the absorbed form: W_UK and W_UV fold into the query and output, so
-         * per token the up-projection costs nq*kvr*(dn+dv) MACs whatever the context. */
-        proj_flops_tok = 2 * (q + kv_down + o) + 2 * kv_up;
         core_dec_flops = 2 * nq * Ld * ((kvr + dr) + kvr); /* scores over the latent, then values */
-        kv_row = (kvr + dr) * kvb;                           /* one latent row per token, shared by all heads */
         core_pre_flops = 2 * nq * Lp * (dn + dr + dv);       /* prefill: plain MHA after up-projection */
-        kernels = 10;
     }
 
     op proj = {
         .kind = SIM_LK_ATTN_PROJ,
-        .flops = proj_flops_tok * T,
+        .flops = c->k->attn.proj_flops_tok * T,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_dense, false), T),
+        .c_curve = &c->k->gemm_dense,
+        .c_x = T,
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
-        .weight_bytes = proj_params * db,
+        .weight_bytes = c->k->attn.proj_weight_bytes,
         .frac = c->fit->other_frac,
         .mem_curve = &hw->eff.memory,
-        .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, proj_params),
-        .kernels = kernels - 1,
+        .dequant_s = c->k->attn.proj_dequant_s,
+        .kernels = c->k->attn.kernels - 1,
         /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
-        .hit = gemm_measured(c, KS_ATTN_PROJ, c->k->dt_dense, T, nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim), h),
+        .hit = gemm_measured(c, KS_ATTN_PROJ, c->k->dt_dense, T, c->k->attn.proj_n, h),
     };
-    matvec_op(c, &proj, SIM_WCLASS_ATTN, T, proj_params);
+    matvec_op(c, &proj, SIM_WCLASS_ATTN, T, c->k->attn.proj_params);
     add_op(a, c, &proj);
 
     double bL = s->decode_seqs * Ld;
@@ -772,7 +981,7 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
         .kind = SIM_LK_SSM,
         .flops = 2 * proj_params * T,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_dense, false), T),
+        .eta_c = sim_curve_at(c->k->gemm_dense, T),
         .act_bytes = T * h * 2 * 4, /* input, normed input, output, residual */
         .weight_bytes = proj_params * db,
         .frac = c->fit->other_frac,
@@ -807,24 +1016,41 @@ static void ssm_ops(acc *a, const ctx *c, const sim_step_shape *s)
 static void dense_ffn_ops(acc *a, const ctx *c, double T)
 {
     const sim_deploy *d = c->d;
-    double params = (double)c->k->nmat * c->m->hidden * c->m->ffn.dense_intermediate / d->tp;
     op o = {
         .kind = SIM_LK_DENSE_FFN,
-        .flops = 2 * params * T,
+        .flops = 2 * c->k->dense.params * T,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(c, d->hw, c->k->dt_dense, false), T),
-        .act_bytes = T * (2.0 * c->m->hidden + 2.0 * c->m->ffn.dense_intermediate / d->tp) * 2,
-        .weight_bytes = params * class_bytes(c, SIM_WCLASS_DENSE_FFN),
+        .c_curve = &c->k->gemm_dense,
+        .c_x = T,
+        .act_bytes = T * c->k->dense.act * 2,
+        .weight_bytes = c->k->dense.weight_bytes,
         .frac = c->fit->other_frac,
         .mem_curve = &d->hw->eff.memory,
-        .dequant_s = dequant_time(c, SIM_WCLASS_DENSE_FFN, params),
+        .dequant_s = c->k->dense.dequant_s,
         .kernels = 4,
-        .groups_s = sim_curve_group_s(gemm_curve(c, d->hw, c->k->dt_dense, false), T),
-        .hit = ffn_measured(c, KS_DENSE_UP, c->k->dt_dense, false, T, c->m->hidden, (double)c->m->ffn.dense_intermediate / d->tp,
-                            c->k->nmat),
+        .groups_s = sim_curve_group_s(c->k->gemm_dense, T),
+        .hit = ffn_measured(c, KS_DENSE_UP, c->k->dt_dense, false, T, c->m->hidden, c->k->dense.inter, c->k->nmat),
     };
-    matvec_op(c, &o, SIM_WCLASS_DENSE_FFN, T, params);
+    matvec_op(c, &o, SIM_WCLASS_DENSE_FFN, T, c->k->dense.params);
     add_op(a, c, &o);
+}
+
+/* sim_comm_allreduce_hit_s, its kernel-table lookup through the step's sites (klookup). */
+static double allreduce_hit_s(const ctx *c, kernel_site site, int n, double bytes, sim_kernel_hit *hit)
+{
+    const sim_hw *hw = c->d->hw;
+    sim_kernel_hit h = { 0 };
+    *hit = h;
+    if (n <= 1 || bytes <= 0)
+        return 0;
+    double eta;
+    const sim_link *l = sim_comm_tier(hw, n, &eta);
+    sim_kernel_link kl = l != &hw->scale_up ? SIM_KLINK_RDMA : c->k->scale_up_link;
+    sim_kernel_query q = { .op = SIM_KOP_ALL_REDUCE, .link = kl, .x = bytes, .family = n };
+    if (!klookup(c, site, &q, &h) || !(h.share > 0))
+        return sim_comm_allreduce_s(hw, n, bytes);
+    *hit = h;
+    return sim_comm_allreduce_bytes(n, bytes) / (l->bandwidth_Bps * h.share);
 }
 
 /* Ring all-reduce over the tensor-parallel group. */
@@ -835,7 +1061,7 @@ static void tp_allreduce(acc *a, const ctx *c, double T, double fraction)
         return;
     double bytes = T * c->m->hidden * 2;
     sim_kernel_hit hit;
-    add_comm(a, SIM_LK_TP_COMM, sim_comm_allreduce_hit_s(d->hw, d->tp, bytes, &hit) * fraction,
+    add_comm(a, SIM_LK_TP_COMM, allreduce_hit_s(c, KS_TP_ALLREDUCE, d->tp, bytes, &hit) * fraction,
              sim_comm_allreduce_bytes(d->tp, bytes) * fraction);
     note_comm_basis(a, SIM_LK_TP_COMM, &hit);
 }
@@ -898,7 +1124,7 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
     if (ep <= 1 || T_src <= 0)
         return;
     double h = c->m->hidden;
-    double disp_b = sim_wformat_bytes(d->dispatch_fmt), comb_b = 2.0;
+    double disp_b = c->k->a2a_disp_bytes, comb_b = 2.0;
     int node = hw->scale_up.domain_size > 1 ? hw->scale_up.domain_size : 1;
     bool inside = ep <= node;
     sim_a2a_transport tr = d->transport;
@@ -913,14 +1139,14 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
     bool over_nics = !inside;
     sim_kernel_link kl = over_nics ? SIM_KLINK_RDMA : c->k->scale_up_link;
     sim_kernel_query kq = { .op = SIM_KOP_ALL_TO_ALL, .link = kl, .x = T_src, .family = ep,
-                            .prefer = sim_engine_kernel_libraries(d->engine) };
+                            .prefer = c->k->prefer };
     sim_kernel_hit hd = a2a_measured(c, kq, 0, prefill), hc = a2a_measured(c, kq, 1, prefill);
 
     /* Remote copies per source token, and the busiest receiver's tokens, by transport. */
-    double remote_ranks = rs->mean_dest_ranks_per_token * (1.0 - 1.0 / ep);
+    double remote_ranks = rs->mean_dest_ranks_per_token * c->k->a2a_remote;
     double t_disp = 0, t_comb = 0, bytes = 0;
     if (tr == SIM_A2A_PER_EXPERT) {
-        double copies = k * (1.0 - 1.0 / ep);
+        double copies = k * c->k->a2a_remote;
         double recv = rs->max_tokens_per_rank;
         double eta;
         const sim_link *l = sim_comm_tier(hw, ep, &eta);
@@ -984,23 +1210,22 @@ static void shared_ops(acc *a, const ctx *c, double T)
     const sim_hw *hw = d->hw;
     double h = m->hidden;
     if (m->ffn.shared_experts > 0) {
-        double sp = (double)c->k->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
         op sh = {
             .kind = SIM_LK_SHARED,
-            .flops = 2 * sp * T,
+            .flops = 2 * c->k->shared.params * T,
             .peak = c->k->peak_shared,
-            .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_shared, false), T),
-            .act_bytes = T * (2 * h + 3.0 * m->ffn.shared_intermediate / d->tp) * 2,
-            .weight_bytes = sp * class_bytes(c, SIM_WCLASS_SHARED),
+            .c_curve = &c->k->gemm_shared,
+            .c_x = T,
+            .act_bytes = T * c->k->shared.act * 2,
+            .weight_bytes = c->k->shared.weight_bytes,
             .frac = kind_frac(c->fit->shared_frac, c->fit->expert_frac),
             .mem_curve = &hw->eff.memory,
-            .dequant_s = dequant_time(c, SIM_WCLASS_SHARED, sp),
+            .dequant_s = c->k->shared.dequant_s,
             .kernels = 3,
-            .groups_s = sim_curve_group_s(gemm_curve(c, hw, c->k->dt_shared, false), T), /* one wider FFN */
-            .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_shared, false, T, h,
-                                (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp, c->k->nmat),
+            .groups_s = sim_curve_group_s(c->k->gemm_shared, T), /* one wider FFN */
+            .hit = ffn_measured(c, KS_SHARED_UP, c->k->dt_shared, false, T, h, c->k->shared.inter, c->k->nmat),
         };
-        matvec_op(c, &sh, SIM_WCLASS_SHARED, T, sp);
+        matvec_op(c, &sh, SIM_WCLASS_SHARED, T, c->k->shared.params);
         add_op(a, c, &sh);
     }
 }
@@ -1067,7 +1292,7 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     double act = T * h * 2;
     double t_pcie = 2 * act / pcie_Bps + 2 * gpu->eff.kernel_overhead_s;
 
-    sim_curve gc = gemm_curve(c, cpu, c->k->dt_host, true);
+    const sim_curve gc = c->k->grouped_host;
     double groups_s = 0, eta = grouped_gemm_cost(gc, assign, touched, rs, &groups_s);
     double flops = 2 * per_expert * assign;
     double t_c = flops / (c->k->peak_host * (eta > 1e-6 ? eta : 1e-6)) +
@@ -1090,10 +1315,11 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
         shown = path > t_shared && path > 0 ? (path - t_shared) / path : 0;
     }
     book_host_part(a, SIM_LK_CPU_EXPERTS, t_c, t_m, t_o, shown);
-    if (!a->slim)
+    if (!a->slim) {
         a->matvec[SIM_LK_CPU_EXPERTS] += mv;
-    a->flops += flops;
-    a->bytes += bytes;
+        a->flops += flops;
+        a->bytes += bytes;
+    }
     add_comm(a, SIM_LK_PCIE, t_pcie * shown, 2 * act);
     note_comm_basis(a, SIM_LK_PCIE, NULL);
 }
@@ -1139,37 +1365,30 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     const sim_hw *hw = d->hw;
     double T = step_tokens(s);
     double h = m->hidden, E = m->ffn.experts;
-    int moe_tp = sim_deploy_moe_tp(d);
+    int moe_tp = c->k->moe_tp;
 
     sim_routing_query q = {
         .experts = m->ffn.experts,
         .top_k = m->ffn.top_k,
         .tokens = (long)llround(T_group),
         .ep = d->ep,
-        .ranks_per_node = 1,
         .skew = d->skew,
         .redundant = d->redundant_experts,
         .eplb = d->eplb,
         .seed = d->seed,
-        .small_rows = c->cpu_experts ? gemm_curve(c, d->host_cpu, c->k->dt_host, true).small_rows
-                                     : gemm_curve(c, hw, c->k->dt_expert, true).small_rows,
+        .small_rows = c->cpu_experts ? c->k->grouped_host.small_rows : c->k->grouped_expert.small_rows,
     };
-    int node = hw->scale_up.domain_size;
-    if (node > 1 && d->ep % node == 0)
-        q.ranks_per_node = node;
-    else if (node > 1 && node % d->ep == 0)
-        q.ranks_per_node = d->ep;
+    q.ranks_per_node = c->k->ranks_per_node;
     sim_routing_stats rs;
     int rc = routing_get(c, &q, &rs, err);
     if (rc)
         return rc;
 
     /* routed experts on the busiest rank */
-    double per_expert = (double)c->k->nmat * h * m->ffn.expert_intermediate / moe_tp;
+    double per_expert = c->k->expert.params;
     double assign = rs.max_tokens_per_rank;
     double touched = d->observed_experts > 0 ? d->observed_experts : rs.max_experts_per_rank;
-    double m_per_expert = touched > 0 ? assign / touched : 0, groups_s = 0;
-    double eta_ex = grouped_gemm_cost(gemm_curve(c, hw, c->k->dt_expert, true), assign, touched, &rs, &groups_s);
+    double m_per_expert = touched > 0 ? assign / touched : 0;
     double ex_frac[SIM_MAX_TIERS];
     if ((rc = expert_tiers(c, T_group, ex_frac, facts, err)))
         return rc;
@@ -1177,16 +1396,17 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .kind = SIM_LK_EXPERTS,
         .flops = 2 * per_expert * assign,
         .peak = c->k->peak_expert,
-        .eta_c = eta_ex,
-        .act_bytes = assign * (2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp) * 2,
+        .act_bytes = assign * c->k->expert.act * 2,
         .weight_bytes = touched * per_expert * class_bytes(c, SIM_WCLASS_EXPERTS),
         .frac = ex_frac,
         .mem_curve = &hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_EXPERTS, touched * per_expert),
         .kernels = 3,
-        .groups_s = groups_s,
-        .hit = ffn_measured(c, KS_EXPERTS_UP, c->k->dt_expert, true, m_per_expert, h, (double)m->ffn.expert_intermediate / moe_tp, c->k->nmat),
+        .hit = ffn_measured(c, KS_EXPERTS_UP, c->k->dt_expert, true, m_per_expert, h, c->k->expert.inter, c->k->nmat),
     };
+    /* the curves' efficiency and fixed cost per expert, where no kernel-table row answers */
+    if (!(ex.hit.share > 0))
+        ex.eta_c = grouped_gemm_cost(c->k->grouped_expert, assign, touched, &rs, &ex.groups_s);
     matvec_op(c, &ex, SIM_WCLASS_EXPERTS, m_per_expert, touched * per_expert);
     /* router: gate GEMM, top-k, permutation. Tiny FLOPs; launch-bound at small batch. Where the
      * experts rest on a fused-MoE measurement, that module's time already holds the top-k, the
@@ -1197,7 +1417,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .kind = SIM_LK_ROUTER,
         .flops = 2 * T * h * E,
         .peak = c->k->peak_attn,
-        .eta_c = sim_curve_at(gemm_curve(c, hw, c->k->dt_attn, false), T),
+        .eta_c = sim_curve_at(c->k->gemm_attn, T),
         .act_bytes = T * h * 2 + (fused ? 0 : T * m->ffn.top_k * (h * 2 * 2)), /* read tokens; gather and scatter the copies */
         .weight_bytes = h * E * 2,
         .frac = c->fit->other_frac,
@@ -1228,7 +1448,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         if (moe_tp > 1) {
             double bytes = assign / m->ffn.top_k * h * 2;
             sim_kernel_hit hit;
-            add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_hit_s(hw, moe_tp, bytes, &hit),
+            add_comm(comm, SIM_LK_TP_COMM, allreduce_hit_s(c, KS_MOE_ALLREDUCE, moe_tp, bytes, &hit),
                      sim_comm_allreduce_bytes(moe_tp, bytes));
             note_comm_basis(comm, SIM_LK_TP_COMM, &hit);
         }
@@ -1236,11 +1456,13 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         /* experts split across tp*dp devices: every device needs every token of the group */
         double bytes = T_group * h * 2;
         sim_kernel_hit hit;
-        add_comm(comm, SIM_LK_TP_COMM, sim_comm_allreduce_hit_s(hw, moe_tp, bytes, &hit),
+        add_comm(comm, SIM_LK_TP_COMM, allreduce_hit_s(c, KS_MOE_ALLREDUCE, moe_tp, bytes, &hit),
                  sim_comm_allreduce_bytes(moe_tp, bytes));
         note_comm_basis(comm, SIM_LK_TP_COMM, &hit);
     }
 
+    if (c->slim) /* the step's time alone: no facts */
+        return SIM_OK;
     facts->tokens_per_expert = m_per_expert;
     facts->experts_touched_per_rank = touched;
     facts->max_tokens_per_rank = assign;
@@ -1259,15 +1481,23 @@ static sim_step_shape scale_shape(const sim_step_shape *s, double f)
     return r;
 }
 
+static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, double T, acc *work, acc *hideable,
+                     sim_step_result *facts, sim_err *err);
+
 /* Cost of one layer of a kind: its mixer (attention, the state-space / linear-attention
  * mixer, or none) and its FFN (MoE, dense, or none), each followed by its TP all-reduce.
  * Communication that two-batch overlap can hide (EP) is kept apart in `hideable`. */
 static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
                        acc *work, acc *hideable, sim_step_result *facts, sim_err *err)
 {
-    acc_zero(work, c->slim);
     acc_zero(hideable, c->slim);
     double T = step_tokens(s);
+    mixer_memo *mm = c->mixers && mixer != SIM_MIX_NONE ? &c->mixers[mixer] : NULL;
+    if (mm && mm->valid && memcmp(&mm->s, s, sizeof *s) == 0) {
+        acc_copy(work, &mm->a);
+        return ffn_costs(c, s, ffn, T, work, hideable, facts, err);
+    }
+    acc_zero(work, c->slim);
     if (mixer == SIM_MIX_ATTN && !(local_share > 0)) {
         /* every layer global: booked straight into the zeroed `work`, as adding it x 1 would */
         attention_ops(work, c, s, false);
@@ -1285,6 +1515,18 @@ static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, s
         ssm_ops(work, c, s);
         tp_allreduce(work, c, T, 1.0);
     }
+    if (mm) {
+        mm->valid = true;
+        mm->s = *s;
+        acc_copy(&mm->a, work);
+    }
+    return ffn_costs(c, s, ffn, T, work, hideable, facts, err);
+}
+
+/* The FFN half of layer_costs. */
+static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, double T, acc *work, acc *hideable,
+                     sim_step_result *facts, sim_err *err)
+{
     if (ffn == SIM_FFN_MOE) {
         double group = s->group_tokens > 0 ? s->group_tokens : T * c->d->dp;
         int rc = moe_ops(work, hideable, c, s, group, facts, err);
@@ -1322,10 +1564,10 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
     /* Only the part of the communication longer than the other micro-batch's work shows. */
     double exposed = tc > tw ? 2 * (tc - tw) : 0;
     out->comm += exposed;
-    out->comm_bytes += 2 * comm.comm_bytes;
     facts->comm_total_s += 2 * tc;
     if (c->slim) /* adding the basis adds +0 to every total */
         return SIM_OK;
+    out->comm_bytes += 2 * comm.comm_bytes;
     for (int i = 0; i < SIM_LK_COUNT; i++)
         out->kind[i] += tc > 0 ? comm.kind[i] * 2 * exposed / (2 * tc) : 0;
     acc basis_only;
@@ -1343,20 +1585,20 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
 {
     const sim_deploy *d = c->d;
     const sim_model *m = c->m;
-    double params = (double)m->hidden * m->vocab / d->tp;
     op head = {
         .kind = kind,
-        .flops = 2 * params * rows,
+        .flops = 2 * c->k->head.params * rows,
         .peak = c->k->peak_attn,
-        .eta_c = sim_curve_at(gemm_curve(c, d->hw, c->k->dt_attn, false), rows),
-        .act_bytes = rows * (m->hidden * 2.0 + (double)m->vocab / d->tp * 4),
-        .weight_bytes = params * c->k->head_bytes,
+        .c_curve = &c->k->gemm_attn,
+        .c_x = rows,
+        .act_bytes = rows * c->k->head.act,
+        .weight_bytes = c->k->head.weight_bytes,
         .frac = c->fit->other_frac,
         .mem_curve = &d->hw->eff.memory,
         .kernels = 3, /* final norm, GEMM, sampling */
-        .hit = gemm_measured(c, KS_HEAD, c->k->dt_attn, rows, (double)m->vocab / d->tp, m->hidden),
+        .hit = gemm_measured(c, KS_HEAD, c->k->dt_attn, rows, c->k->head.n, m->hidden),
     };
-    matvec_op(c, &head, SIM_WCLASS_HEAD, rows, params);
+    matvec_op(c, &head, SIM_WCLASS_HEAD, rows, c->k->head.params);
     add_op(a, c, &head);
 }
 
@@ -1394,7 +1636,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
         .kind = SIM_LK_ATTN_PROJ,
         .flops = 2 * pp * rows,
         .peak = c->k->peak_dense,
-        .eta_c = sim_curve_at(gemm_curve(c, d->hw, c->k->dt_dense, false), rows),
+        .eta_c = sim_curve_at(c->k->gemm_dense, rows),
         .act_bytes = rows * h * 2 * 3,
         .weight_bytes = pp * class_bytes(c, SIM_WCLASS_ATTN),
         .frac = c->fit->other_frac,
@@ -1407,7 +1649,7 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     add_op(&pass, c, &proj);
     lm_head_op(&pass, c, rows, SIM_LK_LM_HEAD);
     /* every kind of the pass under one: the breakdown shows the draft's cost beside the verify step's */
-    *out = pass;
+    acc_copy(out, &pass);
     if (c->slim)
         return SIM_OK;
     memset(out->kind, 0, sizeof out->kind);
@@ -1547,6 +1789,80 @@ const char *sim_step_basis_key(const sim_step_result *r, const sim_hw *hw, sim_l
     return src >= 0 && src < hw->kernels.n_sources ? hw->kernels.sources[src].key : "";
 }
 
+/* The attention projections' terms (attention_ops): heads per device, the projections'
+ * parameters (GQA: Q, K, V, O and an output gate; MLA: the low-rank Q, the KV down- and
+ * up-projections and O), their FLOPs per token, the KV bytes of one context token. */
+static void resolve_attn(const sim_deploy *d, consts *k)
+{
+    const sim_model *m = d->model;
+    double h = m->hidden, nq = (double)m->attn.heads / d->tp;
+    double kvb = k->kv_bytes, db = k->bytes_per[SIM_WCLASS_ATTN];
+    double proj_params, proj_flops_tok, kv_row;
+    k->attn.nq = nq;
+    k->attn.kvh = 0;
+    if (m->attn.kind == SIM_ATTN_GQA) {
+        double hd = m->attn.head_dim;
+        double kvh = (double)m->attn.kv_heads / d->tp;
+        if (kvh < 1)
+            kvh = 1;
+        k->attn.kvh = kvh;
+        proj_params = h * nq * hd * 2 + 2 * h * kvh * hd;
+        if (m->attn.output_gate)
+            proj_params += h * nq * hd; /* the gate half of the query projection */
+        proj_flops_tok = 2 * proj_params;
+        kv_row = 2 * kvh * hd * kvb;                  /* K and V of one context token */
+        k->attn.kernels = 6;
+    } else {
+        double qr = m->attn.q_lora_rank, kvr = m->attn.kv_lora_rank;
+        double dn = m->attn.qk_nope_head_dim, dr = m->attn.qk_rope_head_dim, dv = m->attn.v_head_dim;
+        double q = qr > 0 ? h * qr + qr * nq * (dn + dr) : h * nq * (dn + dr);
+        double kv_down = h * (kvr + dr);
+        double kv_up = kvr * nq * (dn + dv);
+        double o = nq * dv * h;
+        proj_params = q + kv_down + kv_up + o;
+        /* Decode runs the absorbed form: W_UK and W_UV fold into the query and output, so
+         * per token the up-projection costs nq*kvr*(dn+dv) MACs whatever the context. */
+        proj_flops_tok = 2 * (q + kv_down + o) + 2 * kv_up;
+        kv_row = (kvr + dr) * kvb;                           /* one latent row per token, shared by all heads */
+        k->attn.kernels = 10;
+    }
+    k->attn.proj_params = proj_params;
+    k->attn.proj_flops_tok = proj_flops_tok;
+    k->attn.kv_row = kv_row;
+    k->attn.proj_n = nq * (m->attn.kind == SIM_ATTN_GQA ? m->attn.head_dim : m->attn.v_head_dim);
+    k->attn.proj_weight_bytes = proj_params * db;
+    k->attn.proj_dequant_s = dequant_time_k(k, SIM_WCLASS_ATTN, proj_params);
+}
+
+/* The FFNs' and the LM head's terms (dense_ffn_ops, shared_ops, moe_ops, lm_head_op). */
+static void resolve_ffns(const sim_deploy *d, consts *k)
+{
+    const sim_model *m = d->model;
+    double h = m->hidden;
+    int moe_tp = k->moe_tp;
+    k->dense.params = (double)k->nmat * m->hidden * m->ffn.dense_intermediate / d->tp;
+    k->dense.inter = (double)m->ffn.dense_intermediate / d->tp;
+    k->dense.act = 2.0 * m->hidden + 2.0 * m->ffn.dense_intermediate / d->tp;
+    k->dense.weight_bytes = k->dense.params * k->bytes_per[SIM_WCLASS_DENSE_FFN];
+    k->dense.dequant_s = dequant_time_k(k, SIM_WCLASS_DENSE_FFN, k->dense.params);
+
+    k->shared.params = (double)k->nmat * h * m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
+    k->shared.inter = (double)m->ffn.shared_intermediate * m->ffn.shared_experts / d->tp;
+    k->shared.act = 2 * h + 3.0 * m->ffn.shared_intermediate / d->tp;
+    k->shared.weight_bytes = k->shared.params * k->bytes_per[SIM_WCLASS_SHARED];
+    k->shared.dequant_s = dequant_time_k(k, SIM_WCLASS_SHARED, k->shared.params);
+
+    k->expert.params = (double)k->nmat * h * m->ffn.expert_intermediate / moe_tp;
+    k->expert.inter = (double)m->ffn.expert_intermediate / moe_tp;
+    k->expert.act = 2 * h + 3.0 * m->ffn.expert_intermediate / moe_tp;
+    k->expert.weight_bytes = k->expert.dequant_s = 0; /* by experts touched (moe_ops) */
+
+    k->head.params = (double)m->hidden * m->vocab / d->tp;
+    k->head.n = (double)m->vocab / d->tp;
+    k->head.act = m->hidden * 2.0 + (double)m->vocab / d->tp * 4;
+    k->head.weight_bytes = k->head.params * k->head_bytes;
+}
+
 /* The deployment's constants (consts), every field set. */
 static void resolve_consts(const sim_deploy *d, consts *k)
 {
@@ -1557,6 +1873,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
     sim_numa_use nu;
     sim_deploy_numa(d, d->hw, &nu);
     k->numa_bw = nu.bw_factor;
+    k->bw_tier0 = d->hw->tiers[0].bandwidth_Bps * k->numa_bw; /* (bw x numa) x eta, as before */
     k->numa_compute = nu.compute_factor;
     sim_deploy_numa(d, d->host_cpu, &nu);
     k->host_numa_bw = nu.bw_factor;
@@ -1580,6 +1897,25 @@ static void resolve_consts(const sim_deploy *d, consts *k)
     k->head_bytes = sim_wmix_bytes(&k->w[SIM_WCLASS_HEAD], sim_deploy_head_fmt(d));
     resolve_matvec(d, k);
     k->scale_up_link = sim_comm_scale_up_kind(&d->hw->scale_up);
+    k->gemm_dense = sim_hw_gemm_curve(d->hw, d->runtime, k->dt_dense, false);
+    k->gemm_expert = sim_hw_gemm_curve(d->hw, d->runtime, k->dt_expert, false);
+    k->gemm_shared = sim_hw_gemm_curve(d->hw, d->runtime, k->dt_shared, false);
+    k->gemm_attn = sim_hw_gemm_curve(d->hw, d->runtime, k->dt_attn, false);
+    k->grouped_expert = sim_hw_gemm_curve(d->hw, d->runtime, k->dt_expert, true);
+    k->grouped_host = d->host_cpu ? sim_hw_gemm_curve(d->host_cpu, d->runtime, k->dt_host, true) : (sim_curve){ 0 };
+    k->prefer = sim_engine_kernel_libraries(d->engine);
+    k->kv_bytes = sim_wformat_bytes(d->kv_fmt);
+    k->moe_tp = sim_deploy_moe_tp(d);
+    int node = d->hw->scale_up.domain_size;
+    k->ranks_per_node = 1;
+    if (node > 1 && d->ep > 0 && d->ep % node == 0)
+        k->ranks_per_node = node;
+    else if (node > 1 && d->ep > 0 && node % d->ep == 0)
+        k->ranks_per_node = d->ep;
+    resolve_attn(d, k);
+    resolve_ffns(d, k);
+    k->a2a_disp_bytes = sim_wformat_bytes(d->dispatch_fmt);
+    k->a2a_remote = d->ep > 0 ? 1.0 - 1.0 / d->ep : 0; /* read only when ep > 1 */
 }
 
 static bool consts_usable(const consts *k)
@@ -1648,8 +1984,12 @@ int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_resul
         return rc;
     if (!consts_usable(&p->k))
         return no_compute_type(p->d, err);
-    ctx c = { .d = p->d, .fit = p->fit, .m = p->d->model, .k = &p->k, .plan = p };
-    return step_eval(&c, s, out, err);
+    tape_cursor tc;
+    tape_begin(p, s, &tc);
+    ctx c = { .d = p->d, .fit = p->fit, .m = p->d->model, .k = &p->k, .plan = p, .tape = &tc };
+    rc = step_eval(&c, s, out, err);
+    tape_end(&tc, rc);
+    return rc;
 }
 
 int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s, sim_err *err)
@@ -1659,10 +1999,14 @@ int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s
         return rc;
     if (!consts_usable(&p->k))
         return no_compute_type(p->d, err);
-    ctx c = { .d = p->d, .fit = p->fit, .m = p->d->model, .k = &p->k, .plan = p, .slim = true };
+    tape_cursor tc;
+    tape_begin(p, s, &tc);
+    ctx c = { .d = p->d, .fit = p->fit, .m = p->d->model, .k = &p->k, .plan = p, .tape = &tc, .slim = true };
     sim_step_result r; /* the MoE facts land here; only the totals the time needs are read back */
     r.comm_total_s = 0;
-    if ((rc = step_eval(&c, s, &r, err)))
+    rc = step_eval(&c, s, &r, err);
+    tape_end(&tc, rc);
+    if (rc)
         return rc;
     *time_s = r.time_s;
     return SIM_OK;
@@ -1672,6 +2016,10 @@ int sim_step_plan_time(sim_step_plan *p, const sim_step_shape *s, double *time_s
 static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim_err *err)
 {
     ctx c = *cp;
+    mixer_memo mixers[SIM_MIX_COUNT];
+    for (int i = 0; i < SIM_MIX_COUNT; i++)
+        mixers[i].valid = false;
+    c.mixers = mixers;
     const sim_deploy *d = c.d;
     out->expert_dtype = c.k->dt_expert;
     out->dense_dtype = c.k->dt_dense;

@@ -103,11 +103,14 @@ int sim_step_eval(const sim_deploy *d, const sim_memfit *fit, const sim_step_sha
                   sim_err *err);
 
 /* A plan: the deployment's constants (compute types and peaks, bytes per weight class, the
- * unpacking terms) resolved once, and each kernel-table lookup's candidate series found on its
- * first use, so a sweep over shapes pays for them once. sim_step_plan_eval gives exactly
- * sim_step_eval's result. The plan keeps d and fit by address: they must outlive it and not
- * change while it is used (make a new plan after changing either, the model or the hwmodel).
- * NULL (with err set) when out of memory. One plan per thread. */
+ * unpacking terms, each operation's shape-free terms) resolved once, each kernel-table lookup's
+ * candidate series found on its first use, and each shape's kernel-table answers kept on a tape
+ * in the order the step asks for them (up to 128 shapes; then it starts again), so a sweep over
+ * shapes pays for them once and a shape seen before replays its answers (each checked against
+ * its query). sim_step_plan_eval gives exactly sim_step_eval's result. The plan keeps d and fit
+ * by address: they must outlive it and not change while it is used (make a new plan after
+ * changing either, the model or the hwmodel). About 1.1 MB, most of it touched only as shapes
+ * come. NULL (with err set) when out of memory. One plan per thread. */
 typedef struct sim_step_plan sim_step_plan;
 sim_step_plan *sim_step_plan_new(const sim_deploy *d, const sim_memfit *fit, sim_err *err);
 int sim_step_plan_eval(sim_step_plan *p, const sim_step_shape *s, sim_step_result *out, sim_err *err);
