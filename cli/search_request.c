@@ -162,6 +162,9 @@ int cli_search_space(sim_session *session, const sim_request *in, const cli_sear
     s->tmpl.routing_cache = sim_session_routing(session); /* every candidate shares the session's memo */
     if (r->draft_model[0] && !(s->tmpl.draft_model = sim_session_model(session, r->draft_model, err)))
         return sim_wrap(err, "option 'draft_model'");
+    /* the host CPU that computes experts beside the GPU (--experts-on cpu, --cpu-moe-layers) */
+    if (r->host_cpu[0] && !(s->tmpl.host_cpu = sim_session_hw(session, r->host_cpu, err)))
+        return sim_wrap(err, "option 'host_cpu'");
     s->dense_fixed = r->dense_precision[0] != '\0';
     memcpy(s->mbt, o->mbt, sizeof s->mbt);
     s->nmbt = o->nmbt;

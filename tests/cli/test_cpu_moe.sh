@@ -40,5 +40,10 @@ check "${g1//[^0-9.]/} < ${g0//[^0-9.]/} / 5" "experts on cpu take the routed ex
 out=$("$M" eval --model gpt-oss-120b --hw rtx4090 --phase decode --batch 1 --context 512 --experts-on cpu "${host[@]}" 2>&1 || true)
 if grep -qE "host DRAM is short by [0-9.]+ GB" <<<"$out" && grep -q "DDR5-6000" <<<"$out"; then ok; else bad "host too small: $out"; fi
 
+# search takes the host CPU too: the one-GPU split with CPU experts is found and evaluated
+out=$("$M" search --model qwen3-30b-a3b --hw rtx4090 --experts-on cpu "${host[@]}" --precision q4_k_m --isl 1024 \
+      --osl 256 --max-gpus 2 --json 2>&1 || true)
+if jq -e '[.frontier[] | select(.gpus == 1)] | length > 0' <<<"$out" >/dev/null 2>&1; then ok; else bad "search with CPU experts: $out"; fi
+
 echo "test_cpu_moe.sh: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
