@@ -99,6 +99,9 @@ static const opt_entry options[] = {
     S(draft_model, "speculative decoding with a separate draft model (a shipped name or a card path; same "
       "vocabulary as the model): run on the target's tp devices, its weights and KV beside the target's; needs "
       "spec_tokens and spec_accept"),
+    S(spec_method, "speculative decoding: the drafter, mtp (default: the card's MTP module) or eagle3 (an EAGLE-3 "
+      "head: one dense decoder layer of the model's width fed by a 3h->h fusion of three hidden states, the model's "
+      "LM head; needs spec_tokens and spec_accept)"),
     N(spec_accept, 1, 17, "speculative decoding: mean tokens a decode step produces per sequence, 1 .. spec_tokens + 1 "
       "(eval/search default: the model card's published figure; serve: 1)"),
     I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only; with --engine, "
@@ -341,6 +344,31 @@ static int cpu_moe_options(const sim_request *r, const sim_model *m, sim_deploy 
     return SIM_OK;
 }
 
+/* --spec-method: which drafter runs beside the target. An EAGLE-3 head (arXiv:2503.01840) is
+ * one dense decoder layer (SpecForge docs/concepts/EAGLE3.md: "often consists of only one
+ * dense decoder layer"), so a MoE target's head has an FFN width of the checkpoint's own that
+ * no card carries: refused there rather than guessed. */
+static int spec_method_option(const sim_request *r, const sim_model *m, sim_deploy *d, sim_err *err)
+{
+    d->spec_method = SIM_SPEC_MTP;
+    if (!r->spec_method[0] || strcasecmp(r->spec_method, "mtp") == 0)
+        return SIM_OK;
+    if (strcasecmp(r->spec_method, "eagle3") != 0)
+        return sim_fail(err, SIM_EINPUT, "option 'spec_method': unknown '%s' (one of mtp, eagle3)", r->spec_method);
+    if (r->draft_model[0])
+        return sim_fail(err, SIM_EINPUT, "option 'spec_method' eagle3 drafts with an EAGLE-3 head, option "
+                        "'draft_model' with a separate model: give one");
+    if (r->spec_tokens < 1)
+        return sim_fail(err, SIM_EINPUT, "option 'spec_method' eagle3 drafts spec_tokens tokens per step: give "
+                        "'spec_tokens' (1 to 16) and 'spec_accept'");
+    if (sim_model_is_moe(m) || m->hybrid.on)
+        return sim_fail(err, SIM_EINPUT, "option 'spec_method' eagle3: an EAGLE-3 head is one dense decoder layer "
+                        "whose FFN width is its checkpoint's own; for %s (not a dense transformer) that width is in no "
+                        "card, so the head is not modelled", m->name);
+    d->spec_method = SIM_SPEC_EAGLE3;
+    return SIM_OK;
+}
+
 int sim_request_deploy_options(const sim_request *r, const sim_model *m, const sim_hw *hw, sim_deploy *d,
                                sim_err *err)
 {
@@ -397,6 +425,8 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
         return sim_fail(err, SIM_EINPUT, "option 'runtime': unknown '%s' (one of llamacpp, ik_llamacpp)", r->runtime);
     if (r->max_batched_tokens)
         d->max_batched_tokens = r->max_batched_tokens;
+    if ((rc = spec_method_option(r, m, d, err)))
+        return rc;
     d->seed = (unsigned long)r->seed;
     return SIM_OK;
 }
@@ -592,6 +622,18 @@ int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_op
         if (r->draft_model[0])
             return sim_fail(err, SIM_EINPUT, "option 'draft_model' drafts spec_tokens tokens per step: give "
                             "'spec_tokens' (1 to 16) and 'spec_accept'");
+        return SIM_OK;
+    }
+    if (r->spec_method[0] && strcasecmp(r->spec_method, "eagle3") == 0) {
+        /* The EAGLE-3 paper's acceptance lengths (tau, arXiv:2503.01840 tables 1-2) are measured
+         * with tree drafting (a draft tree verified at once), which moesim does not model; no
+         * published chain-drafting figure for a model pair was found, so the option is required. */
+        if (!given)
+            return sim_fail(err, SIM_EINPUT, "option 'spec_accept' is required with spec_method eagle3: the "
+                            "published EAGLE-3 acceptance lengths are for tree drafting, not the chain of k tokens "
+                            "modelled here (give the mean tokens a decode step produces per sequence, 1 to %d)", k + 1);
+        o->spec_accept = r->spec_accept;
+        o->spec_source = "option spec_accept";
         return SIM_OK;
     }
     if (r->draft_model[0]) {

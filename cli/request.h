@@ -54,6 +54,7 @@ typedef struct sim_request {
     double prefix_hit;                        /* share of prompt tokens served from the prefix cache */
     int spec_tokens;                          /* speculative decoding: draft tokens per step */
     char draft_model[512];                    /* a separate draft model ("" = the model's MTP module) */
+    char spec_method[16];                     /* the drafter beside the target: mtp or eagle3 ("" = mtp) */
     double spec_accept;                       /* tokens produced per step per sequence (>= 1) */
     bool spec_accept_given;                   /* spec_accept was set (else eval/search take the card's figure) */
     bool max_num_seqs_given, cuda_graph_max_given, block_size_given; /* set by the user (else serve takes

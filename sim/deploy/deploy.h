@@ -46,6 +46,8 @@ typedef enum {
 } sim_a2a_transport;
 
 typedef enum { SIM_OVERLAP_NONE, SIM_OVERLAP_TWO_BATCH } sim_overlap;
+/* The drafter of speculative decoding beside the target (a separate draft model is draft_model). */
+typedef enum { SIM_SPEC_MTP, SIM_SPEC_EAGLE3 } sim_spec_method;
 
 /* Routed experts computed on the host CPU beside one GPU (--experts-on cpu, --cpu-moe-layers):
  * whose schedule the layer follows (step.c cpu_experts_ops states each runtime's source).
@@ -122,6 +124,8 @@ typedef struct sim_deploy {
                                        borrowed (a session owns it); NULL = the model's own MTP module
                                        drafts when speculative tokens are asked for. Its deployment is
                                        sim_deploy_draft's; memfit adds its weights and KV */
+    sim_spec_method spec_method;    /* the drafter when speculative tokens are asked for and no draft_model:
+                                       the model's MTP module (default) or an EAGLE-3 head (--spec-method) */
     sim_runtime runtime;            /* the inference program (--runtime): picks the hwmodels' GEMM curves for it
                                        (sim_hw_gemm_curve); default mainline llama.cpp */
     double gguf_file_bytes;         /* > 0: the GGUF file of format gguf_file_fmt is this size (a custom mix

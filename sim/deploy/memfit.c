@@ -129,6 +129,23 @@ static void weights_per_device(const sim_deploy *d, double *experts, double *sha
     *other = o;
 }
 
+/* An EAGLE-3 head's weights per device (--spec-method eagle3, dense cards only): one decoder
+ * layer of the model's shape and its 3h -> h fusion, split over TP like the model's layers,
+ * at the attention and dense-FFN formats; the LM head is the model's own, already counted.
+ * Read at every draft pass: hot, with attention's. */
+static double eagle3_head_bytes(const sim_deploy *d)
+{
+    const sim_model *m = d->model;
+    sim_param_counts pc;
+    sim_model_params(m, &pc);
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(d, w);
+    double ab = sim_wmix_bytes(&w[SIM_WCLASS_ATTN], d->dense_fmt);
+    double db = sim_wmix_bytes(&w[SIM_WCLASS_DENSE_FFN], d->dense_fmt);
+    double h = m->hidden;
+    return ((pc.attn_per_layer + 3 * h * h) * ab + pc.dense_ffn_per_layer * db) / d->tp;
+}
+
 /* Bytes of activations and buffers for one iteration of max_batched_tokens tokens. */
 static double workspace(const sim_deploy *d)
 {
@@ -282,6 +299,10 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
         double de, dsh, dother;
         weights_per_device(&draft, &de, &dsh, &dother);
         out->draft_weight_bytes = de + dother;
+        out->other_weight_bytes += out->draft_weight_bytes;
+    }
+    if (!d->draft_model && d->spec_method == SIM_SPEC_EAGLE3) {
+        out->draft_weight_bytes = eagle3_head_bytes(d);
         out->other_weight_bytes += out->draft_weight_bytes;
     }
     out->weight_bytes = out->expert_weight_bytes + out->other_weight_bytes;

@@ -21,7 +21,8 @@ typedef struct sim_memfit {
     double expert_weight_bytes;       /* per device, heaviest pipeline stage */
     double other_weight_bytes;        /* attention, dense FFN, router, norms, embeddings/LM head */
     double weight_bytes;
-    double draft_weight_bytes;        /* a draft model's weights (d->draft_model), in other_weight_bytes:
+    double draft_weight_bytes;        /* a draft model's weights (d->draft_model), or an EAGLE-3 head's
+                                         (one layer and its 3h -> h fusion), in other_weight_bytes:
                                          read every step, placed with the hot weights */
     double workspace_bytes;           /* activations and buffers for one full iteration */
     double kv_bytes_per_token;        /* per device, every layer of its stage, full attention (and the

@@ -328,7 +328,7 @@ static const char *phase_name(const sim_phase_result *p)
 static cJSON *speculative_json(const sim_serve_opts *o, const sim_eval *r)
 {
     cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "method", r->draft_model ? "draft_model" : "mtp");
+    cJSON_AddStringToObject(s, "method", r->draft_model ? "draft_model" : r->eagle3 ? "eagle3" : "mtp");
     if (r->draft_model)
         cJSON_AddStringToObject(s, "draft_model", r->draft_model);
     sim_json_add_num(s, "draft_tokens", r->spec_tokens);
@@ -609,7 +609,7 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
         double draft = r->decode.by_kind_s[SIM_LK_DRAFT] * d->pp;
         fprintf(f, "speculative decoding (%s%s): %d draft token%s, %d verified per sequence, %.4g accepted tokens per step; "
                 "a decode step: verify %.3f ms + draft %.3f ms; TPOT per accepted token\n",
-                r->draft_model ? "draft model " : "MTP", r->draft_model ? r->draft_model : "",
+                r->draft_model ? "draft model " : r->eagle3 ? "EAGLE-3 head" : "MTP", r->draft_model ? r->draft_model : "",
                 r->spec_tokens, r->spec_tokens > 1 ? "s" : "", r->spec_tokens + 1, r->spec_accept,
                 (r->decode.time_s - draft) * 1e3, draft * 1e3);
         if (o->spec_source) {

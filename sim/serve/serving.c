@@ -405,7 +405,7 @@ static int check_spec(const sim_deploy *d, const sim_serve_opts *o, sim_err *err
         return sim_fail(err, SIM_EINPUT,
                         "spec_accept (accepted tokens per step per sequence) must be in [1, spec_tokens + 1 = %d] (got %g)",
                         o->spec_tokens + 1, o->spec_accept);
-    if (d->model->mtp_layers < 1 && !d->draft_model)
+    if (d->model->mtp_layers < 1 && !d->draft_model && d->spec_method != SIM_SPEC_EAGLE3)
         return sim_fail(err, SIM_EINPUT, "spec_tokens: %s has no MTP module to draft with (mtp_layers 0) and no draft "
                         "model is named (draft_model)", d->model->name);
     return SIM_OK;
@@ -452,6 +452,7 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
     out->spec_tokens = o->spec_tokens;
     out->spec_accept = o->spec_tokens > 0 ? o->spec_accept : 1;
     out->draft_model = o->spec_tokens > 0 && d->draft_model ? d->draft_model->name : NULL;
+    out->eagle3 = o->spec_tokens > 0 && !d->draft_model && d->spec_method == SIM_SPEC_EAGLE3;
     /* at least one prompt token is computed: the one whose logits give the first output token */
     out->prompt_computed = fmax(1, ceil(o->isl * (1 - o->prefix_hit)));
     out->concurrency = o->concurrency;

@@ -50,7 +50,8 @@ typedef struct sim_eval {
     double prompt_computed;        /* prompt tokens computed per request (isl less the prefix-cache hit) */
     int spec_tokens;               /* draft tokens per decode step (0 = no speculative decoding) */
     double spec_accept;            /* tokens a decode step produces per sequence (1 without) */
-    const char *draft_model;       /* the draft model's name (the deployment's, borrowed); NULL = MTP */
+    const char *draft_model;       /* the draft model's name (the deployment's, borrowed); NULL = MTP or EAGLE-3 */
+    bool eagle3;                   /* the drafter is an EAGLE-3 head (--spec-method eagle3), not the MTP module */
     double decode_steps_per_s;     /* decode steps per second one user sees (tokens/s per user = this x spec_accept) */
     double mixed_share;            /* share of steps that carry a prompt chunk on the busiest rank */
     int gpus;                      /* all devices, both pools when disaggregated */

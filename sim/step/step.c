@@ -1602,13 +1602,17 @@ static void lm_head_op(acc *a, const ctx *c, double rows, sim_layer_kind kind)
     add_op(a, c, &head);
 }
 
-/* One pass of the MTP module, proposing one draft token for every decoding sequence: the
+/* One pass of the MTP module (or of an EAGLE-3 head: d->spec_method), proposing one draft
+ * token for every decoding sequence: the
  * projection of [normed embedding; normed hidden state] (2h -> h), one decoder layer of the
  * model's own kind (DeepSeek-V3's MTP module is a MoE layer) and the shared LM head, at one
  * row per sequence against the sequence's context (DeepSeek-V3 technical report, section
  * 2.2, arXiv:2412.19437). TensorRT-LLM runs the module once per draft token ("autoregressive
  * MTP layers", tech blog 1), so k draft tokens cost k passes. The pass is booked whole under
- * SIM_LK_DRAFT, at the deployment's precisions (a checkpoint may keep the module in BF16). */
+ * SIM_LK_DRAFT, at the deployment's precisions (a checkpoint may keep the module in BF16).
+ * An EAGLE-3 head (arXiv:2503.01840) is costed the same way with a 3h -> h fusion and a
+ * dense layer; not costed: its first layer's QKV reads [embedding; fused state] (2h wide, one
+ * more h x qkv matrix), and its reduced draft vocabulary (the model's LM head is costed). */
 static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share, acc *out, sim_err *err)
 {
     const sim_deploy *d = c->d;
@@ -1625,25 +1629,29 @@ static int draft_pass(const ctx *c, const sim_step_shape *s, double local_share,
     memset(&scratch, 0, sizeof scratch);
     acc pass, layer;
     acc_zero(&pass, c->slim);
-    /* the MTP layer is a full transformer layer (attention and the model's FFN) on hybrids too */
-    int rc = layer_time(c, &one, SIM_MIX_ATTN, sim_model_is_moe(m) ? SIM_FFN_MOE : SIM_FFN_DENSE, local_share, &layer,
-                        &scratch, err);
+    /* the MTP layer is a full transformer layer (attention and the model's FFN) on hybrids too;
+     * an EAGLE-3 head's is one dense layer (the request refuses it beside a MoE or hybrid card) */
+    bool eagle3 = d->spec_method == SIM_SPEC_EAGLE3;
+    int rc = layer_time(c, &one, SIM_MIX_ATTN, sim_model_is_moe(m) && !eagle3 ? SIM_FFN_MOE : SIM_FFN_DENSE, local_share,
+                        &layer, &scratch, err);
     if (rc)
         return rc;
     acc_scale_add(&pass, &layer, 1);
-    double h = m->hidden, pp = 2 * h * h / d->tp;
+    /* the fusion: MTP's [embedding; hidden] (2h -> h), EAGLE-3's fc over three of the target's
+     * hidden states (3h -> h: SGLang llama_eagle3.py, SpecForge docs/concepts/EAGLE3.md) */
+    double h = m->hidden, fan = eagle3 ? 3 : 2, pp = fan * h * h / d->tp;
     op proj = {
         .kind = SIM_LK_ATTN_PROJ,
         .flops = 2 * pp * rows,
         .peak = c->k->peak_dense,
         .eta_c = sim_curve_at(c->k->gemm_dense, rows),
-        .act_bytes = rows * h * 2 * 3,
+        .act_bytes = rows * h * 2 * (fan + 1),
         .weight_bytes = pp * class_bytes(c, SIM_WCLASS_ATTN),
         .frac = c->fit->other_frac,
         .mem_curve = &d->hw->eff.memory,
         .dequant_s = dequant_time(c, SIM_WCLASS_ATTN, pp),
         .kernels = 3, /* two norms, the projection */
-        .hit = gemm_measured(c, KS_DRAFT_PROJ, c->k->dt_dense, rows, h / d->tp, 2 * h),
+        .hit = gemm_measured(c, KS_DRAFT_PROJ, c->k->dt_dense, rows, h / d->tp, fan * h),
     };
     matvec_op(c, &proj, SIM_WCLASS_ATTN, rows, pp);
     add_op(&pass, c, &proj);

@@ -365,5 +365,23 @@ jq -r .answer "$tmp/cmp.json" | grep -qE "(at most|best, at|to) $(printf '%.2g' 
   | jq -e '[.systems[].frontier[].spec_tokens] | any(. == 2)' >/dev/null \
   && ok || bad "compare --mtp 0,2: no frontier point uses MTP 2"
 
+# EAGLE-3 head (--spec-method eagle3): k passes of one head (one dense layer, its 3h -> h
+# fusion, the LM head), a verify step of k+1 rows per sequence, TPOT = step / accepted tokens.
+# Memory adds the head by hand: Llama 3.1 70B (h 8192, 64 heads, 8 KV heads of 128, FFN 28672):
+# attention 8192 x (8192 + 2 x 1024) + 8192^2 = 150994944, fusion 3 x 8192^2 = 201326592,
+# FFN 3 x 8192 x 28672 = 704643072; FP8 with a 4-byte scale per 128x128 block, over TP 4:
+# 1056964608 x (1 + 4/16384) / 4 = 264305664 bytes.
+E3=(eval --model llama3.1-70b --hw h100-sxm --gpus 4 --precision fp8 --batch 8 --json)
+"$M" "${E3[@]}" >"$tmp/e3_0.json"
+"$M" "${E3[@]}" --spec-method eagle3 --spec-tokens 1 --spec-accept 1.5 >"$tmp/e3_1.json"
+"$M" "${E3[@]}" --spec-method eagle3 --spec-tokens 3 --spec-accept 2.5 >"$tmp/e3_3.json"
+jq -e -s '(.[1].memory.weights_bytes - .[0].memory.weights_bytes) == 264305664' "$tmp/e3_0.json" "$tmp/e3_1.json" \
+  >/dev/null && ok || bad "eagle3: memory should add the head's 264305664 bytes per GPU"
+jq -e -s '.[1].speculative as $a | .[2].speculative as $b | $b.method == "eagle3" and $b.verify_tokens_per_sequence == 4
+          and (($b.draft_s / $a.draft_s) - 3 | fabs) < 1e-9 and $b.verify_s > .[0].tpot_s and $b.draft_s > 0
+          and ((.[2].tpot_s * 2.5 / ($b.verify_s + $b.draft_s)) - 1 | fabs) < 1e-6' \
+  "$tmp/e3_0.json" "$tmp/e3_1.json" "$tmp/e3_3.json" >/dev/null \
+  && ok || bad "eagle3: 3 draft tokens should cost 3 head passes plus a 4-row verify step, TPOT per accepted token"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
