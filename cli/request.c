@@ -625,9 +625,11 @@ int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_op
         return SIM_OK;
     }
     if (r->spec_method[0] && strcasecmp(r->spec_method, "eagle3") == 0) {
-        /* The EAGLE-3 paper's acceptance lengths (tau, arXiv:2503.01840 tables 1-2) are measured
-         * with tree drafting (a draft tree verified at once), which moesim does not model; no
-         * published chain-drafting figure for a model pair was found, so the option is required. */
+        /* The EAGLE-3 paper's acceptance lengths (tau, arXiv:2503.01840) come from EAGLE's
+         * draft trees (EAGLE-2's dynamic tree; SGLang's EAGLE docs: the drafts "are extended in a
+         * tree style", speculative_eagle_topk), which moesim does not model (its verify step is
+         * a chain of k+1 rows); no published chain-drafting tau for a model pair was found in
+         * the corpus, so the option is required. */
         if (!given)
             return sim_fail(err, SIM_EINPUT, "option 'spec_accept' is required with spec_method eagle3: the "
                             "published EAGLE-3 acceptance lengths are for tree drafting, not the chain of k tokens "
