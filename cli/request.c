@@ -604,6 +604,18 @@ int sim_request_price(sim_session *session, const sim_request *r, const sim_hw *
     return SIM_OK;
 }
 
+/* A drafter with no published acceptance (a draft model, an EAGLE-3 head): the option's
+ * figure, required, the refusal saying why (`why`). */
+static int acceptance_from_option(const sim_request *r, bool given, sim_serve_opts *o, const char *why, sim_err *err)
+{
+    if (!given)
+        return sim_fail(err, SIM_EINPUT, "option 'spec_accept' is required %s (give the mean tokens a decode step "
+                        "produces per sequence, 1 to %d)", why, r->spec_tokens + 1);
+    o->spec_accept = r->spec_accept;
+    o->spec_source = "option spec_accept";
+    return SIM_OK;
+}
+
 int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_opts *o, sim_err *err)
 {
     int k = r->spec_tokens;
@@ -630,23 +642,13 @@ int sim_request_spec_opts(const sim_request *r, const sim_model *m, sim_serve_op
          * tree style", speculative_eagle_topk), which moesim does not model (its verify step is
          * a chain of k+1 rows); no published chain-drafting tau for a model pair was found in
          * the corpus, so the option is required. */
-        if (!given)
-            return sim_fail(err, SIM_EINPUT, "option 'spec_accept' is required with spec_method eagle3: the "
-                            "published EAGLE-3 acceptance lengths are for tree drafting, not the chain of k tokens "
-                            "modelled here (give the mean tokens a decode step produces per sequence, 1 to %d)", k + 1);
-        o->spec_accept = r->spec_accept;
-        o->spec_source = "option spec_accept";
-        return SIM_OK;
+        return acceptance_from_option(r, given, o, "with spec_method eagle3: the published EAGLE-3 acceptance "
+                                      "lengths are for tree drafting, not the chain of k tokens modelled here", err);
     }
     if (r->draft_model[0]) {
         /* the card's acceptance is its MTP module's; a draft model's depends on the pair and the data */
-        if (!given)
-            return sim_fail(err, SIM_EINPUT, "option 'spec_accept' is required with 'draft_model': the acceptance of "
-                            "a draft model depends on the pair and the prompts (give the mean tokens a decode step "
-                            "produces per sequence, 1 to %d)", k + 1);
-        o->spec_accept = r->spec_accept;
-        o->spec_source = "option spec_accept";
-        return SIM_OK;
+        return acceptance_from_option(r, given, o, "with 'draft_model': the acceptance of a draft model depends "
+                                      "on the pair and the prompts", err);
     }
     if (m->mtp_layers < 1)
         return sim_fail(err, SIM_EINPUT, "option 'spec_tokens': %s has no MTP module to draft with (mtp_layers 0); "

@@ -63,12 +63,6 @@ __attribute__((target("arch=x86-64-v3"))) INLINE eng_v8f widen_bf16_8(const uint
 #define WIDEN_I8 widen_i8_16
 #define WIDEN_BF16 widen_bf16_16
 #include "kernels_cpu_tile.h"
-#undef VW
-#undef MBMAX
-#undef SFX
-#undef WIDEN_I8
-#undef WIDEN_BF16
-#undef TGT
 #define VW 8
 #define MBMAX 2
 #define SFX(name) name##_8
@@ -76,22 +70,12 @@ __attribute__((target("arch=x86-64-v3"))) INLINE eng_v8f widen_bf16_8(const uint
 #define WIDEN_I8 widen_i8_8
 #define WIDEN_BF16 widen_bf16_8
 #include "kernels_cpu_tile.h"
-#undef VW
-#undef MBMAX
-#undef SFX
-#undef WIDEN_I8
-#undef WIDEN_BF16
-#undef TGT
 #endif
 #define VW 4
 #define MBMAX 2
 #define SFX(name) name##_4
 #define TGT
 #include "kernels_cpu_tile.h"
-#undef VW
-#undef MBMAX
-#undef SFX
-#undef TGT
 
 int eng_k_isa_level(void)
 {

@@ -124,3 +124,11 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
             SFX(tile)(dt, 1, nr, K, x + m * ldx, ldx, w->data, w->scale, (size_t)row0 + n, y + m * ldy + n, ldy);
     }
 }
+
+/* The parameters were for this width only: the next include sets its own. */
+#undef VW
+#undef MBMAX
+#undef SFX
+#undef TGT
+#undef WIDEN_I8
+#undef WIDEN_BF16
