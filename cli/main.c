@@ -19,8 +19,9 @@ static void eval_usage(FILE *f)
     fprintf(f, "usage: moesim eval --model M --hw H [options] [--json]\n"
                "  serving:  --isl N --osl N --concurrency C\n"
                "  one step: --phase prefill|decode --batch B --context L\n"
-               "  llama-bench rows: --llama-bench [--pp N] [--tg N]  (one sequence: ppN prompt, tgN generation;\n"
-               "            defaults pp512, tg128; a markdown table, or rows with --json)\n"
+               "  llama-bench rows: --llama-bench [--pp N] [--tg N] [--format md|table|csv|json]  (one sequence:\n"
+               "            ppN prompt, tgN generation; defaults pp512, tg128; md: llama-bench's markdown table\n"
+               "            (the default), table: aligned columns, csv and json: one row per test; --json = --format json)\n"
                "options (each also a field of moesim.eval{} in Lua, with '_' for '-'):\n");
     sim_cli_option_help(f);
 }
@@ -37,8 +38,58 @@ static int print_json(cJSON *j)
     return 0;
 }
 
+typedef enum { BENCH_MD, BENCH_TABLE, BENCH_CSV, BENCH_JSON } bench_format;
+
+/* --format's word, as llama-bench's -o names its outputs (md, csv, json) plus moesim's table. */
+static int bench_format_parse(const char *text, bool json, bench_format *out)
+{
+    static const char *const names[] = { "md", "table", "csv", "json" };
+    *out = json ? BENCH_JSON : BENCH_MD;
+    if (!text)
+        return 0;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(text, names[i])) {
+            if (json && i != BENCH_JSON)
+                return cmd_fail(SIM_EINPUT, "eval: --json and --format ask for two different outputs; give one");
+            *out = (bench_format)i;
+            return 0;
+        }
+    char msg[160];
+    snprintf(msg, sizeof msg, "eval: --format must be md, table, csv or json (got '%.64s')", text);
+    return cmd_fail(SIM_EINPUT, msg);
+}
+
+/* The rows (sim_report_llama_bench) in the chosen format; md is printed from the structs. */
+static int print_bench(const sim_deploy *d, const sim_local_bench *b, bench_format fmt)
+{
+    static const char *const cols[] = { "model", "size_gib", "params_b", "backend", "gpus", "test", "t_s", "fits",
+                                        "reason" };
+    if (fmt == BENCH_MD) {
+        sim_report_print_llama_bench(stdout, d, b);
+        return 0;
+    }
+    cJSON *rows = sim_report_llama_bench(d, b);
+    if (!rows)
+        return cmd_fail(SIM_EFAIL, "out of memory building the rows");
+    if (fmt == BENCH_JSON)
+        return print_json(rows);
+    int ncols = b->fits ? 8 : 9; /* a reason only where it does not fit */
+    if (fmt == BENCH_TABLE) {
+        sim_table_print(stdout, rows, cols, ncols);
+        cJSON_Delete(rows);
+        return 0;
+    }
+    char *text = sim_table_csv(rows, cols, ncols);
+    cJSON_Delete(rows);
+    if (!text)
+        return cmd_fail(SIM_EFAIL, "out of memory printing CSV");
+    fputs(text, stdout);
+    free(text);
+    return 0;
+}
+
 /* --llama-bench: llama-bench's pp and tg tests for the deployment a request describes. */
-static int llama_bench(const sim_request *r, const char *pp_text, const char *tg_text, bool json)
+static int llama_bench(const sim_request *r, const char *pp_text, const char *tg_text, bench_format fmt)
 {
     long pp = 512, tg = 128;
     sim_err err = { 0 };
@@ -59,10 +110,8 @@ static int llama_bench(const sim_request *r, const char *pp_text, const char *tg
         rc = sim_local_bench_run(&d, (int)pp, (int)tg, &b, &err);
     if (rc)
         rc = cmd_fail(err.code, err.msg);
-    else if (json)
-        rc = print_json(sim_report_llama_bench(&d, &b));
     else
-        sim_report_print_llama_bench(stdout, &d, &b);
+        rc = print_bench(&d, &b, fmt);
     sim_session_free(session); /* the deployment points into it: last */
     return rc;
 }
@@ -72,20 +121,24 @@ int cmd_eval(int argc, char **argv)
     sim_request r;
     sim_request_defaults(&r);
     bool json = false, bench = false;
-    const char *pp = NULL, *tg = NULL;
+    const char *pp = NULL, *tg = NULL, *format = NULL;
     const sim_cli_flag flags[] = { { "--json", NULL, &json }, { "--llama-bench", NULL, &bench },
-                                   { "--pp", &pp, NULL }, { "--tg", &tg, NULL } };
-    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 4);
+                                   { "--pp", &pp, NULL }, { "--tg", &tg, NULL }, { "--format", &format, NULL } };
+    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 5);
     if (rc == 1) {
         eval_usage(stdout);
         return 0;
     }
     if (rc)
         return rc;
-    if (bench)
-        return llama_bench(&r, pp, tg, json);
-    if (pp || tg)
-        return cmd_fail(SIM_EINPUT, "eval: --pp and --tg go with --llama-bench");
+    if (bench) {
+        bench_format fmt;
+        if ((rc = bench_format_parse(format, json, &fmt)))
+            return rc;
+        return llama_bench(&r, pp, tg, fmt);
+    }
+    if (pp || tg || format)
+        return cmd_fail(SIM_EINPUT, "eval: --pp, --tg and --format go with --llama-bench");
     sim_err err = { 0 };
     sim_session *session = sim_session_alloc();
     sim_request_result *res = malloc(sizeof *res);

@@ -712,7 +712,7 @@ void sim_table_print(FILE *f, const cJSON *rows, const char *const *columns, int
     const char *cols[MAX_COLS];
     int nc = collect_columns(rows, columns, ncolumns, cols, MAX_COLS);
     int width[MAX_COLS];
-    char buf[256];
+    char buf[1024]; /* a does-not-fit reason runs to ~500 characters: whole, never cut */
     for (int c = 0; c < nc; c++)
         width[c] = (int)strlen(cols[c]);
     const cJSON *row;
@@ -794,7 +794,7 @@ char *sim_table_csv(const cJSON *rows, const char *const *columns, int ncolumns)
     const char *cols[MAX_COLS];
     int nc = collect_columns(rows, columns, ncolumns, cols, MAX_COLS);
     sbuf s = { 0 };
-    char buf[256];
+    char buf[1024]; /* as sim_table_print: a reason is never cut */
     for (int c = 0; c < nc; c++) {
         if (c)
             sb_put(&s, ",", 1);

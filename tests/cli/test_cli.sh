@@ -243,6 +243,17 @@ grep -qE '^\| mixtral-8x7b int4 \| [0-9.]+ GiB \| 46.70 B \| m4-max \| pp512 \| 
 "$M" eval --model deepseek-v3 --hw rpi5 --precision int4 --llama-bench | grep -q "| pp512 | - |" && ok \
   || bad "llama-bench on a deployment that does not fit prints a number"
 expect_fail 2 "--pp must be a whole number" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --pp 0
+# --format (issue 14 item 7): csv and table carry the same rows as JSON; a reason is printed whole
+"$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench --format csv >"$tmp/lb.csv"
+head -1 "$tmp/lb.csv" | grep -qx 'model,size_gib,params_b,backend,gpus,test,t_s,fits' &&
+  [ "$(grep -c ',true$' "$tmp/lb.csv")" = 2 ] && grep -q ',tg128,' "$tmp/lb.csv" && ok || bad "llama-bench CSV: $(cat "$tmp/lb.csv")"
+"$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench --format table | grep -qE '^mixtral-8x7b int4 .* pp512 ' \
+  && ok || bad "llama-bench table"
+"$M" eval --model deepseek-v3 --hw rtx4090 --precision q4_k_m --experts-on cpu --host-cpu ryzen-7950x --llama-bench \
+  --format csv | grep -q ',tg128,-,false,".*could help"$' && ok || bad "llama-bench CSV of a split that does not fit: null and the whole reason"
+expect_fail 2 "--format must be md, table, csv or json .got 'xml'." -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --format xml
+expect_fail 2 "--json and --format ask for two different outputs" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --json --format csv
+expect_fail 2 "--format go with --llama-bench" -- "$M" eval --model mixtral-8x7b --hw m4-max --format csv
 
 # Formats a device does not support (hwmodel 'formats', issue 18): refused, or run with --emulate
 # and said so in the text and the JSON; a weight-only format (NVFP4 on Hopper: Marlin W4A16)
