@@ -17,9 +17,9 @@ trap 'rm -rf "$tmp"' EXIT
 # 2023, the first Mixtral support): 4-9x slower than the expert GEMMs at the dense-derived Metal GEMM efficiency.
 # No dense or kernel-level source gives llama.cpp's Metal MUL_MAT_ID rate, so the prior keeps the
 # dense value rather than one fitted to these rows (README, "Local cases").
-# gpt-oss-20b prompt on the RTX 4090 (L4, llama.cpp pull 15631): 5x slower than predicted. The
-# rtx4090 GEMM prior comes from data-centre GEMM figures (MAMF, DeepGEMM), not from llama.cpp's
-# CUDA MMQ kernels, and moesim runs MXFP4 at the FP8 peak; no llama.cpp dense CUDA row fed it.
+# gpt-oss-20b prompt on the RTX 4090 (L4, llama.cpp pull 15631): 2.5x slower than predicted. The
+# rtx4090 INT8 prior comes from llama.cpp's own dense Q4_0 prompt row (D61); what is missing is
+# MoE prefill's own cost (expert GEMMs priced like the dense one) and a dense row for MXFP4.
 KNOWN_OUT=("M5 q2_k pp512" "M5 q3_k_m pp512" "M5 q4_k_m pp512" "M5 q4_0 pp512"
            "M5 q5_k_m pp512" "M5 q5_0 pp512" "M5 q6_k pp512" "M5 q8_0 pp512"
            "L4 pp4096")
