@@ -725,13 +725,15 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
             const layer_result *r = &lr[i];
             if (r->tokens <= 16) {
                 double g = r->expert_bytes / r->stage[3].median * 1e-9;
-                printf("  decode  %5ld tokens: experts read %.1f GB/s = %3.0f%% of triad (target >= 60%%): %s\n",
-                       r->tokens, g, 100 * g / tgbs, g >= 0.6 * tgbs ? "met" : "NOT met");
+                /* goal (issue 20): the weights a decode step reads stream at >= 85% of the triad */
+                printf("  decode  %5ld tokens: experts read %.1f GB/s = %3.0f%% of triad (goal >= 85%%): %s\n",
+                       r->tokens, g, 100 * g / tgbs, g >= 0.85 * tgbs ? "met" : "NOT met");
             }
             if (r->tokens >= 1024 && blas[i].median > 0) {
                 double g = r->expert_flops / r->stage[3].median * 1e-9, b = r->expert_flops / blas[i].median * 1e-9;
+                /* goal (issue 20): prefill at least as fast as OpenBLAS on the same expert GEMMs */
                 printf("  prefill %5ld tokens: experts %.1f GFLOP/s = %3.0f%% of OpenBLAS on the same shapes "
-                       "(%.1f GFLOP/s) (target >= 70%%): %s\n", r->tokens, g, 100 * g / b, b, g >= 0.7 * b ? "met" : "NOT met");
+                       "(%.1f GFLOP/s) (goal >= 100%%): %s\n", r->tokens, g, 100 * g / b, b, g >= b ? "met" : "NOT met");
             }
         }
     }
