@@ -62,18 +62,46 @@ static void host_experts_fit(const sim_deploy *d, sim_memfit *out, double *free_
         if (free_b[1] < 0)
             free_b[1] = 0;
     }
-    if (out->host_expert_bytes > out->host_usable_bytes) {
-        out->fits = false;
-        snprintf(out->reason, sizeof out->reason,
-                 "the routed experts of %d MoE layers on the host CPU need %.1f GB of host DRAM%s, but %s's %s holds "
-                 "%.1f GB usable (%.0f%% of %.1f GB%s): host DRAM is short by %.1f GB; fewer --cpu-moe-layers, a "
-                 "smaller precision or a host with more memory could help",
-                 sim_deploy_cpu_moe_layers(d), out->host_expert_bytes / GB,
-                 nu.weight_copies > 1 ? " (a copy per socket, --numa duplicate)" : "", h->name, h->tiers[0].name,
-                 out->host_usable_bytes / GB, sim_memfit_usable_fraction(h) * 100,
-                 h->tiers[0].capacity_bytes * nu.capacity_factor / GB, nu.capacity_factor < 1 ? ", one socket's" : "",
-                 (out->host_expert_bytes - out->host_usable_bytes) / GB);
+    out->host_resident_share = 1;
+    if (out->host_expert_bytes <= out->host_usable_bytes)
+        return;
+    /* llama.cpp memory-maps the GGUF file (use_mmap, its default) and leaves the tensors it
+     * assigns to the CPU in that mapping ("CPU_Mapped model buffer"), so what DRAM cannot hold
+     * is paged from the file on a miss, as for a CPU alone. ktransformers reads its GGUF experts
+     * the same way: DeepSeek-R1 Q4_K_M (382 GB by its docs) runs on 256 GB of DRAM at ~0.5
+     * tok/s, "the SSD serving as virtual memory" (kvcache-ai/ktransformers issue 560), and its
+     * process shows little resident memory beside a large page cache (issue 212). */
+    double over = out->host_expert_bytes - out->host_usable_bytes;
+    int pt = 0, small = 0; /* a page-cache tier with room for the rest; one without */
+    /* a copy per socket (--numa duplicate) is anonymous memory the runtime fills, not file pages */
+    for (int i = 1; i < h->n_tiers && !pt && nu.weight_copies <= 1; i++)
+        if (h->tiers[i].page_cache && h->tiers[i].capacity_bytes >= over)
+            pt = i;
+        else if (h->tiers[i].page_cache && !small)
+            small = i;
+    if (pt > 0) {
+        out->host_paged_tier = pt;
+        out->host_resident_share = out->host_usable_bytes / out->host_expert_bytes;
+        return;
     }
+    char page[160];
+    if (nu.weight_copies > 1)
+        snprintf(page, sizeof page, " (copies made per socket are not file pages, so nothing is paged)");
+    else if (small)
+        snprintf(page, sizeof page, " and its %s (%.0f GB) cannot hold the rest to page it from", h->tiers[small].name,
+                 h->tiers[small].capacity_bytes / GB);
+    else
+        snprintf(page, sizeof page, " and it has no page-cache tier (an SSD the weights are mapped from)");
+    out->fits = false;
+    snprintf(out->reason, sizeof out->reason,
+             "the routed experts of %d MoE layers on the host CPU need %.1f GB of host DRAM%s, but %s's %s holds "
+             "%.1f GB usable (%.0f%% of %.1f GB%s): host DRAM is short by %.1f GB%s; fewer --cpu-moe-layers, a "
+             "smaller precision or a host with more memory could help",
+             sim_deploy_cpu_moe_layers(d), out->host_expert_bytes / GB,
+             nu.weight_copies > 1 ? " (a copy per socket, --numa duplicate)" : "", h->name, h->tiers[0].name,
+             out->host_usable_bytes / GB, sim_memfit_usable_fraction(h) * 100,
+             h->tiers[0].capacity_bytes * nu.capacity_factor / GB, nu.capacity_factor < 1 ? ", one socket's" : "",
+             over / GB, page);
 }
 
 /* Weights one device holds, split into routed/shared experts (and the shared ones of them)
@@ -350,7 +378,7 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
     if (free_b[0] < 0)
         free_b[0] = 0;
     host_experts_fit(d, out, free_b);
-    bool host_short = out->host_expert_bytes > 0 && out->host_expert_bytes > out->host_usable_bytes;
+    bool host_short = out->host_expert_bytes > out->host_usable_bytes && out->host_paged_tier <= 0;
 
     /* Hot weights first: what every token reads (attention, dense layers, router, norms,
      * embeddings and head, shared experts) takes the fast tier before the routed experts,

@@ -47,6 +47,12 @@ typedef struct sim_memfit {
      * (capacity x the CPU class's usable share). 0 when none. */
     double host_expert_bytes;
     double host_usable_bytes;
+    /* When they exceed it (llama.cpp and ktransformers both read the GGUF file through a
+     * memory mapping), the rest are read through the OS page cache from the host CPU's
+     * page-cache tier (its hwmodel's tier index; 0 = none, all in DRAM): host_resident_share
+     * of them is held in DRAM (1 when all fit), the others fault in on a miss (step.c). */
+    int host_paged_tier;
+    double host_resident_share;
     /* The expert weights by kind: shared experts, which every token reads, are placed with the
      * other hot weights before the routed ones. */
     double shared_weight_bytes;       /* of expert_weight_bytes */

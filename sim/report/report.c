@@ -26,12 +26,27 @@ static const char *basis_text(const sim_hw *hw, const sim_step_result *s, int ki
     return buf;
 }
 
+/* Routed experts on the host CPU behind its page cache (the runtime's mmap'd GGUF file): where the
+ * misses come from, the share DRAM holds, the hit rate. */
+static void add_host_page_json(cJSON *o, const sim_step_result *s)
+{
+    if (s->host_page_tier <= 0)
+        return;
+    cJSON *p = cJSON_AddObjectToObject(o, "host_page_cache");
+    cJSON_AddStringToObject(p, "tier", s->host_page_tier_name);
+    cJSON_AddStringToObject(p, "model", "LRU (the OS page cache of the mmap'd GGUF file), Che's approximation");
+    sim_json_add_num(p, "host_experts_resident_share", s->host_resident_share);
+    sim_json_add_num(p, "hit_rate", s->host_page_hit_rate);
+}
+
 /* Weights read from each memory tier (per step and per token) and, behind a page cache, the
  * routed experts' resident share and hit rate: only when weights live in more than one tier. */
 static void add_tiers_json(cJSON *o, const sim_hw *hw, const sim_step_result *s)
 {
-    if (!(s->slow_tier_bytes > 0) && s->page_tier <= 0)
+    if (!(s->slow_tier_bytes > 0) && s->page_tier <= 0) {
+        add_host_page_json(o, s);
         return;
+    }
     cJSON *t = cJSON_AddArrayToObject(o, "weights_read_by_tier");
     for (int i = 0; i < hw->n_tiers; i++) {
         if (i > 0 && !(s->tier_weight_bytes[i] > 0) && i != s->page_tier)
@@ -51,6 +66,7 @@ static void add_tiers_json(cJSON *o, const sim_hw *hw, const sim_step_result *s)
         sim_json_add_num(p, "hit_rate", s->page_hit_rate);
         sim_json_add_num(p, "hit_rate_if_hottest_pinned", s->pinned_hit_rate);
     }
+    add_host_page_json(o, s);
 }
 
 cJSON *sim_report_step(const sim_hw *hw, const sim_step_result *s)
@@ -471,6 +487,11 @@ void sim_format_number(char *buf, size_t cap, double v)
 /* Text twin of add_tiers_json. */
 static void print_tiers(FILE *f, const sim_hw *hw, const sim_step_result *s)
 {
+    if (s->host_page_tier > 0)
+        fprintf(f,
+                "           host page cache (mmap'd GGUF, LRU; Che's approximation): %.1f%% of the host's routed "
+                "experts in DRAM, hit rate %.1f%%, misses read from %s\n",
+                100 * s->host_resident_share, 100 * s->host_page_hit_rate, s->host_page_tier_name);
     if (!(s->slow_tier_bytes > 0) && s->page_tier <= 0)
         return;
     fprintf(f, "           weights read per token:");

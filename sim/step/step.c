@@ -1270,8 +1270,32 @@ static void book_host_part(acc *a, sim_layer_kind kind, double t_c, double t_m, 
  *   CPU path longer than `t_shared` shows. Its Expert Deferral (overlap with the next layer's
  *   attention, an option that changes the outputs) and its GPU prefill of long prompts are not
  *   modelled. */
-static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_stats *rs, const op *gpu_ex,
-                            double assign, double touched, double t_shared)
+/* Host experts behind the page cache (memfit's host_paged_tier > 0): the share of the touched
+ * experts' bytes a step of T tokens faults in from the host's page-cache tier, the expected misses
+ * of an LRU cache of host_resident_share x E slots per layer under the routing law (as expert_tiers
+ * does for a device's own tiers); 0 when the host holds them all. */
+static int host_miss_share(const ctx *c, double T, sim_step_result *facts, double *miss, sim_err *err)
+{
+    const sim_memfit *fit = c->fit;
+    *miss = 0;
+    if (fit->host_paged_tier <= 0)
+        return SIM_OK;
+    const sim_model *m = c->m;
+    sim_routing_pagecache pc;
+    int rc = sim_routing_pagecache_get(m->ffn.experts, m->ffn.top_k, c->d->skew,
+                                       fit->host_resident_share * m->ffn.experts, T < 1 ? 1 : T, &pc, err);
+    if (rc)
+        return rc;
+    *miss = pc.touched_per_step > 0 ? pc.misses_per_step / pc.touched_per_step : 0;
+    facts->host_page_tier = fit->host_paged_tier;
+    facts->host_page_tier_name = c->d->host_cpu->tiers[fit->host_paged_tier].name;
+    facts->host_resident_share = fit->host_resident_share;
+    facts->host_page_hit_rate = pc.hit_rate;
+    return SIM_OK;
+}
+
+static int cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_stats *rs, const op *gpu_ex,
+                           double assign, double touched, double t_shared, sim_step_result *facts, sim_err *err)
 {
     const sim_deploy *d = c->d;
     const sim_model *m = c->m;
@@ -1279,16 +1303,27 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     double h = m->hidden, inter = m->ffn.expert_intermediate;
     double per_expert = (double)c->k->nmat * h * inter, wb = class_bytes(c, SIM_WCLASS_EXPERTS);
     double pcie_Bps = gpu->tiers[1].bandwidth_Bps * gpu->eff.memory.max;
+    const sim_memfit *fit = c->fit;
+    double page_Bps = fit->host_paged_tier > 0
+                          ? cpu->tiers[fit->host_paged_tier].bandwidth_Bps * cpu->eff.memory.max : 0;
 
     if (d->cpu_moe_runtime == SIM_CPU_MOE_LLAMACPP && T >= 32) {
         double bytes = m->ffn.experts * per_expert * wb;
-        add_comm(a, SIM_LK_PCIE, bytes / pcie_Bps + gpu->eff.kernel_overhead_s, bytes);
+        /* the copy reads every expert of the layer from the mapping: a scan of all host experts
+         * each step, larger than DRAM when paged, so the share DRAM does not hold is faulted in
+         * from the page-cache tier every pass (the kindest replacement: LRU would miss it all) */
+        double t_fault = page_Bps > 0 ? bytes * (1 - fit->host_resident_share) / page_Bps : 0;
+        add_comm(a, SIM_LK_PCIE, t_fault + bytes / pcie_Bps + gpu->eff.kernel_overhead_s, bytes);
         note_comm_basis(a, SIM_LK_PCIE, NULL);
         op ex = *gpu_ex;
         ex.frac = NULL; /* copied into GPU memory for the op */
         add_op(a, c, &ex);
-        return;
+        return SIM_OK;
     }
+    double miss;
+    int rc = host_miss_share(c, T, facts, &miss, err);
+    if (rc)
+        return rc;
     double act = T * h * 2;
     double t_pcie = 2 * act / pcie_Bps + 2 * gpu->eff.kernel_overhead_s;
 
@@ -1304,8 +1339,10 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
         t_c = flops / c->k->mv_host_experts +
               dequant_time_other(c, cpu, SIM_WCLASS_EXPERTS, touched * per_expert) / c->k->host_numa_compute;
     double bytes = touched * per_expert * wb + assign * (2 * h + 3.0 * inter) * 2;
-    double eta_m = sim_curve_at(cpu->eff.memory, bytes);
-    double t_m = bytes / (cpu->tiers[0].bandwidth_Bps * c->k->host_numa_bw * (eta_m > 1e-6 ? eta_m : 1e-6));
+    double faulted = miss * touched * per_expert * wb; /* read from the page-cache tier, not DRAM */
+    double eta_m = sim_curve_at(cpu->eff.memory, bytes - faulted);
+    double t_m = (bytes - faulted) / (cpu->tiers[0].bandwidth_Bps * c->k->host_numa_bw * (eta_m > 1e-6 ? eta_m : 1e-6)) +
+                 (faulted > 0 ? faulted / page_Bps : 0);
     double t_o = 3 * cpu->eff.kernel_overhead_s + groups_s;
     double t_cpu = (t_c > t_m ? t_c : t_m) + t_o;
 
@@ -1322,6 +1359,7 @@ static void cpu_experts_ops(acc *a, const ctx *c, double T, const sim_routing_st
     }
     add_comm(a, SIM_LK_PCIE, t_pcie * shown, 2 * act);
     note_comm_basis(a, SIM_LK_PCIE, NULL);
+    return SIM_OK;
 }
 
 /* The MoE block of one layer: router, routed experts on the busiest rank, shared experts,
@@ -1431,7 +1469,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         acc sh;
         acc_zero(&sh, c->slim);
         shared_ops(&sh, c, T);
-        cpu_experts_ops(a, c, T, &rs, &ex, assign, touched, acc_time(&sh));
+        if ((rc = cpu_experts_ops(a, c, T, &rs, &ex, assign, touched, acc_time(&sh), facts, err)))
+            return rc;
         acc_scale_add(a, &sh, 1);
     } else {
         add_op(a, c, &ex);

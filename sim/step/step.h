@@ -73,6 +73,12 @@ typedef struct sim_step_result {
     int page_tier;
     double resident_share;              /* routed expert slots held in memory / slots */
     double page_hit_rate;               /* share of a token's expert picks found in memory (LRU, Che) */
+    /* Routed experts on the host CPU behind its page cache (memfit's host_paged_tier > 0): the
+     * host hwmodel's tier they fault in from (0 = none), the share DRAM holds, the hit rate */
+    int host_page_tier;
+    const char *host_page_tier_name;    /* that tier's name (the host hwmodel's, which outlives this) */
+    double host_resident_share;
+    double host_page_hit_rate;
     double pinned_hit_rate;             /* ... were the hottest experts pinned instead (static placement) */
     sim_bound bound;
     /* MoE facts for the busiest rank */

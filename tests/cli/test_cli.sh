@@ -249,7 +249,7 @@ head -1 "$tmp/lb.csv" | grep -qx 'model,size_gib,params_b,backend,gpus,test,t_s,
   [ "$(grep -c ',true$' "$tmp/lb.csv")" = 2 ] && grep -q ',tg128,' "$tmp/lb.csv" && ok || bad "llama-bench CSV: $(cat "$tmp/lb.csv")"
 "$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench --format table | grep -qE '^mixtral-8x7b int4 .* pp512 ' \
   && ok || bad "llama-bench table"
-"$M" eval --model deepseek-v3 --hw rtx4090 --precision q4_k_m --experts-on cpu --host-cpu ryzen-7950x --llama-bench \
+"$M" eval --model deepseek-v3 --hw rtx4090 --precision q4_k_m --experts-on cpu --host-cpu rpi5 --llama-bench \
   --format csv | grep -q ',tg128,-,false,".*could help"$' && ok || bad "llama-bench CSV of a split that does not fit: null and the whole reason"
 expect_fail 2 "--format must be md, table, csv or json .got 'xml'." -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --format xml
 expect_fail 2 "--json and --format ask for two different outputs" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --json --format csv

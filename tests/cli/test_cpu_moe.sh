@@ -3,7 +3,8 @@
 # --cpu-moe-layers, --host-cpu, --cpu-moe-runtime). Checks mechanisms, not timings: the
 # experts leave GPU memory, the breakdown shows CPU expert and PCIe time, llama.cpp offloads a
 # >= 32-token batch by copying the experts, ktransformers hides CPU time behind the shared
-# experts (never slower than llama.cpp), and a host too small says so and by how much.
+# experts (never slower than llama.cpp), a host whose DRAM is short pages the rest from its SSD, and
+# a host too small for that says so and by how much.
 set -euo pipefail
 HOME_DIR=${MOESIM_HOME:-.}
 . "$(dirname "$0")/lib.sh"
@@ -36,9 +37,19 @@ g0=$("$M" eval --model qwen3-30b-a3b --hw rtx4090 --phase decode --batch 1 --con
 g1=$("$M" eval --model qwen3-30b-a3b --hw rtx4090 --phase decode --batch 1 --context 512 --experts-on cpu "${host[@]}" | grep -o 'weights [0-9.]* GB' | head -1)
 check "${g1//[^0-9.]/} < ${g0//[^0-9.]/} / 5" "experts on cpu take the routed experts out of GPU weights ($g0 -> $g1)"
 
-# a host too small: the tier that is short, and by how much
-out=$("$M" eval --model gpt-oss-120b --hw rtx4090 --phase decode --batch 1 --context 512 --experts-on cpu "${host[@]}" 2>&1 || true)
-if grep -qE "host DRAM is short by [0-9.]+ GB" <<<"$out" && grep -q "DDR5-6000" <<<"$out"; then ok; else bad "host too small: $out"; fi
+# a host whose DRAM is too small pages the rest from its SSD (llama.cpp's and ktransformers' mmap'd
+# GGUF): gpt-oss-120b's 61 GB of experts beside 57.6 GB usable run, mostly resident, and say so
+out=$("$M" eval --model gpt-oss-120b --hw rtx4090 --phase decode --batch 1 --context 512 --experts-on cpu "${host[@]}" --json)
+jq -e '.breakdown.decode.host_page_cache | (.tier | test("NVMe")) and .host_experts_resident_share > 0.9
+       and .host_experts_resident_share < 1 and .hit_rate > .host_experts_resident_share' <<<"$out" >/dev/null \
+  && ok || bad "host DRAM short: paged from the SSD: $(jq -c .breakdown.decode.host_page_cache <<<"$out")"
+"$M" eval --model gpt-oss-120b --hw rtx4090 --phase decode --batch 1 --context 512 --experts-on cpu "${host[@]}" |
+  grep -q "host page cache (mmap'd GGUF, LRU" && ok || bad "the text breakdown names the host page cache"
+# a host too small for the rest too: the tier that is short, and by how much
+out=$("$M" eval --model deepseek-v3 --hw rtx4090 --precision q4_k_m --phase decode --batch 1 --context 512 --experts-on cpu \
+      --host-cpu rpi5 2>&1 || true)
+if grep -qE "host DRAM is short by [0-9.]+ GB and its NVMe SSD over PCIe 2.0 x1 \(256 GB\) cannot hold the rest" <<<"$out"; then ok
+else bad "host too small: $out"; fi
 
 # search takes the host CPU too: the one-GPU split with CPU experts is found and evaluated
 out=$("$M" search --model qwen3-30b-a3b --hw rtx4090 --experts-on cpu "${host[@]}" --precision q4_k_m --isl 1024 \
