@@ -56,6 +56,7 @@ static void host_experts_fit(const sim_deploy *d, sim_memfit *out, double *free_
     sim_numa_use nu;
     sim_deploy_numa(d, h, &nu);
     out->host_expert_bytes *= nu.weight_copies;
+    out->host_weight_copies = nu.weight_copies;
     out->host_usable_bytes = h->tiers[0].capacity_bytes * nu.capacity_factor * sim_memfit_usable_fraction(h);
     if (d->hw->n_tiers > 1) {
         free_b[1] -= out->host_expert_bytes;

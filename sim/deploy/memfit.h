@@ -53,6 +53,7 @@ typedef struct sim_memfit {
      * of them is held in DRAM (1 when all fit), the others fault in on a miss (step.c). */
     int host_paged_tier;
     double host_resident_share;
+    double host_weight_copies;        /* copies of them host_expert_bytes counts (2: --numa duplicate) */
     /* The expert weights by kind: shared experts, which every token reads, are placed with the
      * other hot weights before the routed ones. */
     double shared_weight_bytes;       /* of expert_weight_bytes */

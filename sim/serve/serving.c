@@ -104,7 +104,9 @@ int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *ou
     sim_param_counts pc;
     sim_model_params(d->model, &pc);
     out->params = pc.total;
-    out->weight_bytes = pre.mem.weight_bytes * d->gpus;
+    /* the file's size: the devices' weights and, beside a GPU, the experts the host holds (once) */
+    out->weight_bytes = pre.mem.weight_bytes * d->gpus +
+                        (pre.mem.host_weight_copies > 0 ? pre.mem.host_expert_bytes / pre.mem.host_weight_copies : 0);
     out->fits = pre.fits && dec.fits;
     snprintf(out->reason, sizeof out->reason, "%s", !pre.fits ? pre.reason : dec.reason);
     /* one sequence: tokens/s of the deployment = per device x devices / attention ranks in use */

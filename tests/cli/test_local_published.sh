@@ -75,6 +75,13 @@ if ! grep -q "^Qwen3-30B-A3B on a Pi 5 16 GB: yes, with a Q3_K_S file" "$tmp/loc
   echo "FAIL: scenarios/local.lua does not answer the Pi question with a resident Q3_K_S row: $(grep Pi "$tmp/local.txt")" >&2
   fail=$((fail + 1))
 fi
+# a desktop GPU runs a file larger than its memory as llama.cpp's --n-cpu-moe: gpt-oss-120b (59 GiB)
+# on the RTX 4090 with the fewest MoE layers on the host CPU, a file-size row, and a rate
+if ! awk -F, 'NR > 1 && $1 == "rtx4090" && $2 == "gpt-oss-120b" && $5 ~ /^--n-cpu-moe [0-9]+ on ryzen-7950x/ && $4 > 50 && $6 > 0 { ok = 1 }
+              END { exit !ok }' "$tmp/local/local.csv"; then
+  echo "FAIL: scenarios/local.lua has no --n-cpu-moe row for gpt-oss-120b on the RTX 4090: $(grep 'rtx4090,gpt-oss-120b' "$tmp/local/local.csv")" >&2
+  fail=$((fail + 1))
+fi
 # issue 14's must-hold, on the name the issue uses (rpi5-16gb): Qwen3-30B-A3B Q3_K_S (ByteShape's
 # 9.58 GiB file, M6) generates within 25% of the published 7.99 tok/s
 tg=$("$BIN/moesim" eval --model qwen3-30b-a3b --hw rpi5-16gb --precision q3_k_s --gguf-file-gib 9.58 \
