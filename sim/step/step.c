@@ -1120,7 +1120,15 @@ static double deepep_phase_s(const ctx *c, const sim_kernel_hit *hit, const sim_
  * gate), and the dispatch's share of the exchange (the rest is the combine). */
 typedef struct moe_split {
     double pre_s, disp_s;
+    bool sm_comm;   /* the exchange runs on kernels that occupy SMs (normal, not low-latency) */
 } moe_split;
+
+/* SMs DeepEP's normal (high-throughput) kernels take: deep_ep/buffer.py, `Buffer.num_sms = 20`
+ * ("the SMs used in high-throughput kernels", deepseek-ai/DeepEP at 1a0a8bd, its first
+ * release). Its low-latency kernels take none while the data is in flight (README: the
+ * receiving hook overlaps "without any SM occupation"), and DeepSeek's profile-data README
+ * says the same of its decode exchange "unlike in prefilling". */
+#define DEEPEP_NORMAL_SMS 20
 
 /* Expert-parallel dispatch and combine for one MoE layer. The dispatch's time is added to
  * *disp_s (may be NULL): two-batch overlap hides the two phases behind different parts of the
@@ -1456,6 +1464,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     /* Communication. Source tokens per device: the group's tokens spread over its devices. */
     double T_src = T_group / (d->tp * d->dp);
     bool prefill = s->prefill_tokens > s->decode_seqs * decode_q(s);
+    if (sp) /* prefill exchanges run on the normal kernels (ep_alltoall), which take SMs */
+        sp->sm_comm = prefill;
     if (d->ep > 1) {
         ep_alltoall(comm, c, T_src, &rs, prefill, sp ? &sp->disp_s : NULL);
         if (d->tp > 1) /* tokens split for dispatch are gathered back across the TP group */
@@ -1571,10 +1581,21 @@ static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, do
  * each as long as the longer of its two sides. SGLang's two-batch overlap yields at the same
  * places (operations attn | dispatch, mlp | combine: lmsys.org/blog/2025-05-05-large-scale-ep,
  * 'Abstraction for Clean Implementation'). A layer is never shorter than the work of both
- * micro-batches (2 (attn + moe)) nor than both exchanges (2 (dispatch + combine)). */
-double sim_step_tbo_layer_s(double attn_s, double moe_s, double dispatch_s, double combine_s)
+ * micro-batches (2 (attn + moe)) nor than both exchanges (2 (dispatch + combine)).
+ * `compute_share` is the share of the SMs the work keeps while an exchange runs beside it (1
+ * when the exchange takes none): work w beside an exchange e advances at that share until the
+ * exchange ends, so the segment lasts e when w <= share x e, else w + (1 - share) e. The work
+ * is taken as compute-bound throughout (prefill, where SM-occupying kernels run). */
+static double tbo_segment(double work_s, double comm_s, double compute_share)
 {
-    return fmax(attn_s, dispatch_s) + fmax(moe_s, dispatch_s) + fmax(moe_s, combine_s) + fmax(attn_s, combine_s);
+    return work_s <= compute_share * comm_s ? comm_s : work_s + (1 - compute_share) * comm_s;
+}
+
+double sim_step_tbo_layer_s(double attn_s, double moe_s, double dispatch_s, double combine_s, double compute_share)
+{
+    double r = compute_share > 0 && compute_share <= 1 ? compute_share : 1;
+    return tbo_segment(attn_s, dispatch_s, r) + tbo_segment(moe_s, dispatch_s, r) + tbo_segment(moe_s, combine_s, r) +
+           tbo_segment(attn_s, combine_s, r);
 }
 
 /* The layer under the overlap scheme: none, or two micro-batches whose EP communication
@@ -1603,7 +1624,9 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
     acc_scale_add(out, &work, 2);
     /* Only the part of the layer spent waiting on the exchange shows as communication. */
     double attn = fmin(sp.pre_s, tw), disp = fmin(sp.disp_s, tc);
-    double exposed = fmax(0, sim_step_tbo_layer_s(attn, tw - attn, disp, tc - disp) - 2 * tw);
+    int sms = c->d->hw->sms;
+    double share = sp.sm_comm && sms > DEEPEP_NORMAL_SMS ? (double)(sms - DEEPEP_NORMAL_SMS) / sms : 1;
+    double exposed = fmax(0, sim_step_tbo_layer_s(attn, tw - attn, disp, tc - disp, share) - 2 * tw);
     out->comm += exposed;
     facts->comm_total_s += 2 * tc;
     if (c->slim) /* adding the basis adds +0 to every total */
