@@ -176,7 +176,7 @@ static int parse_header(const cJSON *root, sim_hw *hw, const char *file, sim_err
 
 static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"source", "tflops", NULL};
+    static const char *const keys[] = {"source", "tflops", "sms", NULL};
     const cJSON *c = sim_json_obj(root, "compute", file, "", err);
     if (!c)
         return err->code;
@@ -204,6 +204,13 @@ static int parse_compute(const cJSON *root, sim_hw *hw, const char *file, sim_er
     if (n == 0)
         return sim_fail(err, SIM_EINPUT, "%s: field 'compute.tflops' is empty (expected at least one of: %s)", file,
                         dtype_list(types, sizeof types));
+    /* optional: the SM count, for communication kernels that occupy SMs (step.c) */
+    double sms = 0;
+    if ((rc = get_num(c, "sms", false, R_POSITIVE, &sms, file, "compute", err)))
+        return rc;
+    if (sms != floor(sms) || sms > 100000)
+        return sim_fail(err, SIM_EINPUT, "%s: field 'compute.sms' is %g (expected a whole number of SMs)", file, sms);
+    hw->sms = (int)sms;
     return SIM_OK;
 }
 

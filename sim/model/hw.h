@@ -102,6 +102,7 @@ typedef struct sim_hw {
     char backend[32];            /* fixed-cost class: cuda-graph, cuda-eager, cpu, apple-metal, rocm-graph */
 
     double peak_flops[SIM_DT_COUNT]; /* FLOP/s, 0 = not supported */
+    int sms;                     /* compute.sms: streaming multiprocessors (CUs); 0 = not stated */
     int n_tiers;
     sim_mem_tier tiers[SIM_MAX_TIERS];   /* tier 0 is the device's own memory */
     sim_link scale_up;           /* NVLink, xGMI, PCIe between devices of one node or rack */

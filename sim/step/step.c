@@ -1115,8 +1115,26 @@ static double deepep_phase_s(const ctx *c, const sim_kernel_hit *hit, const sim_
     return fmax(send, recv) / bw;
 }
 
-/* Expert-parallel dispatch and combine for one MoE layer. */
-static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_stats *rs, bool prefill)
+/* What two-batch overlap needs to know of one MoE layer beyond its work and its exchange
+ * (layer_time): the time of the work that runs before the dispatch besides the mixer (the
+ * gate), and the dispatch's share of the exchange (the rest is the combine). */
+typedef struct moe_split {
+    double pre_s, disp_s;
+    bool sm_comm;   /* the exchange runs on kernels that occupy SMs (normal, not low-latency) */
+} moe_split;
+
+/* SMs DeepEP's normal (high-throughput) kernels take: deep_ep/buffer.py, `Buffer.num_sms = 20`
+ * ("the SMs used in high-throughput kernels", deepseek-ai/DeepEP at 1a0a8bd, its first
+ * release). Its low-latency kernels take none while the data is in flight (README: the
+ * receiving hook overlaps "without any SM occupation"), and DeepSeek's profile-data README
+ * says the same of its decode exchange "unlike in prefilling". */
+#define DEEPEP_NORMAL_SMS 20
+
+/* Expert-parallel dispatch and combine for one MoE layer. The dispatch's time is added to
+ * *disp_s (may be NULL): two-batch overlap hides the two phases behind different parts of the
+ * other micro-batch's layer (layer_time). */
+static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_stats *rs, bool prefill,
+                        double *disp_s)
 {
     const sim_deploy *d = c->d;
     const sim_hw *hw = d->hw;
@@ -1187,6 +1205,8 @@ static void ep_alltoall(acc *a, const ctx *c, double T_src, const sim_routing_st
     if (over_nics && hc.share > 0 && hc.count != SIM_KCOUNT_LINK)
         t_comb = deepep_phase_s(c, &hc, rs, T_src, true);
     add_comm(a, SIM_LK_EP_COMM, t_disp + t_comb, bytes);
+    if (disp_s)
+        *disp_s += t_disp;
     note_comm_basis(a, SIM_LK_EP_COMM, hd.share > 0 && hc.share > 0 ? &hd : NULL);
     if ((hd.share > 0) != (hc.share > 0)) /* one phase measured, the other on the prior */
         note_comm_basis(a, SIM_LK_EP_COMM, hd.share > 0 ? &hd : &hc);
@@ -1396,7 +1416,7 @@ static int expert_tiers(const ctx *c, double T_group, double frac[SIM_MAX_TIERS]
 }
 
 static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, double T_group,
-                   sim_step_result *facts, sim_err *err)
+                   sim_step_result *facts, moe_split *sp, sim_err *err)
 {
     const sim_deploy *d = c->d;
     const sim_model *m = c->m;
@@ -1462,7 +1482,10 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .mem_curve = &hw->eff.memory,
         .kernels = fused ? 2 : 5, /* norm, gate GEMM, top-k, permute, combine */
     };
+    double before_router = acc_time(a);
     add_op(a, c, &router);
+    if (sp) /* the gate runs before the dispatch, with the attention part of the layer */
+        sp->pre_s += acc_time(a) - before_router;
 
     if (c->cpu_experts) {
         /* the shared experts stay on the GPU; the CPU experts' schedule against them is the runtime's */
@@ -1480,8 +1503,10 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     /* Communication. Source tokens per device: the group's tokens spread over its devices. */
     double T_src = T_group / (d->tp * d->dp);
     bool prefill = s->prefill_tokens > s->decode_seqs * decode_q(s);
+    if (sp) /* prefill exchanges run on the normal kernels (ep_alltoall), which take SMs */
+        sp->sm_comm = prefill;
     if (d->ep > 1) {
-        ep_alltoall(comm, c, T_src, &rs, prefill);
+        ep_alltoall(comm, c, T_src, &rs, prefill, sp ? &sp->disp_s : NULL);
         if (d->tp > 1) /* tokens split for dispatch are gathered back across the TP group */
             tp_allreduce(comm, c, T, 0.5);
         if (moe_tp > 1) {
@@ -1521,20 +1546,24 @@ static sim_step_shape scale_shape(const sim_step_shape *s, double f)
 }
 
 static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, double T, acc *work, acc *hideable,
-                     sim_step_result *facts, sim_err *err);
+                     sim_step_result *facts, moe_split *sp, sim_err *err);
 
 /* Cost of one layer of a kind: its mixer (attention, the state-space / linear-attention
  * mixer, or none) and its FFN (MoE, dense, or none), each followed by its TP all-reduce.
- * Communication that two-batch overlap can hide (EP) is kept apart in `hideable`. */
+ * Communication that two-batch overlap can hide (EP) is kept apart in `hideable`. With `sp`
+ * (may be NULL), sp->pre_s receives the mixer's time plus the gate's, and sp->disp_s the
+ * dispatch's share of `hideable`. */
 static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
-                       acc *work, acc *hideable, sim_step_result *facts, sim_err *err)
+                       acc *work, acc *hideable, sim_step_result *facts, moe_split *sp, sim_err *err)
 {
     acc_zero(hideable, c->slim);
     double T = step_tokens(s);
     mixer_memo *mm = c->mixers && mixer != SIM_MIX_NONE ? &c->mixers[mixer] : NULL;
     if (mm && mm->valid && memcmp(&mm->s, s, sizeof *s) == 0) {
         acc_copy(work, &mm->a);
-        return ffn_costs(c, s, ffn, T, work, hideable, facts, err);
+        if (sp)
+            sp->pre_s += acc_time(work);
+        return ffn_costs(c, s, ffn, T, work, hideable, facts, sp, err);
     }
     acc_zero(work, c->slim);
     if (mixer == SIM_MIX_ATTN && !(local_share > 0)) {
@@ -1559,16 +1588,18 @@ static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, s
         mm->s = *s;
         acc_copy(&mm->a, work);
     }
-    return ffn_costs(c, s, ffn, T, work, hideable, facts, err);
+    if (sp)
+        sp->pre_s += acc_time(work);
+    return ffn_costs(c, s, ffn, T, work, hideable, facts, sp, err);
 }
 
 /* The FFN half of layer_costs. */
 static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, double T, acc *work, acc *hideable,
-                     sim_step_result *facts, sim_err *err)
+                     sim_step_result *facts, moe_split *sp, sim_err *err)
 {
     if (ffn == SIM_FFN_MOE) {
         double group = s->group_tokens > 0 ? s->group_tokens : T * c->d->dp;
-        int rc = moe_ops(work, hideable, c, s, group, facts, err);
+        int rc = moe_ops(work, hideable, c, s, group, facts, sp, err);
         if (rc)
             return rc;
     } else if (ffn == SIM_FFN_DENSE) {
@@ -1578,8 +1609,37 @@ static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, do
     return SIM_OK;
 }
 
+/* The layer of two micro-batches under two-batch overlap, each part costed at half the tokens:
+ * attention part `attn_s` (everything before the dispatch), MoE part `moe_s` (experts and
+ * shared experts), dispatch `dispatch_s` and combine `combine_s` of one micro-batch. The
+ * schedule is DeepEP's (deepseek-ai/DeepEP README, 'two micro-batch overlapping' figure,
+ * figures/low-latency.png, the same pairing for its SM-occupying normal kernels): each phase
+ * of one micro-batch's exchange runs behind ONE part of the other's work, so a layer is four
+ * segments,
+ *   [attention 1 | dispatch 0] [MoE 0 | dispatch 1] [MoE 1 | combine 0] [attention 0' | combine 1],
+ * each as long as the longer of its two sides. SGLang's two-batch overlap yields at the same
+ * places (operations attn | dispatch, mlp | combine: lmsys.org/blog/2025-05-05-large-scale-ep,
+ * 'Abstraction for Clean Implementation'). A layer is never shorter than the work of both
+ * micro-batches (2 (attn + moe)) nor than both exchanges (2 (dispatch + combine)).
+ * `compute_share` is the share of the SMs the work keeps while an exchange runs beside it (1
+ * when the exchange takes none): work w beside an exchange e advances at that share until the
+ * exchange ends, so the segment lasts e when w <= share x e, else w + (1 - share) e. The work
+ * is taken as compute-bound throughout (prefill, where SM-occupying kernels run). */
+static double tbo_segment(double work_s, double comm_s, double compute_share)
+{
+    return work_s <= compute_share * comm_s ? comm_s : work_s + (1 - compute_share) * comm_s;
+}
+
+double sim_step_tbo_layer_s(double attn_s, double moe_s, double dispatch_s, double combine_s, double compute_share)
+{
+    double r = compute_share > 0 && compute_share <= 1 ? compute_share : 1;
+    return tbo_segment(attn_s, dispatch_s, r) + tbo_segment(moe_s, dispatch_s, r) + tbo_segment(moe_s, combine_s, r) +
+           tbo_segment(attn_s, combine_s, r);
+}
+
 /* The layer under the overlap scheme: none, or two micro-batches whose EP communication
- * hides behind the other's compute, each costed at half the tokens. */
+ * hides behind the other's compute, each costed at half the tokens
+ * (sim_step_tbo_layer_s). */
 static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
                       acc *out, sim_step_result *facts, sim_err *err)
 {
@@ -1587,7 +1647,7 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
     bool moe = ffn == SIM_FFN_MOE;
     if (c->d->overlap == SIM_OVERLAP_NONE || !moe || c->d->ep <= 1) {
         /* the work and then the communication: `out` starts as the work (0 + w x 1 = w) */
-        int rc = layer_costs(c, s, mixer, ffn, local_share, out, &comm, facts, err);
+        int rc = layer_costs(c, s, mixer, ffn, local_share, out, &comm, facts, NULL, err);
         if (rc)
             return rc;
         acc_scale_add(out, &comm, 1);
@@ -1595,13 +1655,17 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
     }
     acc_zero(out, c->slim);
     sim_step_shape half = scale_shape(s, 0.5);
-    int rc = layer_costs(c, &half, mixer, ffn, local_share, &work, &comm, facts, err);
+    moe_split sp = { 0 };
+    int rc = layer_costs(c, &half, mixer, ffn, local_share, &work, &comm, facts, &sp, err);
     if (rc)
         return rc;
     double tw = acc_time(&work), tc = acc_time(&comm);
     acc_scale_add(out, &work, 2);
-    /* Only the part of the communication longer than the other micro-batch's work shows. */
-    double exposed = tc > tw ? 2 * (tc - tw) : 0;
+    /* Only the part of the layer spent waiting on the exchange shows as communication. */
+    double attn = fmin(sp.pre_s, tw), disp = fmin(sp.disp_s, tc);
+    int sms = c->d->hw->sms;
+    double share = sp.sm_comm && sms > DEEPEP_NORMAL_SMS ? (double)(sms - DEEPEP_NORMAL_SMS) / sms : 1;
+    double exposed = fmax(0, sim_step_tbo_layer_s(attn, tw - attn, disp, tc - disp, share) - 2 * tw);
     out->comm += exposed;
     facts->comm_total_s += 2 * tc;
     if (c->slim) /* adding the basis adds +0 to every total */
@@ -2187,7 +2251,7 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     /* tokens spread over the attention ranks of the group */
     sim_step_shape s = { .prefill_tokens = tokens / d->dp, .group_tokens = tokens };
     acc work = { 0 }, comm = { 0 };
-    int rc = moe_ops(&work, &comm, &c, &s, tokens, out, err);
+    int rc = moe_ops(&work, &comm, &c, &s, tokens, out, NULL, err);
     if (rc)
         return rc;
     acc_scale_add(&work, &comm, 1);

@@ -143,6 +143,14 @@ double sim_gemm_time(const sim_hw *hw, sim_dtype t, double m, double n, double k
  * bundled engine times, so calibration can compare prediction and measurement. */
 int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens, sim_step_result *out, sim_err *err);
 
+/* One MoE layer of two micro-batches under two-batch overlap, from one micro-batch's parts:
+ * the work before the dispatch (`attn_s`: mixer, its all-reduce, the gate), the MoE work
+ * (`moe_s`: routed and shared experts), the dispatch and the combine. DeepEP's schedule:
+ * seg(attn, dispatch) + seg(moe, dispatch) + seg(moe, combine) + seg(attn, combine) (step.c),
+ * seg(w, e) = max(w, e) when the exchange leaves the work every SM (compute_share 1), and
+ * w + (1 - compute_share) e when the work outlasts compute_share x e otherwise. */
+double sim_step_tbo_layer_s(double attn_s, double moe_s, double dispatch_s, double combine_s, double compute_share);
+
 /* FLOPs per token of one state-space / linear-attention layer's scan on a device holding
  * `heads` heads and `groups` groups: the recurrent step (decode) or the chunked scan
  * (prefill), without the convolution. The formulas and their sources are in step.c. */

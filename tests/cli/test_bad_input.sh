@@ -39,6 +39,8 @@ mk_hw 'del(.memory)' h_missing
 mk_hw '.memory.tiers[0].bandwidth_gbs = null' h_null
 mk_hw '.compute.tflops.bf16 = -1' h_negative
 mk_hw '.compute.tflops.bf16 = 0' h_zero
+mk_hw '.compute.sms = 131.5' h_sms_frac
+mk_hw '.compute.sms = -4' h_sms_neg
 mk_hw '.memory.tiers[0].bandwidth_gbs = 1e-300' h_tiny
 mk_hw '.memory.tiers[0].capacity_gb = 1e300' h_huge
 mk_hw '.efficiency.dequant_gelem_s = {"q4_k_m": 5}' h_recipe
@@ -82,6 +84,8 @@ cases=(
   "null          |field 'memory.tiers\[0\].bandwidth_gbs' must be a number \(got null\) |eval --model mixtral-8x7b --hw $tmp/h_null.json"
   "negative      |field 'compute.tflops.bf16' is -1                         |eval --model mixtral-8x7b --hw $tmp/h_negative.json"
   "zero          |field 'compute.tflops.bf16' is 0                          |eval --model mixtral-8x7b --hw $tmp/h_zero.json"
+  "sms fraction  |field 'compute.sms' is 131.5 \(expected a whole number    |eval --model mixtral-8x7b --hw $tmp/h_sms_frac.json"
+  "sms negative  |field 'compute.sms' is -4                                 |eval --model mixtral-8x7b --hw $tmp/h_sms_neg.json"
   "tiny          |field 'memory.tiers\[0\].bandwidth_gbs' is 1e-300         |eval --model mixtral-8x7b --hw $tmp/h_tiny.json"
   "huge          |field 'memory.tiers\[0\].capacity_gb' is 1e\+300          |eval --model mixtral-8x7b --hw $tmp/h_huge.json"
   "unknown name  |unknown hardware 'h201'; did you mean                     |eval --model mixtral-8x7b --hw h201"

@@ -409,6 +409,39 @@ static void test_default_precision_is_the_checkpoints(void **state)
  * int4_g32 now) the shared expert is 2,642,411,520 x 0.5625 / 8 = 185,794,560 bytes a GPU:
  * 474,808,320 bytes (0.47 GB) a GPU, 3.80 GB in all, less. A decode step reads each weight
  * once, so its bytes move by the same amount. */
+/* Two-batch overlap, DeepEP's schedule: four segments per layer, each the longer of one
+ * part of one micro-batch's work and one phase of the other's exchange. */
+static void test_tbo_layer_segments(void **state)
+{
+    (void)state;
+    /* attention 3, MoE 1, dispatch 1, combine 3 (ms):
+     * [attn 3 | disp 1] 3 + [moe 1 | disp 1] 1 + [moe 1 | comb 3] 3 + [attn 3 | comb 3] 3 = 10.
+     * Work (2 x 4) and exchange (2 x 4) are equal, yet the combine outlasts the MoE part it
+     * hides behind: 2 ms show, where pooling the whole layer against the whole exchange
+     * (2 max(4, 4) = 8) would hide all of it. */
+    assert_close(sim_step_tbo_layer_s(3e-3, 1e-3, 1e-3, 3e-3, 1), 10e-3, 1e-12);
+    /* no exchange: both micro-batches' work, 2 x (3 + 2) = 10 */
+    assert_close(sim_step_tbo_layer_s(3e-3, 2e-3, 0, 0, 1), 10e-3, 1e-12);
+    /* no work: both exchanges, 2 x (1 + 2) = 6 */
+    assert_close(sim_step_tbo_layer_s(0, 0, 1e-3, 2e-3, 1), 6e-3, 1e-12);
+    /* each phase shorter than the part it hides behind: the work alone, 2 x (4 + 3) = 14 */
+    assert_close(sim_step_tbo_layer_s(4e-3, 3e-3, 2e-3, 2.5e-3, 1), 14e-3, 1e-12);
+    /* exchange-bound: attention 2, MoE 1, dispatch 3, combine 4:
+     * max(2,3) + max(1,3) + max(1,4) + max(2,4) = 3 + 3 + 4 + 4 = 14 = 2 x (3 + 4) */
+    assert_close(sim_step_tbo_layer_s(2e-3, 1e-3, 3e-3, 4e-3, 1), 14e-3, 1e-12);
+    /* an exchange that takes a quarter of the SMs (share 0.75): attention 3, MoE 2,
+     * dispatch 2, combine 2:
+     *   [attn 3 | disp 2]: 3 > 0.75 x 2 = 1.5, so 3 + 0.25 x 2 = 3.5
+     *   [moe 2 | disp 2]:  2 > 1.5, so 2 + 0.5 = 2.5; [moe 2 | comb 2] 2.5; [attn 3 | comb 2] 3.5
+     * = 12, against 2 x (3 + 2) = 10 with every SM left to the work. */
+    assert_close(sim_step_tbo_layer_s(3e-3, 2e-3, 2e-3, 2e-3, 0.75), 12e-3, 1e-12);
+    /* work no longer than share x exchange ends with the exchange: attention 1, MoE 1,
+     * dispatch 2, combine 4, share 0.5: 2 + 2 + 4 + 4 = 12 = 2 x (2 + 4) */
+    assert_close(sim_step_tbo_layer_s(1e-3, 1e-3, 2e-3, 4e-3, 0.5), 12e-3, 1e-12);
+    /* a share outside (0, 1] is no share taken */
+    assert_close(sim_step_tbo_layer_s(3e-3, 2e-3, 2e-3, 2e-3, 0), 10e-3, 1e-12);
+}
+
 static void test_shared_experts_own_precision(void **state)
 {
     (void)state;
@@ -914,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_ssm_scan_flops),
         cmocka_unit_test(test_hybrid_state_per_sequence),
         cmocka_unit_test(test_shared_experts_own_precision),
+        cmocka_unit_test(test_tbo_layer_segments),
     };
     return cmocka_run_group_tests_name("formulas", tests, NULL, NULL);
 }
