@@ -743,9 +743,22 @@ static bool series_at(const sim_kernel_table *t, const sim_kernel_series *s, con
         hit->share = sh[hi];
         return true;
     }
-    if (hi > 0 && hi < n) { /* between two points: linear in log x */
+    if (hi > 0 && hi < n) {
         double w = log(q->x / x[hi - 1]) / t->point_log_step[s->first + hi];
         hit->share = sh[hi - 1] + w * (sh[hi] - sh[hi - 1]);
+        /* Where the work grows with x at both points (attention's KV rows, a collective's
+         * bytes, a compute-bound GEMM's rows), time ∝ x / share, and a share linear in log x
+         * can make the time fall as x grows: MLA decode on GB200 took less at 4 sequences than
+         * at 2, its share rising 29x between batch 1 and 64. There the time is affine in x
+         * between the two measurements instead (a fixed cost and a cost per unit, the
+         * alpha-beta model), so it rises wherever the measured times rise. A memory-bound
+         * GEMM point streams the same weights whatever its rows: its time is not x / share,
+         * and the share stays linear in log x. */
+        bool gemm = q->op == SIM_KOP_GEMM || q->op == SIM_KOP_GROUPED_GEMM;
+        if (!gemm || (!mb[hi - 1] && !mb[hi])) {
+            double t0 = x[hi - 1] / sh[hi - 1], t1 = x[hi] / sh[hi];
+            hit->share = q->x / (t0 + (t1 - t0) * (q->x - x[hi - 1]) / (x[hi] - x[hi - 1]));
+        }
         return true;
     }
     bool below = hi == 0;

@@ -203,6 +203,38 @@ static void interpolation_is_exact_at_rows_and_monotone_between(void **state)
     assert_double_equal(h.share, 0.5 * (lo.share + hi.share), 1e-12);
 }
 
+/* Where a kernel's work grows with x (attention's KV rows), its time between two rows is
+ * affine in x, so it never falls as the batch grows: GB200's MLA decode rows rise 29x in share
+ * from batch 1 to batch 64 at context 4096 (0.0213 -> 0.0469 ms), and shares linear in log x
+ * had made 4 sequences take less than 2. Exact at the rows; the time rises in between. */
+static void attention_time_rises_between_rows(void **state)
+{
+    (void)state;
+    load_hw("gb200-nvl72");
+    const sim_kernel_row *lo = NULL, *hi = NULL;
+    for (int i = 0; i < hw.kernels.n_rows; i++) {
+        const sim_kernel_row *r = &hw.kernels.rows[i];
+        if (r->op == SIM_KOP_ATTN_DECODE && r->variant == SIM_KATTN_MLA && r->dtype == SIM_DT_FP8 &&
+            (r->x == 4096.0 || r->x == 64.0 * 4096))
+            *(r->x == 4096.0 ? &lo : &hi) = r;
+    }
+    assert_non_null(lo);
+    assert_non_null(hi);
+    sim_kernel_query q = {.op = SIM_KOP_ATTN_DECODE, .dtype = SIM_DT_FP8, .variant = SIM_KATTN_MLA,
+                          .family = lo->family};
+    sim_kernel_hit h;
+    double t0 = lo->x / lo->share, t1 = hi->x / hi->share, prev = 0;
+    for (double x = lo->x; x <= hi->x * (1 + 1e-12); x *= 1.05) {
+        q.x = x;
+        assert_true(sim_kernel_lookup(&hw.kernels, &q, &h));
+        double t = x / h.share;
+        assert_true(t >= prev * (1 - 1e-12));
+        /* the alpha-beta line through the two rows */
+        assert_double_equal(t, t0 + (t1 - t0) * (x - lo->x) / (hi->x - lo->x), 1e-9 * t1);
+        prev = t;
+    }
+}
+
 static void shares_are_held_only_where_physics_allows(void **state)
 {
     (void)state;
@@ -740,6 +772,7 @@ int main(void)
         cmocka_unit_test(bf16_attention_reads_fp16_rows_at_equal_peaks),
         cmocka_unit_test(fixture_rows_reproduce_their_figures),
         cmocka_unit_test(interpolation_is_exact_at_rows_and_monotone_between),
+        cmocka_unit_test(attention_time_rises_between_rows),
         cmocka_unit_test(shares_are_held_only_where_physics_allows),
         cmocka_unit_test(a_device_without_a_table_uses_its_curves),
         cmocka_unit_test(the_step_names_its_basis),
