@@ -91,15 +91,15 @@ static inline void mt_shuffle(mt_state *s, int *a, size_t n)
     }
 }
 
-/* gsl_ran_discrete over a table from gsl_ran_discrete_preproc. */
+/* gsl_ran_discrete over a table from gsl_ran_discrete_preproc. GSL returns c when F[c] is 1 or
+ * u < F[c]; u < 1 always, so u < F[c] alone decides, and with both answers loaded first the
+ * choice needs no branch (the alias column is taken at random: a branch mispredicts often). */
 static inline size_t mt_discrete(mt_state *s, const gsl_ran_discrete_t *g)
 {
     double u = mt_uniform(s);
-    size_t c = (size_t)(u * (double)g->K);
-    double f = g->F[c];
-    if (f == 1.0 || u < f)
-        return c;
-    return g->A[c];
+    size_t c = (size_t)(int64_t)(u * (double)g->K); /* 0 <= u K < K: as GSL's size_t cast, without its >= 2^63 branch */
+    size_t alias = g->A[c];
+    return u < g->F[c] ? c : alias;
 }
 
 #endif

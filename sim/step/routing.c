@@ -824,10 +824,20 @@ static inline uint64_t fold_window(uint64_t m, int d)
     return span < d ? m | m >> (d - span) : m;
 }
 
+/* Set bits of x (SWAR: the builtin is a libgcc call without -mpopcnt, which a portable build
+ * cannot assume). */
+static inline int popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ULL;
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+
 /* Distinct nodes of d ranks each among the ranks in mask m. */
 static inline long nodes_in_mask(uint64_t m, int d, uint64_t start)
 {
-    return (long)__builtin_popcountll(fold_window(m, d) & start);
+    return popcount64(fold_window(m, d) & start);
 }
 
 /* Exact trial: route every token. */
