@@ -11,7 +11,7 @@ SIM_LIB := $(BUILD)/libmoesim.a
 # portable (no -march), and the same arithmetic as -O2 (no fast-math; ISO C11 contracts no FMAs).
 # Sanitizer and fuzz builds keep their own OPT.
 ifeq ($(SAN)$(FUZZ),00)
-STEP_HOT := $(BUILD)/sim/step/step.o $(BUILD)/sim/step/routing.o $(BUILD)/sim/step/comm.o $(BUILD)/sim/model/kernels.o
+STEP_HOT := $(BUILD)/sim/step/step.o $(BUILD)/sim/step/routing.o $(BUILD)/sim/step/mt.o $(BUILD)/sim/step/comm.o $(BUILD)/sim/model/kernels.o
 $(STEP_HOT): CFLAGS += -O3
 endif
 

@@ -23,7 +23,11 @@
  * expected load (place_eplb); a token routed to a replicated expert uses either replica.
  *
  * Trials run until the standard error of every maximum is below 1% of its value, within
- * [MIN_TRIALS, MAX_TRIALS] and a work budget that keeps a cache miss near 50 ms on one core. */
+ * [MIN_TRIALS, MAX_TRIALS] and a work budget that keeps a cache miss near 50 ms on one core.
+ *
+ * Speed without changing a figure (issue 20): the draws are GSL's mt19937 stream, inlined
+ * (step/mt.h), and one Monte Carlo serves every ranks_per_node of a law up to 64 ranks
+ * (NODE_MASK_EP), the only figure that depends on it counting no draws. */
 #include "step/routing.h"
 
 #include <float.h>
@@ -38,10 +42,14 @@
 #include <unistd.h>
 
 /* GSL's documented switch for inlining gsl_rng_uniform and friends: the draw loop calls
- * them hundreds of thousands of times per query. */
+ * them hundreds of thousands of times per query. The hottest draws (uniform integers, alias
+ * draws, the shuffle, Gumbel keys) go through step/mt.h's inline copies of GSL's, on the same
+ * stream. */
 #define HAVE_INLINE 1
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
+
+#include "step/mt.h"
 
 #define MIN_TRIALS 16
 #define MAX_TRIALS 1024
@@ -59,11 +67,24 @@
 
 enum sampler { SAMPLE_ALL, SAMPLE_UNIFORM, SAMPLE_REJECT, SAMPLE_GUMBEL };
 
+/* Node sizes one Monte Carlo counts destination nodes for. Only mean_dest_nodes_per_token
+ * depends on the ranks per node, and it consumes no random draws, so with ep <= NODE_MASK_EP
+ * one Monte Carlo counts it for every divisor of ep at once (a token's ranks as a 64-bit mask,
+ * folded per node size: the same integer counts as a stamp per node) and the token grid
+ * of a law serves every ranks_per_node (`search` asks EP16-64 with 8 ranks per node and with
+ * 1, the same routing). Larger ep keeps one node size per law. 12 = the most divisors of any
+ * n <= 64. */
+enum { NODE_MASK_EP = 64, MAX_DIV = 12 };
+
 /* Where experts live and how popular they are; fixed for a query. Popularity index j (0 =
  * hottest) is mapped to a logical expert by perm[] (redrawn each trial without EPLB), an
  * expert to its first slot, and a slot to the rank that holds it. */
 typedef struct layout {
     int E, k, ep, rpn, nodes, slots;
+    int ndiv;                 /* node sizes counted: every divisor of ep (node_mask), else rpn alone */
+    int div[MAX_DIV];         /* ranks per node of each */
+    uint64_t div_start[MAX_DIV]; /* node_mask: a bit at each node's first rank */
+    bool node_mask;           /* ep <= NODE_MASK_EP: nodes counted from a token's rank mask */
     int small_rows;     /* split the busiest rank's experts at this many rows (0 = no split) */
     long T;
     double *pop;        /* pop[j], sums to 1 */
@@ -89,16 +110,17 @@ typedef struct work {
     long *stamp_rank, *stamp_node;
     unsigned int *mult;         /* multinomial output */
     double *mult_p;
-    double *miss_rank, *reach_rank, *reach_node;
+    double *miss_rank, *reach_rank;
+    double reach_nodes[MAX_DIV]; /* reach_probs: expected nodes a token reaches, per node size */
     int *m_rank;
     bool reach_done;
     long tick;                  /* token stamp, never reset so no clearing is needed */
-    double dest_ranks, dest_nodes;
+    double dest_ranks, dest_nodes[MAX_DIV]; /* dest_nodes per node size (layout.div) */
 } work;
 
 /* One trial's figures. */
 typedef struct trial {
-    double distinct, mean_exp_rank, dest_ranks, dest_nodes;
+    double distinct, mean_exp_rank, dest_ranks, dest_nodes[MAX_DIV];
     double max_tok_rank, max_exp_rank, max_tok_expert, max_copies;
     double small_exp_share, small_tok_share; /* on the rank with the most assignments */
     double hot_tokens, cold_tokens;          /* tokens of the most and the least popular expert */
@@ -565,8 +587,23 @@ static int layout_init(layout *L, const sim_routing_query *q, sim_err *err)
     L->E = q->experts;
     L->k = q->top_k;
     L->ep = q->ep;
-    L->rpn = q->ranks_per_node;
-    L->nodes = q->ep / q->ranks_per_node;
+    /* ranks_per_node 0: a grid's law for every node size (node_mask only) */
+    L->rpn = q->ranks_per_node > 0 ? q->ranks_per_node : q->ep;
+    L->nodes = q->ep / L->rpn;
+    L->node_mask = q->ep <= NODE_MASK_EP;
+    if (L->node_mask) {
+        for (int d = 1; d <= q->ep; d++)
+            if (q->ep % d == 0) {
+                uint64_t start = 0;
+                for (int b = 0; b < q->ep; b += d)
+                    start |= 1ULL << b;
+                L->div_start[L->ndiv] = start;
+                L->div[L->ndiv++] = d;
+            }
+    } else {
+        L->ndiv = 1;
+        L->div[0] = L->rpn;
+    }
     L->T = q->tokens;
     L->slots = q->experts + q->redundant;
     L->small_rows = q->small_rows;
@@ -625,7 +662,6 @@ static void work_free(work *w)
     free(w->mult_p);
     free(w->miss_rank);
     free(w->reach_rank);
-    free(w->reach_node);
     free(w->m_rank);
     memset(w, 0, sizeof *w);
 }
@@ -652,12 +688,11 @@ static int work_init(work *w, const layout *L, sim_err *err)
     w->mult_p = malloc(E * sizeof *w->mult_p);
     w->miss_rank = malloc(R * sizeof *w->miss_rank);
     w->reach_rank = malloc(R * sizeof *w->reach_rank);
-    w->reach_node = malloc(N * sizeof *w->reach_node);
     w->m_rank = malloc(R * sizeof *w->m_rank);
     if (!w->perm || !w->pidx || !w->pick || !w->fy || !w->seen || !w->key || !w->keyidx ||
         !w->cnt_slot || !w->cnt_expert || !w->rank_tok || !w->rank_exp || !w->copies ||
         !w->stamp_rank || !w->stamp_node || !w->mult || !w->mult_p || !w->miss_rank ||
-        !w->reach_rank || !w->reach_node || !w->m_rank) {
+        !w->reach_rank || !w->m_rank) {
         work_free(w);
         return sim_fail(err, SIM_EFAIL, "routing: out of memory");
     }
@@ -673,7 +708,7 @@ static int work_init(work *w, const layout *L, sim_err *err)
 static void pick_uniform(const layout *L, work *w, gsl_rng *r)
 {
     for (int i = 0; i < L->k; i++) {
-        int j = i + (int)gsl_rng_uniform_int(r, (unsigned long)(L->E - i));
+        int j = i + (int)mt_uniform_int(mt_of(r), (unsigned long)(L->E - i));
         int t = w->fy[i];
         w->fy[i] = w->fy[j];
         w->fy[j] = t;
@@ -686,8 +721,9 @@ static void pick_uniform(const layout *L, work *w, gsl_rng *r)
 static void pick_reject(const layout *L, work *w, gsl_rng *r)
 {
     long stamp = w->tick;
+    mt_state *s = mt_of(r);
     for (int i = 0; i < L->k;) {
-        int j = (int)gsl_ran_discrete(r, L->alias);
+        int j = (int)mt_discrete(s, L->alias);
         if (w->seen[j] == stamp)
             continue;
         w->seen[j] = stamp;
@@ -726,8 +762,9 @@ static void select_top(const double *key, int *idx, int n, int k)
  * successive draws without replacement. */
 static void pick_gumbel(const layout *L, work *w, gsl_rng *r)
 {
+    mt_state *s = mt_of(r);
     for (int j = 0; j < L->E; j++) {
-        w->key[j] = log(L->pop[j]) - log(-log(gsl_rng_uniform_pos(r)));
+        w->key[j] = log(L->pop[j]) - log(-log(mt_uniform_pos(s)));
         w->keyidx[j] = j;
     }
     select_top(w->key, w->keyidx, L->E, L->k);
@@ -760,9 +797,10 @@ static void trial_reset(const layout *L, work *w, gsl_rng *r)
     memset(w->cnt_slot, 0, (size_t)L->slots * sizeof *w->cnt_slot);
     memset(w->cnt_expert, 0, (size_t)L->E * sizeof *w->cnt_expert);
     memset(w->copies, 0, (size_t)L->ep * sizeof *w->copies);
-    w->dest_ranks = w->dest_nodes = 0;
+    w->dest_ranks = 0;
+    memset(w->dest_nodes, 0, sizeof w->dest_nodes);
     if (L->permute) {
-        gsl_ran_shuffle(r, w->perm, (size_t)L->E, sizeof *w->perm);
+        mt_shuffle(mt_of(r), w->perm, (size_t)L->E);
         for (int j = 0; j < L->E; j++)
             w->pidx[w->perm[j]] = j;
     }
@@ -772,19 +810,47 @@ static void trial_reset(const layout *L, work *w, gsl_rng *r)
 static int slot_for(const layout *L, int e, gsl_rng *r)
 {
     int s = L->first_slot[e];
-    return L->nrep[e] > 1 ? s + (int)gsl_rng_uniform_int(r, (unsigned long)L->nrep[e]) : s;
+    return L->nrep[e] > 1 ? s + (int)mt_uniform_int(mt_of(r), (unsigned long)L->nrep[e]) : s;
+}
+
+/* Bit b of the result: any of bits b..b+d-1 of m (d >= 1). */
+static inline uint64_t fold_window(uint64_t m, int d)
+{
+    int span = 1;
+    while (2 * span <= d) {
+        m |= m >> span;
+        span *= 2;
+    }
+    return span < d ? m | m >> (d - span) : m;
+}
+
+/* Set bits of x (SWAR: the builtin is a libgcc call without -mpopcnt, which a portable build
+ * cannot assume). */
+static inline int popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ULL;
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* Distinct nodes of d ranks each among the ranks in mask m. */
+static inline long nodes_in_mask(uint64_t m, int d, uint64_t start)
+{
+    return popcount64(fold_window(m, d) & start);
 }
 
 /* Exact trial: route every token. */
 static void trial_exact(const layout *L, work *w, gsl_rng *r)
 {
-    long dest_r = 0, dest_n = 0;
+    long dest_r = 0, dest_n[MAX_DIV] = {0};
     for (long t = 0; t < L->T; t++) {
         long stamp = ++w->tick;
+        uint64_t mask = 0;
         pick_token(L, w, r);
         for (int i = 0; i < L->k; i++) {
             int e = w->perm[w->pick[i]];
-            int s = slot_for(L, e, r), rk = L->slot_rank[s], nd = rk / L->rpn;
+            int s = slot_for(L, e, r), rk = L->slot_rank[s];
             w->cnt_slot[s]++;
             w->cnt_expert[e]++;
             if (w->stamp_rank[rk] != stamp) {
@@ -792,17 +858,49 @@ static void trial_exact(const layout *L, work *w, gsl_rng *r)
                 w->copies[rk]++;
                 dest_r++;
             }
-            if (w->stamp_node[nd] != stamp) {
-                w->stamp_node[nd] = stamp;
-                dest_n++;
+            if (L->node_mask)
+                mask |= 1ULL << rk;
+            else {
+                int nd = rk / L->rpn;
+                if (w->stamp_node[nd] != stamp) {
+                    w->stamp_node[nd] = stamp;
+                    dest_n[0]++;
+                }
             }
         }
+        if (L->node_mask)
+            for (int i = 0; i < L->ndiv; i++)
+                dest_n[i] += nodes_in_mask(mask, L->div[i], L->div_start[i]);
     }
     w->dest_ranks = L->T ? (double)dest_r / L->T : 0;
-    w->dest_nodes = L->T ? (double)dest_n / L->T : 0;
+    for (int i = 0; i < L->ndiv; i++)
+        w->dest_nodes[i] = L->T ? (double)dest_n[i] / L->T : 0;
 }
 
-/* Probability that a token reaches each rank and each node (reach_rank, reach_node).
+/* The uniform correction for a group of m slots: C(E-m, k)/C(E, k) and (1 - k/E)^m, kept for
+ * the last m asked (every rank, and every node of one size, holds as many slots). */
+typedef struct group_corr {
+    int m;
+    double mau, indep;
+} group_corr;
+
+static void corr_for(const layout *L, group_corr *g, int m)
+{
+    if (g->m == m)
+        return;
+    g->m = m;
+    g->mau = miss_all_uniform(L->E, L->k, m);
+    g->indep = pow(1 - (double)L->k / L->E, m);
+}
+
+/* Probability that a token reaches a group of m slots whose independent miss product is miss. */
+static double reach_of(const group_corr *g, double miss)
+{
+    return 1 - fmin(1, g->indep > 0 ? miss * g->mau / g->indep : 0);
+}
+
+/* Probability that a token reaches each rank (reach_rank), and the expected nodes it reaches
+ * for each node size (dest_nodes, summed over the nodes in order).
  * Inclusions of different experts are treated as independent, which overstates the miss
  * probability since a token's k picks exclude each other; the factor corr, the exact uniform
  * miss probability over its independent approximation for a group of m slots, puts that back
@@ -818,21 +916,26 @@ static void reach_probs(const layout *L, work *w)
         w->miss_rank[rk] *= 1 - L->incl[w->pidx[e]] / L->nrep[e];
         w->m_rank[rk]++;
     }
-    double q = 1 - (double)L->k / L->E;
-    for (int nd = 0; nd < L->nodes; nd++) {
-        double miss = 1;
-        int m = 0;
-        for (int rk = nd * L->rpn; rk < (nd + 1) * L->rpn; rk++) {
-            miss *= w->miss_rank[rk];
-            m += w->m_rank[rk];
+    for (int i = 0; i < L->ndiv; i++) {
+        int d = L->div[i];
+        group_corr g = {.m = -1};
+        double dn = 0;
+        for (int nd = 0; nd < L->ep / d; nd++) {
+            double miss = 1;
+            int m = 0;
+            for (int rk = nd * d; rk < (nd + 1) * d; rk++) {
+                miss *= w->miss_rank[rk];
+                m += w->m_rank[rk];
+            }
+            corr_for(L, &g, m);
+            dn += reach_of(&g, miss);
         }
-        double indep = pow(q, m);
-        w->reach_node[nd] = 1 - fmin(1, indep > 0 ? miss * miss_all_uniform(L->E, L->k, m) / indep : 0);
+        w->reach_nodes[i] = dn;
     }
+    group_corr g = {.m = -1};
     for (int rk = 0; rk < L->ep; rk++) {
-        double indep = pow(q, w->m_rank[rk]);
-        double miss = w->miss_rank[rk];
-        w->reach_rank[rk] = 1 - fmin(1, indep > 0 ? miss * miss_all_uniform(L->E, L->k, w->m_rank[rk]) / indep : 0);
+        corr_for(L, &g, w->m_rank[rk]);
+        w->reach_rank[rk] = reach_of(&g, w->miss_rank[rk]);
     }
 }
 
@@ -873,15 +976,13 @@ static void trial_counts(const layout *L, work *w, gsl_rng *r)
         reach_probs(L, w);
         w->reach_done = true;
     }
-    double dr = 0, dn = 0;
+    double dr = 0;
     for (int rk = 0; rk < L->ep; rk++) {
         w->copies[rk] = (long)gsl_ran_binomial(r, w->reach_rank[rk], (unsigned int)L->T);
         dr += w->reach_rank[rk];
     }
-    for (int nd = 0; nd < L->nodes; nd++)
-        dn += w->reach_node[nd];
     w->dest_ranks = dr;
-    w->dest_nodes = dn;
+    memcpy(w->dest_nodes, w->reach_nodes, sizeof w->dest_nodes);
 }
 
 /* Reduce the counters of a trial to its figures. */
@@ -916,7 +1017,7 @@ static void trial_summarize(const layout *L, work *w, trial *o)
     o->distinct = (double)distinct;
     o->mean_exp_rank = (double)sum_exp / L->ep;
     o->dest_ranks = w->dest_ranks;
-    o->dest_nodes = w->dest_nodes;
+    memcpy(o->dest_nodes, w->dest_nodes, sizeof o->dest_nodes);
     o->max_tok_rank = (double)max_tok;
     o->max_exp_rank = (double)max_exp;
     o->max_tok_expert = (double)max_slot;
@@ -940,20 +1041,23 @@ static void trial_summarize(const layout *L, work *w, trial *o)
 
 /* ---------------------------------------------------------------- the Monte Carlo loop */
 
-enum { N_SUM = 12 };
+enum { N_SUM = 11 };
 
 typedef struct accum {
     double sum[N_SUM], sq[N_MAX];
+    double nodes[MAX_DIV]; /* dest_nodes per node size */
     int n;
 } accum;
 
 static void accum_add(accum *a, const trial *t)
 {
     const double v[N_SUM] = {t->max_tok_rank, t->max_exp_rank, t->max_tok_expert, t->max_copies,
-                             t->distinct, t->mean_exp_rank, t->dest_ranks, t->dest_nodes,
+                             t->distinct, t->mean_exp_rank, t->dest_ranks,
                              t->small_exp_share, t->small_tok_share, t->hot_tokens, t->cold_tokens};
     for (int i = 0; i < N_SUM; i++)
         a->sum[i] += v[i];
+    for (int i = 0; i < MAX_DIV; i++)
+        a->nodes[i] += t->dest_nodes[i];
     for (int i = 0; i < N_MAX; i++)
         a->sq[i] += v[i] * v[i];
     a->n++;
@@ -971,7 +1075,10 @@ static bool accum_precise(const accum *a)
     return true;
 }
 
-static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+/* The Monte Carlo at q. mean_dest_nodes_per_token is for q's ranks_per_node (0 when q has none);
+ * nodes, when not NULL, gets it for every node size the layout counts, in the order of
+ * node_sizes(q) (below). */
+static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, double *nodes, sim_err *err)
 {
     layout L;
     work w;
@@ -981,7 +1088,7 @@ static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, sim_e
         layout_free(&L);
         return err ? err->code : SIM_EFAIL;
     }
-    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng *r = gsl_rng_alloc(&mt_rng_type); /* GSL's mt19937, inline-readable (step/mt.h) */
     if (!r) {
         work_free(&w);
         layout_free(&L);
@@ -1019,16 +1126,48 @@ static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, sim_e
     out->distinct_experts = a.sum[4] / a.n;
     out->mean_experts_per_rank = a.sum[5] / a.n;
     out->mean_dest_ranks_per_token = a.sum[6] / a.n;
-    out->mean_dest_nodes_per_token = a.sum[7] / a.n;
-    out->small_expert_share = a.sum[8] / a.n;
-    out->small_token_share = a.sum[9] / a.n;
-    out->hot_cold_tokens = a.sum[11] > 0 ? a.sum[10] / a.sum[11] : 0;
+    out->mean_dest_nodes_per_token = 0;
+    for (int i = 0; i < L.ndiv; i++) {
+        double v = a.nodes[i] / a.n;
+        if (L.div[i] == q->ranks_per_node)
+            out->mean_dest_nodes_per_token = v;
+        if (nodes)
+            nodes[i] = v;
+    }
+    out->small_expert_share = a.sum[7] / a.n;
+    out->small_token_share = a.sum[8] / a.n;
+    out->hot_cold_tokens = a.sum[10] > 0 ? a.sum[9] / a.sum[10] : 0;
     out->trials = a.n;
 
     gsl_rng_free(r);
     work_free(&w);
     layout_free(&L);
     return SIM_OK;
+}
+
+/* Node sizes a law counts destination nodes for (layout_init's div[], ascending): every divisor
+ * of ep when ep <= NODE_MASK_EP, else q's ranks_per_node alone. Returns how many. */
+static int node_sizes(const sim_routing_query *q, int div[MAX_DIV])
+{
+    int n = 0;
+    if (q->ep > NODE_MASK_EP) {
+        div[n++] = q->ranks_per_node > 0 ? q->ranks_per_node : q->ep;
+        return n;
+    }
+    for (int d = 1; d <= q->ep; d++)
+        if (q->ep % d == 0)
+            div[n++] = d;
+    return n;
+}
+
+/* Index of q's ranks_per_node among node_sizes(q); -1 when absent. */
+static int node_size_index(const sim_routing_query *q)
+{
+    int div[MAX_DIV], n = node_sizes(q, div);
+    for (int i = 0; i < n; i++)
+        if (div[i] == q->ranks_per_node)
+            return i;
+    return -1;
 }
 
 /* Every token reaches every expert: nothing is random (unless replicas split the load). */
@@ -1040,7 +1179,7 @@ static void all_experts(const sim_routing_query *q, sim_routing_stats *out)
     out->mean_experts_per_rank = out->max_experts_per_rank = E / q->ep;
     out->max_tokens_per_expert = T;
     out->mean_dest_ranks_per_token = q->ep;
-    out->mean_dest_nodes_per_token = (double)q->ep / q->ranks_per_node;
+    out->mean_dest_nodes_per_token = q->ranks_per_node > 0 ? (double)q->ep / q->ranks_per_node : 0;
     out->max_token_copies_per_rank = T;
     /* every expert gets all T tokens: all small or none */
     out->small_expert_share = out->small_token_share = q->small_rows > 0 && T <= q->small_rows ? 1 : 0;
@@ -1063,7 +1202,8 @@ static void closed_forms(const sim_routing_query *q, sim_routing_stats *out)
         out->distinct_experts = out->distinct_experts_uniform;
         out->mean_experts_per_rank = out->distinct_experts_uniform / q->ep;
         out->mean_dest_ranks_per_token = dest_groups_uniform(E, k, q->ep);
-        out->mean_dest_nodes_per_token = dest_groups_uniform(E, k, q->ep / q->ranks_per_node);
+        if (q->ranks_per_node > 0)
+            out->mean_dest_nodes_per_token = dest_groups_uniform(E, k, q->ep / q->ranks_per_node);
         /* The maximum is sampled but the mean is exact: keep max >= mean where sampling
          * noise would break it (ep = 1, or every rank saturated). */
         if (out->max_experts_per_rank < out->mean_experts_per_rank)
@@ -1071,20 +1211,27 @@ static void closed_forms(const sim_routing_query *q, sim_routing_stats *out)
     }
 }
 
-/* The figures at exactly q's token count: closed forms where they exist, else the Monte Carlo. */
-static int compute_at(const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
+/* The figures at exactly q's token count: closed forms where they exist, else the Monte Carlo.
+ * nodes, when not NULL, gets mean_dest_nodes_per_token for every node size of node_sizes(q)
+ * (q->ranks_per_node may then be 0: a law for every node size). */
+static int compute_at(const sim_routing_query *q, sim_routing_stats *out, double *nodes, sim_err *err)
 {
     memset(out, 0, sizeof *out);
-    int E = q->experts, k = q->top_k;
+    int E = q->experts, k = q->top_k, div[MAX_DIV], ndiv = node_sizes(q, div);
+    if (nodes)
+        for (int i = 0; i < MAX_DIV; i++)
+            nodes[i] = 0;
     out->distinct_experts_uniform = sim_routing_distinct_uniform(E, k, (double)q->tokens);
     if (q->tokens == 0)
         return SIM_OK;
     if (k == E && q->redundant == 0) {
         all_experts(q, out);
         out->distinct_experts_uniform = E;
+        for (int i = 0; nodes && i < ndiv; i++)
+            nodes[i] = (double)q->ep / div[i];
         return SIM_OK;
     }
-    int rc = monte_carlo(q, out, err);
+    int rc = monte_carlo(q, out, nodes, err);
     if (rc)
         return rc;
     out->max_tokens_per_rank_unbalanced = out->max_tokens_per_rank;
@@ -1099,11 +1246,14 @@ static int compute_at(const sim_routing_query *q, sim_routing_stats *out, sim_er
         plain.redundant = 0;
         plain.small_rows = 0;
         sim_routing_stats u;
-        if ((rc = monte_carlo(&plain, &u, err)))
+        if ((rc = monte_carlo(&plain, &u, NULL, err)))
             return rc;
         out->max_tokens_per_rank_unbalanced = u.max_tokens_per_rank;
     }
     closed_forms(q, out);
+    if (nodes && q->skew == 0 && q->redundant == 0) /* closed_forms' dest nodes, per node size */
+        for (int i = 0; i < ndiv; i++)
+            nodes[i] = dest_groups_uniform(E, k, q->ep / div[i]);
     return SIM_OK;
 }
 
@@ -1128,7 +1278,7 @@ static int compute_at(const sim_routing_query *q, sim_routing_stats *out, sim_er
 #define GRID_NODES (GRID_DENSE + 27 * GRID_PER_OCTAVE)
 /* Bump when the Monte Carlo, the samplers, EPLB placement, the nodes or the file layout change:
  * it names the cache files, so figures of an older code are never read back. */
-#define GRID_CODE_VERSION 1
+#define GRID_CODE_VERSION 2
 #define MAX_GRIDS 64
 
 static long node_tokens(int j)
@@ -1155,11 +1305,35 @@ static int node_below(long T)
 }
 
 typedef struct grid {
-    sim_routing_query law; /* tokens 0, direct false */
+    sim_routing_query law; /* tokens 0, direct false; ranks_per_node 0 when ep <= NODE_MASK_EP */
     uint64_t hash;
     bool have[GRID_NODES];
     sim_routing_stats node[GRID_NODES];
+    double nodes[GRID_NODES][MAX_DIV]; /* law without ranks_per_node: dest nodes per node size */
 } grid;
+
+/* A query's law: less its token count, and less its ranks per node where one Monte Carlo counts
+ * every node size (NODE_MASK_EP). */
+static sim_routing_query law_of(const sim_routing_query *q)
+{
+    sim_routing_query law = *q;
+    law.tokens = 0;
+    law.direct = false;
+    if (law.ep <= NODE_MASK_EP)
+        law.ranks_per_node = 0;
+    return law;
+}
+
+/* Node j's figures for q (q's law is g's): its dest nodes for q's node size. */
+static sim_routing_stats node_for(const grid *g, int j, const sim_routing_query *q)
+{
+    sim_routing_stats s = g->node[j];
+    if (g->law.ranks_per_node == 0) {
+        int i = node_size_index(q);
+        s.mean_dest_nodes_per_token = i >= 0 ? g->nodes[j][i] : NAN;
+    }
+    return s;
+}
 
 /* The figures of sim_routing_stats that are interpolated and stored, all doubles. */
 static const size_t stat_fields[] = {
@@ -1172,6 +1346,8 @@ static const size_t stat_fields[] = {
     offsetof(sim_routing_stats, max_tokens_per_rank_unbalanced), offsetof(sim_routing_stats, hot_cold_tokens),
 };
 enum { N_FIELDS = sizeof stat_fields / sizeof *stat_fields };
+/* A node on disk: the fields, the dest nodes per node size (grid.nodes), the trials. */
+enum { N_STORED = N_FIELDS + MAX_DIV };
 
 static double *field(sim_routing_stats *s, int i)
 {
@@ -1185,7 +1361,7 @@ static int grid_node(grid *g, int j, long *fresh, sim_err *err)
         return SIM_OK;
     sim_routing_query q = g->law;
     q.tokens = node_tokens(j);
-    int rc = compute_at(&q, &g->node[j], err);
+    int rc = compute_at(&q, &g->node[j], g->nodes[j], err);
     if (rc)
         return rc;
     g->have[j] = true;
@@ -1219,7 +1395,8 @@ static void interpolate(const sim_routing_query *q, const sim_routing_stats *a, 
  * ~/.cache/moesim: routing-v<code version>-<law hash>.grid. Layout (native byte order, checked):
  * "MOESIMRG", u32 version, u32 0x01020304, u32 fields, u32 nodes, i64 key[11] (the law and the
  * build), u32 count,
- * count x (u32 node, f64 figures[fields]), u64 FNV-1a of all bytes before it. A file that is
+ * count x (u32 node, f64 figures[fields] (the stats' fields, then the dest nodes per node size),
+ * f64 trials), u64 FNV-1a of all bytes before it. A file that is
  * short, of another version or law, or fails its checksum is ignored (and replaced on the next
  * write); files are written to a temporary name and renamed, so a reader never sees half of
  * one. Deleting them only costs the Monte Carlo again. */
@@ -1330,19 +1507,19 @@ static void grid_load(grid *g, long *loaded)
     law_key(&g->law, want);
     if (!take(&b, magic, sizeof magic) || memcmp(magic, grid_magic, sizeof magic) || !take_u32(&b, &version) ||
         version != GRID_CODE_VERSION || !take_u32(&b, &endian) || endian != 0x01020304u || !take_u32(&b, &fields) ||
-        fields != N_FIELDS || !take_u32(&b, &nodes) || nodes != GRID_NODES || !take(&b, key, sizeof key) ||
+        fields != N_STORED || !take_u32(&b, &nodes) || nodes != GRID_NODES || !take(&b, key, sizeof key) ||
         memcmp(key, want, sizeof key) || !take_u32(&b, &count) || count > GRID_NODES) {
         free(data);
         return;
     }
     for (uint32_t i = 0; i < count; i++) {
         uint32_t j;
-        double v[N_FIELDS + 1];
+        double v[N_STORED + 1];
         if (!take_u32(&b, &j) || !take(&b, v, sizeof v) || j >= GRID_NODES)
             break;
-        bool ok = v[N_FIELDS] >= 0 && v[N_FIELDS] <= INT_MAX;
-        for (int k = 0; k < N_FIELDS; k++) /* only the unbalanced load may be NAN (routing.h) */
-            ok &= isfinite(v[k]) || (stat_fields[k] == offsetof(sim_routing_stats, max_tokens_per_rank_unbalanced) && isnan(v[k]));
+        bool ok = v[N_STORED] >= 0 && v[N_STORED] <= INT_MAX;
+        for (int k = 0; k < N_STORED; k++) /* only the unbalanced load may be NAN (routing.h) */
+            ok &= isfinite(v[k]) || (k < N_FIELDS && stat_fields[k] == offsetof(sim_routing_stats, max_tokens_per_rank_unbalanced) && isnan(v[k]));
         if (!ok)
             break;
         if (g->have[j])
@@ -1350,8 +1527,9 @@ static void grid_load(grid *g, long *loaded)
         sim_routing_stats s = {0};
         for (int k = 0; k < N_FIELDS; k++)
             *field(&s, k) = v[k];
-        s.trials = (int)v[N_FIELDS];
+        s.trials = (int)v[N_STORED];
         g->node[j] = s;
+        memcpy(g->nodes[j], v + N_FIELDS, sizeof g->nodes[j]);
         g->have[j] = true;
         (*loaded)++;
     }
@@ -1393,17 +1571,18 @@ static void grid_save(grid *g, long *loaded)
     put(&b, grid_magic, sizeof grid_magic);
     put_u32(&b, GRID_CODE_VERSION);
     put_u32(&b, 0x01020304u);
-    put_u32(&b, N_FIELDS);
+    put_u32(&b, N_STORED);
     put_u32(&b, GRID_NODES);
     put(&b, key, sizeof key);
     put_u32(&b, count);
     for (int j = 0; j < GRID_NODES; j++) {
         if (!g->have[j])
             continue;
-        double v[N_FIELDS + 1];
+        double v[N_STORED + 1];
         for (int k = 0; k < N_FIELDS; k++)
             v[k] = *field(&g->node[j], k);
-        v[N_FIELDS] = g->node[j].trials;
+        memcpy(v + N_FIELDS, g->nodes[j], sizeof g->nodes[j]);
+        v[N_STORED] = g->node[j].trials;
         put_u32(&b, (uint32_t)j);
         put(&b, v, sizeof v);
     }
@@ -1549,9 +1728,7 @@ static void cache_store(sim_routing_cache *c, const sim_routing_query *q, uint64
  * MAX_GRIDS laws are held they are all dropped (their nodes are on disk). */
 static grid *grid_for(sim_routing_cache *c, const sim_routing_query *q)
 {
-    sim_routing_query law = *q;
-    law.tokens = 0;
-    law.direct = false;
+    sim_routing_query law = law_of(q);
     uint64_t h = query_hash(&law);
     for (int i = 0; i < c->ngrids; i++)
         if (c->grids[i]->hash == h && query_equal(&c->grids[i]->law, &law))
@@ -1576,14 +1753,12 @@ static grid *grid_for(sim_routing_cache *c, const sim_routing_query *q)
 static int answer(sim_routing_cache *c, const sim_routing_query *q, sim_routing_stats *out, sim_err *err)
 {
     if (q->direct || q->tokens == 0 || (q->top_k == q->experts && q->redundant == 0))
-        return compute_at(q, out, err);
+        return compute_at(q, out, NULL, err);
     grid *g = c ? grid_for(c, q) : NULL, *own = NULL;
     if (!g) {
         if (!(g = own = calloc(1, sizeof *g)))
             return sim_fail(err, SIM_EFAIL, "routing: out of memory");
-        g->law = *q;
-        g->law.tokens = 0;
-        g->law.direct = false;
+        g->law = law_of(q);
     }
     long fresh = 0;
     int j = node_below(q->tokens), rc = SIM_OK;
@@ -1597,10 +1772,13 @@ static int answer(sim_routing_cache *c, const sim_routing_query *q, sim_routing_
     if (!rc && !on_node)
         rc = grid_node(g, j + 1, &fresh, err);
     if (!rc) {
+        sim_routing_stats a = node_for(g, j, q);
         if (on_node)
-            *out = g->node[j];
-        else
-            interpolate(q, &g->node[j], node_tokens(j), &g->node[j + 1], node_tokens(j + 1), out);
+            *out = a;
+        else {
+            sim_routing_stats b = node_for(g, j + 1, q);
+            interpolate(q, &a, node_tokens(j), &b, node_tokens(j + 1), out);
+        }
     }
     if (c && !own) {
         c->computed += fresh;

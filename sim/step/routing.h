@@ -3,9 +3,10 @@
  * many tokens land on the busiest expert and the busiest expert-parallel rank (the slowest
  * rank sets the step time). Uniform routing has closed forms; skewed routing (expert
  * popularity p_i ∝ (i+1)^-skew) is estimated by seeded Monte Carlo with GSL's generators.
- * The Monte Carlo runs at a log grid of token counts per law and figures between nodes are
- * interpolated, so a token count never seen costs an interpolation once the law's nodes are
- * known. Results and grids are memoized in a caller-owned sim_routing_cache (grids also in
+ * The Monte Carlo runs at a log grid of token counts per law (the query less its token count,
+ * and up to 64 ranks less its ranks per node: one Monte Carlo counts destination nodes for every
+ * node size) and figures between nodes are interpolated, so a token count never seen costs an
+ * interpolation once the law's nodes are known. Results and grids are memoized in a caller-owned sim_routing_cache (grids also in
  * files under the user's cache directory), so a sweep that asks the same question again pays
  * nothing; the module itself holds no state. A cache is not shared
  * between threads. */

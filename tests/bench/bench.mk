@@ -18,3 +18,10 @@ bench-calibrate: $(BIN)/moesim $(BIN)/moe-engine
 	@BIN=$(BIN) MOESIM_HOME=$(CURDIR) bash tests/bench/calibrate_accuracy.sh
 
 BENCHES += bench-calibrate
+
+# Issue 20's search goal: DeepSeek-V3 x 3 devices x <= 64 GPUs, no routing cache files (tests/bench/search_speed.sh).
+.PHONY: bench-search
+bench-search: $(BIN)/moesim
+	@BIN=$(BIN) MOESIM_HOME=$(CURDIR) bash tests/bench/search_speed.sh
+
+BENCHES += bench-search

@@ -537,6 +537,78 @@ static void test_grid_matches_monte_carlo(void **state)
     }
 }
 
+/* One law serves every node size (routing.c, NODE_MASK_EP): asking another ranks_per_node of a
+ * law already held runs no Monte Carlo, and every figure but the destination nodes is the same.
+ * The destination nodes come from a token's rank mask folded per node size; checked against
+ * what they must be: with one rank per node the destination ranks, with every rank in one node
+ * 1, on a node the Monte Carlo at that T, and, where the hot experts land anywhere (no EPLB,
+ * skewed), the uniform closed form nodes (1 - C(E - m, k) / C(E, k)) for m experts per node,
+ * which is exact in expectation there: the random placement makes a token's k experts a
+ * uniform k-subset. Node sizes that are not powers of two (E = 96, EP24: 3, 6, 12 ranks) and
+ * the 64th rank's bit (EP64) included; the multinomial path (T = 16384) and EPLB's fixed
+ * placement too. Above 64 ranks each node size keeps its own law. */
+static double dest_groups(int E, int k, int groups)
+{
+    double miss = 1;
+    for (int j = 0; j < k; j++)
+        miss *= (double)(E - E / groups - j) / (E - j);
+    return groups * (1 - miss);
+}
+
+static void test_one_law_every_node_size(void **state)
+{
+    (void)state;
+    sim_routing_query laws[4] = {dsv3(0, 64, 0.3), dsv3(0, 16, 0.69), dsv3(0, 24, 0.3), dsv3(0, 16, 0.69)};
+    laws[2].experts = 96, laws[2].top_k = 6;
+    laws[3].redundant = 16, laws[3].eplb = true;
+    static const long tokens[] = {5, 300, 1024, 16384}; /* 300 between nodes; 16384 multinomial */
+    for (int l = 0; l < 4; l++)
+        for (size_t t = 0; t < sizeof tokens / sizeof *tokens; t++) {
+            cache_reset();
+            sim_routing_query q = laws[l];
+            q.tokens = tokens[t];
+            q.ranks_per_node = 1;
+            sim_routing_stats by_rank = get(&q);
+            long grids, computed, computed2;
+            sim_routing_grid_info(cache, &grids, &computed, NULL);
+            assert_true(by_rank.mean_dest_nodes_per_token == by_rank.mean_dest_ranks_per_token);
+            for (int d = 2; d <= q.ep; d++) {
+                if (q.ep % d)
+                    continue;
+                q.ranks_per_node = d;
+                sim_routing_stats s = get(&q), direct = get_direct(q);
+                sim_routing_grid_info(cache, NULL, &computed2, NULL);
+                assert_int_equal(computed2, computed); /* no Monte Carlo for another node size */
+                double nodes = s.mean_dest_nodes_per_token;
+                s.mean_dest_nodes_per_token = by_rank.mean_dest_nodes_per_token;
+                /* the fields, not the padding after trials */
+                assert_memory_equal(&s, &by_rank, offsetof(sim_routing_stats, trials) + sizeof s.trials);
+                if (d == q.ep)
+                    assert_true(nodes == 1);
+                if (q.tokens != 300) /* grid nodes: the Monte Carlo at T */
+                    assert_true(nodes == direct.mean_dest_nodes_per_token);
+                /* the closed form on the exact path; the multinomial one approximates the reach */
+                if (!q.eplb && q.tokens < 16384)
+                    assert_close(nodes, dest_groups(q.experts, q.top_k, q.ep / d), 0.01, "dest nodes");
+                assert_true(nodes > 0 && nodes <= by_rank.mean_dest_ranks_per_token);
+            }
+            sim_routing_grid_info(cache, &grids, NULL, NULL);
+            assert_int_equal(grids, 1);
+        }
+    /* EP72 (above 64 ranks): a law per node size */
+    cache_reset();
+    sim_routing_query q = dsv3(300, 72, 0.69);
+    q.redundant = 32, q.eplb = true;
+    q.ranks_per_node = 72;
+    assert_true(get(&q).mean_dest_nodes_per_token == 1);
+    q.ranks_per_node = 1;
+    sim_routing_stats s = get(&q);
+    assert_true(s.mean_dest_nodes_per_token == s.mean_dest_ranks_per_token);
+    long grids;
+    sim_routing_grid_info(cache, &grids, NULL, NULL);
+    assert_int_equal(grids, 2);
+}
+
 /* The grid's file: a second cache reads the nodes back (no Monte Carlo) and answers the same;
  * a corrupt or truncated file is ignored and rewritten; no directory at all only costs time. */
 static void test_grid_file(void **state)
@@ -811,6 +883,7 @@ int main(void)
         cmocka_unit_test_setup(test_small_rows_split, setup),
         cmocka_unit_test_setup(test_grid_nodes_are_monte_carlo, setup),
         cmocka_unit_test_setup(test_grid_matches_monte_carlo, setup),
+        cmocka_unit_test_setup(test_one_law_every_node_size, setup),
         cmocka_unit_test_setup(test_grid_file, setup),
         cmocka_unit_test_setup(test_bad_queries, setup),
         cmocka_unit_test_setup(test_slots_divide_ep, setup),
