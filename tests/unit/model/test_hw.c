@@ -613,6 +613,15 @@ static void gguf_gemm_shares_load(void **state)
     assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q6_K, false, NULL) == 0);
     /* ik_llama.cpp has its own curves and no table of its own: no figure */
     assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q4_K, false, NULL) == 0);
+    /* the shipped 7950X: tinyBLAS types dense-only, vec_dot types for both ops */
+    load_named("ryzen-7950x", &hw);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_0, false, NULL) > 0);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_0, true, NULL) == 0);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q6_K, true, NULL) > 0);
+    assert_close(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_MXFP4, true, NULL),
+                 sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_IQ4_NL, true, NULL));
+    load_named("rpi5", &hw);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, false, NULL) == 0);
 }
 
 static void bad_gguf_gemm_is_named(void **state)
