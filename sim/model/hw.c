@@ -447,9 +447,24 @@ static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, co
     return SIM_OK;
 }
 
+/* An optional whole number `key` of `o` in [lo, hi] into *out (absent: *out unchanged). */
+static int get_count(const cJSON *o, const char *key, int lo, int hi, int *out, const char *path, const char *file,
+                     sim_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v)
+        return SIM_OK;
+    double x = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!(x >= lo && x <= hi && x == floor(x)))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s.%s' must be a whole number, %d to %d", file, path, key, lo, hi);
+    *out = (int)x;
+    return SIM_OK;
+}
+
 static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"max", "half", "overhead_us", "small", "measured", NULL};
+    static const char *const keys[] = {"max",      "half",      "overhead_us",      "small",
+                                       "measured", "tile_rows", "tile_from_tokens", NULL};
     if (!cJSON_IsObject(o))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object {\"max\": ..., \"half\": ...}", file, path);
     int rc;
@@ -460,6 +475,11 @@ static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const cha
         (rc = get_num(o, "overhead_us", false, R_NONNEG, &c->group_s, file, path, err)) ||
         (rc = parse_small_regime(o, path, c, file, err)))
         return rc;
+    if ((rc = get_count(o, "tile_rows", 1, 4096, &c->tile_rows, path, file, err)) ||
+        (rc = get_count(o, "tile_from_tokens", 1, 1 << 20, &c->tile_from_tokens, path, file, err)))
+        return rc;
+    if (c->tile_from_tokens > 0 && c->tile_rows == 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s.tile_from_tokens' needs '%s.tile_rows'", file, path, path);
     /* "measured" is written by calibration; a calibrated file from before it listed only the
      * types it measured, so a listed curve without the field counts as measured there (the
      * caller clears it for prior files). */
@@ -494,6 +514,9 @@ static int parse_curves_in(const cJSON *eff, const char *where, const char *key,
         char sub[96];
         if ((rc = parse_curve(it, join(sub, sizeof sub, path, it->string), &curves[dt], file, err)))
             return rc;
+        if (curves[dt].tile_rows > 0 && strcmp(key, "grouped_gemm") != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s.tile_rows' is for grouped_gemm curves only (the experts' "
+                            "rows are padded per expert; a dense GEMM's are one group)", file, sub);
         have[dt] = true;
         n++;
     }

@@ -46,6 +46,12 @@ typedef struct sim_curve {
                                     weight stream, a widening copy's start. 0 = none */
     int small_rows;
     double small_max, small_half, small_group_s;
+    int tile_rows;               /* grouped GEMM curves: the kernel computes each expert's rows in tiles
+                                    of this many (a partial tile costs a whole one: Metal's
+                                    kernel_mul_mm_id, 32); 0 = rows as they come */
+    int tile_from_tokens;        /* ... when the op carries at least this many tokens (below it the
+                                    runtime takes a mat-vec kernel without tiles: Metal's
+                                    ne21_mm_id_min, 32); 0 = at every batch */
     bool measured;               /* a calibrated file measured this curve on its hardware; false:
                                     a prior (a shipped file, a type calibration did not measure,
                                     or a fallback filled from another type) */

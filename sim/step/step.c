@@ -275,7 +275,7 @@ typedef struct site_memo {
 typedef struct route_memo {
     bool used;
     long tokens;
-    int small_rows;
+    int small_rows, tile_rows;
     sim_routing_stats stats;
 } route_memo;
 
@@ -423,13 +423,14 @@ static int routing_get(const ctx *c, const sim_routing_query *q, sim_routing_sta
         return sim_routing_stats_get(c->d->routing_cache, q, rs, err);
     uint64_t h = (uint64_t)q->tokens * 0x9e3779b97f4a7c15ULL ^ (uint64_t)q->small_rows;
     route_memo *e = &c->plan->route[(h >> 32) % PLAN_ROUTES];
-    if (e->used && e->tokens == q->tokens && e->small_rows == q->small_rows) {
+    if (e->used && e->tokens == q->tokens && e->small_rows == q->small_rows && e->tile_rows == q->tile_rows) {
         *rs = e->stats;
         return SIM_OK;
     }
     int rc = sim_routing_stats_get(c->d->routing_cache, q, rs, err);
     if (!rc)
-        *e = (route_memo){ .used = true, .tokens = q->tokens, .small_rows = q->small_rows, .stats = *rs };
+        *e = (route_memo){ .used = true, .tokens = q->tokens, .small_rows = q->small_rows, .tile_rows = q->tile_rows,
+                           .stats = *rs };
     return rc;
 }
 
@@ -867,7 +868,19 @@ static sim_dtype kv_dtype(sim_wformat kv)
  * 2W(m + half)/(peak max) is linear in its rows m. With a kernel switch (sim_curve.small_rows)
  * the experts at or below it and those above run different kernels, so the two groups are
  * costed apart, each at its own mean rows (routing gives the split). */
+static double grouped_gemm_cost_rows(sim_curve c, double assign, double touched, const sim_routing_stats *rs,
+                                     double *groups_s);
+
 static double grouped_gemm_cost(sim_curve c, double assign, double touched, const sim_routing_stats *rs, double *groups_s)
+{
+    /* a kernel that computes each expert's rows in whole tiles (sim_curve.tile_rows) spends the
+     * padded rows' time at the curve's rate: the useful rows' efficiency falls by that share */
+    double pad = rs->padded_token_share > 1 ? rs->padded_token_share : 1; /* 1 unless the query asked for tiles */
+    return grouped_gemm_cost_rows(c, assign, touched, rs, groups_s) / pad;
+}
+
+static double grouped_gemm_cost_rows(sim_curve c, double assign, double touched, const sim_routing_stats *rs,
+                                     double *groups_s)
 {
     double m = touched > 0 ? assign / touched : 0;
     *groups_s = touched * sim_curve_group_s(c, m);
@@ -1445,6 +1458,9 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .seed = d->seed,
         .small_rows = c->cpu_experts ? c->k->grouped_host.small_rows : c->k->grouped_expert.small_rows,
     };
+    /* tiles where the runtime's grouped kernel takes this many tokens (sim_curve.tile_from_tokens) */
+    const sim_curve *gc = c->cpu_experts ? &c->k->grouped_host : &c->k->grouped_expert;
+    q.tile_rows = T >= gc->tile_from_tokens ? gc->tile_rows : 0;
     q.ranks_per_node = c->k->ranks_per_node;
     sim_routing_stats rs;
     int rc = routing_get(c, &q, &rs, err);

@@ -649,6 +649,38 @@ static void bad_gguf_gemm_is_named(void **state)
     }
 }
 
+/* grouped_gemm tile_rows: loaded for an expert curve, refused on a dense one or when not a
+ * whole number of rows, naming the field. */
+static void tile_rows_load_and_errors(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *at = "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32}}";
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32, \"tile_rows\": 32}}",
+                                  &hw, &err), SIM_OK);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_BF16].tile_rows, 32);
+    assert_int_equal(hw.eff.gemm[SIM_DT_BF16].tile_rows, 0);
+    assert_int_equal(load_variant(t, "", "{\"bf16\": {\"max\": 0.8, \"half\": 64, \"tile_rows\": 32}}", NULL, NULL,
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.gemm.bf16.tile_rows");
+    assert_msg_has(&err, "grouped_gemm curves only");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32, \"tile_rows\": 2.5}}",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.grouped_gemm.bf16.tile_rows");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32, \"tile_from_tokens\": 32}}",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "needs 'efficiency.grouped_gemm.bf16.tile_rows'");
+    /* the shipped Apple files: Metal's 32-token tiles */
+    load_named("m4-max", &hw);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_FP16].tile_rows, 32);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_FP16].tile_from_tokens, 32);
+    load_named("m3-ultra", &hw);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_FP16].tile_rows, 32);
+    load_named("h100-sxm", &hw);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_BF16].tile_rows, 0);
+}
+
 static void bad_gguf_matvec_is_named(void **state)
 {
     tmpfile_state *t = *state;
@@ -735,6 +767,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(gguf_matvec_shares_load, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_gguf_matvec_is_named, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(gguf_gemm_shares_load, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(tile_rows_load_and_errors, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_gguf_gemm_is_named, setup_tmp, teardown_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -329,6 +329,48 @@ static void test_gguf_gemm_by_hand(void **state)
         fail_msg("experts moved %.9g s, by hand %.9g s", got, want);
 }
 
+/* Tiles (grouped_gemm tile_rows, Metal's kernel_mul_mm_id computes each expert's tokens in
+ * tiles of 32): a one-token prompt gives each of Qwen3-30B-A3B's 8 picked experts one row, so
+ * with tiles at every batch each computes a whole tile of 32 and the experts' compute time grows
+ * exactly 32-fold, the fixed costs (3 kernels per MoE layer at the hwmodel's overhead) staying;
+ * with tiles from 32 tokens (tile_from_tokens) the one token takes the mat-vec and nothing moves. */
+static void test_tile_padding_by_hand(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    sim_err err = {0};
+    load_model(&m, "qwen3-30b-a3b");
+    if (sim_registry_hw("m4-max", &hw, &err))
+        fail_msg("%s", err.msg);
+    hw.tiers[0].bandwidth_Bps = 1e16; /* compute-bound everywhere */
+    for (int t = 0; t < SIM_DT_COUNT; t++)
+        hw.eff.grouped_gemm[t].tile_rows = 0;
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_BF16);
+    sim_memfit f;
+    sim_step_result plain, tiled;
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1, &plain, &f, &err), SIM_OK);
+    for (int t = 0; t < SIM_DT_COUNT; t++) {
+        hw.eff.grouped_gemm[t].tile_rows = 32;
+        hw.eff.grouped_gemm[t].tile_from_tokens = 32; /* the shipped switch: one token takes the mat-vec */
+    }
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1, &tiled, &f, &err), SIM_OK);
+    assert_true(tiled.by_kind_s[SIM_LK_EXPERTS] == plain.by_kind_s[SIM_LK_EXPERTS]);
+    for (int t = 0; t < SIM_DT_COUNT; t++)
+        hw.eff.grouped_gemm[t].tile_from_tokens = 0; /* tiles at every batch */
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1, &tiled, &f, &err), SIM_OK);
+    double fixed = m.ffn.moe_layers * 3 * hw.eff.kernel_overhead_s;
+    double compute = plain.by_kind_s[SIM_LK_EXPERTS] - fixed;
+    assert_true(compute > 0);
+    double want = fixed + 32 * compute;
+    if (!(fabs(tiled.by_kind_s[SIM_LK_EXPERTS] / want - 1) < 1e-9))
+        fail_msg("tiled experts %.9g s, by hand %.9g s", tiled.by_kind_s[SIM_LK_EXPERTS], want);
+    /* the dense projections have no tiles */
+    assert_true(tiled.by_kind_s[SIM_LK_ATTN_PROJ] == plain.by_kind_s[SIM_LK_ATTN_PROJ]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -339,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_stated_file_size),
         cmocka_unit_test(test_gguf_matvec_by_hand),
         cmocka_unit_test(test_gguf_gemm_by_hand),
+        cmocka_unit_test(test_tile_padding_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
