@@ -620,6 +620,10 @@ static void gguf_gemm_shares_load(void **state)
     assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q6_K, true, NULL) > 0);
     assert_close(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_MXFP4, true, NULL),
                  sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_IQ4_NL, true, NULL));
+    /* ik_llama.cpp's own table: its iqk kernels, faster per type, and no dense-only split */
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q4_K, true, NULL) >
+                sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, true, NULL));
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q8_0, true, NULL) > 0);
     load_named("rpi5", &hw);
     assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, false, NULL) == 0);
 }
