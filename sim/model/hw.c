@@ -454,9 +454,24 @@ static int parse_small_regime(const cJSON *o, const char *path, sim_curve *c, co
     return SIM_OK;
 }
 
+/* An optional whole number `key` of `o` in [lo, hi] into *out (absent: *out unchanged). */
+static int get_count(const cJSON *o, const char *key, int lo, int hi, int *out, const char *path, const char *file,
+                     sim_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v)
+        return SIM_OK;
+    double x = cJSON_IsNumber(v) ? v->valuedouble : -1;
+    if (!(x >= lo && x <= hi && x == floor(x)))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s.%s' must be a whole number, %d to %d", file, path, key, lo, hi);
+    *out = (int)x;
+    return SIM_OK;
+}
+
 static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"max", "half", "overhead_us", "small", "measured", NULL};
+    static const char *const keys[] = {"max",      "half",      "overhead_us",      "small",
+                                       "measured", "tile_rows", "tile_from_tokens", NULL};
     if (!cJSON_IsObject(o))
         return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object {\"max\": ..., \"half\": ...}", file, path);
     int rc;
@@ -467,6 +482,11 @@ static int parse_curve(const cJSON *o, const char *path, sim_curve *c, const cha
         (rc = get_num(o, "overhead_us", false, R_NONNEG, &c->group_s, file, path, err)) ||
         (rc = parse_small_regime(o, path, c, file, err)))
         return rc;
+    if ((rc = get_count(o, "tile_rows", 1, 4096, &c->tile_rows, path, file, err)) ||
+        (rc = get_count(o, "tile_from_tokens", 1, 1 << 20, &c->tile_from_tokens, path, file, err)))
+        return rc;
+    if (c->tile_from_tokens > 0 && c->tile_rows == 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s.tile_from_tokens' needs '%s.tile_rows'", file, path, path);
     /* "measured" is written by calibration; a calibrated file from before it listed only the
      * types it measured, so a listed curve without the field counts as measured there (the
      * caller clears it for prior files). */
@@ -501,6 +521,9 @@ static int parse_curves_in(const cJSON *eff, const char *where, const char *key,
         char sub[96];
         if ((rc = parse_curve(it, join(sub, sizeof sub, path, it->string), &curves[dt], file, err)))
             return rc;
+        if (curves[dt].tile_rows > 0 && strcmp(key, "grouped_gemm") != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s.tile_rows' is for grouped_gemm curves only (the experts' "
+                            "rows are padded per expert; a dense GEMM's are one group)", file, sub);
         have[dt] = true;
         n++;
     }
@@ -603,12 +626,97 @@ double sim_hw_matvec_share(const sim_hw *hw, sim_runtime r, sim_wformat f, const
     return hw->eff.matvec_share[f];
 }
 
+/* A GGUF tensor type a llama.cpp kernel computes with integer dot products: the GGUF types,
+ * and MXFP4 (ggml_vec_dot_mxfp4_q8_0 against 8-bit activations), not file recipes. */
+static bool gguf_kernel_type(sim_wformat f)
+{
+    return (sim_wformat_is_gguf(f) && !sim_wformat_is_recipe(f)) || f == SIM_WF_MXFP4;
+}
+
+/* The type a gguf_gemm key (or dense_only entry) `key` names; `what` says where it stands
+ * ("field 'PATH.KEY'" or "entry 'KEY' of 'PATH'"), for an error listing the known ones. */
+static int gemm_share_type(const char *key, const char *what, const char *file, sim_wformat *f, sim_err *err)
+{
+    if (wformat_from_key(key, f) == 0 && gguf_kernel_type(*f))
+        return SIM_OK;
+    return sim_fail(err, SIM_EINPUT,
+                    "%s: unknown %s (expected a GGUF tensor type: q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, "
+                    "q5_k, q6_k, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, iq4_nl, iq4_xs, mxfp4; file types such as "
+                    "q4_k_m are recipes of several)",
+                    file, what);
+}
+
+/* gguf_gemm: {"source": "...", "<GGUF tensor type>": share of the INT8 peak, ..., "dense_only":
+ * [types whose figure is of a dense-only kernel]} under `where`. Each share in (0, 1]; a
+ * dense_only entry must be a type the table gives. */
+static int parse_gemm_shares(const cJSON *parent, const char *where, double share[SIM_WF_COUNT],
+                             bool dense_only[SIM_WF_COUNT], char *src, size_t cap, const char *file, sim_err *err)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(parent, "gguf_gemm");
+    if (!g)
+        return SIM_OK;
+    char path[128];
+    snprintf(path, sizeof path, "%s.gguf_gemm", where);
+    if (!cJSON_IsObject(g))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an object of shares by GGUF tensor type", file, path);
+    int rc;
+    if ((rc = need_source(g, file, path, err)))
+        return rc;
+    int n = 0;
+    sim_wformat f;
+    for (const cJSON *it = g->child; it; it = it->next) {
+        if (strcmp(it->string, "source") == 0 || strcmp(it->string, "dense_only") == 0)
+            continue;
+        char what[192];
+        snprintf(what, sizeof what, "field '%s.%s'", path, it->string);
+        if ((rc = gemm_share_type(it->string, what, file, &f, err)) ||
+            (rc = get_num(g, it->string, true, R_FRACTION, &share[f], file, path, err)))
+            return rc;
+        n++;
+    }
+    if (n == 0)
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' lists no GGUF tensor type", file, path);
+    const cJSON *dense = cJSON_GetObjectItemCaseSensitive(g, "dense_only");
+    if (dense && !cJSON_IsArray(dense))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s.dense_only' must be a list of GGUF tensor types", file, path);
+    char dpath[160];
+    snprintf(dpath, sizeof dpath, "%s.dense_only", path);
+    for (const cJSON *it = dense ? dense->child : NULL; it; it = it->next) {
+        if (!cJSON_IsString(it))
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be a list of GGUF tensor types", file, dpath);
+        char what[256];
+        snprintf(what, sizeof what, "entry '%s' of '%s'", it->valuestring, dpath);
+        if ((rc = gemm_share_type(it->valuestring, what, file, &f, err)))
+            return rc;
+        if (!(share[f] > 0))
+            return sim_fail(err, SIM_EINPUT, "%s: field '%s' names '%s', which '%s' gives no share", file, dpath,
+                            it->valuestring, path);
+        dense_only[f] = true;
+    }
+    const char *s = cJSON_GetObjectItemCaseSensitive(g, "source")->valuestring;
+    if (snprintf(src, cap, "%s", s) >= (int)cap)
+        memcpy(src + cap - 4, "...", 4);
+    return SIM_OK;
+}
+
+double sim_hw_gemm_share(const sim_hw *hw, sim_runtime r, sim_wformat f, bool grouped, const char **source)
+{
+    if ((int)f < 0 || f >= SIM_WF_COUNT)
+        return 0;
+    bool own = r > 0 && r < SIM_RUNTIME_COUNT && hw->eff.runtime[r].set;
+    const double *share = own ? hw->eff.runtime[r].gemm_share : hw->eff.gemm_share;
+    const bool *dense_only = own ? hw->eff.runtime[r].gemm_dense_only : hw->eff.gemm_dense_only;
+    if (source)
+        *source = own ? hw->eff.runtime[r].gemm_source : hw->eff.gemm_source;
+    return grouped && dense_only[f] ? 0 : share[f];
+}
+
 /* efficiency.runtimes: {"ik_llamacpp": {"source", "gemm", "grouped_gemm"}}. The base curves are
  * mainline llama.cpp's (runtime "llamacpp"), so that name is not a key here. Both tables list
  * the same types. */
 static int parse_runtimes(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
 {
-    static const char *const keys[] = {"source", "gemm", "grouped_gemm", "gguf_matvec", NULL};
+    static const char *const keys[] = {"source", "gemm", "grouped_gemm", "gguf_matvec", "gguf_gemm", NULL};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(eff, "runtimes");
     if (!rt)
         return SIM_OK;
@@ -629,7 +737,10 @@ static int parse_runtimes(const cJSON *eff, sim_hw *hw, const char *file, sim_er
             (rc = parse_curves_in(it, where, "gemm", hw->eff.runtime[r].gemm, hw->eff.runtime[r].have, file, err)) ||
             (rc = parse_curves_in(it, where, "grouped_gemm", hw->eff.runtime[r].grouped_gemm, have_g, file, err)) ||
             (rc = parse_matvec(it, where, hw->eff.runtime[r].matvec_share, hw->eff.runtime[r].matvec_source,
-                               sizeof hw->eff.runtime[r].matvec_source, file, err)))
+                               sizeof hw->eff.runtime[r].matvec_source, file, err)) ||
+            (rc = parse_gemm_shares(it, where, hw->eff.runtime[r].gemm_share, hw->eff.runtime[r].gemm_dense_only,
+                                    hw->eff.runtime[r].gemm_source, sizeof hw->eff.runtime[r].gemm_source, file,
+                                    err)))
             return rc;
         if (memcmp(have_g, hw->eff.runtime[r].have, sizeof have_g) != 0)
             return sim_fail(err, SIM_EINPUT, "%s: fields '%s.gemm' and '%s.grouped_gemm' must list the same types",
@@ -760,7 +871,7 @@ static int parse_link_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_er
  * these takes its figures from the named hwmodel. */
 static const char *const eff_figures[] = {"gemm",           "grouped_gemm",       "memory",           "attention_decode",
                                           "attention_prefill", "dequant_gelem_s", "kernel_overhead_us",
-                                          "step_overhead_us", "runtimes", "gguf_matvec", NULL};
+                                          "step_overhead_us", "runtimes", "gguf_matvec", "gguf_gemm", NULL};
 
 /* efficiency_from: "NAME" (shipped), "calibrated/NAME", or a path, tried as given and then
  * beside the file naming it. */
@@ -858,7 +969,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
     static const char *const keys[] = {"provenance",         "source",           "efficiency_from",  "gemm",
                                        "grouped_gemm",       "memory",           "attention_decode", "attention_prefill",
                                        "dequant_gelem_s",    "kernel_overhead_us", "step_overhead_us", "link",
-                                       "runtimes",           "gguf_matvec",      NULL};
+                                       "runtimes",           "gguf_matvec",      "gguf_gemm",        NULL};
     static const char *const provenances[] = {"prior", "calibrated"};
     const cJSON *e = sim_json_obj(root, "efficiency", file, "", err);
     if (!e)
@@ -891,7 +1002,9 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
         (rc = get_num(e, "step_overhead_us", true, R_NONNEG, &s_us, file, "efficiency", err)) ||
         (rc = parse_link_eff(e, hw, file, err)) || (rc = parse_runtimes(e, hw, file, err)) ||
         (rc = parse_matvec(e, "efficiency", hw->eff.matvec_share, hw->eff.matvec_source, sizeof hw->eff.matvec_source,
-                           file, err)))
+                           file, err)) ||
+        (rc = parse_gemm_shares(e, "efficiency", hw->eff.gemm_share, hw->eff.gemm_dense_only, hw->eff.gemm_source,
+                                sizeof hw->eff.gemm_source, file, err)))
         return rc;
     hw->eff.kernel_overhead_s = k_us * US;
     hw->eff.step_overhead_s = s_us * US;

@@ -46,6 +46,12 @@ typedef struct sim_curve {
                                     weight stream, a widening copy's start. 0 = none */
     int small_rows;
     double small_max, small_half, small_group_s;
+    int tile_rows;               /* grouped GEMM curves: the kernel computes each expert's rows in tiles
+                                    of this many (a partial tile costs a whole one: Metal's
+                                    kernel_mul_mm_id, 32); 0 = rows as they come */
+    int tile_from_tokens;        /* ... when the op carries at least this many tokens (below it the
+                                    runtime takes a mat-vec kernel without tiles: Metal's
+                                    ne21_mm_id_min, 32); 0 = at every batch */
     bool measured;               /* a calibrated file measured this curve on its hardware; false:
                                     a prior (a shipped file, a type calibration did not measure,
                                     or a fallback filled from another type) */
@@ -153,6 +159,16 @@ typedef struct sim_hw {
          * curve cannot. */
         double matvec_share[SIM_WF_COUNT];
         char matvec_source[512];
+        /* efficiency.gguf_gemm: the share of the INT8 peak that llama.cpp's batched matmul (a
+         * prompt: many rows per weight) reaches on each GGUF tensor type, by type; 0 = no figure
+         * (the GEMM curve stands in). On a CPU the kernel is per type (ggml_vec_dot_<type>_q8_K
+         * over 16 x 16 blocks, or tinyBLAS for a few types), so one INT8 curve cannot follow it.
+         * gemm_dense_only[f]: the figure is of a kernel only dense MUL_MAT runs (tinyBLAS,
+         * llamafile_sgemm); MUL_MAT_ID, the routed experts' op, never calls it, so the experts
+         * have no figure for f. */
+        double gemm_share[SIM_WF_COUNT];
+        bool gemm_dense_only[SIM_WF_COUNT];
+        char gemm_source[512];
         double kernel_overhead_s;          /* fixed cost per kernel launch / op dispatch */
         double step_overhead_s;            /* fixed cost per engine step (scheduler, sampling) */
         double link_scale_up, link_scale_out; /* achieved share of link bandwidth */
@@ -167,6 +183,9 @@ typedef struct sim_hw {
             sim_curve gemm[SIM_DT_COUNT], grouped_gemm[SIM_DT_COUNT];
             double matvec_share[SIM_WF_COUNT];  /* this runtime's gguf_matvec; 0 = the base figure */
             char matvec_source[512];
+            double gemm_share[SIM_WF_COUNT];    /* this runtime's gguf_gemm: the base figures are of */
+            bool gemm_dense_only[SIM_WF_COUNT]; /* mainline's kernels, so a runtime with its own */
+            char gemm_source[512];              /* curves reads only these (none: no figure) */
         } runtime[SIM_RUNTIME_COUNT];
     } eff;
     /* Published kernel measurements for this device (hwmodels/kernels/NAME.json beside a prior
@@ -203,6 +222,13 @@ sim_curve sim_hw_gemm_curve(const sim_hw *hw, sim_runtime r, sim_dtype t, bool g
  * (efficiency.gguf_matvec; the runtime's own where it gives one, else the base figure); 0 = no
  * figure. *source gets the `source` the figure comes from (NULL allowed). */
 double sim_hw_matvec_share(const sim_hw *hw, sim_runtime r, sim_wformat f, const char **source);
+
+/* The share of the INT8 peak runtime r's batched matmul (more rows than one, a prompt) reaches
+ * on GGUF tensor type f here (efficiency.gguf_gemm); grouped: for the routed experts' op
+ * (MUL_MAT_ID), which has no figure for a type whose figure is dense-only. A runtime with its
+ * own curves (efficiency.runtimes) reads only its own table, since the base figures are of
+ * mainline's kernels. 0 = no figure. *source gets the figure's `source` (NULL allowed). */
+double sim_hw_gemm_share(const sim_hw *hw, sim_runtime r, sim_wformat f, bool grouped, const char **source);
 
 /* How this device runs format f (always SIM_FMT_NATIVE when the file states no formats). */
 sim_fmt_support sim_hw_format_support(const sim_hw *hw, sim_wformat f);

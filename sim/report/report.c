@@ -23,6 +23,9 @@ static const char *basis_text(const sim_hw *hw, const sim_step_result *s, int ki
     size_t n = strlen(buf);
     if (s->basis_matvec[kind] && n < cap)
         snprintf(buf + n, cap - n, " (compute at its GGUF mat-vec shares per type)");
+    n = strlen(buf);
+    if (s->basis_gemm_shares[kind] && n < cap)
+        snprintf(buf + n, cap - n, " (compute at its GGUF GEMM shares per type)");
     return buf;
 }
 

@@ -86,6 +86,7 @@ typedef struct layout {
     uint64_t div_start[MAX_DIV]; /* node_mask: a bit at each node's first rank */
     bool node_mask;           /* ep <= NODE_MASK_EP: nodes counted from a token's rank mask */
     int small_rows;     /* split the busiest rank's experts at this many rows (0 = no split) */
+    int tile_rows;      /* round each of the busiest rank's experts up to tiles of this many rows (0 = none) */
     long T;
     double *pop;        /* pop[j], sums to 1 */
     double *incl;       /* incl[j]: P(a token picks j), Rosén's approximation (multinomial path) */
@@ -123,6 +124,7 @@ typedef struct trial {
     double distinct, mean_exp_rank, dest_ranks, dest_nodes[MAX_DIV];
     double max_tok_rank, max_exp_rank, max_tok_expert, max_copies;
     double small_exp_share, small_tok_share; /* on the rank with the most assignments */
+    double padded_tok_share;                 /* ... its rows in whole tiles over its assignments */
     double hot_tokens, cold_tokens;          /* tokens of the most and the least popular expert */
 } trial;
 
@@ -158,6 +160,8 @@ static int validate(const sim_routing_query *q, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "routing: redundant (%d) must be >= 0", q->redundant);
     if (q->small_rows < 0)
         return sim_fail(err, SIM_EINPUT, "routing: small_rows (%d) must be >= 0", q->small_rows);
+    if (q->tile_rows < 0)
+        return sim_fail(err, SIM_EINPUT, "routing: tile_rows (%d) must be >= 0", q->tile_rows);
     if (q->redundant > 0 && !q->eplb)
         return sim_fail(err, SIM_EINPUT,
                         "routing: redundant (%d) needs eplb: replicas are placed by EPLB",
@@ -607,6 +611,7 @@ static int layout_init(layout *L, const sim_routing_query *q, sim_err *err)
     L->T = q->tokens;
     L->slots = q->experts + q->redundant;
     L->small_rows = q->small_rows;
+    L->tile_rows = q->tile_rows;
     L->pop = malloc((size_t)L->E * sizeof *L->pop);
     L->incl = malloc((size_t)L->E * sizeof *L->incl);
     L->first_slot = malloc((size_t)L->E * sizeof *L->first_slot);
@@ -1037,11 +1042,19 @@ static void trial_summarize(const layout *L, work *w, trial *o)
         o->small_exp_share = (double)small_exp / (double)w->rank_exp[busiest];
         o->small_tok_share = (double)small_tok / (double)max_tok;
     }
+    o->padded_tok_share = 1;
+    if (L->tile_rows > 0 && max_tok > 0) {
+        long padded = 0, t = L->tile_rows;
+        for (int s = 0; s < L->slots; s++)
+            if (L->slot_rank[s] == busiest)
+                padded += (w->cnt_slot[s] + t - 1) / t * t;
+        o->padded_tok_share = (double)padded / (double)max_tok;
+    }
 }
 
 /* ---------------------------------------------------------------- the Monte Carlo loop */
 
-enum { N_SUM = 11 };
+enum { N_SUM = 12 };
 
 typedef struct accum {
     double sum[N_SUM], sq[N_MAX];
@@ -1053,7 +1066,8 @@ static void accum_add(accum *a, const trial *t)
 {
     const double v[N_SUM] = {t->max_tok_rank, t->max_exp_rank, t->max_tok_expert, t->max_copies,
                              t->distinct, t->mean_exp_rank, t->dest_ranks,
-                             t->small_exp_share, t->small_tok_share, t->hot_tokens, t->cold_tokens};
+                             t->small_exp_share, t->small_tok_share, t->hot_tokens, t->cold_tokens,
+                             t->padded_tok_share};
     for (int i = 0; i < N_SUM; i++)
         a->sum[i] += v[i];
     for (int i = 0; i < MAX_DIV; i++)
@@ -1137,6 +1151,7 @@ static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, doubl
     out->small_expert_share = a.sum[7] / a.n;
     out->small_token_share = a.sum[8] / a.n;
     out->hot_cold_tokens = a.sum[10] > 0 ? a.sum[9] / a.sum[10] : 0;
+    out->padded_token_share = a.sum[11] / a.n;
     out->trials = a.n;
 
     gsl_rng_free(r);
@@ -1183,6 +1198,8 @@ static void all_experts(const sim_routing_query *q, sim_routing_stats *out)
     out->max_token_copies_per_rank = T;
     /* every expert gets all T tokens: all small or none */
     out->small_expert_share = out->small_token_share = q->small_rows > 0 && T <= q->small_rows ? 1 : 0;
+    /* every expert gets all T tokens: ceil(T / tile) tiles each */
+    out->padded_token_share = q->tile_rows > 0 && T > 0 ? ceil(T / q->tile_rows) * q->tile_rows / T : 1;
     out->max_tokens_per_rank_unbalanced = out->max_tokens_per_rank;
     out->hot_cold_tokens = 1;
     out->trials = 0;
@@ -1245,6 +1262,7 @@ static int compute_at(const sim_routing_query *q, sim_routing_stats *out, double
         plain.eplb = false;
         plain.redundant = 0;
         plain.small_rows = 0;
+        plain.tile_rows = 0;
         sim_routing_stats u;
         if ((rc = monte_carlo(&plain, &u, NULL, err)))
             return rc;
@@ -1344,6 +1362,7 @@ static const size_t stat_fields[] = {
     offsetof(sim_routing_stats, mean_dest_nodes_per_token), offsetof(sim_routing_stats, max_token_copies_per_rank),
     offsetof(sim_routing_stats, small_expert_share), offsetof(sim_routing_stats, small_token_share),
     offsetof(sim_routing_stats, max_tokens_per_rank_unbalanced), offsetof(sim_routing_stats, hot_cold_tokens),
+    offsetof(sim_routing_stats, padded_token_share),
 };
 enum { N_FIELDS = sizeof stat_fields / sizeof *stat_fields };
 /* A node on disk: the fields, the dest nodes per node size (grid.nodes), the trials. */
@@ -1393,14 +1412,14 @@ static void interpolate(const sim_routing_query *q, const sim_routing_stats *a, 
 
 /* One file per law, $MOESIM_CACHE_DIR (empty: no files), else $XDG_CACHE_HOME/moesim, else
  * ~/.cache/moesim: routing-v<code version>-<law hash>.grid. Layout (native byte order, checked):
- * "MOESIMRG", u32 version, u32 0x01020304, u32 fields, u32 nodes, i64 key[11] (the law and the
+ * "MOESIMRG", u32 version, u32 0x01020304, u32 fields, u32 nodes, i64 key[12] (the law and the
  * build), u32 count,
  * count x (u32 node, f64 figures[fields] (the stats' fields, then the dest nodes per node size),
  * f64 trials), u64 FNV-1a of all bytes before it. A file that is
  * short, of another version or law, or fails its checksum is ignored (and replaced on the next
  * write); files are written to a temporary name and renamed, so a reader never sees half of
  * one. Deleting them only costs the Monte Carlo again. */
-enum { KEY_WORDS = 11, FILE_MAX = 1 << 16 };
+enum { KEY_WORDS = 12, FILE_MAX = 1 << 16 };
 /* When this file was compiled, part of every file's key: a rebuild (a changed Monte Carlo
  * without a new GRID_CODE_VERSION, above all while developing) never reads figures of
  * another build. Costs the first use of each law once per build. */
@@ -1447,7 +1466,7 @@ static void law_key(const sim_routing_query *q, int64_t key[KEY_WORDS])
     memcpy(&skew_bits, &skew, sizeof skew_bits);
     int64_t k[KEY_WORDS] = {q->experts, q->top_k, q->ep, q->ranks_per_node, skew_bits,
                             q->redundant, q->eplb, (int64_t)q->seed, q->small_rows, q->exact_work_limit,
-                            (int64_t)fnv1a((const unsigned char *)build_stamp, sizeof build_stamp - 1)};
+                            q->tile_rows, (int64_t)fnv1a((const unsigned char *)build_stamp, sizeof build_stamp - 1)};
     memcpy(key, k, sizeof k);
 }
 
@@ -1685,7 +1704,7 @@ static uint64_t query_hash(const sim_routing_query *q)
     h = mix(h, skew_bits);
     h = mix(h, (uint64_t)(uint32_t)q->redundant | (uint64_t)q->eplb << 32);
     h = mix(h, (uint64_t)q->seed);
-    h = mix(h, (uint64_t)(uint32_t)q->small_rows);
+    h = mix(h, (uint64_t)(uint32_t)q->small_rows | (uint64_t)(uint32_t)q->tile_rows << 32);
     h = mix(h, (uint64_t)q->exact_work_limit);
     h = mix(h, (uint64_t)q->direct);
     return h;
@@ -1696,7 +1715,7 @@ static bool query_equal(const sim_routing_query *a, const sim_routing_query *b)
     return a->experts == b->experts && a->top_k == b->top_k && a->tokens == b->tokens &&
            a->ep == b->ep && a->ranks_per_node == b->ranks_per_node && a->skew == b->skew &&
            a->redundant == b->redundant && a->eplb == b->eplb && a->seed == b->seed &&
-           a->small_rows == b->small_rows && a->exact_work_limit == b->exact_work_limit &&
+           a->small_rows == b->small_rows && a->tile_rows == b->tile_rows && a->exact_work_limit == b->exact_work_limit &&
            a->direct == b->direct;
 }
 

@@ -30,6 +30,9 @@ typedef struct sim_routing_query {
     unsigned long seed;     /* Monte Carlo seed; results are deterministic for a given seed */
     int small_rows;         /* > 0: also split the busiest rank's experts at this many rows (the
                                kernel switch of hw.h's sim_curve); 0 = no split */
+    int tile_rows;          /* > 0: the grouped GEMM computes each expert's rows in tiles of this many
+                               (a partial tile costs a whole one): also give the busiest rank's padded
+                               rows (padded_token_share); 0 = no tiles */
     long exact_work_limit;  /* tests: route tokens one by one while a trial needs at most this many
                                draws (T k), else use the multinomial approximation; 0 = default */
     bool direct;            /* tests, bench: the Monte Carlo at exactly this token count, not the
@@ -51,6 +54,9 @@ typedef struct sim_routing_stats {
     double small_expert_share;        /* small_rows > 0: of the experts touched on the rank with the most
                                          assignments, the share with 1..small_rows tokens (mean over trials) */
     double small_token_share;         /* ... and the share of that rank's assignments they hold */
+    double padded_token_share;        /* tile_rows > 0: the rows that rank's grouped GEMM computes, each
+                                         touched expert's count rounded up to whole tiles, over its
+                                         assignments (>= 1; mean over trials); 1 without tiles */
     double max_tokens_per_rank_unbalanced; /* eplb: E[max rank load] of the same routing with the experts
                                          contiguous, hot ones wherever they fall, no replicas (what EPLB
                                          and the redundant slots took away); else = max_tokens_per_rank;

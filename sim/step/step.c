@@ -76,6 +76,7 @@ typedef struct acc {
     int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
     bool held[SIM_LK_COUNT];
     int matvec[SIM_LK_COUNT];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
+    int gemm_shares[SIM_LK_COUNT]; /* ... and at the GGUF GEMM shares (efficiency.gguf_gemm) */
 } acc;
 
 static void acc_zero(acc *a, bool slim)
@@ -126,6 +127,7 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
         dst->measured[i] += src->measured[i];
         dst->curves[i] += src->curves[i];
         dst->matvec[i] += src->matvec[i];
+        dst->gemm_shares[i] += src->gemm_shares[i];
     }
 }
 
@@ -154,6 +156,7 @@ typedef struct op {
     sim_kernel_hit hit;      /* hit.share > 0: a kernel-table row covers this shape, and the
                                 op takes max(F/P, B/W) / share in place of the curves */
     bool matvec;             /* peak x eta_c is the GGUF mat-vec rate (matvec_op) */
+    bool gemm_shares;        /* peak is the GGUF GEMM shares' mixed rate (gemm_share_op) */
 } op;
 
 
@@ -202,6 +205,12 @@ typedef struct consts {
      * shares (resolve_matvec); 0 = no share applies, the curves cost it. mv_host_experts: the
      * routed experts on the host CPU. */
     double mv_rate[SIM_WCLASS_COUNT], mv_host_experts;
+    /* FLOP/s of each class's weights in a batched matmul (more rows than one) from the per-type
+     * GGUF GEMM shares, at the class curve's ceiling gg_max (resolve_matvec; 0 = no share applies);
+     * the curve still gives the shape in rows. gg_small: the curve's small-row regime, another
+     * kernel the shares do not describe. */
+    double gg_rate[SIM_WCLASS_COUNT], gg_max[SIM_WCLASS_COUNT];
+    int gg_small[SIM_WCLASS_COUNT];
     /* the runtime's GEMM curves for each compute type above (sim_hw_gemm_curve): dense GEMMs in
      * the dense, expert and attention types, grouped expert GEMMs on the device and on the host */
     sim_curve gemm_dense, gemm_expert, gemm_shared, gemm_attn, grouped_expert, grouped_host;
@@ -266,7 +275,7 @@ typedef struct site_memo {
 typedef struct route_memo {
     bool used;
     long tokens;
-    int small_rows;
+    int small_rows, tile_rows;
     sim_routing_stats stats;
 } route_memo;
 
@@ -391,6 +400,7 @@ static void add_op(acc *a, const ctx *c, const op *o)
     } else {
         a->curves[o->kind]++;
         a->matvec[o->kind] += o->matvec;
+        a->gemm_shares[o->kind] += o->gemm_shares;
     }
     a->tier_bytes[0] += fast_w;
     if (o->frac) {
@@ -413,13 +423,14 @@ static int routing_get(const ctx *c, const sim_routing_query *q, sim_routing_sta
         return sim_routing_stats_get(c->d->routing_cache, q, rs, err);
     uint64_t h = (uint64_t)q->tokens * 0x9e3779b97f4a7c15ULL ^ (uint64_t)q->small_rows;
     route_memo *e = &c->plan->route[(h >> 32) % PLAN_ROUTES];
-    if (e->used && e->tokens == q->tokens && e->small_rows == q->small_rows) {
+    if (e->used && e->tokens == q->tokens && e->small_rows == q->small_rows && e->tile_rows == q->tile_rows) {
         *rs = e->stats;
         return SIM_OK;
     }
     int rc = sim_routing_stats_get(c->d->routing_cache, q, rs, err);
     if (!rc)
-        *e = (route_memo){ .used = true, .tokens = q->tokens, .small_rows = q->small_rows, .stats = *rs };
+        *e = (route_memo){ .used = true, .tokens = q->tokens, .small_rows = q->small_rows, .tile_rows = q->tile_rows,
+                           .stats = *rs };
     return rc;
 }
 
@@ -534,21 +545,55 @@ static double matvec_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, do
     return any && inv > 0 ? 1 / inv : 0;
 }
 
+/* The rate (FLOP/s) at which device hw runs a batched matmul over weight mix w at its curve's
+ * ceiling, when its hwmodel gives GGUF GEMM shares (efficiency.gguf_gemm, runtime r) for a type
+ * of the mix: a type with a share runs at share x the INT8 peak, any other at the class's `peak`
+ * x `max` (its curve's ceiling); the times add over the types' shares of the elements (a
+ * harmonic mean of the rates), as in matvec_rate. grouped: the routed experts' op, MUL_MAT_ID,
+ * which takes no dense-only figure (sim_hw_gemm_share). 0 when no type of the mix has a share. */
+static double gemm_mix_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, double peak, double max, bool grouped)
+{
+    double int8 = hw->peak_flops[SIM_DT_INT8];
+    if (!(w->total > 0) || !(int8 > 0))
+        return 0;
+    double inv = 0;
+    bool any = false;
+    for (int f = 0; f < SIM_WF_COUNT; f++) {
+        if (!(w->elems[f] > 0))
+            continue;
+        double share = sim_hw_gemm_share(hw, r, (sim_wformat)f, grouped, NULL);
+        double rate = share > 0 ? share * int8 : peak * max;
+        any = any || share > 0;
+        if (!(rate > 0))
+            return 0;
+        inv += (w->elems[f] / w->total) / rate;
+    }
+    return any && inv > 0 ? 1 / inv : 0;
+}
+
 static void resolve_matvec(const sim_deploy *d, consts *k)
 {
     const sim_hw *hw = d->hw;
     sim_runtime r = d->runtime;
     for (int cl = 0; cl < SIM_WCLASS_COUNT; cl++) {
         double peak = k->peak_dense;
-        sim_curve cv = sim_hw_gemm_curve(hw, r, k->dt_dense, false);
+        sim_dtype dt = k->dt_dense;
+        bool grouped = cl == SIM_WCLASS_EXPERTS;
         if (cl == SIM_WCLASS_EXPERTS || cl == SIM_WCLASS_SHARED) {
             peak = k->peak_expert;
-            cv = sim_hw_gemm_curve(hw, r, k->dt_expert, cl == SIM_WCLASS_EXPERTS);
+            dt = k->dt_expert;
         } else if (cl == SIM_WCLASS_HEAD) {
             peak = k->peak_attn;
-            cv = sim_hw_gemm_curve(hw, r, k->dt_attn, false);
+            dt = k->dt_attn;
         }
-        k->mv_rate[cl] = cl == SIM_WCLASS_EMBED ? 0 : matvec_rate(hw, r, &k->w[cl], peak, sim_curve_at(cv, 1));
+        sim_curve cv = sim_hw_gemm_curve(hw, r, dt, grouped);
+        bool matmul = cl != SIM_WCLASS_EMBED; /* the embedding is a row lookup */
+        k->mv_rate[cl] = matmul ? matvec_rate(hw, r, &k->w[cl], peak, sim_curve_at(cv, 1)) : 0;
+        /* the GEMM shares are of integer kernels: a class computed in another type keeps its curve */
+        k->gg_rate[cl] = matmul && dt == SIM_DT_INT8 && cv.max > 0 ? gemm_mix_rate(hw, r, &k->w[cl], peak, cv.max, grouped)
+                                                                   : 0;
+        k->gg_max[cl] = cv.max;
+        k->gg_small[cl] = cv.small_rows;
     }
     k->mv_host_experts = 0;
     if (d->host_cpu && k->peak_host > 0)
@@ -556,12 +601,35 @@ static void resolve_matvec(const sim_deploy *d, consts *k)
                                          sim_curve_at(sim_hw_gemm_curve(d->host_cpu, r, k->dt_host, true), 1));
 }
 
+/* An op of `rows` > 1 rows per weight over class cl's weights, where the device has GGUF GEMM
+ * shares for the class's types: its compute runs at their mixed rate (peak = the rate at the
+ * curve's ceiling) times the curve's shape at these rows (eta / ceiling), so the shares set the
+ * level and the curve the fall at few rows. Rows in the curve's small regime (another kernel)
+ * keep the curve. */
+static void gemm_share_op(const ctx *c, op *o, sim_wclass cl, double rows)
+{
+    double rate = c->k->gg_rate[cl], max = c->k->gg_max[cl];
+    int small = c->k->gg_small[cl];
+    if (!(rate > 0) || !(max > 0) || (small > 0 && rows <= small))
+        return;
+    double eta = o->c_curve ? sim_curve_at(*o->c_curve, o->c_x) : o->eta_c;
+    o->peak = rate;
+    o->eta_c = eta / max;
+    o->c_curve = NULL; /* the shape is taken; the level is the shares' */
+    o->gemm_shares = true;
+}
+
 /* An op of `rows` rows per weight (tokens, or tokens per expert) over class cl's weights: at
  * one row, where the device has GGUF mat-vec shares for the class's types, its compute runs at
- * that rate (peak = the rate, eta 1) and the types' unpacking is inside it (no dequant term). */
+ * that rate (peak = the rate, eta 1) and the types' unpacking is inside it (no dequant term);
+ * at more rows, the GGUF GEMM shares where the device has them (gemm_share_op). */
 static void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
 {
     double rate = c->k->mv_rate[cl];
+    if (rows > 1 && !(o->hit.share > 0)) {
+        gemm_share_op(c, o, cl, rows);
+        return;
+    }
     if (!(rate > 0) || !(rows > 0) || rows > 1 || o->hit.share > 0)
         return;
     o->peak = rate;
@@ -800,7 +868,19 @@ static sim_dtype kv_dtype(sim_wformat kv)
  * 2W(m + half)/(peak max) is linear in its rows m. With a kernel switch (sim_curve.small_rows)
  * the experts at or below it and those above run different kernels, so the two groups are
  * costed apart, each at its own mean rows (routing gives the split). */
+static double grouped_gemm_cost_rows(sim_curve c, double assign, double touched, const sim_routing_stats *rs,
+                                     double *groups_s);
+
 static double grouped_gemm_cost(sim_curve c, double assign, double touched, const sim_routing_stats *rs, double *groups_s)
+{
+    /* a kernel that computes each expert's rows in whole tiles (sim_curve.tile_rows) spends the
+     * padded rows' time at the curve's rate: the useful rows' efficiency falls by that share */
+    double pad = rs->padded_token_share > 1 ? rs->padded_token_share : 1; /* 1 unless the query asked for tiles */
+    return grouped_gemm_cost_rows(c, assign, touched, rs, groups_s) / pad;
+}
+
+static double grouped_gemm_cost_rows(sim_curve c, double assign, double touched, const sim_routing_stats *rs,
+                                     double *groups_s)
 {
     double m = touched > 0 ? assign / touched : 0;
     *groups_s = touched * sim_curve_group_s(c, m);
@@ -1436,6 +1516,9 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .seed = d->seed,
         .small_rows = c->cpu_experts ? c->k->grouped_host.small_rows : c->k->grouped_expert.small_rows,
     };
+    /* tiles where the runtime's grouped kernel takes this many tokens (sim_curve.tile_from_tokens) */
+    const sim_curve *gc = c->cpu_experts ? &c->k->grouped_host : &c->k->grouped_expert;
+    q.tile_rows = T >= gc->tile_from_tokens ? gc->tile_rows : 0;
     q.ranks_per_node = c->k->ranks_per_node;
     sim_routing_stats rs;
     int rc = routing_get(c, &q, &rs, err);
@@ -1889,6 +1972,7 @@ static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
                                                            : SIM_BASIS_NONE;
         out->basis_held[i] = a->held[i];
         out->basis_matvec[i] = a->matvec[i] > 0;
+        out->basis_gemm_shares[i] = a->gemm_shares[i] > 0;
         int src = a->source[i];
         out->basis_source[i] = a->measured[i] > 0 && src >= 0 && src < hw->kernels.n_sources ? src : -1;
     }

@@ -95,6 +95,8 @@ typedef struct sim_step_result {
     bool basis_held[SIM_LK_COUNT];      /* a measured share held beyond its rows (kernels.h) */
     bool basis_matvec[SIM_LK_COUNT];    /* some of its operations ran at the hwmodel's GGUF mat-vec shares
                                            per tensor type (efficiency.gguf_matvec), not its GEMM curve */
+    bool basis_gemm_shares[SIM_LK_COUNT]; /* ... at the GGUF GEMM shares per tensor type (efficiency.gguf_gemm),
+                                           the curve giving only the shape in rows */
     double imbalance_unbalanced;        /* the same without EPLB placement and redundant slots (= imbalance
                                            without EPLB; NAN when no placement exists without the slots) */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */

@@ -588,6 +588,103 @@ static void gguf_matvec_shares_load(void **state)
     assert_true(sim_hw_matvec_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q3_K, NULL) == 0);
 }
 
+/* efficiency.gguf_gemm: shares by GGUF tensor type (MXFP4 too) for batched matmuls; a type listed
+ * in dense_only has no figure for the routed experts (MUL_MAT_ID); a runtime with its own curves
+ * reads only its own table, since the base figures are of mainline's kernels. */
+static void gguf_gemm_shares_load(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *at = "\"kernel_overhead_us\"";
+    assert_int_equal(load_variant(t, "", GEMM_OK, at,
+                                  "\"gguf_gemm\": {\"source\": \"g\", \"q4_k\": 0.15, \"q8_0\": 0.18, \"mxfp4\": 0.09, "
+                                  "\"dense_only\": [\"q8_0\"]}, "
+                                  "\"runtimes\": {\"ik_llamacpp\": {\"source\": \"x\", \"gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 1}}, \"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 1}}}}, \"kernel_overhead_us\"",
+                                  &hw, &err),
+                     SIM_OK);
+    const char *src = NULL;
+    assert_close(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, false, &src), 0.15);
+    assert_string_equal(src, "g");
+    assert_close(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, true, NULL), 0.15);
+    assert_close(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_MXFP4, true, NULL), 0.09);
+    assert_close(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q8_0, false, NULL), 0.18);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q8_0, true, NULL) == 0); /* dense-only */
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q6_K, false, NULL) == 0);
+    /* ik_llama.cpp has its own curves and no table of its own: no figure */
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q4_K, false, NULL) == 0);
+    /* the shipped 7950X: tinyBLAS types dense-only, vec_dot types for both ops */
+    load_named("ryzen-7950x", &hw);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_0, false, NULL) > 0);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_0, true, NULL) == 0);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q6_K, true, NULL) > 0);
+    assert_close(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_MXFP4, true, NULL),
+                 sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_IQ4_NL, true, NULL));
+    /* ik_llama.cpp's own table: its iqk kernels, faster per type, and no dense-only split */
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q4_K, true, NULL) >
+                sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, true, NULL));
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_IK_LLAMACPP, SIM_WF_Q8_0, true, NULL) > 0);
+    load_named("rpi5", &hw);
+    assert_true(sim_hw_gemm_share(&hw, SIM_RUNTIME_LLAMACPP, SIM_WF_Q4_K, false, NULL) == 0);
+}
+
+static void bad_gguf_gemm_is_named(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *at = "\"kernel_overhead_us\"";
+    static const struct { const char *json, *needle; } bad[] = {
+        {"\"gguf_gemm\": {\"source\": \"s\", \"q4_k_m\": 0.1}", "efficiency.gguf_gemm.q4_k_m"},
+        {"\"gguf_gemm\": {\"source\": \"s\", \"bf16\": 0.1}", "efficiency.gguf_gemm.bf16"},
+        {"\"gguf_gemm\": {\"source\": \"s\", \"q4_0\": 1.5}", "efficiency.gguf_gemm.q4_0"},
+        {"\"gguf_gemm\": {\"q4_0\": 0.1}", "efficiency.gguf_gemm.source"},
+        {"\"gguf_gemm\": {\"source\": \"s\"}", "lists no GGUF tensor type"},
+        {"\"gguf_gemm\": {\"source\": \"s\", \"q4_0\": 0.1, \"dense_only\": \"q4_0\"}", "efficiency.gguf_gemm.dense_only"},
+        {"\"gguf_gemm\": {\"source\": \"s\", \"q4_0\": 0.1, \"dense_only\": [\"q8_0\"]}", "gives no share"},
+        {"\"gguf_gemm\": {\"source\": \"s\", \"q4_0\": 0.1, \"dense_only\": [\"q4_k_m\"]}", "entry 'q4_k_m'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char to[512];
+        snprintf(to, sizeof to, "%s, \"kernel_overhead_us\"", bad[i].json);
+        assert_int_equal(load_variant(t, "", GEMM_OK, at, to, &hw, &err), SIM_EINPUT);
+        assert_msg_has(&err, t->path);
+        assert_msg_has(&err, bad[i].needle);
+    }
+}
+
+/* grouped_gemm tile_rows: loaded for an expert curve, refused on a dense one or when not a
+ * whole number of rows, naming the field. */
+static void tile_rows_load_and_errors(void **state)
+{
+    tmpfile_state *t = *state;
+    sim_hw hw;
+    sim_err err;
+    const char *at = "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32}}";
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32, \"tile_rows\": 32}}",
+                                  &hw, &err), SIM_OK);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_BF16].tile_rows, 32);
+    assert_int_equal(hw.eff.gemm[SIM_DT_BF16].tile_rows, 0);
+    assert_int_equal(load_variant(t, "", "{\"bf16\": {\"max\": 0.8, \"half\": 64, \"tile_rows\": 32}}", NULL, NULL,
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.gemm.bf16.tile_rows");
+    assert_msg_has(&err, "grouped_gemm curves only");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32, \"tile_rows\": 2.5}}",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "efficiency.grouped_gemm.bf16.tile_rows");
+    assert_int_equal(load_variant(t, "", GEMM_OK, at, "\"grouped_gemm\": {\"bf16\": {\"max\": 0.5, \"half\": 32, \"tile_from_tokens\": 32}}",
+                                  &hw, &err), SIM_EINPUT);
+    assert_msg_has(&err, "needs 'efficiency.grouped_gemm.bf16.tile_rows'");
+    /* the shipped Apple files: Metal's 32-token tiles */
+    load_named("m4-max", &hw);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_FP16].tile_rows, 32);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_FP16].tile_from_tokens, 32);
+    load_named("m3-ultra", &hw);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_FP16].tile_rows, 32);
+    load_named("h100-sxm", &hw);
+    assert_int_equal(hw.eff.grouped_gemm[SIM_DT_BF16].tile_rows, 0);
+}
+
 static void bad_gguf_matvec_is_named(void **state)
 {
     tmpfile_state *t = *state;
@@ -673,6 +770,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_runtime_curves_are_named, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(gguf_matvec_shares_load, setup_tmp, teardown_tmp),
         cmocka_unit_test_setup_teardown(bad_gguf_matvec_is_named, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(gguf_gemm_shares_load, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(tile_rows_load_and_errors, setup_tmp, teardown_tmp),
+        cmocka_unit_test_setup_teardown(bad_gguf_gemm_is_named, setup_tmp, teardown_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,6 +202,7 @@ static void test_gguf_matvec_by_hand(void **state)
     if (sim_registry_hw("ryzen-7950x", &hw, &err))
         fail_msg("%s", err.msg);
     hw.tiers[0].bandwidth_Bps = 1e16; /* compute-bound everywhere */
+    memset(hw.eff.gemm_share, 0, sizeof hw.eff.gemm_share); /* more rows: the curve (test_gguf_gemm_by_hand) */
     memset(hw.eff.matvec_share, 0, sizeof hw.eff.matvec_share);
     hw.eff.matvec_share[SIM_WF_Q4_K] = 0.125;
     hw.eff.matvec_share[SIM_WF_Q6_K] = 0.1;
@@ -249,6 +250,127 @@ static void test_gguf_matvec_by_hand(void **state)
         fail_msg("q8_0 dense_ffn %.9g s, by the curve %.9g s", s.by_kind_s[SIM_LK_DENSE_FFN], ffn);
 }
 
+/* A prompt on a CPU whose hwmodel gives GGUF GEMM shares (efficiency.gguf_gemm): each matrix
+ * runs at share x the INT8 peak for its type times the curve's shape at its rows (eta / max), a
+ * type without a share at the curve; the routed experts (MUL_MAT_ID) take no dense-only share.
+ * Checked by hand on the Ryzen 9 7950X (INT8 curve max 0.152, half 1 row) made compute-bound. */
+static void test_gguf_gemm_by_hand(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    sim_err err = {0};
+    load_model(&m, "llama3.1-8b");
+    if (sim_registry_hw("ryzen-7950x", &hw, &err))
+        fail_msg("%s", err.msg);
+    hw.tiers[0].bandwidth_Bps = 1e16; /* compute-bound everywhere */
+    memset(hw.eff.gemm_share, 0, sizeof hw.eff.gemm_share);
+    memset(hw.eff.gemm_dense_only, 0, sizeof hw.eff.gemm_dense_only);
+    hw.eff.gemm_share[SIM_WF_Q4_K] = 0.15;
+    hw.eff.gemm_share[SIM_WF_Q5_K] = 0.1;
+    const double int8 = 9.216e12, ovh = 5e-6, T = 512;
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_Q4_K_S);
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(&d, w);
+    sim_memfit f;
+    sim_step_result s;
+    assert_int_equal(sim_phase_eval(&d, true, 1, T, &s, &f, &err), SIM_OK);
+    /* dense FFN: 3 x 4096 x 14336 per layer, 32 layers, 4 ops each, 512 rows; its Q4_K (0.15)
+     * and Q5_K (0.1) add their times, and the curve's shape at 512 rows is 512 / 513 */
+    const sim_wmix *ff = &w[SIM_WCLASS_DENSE_FFN];
+    double q5 = ff->elems[SIM_WF_Q5_K] / ff->total, q4 = ff->elems[SIM_WF_Q4_K] / ff->total;
+    assert_true(q5 > 0 && q4 > 0 && fabs(q4 + q5 - 1) < 1e-12);
+    double per_flop = (q4 / (0.15 * int8) + q5 / (0.1 * int8)) * (T + 1) / T;
+    double ffn = 32 * (2.0 * 3 * 4096 * 14336 * T * per_flop + 4 * ovh);
+    if (!(fabs(s.by_kind_s[SIM_LK_DENSE_FFN] / ffn - 1) < 1e-9))
+        fail_msg("dense_ffn %.9g s, by hand %.9g s", s.by_kind_s[SIM_LK_DENSE_FFN], ffn);
+    assert_true(s.basis_gemm_shares[SIM_LK_DENSE_FFN] && s.basis_gemm_shares[SIM_LK_ATTN_PROJ]);
+    assert_false(s.basis_gemm_shares[SIM_LK_ATTN_CORE]);
+    assert_false(s.basis_gemm_shares[SIM_LK_LM_HEAD]); /* one row: the mat-vec side */
+
+    /* Qwen3-30B-A3B at Q8_0 (every matrix Q8_0), Q8_0 dense-only as tinyBLAS is: the attention
+     * projections take the share, the routed experts keep the curve */
+    static sim_model q;
+    load_model(&q, "qwen3-30b-a3b");
+    hw.eff.gemm_share[SIM_WF_Q8_0] = 0.2;
+    hw.eff.gemm_dense_only[SIM_WF_Q8_0] = true;
+    sim_deploy_defaults(&d, &q, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_Q8_0);
+    sim_step_result with, curve;
+    assert_int_equal(sim_phase_eval(&d, true, 1, T, &with, &f, &err), SIM_OK);
+    assert_true(with.basis_gemm_shares[SIM_LK_ATTN_PROJ]);
+    assert_false(with.basis_gemm_shares[SIM_LK_EXPERTS]);
+    hw.eff.gemm_share[SIM_WF_Q8_0] = 0; /* no share at all: the curve everywhere */
+    assert_int_equal(sim_phase_eval(&d, true, 1, T, &curve, &f, &err), SIM_OK);
+    assert_false(curve.basis_gemm_shares[SIM_LK_ATTN_PROJ]);
+    /* projections: the same overheads, compute at 0.2 x 512/513 in place of 0.152 x 512/513 */
+    double hq = q.hidden, nh = q.attn.heads, kv = q.attn.kv_heads, hd = q.attn.head_dim;
+    double proj = 2 * T * q.layers * (hq * nh * hd * 2 + hq * kv * hd * 2);
+    double want = proj * (T + 1) / T / int8 * (1 / 0.2 - 1 / 0.152);
+    double got = with.by_kind_s[SIM_LK_ATTN_PROJ] - curve.by_kind_s[SIM_LK_ATTN_PROJ];
+    if (!(fabs(got / want - 1) < 1e-9))
+        fail_msg("attention projections moved %.9g s, by hand %.9g s", got, want);
+    if (!(fabs(with.by_kind_s[SIM_LK_EXPERTS] / curve.by_kind_s[SIM_LK_EXPERTS] - 1) < 1e-12))
+        fail_msg("dense-only share moved the experts: %.9g s against %.9g s", with.by_kind_s[SIM_LK_EXPERTS],
+                 curve.by_kind_s[SIM_LK_EXPERTS]);
+    /* not dense-only: the experts too, at the curve's shape at their rows per expert, m / (m + 1) */
+    hw.eff.gemm_share[SIM_WF_Q8_0] = 0.2;
+    hw.eff.gemm_dense_only[SIM_WF_Q8_0] = false;
+    assert_int_equal(sim_phase_eval(&d, true, 1, T, &with, &f, &err), SIM_OK);
+    assert_true(with.basis_gemm_shares[SIM_LK_EXPERTS]);
+    double mrow = with.tokens_per_expert, assign = T * q.ffn.top_k; /* one rank holds every expert */
+    assert_true(mrow > 1 && fabs(mrow * with.experts_touched_per_rank - assign) < 1e-6 * assign);
+    double ex = 2.0 * 3 * hq * q.ffn.expert_intermediate * assign * q.ffn.moe_layers;
+    want = ex * (mrow + 1) / mrow / int8 * (1 / 0.2 - 1 / 0.152);
+    got = with.by_kind_s[SIM_LK_EXPERTS] - curve.by_kind_s[SIM_LK_EXPERTS];
+    if (!(fabs(got / want - 1) < 1e-9))
+        fail_msg("experts moved %.9g s, by hand %.9g s", got, want);
+}
+
+/* Tiles (grouped_gemm tile_rows, Metal's kernel_mul_mm_id computes each expert's tokens in
+ * tiles of 32): a one-token prompt gives each of Qwen3-30B-A3B's 8 picked experts one row, so
+ * with tiles at every batch each computes a whole tile of 32 and the experts' compute time grows
+ * exactly 32-fold, the fixed costs (3 kernels per MoE layer at the hwmodel's overhead) staying;
+ * with tiles from 32 tokens (tile_from_tokens) the one token takes the mat-vec and nothing moves. */
+static void test_tile_padding_by_hand(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    sim_err err = {0};
+    load_model(&m, "qwen3-30b-a3b");
+    if (sim_registry_hw("m4-max", &hw, &err))
+        fail_msg("%s", err.msg);
+    hw.tiers[0].bandwidth_Bps = 1e16; /* compute-bound everywhere */
+    for (int t = 0; t < SIM_DT_COUNT; t++)
+        hw.eff.grouped_gemm[t].tile_rows = 0;
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_BF16);
+    sim_memfit f;
+    sim_step_result plain, tiled;
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1, &plain, &f, &err), SIM_OK);
+    for (int t = 0; t < SIM_DT_COUNT; t++) {
+        hw.eff.grouped_gemm[t].tile_rows = 32;
+        hw.eff.grouped_gemm[t].tile_from_tokens = 32; /* the shipped switch: one token takes the mat-vec */
+    }
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1, &tiled, &f, &err), SIM_OK);
+    assert_true(tiled.by_kind_s[SIM_LK_EXPERTS] == plain.by_kind_s[SIM_LK_EXPERTS]);
+    for (int t = 0; t < SIM_DT_COUNT; t++)
+        hw.eff.grouped_gemm[t].tile_from_tokens = 0; /* tiles at every batch */
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1, &tiled, &f, &err), SIM_OK);
+    double fixed = m.ffn.moe_layers * 3 * hw.eff.kernel_overhead_s;
+    double compute = plain.by_kind_s[SIM_LK_EXPERTS] - fixed;
+    assert_true(compute > 0);
+    double want = fixed + 32 * compute;
+    if (!(fabs(tiled.by_kind_s[SIM_LK_EXPERTS] / want - 1) < 1e-9))
+        fail_msg("tiled experts %.9g s, by hand %.9g s", tiled.by_kind_s[SIM_LK_EXPERTS], want);
+    /* the dense projections have no tiles */
+    assert_true(tiled.by_kind_s[SIM_LK_ATTN_PROJ] == plain.by_kind_s[SIM_LK_ATTN_PROJ]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +380,8 @@ int main(void)
         cmocka_unit_test(test_dense_q4_k_m_is_memory_bound),
         cmocka_unit_test(test_stated_file_size),
         cmocka_unit_test(test_gguf_matvec_by_hand),
+        cmocka_unit_test(test_gguf_gemm_by_hand),
+        cmocka_unit_test(test_tile_padding_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -467,7 +467,8 @@ static void test_grid_nodes_are_monte_carlo(void **state)
         sim_routing_query q = dsv3(nodes[i], 8, 0.7);
         q.small_rows = 16;
         sim_routing_stats g = get(&q), mc = get_direct(q);
-        assert_memory_equal(&g, &mc, sizeof g);
+        /* every field, bit for bit; not the struct's trailing padding, which assignment need not copy */
+        assert_memory_equal(&g, &mc, offsetof(sim_routing_stats, trials) + sizeof g.trials);
     }
 }
 
@@ -728,6 +729,38 @@ static void test_small_rows_split(void **state)
     assert_true(get(&all).small_expert_share == 0 && get(&all).small_token_share == 0);
 }
 
+/* Tiles (tile_rows): with one rank and uniform routing every expert's count is Binomial(T, k/E),
+ * and the rank's T k assignments, so the padded share is E x E[tile x ceil(X / tile)] / (T k). */
+static void test_tile_padding(void **state)
+{
+    (void)state;
+    const int E = 128, k = 8, tile = 32;
+    const long Ts[] = { 64, 512, 2048 };
+    for (size_t i = 0; i < sizeof Ts / sizeof Ts[0]; i++) {
+        long T = Ts[i];
+        double p = (double)k / E, pj = pow(1 - p, (double)T), padded = 0; /* P(X = 0) */
+        for (long j = 1; j <= T; j++) {
+            pj *= (double)(T - j + 1) / j * p / (1 - p);
+            padded += pj * tile * ((j + tile - 1) / tile);
+        }
+        double want = E * padded / ((double)T * k);
+        sim_routing_query q = { .experts = E, .top_k = k, .tokens = T, .ep = 1, .ranks_per_node = 1, .seed = 7,
+                                .tile_rows = tile };
+        sim_routing_stats s = get(&q);
+        assert_close(s.padded_token_share, want, 0.02, "padded share against the binomial");
+        assert_true(s.padded_token_share >= 1);
+    }
+    /* one token, two experts: each gets one row and computes a whole tile */
+    sim_routing_query one = { .experts = 16, .top_k = 2, .tokens = 1, .ep = 1, .ranks_per_node = 1, .seed = 7,
+                              .tile_rows = tile };
+    assert_close(get(&one).padded_token_share, 32, 1e-12, "one token");
+    /* no tiles: 1; every expert gets every token: ceil(40 / 32) tiles of 32 for 40 rows */
+    one.tile_rows = 0;
+    assert_true(get(&one).padded_token_share == 1);
+    sim_routing_query all = { .experts = 4, .top_k = 4, .tokens = 40, .ep = 1, .ranks_per_node = 1, .tile_rows = 32 };
+    assert_close(get(&all).padded_token_share, 64.0 / 40, 1e-12, "all experts");
+}
+
 static void test_bad_queries(void **state)
 {
     (void)state;
@@ -756,6 +789,9 @@ static void test_bad_queries(void **state)
     q = dsv3(1, 8, 0);
     q.small_rows = -1;
     expect_error(q, "small_rows (-1) must be >= 0");
+    q = dsv3(1, 8, 0);
+    q.tile_rows = -1;
+    expect_error(q, "tile_rows (-1) must be >= 0");
     q = dsv3(1, 8, 0);
     q.experts = 0;
     expect_error(q, "experts (0)");
@@ -881,6 +917,7 @@ int main(void)
         cmocka_unit_test_setup(test_deterministic, setup),
         cmocka_unit_test_setup(test_cache_counts, setup),
         cmocka_unit_test_setup(test_small_rows_split, setup),
+        cmocka_unit_test_setup(test_tile_padding, setup),
         cmocka_unit_test_setup(test_grid_nodes_are_monte_carlo, setup),
         cmocka_unit_test_setup(test_grid_matches_monte_carlo, setup),
         cmocka_unit_test_setup(test_one_law_every_node_size, setup),
