@@ -70,10 +70,7 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     d->model = m;
     d->hw = hw;
     d->gpus = d->tp = d->ep = d->pp = d->dp = 1;
-    d->expert_fmt = m->native_experts;
-    d->shared_fmt = m->native_shared;
-    d->dense_fmt = m->native_dense;
-    d->head_native = true;
+    sim_deploy_set_native_precision(d);
     d->kv_fmt = SIM_WF_BF16;
     d->dispatch_fmt = SIM_WF_FP8;
     d->transport = SIM_A2A_AUTO;
@@ -110,6 +107,14 @@ void sim_deploy_set_dense_precision(sim_deploy *d, sim_wformat p)
 
 void sim_deploy_set_native_dense(sim_deploy *d)
 {
+    d->dense_fmt = d->model->native_dense;
+    d->head_native = true;
+}
+
+void sim_deploy_set_native_precision(sim_deploy *d)
+{
+    d->expert_fmt = d->model->native_experts;
+    d->shared_fmt = d->model->native_shared;
     d->dense_fmt = d->model->native_dense;
     d->head_native = true;
 }

@@ -154,6 +154,11 @@ void sim_deploy_set_precision(sim_deploy *d, sim_wformat p);
 void sim_deploy_set_dense_precision(sim_deploy *d, sim_wformat p);
 void sim_deploy_set_native_dense(sim_deploy *d);
 
+/* Every weight class as the published checkpoint holds it (the card's native_precision:
+ * routed experts, shared experts, attention and dense FFN, embeddings and LM head): what
+ * sim_deploy_defaults sets, restored over an earlier --precision (a search's "native" entry). */
+void sim_deploy_set_native_precision(sim_deploy *d);
+
 /* The format of the embeddings and LM head: the checkpoint's while no precision was asked for
  * (or the dense part was asked to stay native); otherwise BF16 beside 8-bit and wider dense
  * weights, INT8 beside sub-8-bit ones (see deploy.c for the sources); beside a GGUF file type,

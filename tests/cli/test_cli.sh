@@ -364,6 +364,14 @@ jq -r .answer "$tmp/cmp.json" | grep -qE "(at most|best, at|to) $(printf '%.2g' 
 "$M" compare --model deepseek-r1 --hw h200,b200 --mtp 0,2 --no-disagg --json \
   | jq -e '[.systems[].frontier[].spec_tokens] | any(. == 2)' >/dev/null \
   && ok || bad "compare --mtp 0,2: no frontier point uses MTP 2"
+# "native" is the checkpoint as shipped, class by class (Kimi K2 Thinking: INT4 routed experts,
+# BF16 shared expert): named by the routed experts' format and flagged; it joins the default list
+"$M" compare --model kimi-k2-thinking --hw h200,b200 --precision native --mtp 0 --no-disagg --concurrency-per-gpu 16 \
+  --json | jq -e '[.systems[].frontier[]] | length > 0 and all(.native_formats and .precision == "int4_g32"
+                  and (.layout | test(" int4_g32 native")))' >/dev/null \
+  && ok || bad "compare --precision native: frontier points not at the checkpoint's formats"
+"$M" compare --model kimi-k2-thinking --hw h200,b200 --mtp 0 --no-disagg --concurrency-per-gpu 16 \
+  | grep -q "weight formats fp8, nvfp4, native where" && ok || bad "compare: native is not in the default list"
 
 # EAGLE-3 head (--spec-method eagle3): k passes of one head (one dense layer, its 3h -> h
 # fusion, the LM head), a verify step of k+1 rows per sequence, TPOT = step / accepted tokens.
