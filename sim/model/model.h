@@ -26,7 +26,7 @@ typedef struct sim_model {
     char display_name[128];
     char aliases[128];           /* other names the registry finds it by, comma-separated ("" = none) */
     char path[512];                /* file it was loaded from */
-    char source[1024];
+    char source[4096];             /* where the card comes from (and, where no config could be round-tripped, what was searched) */
 
     int hidden;
     int layers;                    /* decoder layers (MTP layers not included) */
