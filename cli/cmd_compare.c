@@ -19,8 +19,9 @@ static void compare_usage(FILE *f)
                "  tokens/s per user, the layout used on each side at every level, and a one-paragraph answer.\n"
                "  --hw A,B                 two systems, each hw, hw:gpus or name=hw:gpus; gpus defaults to the\n"
                "                           hardware's scale-up domain (h200: 8, one HGX node; gb200-nvl72: 72, the rack)\n"
-               "  --precision LIST         weight formats (default: fp8,nvfp4 and the model's native; each system\n"
-               "                           searches those its device supports)\n"
+               "  --precision LIST         weight formats, or native: the checkpoint's own, tensor class by tensor\n"
+               "                           class (default: fp8,nvfp4,native; each system searches those its\n"
+               "                           device supports)\n"
                "  --mtp LIST               MTP draft depths (default: 0 and the model card's published depths up to 3)\n"
                "  --claim R                the ratio the answer checks (default 10)\n"
                "  --no-disagg              aggregated serving only (default: also prefill/decode pools)\n"
@@ -49,7 +50,8 @@ static int compare_opts(sim_request *r, cli_compare_opts *o, const char *const v
         return rc;
     if ((rc = cli_search_parse_list(prec ? prec : "fp8,nvfp4", "precisions", &o->search, err)))
         return prec ? sim_fail(err, SIM_EINPUT, "option '--precision': %s", err->msg) : rc;
-    snprintf(r->precision, sizeof r->precision, "%s", o->search.precisions[0]);
+    if (!cli_precision_is_native(o->search.precisions[0])) /* native: the request's default already */
+        snprintf(r->precision, sizeof r->precision, "%s", o->search.precisions[0]);
     o->precisions_given = prec != NULL;
     if (mtp && (rc = cli_compare_parse_mtp(mtp, o, err)))
         return rc;
@@ -73,20 +75,6 @@ static int compare_opts(sim_request *r, cli_compare_opts *o, const char *const v
         o->search.limit = x;
     }
     return SIM_OK;
-}
-
-/* The model's native format joins the default list (a checkpoint is served as shipped). */
-static void add_native(sim_session *session, const sim_request *r, cli_compare_opts *o)
-{
-    sim_err ignored = { 0 };
-    const sim_model *m = o->precisions_given ? NULL : sim_session_model(session, r->model, &ignored);
-    if (!m || o->search.nprec >= SIM_SEARCH_MAX_LIST)
-        return;
-    const char *native = sim_wformat_name(m->native_experts);
-    for (int i = 0; i < o->search.nprec; i++)
-        if (strcmp(o->search.precisions[i], native) == 0)
-            return;
-    snprintf(o->search.precisions[o->search.nprec++], sizeof o->search.precisions[0], "%s", native);
 }
 
 static int outputs(const sim_compare_result *res, const sim_compare_context *ctx, const char *plot,
@@ -143,7 +131,7 @@ int cmd_compare(int argc, char **argv)
     sim_session *session = sim_session_alloc();
     if (!session)
         return compare_fail(SIM_EFAIL, "out of memory");
-    add_native(session, &r, &o);
+    cli_compare_add_native(session, &r, &o);
     sim_compare_result res;
     sim_compare_context ctx;
     cli_compare_text t;

@@ -1,6 +1,6 @@
 /* cmd_import.c: `moesim models import CONFIG.json [--name NAME] [--out FILE]
- * [--safetensors-index FILE]` (also `moesim import-hf`): a Hugging Face config.json as a
- * moesim model card (sim/model/hf_import.h). The card is loaded back through
+ * [--safetensors-index FILE]` (also `moesim import-hf`): a Hugging Face config.json (or a
+ * Mistral params.json) as a moesim model card (sim/model/hf_import.h). The card is loaded back through
  * the same checks as any card before it is printed or written (whole or not at all), and its
  * published counts are moesim's derivation, said so in the card. */
 #include <ctype.h>
@@ -84,7 +84,7 @@ static int import_hf(const char *config, const char *name_opt, const char *out, 
     if (!sim_hf_is_config(json)) {
         cJSON_Delete(json);
         return sim_fail(err, SIM_EINPUT, "import-hf: %s has no model_type or architectures: not a Hugging Face "
-                                         "config.json", config);
+                                         "config.json (nor a Mistral params.json: dim, n_layers, n_heads)", config);
     }
     cJSON *card = sim_hf_to_card(json, name, config, err);
     cJSON_Delete(json);

@@ -23,7 +23,8 @@ static void search_usage(FILE *f)
                "search space:\n"
                "  --hw LIST                hardware to compare, comma-separated\n"
                "  --max-gpus N, --min-gpus N  device counts tried: powers of two in range and N (default 1..8)\n"
-               "  --precision LIST         weight formats, comma-separated (default: the model's native)\n"
+               "  --precision LIST         weight formats, comma-separated; 'native' is the checkpoint's own,\n"
+               "                           tensor class by tensor class (default: native)\n"
                "  --max-batched-tokens LIST   per-iteration token caps\n"
                "  --concurrency-per-gpu LIST  frontier points (default 1,2,4,...,256)\n"
                "  --disagg                 also split the budget into prefill and decode pools\n"
@@ -51,7 +52,8 @@ static int search_lists(sim_request *r, cli_search_opts *o, const char *hw, cons
     int rc = SIM_OK;
     if (hw && !(rc = cli_search_parse_list(hw, "hw", o, err)))
         snprintf(r->hw, sizeof r->hw, "%s", o->hw[0]);
-    if (!rc && prec && !(rc = cli_search_parse_list(prec, "precisions", o, err)))
+    if (!rc && prec && !(rc = cli_search_parse_list(prec, "precisions", o, err)) &&
+        !cli_precision_is_native(o->precisions[0])) /* native: the request's default already */
         snprintf(r->precision, sizeof r->precision, "%s", o->precisions[0]);
     if (!rc && mbt && !(rc = cli_search_parse_list(mbt, "mbt", o, err)))
         r->max_batched_tokens = o->mbt[0];

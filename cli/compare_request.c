@@ -118,6 +118,31 @@ static void describe_mtp(const sim_model *m, const int *k, int n, const sim_requ
                  " (acceptance: the model card's published figures, its 'speculative' source)");
 }
 
+/* The checkpoint as shipped joins the default list: "native", every weight class at the card's
+ * native_precision (Kimi K2 Thinking: INT4 routed experts, BF16 shared expert, attention and
+ * head), unless an entry already prices every class the same way. */
+void cli_compare_add_native(sim_session *session, const sim_request *r, cli_compare_opts *o)
+{
+    sim_err ignored = { 0 };
+    const sim_model *m = o->precisions_given ? NULL : sim_session_model(session, r->model, &ignored);
+    if (!m || o->search.nprec >= SIM_SEARCH_MAX_LIST)
+        return;
+    for (int i = 0; i < o->search.nprec; i++) {
+        sim_wformat f;
+        if (cli_precision_is_native(o->search.precisions[i]))
+            return;
+        if (sim_wformat_parse(o->search.precisions[i], &f) != 0)
+            continue;
+        sim_deploy t;
+        sim_deploy_defaults(&t, m, NULL);
+        sim_deploy_set_precision(&t, f);
+        if (f == m->native_experts && f == m->native_shared && f == m->native_dense &&
+            sim_deploy_head_fmt(&t) == m->native_head)
+            return;
+    }
+    snprintf(o->search.precisions[o->search.nprec++], sizeof o->search.precisions[0], "native");
+}
+
 /* The space of system s at MTP depth k. */
 static int system_space(sim_session *session, const sim_request *r, const cli_compare_opts *o, int s, int k,
                         int gpus, sim_search_space *sp, sim_err *err)

@@ -24,6 +24,10 @@ typedef struct cli_compare_opts {
 
 void cli_compare_defaults(cli_compare_opts *o);
 
+/* Unless precisions were given: "native" (the checkpoint's own formats, class by class) joins
+ * the list, when no entry already prices every weight class the way the checkpoint holds it. */
+void cli_compare_add_native(sim_session *session, const sim_request *r, cli_compare_opts *o);
+
 /* "A,B" where each is "hw", "hw:gpus" or "name=hw:gpus". Fails naming option 'hw'. */
 int cli_compare_parse_systems(const char *text, cli_compare_opts *o, sim_err *err);
 

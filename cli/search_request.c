@@ -7,10 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/serve_request.h"
 #include "report/bill_report.h"
 #include "report/search_report.h"
+
+bool cli_precision_is_native(const char *name)
+{
+    return strcasecmp(name, "native") == 0;
+}
 
 void cli_search_defaults(cli_search_opts *o)
 {
@@ -87,12 +93,18 @@ static int load_cards(sim_session *session, const sim_request *r, const cli_sear
     return SIM_OK;
 }
 
+/* A format for every weight, or "native": the checkpoint's own formats class by class (the
+ * card's native_precision), named in rows by its routed experts' format. */
 static int parse_precisions(const cli_search_opts *o, sim_search_space *s, sim_err *err)
 {
-    for (int i = 0; i < o->nprec; i++)
-        if (sim_wformat_parse(o->precisions[i], &s->precisions[i]) != 0)
-            return sim_fail(err, SIM_EINPUT, "option 'precision': unknown precision '%s' (one of %s)",
+    for (int i = 0; i < o->nprec; i++) {
+        s->native[i] = cli_precision_is_native(o->precisions[i]);
+        if (s->native[i])
+            s->precisions[i] = s->model->native_experts;
+        else if (sim_wformat_parse(o->precisions[i], &s->precisions[i]) != 0)
+            return sim_fail(err, SIM_EINPUT, "option 'precision': unknown precision '%s' (one of %s, or native)",
                             o->precisions[i], sim_wformat_names());
+    }
     s->nprec = o->nprec;
     return SIM_OK;
 }

@@ -35,6 +35,9 @@ typedef struct cli_search_opts {
 
 void cli_search_defaults(cli_search_opts *o);
 
+/* "native" in a precision list: the checkpoint's own formats, tensor class by tensor class. */
+bool cli_precision_is_native(const char *name);
+
 /* Parse a comma-separated list ("fp8,nvfp4", "4096,8192") into the field `what` names:
  * "hw", "precisions", "mbt" or "concurrency_per_gpu". */
 int cli_search_parse_list(const char *text, const char *what, cli_search_opts *o, sim_err *err);

@@ -905,7 +905,7 @@ static int l_search(lua_State *L)
     fill_request(L, rest, &r, "search");
     if (hw_list)
         snprintf(r.hw, sizeof r.hw, "%s", o.hw[0]);
-    if (o.nprec)
+    if (o.nprec && !cli_precision_is_native(o.precisions[0]))
         snprintf(r.precision, sizeof r.precision, "%s", o.precisions[0]);
     bool frontier = goal ? strcmp(goal, "frontier") == 0 : !(cli_search_has_rate(&r) && (r.slo_ttft_s > 0 || r.slo_tpot_s > 0));
     if (goal && !frontier && strcmp(goal, "cheapest") != 0)
@@ -970,6 +970,7 @@ static int l_compare(lua_State *L)
     const char *prec = joined_field(L, 1, "precisions", "compare");
     if (cli_search_parse_list(prec ? prec : "fp8,nvfp4", "precisions", &o.search, &err))
         return raise_err(L, "compare", &err);
+    o.precisions_given = prec != NULL;
     const char *mtp = joined_field(L, 1, "mtp", "compare");
     if (mtp && cli_compare_parse_mtp(mtp, &o, &err))
         return raise_err(L, "compare", &err);
@@ -999,9 +1000,11 @@ static int l_compare(lua_State *L)
     sim_request r;
     sim_request_defaults(&r);
     fill_request(L, rest, &r, "compare");
-    snprintf(r.precision, sizeof r.precision, "%s", o.search.precisions[0]);
+    if (!cli_precision_is_native(o.search.precisions[0]))
+        snprintf(r.precision, sizeof r.precision, "%s", o.search.precisions[0]);
     if (mbt)
         r.max_batched_tokens = o.search.mbt[0];
+    cli_compare_add_native(ctx(L)->session, &r, &o);
     lconv_box *box = lconv_box_json(L);
     cJSON *res = NULL;
     int rc = cli_compare_json(ctx(L)->session, &r, &o, &res, &err);

@@ -13,8 +13,10 @@ local cases = {
   -- DeepSeek-R1 ships FP8; NVFP4 is searched where the GPU runs it (natively on Blackwell,
   -- weight-only on Hopper); MTP 0-3 with the card's published acceptance
   { model = "deepseek-r1", tag = "deepseek_r1", precisions = { "fp8", "nvfp4" } },
-  -- Kimi K2 Thinking ships INT4 experts (QAT); no MTP module
-  { model = "kimi-k2-thinking", tag = "kimi_k2_thinking", precisions = { "int4", "nvfp4", "fp8" } },
+  -- Kimi K2 Thinking ships INT4 experts (QAT); no MTP module. "native" is the checkpoint as
+  -- shipped (int4_g32 routed experts, BF16 shared expert, attention and head); "int4" puts every
+  -- weight in INT4, a requantization like nvfp4 and fp8
+  { model = "kimi-k2-thinking", tag = "kimi_k2_thinking", precisions = { "native", "int4", "nvfp4", "fp8" } },
 }
 local isl, osl = 1024, 1024
 

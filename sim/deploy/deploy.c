@@ -70,10 +70,7 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     d->model = m;
     d->hw = hw;
     d->gpus = d->tp = d->ep = d->pp = d->dp = 1;
-    d->expert_fmt = m->native_experts;
-    d->shared_fmt = m->native_shared;
-    d->dense_fmt = m->native_dense;
-    d->head_native = true;
+    sim_deploy_set_native_precision(d);
     d->kv_fmt = SIM_WF_BF16;
     d->dispatch_fmt = SIM_WF_FP8;
     d->transport = SIM_A2A_AUTO;
@@ -110,6 +107,25 @@ void sim_deploy_set_dense_precision(sim_deploy *d, sim_wformat p)
 
 void sim_deploy_set_native_dense(sim_deploy *d)
 {
+    d->dense_fmt = d->model->native_dense;
+    d->head_native = true;
+}
+
+/* The MTP module is loaded only to draft. vLLM's main model skips its weights
+ * (DeepseekV2ForCausalLM.load_weights: "skip spec decode layers for main model",
+ * vllm/model_executor/models/deepseek_v2.py @ b863fe5bf4e1), a separate DeepSeekMTP model loads
+ * them when speculative_config asks for MTP; SGLang's main model skips layers past
+ * num_hidden_layers unless loading the NextN draft (DeepseekV2ForCausalLM.load_weights,
+ * is_nextn; python/sglang/srt/models/deepseek_v2.py @ 3e4a39ee7330). */
+bool sim_deploy_mtp_drafts(const sim_deploy *d, int spec_tokens)
+{
+    return spec_tokens > 0 && !d->draft_model && d->spec_method == SIM_SPEC_MTP && d->model->mtp_layers > 0;
+}
+
+void sim_deploy_set_native_precision(sim_deploy *d)
+{
+    d->expert_fmt = d->model->native_experts;
+    d->shared_fmt = d->model->native_shared;
     d->dense_fmt = d->model->native_dense;
     d->head_native = true;
 }

@@ -126,6 +126,9 @@ typedef struct sim_deploy {
                                        sim_deploy_draft's; memfit adds its weights and KV */
     sim_spec_method spec_method;    /* the drafter when speculative tokens are asked for and no draft_model:
                                        the model's MTP module (default) or an EAGLE-3 head (--spec-method) */
+    bool mtp_loaded;                /* the card's MTP module is in memory (memfit adds its weights): set
+                                       where speculative decoding drafts with it (sim_deploy_mtp_drafts);
+                                       engines load it only then (see deploy.c) */
     sim_runtime runtime;            /* the inference program (--runtime): picks the hwmodels' GEMM curves for it
                                        (sim_hw_gemm_curve); default mainline llama.cpp */
     double gguf_file_bytes;         /* > 0: the GGUF file of format gguf_file_fmt is this size (a custom mix
@@ -153,6 +156,11 @@ void sim_deploy_set_precision(sim_deploy *d, sim_wformat p);
  * `--dense-precision native`: attention, dense weights and head as the checkpoint holds them. */
 void sim_deploy_set_dense_precision(sim_deploy *d, sim_wformat p);
 void sim_deploy_set_native_dense(sim_deploy *d);
+
+/* Every weight class as the published checkpoint holds it (the card's native_precision:
+ * routed experts, shared experts, attention and dense FFN, embeddings and LM head): what
+ * sim_deploy_defaults sets, restored over an earlier --precision (a search's "native" entry). */
+void sim_deploy_set_native_precision(sim_deploy *d);
 
 /* The format of the embeddings and LM head: the checkpoint's while no precision was asked for
  * (or the dense part was asked to stay native); otherwise BF16 beside 8-bit and wider dense
@@ -189,6 +197,10 @@ const char *sim_imbalance_basis_name(sim_imbalance_basis b);
 
 /* Redundant expert slots (EPLB replicas); any imply EPLB placement. */
 void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb);
+
+/* Whether `spec_tokens` draft tokens per step are drafted by the card's MTP module (no draft
+ * model, no EAGLE-3 head, a card with mtp_layers): the module's weights must then be loaded. */
+bool sim_deploy_mtp_drafts(const sim_deploy *d, int spec_tokens);
 
 /* The draft model's deployment beside d (d->draft_model must be set): one copy on each
  * attention rank's tp devices, split tp ways like the target (vLLM's speculative_config

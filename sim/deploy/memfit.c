@@ -175,6 +175,35 @@ static double eagle3_head_bytes(const sim_deploy *d)
     return ((pc.attn_per_layer + 3 * h * h) * ab + pc.dense_ffn_per_layer * db) / d->tp;
 }
 
+/* The MTP module's weights per device while it drafts (d->mtp_loaded): its layer split like
+ * the model's (attention and shared experts over TP, routed experts over EP and expert TP, the
+ * router and norms whole), its 2h -> h projection over TP like attention, at the deployment's
+ * formats (step.c's draft pass reads it so); embedding and LM head are the target's
+ * (sim_model_mtp_params). With pipeline stages the module sits after the last layer: counted
+ * on the heaviest stage here, an over-count of one module when that is not the last. */
+static void mtp_weights_per_device(const sim_deploy *d, double *experts, double *shared, double *other)
+{
+    *experts = *shared = *other = 0;
+    const sim_model *m = d->model;
+    if (!d->mtp_loaded || m->mtp_layers < 1)
+        return;
+    sim_mtp_params mp;
+    sim_model_mtp_params(m, &mp);
+    sim_wmix w[SIM_WCLASS_COUNT];
+    sim_deploy_weight_mix(d, w);
+    double eb = sim_wmix_bytes(&w[SIM_WCLASS_EXPERTS], d->expert_fmt);
+    double sb = sim_wmix_bytes(&w[SIM_WCLASS_SHARED], d->shared_fmt);
+    double ab = sim_wmix_bytes(&w[SIM_WCLASS_ATTN], d->dense_fmt);
+    double db = sim_wmix_bytes(&w[SIM_WCLASS_DENSE_FFN], d->dense_fmt);
+    double vb = sim_wformat_is_gguf(d->dense_fmt) ? 4.0 : 2.0;
+    if (mp.routed_experts > 0) {
+        double slots = (double)(m->ffn.experts + d->redundant_experts) / d->ep;
+        *shared = mp.shared_experts / d->tp * sb;
+        *experts = mp.routed_experts / m->ffn.experts * slots / sim_deploy_moe_tp(d) * eb + *shared;
+    }
+    *other = (mp.attention + mp.fusion) / d->tp * ab + mp.dense_ffn / d->tp * db + (mp.router + mp.norms) * vb;
+}
+
 /* Bytes of activations and buffers for one iteration of max_batched_tokens tokens. */
 static double workspace(const sim_deploy *d)
 {
@@ -334,6 +363,12 @@ void sim_memfit_eval(const sim_deploy *d, double ctx, double seqs, sim_memfit *o
         out->draft_weight_bytes = eagle3_head_bytes(d);
         out->other_weight_bytes += out->draft_weight_bytes;
     }
+    double me, msh, mo;
+    mtp_weights_per_device(d, &me, &msh, &mo);
+    out->mtp_weight_bytes = me + mo;
+    out->expert_weight_bytes += me;
+    out->shared_weight_bytes += msh;
+    out->other_weight_bytes += mo;
     out->weight_bytes = out->expert_weight_bytes + out->other_weight_bytes;
     out->workspace_bytes = workspace(d);
     double kvb = sim_wformat_bytes(d->kv_fmt) * kv_share(d) * stage_share;

@@ -24,6 +24,9 @@ typedef struct sim_memfit {
     double draft_weight_bytes;        /* a draft model's weights (d->draft_model), or an EAGLE-3 head's
                                          (one layer and its 3h -> h fusion), in other_weight_bytes:
                                          read every step, placed with the hot weights */
+    double mtp_weight_bytes;          /* the MTP module's weights (d->mtp_loaded: speculative decoding drafts
+                                         with it), in expert_weight_bytes (its routed and shared experts)
+                                         and other_weight_bytes (the rest); 0 when not loaded */
     double workspace_bytes;           /* activations and buffers for one full iteration */
     double kv_bytes_per_token;        /* per device, every layer of its stage, full attention (and the
                                          draft model's, which keeps a KV cache of its own) */

@@ -2,7 +2,8 @@
  * transformers configuration classes: LlamaConfig, MixtralConfig, Qwen2MoeConfig,
  * Qwen3MoeConfig, DeepseekV2Config/DeepseekV3Config, GptOssConfig, Glm4MoeConfig, and the hybrids
  * NemotronHConfig (Mamba-2) and Qwen3NextConfig (Gated DeltaNet); quantization_config of fp8,
- * mxfp4 and compressed-tensors checkpoints. */
+ * mxfp4 and compressed-tensors checkpoints. DbrxConfig's nested layout and Mistral's params.json
+ * are translated to those names first (from_dbrx, from_mistral_params). */
 #include "model/hf_import.h"
 
 #include "model/model.h"
@@ -12,11 +13,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Mistral's own format (params.json beside consolidated.safetensors): dim, n_layers, n_heads. */
+static bool is_mistral_params(const cJSON *c)
+{
+    return !cJSON_GetObjectItemCaseSensitive(c, "hidden_size") && cJSON_GetObjectItemCaseSensitive(c, "dim") &&
+           cJSON_GetObjectItemCaseSensitive(c, "n_layers") && cJSON_GetObjectItemCaseSensitive(c, "n_heads");
+}
+
 int sim_hf_is_config(const cJSON *json)
 {
     return cJSON_IsObject(json) && !cJSON_GetObjectItemCaseSensitive(json, "schema") &&
            (cJSON_GetObjectItemCaseSensitive(json, "model_type") ||
-            cJSON_GetObjectItemCaseSensitive(json, "architectures"));
+            cJSON_GetObjectItemCaseSensitive(json, "architectures") || is_mistral_params(json));
 }
 
 /* A whole number field: 1 and *out set when present; 0 when absent or null; -1 (and err)
@@ -405,7 +413,10 @@ static int add_derived_counts(cJSON *card, const char *path, sim_err *err)
     return SIM_OK;
 }
 
-cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_err *err)
+/* The converter proper, on Hugging Face field names; `format` names what was read (for the
+ * card's source) and `prelude` starts its notes (what a layout translation assumed). */
+static cJSON *hf_to_card(const cJSON *c, const char *name, const char *path, const char *format, const char *prelude,
+                         sim_err *err)
 {
     if (!cJSON_IsObject(c)) {
         sim_fail(err, SIM_EINPUT, "%s: a config.json must be a JSON object", path);
@@ -420,7 +431,8 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     if (need_int(c, "hidden_size", &hidden, path, err) || need_int(c, "num_hidden_layers", &layers, path, err) ||
         need_int(c, "vocab_size", &vocab, path, err) || need_int(c, "num_attention_heads", &heads, path, err))
         return NULL;
-    char notes[2048] = "";
+    char notes[2048];
+    snprintf(notes, sizeof notes, "%s", prelude);
     long max_ctx = 0, kv_heads, head_dim, kv_lora = 0, q_lora = 0, nope = 0, rope = 0, v_dim = 0;
     int found;
     static const char *const kv_keys[] = { "num_key_value_heads", NULL };
@@ -549,7 +561,7 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
     const char *orig = get_str(c, "_name_or_path");
     cJSON_AddStringToObject(card, "display_name", orig && *orig ? orig : name);
     char src[1024];
-    snprintf(src, sizeof src, "Hugging Face config.json %s (model_type %s), converted by moesim import-hf", path,
+    snprintf(src, sizeof src, "%s %s (model_type %s), converted by moesim import-hf", format, path,
              model_type ? model_type : "not given");
     cJSON_AddStringToObject(card, "source", src);
     cJSON_AddNumberToObject(card, "hidden", (double)hidden);
@@ -605,4 +617,137 @@ cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_er
         return NULL;
     }
     return card;
+}
+
+/* Replace (or add) dst[dkey] with a copy of src[skey], when src has it. */
+static void copy_field(cJSON *dst, const char *dkey, const cJSON *src, const char *skey)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(src, skey);
+    if (!it)
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(dst, dkey);
+    cJSON_AddItemToObject(dst, dkey, cJSON_Duplicate(it, true));
+}
+
+static void set_str(cJSON *o, const char *key, const char *v)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+    cJSON_AddStringToObject(o, key, v);
+}
+
+/* DBRX's config (transformers DbrxConfig, databricks/dbrx-instruct) nests its fields: its
+ * attribute_map reads hidden_size as d_model, num_attention_heads as n_heads, num_hidden_layers
+ * as n_layers and max_position_embeddings as max_seq_len; attn_config holds kv_n_heads and
+ * ffn_config the experts (ffn_hidden_size, moe_num_experts, moe_top_k, ffn_act_fn). Every
+ * layer is MoE; the experts are GLUs (w1, v1, w2: SwiGLU with silu), routed by a softmax, with no
+ * shared expert; no attention bias; head_dim is d_model / n_heads (DbrxAttention). */
+static cJSON *from_dbrx(const cJSON *c, char *notes, size_t cap)
+{
+    cJSON *o = cJSON_Duplicate(c, true);
+    copy_field(o, "hidden_size", c, "d_model");
+    copy_field(o, "num_attention_heads", c, "n_heads");
+    copy_field(o, "num_hidden_layers", c, "n_layers");
+    copy_field(o, "max_position_embeddings", c, "max_seq_len");
+    const cJSON *attn = cJSON_GetObjectItemCaseSensitive(c, "attn_config");
+    const cJSON *ffn = cJSON_GetObjectItemCaseSensitive(c, "ffn_config");
+    copy_field(o, "num_key_value_heads", attn, "kv_n_heads");
+    copy_field(o, "intermediate_size", ffn, "ffn_hidden_size");
+    copy_field(o, "num_local_experts", ffn, "moe_num_experts");
+    copy_field(o, "num_experts_per_tok", ffn, "moe_top_k");
+    const char *act = get_str(cJSON_GetObjectItemCaseSensitive(ffn, "ffn_act_fn"), "name");
+    set_str(o, "hidden_act", act ? act : "silu"); /* DbrxFFNConfig's default ffn_act_fn: silu */
+    note(notes, cap,
+         "dbrx: nested layout read as transformers' DbrxConfig does (d_model, n_heads, n_layers, max_seq_len; "
+         "attn_config.kv_n_heads; ffn_config.ffn_hidden_size, moe_num_experts, moe_top_k): every layer MoE, GLU "
+         "experts, softmax router, no shared expert; head_dim = d_model / n_heads; clip_qkv and the bias-free "
+         "LayerNorms (one weight vector each, counted as RMSNorm's) are not modelled otherwise.");
+    return o;
+}
+
+/* Mistral's params.json, read as vLLM reads it (vllm/transformers_utils/configs/mistral.py @
+ * 57db6562ae50, adapt_config_dict): _remap_general_mistral_args renames dim, n_layers, n_heads,
+ * n_kv_heads, hidden_dim, activation and tied_embeddings (default false) and keeps
+ * max_position_embeddings (default 128000); a moe block with shared experts is Mistral Large 3,
+ * a DeepSeek-V3 model (model_type deepseek_v3) whose moe fields _remap_moe_args renames
+ * (num_experts -> n_routed_experts, expert_hidden_dim -> moe_intermediate_size,
+ * num_shared_experts -> n_shared_experts, first_k_dense_replace, num_experts_per_tok) with
+ * softmax scoring; the MLA fields keep their names; quantization_config passes through and
+ * quantization.qformat_weight fp8_e4m3 is per-tensor FP8. The context is max_seq_len when the
+ * file gives one, else max_position_embeddings (with YaRN, the rotary table's length). */
+static cJSON *from_mistral_params(const cJSON *c, char *notes, size_t cap, const char *file, sim_err *err)
+{
+    const cJSON *moe = cJSON_GetObjectItemCaseSensitive(c, "moe");
+    long every = 1;
+    if (cJSON_IsObject(moe) && get_int(moe, "route_every_n", &every, file, err) < 0)
+        return NULL;
+    if (every != 1) {
+        sim_fail(err, SIM_EINPUT, "%s: moe.route_every_n %ld (a MoE layer every n layers) is not mapped: moesim "
+                                  "reads only 1 from params.json", file, every);
+        return NULL;
+    }
+    cJSON *o = cJSON_Duplicate(c, true);
+    copy_field(o, "hidden_size", c, "dim");
+    copy_field(o, "num_hidden_layers", c, "n_layers");
+    copy_field(o, "num_attention_heads", c, "n_heads");
+    copy_field(o, "num_key_value_heads", c, "n_kv_heads");
+    copy_field(o, "intermediate_size", c, "hidden_dim");
+    copy_field(o, "hidden_act", c, "activation");
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "tie_word_embeddings");
+    cJSON_AddBoolToObject(o, "tie_word_embeddings", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "tied_embeddings")));
+    if (cJSON_GetObjectItemCaseSensitive(c, "max_seq_len"))
+        copy_field(o, "max_position_embeddings", c, "max_seq_len");
+    else if (!cJSON_GetObjectItemCaseSensitive(c, "max_position_embeddings"))
+        cJSON_AddNumberToObject(o, "max_position_embeddings", 128000);
+    bool shared = false;
+    if (cJSON_IsObject(moe)) {
+        copy_field(o, "n_routed_experts", moe, "num_experts");
+        copy_field(o, "num_experts_per_tok", moe, "num_experts_per_tok");
+        copy_field(o, "moe_intermediate_size", moe, "expert_hidden_dim");
+        copy_field(o, "n_shared_experts", moe, "num_shared_experts");
+        copy_field(o, "first_k_dense_replace", moe, "first_k_dense_replace");
+        set_str(o, "scoring_func", "softmax");
+        long ns = 0;
+        shared = get_int(moe, "num_shared_experts", &ns, file, err) > 0 && ns > 0;
+    }
+    set_str(o, "model_type", shared ? "deepseek_v3" : "mistral");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(c, "quantization");
+    const char *qw = get_str(q, "qformat_weight");
+    if (qw && strcmp(qw, "fp8_e4m3") == 0 && !cJSON_GetObjectItemCaseSensitive(c, "quantization_config")) {
+        cJSON *qc = cJSON_AddObjectToObject(o, "quantization_config");
+        cJSON_AddStringToObject(qc, "quant_method", "fp8");
+    }
+    note(notes, cap,
+         shared ? "Mistral params.json (read as vLLM's adapt_config_dict does): a moe block with shared experts is "
+                  "Mistral Large 3's DeepSeek-V3 architecture; softmax scoring (_remap_moe_args)."
+                : "Mistral params.json (read as vLLM's adapt_config_dict does).");
+    if (cJSON_GetObjectItemCaseSensitive(c, "max_seq_len"))
+        note(notes, cap, "max_context is params.json max_seq_len.");
+    else
+        note(notes, cap, "params.json gives no max_seq_len: max_context is max_position_embeddings (with YaRN, the "
+                         "rotary table's length, which can exceed the context the owner states).");
+    if (cJSON_GetObjectItemCaseSensitive(c, "vision_encoder"))
+        note(notes, cap, "The vision encoder (vision_encoder) is not modelled.");
+    return o;
+}
+
+cJSON *sim_hf_to_card(const cJSON *c, const char *name, const char *path, sim_err *err)
+{
+    if (!cJSON_IsObject(c)) {
+        sim_fail(err, SIM_EINPUT, "%s: a config.json must be a JSON object", path);
+        return NULL;
+    }
+    char notes[1024] = "";
+    const char *mt = get_str(c, "model_type");
+    bool dbrx = !cJSON_GetObjectItemCaseSensitive(c, "hidden_size") &&
+                ((mt && strcmp(mt, "dbrx") == 0) || cJSON_GetObjectItemCaseSensitive(c, "ffn_config"));
+    if (dbrx || is_mistral_params(c)) {
+        cJSON *flat = dbrx ? from_dbrx(c, notes, sizeof notes) : from_mistral_params(c, notes, sizeof notes, path, err);
+        if (!flat)
+            return NULL;
+        cJSON *card = hf_to_card(flat, name, path, dbrx ? "Hugging Face config.json" : "Mistral params.json", notes,
+                                 err);
+        cJSON_Delete(flat);
+        return card;
+    }
+    return hf_to_card(c, name, path, "Hugging Face config.json", notes, err);
 }

@@ -759,6 +759,30 @@ void sim_model_params(const sim_model *m, sim_param_counts *out)
         out->active_comparable -= m->tied_embeddings ? (drop_input_embedding ? 0 : out->embedding) : out->lm_head;
 }
 
+void sim_model_mtp_params(const sim_model *m, sim_mtp_params *out)
+{
+    memset(out, 0, sizeof *out);
+    const double n = m->mtp_layers, h = m->hidden;
+    if (n <= 0)
+        return;
+    sim_param_counts pc;
+    sim_model_params(m, &pc);
+    /* the layer is a full attention layer of the model's shape, on hybrid cards too (step.c's
+     * draft pass costs it so) */
+    out->attention = n * pc.attn_per_layer;
+    if (sim_model_is_moe(m)) {
+        out->routed_experts = n * m->ffn.experts * pc.expert_each;
+        out->shared_experts = n * pc.shared_per_layer;
+        out->router = n * pc.router_per_layer;
+    } else {
+        out->dense_ffn = n * pc.dense_ffn_per_layer;
+    }
+    out->fusion = n * 2 * h * h;
+    out->norms = n * 5 * h;
+    out->total = out->attention + out->routed_experts + out->shared_experts + out->router + out->dense_ffn +
+                 out->fusion + out->norms;
+}
+
 double sim_model_kv_elems_per_token_layer(const sim_model *m)
 {
     if (m->attn.kind == SIM_ATTN_MLA)

@@ -26,7 +26,7 @@ typedef struct sim_model {
     char display_name[128];
     char aliases[128];           /* other names the registry finds it by, comma-separated ("" = none) */
     char path[512];                /* file it was loaded from */
-    char source[1024];
+    char source[4096];             /* where the card comes from (and, where no config could be round-tripped, what was searched) */
 
     int hidden;
     int layers;                    /* decoder layers (MTP layers not included) */
@@ -137,6 +137,21 @@ typedef struct sim_param_counts {
 } sim_param_counts;
 
 void sim_model_params(const sim_model *m, sim_param_counts *out);
+
+/* The MTP module's own weights, all mtp_layers of it (0 on a card without one). DeepSeek-V3's
+ * module per depth (technical report section 2.2, arXiv:2412.19437; HF checkpoint layer 61):
+ * one decoder layer of the model's kind (attention and, on a MoE card, a MoE FFN with its
+ * router and shared experts), the projection eh_proj of [normed embedding; normed hidden] (2h x
+ * h), and RMSNorms enorm, hnorm and shared_head.norm beside the layer's two. The embedding and
+ * LM head are the target's: SGLang's nextn loader skips the checkpoint's copies ("Use shared
+ * head and embed weights from target model", python/sglang/srt/models/deepseek_v2.py
+ * load_weights). DeepSeek-V3 (README_WEIGHTS.md): 11.5B unique MTP parameters; derived 11.6B. */
+typedef struct sim_mtp_params {
+    double attention, routed_experts, shared_experts, router, dense_ffn, fusion, norms;
+    double total;
+} sim_mtp_params;
+
+void sim_model_mtp_params(const sim_model *m, sim_mtp_params *out);
 
 /* KV-cache elements per token for one layer, and for the whole model at context `ctx`
  * (sliding-window layers hold at most local_window tokens). */

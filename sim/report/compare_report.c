@@ -44,7 +44,9 @@ static void layout(const sim_search_row *row, char *buf, size_t cap)
     char *pp = strstr(split, " pp1");
     if (pp)
         memmove(pp, pp + 4, strlen(pp + 4) + 1);
-    int n = snprintf(buf, cap, "%s %s%s", split, sim_wformat_name(row->precision), row->emulated ? " (emulated)" : "");
+    /* native: the checkpoint's formats class by class, named by its routed experts' */
+    int n = snprintf(buf, cap, "%s %s%s%s", split, sim_wformat_name(row->precision),
+                     row->native_formats ? " native" : "", row->emulated ? " (emulated)" : "");
     if (row->spec_tokens > 0 && n > 0 && (size_t)n < cap)
         snprintf(buf + n, cap - (size_t)n, " mtp%d (%.2f tok/step)", row->spec_tokens, row->spec_accept);
 }
@@ -79,6 +81,7 @@ static cJSON *frontier_json(const sim_compare_result *r, const sim_compare_conte
         cJSON_AddNumberToObject(o, "prefill_gpus", w->prefill_gpus);
         cJSON_AddNumberToObject(o, "redundant_experts", w->redundant_experts);
         cJSON_AddStringToObject(o, "precision", sim_wformat_name(w->precision));
+        cJSON_AddBoolToObject(o, "native_formats", w->native_formats);
         cJSON_AddNumberToObject(o, "spec_tokens", w->spec_tokens);
         cJSON_AddNumberToObject(o, "spec_accept", w->spec_accept);
         cJSON_AddNumberToObject(o, "concurrency", w->concurrency);

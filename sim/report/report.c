@@ -127,6 +127,8 @@ cJSON *sim_report_memory(const sim_deploy *d, const sim_memfit *m)
     sim_json_add_num(o, "weights_bytes", m->weight_bytes);
     sim_json_add_num(o, "expert_weights_bytes", m->expert_weight_bytes);
     sim_json_add_num(o, "other_weights_bytes", m->other_weight_bytes);
+    if (m->mtp_weight_bytes > 0) /* the MTP module drafting: in the two above */
+        sim_json_add_num(o, "mtp_weights_bytes", m->mtp_weight_bytes);
     sim_json_add_num(o, "workspace_bytes", m->workspace_bytes);
     sim_json_add_num(o, "kv_bytes_per_token", m->kv_bytes_per_token);
     sim_json_add_num(o, "kv_bytes_per_sequence", m->kv_bytes_per_seq);

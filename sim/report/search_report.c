@@ -35,6 +35,7 @@ static cJSON *row_json(const sim_search_row *r)
     } else {
         cJSON_AddStringToObject(row, "precision", sim_wformat_name(r->precision));
     }
+    cJSON_AddBoolToObject(row, "native_formats", r->native_formats);
     cJSON_AddNumberToObject(row, "max_batched_tokens", r->max_batched_tokens);
     cJSON_AddNumberToObject(row, "concurrency", r->concurrency);
     cJSON_AddNumberToObject(row, "output_tokens_per_s_per_user", r->output_tps_per_user);

@@ -169,7 +169,10 @@ static void candidate_base(const sim_search_space *s, int h, int a, int b, sim_d
     d->hw = s->hw[h];
     if (s->nprec) {
         sim_wformat dense = d->dense_fmt;
-        sim_deploy_set_precision(d, s->precisions[a]);
+        if (s->native[a])
+            sim_deploy_set_native_precision(d);
+        else
+            sim_deploy_set_precision(d, s->precisions[a]);
         if (s->dense_fixed) { /* the dense part (and the head beside it) as the template asked */
             d->dense_fmt = dense;
             d->head_native = s->tmpl.head_native;
@@ -349,6 +352,8 @@ static sim_search_row config_row(const cand *k, const sim_eval *ev)
         .redundant_experts = d->redundant_experts,
         .prefill_gpus = k->has_prefill ? k->xp * k->pre.gpus : 0,
         .precision = d->expert_fmt,
+        .native_formats = d->head_native && d->expert_fmt == d->model->native_experts &&
+                          d->shared_fmt == d->model->native_shared && d->dense_fmt == d->model->native_dense,
         .emulated = !sim_deploy_formats_supported(d) || (k->has_prefill && !sim_deploy_formats_supported(&k->pre)),
         .max_batched_tokens = d->max_batched_tokens,
         .concurrency = ev->concurrency_served,

@@ -27,6 +27,11 @@ typedef struct sim_search_space {
     const sim_hw *hw[SIM_SEARCH_MAX_LIST];      /* hardware to compare, at least one */
     int nhw;
     sim_wformat precisions[SIM_SEARCH_MAX_LIST];/* weight formats; none = the template's */
+    /* native[a]: entry a is the checkpoint's own formats, class by class (the card's
+     * native_precision: Kimi K2 Thinking's INT4 routed experts beside its BF16 shared expert,
+     * attention and head), not precisions[a] for every weight; precisions[a] is then the
+     * routed experts' format (what a row's precision names) */
+    bool native[SIM_SEARCH_MAX_LIST];
     int nprec;
     int mbt[SIM_SEARCH_MAX_LIST];               /* max_batched_tokens values; none = the template's */
     int nmbt;
@@ -82,7 +87,8 @@ typedef struct sim_search_row {
     int tp, ep, pp, dp, prefill_gpus;           /* prefill_gpus 0 = aggregated; else all prefill instances' */
     int prefill_instances, decode_instances;    /* xPyD (0 and 0 when aggregated) */
     int redundant_experts;                      /* expert slots beyond the routed experts (EPLB) */
-    sim_wformat precision;
+    sim_wformat precision;                      /* the routed experts' format */
+    bool native_formats;                        /* every weight class as the checkpoint holds it */
     bool emulated;                              /* --emulate: a format here is one the hardware does not support */
     int max_batched_tokens;
     double concurrency;                         /* requests in flight served */

@@ -62,7 +62,9 @@ static int pool_init(des *s, pool *p, const sim_deploy *d, int role, double ctx,
     p->role = role;
     /* Place the weights as if KV needed almost nothing, so they stay in the fastest tier,
      * and give what is left to KV blocks; lengths are checked against it afterwards. */
-    sim_memfit_eval(d, 1, 1, &p->mem);
+    sim_deploy dm = *d; /* the decode side loads the MTP module that drafts (sim_deploy_mtp_drafts) */
+    dm.mtp_loaded = role != ROLE_PREFILL && sim_deploy_mtp_drafts(d, s->o->spec_tokens);
+    sim_memfit_eval(&dm, 1, 1, &p->mem);
     if (!p->mem.fits)
         return sim_fail(err, SIM_EINPUT, "%sdoes not fit: %s", role == ROLE_PREFILL ? "prefill pool " : "",
                         p->mem.reason);

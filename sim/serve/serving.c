@@ -467,8 +467,11 @@ static int eval_instance(const sim_deploy *d, const sim_serve_opts *o, sim_eval 
     out->prefill_utilization = out->decode_utilization = out->kv_bytes_per_request = out->kv_transfer_s = NAN;
     out->fits = true;
 
-    /* a verifying sequence writes its draft tokens' KV rows before it knows which stay */
-    sim_memfit_eval(d, o->isl + o->osl + o->spec_tokens, o->concurrency / (o->prefill ? Y : 1) / d->dp, &out->mem);
+    /* a verifying sequence writes its draft tokens' KV rows before it knows which stay; an MTP
+     * module that drafts is loaded beside the model (sim_deploy_mtp_drafts) */
+    sim_deploy dm = *d;
+    dm.mtp_loaded = sim_deploy_mtp_drafts(d, o->spec_tokens);
+    sim_memfit_eval(&dm, o->isl + o->osl + o->spec_tokens, o->concurrency / (o->prefill ? Y : 1) / d->dp, &out->mem);
     if (o->prefill) {
         sim_memfit_eval(o->prefill, o->isl, 1, &out->prefill_mem);
         if (!out->prefill_mem.fits) {

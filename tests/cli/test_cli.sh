@@ -375,6 +375,14 @@ jq -r .answer "$tmp/cmp.json" | grep -qE "(at most|best, at|to) $(printf '%.2g' 
 "$M" compare --model deepseek-r1 --hw h200,b200 --mtp 0,2 --no-disagg --json \
   | jq -e '[.systems[].frontier[].spec_tokens] | any(. == 2)' >/dev/null \
   && ok || bad "compare --mtp 0,2: no frontier point uses MTP 2"
+# "native" is the checkpoint as shipped, class by class (Kimi K2 Thinking: INT4 routed experts,
+# BF16 shared expert): named by the routed experts' format and flagged; it joins the default list
+"$M" compare --model kimi-k2-thinking --hw h200,b200 --precision native --mtp 0 --no-disagg --concurrency-per-gpu 16 \
+  --json | jq -e '[.systems[].frontier[]] | length > 0 and all(.native_formats and .precision == "int4_g32"
+                  and (.layout | test(" int4_g32 native")))' >/dev/null \
+  && ok || bad "compare --precision native: frontier points not at the checkpoint's formats"
+"$M" compare --model kimi-k2-thinking --hw h200,b200 --mtp 0 --no-disagg --concurrency-per-gpu 16 \
+  | grep -q "weight formats fp8, nvfp4, native where" && ok || bad "compare: native is not in the default list"
 
 # EAGLE-3 head (--spec-method eagle3): k passes of one head (one dense layer, its 3h -> h
 # fusion, the LM head), a verify step of k+1 rows per sequence, TPOT = step / accepted tokens.
@@ -393,6 +401,21 @@ jq -e -s '.[1].speculative as $a | .[2].speculative as $b | $b.method == "eagle3
           and ((.[2].tpot_s * 2.5 / ($b.verify_s + $b.draft_s)) - 1 | fabs) < 1e-6' \
   "$tmp/e3_0.json" "$tmp/e3_1.json" "$tmp/e3_3.json" >/dev/null \
   && ok || bad "eagle3: 3 draft tokens should cost 3 head passes plus a 4-row verify step, TPOT per accepted token"
+
+# The MTP module is in memory only while it drafts (engines load it for speculative decoding
+# only: deploy.c sim_deploy_mtp_drafts). DeepSeek-V3 by hand (h 7168, TP 8, EP 8, FP8 with a
+# 4-byte scale per 128x128 block = 1 + 4/16384 bytes, router and norms BF16): MLA attention
+# 7168x1536 + 1536 + 1536x128x192 + 7168x576 + 512 + 512x128x256 + 128x128x7168 = 187107328 / 8,
+# routed experts 256 x 3 x 7168 x 2048 / 8 = 1409286144, shared expert 3 x 7168 x 2048 / 8 =
+# 5505024, eh_proj 2 x 7168^2 / 8 = 12845056: 1450024512 x (1 + 4/16384); router 256 x 7168 and
+# five norms of 7168 x 2 bytes: 1455120590.0625 bytes per GPU (the module: 11.61B weights;
+# DeepSeek's README_WEIGHTS: 11.5B unique).
+MT=(eval --model deepseek-v3 --hw h200 --gpus 8 --batch 8 --json)
+"$M" "${MT[@]}" >"$tmp/mtp0.json"
+"$M" "${MT[@]}" --spec-tokens 1 >"$tmp/mtp1.json"
+jq -e -s '(.[1].memory.weights_bytes - .[0].memory.weights_bytes - 1455120590.0625 | fabs) < 1e-3
+          and .[1].memory.mtp_weights_bytes == 1455120590.0625 and (.[0].memory | has("mtp_weights_bytes") | not)' \
+  "$tmp/mtp0.json" "$tmp/mtp1.json" >/dev/null && ok || bad "mtp: memory should add the module's 1455120590.0625 bytes per GPU while it drafts, and only then"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

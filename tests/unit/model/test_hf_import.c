@@ -1,7 +1,8 @@
 /* test_hf_import.c: a Hugging Face config.json converted by sim/model/hf_import.c gives the
  * same model as the shipped card made by hand from the same config (issue 17): the same
  * derived total and active weights, the same shape. The configs are the fields of the
- * published config.json files the shipped cards cite. */
+ * published config.json files the shipped cards cite; DBRX's and Mistral Large 3's (whose
+ * params.json is Mistral's own format) are transcriptions, said where they are defined. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,6 +87,39 @@ static const char *const qwen3_next =
     "16,\"num_experts\":512,\"num_experts_per_tok\":10,\"num_hidden_layers\":48,\"num_key_value_heads\":2,\"partial"
     "_rotary_factor\":0.25,\"rms_norm_eps\":1e-06,\"rope_theta\":5000000,\"shared_expert_intermediate_size\":512,\""
     "tie_word_embeddings\":false,\"vocab_size\":151936}";
+
+/* databricks/dbrx-instruct's config.json fields, nested as DBRX ships them: a transcription, not
+ * a stored file (none was found: tests/fixtures/hf/SOURCES.md). The fields up to ffn_config's
+ * moe_num_experts are those pasted in ggml-org/llama.cpp issue 6344 (the stored excerpt stops
+ * there); the rest (moe_top_k 4, max_seq_len 32768, n_heads 48, n_layers 40, vocab_size 100352,
+ * tie_word_embeddings false) as mlx-community/dbrx-instruct-4bit's converted config.json carries
+ * them, quoted in a Rust loader test of the code corpus. */
+static const char *const dbrx =
+    "{\"architectures\":[\"DbrxForCausalLM\"],\"attn_config\":{\"clip_qkv\":8,\"kv_n_heads\":8,\"model_type\":\"\","
+    "\"rope_theta\":500000},\"d_model\":6144,\"emb_pdrop\":0.0,\"ffn_config\":{\"ffn_hidden_size\":10752,\"model_ty"
+    "pe\":\"\",\"moe_jitter_eps\":0,\"moe_loss_weight\":0.05,\"moe_num_experts\":16,\"moe_top_k\":4},\"initializer_"
+    "range\":0.02,\"max_seq_len\":32768,\"model_type\":\"dbrx\",\"n_heads\":48,\"n_layers\":40,\"output_router_logi"
+    "ts\":false,\"resid_pdrop\":0.0,\"router_aux_loss_coef\":0.05,\"tie_word_embeddings\":false,\"torch_dtype\":\"b"
+    "float16\",\"use_cache\":true,\"vocab_size\":100352}";
+
+/* mistralai/Mistral-Large-3-675B-Instruct-2512's params.json without vision_encoder, transcribed
+ * from the Python dict unslothai's Mistral-format loader test quotes (LARGE3_PARAMS; True/False/
+ * None written as JSON): Mistral's own format, read as vLLM's adapt_config_dict reads it. */
+static const char *const mistral_large3_params =
+    "{\"dim\":7168,\"head_dim\":192,\"hidden_dim\":16384,\"kv_lora_rank\":512,\"llama_4_scaling\":{\"beta\":0.1,\"o"
+    "riginal_max_position_embeddings\":8192},\"max_position_embeddings\":294912,\"moe\":{\"expert_hidden_dim\":4096"
+    ",\"expert_model_parallel\":1,\"expert_parallel\":1,\"first_k_dense_replace\":3,\"num_expert_groups\":1,\"num_e"
+    "xpert_groups_per_tok\":1,\"num_experts\":128,\"num_experts_per_tok\":4,\"num_shared_experts\":1,\"route_every_"
+    "n\":1,\"routed_scale\":1.0},\"n_heads\":128,\"n_kv_heads\":128,\"n_layers\":61,\"norm_eps\":1e-06,\"q_lora_ran"
+    "k\":1536,\"qk_nope_head_dim\":128,\"qk_rope_head_dim\":64,\"quantization_config\":{\"config_groups\":{\"FP8_BL"
+    "OCK\":{\"format\":\"float-quantized\",\"input_activations\":{\"dynamic\":true,\"group_size\":128,\"num_bits\":"
+    "8,\"strategy\":\"group\",\"symmetric\":true,\"type\":\"float\"},\"output_activations\":null,\"targets\":[\"Lin"
+    "ear\"],\"weights\":{\"block_structure\":[128,128],\"dynamic\":false,\"num_bits\":8,\"strategy\":\"block\",\"sy"
+    "mmetric\":true,\"type\":\"float\"}}},\"format\":\"float-quantized\",\"ignore\":[\"model.embed_tokens\",\"re:pa"
+    "tch_merger.*\",\"re:vision_encoder.*\",\"re:vision_language_adapter.*\",\"re:.*kv_a_proj_with_mqa$\",\"re:.*q_"
+    "a_proj$\",\"re:.*gate$\",\"lm_head\"],\"quant_method\":\"compressed-tensors\",\"quantization_status\":\"compre"
+    "ssed\"},\"rope_theta\":10000.0,\"tied_embeddings\":false,\"v_head_dim\":128,\"vocab_size\":131072,\"yarn\":{\""
+    "alpha\":1,\"apply_scale\":false,\"beta\":32,\"factor\":36,\"original_max_position_embeddings\":8192}}";
 
 /* Convert, load the card through the ordinary checks, and return the model. */
 static void convert(const char *config, const char *name, sim_model *m)
@@ -219,6 +253,59 @@ static void hybrids(void **state)
     cJSON_Delete(c);
 }
 
+/* DBRX nests its fields (d_model, n_heads, attn_config, ffn_config): read as DbrxConfig does,
+ * they give the shipped card (16 experts of 10752, top-4, 8 KV heads, every layer MoE). */
+static void dbrx_nested_layout(void **state)
+{
+    (void)state;
+    same_as_shipped(dbrx, "dbrx");
+    static sim_model m;
+    convert(dbrx, "dbrx", &m);
+    assert_int_equal(m.attn.kv_heads, 8);
+    assert_int_equal(m.attn.head_dim, 128); /* d_model / n_heads */
+    assert_int_equal(m.ffn.moe_layers, 40);
+    assert_int_equal(m.ffn.expert_intermediate, 10752);
+}
+
+/* Mistral's params.json: Mistral Large 3 comes out as the shipped card (DeepSeek-V3's
+ * architecture, 128 experts of 4096 top-4, one shared, 3 dense layers, FP8 with a BF16 head),
+ * every derived figure equal but the context: the file states no max_seq_len, so the card made
+ * from it takes max_position_embeddings 294912 (YaRN 36 x 8192, the rotary table), where the
+ * shipped card keeps 262144, the 256K context Mistral states. */
+static void mistral_params_json(void **state)
+{
+    (void)state;
+    sim_err err = { 0 };
+    cJSON *c = sim_json_parse(mistral_large3_params, "params.json", &err);
+    assert_non_null(c);
+    assert_true(sim_hf_is_config(c));
+    cJSON_Delete(c);
+    static sim_model got, want;
+    convert(mistral_large3_params, "mistral-large-3", &got);
+    assert_int_equal(sim_registry_model("mistral-large-3", &want, &err), SIM_OK);
+    sim_param_counts pg, pw;
+    sim_model_params(&got, &pg);
+    sim_model_params(&want, &pw);
+    assert_true(pg.total == pw.total && pg.active == pw.active);
+    assert_int_equal(got.attn.kind, SIM_ATTN_MLA);
+    assert_int_equal(got.attn.q_lora_rank, want.attn.q_lora_rank);
+    assert_int_equal(got.ffn.dense_layers, 3);
+    assert_int_equal(got.ffn.shared_experts, want.ffn.shared_experts);
+    assert_int_equal(got.ffn.scoring, SIM_SCORE_SOFTMAX);
+    assert_int_equal(got.native_experts, SIM_WF_FP8);
+    assert_int_equal(got.native_dense, SIM_WF_FP8);
+    assert_int_equal(got.native_head, SIM_WF_BF16);
+    assert_int_equal(got.max_context, 294912);
+    assert_int_equal(want.max_context, 262144);
+    /* a MoE layer every other layer is not read from params.json: refused, named */
+    cJSON *p = sim_json_parse(mistral_large3_params, "params.json", &err);
+    cJSON_ReplaceItemInObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(p, "moe"), "route_every_n",
+                                           cJSON_CreateNumber(2));
+    assert_null(sim_hf_to_card(p, "x", "params.json", &err));
+    assert_non_null(strstr(err.msg, "params.json: moe.route_every_n 2"));
+    cJSON_Delete(p);
+}
+
 static void bad_configs_named(void **state)
 {
     (void)state;
@@ -245,6 +332,8 @@ int main(void)
         cmocka_unit_test(glm4_moe_sigmoid),
         cmocka_unit_test(compressed_tensors_int4_experts),
         cmocka_unit_test(hybrids),
+        cmocka_unit_test(dbrx_nested_layout),
+        cmocka_unit_test(mistral_params_json),
         cmocka_unit_test(bad_configs_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,9 @@
  * log-log between neighbours, at its first point below it and not at all above it; a system
  * search proposes only instances that divide the system, EP over every rank with the
  * redundant experts that make the slots divide, and no pipeline split under max_pp 1; the
- * ratios are B / A and NaN where one side cannot reach the level. */
+ * ratios are B / A and NaN where one side cannot reach the level; a "native" precision entry
+ * prices every weight class as the card's native_precision says (Kimi K2 Thinking's BF16
+ * shared expert beside its INT4 routed ones), not every weight at the routed experts' format. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -144,6 +146,65 @@ static void test_ratios_are_b_over_a(void **state)
     sim_session_free(ses);
 }
 
+/* Kimi K2 Thinking ships INT4 (int4_g32) routed experts beside a BF16 shared expert, attention
+ * and head. The "native" entry must be that checkpoint: the same frontier as the template left
+ * at the card's formats, and not the one of int4_g32 for every weight (lighter shared expert
+ * and attention: more KV room, faster decode). */
+static void test_native_entry_is_the_checkpoint(void **state)
+{
+    (void)state;
+    sim_session *ses = sim_session_alloc();
+    sim_err err = { 0 };
+    sim_search_space s;
+    sim_search_space_defaults(&s);
+    s.model = sim_session_model(ses, "kimi-k2-thinking", &err);
+    s.hw[0] = sim_session_hw(ses, "h200", &err);
+    assert_non_null(s.model);
+    assert_non_null(s.hw[0]);
+    assert_int_equal(s.model->native_experts, SIM_WF_INT4_G32);
+    assert_int_equal(s.model->native_shared, SIM_WF_BF16);
+    s.nhw = 1;
+    sim_deploy_defaults(&s.tmpl, s.model, s.hw[0]); /* the card's formats, class by class */
+    s.serve.isl = s.serve.osl = 1024;
+    s.max_gpus = s.system_gpus = 8;
+    s.max_pp = 1;
+    s.nconc = 1;
+    s.conc_per_gpu[0] = 16;
+    sim_search_result base, native, flat;
+    assert_int_equal(sim_search_run_frontier(&s, &base, &err), SIM_OK);
+    sim_search_space n = s;
+    sim_deploy_set_precision(&n.tmpl, SIM_WF_FP8); /* a template at another format: the entry overrides it */
+    n.nprec = 1;
+    n.precisions[0] = SIM_WF_INT4_G32;
+    n.native[0] = true;
+    assert_int_equal(sim_search_run_frontier(&n, &native, &err), SIM_OK);
+    n.native[0] = false;
+    assert_int_equal(sim_search_run_frontier(&n, &flat, &err), SIM_OK);
+    assert_true(base.nrows > 0);
+    assert_int_equal(native.nrows, base.nrows);
+    for (long i = 0; i < base.nrows; i++) {
+        assert_true(native.rows[i].native_formats && base.rows[i].native_formats);
+        assert_int_equal(native.rows[i].precision, SIM_WF_INT4_G32);
+        assert_string_equal(native.rows[i].split, base.rows[i].split);
+        assert_true(native.rows[i].output_tps_per_gpu == base.rows[i].output_tps_per_gpu);
+        assert_true(native.rows[i].output_tps_per_user == base.rows[i].output_tps_per_user);
+    }
+    /* int4_g32 for every weight is another deployment: not flagged native, and its best
+     * tokens/s per GPU differs (a 4.5-bit shared expert and attention read faster than BF16) */
+    double best_native = 0, best_flat = 0;
+    for (long i = 0; i < native.nrows; i++)
+        best_native = fmax(best_native, native.rows[i].output_tps_per_gpu);
+    for (long i = 0; i < flat.nrows; i++) {
+        assert_false(flat.rows[i].native_formats);
+        best_flat = fmax(best_flat, flat.rows[i].output_tps_per_gpu);
+    }
+    assert_true(best_flat > best_native * 1.001);
+    sim_search_result_free(&base);
+    sim_search_result_free(&native);
+    sim_search_result_free(&flat);
+    sim_session_free(ses);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_frontier_is_read_log_log),
         cmocka_unit_test(test_system_search_tiles_the_system),
         cmocka_unit_test(test_ratios_are_b_over_a),
+        cmocka_unit_test(test_native_entry_is_the_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
