@@ -53,5 +53,12 @@ check D54 rtx3090     llama3.1-8b  q5_0   pp 512 llamacpp
 check D59 m3-ultra    llama3.1-70b q4_k_m pp 512 llamacpp
 check D60 m3-ultra    llama3.1-70b q4_k_m tg 128 llamacpp
 check D61 rtx4090     llama3.1-8b  q4_0   pp 512 llamacpp
+# D88-D90 and D92 are pp2048 at micro-batch 512 (four micro-batches): run as one, pp512 (the later
+# micro-batches' extra attention, ~3% at 8B, sits in the share they set, efficiency.gguf_gemm)
+check D88 rtx4090     llama3.1-8b  q4_k_s pp 512 llamacpp
+check D89 rtx3090     llama3.1-8b  q6_k   pp 512 llamacpp
+check D90 rtx3090     llama3.1-8b  q3_k_s pp 512 llamacpp
+check D91 rtx3090     llama3.1-8b  q5_1   pp 512 llamacpp
+check D92 rtx3090     llama3.1-8b  q5_k_s pp 512 llamacpp
 echo "local priors: $n rows, $fail failed"
 [ "$fail" -eq 0 ]
