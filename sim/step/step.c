@@ -517,15 +517,12 @@ static double dequant_time_k(const consts *k, sim_wclass cl, double elems)
     return s;
 }
 
-/* The rate (FLOP/s) at which device hw runs a one-row mat-vec over weight mix w, when its
- * hwmodel gives GGUF mat-vec shares (efficiency.gguf_matvec, for runtime r) for a type of the
- * mix: a type with a share runs at share x the INT8 peak (llama.cpp's GGUF dot products are
- * integer: its kernels quantize the activations to 8 bits), any other at the class's own
- * `peak` x `eta1` (its curve at one row); the mix takes each type's share of the elements, so
- * the times add (a harmonic mean of the rates). 0 when no type of the mix has a share, or the
- * device has no INT8 peak. The shares were taken at one row (test-backend-ops n = 1, or
- * llama-bench tg at few threads): they answer decode at batch 1, not batched rows. */
-static double matvec_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, double peak, double eta1)
+/* The rate (FLOP/s) of one op over weight mix w when some of its types have their own share of
+ * the INT8 peak (share[f] > 0): a type with a share runs at share x the INT8 peak, any other at
+ * `fallback` (the class's peak x its curve's efficiency); the times add over the types' shares
+ * of the elements (a harmonic mean of the rates). 0 when no type of the mix has a share, or the
+ * device has no INT8 peak. */
+static double mix_rate(const sim_hw *hw, const sim_wmix *w, const double share[SIM_WF_COUNT], double fallback)
 {
     double int8 = hw->peak_flops[SIM_DT_INT8];
     if (!(w->total > 0) || !(int8 > 0))
@@ -535,9 +532,8 @@ static double matvec_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, do
     for (int f = 0; f < SIM_WF_COUNT; f++) {
         if (!(w->elems[f] > 0))
             continue;
-        double share = sim_wformat_is_gguf((sim_wformat)f) ? sim_hw_matvec_share(hw, r, (sim_wformat)f, NULL) : 0;
-        double rate = share > 0 ? share * int8 : peak * eta1;
-        any = any || share > 0;
+        double rate = share[f] > 0 ? share[f] * int8 : fallback;
+        any = any || share[f] > 0;
         if (!(rate > 0))
             return 0;
         inv += (w->elems[f] / w->total) / rate;
@@ -545,30 +541,31 @@ static double matvec_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, do
     return any && inv > 0 ? 1 / inv : 0;
 }
 
-/* The rate (FLOP/s) at which device hw runs a batched matmul over weight mix w at its curve's
- * ceiling, when its hwmodel gives GGUF GEMM shares (efficiency.gguf_gemm, runtime r) for a type
- * of the mix: a type with a share runs at share x the INT8 peak, any other at the class's `peak`
- * x `max` (its curve's ceiling); the times add over the types' shares of the elements (a
- * harmonic mean of the rates), as in matvec_rate. grouped: the routed experts' op, MUL_MAT_ID,
- * which takes no dense-only figure (sim_hw_gemm_share). 0 when no type of the mix has a share. */
+/* A one-row mat-vec over weight mix w, where the hwmodel gives GGUF mat-vec shares
+ * (efficiency.gguf_matvec, for runtime r): mix_rate with the other types at `peak` x `eta1`
+ * (the curve at one row). llama.cpp's GGUF dot products are integer (its kernels quantize the
+ * activations to 8 bits). The shares were taken at one row (test-backend-ops n = 1, or
+ * llama-bench tg at few threads): they answer decode at batch 1, not batched rows. */
+static double matvec_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, double peak, double eta1)
+{
+    double share[SIM_WF_COUNT] = { 0 };
+    for (int f = 0; f < SIM_WF_COUNT; f++)
+        if (w->elems[f] > 0 && sim_wformat_is_gguf((sim_wformat)f))
+            share[f] = sim_hw_matvec_share(hw, r, (sim_wformat)f, NULL);
+    return mix_rate(hw, w, share, peak * eta1);
+}
+
+/* A batched matmul over weight mix w at its curve's ceiling, where the hwmodel gives GGUF GEMM
+ * shares (efficiency.gguf_gemm, runtime r): mix_rate with the other types at `peak` x `max`.
+ * grouped: the routed experts' op, MUL_MAT_ID, which takes no dense-only figure
+ * (sim_hw_gemm_share). */
 static double gemm_mix_rate(const sim_hw *hw, sim_runtime r, const sim_wmix *w, double peak, double max, bool grouped)
 {
-    double int8 = hw->peak_flops[SIM_DT_INT8];
-    if (!(w->total > 0) || !(int8 > 0))
-        return 0;
-    double inv = 0;
-    bool any = false;
-    for (int f = 0; f < SIM_WF_COUNT; f++) {
-        if (!(w->elems[f] > 0))
-            continue;
-        double share = sim_hw_gemm_share(hw, r, (sim_wformat)f, grouped, NULL);
-        double rate = share > 0 ? share * int8 : peak * max;
-        any = any || share > 0;
-        if (!(rate > 0))
-            return 0;
-        inv += (w->elems[f] / w->total) / rate;
-    }
-    return any && inv > 0 ? 1 / inv : 0;
+    double share[SIM_WF_COUNT] = { 0 };
+    for (int f = 0; f < SIM_WF_COUNT; f++)
+        if (w->elems[f] > 0)
+            share[f] = sim_hw_gemm_share(hw, r, (sim_wformat)f, grouped, NULL);
+    return mix_rate(hw, w, share, peak * max);
 }
 
 static void resolve_matvec(const sim_deploy *d, consts *k)
