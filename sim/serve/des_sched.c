@@ -382,11 +382,141 @@ int des_pool_start(des *s, pool *p, sim_err *err)
             t = ti;
         p->dec_sum += r->shape.decode_seqs;
     }
-    p->busy = true;
+    p->busy = p->fresh = true;
     p->t_start = s->now;
     p->t_end = s->now + t;
+    p->step_t = t;
+    p->group = group;
+    p->stretch = 1;
     p->iterations++;
     return SIM_OK;
+}
+
+/* ------------------------------------------------------------------ decode-only stretches */
+
+/* The memo's context index of rank r's step k iterations after the one just scheduled, when
+ * the rank only steps its lazy decoders: each holds one more token a step, so the summed
+ * context grows by nlazy (computed as rank_schedule and rank_shape compute it). */
+static int32_t stretch_ctx_key(const des *s, const rank *r, long k)
+{
+    double dec = r->shape.decode_seqs;
+    double ctx = (double)(r->lazy_kv + k * r->nlazy + r->nlazy) / dec;
+    double padded = graph_pad(dec, s->o->graph_max);
+    return des_memo_ctx_index(padded > 0 ? ctx * dec / padded : 0);
+}
+
+/* The KV blocks rank r's lazy decoders take in the j-th step after the one just scheduled. */
+static long stretch_cross(const des *s, const rank *r, long j)
+{
+    return r->phase[mod_b(-((long)r->clock + j), s->o->block_tokens)];
+}
+
+/* How many iterations, from the one just started, end before anything else can happen:
+ * the next arrival, transfer or other pool's iteration end (strictly before: no event falls
+ * inside a stretch, so the counts integrated over it are those of its start), the end of the
+ * timeline window and of the arrival-span bin of its first token (output tokens are binned at
+ * the stretch's end). */
+static long stretch_horizon(const des *s, const pool *p, double t0, double t, long n)
+{
+    double h = s->next < s->w->n ? s->w->r[s->next].arrival_s : INFINITY;
+    if (s->nheap)
+        h = fmin(h, s->heap[0].t);
+    for (int i = 0; i < s->npools; i++)
+        if (&s->pools[i] != p && s->pools[i].busy)
+            h = fmin(h, s->pools[i].t_end);
+    long wi = (long)(t0 / s->win_w);
+    if ((wi + 1) * s->win_w <= t0)
+        wi++;
+    if (wi >= 127)
+        return 1; /* the windows are about to merge: leave it to the walk */
+    h = fmin(h, (wi + 1) * s->win_w);
+    double x = (t0 + t - s->a0) / s->bin_w;
+    if (s->bin_w > 0 && x >= 0 && x < NBIN)
+        h = fmin(h, s->a0 + (floor(x) + 1) * s->bin_w);
+    if (h < INFINITY) {
+        double m = floor((h - t0) / t);
+        if (m < n)
+            n = m < 1 ? 1 : (long)m;
+        while (n > 1 && t0 + n * t >= h)
+            n--;
+    }
+    return n;
+}
+
+/* Pool p just started an iteration. When every rank only steps lazy decoders (nothing else
+ * running, no admission: the queue's head did not fit, and the budget and free blocks only
+ * shrink while the stretch lasts), the next iterations repeat it with one more token of
+ * context per sequence until a decoder finishes, the context crosses into another bucket of
+ * the step-time memo (the step time then changes: it is looked up by the quantized mean
+ * context, not by KV blocks), the free blocks cannot cover the blocks the decoders cross
+ * into, or another event comes. Those n iterations become one: the blocks they take are
+ * taken now (the KV peak is the last iteration's; the timeline's KV integral is corrected at
+ * the end, des_pool_finish), and the clock moves by n step times in one product, so results
+ * move by rounding from the per-iteration path (tests/unit/serve/test_des_stretch.c). */
+void des_stretch(des *s, pool *p)
+{
+    p->fresh = false;
+    double t = p->step_t, t0 = s->now;
+    long n = 1L << 30;
+    bool any = false;
+    for (int i = 0; i < p->nranks; i++) {
+        const rank *r = &p->rk[i];
+        if (r->nrun > 0 || (r->nlazy > 0 && !r->lazy_sched))
+            return;
+        if (r->nlazy > 0) {
+            any = true;
+            if (r->fin[0].at - r->clock < n)
+                n = r->fin[0].at - r->clock; /* a completion at the last iteration's end is fine */
+        }
+    }
+    if (!any || !(t > 0) || n <= 1 || (n = stretch_horizon(s, p, t0, t, n)) <= 1)
+        return;
+    for (int i = 0; i < p->nranks && n > 1; i++) {
+        const rank *r = &p->rk[i];
+        if (r->nlazy == 0)
+            continue;
+        int32_t k0 = stretch_ctx_key(s, r, 0);
+        if (stretch_ctx_key(s, r, n - 1) != k0) { /* the last step with key k0, by bisection */
+            long lo = 0, hi = n - 1;
+            while (hi - lo > 1) {
+                long mid = lo + (hi - lo) / 2;
+                *(stretch_ctx_key(s, r, mid) == k0 ? &lo : &hi) = mid;
+            }
+            n = lo + 1;
+        }
+        long c = 0;
+        for (long j = 1; j < n; j++)
+            if ((c += stretch_cross(s, r, j)) > r->free_blocks) {
+                n = j;
+                break;
+            }
+    }
+    if (n <= 1)
+        return;
+    double kv_fix = 0;
+    for (int i = 0; i < p->nranks; i++) {
+        rank *r = &p->rk[i];
+        if (r->nlazy == 0)
+            continue;
+        long c = 0;
+        double area = 0; /* sum over the stretch's iterations of the blocks taken since its first */
+        for (long j = 1; j < n; j++) {
+            c += stretch_cross(s, r, j);
+            area += (double)c;
+        }
+        r->free_blocks -= c;
+        p->used_blocks += c;
+        kv_fix -= (double)n * c - area;
+        double used = (double)(p->blocks - r->free_blocks) / p->blocks;
+        if (used > s->kv_peak)
+            s->kv_peak = used;
+        p->dec_sum += (double)(n - 1) * r->shape.decode_seqs;
+        p->mm->hits += (n - 1) * (p->group <= 64 ? 1 : 2); /* the memo answers each rank's step */
+    }
+    p->stretch_kv = kv_fix * t;
+    p->stretch = (int)n;
+    p->iterations += n - 1;
+    p->t_end = t0 + n * t;
 }
 
 static int least_loaded(const pool *p)
@@ -456,16 +586,16 @@ static int start_transfer(des *s, pool *pp, dreq *q, int id)
 }
 
 /* Apply the effects of the iteration that just ended on rank r. */
-static int rank_finish(des *s, pool *p, rank *r, long *produced)
+static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
 {
     const sim_des_opts *o = s->o;
     int kept = 0;
     long out = 0; /* output tokens this rank produced: counted once per pool, not per sequence */
     if (r->lazy_sched) {
         r->lazy_sched = false;
-        r->clock++;
-        r->lazy_kv += r->nlazy;
-        out += r->nlazy;
+        r->clock += steps;
+        r->lazy_kv += (long)steps * r->nlazy;
+        out += (long)steps * r->nlazy;
         lazy_finish(s, p, r);
     }
     for (int i = 0; i < r->nrun; i++) {
@@ -532,10 +662,16 @@ int des_pool_finish(des *s, pool *p)
 {
     p->busy = false;
     p->busy_s += p->t_end - p->t_start;
+    int steps = p->stretch;
+    p->stretch = 1;
+    if (steps > 1) {
+        des_kv_area(s, p->t_start, p->t_end, p->stretch_kv);
+        p->stretch_kv = 0;
+    }
     long out = 0;
     for (int i = 0; i < p->nranks; i++) {
         long made;
-        if (rank_finish(s, p, &p->rk[i], &made))
+        if (rank_finish(s, p, &p->rk[i], steps, &made))
             return -1;
         out += made;
     }
