@@ -475,7 +475,7 @@ void des_stretch(des *s, pool *p)
         const rank *r = &p->rk[i];
         if (r->nlazy == 0)
             continue;
-        int32_t k0 = stretch_ctx_key(s, r, 0);
+        int32_t k0 = r->mlast[0].qi[1]; /* the key the memo was just asked: this iteration's */
         if (stretch_ctx_key(s, r, n - 1) != k0) { /* the last step with key k0, by bisection */
             long lo = 0, hi = n - 1;
             while (hi - lo > 1) {
