@@ -293,8 +293,8 @@ void des_advance(des *s, double t);
 /* Tokens produced at the current time: `out` output tokens, `in` prompt tokens whose
  * request just got its first token; `done` completions. */
 void des_count(des *s, double out, double in, long done);
-/* Add `block_s` block-seconds of KV use to the timeline window holding [t0, t1]. */
-void des_kv_area(des *s, double t0, double t1, double block_s);
+/* Add `block_s` block-seconds of KV use to the timeline window holding time t0. */
+void des_kv_area(des *s, double t0, double block_s);
 /* Fill the result from a finished simulation of deployment d. */
 int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err);
 

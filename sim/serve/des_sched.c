@@ -665,7 +665,7 @@ int des_pool_finish(des *s, pool *p)
     int steps = p->stretch;
     p->stretch = 1;
     if (steps > 1) {
-        des_kv_area(s, p->t_start, p->t_end, p->stretch_kv);
+        des_kv_area(s, p->t_start, p->stretch_kv);
         p->stretch_kv = 0;
     }
     long out = 0;

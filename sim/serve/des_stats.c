@@ -53,11 +53,10 @@ static void win_add(des *s, double t0, double t1)
     }
 }
 
-/* A decode-only stretch took its later iterations' KV blocks at its start (des_stretch): its
- * window gets the difference (block-seconds) back. The stretch lies in one window. */
-void des_kv_area(des *s, double t0, double t1, double block_s)
+/* A decode-only stretch took its later iterations' KV blocks at its start (des_stretch): the
+ * window of its start t0 (it lies in one window) gets the difference (block-seconds) back. */
+void des_kv_area(des *s, double t0, double block_s)
 {
-    (void)t1;
     double all = 0;
     for (int i = 0; i < s->ndec; i++)
         all += (double)s->pools[i].blocks * s->pools[i].nranks;
