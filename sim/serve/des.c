@@ -233,7 +233,7 @@ static int des_loop(des *s, sim_err *err)
         for (int i = 0; i < s->npools; i++)
             if ((rc = des_pool_start(s, &s->pools[i], err)))
                 return rc;
-        /* after every pool has started: a stretch must end before the others' iterations */
+        /* after every pool has started: a stretch's horizon needs the others' iteration ends */
         for (int i = 0; s->lazy && !s->o->per_iteration && i < s->npools; i++)
             if (s->pools[i].fresh)
                 des_stretch(s, &s->pools[i]);

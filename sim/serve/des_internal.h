@@ -275,7 +275,7 @@ static inline xfer heap_pop(des *s)
 /* Start an iteration of pool p at the current time if any rank has work. */
 int des_pool_start(des *s, pool *p, sim_err *err);
 /* Pool p just started an iteration: when it and the next ones only step lazy decoders with
- * the same step time and nothing else can happen before they end, make it one event. */
+ * the same step time and nothing that touches p can happen before they end, make them one event. */
 void des_stretch(des *s, pool *p);
 /* The pool an arrival enters: the only one, or the least-loaded prefill instance. */
 pool *des_entry_pool(des *s);

@@ -411,19 +411,25 @@ static long stretch_cross(const des *s, const rank *r, long j)
     return r->phase[mod_b(-((long)r->clock + j), s->o->block_tokens)];
 }
 
-/* How many iterations, from the one just started, end before anything else can happen:
- * the next arrival, transfer or other pool's iteration end (strictly before: no event falls
- * inside a stretch, so the counts integrated over it are those of its start), the end of the
- * timeline window and of the arrival-span bin of its first token (output tokens are binned at
- * the stretch's end). */
+/* How many iterations, from the one just started, end before anything that could change
+ * pool p's state can happen (strictly before): for the only pool, the next arrival; for a
+ * decode pool of xPyD, the next KV transfer to land, including those not started yet (a
+ * prefill iteration running or started by the next arrival ends no sooner, and its transfers
+ * land a link latency later); and for any pool the end of the timeline window and of the
+ * arrival-span bin of its first token (output tokens are binned at the stretch's end, and the
+ * timeline's KV integral corrected in the stretch's window). Other events may fall inside a
+ * stretch: they touch other pools, and the counts they change are integrated as before. */
 static long stretch_horizon(const des *s, const pool *p, double t0, double t, long n)
 {
     double h = s->next < s->w->n ? s->w->r[s->next].arrival_s : INFINITY;
+    if (p->role == ROLE_DECODE) {
+        h += s->xfer_lat; /* the next arrival's transfer, at the earliest */
+        for (int i = s->ndec; i < s->npools; i++)
+            if (s->pools[i].busy)
+                h = fmin(h, s->pools[i].t_end + s->xfer_lat);
+    }
     if (s->nheap)
         h = fmin(h, s->heap[0].t);
-    for (int i = 0; i < s->npools; i++)
-        if (&s->pools[i] != p && s->pools[i].busy)
-            h = fmin(h, s->pools[i].t_end);
     long wi = (long)(t0 / s->win_w);
     if ((wi + 1) * s->win_w <= t0)
         wi++;
