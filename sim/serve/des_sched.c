@@ -405,10 +405,55 @@ static int32_t stretch_ctx_key(const des *s, const rank *r, long k)
     return des_memo_ctx_index(padded > 0 ? ctx * dec / padded : 0);
 }
 
-/* The KV blocks rank r's lazy decoders take in the j-th step after the one just scheduled. */
+/* The KV blocks rank r's lazy decoders take in the j-th step after the one just scheduled:
+ * those whose KV fills a block at that clock (periodic in j with the block size B; over a
+ * period each decoder crosses once, nlazy in all). */
 static long stretch_cross(const des *s, const rank *r, long j)
 {
     return r->phase[mod_b(-((long)r->clock + j), s->o->block_tokens)];
+}
+
+/* Over the m steps after the one just scheduled, rank r's lazy decoders take *cm blocks
+ * (C_m), *area = C_1 + ... + C_m (for the timeline's KV integral), and *over is the first
+ * step j <= m at which C_j exceeds the rank's free blocks (m + 1 if none). Step by step up to
+ * one period of B steps; beyond it in closed form from one period's prefix sums
+ * (C_{qB + r} = q nlazy + P[r]), so a stretch costs the same however long it is. */
+static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double *area, long *over)
+{
+    int B = s->o->block_tokens;
+    long c = 0, a = 0;
+    *over = m + 1;
+    if (m <= B) {
+        for (long j = 1; j <= m; j++) {
+            c += stretch_cross(s, r, j);
+            a += c;
+            if (c > r->free_blocks && *over > m)
+                *over = j;
+        }
+        *cm = c;
+        *area = (double)a;
+        return;
+    }
+    long P[1024], PP[1024]; /* P[i] = C_i for i < B; PP[i] = P[0] + ... + P[i] */
+    P[0] = PP[0] = 0;
+    for (int i = 1; i < B; i++) {
+        P[i] = P[i - 1] + stretch_cross(s, r, i);
+        PP[i] = PP[i - 1] + P[i];
+    }
+    long nl = r->nlazy, Q = m / B, R = m % B;
+#define STRETCH_C(k) ((k) / B * nl + P[(k) % B])
+    *cm = STRETCH_C(m);
+    /* sum over k = 1..m of floor(k / B) nlazy, plus of P[k mod B] */
+    *area = (double)(nl * (B * Q * (Q - 1) / 2 + Q * (R + 1)) + Q * PP[B - 1] + PP[R]);
+    if (*cm > r->free_blocks) { /* C is nondecreasing: the first step over, by bisection */
+        long lo = 0, hi = m;    /* C_lo <= free < C_hi */
+        while (hi - lo > 1) {
+            long mid = lo + (hi - lo) / 2;
+            *(STRETCH_C(mid) > r->free_blocks ? &hi : &lo) = mid;
+        }
+        *over = hi;
+    }
+#undef STRETCH_C
 }
 
 /* How many iterations, from the one just started, end before anything that could change
@@ -490,12 +535,11 @@ void des_stretch(des *s, pool *p)
             }
             n = lo + 1;
         }
-        long c = 0;
-        for (long j = 1; j < n; j++)
-            if ((c += stretch_cross(s, r, j)) > r->free_blocks) {
-                n = j;
-                break;
-            }
+        long c, over;
+        double area;
+        stretch_blocks(s, r, n - 1, &c, &area, &over);
+        if (over < n)
+            n = over; /* step `over` would not find its blocks: the walk decides there */
     }
     if (n <= 1)
         return;
@@ -504,12 +548,9 @@ void des_stretch(des *s, pool *p)
         rank *r = &p->rk[i];
         if (r->nlazy == 0)
             continue;
-        long c = 0;
-        double area = 0; /* sum over the stretch's iterations of the blocks taken since its first */
-        for (long j = 1; j < n; j++) {
-            c += stretch_cross(s, r, j);
-            area += (double)c;
-        }
+        long c, over;
+        double area; /* sum over the stretch's iterations of the blocks taken since its first */
+        stretch_blocks(s, r, n - 1, &c, &area, &over);
         r->free_blocks -= c;
         p->used_blocks += c;
         kv_fix -= (double)n * c - area;
