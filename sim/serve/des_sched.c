@@ -464,7 +464,7 @@ static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double
  * arrival-span bin of its first token (output tokens are binned at the stretch's end, and the
  * timeline's KV integral corrected in the stretch's window). Other events may fall inside a
  * stretch: they touch other pools, and the counts they change are integrated as before. */
-static long stretch_horizon(const des *s, const pool *p, double t0, double t, long n)
+static long stretch_horizon(const des *s, const pool *p, double t0, double t, long n, double *t_end)
 {
     double h = s->next < s->w->n ? s->w->r[s->next].arrival_s : INFINITY;
     if (p->role == ROLE_DECODE) {
@@ -485,12 +485,23 @@ static long stretch_horizon(const des *s, const pool *p, double t0, double t, lo
     if (s->bin_w > 0 && x >= 0 && x < NBIN)
         h = fmin(h, s->a0 + (floor(x) + 1) * s->bin_w);
     if (h < INFINITY) {
-        double m = floor((h - t0) / t);
+        double m = floor((h - t0) / t) + 1; /* an upper bound: the sums below round */
         if (m < n)
             n = m < 1 ? 1 : (long)m;
-        while (n > 1 && t0 + n * t >= h)
-            n--;
     }
+    /* The clock as the per-iteration path moves it, one rounded addition per iteration (a few
+     * nanoseconds each), so every time and every decision is the same to the last bit; only
+     * the integrals over the stretch, taken in one piece, move by rounding. */
+    double c = t0;
+    for (long k = 1; k <= n; k++) {
+        double next = c + t;
+        if (next >= h) {
+            n = k - 1;
+            break;
+        }
+        c = next;
+    }
+    *t_end = c;
     return n;
 }
 
@@ -520,7 +531,7 @@ void des_stretch(des *s, pool *p)
                 n = r->fin[0].at - r->clock; /* a completion at the last iteration's end is fine */
         }
     }
-    if (!any || !(t > 0) || n <= 1 || (n = stretch_horizon(s, p, t0, t, n)) <= 1)
+    if (!any || !(t > 0) || n <= 1)
         return;
     for (int i = 0; i < p->nranks && n > 1; i++) {
         const rank *r = &p->rk[i];
@@ -541,7 +552,8 @@ void des_stretch(des *s, pool *p)
         if (over < n)
             n = over; /* step `over` would not find its blocks: the walk decides there */
     }
-    if (n <= 1)
+    double t_end;
+    if (n <= 1 || (n = stretch_horizon(s, p, t0, t, n, &t_end)) <= 1)
         return;
     double kv_fix = 0;
     for (int i = 0; i < p->nranks; i++) {
@@ -563,7 +575,7 @@ void des_stretch(des *s, pool *p)
     p->stretch_kv = kv_fix * t;
     p->stretch = (int)n;
     p->iterations += n - 1;
-    p->t_end = t0 + n * t;
+    p->t_end = t_end;
 }
 
 static int least_loaded(const pool *p)
@@ -708,9 +720,15 @@ static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
 int des_pool_finish(des *s, pool *p)
 {
     p->busy = false;
-    p->busy_s += p->t_end - p->t_start;
     int steps = p->stretch;
     p->stretch = 1;
+    if (steps == 1)
+        p->busy_s += p->t_end - p->t_start;
+    else /* as the per-iteration path sums it */
+        for (double c = p->t_start, next, k = 0; k < steps; k++, c = next) {
+            next = c + p->step_t;
+            p->busy_s += next - c;
+        }
     if (steps > 1) {
         des_kv_area(s, p->t_start, p->stretch_kv);
         p->stretch_kv = 0;
