@@ -456,15 +456,16 @@ static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double
 #undef STRETCH_C
 }
 
-/* How many iterations, from the one just started, end before anything that could change
- * pool p's state can happen (strictly before): for the only pool, the next arrival; for a
- * decode pool of xPyD, the next KV transfer to land, including those not started yet (a
+/* *bound: the time before which (strictly) the iterations of a stretch from t0 must end, since
+ * something that could change pool p's state may happen then; returned, an upper bound on
+ * their number (stretch_clock counts them exactly). The bound: for the only pool, the next
+ * arrival; for a decode pool of xPyD, the next KV transfer to land, including those not started yet (a
  * prefill iteration running or started by the next arrival ends no sooner, and its transfers
  * land a link latency later); and for any pool the end of the timeline window and of the
  * arrival-span bin of its first token (output tokens are binned at the stretch's end, and the
  * timeline's KV integral corrected in the stretch's window). Other events may fall inside a
  * stretch: they touch other pools, and the counts they change are integrated as before. */
-static long stretch_horizon(const des *s, const pool *p, double t0, double t, long n, double *t_end)
+static long stretch_horizon(const des *s, const pool *p, double t0, double t, long n, double *bound)
 {
     double h = s->next < s->w->n ? s->w->r[s->next].arrival_s : INFINITY;
     if (p->role == ROLE_DECODE) {
@@ -478,20 +479,28 @@ static long stretch_horizon(const des *s, const pool *p, double t0, double t, lo
     long wi = (long)(t0 / s->win_w);
     if ((wi + 1) * s->win_w <= t0)
         wi++;
+    *bound = h;
     if (wi >= 127)
         return 1; /* the windows are about to merge: leave it to the walk */
     h = fmin(h, (wi + 1) * s->win_w);
     double x = (t0 + t - s->a0) / s->bin_w;
     if (s->bin_w > 0 && x >= 0 && x < NBIN)
         h = fmin(h, s->a0 + (floor(x) + 1) * s->bin_w);
+    *bound = h;
     if (h < INFINITY) {
-        double m = floor((h - t0) / t) + 1; /* an upper bound: the sums below round */
+        double m = floor((h - t0) / t) + 1; /* an upper bound: the clock's sums round */
         if (m < n)
             n = m < 1 ? 1 : (long)m;
     }
-    /* The clock as the per-iteration path moves it, one rounded addition per iteration (a few
-     * nanoseconds each), so every time and every decision is the same to the last bit; only
-     * the integrals over the stretch, taken in one piece, move by rounding. */
+    return n;
+}
+
+/* Of the n iterations from t0, how many end before h, with the clock moved as the
+ * per-iteration path moves it, one rounded addition per iteration (a few nanoseconds each),
+ * so every time and every decision is the same to the last bit; only the integrals over the
+ * stretch, taken in one piece, move by rounding. *t_end: when the last one ends. */
+static long stretch_clock(double t0, double t, double h, long n, double *t_end)
+{
     double c = t0;
     for (long k = 1; k <= n; k++) {
         double next = c + t;
@@ -531,7 +540,8 @@ void des_stretch(des *s, pool *p)
                 n = r->fin[0].at - r->clock; /* a completion at the last iteration's end is fine */
         }
     }
-    if (!any || !(t > 0) || n <= 1)
+    double h, t_end;
+    if (!any || !(t > 0) || n <= 1 || (n = stretch_horizon(s, p, t0, t, n, &h)) <= 1)
         return;
     for (int i = 0; i < p->nranks && n > 1; i++) {
         const rank *r = &p->rk[i];
@@ -552,8 +562,7 @@ void des_stretch(des *s, pool *p)
         if (over < n)
             n = over; /* step `over` would not find its blocks: the walk decides there */
     }
-    double t_end;
-    if (n <= 1 || (n = stretch_horizon(s, p, t0, t, n, &t_end)) <= 1)
+    if (n <= 1 || (n = stretch_clock(t0, t, h, n, &t_end)) <= 1)
         return;
     double kv_fix = 0;
     for (int i = 0; i < p->nranks; i++) {
