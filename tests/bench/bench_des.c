@@ -4,9 +4,11 @@
  * largest rate is about 31 req/s, so the queue grows: the batches are as large as they get)
  * with nothing cached (the routing grid behind the step model is computed in the run: the
  * cache directory is a fresh temporary one), the same again with the grid in memory, then
- * at 20 req/s (sustained), then 200,000 requests with 2048 output tokens at 2.5 req/s (long
- * decode-only stretches between arrivals: each is one event, issue 20). Prints CPU seconds and simulated requests per second, and for the
- * first run the memory: peak resident size over the resident size before it, per request.
+ * at 20 req/s (sustained), then 200,000 requests with 2048 output tokens at 2.5 req/s and with
+ * 8192 at 0.625 req/s (the same output-token rate: long decode-only stretches between
+ * arrivals, each one event, so the CPU time should barely grow with the output length; issue
+ * 20). Prints CPU seconds and simulated requests per second, iterations and events, and for
+ * the first run the memory: peak resident size over the resident size before it, per request.
  * Goals (issue 20): <= 2 s CPU for the million, <= 200 bytes per request.
  * Build: link with build/rel/libmoesim.a and the simulator's libraries; run from the repo
  * root or with MOESIM_HOME set. */
@@ -83,7 +85,7 @@ static int run(long requests, double rate, int osl, bool memory)
     if (cli_serve_request_run(test_session(), &r, false, false, &rep, &res, &err))
         goto fail;
     double s = now() - t0, peak = rss_peak();
-    printf("%9ld requests  osl %4d  %6.1f req/s offered  %8.2f s CPU (goal <= %.1f)  %10.0f simulated requests/s  "
+    printf("%9ld requests  osl %4d  %6.3g req/s offered  %8.2f s CPU (goal <= %.1f)  %10.0f simulated requests/s  "
            "%7ld iterations in %7ld events  %5ld step-model calls  p99 TTFT %.3f s  p99 TPOT %.1f ms  %s\n",
            requests, osl, rate, s, 2.0 * requests / 1e6, requests / s, res.iterations, res.events, res.step_evals,
            res.ttft.p99, res.tpot.p99 * 1e3, res.sustainable ? "sustainable" : "NOT sustainable");
@@ -118,6 +120,8 @@ int main(void)
         rc = run(1000000, 20, 256, false);
     if (!rc)
         rc = run(200000, 2.5, 2048, false); /* long outputs: decode-only stretches */
+    if (!rc)
+        rc = run(200000, 0.625, 8192, false);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
