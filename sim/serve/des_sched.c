@@ -520,10 +520,12 @@ static long stretch_clock(double t0, double t, double h, long n, double *t_end)
  * context per sequence until a decoder finishes, the context crosses into another bucket of
  * the step-time memo (the step time then changes: it is looked up by the quantized mean
  * context, not by KV blocks), the free blocks cannot cover the blocks the decoders cross
- * into, or another event comes. Those n iterations become one: the blocks they take are
- * taken now (the KV peak is the last iteration's; the timeline's KV integral is corrected at
- * the end, des_pool_finish), and the clock moves by n step times in one product, so results
- * move by rounding from the per-iteration path (tests/unit/serve/test_des_stretch.c). */
+ * into, or something that touches the pool can happen (stretch_horizon). Those n iterations
+ * become one: the blocks they take are taken now (the KV peak is the last iteration's; the
+ * timeline's KV integral is corrected at the end, des_pool_finish), tokens and rank clocks
+ * move by n at the end, and the clock by n rounded additions (stretch_clock), so times and
+ * decisions are those of the per-iteration path to the last bit and only the integrals over
+ * the stretch, taken in one piece, move by rounding (tests/unit/serve/test_des_stretch.c). */
 void des_stretch(des *s, pool *p)
 {
     p->fresh = false;
