@@ -200,9 +200,8 @@ static void des_free(des *s)
 static int des_loop(des *s, sim_err *err)
 {
     const sim_workload *w = s->w;
-    long next = 0, events = 0;
     while (s->completed < w->n) {
-        double ta = next < w->n ? w->r[next].arrival_s : INFINITY;
+        double ta = s->next < w->n ? w->r[s->next].arrival_s : INFINITY;
         double tx = s->nheap ? s->heap[0].t : INFINITY;
         int which = -1; /* pool whose iteration ends first */
         double tp = INFINITY;
@@ -215,6 +214,7 @@ static int des_loop(des *s, sim_err *err)
             return sim_fail(err, SIM_EFAIL, "scheduler stalled with %ld requests unfinished (internal error)",
                             w->n - s->completed);
         int rc = 0;
+        s->events++;
         if (tp <= tx && tp <= ta) {
             des_advance(s, tp);
             rc = des_pool_finish(s, &s->pools[which]);
@@ -224,7 +224,7 @@ static int des_loop(des *s, sim_err *err)
         } else {
             des_advance(s, ta);
             s->in_system++;
-            rc = des_enqueue(s, des_entry_pool(s), (int)next++);
+            rc = des_enqueue(s, des_entry_pool(s), (int)s->next++);
         }
         if (rc)
             return sim_fail(err, SIM_EFAIL, "out of memory in the simulation");
@@ -233,7 +233,11 @@ static int des_loop(des *s, sim_err *err)
         for (int i = 0; i < s->npools; i++)
             if ((rc = des_pool_start(s, &s->pools[i], err)))
                 return rc;
-        if (s->o->progress && (++events & 0xFFFF) == 0)
+        /* after every pool has started: a stretch's horizon needs the others' iteration ends */
+        for (int i = 0; s->lazy && !s->o->per_iteration && i < s->npools; i++)
+            if (s->pools[i].fresh)
+                des_stretch(s, &s->pools[i]);
+        if (s->o->progress && (s->events & 0xFFFF) == 0)
             s->o->progress(s->o->progress_ctx, (double)s->completed / w->n);
     }
     return SIM_OK;

@@ -33,6 +33,8 @@ typedef struct sim_des_opts {
                                     * (sim_serve_at_rate; 0 = unknown): judges runs too short to show a trend */
     bool reference_walk;        /* tests: walk every running sequence every iteration, as before issue 20's
                                  * aggregates (tests/unit/serve/test_des_fast.c compares the two) */
+    bool per_iteration;         /* tests: one event per iteration, never a decode-only stretch as one event
+                                 * (tests/unit/serve/test_des_stretch.c compares the two) */
     void (*progress)(void *ctx, double done_share);  /* called now and then; may be NULL */
     void *progress_ctx;
     sim_cost_opts cost;
@@ -100,6 +102,8 @@ typedef struct sim_des_result {
     double usd_per_hour, usd_per_mtok_output, usd_per_mtok_blended;
     const char *cost_mode;
     long step_evals, step_cache_hits;     /* step-model calls and memo hits */
+    long events;                          /* events the simulator processed (a decode-only stretch of
+                                           * iterations is one) */
     int nwindows;
     sim_des_window *windows;
     sim_des_record *records;              /* opts.keep_records: one per request, in arrival order */

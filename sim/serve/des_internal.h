@@ -53,6 +53,8 @@ typedef struct memo_last {
 } memo_last;
 
 int des_memo_time(memo *m, memo_last *l, const sim_step_shape *s, int kind, double *out, sim_err *err);
+/* The memo's grid index of a context length (decode_ctx, prefill_ctx). */
+int32_t des_memo_ctx_index(double ctx);
 
 /* ------------------------------------------------------------------ state */
 
@@ -120,9 +122,12 @@ typedef struct pool {
     int role, nranks;
     rank *rk;
     long blocks, watermark, budget, used_blocks;
-    bool busy;
+    bool busy, fresh;    /* fresh: an iteration started at this event (des_stretch may extend it) */
     double t_start, t_end, busy_s;
     long iterations;
+    int stretch;         /* iterations the running event stands for (a decode-only stretch; 1 = one) */
+    double step_t, group;/* the running iteration's step time and group MoE tokens */
+    double stretch_kv;   /* its correction to the KV-use integral, block-seconds (des_stretch) */
     double dec_sum;      /* decoding sequences per rank, summed over iterations */
     long active;
     memo memo;
@@ -154,6 +159,8 @@ typedef struct des {
     int npools, ndec;
     xfer *heap;
     long nheap, capheap;
+    long events;                /* events processed (sim_des_result.events) */
+    long next;                  /* the next arrival (index into w->r) */
     double now, kv_xfer_bytes_per_token, xfer_bw, xfer_lat;
     long in_system, waiting, running, completed, preemptions;
     double area_sys, area_wait, area_run, max_waiting, kv_peak;
@@ -267,6 +274,9 @@ static inline xfer heap_pop(des *s)
 
 /* Start an iteration of pool p at the current time if any rank has work. */
 int des_pool_start(des *s, pool *p, sim_err *err);
+/* Pool p just started an iteration: when it and the next ones only step lazy decoders with
+ * the same step time and nothing that touches p can happen before they end, make them one event. */
+void des_stretch(des *s, pool *p);
 /* The pool an arrival enters: the only one, or the least-loaded prefill instance. */
 pool *des_entry_pool(des *s);
 /* Put request id in the waiting queue of the least-loaded rank of pool p. */
@@ -283,6 +293,8 @@ void des_advance(des *s, double t);
 /* Tokens produced at the current time: `out` output tokens, `in` prompt tokens whose
  * request just got its first token; `done` completions. */
 void des_count(des *s, double out, double in, long done);
+/* Add `block_s` block-seconds of KV use to the timeline window holding time t0. */
+void des_kv_area(des *s, double t0, double block_s);
 /* Fill the result from a finished simulation of deployment d. */
 int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err);
 

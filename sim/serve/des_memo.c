@@ -157,6 +157,11 @@ static int memo_time(memo *m, int32_t *k, double g, double *out, sim_err *err)
     return SIM_OK;
 }
 
+int32_t des_memo_ctx_index(double ctx)
+{
+    return qidx(ctx, Q_CTX);
+}
+
 /* qidx through the caller's last answer for dimension i. */
 static int32_t qidx_at(memo_last *l, int i, double x, int per_doubling)
 {

@@ -382,11 +382,211 @@ int des_pool_start(des *s, pool *p, sim_err *err)
             t = ti;
         p->dec_sum += r->shape.decode_seqs;
     }
-    p->busy = true;
+    p->busy = p->fresh = true;
     p->t_start = s->now;
     p->t_end = s->now + t;
+    p->step_t = t;
+    p->group = group;
+    p->stretch = 1;
     p->iterations++;
     return SIM_OK;
+}
+
+/* ------------------------------------------------------------------ decode-only stretches */
+
+/* The memo's context index of rank r's step k iterations after the one just scheduled, when
+ * the rank only steps its lazy decoders: each holds one more token a step, so the summed
+ * context grows by nlazy (computed as rank_schedule and rank_shape compute it). */
+static int32_t stretch_ctx_key(const des *s, const rank *r, long k)
+{
+    double dec = r->shape.decode_seqs;
+    double ctx = (double)(r->lazy_kv + k * r->nlazy + r->nlazy) / dec;
+    double padded = graph_pad(dec, s->o->graph_max);
+    return des_memo_ctx_index(padded > 0 ? ctx * dec / padded : 0);
+}
+
+/* The KV blocks rank r's lazy decoders take in the j-th step after the one just scheduled:
+ * those whose KV fills a block at that clock (periodic in j with the block size B; over a
+ * period each decoder crosses once, nlazy in all). */
+static long stretch_cross(const des *s, const rank *r, long j)
+{
+    return r->phase[mod_b(-((long)r->clock + j), s->o->block_tokens)];
+}
+
+/* Over the m steps after the one just scheduled, rank r's lazy decoders take *cm blocks
+ * (C_m), *area = C_1 + ... + C_m (for the timeline's KV integral), and *over is the first
+ * step j <= m at which C_j exceeds the rank's free blocks (m + 1 if none). Step by step up to
+ * one period of B steps; beyond it in closed form from one period's prefix sums
+ * (C_{qB + r} = q nlazy + P[r]), so a stretch costs the same however long it is. */
+static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double *area, long *over)
+{
+    int B = s->o->block_tokens;
+    long c = 0, a = 0;
+    *over = m + 1;
+    if (m <= B) {
+        for (long j = 1; j <= m; j++) {
+            c += stretch_cross(s, r, j);
+            a += c;
+            if (c > r->free_blocks && *over > m)
+                *over = j;
+        }
+        *cm = c;
+        *area = (double)a;
+        return;
+    }
+    long P[1024], PP[1024]; /* P[i] = C_i for i < B; PP[i] = P[0] + ... + P[i] */
+    P[0] = PP[0] = 0;
+    for (int i = 1; i < B; i++) {
+        P[i] = P[i - 1] + stretch_cross(s, r, i);
+        PP[i] = PP[i - 1] + P[i];
+    }
+    long nl = r->nlazy, Q = m / B, R = m % B;
+#define STRETCH_C(k) ((k) / B * nl + P[(k) % B])
+    *cm = STRETCH_C(m);
+    /* sum over k = 1..m of floor(k / B) nlazy, plus of P[k mod B] */
+    *area = (double)(nl * (B * Q * (Q - 1) / 2 + Q * (R + 1)) + Q * PP[B - 1] + PP[R]);
+    if (*cm > r->free_blocks) { /* C is nondecreasing: the first step over, by bisection */
+        long lo = 0, hi = m;    /* C_lo <= free < C_hi */
+        while (hi - lo > 1) {
+            long mid = lo + (hi - lo) / 2;
+            *(STRETCH_C(mid) > r->free_blocks ? &hi : &lo) = mid;
+        }
+        *over = hi;
+    }
+#undef STRETCH_C
+}
+
+/* *bound: the time before which (strictly) the iterations of a stretch from t0 must end, since
+ * something that could change pool p's state may happen then; returned, an upper bound on
+ * their number (stretch_clock counts them exactly). The bound: for the only pool, the next
+ * arrival; for a decode pool of xPyD, the next KV transfer to land, including those not started yet (a
+ * prefill iteration running or started by the next arrival ends no sooner, and its transfers
+ * land a link latency later); and for any pool the end of the timeline window and of the
+ * arrival-span bin of its first token (output tokens are binned at the stretch's end, and the
+ * timeline's KV integral corrected in the stretch's window). Other events may fall inside a
+ * stretch: they touch other pools, and the counts they change are integrated as before. */
+static long stretch_horizon(const des *s, const pool *p, double t0, double t, long n, double *bound)
+{
+    double h = s->next < s->w->n ? s->w->r[s->next].arrival_s : INFINITY;
+    if (p->role == ROLE_DECODE) {
+        h += s->xfer_lat; /* the next arrival's transfer, at the earliest */
+        for (int i = s->ndec; i < s->npools; i++)
+            if (s->pools[i].busy)
+                h = fmin(h, s->pools[i].t_end + s->xfer_lat);
+    }
+    if (s->nheap)
+        h = fmin(h, s->heap[0].t);
+    long wi = (long)(t0 / s->win_w);
+    if ((wi + 1) * s->win_w <= t0)
+        wi++;
+    *bound = h;
+    if (wi >= 127)
+        return 1; /* the windows are about to merge: leave it to the walk */
+    h = fmin(h, (wi + 1) * s->win_w);
+    double x = (t0 + t - s->a0) / s->bin_w;
+    if (s->bin_w > 0 && x >= 0 && x < NBIN)
+        h = fmin(h, s->a0 + (floor(x) + 1) * s->bin_w);
+    *bound = h;
+    if (h < INFINITY) {
+        double m = floor((h - t0) / t) + 1; /* an upper bound: the clock's sums round */
+        if (m < n)
+            n = m < 1 ? 1 : (long)m;
+    }
+    return n;
+}
+
+/* Of the n iterations from t0, how many end before h, with the clock moved as the
+ * per-iteration path moves it, one rounded addition per iteration (a few nanoseconds each),
+ * so every time and every decision is the same to the last bit; only the integrals over the
+ * stretch, taken in one piece, move by rounding. *t_end: when the last one ends. */
+static long stretch_clock(double t0, double t, double h, long n, double *t_end)
+{
+    double c = t0;
+    for (long k = 1; k <= n; k++) {
+        double next = c + t;
+        if (next >= h) {
+            n = k - 1;
+            break;
+        }
+        c = next;
+    }
+    *t_end = c;
+    return n;
+}
+
+/* Pool p just started an iteration. When every rank only steps lazy decoders (nothing else
+ * running, no admission: the queue's head did not fit, and the budget and free blocks only
+ * shrink while the stretch lasts), the next iterations repeat it with one more token of
+ * context per sequence until a decoder finishes, the context crosses into another bucket of
+ * the step-time memo (the step time then changes: it is looked up by the quantized mean
+ * context, not by KV blocks), the free blocks cannot cover the blocks the decoders cross
+ * into, or something that touches the pool can happen (stretch_horizon). Those n iterations
+ * become one: the blocks they take are taken now (the KV peak is the last iteration's; the
+ * timeline's KV integral is corrected at the end, des_pool_finish), tokens and rank clocks
+ * move by n at the end, and the clock by n rounded additions (stretch_clock), so times and
+ * decisions are those of the per-iteration path to the last bit and only the integrals over
+ * the stretch, taken in one piece, move by rounding (tests/unit/serve/test_des_stretch.c). */
+void des_stretch(des *s, pool *p)
+{
+    p->fresh = false;
+    double t = p->step_t, t0 = s->now;
+    long n = 1L << 30;
+    bool any = false;
+    for (int i = 0; i < p->nranks; i++) {
+        const rank *r = &p->rk[i];
+        if (r->nrun > 0 || (r->nlazy > 0 && !r->lazy_sched))
+            return;
+        if (r->nlazy > 0) {
+            any = true;
+            if (r->fin[0].at - r->clock < n)
+                n = r->fin[0].at - r->clock; /* a completion at the last iteration's end is fine */
+        }
+    }
+    double h, t_end;
+    if (!any || !(t > 0) || n <= 1 || (n = stretch_horizon(s, p, t0, t, n, &h)) <= 1)
+        return;
+    for (int i = 0; i < p->nranks && n > 1; i++) {
+        const rank *r = &p->rk[i];
+        if (r->nlazy == 0)
+            continue;
+        int32_t k0 = r->mlast[0].qi[1]; /* the key the memo was just asked: this iteration's */
+        if (stretch_ctx_key(s, r, n - 1) != k0) { /* the last step with key k0, by bisection */
+            long lo = 0, hi = n - 1;
+            while (hi - lo > 1) {
+                long mid = lo + (hi - lo) / 2;
+                *(stretch_ctx_key(s, r, mid) == k0 ? &lo : &hi) = mid;
+            }
+            n = lo + 1;
+        }
+        long c, over;
+        double area;
+        stretch_blocks(s, r, n - 1, &c, &area, &over);
+        if (over < n)
+            n = over; /* step `over` would not find its blocks: the walk decides there */
+    }
+    if (n <= 1 || (n = stretch_clock(t0, t, h, n, &t_end)) <= 1)
+        return;
+    double kv_fix = 0;
+    for (int i = 0; i < p->nranks; i++) {
+        rank *r = &p->rk[i];
+        if (r->nlazy == 0)
+            continue;
+        long c, over;
+        double area; /* sum over the stretch's iterations of the blocks taken since its first */
+        stretch_blocks(s, r, n - 1, &c, &area, &over);
+        r->free_blocks -= c;
+        p->used_blocks += c;
+        kv_fix -= (double)n * c - area;
+        double used = (double)(p->blocks - r->free_blocks) / p->blocks;
+        if (used > s->kv_peak)
+            s->kv_peak = used;
+        p->dec_sum += (double)(n - 1) * r->shape.decode_seqs;
+        p->mm->hits += (n - 1) * (p->group <= 64 ? 1 : 2); /* the memo answers each rank's step */
+    }
+    p->stretch_kv = kv_fix * t;
+    p->stretch = (int)n;
+    p->iterations += n - 1;
+    p->t_end = t_end;
 }
 
 static int least_loaded(const pool *p)
@@ -456,16 +656,16 @@ static int start_transfer(des *s, pool *pp, dreq *q, int id)
 }
 
 /* Apply the effects of the iteration that just ended on rank r. */
-static int rank_finish(des *s, pool *p, rank *r, long *produced)
+static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
 {
     const sim_des_opts *o = s->o;
     int kept = 0;
     long out = 0; /* output tokens this rank produced: counted once per pool, not per sequence */
     if (r->lazy_sched) {
         r->lazy_sched = false;
-        r->clock++;
-        r->lazy_kv += r->nlazy;
-        out += r->nlazy;
+        r->clock += steps;
+        r->lazy_kv += (long)steps * r->nlazy;
+        out += (long)steps * r->nlazy;
         lazy_finish(s, p, r);
     }
     for (int i = 0; i < r->nrun; i++) {
@@ -531,11 +731,23 @@ static int rank_finish(des *s, pool *p, rank *r, long *produced)
 int des_pool_finish(des *s, pool *p)
 {
     p->busy = false;
-    p->busy_s += p->t_end - p->t_start;
+    int steps = p->stretch;
+    p->stretch = 1;
+    if (steps == 1)
+        p->busy_s += p->t_end - p->t_start;
+    else /* as the per-iteration path sums it */
+        for (double c = p->t_start, next, k = 0; k < steps; k++, c = next) {
+            next = c + p->step_t;
+            p->busy_s += next - c;
+        }
+    if (steps > 1) {
+        des_kv_area(s, p->t_start, p->stretch_kv);
+        p->stretch_kv = 0;
+    }
     long out = 0;
     for (int i = 0; i < p->nranks; i++) {
         long made;
-        if (rank_finish(s, p, &p->rk[i], &made))
+        if (rank_finish(s, p, &p->rk[i], steps, &made))
             return -1;
         out += made;
     }

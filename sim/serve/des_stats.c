@@ -53,6 +53,20 @@ static void win_add(des *s, double t0, double t1)
     }
 }
 
+/* A decode-only stretch took its later iterations' KV blocks at its start (des_stretch): the
+ * window of its start t0 (it lies in one window) gets the difference (block-seconds) back. */
+void des_kv_area(des *s, double t0, double block_s)
+{
+    double all = 0;
+    for (int i = 0; i < s->ndec; i++)
+        all += (double)s->pools[i].blocks * s->pools[i].nranks;
+    long i = (long)(t0 / s->win_w);
+    if ((i + 1) * s->win_w <= t0)
+        i++;
+    if (i >= 0 && i < 128 && all > 0)
+        s->win[i].kv_used += block_s / all;
+}
+
 /* Integrate the counts over the bins of the arrival span that [t0, t1) covers. */
 static void bin_add(des *s, double t0, double t1)
 {
@@ -492,6 +506,7 @@ int des_collect(des *s, const sim_deploy *d, sim_des_result *r, sim_err *err)
     double busy_dec = 0, busy_pre = 0, dec_sum = 0;
     long it_dec = 0;
     r->iterations = r->step_evals = r->step_cache_hits = 0;
+    r->events = s->events;
     for (int i = 0; i < s->npools; i++) {
         const pool *p = &s->pools[i];
         r->iterations += p->iterations;

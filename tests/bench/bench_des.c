@@ -4,8 +4,11 @@
  * largest rate is about 31 req/s, so the queue grows: the batches are as large as they get)
  * with nothing cached (the routing grid behind the step model is computed in the run: the
  * cache directory is a fresh temporary one), the same again with the grid in memory, then
- * at 20 req/s (sustained). Prints CPU seconds and simulated requests per second, and for the
- * first run the memory: peak resident size over the resident size before it, per request.
+ * at 20 req/s (sustained), then 200,000 requests with 2048 output tokens at 2.5 req/s and with
+ * 8192 at 0.625 req/s (the same output-token rate: long decode-only stretches between
+ * arrivals, each one event, so the CPU time should barely grow with the output length; issue
+ * 20). Prints CPU seconds and simulated requests per second, iterations and events, and for
+ * the first run the memory: peak resident size over the resident size before it, per request.
  * Goals (issue 20): <= 2 s CPU for the million, <= 200 bytes per request.
  * Build: link with build/rel/libmoesim.a and the simulator's libraries; run from the repo
  * root or with MOESIM_HOME set. */
@@ -57,7 +60,7 @@ static double rss_peak(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss * 1024.0 : -1;
 }
 
-static int run(long requests, double rate, bool memory)
+static int run(long requests, double rate, int osl, bool memory)
 {
     sim_request r;
     sim_request_defaults(&r);
@@ -65,11 +68,15 @@ static int run(long requests, double rate, bool memory)
     const char *text[][2] = {
         { "model", "deepseek-v3" }, { "hw", "h200" },          { "gpus", "8" },
         { "dp", "8" },              { "precision", "fp8" },    { "isl", "1024" },
-        { "osl", "256" },           { "isl_dist", "lognormal" }, { "osl_dist", "lognormal" },
+        { "isl_dist", "lognormal" }, { "osl_dist", "lognormal" },
     };
     for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
         if (sim_request_set_text(&r, text[i][0], text[i][1], &err))
             goto fail;
+    char osl_text[16];
+    snprintf(osl_text, sizeof osl_text, "%d", osl);
+    if (sim_request_set_text(&r, "osl", osl_text, &err))
+        goto fail;
     r.rate = rate;
     r.requests = (int)requests;
     double rss0 = rss_now(), t0 = now();
@@ -78,10 +85,10 @@ static int run(long requests, double rate, bool memory)
     if (cli_serve_request_run(test_session(), &r, false, false, &rep, &res, &err))
         goto fail;
     double s = now() - t0, peak = rss_peak();
-    printf("%9ld requests  %6.1f req/s offered  %8.2f s CPU (goal <= %.1f)  %10.0f simulated requests/s  %7ld "
-           "iterations  %5ld step-model calls  p99 TTFT %.3f s  p99 TPOT %.1f ms  %s\n",
-           requests, rate, s, 2.0 * requests / 1e6, requests / s, res.iterations, res.step_evals, res.ttft.p99,
-           res.tpot.p99 * 1e3, res.sustainable ? "sustainable" : "NOT sustainable");
+    printf("%9ld requests  osl %4d  %6.3g req/s offered  %8.2f s CPU (goal <= %.1f)  %10.0f simulated requests/s  "
+           "%7ld iterations in %7ld events  %5ld step-model calls  p99 TTFT %.3f s  p99 TPOT %.1f ms  %s\n",
+           requests, osl, rate, s, 2.0 * requests / 1e6, requests / s, res.iterations, res.events, res.step_evals,
+           res.ttft.p99, res.tpot.p99 * 1e3, res.sustainable ? "sustainable" : "NOT sustainable");
     if (memory && rss0 > 0 && peak > 0)
         printf("           memory: peak resident %.1f MB over %.1f MB before the run: %.0f bytes per request (goal <= 200)\n",
                peak / 1e6, rss0 / 1e6, (peak - rss0) / requests);
@@ -106,11 +113,15 @@ int main(void)
         return 1;
     }
     printf("bench_des: DeepSeek-V3 FP8, 8x H200, DP8 + EP8, isl 1024 / osl 256 (lognormal), one core\n");
-    int rc = run(1000000, 30, true); /* cold: the routing grid behind the step model is computed here too */
+    int rc = run(1000000, 30, 256, true); /* cold: the routing grid behind the step model is computed here too */
     if (!rc)
-        rc = run(1000000, 30, false); /* the grid in memory */
+        rc = run(1000000, 30, 256, false); /* the grid in memory */
     if (!rc)
-        rc = run(1000000, 20, false);
+        rc = run(1000000, 20, 256, false);
+    if (!rc)
+        rc = run(200000, 2.5, 2048, false); /* long outputs: decode-only stretches */
+    if (!rc)
+        rc = run(200000, 0.625, 8192, false);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
