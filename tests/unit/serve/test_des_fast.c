@@ -21,35 +21,7 @@
 #include "cli/request.h"
 #include "cli/serve_request.h"
 #include "serve/des.h"
-
-static sim_session *test_session(void)
-{
-    static sim_session *s;
-    if (!s)
-        s = sim_session_alloc();
-    return s;
-}
-
-static sim_request req(const char *model, const char *hw, const char *precision, double rate, int requests,
-                       double isl, double osl)
-{
-    sim_request r;
-    sim_request_defaults(&r);
-    sim_err err = { 0 };
-    assert_int_equal(sim_request_set_text(&r, "model", model, &err), 0);
-    assert_int_equal(sim_request_set_text(&r, "hw", hw, &err), 0);
-    if (precision)
-        assert_int_equal(sim_request_set_text(&r, "precision", precision, &err), 0);
-    assert_int_equal(sim_request_set_text(&r, "isl_dist", "lognormal", &err), 0);
-    assert_int_equal(sim_request_set_text(&r, "osl_dist", "lognormal", &err), 0);
-    r.rate = rate;
-    r.requests = requests;
-    r.isl = isl;
-    r.osl = osl;
-    r.slo_ttft_s = 2;
-    r.slo_tpot_s = 0.05;
-    return r;
-}
+#include "tests/unit/serve/des_requests.h"
 
 /* Equal, NaN equal to NaN (a figure that cannot be computed is NaN on both paths). */
 static void same(double a, double b, const char *what, const char *name)
