@@ -103,7 +103,8 @@ static const opt_entry options[] = {
       "head: one dense decoder layer of the model's width fed by a 3h->h fusion of three hidden states, the model's "
       "LM head; needs spec_tokens and spec_accept)"),
     N(spec_accept, 1, 17, "speculative decoding: mean tokens a decode step produces per sequence, 1 .. spec_tokens + 1 "
-      "(eval/search default: the model card's published figure; serve: 1)"),
+      "(default, in eval, serve and search alike: the model card's published figure for that many draft tokens; "
+      "required with draft_model, spec_method eagle3 or a card that publishes none)"),
     I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only; with --engine, "
                             "the engine's default when not given)"),
     I(block_size, 1, 1e6, "serve: KV cache block size in tokens (default 16, or the engine's with --engine)"),

@@ -116,8 +116,8 @@ int sim_request_price(sim_session *session, const sim_request *r, const sim_hw *
  * none. Fails naming the options when both are given. */
 int sim_request_traffic(const sim_request *r, sim_traffic *t, sim_err *err);
 
-/* Speculative decoding and prefix caching for model m, as eval and search model them (serve's
- * simulation reads the request itself): spec_tokens, prefix_hit, and the
+/* Speculative decoding and prefix caching for model m, as eval, serve and search model them
+ * (all three take them from here): spec_tokens, prefix_hit, and the
  * accepted tokens per step (spec_accept when given, else the card's published figure for
  * that many draft tokens). Fails with SIM_EINPUT naming the option: an acceptance outside
  * [1, spec_tokens + 1], none given and none published, or a model without an MTP module. */

@@ -97,6 +97,7 @@ void cli_serve_des_opts(const sim_request *r, const sim_serve_opts *so, sim_des_
     o->prefix_hit = so->prefix_hit;
     o->spec_tokens = so->spec_tokens;
     o->spec_accept = so->spec_accept;
+    o->spec_source = so->spec_source;
     o->slo_ttft_s = r->slo_ttft_s;
     o->slo_tpot_s = r->slo_tpot_s;
     o->cost = so->cost;

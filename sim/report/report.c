@@ -345,29 +345,6 @@ static const char *phase_name(const sim_phase_result *p)
     return p->prefill ? "prefill" : "decode";
 }
 
-/* Speculative decoding: the draft, the verify step and the tokens a step produces. */
-static cJSON *speculative_json(const sim_serve_opts *o, const sim_eval *r)
-{
-    cJSON *s = cJSON_CreateObject();
-    cJSON_AddStringToObject(s, "method", r->draft_model ? "draft_model" : r->eagle3 ? "eagle3" : "mtp");
-    if (r->draft_model)
-        cJSON_AddStringToObject(s, "draft_model", r->draft_model);
-    sim_json_add_num(s, "draft_tokens", r->spec_tokens);
-    sim_json_add_num(s, "verify_tokens_per_sequence", r->spec_tokens + 1);
-    sim_json_add_num(s, "accepted_tokens_per_step", r->spec_accept);
-    if (o->spec_source)
-        cJSON_AddStringToObject(s, "acceptance_source", o->spec_source);
-    if (r->fits) {
-        double draft = r->decode.by_kind_s[SIM_LK_DRAFT];
-        sim_json_add_num(s, "draft_s", draft * r->decode.time_s / fmax(r->decode.stage_time_s, 1e-30));
-        sim_json_add_num(s, "verify_s", (r->decode.stage_time_s - draft) * r->decode.time_s /
-                                            fmax(r->decode.stage_time_s, 1e-30));
-        sim_json_add_num(s, "decode_steps_per_s_per_user", r->decode_steps_per_s);
-    }
-    cJSON_AddStringToObject(s, "note", "TPOT and tokens/s count accepted tokens: a decode step's time over the tokens it produces");
-    return s;
-}
-
 /* The first sentence of a source (they run to several); the card holds the rest. */
 static int first_sentence(const char *s)
 {
@@ -376,6 +353,58 @@ static int first_sentence(const char *s)
         end = dot;
     int n = end ? (int)(end - s) : (int)strlen(s);
     return n > 200 ? 200 : n;
+}
+
+sim_spec_view sim_report_spec_view(const sim_deploy *d, int draft_tokens, double accepted, const char *source)
+{
+    bool on = draft_tokens > 0;
+    return (sim_spec_view){ .draft_tokens = on ? draft_tokens : 0,
+                            .accepted = on ? accepted : 1,
+                            .draft_model = on && d->draft_model ? d->draft_model->name : NULL,
+                            .eagle3 = on && !d->draft_model && d->spec_method == SIM_SPEC_EAGLE3,
+                            .source = on ? source : NULL };
+}
+
+void sim_report_spec_fields(cJSON *s, const sim_spec_view *v)
+{
+    cJSON_AddStringToObject(s, "method", v->draft_model ? "draft_model" : v->eagle3 ? "eagle3" : "mtp");
+    if (v->draft_model)
+        cJSON_AddStringToObject(s, "draft_model", v->draft_model);
+    sim_json_add_num(s, "draft_tokens", v->draft_tokens);
+    sim_json_add_num(s, "verify_tokens_per_sequence", v->draft_tokens + 1);
+    sim_json_add_num(s, "accepted_tokens_per_step", v->accepted);
+    if (v->source)
+        cJSON_AddStringToObject(s, "acceptance_source", v->source);
+}
+
+void sim_report_print_spec(FILE *f, const sim_spec_view *v, const char *tail)
+{
+    if (v->draft_tokens <= 0)
+        return;
+    fprintf(f, "speculative decoding (%s%s): %d draft token%s, %d verified per sequence, %.4g accepted tokens per step%s\n",
+            v->draft_model ? "draft model " : v->eagle3 ? "EAGLE-3 head" : "MTP", v->draft_model ? v->draft_model : "",
+            v->draft_tokens, v->draft_tokens > 1 ? "s" : "", v->draft_tokens + 1, v->accepted, tail ? tail : "");
+    if (v->source) {
+        int n = first_sentence(v->source);
+        fprintf(f, "acceptance source: %.*s%s\n", n, v->source, n < (int)strlen(v->source) ? " ..." : "");
+    }
+}
+
+/* Speculative decoding: the draft, the verify step and the tokens a step produces. */
+static cJSON *speculative_json(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)
+{
+    cJSON *s = cJSON_CreateObject();
+    sim_spec_view v = sim_report_spec_view(d, r->spec_tokens, r->spec_accept, o->spec_source);
+    sim_report_spec_fields(s, &v);
+    if (r->fits) {
+        double draft = r->decode.by_kind_s[SIM_LK_DRAFT];
+        sim_json_add_num(s, "draft_s", draft * r->decode.time_s / fmax(r->decode.stage_time_s, 1e-30));
+        sim_json_add_num(s, "verify_s", (r->decode.stage_time_s - draft) * r->decode.time_s /
+                                            fmax(r->decode.stage_time_s, 1e-30));
+        sim_json_add_num(s, "decode_steps_per_s_per_user", r->decode_steps_per_s);
+    }
+    cJSON_AddStringToObject(s, "note", SIM_SPEC_NOTE);
+    return s;
 }
 
 cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r)
@@ -429,7 +458,7 @@ cJSON *sim_report_eval(const sim_deploy *d, const sim_serve_opts *o, const sim_e
     sim_json_add_num(j, "prefix_hit", o->prefix_hit);
     sim_json_add_num(j, "prompt_tokens_computed", r->prompt_computed);
     if (r->spec_tokens > 0)
-        cJSON_AddItemToObject(j, "speculative", speculative_json(o, r));
+        cJSON_AddItemToObject(j, "speculative", speculative_json(d, o, r));
 
     cJSON *dep = sim_report_deploy(d);
     cJSON_AddItemToObject(j, "deployment", dep);
@@ -633,15 +662,11 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
                 100 * o->prefix_hit, r->prompt_computed, o->isl, o->isl);
     if (r->spec_tokens > 0) {
         double draft = r->decode.by_kind_s[SIM_LK_DRAFT] * d->pp;
-        fprintf(f, "speculative decoding (%s%s): %d draft token%s, %d verified per sequence, %.4g accepted tokens per step; "
-                "a decode step: verify %.3f ms + draft %.3f ms; TPOT per accepted token\n",
-                r->draft_model ? "draft model " : r->eagle3 ? "EAGLE-3 head" : "MTP", r->draft_model ? r->draft_model : "",
-                r->spec_tokens, r->spec_tokens > 1 ? "s" : "", r->spec_tokens + 1, r->spec_accept,
-                (r->decode.time_s - draft) * 1e3, draft * 1e3);
-        if (o->spec_source) {
-            int n = first_sentence(o->spec_source);
-            fprintf(f, "acceptance source: %.*s%s\n", n, o->spec_source, n < (int)strlen(o->spec_source) ? " ..." : "");
-        }
+        char tail[160];
+        snprintf(tail, sizeof tail, "; a decode step: verify %.3f ms + draft %.3f ms; TPOT per accepted token",
+                 (r->decode.time_s - draft) * 1e3, draft * 1e3);
+        sim_spec_view v = sim_report_spec_view(d, r->spec_tokens, r->spec_accept, o->spec_source);
+        sim_report_print_spec(f, &v, tail);
     }
     if (o->prefill)
         fprintf(f, "disaggregated %dP%dD: %s-limited (prefill busy %.0f%%, decode %.0f%%); KV %.1f MB per request over "

@@ -26,6 +26,27 @@ cJSON *sim_report_phase(const sim_deploy *d, const sim_phase_result *p);
 void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o, const sim_eval *r);
 void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result *p);
 
+/* Speculative decoding as eval, serve, search and a decode phase all show it: the drafter
+ * (the card's MTP module, an EAGLE-3 head or a draft model), the draft tokens, the rows a
+ * step verifies per sequence, the accepted tokens a step produces and where that figure
+ * comes from (the card's published figure or the option spec_accept). */
+typedef struct sim_spec_view {
+    int draft_tokens;           /* 0 = off (nothing is shown) */
+    double accepted;            /* tokens a decode step produces per sequence */
+    const char *draft_model;    /* the draft model's name; NULL for the MTP module or an EAGLE-3 head */
+    bool eagle3;
+    const char *source;         /* where `accepted` comes from; NULL = not stated */
+} sim_spec_view;
+#define SIM_SPEC_NOTE "TPOT and tokens/s count accepted tokens: a decode step's time over the tokens it produces"
+/* The view of deployment d drafting `draft_tokens` tokens per step (its drafter from d). */
+sim_spec_view sim_report_spec_view(const sim_deploy *d, int draft_tokens, double accepted, const char *source);
+/* Adds method, draft_model (when one), draft_tokens, verify_tokens_per_sequence,
+ * accepted_tokens_per_step and acceptance_source to the object s. */
+void sim_report_spec_fields(cJSON *s, const sim_spec_view *v);
+/* "speculative decoding (MTP): 1 draft token, 2 verified per sequence, 1.875 accepted tokens
+ * per step<tail>" and "acceptance source: ..." (its first sentence); nothing when off. */
+void sim_report_print_spec(FILE *f, const sim_spec_view *v, const char *tail);
+
 /* An aligned table of an array of flat objects. `columns` (NULL = the keys of the first
  * row, in order) picks and orders columns. Numbers print with 4 significant digits. */
 void sim_table_print(FILE *f, const cJSON *rows, const char *const *columns, int ncolumns);

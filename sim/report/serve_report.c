@@ -74,6 +74,14 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
         sim_json_add_num(j, "decode_instances", o->decode_instances > 0 ? o->decode_instances : 1);
     }
     sim_json_add_num(j, "gpus", r->gpus);
+    /* what each step carried beside the workload: the keys of `moesim eval --json` */
+    sim_json_add_num(j, "prefix_hit", o->prefix_hit);
+    if (o->spec_tokens > 0) {
+        cJSON *s = cJSON_AddObjectToObject(j, "speculative");
+        sim_spec_view sv = sim_report_spec_view(d, o->spec_tokens, o->spec_accept, o->spec_source);
+        sim_report_spec_fields(s, &sv);
+        cJSON_AddStringToObject(s, "note", SIM_SPEC_NOTE);
+    }
     cJSON_AddStringToObject(j, "arrival", w->source);
     sim_json_add_num(j, "requests", r->requests);
     sim_json_add_num(j, "completed", r->completed);
@@ -266,6 +274,10 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
     sim_report_emulated_line(f, d);
     if (o->prefill)
         sim_report_emulated_line(f, o->prefill);
+    if (o->prefix_hit > 0)
+        fprintf(f, "prefix cache: %.0f%% of each prompt hit: computed no more, still attended to\n", 100 * o->prefix_hit);
+    sim_spec_view sv = sim_report_spec_view(d, o->spec_tokens, o->spec_accept, o->spec_source);
+    sim_report_print_spec(f, &sv, "; TPOT per accepted token");
     fprintf(f, "%s arrivals, %.0f requests at %s req/s offered, simulated %s s\n", v->workload->source,
             (double)r->requests, nt(&b, "%.4g", r->offered_rate), nt(&b, "%.4g", r->duration_s));
     if (v->sized)

@@ -27,6 +27,7 @@ typedef struct sim_des_opts {
     double prefix_hit;          /* share of prompt tokens found in the prefix cache, [0, 1) */
     int spec_tokens;            /* draft tokens per decode step (0 = no speculative decoding) */
     double spec_accept;         /* mean tokens a decode step produces per sequence, in [1, spec_tokens + 1] */
+    const char *spec_source;    /* where spec_accept comes from (the card's source or the option); reports only */
     double slo_ttft_s, slo_tpot_s; /* per-request SLO for goodput (0 = no bound) */
     bool keep_records;          /* fill result.records (per-request CSV, latency CDFs) */
     double predicted_capacity_rps; /* the steady-state model's largest request rate for this instance

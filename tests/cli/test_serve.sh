@@ -62,6 +62,36 @@ expect_fail 2 "option 'rate' must be <= 1e\+09" -- timeout 60 "$M" serve --model
 [ "$("$M" serve "${Q[@]}" --trace "$tmp/long.csv" --requests 20 --json | jq .trace_requests_not_simulated)" = 10 ] \
   && ok || bad "trace_requests_not_simulated missing from the JSON"
 
+# issue 15: speculative decoding shows in serve as in eval (drafter, draft tokens, verified rows,
+# accepted tokens per step and the acceptance's source), and the acceptance defaults to the
+# card's published figure in eval, serve and search alike
+D=(--model deepseek-v3 --hw h200 --gpus 8 --tp 8 --rate 2 --requests 300)
+"$M" serve "${D[@]}" --spec-tokens 1 --json >"$tmp/spj" 2>/dev/null
+"$M" serve "${D[@]}" --spec-tokens 1 --spec-accept 1.875 --json >"$tmp/spj_given" 2>/dev/null
+"$M" serve "${D[@]}" --json >"$tmp/spj_off" 2>/dev/null
+jq -e '.speculative.method == "mtp" and .speculative.draft_tokens == 1 and .speculative.verify_tokens_per_sequence == 2
+       and .speculative.accepted_tokens_per_step == 1.875
+       and (.speculative.acceptance_source | test("arXiv:2412.19437"))' "$tmp/spj" >/dev/null &&
+  ok || bad "serve --json lacks the speculative decoding it applied: $(jq -c .speculative "$tmp/spj")"
+jq -e -s '.[0].tpot_mean_s == .[1].tpot_mean_s and .[1].speculative.acceptance_source == "option spec_accept"
+          and .[0].tpot_mean_s < .[2].tpot_mean_s and (.[2] | has("speculative") | not)' \
+  "$tmp/spj" "$tmp/spj_given" "$tmp/spj_off" >/dev/null &&
+  ok || bad "serve's default acceptance is not the card's figure: $(jq -c -s 'map([.tpot_mean_s, .speculative.accepted_tokens_per_step])' \
+    "$tmp/spj" "$tmp/spj_given" "$tmp/spj_off")"
+"$M" eval --model deepseek-v3 --hw h200 --gpus 8 --tp 8 --spec-tokens 1 --json >"$tmp/spe"
+jq -e -s '.[0].speculative.accepted_tokens_per_step == .[1].speculative.accepted_tokens_per_step and
+          .[0].speculative.acceptance_source == .[1].speculative.acceptance_source' "$tmp/spj" "$tmp/spe" >/dev/null &&
+  ok || bad "eval and serve take different acceptances"
+"$M" serve "${D[@]}" --spec-tokens 1 --prefix-hit 0.5 >"$tmp/sptext" 2>/dev/null
+grep -q "^speculative decoding (MTP): 1 draft token, 2 verified per sequence, 1.875 accepted tokens per step" \
+  "$tmp/sptext" && grep -q "^acceptance source: DeepSeek-V3 Technical Report" "$tmp/sptext" &&
+  grep -q "^prefix cache: 50% of each prompt hit" "$tmp/sptext" && ok ||
+  bad "serve's text lacks speculative decoding or the prefix cache: $(head -5 "$tmp/sptext")"
+"$M" serve "${D[@]}" --prefix-hit 0.5 --json 2>/dev/null | jq -e '.prefix_hit == 0.5' >/dev/null && ok ||
+  bad "serve --json lacks prefix_hit"
+"$M" serve --help | grep -A1 -- "--spec-accept" | grep -q "eval, serve and search alike" && ok ||
+  bad "serve --help: --spec-accept's default is not the card's figure: $("$M" serve --help | grep -A1 -- --spec-accept)"
+
 # --- serve: bad input
 printf '0,100,10\n0.5,1x0,20\n' >"$tmp/bad.csv"
 expect_fail 2 "bad.csv:2:5: input_tokens must be a number" -- "$M" serve "${Q[@]}" --trace "$tmp/bad.csv"
