@@ -53,6 +53,10 @@ static cJSON *row_json(const sim_search_row *r)
     }
     cJSON_AddNumberToObject(row, "ttft_s", r->ttft_s);
     cJSON_AddNumberToObject(row, "tpot_s", r->tpot_s);
+    if (r->spec_tokens > 0) { /* as compare's rows: the tokens per user and per GPU above count accepted tokens */
+        cJSON_AddNumberToObject(row, "spec_tokens", r->spec_tokens);
+        cJSON_AddNumberToObject(row, "spec_accept", r->spec_accept);
+    }
     if (r->ranked) {
         cJSON_AddNumberToObject(row, "requests_per_s", r->requests_per_s);
         cJSON_AddNumberToObject(row, "slo_score", r->slo_score);
@@ -90,11 +94,25 @@ cJSON *sim_search_report_rows(const sim_search_result *r)
     return rows_json(r, NULL, r->frontier ? r->nrows : ranked_rows(r));
 }
 
+static sim_spec_view spec_view(const sim_search_result *r)
+{
+    return (sim_spec_view){ .draft_tokens = r->spec_tokens, .accepted = r->spec_accept, .draft_model = r->draft_model,
+                            .eagle3 = r->eagle3, .source = r->spec_source };
+}
+
 cJSON *sim_search_report_json(const sim_search_result *r)
 {
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return NULL;
+    /* what every candidate's steps carried: the keys of `moesim eval --json` */
+    sim_json_add_num(j, "prefix_hit", r->prefix_hit);
+    if (r->spec_tokens > 0) {
+        cJSON *s = cJSON_AddObjectToObject(j, "speculative");
+        sim_spec_view v = spec_view(r);
+        sim_report_spec_fields(s, &v);
+        cJSON_AddStringToObject(s, "note", SIM_SPEC_NOTE);
+    }
     cJSON_AddNumberToObject(j, "space_size", (double)r->space_size);
     cJSON_AddNumberToObject(j, "configurations", (double)r->configs);
     cJSON_AddNumberToObject(j, "skipped_invalid", (double)r->invalid);
@@ -168,6 +186,10 @@ void sim_search_report_print(FILE *f, const sim_search_result *r)
         fprintf(f, "%.0f candidates skipped: a weight or KV format the hardware does not support (hwmodel 'formats'; "
                    "--emulate to include them)\n",
                 (double)r->unsupported);
+    if (r->prefix_hit > 0)
+        fprintf(f, "prefix cache: %.0f%% of each prompt hit: computed no more, still attended to\n", 100 * r->prefix_hit);
+    sim_spec_view v = spec_view(r);
+    sim_report_print_spec(f, &v, "; TPOT and tokens/s count accepted tokens");
     cJSON *rows = sim_search_report_rows(r);
     if (r->frontier) {
         fprintf(f, "%.0f points; Pareto frontier (%d points):\n", (double)r->points, cJSON_GetArraySize(rows));

@@ -304,6 +304,12 @@ static int gather(const sim_search_space *s, bool frontier, walk *w, sim_search_
     out->unsupported = w->unsupported;
     out->deploys = w->deploys;
     out->best = out->closest = -1;
+    out->spec_tokens = s->serve.spec_tokens;
+    out->spec_accept = s->serve.spec_tokens > 0 ? s->serve.spec_accept : 1;
+    out->spec_source = s->serve.spec_tokens > 0 ? s->serve.spec_source : NULL;
+    out->draft_model = s->serve.spec_tokens > 0 && s->tmpl.draft_model ? s->tmpl.draft_model->name : NULL;
+    out->eagle3 = s->serve.spec_tokens > 0 && !s->tmpl.draft_model && s->tmpl.spec_method == SIM_SPEC_EAGLE3;
+    out->prefix_hit = s->serve.prefix_hit;
     if (w->configs == 0)
         return sim_fail(err, SIM_EINPUT, "no split of 1..%d devices passes the deployment checks for %s%s",
                         s->max_gpus, s->model->name,

@@ -130,6 +130,14 @@ typedef struct sim_search_result {
     bool met;
     long best, closest;                         /* index into rows, or -1 */
     char message[768];
+    /* What every row's steps carried (the space's serve options and template; names point
+     * into the loaded cards): speculative decoding, 0 draft tokens = off, and the prefix hit */
+    int spec_tokens;
+    double spec_accept;
+    const char *spec_source;                    /* where spec_accept comes from */
+    const char *draft_model;                    /* the draft model's name; NULL = the MTP module or EAGLE-3 */
+    bool eagle3;
+    double prefix_hit;
 } sim_search_result;
 
 /* How many evaluations a search would make: configurations that pass the split checks,

@@ -92,6 +92,32 @@ grep -q "^speculative decoding (MTP): 1 draft token, 2 verified per sequence, 1.
 "$M" serve --help | grep -A1 -- "--spec-accept" | grep -q "eval, serve and search alike" && ok ||
   bad "serve --help: --spec-accept's default is not the card's figure: $("$M" serve --help | grep -A1 -- --spec-accept)"
 
+# ... and in search: the space's drafter and acceptance once (text and JSON), each row's draft
+# tokens and accepted tokens per step (compare's row keys), and the same in Lua's results
+SR=(search --model deepseek-v3 --hw h200 --min-gpus 8 --max-gpus 8 --concurrency-per-gpu 4 --spec-tokens 1)
+"$M" "${SR[@]}" --json >"$tmp/srj" 2>/dev/null
+jq -e '.speculative.accepted_tokens_per_step == 1.875 and (.speculative.acceptance_source | test("arXiv:2412.19437"))
+       and (.frontier | length) > 0 and all(.frontier[]; .spec_tokens == 1 and .spec_accept == 1.875)' "$tmp/srj" \
+  >/dev/null && ok || bad "search --json lacks the speculative decoding: $(jq -c '[.speculative, .frontier[0]]' "$tmp/srj")"
+"$M" "${SR[@]}" 2>/dev/null | grep -q "^speculative decoding (MTP): 1 draft token, 2 verified per sequence, 1.875" &&
+  ok || bad "search's text lacks the speculative decoding"
+cat >"$tmp/spec.lua" <<'LUA'
+local base = { model = "deepseek-v3", hw = "h200", gpus = 8, tp = 8, spec_tokens = 1 }
+local e = moesim.eval(base)
+local s = moesim.serve { model = "deepseek-v3", hw = "h200", gpus = 8, tp = 8, spec_tokens = 1, rate = 2,
+                         requests = 300 }
+local f = moesim.search { model = "deepseek-v3", hw = "h200", min_gpus = 8, max_gpus = 8, spec_tokens = 1,
+                          concurrency_per_gpu = { 4 } }
+for _, r in ipairs { e, s, f } do
+  assert(r.speculative and r.speculative.method == "mtp" and r.speculative.accepted_tokens_per_step == 1.875
+         and r.speculative.acceptance_source:find("2412.19437", 1, true), "speculative decoding not reported")
+end
+assert(f.frontier[1].spec_accept == 1.875, "search rows lack spec_accept")
+print("lua spec ok")
+LUA
+"$M" run "$tmp/spec.lua" --out "$tmp/luaspec" 2>"$tmp/lserr" | grep -q "lua spec ok" && ok ||
+  bad "Lua eval/serve/search speculative: $(cat "$tmp/lserr")"
+
 # --- serve: bad input
 printf '0,100,10\n0.5,1x0,20\n' >"$tmp/bad.csv"
 expect_fail 2 "bad.csv:2:5: input_tokens must be a number" -- "$M" serve "${Q[@]}" --trace "$tmp/bad.csv"
