@@ -493,6 +493,15 @@ cJSON *sim_report_phase(const sim_deploy *d, const sim_phase_result *p)
     sim_json_add_num(j, "memory_per_gpu_bytes", p->mem.total_bytes);
     sim_json_add_num(j, "step_s", p->step.time_s);
     sim_json_add_num(j, "tokens_per_s_per_gpu", p->tokens_per_s_per_gpu);
+    if (p->spec.tokens > 0) {
+        cJSON *s = cJSON_AddObjectToObject(j, "speculative");
+        sim_spec_view v = sim_report_spec_view(d, p->spec.tokens, p->spec.accept, p->spec.source);
+        sim_report_spec_fields(s, &v);
+        sim_json_add_num(s, "draft_s", p->draft_s);
+        sim_json_add_num(s, "verify_s", p->verify_s);
+        cJSON_AddStringToObject(s, "note", "tokens_per_s_per_gpu counts accepted tokens: batch x "
+                                           "accepted_tokens_per_step per step");
+    }
     cJSON_AddStringToObject(j, "bound", sim_bound_name(p->step.bound));
     cJSON_AddItemToObject(j, "deployment", sim_report_deploy(d));
     cJSON_AddItemToObject(j, "memory", sim_report_memory(d, &p->mem));
@@ -697,6 +706,13 @@ void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result
     if (!p->fits) {
         fprintf(f, "DOES NOT FIT: %s\n", p->reason);
         return;
+    }
+    if (p->spec.tokens > 0) {
+        char tail[160];
+        snprintf(tail, sizeof tail, "; the step: verify %.3f ms + draft %.3f ms; tokens/s count accepted tokens",
+                 p->verify_s * 1e3, p->draft_s * 1e3);
+        sim_spec_view v = sim_report_spec_view(d, p->spec.tokens, p->spec.accept, p->spec.source);
+        sim_report_print_spec(f, &v, tail);
     }
     fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", phase_name(p), p->batch,
             p->context, p->step.time_s * 1e3, p->tokens_per_s_per_gpu);

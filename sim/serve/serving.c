@@ -45,15 +45,20 @@ double sim_poisson_expected_max(double lambda, int n)
     return sum;
 }
 
-int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,
-                   sim_memfit *mem, sim_err *err)
+/* One phase's step and memory fit; k > 0: a decode step that verifies k drafts per sequence. */
+static int phase_step(const sim_deploy *d, bool prefill, double batch, double ctx, int k, sim_step_result *step,
+                      sim_memfit *mem, sim_err *err)
 {
     if (batch <= 0 || ctx <= 0)
         return sim_fail(err, SIM_EINPUT, "--batch and --context must be positive (got %g and %g)", batch, ctx);
     int rc = sim_deploy_check(d, err);
     if (rc)
         return rc;
-    sim_memfit_eval(d, ctx, batch * d->pp, mem);
+    /* a verifying sequence writes its drafts' KV rows before it knows which stay; an MTP
+     * module that drafts is loaded beside the model (as eval_instance) */
+    sim_deploy dm = *d;
+    dm.mtp_loaded = d->mtp_loaded || sim_deploy_mtp_drafts(d, k);
+    sim_memfit_eval(&dm, ctx + k, batch * d->pp, mem);
     sim_step_shape s = { 0 };
     if (prefill) {
         s.prefill_tokens = batch * ctx;
@@ -62,19 +67,52 @@ int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, 
     } else {
         s.decode_seqs = batch;
         s.decode_ctx = ctx;
+        s.decode_q = 1 + k;
+        s.draft_tokens = k;
     }
     return sim_step_eval(d, mem, &s, step, err);
 }
 
-int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, sim_phase_result *out,
-                  sim_err *err)
+int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,
+                   sim_memfit *mem, sim_err *err)
+{
+    return phase_step(d, prefill, batch, ctx, 0, step, mem, err);
+}
+
+/* Speculative decoding in a phase: a decode step, bounds, and a drafter (as check_spec). */
+static int check_phase_spec(const sim_deploy *d, bool prefill, const sim_phase_spec *sp, sim_err *err)
+{
+    if (sp->tokens == 0)
+        return SIM_OK;
+    if (sp->tokens < 0 || sp->tokens > 16)
+        return sim_fail(err, SIM_EINPUT, "spec_tokens must be in [0, 16] (got %d)", sp->tokens);
+    if (prefill)
+        return sim_fail(err, SIM_EINPUT, "spec_tokens: speculative decoding drafts and verifies decode steps; a prefill "
+                        "step computes the prompt the same with or without it (give phase decode, or no spec_tokens)");
+    if (!(sp->accept >= 1 && sp->accept <= sp->tokens + 1))
+        return sim_fail(err, SIM_EINPUT, "spec_accept (accepted tokens per step per sequence) must be in [1, spec_tokens "
+                        "+ 1 = %d] (got %g)", sp->tokens + 1, sp->accept);
+    if (d->model->mtp_layers < 1 && !d->draft_model && d->spec_method != SIM_SPEC_EAGLE3)
+        return sim_fail(err, SIM_EINPUT, "spec_tokens: %s has no MTP module to draft with (mtp_layers 0) and no draft "
+                        "model is named (draft_model)", d->model->name);
+    return SIM_OK;
+}
+
+int sim_phase_run_spec(const sim_deploy *d, bool prefill, double batch, double ctx, const sim_phase_spec *spec,
+                       sim_phase_result *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
     out->prefill = prefill;
     out->batch = batch;
     out->context = ctx;
-    int rc = sim_phase_eval(d, prefill, batch, ctx, &out->step, &out->mem, err);
+    out->spec = spec ? *spec : (sim_phase_spec){ 0 };
+    int rc = check_phase_spec(d, prefill, &out->spec, err);
     if (rc)
+        return rc;
+    int k = out->spec.tokens;
+    if (k == 0)
+        out->spec = (sim_phase_spec){ .accept = 1 };
+    if ((rc = phase_step(d, prefill, batch, ctx, k, &out->step, &out->mem, err)))
         return rc;
     /* all micro-batches' KV sits on the same devices */
     double seqs = batch * d->pp;
@@ -83,10 +121,21 @@ int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, s
         snprintf(out->reason, sizeof out->reason, "%s", out->mem.reason);
     else if (out->mem.max_seqs < seqs)
         snprintf(out->reason, sizeof out->reason, "the KV cache holds %ld sequences of %.0f tokens per rank; asked %.0f",
-                 out->mem.max_seqs, ctx, seqs);
-    double tokens = prefill ? batch * ctx : batch;
+                 out->mem.max_seqs, ctx + k, seqs);
+    /* a decode step produces `accept` tokens per sequence: 1, or the accepted tokens */
+    double tokens = prefill ? batch * ctx : batch * out->spec.accept;
     out->tokens_per_s_per_gpu = out->step.time_s > 0 ? tokens * d->dp / out->step.stage_time_s / d->gpus : 0;
+    if (k > 0) { /* the drafter's share of the heaviest stage, over all pp stages (as eval's text) */
+        out->draft_s = out->step.by_kind_s[SIM_LK_DRAFT] * d->pp;
+        out->verify_s = out->step.time_s - out->draft_s;
+    }
     return SIM_OK;
+}
+
+int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, sim_phase_result *out,
+                  sim_err *err)
+{
+    return sim_phase_run_spec(d, prefill, batch, ctx, NULL, out, err);
 }
 
 int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *out, sim_err *err)

@@ -140,6 +140,13 @@ int sim_serve_size_for_traffic(const sim_deploy *d, sim_serve_opts *o, const sim
 int sim_phase_eval(const sim_deploy *d, bool prefill, double batch, double ctx, sim_step_result *step,
                    sim_memfit *mem, sim_err *err);
 
+/* Speculative decoding in one decode step (sim_phase_run_spec). */
+typedef struct sim_phase_spec {
+    int tokens;                    /* draft tokens per decode step, 0..16 (0 = off) */
+    double accept;                 /* tokens the step produces per sequence, [1, tokens + 1] */
+    const char *source;            /* where `accept` comes from; carried for the report */
+} sim_phase_spec;
+
 /* One phase alone with every figure `moesim eval --phase` shows: the step, the memory fit
  * for `batch` x pp sequences of `context` tokens per rank, whether that fits (and why not)
  * and the phase's tokens/s per device. */
@@ -150,12 +157,27 @@ typedef struct sim_phase_result {
     char reason[512];              /* why not, when !fits */
     sim_step_result step;
     sim_memfit mem;
-    double tokens_per_s_per_gpu;   /* prompt tokens (prefill) or output tokens (decode) */
+    double tokens_per_s_per_gpu;   /* prompt tokens (prefill) or output tokens (decode; accepted tokens with
+                                      speculative decoding) */
+    sim_phase_spec spec;           /* decode: speculative decoding (spec.tokens 0 = off) */
+    double draft_s, verify_s;      /* spec.tokens > 0: the step's time (all pp stages) drafting and verifying */
 } sim_phase_result;
 
 /* sim_phase_eval, then the fit and the derived figures. Errors as sim_phase_eval. */
 int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, sim_phase_result *out,
                   sim_err *err);
+
+/* The same with speculative decoding (spec NULL or spec->tokens 0: sim_phase_run). A decode
+ * step verifies batch x (tokens + 1) rows through every GEMM, the MoE layers and the LM head,
+ * while attention reads each sequence's context once (a query of tokens + 1 rows), and
+ * drafts `tokens` tokens per sequence with the deployment's drafter (the MTP module, a draft
+ * model or an EAGLE-3 head, as sim_serve_eval's steps); the KV holds context + tokens rows
+ * per sequence and the MTP module sits beside the weights while it drafts. tokens/s count
+ * the accepted tokens: batch x accept per step. Fails with SIM_EINPUT on a prefill (a prompt
+ * is computed the same with or without a drafter), tokens or accept out of range, or a
+ * model with no drafter. */
+int sim_phase_run_spec(const sim_deploy *d, bool prefill, double batch, double ctx, const sim_phase_spec *spec,
+                       sim_phase_result *out, sim_err *err);
 
 /* llama-bench's two tests for one user (one sequence): ppN, a prompt of N tokens in one
  * pass, and tgN, N tokens generated one at a time from an empty context (llama-bench's

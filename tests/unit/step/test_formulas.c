@@ -735,6 +735,59 @@ static void test_spec_tpot_per_accepted_token(void **state)
     assert_int_equal(sim_serve_eval(&d, &o, &ev, &err), SIM_EINPUT);
 }
 
+/* One decode phase with speculative decoding (moesim eval --phase decode --spec-tokens k): the
+ * step verifies batch x (k+1) rows and drafts k tokens per sequence, the KV holds context + k
+ * rows, the MTP module sits beside the weights, and tokens/s count batch x accept per step.
+ * A prefill, an acceptance out of range and a model with no drafter are refused; k = 0 is the
+ * plain phase. */
+static void test_phase_spec_step(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
+    m.mtp_layers = 1; /* the card has none; the test gives it one */
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_err err = { 0 };
+    const sim_phase_spec spec = { 3, 2.5, "a test" };
+    sim_phase_result p, plain, zero;
+    assert_int_equal(sim_phase_run_spec(&d, false, 8, 1100, &spec, &p, &err), SIM_OK);
+    sim_deploy dm = d;
+    dm.mtp_loaded = true;
+    sim_memfit f;
+    sim_memfit_eval(&dm, 1103, 8, &f);
+    assert_close(p.mem.total_bytes, f.total_bytes, 1e-12);
+    sim_memfit f0;
+    sim_memfit_eval(&d, 1100, 8, &f0);
+    assert_true(p.mem.weight_bytes > f0.weight_bytes); /* the MTP module's weights */
+    sim_step_shape sh = { .decode_seqs = 8, .decode_ctx = 1100, .decode_q = 4, .draft_tokens = 3 };
+    sim_step_result s;
+    assert_int_equal(sim_step_eval(&d, &f, &sh, &s, &err), SIM_OK);
+    assert_close(p.step.time_s, s.time_s, 1e-12);
+    assert_close(p.tokens_per_s_per_gpu, 8 * 2.5 * d.dp / s.stage_time_s / d.gpus, 1e-12);
+    assert_true(p.draft_s > 0);
+    assert_close(p.draft_s, s.by_kind_s[SIM_LK_DRAFT] * d.pp, 1e-12);
+    assert_close(p.verify_s + p.draft_s, s.time_s, 1e-12);
+    assert_true(p.spec.tokens == 3 && p.spec.accept == 2.5 && strcmp(p.spec.source, "a test") == 0);
+    /* more rows per step than one token per sequence, fewer steps per token */
+    assert_int_equal(sim_phase_run(&d, false, 8, 1100, &plain, &err), SIM_OK);
+    assert_true(p.step.time_s > plain.step.time_s);
+    assert_close(plain.tokens_per_s_per_gpu, 8 * d.dp / plain.step.stage_time_s / d.gpus, 1e-12);
+    const sim_phase_spec off = { 0, 1, NULL };
+    assert_int_equal(sim_phase_run_spec(&d, false, 8, 1100, &off, &zero, &err), SIM_OK);
+    assert_true(zero.step.time_s == plain.step.time_s && zero.tokens_per_s_per_gpu == plain.tokens_per_s_per_gpu &&
+                zero.spec.tokens == 0 && zero.draft_s == 0);
+    /* refusals */
+    assert_int_equal(sim_phase_run_spec(&d, true, 8, 1100, &spec, &p, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "decode steps"));
+    const sim_phase_spec high = { 3, 4.01, NULL }, low = { 3, 0.99, NULL };
+    assert_int_equal(sim_phase_run_spec(&d, false, 8, 1100, &high, &p, &err), SIM_EINPUT);
+    assert_int_equal(sim_phase_run_spec(&d, false, 8, 1100, &low, &p, &err), SIM_EINPUT);
+    m.mtp_layers = 0; /* nothing to draft with */
+    assert_int_equal(sim_phase_run_spec(&d, false, 8, 1100, &spec, &p, &err), SIM_EINPUT);
+}
+
 /* A separate draft model: a verify-and-draft step is the verify step plus k decode steps of
  * the draft's own deployment (the target's tp devices) at one row per sequence; memory holds
  * the draft's weights beside the target's and its KV beside the target's KV; a draft with
@@ -941,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_verify_reads_context_once),
         cmocka_unit_test(test_draft_cost),
         cmocka_unit_test(test_spec_tpot_per_accepted_token),
+        cmocka_unit_test(test_phase_spec_step),
         cmocka_unit_test(test_draft_model_step_and_memory),
         cmocka_unit_test(test_prefix_hit),
         cmocka_unit_test(test_hybrid_decode_grows_only_by_attention),
