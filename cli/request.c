@@ -126,6 +126,9 @@ static const opt_entry options[] = {
     { { NULL, SIM_OPT_STR, NULL }, 0, 0, 0, 0 },
 };
 
+_Static_assert(sizeof options / sizeof options[0] <= SIM_REQUEST_MAX_OPTIONS,
+               "sim_request.given has no room for every option: raise SIM_REQUEST_MAX_OPTIONS");
+
 const sim_opt_spec *sim_request_option(size_t i)
 {
     return i + 1 < sizeof options / sizeof options[0] ? &options[i].spec : NULL;
@@ -137,6 +140,19 @@ static const opt_entry *find(const char *name)
         if (strcmp(e->spec.name, name) == 0)
             return e;
     return NULL;
+}
+
+bool sim_request_given(const sim_request *r, const char *name)
+{
+    const opt_entry *e = find(name);
+    return e && r->given[e - options];
+}
+
+/* Marks e given in r (every setter calls it once the value is taken). */
+static int mark_given(sim_request *r, const opt_entry *e)
+{
+    r->given[e - options] = 1;
+    return SIM_OK;
 }
 
 const sim_opt_spec *sim_request_find(const char *name)
@@ -223,7 +239,7 @@ int sim_request_set_num(sim_request *r, const char *name, double v, sim_err *err
     } else {
         return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got a number)", name, type_name(e->spec.type));
     }
-    return SIM_OK;
+    return mark_given(r, e);
 }
 
 int sim_request_set_str(sim_request *r, const char *name, const char *v, sim_err *err)
@@ -236,7 +252,7 @@ int sim_request_set_str(sim_request *r, const char *name, const char *v, sim_err
     if (strlen(v) >= e->size)
         return sim_fail(err, SIM_EINPUT, "option '%s' is too long (at most %zu characters)", name, e->size - 1);
     strcpy((char *)r + e->offset, v);
-    return SIM_OK;
+    return mark_given(r, e);
 }
 
 int sim_request_set_bool(sim_request *r, const char *name, bool v, sim_err *err)
@@ -247,7 +263,7 @@ int sim_request_set_bool(sim_request *r, const char *name, bool v, sim_err *err)
     if (e->spec.type != SIM_OPT_BOOL)
         return sim_fail(err, SIM_EINPUT, "option '%s' must be %s (got a boolean)", name, type_name(e->spec.type));
     *(bool *)((char *)r + e->offset) = v;
-    return SIM_OK;
+    return mark_given(r, e);
 }
 
 int sim_request_set_text(sim_request *r, const char *name, const char *value, sim_err *err)
@@ -722,21 +738,86 @@ static int parse_phase(const char *phase, bool *prefill, sim_err *err)
     return SIM_OK;
 }
 
+const char *sim_request_first_given(const sim_request *r, const char *const *names)
+{
+    for (; *names; names++)
+        if (sim_request_given(r, *names))
+            return *names;
+    return NULL;
+}
+
+/* Options one phase (a single step, sim_phase_run_spec) does not read, refused rather than
+ * ignored: the answer would not be what they ask for. The rest (model, hardware, split,
+ * precisions, transport, overlap, routing, memory, engine, host CPU, seed) shape the step. */
+static int phase_options(const sim_request *r, bool prefill, sim_err *err)
+{
+    static const char *const serving[] = { "isl", "osl", "concurrency", "replicas", "rate", "requests", "arrival",
+                                           "burstiness", "trace", "isl_dist", "osl_dist", "len_cv", "max_num_seqs",
+                                           "block_size", "cuda_graph_max", "slo_ttft_s", "slo_tpot_s", NULL };
+    static const char *const cost[] = { "requests_per_day", "requests_per_hour", "peak_factor", "diurnal", "price",
+                                        "usd_per_gpu_hour", "owned", "usd_per_kwh", "pue", "lifetime_years", NULL };
+    static const char *const pool[] = { "prefill_gpus", "prefill_tp", "prefill_ep", "prefill_pp", "prefill_dp",
+                                        "prefill_instances", "decode_instances", NULL };
+    static const char *const spec[] = { "spec_tokens", "spec_accept", "draft_model", "spec_method", NULL };
+    const char *o;
+    if ((o = sim_request_first_given(r, serving)))
+        return sim_fail(err, SIM_EINPUT, "option '%s' goes with serving (eval without 'phase', serve, search), not with "
+                        "'phase': a phase is one step of 'batch' sequences per attention rank at 'context' tokens", o);
+    if ((o = sim_request_first_given(r, cost)))
+        return sim_fail(err, SIM_EINPUT, "option '%s' goes with serving, not with 'phase': a phase reports one step's "
+                        "time and tokens/s, no cost or bill", o);
+    if ((o = sim_request_first_given(r, pool)))
+        return sim_fail(err, SIM_EINPUT, "option '%s' describes disaggregated serving's prefill pool, not a phase: a "
+                        "phase is one step of one deployment (for the prefill pool's step give its split as "
+                        "gpus/tp/ep/dp with phase prefill)", o);
+    if (sim_request_given(r, "prefix_hit"))
+        return sim_fail(err, SIM_EINPUT, "option 'prefix_hit' goes with serving, not with 'phase': a phase's prefill "
+                        "computes all of its 'context' prompt tokens (a prompt partly in the prefix cache is served: "
+                        "eval without 'phase', serve, search)");
+    if (prefill && (o = sim_request_first_given(r, spec)))
+        return sim_fail(err, SIM_EINPUT, "option '%s' goes with phase decode: speculative decoding drafts and verifies "
+                        "decode steps, and a prefill step computes the prompt the same with or without it", o);
+    return SIM_OK;
+}
+
+/* 'batch' and 'context' describe one step: serving takes the workload instead. */
+static int serving_options(const sim_request *r, sim_err *err)
+{
+    if (sim_request_given(r, "batch"))
+        return sim_fail(err, SIM_EINPUT, "option 'batch' goes with 'phase' (sequences per attention rank in one "
+                        "step); for serving give 'concurrency' (requests in flight over the deployment)");
+    if (sim_request_given(r, "context"))
+        return sim_fail(err, SIM_EINPUT, "option 'context' goes with 'phase' (the context of one step); for serving "
+                        "give 'isl' and 'osl' (prompt and output tokens per request)");
+    return SIM_OK;
+}
+
+int sim_request_no_phase(const sim_request *r, const char *what, sim_err *err)
+{
+    static const char *const step[] = { "phase", "batch", "context", NULL };
+    const char *o = sim_request_first_given(r, step);
+    if (o)
+        return sim_fail(err, SIM_EINPUT, "option '%s' describes one step of eval (moesim eval --phase decode|prefill "
+                        "--batch B --context L); %s", o, what);
+    return SIM_OK;
+}
+
 int sim_request_eval(sim_session *session, const sim_request *r, sim_request_result *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = sim_request_deploy(session, r, &out->deploy, &out->prefill, &out->has_prefill, &out->serve, err);
-    if (rc || (rc = sim_request_spec_opts(r, out->deploy.model, &out->serve, err)))
+    bool prefill = false;
+    int rc = r->phase[0] ? parse_phase(r->phase, &prefill, err) : serving_options(r, err);
+    if (rc || (r->phase[0] && (rc = phase_options(r, prefill, err))))
+        return rc;
+    if ((rc = sim_request_deploy(session, r, &out->deploy, &out->prefill, &out->has_prefill, &out->serve, err)))
+        return rc;
+    if ((rc = sim_request_spec_opts(r, out->deploy.model, &out->serve, err)))
         return rc;
     out->serve.prefill = out->has_prefill ? &out->prefill : NULL;
     if (r->phase[0]) {
-        bool prefill;
-        if ((rc = parse_phase(r->phase, &prefill, err)))
-            return rc;
-        if (r->requests_per_day > 0 || r->requests_per_hour > 0)
-            return sim_fail(err, SIM_EINPUT, "option 'requests_per_day' goes with serving, not with 'phase'");
         out->is_phase = true;
-        return sim_phase_run(&out->deploy, prefill, r->batch, r->context, &out->phase, err);
+        const sim_phase_spec spec = { out->serve.spec_tokens, out->serve.spec_accept, out->serve.spec_source };
+        return sim_phase_run_spec(&out->deploy, prefill, r->batch, r->context, &spec, &out->phase, err);
     }
     sim_traffic t;
     if ((rc = sim_request_traffic(r, &t, err)))

@@ -16,6 +16,9 @@
 #include "cli/session.h"
 #include "serve/serving.h"
 
+/* room in sim_request.given for every option of the table (request.c checks it) */
+#define SIM_REQUEST_MAX_OPTIONS 128
+
 typedef struct sim_request {
     char model[512], hw[512];
     int gpus, tp, ep, pp, dp;                 /* 0 = derive (see request.c) */
@@ -66,7 +69,19 @@ typedef struct sim_request {
     double requests_per_day, requests_per_hour;/* 0 = no traffic given (no bill) */
     double peak_factor;                       /* 0 = SIM_DEFAULT_PEAK_FACTOR (deploy/cost.h, sourced) */
     char diurnal[512];                        /* a named profile or a file of 24 hourly rates: its peak factor */
+    /* given[i]: option i of the table (sim_request_option) was set through sim_request_set_*
+     * (the command line, Lua): what a path that does not read an option refuses */
+    unsigned char given[SIM_REQUEST_MAX_OPTIONS];
 } sim_request;
+
+/* Whether option `name` was set through sim_request_set_* (false for an unknown name). */
+bool sim_request_given(const sim_request *r, const char *name);
+/* serve and search: 'phase', 'batch' and 'context' describe one step of eval, which they do
+ * not evaluate; SIM_EINPUT naming the option, followed by `what` (what the command takes
+ * instead), when one is given. */
+int sim_request_no_phase(const sim_request *r, const char *what, sim_err *err);
+/* The first of the NULL-terminated `names` given in r, or NULL. */
+const char *sim_request_first_given(const sim_request *r, const char *const *names);
 
 void sim_request_defaults(sim_request *r);
 

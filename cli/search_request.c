@@ -157,8 +157,9 @@ int cli_search_space(sim_session *session, const sim_request *in, const cli_sear
     sim_search_space_defaults(s);
     sim_request req;
     const sim_request *r = &req;
-    int rc = traffic_rate(in, &req, &s->requests_per_day, &s->peak_factor, err);
-    if (rc)
+    int rc = sim_request_no_phase(in, "search and compare rank serving configurations (give 'isl' and 'osl'; "
+                                  "concurrency is searched)", err);
+    if (rc || (rc = traffic_rate(in, &req, &s->requests_per_day, &s->peak_factor, err)))
         return rc;
     if (frontier && s->requests_per_day > 0)
         return sim_fail(err, SIM_EINPUT, "option 'requests_per_day' goes with the cheapest configuration "

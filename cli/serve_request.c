@@ -180,7 +180,10 @@ int cli_serve_simulate(sim_session *session, const sim_request *req, bool keep_r
     sim_request rr = *req; /* with a daily traffic: its peak as the rate */
     const sim_request *r = &rr;
     sim_serve_opts so;
-    int rc = sim_request_deploy(session, r, &run->deploy, &run->prefill, &run->has_prefill, &so, err);
+    int rc = sim_request_no_phase(r, "serve simulates requests arriving (give 'rate', 'isl' and 'osl'; the batch "
+                                  "follows from them)", err);
+    if (!rc)
+        rc = sim_request_deploy(session, r, &run->deploy, &run->prefill, &run->has_prefill, &so, err);
     /* speculative decoding and prefix hits as eval and search read them: the accepted tokens
      * per step from the option, else the card's published figure, else an error */
     if (rc || (rc = sim_request_spec_opts(r, run->deploy.model, &so, err)))

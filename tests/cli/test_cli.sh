@@ -63,6 +63,34 @@ echo "$j" | jq -e '.memory.engine.name == "vllm" and .memory.engine.kv_block_tok
 "$M" eval --model mixtral-8x7b --hw h100-sxm --phase decode --batch 8 --context 2048 --json \
   | jq -e '.phase == "decode" and .step_s > 0' >/dev/null && ok || bad "--phase decode"
 
+# one decode step with speculative decoding (issue 15): the verify pass of batch x (k+1) rows
+# plus the draft, tokens/s counting batch x accepted tokens per step, the acceptance's source
+PH=(eval --model deepseek-v3 --hw h200 --gpus 8 --tp 8 --phase decode --batch 32 --context 2048)
+"$M" "${PH[@]}" --json >"$tmp/ph0.json"
+"$M" "${PH[@]}" --spec-tokens 1 --json >"$tmp/ph1.json"
+jq -e -s '.[1].speculative as $s | $s.method == "mtp" and $s.draft_tokens == 1 and $s.verify_tokens_per_sequence == 2
+          and $s.accepted_tokens_per_step == 1.875 and ($s.acceptance_source | test("arXiv:2412.19437"))
+          and $s.draft_s > 0 and (($s.draft_s + $s.verify_s) / .[1].step_s - 1 | fabs) < 1e-12
+          and .[1].step_s > .[0].step_s and ((.[1].tokens_per_s_per_gpu * .[1].step_s * 8 / (32 * 1.875)) - 1 | fabs) < 1e-9
+          and ((.[0].tokens_per_s_per_gpu * .[0].step_s * 8 / 32) - 1 | fabs) < 1e-9
+          and .[1].memory.mtp_weights_bytes > 0 and (.[0] | has("speculative") | not)' "$tmp/ph0.json" "$tmp/ph1.json" \
+  >/dev/null && ok || bad "--phase decode --spec-tokens 1: $(jq -c '[.step_s, .tokens_per_s_per_gpu, .speculative]' "$tmp/ph1.json")"
+"$M" "${PH[@]}" --spec-tokens 1 | grep -q "^speculative decoding (MTP): 1 draft token, 2 verified per sequence, 1.875 accepted tokens per step; the step: verify" \
+  && ok || bad "--phase decode --spec-tokens 1: the text lacks the speculative decoding"
+# the same in Lua; 'batch' without 'phase' is refused there as on the command line
+cat >"$tmp/phase.lua" <<'LUA'
+local base = { model = "deepseek-v3", hw = "h200", gpus = 8, tp = 8, phase = "decode", batch = 32, context = 2048 }
+local plain = moesim.eval(base)
+base.spec_tokens = 1
+local r = moesim.eval(base)
+assert(r.speculative.accepted_tokens_per_step == 1.875 and r.tokens_per_s_per_gpu > plain.tokens_per_s_per_gpu)
+local ok, err = pcall(moesim.eval, { model = "deepseek-v3", hw = "h200", gpus = 8, batch = 32 })
+assert(not ok and err:find("option 'batch' goes with 'phase'", 1, true), tostring(err))
+print("lua phase ok")
+LUA
+"$M" run "$tmp/phase.lua" --out "$tmp/luaphase" 2>"$tmp/lperr" | grep -q "lua phase ok" && ok ||
+  bad "Lua phase with speculative decoding: $(cat "$tmp/lperr")"
+
 # --- bad input: exit 2, a message naming the problem
 expect_fail 2 "unknown model 'deepseek-v4'; did you mean: .*deepseek-v3" -- "$M" eval --model deepseek-v4 --hw h200
 expect_fail 2 "unknown hardware 'h201'; did you mean: .*h200" -- "$M" eval --model deepseek-v3 --hw h201
@@ -390,7 +418,7 @@ jq -r .answer "$tmp/cmp.json" | grep -qE "(at most|best, at|to) $(printf '%.2g' 
 # attention 8192 x (8192 + 2 x 1024) + 8192^2 = 150994944, fusion 3 x 8192^2 = 201326592,
 # FFN 3 x 8192 x 28672 = 704643072; FP8 with a 4-byte scale per 128x128 block, over TP 4:
 # 1056964608 x (1 + 4/16384) / 4 = 264305664 bytes.
-E3=(eval --model llama3.1-70b --hw h100-sxm --gpus 4 --precision fp8 --batch 8 --json)
+E3=(eval --model llama3.1-70b --hw h100-sxm --gpus 4 --precision fp8 --json)
 "$M" "${E3[@]}" >"$tmp/e3_0.json"
 "$M" "${E3[@]}" --spec-method eagle3 --spec-tokens 1 --spec-accept 1.5 >"$tmp/e3_1.json"
 "$M" "${E3[@]}" --spec-method eagle3 --spec-tokens 3 --spec-accept 2.5 >"$tmp/e3_3.json"
@@ -410,7 +438,7 @@ jq -e -s '.[1].speculative as $a | .[2].speculative as $b | $b.method == "eagle3
 # 5505024, eh_proj 2 x 7168^2 / 8 = 12845056: 1450024512 x (1 + 4/16384); router 256 x 7168 and
 # five norms of 7168 x 2 bytes: 1455120590.0625 bytes per GPU (the module: 11.61B weights;
 # DeepSeek's README_WEIGHTS: 11.5B unique).
-MT=(eval --model deepseek-v3 --hw h200 --gpus 8 --batch 8 --json)
+MT=(eval --model deepseek-v3 --hw h200 --gpus 8 --json)
 "$M" "${MT[@]}" >"$tmp/mtp0.json"
 "$M" "${MT[@]}" --spec-tokens 1 >"$tmp/mtp1.json"
 jq -e -s '(.[1].memory.weights_bytes - .[0].memory.weights_bytes - 1455120590.0625 | fabs) < 1e-3
