@@ -780,9 +780,23 @@ static int phase_options(const sim_request *r, bool prefill, sim_err *err)
     return SIM_OK;
 }
 
-/* 'batch' and 'context' describe one step: serving takes the workload instead. */
+/* eval's serving (the steady state, sim_serve_eval) reads neither serve's simulation options
+ * nor, without a daily traffic to size replicas for, an SLO; 'batch' and 'context' describe
+ * one step: serving takes the workload instead. */
 static int serving_options(const sim_request *r, sim_err *err)
 {
+    static const char *const simulation[] = { "rate", "requests", "arrival", "burstiness", "trace", "isl_dist",
+                                              "osl_dist", "len_cv", "max_num_seqs", "block_size", "cuda_graph_max",
+                                              NULL };
+    static const char *const slo[] = { "slo_ttft_s", "slo_tpot_s", NULL };
+    const char *o;
+    if ((o = sim_request_first_given(r, simulation)))
+        return sim_fail(err, SIM_EINPUT, "option '%s' goes with serve (the request-level simulation); eval is the "
+                        "steady state at 'concurrency' requests in flight", o);
+    if ((o = sim_request_first_given(r, slo)) && !(r->requests_per_day > 0 || r->requests_per_hour > 0))
+        return sim_fail(err, SIM_EINPUT, "option '%s' goes with 'requests_per_day' or 'requests_per_hour' in eval "
+                        "(the replicas are sized to meet it), or with serve and search; eval at one operating point "
+                        "reports ttft_s and tpot_s", o);
     if (sim_request_given(r, "batch"))
         return sim_fail(err, SIM_EINPUT, "option 'batch' goes with 'phase' (sequences per attention rank in one "
                         "step); for serving give 'concurrency' (requests in flight over the deployment)");
