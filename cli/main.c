@@ -105,7 +105,9 @@ static int llama_bench(const sim_request *r, const char *pp_text, const char *tg
     sim_serve_opts so;
     bool has_prefill;
     sim_local_bench b;
-    int rc = sim_request_deploy(session, r, &d, &pre, &has_prefill, &so, &err);
+    int rc = sim_request_bench_options(r, &err);
+    if (rc == SIM_OK)
+        rc = sim_request_deploy(session, r, &d, &pre, &has_prefill, &so, &err);
     if (rc == SIM_OK)
         rc = sim_local_bench_run(&d, (int)pp, (int)tg, &b, &err);
     if (rc)

@@ -746,10 +746,13 @@ const char *sim_request_first_given(const sim_request *r, const char *const *nam
     return NULL;
 }
 
-/* Options one phase (a single step, sim_phase_run_spec) does not read, refused rather than
- * ignored: the answer would not be what they ask for. The rest (model, hardware, split,
- * precisions, transport, overlap, routing, memory, engine, host CPU, seed) shape the step. */
-static int phase_options(const sim_request *r, bool prefill, sim_err *err)
+/* Options one step (a phase, sim_phase_run_spec, or llama-bench's tests, sim_local_bench_run)
+ * does not read, refused rather than ignored: the answer would not be what they ask for. The
+ * rest (model, hardware, split, precisions, transport, overlap, routing, memory, engine, host
+ * CPU, seed) shape the step. `what` names the mode ("'phase'"), `is` says what it evaluates;
+ * drafting: speculative decoding is refused too, for the reason `drafting_refused`. */
+static int step_options(const sim_request *r, const char *what, const char *is, bool drafting,
+                        const char *drafting_refused, sim_err *err)
 {
     static const char *const serving[] = { "isl", "osl", "concurrency", "replicas", "rate", "requests", "arrival",
                                            "burstiness", "trace", "isl_dist", "osl_dist", "len_cv", "max_num_seqs",
@@ -762,22 +765,40 @@ static int phase_options(const sim_request *r, bool prefill, sim_err *err)
     const char *o;
     if ((o = sim_request_first_given(r, serving)))
         return sim_fail(err, SIM_EINPUT, "option '%s' goes with serving (eval without 'phase', serve, search), not with "
-                        "'phase': a phase is one step of 'batch' sequences per attention rank at 'context' tokens", o);
+                        "%s: %s", o, what, is);
     if ((o = sim_request_first_given(r, cost)))
-        return sim_fail(err, SIM_EINPUT, "option '%s' goes with serving, not with 'phase': a phase reports one step's "
-                        "time and tokens/s, no cost or bill", o);
+        return sim_fail(err, SIM_EINPUT, "option '%s' goes with serving, not with %s, which reports time and "
+                        "tokens/s, no cost or bill", o, what);
     if ((o = sim_request_first_given(r, pool)))
-        return sim_fail(err, SIM_EINPUT, "option '%s' describes disaggregated serving's prefill pool, not a phase: a "
-                        "phase is one step of one deployment (for the prefill pool's step give its split as "
-                        "gpus/tp/ep/dp with phase prefill)", o);
+        return sim_fail(err, SIM_EINPUT, "option '%s' describes disaggregated serving's prefill pool, not %s, which "
+                        "evaluates one deployment (for the prefill pool's step give its split as gpus/tp/ep/dp)", o,
+                        what);
     if (sim_request_given(r, "prefix_hit"))
-        return sim_fail(err, SIM_EINPUT, "option 'prefix_hit' goes with serving, not with 'phase': a phase's prefill "
-                        "computes all of its 'context' prompt tokens (a prompt partly in the prefix cache is served: "
-                        "eval without 'phase', serve, search)");
-    if (prefill && (o = sim_request_first_given(r, spec)))
-        return sim_fail(err, SIM_EINPUT, "option '%s' goes with phase decode: speculative decoding drafts and verifies "
-                        "decode steps, and a prefill step computes the prompt the same with or without it", o);
+        return sim_fail(err, SIM_EINPUT, "option 'prefix_hit' goes with serving, not with %s: its prefill computes "
+                        "every prompt token (a prompt partly in the prefix cache is served: eval without 'phase', "
+                        "serve, search)", what);
+    if (drafting && (o = sim_request_first_given(r, spec)))
+        return sim_fail(err, SIM_EINPUT, "option '%s' %s", o, drafting_refused);
     return SIM_OK;
+}
+
+static int phase_options(const sim_request *r, bool prefill, sim_err *err)
+{
+    return step_options(r, "'phase'", "a phase is one step of 'batch' sequences per attention rank at 'context' "
+                        "tokens", prefill, "goes with phase decode: speculative decoding drafts and verifies decode "
+                        "steps, and a prefill step computes the prompt the same with or without it", err);
+}
+
+int sim_request_bench_options(const sim_request *r, sim_err *err)
+{
+    static const char *const step[] = { "phase", "batch", "context", NULL };
+    const char *o = sim_request_first_given(r, step);
+    if (o)
+        return sim_fail(err, SIM_EINPUT, "option '%s' does not go with llama-bench's tests: they are one sequence, "
+                        "pp N (a prompt of N tokens) and tg N (N tokens generated); give --pp and --tg", o);
+    return step_options(r, "llama-bench's tests", "they are one sequence, pp N and tg N (give --pp and --tg)", true,
+                        "goes with eval or eval --phase decode: llama-bench's tg test generates one token per step, "
+                        "without a drafter", err);
 }
 
 /* eval's serving (the steady state, sim_serve_eval) reads neither serve's simulation options

@@ -80,6 +80,10 @@ bool sim_request_given(const sim_request *r, const char *name);
  * not evaluate; SIM_EINPUT naming the option, followed by `what` (what the command takes
  * instead), when one is given. */
 int sim_request_no_phase(const sim_request *r, const char *what, sim_err *err);
+/* llama-bench's tests (sim_local_bench_run: one sequence, pp N and tg N) read the deployment
+ * only: SIM_EINPUT naming the first other option given (phase, batch, context, the workload,
+ * serve's options, prices and traffic, a prefill pool, prefix_hit, speculative decoding). */
+int sim_request_bench_options(const sim_request *r, sim_err *err);
 /* The first of the NULL-terminated `names` given in r, or NULL. */
 const char *sim_request_first_given(const sim_request *r, const char *const *names);
 

@@ -517,7 +517,9 @@ static int l_llama_bench(lua_State *L)
     bool has_prefill;
     sim_local_bench b;
     sim_err err = { 0 };
-    int rc = sim_request_deploy(session, &r, &d, &pre, &has_prefill, &so, &err);
+    int rc = sim_request_bench_options(&r, &err);
+    if (rc == SIM_OK)
+        rc = sim_request_deploy(session, &r, &d, &pre, &has_prefill, &so, &err);
     if (rc == SIM_OK)
         rc = sim_local_bench_run(&d, (int)pp, (int)tg, &b, &err);
     if (rc)

@@ -86,6 +86,8 @@ local r = moesim.eval(base)
 assert(r.speculative.accepted_tokens_per_step == 1.875 and r.tokens_per_s_per_gpu > plain.tokens_per_s_per_gpu)
 local ok, err = pcall(moesim.eval, { model = "deepseek-v3", hw = "h200", gpus = 8, batch = 32 })
 assert(not ok and err:find("option 'batch' goes with 'phase'", 1, true), tostring(err))
+ok, err = pcall(moesim.llama_bench, { model = "qwen3-30b-a3b", hw = "rtx4090", precision = "q4_k_m", isl = 100 })
+assert(not ok and err:find("option 'isl' goes with serving", 1, true), tostring(err))
 print("lua phase ok")
 LUA
 "$M" run "$tmp/phase.lua" --out "$tmp/luaphase" 2>"$tmp/lperr" | grep -q "lua phase ok" && ok ||
