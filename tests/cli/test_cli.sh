@@ -77,6 +77,13 @@ jq -e -s '.[1].speculative as $s | $s.method == "mtp" and $s.draft_tokens == 1 a
   >/dev/null && ok || bad "--phase decode --spec-tokens 1: $(jq -c '[.step_s, .tokens_per_s_per_gpu, .speculative]' "$tmp/ph1.json")"
 "$M" "${PH[@]}" --spec-tokens 1 | grep -q "^speculative decoding (MTP): 1 draft token, 2 verified per sequence, 1.875 accepted tokens per step; the step: verify" \
   && ok || bad "--phase decode --spec-tokens 1: the text lacks the speculative decoding"
+# ... the same step eval's disaggregated decode pool takes at that batch and mean context (1024 + 1024 / 2)
+"$M" eval --model deepseek-v3 --hw h200 --gpus 8 --tp 8 --prefill-gpus 8 --prefill-tp 8 --concurrency 32 --spec-tokens 1 \
+  --json >"$tmp/phe.json"
+"$M" "${PH[@]/2048/1536}" --spec-tokens 1 --json >"$tmp/ph2.json"
+jq -e -s '.[0].batch_per_rank == 32 and ((.[0].speculative.verify_s + .[0].speculative.draft_s) / .[1].step_s - 1 | fabs) < 1e-12' \
+  "$tmp/phe.json" "$tmp/ph2.json" >/dev/null && ok ||
+  bad "phase decode --spec-tokens differs from eval's decode step: $(jq -c -s '[.[0].speculative, .[1].step_s]' "$tmp/phe.json" "$tmp/ph2.json")"
 # the same in Lua; 'batch' without 'phase' is refused there as on the command line
 cat >"$tmp/phase.lua" <<'LUA'
 local base = { model = "deepseek-v3", hw = "h200", gpus = 8, tp = 8, phase = "decode", batch = 32, context = 2048 }
