@@ -106,6 +106,9 @@ cJSON *sim_report_step(const sim_hw *hw, const sim_step_result *s)
         sim_json_add_num(moe, "assignments_busiest_rank", s->max_tokens_per_rank);
         sim_json_add_num(moe, "imbalance", s->imbalance);
         sim_json_add_num(moe, "busiest_over_mean_rank", s->imbalance);
+        /* Only EPLB's batch drift makes these differ: one batch's sampling noise alone. */
+        if (s->imbalance_placed != s->imbalance)
+            sim_json_add_num(moe, "busiest_over_mean_rank_if_batch_followed_eplb_statistics", s->imbalance_placed);
         /* Only EPLB makes the two differ: what its placement and redundant slots took away. */
         if (s->imbalance_unbalanced != s->imbalance) {
             sim_json_add_num(moe, "busiest_over_mean_rank_without_eplb", s->imbalance_unbalanced);
@@ -565,10 +568,14 @@ static void print_step(FILE *f, const sim_hw *hw, const char *title, const sim_s
     if (s->experts_touched_per_rank > 0) {
         fprintf(f, "           busiest EP rank: %.1f experts touched, %.1f tokens each, %.2fx the mean rank's tokens",
                 s->experts_touched_per_rank, s->tokens_per_expert, s->imbalance);
+        char placed[96] = "";
+        if (s->imbalance_placed != s->imbalance) /* EPLB's residual: the batch's drift from its statistics */
+            snprintf(placed, sizeof placed, "; %.2fx if the batch followed the statistics EPLB placed by",
+                     s->imbalance_placed);
         if (!isfinite(s->imbalance_unbalanced))
-            fprintf(f, " (EPLB; no placement without its redundant slots to compare)");
+            fprintf(f, " (EPLB%s; no placement without its redundant slots to compare)", placed);
         else if (s->imbalance_unbalanced != s->imbalance)
-            fprintf(f, " (EPLB; %.2fx without it)", s->imbalance_unbalanced);
+            fprintf(f, " (EPLB%s; %.2fx without it)", placed, s->imbalance_unbalanced);
         fprintf(f, "\n");
     }
     print_tiers(f, hw, s);

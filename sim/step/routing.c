@@ -21,6 +21,10 @@
  * `redundant` extra slots replicate the experts with the most load per replica (DeepSeek's EPLB
  * rule, so the hottest may get several) and slots are packed greedily by
  * expected load (place_eplb); a token routed to a replicated expert uses either replica.
+ * EPLB places by the loads of past iterations, and a batch's expert popularity differs from
+ * them (prompts differ): with eplb_drift > 0 each trial's popularity is the law's times a
+ * lognormal factor per expert (drift_batch), while the placement keeps the law's expected
+ * loads. Published residual and its fit: routing.h, SIM_ROUTING_EPLB_DRIFT.
  *
  * Trials run until the standard error of every maximum is below 1% of its value, within
  * [MIN_TRIALS, MAX_TRIALS] and a work budget that keeps a cache miss near 50 ms on one core.
@@ -95,6 +99,7 @@ typedef struct layout {
     int *slot_rank;     /* rank holding slot s */
     int *slot_expert;   /* logical expert in slot s */
     bool permute;       /* hot experts land anywhere: shuffle perm[] every trial */
+    double drift;       /* sigma of each trial's lognormal popularity factors (0 = the law itself) */
     enum sampler how;
     double token_work;  /* work units per token for the chosen sampler */
     gsl_ran_discrete_t *alias;
@@ -114,6 +119,13 @@ typedef struct work {
     double *miss_rank, *reach_rank;
     double reach_nodes[MAX_DIV]; /* reach_probs: expected nodes a token reaches, per node size */
     int *m_rank;
+    /* The popularity this trial routes by: the layout's, or with drift this trial's own. */
+    const double *pop_cur, *incl_cur;
+    const gsl_ran_discrete_t *alias_cur;
+    double *pop_t, *incl_t;     /* drift: this trial's popularity and inclusion probabilities */
+    gsl_ran_discrete_t *alias_t;
+    double lambda;              /* drift: the last Rosén multiplier (Newton's start) */
+    bool incl_stale;            /* drift: incl_t not yet computed for this trial */
     bool reach_done;
     long tick;                  /* token stamp, never reset so no clearing is needed */
     double dest_ranks, dest_nodes[MAX_DIV]; /* dest_nodes per node size (layout.div) */
@@ -162,6 +174,8 @@ static int validate(const sim_routing_query *q, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "routing: small_rows (%d) must be >= 0", q->small_rows);
     if (q->tile_rows < 0)
         return sim_fail(err, SIM_EINPUT, "routing: tile_rows (%d) must be >= 0", q->tile_rows);
+    if (!(q->eplb_drift >= 0) || !isfinite(q->eplb_drift))
+        return sim_fail(err, SIM_EINPUT, "routing: eplb_drift (%g) must be finite and >= 0", q->eplb_drift);
     if (q->redundant > 0 && !q->eplb)
         return sim_fail(err, SIM_EINPUT,
                         "routing: redundant (%d) needs eplb: replicas are placed by EPLB",
@@ -634,6 +648,10 @@ static int layout_init(layout *L, const sim_routing_query *q, sim_err *err)
     /* Without EPLB nobody chose where the hot experts sit; with uniform popularity it
      * does not matter where they sit. */
     L->permute = !q->eplb && q->skew > 0;
+    /* The drift moves a placement chosen by statistics away from the batch: without EPLB the
+     * hot experts already land anywhere each trial, with uniform routing there is no law to
+     * drift from, and a token that takes every expert does not depend on popularity. */
+    L->drift = q->eplb && q->skew > 0 && q->top_k < q->experts ? q->eplb_drift : 0;
     L->how = choose_sampler(L, q->skew);
     if (L->how == SAMPLE_REJECT) {
         L->alias = gsl_ran_discrete_preproc((size_t)L->E, L->pop);
@@ -668,6 +686,10 @@ static void work_free(work *w)
     free(w->miss_rank);
     free(w->reach_rank);
     free(w->m_rank);
+    free(w->pop_t);
+    free(w->incl_t);
+    if (w->alias_t)
+        gsl_ran_discrete_free(w->alias_t);
     memset(w, 0, sizeof *w);
 }
 
@@ -703,6 +725,20 @@ static int work_init(work *w, const layout *L, sim_err *err)
     }
     for (int j = 0; j < L->E; j++)
         w->perm[j] = w->pidx[j] = w->fy[j] = j;
+    w->pop_cur = L->pop;
+    w->incl_cur = L->incl;
+    w->alias_cur = L->alias;
+    if (L->drift > 0) {
+        w->pop_t = malloc(E * sizeof *w->pop_t);
+        w->incl_t = malloc(E * sizeof *w->incl_t);
+        if (!w->pop_t || !w->incl_t) {
+            work_free(w);
+            return sim_fail(err, SIM_EFAIL, "routing: out of memory");
+        }
+        w->pop_cur = w->pop_t;
+        w->incl_cur = w->incl_t;
+        w->lambda = 0;
+    }
     return SIM_OK;
 }
 
@@ -728,7 +764,7 @@ static void pick_reject(const layout *L, work *w, gsl_rng *r)
     long stamp = w->tick;
     mt_state *s = mt_of(r);
     for (int i = 0; i < L->k;) {
-        int j = (int)mt_discrete(s, L->alias);
+        int j = (int)mt_discrete(s, w->alias_cur);
         if (w->seen[j] == stamp)
             continue;
         w->seen[j] = stamp;
@@ -769,7 +805,7 @@ static void pick_gumbel(const layout *L, work *w, gsl_rng *r)
 {
     mt_state *s = mt_of(r);
     for (int j = 0; j < L->E; j++) {
-        w->key[j] = log(L->pop[j]) - log(-log(mt_uniform_pos(s)));
+        w->key[j] = log(w->pop_cur[j]) - log(-log(mt_uniform_pos(s)));
         w->keyidx[j] = j;
     }
     select_top(w->key, w->keyidx, L->E, L->k);
@@ -797,7 +833,64 @@ static void pick_token(const layout *L, work *w, gsl_rng *r)
 
 /* ---------------------------------------------------------------- one trial */
 
-static void trial_reset(const layout *L, work *w, gsl_rng *r)
+/* Rosén's inclusion probabilities (rosen_inclusion) by Newton's method from the last trial's
+ * multiplier: sum_j (1 - e^(-lambda p_j)) = k is increasing and concave in lambda, so Newton
+ * converges from either side, in a few steps from a close start. */
+static void rosen_newton(const double *pop, int E, int k, double *lambda, double *incl)
+{
+    double lam = *lambda > 0 ? *lambda : k;
+    for (int it = 0; it < 100; it++) {
+        double f = -k, df = 0;
+        for (int j = 0; j < E; j++) {
+            double e = exp(-lam * pop[j]);
+            f += 1 - e;
+            df += pop[j] * e;
+        }
+        double next = lam - f / df;
+        if (!(next > 0))
+            next = lam / 2;
+        bool done = fabs(next - lam) <= 1e-13 * lam;
+        lam = next;
+        if (done)
+            break;
+    }
+    *lambda = lam;
+    for (int j = 0; j < E; j++)
+        incl[j] = -expm1(-lam * pop[j]);
+}
+
+/* This trial's batch: each expert's popularity times exp(sigma z - sigma^2 / 2), z standard
+ * normal (a factor of mean 1), renormalized. The placement stays where the law's expected
+ * loads put it: EPLB placed by statistics the batch does not exactly follow. */
+static int drift_batch(const layout *L, work *w, gsl_rng *r)
+{
+    double sum = 0, s = L->drift;
+    for (int j = 0; j < L->E; j++)
+        sum += w->pop_t[j] = L->pop[j] * exp(s * gsl_ran_gaussian_ziggurat(r, 1.0) - 0.5 * s * s);
+    for (int j = 0; j < L->E; j++)
+        w->pop_t[j] /= sum;
+    w->incl_stale = true;
+    if (L->how == SAMPLE_REJECT) {
+        if (w->alias_t)
+            gsl_ran_discrete_free(w->alias_t);
+        w->alias_t = gsl_ran_discrete_preproc((size_t)L->E, w->pop_t);
+        w->alias_cur = w->alias_t;
+        if (!w->alias_t)
+            return -1;
+    }
+    return 0;
+}
+
+/* This trial's inclusion probabilities (the multinomial path and the reach probabilities). */
+static void trial_inclusion(const layout *L, work *w)
+{
+    if (L->drift > 0 && w->incl_stale) {
+        rosen_newton(w->pop_t, L->E, L->k, &w->lambda, w->incl_t);
+        w->incl_stale = false;
+    }
+}
+
+static int trial_reset(const layout *L, work *w, gsl_rng *r)
 {
     memset(w->cnt_slot, 0, (size_t)L->slots * sizeof *w->cnt_slot);
     memset(w->cnt_expert, 0, (size_t)L->E * sizeof *w->cnt_expert);
@@ -809,6 +902,7 @@ static void trial_reset(const layout *L, work *w, gsl_rng *r)
         for (int j = 0; j < L->E; j++)
             w->pidx[w->perm[j]] = j;
     }
+    return L->drift > 0 ? drift_batch(L, w, r) : 0;
 }
 
 /* The slot a token's assignment to expert e lands in: one of its replicas at random. */
@@ -918,7 +1012,7 @@ static void reach_probs(const layout *L, work *w)
     }
     for (int s = 0; s < L->slots; s++) {
         int rk = L->slot_rank[s], e = L->slot_expert[s];
-        w->miss_rank[rk] *= 1 - L->incl[w->pidx[e]] / L->nrep[e];
+        w->miss_rank[rk] *= 1 - w->incl_cur[w->pidx[e]] / L->nrep[e];
         w->m_rank[rk]++;
     }
     for (int i = 0; i < L->ndiv; i++) {
@@ -954,8 +1048,9 @@ static void reach_probs(const layout *L, work *w)
  * the sum of reach probabilities, copies per rank are Binomial(T, reach). */
 static void trial_counts(const layout *L, work *w, gsl_rng *r)
 {
+    trial_inclusion(L, w);
     for (int j = 0; j < L->E; j++)
-        w->mult_p[j] = L->incl[j];
+        w->mult_p[j] = w->incl_cur[j];
     long left = L->T * L->k;
     while (left > 0) {
         unsigned int n = (unsigned int)(left < (1L << 30) ? left : (1L << 30));
@@ -976,8 +1071,9 @@ static void trial_counts(const layout *L, work *w, gsl_rng *r)
         }
         w->cnt_slot[s + n - 1] = c;
     }
-    /* Placement is fixed with EPLB, so its reach probabilities are computed once. */
-    if (L->permute || !w->reach_done) {
+    /* Placement is fixed with EPLB, so its reach probabilities are computed once (per trial
+     * when the batch drifts). */
+    if (L->permute || L->drift > 0 || !w->reach_done) {
         reach_probs(L, w);
         w->reach_done = true;
     }
@@ -1124,7 +1220,12 @@ static int monte_carlo(const sim_routing_query *q, sim_routing_stats *out, doubl
     while (a.n < MAX_TRIALS) {
         if (a.n >= MIN_TRIALS && (accum_precise(&a) || spent + trial_work > WORK_BUDGET))
             break;
-        trial_reset(&L, &w, r);
+        if (trial_reset(&L, &w, r) != 0) {
+            gsl_rng_free(r);
+            work_free(&w);
+            layout_free(&L);
+            return sim_fail(err, SIM_EFAIL, "routing: cannot build alias table");
+        }
         if (exact)
             trial_exact(&L, &w, r);
         else
@@ -1201,6 +1302,7 @@ static void all_experts(const sim_routing_query *q, sim_routing_stats *out)
     /* every expert gets all T tokens: ceil(T / tile) tiles each */
     out->padded_token_share = q->tile_rows > 0 && T > 0 ? ceil(T / q->tile_rows) * q->tile_rows / T : 1;
     out->max_tokens_per_rank_unbalanced = out->max_tokens_per_rank;
+    out->max_tokens_per_rank_placed = out->max_tokens_per_rank;
     out->hot_cold_tokens = 1;
     out->trials = 0;
 }
@@ -1252,6 +1354,18 @@ static int compute_at(const sim_routing_query *q, sim_routing_stats *out, double
     if (rc)
         return rc;
     out->max_tokens_per_rank_unbalanced = out->max_tokens_per_rank;
+    out->max_tokens_per_rank_placed = out->max_tokens_per_rank;
+    if (q->eplb && q->eplb_drift > 0 && q->skew > 0 && k < E) {
+        /* What the drift added: the same batch drawn from the law EPLB placed by. */
+        sim_routing_query placed = *q;
+        placed.eplb_drift = 0;
+        placed.small_rows = 0;
+        placed.tile_rows = 0;
+        sim_routing_stats p;
+        if ((rc = monte_carlo(&placed, &p, NULL, err)))
+            return rc;
+        out->max_tokens_per_rank_placed = p.max_tokens_per_rank;
+    }
     if (q->eplb && q->experts % q->ep != 0) {
         /* Only the redundant slots make the experts divide over the ranks (EP72 serves 256
          * experts in 288 slots): there is no placement without them to compare with. */
@@ -1296,7 +1410,7 @@ static int compute_at(const sim_routing_query *q, sim_routing_stats *out, double
 #define GRID_NODES (GRID_DENSE + 27 * GRID_PER_OCTAVE)
 /* Bump when the Monte Carlo, the samplers, EPLB placement, the nodes or the file layout change:
  * it names the cache files, so figures of an older code are never read back. */
-#define GRID_CODE_VERSION 2
+#define GRID_CODE_VERSION 3 /* 3: EPLB's batch drift (eplb_drift, max_tokens_per_rank_placed) */
 #define MAX_GRIDS 64
 
 static long node_tokens(int j)
@@ -1362,7 +1476,7 @@ static const size_t stat_fields[] = {
     offsetof(sim_routing_stats, mean_dest_nodes_per_token), offsetof(sim_routing_stats, max_token_copies_per_rank),
     offsetof(sim_routing_stats, small_expert_share), offsetof(sim_routing_stats, small_token_share),
     offsetof(sim_routing_stats, max_tokens_per_rank_unbalanced), offsetof(sim_routing_stats, hot_cold_tokens),
-    offsetof(sim_routing_stats, padded_token_share),
+    offsetof(sim_routing_stats, padded_token_share), offsetof(sim_routing_stats, max_tokens_per_rank_placed),
 };
 enum { N_FIELDS = sizeof stat_fields / sizeof *stat_fields };
 /* A node on disk: the fields, the dest nodes per node size (grid.nodes), the trials. */
@@ -1419,7 +1533,7 @@ static void interpolate(const sim_routing_query *q, const sim_routing_stats *a, 
  * short, of another version or law, or fails its checksum is ignored (and replaced on the next
  * write); files are written to a temporary name and renamed, so a reader never sees half of
  * one. Deleting them only costs the Monte Carlo again. */
-enum { KEY_WORDS = 12, FILE_MAX = 1 << 16 };
+enum { KEY_WORDS = 13, FILE_MAX = 1 << 16 };
 /* When this file was compiled, part of every file's key: a rebuild (a changed Monte Carlo
  * without a new GRID_CODE_VERSION, above all while developing) never reads figures of
  * another build. Costs the first use of each law once per build. */
@@ -1462,11 +1576,14 @@ static uint64_t fnv1a(const unsigned char *p, size_t n)
 static void law_key(const sim_routing_query *q, int64_t key[KEY_WORDS])
 {
     double skew = q->skew == 0 ? 0 : q->skew;
-    int64_t skew_bits;
+    int64_t skew_bits, drift_bits;
     memcpy(&skew_bits, &skew, sizeof skew_bits);
+    double drift = q->eplb_drift == 0 ? 0 : q->eplb_drift;
+    memcpy(&drift_bits, &drift, sizeof drift_bits);
     int64_t k[KEY_WORDS] = {q->experts, q->top_k, q->ep, q->ranks_per_node, skew_bits,
                             q->redundant, q->eplb, (int64_t)q->seed, q->small_rows, q->exact_work_limit,
-                            q->tile_rows, (int64_t)fnv1a((const unsigned char *)build_stamp, sizeof build_stamp - 1)};
+                            q->tile_rows, (int64_t)fnv1a((const unsigned char *)build_stamp, sizeof build_stamp - 1),
+                            drift_bits};
     memcpy(key, k, sizeof k);
 }
 
@@ -1707,6 +1824,10 @@ static uint64_t query_hash(const sim_routing_query *q)
     h = mix(h, (uint64_t)(uint32_t)q->small_rows | (uint64_t)(uint32_t)q->tile_rows << 32);
     h = mix(h, (uint64_t)q->exact_work_limit);
     h = mix(h, (uint64_t)q->direct);
+    double drift = q->eplb_drift == 0 ? 0 : q->eplb_drift;
+    uint64_t drift_bits;
+    memcpy(&drift_bits, &drift, sizeof drift_bits);
+    h = mix(h, drift_bits);
     return h;
 }
 
@@ -1716,7 +1837,7 @@ static bool query_equal(const sim_routing_query *a, const sim_routing_query *b)
            a->ep == b->ep && a->ranks_per_node == b->ranks_per_node && a->skew == b->skew &&
            a->redundant == b->redundant && a->eplb == b->eplb && a->seed == b->seed &&
            a->small_rows == b->small_rows && a->tile_rows == b->tile_rows && a->exact_work_limit == b->exact_work_limit &&
-           a->direct == b->direct;
+           a->direct == b->direct && a->eplb_drift == b->eplb_drift;
 }
 
 static cache_entry *cache_find(sim_routing_cache *c, const sim_routing_query *q, uint64_t h)

@@ -18,6 +18,21 @@
 #include "base/err.h"
 
 
+/* The drift of expert popularity between the statistics EPLB places by and the batch it routes,
+ * as sim_routing_query.eplb_drift. Source: NVIDIA TensorRT-LLM tech blog 4, "Scaling Expert
+ * Parallelism in TensorRT-LLM (Part 1)" (docs/source/blogs/tech_blog/blog4_Scaling_Expert_
+ * Parallelism_in_TensorRT-LLM.md), Table 1: DeepSeek-R1 decode on 32 GB200, 1024 routed tokens
+ * per rank per step, EPLB placed offline from the counts of iterations 100-200
+ * (examples/ep_load_balancer/generate_eplb_config.py sums them), measured per layer and
+ * iteration: the busiest rank carries 1.109x the mean (EP32, 9 slots per rank) and 1.115x (EP36,
+ * 8 slots), standard deviation over ranks 52.0 and 53.9 tokens. Routing the same law EPLB placed
+ * by gives 1.07x (sampling noise alone; std about 31). The sigma below is the one for which
+ * routing.c gives 1.109x at the EP32 shape (fitted, mean of seeds: tests/unit/step/test_routing.c,
+ * test_eplb_matches_published); the EP36 row is the check. Not published: how the drift scales
+ * with the batch. It is taken as a drift of each expert's share, the same at every batch size,
+ * so at prefill's large batches, where sampling noise vanishes, it is the whole residual. */
+#define SIM_ROUTING_EPLB_DRIFT 0.115
+
 typedef struct sim_routing_query {
     int experts;            /* E, routed experts per layer */
     int top_k;              /* k distinct experts per token */
@@ -27,6 +42,10 @@ typedef struct sim_routing_query {
     double skew;            /* popularity exponent: 0 = uniform */
     int redundant;          /* redundant expert slots (EPLB replicas of the hottest experts) */
     bool eplb;              /* place experts by expected load (EPLB); else contiguous, popularity random */
+    double eplb_drift;      /* eplb and skew > 0: each batch's expert popularity is the law's times a
+                               lognormal factor per expert, sigma eplb_drift (the batch differs from the
+                               statistics EPLB placed by); 0 = every batch follows the law EPLB placed by.
+                               Callers modelling a deployment pass SIM_ROUTING_EPLB_DRIFT */
     unsigned long seed;     /* Monte Carlo seed; results are deterministic for a given seed */
     int small_rows;         /* > 0: also split the busiest rank's experts at this many rows (the
                                kernel switch of hw.h's sim_curve); 0 = no split */
@@ -62,6 +81,9 @@ typedef struct sim_routing_stats {
                                          and the redundant slots took away); else = max_tokens_per_rank;
                                          NAN when the experts divide over the ranks only with the
                                          redundant slots (no placement without them exists) */
+    double max_tokens_per_rank_placed; /* eplb with eplb_drift > 0: E[max rank load] if every batch followed
+                                         the law EPLB placed by (the drift taken away: what is left is one
+                                         batch's sampling noise); else = max_tokens_per_rank */
     double hot_cold_tokens;           /* tokens the hottest expert got over those the coldest got, summed
                                          over the trials (an estimate of sim_routing_expert_ratio; 0 when
                                          the coldest got none) */

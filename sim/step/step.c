@@ -1510,6 +1510,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .skew = d->skew,
         .redundant = d->redundant_experts,
         .eplb = d->eplb,
+        /* EPLB places by past iterations' loads; a batch's popularity drifts from them */
+        .eplb_drift = d->eplb ? SIM_ROUTING_EPLB_DRIFT : 0,
         .seed = d->seed,
         .small_rows = c->cpu_experts ? c->k->grouped_host.small_rows : c->k->grouped_expert.small_rows,
     };
@@ -1612,6 +1614,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     facts->max_tokens_per_rank = assign;
     facts->imbalance = rs.mean_tokens_per_rank > 0 ? assign / rs.mean_tokens_per_rank : 1;
     facts->imbalance_unbalanced = rs.mean_tokens_per_rank > 0 ? rs.max_tokens_per_rank_unbalanced / rs.mean_tokens_per_rank : 1;
+    facts->imbalance_placed = rs.mean_tokens_per_rank > 0 ? rs.max_tokens_per_rank_placed / rs.mean_tokens_per_rank : 1;
     return SIM_OK;
 }
 

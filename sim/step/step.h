@@ -99,6 +99,9 @@ typedef struct sim_step_result {
                                            the curve giving only the shape in rows */
     double imbalance_unbalanced;        /* the same without EPLB placement and redundant slots (= imbalance
                                            without EPLB; NAN when no placement exists without the slots) */
+    double imbalance_placed;            /* EPLB: the same if every batch followed the statistics EPLB placed
+                                           by (one batch's sampling noise alone; routing.h,
+                                           SIM_ROUTING_EPLB_DRIFT); = imbalance without EPLB */
     sim_dtype expert_dtype, dense_dtype;/* compute types used */
 } sim_step_result;
 

@@ -33,11 +33,11 @@ static void same_result(const sim_step_result *a, const sim_step_result *b)
     const double da[] = { a->time_s, a->stage_time_s, a->compute_s, a->memory_s, a->comm_s, a->overhead_s,
                           a->comm_total_s, a->flops, a->bytes, a->comm_bytes, a->slow_tier_bytes, a->tokens,
                           a->tokens_per_expert, a->experts_touched_per_rank, a->max_tokens_per_rank, a->imbalance,
-                          a->imbalance_unbalanced };
+                          a->imbalance_unbalanced, a->imbalance_placed };
     const double db[] = { b->time_s, b->stage_time_s, b->compute_s, b->memory_s, b->comm_s, b->overhead_s,
                           b->comm_total_s, b->flops, b->bytes, b->comm_bytes, b->slow_tier_bytes, b->tokens,
                           b->tokens_per_expert, b->experts_touched_per_rank, b->max_tokens_per_rank, b->imbalance,
-                          b->imbalance_unbalanced };
+                          b->imbalance_unbalanced, b->imbalance_placed };
     assert_memory_equal(da, db, sizeof da);
     assert_memory_equal(a->by_kind_s, b->by_kind_s, sizeof a->by_kind_s);
     assert_memory_equal(a->tier_weight_bytes, b->tier_weight_bytes, sizeof a->tier_weight_bytes);
