@@ -20,6 +20,8 @@ trap 'rm -rf "$tmp"' EXIT
 # gpt-oss-20b prompt on the RTX 4090 (L4, llama.cpp pull 15631): 2.5x slower than predicted. The
 # rtx4090 INT8 prior comes from llama.cpp's own dense Q4_0 prompt row (D61); what is missing is
 # MoE prefill's own cost (expert GEMMs priced like the dense one) and a dense row for MXFP4.
+# Flash attention off (not stated; llama-bench's default then) does not fit the table's own
+# micro-batch curve as the cause (README, "Local cases", L4).
 KNOWN_OUT=("M5 q2_k pp512" "M5 q3_k_m pp512" "M5 q4_k_m pp512" "M5 q4_0 pp512"
            "M5 q5_k_m pp512" "M5 q5_0 pp512" "M5 q6_k pp512" "M5 q8_0 pp512"
            "L4 pp4096")
