@@ -113,9 +113,18 @@ static void describe_mtp(const sim_model *m, const int *k, int n, const sim_requ
                          k[i] <= m->spec.n ? m->spec.accepted[k[i] - 1] : NAN);
         used += w > 0 ? (size_t)w : 0;
     }
-    if (n > 1 || k[0] > 0)
+    /* the source itself, as eval and serve print it, so the figure can be traced from here */
+    if ((n > 1 || k[0] > 0) && !r->spec_accept_given) {
+        /* the source's first sentence, as eval prints the routing source; the whole is in the card */
+        const char *src = m->spec.source[0] ? m->spec.source : "none in the model card";
+        const char *dot = strstr(src, ". ");
+        int len = dot && dot - src < 200 ? (int)(dot - src) : (int)strlen(src);
+        if (len > 200)
+            len = 200;
         snprintf(buf + (used < cap ? used : cap - 1), cap - (used < cap ? used : cap - 1),
-                 " (acceptance: the model card's published figures, its 'speculative' source)");
+                 " (acceptance source: %.*s%s; whole source: %s)", len, src, len < (int)strlen(src) ? " ..." : "",
+                 m->path);
+    }
 }
 
 /* The checkpoint as shipped joins the default list: "native", every weight class at the card's
