@@ -101,7 +101,7 @@ static void acc_copy(acc *dst, const acc *src)
     }
 }
 
-static void acc_scale_add(acc *dst, const acc *src, double times)
+static void acc_scale_add(acc *restrict dst, const acc *restrict src, double times)
 {
     dst->compute += src->compute * times;
     dst->memory += src->memory * times;
@@ -119,16 +119,21 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
         dst->tier_bytes[i] += src->tier_bytes[i] * times;
     if (times <= 0)
         return;
-    for (int i = 0; i < SIM_LK_COUNT; i++) {
-        if (src->measured[i] > 0) {
-            dst->source[i] = src->source[i];
-            dst->held[i] = dst->held[i] || src->held[i];
-        }
+    /* the basis tallies, each array in its own loop and without a branch per kind (a kind the
+     * source measured takes its source and its held flag), so the compiler runs the kinds side
+     * by side */
+    for (int i = 0; i < SIM_LK_COUNT; i++)
+        dst->source[i] = src->measured[i] > 0 ? src->source[i] : dst->source[i];
+    for (int i = 0; i < SIM_LK_COUNT; i++)
+        dst->held[i] = dst->held[i] | (src->measured[i] > 0 && src->held[i]);
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         dst->measured[i] += src->measured[i];
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         dst->curves[i] += src->curves[i];
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         dst->matvec[i] += src->matvec[i];
+    for (int i = 0; i < SIM_LK_COUNT; i++)
         dst->gemm_shares[i] += src->gemm_shares[i];
-    }
 }
 
 static double acc_time(const acc *a)
@@ -236,6 +241,7 @@ typedef struct consts {
     } head;
     double a2a_disp_bytes;       /* bytes per dispatched element (the dispatch format's) */
     double a2a_remote;           /* 1 - 1/ep: the share of a token's destinations on other ranks */
+    sim_basis curves_basis;      /* the device's curves: calibrated or prior (its eff.provenance) */
 } consts;
 
 /* The kernel-table lookups of one step, one slot per call site: a site asks the same query
@@ -1959,10 +1965,10 @@ static int hybrid_stage(ctx *c, const sim_step_shape *s, int lps, double local_s
 }
 
 /* Each kind's basis from the counts of its operations. Communication with no measured row
- * and fixed costs rest on the hwmodel's link shares and overheads. */
-static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
+ * and fixed costs rest on the hwmodel's link shares and overheads; `curves` is what the
+ * hwmodel's curves rest on (consts.curves_basis). */
+static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw, sim_basis curves)
 {
-    sim_basis curves = strcmp(hw->eff.provenance, "calibrated") == 0 ? SIM_BASIS_CALIBRATED : SIM_BASIS_PRIOR;
     for (int i = 0; i < SIM_LK_COUNT; i++) {
         out->basis[i] = a->measured[i] > 0 ? (a->curves[i] > 0 ? SIM_BASIS_MIXED : SIM_BASIS_MEASURED)
                       : a->curves[i] > 0 || a->kind[i] > 0 ? curves
@@ -2108,6 +2114,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
     resolve_ffns(d, k);
     k->a2a_disp_bytes = sim_wformat_bytes(d->dispatch_fmt);
     k->a2a_remote = d->ep > 0 ? 1.0 - 1.0 / d->ep : 0; /* read only when ep > 1 */
+    k->curves_basis = strcmp(d->hw->eff.provenance, "calibrated") == 0 ? SIM_BASIS_CALIBRATED : SIM_BASIS_PRIOR;
 }
 
 static bool consts_usable(const consts *k)
@@ -2276,7 +2283,7 @@ static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim
     else
         out->comm_total_s += stage.comm - stage.kind[SIM_LK_EP_COMM];
     memcpy(out->by_kind_s, stage.kind, sizeof out->by_kind_s);
-    set_basis(out, &stage, d->hw);
+    set_basis(out, &stage, d->hw, c.k->curves_basis);
     out->stage_time_s = acc_time(&stage);
     out->time_s = out->stage_time_s * d->pp;
     out->flops = stage.flops;
@@ -2342,7 +2349,7 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     out->comm_total_s = work.comm;
     out->overhead_s = work.overhead;
     memcpy(out->by_kind_s, work.kind, sizeof out->by_kind_s);
-    set_basis(out, &work, d->hw);
+    set_basis(out, &work, d->hw, k.curves_basis);
     out->stage_time_s = out->time_s = acc_time(&work);
     out->flops = work.flops;
     out->bytes = work.bytes;
