@@ -1636,13 +1636,14 @@ static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, do
 
 /* Cost of one layer of a kind: its mixer (attention, the state-space / linear-attention
  * mixer, or none) and its FFN (MoE, dense, or none), each followed by its TP all-reduce.
- * Communication that two-batch overlap can hide (EP) is kept apart in `hideable`. With `sp`
- * (may be NULL), sp->pre_s receives the mixer's time plus the gate's, and sp->disp_s the
- * dispatch's share of `hideable`. */
+ * Communication that two-batch overlap can hide (EP) is kept apart in `hideable` (set for a MoE
+ * FFN only: no other layer has any). With `sp` (may be NULL), sp->pre_s receives the mixer's
+ * time plus the gate's, and sp->disp_s the dispatch's share of `hideable`. */
 static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
                        acc *work, acc *hideable, sim_step_result *facts, moe_split *sp, sim_err *err)
 {
-    acc_zero(hideable, c->slim);
+    if (ffn == SIM_FFN_MOE) /* only the MoE's exchange is hideable: another layer leaves it unset */
+        acc_zero(hideable, c->slim);
     double T = step_tokens(s);
     mixer_memo *mm = c->mixers && mixer != SIM_MIX_NONE ? &c->mixers[mixer] : NULL;
     if (mm && mm->valid && memcmp(&mm->s, s, sizeof *s) == 0) {
@@ -1736,7 +1737,11 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
         int rc = layer_costs(c, s, mixer, ffn, local_share, out, &comm, facts, NULL, err);
         if (rc)
             return rc;
-        acc_scale_add(out, &comm, 1);
+        /* a layer without MoE has no hideable part; adding its zeros would leave `out` as it is
+         * (an accumulator's sums start at +0 and only add, so none is -0, the one value + 0
+         * changes) */
+        if (moe)
+            acc_scale_add(out, &comm, 1);
         return SIM_OK;
     }
     acc_zero(out, c->slim);
