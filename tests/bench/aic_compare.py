@@ -25,7 +25,8 @@ Two entry points, timed apart:
     MLA block, the MoE with its all-to-all, the logits GEMM, p2p), against moesim's
     sim_step_plan_eval (the full sim_step_result).
 Both are called as aiconfigurator's callers call them, from Python; the floor a Python loop and
-one call with three int arguments put under any such figure is printed beside them.
+one call with three int arguments put under any such figure is printed beside them, and so is
+the engine's cost per step with no Python between steps (run_static over a decode run).
 
 Prints `key value` lines (rates in evaluations per CPU second) for aic_compare.sh to read.
 """
@@ -75,6 +76,15 @@ def main():
     print(f"latency {rate(engine.decode_step_latency, seconds):.0f}")
     print(f"per_op {rate(engine.decode_step_per_op, seconds):.0f}")
     print(f"python_floor {rate(max, seconds / 2):.0f}")
+    # Context, not the comparison: a whole decode run inside Rust (run_static "static_gen",
+    # stride 1: one step evaluation per generated token, each at its own context length, no
+    # Python between them), CPU ns per step at 64 sequences per rank, 64 steps.
+    steps, n = 64, 0
+    c0 = time.process_time()
+    while time.process_time() - c0 < seconds / 2:
+        engine.run_static(64, 1, ISL, steps + 1, 0, 1.0, 1.0, "static_gen", 1)
+        n += steps
+    print(f"run_static_ns_per_step {(time.process_time() - c0) / n * 1e9:.0f}")
     return 0
 
 

@@ -46,7 +46,7 @@ for i in $(seq 1 "$pairs"); do
     awk -v p="$i" -v l="$load" -v mt="$mt" -v al="$al" -v me="$me" -v ap="$ap" \
         'BEGIN { printf "%-5s %-6s %14d %14d %14d %14d %7.2fx %7.2fx\n", p, l, mt, al, me, ap, mt / al, me / ap }'
 done
-grep -E '^(compile_cpu_s|per_op_names|step_ms_1 |step_ms_316|python_floor)' "$tmp/a" | sed 's/^/aiconfigurator (last run): /'
+grep -E '^(compile_cpu_s|per_op_names|step_ms_1 |step_ms_316|python_floor|run_static_ns_per_step)' "$tmp/a" | sed 's/^/aiconfigurator (last run): /'
 awk 'function lo(a, b) { return a < b ? a : b } function hi(a, b) { return a > b ? a : b }
      NR == 1 { tmin = tmax = $1 / $2; emin = emax = $3 / $4 }
      { tmin = lo(tmin, $1 / $2); tmax = hi(tmax, $1 / $2); emin = lo(emin, $3 / $4); emax = hi(emax, $3 / $4) }
