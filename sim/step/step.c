@@ -66,17 +66,23 @@ const char *sim_bound_name(sim_bound b)
  * costed from a kernel-table row and from the curves, and the last row's source. A slim
  * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the four
  * times alone: the tallies from `flops` on are neither zeroed nor written. */
+/* Per-kind arrays of an accumulator, padded from SIM_LK_COUNT (15) to 16 so that
+ * acc_scale_add's loops run in whole vectors with no scalar remainder; the padding kind is
+ * never booked and stays 0 (acc_zero), and only SIM_LK_COUNT kinds are read out. */
+#define ACC_KINDS 16
+_Static_assert(ACC_KINDS >= SIM_LK_COUNT, "ACC_KINDS holds every layer kind");
+
 typedef struct acc {
     bool slim;
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;   /* not in a slim accumulator: */
     double tier_bytes[SIM_MAX_TIERS];   /* weight bytes per memory tier */
-    double kind[SIM_LK_COUNT];          /* the breakdown: */
-    int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
-    int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
-    bool held[SIM_LK_COUNT];
-    int matvec[SIM_LK_COUNT];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
-    int gemm_shares[SIM_LK_COUNT]; /* ... and at the GGUF GEMM shares (efficiency.gguf_gemm) */
+    double kind[ACC_KINDS];          /* the breakdown: */
+    int measured[ACC_KINDS], curves[ACC_KINDS];
+    int source[ACC_KINDS];   /* index into the device's kernel-table sources */
+    int held[ACC_KINDS];     /* 0 or 1 (an int, as the counts beside it: acc_scale_add's loops vectorise) */
+    int matvec[ACC_KINDS];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
+    int gemm_shares[ACC_KINDS]; /* ... and at the GGUF GEMM shares (efficiency.gguf_gemm) */
 } acc;
 
 static void acc_zero(acc *a, bool slim)
@@ -109,7 +115,7 @@ static void acc_scale_add(acc *restrict dst, const acc *restrict src, double tim
     dst->comm += src->comm * times;
     if (dst->slim)
         return;
-    for (int i = 0; i < SIM_LK_COUNT; i++)
+    for (int i = 0; i < ACC_KINDS; i++)
         dst->kind[i] += src->kind[i] * times;
     dst->flops += src->flops * times;
     dst->bytes += src->bytes * times;
@@ -122,17 +128,18 @@ static void acc_scale_add(acc *restrict dst, const acc *restrict src, double tim
     /* the basis tallies, each array in its own loop and without a branch per kind (a kind the
      * source measured takes its source and its held flag), so the compiler runs the kinds side
      * by side */
-    for (int i = 0; i < SIM_LK_COUNT; i++)
-        dst->source[i] = src->measured[i] > 0 ? src->source[i] : dst->source[i];
-    for (int i = 0; i < SIM_LK_COUNT; i++)
-        dst->held[i] = dst->held[i] | (src->measured[i] > 0 && src->held[i]);
-    for (int i = 0; i < SIM_LK_COUNT; i++)
+    for (int i = 0; i < ACC_KINDS; i++) {
+        int m = -(src->measured[i] > 0); /* all ones where the source measured the kind */
+        dst->source[i] = (src->source[i] & m) | (dst->source[i] & ~m);
+        dst->held[i] |= src->held[i] & m;
+    }
+    for (int i = 0; i < ACC_KINDS; i++)
         dst->measured[i] += src->measured[i];
-    for (int i = 0; i < SIM_LK_COUNT; i++)
+    for (int i = 0; i < ACC_KINDS; i++)
         dst->curves[i] += src->curves[i];
-    for (int i = 0; i < SIM_LK_COUNT; i++)
+    for (int i = 0; i < ACC_KINDS; i++)
         dst->matvec[i] += src->matvec[i];
-    for (int i = 0; i < SIM_LK_COUNT; i++)
+    for (int i = 0; i < ACC_KINDS; i++)
         dst->gemm_shares[i] += src->gemm_shares[i];
 }
 
@@ -216,6 +223,7 @@ typedef struct consts {
      * kernel the shares do not describe. */
     double gg_rate[SIM_WCLASS_COUNT], gg_max[SIM_WCLASS_COUNT];
     int gg_small[SIM_WCLASS_COUNT];
+    bool any_shares;   /* some class has a mat-vec or GEMM share above (else matvec_op does nothing) */
     /* the runtime's GEMM curves for each compute type above (sim_hw_gemm_curve): dense GEMMs in
      * the dense, expert and attention types, grouped expert GEMMs on the device and on the host */
     sim_curve gemm_dense, gemm_expert, gemm_shared, gemm_attn, grouped_expert, grouped_host;
@@ -598,6 +606,9 @@ static void resolve_matvec(const sim_deploy *d, consts *k)
         k->gg_max[cl] = cv.max;
         k->gg_small[cl] = cv.small_rows;
     }
+    k->any_shares = false;
+    for (int cl = 0; cl < SIM_WCLASS_COUNT; cl++)
+        k->any_shares = k->any_shares || k->mv_rate[cl] > 0 || k->gg_rate[cl] > 0;
     k->mv_host_experts = 0;
     if (d->host_cpu && k->peak_host > 0)
         k->mv_host_experts = matvec_rate(d->host_cpu, r, &k->w[SIM_WCLASS_EXPERTS], k->peak_host,
@@ -626,7 +637,7 @@ static void gemm_share_op(const ctx *c, op *o, sim_wclass cl, double rows)
  * one row, where the device has GGUF mat-vec shares for the class's types, its compute runs at
  * that rate (peak = the rate, eta 1) and the types' unpacking is inside it (no dequant term);
  * at more rows, the GGUF GEMM shares where the device has them (gemm_share_op). */
-static void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
+static void matvec_op_shares(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
 {
     double rate = c->k->mv_rate[cl];
     if (rows > 1 && !(o->hit.share > 0)) {
@@ -640,6 +651,14 @@ static void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double el
     o->c_curve = NULL; /* the rate is the op's, whatever its curve */
     o->dequant_s = dequant_time_other(c, c->d->hw, cl, elems);
     o->matvec = true;
+}
+
+/* matvec_op where the device has GGUF shares for some class (consts.any_shares); elsewhere it
+ * changes nothing, and the check is all a step pays (no call). */
+static inline void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
+{
+    if (c->k->any_shares)
+        matvec_op_shares(c, o, cl, rows, elems);
 }
 
 static double dequant_time(const ctx *c, sim_wclass k, double elems)
@@ -759,12 +778,25 @@ static bool klookup_untaped(const ctx *c, kernel_site site, const sim_kernel_que
     return c->plan ? site_lookup(c, site, q, hit) : sim_kernel_lookup(&c->d->hw->kernels, q, hit);
 }
 
+/* A shape's slot in the tape table: its words' bits, each times its own odd constant, summed
+ * (independent products, not a chain) and mixed once by murmur3's finalizer (the whole numbers a
+ * shape holds differ only in high bits). Only the slot depends on it: a tape is found by its
+ * whole key. */
 static uint64_t shape_hash(const sim_step_shape *s)
 {
-    const double *v = &s->decode_seqs;
-    uint64_t h = 0;
-    for (size_t i = 0; i < sizeof *s / sizeof(double); i++)
-        h = h * 0x100000001b3ULL ^ mix_bits(v[i], 0);
+    static const uint64_t mul[] = { 0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL,
+                                    0xd6e8feb86659fd93ULL, 0xff51afd7ed558ccdULL, 0xc4ceb9fe1a85ec53ULL,
+                                    0x94d049bb133111ebULL, 0xbf58476d1ce4e5b9ULL };
+    _Static_assert(sizeof(sim_step_shape) == sizeof mul, "one constant per word of sim_step_shape");
+    uint64_t w[sizeof mul / sizeof *mul], h = 0;
+    memcpy(w, s, sizeof w);
+    for (size_t i = 0; i < sizeof mul / sizeof *mul; i++)
+        h += w[i] * mul[i];
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return h;
 }
 
