@@ -72,17 +72,22 @@ const char *sim_bound_name(sim_bound b)
 #define ACC_KINDS 16
 _Static_assert(ACC_KINDS >= SIM_LK_COUNT, "ACC_KINDS holds every layer kind");
 
+/* The tallies are 16-bit (eight to a vector, half the bytes to clear and copy): a count is of
+ * one step's operations of a kind (tens), a source an index below SIM_KT_MAX_SOURCES. */
+typedef int16_t acc_tally;
+_Static_assert(SIM_KT_MAX_SOURCES < INT16_MAX, "a kernel-table source index fits an acc_tally");
+
 typedef struct acc {
     bool slim;
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;   /* not in a slim accumulator: */
     double tier_bytes[SIM_MAX_TIERS];   /* weight bytes per memory tier */
     double kind[ACC_KINDS];          /* the breakdown: */
-    int measured[ACC_KINDS], curves[ACC_KINDS];
-    int source[ACC_KINDS];   /* index into the device's kernel-table sources */
-    int held[ACC_KINDS];     /* 0 or 1 (an int, as the counts beside it: acc_scale_add's loops vectorise) */
-    int matvec[ACC_KINDS];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
-    int gemm_shares[ACC_KINDS]; /* ... and at the GGUF GEMM shares (efficiency.gguf_gemm) */
+    acc_tally measured[ACC_KINDS], curves[ACC_KINDS];
+    acc_tally source[ACC_KINDS];   /* index into the device's kernel-table sources */
+    acc_tally held[ACC_KINDS];     /* 0 or 1 (a tally, as the counts beside it: acc_scale_add's loops vectorise) */
+    acc_tally matvec[ACC_KINDS];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
+    acc_tally gemm_shares[ACC_KINDS]; /* ... and at the GGUF GEMM shares (efficiency.gguf_gemm) */
 } acc;
 
 static void acc_zero(acc *a, bool slim)
@@ -129,7 +134,7 @@ static void acc_scale_add(acc *restrict dst, const acc *restrict src, double tim
      * source measured takes its source and its held flag), so the compiler runs the kinds side
      * by side */
     for (int i = 0; i < ACC_KINDS; i++) {
-        int m = -(src->measured[i] > 0); /* all ones where the source measured the kind */
+        acc_tally m = (acc_tally)-(src->measured[i] > 0); /* all ones where the source measured the kind */
         dst->source[i] = (src->source[i] & m) | (dst->source[i] & ~m);
         dst->held[i] |= src->held[i] & m;
     }
@@ -1530,6 +1535,16 @@ static int expert_tiers(const ctx *c, double T_group, double frac[SIM_MAX_TIERS]
     return SIM_OK;
 }
 
+/* (long)llround(x), without the library call where x is in [0, 2^52): there x - trunc(x) is
+ * exact, and a half rounds away from zero as llround's does. */
+static inline long round_tokens(double x)
+{
+    if (!(x >= 0 && x < 0x1p52))
+        return (long)llround(x);
+    long t = (long)x;
+    return t + (x - (double)t >= 0.5);
+}
+
 static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, double T_group,
                    sim_step_result *facts, moe_split *sp, sim_err *err)
 {
@@ -1543,7 +1558,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     sim_routing_query q = {
         .experts = m->ffn.experts,
         .top_k = m->ffn.top_k,
-        .tokens = (long)llround(T_group),
+        .tokens = round_tokens(T_group),
         .ep = d->ep,
         .skew = d->skew,
         .redundant = d->redundant_experts,
