@@ -18,6 +18,15 @@
 #include "step/comm.h"
 #include "step/routing.h"
 
+/* The small steps of a repeated step's path (a replayed kernel-table answer, an operation's
+ * cost) are fewer instructions than the call and the register saves they would sit behind:
+ * inlined where the compiler takes the attribute (GCC, Clang); their slow paths stay calls. */
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))
+#else
+#define HOT_INLINE inline
+#endif
+
 static const char *const kind_names[SIM_LK_COUNT] = {
     "attention_projections", "attention_core", "ssm_mixer", "dense_ffn", "router", "experts", "shared_experts",
     "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead", "mtp_draft", "cpu_experts", "pcie_transfer",
@@ -369,7 +378,7 @@ typedef struct ctx {
 } ctx;
 
 /* Cost one operation into a: max(compute, memory) plus its fixed costs. */
-static void add_op(acc *a, const ctx *c, const op *o)
+static HOT_INLINE void add_op(acc *a, const ctx *c, const op *o)
 {
     const sim_hw *hw = c->d->hw;
     bool measured = o->hit.share > 0;
@@ -729,7 +738,7 @@ static bool site_lookup(const ctx *c, kernel_site site, const sim_kernel_query *
 
 /* The next answer on the step's tape, when the tape replays and it is this query's (site, x,
  * family): true with *found and *hit (when found) set. Any other query leaves the tape. */
-static bool tape_replay(const ctx *c, int site, double x, double family, bool *found, sim_kernel_hit *hit)
+static HOT_INLINE bool tape_replay(const ctx *c, int site, double x, double family, bool *found, sim_kernel_hit *hit)
 {
     tape_cursor *tc = c->tape;
     if (tc->mode != TAPE_REPLAY)
@@ -763,18 +772,25 @@ static void tape_record(const ctx *c, int site, double x, double family, bool fo
         e->hit = *hit;
 }
 
-/* sim_kernel_lookup on the device's table; with a plan, the next answer on the step's tape when
- * it is this query's, else the site's memo (and the answer recorded when the tape records). */
-static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+/* klookup past its tape: the table itself without a plan, else the site's memo (and the
+ * answer recorded when the tape records). */
+static bool klookup_off_tape(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
 {
     if (!c->plan)
         return sim_kernel_lookup(&c->d->hw->kernels, q, hit);
-    bool found;
-    if (tape_replay(c, site, q->x, q->family, &found, hit))
-        return found;
-    found = site_lookup(c, site, q, hit);
+    bool found = site_lookup(c, site, q, hit);
     tape_record(c, site, q->x, q->family, found, hit);
     return found;
+}
+
+/* sim_kernel_lookup on the device's table; with a plan, the next answer on the step's tape when
+ * it is this query's, else the site's memo (and the answer recorded when the tape records). */
+static HOT_INLINE bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    bool found;
+    if (c->plan && tape_replay(c, site, q->x, q->family, &found, hit))
+        return found;
+    return klookup_off_tape(c, site, q, hit);
 }
 
 /* klookup without the tape (a caller that tapes a combination of answers as one). */
@@ -852,8 +868,8 @@ static void tape_end(tape_cursor *tc, int rc)
 static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h, double inter,
                          int nmat, sim_kernel_hit *r);
 
-static sim_kernel_hit ffn_measured(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h,
-                                   double inter, int nmat)
+static HOT_INLINE sim_kernel_hit ffn_measured(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped,
+                                               double m, double h, double inter, int nmat)
 {
     sim_kernel_hit r = { 0 };
     double fam_up = (nmat - 1) * inter * h;
@@ -887,7 +903,8 @@ static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool gr
 }
 
 /* The kernel-table share of one GEMM of m rows against an n x k weight. */
-static sim_kernel_hit gemm_measured(const ctx *c, kernel_site site, sim_dtype t, double m, double n, double k)
+static HOT_INLINE sim_kernel_hit gemm_measured(const ctx *c, kernel_site site, sim_dtype t, double m, double n,
+                                                double k)
 {
     sim_kernel_hit hit = { 0 };
     sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k,
@@ -1191,7 +1208,7 @@ static void tp_allreduce(acc *a, const ctx *c, double T, double fraction)
  * Where no low-latency row covers a decode shape the normal rows answer: a library with one
  * kernel for both phases (TensorRT-LLM's NVLink alltoall, MORI's intranode one) publishes it
  * as normal and runs it in decode too. A zero share: no row covers the shape. */
-static sim_kernel_hit a2a_measured(const ctx *c, sim_kernel_query q, int phase, bool prefill)
+static HOT_INLINE sim_kernel_hit a2a_measured(const ctx *c, sim_kernel_query q, int phase, bool prefill)
 {
     sim_kernel_hit hit = { 0 };
     q.variant = phase * 2 + (prefill ? 0 : 1);
