@@ -71,10 +71,6 @@ const char *sim_bound_name(sim_bound b)
     return names[b];
 }
 
-/* Accumulated cost of a set of operations. Per layer kind it also counts the operations
- * costed from a kernel-table row and from the curves, and the last row's source. A slim
- * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the four
- * times alone: the tallies from `flops` on are neither zeroed nor written. */
 /* Per-kind arrays of an accumulator, padded from SIM_LK_COUNT (15) to 16 so that
  * acc_scale_add's loops run in whole vectors with no scalar remainder; the padding kind is
  * never booked and stays 0 (acc_zero), and only SIM_LK_COUNT kinds are read out. */
@@ -86,6 +82,10 @@ _Static_assert(ACC_KINDS >= SIM_LK_COUNT, "ACC_KINDS holds every layer kind");
 typedef int16_t acc_tally;
 _Static_assert(SIM_KT_MAX_SOURCES < INT16_MAX, "a kernel-table source index fits an acc_tally");
 
+/* Accumulated cost of a set of operations. Per layer kind it also counts the operations
+ * costed from a kernel-table row and from the curves, and the last row's source. A slim
+ * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the four
+ * times alone: the tallies from `flops` on are neither zeroed nor written. */
 typedef struct acc {
     bool slim;
     double compute, memory, overhead, comm;
