@@ -18,6 +18,15 @@
 #include "step/comm.h"
 #include "step/routing.h"
 
+/* The small steps of a repeated step's path (a replayed kernel-table answer, an operation's
+ * cost) are fewer instructions than the call and the register saves they would sit behind:
+ * inlined where the compiler takes the attribute (GCC, Clang); their slow paths stay calls. */
+#if defined(__GNUC__)
+#define HOT_INLINE inline __attribute__((always_inline))
+#else
+#define HOT_INLINE inline
+#endif
+
 static const char *const kind_names[SIM_LK_COUNT] = {
     "attention_projections", "attention_core", "ssm_mixer", "dense_ffn", "router", "experts", "shared_experts",
     "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead", "mtp_draft", "cpu_experts", "pcie_transfer",
@@ -62,6 +71,17 @@ const char *sim_bound_name(sim_bound b)
     return names[b];
 }
 
+/* Per-kind arrays of an accumulator, padded from SIM_LK_COUNT (15) to 16 so that
+ * acc_scale_add's loops run in whole vectors with no scalar remainder; the padding kind is
+ * never booked and stays 0 (acc_zero), and only SIM_LK_COUNT kinds are read out. */
+#define ACC_KINDS 16
+_Static_assert(ACC_KINDS >= SIM_LK_COUNT, "ACC_KINDS holds every layer kind");
+
+/* The tallies are 16-bit (eight to a vector, half the bytes to clear and copy): a count is of
+ * one step's operations of a kind (tens), a source an index below SIM_KT_MAX_SOURCES. */
+typedef int16_t acc_tally;
+_Static_assert(SIM_KT_MAX_SOURCES < INT16_MAX, "a kernel-table source index fits an acc_tally");
+
 /* Accumulated cost of a set of operations. Per layer kind it also counts the operations
  * costed from a kernel-table row and from the curves, and the last row's source. A slim
  * accumulator (a sweep that needs only the step's time, sim_step_plan_time) keeps the four
@@ -71,12 +91,12 @@ typedef struct acc {
     double compute, memory, overhead, comm;
     double flops, bytes, comm_bytes, slow_bytes;   /* not in a slim accumulator: */
     double tier_bytes[SIM_MAX_TIERS];   /* weight bytes per memory tier */
-    double kind[SIM_LK_COUNT];          /* the breakdown: */
-    int measured[SIM_LK_COUNT], curves[SIM_LK_COUNT];
-    int source[SIM_LK_COUNT];   /* index into the device's kernel-table sources */
-    bool held[SIM_LK_COUNT];
-    int matvec[SIM_LK_COUNT];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
-    int gemm_shares[SIM_LK_COUNT]; /* ... and at the GGUF GEMM shares (efficiency.gguf_gemm) */
+    double kind[ACC_KINDS];          /* the breakdown: */
+    acc_tally measured[ACC_KINDS], curves[ACC_KINDS];
+    acc_tally source[ACC_KINDS];   /* index into the device's kernel-table sources */
+    acc_tally held[ACC_KINDS];     /* 0 or 1 (a tally, as the counts beside it: acc_scale_add's loops vectorise) */
+    acc_tally matvec[ACC_KINDS];   /* operations costed at the GGUF mat-vec shares (efficiency.gguf_matvec) */
+    acc_tally gemm_shares[ACC_KINDS]; /* ... and at the GGUF GEMM shares (efficiency.gguf_gemm) */
 } acc;
 
 static void acc_zero(acc *a, bool slim)
@@ -101,7 +121,7 @@ static void acc_copy(acc *dst, const acc *src)
     }
 }
 
-static void acc_scale_add(acc *dst, const acc *src, double times)
+static void acc_scale_add(acc *restrict dst, const acc *restrict src, double times)
 {
     dst->compute += src->compute * times;
     dst->memory += src->memory * times;
@@ -109,7 +129,7 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
     dst->comm += src->comm * times;
     if (dst->slim)
         return;
-    for (int i = 0; i < SIM_LK_COUNT; i++)
+    for (int i = 0; i < ACC_KINDS; i++)
         dst->kind[i] += src->kind[i] * times;
     dst->flops += src->flops * times;
     dst->bytes += src->bytes * times;
@@ -119,16 +139,22 @@ static void acc_scale_add(acc *dst, const acc *src, double times)
         dst->tier_bytes[i] += src->tier_bytes[i] * times;
     if (times <= 0)
         return;
-    for (int i = 0; i < SIM_LK_COUNT; i++) {
-        if (src->measured[i] > 0) {
-            dst->source[i] = src->source[i];
-            dst->held[i] = dst->held[i] || src->held[i];
-        }
-        dst->measured[i] += src->measured[i];
-        dst->curves[i] += src->curves[i];
-        dst->matvec[i] += src->matvec[i];
-        dst->gemm_shares[i] += src->gemm_shares[i];
+    /* the basis tallies, each array in its own loop and without a branch per kind (a kind the
+     * source measured takes its source and its held flag), so the compiler runs the kinds side
+     * by side */
+    for (int i = 0; i < ACC_KINDS; i++) {
+        acc_tally m = (acc_tally)-(src->measured[i] > 0); /* all ones where the source measured the kind */
+        dst->source[i] = (src->source[i] & m) | (dst->source[i] & ~m);
+        dst->held[i] |= src->held[i] & m;
     }
+    for (int i = 0; i < ACC_KINDS; i++)
+        dst->measured[i] += src->measured[i];
+    for (int i = 0; i < ACC_KINDS; i++)
+        dst->curves[i] += src->curves[i];
+    for (int i = 0; i < ACC_KINDS; i++)
+        dst->matvec[i] += src->matvec[i];
+    for (int i = 0; i < ACC_KINDS; i++)
+        dst->gemm_shares[i] += src->gemm_shares[i];
 }
 
 static double acc_time(const acc *a)
@@ -211,6 +237,7 @@ typedef struct consts {
      * kernel the shares do not describe. */
     double gg_rate[SIM_WCLASS_COUNT], gg_max[SIM_WCLASS_COUNT];
     int gg_small[SIM_WCLASS_COUNT];
+    bool any_shares;   /* some class has a mat-vec or GEMM share above (else matvec_op does nothing) */
     /* the runtime's GEMM curves for each compute type above (sim_hw_gemm_curve): dense GEMMs in
      * the dense, expert and attention types, grouped expert GEMMs on the device and on the host */
     sim_curve gemm_dense, gemm_expert, gemm_shared, gemm_attn, grouped_expert, grouped_host;
@@ -236,6 +263,7 @@ typedef struct consts {
     } head;
     double a2a_disp_bytes;       /* bytes per dispatched element (the dispatch format's) */
     double a2a_remote;           /* 1 - 1/ep: the share of a token's destinations on other ranks */
+    sim_basis curves_basis;      /* the device's curves: calibrated or prior (its eff.provenance) */
 } consts;
 
 /* The kernel-table lookups of one step, one slot per call site: a site asks the same query
@@ -350,7 +378,7 @@ typedef struct ctx {
 } ctx;
 
 /* Cost one operation into a: max(compute, memory) plus its fixed costs. */
-static void add_op(acc *a, const ctx *c, const op *o)
+static HOT_INLINE void add_op(acc *a, const ctx *c, const op *o)
 {
     const sim_hw *hw = c->d->hw;
     bool measured = o->hit.share > 0;
@@ -592,6 +620,9 @@ static void resolve_matvec(const sim_deploy *d, consts *k)
         k->gg_max[cl] = cv.max;
         k->gg_small[cl] = cv.small_rows;
     }
+    k->any_shares = false;
+    for (int cl = 0; cl < SIM_WCLASS_COUNT; cl++)
+        k->any_shares = k->any_shares || k->mv_rate[cl] > 0 || k->gg_rate[cl] > 0;
     k->mv_host_experts = 0;
     if (d->host_cpu && k->peak_host > 0)
         k->mv_host_experts = matvec_rate(d->host_cpu, r, &k->w[SIM_WCLASS_EXPERTS], k->peak_host,
@@ -620,7 +651,7 @@ static void gemm_share_op(const ctx *c, op *o, sim_wclass cl, double rows)
  * one row, where the device has GGUF mat-vec shares for the class's types, its compute runs at
  * that rate (peak = the rate, eta 1) and the types' unpacking is inside it (no dequant term);
  * at more rows, the GGUF GEMM shares where the device has them (gemm_share_op). */
-static void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
+static void matvec_op_shares(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
 {
     double rate = c->k->mv_rate[cl];
     if (rows > 1 && !(o->hit.share > 0)) {
@@ -634,6 +665,14 @@ static void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double el
     o->c_curve = NULL; /* the rate is the op's, whatever its curve */
     o->dequant_s = dequant_time_other(c, c->d->hw, cl, elems);
     o->matvec = true;
+}
+
+/* matvec_op where the device has GGUF shares for some class (consts.any_shares); elsewhere it
+ * changes nothing, and the check is all a step pays (no call). */
+static inline void matvec_op(const ctx *c, op *o, sim_wclass cl, double rows, double elems)
+{
+    if (c->k->any_shares)
+        matvec_op_shares(c, o, cl, rows, elems);
 }
 
 static double dequant_time(const ctx *c, sim_wclass k, double elems)
@@ -699,7 +738,7 @@ static bool site_lookup(const ctx *c, kernel_site site, const sim_kernel_query *
 
 /* The next answer on the step's tape, when the tape replays and it is this query's (site, x,
  * family): true with *found and *hit (when found) set. Any other query leaves the tape. */
-static bool tape_replay(const ctx *c, int site, double x, double family, bool *found, sim_kernel_hit *hit)
+static HOT_INLINE bool tape_replay(const ctx *c, int site, double x, double family, bool *found, sim_kernel_hit *hit)
 {
     tape_cursor *tc = c->tape;
     if (tc->mode != TAPE_REPLAY)
@@ -733,18 +772,25 @@ static void tape_record(const ctx *c, int site, double x, double family, bool fo
         e->hit = *hit;
 }
 
-/* sim_kernel_lookup on the device's table; with a plan, the next answer on the step's tape when
- * it is this query's, else the site's memo (and the answer recorded when the tape records). */
-static bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+/* klookup past its tape: the table itself without a plan, else the site's memo (and the
+ * answer recorded when the tape records). */
+static bool klookup_off_tape(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
 {
     if (!c->plan)
         return sim_kernel_lookup(&c->d->hw->kernels, q, hit);
-    bool found;
-    if (tape_replay(c, site, q->x, q->family, &found, hit))
-        return found;
-    found = site_lookup(c, site, q, hit);
+    bool found = site_lookup(c, site, q, hit);
     tape_record(c, site, q->x, q->family, found, hit);
     return found;
+}
+
+/* sim_kernel_lookup on the device's table; with a plan, the next answer on the step's tape when
+ * it is this query's, else the site's memo (and the answer recorded when the tape records). */
+static HOT_INLINE bool klookup(const ctx *c, kernel_site site, const sim_kernel_query *q, sim_kernel_hit *hit)
+{
+    bool found;
+    if (c->plan && tape_replay(c, site, q->x, q->family, &found, hit))
+        return found;
+    return klookup_off_tape(c, site, q, hit);
 }
 
 /* klookup without the tape (a caller that tapes a combination of answers as one). */
@@ -753,12 +799,25 @@ static bool klookup_untaped(const ctx *c, kernel_site site, const sim_kernel_que
     return c->plan ? site_lookup(c, site, q, hit) : sim_kernel_lookup(&c->d->hw->kernels, q, hit);
 }
 
+/* A shape's slot in the tape table: its words' bits, each times its own odd constant, summed
+ * (independent products, not a chain) and mixed once by murmur3's finalizer (the whole numbers a
+ * shape holds differ only in high bits). Only the slot depends on it: a tape is found by its
+ * whole key. */
 static uint64_t shape_hash(const sim_step_shape *s)
 {
-    const double *v = &s->decode_seqs;
-    uint64_t h = 0;
-    for (size_t i = 0; i < sizeof *s / sizeof(double); i++)
-        h = h * 0x100000001b3ULL ^ mix_bits(v[i], 0);
+    static const uint64_t mul[] = { 0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL, 0x165667b19e3779f9ULL,
+                                    0xd6e8feb86659fd93ULL, 0xff51afd7ed558ccdULL, 0xc4ceb9fe1a85ec53ULL,
+                                    0x94d049bb133111ebULL, 0xbf58476d1ce4e5b9ULL };
+    _Static_assert(sizeof(sim_step_shape) == sizeof mul, "one constant per word of sim_step_shape");
+    uint64_t w[sizeof mul / sizeof *mul], h = 0;
+    memcpy(w, s, sizeof w);
+    for (size_t i = 0; i < sizeof mul / sizeof *mul; i++)
+        h += w[i] * mul[i];
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
     return h;
 }
 
@@ -809,8 +868,8 @@ static void tape_end(tape_cursor *tc, int rc)
 static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h, double inter,
                          int nmat, sim_kernel_hit *r);
 
-static sim_kernel_hit ffn_measured(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped, double m, double h,
-                                   double inter, int nmat)
+static HOT_INLINE sim_kernel_hit ffn_measured(const ctx *c, kernel_site up_site, sim_dtype t, bool grouped,
+                                               double m, double h, double inter, int nmat)
 {
     sim_kernel_hit r = { 0 };
     double fam_up = (nmat - 1) * inter * h;
@@ -844,7 +903,8 @@ static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool gr
 }
 
 /* The kernel-table share of one GEMM of m rows against an n x k weight. */
-static sim_kernel_hit gemm_measured(const ctx *c, kernel_site site, sim_dtype t, double m, double n, double k)
+static HOT_INLINE sim_kernel_hit gemm_measured(const ctx *c, kernel_site site, sim_dtype t, double m, double n,
+                                                double k)
 {
     sim_kernel_hit hit = { 0 };
     sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = t, .x = m, .family = n * k,
@@ -1148,7 +1208,7 @@ static void tp_allreduce(acc *a, const ctx *c, double T, double fraction)
  * Where no low-latency row covers a decode shape the normal rows answer: a library with one
  * kernel for both phases (TensorRT-LLM's NVLink alltoall, MORI's intranode one) publishes it
  * as normal and runs it in decode too. A zero share: no row covers the shape. */
-static sim_kernel_hit a2a_measured(const ctx *c, sim_kernel_query q, int phase, bool prefill)
+static HOT_INLINE sim_kernel_hit a2a_measured(const ctx *c, sim_kernel_query q, int phase, bool prefill)
 {
     sim_kernel_hit hit = { 0 };
     q.variant = phase * 2 + (prefill ? 0 : 1);
@@ -1492,6 +1552,16 @@ static int expert_tiers(const ctx *c, double T_group, double frac[SIM_MAX_TIERS]
     return SIM_OK;
 }
 
+/* (long)llround(x), without the library call where x is in [0, 2^52): there x - trunc(x) is
+ * exact, and a half rounds away from zero as llround's does. */
+static inline long round_tokens(double x)
+{
+    if (!(x >= 0 && x < 0x1p52))
+        return (long)llround(x);
+    long t = (long)x;
+    return t + (x - (double)t >= 0.5);
+}
+
 static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, double T_group,
                    sim_step_result *facts, moe_split *sp, sim_err *err)
 {
@@ -1505,7 +1575,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     sim_routing_query q = {
         .experts = m->ffn.experts,
         .top_k = m->ffn.top_k,
-        .tokens = (long)llround(T_group),
+        .tokens = round_tokens(T_group),
         .ep = d->ep,
         .skew = d->skew,
         .redundant = d->redundant_experts,
@@ -1633,13 +1703,14 @@ static int ffn_costs(const ctx *c, const sim_step_shape *s, sim_ffn_slot ffn, do
 
 /* Cost of one layer of a kind: its mixer (attention, the state-space / linear-attention
  * mixer, or none) and its FFN (MoE, dense, or none), each followed by its TP all-reduce.
- * Communication that two-batch overlap can hide (EP) is kept apart in `hideable`. With `sp`
- * (may be NULL), sp->pre_s receives the mixer's time plus the gate's, and sp->disp_s the
- * dispatch's share of `hideable`. */
+ * Communication that two-batch overlap can hide (EP) is kept apart in `hideable` (set for a MoE
+ * FFN only: no other layer has any). With `sp` (may be NULL), sp->pre_s receives the mixer's
+ * time plus the gate's, and sp->disp_s the dispatch's share of `hideable`. */
 static int layer_costs(const ctx *c, const sim_step_shape *s, sim_mixer mixer, sim_ffn_slot ffn, double local_share,
                        acc *work, acc *hideable, sim_step_result *facts, moe_split *sp, sim_err *err)
 {
-    acc_zero(hideable, c->slim);
+    if (ffn == SIM_FFN_MOE) /* only the MoE's exchange is hideable: another layer leaves it unset */
+        acc_zero(hideable, c->slim);
     double T = step_tokens(s);
     mixer_memo *mm = c->mixers && mixer != SIM_MIX_NONE ? &c->mixers[mixer] : NULL;
     if (mm && mm->valid && memcmp(&mm->s, s, sizeof *s) == 0) {
@@ -1733,7 +1804,11 @@ static int layer_time(const ctx *c, const sim_step_shape *s, sim_mixer mixer, si
         int rc = layer_costs(c, s, mixer, ffn, local_share, out, &comm, facts, NULL, err);
         if (rc)
             return rc;
-        acc_scale_add(out, &comm, 1);
+        /* a layer without MoE has no hideable part; adding its zeros would leave `out` as it is
+         * (an accumulator's sums start at +0 and only add, so none is -0, the one value + 0
+         * changes) */
+        if (moe)
+            acc_scale_add(out, &comm, 1);
         return SIM_OK;
     }
     acc_zero(out, c->slim);
@@ -1962,10 +2037,10 @@ static int hybrid_stage(ctx *c, const sim_step_shape *s, int lps, double local_s
 }
 
 /* Each kind's basis from the counts of its operations. Communication with no measured row
- * and fixed costs rest on the hwmodel's link shares and overheads. */
-static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw)
+ * and fixed costs rest on the hwmodel's link shares and overheads; `curves` is what the
+ * hwmodel's curves rest on (consts.curves_basis). */
+static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw, sim_basis curves)
 {
-    sim_basis curves = strcmp(hw->eff.provenance, "calibrated") == 0 ? SIM_BASIS_CALIBRATED : SIM_BASIS_PRIOR;
     for (int i = 0; i < SIM_LK_COUNT; i++) {
         out->basis[i] = a->measured[i] > 0 ? (a->curves[i] > 0 ? SIM_BASIS_MIXED : SIM_BASIS_MEASURED)
                       : a->curves[i] > 0 || a->kind[i] > 0 ? curves
@@ -2111,6 +2186,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
     resolve_ffns(d, k);
     k->a2a_disp_bytes = sim_wformat_bytes(d->dispatch_fmt);
     k->a2a_remote = d->ep > 0 ? 1.0 - 1.0 / d->ep : 0; /* read only when ep > 1 */
+    k->curves_basis = strcmp(d->hw->eff.provenance, "calibrated") == 0 ? SIM_BASIS_CALIBRATED : SIM_BASIS_PRIOR;
 }
 
 static bool consts_usable(const consts *k)
@@ -2279,7 +2355,7 @@ static int step_eval(ctx *cp, const sim_step_shape *s, sim_step_result *out, sim
     else
         out->comm_total_s += stage.comm - stage.kind[SIM_LK_EP_COMM];
     memcpy(out->by_kind_s, stage.kind, sizeof out->by_kind_s);
-    set_basis(out, &stage, d->hw);
+    set_basis(out, &stage, d->hw, c.k->curves_basis);
     out->stage_time_s = acc_time(&stage);
     out->time_s = out->stage_time_s * d->pp;
     out->flops = stage.flops;
@@ -2345,7 +2421,7 @@ int sim_moe_layer_eval(const sim_deploy *d, const sim_memfit *fit, double tokens
     out->comm_total_s = work.comm;
     out->overhead_s = work.overhead;
     memcpy(out->by_kind_s, work.kind, sizeof out->by_kind_s);
-    set_basis(out, &work, d->hw);
+    set_basis(out, &work, d->hw, k.curves_basis);
     out->stage_time_s = out->time_s = acc_time(&work);
     out->flops = work.flops;
     out->bytes = work.bytes;

@@ -25,3 +25,14 @@ bench-search: $(BIN)/moesim
 	@BIN=$(BIN) MOESIM_HOME=$(CURDIR) bash tests/bench/search_speed.sh
 
 BENCHES += bench-search
+
+# Issue 20's "repeated shapes >= 10x aiconfigurator's compiled engine", side by side with
+# aiconfigurator 0.12.0 (tests/bench/aic_compare.sh): run when $(AIC_PYTHON) or /work/venv-aic
+# has it, else one line says how to install it (exit 0). Not part of `make test`.
+.PHONY: bench-aic
+bench-aic:
+	@if bash tests/bench/aic_compare.sh --probe; then \
+	    $(MAKE) --no-print-directory $(BUILD)/bench/bench_step && \
+	    BENCH_STEP=$(BUILD)/bench/bench_step MOESIM_HOME=$(CURDIR) bash tests/bench/aic_compare.sh; fi
+
+BENCHES += bench-aic
