@@ -115,19 +115,11 @@ static int check_lengths(des *s, sim_err *err)
 }
 
 /* The orbit of speculative decoding's credit from 0, by the float recurrence rank_finish
- * runs (des_internal.h, credit_orbit). */
-static void credit_orbit_init(credit_orbit *c, const sim_des_opts *o)
+ * runs (des_internal.h, credit_orbit); P = 0 when it does not come back within CREDIT_PMAX. */
+static void credit_orbit_walk(credit_orbit *c, const sim_des_opts *o)
 {
-    memset(c, 0, sizeof *c);
-    if (o->spec_tokens == 0) {
-        c->P = 1;
-        c->made[0] = 1;
-        c->cum[1] = 1;
-        c->cum[2] = 2;
-        return;
-    }
     float x = 0;
-    for (int i = 0; i < CREDIT_PMAX; i++) {
+    for (int i = 0; i < CREDIT_PMAX; i++) { /* as rank_finish moves a credit */
         c->x[i] = x;
         x += (float)o->spec_accept;
         int made = (int)x;
@@ -145,8 +137,31 @@ static void credit_orbit_init(credit_orbit *c, const sim_des_opts *o)
     }
     for (int i = c->P + 1; i <= 2 * c->P; i++) /* a second period: sums from any point */
         c->cum[i] = c->cum[i - 1] + c->made[i - 1 - c->P];
+}
+
+/* The credit's orbit and the period of the block crossings (des_internal.h, credit_orbit). */
+static void credit_orbit_init(credit_orbit *c, const sim_des_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    if (o->spec_tokens == 0) {
+        c->P = 1;
+        c->made[0] = 1;
+        c->cum[1] = 1;
+        c->cum[2] = 2;
+    } else {
+        credit_orbit_walk(c, o);
+        if (c->P == 0)
+            return;
+    }
     for (int i = 0; i < c->P; i++)
         c->cum_b[i] = (int)(c->cum[i] % o->block_tokens);
+    long B = o->block_tokens, g = B, t = c->cum[c->P] % B;
+    while (t) { /* g = gcd(B, cum[P]) */
+        long x = g % t;
+        g = t;
+        t = x;
+    }
+    c->L = c->P * (B / g);
 }
 
 static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, sim_err *err)

@@ -169,6 +169,10 @@ typedef struct credit_orbit {
     int made[CREDIT_PMAX];       /* tokens a step makes from x[i] (before the cap at osl) */
     long cum[2 * CREDIT_PMAX + 1]; /* cum[i] = made[0] + ... + made[(i - 1) mod P], i <= 2P; cum[P]: tokens per period */
     int cum_b[CREDIT_PMAX];      /* cum[i] mod block_tokens, i < P */
+    long L;                      /* the period of the lazy decoders' block crossings: P steps move a
+                                  * decoder's KV + draft tokens by cum[P], and L is the least multiple
+                                  * of P over which that is a multiple of B, P B / gcd(cum[P], B); each
+                                  * decoder crosses L / P cum[P] / B times in a period */
 } credit_orbit;
 
 typedef struct des {

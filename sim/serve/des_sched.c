@@ -3,8 +3,10 @@
  * first (decode tokens, next prompt chunks), then admissions first come first served while
  * KV blocks last; preemption by recompute; the iteration's time from the step-time memo;
  * KV transfers from a prefill pool to a decode pool. The oldest decoding sequences of a rank
- * are "lazy" (des_internal.h, rank): stepped as aggregates, written back when they finish or
- * when the walk must decide sequence by sequence, with the same outcome to the last bit. */
+ * are "lazy" (des_internal.h, rank; with speculative decoding by credit phase, when the
+ * credit is periodic: des_internal.h, credit_orbit): stepped as aggregates, written back when
+ * they finish or when the walk must decide sequence by sequence, with the same outcome to the
+ * last bit. */
 #include <math.h>
 #include <string.h>
 
@@ -81,6 +83,8 @@ static long lazy_cum(const des *s, int ph, long n)
 {
     const credit_orbit *c = &s->credit;
     long i = ph + c->P + n;
+    if (c->P == 1) /* no division where every step makes the same tokens */
+        return i * c->cum[1];
     return i / c->P * c->cum[c->P] + c->cum[i % c->P];
 }
 
@@ -96,7 +100,7 @@ static int credit_index(const des *s, float x)
 /* The phase class of a sequence whose credit is at orbit point i at clock c. */
 static int lazy_class(const des *s, int i, long c)
 {
-    return mod_b(i - c, s->credit.P);
+    return s->credit.P == 1 ? 0 : mod_b(i - c, s->credit.P);
 }
 
 /* Decoding sequence id becomes lazy at the rank's clock c: its credit must be on the orbit,
@@ -225,7 +229,7 @@ static void cross_init(const des *s, const rank *r, long c, cross_it *it)
 }
 
 /* The blocks crossed into at the iterator's clock; moves it to the next. */
-static long cross_next(const des *s, const rank *r, cross_it *it)
+static inline long cross_next(const des *s, const rank *r, cross_it *it)
 {
     int B = s->o->block_tokens, P = s->credit.P;
     long n = 0;
@@ -245,8 +249,17 @@ static long cross_next(const des *s, const rank *r, cross_it *it)
     return n;
 }
 
-static long lazy_cross(const des *s, const rank *r, long c)
+static inline long lazy_cross(const des *s, const rank *r, long c)
 {
+    if (s->credit.P == 1) { /* one class: base = lazy_cum(0, c - 1) = c cum[1] */
+        int B = s->o->block_tokens;
+        long m = s->credit.cum[1], base = c * m, n = 0;
+        if (m == 1) /* one token a step (no speculative decoding) */
+            return r->phase[mod_b(-(base + 1), B)];
+        for (long t = 1; t <= m; t++)
+            n += r->phase[mod_b(-(base + t), B)];
+        return n;
+    }
     cross_it it;
     cross_init(s, r, c, &it);
     return cross_next(s, r, &it);
@@ -256,7 +269,10 @@ static long lazy_cross(const des *s, const rank *r, long c)
 static long lazy_made(const des *s, const rank *r, long c, long n)
 {
     const credit_orbit *o = &s->credit;
-    int P = o->P, b = (int)(c % P), nr = (int)(n % P);
+    int P = o->P;
+    if (P == 1) /* every decoder makes the same tokens each step */
+        return (long)r->nlazy * n * o->made[0];
+    int b = (int)(c % P), nr = (int)(n % P);
     long t = 0, whole = n / P * o->cum[P];
     for (int ph = 0; ph < P; ph++) {
         if (r->nph[ph] == 0)
@@ -550,26 +566,17 @@ int des_pool_start(des *s, pool *p, sim_err *err)
  * of rank r's step k iterations after the one just scheduled, when the rank only steps its
  * lazy decoders: their summed context grows by the tokens they make (computed as
  * rank_schedule and rank_shape compute it). One number that changes when either does. */
-static int64_t stretch_ctx_key(const des *s, const pool *p, const rank *r, long k)
+static inline int64_t stretch_ctx_key(const des *s, const rank *r, long k)
 {
-    rank x = *r;
-    x.shape.decode_ctx = (double)(r->lazy_kv + lazy_made(s, r, r->clock, k) + r->nlazy);
-    sim_step_shape sh = rank_shape(s, p, &x);
-    return (int64_t)des_memo_ctx_index(sh.decode_ctx) << 32 | (uint32_t)des_memo_ctx_index(sh.prefill_ctx);
-}
-
-/* The crossings of rank r's lazy decoders repeat with a period of L steps: P steps of the
- * credit's orbit move a decoder's KV by cum[P] tokens, and L is the least multiple of P over
- * which that is a multiple of B; each decoder crosses L / P * cum[P] / B times in a period. */
-static long stretch_period(const des *s)
-{
-    long B = s->o->block_tokens, T = s->credit.cum[s->credit.P], g = B, t = T % B;
-    while (t) { /* gcd(B, T) */
-        long x = g % t;
-        g = t;
-        t = x;
+    double dec = r->shape.decode_seqs;
+    double ctx = (double)(r->lazy_kv + lazy_made(s, r, r->clock, k) + r->nlazy) / dec;
+    double padded = graph_pad(dec, s->o->graph_max);
+    int64_t key = des_memo_ctx_index(padded > 0 ? ctx * dec / padded : 0);
+    if (r->spec_dec > 0) { /* the drafts verified as prompt-like tokens, at the mean context */
+        double verify = r->spec_dec * s->o->spec_tokens;
+        key = key << 32 | (uint32_t)des_memo_ctx_index(verify * ctx / verify);
     }
-    return s->credit.P * (B / g);
+    return key;
 }
 
 enum { STRETCH_LMAX = 2048 }; /* the longest period taken in closed form */
@@ -577,19 +584,21 @@ enum { STRETCH_LMAX = 2048 }; /* the longest period taken in closed form */
 /* Over the m steps after the one just scheduled, rank r's lazy decoders take *cm blocks
  * (C_m), *area = C_1 + ... + C_m (for the timeline's KV integral), and *over is the first
  * step j <= m at which C_j exceeds the rank's free blocks (m + 1 if none). Step by step up to
- * one period of L steps (stretch_period); beyond it in closed form from one period's prefix
+ * one period of L steps (credit_orbit.L); beyond it in closed form from one period's prefix
  * sums (C_{qL + r} = q nlazy L / P cum[P] / B + Pr[r]), so a stretch costs the same however
  * long it is. The caller keeps m <= STRETCH_LMAX when the period is longer. */
 static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double *area, long *over)
 {
-    long L = stretch_period(s), c0 = r->clock;
+    long L = s->credit.L, c0 = r->clock;
     long c = 0, a = 0;
     *over = m + 1;
     cross_it it;
-    cross_init(s, r, c0 + 1, &it);
+    bool one = s->credit.P == 1; /* one class: a lookup a step (lazy_cross) */
+    if (!one)
+        cross_init(s, r, c0 + 1, &it);
     if (m <= L || L > STRETCH_LMAX) {
         for (long j = 1; j <= m; j++) {
-            c += cross_next(s, r, &it);
+            c += one ? lazy_cross(s, r, c0 + j) : cross_next(s, r, &it);
             a += c;
             if (c > r->free_blocks && *over > m)
                 *over = j;
@@ -601,7 +610,7 @@ static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double
     long Pr[STRETCH_LMAX], PP[STRETCH_LMAX]; /* Pr[i] = C_i for i < L; PP[i] = Pr[0] + ... + Pr[i] */
     Pr[0] = PP[0] = 0;
     for (long i = 1; i < L; i++) {
-        Pr[i] = Pr[i - 1] + cross_next(s, r, &it);
+        Pr[i] = Pr[i - 1] + (one ? lazy_cross(s, r, c0 + i) : cross_next(s, r, &it));
         PP[i] = PP[i - 1] + Pr[i];
     }
     long nl = (long)r->nlazy * (L / s->credit.P) * s->credit.cum[s->credit.P] / s->o->block_tokens;
@@ -681,10 +690,11 @@ static long stretch_clock(double t0, double t, double h, long n, double *t_end)
 
 /* Pool p just started an iteration. When every rank only steps lazy decoders (nothing else
  * running, no admission: the queue's head did not fit, and the budget and free blocks only
- * shrink while the stretch lasts), the next iterations repeat it with one more token of
- * context per sequence until a decoder finishes, the context crosses into another bucket of
- * the step-time memo (the step time then changes: it is looked up by the quantized mean
- * context, not by KV blocks), the free blocks cannot cover the blocks the decoders cross
+ * shrink while the stretch lasts), the next iterations repeat it with the tokens each decoder
+ * makes added to its context (one, or with speculative decoding those of its credit phase)
+ * until a decoder finishes, the context crosses into another bucket of the step-time memo
+ * (the step time then changes: it is looked up by the quantized mean context, not by KV
+ * blocks; with speculative decoding also the verified drafts' context), the free blocks cannot cover the blocks the decoders cross
  * into, or something that touches the pool can happen (stretch_horizon). Those n iterations
  * become one: the blocks they take are taken now (the KV peak is the last iteration's; the
  * timeline's KV integral is corrected at the end, des_pool_finish), tokens and rank clocks
@@ -714,18 +724,20 @@ void des_stretch(des *s, pool *p)
     double memo_a[p->nranks];
     for (int i = 0; i < p->nranks; i++)
         memo_m[i] = -1;
-    if (stretch_period(s) > STRETCH_LMAX && n > STRETCH_LMAX + 1)
+    if (s->credit.L > STRETCH_LMAX && n > STRETCH_LMAX + 1)
         n = STRETCH_LMAX + 1; /* stretch_blocks walks a period this long step by step */
     for (int i = 0; i < p->nranks && n > 1; i++) {
         const rank *r = &p->rk[i];
         if (r->nlazy == 0)
             continue;
-        int64_t k0 = stretch_ctx_key(s, p, r, 0); /* the keys the memo was just asked: this iteration's */
-        if (stretch_ctx_key(s, p, r, n - 1) != k0) { /* the last step with keys k0, by bisection */
+        int64_t k0 = r->mlast[0].qi[1]; /* the keys the memo was just asked: this iteration's */
+        if (r->spec_dec > 0)
+            k0 = k0 << 32 | (uint32_t)r->mlast[0].qi[3];
+        if (stretch_ctx_key(s, r, n - 1) != k0) { /* the last step with keys k0, by bisection */
             long lo = 0, hi = n - 1;
             while (hi - lo > 1) {
                 long mid = lo + (hi - lo) / 2;
-                *(stretch_ctx_key(s, p, r, mid) == k0 ? &lo : &hi) = mid;
+                *(stretch_ctx_key(s, r, mid) == k0 ? &lo : &hi) = mid;
             }
             n = lo + 1;
         }
