@@ -180,7 +180,7 @@ static long lazy_leave(des *s, rank *r, dreq *q)
     /* the blocks its step at clock - 1 reserved: for KV then + draft tokens + 1 */
     long prev = lazy_cum(s, ph, (long)r->clock - 1) - lazy_cum(s, ph, r->clock);
     q->blocks = (int)blocks_for(q->kv + made + k + prev + 1, B);
-    q->credit = s->credit.x[mod_b(ph + (long)r->clock, s->credit.P)];
+    q->credit = s->credit.x[s->credit.P == 1 ? 0 : mod_b(ph + (long)r->clock, s->credit.P)];
     long over = 0;
     if (made > q->osl - q->gen) {
         over = made - (q->osl - q->gen);
@@ -266,7 +266,7 @@ static inline long lazy_cross(const des *s, const rank *r, long c)
 }
 
 /* The tokens rank r's lazy decoders make from clock c to clock c + n, before caps. */
-static long lazy_made(const des *s, const rank *r, long c, long n)
+static inline long lazy_made(const des *s, const rank *r, long c, long n)
 {
     const credit_orbit *o = &s->credit;
     int P = o->P;
