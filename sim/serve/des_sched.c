@@ -464,8 +464,10 @@ static int rank_schedule(des *s, pool *p, rank *r)
     }
     while (r->wait.len > 0 && budget > 0 && (o->max_num_seqs <= 0 || r->nrun + r->nlazy < o->max_num_seqs)) {
         int rc = admit_head(s, p, r, &budget);
-        if (rc <= 0)
+        if (rc < 0)
             return rc;
+        if (rc == 0)
+            break; /* the head does not fit: the KV peak below still counts this iteration */
     }
     double used = (double)(p->blocks - r->free_blocks) / p->blocks;
     if (used > s->kv_peak)

@@ -40,7 +40,8 @@ static sim_request req(const char *model, const char *hw, const char *precision,
  * and walk when it is not (2.58 tokens a step). k = 1, 2, 3 draft tokens; acceptance 1.875,
  * 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted) and 2.58; one rank and
  * attention DP8; KV pressure with preemptions; xPyD pools; pipeline stages with 32-token
- * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once). */
+ * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once); an overload
+ * with prefix hits (admissions every iteration, a full KV cache). */
 typedef struct mtp_case {
     const char *name;
     sim_request r;
@@ -49,7 +50,7 @@ typedef struct mtp_case {
     bool stretches; /* the credit is periodic: stretches must happen */
 } mtp_case;
 
-enum { N_MTP_CASES = 9 };
+enum { N_MTP_CASES = 10 };
 
 static void mtp_spec(sim_request *r, int k, double a)
 {
@@ -102,6 +103,10 @@ static void mtp_cases(mtp_case *c)
     r.block_size_given = true;
     mtp_spec(&r, 3, 2.75);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, 1-token blocks, MTP 3 at 2.75", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 100, 1500, 1024, 256);
+    r.prefix_hit = 0.5;
+    mtp_spec(&r, 2, 2.75);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, overloaded, 50% prefix hits, MTP 2 at 2.75", r, 1000, true, true };
 }
 
 #endif
