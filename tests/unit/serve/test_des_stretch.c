@@ -3,8 +3,8 @@
  * one event per iteration (sim_des_opts.per_iteration), over several configurations: long and
  * short outputs, Mixtral on H100s, DeepSeek-V3 with attention DP8 and EP8, a small local
  * device, MTP speculative decoding (des_requests.h, mtp_cases), xPyD pools, KV
- * pressure with preemptions, pipeline stages with small CUDA graphs, and a rate near
- * saturation. A stretch moves the clock as the per-iteration path does (one rounded addition
+ * pressure with preemptions, pipeline stages with small CUDA graphs, a rate near
+ * saturation, and an overload with prefix hits (a queue head that does not fit). A stretch moves the clock as the per-iteration path does (one rounded addition
  * per iteration), so every time, latency and percentile, and every scheduling decision, must be
  * equal to the last bit; the counts too (iterations, preemptions, step-model calls, the
  * verdict). What a stretch takes in one piece are the integrals over it (requests in system,
@@ -208,6 +208,16 @@ static void test_kv_pressure(void **state)
     compare("Qwen3-30B-A3B FP8, L40S, KV pressure", &r, 2000, true);
 }
 
+/* Far over capacity with prefix hits: a queue whose head does not fit, so nothing is admitted
+ * (the KV peak must count those iterations on both paths). */
+static void test_overload(void **state)
+{
+    (void)state;
+    sim_request r = req("glm-4.5-air", "h200", "fp8", 100, 1500, 1024, 256);
+    r.prefix_hit = 0.5;
+    compare("GLM-4.5-Air FP8, H200, overloaded, 50% prefix hits", &r, 1000, true);
+}
+
 /* Pipeline stages, a cap on running sequences, 32-token KV blocks and small CUDA graphs. */
 static void test_pp_caps(void **state)
 {
@@ -230,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_long_osl),    cmocka_unit_test(test_short_osl), cmocka_unit_test(test_deepseek_ep),
         cmocka_unit_test(test_near_saturation), cmocka_unit_test(test_local_device), cmocka_unit_test(test_mtp),
         cmocka_unit_test(test_xpyd),        cmocka_unit_test(test_kv_pressure), cmocka_unit_test(test_pp_caps),
+        cmocka_unit_test(test_overload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
