@@ -38,10 +38,11 @@ static sim_request req(const char *model, const char *hw, const char *precision,
 /* Speculative decoding (MTP) cases: the lazy decoders and the decode-only stretches follow
  * each sequence's credit (des_internal.h, credit_orbit) when the credit's orbit is periodic,
  * and walk when it is not (2.58 tokens a step). k = 1, 2, 3 draft tokens; acceptance 1.875,
- * 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted) and 2.58; one rank and
+ * 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 2.58, and 1.015625 and
+ * 2.0625 (orbits of 64 and 16 steps); one rank and
  * attention DP8; KV pressure with preemptions; xPyD pools; pipeline stages with 32-token
- * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once); an overload
- * with prefix hits (admissions every iteration, a full KV cache). */
+ * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once) and 64-token
+ * ones; an overload with prefix hits (admissions every iteration, a full KV cache). */
 typedef struct mtp_case {
     const char *name;
     sim_request r;
@@ -50,7 +51,7 @@ typedef struct mtp_case {
     bool stretches; /* the credit is periodic: stretches must happen */
 } mtp_case;
 
-enum { N_MTP_CASES = 10 };
+enum { N_MTP_CASES = 12 };
 
 static void mtp_spec(sim_request *r, int k, double a)
 {
@@ -107,6 +108,15 @@ static void mtp_cases(mtp_case *c)
     r.prefix_hit = 0.5;
     mtp_spec(&r, 2, 2.75);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, overloaded, 50% prefix hits, MTP 2 at 2.75", r, 1000, true, true };
+    /* the longest orbit taken (64 steps), with a crossing period past the closed form's */
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    r.block_size = 64;
+    r.block_size_given = true;
+    mtp_spec(&r, 1, 1.015625);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, 64-token blocks, MTP 1 at 1.015625", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    mtp_spec(&r, 2, 2.0625);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.0625", r, 1000, false, true };
 }
 
 #endif
