@@ -302,7 +302,7 @@ static int lazy_flush(des *s, rank *r)
         dreq *q = &s->q[r->lzv[i]];
         if (!q->lazy)
             continue;
-        lazy_leave(s, r, q); /* a decoder past its last token has finished: none is */
+        lazy_leave(s, r, q); /* returns 0: a decoder leaves at its last step (lazy_finish) */
         r->run[k++] = r->lzv[i];
     }
     r->nrun = total;
