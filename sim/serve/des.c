@@ -81,7 +81,9 @@ static int pool_init(des *s, pool *p, const sim_deploy *d, int role, double ctx,
         return sim_fail(err, SIM_EFAIL, "out of memory");
     for (int i = 0; i < p->nranks; i++) {
         p->rk[i].free_blocks = p->blocks;
-        if (!(p->rk[i].phase = calloc((size_t)s->o->block_tokens, sizeof *p->rk[i].phase)))
+        int P = s->credit.P > 0 ? s->credit.P : 1;
+        if (!(p->rk[i].phase = calloc((size_t)P * s->o->block_tokens, sizeof *p->rk[i].phase)) ||
+            !(p->rk[i].nph = calloc((size_t)P, sizeof *p->rk[i].nph)))
             return sim_fail(err, SIM_EFAIL, "out of memory");
     }
     p->memo.d = d;
@@ -112,12 +114,63 @@ static int check_lengths(des *s, sim_err *err)
     return SIM_OK;
 }
 
+/* The orbit of speculative decoding's credit from 0, by the float recurrence rank_finish
+ * runs (des_internal.h, credit_orbit); P = 0 when it does not come back within CREDIT_PMAX. */
+static void credit_orbit_walk(credit_orbit *c, const sim_des_opts *o)
+{
+    float x = 0;
+    for (int i = 0; i < CREDIT_PMAX; i++) { /* as rank_finish moves a credit */
+        c->x[i] = x;
+        x += (float)o->spec_accept;
+        int made = (int)x;
+        x -= (float)made;
+        c->made[i] = made;
+        c->cum[i + 1] = c->cum[i] + made;
+        if (x == 0) {
+            c->P = i + 1;
+            break;
+        }
+    }
+    if (x != 0) {
+        c->P = 0;
+        return;
+    }
+    for (int i = c->P + 1; i <= 2 * c->P; i++) /* a second period: sums from any point */
+        c->cum[i] = c->cum[i - 1] + c->made[i - 1 - c->P];
+}
+
+/* The credit's orbit and the period of the block crossings (des_internal.h, credit_orbit). */
+static void credit_orbit_init(credit_orbit *c, const sim_des_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    if (o->spec_tokens == 0) {
+        c->P = 1;
+        c->made[0] = 1;
+        c->cum[1] = 1;
+        c->cum[2] = 2;
+    } else {
+        credit_orbit_walk(c, o);
+        if (c->P == 0)
+            return;
+    }
+    for (int i = 0; i < c->P; i++)
+        c->cum_b[i] = (int)(c->cum[i] % o->block_tokens);
+    long B = o->block_tokens, g = B, t = c->cum[c->P] % B;
+    while (t) { /* g = gcd(B, cum[P]) */
+        long x = g % t;
+        g = t;
+        t = x;
+    }
+    c->L = c->P * (B / g);
+}
+
 static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, sim_err *err)
 {
     memset(s, 0, sizeof *s);
     s->o = o;
     s->w = w;
-    s->lazy = !o->reference_walk && o->spec_tokens == 0;
+    credit_orbit_init(&s->credit, o);
+    s->lazy = !o->reference_walk && s->credit.P > 0;
     double mean_ctx = 0;
     for (long i = 0; i < w->n; i++)
         mean_ctx += w->r[i].isl + w->r[i].osl;
@@ -184,6 +237,7 @@ static void des_free(des *s)
             free(p->rk[i].wait.v);
             free(p->rk[i].lzv);
             free(p->rk[i].phase);
+            free(p->rk[i].nph);
             free(p->rk[i].fin);
         }
         free(p->rk);

@@ -72,7 +72,8 @@ typedef struct dreq {
     int sched;         /* tokens scheduled in the running iteration */
     float credit;      /* speculative decoding: fractional tokens carried to the next step */
     uint8_t state, sdec, preempts;
-    uint8_t lazy;      /* a lazy decoder (see rank): gen, kv and blocks are as of rank clock `lz` */
+    uint8_t lazy;      /* a lazy decoder (see rank): gen, kv, blocks and credit are as of rank clock `lz` */
+    uint8_t lph;       /* a lazy decoder's credit phase: its credit is orbit[(lph + clock) mod P] (des.credit) */
     int lz;
     int isl, cached;
     int rank, prank;   /* rank in its current pool; prefill-pool rank (disaggregated) */
@@ -90,18 +91,26 @@ typedef struct lazy_fin {
 } lazy_fin;
 
 /* A rank's running sequences are in two parts, oldest admitted first: the lazy decoders, then
- * run[]. A lazy decoder only decodes, one token a step, so its state follows from the rank's
- * clock (decode steps the lazy part has taken) and is written back only when it finishes or
+ * run[]. A lazy decoder only decodes, so its state follows from the rank's clock (decode steps
+ * the lazy part has taken) and its credit phase, and is written back only when it finishes or
  * when the rank needs every sequence one by one (then the lazy part is flushed into run[]).
- * The scheduler keeps the aggregates a step needs: how many, their summed context, how many
- * cross into a new KV block at each clock value (a count per position in the block), and a
- * heap of when each finishes. An iteration then costs the same whatever the batch (issue 20). */
+ * Without speculative decoding a decoder makes one token a step; with it, the tokens a step
+ * makes come from the sequence's float credit, a periodic sequence M[] of period P over the
+ * credit's orbit (des.credit), so decoders whose credit is at the same point of the orbit at
+ * the same clock make the same tokens from then on: a phase class. The scheduler keeps the
+ * aggregates a step needs: how many, their summed context, how many of each phase class cross
+ * into a new KV block at each clock value (a count per phase class and position in the block),
+ * and a heap of when each finishes. An iteration then costs the same whatever the batch
+ * (issue 20). */
 typedef struct rank {
     int *lzv;            /* lazy decoders in admission order; entries no longer lazy are dead */
     int nlzv, caplzv, nlazy;
     long lazy_kv;        /* summed KV tokens of the live lazy decoders, now */
     int clock;
-    int *phase;          /* block_tokens counts: lazy decoders by (kv at joining - clock then) mod B */
+    int *phase;          /* P x block_tokens counts: lazy decoders by phase class, then by the
+                          * position u mod B of their KV + draft tokens against the class's
+                          * cumulative tokens (des_sched.c, lazy_join) */
+    int *nph;            /* P counts: lazy decoders by phase class */
     lazy_fin *fin;       /* min-heap on `at` */
     int nfin, capfin;
     bool lazy_sched;     /* the running iteration steps the lazy decoders */
@@ -148,9 +157,28 @@ typedef struct span_bin {
     long done;                  /* completions */
 } span_bin;
 
+/* Speculative decoding's credit, as rank_finish moves it (credit += a; made = (int)credit;
+ * credit -= made), is a function of the credit alone, and every sequence's starts at 0: it
+ * runs along the orbit of 0. When the orbit comes back to 0 within CREDIT_PMAX steps (a with
+ * few significant bits: 1.875 in 8, any integer in 1), its made[] is periodic and decoders can
+ * be lazy; else (P = 0) they are walked. Without speculative decoding: P = 1, made 1. */
+enum { CREDIT_PMAX = 64 };
+typedef struct credit_orbit {
+    int P;                       /* period; 0 = not periodic within CREDIT_PMAX (no lazy decoders) */
+    float x[CREDIT_PMAX];        /* the credit at each point of the orbit, x[0] = 0 */
+    int made[CREDIT_PMAX];       /* tokens a step makes from x[i] (before the cap at osl) */
+    long cum[2 * CREDIT_PMAX + 1]; /* cum[i] = made[0] + ... + made[(i - 1) mod P], i <= 2P; cum[P]: tokens per period */
+    int cum_b[CREDIT_PMAX];      /* cum[i] mod block_tokens, i < P */
+    long L;                      /* the period of the lazy decoders' block crossings: P steps move a
+                                  * decoder's KV + draft tokens by cum[P], and L is the least multiple
+                                  * of P over which that is a multiple of B, P B / gcd(cum[P], B); each
+                                  * decoder crosses L / P cum[P] / B times in a period */
+} credit_orbit;
+
 typedef struct des {
     const sim_des_opts *o;
-    bool lazy;                  /* decoders may be lazy (no speculative decoding; not the reference walk) */
+    bool lazy;                  /* decoders may be lazy (not the reference walk; a periodic credit) */
+    credit_orbit credit;
     const sim_workload *w;
     dreq *q;
     /* aggregated: pools[0]; disaggregated (xPyD): pools[0 .. ndec-1] are the decode

@@ -3,8 +3,10 @@
  * first (decode tokens, next prompt chunks), then admissions first come first served while
  * KV blocks last; preemption by recompute; the iteration's time from the step-time memo;
  * KV transfers from a prefill pool to a decode pool. The oldest decoding sequences of a rank
- * are "lazy" (des_internal.h, rank): stepped as aggregates, written back when they finish or
- * when the walk must decide sequence by sequence, with the same outcome to the last bit. */
+ * are "lazy" (des_internal.h, rank; with speculative decoding by credit phase, when the
+ * credit is periodic: des_internal.h, credit_orbit): stepped as aggregates, written back when
+ * they finish or when the walk must decide sequence by sequence, with the same outcome to the
+ * last bit. */
 #include <math.h>
 #include <string.h>
 
@@ -74,12 +76,71 @@ static int fin_pop(rank *r)
     return id;
 }
 
-/* Decoding sequence id becomes lazy at the rank's clock: it must hold exactly the blocks its
- * KV needs, so that it crosses into a new block whenever its KV fills one (kv = 0 mod B). */
-static bool lazy_eligible(const des *s, const dreq *q)
+/* The tokens a lazy decoder of phase class ph makes from clock 0 to clock n (exclusive), plus
+ * a constant of the class: cum over the orbit from point ph + P (so that n - 1 >= -P stays
+ * a valid argument). A decoder's KV at clock c is its KV at joining plus the difference. */
+static long lazy_cum(const des *s, int ph, long n)
 {
-    return s->lazy && q->state == ST_RUN && q->done >= q->target && q->gen < q->osl &&
-           q->blocks == blocks_for(q->kv, s->o->block_tokens);
+    const credit_orbit *c = &s->credit;
+    long i = ph + c->P + n;
+    if (c->P == 1) /* no division where every step makes the same tokens */
+        return i * c->cum[1];
+    return i / c->P * c->cum[c->P] + c->cum[i % c->P];
+}
+
+/* The orbit point of a credit value, -1 if it is not on the orbit. */
+static int credit_index(const des *s, float x)
+{
+    for (int i = 0; i < s->credit.P; i++)
+        if (s->credit.x[i] == x)
+            return i;
+    return -1;
+}
+
+/* The phase class of a sequence whose credit is at orbit point i at clock c. */
+static int lazy_class(const des *s, int i, long c)
+{
+    return s->credit.P == 1 ? 0 : mod_b(i - c, s->credit.P);
+}
+
+/* Decoding sequence id becomes lazy at the rank's clock c: its credit must be on the orbit,
+ * and it must hold exactly the blocks its step at clock c - 1 would have reserved had it been
+ * lazy then (for KV + draft tokens + 1), so that from then on it crosses into a new block
+ * whenever its KV + draft tokens pass a multiple of B. Without speculative decoding: the
+ * blocks its KV needs. */
+static bool lazy_eligible(const des *s, const rank *r, const dreq *q)
+{
+    if (!(s->lazy && q->state == ST_RUN && q->done >= q->target && q->gen < q->osl))
+        return false;
+    int i = credit_index(s, q->credit);
+    if (i < 0)
+        return false;
+    int ph = lazy_class(s, i, r->clock);
+    long prev = lazy_cum(s, ph, (long)r->clock - 1) - lazy_cum(s, ph, r->clock);
+    return q->blocks == blocks_for((long)q->kv + s->o->spec_tokens + prev + 1, s->o->block_tokens);
+}
+
+/* The cell of s->phase of a lazy decoder: its class and u mod B, where u = KV + draft tokens
+ * - lazy_cum at the clock it joined (u + lazy_cum(ph, c) is its KV + draft tokens at clock c). */
+static int lazy_cell(const des *s, const dreq *q)
+{
+    int B = s->o->block_tokens;
+    long u = (long)q->kv + s->o->spec_tokens - lazy_cum(s, q->lph, q->lz);
+    return q->lph * B + mod_b(u, B);
+}
+
+/* The steps from clock c until a decoder of class ph that needs `left` more tokens makes its
+ * last: the first n >= 1 with lazy_cum(c + n) - lazy_cum(c) >= left. */
+static long lazy_steps_to(const des *s, int ph, long c, long left)
+{
+    const credit_orbit *o = &s->credit;
+    long base = lazy_cum(s, ph, c);
+    long n = left > o->cum[o->P] ? (left - 1) / o->cum[o->P] * o->P : 0; /* whole periods make fewer */
+    if (n < 1)
+        n = 1;
+    while (lazy_cum(s, ph, c + n) - base < left)
+        n++;
+    return n;
 }
 
 static int lazy_join(des *s, rank *r, int id)
@@ -93,28 +154,133 @@ static int lazy_join(des *s, rank *r, int id)
         r->lzv = v;
         r->caplzv = cap;
     }
-    if (fin_push(r, r->clock + (q->osl - q->gen), id))
+    int ph = lazy_class(s, credit_index(s, q->credit), r->clock);
+    if (fin_push(r, (int)(r->clock + lazy_steps_to(s, ph, r->clock, q->osl - q->gen)), id))
         return -1;
     r->lzv[r->nlzv++] = id;
     q->lazy = 1;
+    q->lph = (uint8_t)ph;
     q->lz = r->clock;
     r->nlazy++;
     r->lazy_kv += q->kv;
-    r->phase[mod_b((long)q->kv - r->clock, s->o->block_tokens)]++;
+    r->nph[ph]++;
+    r->phase[lazy_cell(s, q)]++;
     return 0;
 }
 
-/* Write the clock's decode steps into a lazy decoder and take it out of the aggregates. */
-static void lazy_leave(des *s, rank *r, dreq *q)
+/* Write the clock's decode steps into a lazy decoder and take it out of the aggregates.
+ * Returns the tokens the aggregates counted past its output length (its last step's cap). */
+static long lazy_leave(des *s, rank *r, dreq *q)
 {
-    int steps = r->clock - q->lz;
-    r->phase[mod_b((long)q->kv - q->lz, s->o->block_tokens)]--;
-    q->kv += steps;
-    q->gen += steps;
-    q->blocks = (int)blocks_for(q->kv, s->o->block_tokens);
+    int ph = q->lph, B = s->o->block_tokens, k = s->o->spec_tokens;
+    long made = lazy_cum(s, ph, r->clock) - lazy_cum(s, ph, q->lz);
+    r->phase[lazy_cell(s, q)]--;
+    r->nph[ph]--;
+    r->lazy_kv -= q->kv + made;
+    /* the blocks its step at clock - 1 reserved: for KV then + draft tokens + 1 */
+    long prev = lazy_cum(s, ph, (long)r->clock - 1) - lazy_cum(s, ph, r->clock);
+    q->blocks = (int)blocks_for(q->kv + made + k + prev + 1, B);
+    q->credit = s->credit.x[s->credit.P == 1 ? 0 : mod_b(ph + (long)r->clock, s->credit.P)];
+    long over = 0;
+    if (made > q->osl - q->gen) {
+        over = made - (q->osl - q->gen);
+        made = q->osl - q->gen;
+    }
+    q->kv += (int)made;
+    q->gen += (int)made;
     q->lazy = 0;
     r->nlazy--;
-    r->lazy_kv -= q->kv;
+    return over;
+}
+
+/* The KV blocks rank r's lazy decoders cross into at the steps scheduled at clock c, c + 1,
+ * ...: of each class, those whose KV + draft tokens pass a multiple of B between one clock and
+ * the next (u + base + t = 0 mod B for the t-th token a step makes, base = lazy_cum at the
+ * previous clock). The iterator keeps, per class present, the orbit point and base mod B, so
+ * a step costs no division. */
+typedef struct cross_it {
+    int n;                       /* classes present */
+    int ph[CREDIT_PMAX], oi[CREDIT_PMAX], bm[CREDIT_PMAX];
+} cross_it;
+
+static void cross_init(const des *s, const rank *r, long c, cross_it *it)
+{
+    const credit_orbit *o = &s->credit;
+    int B = s->o->block_tokens, P = o->P;
+    long cm = c - 1 + P, q0 = cm / P; /* lazy_cum(ph, c - 1) = q0 T + cum[r0 + ph] */
+    int r0 = (int)(cm % P), qb = (int)(q0 % B * (o->cum[P] % B) % B), tb = (int)(o->cum[P] % B);
+    it->n = 0;
+    for (int ph = 0; ph < P; ph++) {
+        if (r->nph[ph] == 0)
+            continue;
+        int i = r0 + ph, bm = qb;
+        if (i >= P) {
+            i -= P;
+            bm += tb;
+        }
+        bm += o->cum_b[i];
+        while (bm >= B)
+            bm -= B;
+        it->ph[it->n] = ph;
+        it->oi[it->n] = i;
+        it->bm[it->n] = bm;
+        it->n++;
+    }
+}
+
+/* The blocks crossed into at the iterator's clock; moves it to the next. */
+static inline long cross_next(const des *s, const rank *r, cross_it *it)
+{
+    int B = s->o->block_tokens, P = s->credit.P;
+    long n = 0;
+    for (int i = 0; i < it->n; i++) {
+        const int *cell = r->phase + (size_t)it->ph[i] * B;
+        int m = s->credit.made[it->oi[i]], bm = it->bm[i], idx = B - 1 - bm;
+        for (int t = 1; t <= m; t++) { /* idx = -(bm + t) mod B */
+            n += cell[idx];
+            idx = idx == 0 ? B - 1 : idx - 1;
+        }
+        bm += m;
+        while (bm >= B)
+            bm -= B;
+        it->bm[i] = bm;
+        it->oi[i] = it->oi[i] + 1 == P ? 0 : it->oi[i] + 1;
+    }
+    return n;
+}
+
+static inline long lazy_cross(const des *s, const rank *r, long c)
+{
+    if (s->credit.P == 1) { /* one class: base = lazy_cum(0, c - 1) = c cum[1] */
+        int B = s->o->block_tokens;
+        long m = s->credit.cum[1], base = c * m, n = 0;
+        if (m == 1) /* one token a step (no speculative decoding) */
+            return r->phase[mod_b(-(base + 1), B)];
+        for (long t = 1; t <= m; t++)
+            n += r->phase[mod_b(-(base + t), B)];
+        return n;
+    }
+    cross_it it;
+    cross_init(s, r, c, &it);
+    return cross_next(s, r, &it);
+}
+
+/* The tokens rank r's lazy decoders make from clock c to clock c + n, before caps. */
+static inline long lazy_made(const des *s, const rank *r, long c, long n)
+{
+    const credit_orbit *o = &s->credit;
+    int P = o->P;
+    if (P == 1) /* every decoder makes the same tokens each step */
+        return (long)r->nlazy * n * o->made[0];
+    int b = (int)(c % P), nr = (int)(n % P);
+    long t = 0, whole = n / P * o->cum[P];
+    for (int ph = 0; ph < P; ph++) {
+        if (r->nph[ph] == 0)
+            continue;
+        int i = b + ph < P ? b + ph : b + ph - P; /* the orbit point at clock c */
+        t += r->nph[ph] * (whole + o->cum[i + nr] - o->cum[i]);
+    }
+    return t;
 }
 
 /* Every lazy decoder back into run[], ahead of the rest (they were admitted first). */
@@ -136,7 +302,7 @@ static int lazy_flush(des *s, rank *r)
         dreq *q = &s->q[r->lzv[i]];
         if (!q->lazy)
             continue;
-        lazy_leave(s, r, q);
+        lazy_leave(s, r, q); /* returns 0: a decoder leaves at its last step (lazy_finish) */
         r->run[k++] = r->lzv[i];
     }
     r->nrun = total;
@@ -149,11 +315,11 @@ static void finish(des *s, dreq *q);
 static void leave_pool(pool *p, rank *r);
 static void free_blocks(pool *p, rank *r, dreq *q);
 
-static void lazy_finish(des *s, pool *p, rank *r)
+static void lazy_finish(des *s, pool *p, rank *r, long *out)
 {
     while (r->nfin > 0 && r->fin[0].at <= r->clock) {
         dreq *q = &s->q[fin_pop(r)];
-        lazy_leave(s, r, q);
+        *out -= lazy_leave(s, r, q);
         free_blocks(p, r, q);
         leave_pool(p, r);
         s->running--;
@@ -258,16 +424,18 @@ static int rank_schedule(des *s, pool *p, rank *r)
     r->spec_dec = 0;
     r->lazy_sched = false;
     if (r->nlazy > 0) {
-        /* The lazy decoders come first: one token each, and a block for each whose KV fills
-         * one. When the budget or the free blocks do not cover them all the walk decides who
-         * goes (and who is preempted) one by one, so they are flushed into it. */
-        long cross = r->phase[mod_b(-(long)r->clock, B)];
-        if (r->nlazy <= budget && cross <= r->free_blocks) {
+        /* The lazy decoders come first: 1 + k tokens each, and the blocks of those whose KV
+         * + draft tokens pass into new ones. When the budget or the free blocks do not cover
+         * them all the walk decides who goes (and who is preempted) one by one, so they are
+         * flushed into it. */
+        long cross = lazy_cross(s, r, r->clock);
+        if ((long)r->nlazy * (1 + k) <= budget && cross <= r->free_blocks) {
             r->free_blocks -= cross;
             p->used_blocks += cross;
-            budget -= r->nlazy;
+            budget -= (long)r->nlazy * (1 + k);
             r->shape.decode_seqs += r->nlazy;
             r->shape.decode_ctx += (double)(r->lazy_kv + r->nlazy);
+            r->spec_dec += k > 0 ? r->nlazy : 0;
             r->lazy_sched = true;
         } else if (lazy_flush(s, r)) {
             return -1;
@@ -296,8 +464,10 @@ static int rank_schedule(des *s, pool *p, rank *r)
     }
     while (r->wait.len > 0 && budget > 0 && (o->max_num_seqs <= 0 || r->nrun + r->nlazy < o->max_num_seqs)) {
         int rc = admit_head(s, p, r, &budget);
-        if (rc <= 0)
+        if (rc < 0)
             return rc;
+        if (rc == 0)
+            break; /* the head does not fit: the KV peak below still counts this iteration */
     }
     double used = (double)(p->blocks - r->free_blocks) / p->blocks;
     if (used > s->kv_peak)
@@ -394,38 +564,43 @@ int des_pool_start(des *s, pool *p, sim_err *err)
 
 /* ------------------------------------------------------------------ decode-only stretches */
 
-/* The memo's context index of rank r's step k iterations after the one just scheduled, when
- * the rank only steps its lazy decoders: each holds one more token a step, so the summed
- * context grows by nlazy (computed as rank_schedule and rank_shape compute it). */
-static int32_t stretch_ctx_key(const des *s, const rank *r, long k)
+/* The memo's context indices (decode and, with speculative decoding, the verified drafts')
+ * of rank r's step k iterations after the one just scheduled, when the rank only steps its
+ * lazy decoders: their summed context grows by the tokens they make (computed as
+ * rank_schedule and rank_shape compute it). One number that changes when either does. */
+static inline int64_t stretch_ctx_key(const des *s, const rank *r, long k)
 {
     double dec = r->shape.decode_seqs;
-    double ctx = (double)(r->lazy_kv + k * r->nlazy + r->nlazy) / dec;
+    double ctx = (double)(r->lazy_kv + lazy_made(s, r, r->clock, k) + r->nlazy) / dec;
     double padded = graph_pad(dec, s->o->graph_max);
-    return des_memo_ctx_index(padded > 0 ? ctx * dec / padded : 0);
+    int64_t key = des_memo_ctx_index(padded > 0 ? ctx * dec / padded : 0);
+    if (r->spec_dec > 0) { /* the drafts verified as prompt-like tokens, at the mean context */
+        double verify = r->spec_dec * s->o->spec_tokens;
+        key = key << 32 | (uint32_t)des_memo_ctx_index(verify * ctx / verify);
+    }
+    return key;
 }
 
-/* The KV blocks rank r's lazy decoders take in the j-th step after the one just scheduled:
- * those whose KV fills a block at that clock (periodic in j with the block size B; over a
- * period each decoder crosses once, nlazy in all). */
-static long stretch_cross(const des *s, const rank *r, long j)
-{
-    return r->phase[mod_b(-((long)r->clock + j), s->o->block_tokens)];
-}
+enum { STRETCH_LMAX = 2048 }; /* the longest period taken in closed form */
 
 /* Over the m steps after the one just scheduled, rank r's lazy decoders take *cm blocks
  * (C_m), *area = C_1 + ... + C_m (for the timeline's KV integral), and *over is the first
  * step j <= m at which C_j exceeds the rank's free blocks (m + 1 if none). Step by step up to
- * one period of B steps; beyond it in closed form from one period's prefix sums
- * (C_{qB + r} = q nlazy + P[r]), so a stretch costs the same however long it is. */
+ * one period of L steps (credit_orbit.L); beyond it in closed form from one period's prefix
+ * sums (C_{qL + r} = q nlazy L / P cum[P] / B + Pr[r]), so a stretch costs the same however
+ * long it is. The caller keeps m <= STRETCH_LMAX when the period is longer. */
 static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double *area, long *over)
 {
-    int B = s->o->block_tokens;
+    long L = s->credit.L, c0 = r->clock;
     long c = 0, a = 0;
     *over = m + 1;
-    if (m <= B) {
+    cross_it it;
+    bool one = s->credit.P == 1; /* one class: a lookup a step (lazy_cross) */
+    if (!one)
+        cross_init(s, r, c0 + 1, &it);
+    if (m <= L || L > STRETCH_LMAX) {
         for (long j = 1; j <= m; j++) {
-            c += stretch_cross(s, r, j);
+            c += one ? lazy_cross(s, r, c0 + j) : cross_next(s, r, &it);
             a += c;
             if (c > r->free_blocks && *over > m)
                 *over = j;
@@ -434,17 +609,18 @@ static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double
         *area = (double)a;
         return;
     }
-    long P[1024], PP[1024]; /* P[i] = C_i for i < B; PP[i] = P[0] + ... + P[i] */
-    P[0] = PP[0] = 0;
-    for (int i = 1; i < B; i++) {
-        P[i] = P[i - 1] + stretch_cross(s, r, i);
-        PP[i] = PP[i - 1] + P[i];
+    long Pr[STRETCH_LMAX], PP[STRETCH_LMAX]; /* Pr[i] = C_i for i < L; PP[i] = Pr[0] + ... + Pr[i] */
+    Pr[0] = PP[0] = 0;
+    for (long i = 1; i < L; i++) {
+        Pr[i] = Pr[i - 1] + (one ? lazy_cross(s, r, c0 + i) : cross_next(s, r, &it));
+        PP[i] = PP[i - 1] + Pr[i];
     }
-    long nl = r->nlazy, Q = m / B, R = m % B;
-#define STRETCH_C(k) ((k) / B * nl + P[(k) % B])
+    long nl = (long)r->nlazy * (L / s->credit.P) * s->credit.cum[s->credit.P] / s->o->block_tokens;
+    long Q = m / L, R = m % L;
+#define STRETCH_C(k) ((k) / L * nl + Pr[(k) % L])
     *cm = STRETCH_C(m);
-    /* sum over k = 1..m of floor(k / B) nlazy, plus of P[k mod B] */
-    *area = (double)(nl * (B * Q * (Q - 1) / 2 + Q * (R + 1)) + Q * PP[B - 1] + PP[R]);
+    /* sum over k = 1..m of floor(k / L) nl, plus of Pr[k mod L] */
+    *area = (double)(nl * (L * Q * (Q - 1) / 2 + Q * (R + 1)) + Q * PP[L - 1] + PP[R]);
     if (*cm > r->free_blocks) { /* C is nondecreasing: the first step over, by bisection */
         long lo = 0, hi = m;    /* C_lo <= free < C_hi */
         while (hi - lo > 1) {
@@ -516,10 +692,11 @@ static long stretch_clock(double t0, double t, double h, long n, double *t_end)
 
 /* Pool p just started an iteration. When every rank only steps lazy decoders (nothing else
  * running, no admission: the queue's head did not fit, and the budget and free blocks only
- * shrink while the stretch lasts), the next iterations repeat it with one more token of
- * context per sequence until a decoder finishes, the context crosses into another bucket of
- * the step-time memo (the step time then changes: it is looked up by the quantized mean
- * context, not by KV blocks), the free blocks cannot cover the blocks the decoders cross
+ * shrink while the stretch lasts), the next iterations repeat it with the tokens each decoder
+ * makes added to its context (one, or with speculative decoding those of its credit phase)
+ * until a decoder finishes, the context crosses into another bucket of the step-time memo
+ * (the step time then changes: it is looked up by the quantized mean context, not by KV
+ * blocks; with speculative decoding also the verified drafts' context), the free blocks cannot cover the blocks the decoders cross
  * into, or something that touches the pool can happen (stretch_horizon). Those n iterations
  * become one: the blocks they take are taken now (the KV peak is the last iteration's; the
  * timeline's KV integral is corrected at the end, des_pool_finish), tokens and rank clocks
@@ -545,12 +722,20 @@ void des_stretch(des *s, pool *p)
     double h, t_end;
     if (!any || !(t > 0) || n <= 1 || (n = stretch_horizon(s, p, t0, t, n, &h)) <= 1)
         return;
+    long memo_m[p->nranks], memo_c[p->nranks]; /* stretch_blocks' answers per rank */
+    double memo_a[p->nranks];
+    for (int i = 0; i < p->nranks; i++)
+        memo_m[i] = -1;
+    if (s->credit.L > STRETCH_LMAX && n > STRETCH_LMAX + 1)
+        n = STRETCH_LMAX + 1; /* stretch_blocks walks a period this long step by step */
     for (int i = 0; i < p->nranks && n > 1; i++) {
         const rank *r = &p->rk[i];
         if (r->nlazy == 0)
             continue;
-        int32_t k0 = r->mlast[0].qi[1]; /* the key the memo was just asked: this iteration's */
-        if (stretch_ctx_key(s, r, n - 1) != k0) { /* the last step with key k0, by bisection */
+        int64_t k0 = r->mlast[0].qi[1]; /* the keys the memo was just asked: this iteration's */
+        if (r->spec_dec > 0)
+            k0 = k0 << 32 | (uint32_t)r->mlast[0].qi[3];
+        if (stretch_ctx_key(s, r, n - 1) != k0) { /* the last step with keys k0, by bisection */
             long lo = 0, hi = n - 1;
             while (hi - lo > 1) {
                 long mid = lo + (hi - lo) / 2;
@@ -561,6 +746,9 @@ void des_stretch(des *s, pool *p)
         long c, over;
         double area;
         stretch_blocks(s, r, n - 1, &c, &area, &over);
+        memo_m[i] = n - 1; /* kept for the second pass when n does not move */
+        memo_c[i] = c;
+        memo_a[i] = area;
         if (over < n)
             n = over; /* step `over` would not find its blocks: the walk decides there */
     }
@@ -571,9 +759,10 @@ void des_stretch(des *s, pool *p)
         rank *r = &p->rk[i];
         if (r->nlazy == 0)
             continue;
-        long c, over;
-        double area; /* sum over the stretch's iterations of the blocks taken since its first */
-        stretch_blocks(s, r, n - 1, &c, &area, &over);
+        long c = memo_c[i], over;
+        double area = memo_a[i]; /* sum over the stretch's iterations of the blocks taken since its first */
+        if (memo_m[i] != n - 1)
+            stretch_blocks(s, r, n - 1, &c, &area, &over);
         r->free_blocks -= c;
         p->used_blocks += c;
         kv_fix -= (double)n * c - area;
@@ -581,7 +770,8 @@ void des_stretch(des *s, pool *p)
         if (used > s->kv_peak)
             s->kv_peak = used;
         p->dec_sum += (double)(n - 1) * r->shape.decode_seqs;
-        p->mm->hits += (n - 1) * (p->group <= 64 ? 1 : 2); /* the memo answers each rank's step */
+        /* the memo answers each rank's step, and its draft cost with speculative decoding */
+        p->mm->hits += (n - 1) * (p->group <= 64 ? 1 : 2) * (r->spec_dec > 0 ? 2 : 1);
     }
     p->stretch_kv = kv_fix * t;
     p->stretch = (int)n;
@@ -663,10 +853,11 @@ static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
     long out = 0; /* output tokens this rank produced: counted once per pool, not per sequence */
     if (r->lazy_sched) {
         r->lazy_sched = false;
+        long made = lazy_made(s, r, r->clock, steps);
         r->clock += steps;
-        r->lazy_kv += (long)steps * r->nlazy;
-        out += (long)steps * r->nlazy;
-        lazy_finish(s, p, r);
+        r->lazy_kv += made;
+        out += made;
+        lazy_finish(s, p, r, &out);
     }
     for (int i = 0; i < r->nrun; i++) {
         int id = r->run[i];
@@ -716,7 +907,7 @@ static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
         if (gone)
             continue;
         /* only a leading run of decoders joins the lazy part, which stays the oldest */
-        if (kept == 0 && lazy_eligible(s, q)) {
+        if (kept == 0 && lazy_eligible(s, r, q)) {
             if (lazy_join(s, r, id))
                 return -1;
         } else {

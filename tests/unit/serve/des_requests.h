@@ -35,4 +35,88 @@ static sim_request req(const char *model, const char *hw, const char *precision,
     return r;
 }
 
+/* Speculative decoding (MTP) cases: the lazy decoders and the decode-only stretches follow
+ * each sequence's credit (des_internal.h, credit_orbit) when the credit's orbit is periodic,
+ * and walk when it is not (2.58 tokens a step). k = 1, 2, 3 draft tokens; acceptance 1.875,
+ * 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 2.58, and 1.015625 and
+ * 2.0625 (orbits of 64 and 16 steps); one rank and
+ * attention DP8; KV pressure with preemptions; xPyD pools; pipeline stages with 32-token
+ * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once) and 64-token
+ * ones; an overload with prefix hits (admissions every iteration, a full KV cache). */
+typedef struct mtp_case {
+    const char *name;
+    sim_request r;
+    long min_iterations;
+    bool preempts;  /* the case is meant to preempt */
+    bool stretches; /* the credit is periodic: stretches must happen */
+} mtp_case;
+
+enum { N_MTP_CASES = 12 };
+
+static void mtp_spec(sim_request *r, int k, double a)
+{
+    r->spec_tokens = k;
+    r->spec_accept = a;
+    r->spec_accept_given = true;
+}
+
+static void mtp_cases(mtp_case *c)
+{
+    int n = 0;
+    sim_request r = req("deepseek-v3", "h200", "fp8", 2, 300, 1024, 1024);
+    r.gpus = 8;
+    mtp_spec(&r, 1, 1.875);
+    c[n++] = (mtp_case){ "DeepSeek-V3 FP8, 8x H200 TP8, MTP 1 at 1.875", r, 2000, false, true };
+    r = req("deepseek-v3", "h200", "fp8", 8, 1500, 1024, 512);
+    r.gpus = 8;
+    r.dp = 8;
+    mtp_spec(&r, 2, 2.5);
+    c[n++] = (mtp_case){ "DeepSeek-V3 FP8, 8x H200 DP8 + EP8, MTP 2 at 2.5", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 512);
+    mtp_spec(&r, 3, 1);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 3 at 1", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 512);
+    mtp_spec(&r, 3, 4);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 3 at 4", r, 500, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 512);
+    mtp_spec(&r, 2, 2.58);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.58 (walked)", r, 500, false, false };
+    r = req("glm-4.5-air", "h200", "fp8", 30, 60, 8000, 3000);
+    mtp_spec(&r, 2, 1.875);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, KV pressure, MTP 2 at 1.875", r, 2000, true, true };
+    r = req("glm-4.5-air", "h200", "fp8", 6, 500, 2048, 512);
+    r.prefill_gpus = 1;
+    r.prefill_instances = 2;
+    r.decode_instances = 2;
+    mtp_spec(&r, 1, 1.875);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, 2P2D on H200, MTP 1 at 1.875", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 3, 400, 1024, 512);
+    r.gpus = 2;
+    r.pp = 2;
+    r.block_size = 32;
+    r.block_size_given = true;
+    r.cuda_graph_max = 64;
+    r.cuda_graph_max_given = true;
+    mtp_spec(&r, 3, 2.75);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, 2x H200 PP2, 32-token blocks, MTP 3 at 2.75", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 150, 512, 512);
+    r.block_size = 1;
+    r.block_size_given = true;
+    mtp_spec(&r, 3, 2.75);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, 1-token blocks, MTP 3 at 2.75", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 100, 1500, 1024, 256);
+    r.prefix_hit = 0.5;
+    mtp_spec(&r, 2, 2.75);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, overloaded, 50% prefix hits, MTP 2 at 2.75", r, 1000, true, true };
+    /* the longest orbit taken (64 steps), with a crossing period past the closed form's */
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    r.block_size = 64;
+    r.block_size_given = true;
+    mtp_spec(&r, 1, 1.015625);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, 64-token blocks, MTP 1 at 1.015625", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    mtp_spec(&r, 2, 2.0625);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.0625", r, 1000, false, true };
+}
+
 #endif

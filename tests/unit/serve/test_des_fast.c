@@ -2,11 +2,13 @@
  * place of walking every running sequence twice an iteration) against the reference walk
  * (sim_des_opts.reference_walk, the path before them), over several configurations: Mixtral
  * on H100s, DeepSeek-V3 with attention DP and EP, a small local device, MTP speculative
- * decoding, xPyD pools, prefix-cache hits, KV pressure with preemptions, pipeline stages with
- * a sequence cap and other block and graph sizes, and an overloaded rate. The tolerance is zero: both paths make the same scheduling decisions in the same
- * order and sum the same integers, so every figure must be bit-identical (throughput, TTFT /
- * TPOT / end-to-end / queue percentiles, SLO attainment, goodput, iterations, preemptions,
- * utilization, KV peak, the verdict). */
+ * decoding (twelve cases, des_requests.h: lazy decoders by credit phase), xPyD pools,
+ * prefix-cache hits, KV pressure with preemptions, pipeline stages with a sequence cap and
+ * other block and graph sizes, and an overloaded rate. The tolerance is zero: both paths make
+ * the same scheduling decisions in the same order and sum the same integers, so every figure
+ * must be bit-identical (throughput, TTFT / TPOT / end-to-end / queue percentiles, SLO
+ * attainment, goodput, iterations, preemptions, step-model calls and memo hits, utilization,
+ * KV peak, the verdict). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +71,7 @@ static void compare(const char *name, const sim_request *r, long min_iterations,
     same((double)a->iterations, (double)b->iterations, "iterations", name);
     same((double)a->preemptions, (double)b->preemptions, "preemptions", name);
     same((double)a->step_evals, (double)b->step_evals, "step-model calls", name);
+    same((double)a->step_cache_hits, (double)b->step_cache_hits, "step memo hits", name);
     same(a->end_s, b->end_s, "end time", name);
     same(a->output_tps, b->output_tps, "output tokens/s", name);
     same(a->input_tps, b->input_tps, "input tokens/s", name);
@@ -119,14 +122,14 @@ static void test_local_device(void **state)
     compare("Qwen3-30B-A3B Q4_K_M, M4 Max", &r, 2000, false);
 }
 
-/* Speculative decoding (MTP) keeps per-sequence credit: it takes the walk on both paths. */
+/* Speculative decoding (MTP): lazy decoders by credit phase (des_requests.h, mtp_cases). */
 static void test_mtp(void **state)
 {
     (void)state;
-    sim_request r = req("glm-4.5-air", "h200", "fp8", 4, 400, 1024, 128);
-    r.spec_tokens = 2;
-    r.spec_accept = 2;
-    compare("GLM-4.5-Air FP8, H200, MTP 2 tokens", &r, 200, false);
+    mtp_case c[N_MTP_CASES];
+    mtp_cases(c);
+    for (int i = 0; i < N_MTP_CASES; i++)
+        compare(c[i].name, &c[i].r, c[i].min_iterations, c[i].preempts);
 }
 
 static void test_xpyd(void **state)

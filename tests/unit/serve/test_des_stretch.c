@@ -2,9 +2,9 @@
  * pool only decodes and nothing else can happen, n iterations are advanced at once) against
  * one event per iteration (sim_des_opts.per_iteration), over several configurations: long and
  * short outputs, Mixtral on H100s, DeepSeek-V3 with attention DP8 and EP8, a small local
- * device, MTP speculative decoding (no stretches: per-sequence credit), xPyD pools, KV
- * pressure with preemptions, pipeline stages with small CUDA graphs, and a rate near
- * saturation. A stretch moves the clock as the per-iteration path does (one rounded addition
+ * device, MTP speculative decoding (des_requests.h, mtp_cases), xPyD pools, KV
+ * pressure with preemptions, pipeline stages with small CUDA graphs, a rate near
+ * saturation, and an overload with prefix hits (a queue head that does not fit). A stretch moves the clock as the per-iteration path does (one rounded addition
  * per iteration), so every time, latency and percentile, and every scheduling decision, must be
  * equal to the last bit; the counts too (iterations, preemptions, step-model calls, the
  * verdict). What a stretch takes in one piece are the integrals over it (requests in system,
@@ -75,7 +75,8 @@ static void near_pct(const sim_des_pct *a, const sim_des_pct *b, const char *wha
 }
 
 /* Simulate `r` with stretches (the default) and one event per iteration; compare. With
- * `stretches` false the case is one where none can happen (speculative decoding). */
+ * `stretches` false the case is one where none can happen (speculative decoding whose credit
+ * is not periodic). */
 static void compare(const char *name, const sim_request *r, long min_iterations, bool stretches)
 {
     cli_serve_run run;
@@ -103,6 +104,7 @@ static void compare(const char *name, const sim_request *r, long min_iterations,
     same(a->iterations, b->iterations, "iterations", name);
     same(a->preemptions, b->preemptions, "preemptions", name);
     same(a->step_evals, b->step_evals, "step-model calls", name);
+    same(a->step_cache_hits, b->step_cache_hits, "step memo hits", name);
     same(a->verdict, b->verdict, "verdict", name);
     same(a->sustainable, b->sustainable, "sustainable", name);
     near_t(a->end_s, b->end_s, "end time", name);
@@ -177,14 +179,15 @@ static void test_local_device(void **state)
     compare("Qwen3-30B-A3B Q4_K_M, M4 Max", &r, 2000, true);
 }
 
-/* Speculative decoding (MTP) keeps per-sequence credit: no stretch, the same events. */
+/* Speculative decoding (MTP): stretches follow each credit phase where the credit is periodic
+ * (des_requests.h, mtp_cases). */
 static void test_mtp(void **state)
 {
     (void)state;
-    sim_request r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 512);
-    r.spec_tokens = 2;
-    r.spec_accept = 2;
-    compare("GLM-4.5-Air FP8, H200, MTP 2 tokens", &r, 200, false);
+    mtp_case c[N_MTP_CASES];
+    mtp_cases(c);
+    for (int i = 0; i < N_MTP_CASES; i++)
+        compare(c[i].name, &c[i].r, c[i].min_iterations, c[i].stretches);
 }
 
 static void test_xpyd(void **state)
@@ -203,6 +206,16 @@ static void test_kv_pressure(void **state)
     (void)state;
     sim_request r = req("qwen3-30b-a3b", "l40s", "fp8", 50, 120, 6000, 3000);
     compare("Qwen3-30B-A3B FP8, L40S, KV pressure", &r, 2000, true);
+}
+
+/* Far over capacity with prefix hits: a queue whose head does not fit, so nothing is admitted
+ * (the KV peak must count those iterations on both paths). */
+static void test_overload(void **state)
+{
+    (void)state;
+    sim_request r = req("glm-4.5-air", "h200", "fp8", 100, 1500, 1024, 256);
+    r.prefix_hit = 0.5;
+    compare("GLM-4.5-Air FP8, H200, overloaded, 50% prefix hits", &r, 1000, true);
 }
 
 /* Pipeline stages, a cap on running sequences, 32-token KV blocks and small CUDA graphs. */
@@ -227,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_long_osl),    cmocka_unit_test(test_short_osl), cmocka_unit_test(test_deepseek_ep),
         cmocka_unit_test(test_near_saturation), cmocka_unit_test(test_local_device), cmocka_unit_test(test_mtp),
         cmocka_unit_test(test_xpyd),        cmocka_unit_test(test_kv_pressure), cmocka_unit_test(test_pp_caps),
+        cmocka_unit_test(test_overload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
