@@ -68,7 +68,11 @@ __attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_i8_madd_ymm(__m256i
  * K 2048) or half of one (INT8), and the hardware prefetchers stop at page boundaries, so
  * each tile would otherwise start its pages cold. Measured on this machine (Zen 3, one core,
  * 128 MiB of weights, one token): BF16 26 -> 30 GB/s, INT8 17 -> 32 GB/s; FP32 gained nothing
- * (34 GB/s either way) and is left without. A prefetch past the matrix cannot fault. */
+ * (34 GB/s either way) and is left without. One prefetch per 64 bytes of a row (INT8 36 ->
+ * 41 GB/s over one per step); two tiles ahead measured the same as one. Tiles of one row
+ * (a single stream) were tried and lost: reloading the activations for every row made them
+ * load-bound (BF16 one core 32 -> 23 GB/s, two tokens 30 -> 15). A prefetch past the matrix
+ * cannot fault. */
 #define PF_NEXT_TILE(p, K) __builtin_prefetch((const void *)((uintptr_t)(p) + 4 * (size_t)(K) * sizeof *(p)), 0, 3)
 
 /* The tile at three widths (kernels_cpu_tile.h says why these sizes); the 512- and 256-bit

@@ -146,7 +146,8 @@ TGT INLINE void SFX(tile_bf16)(int MB, int nr, int K, int kb, int kn, const floa
     for (int k = 0; k < kv; k += 2 * VW)
         for (int r = 0; r < 4; r++) {
             SFX(vf) lo, hi;
-            PF_NEXT_TILE(wd + row[r] + k, K);
+            if ((k * sizeof *wd) % 64 == 0)
+                PF_NEXT_TILE(wd + row[r] + k, K);
             SFX(bf16_split)(wd + row[r] + k, &lo, &hi);
             for (int m = 0; m < MB; m++) {
                 acc[m][r] += lo * SFX(load_f32)(xp + (size_t)m * KC + k);
@@ -237,7 +238,8 @@ TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_
             acc[m][r] = (SFX(vi)){ 0 };
     for (int k = 0; k < kv; k += 2 * VW)
         for (int r = 0; r < 4; r++) {
-            PF_NEXT_TILE(wd + row[r] + k, K);
+            if ((k * sizeof *wd) % 64 == 0)
+                PF_NEXT_TILE(wd + row[r] + k, K);
             SFX(wide) w = SFX(i8_widen)(wd + row[r] + k);
             for (int m = 0; m < MB; m++)
                 acc[m][r] += SFX(i8_madd)(w, xq + (size_t)m * KC + k);
