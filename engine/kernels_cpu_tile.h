@@ -4,9 +4,10 @@
  *   VW 16, MBMAX 4 (AVX-512, 32 zmm): 16 accumulators + weight and token vectors;
  *   VW 8,  MBMAX 2 (AVX2, 16 ymm):    8 accumulators + 2 weight halves + 4 token halves;
  *   VW 4,  MBMAX 2 (SSE2 / NEON, 16 xmm): the same count at 128 bits.
- * Decode is memory-bound only if the work per weight byte stays below what the cores issue,
- * so BF16 and INT8 weights are never widened lane by lane (vpmovzxwd / vpmovsxbd + convert,
- * 3-4 instructions per 8 weights, held decode to ~45% of the triad on AVX2):
+ * Decode is memory-bound only if the work per weight byte stays well below what the cores
+ * issue, so BF16 and INT8 weights are no longer widened lane by lane (vpmovzxwd / vpmovsxbd +
+ * convert, 3-4 instructions per 8 weights); what still holds decode below the triad on this
+ * machine is the access pattern (kernels_cpu.c, at PF_NEXT_TILE):
  *   BF16: a vector of 32-bit words holds 2 VW weights; `w << 16` is the FP32 of the low
  *     half of each word, `w & 0xffff0000` that of the high half (one shift and one AND per
  *     2 VW weights). The activations of a call are de-interleaved once (low-half elements,
