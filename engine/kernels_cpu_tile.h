@@ -1,19 +1,33 @@
 /* kernels_cpu_tile.h: the small-batch Y = X W^T tile of kernels_cpu.c at one vector width,
  * included once per width with VW (lanes of FP32), MBMAX (tokens per tile) and SFX(name)
  * defined, so each instruction set gets a tile that fits its registers:
- *   VW 16, MBMAX 4 (AVX-512, 32 zmm): 16 accumulators + 4 weight vectors + 1 token vector;
- *   VW 8,  MBMAX 2 (AVX2, 16 ymm):    8 + 4 + 1, with two left for widening BF16 / INT8;
+ *   VW 16, MBMAX 4 (AVX-512, 32 zmm): 16 accumulators + weight and token vectors;
+ *   VW 8,  MBMAX 2 (AVX2, 16 ymm):    8 accumulators + 2 weight halves + 4 token halves;
  *   VW 4,  MBMAX 2 (SSE2 / NEON, 16 xmm): the same count at 128 bits.
- * With VW lanes, BF16 widens as one zero-extend and shift (vpmovzxwd, vpslld) and INT8 as one
- * sign-extend and convert (vpmovsxbd, vcvtdq2ps) per vector, not element by element.
+ * Decode is memory-bound only if the work per weight byte stays well below what the cores
+ * issue, so BF16 and INT8 weights are no longer widened lane by lane (vpmovzxwd / vpmovsxbd +
+ * convert, 3-4 instructions per 8 weights); what still holds decode below the triad on this
+ * machine is the access pattern (kernels_cpu.c, at PF_NEXT_TILE):
+ *   BF16: a vector of 32-bit words holds 2 VW weights; `w << 16` is the FP32 of the low
+ *     half of each word, `w & 0xffff0000` that of the high half (one shift and one AND per
+ *     2 VW weights). The activations of a call are de-interleaved once (low-half elements,
+ *     then high-half ones, per 2 VW) so both halves meet their tokens without a shuffle.
+ *   INT8: the activations of a call are quantized to int16 per token and K block (scale
+ *     max|x| / 32767); weights widen to int16 once (vpmovsxbw) and each token takes one
+ *     multiply-add of int16 pairs into int32 (vpmaddwd) and one add: the sum over a block is
+ *     exact in integers, then scaled. Where the level has no such instruction (VW 4) the same
+ *     integer sum is formed with 32-bit lanes, so every level computes the same thing.
+ * FP32 weights load straight into the multiply-add, as before.
  * TGT is the target attribute of the level that runs the width (empty for the baseline): every
- * function in the chain carries it, so GCC can inline the widening intrinsics all the way.
- * Private to kernels_cpu.c (no include guard: it is meant to be included several times). */
+ * function in the chain carries it, so GCC can inline the intrinsics all the way. I8_WIDE_T,
+ * I8_WIDEN and I8_MADD, when defined, are that level's int8 -> int16 widening and int16
+ * pair multiply-add (kernels_cpu.c). Private to kernels_cpu.c (no include guard: it is meant
+ * to be included several times). */
 
 typedef float SFX(vf) __attribute__((vector_size(VW * 4)));
 typedef uint32_t SFX(vu) __attribute__((vector_size(VW * 4)));
 typedef int32_t SFX(vi) __attribute__((vector_size(VW * 4)));
-typedef uint16_t SFX(vh) __attribute__((vector_size(VW * 2)));
+typedef int16_t SFX(vs) __attribute__((vector_size(VW * 2)));
 typedef int8_t SFX(vb) __attribute__((vector_size(VW)));
 
 TGT INLINE SFX(vf) SFX(load_f32)(const float *p)
@@ -21,32 +35,6 @@ TGT INLINE SFX(vf) SFX(load_f32)(const float *p)
     SFX(vf) v;
     memcpy(&v, p, sizeof v);
     return v;
-}
-
-/* VW weights at element index i as FP32; dt is a constant after inlining. Where the width has
- * a widening intrinsic (WIDEN_BF16 / WIDEN_I8, defined before the include), it is used: GCC
- * lowers __builtin_convertvector of int8 lanes element by element. */
-TGT INLINE SFX(vf) SFX(load_w)(eng_dtype dt, const void *base, size_t i)
-{
-    if (dt == ENG_BF16) {
-#ifdef WIDEN_BF16
-        return WIDEN_BF16((const uint16_t *)base + i);
-#else
-        SFX(vh) h;
-        memcpy(&h, (const uint16_t *)base + i, sizeof h);
-        return (SFX(vf))(__builtin_convertvector(h, SFX(vu)) << 16);
-#endif
-    }
-    if (dt == ENG_INT8) {
-#ifdef WIDEN_I8
-        return WIDEN_I8((const int8_t *)base + i);
-#else
-        SFX(vb) b;
-        memcpy(&b, (const int8_t *)base + i, sizeof b);
-        return __builtin_convertvector(__builtin_convertvector(b, SFX(vi)), SFX(vf));
-#endif
-    }
-    return SFX(load_f32)((const float *)base + i);
 }
 
 TGT INLINE float SFX(hsum)(SFX(vf) v)
@@ -57,12 +45,19 @@ TGT INLINE float SFX(hsum)(SFX(vf) v)
     return s;
 }
 
-/* A tile of 4 weight rows by MB tokens (MB <= MBMAX, a constant after inlining). Each weight
- * vector is loaded once and used MB times; rows past the end (nr < 4) repeat the last row and
- * their sums are dropped, so full and ragged tiles share one path. INT8 sums are scaled once
- * per row at the end. */
-TGT INLINE void SFX(tile)(eng_dtype dt, int MB, int nr, int K, const float *x, size_t ldx, const void *wd,
-                      const float *scale, size_t r0, float *y, size_t ldy)
+TGT INLINE int64_t SFX(hsum_i)(SFX(vi) v)
+{
+    int64_t s = 0;
+    for (int i = 0; i < VW; i++)
+        s += v[i];
+    return s;
+}
+
+/* --- FP32 weights: a tile of 4 weight rows by MB tokens (MB <= MBMAX, a constant after
+ * inlining). Each weight vector is loaded once and used MB times; rows past the end (nr < 4)
+ * repeat the last row and their sums are dropped, so full and ragged tiles share one path. */
+TGT INLINE void SFX(tile_f32)(int MB, int nr, int K, const float *x, size_t ldx, const float *wd, size_t r0,
+                              float *y, size_t ldy)
 {
     size_t row[4];
     for (int r = 0; r < 4; r++)
@@ -79,16 +74,16 @@ TGT INLINE void SFX(tile)(eng_dtype dt, int MB, int nr, int K, const float *x, s
         for (; k + 2 * VW <= K; k += 2 * VW) {
             SFX(vf) xa = SFX(load_f32)(x + k), xb = SFX(load_f32)(x + k + VW);
             for (int r = 0; r < 4; r++) {
-                acc[0][r] += SFX(load_w)(dt, wd, row[r] + k) * xa;
-                odd[r] += SFX(load_w)(dt, wd, row[r] + k + VW) * xb;
+                acc[0][r] += SFX(load_f32)(wd + row[r] + k) * xa;
+                odd[r] += SFX(load_f32)(wd + row[r] + k + VW) * xb;
             }
         }
         for (int r = 0; r < 4; r++)
             acc[0][r] += odd[r];
     }
     for (; k + VW <= K; k += VW) {
-        SFX(vf) w0 = SFX(load_w)(dt, wd, row[0] + k), w1 = SFX(load_w)(dt, wd, row[1] + k);
-        SFX(vf) w2 = SFX(load_w)(dt, wd, row[2] + k), w3 = SFX(load_w)(dt, wd, row[3] + k);
+        SFX(vf) w0 = SFX(load_f32)(wd + row[0] + k), w1 = SFX(load_f32)(wd + row[1] + k);
+        SFX(vf) w2 = SFX(load_f32)(wd + row[2] + k), w3 = SFX(load_f32)(wd + row[3] + k);
         for (int m = 0; m < MB; m++) {
             SFX(vf) xv = SFX(load_f32)(x + m * ldx + k);
             acc[m][0] += w0 * xv;
@@ -101,27 +96,223 @@ TGT INLINE void SFX(tile)(eng_dtype dt, int MB, int nr, int K, const float *x, s
         for (int r = 0; r < nr; r++) {
             float s = SFX(hsum)(acc[m][r]);
             for (int kk = k; kk < K; kk++)
-                s += load_w1(dt, wd, row[r] + kk) * x[m * ldx + kk];
-            y[m * ldy + r] = dt == ENG_INT8 ? s * scale[r0 + r] : s;
+                s += wd[row[r] + kk] * x[m * ldx + kk];
+            y[m * ldy + r] = s;
         }
 }
 
-/* All tiles of an M x N block: for each 4 rows, the tokens in groups of MBMAX, then 2, then 1
+/* --- BF16 weights --- */
+
+/* The FP32 values of 2 VW bf16 weights: lo from the low half of each 32-bit word, hi from
+ * the high half. On a little-endian machine the low half is the even element. */
+TGT INLINE void SFX(bf16_split)(const uint16_t *p, SFX(vf) *lo, SFX(vf) *hi)
+{
+    SFX(vu) u;
+    memcpy(&u, p, sizeof u);
+    *lo = (SFX(vf))(u << 16);
+    *hi = (SFX(vf))(u & 0xffff0000u);
+}
+
+/* MG tokens of kn activations, de-interleaved per 2 VW to match bf16_split: xp[m * KC + k + j]
+ * = x[m][k + 2j + LO], xp[m * KC + k + VW + j] = x[m][k + 2j + 1 - LO], for the whole steps;
+ * the tail (kn % 2 VW) is read from x itself. */
+TGT INLINE void SFX(prep_bf16)(int MG, int kn, const float *x, size_t ldx, float *xp)
+{
+    const int kv = kn - kn % (2 * VW);
+    for (int m = 0; m < MG; m++)
+        for (int k = 0; k < kv; k += 2 * VW)
+            for (int j = 0; j < VW; j++) {
+                xp[(size_t)m * KC + k + j] = x[m * ldx + k + 2 * j + BF16_LO];
+                xp[(size_t)m * KC + k + VW + j] = x[m * ldx + k + 2 * j + 1 - BF16_LO];
+            }
+}
+
+/* 4 rows by MB tokens over one K block of kn elements starting at column kb; add: add to y
+ * (a later block) rather than store. */
+TGT INLINE void SFX(tile_bf16)(int MB, int nr, int K, int kb, int kn, const float *xp, const float *x, size_t ldx,
+                               const uint16_t *wd, size_t r0, float *y, size_t ldy, int add)
+{
+    const int kv = kn - kn % (2 * VW);
+    size_t row[4];
+    for (int r = 0; r < 4; r++)
+        row[r] = (r0 + (size_t)(r < nr ? r : nr - 1)) * (size_t)K + (size_t)kb;
+    /* one token: lo and hi halves into separate accumulators, so each takes one multiply-add
+     * per step (8 chains in flight); more tokens have enough chains with one set */
+    SFX(vf) acc[MBMAX][4], hacc[4];
+    for (int r = 0; r < 4; r++) {
+        hacc[r] = (SFX(vf)){ 0 };
+        for (int m = 0; m < MB; m++)
+            acc[m][r] = (SFX(vf)){ 0 };
+    }
+    for (int k = 0; k < kv; k += 2 * VW)
+        for (int r = 0; r < 4; r++) {
+            SFX(vf) lo, hi;
+            if ((k * sizeof *wd) % 64 == 0)
+                PF_NEXT_TILE(wd + row[r] + k, K);
+            SFX(bf16_split)(wd + row[r] + k, &lo, &hi);
+            for (int m = 0; m < MB; m++) {
+                acc[m][r] += lo * SFX(load_f32)(xp + (size_t)m * KC + k);
+                if (MB == 1)
+                    hacc[r] += hi * SFX(load_f32)(xp + (size_t)m * KC + k + VW);
+                else
+                    acc[m][r] += hi * SFX(load_f32)(xp + (size_t)m * KC + k + VW);
+            }
+        }
+    for (int m = 0; m < MB; m++)
+        for (int r = 0; r < nr; r++) {
+            float s = SFX(hsum)(MB == 1 ? acc[m][r] + hacc[r] : acc[m][r]);
+            for (int kk = kv; kk < kn; kk++)
+                s += eng_bf16_to_f32(wd[row[r] + kk]) * x[m * ldx + kk];
+            y[m * ldy + r] = add ? y[m * ldy + r] + s : s;
+        }
+}
+
+/* --- INT8 weights --- */
+
+/* 2 VW int8 weights widened for I8_MADD (or, without it, as two vectors of 32-bit lanes). */
+#ifdef I8_WIDEN
+typedef I8_WIDE_T SFX(wide);
+TGT INLINE SFX(wide) SFX(i8_widen)(const int8_t *p)
+{
+    return I8_WIDEN(p);
+}
+/* VW lanes, each the sum of two products of a weight and a token's int16 activation. */
+TGT INLINE SFX(vi) SFX(i8_madd)(SFX(wide) w, const int16_t *xq)
+{
+    return (SFX(vi))I8_MADD(w, xq);
+}
+#else
+typedef struct {
+    SFX(vi) lo, hi;
+} SFX(wide);
+TGT INLINE SFX(wide) SFX(i8_widen)(const int8_t *p)
+{
+    SFX(vb) a, b;
+    memcpy(&a, p, sizeof a);
+    memcpy(&b, p + VW, sizeof b);
+    return (SFX(wide)){ __builtin_convertvector(a, SFX(vi)), __builtin_convertvector(b, SFX(vi)) };
+}
+TGT INLINE SFX(vi) SFX(i8_madd)(SFX(wide) w, const int16_t *xq)
+{
+    SFX(vs) a, b;
+    memcpy(&a, xq, sizeof a);
+    memcpy(&b, xq + VW, sizeof b);
+    return w.lo * __builtin_convertvector(a, SFX(vi)) + w.hi * __builtin_convertvector(b, SFX(vi));
+}
+#endif
+
+/* MG tokens of kn activations as int16, each token with its own scale sx[m] = max|x| / 32767
+ * over the block, rounded to nearest (|x - sx xq| <= sx / 2). A token with an infinite or
+ * NaN activation gets sx = NaN, so its outputs are NaN as the plain loop's would be. */
+TGT INLINE void SFX(prep_i8)(int MG, int kn, const float *x, size_t ldx, int16_t *xq, float *sx)
+{
+    for (int m = 0; m < MG; m++) {
+        const float *xm = x + m * ldx;
+        float amax = 0;
+        for (int k = 0; k < kn; k++)
+            amax = fabsf(xm[k]) > amax ? fabsf(xm[k]) : amax;
+        const int finite = amax <= FLT_MAX;
+        const float inv = finite && amax > 0 ? 32767.0f / amax : 0.0f;
+        sx[m] = finite ? amax / 32767.0f : NAN;
+        for (int k = 0; k < kn; k++) {
+            float v = finite ? xm[k] * inv : 0.0f;
+            v = v > 32767.0f ? 32767.0f : v < -32767.0f ? -32767.0f : v;
+            xq[(size_t)m * KC + k] = (int16_t)(v + (v >= 0 ? 0.5f : -0.5f));
+        }
+    }
+}
+
+/* 4 rows by MB tokens over one K block. Each lane adds two products of at most
+ * 128 x 32767 per step, and a block has at most KC / 8 = 256 steps (VW 4): under 2^31, so the
+ * 32-bit lanes cannot overflow; lanes are summed in 64 bits. */
+TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_t *xq, const float *sx,
+                             const int8_t *wd, const float *scale, size_t r0, float *y, size_t ldy, int add)
+{
+    _Static_assert(KC / (2 * VW) * 2 * 128 * 32767L < 2147483647L, "int32 lanes overflow within a K block");
+    const int kv = kn - kn % (2 * VW);
+    size_t row[4];
+    for (int r = 0; r < 4; r++)
+        row[r] = (r0 + (size_t)(r < nr ? r : nr - 1)) * (size_t)K + (size_t)kb;
+    SFX(vi) acc[MBMAX][4];
+    for (int m = 0; m < MB; m++)
+        for (int r = 0; r < 4; r++)
+            acc[m][r] = (SFX(vi)){ 0 };
+    for (int k = 0; k < kv; k += 2 * VW)
+        for (int r = 0; r < 4; r++) {
+            if ((k * sizeof *wd) % 64 == 0)
+                PF_NEXT_TILE(wd + row[r] + k, K);
+            SFX(wide) w = SFX(i8_widen)(wd + row[r] + k);
+            for (int m = 0; m < MB; m++)
+                acc[m][r] += SFX(i8_madd)(w, xq + (size_t)m * KC + k);
+        }
+    for (int m = 0; m < MB; m++)
+        for (int r = 0; r < nr; r++) {
+            int64_t s = SFX(hsum_i)(acc[m][r]);
+            for (int kk = kv; kk < kn; kk++)
+                s += (int32_t)wd[row[r] + kk] * xq[(size_t)m * KC + kk];
+            float v = (float)((double)s * sx[m] * scale[r0 + r]);
+            y[m * ldy + r] = add ? y[m * ldy + r] + v : v;
+        }
+}
+
+/* One tile of the prepared-activation formats (dt a constant after inlining); xp is the
+ * preparation of the tile's first token. */
+TGT INLINE void SFX(tile_q)(eng_dtype dt, int MB, int nr, int K, int kb, int kn, const float *x, size_t ldx,
+                            const eng_xprep *xp, int m, const eng_mat *w, size_t r0, float *y, size_t ldy, int add)
+{
+    if (dt == ENG_BF16)
+        SFX(tile_bf16)(MB, nr, K, kb, kn, xp->f + (size_t)m * KC, x, ldx, (const uint16_t *)w->data, r0, y, ldy, add);
+    else
+        SFX(tile_i8)(MB, nr, K, kb, kn, xp->q + (size_t)m * KC, xp->sx + m, (const int8_t *)w->data, w->scale, r0, y,
+                     ldy, add);
+}
+
+/* All tiles of an M x N block. For each 4 rows, the tokens in groups of MBMAX, then 2, then 1
  * (each group size a constant in its call, so the token loop unrolls). The 4 rows stay in
- * cache while the groups pass over them: DRAM serves each weight once. */
+ * cache while the groups pass over them: DRAM serves each weight once. BF16 and INT8 take
+ * their activations prepared per group of up to XG tokens and KC columns (one group and one
+ * block at decode sizes: the bench's K is 2048 or 768), so a longer K is read in blocks of
+ * KC, still once. */
 TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0,
-                         float *y, size_t ldy)
+                             float *y, size_t ldy)
 {
     const int K = w->cols;
-    for (int n = 0; n < N; n += 4) {
-        int nr = N - n < 4 ? N - n : 4;
-        int m = 0;
-        for (; m + MBMAX <= M; m += MBMAX)
-            SFX(tile)(dt, MBMAX, nr, K, x + m * ldx, ldx, w->data, w->scale, (size_t)row0 + n, y + m * ldy + n, ldy);
-        for (; m + 2 <= M; m += 2)
-            SFX(tile)(dt, 2, nr, K, x + m * ldx, ldx, w->data, w->scale, (size_t)row0 + n, y + m * ldy + n, ldy);
-        for (; m < M; m++)
-            SFX(tile)(dt, 1, nr, K, x + m * ldx, ldx, w->data, w->scale, (size_t)row0 + n, y + m * ldy + n, ldy);
+    if (dt == ENG_FP32) {
+        const float *wd = w->data;
+        for (int n = 0; n < N; n += 4) {
+            int nr = N - n < 4 ? N - n : 4;
+            int m = 0;
+            for (; m + MBMAX <= M; m += MBMAX)
+                SFX(tile_f32)(MBMAX, nr, K, x + m * ldx, ldx, wd, (size_t)row0 + n, y + m * ldy + n, ldy);
+            for (; m + 2 <= M; m += 2)
+                SFX(tile_f32)(2, nr, K, x + m * ldx, ldx, wd, (size_t)row0 + n, y + m * ldy + n, ldy);
+            for (; m < M; m++)
+                SFX(tile_f32)(1, nr, K, x + m * ldx, ldx, wd, (size_t)row0 + n, y + m * ldy + n, ldy);
+        }
+        return;
+    }
+    eng_xprep xp;
+    for (int m0 = 0; m0 < M; m0 += XG) {
+        const int mg = M - m0 < XG ? M - m0 : XG;
+        for (int kb = 0; kb < K; kb += KC) {
+            const int kn = K - kb < KC ? K - kb : KC;
+            const float *xb = x + m0 * ldx + kb;
+            float *yb = y + m0 * ldy;
+            if (dt == ENG_BF16)
+                SFX(prep_bf16)(mg, kn, xb, ldx, xp.f);
+            else
+                SFX(prep_i8)(mg, kn, xb, ldx, xp.q, xp.sx);
+            for (int n = 0; n < N; n += 4) {
+                int nr = N - n < 4 ? N - n : 4, m = 0;
+                const size_t r0 = (size_t)row0 + n;
+                for (; m + MBMAX <= mg; m += MBMAX)
+                    SFX(tile_q)(dt, MBMAX, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, yb + m * ldy + n, ldy, kb > 0);
+                for (; m + 2 <= mg; m += 2)
+                    SFX(tile_q)(dt, 2, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, yb + m * ldy + n, ldy, kb > 0);
+                for (; m < mg; m++)
+                    SFX(tile_q)(dt, 1, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, yb + m * ldy + n, ldy, kb > 0);
+            }
+        }
     }
 }
 
@@ -130,5 +321,6 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
 #undef MBMAX
 #undef SFX
 #undef TGT
-#undef WIDEN_I8
-#undef WIDEN_BF16
+#undef I8_WIDE_T
+#undef I8_WIDEN
+#undef I8_MADD
