@@ -31,6 +31,8 @@ typedef struct opt_entry {
 #define S(name, help) { { #name, SIM_OPT_STR, help }, offsetof(sim_request, name), sizeof(((sim_request *)0)->name), 0, 0 }
 #define I(name, lo, hi, help) { { #name, SIM_OPT_INT, help }, offsetof(sim_request, name), 0, lo, hi }
 #define N(name, lo, hi, help) { { #name, SIM_OPT_NUM, help }, offsetof(sim_request, name), 0, lo, hi }
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x) /* a sourced default's value in its help text */
 #define B(name, help) { { #name, SIM_OPT_BOOL, help }, offsetof(sim_request, name), 0, 0, 0 }
 
 static const opt_entry options[] = {
@@ -60,6 +62,11 @@ static const opt_entry options[] = {
     N(expert_imbalance, 1, 1e6, "expected tokens of the busiest expert over the idlest, as published (1 = uniform; instead of skew)"),
     I(redundant_experts, 0, DEVICES, "EPLB redundant expert slots over the EP group"),
     B(eplb, "place experts by expected load"),
+    N(eplb_drift, 0, SIM_DEPLOY_MAX_EPLB_DRIFT, "with EPLB: the lognormal sigma of each expert's popularity in a batch "
+      "against the statistics EPLB placed by (0 = every batch follows them; default " STRINGIFY(SIM_ROUTING_EPLB_DRIFT) ", fitted to NVIDIA "
+      "TensorRT-LLM tech blog 4 Table 1, DeepSeek-R1 EP32: the busiest rank 1.109x the mean; its scaling with the "
+      "batch is not published, taken as constant). A single-dataset batch or an EPLB that rebalances every few "
+      "iterations may drift less"),
     B(offload, "let weights spill to every slower memory tier"),
     B(emulate, "run a weight or KV format the hardware does not support (hwmodel 'formats') on a fallback compute type; the output says emulated"),
     I(max_batched_tokens, 0, 1e9, "token cap per iteration per attention rank (default 8192, or the engine's)"),
@@ -177,6 +184,7 @@ void sim_request_defaults(sim_request *r)
     r->concurrency = 1;
     r->skew = -1;
     r->expert_imbalance = 0;
+    r->eplb_drift = -1;
     r->usd_per_gpu_hour = -1;
     r->usd_per_kwh = 0.10;
     r->seed = 20250101;
@@ -432,6 +440,11 @@ int sim_request_deploy_options(const sim_request *r, const sim_model *m, const s
     if (r->expert_imbalance > 0 && (rc = sim_deploy_set_imbalance(d, r->expert_imbalance, err)))
         return sim_wrap(err, "option 'expert_imbalance'");
     sim_deploy_set_redundant(d, r->redundant_experts, r->eplb);
+    if (r->eplb_drift >= 0 && !d->eplb) /* refused, not ignored: the drift the user meant would not be there */
+        return sim_fail(err, SIM_EINPUT, "option 'eplb_drift' needs EPLB: give 'eplb' (--eplb) or 'redundant_experts' "
+                        "(--redundant-experts N); it is the batch's drift from the statistics EPLB places by");
+    if (r->eplb_drift >= 0 && (rc = sim_deploy_set_eplb_drift(d, r->eplb_drift, err)))
+        return sim_wrap(err, "option 'eplb_drift'");
     d->offload = r->offload;
     d->emulate = r->emulate;
     if (r->numa[0] && sim_numa_parse(r->numa, &d->numa) != 0)

@@ -31,6 +31,7 @@ typedef struct sim_request {
     double skew;                              /* < 0 = default (the card's law, else the fallback) */
     double expert_imbalance;                  /* busiest/idlest expert tokens; 0 = not given */
     int redundant_experts;
+    double eplb_drift;                        /* EPLB's batch drift sigma; < 0 = the sourced default */
     bool eplb, offload, owned, emulate;
     int max_batched_tokens;
     char engine[16];                          /* "" = moesim's generic accounting; vllm, sglang, trtllm */

@@ -78,6 +78,8 @@ void sim_deploy_defaults(sim_deploy *d, const sim_model *m, const sim_hw *hw)
     default_imbalance(d, m);
     d->redundant_experts = 0;
     d->eplb = false;
+    d->eplb_drift = SIM_ROUTING_EPLB_DRIFT; /* sourced in step/routing.h */
+    d->eplb_drift_given = false;
     d->offload = false;
     /* vLLM and SGLang default to 8192 batched tokens per iteration for chunked prefill. */
     d->max_batched_tokens = 8192;
@@ -646,6 +648,19 @@ void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb)
 {
     d->redundant_experts = redundant_experts;
     d->eplb = eplb || redundant_experts > 0;
+}
+
+int sim_deploy_set_eplb_drift(sim_deploy *d, double sigma, sim_err *err)
+{
+    if (!(sigma >= 0 && sigma <= SIM_DEPLOY_MAX_EPLB_DRIFT))
+        return sim_fail(err, SIM_EINPUT, "EPLB drift must be a lognormal sigma in [0, %g] (got %g; 0 = the batch "
+                        "follows the statistics EPLB placed by)", SIM_DEPLOY_MAX_EPLB_DRIFT, sigma);
+    if (!d->eplb)
+        return sim_fail(err, SIM_EINPUT, "EPLB drift needs EPLB placement (or redundant experts): it is the batch's "
+                        "drift from the statistics EPLB places by, and without EPLB nothing is placed by them");
+    d->eplb_drift = sigma;
+    d->eplb_drift_given = true;
+    return SIM_OK;
 }
 
 int sim_deploy_check_pools(const sim_deploy *d, const sim_deploy *prefill, sim_err *err)

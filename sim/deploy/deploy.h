@@ -101,6 +101,11 @@ typedef struct sim_deploy {
     sim_imbalance_basis imbalance_basis;
     int redundant_experts;          /* EPLB replicas, total over the EP group */
     bool eplb;
+    double eplb_drift;              /* with eplb: the lognormal sigma of each expert's batch popularity against
+                                       the statistics EPLB placed by (routing.h sim_routing_query.eplb_drift);
+                                       default SIM_ROUTING_EPLB_DRIFT (sourced there), 0 = the batch follows
+                                       the statistics. Read only with eplb */
+    bool eplb_drift_given;          /* eplb_drift came from the option (--eplb-drift), not the default */
     bool offload;                   /* let weights spill to every slower tier, not only the default ones */
     bool emulate;                   /* --emulate: run formats the hwmodel does not support on the fallback
                                        compute type of their chain (sim_deploy_emulated says which), instead
@@ -197,6 +202,15 @@ const char *sim_imbalance_basis_name(sim_imbalance_basis b);
 
 /* Redundant expert slots (EPLB replicas); any imply EPLB placement. */
 void sim_deploy_set_redundant(sim_deploy *d, int redundant_experts, bool eplb);
+
+/* EPLB's batch drift as given (--eplb-drift): sigma in [0, SIM_DEPLOY_MAX_EPLB_DRIFT]. Fails
+ * (SIM_EINPUT) outside it, or when the deployment has no EPLB (set it first: the drift is of
+ * the statistics EPLB places by, and without EPLB nothing is placed by them); the deployment
+ * is unchanged then. */
+/* A bound of the model, not a measurement: at sigma 2 one expert in three has its share scaled
+ * by more than e^2 = 7.4x either way, a batch that no longer resembles the statistics at all. */
+#define SIM_DEPLOY_MAX_EPLB_DRIFT 2.0
+int sim_deploy_set_eplb_drift(sim_deploy *d, double sigma, sim_err *err);
 
 /* Whether `spec_tokens` draft tokens per step are drafted by the card's MTP module (no draft
  * model, no EAGLE-3 head, a card with mtp_layers): the module's weights must then be loaded. */

@@ -259,6 +259,11 @@ cJSON *sim_report_deploy(const sim_deploy *d)
         cJSON_AddItemToObject(o, "routing", routing_law(d));
     sim_json_add_num(o, "redundant_experts", d->redundant_experts);
     cJSON_AddBoolToObject(o, "eplb", d->eplb);
+    if (d->eplb) { /* the batch's drift from the statistics EPLB placed by, and whose figure it is */
+        sim_json_add_num(o, "eplb_drift", d->eplb_drift);
+        cJSON_AddStringToObject(o, "eplb_drift_source",
+                                d->eplb_drift_given ? "option eplb_drift" : SIM_ROUTING_EPLB_DRIFT_SOURCE);
+    }
     sim_json_add_num(o, "max_batched_tokens", d->max_batched_tokens);
     cJSON_AddStringToObject(o, "runtime", sim_runtime_name(d->runtime));
     cJSON_AddStringToObject(o, "efficiency", d->hw->eff.provenance);
@@ -553,8 +558,9 @@ static void print_tiers(FILE *f, const sim_hw *hw, const sim_step_result *s)
                 100 * s->resident_share, 100 * s->page_hit_rate, 100 * s->pinned_hit_rate);
 }
 
-static void print_step(FILE *f, const sim_hw *hw, const char *title, const sim_step_result *s)
+static void print_step(FILE *f, const sim_deploy *d, const char *title, const sim_step_result *s)
 {
+    const sim_hw *hw = d->hw;
     fprintf(f, "  %-8s step %.3f ms  [compute %.3f | memory %.3f | communication %.3f | overhead %.3f] ms, %s-bound\n",
             title, s->time_s * 1e3, s->compute_s * 1e3, s->memory_s * 1e3, s->comm_s * 1e3, s->overhead_s * 1e3,
             sim_bound_name(s->bound));
@@ -572,10 +578,14 @@ static void print_step(FILE *f, const sim_hw *hw, const char *title, const sim_s
         if (s->imbalance_placed != s->imbalance) /* EPLB's residual: the batch's drift from its statistics */
             snprintf(placed, sizeof placed, "; %.2fx if the batch followed the statistics EPLB placed by",
                      s->imbalance_placed);
+        /* the drift is said only when it is not the sourced default (the option's sigma) */
+        char eplb[64] = "EPLB";
+        if (d->eplb && d->eplb_drift_given)
+            snprintf(eplb, sizeof eplb, "EPLB, drift %g from option eplb_drift", d->eplb_drift);
         if (!isfinite(s->imbalance_unbalanced))
-            fprintf(f, " (EPLB%s; no placement without its redundant slots to compare)", placed);
+            fprintf(f, " (%s%s; no placement without its redundant slots to compare)", eplb, placed);
         else if (s->imbalance_unbalanced != s->imbalance)
-            fprintf(f, " (EPLB%s; %.2fx without it)", placed, s->imbalance_unbalanced);
+            fprintf(f, " (%s%s; %.2fx without it)", eplb, placed, s->imbalance_unbalanced);
         fprintf(f, "\n");
     }
     print_tiers(f, hw, s);
@@ -699,10 +709,10 @@ void sim_report_print_eval(FILE *f, const sim_deploy *d, const sim_serve_opts *o
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
     fprintf(f, "  %.0f%% of steps carry a prompt chunk (%.0f prompt tokens on the busiest rank per step, averaged)\n",
             100 * r->mixed_share, r->prefill_tokens_per_step);
-    print_step(f, d->hw, "decode", &r->decode);
-    print_step(f, d->hw, first_step_name(o), &r->first);
+    print_step(f, d, "decode", &r->decode);
+    print_step(f, d, first_step_name(o), &r->first);
     if (o->prefill)
-        print_step(f, o->prefill->hw, "prefill_pool_iteration", &r->prefill_pool);
+        print_step(f, o->prefill, "prefill_pool_iteration", &r->prefill_pool);
     const sim_step_result *steps[] = {&r->decode, &r->first, &r->prefill_pool};
     print_basis(f, d, steps, o->prefill ? 3 : 2);
 }
@@ -724,7 +734,7 @@ void sim_report_print_phase(FILE *f, const sim_deploy *d, const sim_phase_result
     fprintf(f, "%s: batch %g at context %g: %.3f ms per step, %.1f tokens/s per GPU\n", phase_name(p), p->batch,
             p->context, p->step.time_s * 1e3, p->tokens_per_s_per_gpu);
     fprintf(f, "breakdown (busiest device, one pass through the layers):\n");
-    print_step(f, d->hw, phase_name(p), &p->step);
+    print_step(f, d, phase_name(p), &p->step);
     const sim_step_result *steps[] = {&p->step};
     print_basis(f, d, steps, 1);
 }

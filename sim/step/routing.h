@@ -32,6 +32,8 @@
  * with the batch. It is taken as a drift of each expert's share, the same at every batch size,
  * so at prefill's large batches, where sampling noise vanishes, it is the whole residual. */
 #define SIM_ROUTING_EPLB_DRIFT 0.115
+/* The default's source in a line, for reports (--eplb-drift overrides it). */
+#define SIM_ROUTING_EPLB_DRIFT_SOURCE "fitted to NVIDIA TensorRT-LLM tech blog 4, Table 1 (DeepSeek-R1, EP32 with EPLB)"
 
 typedef struct sim_routing_query {
     int experts;            /* E, routed experts per layer */
@@ -45,7 +47,9 @@ typedef struct sim_routing_query {
     double eplb_drift;      /* eplb and skew > 0: each batch's expert popularity is the law's times a
                                lognormal factor per expert, sigma eplb_drift (the batch differs from the
                                statistics EPLB placed by); 0 = every batch follows the law EPLB placed by.
-                               Callers modelling a deployment pass SIM_ROUTING_EPLB_DRIFT */
+                               Callers modelling a deployment pass the deployment's (sim_deploy.eplb_drift:
+                               SIM_ROUTING_EPLB_DRIFT unless --eplb-drift); part of the memo's and the
+                               grid files' keys */
     unsigned long seed;     /* Monte Carlo seed; results are deterministic for a given seed */
     int small_rows;         /* > 0: also split the busiest rank's experts at this many rows (the
                                kernel switch of hw.h's sim_curve); 0 = no split */

@@ -1580,8 +1580,9 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         .skew = d->skew,
         .redundant = d->redundant_experts,
         .eplb = d->eplb,
-        /* EPLB places by past iterations' loads; a batch's popularity drifts from them */
-        .eplb_drift = d->eplb ? SIM_ROUTING_EPLB_DRIFT : 0,
+        /* EPLB places by past iterations' loads; a batch's popularity drifts from them
+           (SIM_ROUTING_EPLB_DRIFT unless --eplb-drift) */
+        .eplb_drift = d->eplb ? d->eplb_drift : 0,
         .seed = d->seed,
         .small_rows = c->cpu_experts ? c->k->grouped_host.small_rows : c->k->grouped_expert.small_rows,
     };

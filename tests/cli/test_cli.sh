@@ -269,6 +269,22 @@ grep -q "^routing: busiest/idlest expert 1.500x expected tokens (skew 0.2141 sol
   --phase decode --batch 128 --context 2048 --json >"$tmp/eplb.json"
 jq -e '.breakdown.decode.moe | .busiest_over_mean_rank < 1.3 and .busiest_over_mean_rank_without_eplb > 2' "$tmp/eplb.json" \
   >/dev/null && ok || bad "EPLB at EP32: $(jq -c .breakdown.decode.moe "$tmp/eplb.json")"
+# --eplb-drift 0: every batch follows the statistics EPLB placed by, so the busiest rank is the
+# figure the default run reports "if the batch followed" them (the same law, the same Monte Carlo),
+# and the deployment and the breakdown say the sigma and that it came from the option
+"$M" eval --model deepseek-v3 --hw gb200-nvl72 --gpus 32 --tp 1 --dp 32 --ep 32 --eplb --redundant-experts 32 \
+  --phase decode --batch 128 --context 2048 --eplb-drift 0 --json >"$tmp/eplb0.json"
+jq -e --slurpfile d "$tmp/eplb.json" '.breakdown.decode.moe.busiest_over_mean_rank ==
+    $d[0].breakdown.decode.moe.busiest_over_mean_rank_if_batch_followed_eplb_statistics
+  and .breakdown.decode.moe.busiest_over_mean_rank < $d[0].breakdown.decode.moe.busiest_over_mean_rank
+  and (.breakdown.decode.moe | has("busiest_over_mean_rank_if_batch_followed_eplb_statistics") | not)
+  and .deployment.eplb_drift == 0 and .deployment.eplb_drift_source == "option eplb_drift"
+  and $d[0].deployment.eplb_drift == 0.115 and ($d[0].deployment.eplb_drift_source | test("tech blog 4"))' \
+  "$tmp/eplb0.json" >/dev/null && ok || bad "--eplb-drift 0: $(jq -c .breakdown.decode.moe "$tmp/eplb0.json")"
+"$M" eval --model deepseek-v3 --hw gb200-nvl72 --gpus 32 --tp 1 --dp 32 --ep 32 --eplb --redundant-experts 32 \
+  --phase decode --batch 128 --context 2048 --eplb-drift 0.2 >"$tmp/eplb2.txt"
+grep -qE 'busiest EP rank: .* \(EPLB, drift 0.2 from option eplb_drift; [0-9.]+x if the batch followed' "$tmp/eplb2.txt" \
+  && ok || bad "--eplb-drift 0.2 breakdown: $(grep 'busiest EP' "$tmp/eplb2.txt")"
 expect_fail 2 "option 'expert_imbalance' must be >= 1" -- "$M" eval --model mixtral-8x7b --hw h100-sxm --expert-imbalance 0.9
 
 # llama-bench-shaped rows (issue 14): pp512 and tg128 for one sequence, beside llama-bench's

@@ -328,6 +328,21 @@ static void test_parallelism_errors(void **state)
     sim_deploy_defaults(&d, &m, &nvl);
     d.gpus = 72, d.tp = 1, d.dp = 72, d.ep = 72, d.redundant_experts = 32, d.eplb = true;
     assert_int_equal(sim_deploy_check(&d, &err), SIM_OK);
+    /* EPLB's batch drift: the sourced default until set; only with EPLB, only a sigma in [0, 2],
+     * and a refused value leaves the deployment as it was */
+    assert_true(d.eplb_drift == SIM_ROUTING_EPLB_DRIFT && !d.eplb_drift_given);
+    assert_int_equal(sim_deploy_set_eplb_drift(&d, 2.5, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "in [0, 2] (got 2.5"));
+    assert_int_equal(sim_deploy_set_eplb_drift(&d, -0.1, &err), SIM_EINPUT);
+    assert_int_equal(sim_deploy_set_eplb_drift(&d, NAN, &err), SIM_EINPUT);
+    assert_true(d.eplb_drift == SIM_ROUTING_EPLB_DRIFT && !d.eplb_drift_given);
+    assert_int_equal(sim_deploy_set_eplb_drift(&d, 0, &err), SIM_OK);
+    assert_true(d.eplb_drift == 0 && d.eplb_drift_given);
+    sim_deploy plain;
+    sim_deploy_defaults(&plain, &m, &nvl);
+    assert_int_equal(sim_deploy_set_eplb_drift(&plain, 0.2, &err), SIM_EINPUT);
+    assert_non_null(strstr(err.msg, "needs EPLB"));
+    assert_true(plain.eplb_drift == SIM_ROUTING_EPLB_DRIFT && !plain.eplb_drift_given);
     /* a laptop has no network: two of them cannot form one deployment */
     static sim_hw lap;
     load(&m, &lap, "qwen3-30b-a3b", "laptop-ddr5");

@@ -733,6 +733,60 @@ static void test_grid_file(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* EPLB's drift is part of a query's key (--eplb-drift): queries that differ only in it are
+ * three entries of the memo, three grids and three files on disk, never one answer for all;
+ * -0 is 0. Their figures differ too: a drift raises the busiest rank above the law's. */
+static void test_eplb_drift_is_keyed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moesim-test-drift-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(setenv("MOESIM_CACHE_DIR", dir, 1), 0);
+    cache_reset();
+    sim_routing_query q = {.experts = 16, .top_k = 2, .tokens = 40, .ep = 4, .ranks_per_node = 4, .skew = 1,
+                           .redundant = 4, .eplb = true, .seed = 3};
+    static const double sigmas[] = {SIM_ROUTING_EPLB_DRIFT, 0, 0.2};
+    sim_routing_stats s[3];
+    for (int i = 0; i < 3; i++) {
+        q.eplb_drift = sigmas[i];
+        s[i] = get(&q);
+    }
+    long entries, hits, misses, grids;
+    sim_routing_cache_info(cache, &entries, &hits, &misses);
+    sim_routing_grid_info(cache, &grids, NULL, NULL);
+    assert_true(entries == 3 && hits == 0 && misses == 3 && grids == 3);
+    q.eplb_drift = -0.0; /* the same query as 0 */
+    sim_routing_stats z = get(&q);
+    assert_stats_identical(&z, &s[1]);
+    sim_routing_cache_info(cache, &entries, &hits, &misses);
+    assert_true(entries == 3 && hits == 1);
+    assert_true(s[0].max_tokens_per_rank != s[1].max_tokens_per_rank);
+    assert_true(s[2].max_tokens_per_rank > s[1].max_tokens_per_rank);
+    /* no drift: the busiest rank is the law's, the figure a drifting query reports beside it */
+    assert_true(s[1].max_tokens_per_rank == s[1].max_tokens_per_rank_placed);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s/routing-v*.grid | wc -l", dir);
+    FILE *ls = popen(cmd, "r");
+    assert_non_null(ls);
+    int files = 0;
+    assert_int_equal(fscanf(ls, "%d", &files), 1);
+    pclose(ls);
+    assert_int_equal(files, 3);
+    /* a new process reads each sigma's own file back: the same figures, no Monte Carlo */
+    cache_reset();
+    for (int i = 0; i < 3; i++) {
+        q.eplb_drift = sigmas[i];
+        sim_routing_stats again = get(&q);
+        assert_stats_identical(&again, &s[i]);
+    }
+    long computed, loaded;
+    sim_routing_grid_info(cache, NULL, &computed, &loaded);
+    assert_true(computed == 0 && loaded == 6);
+    assert_int_equal(setenv("MOESIM_CACHE_DIR", "", 1), 0);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ------------------------------------------------------------------ validation */
 
 static void expect_error(sim_routing_query q, const char *field_text)
@@ -973,6 +1027,7 @@ int main(void)
         cmocka_unit_test_setup(test_ratio_matches_routing, setup),
         cmocka_unit_test_setup(test_eplb_matches_published, setup),
         cmocka_unit_test_setup(test_eplb_drift_by_hand, setup),
+        cmocka_unit_test_setup(test_eplb_drift_is_keyed, setup),
         cmocka_unit_test_setup(test_eplb_replicates_hottest_repeatedly, setup),
         cmocka_unit_test_setup(test_multinomial_matches_exact, setup),
         cmocka_unit_test_setup(test_deterministic, setup),
