@@ -413,7 +413,12 @@ static void test_int8(void)
     eng_layer *l = mk(&c, ENG_BACKEND_CUDA);
     run r = fwd(l, 4);
     EXPECT(r.rc == SIM_OK && !strcmp(path_of(l), "small-kernel"), "INT8 decode: path %s (%s)", path_of(l), r.err.msg);
-    vs_cpu(l, &r, 1e-5, "INT8 decode");
+    /* The CPU backend's INT8 decode quantizes the activations to int16 per token and block of
+     * 2,048 columns (engine/README.md, "What the small-batch kernel computes": each product off
+     * by at most |w| s_x / 2, ~1.5e-5 of the largest activation; `check` lands near 4e-5), the
+     * fake device's kernel multiplies them in float: 5e-4 holds that and stays well under what
+     * a wrong scale gives (a 0.2% scale error is 2e-3). */
+    vs_cpu(l, &r, 5e-4, "INT8 decode");
     run_free(&r);
     fake_log_reset();
     r = fwd(l, 100);
