@@ -371,18 +371,23 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
     return c;
 }
 
-/* Load the text back as a hwmodel: the file must be usable before it replaces anything. */
+/* Load the text back as a hwmodel: the file must be usable before it replaces anything. The
+ * copy sits alone in a folder of its own: a hwmodel reads the kernel table beside it
+ * (DIR/kernels/NAME.json), and a copy in TMPDIR itself picked up whatever table another run
+ * had left in TMPDIR/kernels (write_kernel_table checks this run's table on its own). */
 static int check_loads(const char *text, const char *out, sim_err *err)
 {
     const char *tmpdir = getenv("TMPDIR");
-    char path[512];
-    snprintf(path, sizeof path, "%s/moesim-calibrated-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0)
-        return sim_fail(err, SIM_EFAIL, "cannot create a temporary file to check %s", out);
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/moesim-calibrated-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(dir))
+        return sim_fail(err, SIM_EFAIL, "cannot create a temporary folder to check %s: %s", out, strerror(errno));
+    snprintf(path, sizeof path, "%s/hwmodel.json", dir);
+    FILE *f = fopen(path, "w");
     size_t len = strlen(text);
-    bool ok = write(fd, text, len) == (ssize_t)len;
-    close(fd);
+    bool ok = f && fwrite(text, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = false;
     int rc = SIM_OK;
     if (!ok)
         rc = sim_fail(err, SIM_EFAIL, "%s: cannot write the check copy", path);
@@ -390,6 +395,7 @@ static int check_loads(const char *text, const char *out, sim_err *err)
     if (rc == SIM_OK && (rc = sim_hw_load(&hw, path, err)) != SIM_OK)
         sim_wrap(err, "calibrated hwmodel for %s does not load back", out);
     unlink(path);
+    rmdir(dir);
     return rc;
 }
 
