@@ -1330,6 +1330,20 @@ static void closed_forms(const sim_routing_query *q, sim_routing_stats *out)
     }
 }
 
+/* The busiest rank's tokens for a variant of a query (EPLB's law without the drift, or no
+ * placement at all), to print beside the query's own: only that figure is read, so the
+ * padded-row statistics are left out. */
+static int busiest_rank_of(sim_routing_query v, double *max_tokens_per_rank, sim_err *err)
+{
+    v.small_rows = 0;
+    v.tile_rows = 0;
+    sim_routing_stats st;
+    int rc = monte_carlo(&v, &st, NULL, err);
+    if (rc == SIM_OK)
+        *max_tokens_per_rank = st.max_tokens_per_rank;
+    return rc;
+}
+
 /* The figures at exactly q's token count: closed forms where they exist, else the Monte Carlo.
  * nodes, when not NULL, gets mean_dest_nodes_per_token for every node size of node_sizes(q)
  * (q->ranks_per_node may then be 0: a law for every node size). */
@@ -1359,12 +1373,8 @@ static int compute_at(const sim_routing_query *q, sim_routing_stats *out, double
         /* What the drift added: the same batch drawn from the law EPLB placed by. */
         sim_routing_query placed = *q;
         placed.eplb_drift = 0;
-        placed.small_rows = 0;
-        placed.tile_rows = 0;
-        sim_routing_stats p;
-        if ((rc = monte_carlo(&placed, &p, NULL, err)))
+        if ((rc = busiest_rank_of(placed, &out->max_tokens_per_rank_placed, err)))
             return rc;
-        out->max_tokens_per_rank_placed = p.max_tokens_per_rank;
     }
     if (q->eplb && q->experts % q->ep != 0) {
         /* Only the redundant slots make the experts divide over the ranks (EP72 serves 256
@@ -1375,12 +1385,8 @@ static int compute_at(const sim_routing_query *q, sim_routing_stats *out, double
         sim_routing_query plain = *q;
         plain.eplb = false;
         plain.redundant = 0;
-        plain.small_rows = 0;
-        plain.tile_rows = 0;
-        sim_routing_stats u;
-        if ((rc = monte_carlo(&plain, &u, NULL, err)))
+        if ((rc = busiest_rank_of(plain, &out->max_tokens_per_rank_unbalanced, err)))
             return rc;
-        out->max_tokens_per_rank_unbalanced = u.max_tokens_per_rank;
     }
     closed_forms(q, out);
     if (nodes && q->skew == 0 && q->redundant == 0) /* closed_forms' dest nodes, per node size */
