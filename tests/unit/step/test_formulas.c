@@ -714,6 +714,15 @@ static void test_draft_cost(void **state)
     assert_true(draft <= 3 * (pass_lo + proj_hi));
 }
 
+/* Qwen3-30B-A3B on one H100 given one MTP module (its card has none), deployed by default:
+ * the speculative-decoding tests' fixture. m and hw must outlive d. */
+static void qwen_with_mtp(sim_model *m, sim_hw *hw, sim_deploy *d)
+{
+    load(m, hw, "qwen3-30b-a3b", "h100-sxm");
+    m->mtp_layers = 1;
+    sim_deploy_defaults(d, m, hw);
+}
+
 /* Speculative decoding in the steady state: one user's TPOT is a verify-and-draft step over
  * the tokens it produces; throughput counts accepted tokens; the bounds are refused. */
 static void test_spec_tpot_per_accepted_token(void **state)
@@ -721,10 +730,8 @@ static void test_spec_tpot_per_accepted_token(void **state)
     (void)state;
     static sim_model m;
     static sim_hw hw;
-    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
-    m.mtp_layers = 1; /* the card has none; the test gives it one */
     sim_deploy d;
-    sim_deploy_defaults(&d, &m, &hw);
+    qwen_with_mtp(&m, &hw, &d);
     sim_serve_opts o;
     sim_serve_defaults(&o);
     o.isl = 1000, o.osl = 200, o.concurrency = 1;
@@ -760,10 +767,8 @@ static void test_phase_spec_step(void **state)
     (void)state;
     static sim_model m;
     static sim_hw hw;
-    load(&m, &hw, "qwen3-30b-a3b", "h100-sxm");
-    m.mtp_layers = 1; /* the card has none; the test gives it one */
     sim_deploy d;
-    sim_deploy_defaults(&d, &m, &hw);
+    qwen_with_mtp(&m, &hw, &d);
     sim_err err = { 0 };
     const sim_phase_spec spec = { 3, 2.5, "a test" };
     sim_phase_result p, plain, zero;
