@@ -1,11 +1,13 @@
 /* kernels_cpu.c: small-batch Y = X W^T over FP32/BF16/INT8 weights, written once with GCC
  * vector types and compiled for AVX-512 (x86-64-v4), AVX2 (x86-64-v3) and plain x86-64; each
- * call runs the widest the CPU has, or plain x86-64 when MOESIM_GENERIC is set, so one binary
- * runs anywhere and the tests can cover the generic path on any machine. */
+ * call runs the widest the CPU has, or a narrower one the environment asks for
+ * (MOESIM_GENERIC=1, MOESIM_CPU_KERNELS), so one binary runs anywhere and the tests cover
+ * every level the machine has. */
 #include "kernels_cpu.h"
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,11 +105,9 @@ __attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_i8_madd_ymm(__m256i
 #define TGT
 #include "kernels_cpu_tile.h"
 
-int eng_k_isa_level(void)
+/* The widest level this CPU runs (4, 3 or 1), whatever the environment asks. */
+int eng_k_isa_cpu_level(void)
 {
-    const char *generic = getenv("MOESIM_GENERIC");
-    if (generic && *generic && strcmp(generic, "0") != 0)
-        return 1;
 #ifdef ENG_X86_LEVELS
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -119,14 +119,64 @@ int eng_k_isa_level(void)
     return 1;
 }
 
-const char *eng_k_isa_name(void)
+/* The level the environment asks for: MOESIM_GENERIC (set and not "0") asks for 1, else
+ * MOESIM_CPU_KERNELS names one ("x86-64", "x86-64-v3", "x86-64-v4"); 0 when neither asks, -1
+ * when MOESIM_CPU_KERNELS names none of them. */
+static int isa_requested(void)
+{
+    const char *generic = getenv("MOESIM_GENERIC");
+    if (generic && *generic && strcmp(generic, "0") != 0)
+        return 1;
+    const char *name = getenv("MOESIM_CPU_KERNELS");
+    if (!name || !*name)
+        return 0;
+    if (!strcmp(name, "x86-64"))
+        return 1;
+    if (!strcmp(name, "x86-64-v3"))
+        return 3;
+    if (!strcmp(name, "x86-64-v4"))
+        return 4;
+    return -1;
+}
+
+/* Called per kernel call (a getenv and a cpuid check: nothing beside a kernel's work), so a
+ * test can change the level between calls. A request above the CPU's level, or not
+ * understood, leaves the CPU's (eng_k_isa_check says so to the user). */
+int eng_k_isa_level(void)
+{
+    int cpu = eng_k_isa_cpu_level(), want = isa_requested();
+    return want > 0 && want < cpu ? want : cpu;
+}
+
+static const char *level_name(int level)
 {
 #ifdef ENG_X86_LEVELS
-    static const char *const names[] = { "", "x86-64", "", "x86-64-v3", "x86-64-v4" };
-    return names[eng_k_isa_level()];
+    return level == 4 ? "x86-64-v4" : level == 3 ? "x86-64-v3" : "x86-64";
 #else
+    (void)level;
     return "baseline";
 #endif
+}
+
+const char *eng_k_isa_name(void)
+{
+    return level_name(eng_k_isa_level());
+}
+
+int eng_k_isa_check(char *msg, size_t cap)
+{
+    int want = isa_requested(), cpu = eng_k_isa_cpu_level();
+    if (want < 0) {
+        snprintf(msg, cap, "MOESIM_CPU_KERNELS is '%s' (expected x86-64, x86-64-v3 or x86-64-v4)",
+                 getenv("MOESIM_CPU_KERNELS"));
+        return -1;
+    }
+    if (want > cpu) {
+        snprintf(msg, cap, "MOESIM_CPU_KERNELS asks for %s, but this CPU runs at most %s", level_name(want),
+                 level_name(cpu));
+        return -1;
+    }
+    return 0;
 }
 
 /* One kernel in three builds and the call that picks one. BODY4, BODY3 and BODY1 are

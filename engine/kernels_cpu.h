@@ -4,6 +4,8 @@
 #ifndef MOESIM_ENG_KERNELS_CPU_H
 #define MOESIM_ENG_KERNELS_CPU_H
 
+#include <stddef.h>
+
 #include "weights.h"
 
 /* y[m * ldy + n] = sum_k x[m * ldx + k] * w(row0 + n, k) for m < M, n < N, k < w->cols. */
@@ -21,10 +23,16 @@ void eng_k_dequant(const eng_mat *w, int row0, int n, float *out);
 void eng_k_swiglu(int M, int n, const float *g, size_t ldg, const float *u, size_t ldu, float *out, size_t ldo);
 
 /* The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2) or
- * 1 (plain x86-64, or the baseline of another architecture). MOESIM_GENERIC=1 in the
- * environment forces 1, so the generic path is tested on any machine. */
+ * 1 (plain x86-64, or the baseline of another architecture): the widest the CPU has, capped
+ * by the environment: MOESIM_GENERIC=1 asks for 1, MOESIM_CPU_KERNELS=x86-64|x86-64-v3|
+ * x86-64-v4 for that level, so each level is tested and measured on a machine that has it. */
 int eng_k_isa_level(void);
+int eng_k_isa_cpu_level(void);    /* the widest this CPU runs, whatever the environment asks */
 const char *eng_k_isa_name(void); /* "x86-64-v4", "x86-64-v3", "x86-64" or "baseline" */
+
+/* 0 when the environment's request can be met; else -1 and msg says why (an unknown
+ * MOESIM_CPU_KERNELS, or a level above this CPU's). Front ends refuse such a run (exit 2). */
+int eng_k_isa_check(char *msg, size_t cap);
 
 /* a[i] = b[i] + s * c[i], for the memory-bandwidth (triad) test. */
 void eng_k_triad(float *a, const float *b, const float *c, float s, size_t n);

@@ -4,6 +4,7 @@
 #include "backend.h"
 #include "cli.h"
 #include "cuda/transport_host.h"
+#include "kernels_cpu.h"
 #ifdef MOESIM_CUDA
 #include "cuda/cuda_api.h"
 #endif
@@ -107,6 +108,11 @@ int main(int argc, char **argv)
 #endif
     if (!strcmp(argv[1], "backends"))
         return cmd_backends();
+    char isa_msg[160];
+    if (eng_k_isa_check(isa_msg, sizeof isa_msg) != 0) {
+        fprintf(stderr, "moe-engine: %s\n", isa_msg);
+        return 2;
+    }
     const char *transport = NULL;
     int rc = global_opts(&argc, argv, &transport, &err);
     if (rc != SIM_OK) {

@@ -41,6 +41,11 @@ expect 2 "dtype: missing" -- "$eng" bench "${small[@]}"
 expect 2 "tokens 1,x" -- "$eng" bench --hidden 8 --ffn 8 --experts 2 --top-k 1 --dtype fp32 --tokens 1,x
 expect 2 "unknown option '--bogus'" -- "$eng" bench "${small[@]}" --dtype fp32 --bogus
 expect 2 "unknown command 'fly'" -- "$eng" fly
+expect 2 "MOESIM_CPU_KERNELS is 'avx9'" -- env MOESIM_CPU_KERNELS=avx9 "$eng" bench "${small[@]}" --dtype fp32
+# a level above this CPU's is refused (where one exists: every machine runs plain x86-64)
+if ! grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ "$(uname -m)" = x86_64 ]; then
+  expect 2 "this CPU runs at most" -- env MOESIM_CPU_KERNELS=x86-64-v4 "$eng" bench "${small[@]}" --dtype fp32
+fi
 # --backend cuda is bad input only where CUDA cannot run (not built, or no device)
 if "$eng" backends 2>&1 | grep -qE "not built|no CUDA device"; then
   expect 2 "backend cuda" -- "$eng" bench "${small[@]}" --dtype fp32 --backend cuda

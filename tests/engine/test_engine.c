@@ -34,13 +34,38 @@ static float kernel_tol(const eng_mat *w, int row, const float *xm, int K, float
     return tol + (float)(wsum * 0.5 * amax / 32767.0 * 1.001);
 }
 
+/* Run body once at each kernel level this CPU has (eng_k_isa_level reads the request per
+ * call), so an AVX-512 machine also checks the AVX2 and plain builds; under MOESIM_GENERIC=1
+ * every pass is the plain one. */
+static void at_each_level(void (*body)(void))
+{
+    static const char *const names[] = { "x86-64", "x86-64-v3", "x86-64-v4" };
+    static const int levels[] = { 1, 3, 4 };
+    const char *old = getenv("MOESIM_CPU_KERNELS");
+    char *saved = old ? strdup(old) : NULL;
+    int ran = 0;
+    for (int i = 0; i < 3; i++) {
+        if (levels[i] > eng_k_isa_cpu_level())
+            continue;
+        setenv("MOESIM_CPU_KERNELS", names[i], 1);
+        if (!getenv("MOESIM_GENERIC") && eng_k_isa_level() != levels[i])
+            fail_msg("MOESIM_CPU_KERNELS=%s gave level %d", names[i], eng_k_isa_level());
+        body();
+        ran++;
+    }
+    if (saved)
+        setenv("MOESIM_CPU_KERNELS", saved, 1);
+    else
+        unsetenv("MOESIM_CPU_KERNELS");
+    free(saved);
+    assert_true(ran >= 1);
+}
+
 /* Every format, and shapes around the vector widths (4, 8, 16), the step of two vectors, the
  * 4-row tiles of 1, 2 and 4 tokens, the groups of 8 tokens and the 2048-column blocks the
- * BF16 and INT8 activations are prepared in. The run covers the widest level this CPU has;
- * the suite runs it again with MOESIM_GENERIC=1 for the 128-bit one. */
-static void test_kernels_match_plain_loops(void **state)
+ * BF16 and INT8 activations are prepared in; at every level this CPU has. */
+static void kernels_match_plain_loops(void)
 {
-    (void)state;
     const int Ks[] = { 1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 2048, 2085, 4133 };
     const int Ms[] = { 1, 2, 3, 4, 5, 7, 8, 9, 13 }, Ns[] = { 1, 3, 4, 5, 9 };
     float *x = malloc(sizeof(float) * 13 * 4133), *y1 = malloc(sizeof(float) * 13 * 16), *y2 = malloc(sizeof(float) * 13 * 16);
@@ -77,11 +102,16 @@ static void test_kernels_match_plain_loops(void **state)
     free(y2);
 }
 
-/* INT8 quantizes activations: a NaN or infinite one must still reach the outputs (as NaN),
- * not be scaled away. */
-static void test_int8_kernel_keeps_nan(void **state)
+static void test_kernels_match_plain_loops(void **state)
 {
     (void)state;
+    at_each_level(kernels_match_plain_loops);
+}
+
+/* INT8 quantizes activations: a NaN or infinite one must still reach the outputs (as NaN),
+ * not be scaled away. */
+static void int8_kernel_keeps_nan(void)
+{
     eng_config cfg = { 40, 4, 1, 1, 0, 0, ENG_SOFTMAX, ENG_INT8 };
     eng_weights w;
     sim_err err = { 0, "" };
@@ -95,6 +125,38 @@ static void test_int8_kernel_keeps_nan(void **state)
         assert_true(isnan(y[8 + n]));
     }
     eng_weights_free(&w);
+}
+
+static void test_int8_kernel_keeps_nan(void **state)
+{
+    (void)state;
+    at_each_level(int8_kernel_keeps_nan);
+}
+
+/* The level a request gives: never above the CPU's; a name not understood, or a level the
+ * CPU lacks, is refused by eng_k_isa_check with the variable named. */
+static void test_level_requests(void **state)
+{
+    (void)state;
+    if (getenv("MOESIM_GENERIC"))
+        skip();
+    char msg[160];
+    setenv("MOESIM_CPU_KERNELS", "x86-64", 1);
+    assert_int_equal(eng_k_isa_check(msg, sizeof msg), 0);
+    assert_int_equal(eng_k_isa_level(), 1);
+    setenv("MOESIM_CPU_KERNELS", "avx9", 1);
+    assert_int_equal(eng_k_isa_check(msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "MOESIM_CPU_KERNELS is 'avx9'"));
+    assert_int_equal(eng_k_isa_level(), eng_k_isa_cpu_level());
+    if (eng_k_isa_cpu_level() < 4) {
+        setenv("MOESIM_CPU_KERNELS", "x86-64-v4", 1);
+        assert_int_equal(eng_k_isa_check(msg, sizeof msg), -1);
+        assert_non_null(strstr(msg, "this CPU runs at most"));
+        assert_int_equal(eng_k_isa_level(), eng_k_isa_cpu_level());
+    }
+    unsetenv("MOESIM_CPU_KERNELS");
+    assert_int_equal(eng_k_isa_check(msg, sizeof msg), 0);
+    assert_int_equal(eng_k_isa_level(), eng_k_isa_cpu_level());
 }
 
 static void test_bf16_rounding(void **state)
@@ -239,6 +301,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_plain_loops),
         cmocka_unit_test(test_int8_kernel_keeps_nan),
+        cmocka_unit_test(test_level_requests),
         cmocka_unit_test(test_bf16_rounding),
         cmocka_unit_test(test_reference_by_hand),
         cmocka_unit_test(test_backend_matches_reference),
