@@ -70,10 +70,11 @@ typedef struct dreq {
     int kv;            /* tokens held in the KV cache */
     int blocks;
     int sched;         /* tokens scheduled in the running iteration */
-    float credit;      /* speculative decoding: fractional tokens carried to the next step */
+    int credit;        /* speculative decoding: fractional tokens carried to the next step, in units
+                        * of 1 / des.credit.den (exact: des_internal.h, credit_orbit) */
     uint8_t state, sdec, preempts;
     uint8_t lazy;      /* a lazy decoder (see rank): gen, kv, blocks and credit are as of rank clock `lz` */
-    uint8_t lph;       /* a lazy decoder's credit phase: its credit is orbit[(lph + clock) mod P] (des.credit) */
+    uint16_t lph;      /* a lazy decoder's credit phase: its credit is orbit[(lph + clock) mod P] (des.credit) */
     int lz;
     int isl, cached;
     int rank, prank;   /* rank in its current pool; prefill-pool rank (disaggregated) */
@@ -95,7 +96,7 @@ typedef struct lazy_fin {
  * the lazy part has taken) and its credit phase, and is written back only when it finishes or
  * when the rank needs every sequence one by one (then the lazy part is flushed into run[]).
  * Without speculative decoding a decoder makes one token a step; with it, the tokens a step
- * makes come from the sequence's float credit, a periodic sequence M[] of period P over the
+ * makes come from the sequence's exact credit, a periodic sequence M[] of period P over the
  * credit's orbit (des.credit), so decoders whose credit is at the same point of the orbit at
  * the same clock make the same tokens from then on: a phase class. The scheduler keeps the
  * aggregates a step needs: how many, their summed context, how many of each phase class cross
@@ -111,6 +112,9 @@ typedef struct rank {
                           * position u mod B of their KV + draft tokens against the class's
                           * cumulative tokens (des_sched.c, lazy_join) */
     int *nph;            /* P counts: lazy decoders by phase class */
+    int *cls, *cpos;     /* the classes present (nph > 0), in no order, and each one's index in cls:
+                          * a step costs the classes present, not P (up to CREDIT_PMAX) */
+    int ncls;
     lazy_fin *fin;       /* min-heap on `at` */
     int nfin, capfin;
     bool lazy_sched;     /* the running iteration steps the lazy decoders */
@@ -157,15 +161,24 @@ typedef struct span_bin {
     long done;                  /* completions */
 } span_bin;
 
-/* Speculative decoding's credit, as rank_finish moves it (credit += a; made = (int)credit;
- * credit -= made), is a function of the credit alone, and every sequence's starts at 0: it
- * runs along the orbit of 0. When the orbit comes back to 0 within CREDIT_PMAX steps (a with
- * few significant bits: 1.875 in 8, any integer in 1), its made[] is periodic and decoders can
- * be lazy; else (P = 0) they are walked. Without speculative decoding: P = 1, made 1. */
-enum { CREDIT_PMAX = 64 };
+/* Speculative decoding's credit, as rank_finish moves it (credit += a; made = floor(credit);
+ * credit -= made), in exact rational arithmetic: the acceptance a is num / den with the smallest
+ * den <= CREDIT_QMAX for which a den is within 1e-9 of an integer (every decimal with up to
+ * three places is exact: 1.92 = 48/25, 2.58 = 129/50, 1.875 = 15/8), and a credit is an integer
+ * count of 1 / den. An acceptance that is no such fraction is rounded to the nearest
+ * 1 / CREDIT_QMAX (sim_des_result.spec_rounded; reported). The credit is a function of itself
+ * alone and every sequence's starts at 0: it runs along the orbit of 0, which comes back to 0
+ * after P = den / gcd(num mod den, den) steps (den for a reduced fraction, 1 for an integer), so
+ * made[] is periodic and decoders can be lazy by phase class. Without speculative decoding:
+ * P = 1, made 1. Lazy decoders need P x block_tokens counts per rank (rank.phase); past
+ * CREDIT_CELLS_MAX of them the decoders are walked (des.lazy false). */
+enum { CREDIT_QMAX = 1000, CREDIT_PMAX = CREDIT_QMAX, CREDIT_CELLS_MAX = 1 << 16 };
 typedef struct credit_orbit {
-    int P;                       /* period; 0 = not periodic within CREDIT_PMAX (no lazy decoders) */
-    float x[CREDIT_PMAX];        /* the credit at each point of the orbit, x[0] = 0 */
+    int num, den;                /* the acceptance simulated, num / den (1 / 1 without speculative decoding) */
+    bool rounded;                /* the acceptance given is no fraction with den <= CREDIT_QMAX: rounded */
+    int P;                       /* period of the orbit of 0, <= den */
+    int x[CREDIT_PMAX];          /* the credit at each point of the orbit (in 1 / den), x[0] = 0 */
+    int at[CREDIT_PMAX];         /* the orbit point of credit value v < den (-1: not on the orbit) */
     int made[CREDIT_PMAX];       /* tokens a step makes from x[i] (before the cap at osl) */
     long cum[2 * CREDIT_PMAX + 1]; /* cum[i] = made[0] + ... + made[(i - 1) mod P], i <= 2P; cum[P]: tokens per period */
     int cum_b[CREDIT_PMAX];      /* cum[i] mod block_tokens, i < P */
@@ -177,7 +190,7 @@ typedef struct credit_orbit {
 
 typedef struct des {
     const sim_des_opts *o;
-    bool lazy;                  /* decoders may be lazy (not the reference walk; a periodic credit) */
+    bool lazy;                  /* decoders may be lazy (not the reference walk; P x B within CREDIT_CELLS_MAX) */
     credit_orbit credit;
     const sim_workload *w;
     dreq *q;

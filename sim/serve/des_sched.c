@@ -3,8 +3,8 @@
  * first (decode tokens, next prompt chunks), then admissions first come first served while
  * KV blocks last; preemption by recompute; the iteration's time from the step-time memo;
  * KV transfers from a prefill pool to a decode pool. The oldest decoding sequences of a rank
- * are "lazy" (des_internal.h, rank; with speculative decoding by credit phase, when the
- * credit is periodic: des_internal.h, credit_orbit): stepped as aggregates, written back when
+ * are "lazy" (des_internal.h, rank; with speculative decoding by credit phase: the exact
+ * credit is periodic, des_internal.h, credit_orbit): stepped as aggregates, written back when
  * they finish or when the walk must decide sequence by sequence, with the same outcome to the
  * last bit. */
 #include <math.h>
@@ -89,12 +89,27 @@ static long lazy_cum(const des *s, int ph, long n)
 }
 
 /* The orbit point of a credit value, -1 if it is not on the orbit. */
-static int credit_index(const des *s, float x)
+static int credit_index(const des *s, int x)
 {
-    for (int i = 0; i < s->credit.P; i++)
-        if (s->credit.x[i] == x)
-            return i;
-    return -1;
+    return x >= 0 && x < s->credit.den ? s->credit.at[x] : -1;
+}
+
+/* Class ph gains a decoder (present: into r->cls when it had none) or loses one. */
+static void class_add(rank *r, int ph)
+{
+    if (r->nph[ph]++ == 0) {
+        r->cpos[ph] = r->ncls;
+        r->cls[r->ncls++] = ph;
+    }
+}
+
+static void class_drop(rank *r, int ph)
+{
+    if (--r->nph[ph] == 0) { /* the last class present takes its place */
+        int last = r->cls[--r->ncls];
+        r->cls[r->cpos[ph]] = last;
+        r->cpos[last] = r->cpos[ph];
+    }
 }
 
 /* The phase class of a sequence whose credit is at orbit point i at clock c. */
@@ -129,18 +144,22 @@ static int lazy_cell(const des *s, const dreq *q)
     return q->lph * B + mod_b(u, B);
 }
 
-/* The steps from clock c until a decoder of class ph that needs `left` more tokens makes its
- * last: the first n >= 1 with lazy_cum(c + n) - lazy_cum(c) >= left. */
+/* The steps from clock c until a decoder of class ph that needs `left` >= 1 more tokens makes
+ * its last: the first n >= 1 with lazy_cum(c + n) - lazy_cum(c) >= left. W whole periods
+ * (W T < left <= (W + 1) T tokens, T = cum[P]) and then, by bisection over the orbit's
+ * prefix sums from the decoder's point i0 at clock c, the first j in [1, P] that makes the
+ * rest: n = W P + j (log P steps, not P: orbits run to CREDIT_PMAX). */
 static long lazy_steps_to(const des *s, int ph, long c, long left)
 {
     const credit_orbit *o = &s->credit;
-    long base = lazy_cum(s, ph, c);
-    long n = left > o->cum[o->P] ? (left - 1) / o->cum[o->P] * o->P : 0; /* whole periods make fewer */
-    if (n < 1)
-        n = 1;
-    while (lazy_cum(s, ph, c + n) - base < left)
-        n++;
-    return n;
+    int P = o->P, i0 = (int)((ph + c) % P);
+    long T = o->cum[P], W = (left - 1) / T, rem = left - W * T, base = o->cum[i0];
+    int lo = 0, hi = P; /* cum[i0 + lo] - base < rem <= cum[i0 + hi] - base */
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        *(o->cum[i0 + mid] - base >= rem ? &hi : &lo) = mid;
+    }
+    return W * P + hi;
 }
 
 static int lazy_join(des *s, rank *r, int id)
@@ -159,11 +178,11 @@ static int lazy_join(des *s, rank *r, int id)
         return -1;
     r->lzv[r->nlzv++] = id;
     q->lazy = 1;
-    q->lph = (uint8_t)ph;
+    q->lph = (uint16_t)ph;
     q->lz = r->clock;
     r->nlazy++;
     r->lazy_kv += q->kv;
-    r->nph[ph]++;
+    class_add(r, ph);
     r->phase[lazy_cell(s, q)]++;
     return 0;
 }
@@ -175,7 +194,7 @@ static long lazy_leave(des *s, rank *r, dreq *q)
     int ph = q->lph, B = s->o->block_tokens, k = s->o->spec_tokens;
     long made = lazy_cum(s, ph, r->clock) - lazy_cum(s, ph, q->lz);
     r->phase[lazy_cell(s, q)]--;
-    r->nph[ph]--;
+    class_drop(r, ph);
     r->lazy_kv -= q->kv + made;
     /* the blocks its step at clock - 1 reserved: for KV then + draft tokens + 1 */
     long prev = lazy_cum(s, ph, (long)r->clock - 1) - lazy_cum(s, ph, r->clock);
@@ -210,10 +229,8 @@ static void cross_init(const des *s, const rank *r, long c, cross_it *it)
     long cm = c - 1 + P, q0 = cm / P; /* lazy_cum(ph, c - 1) = q0 T + cum[r0 + ph] */
     int r0 = (int)(cm % P), qb = (int)(q0 % B * (o->cum[P] % B) % B), tb = (int)(o->cum[P] % B);
     it->n = 0;
-    for (int ph = 0; ph < P; ph++) {
-        if (r->nph[ph] == 0)
-            continue;
-        int i = r0 + ph, bm = qb;
+    for (int ci = 0; ci < r->ncls; ci++) {
+        int ph = r->cls[ci], i = r0 + ph, bm = qb;
         if (i >= P) {
             i -= P;
             bm += tb;
@@ -274,9 +291,8 @@ static inline long lazy_made(const des *s, const rank *r, long c, long n)
         return (long)r->nlazy * n * o->made[0];
     int b = (int)(c % P), nr = (int)(n % P);
     long t = 0, whole = n / P * o->cum[P];
-    for (int ph = 0; ph < P; ph++) {
-        if (r->nph[ph] == 0)
-            continue;
+    for (int ci = 0; ci < r->ncls; ci++) {
+        int ph = r->cls[ci];
         int i = b + ph < P ? b + ph : b + ph - P; /* the orbit point at clock c */
         t += r->nph[ph] * (whole + o->cum[i + nr] - o->cum[i]);
     }
@@ -867,9 +883,9 @@ static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
             if (q->sdec) {
                 int made = 1;
                 if (o->spec_tokens > 0) {
-                    q->credit += (float)o->spec_accept;
-                    made = (int)q->credit;
-                    q->credit -= (float)made;
+                    q->credit += s->credit.num; /* exact: in 1 / den (des_internal.h, credit_orbit) */
+                    made = q->credit / s->credit.den;
+                    q->credit -= made * s->credit.den;
                 }
                 if (made > q->osl - q->gen)
                     made = q->osl - q->gen;

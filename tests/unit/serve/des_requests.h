@@ -36,10 +36,12 @@ static sim_request req(const char *model, const char *hw, const char *precision,
 }
 
 /* Speculative decoding (MTP) cases: the lazy decoders and the decode-only stretches follow
- * each sequence's credit (des_internal.h, credit_orbit) when the credit's orbit is periodic,
- * and walk when it is not (2.58 tokens a step). k = 1, 2, 3 draft tokens; acceptance 1.875,
- * 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 2.58, and 1.015625 and
- * 2.0625 (orbits of 64 and 16 steps); one rank and
+ * each sequence's exact credit (des_internal.h, credit_orbit), and walk where its orbit times
+ * the block size passes CREDIT_CELLS_MAX. k = 1, 2, 3 draft tokens; acceptance 1.875, 2.5,
+ * 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 1.015625 and 2.0625 (orbits of
+ * 64 and 16 steps), DeepSeek-R1's card (1.92, 2.58, 2.82: orbits of 25, 50 and 50 steps),
+ * 1.23456 (no fraction of denominator <= 1000: rounded to 247/200), 2.999 (the longest orbit,
+ * 1000 steps) and 1.001 with 128-token blocks (walked); one rank and
  * attention DP8; KV pressure with preemptions; xPyD pools; pipeline stages with 32-token
  * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once) and 64-token
  * ones; an overload with prefix hits (admissions every iteration, a full KV cache). */
@@ -48,10 +50,10 @@ typedef struct mtp_case {
     sim_request r;
     long min_iterations;
     bool preempts;  /* the case is meant to preempt */
-    bool stretches; /* the credit is periodic: stretches must happen */
+    bool stretches; /* the decoders are lazy: stretches must happen */
 } mtp_case;
 
-enum { N_MTP_CASES = 12 };
+enum { N_MTP_CASES = 18 };
 
 static void mtp_spec(sim_request *r, int k, double a)
 {
@@ -80,7 +82,7 @@ static void mtp_cases(mtp_case *c)
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 3 at 4", r, 500, false, true };
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 512);
     mtp_spec(&r, 2, 2.58);
-    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.58 (walked)", r, 500, false, false };
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.58", r, 500, false, true };
     r = req("glm-4.5-air", "h200", "fp8", 30, 60, 8000, 3000);
     mtp_spec(&r, 2, 1.875);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, KV pressure, MTP 2 at 1.875", r, 2000, true, true };
@@ -117,6 +119,31 @@ static void mtp_cases(mtp_case *c)
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
     mtp_spec(&r, 2, 2.0625);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.0625", r, 1000, false, true };
+    /* DeepSeek-R1's card (models/deepseek-r1: 1.92, 2.58, 2.82 tokens a step for 1, 2, 3 drafts) */
+    r = req("deepseek-r1", "h200", "fp8", 2, 300, 1024, 1024);
+    r.gpus = 8;
+    mtp_spec(&r, 1, 1.92);
+    c[n++] = (mtp_case){ "DeepSeek-R1 FP8, 8x H200 TP8, MTP 1 at 1.92", r, 2000, false, true };
+    r = req("deepseek-r1", "h200", "fp8", 8, 1500, 1024, 512);
+    r.gpus = 8;
+    r.dp = 8;
+    mtp_spec(&r, 2, 2.58);
+    c[n++] = (mtp_case){ "DeepSeek-R1 FP8, 8x H200 DP8 + EP8, MTP 2 at 2.58", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 30, 60, 8000, 3000);
+    mtp_spec(&r, 3, 2.82);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, KV pressure, MTP 3 at 2.82", r, 2000, true, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    mtp_spec(&r, 1, 1.23456);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 1 at 1.23456 (rounded: 247/200)", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    mtp_spec(&r, 2, 2.999);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.999 (1000-step orbit)", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    r.block_size = 128;
+    r.block_size_given = true;
+    mtp_spec(&r, 1, 1.001);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, 128-token blocks, MTP 1 at 1.001 (walked)", r, 1000, false, false };
+    assert_int_equal(n, N_MTP_CASES);
 }
 
 #endif
