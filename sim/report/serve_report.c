@@ -80,7 +80,7 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
         cJSON *s = cJSON_AddObjectToObject(j, "speculative");
         sim_spec_view sv = sim_report_spec_view(d, o->spec_tokens, o->spec_accept, o->spec_source);
         sim_report_spec_fields(s, &sv);
-        /* the simulator's credit is exact in 1 / den (des_internal.h, credit_orbit); an
+        /* the simulator's credit is exact in 1 / den (des_internal.h, credit_frac); an
          * acceptance that is no fraction with den <= 1000 is simulated rounded to 1/1000 */
         sim_json_add_num(s, "accepted_tokens_per_step_simulated", (double)r->spec_num / r->spec_den);
         cJSON_AddBoolToObject(s, "acceptance_rounded", r->spec_rounded);

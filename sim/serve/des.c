@@ -81,11 +81,10 @@ static int pool_init(des *s, pool *p, const sim_deploy *d, int role, double ctx,
         return sim_fail(err, SIM_EFAIL, "out of memory");
     for (int i = 0; i < p->nranks; i++) {
         p->rk[i].free_blocks = p->blocks;
-        int P = s->lazy ? s->credit.P : 1;
-        if (!(p->rk[i].phase = calloc((size_t)P * s->o->block_tokens, sizeof *p->rk[i].phase)) ||
-            !(p->rk[i].nph = calloc((size_t)P, sizeof *p->rk[i].nph)) ||
-            !(p->rk[i].cls = calloc((size_t)P, sizeof *p->rk[i].cls)) ||
-            !(p->rk[i].cpos = calloc((size_t)P, sizeof *p->rk[i].cpos)))
+        size_t M = s->lazy ? (size_t)s->credit.M : 1, den = s->lazy ? (size_t)s->credit.den : 1;
+        rank *r = &p->rk[i];
+        if (!(r->zc = calloc(M, sizeof *r->zc)) || !(r->zf = calloc(M, sizeof *r->zf)) ||
+            !(r->xc = calloc(den, sizeof *r->xc)) || !(r->xf = calloc(den, sizeof *r->xf)))
             return sim_fail(err, SIM_EFAIL, "out of memory");
     }
     p->memo.d = d;
@@ -116,7 +115,7 @@ static int check_lengths(des *s, sim_err *err)
     return SIM_OK;
 }
 
-/* The acceptance a as num / den (des_internal.h, credit_orbit): the smallest den <=
+/* The acceptance a as num / den (des_internal.h, credit_frac): the smallest den <=
  * CREDIT_QMAX with a den within 1e-9 of an integer, else a rounded to the nearest
  * 1 / CREDIT_QMAX and reduced (*rounded). Rounding, rather than walking such an acceptance
  * with a float credit as before, keeps one exact credit for the lazy path and the reference
@@ -144,53 +143,22 @@ static void credit_ratio(double a, int *num, int *den, bool *rounded)
     *rounded = true;
 }
 
-/* The orbit of speculative decoding's credit from 0, by the exact recurrence rank_finish
- * runs (des_internal.h, credit_orbit): back at 0 within den <= CREDIT_PMAX steps. */
-static void credit_orbit_walk(credit_orbit *c)
-{
-    for (int v = 0; v < c->den; v++)
-        c->at[v] = -1;
-    int x = 0;
-    for (int i = 0; i < CREDIT_PMAX; i++) { /* as rank_finish moves a credit */
-        c->x[i] = x;
-        c->at[x] = i;
-        x += c->num;
-        int made = x / c->den;
-        x -= made * c->den;
-        c->made[i] = made;
-        c->cum[i + 1] = c->cum[i] + made;
-        if (x == 0) {
-            c->P = i + 1;
-            break;
-        }
-    }
-    for (int i = c->P + 1; i <= 2 * c->P; i++) /* a second period: sums from any point */
-        c->cum[i] = c->cum[i - 1] + c->made[i - 1 - c->P];
-}
-
-/* The credit's orbit and the period of the block crossings (des_internal.h, credit_orbit). */
-static void credit_orbit_init(credit_orbit *c, const sim_des_opts *o)
+/* The acceptance as a fraction and the period of the block crossings (des_internal.h,
+ * credit_frac). */
+static void credit_init(credit_frac *c, const sim_des_opts *o)
 {
     memset(c, 0, sizeof *c);
-    if (o->spec_tokens == 0) {
-        c->num = c->den = 1;
-        c->P = 1;
-        c->made[0] = 1;
-        c->cum[1] = 1;
-        c->cum[2] = 2;
-    } else {
+    c->num = c->den = 1;
+    if (o->spec_tokens > 0)
         credit_ratio(o->spec_accept, &c->num, &c->den, &c->rounded);
-        credit_orbit_walk(c);
-    }
-    for (int i = 0; i < c->P; i++)
-        c->cum_b[i] = (int)(c->cum[i] % o->block_tokens);
-    long B = o->block_tokens, g = B, t = c->cum[c->P] % B;
-    while (t) { /* g = gcd(B, cum[P]) */
+    c->M = o->block_tokens * c->den;
+    long g = c->M, t = c->num % c->M;
+    while (t) { /* g = gcd(M, num) */
         long x = g % t;
         g = t;
         t = x;
     }
-    c->L = c->P * (B / g);
+    c->L = c->M / g;
 }
 
 static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, sim_err *err)
@@ -198,10 +166,10 @@ static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const si
     memset(s, 0, sizeof *s);
     s->o = o;
     s->w = w;
-    credit_orbit_init(&s->credit, o);
-    /* lazy decoders keep P x B counts per rank: past CREDIT_CELLS_MAX (long orbits with large
-     * blocks) they are walked, with the same credit */
-    s->lazy = !o->reference_walk && (long)s->credit.P * o->block_tokens <= CREDIT_CELLS_MAX;
+    credit_init(&s->credit, o);
+    /* lazy decoders keep counts over M = B den positions per rank: past CREDIT_CELLS_MAX (a
+     * long denominator with large blocks) they are walked, with the same credit */
+    s->lazy = !o->reference_walk && s->credit.M <= CREDIT_CELLS_MAX;
     double mean_ctx = 0;
     for (long i = 0; i < w->n; i++)
         mean_ctx += w->r[i].isl + w->r[i].osl;
@@ -267,10 +235,10 @@ static void des_free(des *s)
             free(p->rk[i].run);
             free(p->rk[i].wait.v);
             free(p->rk[i].lzv);
-            free(p->rk[i].phase);
-            free(p->rk[i].nph);
-            free(p->rk[i].cls);
-            free(p->rk[i].cpos);
+            free(p->rk[i].zc);
+            free(p->rk[i].zf);
+            free(p->rk[i].xc);
+            free(p->rk[i].xf);
             free(p->rk[i].fin);
         }
         free(p->rk);
