@@ -39,7 +39,8 @@ static sim_request req(const char *model, const char *hw, const char *precision,
  * each sequence's exact credit (des_internal.h, credit_orbit), and walk where its orbit times
  * the block size passes CREDIT_CELLS_MAX. k = 1, 2, 3 draft tokens; acceptance 1.875, 2.5,
  * 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 1.015625 and 2.0625 (orbits of
- * 64 and 16 steps), DeepSeek-R1's card (1.92, 2.58, 2.82: orbits of 25, 50 and 50 steps),
+ * 64 and 16 steps), DeepSeek-R1's card (1.92, 2.58, 2.82: orbits of 25, 50 and 50 steps;
+ * 2.58 also with long outputs at a low rate: stretches past the 800-step crossing period),
  * 1.23456 (no fraction of denominator <= 1000: rounded to 247/200), 2.999 (the longest orbit,
  * 1000 steps) and 1.001 with 128-token blocks (walked); one rank and
  * attention DP8; KV pressure with preemptions; xPyD pools; pipeline stages with 32-token
@@ -53,7 +54,7 @@ typedef struct mtp_case {
     bool stretches; /* the decoders are lazy: stretches must happen */
 } mtp_case;
 
-enum { N_MTP_CASES = 18 };
+enum { N_MTP_CASES = 19 };
 
 static void mtp_spec(sim_request *r, int k, double a)
 {
@@ -129,6 +130,13 @@ static void mtp_cases(mtp_case *c)
     r.dp = 8;
     mtp_spec(&r, 2, 2.58);
     c[n++] = (mtp_case){ "DeepSeek-R1 FP8, 8x H200 DP8 + EP8, MTP 2 at 2.58", r, 1000, false, true };
+    /* one request at a time, 60k-token prompts (the memo's context bucket spans thousands of
+     * tokens) and a span of 10,000 s (arrival-span bins of ~20 s): stretches past the crossings'
+     * period (800 steps at 2.58), the closed form of stretch_blocks */
+    r = req("deepseek-r1", "h200", "fp8", 0.001, 10, 60000, 4096);
+    r.gpus = 8;
+    mtp_spec(&r, 2, 2.58);
+    c[n++] = (mtp_case){ "DeepSeek-R1 FP8, 8x H200 TP8, isl 60000 at 0.001 req/s, MTP 2 at 2.58", r, 2000, false, true };
     r = req("glm-4.5-air", "h200", "fp8", 30, 60, 8000, 3000);
     mtp_spec(&r, 3, 2.82);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, KV pressure, MTP 3 at 2.82", r, 2000, true, true };

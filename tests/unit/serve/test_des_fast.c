@@ -2,7 +2,7 @@
  * place of walking every running sequence twice an iteration) against the reference walk
  * (sim_des_opts.reference_walk, the path before them), over several configurations: Mixtral
  * on H100s, DeepSeek-V3 with attention DP and EP, a small local device, MTP speculative
- * decoding (eighteen cases, des_requests.h: lazy decoders by credit phase), xPyD pools,
+ * decoding (nineteen cases, des_requests.h: lazy decoders by credit phase), xPyD pools,
  * prefix-cache hits, KV pressure with preemptions, pipeline stages with a sequence cap and
  * other block and graph sizes, and an overloaded rate. The tolerance is zero: both paths make
  * the same scheduling decisions in the same order and sum the same integers, so every figure
