@@ -159,6 +159,8 @@ static void credit_init(credit_frac *c, const sim_des_opts *o)
         t = x;
     }
     c->L = c->M / g;
+    c->qn = c->num / c->M;
+    c->rn = c->num % c->M;
 }
 
 static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, sim_err *err)

@@ -169,6 +169,7 @@ typedef struct credit_frac {
     int num, den;                /* the acceptance simulated, num / den */
     bool rounded;                /* the acceptance given is no fraction with den <= CREDIT_QMAX: rounded */
     int M;                       /* B den: a decoder's position W mod M says where it stands in its block */
+    int qn, rn;                  /* num / M and num mod M: what one step moves W by, in whole blocks and the rest */
     long L;                      /* the period of the lazy decoders' block crossings: L steps move W by
                                   * L num, a multiple of M, L = M / gcd(num, M); each decoder crosses
                                   * L num / M blocks in a period */

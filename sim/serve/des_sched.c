@@ -94,7 +94,7 @@ static long fen_pre(const int *f, int i)
 
 /* The count of positions in the cyclic range [lo, lo + len) mod n (0 <= lo < n, len <= n): a
  * short range (one token a step: one position) summed from the counts, a long one from the tree. */
-static long range_count(const rank *r, const int *cnt, const int *fen, int n, int lo, long len)
+static inline long range_count(const rank *r, const int *cnt, const int *fen, int n, int lo, long len)
 {
     if (len <= 16) {
         long t = 0;
@@ -208,9 +208,19 @@ static inline long lazy_cross_n(const des *s, const rank *r, long c, long n)
     return lazy_sum(r, r->zc, r->zf, f->M, (c - 1) * f->num, n * f->num);
 }
 
+/* The same for one step (every iteration asks it): lazy_sum with the step's whole blocks and
+ * rest precomputed, one division, and a single count without speculative decoding. */
 static inline long lazy_cross(const des *s, const rank *r, long c)
 {
-    return lazy_cross_n(s, r, c, 1);
+    const credit_frac *f = &s->credit;
+    long t = (long)r->nlazy * f->qn;
+    if (f->rn == 0 || r->nlazy == 0)
+        return t;
+    long lo = f->M - f->rn - ((c - 1) * f->num) % f->M; /* in (-M, 2M) */
+    lo += lo < 0 ? f->M : lo >= f->M ? -f->M : 0;
+    if (f->rn == 1)
+        return t + r->zc[lo];
+    return t + range_count(r, r->zc, r->zf, f->M, (int)lo, f->rn);
 }
 
 /* The tokens rank r's lazy decoders make from clock c to clock c + n, before caps. */
