@@ -635,7 +635,7 @@ static long stretch_clock(double t0, double t, double h, long n, double *t_end)
 /* Pool p just started an iteration. When every rank only steps lazy decoders (nothing else
  * running, no admission: the queue's head did not fit, and the budget and free blocks only
  * shrink while the stretch lasts), the next iterations repeat it with the tokens each decoder
- * makes added to its context (one, or with speculative decoding those of its credit phase)
+ * makes added to its context (one, or with speculative decoding those of its exact credit)
  * until a decoder finishes, the context crosses into another bucket of the step-time memo
  * (the step time then changes: it is looked up by the quantized mean context, not by KV
  * blocks; with speculative decoding also the verified drafts' context), the free blocks cannot cover the blocks the decoders cross

@@ -36,13 +36,13 @@ static sim_request req(const char *model, const char *hw, const char *precision,
 }
 
 /* Speculative decoding (MTP) cases: the lazy decoders and the decode-only stretches follow
- * each sequence's exact credit (des_internal.h, credit_orbit), and walk where its orbit times
- * the block size passes CREDIT_CELLS_MAX. k = 1, 2, 3 draft tokens; acceptance 1.875, 2.5,
- * 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 1.015625 and 2.0625 (orbits of
- * 64 and 16 steps), DeepSeek-R1's card (1.92, 2.58, 2.82: orbits of 25, 50 and 50 steps;
- * 2.58 also with long outputs at a low rate: stretches past the 800-step crossing period),
- * 1.23456 (no fraction of denominator <= 1000: rounded to 247/200), 2.999 (the longest orbit,
- * 1000 steps) and 1.001 with 128-token blocks (walked); one rank and
+ * each sequence's exact credit (des_internal.h, credit_frac), and walk where the block size
+ * times the acceptance's denominator passes CREDIT_CELLS_MAX. k = 1, 2, 3 draft tokens;
+ * acceptance 1.875, 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 1.015625
+ * and 2.0625 (denominators 64 and 16), DeepSeek-R1's card (1.92, 2.58, 2.82: 48/25, 129/50, 141/50;
+ * 2.58 also with 60k-token prompts one at a time: stretches past the 800-step crossing period),
+ * 1.23456 (no fraction of denominator <= 1000: rounded to 247/200), 2.999 (the largest
+ * denominator, 1000) and 1.001 with 128-token blocks (walked); one rank and
  * attention DP8; KV pressure with preemptions; xPyD pools; pipeline stages with 32-token
  * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once) and 64-token
  * ones; an overload with prefix hits (admissions every iteration, a full KV cache). */
@@ -111,7 +111,7 @@ static void mtp_cases(mtp_case *c)
     r.prefix_hit = 0.5;
     mtp_spec(&r, 2, 2.75);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, overloaded, 50% prefix hits, MTP 2 at 2.75", r, 1000, true, true };
-    /* the longest orbit taken (64 steps), with a crossing period past the closed form's */
+    /* 65/64, with a crossing period (4096 steps) past the closed form's */
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
     r.block_size = 64;
     r.block_size_given = true;
@@ -145,7 +145,7 @@ static void mtp_cases(mtp_case *c)
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 1 at 1.23456 (rounded: 247/200)", r, 1000, false, true };
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
     mtp_spec(&r, 2, 2.999);
-    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.999 (1000-step orbit)", r, 1000, false, true };
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.999 (den 1000)", r, 1000, false, true };
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
     r.block_size = 128;
     r.block_size_given = true;

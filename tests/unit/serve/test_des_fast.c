@@ -2,7 +2,7 @@
  * place of walking every running sequence twice an iteration) against the reference walk
  * (sim_des_opts.reference_walk, the path before them), over several configurations: Mixtral
  * on H100s, DeepSeek-V3 with attention DP and EP, a small local device, MTP speculative
- * decoding (nineteen cases, des_requests.h: lazy decoders by credit phase), xPyD pools,
+ * decoding (nineteen cases, des_requests.h: lazy decoders by position and exact credit), xPyD pools,
  * prefix-cache hits, KV pressure with preemptions, pipeline stages with a sequence cap and
  * other block and graph sizes, and an overloaded rate. The tolerance is zero: both paths make
  * the same scheduling decisions in the same order and sum the same integers, so every figure
@@ -122,7 +122,7 @@ static void test_local_device(void **state)
     compare("Qwen3-30B-A3B Q4_K_M, M4 Max", &r, 2000, false);
 }
 
-/* Speculative decoding (MTP): lazy decoders by credit phase (des_requests.h, mtp_cases). */
+/* Speculative decoding (MTP): lazy decoders by position and exact credit (des_requests.h, mtp_cases). */
 static void test_mtp(void **state)
 {
     (void)state;
@@ -132,7 +132,7 @@ static void test_mtp(void **state)
         compare(c[i].name, &c[i].r, c[i].min_iterations, c[i].preempts);
 }
 
-/* The acceptance the simulator steps, as an exact fraction (des_internal.h, credit_orbit):
+/* The acceptance the simulator steps, as an exact fraction (des_internal.h, credit_frac):
  * decimals of up to three places are exact, anything else is rounded to the nearest 1/1000
  * and flagged; without speculative decoding 1/1. */
 static void test_credit_fraction(void **state)
