@@ -130,9 +130,8 @@ static long lazy_w0(const des *s, const dreq *q)
  * step at clock c - 1 reserved (for KV + draft tokens + 1 then: W - num is its position at
  * c - 1), so that from then on it crosses into a new block whenever its KV + draft tokens pass
  * a multiple of B. */
-static bool lazy_eligible(const des *s, const rank *r, const dreq *q)
+static bool lazy_eligible(const des *s, const dreq *q)
 {
-    (void)r;
     if (!(s->lazy && q->state == ST_RUN && q->done >= q->target && q->gen < q->osl))
         return false;
     long prev = (lazy_w0(s, q) - s->credit.num) / s->credit.den; /* KV + draft tokens at c - 1 */
@@ -849,7 +848,7 @@ static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
         if (gone)
             continue;
         /* only a leading run of decoders joins the lazy part, which stays the oldest */
-        if (kept == 0 && lazy_eligible(s, r, q)) {
+        if (kept == 0 && lazy_eligible(s, q)) {
             if (lazy_join(s, r, id))
                 return -1;
         } else {
