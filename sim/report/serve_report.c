@@ -80,6 +80,10 @@ cJSON *sim_serve_report_json(const sim_serve_view *v)
         cJSON *s = cJSON_AddObjectToObject(j, "speculative");
         sim_spec_view sv = sim_report_spec_view(d, o->spec_tokens, o->spec_accept, o->spec_source);
         sim_report_spec_fields(s, &sv);
+        /* the simulator's credit is exact in 1 / den (des_internal.h, credit_frac); an
+         * acceptance that is no fraction with den <= 1000 is simulated rounded to 1/1000 */
+        sim_json_add_num(s, "accepted_tokens_per_step_simulated", (double)r->spec_num / r->spec_den);
+        cJSON_AddBoolToObject(s, "acceptance_rounded", r->spec_rounded);
         cJSON_AddStringToObject(s, "note", SIM_SPEC_NOTE);
     }
     cJSON_AddStringToObject(j, "arrival", w->source);
@@ -278,6 +282,10 @@ void sim_serve_report_print(FILE *f, const sim_serve_view *v)
         fprintf(f, "prefix cache: %.0f%% of each prompt hit: computed no more, still attended to\n", 100 * o->prefix_hit);
     sim_spec_view sv = sim_report_spec_view(d, o->spec_tokens, o->spec_accept, o->spec_source);
     sim_report_print_spec(f, &sv, "; TPOT per accepted token");
+    if (o->spec_tokens > 0 && r->spec_rounded)
+        fprintf(f, "simulated at %d/%d = %.4g accepted tokens per step: the simulator's credit is exact in "
+                   "1/1000ths, and %.6g is no such fraction\n",
+                r->spec_num, r->spec_den, (double)r->spec_num / r->spec_den, o->spec_accept);
     fprintf(f, "%s arrivals, %.0f requests at %s req/s offered, simulated %s s\n", v->workload->source,
             (double)r->requests, nt(&b, "%.4g", r->offered_rate), nt(&b, "%.4g", r->duration_s));
     if (v->sized)

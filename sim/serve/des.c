@@ -81,9 +81,10 @@ static int pool_init(des *s, pool *p, const sim_deploy *d, int role, double ctx,
         return sim_fail(err, SIM_EFAIL, "out of memory");
     for (int i = 0; i < p->nranks; i++) {
         p->rk[i].free_blocks = p->blocks;
-        int P = s->credit.P > 0 ? s->credit.P : 1;
-        if (!(p->rk[i].phase = calloc((size_t)P * s->o->block_tokens, sizeof *p->rk[i].phase)) ||
-            !(p->rk[i].nph = calloc((size_t)P, sizeof *p->rk[i].nph)))
+        size_t M = s->lazy ? (size_t)s->credit.M : 1, den = s->lazy ? (size_t)s->credit.den : 1;
+        rank *r = &p->rk[i];
+        if (!(r->zc = calloc(M, sizeof *r->zc)) || !(r->zf = calloc(M, sizeof *r->zf)) ||
+            !(r->xc = calloc(den, sizeof *r->xc)) || !(r->xf = calloc(den, sizeof *r->xf)))
             return sim_fail(err, SIM_EFAIL, "out of memory");
     }
     p->memo.d = d;
@@ -114,54 +115,52 @@ static int check_lengths(des *s, sim_err *err)
     return SIM_OK;
 }
 
-/* The orbit of speculative decoding's credit from 0, by the float recurrence rank_finish
- * runs (des_internal.h, credit_orbit); P = 0 when it does not come back within CREDIT_PMAX. */
-static void credit_orbit_walk(credit_orbit *c, const sim_des_opts *o)
+/* The acceptance a as num / den (des_internal.h, credit_frac): the smallest den <=
+ * CREDIT_QMAX with a den within 1e-9 of an integer, else a rounded to the nearest
+ * 1 / CREDIT_QMAX and reduced (*rounded). Rounding, rather than walking such an acceptance
+ * with a float credit as before, keeps one exact credit for the lazy path and the reference
+ * walk alike; it moves the acceptance by at most 5e-4 tokens a step, far below what any
+ * published acceptance resolves (DeepSeek-R1's card gives two decimals). */
+static void credit_ratio(double a, int *num, int *den, bool *rounded)
 {
-    float x = 0;
-    for (int i = 0; i < CREDIT_PMAX; i++) { /* as rank_finish moves a credit */
-        c->x[i] = x;
-        x += (float)o->spec_accept;
-        int made = (int)x;
-        x -= (float)made;
-        c->made[i] = made;
-        c->cum[i + 1] = c->cum[i] + made;
-        if (x == 0) {
-            c->P = i + 1;
-            break;
+    *rounded = false;
+    for (int q = 1; q <= CREDIT_QMAX; q++) {
+        double n = round(a * q);
+        if (fabs(a * q - n) <= 1e-9) {
+            *num = (int)n;
+            *den = q;
+            return;
         }
     }
-    if (x != 0) {
-        c->P = 0;
-        return;
-    }
-    for (int i = c->P + 1; i <= 2 * c->P; i++) /* a second period: sums from any point */
-        c->cum[i] = c->cum[i - 1] + c->made[i - 1 - c->P];
-}
-
-/* The credit's orbit and the period of the block crossings (des_internal.h, credit_orbit). */
-static void credit_orbit_init(credit_orbit *c, const sim_des_opts *o)
-{
-    memset(c, 0, sizeof *c);
-    if (o->spec_tokens == 0) {
-        c->P = 1;
-        c->made[0] = 1;
-        c->cum[1] = 1;
-        c->cum[2] = 2;
-    } else {
-        credit_orbit_walk(c, o);
-        if (c->P == 0)
-            return;
-    }
-    for (int i = 0; i < c->P; i++)
-        c->cum_b[i] = (int)(c->cum[i] % o->block_tokens);
-    long B = o->block_tokens, g = B, t = c->cum[c->P] % B;
-    while (t) { /* g = gcd(B, cum[P]) */
+    long n = lround(a * CREDIT_QMAX), d = CREDIT_QMAX, g = d, t = n % d;
+    while (t) { /* g = gcd(n, d) */
         long x = g % t;
         g = t;
         t = x;
     }
-    c->L = c->P * (B / g);
+    *num = (int)(n / g);
+    *den = (int)(d / g);
+    *rounded = true;
+}
+
+/* The acceptance as a fraction and the period of the block crossings (des_internal.h,
+ * credit_frac). */
+static void credit_init(credit_frac *c, const sim_des_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    c->num = c->den = 1;
+    if (o->spec_tokens > 0)
+        credit_ratio(o->spec_accept, &c->num, &c->den, &c->rounded);
+    c->M = o->block_tokens * c->den;
+    long g = c->M, t = c->num % c->M;
+    while (t) { /* g = gcd(M, num) */
+        long x = g % t;
+        g = t;
+        t = x;
+    }
+    c->L = c->M / g;
+    c->qn = c->num / c->M;
+    c->rn = c->num % c->M;
 }
 
 static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const sim_workload *w, sim_err *err)
@@ -169,8 +168,10 @@ static int des_init(des *s, const sim_deploy *d, const sim_des_opts *o, const si
     memset(s, 0, sizeof *s);
     s->o = o;
     s->w = w;
-    credit_orbit_init(&s->credit, o);
-    s->lazy = !o->reference_walk && s->credit.P > 0;
+    credit_init(&s->credit, o);
+    /* lazy decoders keep counts over M = B den positions per rank: past CREDIT_CELLS_MAX (a
+     * long denominator with large blocks) they are walked, with the same credit */
+    s->lazy = !o->reference_walk && s->credit.M <= CREDIT_CELLS_MAX;
     double mean_ctx = 0;
     for (long i = 0; i < w->n; i++)
         mean_ctx += w->r[i].isl + w->r[i].osl;
@@ -236,8 +237,10 @@ static void des_free(des *s)
             free(p->rk[i].run);
             free(p->rk[i].wait.v);
             free(p->rk[i].lzv);
-            free(p->rk[i].phase);
-            free(p->rk[i].nph);
+            free(p->rk[i].zc);
+            free(p->rk[i].zf);
+            free(p->rk[i].xc);
+            free(p->rk[i].xf);
             free(p->rk[i].fin);
         }
         free(p->rk);
@@ -309,8 +312,11 @@ int sim_des_run(const sim_deploy *d, const sim_des_opts *o, const sim_workload *
     des *s = malloc(sizeof *s);
     if (!s)
         return sim_fail(err, SIM_EFAIL, "out of memory");
-    if (!(rc = des_init(s, d, o, w, err)) && !(rc = des_loop(s, err)))
-        rc = des_collect(s, d, out, err);
+    if (!(rc = des_init(s, d, o, w, err)) && !(rc = des_loop(s, err)) && !(rc = des_collect(s, d, out, err))) {
+        out->spec_num = s->credit.num;
+        out->spec_den = s->credit.den;
+        out->spec_rounded = s->credit.rounded;
+    }
     des_free(s);
     free(s);
     if (rc)

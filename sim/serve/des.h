@@ -103,6 +103,10 @@ typedef struct sim_des_result {
     double usd_per_hour, usd_per_mtok_output, usd_per_mtok_blended;
     const char *cost_mode;
     long step_evals, step_cache_hits;     /* step-model calls and memo hits */
+    int spec_num, spec_den;               /* the acceptance simulated, spec_num / spec_den tokens a step
+                                           * (des_internal.h, credit_frac; 1 / 1 without speculative decoding) */
+    bool spec_rounded;                    /* opts.spec_accept is no fraction with a denominator <= 1000:
+                                           * rounded to the nearest 1/1000 (reports say so) */
     long events;                          /* events the simulator processed (a decode-only stretch of
                                            * iterations is one) */
     int nwindows;

@@ -70,10 +70,10 @@ typedef struct dreq {
     int kv;            /* tokens held in the KV cache */
     int blocks;
     int sched;         /* tokens scheduled in the running iteration */
-    float credit;      /* speculative decoding: fractional tokens carried to the next step */
+    int credit;        /* speculative decoding: fractional tokens carried to the next step, in units
+                        * of 1 / des.credit.den (exact: des_internal.h, credit_frac) */
     uint8_t state, sdec, preempts;
     uint8_t lazy;      /* a lazy decoder (see rank): gen, kv, blocks and credit are as of rank clock `lz` */
-    uint8_t lph;       /* a lazy decoder's credit phase: its credit is orbit[(lph + clock) mod P] (des.credit) */
     int lz;
     int isl, cached;
     int rank, prank;   /* rank in its current pool; prefill-pool rank (disaggregated) */
@@ -92,25 +92,24 @@ typedef struct lazy_fin {
 
 /* A rank's running sequences are in two parts, oldest admitted first: the lazy decoders, then
  * run[]. A lazy decoder only decodes, so its state follows from the rank's clock (decode steps
- * the lazy part has taken) and its credit phase, and is written back only when it finishes or
- * when the rank needs every sequence one by one (then the lazy part is flushed into run[]).
- * Without speculative decoding a decoder makes one token a step; with it, the tokens a step
- * makes come from the sequence's float credit, a periodic sequence M[] of period P over the
- * credit's orbit (des.credit), so decoders whose credit is at the same point of the orbit at
- * the same clock make the same tokens from then on: a phase class. The scheduler keeps the
- * aggregates a step needs: how many, their summed context, how many of each phase class cross
- * into a new KV block at each clock value (a count per phase class and position in the block),
- * and a heap of when each finishes. An iteration then costs the same whatever the batch
- * (issue 20). */
+ * the lazy part has taken), and it is written back only when it finishes or when the rank
+ * needs every sequence one by one (then the lazy part is flushed into run[]). Its position
+ * W = (KV + draft tokens) den + credit (des.credit: the credit is exact in 1 / den) grows by num
+ * each step, whatever the credit: a step makes floor((credit + num) / den) tokens, and a step
+ * scheduled at clock c crosses floor(W_c / M) - floor(W_{c-1} / M) KV blocks, M = B den. So a
+ * decoder is one number z = (W - clock num) mod M that does not change while it is lazy, and
+ * the scheduler keeps the counts of the lazy decoders by z (and by z mod den, their credit up to
+ * the clock's shift), with a Fenwick tree over each: the blocks a step (or a stretch of steps)
+ * takes and the tokens it makes are a count over one cyclic range of z, in log M operations
+ * whatever the batch and the acceptance (issue 20); the summed context, and a heap of when each
+ * decoder finishes (a division at joining). */
 typedef struct rank {
     int *lzv;            /* lazy decoders in admission order; entries no longer lazy are dead */
     int nlzv, caplzv, nlazy;
     long lazy_kv;        /* summed KV tokens of the live lazy decoders, now */
     int clock;
-    int *phase;          /* P x block_tokens counts: lazy decoders by phase class, then by the
-                          * position u mod B of their KV + draft tokens against the class's
-                          * cumulative tokens (des_sched.c, lazy_join) */
-    int *nph;            /* P counts: lazy decoders by phase class */
+    int *zc, *zf;        /* M counts of lazy decoders by z (see above), and their Fenwick tree */
+    int *xc, *xf;        /* den counts by z mod den, and their Fenwick tree */
     lazy_fin *fin;       /* min-heap on `at` */
     int nfin, capfin;
     bool lazy_sched;     /* the running iteration steps the lazy decoders */
@@ -157,28 +156,29 @@ typedef struct span_bin {
     long done;                  /* completions */
 } span_bin;
 
-/* Speculative decoding's credit, as rank_finish moves it (credit += a; made = (int)credit;
- * credit -= made), is a function of the credit alone, and every sequence's starts at 0: it
- * runs along the orbit of 0. When the orbit comes back to 0 within CREDIT_PMAX steps (a with
- * few significant bits: 1.875 in 8, any integer in 1), its made[] is periodic and decoders can
- * be lazy; else (P = 0) they are walked. Without speculative decoding: P = 1, made 1. */
-enum { CREDIT_PMAX = 64 };
-typedef struct credit_orbit {
-    int P;                       /* period; 0 = not periodic within CREDIT_PMAX (no lazy decoders) */
-    float x[CREDIT_PMAX];        /* the credit at each point of the orbit, x[0] = 0 */
-    int made[CREDIT_PMAX];       /* tokens a step makes from x[i] (before the cap at osl) */
-    long cum[2 * CREDIT_PMAX + 1]; /* cum[i] = made[0] + ... + made[(i - 1) mod P], i <= 2P; cum[P]: tokens per period */
-    int cum_b[CREDIT_PMAX];      /* cum[i] mod block_tokens, i < P */
-    long L;                      /* the period of the lazy decoders' block crossings: P steps move a
-                                  * decoder's KV + draft tokens by cum[P], and L is the least multiple
-                                  * of P over which that is a multiple of B, P B / gcd(cum[P], B); each
-                                  * decoder crosses L / P cum[P] / B times in a period */
-} credit_orbit;
+/* Speculative decoding's credit, as rank_finish moves it (credit += a; made = floor(credit);
+ * credit -= made), in exact rational arithmetic: the acceptance a is num / den with the smallest
+ * den <= CREDIT_QMAX for which a den is within 1e-9 of an integer (every decimal with up to
+ * three places is exact: 1.92 = 48/25, 2.58 = 129/50, 1.875 = 15/8), and a credit is an integer
+ * count of 1 / den. An acceptance that is no such fraction is rounded to the nearest
+ * 1 / CREDIT_QMAX (sim_des_result.spec_rounded; reported). Without speculative decoding 1 / 1:
+ * a step makes 1 token. Lazy decoders (rank) keep counts over M = B den positions per rank;
+ * past CREDIT_CELLS_MAX of them they are walked (des.lazy false). */
+enum { CREDIT_QMAX = 1000, CREDIT_CELLS_MAX = 1 << 16 };
+typedef struct credit_frac {
+    int num, den;                /* the acceptance simulated, num / den */
+    bool rounded;                /* the acceptance given is no fraction with den <= CREDIT_QMAX: rounded */
+    int M;                       /* B den: a decoder's position W mod M says where it stands in its block */
+    int qn, rn;                  /* num / M and num mod M: what one step moves W by, in whole blocks and the rest */
+    long L;                      /* the period of the lazy decoders' block crossings: L steps move W by
+                                  * L num, a multiple of M, L = M / gcd(num, M); each decoder crosses
+                                  * L num / M blocks in a period */
+} credit_frac;
 
 typedef struct des {
     const sim_des_opts *o;
-    bool lazy;                  /* decoders may be lazy (not the reference walk; a periodic credit) */
-    credit_orbit credit;
+    bool lazy;                  /* decoders may be lazy (not the reference walk; M within CREDIT_CELLS_MAX) */
+    credit_frac credit;
     const sim_workload *w;
     dreq *q;
     /* aggregated: pools[0]; disaggregated (xPyD): pools[0 .. ndec-1] are the decode

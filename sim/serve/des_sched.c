@@ -3,8 +3,8 @@
  * first (decode tokens, next prompt chunks), then admissions first come first served while
  * KV blocks last; preemption by recompute; the iteration's time from the step-time memo;
  * KV transfers from a prefill pool to a decode pool. The oldest decoding sequences of a rank
- * are "lazy" (des_internal.h, rank; with speculative decoding by credit phase, when the
- * credit is periodic: des_internal.h, credit_orbit): stepped as aggregates, written back when
+ * are "lazy" (des_internal.h, rank: counted by their position in the KV block and their
+ * exact credit, des_internal.h, credit_frac): stepped as aggregates, written back when
  * they finish or when the walk must decide sequence by sequence, with the same outcome to the
  * last bit. */
 #include <math.h>
@@ -76,71 +76,77 @@ static int fin_pop(rank *r)
     return id;
 }
 
-/* The tokens a lazy decoder of phase class ph makes from clock 0 to clock n (exclusive), plus
- * a constant of the class: cum over the orbit from point ph + P (so that n - 1 >= -P stays
- * a valid argument). A decoder's KV at clock c is its KV at joining plus the difference. */
-static long lazy_cum(const des *s, int ph, long n)
+/* Fenwick trees over n counts (des_internal.h, rank: zf over z, xf over z mod den). */
+static void fen_add(int *f, int n, int i, int d)
 {
-    const credit_orbit *c = &s->credit;
-    long i = ph + c->P + n;
-    if (c->P == 1) /* no division where every step makes the same tokens */
-        return i * c->cum[1];
-    return i / c->P * c->cum[c->P] + c->cum[i % c->P];
+    for (i++; i <= n; i += i & -i)
+        f[i - 1] += d;
 }
 
-/* The orbit point of a credit value, -1 if it is not on the orbit. */
-static int credit_index(const des *s, float x)
+/* The count of positions < i. */
+static long fen_pre(const int *f, int i)
 {
-    for (int i = 0; i < s->credit.P; i++)
-        if (s->credit.x[i] == x)
-            return i;
-    return -1;
+    long t = 0;
+    for (; i > 0; i -= i & -i)
+        t += f[i - 1];
+    return t;
 }
 
-/* The phase class of a sequence whose credit is at orbit point i at clock c. */
-static int lazy_class(const des *s, int i, long c)
+/* The count of positions in the cyclic range [lo, lo + len) mod n (0 <= lo < n, len <= n): a
+ * short range (one token a step: one position) summed from the counts, a long one from the tree. */
+static inline long range_count(const rank *r, const int *cnt, const int *fen, int n, int lo, long len)
 {
-    return s->credit.P == 1 ? 0 : mod_b(i - c, s->credit.P);
+    if (len <= 16) {
+        long t = 0;
+        for (int i = lo, k = 0; k < len; k++, i = i + 1 == n ? 0 : i + 1)
+            t += cnt[i];
+        return t;
+    }
+    long hi = lo + len;
+    if (hi <= n)
+        return fen_pre(fen, (int)hi) - fen_pre(fen, lo);
+    return r->nlazy - fen_pre(fen, lo) + fen_pre(fen, (int)(hi - n));
 }
 
-/* Decoding sequence id becomes lazy at the rank's clock c: its credit must be on the orbit,
- * and it must hold exactly the blocks its step at clock c - 1 would have reserved had it been
- * lazy then (for KV + draft tokens + 1), so that from then on it crosses into a new block
- * whenever its KV + draft tokens pass a multiple of B. Without speculative decoding: the
- * blocks its KV needs. */
-static bool lazy_eligible(const des *s, const rank *r, const dreq *q)
+/* Over rank r's lazy decoders, the sum of floor(((z + s) mod n + A) / n), A >= 0: with n = M and
+ * s = c num, the blocks crossed from W_c to W_c + A; with n = den, the tokens made. Each
+ * decoder passes A / n multiples of n, and one more when (z + s) mod n >= n - A mod n. */
+static long lazy_sum(const rank *r, const int *cnt, const int *fen, int n, long s, long A)
+{
+    long ra = A % n, t = (long)r->nlazy * (A / n);
+    if (ra == 0 || r->nlazy == 0)
+        return t;
+    return t + range_count(r, cnt, fen, n, mod_b(n - ra - s % n, n), ra);
+}
+
+/* A lazy decoder's position W (des_internal.h, rank) at the clock it joined: its KV and credit
+ * are kept as of then. */
+static long lazy_w0(const des *s, const dreq *q)
+{
+    return ((long)q->kv + s->o->spec_tokens) * s->credit.den + q->credit;
+}
+
+/* Decoding sequence id becomes lazy at the rank's clock c: it must hold exactly the blocks its
+ * step at clock c - 1 reserved (for KV + draft tokens + 1 then: W - num is its position at
+ * c - 1), so that from then on it crosses into a new block whenever its KV + draft tokens pass
+ * a multiple of B. */
+static bool lazy_eligible(const des *s, const dreq *q)
 {
     if (!(s->lazy && q->state == ST_RUN && q->done >= q->target && q->gen < q->osl))
         return false;
-    int i = credit_index(s, q->credit);
-    if (i < 0)
-        return false;
-    int ph = lazy_class(s, i, r->clock);
-    long prev = lazy_cum(s, ph, (long)r->clock - 1) - lazy_cum(s, ph, r->clock);
-    return q->blocks == blocks_for((long)q->kv + s->o->spec_tokens + prev + 1, s->o->block_tokens);
+    long prev = (lazy_w0(s, q) - s->credit.num) / s->credit.den; /* KV + draft tokens at c - 1 */
+    return q->blocks == blocks_for(prev + 1, s->o->block_tokens);
 }
 
-/* The cell of s->phase of a lazy decoder: its class and u mod B, where u = KV + draft tokens
- * - lazy_cum at the clock it joined (u + lazy_cum(ph, c) is its KV + draft tokens at clock c). */
-static int lazy_cell(const des *s, const dreq *q)
+/* Count decoder q (position w0 at clock lz) in or out of the rank's trees: d = +1 or -1. */
+static void lazy_count(const des *s, rank *r, const dreq *q, int d)
 {
-    int B = s->o->block_tokens;
-    long u = (long)q->kv + s->o->spec_tokens - lazy_cum(s, q->lph, q->lz);
-    return q->lph * B + mod_b(u, B);
-}
-
-/* The steps from clock c until a decoder of class ph that needs `left` more tokens makes its
- * last: the first n >= 1 with lazy_cum(c + n) - lazy_cum(c) >= left. */
-static long lazy_steps_to(const des *s, int ph, long c, long left)
-{
-    const credit_orbit *o = &s->credit;
-    long base = lazy_cum(s, ph, c);
-    long n = left > o->cum[o->P] ? (left - 1) / o->cum[o->P] * o->P : 0; /* whole periods make fewer */
-    if (n < 1)
-        n = 1;
-    while (lazy_cum(s, ph, c + n) - base < left)
-        n++;
-    return n;
+    const credit_frac *f = &s->credit;
+    int z = mod_b(lazy_w0(s, q) - (long)q->lz * f->num, f->M), x = z % f->den;
+    r->zc[z] += d;
+    fen_add(r->zf, f->M, z, d);
+    r->xc[x] += d;
+    fen_add(r->xf, f->den, x, d);
 }
 
 static int lazy_join(des *s, rank *r, int id)
@@ -154,17 +160,17 @@ static int lazy_join(des *s, rank *r, int id)
         r->lzv = v;
         r->caplzv = cap;
     }
-    int ph = lazy_class(s, credit_index(s, q->credit), r->clock);
-    if (fin_push(r, (int)(r->clock + lazy_steps_to(s, ph, r->clock, q->osl - q->gen)), id))
+    /* its last token: the first n >= 1 steps with floor((credit + n num) / den) >= osl - gen */
+    const credit_frac *f = &s->credit;
+    long need = (long)(q->osl - q->gen) * f->den - q->credit, n = (need + f->num - 1) / f->num;
+    if (fin_push(r, (int)(r->clock + n), id))
         return -1;
     r->lzv[r->nlzv++] = id;
     q->lazy = 1;
-    q->lph = (uint8_t)ph;
     q->lz = r->clock;
     r->nlazy++;
     r->lazy_kv += q->kv;
-    r->nph[ph]++;
-    r->phase[lazy_cell(s, q)]++;
+    lazy_count(s, r, q, 1);
     return 0;
 }
 
@@ -172,15 +178,15 @@ static int lazy_join(des *s, rank *r, int id)
  * Returns the tokens the aggregates counted past its output length (its last step's cap). */
 static long lazy_leave(des *s, rank *r, dreq *q)
 {
-    int ph = q->lph, B = s->o->block_tokens, k = s->o->spec_tokens;
-    long made = lazy_cum(s, ph, r->clock) - lazy_cum(s, ph, q->lz);
-    r->phase[lazy_cell(s, q)]--;
-    r->nph[ph]--;
+    const credit_frac *f = &s->credit;
+    int B = s->o->block_tokens, k = s->o->spec_tokens;
+    lazy_count(s, r, q, -1);
+    long w = lazy_w0(s, q) + ((long)r->clock - q->lz) * f->num; /* its position now */
+    long made = w / f->den - ((long)q->kv + k);
     r->lazy_kv -= q->kv + made;
-    /* the blocks its step at clock - 1 reserved: for KV then + draft tokens + 1 */
-    long prev = lazy_cum(s, ph, (long)r->clock - 1) - lazy_cum(s, ph, r->clock);
-    q->blocks = (int)blocks_for(q->kv + made + k + prev + 1, B);
-    q->credit = s->credit.x[s->credit.P == 1 ? 0 : mod_b(ph + (long)r->clock, s->credit.P)];
+    /* the blocks its step at clock - 1 reserved: for KV + draft tokens then + 1 */
+    q->blocks = (int)blocks_for((w - f->num) / f->den + 1, B);
+    q->credit = (int)(w % f->den);
     long over = 0;
     if (made > q->osl - q->gen) {
         over = made - (q->osl - q->gen);
@@ -193,94 +199,36 @@ static long lazy_leave(des *s, rank *r, dreq *q)
     return over;
 }
 
-/* The KV blocks rank r's lazy decoders cross into at the steps scheduled at clock c, c + 1,
- * ...: of each class, those whose KV + draft tokens pass a multiple of B between one clock and
- * the next (u + base + t = 0 mod B for the t-th token a step makes, base = lazy_cum at the
- * previous clock). The iterator keeps, per class present, the orbit point and base mod B, so
- * a step costs no division. */
-typedef struct cross_it {
-    int n;                       /* classes present */
-    int ph[CREDIT_PMAX], oi[CREDIT_PMAX], bm[CREDIT_PMAX];
-} cross_it;
-
-static void cross_init(const des *s, const rank *r, long c, cross_it *it)
+/* The KV blocks rank r's lazy decoders cross into at the steps scheduled at clocks c .. c + n - 1
+ * (their positions move from W_{c-1} to W_{c-1+n}). */
+static inline long lazy_cross_n(const des *s, const rank *r, long c, long n)
 {
-    const credit_orbit *o = &s->credit;
-    int B = s->o->block_tokens, P = o->P;
-    long cm = c - 1 + P, q0 = cm / P; /* lazy_cum(ph, c - 1) = q0 T + cum[r0 + ph] */
-    int r0 = (int)(cm % P), qb = (int)(q0 % B * (o->cum[P] % B) % B), tb = (int)(o->cum[P] % B);
-    it->n = 0;
-    for (int ph = 0; ph < P; ph++) {
-        if (r->nph[ph] == 0)
-            continue;
-        int i = r0 + ph, bm = qb;
-        if (i >= P) {
-            i -= P;
-            bm += tb;
-        }
-        bm += o->cum_b[i];
-        while (bm >= B)
-            bm -= B;
-        it->ph[it->n] = ph;
-        it->oi[it->n] = i;
-        it->bm[it->n] = bm;
-        it->n++;
-    }
+    const credit_frac *f = &s->credit;
+    return lazy_sum(r, r->zc, r->zf, f->M, (c - 1) * f->num, n * f->num);
 }
 
-/* The blocks crossed into at the iterator's clock; moves it to the next. */
-static inline long cross_next(const des *s, const rank *r, cross_it *it)
-{
-    int B = s->o->block_tokens, P = s->credit.P;
-    long n = 0;
-    for (int i = 0; i < it->n; i++) {
-        const int *cell = r->phase + (size_t)it->ph[i] * B;
-        int m = s->credit.made[it->oi[i]], bm = it->bm[i], idx = B - 1 - bm;
-        for (int t = 1; t <= m; t++) { /* idx = -(bm + t) mod B */
-            n += cell[idx];
-            idx = idx == 0 ? B - 1 : idx - 1;
-        }
-        bm += m;
-        while (bm >= B)
-            bm -= B;
-        it->bm[i] = bm;
-        it->oi[i] = it->oi[i] + 1 == P ? 0 : it->oi[i] + 1;
-    }
-    return n;
-}
-
+/* The same for one step (every iteration asks it): lazy_sum with the step's whole blocks and
+ * rest precomputed, one division, and a single count without speculative decoding. */
 static inline long lazy_cross(const des *s, const rank *r, long c)
 {
-    if (s->credit.P == 1) { /* one class: base = lazy_cum(0, c - 1) = c cum[1] */
-        int B = s->o->block_tokens;
-        long m = s->credit.cum[1], base = c * m, n = 0;
-        if (m == 1) /* one token a step (no speculative decoding) */
-            return r->phase[mod_b(-(base + 1), B)];
-        for (long t = 1; t <= m; t++)
-            n += r->phase[mod_b(-(base + t), B)];
-        return n;
-    }
-    cross_it it;
-    cross_init(s, r, c, &it);
-    return cross_next(s, r, &it);
+    const credit_frac *f = &s->credit;
+    long t = (long)r->nlazy * f->qn;
+    if (f->rn == 0 || r->nlazy == 0)
+        return t;
+    long lo = f->M - f->rn - ((c - 1) * f->num) % f->M; /* in (-M, 2M) */
+    lo += lo < 0 ? f->M : lo >= f->M ? -f->M : 0;
+    if (f->rn == 1)
+        return t + r->zc[lo];
+    return t + range_count(r, r->zc, r->zf, f->M, (int)lo, f->rn);
 }
 
 /* The tokens rank r's lazy decoders make from clock c to clock c + n, before caps. */
 static inline long lazy_made(const des *s, const rank *r, long c, long n)
 {
-    const credit_orbit *o = &s->credit;
-    int P = o->P;
-    if (P == 1) /* every decoder makes the same tokens each step */
-        return (long)r->nlazy * n * o->made[0];
-    int b = (int)(c % P), nr = (int)(n % P);
-    long t = 0, whole = n / P * o->cum[P];
-    for (int ph = 0; ph < P; ph++) {
-        if (r->nph[ph] == 0)
-            continue;
-        int i = b + ph < P ? b + ph : b + ph - P; /* the orbit point at clock c */
-        t += r->nph[ph] * (whole + o->cum[i + nr] - o->cum[i]);
-    }
-    return t;
+    const credit_frac *f = &s->credit;
+    if (f->den == 1) /* every decoder makes the same tokens each step */
+        return (long)r->nlazy * n * f->num;
+    return lazy_sum(r, r->xc, r->xf, f->den, c * f->num, n * f->num);
 }
 
 /* Every lazy decoder back into run[], ahead of the rest (they were admitted first). */
@@ -585,51 +533,44 @@ enum { STRETCH_LMAX = 2048 }; /* the longest period taken in closed form */
 
 /* Over the m steps after the one just scheduled, rank r's lazy decoders take *cm blocks
  * (C_m), *area = C_1 + ... + C_m (for the timeline's KV integral), and *over is the first
- * step j <= m at which C_j exceeds the rank's free blocks (m + 1 if none). Step by step up to
- * one period of L steps (credit_orbit.L); beyond it in closed form from one period's prefix
- * sums (C_{qL + r} = q nlazy L / P cum[P] / B + Pr[r]), so a stretch costs the same however
- * long it is. The caller keeps m <= STRETCH_LMAX when the period is longer. */
+ * step j <= m at which C_j exceeds the rank's free blocks (m + 1 if none). C_j is one range
+ * count (lazy_cross_n), so C_m and *over (by bisection: C is nondecreasing) cost log m of them;
+ * the area sums C_j step by step up to one period of L steps (credit_frac.L), beyond it in
+ * closed form from one period's sums (C_{qL + i} = q nl + C_i, nl = nlazy L num / M), so a
+ * stretch costs the same however long it is. The caller keeps m <= STRETCH_LMAX + 1 when the
+ * period is longer. */
 static void stretch_blocks(const des *s, const rank *r, long m, long *cm, double *area, long *over)
 {
-    long L = s->credit.L, c0 = r->clock;
-    long c = 0, a = 0;
+    long L = s->credit.L, c0 = (long)r->clock + 1; /* the first step's clock */
+    *cm = lazy_cross_n(s, r, c0, m);
     *over = m + 1;
-    cross_it it;
-    bool one = s->credit.P == 1; /* one class: a lookup a step (lazy_cross) */
-    if (!one)
-        cross_init(s, r, c0 + 1, &it);
-    if (m <= L || L > STRETCH_LMAX) {
-        for (long j = 1; j <= m; j++) {
-            c += one ? lazy_cross(s, r, c0 + j) : cross_next(s, r, &it);
-            a += c;
-            if (c > r->free_blocks && *over > m)
-                *over = j;
-        }
-        *cm = c;
-        *area = (double)a;
-        return;
-    }
-    long Pr[STRETCH_LMAX], PP[STRETCH_LMAX]; /* Pr[i] = C_i for i < L; PP[i] = Pr[0] + ... + Pr[i] */
-    Pr[0] = PP[0] = 0;
-    for (long i = 1; i < L; i++) {
-        Pr[i] = Pr[i - 1] + (one ? lazy_cross(s, r, c0 + i) : cross_next(s, r, &it));
-        PP[i] = PP[i - 1] + Pr[i];
-    }
-    long nl = (long)r->nlazy * (L / s->credit.P) * s->credit.cum[s->credit.P] / s->o->block_tokens;
-    long Q = m / L, R = m % L;
-#define STRETCH_C(k) ((k) / L * nl + Pr[(k) % L])
-    *cm = STRETCH_C(m);
-    /* sum over k = 1..m of floor(k / L) nl, plus of Pr[k mod L] */
-    *area = (double)(nl * (L * Q * (Q - 1) / 2 + Q * (R + 1)) + Q * PP[L - 1] + PP[R]);
-    if (*cm > r->free_blocks) { /* C is nondecreasing: the first step over, by bisection */
-        long lo = 0, hi = m;    /* C_lo <= free < C_hi */
+    if (*cm > r->free_blocks) {
+        long lo = 0, hi = m; /* C_lo <= free < C_hi */
         while (hi - lo > 1) {
             long mid = lo + (hi - lo) / 2;
-            *(STRETCH_C(mid) > r->free_blocks ? &hi : &lo) = mid;
+            *(lazy_cross_n(s, r, c0, mid) > r->free_blocks ? &hi : &lo) = mid;
         }
         *over = hi;
     }
-#undef STRETCH_C
+    long c = 0, a = 0;
+    if (m <= L || L > STRETCH_LMAX) {
+        for (long j = 1; j <= m; j++) {
+            c += lazy_cross(s, r, c0 + j - 1);
+            a += c;
+        }
+        *area = (double)a;
+        return;
+    }
+    long Q = m / L, R = m % L, aR = 0; /* a: C_1 + ... + C_i; aR: the same up to R */
+    for (long i = 1; i < L; i++) {
+        c += lazy_cross(s, r, c0 + i - 1);
+        a += c;
+        if (i == R)
+            aR = a;
+    }
+    long nl = (long)r->nlazy * (L * s->credit.num / s->credit.M);
+    /* sum over k = 1..m of floor(k / L) nl, plus of C_{k mod L} */
+    *area = (double)(nl * (L * Q * (Q - 1) / 2 + Q * (R + 1)) + Q * a + aR);
 }
 
 /* *bound: the time before which (strictly) the iterations of a stretch from t0 must end, since
@@ -693,7 +634,7 @@ static long stretch_clock(double t0, double t, double h, long n, double *t_end)
 /* Pool p just started an iteration. When every rank only steps lazy decoders (nothing else
  * running, no admission: the queue's head did not fit, and the budget and free blocks only
  * shrink while the stretch lasts), the next iterations repeat it with the tokens each decoder
- * makes added to its context (one, or with speculative decoding those of its credit phase)
+ * makes added to its context (one, or with speculative decoding those of its exact credit)
  * until a decoder finishes, the context crosses into another bucket of the step-time memo
  * (the step time then changes: it is looked up by the quantized mean context, not by KV
  * blocks; with speculative decoding also the verified drafts' context), the free blocks cannot cover the blocks the decoders cross
@@ -727,7 +668,7 @@ void des_stretch(des *s, pool *p)
     for (int i = 0; i < p->nranks; i++)
         memo_m[i] = -1;
     if (s->credit.L > STRETCH_LMAX && n > STRETCH_LMAX + 1)
-        n = STRETCH_LMAX + 1; /* stretch_blocks walks a period this long step by step */
+        n = STRETCH_LMAX + 1; /* stretch_blocks sums a period this long step by step */
     for (int i = 0; i < p->nranks && n > 1; i++) {
         const rank *r = &p->rk[i];
         if (r->nlazy == 0)
@@ -867,9 +808,9 @@ static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
             if (q->sdec) {
                 int made = 1;
                 if (o->spec_tokens > 0) {
-                    q->credit += (float)o->spec_accept;
-                    made = (int)q->credit;
-                    q->credit -= (float)made;
+                    q->credit += s->credit.num; /* exact: in 1 / den (des_internal.h, credit_frac) */
+                    made = q->credit / s->credit.den;
+                    q->credit -= made * s->credit.den;
                 }
                 if (made > q->osl - q->gen)
                     made = q->osl - q->gen;
@@ -907,7 +848,7 @@ static int rank_finish(des *s, pool *p, rank *r, int steps, long *produced)
         if (gone)
             continue;
         /* only a leading run of decoders joins the lazy part, which stays the oldest */
-        if (kept == 0 && lazy_eligible(s, r, q)) {
+        if (kept == 0 && lazy_eligible(s, q)) {
             if (lazy_join(s, r, id))
                 return -1;
         } else {

@@ -87,6 +87,18 @@ grep -q "^speculative decoding (MTP): 1 draft token, 2 verified per sequence, 1.
   "$tmp/sptext" && grep -q "^acceptance source: DeepSeek-V3 Technical Report" "$tmp/sptext" &&
   grep -q "^prefix cache: 50% of each prompt hit" "$tmp/sptext" && ok ||
   bad "serve's text lacks speculative decoding or the prefix cache: $(head -5 "$tmp/sptext")"
+# the simulator's credit is exact in 1/den (den <= 1000): a card's decimal is simulated as it is
+# (1.875 = 15/8), an acceptance that is no such fraction is rounded to 1/1000 and says so
+jq -e '.speculative.accepted_tokens_per_step_simulated == 1.875 and .speculative.acceptance_rounded == false' \
+  "$tmp/spj" >/dev/null && ok || bad "serve --json: the simulated acceptance is not the card's: $(jq -c .speculative "$tmp/spj")"
+! grep -q "^simulated at" "$tmp/sptext" && ok || bad "serve's text says an exact acceptance was rounded"
+"$M" serve "${D[@]}" --spec-tokens 1 --spec-accept 1.23456 --json 2>/dev/null >"$tmp/spround"
+jq -e '.speculative.accepted_tokens_per_step == 1.23456 and .speculative.accepted_tokens_per_step_simulated == 1.235
+       and .speculative.acceptance_rounded == true' "$tmp/spround" >/dev/null && ok ||
+  bad "serve --json: a rounded acceptance is not flagged: $(jq -c .speculative "$tmp/spround")"
+"$M" serve "${D[@]}" --spec-tokens 1 --spec-accept 1.23456 2>/dev/null |
+  grep -q "^simulated at 247/200 = 1.235 accepted tokens per step" && ok ||
+  bad "serve's text does not say the acceptance was rounded"
 "$M" serve "${D[@]}" --prefix-hit 0.5 --json 2>/dev/null | jq -e '.prefix_hit == 0.5' >/dev/null && ok ||
   bad "serve --json lacks prefix_hit"
 "$M" serve --help | grep -A1 -- "--spec-accept" | grep -q "eval, serve and search alike" && ok ||

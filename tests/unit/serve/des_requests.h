@@ -36,10 +36,13 @@ static sim_request req(const char *model, const char *hw, const char *precision,
 }
 
 /* Speculative decoding (MTP) cases: the lazy decoders and the decode-only stretches follow
- * each sequence's credit (des_internal.h, credit_orbit) when the credit's orbit is periodic,
- * and walk when it is not (2.58 tokens a step). k = 1, 2, 3 draft tokens; acceptance 1.875,
- * 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 2.58, and 1.015625 and
- * 2.0625 (orbits of 64 and 16 steps); one rank and
+ * each sequence's exact credit (des_internal.h, credit_frac), and walk where the block size
+ * times the acceptance's denominator passes CREDIT_CELLS_MAX. k = 1, 2, 3 draft tokens;
+ * acceptance 1.875, 2.5, 2.75, 1 (every draft rejected), k + 1 (every draft accepted), 1.015625
+ * and 2.0625 (denominators 64 and 16), DeepSeek-R1's card (1.92, 2.58, 2.82: 48/25, 129/50, 141/50;
+ * 2.58 also with 60k-token prompts one at a time: stretches past the 800-step crossing period),
+ * 1.23456 (no fraction of denominator <= 1000: rounded to 247/200), 2.999 (the largest
+ * denominator, 1000) and 1.001 with 128-token blocks (walked); one rank and
  * attention DP8; KV pressure with preemptions; xPyD pools; pipeline stages with 32-token
  * blocks and small CUDA graphs; 1-token blocks (a step crosses several at once) and 64-token
  * ones; an overload with prefix hits (admissions every iteration, a full KV cache). */
@@ -48,10 +51,10 @@ typedef struct mtp_case {
     sim_request r;
     long min_iterations;
     bool preempts;  /* the case is meant to preempt */
-    bool stretches; /* the credit is periodic: stretches must happen */
+    bool stretches; /* the decoders are lazy: stretches must happen */
 } mtp_case;
 
-enum { N_MTP_CASES = 12 };
+enum { N_MTP_CASES = 19 };
 
 static void mtp_spec(sim_request *r, int k, double a)
 {
@@ -80,7 +83,7 @@ static void mtp_cases(mtp_case *c)
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 3 at 4", r, 500, false, true };
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 512);
     mtp_spec(&r, 2, 2.58);
-    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.58 (walked)", r, 500, false, false };
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.58", r, 500, false, true };
     r = req("glm-4.5-air", "h200", "fp8", 30, 60, 8000, 3000);
     mtp_spec(&r, 2, 1.875);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, KV pressure, MTP 2 at 1.875", r, 2000, true, true };
@@ -108,7 +111,7 @@ static void mtp_cases(mtp_case *c)
     r.prefix_hit = 0.5;
     mtp_spec(&r, 2, 2.75);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, overloaded, 50% prefix hits, MTP 2 at 2.75", r, 1000, true, true };
-    /* the longest orbit taken (64 steps), with a crossing period past the closed form's */
+    /* 65/64, with a crossing period (4096 steps) past the closed form's */
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
     r.block_size = 64;
     r.block_size_given = true;
@@ -117,6 +120,38 @@ static void mtp_cases(mtp_case *c)
     r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
     mtp_spec(&r, 2, 2.0625);
     c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.0625", r, 1000, false, true };
+    /* DeepSeek-R1's card (models/deepseek-r1: 1.92, 2.58, 2.82 tokens a step for 1, 2, 3 drafts) */
+    r = req("deepseek-r1", "h200", "fp8", 2, 300, 1024, 1024);
+    r.gpus = 8;
+    mtp_spec(&r, 1, 1.92);
+    c[n++] = (mtp_case){ "DeepSeek-R1 FP8, 8x H200 TP8, MTP 1 at 1.92", r, 2000, false, true };
+    r = req("deepseek-r1", "h200", "fp8", 8, 1500, 1024, 512);
+    r.gpus = 8;
+    r.dp = 8;
+    mtp_spec(&r, 2, 2.58);
+    c[n++] = (mtp_case){ "DeepSeek-R1 FP8, 8x H200 DP8 + EP8, MTP 2 at 2.58", r, 1000, false, true };
+    /* one request at a time, 60k-token prompts (the memo's context bucket spans thousands of
+     * tokens) and a span of 10,000 s (arrival-span bins of ~20 s): stretches past the crossings'
+     * period (800 steps at 2.58), the closed form of stretch_blocks */
+    r = req("deepseek-r1", "h200", "fp8", 0.001, 10, 60000, 4096);
+    r.gpus = 8;
+    mtp_spec(&r, 2, 2.58);
+    c[n++] = (mtp_case){ "DeepSeek-R1 FP8, 8x H200 TP8, isl 60000 at 0.001 req/s, MTP 2 at 2.58", r, 2000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 30, 60, 8000, 3000);
+    mtp_spec(&r, 3, 2.82);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, KV pressure, MTP 3 at 2.82", r, 2000, true, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    mtp_spec(&r, 1, 1.23456);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 1 at 1.23456 (rounded: 247/200)", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    mtp_spec(&r, 2, 2.999);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, MTP 2 at 2.999 (den 1000)", r, 1000, false, true };
+    r = req("glm-4.5-air", "h200", "fp8", 2, 200, 1024, 1024);
+    r.block_size = 128;
+    r.block_size_given = true;
+    mtp_spec(&r, 1, 1.001);
+    c[n++] = (mtp_case){ "GLM-4.5-Air FP8, H200, 128-token blocks, MTP 1 at 1.001 (walked)", r, 1000, false, false };
+    assert_int_equal(n, N_MTP_CASES);
 }
 
 #endif

@@ -2,7 +2,7 @@
  * place of walking every running sequence twice an iteration) against the reference walk
  * (sim_des_opts.reference_walk, the path before them), over several configurations: Mixtral
  * on H100s, DeepSeek-V3 with attention DP and EP, a small local device, MTP speculative
- * decoding (twelve cases, des_requests.h: lazy decoders by credit phase), xPyD pools,
+ * decoding (nineteen cases, des_requests.h: lazy decoders by position and exact credit), xPyD pools,
  * prefix-cache hits, KV pressure with preemptions, pipeline stages with a sequence cap and
  * other block and graph sizes, and an overloaded rate. The tolerance is zero: both paths make
  * the same scheduling decisions in the same order and sum the same integers, so every figure
@@ -122,7 +122,7 @@ static void test_local_device(void **state)
     compare("Qwen3-30B-A3B Q4_K_M, M4 Max", &r, 2000, false);
 }
 
-/* Speculative decoding (MTP): lazy decoders by credit phase (des_requests.h, mtp_cases). */
+/* Speculative decoding (MTP): lazy decoders by position and exact credit (des_requests.h, mtp_cases). */
 static void test_mtp(void **state)
 {
     (void)state;
@@ -130,6 +130,38 @@ static void test_mtp(void **state)
     mtp_cases(c);
     for (int i = 0; i < N_MTP_CASES; i++)
         compare(c[i].name, &c[i].r, c[i].min_iterations, c[i].preempts);
+}
+
+/* The acceptance the simulator steps, as an exact fraction (des_internal.h, credit_frac):
+ * decimals of up to three places are exact, anything else is rounded to the nearest 1/1000
+ * and flagged; without speculative decoding 1/1. */
+static void test_credit_fraction(void **state)
+{
+    (void)state;
+    const struct {
+        int k;
+        double a;
+        int num, den;
+        bool rounded;
+    } c[] = { { 0, 1, 1, 1, false },     { 1, 1.92, 48, 25, false },      { 2, 2.58, 129, 50, false },
+              { 3, 2.82, 141, 50, false }, { 1, 1.875, 15, 8, false },      { 3, 4, 4, 1, false },
+              { 1, 1.015625, 65, 64, false }, { 2, 2.999, 2999, 1000, false }, { 1, 1.23456, 247, 200, true },
+              { 2, 1.0 / 3 + 2, 7, 3, false } };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        sim_request r = req("glm-4.5-air", "h200", "fp8", 2, 20, 256, 64);
+        if (c[i].k > 0)
+            mtp_spec(&r, c[i].k, c[i].a);
+        cli_serve_run run;
+        sim_err err = { 0 };
+        if (cli_serve_simulate(test_session(), &r, false, false, &run, &err))
+            fail_msg("acceptance %g: %s", c[i].a, err.msg);
+        if (run.result.spec_num != c[i].num || run.result.spec_den != c[i].den ||
+            run.result.spec_rounded != c[i].rounded)
+            fail_msg("acceptance %g: simulated %d/%d%s, expected %d/%d%s", c[i].a, run.result.spec_num,
+                     run.result.spec_den, run.result.spec_rounded ? " (rounded)" : "", c[i].num, c[i].den,
+                     c[i].rounded ? " (rounded)" : "");
+        cli_serve_run_free(&run);
+    }
 }
 
 static void test_xpyd(void **state)
@@ -188,7 +220,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixtral_h100), cmocka_unit_test(test_deepseek_ep), cmocka_unit_test(test_local_device),
-        cmocka_unit_test(test_mtp),          cmocka_unit_test(test_xpyd),        cmocka_unit_test(test_prefix_hits),
+        cmocka_unit_test(test_mtp),          cmocka_unit_test(test_credit_fraction), cmocka_unit_test(test_xpyd),        cmocka_unit_test(test_prefix_hits),
         cmocka_unit_test(test_kv_pressure),  cmocka_unit_test(test_pp_caps),      cmocka_unit_test(test_overload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

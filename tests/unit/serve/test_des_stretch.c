@@ -75,8 +75,8 @@ static void near_pct(const sim_des_pct *a, const sim_des_pct *b, const char *wha
 }
 
 /* Simulate `r` with stretches (the default) and one event per iteration; compare. With
- * `stretches` false the case is one where none can happen (speculative decoding whose credit
- * is not periodic). */
+ * `stretches` false the case is one where none can happen (speculative decoding whose
+ * decoders are walked: B den past CREDIT_CELLS_MAX, des_internal.h). */
 static void compare(const char *name, const sim_request *r, long min_iterations, bool stretches)
 {
     cli_serve_run run;
@@ -179,8 +179,8 @@ static void test_local_device(void **state)
     compare("Qwen3-30B-A3B Q4_K_M, M4 Max", &r, 2000, true);
 }
 
-/* Speculative decoding (MTP): stretches follow each credit phase where the credit is periodic
- * (des_requests.h, mtp_cases). */
+/* Speculative decoding (MTP): stretches follow each decoder's exact credit wherever the
+ * decoders are lazy (des_requests.h, mtp_cases). */
 static void test_mtp(void **state)
 {
     (void)state;
