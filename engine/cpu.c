@@ -67,11 +67,11 @@ static void gemm_nt(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
         return;
     }
     const float *wf;
-    if (w->dtype == ENG_FP32) {
+    if (w->dtype == ENG_FP32 && !w->panel) {
         wf = (const float *)w->data + (size_t)row0 * K;
     } else {
-        /* BF16/INT8 at larger batches: widen the block to FP32 once, then BLAS. The copy is
-         * read M times, so its cost fades as the batch grows. */
+        /* BF16/INT8 (or packed FP32) at larger batches: widen the block to row-major FP32
+         * once, then BLAS. The copy is read M times, so its cost fades as the batch grows. */
         eng_k_dequant(w, row0, N, deq);
         wf = deq;
     }
@@ -181,7 +181,7 @@ static void route(cpu_layer *L, const float *x, int T, int *ids, float *wts)
 {
     const int E = L->c.experts, k = L->c.top_k, d = L->c.hidden;
     float *p = L->probs.p;
-    const eng_mat R = { ENG_FP32, E, d, L->w.router, NULL };
+    const eng_mat R = { ENG_FP32, E, d, L->w.router, NULL, 0 };
     const int tb = 16;
     const long ntb = (T + tb - 1) / tb;
     #pragma omp parallel for schedule(dynamic, 1) if (ntb > 1)
@@ -430,6 +430,14 @@ static void cpu_destroy(void *impl)
 
 static const eng_backend_ops cpu_ops = { cpu_forward, cpu_weights, cpu_destroy };
 
+/* MOESIM_NO_PACK=1 keeps the weights row-major (to measure what the panels gain, and to
+ * test the kernels on both layouts through the whole layer). */
+static int no_pack(void)
+{
+    const char *v = getenv("MOESIM_NO_PACK");
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c, eng_transport *tr,
                    uint64_t seed, sim_err *err)
 {
@@ -451,6 +459,16 @@ int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c
     }
     memset(L->scratch, 0, sizeof(buf) * (size_t)L->nthreads);
     int rc = eng_weights_init(&L->w, c, tr->size, tr->rank, seed, err);
+    if (rc == SIM_OK && !no_pack()) {
+        /* the decode tile's layout (weights.h, ENG_PANEL_ROWS), one matrix at a time */
+        for (int i = 0; rc == SIM_OK && i < L->el; i++)
+            if ((rc = eng_mat_pack(&L->w.w13[i], err)) == SIM_OK)
+                rc = eng_mat_pack(&L->w.w2[i], err);
+        if (rc == SIM_OK && (rc = eng_mat_pack(&L->w.s13, err)) == SIM_OK)
+            rc = eng_mat_pack(&L->w.s2, err);
+        if (rc != SIM_OK)
+            eng_weights_free(&L->w);
+    }
     if (rc != SIM_OK) {
         free(L->scratch);
         free(L);
