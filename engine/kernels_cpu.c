@@ -167,9 +167,12 @@ int eng_k_isa_level(void)
     if (generic && *generic && strcmp(generic, "0") != 0)
         return 1;
 #ifdef ENG_X86_LEVELS
+    /* MOESIM_NO_AVX512=1: the AVX2 clone on a CPU that has AVX-512 too (to measure and test
+     * the AVX2 path there) */
+    const char *no512 = getenv("MOESIM_NO_AVX512");
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    if (!(no512 && *no512 && strcmp(no512, "0") != 0) && __builtin_cpu_supports("avx512f") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         return 4;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi2"))
         return 3;

@@ -22,7 +22,8 @@ void eng_k_swiglu(int M, int n, const float *g, size_t ldg, const float *u, size
 
 /* The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2) or
  * 1 (plain x86-64, or the baseline of another architecture). MOESIM_GENERIC=1 in the
- * environment forces 1, so the generic path is tested on any machine. */
+ * environment forces 1, so the generic path is tested on any machine; MOESIM_NO_AVX512=1
+ * caps it at 3. */
 int eng_k_isa_level(void);
 const char *eng_k_isa_name(void); /* "x86-64-v4", "x86-64-v3", "x86-64" or "baseline" */
 
