@@ -74,9 +74,12 @@ typedef struct eng_rows {
     size_t pf;          /* what the tile prefetches: this many elements past each chunk */
 } eng_rows;
 
+/* eng_dtype_bytes, inline (a constant where dt is one) */
+#define DT_BYTES(dt) ((dt) == ENG_FP32 ? 4u : (dt) == ENG_BF16 ? 2u : 1u)
+
 static inline __attribute__((always_inline)) eng_rows rows_of(const eng_mat *w, size_t r0, int nr)
 {
-    const size_t K = (size_t)w->cols, es = eng_dtype_bytes(w->dtype), ce = ENG_PANEL_BYTES / es;
+    const size_t K = (size_t)w->cols, es = DT_BYTES(w->dtype), ce = ENG_PANEL_BYTES / es;
     eng_rows rw;
     rw.full = K / ce * ce;
     rw.pf = 4 * K;      /* the same chunk of the next tile, in either layout */
@@ -264,27 +267,52 @@ void eng_k_nt_plain(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
         }
 }
 
-/* Either layout, chunk by chunk (a row-major row is one run). */
+/* One row's run of n elements at src as FP32 (dt a constant after inlining). */
+INLINE void widen_run(eng_dtype dt, const void *src, size_t n, float sc, float *o)
+{
+    if (dt == ENG_BF16) {
+        const uint16_t *s = src;
+        for (size_t k = 0; k < n; k++)
+            o[k] = eng_bf16_to_f32(s[k]);
+    } else if (dt == ENG_INT8) {
+        const int8_t *s = src;
+        for (size_t k = 0; k < n; k++)
+            o[k] = (float)s[k] * sc;
+    } else {
+        memcpy(o, src, n * sizeof(float));
+    }
+}
+
+/* A packed row, chunk by chunk (ce a constant after inlining, so each chunk's loop unrolls). */
+INLINE void widen_packed_row(eng_dtype dt, const eng_mat *w, int row, float sc, float *o)
+{
+    const size_t K = (size_t)w->cols, es = DT_BYTES(dt), ce = ENG_PANEL_BYTES / es;
+    const eng_rows rw = rows_of(w, (size_t)row, 1);
+    const char *p = (const char *)w->data + rw.base * es;
+    for (size_t c = 0; c < rw.full; c += ce, p += rw.stride * es)
+        widen_run(dt, p, ce, sc, o + c);
+    widen_run(dt, (const char *)w->data + rw.tail * es, K - rw.full, sc, o + rw.full);
+}
+
+INLINE void dequant_dt(eng_dtype dt, const eng_mat *w, int row0, int n, float *out)
+{
+    const size_t K = (size_t)w->cols, es = DT_BYTES(dt);
+    for (int r = 0; r < n; r++) {
+        const float sc = dt == ENG_INT8 ? w->scale[row0 + r] : 1.0f;
+        if (w->panel)
+            widen_packed_row(dt, w, row0 + r, sc, out + (size_t)r * K);
+        else
+            widen_run(dt, (const char *)w->data + (size_t)(row0 + r) * K * es, K, sc, out + (size_t)r * K);
+    }
+}
+
+/* Either layout. */
 INLINE void dequant_body(const eng_mat *w, int row0, int n, float *out)
 {
-    const size_t K = (size_t)w->cols, ce = w->panel ? ENG_PANEL_BYTES / eng_dtype_bytes(w->dtype) : K;
-    for (int r = 0; r < n; r++) {
-        float *o = out + (size_t)r * K;
-        const float sc = w->dtype == ENG_INT8 ? w->scale[row0 + r] : 1.0f;
-        for (size_t c = 0; c < K; c += ce) {
-            const size_t base = eng_mat_index(w, row0 + r, (int)c), len = K - c < ce ? K - c : ce;
-            if (w->dtype == ENG_BF16) {
-                const uint16_t *s = (const uint16_t *)w->data + base;
-                for (size_t k = 0; k < len; k++)
-                    o[c + k] = eng_bf16_to_f32(s[k]);
-            } else if (w->dtype == ENG_INT8) {
-                const int8_t *s = (const int8_t *)w->data + base;
-                for (size_t k = 0; k < len; k++)
-                    o[c + k] = (float)s[k] * sc;
-            } else {
-                memcpy(o + c, (const float *)w->data + base, len * sizeof(float));
-            }
-        }
+    switch (w->dtype) {
+    case ENG_BF16: dequant_dt(ENG_BF16, w, row0, n, out); break;
+    case ENG_INT8: dequant_dt(ENG_INT8, w, row0, n, out); break;
+    default:       dequant_dt(ENG_FP32, w, row0, n, out); break;
     }
 }
 

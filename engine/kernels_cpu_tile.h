@@ -309,7 +309,7 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
     if (w->panel) {
         /* the first tile too (each tile prefetches the next one): a call starts its stream
          * cold (paired runs, 256 rows per call, K 768: INT8 +2-3%, BF16 +0-1%) */
-        const size_t es = eng_dtype_bytes(dt);
+        const size_t es = DT_BYTES(dt);
         const char *p0 = (const char *)w->data + eng_mat_index(w, row0 - row0 % w->panel, 0) * es;
         for (size_t b = 0; b < 4 * (size_t)K * es; b += 64)
             PF_AHEAD(p0 + b);
