@@ -143,6 +143,9 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #define TGT8 __attribute__((target("arch=x86-64-v3")))
 #define VW 16
 #define MBMAX 4
+#define TILE3 1
+#define TILE3_Q(dt) 1
+#define MBACC 4
 #define SFX(name) name##_16
 #define TGT TGT16
 #define I8_WIDE_T __m512i
@@ -151,6 +154,9 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #include "kernels_cpu_tile.h"
 #define VW 8
 #define MBMAX 2
+#define TILE3 1
+#define TILE3_Q(dt) ((dt) == ENG_BF16)
+#define MBACC 3
 #define SFX(name) name##_8
 #define TGT TGT8
 #define I8_WIDE_T __m256i
@@ -160,6 +166,9 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #endif
 #define VW 4
 #define MBMAX 2
+#define TILE3 0
+#define TILE3_Q(dt) 0
+#define MBACC 2
 #define SFX(name) name##_4
 #define TGT
 #include "kernels_cpu_tile.h"
