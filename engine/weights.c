@@ -60,7 +60,10 @@ int eng_mat_pack(eng_mat *m, sim_err *err)
     if (m->panel || !m->data)
         return SIM_OK;
     const size_t es = eng_dtype_bytes(m->dtype), K = (size_t)m->cols;
-    char *to = eng_alloc((size_t)m->rows * K * es, "packed expert weights", err);
+    /* huge pages: one TLB entry per 2 MiB of the stream instead of a page walk per 4 KiB
+     * (paired bench runs, triad ~87 GB/s, decode at 4 / 16 tokens: FP32 +12 / +11%, INT8
+     * +10 / +3%, BF16 -4 / +6%) */
+    char *to = eng_alloc_huge((size_t)m->rows * K * es, "packed expert weights", err);
     if (!to)
         return SIM_EFAIL;
     const char *from = m->data;
