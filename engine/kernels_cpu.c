@@ -292,26 +292,30 @@ INLINE void widen_run(eng_dtype dt, const void *src, size_t n, float sc, float *
     }
 }
 
-/* A packed row, chunk by chunk (ce a constant after inlining, so each chunk's loop unrolls). */
-INLINE void widen_packed_row(eng_dtype dt, const eng_mat *w, int row, float sc, float *o)
-{
-    const size_t K = (size_t)w->cols, es = DT_BYTES(dt), ce = ENG_PANEL_BYTES / es;
-    const eng_rows rw = rows_of(w, (size_t)row, 1);
-    const char *p = (const char *)w->data + rw.base * es;
-    for (size_t c = 0; c < rw.full; c += ce, p += rw.stride * es)
-        widen_run(dt, p, ce, sc, o + c);
-    widen_run(dt, (const char *)w->data + rw.tail * es, K - rw.full, sc, o + rw.full);
-}
-
+/* The rows of a packed block, one panel at a time and chunk by chunk, so the panel is read
+ * in order (ce a constant after inlining, so each chunk's loop unrolls). */
 INLINE void dequant_dt(eng_dtype dt, const eng_mat *w, int row0, int n, float *out)
 {
-    const size_t K = (size_t)w->cols, es = DT_BYTES(dt);
-    for (int r = 0; r < n; r++) {
-        const float sc = dt == ENG_INT8 ? w->scale[row0 + r] : 1.0f;
-        if (w->panel)
-            widen_packed_row(dt, w, row0 + r, sc, out + (size_t)r * K);
-        else
-            widen_run(dt, (const char *)w->data + (size_t)(row0 + r) * K * es, K, sc, out + (size_t)r * K);
+    const size_t K = (size_t)w->cols, es = DT_BYTES(dt), ce = ENG_PANEL_BYTES / es;
+    if (!w->panel) {
+        for (int r = 0; r < n; r++)
+            widen_run(dt, (const char *)w->data + (size_t)(row0 + r) * K * es, K,
+                      dt == ENG_INT8 ? w->scale[row0 + r] : 1.0f, out + (size_t)r * K);
+        return;
+    }
+    for (int r = 0, nr; r < n; r += nr) {
+        nr = tile_rows(w, row0 + r, n - r);
+        const eng_rows rw = rows_of(w, (size_t)row0 + r, nr);
+        float sc[4];
+        for (int i = 0; i < nr; i++)
+            sc[i] = dt == ENG_INT8 ? w->scale[row0 + r + i] : 1.0f;
+        const char *p = (const char *)w->data + rw.base * es;
+        for (size_t c = 0; c < rw.full; c += ce, p += rw.stride * es)
+            for (int i = 0; i < nr; i++)
+                widen_run(dt, p + rw.off[i] * es, ce, sc[i], out + (size_t)(r + i) * K + c);
+        for (int i = 0; i < nr; i++)
+            widen_run(dt, (const char *)w->data + (rw.tail + rw.toff[i]) * es, K - rw.full, sc[i],
+                      out + (size_t)(r + i) * K + rw.full);
     }
 }
 
