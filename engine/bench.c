@@ -268,7 +268,7 @@ static int bench_experts_blas(const eng_layer *l, const int64_t *cnt, long reps,
     int rc = x && h && y && w13 && w2 && t ? SIM_OK : SIM_EFAIL;
     if (rc == SIM_OK && (!w13 || !w2 || !t))
         rc = sim_fail(err, SIM_EFAIL, "out of memory for the expert GEMM baseline");
-    const int widen = w->cfg.dtype != ENG_FP32;
+    const int widen = w->cfg.dtype != ENG_FP32 || w->w13[0].panel;   /* BLAS reads row-major FP32 */
     for (int e = 0; rc == SIM_OK && e < E; e++) {
         if (!cnt[e])
             continue;

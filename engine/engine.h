@@ -89,5 +89,9 @@ void eng_fill_input(float *x, int tokens, int hidden, uint64_t seed, long t0);
 /* Allocation with a message naming what was allocated; honours MOE_ENGINE_FAIL_ALLOC=N (the
  * N-th allocation fails) so tests can reach every out-of-memory path. */
 void *eng_alloc(size_t bytes, const char *what, sim_err *err);
+/* The same for a large block read as a stream (the CPU backend's packed weights): aligned to
+ * 2 MiB and advised to the kernel as transparent huge pages (MADV_HUGEPAGE) where there are
+ * any. Free with free(). */
+void *eng_alloc_huge(size_t bytes, const char *what, sim_err *err);
 
 #endif

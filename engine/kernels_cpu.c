@@ -65,17 +65,78 @@ __attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_i8_madd_ymm(__m256i
 }
 #endif
 
-/* BF16 and INT8 tiles fetch the weights of the next tile (the 4 rows after theirs, same
- * column) into L1 while they compute. Each row of the bench shapes is one 4 KiB page (BF16,
- * K 2048) or half of one (INT8), and the hardware prefetchers stop at page boundaries, so
- * each tile would otherwise start its pages cold. Measured on this machine (Zen 3, one core,
- * 128 MiB of weights, one token): BF16 26 -> 30 GB/s, INT8 17 -> 32 GB/s; FP32 gained nothing
- * (34 GB/s either way) and is left without. One prefetch per 64 bytes of a row (INT8 36 ->
- * 41 GB/s over one per step); two tiles ahead measured the same as one. Tiles of one row
- * (a single stream) were tried and lost: reloading the activations for every row made them
- * load-bound (BF16 one core 32 -> 23 GB/s, two tokens 30 -> 15). A prefetch past the matrix
- * cannot fault. */
-#define PF_NEXT_TILE(p, K) __builtin_prefetch((const void *)((uintptr_t)(p) + 4 * (size_t)(K) * sizeof *(p)), 0, 3)
+/* Where a tile's rows lie: chunk j (ENG_PANEL_BYTES of a row) of row r0 + r is at element
+ * base + off[r] + j * stride, its leftover columns (past full) at tail + toff[r]. Rows past
+ * nr repeat the last one. In a packed matrix the tile's rows are in one panel, so its chunks
+ * follow each other: one sequential stream. */
+typedef struct eng_rows {
+    size_t base, stride, off[4];
+    size_t tail, toff[4];
+    size_t full;        /* columns in whole chunks */
+    size_t pf;          /* what the tile prefetches: this many elements past each chunk */
+} eng_rows;
+
+/* eng_dtype_bytes, inline (a constant where dt is one) */
+#define DT_BYTES(dt) ((dt) == ENG_FP32 ? 4u : (dt) == ENG_BF16 ? 2u : 1u)
+
+static inline __attribute__((always_inline)) eng_rows rows_of(const eng_mat *w, size_t r0, int nr)
+{
+    const size_t K = (size_t)w->cols, es = DT_BYTES(w->dtype), ce = ENG_PANEL_BYTES / es;
+    eng_rows rw;
+    rw.full = K / ce * ce;
+    rw.pf = 4 * K;      /* the same chunk of the next tile, in either layout */
+    if (!w->panel) {
+        rw.base = rw.tail = r0 * K;
+        rw.stride = ce;
+        rw.tail += rw.full;
+        for (int r = 0; r < 4; r++)
+            rw.off[r] = rw.toff[r] = (size_t)(r < nr ? r : nr - 1) * K;
+        return rw;
+    }
+    const size_t P = (size_t)w->panel, p0 = r0 / P * P, pr = (size_t)w->rows - p0 < P ? (size_t)w->rows - p0 : P;
+    rw.base = p0 * K + (r0 - p0) * ce;
+    rw.stride = pr * ce;
+    rw.tail = p0 * K + rw.full * pr + (r0 - p0) * (K - rw.full);
+    rw.pf = 4 * K;
+    for (int r = 0; r < 4; r++) {
+        rw.off[r] = (size_t)(r < nr ? r : nr - 1) * ce;
+        rw.toff[r] = (size_t)(r < nr ? r : nr - 1) * (K - rw.full);
+    }
+    return rw;
+}
+
+/* Rows in the tile starting at row r of w, with n left: 4, fewer at the end, and in a packed
+ * matrix never past the end of r's panel. */
+static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int r, int n)
+{
+    int nr = n < 4 ? n : 4;
+    if (w->panel) {
+        int room = w->panel - r % w->panel;
+        nr = nr < room ? nr : room;
+    }
+    return nr;
+}
+
+/* The tiles prefetch one line per row and chunk: the same line of the next tile (4 rows on),
+ * so that DRAM keeps serving while a tile computes, and keeps serving while a tile with more
+ * tokens than MBMAX passes over its rows again from cache (a prefetch a fixed 1-4 KiB ahead
+ * left DRAM idle during those passes: packed BF16, 4 tokens, 26-44 GB/s against 38-44 for
+ * the next tile). Row-major: each row of the bench shapes is one 4 KiB page (BF16, K 2048)
+ * or half of one (INT8), and the hardware prefetchers stop at page boundaries, so each tile
+ * would otherwise start its pages cold (one core, one token: BF16 26 -> 30 GB/s, INT8 17 -> 32
+ * GB/s). Packed, the stream is sequential and the prefetch runs one tile ahead of it
+ * (paired runs, 2 threads, 256 MiB of weights: as good as 8-16 KiB ahead, better than 2-4).
+ * FP32 now prefetches too: packed, 2 tokens, 56 -> 68 GB/s. Tiles of one row (a single
+ * stream) were tried before the panels and lost: reloading the activations for every row
+ * made them load-bound (BF16 one core 32 -> 23 GB/s, two tokens 30 -> 15). A prefetch past
+ * the matrix cannot fault. */
+#ifndef PF_HINT
+#define PF_HINT 3
+#endif
+#define PF_AHEAD(p) __builtin_prefetch((const void *)(p), 0, PF_HINT)
+#ifndef PF_F32
+#define PF_F32 1
+#endif
 
 /* The tile at three widths (kernels_cpu_tile.h says why these sizes); the 512- and 256-bit
  * ones exist only where the x86 levels are built. */
@@ -84,6 +145,9 @@ __attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_i8_madd_ymm(__m256i
 #define TGT8 __attribute__((target("arch=x86-64-v3")))
 #define VW 16
 #define MBMAX 4
+#define TILE3 1
+#define TILE3_Q(dt) 1
+#define MBACC 4
 #define SFX(name) name##_16
 #define TGT TGT16
 #define I8_WIDE_T __m512i
@@ -92,6 +156,9 @@ __attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_i8_madd_ymm(__m256i
 #include "kernels_cpu_tile.h"
 #define VW 8
 #define MBMAX 2
+#define TILE3 1
+#define TILE3_Q(dt) ((dt) == ENG_BF16)
+#define MBACC 3
 #define SFX(name) name##_8
 #define TGT TGT8
 #define I8_WIDE_T __m256i
@@ -101,6 +168,9 @@ __attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_i8_madd_ymm(__m256i
 #endif
 #define VW 4
 #define MBMAX 2
+#define TILE3 0
+#define TILE3_Q(dt) 0
+#define MBACC 2
 #define SFX(name) name##_4
 #define TGT
 #ifdef ENG_X86_LEVELS
@@ -272,24 +342,56 @@ void eng_k_nt_plain(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
         }
 }
 
+/* One row's run of n elements at src as FP32 (dt a constant after inlining). */
+INLINE void widen_run(eng_dtype dt, const void *src, size_t n, float sc, float *o)
+{
+    if (dt == ENG_BF16) {
+        const uint16_t *s = src;
+        for (size_t k = 0; k < n; k++)
+            o[k] = eng_bf16_to_f32(s[k]);
+    } else if (dt == ENG_INT8) {
+        const int8_t *s = src;
+        for (size_t k = 0; k < n; k++)
+            o[k] = (float)s[k] * sc;
+    } else {
+        memcpy(o, src, n * sizeof(float));
+    }
+}
+
+/* The rows of a packed block, one panel at a time and chunk by chunk, so the panel is read
+ * in order (ce a constant after inlining, so each chunk's loop unrolls). */
+INLINE void dequant_dt(eng_dtype dt, const eng_mat *w, int row0, int n, float *out)
+{
+    const size_t K = (size_t)w->cols, es = DT_BYTES(dt), ce = ENG_PANEL_BYTES / es;
+    if (!w->panel) {
+        for (int r = 0; r < n; r++)
+            widen_run(dt, (const char *)w->data + (size_t)(row0 + r) * K * es, K,
+                      dt == ENG_INT8 ? w->scale[row0 + r] : 1.0f, out + (size_t)r * K);
+        return;
+    }
+    for (int r = 0, nr; r < n; r += nr) {
+        nr = tile_rows(w, row0 + r, n - r);
+        const eng_rows rw = rows_of(w, (size_t)row0 + r, nr);
+        float sc[4];
+        for (int i = 0; i < nr; i++)
+            sc[i] = dt == ENG_INT8 ? w->scale[row0 + r + i] : 1.0f;
+        const char *p = (const char *)w->data + rw.base * es;
+        for (size_t c = 0; c < rw.full; c += ce, p += rw.stride * es)
+            for (int i = 0; i < nr; i++)
+                widen_run(dt, p + rw.off[i] * es, ce, sc[i], out + (size_t)(r + i) * K + c);
+        for (int i = 0; i < nr; i++)
+            widen_run(dt, (const char *)w->data + (rw.tail + rw.toff[i]) * es, K - rw.full, sc[i],
+                      out + (size_t)(r + i) * K + rw.full);
+    }
+}
+
+/* Either layout. */
 INLINE void dequant_body(const eng_mat *w, int row0, int n, float *out)
 {
-    const size_t K = (size_t)w->cols;
-    for (int r = 0; r < n; r++) {
-        size_t base = (size_t)(row0 + r) * K;
-        float *o = out + (size_t)r * K;
-        if (w->dtype == ENG_BF16) {
-            const uint16_t *s = (const uint16_t *)w->data + base;
-            for (size_t k = 0; k < K; k++)
-                o[k] = eng_bf16_to_f32(s[k]);
-        } else if (w->dtype == ENG_INT8) {
-            const int8_t *s = (const int8_t *)w->data + base;
-            const float sc = w->scale[row0 + r];
-            for (size_t k = 0; k < K; k++)
-                o[k] = (float)s[k] * sc;
-        } else {
-            memcpy(o, (const float *)w->data + base, K * sizeof(float));
-        }
+    switch (w->dtype) {
+    case ENG_BF16: dequant_dt(ENG_BF16, w, row0, n, out); break;
+    case ENG_INT8: dequant_dt(ENG_INT8, w, row0, n, out); break;
+    default:       dequant_dt(ENG_FP32, w, row0, n, out); break;
     }
 }
 

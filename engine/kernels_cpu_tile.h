@@ -4,10 +4,17 @@
  *   VW 16, MBMAX 4 (AVX-512, 32 zmm): 16 accumulators + weight and token vectors;
  *   VW 8,  MBMAX 2 (AVX2, 16 ymm):    8 accumulators + 2 weight halves + 4 token halves;
  *   VW 4,  MBMAX 2 (SSE2 / NEON, 16 xmm): the same count at 128 bits.
+ * TILE3 (FP32) and TILE3_Q(dt) (BF16, INT8): a group of exactly 3 tokens left over (or the
+ * whole call) runs as one tile of 3 rather than 2 + 1, so the rows stream once instead of
+ * being passed over twice; MBACC sizes the accumulators for it. Decode at 16 tokens has
+ * experts with 3 rows. Measured on this machine, paired, 3 tokens: AVX-512 FP32 and INT8
+ * +3-6%, BF16 even; AVX2 BF16 +10%, FP32 +7%, INT8 -4% (12 int32 accumulators and the
+ * widened weights leave AVX2 short of registers), so AVX2 INT8 keeps 2 + 1.
  * Decode is memory-bound only if the work per weight byte stays well below what the cores
  * issue, so BF16 and INT8 weights are no longer widened lane by lane (vpmovzxwd / vpmovsxbd +
  * convert, 3-4 instructions per 8 weights); what still holds decode below the triad on this
- * machine is the access pattern (kernels_cpu.c, at PF_NEXT_TILE):
+ * machine was the access pattern (kernels_cpu.c, at eng_rows and PF_AHEAD; the CPU backend
+ * now packs its weights so that a tile reads one stream):
  *   BF16: a vector of 32-bit words holds 2 VW weights; `w << 16` is the FP32 of the low
  *     half of each word, `w & 0xffff0000` that of the high half (one shift and one AND per
  *     2 VW weights). The activations of a call are de-interleaved once (low-half elements,
@@ -55,48 +62,48 @@ TGT INLINE int64_t SFX(hsum_i)(SFX(vi) v)
 
 /* --- FP32 weights: a tile of 4 weight rows by MB tokens (MB <= MBMAX, a constant after
  * inlining). Each weight vector is loaded once and used MB times; rows past the end (nr < 4)
- * repeat the last row and their sums are dropped, so full and ragged tiles share one path. */
-TGT INLINE void SFX(tile_f32)(int MB, int nr, int K, const float *x, size_t ldx, const float *wd, size_t r0,
-                              float *y, size_t ldy)
+ * repeat the last row and their sums are dropped, so full and ragged tiles share one path.
+ * The rows are read chunk by chunk (ENG_PANEL_BYTES of each row, eng_rows says where), so
+ * the same loop reads row-major matrices and the backend's panels. */
+TGT INLINE void SFX(tile_f32)(int MB, int nr, int K, const float *x, size_t ldx, const float *wd,
+                              const eng_rows *rw, float *y, size_t ldy)
 {
-    size_t row[4];
-    for (int r = 0; r < 4; r++)
-        row[r] = (r0 + (size_t)(r < nr ? r : nr - 1)) * (size_t)K;
-    SFX(vf) acc[MBMAX][4];
-    for (int m = 0; m < MB; m++)
-        for (int r = 0; r < 4; r++)
+    enum { CE = ENG_PANEL_BYTES / 4, S = CE / VW };
+    _Static_assert(CE % VW == 0, "a chunk holds whole vectors");
+    SFX(vf) acc[MBACC][4], odd[4];
+    for (int r = 0; r < 4; r++) {
+        odd[r] = (SFX(vf)){ 0 };
+        for (int m = 0; m < MB; m++)
             acc[m][r] = (SFX(vf)){ 0 };
-    int k = 0;
-    if (MB == 1) {
-        /* one token: each accumulator takes one multiply-add per step, so the adds' latency, not
-         * the loads, would set the pace; a second set of accumulators for odd steps halves it */
-        SFX(vf) odd[4] = { { 0 }, { 0 }, { 0 }, { 0 } };
-        for (; k + 2 * VW <= K; k += 2 * VW) {
-            SFX(vf) xa = SFX(load_f32)(x + k), xb = SFX(load_f32)(x + k + VW);
-            for (int r = 0; r < 4; r++) {
-                acc[0][r] += SFX(load_f32)(wd + row[r] + k) * xa;
-                odd[r] += SFX(load_f32)(wd + row[r] + k + VW) * xb;
-            }
-        }
-        for (int r = 0; r < 4; r++)
-            acc[0][r] += odd[r];
     }
-    for (; k + VW <= K; k += VW) {
-        SFX(vf) w0 = SFX(load_f32)(wd + row[0] + k), w1 = SFX(load_f32)(wd + row[1] + k);
-        SFX(vf) w2 = SFX(load_f32)(wd + row[2] + k), w3 = SFX(load_f32)(wd + row[3] + k);
-        for (int m = 0; m < MB; m++) {
-            SFX(vf) xv = SFX(load_f32)(x + m * ldx + k);
-            acc[m][0] += w0 * xv;
-            acc[m][1] += w1 * xv;
-            acc[m][2] += w2 * xv;
-            acc[m][3] += w3 * xv;
+    const float *p = wd + rw->base;
+    for (size_t k = 0; k < rw->full; k += CE, p += rw->stride) {
+        if (PF_F32)
+            for (int r = 0; r < 4; r++)
+                PF_AHEAD(p + rw->off[r] + rw->pf);
+        for (int s = 0; s < S; s++) {
+            SFX(vf) w[4];
+            for (int r = 0; r < 4; r++)
+                w[r] = SFX(load_f32)(p + rw->off[r] + s * VW);
+            for (int m = 0; m < MB; m++) {
+                SFX(vf) xv = SFX(load_f32)(x + m * ldx + k + s * VW);
+                /* one token: each accumulator would take one multiply-add per step, so the
+                 * adds' latency, not the loads, would set the pace; odd steps go to a second
+                 * set of accumulators */
+                for (int r = 0; r < 4; r++) {
+                    if (MB == 1 && (s & 1))
+                        odd[r] += w[r] * xv;
+                    else
+                        acc[m][r] += w[r] * xv;
+                }
+            }
         }
     }
     for (int m = 0; m < MB; m++)
         for (int r = 0; r < nr; r++) {
-            float s = SFX(hsum)(acc[m][r]);
-            for (int kk = k; kk < K; kk++)
-                s += wd[row[r] + kk] * x[m * ldx + kk];
+            float s = SFX(hsum)(MB == 1 ? acc[m][r] + odd[r] : acc[m][r]);
+            for (size_t kk = rw->full; kk < (size_t)K; kk++)
+                s += wd[rw->tail + rw->toff[r] + kk - rw->full] * x[m * ldx + kk];
             y[m * ldy + r] = s;
         }
 }
@@ -127,42 +134,47 @@ TGT INLINE void SFX(prep_bf16)(int MG, int kn, const float *x, size_t ldx, float
             }
 }
 
-/* 4 rows by MB tokens over one K block of kn elements starting at column kb; add: add to y
- * (a later block) rather than store. */
+/* 4 rows by MB tokens over one K block of kn elements starting at column kb (a multiple of
+ * KC, so of the chunk); add: add to y (a later block) rather than store. x and xp start at
+ * column kb. */
 TGT INLINE void SFX(tile_bf16)(int MB, int nr, int K, int kb, int kn, const float *xp, const float *x, size_t ldx,
-                               const uint16_t *wd, size_t r0, float *y, size_t ldy, int add)
+                               const uint16_t *wd, const eng_rows *rw, float *y, size_t ldy, int add)
 {
-    const int kv = kn - kn % (2 * VW);
-    size_t row[4];
-    for (int r = 0; r < 4; r++)
-        row[r] = (r0 + (size_t)(r < nr ? r : nr - 1)) * (size_t)K + (size_t)kb;
+    enum { CE = ENG_PANEL_BYTES / 2, S = CE / (2 * VW) };
+    _Static_assert(CE % (2 * VW) == 0, "a chunk holds whole steps");
+    const size_t kend = (size_t)kb + (size_t)kn < rw->full ? (size_t)kb + (size_t)kn : rw->full;
     /* one token: lo and hi halves into separate accumulators, so each takes one multiply-add
      * per step (8 chains in flight); more tokens have enough chains with one set */
-    SFX(vf) acc[MBMAX][4], hacc[4];
+    SFX(vf) acc[MBACC][4], hacc[4];
     for (int r = 0; r < 4; r++) {
         hacc[r] = (SFX(vf)){ 0 };
         for (int m = 0; m < MB; m++)
             acc[m][r] = (SFX(vf)){ 0 };
     }
-    for (int k = 0; k < kv; k += 2 * VW)
-        for (int r = 0; r < 4; r++) {
-            SFX(vf) lo, hi;
-            if ((k * sizeof *wd) % 64 == 0)
-                PF_NEXT_TILE(wd + row[r] + k, K);
-            SFX(bf16_split)(wd + row[r] + k, &lo, &hi);
-            for (int m = 0; m < MB; m++) {
-                acc[m][r] += lo * SFX(load_f32)(xp + (size_t)m * KC + k);
-                if (MB == 1)
-                    hacc[r] += hi * SFX(load_f32)(xp + (size_t)m * KC + k + VW);
-                else
-                    acc[m][r] += hi * SFX(load_f32)(xp + (size_t)m * KC + k + VW);
+    const uint16_t *p = wd + rw->base + (size_t)kb / CE * rw->stride;
+    for (size_t k = 0; k + kb < kend; k += CE, p += rw->stride) {
+        for (int r = 0; r < 4; r++)
+            PF_AHEAD(p + rw->off[r] + rw->pf);
+        for (int s = 0; s < S; s++)
+            for (int r = 0; r < 4; r++) {
+                SFX(vf) lo, hi;
+                SFX(bf16_split)(p + rw->off[r] + s * 2 * VW, &lo, &hi);
+                for (int m = 0; m < MB; m++) {
+                    const float *xm = xp + (size_t)m * KC + k + s * 2 * VW;
+                    acc[m][r] += lo * SFX(load_f32)(xm);
+                    if (MB == 1)
+                        hacc[r] += hi * SFX(load_f32)(xm + VW);
+                    else
+                        acc[m][r] += hi * SFX(load_f32)(xm + VW);
+                }
             }
-        }
+    }
+    const size_t t0 = (size_t)kb + (size_t)kn == (size_t)K ? rw->full : (size_t)K;  /* leftover columns: last block */
     for (int m = 0; m < MB; m++)
         for (int r = 0; r < nr; r++) {
             float s = SFX(hsum)(MB == 1 ? acc[m][r] + hacc[r] : acc[m][r]);
-            for (int kk = kv; kk < kn; kk++)
-                s += eng_bf16_to_f32(wd[row[r] + kk]) * x[m * ldx + kk];
+            for (size_t kk = t0; kk < (size_t)K; kk++)
+                s += eng_bf16_to_f32(wd[rw->tail + rw->toff[r] + kk - rw->full]) * x[m * ldx + kk - kb];
             y[m * ldy + r] = add ? y[m * ldy + r] + s : s;
         }
 }
@@ -240,34 +252,38 @@ TGT INLINE void SFX(prep_i8)(int MG, int kn, const float *x, size_t ldx, int16_t
  * 128 x 32767 per step, and a block has at most KC / 8 = 256 steps (VW 4): under 2^31, so the
  * 32-bit lanes cannot overflow; lanes are summed in 64 bits. */
 TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_t *xq, const float *sx,
-                             const int8_t *wd, const float *scale, size_t r0, float *y, size_t ldy, int add)
+                             const int8_t *wd, const float *scale, size_t r0, const eng_rows *rw, float *y, size_t ldy,
+                             int add)
 {
     _Static_assert(KC / (2 * VW) * 2 * 128 * 32767L < 2147483647L, "int32 lanes overflow within a K block");
-    const int kv = kn - kn % (2 * VW);
-    size_t row[4];
-    for (int r = 0; r < 4; r++)
-        row[r] = (r0 + (size_t)(r < nr ? r : nr - 1)) * (size_t)K + (size_t)kb;
-    SFX(vi) acc[MBMAX][4];
+    enum { CE = ENG_PANEL_BYTES, S = CE / (2 * VW) };
+    _Static_assert(CE % (2 * VW) == 0, "a chunk holds whole steps");
+    const size_t kend = (size_t)kb + (size_t)kn < rw->full ? (size_t)kb + (size_t)kn : rw->full;
+    SFX(vi) acc[MBACC][4];
     for (int m = 0; m < MB; m++)
         for (int r = 0; r < 4; r++)
             acc[m][r] = (SFX(vi)){ 0 };
-    for (int k = 0; k < kv; k += 2 * VW) {
-        SFX(xact) xa[MBMAX];
-        for (int m = 0; m < MB; m++)
-            xa[m] = SFX(i8_xload)(xq + (size_t)m * KC + k);
-        for (int r = 0; r < 4; r++) {
-            if ((k * sizeof *wd) % 64 == 0)
-                PF_NEXT_TILE(wd + row[r] + k, K);
-            SFX(wide) w = SFX(i8_widen)(wd + row[r] + k);
+    const int8_t *p = wd + rw->base + (size_t)kb / CE * rw->stride;
+    for (size_t k = 0; k + kb < kend; k += CE, p += rw->stride) {
+        for (int r = 0; r < 4; r++)
+            PF_AHEAD(p + rw->off[r] + rw->pf);
+        for (int s = 0; s < S; s++) {
+            SFX(xact) xa[MBACC];
             for (int m = 0; m < MB; m++)
-                acc[m][r] += SFX(i8_madd)(w, xa[m]);
+                xa[m] = SFX(i8_xload)(xq + (size_t)m * KC + k + s * 2 * VW);
+            for (int r = 0; r < 4; r++) {
+                SFX(wide) w = SFX(i8_widen)(p + rw->off[r] + s * 2 * VW);
+                for (int m = 0; m < MB; m++)
+                    acc[m][r] += SFX(i8_madd)(w, xa[m]);
+            }
         }
     }
+    const size_t t0 = (size_t)kb + (size_t)kn == (size_t)K ? rw->full : (size_t)K;  /* leftover columns: last block */
     for (int m = 0; m < MB; m++)
         for (int r = 0; r < nr; r++) {
             int64_t s = SFX(hsum_i)(acc[m][r]);
-            for (int kk = kv; kk < kn; kk++)
-                s += (int32_t)wd[row[r] + kk] * xq[(size_t)m * KC + kk];
+            for (size_t kk = t0; kk < (size_t)K; kk++)
+                s += (int32_t)wd[rw->tail + rw->toff[r] + kk - rw->full] * xq[(size_t)m * KC + kk - kb];
             float v = (float)((double)s * sx[m] * scale[r0 + r]);
             y[m * ldy + r] = add ? y[m * ldy + r] + v : v;
         }
@@ -276,36 +292,51 @@ TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_
 /* One tile of the prepared-activation formats (dt a constant after inlining); xp is the
  * preparation of the tile's first token. */
 TGT INLINE void SFX(tile_q)(eng_dtype dt, int MB, int nr, int K, int kb, int kn, const float *x, size_t ldx,
-                            const eng_xprep *xp, int m, const eng_mat *w, size_t r0, float *y, size_t ldy, int add)
+                            const eng_xprep *xp, int m, const eng_mat *w, size_t r0, const eng_rows *rw, float *y,
+                            size_t ldy, int add)
 {
     if (dt == ENG_BF16)
-        SFX(tile_bf16)(MB, nr, K, kb, kn, xp->f + (size_t)m * KC, x, ldx, (const uint16_t *)w->data, r0, y, ldy, add);
+        SFX(tile_bf16)(MB, nr, K, kb, kn, xp->f + (size_t)m * KC, x, ldx, (const uint16_t *)w->data, rw, y, ldy, add);
     else
-        SFX(tile_i8)(MB, nr, K, kb, kn, xp->q + (size_t)m * KC, xp->sx + m, (const int8_t *)w->data, w->scale, r0, y,
-                     ldy, add);
+        SFX(tile_i8)(MB, nr, K, kb, kn, xp->q + (size_t)m * KC, xp->sx + m, (const int8_t *)w->data, w->scale, r0,
+                     rw, y, ldy, add);
 }
 
-/* All tiles of an M x N block. For each 4 rows, the tokens in groups of MBMAX, then 2, then 1
- * (each group size a constant in its call, so the token loop unrolls). The 4 rows stay in
- * cache while the groups pass over them: DRAM serves each weight once. BF16 and INT8 take
- * their activations prepared per group of up to XG tokens and KC columns (one group and one
- * block at decode sizes: the bench's K is 2048 or 768), so a longer K is read in blocks of
- * KC, still once. */
+/* All tiles of an M x N block. For each 4 rows (in a packed matrix: never across two
+ * panels, so a ragged tile comes first when row0 is not a panel's first row), the tokens in
+ * groups of MBMAX, then 2, then 1 (each group size a constant in its call, so the token loop
+ * unrolls). The 4 rows stay in cache while the groups pass over them: DRAM serves each
+ * weight once. BF16 and INT8 take their activations prepared per group of up to XG tokens and
+ * KC columns (one group and one block at decode sizes: the bench's K is 2048 or 768), so a
+ * longer K is read in blocks of KC, still once. */
 TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0,
                              float *y, size_t ldy)
 {
     const int K = w->cols;
+    if (w->panel) {
+        /* the first tile too (each tile prefetches the next one): a call starts its stream
+         * cold (paired runs, 256 rows per call, K 768: INT8 +2-3%, BF16 +0-1%) */
+        const size_t es = DT_BYTES(dt);
+        const char *p0 = (const char *)w->data + eng_mat_index(w, row0 - row0 % w->panel, 0) * es;
+        for (size_t b = 0; b < 4 * (size_t)K * es; b += 64)
+            PF_AHEAD(p0 + b);
+    }
     if (dt == ENG_FP32) {
         const float *wd = w->data;
-        for (int n = 0; n < N; n += 4) {
-            int nr = N - n < 4 ? N - n : 4;
+        for (int n = 0, nr; n < N; n += nr) {
+            nr = tile_rows(w, row0 + n, N - n);
+            const eng_rows rw = rows_of(w, (size_t)row0 + n, nr);
             int m = 0;
-            for (; m + MBMAX <= M; m += MBMAX)
-                SFX(tile_f32)(MBMAX, nr, K, x + m * ldx, ldx, wd, (size_t)row0 + n, y + m * ldy + n, ldy);
+            for (; m + MBMAX <= M && (!TILE3 || M - m != 3); m += MBMAX)
+                SFX(tile_f32)(MBMAX, nr, K, x + m * ldx, ldx, wd, &rw, y + m * ldy + n, ldy);
+            if (TILE3 && M - m == 3) {
+                SFX(tile_f32)(3, nr, K, x + m * ldx, ldx, wd, &rw, y + m * ldy + n, ldy);
+                m += 3;
+            }
             for (; m + 2 <= M; m += 2)
-                SFX(tile_f32)(2, nr, K, x + m * ldx, ldx, wd, (size_t)row0 + n, y + m * ldy + n, ldy);
+                SFX(tile_f32)(2, nr, K, x + m * ldx, ldx, wd, &rw, y + m * ldy + n, ldy);
             for (; m < M; m++)
-                SFX(tile_f32)(1, nr, K, x + m * ldx, ldx, wd, (size_t)row0 + n, y + m * ldy + n, ldy);
+                SFX(tile_f32)(1, nr, K, x + m * ldx, ldx, wd, &rw, y + m * ldy + n, ldy);
         }
         return;
     }
@@ -320,15 +351,21 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
                 SFX(prep_bf16)(mg, kn, xb, ldx, xp.f);
             else
                 SFX(prep_i8)(mg, kn, xb, ldx, xp.q, xp.sx);
-            for (int n = 0; n < N; n += 4) {
-                int nr = N - n < 4 ? N - n : 4, m = 0;
+            for (int n = 0, nr; n < N; n += nr) {
+                nr = tile_rows(w, row0 + n, N - n);
                 const size_t r0 = (size_t)row0 + n;
-                for (; m + MBMAX <= mg; m += MBMAX)
-                    SFX(tile_q)(dt, MBMAX, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, yb + m * ldy + n, ldy, kb > 0);
+                const eng_rows rw = rows_of(w, r0, nr);
+                int m = 0;
+                for (; m + MBMAX <= mg && (!TILE3_Q(dt) || mg - m != 3); m += MBMAX)
+                    SFX(tile_q)(dt, MBMAX, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, &rw, yb + m * ldy + n, ldy, kb > 0);
+                if (TILE3_Q(dt) && mg - m == 3) {
+                    SFX(tile_q)(dt, 3, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, &rw, yb + m * ldy + n, ldy, kb > 0);
+                    m += 3;
+                }
                 for (; m + 2 <= mg; m += 2)
-                    SFX(tile_q)(dt, 2, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, yb + m * ldy + n, ldy, kb > 0);
+                    SFX(tile_q)(dt, 2, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, &rw, yb + m * ldy + n, ldy, kb > 0);
                 for (; m < mg; m++)
-                    SFX(tile_q)(dt, 1, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, yb + m * ldy + n, ldy, kb > 0);
+                    SFX(tile_q)(dt, 1, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, &rw, yb + m * ldy + n, ldy, kb > 0);
             }
         }
     }
@@ -337,6 +374,9 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
 /* The parameters were for this width only: the next include sets its own. */
 #undef VW
 #undef MBMAX
+#undef MBACC
+#undef TILE3
+#undef TILE3_Q
 #undef SFX
 #undef TGT
 #undef I8_WIDE_T

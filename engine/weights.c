@@ -41,9 +41,53 @@ size_t eng_dtype_bytes(eng_dtype d)
     return d == ENG_FP32 ? 4 : d == ENG_BF16 ? 2 : 1;
 }
 
+size_t eng_mat_index(const eng_mat *m, int r, int c)
+{
+    const size_t K = (size_t)m->cols;
+    if (!m->panel)
+        return (size_t)r * K + (size_t)c;
+    const size_t P = (size_t)m->panel, ce = ENG_PANEL_BYTES / eng_dtype_bytes(m->dtype);
+    const size_t p = (size_t)r / P, rr = (size_t)r % P, full = K / ce * ce;
+    const size_t pr = (size_t)m->rows - p * P < P ? (size_t)m->rows - p * P : P;
+    const size_t base = p * P * K;
+    if ((size_t)c < full)
+        return base + (size_t)c / ce * pr * ce + rr * ce + (size_t)c % ce;
+    return base + full * pr + rr * (K - full) + ((size_t)c - full);
+}
+
+int eng_mat_pack(eng_mat *m, sim_err *err)
+{
+    if (m->panel || !m->data)
+        return SIM_OK;
+    const size_t es = eng_dtype_bytes(m->dtype), K = (size_t)m->cols;
+    /* huge pages: one TLB entry per 2 MiB of the stream instead of a page walk per 4 KiB
+     * (paired bench runs, triad ~87 GB/s, decode at 4 / 16 tokens: FP32 +12 / +11%, INT8
+     * +10 / +3%, BF16 -4 / +6%) */
+    char *to = eng_alloc_huge((size_t)m->rows * K * es, "packed expert weights", err);
+    if (!to)
+        return SIM_EFAIL;
+    const char *from = m->data;
+    eng_mat packed = *m;
+    packed.panel = ENG_PANEL_ROWS;
+    /* row by row, each run of a chunk (or the leftover) copied whole */
+    const size_t ce = ENG_PANEL_BYTES / es, full = K / ce * ce;
+    #pragma omp parallel for schedule(static)
+    for (int r = 0; r < m->rows; r++) {
+        const char *src = from + (size_t)r * K * es;
+        for (size_t c = 0; c < K; c += ce) {
+            size_t n = c < full ? ce : K - full;
+            memcpy(to + eng_mat_index(&packed, r, (int)c) * es, src + c * es, n * es);
+        }
+    }
+    free(m->data);
+    m->data = to;
+    m->panel = ENG_PANEL_ROWS;
+    return SIM_OK;
+}
+
 float eng_mat_get(const eng_mat *m, int r, int c)
 {
-    size_t i = (size_t)r * (size_t)m->cols + (size_t)c;
+    size_t i = eng_mat_index(m, r, c);
     switch (m->dtype) {
     case ENG_BF16: return eng_bf16_to_f32(((const uint16_t *)m->data)[i]);
     case ENG_INT8: return (float)((const int8_t *)m->data)[i] * m->scale[r];
@@ -59,8 +103,8 @@ size_t eng_mat_bytes(const eng_mat *m)
 
 size_t eng_expert_bytes(const eng_config *c)
 {
-    eng_mat a = { c->dtype, 2 * c->ffn, c->hidden, NULL, NULL };
-    eng_mat b = { c->dtype, c->hidden, c->ffn, NULL, NULL };
+    eng_mat a = { c->dtype, 2 * c->ffn, c->hidden, NULL, NULL, 0 };
+    eng_mat b = { c->dtype, c->hidden, c->ffn, NULL, NULL, 0 };
     return eng_mat_bytes(&a) + eng_mat_bytes(&b);
 }
 
@@ -72,6 +116,7 @@ static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, 
     m->rows = rows;
     m->cols = cols;
     m->scale = NULL;
+    m->panel = 0;
     m->data = eng_alloc((size_t)rows * (size_t)cols * eng_dtype_bytes(dt), what, err);
     if (!m->data)
         return SIM_EFAIL;

@@ -10,7 +10,18 @@ typedef struct eng_mat {
     int rows, cols;
     void *data;          /* float, uint16_t (bf16 bits) or int8_t */
     float *scale;        /* INT8: one per row; NULL otherwise */
+    int panel;           /* 0: row-major. ENG_PANEL_ROWS: the CPU backend's panels (below) */
 } eng_mat;
+
+/* The CPU backend's packed layout (eng_mat_pack), so that its decode tile, which reads 4 rows
+ * at once, reads one sequential stream instead of 4 (one page each in the bench shapes):
+ * rows in panels of ENG_PANEL_ROWS (the last may hold fewer, pr); inside a panel, the
+ * columns in chunks of ENG_PANEL_BYTES, chunk j of each of the pr rows in turn
+ * ([K / c][pr][c], c = ENG_PANEL_BYTES / element size), then the K % c leftover columns of
+ * each row in turn ([pr][K % c]). Panels follow each other; the INT8 scales stay per row, in
+ * row order. Same bytes as row-major, and eng_mat_get reads either. */
+#define ENG_PANEL_ROWS 4
+#define ENG_PANEL_BYTES 64
 
 typedef struct eng_weights {
     eng_config cfg;
@@ -33,6 +44,11 @@ static inline float eng_bf16_to_f32(uint16_t h)
     return v.f;
 }
 float eng_mat_get(const eng_mat *m, int r, int c);
+/* Where element (r, c) lies in m->data, in elements, for either layout. */
+size_t eng_mat_index(const eng_mat *m, int r, int c);
+/* Rewrite m in panels of ENG_PANEL_ROWS (a no-op if it already is): a new copy, then the old
+ * one freed, so the peak is one more matrix. */
+int eng_mat_pack(eng_mat *m, sim_err *err);
 /* Bytes the matrix occupies (INT8 scales included). */
 size_t eng_mat_bytes(const eng_mat *m);
 /* Bytes of one routed expert (both matrices). */

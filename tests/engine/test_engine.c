@@ -84,22 +84,64 @@ static void kernels_match_plain_loops(void)
                     sim_err err = { 0, "" };
                     assert_int_equal(eng_weights_init(&w, &cfg, 1, 0, 7 + a + b + c, &err), SIM_OK);
                     eng_fill_input(x, M, K, 3 + a, 0);
-                    eng_k_nt_small(M, N, x, K, &w.w13[0], row0, y1, 16);
                     eng_k_nt_plain(M, N, x, K, &w.w13[0], row0, y2, 16);
-                    for (int m = 0; m < M; m++)
-                        for (int n = 0; n < N; n++) {
-                            float d = fabsf(y1[m * 16 + n] - y2[m * 16 + n]);
-                            float tol = kernel_tol(&w.w13[0], row0 + n, x + (size_t)m * K, K, y2[m * 16 + n]);
-                            if (!(d <= tol))
-                                print_error("dtype %d K %d M %d N %d at (%d, %d): %g vs %g, tol %g\n", dt, K, M, N, m, n,
-                                            y1[m * 16 + n], y2[m * 16 + n], tol);
-                            assert_true(d <= tol);
-                        }
+                    /* row-major, then the CPU backend's panels (row0 2: the first tile ends
+                     * at a panel boundary; rows past it start the next panel) */
+                    for (int packed = 0; packed < 2; packed++) {
+                        if (packed)
+                            assert_int_equal(eng_mat_pack(&w.w13[0], &err), SIM_OK);
+                        eng_k_nt_small(M, N, x, K, &w.w13[0], row0, y1, 16);
+                        for (int m = 0; m < M; m++)
+                            for (int n = 0; n < N; n++) {
+                                float d = fabsf(y1[m * 16 + n] - y2[m * 16 + n]);
+                                float tol = kernel_tol(&w.w13[0], row0 + n, x + (size_t)m * K, K, y2[m * 16 + n]);
+                                if (!(d <= tol))
+                                    print_error("dtype %d K %d M %d N %d packed %d at (%d, %d): %g vs %g, tol %g\n", dt, K,
+                                                M, N, packed, m, n, y1[m * 16 + n], y2[m * 16 + n], tol);
+                                assert_true(d <= tol);
+                            }
+                    }
                     eng_weights_free(&w);
                 }
     free(x);
     free(y1);
     free(y2);
+}
+
+/* The panels hold the same elements: eng_mat_get and eng_k_dequant read the packed matrix
+ * back exactly, for rows not a multiple of the panel and columns around the 64-byte chunk
+ * (16, 32, 64 elements in FP32, BF16, INT8). */
+static void test_packed_layout_keeps_elements(void **state)
+{
+    (void)state;
+    const int Ks[] = { 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 129 }, Fs[] = { 1, 2, 3, 5 };
+    for (int dt = 0; dt < ENG_DTYPE_COUNT; dt++)
+        for (size_t a = 0; a < sizeof Ks / sizeof Ks[0]; a++)
+            for (size_t b = 0; b < sizeof Fs / sizeof Fs[0]; b++) {
+                const int K = Ks[a], F = Fs[b], R = 2 * F;   /* w13: 2, 4, 6, 10 rows */
+                eng_config cfg = { K, F, 1, 1, 0, 0, ENG_SOFTMAX, (eng_dtype)dt };
+                eng_weights w;
+                sim_err err = { 0, "" };
+                assert_int_equal(eng_weights_init(&w, &cfg, 1, 0, 11 + a + b, &err), SIM_OK);
+                eng_mat *m = &w.w13[0];
+                float *before = malloc(sizeof(float) * (size_t)R * K), *deq = malloc(sizeof(float) * (size_t)R * K);
+                assert_non_null(before);
+                assert_non_null(deq);
+                eng_k_dequant(m, 0, R, before);
+                assert_int_equal(eng_mat_pack(m, &err), SIM_OK);
+                assert_int_equal(m->panel, ENG_PANEL_ROWS);
+                assert_int_equal(eng_mat_pack(m, &err), SIM_OK);   /* packing twice is a no-op */
+                for (int r = 0; r < R; r++)
+                    for (int c = 0; c < K; c++)
+                        assert_true(eng_mat_get(m, r, c) == before[(size_t)r * K + c]);
+                for (int r0 = 0; r0 < R; r0++) {
+                    eng_k_dequant(m, r0, R - r0, deq);
+                    assert_memory_equal(deq, before + (size_t)r0 * K, sizeof(float) * (size_t)(R - r0) * K);
+                }
+                free(before);
+                free(deq);
+                eng_weights_free(&w);
+            }
 }
 
 static void test_kernels_match_plain_loops(void **state)
@@ -300,6 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_plain_loops),
+        cmocka_unit_test(test_packed_layout_keeps_elements),
         cmocka_unit_test(test_int8_kernel_keeps_nan),
         cmocka_unit_test(test_level_requests),
         cmocka_unit_test(test_bf16_rounding),
