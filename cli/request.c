@@ -111,7 +111,8 @@ static const opt_entry options[] = {
       "LM head; needs spec_tokens and spec_accept)"),
     N(spec_accept, 1, 17, "speculative decoding: mean tokens a decode step produces per sequence, 1 .. spec_tokens + 1 "
       "(default, in eval, serve and search alike: the model card's published figure for that many draft tokens; "
-      "required with draft_model, spec_method eagle3 or a card that publishes none)"),
+      "required with draft_model, spec_method eagle3 or a card that publishes none; serve's simulation keeps it "
+      "exact in 1/1000ths, rounding any other figure and saying so)"),
     I(max_num_seqs, 0, 1e7, "serve: running sequences per attention rank (0 = KV and token cap only; with --engine, "
                             "the engine's default when not given)"),
     I(block_size, 1, 1e6, "serve: KV cache block size in tokens (default 16, or the engine's with --engine)"),
