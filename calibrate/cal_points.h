@@ -41,6 +41,8 @@ typedef struct cal_file {
     char device[256];        /* "AMD EPYC, 2 cores, 2 threads, 1 rank(s)" */
     char cpu[128];
     char gpu[128];           /* device.gpu, when a GPU backend wrote the file */
+    char cpu_kernels[16];    /* device.cpu_kernels: the CPU kernel level that ran ("x86-64-v4" ...; "" if not
+                                recorded), which MOESIM_GENERIC / MOESIM_CPU_KERNELS may narrow */
     int cores, threads, ranks;
     double load_avg;         /* device.load_avg when the engine recorded it, else -1 */
     char date[32];

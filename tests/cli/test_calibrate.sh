@@ -36,6 +36,15 @@ if [ "${args[0]}" = --from ]; then want=bf16
 elif grep -qwE "avx512_bf16|amx_bf16|bf16" /proc/cpuinfo 2>/dev/null; then want=bf16
 else want=fp32; fi
 [ "$dt" = "$want" ] && ok || bad "grouped_gemm fitted as '$dt' where this CPU gives '$want'"
+# the engine's kernel level is in the provenance and the report's first line (measured runs;
+# the fixtures predate the field)
+if [ "${args[0]}" != --from ]; then
+  kl=$(jq -r '.calibration.provenance.cpu_kernels // "missing"' "$cal")
+  if [ -n "${MOESIM_GENERIC:-}" ] && [ "${MOESIM_GENERIC}" != 0 ]; then wantk='^(x86-64|baseline)$'
+  else wantk='^(x86-64|x86-64-v3|x86-64-v4|baseline)$'; fi
+  [[ "$kl" =~ $wantk ]] && head -n 1 "$tmp/report" | grep -q "kernels $kl" && ok ||
+    bad "calibrated file's provenance.cpu_kernels is '$kl' (expected to match $wantk, and named in the report)"
+fi
 grep -qE "^qwen3-30b-a3b +bf16 +1 " "$tmp/report" && ok || bad "report lacks the qwen3 1-token row"
 grep -q "held out" "$tmp/report" && grep -q "fitted" "$tmp/report" && ok || bad "report lacks held-out/fitted roles"
 grep -qE "held-out MAPE [0-9.]+% over [0-9]+ MoE layer points; worst: " "$tmp/report" && ok || bad "report lacks MAPE and worst point"
