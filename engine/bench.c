@@ -587,10 +587,11 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
     if (rc == SIM_OK && (!lr || !blas))
         rc = sim_fail(err, SIM_EFAIL, "out of memory for bench results");
     if (rc == SIM_OK && cx->rank == 0) {
-        printf("moe_layer %s %s: hidden %d, ffn %d, %d experts, top-%d, shared %dx%d, %s, %d rank(s) x %d threads\n",
+        printf("moe_layer %s %s: hidden %d, ffn %d, %d experts, top-%d, shared %dx%d, %s, %d rank(s) x %d threads%s%s\n",
                eng_backend_name(o.lo.backend), dtname, c.hidden, c.ffn, c.experts, c.top_k,
                c.shared, c.shared_ffn, c.scoring == ENG_SIGMOID ? "sigmoid" : "softmax", cx->size,
-               omp_get_max_threads());
+               omp_get_max_threads(), o.lo.backend == ENG_BACKEND_CPU ? ", kernels " : "",
+               o.lo.backend == ENG_BACKEND_CPU ? eng_k_isa_name() : "");
         printf("  %6s %9s %21s", "tokens", "total ms", "(p10-p90)");
         for (int s = 0; s < ENG_STAGES; s++)
             printf(" %8.8s", eng_stage_names[s]);

@@ -45,6 +45,12 @@ expect 2 "tokens 1,x" -- "$eng" bench --hidden 8 --ffn 8 --experts 2 --top-k 1 -
 expect 2 "unknown option '--bogus'" -- "$eng" bench "${small[@]}" --dtype fp32 --bogus
 expect 2 "unknown command 'fly'" -- "$eng" fly
 expect 2 "MOESIM_CPU_KERNELS is 'avx9'" -- env MOESIM_CPU_KERNELS=avx9 "$eng" bench "${small[@]}" --dtype fp32
+# the bench's text names the kernel level that ran (the JSON has it as device.cpu_kernels)
+if MOESIM_CPU_KERNELS=x86-64 "$eng" bench "${small[@]}" --dtype fp32 --no-primitives 2>/dev/null | grep -qE "threads, kernels (x86-64|baseline)$"; then
+  echo "ok: bench text names the kernel level"
+else
+  echo "FAIL: MOESIM_CPU_KERNELS=x86-64 bench text does not end its layer line with 'kernels x86-64'"; fails=$((fails + 1))
+fi
 # a level above this CPU's is refused (where one exists: every machine runs plain x86-64)
 if ! grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ "$(uname -m)" = x86_64 ]; then
   expect 2 "this CPU runs at most" -- env MOESIM_CPU_KERNELS=x86-64-v4 "$eng" bench "${small[@]}" --dtype fp32
