@@ -229,21 +229,61 @@ TGT INLINE SFX(vi) SFX(i8_madd)(SFX(wide) w, SFX(xact) x)
 
 /* MG tokens of kn activations as int16, each token with its own scale sx[m] = max|x| / 32767
  * over the block, rounded to nearest (|x - sx xq| <= sx / 2). A token with an infinite or
- * NaN activation gets sx = NaN, so its outputs are NaN as the plain loop's would be. */
+ * NaN activation gets sx = NaN, so its outputs are NaN as the plain loop's would be.
+ * Vectorized: the backend prepares a call's activations once per task of (expert, column
+ * block), so a decode step prepares each token's activations several times; done an element
+ * at a time this was ~20% of AVX2 INT8 decode at 16 tokens (perf, Qwen3-30B-A3B). |x| is
+ * taken as the bits of x without its sign: for non-negative floats the unsigned order of the
+ * bits is the order of the values, and every infinity or NaN lies above FLT_MAX's bits, so
+ * one unsigned maximum finds max|x| and any non-finite element alike. The rounding is the
+ * same float arithmetic at every width (x inv, clamp, + 0.5 with x's sign, truncate), so every
+ * level quantizes alike. */
 TGT INLINE void SFX(prep_i8)(int MG, int kn, const float *x, size_t ldx, int16_t *xq, float *sx)
 {
+    const int kv = kn - kn % VW;
+    const uint32_t max_finite = 0x7f7fffffu;   /* FLT_MAX's bits */
     for (int m = 0; m < MG; m++) {
         const float *xm = x + m * ldx;
-        float amax = 0;
-        for (int k = 0; k < kn; k++)
-            amax = fabsf(xm[k]) > amax ? fabsf(xm[k]) : amax;
-        const int finite = amax <= FLT_MAX;
-        const float inv = finite && amax > 0 ? 32767.0f / amax : 0.0f;
-        sx[m] = finite ? amax / 32767.0f : NAN;
-        for (int k = 0; k < kn; k++) {
-            float v = finite ? xm[k] * inv : 0.0f;
+        int16_t *qm = xq + (size_t)m * KC;
+        SFX(vu) vmax = { 0 };
+        for (int k = 0; k < kv; k += VW) {
+            SFX(vu) a;
+            memcpy(&a, xm + k, sizeof a);
+            a &= 0x7fffffffu;
+            SFX(vu) gt = (SFX(vu))(a > vmax);
+            vmax = (a & gt) | (vmax & ~gt);
+        }
+        uint32_t bits = 0;
+        for (int i = 0; i < VW; i++)
+            bits = vmax[i] > bits ? vmax[i] : bits;
+        for (int k = kv; k < kn; k++) {
+            uint32_t a;
+            memcpy(&a, xm + k, sizeof a);
+            a &= 0x7fffffffu;
+            bits = a > bits ? a : bits;
+        }
+        if (bits > max_finite) {
+            sx[m] = NAN;
+            memset(qm, 0, sizeof(int16_t) * (size_t)kn);
+            continue;
+        }
+        float amax;
+        memcpy(&amax, &bits, sizeof amax);
+        const float inv = amax > 0 ? 32767.0f / amax : 0.0f;
+        sx[m] = amax / 32767.0f;
+        for (int k = 0; k < kv; k += VW) {
+            SFX(vf) v = SFX(load_f32)(xm + k) * inv;
+            SFX(vu) hi = (SFX(vu))(v > 32767.0f), lo = (SFX(vu))(v < -32767.0f);
+            v = (SFX(vf))((hi & (SFX(vu))((SFX(vf)){ 0 } + 32767.0f)) | (~hi & (SFX(vu))v));
+            v = (SFX(vf))((lo & (SFX(vu))((SFX(vf)){ 0 } - 32767.0f)) | (~lo & (SFX(vu))v));
+            SFX(vf) half = (SFX(vf))(((SFX(vu))v & 0x80000000u) | 0x3f000000u);   /* 0.5 with v's sign */
+            SFX(vs) q = __builtin_convertvector(__builtin_convertvector(v + half, SFX(vi)), SFX(vs));
+            memcpy(qm + k, &q, sizeof q);
+        }
+        for (int k = kv; k < kn; k++) {
+            float v = xm[k] * inv;
             v = v > 32767.0f ? 32767.0f : v < -32767.0f ? -32767.0f : v;
-            xq[(size_t)m * KC + k] = (int16_t)(v + (v >= 0 ? 0.5f : -0.5f));
+            qm[k] = (int16_t)(v + (v >= 0 ? 0.5f : -0.5f));
         }
     }
 }

@@ -156,21 +156,28 @@ static void test_kernels_match_plain_loops(void **state)
 }
 
 /* INT8 quantizes activations: a NaN or infinite one must still reach the outputs (as NaN),
- * not be scaled away. */
+ * not be scaled away (a NaN was, before the quantization took |x| by its bits: a comparison
+ * with NaN is false, so the maximum skipped it and the token's outputs came out finite). */
 static void int8_kernel_keeps_nan(void)
 {
     eng_config cfg = { 40, 4, 1, 1, 0, 0, ENG_SOFTMAX, ENG_INT8 };
     eng_weights w;
     sim_err err = { 0, "" };
     assert_int_equal(eng_weights_init(&w, &cfg, 1, 0, 5, &err), SIM_OK);
-    float x[2 * 40], y[2 * 8];
-    eng_fill_input(x, 2, 40, 1, 0);
+    float x[3 * 40], y[3 * 8];
+    eng_fill_input(x, 3, 40, 1, 0);
     x[40 + 7] = INFINITY;
-    eng_k_nt_small(2, 8, x, 40, &w.w13[0], 0, y, 8);
+    x[80 + 33] = NAN;   /* in the scalar tail of every width (40 = 2 x 16 + 8) */
+    eng_k_nt_small(3, 8, x, 40, &w.w13[0], 0, y, 8);
     for (int n = 0; n < 8; n++) {
         assert_true(isfinite(y[n]));
         assert_true(isnan(y[8 + n]));
+        assert_true(isnan(y[16 + n]));
     }
+    x[80 + 33] = 0, x[80 + 3] = NAN;   /* in the vector part */
+    eng_k_nt_small(3, 8, x, 40, &w.w13[0], 0, y, 8);
+    for (int n = 0; n < 8; n++)
+        assert_true(isnan(y[16 + n]));
     eng_weights_free(&w);
 }
 
