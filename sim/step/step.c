@@ -30,6 +30,7 @@
 static const char *const kind_names[SIM_LK_COUNT] = {
     "attention_projections", "attention_core", "ssm_mixer", "dense_ffn", "router", "experts", "shared_experts",
     "lm_head", "tp_allreduce", "ep_alltoall", "pp_send", "step_overhead", "mtp_draft", "cpu_experts", "pcie_transfer",
+    "elementwise",
 };
 
 const char *sim_layer_kind_name(sim_layer_kind k)
@@ -1000,6 +1001,55 @@ static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const s
 }
 
 /* Attention (projections and core) of one layer for shape s; `local` = sliding-window layer. */
+/* --- the memory passes between GEMMs ---
+ * A kernel-table row times one kernel (a GEMM, a grouped GEMM, an attention kernel) by itself.
+ * Between those kernels the serving engines run memory-bound ones of their own, which a row
+ * does not hold and which do not hide behind the GEMMs' compute (they run in the same stream,
+ * one after another): before each block, the residual add fused with RMSNorm (vLLM and SGLang
+ * `fused_add_rms_norm`, TensorRT-LLM's fused add + norm (+ quantize)), and in each FFN the
+ * activation between its up and down GEMMs (SwiGLU: `silu_and_mul`). Each is costed at the
+ * least traffic any of those engines moves for it (the quantization of the next GEMM's input
+ * fused in, as TensorRT-LLM does), over the hwmodel's memory efficiency at that many bytes.
+ * Only where the neighbouring GEMM rests on a kernel-table row: the curves fitted to
+ * end-to-end runs (the local llama.cpp priors) already hold these passes. A fused-MoE row
+ * (TensorRT-LLM's MoE module) holds its own activation. Under tensor parallelism the norm
+ * follows an all-reduce, and the engines fuse the two into one kernel (TensorRT-LLM's fused
+ * all-reduce + RMSNorm, vLLM's and SGLang's FlashInfer all-reduce fusion), whose time the
+ * all-reduce already stands for: the norm pass is costed only at tp 1. Launches are not counted again (the
+ * operations' `kernels` already count a norm each). Not costed: rotary embedding (fused into
+ * the attention kernel's preprocessing by TensorRT-LLM, a separate in-place pass in vLLM and
+ * SGLang) and unfused activation quantization; both would add time. */
+
+/* Bytes per activation element a GEMM of compute type t reads: the engines quantize its input
+ * to that type (FP8, INT8: one byte; NVFP4: 4 bits and one E4M3 scale per 16 elements), or
+ * BF16. */
+static double act_in_bytes(sim_dtype t)
+{
+    return t == SIM_DT_FP8 || t == SIM_DT_INT8 ? 1.0 : t == SIM_DT_FP4 ? 0.5 + 1.0 / 16 : 2.0;
+}
+
+/* Residual add + RMSNorm over T tokens of width h: reads the residual and the block's output
+ * (BF16), writes the new residual and the normed input of the next GEMM (compute type next). */
+static double norm_pass_bytes(const ctx *c, double T, double h, sim_dtype next)
+{
+    return c->d->tp > 1 ? 0 : T * h * (3 * 2 + act_in_bytes(next));
+}
+
+/* The FFN activation over `rows` rows of width inter: reads the up GEMM's output (gate and up
+ * for a gated FFN, BF16), writes the down GEMM's input. */
+static double act_pass_bytes(const ctx *c, double rows, double inter, sim_dtype next)
+{
+    return rows * inter * ((c->k->nmat == 3 ? 2 : 1) * 2 + act_in_bytes(next));
+}
+
+static void elementwise_op(acc *a, const ctx *c, double bytes)
+{
+    if (!(bytes > 0))
+        return;
+    op o = { .kind = SIM_LK_ELEMENTWISE, .act_bytes = bytes, .mem_curve = &c->d->hw->eff.memory };
+    add_op(a, c, &o);
+}
+
 static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool local)
 {
     const sim_deploy *d = c->d;
@@ -1038,6 +1088,8 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     };
     matvec_op(c, &proj, SIM_WCLASS_ATTN, T, c->k->attn.proj_params);
     add_op(a, c, &proj);
+    if (proj.hit.share > 0) /* the norm before the block */
+        elementwise_op(a, c, norm_pass_bytes(c, T, h, c->k->dt_dense));
 
     double bL = s->decode_seqs * Ld;
     op core = {
@@ -1170,6 +1222,9 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
     };
     matvec_op(c, &o, SIM_WCLASS_DENSE_FFN, T, c->k->dense.params);
     add_op(a, c, &o);
+    if (o.hit.share > 0)
+        elementwise_op(a, c, norm_pass_bytes(c, T, c->m->hidden, c->k->dt_dense) +
+                                 act_pass_bytes(c, T, c->k->dense.inter, c->k->dt_dense));
 }
 
 /* sim_comm_allreduce_hit_s, its kernel-table lookup through the step's sites (klookup). */
@@ -1384,6 +1439,8 @@ static void shared_ops(acc *a, const ctx *c, double T)
         };
         matvec_op(c, &sh, SIM_WCLASS_SHARED, T, c->k->shared.params);
         add_op(a, c, &sh);
+        if (sh.hit.share > 0)
+            elementwise_op(a, c, act_pass_bytes(c, T, c->k->shared.inter, c->k->dt_shared));
     }
 }
 
@@ -1637,6 +1694,9 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     };
     double before_router = acc_time(a);
     add_op(a, c, &router);
+    bool measured_experts = !c->cpu_experts && ex.hit.share > 0;
+    if (measured_experts) /* the norm before the block: the gate reads it in BF16 */
+        elementwise_op(a, c, norm_pass_bytes(c, T, h, SIM_DT_BF16));
     if (sp) /* the gate runs before the dispatch, with the attention part of the layer */
         sp->pre_s += acc_time(a) - before_router;
 
@@ -1650,6 +1710,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
         acc_scale_add(a, &sh, 1);
     } else {
         add_op(a, c, &ex);
+        if (measured_experts && !fused) /* each routed copy's activation */
+            elementwise_op(a, c, act_pass_bytes(c, assign, c->k->expert.inter, c->k->dt_expert));
         shared_ops(a, c, T);
     }
 

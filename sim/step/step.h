@@ -28,6 +28,8 @@ typedef enum {
     SIM_LK_CPU_EXPERTS,    /* routed experts computed on the host CPU from its DRAM (--experts-on cpu) */
     SIM_LK_PCIE,           /* host <-> GPU over PCIe for CPU experts: activations each way, or (llama.cpp, >= 32
                               tokens) the layer's expert weights copied to the GPU */
+    SIM_LK_ELEMENTWISE,    /* the memory passes between GEMMs that measured kernel rows leave out: the
+                              residual-add + RMSNorm before each block, the FFN activation */
     SIM_LK_COUNT
 } sim_layer_kind;
 

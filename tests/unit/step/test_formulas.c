@@ -990,6 +990,65 @@ static void test_hybrid_state_per_sequence(void **state)
     assert_close(f.state_bytes_per_seq, state_b / 2, 1e-12);
 }
 
+/* The memory passes between GEMMs that kernel rows leave out (step.c, elementwise_op), by hand:
+ * a pass of B bytes takes B / (bandwidth x memory efficiency at B). Per layer at tp 1: the
+ * residual add + RMSNorm before each block reads the residual and the block's output and
+ * writes the residual (BF16) and the next GEMM's input (1 byte for FP8, 2 for the gate's BF16):
+ * (6 + b) T h bytes; a dense SwiGLU FFN's activation reads gate and up (BF16) and writes the
+ * down GEMM's input: (4 + b) T inter. A fused-MoE row holds its own activation; under tensor
+ * parallelism the norm is fused into the all-reduce; curves fitted end to end hold them all. */
+static double pass_s(const sim_hw *hw, double bytes)
+{
+    return bytes / (hw->tiers[0].bandwidth_Bps * sim_curve_at(hw->eff.memory, bytes));
+}
+
+static void test_elementwise_passes(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    sim_err err = { 0 };
+    sim_step_result s;
+    sim_memfit f;
+    const double T = 4 * 1024;
+
+    /* Mixtral FP8 on one H100: TensorRT-LLM's fused-MoE rows, measured projections */
+    load(&m, &hw, "mixtral-8x7b", "h100-sxm");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
+    assert_int_equal(sim_phase_eval(&d, true, 4, 1024, &s, &f, &err), SIM_OK);
+    assert_int_equal(s.basis[SIM_LK_ATTN_PROJ], SIM_BASIS_MEASURED);
+    assert_int_equal(s.basis[SIM_LK_EXPERTS], SIM_BASIS_MEASURED);
+    double h = m.hidden;
+    double want = m.layers * (pass_s(&hw, (6 + 1) * T * h) + pass_s(&hw, (6 + 2) * T * h));
+    assert_close(s.by_kind_s[SIM_LK_ELEMENTWISE], want, 1e-9);
+    /* tp 2 (EP2 experts): the norms ride in the all-reduce, and the fused row holds the activation */
+    d.tp = 2, d.gpus = 2, d.ep = 2;
+    assert_int_equal(sim_phase_eval(&d, true, 4, 1024, &s, &f, &err), SIM_OK);
+    assert_true(s.by_kind_s[SIM_LK_ELEMENTWISE] == 0);
+
+    /* a dense model on DeepGEMM's FP8 rows: the FFN's activation too */
+    load(&m, &hw, "llama3.1-8b", "h100-sxm");
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
+    assert_int_equal(sim_phase_eval(&d, true, 4, 1024, &s, &f, &err), SIM_OK);
+    assert_int_equal(s.basis[SIM_LK_DENSE_FFN], SIM_BASIS_MEASURED);
+    h = m.hidden;
+    double inter = m.ffn.dense_intermediate;
+    want = m.layers * (pass_s(&hw, 7 * T * h) + pass_s(&hw, 7 * T * h + (4 + 1) * T * inter));
+    assert_close(s.by_kind_s[SIM_LK_ELEMENTWISE], want, 1e-9);
+
+    /* the same model on a device whose GEMMs rest on curves alone: no passes added */
+    static sim_hw rtx;
+    load(&m, &rtx, "llama3.1-8b", "rtx4090");
+    sim_deploy_defaults(&d, &m, &rtx);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
+    assert_int_equal(sim_phase_eval(&d, true, 1, 1024, &s, &f, &err), SIM_OK);
+    assert_true(s.basis[SIM_LK_DENSE_FFN] != SIM_BASIS_MEASURED);
+    assert_true(s.by_kind_s[SIM_LK_ELEMENTWISE] == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1022,6 +1081,7 @@ int main(void)
         cmocka_unit_test(test_hybrid_state_per_sequence),
         cmocka_unit_test(test_shared_experts_own_precision),
         cmocka_unit_test(test_tbo_layer_segments),
+        cmocka_unit_test(test_elementwise_passes),
     };
     return cmocka_run_group_tests_name("formulas", tests, NULL, NULL);
 }
