@@ -25,10 +25,18 @@ void eng_k_swiglu(int M, int n, const float *g, size_t ldg, const float *u, size
 /* The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2) or
  * 1 (plain x86-64, or the baseline of another architecture): the widest the CPU has, capped
  * by the environment: MOESIM_GENERIC=1 asks for 1, MOESIM_CPU_KERNELS=x86-64|x86-64-v3|
- * x86-64-v4 for that level, so each level is tested and measured on a machine that has it. */
+ * x86-64-v3+vnni|x86-64-v4|x86-64-v4+vnni for that level, so each level is tested and measured
+ * on a machine that has it. */
 int eng_k_isa_level(void);
 int eng_k_isa_cpu_level(void);    /* the widest this CPU runs, whatever the environment asks */
-const char *eng_k_isa_name(void); /* "x86-64-v4", "x86-64-v3", "x86-64" or "baseline" */
+/* Whether INT8 runs VNNI's vpdpwssd at the level in force: where the CPU has it at that level
+ * (AVX512-VNNI at 4, AVX-VNNI at 3) and the environment does not name the level without it
+ * (MOESIM_CPU_KERNELS=x86-64-v4 is v4 without VNNI; x86-64-v4+vnni asks for it). The sums are
+ * the same either way; only the speed differs. */
+int eng_k_isa_vnni(void);
+int eng_k_isa_cpu_vnni(int level); /* whether this CPU has VNNI at that level */
+/* "x86-64-v4+vnni", "x86-64-v4", "x86-64-v3+vnni", "x86-64-v3", "x86-64" or "baseline" */
+const char *eng_k_isa_name(void);
 
 /* 0 when the environment's request can be met; else -1 and msg says why (an unknown
  * MOESIM_CPU_KERNELS, or a level above this CPU's). Front ends refuse such a run (exit 2). */

@@ -28,7 +28,8 @@
  * TGT is the target attribute of the level that runs the width (empty for the baseline): every
  * function in the chain carries it, so GCC can inline the intrinsics all the way. I8_WIDE_T,
  * I8_WIDEN and I8_MADD, when defined, are that level's int8 -> int16 widening and int16
- * pair multiply-add (kernels_cpu.c). Private to kernels_cpu.c (no include guard: it is meant
+ * pair multiply-add, and I8_DPADD, when defined, the multiply-add into an accumulator in one
+ * instruction (VNNI's vpdpwssd; kernels_cpu.c). Private to kernels_cpu.c (no include guard: it is meant
  * to be included several times). */
 
 typedef float SFX(vf) __attribute__((vector_size(VW * 4)));
@@ -199,6 +200,16 @@ TGT INLINE SFX(vi) SFX(i8_madd)(SFX(wide) w, SFX(xact) xq)
 {
     return (SFX(vi))I8_MADD(w, xq);
 }
+/* acc plus i8_madd: one instruction where the level has VNNI's vpdpwssd (I8_DPADD: the same
+ * products and the same wrapping 32-bit adds, so the same sums), else two. */
+TGT INLINE SFX(vi) SFX(i8_acc)(SFX(vi) acc, SFX(wide) w, SFX(xact) xq)
+{
+#ifdef I8_DPADD
+    return (SFX(vi))I8_DPADD((I8_WIDE_T)acc, w, xq);
+#else
+    return acc + SFX(i8_madd)(w, xq);
+#endif
+}
 #else
 typedef struct {
     SFX(vi) lo, hi;
@@ -224,6 +235,10 @@ TGT INLINE SFX(xact) SFX(i8_xload)(const int16_t *xq)
 TGT INLINE SFX(vi) SFX(i8_madd)(SFX(wide) w, SFX(xact) x)
 {
     return w.lo * x.lo + w.hi * x.hi;
+}
+TGT INLINE SFX(vi) SFX(i8_acc)(SFX(vi) acc, SFX(wide) w, SFX(xact) x)
+{
+    return acc + SFX(i8_madd)(w, x);
 }
 #endif
 
@@ -314,7 +329,7 @@ TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_
             for (int r = 0; r < 4; r++) {
                 SFX(wide) w = SFX(i8_widen)(p + rw->off[r] + s * 2 * VW);
                 for (int m = 0; m < MB; m++)
-                    acc[m][r] += SFX(i8_madd)(w, xa[m]);
+                    acc[m][r] = SFX(i8_acc)(acc[m][r], w, xa[m]);
             }
         }
     }
@@ -422,3 +437,4 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
 #undef I8_WIDE_T
 #undef I8_WIDEN
 #undef I8_MADD
+#undef I8_DPADD

@@ -41,7 +41,7 @@ else want=fp32; fi
 if [ "${args[0]}" != --from ]; then
   kl=$(jq -r '.calibration.provenance.cpu_kernels // "missing"' "$cal")
   if [ -n "${MOESIM_GENERIC:-}" ] && [ "${MOESIM_GENERIC}" != 0 ]; then wantk='^(x86-64|baseline)$'
-  else wantk='^(x86-64|x86-64-v3|x86-64-v4|baseline)$'; fi
+  else wantk='^(x86-64|x86-64-v3|x86-64-v3\+vnni|x86-64-v4|x86-64-v4\+vnni|baseline)$'; fi
   [[ "$kl" =~ $wantk ]] && head -n 1 "$tmp/report" | grep -q "kernels $kl" && ok ||
     bad "calibrated file's provenance.cpu_kernels is '$kl' (expected to match $wantk, and named in the report)"
 fi

@@ -51,6 +51,18 @@ if MOESIM_CPU_KERNELS=x86-64 "$eng" bench "${small[@]}" --dtype fp32 --no-primit
 else
   echo "FAIL: MOESIM_CPU_KERNELS=x86-64 bench text does not end its layer line with 'kernels x86-64'"; fails=$((fails + 1))
 fi
+# VNNI is named with its level where it runs, and refused where the CPU lacks it
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ "$(uname -m)" = x86_64 ]; then
+  if grep -qw avx512_vnni /proc/cpuinfo; then
+    if MOESIM_CPU_KERNELS=x86-64-v4+vnni "$eng" bench "${small[@]}" --dtype int8 --no-primitives 2>/dev/null | grep -qE "threads, kernels x86-64-v4\+vnni$"; then
+      echo "ok: bench text names the VNNI level"
+    else
+      echo "FAIL: MOESIM_CPU_KERNELS=x86-64-v4+vnni bench text does not end with 'kernels x86-64-v4+vnni'"; fails=$((fails + 1))
+    fi
+  else
+    expect 2 "no AVX512-VNNI" -- env MOESIM_CPU_KERNELS=x86-64-v4+vnni "$eng" bench "${small[@]}" --dtype int8
+  fi
+fi
 # a level above this CPU's is refused (where one exists: every machine runs plain x86-64)
 if ! grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ "$(uname -m)" = x86_64 ]; then
   expect 2 "this CPU runs at most" -- env MOESIM_CPU_KERNELS=x86-64-v4 "$eng" bench "${small[@]}" --dtype fp32

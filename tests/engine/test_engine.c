@@ -35,12 +35,12 @@ static float kernel_tol(const eng_mat *w, int row, const float *xm, int K, float
 }
 
 /* Run body once at each kernel level this CPU has (eng_k_isa_level reads the request per
- * call), so an AVX-512 machine also checks the AVX2 and plain builds; under MOESIM_GENERIC=1
- * once, the plain one. */
+ * call), with and without VNNI where it has that, so an AVX-512 machine also checks the AVX2
+ * and plain builds; under MOESIM_GENERIC=1 once, the plain one. */
 static void at_each_level(void (*body)(void))
 {
-    static const char *const names[] = { "x86-64", "x86-64-v3", "x86-64-v4" };
-    static const int levels[] = { 1, 3, 4 };
+    static const char *const names[] = { "x86-64", "x86-64-v3", "x86-64-v3+vnni", "x86-64-v4", "x86-64-v4+vnni" };
+    static const int levels[] = { 1, 3, 3, 4, 4 }, vnni[] = { 0, 0, 1, 0, 1 };
     const char *generic = getenv("MOESIM_GENERIC");
     if (generic && *generic && strcmp(generic, "0") != 0) { /* every level would be the plain one */
         body();
@@ -49,12 +49,13 @@ static void at_each_level(void (*body)(void))
     const char *old = getenv("MOESIM_CPU_KERNELS");
     char *saved = old ? strdup(old) : NULL;
     int ran = 0;
-    for (int i = 0; i < 3; i++) {
-        if (levels[i] > eng_k_isa_cpu_level())
+    for (int i = 0; i < 5; i++) {
+        if (levels[i] > eng_k_isa_cpu_level() || (vnni[i] && !eng_k_isa_cpu_vnni(levels[i])))
             continue;
         setenv("MOESIM_CPU_KERNELS", names[i], 1);
-        if (eng_k_isa_level() != levels[i])
-            fail_msg("MOESIM_CPU_KERNELS=%s gave level %d", names[i], eng_k_isa_level());
+        if (eng_k_isa_level() != levels[i] || eng_k_isa_vnni() != vnni[i] || strcmp(eng_k_isa_name(), names[i]) != 0)
+            fail_msg("MOESIM_CPU_KERNELS=%s gave level %d, vnni %d, name %s", names[i], eng_k_isa_level(),
+                     eng_k_isa_vnni(), eng_k_isa_name());
         body();
         ran++;
     }
@@ -208,9 +209,26 @@ static void test_level_requests(void **state)
         assert_non_null(strstr(msg, "this CPU runs at most"));
         assert_int_equal(eng_k_isa_level(), eng_k_isa_cpu_level());
     }
+    /* VNNI: named with the level, refused where the CPU lacks it at that level; a level named
+     * without it runs without it */
+    for (int level = 3; level <= 4 && level <= eng_k_isa_cpu_level(); level++) {
+        setenv("MOESIM_CPU_KERNELS", level == 4 ? "x86-64-v4+vnni" : "x86-64-v3+vnni", 1);
+        assert_int_equal(eng_k_isa_check(msg, sizeof msg), eng_k_isa_cpu_vnni(level) ? 0 : -1);
+        if (!eng_k_isa_cpu_vnni(level))
+            assert_non_null(strstr(msg, level == 4 ? "no AVX512-VNNI" : "no AVX-VNNI"));
+        assert_int_equal(eng_k_isa_vnni(), eng_k_isa_cpu_vnni(level));
+        setenv("MOESIM_CPU_KERNELS", level == 4 ? "x86-64-v4" : "x86-64-v3", 1);
+        assert_int_equal(eng_k_isa_check(msg, sizeof msg), 0);
+        assert_int_equal(eng_k_isa_vnni(), 0);
+    }
+    setenv("MOESIM_GENERIC", "1", 1);
     unsetenv("MOESIM_CPU_KERNELS");
+    assert_int_equal(eng_k_isa_vnni(), 0);
+    unsetenv("MOESIM_GENERIC");
+    /* nothing asked: the CPU's level, with VNNI where it has it there */
     assert_int_equal(eng_k_isa_check(msg, sizeof msg), 0);
     assert_int_equal(eng_k_isa_level(), eng_k_isa_cpu_level());
+    assert_int_equal(eng_k_isa_vnni(), eng_k_isa_cpu_vnni(eng_k_isa_cpu_level()));
 }
 
 static void test_bf16_rounding(void **state)
