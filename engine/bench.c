@@ -173,6 +173,86 @@ static double load_avg(void)
     return l;
 }
 
+/* --- the CPU's caches, emptied before each timed forward ---
+ * In a model a layer's experts are read again only after every other layer's, so decode reads
+ * them from DRAM; a bench of one layer repeats the same layer, whose experts would partly stay
+ * in the last-level cache between repetitions (Qwen3-30B-A3B at 1 token reads 75 MB, and a
+ * 32 MB L3 kept enough of it to read at 132-171% of the triad). So every timed CPU forward
+ * starts cold, as the GPU backend's does (its L2 is flushed): all threads first read a buffer
+ * twice the machine's last-level cache (each cache instance, e.g. each CCX's L3, counted), at
+ * least 64 MiB and at most an eighth of the memory, untimed. */
+typedef struct cpu_flush {
+    float *buf;
+    size_t n;
+} cpu_flush;
+
+/* CPUs in a sysfs CPU list such as "0-7,64-71"; 0 if unreadable. */
+static long cpu_list_count(const char *path)
+{
+    char line[512];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char *got = fgets(line, sizeof line, f);
+    fclose(f);
+    long n = 0;
+    for (char *p = got; p && *p >= '0' && *p <= '9';) {
+        long a = strtol(p, &p, 10), b = a;
+        if (*p == '-')
+            b = strtol(p + 1, &p, 10);
+        n += b >= a ? b - a + 1 : 1;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    return n;
+}
+
+/* Bytes of last-level cache on the machine: one instance's size times the instances (online
+ * CPUs over the CPUs that share one); 0 if unknown. */
+static size_t llc_total_bytes(void)
+{
+    long one = sysconf(_SC_LEVEL3_CACHE_SIZE), path_level = 3;
+    if (one <= 0)
+        one = sysconf(_SC_LEVEL2_CACHE_SIZE), path_level = 2;
+    if (one <= 0)
+        return 0;
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%ld/shared_cpu_list", path_level);
+    long share = cpu_list_count(path), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long inst = share > 0 && cpus > share ? (cpus + share - 1) / share : 1;
+    return (size_t)one * (size_t)inst;
+}
+
+static int cpu_flush_init(cpu_flush *f, sim_err *err)
+{
+    size_t bytes = 2 * llc_total_bytes();
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 && bytes > (size_t)pages * (size_t)page / 8)
+        bytes = (size_t)pages * (size_t)page / 8; /* a VM may report its host's whole cache */
+    if (bytes < ((size_t)64 << 20))
+        bytes = (size_t)64 << 20;
+    f->n = bytes / sizeof(float);
+    if (!(f->buf = eng_alloc(bytes, "cache flush buffer", err)))
+        return SIM_EFAIL;
+    #pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < f->n; i++) /* first touch by the threads that will read each part */
+        f->buf[i] = 1.0f;
+    return SIM_OK;
+}
+
+static volatile float flush_sink;
+
+/* One read of every 64-byte line, split over the threads as the layer's work is. */
+static void cpu_flush_run(const cpu_flush *f)
+{
+    float s = 0;
+    #pragma omp parallel for schedule(static) reduction(+ : s)
+    for (size_t i = 0; i < f->n; i += 16)
+        s += f->buf[i];
+    flush_sink = s;
+}
+
 /* --- primitives --- */
 
 /* STREAM triad over three arrays far larger than the caches; bytes counted as 3 per element
@@ -353,7 +433,8 @@ typedef struct layer_result {
     char path[48];                /* GPU: the expert path of the last timed forward ("" none/CPU) */
 } layer_result;
 
-static int bench_layer(eng_ctx *cx, eng_layer *l, const bench_opts *o, long T, layer_result *res, sim_err *err)
+static int bench_layer(eng_ctx *cx, eng_layer *l, const bench_opts *o, const cpu_flush *fl, long T,
+                       layer_result *res, sim_err *err)
 {
     const eng_config *c = eng_layer_config(l);
     const int d = c->hidden, E = c->experts, k = c->top_k, ep = cx->size;
@@ -379,6 +460,8 @@ static int bench_layer(eng_ctx *cx, eng_layer *l, const bench_opts *o, long T, l
         eng_timing t;
         if (ex)   /* a GPU's L2 holds a decode step's weights: every timed run starts cold */
             rc = ex->flush(eng_layer_impl(l), err);
+        else if (fl->buf) /* and so do the CPU's caches (cpu_flush) */
+            cpu_flush_run(fl);
         if (rc == SIM_OK)
             rc = eng_forward(l, x, (int)T, y, NULL, &rout, &t, err);
         if (rc == SIM_OK && ex && ex->expert_path) {
@@ -586,6 +669,13 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
     stat3 *blas = calloc((size_t)o.ntok, sizeof *blas);
     if (rc == SIM_OK && (!lr || !blas))
         rc = sim_fail(err, SIM_EFAIL, "out of memory for bench results");
+    cpu_flush flush = { NULL, 0 };
+    if (rc == SIM_OK && !ex) {
+        rc = cpu_flush_init(&flush, err);
+        int all = cx->tr->ops->agree(cx->tr, rc);
+        if (all != SIM_OK && rc == SIM_OK)
+            rc = sim_fail(err, all, "bench: allocation failed on another rank");
+    }
     if (rc == SIM_OK && cx->rank == 0) {
         printf("moe_layer %s %s: hidden %d, ffn %d, %d experts, top-%d, shared %dx%d, %s, %d rank(s) x %d threads%s%s\n",
                eng_backend_name(o.lo.backend), dtname, c.hidden, c.ffn, c.experts, c.top_k,
@@ -600,7 +690,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
     }
     for (int i = 0; rc == SIM_OK && i < o.ntok; i++) {
         eng_say(cx, "moe-engine bench: %ld tokens per rank\n", o.tokens[i]);
-        rc = bench_layer(cx, l, &o, o.tokens[i], &lr[i], err);
+        rc = bench_layer(cx, l, &o, &flush, o.tokens[i], &lr[i], err);
         if (rc == SIM_OK) {
             cJSON_AddItemToArray(results, layer_json(&c, cx->size, &lr[i]));
             if (cx->rank == 0) {
@@ -749,7 +839,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         rc = sim_fail(err, all, "bench failed on another rank");
     for (int i = 0; lr && i < o.ntok; i++)
         free(lr[i].cnt);
-    free(lr), free(blas);
+    free(lr), free(blas), free(flush.buf);
     cJSON_Delete(root);
     eng_layer_destroy(l);
     return rc;
