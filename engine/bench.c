@@ -180,7 +180,7 @@ static double load_avg(void)
  * 32 MB L3 kept enough of it to read at 132-171% of the triad). So every timed CPU forward
  * starts cold, as the GPU backend's does (its L2 is flushed): all threads first read a buffer
  * twice the machine's last-level cache (each cache instance, e.g. each CCX's L3, counted), at
- * least 64 MiB and at most an eighth of the memory, untimed. */
+ * least 64 MiB and at most an eighth of the memory shared by the ranks, untimed. */
 typedef struct cpu_flush {
     float *buf;
     size_t n;
@@ -224,12 +224,13 @@ static size_t llc_total_bytes(void)
     return (size_t)one * (size_t)inst;
 }
 
-static int cpu_flush_init(cpu_flush *f, sim_err *err)
+static int cpu_flush_init(cpu_flush *f, int ranks, sim_err *err)
 {
     size_t bytes = 2 * llc_total_bytes();
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0 && bytes > (size_t)pages * (size_t)page / 8)
-        bytes = (size_t)pages * (size_t)page / 8; /* a VM may report its host's whole cache */
+    size_t cap = pages > 0 && page > 0 ? (size_t)pages * (size_t)page / 8 / (size_t)(ranks > 0 ? ranks : 1) : 0;
+    if (cap > 0 && bytes > cap)
+        bytes = cap; /* a VM may report its host's whole cache; the ranks share one machine's memory */
     if (bytes < ((size_t)64 << 20))
         bytes = (size_t)64 << 20;
     f->n = bytes / sizeof(float);
@@ -671,7 +672,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         rc = sim_fail(err, SIM_EFAIL, "out of memory for bench results");
     cpu_flush flush = { NULL, 0 };
     if (rc == SIM_OK && !ex) {
-        rc = cpu_flush_init(&flush, err);
+        rc = cpu_flush_init(&flush, cx->size, err);
         int all = cx->tr->ops->agree(cx->tr, rc);
         if (all != SIM_OK && rc == SIM_OK)
             rc = sim_fail(err, all, "bench: allocation failed on another rank");
