@@ -246,6 +246,15 @@ typedef struct consts {
     double kv_bytes;             /* bytes per KV element */
     int moe_tp;                  /* sim_deploy_moe_tp */
     int ranks_per_node;          /* the routing query's EP ranks per scale-up node */
+    /* the memory passes between GEMMs (elementwise_op), bytes per token or row: the norm before
+     * attention, before an FFN whose gate reads BF16 (MoE) or whose first GEMM reads the dense
+     * type, and the activation of a routed, shared or dense FFN row; 0 where not costed */
+    struct {
+        double norm_attn, norm_moe, norm_dense, act_expert, act_shared, act_dense;
+        /* a pass of b bytes takes (b + half) x per_byte: b / (bandwidth x eta(b)) with the
+         * memory curve's eta(b) = max b / (b + half) (sim_curve_saturating), one multiply */
+        double half, per_byte;
+    } pass;
     /* Each operation's terms that do not depend on the shape, by the same expressions the
      * operations used (so the same values), found once per deployment: */
     struct {
@@ -1018,36 +1027,26 @@ static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const s
  * all-reduce already stands for: the norm pass is costed only at tp 1. Launches are not counted again (the
  * operations' `kernels` already count a norm each). Not costed: rotary embedding (fused into
  * the attention kernel's preprocessing by TensorRT-LLM, a separate in-place pass in vLLM and
- * SGLang) and unfused activation quantization; both would add time. */
+ * SGLang) and unfused activation quantization; both would add time. NVIDIA's aiconfigurator
+ * costs the same passes as element-wise operations of their own (ai-dynamo/aiconfigurator
+ * 095f58a5, aic-core/src/aiconfigurator_core/sdk/models/moe.py and llama.py: add_norm_1 and
+ * add_norm_2, 2h elements in and out per token, and act_gate, 2 inter in and inter out, at 0.8
+ * of the memory bandwidth). */
 
-/* Bytes per activation element a GEMM of compute type t reads: the engines quantize its input
- * to that type (FP8, INT8: one byte; NVFP4: 4 bits and one E4M3 scale per 16 elements), or
- * BF16. */
-static double act_in_bytes(sim_dtype t)
-{
-    return t == SIM_DT_FP8 || t == SIM_DT_INT8 ? 1.0 : t == SIM_DT_FP4 ? 0.5 + 1.0 / 16 : 2.0;
-}
-
-/* Residual add + RMSNorm over T tokens of width h: reads the residual and the block's output
- * (BF16), writes the new residual and the normed input of the next GEMM (compute type next). */
-static double norm_pass_bytes(const ctx *c, double T, double h, sim_dtype next)
-{
-    return c->d->tp > 1 ? 0 : T * h * (3 * 2 + act_in_bytes(next));
-}
-
-/* The FFN activation over `rows` rows of width inter: reads the up GEMM's output (gate and up
- * for a gated FFN, BF16), writes the down GEMM's input. */
-static double act_pass_bytes(const ctx *c, double rows, double inter, sim_dtype next)
-{
-    return rows * inter * ((c->k->nmat == 3 ? 2 : 1) * 2 + act_in_bytes(next));
-}
-
-static void elementwise_op(acc *a, const ctx *c, double bytes)
+/* One pass of `bytes`, memory-bound over the hwmodel's memory curve (no FLOPs, no weights, no
+ * launches of its own), in closed form (consts.pass): a step evaluates a few of these per
+ * layer kind, so the general operation's two divisions showed in the step model's speed. */
+static HOT_INLINE void elementwise_op(acc *a, const ctx *c, double bytes)
 {
     if (!(bytes > 0))
         return;
-    op o = { .kind = SIM_LK_ELEMENTWISE, .act_bytes = bytes, .mem_curve = &c->d->hw->eff.memory };
-    add_op(a, c, &o);
+    double t = (bytes + c->k->pass.half) * c->k->pass.per_byte;
+    a->memory += t;
+    if (a->slim)
+        return;
+    a->kind[SIM_LK_ELEMENTWISE] += t;
+    a->curves[SIM_LK_ELEMENTWISE]++;
+    a->bytes += bytes;
 }
 
 static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool local)
@@ -1089,7 +1088,7 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
     matvec_op(c, &proj, SIM_WCLASS_ATTN, T, c->k->attn.proj_params);
     add_op(a, c, &proj);
     if (proj.hit.share > 0) /* the norm before the block */
-        elementwise_op(a, c, norm_pass_bytes(c, T, h, c->k->dt_dense));
+        elementwise_op(a, c, T * c->k->pass.norm_attn);
 
     double bL = s->decode_seqs * Ld;
     op core = {
@@ -1223,8 +1222,7 @@ static void dense_ffn_ops(acc *a, const ctx *c, double T)
     matvec_op(c, &o, SIM_WCLASS_DENSE_FFN, T, c->k->dense.params);
     add_op(a, c, &o);
     if (o.hit.share > 0)
-        elementwise_op(a, c, norm_pass_bytes(c, T, c->m->hidden, c->k->dt_dense) +
-                                 act_pass_bytes(c, T, c->k->dense.inter, c->k->dt_dense));
+        elementwise_op(a, c, T * (c->k->pass.norm_dense + c->k->pass.act_dense));
 }
 
 /* sim_comm_allreduce_hit_s, its kernel-table lookup through the step's sites (klookup). */
@@ -1440,7 +1438,7 @@ static void shared_ops(acc *a, const ctx *c, double T)
         matvec_op(c, &sh, SIM_WCLASS_SHARED, T, c->k->shared.params);
         add_op(a, c, &sh);
         if (sh.hit.share > 0)
-            elementwise_op(a, c, act_pass_bytes(c, T, c->k->shared.inter, c->k->dt_shared));
+            elementwise_op(a, c, T * c->k->pass.act_shared);
     }
 }
 
@@ -1695,8 +1693,8 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     double before_router = acc_time(a);
     add_op(a, c, &router);
     bool measured_experts = !c->cpu_experts && ex.hit.share > 0;
-    if (measured_experts) /* the norm before the block: the gate reads it in BF16 */
-        elementwise_op(a, c, norm_pass_bytes(c, T, h, SIM_DT_BF16));
+    if (measured_experts) /* the norm before the block */
+        elementwise_op(a, c, T * c->k->pass.norm_moe);
     if (sp) /* the gate runs before the dispatch, with the attention part of the layer */
         sp->pre_s += acc_time(a) - before_router;
 
@@ -1711,7 +1709,7 @@ static int moe_ops(acc *a, acc *comm, const ctx *c, const sim_step_shape *s, dou
     } else {
         add_op(a, c, &ex);
         if (measured_experts && !fused) /* each routed copy's activation */
-            elementwise_op(a, c, act_pass_bytes(c, assign, c->k->expert.inter, c->k->dt_expert));
+            elementwise_op(a, c, assign * c->k->pass.act_expert);
         shared_ops(a, c, T);
     }
 
@@ -2196,6 +2194,36 @@ static void resolve_ffns(const sim_deploy *d, consts *k)
     k->head.weight_bytes = k->head.params * k->head_bytes;
 }
 
+/* Bytes per activation element a GEMM of compute type t reads: the engines quantize its input
+ * to that type (FP8, INT8: one byte; NVFP4: 4 bits and one E4M3 scale per 16 elements), or
+ * BF16. */
+static double act_in_bytes(sim_dtype t)
+{
+    return t == SIM_DT_FP8 || t == SIM_DT_INT8 ? 1.0 : t == SIM_DT_FP4 ? 0.5 + 1.0 / 16 : 2.0;
+}
+
+/* The passes' bytes per token or row (elementwise_op). Residual add + RMSNorm over a token of
+ * width h reads the residual and the block's output (BF16) and writes the new residual and the
+ * next GEMM's input: (6 + b) h, b its bytes per element; under tensor parallelism the norm
+ * rides in the all-reduce (0). An FFN activation over a row of width inter reads the up GEMM's
+ * output (gate and up for a gated FFN, BF16) and writes the down GEMM's input. */
+static void resolve_passes(const sim_deploy *d, consts *k)
+{
+    double h = d->model->hidden, up = k->nmat == 3 ? 4 : 2;
+    double norm = d->tp > 1 ? 0 : h * 6;
+    k->pass.norm_attn = norm > 0 ? norm + h * act_in_bytes(k->dt_dense) : 0;
+    k->pass.norm_moe = norm > 0 ? norm + h * 2 : 0;   /* the gate reads it in BF16 */
+    k->pass.norm_dense = k->pass.norm_attn;
+    k->pass.act_expert = k->expert.inter * (up + act_in_bytes(k->dt_expert));
+    k->pass.act_shared = k->shared.inter * (up + act_in_bytes(k->dt_shared));
+    k->pass.act_dense = k->dense.inter * (up + act_in_bytes(k->dt_dense));
+    /* the memory curve as a pass reads it: one saturating regime (its small-rows regime is for
+     * GEMM rows and never set on the memory curve; hw.c) */
+    const sim_curve *mc = &d->hw->eff.memory;
+    k->pass.half = mc->half > 0 ? mc->half : 0;
+    k->pass.per_byte = 1.0 / (k->bw_tier0 * mc->max);
+}
+
 /* The deployment's constants (consts), every field set. */
 static void resolve_consts(const sim_deploy *d, consts *k)
 {
@@ -2247,6 +2275,7 @@ static void resolve_consts(const sim_deploy *d, consts *k)
         k->ranks_per_node = d->ep;
     resolve_attn(d, k);
     resolve_ffns(d, k);
+    resolve_passes(d, k);
     k->a2a_disp_bytes = sim_wformat_bytes(d->dispatch_fmt);
     k->a2a_remote = d->ep > 0 ? 1.0 - 1.0 / d->ep : 0; /* read only when ep > 1 */
     k->curves_basis = strcmp(d->hw->eff.provenance, "calibrated") == 0 ? SIM_BASIS_CALIBRATED : SIM_BASIS_PRIOR;
