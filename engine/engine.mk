@@ -32,6 +32,16 @@ $(BUILD)/tests/engine/test_engine: $(BUILD)/tests/engine/test_engine.o $(ENG_LIB
 
 PROGRAMS += $(BIN)/moe-engine
 
+# The small-batch kernel by itself (tests/engine/bench_tile.c): `make bench-tile`, at the level
+# MOESIM_CPU_KERNELS asks for. Not part of `make test` or `make bench`.
+$(BUILD)/tests/engine/bench_tile: $(BUILD)/tests/engine/bench_tile.o $(ENG_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(ENG_LDLIBS)
+
+.PHONY: bench-tile
+bench-tile: $(BUILD)/tests/engine/bench_tile
+	@for d in bf16 int8 fp32; do taskset -c 1 $< l2 $$d && $< stream $$d || exit 1; done; $< hash
+
 # Unit tests, then the command line (bad input, JSON), then expert parallelism under mpirun.
 # OMP_NUM_THREADS=2: the CI machine has two cores; more threads would only oversubscribe.
 .PHONY: check-engine bench-engine

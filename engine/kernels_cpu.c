@@ -287,20 +287,29 @@ static int isa_requested(int *vnni)
     return -1;
 }
 
-/* Called per kernel call (a getenv and a cpuid check: nothing beside a kernel's work), so a
- * test can change the level between calls. A request above the CPU's level, or not
- * understood, leaves the CPU's (eng_k_isa_check says so to the user). */
+/* The level and whether INT8 runs VNNI, resolved together. Called per kernel call (two
+ * getenvs and a cpuid check: nothing beside a kernel's work), so a test can change the level
+ * between calls. A request above the CPU's level, or not understood, leaves the CPU's
+ * (eng_k_isa_check says so to the user). */
+static int isa_choice(int *vnni)
+{
+    int asked, cpu = eng_k_isa_cpu_level(), want = isa_requested(&asked);
+    int level = want > 0 && want < cpu ? want : cpu;
+    *vnni = asked != 0 && eng_k_isa_cpu_vnni(level);
+    return level;
+}
+
 int eng_k_isa_level(void)
 {
-    int vnni, cpu = eng_k_isa_cpu_level(), want = isa_requested(&vnni);
-    return want > 0 && want < cpu ? want : cpu;
+    int vnni;
+    return isa_choice(&vnni);
 }
 
 int eng_k_isa_vnni(void)
 {
     int vnni;
-    isa_requested(&vnni);
-    return vnni != 0 && eng_k_isa_cpu_vnni(eng_k_isa_level());
+    isa_choice(&vnni);
+    return vnni;
 }
 
 static const char *level_name(int level)
@@ -315,8 +324,8 @@ static const char *level_name(int level)
 
 const char *eng_k_isa_name(void)
 {
-    int level = eng_k_isa_level();
-    if (eng_k_isa_vnni())
+    int vnni, level = isa_choice(&vnni);
+    if (vnni)
         return level == 4 ? "x86-64-v4+vnni" : "x86-64-v3+vnni";
     return level_name(level);
 }
@@ -409,8 +418,9 @@ TGT8N static void nt_i8_v3n NT_PARAMS
 static void nt_i8 NT_PARAMS
 {
 #ifdef ENG_X86_LEVELS
-    if (eng_k_isa_vnni()) {
-        if (eng_k_isa_level() == 4)
+    int vnni, level = isa_choice(&vnni);
+    if (vnni) {
+        if (level == 4)
             nt_i8_v4n NT_ARGS;
         else
             nt_i8_v3n NT_ARGS;

@@ -1009,7 +1009,6 @@ static sim_kernel_hit attention_measured(const ctx *c, kernel_site site, const s
     return hit;
 }
 
-/* Attention (projections and core) of one layer for shape s; `local` = sliding-window layer. */
 /* --- the memory passes between GEMMs ---
  * A kernel-table row times one kernel (a GEMM, a grouped GEMM, an attention kernel) by itself.
  * Between those kernels the serving engines run memory-bound ones of their own, which a row
@@ -1049,6 +1048,7 @@ static HOT_INLINE void elementwise_op(acc *a, const ctx *c, double bytes)
     a->bytes += bytes;
 }
 
+/* Attention (projections and core) of one layer for shape s; `local` = sliding-window layer. */
 static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool local)
 {
     const sim_deploy *d = c->d;
