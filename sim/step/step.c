@@ -210,6 +210,10 @@ static void note_comm_basis(acc *a, sim_layer_kind kind, const sim_kernel_hit *h
     }
 }
 
+/* The attention projections' GEMMs at most (MLA: the fused q_a + kv_a down-projections, q_b,
+ * kv_b and o; GQA: the fused qkv and o), each looked up at its own shape (attn_proj_combined). */
+#define ATTN_PROJ_PARTS 4
+
 /* The deployment's constants: everything the per-layer costing needs that does not depend on
  * the shape, resolved once per evaluation (sim_step_eval) or once per plan (sim_step_plan_new). */
 typedef struct consts {
@@ -261,6 +265,12 @@ typedef struct consts {
         double nq, kvh;          /* query heads and (GQA) KV heads per device */
         double proj_params, proj_flops_tok, kv_row, proj_n, proj_weight_bytes, proj_dequant_s;
         int kernels;
+        /* the projections' GEMMs as the engines run them (attn_proj_combined): each part's
+         * weight n x k and its share of the FLOPs per token */
+        int n_parts;
+        struct {
+            double n, k, flops_tok;
+        } part[ATTN_PROJ_PARTS];
     } attn;
     struct {                     /* an FFN: dense, shared experts, one routed expert */
         double params;           /* matrices x hidden x width per device */
@@ -280,7 +290,9 @@ typedef struct consts {
  * (all but x) from one step to the next, so its candidate series are found once and each step
  * only interpolates in x (sim_kernel_candidates). */
 typedef enum {
-    KS_ATTN_PROJ, KS_SSM_PROJ, KS_ATTN_FULL, KS_ATTN_LOCAL, KS_DENSE_UP, KS_DENSE_DOWN, KS_SHARED_UP,
+    KS_ATTN_PROJ,
+    KS_ATTN_PROJ_PART, KS_ATTN_PROJ_PART_LAST = KS_ATTN_PROJ_PART + ATTN_PROJ_PARTS - 1, /* attn_proj_combined */
+    KS_SSM_PROJ, KS_ATTN_FULL, KS_ATTN_LOCAL, KS_DENSE_UP, KS_DENSE_DOWN, KS_SHARED_UP,
     KS_SHARED_DOWN, KS_EXPERTS_UP, KS_EXPERTS_DOWN, KS_HEAD, KS_DRAFT_PROJ, KS_A2A_DISPATCH, KS_A2A_COMBINE,
     KS_A2A_DISPATCH_NORMAL, KS_A2A_COMBINE_NORMAL, /* decode's fallback to the normal kernels (a2a_measured) */
     KS_ATTN_FULL_FP16, KS_ATTN_LOCAL_FP16,         /* BF16 attention's fallback to FP16 rows (attention_measured) */
@@ -912,6 +924,58 @@ static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool gr
     return true;
 }
 
+/* The kernel-table share of the attention projections at T tokens, for their operation of
+ * `flops` and `bytes` (its fast-tier bytes, as add_op reads them). A step ran them as one GEMM of
+ * the whole weight at the output projection's shape; the engines run two to four GEMMs of very
+ * different shapes (resolve_attn: DeepSeek-V3's read 352 to 645 TFLOP/s at 128 rows in
+ * DeepGEMM's table, 775 to 1,520 at 4,096). The whole query decides whether the table covers the
+ * projections at all (as before); each part then takes the row of its own shape where one
+ * covers it, else the whole's, and is timed as sim_gemm_time times one GEMM: the larger of its
+ * FLOPs at the peak and its bytes (weight, input and output) at the bandwidth, over the share (a
+ * memory-bound row's share is of the bandwidth). The answer is the one share at which the
+ * operation takes the parts' summed time. With a plan it is one entry of the step's tape (at
+ * KS_ATTN_PROJ). */
+static bool attn_proj_combined(const ctx *c, double T, double flops, double bytes, sim_kernel_hit *r);
+
+static HOT_INLINE sim_kernel_hit attn_proj_measured(const ctx *c, double T, double flops, double bytes)
+{
+    sim_kernel_hit r = { 0 };
+    double family = c->k->attn.proj_n * c->m->hidden;
+    bool found;
+    if (c->plan && tape_replay(c, KS_ATTN_PROJ, T, family, &found, &r))
+        return r; /* a zero share when not found */
+    found = attn_proj_combined(c, T, flops, bytes, &r);
+    if (c->plan)
+        tape_record(c, KS_ATTN_PROJ, T, family, found, &r);
+    return r;
+}
+
+static bool attn_proj_combined(const ctx *c, double T, double flops, double bytes, sim_kernel_hit *r)
+{
+    sim_kernel_hit whole, part;
+    sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = c->k->dt_dense, .x = T,
+                           .family = c->k->attn.proj_n * c->m->hidden, .prefer = c->k->prefer };
+    if (!klookup_untaped(c, KS_ATTN_PROJ, &q, &whole))
+        return false;
+    *r = whole;
+    const double peak = c->k->peak_dense, bw = c->k->bw_tier0, wb = c->k->bytes_per[SIM_WCLASS_ATTN];
+    double time = 0;
+    for (int i = 0; i < c->k->attn.n_parts; i++) {
+        double n = c->k->attn.part[i].n, kin = c->k->attn.part[i].k;
+        q.family = n * kin;
+        double share = whole.share;
+        if (klookup_untaped(c, KS_ATTN_PROJ_PART + i, &q, &part) && part.share > 0) {
+            share = part.share;
+            r->held = r->held || part.held;
+        }
+        double side = fmax(c->k->attn.part[i].flops_tok * T / peak, (n * kin * wb + T * (n + kin) * 2) / bw);
+        time += side / share;
+    }
+    if (time > 0)
+        r->share = fmax(flops / peak, bytes / bw) / time;
+    return true;
+}
+
 /* The kernel-table share of one GEMM of m rows against an n x k weight. */
 static HOT_INLINE sim_kernel_hit gemm_measured(const ctx *c, kernel_site site, sim_dtype t, double m, double n,
                                                 double k)
@@ -1082,9 +1146,9 @@ static void attention_ops(acc *a, const ctx *c, const sim_step_shape *s, bool lo
         .mem_curve = &hw->eff.memory,
         .dequant_s = c->k->attn.proj_dequant_s,
         .kernels = c->k->attn.kernels - 1,
-        /* the projections as one GEMM of their whole weight (the query/output projection sets the shape) */
-        .hit = gemm_measured(c, KS_ATTN_PROJ, c->k->dt_dense, T, c->k->attn.proj_n, h),
     };
+    /* each of the projections' GEMMs at its own shape, combined (attn_proj_combined) */
+    proj.hit = attn_proj_measured(c, T, proj.flops, proj.act_bytes + proj.weight_bytes * proj.frac[0]);
     matvec_op(c, &proj, SIM_WCLASS_ATTN, T, c->k->attn.proj_params);
     add_op(a, c, &proj);
     if (proj.hit.share > 0) /* the norm before the block */
@@ -2120,6 +2184,17 @@ const char *sim_step_basis_key(const sim_step_result *r, const sim_hw *hw, sim_l
     return src >= 0 && src < hw->kernels.n_sources ? hw->kernels.sources[src].key : "";
 }
 
+/* One GEMM of the attention projections: an n x k weight (n outputs, k inputs per token). */
+static void attn_part(consts *k, double n, double kin)
+{
+    if (k->attn.n_parts >= ATTN_PROJ_PARTS)
+        return;
+    k->attn.part[k->attn.n_parts].n = n;
+    k->attn.part[k->attn.n_parts].k = kin;
+    k->attn.part[k->attn.n_parts].flops_tok = 2 * n * kin;
+    k->attn.n_parts++;
+}
+
 /* The attention projections' terms (attention_ops): heads per device, the projections'
  * parameters (GQA: Q, K, V, O and an output gate; MLA: the low-rank Q, the KV down- and
  * up-projections and O), their FLOPs per token, the KV bytes of one context token. */
@@ -2131,6 +2206,7 @@ static void resolve_attn(const sim_deploy *d, consts *k)
     double proj_params, proj_flops_tok, kv_row;
     k->attn.nq = nq;
     k->attn.kvh = 0;
+    k->attn.n_parts = 0;
     if (m->attn.kind == SIM_ATTN_GQA) {
         double hd = m->attn.head_dim;
         double kvh = (double)m->attn.kv_heads / d->tp;
@@ -2143,6 +2219,9 @@ static void resolve_attn(const sim_deploy *d, consts *k)
         proj_flops_tok = 2 * proj_params;
         kv_row = 2 * kvh * hd * kvb;                  /* K and V of one context token */
         k->attn.kernels = 6;
+        /* the fused QKV projection (with the gate half where there is one), then the output */
+        attn_part(k, proj_params / h - nq * hd, h); /* all but the output's h x nq hd */
+        attn_part(k, h, nq * hd);
     } else {
         double qr = m->attn.q_lora_rank, kvr = m->attn.kv_lora_rank;
         double dn = m->attn.qk_nope_head_dim, dr = m->attn.qk_rope_head_dim, dv = m->attn.v_head_dim;
@@ -2156,6 +2235,19 @@ static void resolve_attn(const sim_deploy *d, consts *k)
         proj_flops_tok = 2 * (q + kv_down + o) + 2 * kv_up;
         kv_row = (kvr + dr) * kvb;                           /* one latent row per token, shared by all heads */
         k->attn.kernels = 10;
+        /* as SGLang and vLLM run them: the query's and the KV's down-projections as one GEMM
+         * (fused_qkv_a_proj_with_mqa; DeepGEMM's README lists DeepSeek-V3's as N 2112, K 7168),
+         * the query's up-projection, the KV up-projection (its weight's GEMM shape also for
+         * decode's absorbed form, two batched products of the same FLOPs), the output */
+        if (qr > 0) {
+            attn_part(k, qr + kvr + dr, h);
+            attn_part(k, nq * (dn + dr), qr);
+        } else {
+            attn_part(k, nq * (dn + dr), h);
+            attn_part(k, kvr + dr, h);
+        }
+        attn_part(k, nq * (dn + dv), kvr);
+        attn_part(k, h, nq * dv);
     }
     k->attn.proj_params = proj_params;
     k->attn.proj_flops_tok = proj_flops_tok;

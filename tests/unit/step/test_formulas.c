@@ -1049,6 +1049,39 @@ static void test_elementwise_passes(void **state)
     assert_true(s.by_kind_s[SIM_LK_ELEMENTWISE] == 0);
 }
 
+/* The attention projections as the engines run them: DeepSeek-V3's four MLA GEMMs each at its
+ * own shape. The shipped H800 table holds DeepGEMM's README rows for exactly these shapes at
+ * M = 4096 (FP8, 1x128 / 128x128 scaling): q_a + kv_a (N 2112, K 7168) 1127 TFLOP/s, q_b
+ * (24576 x 1536) 1212, o (7168 x 16384) 1520, all compute-bound, and kv_b (32768 x 512) 775
+ * TFLOP/s at 1620 GB/s, memory-bound on the H800 (its share is of the bandwidth, so its time is
+ * the GEMM's bytes, FP8 weight with its FP32 scale per 128 x 128 block and BF16 input and output
+ * as sim_gemm_time counts them, at 1620 GB/s). A 4,096-token prompt's projections take each GEMM at its own row, and the 9 launches
+ * beside the core. */
+static void test_attention_projection_parts(void **state)
+{
+    (void)state;
+    static sim_model m;
+    static sim_hw hw;
+    load(&m, &hw, "deepseek-v3", "h800");
+    sim_deploy d;
+    sim_deploy_defaults(&d, &m, &hw);
+    sim_deploy_set_precision(&d, SIM_WF_FP8);
+    sim_memfit fit;
+    memset(&fit, 0, sizeof fit);
+    fit.fits = true;
+    fit.expert_frac[0] = fit.other_frac[0] = 1;
+    const double T = 4096, h = 7168;
+    sim_step_shape shape = { .prefill_tokens = T, .prefill_ctx = T, .prefill_seqs = 1 };
+    sim_step_result r;
+    sim_err err = { 0 };
+    assert_int_equal(sim_step_eval(&d, &fit, &shape, &r, &err), SIM_OK);
+    assert_int_equal(r.basis[SIM_LK_ATTN_PROJ], SIM_BASIS_MEASURED);
+    double per_layer = 2 * T * 2112 * h / 1127e12 + 2 * T * 24576 * 1536 / 1212e12 +
+                       (32768.0 * 512 * (1 + 4.0 / (128 * 128)) + T * (32768 + 512) * 2) / 1620e9 + 2 * T * h * 16384 / 1520e12 +
+                       9 * hw.eff.kernel_overhead_s;
+    assert_close(r.by_kind_s[SIM_LK_ATTN_PROJ], m.layers * per_layer, 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1082,6 +1115,7 @@ int main(void)
         cmocka_unit_test(test_shared_experts_own_precision),
         cmocka_unit_test(test_tbo_layer_segments),
         cmocka_unit_test(test_elementwise_passes),
+        cmocka_unit_test(test_attention_projection_parts),
     };
     return cmocka_run_group_tests_name("formulas", tests, NULL, NULL);
 }
