@@ -608,6 +608,7 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         cJSON_AddNumberToObject(dev, "ranks", cx->size);
         cJSON_AddNumberToObject(dev, "load_avg", start_load);
         cJSON_AddStringToObject(dev, "cpu_kernels", eng_k_isa_name()); /* MOESIM_GENERIC=1: "x86-64" */
+        cJSON_AddStringToObject(dev, "cpu_prefetch", eng_k_prefetch_name()); /* "l1" or "l2" */
         if (ex) {
             cJSON_AddStringToObject(dev, "gpu", gpu.name);
             char cc[32];
@@ -678,11 +679,12 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
             rc = sim_fail(err, all, "bench: allocation failed on another rank");
     }
     if (rc == SIM_OK && cx->rank == 0) {
-        printf("moe_layer %s %s: hidden %d, ffn %d, %d experts, top-%d, shared %dx%d, %s, %d rank(s) x %d threads%s%s\n",
+        const bool cpu_be = o.lo.backend == ENG_BACKEND_CPU;
+        printf("moe_layer %s %s: hidden %d, ffn %d, %d experts, top-%d, shared %dx%d, %s, %d rank(s) x %d threads%s%s%s%s\n",
                eng_backend_name(o.lo.backend), dtname, c.hidden, c.ffn, c.experts, c.top_k,
                c.shared, c.shared_ffn, c.scoring == ENG_SIGMOID ? "sigmoid" : "softmax", cx->size,
-               omp_get_max_threads(), o.lo.backend == ENG_BACKEND_CPU ? ", kernels " : "",
-               o.lo.backend == ENG_BACKEND_CPU ? eng_k_isa_name() : "");
+               omp_get_max_threads(), cpu_be ? ", kernels " : "", cpu_be ? eng_k_isa_name() : "",
+               cpu_be ? ", prefetch " : "", cpu_be ? eng_k_prefetch_name() : "");
         printf("  %6s %9s %21s", "tokens", "total ms", "(p10-p90)");
         for (int s = 0; s < ENG_STAGES; s++)
             printf(" %8.8s", eng_stage_names[s]);

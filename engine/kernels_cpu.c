@@ -89,15 +89,17 @@ typedef struct eng_rows {
     size_t tail, toff[4];
     size_t full;        /* columns in whole chunks */
     size_t pf;          /* what the tile prefetches: this many elements past each chunk */
+    int pf_l2;          /* prefetch into L2 rather than L1 (prefetch_choice) */
 } eng_rows;
 
 /* eng_dtype_bytes, inline (a constant where dt is one) */
 #define DT_BYTES(dt) ((dt) == ENG_FP32 ? 4u : (dt) == ENG_BF16 ? 2u : 1u)
 
-static inline __attribute__((always_inline)) eng_rows rows_of(const eng_mat *w, size_t r0, int nr)
+static inline __attribute__((always_inline)) eng_rows rows_of(const eng_mat *w, size_t r0, int nr, int pf_l2)
 {
     const size_t K = (size_t)w->cols, es = DT_BYTES(w->dtype), ce = ENG_PANEL_BYTES / es;
     eng_rows rw;
+    rw.pf_l2 = pf_l2;
     rw.full = K / ce * ce;
     rw.pf = 4 * K;      /* the same chunk of the next tile, in either layout */
     if (!w->panel) {
@@ -144,11 +146,15 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
  * FP32 now prefetches too: packed, 2 tokens, 56 -> 68 GB/s. Tiles of one row (a single
  * stream) were tried before the panels and lost: reloading the activations for every row
  * made them load-bound (BF16 one core 32 -> 23 GB/s, two tokens 30 -> 15). A prefetch past
- * the matrix cannot fault. */
-#ifndef PF_HINT
-#define PF_HINT 3
-#endif
-#define PF_AHEAD(p) __builtin_prefetch((const void *)(p), 0, PF_HINT)
+ * the matrix cannot fault. l2: into L2 rather than L1 (prefetch_choice says when); a branch
+ * the same way for a whole call, since a prefetch's locality must be a constant. */
+#define PF_AHEAD(p, l2)                                       \
+    do {                                                      \
+        if (l2)                                               \
+            __builtin_prefetch((const void *)(p), 0, 2);      \
+        else                                                  \
+            __builtin_prefetch((const void *)(p), 0, 3);      \
+    } while (0)
 #ifndef PF_F32
 #define PF_F32 1
 #endif
@@ -299,6 +305,38 @@ static int isa_choice(int *vnni)
     return level;
 }
 
+/* Which cache the decode tiles prefetch the next tile into: 1 (L1, prefetcht0) or 2 (L2,
+ * prefetcht1). Intel cores hold each L1 miss in one of few fill buffers (16 on Golden Cove)
+ * and a server core's DRAM bandwidth is bound by how many misses it keeps in flight, so a
+ * prefetch into L1 competes with the demand loads for those buffers; into L2 it waits in the
+ * larger L2 queue instead. On a 2-core Intel Xeon VM (AVX-512, AMX; 2026-12-01, triad ~30
+ * GB/s), packed 1536 x 2048 matrices streamed on both cores (bench_tile stream), 1 / 2 / 4
+ * tokens, L1 -> L2: FP32 26.3 / 25.4 / 22.7 -> 29.9 / 28.9 / 28.1 GB/s, INT8 21.0 / 21.5 / 22.0
+ * -> 28.5 / 26.9 / 26.0, BF16 26.7 / 23.6 / 20.9 -> 29.2 / 26.9 / 25.8 (a plain read: 29-33);
+ * prefetchnta fell to 9-11. On the AMD Zen 5 VM of the sessions before, L2 was 3-7% slower
+ * for BF16 than L1, so L1 stays the default on every CPU but Intel's.
+ * MOESIM_CPU_PREFETCH=l1|l2 asks for one; a value not understood leaves the CPU's default
+ * (eng_k_isa_check says so). Resolved per call, as the level is. */
+static int prefetch_choice(void)
+{
+    const char *name = getenv("MOESIM_CPU_PREFETCH");
+    if (name && !strcmp(name, "l1"))
+        return 1;
+    if (name && !strcmp(name, "l2"))
+        return 2;
+#ifdef ENG_X86_LEVELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_is("intel"))
+        return 2;
+#endif
+    return 1;
+}
+
+const char *eng_k_prefetch_name(void)
+{
+    return prefetch_choice() == 2 ? "l2" : "l1";
+}
+
 int eng_k_isa_level(void)
 {
     int vnni;
@@ -332,6 +370,11 @@ const char *eng_k_isa_name(void)
 
 int eng_k_isa_check(char *msg, size_t cap)
 {
+    const char *pf = getenv("MOESIM_CPU_PREFETCH");
+    if (pf && *pf && strcmp(pf, "l1") && strcmp(pf, "l2")) {
+        snprintf(msg, cap, "MOESIM_CPU_PREFETCH is '%s' (expected l1 or l2)", pf);
+        return -1;
+    }
     int vnni, want = isa_requested(&vnni), cpu = eng_k_isa_cpu_level();
     if (want < 0) {
         snprintf(msg, cap,
@@ -387,18 +430,18 @@ int eng_k_isa_check(char *msg, size_t cap)
 #endif
 #define ENG_KERNEL(LINKAGE, NAME, BODY, PARAMS, ARGS) ENG_KERNEL3(LINKAGE, NAME, BODY, BODY, BODY, PARAMS, ARGS)
 
-#define NT_PARAMS (int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
-#define NT_ARGS (M, N, x, ldx, w, row0, y, ldy)
+#define NT_PARAMS (int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy, int pf_l2)
+#define NT_ARGS (M, N, x, ldx, w, row0, y, ldy, pf_l2)
 #ifdef ENG_X86_LEVELS
 #define NT_WIDE(T, DT)                                                                                       \
-    TGT16 INLINE void nt_##T##_16 NT_PARAMS { nt_body_16(DT, M, N, x, ldx, w, row0, y, ldy); }                \
-    TGT8 INLINE void nt_##T##_8 NT_PARAMS { nt_body_8(DT, M, N, x, ldx, w, row0, y, ldy); }
+    TGT16 INLINE void nt_##T##_16 NT_PARAMS { nt_body_16(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }                \
+    TGT8 INLINE void nt_##T##_8 NT_PARAMS { nt_body_8(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }
 #else
 #define NT_WIDE(T, DT)
 #endif
 #define NT_WIDTHS(T, DT)                                                                                     \
     NT_WIDE(T, DT)                                                                                           \
-    INLINE void nt_##T##_4 NT_PARAMS { nt_body_4(DT, M, N, x, ldx, w, row0, y, ldy); }                        \
+    INLINE void nt_##T##_4 NT_PARAMS { nt_body_4(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }                        \
     ENG_KERNEL3(static, nt_##T, nt_##T##_16, nt_##T##_8, nt_##T##_4, NT_PARAMS, NT_ARGS)
 NT_WIDTHS(f32, ENG_FP32)
 NT_WIDTHS(bf16, ENG_BF16)
@@ -408,11 +451,11 @@ NT_WIDTHS(i8x, ENG_INT8)
 #ifdef ENG_X86_LEVELS
 TGT16N static void nt_i8_v4n NT_PARAMS
 {
-    nt_body_16n(ENG_INT8, M, N, x, ldx, w, row0, y, ldy);
+    nt_body_16n(ENG_INT8, M, N, x, ldx, w, row0, y, ldy, pf_l2);
 }
 TGT8N static void nt_i8_v3n NT_PARAMS
 {
-    nt_body_8n(ENG_INT8, M, N, x, ldx, w, row0, y, ldy);
+    nt_body_8n(ENG_INT8, M, N, x, ldx, w, row0, y, ldy, pf_l2);
 }
 #endif
 static void nt_i8 NT_PARAMS
@@ -434,10 +477,11 @@ void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
 {
     if (M <= 0 || N <= 0)
         return;
+    const int pf_l2 = prefetch_choice() == 2;
     switch (w->dtype) {
-    case ENG_BF16: nt_bf16(M, N, x, ldx, w, row0, y, ldy); break;
-    case ENG_INT8: nt_i8(M, N, x, ldx, w, row0, y, ldy); break;
-    default:       nt_f32(M, N, x, ldx, w, row0, y, ldy); break;
+    case ENG_BF16: nt_bf16(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
+    case ENG_INT8: nt_i8(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
+    default:       nt_f32(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
     }
 }
 
@@ -481,7 +525,7 @@ INLINE void dequant_dt(eng_dtype dt, const eng_mat *w, int row0, int n, float *o
     }
     for (int r = 0, nr; r < n; r += nr) {
         nr = tile_rows(w, row0 + r, n - r);
-        const eng_rows rw = rows_of(w, (size_t)row0 + r, nr);
+        const eng_rows rw = rows_of(w, (size_t)row0 + r, nr, 0); /* no prefetch here */
         float sc[4];
         for (int i = 0; i < nr; i++)
             sc[i] = dt == ENG_INT8 ? w->scale[row0 + r + i] : 1.0f;

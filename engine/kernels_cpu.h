@@ -38,8 +38,14 @@ int eng_k_isa_cpu_vnni(int level); /* whether this CPU has VNNI at that level */
 /* "x86-64-v4+vnni", "x86-64-v4", "x86-64-v3+vnni", "x86-64-v3", "x86-64" or "baseline" */
 const char *eng_k_isa_name(void);
 
+/* Where the decode tiles prefetch the weights they read next: "l1" or "l2" (kernels_cpu.c,
+ * prefetch_choice: L2 on Intel CPUs, L1 elsewhere; MOESIM_CPU_PREFETCH=l1|l2 asks for one).
+ * Only the speed depends on it. */
+const char *eng_k_prefetch_name(void);
+
 /* 0 when the environment's request can be met; else -1 and msg says why (an unknown
- * MOESIM_CPU_KERNELS, or a level above this CPU's). Front ends refuse such a run (exit 2). */
+ * MOESIM_CPU_KERNELS or MOESIM_CPU_PREFETCH, or a level above this CPU's). Front ends refuse
+ * such a run (exit 2). */
 int eng_k_isa_check(char *msg, size_t cap);
 
 /* a[i] = b[i] + s * c[i], for the memory-bandwidth (triad) test. */

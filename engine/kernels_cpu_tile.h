@@ -81,7 +81,7 @@ TGT INLINE void SFX(tile_f32)(int MB, int nr, int K, const float *x, size_t ldx,
     for (size_t k = 0; k < rw->full; k += CE, p += rw->stride) {
         if (PF_F32)
             for (int r = 0; r < 4; r++)
-                PF_AHEAD(p + rw->off[r] + rw->pf);
+                PF_AHEAD(p + rw->off[r] + rw->pf, rw->pf_l2);
         for (int s = 0; s < S; s++) {
             SFX(vf) w[4];
             for (int r = 0; r < 4; r++)
@@ -155,7 +155,7 @@ TGT INLINE void SFX(tile_bf16)(int MB, int nr, int K, int kb, int kn, const floa
     const uint16_t *p = wd + rw->base + (size_t)kb / CE * rw->stride;
     for (size_t k = 0; k + kb < kend; k += CE, p += rw->stride) {
         for (int r = 0; r < 4; r++)
-            PF_AHEAD(p + rw->off[r] + rw->pf);
+            PF_AHEAD(p + rw->off[r] + rw->pf, rw->pf_l2);
         for (int s = 0; s < S; s++)
             for (int r = 0; r < 4; r++) {
                 SFX(vf) lo, hi;
@@ -321,7 +321,7 @@ TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_
     const int8_t *p = wd + rw->base + (size_t)kb / CE * rw->stride;
     for (size_t k = 0; k + kb < kend; k += CE, p += rw->stride) {
         for (int r = 0; r < 4; r++)
-            PF_AHEAD(p + rw->off[r] + rw->pf);
+            PF_AHEAD(p + rw->off[r] + rw->pf, rw->pf_l2);
         for (int s = 0; s < S; s++) {
             SFX(xact) xa[MBACC];
             for (int m = 0; m < MB; m++)
@@ -365,7 +365,7 @@ TGT INLINE void SFX(tile_q)(eng_dtype dt, int MB, int nr, int K, int kb, int kn,
  * KC columns (one group and one block at decode sizes: the bench's K is 2048 or 768), so a
  * longer K is read in blocks of KC, still once. */
 TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0,
-                             float *y, size_t ldy)
+                             float *y, size_t ldy, int pf_l2)
 {
     const int K = w->cols;
     if (w->panel) {
@@ -374,13 +374,13 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
         const size_t es = DT_BYTES(dt);
         const char *p0 = (const char *)w->data + eng_mat_index(w, row0 - row0 % w->panel, 0) * es;
         for (size_t b = 0; b < 4 * (size_t)K * es; b += 64)
-            PF_AHEAD(p0 + b);
+            PF_AHEAD(p0 + b, pf_l2);
     }
     if (dt == ENG_FP32) {
         const float *wd = w->data;
         for (int n = 0, nr; n < N; n += nr) {
             nr = tile_rows(w, row0 + n, N - n);
-            const eng_rows rw = rows_of(w, (size_t)row0 + n, nr);
+            const eng_rows rw = rows_of(w, (size_t)row0 + n, nr, pf_l2);
             int m = 0;
             for (; m + MBMAX <= M && (!TILE3 || M - m != 3); m += MBMAX)
                 SFX(tile_f32)(MBMAX, nr, K, x + m * ldx, ldx, wd, &rw, y + m * ldy + n, ldy);
@@ -409,7 +409,7 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
             for (int n = 0, nr; n < N; n += nr) {
                 nr = tile_rows(w, row0 + n, N - n);
                 const size_t r0 = (size_t)row0 + n;
-                const eng_rows rw = rows_of(w, r0, nr);
+                const eng_rows rw = rows_of(w, r0, nr, pf_l2);
                 int m = 0;
                 for (; m + MBMAX <= mg && (!TILE3_Q(dt) || mg - m != 3); m += MBMAX)
                     SFX(tile_q)(dt, MBMAX, nr, K, kb, kn, xb + m * ldx, ldx, &xp, m, w, r0, &rw, yb + m * ldy + n, ldy, kb > 0);

@@ -45,19 +45,21 @@ expect 2 "tokens 1,x" -- "$eng" bench --hidden 8 --ffn 8 --experts 2 --top-k 1 -
 expect 2 "unknown option '--bogus'" -- "$eng" bench "${small[@]}" --dtype fp32 --bogus
 expect 2 "unknown command 'fly'" -- "$eng" fly
 expect 2 "MOESIM_CPU_KERNELS is 'avx9'" -- env MOESIM_CPU_KERNELS=avx9 "$eng" bench "${small[@]}" --dtype fp32
-# the bench's text names the kernel level that ran (the JSON has it as device.cpu_kernels)
-if MOESIM_CPU_KERNELS=x86-64 "$eng" bench "${small[@]}" --dtype fp32 --no-primitives 2>/dev/null | grep -qE "threads, kernels (x86-64|baseline)$"; then
-  echo "ok: bench text names the kernel level"
+expect 2 "MOESIM_CPU_PREFETCH is 'l3' (expected l1 or l2)" -- env MOESIM_CPU_PREFETCH=l3 "$eng" bench "${small[@]}" --dtype fp32
+# the bench's text names the kernel level and prefetch target that ran (the JSON has them as
+# device.cpu_kernels and device.cpu_prefetch)
+if MOESIM_CPU_KERNELS=x86-64 MOESIM_CPU_PREFETCH=l2 "$eng" bench "${small[@]}" --dtype fp32 --no-primitives 2>/dev/null | grep -qE "threads, kernels (x86-64|baseline), prefetch l2$"; then
+  echo "ok: bench text names the kernel level and prefetch target"
 else
-  echo "FAIL: MOESIM_CPU_KERNELS=x86-64 bench text does not end its layer line with 'kernels x86-64'"; fails=$((fails + 1))
+  echo "FAIL: MOESIM_CPU_KERNELS=x86-64 MOESIM_CPU_PREFETCH=l2 bench text does not end its layer line with 'kernels x86-64, prefetch l2'"; fails=$((fails + 1))
 fi
 # VNNI is named with its level where it runs, and refused where the CPU lacks it
 if grep -qw avx512f /proc/cpuinfo 2>/dev/null && [ "$(uname -m)" = x86_64 ]; then
   if grep -qw avx512_vnni /proc/cpuinfo; then
-    if MOESIM_CPU_KERNELS=x86-64-v4+vnni "$eng" bench "${small[@]}" --dtype int8 --no-primitives 2>/dev/null | grep -qE "threads, kernels x86-64-v4\+vnni$"; then
+    if MOESIM_CPU_KERNELS=x86-64-v4+vnni "$eng" bench "${small[@]}" --dtype int8 --no-primitives 2>/dev/null | grep -qE "threads, kernels x86-64-v4\+vnni, prefetch l[12]$"; then
       echo "ok: bench text names the VNNI level"
     else
-      echo "FAIL: MOESIM_CPU_KERNELS=x86-64-v4+vnni bench text does not end with 'kernels x86-64-v4+vnni'"; fails=$((fails + 1))
+      echo "FAIL: MOESIM_CPU_KERNELS=x86-64-v4+vnni bench text does not end with 'kernels x86-64-v4+vnni, prefetch l1|l2'"; fails=$((fails + 1))
     fi
   else
     expect 2 "no AVX512-VNNI" -- env MOESIM_CPU_KERNELS=x86-64-v4+vnni "$eng" bench "${small[@]}" --dtype int8

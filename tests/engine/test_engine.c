@@ -36,7 +36,8 @@ static float kernel_tol(const eng_mat *w, int row, const float *xm, int K, float
 
 /* Run body once at each kernel level this CPU has (eng_k_isa_level reads the request per
  * call), with and without VNNI where it has that, so an AVX-512 machine also checks the AVX2
- * and plain builds; under MOESIM_GENERIC=1 once, the plain one. */
+ * and plain builds, and each of them prefetching into L1 and into L2 (MOESIM_CPU_PREFETCH:
+ * only the speed may differ); under MOESIM_GENERIC=1 once, the plain one. */
 static void at_each_level(void (*body)(void))
 {
     static const char *const names[] = { "x86-64", "x86-64-v3", "x86-64-v3+vnni", "x86-64-v4", "x86-64-v4+vnni" };
@@ -56,7 +57,12 @@ static void at_each_level(void (*body)(void))
         if (eng_k_isa_level() != levels[i] || eng_k_isa_vnni() != vnni[i] || strcmp(eng_k_isa_name(), names[i]) != 0)
             fail_msg("MOESIM_CPU_KERNELS=%s gave level %d, vnni %d, name %s", names[i], eng_k_isa_level(),
                      eng_k_isa_vnni(), eng_k_isa_name());
-        body();
+        for (int pf = 0; pf < 2; pf++) {
+            setenv("MOESIM_CPU_PREFETCH", pf ? "l2" : "l1", 1);
+            assert_string_equal(eng_k_prefetch_name(), pf ? "l2" : "l1");
+            body();
+        }
+        unsetenv("MOESIM_CPU_PREFETCH");
         ran++;
     }
     if (saved)
@@ -221,6 +227,13 @@ static void test_level_requests(void **state)
         assert_int_equal(eng_k_isa_check(msg, sizeof msg), 0);
         assert_int_equal(eng_k_isa_vnni(), 0);
     }
+    /* the prefetch target: l1 or l2, anything else refused with the variable named */
+    setenv("MOESIM_CPU_PREFETCH", "l3", 1);
+    assert_int_equal(eng_k_isa_check(msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "MOESIM_CPU_PREFETCH is 'l3' (expected l1 or l2)"));
+    setenv("MOESIM_CPU_PREFETCH", "l2", 1);
+    assert_int_equal(eng_k_isa_check(msg, sizeof msg), 0);
+    unsetenv("MOESIM_CPU_PREFETCH");
     setenv("MOESIM_GENERIC", "1", 1);
     unsetenv("MOESIM_CPU_KERNELS");
     assert_int_equal(eng_k_isa_vnni(), 0);
