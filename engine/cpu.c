@@ -435,12 +435,22 @@ static void cpu_destroy(void *impl)
 
 static const eng_backend_ops cpu_ops = { cpu_forward, cpu_weights, cpu_destroy };
 
-/* MOESIM_NO_PACK=1 keeps the weights row-major (to measure what the panels gain, and to
- * test the kernels on both layouts through the whole layer). */
-static int no_pack(void)
+/* Whether the layer packs its weights into the decode tile's panels (weights.h). The panels
+ * make a tile one sequential stream, which the tiles' prefetch into L1 needs (AMD Zen 5 VM:
+ * decode +10-50% at 4-16 tokens). Where the tiles prefetch into L2 (Intel; kernels_cpu.h,
+ * eng_k_prefetch_name) the row-major rows stream as fast (Intel Xeon VM, 2026-12-01, paired,
+ * 1 / 4 / 16 tokens: FP32 89-93% of the triad packed, 92-93% row-major; BF16 84-86 / 84-86;
+ * INT8 79-81 / 77-80), and FP32 then keeps its weights row-major: its prefill hands them to
+ * OpenBLAS in place, where packed weights are first copied out of the panels (1,024 tokens:
+ * 85-98% of OpenBLAS packed, 104-110% row-major). BF16 and INT8 widen a block for OpenBLAS
+ * either way, so they stay packed. MOESIM_NO_PACK=1 keeps every format row-major (to measure
+ * what the panels gain, and to test the kernels on both layouts through the whole layer). */
+static int pack_weights(eng_dtype dt)
 {
     const char *v = getenv("MOESIM_NO_PACK");
-    return v && *v && strcmp(v, "0") != 0;
+    if (v && *v && strcmp(v, "0") != 0)
+        return 0;
+    return !(dt == ENG_FP32 && strcmp(eng_k_prefetch_name(), "l2") == 0);
 }
 
 int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c, eng_transport *tr,
@@ -464,7 +474,7 @@ int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c
     }
     memset(L->scratch, 0, sizeof(buf) * (size_t)L->nthreads);
     int rc = eng_weights_init(&L->w, c, tr->size, tr->rank, seed, err);
-    if (rc == SIM_OK && !no_pack()) {
+    if (rc == SIM_OK && pack_weights(c->dtype)) {
         /* the decode tile's layout (weights.h, ENG_PANEL_ROWS), one matrix at a time */
         for (int i = 0; rc == SIM_OK && i < L->el; i++)
             if ((rc = eng_mat_pack(&L->w.w13[i], err)) == SIM_OK)
