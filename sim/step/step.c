@@ -935,26 +935,26 @@ static bool ffn_combined(const ctx *c, kernel_site up_site, sim_dtype t, bool gr
  * memory-bound row's share is of the bandwidth). The answer is the one share at which the
  * operation takes the parts' summed time. With a plan it is one entry of the step's tape (at
  * KS_ATTN_PROJ). */
-static bool attn_proj_combined(const ctx *c, double T, double flops, double bytes, sim_kernel_hit *r);
+static bool attn_proj_combined(const ctx *c, double T, double family, double flops, double bytes, sim_kernel_hit *r);
 
 static HOT_INLINE sim_kernel_hit attn_proj_measured(const ctx *c, double T, double flops, double bytes)
 {
     sim_kernel_hit r = { 0 };
-    double family = c->k->attn.proj_n * c->m->hidden;
+    double family = c->k->attn.proj_n * c->m->hidden; /* the whole weight's, as before */
     bool found;
     if (c->plan && tape_replay(c, KS_ATTN_PROJ, T, family, &found, &r))
         return r; /* a zero share when not found */
-    found = attn_proj_combined(c, T, flops, bytes, &r);
+    found = attn_proj_combined(c, T, family, flops, bytes, &r);
     if (c->plan)
         tape_record(c, KS_ATTN_PROJ, T, family, found, &r);
     return r;
 }
 
-static bool attn_proj_combined(const ctx *c, double T, double flops, double bytes, sim_kernel_hit *r)
+static bool attn_proj_combined(const ctx *c, double T, double family, double flops, double bytes, sim_kernel_hit *r)
 {
     sim_kernel_hit whole, part;
-    sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = c->k->dt_dense, .x = T,
-                           .family = c->k->attn.proj_n * c->m->hidden, .prefer = c->k->prefer };
+    sim_kernel_query q = { .op = SIM_KOP_GEMM, .dtype = c->k->dt_dense, .x = T, .family = family,
+                           .prefer = c->k->prefer };
     if (!klookup_untaped(c, KS_ATTN_PROJ, &q, &whole))
         return false;
     *r = whole;

@@ -1053,10 +1053,10 @@ static void test_elementwise_passes(void **state)
  * own shape. The shipped H800 table holds DeepGEMM's README rows for exactly these shapes at
  * M = 4096 (FP8, 1x128 / 128x128 scaling): q_a + kv_a (N 2112, K 7168) 1127 TFLOP/s, q_b
  * (24576 x 1536) 1212, o (7168 x 16384) 1520, all compute-bound, and kv_b (32768 x 512) 775
- * TFLOP/s at 1620 GB/s, memory-bound on the H800 (its share is of the bandwidth, so its time is
- * the GEMM's bytes, FP8 weight with its FP32 scale per 128 x 128 block and BF16 input and output
- * as sim_gemm_time counts them, at 1620 GB/s). A 4,096-token prompt's projections take each GEMM at its own row, and the 9 launches
- * beside the core. */
+ * TFLOP/s at 1620 GB/s, memory-bound on the H800 (its share is of the bandwidth, so its time
+ * is the GEMM's bytes, FP8 weight with its FP32 scale per 128 x 128 block and BF16 input and
+ * output as sim_gemm_time counts them, at 1620 GB/s). A 4,096-token prompt's projections take
+ * each GEMM at its own row, and the 9 launches beside the core. */
 static void test_attention_projection_parts(void **state)
 {
     (void)state;
