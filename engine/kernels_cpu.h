@@ -48,7 +48,8 @@ const char *eng_k_prefetch_name(void);
  * such a run (exit 2). */
 int eng_k_isa_check(char *msg, size_t cap);
 
-/* a[i] = b[i] + s * c[i], for the memory-bandwidth (triad) test. */
+/* a[i] = b[i] + s * c[i], for the memory-bandwidth (triad) test; at the widest level the CPU
+ * has, whatever the environment asks (the memory's bandwidth does not depend on the level). */
 void eng_k_triad(float *a, const float *b, const float *c, float s, size_t n);
 
 #endif
