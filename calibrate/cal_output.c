@@ -74,9 +74,10 @@ static double param_display(const cal_param *p, double v)
 
 void cal_report_print(FILE *f, const cal_set *s, const cal_fit *fit, const cal_errors *e, const cal_meta *m)
 {
-    fprintf(f, "calibration of %s (%s), backend %s%s%s, base %s\n", m->name, m->device, m->backend,
-            s->nfiles > 0 && s->files[0].cpu_kernels[0] ? ", kernels " : "", s->nfiles > 0 ? s->files[0].cpu_kernels : "",
-            m->base_name);
+    const cal_file *f0 = s->nfiles > 0 ? &s->files[0] : NULL;
+    fprintf(f, "calibration of %s (%s), backend %s%s%s%s%s, base %s\n", m->name, m->device, m->backend,
+            f0 && f0->cpu_kernels[0] ? ", kernels " : "", f0 ? f0->cpu_kernels : "",
+            f0 && f0->cpu_prefetch[0] ? ", prefetch " : "", f0 ? f0->cpu_prefetch : "", m->base_name);
     fprintf(f, "%-18s %-5s %6s %13s %12s %12s %8s  %s\n", "shape", "dtype", "tokens", "touched/unif", "measured_ms",
             "predicted_ms", "error_%", "role");
     for (int pass = 0; pass < 2; pass++)
@@ -316,6 +317,8 @@ static cJSON *calibration_json(const cal_set *s, const cal_fit *fit, const cal_e
     cJSON_AddStringToObject(pv, "base_reason", m->base_why);
     if (s->nfiles > 0 && s->files[0].cpu_kernels[0]) /* the engine's kernel level, beside the hardware's peaks */
         cJSON_AddStringToObject(pv, "cpu_kernels", s->files[0].cpu_kernels);
+    if (s->nfiles > 0 && s->files[0].cpu_prefetch[0]) /* and where its decode tiles prefetched */
+        cJSON_AddStringToObject(pv, "cpu_prefetch", s->files[0].cpu_prefetch);
     cJSON *cmds = cJSON_AddArrayToObject(pv, "bench_commands");
     for (int i = 0; i < s->nfiles; i++)
         cJSON_AddItemToArray(cmds, cJSON_CreateString(s->files[i].command));

@@ -163,6 +163,7 @@ static int parse_file_header(const cJSON *root, cal_file *f, sim_wformat *fmt, c
     if ((rc = sim_json_str_opt(dev, "cpu", f->cpu, sizeof f->cpu, file, "device", err)) ||
         (rc = sim_json_str_opt(dev, "gpu", f->gpu, sizeof f->gpu, file, "device", err)) ||
         (rc = sim_json_str_opt(dev, "cpu_kernels", f->cpu_kernels, sizeof f->cpu_kernels, file, "device", err)) ||
+        (rc = sim_json_str_opt(dev, "cpu_prefetch", f->cpu_prefetch, sizeof f->cpu_prefetch, file, "device", err)) ||
         (rc = pos_int(dev, "ranks", false, &f->ranks, file, "device", err)))
         return rc;
     f->cores = f->threads = 0;

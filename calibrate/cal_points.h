@@ -43,6 +43,8 @@ typedef struct cal_file {
     char gpu[128];           /* device.gpu, when a GPU backend wrote the file */
     char cpu_kernels[16];    /* device.cpu_kernels: the CPU kernel level that ran ("x86-64-v4" ...; "" if not
                                 recorded), which MOESIM_GENERIC / MOESIM_CPU_KERNELS may narrow */
+    char cpu_prefetch[8];    /* device.cpu_prefetch: where the decode tiles prefetched ("l1", "l2"; "" if not
+                                recorded), which moves CPU decode by up to a quarter (engine/README.md) */
     int cores, threads, ranks;
     double load_avg;         /* device.load_avg when the engine recorded it, else -1 */
     char date[32];

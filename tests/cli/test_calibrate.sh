@@ -44,6 +44,9 @@ if [ "${args[0]}" != --from ]; then
   else wantk='^(x86-64|x86-64-v3|x86-64-v3\+vnni|x86-64-v4|x86-64-v4\+vnni|baseline)$'; fi
   [[ "$kl" =~ $wantk ]] && head -n 1 "$tmp/report" | grep -q "kernels $kl" && ok ||
     bad "calibrated file's provenance.cpu_kernels is '$kl' (expected to match $wantk, and named in the report)"
+  pf=$(jq -r '.calibration.provenance.cpu_prefetch // "missing"' "$cal")
+  [[ "$pf" =~ ^l[12]$ ]] && head -n 1 "$tmp/report" | grep -q "prefetch $pf" && ok ||
+    bad "calibrated file's provenance.cpu_prefetch is '$pf' (expected l1 or l2, and named in the report)"
 fi
 grep -qE "^qwen3-30b-a3b +bf16 +1 " "$tmp/report" && ok || bad "report lacks the qwen3 1-token row"
 grep -q "held out" "$tmp/report" && grep -q "fitted" "$tmp/report" && ok || bad "report lacks held-out/fitted roles"
