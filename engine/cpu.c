@@ -438,7 +438,7 @@ static const eng_backend_ops cpu_ops = { cpu_forward, cpu_weights, cpu_destroy }
 /* Whether the layer packs its weights into the decode tile's panels (weights.h). The panels
  * make a tile one sequential stream, which the tiles' prefetch into L1 needs (AMD Zen 5 VM:
  * decode +10-50% at 4-16 tokens). Where the tiles prefetch into L2 (Intel; kernels_cpu.h,
- * eng_k_prefetch_name) the row-major rows stream as fast (Intel Xeon VM, 2026-12-01, paired,
+ * eng_k_prefetch_l2) the row-major rows stream as fast (Intel Xeon VM, 2026-12-01, paired,
  * 1 / 4 / 16 tokens: FP32 89-93% of the triad packed, 92-93% row-major; BF16 84-86 / 84-86;
  * INT8 79-81 / 77-80), and FP32 then keeps its weights row-major: its prefill hands them to
  * OpenBLAS in place, where packed weights are first copied out of the panels (1,024 tokens:
@@ -450,7 +450,7 @@ static int pack_weights(eng_dtype dt)
     const char *v = getenv("MOESIM_NO_PACK");
     if (v && *v && strcmp(v, "0") != 0)
         return 0;
-    return !(dt == ENG_FP32 && strcmp(eng_k_prefetch_name(), "l2") == 0);
+    return !(dt == ENG_FP32 && eng_k_prefetch_l2());
 }
 
 int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c, eng_transport *tr,

@@ -40,7 +40,7 @@ $(BUILD)/tests/engine/bench_tile: $(BUILD)/tests/engine/bench_tile.o $(ENG_LIBS)
 
 .PHONY: bench-tile
 bench-tile: $(BUILD)/tests/engine/bench_tile
-	@for d in bf16 int8 fp32; do taskset -c 1 $< l2 $$d && $< stream $$d || exit 1; done; $< hash
+	@for d in bf16 int8 fp32; do taskset -c 1 $< l2 $$d && $< stream $$d || exit 1; done; $< read && $< hash
 
 # Unit tests, then the command line (bad input, JSON), then expert parallelism under mpirun.
 # OMP_NUM_THREADS=2: the CI machine has two cores; more threads would only oversubscribe.

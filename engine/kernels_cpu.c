@@ -312,7 +312,7 @@ static int isa_choice(int *vnni)
  * larger L2 queue instead. On a 2-core Intel Xeon VM (AVX-512, AMX; 2026-12-01, triad ~30
  * GB/s), packed 1536 x 2048 matrices streamed on both cores (bench_tile stream), 1 / 2 / 4
  * tokens, L1 -> L2: FP32 26.3 / 25.4 / 22.7 -> 29.9 / 28.9 / 28.1 GB/s, INT8 21.0 / 21.5 / 22.0
- * -> 28.5 / 26.9 / 26.0, BF16 26.7 / 23.6 / 20.9 -> 29.2 / 26.9 / 25.8 (a plain read: 29-33);
+ * -> 28.5 / 26.9 / 26.0, BF16 26.7 / 23.6 / 20.9 -> 29.2 / 26.9 / 25.8 (`bench_tile read`, a plain sum: 27);
  * prefetchnta fell to 9-11. On the AMD Zen 5 VM of the sessions before, L2 was 3-7% slower
  * for BF16 than L1, so L1 stays the default on every CPU but Intel's.
  * MOESIM_CPU_PREFETCH=l1|l2 asks for one; a value not understood leaves the CPU's default
@@ -332,9 +332,14 @@ static int prefetch_choice(void)
     return 1;
 }
 
+int eng_k_prefetch_l2(void)
+{
+    return prefetch_choice() == 2;
+}
+
 const char *eng_k_prefetch_name(void)
 {
-    return prefetch_choice() == 2 ? "l2" : "l1";
+    return eng_k_prefetch_l2() ? "l2" : "l1";
 }
 
 int eng_k_isa_level(void)
@@ -438,14 +443,14 @@ int eng_k_isa_check(char *msg, size_t cap)
 #define NT_ARGS (M, N, x, ldx, w, row0, y, ldy, pf_l2)
 #ifdef ENG_X86_LEVELS
 #define NT_WIDE(T, DT)                                                                                       \
-    TGT16 INLINE void nt_##T##_16 NT_PARAMS { nt_body_16(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }                \
+    TGT16 INLINE void nt_##T##_16 NT_PARAMS { nt_body_16(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }         \
     TGT8 INLINE void nt_##T##_8 NT_PARAMS { nt_body_8(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }
 #else
 #define NT_WIDE(T, DT)
 #endif
 #define NT_WIDTHS(T, DT)                                                                                     \
     NT_WIDE(T, DT)                                                                                           \
-    INLINE void nt_##T##_4 NT_PARAMS { nt_body_4(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }                        \
+    INLINE void nt_##T##_4 NT_PARAMS { nt_body_4(DT, M, N, x, ldx, w, row0, y, ldy, pf_l2); }                \
     ENG_KERNEL3(static, nt_##T, nt_##T##_16, nt_##T##_8, nt_##T##_4, NT_PARAMS, NT_ARGS)
 NT_WIDTHS(f32, ENG_FP32)
 NT_WIDTHS(bf16, ENG_BF16)
@@ -481,7 +486,7 @@ void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
 {
     if (M <= 0 || N <= 0)
         return;
-    const int pf_l2 = prefetch_choice() == 2;
+    const int pf_l2 = eng_k_prefetch_l2();
     switch (w->dtype) {
     case ENG_BF16: nt_bf16(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
     case ENG_INT8: nt_i8(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;

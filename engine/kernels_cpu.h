@@ -42,6 +42,7 @@ const char *eng_k_isa_name(void);
  * prefetch_choice: L2 on Intel CPUs, L1 elsewhere; MOESIM_CPU_PREFETCH=l1|l2 asks for one).
  * Only the speed depends on it. */
 const char *eng_k_prefetch_name(void);
+int eng_k_prefetch_l2(void);        /* 1 when that is L2 */
 
 /* 0 when the environment's request can be met; else -1 and msg says why (an unknown
  * MOESIM_CPU_KERNELS or MOESIM_CPU_PREFETCH, or a level above this CPU's). Front ends refuse
