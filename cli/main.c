@@ -19,9 +19,11 @@ static void eval_usage(FILE *f)
     fprintf(f, "usage: moesim eval --model M --hw H [options] [--json]\n"
                "  serving:  --isl N --osl N --concurrency C\n"
                "  one step: --phase prefill|decode --batch B --context L\n"
-               "  llama-bench rows: --llama-bench [--pp N] [--tg N] [--format md|table|csv|json]  (one sequence:\n"
-               "            ppN prompt, tgN generation; defaults pp512, tg128; md: llama-bench's markdown table\n"
-               "            (the default), table: aligned columns, csv and json: one row per test; --json = --format json)\n"
+               "  llama-bench rows: --llama-bench [--pp N] [--tg N] [--ubatch N] [--depth N] [--format md|table|csv|json]\n"
+               "            (one sequence, as llama-bench's -p, -n, -ub and -d: ppN a prompt of N tokens in micro-batches of\n"
+               "            --ubatch, tgN N tokens generated, each test after --depth tokens already in the cache; defaults\n"
+               "            llama-bench's: pp512, tg128, ubatch 512, depth 0. md: llama-bench's markdown table (the default),\n"
+               "            table: aligned columns, csv and json: one row per test; --json = --format json)\n"
                "options (each also a field of moesim.eval{} in Lua, with '_' for '-'):\n");
     sim_cli_option_help(f);
 }
@@ -88,16 +90,35 @@ static int print_bench(const sim_deploy *d, const sim_local_bench *b, bench_form
     return 0;
 }
 
-/* --llama-bench: llama-bench's pp and tg tests for the deployment a request describes. */
-static int llama_bench(const sim_request *r, const char *pp_text, const char *tg_text, bench_format fmt)
+/* One of --llama-bench's sizes: a whole number in [lo, 10000000], or the default where not given. */
+static int bench_size(const char *text, const char *flag, const char *what, long lo, int *out)
 {
-    long pp = 512, tg = 128;
-    sim_err err = { 0 };
+    if (!text)
+        return 0;
     char *end;
-    if (pp_text && ((pp = strtol(pp_text, &end, 10)) < 1 || *end || pp > 10000000))
-        return cmd_fail(SIM_EINPUT, "eval: --pp must be a whole number of prompt tokens, 1 to 10000000");
-    if (tg_text && ((tg = strtol(tg_text, &end, 10)) < 1 || *end || tg > 10000000))
-        return cmd_fail(SIM_EINPUT, "eval: --tg must be a whole number of generated tokens, 1 to 10000000");
+    long v = strtol(text, &end, 10);
+    if (end == text || *end || v < lo || v > 10000000) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "eval: %s must be a whole number of %s, %ld to 10000000 (got '%.40s')", flag, what, lo,
+                 text);
+        return cmd_fail(SIM_EINPUT, msg);
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* --llama-bench: llama-bench's pp and tg tests for the deployment a request describes. */
+static int llama_bench(const sim_request *r, const char *const text[4], bench_format fmt)
+{
+    sim_local_bench_opts o;
+    sim_local_bench_defaults(&o);
+    sim_err err = { 0 };
+    int rc;
+    if ((rc = bench_size(text[0], "--pp", "prompt tokens", 1, &o.pp)) ||
+        (rc = bench_size(text[1], "--tg", "generated tokens", 1, &o.tg)) ||
+        (rc = bench_size(text[2], "--ubatch", "tokens per micro-batch (llama-bench's -ub)", 1, &o.ubatch)) ||
+        (rc = bench_size(text[3], "--depth", "tokens already in the cache (llama-bench's -d)", 0, &o.depth)))
+        return rc;
     sim_session *session = sim_session_alloc();
     if (!session)
         return cmd_fail(SIM_EFAIL, "out of memory");
@@ -105,11 +126,11 @@ static int llama_bench(const sim_request *r, const char *pp_text, const char *tg
     sim_serve_opts so;
     bool has_prefill;
     sim_local_bench b;
-    int rc = sim_request_bench_options(r, &err);
+    rc = sim_request_bench_options(r, &err);
     if (rc == SIM_OK)
         rc = sim_request_deploy(session, r, &d, &pre, &has_prefill, &so, &err);
     if (rc == SIM_OK)
-        rc = sim_local_bench_run(&d, (int)pp, (int)tg, &b, &err);
+        rc = sim_local_bench_run(&d, &o, &b, &err);
     if (rc)
         rc = cmd_fail(err.code, err.msg);
     else
@@ -123,10 +144,12 @@ int cmd_eval(int argc, char **argv)
     sim_request r;
     sim_request_defaults(&r);
     bool json = false, bench = false;
-    const char *pp = NULL, *tg = NULL, *format = NULL;
-    const sim_cli_flag flags[] = { { "--json", NULL, &json }, { "--llama-bench", NULL, &bench },
-                                   { "--pp", &pp, NULL }, { "--tg", &tg, NULL }, { "--format", &format, NULL } };
-    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 5);
+    const char *sizes[4] = { NULL, NULL, NULL, NULL }, *format = NULL; /* --pp, --tg, --ubatch, --depth */
+    const sim_cli_flag flags[] = { { "--json", NULL, &json },      { "--llama-bench", NULL, &bench },
+                                   { "--pp", &sizes[0], NULL },     { "--tg", &sizes[1], NULL },
+                                   { "--ubatch", &sizes[2], NULL }, { "--depth", &sizes[3], NULL },
+                                   { "--format", &format, NULL } };
+    int rc = sim_cli_parse("eval", argc, argv, &r, flags, 7);
     if (rc == 1) {
         eval_usage(stdout);
         return 0;
@@ -137,10 +160,10 @@ int cmd_eval(int argc, char **argv)
         bench_format fmt;
         if ((rc = bench_format_parse(format, json, &fmt)))
             return rc;
-        return llama_bench(&r, pp, tg, fmt);
+        return llama_bench(&r, sizes, fmt);
     }
-    if (pp || tg || format)
-        return cmd_fail(SIM_EINPUT, "eval: --pp, --tg and --format go with --llama-bench");
+    if (sizes[0] || sizes[1] || sizes[2] || sizes[3] || format)
+        return cmd_fail(SIM_EINPUT, "eval: --pp, --tg, --ubatch, --depth and --format go with --llama-bench");
     sim_err err = { 0 };
     sim_session *session = sim_session_alloc();
     sim_request_result *res = malloc(sizeof *res);

@@ -479,28 +479,48 @@ static int push_owned_json(lua_State *L, lconv_box *box, cJSON *j, const char *f
     return 1;
 }
 
-/* moesim.llama_bench{ eval options..., pp = 512, tg = 128 } -> the two llama-bench rows
- * (pp and tg) for the deployment the options describe, as `moesim eval --llama-bench --json`
- * prints them: one sequence, tokens/s, null with a reason when the weights do not fit. */
+/* moesim.llama_bench{ eval options..., pp = 512, tg = 128, ubatch = 512, depth = 0 } -> the two
+ * llama-bench rows (pp and tg) for the deployment the options describe, as `moesim eval
+ * --llama-bench --json` prints them: one sequence, tokens/s, null with a reason when the
+ * weights do not fit. pp, tg, ubatch and depth are llama-bench's -p, -n, -ub and -d
+ * (sim_local_bench_opts), not the request's. */
+static const char *const bench_fields[] = { "pp", "tg", "ubatch", "depth" };
+
+static bool is_bench_field(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return false;
+    for (size_t i = 0; i < sizeof bench_fields / sizeof bench_fields[0]; i++)
+        if (!strcmp(lua_tostring(L, idx), bench_fields[i]))
+            return true;
+    return false;
+}
+
 static int l_llama_bench(lua_State *L)
 {
     check_table(L, 1, "llama_bench");
-    lua_Integer pp = 512, tg = 128;
-    lua_getfield(L, 1, "pp");
-    if (!lua_isnil(L, -1))
-        pp = luaL_checkinteger(L, -1);
-    lua_getfield(L, 1, "tg");
-    if (!lua_isnil(L, -1))
-        tg = luaL_checkinteger(L, -1);
-    lua_pop(L, 2);
-    if (pp < 1 || tg < 1 || pp > 10000000 || tg > 10000000)
-        return luaL_error(L, "llama_bench: fields 'pp' and 'tg' must be whole numbers of tokens, 1 to 10000000");
-    /* the eval options without pp and tg (which are llama-bench's, not the request's) */
+    sim_local_bench_opts o;
+    sim_local_bench_defaults(&o);
+    int *const slot[] = { &o.pp, &o.tg, &o.ubatch, &o.depth };
+    for (int i = 0; i < 4; i++) {
+        lua_getfield(L, 1, bench_fields[i]);
+        if (!lua_isnil(L, -1)) {
+            int isint;
+            lua_Integer v = lua_tointegerx(L, -1, &isint);
+            const lua_Integer lo = i == 3 ? 0 : 1;
+            if (!isint || v < lo || v > 10000000)
+                return luaL_error(L, "llama_bench: field '%s' must be a whole number of tokens, %d to 10000000 (got %s)",
+                                  bench_fields[i], (int)lo, luaL_tolstring(L, -1, NULL));
+            *slot[i] = (int)v;
+        }
+        lua_pop(L, 1);
+    }
+    /* the eval options without llama-bench's own */
     lua_newtable(L);
     int opts = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, 1)) {
-        if (lua_type(L, -2) == LUA_TSTRING && (!strcmp(lua_tostring(L, -2), "pp") || !strcmp(lua_tostring(L, -2), "tg"))) {
+        if (is_bench_field(L, -2)) {
             lua_pop(L, 1);
             continue;
         }
@@ -521,7 +541,7 @@ static int l_llama_bench(lua_State *L)
     if (rc == SIM_OK)
         rc = sim_request_deploy(session, &r, &d, &pre, &has_prefill, &so, &err);
     if (rc == SIM_OK)
-        rc = sim_local_bench_run(&d, (int)pp, (int)tg, &b, &err);
+        rc = sim_local_bench_run(&d, &o, &b, &err);
     if (rc)
         return raise_err(L, "llama_bench", &err);
     lconv_box *box = lconv_box_json(L);

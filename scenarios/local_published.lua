@@ -15,11 +15,12 @@ for _, c in ipairs(record.rows) do
     local kind, n = c.test:match("^(%a%a)(%d+)$")
     assert(kind == "pp" or kind == "tg", "local.json row " .. c.id .. ": test must be ppN or tgN")
     -- llama-bench runs a tg test after an empty prompt and a pp test alone: only the asked one matters
-    -- a custom mix named after a file type (M6's ByteShape file) runs at its measured size, and
-    -- each row on its own runtime's GEMM curves (ik_llama.cpp's CPU kernels are not mainline's)
+    -- a custom mix named after a file type (M6's ByteShape file) runs at its measured size, each
+    -- row on its own runtime's GEMM curves (ik_llama.cpp's CPU kernels are not mainline's), and
+    -- its prompt in the micro-batches the source ran (ubatch; null: llama-bench's default, 512)
     local runtime = c.runtime:match("^ik_llama") and "ik_llamacpp" or "llamacpp"
     local bench = moesim.llama_bench{ model = c.card, hw = c.hw, precision = c.format, runtime = runtime,
-                                      gguf_file_gib = c.custom_file and c.file_gib or nil,
+                                      gguf_file_gib = c.custom_file and c.file_gib or nil, ubatch = c.ubatch,
                                       pp = kind == "pp" and tonumber(n) or 512,
                                       tg = kind == "tg" and tonumber(n) or 128 }
     local sim = bench[kind == "pp" and 1 or 2].t_s

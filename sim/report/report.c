@@ -923,9 +923,17 @@ static void bench_model_label(const sim_deploy *d, char *buf, size_t cap)
                  custom);
 }
 
+/* A test's name as llama-bench prints it: "pp512", "tg128", with " @ d4096" after a depth. */
+static void bench_test_name(const sim_local_bench *b, int tg, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s%d", tg ? "tg" : "pp", tg ? b->tg : b->pp);
+    if (b->depth > 0 && n > 0 && (size_t)n < cap)
+        snprintf(buf + n, cap - (size_t)n, " @ d%d", b->depth);
+}
+
 void sim_report_print_llama_bench(FILE *f, const sim_deploy *d, const sim_local_bench *b)
 {
-    char model[160], backend[96], t[2][32];
+    char model[160], backend[96], t[2][32], test[2][48];
     bench_model_label(d, model, sizeof model);
     if (d->gpus > 1)
         snprintf(backend, sizeof backend, "%d x %s", d->gpus, d->hw->name);
@@ -937,16 +945,23 @@ void sim_report_print_llama_bench(FILE *f, const sim_deploy *d, const sim_local_
             snprintf(t[i], sizeof t[i], "%.2f", v);
         else
             snprintf(t[i], sizeof t[i], "-");
+        bench_test_name(b, i, test[i], sizeof test[i]);
     }
-    fprintf(f, "| model | size | params | backend | test | t/s |\n");
-    fprintf(f, "| --- | ---: | ---: | --- | ---: | ---: |\n");
-    fprintf(f, "| %s | %.2f GiB | %.2f B | %s | pp%d | %s |\n", model, b->weight_bytes / 1073741824.0, b->params / 1e9,
-            backend, b->pp, t[0]);
-    fprintf(f, "| %s | %.2f GiB | %.2f B | %s | tg%d | %s |\n", model, b->weight_bytes / 1073741824.0, b->params / 1e9,
-            backend, b->tg, t[1]);
+    /* as llama-bench's markdown: an n_ubatch column only when it is not the default */
+    const bool ub = b->ubatch != 512;
+    char ubcol[24] = "";
+    fprintf(f, "| model | size | params | backend |%s test | t/s |\n", ub ? " n_ubatch |" : "");
+    fprintf(f, "| --- | ---: | ---: | --- |%s ---: | ---: |\n", ub ? " ---: |" : "");
+    if (ub)
+        snprintf(ubcol, sizeof ubcol, " %d |", b->ubatch);
+    for (int i = 0; i < 2; i++)
+        fprintf(f, "| %s | %.2f GiB | %.2f B | %s |%s %s | %s |\n", model, b->weight_bytes / 1073741824.0,
+                b->params / 1e9, backend, ubcol, test[i], t[i]);
     if (!b->fits)
         fprintf(f, "\nDOES NOT FIT: %s\n", b->reason);
-    fprintf(f, "\n(moesim predictions, one sequence, as llama-bench runs its tests; basis: ");
+    fprintf(f, "\n(moesim predictions, one sequence, as llama-bench runs its tests: the prompt in %d micro-batch%s of "
+               "at most %d tokens; basis: ",
+            b->micro_batches, b->micro_batches == 1 ? "" : "es", b->ubatch);
     char basis[512];
     efficiency_basis(d, basis, sizeof basis);
     fprintf(f, "%s)\n", basis);
@@ -955,7 +970,7 @@ void sim_report_print_llama_bench(FILE *f, const sim_deploy *d, const sim_local_
 cJSON *sim_report_llama_bench(const sim_deploy *d, const sim_local_bench *b)
 {
     cJSON *rows = cJSON_CreateArray();
-    char model[160], test[32];
+    char model[160], test[48];
     bench_model_label(d, model, sizeof model);
     for (int i = 0; i < 2; i++) {
         cJSON *r = cJSON_CreateObject();
@@ -964,8 +979,10 @@ cJSON *sim_report_llama_bench(const sim_deploy *d, const sim_local_bench *b)
         sim_json_add_num(r, "params_b", b->params / 1e9);
         cJSON_AddStringToObject(r, "backend", d->hw->name);
         sim_json_add_num(r, "gpus", d->gpus);
-        snprintf(test, sizeof test, "%s%d", i ? "tg" : "pp", i ? b->tg : b->pp);
+        bench_test_name(b, i, test, sizeof test);
         cJSON_AddStringToObject(r, "test", test);
+        sim_json_add_num(r, "n_ubatch", b->ubatch);
+        sim_json_add_num(r, "n_depth", b->depth);
         sim_json_add_num(r, "t_s", i ? b->tg_tps : b->pp_tps);
         cJSON_AddBoolToObject(r, "fits", b->fits);
         if (!b->fits)

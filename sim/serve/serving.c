@@ -138,17 +138,65 @@ int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, s
     return sim_phase_run_spec(d, prefill, batch, ctx, NULL, out, err);
 }
 
-int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *out, sim_err *err)
+void sim_local_bench_defaults(sim_local_bench_opts *o)
+{
+    *o = (sim_local_bench_opts){ .pp = 512, .tg = 128, .ubatch = 512, .depth = 0 };
+}
+
+/* A prompt's micro-batches in turn (sim_local_bench_run); *time_s their summed stage times.
+ * llama-bench's test_prompt calls llama_decode on chunks of n_batch tokens (-b, 2048; llama.cpp
+ * clamps n_ubatch to it, so a run with a larger -ub passed a -b as large), each returning the
+ * logits of its last token, and llama_decode splits a chunk into micro-batches of n_ubatch. */
+static int prompt_time(const sim_deploy *d, const sim_memfit *mem, const sim_local_bench_opts *o, double *time_s,
+                       sim_err *err)
+{
+    const int nbatch = o->ubatch > 2048 ? o->ubatch : 2048;
+    *time_s = 0;
+    for (int chunk = 0; chunk < o->pp; chunk += nbatch) {
+        const int end = o->pp - chunk < nbatch ? o->pp : chunk + nbatch;
+        for (int done = chunk; done < end;) {
+            const int n = end - done < o->ubatch ? end - done : o->ubatch;
+            sim_step_shape s = { .prefill_tokens = n, .prefill_ctx = o->depth + done + n / 2.0,
+                                 .prefill_seqs = done + n == end }; /* the chunk's logits row */
+            sim_step_result r;
+            int rc = sim_step_eval(d, mem, &s, &r, err);
+            if (rc)
+                return rc;
+            *time_s += r.stage_time_s;
+            done += n;
+        }
+    }
+    return SIM_OK;
+}
+
+int sim_local_bench_run(const sim_deploy *d, const sim_local_bench_opts *o, sim_local_bench *out, sim_err *err)
 {
     memset(out, 0, sizeof *out);
-    out->pp = pp;
-    out->tg = tg;
-    if (pp < 1 || tg < 1 || pp > 1e7 || tg > 1e7)
+    out->pp = o->pp;
+    out->tg = o->tg;
+    out->ubatch = o->ubatch;
+    out->depth = o->depth;
+    if (o->pp < 1 || o->tg < 1 || o->pp > 1e7 || o->tg > 1e7)
         return sim_fail(err, SIM_EINPUT, "llama-bench tests: pp and tg must be 1 to 10,000,000 tokens (got %d, %d)",
-                        pp, tg);
+                        o->pp, o->tg);
+    if (o->ubatch < 1 || o->ubatch > 1e7)
+        return sim_fail(err, SIM_EINPUT, "llama-bench tests: ubatch (the micro-batch, llama-bench's -ub) must be 1 to "
+                        "10,000,000 tokens (got %d)", o->ubatch);
+    if (o->depth < 0 || o->depth > 1e7)
+        return sim_fail(err, SIM_EINPUT, "llama-bench tests: depth (tokens already in the cache, llama-bench's -d) must be "
+                        "0 to 10,000,000 (got %d)", o->depth);
+    const long nbatch = o->ubatch > 2048 ? o->ubatch : 2048, full = o->pp / nbatch, rest = o->pp % nbatch;
+    out->micro_batches = (int)(full * ((nbatch + o->ubatch - 1) / o->ubatch) + (rest + o->ubatch - 1) / o->ubatch);
+    if (out->micro_batches > SIM_LOCAL_BENCH_MAX_UBATCHES)
+        return sim_fail(err, SIM_EINPUT, "llama-bench tests: pp %d in micro-batches of %d is %d passes; at most %d (raise "
+                        "ubatch)", o->pp, o->ubatch, out->micro_batches, SIM_LOCAL_BENCH_MAX_UBATCHES);
+    /* each phase's fit at the most the cache holds during its test */
     sim_phase_result pre, dec;
-    int rc = sim_phase_run(d, true, 1, pp, &pre, err);
-    if (rc || (rc = sim_phase_run(d, false, 1, (tg + 1) / 2.0, &dec, err)))
+    int rc = sim_phase_run(d, true, 1, (double)o->depth + o->pp, &pre, err);
+    if (rc || (rc = sim_phase_run(d, false, 1, o->depth + (o->tg + 1) / 2.0, &dec, err)))
+        return rc;
+    double pp_s;
+    if ((rc = prompt_time(d, &pre.mem, o, &pp_s, err)))
         return rc;
     sim_param_counts pc;
     sim_model_params(d->model, &pc);
@@ -159,7 +207,7 @@ int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *ou
     out->fits = pre.fits && dec.fits;
     snprintf(out->reason, sizeof out->reason, "%s", !pre.fits ? pre.reason : dec.reason);
     /* one sequence: tokens/s of the deployment = per device x devices / attention ranks in use */
-    out->pp_tps = out->fits ? pre.tokens_per_s_per_gpu * d->gpus / d->dp : NAN;
+    out->pp_tps = out->fits && pp_s > 0 ? o->pp / pp_s : NAN;
     out->tg_tps = out->fits ? dec.tokens_per_s_per_gpu * d->gpus / d->dp : NAN;
     return SIM_OK;
 }

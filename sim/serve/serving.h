@@ -179,11 +179,23 @@ int sim_phase_run(const sim_deploy *d, bool prefill, double batch, double ctx, s
 int sim_phase_run_spec(const sim_deploy *d, bool prefill, double batch, double ctx, const sim_phase_spec *spec,
                        sim_phase_result *out, sim_err *err);
 
-/* llama-bench's two tests for one user (one sequence): ppN, a prompt of N tokens in one
- * pass, and tgN, N tokens generated one at a time from an empty context (llama-bench's
- * defaults: pp512, tg128). Rates are of the whole deployment, as llama-bench prints them. */
+/* llama-bench's two tests for one user (one sequence), with its parameters that change what a
+ * test computes (llama.cpp tools/llama-bench/llama-bench.cpp, cmd_params_defaults):
+ *   pp N (-p, 512): a prompt of N tokens, computed in micro-batches of at most `ubatch`
+ *     tokens (-ub, 512), each a forward pass against the KV the earlier ones wrote;
+ *   tg N (-n, 128): N tokens generated one at a time;
+ *   depth (-d, 0): tokens already in the KV cache when each test starts ("pp512 @ d4096").
+ * Rates are of the whole deployment, as llama-bench prints them. */
+typedef struct sim_local_bench_opts {
+    int pp, tg, ubatch, depth;
+} sim_local_bench_opts;
+
+/* llama-bench's defaults: pp 512, tg 128, ubatch 512, depth 0. */
+void sim_local_bench_defaults(sim_local_bench_opts *o);
+
 typedef struct sim_local_bench {
-    int pp, tg;                    /* the test sizes */
+    int pp, tg, ubatch, depth;     /* the tests as run */
+    int micro_batches;             /* forward passes the prompt took */
     double pp_tps, tg_tps;         /* tokens/s; NaN when the deployment does not fit */
     bool fits;
     char reason[512];
@@ -191,9 +203,18 @@ typedef struct sim_local_bench {
     double params;                 /* total weights of the model (its "params") */
 } sim_local_bench;
 
-/* pp: one prefill pass of `pp` tokens; tg: the mean of `tg` decode steps whose context grows
- * from 1 to tg, taken at the midpoint (the step time is linear in context over that range). */
-int sim_local_bench_run(const sim_deploy *d, int pp, int tg, sim_local_bench *out, sim_err *err);
+/* Most micro-batches one pp test may take (pp / ubatch): each is a step evaluation. */
+#define SIM_LOCAL_BENCH_MAX_UBATCHES 4096
+
+/* pp: the micro-batches in turn, each (n tokens after c in the cache) a prefill step whose
+ * tokens attend to c + n / 2 keys on average; as llama-bench runs it, the prompt goes to
+ * llama_decode in chunks of n_batch (2048, or ubatch where larger), each split into
+ * micro-batches of ubatch and returning one logits row; pp_tps = pp / the summed stage times. With ubatch >= pp and
+ * depth 0 that is one pass of the whole prompt. tg: the mean of `tg` decode steps whose
+ * context grows from depth + 1 to depth + tg, taken at the midpoint (the step time is linear
+ * in context over that range). The KV cache must hold depth + pp (depth + tg) tokens. Fails
+ * with SIM_EINPUT on sizes out of range, naming the parameter. */
+int sim_local_bench_run(const sim_deploy *d, const sim_local_bench_opts *o, sim_local_bench *out, sim_err *err);
 
 /* The share of a step's stage time that layers of kind `k` take (0 when the stage took
  * no time), for breakdowns. */

@@ -95,6 +95,10 @@ local ok, err = pcall(moesim.eval, { model = "deepseek-v3", hw = "h200", gpus = 
 assert(not ok and err:find("option 'batch' goes with 'phase'", 1, true), tostring(err))
 ok, err = pcall(moesim.llama_bench, { model = "qwen3-30b-a3b", hw = "rtx4090", precision = "q4_k_m", isl = 100 })
 assert(not ok and err:find("option 'isl' goes with serving", 1, true), tostring(err))
+ok, err = pcall(moesim.llama_bench, { model = "qwen3-30b-a3b", hw = "rtx4090", precision = "q4_k_m", ubatch = 0.5 })
+assert(not ok and err:find("field 'ubatch' must be a whole number of tokens, 1 to 10000000 (got 0.5)", 1, true), tostring(err))
+local lb = moesim.llama_bench{ model = "qwen3-30b-a3b", hw = "rtx4090", precision = "q4_k_m", pp = 2048, ubatch = 2048, depth = 100 }
+assert(lb[1].test == "pp2048 @ d100" and lb[1].n_ubatch == 2048 and lb[2].n_depth == 100, lb[1].test)
 print("lua phase ok")
 LUA
 "$M" run "$tmp/phase.lua" --out "$tmp/luaphase" 2>"$tmp/lperr" | grep -q "lua phase ok" && ok ||
@@ -296,6 +300,20 @@ grep -qE '^\| mixtral-8x7b int4 \| [0-9.]+ GiB \| 46.70 B \| m4-max \| pp512 \| 
 "$M" eval --model deepseek-v3 --hw rpi5 --precision int4 --llama-bench | grep -q "| pp512 | - |" && ok \
   || bad "llama-bench on a deployment that does not fit prints a number"
 expect_fail 2 "--pp must be a whole number" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --pp 0
+# llama-bench's -ub and -d: a prompt in micro-batches, tests after a depth, named as llama-bench names them
+"$M" eval --model gpt-oss-20b --hw rtx4090 --precision mxfp4_moe --llama-bench --pp 4096 --ubatch 1024 --depth 512 --json |
+  jq -e '[.[].test] == ["pp4096 @ d512", "tg128 @ d512"] and all(.[]; .n_ubatch == 1024 and .n_depth == 512)' >/dev/null \
+  && ok || bad "llama-bench --ubatch/--depth JSON rows"
+one=$("$M" eval --model gpt-oss-20b --hw rtx4090 --precision mxfp4_moe --llama-bench --pp 4096 --ubatch 4096 --json | jq '.[0].t_s')
+four=$("$M" eval --model gpt-oss-20b --hw rtx4090 --precision mxfp4_moe --llama-bench --pp 4096 --ubatch 1024 --json | jq '.[0].t_s')
+awk -v a="$one" -v b="$four" 'BEGIN { exit !(b < a) }' && ok || bad "an MoE prompt in 4 micro-batches ($four t/s) is not slower than in one ($one)"
+"$M" eval --model gpt-oss-20b --hw rtx4090 --precision mxfp4_moe --llama-bench --pp 4096 --ubatch 1024 |
+  grep -qE '^\| gpt-oss-20b mxfp4_moe \| [0-9.]+ GiB \| [0-9.]+ B \| rtx4090 \| 1024 \| pp4096 \| [0-9.]+ \|$' && ok \
+  || bad "llama-bench markdown: an n_ubatch column where it is not the default"
+expect_fail 2 "--ubatch must be a whole number of tokens per micro-batch" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --ubatch 0
+expect_fail 2 "--depth must be a whole number of tokens already in the cache" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --depth -1
+expect_fail 2 "pp 100000 in micro-batches of 8 is 12500 passes; at most 4096" -- "$M" eval --model mixtral-8x7b --hw m4-max --llama-bench --pp 100000 --ubatch 8
+expect_fail 2 "--ubatch, --depth and --format go with --llama-bench" -- "$M" eval --model mixtral-8x7b --hw m4-max --ubatch 512
 # --format (issue 14 item 7): csv and table carry the same rows as JSON; a reason is printed whole
 "$M" eval --model mixtral-8x7b --hw m4-max --precision int4 --llama-bench --format csv >"$tmp/lb.csv"
 head -1 "$tmp/lb.csv" | grep -qx 'model,size_gib,params_b,backend,gpus,test,t_s,fits' &&
