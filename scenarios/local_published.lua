@@ -12,8 +12,10 @@ local record = moesim.published("local")
 local rows, fed_any = {}, false
 for _, c in ipairs(record.rows) do
   if c.kind == "moe" and c.hw ~= nil and c.card ~= nil and c.format ~= nil then
-    local kind, n = c.test:match("^(%a%a)(%d+)$")
-    assert(kind == "pp" or kind == "tg", "local.json row " .. c.id .. ": test must be ppN or tgN")
+    -- llama-bench's test name: ppN or tgN, "@ dD" after a depth (-d D: D tokens already in the cache)
+    local kind, n, depth = c.test:match("^(%a%a)(%d+) @ d(%d+)$")
+    if not kind then kind, n = c.test:match("^(%a%a)(%d+)$") end
+    assert(kind == "pp" or kind == "tg", "local.json row " .. c.id .. ": test must be ppN or tgN, with ' @ dD' after a depth")
     -- llama-bench runs a tg test after an empty prompt and a pp test alone: only the asked one matters
     -- a custom mix named after a file type (M6's ByteShape file) runs at its measured size, each
     -- row on its own runtime's GEMM curves (ik_llama.cpp's CPU kernels are not mainline's), and
@@ -21,6 +23,7 @@ for _, c in ipairs(record.rows) do
     local runtime = c.runtime:match("^ik_llama") and "ik_llamacpp" or "llamacpp"
     local bench = moesim.llama_bench{ model = c.card, hw = c.hw, precision = c.format, runtime = runtime,
                                       gguf_file_gib = c.custom_file and c.file_gib or nil, ubatch = c.ubatch,
+                                      depth = tonumber(depth),
                                       pp = kind == "pp" and tonumber(n) or 512,
                                       tg = kind == "tg" and tonumber(n) or 128 }
     local sim = bench[kind == "pp" and 1 or 2].t_s
