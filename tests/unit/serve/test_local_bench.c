@@ -17,12 +17,7 @@
 #include "serve/serving.h"
 #include "step/step.h"
 
-#define assert_close(a, b, rel)                                                                              \
-    do {                                                                                                     \
-        double _a = (a), _b = (b);                                                                           \
-        if (!(fabs(_a - _b) <= (rel) * fabs(_b)))                                                            \
-            fail_msg("%s = %.9g, expected %.9g (rel tol %g)", #a, _a, _b, (double)(rel));                    \
-    } while (0)
+#include "../assert_close.h"
 
 /* gpt-oss-20b in its MXFP4 file on an RTX 4090, one GPU: an MoE prompt whose expert GEMMs see
  * fewer rows in a smaller micro-batch. The model and hwmodel are static: the deployment points

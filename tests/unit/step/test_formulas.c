@@ -20,12 +20,7 @@
 #include "serve/serving.h"
 #include "step/step.h"
 
-#define assert_close(a, b, rel)                                                                              \
-    do {                                                                                                     \
-        double _a = (a), _b = (b);                                                                           \
-        if (!(fabs(_a - _b) <= (rel) * fabs(_b)))                                                            \
-            fail_msg("%s = %.9g, expected %.9g (rel tol %g)", #a, _a, _b, (double)(rel));                    \
-    } while (0)
+#include "../assert_close.h"
 
 /* 1 PFLOP/s BF16, 1 TB/s memory, flat memory efficiency 0.8, 5 us per kernel. */
 static sim_hw synthetic(void)
