@@ -539,6 +539,14 @@ static cJSON *hf_to_card(const cJSON *c, const char *name, const char *path, con
         scoring = "sigmoid";
     bool gpt_oss = model_type && strcmp(model_type, "gpt_oss") == 0;
     const cJSON *bias = cJSON_GetObjectItemCaseSensitive(c, "attention_bias");
+    /* Qwen2 (Qwen2/2.5 and their Coder releases) states no attention_bias: transformers'
+     * Qwen2Attention builds q_proj, k_proj and v_proj with bias=True and o_proj without */
+    bool qwen2 = model_type && strcmp(model_type, "qwen2") == 0;
+    bool attn_bias = cJSON_IsTrue(bias) || (qwen2 && !bias);
+    if (qwen2 && !bias)
+        note(notes, sizeof notes,
+             "qwen2: q, k and v projections carry biases (transformers Qwen2Attention); the card's bias also counts "
+             "an o_proj bias (hidden per layer).");
     const cJSON *tied = cJSON_GetObjectItemCaseSensitive(c, "tie_word_embeddings");
     hf_precision np;
     /* a multimodal release may state its quantization beside text_config, not in it */
@@ -583,7 +591,7 @@ static cJSON *hf_to_card(const cJSON *c, const char *name, const char *path, con
     }
     cJSON_AddNumberToObject(a, "local_window", (double)window);
     cJSON_AddNumberToObject(a, "local_layers", (double)local);
-    cJSON_AddBoolToObject(a, "bias", cJSON_IsTrue(bias));
+    cJSON_AddBoolToObject(a, "bias", attn_bias);
     if (hyb.output_gate)
         cJSON_AddBoolToObject(a, "output_gate", true);
     cJSON *f = cJSON_AddObjectToObject(card, "ffn");

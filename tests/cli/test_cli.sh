@@ -7,7 +7,7 @@ set -euo pipefail
 
 # --- listings
 n=$("$M" models --json | jq length)
-[ "$n" -eq 21 ] && ok || bad "models --json lists $n models, expected 21"
+[ "$n" -eq 22 ] && ok || bad "models --json lists $n models, expected 22"
 "$M" models | grep -q "deepseek-v3" && ok || bad "models table lacks deepseek-v3"
 # a checkpoint that keeps its shared experts wider than the routed ones says so (issue 17)
 "$M" models --json | jq -e '.[] | select(.name == "kimi-k2-thinking") | .native_precision == "int4_g32, shared bf16"' \

@@ -7,8 +7,7 @@
 # llama-bench ran it, on the hwmodel whose prior it set, and must come back within 2% of its
 # published figure (read from local.json, not repeated here).
 # Not run (no moesim card for the row's model; their priors are re-derived by hand in the
-# hwmodel's source): D2 (TinyLlama 1.1B, rpi5 GEMM), D51/D52 (Qwen2.5-Coder 7B, dgx-spark),
-# D55 (Llama 2 7B, jetson-agx-orin-64gb). D20-D49 set per-type mat-vec shares that take the
+# hwmodel's source): D2 (TinyLlama 1.1B, rpi5 GEMM), D55 (Llama 2 7B, jetson-agx-orin-64gb). D20-D49 set per-type mat-vec shares that take the
 # place of the curve at one row (checked by the unit tests of gguf_matvec), D15-D18 and D62-D87
 # per-type prompt shares (efficiency.gguf_gemm, derived on the layer weights the model computes,
 # 6.979 G for LLaMA-3-8B, so they give their rows back within 1-4%). D10 (ik_llama.cpp's repacked IQ4_XS_R4, which set ik_llama.cpp's base curve for the
@@ -30,6 +29,10 @@ check() { # id hw card format test tokens runtime
   ub=$(jq -r --arg id "$id" '.rows[] | select(.id == $id) | .ubatch // 512' tests/published/local.json)
   local bench=("--$kind" "$tokens")
   [ "$kind" = pp ] && bench+=(--ubatch "$ub")
+  # and after the depth its test names (llama-bench's "pp2048 @ d4096")
+  local depth
+  depth=$(jq -r --arg id "$id" '.rows[] | select(.id == $id) | (.test | capture("@ d(?<d>[0-9]+)$").d) // "0"' tests/published/local.json)
+  bench+=(--depth "$depth")
   got=$("$BIN/moesim" eval --model "$card" --hw "$hw" --precision "$fmt" --runtime "$rt" --llama-bench \
           "${bench[@]}" --json | jq --arg k "$kind" '.[] | select(.test | startswith($k)) | .t_s')
   local err
@@ -65,5 +68,12 @@ check D89 rtx3090     llama3.1-8b  q6_k   pp 2048 llamacpp
 check D90 rtx3090     llama3.1-8b  q3_k_s pp 2048 llamacpp
 check D91 rtx3090     llama3.1-8b  q5_1   pp 512 llamacpp
 check D92 rtx3090     llama3.1-8b  q5_k_s pp 2048 llamacpp
+# the DGX Spark's dense rows (Qwen2.5-Coder 7B, card qwen2.5-7b): pp2048 and tg32 at depth 0 and
+# after 4096-32768 tokens in the cache, at micro-batch 2048 (INT8 GEMM, memory and both
+# attention shares)
+check D51  dgx-spark  qwen2.5-7b   q8_0   pp 2048 llamacpp
+check D52  dgx-spark  qwen2.5-7b   q8_0   tg 32   llamacpp
+for id in D93 D94 D95 D96; do check "$id" dgx-spark qwen2.5-7b q8_0 pp 2048 llamacpp; done
+for id in D97 D98 D99 D100; do check "$id" dgx-spark qwen2.5-7b q8_0 tg 32 llamacpp; done
 echo "local priors: $n rows, $fail failed"
 [ "$fail" -eq 0 ]
