@@ -48,6 +48,21 @@ static double prefill_step(const sim_deploy *d, double n, double ctx, double log
     return st.stage_time_s;
 }
 
+/* llama-bench's tests on d at pp, ubatch and depth (tg 128), which must succeed. */
+static sim_local_bench bench(const sim_deploy *d, int pp, int ubatch, int depth)
+{
+    sim_local_bench_opts o;
+    sim_local_bench_defaults(&o);
+    o.pp = pp;
+    o.ubatch = ubatch;
+    o.depth = depth;
+    sim_local_bench b;
+    sim_err err = { 0 };
+    if (sim_local_bench_run(d, &o, &b, &err) != SIM_OK)
+        fail_msg("pp %d, ubatch %d, depth %d: %s", pp, ubatch, depth, err.msg);
+    return b;
+}
+
 /* llama-bench's defaults are its own: pp512, tg128, -ub 512, -d 0. */
 static void test_defaults(void **state)
 {
@@ -63,13 +78,8 @@ static void test_one_micro_batch_is_the_prefill_phase(void **state)
 {
     (void)state;
     sim_deploy d = gpt_oss_4090();
-    sim_local_bench_opts o;
-    sim_local_bench_defaults(&o);
-    o.pp = 2048;
-    o.ubatch = 2048;
-    sim_local_bench b;
+    const sim_local_bench b = bench(&d, 2048, 2048, 0);
     sim_err err = { 0 };
-    assert_int_equal(sim_local_bench_run(&d, &o, &b, &err), SIM_OK);
     sim_phase_result p;
     assert_int_equal(sim_phase_run(&d, true, 1, 2048, &p, &err), SIM_OK);
     assert_int_equal(b.micro_batches, 1);
@@ -83,22 +93,14 @@ static void test_micro_batches_by_hand(void **state)
 {
     (void)state;
     sim_deploy d = gpt_oss_4090();
-    sim_local_bench_opts o;
-    sim_local_bench_defaults(&o);
-    o.pp = 1200;
-    sim_local_bench b;
-    sim_err err = { 0 };
-    assert_int_equal(sim_local_bench_run(&d, &o, &b, &err), SIM_OK);
+    const sim_local_bench b = bench(&d, 1200, 512, 0);
     assert_int_equal(b.micro_batches, 3);
     const double t = prefill_step(&d, 512, 256, 0, 1200) + prefill_step(&d, 512, 768, 0, 1200) +
                      prefill_step(&d, 176, 1112, 1, 1200);
     assert_close(b.pp_tps, 1200 / t, 1e-12);
     /* an MoE prompt in smaller micro-batches: fewer rows per expert GEMM, the weights read
      * once per micro-batch, so fewer tokens/s than in one pass */
-    sim_local_bench one;
-    o.ubatch = 1200;
-    assert_int_equal(sim_local_bench_run(&d, &o, &one, &err), SIM_OK);
-    assert_true(b.pp_tps < one.pp_tps);
+    assert_true(b.pp_tps < bench(&d, 1200, 1200, 0).pp_tps);
 }
 
 /* pp 3000 at -ub 768: llama-bench hands llama_decode chunks of n_batch 2048 tokens, each split
@@ -108,13 +110,7 @@ static void test_chunks_of_n_batch(void **state)
 {
     (void)state;
     sim_deploy d = gpt_oss_4090();
-    sim_local_bench_opts o;
-    sim_local_bench_defaults(&o);
-    o.pp = 3000;
-    o.ubatch = 768;
-    sim_local_bench b;
-    sim_err err = { 0 };
-    assert_int_equal(sim_local_bench_run(&d, &o, &b, &err), SIM_OK);
+    const sim_local_bench b = bench(&d, 3000, 768, 0);
     assert_int_equal(b.micro_batches, 5);
     const double t = prefill_step(&d, 768, 384, 0, 3000) + prefill_step(&d, 768, 1152, 0, 3000) +
                      prefill_step(&d, 512, 1792, 1, 3000) + prefill_step(&d, 768, 2432, 0, 3000) +
@@ -128,18 +124,12 @@ static void test_depth(void **state)
 {
     (void)state;
     sim_deploy d = gpt_oss_4090();
-    sim_local_bench_opts o;
-    sim_local_bench_defaults(&o);
-    o.depth = 4096;
-    sim_local_bench b, flat;
+    const sim_local_bench b = bench(&d, 512, 512, 4096), flat = bench(&d, 512, 512, 0);
     sim_err err = { 0 };
-    assert_int_equal(sim_local_bench_run(&d, &o, &b, &err), SIM_OK);
     assert_close(b.pp_tps, 512 / prefill_step(&d, 512, 4096 + 256, 1, 4096 + 512), 1e-12);
     sim_phase_result dec;
     assert_int_equal(sim_phase_run(&d, false, 1, 4096 + 64.5, &dec, &err), SIM_OK);
     assert_close(b.tg_tps, dec.tokens_per_s_per_gpu * d.gpus / d.dp, 1e-12);
-    o.depth = 0;
-    assert_int_equal(sim_local_bench_run(&d, &o, &flat, &err), SIM_OK);
     assert_true(b.pp_tps < flat.pp_tps && b.tg_tps < flat.tg_tps);
 }
 
