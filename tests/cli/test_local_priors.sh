@@ -68,6 +68,9 @@ check D89 rtx3090     llama3.1-8b  q6_k   pp 2048 llamacpp
 check D90 rtx3090     llama3.1-8b  q3_k_s pp 2048 llamacpp
 check D91 rtx3090     llama3.1-8b  q5_1   pp 512 llamacpp
 check D92 rtx3090     llama3.1-8b  q5_k_s pp 2048 llamacpp
+# the Apple family's attention prefill share: an M2 Ultra's pp16384 of Qwen2.5-Coder 7B at
+# micro-batch 2048 (eight micro-batches against a growing cache)
+check D14  m2-ultra   qwen2.5-7b   q8_0   pp 16384 llamacpp
 # the DGX Spark's dense rows (Qwen2.5-Coder 7B, card qwen2.5-7b): pp2048 and tg32 at depth 0 and
 # after 4096-32768 tokens in the cache, at micro-batch 2048 (INT8 GEMM, memory and both
 # attention shares)
