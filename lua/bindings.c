@@ -485,6 +485,7 @@ static int push_owned_json(lua_State *L, lconv_box *box, cJSON *j, const char *f
  * weights do not fit. pp, tg, ubatch and depth are llama-bench's -p, -n, -ub and -d
  * (sim_local_bench_opts), not the request's. */
 static const char *const bench_fields[] = { "pp", "tg", "ubatch", "depth" };
+static const int bench_field_min[] = { 1, 1, 1, 0 }; /* a depth may be 0 */
 
 static bool is_bench_field(lua_State *L, int idx)
 {
@@ -507,7 +508,7 @@ static int l_llama_bench(lua_State *L)
         if (!lua_isnil(L, -1)) {
             int isint;
             lua_Integer v = lua_tointegerx(L, -1, &isint);
-            const lua_Integer lo = i == 3 ? 0 : 1;
+            const lua_Integer lo = bench_field_min[i];
             if (!isint || v < lo || v > 10000000)
                 return luaL_error(L, "llama_bench: field '%s' must be a whole number of tokens, %d to 10000000 (got %s)",
                                   bench_fields[i], (int)lo, luaL_tolstring(L, -1, NULL));

@@ -143,14 +143,28 @@ void sim_local_bench_defaults(sim_local_bench_opts *o)
     *o = (sim_local_bench_opts){ .pp = 512, .tg = 128, .ubatch = 512, .depth = 0 };
 }
 
-/* A prompt's micro-batches in turn (sim_local_bench_run); *time_s their summed stage times.
- * llama-bench's test_prompt calls llama_decode on chunks of n_batch tokens (-b, 2048; llama.cpp
- * clamps n_ubatch to it, so a run with a larger -ub passed a -b as large), each returning the
- * logits of its last token, and llama_decode splits a chunk into micro-batches of n_ubatch. */
+/* llama-bench's test_prompt calls llama_decode on chunks of n_batch tokens (-b, 2048 by
+ * default; llama.cpp clamps n_ubatch to it, so a run with a larger -ub passed a -b as large),
+ * each returning the logits of its last token, and llama_decode splits a chunk into
+ * micro-batches of n_ubatch. */
+#define LLAMA_BENCH_NBATCH 2048
+static int prompt_nbatch(const sim_local_bench_opts *o)
+{
+    return o->ubatch > LLAMA_BENCH_NBATCH ? o->ubatch : LLAMA_BENCH_NBATCH;
+}
+
+/* The micro-batches a prompt takes: ceil(pp / ubatch) per whole chunk of n_batch, and the rest. */
+static long prompt_micro_batches(const sim_local_bench_opts *o)
+{
+    const long nbatch = prompt_nbatch(o), full = o->pp / nbatch, rest = o->pp % nbatch;
+    return full * ((nbatch + o->ubatch - 1) / o->ubatch) + (rest + o->ubatch - 1) / o->ubatch;
+}
+
+/* A prompt's micro-batches in turn (sim_local_bench_run); *time_s their summed stage times. */
 static int prompt_time(const sim_deploy *d, const sim_memfit *mem, const sim_local_bench_opts *o, double *time_s,
                        sim_err *err)
 {
-    const int nbatch = o->ubatch > 2048 ? o->ubatch : 2048;
+    const int nbatch = prompt_nbatch(o);
     *time_s = 0;
     for (int chunk = 0; chunk < o->pp; chunk += nbatch) {
         const int end = o->pp - chunk < nbatch ? o->pp : chunk + nbatch;
@@ -185,8 +199,7 @@ int sim_local_bench_run(const sim_deploy *d, const sim_local_bench_opts *o, sim_
     if (o->depth < 0 || o->depth > 1e7)
         return sim_fail(err, SIM_EINPUT, "llama-bench tests: depth (tokens already in the cache, llama-bench's -d) must be "
                         "0 to 10,000,000 (got %d)", o->depth);
-    const long nbatch = o->ubatch > 2048 ? o->ubatch : 2048, full = o->pp / nbatch, rest = o->pp % nbatch;
-    out->micro_batches = (int)(full * ((nbatch + o->ubatch - 1) / o->ubatch) + (rest + o->ubatch - 1) / o->ubatch);
+    out->micro_batches = (int)prompt_micro_batches(o);
     if (out->micro_batches > SIM_LOCAL_BENCH_MAX_UBATCHES)
         return sim_fail(err, SIM_EINPUT, "llama-bench tests: pp %d in micro-batches of %d is %d passes; at most %d (raise "
                         "ubatch)", o->pp, o->ubatch, out->micro_batches, SIM_LOCAL_BENCH_MAX_UBATCHES);
