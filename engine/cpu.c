@@ -474,16 +474,10 @@ int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c
     }
     memset(L->scratch, 0, sizeof(buf) * (size_t)L->nthreads);
     int rc = eng_weights_init(&L->w, c, tr->size, tr->rank, seed, err);
-    if (rc == SIM_OK && pack_weights(c->dtype)) {
-        /* the decode tile's layout (weights.h, ENG_PANEL_ROWS), one matrix at a time */
-        for (int i = 0; rc == SIM_OK && i < L->el; i++)
-            if ((rc = eng_mat_pack(&L->w.w13[i], err)) == SIM_OK)
-                rc = eng_mat_pack(&L->w.w2[i], err);
-        if (rc == SIM_OK && (rc = eng_mat_pack(&L->w.s13, err)) == SIM_OK)
-            rc = eng_mat_pack(&L->w.s2, err);
-        if (rc != SIM_OK)
-            eng_weights_free(&L->w);
-    }
+    /* one huge-page block for every expert matrix, in the decode tile's panels (weights.h,
+     * ENG_PANEL_ROWS) where the layer packs */
+    if (rc == SIM_OK && (rc = eng_weights_gather(&L->w, pack_weights(c->dtype), err)) != SIM_OK)
+        eng_weights_free(&L->w);
     if (rc != SIM_OK) {
         free(L->scratch);
         free(L);

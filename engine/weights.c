@@ -55,17 +55,10 @@ size_t eng_mat_index(const eng_mat *m, int r, int c)
     return base + full * pr + rr * (K - full) + ((size_t)c - full);
 }
 
-int eng_mat_pack(eng_mat *m, sim_err *err)
+/* m's elements in panels (weights.h) at `to`, which holds rows x cols elements. */
+static void copy_packed(const eng_mat *m, char *to)
 {
-    if (m->panel || !m->data)
-        return SIM_OK;
     const size_t es = eng_dtype_bytes(m->dtype), K = (size_t)m->cols;
-    /* huge pages: one TLB entry per 2 MiB of the stream instead of a page walk per 4 KiB
-     * (paired bench runs, triad ~87 GB/s, decode at 4 / 16 tokens: FP32 +12 / +11%, INT8
-     * +10 / +3%, BF16 -4 / +6%) */
-    char *to = eng_alloc_huge((size_t)m->rows * K * es, "packed expert weights", err);
-    if (!to)
-        return SIM_EFAIL;
     const char *from = m->data;
     eng_mat packed = *m;
     packed.panel = ENG_PANEL_ROWS;
@@ -79,9 +72,76 @@ int eng_mat_pack(eng_mat *m, sim_err *err)
             memcpy(to + eng_mat_index(&packed, r, (int)c) * es, src + c * es, n * es);
         }
     }
+}
+
+int eng_mat_pack(eng_mat *m, sim_err *err)
+{
+    if (m->panel || !m->data)
+        return SIM_OK;
+    /* huge pages: one TLB entry per 2 MiB of the stream instead of a page walk per 4 KiB
+     * (paired bench runs, triad ~87 GB/s, decode at 4 / 16 tokens: FP32 +12 / +11%, INT8
+     * +10 / +3%, BF16 -4 / +6%) */
+    char *to = eng_alloc_huge((size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype), "packed expert weights",
+                              err);
+    if (!to)
+        return SIM_EFAIL;
+    copy_packed(m, to);
     free(m->data);
     m->data = to;
     m->panel = ENG_PANEL_ROWS;
+    return SIM_OK;
+}
+
+/* The matrices eng_weights_gather moves, in the order they are laid out. */
+static int gathered(eng_weights *w, eng_mat **list)
+{
+    int n = 0;
+    for (int i = 0; i < w->n_local; i++) {
+        list[n++] = &w->w13[i];
+        list[n++] = &w->w2[i];
+    }
+    if (w->s13.data)
+        list[n++] = &w->s13;
+    if (w->s2.data)
+        list[n++] = &w->s2;
+    return n;
+}
+
+int eng_weights_gather(eng_weights *w, int panels, sim_err *err)
+{
+    if (w->arena)
+        return SIM_OK;
+    eng_mat **list = eng_alloc(sizeof(eng_mat *) * (2 * (size_t)w->n_local + 2), "weight list", err);
+    if (!list)
+        return SIM_EFAIL;
+    const int n = gathered(w, list);
+    /* each matrix starts on a cache line, so the tile's chunks stay aligned */
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += ((size_t)list[i]->rows * (size_t)list[i]->cols * eng_dtype_bytes(list[i]->dtype) + 63) / 64 * 64;
+    char *arena = total ? eng_alloc_huge(total, "expert weights", err) : NULL;
+    if (total && !arena) {
+        free(list);
+        return SIM_EFAIL;
+    }
+    /* the block is only reserved until written, and each matrix's old copy is freed as soon as
+     * it has moved: the peak stays one matrix over the weights */
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        eng_mat *m = list[i];
+        const size_t bytes = (size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype);
+        if (panels && !m->panel) {
+            copy_packed(m, arena + off);
+            m->panel = ENG_PANEL_ROWS;
+        } else {
+            memcpy(arena + off, m->data, bytes);
+        }
+        free(m->data);
+        m->data = arena + off;
+        off += (bytes + 63) / 64 * 64;
+    }
+    w->arena = arena;
+    free(list);
     return SIM_OK;
 }
 
@@ -207,6 +267,14 @@ int eng_weights_init(eng_weights *w, const eng_config *c, int ep, int rank, uint
 
 void eng_weights_free(eng_weights *w)
 {
+    if (w->arena) {
+        /* the matrices' elements live in the arena: only their scales are their own */
+        for (int i = 0; w->w13 && w->w2 && i < w->n_local; i++)
+            w->w13[i].data = w->w2[i].data = NULL;
+        w->s13.data = w->s2.data = NULL;
+        free(w->arena);
+        w->arena = NULL;
+    }
     if (w->w13)
         for (int i = 0; i < w->n_local; i++)
             mat_free(&w->w13[i]);

@@ -31,6 +31,8 @@ typedef struct eng_weights {
     eng_mat *w13;        /* per local expert: [2 ffn][hidden], gate rows then up rows */
     eng_mat *w2;         /* per local expert: [hidden][ffn] */
     eng_mat s13, s2;     /* shared experts as one FFN: [2 S][hidden], [hidden][S]; S = shared * shared_ffn */
+    void *arena;         /* NULL, or (eng_weights_gather) the one block that holds every matrix's
+                          * elements above, owned here and freed by eng_weights_free */
 } eng_weights;
 
 /* Draw the weights of experts [e0, e0 + E/ep) for `rank`, and the router and shared experts. */
@@ -49,6 +51,12 @@ size_t eng_mat_index(const eng_mat *m, int r, int c);
 /* Rewrite m in panels of ENG_PANEL_ROWS (a no-op if it already is): a new copy, then the old
  * one freed, so the peak is one more matrix. */
 int eng_mat_pack(eng_mat *m, sim_err *err);
+/* Move the elements of every expert matrix (routed, then shared) into one block backed by
+ * transparent huge pages where the system offers them, in panels if `panels` (else as they
+ * are). Per-matrix blocks got huge pages only for their whole 2 MiB, so a matrix under 2 MiB
+ * (Qwen3-30B-A3B's INT8 down projection: 1.5 MiB) and every tail were read a page walk per
+ * 4 KiB. A no-op if already gathered. Peak memory: the weights plus one matrix. */
+int eng_weights_gather(eng_weights *w, int panels, sim_err *err);
 /* Bytes the matrix occupies (INT8 scales included). */
 size_t eng_mat_bytes(const eng_mat *m);
 /* Bytes of one routed expert (both matrices). */

@@ -35,11 +35,12 @@ static int weights(eng_weights *w, int experts, eng_dtype dt)
         fprintf(stderr, "bench_tile: %s\n", err.msg);
         return -1;
     }
-    for (int e = 0; e < experts; e++)
-        if (eng_mat_pack(&w->w13[e], &err) != SIM_OK) {
-            fprintf(stderr, "bench_tile: %s\n", err.msg);
-            return -1;
-        }
+    /* packed into one huge-page block, as the CPU backend holds them */
+    if (eng_weights_gather(w, 1, &err) != SIM_OK) {
+        fprintf(stderr, "bench_tile: %s\n", err.msg);
+        eng_weights_free(w);
+        return -1;
+    }
     return 0;
 }
 

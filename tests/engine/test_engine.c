@@ -156,6 +156,44 @@ static void test_packed_layout_keeps_elements(void **state)
             }
 }
 
+/* eng_weights_gather moves every expert matrix (routed and shared) into one block, packed or
+ * as it was, without changing an element: each matrix read back equals the drawn one, lies
+ * inside the arena on a cache line, and a second gather is a no-op. Freeing is checked by the
+ * sanitizer builds. */
+static void test_gathered_weights_keep_elements(void **state)
+{
+    (void)state;
+    for (int dt = 0; dt < ENG_DTYPE_COUNT; dt++)
+        for (int panels = 0; panels < 2; panels++) {
+            eng_config cfg = { 33, 5, 3, 1, 1, 7, ENG_SOFTMAX, (eng_dtype)dt };
+            eng_weights w, ref;
+            sim_err err = { 0, "" };
+            assert_int_equal(eng_weights_init(&w, &cfg, 1, 0, 29, &err), SIM_OK);
+            assert_int_equal(eng_weights_init(&ref, &cfg, 1, 0, 29, &err), SIM_OK);
+            assert_int_equal(eng_weights_gather(&w, panels, &err), SIM_OK);
+            assert_non_null(w.arena);
+            void *arena = w.arena;
+            assert_int_equal(eng_weights_gather(&w, panels, &err), SIM_OK);
+            assert_ptr_equal(w.arena, arena);
+            const eng_mat *got[] = { &w.w13[0], &w.w2[0], &w.w13[1], &w.w2[1], &w.w13[2], &w.w2[2], &w.s13, &w.s2 };
+            const eng_mat *want[] = { &ref.w13[0], &ref.w2[0], &ref.w13[1], &ref.w2[1], &ref.w13[2], &ref.w2[2], &ref.s13,
+                                      &ref.s2 };
+            const char *prev_end = arena;
+            for (size_t i = 0; i < sizeof got / sizeof got[0]; i++) {
+                const eng_mat *g = got[i], *r = want[i];
+                assert_int_equal(g->panel, panels ? ENG_PANEL_ROWS : 0);
+                assert_true((const char *)g->data >= prev_end);   /* in order, never overlapping */
+                assert_int_equal((uintptr_t)g->data % 64, 0);
+                prev_end = (const char *)g->data + (size_t)g->rows * (size_t)g->cols * eng_dtype_bytes(g->dtype);
+                for (int row = 0; row < g->rows; row++)
+                    for (int c = 0; c < g->cols; c++)
+                        assert_true(eng_mat_get(g, row, c) == eng_mat_get(r, row, c));
+            }
+            eng_weights_free(&w);
+            eng_weights_free(&ref);
+        }
+}
+
 static void test_kernels_match_plain_loops(void **state)
 {
     (void)state;
@@ -386,6 +424,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_plain_loops),
         cmocka_unit_test(test_packed_layout_keeps_elements),
+        cmocka_unit_test(test_gathered_weights_keep_elements),
         cmocka_unit_test(test_int8_kernel_keeps_nan),
         cmocka_unit_test(test_level_requests),
         cmocka_unit_test(test_bf16_rounding),
