@@ -438,19 +438,22 @@ static const eng_backend_ops cpu_ops = { cpu_forward, cpu_weights, cpu_destroy }
 /* Whether the layer packs its weights into the decode tile's panels (weights.h). The panels
  * make a tile one sequential stream, which the tiles' prefetch into L1 needs (AMD Zen 5 VM:
  * decode +10-50% at 4-16 tokens). Where the tiles prefetch into L2 (Intel; kernels_cpu.h,
- * eng_k_prefetch_l2) the row-major rows stream as fast (Intel Xeon VM, 2026-12-01, paired,
- * 1 / 4 / 16 tokens: FP32 89-93% of the triad packed, 92-93% row-major; BF16 84-86 / 84-86;
- * INT8 79-81 / 77-80), and FP32 then keeps its weights row-major: its prefill hands them to
- * OpenBLAS in place, where packed weights are first copied out of the panels (1,024 tokens:
- * 85-98% of OpenBLAS packed, 104-110% row-major). BF16 and INT8 widen a block for OpenBLAS
- * either way, so they stay packed. MOESIM_NO_PACK=1 keeps every format row-major (to measure
- * what the panels gain, and to test the kernels on both layouts through the whole layer). */
-static int pack_weights(eng_dtype dt)
+ * eng_k_prefetch_l2) every format keeps its weights row-major: a tile's 4 rows are 4
+ * sequential streams, each followed by the L2's own stream prefetcher, and since the layer's
+ * matrices share one huge-page block (eng_weights_gather) the 4 streams cost no extra page
+ * walks. Intel Xeon VM, 2026-12-01, paired and alternated, decode 1-16 tokens, packed ->
+ * row-major: INT8 25.6-26.5 -> 27.5-28.8 GB/s, BF16 27.2-27.6 -> 29.5-30.1 (triad ~31.5);
+ * before the shared block the two layouts were even (BF16 84-86% / 84-86%, INT8 79-81 /
+ * 77-80). FP32's prefill also hands row-major weights to OpenBLAS in place, where packed ones
+ * are first copied out of the panels (1,024 tokens: 85-98% of OpenBLAS packed, 104-110%
+ * row-major). MOESIM_NO_PACK=1 keeps every format row-major everywhere (to measure what the
+ * panels gain, and to test the kernels on both layouts through the whole layer). */
+static int pack_weights(void)
 {
     const char *v = getenv("MOESIM_NO_PACK");
     if (v && *v && strcmp(v, "0") != 0)
         return 0;
-    return !(dt == ENG_FP32 && eng_k_prefetch_l2());
+    return !eng_k_prefetch_l2();
 }
 
 int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c, eng_transport *tr,
@@ -476,7 +479,7 @@ int eng_cpu_create(void **impl, const eng_backend_ops **ops, const eng_config *c
     int rc = eng_weights_init(&L->w, c, tr->size, tr->rank, seed, err);
     /* one huge-page block for every expert matrix, in the decode tile's panels (weights.h,
      * ENG_PANEL_ROWS) where the layer packs */
-    if (rc == SIM_OK && (rc = eng_weights_gather(&L->w, pack_weights(c->dtype), err)) != SIM_OK)
+    if (rc == SIM_OK && (rc = eng_weights_gather(&L->w, pack_weights(), err)) != SIM_OK)
         eng_weights_free(&L->w);
     if (rc != SIM_OK) {
         free(L->scratch);
