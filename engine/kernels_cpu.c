@@ -185,6 +185,7 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #define I8_WIDE_T __m256i
 #define I8_WIDEN x86_i8_widen_ymm
 #define I8_MADD x86_i8_madd_ymm
+#define I8_ROLLED 1
 #include "kernels_cpu_tile.h"
 /* the same two widths with VNNI, for INT8 only (eng_k_isa_vnni) */
 #define VW 16
