@@ -49,6 +49,10 @@ expect 2 "unknown option '--bogus'" -- "$eng" bench "${small[@]}" --dtype fp32 -
 expect 2 "unknown command 'fly'" -- "$eng" fly
 expect 2 "MOESIM_CPU_KERNELS is 'avx9'" -- env MOESIM_CPU_KERNELS=avx9 "$eng" bench "${small[@]}" --dtype fp32
 expect 2 "MOESIM_CPU_PREFETCH is 'l3' (expected l1 or l2)" -- env MOESIM_CPU_PREFETCH=l3 "$eng" bench "${small[@]}" --dtype fp32
+# scripts/engine_ab.sh (the A/B comparison engine/README.md's figures come from): bad arguments
+expect 2 "-n: expected a positive count, got 'x'" -- bash scripts/engine_ab.sh -n x "$eng"
+expect 2 "nope: not an executable" -- bash scripts/engine_ab.sh "$eng" "$tmp/nope"
+expect 2 "usage:" -- bash scripts/engine_ab.sh
 # the bench's text names the kernel level and prefetch target that ran (the JSON has them as
 # device.cpu_kernels and device.cpu_prefetch)
 if MOESIM_CPU_KERNELS=x86-64 MOESIM_CPU_PREFETCH=l2 "$eng" bench "${small[@]}" --dtype fp32 --no-primitives 2>/dev/null | grep -qE "threads, kernels (x86-64|baseline), prefetch l2$"; then
