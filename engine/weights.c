@@ -55,6 +55,12 @@ size_t eng_mat_index(const eng_mat *m, int r, int c)
     return base + full * pr + rr * (K - full) + ((size_t)c - full);
 }
 
+/* Bytes of m's elements (its INT8 scales are kept apart). */
+static size_t elem_bytes(const eng_mat *m)
+{
+    return (size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype);
+}
+
 /* m's elements in panels (weights.h) at `to`, which holds rows x cols elements. */
 static void copy_packed(const eng_mat *m, char *to)
 {
@@ -81,8 +87,7 @@ int eng_mat_pack(eng_mat *m, sim_err *err)
     /* huge pages: one TLB entry per 2 MiB of the stream instead of a page walk per 4 KiB
      * (paired bench runs, triad ~87 GB/s, decode at 4 / 16 tokens: FP32 +12 / +11%, INT8
      * +10 / +3%, BF16 -4 / +6%) */
-    char *to = eng_alloc_huge((size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype), "packed expert weights",
-                              err);
+    char *to = eng_alloc_huge(elem_bytes(m), "packed expert weights", err);
     if (!to)
         return SIM_EFAIL;
     copy_packed(m, to);
@@ -92,56 +97,46 @@ int eng_mat_pack(eng_mat *m, sim_err *err)
     return SIM_OK;
 }
 
-/* The matrices eng_weights_gather moves, in the order they are laid out. */
-static int gathered(eng_weights *w, eng_mat **list)
+/* The i-th matrix eng_weights_gather moves, in the order they are laid out (each expert's w13
+ * then w2, then the shared FFN's if any); NULL past the last. */
+static eng_mat *gathered(eng_weights *w, int i)
 {
-    int n = 0;
-    for (int i = 0; i < w->n_local; i++) {
-        list[n++] = &w->w13[i];
-        list[n++] = &w->w2[i];
-    }
-    if (w->s13.data)
-        list[n++] = &w->s13;
-    if (w->s2.data)
-        list[n++] = &w->s2;
-    return n;
+    if (i < 2 * w->n_local)
+        return i % 2 ? &w->w2[i / 2] : &w->w13[i / 2];
+    i -= 2 * w->n_local;
+    eng_mat *shared[2] = { &w->s13, &w->s2 };
+    return i < 2 && shared[i]->data ? shared[i] : NULL;
 }
 
 int eng_weights_gather(eng_weights *w, int panels, sim_err *err)
 {
     if (w->arena)
         return SIM_OK;
-    eng_mat **list = eng_alloc(sizeof(eng_mat *) * (2 * (size_t)w->n_local + 2), "weight list", err);
-    if (!list)
-        return SIM_EFAIL;
-    const int n = gathered(w, list);
     /* each matrix starts on a cache line, so the tile's chunks stay aligned */
     size_t total = 0;
-    for (int i = 0; i < n; i++)
-        total += ((size_t)list[i]->rows * (size_t)list[i]->cols * eng_dtype_bytes(list[i]->dtype) + 63) / 64 * 64;
-    char *arena = total ? eng_alloc_huge(total, "expert weights", err) : NULL;
-    if (total && !arena) {
-        free(list);
+    for (int i = 0; gathered(w, i); i++)
+        total += (elem_bytes(gathered(w, i)) + 63) / 64 * 64;
+    if (!total)
+        return SIM_OK;
+    char *arena = eng_alloc_huge(total, "expert weights", err);
+    if (!arena)
         return SIM_EFAIL;
-    }
     /* the block is only reserved until written, and each matrix's old copy is freed as soon as
      * it has moved: the peak stays one matrix over the weights */
     size_t off = 0;
-    for (int i = 0; i < n; i++) {
-        eng_mat *m = list[i];
-        const size_t bytes = (size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype);
+    for (int i = 0; gathered(w, i); i++) {
+        eng_mat *m = gathered(w, i);
         if (panels && !m->panel) {
             copy_packed(m, arena + off);
             m->panel = ENG_PANEL_ROWS;
         } else {
-            memcpy(arena + off, m->data, bytes);
+            memcpy(arena + off, m->data, elem_bytes(m));
         }
         free(m->data);
         m->data = arena + off;
-        off += (bytes + 63) / 64 * 64;
+        off += (elem_bytes(m) + 63) / 64 * 64;
     }
     w->arena = arena;
-    free(list);
     return SIM_OK;
 }
 
