@@ -442,7 +442,8 @@ static const eng_backend_ops cpu_ops = { cpu_forward, cpu_weights, cpu_destroy }
  * sequential streams, each followed by the L2's own stream prefetcher, and since the layer's
  * matrices share one huge-page block (eng_weights_gather) the 4 streams cost no extra page
  * walks. Intel Xeon VM, 2026-12-01, paired and alternated, decode 1-16 tokens, packed ->
- * row-major: INT8 25.6-26.5 -> 27.5-28.8 GB/s, BF16 27.2-27.6 -> 29.5-30.1 (triad ~31.5);
+ * row-major: INT8 25.4-26.2 -> 26.9-28.7 GB/s, BF16 27.2-27.6 -> 28.1-30.1 (triad ~31.5;
+ * engine/README.md, "One huge-page block per layer");
  * before the shared block the two layouts were even (BF16 84-86% / 84-86%, INT8 79-81 /
  * 77-80). FP32's prefill also hands row-major weights to OpenBLAS in place, where packed ones
  * are first copied out of the panels (1,024 tokens: 85-98% of OpenBLAS packed, 104-110%

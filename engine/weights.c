@@ -61,6 +61,13 @@ static size_t elem_bytes(const eng_mat *m)
     return (size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype);
 }
 
+/* What m takes in eng_weights_gather's block: each matrix starts on a cache line, so the
+ * tile's chunks stay aligned. */
+static size_t gathered_bytes(const eng_mat *m)
+{
+    return (elem_bytes(m) + 63) / 64 * 64;
+}
+
 /* m's elements in panels (weights.h) at `to`, which holds rows x cols elements. */
 static void copy_packed(const eng_mat *m, char *to)
 {
@@ -112,10 +119,9 @@ int eng_weights_gather(eng_weights *w, int panels, sim_err *err)
 {
     if (w->arena)
         return SIM_OK;
-    /* each matrix starts on a cache line, so the tile's chunks stay aligned */
     size_t total = 0;
     for (int i = 0; gathered(w, i); i++)
-        total += (elem_bytes(gathered(w, i)) + 63) / 64 * 64;
+        total += gathered_bytes(gathered(w, i));
     if (!total)
         return SIM_OK;
     char *arena = eng_alloc_huge(total, "expert weights", err);
@@ -134,7 +140,7 @@ int eng_weights_gather(eng_weights *w, int panels, sim_err *err)
         }
         free(m->data);
         m->data = arena + off;
-        off += (elem_bytes(m) + 63) / 64 * 64;
+        off += gathered_bytes(m);
     }
     w->arena = arena;
     return SIM_OK;

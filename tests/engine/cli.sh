@@ -24,7 +24,7 @@ small=(--hidden 40 --ffn 24 --experts 8 --top-k 2 --tokens 1,3 --reps 2 --warmup
 "$eng" check --cases 16 >"$tmp/check" 2>&1 || { cat "$tmp/check"; echo "FAIL: moe-engine check"; fails=$((fails + 1)); }
 tail -n 1 "$tmp/check"
 # every layout whatever this CPU's default: panels (where the tiles prefetch into L1), row-major
-# (into L2), and row-major with the L1 prefetch (MOESIM_NO_PACK=1)
+# (into L2), and row-major at this CPU's own prefetch (MOESIM_NO_PACK=1; into L1 off Intel)
 for env in MOESIM_CPU_PREFETCH=l1 MOESIM_CPU_PREFETCH=l2 MOESIM_NO_PACK=1; do
   env "$env" "$eng" check --cases 16 >"$tmp/check" 2>&1 || { cat "$tmp/check"; echo "FAIL: moe-engine check with $env"; fails=$((fails + 1)); }
   tail -n 1 "$tmp/check"
