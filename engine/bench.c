@@ -116,7 +116,7 @@ static int parse(eng_ctx *cx, bench_opts *o, sim_err *err)
     if (!o->ntok)
         return sim_fail(err, SIM_EINPUT, "--tokens: missing (e.g. --tokens 1,16,1024)");
     if (!o->lo.dtype_set)
-        return sim_fail(err, SIM_EINPUT, "--dtype: missing (fp32, bf16 or int8)");
+        return sim_fail(err, SIM_EINPUT, "--dtype: missing (fp32, bf16, int8 or int4_g32)");
     return SIM_OK;
 }
 

@@ -14,6 +14,8 @@
 
 double eng_check_tol(eng_dtype d)
 {
+    /* INT4_G32's weights are read exactly (weights.h), but below AVX-512 its kernels round the
+     * activations to int16 as INT8's do (kernels_cpu_tile.h, tile_q4i) */
     return d == ENG_FP32 ? 1e-4 : 2e-2;
 }
 
@@ -55,6 +57,11 @@ int eng_check_cases(eng_check_case *out, int max, int ep, int n_random, uint64_t
         mk("large batch bf16 (BLAS path)", 192, 72, 40, 2 * ep, 2, 0, 0, ENG_SIGMOID, ENG_BF16, ROUTE_ROUTER, seed + 13),
         mk("large batch int8 (BLAS path)", 160, 50, 30, ep, 1, 1, 20, ENG_SOFTMAX, ENG_INT8, ROUTE_ROUTER, seed + 14),
         mk("many experts, few tokens", 3, 40, 16, 16 * ep, 1, 0, 0, ENG_SOFTMAX, ENG_BF16, ROUTE_ROUTER, seed + 15),
+        mk("one token int4_g32 shared", 1, 64, 96, 4 * ep, 2, 1, 32, ENG_SIGMOID, ENG_INT4_G32, ROUTE_ROUTER, seed + 16),
+        mk("hidden 100 int4_g32 (part block)", 7, 100, 40, 2 * ep, 2, 0, 0, ENG_SOFTMAX, ENG_INT4_G32, ROUTE_ROUTER,
+           seed + 17),
+        mk("large batch int4_g32 (BLAS path)", 160, 96, 72, ep, 1, 1, 24, ENG_SOFTMAX, ENG_INT4_G32, ROUTE_ROUTER,
+           seed + 18),
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < max; i++)
         out[n++] = fixed[i];

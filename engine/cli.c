@@ -71,7 +71,7 @@ int eng_layer_opt(eng_layer_opts *o, int argc, char **argv, int *i, sim_err *err
             eng_fp8_weights = 1;
         } else if (!strcmp(a, "--dtype")) {
             if (eng_dtype_parse(v, &o->dtype) != 0)
-                return -sim_fail(err, SIM_EINPUT, "--dtype %s: expected fp32, bf16, int8 (or fp8 with --backend cuda)", v);
+                return -sim_fail(err, SIM_EINPUT, "--dtype %s: expected fp32, bf16, int8, int4_g32 (or fp8 with --backend cuda)", v);
             o->dtype_set = 1;
         } else if (!strcmp(a, "--backend")) {
             if (eng_backend_parse(v, &o->backend) != 0)

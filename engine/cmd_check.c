@@ -38,9 +38,17 @@ int eng_cmd_check(eng_ctx *cx, sim_err *err)
         return sim_fail(err, SIM_EFAIL, "out of memory for %d check cases", max);
     int n = eng_check_cases(cases, max, cx->size, (int)n_random, (uint64_t)seed), failed = 0, rc = SIM_OK;
     eng_say(cx, "moe-engine check: backend %s, %d ranks, %d cases\n", eng_backend_name(backend), cx->size, n);
+    int skipped = 0;
     for (int i = 0; i < n && rc == SIM_OK; i++) {
         const eng_check_case *c = &cases[i];
         eng_check_result r;
+        if (backend == ENG_BACKEND_CUDA && c->c.dtype == ENG_INT4_G32) {
+            /* the CUDA backend has no 4-bit kernel (eng_layer_create says so); the CPU runs these */
+            if (cx->rank == 0)
+                printf("skip %2d %-30s int4_g32 runs on --backend cpu only\n", i + 1, c->label);
+            skipped++;
+            continue;
+        }
         rc = eng_check_run(c, backend, cx->size > 1 ? cx->tr : NULL, &r, err);
         if (rc != SIM_OK) {
             sim_wrap(err, "check case %d (%s)", i + 1, c->label);
@@ -48,7 +56,7 @@ int eng_cmd_check(eng_ctx *cx, sim_err *err)
         }
         failed += !r.ok;
         if (cx->rank == 0) {
-            printf("%-4s %2d %-30s T=%-4d d=%-4d f=%-4d E=%-3d k=%-3d shared=%dx%-3d %-7s %-4s ep=%d  "
+            printf("%-4s %2d %-30s T=%-4d d=%-4d f=%-4d E=%-3d k=%-3d shared=%dx%-3d %-8s %-4s ep=%d  "
                    "err %.1e (vs 1 rank %.1e, tol %.0e)%s%s\n",
                    r.ok ? "ok" : "FAIL", i + 1, c->label, c->tokens, c->c.hidden, c->c.ffn, c->c.experts,
                    c->c.top_k, c->c.shared, c->c.shared_ffn, c->c.scoring == ENG_SIGMOID ? "sigmoid" : "softmax",
@@ -61,6 +69,7 @@ int eng_cmd_check(eng_ctx *cx, sim_err *err)
     if (rc == SIM_OK && failed)
         rc = sim_fail(err, SIM_EFAIL, "check: %d of %d cases differ from the reference beyond tolerance", failed, n);
     if (rc == SIM_OK)
-        eng_say(cx, "moe-engine check: all %d cases match the reference\n", n);
+        eng_say(cx, "moe-engine check: all %d cases match the reference%s\n", n - skipped,
+                skipped ? " (int4_g32 cases skipped: CPU only)" : "");
     return rc;
 }

@@ -11,7 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static const char *const dtype_names[ENG_DTYPE_COUNT] = { "fp32", "bf16", "int8" };
+static const char *const dtype_names[ENG_DTYPE_COUNT] = { "fp32", "bf16", "int8", "int4_g32" };
 const char *const eng_stage_names[ENG_STAGES] = {
     "router", "permute", "dispatch", "experts", "shared", "combine",
 };
@@ -57,7 +57,7 @@ double eng_timing_stage(const eng_timing *t, int stage)
 static double rank_bytes(const eng_config *c, int ep)
 {
     double s = (double)c->shared * (double)c->shared_ffn;
-    double per = 1.0 * eng_dtype_bytes(c->dtype);
+    double per = eng_dtype_weight_bytes(c->dtype);
     return (double)(c->experts / ep) * 3.0 * c->hidden * (double)c->ffn * per
            + 3.0 * c->hidden * s * per + (double)c->experts * c->hidden * 4.0;
 }
@@ -79,7 +79,7 @@ int eng_config_check(const eng_config *c, int ep, sim_err *err)
         return sim_fail(err, SIM_EINPUT, "top_k = %d exceeds experts = %d: a token picks k distinct experts",
                         c->top_k, c->experts);
     if (c->dtype < 0 || c->dtype >= ENG_DTYPE_COUNT)
-        return sim_fail(err, SIM_EINPUT, "dtype %d: not one of fp32, bf16, int8", (int)c->dtype);
+        return sim_fail(err, SIM_EINPUT, "dtype %d: not one of fp32, bf16, int8, int4_g32", (int)c->dtype);
     if (c->scoring != ENG_SOFTMAX && c->scoring != ENG_SIGMOID)
         return sim_fail(err, SIM_EINPUT, "scoring %d: not softmax or sigmoid", (int)c->scoring);
     if (ep <= 0)

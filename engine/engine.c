@@ -65,6 +65,9 @@ int eng_layer_create(eng_layer **out, const eng_config *c, eng_backend backend, 
             rc = sim_fail(err, SIM_EINPUT, "--fp8: FP8 expert weights need --backend cuda");
         else if (backend == ENG_BACKEND_CPU && !strcmp(tr->name, "nccl"))
             rc = sim_fail(err, SIM_EINPUT, "--transport nccl moves GPU memory: use it with --backend cuda");
+        else if (backend == ENG_BACKEND_CUDA && c->dtype == ENG_INT4_G32)
+            rc = sim_fail(err, SIM_EINPUT, "dtype int4_g32 runs on --backend cpu only (the CUDA backend has no 4-bit "
+                          "kernel yet)");
         else if (backend == ENG_BACKEND_CPU)
             rc = eng_cpu_create(&l->impl, &l->ops, c, tr, seed, err);
         else if (backend == ENG_BACKEND_CUDA && eng_cuda_create_hook)

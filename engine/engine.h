@@ -10,7 +10,10 @@
 #include "base/err.h"
 #include "transport.h"
 
-typedef enum { ENG_FP32, ENG_BF16, ENG_INT8, ENG_DTYPE_COUNT } eng_dtype;
+typedef enum { ENG_FP32, ENG_BF16, ENG_INT8, ENG_INT4_G32, ENG_DTYPE_COUNT } eng_dtype;
+/* ENG_INT4_G32: symmetric 4-bit integers with a BF16 scale per group of ENG_Q4_GROUP columns
+ * (the simulator's int4_g32; the block of llama.cpp's Q4_0 with a BF16 scale: weights.h). */
+#define ENG_Q4_GROUP 32
 typedef enum { ENG_SOFTMAX, ENG_SIGMOID } eng_scoring;
 typedef enum { ENG_BACKEND_CPU, ENG_BACKEND_CUDA } eng_backend;
 
@@ -18,8 +21,8 @@ typedef enum { ENG_BACKEND_CPU, ENG_BACKEND_CUDA } eng_backend;
  * Scoring: softmax over all experts or a sigmoid per expert, then top-k, and the k chosen
  * scores renormalized to sum to 1. The shared experts run on every token, unweighted, as one
  * SwiGLU FFN of width shared * shared_ffn. Activations are FP32; `dtype` is the storage of the
- * expert and shared weights (INT8: symmetric, one FP32 scale per output row). The router
- * stays FP32, as models ship it. */
+ * expert and shared weights (INT8: symmetric, one FP32 scale per output row; INT4_G32:
+ * symmetric, one BF16 scale per 32 columns of a row). The router stays FP32, as models ship it. */
 typedef struct eng_config {
     int hidden;          /* d */
     int ffn;             /* expert intermediate size */
@@ -53,8 +56,12 @@ const char *eng_dtype_name(eng_dtype d);
 int eng_dtype_parse(const char *name, eng_dtype *out);          /* 0 or -1 */
 const char *eng_backend_name(eng_backend b);
 int eng_backend_parse(const char *name, eng_backend *out);      /* 0 or -1 */
-/* Bytes of one stored weight element (INT8 scales not included). */
+/* Bytes of one stored weight element (INT8 scales not included); 0 for INT4_G32, whose
+ * elements are half a byte in blocks with their scales (eng_mat_row_bytes, weights.h). */
 size_t eng_dtype_bytes(eng_dtype d);
+/* Bytes a weight takes with its share of the scales: 4, 2, 1 + 4 / cols (per-row scale, not
+ * counted here), 18 / 32. */
+double eng_dtype_weight_bytes(eng_dtype d);
 
 /* Validate a config for `ep` ranks: sizes positive, k <= E, ep divides E, sizes that fit
  * in memory arithmetic. The message names the field. */

@@ -52,13 +52,14 @@ check-engine: $(BIN)/moe-engine $(BUILD)/tests/engine/test_engine
 
 CHECKS += check-engine
 
-# `make bench`: one MoE layer of Qwen3-30B-A3B (all 128 experts, as shipped) in BF16, FP32 and INT8,
-# decode and prefill batch sizes, with the primitives the speed checks compare against.
+# `make bench`: one MoE layer of Qwen3-30B-A3B (all 128 experts, as shipped) in BF16, FP32, INT8
+# and INT4_G32, decode and prefill batch sizes, with the primitives the speed checks compare against.
 ENG_BENCH_TOKENS ?= 1,4,16,1024
 bench-engine: $(BIN)/moe-engine
 	@mkdir -p out
 	$(BIN)/moe-engine bench --backend cpu --model qwen3-30b-a3b --dtype bf16 --tokens $(ENG_BENCH_TOKENS) --reps 5 --json out/bench-engine-bf16.json
 	$(BIN)/moe-engine bench --backend cpu --model qwen3-30b-a3b --dtype fp32 --tokens $(ENG_BENCH_TOKENS) --reps 5 --json out/bench-engine-fp32.json
 	$(BIN)/moe-engine bench --backend cpu --model qwen3-30b-a3b --dtype int8 --tokens $(ENG_BENCH_TOKENS) --reps 5 --json out/bench-engine-int8.json
+	$(BIN)/moe-engine bench --backend cpu --model qwen3-30b-a3b --dtype int4_g32 --tokens $(ENG_BENCH_TOKENS) --reps 5 --json out/bench-engine-int4_g32.json
 
 BENCHES += bench-engine

@@ -1,4 +1,4 @@
-/* kernels_cpu.c: small-batch Y = X W^T over FP32/BF16/INT8 weights, written once with GCC
+/* kernels_cpu.c: small-batch Y = X W^T over FP32/BF16/INT8/INT4_G32 weights, written once with GCC
  * vector types and compiled for AVX-512 (x86-64-v4), AVX2 (x86-64-v3) and plain x86-64; each
  * call runs the widest the CPU has, or a narrower one the environment asks for
  * (MOESIM_GENERIC=1, MOESIM_CPU_KERNELS), so one binary runs anywhere and the tests cover
@@ -73,6 +73,35 @@ __attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_i8_madd_ymm(__m256i
 TGT16N INLINE __m512i x86_i8_dpadd_zmm(__m512i acc, __m512i w, const int16_t *x)
 {
     return _mm512_dpwssd_epi32(acc, w, _mm512_loadu_si512((const void *)x));
+}
+/* VW bytes zero-extended to VW 32-bit lanes (vpmovzxbd), for the INT4_G32 tile's nibbles. */
+__attribute__((target("arch=x86-64-v4"))) INLINE __m512i x86_u8_widen_zmm(const uint8_t *p)
+{
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+/* Lane i of the result is table[idx[i] & 15] (vpermps). */
+__attribute__((target("arch=x86-64-v4"))) INLINE __m512 x86_q4_lookup_zmm(__m512i idx, __m512 table)
+{
+    return _mm512_permutexvar_ps(idx, table);
+}
+/* The block's BF16 scale at p as FP32 in every lane: the 4 bytes at p broadcast as they are (a
+ * load, no shuffle), the scale in each lane's low half (little-endian) shifted to the high one. */
+__attribute__((target("arch=x86-64-v4"))) INLINE __m512 x86_q4_scale_zmm(const uint8_t *p)
+{
+    float f;
+    memcpy(&f, p, sizeof f);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(_mm512_set1_ps(f)), 16));
+}
+__attribute__((target("arch=x86-64-v3"))) INLINE __m256i x86_u8_widen_ymm(const uint8_t *p)
+{
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+/* A block's 16 nibble bytes as int16 nib - 8: lo = elements 0-15 (low nibbles), hi = 16-31. */
+__attribute__((target("arch=x86-64-v3"))) INLINE void x86_q4_unpack_ymm(const uint8_t *p, __m256i *lo, __m256i *hi)
+{
+    const __m256i t = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)p)), eight = _mm256_set1_epi16(8);
+    *lo = _mm256_sub_epi16(_mm256_and_si256(t, _mm256_set1_epi16(15)), eight);
+    *hi = _mm256_sub_epi16(_mm256_srli_epi16(t, 4), eight);
 }
 TGT8N INLINE __m256i x86_i8_dpadd_ymm(__m256i acc, __m256i w, const int16_t *x)
 {
@@ -174,6 +203,9 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #define I8_WIDE_T __m512i
 #define I8_WIDEN x86_i8_widen_zmm
 #define I8_MADD x86_i8_madd_zmm
+#define Q4_WIDEN x86_u8_widen_zmm
+#define Q4_LOOKUP(u, t) x86_q4_lookup_zmm((__m512i)(u), (__m512)(t))
+#define Q4_SCALE x86_q4_scale_zmm
 #include "kernels_cpu_tile.h"
 #define VW 8
 #define MBMAX 2
@@ -186,6 +218,9 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #define I8_WIDEN x86_i8_widen_ymm
 #define I8_MADD x86_i8_madd_ymm
 #define I8_ROLLED 1
+#define Q4_WIDEN x86_u8_widen_ymm
+#define Q4_INT 1
+#define Q4_UNPACK x86_q4_unpack_ymm
 #include "kernels_cpu_tile.h"
 /* the same two widths with VNNI, for INT8 only (eng_k_isa_vnni) */
 #define VW 16
@@ -211,6 +246,8 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #define I8_WIDEN x86_i8_widen_ymm
 #define I8_MADD x86_i8_madd_ymm
 #define I8_DPADD x86_i8_dpadd_ymm
+#define Q4_INT 1
+#define Q4_UNPACK x86_q4_unpack_ymm
 #include "kernels_cpu_tile.h"
 #endif
 #define VW 4
@@ -238,7 +275,29 @@ INLINE __m128i x86_i8_madd_xmm(__m128i w, const int16_t *x)
 #define I8_WIDE_T __m128i
 #define I8_WIDEN x86_i8_widen_xmm
 #define I8_MADD x86_i8_madd_xmm
+/* 4 bytes zero-extended to 32-bit lanes with SSE2's unpacks (pmovzxbd is SSE4.1) */
+INLINE __m128i x86_u8_widen_xmm(const uint8_t *p)
+{
+    uint32_t w;
+    memcpy(&w, p, sizeof w);
+    const __m128i z = _mm_setzero_si128();
+    return _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128((int)w), z), z);
+}
+#define Q4_WIDEN x86_u8_widen_xmm
+/* a block's 16 bytes as int16 nib - 8 in two xmm each: lo = elements 0-7, 8-15; hi = 16-23, 24-31 */
+INLINE void x86_q4_unpack_xmm(const uint8_t *p, __m128i *lo, __m128i *hi)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)p), z = _mm_setzero_si128();
+    const __m128i m = _mm_set1_epi16(15), eight = _mm_set1_epi16(8);
+    const __m128i t0 = _mm_unpacklo_epi8(v, z), t1 = _mm_unpackhi_epi8(v, z);
+    lo[0] = _mm_sub_epi16(_mm_and_si128(t0, m), eight);
+    lo[1] = _mm_sub_epi16(_mm_and_si128(t1, m), eight);
+    hi[0] = _mm_sub_epi16(_mm_srli_epi16(t0, 4), eight);
+    hi[1] = _mm_sub_epi16(_mm_srli_epi16(t1, 4), eight);
+}
+#define Q4_UNPACK x86_q4_unpack_xmm
 #endif
+#define Q4_INT 1
 #include "kernels_cpu_tile.h"
 
 /* The widest level this CPU runs (4, 3 or 1), whatever the environment asks. */
@@ -456,6 +515,7 @@ int eng_k_isa_check(char *msg, size_t cap)
 NT_WIDTHS(f32, ENG_FP32)
 NT_WIDTHS(bf16, ENG_BF16)
 NT_WIDTHS(i8x, ENG_INT8)
+NT_WIDTHS(q4x, ENG_INT4_G32)
 
 /* INT8 picks the VNNI builds where they run (eng_k_isa_vnni), else nt_i8x's level. */
 #ifdef ENG_X86_LEVELS
@@ -483,6 +543,26 @@ static void nt_i8 NT_PARAMS
     nt_i8x NT_ARGS;
 }
 
+/* INT4_G32: AVX2 with AVX-VNNI adds its int16 pair products in one vpdpwssd (tile_q4i); AVX-512
+ * looks its weights up in FP32 (tile_q4) with or without VNNI. */
+#ifdef ENG_X86_LEVELS
+TGT8N static void nt_q4_v3n NT_PARAMS
+{
+    nt_body_8n(ENG_INT4_G32, M, N, x, ldx, w, row0, y, ldy, pf_l2);
+}
+#endif
+static void nt_q4 NT_PARAMS
+{
+#ifdef ENG_X86_LEVELS
+    int vnni, level = isa_choice(&vnni);
+    if (vnni && level == 3) {
+        nt_q4_v3n NT_ARGS;
+        return;
+    }
+#endif
+    nt_q4x NT_ARGS;
+}
+
 void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
 {
     if (M <= 0 || N <= 0)
@@ -491,6 +571,7 @@ void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
     switch (w->dtype) {
     case ENG_BF16: nt_bf16(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
     case ENG_INT8: nt_i8(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
+    case ENG_INT4_G32: nt_q4(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
     default:       nt_f32(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
     }
 }
@@ -549,10 +630,31 @@ INLINE void dequant_dt(eng_dtype dt, const eng_mat *w, int row0, int n, float *o
     }
 }
 
+/* INT4_G32 rows (always row-major) as FP32, block by block: the same (nib - 8) x scale as
+ * eng_mat_get. */
+INLINE void dequant_q4(const eng_mat *w, int row0, int n, float *out)
+{
+    const size_t K = (size_t)w->cols, rb = eng_mat_row_bytes(w);
+    for (int r = 0; r < n; r++) {
+        const uint8_t *b = (const uint8_t *)w->data + (size_t)(row0 + r) * rb;
+        float *o = out + (size_t)r * K;
+        for (size_t c0 = 0; c0 < K; c0 += ENG_Q4_GROUP, b += ENG_Q4_BLOCK) {
+            const float sc = eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
+            float blk[ENG_Q4_GROUP];
+            for (int i = 0; i < 16; i++) {
+                blk[i] = (float)((b[2 + i] & 15) - 8) * sc;
+                blk[16 + i] = (float)((b[2 + i] >> 4) - 8) * sc;
+            }
+            memcpy(o + c0, blk, sizeof(float) * (K - c0 < ENG_Q4_GROUP ? K - c0 : ENG_Q4_GROUP));
+        }
+    }
+}
+
 /* Either layout. */
 INLINE void dequant_body(const eng_mat *w, int row0, int n, float *out)
 {
     switch (w->dtype) {
+    case ENG_INT4_G32: dequant_q4(w, row0, n, out); break;
     case ENG_BF16: dequant_dt(ENG_BF16, w, row0, n, out); break;
     case ENG_INT8: dequant_dt(ENG_INT8, w, row0, n, out); break;
     default:       dequant_dt(ENG_FP32, w, row0, n, out); break;

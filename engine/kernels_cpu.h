@@ -1,6 +1,6 @@
 /* kernels_cpu.h: the CPU backend's own kernels for the memory-bound case: Y = X W^T with few
- * rows in X (decode: a handful of tokens per expert), reading FP32, BF16 or INT8 weights once
- * and accumulating in FP32. eng_k_nt_plain is the loop they are tested against. */
+ * rows in X (decode: a handful of tokens per expert), reading FP32, BF16, INT8 or INT4_G32
+ * weights once and accumulating in FP32. eng_k_nt_plain is the loop they are tested against. */
 #ifndef MOESIM_ENG_KERNELS_CPU_H
 #define MOESIM_ENG_KERNELS_CPU_H
 

@@ -28,7 +28,9 @@
  * TGT is the target attribute of the level that runs the width (empty for the baseline): every
  * function in the chain carries it, so GCC can inline the intrinsics all the way. I8_WIDE_T,
  * I8_WIDEN and I8_MADD, when defined, are that level's int8 -> int16 widening and int16
- * pair multiply-add, and I8_DPADD, when defined, the multiply-add into an accumulator in one
+ * pair multiply-add, and Q4_WIDEN VW bytes zero-extended to 32-bit lanes (GCC scalarizes
+ * __builtin_convertvector from 8-bit lanes: INT4_G32 decode ran at 12% of the triad with it),
+ * and I8_DPADD, when defined, the multiply-add into an accumulator in one
  * instruction (VNNI's vpdpwssd; kernels_cpu.c). I8_ROLLED, when defined, keeps the INT8 tile's
  * steps within a chunk a loop: unrolled, AVX2 without VNNI ran short of its 16 registers and
  * spilled accumulators to the stack (one core, from L2, 2 / 3 / 4 tokens: 18.3 / 12.2 / 9.4 ->
@@ -350,6 +352,196 @@ TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_
         }
 }
 
+/* --- INT4_G32 weights (weights.h: 18-byte blocks of a BF16 scale and 32 nibbles, rows
+ * row-major) --- */
+
+/* The FP32 values of one block's 32 weights: w[j] are elements j VW ... j VW + VW - 1 of the
+ * block (j < 32 / VW). Each byte is widened to a 32-bit lane once (vpmovzxbd), its low nibble
+ * (elements 0-15) and high nibble (16-31) converted and scaled: nib x s - 8 s is (nib - 8) x s
+ * exactly (a 4-bit integer times a BF16 scale fits FP32's 24 bits), so every level and the
+ * plain loop read the same weights. The unpacking is paid once per weight and row, and shared
+ * by the tile's tokens. */
+TGT INLINE void SFX(q4_block)(const uint8_t *b, SFX(vf) *w)
+{
+    enum { H = 16 / VW };
+#ifdef Q4_LOOKUP
+    if (VW == 16) {
+        const SFX(vf) vs = (SFX(vf))Q4_SCALE(b);
+        /* the block's 16 possible weights in one register, (n - 8) x s for n = 0..15 (exact,
+         * as above); each 32-bit lane's low 4 bits pick one (vpermps ignores the rest), so a
+         * nibble costs a lookup instead of a mask, a conversion and a multiply-add */
+        SFX(vf) table;
+        for (int n = 0; n < VW; n++)
+            table[n] = (float)(n - 8);
+        table *= vs;
+        const SFX(vu) u = (SFX(vu))Q4_WIDEN(b + 2);
+        w[0] = (SFX(vf))Q4_LOOKUP(u, table);
+        w[1] = (SFX(vf))Q4_LOOKUP(u >> 4, table);
+        return;
+    }
+#endif
+    /* splats through integer lanes: `{0} + sc` in floats is an add (0 + -0 is +0), and a loop
+     * of lane stores became 8 inserts (AVX2 INT4_G32 decode at 28% of the triad) */
+    const uint32_t sbits = (uint32_t)(b[0] | b[1] << 8) << 16;
+    float offf = -8.0f * eng_bf16_to_f32((uint16_t)(sbits >> 16));
+    uint32_t obits;
+    memcpy(&obits, &offf, sizeof obits);
+    const SFX(vf) vs = (SFX(vf))((SFX(vu)){ 0 } + sbits), off = (SFX(vf))((SFX(vu)){ 0 } + obits);
+    for (int j = 0; j < H; j++) {
+#ifdef Q4_WIDEN
+        const SFX(vu) u = (SFX(vu))Q4_WIDEN(b + 2 + j * VW);
+#else
+        typedef uint8_t bytes_t __attribute__((vector_size(VW)));
+        bytes_t by;
+        memcpy(&by, b + 2 + j * VW, sizeof by);
+        const SFX(vu) u = __builtin_convertvector(by, SFX(vu));
+#endif
+        w[j] = __builtin_convertvector((SFX(vi))(u & 15u), SFX(vf)) * vs + off;
+        w[H + j] = __builtin_convertvector((SFX(vi))(u >> 4), SFX(vf)) * vs + off;
+    }
+}
+
+/* 4 rows by MB tokens over a whole row (x is FP32, as the layer holds it: no preparation).
+ * One token: the block's low and high halves go to separate accumulators (two chains per
+ * row). Each row's blocks are one sequential stream; the tile prefetches the same line of the
+ * next tile's rows (4 rows on) once per 64-byte line, where a block starts within a line's
+ * first 18 bytes (exactly one block does). The last block of a row not a multiple of 32 long
+ * is summed element by element. */
+TGT INLINE void SFX(tile_q4)(int MB, int nr, int K, const float *x, size_t ldx, const uint8_t *wd, size_t rb,
+                             size_t r0, float *y, size_t ldy, int pf_l2)
+{
+    enum { G = ENG_Q4_GROUP, NV = G / VW, H = NV / 2 };
+    SFX(vf) acc[MBACC][4], hacc[4];
+    for (int r = 0; r < 4; r++) {
+        hacc[r] = (SFX(vf)){ 0 };
+        for (int m = 0; m < MB; m++)
+            acc[m][r] = (SFX(vf)){ 0 };
+    }
+    const uint8_t *row[4];
+    for (int r = 0; r < 4; r++)
+        row[r] = wd + (r0 + (size_t)(r < nr ? r : nr - 1)) * rb;
+    const int nb = K / G;
+    for (int b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * ENG_Q4_BLOCK;
+        if ((((uintptr_t)row[0] + o) & 63) < ENG_Q4_BLOCK)
+            for (int r = 0; r < 4; r++)
+                PF_AHEAD(row[r] + o + 4 * rb, pf_l2);
+        for (int r = 0; r < 4; r++) {
+            SFX(vf) w[NV];
+            SFX(q4_block)(row[r] + o, w);
+            for (int m = 0; m < MB; m++) {
+                const float *xm = x + m * ldx + (size_t)b * G;
+                for (int j = 0; j < H; j++) {
+                    acc[m][r] += w[j] * SFX(load_f32)(xm + j * VW);
+                    if (MB == 1)
+                        hacc[r] += w[H + j] * SFX(load_f32)(xm + (H + j) * VW);
+                    else
+                        acc[m][r] += w[H + j] * SFX(load_f32)(xm + (H + j) * VW);
+                }
+            }
+        }
+    }
+    for (int m = 0; m < MB; m++)
+        for (int r = 0; r < nr; r++) {
+            float s = SFX(hsum)(MB == 1 ? acc[m][r] + hacc[r] : acc[m][r]);
+            if (nb * G < K) {
+                const uint8_t *bl = row[r] + (size_t)nb * ENG_Q4_BLOCK;
+                const float sc = eng_bf16_to_f32((uint16_t)(bl[0] | bl[1] << 8));
+                for (int i = 0; i < K - nb * G; i++) {
+                    const int nib = i < 16 ? bl[2 + i] & 15 : bl[2 + i - 16] >> 4;
+                    s += (float)(nib - 8) * sc * x[m * ldx + nb * G + i];
+                }
+            }
+            y[m * ldy + r] = s;
+        }
+}
+
+#if defined(Q4_INT) && !defined(Q4_UNPACK)
+/* A block's 16 bytes as lo (elements 0-15) and hi (16-31), nib - 8, in the 32-bit lanes of the
+ * generic `wide` (no I8_WIDEN at this level: 2 VW weights a wide). */
+TGT INLINE void SFX(q4_unpack)(const uint8_t *p, SFX(wide) *lo, SFX(wide) *hi)
+{
+    for (int j = 0; j < 16 / (2 * VW); j++) {
+        typedef uint8_t bytes_t __attribute__((vector_size(VW)));
+        bytes_t a, b;
+        memcpy(&a, p + j * 2 * VW, sizeof a);
+        memcpy(&b, p + j * 2 * VW + VW, sizeof b);
+        const SFX(vi) ua = __builtin_convertvector(a, SFX(vi)), ub = __builtin_convertvector(b, SFX(vi));
+        lo[j] = (SFX(wide)){ (ua & 15) - 8, (ub & 15) - 8 };
+        hi[j] = (SFX(wide)){ (ua >> 4) - 8, (ub >> 4) - 8 };
+    }
+}
+#define Q4_UNPACK(p, lo, hi) SFX(q4_unpack)(p, lo, hi)
+#endif
+
+#ifdef Q4_INT
+/* INT4_G32 in integers, where the level has no 16-entry lookup (AVX2, SSE2, NEON): a float
+ * weight per nibble cost a mask or shift, a conversion and a multiply-add per 8 weights (AVX2
+ * INT4_G32 decode 45% of the triad, compute-bound). Here a block's 32 nibbles widen to int16
+ * once (Q4_UNPACK: lo = elements 0-15, hi = 16-31, each nib - 8), meet the token's int16
+ * activations (prep_i8, as INT8's) in pair multiply-adds, and the block's integer sum is
+ * converted and scaled once per token: |sum| <= 32 x 8 x 32767 < 2^24, exact in FP32. So these
+ * levels carry INT8's activation rounding (|x - sx xq| <= sx / 2); the AVX-512 lookup keeps
+ * FP32 activations. The tests bound both. */
+TGT INLINE void SFX(tile_q4i)(int MB, int nr, int K, int kb, int kn, const int16_t *xq, const float *sx,
+                              const uint8_t *wd, size_t rb, size_t r0, float *y, size_t ldy, int add, int pf_l2)
+{
+    enum { G = ENG_Q4_GROUP, NW = G / 2 / (2 * VW) };
+    SFX(vf) acc[MBACC][4];
+    for (int m = 0; m < MB; m++)
+        for (int r = 0; r < 4; r++)
+            acc[m][r] = (SFX(vf)){ 0 };
+    const uint8_t *row[4];
+    for (int r = 0; r < 4; r++)
+        row[r] = wd + (r0 + (size_t)(r < nr ? r : nr - 1)) * rb + (size_t)kb / G * ENG_Q4_BLOCK;
+    const int nb = kn / G;
+    for (int b = 0; b < nb; b++) {
+        const size_t o = (size_t)b * ENG_Q4_BLOCK;
+        if ((((uintptr_t)row[0] + o) & 63) < ENG_Q4_BLOCK)
+            for (int r = 0; r < 4; r++)
+                PF_AHEAD(row[r] + o + 4 * rb, pf_l2);
+        SFX(xact) xlo[MBACC][NW], xhi[MBACC][NW];
+        for (int m = 0; m < MB; m++)
+            for (int j = 0; j < NW; j++) {
+                xlo[m][j] = SFX(i8_xload)(xq + (size_t)m * KC + (size_t)b * G + j * 2 * VW);
+                xhi[m][j] = SFX(i8_xload)(xq + (size_t)m * KC + (size_t)b * G + G / 2 + j * 2 * VW);
+            }
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *bl = row[r] + o;
+            const uint32_t sbits = (uint32_t)(bl[0] | bl[1] << 8) << 16;
+            const SFX(vf) vs = (SFX(vf))((SFX(vu)){ 0 } + sbits);
+            SFX(wide) lo[NW], hi[NW];
+            Q4_UNPACK(bl + 2, lo, hi);
+            for (int m = 0; m < MB; m++) {
+                SFX(vi) is = (SFX(vi)){ 0 };
+                for (int j = 0; j < NW; j++) {
+                    is = SFX(i8_acc)(is, lo[j], xlo[m][j]);
+                    is = SFX(i8_acc)(is, hi[j], xhi[m][j]);
+                }
+                acc[m][r] += __builtin_convertvector(is, SFX(vf)) * vs;
+            }
+        }
+    }
+    const int tail = kb + kn == K ? K - (kb + nb * G) : 0;   /* a part block ends the row */
+    for (int m = 0; m < MB; m++)
+        for (int r = 0; r < nr; r++) {
+            float s = SFX(hsum)(acc[m][r]);
+            if (tail > 0) {
+                const uint8_t *bl = row[r] + (size_t)nb * ENG_Q4_BLOCK;
+                const float sc = eng_bf16_to_f32((uint16_t)(bl[0] | bl[1] << 8));
+                int32_t t = 0;
+                for (int i = 0; i < tail; i++) {
+                    const int nib = i < 16 ? bl[2 + i] & 15 : bl[2 + i - 16] >> 4;
+                    t += (nib - 8) * xq[(size_t)m * KC + (size_t)nb * G + i];
+                }
+                s += (float)t * sc;
+            }
+            const float v = s * sx[m];
+            y[m * ldy + r] = add ? y[m * ldy + r] + v : v;
+        }
+}
+#endif
+
 /* One tile of the prepared-activation formats (dt a constant after inlining); xp is the
  * preparation of the tile's first token. */
 TGT INLINE void SFX(tile_q)(eng_dtype dt, int MB, int nr, int K, int kb, int kn, const float *x, size_t ldx,
@@ -401,6 +593,56 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
         }
         return;
     }
+#ifdef Q4_INT
+    if (dt == ENG_INT4_G32) {
+        const uint8_t *wd = w->data;
+        const size_t rb = eng_mat_row_bytes(w);
+        eng_xprep xp;
+        for (int m0 = 0; m0 < M; m0 += XG) {
+            const int mg = M - m0 < XG ? M - m0 : XG;
+            for (int kb = 0; kb < K; kb += KC) {
+                const int kn = K - kb < KC ? K - kb : KC;
+                SFX(prep_i8)(mg, kn, x + m0 * ldx + kb, ldx, xp.q, xp.sx);
+                float *yb = y + m0 * ldy;
+                for (int n = 0, nr; n < N; n += nr) {
+                    nr = N - n < 4 ? N - n : 4;
+                    const size_t r0 = (size_t)row0 + n;
+                    int m = 0;
+                    for (; m + MBMAX <= mg; m += MBMAX)
+                        SFX(tile_q4i)(MBMAX, nr, K, kb, kn, xp.q + (size_t)m * KC, xp.sx + m, wd, rb, r0,
+                                      yb + m * ldy + n, ldy, kb > 0, pf_l2);
+                    for (; m + 2 <= mg; m += 2)
+                        SFX(tile_q4i)(2, nr, K, kb, kn, xp.q + (size_t)m * KC, xp.sx + m, wd, rb, r0,
+                                      yb + m * ldy + n, ldy, kb > 0, pf_l2);
+                    for (; m < mg; m++)
+                        SFX(tile_q4i)(1, nr, K, kb, kn, xp.q + (size_t)m * KC, xp.sx + m, wd, rb, r0,
+                                      yb + m * ldy + n, ldy, kb > 0, pf_l2);
+                }
+            }
+        }
+        return;
+    }
+#endif
+    if (dt == ENG_INT4_G32) {
+        const uint8_t *wd = w->data;
+        const size_t rb = eng_mat_row_bytes(w);
+        for (int n = 0, nr; n < N; n += nr) {
+            nr = N - n < 4 ? N - n : 4;
+            const size_t r0 = (size_t)row0 + n;
+            int m = 0;
+            for (; m + MBMAX <= M && (!TILE3 || M - m != 3); m += MBMAX)
+                SFX(tile_q4)(MBMAX, nr, K, x + m * ldx, ldx, wd, rb, r0, y + m * ldy + n, ldy, pf_l2);
+            if (TILE3 && M - m == 3) {
+                SFX(tile_q4)(3, nr, K, x + m * ldx, ldx, wd, rb, r0, y + m * ldy + n, ldy, pf_l2);
+                m += 3;
+            }
+            for (; m + 2 <= M; m += 2)
+                SFX(tile_q4)(2, nr, K, x + m * ldx, ldx, wd, rb, r0, y + m * ldy + n, ldy, pf_l2);
+            for (; m < M; m++)
+                SFX(tile_q4)(1, nr, K, x + m * ldx, ldx, wd, rb, r0, y + m * ldy + n, ldy, pf_l2);
+        }
+        return;
+    }
     eng_xprep xp;
     for (int m0 = 0; m0 < M; m0 += XG) {
         const int mg = M - m0 < XG ? M - m0 : XG;
@@ -445,3 +687,8 @@ TGT INLINE void SFX(nt_body)(eng_dtype dt, int M, int N, const float *x, size_t 
 #undef I8_MADD
 #undef I8_DPADD
 #undef I8_ROLLED
+#undef Q4_WIDEN
+#undef Q4_LOOKUP
+#undef Q4_SCALE
+#undef Q4_INT
+#undef Q4_UNPACK

@@ -17,7 +17,7 @@
 static const char usage[] =
     "usage: moe-engine bench --backend cpu (--model NAME | --hidden H --ffn F --experts E --top-k K\n"
     "                        [--shared S] [--shared-ffn F] [--scoring softmax|sigmoid])\n"
-    "                        --dtype fp32|bf16|int8 --tokens 1,2,4,... [--reps N] [--warmup N]\n"
+    "                        --dtype fp32|bf16|int8|int4_g32 --tokens 1,2,4,... [--reps N] [--warmup N]\n"
     "                        [--seed S] [--json FILE] [--no-primitives]\n"
     "       moe-engine check [--backend cpu|cuda] [--cases N] [--seed S]\n"
     "       moe-engine backends\n"

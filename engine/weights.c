@@ -1,4 +1,5 @@
-/* weights.c: drawing a layer's weights from a seed and storing them as FP32, BF16 or INT8.
+/* weights.c: drawing a layer's weights from a seed and storing them as FP32, BF16, INT8 or
+ * INT4_G32.
  * Each element is a hash of (seed, tensor, expert, index), so a rank can draw only its own
  * experts and still hold exactly what a single rank would. */
 #include "weights.h"
@@ -38,7 +39,19 @@ uint16_t eng_f32_to_bf16(float f)
 
 size_t eng_dtype_bytes(eng_dtype d)
 {
-    return d == ENG_FP32 ? 4 : d == ENG_BF16 ? 2 : 1;
+    return d == ENG_FP32 ? 4 : d == ENG_BF16 ? 2 : d == ENG_INT8 ? 1 : 0;
+}
+
+double eng_dtype_weight_bytes(eng_dtype d)
+{
+    return d == ENG_INT4_G32 ? (double)ENG_Q4_BLOCK / ENG_Q4_GROUP : (double)eng_dtype_bytes(d);
+}
+
+size_t eng_mat_row_bytes(const eng_mat *m)
+{
+    if (m->dtype == ENG_INT4_G32)
+        return ((size_t)m->cols + ENG_Q4_GROUP - 1) / ENG_Q4_GROUP * ENG_Q4_BLOCK;
+    return (size_t)m->cols * eng_dtype_bytes(m->dtype);
 }
 
 size_t eng_mat_index(const eng_mat *m, int r, int c)
@@ -58,7 +71,7 @@ size_t eng_mat_index(const eng_mat *m, int r, int c)
 /* Bytes of m's elements (its INT8 scales are kept apart). */
 static size_t elem_bytes(const eng_mat *m)
 {
-    return (size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype);
+    return (size_t)m->rows * eng_mat_row_bytes(m);
 }
 
 /* What m takes in eng_weights_gather's block: each matrix starts on a cache line, so the
@@ -89,7 +102,7 @@ static void copy_packed(const eng_mat *m, char *to)
 
 int eng_mat_pack(eng_mat *m, sim_err *err)
 {
-    if (m->panel || !m->data)
+    if (m->panel || !m->data || m->dtype == ENG_INT4_G32)
         return SIM_OK;
     /* huge pages: one TLB entry per 2 MiB of the stream instead of a page walk per 4 KiB
      * (paired bench runs, triad ~87 GB/s, decode at 4 / 16 tokens: FP32 +12 / +11%, INT8
@@ -132,7 +145,7 @@ int eng_weights_gather(eng_weights *w, int panels, sim_err *err)
     size_t off = 0;
     for (int i = 0; gathered(w, i); i++) {
         eng_mat *m = gathered(w, i);
-        if (panels && !m->panel) {
+        if (panels && !m->panel && m->dtype != ENG_INT4_G32) {
             copy_packed(m, arena + off);
             m->panel = ENG_PANEL_ROWS;
         } else {
@@ -146,8 +159,20 @@ int eng_weights_gather(eng_weights *w, int panels, sim_err *err)
     return SIM_OK;
 }
 
+/* INT4_G32 element (r, c): q x scale of its block (weights.h). */
+static float q4_get(const eng_mat *m, int r, int c)
+{
+    const uint8_t *b = (const uint8_t *)m->data + (size_t)r * eng_mat_row_bytes(m) +
+                       (size_t)(c / ENG_Q4_GROUP) * ENG_Q4_BLOCK;
+    const int i = c % ENG_Q4_GROUP;
+    const int nib = i < 16 ? b[2 + i] & 15 : b[2 + i - 16] >> 4;
+    return (float)(nib - 8) * eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
+}
+
 float eng_mat_get(const eng_mat *m, int r, int c)
 {
+    if (m->dtype == ENG_INT4_G32)
+        return q4_get(m, r, c);
     size_t i = eng_mat_index(m, r, c);
     switch (m->dtype) {
     case ENG_BF16: return eng_bf16_to_f32(((const uint16_t *)m->data)[i]);
@@ -158,7 +183,7 @@ float eng_mat_get(const eng_mat *m, int r, int c)
 
 size_t eng_mat_bytes(const eng_mat *m)
 {
-    size_t n = (size_t)m->rows * (size_t)m->cols * eng_dtype_bytes(m->dtype);
+    size_t n = elem_bytes(m);
     return m->dtype == ENG_INT8 ? n + (size_t)m->rows * sizeof(float) : n;
 }
 
@@ -167,6 +192,29 @@ size_t eng_expert_bytes(const eng_config *c)
     eng_mat a = { c->dtype, 2 * c->ffn, c->hidden, NULL, NULL, 0 };
     eng_mat b = { c->dtype, c->hidden, c->ffn, NULL, NULL, 0 };
     return eng_mat_bytes(&a) + eng_mat_bytes(&b);
+}
+
+/* Row `r` of an INT4_G32 matrix at d from the values v[cols]: per group of 32, the scale is
+ * max|v| / 7 rounded to BF16, and each q = v / scale rounded to nearest, clamped to [-8, 7]. */
+static void q4_row(uint8_t *d, const double *v, int cols)
+{
+    for (int g = 0; g * ENG_Q4_GROUP < cols; g++, d += ENG_Q4_BLOCK) {
+        const int c0 = g * ENG_Q4_GROUP, n = cols - c0 < ENG_Q4_GROUP ? cols - c0 : ENG_Q4_GROUP;
+        double mx = 0;
+        for (int i = 0; i < n; i++)
+            mx = fmax(mx, fabs(v[c0 + i]));
+        uint16_t sb = eng_f32_to_bf16(mx > 0 ? (float)(mx / 7.0) : 1.0f);
+        const double s = eng_bf16_to_f32(sb);
+        d[0] = (uint8_t)(sb & 0xff);
+        d[1] = (uint8_t)(sb >> 8);
+        memset(d + 2, 0x88, 16);          /* q = 0 past the row's end */
+        for (int i = 0; i < n; i++) {
+            long q = lrint(v[c0 + i] / s);
+            uint8_t nib = (uint8_t)((q > 7 ? 7 : q < -8 ? -8 : q) + 8);
+            uint8_t *byte = d + 2 + i % 16;
+            *byte = i < 16 ? (uint8_t)((*byte & 0xf0) | nib) : (uint8_t)((*byte & 0x0f) | nib << 4);
+        }
+    }
 }
 
 /* Fill m with values uniform in [-1, 1) / sqrt(cols) (fan-in scaling keeps activations O(1)
@@ -178,13 +226,14 @@ static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, 
     m->cols = cols;
     m->scale = NULL;
     m->panel = 0;
-    m->data = eng_alloc((size_t)rows * (size_t)cols * eng_dtype_bytes(dt), what, err);
+    m->data = eng_alloc((size_t)rows * eng_mat_row_bytes(m), what, err);
     if (!m->data)
         return SIM_EFAIL;
+    int bad = 0;
     if (dt == ENG_INT8 && !(m->scale = eng_alloc((size_t)rows * sizeof(float), what, err)))
         return SIM_EFAIL;
     const double amp = 1.0 / sqrt((double)cols);
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) reduction(|: bad)
     for (int r = 0; r < rows; r++) {
         size_t base = (size_t)r * (size_t)cols;
         if (dt == ENG_FP32) {
@@ -195,6 +244,16 @@ static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, 
             uint16_t *d = (uint16_t *)m->data + base;
             for (int c = 0; c < cols; c++)
                 d[c] = eng_f32_to_bf16((float)(amp * eng_hash_unit(key + base + (size_t)c)));
+        } else if (dt == ENG_INT4_G32) {
+            double *v = malloc(sizeof(double) * (size_t)cols);
+            if (!v) {
+                bad = 1;
+                continue;
+            }
+            for (int c = 0; c < cols; c++)
+                v[c] = amp * eng_hash_unit(key + base + (size_t)c);
+            q4_row((uint8_t *)m->data + (size_t)r * eng_mat_row_bytes(m), v, cols);
+            free(v);
         } else {
             /* symmetric per-row quantization: the row's largest magnitude maps to 127 */
             int8_t *d = (int8_t *)m->data + base;
@@ -209,6 +268,8 @@ static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, 
             }
         }
     }
+    if (bad)
+        return sim_fail(err, SIM_EFAIL, "out of memory quantizing %s (%d x %d) to int4_g32", what, rows, cols);
     return SIM_OK;
 }
 

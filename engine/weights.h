@@ -8,7 +8,7 @@
 typedef struct eng_mat {
     eng_dtype dtype;
     int rows, cols;
-    void *data;          /* float, uint16_t (bf16 bits) or int8_t */
+    void *data;          /* float, uint16_t (bf16 bits), int8_t, or INT4_G32 blocks (below) */
     float *scale;        /* INT8: one per row; NULL otherwise */
     int panel;           /* 0: row-major. ENG_PANEL_ROWS: the CPU backend's panels (below) */
 } eng_mat;
@@ -22,6 +22,14 @@ typedef struct eng_mat {
  * row order. Same bytes as row-major, and eng_mat_get reads either. */
 #define ENG_PANEL_ROWS 4
 #define ENG_PANEL_BYTES 64
+
+/* INT4_G32 rows are always row-major: each row is ceil(cols / 32) blocks of ENG_Q4_BLOCK
+ * bytes, llama.cpp's block_q4_0 with a BF16 scale: the scale's bits (uint16, little-endian),
+ * then 16 bytes whose low nibbles are the block's elements 0-15 and high nibbles 16-31, each
+ * stored as q + 8 (q in [-8, 7]); element = q x scale, exact in FP32. A last block past the
+ * row's end is padded with q = 0. One stream per row, scales inline, so a row is read once and
+ * in order; its 0.5625 bytes per weight are the simulator's int4_g32. */
+#define ENG_Q4_BLOCK 18
 
 typedef struct eng_weights {
     eng_config cfg;
@@ -46,17 +54,20 @@ static inline float eng_bf16_to_f32(uint16_t h)
     return v.f;
 }
 float eng_mat_get(const eng_mat *m, int r, int c);
-/* Where element (r, c) lies in m->data, in elements, for either layout. */
+/* Where element (r, c) lies in m->data, in elements, for either layout (not INT4_G32, whose
+ * elements are half bytes: eng_mat_get reads its blocks). */
 size_t eng_mat_index(const eng_mat *m, int r, int c);
-/* Rewrite m in panels of ENG_PANEL_ROWS (a no-op if it already is): a new copy, then the old
- * one freed, so the peak is one more matrix. */
+/* Rewrite m in panels of ENG_PANEL_ROWS (a no-op if it already is, or for INT4_G32, which
+ * stays row-major): a new copy, then the old one freed, so the peak is one more matrix. */
 int eng_mat_pack(eng_mat *m, sim_err *err);
 /* Move the elements of every expert matrix (routed, then shared) into one block backed by
  * transparent huge pages where the system offers them, in panels if `panels` (else as they
- * are). Per-matrix blocks got huge pages only for their whole 2 MiB, so a matrix under 2 MiB
+ * are; INT4_G32 always as it is). Per-matrix blocks got huge pages only for their whole 2 MiB, so a matrix under 2 MiB
  * (Qwen3-30B-A3B's INT8 down projection: 1.5 MiB) and every tail were read a page walk per
  * 4 KiB. A no-op if already gathered. Peak memory: the weights plus one matrix. */
 int eng_weights_gather(eng_weights *w, int panels, sim_err *err);
+/* Bytes of one stored row (INT8's scale, kept apart, not included). */
+size_t eng_mat_row_bytes(const eng_mat *m);
 /* Bytes the matrix occupies (INT8 scales included). */
 size_t eng_mat_bytes(const eng_mat *m);
 /* Bytes of one routed expert (both matrices). */

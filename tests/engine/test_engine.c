@@ -17,13 +17,14 @@
 #include "../../engine/reference.h"
 
 /* How far eng_k_nt_small may land from the plain loop at (m, n). FP32 and BF16 differ only
- * in the order of FP32 additions. INT8 multiplies int16 activations, quantized per token and
+ * in the order of FP32 additions, as INT4_G32 does with AVX-512. INT8 (and INT4_G32 below
+ * AVX-512: tile_q4i) multiplies int16 activations, quantized per token and
  * block of columns with scale max|x| / 32767 (<= the row's), so each product is off by at most
  * |w| * scale / 2: the bound is that sum, plus the FP32 rounding allowance. */
 static float kernel_tol(const eng_mat *w, int row, const float *xm, int K, float yref)
 {
     float tol = 1e-5f * (1 + fabsf(yref));
-    if (w->dtype != ENG_INT8)
+    if (w->dtype != ENG_INT8 && w->dtype != ENG_INT4_G32)
         return tol;
     float amax = 0;
     double wsum = 0;
@@ -122,7 +123,7 @@ static void kernels_match_plain_loops(void)
 
 /* The panels hold the same elements: eng_mat_get and eng_k_dequant read the packed matrix
  * back exactly, for rows not a multiple of the panel and columns around the 64-byte chunk
- * (16, 32, 64 elements in FP32, BF16, INT8). */
+ * (16, 32, 64 elements in FP32, BF16, INT8); INT4_G32 is left row-major, read back alike. */
 static void test_packed_layout_keeps_elements(void **state)
 {
     (void)state;
@@ -141,7 +142,7 @@ static void test_packed_layout_keeps_elements(void **state)
                 assert_non_null(deq);
                 eng_k_dequant(m, 0, R, before);
                 assert_int_equal(eng_mat_pack(m, &err), SIM_OK);
-                assert_int_equal(m->panel, ENG_PANEL_ROWS);
+                assert_int_equal(m->panel, dt == ENG_INT4_G32 ? 0 : ENG_PANEL_ROWS);   /* INT4_G32 stays row-major */
                 assert_int_equal(eng_mat_pack(m, &err), SIM_OK);   /* packing twice is a no-op */
                 for (int r = 0; r < R; r++)
                     for (int c = 0; c < K; c++)
@@ -181,10 +182,10 @@ static void test_gathered_weights_keep_elements(void **state)
             const char *prev_end = arena;
             for (size_t i = 0; i < sizeof got / sizeof got[0]; i++) {
                 const eng_mat *g = got[i], *r = want[i];
-                assert_int_equal(g->panel, panels ? ENG_PANEL_ROWS : 0);
+                assert_int_equal(g->panel, panels && dt != ENG_INT4_G32 ? ENG_PANEL_ROWS : 0);
                 assert_true((const char *)g->data >= prev_end);   /* in order, never overlapping */
                 assert_int_equal((uintptr_t)g->data % 64, 0);
-                prev_end = (const char *)g->data + (size_t)g->rows * (size_t)g->cols * eng_dtype_bytes(g->dtype);
+                prev_end = (const char *)g->data + (size_t)g->rows * eng_mat_row_bytes(g);
                 for (int row = 0; row < g->rows; row++)
                     for (int c = 0; c < g->cols; c++)
                         assert_true(eng_mat_get(g, row, c) == eng_mat_get(r, row, c));
@@ -292,6 +293,64 @@ static void test_bf16_rounding(void **state)
     v.u = 0x3f818000u;
     assert_int_equal(eng_f32_to_bf16(v.f), 0x3f82);
     assert_true(eng_bf16_to_f32(0xc000) == -2.0f);
+}
+
+/* INT4_G32 by hand (weights.h): a row of 40 = one whole block and a part block. Block 0 has
+ * scale 0.5 (BF16 0x3f00) and byte j = nibble j | nibble (15 - j) << 4, so element j < 16 is
+ * (j - 8) x 0.5 and element 16 + j is (7 - j) x 0.5; block 1 has scale -2 (0xc000), byte 0 =
+ * 0x0f (element 32: 7 x -2 = -14, element 48 past the row). The drawn layers keep every
+ * weight within its block's [-8, 7] x scale, with the largest magnitude at 7 x scale. */
+static void test_int4_blocks_by_hand(void **state)
+{
+    (void)state;
+    uint8_t blocks[2 * ENG_Q4_BLOCK];
+    memset(blocks, 0x88, sizeof blocks);
+    blocks[0] = 0x00;
+    blocks[1] = 0x3f;
+    for (int j = 0; j < 16; j++)
+        blocks[2 + j] = (uint8_t)(j | (15 - j) << 4);
+    blocks[ENG_Q4_BLOCK] = 0x00;
+    blocks[ENG_Q4_BLOCK + 1] = 0xc0;
+    blocks[ENG_Q4_BLOCK + 2] = 0x0f;
+    eng_mat m = { ENG_INT4_G32, 1, 40, blocks, NULL, 0 };
+    assert_int_equal(eng_mat_row_bytes(&m), 2 * ENG_Q4_BLOCK);
+    float deq[40];
+    eng_k_dequant(&m, 0, 1, deq);
+    for (int j = 0; j < 16; j++) {
+        assert_true(eng_mat_get(&m, 0, j) == (float)(j - 8) * 0.5f);
+        assert_true(eng_mat_get(&m, 0, 16 + j) == (float)(7 - j) * 0.5f);
+    }
+    assert_true(eng_mat_get(&m, 0, 32) == -14.0f);
+    for (int c = 33; c < 40; c++)
+        assert_true(eng_mat_get(&m, 0, c) == 0.0f);   /* q = 0 (0x88 bytes) */
+    for (int c = 0; c < 40; c++)
+        assert_true(deq[c] == eng_mat_get(&m, 0, c));
+    /* x = 1 at column 3 and 2 at column 32: y = -2.5 - 28 */
+    float x[40] = { 0 }, y = 0;
+    x[3] = 1;
+    x[32] = 2;
+    eng_k_nt_small(1, 1, x, 40, &m, 0, &y, 1);
+    assert_true(fabsf(y - (-30.5f)) < 1e-3f);
+
+    eng_config cfg = { 70, 3, 1, 1, 0, 0, ENG_SOFTMAX, ENG_INT4_G32 };
+    eng_weights w;
+    sim_err err = { 0, "" };
+    assert_int_equal(eng_weights_init(&w, &cfg, 1, 0, 5, &err), SIM_OK);
+    const eng_mat *g = &w.w13[0];
+    assert_int_equal(eng_mat_bytes(g), (size_t)g->rows * 3 * ENG_Q4_BLOCK);
+    for (int r = 0; r < g->rows; r++)
+        for (int c0 = 0; c0 < g->cols; c0 += ENG_Q4_GROUP) {
+            const uint8_t *b = (const uint8_t *)g->data + (size_t)r * eng_mat_row_bytes(g) + (size_t)c0 / 32 * ENG_Q4_BLOCK;
+            const float sc = eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
+            float mx = 0;
+            for (int c = c0; c < g->cols && c < c0 + ENG_Q4_GROUP; c++) {
+                const float v = eng_mat_get(g, r, c);
+                assert_true(v >= -8 * sc && v <= 7 * sc);
+                mx = fabsf(v) > mx ? fabsf(v) : mx;
+            }
+            assert_true(mx == 7 * sc);
+        }
+    eng_weights_free(&w);
 }
 
 /* Two experts, hidden 2, one FFN column: the layer worked out by hand. */
@@ -428,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_int8_kernel_keeps_nan),
         cmocka_unit_test(test_level_requests),
         cmocka_unit_test(test_bf16_rounding),
+        cmocka_unit_test(test_int4_blocks_by_hand),
         cmocka_unit_test(test_reference_by_hand),
         cmocka_unit_test(test_backend_matches_reference),
         cmocka_unit_test(test_bad_configs_are_named),
