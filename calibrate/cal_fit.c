@@ -22,6 +22,7 @@
 #define HALF_FLOOR 1e-2     /* rows */
 #define MEM_HALF_FLOOR 1.0  /* bytes */
 #define KERNEL_FLOOR 1e-9   /* seconds */
+#define DEQUANT_FLOOR 1e6   /* elements per second */
 /* One unit of the transformed parameter (a factor e, or a logit step) costs as much as a
  * point 3% off: enough to anchor what the data cannot see, too little to bend what they can. */
 #define PRIOR_WEIGHT 0.03
@@ -47,6 +48,8 @@ double cal_param_unconstrained(cal_param_kind k, double x)
         x = x < 1e-6 ? 1e-6 : x > 1 - 1e-6 ? 1 - 1e-6 : x;
         return log(x / (1 - x));
     }
+    if (k == CP_DEQUANT)
+        return log(x > DEQUANT_FLOOR ? x : DEQUANT_FLOOR);
     double floor = k == CP_MEM_HALF ? MEM_HALF_FLOOR : k == CP_KERNEL || k == CP_GROUP || k == CP_SMALL_GROUP ? KERNEL_FLOOR : HALF_FLOOR;
     return log(x > floor ? x : floor);
 }
@@ -65,6 +68,7 @@ const char *cal_param_name(const cal_param *p, char *buf, size_t cap)
     case CP_MEM_HALF: snprintf(buf, cap, "memory.half_mb"); break;
     case CP_GROUP: snprintf(buf, cap, "grouped_gemm.%s.overhead_us", dt); break;
     case CP_SMALL_GROUP: snprintf(buf, cap, "grouped_gemm.%s.small.overhead_us", dt); break;
+    case CP_DEQUANT: snprintf(buf, cap, "dequant_gelem_s.%s", sim_wformat_name(p->fmt)); break;
     case CP_KERNEL: default: snprintf(buf, cap, "kernel_overhead_us"); break;
     }
     return buf;
@@ -213,6 +217,21 @@ int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err)
         }
         f->tied[t] = layer_dt[t] && !gemm_dt[t];
     }
+    /* A packed format's unpacking: the layers in it run on their compute type's curve (fitted
+     * from the unpacked formats' layers, e.g. BF16's) plus this rate's time per weight read.
+     * A base with no rate for it ("fused, free") starts from 1e11 elements/s, a few vector
+     * instructions per 16 weights at a few GHz, with no pull toward 0. */
+    for (int fm = 0; fm < SIM_WF_COUNT; fm++) {
+        bool ran = false;
+        for (int i = 0; i < s->n && !ran; i++)
+            ran = s->p[i].kind == CAL_LAYER && (s->p[i].fitted || s->p[i].held_out) && (int)s->p[i].fmt == fm;
+        if (!ran || !sim_wformat_is_packed((sim_wformat)fm))
+            continue;
+        double prior = hw->eff.dequant_elems_per_s[fm];
+        add_param(f, CP_DEQUANT, SIM_DT_FP32, prior > 0 ? prior : 1e11);
+        f->p[f->np - 1].fmt = (sim_wformat)fm;
+        f->p[f->np - 1].no_prior = !(prior > 0);
+    }
     add_param(f, CP_MEM_MAX, SIM_DT_FP32, hw->eff.memory.max);
     /* A STREAM triad measures what memory delivers; the layer points cannot tell a slower
      * memory from a slower streaming kernel (small-rows compute), so with a triad at hand the
@@ -239,6 +258,7 @@ static void set_value(sim_hw *hw, const cal_param *p, double v)
     case CP_KERNEL: hw->eff.kernel_overhead_s = v; break;
     case CP_GROUP: hw->eff.grouped_gemm[p->dt].group_s = v; break;
     case CP_SMALL_GROUP: hw->eff.grouped_gemm[p->dt].small_group_s = v; break;
+    case CP_DEQUANT: hw->eff.dequant_elems_per_s[p->fmt] = v; break;
     }
 }
 
@@ -410,7 +430,8 @@ static const char *stop_word(int info)
  * standing in for a slow kernel). */
 #define GATE 0.05
 
-/* Probes: 0 = the priors; 1 = compute 10x slower (every GEMM max / 10); 2 = memory 10x slower. */
+/* Probes: 0 = the priors; 1 = compute 10x slower (every GEMM max and unpacking rate / 10); 2 =
+ * memory 10x slower. */
 #define N_PROBES 3
 
 static void probe_u(const cal_fit *f, int probe, double half_scale, double *u)
@@ -418,7 +439,8 @@ static void probe_u(const cal_fit *f, int probe, double half_scale, double *u)
     for (int j = 0; j < f->np; j++) {
         const cal_param *c = &f->p[j];
         double v = c->start;
-        if ((probe == 1 && (c->kind == CP_GROUPED_MAX || c->kind == CP_SMALL_MAX || c->kind == CP_GEMM_MAX)) ||
+        if ((probe == 1 && (c->kind == CP_GROUPED_MAX || c->kind == CP_SMALL_MAX || c->kind == CP_GEMM_MAX ||
+                            c->kind == CP_DEQUANT)) ||
             (probe == 2 && c->kind == CP_MEM_MAX))
             v /= 10;
         if (c->kind == CP_GROUPED_HALF || c->kind == CP_SMALL_HALF || c->kind == CP_GEMM_HALF)

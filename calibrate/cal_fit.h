@@ -24,11 +24,13 @@ typedef enum {
     CP_KERNEL,        /* efficiency.kernel_overhead, seconds */
     CP_GROUP,         /* efficiency.grouped_gemm.<dt>.overhead: seconds per expert FFN */
     CP_SMALL_GROUP,   /* efficiency.grouped_gemm.<dt>.small.overhead */
+    CP_DEQUANT,       /* efficiency.dequant_gelem_s.<fmt>: unpacking rate of a packed format, elements/s */
 } cal_param_kind;
 
 typedef struct cal_param {
     cal_param_kind kind;
     sim_dtype dt;            /* for the curves */
+    sim_wformat fmt;         /* for CP_DEQUANT */
     double prior;            /* physical value the fit is gently held to (and starts from) */
     double start;            /* physical value the fit starts from: the prior, or for a parameter the
                                 base has no figure for (no_prior) one the points would show */
@@ -42,7 +44,7 @@ typedef struct cal_param {
                                 the transformed parameter: near 0 = the data do not pin it down */
 } cal_param;
 
-#define CAL_MAX_PARAMS 24
+#define CAL_MAX_PARAMS 28
 
 typedef struct cal_fit {
     cal_param p[CAL_MAX_PARAMS];
@@ -69,8 +71,9 @@ double cal_param_unconstrained(cal_param_kind k, double x);
  * basis; its efficiencies are the priors): a grouped-GEMM curve with its fixed cost per
  * expert per compute type the layers ran in (and its small-rows regime where the curve has a
  * kernel switch: see cal_hw_set_kernel_switch), a dense curve per type of fitted GEMM points,
- * memory (max, half; max held where a triad measured it) and the per-kernel overhead. Fails
- * if there is nothing to fit. */
+ * memory (max, half; max held where a triad measured it), the per-kernel overhead, and the
+ * unpacking rate of each packed format the layers ran in (int4_g32). Fails if there is nothing
+ * to fit. */
 int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err);
 
 /* Give hw's grouped-GEMM curves of the types the layers in s ran in a kernel switch at `rows`

@@ -65,6 +65,8 @@ static double r4(double x)
 
 static double param_display(const cal_param *p, double v)
 {
+    if (p->kind == CP_DEQUANT)
+        return v / 1e9; /* Gelem/s, as dequant_gelem_s */
     return p->kind == CP_MEM_HALF ? v / 1e6 : p->kind == CP_KERNEL || p->kind == CP_GROUP || p->kind == CP_SMALL_GROUP ? v * 1e6 : v;
 }
 
@@ -202,7 +204,7 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
             continue; /* named with its max */
         cal_param_name(&fit->p[j], name, sizeof name);
         char *dot = strrchr(name, '.');
-        if (dot && fit->p[j].kind != CP_KERNEL)
+        if (dot && fit->p[j].kind != CP_KERNEL && fit->p[j].kind != CP_DEQUANT)
             *dot = '\0';
         snprintf(fitted + strlen(fitted), sizeof fitted - strlen(fitted), "%s%s", fitted[0] ? ", " : "", name);
     }
@@ -221,8 +223,9 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
              "Fitted by moesim calibrate (%s, %s) to %d points measured with moe-engine on %s: %s, by GSL "
              "multifit_nlinear (trust region, residuals log(predicted/measured) of the simulator's own layer and GEMM "
              "times). %s%s%srelative to this file's compute peaks and tier-0 bandwidth. attention_decode.mem_max = "
-             "memory.max. Not measured, kept from base %s: attention compute, half_tokens, dequant, step overhead, "
-             "links. Types not listed fall back to the nearest listed one.",
+             "memory.max. Not measured, kept from base %s: attention compute, half_tokens, the unpacking rates "
+             "(dequant_gelem_s) of formats not in dequant_measured, step overhead, links. Types not listed fall back "
+             "to the nearest listed one.",
              m->plan, m->date, fit->n_fitted, m->device, fitted, regime, tied,
              tied[0] ? " (the engine runs shared experts with the routed experts' kernels); " : "",
              m->base_name);
@@ -251,9 +254,24 @@ static cJSON *efficiency_json(const cJSON *base_eff, const sim_hw *hw, const cal
     cJSON_AddNumberToObject(ad, "compute", r4(hw->eff.attn_decode_compute));
     cJSON *ap = cJSON_AddObjectToObject(e, "attention_prefill");
     cJSON_AddNumberToObject(ap, "compute", r4(hw->eff.attn_prefill_compute));
+    /* the base's unpacking rates, with those this run fitted in place and named in
+     * dequant_measured (the others stay priors, and an eval of their formats says so) */
     const cJSON *dq = cJSON_GetObjectItemCaseSensitive(base_eff, "dequant_gelem_s");
-    if (dq)
-        cJSON_AddItemToObject(e, "dequant_gelem_s", cJSON_Duplicate(dq, 1));
+    cJSON *dqo = dq ? cJSON_Duplicate(dq, 1) : NULL, *dqm = NULL;
+    for (int j = 0; j < fit->np; j++) {
+        if (fit->p[j].kind != CP_DEQUANT)
+            continue;
+        if (!dqo)
+            dqo = cJSON_CreateObject();
+        if (!dqm)
+            dqm = cJSON_CreateArray();
+        set_num(dqo, sim_wformat_name(fit->p[j].fmt), hw->eff.dequant_elems_per_s[fit->p[j].fmt] / 1e9);
+        cJSON_AddItemToArray(dqm, cJSON_CreateString(sim_wformat_name(fit->p[j].fmt)));
+    }
+    if (dqo)
+        cJSON_AddItemToObject(e, "dequant_gelem_s", dqo);
+    if (dqm)
+        cJSON_AddItemToObject(e, "dequant_measured", dqm);
     cJSON_AddNumberToObject(e, "kernel_overhead_us", r4(hw->eff.kernel_overhead_s * 1e6));
     cJSON_AddNumberToObject(e, "step_overhead_us", r4(hw->eff.step_overhead_s * 1e6));
     const cJSON *link = cJSON_GetObjectItemCaseSensitive(base_eff, "link");

@@ -155,8 +155,11 @@ static int parse_file_header(const cJSON *root, cal_file *f, sim_wformat *fmt, c
         *fmt = SIM_WF_BF16;
     else if (strcmp(f->dtype, "int8") == 0)
         *fmt = SIM_WF_INT8;
+    else if (strcmp(f->dtype, "int4_g32") == 0)
+        *fmt = SIM_WF_INT4_G32;
     else
-        return sim_fail(err, SIM_EINPUT, "%s: field 'dtype' is '%s' (expected fp32, bf16 or int8)", file, f->dtype);
+        return sim_fail(err, SIM_EINPUT, "%s: field 'dtype' is '%s' (expected fp32, bf16, int8 or int4_g32)", file,
+                        f->dtype);
     const cJSON *dev = sim_json_obj(root, "device", file, "", err);
     if (!dev)
         return err->code;

@@ -16,7 +16,7 @@ typedef struct cal_point {
     char shape[64];          /* layer: model card name, else "h2048-f768-e128-k8-s0"; gemm: "gemm NxK" */
     int file;                /* index into cal_set.files */
     int index;               /* position in that file's results[] */
-    sim_wformat fmt;         /* weight storage of a layer (fp32, bf16, int8); fp32 for a GEMM */
+    sim_wformat fmt;         /* weight storage of a layer (fp32, bf16, int8, int4_g32); fp32 for a GEMM */
     int hidden, ffn, experts, top_k, shared, shared_ffn, ep;
     int m, n, k;             /* single GEMM: C[m][n] = A[m][k] B[n][k]^T */
     double tokens;           /* layer: tokens per rank; GEMM: m; all-to-all: tokens per rank */

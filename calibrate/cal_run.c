@@ -17,7 +17,8 @@
 extern char **environ;
 
 /* Quick: three real MoE layers in BF16 (the native precision of each), and Qwen3's also in
- * INT8 and FP32, so every weight format the CPU engine runs gets its own fitted curve (a
+ * INT8, FP32 and INT4_G32, so every weight format the CPU engine runs gets its own fitted curve
+ * (INT4_G32: its unpacking rate on top of the curve its compute type runs on) (a
  * format calibration did not measure keeps its prior and says so); decode to prefill
  * sizes on both sides of the engine's kernel switch (8 rows per expert: Qwen3 reaches 16 rows
  * per expert at 256 tokens and 32 at 512); the triad and the GEMM sweep ride on the first.
@@ -36,10 +37,12 @@ static const cal_step quick_plan[] = {
       "1,2,4,8,16,32,64,128,256,512", 3, true, 1 },
     { "qwen3-30b-a3b MoE layer, int8", "qwen3-30b-a3b", NULL, "int8", "1,4,16,64,256", 3, false, 1 },
     { "qwen3-30b-a3b MoE layer, fp32", "qwen3-30b-a3b", NULL, "fp32", "1,4,16,64,256", 3, false, 1 },
+    { "qwen3-30b-a3b MoE layer, int4_g32", "qwen3-30b-a3b", NULL, "int4_g32", "1,4,16,64,256", 3, false, 1 },
     { "gpt-oss-20b MoE layer, bf16", "gpt-oss-20b", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
     { "deepseek-v2-lite MoE layer, bf16", "deepseek-v2-lite", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
     { "deepseek-v2-lite MoE layer, bf16 (round 2)", "deepseek-v2-lite", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
     { "gpt-oss-20b MoE layer, bf16 (round 2)", "gpt-oss-20b", NULL, "bf16", "1,4,16,64,256", 3, false, 1 },
+    { "qwen3-30b-a3b MoE layer, int4_g32 (round 2)", "qwen3-30b-a3b", NULL, "int4_g32", "1,4,16,64,256", 3, false, 1 },
     { "qwen3-30b-a3b MoE layer, fp32 (round 2)", "qwen3-30b-a3b", NULL, "fp32", "1,4,16,64,256", 3, false, 1 },
     { "qwen3-30b-a3b MoE layer, int8 (round 2)", "qwen3-30b-a3b", NULL, "int8", "1,4,16,64,256", 3, false, 1 },
     { "qwen3-30b-a3b MoE layer, bf16 (round 2)", "qwen3-30b-a3b", NULL, "bf16", "1,2,4,8,16,32,64,128,256,512", 3,
@@ -52,11 +55,15 @@ static const cal_step full_plan[] = {
     { "qwen3-30b-a3b MoE layer, bf16, with triad and GEMM sweep", "qwen3-30b-a3b", NULL, "bf16",
       "1,2,4,8,16,32,64,128,256,512", 5, true, 1 },
     { "qwen3-30b-a3b MoE layer, fp32", "qwen3-30b-a3b", NULL, "fp32", "1,2,4,8,16,32,64,128,256", 3, false, 1 },
+    { "qwen3-30b-a3b MoE layer, int4_g32", "qwen3-30b-a3b", NULL, "int4_g32", "1,2,4,8,16,32,64,128,256", 3, false,
+      1 },
     { "gpt-oss-20b MoE layer, bf16", "gpt-oss-20b", NULL, "bf16", "1,2,4,8,16,32,64,128,256", 3, false, 1 },
     { "deepseek-v2-lite MoE layer, bf16", "deepseek-v2-lite", NULL, "bf16", "1,2,4,8,16,32,64,128,256", 3, false, 1 },
     { "deepseek-v2-lite MoE layer, bf16 (round 2)", "deepseek-v2-lite", NULL, "bf16", "1,2,4,8,16,32,64,128,256", 3,
       false, 1 },
     { "gpt-oss-20b MoE layer, bf16 (round 2)", "gpt-oss-20b", NULL, "bf16", "1,2,4,8,16,32,64,128,256", 3, false, 1 },
+    { "qwen3-30b-a3b MoE layer, int4_g32 (round 2)", "qwen3-30b-a3b", NULL, "int4_g32", "1,2,4,8,16,32,64,128,256", 3,
+      false, 1 },
     { "qwen3-30b-a3b MoE layer, fp32 (round 2)", "qwen3-30b-a3b", NULL, "fp32", "1,2,4,8,16,32,64,128,256", 3, false,
       1 },
     { "qwen3-30b-a3b MoE layer, bf16 (round 2)", "qwen3-30b-a3b", NULL, "bf16", "1,2,4,8,16,32,64,128,256,512", 5,

@@ -844,6 +844,30 @@ static int parse_dequant(const cJSON *eff, sim_hw *hw, const char *file, sim_err
     return SIM_OK;
 }
 
+/* dequant_measured: ["int4_g32", ...], the formats of dequant_gelem_s whose rate calibration
+ * measured on this hardware (moesim calibrate writes it; the others are priors). Each must be a
+ * format the file gives a rate for. */
+static int parse_dequant_measured(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
+{
+    const char *path = "efficiency.dequant_measured";
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(eff, "dequant_measured");
+    if (!a)
+        return SIM_OK;
+    if (!cJSON_IsArray(a))
+        return sim_fail(err, SIM_EINPUT, "%s: field '%s' must be an array of storage format names", file, path);
+    for (const cJSON *it = a->child; it; it = it->next) {
+        sim_wformat f;
+        if (!cJSON_IsString(it) || wformat_from_key(it->valuestring, &f) != 0)
+            return sim_fail(err, SIM_EINPUT, "%s: an entry of '%s' is not a storage format (expected one of: %s)", file,
+                            path, sim_wformat_names());
+        if (!(hw->eff.dequant_elems_per_s[f] > 0))
+            return sim_fail(err, SIM_EINPUT, "%s: '%s' lists %s, which has no rate in efficiency.dequant_gelem_s", file,
+                            path, it->valuestring);
+        hw->eff.dequant_measured[f] = true;
+    }
+    return SIM_OK;
+}
+
 /* Link shares: required for each link the device has, optional otherwise. */
 static int parse_link_eff(const cJSON *eff, sim_hw *hw, const char *file, sim_err *err)
 {
@@ -969,7 +993,8 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
     static const char *const keys[] = {"provenance",         "source",           "efficiency_from",  "gemm",
                                        "grouped_gemm",       "memory",           "attention_decode", "attention_prefill",
                                        "dequant_gelem_s",    "kernel_overhead_us", "step_overhead_us", "link",
-                                       "runtimes",           "gguf_matvec",      "gguf_gemm",        NULL};
+                                       "runtimes",           "gguf_matvec",      "gguf_gemm",        "dequant_measured",
+                                       NULL};
     static const char *const provenances[] = {"prior", "calibrated"};
     const cJSON *e = sim_json_obj(root, "efficiency", file, "", err);
     if (!e)
@@ -997,7 +1022,7 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
         (rc = parse_curves(e, "gemm", hw->eff.gemm, file, err)) ||
         (rc = parse_curves(e, "grouped_gemm", hw->eff.grouped_gemm, file, err)) ||
         (rc = parse_memory_eff(e, hw, file, err)) || (rc = parse_attention(e, hw, file, err)) ||
-        (rc = parse_dequant(e, hw, file, err)) ||
+        (rc = parse_dequant(e, hw, file, err)) || (rc = parse_dequant_measured(e, hw, file, err)) ||
         (rc = get_num(e, "kernel_overhead_us", true, R_NONNEG, &k_us, file, "efficiency", err)) ||
         (rc = get_num(e, "step_overhead_us", true, R_NONNEG, &s_us, file, "efficiency", err)) ||
         (rc = parse_link_eff(e, hw, file, err)) || (rc = parse_runtimes(e, hw, file, err)) ||
@@ -1008,9 +1033,12 @@ static int parse_efficiency(const cJSON *root, sim_hw *hw, const char *file, con
         return rc;
     hw->eff.kernel_overhead_s = k_us * US;
     hw->eff.step_overhead_s = s_us * US;
-    if (strcmp(hw->eff.provenance, "calibrated") != 0) /* a prior file measured nothing */
+    if (strcmp(hw->eff.provenance, "calibrated") != 0) { /* a prior file measured nothing */
         for (int t = 0; t < SIM_DT_COUNT; t++)
             hw->eff.gemm[t].measured = hw->eff.grouped_gemm[t].measured = false;
+        for (int f = 0; f < SIM_WF_COUNT; f++)
+            hw->eff.dequant_measured[f] = false;
+    }
     return SIM_OK;
 }
 

@@ -152,6 +152,8 @@ typedef struct sim_hw {
         double attn_decode_compute;        /* compute eta of decode attention (MLA is compute-heavy) */
         double attn_prefill_compute;       /* flash-attention prefill compute eta */
         double dequant_elems_per_s[SIM_WF_COUNT]; /* unpacking rate for packed formats; 0 = free */
+        bool dequant_measured[SIM_WF_COUNT];      /* efficiency.dequant_measured: calibration measured
+                                                     this format's rate on the hardware (false: a prior) */
         /* efficiency.gguf_matvec: the share of the INT8 peak that llama.cpp's mat-vec kernel for a
          * GGUF tensor type reaches at one row (decode at batch 1: unpack + dot product, weights
          * from cache), by type; 0 = no figure (the GEMM curve at one row stands in). It prices

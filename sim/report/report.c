@@ -312,16 +312,23 @@ static void efficiency_basis(const sim_deploy *d, char *buf, size_t cap)
                       sim_runtime_name(d->runtime));
     /* A calibrated file measures some compute types: say when these experts run on another. */
     sim_dtype dt;
-    if (strcmp(d->hw->eff.provenance, "calibrated") == 0 && n > 0 && (size_t)n < cap &&
-        sim_hw_format_peak(d->hw, d->expert_fmt, &dt) > 0 &&
+    bool calibrated = strcmp(d->hw->eff.provenance, "calibrated") == 0;
+    if (calibrated && n > 0 && (size_t)n < cap && sim_hw_format_peak(d->hw, d->expert_fmt, &dt) > 0 &&
         !d->hw->eff.grouped_gemm[dt].measured)
-        snprintf(buf + n, cap - (size_t)n, "; %s experts run %s kernels this calibration did not measure (their curve is a prior or another type's)",
-                 sim_wformat_name(d->expert_fmt), sim_dtype_name(dt));
+        n += snprintf(buf + n, cap - (size_t)n,
+                      "; %s experts run %s kernels this calibration did not measure (their curve is a prior or another type's)",
+                      sim_wformat_name(d->expert_fmt), sim_dtype_name(dt));
+    /* ... and when their weights are unpacked at a rate it did not measure */
+    sim_wformat f = d->expert_fmt;
+    if (calibrated && n > 0 && (size_t)n < cap && (int)f >= 0 && f < SIM_WF_COUNT && sim_wformat_is_packed(f) &&
+        d->hw->eff.dequant_elems_per_s[f] > 0 && !d->hw->eff.dequant_measured[f])
+        snprintf(buf + n, cap - (size_t)n, "; the unpacking of %s weights is a prior (efficiency.dequant_gelem_s), not "
+                 "measured by this calibration", sim_wformat_name(f));
 }
 
 static void add_provenance(cJSON *o, const sim_deploy *d)
 {
-    char buf[256];
+    char buf[512];
     efficiency_basis(d, buf, sizeof buf);
     cJSON_AddStringToObject(o, "efficiency_basis", buf);
     cJSON_AddStringToObject(o, "model_file", d->model->path);
@@ -650,7 +657,7 @@ static void print_header(FILE *f, const sim_deploy *d, int gpus, const sim_memfi
  * table has several, a breakdown uses a few). */
 static void print_basis(FILE *f, const sim_deploy *d, const sim_step_result *const *steps, int n_steps)
 {
-    char buf[256];
+    char buf[512];
     efficiency_basis(d, buf, sizeof buf);
     fprintf(f, "basis: %s\n", buf);
     const sim_kernel_table *kt = &d->hw->kernels;
