@@ -44,6 +44,9 @@ mk_hw '.compute.sms = -4' h_sms_neg
 mk_hw '.memory.tiers[0].bandwidth_gbs = 1e-300' h_tiny
 mk_hw '.memory.tiers[0].capacity_gb = 1e300' h_huge
 mk_hw '.efficiency.dequant_gelem_s = {"q4_k_m": 5}' h_recipe
+mk_hw '.efficiency.dequant_measured = "int4_g32"' h_dqm_type
+mk_hw '.efficiency.dequant_gelem_s = {"int4": 5} | .efficiency.dequant_measured = ["int4_g32", "fp6"]' h_dqm_unknown
+mk_hw '.efficiency.dequant_gelem_s = {"int4": 5} | .efficiency.dequant_measured = ["nvfp4"]' h_dqm_norate
 mk_hw '.formats.native += ["fp6"]' h_fmt_unknown
 mk_hw 'del(.formats.source)' h_fmt_nosource
 mk_hw '.formats.weight_only += ["fp8"]' h_fmt_twice
@@ -130,6 +133,9 @@ cases=(
   "unknown name  |'kv_precision': 'q4_k_m' is a GGUF file recipe              |${E[*]} --kv-precision q4_k_m"
   "unknown name  |'dispatch_precision': 'q3_k_s' is a GGUF file recipe        |${E[*]} --dispatch-precision q3_k_s"
   "unknown name  |h_recipe.json: unknown field 'efficiency.dequant_gelem_s.q4_k_m'|eval --model mixtral-8x7b --hw $tmp/h_recipe.json"
+  "wrong type    |h_dqm_type.json: field 'efficiency.dequant_measured' must be an array|eval --model mixtral-8x7b --hw $tmp/h_dqm_type.json"
+  "unknown name  |h_dqm_unknown.json: an entry of 'efficiency.dequant_measured' is not a storage format|eval --model mixtral-8x7b --hw $tmp/h_dqm_unknown.json"
+  "impossible    |h_dqm_norate.json: 'efficiency.dequant_measured' lists nvfp4, which has no rate|eval --model mixtral-8x7b --hw $tmp/h_dqm_norate.json"
   "unknown name  |h_fmt_unknown.json: field 'formats.native' has unknown format 'fp6'|eval --model mixtral-8x7b --hw $tmp/h_fmt_unknown.json"
   "missing       |h_fmt_nosource.json.*formats.*source                        |eval --model mixtral-8x7b --hw $tmp/h_fmt_nosource.json"
   "impossible    |h_fmt_twice.json: field 'formats': 'fp8' is listed twice    |eval --model mixtral-8x7b --hw $tmp/h_fmt_twice.json"

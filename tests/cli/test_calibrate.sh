@@ -59,8 +59,13 @@ jq -e '.efficiency.provenance == "calibrated" and (.calibration.fit.mape_held_ou
        and ((.efficiency.grouped_gemm[$dt].small.overhead_us // 0) >= 0)
        and ([.calibration.measurements[] | select(.kind == "moe_layer") | .rounds] | min == 2)' --arg dt "$dt" "$cal" >/dev/null \
   && ok || bad "calibrated file lacks provenance, fit, measurements, the kernel switch or the rounds"
-grep -q "grouped_gemm.$dt.small.max" "$tmp/report" && grep -q "memory.max.*held: measured by the triad" "$tmp/report" \
-  && ok || bad "report lacks the small-rows regime or the triad-held memory.max"
+# memory.max: held at the triad's where every layer has one weight size (the fixtures: bf16);
+# fitted where the layers' sizes differ (the quick plan: fp32, bf16, int8, int4_g32), which at
+# equal FLOPs tells a memory-bound layer from a compute-bound one
+if [ "${args[0]}" = --quick ]; then mem_re="memory.max +[0-9.]+ +\([0-9.]+-[0-9.]+; prior 0.9\)$"
+else mem_re="memory.max.*held: measured by the triad"; fi
+grep -q "grouped_gemm.$dt.small.max" "$tmp/report" && grep -Eq "$mem_re" "$tmp/report" \
+  && ok || bad "report lacks the small-rows regime or memory.max as expected ($mem_re)"
 ls "$tmp" | grep -q "cal.json.tmp" && bad "temporary file left beside $cal" || ok
 
 # --- the kernel table beside the calibrated file, in the published tables' format: its GEMM
@@ -101,6 +106,17 @@ if [ "${args[0]}" = --quick ]; then
   b=$("$M" eval --hw "$cal" --model qwen3-30b-a3b --precision bf16 --isl 256 --osl 64 --json | jq .tpot_s)
   i=$("$M" eval --hw "$cal" --model qwen3-30b-a3b --precision int8 --isl 256 --osl 64 --json | jq .tpot_s)
   awk -v b="$b" -v i="$i" 'BEGIN { exit !(i != b) }' && ok || bad "int8 and bf16 predict the same TPOT ($i, $b)"
+  # int4_g32: measured (its unpacking rate fitted and named), so its eval says nothing of a
+  # prior; int4 (GPTQ-style, not run by the engine) keeps the base's rate and says so
+  jq -e '(.efficiency.dequant_measured == ["int4_g32"]) and (.efficiency.dequant_gelem_s.int4_g32 > 0)' "$cal" >/dev/null \
+    && ok || bad "int4_g32's unpacking rate not fitted: $(jq -c '.efficiency | {dequant_gelem_s, dequant_measured}' "$cal")"
+  q=$("$M" eval --hw "$cal" --model qwen3-30b-a3b --precision int4_g32 --isl 256 --osl 64 --json)
+  echo "$q" | jq -r .efficiency_basis | grep -q "is a prior" && bad "int4_g32 basis: $(echo "$q" | jq -r .efficiency_basis)" || ok
+  "$M" eval --hw "$cal" --model qwen3-30b-a3b --precision int4 --isl 256 --osl 64 --json | jq -r .efficiency_basis |
+    grep -q "unpacking of int4 weights is a prior" && ok || bad "int4 basis does not say its unpacking rate is a prior"
+  q=$(echo "$q" | jq .tpot_s)
+  awk -v q="$q" -v i="$i" -v b="$b" 'BEGIN { exit !(q < i && i < b) }' && ok \
+    || bad "TPOT should fall with the bytes: int4_g32 $q, int8 $i, bf16 $b"
 fi
 
 # --- it loads back: eval and a scenario
