@@ -630,35 +630,15 @@ INLINE void dequant_dt(eng_dtype dt, const eng_mat *w, int row0, int n, float *o
     }
 }
 
-/* INT4_G32 rows (always row-major) as FP32, block by block: the same (nib - 8) x scale as
- * eng_mat_get. */
-INLINE void dequant_q4(const eng_mat *w, int row0, int n, float *out)
-{
-    const size_t K = (size_t)w->cols, rb = eng_mat_row_bytes(w);
-    for (int r = 0; r < n; r++) {
-        const uint8_t *b = (const uint8_t *)w->data + (size_t)(row0 + r) * rb;
-        float *o = out + (size_t)r * K;
-        size_t c0 = 0;
-        /* whole blocks straight into the row, a loop of 16 the compiler vectorizes (element by
-         * element, the 256-token INT4_G32 layer took 30% longer than the same layer in INT8) */
-        for (; c0 + ENG_Q4_GROUP <= K; c0 += ENG_Q4_GROUP, b += ENG_Q4_BLOCK) {
-            const float sc = eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
-            uint8_t q[16]; /* a copy: stores through oc could otherwise change the bytes (uint8_t
-                            * aliases anything), and the loop would stay scalar */
-            memcpy(q, b + 2, sizeof q);
-            float *oc = o + c0;
-            for (int i = 0; i < 16; i++) {
-                oc[i] = (float)((q[i] & 15) - 8) * sc;
-                oc[16 + i] = (float)((q[i] >> 4) - 8) * sc;
-            }
-        }
-        if (c0 < K) {   /* a part block ends the row */
-            const float sc = eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
-            for (size_t i = 0; c0 + i < K; i++)
-                o[c0 + i] = (float)((i < 16 ? b[2 + i] & 15 : b[2 + i - 16] >> 4) - 8) * sc;
-        }
-    }
-}
+/* INT4_G32 rows (always row-major) as FP32 at the level in force (kernels_cpu_tile.h,
+ * dequant_q4). */
+#ifdef ENG_X86_LEVELS
+TGT16 INLINE void dq4_w16(const eng_mat *w, int row0, int n, float *out) { dequant_q4_16(w, row0, n, out); }
+TGT8 INLINE void dq4_w8(const eng_mat *w, int row0, int n, float *out) { dequant_q4_8(w, row0, n, out); }
+#endif
+INLINE void dq4_w4(const eng_mat *w, int row0, int n, float *out) { dequant_q4_4(w, row0, n, out); }
+ENG_KERNEL3(static, dequant_q4, dq4_w16, dq4_w8, dq4_w4,
+            (const eng_mat *w, int row0, int n, float *out), (w, row0, n, out))
 
 /* Either layout. */
 INLINE void dequant_body(const eng_mat *w, int row0, int n, float *out)

@@ -456,6 +456,30 @@ TGT INLINE void SFX(tile_q4)(int MB, int nr, int K, const float *x, size_t ldx, 
         }
 }
 
+/* Rows [row0, row0 + n) of an INT4_G32 matrix as FP32 into out[n][cols] (the BLAS path),
+ * a block at a time through q4_block: written element by element, GCC's vectorized loop
+ * shuffled lanes and the AVX2 widening took 18% of a 1,024-token layer. */
+TGT INLINE void SFX(dequant_q4)(const eng_mat *w, int row0, int n, float *out)
+{
+    enum { G = ENG_Q4_GROUP, NV = G / VW };
+    const size_t K = (size_t)w->cols, rb = eng_mat_row_bytes(w);
+    for (int r = 0; r < n; r++) {
+        const uint8_t *b = (const uint8_t *)w->data + (size_t)(row0 + r) * rb;
+        float *o = out + (size_t)r * K;
+        size_t c0 = 0;
+        for (; c0 + G <= K; c0 += G, b += ENG_Q4_BLOCK) {
+            SFX(vf) v[NV];
+            SFX(q4_block)(b, v);
+            memcpy(o + c0, v, sizeof v);
+        }
+        if (c0 < K) {   /* a part block ends the row */
+            const float sc = eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
+            for (size_t i = 0; c0 + i < K; i++)
+                o[c0 + i] = (float)((i < 16 ? b[2 + i] & 15 : b[2 + i - 16] >> 4) - 8) * sc;
+        }
+    }
+}
+
 #if defined(Q4_INT) && !defined(Q4_UNPACK)
 /* A block's 16 bytes as lo (elements 0-15) and hi (16-31), nib - 8, in the 32-bit lanes of the
  * generic `wide` (no I8_WIDEN at this level: 2 VW weights a wide). */
