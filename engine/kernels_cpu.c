@@ -517,7 +517,11 @@ NT_WIDTHS(bf16, ENG_BF16)
 NT_WIDTHS(i8x, ENG_INT8)
 NT_WIDTHS(q4x, ENG_INT4_G32)
 
-/* INT8 picks the VNNI builds where they run (eng_k_isa_vnni), else nt_i8x's level. */
+/* INT8 and INT4_G32 run the VNNI builds where they run (eng_k_isa_vnni), else their level's
+ * (nt_i8x, nt_q4x). INT4_G32 has one only with AVX2: with AVX-512 it looks its weights up in
+ * FP32 (tile_q4), VNNI or not, and the AVX2 build adds its int16 pair products (tile_q4i) with
+ * AVX-VNNI's vpdpwssd. */
+typedef void (*nt_fn) NT_PARAMS;
 #ifdef ENG_X86_LEVELS
 TGT16N static void nt_i8_v4n NT_PARAMS
 {
@@ -527,40 +531,24 @@ TGT8N static void nt_i8_v3n NT_PARAMS
 {
     nt_body_8n(ENG_INT8, M, N, x, ldx, w, row0, y, ldy, pf_l2);
 }
-#endif
-static void nt_i8 NT_PARAMS
-{
-#ifdef ENG_X86_LEVELS
-    int vnni, level = isa_choice(&vnni);
-    if (vnni) {
-        if (level == 4)
-            nt_i8_v4n NT_ARGS;
-        else
-            nt_i8_v3n NT_ARGS;
-        return;
-    }
-#endif
-    nt_i8x NT_ARGS;
-}
-
-/* INT4_G32: AVX2 with AVX-VNNI adds its int16 pair products in one vpdpwssd (tile_q4i); AVX-512
- * looks its weights up in FP32 (tile_q4) with or without VNNI. */
-#ifdef ENG_X86_LEVELS
 TGT8N static void nt_q4_v3n NT_PARAMS
 {
     nt_body_8n(ENG_INT4_G32, M, N, x, ldx, w, row0, y, ldy, pf_l2);
 }
 #endif
-static void nt_q4 NT_PARAMS
+/* The VNNI build of dt at the level in force, or `plain` where none runs. */
+static nt_fn with_vnni(eng_dtype dt, nt_fn plain)
 {
 #ifdef ENG_X86_LEVELS
     int vnni, level = isa_choice(&vnni);
-    if (vnni && level == 3) {
-        nt_q4_v3n NT_ARGS;
-        return;
-    }
+    if (vnni && dt == ENG_INT8)
+        return level == 4 ? nt_i8_v4n : nt_i8_v3n;
+    if (vnni && dt == ENG_INT4_G32 && level == 3)
+        return nt_q4_v3n;
+#else
+    (void)dt;
 #endif
-    nt_q4x NT_ARGS;
+    return plain;
 }
 
 void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, int row0, float *y, size_t ldy)
@@ -570,8 +558,8 @@ void eng_k_nt_small(int M, int N, const float *x, size_t ldx, const eng_mat *w, 
     const int pf_l2 = eng_k_prefetch_l2();
     switch (w->dtype) {
     case ENG_BF16: nt_bf16(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
-    case ENG_INT8: nt_i8(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
-    case ENG_INT4_G32: nt_q4(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
+    case ENG_INT8: with_vnni(ENG_INT8, nt_i8x)(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
+    case ENG_INT4_G32: with_vnni(ENG_INT4_G32, nt_q4x)(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
     default:       nt_f32(M, N, x, ldx, w, row0, y, ldy, pf_l2); break;
     }
 }

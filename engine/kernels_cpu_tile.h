@@ -401,6 +401,21 @@ TGT INLINE void SFX(q4_block)(const uint8_t *b, SFX(vf) *w)
     }
 }
 
+/* The 4 rows of a tile (rows past nr repeat the last), each from block b0; and the prefetch of
+ * the next tile's rows (4 on) once per 64-byte line, where a block at offset o starts within
+ * the line's first 18 bytes (exactly one block does). */
+TGT INLINE void SFX(q4_rows)(const uint8_t *wd, size_t rb, size_t r0, int nr, size_t b0, const uint8_t **row)
+{
+    for (int r = 0; r < 4; r++)
+        row[r] = wd + (r0 + (size_t)(r < nr ? r : nr - 1)) * rb + b0 * ENG_Q4_BLOCK;
+}
+TGT INLINE void SFX(q4_prefetch)(const uint8_t *const *row, size_t o, size_t rb, int pf_l2)
+{
+    if ((((uintptr_t)row[0] + o) & 63) < ENG_Q4_BLOCK)
+        for (int r = 0; r < 4; r++)
+            PF_AHEAD(row[r] + o + 4 * rb, pf_l2);
+}
+
 /* 4 rows by MB tokens over a whole row (x is FP32, as the layer holds it: no preparation).
  * One token: the block's low and high halves go to separate accumulators (two chains per
  * row). Each row's blocks are one sequential stream; the tile prefetches the same line of the
@@ -418,14 +433,11 @@ TGT INLINE void SFX(tile_q4)(int MB, int nr, int K, const float *x, size_t ldx, 
             acc[m][r] = (SFX(vf)){ 0 };
     }
     const uint8_t *row[4];
-    for (int r = 0; r < 4; r++)
-        row[r] = wd + (r0 + (size_t)(r < nr ? r : nr - 1)) * rb;
+    SFX(q4_rows)(wd, rb, r0, nr, 0, row);
     const int nb = K / G;
     for (int b = 0; b < nb; b++) {
         const size_t o = (size_t)b * ENG_Q4_BLOCK;
-        if ((((uintptr_t)row[0] + o) & 63) < ENG_Q4_BLOCK)
-            for (int r = 0; r < 4; r++)
-                PF_AHEAD(row[r] + o + 4 * rb, pf_l2);
+        SFX(q4_prefetch)(row, o, rb, pf_l2);
         for (int r = 0; r < 4; r++) {
             SFX(vf) w[NV];
             SFX(q4_block)(row[r] + o, w);
@@ -446,11 +458,8 @@ TGT INLINE void SFX(tile_q4)(int MB, int nr, int K, const float *x, size_t ldx, 
             float s = SFX(hsum)(MB == 1 ? acc[m][r] + hacc[r] : acc[m][r]);
             if (nb * G < K) {
                 const uint8_t *bl = row[r] + (size_t)nb * ENG_Q4_BLOCK;
-                const float sc = eng_bf16_to_f32((uint16_t)(bl[0] | bl[1] << 8));
-                for (int i = 0; i < K - nb * G; i++) {
-                    const int nib = i < 16 ? bl[2 + i] & 15 : bl[2 + i - 16] >> 4;
-                    s += (float)(nib - 8) * sc * x[m * ldx + nb * G + i];
-                }
+                for (int i = 0; i < K - nb * G; i++)
+                    s += (float)eng_q4_q(bl, i) * eng_q4_scale(bl) * x[m * ldx + nb * G + i];
             }
             y[m * ldy + r] = s;
         }
@@ -472,11 +481,8 @@ TGT INLINE void SFX(dequant_q4)(const eng_mat *w, int row0, int n, float *out)
             SFX(q4_block)(b, v);
             memcpy(o + c0, v, sizeof v);
         }
-        if (c0 < K) {   /* a part block ends the row */
-            const float sc = eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
-            for (size_t i = 0; c0 + i < K; i++)
-                o[c0 + i] = (float)((i < 16 ? b[2 + i] & 15 : b[2 + i - 16] >> 4) - 8) * sc;
-        }
+        for (size_t i = 0; c0 + i < K; i++)   /* a part block ends the row */
+            o[c0 + i] = (float)eng_q4_q(b, (int)i) * eng_q4_scale(b);
     }
 }
 
@@ -516,14 +522,11 @@ TGT INLINE void SFX(tile_q4i)(int MB, int nr, int K, int kb, int kn, const int16
         for (int r = 0; r < 4; r++)
             acc[m][r] = (SFX(vf)){ 0 };
     const uint8_t *row[4];
-    for (int r = 0; r < 4; r++)
-        row[r] = wd + (r0 + (size_t)(r < nr ? r : nr - 1)) * rb + (size_t)kb / G * ENG_Q4_BLOCK;
+    SFX(q4_rows)(wd, rb, r0, nr, (size_t)kb / G, row);
     const int nb = kn / G;
     for (int b = 0; b < nb; b++) {
         const size_t o = (size_t)b * ENG_Q4_BLOCK;
-        if ((((uintptr_t)row[0] + o) & 63) < ENG_Q4_BLOCK)
-            for (int r = 0; r < 4; r++)
-                PF_AHEAD(row[r] + o + 4 * rb, pf_l2);
+        SFX(q4_prefetch)(row, o, rb, pf_l2);
         SFX(xact) xlo[MBACC][NW], xhi[MBACC][NW];
         for (int m = 0; m < MB; m++)
             for (int j = 0; j < NW; j++) {
@@ -552,13 +555,10 @@ TGT INLINE void SFX(tile_q4i)(int MB, int nr, int K, int kb, int kn, const int16
             float s = SFX(hsum)(acc[m][r]);
             if (tail > 0) {
                 const uint8_t *bl = row[r] + (size_t)nb * ENG_Q4_BLOCK;
-                const float sc = eng_bf16_to_f32((uint16_t)(bl[0] | bl[1] << 8));
                 int32_t t = 0;
-                for (int i = 0; i < tail; i++) {
-                    const int nib = i < 16 ? bl[2 + i] & 15 : bl[2 + i - 16] >> 4;
-                    t += (nib - 8) * xq[(size_t)m * KC + (size_t)nb * G + i];
-                }
-                s += (float)t * sc;
+                for (int i = 0; i < tail; i++)
+                    t += eng_q4_q(bl, i) * xq[(size_t)m * KC + (size_t)nb * G + i];
+                s += (float)t * eng_q4_scale(bl);
             }
             const float v = s * sx[m];
             y[m * ldy + r] = add ? y[m * ldy + r] + v : v;

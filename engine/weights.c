@@ -164,9 +164,7 @@ static float q4_get(const eng_mat *m, int r, int c)
 {
     const uint8_t *b = (const uint8_t *)m->data + (size_t)r * eng_mat_row_bytes(m) +
                        (size_t)(c / ENG_Q4_GROUP) * ENG_Q4_BLOCK;
-    const int i = c % ENG_Q4_GROUP;
-    const int nib = i < 16 ? b[2 + i] & 15 : b[2 + i - 16] >> 4;
-    return (float)(nib - 8) * eng_bf16_to_f32((uint16_t)(b[0] | b[1] << 8));
+    return (float)eng_q4_q(b, c % ENG_Q4_GROUP) * eng_q4_scale(b);
 }
 
 float eng_mat_get(const eng_mat *m, int r, int c)

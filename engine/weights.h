@@ -53,6 +53,15 @@ static inline float eng_bf16_to_f32(uint16_t h)
     union { uint32_t u; float f; } v = { (uint32_t)h << 16 };
     return v.f;
 }
+/* An INT4_G32 block's scale, and its element i (0-31) as q = nib - 8 (weights.h, above). */
+static inline float eng_q4_scale(const uint8_t *blk)
+{
+    return eng_bf16_to_f32((uint16_t)(blk[0] | blk[1] << 8));
+}
+static inline int eng_q4_q(const uint8_t *blk, int i)
+{
+    return (i < 16 ? blk[2 + i] & 15 : blk[2 + i - 16] >> 4) - 8;
+}
 float eng_mat_get(const eng_mat *m, int r, int c);
 /* Where element (r, c) lies in m->data, in elements, for either layout (not INT4_G32, whose
  * elements are half bytes: eng_mat_get reads its blocks). */
