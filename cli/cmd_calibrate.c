@@ -21,7 +21,7 @@ static void usage(FILE *f)
                "  measured, prints measured against predicted times (held-out points show the prediction\n"
                "  error) and writes hwmodels/calibrated/NAME.json (use it: moesim eval --hw calibrated/NAME).\n"
                "  --quick       three MoE layer shapes (Qwen3 also in int8, fp32 and int4_g32), fewer token\n"
-               "                counts (45-160 s on the two-core VMs of calibrate/README.md)\n"
+               "                counts (45-100 s on the two-core VMs of calibrate/README.md)\n"
                "  --base H      hwmodel to start from (default: the shipped one closest to this hardware)\n"
                "  --out FILE    where to write (default hwmodels/calibrated/NAME.json)\n"
                "  --name NAME   the calibrated hwmodel's name (default: from the hardware)\n"

@@ -73,7 +73,8 @@ int eng_mat_pack(eng_mat *m, sim_err *err);
  * transparent huge pages where the system offers them, in panels if `panels` (else as they
  * are; INT4_G32 always as it is). Per-matrix blocks got huge pages only for their whole 2 MiB, so a matrix under 2 MiB
  * (Qwen3-30B-A3B's INT8 down projection: 1.5 MiB) and every tail were read a page walk per
- * 4 KiB. A no-op if already gathered. Peak memory: the weights plus one matrix. */
+ * 4 KiB. A no-op if already gathered. Peak memory: the weights plus one matrix. The copy runs
+ * on every OpenMP thread, which share the block's first-touch page faults. */
 int eng_weights_gather(eng_weights *w, int panels, sim_err *err);
 /* Bytes of one stored row (INT8's scale, kept apart, not included). */
 size_t eng_mat_row_bytes(const eng_mat *m);
