@@ -11,7 +11,6 @@
 #include <gsl/gsl_vector.h>
 #include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "deploy/deploy.h"
@@ -244,7 +243,8 @@ int cal_fit_setup(cal_fit *f, const sim_hw *hw, const cal_set *s, sim_err *err)
      * triad of 29.7 (39.7 with the write-allocate reads): held at 0.9 of that, every memory-bound
      * layer was predicted ~25% fast and the compute curves were bent to make up for it, which
      * INT4_G32 (same FLOPs as BF16, a quarter of the bytes, on BF16's curve) exposed: held-out
-     * MAPE 13.6% held, 6.0% fitted (memory.max 0.68), on the same measurements. */
+     * MAPE 13.6% held, 6.0% fitted (memory.max 0.68), on the same measurements
+     * (calibrate/fixtures/intel-xeon-2026-12-01; calibrate/README.md has the commands). */
     double wbytes = -1;
     bool sizes = false;
     for (int i = 0; i < s->n; i++)

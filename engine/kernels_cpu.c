@@ -222,7 +222,8 @@ static inline __attribute__((always_inline)) int tile_rows(const eng_mat *w, int
 #define Q4_INT 1
 #define Q4_UNPACK x86_q4_unpack_ymm
 #include "kernels_cpu_tile.h"
-/* the same two widths with VNNI, for INT8 only (eng_k_isa_vnni) */
+/* the same two widths with VNNI, for INT8 and (the 256-bit one) INT4_G32 (eng_k_isa_vnni,
+ * with_vnni) */
 #define VW 16
 #define MBMAX 4
 #define TILE3 1

@@ -361,12 +361,25 @@ TGT INLINE void SFX(tile_i8)(int MB, int nr, int K, int kb, int kn, const int16_
  * exactly (a 4-bit integer times a BF16 scale fits FP32's 24 bits), so every level and the
  * plain loop read the same weights. The unpacking is paid once per weight and row, and shared
  * by the tile's tokens. */
+/* The block's BF16 scale as FP32 in every lane: Q4_SCALE where the level has one (a broadcast
+ * load and a shift), else a splat through integer lanes (`{0} + sc` in floats is an add, since
+ * 0 + -0 is +0, and a loop of lane stores became 8 inserts: AVX2 INT4_G32 decode at 28% of the
+ * triad). */
+TGT INLINE SFX(vf) SFX(q4_vscale)(const uint8_t *b)
+{
+#ifdef Q4_SCALE
+    return (SFX(vf))Q4_SCALE(b);
+#else
+    return (SFX(vf))((SFX(vu)){ 0 } + ((uint32_t)(b[0] | b[1] << 8) << 16));
+#endif
+}
+
 TGT INLINE void SFX(q4_block)(const uint8_t *b, SFX(vf) *w)
 {
     enum { H = 16 / VW };
+    const SFX(vf) vs = SFX(q4_vscale)(b);
 #ifdef Q4_LOOKUP
     if (VW == 16) {
-        const SFX(vf) vs = (SFX(vf))Q4_SCALE(b);
         /* the block's 16 possible weights in one register, (n - 8) x s for n = 0..15 (exact,
          * as above); each 32-bit lane's low 4 bits pick one (vpermps ignores the rest), so a
          * nibble costs a lookup instead of a mask, a conversion and a multiply-add */
@@ -380,13 +393,7 @@ TGT INLINE void SFX(q4_block)(const uint8_t *b, SFX(vf) *w)
         return;
     }
 #endif
-    /* splats through integer lanes: `{0} + sc` in floats is an add (0 + -0 is +0), and a loop
-     * of lane stores became 8 inserts (AVX2 INT4_G32 decode at 28% of the triad) */
-    const uint32_t sbits = (uint32_t)(b[0] | b[1] << 8) << 16;
-    float offf = -8.0f * eng_bf16_to_f32((uint16_t)(sbits >> 16));
-    uint32_t obits;
-    memcpy(&obits, &offf, sizeof obits);
-    const SFX(vf) vs = (SFX(vf))((SFX(vu)){ 0 } + sbits), off = (SFX(vf))((SFX(vu)){ 0 } + obits);
+    const SFX(vf) off = vs * -8.0f;   /* exact: a power of two times the scale */
     for (int j = 0; j < H; j++) {
 #ifdef Q4_WIDEN
         const SFX(vu) u = (SFX(vu))Q4_WIDEN(b + 2 + j * VW);
@@ -416,12 +423,11 @@ TGT INLINE void SFX(q4_prefetch)(const uint8_t *const *row, size_t o, size_t rb,
             PF_AHEAD(row[r] + o + 4 * rb, pf_l2);
 }
 
-/* 4 rows by MB tokens over a whole row (x is FP32, as the layer holds it: no preparation).
- * One token: the block's low and high halves go to separate accumulators (two chains per
- * row). Each row's blocks are one sequential stream; the tile prefetches the same line of the
- * next tile's rows (4 rows on) once per 64-byte line, where a block starts within a line's
- * first 18 bytes (exactly one block does). The last block of a row not a multiple of 32 long
- * is summed element by element. */
+/* 4 rows by MB tokens over a whole row in FP32 (x as the layer holds it: no preparation): the
+ * AVX-512 build's decode tile (the levels with Q4_INT run tile_q4i). One token: the block's low
+ * and high halves go to separate accumulators (two chains per row). Each row's blocks are one
+ * sequential stream (q4_prefetch). The last block of a row not a multiple of 32 long is summed
+ * element by element. */
 TGT INLINE void SFX(tile_q4)(int MB, int nr, int K, const float *x, size_t ldx, const uint8_t *wd, size_t rb,
                              size_t r0, float *y, size_t ldy, int pf_l2)
 {
@@ -535,8 +541,7 @@ TGT INLINE void SFX(tile_q4i)(int MB, int nr, int K, int kb, int kn, const int16
             }
         for (int r = 0; r < 4; r++) {
             const uint8_t *bl = row[r] + o;
-            const uint32_t sbits = (uint32_t)(bl[0] | bl[1] << 8) << 16;
-            const SFX(vf) vs = (SFX(vf))((SFX(vu)){ 0 } + sbits);
+            const SFX(vf) vs = SFX(q4_vscale)(bl);
             SFX(wide) lo[NW], hi[NW];
             Q4_UNPACK(bl + 2, lo, hi);
             for (int m = 0; m < MB; m++) {

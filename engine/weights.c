@@ -207,22 +207,25 @@ size_t eng_expert_bytes(const eng_config *c)
     return eng_mat_bytes(&a) + eng_mat_bytes(&b);
 }
 
-/* Row `r` of an INT4_G32 matrix at d from the values v[cols]: per group of 32, the scale is
- * max|v| / 7 rounded to BF16, and each q = v / scale rounded to nearest, clamped to [-8, 7]. */
-static void q4_row(uint8_t *d, const double *v, int cols)
+/* One INT4_G32 row at d, drawn as `key` + column (the values mat_init draws for the other
+ * formats): per group of 32, the scale is max|v| / 7 rounded to BF16, and each q = v / scale
+ * rounded to nearest, clamped to [-8, 7]; a part block is padded with q = 0. */
+static void q4_row(uint8_t *d, uint64_t key, int cols, double amp)
 {
-    for (int g = 0; g * ENG_Q4_GROUP < cols; g++, d += ENG_Q4_BLOCK) {
-        const int c0 = g * ENG_Q4_GROUP, n = cols - c0 < ENG_Q4_GROUP ? cols - c0 : ENG_Q4_GROUP;
-        double mx = 0;
-        for (int i = 0; i < n; i++)
-            mx = fmax(mx, fabs(v[c0 + i]));
+    for (int c0 = 0; c0 < cols; c0 += ENG_Q4_GROUP, d += ENG_Q4_BLOCK) {
+        const int n = cols - c0 < ENG_Q4_GROUP ? cols - c0 : ENG_Q4_GROUP;
+        double v[ENG_Q4_GROUP], mx = 0;
+        for (int i = 0; i < n; i++) {
+            v[i] = amp * eng_hash_unit(key + (size_t)c0 + (size_t)i);
+            mx = fmax(mx, fabs(v[i]));
+        }
         uint16_t sb = eng_f32_to_bf16(mx > 0 ? (float)(mx / 7.0) : 1.0f);
         const double s = eng_bf16_to_f32(sb);
         d[0] = (uint8_t)(sb & 0xff);
         d[1] = (uint8_t)(sb >> 8);
         memset(d + 2, 0x88, 16);          /* q = 0 past the row's end */
         for (int i = 0; i < n; i++) {
-            long q = lrint(v[c0 + i] / s);
+            long q = lrint(v[i] / s);
             uint8_t nib = (uint8_t)((q > 7 ? 7 : q < -8 ? -8 : q) + 8);
             uint8_t *byte = d + 2 + i % 16;
             *byte = i < 16 ? (uint8_t)((*byte & 0xf0) | nib) : (uint8_t)((*byte & 0x0f) | nib << 4);
@@ -242,11 +245,10 @@ static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, 
     m->data = eng_alloc((size_t)rows * eng_mat_row_bytes(m), what, err);
     if (!m->data)
         return SIM_EFAIL;
-    int bad = 0;
     if (dt == ENG_INT8 && !(m->scale = eng_alloc((size_t)rows * sizeof(float), what, err)))
         return SIM_EFAIL;
     const double amp = 1.0 / sqrt((double)cols);
-    #pragma omp parallel for schedule(static) reduction(|: bad)
+    #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         size_t base = (size_t)r * (size_t)cols;
         if (dt == ENG_FP32) {
@@ -258,15 +260,7 @@ static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, 
             for (int c = 0; c < cols; c++)
                 d[c] = eng_f32_to_bf16((float)(amp * eng_hash_unit(key + base + (size_t)c)));
         } else if (dt == ENG_INT4_G32) {
-            double *v = malloc(sizeof(double) * (size_t)cols);
-            if (!v) {
-                bad = 1;
-                continue;
-            }
-            for (int c = 0; c < cols; c++)
-                v[c] = amp * eng_hash_unit(key + base + (size_t)c);
-            q4_row((uint8_t *)m->data + (size_t)r * eng_mat_row_bytes(m), v, cols);
-            free(v);
+            q4_row((uint8_t *)m->data + (size_t)r * eng_mat_row_bytes(m), key + base, cols, amp);
         } else {
             /* symmetric per-row quantization: the row's largest magnitude maps to 127 */
             int8_t *d = (int8_t *)m->data + base;
@@ -281,8 +275,6 @@ static int mat_init(eng_mat *m, eng_dtype dt, int rows, int cols, uint64_t key, 
             }
         }
     }
-    if (bad)
-        return sim_fail(err, SIM_EFAIL, "out of memory quantizing %s (%d x %d) to int4_g32", what, rows, cols);
     return SIM_OK;
 }
 

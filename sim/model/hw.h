@@ -232,6 +232,18 @@ double sim_hw_matvec_share(const sim_hw *hw, sim_runtime r, sim_wformat f, const
  * mainline's kernels. 0 = no figure. *source gets the figure's `source` (NULL allowed). */
 double sim_hw_gemm_share(const sim_hw *hw, sim_runtime r, sim_wformat f, bool grouped, const char **source);
 
+/* Elements per second at which this device unpacks weights in format f before computing on
+ * them in type dt (efficiency.dequant_gelem_s); 0 when that costs nothing here: f is not
+ * packed, its rate is 0 (fused), or f is a GGUF type computed in INT8, whose blocks llama.cpp's
+ * integer kernels unpack inside the dot product (CPU ggml_vec_dot_<type>_q8_K, CUDA MMVQ/MMQ),
+ * so the INT8 efficiency a hwmodel measures with llama.cpp already holds it. */
+static inline double sim_hw_dequant_rate(const sim_hw *hw, sim_dtype dt, sim_wformat f)
+{
+    if (!sim_wformat_is_packed(f) || (dt == SIM_DT_INT8 && sim_wformat_is_gguf(f)))
+        return 0;
+    return hw->eff.dequant_elems_per_s[f];
+}
+
 /* How this device runs format f (always SIM_FMT_NATIVE when the file states no formats). */
 sim_fmt_support sim_hw_format_support(const sim_hw *hw, sim_wformat f);
 const char *sim_fmt_support_name(sim_fmt_support s);   /* "native", "weight-only", "unsupported" */

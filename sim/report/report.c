@@ -321,10 +321,8 @@ static void efficiency_basis(const sim_deploy *d, char *buf, size_t cap)
     /* ... and when their weights are unpacked at a rate it did not measure */
     sim_wformat f = d->expert_fmt;
     sim_dtype cdt;
-    bool priced = (int)f >= 0 && f < SIM_WF_COUNT && sim_wformat_is_packed(f) && d->hw->eff.dequant_elems_per_s[f] > 0 &&
-                  sim_hw_format_peak(d->hw, f, &cdt) > 0 &&
-                  !(cdt == SIM_DT_INT8 && sim_wformat_is_gguf(f)); /* unpacked inside the INT8 dot (step.c) */
-    if (calibrated && n > 0 && (size_t)n < cap && priced && !d->hw->eff.dequant_measured[f])
+    if (calibrated && n > 0 && (size_t)n < cap && sim_hw_format_peak(d->hw, f, &cdt) > 0 &&
+        sim_hw_dequant_rate(d->hw, cdt, f) > 0 && !d->hw->eff.dequant_measured[f])
         snprintf(buf + n, cap - (size_t)n, "; the unpacking of %s weights is a prior (efficiency.dequant_gelem_s), not "
                  "measured by this calibration", sim_wformat_name(f));
 }

@@ -512,9 +512,8 @@ static double dequant_time_on(const ctx *c, const sim_hw *hw, sim_dtype dt, sim_
         return 0;
     double s = 0;
     for (int f = 0; f < SIM_WF_COUNT; f++) {
-        double rate = hw->eff.dequant_elems_per_s[f];
-        bool in_dot = dt == SIM_DT_INT8 && sim_wformat_is_gguf((sim_wformat)f);
-        if (w->elems[f] > 0 && rate > 0 && sim_wformat_is_packed((sim_wformat)f) && !in_dot)
+        double rate = sim_hw_dequant_rate(hw, dt, (sim_wformat)f);
+        if (w->elems[f] > 0 && rate > 0)
             s += elems * (w->elems[f] / w->total) / rate;
     }
     return s;
@@ -531,9 +530,8 @@ static void resolve_dequant(const sim_deploy *d, consts *k, sim_wclass cl)
     if (!(w->total > 0))
         return;
     for (int f = 0; f < SIM_WF_COUNT; f++) {
-        double rate = hw->eff.dequant_elems_per_s[f];
-        bool in_dot = dt == SIM_DT_INT8 && sim_wformat_is_gguf((sim_wformat)f);
-        if (w->elems[f] > 0 && rate > 0 && sim_wformat_is_packed((sim_wformat)f) && !in_dot) {
+        double rate = sim_hw_dequant_rate(hw, dt, (sim_wformat)f);
+        if (w->elems[f] > 0 && rate > 0) {
             k->deq_share[cl][k->n_deq[cl]] = w->elems[f] / w->total;
             k->deq_rate[cl][k->n_deq[cl]++] = rate * k->numa_compute;
         }
