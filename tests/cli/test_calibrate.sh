@@ -61,11 +61,13 @@ jq -e '.efficiency.provenance == "calibrated" and (.calibration.fit.mape_held_ou
   && ok || bad "calibrated file lacks provenance, fit, measurements, the kernel switch or the rounds"
 # memory.max: held at the triad's where every layer has one weight size (the fixtures: bf16);
 # fitted where the layers' sizes differ (the quick plan: fp32, bf16, int8, int4_g32), which at
-# equal FLOPs tells a memory-bound layer from a compute-bound one
-if [ "${args[0]}" = --quick ]; then mem_re="memory.max +[0-9.]+ +\([0-9.]+-[0-9.]+; prior 0.9\)$"
+# equal FLOPs tells a memory-bound layer from a compute-bound one. A busy machine's noisy
+# times may leave it weakly constrained, still fitted.
+if [ "${args[0]}" = --quick ]; then
+  mem_re="memory.max +[0-9.e+-]+ +\(([0-9.e+-]+-[0-9.e+-]+|range not constrained); prior 0.9\)( +weakly constrained by these measurements)?$"
 else mem_re="memory.max.*held: measured by the triad"; fi
 grep -q "grouped_gemm.$dt.small.max" "$tmp/report" && grep -Eq "$mem_re" "$tmp/report" \
-  && ok || bad "report lacks the small-rows regime or memory.max as expected ($mem_re)"
+  && ok || bad "report lacks the small-rows regime or memory.max as expected ($mem_re): $(grep -E 'small.max|memory.max' "$tmp/report" | tr -s ' ')"
 ls "$tmp" | grep -q "cal.json.tmp" && bad "temporary file left beside $cal" || ok
 
 # --- the kernel table beside the calibrated file, in the published tables' format: its GEMM
@@ -115,8 +117,21 @@ if [ "${args[0]}" = --quick ]; then
   "$M" eval --hw "$cal" --model qwen3-30b-a3b --precision int4 --isl 256 --osl 64 --json | jq -r .efficiency_basis |
     grep -q "unpacking of int4 weights is a prior" && ok || bad "int4 basis does not say its unpacking rate is a prior"
   q=$(echo "$q" | jq .tpot_s)
-  awk -v q="$q" -v i="$i" -v b="$b" 'BEGIN { exit !(q < i && i < b) }' && ok \
-    || bad "TPOT should fall with the bytes: int4_g32 $q, int8 $i, bf16 $b"
+  # Predicted TPOTs keep the order the engine measured Qwen3's layer in at one token, for each
+  # pair of formats whose times differ by more than 10%. Which format is faster depends on the
+  # kernels that ran (AVX2 and AVX-512 read 4-bit weights fastest; a plain x86-64 build, e.g.
+  # clang's, unpacks them about as slowly as it reads INT8), so it is read from the
+  # measurements, not assumed.
+  m1() { jq -r --arg d "$1" '[.calibration.measurements[] | select(.kind == "moe_layer" and .shape == "qwen3-30b-a3b"
+         and .dtype == $d and .tokens == 1) | .min_s] | min' "$cal"; }
+  mq=$(m1 int4_g32) mi=$(m1 int8) mb=$(m1 bf16)
+  for pair in "int4_g32 $q $mq int8 $i $mi" "int8 $i $mi bf16 $b $mb"; do
+    read -r f1 p1 t1 f2 p2 t2 <<<"$pair"
+    awk -v p="$p1" -v mp="$t1" -v r="$p2" -v mr="$t2" 'BEGIN {
+          if (mp == "null" || mr == "null") exit 1
+          if (mp < mr / 1.1) exit !(p < r); if (mr < mp / 1.1) exit !(r < p); exit 0 }' && ok \
+      || bad "TPOT order $f1 $p1 vs $f2 $p2 does not follow the measured layer times ($t1 s, $t2 s at one token)"
+  done
 fi
 
 # --- it loads back: eval and a scenario
