@@ -90,6 +90,7 @@ run: all
 # anything failed or did not build.
 RESULTS_ALL := build/rel/test-results.txt build/san/test-results.txt build/fuzz/test-results.txt
 test: deps
+	@scripts/ensure-deps.sh --test
 	@mkdir -p build/rel build/san build/fuzz && rm -f $(RESULTS_ALL)
 	@$(MAKE) --no-print-directory -k check-suites || echo "rel/build 0 1" >>build/rel/test-results.txt
 	@$(MAKE) --no-print-directory -k SAN=1 OPT=-O1 check-suites || echo "san/build 0 1" >>build/san/test-results.txt

@@ -1,5 +1,4 @@
-/* config.c: names, validation and model-card loading for eng_config, and the engine's one
- * allocation function. */
+/* config.c: names, validation and model-card loading for eng_config. */
 #include "engine.h"
 #include "weights.h"
 #include "model/registry.h"
@@ -8,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 static const char *const dtype_names[ENG_DTYPE_COUNT] = { "fp32", "bf16", "int8", "int4_g32" };
@@ -125,45 +123,4 @@ int eng_config_from_model(eng_config *c, const char *name, eng_dtype dtype, sim_
     c->scoring = m.ffn.scoring == SIM_SCORE_SIGMOID ? ENG_SIGMOID : ENG_SOFTMAX;
     c->dtype = dtype;
     return SIM_OK;
-}
-
-/* Fault injection for tests: MOE_ENGINE_FAIL_ALLOC=N makes the N-th call fail. */
-static long alloc_calls, alloc_fail_at = -1;
-
-static void *alloc_aligned(size_t bytes, size_t align, const char *what, sim_err *err)
-{
-    if (alloc_fail_at < 0) {
-        const char *s = getenv("MOE_ENGINE_FAIL_ALLOC");
-        alloc_fail_at = s && *s ? atol(s) : 0;
-    }
-    void *p = NULL;
-    long call;
-    #pragma omp atomic capture
-    call = ++alloc_calls;
-    if (call != alloc_fail_at && posix_memalign(&p, align, bytes ? bytes : 1) != 0)
-        p = NULL;
-    if (!p)
-        sim_fail(err, SIM_EFAIL, "out of memory allocating %zu bytes for %s", bytes, what);
-    return p;
-}
-
-void *eng_alloc(size_t bytes, const char *what, sim_err *err)
-{
-    /* 64-byte alignment: whole cache lines and aligned vector loads for the kernels */
-    return alloc_aligned(bytes, 64, what, err);
-}
-
-void *eng_alloc_huge(size_t bytes, const char *what, sim_err *err)
-{
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge)
-        return eng_alloc(bytes, what, err);
-    void *p = alloc_aligned(bytes, huge, what, err);
-#ifdef MADV_HUGEPAGE
-    /* only the whole 2 MiB pages inside the block, so the tail costs no more than it holds;
-     * advice, so a kernel without transparent huge pages just ignores it */
-    if (p)
-        (void)madvise(p, bytes / huge * huge, MADV_HUGEPAGE);
-#endif
-    return p;
 }

@@ -26,7 +26,7 @@ $(BIN)/moe-engine: $(BUILD)/engine/main.o $(ENG_LIBS)
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ENG_LDLIBS)
 
-$(BUILD)/tests/engine/test_engine: $(BUILD)/tests/engine/test_engine.o $(ENG_LIBS)
+$(BUILD)/tests/engine/test_engine: $(BUILD)/tests/engine/test_engine.o $(BUILD)/tests/engine/kernel_cases.o $(ENG_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(ENG_LDLIBS)
 

@@ -1,0 +1,14 @@
+/* kernel_cases.h: the engine's small-batch kernels (eng_k_nt_small) against the plain loop
+ * over every format and the shapes around the vector widths, and a NaN activation kept, as
+ * plain C with no test framework: test_engine runs them at each kernel level this CPU has, and
+ * tests/engine/arm_cross.sh builds them for 64-bit Arm and runs them under qemu. */
+#ifndef MOESIM_TESTS_ENGINE_KERNEL_CASES_H
+#define MOESIM_TESTS_ENGINE_KERNEL_CASES_H
+
+#include <stddef.h>
+
+/* Each returns how many checks failed (0: all passed) and writes the first failure to msg. */
+long eng_kcases_match_plain(char *msg, size_t cap);
+long eng_kcases_int8_keeps_nan(char *msg, size_t cap);
+
+#endif
