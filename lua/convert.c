@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* --- boxes --- */
@@ -148,6 +149,35 @@ static cJSON *attach(lua_State *L, const conv *c, cJSON *parent, const char *key
 
 static void to_json(lua_State *L, const conv *c, int idx, const char *path, int depth, cJSON *parent, const char *key);
 
+static int by_key(const void *a, const void *b)
+{
+    return strcmp((*(cJSON *const *)a)->string, (*(cJSON *const *)b)->string);
+}
+
+/* A record's fields in key order: lua_next walks a table in its hash order, which Lua seeds
+ * per run, so without this the same scenario wrote its JSON files with the fields in another
+ * order each run. The scratch array is a Lua userdata (within the sandbox's memory limit,
+ * collected if the allocation raises). */
+static void sort_fields(lua_State *L, cJSON *obj)
+{
+    size_t n = 0;
+    for (cJSON *it = obj->child; it; it = it->next)
+        n++;
+    if (n < 2)
+        return;
+    cJSON **v = lua_newuserdatauv(L, n * sizeof *v, 0);
+    size_t i = 0;
+    for (cJSON *it = obj->child; it; it = it->next)
+        v[i++] = it;
+    qsort(v, n, sizeof *v, by_key);
+    for (i = 0; i < n; i++) {   /* cJSON's list: prev of the first is the last, next of the last NULL */
+        v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+        v[i]->prev = i > 0 ? v[i - 1] : v[n - 1];
+    }
+    obj->child = v[0];
+    lua_pop(L, 1);
+}
+
 static void table_to_json(lua_State *L, const conv *c, int idx, const char *path, int depth, cJSON *parent,
                           const char *key)
 {
@@ -187,6 +217,7 @@ static void table_to_json(lua_State *L, const conv *c, int idx, const char *path
         to_json(L, c, -1, sub, depth + 1, obj, k);
         lua_pop(L, 1);
     }
+    sort_fields(L, obj);
 }
 
 static void to_json(lua_State *L, const conv *c, int idx, const char *path, int depth, cJSON *parent, const char *key)

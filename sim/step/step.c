@@ -2159,10 +2159,23 @@ static int hybrid_stage(ctx *c, const sim_step_shape *s, int lps, double local_s
     return SIM_OK;
 }
 
+/* GCC 12 for aarch64 (Debian 12's: the compiler of a Raspberry Pi or an Arm server) miscompiled
+ * set_basis's callers at -O1 and above: from its interprocedural summaries of what the function
+ * writes (ipa-modref with ipa-pure-const; either one off, or the function opaque, and the code
+ * is right) a caller kept the basis cleared before the call, so every step's basis came out
+ * empty on Arm and the breakdown named no source (found running the unit tests built for Arm
+ * under qemu). noipa keeps the call opaque to those passes, at the cost of one call per step
+ * evaluated with a breakdown (a slim one never calls it). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define STEP_NOIPA __attribute__((noipa))
+#else
+#define STEP_NOIPA
+#endif
+
 /* Each kind's basis from the counts of its operations. Communication with no measured row
  * and fixed costs rest on the hwmodel's link shares and overheads; `curves` is what the
  * hwmodel's curves rest on (consts.curves_basis). */
-static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw, sim_basis curves)
+STEP_NOIPA static void set_basis(sim_step_result *out, const acc *a, const sim_hw *hw, sim_basis curves)
 {
     for (int i = 0; i < SIM_LK_COUNT; i++) {
         out->basis[i] = a->measured[i] > 0 ? (a->curves[i] > 0 ? SIM_BASIS_MIXED : SIM_BASIS_MEASURED)

@@ -84,6 +84,14 @@ scenario self_ref 'local t = {} t.t = t moesim.write_json("s.json", t)'
 expect_fail 2 "write_json: table nested deeper than 64 levels .*contains itself" -- "$M" run "$tmp/self_ref.lua" --out "$tmp/o"
 scenario deep_ok 'local t = { v = 1 } for i = 1, 60 do t = { t } end moesim.write_json("ok.json", t)'
 runs deep_ok && [ -s "$tmp/o_deep_ok/ok.json" ] && ok || bad "60 levels should be written"
+# a record's fields are written in key order, so the same scenario writes the same file every
+# run (Lua walks a table in an order seeded per run)
+scenario keys 'local r = {} for i = 1, 40 do r["k" .. i] = i end moesim.write_json("k.json", { r = r, a = 1, z = { y = 2, b = 3 } })'
+runs keys && cp "$tmp/o_keys/k.json" "$tmp/k1.json" && runs keys && cmp -s "$tmp/k1.json" "$tmp/o_keys/k.json" &&
+  [ "$(jq -r 'keys_unsorted | join(",")' "$tmp/k1.json")" = "a,r,z" ] &&
+  [ "$(jq -r '.r | keys_unsorted | join(",")' "$tmp/k1.json")" = "$(jq -r '.r | keys | join(",")' "$tmp/k1.json")" ] &&
+  [ "$(jq -r '.z | keys_unsorted | join(",")' "$tmp/k1.json")" = "b,y" ] && ok ||
+  bad "write_json: fields not in key order or not the same across runs: $(head -c 300 "$tmp/o_keys/k.json")"
 
 # --- limits: a runaway loop and a memory bomb stop with a clear message, exit 2
 scenario loop 'while true do end'
