@@ -63,12 +63,16 @@ PROGRAMS :=
 CHECKS   :=
 BENCHES  :=
 
-.PHONY: all deps build run test check check-suites bench clean
+.PHONY: all deps test-deps build run test check check-suites bench clean
 all: deps
 	@$(MAKE) --no-print-directory build
 
 deps:
 	@scripts/ensure-deps.sh
+
+# the build's packages and the tests' own (one apt-get update at most)
+test-deps:
+	@scripts/ensure-deps.sh --test
 
 include sim/sim.mk
 -include engine/engine.mk
@@ -89,8 +93,7 @@ run: all
 # the last line is the total, `N passed, N failed`, and the exit status is non-zero when
 # anything failed or did not build.
 RESULTS_ALL := build/rel/test-results.txt build/san/test-results.txt build/fuzz/test-results.txt
-test: deps
-	@scripts/ensure-deps.sh --test
+test: test-deps
 	@mkdir -p build/rel build/san build/fuzz && rm -f $(RESULTS_ALL)
 	@$(MAKE) --no-print-directory -k check-suites || echo "rel/build 0 1" >>build/rel/test-results.txt
 	@$(MAKE) --no-print-directory -k SAN=1 OPT=-O1 check-suites || echo "san/build 0 1" >>build/san/test-results.txt
