@@ -2161,8 +2161,8 @@ static int hybrid_stage(ctx *c, const sim_step_shape *s, int lps, double local_s
 
 /* GCC 12 for aarch64 (Debian 12's: the compiler of a Raspberry Pi or an Arm server) miscompiled
  * set_basis's callers at -O1 and above: from its interprocedural summaries of what the function
- * writes (ipa-modref with ipa-pure-const; either one off, or the function opaque, and the code
- * is right) a caller kept the basis cleared before the call, so every step's basis came out
+ * writes (ipa-modref with ipa-pure-const: the code is right with both off, or the function
+ * opaque, and wrong with either one alone off) a caller kept the basis cleared before the call, so every step's basis came out
  * empty on Arm and the breakdown named no source (found running the unit tests built for Arm
  * under qemu). noipa keeps the call opaque to those passes, at the cost of one call per step
  * evaluated with a breakdown (a slim one never calls it). */
