@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Counts a failed check and keeps the first one's message. */
 static void note(long *fails, char *msg, size_t cap, const char *fmt, ...)
@@ -91,6 +92,53 @@ done:
     free(x);
     free(y1);
     free(y2);
+    return fails;
+}
+
+/* The INT8 outputs over shapes around every level's step (8-32 columns) and chunk (64), the
+ * 2048-column blocks and 1-9 tokens, row-major and packed, as one digest of their bits: every
+ * level forms the same integer sums from the same quantized activations (kernels_cpu_tile.h),
+ * so every level must give the same digest, whichever instructions it multiplies with. */
+long eng_kcases_int8_digest(uint64_t *digest, char *msg, size_t cap)
+{
+    const int Ks[] = { 5, 16, 31, 32, 33, 64, 65, 100, 2048, 2085, 4133 }, Ms[] = { 1, 2, 3, 4, 5, 9 };
+    long fails = 0;
+    uint64_t h = 1469598103934665603ull;
+    float *x = malloc(sizeof(float) * 9 * 4133), y[9 * 16];
+    if (!x) {
+        note(&fails, msg, cap, "out of memory");
+        return fails;
+    }
+    for (size_t a = 0; a < sizeof Ks / sizeof Ks[0]; a++) {
+        const int K = Ks[a], N = 7, row0 = 2;
+        eng_config cfg = { K, (N + row0 + 1) / 2, 1, 1, 0, 0, ENG_SOFTMAX, ENG_INT8 };
+        eng_weights w;
+        sim_err err = { 0, "" };
+        if (eng_weights_init(&w, &cfg, 1, 0, 17 + a, &err) != SIM_OK) {
+            note(&fails, msg, cap, "K %d: %s", K, err.msg);
+            continue;
+        }
+        for (int packed = 0; packed < 2; packed++) {
+            if (packed && eng_mat_pack(&w.w13[0], &err) != SIM_OK) {
+                note(&fails, msg, cap, "K %d packing: %s", K, err.msg);
+                break;
+            }
+            for (size_t b = 0; b < sizeof Ms / sizeof Ms[0]; b++) {
+                const int M = Ms[b];
+                eng_fill_input(x, M, K, 5 + a + b, 0);
+                eng_k_nt_small(M, N, x, K, &w.w13[0], row0, y, 16);
+                for (int m = 0; m < M; m++)
+                    for (int n = 0; n < N; n++) {
+                        uint32_t bits;
+                        memcpy(&bits, &y[m * 16 + n], sizeof bits);
+                        h = (h ^ bits) * 1099511628211ull;
+                    }
+            }
+        }
+        eng_weights_free(&w);
+    }
+    free(x);
+    *digest = h;
     return fails;
 }
 

@@ -165,6 +165,30 @@ static void test_int8_kernel_keeps_nan(void **state)
     at_each_level(int8_kernel_keeps_nan);
 }
 
+/* INT8 computes the same integer sums at every level (kernel_cases.c): the first level's
+ * digest is the one every other level must give. */
+static uint64_t int8_first_digest;
+static int int8_digests;
+static void int8_same_at_every_level(void)
+{
+    char msg[256] = "";
+    uint64_t d = 0;
+    if (eng_kcases_int8_digest(&d, msg, sizeof msg))
+        fail_msg("%s", msg);
+    if (int8_digests++ == 0)
+        int8_first_digest = d;
+    else if (d != int8_first_digest)
+        fail_msg("INT8 outputs at %s (digest %016llx) differ from the first level's (%016llx)", eng_k_isa_name(),
+                 (unsigned long long)d, (unsigned long long)int8_first_digest);
+}
+
+static void test_int8_same_at_every_level(void **state)
+{
+    (void)state;
+    int8_digests = 0;
+    at_each_level(int8_same_at_every_level);
+}
+
 /* The level a request gives: never above the CPU's; a name not understood, or a level the
  * CPU lacks, is refused by eng_k_isa_check with the variable named. */
 static void test_level_requests(void **state)
@@ -418,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_packed_layout_keeps_elements),
         cmocka_unit_test(test_gathered_weights_keep_elements),
         cmocka_unit_test(test_int8_kernel_keeps_nan),
+        cmocka_unit_test(test_int8_same_at_every_level),
         cmocka_unit_test(test_level_requests),
         cmocka_unit_test(test_bf16_rounding),
         cmocka_unit_test(test_int4_blocks_by_hand),
