@@ -290,6 +290,46 @@ static int bench_triad(long reps, stat3 *s, double *bytes, sim_err *err)
     return rc;
 }
 
+/* A plain read: each thread sums its slice of 512 MiB (eng_k_read_sum, no software prefetch),
+ * the most a read-only stream, one per thread, gets from this memory with no kernel around it.
+ * Decode's weights are such a stream, so its share of this says how much the kernels leave;
+ * the triad (two reads and a write) can read more or less than it (Intel Xeon VM, 2026-12-01:
+ * 24-27 GB/s against a triad of 28-31). */
+static int bench_read(long reps, stat3 *s, double *bytes, sim_err *err)
+{
+    const size_t n = (size_t)1 << 26;   /* 64-bit words */
+    uint64_t *b = eng_alloc(n * sizeof *b, "read buffer", err), sink = 0;
+    double *t = malloc(sizeof(double) * (size_t)(reps + 1));
+    int rc = b ? SIM_OK : SIM_EFAIL;
+    if (rc == SIM_OK && !t)
+        rc = sim_fail(err, SIM_EFAIL, "out of memory for read timings");
+    if (rc == SIM_OK) {
+        #pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            b[i] = i;
+        for (long r = -1; r < reps; r++) {
+            double t0 = eng_now();
+            #pragma omp parallel reduction(+ : sink)
+            {
+                const size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
+                const size_t lo = n * id / nt / 4 * 4, hi = id + 1 == nt ? n : n * (id + 1) / nt / 4 * 4;
+                uint64_t part;
+                eng_k_read_sum(b + lo, hi - lo, &part);
+                sink += part;
+            }
+            if (r >= 0)
+                t[r] = eng_now() - t0;
+        }
+        /* the sum of 0 .. n-1, each pass: a read the compiler could drop would not add up */
+        if (sink != (uint64_t)(reps + 1) * ((uint64_t)n * (n - 1) / 2))
+            rc = sim_fail(err, SIM_EFAIL, "read test: the sum came out wrong");
+        *s = stats(t, (int)reps);
+        *bytes = (double)n * sizeof *b;
+    }
+    free(b), free(t);
+    return rc;
+}
+
 /* OpenBLAS with its own threads on C[M][N] = A[M][K] B[N][K]^T, cycling through enough
  * distinct B matrices (>= 256 MiB) that B streams from memory, as expert weights do. */
 static int bench_gemm(int M, int N, int K, long reps, stat3 *s, sim_err *err)
@@ -648,8 +688,8 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
 
     /* triad and GEMMs need the whole machine: they run only when one rank owns it */
     const int prims = o.primitives && cx->size == 1;
-    stat3 triad = { 0, 0, 0, 0 };
-    double triad_bytes = 0;
+    stat3 triad = { 0, 0, 0, 0 }, plain = { 0, 0, 0, 0 };
+    double triad_bytes = 0, plain_bytes = 0;
     if (rc == SIM_OK && prims && ex) {
         /* the GPU's yardstick: a read-only 16-byte-load stream (kernels.cu), L2 flushed */
         eng_say(cx, "moe-engine bench: GPU memory read bandwidth\n");
@@ -665,6 +705,8 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         eng_say(cx, "moe-engine bench: triad memory bandwidth\n");
         if ((rc = bench_triad(o.reps, &triad, &triad_bytes, err)) == SIM_OK)
             cJSON_AddItemToArray(results, prim_json("triad", triad, 2.0 * triad_bytes / 12.0, triad_bytes));
+        if (rc == SIM_OK && (rc = bench_read(o.reps, &plain, &plain_bytes, err)) == SIM_OK)
+            cJSON_AddItemToArray(results, prim_json("read", plain, 0, plain_bytes));
     }
 
     layer_result *lr = calloc((size_t)o.ntok, sizeof *lr);
@@ -814,14 +856,19 @@ int eng_cmd_bench(eng_ctx *cx, sim_err *err)
         double tgbs = triad_bytes / triad.min * 1e-9;
         printf("speed checks (%s, %s, %d threads; load average %.2f at start)\n", cpu, eng_dtype_name(c.dtype),
                omp_get_max_threads(), start_load);
+        const double rgbs = plain_bytes / plain.min * 1e-9;
         printf("  triad: %.1f GB/s (best of %ld; median %.1f)\n", tgbs, o.reps, triad_bytes / triad.median * 1e-9);
+        printf("  plain read: %.1f GB/s (best of %ld; median %.1f; a sum, one stream per thread, no kernel: for "
+               "reference)\n", rgbs, o.reps, plain_bytes / plain.median * 1e-9);
         for (int i = 0; i < o.ntok; i++) {
             const layer_result *r = &lr[i];
             if (r->tokens <= 16) {
                 double g = r->expert_bytes / r->stage[3].median * 1e-9;
-                /* goal (issue 20): the weights a decode step reads stream at >= 85% of the triad */
-                printf("  decode  %5ld tokens: experts read %.1f GB/s = %3.0f%% of triad (goal >= 85%%): %s\n",
-                       r->tokens, g, 100 * g / tgbs, g >= 0.85 * tgbs ? "met" : "NOT met");
+                /* goal (issue 20): the weights a decode step reads stream at >= 85% of the triad;
+                 * their share of the plain read beside it, for what the kernels leave */
+                printf("  decode  %5ld tokens: experts read %.1f GB/s = %3.0f%% of triad (goal >= 85%%): %s; "
+                       "%3.0f%% of the plain read\n",
+                       r->tokens, g, 100 * g / tgbs, g >= 0.85 * tgbs ? "met" : "NOT met", 100 * g / rgbs);
             }
             if (r->tokens >= 1024 && blas[i].median > 0) {
                 double g = r->expert_flops / r->stage[3].median * 1e-9, b = r->expert_flops / blas[i].median * 1e-9;

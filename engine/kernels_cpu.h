@@ -5,6 +5,7 @@
 #define MOESIM_ENG_KERNELS_CPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "weights.h"
 
@@ -53,5 +54,9 @@ int eng_k_isa_check(char *msg, size_t cap);
 /* a[i] = b[i] + s * c[i], for the memory-bandwidth (triad) test; at the widest level the CPU
  * has, whatever the environment asks (the memory's bandwidth does not depend on the level). */
 void eng_k_triad(float *a, const float *b, const float *c, float s, size_t n);
+
+/* *sum = the sum of b[0, n) (n a multiple of 4), for the plain-read test: what a read-only
+ * stream gets from memory with no kernel around it; at the widest level, as the triad. */
+void eng_k_read_sum(const uint64_t *b, size_t n, uint64_t *sum);
 
 #endif

@@ -137,40 +137,6 @@ static int hash(void)
     return 0;
 }
 
-/* Sum of buf[lo, hi) in 64-bit words, four accumulators (integers, so the loop vectorizes
- * without reassociating floats); built for the widest level the CPU has (read_sum), since a
- * narrow loop keeps fewer lines in flight (the baseline build read 22 GB/s on two cores where
- * AVX-512 read 29-30 on the Intel VM of 2026-12-01). */
-static inline __attribute__((always_inline)) uint64_t sum_body(const uint64_t *buf, size_t lo, size_t hi)
-{
-    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    for (size_t i = lo; i < hi; i += 4) {
-        a0 += buf[i], a1 += buf[i + 1], a2 += buf[i + 2], a3 += buf[i + 3];
-    }
-    return a0 + a1 + a2 + a3;
-}
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target("arch=x86-64-v4"), optimize("tree-vectorize"))) static uint64_t sum_v4(const uint64_t *b, size_t lo, size_t hi)
-{
-    return sum_body(b, lo, hi);
-}
-__attribute__((target("arch=x86-64-v3"), optimize("tree-vectorize"))) static uint64_t sum_v3(const uint64_t *b, size_t lo, size_t hi)
-{
-    return sum_body(b, lo, hi);
-}
-#endif
-static uint64_t read_sum(const uint64_t *b, size_t lo, size_t hi)
-{
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-    int level = eng_k_isa_cpu_level();
-    if (level == 4)
-        return sum_v4(b, lo, hi);
-    if (level == 3)
-        return sum_v3(b, lo, hi);
-#endif
-    return sum_body(b, lo, hi);
-}
-
 /* The read alone: each thread sums its slice of 1 GiB, no software prefetch; best of 8. */
 static int plain_read(void)
 {
@@ -190,7 +156,9 @@ static int plain_read(void)
         {
             const size_t nt = (size_t)omp_get_num_threads(), id = (size_t)omp_get_thread_num();
             const size_t lo = n * id / nt / 4 * 4, hi = id + 1 == nt ? n : n * (id + 1) / nt / 4 * 4;
-            sink += read_sum(buf, lo, hi);
+            uint64_t part;
+            eng_k_read_sum(buf + lo, hi - lo, &part);   /* at the widest level the CPU has */
+            sink += part;
         }
         double t = omp_get_wtime() - t0;
         best = t < best ? t : best;

@@ -114,12 +114,14 @@ if "$eng" bench "${small[@]}" --dtype bf16 --no-primitives --json "$tmp/b.json" 
 else
   echo "FAIL: bench --json"; cat "$tmp/err"; fails=$((fails + 1))
 fi
-# primitives (triad, GEMM sweep, OpenBLAS on the expert shapes) and the speed-check lines
+# primitives (triad, plain read, GEMM sweep, OpenBLAS on the expert shapes) and the speed-check lines
 if "$eng" bench --hidden 64 --ffn 32 --experts 4 --top-k 2 --dtype fp32 --tokens 1,1024 --reps 2 --warmup 1 \
      --json "$tmp/p.json" >"$tmp/out" 2>"$tmp/err" &&
-   jq -e '([.results[] | .kind] | index("triad")) != null and ([.results[] | select(.kind == "gemm" and .variant == "experts")] | length) == 1
+   jq -e '([.results[] | .kind] | index("triad")) != null and ([.results[] | select(.kind == "read" and .gbs > 0)] | length) == 1
+          and ([.results[] | select(.kind == "gemm" and .variant == "experts")] | length) == 1
           and ([.results[] | select(.kind == "gemm" and .variant == "single")] | length) == 18' "$tmp/p.json" >/dev/null &&
-   grep -q "decode      1 tokens: experts read" "$tmp/out" && grep -q "prefill  1024 tokens" "$tmp/out"; then
+   grep -q "decode      1 tokens: experts read .* of the plain read$" "$tmp/out" && grep -q "^  plain read: " "$tmp/out" &&
+   grep -q "prefill  1024 tokens" "$tmp/out"; then
   echo "ok: primitives and speed checks"
 else
   echo "FAIL: bench primitives"; cat "$tmp/out" "$tmp/err"; fails=$((fails + 1))
