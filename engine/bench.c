@@ -316,11 +316,12 @@ static int triad_time(const triad_arrays *t, long reps, stat3 *s, double *bytes,
     return SIM_OK;
 }
 
-/* A plain read: each thread sums its slice of 512 MiB (eng_k_read_sum, no software prefetch),
- * the most a read-only stream, one per thread, gets from this memory with no kernel around it.
- * Decode's weights are such a stream, so its share of this says how much the kernels leave;
- * the triad (two reads and a write) can read more or less than it (Intel Xeon VM, 2026-12-01:
- * 24-27 GB/s against a triad of 28-31). */
+/* A plain read: each thread sums its slice of 512 MiB (eng_k_read_sum), what a read-only
+ * stream, one per thread, gets from this memory with no kernel and no software prefetch around
+ * it. Decode's weights are such a stream, so its share of this says how much the kernels leave
+ * (the tiles prefetch, so they can pass it: FP32 104-110% on the Intel Xeon VM, 2026-12-01);
+ * the triad (two reads and a write) can read more or less than it (there: 23.5-25.7 GB/s
+ * against a triad of 25.5-28.0). */
 static int bench_read(long reps, stat3 *s, double *bytes, sim_err *err)
 {
     const size_t n = (size_t)1 << 26;   /* 64-bit words */
