@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The levels are GCC's build: clang (make CC=clang) compiles the plain x86-64 kernels only.
- * Debian 12's clang 14 knows no "avxvnni" for __builtin_cpu_supports, and its code for the
- * wider tiles was never measured; its plain build passes the same tests. */
-#if defined(__x86_64__) && !defined(__clang__)
+/* The levels are built by GCC and clang alike (make CC=clang); AVX-VNNI is found with cpuid
+ * (avx_vnni_cpuid), since Debian 12's clang 14 knows no "avxvnni" for __builtin_cpu_supports. */
+#if defined(__x86_64__)
 #define ENG_X86_LEVELS 1
+#include <cpuid.h>
 #endif
 
 /* The helpers below pass 64-byte vectors by value; they are always inlined into the clones,
@@ -318,6 +318,16 @@ int eng_k_isa_cpu_level(void)
     return 1;
 }
 
+#ifdef ENG_X86_LEVELS
+/* AVX-VNNI (VEX-encoded, 256-bit): CPUID leaf 7, sub-leaf 1, EAX bit 4 (Intel SDM vol. 2A,
+ * CPUID). Asked only at level 3 or above, where the OS already saves the ymm state. */
+static int avx_vnni_cpuid(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
+}
+#endif
+
 /* Whether this CPU has VNNI's vpdpwssd at a level: AVX512-VNNI at 4, AVX-VNNI at 3. */
 int eng_k_isa_cpu_vnni(int level)
 {
@@ -326,7 +336,7 @@ int eng_k_isa_cpu_vnni(int level)
     if (level == 4)
         return __builtin_cpu_supports("avx512vnni") != 0;
     if (level == 3)
-        return __builtin_cpu_supports("avxvnni") != 0;
+        return avx_vnni_cpuid();
 #else
     (void)level;
 #endif
@@ -423,9 +433,6 @@ static const char *level_name(int level)
 {
 #ifdef ENG_X86_LEVELS
     return level == 4 ? "x86-64-v4" : level == 3 ? "x86-64-v3" : "x86-64";
-#elif defined(__x86_64__)
-    (void)level;
-    return "x86-64";    /* a build without the levels (clang) runs the plain x86-64 kernels */
 #else
     (void)level;
     return "baseline";
@@ -469,8 +476,8 @@ int eng_k_isa_check(char *msg, size_t cap)
 
 /* One kernel in three builds and the call that picks one. BODY4, BODY3 and BODY1 are
  * always-inline functions taking ARGS, the widest each level runs well (they may be the same
- * function); LINKAGE is `static` or empty. Without the x86 levels (clang, other
- * architectures) BODY1, the 128-bit one, is the only build. */
+ * function); LINKAGE is `static` or empty. Without the x86 levels (other architectures)
+ * BODY1, the 128-bit one, is the only build. */
 #ifdef ENG_X86_LEVELS
 #define ENG_KERNEL3(LINKAGE, NAME, BODY4, BODY3, BODY1, PARAMS, ARGS) \
     ENG_KERNEL3_AT(LINKAGE, NAME, BODY4, BODY3, BODY1, PARAMS, ARGS, eng_k_isa_level())

@@ -36,8 +36,8 @@ int eng_k_isa_cpu_level(void);    /* the widest this CPU runs, whatever the envi
  * the same either way; only the speed differs. */
 int eng_k_isa_vnni(void);
 int eng_k_isa_cpu_vnni(int level); /* whether this CPU has VNNI at that level */
-/* "x86-64-v4+vnni", "x86-64-v4", "x86-64-v3+vnni", "x86-64-v3", "x86-64" (also a clang build's
- * plain kernels on x86-64) or "baseline" (another architecture's) */
+/* "x86-64-v4+vnni", "x86-64-v4", "x86-64-v3+vnni", "x86-64-v3", "x86-64" or "baseline" (another
+ * architecture's) */
 const char *eng_k_isa_name(void);
 
 /* Where the decode tiles prefetch the weights they read next: "l1" or "l2" (kernels_cpu.c,
