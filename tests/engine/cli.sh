@@ -62,7 +62,7 @@ else
 fi
 # VNNI is named with its level where it runs, and refused where the CPU lacks it. What this
 # build runs here, asked of the engine itself (its widest level, with VNNI where it has it): a
-# clang or non-x86 build runs only its plain kernels whatever /proc/cpuinfo lists.
+# build for another architecture runs only its plain kernels whatever /proc/cpuinfo lists.
 top=$("$eng" bench "${small[@]}" --dtype fp32 --no-primitives 2>/dev/null | sed -nE 's/.*threads, kernels ([^,]+), prefetch l[12]$/\1/p' | head -1)
 case "$top" in
   x86-64-v4+vnni)
