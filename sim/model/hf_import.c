@@ -42,6 +42,20 @@ static int get_int(const cJSON *c, const char *key, long *out, const char *file,
     return 1;
 }
 
+/* Whether a JSON array of layer indices (mlp_only_layers, moe_layers) holds layer i: compared as
+ * numbers, as Python's `i in list` does (2.0 is layer 2, 2.5 and 1e300 are none), since casting
+ * an arbitrary double to long is undefined beyond long's range. Not an array: false. */
+static bool lists_layer(const cJSON *list, long i)
+{
+    if (!cJSON_IsArray(list))
+        return false;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list)
+        if (cJSON_IsNumber(it) && it->valuedouble == (double)i)
+            return true;
+    return false;
+}
+
 static const char *get_str(const cJSON *c, const char *key)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(c, key);
@@ -97,16 +111,13 @@ static int count_moe_layers(const cJSON *c, long layers, long *moe, const char *
     if (step < 1)
         step = 1;
     const cJSON *only = cJSON_GetObjectItemCaseSensitive(c, "mlp_only_layers");
-    const cJSON *listed = cJSON_GetObjectItemCaseSensitive(c, "moe_layers"), *l;
+    const cJSON *listed = cJSON_GetObjectItemCaseSensitive(c, "moe_layers");
     *moe = 0;
     for (long i = 0; i < layers; i++) {
         bool dense = i < first_dense || (i + 1) % step != 0;
-        if (cJSON_IsArray(listed)) { /* Llama 4's explicit list of MoE layers wins */
-            dense = true;
-            cJSON_ArrayForEach(l, listed) dense &= !(cJSON_IsNumber(l) && (long)l->valuedouble == i);
-        }
-        const cJSON *it;
-        cJSON_ArrayForEach(it, only) dense |= cJSON_IsNumber(it) && (long)it->valuedouble == i;
+        if (cJSON_IsArray(listed)) /* Llama 4's explicit list of MoE layers wins */
+            dense = !lists_layer(listed, i);
+        dense |= lists_layer(only, i);
         *moe += !dense;
     }
     return SIM_OK;
@@ -236,10 +247,10 @@ static int qwen3_next(const cJSON *c, long layers, long moe_layers, hf_hybrid *h
         return err->code;
     if (step < 1)
         step = 1;
-    const cJSON *only = cJSON_GetObjectItemCaseSensitive(c, "mlp_only_layers"), *it;
+    const cJSON *only = cJSON_GetObjectItemCaseSensitive(c, "mlp_only_layers");
     for (long i = 0; i < layers; i++) {
         bool dense = moe_layers == 0 || i < first_dense || (i + 1) % step != 0;
-        cJSON_ArrayForEach(it, only) dense |= cJSON_IsNumber(it) && (long)it->valuedouble == i;
+        dense |= lists_layer(only, i);
         h->ffns[i] = dense ? 'D' : 'E';
         h->moe += !dense;
         h->dense += dense;

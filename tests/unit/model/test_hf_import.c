@@ -171,6 +171,23 @@ static void qwen3_moe(void **state)
     same_as_shipped(qwen3, "qwen3-30b-a3b");
 }
 
+/* mlp_only_layers is read as Python's `i in list` reads it: 2.0 is layer 2; 3.5, -1 and 1e300
+ * are no layer (1e300 was cast to long, undefined behaviour the fuzzer found:
+ * tests/fuzz/regressions/model/mlp-only-layers-huge-index.json). */
+static void mlp_only_layers_as_numbers(void **state)
+{
+    (void)state;
+    const char *at = strstr(qwen3, "\"mlp_only_layers\":[]");
+    assert_non_null(at);
+    char cfg[2048];
+    snprintf(cfg, sizeof cfg, "%.*s\"mlp_only_layers\":[2.0,3.5,-1,1e300]%s", (int)(at - qwen3), qwen3,
+             at + strlen("\"mlp_only_layers\":[]"));
+    static sim_model m;
+    convert(cfg, "qwen3-mlp-only", &m);
+    assert_int_equal(m.layers, 48);
+    assert_int_equal(m.ffn.dense_layers, 1);
+}
+
 static void deepseek_mla_shared_dense_mtp(void **state)
 {
     (void)state;
@@ -327,6 +344,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(qwen3_moe),
+        cmocka_unit_test(mlp_only_layers_as_numbers),
         cmocka_unit_test(deepseek_mla_shared_dense_mtp),
         cmocka_unit_test(mixtral_local_experts),
         cmocka_unit_test(glm4_moe_sigmoid),
